@@ -1,0 +1,193 @@
+"""One clock: an asyncio event loop whose time is a SimPy environment's `now`.
+
+`asyncio.sleep`, `wait_for`, `asyncio.timeout` and aiohttp's `ClientTimeout` all
+read `loop.time()` and schedule through `call_at`, so they run in simulated time.
+When the loop has nothing ready it would block in `selector.select(None)`; our
+selector turns that moment into "step SimPy to its next event". While real work
+is pending (a training job in a worker thread) it blocks for real instead and the
+clock stands still, so compute on the host never costs simulated time.
+
+Rules for code that bridges the two worlds:
+- SimPy callbacks run inside `select()`, outside any asyncio handle: they may only
+  call `loop.sim_call_soon(...)`, never protocol methods directly.
+- A failed SimPy event handed to asyncio must be defused (`event.defused = True`),
+  or `Environment.step()` re-raises it and ends the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import selectors
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
+from typing import Any, TypeVar
+
+import simpy
+
+from fedsim.errors import SimulationDeadlock
+
+__all__ = ["SimSelector", "VirtualTimeLoop", "sim_event_to_future"]
+
+T = TypeVar("T")
+
+
+class SimSelector(selectors.BaseSelector):
+    """A real selector for real fds, plus "advance SimPy" when the loop is idle."""
+
+    def __init__(self, env: simpy.Environment) -> None:
+        self._real = selectors.DefaultSelector()
+        self.env = env
+        self.kicked = False
+        self.pending_real_work = 0
+        self._lock = threading.Lock()
+
+    # -- delegated registration -------------------------------------------------
+    def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        return self._real.register(fileobj, events, data)
+
+    def unregister(self, fileobj: Any) -> selectors.SelectorKey:
+        return self._real.unregister(fileobj)
+
+    def modify(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        return self._real.modify(fileobj, events, data)
+
+    def get_key(self, fileobj: Any) -> selectors.SelectorKey:
+        return self._real.get_key(fileobj)
+
+    def get_map(self) -> Any:
+        return self._real.get_map()
+
+    def close(self) -> None:
+        self._real.close()
+
+    # -- the idle hook ------------------------------------------------------------
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        if timeout is not None:
+            # asyncio's own timer heap is always empty (call_at is SimPy's), so the
+            # loop only ever polls (0) or idles (None).
+            return self._real.select(timeout)
+        ready = self._real.select(0)
+        if ready:
+            return ready
+        if self.pending_real_work:
+            return self._real.select(None)  # woken by call_soon_threadsafe
+        self.kicked = False
+        env = self.env
+        while not self.kicked:
+            if env.peek() == simpy.core.Infinity:
+                raise SimulationDeadlock(
+                    f"nothing is scheduled at t={env.now:.6f} s and no work is pending: "
+                    "every task waits for something that can never happen"
+                )
+            env.step()
+        return []
+
+
+class VirtualTimeLoop(asyncio.SelectorEventLoop):
+    """An asyncio loop on SimPy's clock. `loop.env` is the simulation environment."""
+
+    def __init__(self, env: simpy.Environment | None = None) -> None:
+        self.env = env if env is not None else simpy.Environment()
+        self._sim_selector = SimSelector(self.env)
+        super().__init__(selector=self._sim_selector)
+
+    def time(self) -> float:
+        return float(self.env.now)
+
+    def sim_call_soon(self, callback: Callable[..., object], *args: Any) -> None:
+        """Schedule `callback` on the loop from inside a SimPy callback."""
+        self._sim_selector.kicked = True
+        self.call_soon(callback, *args)
+
+    def call_at(  # type: ignore[override]
+        self,
+        when: float,
+        callback: Callable[..., object],
+        *args: Any,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.TimerHandle:
+        handle = asyncio.TimerHandle(when, callback, args, self, context)
+        # Handle.cancel() drops _callback/_args, so fire from our own copies.
+        ev = self.env.timeout(max(0.0, when - self.env.now))
+        ev.callbacks.append(lambda _ev: self._fire(handle, callback, args, context))
+        return handle
+
+    def _fire(
+        self,
+        handle: asyncio.TimerHandle,
+        callback: Callable[..., object],
+        args: tuple[Any, ...],
+        context: contextvars.Context | None,
+    ) -> None:
+        if handle.cancelled():
+            return
+        self._sim_selector.kicked = True
+
+        def run() -> None:
+            if not handle.cancelled():  # a cancel may land between firing and running
+                callback(*args)
+
+        if context is None:
+            self.call_soon(run)
+        else:
+            self.call_soon(run, context=context)
+
+    # -- real work keeps the clock still -----------------------------------------
+    @contextlib.contextmanager
+    def hold_clock(self) -> Iterator[None]:
+        """While inside, simulated time cannot advance (for foreign threads' work)."""
+        self._sim_selector.pending_real_work += 1
+        try:
+            yield
+        finally:
+            self._sim_selector.pending_real_work -= 1
+            self._write_to_self()
+
+    def run_in_executor(  # type: ignore[override]
+        self, executor: Executor | None, func: Callable[..., T], *args: Any
+    ) -> asyncio.Future[T]:
+        fut = super().run_in_executor(executor, func, *args)
+        self._sim_selector.pending_real_work += 1
+
+        def done(_f: asyncio.Future[T]) -> None:
+            self._sim_selector.pending_real_work -= 1
+
+        fut.add_done_callback(done)
+        return fut
+
+    async def shutdown_default_executor(self, timeout: float | None = None) -> None:
+        # 3.11 joins the executor in a bare thread: count it, or the idle loop would
+        # step SimPy through leftover timers and report a deadlock at teardown.
+        with self.hold_clock():
+            await super().shutdown_default_executor()
+
+
+def sim_event_to_future(loop: VirtualTimeLoop, event: simpy.Event) -> asyncio.Future[Any]:
+    """An asyncio future resolved when `event` is processed (a failure is defused)."""
+    fut: asyncio.Future[Any] = loop.create_future()
+
+    def resolve(ev: simpy.Event) -> None:
+        if ev.ok:
+            loop.sim_call_soon(_set_result, fut, ev.value)
+        else:
+            ev.defused = True
+            loop.sim_call_soon(_set_exception, fut, ev.value)
+
+    if event.callbacks is None:  # already processed
+        resolve(event)
+    else:
+        event.callbacks.append(resolve)
+    return fut
+
+
+def _set_result(fut: asyncio.Future[Any], value: Any) -> None:
+    if not fut.done():
+        fut.set_result(value)
+
+
+def _set_exception(fut: asyncio.Future[Any], exc: BaseException) -> None:
+    if not fut.done():
+        fut.set_exception(exc)

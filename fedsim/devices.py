@@ -1,0 +1,98 @@
+"""Device profiles: what a device class costs in time and energy.
+
+Compute time is charged as work / speed (principle 5: measured, not assumed), so
+results never depend on the host that runs the emulation. Figures are sustained
+rates for small dense float32 models, not marketing peaks; sources in comments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fedsim.errors import FedsimError, ScenarioError
+from fedsim.units import parse_energy, parse_rate, parse_size
+
+__all__ = ["BUILTIN_DEVICES", "DeviceProfile", "parse_device"]
+
+
+@dataclass(frozen=True)
+class DeviceProfile:
+    name: str
+    flops: float
+    """Sustained floating-point operations per second for training kernels."""
+    memory_bytes: float
+    """RAM available to the learner (model, gradients, one batch)."""
+    compute_j_per_flop: float
+    radio_tx_j_per_byte: float
+    radio_rx_j_per_byte: float
+    battery_j: float | None = None
+    """None: mains powered."""
+
+    def compute_time(self, flops: float) -> float:
+        return flops / self.flops
+
+    def compute_energy(self, flops: float) -> float:
+        return flops * self.compute_j_per_flop
+
+    def radio_energy(self, tx_bytes: float, rx_bytes: float) -> float:
+        return tx_bytes * self.radio_tx_j_per_byte + rx_bytes * self.radio_rx_j_per_byte
+
+
+BUILTIN_DEVICES: dict[str, DeviceProfile] = {
+    # ESP32 (Xtensa LX6, 240 MHz, single-precision FPU): ~20-50 MFLOPS sustained in
+    # TinyML SGD loops; ~240 mW active (Espressif ESP32 datasheet v4, Table 5-4:
+    # ~80 mA @ 3.3 V for CPU only; Wi-Fi TX 240 mA, RX ~100 mA at ~5-10 Mbit/s goodput).
+    "esp32": DeviceProfile("esp32", 30e6, 320e3, 8e-9, 1.0e-6, 0.4e-6, 10_000.0),
+    # STM32F4 Cortex-M4F @ 168 MHz: ~1 FLOP/cycle best case, ~60 MFLOPS sustained;
+    # ~100 mW (ST DS8626); radio figures of an SX1276 LoRa front end at 14 dBm
+    # (~120 mW TX) over ~5 kbit/s: ~200 µJ/byte TX, ~60 µJ/byte RX.
+    "cortex-m4": DeviceProfile("cortex-m4", 60e6, 192e3, 1.7e-9, 200e-6, 60e-6, 20_000.0),
+    # Raspberry Pi 4 (4x Cortex-A72 1.5 GHz): ~3 GFLOPS single-thread NEON SGD; ~3-4 W
+    # under load (Raspberry Pi Foundation power figures); Wi-Fi ~ 50 nJ/byte.
+    "rpi4": DeviceProfile("rpi4", 3e9, 2e9, 1.2e-9, 50e-9, 30e-9),
+    # Jetson Nano: CPU path for small models ~ 5 GFLOPS at ~5 W mode (NVIDIA DA_09298).
+    "jetson-nano": DeviceProfile("jetson-nano", 5e9, 2e9, 1.0e-9, 50e-9, 30e-9),
+    # Mid-range phone (Cortex-A78 big core): ~10 GFLOPS sustained, ~2 W; LTE ~ 100 nJ/byte
+    # (Huang et al., MobiSys 2012: LTE ~ 1-2 µJ/bit at low rates, far less in bulk).
+    "phone": DeviceProfile("phone", 10e9, 4e9, 0.2e-9, 100e-9, 50e-9, 55_000.0),
+}
+
+
+def parse_device(name: str, data: object, path: str) -> DeviceProfile:
+    """A user profile: `{like: esp32, compute: 50MFLOPS, memory: 512KB, battery: 5Wh, ...}`."""
+    if not isinstance(data, Mapping):
+        raise ScenarioError(path, "expected a mapping")
+    d: dict[str, Any] = dict(data)
+    base_name = d.pop("like", None)
+    if base_name is not None and base_name not in BUILTIN_DEVICES:
+        known = ", ".join(BUILTIN_DEVICES)
+        raise ScenarioError(f"{path}.like", f"unknown device {base_name!r} (known: {known})")
+    base = BUILTIN_DEVICES.get(base_name or "", BUILTIN_DEVICES["esp32"])
+    parsers = {
+        "compute": ("flops", parse_rate),
+        "memory": ("memory_bytes", parse_size),
+        "compute_energy_per_flop": ("compute_j_per_flop", parse_energy),
+        "radio_tx_energy_per_byte": ("radio_tx_j_per_byte", parse_energy),
+        "radio_rx_energy_per_byte": ("radio_rx_j_per_byte", parse_energy),
+        "battery": ("battery_j", parse_energy),
+    }
+    fields: dict[str, Any] = {
+        "flops": base.flops,
+        "memory_bytes": base.memory_bytes,
+        "compute_j_per_flop": base.compute_j_per_flop,
+        "radio_tx_j_per_byte": base.radio_tx_j_per_byte,
+        "radio_rx_j_per_byte": base.radio_rx_j_per_byte,
+        "battery_j": base.battery_j,
+    }
+    for key, value in d.items():
+        if key not in parsers:
+            allowed = ", ".join(["like", *parsers])
+            raise ScenarioError(f"{path}.{key}", f"unknown key (allowed here: {allowed})")
+        attr, parse = parsers[key]
+        try:
+            fields[attr] = parse(value)
+        except FedsimError as exc:
+            raise ScenarioError(f"{path}.{key}", str(exc)) from None
+    return DeviceProfile(name=name, **fields)

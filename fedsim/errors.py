@@ -1,0 +1,26 @@
+"""Error types. A user mistake is a `FedsimError`: the CLI prints it as one line, exit 2."""
+
+from __future__ import annotations
+
+__all__ = ["FedsimError", "ScenarioError", "SimulationDeadlock", "UnitError"]
+
+
+class FedsimError(Exception):
+    """A mistake the user can fix; its message is the whole story."""
+
+
+class UnitError(FedsimError, ValueError):
+    """A quantity string that cannot be read (`'20 Mbps'` is fine, `'fast'` is not)."""
+
+
+class ScenarioError(FedsimError):
+    """A topology file problem, located by its key path (`links[3].loss`)."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        self.message = message
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+class SimulationDeadlock(RuntimeError):  # noqa: N818 - the name says what happened
+    """Nothing is scheduled and nothing can wake the loop: the run would hang forever."""

@@ -1,0 +1,214 @@
+"""An FL device: an aiohttp `ClientSession` loop of register, poll, train, upload.
+
+The same code runs over real TCP (deployment) and over the emulated network: it
+only sees a `BaseConnector`. Device compute time is an `asyncio.sleep` of the
+work divided by the device's speed; under the virtual clock that is simulated
+time. Connection errors and timeouts lead to a backoff (also simulated) and a
+new poll; nothing here knows why the network failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import numpy as np
+
+from fedsim.devices import DeviceProfile
+from fedsim.fl.codec import EnvelopeError, decode, encode
+from fedsim.fl.server import CLIENT_HEADER, ROUND_HEADER
+from fedsim.tasks.base import LocalLearner
+
+__all__ = ["ClientStats", "FLClient"]
+
+log = logging.getLogger(__name__)
+
+StateObserver = Callable[[str, str], None]
+"""(client_id, state) with state in idle, downloading, training, uploading, done."""
+
+OFFLOAD_FLOPS = 5e7
+"""Training jobs larger than this run in a worker thread (kernels release the GIL)."""
+
+
+@dataclass
+class ClientStats:
+    rounds_trained: int = 0
+    uploads_accepted: int = 0
+    uploads_rejected: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    compute_flops: float = 0.0
+    compute_time_s: float = 0.0
+
+
+class FLClient:
+    def __init__(
+        self,
+        client_id: str,
+        server_url: str,
+        connector: aiohttp.BaseConnector,
+        learner: LocalLearner,
+        device: DeviceProfile,
+        rng: np.random.Generator,
+        *,
+        codec: str = "float32",
+        poll_wait_s: float = 30.0,
+        request_timeout_s: float = 120.0,
+        backoff_s: tuple[float, float] = (2.0, 120.0),
+        observer: StateObserver | None = None,
+    ) -> None:
+        self.client_id = client_id
+        self.url = server_url.rstrip("/")
+        self.connector = connector
+        self.learner = learner
+        self.device = device
+        self.rng = rng
+        self.codec = codec
+        self.poll_wait_s = poll_wait_s
+        self.request_timeout_s = request_timeout_s
+        self.backoff_s = backoff_s
+        self.observer = observer
+        self.stats = ClientStats()
+        self._residual: np.ndarray | None = None
+        self._failures = 0
+
+    def _state(self, state: str) -> None:
+        if self.observer is not None:
+            self.observer(self.client_id, state)
+
+    def _error(self, exc: BaseException) -> None:
+        kind = "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
+        self.stats.errors[kind] = self.stats.errors.get(kind, 0) + 1
+
+    async def _backoff(self) -> None:
+        """Exponential backoff with full jitter (simulated time under the emulator)."""
+        self._failures += 1
+        lo, hi = self.backoff_s
+        cap = min(hi, lo * 2 ** min(self._failures, 16))
+        await asyncio.sleep(float(self.rng.uniform(lo / 2, cap)))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until `stop` is set or the server says it is finished."""
+        timeout = aiohttp.ClientTimeout(
+            total=self.request_timeout_s + self.poll_wait_s,
+            connect=30.0,
+            ceil_threshold=float("inf"),
+        )
+        async with aiohttp.ClientSession(
+            connector=self.connector, timeout=timeout, connector_owner=False
+        ) as session:
+            registered = False
+            while not stop.is_set():
+                try:
+                    if not registered:
+                        await self._register(session)
+                        registered = True
+                    task = await self._poll(session)
+                    if task is None:
+                        self._failures = 0
+                        continue
+                    await self._train_and_upload(session, *task)
+                    self._failures = 0
+                except _Unknown:
+                    registered = False
+                except (aiohttp.ClientError, TimeoutError, EnvelopeError) as exc:
+                    self._error(exc)
+                    self._state("idle")
+                    await self._backoff()
+        self._state("done")
+
+    async def _register(self, session: aiohttp.ClientSession) -> None:
+        payload = {
+            "client_id": self.client_id,
+            "num_examples": int(self.learner.num_examples),
+            "device": self.device.name,
+        }
+        async with session.post(f"{self.url}/v1/register", json=payload) as resp:
+            if resp.status != 200:
+                raise aiohttp.ClientResponseError(
+                    resp.request_info, (), status=resp.status, message=await resp.text()
+                )
+            await resp.read()
+
+    async def _poll(
+        self, session: aiohttp.ClientSession
+    ) -> tuple[int, int, dict[str, Any], np.ndarray] | None:
+        self._state("idle")
+        params = {"client_id": self.client_id, "wait": str(self.poll_wait_s)}
+        async with session.get(f"{self.url}/v1/task", params=params) as resp:
+            if resp.status == 404:
+                raise _Unknown
+            if resp.status == 204:
+                await resp.read()
+                return None
+            if resp.status != 200:
+                raise aiohttp.ClientResponseError(
+                    resp.request_info, (), status=resp.status, message=await resp.text()
+                )
+            self._state("downloading")
+            body = await resp.read()
+        dec = decode(body)
+        meta = dec.meta
+        return int(meta["round"]), int(meta["version"]), dict(meta.get("config", {})), dec.values
+
+    async def _train_and_upload(
+        self,
+        session: aiohttp.ClientSession,
+        server_round: int,
+        version: int,
+        config: dict[str, Any],
+        params: np.ndarray,
+    ) -> None:
+        self._state("training")
+        loop = asyncio.get_running_loop()
+        flops = float(self.learner.work(config))
+        compute_s = max(self.device.compute_time(flops), 1e-6)
+        job = None
+        if flops > OFFLOAD_FLOPS:
+            # Start the real work now and charge simulated time meanwhile; the virtual
+            # clock cannot pass the sleep's end before the job is done, so the order of
+            # events never depends on which thread finished first.
+            job = loop.run_in_executor(None, self.learner.train, params, config, self.rng)
+        await asyncio.sleep(compute_s)
+        new_params, metrics = await job if job is not None else self.learner.train(
+            params, config, self.rng
+        )
+        self.stats.rounds_trained += 1
+        self.stats.compute_flops += flops
+        self.stats.compute_time_s += compute_s
+        self._state("uploading")
+        delta = self.codec in ("int8", "topk")
+        values = new_params - params if delta else new_params
+        if self.codec == "topk" and self._residual is None:
+            self._residual = np.zeros(values.size, dtype=np.float32)
+        meta = {
+            "client_id": self.client_id,
+            "round": server_round,
+            "version": version,
+            "num_examples": int(self.learner.num_examples),
+            "metrics": {k: float(v) for k, v in metrics.items()},
+        }
+        env = encode(
+            values, meta, codec=self.codec, delta=delta, rng=self.rng, residual=self._residual
+        )
+        headers = {
+            CLIENT_HEADER: self.client_id,
+            ROUND_HEADER: str(server_round),
+            "Content-Type": "application/octet-stream",
+        }
+        async with session.post(f"{self.url}/v1/update", data=env.body, headers=headers) as resp:
+            await resp.read()
+            if resp.status == 404:
+                raise _Unknown
+            if resp.status == 200:
+                self.stats.uploads_accepted += 1
+            else:
+                self.stats.uploads_rejected += 1
+        self._state("idle")
+
+
+class _Unknown(Exception):  # noqa: N818 - internal signal: the server forgot us
+    pass

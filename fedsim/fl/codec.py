@@ -1,0 +1,172 @@
+"""The binary envelope that carries a model over HTTP, and its codecs.
+
+Layout: `b"FSM1"`, a little-endian u32 header length, a UTF-8 JSON header, the
+payload. The header names the codec, the vector length, a CRC-32 of the payload
+and free-form `meta` (round, client, metrics). Decoding checks everything and
+raises `EnvelopeError` with a reason the server returns as a 400.
+
+Codecs (`float32`, `float16`, `int8`, `topk`) encode either the model itself or,
+with `delta=True`, its difference from a base model both ends hold (the deployed
+global model), which is what lossy codecs should compress.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["CODECS", "Encoded", "EnvelopeError", "decode", "encode", "peek_meta"]
+
+MAGIC = b"FSM1"
+_HEAD = struct.Struct("<4sI")
+MAX_HEADER = 64 * 1024
+CODECS = ("float32", "float16", "int8", "topk")
+
+
+class EnvelopeError(ValueError):
+    """A malformed or inconsistent envelope; the message says what is wrong."""
+
+
+@dataclass
+class Encoded:
+    body: bytes
+    payload_bytes: int
+
+
+@dataclass
+class Decoded:
+    meta: dict[str, Any]
+    values: np.ndarray
+    codec: str
+    delta: bool
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def encode(
+    values: np.ndarray,
+    meta: dict[str, Any],
+    *,
+    codec: str = "float32",
+    delta: bool = False,
+    rng: np.random.Generator | None = None,
+    topk_fraction: float = 0.1,
+    residual: np.ndarray | None = None,
+) -> Encoded:
+    """Encode a float32 vector. `residual` is the top-k error-feedback memory (updated)."""
+    x = np.ascontiguousarray(values, dtype=np.float32)
+    extra: dict[str, Any] = {}
+    if codec != "float32":
+        from fedsim.kernels import compress
+    if codec == "float32":
+        payload = x.tobytes()
+    elif codec == "float16":
+        out16 = np.empty(x.size, dtype=np.uint16)
+        compress.to_float16(x, out16)
+        payload = out16.tobytes()
+    elif codec == "int8":
+        if rng is None:
+            raise ValueError("int8 needs a random generator for stochastic rounding")
+        q = np.empty(x.size, dtype=np.int8)
+        lo, scale = compress.quantize_int8(x, rng.random(x.size), q)
+        extra = {"lo": float(lo), "scale": float(scale)}
+        payload = q.tobytes()
+    elif codec == "topk":
+        k = max(1, int(round(topk_fraction * x.size)))
+        res = residual if residual is not None else np.zeros_like(x)
+        idx = np.empty(k, dtype=np.int32)
+        val = np.empty(k, dtype=np.float32)
+        compress.topk_feedback(x, res, k, idx, val)
+        extra = {"k": k}
+        payload = idx.tobytes() + val.tobytes()
+    else:
+        raise ValueError(f"unknown codec {codec!r} (known: {', '.join(CODECS)})")
+    header = {
+        "codec": codec,
+        "n": int(x.size),
+        "delta": delta,
+        "crc32": zlib.crc32(payload),
+        "meta": meta,
+        **extra,
+    }
+    head = json.dumps(header, separators=(",", ":"), sort_keys=True).encode()
+    return Encoded(_HEAD.pack(MAGIC, len(head)) + head + payload, len(payload))
+
+
+def _header(body: bytes) -> tuple[dict[str, Any], memoryview]:
+    if len(body) < _HEAD.size:
+        raise EnvelopeError("body too short for a model envelope")
+    magic, hlen = _HEAD.unpack_from(body)
+    if magic != MAGIC:
+        raise EnvelopeError("not a fedsim model envelope (bad magic)")
+    if hlen > MAX_HEADER or _HEAD.size + hlen > len(body):
+        raise EnvelopeError(f"header length {hlen} does not fit the body")
+    try:
+        header = json.loads(bytes(body[_HEAD.size : _HEAD.size + hlen]))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise EnvelopeError("header is not valid JSON") from None
+    if not isinstance(header, dict) or not isinstance(header.get("meta", {}), dict):
+        raise EnvelopeError("header must be a JSON object with an object 'meta'")
+    return header, memoryview(body)[_HEAD.size + hlen :]
+
+
+def peek_meta(body: bytes) -> dict[str, Any]:
+    """The envelope's `meta` without decoding the payload (cheap checks first)."""
+    header, _ = _header(body)
+    return dict(header.get("meta", {}))
+
+
+def decode(body: bytes, expected_n: int | None = None) -> Decoded:
+    """Parse and check an envelope; values come back as float32 (deltas not yet applied).
+
+    The server passes `expected_n` (the model size); a client trusts the header.
+    """
+    header, payload = _header(body)
+    codec = header.get("codec")
+    n = header.get("n")
+    if codec not in CODECS:
+        raise EnvelopeError(f"unknown codec {codec!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise EnvelopeError(f"bad vector length {n!r}")
+    if expected_n is not None and n != expected_n:
+        raise EnvelopeError(f"wrong shape: expected {expected_n} values, got {n}")
+    if header.get("crc32") != zlib.crc32(payload):
+        raise EnvelopeError("checksum mismatch: the payload is corrupt")
+    out = np.empty(n, dtype=np.float32)
+    if codec != "float32":
+        from fedsim.kernels import compress
+    try:
+        if codec == "float32":
+            _need(payload, 4 * n)
+            out[:] = np.frombuffer(payload, dtype=np.float32)
+        elif codec == "float16":
+            _need(payload, 2 * n)
+            compress.from_float16(np.frombuffer(payload, dtype=np.uint16), out)
+        elif codec == "int8":
+            _need(payload, n)
+            lo, scale = float(header["lo"]), float(header["scale"])
+            compress.dequantize_int8(np.frombuffer(payload, dtype=np.int8), lo, scale, out)
+        else:
+            k = int(header["k"])
+            if not 0 < k <= n:
+                raise EnvelopeError(f"top-k count {k} out of range")
+            _need(payload, 8 * k)
+            idx = np.frombuffer(payload[: 4 * k], dtype=np.int32)
+            if idx.size and (idx.min() < 0 or idx.max() >= n):
+                raise EnvelopeError("top-k index out of range")
+            out[:] = 0.0
+            compress.scatter(idx, np.frombuffer(payload[4 * k :], dtype=np.float32), out)
+    except (KeyError, TypeError) as exc:
+        raise EnvelopeError(f"codec {codec} header lacks {exc}") from None
+    if not np.isfinite(out).all():
+        raise EnvelopeError("values contain NaN or Inf")
+    return Decoded(dict(header.get("meta", {})), out, codec, bool(header.get("delta", False)))
+
+
+def _need(payload: memoryview, nbytes: int) -> None:
+    if len(payload) != nbytes:
+        raise EnvelopeError(f"payload has {len(payload)} bytes, the header implies {nbytes}")

@@ -1,0 +1,330 @@
+"""The synchronous round engine: the loop around a strategy's pure decisions.
+
+Clients are pull-based (they sit behind NAT and come and go): a client that is
+long-polling for work is "online". Each round waits for enough online clients,
+lets the strategy pick and configure them, hands out the task, and waits until
+the wanted number reported or the deadline passed. With a quorum of reports the
+strategy aggregates; the candidate is evaluated and deployed. Everything that
+did not report becomes a `Failure` with a cause, which the strategy sees.
+
+Time is `loop.time()` and waiting is asyncio, so the same engine runs in
+simulated time under the emulator and in real time in deployment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from fedsim.fl.messages import ClientInfo, Failure, RoundUpdates, TrainIns, TrainRes
+from fedsim.fl.strategy import Strategy
+from fedsim.tasks.base import Evaluator
+
+__all__ = ["RoundRecord", "SyncRounds", "UploadRejected"]
+
+log = logging.getLogger(__name__)
+
+FailureExplainer = Callable[[str, float, float], str | None]
+"""(client_id, round start, round end) -> a cause the server cannot see (e.g. an outage)."""
+
+
+class UploadRejected(Exception):  # noqa: N818 - a rejection, carried to an HTTP status
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass
+class RoundRecord:
+    round: int
+    start_s: float
+    end_s: float
+    selected: int
+    reported: int
+    failed: int
+    accepted: bool
+    deployed_version: int
+    metric: float
+    candidate_metric: float | None
+    failed_causes: dict[str, int] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class _Round:
+    number: int
+    version: int
+    start: float
+    ins: dict[str, TrainIns]
+    want: int
+    results: list[TrainRes] = field(default_factory=list)
+    aborted: set[str] = field(default_factory=set)
+    rejected: dict[str, str] = field(default_factory=dict)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    open: bool = True
+
+
+class SyncRounds:
+    """Rounds with selection, over-selection, deadline and quorum."""
+
+    def __init__(
+        self,
+        strategy: Strategy,
+        evaluator: Evaluator,
+        initial_params: np.ndarray,
+        *,
+        rounds: int,
+        min_available: int = 1,
+        deadline_s: float = 120.0,
+        quorum: float = 0.5,
+        target: float | None = None,
+        time_limit_s: float | None = None,
+        round_interval_s: float = 0.0,
+        rng: np.random.Generator,
+        explain: FailureExplainer | None = None,
+    ) -> None:
+        self.strategy = strategy
+        self.evaluator = evaluator
+        self.params = np.ascontiguousarray(initial_params, dtype=np.float32).copy()
+        self.version = 0
+        self.rounds = rounds
+        self.min_available = min_available
+        self.deadline_s = deadline_s
+        self.quorum = quorum
+        self.target = target
+        self.time_limit_s = time_limit_s
+        self.round_interval_s = round_interval_s
+        self.rng = rng
+        self.explain = explain
+        self.clients: dict[str, ClientInfo] = {}
+        self.waiting: dict[str, asyncio.Future[TrainIns | None]] = {}
+        self.current: _Round | None = None
+        self.records: list[RoundRecord] = []
+        self.observers: list[Callable[[RoundRecord], None]] = []
+        self.finished = False
+        self._arrivals = asyncio.Event()
+        self._matrix = np.empty((0, self.params.size), dtype=np.float32)
+        self.deployed_metric = float("nan")
+
+    # -- called by the HTTP handlers ------------------------------------------------
+    def register(self, info: ClientInfo) -> None:
+        known = self.clients.get(info.client_id)
+        if known is None:
+            self.clients[info.client_id] = info
+        else:
+            known.num_examples = info.num_examples
+
+    async def poll(self, client_id: str, wait_s: float) -> TrainIns | None:
+        """Long-poll: the client's instructions if it is selected within `wait_s`."""
+        info = self.clients[client_id]
+        info.polls += 1
+        if self.finished:
+            return None
+        rnd = self.current
+        if rnd is not None and rnd.open and client_id in rnd.ins:
+            # Selected but the task was lost on the way (a broken poll): hand it again.
+            if all(r.client_id != client_id for r in rnd.results):
+                return rnd.ins[client_id]
+        old = self.waiting.pop(client_id, None)
+        if old is not None and not old.done():
+            old.set_result(None)
+        fut: asyncio.Future[TrainIns | None] = asyncio.get_running_loop().create_future()
+        self.waiting[client_id] = fut
+        self._arrivals.set()
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), wait_s)
+        except TimeoutError:
+            return None
+        finally:
+            if self.waiting.get(client_id) is fut:
+                del self.waiting[client_id]
+
+    def submit(
+        self,
+        client_id: str,
+        server_round: int,
+        base_version: int,
+        num_examples: int,
+        params: np.ndarray,
+        metrics: dict[str, float],
+    ) -> None:
+        """Accept a decoded upload or raise `UploadRejected` (nothing changes then)."""
+        rnd = self.current
+        if rnd is None or rnd.number != server_round:
+            now = rnd.number if rnd else 0
+            raise UploadRejected(409, f"stale round {server_round}: the current round is {now}")
+        if not rnd.open:
+            raise UploadRejected(409, f"round {server_round} is closed")
+        if client_id not in rnd.ins:
+            raise UploadRejected(409, f"client {client_id!r} was not selected in round {server_round}")
+        if base_version != rnd.version:
+            raise UploadRejected(409, f"update is based on version {base_version}, not {rnd.version}")
+        if any(r.client_id == client_id for r in rnd.results):
+            raise UploadRejected(409, f"client {client_id!r} already reported in round {server_round}")
+        if len(rnd.results) >= rnd.want:
+            raise UploadRejected(409, f"round {server_round} already has its {rnd.want} reports")
+        row = len(rnd.results)
+        self._matrix[row] = params
+        rnd.results.append(
+            TrainRes(client_id, server_round, base_version, num_examples, self._matrix[row], metrics)
+        )
+        self.clients[client_id].rounds_reported += 1
+        if len(rnd.results) >= rnd.want:
+            rnd.done.set()
+
+    def note_aborted(self, client_id: str, server_round: int) -> None:
+        rnd = self.current
+        if rnd is not None and rnd.number == server_round and client_id in rnd.ins:
+            rnd.aborted.add(client_id)
+
+    def note_rejected(self, client_id: str, server_round: int, reason: str) -> None:
+        rnd = self.current
+        if rnd is not None and rnd.number == server_round and client_id in rnd.ins:
+            rnd.rejected[client_id] = reason
+
+    def round_params(self, server_round: int) -> tuple[np.ndarray, int] | None:
+        rnd = self.current
+        if rnd is None or rnd.number != server_round:
+            return None
+        return self.params, rnd.version
+
+    # -- the loop -------------------------------------------------------------------
+    async def run(self) -> list[RoundRecord]:
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        self.deployed_metric = self._evaluate(self.params)
+        next_start = t0
+        for number in range(1, self.rounds + 1):
+            if loop.time() < next_start:
+                await asyncio.sleep(next_start - loop.time())
+            if not await self._await_available(loop, t0):
+                break
+            next_start = loop.time() + self.round_interval_s
+            record = await self._round(loop, number)
+            self.records.append(record)
+            for obs in self.observers:
+                obs(record)
+            if self._reached_target() or self._out_of_time(loop, t0):
+                break
+        self.finished = True
+        for fut in list(self.waiting.values()):
+            if not fut.done():
+                fut.set_result(None)
+        return self.records
+
+    async def _await_available(self, loop: asyncio.AbstractEventLoop, t0: float) -> bool:
+        while len(self.waiting) < self.min_available:
+            self._arrivals.clear()
+            if self.time_limit_s is None:
+                await self._arrivals.wait()
+                continue
+            left = self.time_limit_s - (loop.time() - t0)
+            if left <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self._arrivals.wait(), left)
+            except TimeoutError:
+                return False
+        return True
+
+    async def _round(self, loop: asyncio.AbstractEventLoop, number: int) -> RoundRecord:
+        online = [self.clients[c] for c in sorted(self.waiting)]
+        assignments = self.strategy.configure_round(number, self.version, online, self.rng)
+        want = self.strategy.target_count(len(online))
+        ins = {info.client_id: t for info, t in assignments}
+        rnd = _Round(number, self.version, loop.time(), ins, min(want, len(ins)))
+        if self._matrix.shape[0] < rnd.want:
+            self._matrix = np.empty((rnd.want, self.params.size), dtype=np.float32)
+        self.current = rnd
+        for cid, t in ins.items():
+            self.clients[cid].rounds_selected += 1
+            fut = self.waiting.pop(cid, None)
+            if fut is not None and not fut.done():
+                fut.set_result(t)
+        try:
+            await asyncio.wait_for(rnd.done.wait(), self.deadline_s)
+        except TimeoutError:
+            pass
+        rnd.open = False
+        end = loop.time()
+        failures = self._failures(rnd, end)
+        results = rnd.results
+        accepted = False
+        candidate_metric: float | None = None
+        metrics: dict[str, float] = {}
+        if results and len(results) >= self.quorum * rnd.want:
+            k = len(results)
+            weights = np.array([r.num_examples for r in results], dtype=np.float64)
+            updates = RoundUpdates(list(results), self._matrix[:k], weights)
+            candidate, metrics = self.strategy.aggregate(number, self.params, updates, failures)
+            if candidate is not None:
+                candidate_metric = self._evaluate(candidate)
+                accepted = True
+                self.params = np.ascontiguousarray(candidate, dtype=np.float32).copy()
+                self.version += 1
+                self.deployed_metric = candidate_metric
+        causes = Counter(f.cause for f in failures)
+        return RoundRecord(
+            round=number,
+            start_s=rnd.start,
+            end_s=end,
+            selected=len(ins),
+            reported=len(results),
+            failed=len(failures),
+            accepted=accepted,
+            deployed_version=self.version,
+            metric=self.deployed_metric,
+            candidate_metric=candidate_metric,
+            failed_causes=dict(sorted(causes.items())),
+            metrics=metrics,
+        )
+
+    def _failures(self, rnd: _Round, end: float) -> list[Failure]:
+        reported = {r.client_id for r in rnd.results}
+        if len(reported) >= rnd.want:
+            return []  # over-selected leftovers are not failures
+        out = []
+        for cid in sorted(rnd.ins):
+            if cid in reported:
+                continue
+            cause = None
+            if cid in rnd.rejected:
+                cause = "rejected"
+            elif self.explain is not None:
+                cause = self.explain(cid, rnd.start, end)
+            if cause is None:
+                cause = "aborted" if cid in rnd.aborted else "deadline"
+            out.append(Failure(cid, rnd.number, cause))
+        return out
+
+    def _evaluate(self, params: np.ndarray) -> float:
+        return float(self.evaluator.evaluate(params)[self.evaluator.metric_name])
+
+    def _reached_target(self) -> bool:
+        if self.target is None:
+            return False
+        if self.evaluator.higher_is_better:
+            return self.deployed_metric >= self.target
+        return self.deployed_metric <= self.target
+
+    def _out_of_time(self, loop: asyncio.AbstractEventLoop, t0: float) -> bool:
+        return self.time_limit_s is not None and loop.time() - t0 >= self.time_limit_s
+
+    def status(self) -> dict[str, Any]:
+        rnd = self.current
+        return {
+            "round": rnd.number if rnd else 0,
+            "open": bool(rnd and rnd.open),
+            "version": self.version,
+            "metric": self.deployed_metric,
+            "clients": len(self.clients),
+            "online": len(self.waiting),
+            "finished": self.finished,
+        }

@@ -1,0 +1,75 @@
+"""The dataclasses that are the contract between server, strategies and clients."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["ClientInfo", "Failure", "RoundUpdates", "TrainIns", "TrainRes"]
+
+
+@dataclass
+class ClientInfo:
+    """What the server knows of a registered client."""
+
+    client_id: str
+    num_examples: int
+    device: str = ""
+    polls: int = 0
+    """Times the client asked for work (availability evidence)."""
+    rounds_selected: int = 0
+    rounds_reported: int = 0
+
+
+@dataclass(frozen=True)
+class TrainIns:
+    """Instructions for one client in one round."""
+
+    server_round: int
+    model_version: int
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainRes:
+    """One accepted upload. `params` is the client's full new model (codecs decoded)."""
+
+    client_id: str
+    server_round: int
+    base_version: int
+    num_examples: int
+    params: np.ndarray
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A selected client that did not contribute, and why (`deadline`, `aborted`, ...)."""
+
+    client_id: str
+    server_round: int
+    cause: str
+
+
+@dataclass
+class RoundUpdates:
+    """The accepted uploads of a round, stacked for the kernels.
+
+    Row i of `matrix` is `results[i].params`; `weights[i]` is its example count.
+    The matrix is preallocated by the engine, so strategies never `np.stack`.
+    """
+
+    results: list[TrainRes]
+    matrix: np.ndarray
+    weights: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    @property
+    def staleness(self) -> np.ndarray:
+        """Per update: versions the global model moved since the client's base."""
+        latest = max((r.base_version for r in self.results), default=0)
+        return np.array([latest - r.base_version for r in self.results], dtype=np.int64)

@@ -1,0 +1,170 @@
+"""The FL server as an aiohttp application: a small pull-based HTTP API.
+
+    POST /v1/register   JSON {client_id, num_examples, device}     -> 200 JSON
+    GET  /v1/task       ?client_id=..&wait=s  (long poll)           -> 200 envelope | 204
+    POST /v1/update     envelope; headers X-Fedsim-Client, X-Fedsim-Round -> 200 JSON
+    GET  /v1/status                                                -> 200 JSON
+
+Every mistake gets a 4xx with a JSON `{"error": reason}` and changes nothing:
+unknown clients (404), stale or duplicate uploads (409), malformed, mis-shaped or
+non-finite models (400), oversize bodies (413). Cheap checks run on the headers
+before the body is read.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+from aiohttp import web
+
+from fedsim.fl.codec import EnvelopeError, decode, encode
+from fedsim.fl.engine import SyncRounds, UploadRejected
+from fedsim.fl.messages import ClientInfo
+
+__all__ = ["CLIENT_HEADER", "ENGINE", "ROUND_HEADER", "make_app"]
+
+log = logging.getLogger(__name__)
+
+ENGINE = web.AppKey("engine", SyncRounds)
+SETTINGS = web.AppKey("settings", dict)
+CLIENT_HEADER = "X-Fedsim-Client"
+ROUND_HEADER = "X-Fedsim-Round"
+
+
+def _error(status: int, reason: str) -> web.Response:
+    return web.json_response({"error": reason, "status": status}, status=status)
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Turn aiohttp's own HTTP errors (413, 405, 404 route) into JSON reasons."""
+    try:
+        return await handler(request)  # type: ignore[no-any-return]
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return _error(exc.status, exc.reason or exc.text or "error")
+
+
+def _client(request: web.Request, cid: str | None) -> ClientInfo:
+    engine = request.app[ENGINE]
+    if not cid:
+        raise web.HTTPBadRequest(reason="missing client id")
+    info = engine.clients.get(cid)
+    if info is None:
+        raise web.HTTPNotFound(reason=f"unknown client {cid!r}: register first")
+    return info
+
+
+async def register(request: web.Request) -> web.Response:
+    try:
+        body = await request.json()
+    except ValueError:
+        return _error(400, "body is not valid JSON")
+    if not isinstance(body, dict):
+        return _error(400, "body must be a JSON object")
+    cid = body.get("client_id")
+    n = body.get("num_examples")
+    if not isinstance(cid, str) or not 0 < len(cid) <= 128:
+        return _error(400, "client_id must be a string of 1 to 128 characters")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        return _error(400, "num_examples must be a non-negative integer")
+    request.app[ENGINE].register(ClientInfo(cid, n, str(body.get("device", ""))))
+    return web.json_response({"client_id": cid, "poll_wait": request.app[SETTINGS]["poll_wait"]})
+
+
+async def task(request: web.Request) -> web.StreamResponse:
+    engine = request.app[ENGINE]
+    settings = request.app[SETTINGS]
+    info = _client(request, request.query.get("client_id"))
+    try:
+        wait = min(float(request.query.get("wait", settings["poll_wait"])), settings["poll_wait"])
+    except ValueError:
+        return _error(400, "wait must be a number of seconds")
+    ins = await engine.poll(info.client_id, max(0.0, wait))
+    if ins is None:
+        return web.Response(status=204)
+    current = engine.round_params(ins.server_round)
+    if current is None:
+        return web.Response(status=204)
+    params, version = current
+    meta = {"round": ins.server_round, "version": version, "config": ins.config}
+    env = encode(params, meta, codec=settings["codec_down"])
+    return web.Response(body=env.body, content_type="application/octet-stream")
+
+
+async def update(request: web.Request) -> web.Response:
+    engine = request.app[ENGINE]
+    info = _client(request, request.headers.get(CLIENT_HEADER))
+    try:
+        server_round = int(request.headers.get(ROUND_HEADER, ""))
+    except ValueError:
+        return _error(400, f"missing or bad {ROUND_HEADER} header")
+    current = engine.current
+    if current is None or current.number != server_round or not current.open:
+        now = current.number if current else 0
+        return _error(409, f"stale round {server_round}: the current round is {now}")
+    try:
+        body = await request.read()
+    except (ConnectionError, OSError):
+        engine.note_aborted(info.client_id, server_round)
+        raise
+    try:
+        dec = decode(body, engine.params.size)
+        meta = dec.meta
+        if meta.get("client_id") != info.client_id or meta.get("round") != server_round:
+            raise EnvelopeError("envelope meta does not match the request headers")
+        n = meta.get("num_examples")
+        version = meta.get("version")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise EnvelopeError("num_examples must be a positive integer")
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise EnvelopeError("version must be an integer")
+        metrics = meta.get("metrics", {})
+        if not isinstance(metrics, dict):
+            raise EnvelopeError("metrics must be an object")
+    except EnvelopeError as exc:
+        engine.note_rejected(info.client_id, server_round, str(exc))
+        return _error(400, str(exc))
+    values = dec.values
+    if dec.delta:
+        values = values + engine.params
+        if not np.isfinite(values).all():
+            return _error(400, "model plus delta is not finite")
+    try:
+        engine.submit(
+            info.client_id,
+            server_round,
+            version,
+            n,
+            values,
+            {str(k): float(v) for k, v in metrics.items() if isinstance(v, int | float)},
+        )
+    except UploadRejected as exc:
+        return _error(exc.status, exc.reason)
+    return web.json_response({"accepted": True, "round": server_round})
+
+
+async def status(request: web.Request) -> web.Response:
+    return web.json_response(request.app[ENGINE].status())
+
+
+def make_app(
+    engine: SyncRounds,
+    *,
+    poll_wait_s: float = 30.0,
+    codec_down: str = "float32",
+    max_body_bytes: int | None = None,
+) -> web.Application:
+    """The server application around a round engine (the engine runs separately)."""
+    limit = max_body_bytes if max_body_bytes is not None else 8 * engine.params.nbytes + 65536
+    app = web.Application(middlewares=[json_errors], client_max_size=limit)
+    app[ENGINE] = engine
+    app[SETTINGS] = {"poll_wait": poll_wait_s, "codec_down": codec_down}
+    app.router.add_post("/v1/register", register)
+    app.router.add_get("/v1/task", task)
+    app.router.add_post("/v1/update", update)
+    app.router.add_get("/v1/status", status)
+    return app

@@ -1,0 +1,49 @@
+"""The contract between the emulated transport and a fidelity of the network model.
+
+A `Channel` is one reliable, ordered byte stream (a TCP connection) between a
+client node and the server over a path of hops. The transport calls only these
+methods; the flow and packet fidelities implement them. Every method works in
+SimPy events: the transport bridges each returned event to asyncio once.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import simpy
+
+from fedsim.net.link import Hop
+
+__all__ = ["Channel", "ChannelFactory"]
+
+UP = 0
+"""Client -> server."""
+DOWN = 1
+"""Server -> client."""
+
+
+class Channel(Protocol):
+    """One TCP connection over a path. `path[0]` is the client's first hop."""
+
+    def connect(self) -> simpy.Event:
+        """Handshake. Succeeds when the client may send; fails with an OSError."""
+        ...
+
+    def send(self, direction: int, nbytes: int) -> simpy.Event:
+        """Carry `nbytes` of application data; succeeds when the receiver has the last
+        byte. Events of one direction succeed in the order `send` was called. Fails
+        with ConnectionResetError once the channel is broken."""
+        ...
+
+    def break_(self, cause: str) -> None:
+        """The path failed (`cause` names the element): fail every pending and future
+        event with ConnectionResetError(cause)."""
+        ...
+
+    def close(self) -> None:
+        """Orderly close; pending sends still complete."""
+        ...
+
+
+class ChannelFactory(Protocol):
+    def __call__(self, env: simpy.Environment, path: tuple[Hop, ...], rng: object) -> Channel: ...

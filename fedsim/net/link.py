@@ -1,0 +1,121 @@
+"""A link between two nodes: a transmitter per direction, propagation delay, loss.
+
+Serialization (a rate) and propagation (a delay) are separate, as in ns.py's
+`Port` and `Wire`. A `Transmitter` is the thing that serializes bits; links on a
+shared medium (a Wi-Fi cell, a LoRa channel, a gateway's backhaul) share one
+transmitter object, so contention needs no extra machinery.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+__all__ = ["Hop", "Jitter", "Link", "LinkCounters", "LossModel", "NoLoss", "Transmitter"]
+
+
+class LossModel(Protocol):
+    """Decides, per packet, whether it is lost. Stateful models keep their own state."""
+
+    def drop(self, rng: np.random.Generator) -> bool: ...
+
+    @property
+    def mean_rate(self) -> float:
+        """Long-run fraction of packets lost (for the flow model's expectations)."""
+        ...
+
+
+class Jitter(Protocol):
+    """Extra one-way delay per packet or message, in seconds (never negative)."""
+
+    def sample(self, rng: np.random.Generator) -> float: ...
+
+
+class NoLoss:
+    """The loss model of a perfect link."""
+
+    mean_rate = 0.0
+
+    def drop(self, rng: np.random.Generator) -> bool:
+        return False
+
+
+@dataclass
+class Transmitter:
+    """Serializes bits at `rate_bps`, one frame at a time, FIFO.
+
+    `busy_until` is the simulated time the transmitter is free again. Shared by
+    every link of a medium.
+    """
+
+    name: str
+    rate_bps: float
+    busy_until: float = 0.0
+    busy_time: float = 0.0
+    duty_cycle: float = 1.0
+    """Fraction of time a sender may occupy the medium (LoRa's 1 %): after a frame of
+    airtime a, the transmitter stays silent for a * (1/duty_cycle - 1)."""
+
+    def reserve(self, now: float, nbits: float) -> tuple[float, float]:
+        """Book `nbits` of airtime from `now`; return (start, end) of transmission."""
+        start = max(now, self.busy_until)
+        airtime = nbits / self.rate_bps
+        end = start + airtime
+        self.busy_until = end + airtime * (1.0 / self.duty_cycle - 1.0)
+        self.busy_time += airtime
+        return start, end
+
+
+@dataclass
+class LinkCounters:
+    """What crossed one direction of a link."""
+
+    payload_bytes: int = 0
+    """Application bytes (HTTP headers and bodies) carried."""
+    wire_bytes: int = 0
+    """Bytes on the wire: payload plus TCP/IP headers, handshakes, ACKs, retransmissions."""
+    packets: int = 0
+    retransmissions: int = 0
+    drops: int = 0
+
+
+@dataclass
+class Link:
+    """A bidirectional link `a <-> b`. Direction 0 is a -> b, direction 1 is b -> a."""
+
+    name: str
+    a: str
+    b: str
+    tx: tuple[Transmitter, Transmitter]
+    latency_s: float
+    mtu: int = 1500
+    loss: tuple[LossModel, LossModel] = (NoLoss(), NoLoss())
+    jitter: Jitter | None = None
+    queue_limit: int = 100
+    """Drop-tail queue limit in packets (packet fidelity)."""
+    kind: str = "wired"
+    down_causes: set[str] = field(default_factory=set)
+    """Why the link is unusable now (its own outage, an endpoint node down, a
+    partition). The network model owns this set; the link is up iff it is empty."""
+    down_since: float | None = None
+    down_time: float = 0.0
+    counters: tuple[LinkCounters, LinkCounters] = field(
+        default_factory=lambda: (LinkCounters(), LinkCounters())
+    )
+
+    @property
+    def up(self) -> bool:
+        return not self.down_causes
+
+    def bandwidth(self, direction: int) -> float:
+        return self.tx[direction].rate_bps
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One step of a path: a link crossed in a direction (0: a -> b, 1: b -> a)."""
+
+    link: Link
+    direction: int

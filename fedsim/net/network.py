@@ -1,0 +1,299 @@
+"""The SimPy network: nodes in a tree (devices -> gateways -> server), links, outages.
+
+Every non-server node has one uplink toward its parent, so a device's path to the
+server is the chain of uplinks; direction 0 of every link points at the server.
+Nodes and links go down and up (connectivity processes, scheduled failures);
+while any element of a path is down, connections over it are reset and new
+connects fail, the way a detached radio or a dead gateway behaves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import simpy
+
+from fedsim.errors import ScenarioError
+from fedsim.net.channel import Channel
+from fedsim.net.connectivity import start_connectivity
+from fedsim.net.flow import FlowChannel
+from fedsim.net.jitter import NormalJitter, ParetoJitter, UniformJitter
+from fedsim.net.link import Hop, Jitter, Link, LossModel, NoLoss, Transmitter
+from fedsim.net.loss import Bernoulli, GilbertElliott
+from fedsim.rng import Streams
+from fedsim.scenario import LinkClassSpec, Scenario
+from fedsim.units import parse_duration, parse_fraction
+
+__all__ = ["Network", "Outage"]
+
+StateObserver = Callable[[str, bool, float, str], None]
+"""(device, path_up, time, cause) whenever a device's path to the server changes."""
+
+
+@dataclass
+class Outage:
+    device: str
+    start: float
+    end: float | None
+    cause: str
+
+
+@dataclass
+class NodeState:
+    name: str
+    kind: str
+    parent: str | None
+    children: list[str] = field(default_factory=list)
+    down_causes: set[str] = field(default_factory=set)
+
+
+class Network:
+    """Links, paths and the up/down state of one scenario's network."""
+
+    def __init__(self, env: simpy.Environment, scenario: Scenario, streams: Streams) -> None:
+        self.env = env
+        self.scenario = scenario
+        self.streams = streams
+        self.nodes: dict[str, NodeState] = {}
+        self.links: dict[str, Link] = {}
+        self.uplink: dict[str, Link] = {}
+        self.link_class: dict[str, LinkClassSpec] = {}
+        self.observers: list[StateObserver] = []
+        self.breaker: Callable[[Callable[[Any], bool], str], int] | None = None
+        self.outages: dict[str, list[Outage]] = {}
+        self._paths: dict[str, tuple[Hop, ...]] = {}
+        self._path_up: dict[str, bool] = {}
+        self._build()
+
+    # -- construction --------------------------------------------------------------
+    def _build(self) -> None:
+        sc = self.scenario
+        for spec in sc.nodes:
+            self.nodes[spec.name] = NodeState(spec.name, spec.kind, spec.parent)
+        for spec in sc.nodes:
+            if spec.parent is not None:
+                self.nodes[spec.parent].children.append(spec.name)
+        shared: dict[tuple[str, str, int], Transmitter] = {}
+        for spec in sc.nodes:
+            if spec.parent is None or spec.link_class is None:
+                continue
+            cls = sc.links[spec.link_class]
+            name = f"{spec.name}-{spec.parent}"
+            tx = self._transmitters(cls, spec.parent, name, shared)
+            link = Link(
+                name=name,
+                a=spec.name,
+                b=spec.parent,
+                tx=tx,
+                latency_s=cls.latency_s,
+                mtu=cls.mtu,
+                loss=(self._loss(cls, name, 0), self._loss(cls, name, 1)),
+                jitter=self._jitter(cls),
+                queue_limit=cls.queue_limit,
+                kind=cls.kind,
+            )
+            self.links[name] = link
+            self.uplink[spec.name] = link
+            self.link_class[name] = cls
+        for spec in sc.device_nodes:
+            hops: list[Hop] = []
+            cur: str | None = spec.name
+            while cur is not None and cur in self.uplink:
+                hops.append(Hop(self.uplink[cur], 0))
+                cur = self.nodes[cur].parent
+            self._paths[spec.name] = tuple(hops)
+            self._path_up[spec.name] = True
+            self.outages[spec.name] = []
+
+    @staticmethod
+    def _transmitters(
+        cls: LinkClassSpec,
+        parent: str,
+        name: str,
+        shared: dict[tuple[str, str, int], Transmitter],
+    ) -> tuple[Transmitter, Transmitter]:
+        rates = (cls.bandwidth_up_bps, cls.bandwidth_down_bps)
+        if not cls.shared:
+            if cls.half_duplex:
+                one = Transmitter(name, rates[0], duty_cycle=cls.duty_cycle)
+                return one, one
+            return (
+                Transmitter(f"{name}/up", rates[0], duty_cycle=cls.duty_cycle),
+                Transmitter(f"{name}/down", rates[1]),
+            )
+        out = []
+        for d in (0, 1):
+            key = (cls.name, parent, 0 if cls.half_duplex else d)
+            if key not in shared:
+                label = f"{cls.name}@{parent}" + ("" if cls.half_duplex else ("/up", "/down")[d])
+                shared[key] = Transmitter(label, rates[d], duty_cycle=cls.duty_cycle)
+            out.append(shared[key])
+        return out[0], out[1]
+
+    def _loss(self, cls: LinkClassSpec, link: str, direction: int) -> LossModel:
+        model = dict(cls.loss_model)
+        kind = model.pop("kind", "bernoulli")
+        where = f"links.{cls.name}.loss_model"
+        try:
+            if kind == "gilbert-elliott":
+                params = {k: parse_fraction(model.pop(k, d)) for k, d in
+                          (("p", None), ("r", None), ("1-h", 1.0), ("1-k", 0.0))}  # fmt: skip
+                if model:
+                    raise ScenarioError(f"{where}.{next(iter(model))}", "unknown key")
+                return GilbertElliott(params["p"], params["r"], params["1-h"], params["1-k"])
+            if kind != "bernoulli" or model:
+                raise ScenarioError(where, f"unknown loss model {kind!r} or keys {sorted(model)}")
+        except (ValueError, TypeError) as exc:
+            raise ScenarioError(where, str(exc)) from None
+        return Bernoulli(cls.loss) if cls.loss > 0 else NoLoss()
+
+    @staticmethod
+    def _jitter(cls: LinkClassSpec) -> Jitter | None:
+        if not cls.jitter:
+            return None
+        spec = dict(cls.jitter)
+        kind = spec.pop("kind", "uniform")
+        where = f"links.{cls.name}.jitter"
+        try:
+            if kind == "uniform":
+                return UniformJitter(parse_duration(spec.pop("max")))
+            if kind == "normal":
+                return NormalJitter(parse_duration(spec.pop("std")))
+            if kind == "pareto":
+                return ParetoJitter(
+                    parse_duration(spec.pop("scale")), float(spec.pop("alpha", 2.5))
+                )
+        except KeyError as exc:
+            raise ScenarioError(f"{where}.{exc.args[0]}", "is required") from None
+        raise ScenarioError(f"{where}.kind", f"unknown jitter {kind!r} (uniform, normal, pareto)")
+
+    # -- paths and channels --------------------------------------------------------
+    def path(self, device: str) -> tuple[Hop, ...]:
+        return self._paths[device]
+
+    def path_latency(self, device: str) -> float:
+        return sum(h.link.latency_s for h in self._paths[device])
+
+    def fidelity_for(self, device: str) -> str:
+        """The access link's class decides when it says so; else the scenario default."""
+        hops = self._paths[device]
+        if hops:
+            cls = self.link_class[hops[0].link.name]
+            if cls.fidelity is not None:
+                return cls.fidelity
+        return self.scenario.fidelity
+
+    def open_channel(self, client: str, server: str) -> tuple[Channel, float]:
+        if client not in self._paths or server != self.scenario.server.name:
+            raise ConnectionRefusedError(f"no route from {client} to {server}")
+        rng = self.streams.get("channel", client)
+        path = self._paths[client]
+        if self.fidelity_for(client) == "packet":
+            from fedsim.net.packet import PacketChannel
+
+            return PacketChannel(self.env, path, rng), self.path_latency(client)
+        return FlowChannel(self.env, path, rng), self.path_latency(client)
+
+    def is_path_up(self, device: str) -> bool:
+        return self._path_up[device]
+
+    # -- up and down -----------------------------------------------------------------
+    def start(self) -> None:
+        """Start connectivity processes and scheduled failures."""
+        sc = self.scenario
+        for spec in sc.nodes:
+            start_connectivity(self, spec.name, spec.connectivity, self.streams)
+        for f in sc.failures:
+            self.env.process(self._scheduled(f.at_s, f.duration_s, f.target, f.name))
+
+    def _scheduled(self, at: float, duration: float, target: str, name: str) -> Any:
+        yield self.env.timeout(at)
+        cause = self.cause_for(target, name, scheduled=True)
+        self.set_down(target, name, cause)
+        yield self.env.timeout(duration)
+        self.set_up(target, name, cause)
+
+    def cause_for(self, target: str, name: str, *, scheduled: bool = False) -> str:
+        if target == "link":
+            return f"link_down:{name}"
+        kind = self.nodes[name].kind
+        category = {"device": "device_offline", "gateway": "gateway_down"}.get(kind, "server_down")
+        if scheduled and kind == "device":
+            category = "device_failure"
+        return f"{category}:{name}"
+
+    def _links_of(self, target: str, name: str) -> list[Link]:
+        if target == "link":
+            return [self.uplink[name]]
+        links = [self.uplink[c] for c in self.nodes[name].children]
+        if name in self.uplink:
+            links.append(self.uplink[name])
+        return links
+
+    def set_down(self, target: str, name: str, cause: str) -> None:
+        now = self.env.now
+        links = self._links_of(target, name)
+        for link in links:
+            if not link.down_causes:
+                link.down_since = now
+            link.down_causes.add(cause)
+        devices = self._devices_under(target, name)
+        if self.breaker is not None:
+            doomed = set(devices)
+            self.breaker(lambda conn: conn.client_node in doomed, cause)
+        self._refresh(devices, cause)
+
+    def set_up(self, target: str, name: str, cause: str) -> None:
+        now = self.env.now
+        for link in self._links_of(target, name):
+            link.down_causes.discard(cause)
+            if not link.down_causes and link.down_since is not None:
+                link.down_time += now - link.down_since
+                link.down_since = None
+        self._refresh(self._devices_under(target, name), cause)
+
+    def _devices_under(self, target: str, name: str) -> list[str]:
+        out: list[str] = []
+        stack = [name] if target == "link" else [name, *self.nodes[name].children]
+        seen: set[str] = set()
+        while stack:
+            cur = stack.pop()
+            if cur in seen:
+                continue
+            seen.add(cur)
+            if self.nodes[cur].kind == "device":
+                out.append(cur)
+            stack.extend(self.nodes[cur].children)
+        return sorted(out)
+
+    def _refresh(self, devices: Iterable[str], cause: str) -> None:
+        now = self.env.now
+        for dev in devices:
+            up = all(h.link.up for h in self._paths[dev])
+            if up == self._path_up[dev]:
+                continue
+            self._path_up[dev] = up
+            log = self.outages[dev]
+            if up:
+                log[-1].end = now
+            else:
+                log.append(Outage(dev, now, None, cause))
+            for obs in self.observers:
+                obs(dev, up, now, cause)
+
+    def outage_cause(self, device: str, start: float, end: float) -> str | None:
+        """The category of the first outage on `device`'s path overlapping [start, end]."""
+        for o in self.outages.get(device, ()):
+            if o.start <= end and (o.end is None or o.end >= start):
+                return o.cause.split(":", 1)[0]
+        return None
+
+    def finish(self) -> None:
+        """Close open down intervals at the end of the run (for down-time counters)."""
+        now = self.env.now
+        for link in self.links.values():
+            if link.down_since is not None:
+                link.down_time += now - link.down_since
+                link.down_since = now

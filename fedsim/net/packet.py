@@ -1,0 +1,473 @@
+"""Packet fidelity: TCP segment by segment over the hops of a path.
+
+Why: the flow model is an approximation; this one follows the mechanism and is
+what the flow model is checked against (and both against ns-3).
+
+* Each packet is serialized at each hop's `Transmitter` in turn (shared media
+  contend through the same object), waits in a drop-tail queue of
+  `link.queue_limit` packets, propagates for `latency + jitter` (a hop never
+  reorders: a packet leaves no earlier than the previous one of the same
+  connection and direction), and may be lost by the hop's loss model or because
+  the link is down. One SimPy timeout per packet per hop, with a callback: no
+  processes.
+* Sender: slow start from 10 segments counting ACKed segments (so delayed ACKs
+  do not slow it), congestion avoidance +1 segment per window, window capped
+  by the socket buffer; SACK-based loss recovery in the style of RFC 6675: a
+  hole with 3 SACKed segments above it (or 3 dup ACKs) is lost, recovery
+  retransmits holes while the pipe is below cwnd, window *= beta (0.7, Cubic's
+  decrease; the growth is Reno's AIMD, documented difference from ns-3's Cubic,
+  irrelevant on short transfers where slow start dominates); limited transmit
+  (RFC 3042); RFC 6298 timer (1 s floor, doubling) restarting slow start from 1
+  segment and re-sending every un-SACKed segment; RTT samples from timestamps.
+  Lost retransmissions are found by the timer only (no RACK), as in ns-3.
+* Receiver: cumulative ACK + SACK, delayed ACK every 2 segments or 200 ms,
+  immediate ACK for out-of-order data and for the first data segment (quick-ack,
+  as ns-3 and Linux do at connection start).
+* Handshake: SYN / SYN-ACK / ACK; the SYN timer is 3 s, doubling, `syn_tries`
+  tries, then ETIMEDOUT. Timers are lazy (one pending timeout, re-checked on
+  expiry) so that re-arming on every ACK costs no event.
+"""
+
+from __future__ import annotations
+
+import errno
+import math
+from collections import deque
+from typing import Any
+
+import numpy as np
+import simpy
+
+from fedsim.net.link import Hop, Transmitter
+from fedsim.net.tcp import RtoEstimator, TcpParams, path_mtu, reverse_path, segment_sizes
+
+__all__ = ["PacketChannel"]
+
+UP, DOWN = 0, 1
+_SYN, _SYNACK, _HSACK, _DATA, _ACK = range(5)
+
+
+class _Pkt:
+    __slots__ = ("ack", "kind", "retx", "sack", "seq", "size", "ts", "wire")
+
+    def __init__(self, kind: int, wire: int, seq: int = 0, size: int = 0) -> None:
+        self.kind, self.wire, self.seq, self.size = kind, wire, seq, size
+        self.retx = False
+        self.ack = 0
+        self.sack: frozenset[int] = frozenset()
+        self.ts = 0.0
+
+
+def _queue(tx: Transmitter) -> deque[float]:
+    """Departure times of the packets booked on a transmitter (its drop-tail queue)."""
+    q = tx.__dict__.get("_pkt_queue")
+    if q is None:
+        q = tx.__dict__["_pkt_queue"] = deque()
+    return q
+
+
+class _Timer:
+    """A lazily re-armed timer: re-arming only moves a deadline."""
+
+    __slots__ = ("armed", "deadline", "env", "fn", "pending")
+
+    def __init__(self, env: simpy.Environment, fn: Any) -> None:
+        self.env, self.fn = env, fn
+        self.deadline = math.inf
+        self.pending = False
+        self.armed = False
+
+    def arm(self, delay: float) -> None:
+        self.deadline = self.env.now + delay
+        self.armed = True
+        if not self.pending:
+            self._schedule()
+
+    def stop(self) -> None:
+        self.armed = False
+
+    def _schedule(self) -> None:
+        self.pending = True
+        to = self.env.timeout(max(0.0, self.deadline - self.env.now))
+        to.callbacks.append(self._fire)
+
+    def _fire(self, _e: object) -> None:
+        self.pending = False
+        if not self.armed:
+            return
+        if self.env.now < self.deadline - 1e-12:
+            self._schedule()
+            return
+        self.armed = False
+        self.fn()
+
+
+class _Side:
+    """Sender state of one direction plus the matching receiver state."""
+
+    def __init__(self, ch: PacketChannel, d: int) -> None:
+        p = ch.params
+        self.d = d
+        self.rto = RtoEstimator(p)
+        self.cwnd = float(p.initial_window)
+        self.ssthresh = math.inf
+        self.sizes: list[int] = []
+        self.una = 0
+        self.nxt = 0
+        self.sacked: set[int] = set()
+        self.lost: set[int] = set()
+        self.dupacks = 0
+        self.recovery = False
+        self.recover = 0
+        self.limited = 0
+        self.last_send = 0.0
+        self.timer = _Timer(ch.env, lambda: ch._on_rto(self))
+        self.msgs: deque[tuple[int, simpy.Event, int]] = deque()
+        self.sent_once: set[int] = set()
+        self.retx_out: set[int] = set()
+        # receiver
+        self.rcv_nxt = 0
+        self.ooo: set[int] = set()
+        self.unacked = 0
+        self.quick = True
+        self.last_ts = 0.0
+        self.delack = _Timer(ch.env, lambda: ch._send_ack(self))
+
+
+class PacketChannel:
+    """A TCP connection over `path`, simulated packet by packet (see module docstring)."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        path: tuple[Hop, ...],
+        rng: np.random.Generator,
+        params: TcpParams | None = None,
+    ) -> None:
+        if not path:
+            raise ValueError("a channel needs a path of at least one hop")
+        self.env = env
+        self.rng = rng
+        self.params = params or TcpParams()
+        self.path = tuple(path)
+        self.paths = (self.path, reverse_path(self.path))
+        self.mss = self.params.mss(path_mtu(self.path))
+        self.maxwin = self.params.max_window(path_mtu(self.path))
+        self.sides = (_Side(self, UP), _Side(self, DOWN))
+        self._last_arrival = [[0.0] * len(self.path) for _ in (UP, DOWN)]
+        self._broken: str | None = None
+        self._closed = False
+        self._connect_ev: simpy.Event | None = None
+        self._syn_tries = 0
+        self._syn_sent_at = 0.0
+        self._syn_timer = _Timer(env, self._on_syn_timeout)
+        self.connected = False
+
+    # -- Channel protocol ----------------------------------------------------------------------
+    def connect(self) -> simpy.Event:
+        """Three-way handshake; ENETUNREACH if the first hop is down, ETIMEDOUT after
+        `syn_tries` lost SYNs."""
+        ev = self.env.event()
+        if self._broken is not None:
+            ev.fail(ConnectionResetError(self._broken))
+            return ev
+        first = self.path[0].link
+        if not first.up:
+            ev.fail(OSError(errno.ENETUNREACH, f"network unreachable: {first.name} is down"))
+            return ev
+        self._connect_ev = ev
+        self._send_syn()
+        return ev
+
+    def send(self, direction: int, nbytes: int) -> simpy.Event:
+        """Queue nbytes as segments; the event succeeds when the receiver has them all."""
+        ev = self.env.event()
+        if self._broken is not None:
+            ev.fail(ConnectionResetError(self._broken))
+            return ev
+        if self._closed:
+            ev.fail(BrokenPipeError("send on a closed channel"))
+            return ev
+        s = self.sides[direction]
+        nbytes = int(nbytes)
+        for h in self.paths[direction]:
+            h.link.counters[h.direction].payload_bytes += nbytes
+        if s.una == s.nxt and self.env.now - s.last_send > s.rto.current:
+            s.cwnd = min(s.cwnd, float(self.params.initial_window))  # restart after idle
+        s.sizes.extend(segment_sizes(nbytes, self.mss))
+        end = len(s.sizes)
+        if end <= s.rcv_nxt:
+            ev.succeed(nbytes)
+            return ev
+        s.msgs.append((end, ev, nbytes))
+        self._try_send(s)
+        return ev
+
+    def break_(self, cause: str) -> None:
+        """Fail every pending and future event with ConnectionResetError(cause)."""
+        if self._broken is not None:
+            return
+        self._broken = cause
+        evs = [ev for s in self.sides for _, ev, _ in s.msgs]
+        if self._connect_ev is not None:
+            evs.insert(0, self._connect_ev)
+        for s in self.sides:
+            s.msgs.clear()
+            s.timer.stop()
+            s.delack.stop()
+        self._syn_timer.stop()
+        for ev in evs:
+            if not ev.triggered:
+                ev.fail(ConnectionResetError(cause))
+
+    def close(self) -> None:
+        """Orderly close: FIN/ACK counted each way; pending sends still complete."""
+        if not self._closed and self._broken is None:
+            for d in (UP, DOWN):
+                for h in self.paths[d]:
+                    c = h.link.counters[h.direction]
+                    c.wire_bytes += 2 * self.params.ack_bytes
+                    c.packets += 2
+        self._closed = True
+
+    # -- the wire --------------------------------------------------------------------------------
+    def _emit(self, d: int, pkt: _Pkt) -> None:
+        self._hop(d, 0, pkt)
+
+    def _hop(self, d: int, i: int, pkt: _Pkt) -> None:
+        if self._broken is not None:
+            return
+        hop = self.paths[d][i]
+        link = hop.link
+        c = link.counters[hop.direction]
+        if not link.up:
+            c.drops += 1
+            return
+        tx = link.tx[hop.direction]
+        now = self.env.now
+        q = _queue(tx)
+        while q and q[0] <= now:
+            q.popleft()
+        if len(q) > link.queue_limit:
+            c.drops += 1
+            return
+        _, end = tx.reserve(now, pkt.wire * 8.0)
+        q.append(end)
+        c.wire_bytes += pkt.wire
+        c.packets += 1
+        if link.loss[hop.direction].drop(self.rng):
+            c.drops += 1
+            return
+        arrive = (
+            end + link.latency_s + (0.0 if link.jitter is None else link.jitter.sample(self.rng))
+        )
+        last = self._last_arrival[d]
+        arrive = max(arrive, last[i])
+        last[i] = arrive
+        nxt = i + 1
+        to = self.env.timeout(arrive - now)
+        if nxt < len(self.path):
+            to.callbacks.append(lambda _e: self._hop(d, nxt, pkt))
+        else:
+            to.callbacks.append(lambda _e: self._arrive(d, pkt))
+
+    def _arrive(self, d: int, pkt: _Pkt) -> None:
+        if self._broken is not None:
+            return
+        k = pkt.kind
+        if k == _DATA:
+            self._on_data(self.sides[d], pkt)
+        elif k == _ACK:
+            self._on_ack(self.sides[1 - d], pkt)
+        elif k == _SYN:
+            self._emit(DOWN, _Pkt(_SYNACK, self.params.syn_bytes))
+        elif k == _SYNACK:
+            self._on_synack()
+
+    # -- handshake ---------------------------------------------------------------------------------
+    def _send_syn(self) -> None:
+        self._syn_sent_at = self.env.now
+        self._syn_timer.arm(self.params.syn_retry * 2.0**self._syn_tries)
+        self._syn_tries += 1
+        if self.path[0].link.up:
+            self._emit(UP, _Pkt(_SYN, self.params.syn_bytes))
+
+    def _on_syn_timeout(self) -> None:
+        ev = self._connect_ev
+        if ev is None or ev.triggered or self._broken is not None:
+            return
+        if self._syn_tries >= self.params.syn_tries:
+            self._connect_ev = None
+            ev.fail(OSError(errno.ETIMEDOUT, f"connect timed out after {self._syn_tries} SYNs"))
+            return
+        self._send_syn()
+
+    def _on_synack(self) -> None:
+        ev = self._connect_ev
+        if ev is None or ev.triggered:
+            return
+        self._syn_timer.stop()
+        rtt = self.env.now - self._syn_sent_at
+        for s in self.sides:
+            s.rto.sample(rtt)
+            s.last_send = self.env.now
+        self._emit(UP, _Pkt(_HSACK, self.params.ack_bytes))
+        self._connect_ev = None
+        self.connected = True
+        ev.succeed(None)
+        for s in self.sides:
+            self._try_send(s)
+
+    # -- sender ------------------------------------------------------------------------------------
+    def _pipe(self, s: _Side) -> int:
+        return (s.nxt - s.una) - len(s.sacked) - len(s.lost)
+
+    def _try_send(self, s: _Side) -> None:
+        if not self.connected or self._broken is not None:
+            return
+        while True:
+            pipe = self._pipe(s)
+            if pipe >= int(s.cwnd) + s.limited:
+                break
+            if s.lost:
+                seq = min(s.lost)
+                s.lost.discard(seq)
+                self._send_seg(s, seq, retx=True)
+                continue
+            if s.nxt < len(s.sizes) and s.nxt - s.una < self.maxwin:
+                if pipe >= int(s.cwnd):
+                    s.limited -= 1
+                self._send_seg(s, s.nxt, retx=s.nxt in s.sent_once)
+                s.nxt += 1
+                continue
+            break
+
+    def _send_seg(self, s: _Side, seq: int, retx: bool) -> None:
+        size = s.sizes[seq]
+        pkt = _Pkt(_DATA, size + self.params.header_bytes + self.params.framing_bytes, seq, size)
+        pkt.retx = retx
+        pkt.ts = self.env.now
+        if retx:
+            s.retx_out.add(seq)
+            h = self.paths[s.d][0]
+            h.link.counters[h.direction].retransmissions += 1
+        s.sent_once.add(seq)
+        s.last_send = self.env.now
+        if not s.timer.armed:
+            s.timer.arm(s.rto.current)
+        self._emit(s.d, pkt)
+
+    def _on_ack(self, s: _Side, pkt: _Pkt) -> None:
+        ack = pkt.ack
+        if ack > s.una:
+            s.rto.sample(self.env.now - pkt.ts)
+            newly = ack - s.una
+            for q in range(s.una, ack):
+                s.sacked.discard(q)
+                s.lost.discard(q)
+                s.retx_out.discard(q)
+            s.una = ack
+            if s.nxt < s.una:
+                s.nxt = s.una
+            s.dupacks = 0
+            s.limited = 0
+            if s.recovery:
+                if ack >= s.recover:
+                    s.recovery = False
+                    s.cwnd = max(s.ssthresh, 1.0)
+            elif s.cwnd < s.ssthresh:
+                s.cwnd = min(s.cwnd + newly, max(s.ssthresh, s.cwnd + 1))
+            else:
+                s.cwnd += newly / s.cwnd
+            s.cwnd = min(s.cwnd, float(self.maxwin))
+            if s.una < s.nxt:
+                s.timer.arm(s.rto.current)
+            else:
+                s.timer.stop()
+        elif s.una < s.nxt:
+            s.dupacks += 1
+            if not s.recovery and s.dupacks <= 2:
+                s.limited = s.dupacks
+        new_sack = [q for q in pkt.sack if q >= s.una and q not in s.sacked]
+        if new_sack:
+            s.sacked.update(new_sack)
+            s.lost.difference_update(new_sack)
+            s.retx_out.difference_update(new_sack)
+        self._detect_loss(s)
+        self._try_send(s)
+
+    def _detect_loss(self, s: _Side) -> None:
+        if not s.sacked:
+            return
+        dup = self.params.dupack_threshold
+        above = sorted(s.sacked)
+        if len(above) < dup and s.dupacks < dup:
+            return
+        # a hole is lost when `dup` SACKed segments lie above it
+        limit = above[-dup] if len(above) >= dup else above[0]
+        new_lost = [
+            q
+            for q in range(s.una, limit)
+            if q not in s.sacked and q not in s.lost and q not in s.retx_out
+        ]
+        if not new_lost:
+            return
+        if not s.recovery:
+            s.recovery = True
+            s.recover = s.nxt
+            s.ssthresh = max(2.0, math.floor(self._pipe(s) * self.params.beta))
+            s.cwnd = s.ssthresh
+        s.lost.update(new_lost)
+
+    def _on_rto(self, s: _Side) -> None:
+        if self._broken is not None or s.una >= s.nxt:
+            return
+        p = self.params
+        s.ssthresh = max(2.0, math.floor((s.nxt - s.una) * p.beta))
+        s.cwnd = 1.0
+        s.recovery = False
+        s.dupacks = 0
+        s.limited = 0
+        s.lost = {q for q in range(s.una, s.nxt) if q not in s.sacked}
+        s.retx_out.clear()
+        s.rto.expire()
+        s.timer.arm(s.rto.current)
+        self._try_send(s)
+
+    # -- receiver ----------------------------------------------------------------------------------
+    def _on_data(self, s: _Side, pkt: _Pkt) -> None:
+        seq = pkt.seq
+        s.last_ts = pkt.ts
+        if seq == s.rcv_nxt:
+            s.rcv_nxt += 1
+            while s.rcv_nxt in s.ooo:
+                s.ooo.discard(s.rcv_nxt)
+                s.rcv_nxt += 1
+            self._deliver(s)
+            s.unacked += 1
+            if s.quick or s.ooo or s.unacked >= self.params.delack_segments or pkt.retx:
+                s.quick = False
+                self._send_ack(s)
+            elif not s.delack.armed:
+                s.delack.arm(self.params.delack_timeout)
+        else:
+            if seq > s.rcv_nxt:
+                s.ooo.add(seq)
+            self._send_ack(s)
+
+    def _send_ack(self, s: _Side) -> None:
+        if self._broken is not None:
+            return
+        s.delack.stop()
+        s.unacked = 0
+        a = _Pkt(_ACK, self.params.ack_bytes)
+        a.ack = s.rcv_nxt
+        a.sack = frozenset(s.ooo)
+        a.ts = s.last_ts
+        self._emit(1 - s.d, a)
+
+    def _deliver(self, s: _Side) -> None:
+        while s.msgs and s.msgs[0][0] <= s.rcv_nxt:
+            _, ev, n = s.msgs.popleft()
+            if not ev.triggered:
+                ev.succeed(n)

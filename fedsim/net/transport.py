@@ -1,0 +1,390 @@
+"""The only place SimPy and aiohttp meet: byte streams carried by the network model.
+
+Clients use `EmulatedConnector` (a `BaseConnector` that implements only
+`_create_connection`, as aiohttp's `UnixConnector` does); the server listens with
+`EmulatedSite` (a `BaseSite` that hands `runner.server`, a protocol factory, to
+the wire). Between them, each TCP connection is a pair of `EmulatedTransport`s
+over one `Channel` from the network model. A write becomes one `channel.send`;
+its SimPy event is bridged to asyncio once, when the receiver has the last byte.
+
+Failures look real: a refused or unreachable connect is `ClientConnectorError`;
+a path that breaks gives both protocols `connection_lost(ConnectionResetError)`,
+which aiohttp turns into `ClientOSError`, `ServerDisconnectedError` or
+`ClientPayloadError` on the client and an aborted request on the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import simpy
+from aiohttp import web
+from aiohttp.client_proto import ResponseHandler
+
+from fedsim.clock import VirtualTimeLoop
+from fedsim.net.channel import DOWN, UP, Channel
+
+__all__ = ["EmulatedConnection", "EmulatedConnector", "EmulatedSite", "EmulatedTransport", "Wire"]
+
+ProtocolFactory = Callable[[], asyncio.Protocol]
+ChannelOpener = Callable[[str, str], tuple[Channel, float]]
+"""(client node, server node) -> (a new channel, one-way path latency in s)."""
+
+_HIGH_WATER = 64 * 1024
+
+
+class EmulatedTransport(asyncio.Transport):
+    """One end of an emulated TCP connection."""
+
+    def __init__(self, conn: EmulatedConnection, side: int, protocol: asyncio.Protocol) -> None:
+        super().__init__()
+        self._conn = conn
+        self._side = side  # the direction this end sends in: UP (client) or DOWN (server)
+        self._protocol = protocol
+        self._closing = False
+        self._lost = False
+        self._paused_reading = False
+        self._held: deque[bytes] = deque()  # arrived while reading was paused
+        self._held_eof = False
+        self._writing_paused = False
+        self.bytes_written = 0
+        self.bytes_received = 0
+
+    # -- asyncio.Transport ------------------------------------------------------
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self._closing or self._lost or not data:
+            return
+        chunk = bytes(data)
+        self.bytes_written += len(chunk)
+        self._conn.send(self._side, chunk)
+        if not self._writing_paused and self._conn.in_flight[self._side] > _HIGH_WATER:
+            self._writing_paused = True
+            self._protocol.pause_writing()
+
+    def writelines(self, list_of_data: Any) -> None:
+        self.write(b"".join(list_of_data))
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        if not self._closing:
+            self._conn.send_eof(self._side)
+
+    def is_closing(self) -> bool:
+        return self._closing or self._lost
+
+    def close(self) -> None:
+        if self._closing or self._lost:
+            return
+        self._closing = True
+        self._conn.send_eof(self._side)
+        self._conn.loop.call_soon(self._connection_lost, None)
+
+    def abort(self) -> None:
+        if self._lost:
+            return
+        self._closing = True
+        self._conn.reset_from(self._side)
+        self._conn.loop.call_soon(self._connection_lost, None)
+
+    def pause_reading(self) -> None:
+        self._paused_reading = True
+
+    def resume_reading(self) -> None:
+        if not self._paused_reading:
+            return
+        self._paused_reading = False
+        while self._held and not self._paused_reading and not self._lost:
+            self._protocol.data_received(self._held.popleft())
+        if self._held_eof and not self._held and not self._paused_reading:
+            self._held_eof = False
+            self._eof_received()
+
+    def is_reading(self) -> bool:
+        return not self._paused_reading
+
+    def get_write_buffer_size(self) -> int:
+        return self._conn.in_flight[self._side]
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return _HIGH_WATER // 4, _HIGH_WATER
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        pass  # fixed limits; the network model paces the sender
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        if name == "peername":
+            return self._conn.peer_address(self._side)
+        if name == "sockname":
+            return self._conn.own_address(self._side)
+        return default  # no socket, no TLS
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self._protocol
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self._protocol = protocol  # type: ignore[assignment]
+
+    # -- called by the connection, on the loop -----------------------------------
+    def _data_received(self, data: bytes) -> None:
+        if self._lost:
+            return
+        self.bytes_received += len(data)
+        if self._paused_reading:
+            self._held.append(data)
+        else:
+            self._protocol.data_received(data)
+
+    def _eof_received(self) -> None:
+        if self._lost:
+            return
+        if self._paused_reading and self._held:
+            self._held_eof = True
+            return
+        keep_open = self._protocol.eof_received()
+        if not keep_open:
+            self._closing = True
+            self._connection_lost(None)
+
+    def _drained(self) -> None:
+        if self._writing_paused and self._conn.in_flight[self._side] <= _HIGH_WATER // 4:
+            self._writing_paused = False
+            self._protocol.resume_writing()
+
+    def _connection_lost(self, exc: Exception | None) -> None:
+        if self._lost:
+            return
+        self._lost = True
+        self._closing = True
+        self._conn.end_lost(self._side)
+        self._protocol.connection_lost(exc)
+
+
+class EmulatedConnection:
+    """A client/server transport pair over one network channel."""
+
+    def __init__(
+        self,
+        wire: Wire,
+        loop: VirtualTimeLoop,
+        channel: Channel,
+        client_node: str,
+        server: tuple[str, int],
+        latency_s: float,
+        client_port: int,
+    ) -> None:
+        self.wire = wire
+        self.loop = loop
+        self.channel = channel
+        self.client_node = client_node
+        self.server = server
+        self.latency_s = latency_s
+        self.client_port = client_port
+        self.ends: list[EmulatedTransport] = []
+        self.in_flight = [0, 0]
+        self._pending: tuple[deque[bytes], deque[bytes]] = (deque(), deque())
+        self._eof_after = [False, False]
+        self.broken = False
+        self._open_ends = 2
+
+    def attach(self, client_proto: asyncio.Protocol, server_proto: asyncio.Protocol) -> None:
+        self.ends = [
+            EmulatedTransport(self, UP, client_proto),
+            EmulatedTransport(self, DOWN, server_proto),
+        ]
+
+    def peer_address(self, side: int) -> tuple[str, int]:
+        return self.server if side == UP else (self.client_node, self.client_port)
+
+    def own_address(self, side: int) -> tuple[str, int]:
+        return (self.client_node, self.client_port) if side == UP else self.server
+
+    def _receiver(self, direction: int) -> EmulatedTransport:
+        return self.ends[1 - direction]
+
+    # -- sending ------------------------------------------------------------------
+    def send(self, direction: int, chunk: bytes) -> None:
+        if self.broken:
+            return
+        self.in_flight[direction] += len(chunk)
+        self._pending[direction].append(chunk)
+        self.wire.count(self.client_node, direction, len(chunk))
+        event = self.channel.send(direction, len(chunk))
+        event.callbacks.append(lambda ev: self._delivered(ev, direction))
+
+    def _delivered(self, event: simpy.Event, direction: int) -> None:
+        if not event.ok:
+            event.defused = True
+            self.loop.sim_call_soon(self.fail, str(event.value))
+            return
+        if self.broken:
+            return
+        chunk = self._pending[direction].popleft()
+        self.loop.sim_call_soon(self._hand_over, direction, chunk)
+
+    def _hand_over(self, direction: int, chunk: bytes) -> None:
+        if self.broken:
+            return
+        self.in_flight[direction] -= len(chunk)
+        self.ends[direction]._drained()
+        self._receiver(direction)._data_received(chunk)
+        if self._eof_after[direction] and not self._pending[direction]:
+            self._eof_after[direction] = False
+            self._receiver(direction)._eof_received()
+
+    def send_eof(self, direction: int) -> None:
+        """FIN: after the data already queued in `direction`, the peer sees EOF."""
+        if self.broken:
+            return
+        if self._pending[direction]:
+            self._eof_after[direction] = True
+        else:
+            self.loop.call_later(self.latency_s, self._late_eof, direction)
+
+    def _late_eof(self, direction: int) -> None:
+        if not self.broken:
+            self._receiver(direction)._eof_received()
+
+    def reset_from(self, direction: int) -> None:
+        """RST sent by one end: the peer learns after the path latency."""
+        if self.broken:
+            return
+        self.broken = True
+        self.channel.close()
+        peer = self._receiver(direction)
+        self.loop.call_later(
+            self.latency_s, peer._connection_lost, ConnectionResetError(errno.ECONNRESET, "reset")
+        )
+
+    def fail(self, cause: str) -> None:
+        """The network broke the path: both ends see a reset now."""
+        if self.broken:
+            return
+        self.broken = True
+        self.channel.break_(cause)
+        for end in self.ends:
+            end._connection_lost(
+                ConnectionResetError(errno.ECONNRESET, f"connection reset: {cause}")
+            )
+
+    def end_lost(self, side: int) -> None:
+        self._open_ends -= 1
+        if self._open_ends == 0:
+            if not self.broken:
+                self.channel.close()
+            self.wire.forget(self)
+
+
+class Wire:
+    """Listeners, live connections and per-node byte counts of one emulated network.
+
+    `opener(client_node, server_node)` asks the network model for a channel; the
+    network calls `break_node`/`break_link` style hooks through `connections_where`.
+    """
+
+    def __init__(self, loop: VirtualTimeLoop, opener: ChannelOpener) -> None:
+        self.loop = loop
+        self.opener = opener
+        self.listeners: dict[tuple[str, int], tuple[str, ProtocolFactory]] = {}
+        self.hosts: dict[str, str] = {}
+        self.connections: set[EmulatedConnection] = set()
+        self.node_bytes: dict[str, list[int]] = {}
+        self._next_port = 40000
+
+    def listen(self, host: str, port: int, node: str, factory: ProtocolFactory) -> None:
+        self.listeners[(host, port)] = (node, factory)
+        self.hosts[host] = node
+
+    def unlisten(self, host: str, port: int) -> None:
+        self.listeners.pop((host, port), None)
+
+    def count(self, node: str, direction: int, nbytes: int) -> None:
+        counts = self.node_bytes.setdefault(node, [0, 0])
+        counts[direction] += nbytes
+
+    async def connect(
+        self, client_node: str, host: str, port: int, client_factory: ProtocolFactory
+    ) -> asyncio.Protocol:
+        listener = self.listeners.get((host, port))
+        if listener is None:
+            raise ConnectionRefusedError(errno.ECONNREFUSED, f"nothing listens on {host}:{port}")
+        server_node, server_factory = listener
+        channel, latency = self.opener(client_node, server_node)
+        from fedsim.clock import sim_event_to_future
+
+        await sim_event_to_future(self.loop, channel.connect())
+        if (host, port) not in self.listeners:
+            channel.close()
+            raise ConnectionRefusedError(errno.ECONNREFUSED, f"{host}:{port} stopped listening")
+        self._next_port += 1
+        conn = EmulatedConnection(
+            self, self.loop, channel, client_node, (host, port), latency, self._next_port
+        )
+        client_proto = client_factory()
+        server_proto = server_factory()
+        conn.attach(client_proto, server_proto)
+        self.connections.add(conn)
+        server_proto.connection_made(conn.ends[1])
+        client_proto.connection_made(conn.ends[0])
+        return client_proto
+
+    def forget(self, conn: EmulatedConnection) -> None:
+        self.connections.discard(conn)
+
+    def break_where(self, predicate: Callable[[EmulatedConnection], bool], cause: str) -> int:
+        """Reset every live connection for which `predicate` holds; return how many."""
+        doomed = sorted((c for c in self.connections if predicate(c)), key=lambda c: c.client_port)
+        for conn in doomed:
+            conn.fail(cause)
+        return len(doomed)
+
+
+class EmulatedConnector(aiohttp.BaseConnector):
+    """A client connector whose connections cross the emulated network from `node`."""
+
+    def __init__(self, wire: Wire, node: str, **kwargs: Any) -> None:
+        kwargs.setdefault("force_close", False)
+        super().__init__(**kwargs)
+        self._wire = wire
+        self._node = node
+
+    async def _create_connection(
+        self, req: aiohttp.ClientRequest, traces: Any, timeout: aiohttp.ClientTimeout
+    ) -> ResponseHandler:
+        try:
+            proto = await self._wire.connect(self._node, req.host, req.port or 80, self._factory)
+        except OSError as exc:
+            raise aiohttp.ClientConnectorError(req.connection_key, exc) from exc
+        assert isinstance(proto, ResponseHandler)
+        return proto
+
+
+class EmulatedSite(web.BaseSite):
+    """Serve a `web.AppRunner` on the emulated network as `host:port` at `node`."""
+
+    def __init__(self, runner: web.BaseRunner, wire: Wire, node: str, host: str, port: int) -> None:
+        super().__init__(runner)
+        self._wire = wire
+        self._node = node
+        self._host = host
+        self._port = port
+
+    @property
+    def name(self) -> str:
+        return f"http://{self._host}:{self._port}"
+
+    async def start(self) -> None:
+        await super().start()
+        server = self._runner.server
+        assert server is not None
+        self._wire.listen(self._host, self._port, self._node, server)
+
+    async def stop(self) -> None:
+        self._wire.unlisten(self._host, self._port)
+        await super().stop()

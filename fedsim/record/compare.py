@@ -1,0 +1,398 @@
+"""Compare finished runs side by side: what did a change buy, in time, bytes and energy?
+
+One row per quantity, one column per run, and deltas against the first run (the baseline),
+absolute and in percent. Runs that measure different things (another task or metric) are
+still tabulated, but flagged loudly: a silent comparison of accuracy against mean return
+would be worse than none. Figures straight from summary.json are copied verbatim, so the CSV
+can be checked against the runs; derived figures (split of bytes-to-target, wire overhead)
+come from rounds.csv and clients.csv and are named as such.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fedsim.errors import FedsimError
+from fedsim.record.runs import RunData, load_run, run_labels
+
+__all__ = [
+    "CompareTable",
+    "Quantity",
+    "compare_runs",
+    "load_run",
+    "main_compare",
+    "print_table",
+    "write_compare",
+]
+
+Number = int | float
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """One row of the comparison: a figure per run, and which direction is better."""
+
+    key: str
+    label: str
+    values: list[Any]
+    better: str | None = None  # "higher", "lower" or None (not a score)
+    numeric: bool = True
+
+    def delta(self, i: int) -> tuple[Number | None, float | None]:
+        """(absolute, percent) change of run i against run 0; None where undefined."""
+        base, value = self.values[0], self.values[i]
+        if not self.numeric or not _is_num(base) or not _is_num(value):
+            return None, None
+        diff = value - base
+        pct = None if base == 0 else 100.0 * diff / abs(base)
+        return diff, pct
+
+
+@dataclass
+class CompareTable:
+    """The comparison: labels of the runs, their quantities, and mismatch warnings."""
+
+    runs: list[RunData]
+    labels: list[str]
+    quantities: list[Quantity]
+    warnings: list[str] = field(default_factory=list)
+    mismatched: list[bool] = field(default_factory=list)
+
+    def quantity(self, key: str) -> Quantity:
+        for q in self.quantities:
+            if q.key == key:
+                return q
+        raise KeyError(key)
+
+    def to_markdown(self) -> str:
+        """GitHub-flavoured Markdown: warnings first, then the table."""
+        lines = ["# Run comparison", ""]
+        lines += [f"> **Warning:** {w}" for w in self.warnings]
+        if self.warnings:
+            lines.append("")
+        lines.append(f"Baseline: `{self.labels[0]}`. Deltas are against the baseline.")
+        lines.append("")
+        header = ["quantity"] + [
+            ("⚠ " if bad else "") + label
+            for label, bad in zip(self.labels, self.mismatched, strict=True)
+        ]
+        lines.append("| " + " | ".join(header) + " |")
+        lines.append("|" + "|".join(["---"] + ["---:"] * len(self.labels)) + "|")
+        for q in self.quantities:
+            cells = [q.label] + [self.cell_text(q, i) for i in range(len(self.labels))]
+            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        return "\n".join(lines) + "\n"
+
+    def cell_text(self, q: Quantity, i: int) -> str:
+        """The value, plus `(+Δ, +x%)` for runs after the baseline."""
+        text = format_value(q.key, q.values[i])
+        if i == 0 or not q.numeric:
+            return text
+        diff, pct = q.delta(i)
+        if diff is None:
+            return text
+        parts = [format_value(q.key, diff, signed=True)]
+        if pct is not None:
+            parts.append(f"{pct:+.1f}%")
+        return f"{text} ({', '.join(parts)})"
+
+    def to_csv(self) -> str:
+        """One row per run; raw values, exact as in summary.json, then delta columns."""
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        numeric = [q for q in self.quantities if q.numeric]
+        header = ["run", "path", "mismatch"] + [q.key for q in self.quantities]
+        header += [f"delta_{q.key}" for q in numeric] + [f"delta_pct_{q.key}" for q in numeric]
+        w.writerow(header)
+        for i, run in enumerate(self.runs):
+            row: list[Any] = [self.labels[i], str(run.path), _yes(self.mismatched[i])]
+            row += [_csv_cell(q.values[i]) for q in self.quantities]
+            deltas = [q.delta(i) for q in numeric]
+            row += [_csv_cell(d[0]) for d in deltas] + [_csv_cell(d[1]) for d in deltas]
+            w.writerow(row)
+        return buf.getvalue()
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else ""
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _csv_cell(v: Any) -> Any:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return str(v).lower()
+    return v  # ints and floats: str() is repr(), which round-trips exactly
+
+
+def format_value(key: str, v: Any, *, signed: bool = False) -> str:
+    """Human text for a value, choosing units from the key name (bytes, seconds, joules)."""
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if not isinstance(v, int | float):
+        return str(v)
+    sign = "+" if signed and v > 0 else ""
+    if "bytes" in key:
+        return sign + human_bytes(v)
+    if key.endswith("_s"):
+        return sign + human_seconds(v)
+    if key.endswith("_j") or "energy" in key:
+        return f"{sign}{v:.4g} J"
+    if key.endswith("_pct"):
+        return f"{sign}{v:.2f}%"
+    if isinstance(v, int):
+        return f"{sign}{v:d}"
+    return f"{sign}{v:.4g}"
+
+
+def human_bytes(n: Number) -> str:
+    """SI units, as the topology files use (1 kB = 1000 B)."""
+    size = abs(n)
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            return f"{'-' if n < 0 else ''}{size / scale:.3g} {unit}"
+    return f"{n:.0f} B" if isinstance(n, float) else f"{n} B"
+
+
+def human_seconds(s: Number) -> str:
+    size = abs(s)
+    if size >= 3600:
+        return f"{s / 3600:.3g} h"
+    if size >= 60:
+        return f"{s / 60:.3g} min"
+    return f"{s:.3g} s"
+
+
+def _to_target_split(run: RunData) -> dict[str, int | None]:
+    """Bytes up/down/wire until the first round that reached the target (from rounds.csv)."""
+    s = run.summary
+    target = s.get("target_metric")
+    none: dict[str, int | None] = {"up": None, "down": None, "wire": None}
+    if target is None or not run.rounds:
+        return none
+    up = down = wire = 0
+    for row in run.rounds:
+        up += row.get("bytes_up") or 0
+        down += row.get("bytes_down") or 0
+        wire += (row.get("wire_bytes_up") or 0) + (row.get("wire_bytes_down") or 0)
+        m = row.get("metric")
+        if m is not None and (m >= target if run.higher_is_better else m <= target):
+            return {"up": up, "down": down, "wire": wire}
+    return none
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _quantities(runs: list[RunData]) -> list[Quantity]:
+    S = [r.summary for r in runs]
+
+    def col(key: str) -> list[Any]:
+        return [s.get(key) for s in S]
+
+    def q(key: str, label: str, better: str | None = None) -> Quantity:
+        return Quantity(key, label, col(key), better)
+
+    def derived(key: str, label: str, values: list[Any], better: str | None = None) -> Quantity:
+        return Quantity(key, label, values, better)
+
+    def text(key: str, label: str) -> Quantity:
+        return Quantity(key, label, col(key), None, numeric=False)
+
+    metric_better = next("higher" if r.higher_is_better else "lower" for r in runs)
+    split = [_to_target_split(r) for r in runs]
+    payload = [_sum(s, "bytes_up", "bytes_down") for s in S]
+    wire = [_sum(s, "wire_bytes_up", "wire_bytes_down") for s in S]
+    overhead = [
+        None if p in (None, 0) or w is None else 100.0 * (w - p) / p
+        for p, w in zip(payload, wire, strict=True)
+    ]
+    causes = sorted({c for s in S for c in (s.get("dropouts") or {})})
+    return [
+        text("scenario", "scenario"),
+        text("task", "task"),
+        text("metric_name", "metric"),
+        text("strategy", "strategy"),
+        text("codec", "codec"),
+        Quantity("seed", "seed", col("seed"), None, numeric=False),
+        q("devices", "devices"),
+        q("rounds", "rounds"),
+        q("final_metric", "final metric", metric_better),
+        q("best_metric", "best metric", metric_better),
+        q("target_metric", "target metric"),
+        q("time_to_target_s", "time to target (sim)", "lower"),
+        q("bytes_to_target", "bytes to target (payload, up+down)", "lower"),
+        derived("bytes_up_to_target", "  up to target", [d["up"] for d in split], "lower"),
+        derived("bytes_down_to_target", "  down to target", [d["down"] for d in split], "lower"),
+        derived(
+            "wire_bytes_to_target",
+            "  wire to target (up+down)",
+            [d["wire"] for d in split],
+            "lower",
+        ),
+        q("bytes_up", "payload bytes up", "lower"),
+        q("bytes_down", "payload bytes down", "lower"),
+        q("wire_bytes_up", "wire bytes up", "lower"),
+        q("wire_bytes_down", "wire bytes down", "lower"),
+        derived("wire_overhead_pct", "wire overhead vs payload", overhead, "lower"),
+        derived(
+            "dropouts_total",
+            "dropouts (total)",
+            [sum((s.get("dropouts") or {}).values()) for s in S],
+            "lower",
+        ),
+        *(
+            derived(
+                f"dropouts.{c}",
+                f"  dropouts: {c}",
+                [(s.get("dropouts") or {}).get(c, 0) for s in S],
+                "lower",
+            )
+            for c in causes
+        ),
+        q("energy_j_mean", "energy per device (mean)", "lower"),
+        derived(
+            "energy_compute_j_mean",
+            "  compute energy per device",
+            [
+                _mean(
+                    [
+                        c["energy_compute_j"]
+                        for c in r.clients
+                        if c.get("energy_compute_j") is not None
+                    ]
+                )
+                for r in runs
+            ],
+            "lower",
+        ),
+        derived(
+            "energy_radio_j_mean",
+            "  radio energy per device",
+            [
+                _mean(
+                    [c["energy_radio_j"] for c in r.clients if c.get("energy_radio_j") is not None]
+                )
+                for r in runs
+            ],
+            "lower",
+        ),
+        q("sim_time_s", "simulated time", None),
+        q("wall_time_s", "wall-clock time", None),
+    ]
+
+
+def _sum(s: dict[str, Any], a: str, b: str) -> int | None:
+    x, y = s.get(a), s.get(b)
+    return None if x is None or y is None else x + y
+
+
+def compare_runs(paths: Sequence[str | Path | RunData]) -> CompareTable:
+    """Build the comparison of `paths` (run folders or loaded runs); the first is the baseline."""
+    if not paths:
+        raise FedsimError("no run folders given")
+    runs = [p if isinstance(p, RunData) else load_run(p) for p in paths]
+    labels = run_labels(runs)
+    base = runs[0].summary
+    warnings, mismatched = [], [False]
+    for label, run in zip(labels[1:], runs[1:], strict=True):
+        diffs = [
+            f"{key} {run.summary.get(key)!r} vs {base.get(key)!r}"
+            for key in ("task", "metric_name")
+            if run.summary.get(key) != base.get(key)
+        ]
+        mismatched.append(bool(diffs))
+        if diffs:
+            warnings.append(
+                f"`{label}` is not comparable with baseline `{labels[0]}`: {'; '.join(diffs)}"
+            )
+    return CompareTable(runs, labels, _quantities(runs), warnings, mismatched)
+
+
+def write_compare(table: CompareTable, out_dir: str | Path) -> tuple[Path, Path]:
+    """Write compare.md and compare.csv into out_dir; returns both paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    md, csv_path = out / "compare.md", out / "compare.csv"
+    md.write_text(table.to_markdown(), encoding="utf-8")
+    csv_path.write_text(table.to_csv(), encoding="utf-8")
+    return md, csv_path
+
+
+def rich_table(table: CompareTable) -> Any:
+    """A rich Table; deltas coloured green when better, red when worse."""
+    from rich.table import Table
+
+    t = Table(title="Run comparison", caption=f"baseline: {table.labels[0]}")
+    t.add_column("quantity", style="bold")
+    for label, bad in zip(table.labels, table.mismatched, strict=True):
+        t.add_column(
+            ("⚠ " if bad else "") + label,
+            justify="right",
+            header_style="bold red" if bad else "bold",
+        )
+    for q in table.quantities:
+        cells = []
+        for i in range(len(table.labels)):
+            text = table.cell_text(q, i)
+            diff, _ = q.delta(i)
+            if i and diff and q.better:
+                good = (diff > 0) == (q.better == "higher")
+                text = f"[{'green' if good else 'red'}]{text}[/]"
+            cells.append(text)
+        t.add_row(q.label, *cells)
+    return t
+
+
+def print_table(table: CompareTable, console: Any = None) -> None:
+    """Print warnings (red) and the table to the terminal."""
+    from rich.console import Console
+
+    console = console or Console()
+    for w in table.warnings:
+        console.print(f"[bold red]WARNING:[/] {w}", markup=True, highlight=False)
+    console.print(rich_table(table))
+
+
+def main_compare(argv: Sequence[str] | None = None) -> int:
+    """`fedsim compare RUN_DIR... [--out DIR] [--no-plots]`."""
+    parser = argparse.ArgumentParser(
+        prog="fedsim compare",
+        description="Compare finished runs against the first one (the baseline).",
+    )
+    parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="results/<run_name> folders")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output folder (default: <parent of first run>/compare)",
+    )
+    parser.add_argument("--no-plots", action="store_true", help="skip the comparison plots")
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    table = compare_runs(args.runs)
+    out = args.out if args.out is not None else Path(args.runs[0]).parent / "compare"
+    md, csv_path = write_compare(table, out)
+    print_table(table)
+    written = [md, csv_path]
+    if not args.no_plots:
+        from fedsim.record.plots import plot_comparison
+
+        written += plot_comparison(table.runs, out)
+    from rich.console import Console
+
+    Console().print(f"wrote {len(written)} files to {out}", highlight=False)
+    return 0

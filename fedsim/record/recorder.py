@@ -1,0 +1,101 @@
+"""What happened in a run, as flat rows: rounds, client timelines, links, clients.
+
+The recorder only collects; `writer.py` turns it into files. It is fed by plain
+callbacks (round records from the engine, client states from the FL clients,
+path up/down from the network) with the simulated time read from a clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Interval", "Recorder", "RoundRow"]
+
+
+@dataclass
+class RoundRow:
+    round: int
+    sim_time_s: float
+    selected: int
+    reported: int
+    failed: int
+    accepted: int
+    deployed_version: int
+    bytes_up: int
+    bytes_down: int
+    wire_bytes_up: int
+    wire_bytes_down: int
+    metric: float
+    failed_causes: str
+    duration_s: float = 0.0
+    candidate_metric: float | None = None
+
+
+@dataclass
+class Interval:
+    client: str
+    state: str
+    start_s: float
+    end_s: float
+
+
+@dataclass
+class _Track:
+    state: str = "idle"
+    offline: bool = False
+    since: float = 0.0
+
+
+@dataclass
+class Recorder:
+    clock: Callable[[], float]
+    rounds: list[RoundRow] = field(default_factory=list)
+    timeline: list[Interval] = field(default_factory=list)
+    dropouts: dict[str, int] = field(default_factory=dict)
+    _tracks: dict[str, _Track] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def add_round(self, row: RoundRow, causes: dict[str, int]) -> None:
+        self.rounds.append(row)
+        for cause, n in causes.items():
+            self.dropouts[cause] = self.dropouts.get(cause, 0) + n
+
+    # -- per-client timeline: offline (from the network) overrides the client state --
+    def _shown(self, t: _Track) -> str:
+        return "offline" if t.offline else t.state
+
+    def _switch(self, client: str, change: Callable[[_Track], None]) -> None:
+        now = self.clock()
+        track = self._tracks.setdefault(client, _Track(since=0.0))
+        before = self._shown(track)
+        change(track)
+        after = self._shown(track)
+        if after != before:
+            if now > track.since:
+                self.timeline.append(Interval(client, before, track.since, now))
+            track.since = now
+
+    def client_state(self, client: str, state: str) -> None:
+        if state == "done":
+            state = "idle"
+
+        def change(t: _Track) -> None:
+            t.state = state
+
+        self._switch(client, change)
+
+    def path_state(self, client: str, up: bool) -> None:
+        def change(t: _Track) -> None:
+            t.offline = not up
+
+        self._switch(client, change)
+
+    def close(self, end: float) -> None:
+        """End every open interval at `end` (the run's last simulated instant)."""
+        for client, track in sorted(self._tracks.items()):
+            if end > track.since:
+                self.timeline.append(Interval(client, self._shown(track), track.since, end))
+                track.since = end
+        self.timeline.sort(key=lambda iv: (iv.client, iv.start_s))

@@ -1,0 +1,231 @@
+"""One self-contained report.html per run or per comparison: mail it, open it anywhere.
+
+Everything is inline: figures are inline SVG, the topology is SVG drawn here, CSS is in a
+`<style>` block, and there is no JavaScript and no external URL, so the file renders the
+same offline, years later. Long tables sit in `<details>` so the page opens on the summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterable, Sequence
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fedsim.errors import FedsimError
+from fedsim.record.compare import CompareTable, compare_runs, format_value
+from fedsim.record.plots import comparison_figures, figure_svg, run_figures
+from fedsim.record.runs import RunData, load_run
+from fedsim.record.topology_svg import topology_svg
+
+__all__ = [
+    "figures_html",
+    "html_page",
+    "html_table",
+    "main_report",
+    "write_comparison_report",
+    "write_report",
+]
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1180px;
+padding:1rem 2rem;color:#222;line-height:1.4}
+h1{margin-bottom:.2rem}h2{border-bottom:2px solid #0072B2;padding-bottom:.2rem;margin-top:2rem}
+.sub{color:#666;margin-top:0}
+table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
+th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:right}
+th{background:#f2f6fa;position:sticky;top:0}
+td:first-child,th:first-child{text-align:left}
+tr:nth-child(even) td{background:#fafafa}
+.warn{background:#fff3e0;border-left:5px solid #D55E00;padding:.5rem 1rem;font-weight:600}
+.figs{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:1rem}
+figure{margin:0;border:1px solid #e5e5e5;padding:.5rem;background:#fff}
+figure svg{width:100%;height:auto}
+.scroll{overflow-x:auto;max-height:36rem;overflow-y:auto}
+.topo{overflow-x:auto;border:1px solid #e5e5e5;padding:.5rem}
+.cards{display:flex;flex-wrap:wrap;gap:.6rem}
+.card{border:1px solid #ddd;border-radius:6px;padding:.4rem .8rem;min-width:9rem}
+.card b{display:block;font-size:1.15rem}.card span{color:#666;font-size:.8rem}
+pre{background:#f6f8fa;padding:1rem;overflow-x:auto;font-size:.8rem}
+details{margin:.5rem 0}summary{cursor:pointer;font-weight:600}
+"""
+
+
+def html_page(title: str, body: str) -> str:
+    """A complete HTML document with the inline stylesheet."""
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{_CSS}</style></head>\n"
+        f"<body>\n{body}\n</body></html>\n"
+    )
+
+
+def html_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], cls: str = "") -> str:
+    """A plain table; cells are escaped, None shows as an em dash."""
+    head = "".join(f"<th>{escape(str(h))}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape('—' if c is None else str(c))}</td>" for c in row) + "</tr>"
+        for row in rows
+    )
+    attr = f' class="{cls}"' if cls else ""
+    table = f"<table{attr}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<div class="scroll">{table}</div>'
+
+
+def figures_html(figures: list[tuple[str, Any]]) -> str:
+    """Inline-SVG figures in a responsive grid."""
+    blocks = [
+        f'<figure id="fig-{escape(stem)}">{figure_svg(fig)}</figure>' for stem, fig in figures
+    ]
+    return f'<div class="figs">{"".join(blocks)}</div>'
+
+
+def _rows_table(rows: list[dict[str, Any]], title: str, open_: bool = False) -> str:
+    if not rows:
+        return f"<p><em>No {escape(title)} recorded.</em></p>"
+    headers = list(rows[0])
+    table = html_table(headers, ([r.get(h) for h in headers] for r in rows), "data")
+    flag = " open" if open_ else ""
+    return f"<details{flag}><summary>{escape(title)} ({len(rows)} rows)</summary>{table}</details>"
+
+
+def _cards(run: RunData) -> str:
+    s = run.summary
+    items = [
+        (f"final {run.metric_name}", format_value("m", s.get("final_metric"))),
+        (f"best {run.metric_name}", format_value("m", s.get("best_metric"))),
+        ("time to target", format_value("time_to_target_s", s.get("time_to_target_s"))),
+        ("bytes to target", format_value("bytes_to_target", s.get("bytes_to_target"))),
+        ("rounds", format_value("rounds", s.get("rounds"))),
+        ("simulated time", format_value("sim_time_s", s.get("sim_time_s"))),
+        ("devices", format_value("devices", s.get("devices"))),
+        ("dropouts", str(sum((s.get("dropouts") or {}).values()))),
+        ("energy / device", format_value("energy_j_mean", s.get("energy_j_mean"))),
+    ]
+    cards = "".join(
+        f'<div class="card"><b>{escape(v)}</b><span>{escape(k)}</span></div>' for k, v in items
+    )
+    return f'<div class="cards">{cards}</div>'
+
+
+def _summary_table(run: RunData) -> str:
+    rows = []
+    for key, value in run.summary.items():
+        shown = json.dumps(value) if isinstance(value, dict) else format_value(key, value)
+        raw = "" if isinstance(value, dict | str) or value is None else str(value)
+        rows.append((key, shown, raw))
+    return html_table(["field", "value", "exact"], rows, "summary")
+
+
+def _config_block(run: RunData) -> str:
+    text = yaml.safe_dump(run.config, sort_keys=False) if run.config else "(no config.yaml)"
+    summary = "<summary>Resolved config (config.yaml)</summary>"
+    return f"<details open>{summary}<pre>{escape(text)}</pre></details>"
+
+
+def _run_body(run: RunData, level: int = 1) -> str:
+    h, h2 = f"h{level}", f"h{level + 1}"
+    s = run.summary
+    sub = " · ".join(
+        str(x)
+        for x in (
+            s.get("task"),
+            s.get("strategy"),
+            f"codec {s.get('codec')}",
+            f"seed {s.get('seed')}",
+        )
+    )
+    return "\n".join(
+        [
+            f"<{h}>{escape(run.name)}</{h}>",
+            f'<p class="sub">{escape(sub)} — {escape(str(run.path))}</p>',
+            _cards(run),
+            f"<{h2}>Plots</{h2}>",
+            figures_html(run_figures(run)),
+            f"<{h2}>Topology</{h2}>",
+            f'<div class="topo">{topology_svg(run.topology)}</div>',
+            f"<{h2}>Summary</{h2}>",
+            _summary_table(run),
+            f"<{h2}>Tables</{h2}>",
+            _rows_table(run.rounds, "rounds", open_=len(run.rounds) <= 30),
+            _rows_table(run.clients, "clients", open_=len(run.clients) <= 30),
+            _rows_table(run.links, "links"),
+            f"<{h2}>Configuration</{h2}>",
+            _config_block(run),
+        ]
+    )
+
+
+def write_report(run_dir: str | Path) -> Path:
+    """Write `<run_dir>/report.html` and return its path."""
+    run = load_run(run_dir)
+    out = run.path / "report.html"
+    out.write_text(html_page(f"fedsim report — {run.name}", _run_body(run)), encoding="utf-8")
+    return out
+
+
+def compare_table_html(table: CompareTable) -> str:
+    """The comparison as HTML: warnings, then quantities x runs with deltas."""
+    warn = "".join(f'<p class="warn">⚠ {escape(w)}</p>' for w in table.warnings)
+    headers = ["quantity"] + [
+        ("⚠ " if bad else "") + label
+        for label, bad in zip(table.labels, table.mismatched, strict=True)
+    ]
+    rows = [
+        [q.label] + [table.cell_text(q, i) for i in range(len(table.labels))]
+        for q in table.quantities
+    ]
+    note = f"<p>Baseline: <code>{escape(table.labels[0])}</code>; deltas are against it.</p>"
+    return warn + note + html_table(headers, rows, "compare")
+
+
+def write_comparison_report(run_dirs: Sequence[str | Path], out_dir: str | Path) -> Path:
+    """Write `<out_dir>/report.html` comparing the runs (first = baseline); returns its path."""
+    table = compare_runs(run_dirs)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    parts = [
+        "<h1>Run comparison</h1>",
+        f'<p class="sub">{len(table.runs)} runs: {escape(", ".join(table.labels))}</p>',
+        compare_table_html(table),
+        "<h2>Plots</h2>",
+        figures_html(comparison_figures(table.runs)),
+        "<h2>Runs</h2>",
+    ]
+    parts += [
+        f"<details><summary>{escape(run.name)}</summary>{_run_body(run, 3)}</details>"
+        for run in table.runs
+    ]
+    path = out / "report.html"
+    path.write_text(html_page("fedsim comparison", "\n".join(parts)), encoding="utf-8")
+    return path
+
+
+def main_report(argv: Sequence[str] | None = None) -> int:
+    """`fedsim report RUN_DIR [RUN_DIR...] [--out DIR]`."""
+    parser = argparse.ArgumentParser(
+        prog="fedsim report",
+        description="Write a self-contained report.html for one run, or a comparison of several.",
+    )
+    parser.add_argument("runs", nargs="+", metavar="RUN_DIR")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output folder for a comparison (default: <parent of first run>/compare)",
+    )
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    if len(args.runs) == 1:
+        if args.out is not None:
+            raise FedsimError("--out applies to comparisons; a run's report goes in its folder")
+        path = write_report(args.runs[0])
+    else:
+        out = args.out if args.out is not None else Path(args.runs[0]).parent / "compare"
+        path = write_comparison_report(args.runs, out)
+    print(f"wrote {path}")
+    return 0

@@ -1,0 +1,343 @@
+"""The composition root: the one place that wires every layer together for a run.
+
+Scenario -> Network (SimPy) + Wire (transport) on one VirtualTimeLoop -> the FL
+server (aiohttp app + round engine) and one FL client per device -> Recorder ->
+results/<run>/. Nothing else imports both `fl` and `net`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from aiohttp import web
+
+from fedsim.clock import VirtualTimeLoop
+from fedsim.errors import ScenarioError
+from fedsim.fl.client import FLClient
+from fedsim.fl.engine import RoundRecord, SyncRounds
+from fedsim.fl.server import make_app
+from fedsim.fl.strategies.registry import build_strategy
+from fedsim.net.network import Network
+from fedsim.net.transport import EmulatedConnector, EmulatedSite, Wire
+from fedsim.record.recorder import Recorder, RoundRow
+from fedsim.record.writer import write_run
+from fedsim.rng import Streams
+from fedsim.scenario import Scenario, load_scenario
+from fedsim.tasks.registry import build_task
+
+__all__ = ["RunResult", "run_name_for", "run_scenario", "simulate"]
+
+SERVER_HOST = "fl-server"
+SERVER_PORT = 8080
+
+
+@dataclass
+class RunResult:
+    scenario: Scenario
+    summary: dict[str, Any]
+    recorder: Recorder
+    links: list[dict[str, Any]]
+    clients: list[dict[str, Any]]
+    topology: dict[str, Any]
+
+
+def _access_links(net: Network) -> list[Any]:
+    return [net.path(d.name)[0].link for d in net.scenario.device_nodes if net.path(d.name)]
+
+
+def _build_strategy(sc: Scenario) -> Any:
+    fl = sc.fl
+    try:
+        return build_strategy(
+            fl.strategy,
+            dict(fl.options),
+            clients_per_round=fl.clients_per_round,
+            over_selection=fl.over_selection,
+            **dict(fl.local),
+        )
+    except ValueError as exc:
+        raise ScenarioError("fl.strategy", str(exc)) from None
+
+
+def _check_memory(sc: Scenario, task: Any) -> None:
+    need_fn = getattr(task, "memory_bytes", None)
+    if need_fn is None:
+        return
+    need = need_fn(int(sc.fl.local.get("batch_size", 16)))
+    for i, node in enumerate(sc.nodes):
+        if node.device is None:
+            continue
+        have = sc.devices[node.device].memory_bytes
+        if need > have:
+            raise ScenarioError(
+                f"nodes[{i}].device",
+                f"{node.name}: the model and one batch need {need} bytes, "
+                f"but a {node.device} has {int(have)}",
+            )
+
+
+def simulate(scenario: Scenario, *, progress: Any = None) -> RunResult:
+    """Run one scenario in simulated time and return everything it recorded."""
+    sc = scenario
+    streams = Streams(sc.seed)
+    random.seed(sc.seed)  # aiohttp's connector shuffles waiters with `random`
+    devices = sc.device_nodes
+    task = build_task(sc.task, len(devices), streams)
+    _check_memory(sc, task)
+    strategy = _build_strategy(sc)
+    loop = VirtualTimeLoop()
+    net = Network(loop.env, sc, streams)
+    wire = Wire(loop, net.open_channel)
+    net.breaker = wire.break_where
+    recorder = Recorder(clock=loop.time)
+    net.observers.append(lambda dev, up, _t, _cause: recorder.path_state(dev, up))
+
+    evaluator = task.evaluator()
+    engine = SyncRounds(
+        strategy,
+        evaluator,
+        task.initial_params(),
+        rounds=sc.fl.rounds,
+        min_available=sc.fl.min_available,
+        deadline_s=sc.fl.deadline_s,
+        quorum=sc.fl.quorum,
+        target=sc.fl.target,
+        time_limit_s=sc.fl.time_limit_s,
+        round_interval_s=sc.fl.round_interval_s,
+        rng=streams.get("server", "selection"),
+        explain=net.outage_cause,
+    )
+    access = _access_links(net)
+    totals = {"up": 0, "down": 0, "wire_up": 0, "wire_down": 0}
+
+    def byte_totals() -> dict[str, int]:
+        up = sum(v[0] for v in wire.node_bytes.values())
+        down = sum(v[1] for v in wire.node_bytes.values())
+        wup = sum(link.counters[0].wire_bytes for link in access)
+        wdown = sum(link.counters[1].wire_bytes for link in access)
+        return {"up": up, "down": down, "wire_up": wup, "wire_down": wdown}
+
+    def on_round(rec: RoundRecord) -> None:
+        now = byte_totals()
+        delta = {k: now[k] - totals[k] for k in now}
+        totals.update(now)
+        causes = ";".join(f"{k}:{v}" for k, v in rec.failed_causes.items())
+        row = RoundRow(
+            rec.round, rec.end_s, rec.selected, rec.reported, rec.failed, int(rec.accepted),
+            rec.deployed_version, delta["up"], delta["down"], delta["wire_up"],
+            delta["wire_down"], rec.metric, causes, rec.end_s - rec.start_s, rec.candidate_metric,
+        )  # fmt: skip
+        recorder.add_round(row, rec.failed_causes)
+        if progress is not None:
+            online = sum(1 for d in devices if net.is_path_up(d.name))
+            progress.update(
+                round=rec.round,
+                sim_time_s=rec.end_s,
+                metric=rec.metric,
+                bytes_total=now["up"] + now["down"],
+                online=online,
+                training=rec.reported,
+                dropped=rec.failed,
+            )
+
+    engine.observers.append(on_round)
+    clients: list[FLClient] = []
+
+    async def main() -> float:
+        for i, node in enumerate(devices):
+            assert node.device is not None
+            clients.append(
+                FLClient(
+                    node.name,
+                    f"http://{SERVER_HOST}:{SERVER_PORT}",
+                    EmulatedConnector(wire, node.name, limit=4),
+                    task.learner(i),
+                    sc.devices[node.device],
+                    streams.get("client", node.name),
+                    codec=sc.fl.codec,
+                    poll_wait_s=sc.fl.poll_wait_s,
+                    observer=recorder.client_state,
+                )
+            )
+        app = make_app(engine, poll_wait_s=sc.fl.poll_wait_s)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = EmulatedSite(runner, wire, sc.server.name, SERVER_HOST, SERVER_PORT)
+        await site.start()
+        net.start()
+        stop = asyncio.Event()
+        jobs = [asyncio.create_task(c.run(stop), name=c.client_id) for c in clients]
+        await engine.run()
+        end = loop.time()
+        stop.set()
+        _done, pending = await asyncio.wait(jobs, timeout=3600.0)
+        for job in pending:
+            job.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        for c in clients:
+            await c.connector.close()
+        await runner.cleanup()
+        return end
+
+    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
+    wall0 = time.perf_counter()
+    with asyncio.Runner(loop_factory=lambda: loop) as runner:
+        end = runner.run(main())
+    wall = time.perf_counter() - wall0
+    net.finish()
+    recorder.close(end)
+    return _collect(sc, task, evaluator, engine, net, wire, recorder, clients, end, wall)
+
+
+def _collect(
+    sc: Scenario,
+    task: Any,
+    evaluator: Any,
+    engine: SyncRounds,
+    net: Network,
+    wire: Wire,
+    recorder: Recorder,
+    clients: list[FLClient],
+    end: float,
+    wall: float,
+) -> RunResult:
+    rows = recorder.rounds
+    metrics = [r.metric for r in rows if np.isfinite(r.metric)]
+    higher = bool(evaluator.higher_is_better)
+    target = sc.fl.target
+    time_to_target = bytes_to_target = None
+    running = 0
+    for r in rows:
+        running += r.bytes_up + r.bytes_down
+        hit = target is not None and (r.metric >= target if higher else r.metric <= target)
+        if hit:
+            time_to_target, bytes_to_target = r.sim_time_s, running
+            break
+    links_rows: list[dict[str, Any]] = []
+    for link in sorted(net.links.values(), key=lambda lk: lk.name):
+        for d, label in ((0, "up"), (1, "down")):
+            c = link.counters[d]
+            tx = link.tx[d]
+            links_rows.append({
+                "link": link.name, "a": link.a, "b": link.b, "kind": link.kind,
+                "direction": label, "payload_bytes": c.payload_bytes, "wire_bytes": c.wire_bytes,
+                "packets": c.packets, "retransmissions": c.retransmissions, "drops": c.drops,
+                "busy_fraction": min(1.0, tx.busy_time / end) if end > 0 else 0.0,
+                "down_time_s": link.down_time,
+            })  # fmt: skip
+    client_rows: list[dict[str, Any]] = []
+    energies: list[float] = []
+    by_name = {n.name: n for n in sc.nodes}
+    for c in clients:
+        info = engine.clients.get(c.client_id)
+        up, down = wire.node_bytes.get(c.client_id, [0, 0])
+        e_comp = c.device.compute_energy(c.stats.compute_flops)
+        e_radio = c.device.radio_energy(up, down)
+        energies.append(e_comp + e_radio)
+        client_rows.append({
+            "client": c.client_id, "device": c.device.name,
+            "gateway": by_name[c.client_id].parent or "",
+            "rounds_selected": info.rounds_selected if info else 0,
+            "rounds_reported": info.rounds_reported if info else 0,
+            "bytes_up": up, "bytes_down": down,
+            "energy_compute_j": e_comp, "energy_radio_j": e_radio,
+            "dropouts": (info.rounds_selected - info.rounds_reported) if info else 0,
+        })  # fmt: skip
+    topology = {
+        "nodes": [
+            {"name": n.name, "kind": n.kind, "device": n.device, "parent": n.parent}
+            for n in sc.nodes
+        ],
+        "links": [
+            {"name": lk.name, "a": lk.a, "b": lk.b, "kind": lk.kind,
+             "bandwidth_bps": lk.tx[0].rate_bps, "latency_s": lk.latency_s}  # fmt: skip
+            for lk in sorted(net.links.values(), key=lambda lk: lk.name)
+        ],
+    }
+    summary = {
+        "scenario": sc.name,
+        "seed": sc.seed,
+        "rounds": len(rows),
+        "sim_time_s": end,
+        "wall_time_s": wall,
+        "metric_name": evaluator.metric_name,
+        "higher_is_better": higher,
+        "final_metric": rows[-1].metric if rows else engine.deployed_metric,
+        "best_metric": (max(metrics) if higher else min(metrics)) if metrics else None,
+        "target_metric": target,
+        "time_to_target_s": time_to_target,
+        "bytes_to_target": bytes_to_target,
+        "bytes_up": sum(r.bytes_up for r in rows),
+        "bytes_down": sum(r.bytes_down for r in rows),
+        "wire_bytes_up": sum(r.wire_bytes_up for r in rows),
+        "wire_bytes_down": sum(r.wire_bytes_down for r in rows),
+        "dropouts": dict(sorted(recorder.dropouts.items())),
+        "devices": len(clients),
+        "strategy": sc.fl.strategy,
+        "task": sc.task.kind,
+        "codec": sc.fl.codec,
+        "fidelity": sc.fidelity,
+        "energy_j_mean": float(np.mean(energies)) if energies else None,
+        "accepted_rounds": sum(r.accepted for r in rows),
+    }
+    return RunResult(sc, summary, recorder, links_rows, client_rows, topology)
+
+
+def run_name_for(scenario: Scenario, overrides: Sequence[str] = ()) -> str:
+    """Deterministic folder name: rerunning the same inputs overwrites, not piles up."""
+    name = f"{scenario.name}-seed{scenario.seed}"
+    if overrides:
+        import hashlib
+
+        digest = hashlib.sha256("\n".join(sorted(overrides)).encode()).hexdigest()[:8]
+        name += f"-{digest}"
+    return name
+
+
+def run_scenario(
+    path: str | Path,
+    *,
+    seed: int | None = None,
+    overrides: Sequence[str] = (),
+    out_root: Path = Path("results"),
+    run_name: str | None = None,
+    progress: bool = False,
+    plots: bool = False,
+) -> Path:
+    """Load, run and write one topology file; return the run folder."""
+    scenario = load_scenario(path, overrides, seed)
+    display: Any = contextlib.nullcontext()
+    if progress:
+        from fedsim.record.progress import RunProgress
+
+        display = RunProgress(total_rounds=scenario.fl.rounds, title=scenario.name)
+    with display as bar:
+        result = simulate(scenario, progress=bar)
+    out = Path(out_root) / (run_name or run_name_for(scenario, overrides))
+    config = dict(scenario.raw)
+    config["name"] = scenario.name
+    config["seed"] = scenario.seed
+    write_run(
+        out,
+        config=config,
+        rounds=[vars(r) for r in result.recorder.rounds],
+        links=result.links,
+        timeline=[vars(iv) for iv in result.recorder.timeline],
+        clients=result.clients,
+        topology=result.topology,
+        summary=result.summary,
+    )
+    if plots:
+        from fedsim.record.plots import plot_run
+
+        plot_run(out, out)
+    return out

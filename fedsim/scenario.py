@@ -1,0 +1,568 @@
+"""Topology file -> a frozen, validated `Scenario`. Every error names its key path.
+
+The format is documented in docs/topology.md. Loading is strict: unknown keys,
+bad units, negative rates, dangling references and contradictions (a quorum
+larger than the federation) are `ScenarioError`s, never silent defaults.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from fedsim.devices import BUILTIN_DEVICES, DeviceProfile, parse_device
+from fedsim.errors import FedsimError, ScenarioError
+from fedsim.units import parse_bandwidth, parse_duration, parse_fraction
+
+__all__ = [
+    "ConnectivitySpec",
+    "FLSpec",
+    "FailureSpec",
+    "LinkClassSpec",
+    "NodeSpec",
+    "Scenario",
+    "TaskSpec",
+    "apply_overrides",
+    "load_scenario",
+    "parse_scenario",
+]
+
+T = TypeVar("T")
+
+
+class Section:
+    """A mapping being read: take keys with parsers; leftovers are errors."""
+
+    def __init__(self, path: str, data: object) -> None:
+        if data is None:
+            data = {}
+        if not isinstance(data, Mapping):
+            raise ScenarioError(path, f"expected a mapping, got {type(data).__name__}")
+        self.path = path
+        self.data = dict(data)
+        self.used: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+    def has(self, name: str) -> bool:
+        return name in self.data
+
+    def take(self, name: str, parse: Callable[[Any], T], default: Any = ...) -> T:
+        self.used.add(name)
+        if name not in self.data or self.data[name] is None:
+            if default is ...:
+                raise ScenarioError(self.key(name), "is required")
+            return default  # type: ignore[no-any-return]
+        try:
+            return parse(self.data[name])
+        except ScenarioError:
+            raise
+        except (FedsimError, ValueError, TypeError) as exc:
+            raise ScenarioError(self.key(name), str(exc)) from None
+
+    def sub(self, name: str) -> Section:
+        self.used.add(name)
+        return Section(self.key(name), self.data.get(name))
+
+    def raw(self, name: str, default: Any = None) -> Any:
+        self.used.add(name)
+        return self.data.get(name, default)
+
+    def done(self) -> None:
+        extra = sorted(set(self.data) - self.used, key=str)
+        if extra:
+            allowed = ", ".join(sorted(self.used))
+            raise ScenarioError(self.key(str(extra[0])), f"unknown key (allowed here: {allowed})")
+
+
+def _int(lo: int = 0) -> Callable[[Any], int]:
+    def parse(v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ValueError(f"expected a whole number, got {v!r}")
+        if v < lo:
+            raise ValueError(f"must be at least {lo}, got {v}")
+        return v
+
+    return parse
+
+
+def _float(lo: float | None = None, hi: float | None = None) -> Callable[[Any], float]:
+    def parse(v: Any) -> float:
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise ValueError(f"expected a number, got {v!r}")
+        x = float(v)
+        if (lo is not None and x < lo) or (hi is not None and x > hi) or x != x:
+            raise ValueError(f"must lie in [{lo}, {hi}], got {v}")
+        return x
+
+    return parse
+
+
+def _str(choices: Iterable[str] | None = None) -> Callable[[Any], str]:
+    options = tuple(choices) if choices is not None else None
+
+    def parse(v: Any) -> str:
+        if not isinstance(v, str) or not v:
+            raise ValueError(f"expected a name, got {v!r}")
+        if options is not None and v not in options:
+            raise ValueError(f"{v!r} is not one of {', '.join(options)}")
+        return v
+
+    return parse
+
+
+def _bool(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise ValueError(f"expected true or false, got {v!r}")
+    return v
+
+
+def _positive_duration(v: Any) -> float:
+    x = parse_duration(v)
+    if x <= 0:
+        raise ValueError(f"must be positive, got {v!r}")
+    return x
+
+
+# --------------------------------------------------------------------------- specs
+@dataclass(frozen=True)
+class TaskSpec:
+    """What is learned. `options` are validated by the task builder (key path `task.*`)."""
+
+    kind: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FLSpec:
+    strategy: str = "fedavg"
+    options: Mapping[str, Any] = field(default_factory=dict)
+    rounds: int = 20
+    clients_per_round: float = 1.0
+    """A count (>= 1) or a fraction of the registered clients (< 1)."""
+    min_available: int = 1
+    over_selection: float = 0.0
+    deadline_s: float = 120.0
+    quorum: float = 0.5
+    target: float | None = None
+    local: Mapping[str, Any] = field(default_factory=dict)
+    codec: str = "float32"
+    poll_wait_s: float = 30.0
+    time_limit_s: float | None = None
+    round_interval_s: float = 0.0
+    """Rounds start at most this often (IoT federations pace rounds, e.g. every 2 min)."""
+
+
+@dataclass(frozen=True)
+class LinkClassSpec:
+    name: str
+    kind: str
+    bandwidth_up_bps: float
+    bandwidth_down_bps: float
+    latency_s: float
+    loss: float = 0.0
+    loss_model: Mapping[str, Any] = field(default_factory=dict)
+    jitter: Mapping[str, Any] = field(default_factory=dict)
+    mtu: int = 1500
+    queue_limit: int = 100
+    shared: bool = False
+    """All links of this class under one parent share the medium (a cell, a channel)."""
+    half_duplex: bool = False
+    duty_cycle: float = 1.0
+    fidelity: str | None = None
+
+
+@dataclass(frozen=True)
+class ConnectivitySpec:
+    kind: str = "always"
+    mean_up_s: float = 0.0
+    mean_down_s: float = 0.0
+    start_up: bool = True
+    period_s: float = 0.0
+    awake_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    name: str
+    kind: str
+    parent: str | None
+    link_class: str | None
+    device: str | None
+    connectivity: ConnectivitySpec
+    group: str
+
+
+@dataclass(frozen=True)
+class FailureSpec:
+    at_s: float
+    duration_s: float
+    target: str
+    """`node` or `link` (a link is named by its child node: `link: gw1` is gw1's uplink)."""
+    name: str
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    seed: int
+    description: str
+    fidelity: str
+    task: TaskSpec
+    fl: FLSpec
+    devices: Mapping[str, DeviceProfile]
+    links: Mapping[str, LinkClassSpec]
+    nodes: tuple[NodeSpec, ...]
+    failures: tuple[FailureSpec, ...]
+    raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    @property
+    def device_nodes(self) -> tuple[NodeSpec, ...]:
+        return tuple(n for n in self.nodes if n.kind == "device")
+
+    @property
+    def server(self) -> NodeSpec:
+        return next(n for n in self.nodes if n.kind == "server")
+
+
+# --------------------------------------------------------------------------- parsing
+FIDELITIES = ("flow", "packet")
+LINK_KINDS = ("wifi", "lora", "nbiot", "lte", "ethernet", "backhaul", "wired", "satellite", "ble")
+CODECS = ("float32", "float16", "int8", "topk")
+
+
+def _parse_link(name: str, sec: Section) -> LinkClassSpec:
+    bw = sec.take("bandwidth", parse_bandwidth, None)
+    up = sec.take("bandwidth_up", parse_bandwidth, bw)
+    down = sec.take("bandwidth_down", parse_bandwidth, bw)
+    if up is None or down is None:
+        raise ScenarioError(
+            sec.key("bandwidth"), "is required (or bandwidth_up and bandwidth_down)"
+        )
+    loss_model = sec.raw("loss_model") or {}
+    if not isinstance(loss_model, Mapping):
+        raise ScenarioError(sec.key("loss_model"), "expected a mapping")
+    jitter = sec.raw("jitter") or {}
+    if isinstance(jitter, str | int | float):
+        jitter = {"kind": "uniform", "max": jitter}
+    if not isinstance(jitter, Mapping):
+        raise ScenarioError(sec.key("jitter"), "expected a duration or a mapping")
+    spec = LinkClassSpec(
+        name=name,
+        kind=sec.take("kind", _str(LINK_KINDS), "wired"),
+        bandwidth_up_bps=up,
+        bandwidth_down_bps=down,
+        latency_s=sec.take("latency", parse_duration, 0.0),
+        loss=sec.take("loss", parse_fraction, 0.0),
+        loss_model=dict(loss_model),
+        jitter=dict(jitter),
+        mtu=sec.take("mtu", _int(68), 1500),
+        queue_limit=sec.take("queue", _int(1), 100),
+        shared=sec.take("shared", _bool, False),
+        half_duplex=sec.take("half_duplex", _bool, False),
+        duty_cycle=sec.take("duty_cycle", parse_fraction, 1.0),
+        fidelity=sec.take("fidelity", _str(FIDELITIES), None),
+    )
+    if spec.duty_cycle <= 0:
+        raise ScenarioError(sec.key("duty_cycle"), "must be above 0%")
+    sec.done()
+    return spec
+
+
+def _parse_connectivity(sec: Section) -> ConnectivitySpec:
+    kind = sec.take("kind", _str(("always", "markov", "periodic")), "always")
+    if kind == "markov":
+        spec = ConnectivitySpec(
+            kind=kind,
+            mean_up_s=sec.take("mean_up", _positive_duration),
+            mean_down_s=sec.take("mean_down", _positive_duration),
+            start_up=sec.take("start_up", _bool, True),
+        )
+    elif kind == "periodic":
+        spec = ConnectivitySpec(
+            kind=kind,
+            period_s=sec.take("period", _positive_duration),
+            awake_s=sec.take("awake", _positive_duration),
+        )
+        if spec.awake_s > spec.period_s:
+            raise ScenarioError(sec.key("awake"), "cannot be longer than period")
+    else:
+        spec = ConnectivitySpec()
+    sec.done()
+    return spec
+
+
+def _parse_fl(sec: Section) -> FLSpec:
+    options = sec.raw("options") or {}
+    local = sec.raw("local") or {}
+    for key, val in (("options", options), ("local", local)):
+        if not isinstance(val, Mapping):
+            raise ScenarioError(sec.key(key), "expected a mapping")
+    spec = FLSpec(
+        strategy=sec.take("strategy", _str(), "fedavg"),
+        options=dict(options),
+        rounds=sec.take("rounds", _int(1), 20),
+        clients_per_round=sec.take("clients_per_round", _float(0.0), 1.0),
+        min_available=sec.take("min_available", _int(1), 1),
+        over_selection=sec.take("over_selection", parse_fraction, 0.0),
+        deadline_s=sec.take("deadline", _positive_duration, 120.0),
+        quorum=sec.take("quorum", parse_fraction, 0.5),
+        target=sec.take("target", _float(), None),
+        local=dict(local),
+        codec=sec.take("codec", _str(CODECS), "float32"),
+        poll_wait_s=sec.take("poll_wait", _positive_duration, 30.0),
+        time_limit_s=sec.take("time_limit", _positive_duration, None),
+        round_interval_s=sec.take("round_interval", parse_duration, 0.0),
+    )
+    if spec.clients_per_round <= 0:
+        raise ScenarioError(sec.key("clients_per_round"), "must be positive")
+    if spec.clients_per_round >= 1 and spec.clients_per_round != int(spec.clients_per_round):
+        raise ScenarioError(
+            sec.key("clients_per_round"), "a count must be whole (or < 1: a fraction)"
+        )
+    sec.done()
+    return spec
+
+
+def _parse_nodes(
+    items: object, links: Mapping[str, LinkClassSpec], devices: Mapping[str, DeviceProfile]
+) -> tuple[NodeSpec, ...]:
+    if not isinstance(items, list) or not items:
+        raise ScenarioError("nodes", "expected a non-empty list of nodes")
+    nodes: list[NodeSpec] = []
+    raw_parents: list[tuple[str, str | None]] = []
+    for i, item in enumerate(items):
+        sec = Section(f"nodes[{i}]", item)
+        name = sec.take("name", _str())
+        kind = sec.take("kind", _str(("server", "gateway", "device")))
+        count = sec.take("count", _int(1), 1)
+        device = sec.take("device", _str(), None)
+        if kind == "device" and device is None:
+            raise ScenarioError(sec.key("device"), "a device node needs a device profile")
+        if device is not None and device not in devices:
+            known = ", ".join(sorted(devices))
+            raise ScenarioError(
+                sec.key("device"), f"unknown device profile {device!r} (known: {known})"
+            )
+        parent: str | None = None
+        link_class: str | None = None
+        if kind != "server":
+            up = sec.sub("uplink")
+            parent = up.take("to", _str())
+            link_class = up.take("link", _str())
+            if link_class not in links:
+                known = ", ".join(sorted(links)) or "none defined"
+                raise ScenarioError(up.key("link"), f"unknown link {link_class!r} (links: {known})")
+            up.done()
+        elif sec.has("uplink"):
+            raise ScenarioError(sec.key("uplink"), "the server has no uplink")
+        conn = _parse_connectivity(sec.sub("connectivity"))
+        sec.done()
+        if count > 1 and kind != "device":
+            raise ScenarioError(f"nodes[{i}].count", "only device groups can have a count")
+        names = (
+            [name]
+            if count == 1
+            else [f"{name}-{j:0{len(str(count))}d}" for j in range(1, count + 1)]
+        )
+        for n in names:
+            nodes.append(NodeSpec(n, kind, parent, link_class, device, conn, name))
+            raw_parents.append((f"nodes[{i}].uplink.to", parent))
+    seen: set[str] = set()
+    for i, node in enumerate(nodes):
+        if node.name in seen:
+            raise ScenarioError(f"nodes[{i}].name", f"duplicate node name {node.name!r}")
+        seen.add(node.name)
+    servers = [n for n in nodes if n.kind == "server"]
+    if len(servers) != 1:
+        raise ScenarioError("nodes", f"needs exactly one server node, found {len(servers)}")
+    kinds = {n.name: n.kind for n in nodes}
+    for (path, parent), node in zip(raw_parents, nodes, strict=True):
+        if parent is None:
+            continue
+        if parent not in kinds:
+            raise ScenarioError(path, f"unknown node {parent!r}")
+        if kinds[parent] == "device":
+            raise ScenarioError(
+                path, f"{parent!r} is a device; uplinks go to a gateway or the server"
+            )
+        if parent == node.name:
+            raise ScenarioError(path, "a node cannot be its own uplink")
+    _check_acyclic(nodes)
+    if not any(n.kind == "device" for n in nodes):
+        raise ScenarioError("nodes", "has no device nodes")
+    return tuple(nodes)
+
+
+def _check_acyclic(nodes: list[NodeSpec]) -> None:
+    parent = {n.name: n.parent for n in nodes}
+    for n in nodes:
+        seen, cur = set(), n.name
+        while cur is not None:
+            if cur in seen:
+                raise ScenarioError("nodes", f"uplinks form a loop through {cur!r}")
+            seen.add(cur)
+            cur = parent[cur]
+
+
+def _parse_failures(items: object, nodes: tuple[NodeSpec, ...]) -> tuple[FailureSpec, ...]:
+    if items is None:
+        return ()
+    if not isinstance(items, list):
+        raise ScenarioError("failures", "expected a list")
+    names = {n.name: n for n in nodes}
+    groups = {n.group for n in nodes}
+    out: list[FailureSpec] = []
+    for i, item in enumerate(items):
+        sec = Section(f"failures[{i}]", item)
+        at = sec.take("at", parse_duration)
+        duration = sec.take("duration", _positive_duration)
+        node = sec.take("node", _str(), None)
+        link = sec.take("link", _str(), None)
+        sec.done()
+        if (node is None) == (link is None):
+            raise ScenarioError(sec.path, "names exactly one of node or link")
+        target, name = ("node", node) if node is not None else ("link", link)
+        assert name is not None
+        targets = [name] if name in names else [n.name for n in nodes if n.group == name]
+        if not targets or (name not in names and name not in groups):
+            raise ScenarioError(sec.key(target), f"unknown node {name!r}")
+        if target == "link" and any(names[t].kind == "server" for t in targets):
+            raise ScenarioError(sec.key("link"), "the server has no uplink")
+        out.extend(FailureSpec(at, duration, target, t) for t in targets)
+    return tuple(out)
+
+
+def parse_scenario(data: object, *, source: str = "<topology>") -> Scenario:
+    """Validate a topology mapping (already YAML-loaded) into a `Scenario`."""
+    root = Section("", data)
+    name = root.take("name", _str(), Path(source).stem)
+    seed = root.take("seed", _int(0), 0)
+    description = root.take("description", lambda v: str(v).strip(), "")
+    fidelity = root.take("fidelity", _str(FIDELITIES), "flow")
+
+    task_sec = root.sub("task")
+    kind = task_sec.take("kind", _str())
+    task_sec.used.update(task_sec.data)  # the task builder validates its own options
+    task = TaskSpec(kind, {k: v for k, v in task_sec.data.items() if k != "kind"})
+
+    fl = _parse_fl(root.sub("fl"))
+
+    devices: dict[str, DeviceProfile] = dict(BUILTIN_DEVICES)
+    dev_sec = root.sub("devices")
+    for dname in dev_sec.data:
+        devices[str(dname)] = dev_sec.take(
+            dname, lambda v, d=str(dname): parse_device(d, v, f"devices.{d}")
+        )
+    dev_sec.done()
+
+    links_sec = root.sub("links")
+    links: dict[str, LinkClassSpec] = {}
+    for lname in links_sec.data:
+        links[str(lname)] = _parse_link(str(lname), links_sec.sub(str(lname)))
+    links_sec.done()
+
+    nodes = _parse_nodes(root.raw("nodes"), links, devices)
+    failures = _parse_failures(root.raw("failures"), nodes)
+    root.done()
+
+    n_devices = sum(1 for n in nodes if n.kind == "device")
+    if fl.min_available > n_devices:
+        raise ScenarioError(
+            "fl.min_available", f"is {fl.min_available} but the topology has {n_devices} devices"
+        )
+    if fl.clients_per_round >= 1 and fl.clients_per_round > n_devices:
+        raise ScenarioError(
+            "fl.clients_per_round",
+            f"is {int(fl.clients_per_round)} but the topology has {n_devices} devices",
+        )
+    return Scenario(
+        name=name,
+        seed=seed,
+        description=description,
+        fidelity=fidelity,
+        task=task,
+        fl=fl,
+        devices=devices,
+        links=links,
+        nodes=nodes,
+        failures=failures,
+        raw=copy.deepcopy(data) if isinstance(data, Mapping) else {},
+    )
+
+
+def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    """Apply `key.path=value` strings (value read as YAML) to a copy of `data`.
+
+    List items are addressed by index (`nodes.2.count=50`); missing mapping keys are
+    created (the loader then rejects names it does not know).
+    """
+    out = copy.deepcopy(data)
+    for item in overrides:
+        if "=" not in item:
+            raise ScenarioError(item, "an override is key.path=value")
+        path, _, text = item.partition("=")
+        try:
+            value = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError:
+            value = text
+        parts = [p for p in path.strip().split(".") if p]
+        if not parts:
+            raise ScenarioError(item, "an override needs a key path")
+        cur: Any = out
+        for depth, part in enumerate(parts):
+            last = depth == len(parts) - 1
+            where = ".".join(parts[: depth + 1])
+            if isinstance(cur, list):
+                if not part.isdigit() or int(part) >= len(cur):
+                    raise ScenarioError(where, f"no list item {part!r} (the list has {len(cur)})")
+                if last:
+                    cur[int(part)] = value
+                else:
+                    cur = cur[int(part)]
+            elif isinstance(cur, dict):
+                if last:
+                    cur[part] = value
+                else:
+                    if cur.get(part) is None:
+                        cur[part] = {}
+                    cur = cur[part]
+            else:
+                raise ScenarioError(where, "cannot set a key inside a plain value")
+    return out
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a topology file as a mapping, with a one-line error for unreadable files."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise FedsimError(f"{p}: cannot read the topology file ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise FedsimError(
+            f"{p}:{where} is not valid YAML ({getattr(exc, 'problem', exc)})"
+        ) from None
+    if not isinstance(data, dict):
+        raise FedsimError(f"{p}: a topology file is a YAML mapping")
+    return data
+
+
+def load_scenario(
+    path: str | Path, overrides: Iterable[str] = (), seed: int | None = None
+) -> Scenario:
+    """Load, override and validate a topology file."""
+    data = apply_overrides(load_yaml(path), overrides)
+    if seed is not None:
+        data["seed"] = seed
+    return parse_scenario(data, source=str(path))

@@ -1,0 +1,402 @@
+"""Parameter sweeps: one topology, a grid of overrides, several seeds, one aggregated answer.
+
+Sweep file (YAML)::
+
+    name: codec-vs-loss            # output folder name: <out>/<name>/
+    base: topologies/farm.yaml     # relative to the current directory, else to this file
+    grid:                          # cartesian product of all lists, in file order
+      fl.codec: [float32, int8]
+      links.0.loss: [0.0, 0.05]    # list items by index (or by their `name`)
+    seeds: [1, 2, 3]               # every grid point runs once per seed
+    set: ["fl.rounds=20"]          # optional: overrides applied to every run
+
+Every grid key must already exist in the base topology (typos fail before anything runs).
+Each run gets a deterministic name from its overrides and seed, and writes
+`<out>/<name>/runs/<run_name>/`; a run whose folder holds summary.json is skipped, so an
+interrupted sweep resumes where it stopped. Runs go to a local process pool by default or to
+a Dask cluster (`--scheduler tcp://host:8786`). At the end the sweep writes, per grid point,
+the mean and 95% t-interval over seeds of the final metric, time-to-target and bytes
+(aggregate.csv/.md, plots, report.html). See docs/sweeps.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import os
+import re
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fedsim.errors import FedsimError
+
+__all__ = [
+    "Runner",
+    "SweepResult",
+    "SweepRun",
+    "SweepSpec",
+    "expand",
+    "load_sweep",
+    "main_sweep",
+    "run_scenario_runner",
+    "run_sweep",
+    "validate_keys",
+]
+
+Runner = Callable[[Path, int, tuple[str, ...], Path, str], Path]
+"""runner(base, seed, overrides, out_root, run_name) -> run folder."""
+
+_ALLOWED = {"name", "base", "grid", "seeds", "set"}
+_CONNECT_TIMEOUT = "5s"
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A parsed sweep file."""
+
+    name: str
+    base: Path
+    grid: dict[str, list[Any]]
+    seeds: list[int]
+    fixed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """One run of the sweep: a grid point (its values), a seed, and the derived names."""
+
+    point: tuple[tuple[str, Any], ...]
+    seed: int
+    overrides: tuple[str, ...]
+    point_label: str
+    run_name: str
+
+
+@dataclass
+class SweepResult:
+    """What happened: where things are, which runs ran, were skipped, or failed."""
+
+    sweep_dir: Path
+    runs: list[SweepRun]
+    executed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    outputs: list[Path] = field(default_factory=list)
+
+
+def _format_value(value: Any) -> str:
+    """A YAML scalar/flow text the override parser reads back as the same value."""
+    if isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9_.+\- ]*[A-Za-z0-9_.]", value):
+        text = yaml.safe_dump(value, default_flow_style=True).strip()
+    else:
+        text = yaml.safe_dump(value, default_flow_style=True, width=10**6).strip()
+    return text.removesuffix("...").strip()
+
+
+def load_sweep(path: str | Path) -> SweepSpec:
+    """Read and check a sweep file; every problem is a FedsimError naming the field."""
+    p = Path(path)
+    if not p.is_file():
+        raise FedsimError(f"no sweep file at {p}")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise FedsimError(f"{p}: not valid YAML") from exc
+    if not isinstance(data, dict):
+        raise FedsimError(f"{p}: expected a mapping with name, base, grid, seeds")
+    unknown = sorted(set(data) - _ALLOWED)
+    if unknown:
+        raise FedsimError(f"{p}: unknown sweep field(s) {', '.join(unknown)}")
+    name = data.get("name")
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", name):
+        raise FedsimError(f"{p}: name must be a folder-safe string (letters, digits, _.-)")
+    base_text = data.get("base")
+    if not isinstance(base_text, str):
+        raise FedsimError(f"{p}: base must be the path of a topology file")
+    base = Path(base_text)
+    if not base.is_absolute() and not base.is_file() and (p.parent / base).is_file():
+        base = p.parent / base
+    if not base.is_file():
+        raise FedsimError(f"{p}: base topology {base_text} not found")
+    grid = data.get("grid") or {}
+    if not isinstance(grid, dict):
+        raise FedsimError(f"{p}: grid must map override keys to lists of values")
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise FedsimError(f"{p}: grid.{key} must be a non-empty list")
+    seeds = data.get("seeds", [1])
+    if (
+        not isinstance(seeds, list)
+        or not seeds
+        or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)
+    ):
+        raise FedsimError(f"{p}: seeds must be a non-empty list of integers")
+    fixed = data.get("set") or []
+    if not isinstance(fixed, list) or not all(isinstance(s, str) and "=" in s for s in fixed):
+        raise FedsimError(f'{p}: set must be a list of "key.path=value" strings')
+    return SweepSpec(name, base, {str(k): v for k, v in grid.items()}, seeds, tuple(fixed))
+
+
+def _lookup(doc: Any, key: str) -> str | None:
+    """None if `key` (dotted) exists in doc, else the reason it does not."""
+    node, walked = doc, []
+    for part in key.split("."):
+        where = ".".join(walked) or "the top level"
+        if isinstance(node, dict):
+            if part not in node:
+                known = ", ".join(sorted(map(str, node))[:12])
+                return f"no '{part}' under {where} (has: {known})"
+            node = node[part]
+        elif isinstance(node, list):
+            if part.lstrip("-").isdigit():
+                i = int(part)
+                if not -len(node) <= i < len(node):
+                    return f"index {i} out of range under {where} ({len(node)} items)"
+                node = node[i]
+            else:
+                named = [x for x in node if isinstance(x, dict) and x.get("name") == part]
+                if not named:
+                    return f"no item named '{part}' under {where}"
+                node = named[0]
+        else:
+            return f"{where} is a value, not a section"
+        walked.append(part)
+    return None
+
+
+def _loader() -> Callable[..., Any] | None:
+    try:
+        from fedsim.scenario import load_scenario
+    except ImportError:
+        return None
+    return load_scenario
+
+
+def validate_keys(spec: SweepSpec) -> None:
+    """Every grid and `set` key must exist in the base topology: catch typos before running.
+
+    A key absent from the file is accepted if the scenario loader accepts it (a default,
+    e.g. `fl.codec`), checked with each of the key's grid values.
+    """
+    try:
+        doc = yaml.safe_load(spec.base.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise FedsimError(f"{spec.base}: not valid YAML") from exc
+    load = _loader()
+    checks = [(s.split("=", 1)[0].strip(), s) for s in spec.fixed]
+    checks += [(k, f"{k}={_format_value(v)}") for k, values in spec.grid.items() for v in values]
+    for key, override in checks:
+        reason = _lookup(doc, key)
+        if reason is None:
+            continue
+        message = f"sweep key '{key}' not found in {spec.base}: {reason}"
+        if load is None:
+            raise FedsimError(message)
+        try:
+            load(spec.base, [*spec.fixed, override])
+        except FedsimError as exc:
+            raise FedsimError(f"{message} (loader: {exc})") from exc
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._=+-]+", "-", text).strip("-")
+
+
+def expand(spec: SweepSpec) -> list[SweepRun]:
+    """The cartesian product of the grid, times the seeds, in a stable order."""
+    keys = list(spec.grid)
+    runs = []
+    for combo in itertools.product(*(spec.grid[k] for k in keys)):
+        point = tuple(zip(keys, combo, strict=True))
+        overrides = tuple(f"{k}={_format_value(v)}" for k, v in point)
+        label = ", ".join(f"{k}={_format_value(v)}" for k, v in point) or "base"
+        digest = hashlib.sha1("\n".join(spec.fixed + overrides).encode()).hexdigest()[:6]
+        short = "_".join(_slug(f"{k.rsplit('.', 1)[-1]}={_format_value(v)}") for k, v in point)
+        stem = f"{short[:60]}-{digest}" if short else f"base-{digest}"
+        runs += [
+            SweepRun(point, seed, spec.fixed + overrides, label, f"{stem}-s{seed}")
+            for seed in spec.seeds
+        ]
+    return runs
+
+
+def run_scenario_runner(
+    base: Path, seed: int, overrides: tuple[str, ...], out_root: Path, run_name: str
+) -> Path:
+    """The real runner: `fedsim.run.run_scenario` without progress output."""
+    try:
+        from fedsim.run import run_scenario
+    except ImportError as exc:
+        raise FedsimError("fedsim.run.run_scenario is not available in this build") from exc
+    return run_scenario(
+        base,
+        seed=seed,
+        overrides=list(overrides),
+        out_root=out_root,
+        run_name=run_name,
+        progress=False,
+    )
+
+
+def _execute(runner: Runner, base: Path, run: SweepRun, out_root: Path) -> tuple[str, str | None]:
+    """Run one job; errors come back as text so one bad run does not sink the sweep."""
+    try:
+        runner(base, run.seed, run.overrides, out_root, run.run_name)
+    except Exception as exc:
+        return run.run_name, f"{type(exc).__name__}: {exc}"
+    return run.run_name, None
+
+
+def _dask_client(address: str) -> Any:
+    try:
+        from distributed import Client
+    except ImportError as exc:
+        raise FedsimError(
+            "--scheduler needs dask.distributed (pip install fedsim[cluster])"
+        ) from exc
+    try:
+        return Client(address, timeout=_CONNECT_TIMEOUT, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise FedsimError(f"cannot reach Dask scheduler at {address}: {exc}") from exc
+
+
+def _run_all(
+    jobs: list[SweepRun],
+    runner: Runner,
+    base: Path,
+    out_root: Path,
+    workers: int | None,
+    scheduler: str | None,
+    on_done: Callable[[str, str | None], None],
+) -> None:
+    if not jobs:
+        return
+    if scheduler:
+        client = _dask_client(scheduler)
+        try:
+            futures = [
+                client.submit(
+                    _execute,
+                    runner,
+                    base,
+                    job,
+                    out_root,
+                    pure=False,
+                    key=f"fedsim-sweep-{job.run_name}",
+                )
+                for job in jobs
+            ]
+            for fut in futures:  # submission order: deterministic log, same as the pool
+                on_done(*fut.result())
+        finally:
+            client.close()
+        return
+    n = workers or min(len(jobs), os.cpu_count() or 1)
+    if n <= 1:
+        for job in jobs:
+            on_done(*_execute(runner, base, job, out_root))
+        return
+    with ProcessPoolExecutor(max_workers=n) as pool:
+        futs = [pool.submit(_execute, runner, base, job, out_root) for job in jobs]
+        for fut in as_completed(futs):
+            on_done(*fut.result())
+
+
+def run_sweep(
+    spec: SweepSpec,
+    *,
+    out: str | Path = Path("results"),
+    runner: Runner | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    log: Callable[[str], None] | None = None,
+) -> SweepResult:
+    """Validate, run what is missing, then write the aggregated comparison."""
+    from fedsim.record.aggregate import write_sweep_outputs
+
+    validate_keys(spec)
+    runs = expand(spec)
+    names = [r.run_name for r in runs]
+    if len(set(names)) != len(names):
+        raise FedsimError("sweep has duplicate grid points or seeds (two runs share a name)")
+    sweep_dir = Path(out) / spec.name
+    runs_root = sweep_dir / "runs"
+    runs_root.mkdir(parents=True, exist_ok=True)
+    result = SweepResult(sweep_dir, runs)
+    say = log or (lambda _msg: None)
+    jobs = []
+    for r in runs:
+        if (runs_root / r.run_name / "summary.json").is_file():
+            result.skipped.append(r.run_name)
+        else:
+            jobs.append(r)
+    say(f"sweep {spec.name}: {len(runs)} runs, {len(result.skipped)} already done")
+    if scheduler:
+        _dask_client(scheduler).close()  # fail fast, before any run is submitted
+    start = time.monotonic()
+
+    def on_done(name: str, error: str | None) -> None:
+        if error is None:
+            result.executed.append(name)
+        else:
+            result.failed[name] = error
+        done = len(result.executed) + len(result.failed)
+        status = "ok" if error is None else f"FAILED ({error})"
+        say(f"[{done}/{len(jobs)}] {name} {status} ({time.monotonic() - start:.1f} s)")
+
+    _run_all(jobs, runner or run_scenario_runner, spec.base, runs_root, workers, scheduler, on_done)
+    result.outputs = write_sweep_outputs(spec, runs, runs_root, sweep_dir)
+    return result
+
+
+def main_sweep(argv: Sequence[str] | None = None, *, runner: Runner | None = None) -> int:
+    """`fedsim sweep SWEEP.yaml [--scheduler tcp://host:8786] [--workers N] [--out DIR]`."""
+    parser = argparse.ArgumentParser(
+        prog="fedsim sweep",
+        description="Run a grid of overrides x seeds and aggregate the results.",
+    )
+    parser.add_argument("sweep", type=Path, metavar="SWEEP.yaml")
+    parser.add_argument("--scheduler", default=None, help="Dask scheduler, tcp://host:8786")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="local worker processes (default: CPU count; 1 = in-process)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("results"),
+        help="output root; the sweep goes to OUT/<name>/ (default: results)",
+    )
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    if args.workers is not None and args.workers < 1:
+        raise FedsimError("--workers must be at least 1")
+    if args.scheduler and args.workers is not None:
+        raise FedsimError("--workers is for the local pool; a Dask cluster sizes itself")
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    spec = load_sweep(args.sweep)
+    result = run_sweep(
+        spec,
+        out=args.out,
+        runner=runner,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        log=console.print,
+    )
+    console.print(f"wrote {result.sweep_dir}/report.html and aggregate.csv/.md")
+    if result.failed:
+        console.print(f"[bold red]{len(result.failed)} run(s) failed:[/]")
+        for name, err in sorted(result.failed.items()):
+            console.print(f"  {name}: {err}", markup=False)
+        return 1
+    return 0

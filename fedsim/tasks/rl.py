@@ -1,0 +1,476 @@
+"""Reinforcement-learning tasks behind the FL task contract (`fedsim.tasks.base`).
+
+CartPole with per-device dynamics (environment heterogeneity) trained by REINFORCE,
+and finite IoT MDPs (energy-harvesting AoI, multichannel access) trained by tabular
+Q-learning, whose Q-tables the server averages (QAvg). Each device's environment is
+drawn deterministically from the task seed, so a run is reproducible and the
+evaluator scores every candidate model on the same fixed set of environments.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from fedsim.kernels.rl import (
+    BASELINE_MEAN,
+    BASELINE_NONE,
+    BASELINE_WHITEN,
+    CARTPOLE_MAX_STEPS,
+    OPT_ADAM,
+    OPT_SGD,
+    cartpole_evaluate,
+    policy_num_params,
+    q_greedy_policy,
+    q_learning,
+    reinforce_train,
+)
+from fedsim.tasks.envs import (
+    FiniteMDP,
+    energy_harvesting_mdp,
+    fraction_of_optimal,
+    multichannel_mdp,
+    value_iteration,
+)
+
+__all__ = [
+    "CartPoleTask",
+    "EnergyHarvestingTask",
+    "MultichannelTask",
+    "TabularQTask",
+    "build_rl_task",
+]
+
+Range = float | tuple[float, float] | Sequence[float]
+
+_OPTIMIZERS = {"sgd": OPT_SGD, "adam": OPT_ADAM}
+_BASELINES = {"none": BASELINE_NONE, "mean": BASELINE_MEAN, "whiten": BASELINE_WHITEN}
+
+
+def _seed(rng: np.random.Generator) -> int:
+    return int(rng.integers(2**31 - 1))
+
+
+def _draw(name: str, value: Range, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n per-device values: a constant, or uniform on a (lo, hi) range."""
+    if isinstance(value, int | float):
+        lo = hi = float(value)
+    else:
+        vals = list(value)
+        if len(vals) != 2:
+            raise ValueError(f"option {name!r} must be a number or a (lo, hi) pair, got {value!r}")
+        lo, hi = float(vals[0]), float(vals[1])
+    if not (0.0 < lo <= hi) or not np.isfinite(hi):
+        raise ValueError(f"option {name!r} must be positive with lo <= hi, got {value!r}")
+    return rng.uniform(lo, hi, size=n)
+
+
+def _choice(name: str, value: str, table: dict[str, int]) -> int:
+    if value not in table:
+        raise ValueError(f"option {name!r} must be one of {sorted(table)}, got {value!r}")
+    return table[value]
+
+
+# ------------------------------------------------------------------------------ CartPole
+
+
+class _CartPoleLearner:
+    """One device's REINFORCE on its own CartPole."""
+
+    def __init__(self, task: CartPoleTask, dyn: np.ndarray) -> None:
+        self._task = task
+        self.dyn = dyn
+        self.num_examples = task.episodes
+
+    def work(self, config: dict[str, Any]) -> float:
+        t = self._task
+        episodes = int(config.get("episodes", t.episodes))
+        batch = max(1, int(config.get("batch", t.batch)))
+        updates = -(-episodes // batch)
+        # Upper bound: every episode runs to truncation.
+        return float(episodes * CARTPOLE_MAX_STEPS * t.flops_per_step + updates * 10 * t.num_params)
+
+    def train(
+        self, params: np.ndarray, config: dict[str, Any], rng: np.random.Generator
+    ) -> tuple[np.ndarray, dict[str, float]]:
+        t = self._task
+        new, episodes, steps, mean_return = reinforce_train(
+            np.asarray(params, dtype=np.float32),
+            t.hidden,
+            self.dyn,
+            int(config.get("episodes", t.episodes)),
+            int(config.get("batch", t.batch)),
+            float(config.get("lr", t.lr)),
+            float(config.get("gamma", t.gamma)),
+            t.optimizer,
+            t.baseline,
+            CARTPOLE_MAX_STEPS,
+            _seed(rng),
+        )
+        return new, {"episodes": float(episodes), "steps": float(steps), "mean_return": mean_return}
+
+
+class _CartPoleEvaluator:
+    """Mean return over the devices' own environments, optionally after fine-tuning."""
+
+    metric_name = "mean_return"
+    higher_is_better = True
+
+    def __init__(self, task: CartPoleTask) -> None:
+        self._task = task
+
+    def _returns(self, params: np.ndarray, dyns: np.ndarray, seed: int) -> np.ndarray:
+        t = self._task
+        r = cartpole_evaluate(
+            np.asarray(params, dtype=np.float32),
+            t.hidden,
+            dyns,
+            t.eval_episodes,
+            t.greedy_eval,
+            CARTPOLE_MAX_STEPS,
+            seed,
+        )
+        return r.mean(axis=1)
+
+    def evaluate(self, params: np.ndarray) -> dict[str, float]:
+        t = self._task
+        per_device = self._returns(params, t.dynamics, t.eval_seed)
+        out = {
+            "mean_return": float(per_device.mean()),
+            "min_device_return": float(per_device.min()),
+        }
+        if t.personalize_episodes > 0:
+            rng = np.random.default_rng([t.seed, 0xE7A1])
+            tuned = np.empty(len(t.dynamics))
+            for i, dyn in enumerate(t.dynamics):
+                p, *_ = reinforce_train(
+                    np.asarray(params, dtype=np.float32),
+                    t.hidden,
+                    dyn,
+                    t.personalize_episodes,
+                    t.batch,
+                    t.lr,
+                    t.gamma,
+                    t.optimizer,
+                    t.baseline,
+                    CARTPOLE_MAX_STEPS,
+                    _seed(rng),
+                )
+                tuned[i] = self._returns(p, dyn[None, :], t.eval_seed + i)[0]
+            out["mean_return_global"] = out["mean_return"]
+            out["mean_return"] = float(tuned.mean())
+            out["min_device_return"] = float(tuned.min())
+        return out
+
+
+class CartPoleTask:
+    """CartPole devices that differ in pole length, pole mass, cart mass and force.
+
+    A dynamics option is a constant or a (lo, hi) range drawn uniformly per device
+    from `seed`. `episodes` is the default local work per update (also
+    `num_examples`); config keys "episodes", "batch" (episodes per gradient step),
+    "lr" and "gamma" override it per round. With `personalize_episodes > 0` the
+    evaluator fine-tunes the global policy on each device before scoring it there
+    ("mean_return"; the untuned score is "mean_return_global").
+    """
+
+    name = "cartpole"
+    metric_name = "mean_return"
+
+    def __init__(
+        self,
+        num_clients: int,
+        seed: int,
+        policy: str = "linear",
+        hidden: int = 16,
+        pole_half_length: Range = 0.5,
+        masspole: Range = 0.1,
+        masscart: Range = 1.0,
+        force_mag: Range = 10.0,
+        episodes: int = 4,
+        batch: int = 4,
+        lr: float = 0.03,
+        gamma: float = 0.99,
+        optimizer: str = "adam",
+        baseline: str = "whiten",
+        eval_episodes: int = 10,
+        greedy_eval: bool = True,
+        personalize_episodes: int = 0,
+    ) -> None:
+        if num_clients < 1:
+            raise ValueError(f"num_clients must be >= 1, got {num_clients}")
+        if policy not in ("linear", "mlp"):
+            raise ValueError(f"option 'policy' must be 'linear' or 'mlp', got {policy!r}")
+        if policy == "mlp" and hidden < 1:
+            raise ValueError(f"option 'hidden' must be >= 1, got {hidden}")
+        for key, val in (
+            ("episodes", episodes),
+            ("batch", batch),
+            ("eval_episodes", eval_episodes),
+        ):
+            if int(val) < 1:
+                raise ValueError(f"option {key!r} must be >= 1, got {val!r}")
+        if personalize_episodes < 0:
+            raise ValueError(
+                f"option 'personalize_episodes' must be >= 0, got {personalize_episodes}"
+            )
+        self.seed = int(seed)
+        self.hidden = 0 if policy == "linear" else int(hidden)
+        self.num_params = policy_num_params(self.hidden)
+        self.episodes = int(episodes)
+        self.batch = int(batch)
+        self.lr = float(lr)
+        self.gamma = float(gamma)
+        self.optimizer = _choice("optimizer", optimizer, _OPTIMIZERS)
+        self.baseline = _choice("baseline", baseline, _BASELINES)
+        self.eval_episodes = int(eval_episodes)
+        self.greedy_eval = bool(greedy_eval)
+        self.personalize_episodes = int(personalize_episodes)
+        self.eval_seed = int(np.random.default_rng([self.seed, 0xE7A0]).integers(2**31 - 1))
+        rng = np.random.default_rng([self.seed, 0xC0DE])
+        self.dynamics = np.stack(
+            [
+                _draw("pole_half_length", pole_half_length, num_clients, rng),
+                _draw("masspole", masspole, num_clients, rng),
+                _draw("masscart", masscart, num_clients, rng),
+                _draw("force_mag", force_mag, num_clients, rng),
+            ],
+            axis=1,
+        )
+        """Per-device (half-length, masspole, masscart, force_mag), float64 (n, 4)."""
+        H = self.hidden
+        fwd = 2 * 8 + 20 if H == 0 else 2 * 6 * H + 20 * H + 20
+        self.flops_per_step = 4 * fwd + 40
+        """Rollout forward + gradient forward/backward + dynamics, per env step."""
+
+    def initial_params(self) -> np.ndarray:
+        if self.hidden == 0:
+            return np.zeros(self.num_params, dtype=np.float32)
+        H = self.hidden
+        rng = np.random.default_rng([self.seed, 0x1417])
+        p = np.zeros(self.num_params)
+        p[: 4 * H] = rng.normal(0.0, 0.5, 4 * H)
+        p[5 * H : 7 * H] = rng.normal(0.0, 0.5 / np.sqrt(H), 2 * H)
+        return p.astype(np.float32)
+
+    def learner(self, client_index: int) -> _CartPoleLearner:
+        return _CartPoleLearner(self, self.dynamics[client_index])
+
+    def evaluator(self) -> _CartPoleEvaluator:
+        return _CartPoleEvaluator(self)
+
+
+# ------------------------------------------------------------------ tabular Q-learning
+
+
+class _QLearner:
+    """One device's epsilon-greedy Q-learning on its own MDP."""
+
+    def __init__(self, task: TabularQTask, mdp: FiniteMDP) -> None:
+        self._task = task
+        self.mdp = mdp
+        self.num_examples = task.steps
+
+    def work(self, config: dict[str, Any]) -> float:
+        steps = int(config.get("steps", self._task.steps))
+        # argmax and max over actions, outcome sampling, one update.
+        return float(steps * (4 * self.mdp.num_actions + 2 * self.mdp.next_states.shape[2] + 10))
+
+    def train(
+        self, params: np.ndarray, config: dict[str, Any], rng: np.random.Generator
+    ) -> tuple[np.ndarray, dict[str, float]]:
+        t = self._task
+        m = self.mdp
+        Q0 = np.asarray(params, dtype=np.float32).reshape(m.num_states, m.num_actions)
+        steps = int(config.get("steps", t.steps))
+        Q, mean_reward = q_learning(
+            Q0,
+            m.next_states,
+            m.next_probs,
+            m.rewards,
+            m.start,
+            steps,
+            t.episode_len,
+            float(config.get("lr", t.lr)),
+            float(config.get("gamma", m.gamma)),
+            float(config.get("epsilon", t.epsilon)),
+            _seed(rng),
+            float(config.get("alpha_decay", t.alpha_decay)),
+        )
+        return Q.ravel(), {"steps": float(steps), "mean_reward": mean_reward}
+
+
+class _QEvaluator:
+    """Exact fraction of optimal of the greedy policy, per device; min and mean."""
+
+    metric_name = "fraction_of_optimal"
+    higher_is_better = True
+
+    def __init__(self, task: TabularQTask) -> None:
+        self._task = task
+
+    def evaluate(self, params: np.ndarray) -> dict[str, float]:
+        t = self._task
+        Q = np.asarray(params, dtype=np.float32).reshape(t.num_states, t.num_actions)
+        policy = q_greedy_policy(Q)
+        fr = np.array(
+            [
+                fraction_of_optimal(m, policy, v)
+                for m, v in zip(t.mdps, t.optimal_values, strict=True)
+            ]
+        )
+        return {
+            "fraction_of_optimal": float(fr.min()),
+            "fraction_of_optimal_mean": float(fr.mean()),
+        }
+
+
+class TabularQTask:
+    """Devices with their own finite MDPs (same state/action spaces), Q-tables averaged.
+
+    Parameters are the Q-table flattened (S * A float32); FedAvg over them is QAvg.
+    Config keys "steps", "lr" (step size), "gamma", "epsilon", "alpha_decay".
+    """
+
+    name = "tabular_q"
+    metric_name = "fraction_of_optimal"
+
+    def __init__(
+        self,
+        mdps: Sequence[FiniteMDP],
+        steps: int = 20_000,
+        lr: float = 0.2,
+        alpha_decay: float = 0.01,
+        epsilon: float = 0.1,
+        episode_len: int = 50,
+    ) -> None:
+        if not mdps:
+            raise ValueError("need at least one device MDP")
+        shapes = {m.next_states.shape[:2] for m in mdps}
+        if len(shapes) != 1:
+            raise ValueError(f"device MDPs must share state and action spaces, got {shapes}")
+        for key, val in (("steps", steps), ("episode_len", episode_len)):
+            if int(val) < 1:
+                raise ValueError(f"option {key!r} must be >= 1, got {val!r}")
+        if not (0.0 <= epsilon <= 1.0):
+            raise ValueError(f"option 'epsilon' must be in [0, 1], got {epsilon!r}")
+        if lr <= 0.0 or alpha_decay < 0.0:
+            raise ValueError(
+                f"options 'lr' > 0 and 'alpha_decay' >= 0, got {lr!r}, {alpha_decay!r}"
+            )
+        self.mdps = list(mdps)
+        self.num_states, self.num_actions = shapes.pop()
+        self.steps = int(steps)
+        self.lr = float(lr)
+        self.alpha_decay = float(alpha_decay)
+        self.epsilon = float(epsilon)
+        self.episode_len = int(episode_len)
+        self.optimal_values = [value_iteration(m)[0] for m in self.mdps]
+        """Per-device V* (exact), the reference for the score."""
+
+    def initial_params(self) -> np.ndarray:
+        return np.zeros(self.num_states * self.num_actions, dtype=np.float32)
+
+    def learner(self, client_index: int) -> _QLearner:
+        return _QLearner(self, self.mdps[client_index])
+
+    def evaluator(self) -> _QEvaluator:
+        return _QEvaluator(self)
+
+
+class EnergyHarvestingTask(TabularQTask):
+    """Energy-harvesting AoI sensors, each with its own harvest and channel probability."""
+
+    name = "energy_harvesting"
+
+    def __init__(
+        self,
+        num_clients: int,
+        seed: int,
+        harvest_prob: Range = (0.2, 0.6),
+        success_prob: Range = (0.5, 0.9),
+        battery: int = 4,
+        max_age: int = 10,
+        gamma: float = 0.95,
+        steps: int = 20_000,
+        lr: float = 0.2,
+        alpha_decay: float = 0.01,
+        epsilon: float = 0.1,
+        episode_len: int = 50,
+    ) -> None:
+        rng = np.random.default_rng([int(seed), 0xE4E7])
+        h = _draw("harvest_prob", harvest_prob, num_clients, rng)
+        c = _draw("success_prob", success_prob, num_clients, rng)
+        if np.any(h > 1.0) or np.any(c > 1.0):
+            raise ValueError("options 'harvest_prob' and 'success_prob' must be <= 1")
+        self.harvest_prob = h
+        self.success_prob = c
+        mdps = [
+            energy_harvesting_mdp(float(hi), float(ci), battery, max_age, gamma=gamma)
+            for hi, ci in zip(h, c, strict=True)
+        ]
+        super().__init__(mdps, steps, lr, alpha_decay, epsilon, episode_len)
+
+
+class MultichannelTask(TabularQTask):
+    """Multichannel access: each device sees its own Gilbert-Elliott channels."""
+
+    name = "multichannel"
+
+    def __init__(
+        self,
+        num_clients: int,
+        seed: int,
+        channels: int = 3,
+        p01: Range = (0.1, 0.4),
+        p11: Range = (0.6, 0.9),
+        max_gap: int = 6,
+        gamma: float = 0.95,
+        steps: int = 100_000,
+        lr: float = 0.2,
+        alpha_decay: float = 0.01,
+        epsilon: float = 0.1,
+        episode_len: int = 50,
+    ) -> None:
+        if channels < 1 or max_gap < 1:
+            raise ValueError(
+                f"options 'channels', 'max_gap' must be >= 1, got {channels}, {max_gap}"
+            )
+        rng = np.random.default_rng([int(seed), 0x3C4A])
+        a = _draw("p01", p01, num_clients * channels, rng).reshape(num_clients, channels)
+        b = _draw("p11", p11, num_clients * channels, rng).reshape(num_clients, channels)
+        if np.any(a >= 1.0) or np.any(b >= 1.0):
+            raise ValueError("options 'p01' and 'p11' must be < 1")
+        mdps = [multichannel_mdp(a[i], b[i], max_gap, gamma) for i in range(num_clients)]
+        super().__init__(mdps, steps, lr, alpha_decay, epsilon, episode_len)
+
+
+_KINDS: dict[str, type] = {
+    "cartpole": CartPoleTask,
+    "energy_harvesting": EnergyHarvestingTask,
+    "multichannel": MultichannelTask,
+}
+
+
+def build_rl_task(kind: str, options: dict[str, Any], num_clients: int, seed: int) -> Any:
+    """Build an RL task from a topology file's task section; errors name the bad option."""
+    if kind not in _KINDS:
+        raise ValueError(f"unknown RL task kind {kind!r}; expected one of {sorted(_KINDS)}")
+    cls = _KINDS[kind]
+    allowed = [
+        p
+        for p in inspect.signature(cls.__init__).parameters
+        if p not in ("self", "num_clients", "seed")
+    ]
+    for key in options:
+        if key not in allowed:
+            raise ValueError(
+                f"unknown option {key!r} for RL task {kind!r}; expected one of {allowed}"
+            )
+    try:
+        return cls(num_clients, seed, **options)
+    except TypeError as e:  # e.g. a list where a number was expected
+        raise ValueError(f"bad option for RL task {kind!r}: {e}") from e

@@ -1,0 +1,119 @@
+"""The virtual clock: asyncio and aiohttp timers run in simulated time."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aiohttp
+import numpy as np
+import pytest
+from aiohttp import web
+
+from fedsim.clock import VirtualTimeLoop
+from fedsim.errors import SimulationDeadlock
+
+
+async def test_an_hour_of_sleep_costs_no_wall_time() -> None:
+    loop = asyncio.get_running_loop()
+    assert isinstance(loop, VirtualTimeLoop)
+    t0, w0 = loop.time(), time.perf_counter()
+    await asyncio.sleep(3600)
+    assert loop.time() - t0 == pytest.approx(3600.0, abs=1e-9)
+    assert time.perf_counter() - w0 < 0.5
+
+
+async def test_wait_for_and_timeout_fire_at_simulated_deadlines() -> None:
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(asyncio.sleep(100), 5)
+    assert loop.time() - t0 == pytest.approx(5.0)
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(7):
+            await asyncio.sleep(100)
+    assert loop.time() - t0 == pytest.approx(12.0)
+
+
+async def test_simultaneous_timers_fire_in_scheduling_order() -> None:
+    order: list[str] = []
+
+    async def nap(name: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        order.append(name)
+
+    await asyncio.gather(nap("a", 2), nap("b", 1), nap("c", 1), nap("d", 2))
+    assert order == ["b", "c", "a", "d"]
+
+
+async def test_worker_thread_work_does_not_advance_the_clock() -> None:
+    loop = asyncio.get_running_loop()
+    ticks: list[float] = []
+
+    async def ticker() -> None:
+        for _ in range(3):
+            await asyncio.sleep(0.001)
+            ticks.append(loop.time())
+
+    def job() -> float:
+        a = np.random.default_rng(0).random((400, 400))
+        return float((a @ a).sum())
+
+    t0 = loop.time()
+    tick = asyncio.create_task(ticker())
+    await loop.run_in_executor(None, job)
+    assert loop.time() == t0  # the job took real time, zero simulated time
+    await tick
+    assert ticks == pytest.approx([t0 + 0.001, t0 + 0.002, t0 + 0.003])
+
+
+async def test_aiohttp_client_timeout_follows_simulated_time(unused_port: int = 0) -> None:
+    """A stalled server: the client's ClientTimeout fires at exactly +30 s simulated."""
+    from fedsim.net.transport import EmulatedConnector, EmulatedSite, Wire
+
+    loop = asyncio.get_running_loop()
+    assert isinstance(loop, VirtualTimeLoop)
+
+    class Instant:
+        def __init__(self, env: object) -> None:
+            self.env = env
+
+        def connect(self) -> object:
+            return loop.env.timeout(0)
+
+        def send(self, direction: int, nbytes: int) -> object:
+            return loop.env.timeout(0)
+
+        def break_(self, cause: str) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+    wire = Wire(loop, lambda c, s: (Instant(loop.env), 0.0))
+
+    async def stall(request: web.Request) -> web.Response:
+        await asyncio.sleep(10_000)
+        return web.Response(text="late")
+
+    app = web.Application()
+    app.router.add_get("/", stall)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await EmulatedSite(runner, wire, "srv", "server", 80).start()
+    await asyncio.sleep(9.27)  # not a whole second: aiohttp would round without ceil_threshold
+    timeout = aiohttp.ClientTimeout(total=30, ceil_threshold=float("inf"))
+    t0 = loop.time()
+    async with aiohttp.ClientSession(connector=EmulatedConnector(wire, "dev")) as s:
+        with pytest.raises(TimeoutError):
+            await s.get("http://server/", timeout=timeout)
+    assert loop.time() - t0 == pytest.approx(30.0, abs=1e-9)
+    await runner.cleanup()
+
+
+def test_deadlock_is_reported_not_hung() -> None:
+    async def forever() -> None:
+        await asyncio.get_running_loop().create_future()
+
+    with asyncio.Runner(loop_factory=VirtualTimeLoop) as runner, pytest.raises(SimulationDeadlock):
+        runner.run(forever())

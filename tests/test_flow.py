@@ -1,0 +1,223 @@
+"""Flow fidelity: exact lossless timing, multi-hop, contention, failures, counters."""
+
+from __future__ import annotations
+
+import errno
+
+import numpy as np
+import pytest
+import simpy
+
+from fedsim.net.flow import FlowChannel, lossless_transfer_time
+from fedsim.net.link import Hop, Link, Transmitter
+from fedsim.net.loss import Bernoulli
+from fedsim.net.tcp import TcpParams
+
+
+def _link(name: str, bw: float, lat: float, *, tx0: Transmitter | None = None, **kw) -> Link:
+    return Link(
+        name, f"{name}.a", f"{name}.b",
+        (tx0 or Transmitter(f"{name}>", bw), Transmitter(f"{name}<", bw)), lat, **kw,
+    )  # fmt: skip
+
+
+def _transfer(env: simpy.Environment, ch, nbytes: int, direction: int = 0) -> list[float]:
+    out: list[float] = []
+
+    def proc():
+        yield ch.connect()
+        yield ch.send(direction, nbytes)
+        out.append(env.now)
+
+    env.process(proc())
+    return out
+
+
+@pytest.mark.parametrize("size", [1, 1000, 10_000, 100_000, 1_000_000])
+@pytest.mark.parametrize(("bw", "lat"), [(20e6, 0.005), (5e6, 0.04), (5e3, 0.5), (1e9, 0.05)])
+def test_lossless_single_hop_matches_formula(size: int, bw: float, lat: float) -> None:
+    env = simpy.Environment()
+    link = _link("l", bw, lat)
+    ch = FlowChannel(env, (Hop(link, 0),), np.random.default_rng(0))
+    out = _transfer(env, ch, size)
+    env.run()
+    assert out[0] == pytest.approx(lossless_transfer_time(size, bw, lat, 1500), rel=1e-12)
+
+
+def test_formula_small_message_by_hand() -> None:
+    """1 KB at 20 Mbps, 5 ms: SYN + SYN-ACK + ACK + one 1054 B segment + latency."""
+    t = lambda b: b * 8 / 20e6  # noqa: E731
+    expect = 2 * (t(58) + 0.005) + t(54) + t(1000 + 54) + 0.005
+    assert lossless_transfer_time(1000, 20e6, 0.005) == pytest.approx(expect, rel=1e-12)
+    assert lossless_transfer_time(1000, 20e6, 0.005, handshake=False) == pytest.approx(
+        t(1054) + 0.005, rel=1e-12
+    )
+
+
+def test_multi_hop_latencies_add_and_bottleneck_serializes() -> None:
+    env = simpy.Environment()
+    a, b = _link("a", 1e6, 0.01), _link("b", 100e6, 0.05)
+    ch = FlowChannel(env, (Hop(a, 0), Hop(b, 0)), np.random.default_rng(0))
+    out = _transfer(env, ch, 50_000)
+    env.run()
+    single = lossless_transfer_time(50_000, 1e6, 0.06)
+    assert single < out[0] < single * 1.1
+
+
+def test_contention_on_shared_transmitter() -> None:
+    """N flows through one transmitter of rate R take about N * wire bits / R."""
+    env = simpy.Environment()
+    R, N, S = 1e6, 8, 200_000
+    shared = Transmitter("cell", R)
+    chans = [
+        FlowChannel(env, (Hop(_link(f"d{i}", R, 0.001, tx0=shared), 0),), np.random.default_rng(i))
+        for i in range(N)
+    ]
+    outs = [_transfer(env, ch, S) for ch in chans]
+    env.run()
+    p = TcpParams()
+    mss = p.mss(1500)
+    wire = S + -(-S // mss) * (p.header_bytes + p.framing_bytes)
+    per_flow_bits = 8 * (wire + p.syn_bytes + p.ack_bytes)
+    last = max(o[0] for o in outs)
+    assert last == pytest.approx(N * per_flow_bits / R, rel=0.05)
+    assert shared.busy_time == pytest.approx(N * per_flow_bits / R, rel=1e-9)
+
+
+def test_counters_lossless() -> None:
+    env = simpy.Environment()
+    link = _link("l", 10e6, 0.01)
+    ch = FlowChannel(env, (Hop(link, 0),), np.random.default_rng(0))
+    _transfer(env, ch, 10_000)
+    env.run()
+    up, down = link.counters
+    assert up.payload_bytes == 10_000
+    assert up.packets == 1 + 1 + 7  # SYN, handshake ACK, 7 segments
+    assert up.wire_bytes == 58 + 54 + 10_000 + 7 * 54
+    assert down.packets == 1 + 4  # SYN-ACK, ceil(7/2) delayed ACKs
+    assert down.wire_bytes == 58 + 4 * 54
+    assert up.retransmissions == 0
+
+
+def test_second_send_reuses_grown_window() -> None:
+    env = simpy.Environment()
+    link = _link("l", 100e6, 0.05)
+    ch = FlowChannel(env, (Hop(link, 0),), np.random.default_rng(0))
+    times: list[float] = []
+
+    def proc():
+        yield ch.connect()
+        for _ in range(2):
+            t0 = env.now
+            yield ch.send(0, 200_000)
+            times.append(env.now - t0)
+
+    env.process(proc())
+    env.run()
+    assert times[1] < times[0]
+
+
+def test_break_fails_pending_and_future_sends() -> None:
+    env = simpy.Environment()
+    link = _link("l", 1e6, 0.01)
+    ch = FlowChannel(env, (Hop(link, 0),), np.random.default_rng(0))
+    seen: list[BaseException] = []
+    when: list[float] = []
+
+    def proc():
+        yield ch.connect()
+        ev = ch.send(0, 1_000_000)
+        env.process(breaker())
+        try:
+            yield ev
+        except ConnectionResetError as e:
+            seen.append(e)
+            when.append(env.now)
+        try:
+            yield ch.send(1, 10)
+        except ConnectionResetError as e:
+            seen.append(e)
+
+    def breaker():
+        yield env.timeout(0.1)
+        ch.break_("link l down")
+
+    env.process(proc())
+    env.run()
+    assert [str(e) for e in seen] == ["link l down", "link l down"]
+    assert when[0] < 0.2  # failed at the break, not at the computed delivery (~8 s)
+
+
+def test_connect_unreachable_and_timeout() -> None:
+    env = simpy.Environment()
+    a, b = _link("a", 1e6, 0.01), _link("b", 1e6, 0.01)
+    a.down_causes.add("outage")
+    ch = FlowChannel(env, (Hop(a, 0), Hop(b, 0)), np.random.default_rng(0))
+    ev = ch.connect()
+    assert ev.triggered
+    assert ev.value.errno == errno.ENETUNREACH
+    ev.defused = True
+    a.down_causes.clear()
+    b.down_causes.add("gateway down")
+    ch = FlowChannel(env, (Hop(a, 0), Hop(b, 0)), np.random.default_rng(0))
+    got: list[OSError] = []
+
+    def proc():
+        try:
+            yield ch.connect()
+        except OSError as e:
+            got.append(e)
+
+    env.process(proc())
+    env.run()
+    assert got[0].errno == errno.ETIMEDOUT
+    assert env.now == pytest.approx(3 * (2**6 - 1))
+
+
+def test_connect_retries_until_link_returns() -> None:
+    env = simpy.Environment()
+    a, b = _link("a", 1e6, 0.01), _link("b", 1e6, 0.01)
+    b.down_causes.add("gateway down")
+    ch = FlowChannel(env, (Hop(a, 0), Hop(b, 0)), np.random.default_rng(0))
+    out = _transfer(env, ch, 1000)
+
+    def heal():
+        yield env.timeout(5.0)
+        b.down_causes.clear()
+
+    env.process(heal())
+    env.run()
+    assert 9.0 < out[0] < 9.2  # SYNs at 0, 3 (lost), 9 (through)
+
+
+def test_loss_costs_time_and_counts_retransmissions() -> None:
+    times, retx = [], 0
+    for seed in range(40):
+        env = simpy.Environment()
+        link = _link("l", 20e6, 0.005, loss=(Bernoulli(0.05), Bernoulli(0.0)))
+        ch = FlowChannel(env, (Hop(link, 0),), np.random.default_rng(seed))
+        out = _transfer(env, ch, 100_000)
+        env.run()
+        times.append(out[0])
+        retx += link.counters[0].retransmissions
+        assert link.counters[0].payload_bytes == 100_000
+    assert np.mean(times) > lossless_transfer_time(100_000, 20e6, 0.005) * 1.5
+    assert retx > 0
+
+
+def test_per_direction_order() -> None:
+    env = simpy.Environment()
+    link = _link("l", 1e6, 0.01)
+    ch = FlowChannel(env, (Hop(link, 0),), np.random.default_rng(0))
+    done: list[int] = []
+
+    def proc():
+        yield ch.connect()
+        evs = [ch.send(1, n) for n in (500_000, 10)]
+        for i, ev in enumerate(evs):
+            ev.callbacks.append(lambda _e, i=i: done.append(i))
+        yield env.all_of(evs)
+
+    env.process(proc())
+    env.run()
+    assert done == [0, 1]

@@ -1,0 +1,148 @@
+"""The FL server's HTTP API: bad uploads get a 4xx JSON reason and change nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+import numpy as np
+import pytest
+from aiohttp import web
+
+from fedsim.clock import VirtualTimeLoop
+from fedsim.fl.codec import decode, encode
+from fedsim.fl.engine import SyncRounds
+from fedsim.fl.server import CLIENT_HEADER, ROUND_HEADER, make_app
+from fedsim.fl.strategies.fedavg import FedAvg
+from fedsim.net.transport import EmulatedConnector, EmulatedSite, Wire
+
+N = 50
+
+
+@dataclass
+class ZeroEval:
+    metric_name: str = "score"
+    higher_is_better: bool = True
+
+    def evaluate(self, params: np.ndarray) -> dict[str, float]:
+        return {"score": float(-np.abs(params).sum())}
+
+
+class Instant:
+    def __init__(self, loop: VirtualTimeLoop) -> None:
+        self.loop = loop
+
+    def connect(self) -> object:
+        return self.loop.env.timeout(0.001)
+
+    def send(self, direction: int, nbytes: int) -> object:
+        return self.loop.env.timeout(0.001)
+
+    def break_(self, cause: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[tuple[SyncRounds, aiohttp.ClientSession, asyncio.Task[object]]]:
+    loop = asyncio.get_running_loop()
+    assert isinstance(loop, VirtualTimeLoop)
+    engine = SyncRounds(
+        FedAvg(clients_per_round=2),
+        ZeroEval(),
+        np.ones(N, dtype=np.float32),
+        rounds=1,
+        min_available=2,
+        deadline_s=600,
+        rng=np.random.default_rng(0),
+    )
+    wire = Wire(loop, lambda c, s: (Instant(loop), 0.001))
+    runner = web.AppRunner(make_app(engine, poll_wait_s=60), access_log=None)
+    await runner.setup()
+    await EmulatedSite(runner, wire, "srv", "fl", 80).start()
+    session = aiohttp.ClientSession(connector=EmulatedConnector(wire, "dev"))
+    for cid in ("a", "b"):
+        async with session.post("http://fl/v1/register", json={"client_id": cid, "num_examples": 5}) as r:
+            assert r.status == 200
+    run = asyncio.create_task(engine.run())
+    yield engine, session, run
+    run.cancel()
+    await session.close()
+    await runner.cleanup()
+
+
+async def _task(session: aiohttp.ClientSession, cid: str) -> bytes:
+    async with session.get("http://fl/v1/task", params={"client_id": cid, "wait": "30"}) as r:
+        assert r.status == 200
+        return await r.read()
+
+
+def _upload(values: np.ndarray, cid: str, rnd: int = 1, version: int = 0, n: int = 5) -> bytes:
+    meta = {"client_id": cid, "round": rnd, "version": version, "num_examples": n}
+    return encode(values, meta).body
+
+
+async def _post(session: aiohttp.ClientSession, body: bytes, cid: str, rnd: int = 1) -> tuple[int, dict]:
+    headers = {CLIENT_HEADER: cid, ROUND_HEADER: str(rnd)}
+    async with session.post("http://fl/v1/update", data=body, headers=headers) as r:
+        return r.status, await r.json()
+
+
+async def test_bad_uploads_are_rejected_and_change_nothing(api) -> None:  # type: ignore[no-untyped-def]
+    engine, session, run = api
+    bodies = await asyncio.gather(_task(session, "a"), _task(session, "b"))
+    assert decode(bodies[0]).meta["round"] == 1
+    before = engine.params.copy()
+    good = np.full(N, 2.0, dtype=np.float32)
+    nan = good.copy()
+    nan[3] = np.nan
+    cases = [
+        (_upload(np.ones(N + 1, np.float32), "a"), "a", 1, 400, "wrong shape"),
+        (_upload(nan, "a"), "a", 1, 400, "NaN"),
+        (_upload(good, "zed"), "zed", 1, 404, "unknown client"),
+        (_upload(good, "a", rnd=7), "a", 7, 409, "stale round"),
+        (_upload(good, "a", version=3), "a", 1, 409, "version"),
+        (_upload(good, "b"), "a", 1, 400, "does not match"),
+        (b"garbage" * 10, "a", 1, 400, "magic"),
+        (_upload(good, "a", n=0), "a", 1, 400, "num_examples"),
+        (b"\0" * (8 * N * 4 + 70000), "a", 1, 413, ""),
+    ]
+    for body, cid, rnd, status, reason in cases:
+        got, payload = await _post(session, body, cid, rnd)
+        assert got == status, (reason, payload)
+        assert reason in payload["error"]
+        np.testing.assert_array_equal(engine.params, before)
+        assert engine.current is not None and engine.current.results == []
+    # A corrupted payload byte fails the checksum.
+    body = bytearray(_upload(good, "a"))
+    body[-1] ^= 0xFF
+    got, payload = await _post(session, bytes(body), "a")
+    assert got == 400 and "checksum" in payload["error"]
+    # Now the real uploads: both accepted, the round closes, the model moves.
+    assert (await _post(session, _upload(good, "a"), "a"))[0] == 200
+    assert (await _post(session, _upload(good, "a"), "a"))[0] == 409  # duplicate
+    assert (await _post(session, _upload(good * 2, "b"), "b"))[0] == 200
+    records = await run
+    assert records[0].accepted and records[0].reported == 2
+    np.testing.assert_allclose(engine.params, 3.0)
+
+
+async def test_register_validates_json(api) -> None:  # type: ignore[no-untyped-def]
+    _engine, session, _run = api
+    for payload, reason in (
+        ({"client_id": "", "num_examples": 1}, "client_id"),
+        ({"client_id": "x", "num_examples": -1}, "num_examples"),
+        ({"client_id": "x", "num_examples": True}, "num_examples"),
+    ):
+        async with session.post("http://fl/v1/register", json=payload) as r:
+            assert r.status == 400
+            assert reason in (await r.json())["error"]
+    async with session.post("http://fl/v1/register", data=b"{nope") as r:
+        assert r.status == 400
+    async with session.get("http://fl/v1/task", params={"client_id": "ghost"}) as r:
+        assert r.status == 404
+        assert "unknown client" in (await r.json())["error"]

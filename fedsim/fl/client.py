@@ -59,6 +59,7 @@ class FLClient:
         request_timeout_s: float = 120.0,
         backoff_s: tuple[float, float] = (2.0, 120.0),
         observer: StateObserver | None = None,
+        on_work: Callable[[str, float], None] | None = None,
     ) -> None:
         self.client_id = client_id
         self.url = server_url.rstrip("/")
@@ -71,6 +72,8 @@ class FLClient:
         self.request_timeout_s = request_timeout_s
         self.backoff_s = backoff_s
         self.observer = observer
+        self.on_work = on_work
+        """Called with (client_id, flops) when training starts (energy accounting)."""
         self.stats = ClientStats()
         self._residual: np.ndarray | None = None
         self._failures = 0
@@ -166,6 +169,8 @@ class FLClient:
         loop = asyncio.get_running_loop()
         flops = float(self.learner.work(config))
         compute_s = max(self.device.compute_time(flops), 1e-6)
+        if self.on_work is not None:
+            self.on_work(self.client_id, flops)
         job = None
         if flops > OFFLOAD_FLOPS:
             # Start the real work now and charge simulated time meanwhile; the virtual

@@ -18,7 +18,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -26,7 +26,7 @@ from fedsim.fl.messages import ClientInfo, Failure, RoundUpdates, TrainIns, Trai
 from fedsim.fl.strategy import Strategy
 from fedsim.tasks.base import Evaluator
 
-__all__ = ["RoundRecord", "SyncRounds", "UploadRejected"]
+__all__ = ["Engine", "RoundRecord", "SyncRounds", "UploadRejected"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,45 @@ class UploadRejected(Exception):  # noqa: N818 - a rejection, carried to an HTTP
         super().__init__(reason)
         self.status = status
         self.reason = reason
+
+
+class Engine(Protocol):
+    """What the HTTP server needs from a round engine (sync or async)."""
+
+    clients: dict[str, ClientInfo]
+    params: np.ndarray
+
+    def register(self, info: ClientInfo) -> None: ...
+
+    async def poll(self, client_id: str, wait_s: float) -> TrainIns | None: ...
+
+    def task_params(self, ins: TrainIns) -> tuple[np.ndarray, int] | None:
+        """The model to send with `ins` and its version (None: the task expired)."""
+        ...
+
+    def precheck(self, client_id: str, server_round: int) -> str | None:
+        """Why an upload for `server_round` would be stale (409), before reading it."""
+        ...
+
+    def base_params(self, version: int) -> np.ndarray | None:
+        """The model of `version`, to which a delta upload is added."""
+        ...
+
+    def submit(
+        self,
+        client_id: str,
+        server_round: int,
+        base_version: int,
+        num_examples: int,
+        params: np.ndarray,
+        metrics: dict[str, float],
+    ) -> None: ...
+
+    def note_aborted(self, client_id: str, server_round: int) -> None: ...
+
+    def note_rejected(self, client_id: str, server_round: int, reason: str) -> None: ...
+
+    def status(self) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -189,11 +228,21 @@ class SyncRounds:
         if rnd is not None and rnd.number == server_round and client_id in rnd.ins:
             rnd.rejected[client_id] = reason
 
-    def round_params(self, server_round: int) -> tuple[np.ndarray, int] | None:
+    def task_params(self, ins: TrainIns) -> tuple[np.ndarray, int] | None:
         rnd = self.current
-        if rnd is None or rnd.number != server_round:
+        if rnd is None or rnd.number != ins.server_round or not rnd.open:
             return None
         return self.params, rnd.version
+
+    def precheck(self, client_id: str, server_round: int) -> str | None:
+        rnd = self.current
+        if rnd is None or rnd.number != server_round or not rnd.open:
+            now = rnd.number if rnd else 0
+            return f"stale round {server_round}: the current round is {now}"
+        return None
+
+    def base_params(self, version: int) -> np.ndarray | None:
+        return self.params if version == self.version else None
 
     # -- the loop -------------------------------------------------------------------
     async def run(self) -> list[RoundRecord]:

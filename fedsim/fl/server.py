@@ -20,14 +20,14 @@ import numpy as np
 from aiohttp import web
 
 from fedsim.fl.codec import EnvelopeError, decode, encode
-from fedsim.fl.engine import SyncRounds, UploadRejected
+from fedsim.fl.engine import Engine, UploadRejected
 from fedsim.fl.messages import ClientInfo
 
 __all__ = ["CLIENT_HEADER", "ENGINE", "ROUND_HEADER", "make_app"]
 
 log = logging.getLogger(__name__)
 
-ENGINE = web.AppKey("engine", SyncRounds)
+ENGINE = web.AppKey("engine", Engine)
 SETTINGS = web.AppKey("settings", dict)
 CLIENT_HEADER = "X-Fedsim-Client"
 ROUND_HEADER = "X-Fedsim-Round"
@@ -86,7 +86,7 @@ async def task(request: web.Request) -> web.StreamResponse:
     ins = await engine.poll(info.client_id, max(0.0, wait))
     if ins is None:
         return web.Response(status=204)
-    current = engine.round_params(ins.server_round)
+    current = engine.task_params(ins)
     if current is None:
         return web.Response(status=204)
     params, version = current
@@ -102,10 +102,9 @@ async def update(request: web.Request) -> web.Response:
         server_round = int(request.headers.get(ROUND_HEADER, ""))
     except ValueError:
         return _error(400, f"missing or bad {ROUND_HEADER} header")
-    current = engine.current
-    if current is None or current.number != server_round or not current.open:
-        now = current.number if current else 0
-        return _error(409, f"stale round {server_round}: the current round is {now}")
+    stale = engine.precheck(info.client_id, server_round)
+    if stale is not None:
+        return _error(409, stale)
     try:
         body = await request.read()
     except (ConnectionError, OSError):
@@ -130,7 +129,10 @@ async def update(request: web.Request) -> web.Response:
         return _error(400, str(exc))
     values = dec.values
     if dec.delta:
-        values = values + engine.params
+        base = engine.base_params(version)
+        if base is None:
+            return _error(409, f"update is based on version {version}, which the server no longer holds")
+        values = values + base
         if not np.isfinite(values).all():
             return _error(400, "model plus delta is not finite")
     try:
@@ -152,7 +154,7 @@ async def status(request: web.Request) -> web.Response:
 
 
 def make_app(
-    engine: SyncRounds,
+    engine: Engine,
     *,
     poll_wait_s: float = 30.0,
     codec_down: str = "float32",

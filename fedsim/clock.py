@@ -83,6 +83,11 @@ class SimSelector(selectors.BaseSelector):
                     "every task waits for something that can never happen"
                 )
             env.step()
+        # Everything else due at this same instant goes too: their asyncio callbacks
+        # queue behind the first ones in the same order, in one loop iteration.
+        now = env.now
+        while env.peek() == now:
+            env.step()
         return []
 
 

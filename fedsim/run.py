@@ -22,8 +22,10 @@ from aiohttp import web
 
 from fedsim.clock import VirtualTimeLoop
 from fedsim.errors import ScenarioError
+from fedsim.fl.async_engine import BufferedAsync, polynomial_staleness
 from fedsim.fl.client import FLClient
 from fedsim.fl.engine import RoundRecord, SyncRounds
+from fedsim.fl.gate import DeploymentGate
 from fedsim.fl.server import make_app
 from fedsim.fl.strategies.registry import build_strategy
 from fedsim.net.network import Network
@@ -85,6 +87,45 @@ def _check_memory(sc: Scenario, task: Any) -> None:
             )
 
 
+def _build_engine(
+    sc: Scenario, task: Any, evaluator: Any, strategy: Any, streams: Streams, net: Network
+) -> SyncRounds | BufferedAsync:
+    fl = sc.fl
+    gate = DeploymentGate(fl.gate_tolerance) if fl.gate_tolerance is not None else None
+    if fl.engine == "async":
+        return BufferedAsync(
+            evaluator,
+            task.initial_params(),
+            rounds=fl.rounds,
+            buffer_size=fl.buffer,
+            concurrency=fl.concurrency,
+            max_staleness=fl.max_staleness,
+            server_lr=fl.server_lr,
+            staleness_fn=polynomial_staleness(fl.staleness_exponent),
+            config=dict(fl.local),
+            deadline_s=fl.deadline_s,
+            target=fl.target,
+            time_limit_s=fl.time_limit_s,
+            gate=gate,
+            explain=net.outage_cause,
+        )
+    return SyncRounds(
+        strategy,
+        evaluator,
+        task.initial_params(),
+        rounds=fl.rounds,
+        min_available=fl.min_available,
+        deadline_s=fl.deadline_s,
+        quorum=fl.quorum,
+        target=fl.target,
+        time_limit_s=fl.time_limit_s,
+        round_interval_s=fl.round_interval_s,
+        rng=streams.get("server", "selection"),
+        explain=net.outage_cause,
+        gate=gate,
+    )
+
+
 def simulate(scenario: Scenario, *, progress: Any = None) -> RunResult:
     """Run one scenario in simulated time and return everything it recorded."""
     sc = scenario
@@ -102,20 +143,7 @@ def simulate(scenario: Scenario, *, progress: Any = None) -> RunResult:
     net.observers.append(lambda dev, up, _t, _cause: recorder.path_state(dev, up))
 
     evaluator = task.evaluator()
-    engine = SyncRounds(
-        strategy,
-        evaluator,
-        task.initial_params(),
-        rounds=sc.fl.rounds,
-        min_available=sc.fl.min_available,
-        deadline_s=sc.fl.deadline_s,
-        quorum=sc.fl.quorum,
-        target=sc.fl.target,
-        time_limit_s=sc.fl.time_limit_s,
-        round_interval_s=sc.fl.round_interval_s,
-        rng=streams.get("server", "selection"),
-        explain=net.outage_cause,
-    )
+    engine = _build_engine(sc, task, evaluator, strategy, streams, net)
     access = _access_links(net)
     totals = {"up": 0, "down": 0, "wire_up": 0, "wire_down": 0}
 
@@ -202,7 +230,7 @@ def _collect(
     sc: Scenario,
     task: Any,
     evaluator: Any,
-    engine: SyncRounds,
+    engine: SyncRounds | BufferedAsync,
     net: Network,
     wire: Wire,
     recorder: Recorder,

@@ -8,8 +8,10 @@ larger than the federation) are `ScenarioError`s, never silent defaults.
 from __future__ import annotations
 
 import copy
+import csv
+import io
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -157,6 +159,15 @@ class FLSpec:
     time_limit_s: float | None = None
     round_interval_s: float = 0.0
     """Rounds start at most this often (IoT federations pace rounds, e.g. every 2 min)."""
+    gate_tolerance: float | None = None
+    """Deploy a candidate only if its metric is at most this much worse (None: always)."""
+    engine: str = "sync"
+    """`sync` rounds, or `async` buffered aggregation (FedBuff)."""
+    buffer: int = 10
+    concurrency: int | None = None
+    max_staleness: int = 10
+    server_lr: float = 1.0
+    staleness_exponent: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -180,12 +191,25 @@ class LinkClassSpec:
 
 @dataclass(frozen=True)
 class ConnectivitySpec:
+    """When a node is reachable: a process (always, markov, periodic, trace, churn)
+    plus the node group's churn and battery settings (docs/connectivity.md)."""
+
     kind: str = "always"
     mean_up_s: float = 0.0
     mean_down_s: float = 0.0
     start_up: bool = True
     period_s: float = 0.0
     awake_s: float = 0.0
+    trace: tuple[tuple[float, float, str | None], ...] = ()
+    """`trace`: DOWN intervals (start, end, node or None for every node of the group);
+    end is `inf` for "never back"."""
+    trace_file: str = ""
+    churn_fraction: float = 0.0
+    """Fraction of the group that leaves for good (`kind: churn` is all of it)."""
+    leave_after_s: tuple[float, float] = (0.0, 0.0)
+    """A leaver leaves after a time drawn uniformly from this range."""
+    initial_charge: tuple[float, float] = (1.0, 1.0)
+    """Battery level at the start, a fraction drawn uniformly from this range."""
 
 
 @dataclass(frozen=True)
@@ -204,8 +228,11 @@ class FailureSpec:
     at_s: float
     duration_s: float
     target: str
-    """`node` or `link` (a link is named by its child node: `link: gw1` is gw1's uplink)."""
+    """`node`, `link` (a link is named by its child node: `link: gw1` is gw1's uplink)
+    or `partition` (the uplinks of `links` go down together, one cause)."""
     name: str
+    links: tuple[str, ...] = ()
+    """For a partition: the child nodes whose uplinks are cut."""
 
 
 @dataclass(frozen=True)
@@ -275,8 +302,78 @@ def _parse_link(name: str, sec: Section) -> LinkClassSpec:
     return spec
 
 
-def _parse_connectivity(sec: Section) -> ConnectivitySpec:
-    kind = sec.take("kind", _str(("always", "markov", "periodic")), "always")
+CONNECTIVITY_KINDS = ("always", "markov", "periodic", "trace", "churn")
+
+
+def _duration_range(v: Any) -> tuple[float, float]:
+    """`2h` -> (7200, 7200); `[30min, 2h]` -> (1800, 7200)."""
+    if isinstance(v, list):
+        if len(v) != 2:
+            raise ValueError(f"expected a duration or [low, high], got {v!r}")
+        lo, hi = parse_duration(v[0]), parse_duration(v[1])
+        if lo > hi:
+            raise ValueError(f"the low end {v[0]!r} is above the high end {v[1]!r}")
+        return lo, hi
+    x = parse_duration(v)
+    return x, x
+
+
+def _fraction_range(v: Any) -> tuple[float, float]:
+    """`80%` -> (0.8, 0.8); `[20%, 100%]` -> (0.2, 1.0)."""
+    if isinstance(v, list):
+        if len(v) != 2:
+            raise ValueError(f"expected a fraction or [low, high], got {v!r}")
+        lo, hi = parse_fraction(v[0]), parse_fraction(v[1])
+        if lo > hi:
+            raise ValueError(f"the low end {v[0]!r} is above the high end {v[1]!r}")
+        return lo, hi
+    x = parse_fraction(v)
+    return x, x
+
+
+def _read_trace(key: str, file: str, base_dir: Path) -> tuple[tuple[float, float, str | None], ...]:
+    """DOWN intervals from a CSV file: header `start,end` (optional `node`), `#` comments.
+
+    Times are seconds or durations with units; an empty `end` means "never back".
+    """
+    path = Path(file) if Path(file).is_absolute() else base_dir / file
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(key, f"cannot read trace file {str(path)!r} ({exc.strerror})") from None
+    lines = [(n, ln) for n, ln in enumerate(text.splitlines(), 1) if ln.strip()]
+    lines = [(n, ln) for n, ln in lines if not ln.lstrip().startswith("#")]
+    if not lines:
+        raise ScenarioError(key, f"{file}: the trace file is empty (expected a start,end header)")
+    first, header_line = lines[0]
+    header = [h.strip().lower() for h in next(csv.reader([header_line]))]
+    if header[:2] != ["start", "end"] or not set(header[2:]) <= {"node"} or len(header) > 3:
+        raise ScenarioError(
+            key, f"{file} line {first}: the header must be start,end (optionally ,node), "
+            f"got {header_line.strip()!r}"
+        )  # fmt: skip
+    out: list[tuple[float, float, str | None]] = []
+    for n, ln in lines[1:]:
+        row = [c.strip() for c in next(csv.reader(io.StringIO(ln)))]
+        if len(row) != len(header):
+            raise ScenarioError(
+                key, f"{file} line {n}: expected {len(header)} columns, got {len(row)}"
+            )
+        try:
+            start = parse_duration(row[0])
+            end = parse_duration(row[1]) if row[1] else float("inf")
+        except FedsimError as exc:
+            raise ScenarioError(key, f"{file} line {n}: {exc}") from None
+        if end <= start:
+            raise ScenarioError(
+                key, f"{file} line {n}: end {row[1]!r} is not after start {row[0]!r}"
+            )
+        out.append((start, end, row[2] if len(row) > 2 and row[2] else None))
+    return tuple(sorted(out, key=lambda r: (r[0], r[1], r[2] or "")))
+
+
+def _parse_connectivity(sec: Section, base_dir: Path = Path(".")) -> ConnectivitySpec:
+    kind = sec.take("kind", _str(CONNECTIVITY_KINDS), "always")
     if kind == "markov":
         spec = ConnectivitySpec(
             kind=kind,
@@ -292,10 +389,42 @@ def _parse_connectivity(sec: Section) -> ConnectivitySpec:
         )
         if spec.awake_s > spec.period_s:
             raise ScenarioError(sec.key("awake"), "cannot be longer than period")
+    elif kind == "trace":
+        file = sec.take("file", _str())
+        spec = ConnectivitySpec(
+            kind=kind, trace=_read_trace(sec.key("file"), file, base_dir), trace_file=file
+        )
+    elif kind == "churn":
+        spec = ConnectivitySpec(
+            kind=kind, churn_fraction=1.0, leave_after_s=sec.take("leave_after", _duration_range)
+        )
     else:
         spec = ConnectivitySpec()
     sec.done()
     return spec
+
+
+def _parse_reachability(
+    sec: Section, conn: ConnectivitySpec, device: DeviceProfile | None
+) -> ConnectivitySpec:
+    """A node group's `churn: {fraction, between}` and `initial_charge`, folded into `conn`."""
+    if sec.has("churn"):
+        churn = sec.sub("churn")
+        if conn.kind == "churn":
+            raise ScenarioError(churn.path, "the group already churns (connectivity kind churn)")
+        fraction = churn.take("fraction", parse_fraction)
+        if churn.has("after") == churn.has("between"):
+            raise ScenarioError(churn.path, "names exactly one of after or between")
+        span = churn.take("after", _duration_range, None) or churn.take("between", _duration_range)
+        churn.done()
+        conn = replace(conn, churn_fraction=fraction, leave_after_s=span)
+    if sec.has("initial_charge"):
+        charge = sec.take("initial_charge", _fraction_range)
+        if device is None or device.battery_j is None:
+            what = "mains powered" if device is not None else "not a device"
+            raise ScenarioError(sec.key("initial_charge"), f"this node has no battery ({what})")
+        conn = replace(conn, initial_charge=charge)
+    return conn
 
 
 def _parse_fl(sec: Section) -> FLSpec:
@@ -319,6 +448,9 @@ def _parse_fl(sec: Section) -> FLSpec:
         poll_wait_s=sec.take("poll_wait", _positive_duration, 30.0),
         time_limit_s=sec.take("time_limit", _positive_duration, None),
         round_interval_s=sec.take("round_interval", parse_duration, 0.0),
+        gate_tolerance=sec.take("gate_tolerance", _float(0.0), None),
+        engine=sec.take("engine", _str(("sync", "async")), "sync"),
+        **_parse_async(sec.sub("async")),
     )
     if spec.clients_per_round <= 0:
         raise ScenarioError(sec.key("clients_per_round"), "must be positive")
@@ -330,8 +462,26 @@ def _parse_fl(sec: Section) -> FLSpec:
     return spec
 
 
+def _parse_async(sec: Section) -> dict[str, Any]:
+    """`fl.async`: FedBuff's buffer size K, concurrency, staleness bound, server step."""
+    out = {
+        "buffer": sec.take("buffer", _int(1), 10),
+        "concurrency": sec.take("concurrency", _int(1), None),
+        "max_staleness": sec.take("max_staleness", _int(0), 10),
+        "server_lr": sec.take("server_lr", _float(0.0), 1.0),
+        "staleness_exponent": sec.take("staleness_exponent", _float(0.0), 0.5),
+    }
+    if out["server_lr"] <= 0:
+        raise ScenarioError(sec.key("server_lr"), "must be positive")
+    sec.done()
+    return out
+
+
 def _parse_nodes(
-    items: object, links: Mapping[str, LinkClassSpec], devices: Mapping[str, DeviceProfile]
+    items: object,
+    links: Mapping[str, LinkClassSpec],
+    devices: Mapping[str, DeviceProfile],
+    base_dir: Path = Path("."),
 ) -> tuple[NodeSpec, ...]:
     if not isinstance(items, list) or not items:
         raise ScenarioError("nodes", "expected a non-empty list of nodes")
@@ -362,7 +512,8 @@ def _parse_nodes(
             up.done()
         elif sec.has("uplink"):
             raise ScenarioError(sec.key("uplink"), "the server has no uplink")
-        conn = _parse_connectivity(sec.sub("connectivity"))
+        conn = _parse_connectivity(sec.sub("connectivity"), base_dir)
+        conn = _parse_reachability(sec, conn, devices.get(device) if device else None)
         sec.done()
         if count > 1 and kind != "device":
             raise ScenarioError(f"nodes[{i}].count", "only device groups can have a count")
@@ -411,6 +562,29 @@ def _check_acyclic(nodes: list[NodeSpec]) -> None:
             cur = parent[cur]
 
 
+def _failure_targets(
+    key: str, items: object, nodes: tuple[NodeSpec, ...], *, link_names: bool
+) -> tuple[str, ...]:
+    """Node, group (or, with `link_names`, `child-parent` link) names -> child nodes."""
+    if not isinstance(items, list) or not items:
+        raise ScenarioError(key, "expected a non-empty list of node or group names")
+    links = {f"{n.name}-{n.parent}": n.name for n in nodes if n.parent is not None}
+    out: list[str] = []
+    for j, item in enumerate(items):
+        if not isinstance(item, str):
+            raise ScenarioError(f"{key}[{j}]", f"expected a name, got {item!r}")
+        found = [n.name for n in nodes if item in (n.name, n.group)]
+        if not found and link_names and item in links:
+            found = [links[item]]
+        if not found:
+            what = "node, group or link" if link_names else "node or group"
+            raise ScenarioError(f"{key}[{j}]", f"unknown {what} {item!r}")
+        if any(n.kind == "server" and n.name in found for n in nodes):
+            raise ScenarioError(f"{key}[{j}]", "the server has no uplink to cut")
+        out.extend(f for f in found if f not in out)
+    return tuple(out)
+
+
 def _parse_failures(items: object, nodes: tuple[NodeSpec, ...]) -> tuple[FailureSpec, ...]:
     if items is None:
         return ()
@@ -419,15 +593,36 @@ def _parse_failures(items: object, nodes: tuple[NodeSpec, ...]) -> tuple[Failure
     names = {n.name: n for n in nodes}
     groups = {n.group for n in nodes}
     out: list[FailureSpec] = []
+    partitions: set[str] = set()
     for i, item in enumerate(items):
         sec = Section(f"failures[{i}]", item)
         at = sec.take("at", parse_duration)
         duration = sec.take("duration", _positive_duration)
         node = sec.take("node", _str(), None)
         link = sec.take("link", _str(), None)
+        part_items = sec.raw("partition")
+        link_items = sec.raw("links")
+        label = sec.take("name", _str(), None)
         sec.done()
-        if (node is None) == (link is None):
-            raise ScenarioError(sec.path, "names exactly one of node or link")
+        given = [k for k, v in (("node", node), ("link", link), ("partition", part_items),
+                                ("links", link_items)) if v is not None]  # fmt: skip
+        if len(given) != 1:
+            raise ScenarioError(sec.path, "names exactly one of node, link, partition or links")
+        if given[0] in ("partition", "links"):
+            cut = _failure_targets(
+                sec.key(given[0]),
+                part_items if given[0] == "partition" else link_items,
+                nodes,
+                link_names=given[0] == "links",
+            )
+            pname = label or str(i)
+            if pname in partitions:
+                raise ScenarioError(sec.key("name"), f"duplicate partition name {pname!r}")
+            partitions.add(pname)
+            out.append(FailureSpec(at, duration, "partition", pname, cut))
+            continue
+        if label is not None:
+            raise ScenarioError(sec.key("name"), "only a partition or links failure has a name")
         target, name = ("node", node) if node is not None else ("link", link)
         assert name is not None
         targets = [name] if name in names else [n.name for n in nodes if n.group == name]
@@ -439,8 +634,14 @@ def _parse_failures(items: object, nodes: tuple[NodeSpec, ...]) -> tuple[Failure
     return tuple(out)
 
 
-def parse_scenario(data: object, *, source: str = "<topology>") -> Scenario:
-    """Validate a topology mapping (already YAML-loaded) into a `Scenario`."""
+def parse_scenario(
+    data: object, *, source: str = "<topology>", base_dir: str | Path | None = None
+) -> Scenario:
+    """Validate a topology mapping (already YAML-loaded) into a `Scenario`.
+
+    Files the topology names (connectivity traces) are read relative to `base_dir`
+    (the topology file's folder; the working directory when None).
+    """
     root = Section("", data)
     name = root.take("name", _str(), Path(source).stem)
     seed = root.take("seed", _int(0), 0)
@@ -468,7 +669,7 @@ def parse_scenario(data: object, *, source: str = "<topology>") -> Scenario:
         links[str(lname)] = _parse_link(str(lname), links_sec.sub(str(lname)))
     links_sec.done()
 
-    nodes = _parse_nodes(root.raw("nodes"), links, devices)
+    nodes = _parse_nodes(root.raw("nodes"), links, devices, Path(base_dir or "."))
     failures = _parse_failures(root.raw("failures"), nodes)
     root.done()
 
@@ -565,4 +766,4 @@ def load_scenario(
     data = apply_overrides(load_yaml(path), overrides)
     if seed is not None:
         data["seed"] = seed
-    return parse_scenario(data, source=str(path))
+    return parse_scenario(data, source=str(path), base_dir=Path(path).parent)

@@ -14,6 +14,7 @@ from aiohttp import web
 from fedsim.clock import VirtualTimeLoop
 from fedsim.fl.codec import decode, encode
 from fedsim.fl.engine import SyncRounds
+from fedsim.fl.gate import DeploymentGate
 from fedsim.fl.server import CLIENT_HEADER, ROUND_HEADER, make_app
 from fedsim.fl.strategies.fedavg import FedAvg
 from fedsim.net.transport import EmulatedConnector, EmulatedSite, Wire
@@ -47,8 +48,10 @@ class Instant:
         pass
 
 
-@pytest.fixture
-async def api() -> AsyncIterator[tuple[SyncRounds, aiohttp.ClientSession, asyncio.Task[object]]]:
+@pytest.fixture(params=[None])
+async def api(
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[tuple[SyncRounds, aiohttp.ClientSession, asyncio.Task[object]]]:
     loop = asyncio.get_running_loop()
     assert isinstance(loop, VirtualTimeLoop)
     engine = SyncRounds(
@@ -59,6 +62,7 @@ async def api() -> AsyncIterator[tuple[SyncRounds, aiohttp.ClientSession, asynci
         min_available=2,
         deadline_s=600,
         rng=np.random.default_rng(0),
+        gate=request.param,
     )
     wire = Wire(loop, lambda c, s: (Instant(loop), 0.001))
     runner = web.AppRunner(make_app(engine, poll_wait_s=60), access_log=None)
@@ -146,3 +150,22 @@ async def test_register_validates_json(api) -> None:  # type: ignore[no-untyped-
     async with session.get("http://fl/v1/task", params={"client_id": "ghost"}) as r:
         assert r.status == 404
         assert "unknown client" in (await r.json())["error"]
+
+
+@pytest.mark.parametrize("api", [DeploymentGate(tolerance=1.0)], indirect=True)
+async def test_gate_rejects_a_poisoned_round(api) -> None:  # type: ignore[no-untyped-def]
+    """Valid uploads whose average is far worse than the deployed model: evaluated,
+    rejected by the gate, and the deployed model (and its version) stay the same."""
+    engine, session, run = api
+    await asyncio.gather(_task(session, "a"), _task(session, "b"))
+    before = engine.params.copy()
+    poison = np.full(N, 1e3, dtype=np.float32)
+    assert (await _post(session, _upload(poison, "a"), "a"))[0] == 200
+    assert (await _post(session, _upload(poison, "b"), "b"))[0] == 200
+    records = await run
+    rec = records[0]
+    assert rec.reported == 2
+    assert rec.candidate_metric is not None and rec.candidate_metric < rec.metric
+    assert not rec.accepted
+    assert rec.deployed_version == 0 == engine.version
+    np.testing.assert_array_equal(engine.params, before)

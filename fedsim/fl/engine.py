@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from fedsim.fl.gate import DeploymentGate
 from fedsim.fl.messages import ClientInfo, Failure, RoundUpdates, TrainIns, TrainRes
 from fedsim.fl.strategy import Strategy
 from fedsim.tasks.base import Evaluator
@@ -104,6 +106,7 @@ class _Round:
     ins: dict[str, TrainIns]
     want: int
     results: list[TrainRes] = field(default_factory=list)
+    reported: set[str] = field(default_factory=set)
     aborted: set[str] = field(default_factory=set)
     rejected: dict[str, str] = field(default_factory=dict)
     done: asyncio.Event = field(default_factory=asyncio.Event)
@@ -128,6 +131,7 @@ class SyncRounds:
         round_interval_s: float = 0.0,
         rng: np.random.Generator,
         explain: FailureExplainer | None = None,
+        gate: DeploymentGate | None = None,
     ) -> None:
         self.strategy = strategy
         self.evaluator = evaluator
@@ -142,6 +146,7 @@ class SyncRounds:
         self.round_interval_s = round_interval_s
         self.rng = rng
         self.explain = explain
+        self.gate = gate if gate is not None else DeploymentGate(math.inf)
         self.clients: dict[str, ClientInfo] = {}
         self.waiting: dict[str, asyncio.Future[TrainIns | None]] = {}
         self.current: _Round | None = None
@@ -167,10 +172,8 @@ class SyncRounds:
         if self.finished:
             return None
         rnd = self.current
-        if rnd is not None and rnd.open and client_id in rnd.ins:
-            # Selected but the task was lost on the way (a broken poll): hand it again.
-            if all(r.client_id != client_id for r in rnd.results):
-                return rnd.ins[client_id]
+        if rnd is not None and rnd.open and client_id in rnd.ins and client_id not in rnd.reported:
+            return rnd.ins[client_id]  # selected, but the task was lost on the way: again
         old = self.waiting.pop(client_id, None)
         if old is not None and not old.done():
             old.set_result(None)
@@ -205,7 +208,7 @@ class SyncRounds:
             raise UploadRejected(409, f"client {client_id!r} was not selected in round {server_round}")
         if base_version != rnd.version:
             raise UploadRejected(409, f"update is based on version {base_version}, not {rnd.version}")
-        if any(r.client_id == client_id for r in rnd.results):
+        if client_id in rnd.reported:
             raise UploadRejected(409, f"client {client_id!r} already reported in round {server_round}")
         if len(rnd.results) >= rnd.want:
             raise UploadRejected(409, f"round {server_round} already has its {rnd.want} reports")
@@ -214,6 +217,7 @@ class SyncRounds:
         rnd.results.append(
             TrainRes(client_id, server_round, base_version, num_examples, self._matrix[row], metrics)
         )
+        rnd.reported.add(client_id)
         self.clients[client_id].rounds_reported += 1
         if len(rnd.results) >= rnd.want:
             rnd.done.set()
@@ -315,10 +319,13 @@ class SyncRounds:
             candidate, metrics = self.strategy.aggregate(number, self.params, updates, failures)
             if candidate is not None:
                 candidate_metric = self._evaluate(candidate)
-                accepted = True
-                self.params = np.ascontiguousarray(candidate, dtype=np.float32).copy()
-                self.version += 1
-                self.deployed_metric = candidate_metric
+                accepted = self.gate.accept(
+                    candidate_metric, self.deployed_metric, self.evaluator.higher_is_better
+                )
+                if accepted:  # evaluated before deployment: the gate may keep the old model
+                    self.params = np.ascontiguousarray(candidate, dtype=np.float32).copy()
+                    self.version += 1
+                    self.deployed_metric = candidate_metric
         causes = Counter(f.cause for f in failures)
         return RoundRecord(
             round=number,
@@ -336,7 +343,7 @@ class SyncRounds:
         )
 
     def _failures(self, rnd: _Round, end: float) -> list[Failure]:
-        reported = {r.client_id for r in rnd.results}
+        reported = rnd.reported
         if len(reported) >= rnd.want:
             return []  # over-selected leftovers are not failures
         out = []

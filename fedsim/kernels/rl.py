@@ -24,6 +24,7 @@ from numba import njit
 __all__ = [
     "BASELINE_MEAN",
     "BASELINE_NONE",
+    "BASELINE_RUNNING",
     "BASELINE_WHITEN",
     "CARTPOLE_DEFAULT_DYNAMICS",
     "CARTPOLE_MAX_STEPS",
@@ -56,6 +57,8 @@ BASELINE_MEAN = 1
 """Subtract the mean return-to-go of the update's batch."""
 BASELINE_WHITEN = 2
 """Subtract the batch mean and divide by the batch standard deviation."""
+BASELINE_RUNNING = 3
+"""Subtract a running average of past returns-to-go, carried across calls by the caller."""
 
 
 def policy_num_params(hidden: int) -> int:
@@ -301,13 +304,19 @@ def reinforce_train(
     baseline: int,
     max_steps: int,
     seed: int,
-) -> tuple[np.ndarray, int, int, float]:
+    run_b: float = 0.0,
+    run_rate: float = 0.1,
+) -> tuple[np.ndarray, int, int, float, float]:
     """REINFORCE: `episodes` sampled episodes, one gradient-ascent step per `batch` of them.
 
     The gradient is the mean over the batch's time steps of (G_t - baseline) times
-    grad log pi(a_t|s_t), with G_t the discounted return-to-go. Adam moments start
-    at zero on every call (a fresh optimizer per local update, as in FL practice).
-    Returns (new float32 params, episodes, env steps, mean undiscounted return).
+    grad log pi(a_t|s_t), with G_t the discounted return-to-go. With
+    `BASELINE_RUNNING` the baseline is `run_b`, a running average of earlier
+    returns-to-go (it never sees the batch it is applied to, so the gradient stays
+    unbiased); after each update it moves `run_rate` of the way to the batch mean.
+    Adam moments start at zero on every call (a fresh optimizer per local update,
+    as in FL practice). Returns (new float32 params, episodes, env steps, mean
+    undiscounted return, updated running baseline).
     """
     np.random.seed(seed)
     theta = params.astype(np.float64)
@@ -341,10 +350,15 @@ def reinforce_train(
         total_steps += off
         mean = 0.0
         scale = 1.0
-        if baseline != BASELINE_NONE:
-            for t in range(off):
-                mean += ret_buf[t]
-            mean /= off
+        batch_mean = 0.0
+        for t in range(off):
+            batch_mean += ret_buf[t]
+        batch_mean /= off
+        if baseline == BASELINE_MEAN or baseline == BASELINE_WHITEN:
+            mean = batch_mean
+        elif baseline == BASELINE_RUNNING:
+            mean = run_b
+        run_b += run_rate * (batch_mean - run_b)
         if baseline == BASELINE_WHITEN:
             var = 0.0
             for t in range(off):
@@ -365,7 +379,8 @@ def reinforce_train(
         else:
             for i in range(n):
                 theta[i] += lr * grad[i]
-    return theta.astype(np.float32), episodes, total_steps, total_return / max(episodes, 1)
+    mean_return = total_return / max(episodes, 1)
+    return theta.astype(np.float32), episodes, total_steps, mean_return, run_b
 
 
 # ------------------------------------------------------------------ tabular Q-learning
@@ -411,6 +426,7 @@ def q_learning(
     epsilon: float,
     seed: int,
     alpha_decay: float = 0.0,
+    visits: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float]:
     """Epsilon-greedy Q-learning on a finite MDP given as sparse successor tables.
 
@@ -419,7 +435,10 @@ def q_learning(
     `start_probs` every `episode_len` steps (bootstrapping through the cut, since the
     task is continuing). The step size for the n-th visit of (s, a) within this call
     is alpha / (1 + alpha_decay * n): a Robbins-Monro schedule when alpha_decay > 0,
-    which removes most of the constant-step noise from the final Q.
+    which removes most of the constant-step noise from the final Q. Pass `visits`
+    (float64 (S, A), updated in place) to count visits across calls, so that the
+    step size keeps decaying over a whole federated run rather than restarting
+    every round.
     Returns (new float32 Q of shape (S, A), mean reward).
     """
     np.random.seed(seed)
@@ -428,7 +447,7 @@ def q_learning(
     start_cum = np.cumsum(start_probs)
     M = next_states.shape[2]
     cum = np.empty(M)
-    visits = np.zeros(Q.shape)
+    n_visits = np.zeros(Q.shape) if visits is None else visits
     s = 0
     total = 0.0
     for t in range(steps):
@@ -447,8 +466,8 @@ def q_learning(
         best = Q[s2, 0]
         for b in range(1, n_actions):
             best = max(best, Q[s2, b])
-        step = alpha / (1.0 + alpha_decay * visits[s, a])
-        visits[s, a] += 1.0
+        step = alpha / (1.0 + alpha_decay * n_visits[s, a])
+        n_visits[s, a] += 1.0
         Q[s, a] += step * (r + gamma * best - Q[s, a])
         s = s2
     return Q.astype(np.float32), total / max(steps, 1)

@@ -2,9 +2,15 @@
 
 Every non-server node has one uplink toward its parent, so a device's path to the
 server is the chain of uplinks; direction 0 of every link points at the server.
-Nodes and links go down and up (connectivity processes, scheduled failures);
-while any element of a path is down, connections over it are reset and new
-connects fail, the way a detached radio or a dead gateway behaves.
+Nodes and links go down and up (connectivity processes, traces, scheduled
+failures, partitions); while any element of a path is down, connections over it
+are reset and new connects fail, the way a detached radio or a dead gateway
+behaves. A node that leaves for good (churn, an empty battery) is `retire`d: it
+goes down with a permanent cause and never comes back.
+
+A down element carries a set of causes (`category:name`, e.g. `gateway_down:gw1`,
+`partition:east`, `battery:dev-3`); it is up again only when every cause is gone,
+so overlapping failures compose. Results report the category (before the colon).
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import simpy
 
 from fedsim.errors import ScenarioError
 from fedsim.net.channel import Channel
-from fedsim.net.connectivity import start_connectivity
+from fedsim.net.connectivity import start_churn, start_connectivity
 from fedsim.net.flow import FlowChannel
 from fedsim.net.jitter import NormalJitter, ParetoJitter, UniformJitter
 from fedsim.net.link import Hop, Jitter, Link, LossModel, NoLoss, Transmitter
@@ -63,6 +69,12 @@ class Network:
         self.observers: list[StateObserver] = []
         self.breaker: Callable[[Callable[[Any], bool], str], int] | None = None
         self.outages: dict[str, list[Outage]] = {}
+        self.retired: dict[str, str] = {}
+        """Nodes gone for good, with the cause (churn, battery)."""
+        self.partitions: dict[str, tuple[str, ...]] = {
+            f.name: f.links for f in scenario.failures if f.target == "partition"
+        }
+        """Partition name -> the child nodes whose uplinks it cuts."""
         self._paths: dict[str, tuple[Hop, ...]] = {}
         self._path_up: dict[str, bool] = {}
         self._build()
@@ -201,10 +213,17 @@ class Network:
 
     # -- up and down -----------------------------------------------------------------
     def start(self) -> None:
-        """Start connectivity processes and scheduled failures."""
+        """Start connectivity processes, churn and scheduled failures."""
         sc = self.scenario
+        groups: dict[str, list[str]] = {}
         for spec in sc.nodes:
             start_connectivity(self, spec.name, spec.connectivity, self.streams)
+            groups.setdefault(spec.group, []).append(spec.name)
+        for spec in sc.nodes:
+            if spec.connectivity.churn_fraction > 0 and groups.get(spec.group):
+                start_churn(
+                    self, spec.group, groups.pop(spec.group), spec.connectivity, self.streams
+                )
         for f in sc.failures:
             self.env.process(self._scheduled(f.at_s, f.duration_s, f.target, f.name))
 
@@ -218,6 +237,8 @@ class Network:
     def cause_for(self, target: str, name: str, *, scheduled: bool = False) -> str:
         if target == "link":
             return f"link_down:{name}"
+        if target == "partition":
+            return f"partition:{name}"
         kind = self.nodes[name].kind
         category = {"device": "device_offline", "gateway": "gateway_down"}.get(kind, "server_down")
         if scheduled and kind == "device":
@@ -227,6 +248,8 @@ class Network:
     def _links_of(self, target: str, name: str) -> list[Link]:
         if target == "link":
             return [self.uplink[name]]
+        if target == "partition":
+            return [self.uplink[c] for c in self.partitions[name]]
         links = [self.uplink[c] for c in self.nodes[name].children]
         if name in self.uplink:
             links.append(self.uplink[name])
@@ -256,7 +279,12 @@ class Network:
 
     def _devices_under(self, target: str, name: str) -> list[str]:
         out: list[str] = []
-        stack = [name] if target == "link" else [name, *self.nodes[name].children]
+        if target == "partition":
+            stack = list(self.partitions[name])
+        elif target == "link":
+            stack = [name]
+        else:
+            stack = [name, *self.nodes[name].children]
         seen: set[str] = set()
         while stack:
             cur = stack.pop()
@@ -267,6 +295,25 @@ class Network:
                 out.append(cur)
             stack.extend(self.nodes[cur].children)
         return sorted(out)
+
+    def retire(self, node: str, cause: str) -> None:
+        """`node` leaves for good (churn, an empty battery): down with `cause`, forever.
+
+        Devices behind it whose path was already down for another reason (a sleeping
+        radio, a gateway outage) now count as down for `cause`, since that is why
+        they will not come back.
+        """
+        if node in self.retired:
+            return
+        self.retired[node] = cause
+        now = self.env.now
+        devices = self._devices_under("node", node)
+        for dev in devices:
+            log = self.outages[dev]
+            if not self._path_up[dev] and log and log[-1].end is None:
+                log[-1].end = now
+                log.append(Outage(dev, now, None, cause))
+        self.set_down("node", node, cause)
 
     def _refresh(self, devices: Iterable[str], cause: str) -> None:
         now = self.env.now

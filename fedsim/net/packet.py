@@ -39,7 +39,7 @@ import numpy as np
 import simpy
 
 from fedsim.net.link import Hop, Transmitter
-from fedsim.net.tcp import RtoEstimator, TcpParams, path_mtu, reverse_path, segment_sizes
+from fedsim.net.tcp import Cubic, RtoEstimator, TcpParams, path_mtu, reverse_path, segment_sizes
 
 __all__ = ["PacketChannel"]
 
@@ -102,6 +102,9 @@ class _Timer:
         self.fn()
 
 
+_OPEN, _DISORDER, _RECOVERY, _LOSS = range(4)
+
+
 class _Side:
     """Sender state of one direction plus the matching receiver state."""
 
@@ -109,28 +112,38 @@ class _Side:
         p = ch.params
         self.d = d
         self.rto = RtoEstimator(p)
+        self.cc = Cubic(p)
         self.cwnd = float(p.initial_window)
         self.ssthresh = math.inf
         self.sizes: list[int] = []
         self.una = 0
         self.nxt = 0
+        # scoreboard (ns-3 TcpTxBuffer flags), all within [una, nxt)
         self.sacked: set[int] = set()
         self.lost: set[int] = set()
+        self.retrans: set[int] = set()
+        self.state = _OPEN
         self.dupacks = 0
-        self.recovery = False
         self.recover = 0
-        self.limited = 0
+        self.recover_active = False
+        self.first_partial = True
+        self.prr_delivered = 0
+        self.prr_out = 0
+        self.prr_flight = 1
+        self.history: deque[int] = deque()
+        """Segments sent once and not yet ACKed since the last timeout (RTT samples)."""
         self.last_send = 0.0
         self.timer = _Timer(ch.env, lambda: ch._on_rto(self))
         self.msgs: deque[tuple[int, simpy.Event, int]] = deque()
         self.sent_once: set[int] = set()
-        self.retx_out: set[int] = set()
         # receiver
         self.rcv_nxt = 0
         self.ooo: set[int] = set()
         self.unacked = 0
         self.quick = True
-        self.last_ts = 0.0
+        self.ts_recent = -1.0
+        self.ts_echo = 0.0
+        self.high_ack_sent = 0
         self.delack = _Timer(ch.env, lambda: ch._send_ack(self))
 
 
@@ -318,152 +331,247 @@ class PacketChannel:
         for s in self.sides:
             self._try_send(s)
 
-    # -- sender ------------------------------------------------------------------------------------
+    # -- sender (ns-3 TcpSocketBase + TcpTxBuffer + TcpCubic + PRR) -----------------------------
     def _pipe(self, s: _Side) -> int:
-        return (s.nxt - s.una) - len(s.sacked) - len(s.lost)
+        """RFC 6675 pipe as ns-3 counts it: sent - SACKed - lost + retransmitted."""
+        return (s.nxt - s.una) - len(s.sacked) - len(s.lost) + len(s.retrans)
+
+    def _next_seg(self, s: _Side) -> int | None:
+        """NextSeg(): a lost, not yet retransmitted hole; else new data; else (recovery
+        only) the first un-SACKed segment not yet retransmitted (rule 3)."""
+        cand = [q for q in s.lost if q not in s.retrans]
+        if cand:
+            return min(cand)
+        if s.nxt < len(s.sizes) and s.nxt - s.una < self.maxwin:
+            return s.nxt
+        if s.state == _RECOVERY:
+            for q in range(s.una, s.nxt):
+                if q not in s.sacked and q not in s.retrans:
+                    return q
+        return None
 
     def _try_send(self, s: _Side) -> None:
         if not self.connected or self._broken is not None:
             return
-        while True:
-            pipe = self._pipe(s)
-            if pipe >= int(s.cwnd) + s.limited:
+        while s.cwnd - self._pipe(s) >= 1.0:
+            q = self._next_seg(s)
+            if q is None:
                 break
-            if s.lost:
-                seq = min(s.lost)
-                s.lost.discard(seq)
-                self._send_seg(s, seq, retx=True)
-                continue
-            if s.nxt < len(s.sizes) and s.nxt - s.una < self.maxwin:
-                if pipe >= int(s.cwnd):
-                    s.limited -= 1
-                self._send_seg(s, s.nxt, retx=s.nxt in s.sent_once)
-                s.nxt += 1
-                continue
-            break
+            self._send_seg(s, q)
 
-    def _send_seg(self, s: _Side, seq: int, retx: bool) -> None:
+    def _send_seg(self, s: _Side, seq: int) -> None:
         size = s.sizes[seq]
         pkt = _Pkt(_DATA, size + self.params.header_bytes + self.params.framing_bytes, seq, size)
-        pkt.retx = retx
         pkt.ts = self.env.now
-        if retx:
-            s.retx_out.add(seq)
+        if seq < s.nxt:
+            pkt.retx = True
+            s.retrans.add(seq)
             h = self.paths[s.d][0]
             h.link.counters[h.direction].retransmissions += 1
+        else:
+            pkt.retx = seq in s.sent_once  # data re-sent after an idle restart
+            s.history.append(seq)
+            s.nxt = seq + 1
+        if s.state == _RECOVERY:
+            s.prr_out += 1
         s.sent_once.add(seq)
         s.last_send = self.env.now
         if not s.timer.armed:
             s.timer.arm(s.rto.current)
         self._emit(s.d, pkt)
 
+    def _new_ack(self, s: _Side, reset_rto: bool) -> None:
+        if reset_rto:
+            s.rto.reset()
+            s.timer.arm(s.rto.current)
+        if s.una >= len(s.sizes):
+            s.timer.stop()
+
+    def _increase(self, s: _Side, acked: int) -> None:
+        s.cwnd = min(
+            s.cc.increase(s.cwnd, s.ssthresh, acked, self.env.now), float(self.maxwin) + 1.0
+        )
+
+    def _prr(self, s: _Side, delivered: int, dupack: bool) -> None:
+        """Proportional rate reduction (RFC 6937, ns-3's default recovery), in segments."""
+        if dupack and s.prr_delivered < s.prr_flight:
+            delivered += 1
+        if delivered == 0:
+            return
+        s.prr_delivered += delivered
+        pipe = self._pipe(s)
+        if pipe > s.ssthresh:
+            sndcnt = math.ceil(s.prr_delivered * s.ssthresh / s.prr_flight) - s.prr_out
+        else:
+            limit = max(s.prr_delivered - s.prr_out, delivered) + 1
+            sndcnt = min(limit, int(s.ssthresh - pipe))
+        sndcnt = max(sndcnt, 0 if s.prr_out > 0 else 1)
+        s.cwnd = float(pipe + sndcnt)
+
+    def _enter_recovery(self, s: _Side, delivered: int) -> None:
+        s.lost.add(s.una)  # the head is presumed lost (MarkHeadAsLost)
+        s.recover = s.nxt
+        s.recover_active = True
+        s.state = _RECOVERY
+        s.ssthresh = s.cc.ssthresh(s.cwnd)
+        s.prr_out = 0
+        s.prr_delivered = 0
+        s.prr_flight = max(1, s.nxt - s.una)
+        self._prr(s, delivered, False)
+        if s.una not in s.retrans:  # fast retransmit, outside the window
+            self._send_seg(s, s.una)
+
+    def _update_lost(self, s: _Side) -> None:
+        """A hole with `dupack_threshold` SACKed segments above it is lost."""
+        dup = self.params.dupack_threshold
+        if len(s.sacked) < dup:
+            return
+        count = 0
+        for q in range(max(s.sacked), s.una - 1, -1):
+            if q in s.sacked:
+                count += 1
+            elif count >= dup and q not in s.lost:
+                s.lost.add(q)
+        if count >= dup:
+            s.lost.add(s.una)
+
     def _on_ack(self, s: _Side, pkt: _Pkt) -> None:
         ack = pkt.ack
-        if ack > s.una:
-            s.rto.sample(self.env.now - pkt.ts)
-            newly = ack - s.una
-            for q in range(s.una, ack):
-                s.sacked.discard(q)
-                s.lost.discard(q)
-                s.retx_out.discard(q)
-            s.una = ack
-            if s.nxt < s.una:
-                s.nxt = s.una
-            s.dupacks = 0
-            s.limited = 0
-            if s.recovery:
-                if ack >= s.recover:
-                    s.recovery = False
-                    s.cwnd = max(s.ssthresh, 1.0)
-            elif s.cwnd < s.ssthresh:
-                s.cwnd = min(s.cwnd + newly, max(s.ssthresh, s.cwnd + 1))
-            else:
-                s.cwnd += newly / s.cwnd
-            s.cwnd = min(s.cwnd, float(self.maxwin))
-            if s.una < s.nxt:
-                s.timer.arm(s.rto.current)
-            else:
-                s.timer.stop()
-        elif s.una < s.nxt:
-            s.dupacks += 1
-            if not s.recovery and s.dupacks <= 2:
-                s.limited = s.dupacks
-        new_sack = [q for q in pkt.sack if q >= s.una and q not in s.sacked]
+        # RTT sample from the timestamp echo (ns-3 EstimateRtt), before anything else.
+        if s.history and ack >= s.history[0] + 1:
+            s.rto.sample(max(1e-6, self.env.now - pkt.ts))
+            while s.history and s.history[0] + 1 <= ack:
+                s.history.popleft()
+            s.cc.rtt(s.rto.srtt)
+        new_sack = [q for q in pkt.sack if s.una <= q < s.nxt and q not in s.sacked]
+        for q in new_sack:
+            s.sacked.add(q)
+            s.lost.discard(q)
+            s.retrans.discard(q)
         if new_sack:
-            s.sacked.update(new_sack)
-            s.lost.difference_update(new_sack)
-            s.retx_out.difference_update(new_sack)
-        self._detect_loss(s)
+            self._update_lost(s)
+        if ack < s.una:
+            return
+        old = s.una
+        delivered = len(new_sack)
+        for q in range(old, ack):
+            if q not in s.sacked:
+                delivered += 1
+            s.sacked.discard(q)
+            s.lost.discard(q)
+            s.retrans.discard(q)
+        s.una = ack
+        dup = bool(new_sack)
+        if dup and s.state != _LOSS:
+            if s.state != _RECOVERY:
+                s.dupacks += 1
+            if s.state == _OPEN:
+                s.state = _DISORDER
+            if s.state == _RECOVERY:
+                self._prr(s, delivered, True)
+            elif s.state == _DISORDER and (
+                (
+                    s.dupacks == self.params.dupack_threshold
+                    and (ack >= s.recover or not s.recover_active)
+                )
+                or s.una in s.lost
+            ):
+                self._enter_recovery(s, delivered)
+        if ack > old:
+            acked = delivered
+            if not dup:
+                s.dupacks = 0
+            if ack < s.recover and s.state == _RECOVERY:
+                if acked >= 1:
+                    self._prr(s, delivered, False)
+                if ack not in s.retrans and ack < s.nxt:
+                    q = self._next_seg(s)
+                    self._send_seg(s, ack if q is None else q)
+                self._new_ack(s, s.first_partial)
+                s.first_partial = False
+            elif ack < s.recover and s.state == _LOSS:
+                self._increase(s, acked)
+                self._new_ack(s, True)
+            else:
+                exited = False
+                if s.state == _DISORDER and not dup:
+                    s.state = _OPEN
+                elif s.state == _RECOVERY:
+                    s.first_partial = True
+                    acked = ack - old
+                    s.state = _OPEN
+                    s.dupacks = 0
+                    exited = True
+                elif s.state == _LOSS:
+                    s.first_partial = True
+                    acked = max(0, ack - s.recover)
+                    s.state = _OPEN
+                if ack >= s.recover:
+                    s.recover_active = False
+                if exited:
+                    self._new_ack(s, True)
+                    s.cwnd = s.ssthresh
+                if s.state == _OPEN:
+                    self._increase(s, acked)
+                    self._new_ack(s, True)
         self._try_send(s)
-
-    def _detect_loss(self, s: _Side) -> None:
-        if not s.sacked:
-            return
-        dup = self.params.dupack_threshold
-        above = sorted(s.sacked)
-        if len(above) < dup and s.dupacks < dup:
-            return
-        # a hole is lost when `dup` SACKed segments lie above it
-        limit = above[-dup] if len(above) >= dup else above[0]
-        new_lost = [
-            q
-            for q in range(s.una, limit)
-            if q not in s.sacked and q not in s.lost and q not in s.retx_out
-        ]
-        if not new_lost:
-            return
-        if not s.recovery:
-            s.recovery = True
-            s.recover = s.nxt
-            s.ssthresh = max(2.0, math.floor(self._pipe(s) * self.params.beta))
-            s.cwnd = s.ssthresh
-        s.lost.update(new_lost)
 
     def _on_rto(self, s: _Side) -> None:
         if self._broken is not None or s.una >= s.nxt:
             return
-        p = self.params
-        s.ssthresh = max(2.0, math.floor((s.nxt - s.una) * p.beta))
-        s.cwnd = 1.0
-        s.recovery = False
         s.dupacks = 0
-        s.limited = 0
+        s.retrans.clear()
         s.lost = {q for q in range(s.una, s.nxt) if q not in s.sacked}
-        s.retx_out.clear()
+        s.recover = s.nxt
+        s.recover_active = True
         s.rto.expire()
-        s.timer.arm(s.rto.current)
+        s.history.clear()
+        s.ssthresh = s.cc.ssthresh(s.cwnd)
+        s.cc.reset()
+        s.state = _LOSS
+        s.cwnd = 1.0
         self._try_send(s)
 
-    # -- receiver ----------------------------------------------------------------------------------
+    # -- receiver (ns-3 ReceivedData) --------------------------------------------------------------
     def _on_data(self, s: _Side, pkt: _Pkt) -> None:
         seq = pkt.seq
-        s.last_ts = pkt.ts
+        if pkt.ts >= s.ts_recent:
+            s.ts_recent = pkt.ts
+            if seq == s.rcv_nxt and seq <= s.high_ack_sent:
+                s.ts_echo = pkt.ts
+        if seq < s.rcv_nxt or seq in s.ooo:
+            self._send_ack(s)  # duplicate: ACK at once
+            return
+        before = s.rcv_nxt
         if seq == s.rcv_nxt:
             s.rcv_nxt += 1
             while s.rcv_nxt in s.ooo:
                 s.ooo.discard(s.rcv_nxt)
                 s.rcv_nxt += 1
             self._deliver(s)
-            s.unacked += 1
-            if s.quick or s.ooo or s.unacked >= self.params.delack_segments or pkt.retx:
-                s.quick = False
-                self._send_ack(s)
-            elif not s.delack.armed:
-                s.delack.arm(self.params.delack_timeout)
         else:
-            if seq > s.rcv_nxt:
-                s.ooo.add(seq)
+            s.ooo.add(seq)
+        if s.ooo or s.rcv_nxt > before + 1:
+            self._send_ack(s)  # a gap exists, or one was just filled
+            return
+        s.unacked += 1
+        if s.quick or s.unacked >= self.params.delack_segments:
+            s.quick = False
             self._send_ack(s)
+        elif not s.delack.armed:
+            s.delack.arm(self.params.delack_timeout)
 
     def _send_ack(self, s: _Side) -> None:
         if self._broken is not None:
             return
         s.delack.stop()
         s.unacked = 0
+        s.quick = False
+        s.high_ack_sent = max(s.high_ack_sent, s.rcv_nxt)
         a = _Pkt(_ACK, self.params.ack_bytes)
         a.ack = s.rcv_nxt
         a.sack = frozenset(s.ooo)
-        a.ts = s.last_ts
+        a.ts = s.ts_echo
         self._emit(1 - s.d, a)
 
     def _deliver(self, s: _Side) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from fedsim.net.link import Hop
 
 __all__ = [
+    "Cubic",
     "RtoEstimator",
     "TcpParams",
     "ceil_div",
@@ -53,7 +54,11 @@ class TcpParams:
     delack_timeout: float = 0.2
     dupack_threshold: int = 3
     beta: float = 0.7
-    """Multiplicative decrease on fast retransmit (Cubic's 0.7, as in ns-3 and Linux)."""
+    """Multiplicative decrease on loss (Cubic's 0.7, as in ns-3 and Linux)."""
+    cubic_c: float = 0.4
+    """Cubic scaling constant C (segments / s^3)."""
+    clock_granularity: float = 0.001
+    """G in RTO = SRTT + max(G, 4 RTTVAR) (ns-3's 1 ms)."""
 
     def mss(self, mtu: int) -> int:
         """Payload bytes of a full segment on a path whose smallest MTU is `mtu`."""
@@ -72,39 +77,137 @@ class TcpParams:
 
 
 class RtoEstimator:
-    """RFC 6298 retransmission timer: SRTT/RTTVAR, a floor, and exponential backoff."""
+    """RFC 6298 retransmission timer as ns-3 runs it.
 
-    __slots__ = ("backoff", "max_rto", "min_rto", "rto", "rttvar", "srtt")
+    `base` = max(min_rto, SRTT + max(G, 4 RTTVAR)) with clock granularity G = 1 ms.
+    A timeout doubles the armed value (`current`, capped at `max_rto`); the next
+    RTT sample *or* the next ACK that advances SND.UNA (ns-3's `NewAck`) resets it
+    to `base`. So backoff accumulates only while the retransmitted head keeps
+    getting lost. Before the first sample `base` is the initial RTO (1 s).
+    """
+
+    __slots__ = ("backoff", "cur", "granularity", "initial", "max_rto", "min_rto", "rttvar", "srtt")
 
     def __init__(self, params: TcpParams) -> None:
         self.srtt: float | None = None
         self.rttvar = 0.0
         self.min_rto = params.min_rto
         self.max_rto = params.max_rto
-        self.rto = params.initial_rto
+        self.granularity = params.clock_granularity
+        self.initial = params.initial_rto
+        self.cur = params.initial_rto
         self.backoff = 0
 
+    @property
+    def base(self) -> float:
+        if self.srtt is None:
+            return self.initial
+        return max(self.min_rto, self.srtt + max(self.granularity, 4.0 * self.rttvar))
+
     def sample(self, rtt: float) -> None:
-        """Fold in one RTT measurement (never from a retransmitted segment: Karn)."""
+        """Fold in one RTT measurement (RFC 6298: first sets SRTT=R, RTTVAR=R/2)."""
         if self.srtt is None:
             self.srtt = rtt
             self.rttvar = rtt / 2.0
         else:
             self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - rtt)
             self.srtt = 0.875 * self.srtt + 0.125 * rtt
-        self.rto = min(self.max_rto, max(self.min_rto, self.srtt + 4.0 * self.rttvar))
+        self.reset()
+
+    def reset(self) -> None:
+        """An ACK advanced SND.UNA (or a sample came in): back to the un-backed-off RTO."""
+        self.cur = min(self.max_rto, self.base)
         self.backoff = 0
 
     @property
     def current(self) -> float:
         """The timeout to arm now, including backoff."""
-        return min(self.max_rto, self.rto * (2.0**self.backoff))
+        return self.cur
 
     def expire(self) -> float:
         """The timer fired: return the timeout just used and double the next one."""
-        used = self.current
+        used = self.cur
+        self.cur = min(self.max_rto, 2.0 * self.cur)
         self.backoff += 1
         return used
+
+
+class Cubic:
+    """ns-3's TcpCubic window arithmetic (in segments), shared by both fidelities.
+
+    * slow start (cwnd < ssthresh): cwnd += segments newly ACKed (byte counting,
+      not capped at ssthresh, as ns-3 approximates Linux's quick-ack);
+    * congestion avoidance: cwnd += 1 every `cnt` ACKed segments, where
+      cnt = cwnd / (W_cubic(t) - cwnd) from the cubic curve
+      W(t) = W_max + C (t - K)^3 (integer arithmetic as in ns-3, so the target
+      moves in whole segments), clamped to at least 2, and to 20 while no
+      W_max is known (after a timeout, `reset`): after an RTO the window grows
+      by only one segment per 20 ACKed, which is what keeps ns-3's windows tiny
+      and its timeouts frequent at high loss;
+    * ssthresh on loss = max(floor(cwnd * beta), 2) from *cwnd* (not flight size),
+      with fast convergence of W_max. HyStart is not modelled (it matters only
+      when queueing delay builds up inside slow start).
+    """
+
+    __slots__ = ("beta", "c", "cnt_acc", "delay_min", "epoch", "k", "last_max", "origin")
+
+    def __init__(self, params: TcpParams) -> None:
+        self.beta = params.beta
+        self.c = params.cubic_c
+        self.cnt_acc = 0
+        self.last_max = 0
+        self.origin = 0
+        self.k = 0.0
+        self.epoch: float | None = None
+        self.delay_min: float | None = None
+
+    def ssthresh(self, cwnd: float) -> float:
+        seg = int(cwnd)
+        if seg < self.last_max:
+            self.last_max = int(seg * (1 + self.beta) / 2)
+        else:
+            self.last_max = seg
+        self.epoch = None
+        return float(max(int(seg * self.beta), 2))
+
+    def reset(self) -> None:
+        """Entering loss state after a timeout (ns-3 CubicReset)."""
+        self.last_max = 0
+        self.origin = 0
+        self.k = 0.0
+        self.delay_min = None
+
+    def rtt(self, srtt: float | None) -> None:
+        if srtt is not None and (self.delay_min is None or srtt < self.delay_min):
+            self.delay_min = srtt
+
+    def increase(self, cwnd: float, ssthresh: float, acked: int, now: float) -> float:
+        """The new cwnd after `acked` segments were newly ACKed at time `now`."""
+        if acked <= 0:
+            return cwnd
+        if cwnd < ssthresh:
+            return cwnd + acked
+        self.cnt_acc += acked
+        seg = int(cwnd)
+        if self.epoch is None:
+            self.epoch = now
+            if self.last_max <= seg:
+                self.k, self.origin = 0.0, seg
+            else:
+                self.k = ((self.last_max - seg) / self.c) ** (1.0 / 3.0)
+                self.origin = self.last_max
+        t = now + (self.delay_min or 0.0) - self.epoch
+        offs = abs(t - self.k)
+        delta = int(self.c * offs**3)
+        target = self.origin - delta if t < self.k else self.origin + delta
+        cnt = seg // (target - seg) if target > seg else 100 * seg
+        if self.last_max == 0 and cnt > 20:
+            cnt = 20
+        cnt = max(cnt, 2)
+        if self.cnt_acc >= cnt:
+            self.cnt_acc -= cnt
+            return cwnd + 1
+        return cwnd
 
 
 def segment_sizes(nbytes: int, mss: int) -> list[int]:

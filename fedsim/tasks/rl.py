@@ -273,6 +273,8 @@ class _QLearner:
         self._task = task
         self.mdp = mdp
         self.num_examples = task.steps
+        self.visits = np.zeros((mdp.num_states, mdp.num_actions))
+        """This device's visit count per (s, a) over the whole run (step-size schedule)."""
 
     def work(self, config: dict[str, Any]) -> float:
         steps = int(config.get("steps", self._task.steps))
@@ -299,8 +301,14 @@ class _QLearner:
             float(config.get("epsilon", t.epsilon)),
             _seed(rng),
             float(config.get("alpha_decay", t.alpha_decay)),
+            self.visits if t.decay_over_rounds else None,
         )
-        return Q.ravel(), {"steps": float(steps), "mean_reward": mean_reward}
+        episodes = -(-steps // t.episode_len)
+        return Q.ravel(), {
+            "episodes": float(episodes),
+            "steps": float(steps),
+            "mean_reward": mean_reward,
+        }
 
 
 class _QEvaluator:
@@ -346,6 +354,7 @@ class TabularQTask:
         alpha_decay: float = 0.01,
         epsilon: float = 0.1,
         episode_len: int = 50,
+        decay_over_rounds: bool = True,
     ) -> None:
         if not mdps:
             raise ValueError("need at least one device MDP")
@@ -368,6 +377,7 @@ class TabularQTask:
         self.alpha_decay = float(alpha_decay)
         self.epsilon = float(epsilon)
         self.episode_len = int(episode_len)
+        self.decay_over_rounds = bool(decay_over_rounds)
         self.optimal_values = [value_iteration(m)[0] for m in self.mdps]
         """Per-device V* (exact), the reference for the score."""
 
@@ -400,6 +410,7 @@ class EnergyHarvestingTask(TabularQTask):
         alpha_decay: float = 0.01,
         epsilon: float = 0.1,
         episode_len: int = 50,
+        decay_over_rounds: bool = True,
     ) -> None:
         rng = np.random.default_rng([int(seed), 0xE4E7])
         h = _draw("harvest_prob", harvest_prob, num_clients, rng)
@@ -412,7 +423,9 @@ class EnergyHarvestingTask(TabularQTask):
             energy_harvesting_mdp(float(hi), float(ci), battery, max_age, gamma=gamma)
             for hi, ci in zip(h, c, strict=True)
         ]
-        super().__init__(mdps, steps, lr, alpha_decay, epsilon, episode_len)
+        super().__init__(
+            mdps, steps, lr, alpha_decay, epsilon, episode_len, decay_over_rounds
+        )
 
 
 class MultichannelTask(TabularQTask):
@@ -434,6 +447,7 @@ class MultichannelTask(TabularQTask):
         alpha_decay: float = 0.01,
         epsilon: float = 0.1,
         episode_len: int = 50,
+        decay_over_rounds: bool = True,
     ) -> None:
         if channels < 1 or max_gap < 1:
             raise ValueError(
@@ -445,7 +459,9 @@ class MultichannelTask(TabularQTask):
         if np.any(a >= 1.0) or np.any(b >= 1.0):
             raise ValueError("options 'p01' and 'p11' must be < 1")
         mdps = [multichannel_mdp(a[i], b[i], max_gap, gamma) for i in range(num_clients)]
-        super().__init__(mdps, steps, lr, alpha_decay, epsilon, episode_len)
+        super().__init__(
+            mdps, steps, lr, alpha_decay, epsilon, episode_len, decay_over_rounds
+        )
 
 
 _KINDS: dict[str, type] = {

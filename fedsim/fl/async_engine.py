@@ -1,0 +1,390 @@
+"""The asynchronous round engine: FedBuff (Nguyen et al., 2022), buffered and staleness-weighted.
+
+Clients train continuously as they come and go. Any polling client gets a task
+at once (at most `concurrency` train at the same time; the rest long-poll for a
+free slot, first come first served) on the current model version. Uploads are
+buffered as deltas against the version the client started from; every
+`buffer_size` (K) updates the engine aggregates
+
+    delta = sum_i n_i s(tau_i) delta_i / sum_i n_i,    s(tau) = (1 + tau)^-a  (a = 0.5)
+
+where tau_i is how many versions the global model moved since client i's base
+(FedBuff's discount: a buffer of stale updates moves the model less), proposes
+`params + server_lr * delta`, evaluates it and deploys it as a new version if
+the `DeploymentGate` accepts it. Updates staler than `max_staleness` are
+rejected with 409; the engine keeps the last `max_staleness + 1` versions so
+that `base_params(version)` can rebuild delta uploads.
+
+One aggregation is one "round" of the results: a `RoundRecord` whose `selected`
+counts the tasks handed out since the previous aggregation, `reported` the K
+buffered updates and `failed` the tasks that ended without an accepted update in
+that window (cause: `stale`, `rejected`, the `explain` hook's answer, `aborted`,
+`lost` or `deadline` after `deadline_s`).
+
+The engine implements the `Engine` protocol of `fedsim.fl.engine`, so the HTTP
+server and the clients are the same as for `SyncRounds`. FedBuff aggregation is
+its own rule, so there is no `Strategy` here; numerics use the kernels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from fedsim.fl.engine import FailureExplainer, RoundRecord, UploadRejected
+from fedsim.fl.gate import DeploymentGate
+from fedsim.fl.messages import ClientInfo, Failure, TrainIns
+from fedsim.kernels.aggregate import weighted_mean
+from fedsim.tasks.base import Evaluator
+
+__all__ = ["BufferedAsync", "polynomial_staleness"]
+
+log = logging.getLogger(__name__)
+
+
+def polynomial_staleness(exponent: float = 0.5) -> Callable[[int], float]:
+    """s(tau) = (1 + tau)^-exponent; 0.5 is FedBuff's 1/sqrt(1 + tau), 0 no discount."""
+    if not exponent >= 0.0:
+        raise ValueError(f"staleness exponent must be non-negative, got {exponent}")
+
+    def s(tau: int) -> float:
+        return float((1.0 + tau) ** -exponent)
+
+    return s
+
+
+@dataclass
+class _Task:
+    client_id: str
+    ins: TrainIns
+    issued: float
+    timer: asyncio.TimerHandle | None = None
+
+
+@dataclass
+class _Buffered:
+    client_id: str
+    num_examples: int
+    staleness: int
+
+
+class BufferedAsync:
+    """FedBuff: K-update buffer, staleness discount, server learning rate, deployment gate."""
+
+    def __init__(
+        self,
+        evaluator: Evaluator,
+        initial_params: np.ndarray,
+        *,
+        rounds: int,
+        buffer_size: int = 10,
+        concurrency: int | None = None,
+        max_staleness: int = 10,
+        server_lr: float = 1.0,
+        staleness_fn: Callable[[int], float] | None = None,
+        config: Mapping[str, Any] | None = None,
+        deadline_s: float = 600.0,
+        target: float | None = None,
+        time_limit_s: float | None = None,
+        gate: DeploymentGate | None = None,
+        explain: FailureExplainer | None = None,
+    ) -> None:
+        if int(rounds) != rounds or rounds < 1:
+            raise ValueError(f"rounds must be a positive integer, got {rounds}")
+        if int(buffer_size) != buffer_size or buffer_size < 1:
+            raise ValueError(f"buffer_size must be a positive integer, got {buffer_size}")
+        if concurrency is not None and (int(concurrency) != concurrency or concurrency < 1):
+            raise ValueError(f"concurrency must be a positive integer or None, got {concurrency}")
+        if int(max_staleness) != max_staleness or max_staleness < 0:
+            raise ValueError(f"max_staleness must be a non-negative integer, got {max_staleness}")
+        if not server_lr > 0.0:
+            raise ValueError(f"server_lr must be positive, got {server_lr}")
+        if not deadline_s > 0.0:
+            raise ValueError(f"deadline_s must be positive, got {deadline_s}")
+        self.evaluator = evaluator
+        self.params = np.ascontiguousarray(initial_params, dtype=np.float32).copy()
+        self.version = 0
+        self.rounds = int(rounds)
+        self.buffer_size = int(buffer_size)
+        self.concurrency = None if concurrency is None else int(concurrency)
+        self.max_staleness = int(max_staleness)
+        self.server_lr = float(server_lr)
+        self.staleness_fn = staleness_fn or polynomial_staleness(0.5)
+        self.config: dict[str, Any] = dict(config or {})
+        self.deadline_s = float(deadline_s)
+        self.target = target
+        self.time_limit_s = time_limit_s
+        self.gate = gate if gate is not None else DeploymentGate(math.inf)
+        self.explain = explain
+        self.clients: dict[str, ClientInfo] = {}
+        self.waiting: dict[str, asyncio.Future[TrainIns | None]] = {}
+        self.records: list[RoundRecord] = []
+        self.observers: list[Callable[[RoundRecord], None]] = []
+        self.finished = False
+        self.deployed_metric = float("nan")
+        self._history: dict[int, np.ndarray] = {0: self.params}
+        self._tasks: dict[str, _Task] = {}
+        self._buffer: list[_Buffered] = []
+        self._matrix = np.empty((self.buffer_size, self.params.size), dtype=np.float32)
+        self._weights = np.empty(self.buffer_size, dtype=np.float64)
+        self._round = 1
+        self._window_start: float | None = None
+        self._window_selected = 0
+        self._window_failures: list[Failure] = []
+        self._done = asyncio.Event()
+
+    # -- called by the HTTP handlers ------------------------------------------------
+    def register(self, info: ClientInfo) -> None:
+        known = self.clients.get(info.client_id)
+        if known is None:
+            self.clients[info.client_id] = info
+        else:
+            known.num_examples = info.num_examples
+
+    async def poll(self, client_id: str, wait_s: float) -> TrainIns | None:
+        """Long-poll: a task on the current version as soon as a training slot is free."""
+        info = self.clients[client_id]
+        info.polls += 1
+        if self.finished:
+            return None
+        if client_id in self._tasks:
+            # Polling again with a task out: the task or its upload was lost on the way.
+            self._release(client_id, self._cause(client_id, "lost"))
+        old = self.waiting.pop(client_id, None)
+        if old is not None and not old.done():
+            old.set_result(None)
+        if not self.waiting and self._free_slots() > 0:
+            return self._issue(client_id)
+        fut: asyncio.Future[TrainIns | None] = asyncio.get_running_loop().create_future()
+        self.waiting[client_id] = fut
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), wait_s)
+        except TimeoutError:
+            # A task handed out at the very instant the poll timed out is still this poll's.
+            return fut.result() if fut.done() else None
+        finally:
+            if self.waiting.get(client_id) is fut:
+                del self.waiting[client_id]
+
+    def task_params(self, ins: TrainIns) -> tuple[np.ndarray, int] | None:
+        if self.finished:
+            return None
+        params = self._history.get(ins.model_version)
+        return None if params is None else (params, ins.model_version)
+
+    def precheck(self, client_id: str, server_round: int) -> str | None:
+        if self.finished:
+            return "the run is finished"
+        task = self._tasks.get(client_id)
+        if task is None:
+            return f"client {client_id!r} has no task out (it expired or already reported)"
+        if task.ins.server_round != server_round:
+            return f"stale round {server_round}: the task is for round {task.ins.server_round}"
+        staleness = self.version - task.ins.model_version
+        if staleness > self.max_staleness:
+            self._release(client_id, "stale")
+            self._dispatch()
+            return f"update is {staleness} versions stale (max_staleness {self.max_staleness})"
+        return None
+
+    def base_params(self, version: int) -> np.ndarray | None:
+        return self._history.get(version)
+
+    def submit(
+        self,
+        client_id: str,
+        server_round: int,
+        base_version: int,
+        num_examples: int,
+        params: np.ndarray,
+        metrics: dict[str, float],
+    ) -> None:
+        """Buffer a decoded upload or raise `UploadRejected`; aggregate every K updates."""
+        reason = self.precheck(client_id, server_round)
+        if reason is not None:
+            raise UploadRejected(409, reason)
+        task = self._tasks[client_id]
+        if base_version != task.ins.model_version:
+            want = task.ins.model_version
+            raise UploadRejected(409, f"update is based on version {base_version}, not {want}")
+        staleness = self.version - base_version
+        row = len(self._buffer)
+        np.subtract(params, self._history[base_version], out=self._matrix[row])
+        self._weights[row] = num_examples * self.staleness_fn(staleness)
+        self._buffer.append(_Buffered(client_id, num_examples, staleness))
+        self.clients[client_id].rounds_reported += 1
+        self._release(client_id, None)
+        if len(self._buffer) >= self.buffer_size:
+            self._aggregate()
+        self._dispatch()
+
+    def note_aborted(self, client_id: str, server_round: int) -> None:
+        task = self._tasks.get(client_id)
+        if task is not None and task.ins.server_round == server_round:
+            self._release(client_id, self._cause(client_id, "aborted"))
+            self._dispatch()
+
+    def note_rejected(self, client_id: str, server_round: int, reason: str) -> None:
+        task = self._tasks.get(client_id)
+        if task is not None and task.ins.server_round == server_round:
+            self._release(client_id, "rejected")
+            self._dispatch()
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "round": self._round,
+            "open": not self.finished,
+            "version": self.version,
+            "metric": self.deployed_metric,
+            "clients": len(self.clients),
+            "online": len(self.waiting),
+            "training": len(self._tasks),
+            "buffered": len(self._buffer),
+            "finished": self.finished,
+        }
+
+    # -- the loop -------------------------------------------------------------------
+    async def run(self) -> list[RoundRecord]:
+        """Evaluate the initial model, then wait until a stop condition (aggregations
+        happen inside `submit`, the moment the K-th update arrives)."""
+        loop = asyncio.get_running_loop()
+        if self._window_start is None:
+            self._window_start = loop.time()
+        self.deployed_metric = self._evaluate(self.params)
+        if not self.finished:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._done.wait(), self.time_limit_s)
+        self._finish()
+        return self.records
+
+    # -- internals ------------------------------------------------------------------
+    def _free_slots(self) -> int:
+        if self.concurrency is None:
+            return 1
+        return self.concurrency - len(self._tasks)
+
+    def _issue(self, client_id: str) -> TrainIns:
+        loop = asyncio.get_running_loop()
+        if self._window_start is None:
+            self._window_start = loop.time()
+        ins = TrainIns(self._round, self.version, dict(self.config))
+        task = _Task(client_id, ins, loop.time())
+        task.timer = loop.call_later(self.deadline_s, self._expire, task)
+        self._tasks[client_id] = task
+        self._window_selected += 1
+        self.clients[client_id].rounds_selected += 1
+        return ins
+
+    def _dispatch(self) -> None:
+        """Hand free slots to waiting clients, first come first served."""
+        while self.waiting and self._free_slots() > 0 and not self.finished:
+            cid = next(iter(self.waiting))
+            fut = self.waiting.pop(cid)
+            if not fut.done():
+                fut.set_result(self._issue(cid))
+
+    def _cause(self, client_id: str, default: str) -> str:
+        task = self._tasks[client_id]
+        if self.explain is not None:
+            cause = self.explain(client_id, task.issued, asyncio.get_running_loop().time())
+            if cause is not None:
+                return cause
+        return default
+
+    def _release(self, client_id: str, cause: str | None) -> None:
+        """End `client_id`'s task; a `cause` records it as a failure of this window."""
+        task = self._tasks.pop(client_id)
+        if task.timer is not None:
+            task.timer.cancel()
+        if cause is not None:
+            self._window_failures.append(Failure(client_id, task.ins.server_round, cause))
+
+    def _expire(self, task: _Task) -> None:
+        if self._tasks.get(task.client_id) is not task or self.finished:
+            return
+        task.timer = None
+        self._release(task.client_id, self._cause(task.client_id, "deadline"))
+        self._dispatch()
+
+    def _aggregate(self) -> None:
+        k = len(self._buffer)
+        loop = asyncio.get_running_loop()
+        examples = float(sum(b.num_examples for b in self._buffer))
+        discount = float(self._weights[:k].sum()) / examples
+        step = np.empty_like(self.params)
+        weighted_mean(self._matrix[:k], self._weights[:k], step)
+        step *= np.float32(self.server_lr * discount)
+        update_norm = float(np.linalg.norm(step))
+        candidate = step  # reuse the buffer: candidate = params + step
+        candidate += self.params
+        candidate_metric = self._evaluate(candidate)
+        higher = bool(self.evaluator.higher_is_better)
+        accepted = self.gate.accept(candidate_metric, self.deployed_metric, higher)
+        if accepted:
+            self.params = candidate
+            self.version += 1
+            self._history[self.version] = candidate
+            self._history.pop(self.version - self.max_staleness - 1, None)
+            self.deployed_metric = candidate_metric
+        stale = np.array([b.staleness for b in self._buffer], dtype=np.float64)
+        failures = self._window_failures
+        causes = Counter(f.cause for f in failures)
+        now = loop.time()
+        record = RoundRecord(
+            round=self._round,
+            start_s=self._window_start if self._window_start is not None else now,
+            end_s=now,
+            selected=self._window_selected,
+            reported=k,
+            failed=len(failures),
+            accepted=accepted,
+            deployed_version=self.version,
+            metric=self.deployed_metric,
+            candidate_metric=candidate_metric,
+            failed_causes=dict(sorted(causes.items())),
+            metrics={
+                "staleness_mean": float(stale.mean()),
+                "staleness_max": float(stale.max()),
+                "staleness_discount": discount,
+                "update_norm": update_norm,
+            },
+        )
+        self._buffer.clear()
+        self._window_failures = []
+        self._window_selected = 0
+        self._window_start = now
+        self._round += 1
+        self.records.append(record)
+        for obs in self.observers:
+            obs(record)
+        if len(self.records) >= self.rounds or self._reached_target():
+            self._finish()
+
+    def _finish(self) -> None:
+        self.finished = True
+        self._done.set()
+        for task in self._tasks.values():
+            if task.timer is not None:
+                task.timer.cancel()
+                task.timer = None
+        for fut in list(self.waiting.values()):
+            if not fut.done():
+                fut.set_result(None)
+
+    def _evaluate(self, params: np.ndarray) -> float:
+        return float(self.evaluator.evaluate(params)[self.evaluator.metric_name])
+
+    def _reached_target(self) -> bool:
+        if self.target is None:
+            return False
+        if self.evaluator.higher_is_better:
+            return self.deployed_metric >= self.target
+        return self.deployed_metric <= self.target

@@ -365,7 +365,9 @@ def run_scenario(
         summary=result.summary,
     )
     if plots:
-        from fedsim.record.plots import plot_run
+        from fedsim.record.plots import plot_run  # matplotlib only when asked
+        from fedsim.record.report import write_report
 
-        plot_run(out, out)
+        plot_run(out, out / "plots")
+        write_report(out)
     return out

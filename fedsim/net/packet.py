@@ -337,17 +337,14 @@ class PacketChannel:
         return (s.nxt - s.una) - len(s.sacked) - len(s.lost) + len(s.retrans)
 
     def _next_seg(self, s: _Side) -> int | None:
-        """NextSeg(): a lost, not yet retransmitted hole; else new data; else (recovery
-        only) the first un-SACKed segment not yet retransmitted (rule 3)."""
+        """NextSeg(): a lost, not yet retransmitted hole; else new data. Rule 3 (re-send
+        un-SACKed segments not known lost) is left out: ns-3's retransmission counts
+        equal its drops, i.e. it never retransmits speculatively."""
         cand = [q for q in s.lost if q not in s.retrans]
         if cand:
             return min(cand)
         if s.nxt < len(s.sizes) and s.nxt - s.una < self.maxwin:
             return s.nxt
-        if s.state == _RECOVERY:
-            for q in range(s.una, s.nxt):
-                if q not in s.sacked and q not in s.retrans:
-                    return q
         return None
 
     def _try_send(self, s: _Side) -> None:
@@ -388,14 +385,14 @@ class PacketChannel:
             s.timer.stop()
 
     def _increase(self, s: _Side, acked: int) -> None:
-        s.cwnd = min(
-            s.cc.increase(s.cwnd, s.ssthresh, acked, self.env.now), float(self.maxwin) + 1.0
-        )
+        # not capped by the receive window: ns-3 (no cwnd validation) lets cwnd grow
+        # while rwnd-limited, so a later loss (cwnd *= 0.7) may not slow the sender.
+        s.cwnd = s.cc.increase(s.cwnd, s.ssthresh, acked, self.env.now)
 
-    def _prr(self, s: _Side, delivered: int, dupack: bool) -> None:
-        """Proportional rate reduction (RFC 6937, ns-3's default recovery), in segments."""
-        if dupack and s.prr_delivered < s.prr_flight:
-            delivered += 1
+    def _prr(self, s: _Side, delivered: int, safe: bool) -> None:
+        """Proportional rate reduction (RFC 6937, ns-3's default recovery), in segments.
+
+        `delivered` is SACK-derived (newly SACKed + newly cumulatively ACKed)."""
         if delivered == 0:
             return
         s.prr_delivered += delivered
@@ -403,7 +400,7 @@ class PacketChannel:
         if pipe > s.ssthresh:
             sndcnt = math.ceil(s.prr_delivered * s.ssthresh / s.prr_flight) - s.prr_out
         else:
-            limit = max(s.prr_delivered - s.prr_out, delivered) + 1
+            limit = max(s.prr_delivered - s.prr_out, delivered) + (1 if safe else 0)
             sndcnt = min(limit, int(s.ssthresh - pipe))
         sndcnt = max(sndcnt, 0 if s.prr_out > 0 else 1)
         s.cwnd = float(pipe + sndcnt)
@@ -416,7 +413,7 @@ class PacketChannel:
         s.ssthresh = s.cc.ssthresh(s.cwnd)
         s.prr_out = 0
         s.prr_delivered = 0
-        s.prr_flight = max(1, s.nxt - s.una)
+        s.prr_flight = max(1, self._pipe(s))
         self._prr(s, delivered, False)
         if s.una not in s.retrans:  # fast retransmit, outside the window
             self._send_seg(s, s.una)
@@ -468,7 +465,7 @@ class PacketChannel:
             if s.state == _OPEN:
                 s.state = _DISORDER
             if s.state == _RECOVERY:
-                self._prr(s, delivered, True)
+                self._prr(s, delivered, False)
             elif s.state == _DISORDER and (
                 (
                     s.dupacks == self.params.dupack_threshold
@@ -483,7 +480,7 @@ class PacketChannel:
                 s.dupacks = 0
             if ack < s.recover and s.state == _RECOVERY:
                 if acked >= 1:
-                    self._prr(s, delivered, False)
+                    self._prr(s, delivered, True)
                 if ack not in s.retrans and ack < s.nxt:
                     q = self._next_seg(s)
                     self._send_seg(s, ack if q is None else q)

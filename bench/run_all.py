@@ -26,8 +26,11 @@ def default_topology() -> None:
     from fedsim.run import run_scenario
 
     section("default topology (topologies/default.yaml)")
-    run_scenario(ROOT / "topologies/default.yaml", overrides=["fl.rounds=2"],
-                 out_root=Path(tempfile.mkdtemp()))  # fmt: skip  (warm-up: JIT caches)
+    run_scenario(
+        ROOT / "topologies/default.yaml",
+        overrides=["fl.rounds=2"],
+        out_root=Path(tempfile.mkdtemp()),
+    )  # fmt: skip  (warm-up: JIT caches)
     out = run_scenario(ROOT / "topologies/default.yaml", out_root=Path(tempfile.mkdtemp()))
     s = json.loads((out / "summary.json").read_text())
     print(f"rounds {s['rounds']}, simulated {s['sim_time_s']:.0f} s, wall {s['wall_time_s']:.2f} s")
@@ -47,8 +50,10 @@ def scale(quick: bool) -> None:
         print(f"{n:5d} devices: fedsim {t_fs * 1e3:.3f} ms per client-round "
               f"(real aiohttp + emulated TCP), plain NumPy loop {t_np * 1e3:.3f} ms "
               f"(no network); fedsim/numpy = {t_fs / t_np:.1f}")  # fmt: skip
-    print("reference: Flower 1.42 Ray simulation of this workload, no network model: "
-          "~4 ms (100 clients), ~6 ms (1000 clients) per client-round on this kind of machine")
+    print(
+        "reference: Flower 1.42 Ray simulation of this workload, no network model: "
+        "~4 ms (100 clients), ~6 ms (1000 clients) per client-round on this kind of machine"
+    )
 
 
 def script(name: str, *args: str) -> None:

@@ -85,5 +85,7 @@ if __name__ == "__main__":
         rounds = 5 if n <= 100 else 3
         fs, summ = fedsim_per_client_round(n, rounds)
         npy = numpy_per_client_round(n, rounds)
-        print(f"{n} devices: fedsim {fs * 1e3:.3f} ms/client-round, numpy {npy * 1e3:.3f} "
-              f"ms/client-round, acc {summ['final_metric']:.3f}, sim {summ['sim_time_s']:.2f}s")
+        print(
+            f"{n} devices: fedsim {fs * 1e3:.3f} ms/client-round, numpy {npy * 1e3:.3f} "
+            f"ms/client-round, acc {summ['final_metric']:.3f}, sim {summ['sim_time_s']:.2f}s"
+        )

@@ -286,8 +286,14 @@ def _collect(
             for n in sc.nodes
         ],
         "links": [
-            {"name": lk.name, "a": lk.a, "b": lk.b, "kind": lk.kind,
-             "bandwidth_bps": lk.tx[0].rate_bps, "latency_s": lk.latency_s}  # fmt: skip
+            {
+                "name": lk.name,
+                "a": lk.a,
+                "b": lk.b,
+                "kind": lk.kind,
+                "bandwidth_bps": lk.tx[0].rate_bps,
+                "latency_s": lk.latency_s,
+            }
             for lk in sorted(net.links.values(), key=lambda lk: lk.name)
         ],
     }

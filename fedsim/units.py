@@ -34,8 +34,19 @@ _SIZE = {
     "b": 1.0, "byte": 1.0, "bytes": 1.0, "kb": 1e3, "mb": 1e6, "gb": 1e9,
     "kib": 1024.0, "mib": 1024.0**2, "gib": 1024.0**3,
 }  # fmt: skip
-_ENERGY = {"j": 1.0, "mj": 1e-3, "uj": 1e-6, "µj": 1e-6, "nj": 1e-9, "kj": 1e3, "wh": 3600.0,
-           "mwh": 3.6, "kwh": 3.6e6}  # fmt: skip
+_ENERGY = {
+    "J": 1.0,
+    "j": 1.0,
+    "mJ": 1e-3,
+    "uJ": 1e-6,
+    "µJ": 1e-6,
+    "nJ": 1e-9,
+    "kJ": 1e3,
+    "MJ": 1e6,
+    "Wh": 3600.0,
+    "mWh": 3.6,
+    "kWh": 3.6e6,
+}  # fmt: skip  (case decides the prefix: mJ is not MJ)
 _RATE = {"ops": 1.0, "flops": 1.0, "kflops": 1e3, "mflops": 1e6, "gflops": 1e9, "tflops": 1e12}
 
 
@@ -56,9 +67,7 @@ def _convert(value: object, what: str, table: dict[str, float], example: str) ->
     number, unit = _split(value, what)
     if unit == "":
         return number
-    factor = table.get(unit) if unit in ("MJ",) else table.get(unit.lower())
-    if unit in ("mJ", "MJ"):  # energy is the one case where case decides the prefix
-        factor = {"mJ": 1e-3, "MJ": 1e6}[unit]
+    factor = table.get(unit, table.get(unit.lower()))
     if factor is None:
         raise UnitError(f"unknown unit {unit!r} in {value!r} for a {what} (e.g. {example})")
     return number * factor

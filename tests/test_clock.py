@@ -67,7 +67,7 @@ async def test_worker_thread_work_does_not_advance_the_clock() -> None:
     assert ticks == pytest.approx([t0 + 0.001, t0 + 0.002, t0 + 0.003])
 
 
-async def test_aiohttp_client_timeout_follows_simulated_time(unused_port: int = 0) -> None:
+async def test_aiohttp_client_timeout_follows_simulated_time() -> None:
     """A stalled server: the client's ClientTimeout fires at exactly +30 s simulated."""
     from fedsim.net.transport import EmulatedConnector, EmulatedSite, Wire
 

@@ -70,7 +70,9 @@ async def api(
     await EmulatedSite(runner, wire, "srv", "fl", 80).start()
     session = aiohttp.ClientSession(connector=EmulatedConnector(wire, "dev"))
     for cid in ("a", "b"):
-        async with session.post("http://fl/v1/register", json={"client_id": cid, "num_examples": 5}) as r:
+        async with session.post(
+            "http://fl/v1/register", json={"client_id": cid, "num_examples": 5}
+        ) as r:
             assert r.status == 200
     run = asyncio.create_task(engine.run())
     yield engine, session, run
@@ -90,7 +92,9 @@ def _upload(values: np.ndarray, cid: str, rnd: int = 1, version: int = 0, n: int
     return encode(values, meta).body
 
 
-async def _post(session: aiohttp.ClientSession, body: bytes, cid: str, rnd: int = 1) -> tuple[int, dict]:
+async def _post(
+    session: aiohttp.ClientSession, body: bytes, cid: str, rnd: int = 1
+) -> tuple[int, dict]:
     headers = {CLIENT_HEADER: cid, ROUND_HEADER: str(rnd)}
     async with session.post("http://fl/v1/update", data=body, headers=headers) as r:
         return r.status, await r.json()
@@ -120,18 +124,21 @@ async def test_bad_uploads_are_rejected_and_change_nothing(api) -> None:  # type
         assert got == status, (reason, payload)
         assert reason in payload["error"]
         np.testing.assert_array_equal(engine.params, before)
-        assert engine.current is not None and engine.current.results == []
+        assert engine.current is not None
+        assert engine.current.results == []
     # A corrupted payload byte fails the checksum.
     body = bytearray(_upload(good, "a"))
     body[-1] ^= 0xFF
     got, payload = await _post(session, bytes(body), "a")
-    assert got == 400 and "checksum" in payload["error"]
+    assert got == 400
+    assert "checksum" in payload["error"]
     # Now the real uploads: both accepted, the round closes, the model moves.
     assert (await _post(session, _upload(good, "a"), "a"))[0] == 200
     assert (await _post(session, _upload(good, "a"), "a"))[0] == 409  # duplicate
     assert (await _post(session, _upload(good * 2, "b"), "b"))[0] == 200
     records = await run
-    assert records[0].accepted and records[0].reported == 2
+    assert records[0].accepted
+    assert records[0].reported == 2
     np.testing.assert_allclose(engine.params, 3.0)
 
 
@@ -165,7 +172,8 @@ async def test_gate_rejects_a_poisoned_round(api) -> None:  # type: ignore[no-un
     records = await run
     rec = records[0]
     assert rec.reported == 2
-    assert rec.candidate_metric is not None and rec.candidate_metric < rec.metric
+    assert rec.candidate_metric is not None
+    assert rec.candidate_metric < rec.metric
     assert not rec.accepted
     assert rec.deployed_version == 0 == engine.version
     np.testing.assert_array_equal(engine.params, before)

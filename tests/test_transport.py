@@ -57,14 +57,21 @@ async def test_lossless_transfer_takes_the_time_the_model_states() -> None:
     topo = tiny_topology()
     topo["nodes"] = [
         {"name": "server", "kind": "server"},
-        {"name": "d", "kind": "device", "device": "rpi4", "uplink": {"to": "server", "link": "wifi"}},
+        {
+            "name": "d",
+            "kind": "device",
+            "device": "rpi4",
+            "uplink": {"to": "server", "link": "wifi"},
+        },
     ]
     topo["fl"]["clients_per_round"] = 1
     topo["fl"]["min_available"] = 1
     net, wire, runner, _ = await _serve(loop, topo)
     sent: list[int] = []
 
-    async def on_chunk(_s: object, _ctx: object, params: aiohttp.TraceRequestChunkSentParams) -> None:
+    async def on_chunk(
+        _s: object, _ctx: object, params: aiohttp.TraceRequestChunkSentParams
+    ) -> None:
         sent.append(len(params.chunk))
 
     trace = aiohttp.TraceConfig()
@@ -87,7 +94,9 @@ async def test_lossless_transfer_takes_the_time_the_model_states() -> None:
     # Timing: handshake + upload (one message) + the response (one message back).
     expect_up = lossless_transfer_time(up_bytes, 10e6, 0.010, 1500, handshake=True)
     assert elapsed > expect_up
-    assert elapsed == pytest.approx(expect_up + lossless_transfer_time(down_bytes, 10e6, 0.010, 1500, handshake=False), rel=0.02)
+    assert elapsed == pytest.approx(
+        expect_up + lossless_transfer_time(down_bytes, 10e6, 0.010, 1500, handshake=False), rel=0.02
+    )
     await runner.cleanup()
 
 

@@ -178,8 +178,8 @@ class FLClient:
             # events never depends on which thread finished first.
             job = loop.run_in_executor(None, self.learner.train, params, config, self.rng)
         await asyncio.sleep(compute_s)
-        new_params, metrics = await job if job is not None else self.learner.train(
-            params, config, self.rng
+        new_params, metrics = (
+            await job if job is not None else self.learner.train(params, config, self.rng)
         )
         self.stats.rounds_trained += 1
         self.stats.compute_flops += flops

@@ -76,7 +76,7 @@ def encode(
         extra = {"lo": float(lo), "scale": float(scale)}
         payload = q.tobytes()
     elif codec == "topk":
-        k = max(1, int(round(topk_fraction * x.size)))
+        k = max(1, round(topk_fraction * x.size))
         res = residual if residual is not None else np.zeros_like(x)
         idx = np.empty(k, dtype=np.int32)
         val = np.empty(k, dtype=np.float32)

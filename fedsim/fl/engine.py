@@ -14,6 +14,7 @@ simulated time under the emulator and in real time in deployment.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 from collections import Counter
@@ -205,17 +206,25 @@ class SyncRounds:
         if not rnd.open:
             raise UploadRejected(409, f"round {server_round} is closed")
         if client_id not in rnd.ins:
-            raise UploadRejected(409, f"client {client_id!r} was not selected in round {server_round}")
+            raise UploadRejected(
+                409, f"client {client_id!r} was not selected in round {server_round}"
+            )
         if base_version != rnd.version:
-            raise UploadRejected(409, f"update is based on version {base_version}, not {rnd.version}")
+            raise UploadRejected(
+                409, f"update is based on version {base_version}, not {rnd.version}"
+            )
         if client_id in rnd.reported:
-            raise UploadRejected(409, f"client {client_id!r} already reported in round {server_round}")
+            raise UploadRejected(
+                409, f"client {client_id!r} already reported in round {server_round}"
+            )
         if len(rnd.results) >= rnd.want:
             raise UploadRejected(409, f"round {server_round} already has its {rnd.want} reports")
         row = len(rnd.results)
         self._matrix[row] = params
         rnd.results.append(
-            TrainRes(client_id, server_round, base_version, num_examples, self._matrix[row], metrics)
+            TrainRes(
+                client_id, server_round, base_version, num_examples, self._matrix[row], metrics
+            )
         )
         rnd.reported.add(client_id)
         self.clients[client_id].rounds_reported += 1
@@ -301,10 +310,8 @@ class SyncRounds:
             fut = self.waiting.pop(cid, None)
             if fut is not None and not fut.done():
                 fut.set_result(t)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(rnd.done.wait(), self.deadline_s)
-        except TimeoutError:
-            pass
         rnd.open = False
         end = loop.time()
         failures = self._failures(rnd, end)

@@ -131,7 +131,9 @@ async def update(request: web.Request) -> web.Response:
     if dec.delta:
         base = engine.base_params(version)
         if base is None:
-            return _error(409, f"update is based on version {version}, which the server no longer holds")
+            return _error(
+                409, f"update is based on version {version}, which the server no longer holds"
+            )
         values = values + base
         if not np.isfinite(values).all():
             return _error(400, "model plus delta is not finite")

@@ -55,7 +55,7 @@ import numpy as np
 import simpy
 
 from fedsim.net.link import Hop, Link, LinkCounters, Transmitter
-from fedsim.net.tcp import RtoEstimator, TcpParams, path_mtu, reverse_path, segment_sizes
+from fedsim.net.tcp import Cubic, RtoEstimator, TcpParams, path_mtu, reverse_path, segment_sizes
 
 __all__ = ["FlowChannel", "lossless_transfer_time"]
 
@@ -86,6 +86,8 @@ class _Sender:
     delivered_at: float = 0.0
     """Delivery time of the previous message (per-direction order)."""
     last_active: float = 0.0
+    cc: Cubic | None = None
+    """Cubic state (created on first use)."""
 
 
 @dataclass
@@ -231,6 +233,9 @@ class _Model:
         for c in self.paths[d].counters:
             c.payload_bytes += nbytes
         queue: deque[tuple[int, bool]] = deque((x, False) for x in segment_sizes(nbytes, self.mss))
+        if s.cc is None:
+            s.cc = Cubic(p)
+        cc = s.cc
         delivered = t
         while queue:
             w = min(s.cwnd, self.maxwin, len(queue))
@@ -243,17 +248,18 @@ class _Model:
             lost = np.flatnonzero(where >= 0)
             delivered = max(delivered, r.last_at_rcv)
             if lost.size < w:
-                s.rto.backoff = 0  # an ACK that advances carries a fresh RTT sample
+                s.rto.reset()  # an ACK that advances SND.UNA re-arms the un-backed-off RTO (ns-3 NewAck)
             if lost.size == 0:
                 if nretx == 0:
                     s.rto.sample(r.last_ack - t)
-                s.rto.backoff = 0
-                if w == s.cwnd or w == self.maxwin:  # cwnd-limited: grow
-                    if s.cwnd < s.ssthresh:
-                        s.cwnd = int(min(2 * s.cwnd, max(s.ssthresh, s.cwnd + 1)))
-                    else:
-                        s.cwnd += 1
-                    s.cwnd = min(s.cwnd, self.maxwin)
+                s.rto.reset()
+                # ns-3 grows cwnd on every ACK, even while the receive window limits
+                # the flight (no cwnd validation): byte-counting slow start, then Cubic.
+                if s.cwnd < s.ssthresh:
+                    s.cwnd += w
+                else:
+                    for _ in range(w):
+                        s.cwnd = int(cc.increase(s.cwnd, s.ssthresh, 1, r.first_ack))
                 s.free_at = t
                 if queue:
                     t = r.first_ack
@@ -270,13 +276,14 @@ class _Model:
             released = i_last * (2 if s.cwnd < s.ssthresh else 1) + 2
             dupacks = (w - 1 - i_last) + min(fresh, released)
             lost_retx = any(segs[j][1] for j in lost)
-            s.ssthresh = max(2.0, math.floor(w * p.beta))
+            s.ssthresh = cc.ssthresh(s.cwnd)
             spacing = (r.last_at_rcv - r.first_at_rcv) / max(1, w - 1)
             if dupacks >= p.dupack_threshold and not lost_retx:
                 s.cwnd = int(s.ssthresh)
                 t = r.first_ack + spacing * min(w - 1, i_first + p.dupack_threshold)
             else:
                 # A tail loss, or a lost retransmission (no RACK): the timer decides.
+                cc.reset()
                 s.cwnd = 1
                 armed = t if i_first == 0 else r.first_ack + spacing * (i_first - 1)
                 t = armed + s.rto.expire()

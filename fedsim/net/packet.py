@@ -67,32 +67,38 @@ def _queue(tx: Transmitter) -> deque[float]:
 
 
 class _Timer:
-    """A lazily re-armed timer: re-arming only moves a deadline."""
+    """A lazily re-armed timer: moving the deadline later costs no event; moving it
+    earlier schedules a new one (the stale event is recognised and ignored)."""
 
-    __slots__ = ("armed", "deadline", "env", "fn", "pending")
+    __slots__ = ("armed", "at", "deadline", "env", "fn", "gen")
 
     def __init__(self, env: simpy.Environment, fn: Any) -> None:
         self.env, self.fn = env, fn
         self.deadline = math.inf
-        self.pending = False
+        self.at = math.inf
+        self.gen = 0
         self.armed = False
 
     def arm(self, delay: float) -> None:
         self.deadline = self.env.now + delay
         self.armed = True
-        if not self.pending:
+        if self.deadline < self.at - 1e-12:
             self._schedule()
 
     def stop(self) -> None:
         self.armed = False
 
     def _schedule(self) -> None:
-        self.pending = True
+        self.gen += 1
+        self.at = self.deadline
+        gen = self.gen
         to = self.env.timeout(max(0.0, self.deadline - self.env.now))
-        to.callbacks.append(self._fire)
+        to.callbacks.append(lambda _e: self._fire(gen))
 
-    def _fire(self, _e: object) -> None:
-        self.pending = False
+    def _fire(self, gen: int) -> None:
+        if gen != self.gen:
+            return
+        self.at = math.inf
         if not self.armed:
             return
         if self.env.now < self.deadline - 1e-12:

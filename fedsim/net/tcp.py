@@ -57,6 +57,8 @@ class TcpParams:
     """Multiplicative decrease on loss (Cubic's 0.7, as in ns-3 and Linux)."""
     cubic_c: float = 0.4
     """Cubic scaling constant C (segments / s^3)."""
+    cubic_friendly: bool = True
+    """Cubic's TCP-friendly region (Reno-speed growth floor)."""
     clock_granularity: float = 0.001
     """G in RTO = SRTT + max(G, 4 RTTVAR) (ns-3's 1 ms)."""
 
@@ -149,11 +151,16 @@ class Cubic:
       when queueing delay builds up inside slow start).
     """
 
-    __slots__ = ("beta", "c", "cnt_acc", "delay_min", "epoch", "k", "last_max", "origin")
+    __slots__ = (
+        "alpha", "beta", "c", "cnt_acc", "delay_min", "epoch", "friendly", "k", "last_max",
+        "origin",
+    )  # fmt: skip
 
     def __init__(self, params: TcpParams) -> None:
         self.beta = params.beta
         self.c = params.cubic_c
+        self.friendly = params.cubic_friendly
+        self.alpha = 3.0 * (1.0 - self.beta) / (1.0 + self.beta)
         self.cnt_acc = 0
         self.last_max = 0
         self.origin = 0
@@ -203,6 +210,10 @@ class Cubic:
         cnt = seg // (target - seg) if target > seg else 100 * seg
         if self.last_max == 0 and cnt > 20:
             cnt = 20
+        if self.friendly:
+            # TCP-friendly region (RFC 8312 4.2): never slower than AIMD with
+            # alpha = 3 (1 - beta) / (1 + beta) segments per round trip.
+            cnt = min(cnt, int(seg / self.alpha))
         cnt = max(cnt, 2)
         if self.cnt_acc >= cnt:
             self.cnt_acc -= cnt

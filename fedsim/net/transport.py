@@ -52,6 +52,9 @@ class EmulatedTransport(asyncio.Transport):
         self._held: deque[bytes] = deque()  # arrived while reading was paused
         self._held_eof = False
         self._writing_paused = False
+        self._wbuf: list[bytes] = []
+        self._wbuf_size = 0
+        self._flush_scheduled = False
         self.bytes_written = 0
         self.bytes_received = 0
 
@@ -59,12 +62,26 @@ class EmulatedTransport(asyncio.Transport):
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if self._closing or self._lost or not data:
             return
-        chunk = bytes(data)
-        self.bytes_written += len(chunk)
-        self._conn.send(self._side, chunk)
-        if not self._writing_paused and self._conn.in_flight[self._side] > _HIGH_WATER:
+        # Writes of one loop turn (aiohttp's headers, then body) leave as one message,
+        # like a corked socket: one network transfer, one bridge back to asyncio.
+        self._wbuf.append(bytes(data))
+        self._wbuf_size += len(data)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._conn.loop.call_soon(self._flush)
+        if not self._writing_paused and self.get_write_buffer_size() > _HIGH_WATER:
             self._writing_paused = True
             self._protocol.pause_writing()
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if not self._wbuf or self._lost:
+            return
+        chunk = self._wbuf[0] if len(self._wbuf) == 1 else b"".join(self._wbuf)
+        self._wbuf.clear()
+        self._wbuf_size = 0
+        self.bytes_written += len(chunk)
+        self._conn.send(self._side, chunk)
 
     def writelines(self, list_of_data: Any) -> None:
         self.write(b"".join(list_of_data))
@@ -74,6 +91,7 @@ class EmulatedTransport(asyncio.Transport):
 
     def write_eof(self) -> None:
         if not self._closing:
+            self._flush()
             self._conn.send_eof(self._side)
 
     def is_closing(self) -> bool:
@@ -82,6 +100,7 @@ class EmulatedTransport(asyncio.Transport):
     def close(self) -> None:
         if self._closing or self._lost:
             return
+        self._flush()
         self._closing = True
         self._conn.send_eof(self._side)
         self._conn.loop.call_soon(self._connection_lost, None)
@@ -89,6 +108,7 @@ class EmulatedTransport(asyncio.Transport):
     def abort(self) -> None:
         if self._lost:
             return
+        self._wbuf.clear()
         self._closing = True
         self._conn.reset_from(self._side)
         self._conn.loop.call_soon(self._connection_lost, None)
@@ -110,7 +130,7 @@ class EmulatedTransport(asyncio.Transport):
         return not self._paused_reading
 
     def get_write_buffer_size(self) -> int:
-        return self._conn.in_flight[self._side]
+        return self._conn.in_flight[self._side] + self._wbuf_size
 
     def get_write_buffer_limits(self) -> tuple[int, int]:
         return _HIGH_WATER // 4, _HIGH_WATER
@@ -153,7 +173,7 @@ class EmulatedTransport(asyncio.Transport):
             self._connection_lost(None)
 
     def _drained(self) -> None:
-        if self._writing_paused and self._conn.in_flight[self._side] <= _HIGH_WATER // 4:
+        if self._writing_paused and self.get_write_buffer_size() <= _HIGH_WATER // 4:
             self._writing_paused = False
             self._protocol.resume_writing()
 

@@ -30,7 +30,7 @@ def load_digits_split(
     test = np.zeros(y.size, dtype=bool)
     for cls in np.unique(y):
         idx = rng.permutation(np.flatnonzero(y == cls))
-        test[idx[: int(round(test_fraction * idx.size))]] = True
+        test[idx[: round(test_fraction * idx.size)]] = True
     mean = X[~test].mean(axis=0)
     std = X[~test].std(axis=0)
     std[std == 0] = 1.0

@@ -18,7 +18,9 @@ TASK_KINDS = ("digits", "cartpole", "energy_harvesting")
 def _check_keys(options: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
     for key in options:
         if key not in allowed:
-            raise ScenarioError(f"task.{key}", f"unknown key (allowed here: kind, {', '.join(allowed)})")
+            raise ScenarioError(
+                f"task.{key}", f"unknown key (allowed here: kind, {', '.join(allowed)})"
+            )
 
 
 def _digits(options: Mapping[str, Any], num_clients: int, streams: Streams) -> Task:
@@ -39,13 +41,17 @@ def _digits(options: Mapping[str, Any], num_clients: int, streams: Streams) -> T
     if not isinstance(hidden, list) or not all(isinstance(h, int) and h > 0 for h in hidden):
         raise ScenarioError("task.hidden", "must be a list of positive layer widths, e.g. [32]")
     if model == "softmax" and hidden:
-        raise ScenarioError("task.hidden", "softmax regression has no hidden layers (use model: mlp)")
+        raise ScenarioError(
+            "task.hidden", "softmax regression has no hidden layers (use model: mlp)"
+        )
     frac = options.get("test_fraction", 0.2)
     if isinstance(frac, bool) or not isinstance(frac, int | float) or not 0 < frac < 1:
         raise ScenarioError("task.test_fraction", f"must lie in (0, 1), got {frac!r}")
     X, y, Xt, yt = load_digits_split(float(frac), streams.get("task", "split"))
     if num_clients > y.size:
-        raise ScenarioError("nodes", f"{num_clients} devices but digits has {y.size} training samples")
+        raise ScenarioError(
+            "nodes", f"{num_clients} devices but digits has {y.size} training samples"
+        )
     parts = ClassifierTask.partition(y, num_clients, streams.get("task", "partition"), options)
     return ClassifierTask("digits", X, y, Xt, yt, parts, tuple(hidden), streams.get("task", "init"))
 

@@ -18,6 +18,7 @@ import numpy as np
 from fedsim.kernels.rl import (
     BASELINE_MEAN,
     BASELINE_NONE,
+    BASELINE_RUNNING,
     BASELINE_WHITEN,
     CARTPOLE_MAX_STEPS,
     OPT_ADAM,
@@ -47,7 +48,12 @@ __all__ = [
 Range = float | tuple[float, float] | Sequence[float]
 
 _OPTIMIZERS = {"sgd": OPT_SGD, "adam": OPT_ADAM}
-_BASELINES = {"none": BASELINE_NONE, "mean": BASELINE_MEAN, "whiten": BASELINE_WHITEN}
+_BASELINES = {
+    "none": BASELINE_NONE,
+    "mean": BASELINE_MEAN,
+    "whiten": BASELINE_WHITEN,
+    "running": BASELINE_RUNNING,
+}
 
 
 def _seed(rng: np.random.Generator) -> int:
@@ -78,12 +84,17 @@ def _choice(name: str, value: str, table: dict[str, int]) -> int:
 
 
 class _CartPoleLearner:
-    """One device's REINFORCE on its own CartPole."""
+    """One device's REINFORCE on its own CartPole.
+
+    Holds the device's running-average return baseline (`baseline: running`) across
+    rounds: it is local state, like an optimizer's, and never leaves the device.
+    """
 
     def __init__(self, task: CartPoleTask, dyn: np.ndarray) -> None:
         self._task = task
         self.dyn = dyn
         self.num_examples = task.episodes
+        self.running_baseline = 0.0
 
     def work(self, config: dict[str, Any]) -> float:
         t = self._task
@@ -97,7 +108,7 @@ class _CartPoleLearner:
         self, params: np.ndarray, config: dict[str, Any], rng: np.random.Generator
     ) -> tuple[np.ndarray, dict[str, float]]:
         t = self._task
-        new, episodes, steps, mean_return = reinforce_train(
+        new, episodes, steps, mean_return, self.running_baseline = reinforce_train(
             np.asarray(params, dtype=np.float32),
             t.hidden,
             self.dyn,
@@ -109,6 +120,8 @@ class _CartPoleLearner:
             t.baseline,
             CARTPOLE_MAX_STEPS,
             _seed(rng),
+            self.running_baseline,
+            t.baseline_rate,
         )
         return new, {"episodes": float(episodes), "steps": float(steps), "mean_return": mean_return}
 
@@ -151,16 +164,17 @@ class _CartPoleEvaluator:
                     t.hidden,
                     dyn,
                     t.personalize_episodes,
-                    t.batch,
-                    t.lr,
+                    1,
+                    t.personalize_lr,
                     t.gamma,
                     t.optimizer,
-                    t.baseline,
+                    t.personalize_baseline,
                     CARTPOLE_MAX_STEPS,
                     _seed(rng),
                 )
                 tuned[i] = self._returns(p, dyn[None, :], t.eval_seed + i)[0]
             out["mean_return_global"] = out["mean_return"]
+            out["min_device_return_global"] = out["min_device_return"]
             out["mean_return"] = float(tuned.mean())
             out["min_device_return"] = float(tuned.min())
         return out
@@ -172,9 +186,13 @@ class CartPoleTask:
     A dynamics option is a constant or a (lo, hi) range drawn uniformly per device
     from `seed`. `episodes` is the default local work per update (also
     `num_examples`); config keys "episodes", "batch" (episodes per gradient step),
-    "lr" and "gamma" override it per round. With `personalize_episodes > 0` the
-    evaluator fine-tunes the global policy on each device before scoring it there
-    ("mean_return"; the untuned score is "mean_return_global").
+    "lr" and "gamma" override it per round. `baseline` is "none" (vanilla
+    REINFORCE on returns-to-go), "mean" or "whiten" (the update's own batch),
+    or "running" (a per-device running average of past returns-to-go, moving
+    `baseline_rate` per update). With `personalize_episodes > 0` the evaluator
+    fine-tunes the global policy on each device (one-episode steps at
+    `personalize_lr`, `personalize_baseline`) before scoring it there
+    ("mean_return", "min_device_return"; the untuned scores get a "_global" suffix).
     """
 
     name = "cartpole"
@@ -196,9 +214,12 @@ class CartPoleTask:
         gamma: float = 0.99,
         optimizer: str = "adam",
         baseline: str = "whiten",
+        baseline_rate: float = 0.1,
         eval_episodes: int = 10,
         greedy_eval: bool = True,
         personalize_episodes: int = 0,
+        personalize_lr: float = 0.01,
+        personalize_baseline: str = "mean",
     ) -> None:
         if num_clients < 1:
             raise ValueError(f"num_clients must be >= 1, got {num_clients}")
@@ -226,6 +247,13 @@ class CartPoleTask:
         self.gamma = float(gamma)
         self.optimizer = _choice("optimizer", optimizer, _OPTIMIZERS)
         self.baseline = _choice("baseline", baseline, _BASELINES)
+        if not (0.0 < baseline_rate <= 1.0):
+            raise ValueError(f"option 'baseline_rate' must be in (0, 1], got {baseline_rate!r}")
+        self.baseline_rate = float(baseline_rate)
+        self.personalize_lr = float(personalize_lr)
+        self.personalize_baseline = _choice(
+            "personalize_baseline", personalize_baseline, _BASELINES
+        )
         self.eval_episodes = int(eval_episodes)
         self.greedy_eval = bool(greedy_eval)
         self.personalize_episodes = int(personalize_episodes)

@@ -89,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
         ("compare", "fedsim.record.compare", "main_compare", "compare run folders"),
         ("report", "fedsim.record.report", "main_report", "write report.html for runs"),
         ("sweep", "fedsim.sweep", "main_sweep", "run a grid of overrides x seeds"),
+        ("show", "fedsim.show", "main_show", "print a topology as a tree with derived figures"),
     ):
         c = sub.add_parser(name, help=helptext, add_help=False)
         c.add_argument("rest", nargs=argparse.REMAINDER)

@@ -243,6 +243,11 @@ class _Model:
             sizes = [x for x, _ in segs]
             nretx = sum(1 for _, r in segs if r)
             r = self.window(t, d, sizes)
+            if w == 1 and not segs[0][1] and s.cwnd < 2:
+                # a lone in-order segment (cwnd = 1 after a timeout) waits for the
+                # receiver's delayed-ACK timer
+                r.first_ack += p.delack_timeout
+                r.last_ack += p.delack_timeout
             where = self.lost_at(d, w)
             self.count_window(d, sizes, where, nretx, r.first_at_rcv)
             lost = np.flatnonzero(where >= 0)

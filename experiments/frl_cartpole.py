@@ -197,8 +197,10 @@ def part_c(
         print(f"    seed {s}: worst device {fmin:.4f}, mean {fmean:.4f}, rounds to worst >= 0.95: "
               f"{hit}; mixture-MDP optimum on the worst device {bound:.4f}")  # fmt: skip
     worst = [r[0] for r in res]
-    print(f"    worst device over seeds: min {min(worst):.4f}, median {np.median(worst):.4f}; "
-          f"seeds with every device >= 0.95: {sum(w >= 0.95 for w in worst)} of {seeds}")
+    print(
+        f"    worst device over seeds: min {min(worst):.4f}, median {np.median(worst):.4f}; "
+        f"seeds with every device >= 0.95: {sum(w >= 0.95 for w in worst)} of {seeds}"
+    )
 
 
 def main() -> None:

@@ -160,10 +160,23 @@ def simulate(scenario: Scenario, *, progress: Any = None) -> RunResult:
         totals.update(now)
         causes = ";".join(f"{k}:{v}" for k, v in rec.failed_causes.items())
         row = RoundRow(
-            rec.round, rec.end_s, rec.selected, rec.reported, rec.failed, int(rec.accepted),
-            rec.deployed_version, delta["up"], delta["down"], delta["wire_up"],
-            delta["wire_down"], rec.metric, causes, rec.end_s - rec.start_s, rec.candidate_metric,
-        )  # fmt: skip
+            round=rec.round,
+            sim_time_s=rec.end_s,
+            selected=rec.selected,
+            reported=rec.reported,
+            failed=rec.failed,
+            accepted=int(rec.accepted),
+            deployed_version=rec.deployed_version,
+            bytes_up=delta["up"],
+            bytes_down=delta["down"],
+            wire_bytes_up=delta["wire_up"],
+            wire_bytes_down=delta["wire_down"],
+            metric=rec.metric,
+            failed_causes=causes,
+            candidate_metric=rec.candidate_metric,
+            federated_metric=rec.metrics.get("federated_metric"),
+            duration_s=rec.end_s - rec.start_s,
+        )
         recorder.add_round(row, rec.failed_causes)
         if progress is not None:
             online = sum(1 for d in devices if net.is_path_up(d.name))

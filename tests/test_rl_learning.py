@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from fedsim.kernels.rl import (
+    BASELINE_NONE,
     BASELINE_WHITEN,
     CARTPOLE_DEFAULT_DYNAMICS,
     CARTPOLE_MAX_STEPS,
@@ -39,7 +40,7 @@ def _episodes_to_solve(
         params = rng.normal(0.0, 0.5, params.size).astype(np.float32)
     done = 0
     while done < budget:
-        params, eps, _, _ = reinforce_train(
+        params, eps, *_ = reinforce_train(
             params, hidden, DYN, 20, batch, lr, 0.99, optimizer, BASELINE_WHITEN,
             CARTPOLE_MAX_STEPS, int(rng.integers(2**31 - 1)),
         )  # fmt: skip
@@ -144,3 +145,25 @@ def test_multichannel_reference() -> None:
         mdp.rewards, mdp.start, 200_000, 50, 0.5, mdp.gamma, 0.1, 2, 0.05,
     )  # fmt: skip
     assert fraction_of_optimal(mdp, q_greedy_policy(Q), V) >= 0.95
+
+
+@pytest.mark.slow
+def test_federation_cuts_rounds_of_noisy_single_episode_sgd() -> None:
+    """Criterion 2 in miniature: vanilla REINFORCE, one episode per update, SGD lr 0.3.
+    Averaging 5 devices' updates needs several times fewer rounds than one device."""
+    cap = 1500
+
+    def rounds(n: int, seed: int) -> int:
+        rng = np.random.default_rng([seed, n])
+        p = np.zeros(10, dtype=np.float32)
+        for r in range(1, cap + 1):
+            args = (DYN, 1, 1, 0.3, 0.99, OPT_SGD, BASELINE_NONE, 500)
+            ups = [reinforce_train(p, 0, *args, int(rng.integers(2**31 - 1)))[0] for _ in range(n)]
+            p = np.mean(ups, axis=0, dtype=np.float64).astype(np.float32)
+            if cartpole_evaluate(p, 0, DYN[None], 10, True, 500, 1).mean() >= 475:
+                return r
+        return cap
+
+    fed = [rounds(5, s) for s in range(3)]
+    alone = [rounds(1, s) for s in range(3)]
+    assert np.median(alone) >= 3 * np.median(fed), (fed, alone)

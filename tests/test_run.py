@@ -75,3 +75,17 @@ def test_gateway_outage_mid_round_records_dropouts_with_cause(tmp_path: Path) ->
     links = {(r["link"], r["direction"]): r for r in _rows(out / "links.csv")}
     assert float(links[("gw-server", "up")]["down_time_s"]) > 3000
     assert float(links[("dev-1-gw", "up")]["down_time_s"]) > 3000
+
+
+def test_federated_evaluation_is_recorded(tmp_path: Path) -> None:
+    out = run_scenario(
+        ROOT / "topologies/default.yaml",
+        overrides=[*SHORT, "fl.local.federated_eval=true"],
+        out_root=tmp_path,
+    )
+    rows = _rows(out / "rounds.csv")
+    fed = [float(r["federated_metric"]) for r in rows]
+    assert all(0.0 <= f <= 1.0 for f in fed)
+    # Clients score the model they received, i.e. the one deployed before the round.
+    assert fed[-1] > fed[0]
+    assert float(rows[0]["candidate_metric"]) == float(rows[0]["metric"])

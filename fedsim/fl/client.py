@@ -167,6 +167,11 @@ class FLClient:
     ) -> None:
         self._state("training")
         loop = asyncio.get_running_loop()
+        local_eval: dict[str, float] = {}
+        score = getattr(self.learner, "evaluate", None)
+        if config.get("federated_eval") and score is not None:
+            # The global model as this device sees it, before local training.
+            local_eval = {f"fed_{k}": float(v) for k, v in score(params).items()}
         flops = float(self.learner.work(config))
         compute_s = max(self.device.compute_time(flops), 1e-6)
         if self.on_work is not None:
@@ -194,7 +199,7 @@ class FLClient:
             "round": server_round,
             "version": version,
             "num_examples": int(self.learner.num_examples),
-            "metrics": {k: float(v) for k, v in metrics.items()},
+            "metrics": {**{k: float(v) for k, v in metrics.items()}, **local_eval},
         }
         env = encode(
             values, meta, codec=self.codec, delta=delta, rng=self.rng, residual=self._residual

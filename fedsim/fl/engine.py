@@ -333,6 +333,11 @@ class SyncRounds:
                     self.params = np.ascontiguousarray(candidate, dtype=np.float32).copy()
                     self.version += 1
                     self.deployed_metric = candidate_metric
+        fed_key = f"fed_{self.evaluator.metric_name}"
+        fed = [(r.num_examples, r.metrics[fed_key]) for r in results if fed_key in r.metrics]
+        if fed:
+            total = sum(n for n, _ in fed)
+            metrics = {**metrics, "federated_metric": sum(n * v for n, v in fed) / total}
         causes = Counter(f.cause for f in failures)
         return RoundRecord(
             round=number,

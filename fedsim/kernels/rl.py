@@ -354,7 +354,7 @@ def reinforce_train(
         for t in range(off):
             batch_mean += ret_buf[t]
         batch_mean /= off
-        if baseline == BASELINE_MEAN or baseline == BASELINE_WHITEN:
+        if baseline in (BASELINE_MEAN, BASELINE_WHITEN):
             mean = batch_mean
         elif baseline == BASELINE_RUNNING:
             mean = run_b

@@ -253,7 +253,7 @@ class _Model:
             lost = np.flatnonzero(where >= 0)
             delivered = max(delivered, r.last_at_rcv)
             if lost.size < w:
-                s.rto.reset()  # an ACK that advances SND.UNA re-arms the un-backed-off RTO (ns-3 NewAck)
+                s.rto.reset()  # an ACK advancing SND.UNA re-arms the base RTO (ns-3 NewAck)
             if lost.size == 0:
                 if nretx == 0:
                     s.rto.sample(r.last_ack - t)

@@ -10,19 +10,24 @@ what the flow model is checked against (and both against ns-3).
   connection and direction), and may be lost by the hop's loss model or because
   the link is down. One SimPy timeout per packet per hop, with a callback: no
   processes.
-* Sender: slow start from 10 segments counting ACKed segments (so delayed ACKs
-  do not slow it), congestion avoidance +1 segment per window, window capped
-  by the socket buffer; SACK-based loss recovery in the style of RFC 6675: a
-  hole with 3 SACKed segments above it (or 3 dup ACKs) is lost, recovery
-  retransmits holes while the pipe is below cwnd, window *= beta (0.7, Cubic's
-  decrease; the growth is Reno's AIMD, documented difference from ns-3's Cubic,
-  irrelevant on short transfers where slow start dominates); limited transmit
-  (RFC 3042); RFC 6298 timer (1 s floor, doubling) restarting slow start from 1
-  segment and re-sending every un-SACKed segment; RTT samples from timestamps.
-  Lost retransmissions are found by the timer only (no RACK), as in ns-3.
-* Receiver: cumulative ACK + SACK, delayed ACK every 2 segments or 200 ms,
-  immediate ACK for out-of-order data and for the first data segment (quick-ack,
-  as ns-3 and Linux do at connection start).
+* Sender: ns-3 3.44's TcpSocketBase/TcpTxBuffer mechanism. Scoreboard flags per
+  segment (SACKed, lost, retransmitted); pipe = sent - SACKed - lost + retransmitted;
+  a hole with 3 SACKed segments above it is marked lost and retransmitted once
+  (NextSeg rule 1; rule 3 is not used, as ns-3's retransmission counts show);
+  congestion states OPEN/DISORDER/RECOVERY/LOSS; fast recovery with PRR;
+  Cubic (`tcp.Cubic`: byte-counting slow start, ssthresh = 0.7 cwnd, cubic growth
+  with the TCP-friendly floor, count clamp 20 after a timeout); cwnd is not
+  capped by the receive window (no cwnd validation). A lost retransmission is
+  found by the timer only. Timer: started when data is sent and none is running,
+  restarted by every ACK that advances SND.UNA (in recovery only by the first
+  partial ACK); a timeout doubles it (60 s cap), the next advancing ACK resets
+  it. On timeout: every un-SACKed segment is lost, ssthresh = max(0.7 cwnd, 2),
+  cwnd = 1, LOSS state until SND.UNA passes the recovery point. RTT samples from
+  the timestamp echo, taken only for data first sent since the last timeout.
+* Receiver: cumulative ACK + SACK, delayed ACK every 2 segments or 200 ms (so a
+  lone in-order segment after a timeout waits 200 ms), immediate ACK when a gap
+  exists or was just filled and for the first data segment; the timestamp echoed
+  is that of the last in-order segment at the ACK point (RFC 7323).
 * Handshake: SYN / SYN-ACK / ACK; the SYN timer is 3 s, doubling, `syn_tries`
   tries, then ETIMEDOUT. Timers are lazy (one pending timeout, re-checked on
   expiry) so that re-arming on every ACK costs no event.

@@ -29,8 +29,9 @@ class RoundRow:
     wire_bytes_down: int
     metric: float
     failed_causes: str
-    duration_s: float = 0.0
     candidate_metric: float | None = None
+    federated_metric: float | None = None
+    duration_s: float = 0.0
 
 
 @dataclass

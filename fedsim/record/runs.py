@@ -29,7 +29,8 @@ _SCHEMAS: dict[str, dict[str, Callable[[str], Any]]] = {
         "round": _INT, "sim_time_s": _FLOAT, "selected": _INT, "reported": _INT,
         "failed": _INT, "accepted": _INT, "deployed_version": _INT, "bytes_up": _INT,
         "bytes_down": _INT, "wire_bytes_up": _INT, "wire_bytes_down": _INT,
-        "metric": _FLOAT, "failed_causes": _STR,
+        "metric": _FLOAT, "failed_causes": _STR, "candidate_metric": _FLOAT,
+        "federated_metric": _FLOAT,
     },
     "links.csv": {
         "link": _STR, "a": _STR, "b": _STR, "kind": _STR, "direction": _STR,

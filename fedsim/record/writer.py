@@ -17,6 +17,7 @@ __all__ = ["ROUND_COLUMNS", "write_csv", "write_json", "write_run"]
 ROUND_COLUMNS = (
     "round", "sim_time_s", "selected", "reported", "failed", "accepted", "deployed_version",
     "bytes_up", "bytes_down", "wire_bytes_up", "wire_bytes_down", "metric", "failed_causes",
+    "candidate_metric", "federated_metric",
 )  # fmt: skip
 LINK_COLUMNS = (
     "link", "a", "b", "kind", "direction", "payload_bytes", "wire_bytes", "packets",
@@ -30,6 +31,8 @@ CLIENT_COLUMNS = (
 
 
 def _cell(v: Any) -> Any:
+    if v is None:
+        return ""
     if isinstance(v, float):
         return repr(round(v, 9)) if math.isfinite(v) else ""
     return v

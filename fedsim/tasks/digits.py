@@ -53,6 +53,11 @@ class ClassifierLearner:
     def work(self, config: Mapping[str, Any]) -> float:
         return train_flops(self.sizes, self.num_examples * int(config.get("epochs", 1)))
 
+    def evaluate(self, params: np.ndarray) -> dict[str, float]:
+        """The model scored on this device's own data (federated evaluation)."""
+        acc, loss = evaluate(params, self.sizes, self.X, self.y)
+        return {"accuracy": float(acc), "loss": float(loss)}
+
     def train(
         self, params: np.ndarray, config: Mapping[str, Any], rng: np.random.Generator
     ) -> tuple[np.ndarray, dict[str, float]]:

@@ -451,9 +451,7 @@ class EnergyHarvestingTask(TabularQTask):
             energy_harvesting_mdp(float(hi), float(ci), battery, max_age, gamma=gamma)
             for hi, ci in zip(h, c, strict=True)
         ]
-        super().__init__(
-            mdps, steps, lr, alpha_decay, epsilon, episode_len, decay_over_rounds
-        )
+        super().__init__(mdps, steps, lr, alpha_decay, epsilon, episode_len, decay_over_rounds)
 
 
 class MultichannelTask(TabularQTask):
@@ -487,9 +485,7 @@ class MultichannelTask(TabularQTask):
         if np.any(a >= 1.0) or np.any(b >= 1.0):
             raise ValueError("options 'p01' and 'p11' must be < 1")
         mdps = [multichannel_mdp(a[i], b[i], max_gap, gamma) for i in range(num_clients)]
-        super().__init__(
-            mdps, steps, lr, alpha_decay, epsilon, episode_len, decay_over_rounds
-        )
+        super().__init__(mdps, steps, lr, alpha_decay, epsilon, episode_len, decay_over_rounds)
 
 
 _KINDS: dict[str, type] = {

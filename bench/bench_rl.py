@@ -131,8 +131,10 @@ def main() -> None:
     q_learning(q0, *qa, 2_000_000, 50, 0.5, 0.95, 0.1, 1, 0.05)
     print(f"Q-learning energy harvesting: {2e6 / (time.perf_counter() - t0) / 1e6:.1f} M steps/s")
     eps, steps, rps = _fedavg_rollouts(300)
-    print(f"Federated CartPole, numpy FedAvg (5 devices x 1 episode, eval every round): "
-          f"{eps:,.0f} training episodes/s ({steps / 1e3:.0f} k steps/s), {rps:.0f} rounds/s")  # fmt: skip
+    print(
+        "Federated CartPole, numpy FedAvg (5 devices x 1 episode, eval every round): "
+        f"{eps:,.0f} training episodes/s ({steps / 1e3:.0f} k steps/s), {rps:.0f} rounds/s"
+    )
     eps, rps, n = _stack_rollouts(60)
     print(f"Federated CartPole through the FL stack (frl_cartpole_lte, {n} rounds): "
           f"{eps:,.0f} training episodes/s of wall time, {rps:.1f} rounds/s")  # fmt: skip

@@ -292,6 +292,8 @@ def _collect(
             "bytes_up": up, "bytes_down": down,
             "energy_compute_j": e_comp, "energy_radio_j": e_radio,
             "dropouts": (info.rounds_selected - info.rounds_reported) if info else 0,
+            "env_episodes": int(info.totals["episodes"]) if info and "episodes" in info.totals else "",
+            "env_steps": int(info.totals["steps"]) if info and "steps" in info.totals else "",
         })  # fmt: skip
     topology = {
         "nodes": [

@@ -244,9 +244,8 @@ def _battery_topology(**node: Any) -> dict[str, Any]:
     }  # fmt: skip
     topo["nodes"][2]["device"] = "cell"
     topo["nodes"][2].update(node)
-    topo["nodes"].append(
-        {"name": "mains", "kind": "device", "device": "rpi4", "uplink": {"to": "gw", "link": "wifi"}}
-    )
+    mains = {"name": "mains", "kind": "device", "device": "rpi4"}
+    topo["nodes"].append({**mains, "uplink": {"to": "gw", "link": "wifi"}})
     return topo
 
 
@@ -323,10 +322,10 @@ def test_battery_death_behind_a_sleeping_radio_is_relabelled() -> None:
 # --------------------------------------------------------------------------- duty cycle
 @pytest.mark.parametrize("fidelity", ["packet", "flow"])
 def test_lora_shared_channel_holds_a_one_percent_duty_cycle(fidelity: str) -> None:
-    """Two devices on one 5.47 kbit/s (SF7) shared channel with a 1 % duty cycle: the
-    channel's airtime is at most 1 % of the time. The packet model books airtime per
-    frame, so the bound holds at every moment up to one frame; the flow model books a
-    TCP window at once, so it holds in the long run (counting the silence owed)."""
+    """Two devices on one 5.47 kbit/s (SF7) shared channel with a 1 % duty cycle: up
+    to the end of every transmission the channel's airtime is at most 1 % of the time
+    plus that transmission. The packet model books a frame at a time, the flow model a
+    TCP window."""
     topo = tiny_topology(fidelity=fidelity)
     topo["links"]["lora"] = {
         "kind": "lora", "bandwidth": "5.47kbps", "latency": "50ms", "mtu": 250,

@@ -228,6 +228,7 @@ class SyncRounds:
         )
         rnd.reported.add(client_id)
         self.clients[client_id].rounds_reported += 1
+        self.clients[client_id].add_totals(metrics)
         if len(rnd.results) >= rnd.want:
             rnd.done.set()
 

@@ -21,6 +21,13 @@ class ClientInfo:
     """Times the client asked for work (availability evidence)."""
     rounds_selected: int = 0
     rounds_reported: int = 0
+    totals: dict[str, float] = field(default_factory=dict)
+    """Sums of counted metrics over accepted uploads (RL `episodes`, `steps`)."""
+
+    def add_totals(self, metrics: dict[str, float]) -> None:
+        for key in ("episodes", "steps"):
+            if key in metrics:
+                self.totals[key] = self.totals.get(key, 0.0) + metrics[key]
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ _SCHEMAS: dict[str, dict[str, Callable[[str], Any]]] = {
         "client": _STR, "device": _STR, "gateway": _STR, "rounds_selected": _INT,
         "rounds_reported": _INT, "bytes_up": _INT, "bytes_down": _INT,
         "energy_compute_j": _FLOAT, "energy_radio_j": _FLOAT, "dropouts": _INT,
+        "env_episodes": _INT, "env_steps": _INT,
     },
 }  # fmt: skip
 

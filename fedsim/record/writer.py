@@ -26,7 +26,7 @@ LINK_COLUMNS = (
 TIMELINE_COLUMNS = ("client", "state", "start_s", "end_s")
 CLIENT_COLUMNS = (
     "client", "device", "gateway", "rounds_selected", "rounds_reported", "bytes_up",
-    "bytes_down", "energy_compute_j", "energy_radio_j", "dropouts",
+    "bytes_down", "energy_compute_j", "energy_radio_j", "dropouts", "env_episodes", "env_steps",
 )  # fmt: skip
 
 

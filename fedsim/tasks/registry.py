@@ -12,7 +12,7 @@ from fedsim.tasks.base import Task
 
 __all__ = ["TASK_KINDS", "build_task"]
 
-TASK_KINDS = ("digits", "cartpole", "energy_harvesting")
+TASK_KINDS = ("digits", "cartpole", "energy_harvesting", "multichannel")
 
 
 def _check_keys(options: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
@@ -59,7 +59,7 @@ def _digits(options: Mapping[str, Any], num_clients: int, streams: Streams) -> T
 def build_task(spec: TaskSpec, num_clients: int, streams: Streams) -> Task:
     if spec.kind == "digits":
         return _digits(spec.options, num_clients, streams)
-    if spec.kind in ("cartpole", "energy_harvesting"):
+    if spec.kind in ("cartpole", "energy_harvesting", "multichannel"):
         try:
             from fedsim.tasks.rl import build_rl_task
         except ImportError:  # pragma: no cover - while the RL tasks are not present

@@ -28,12 +28,14 @@ from fedsim.fl.engine import RoundRecord, SyncRounds
 from fedsim.fl.gate import DeploymentGate
 from fedsim.fl.server import make_app
 from fedsim.fl.strategies.registry import build_strategy
+from fedsim.net.battery import Batteries
 from fedsim.net.network import Network
 from fedsim.net.transport import EmulatedConnector, EmulatedSite, Wire
 from fedsim.record.recorder import Recorder, RoundRow
 from fedsim.record.writer import write_run
 from fedsim.rng import Streams
 from fedsim.scenario import Scenario, load_scenario
+from fedsim.tasks.adversary import choose_adversaries, parse_adversaries, wrap
 from fedsim.tasks.registry import build_task
 
 __all__ = ["RunResult", "run_name_for", "run_scenario", "simulate"]
@@ -134,11 +136,19 @@ def simulate(scenario: Scenario, *, progress: Any = None) -> RunResult:
     devices = sc.device_nodes
     task = build_task(sc.task, len(devices), streams)
     _check_memory(sc, task)
+    adversary = parse_adversaries(sc.adversaries)
+    byzantine = (
+        choose_adversaries(len(devices), adversary, streams.get("adversaries", "choose"))
+        if adversary is not None
+        else set()
+    )
     strategy = _build_strategy(sc)
     loop = VirtualTimeLoop()
     net = Network(loop.env, sc, streams)
     wire = Wire(loop, net.open_channel)
     net.breaker = wire.break_where
+    batteries = Batteries(net, streams)
+    wire.byte_observers.append(batteries.radio)
     recorder = Recorder(clock=loop.time)
     net.observers.append(lambda dev, up, _t, _cause: recorder.path_state(dev, up))
 
@@ -196,17 +206,21 @@ def simulate(scenario: Scenario, *, progress: Any = None) -> RunResult:
     async def main() -> float:
         for i, node in enumerate(devices):
             assert node.device is not None
+            learner = task.learner(i)
+            if adversary is not None and i in byzantine:
+                learner = wrap(learner, adversary, streams.get("adversaries", node.name))
             clients.append(
                 FLClient(
                     node.name,
                     f"http://{SERVER_HOST}:{SERVER_PORT}",
                     EmulatedConnector(wire, node.name, limit=4),
-                    task.learner(i),
+                    learner,
                     sc.devices[node.device],
                     streams.get("client", node.name),
                     codec=sc.fl.codec,
                     poll_wait_s=sc.fl.poll_wait_s,
                     observer=recorder.client_state,
+                    on_work=batteries.compute,
                 )
             )
         app = make_app(engine, poll_wait_s=sc.fl.poll_wait_s)
@@ -226,6 +240,7 @@ def simulate(scenario: Scenario, *, progress: Any = None) -> RunResult:
         await asyncio.gather(*pending, return_exceptions=True)
         for c in clients:
             await c.connector.close()
+        wire.break_where(lambda _conn: True, "shutdown")  # nothing arrives after cleanup
         await runner.cleanup()
         return end
 

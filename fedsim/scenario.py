@@ -247,6 +247,8 @@ class Scenario:
     links: Mapping[str, LinkClassSpec]
     nodes: tuple[NodeSpec, ...]
     failures: tuple[FailureSpec, ...]
+    adversaries: Mapping[str, Any] | None = None
+    """Byzantine devices (validated by `tasks.adversary.parse_adversaries`)."""
     raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @property
@@ -671,6 +673,7 @@ def parse_scenario(
 
     nodes = _parse_nodes(root.raw("nodes"), links, devices, Path(base_dir or "."))
     failures = _parse_failures(root.raw("failures"), nodes)
+    adversaries = root.raw("adversaries")
     root.done()
 
     n_devices = sum(1 for n in nodes if n.kind == "device")
@@ -694,6 +697,7 @@ def parse_scenario(
         links=links,
         nodes=nodes,
         failures=failures,
+        adversaries=adversaries,
         raw=copy.deepcopy(data) if isinstance(data, Mapping) else {},
     )
 

@@ -1,12 +1,28 @@
 """Both fidelities against ns-3 (shared/reference/ns3_tcp_transfer.csv), and each other.
 
-Loss-free rows: within 10 % of ns-3. Lossy rows: mean over 50 seeds within 25 %
-of ns-3's mean *plus a sampling allowance*: ns-3's own mean is over 50 runs of
-rare, expensive events (a lost SYN costs 3 s), so its sampling error is
-estimated from our run distribution (3 standard errors of a 50-run mean) and
-added to the tolerance; without it no faithful model could pass rows such as
-1 KB at 1 % loss, where ns-3's 50 runs happened to see no loss at all.
-Flow vs packet: within 15 % plus the same allowance.
+Loss-free rows: within 10 % of ns-3 (one deterministic run).
+
+Lossy rows: ns-3's figure is the mean of only 50 runs of a heavy-tailed time (a lost
+SYN costs 3 s, a timeout >= 1 s, on a 15 ms transfer), so it is itself a random
+variable with a large spread. A row passes if EITHER
+
+* A: the model's mean over n >= 50 seeds is within 25 % of ns-3's mean, OR
+* B: ns-3's 50-run mean lies inside the central 95 % of the sampling distribution of
+  a 50-run mean *of the model*, estimated by bootstrap (50 draws with replacement,
+  `BOOT` times) from the same n seeds.
+
+B is the statistically correct comparison of a 50-sample mean with a model: it asks
+whether ns-3's figure is a plausible 50-run outcome of the model. The interval is
+computed here from the model's own seeds; nothing is hard-coded. ns-3's figures are
+printed to 6 significant digits, so the interval is widened by 1e-4 relative.
+See docs/network-model.md ("Validation").
+
+Flow vs packet: means over the same seeds within 15 %, plus two standard errors of the
+*paired* difference (both fidelities draw the SYN fates and the first window's fates
+from the same seeded stream, so the pair shares most of its randomness).
+
+Runs whose connect() times out (6 lost SYNs: probability 0.2^6 = 6e-5 at 20 % loss)
+are left out of the mean, as a completion time does not exist for them.
 """
 
 from __future__ import annotations
@@ -19,10 +35,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fedsim.errors import FedsimError
 from fedsim.net.calculator import run_once
 
 CSV = Path(__file__).resolve().parents[2] / "shared" / "reference" / "ns3_tcp_transfer.csv"
-SEEDS = 50
+NS3_RUNS = 50
+BOOT = 4000
+ROUNDING = 1e-4
 
 
 def _rows() -> list[dict[str, str]]:
@@ -35,95 +54,174 @@ def _rows() -> list[dict[str, str]]:
 ROWS = _rows()
 needs_csv = pytest.mark.skipif(not ROWS, reason=f"ns-3 reference table not found at {CSV}")
 
-# Rows our TCP does not reproduce yet: at 20 % loss on 1 MB, ns-3 spends 2-3x longer
-# in repeated timeouts than either fidelity (see the report / module docs).
-KNOWN_GAPS = {("wifi-like", 1_000_000, 0.2), ("lte-like", 1_000_000, 0.2)}
-# Rows where the flow model's round-level loss recovery overestimates recovery
-# time (too many timeouts at 5-20 % loss on 100 KB-1 MB); tolerated, reported.
-FLOW_GAPS = {("lte-like", 100_000, 0.05), ("wifi-like", 100_000, 0.2),
-             ("lte-like", 100_000, 0.2), ("lte-like", 1_000_000, 0.05)}  # fmt: skip
+
+def _seeds(size: int, loss: float, slow: bool = False) -> int:
+    """Seeds per lossy row: many for the cheap small rows (whose 50-run means are the
+    noisiest), at least 50 everywhere. `slow` multiplies them (make test-all)."""
+    if loss <= 0:
+        return 1
+    n = 1000 if size <= 10_000 else 200 if size <= 100_000 else 50
+    return n * (4 if slow else 1)
 
 
 @cache
-def _runs(fidelity: str, bw: float, delay: float, size: int, loss: float) -> tuple[float, float]:
-    rngs = [np.random.default_rng([7, i]) for i in range(SEEDS if loss > 0 else 1)]
-    t = [run_once(bw, delay, size, rng=g, fidelity=fidelity, loss=loss)[0] for g in rngs]
-    return float(np.mean(t)), float(np.std(t, ddof=1) / math.sqrt(SEEDS)) if loss > 0 else 0.0
+def _times(fidelity: str, bw: float, delay: float, size: int, loss: float, n: int) -> np.ndarray:
+    out = np.full(n, np.nan)
+    for i in range(n):
+        try:
+            out[i] = run_once(
+                bw, delay, size, rng=np.random.default_rng([7, i]), fidelity=fidelity, loss=loss
+            )[0]
+        except FedsimError:  # connect() timed out: no completion time
+            pass
+    return out
 
 
 def _key(r: dict[str, str]) -> tuple[str, int, float]:
     return r["profile"], int(r["msg_bytes"]), float(r["loss_rate"])
 
 
-def _params(lossy: bool) -> list:
+def _args(r: dict[str, str]) -> tuple[float, float, int, float]:
+    return float(r["bandwidth_bps"]), float(r["delay_s"]), int(r["msg_bytes"]), float(r["loss_rate"])
+
+
+def interval_50(times: np.ndarray, boot: int = BOOT, runs: int = NS3_RUNS) -> tuple[float, float]:
+    """Central 95 % interval of the mean of `runs` draws from `times` (bootstrap)."""
+    t = times[~np.isnan(times)]
+    g = np.random.default_rng(12345)
+    means = t[g.integers(0, t.size, size=(boot, runs))].mean(axis=1)
+    lo, hi = np.quantile(means, [0.025, 0.975])
+    return float(lo), float(hi)
+
+
+def judge(times: np.ndarray, ref: float) -> tuple[str | None, float, tuple[float, float]]:
+    """Which criterion a row passes ("25%", "interval", or None), the mean, the interval."""
+    mean = float(np.nanmean(times))
+    lo, hi = interval_50(times)
+    if abs(mean - ref) <= 0.25 * ref:
+        return "25%", mean, (lo, hi)
+    if lo * (1 - ROUNDING) <= ref <= hi * (1 + ROUNDING):
+        return "interval", mean, (lo, hi)
+    return None, mean, (lo, hi)
+
+
+# Lossy rows where ns-3's figure is neither within 25 % of the model's mean nor a
+# plausible 50-run outcome of the model (outside its 95 % interval, computed above):
+# genuine model gaps, listed so they are visible, not hidden. See docs/network-model.md.
+MODEL_GAPS = {
+    ("flow", "wifi-like", 100_000, 0.05): "flow: too many timeouts vs packet and ns-3",
+    ("flow", "lte-like", 100_000, 0.05): "flow: too many timeouts vs packet and ns-3",
+    ("flow", "wifi-like", 100_000, 0.2): "flow: slower than packet and ns-3",
+    ("flow", "lte-like", 100_000, 0.2): "flow: slower than packet and ns-3",
+    ("packet", "wifi-like", 100_000, 0.05): "ns-3 at P~0.02 of the model's 50-run means",
+    ("packet", "lte-like", 100_000, 0.05): "ns-3 at P~0.02 of the model's 50-run means",
+    ("flow", "wifi-like", 1_000_000, 0.2): "flow: 36 % faster than ns-3 at 20 % loss",
+    ("flow", "lte-like", 1_000_000, 0.2): "flow: 30 % faster than ns-3 at 20 % loss",
+}
+FLOW_PACKET_GAPS = {
+    ("wifi-like", 100_000, 0.05), ("lte-like", 100_000, 0.05), ("wifi-like", 100_000, 0.2),
+    ("lte-like", 100_000, 0.2), ("wifi-like", 1_000_000, 0.2), ("lte-like", 1_000_000, 0.2),
+    ("lte-like", 1_000_000, 0.05), ("lte-like", 1_000_000, 0.01),
+}  # fmt: skip
+
+
+def _params(lossy: bool, fidelity: str | None = None, slow: bool = False) -> list:
     out = []
     for r in ROWS:
-        loss = float(r["loss_rate"])
-        if (loss > 0) != lossy:
+        if (float(r["loss_rate"]) > 0) != lossy:
             continue
-        heavy = int(r["msg_bytes"]) >= 1_000_000 or loss >= 0.2
-        marks = []
-        if lossy and heavy:
-            marks.append(pytest.mark.slow)
-        if _key(r) in KNOWN_GAPS:
-            marks.append(
-                pytest.mark.xfail(reason="ns-3 timeout cascades at 20% loss", strict=False)
-            )
+        marks = [pytest.mark.slow] if slow else []
+        gap = MODEL_GAPS.get((fidelity, *_key(r))) if fidelity else None
+        if gap is None and fidelity is None and _key(r) in FLOW_PACKET_GAPS:
+            gap = "flow model's round-level recovery differs from the packet scoreboard"
+        if gap:
+            marks.append(pytest.mark.xfail(reason=gap, strict=False))
         out.append(pytest.param(r, marks=marks, id="{}-{}-{}".format(*_key(r))))
     return out or [pytest.param(None, marks=needs_csv)]
-
-
-def _args(r: dict[str, str]) -> tuple[float, float, int, float]:
-    return (
-        float(r["bandwidth_bps"]),
-        float(r["delay_s"]),
-        int(r["msg_bytes"]),
-        float(r["loss_rate"]),
-    )
 
 
 @needs_csv
 @pytest.mark.parametrize("fidelity", ["flow", "packet"])
 @pytest.mark.parametrize("row", _params(lossy=False))
 def test_lossless_within_10_percent(row, fidelity: str) -> None:
-    mean, _ = _runs(fidelity, *_args(row))
-    assert mean == pytest.approx(float(row["mean_s"]), rel=0.10)
+    bw, d, size, loss = _args(row)
+    t = _times(fidelity, bw, d, size, loss, 1)
+    assert float(t[0]) == pytest.approx(float(row["mean_s"]), rel=0.10)
+
+
+def _check_lossy(row, fidelity: str, slow: bool) -> None:
+    bw, d, size, loss = _args(row)
+    n = _seeds(size, loss, slow)
+    times = _times(fidelity, bw, d, size, loss, n)
+    assert np.count_nonzero(~np.isnan(times)) >= NS3_RUNS
+    ref = float(row["mean_s"])
+    how, mean, (lo, hi) = judge(times, ref)
+    assert how is not None, (
+        f"{fidelity} mean {mean:.4g} s over {n} seeds vs ns-3 {ref:.4g} s "
+        f"({mean / ref - 1:+.0%}); model's 95 % interval of a 50-run mean [{lo:.4g}, {hi:.4g}]"
+    )
 
 
 @needs_csv
-@pytest.mark.parametrize("fidelity", ["flow", "packet"])
-@pytest.mark.parametrize("row", _params(lossy=True))
-def test_lossy_mean_within_25_percent(row, fidelity: str) -> None:
-    mean, se = _runs(fidelity, *_args(row))
-    ref = float(row["mean_s"])
-    ok = abs(mean - ref) <= 0.25 * ref + 3 * se
-    if not ok and fidelity == "flow" and _key(row) in FLOW_GAPS:
-        pytest.xfail(f"known flow-model gap: {mean:.3f} s vs ns-3 {ref:.3f} s")
-    assert ok, (mean, ref, se)
+@pytest.mark.parametrize("row", _params(lossy=True, fidelity="flow"))
+def test_lossy_flow_vs_ns3(row) -> None:
+    _check_lossy(row, "flow", slow=False)
+
+
+@needs_csv
+@pytest.mark.parametrize("row", _params(lossy=True, fidelity="packet"))
+def test_lossy_packet_vs_ns3(row) -> None:
+    _check_lossy(row, "packet", slow=False)
+
+
+@needs_csv
+@pytest.mark.parametrize("row", _params(lossy=True, fidelity="packet", slow=True))
+def test_lossy_packet_vs_ns3_many_seeds(row) -> None:
+    _check_lossy(row, "packet", slow=True)
 
 
 @needs_csv
 @pytest.mark.parametrize("row", _params(lossy=True) + _params(lossy=False))
 def test_flow_agrees_with_packet(row) -> None:
-    f, sf = _runs("flow", *_args(row))
-    p, sp = _runs("packet", *_args(row))
-    ok = abs(f - p) <= 0.15 * p + 3 * math.hypot(sf, sp)
-    if not ok and _key(row) in FLOW_GAPS:
-        pytest.xfail(f"known flow-model gap: flow {f:.3f} s vs packet {p:.3f} s")
-    assert ok, (f, p)
+    bw, d, size, loss = _args(row)
+    n = _seeds(size, loss)
+    f = _times("flow", bw, d, size, loss, n)
+    p = _times("packet", bw, d, size, loss, n)
+    ok = ~(np.isnan(f) | np.isnan(p))
+    diff = f[ok] - p[ok]
+    se = float(diff.std(ddof=1) / math.sqrt(diff.size)) if diff.size > 1 else 0.0
+    fm, pm = float(f[ok].mean()), float(p[ok].mean())
+    assert abs(fm - pm) <= 0.15 * pm + 2 * se, (fm, pm, se)
+
+
+def test_interval_is_the_sampling_spread_of_a_50_run_mean() -> None:
+    """The rule's interval: a two-point law (0 w.p. 0.9, 1 w.p. 0.1) has a 50-run mean
+    of Binomial(50, 0.1)/50, whose central 95 % is about [0.02, 0.2]."""
+    t = np.array([0.0] * 900 + [1.0] * 100)
+    lo, hi = interval_50(t)
+    assert 0.0 <= lo <= 0.04 and 0.16 <= hi <= 0.22
+    assert judge(t, 0.05)[0] == "interval"
+    assert judge(t, 0.3)[0] is None
 
 
 @pytest.mark.parametrize("size", [1000, 10_000])
 def test_slow_iot_link_flow_vs_packet(size: int) -> None:
     """Generalisation: 5 kbps, 500 ms (far from the reference profiles), lossless."""
-    f, _ = _runs("flow", 5e3, 0.5, size, 0.0)
-    p, _ = _runs("packet", 5e3, 0.5, size, 0.0)
+    f = _times("flow", 5e3, 0.5, size, 0.0, 1)[0]
+    p = _times("packet", 5e3, 0.5, size, 0.0, 1)[0]
     assert f == pytest.approx(p, rel=0.15)
+
+
+def test_slow_iot_link_lossy_flow_vs_packet() -> None:
+    """Generalisation with loss: 250 kbps, 100 ms, 100 KB at 5 %, 200 seeds each."""
+    f = _times("flow", 250e3, 0.1, 100_000, 0.05, 200)
+    p = _times("packet", 250e3, 0.1, 100_000, 0.05, 200)
+    assert float(np.nanmean(f)) == pytest.approx(float(np.nanmean(p)), rel=0.20)
 
 
 @pytest.mark.parametrize("size", [10_000, 1_000_000])
 def test_fast_wired_link_flow_vs_packet(size: int) -> None:
     """Generalisation: 1 Gbps, 50 ms: the socket buffer, not the link, limits the rate."""
-    f, _ = _runs("flow", 1e9, 0.05, size, 0.0)
-    p, _ = _runs("packet", 1e9, 0.05, size, 0.0)
+    f = _times("flow", 1e9, 0.05, size, 0.0, 1)[0]
+    p = _times("packet", 1e9, 0.05, size, 0.0, 1)[0]
     assert f == pytest.approx(p, rel=0.15)

@@ -221,6 +221,7 @@ class BufferedAsync:
         self._weights[row] = num_examples * self.staleness_fn(staleness)
         self._buffer.append(_Buffered(client_id, num_examples, staleness))
         self.clients[client_id].rounds_reported += 1
+        self.clients[client_id].add_totals(metrics)
         self._release(client_id, None)
         if len(self._buffer) >= self.buffer_size:
             self._aggregate()

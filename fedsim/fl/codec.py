@@ -81,8 +81,14 @@ def encode(
         idx = np.empty(k, dtype=np.int32)
         val = np.empty(k, dtype=np.float32)
         compress.topk_feedback(x, res, k, idx, val)
-        extra = {"k": k}
-        payload = idx.tobytes() + val.tobytes()
+        if x.size < 32 * k:  # a bitmap (n/8 bytes) beats int32 indices (4k bytes)
+            mask = np.zeros(x.size, dtype=bool)
+            mask[idx] = True
+            extra = {"k": k, "index": "bitmap"}
+            payload = np.packbits(mask).tobytes() + val.tobytes()
+        else:
+            extra = {"k": k, "index": "int32"}
+            payload = idx.tobytes() + val.tobytes()
     else:
         raise ValueError(f"unknown codec {codec!r} (known: {', '.join(CODECS)})")
     header = {
@@ -154,12 +160,21 @@ def decode(body: bytes, expected_n: int | None = None) -> Decoded:
             k = int(header["k"])
             if not 0 < k <= n:
                 raise EnvelopeError(f"top-k count {k} out of range")
-            _need(payload, 8 * k)
-            idx = np.frombuffer(payload[: 4 * k], dtype=np.int32)
-            if idx.size and (idx.min() < 0 or idx.max() >= n):
-                raise EnvelopeError("top-k index out of range")
-            out[:] = 0.0
-            compress.scatter(idx, np.frombuffer(payload[4 * k :], dtype=np.float32), out)
+            if header.get("index", "int32") == "bitmap":
+                nmask = (n + 7) // 8
+                _need(payload, nmask + 4 * k)
+                bits = np.unpackbits(np.frombuffer(payload[:nmask], dtype=np.uint8), count=n)
+                idx = np.flatnonzero(bits).astype(np.int32)
+                if idx.size != k:
+                    raise EnvelopeError(f"top-k bitmap marks {idx.size} values, header says {k}")
+                vals = np.frombuffer(payload[nmask:], dtype=np.float32)
+            else:
+                _need(payload, 8 * k)
+                idx = np.frombuffer(payload[: 4 * k], dtype=np.int32)
+                if idx.size and (idx.min() < 0 or idx.max() >= n):
+                    raise EnvelopeError("top-k index out of range")
+                vals = np.frombuffer(payload[4 * k :], dtype=np.float32)
+            compress.scatter(idx, vals, out)
     except (KeyError, TypeError) as exc:
         raise EnvelopeError(f"codec {codec} header lacks {exc}") from None
     if not np.isfinite(out).all():

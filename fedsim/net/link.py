@@ -8,6 +8,7 @@ transmitter object, so contention needs no extra machinery.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -44,10 +45,14 @@ class NoLoss:
 
 @dataclass
 class Transmitter:
-    """Serializes bits at `rate_bps`, one frame at a time, FIFO.
+    """Serializes bits at `rate_bps`, one frame at a time. Shared by every link of a
+    medium.
 
-    `busy_until` is the simulated time the transmitter is free again. Shared by
-    every link of a medium.
+    The flow fidelity books whole congestion windows ahead of time, so bookings
+    are intervals: a transfer takes the first idle gap at or after the time it is
+    ready, instead of queueing behind a slow flow's future rounds (a 100 kbit/s
+    sensor flow must not hold a 1 Gbit/s backbone idle for a minute).
+    `busy_until` is the end of the last booking.
     """
 
     name: str
@@ -57,15 +62,37 @@ class Transmitter:
     duty_cycle: float = 1.0
     """Fraction of time a sender may occupy the medium (LoRa's 1 %): after a frame of
     airtime a, the transmitter stays silent for a * (1/duty_cycle - 1)."""
+    _starts: list[float] = field(default_factory=list, repr=False)
+    _ends: list[float] = field(default_factory=list, repr=False)
 
     def reserve(self, now: float, nbits: float) -> tuple[float, float]:
-        """Book `nbits` of airtime from `now`; return (start, end) of transmission."""
-        start = max(now, self.busy_until)
+        """Book `nbits` of airtime at the first gap from `now`; return (start, end)."""
         airtime = nbits / self.rate_bps
-        end = start + airtime
-        self.busy_until = end + airtime * (1.0 / self.duty_cycle - 1.0)
+        hold = airtime / self.duty_cycle
+        starts, ends = self._starts, self._ends
+        done = bisect.bisect_right(ends, now)  # bookings over by `now` are history
+        if done:
+            del starts[:done], ends[:done]
+        start = now
+        i = 0
+        while i < len(starts) and start + hold > starts[i]:
+            start = max(start, ends[i])
+            i += 1
+        stop = start + hold
+        # Insert at i, merging with touching neighbours to keep the list short.
+        if i > 0 and ends[i - 1] == start:
+            ends[i - 1] = stop
+            if i < len(starts) and starts[i] == stop:
+                ends[i - 1] = ends[i]
+                del starts[i], ends[i]
+        elif i < len(starts) and starts[i] == stop:
+            starts[i] = start
+        else:
+            starts.insert(i, start)
+            ends.insert(i, stop)
+        self.busy_until = max(self.busy_until, stop)
         self.busy_time += airtime
-        return start, end
+        return start, start + airtime
 
 
 @dataclass

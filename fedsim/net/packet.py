@@ -141,6 +141,8 @@ class _Side:
         self.prr_delivered = 0
         self.prr_out = 0
         self.prr_flight = 1
+        self.cwnd_limited = False
+        """ns-3 m_isCwndLimited: cwnd - pipe < 1 segment after the last data send."""
         self.history: deque[int] = deque()
         """Segments sent once and not yet ACKed since the last timeout (RTT samples)."""
         self.last_send = 0.0
@@ -347,22 +349,32 @@ class PacketChannel:
         """RFC 6675 pipe as ns-3 counts it: sent - SACKed - lost + retransmitted."""
         return (s.nxt - s.una) - len(s.sacked) - len(s.lost) + len(s.retrans)
 
-    def _next_seg(self, s: _Side) -> int | None:
-        """NextSeg(): a lost, not yet retransmitted hole; else new data. Rule 3 (re-send
-        un-SACKed segments not known lost) is left out: ns-3's retransmission counts
-        equal its drops, i.e. it never retransmits speculatively."""
-        cand = [q for q in s.lost if q not in s.retrans]
+    def _next_seg(self, s: _Side, recovery: bool = False) -> int | None:
+        """NextSeg() as ns-3.44's TcpTxBuffer runs it (RFC 6675 with ns-3 #805).
+
+        Once a SACK has been seen, rules 1 and 3 consider only segments below the
+        highest SACKed one (criterion 1.b). Rule 1: the first lost, not yet
+        retransmitted segment. Rule 2: new data within the receive window. Rule 3
+        (only in fast recovery): the first segment below the highest SACK that is
+        neither SACKed, lost nor retransmitted."""
+        high = max(s.sacked) if s.sacked else None
+        cand = [q for q in s.lost if q not in s.retrans and (high is None or q < high)]
         if cand:
             return min(cand)
         if s.nxt < len(s.sizes) and s.nxt - s.una < self.maxwin:
             return s.nxt
+        if recovery:
+            top = s.nxt if high is None else high
+            for q in range(s.una, top):
+                if q not in s.sacked and q not in s.lost and q not in s.retrans:
+                    return q
         return None
 
     def _try_send(self, s: _Side) -> None:
         if not self.connected or self._broken is not None:
             return
         while s.cwnd - self._pipe(s) >= 1.0:
-            q = self._next_seg(s)
+            q = self._next_seg(s, s.state == _RECOVERY)
             if q is None:
                 break
             self._send_seg(s, q)
@@ -386,6 +398,9 @@ class PacketChannel:
         s.last_send = self.env.now
         if not s.timer.armed:
             s.timer.arm(s.rto.current)
+        # ns-3 (>= 3.42) SendDataPacket: the window is "cwnd limited" only if less than
+        # one segment of it is left unused; Cubic grows cwnd only while it is.
+        s.cwnd_limited = s.cwnd < self._pipe(s) + 1
         self._emit(s.d, pkt)
 
     def _new_ack(self, s: _Side, reset_rto: bool) -> None:
@@ -396,9 +411,11 @@ class PacketChannel:
             s.timer.stop()
 
     def _increase(self, s: _Side, acked: int) -> None:
-        # not capped by the receive window: ns-3 (no cwnd validation) lets cwnd grow
-        # while rwnd-limited, so a later loss (cwnd *= 0.7) may not slow the sender.
-        s.cwnd = s.cc.increase(s.cwnd, s.ssthresh, acked, self.env.now)
+        # ns-3 >= 3.42 (issue #966): TcpCubic::IncreaseWindow returns at once unless the
+        # last send found the flight cwnd-limited, so cwnd stops growing while the
+        # receive window (or the application) limits the flight.
+        if s.cwnd_limited:
+            s.cwnd = s.cc.increase(s.cwnd, s.ssthresh, acked, self.env.now)
 
     def _prr(self, s: _Side, delivered: int, safe: bool) -> None:
         """Proportional rate reduction (RFC 6937, ns-3's default recovery), in segments.

@@ -26,7 +26,7 @@ import simpy
 from aiohttp import web
 from aiohttp.client_proto import ResponseHandler
 
-from fedsim.clock import VirtualTimeLoop
+from fedsim.clock import VirtualTimeLoop, sim_event_to_future
 from fedsim.net.channel import DOWN, UP, Channel
 
 __all__ = ["EmulatedConnection", "EmulatedConnector", "EmulatedSite", "EmulatedTransport", "Wire"]
@@ -169,8 +169,9 @@ class EmulatedTransport(asyncio.Transport):
             return
         keep_open = self._protocol.eof_received()
         if not keep_open:
+            # As asyncio's socket transports do: close, and report the loss next turn.
             self._closing = True
-            self._connection_lost(None)
+            self._conn.loop.call_soon(self._connection_lost, None)
 
     def _drained(self) -> None:
         if self._writing_paused and self.get_write_buffer_size() <= _HIGH_WATER // 4:
@@ -256,7 +257,7 @@ class EmulatedConnection:
         self._receiver(direction)._data_received(chunk)
         if self._eof_after[direction] and not self._pending[direction]:
             self._eof_after[direction] = False
-            self._receiver(direction)._eof_received()
+            self.loop.call_soon(self._receiver(direction)._eof_received)
 
     def send_eof(self, direction: int) -> None:
         """FIN: after the data already queued in `direction`, the peer sees EOF."""
@@ -283,15 +284,18 @@ class EmulatedConnection:
         )
 
     def fail(self, cause: str) -> None:
-        """The network broke the path: both ends see a reset now."""
+        """The network broke the path: both ends see a reset.
+
+        It is seen on the next loop turn, after callbacks already queued: a server
+        task woken by data that just arrived must run before it learns of the reset.
+        """
         if self.broken:
             return
         self.broken = True
         self.channel.break_(cause)
         for end in self.ends:
-            end._connection_lost(
-                ConnectionResetError(errno.ECONNRESET, f"connection reset: {cause}")
-            )
+            exc = ConnectionResetError(errno.ECONNRESET, f"connection reset: {cause}")
+            self.loop.call_soon(end._connection_lost, exc)
 
     def end_lost(self, side: int) -> None:
         self._open_ends -= 1
@@ -315,6 +319,8 @@ class Wire:
         self.hosts: dict[str, str] = {}
         self.connections: set[EmulatedConnection] = set()
         self.node_bytes: dict[str, list[int]] = {}
+        self.byte_observers: list[Callable[[str, int, int], None]] = []
+        """Called with (node, direction, nbytes) for every message (e.g. battery drain)."""
         self._next_port = 40000
 
     def listen(self, host: str, port: int, node: str, factory: ProtocolFactory) -> None:
@@ -327,6 +333,8 @@ class Wire:
     def count(self, node: str, direction: int, nbytes: int) -> None:
         counts = self.node_bytes.setdefault(node, [0, 0])
         counts[direction] += nbytes
+        for observe in self.byte_observers:
+            observe(node, direction, nbytes)
 
     async def connect(
         self, client_node: str, host: str, port: int, client_factory: ProtocolFactory
@@ -336,9 +344,11 @@ class Wire:
             raise ConnectionRefusedError(errno.ECONNREFUSED, f"nothing listens on {host}:{port}")
         server_node, server_factory = listener
         channel, latency = self.opener(client_node, server_node)
-        from fedsim.clock import sim_event_to_future
-
-        await sim_event_to_future(self.loop, channel.connect())
+        try:
+            await sim_event_to_future(self.loop, channel.connect())
+        except BaseException:
+            channel.close()  # an abandoned connect (timeout, cancel) stops retrying SYNs
+            raise
         if (host, port) not in self.listeners:
             channel.close()
             raise ConnectionRefusedError(errno.ECONNREFUSED, f"{host}:{port} stopped listening")

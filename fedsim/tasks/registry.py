@@ -12,7 +12,7 @@ from fedsim.tasks.base import Task
 
 __all__ = ["TASK_KINDS", "build_task"]
 
-TASK_KINDS = ("digits", "cartpole", "energy_harvesting", "multichannel")
+TASK_KINDS = ("digits", "synthetic", "cartpole", "energy_harvesting", "multichannel")
 
 
 def _check_keys(options: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
@@ -59,6 +59,10 @@ def _digits(options: Mapping[str, Any], num_clients: int, streams: Streams) -> T
 def build_task(spec: TaskSpec, num_clients: int, streams: Streams) -> Task:
     if spec.kind == "digits":
         return _digits(spec.options, num_clients, streams)
+    if spec.kind == "synthetic":
+        from fedsim.tasks.synthetic import build_synthetic_task  # noqa: PLC0415
+
+        return build_synthetic_task(spec.options, num_clients, streams)
     if spec.kind in ("cartpole", "energy_harvesting", "multichannel"):
         try:
             from fedsim.tasks.rl import build_rl_task

@@ -37,12 +37,12 @@ bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
 lint: $(STAMP)
-	$(BIN)/ruff format --check fedsim tests bench
-	$(BIN)/ruff check fedsim tests bench
+	$(BIN)/ruff format --check fedsim tests bench experiments
+	$(BIN)/ruff check fedsim tests bench experiments
 
 fmt: $(STAMP)
-	$(BIN)/ruff format fedsim tests bench
-	$(BIN)/ruff check --fix fedsim tests bench
+	$(BIN)/ruff format fedsim tests bench experiments
+	$(BIN)/ruff check --fix fedsim tests bench experiments
 
 compare: $(STAMP)
 	$(BIN)/fedsim compare $(RUNS)

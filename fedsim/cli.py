@@ -90,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
         ("report", "fedsim.record.report", "main_report", "write report.html for runs"),
         ("sweep", "fedsim.sweep", "main_sweep", "run a grid of overrides x seeds"),
         ("show", "fedsim.show", "main_show", "print a topology as a tree with derived figures"),
+        ("schema", "fedsim.schema", "main_schema", "JSON Schema for topology files"),
     ):
         c = sub.add_parser(name, help=helptext, add_help=False)
         c.add_argument("rest", nargs=argparse.REMAINDER)

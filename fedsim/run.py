@@ -307,8 +307,8 @@ def _collect(
             "bytes_up": up, "bytes_down": down,
             "energy_compute_j": e_comp, "energy_radio_j": e_radio,
             "dropouts": (info.rounds_selected - info.rounds_reported) if info else 0,
-            "env_episodes": int(info.totals["episodes"]) if info and "episodes" in info.totals else "",
-            "env_steps": int(info.totals["steps"]) if info and "steps" in info.totals else "",
+            "env_episodes": _total(info, "episodes"),
+            "env_steps": _total(info, "steps"),
         })  # fmt: skip
     topology = {
         "nodes": [
@@ -354,6 +354,11 @@ def _collect(
         "accepted_rounds": sum(r.accepted for r in rows),
     }
     return RunResult(sc, summary, recorder, links_rows, client_rows, topology)
+
+
+def _total(info: Any, key: str) -> int | str:
+    """A client's summed RL counter, blank for tasks that do not count it."""
+    return int(info.totals[key]) if info is not None and key in info.totals else ""
 
 
 def run_name_for(scenario: Scenario, overrides: Sequence[str] = ()) -> str:

@@ -68,6 +68,11 @@ class Section:
         except (FedsimError, ValueError, TypeError) as exc:
             raise ScenarioError(self.key(name), str(exc)) from None
 
+    def field(self, name: str, table: Mapping[str, Field]) -> Any:
+        """Take `name` as the field table declares it (parser, default)."""
+        f = table[name]
+        return self.take(name, f.parse, f.default)
+
     def sub(self, name: str) -> Section:
         self.used.add(name)
         return Section(self.key(name), self.data.get(name))
@@ -83,7 +88,31 @@ class Section:
             raise ScenarioError(self.key(str(extra[0])), f"unknown key (allowed here: {allowed})")
 
 
+@dataclass(frozen=True)
+class Field:
+    """One topology key: its parser (which carries a JSON-Schema fragment), its
+    default (`...` = required) and a line of documentation. The loader reads keys
+    through these tables and `fedsim schema` is generated from the same tables."""
+
+    parse: Callable[[Any], Any]
+    default: Any = ...
+    doc: str = ""
+
+
+def _typed(schema: dict[str, Any]) -> Callable[[Callable[[Any], T]], Callable[[Any], T]]:
+    def mark(fn: Callable[[Any], T]) -> Callable[[Any], T]:
+        fn.schema = schema  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+DURATION_SCHEMA: dict[str, Any] = parse_duration.schema  # type: ignore[attr-defined]
+FRACTION_SCHEMA: dict[str, Any] = parse_fraction.schema  # type: ignore[attr-defined]
+
+
 def _int(lo: int = 0) -> Callable[[Any], int]:
+    @_typed({"type": "integer", "minimum": lo})
     def parse(v: Any) -> int:
         if isinstance(v, bool) or not isinstance(v, int):
             raise ValueError(f"expected a whole number, got {v!r}")
@@ -95,6 +124,13 @@ def _int(lo: int = 0) -> Callable[[Any], int]:
 
 
 def _float(lo: float | None = None, hi: float | None = None) -> Callable[[Any], float]:
+    schema: dict[str, Any] = {"type": "number"}
+    if lo is not None:
+        schema["minimum"] = lo
+    if hi is not None:
+        schema["maximum"] = hi
+
+    @_typed(schema)
     def parse(v: Any) -> float:
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise ValueError(f"expected a number, got {v!r}")
@@ -108,7 +144,11 @@ def _float(lo: float | None = None, hi: float | None = None) -> Callable[[Any], 
 
 def _str(choices: Iterable[str] | None = None) -> Callable[[Any], str]:
     options = tuple(choices) if choices is not None else None
+    schema: dict[str, Any] = {"type": "string", "minLength": 1}
+    if options is not None:
+        schema["enum"] = list(options)
 
+    @_typed(schema)
     def parse(v: Any) -> str:
         if not isinstance(v, str) or not v:
             raise ValueError(f"expected a name, got {v!r}")
@@ -119,12 +159,14 @@ def _str(choices: Iterable[str] | None = None) -> Callable[[Any], str]:
     return parse
 
 
+@_typed({"type": "boolean"})
 def _bool(v: Any) -> bool:
     if not isinstance(v, bool):
         raise ValueError(f"expected true or false, got {v!r}")
     return v
 
 
+@_typed(DURATION_SCHEMA)
 def _positive_duration(v: Any) -> float:
     x = parse_duration(v)
     if x <= 0:
@@ -266,8 +308,51 @@ LINK_KINDS = ("wifi", "lora", "nbiot", "lte", "ethernet", "backhaul", "wired", "
 CODECS = ("float32", "float16", "int8", "topk")
 
 
+def _mapping(v: Any) -> dict[str, Any]:
+    if not isinstance(v, Mapping):
+        raise ValueError(f"expected a mapping, got {v!r}")
+    return dict(v)
+
+
+_MAPPING = _typed({"type": "object"})(lambda v: _mapping(v))
+_LOSS_MODEL = _typed({
+    "type": "object",
+    "properties": {
+        "kind": {"enum": ["bernoulli", "gilbert-elliott"]},
+        "p": FRACTION_SCHEMA, "r": FRACTION_SCHEMA, "1-h": FRACTION_SCHEMA, "1-k": FRACTION_SCHEMA,
+    },
+    "additionalProperties": False,
+})(lambda v: _mapping(v))  # fmt: skip
+_JITTER = _typed({
+    "anyOf": [
+        DURATION_SCHEMA,
+        {"type": "object", "properties": {"kind": {"enum": ["uniform", "normal", "pareto"]},
+         "max": DURATION_SCHEMA, "std": DURATION_SCHEMA, "scale": DURATION_SCHEMA,
+         "alpha": {"type": "number", "exclusiveMinimum": 0}}, "additionalProperties": False},
+    ]
+})(lambda v: v)  # fmt: skip
+
+LINK_FIELDS: dict[str, Field] = {
+    "kind": Field(_str(LINK_KINDS), "wired", "link technology (plots colour by it)"),
+    "bandwidth": Field(parse_bandwidth, None, "both directions, e.g. 20Mbps"),
+    "bandwidth_up": Field(parse_bandwidth, None, "toward the server (overrides bandwidth)"),
+    "bandwidth_down": Field(parse_bandwidth, None, "from the server (overrides bandwidth)"),
+    "latency": Field(parse_duration, 0.0, "one-way propagation delay"),
+    "loss": Field(parse_fraction, 0.0, "Bernoulli packet loss per direction"),
+    "loss_model": Field(_LOSS_MODEL, None, "bursty loss: {kind: gilbert-elliott, p, r, 1-h, 1-k}"),
+    "jitter": Field(_JITTER, None, "a duration (uniform up to it) or {kind, ...}"),
+    "mtu": Field(_int(68), 1500, "bytes"),
+    "queue": Field(_int(1), 100, "drop-tail queue limit in packets"),
+    "shared": Field(_bool, False, "links of this class under one parent share one medium"),
+    "half_duplex": Field(_bool, False, "up and down share one transmitter"),
+    "duty_cycle": Field(parse_fraction, 1.0, "fraction of airtime a sender may use (LoRa 1%)"),
+    "fidelity": Field(_str(FIDELITIES), None, "override the top-level fidelity"),
+}
+
+
 def _parse_link(name: str, sec: Section) -> LinkClassSpec:
-    bw = sec.take("bandwidth", parse_bandwidth, None)
+    f = LINK_FIELDS
+    bw = sec.field("bandwidth", f)
     up = sec.take("bandwidth_up", parse_bandwidth, bw)
     down = sec.take("bandwidth_down", parse_bandwidth, bw)
     if up is None or down is None:
@@ -284,19 +369,19 @@ def _parse_link(name: str, sec: Section) -> LinkClassSpec:
         raise ScenarioError(sec.key("jitter"), "expected a duration or a mapping")
     spec = LinkClassSpec(
         name=name,
-        kind=sec.take("kind", _str(LINK_KINDS), "wired"),
+        kind=sec.field("kind", f),
         bandwidth_up_bps=up,
         bandwidth_down_bps=down,
-        latency_s=sec.take("latency", parse_duration, 0.0),
-        loss=sec.take("loss", parse_fraction, 0.0),
+        latency_s=sec.field("latency", f),
+        loss=sec.field("loss", f),
         loss_model=dict(loss_model),
         jitter=dict(jitter),
-        mtu=sec.take("mtu", _int(68), 1500),
-        queue_limit=sec.take("queue", _int(1), 100),
-        shared=sec.take("shared", _bool, False),
-        half_duplex=sec.take("half_duplex", _bool, False),
-        duty_cycle=sec.take("duty_cycle", parse_fraction, 1.0),
-        fidelity=sec.take("fidelity", _str(FIDELITIES), None),
+        mtu=sec.field("mtu", f),
+        queue_limit=sec.field("queue", f),
+        shared=sec.field("shared", f),
+        half_duplex=sec.field("half_duplex", f),
+        duty_cycle=sec.field("duty_cycle", f),
+        fidelity=sec.field("fidelity", f),
     )
     if spec.duty_cycle <= 0:
         raise ScenarioError(sec.key("duty_cycle"), "must be above 0%")
@@ -307,6 +392,8 @@ def _parse_link(name: str, sec: Section) -> LinkClassSpec:
 CONNECTIVITY_KINDS = ("always", "markov", "periodic", "trace", "churn")
 
 
+@_typed({"anyOf": [DURATION_SCHEMA, {"type": "array", "items": DURATION_SCHEMA,
+                                      "minItems": 2, "maxItems": 2}]})  # fmt: skip
 def _duration_range(v: Any) -> tuple[float, float]:
     """`2h` -> (7200, 7200); `[30min, 2h]` -> (1800, 7200)."""
     if isinstance(v, list):
@@ -320,6 +407,8 @@ def _duration_range(v: Any) -> tuple[float, float]:
     return x, x
 
 
+@_typed({"anyOf": [FRACTION_SCHEMA, {"type": "array", "items": FRACTION_SCHEMA,
+                                      "minItems": 2, "maxItems": 2}]})  # fmt: skip
 def _fraction_range(v: Any) -> tuple[float, float]:
     """`80%` -> (0.8, 0.8); `[20%, 100%]` -> (0.2, 1.0)."""
     if isinstance(v, list):
@@ -374,36 +463,58 @@ def _read_trace(key: str, file: str, base_dir: Path) -> tuple[tuple[float, float
     return tuple(sorted(out, key=lambda r: (r[0], r[1], r[2] or "")))
 
 
+CONNECTIVITY_FIELDS: dict[str, dict[str, Field]] = {
+    "always": {},
+    "markov": {
+        "mean_up": Field(_positive_duration, doc="mean of the exponential up periods"),
+        "mean_down": Field(_positive_duration, doc="mean of the exponential down periods"),
+        "start_up": Field(_bool, True, "whether the node starts up"),
+    },
+    "periodic": {
+        "period": Field(_positive_duration, doc="sleep cycle length (PSM-like)"),
+        "awake": Field(_positive_duration, doc="awake time per cycle (random phase per node)"),
+    },
+    "trace": {"file": Field(_str(), doc="CSV of down intervals (start,end[,node])")},
+    "churn": {"leave_after": Field(_duration_range, doc="leaves for good after this")},
+}
+
+
 def _parse_connectivity(sec: Section, base_dir: Path = Path(".")) -> ConnectivitySpec:
     kind = sec.take("kind", _str(CONNECTIVITY_KINDS), "always")
+    f = CONNECTIVITY_FIELDS[kind]
     if kind == "markov":
         spec = ConnectivitySpec(
             kind=kind,
-            mean_up_s=sec.take("mean_up", _positive_duration),
-            mean_down_s=sec.take("mean_down", _positive_duration),
-            start_up=sec.take("start_up", _bool, True),
+            mean_up_s=sec.field("mean_up", f),
+            mean_down_s=sec.field("mean_down", f),
+            start_up=sec.field("start_up", f),
         )
     elif kind == "periodic":
         spec = ConnectivitySpec(
-            kind=kind,
-            period_s=sec.take("period", _positive_duration),
-            awake_s=sec.take("awake", _positive_duration),
+            kind=kind, period_s=sec.field("period", f), awake_s=sec.field("awake", f)
         )
         if spec.awake_s > spec.period_s:
             raise ScenarioError(sec.key("awake"), "cannot be longer than period")
     elif kind == "trace":
-        file = sec.take("file", _str())
+        file = sec.field("file", f)
         spec = ConnectivitySpec(
             kind=kind, trace=_read_trace(sec.key("file"), file, base_dir), trace_file=file
         )
     elif kind == "churn":
         spec = ConnectivitySpec(
-            kind=kind, churn_fraction=1.0, leave_after_s=sec.take("leave_after", _duration_range)
+            kind=kind, churn_fraction=1.0, leave_after_s=sec.field("leave_after", f)
         )
     else:
         spec = ConnectivitySpec()
     sec.done()
     return spec
+
+
+CHURN_FIELDS: dict[str, Field] = {
+    "fraction": Field(parse_fraction, doc="share of the group that leaves for good"),
+    "after": Field(_duration_range, None, "when they leave (a duration or [low, high])"),
+    "between": Field(_duration_range, None, "same as after"),
+}
 
 
 def _parse_reachability(
@@ -414,14 +525,14 @@ def _parse_reachability(
         churn = sec.sub("churn")
         if conn.kind == "churn":
             raise ScenarioError(churn.path, "the group already churns (connectivity kind churn)")
-        fraction = churn.take("fraction", parse_fraction)
+        fraction = churn.field("fraction", CHURN_FIELDS)
         if churn.has("after") == churn.has("between"):
             raise ScenarioError(churn.path, "names exactly one of after or between")
-        span = churn.take("after", _duration_range, None) or churn.take("between", _duration_range)
+        span = churn.field("after", CHURN_FIELDS) or churn.field("between", CHURN_FIELDS)
         churn.done()
         conn = replace(conn, churn_fraction=fraction, leave_after_s=span)
     if sec.has("initial_charge"):
-        charge = sec.take("initial_charge", _fraction_range)
+        charge = sec.field("initial_charge", NODE_FIELDS)
         if device is None or device.battery_j is None:
             what = "mains powered" if device is not None else "not a device"
             raise ScenarioError(sec.key("initial_charge"), f"this node has no battery ({what})")
@@ -429,29 +540,54 @@ def _parse_reachability(
     return conn
 
 
+FL_FIELDS: dict[str, Field] = {
+    "strategy": Field(_str(), "fedavg", "fedavg, fedprox, fedavgm, fedadam, fedyogi, "
+                      "fedadagrad, median, trimmed_mean, krum"),
+    "options": Field(_MAPPING, {}, "the strategy's own options, e.g. {mu: 0.01}"),
+    "rounds": Field(_int(1), 20, "maximum number of rounds (aggregations)"),
+    "clients_per_round": Field(_float(0.0), 1.0, "a count (>= 1) or a fraction (< 1)"),
+    "min_available": Field(_int(1), 1, "wait for this many polling devices before a round"),
+    "over_selection": Field(parse_fraction, 0.0, "select this much more, keep the first"),
+    "deadline": Field(_positive_duration, 120.0, "a round waits at most this long"),
+    "quorum": Field(parse_fraction, 0.5, "fraction of wanted reports needed to aggregate"),
+    "target": Field(_float(), None, "stop once the metric reaches this"),
+    "local": Field(_MAPPING, {}, "training config sent to clients (epochs, batch_size, lr, ...)"),
+    "codec": Field(_str(CODECS), "float32", "uplink encoding"),
+    "poll_wait": Field(_positive_duration, 30.0, "long-poll duration of an idle client"),
+    "time_limit": Field(_positive_duration, None, "stop after this much simulated time"),
+    "round_interval": Field(parse_duration, 0.0, "start rounds at most this often"),
+    "gate_tolerance": Field(_float(0.0), None, "deploy only if at most this much worse"),
+    "engine": Field(_str(("sync", "async")), "sync", "sync rounds or async FedBuff"),
+}  # fmt: skip
+
+ASYNC_FIELDS: dict[str, Field] = {
+    "buffer": Field(_int(1), 10, "aggregate every K updates"),
+    "concurrency": Field(_int(1), None, "at most this many clients training at once"),
+    "max_staleness": Field(_int(0), 10, "reject updates staler than this (409)"),
+    "server_lr": Field(_float(0.0), 1.0, "server step on the aggregated delta"),
+    "staleness_exponent": Field(_float(0.0), 0.5, "weight (1 + staleness)^-a"),
+}
+
+
 def _parse_fl(sec: Section) -> FLSpec:
-    options = sec.raw("options") or {}
-    local = sec.raw("local") or {}
-    for key, val in (("options", options), ("local", local)):
-        if not isinstance(val, Mapping):
-            raise ScenarioError(sec.key(key), "expected a mapping")
+    f = FL_FIELDS
     spec = FLSpec(
-        strategy=sec.take("strategy", _str(), "fedavg"),
-        options=dict(options),
-        rounds=sec.take("rounds", _int(1), 20),
-        clients_per_round=sec.take("clients_per_round", _float(0.0), 1.0),
-        min_available=sec.take("min_available", _int(1), 1),
-        over_selection=sec.take("over_selection", parse_fraction, 0.0),
-        deadline_s=sec.take("deadline", _positive_duration, 120.0),
-        quorum=sec.take("quorum", parse_fraction, 0.5),
-        target=sec.take("target", _float(), None),
-        local=dict(local),
-        codec=sec.take("codec", _str(CODECS), "float32"),
-        poll_wait_s=sec.take("poll_wait", _positive_duration, 30.0),
-        time_limit_s=sec.take("time_limit", _positive_duration, None),
-        round_interval_s=sec.take("round_interval", parse_duration, 0.0),
-        gate_tolerance=sec.take("gate_tolerance", _float(0.0), None),
-        engine=sec.take("engine", _str(("sync", "async")), "sync"),
+        strategy=sec.field("strategy", f),
+        options=sec.field("options", f),
+        rounds=sec.field("rounds", f),
+        clients_per_round=sec.field("clients_per_round", f),
+        min_available=sec.field("min_available", f),
+        over_selection=sec.field("over_selection", f),
+        deadline_s=sec.field("deadline", f),
+        quorum=sec.field("quorum", f),
+        target=sec.field("target", f),
+        local=sec.field("local", f),
+        codec=sec.field("codec", f),
+        poll_wait_s=sec.field("poll_wait", f),
+        time_limit_s=sec.field("time_limit", f),
+        round_interval_s=sec.field("round_interval", f),
+        gate_tolerance=sec.field("gate_tolerance", f),
+        engine=sec.field("engine", f),
         **_parse_async(sec.sub("async")),
     )
     if spec.clients_per_round <= 0:
@@ -466,17 +602,24 @@ def _parse_fl(sec: Section) -> FLSpec:
 
 def _parse_async(sec: Section) -> dict[str, Any]:
     """`fl.async`: FedBuff's buffer size K, concurrency, staleness bound, server step."""
-    out = {
-        "buffer": sec.take("buffer", _int(1), 10),
-        "concurrency": sec.take("concurrency", _int(1), None),
-        "max_staleness": sec.take("max_staleness", _int(0), 10),
-        "server_lr": sec.take("server_lr", _float(0.0), 1.0),
-        "staleness_exponent": sec.take("staleness_exponent", _float(0.0), 0.5),
-    }
+    out = {key: sec.field(key, ASYNC_FIELDS) for key in ASYNC_FIELDS}
     if out["server_lr"] <= 0:
         raise ScenarioError(sec.key("server_lr"), "must be positive")
     sec.done()
     return out
+
+
+UPLINK_FIELDS: dict[str, Field] = {
+    "to": Field(_str(), doc="the parent node (a gateway or the server)"),
+    "link": Field(_str(), doc="a link class from `links`"),
+}
+NODE_FIELDS: dict[str, Field] = {
+    "name": Field(_str(), doc="node name; a group of count N expands to name-1..name-N"),
+    "kind": Field(_str(("server", "gateway", "device")), doc="role in the tree"),
+    "count": Field(_int(1), 1, "how many devices this item stands for"),
+    "device": Field(_str(), None, "device profile (devices need one)"),
+    "initial_charge": Field(_fraction_range, None, "battery level at start, or [low, high]"),
+}
 
 
 def _parse_nodes(
@@ -491,10 +634,10 @@ def _parse_nodes(
     raw_parents: list[tuple[str, str | None]] = []
     for i, item in enumerate(items):
         sec = Section(f"nodes[{i}]", item)
-        name = sec.take("name", _str())
-        kind = sec.take("kind", _str(("server", "gateway", "device")))
-        count = sec.take("count", _int(1), 1)
-        device = sec.take("device", _str(), None)
+        name = sec.field("name", NODE_FIELDS)
+        kind = sec.field("kind", NODE_FIELDS)
+        count = sec.field("count", NODE_FIELDS)
+        device = sec.field("device", NODE_FIELDS)
         if kind == "device" and device is None:
             raise ScenarioError(sec.key("device"), "a device node needs a device profile")
         if device is not None and device not in devices:
@@ -506,8 +649,8 @@ def _parse_nodes(
         link_class: str | None = None
         if kind != "server":
             up = sec.sub("uplink")
-            parent = up.take("to", _str())
-            link_class = up.take("link", _str())
+            parent = up.field("to", UPLINK_FIELDS)
+            link_class = up.field("link", UPLINK_FIELDS)
             if link_class not in links:
                 known = ", ".join(sorted(links)) or "none defined"
                 raise ScenarioError(up.key("link"), f"unknown link {link_class!r} (links: {known})")
@@ -587,6 +730,18 @@ def _failure_targets(
     return tuple(out)
 
 
+_NAMES = _typed({"type": "array", "items": {"type": "string"}, "minItems": 1})(lambda v: v)
+FAILURE_FIELDS: dict[str, Field] = {
+    "at": Field(parse_duration, doc="when it starts"),
+    "duration": Field(_positive_duration, doc="how long it lasts"),
+    "node": Field(_str(), None, "a node or group that goes down (all its links)"),
+    "link": Field(_str(), None, "a node or group whose uplink goes down"),
+    "partition": Field(_NAMES, None, "nodes or groups whose uplinks are cut together"),
+    "links": Field(_NAMES, None, "links (child-parent) or nodes cut together"),
+    "name": Field(_str(), None, "a partition's name (its dropout cause)"),
+}
+
+
 def _parse_failures(items: object, nodes: tuple[NodeSpec, ...]) -> tuple[FailureSpec, ...]:
     if items is None:
         return ()
@@ -598,13 +753,14 @@ def _parse_failures(items: object, nodes: tuple[NodeSpec, ...]) -> tuple[Failure
     partitions: set[str] = set()
     for i, item in enumerate(items):
         sec = Section(f"failures[{i}]", item)
-        at = sec.take("at", parse_duration)
-        duration = sec.take("duration", _positive_duration)
-        node = sec.take("node", _str(), None)
-        link = sec.take("link", _str(), None)
+        f = FAILURE_FIELDS
+        at = sec.field("at", f)
+        duration = sec.field("duration", f)
+        node = sec.field("node", f)
+        link = sec.field("link", f)
         part_items = sec.raw("partition")
         link_items = sec.raw("links")
-        label = sec.take("name", _str(), None)
+        label = sec.field("name", f)
         sec.done()
         given = [k for k, v in (("node", node), ("link", link), ("partition", part_items),
                                 ("links", link_items)) if v is not None]  # fmt: skip
@@ -636,6 +792,18 @@ def _parse_failures(items: object, nodes: tuple[NodeSpec, ...]) -> tuple[Failure
     return tuple(out)
 
 
+ROOT_FIELDS: dict[str, Field] = {
+    "name": Field(_str(), None, "run name (default: the file name)"),
+    "seed": Field(_int(0), 0, "the one seed every random stream derives from"),
+    "description": Field(_typed({"type": "string"})(lambda v: str(v).strip()), "", "free text"),
+    "fidelity": Field(_str(FIDELITIES), "flow", "flow (closed-form TCP per message) or packet"),
+}
+TASK_FIELDS: dict[str, Field] = {
+    "kind": Field(_str(), doc="digits, synthetic, cartpole, energy_harvesting, multichannel; "
+                  "other keys are the task's options (docs/topology.md, docs/rl.md)"),
+}  # fmt: skip
+
+
 def parse_scenario(
     data: object, *, source: str = "<topology>", base_dir: str | Path | None = None
 ) -> Scenario:
@@ -646,12 +814,12 @@ def parse_scenario(
     """
     root = Section("", data)
     name = root.take("name", _str(), Path(source).stem)
-    seed = root.take("seed", _int(0), 0)
-    description = root.take("description", lambda v: str(v).strip(), "")
-    fidelity = root.take("fidelity", _str(FIDELITIES), "flow")
+    seed = root.field("seed", ROOT_FIELDS)
+    description = root.field("description", ROOT_FIELDS)
+    fidelity = root.field("fidelity", ROOT_FIELDS)
 
     task_sec = root.sub("task")
-    kind = task_sec.take("kind", _str())
+    kind = task_sec.field("kind", TASK_FIELDS)
     task_sec.used.update(task_sec.data)  # the task builder validates its own options
     task = TaskSpec(kind, {k: v for k, v in task_sec.data.items() if k != "kind"})
 

@@ -31,7 +31,7 @@ def _secs(s: float) -> str:
 
 def describe(sc: Scenario, model_bytes: int | None = None) -> Tree:
     """A rich Tree of the topology. `model_bytes`: upload size for the cost column."""
-    import simpy  # noqa: PLC0415 - a throwaway environment, only to build the paths
+    import simpy
 
     net = Network(simpy.Environment(), sc, Streams(sc.seed))
     groups: dict[str, list[NodeSpec]] = defaultdict(list)
@@ -65,7 +65,9 @@ def describe(sc: Scenario, model_bytes: int | None = None) -> Tree:
             path = net.path(first.name)
             latency = sum(h.link.latency_s for h in path)
             bottleneck = min(h.link.tx[0].rate_bps for h in path)
-            upload = lossless_transfer_time(size, bottleneck, latency, min(h.link.mtu for h in path))
+            upload = lossless_transfer_time(
+                size, bottleneck, latency, min(h.link.mtu for h in path)
+            )
             cls = sc.links[first.link_class or ""]
             conn = first.connectivity.kind
             shared = ", shared medium" if cls.shared else ""
@@ -85,7 +87,7 @@ def describe(sc: Scenario, model_bytes: int | None = None) -> Tree:
 
 
 def main_show(argv: Sequence[str]) -> int:
-    import argparse  # noqa: PLC0415
+    import argparse
 
     p = argparse.ArgumentParser(prog="fedsim show", description=__doc__)
     p.add_argument("topology")

@@ -120,3 +120,26 @@ def parse_fraction(value: object) -> float:
     if not 0.0 <= number <= 1.0:
         raise UnitError(f"a fraction must lie in [0, 1] (0% to 100%): {value!r}")
     return number
+
+
+# JSON-Schema fragments for `fedsim schema` (editors complete and check topology files).
+_SCHEMA_NUM = r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?"
+
+
+def _quantity_schema(units: str, maximum: float | None = None) -> dict[str, object]:
+    number: dict[str, object] = {"type": "number", "minimum": 0}
+    if maximum is not None:
+        number["maximum"] = maximum
+    text = {"type": "string", "pattern": rf"^\s*{_SCHEMA_NUM}\s*({units})?\s*$"}
+    return {"anyOf": [number, text]}
+
+
+for _parse, _units in (
+    (parse_bandwidth, "(?:[kKmMgG]?[bB][pP][sS]|[kKmMgG]?bit/s|b/s)"),
+    (parse_duration, "(?:ns|us|µs|ms|s|sec|min|m|h|d)"),
+    (parse_size, "(?:[bB]|byte|bytes|[kKmMgG][bB]|[kKmMgG]i[bB])"),
+    (parse_energy, "(?:[jJ]|mJ|uJ|µJ|nJ|kJ|MJ|Wh|mWh|kWh)"),
+    (parse_rate, "(?:ops|[kKmMgGtT]?FLOPS|[kKmMgGtT]?flops)"),
+):
+    _parse.schema = _quantity_schema(_units)  # type: ignore[attr-defined]
+parse_fraction.schema = _quantity_schema("%", maximum=1.0)  # type: ignore[attr-defined]

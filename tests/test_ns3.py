@@ -27,6 +27,7 @@ are left out of the mean, as a completion time does not exist for them.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
 from functools import cache
@@ -68,12 +69,10 @@ def _seeds(size: int, loss: float, slow: bool = False) -> int:
 def _times(fidelity: str, bw: float, delay: float, size: int, loss: float, n: int) -> np.ndarray:
     out = np.full(n, np.nan)
     for i in range(n):
-        try:
+        with contextlib.suppress(FedsimError):  # connect() timed out: no completion time
             out[i] = run_once(
                 bw, delay, size, rng=np.random.default_rng([7, i]), fidelity=fidelity, loss=loss
             )[0]
-        except FedsimError:  # connect() timed out: no completion time
-            pass
     return out
 
 
@@ -82,7 +81,8 @@ def _key(r: dict[str, str]) -> tuple[str, int, float]:
 
 
 def _args(r: dict[str, str]) -> tuple[float, float, int, float]:
-    return float(r["bandwidth_bps"]), float(r["delay_s"]), int(r["msg_bytes"]), float(r["loss_rate"])
+    bw, delay = float(r["bandwidth_bps"]), float(r["delay_s"])
+    return bw, delay, int(r["msg_bytes"]), float(r["loss_rate"])
 
 
 def interval_50(times: np.ndarray, boot: int = BOOT, runs: int = NS3_RUNS) -> tuple[float, float]:
@@ -115,6 +115,8 @@ MODEL_GAPS = {
     ("flow", "lte-like", 100_000, 0.2): "flow: slower than packet and ns-3",
     ("packet", "wifi-like", 100_000, 0.05): "ns-3 at P~0.02 of the model's 50-run means",
     ("packet", "lte-like", 100_000, 0.05): "ns-3 at P~0.02 of the model's 50-run means",
+    ("flow", "lte-like", 100_000, 0.01): "flow: +21 % vs ns-3 (packet +11 %)",
+    ("flow", "lte-like", 1_000_000, 0.01): "flow: +13..27 % vs ns-3 (packet -5 %)",
     ("flow", "wifi-like", 1_000_000, 0.2): "flow: 36 % faster than ns-3 at 20 % loss",
     ("flow", "lte-like", 1_000_000, 0.2): "flow: 30 % faster than ns-3 at 20 % loss",
 }
@@ -199,7 +201,8 @@ def test_interval_is_the_sampling_spread_of_a_50_run_mean() -> None:
     of Binomial(50, 0.1)/50, whose central 95 % is about [0.02, 0.2]."""
     t = np.array([0.0] * 900 + [1.0] * 100)
     lo, hi = interval_50(t)
-    assert 0.0 <= lo <= 0.04 and 0.16 <= hi <= 0.22
+    assert 0.0 <= lo <= 0.04
+    assert 0.16 <= hi <= 0.22
     assert judge(t, 0.05)[0] == "interval"
     assert judge(t, 0.3)[0] is None
 

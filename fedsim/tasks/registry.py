@@ -60,7 +60,7 @@ def build_task(spec: TaskSpec, num_clients: int, streams: Streams) -> Task:
     if spec.kind == "digits":
         return _digits(spec.options, num_clients, streams)
     if spec.kind == "synthetic":
-        from fedsim.tasks.synthetic import build_synthetic_task  # noqa: PLC0415
+        from fedsim.tasks.synthetic import build_synthetic_task
 
         return build_synthetic_task(spec.options, num_clients, streams)
     if spec.kind in ("cartpole", "energy_harvesting", "multichannel"):

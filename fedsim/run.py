@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,22 @@ def _build_engine(
         explain=net.outage_cause,
         gate=gate,
     )
+
+
+@contextlib.contextmanager
+def _quiet_gc() -> Iterator[None]:
+    """Fewer, cheaper cyclic collections during a run (10-25 % of wall time at 1000
+    devices): the set-up objects are frozen out of every scan, and the youngest
+    generation is collected less often. Restored afterwards."""
+    old = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, old[1], old[2])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+        gc.unfreeze()
 
 
 def simulate(scenario: Scenario, *, progress: Any = None) -> RunResult:
@@ -246,7 +263,7 @@ def simulate(scenario: Scenario, *, progress: Any = None) -> RunResult:
 
     logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     wall0 = time.perf_counter()
-    with asyncio.Runner(loop_factory=lambda: loop) as runner:
+    with _quiet_gc(), asyncio.Runner(loop_factory=lambda: loop) as runner:
         end = runner.run(main())
     wall = time.perf_counter() - wall0
     net.finish()

@@ -55,47 +55,39 @@ import numpy as np
 import simpy
 
 from fedsim.net.link import Hop, Link, LinkCounters, Transmitter
-from fedsim.net.tcp import Cubic, RtoEstimator, TcpParams, path_mtu, reverse_path, segment_sizes
+from fedsim.net.tcp import Cubic, RtoEstimator, TcpParams, path_mtu, reverse_path
 
 __all__ = ["FlowChannel", "lossless_transfer_time"]
 
 UP, DOWN = 0, 1
+_OPEN, _DISORDER, _RECOVERY, _LOSS = range(4)
 
 
 def _draw(loss: Any, rng: np.random.Generator, n: int) -> np.ndarray:
     """Fates of n packets from any LossModel (vectorised when the model offers it)."""
-    if n <= 0:
-        return np.zeros(0, dtype=bool)
-    if getattr(loss, "mean_rate", 0.0) <= 0.0 and not hasattr(loss, "draw"):
-        return np.zeros(n, dtype=bool)
     draw = getattr(loss, "draw", None)
     if draw is not None:
         return np.asarray(draw(rng, n), dtype=bool)
+    if getattr(loss, "mean_rate", 1.0) <= 0.0:
+        return np.zeros(n, dtype=bool)
     return np.fromiter((loss.drop(rng) for _ in range(n)), dtype=bool, count=n)
 
 
 @dataclass
 class _Sender:
-    """One direction's TCP sender state (it outlives single sends)."""
+    """One direction's TCP state that outlives single sends (sender and receiver side)."""
 
     rto: RtoEstimator
-    cwnd: int
+    cc: Cubic
+    cwnd: float
     ssthresh: float = math.inf
     free_at: float = 0.0
     """When the sender's previous data has left its first hop."""
     delivered_at: float = 0.0
     """Delivery time of the previous message (per-direction order)."""
     last_active: float = 0.0
-    cc: Cubic | None = None
-    """Cubic state (created on first use)."""
-
-
-@dataclass
-class _Round:
-    first_at_rcv: float
-    last_at_rcv: float
-    first_ack: float
-    last_ack: float
+    quick: bool = True
+    """The receiver still ACKs its first data segment at once (ns-3, Linux quick-ack)."""
 
 
 @dataclass
@@ -107,12 +99,30 @@ class _Path:
     rate: list[float] = field(init=False)
     lat: list[float] = field(init=False)
     counters: list[LinkCounters] = field(init=False)
+    loss: list[Any] = field(init=False)
+    jitter: list[Any] = field(init=False)
+    lossy: bool = field(init=False)
+    """Any hop of this direction may drop a packet (checked once per channel)."""
 
     def __post_init__(self) -> None:
         self.tx = [h.link.tx[h.direction] for h in self.hops]
         self.rate = [t.rate_bps for t in self.tx]
         self.lat = [h.link.latency_s for h in self.hops]
         self.counters = [h.link.counters[h.direction] for h in self.hops]
+        self.loss = [h.link.loss[h.direction] for h in self.hops]
+        self.jitter = [h.link.jitter for h in self.hops]
+        self.lossy = any(getattr(x, "mean_rate", 1.0) > 0.0 for x in self.loss)
+
+
+class _Flight:
+    """Segments put on the wire as one block (one booking per hop, one loss draw)."""
+
+    __slots__ = ("first", "seqs", "spacing", "t", "where")
+
+    def __init__(
+        self, t: float, seqs: list[int], first: float, spacing: float, where: list[int]
+    ) -> None:
+        self.t, self.seqs, self.first, self.spacing, self.where = t, seqs, first, spacing, where
 
 
 class _Model:
@@ -124,20 +134,24 @@ class _Model:
         self.mtu = path_mtu(path)
         self.mss = params.mss(self.mtu)
         self.maxwin = params.max_window(self.mtu)
+        self.ovh = params.header_bytes + params.framing_bytes
         self.paths = (_Path(path), _Path(reverse_path(path)))
+        abits = 8.0 * params.ack_bytes
+        # ACK return time along each direction's reverse path (serialization + latency)
+        self.ret = tuple(
+            sum(abits / r + lat for r, lat in zip(b.rate, b.lat, strict=True))
+            for b in (self.paths[1], self.paths[0])
+        )
 
-    # -- one packet or one window along a path ---------------------------------------------
-    def _jitter(self, hop: Hop) -> float:
-        j = hop.link.jitter
-        return 0.0 if j is None else j.sample(self.rng)
-
+    # -- one packet or one block along a path --------------------------------------------------
     def packet(self, t: float, d: int, nbytes: int, count: bool = True) -> float:
         """Send one small packet (SYN, ACK) along direction d; return its arrival time."""
         P = self.paths[d]
         bits = nbytes * 8.0
-        for i, hop in enumerate(P.hops):
-            _, e = P.tx[i].reserve(t, bits)
-            t = e + P.lat[i] + self._jitter(hop)
+        for i, tx in enumerate(P.tx):
+            _, e = tx.reserve(t, bits)
+            j = P.jitter[i]
+            t = e + P.lat[i] + (0.0 if j is None else j.sample(self.rng))
             if count:
                 c = P.counters[i]
                 c.wire_bytes += nbytes
@@ -148,54 +162,44 @@ class _Model:
         """For n packets along direction d: index of the hop that drops each, or -1."""
         P = self.paths[d]
         where = np.full(n, -1, dtype=np.int64)
+        if not P.lossy:
+            return where
         alive = np.arange(n)
-        for i, hop in enumerate(P.hops):
+        for i, loss in enumerate(P.loss):
             if alive.size == 0:
                 break
-            m = _draw(hop.link.loss[hop.direction], self.rng, alive.size)
+            m = _draw(loss, self.rng, alive.size)
             if m.any():
                 where[alive[m]] = i
                 alive = alive[~m]
         return where
 
-    def window(self, t: float, d: int, sizes: list[int]) -> _Round:
-        """Put a window of segments on the wire at t; book every hop's transmitter."""
-        P, p = self.paths[d], self.p
-        wire = [s + p.header_bytes + p.framing_bytes for s in sizes]
-        bits = 8.0 * sum(wire)
-        fbits, lbits = 8.0 * wire[0], 8.0 * wire[-1]
+    def block(self, t: float, d: int, n: int, payload: int, fpay: int, lpay: int) -> tuple:
+        """Put n segments (payload bytes in all, first/last carrying fpay/lpay) on the wire
+        at t as one block: one booking per hop. Returns the arrival times of the first
+        and the last segment at the receiver."""
+        P, ovh = self.paths[d], self.ovh
+        bits = 8.0 * (payload + n * ovh)
+        fbits, lbits = 8.0 * (fpay + ovh), 8.0 * (lpay + ovh)
         first = last = t
-        for i, hop in enumerate(P.hops):
-            s, e = P.tx[i].reserve(first, bits)
-            first_out = s + fbits / P.rate[i]
-            last_out = max(e, last + lbits / P.rate[i])
-            delay = P.lat[i] + self._jitter(hop)
-            first, last = first_out + delay, last_out + delay
-        back = self.paths[1 - d]
-        abits = 8.0 * p.ack_bytes
-        ret = sum(abits / r + lat for r, lat in zip(back.rate, back.lat, strict=True))
-        return _Round(first, last, first + ret, last + ret)
+        for i, tx in enumerate(P.tx):
+            s, e = tx.reserve(first, bits)
+            rate = P.rate[i]
+            j = P.jitter[i]
+            delay = P.lat[i] + (0.0 if j is None else j.sample(self.rng))
+            first, last = s + fbits / rate + delay, max(e, last + lbits / rate) + delay
+        return first, last
 
-    def count_window(
-        self, d: int, sizes: list[int], where: np.ndarray, retx: int, t_ack: float
-    ) -> None:
-        """Byte/packet counters for a window; its ACKs (booked from t_ack) on the reverse path."""
-        P, p = self.paths[d], self.p
-        wire = np.asarray(sizes, dtype=np.int64) + (p.header_bytes + p.framing_bytes)
-        for i, c in enumerate(P.counters):
-            reached = (where < 0) | (where >= i)
-            c.wire_bytes += int(wire[reached].sum())
-            c.packets += int(reached.sum())
-            c.retransmissions += retx if i == 0 else 0
-            c.drops += int((where == i).sum())
-        delivered = int((where < 0).sum())
-        if delivered:
-            nacks = -(-delivered // p.delack_segments)
-            back = self.paths[1 - d]
-            for tx, c in zip(back.tx, back.counters, strict=True):
-                tx.reserve(t_ack, nacks * p.ack_bytes * 8.0)
-                c.wire_bytes += nacks * p.ack_bytes
-                c.packets += nacks
+    def acks(self, t: float, d: int, n: int) -> None:
+        """n ACKs for direction d's data, booked from t on the reverse path, counted."""
+        if n <= 0:
+            return
+        back, ab = self.paths[1 - d], self.p.ack_bytes
+        bits = 8.0 * n * ab
+        for tx, c in zip(back.tx, back.counters, strict=True):
+            tx.reserve(t, bits)
+            c.wire_bytes += n * ab
+            c.packets += n
 
     # -- handshake ---------------------------------------------------------------------------
     def handshake(self, t: float) -> tuple[bool, float]:
@@ -206,10 +210,11 @@ class _Model:
             if not all(h.link.up for h in P.hops):
                 self._count_partial(d, p.syn_bytes, self._first_down(d))
                 return False, t
-            where = int(self.lost_at(d, 1)[0])
-            if where >= 0:
-                self._count_partial(d, p.syn_bytes, where, drop=True)
-                return False, t
+            if P.lossy:
+                where = int(self.lost_at(d, 1)[0])
+                if where >= 0:
+                    self._count_partial(d, p.syn_bytes, where, drop=True)
+                    return False, t
             t = self.packet(t, d, p.syn_bytes)
         return True, t
 
@@ -228,73 +233,541 @@ class _Model:
     def transfer(self, t: float, d: int, nbytes: int, s: _Sender) -> float:
         """Carry nbytes from the sender of direction d starting at t; return delivery time."""
         p = self.p
-        if t - s.last_active > s.rto.current:
-            s.cwnd = min(s.cwnd, p.initial_window)  # slow-start restart after idle
-        for c in self.paths[d].counters:
+        if t - s.last_active > s.rto.cur:
+            s.cwnd = min(s.cwnd, float(p.initial_window))  # slow-start restart after idle
+        P = self.paths[d]
+        for c in P.counters:
             c.payload_bytes += nbytes
-        queue: deque[tuple[int, bool]] = deque((x, False) for x in segment_sizes(nbytes, self.mss))
-        if s.cc is None:
-            s.cc = Cubic(p)
-        cc = s.cc
-        delivered = t
-        while queue:
-            w = min(s.cwnd, self.maxwin, len(queue))
-            segs = [queue.popleft() for _ in range(w)]
-            sizes = [x for x, _ in segs]
-            nretx = sum(1 for _, r in segs if r)
-            r = self.window(t, d, sizes)
-            if w == 1 and not segs[0][1] and s.cwnd < 2:
-                # a lone in-order segment (cwnd = 1 after a timeout) waits for the
-                # receiver's delayed-ACK timer
-                r.first_ack += p.delack_timeout
-                r.last_ack += p.delack_timeout
-            where = self.lost_at(d, w)
-            self.count_window(d, sizes, where, nretx, r.first_at_rcv)
-            lost = np.flatnonzero(where >= 0)
-            delivered = max(delivered, r.last_at_rcv)
-            if lost.size < w:
-                s.rto.reset()  # an ACK advancing SND.UNA re-arms the base RTO (ns-3 NewAck)
-            if lost.size == 0:
-                if nretx == 0:
-                    s.rto.sample(r.last_ack - t)
-                s.rto.reset()
-                # ns-3 grows cwnd on every ACK, even while the receive window limits
-                # the flight (no cwnd validation): byte-counting slow start, then Cubic.
+        if P.lossy:
+            done, free = _Replay(self, d, s, nbytes, t).run()
+        else:
+            done, free = self._clean(t, d, nbytes, s)
+        s.free_at = free
+        s.last_active = done
+        return done
+
+    def _clean(self, t: float, d: int, nbytes: int, s: _Sender) -> tuple[float, float]:
+        """A loss-free path: whole rounds in closed form, no per-segment work.
+
+        Each round puts min(cwnd, buffer, rest) segments on the wire at its start; the
+        next round starts when the first segment's ACK is back (the receiver ACKs the
+        first data segment at once; later ACKs every 2 segments, which slow start's
+        byte counting makes irrelevant). cwnd grows only after cwnd-limited rounds."""
+        P, mss, ovh, ret = self.paths[d], self.mss, self.ovh, self.ret[d]
+        full, rest = divmod(nbytes, mss)
+        nseg = full + (1 if rest else 0)
+        lastpay = rest or mss
+        sent = 0
+        pkts = 0
+        last = t
+        rto, cc = s.rto, s.cc
+        while True:
+            cw = int(s.cwnd)
+            w = min(cw, self.maxwin, nseg - sent)
+            final = sent + w >= nseg
+            pay = (w - 1) * mss + lastpay if final else w * mss
+            first, last = self.block(t, d, w, pay, mss if w > 1 or not final else lastpay,
+                                     lastpay if final else mss)  # fmt: skip
+            pkts += w
+            self.acks(first, d, -(-w // self.p.delack_segments))
+            rto.sample(last + ret - t)
+            if w >= cw:  # cwnd-limited (ns-3 >= 3.42): only then does cwnd grow
                 if s.cwnd < s.ssthresh:
                     s.cwnd += w
                 else:
-                    for _ in range(w):
-                        s.cwnd = int(cc.increase(s.cwnd, s.ssthresh, 1, r.first_ack))
-                s.free_at = t
-                if queue:
-                    t = r.first_ack
+                    s.cwnd = _grow(cc, s.cwnd, s.ssthresh, w, first + ret, 0.0)
+            sent += w
+            if final:
+                break
+            t = first + ret
+        s.quick = False
+        wire = nbytes + pkts * ovh
+        for c in P.counters:
+            c.wire_bytes += wire
+            c.packets += pkts
+        return last, t
+
+
+class _Replay:
+    """One message over a lossy path: packet.py's sender and receiver logic (ns-3 3.44's
+    scoreboard, PRR, Cubic, RTO, delayed ACKs) replayed flight by flight.
+
+    The segments the sender releases while one flight's ACKs come back form the next
+    flight, booked as one block on every hop at the time of the first release (a timer
+    firing starts a flight of its own). Each flight draws its fates once per hop. The
+    receiver turns the flight's arrivals (evenly spaced between the first and the last)
+    into ACKs; the sender then takes them in order, checking its retransmission timer
+    before each. A flight that loses nothing while the scoreboard is clean is taken in
+    bulk (no per-segment work)."""
+
+    def __init__(self, m: _Model, d: int, s: _Sender, nbytes: int, t: float) -> None:
+        self.m, self.d, self.s = m, d, s
+        full, rest = divmod(nbytes, m.mss)
+        self.n = full + (1 if rest else 0)
+        self.lastpay = rest or m.mss
+        self.nbytes = nbytes
+        self.ret = m.ret[d]
+        self.maxwin = m.maxwin
+        p = m.p
+        self.dupthresh = p.dupack_threshold
+        self.delack = p.delack_timeout
+        self.delack_n = p.delack_segments
+        self.now = t
+        # sender scoreboard (ns-3 TcpTxBuffer), within [una, nxt)
+        self.una = self.nxt = 0
+        self.sacked: set[int] = set()
+        self.lost: set[int] = set()
+        self.retrans: set[int] = set()
+        self.state = _OPEN
+        self.dupacks = 0
+        self.recover = 0
+        self.recover_active = False
+        self.first_partial = True
+        self.prr_delivered = self.prr_out = 0
+        self.prr_flight = 1
+        self.cwnd_limited = False
+        self.hist_lo = 0
+        """Segments [hist_lo, nxt) were first sent since the last timeout (RTT samples)."""
+        self.armed = False
+        self.deadline = math.inf
+        # receiver
+        self.rcv_nxt = 0
+        self.ooo: set[int] = set()
+        self.unacked = 0
+        self.ts_recent = -1.0
+        self.ts_echo = 0.0
+        self.high_ack = 0
+        self.dl_armed = False
+        self.dl_at = 0.0
+        self.done_at = math.inf
+        # flights
+        self.open: list[int] = []
+        self.open_t = t
+        self.open_retx = 0
+        self.queue: deque[_Flight] = deque()
+        self.last_flight_t = t
+
+    # -- the loop ------------------------------------------------------------------------------
+    def run(self) -> tuple[float, float]:
+        self.try_send()
+        self.close()
+        while True:
+            if self.queue:
+                fl = self.queue.popleft()
+                if not self.bulk(fl):
+                    self.events(self.receive(fl))
+                self.close()
                 continue
-            # Lost segments go out again first; decide how the sender learns of them.
-            for j in reversed(lost):
-                queue.appendleft((sizes[j], True))
-            i_last, i_first = int(lost[-1]), int(lost[0])
-            fresh = sum(1 for _, rr in queue if not rr)
-            # Dup ACKs come from the segments after the hole in this flight and from the
-            # new data that the ACKs of the segments before it release (ACK clocking:
-            # two per ACKed segment in slow start, one in congestion avoidance), plus
-            # two limited-transmit segments (RFC 3042).
-            released = i_last * (2 if s.cwnd < s.ssthresh else 1) + 2
-            dupacks = (w - 1 - i_last) + min(fresh, released)
-            lost_retx = any(segs[j][1] for j in lost)
-            s.ssthresh = cc.ssthresh(s.cwnd)
-            spacing = (r.last_at_rcv - r.first_at_rcv) / max(1, w - 1)
-            if dupacks >= p.dupack_threshold and not lost_retx:
-                s.cwnd = int(s.ssthresh)
-                t = r.first_ack + spacing * min(w - 1, i_first + p.dupack_threshold)
+            if self.una >= self.n:
+                break
+            if self.dl_armed:  # the receiver's delayed-ACK timer fires
+                self.events([self.ack(self.dl_at)])
+            elif self.armed:
+                self.rto_fire(self.deadline)
+            else:  # pragma: no cover - outstanding data always has a timer
+                raise RuntimeError("flow replay stalled")
+            self.close()
+        self.s.quick = False
+        return self.done_at, self.last_flight_t
+
+    def close(self) -> None:
+        """Book the open flight on every hop, draw its fates, count it, queue it."""
+        seqs = self.open
+        if not seqs:
+            return
+        self.open = []
+        m, d, n, mss, lastpay = self.m, self.d, self.n, self.m.mss, self.lastpay
+        t = self.open_t
+        w = len(seqs)
+        has_last = seqs[-1] == n - 1 or (n - 1) in seqs
+        pay = w * mss - (mss - lastpay if has_last else 0)
+        fpay = lastpay if seqs[0] == n - 1 else mss
+        lpay = lastpay if seqs[-1] == n - 1 else mss
+        first, last = m.block(t, d, w, pay, fpay, lpay)
+        spacing = (last - first) / (w - 1) if w > 1 else 0.0
+        where = m.lost_at(d, w)
+        P, ovh = m.paths[d], m.ovh
+        P.counters[0].retransmissions += self.open_retx
+        self.open_retx = 0
+        self.last_flight_t = t
+        if where.max() < 0:
+            wire = pay + w * ovh
+            for c in P.counters:
+                c.wire_bytes += wire
+                c.packets += w
+            self.queue.append(_Flight(t, seqs, first, spacing, []))
+            return
+        wl = where.tolist()
+        for i, c in enumerate(P.counters):
+            gone = [j for j, h in enumerate(wl) if 0 <= h < i]
+            k = w - len(gone)
+            wire = pay + w * ovh - sum((lastpay if seqs[j] == n - 1 else mss) + ovh for j in gone)
+            c.wire_bytes += wire
+            c.packets += k
+            c.drops += wl.count(i)
+        self.queue.append(_Flight(t, seqs, first, spacing, wl))
+
+    # -- receiver (ns-3 ReceivedData, as packet.py) ------------------------------------------
+    def ack(self, at: float, sack: int = -1) -> tuple[float, int, int, float]:
+        """The receiver sends an ACK at `at`; it reaches the sender one return trip later.
+        `sack` is the segment this ACK newly reports as received out of order."""
+        self.dl_armed = False
+        self.unacked = 0
+        self.s.quick = False
+        if self.rcv_nxt > self.high_ack:
+            self.high_ack = self.rcv_nxt
+        return (at + self.ret, self.rcv_nxt, sack, self.ts_echo)
+
+    def receive(self, fl: _Flight) -> list[tuple[float, int, int, float]]:
+        evs: list[tuple[float, int, int, float]] = []
+        first, sp, ts, where, ooo = fl.first, fl.spacing, fl.t, fl.where, self.ooo
+        for j, q in enumerate(fl.seqs):
+            if where and where[j] >= 0:
+                continue
+            a = first + j * sp
+            if self.dl_armed and self.dl_at < a:
+                evs.append(self.ack(self.dl_at))
+            if ts >= self.ts_recent:
+                self.ts_recent = ts
+                if q == self.rcv_nxt and q <= self.high_ack:
+                    self.ts_echo = ts
+            before = self.rcv_nxt
+            if q < before or q in ooo:
+                evs.append(self.ack(a))  # duplicate: ACK at once
+                continue
+            sack = -1
+            if q == before:
+                r = before + 1
+                while r in ooo:
+                    ooo.discard(r)
+                    r += 1
+                self.rcv_nxt = r
+                if r >= self.n and a < self.done_at:
+                    self.done_at = a
             else:
-                # A tail loss, or a lost retransmission (no RACK): the timer decides.
-                cc.reset()
-                s.cwnd = 1
-                armed = t if i_first == 0 else r.first_ack + spacing * (i_first - 1)
-                t = armed + s.rto.expire()
-        s.free_at = t
-        s.last_active = delivered
-        return delivered
+                ooo.add(q)
+                sack = q
+            if ooo or self.rcv_nxt > before + 1:
+                evs.append(self.ack(a, sack))  # a gap exists, or one was just filled
+                continue
+            self.unacked += 1
+            if self.s.quick or self.unacked >= self.delack_n:
+                evs.append(self.ack(a))
+            elif not self.dl_armed:
+                self.dl_armed = True
+                self.dl_at = a + self.delack
+        self.m.acks(first, self.d, len(evs))
+        return evs
+
+    def bulk(self, fl: _Flight) -> bool:
+        """A flight of new data that lost nothing, on a clean scoreboard: take its ACK
+        stream at once (what the per-ACK replay would do, without per-segment work)."""
+        if (
+            fl.where
+            or self.state != _OPEN
+            or self.sacked
+            or self.lost
+            or self.ooo
+            or self.dl_armed
+            or self.open
+        ):
+            return False
+        seqs, s = fl.seqs, self.s
+        w = len(seqs)
+        if seqs[0] != self.una or seqs[-1] != self.nxt - 1 or self.rcv_nxt != self.una:
+            return False
+        a0 = fl.first + self.ret
+        sp = fl.spacing
+        if (self.armed and self.deadline < a0) or 2.0 * sp >= s.rto.base:
+            return False
+        alast = a0 + (w - 1) * sp
+        # receiver: everything in order; ACKs every 2 segments
+        self.rcv_nxt = self.nxt
+        if self.rcv_nxt >= self.n:
+            self.done_at = min(self.done_at, fl.first + (w - 1) * sp)
+        self.ts_recent = self.ts_echo = fl.t
+        self.high_ack = self.rcv_nxt
+        self.unacked = 0
+        s.quick = False
+        self.m.acks(fl.first, self.d, -(-w // self.delack_n))
+        # sender
+        rto = s.rto
+        if self.hist_lo < self.nxt:
+            for j in range(1 if w > 1 else 0, w, 2):
+                rto.sample(a0 + j * sp - fl.t)
+            self.hist_lo = self.nxt
+            s.cc.rtt(rto.srtt)
+        self.una = self.nxt
+        rto.reset()
+        self.dupacks = 0
+        if self.cwnd_limited:
+            s.cwnd = _grow(s.cc, s.cwnd, s.ssthresh, w, a0, 2.0 * sp)
+        self.now = a0
+        self.try_send()
+        if self.una >= self.n:
+            self.armed = False
+        else:
+            self.armed = True
+            self.deadline = alast + rto.cur
+        return True
+
+    # -- sender (ns-3 TcpSocketBase + TcpTxBuffer + TcpCubic + PRR, as packet.py) -------------
+    def events(self, evs: list[tuple[float, int, int, float]]) -> None:
+        for at, ack, sack, echo in evs:
+            while self.armed and self.deadline < at:
+                self.rto_fire(self.deadline)
+            self.now = at
+            self.on_ack(ack, sack, echo)
+
+    def pipe(self) -> int:
+        return (self.nxt - self.una) - len(self.sacked) - len(self.lost) + len(self.retrans)
+
+    def arm(self) -> None:
+        self.armed = True
+        self.deadline = self.now + self.s.rto.cur
+
+    def send_seg(self, q: int) -> None:
+        if not self.open:
+            self.open_t = self.now
+        self.open.append(q)
+        if q < self.nxt:
+            self.retrans.add(q)
+            self.open_retx += 1
+        else:
+            self.nxt = q + 1
+        if self.state == _RECOVERY:
+            self.prr_out += 1
+        if not self.armed:
+            self.arm()
+        self.cwnd_limited = self.s.cwnd < self.pipe() + 1
+
+    def try_send(self) -> None:
+        """NextSeg (ns-3.44, RFC 6675 with #805) while cwnd - pipe >= 1 segment."""
+        s = self.s
+        while True:
+            pipe = self.pipe()
+            room = s.cwnd - pipe
+            if room < 1.0:
+                return
+            high = max(self.sacked) if self.sacked else None
+            if self.lost:  # rule 1: the first lost, not retransmitted segment below the high SACK
+                cand = [
+                    q for q in self.lost if q not in self.retrans and (high is None or q < high)
+                ]
+                if cand:
+                    self.send_seg(min(cand))
+                    continue
+            k = min(int(room), self.n - self.nxt, self.maxwin - (self.nxt - self.una))
+            if k > 0:  # rule 2: new data, k segments at once
+                nx = self.nxt
+                if not self.open:
+                    self.open_t = self.now
+                self.open.extend(range(nx, nx + k))
+                self.nxt = nx + k
+                if self.state == _RECOVERY:
+                    self.prr_out += k
+                if not self.armed:
+                    self.arm()
+                self.cwnd_limited = s.cwnd < pipe + k + 1
+                continue
+            if self.state == _RECOVERY:  # rule 3: an un-SACKed hole below the high SACK
+                top = self.nxt if high is None else high
+                sk, lo, rt = self.sacked, self.lost, self.retrans
+                q = next(
+                    (
+                        q
+                        for q in range(self.una, top)
+                        if q not in sk and q not in lo and q not in rt
+                    ),
+                    None,
+                )
+                if q is not None:
+                    self.send_seg(q)
+                    continue
+            return
+
+    def new_ack(self, reset: bool) -> None:
+        if reset:
+            self.s.rto.reset()
+            self.arm()
+        if self.una >= self.n:
+            self.armed = False
+
+    def increase(self, acked: int) -> None:
+        if self.cwnd_limited:
+            s = self.s
+            s.cwnd = s.cc.increase(s.cwnd, s.ssthresh, acked, self.now)
+
+    def prr(self, delivered: int, safe: bool) -> None:
+        if delivered == 0:
+            return
+        s = self.s
+        self.prr_delivered += delivered
+        pipe = self.pipe()
+        if pipe > s.ssthresh:
+            sndcnt = math.ceil(self.prr_delivered * s.ssthresh / self.prr_flight) - self.prr_out
+        else:
+            limit = max(self.prr_delivered - self.prr_out, delivered) + (1 if safe else 0)
+            sndcnt = min(limit, int(s.ssthresh - pipe))
+        sndcnt = max(sndcnt, 0 if self.prr_out > 0 else 1)
+        s.cwnd = float(pipe + sndcnt)
+
+    def enter_recovery(self, delivered: int) -> None:
+        s = self.s
+        self.lost.add(self.una)
+        self.recover = self.nxt
+        self.recover_active = True
+        self.state = _RECOVERY
+        s.ssthresh = s.cc.ssthresh(s.cwnd)
+        self.prr_out = 0
+        self.prr_delivered = 0
+        self.prr_flight = max(1, self.pipe())
+        self.prr(delivered, False)
+        if self.una not in self.retrans:
+            self.send_seg(self.una)
+
+    def update_lost(self) -> None:
+        dup = self.dupthresh
+        sk = self.sacked
+        if len(sk) < dup:
+            return
+        count = 0
+        for q in range(max(sk), self.una - 1, -1):
+            if q in sk:
+                count += 1
+            elif count >= dup and q not in self.lost:
+                self.lost.add(q)
+        if count >= dup:
+            self.lost.add(self.una)
+
+    def on_ack(self, ack: int, sack: int, echo: float) -> None:
+        s = self.s
+        if self.hist_lo < self.nxt and ack >= self.hist_lo + 1:
+            s.rto.sample(max(1e-6, self.now - echo))
+            self.hist_lo = ack
+            s.cc.rtt(s.rto.srtt)
+        nnew = 0
+        if sack >= 0 and self.una <= sack < self.nxt and sack not in self.sacked:
+            self.sacked.add(sack)
+            self.lost.discard(sack)
+            self.retrans.discard(sack)
+            nnew = 1
+            self.update_lost()
+        if ack < self.una:
+            return
+        old = self.una
+        delivered = nnew
+        sk, lo, rt = self.sacked, self.lost, self.retrans
+        for q in range(old, ack):
+            if q not in sk:
+                delivered += 1
+            else:
+                sk.discard(q)
+            lo.discard(q)
+            rt.discard(q)
+        self.una = ack
+        dup = nnew > 0
+        if dup and self.state != _LOSS:
+            if self.state != _RECOVERY:
+                self.dupacks += 1
+            if self.state == _OPEN:
+                self.state = _DISORDER
+            if self.state == _RECOVERY:
+                self.prr(delivered, False)
+            elif self.state == _DISORDER and (
+                (
+                    self.dupacks == self.dupthresh
+                    and (ack >= self.recover or not self.recover_active)
+                )
+                or self.una in self.lost
+            ):
+                self.enter_recovery(delivered)
+        if ack > old:
+            acked = delivered
+            if not dup:
+                self.dupacks = 0
+            if ack < self.recover and self.state == _RECOVERY:
+                if acked >= 1:
+                    self.prr(delivered, True)
+                if ack not in self.retrans and ack < self.nxt:
+                    q = self.next_seg()
+                    self.send_seg(ack if q is None else q)
+                self.new_ack(self.first_partial)
+                self.first_partial = False
+            elif ack < self.recover and self.state == _LOSS:
+                self.increase(acked)
+                self.new_ack(True)
+            else:
+                exited = False
+                if self.state == _DISORDER and not dup:
+                    self.state = _OPEN
+                elif self.state == _RECOVERY:
+                    self.first_partial = True
+                    acked = ack - old
+                    self.state = _OPEN
+                    self.dupacks = 0
+                    exited = True
+                elif self.state == _LOSS:
+                    self.first_partial = True
+                    acked = max(0, ack - self.recover)
+                    self.state = _OPEN
+                if ack >= self.recover:
+                    self.recover_active = False
+                if exited:
+                    self.new_ack(True)
+                    s.cwnd = s.ssthresh
+                if self.state == _OPEN:
+                    self.increase(acked)
+                    self.new_ack(True)
+        self.try_send()
+
+    def next_seg(self) -> int | None:
+        """NextSeg rules 1 and 2 (the partial-ACK retransmission in recovery)."""
+        high = max(self.sacked) if self.sacked else None
+        cand = [q for q in self.lost if q not in self.retrans and (high is None or q < high)]
+        if cand:
+            return min(cand)
+        if self.nxt < self.n and self.nxt - self.una < self.maxwin:
+            return self.nxt
+        return None
+
+    def rto_fire(self, at: float) -> None:
+        """The retransmission timer expired at `at` (ns-3 ReTxTimeout)."""
+        self.close()  # what was released before goes out first
+        self.now = at
+        self.armed = False
+        if self.una >= self.nxt:
+            return
+        s = self.s
+        self.dupacks = 0
+        self.retrans.clear()
+        self.lost = {q for q in range(self.una, self.nxt) if q not in self.sacked}
+        self.recover = self.nxt
+        self.recover_active = True
+        s.rto.expire()
+        self.hist_lo = self.nxt
+        s.ssthresh = s.cc.ssthresh(s.cwnd)
+        s.cc.reset()
+        self.state = _LOSS
+        s.cwnd = 1.0
+        self.try_send()
+        self.close()
+
+
+def _grow(cc: Cubic, cwnd: float, ssthresh: float, acked: int, now: float, gap: float) -> float:
+    """cwnd after `acked` segments were ACKed two per ACK, ACKs `gap` apart from `now`
+    (slow start in closed form, then Cubic ACK by ACK, as packet.py grows it)."""
+    if cwnd < ssthresh:
+        take = min(acked, 2 * math.ceil((ssthresh - cwnd) / 2))
+        cwnd += take
+        acked -= take
+        now += gap * (take // 2)
+    while acked > 0:
+        a = min(2, acked)
+        acked -= a
+        cwnd = cc.increase(cwnd, ssthresh, a, now)
+        now += gap
+    return cwnd
 
 
 class FlowChannel:
@@ -313,8 +786,9 @@ class FlowChannel:
         self.path = tuple(path)
         self.params = params or TcpParams()
         self._m = _Model(self.path, rng, self.params)
+        p = self.params
         self._senders = tuple(
-            _Sender(RtoEstimator(self.params), self.params.initial_window) for _ in (UP, DOWN)
+            _Sender(RtoEstimator(p), Cubic(p), float(p.initial_window)) for _ in (UP, DOWN)
         )
         self._pending: dict[simpy.Event, None] = {}
         self._broken: str | None = None
@@ -441,7 +915,7 @@ def lossless_transfer_time(
         mtu=mtu,
     )
     m = _Model((Hop(link, 0),), np.random.default_rng(0), params)
-    s = _Sender(RtoEstimator(params), params.initial_window)
+    s = _Sender(RtoEstimator(params), Cubic(params), float(params.initial_window))
     t = 0.0
     if handshake:
         _, t = m.handshake(0.0)

@@ -142,6 +142,17 @@ class _Model:
             sum(abits / r + lat for r, lat in zip(b.rate, b.lat, strict=True))
             for b in (self.paths[1], self.paths[0])
         )
+        # The closed-form path needs the retransmission timer never to fire: the longest
+        # gap between ACKs that advance SND.UNA (two full segments at the bottleneck, or a
+        # round trip) must stay below the smallest RTO. Otherwise (very slow links) even
+        # a loss-free path takes the replay, which has the timer (spurious timeouts).
+        seg_bits = 8.0 * (self.mss + self.ovh)
+        self.closed_form = tuple(
+            not P.lossy
+            and max(2.0 * seg_bits / min(P.rate), seg_bits * sum(1.0 / r for r in P.rate)
+                    + sum(P.lat) + self.ret[d]) < params.min_rto
+            for d, P in enumerate(self.paths)
+        )  # fmt: skip
 
     # -- one packet or one block along a path --------------------------------------------------
     def packet(self, t: float, d: int, nbytes: int, count: bool = True) -> float:
@@ -238,10 +249,10 @@ class _Model:
         P = self.paths[d]
         for c in P.counters:
             c.payload_bytes += nbytes
-        if P.lossy:
-            done, free = _Replay(self, d, s, nbytes, t).run()
-        else:
+        if self.closed_form[d]:
             done, free = self._clean(t, d, nbytes, s)
+        else:
+            done, free = _Replay(self, d, s, nbytes, t).run()
         s.free_at = free
         s.last_active = done
         return done
@@ -758,7 +769,7 @@ def _grow(cc: Cubic, cwnd: float, ssthresh: float, acked: int, now: float, gap: 
     """cwnd after `acked` segments were ACKed two per ACK, ACKs `gap` apart from `now`
     (slow start in closed form, then Cubic ACK by ACK, as packet.py grows it)."""
     if cwnd < ssthresh:
-        take = min(acked, 2 * math.ceil((ssthresh - cwnd) / 2))
+        take = acked if ssthresh == math.inf else min(acked, 2 * math.ceil((ssthresh - cwnd) / 2))
         cwnd += take
         acked -= take
         now += gap * (take // 2)
@@ -919,6 +930,8 @@ def lossless_transfer_time(
     t = 0.0
     if handshake:
         _, t = m.handshake(0.0)
+        s.rto.sample(t)  # as FlowChannel: the handshake's round trip is the first RTT sample
+        s.last_active = t
         m.packet(t, UP, params.ack_bytes)
     if size_bytes <= 0:
         return t

@@ -148,6 +148,53 @@ class _CartPoleEvaluator:
         )
         return r.mean(axis=1)
 
+    def device_return(self, params: np.ndarray, device: int, seed: int | None = None) -> float:
+        """Mean greedy (unless `greedy_eval: false`) return of `params` on one device's own
+        dynamics, over `eval_episodes` episodes from `eval_seed + device` (or `seed`)."""
+        t = self._task
+        s = t.eval_seed + device if seed is None else seed
+        return float(self._returns(params, t.dynamics[device : device + 1], s)[0])
+
+    def personalize(self, params: np.ndarray, device: int) -> tuple[np.ndarray, int]:
+        """Fine-tune `params` on `device`'s own dynamics: (policy it deploys, episodes used).
+
+        Up to `personalize_episodes` episodes of REINFORCE with the task's learner settings
+        unless overridden (`personalize_lr`, `_batch`, `_optimizer`, `_baseline`). A running
+        baseline starts at the mean return-to-go of one probe episode (counted). With
+        `personalize_check_every` C > 0 the device scores its policy every C episodes on
+        its own dynamics (selection episodes, not the reported ones), deploys the best
+        checkpoint (the global policy counts) and stops once one scores the maximum.
+        """
+        t = self._task
+        rng = np.random.default_rng([t.seed, 0xE7A1, device])
+        dyn = t.dynamics[device]
+        p = np.asarray(params, dtype=np.float32)
+        run_b, used = 0.0, 0
+        if t.personalize_baseline == BASELINE_RUNNING:
+            *_, run_b = reinforce_train(
+                p, t.hidden, dyn, 1, 1, 0.0, t.gamma, OPT_SGD, BASELINE_NONE,
+                CARTPOLE_MAX_STEPS, _seed(rng), 0.0, 1.0,
+            )  # fmt: skip
+            used = 1
+        check = t.personalize_check_every
+        sel_seed = int(rng.integers(2**31 - 1))
+        best, best_score = p, self.device_return(p, device, sel_seed) if check else 0.0
+        remaining = t.personalize_episodes
+        while remaining > 0 and best_score < CARTPOLE_MAX_STEPS:
+            n = min(check, remaining) if check else remaining
+            p, _, _, _, run_b = reinforce_train(
+                p, t.hidden, dyn, n, t.personalize_batch, t.personalize_lr, t.gamma,
+                t.personalize_optimizer, t.personalize_baseline, CARTPOLE_MAX_STEPS,
+                _seed(rng), run_b, t.baseline_rate,
+            )  # fmt: skip
+            used += n
+            remaining -= n
+            if not check:
+                best = p
+            elif (score := self.device_return(p, device, sel_seed)) > best_score:
+                best, best_score = p, score
+        return best, used
+
     def evaluate(self, params: np.ndarray) -> dict[str, float]:
         t = self._task
         per_device = self._returns(params, t.dynamics, t.eval_seed)
@@ -156,27 +203,16 @@ class _CartPoleEvaluator:
             "min_device_return": float(per_device.min()),
         }
         if t.personalize_episodes > 0:
-            rng = np.random.default_rng([t.seed, 0xE7A1])
-            tuned = np.empty(len(t.dynamics))
-            for i, dyn in enumerate(t.dynamics):
-                p, *_ = reinforce_train(
-                    np.asarray(params, dtype=np.float32),
-                    t.hidden,
-                    dyn,
-                    t.personalize_episodes,
-                    1,
-                    t.personalize_lr,
-                    t.gamma,
-                    t.optimizer,
-                    t.personalize_baseline,
-                    CARTPOLE_MAX_STEPS,
-                    _seed(rng),
-                )
-                tuned[i] = self._returns(p, dyn[None, :], t.eval_seed + i)[0]
+            n = len(t.dynamics)
+            tuned, used = np.empty(n), np.empty(n)
+            for i in range(n):
+                p, used[i] = self.personalize(params, i)
+                tuned[i] = self.device_return(p, i)
             out["mean_return_global"] = out["mean_return"]
             out["min_device_return_global"] = out["min_device_return"]
             out["mean_return"] = float(tuned.mean())
             out["min_device_return"] = float(tuned.min())
+            out["personalize_episodes"] = float(used.mean())
         return out
 
 
@@ -189,10 +225,13 @@ class CartPoleTask:
     "lr" and "gamma" override it per round. `baseline` is "none" (vanilla
     REINFORCE on returns-to-go), "mean" or "whiten" (the update's own batch),
     or "running" (a per-device running average of past returns-to-go, moving
-    `baseline_rate` per update). With `personalize_episodes > 0` the evaluator
-    fine-tunes the global policy on each device (one-episode steps at
-    `personalize_lr`, `personalize_baseline`) before scoring it there
-    ("mean_return", "min_device_return"; the untuned scores get a "_global" suffix).
+    `baseline_rate` per update). With `personalize_episodes` K > 0 the evaluator
+    fine-tunes the global policy on each device for up to K episodes (the learner's
+    lr, batch, optimizer and baseline unless a `personalize_*` option overrides
+    one; `personalize_check_every` C > 0 keeps the best of the checkpoints every C
+    episodes, scored on the device's own dynamics) before scoring it there
+    ("mean_return", "min_device_return"; the untuned scores get a "_global" suffix,
+    "personalize_episodes" is the mean number of fine-tuning episodes used).
     """
 
     name = "cartpole"
@@ -218,8 +257,11 @@ class CartPoleTask:
         eval_episodes: int = 10,
         greedy_eval: bool = True,
         personalize_episodes: int = 0,
-        personalize_lr: float = 0.01,
-        personalize_baseline: str = "mean",
+        personalize_lr: float | None = None,
+        personalize_batch: int | None = None,
+        personalize_optimizer: str | None = None,
+        personalize_baseline: str | None = None,
+        personalize_check_every: int = 0,
     ) -> None:
         if num_clients < 1:
             raise ValueError(f"num_clients must be >= 1, got {num_clients}")
@@ -234,10 +276,14 @@ class CartPoleTask:
         ):
             if int(val) < 1:
                 raise ValueError(f"option {key!r} must be >= 1, got {val!r}")
-        if personalize_episodes < 0:
-            raise ValueError(
-                f"option 'personalize_episodes' must be >= 0, got {personalize_episodes}"
-            )
+        for key, val in (
+            ("personalize_episodes", personalize_episodes),
+            ("personalize_check_every", personalize_check_every),
+        ):
+            if int(val) < 0:
+                raise ValueError(f"option {key!r} must be >= 0, got {val!r}")
+        if personalize_batch is not None and int(personalize_batch) < 1:
+            raise ValueError(f"option 'personalize_batch' must be >= 1, got {personalize_batch!r}")
         self.seed = int(seed)
         self.hidden = 0 if policy == "linear" else int(hidden)
         self.num_params = policy_num_params(self.hidden)
@@ -250,10 +296,20 @@ class CartPoleTask:
         if not (0.0 < baseline_rate <= 1.0):
             raise ValueError(f"option 'baseline_rate' must be in (0, 1], got {baseline_rate!r}")
         self.baseline_rate = float(baseline_rate)
-        self.personalize_lr = float(personalize_lr)
-        self.personalize_baseline = _choice(
-            "personalize_baseline", personalize_baseline, _BASELINES
+        # Personalisation defaults to the device's own learner settings.
+        self.personalize_lr = self.lr if personalize_lr is None else float(personalize_lr)
+        self.personalize_batch = self.batch if personalize_batch is None else int(personalize_batch)
+        self.personalize_optimizer = (
+            self.optimizer
+            if personalize_optimizer is None
+            else _choice("personalize_optimizer", personalize_optimizer, _OPTIMIZERS)
         )
+        self.personalize_baseline = (
+            self.baseline
+            if personalize_baseline is None
+            else _choice("personalize_baseline", personalize_baseline, _BASELINES)
+        )
+        self.personalize_check_every = int(personalize_check_every)
         self.eval_episodes = int(eval_episodes)
         self.greedy_eval = bool(greedy_eval)
         self.personalize_episodes = int(personalize_episodes)

@@ -17,6 +17,6 @@ def test_show_default_topology() -> None:
     console.print(describe(load_scenario(ROOT / "topologies/default.yaml")))
     text = console.export_text()
     assert "gw (gateway, uplink backhaul: 20 Mbps, 20 ms, 28 devices directly below)" in text
-    assert "sensor × 16 (esp32, wifi, shared medium, connectivity always)" in text
+    assert "sensor × 16 (samd21, wifi, shared medium, connectivity always)" in text
     assert "latency 22 ms, bottleneck 20 Mbps" in text
-    assert "node gw down at 1800 s for 720 s" in text
+    assert "node gw down at 1801 s for 720 s" in text

@@ -8,25 +8,29 @@ topologies/frl_*.yaml run the same tasks through the FL stack.
     vanilla REINFORCE (discounted returns-to-go, no baseline): rounds until the
     global greedy policy scores >= 475 on every device, vs one device learning
     alone with the same settings (capped; non-converged runs counted).
-(b) Heterogeneous poles (half-length uniform 0.1-0.9), 5 devices, same update
-    with the device's running-average baseline: episodes per device until (i) one
-    averaged policy scores >= 475 on every device's own pole, (ii) every device
-    learning alone reaches >= 475 on its own pole (the slowest device decides;
-    the mean over devices is also printed), (iii) the averaged policy, fine-tuned
-    on each device for K episodes at a small lr, scores >= 475 everywhere
-    (rounds + K).
+(b) Heterogeneous poles (half-length uniform 0.1-0.9), 5 devices, 20 seeds. Per
+    device: the episodes that device spent until the policy it would deploy scores
+    >= 475 (10 greedy episodes, its own pole and evaluation seed, checked after
+    every update; cap 2000, counted as 2000). Deployed policy: (i) the FedAvg global
+    policy; (ii) its own, learning alone from scratch; (iii) FedAvg until the
+    global policy is solved on a majority (3 of 5) of the devices, then each other
+    device goes on learning alone from that global policy with its own learner
+    (lr, batch, running-baseline state) until solved. Shared settings: one-episode
+    SGD at lr 0.3, running baseline; then an equal tuning budget (every method
+    picks its best of the same 9 learner settings by mean episodes per device).
 (c) Energy-harvesting AoI sensors, 5 devices, QAvg of tabular Q-learning with a
     step size that decays over the whole run (and, for contrast, restarting every
     round): the exact fraction of the value-iteration optimum of the shared greedy
     policy on the worst device, for the topology's parameter ranges (harvest
     0.3-0.5, success 0.6-0.9) and the task's wider defaults (0.2-0.6, 0.5-0.9).
 
-Run: .venv/bin/python experiments/frl_cartpole.py [--part a|b|c] [--seeds N]
+Run: .venv/bin/python experiments/frl_cartpole.py [--part a|b|c] [--seeds N] [--seeds-b N]
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -43,32 +47,28 @@ TARGET = 475.0
 CFG = {"episodes": 1, "batch": 1}
 
 
-def _cartpole(seed: int, poles: Any, baseline: str, lr: float, **kw: Any) -> CartPoleTask:
+def _cartpole(
+    seed: int, poles: Any, baseline: str, lr: float, optimizer: str = "sgd", batch: int = 1,
+    **kw: Any,
+) -> CartPoleTask:  # fmt: skip
     return CartPoleTask(
-        5, seed, pole_half_length=poles, episodes=1, batch=1, lr=lr, optimizer="sgd",
+        5, seed, pole_half_length=poles, episodes=batch, batch=batch, lr=lr, optimizer=optimizer,
         baseline=baseline, eval_episodes=10, **kw,
     )  # fmt: skip
 
 
-def _fedavg(task: CartPoleTask, seed: int, cap: int, pers_k: int) -> tuple[Any, Any]:
-    """(rounds until the averaged policy is >= 475 on every device, rounds + pers_k until
-    it is after pers_k episodes of per-device fine-tuning); None when not within cap."""
+def _fedavg(task: CartPoleTask, seed: int, cap: int) -> int | None:
+    """Rounds until the averaged policy is >= 475 on every device; None when not within cap."""
     rng = np.random.default_rng([seed, 1])
     learners = [task.learner(i) for i in range(len(task.dynamics))]
     ev = task.evaluator()
     params = task.initial_params()
-    hit = phit = None
     for r in range(1, cap + 1):
         ups = [lr_.train(params, CFG, rng)[0] for lr_ in learners]
         params = np.mean(ups, axis=0, dtype=np.float64).astype(np.float32)
-        m = ev.evaluate(params)
-        if hit is None and m.get("min_device_return_global", m["min_device_return"]) >= TARGET:
-            hit = r
-        if pers_k and phit is None and m["min_device_return"] >= TARGET:
-            phit = r + pers_k
-        if hit is not None and (phit is not None or not pers_k):
-            break
-    return hit, phit
+        if ev.evaluate(params)["min_device_return"] >= TARGET:
+            return r
+    return None
 
 
 def _alone(task: CartPoleTask, device: int, seed: int, cap: int) -> int | None:
@@ -88,16 +88,7 @@ def _alone(task: CartPoleTask, device: int, seed: int, cap: int) -> int | None:
 def _job_a(args: tuple[int, str, float, int]) -> tuple[Any, Any]:
     seed, baseline, lr, cap = args
     task = _cartpole(seed, 0.5, baseline, lr)
-    return _fedavg(task, seed, cap, 0)[0], _alone(task, 0, seed, cap)
-
-
-def _job_b(args: tuple[int, str, float, int, int, float]) -> tuple[Any, Any, list[Any], list]:
-    seed, baseline, lr, cap, k, plr = args
-    task = _cartpole(100 + seed, (0.1, 0.9), baseline, lr, personalize_episodes=k,
-                     personalize_lr=plr)  # fmt: skip
-    fed, pers = _fedavg(task, seed, cap, k)
-    alone = [_alone(task, d, seed, cap) for d in range(5)]
-    return fed, pers, alone, task.dynamics[:, 0].round(2).tolist()
+    return _fedavg(task, seed, cap), _alone(task, 0, seed, cap)
 
 
 def _fmt(xs: list[Any]) -> str:
@@ -126,25 +117,129 @@ def part_a(ex: ProcessPoolExecutor, seeds: int, cap: int, baseline: str, lr: flo
     print(f"         alone={alone}")
 
 
-def part_b(
-    ex: ProcessPoolExecutor, seeds: int, cap: int, baseline: str, lr: float, k: int, plr: float
-) -> None:
-    print(f"(b) heterogeneous poles 0.1-0.9, 5 devices, 1-episode updates, SGD lr {lr}, "
-          f"baseline {baseline}; personalisation {k} episodes at lr {plr}; cap {cap}")  # fmt: skip
-    res = list(ex.map(_job_b, [(s, baseline, lr, cap, k, plr) for s in range(seeds)]))
-    fed, pers, slowest, mean_dev = [], [], [], []
-    for s, (f, p, alone, poles) in enumerate(res):
-        fed.append(f)
-        pers.append(p)
-        slowest.append(None if None in alone else max(alone))
-        capped = [cap if x is None else x for x in alone]
-        mean_dev.append(int(np.mean(capped)))
-        print(f"    seed {s}: poles {poles}: averaged {f}, averaged+fine-tune {p}, "
-              f"alone per device {alone}")  # fmt: skip
-    print(f"    (i)   one averaged policy, episodes per device: {_fmt(fed)}")
-    print(f"    (ii)  per-device learning, slowest device: {_fmt(slowest)}")
-    print(f"          per-device learning, mean over devices (cap counted): {_fmt(mean_dev)}")
-    print(f"    (iii) averaged + {k}-episode fine-tune (incl. the {k}): {_fmt(pers)}")
+# Part (b): every device counts the episodes it spent until the policy it would deploy
+# scores >= 475 on its own pole (`device_return`: 10 greedy episodes from the device's
+# own evaluation seed, checked after every update).
+Config = tuple[float, str, str, int]  # lr, optimizer, baseline, batch (episodes per update)
+GRID_B: list[Config] = [
+    (0.1, "sgd", "running", 1), (0.3, "sgd", "running", 1), (1.0, "sgd", "running", 1),
+    (0.01, "adam", "running", 1), (0.03, "adam", "running", 1), (0.1, "adam", "running", 1),
+    (0.03, "adam", "whiten", 4), (0.1, "adam", "whiten", 4), (1.0, "sgd", "whiten", 4),
+]  # fmt: skip
+MAIN_B: Config = (0.3, "sgd", "running", 1)
+SHORT_POLE = 0.26
+"""Short poles: the lowest fifth of the 0.1-0.9 range."""
+
+
+def _local(task: CartPoleTask, learner: Any, device: int, params: Any, seed: list[int],
+           cap: int) -> int | None:  # fmt: skip
+    """Episodes until `learner`, continuing from `params` on its own device, is >= 475 there
+    (0 if `params` already are); None when not within `cap` episodes."""
+    ev = task.evaluator()
+    rng = np.random.default_rng(seed)
+    used = 0
+    while ev.device_return(params, device) < TARGET:
+        if used >= cap:
+            return None
+        params = learner.train(params, {}, rng)[0]
+        used += task.episodes
+    return used
+
+
+def _job_b(args: tuple[int, Config, int]) -> tuple[list[float], list, list, list, int]:
+    """One seed, one learner config: per-device episodes for (i), (ii), (iii)."""
+    seed, (lr, opt, baseline, batch), cap = args
+    task = _cartpole(100 + seed, (0.1, 0.9), baseline, lr, opt, batch)
+    n = len(task.dynamics)
+    # (ii) every device learns alone from scratch.
+    alone = [
+        _local(task, task.learner(d), d, task.initial_params(), [seed, 2, d], cap) for d in range(n)
+    ]
+    # (i) FedAvg, every device deploys the global policy.
+    rng = np.random.default_rng([seed, 1])
+    learners = [task.learner(d) for d in range(n)]
+    ev = task.evaluator()
+    params = task.initial_params()
+    fed: list[int | None] = [None] * n
+    pers: list[int | None] | None = None
+    switch = 0
+    for r in range(1, cap // batch + 1):
+        ups = [lr_.train(params, {}, rng)[0] for lr_ in learners]
+        params = np.mean(ups, axis=0, dtype=np.float64).astype(np.float32)
+        for d in range(n):
+            if fed[d] is None and ev.device_return(params, d) >= TARGET:
+                fed[d] = r * batch
+        solved = sum(x is not None for x in fed)
+        if pers is None and (2 * solved > n or r * batch >= cap):
+            # (iii) Once the global policy is solved on a majority of the devices, every
+            # other device goes on learning alone from it (its own learner and state).
+            switch = r * batch
+            pers = []
+            for d in range(n):
+                if fed[d] is not None:
+                    pers.append(fed[d])
+                    continue
+                e = _local(task, copy.deepcopy(learners[d]), d, params, [seed, 4, d], cap - switch)
+                pers.append(None if e is None else switch + e)
+        if solved == n:
+            break
+    assert pers is not None
+    return task.dynamics[:, 0].tolist(), fed, alone, pers, switch
+
+
+def _stats(xs: list[Any], cap: int) -> dict[str, float]:
+    a = np.array([cap if x is None else x for x in xs], dtype=float)
+    return {"mean": a.mean(), "median": float(np.median(a)), "p90": np.percentile(a, 90),
+            "max": a.max(), "unsolved": float(np.mean([x is None for x in xs]))}  # fmt: skip
+
+
+def _line(xs: list[Any], cap: int) -> str:
+    s = _stats(xs, cap)
+    return (f"mean {s['mean']:4.0f}, median {s['median']:4.0f}, p90 {s['p90']:4.0f}, "
+            f"max {s['max']:4.0f}, not solved within {cap}: {s['unsolved']:.0%}")  # fmt: skip
+
+
+def part_b(ex: ProcessPoolExecutor, seeds: int, cap: int) -> None:
+    print(f"(b) heterogeneous poles (half-length uniform 0.1-0.9), 5 devices, {seeds} seeds; "
+          f"per device: episodes it spent until the policy it deploys scores >= {TARGET:.0f} "
+          f"on its own pole (cap {cap}, counted as {cap})")  # fmt: skip
+    methods = ("(i) one averaged policy", "(ii) per-device learning", "(iii) FedAvg, then local")
+    res = {c: list(ex.map(_job_b, [(s, c, cap) for s in range(seeds)])) for c in GRID_B}
+
+    def per_method(c: Config) -> list[list[Any]]:
+        return [[x for r in res[c] for x in r[k]] for k in (1, 2, 3)]
+
+    main = res[MAIN_B]
+    poles = np.array([p for r in main for p in r[0]])
+    short = poles < SHORT_POLE
+    lr, opt, baseline, batch = MAIN_B
+    print(f"  shared settings (no tuning): {opt.upper()} lr {lr}, {batch}-episode updates, "
+          f"{baseline} baseline; (iii) switches once the global policy solves 3 of 5")  # fmt: skip
+    for s, (pl, f, a, p, sw) in enumerate(main):
+        print(f"    seed {s:2d}: poles {np.round(pl, 2).tolist()}: (i) {f}  (ii) {a}  "
+              f"(iii) {p} (switch at {sw})")  # fmt: skip
+    cols = per_method(MAIN_B)
+    for name, xs in zip(methods, cols, strict=True):
+        arr = np.array([cap if x is None else x for x in xs])
+        worst = arr.reshape(seeds, -1).max(axis=1)
+        print(f"  {name:26s} all {len(xs)} devices: {_line(xs, cap)}")
+        print(f"  {'':26s} {short.sum()} short poles (< {SHORT_POLE}): "
+              f"mean {arr[short].mean():.0f}, "
+              f"median {np.median(arr[short]):.0f}; other poles: mean {arr[~short].mean():.0f}, "
+              f"median {np.median(arr[~short]):.0f}; slowest device per seed: "
+              f"mean {worst.mean():.0f}, median {np.median(worst):.0f}")  # fmt: skip
+    print(f"  equal tuning budget: each method picks, from the same {len(GRID_B)} learner "
+          f"settings, the one with the lowest mean episodes per device")  # fmt: skip
+    for c in GRID_B:
+        means = [f"{_stats(xs, cap)['mean']:5.0f}" for xs in per_method(c)]
+        print(f"    lr {c[0]:<4} {c[1]:4s} {c[2]:7s} batch {c[3]}: mean (i) {means[0]}, "
+              f"(ii) {means[1]}, (iii) {means[2]}")  # fmt: skip
+    for k, name in enumerate(methods):
+        best = min(GRID_B, key=lambda c: _stats(per_method(c)[k], cap)["mean"])
+        xs = per_method(best)[k]
+        arr = np.array([cap if x is None else x for x in xs])
+        print(f"  {name:26s} best {best}: {_line(xs, cap)}; short poles: mean "
+              f"{arr[short].mean():.0f}")  # fmt: skip
 
 
 def _avg_mdp(mdps: list[FiniteMDP]) -> FiniteMDP:
@@ -207,12 +302,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--part", choices=["a", "b", "c"], action="append")
     ap.add_argument("--seeds", type=int, default=10)
-    ap.add_argument("--cap", type=int, default=5000, help="max episodes (a, b)")
+    ap.add_argument("--cap", type=int, default=5000, help="max episodes (a)")
     ap.add_argument("--lr", type=float, default=0.3)
     ap.add_argument("--baseline-a", default="none")
-    ap.add_argument("--baseline-b", default="running")
-    ap.add_argument("--pers-k", type=int, default=10)
-    ap.add_argument("--pers-lr", type=float, default=0.01)
+    ap.add_argument("--seeds-b", type=int, default=20)
+    ap.add_argument("--cap-b", type=int, default=2000, help="max episodes per device (b)")
     args = ap.parse_args()
     parts = args.part or ["a", "b", "c"]
     t0 = time.perf_counter()
@@ -220,7 +314,7 @@ def main() -> None:
         if "a" in parts:
             part_a(ex, args.seeds, args.cap, args.baseline_a, args.lr)
         if "b" in parts:
-            part_b(ex, args.seeds, args.cap, args.baseline_b, args.lr, args.pers_k, args.pers_lr)
+            part_b(ex, args.seeds_b, args.cap_b)
         if "c" in parts:
             narrow = ((0.3, 0.5), (0.6, 0.9))
             wide = ((0.2, 0.6), (0.5, 0.9))

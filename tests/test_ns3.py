@@ -109,22 +109,12 @@ def judge(times: np.ndarray, ref: float) -> tuple[str | None, float, tuple[float
 # plausible 50-run outcome of the model (outside its 95 % interval, computed above):
 # genuine model gaps, listed so they are visible, not hidden. See docs/network-model.md.
 MODEL_GAPS = {
-    ("flow", "wifi-like", 100_000, 0.05): "flow: too many timeouts vs packet and ns-3",
-    ("flow", "lte-like", 100_000, 0.05): "flow: too many timeouts vs packet and ns-3",
-    ("flow", "wifi-like", 100_000, 0.2): "flow: slower than packet and ns-3",
-    ("flow", "lte-like", 100_000, 0.2): "flow: slower than packet and ns-3",
+    ("flow", "wifi-like", 100_000, 0.05): "flow follows packet here (same timeouts)",
+    ("flow", "lte-like", 100_000, 0.05): "flow follows packet here (same timeouts)",
     ("packet", "wifi-like", 100_000, 0.05): "ns-3 at P~0.02 of the model's 50-run means",
     ("packet", "lte-like", 100_000, 0.05): "ns-3 at P~0.02 of the model's 50-run means",
-    ("flow", "lte-like", 100_000, 0.01): "flow: +21 % vs ns-3 (packet +11 %)",
-    ("flow", "lte-like", 1_000_000, 0.01): "flow: +13..27 % vs ns-3 (packet -5 %)",
-    ("flow", "wifi-like", 1_000_000, 0.2): "flow: 36 % faster than ns-3 at 20 % loss",
-    ("flow", "lte-like", 1_000_000, 0.2): "flow: 30 % faster than ns-3 at 20 % loss",
 }
-FLOW_PACKET_GAPS = {
-    ("wifi-like", 100_000, 0.05), ("lte-like", 100_000, 0.05), ("wifi-like", 100_000, 0.2),
-    ("lte-like", 100_000, 0.2), ("wifi-like", 1_000_000, 0.2), ("lte-like", 1_000_000, 0.2),
-    ("lte-like", 1_000_000, 0.05), ("lte-like", 1_000_000, 0.01),
-}  # fmt: skip
+FLOW_PACKET_GAPS: set[tuple[str, int, float]] = set()
 
 
 def _params(lossy: bool, fidelity: str | None = None, slow: bool = False) -> list:
@@ -228,3 +218,21 @@ def test_fast_wired_link_flow_vs_packet(size: int) -> None:
     f = _times("flow", 1e9, 0.05, size, 0.0, 1)[0]
     p = _times("packet", 1e9, 0.05, size, 0.0, 1)[0]
     assert f == pytest.approx(p, rel=0.15)
+
+
+@pytest.mark.parametrize(
+    ("bw", "delay", "size", "loss", "n"),
+    [
+        (5e3, 0.5, 10_000, 0.05, 200),  # slow IoT link: spurious timeouts on every run
+        (250e3, 0.1, 100_000, 0.2, 200),
+        (1e9, 0.05, 1_000_000, 0.01, 50),  # the socket buffer limits the rate
+        (1e9, 0.05, 100_000, 0.05, 200),
+    ],
+)
+def test_other_profiles_lossy_flow_vs_packet(
+    bw: float, delay: float, size: int, loss: float, n: int
+) -> None:
+    """Generalisation with loss, away from the reference profiles: means within 20 %."""
+    f = _times("flow", bw, delay, size, loss, n)
+    p = _times("packet", bw, delay, size, loss, n)
+    assert float(np.nanmean(f)) == pytest.approx(float(np.nanmean(p)), rel=0.20)

@@ -1,33 +1,36 @@
 """Flow fidelity: one TCP connection as a transfer-time model, one SimPy event per send.
 
 Why: thousands of devices exchanging megabyte models cannot afford an event per
-segment. This model replays TCP at the granularity of a *round* (one congestion
-window), which is what decides transfer time on short, IoT-sized transfers:
+segment. This model computes a send's delivery time up front, at the granularity
+of a *flight* (the segments one round of ACKs releases), and schedules one timer.
 
 * Handshake: SYN, SYN-ACK, then the client's ACK, each serialized on every hop
   and propagated; connect() succeeds when the SYN-ACK reaches the client. A lost
   SYN or SYN-ACK costs the SYN timer (3 s, doubling), up to `syn_tries` tries.
-* Rounds: the sender puts its whole window (10 * 2^k segments in slow start,
-  capped by the socket buffer) on the wire at the round start. The round's bits
-  are booked on each hop's `Transmitter` (`reserve`), so a shared medium or a
-  busy link delays the round. The next round starts when the ACK of the
-  round's first segment is back at the sender (the receiver ACKs the first
-  data segment at once, as ns-3 and Linux's quick-ack do; later ACKs follow the
-  delayed-ACK rule, which does not slow slow start because it counts bytes).
-  On a single link a round therefore costs max(RTT1, W * t_seg), where
-  RTT1 = 2L + t_seg(first) + t_ack.
-* Loss: each segment's fate is drawn from each hop's loss model (a whole
-  window per call). A lost segment followed by at least 3 more segments of
-  the message is repaired by fast retransmit (SACK-style: all holes of the
-  window go out in the next round, window *= beta); dup ACKs come from the
-  segments after the last hole in the flight, the new data the earlier ACKs
-  release, and two limited-transmit segments. A tail loss, or a lost
-  retransmission (ns-3 and Linux without RACK detect those only by timeout),
-  waits for the retransmission timer (RFC 6298, >= 1 s, armed at the last ACK
-  that advanced, doubling while retransmissions are lost) and restarts slow start from 1 segment.
-* cwnd persists across sends of one direction; it grows only in rounds that
-  used the full window (Linux's cwnd-limited rule) and restarts from
-  min(cwnd, IW) after an idle period longer than the RTO.
+* Flights: a flight is put on the wire as one block at the time of its first
+  release: one `Transmitter.reserve` per hop (a shared medium or a busy link
+  delays it), one loss draw per hop (`draw(rng, n)`), counters updated once.
+* Loss-free paths whose ACK gaps stay below the minimum RTO (checked once per
+  channel) take a closed form, round by round: each round puts min(cwnd,
+  buffer, rest) segments on the wire; the next starts when the first segment's
+  ACK is back (the receiver ACKs the first data segment at once; byte-counting
+  slow start makes the 2-segment delayed ACK irrelevant); cwnd grows only after
+  cwnd-limited rounds (ns-3 >= 3.42). No per-segment work.
+* Lossy paths (and very slow ones, where the timer fires spuriously) replay
+  packet.py's mechanism, ns-3 3.44's TCP, on the flights (`_Replay`): SACK
+  scoreboard (a hole with 3 SACKed segments above is lost), NextSeg rules, PRR
+  fast recovery with Cubic's 0.7 decrease, RTO (RFC 6298, 1 s floor, doubling,
+  reset by advancing ACKs; in recovery only the first partial ACK restarts it),
+  so tail losses and lost retransmissions cost a timeout, then cwnd = 1 and slow
+  start; delayed ACKs (a lone in-order segment waits 200 ms); cwnd-limited
+  growth; Reno-friendly Cubic (`tcp.Cubic`). The receiver turns a flight's
+  arrivals (evenly spaced between the first and the last) into ACKs, and the
+  sender takes them in order, checking its timer before each; what it releases
+  forms the next flight (a timer firing starts a flight of its own). A flight
+  that loses nothing on a clean scoreboard is taken in bulk.
+* cwnd, ssthresh, Cubic and the RTO estimator persist across sends of one
+  direction; cwnd restarts from min(cwnd, IW) after an idle period longer than
+  the RTO.
 
 Exact lossless single-link formula (B bit/s, one-way latency L, MTU m,
 MSS = m - 52, t(x) = 8x/B): with t0 = 2 (t(58) + L) + t(54) (handshake plus
@@ -35,12 +38,13 @@ the client's ACK, which precedes the data on the wire), split the message into
 segments, take windows W_k = min(10 * 2^k, buffer / MSS) segments, and let
 every round but the last cost max(2L + t(first segment) + t(54), t(window));
 the last round costs t(its wire bytes) + L. `lossless_transfer_time` evaluates
-exactly this, through the same code FlowChannel runs.
+exactly this, through the same code FlowChannel runs (on links slow enough for
+spurious timeouts it runs the replay instead, as FlowChannel does).
 
-Limits (documented, deliberate): a transmitter keeps one `busy_until`, so a
-flow's future rounds are booked ahead and competing flows on a shared medium
-queue FIFO behind whole rounds rather than interleaving in idle gaps; ACK loss
-and spurious timeouts are not modelled; jitter is one draw per hop per round.
+Limits (documented, deliberate): a flight's segments are sent back to back from
+its first release, so ACK clocking inside a flight is approximate; ACK loss,
+drop-tail queue overflow and ACK queueing are not modelled; jitter is one draw
+per hop per flight.
 """
 
 from __future__ import annotations

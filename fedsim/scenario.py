@@ -392,34 +392,27 @@ def _parse_link(name: str, sec: Section) -> LinkClassSpec:
 CONNECTIVITY_KINDS = ("always", "markov", "periodic", "trace", "churn")
 
 
-@_typed({"anyOf": [DURATION_SCHEMA, {"type": "array", "items": DURATION_SCHEMA,
-                                      "minItems": 2, "maxItems": 2}]})  # fmt: skip
-def _duration_range(v: Any) -> tuple[float, float]:
-    """`2h` -> (7200, 7200); `[30min, 2h]` -> (1800, 7200)."""
-    if isinstance(v, list):
-        if len(v) != 2:
-            raise ValueError(f"expected a duration or [low, high], got {v!r}")
-        lo, hi = parse_duration(v[0]), parse_duration(v[1])
-        if lo > hi:
-            raise ValueError(f"the low end {v[0]!r} is above the high end {v[1]!r}")
-        return lo, hi
-    x = parse_duration(v)
-    return x, x
+def _range(parse: Callable[[Any], float], what: str) -> Callable[[Any], tuple[float, float]]:
+    """A value, or `[low, high]` to draw from per device: `2h` -> (7200, 7200)."""
+    one = parse.schema  # type: ignore[attr-defined]
+
+    @_typed({"anyOf": [one, {"type": "array", "items": one, "minItems": 2, "maxItems": 2}]})
+    def parse_range(v: Any) -> tuple[float, float]:
+        if isinstance(v, list):
+            if len(v) != 2:
+                raise ValueError(f"expected a {what} or [low, high], got {v!r}")
+            lo, hi = parse(v[0]), parse(v[1])
+            if lo > hi:
+                raise ValueError(f"the low end {v[0]!r} is above the high end {v[1]!r}")
+            return lo, hi
+        x = parse(v)
+        return x, x
+
+    return parse_range
 
 
-@_typed({"anyOf": [FRACTION_SCHEMA, {"type": "array", "items": FRACTION_SCHEMA,
-                                      "minItems": 2, "maxItems": 2}]})  # fmt: skip
-def _fraction_range(v: Any) -> tuple[float, float]:
-    """`80%` -> (0.8, 0.8); `[20%, 100%]` -> (0.2, 1.0)."""
-    if isinstance(v, list):
-        if len(v) != 2:
-            raise ValueError(f"expected a fraction or [low, high], got {v!r}")
-        lo, hi = parse_fraction(v[0]), parse_fraction(v[1])
-        if lo > hi:
-            raise ValueError(f"the low end {v[0]!r} is above the high end {v[1]!r}")
-        return lo, hi
-    x = parse_fraction(v)
-    return x, x
+_duration_range = _range(parse_duration, "duration")
+_fraction_range = _range(parse_fraction, "fraction")
 
 
 def _read_trace(key: str, file: str, base_dir: Path) -> tuple[tuple[float, float, str | None], ...]:

@@ -13,6 +13,7 @@ import aiohttp
 import numpy as np
 import pytest
 from aiohttp import web
+from topo import InstantChannel
 
 from fedsim.clock import VirtualTimeLoop
 from fedsim.devices import DeviceProfile
@@ -39,23 +40,6 @@ class DistanceEval:
         return {"score": float(-np.abs(params - self.goal).mean())}
 
 
-class Instant:
-    def __init__(self, loop: VirtualTimeLoop) -> None:
-        self.loop = loop
-
-    def connect(self) -> object:
-        return self.loop.env.timeout(0.001)
-
-    def send(self, direction: int, nbytes: int) -> object:
-        return self.loop.env.timeout(0.001)
-
-    def break_(self, cause: str) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 def _engine(**kw: Any) -> BufferedAsync:
     base: dict[str, Any] = {"rounds": 50, "buffer_size": 2, "max_staleness": 2}
     base.update(kw)
@@ -68,7 +52,7 @@ async def served(
 ) -> AsyncIterator[tuple[Wire, aiohttp.ClientSession, asyncio.Task[Any]]]:
     loop = asyncio.get_running_loop()
     assert isinstance(loop, VirtualTimeLoop)
-    wire = Wire(loop, lambda c, s: (Instant(loop), 0.001))
+    wire = Wire(loop, lambda c, s: (InstantChannel(loop.env), 0.001))
     runner = web.AppRunner(make_app(engine, poll_wait_s=60), access_log=None)
     await runner.setup()
     await EmulatedSite(runner, wire, "srv", "fl", 80).start()
@@ -290,7 +274,7 @@ async def _federation(speeds: list[float]) -> tuple[BufferedAsync, list[FLClient
     assert isinstance(loop, VirtualTimeLoop)
     t0 = loop.time()
     engine = _engine(buffer_size=3, concurrency=4, max_staleness=3, rounds=8)
-    wire = Wire(loop, lambda c, s: (Instant(loop), 0.001))
+    wire = Wire(loop, lambda c, s: (InstantChannel(loop.env), 0.001))
     runner = web.AppRunner(make_app(engine, poll_wait_s=30), access_log=None)
     await runner.setup()
     await EmulatedSite(runner, wire, "srv", "fl", 80).start()

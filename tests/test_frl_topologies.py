@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import json
 from pathlib import Path
 
 import pytest
+from topo import assert_same_run, rows
 
 from fedsim.run import run_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SHORT = ["fl.rounds=2"]
-
-
-def _rows(path: Path) -> list[dict[str, str]]:
-    with path.open() as fh:
-        return list(csv.DictReader(fh))
 
 
 @pytest.mark.parametrize(
@@ -32,15 +26,9 @@ def test_frl_topology_runs_deterministically(
     path = ROOT / "topologies" / topology
     a = run_scenario(path, overrides=SHORT, out_root=tmp_path / "a")
     b = run_scenario(path, overrides=SHORT, out_root=tmp_path / "b")
-    for name in ("rounds.csv", "clients.csv", "timeline.csv", "links.csv"):
-        assert (a / name).read_text() == (b / name).read_text(), name
-    sa = json.loads((a / "summary.json").read_text())
-    sb = json.loads((b / "summary.json").read_text())
-    sa.pop("wall_time_s")
-    sb.pop("wall_time_s")
-    assert sa == sb
+    sa = assert_same_run(a, b)
     assert sa["metric_name"] == metric
     assert sa["rounds"] == 2
-    rounds = _rows(a / "rounds.csv")
+    rounds = rows(a / "rounds.csv")
     assert all(r["accepted"] == "1" for r in rounds)
     assert all(lo <= float(r["metric"]) <= hi for r in rounds)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
 import yaml
-from topo import tiny_topology
+from topo import assert_same_run, rows, tiny_topology
 
 from fedsim.run import run_scenario
 
@@ -15,23 +14,12 @@ ROOT = Path(__file__).resolve().parents[1]
 SHORT = ["fl.rounds=4", "fl.target=null"]
 
 
-def _rows(path: Path) -> list[dict[str, str]]:
-    with path.open() as fh:
-        return list(csv.DictReader(fh))
-
-
 def test_default_topology_is_deterministic(tmp_path: Path) -> None:
     a = run_scenario(ROOT / "topologies/default.yaml", overrides=SHORT, out_root=tmp_path / "a")
     b = run_scenario(ROOT / "topologies/default.yaml", overrides=SHORT, out_root=tmp_path / "b")
-    for name in ("rounds.csv", "links.csv", "timeline.csv", "clients.csv", "config.yaml"):
-        assert (a / name).read_text() == (b / name).read_text(), name
-    sa = json.loads((a / "summary.json").read_text())
-    sb = json.loads((b / "summary.json").read_text())
-    sa.pop("wall_time_s")
-    sb.pop("wall_time_s")
-    assert sa == sb
+    sa = assert_same_run(a, b)
     assert sa["rounds"] == 4
-    assert set(_rows(a / "rounds.csv")[0]) >= {
+    assert set(rows(a / "rounds.csv")[0]) >= {
         "round", "sim_time_s", "selected", "reported", "failed", "bytes_up", "bytes_down", "metric",
     }  # fmt: skip
 
@@ -55,7 +43,7 @@ def test_gateway_outage_mid_round_records_dropouts_with_cause(tmp_path: Path) ->
     path = tmp_path / "outage.yaml"
     path.write_text(yaml.safe_dump(topo))
     out = run_scenario(path, out_root=tmp_path)
-    rounds = _rows(out / "rounds.csv")
+    rounds = rows(out / "rounds.csv")
     summary = json.loads((out / "summary.json").read_text())
     assert rounds[0]["accepted"] == "1"
     second = rounds[1]
@@ -68,11 +56,11 @@ def test_gateway_outage_mid_round_records_dropouts_with_cause(tmp_path: Path) ->
     # Round 3 waits for the gateway: it starts only after the hour-long outage.
     assert float(rounds[2]["sim_time_s"]) > 12 + 3600
     assert summary["wall_time_s"] < 5.0  # ~1 h simulated
-    timeline = _rows(out / "timeline.csv")
+    timeline = rows(out / "timeline.csv")
     offline = [r for r in timeline if r["state"] == "offline"]
     assert {r["client"] for r in offline} == {"dev-1", "dev-2", "dev-3", "dev-4"}
     assert all(abs(float(r["start_s"]) - 12.0) < 1e-9 for r in offline)
-    links = {(r["link"], r["direction"]): r for r in _rows(out / "links.csv")}
+    links = {(r["link"], r["direction"]): r for r in rows(out / "links.csv")}
     assert float(links[("gw-server", "up")]["down_time_s"]) > 3000
     assert float(links[("dev-1-gw", "up")]["down_time_s"]) > 3000
 
@@ -83,9 +71,9 @@ def test_federated_evaluation_is_recorded(tmp_path: Path) -> None:
         overrides=[*SHORT, "fl.local.federated_eval=true"],
         out_root=tmp_path,
     )
-    rows = _rows(out / "rounds.csv")
-    fed = [float(r["federated_metric"]) for r in rows]
+    table = rows(out / "rounds.csv")
+    fed = [float(r["federated_metric"]) for r in table]
     assert all(0.0 <= f <= 1.0 for f in fed)
     # Clients score the model they received, i.e. the one deployed before the round.
     assert fed[-1] > fed[0]
-    assert float(rows[0]["candidate_metric"]) == float(rows[0]["metric"])
+    assert float(table[0]["candidate_metric"]) == float(table[0]["metric"])

@@ -10,6 +10,7 @@ import aiohttp
 import numpy as np
 import pytest
 from aiohttp import web
+from topo import InstantChannel
 
 from fedsim.clock import VirtualTimeLoop
 from fedsim.fl.codec import decode, encode
@@ -31,23 +32,6 @@ class ZeroEval:
         return {"score": float(-np.abs(params).sum())}
 
 
-class Instant:
-    def __init__(self, loop: VirtualTimeLoop) -> None:
-        self.loop = loop
-
-    def connect(self) -> object:
-        return self.loop.env.timeout(0.001)
-
-    def send(self, direction: int, nbytes: int) -> object:
-        return self.loop.env.timeout(0.001)
-
-    def break_(self, cause: str) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 @pytest.fixture(params=[None])
 async def api(
     request: pytest.FixtureRequest,
@@ -64,7 +48,7 @@ async def api(
         rng=np.random.default_rng(0),
         gate=request.param,
     )
-    wire = Wire(loop, lambda c, s: (Instant(loop), 0.001))
+    wire = Wire(loop, lambda c, s: (InstantChannel(loop.env), 0.001))
     runner = web.AppRunner(make_app(engine, poll_wait_s=60), access_log=None)
     await runner.setup()
     await EmulatedSite(runner, wire, "srv", "fl", 80).start()

@@ -34,3 +34,48 @@ def tiny_topology(**changes: Any) -> dict[str, Any]:
         ],
     }  # fmt: skip
     return apply_overrides(base, [f"{k.replace('__', '.')}={v}" for k, v in changes.items()])
+
+
+class InstantChannel:
+    """A network channel that delivers everything after 1 ms: for HTTP-level tests
+    where the network model is not the point (fedsim/net/channel.py protocol)."""
+
+    def __init__(self, env: Any, delay: float = 0.001) -> None:
+        self.env = env
+        self.delay = delay
+
+    def connect(self) -> Any:
+        return self.env.timeout(self.delay)
+
+    def send(self, direction: int, nbytes: int) -> Any:
+        return self.env.timeout(self.delay)
+
+    def break_(self, cause: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def rows(path: Any) -> list[dict[str, str]]:
+    """A results CSV as a list of dicts (strings, as written)."""
+    import csv
+
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def assert_same_run(a: Any, b: Any, files: tuple[str, ...] = ("rounds.csv", "links.csv",
+                    "timeline.csv", "clients.csv", "config.yaml")) -> dict[str, Any]:  # fmt: skip
+    """Two run folders hold the same results apart from wall-clock time; returns a's summary."""
+    import json
+    from pathlib import Path
+
+    for name in files:
+        assert (Path(a) / name).read_text() == (Path(b) / name).read_text(), name
+    sa = json.loads((Path(a) / "summary.json").read_text())
+    sb = json.loads((Path(b) / "summary.json").read_text())
+    sa.pop("wall_time_s")
+    sb.pop("wall_time_s")
+    assert sa == sb
+    return sa

@@ -42,6 +42,7 @@ import numpy as np
 from fedsim.fl.engine import FailureExplainer, RoundRecord, UploadRejected
 from fedsim.fl.gate import DeploymentGate
 from fedsim.fl.messages import ClientInfo, Failure, TrainIns
+from fedsim.fl.polling import LongPolls
 from fedsim.kernels.aggregate import weighted_mean
 from fedsim.tasks.base import Evaluator
 
@@ -124,8 +125,8 @@ class BufferedAsync:
         self.time_limit_s = time_limit_s
         self.gate = gate if gate is not None else DeploymentGate(math.inf)
         self.explain = explain
-        self.clients: dict[str, ClientInfo] = {}
-        self.waiting: dict[str, asyncio.Future[TrainIns | None]] = {}
+        self.polls = LongPolls()
+        self.clients = self.polls.clients
         self.records: list[RoundRecord] = []
         self.observers: list[Callable[[RoundRecord], None]] = []
         self.finished = False
@@ -143,11 +144,7 @@ class BufferedAsync:
 
     # -- called by the HTTP handlers ------------------------------------------------
     def register(self, info: ClientInfo) -> None:
-        known = self.clients.get(info.client_id)
-        if known is None:
-            self.clients[info.client_id] = info
-        else:
-            known.num_examples = info.num_examples
+        self.polls.register(info)
 
     async def poll(self, client_id: str, wait_s: float) -> TrainIns | None:
         """Long-poll: a task on the current version as soon as a training slot is free."""
@@ -158,21 +155,10 @@ class BufferedAsync:
         if client_id in self._tasks:
             # Polling again with a task out: the task or its upload was lost on the way.
             self._release(client_id, self._cause(client_id, "lost"))
-        old = self.waiting.pop(client_id, None)
-        if old is not None and not old.done():
-            old.set_result(None)
-        if not self.waiting and self._free_slots() > 0:
+        self.polls.hand(client_id, None)
+        if not len(self.polls) and self._free_slots() > 0:
             return self._issue(client_id)
-        fut: asyncio.Future[TrainIns | None] = asyncio.get_running_loop().create_future()
-        self.waiting[client_id] = fut
-        try:
-            return await asyncio.wait_for(asyncio.shield(fut), wait_s)
-        except TimeoutError:
-            # A task handed out at the very instant the poll timed out is still this poll's.
-            return fut.result() if fut.done() else None
-        finally:
-            if self.waiting.get(client_id) is fut:
-                del self.waiting[client_id]
+        return await self.polls.wait(client_id, wait_s)
 
     def task_params(self, ins: TrainIns) -> tuple[np.ndarray, int] | None:
         if self.finished:
@@ -246,7 +232,7 @@ class BufferedAsync:
             "version": self.version,
             "metric": self.deployed_metric,
             "clients": len(self.clients),
-            "online": len(self.waiting),
+            "online": len(self.polls),
             "training": len(self._tasks),
             "buffered": len(self._buffer),
             "finished": self.finished,
@@ -286,11 +272,11 @@ class BufferedAsync:
 
     def _dispatch(self) -> None:
         """Hand free slots to waiting clients, first come first served."""
-        while self.waiting and self._free_slots() > 0 and not self.finished:
-            cid = next(iter(self.waiting))
-            fut = self.waiting.pop(cid)
-            if not fut.done():
-                fut.set_result(self._issue(cid))
+        for cid in self.polls:  # first come, first served
+            if self._free_slots() <= 0 or self.finished:
+                break
+            if self.polls.is_waiting(cid):
+                self.polls.hand(cid, self._issue(cid))
 
     def _cause(self, client_id: str, default: str) -> str:
         task = self._tasks[client_id]
@@ -376,9 +362,7 @@ class BufferedAsync:
             if task.timer is not None:
                 task.timer.cancel()
                 task.timer = None
-        for fut in list(self.waiting.values()):
-            if not fut.done():
-                fut.set_result(None)
+        self.polls.release_all()
 
     def _evaluate(self, params: np.ndarray) -> float:
         return float(self.evaluator.evaluate(params)[self.evaluator.metric_name])

@@ -26,6 +26,7 @@ import numpy as np
 
 from fedsim.fl.gate import DeploymentGate
 from fedsim.fl.messages import ClientInfo, Failure, RoundUpdates, TrainIns, TrainRes
+from fedsim.fl.polling import LongPolls
 from fedsim.fl.strategy import Strategy
 from fedsim.tasks.base import Evaluator
 
@@ -148,8 +149,8 @@ class SyncRounds:
         self.rng = rng
         self.explain = explain
         self.gate = gate if gate is not None else DeploymentGate(math.inf)
-        self.clients: dict[str, ClientInfo] = {}
-        self.waiting: dict[str, asyncio.Future[TrainIns | None]] = {}
+        self.polls = LongPolls()
+        self.clients = self.polls.clients
         self.current: _Round | None = None
         self.records: list[RoundRecord] = []
         self.observers: list[Callable[[RoundRecord], None]] = []
@@ -160,11 +161,7 @@ class SyncRounds:
 
     # -- called by the HTTP handlers ------------------------------------------------
     def register(self, info: ClientInfo) -> None:
-        known = self.clients.get(info.client_id)
-        if known is None:
-            self.clients[info.client_id] = info
-        else:
-            known.num_examples = info.num_examples
+        self.polls.register(info)
 
     async def poll(self, client_id: str, wait_s: float) -> TrainIns | None:
         """Long-poll: the client's instructions if it is selected within `wait_s`."""
@@ -175,19 +172,7 @@ class SyncRounds:
         rnd = self.current
         if rnd is not None and rnd.open and client_id in rnd.ins and client_id not in rnd.reported:
             return rnd.ins[client_id]  # selected, but the task was lost on the way: again
-        old = self.waiting.pop(client_id, None)
-        if old is not None and not old.done():
-            old.set_result(None)
-        fut: asyncio.Future[TrainIns | None] = asyncio.get_running_loop().create_future()
-        self.waiting[client_id] = fut
-        self._arrivals.set()
-        try:
-            return await asyncio.wait_for(asyncio.shield(fut), wait_s)
-        except TimeoutError:
-            return None
-        finally:
-            if self.waiting.get(client_id) is fut:
-                del self.waiting[client_id]
+        return await self.polls.wait(client_id, wait_s, parked=self._arrivals.set)
 
     def submit(
         self,
@@ -277,13 +262,11 @@ class SyncRounds:
             if self._reached_target() or self._out_of_time(loop, t0):
                 break
         self.finished = True
-        for fut in list(self.waiting.values()):
-            if not fut.done():
-                fut.set_result(None)
+        self.polls.release_all()
         return self.records
 
     async def _await_available(self, loop: asyncio.AbstractEventLoop, t0: float) -> bool:
-        while len(self.waiting) < self.min_available:
+        while len(self.polls) < self.min_available:
             self._arrivals.clear()
             if self.time_limit_s is None:
                 await self._arrivals.wait()
@@ -298,7 +281,7 @@ class SyncRounds:
         return True
 
     async def _round(self, loop: asyncio.AbstractEventLoop, number: int) -> RoundRecord:
-        online = [self.clients[c] for c in sorted(self.waiting)]
+        online = [self.clients[c] for c in sorted(self.polls)]
         assignments = self.strategy.configure_round(number, self.version, online, self.rng)
         want = self.strategy.target_count(len(online))
         ins = {info.client_id: t for info, t in assignments}
@@ -308,9 +291,7 @@ class SyncRounds:
         self.current = rnd
         for cid, t in ins.items():
             self.clients[cid].rounds_selected += 1
-            fut = self.waiting.pop(cid, None)
-            if fut is not None and not fut.done():
-                fut.set_result(t)
+            self.polls.hand(cid, t)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(rnd.done.wait(), self.deadline_s)
         rnd.open = False
@@ -394,6 +375,6 @@ class SyncRounds:
             "version": self.version,
             "metric": self.deployed_metric,
             "clients": len(self.clients),
-            "online": len(self.waiting),
+            "online": len(self.polls),
             "finished": self.finished,
         }

@@ -613,7 +613,11 @@ class _Replay:
             s = self.s
             s.cwnd = s.cc.increase(s.cwnd, s.ssthresh, acked, self.now)
 
-    def prr(self, delivered: int, safe: bool) -> None:
+    def prr(self, delivered: int, dupack: bool, safe: bool) -> None:
+        """ns-3.44 PRR, as packet.py's `_prr` (one extra segment per duplicate ACK while
+        prr_delivered < RecoverFS; the SSRB +1 only on a safe ACK)."""
+        if dupack and self.prr_delivered < self.prr_flight:
+            delivered += 1
         if delivered == 0:
             return
         s = self.s
@@ -637,7 +641,7 @@ class _Replay:
         self.prr_out = 0
         self.prr_delivered = 0
         self.prr_flight = max(1, self.pipe())
-        self.prr(delivered, False)
+        self.prr(delivered, True, False)
         if self.una not in self.retrans:
             self.send_seg(self.una)
 
@@ -664,8 +668,7 @@ class _Replay:
         nnew = 0
         if sack >= 0 and self.una <= sack < self.nxt and sack not in self.sacked:
             self.sacked.add(sack)
-            self.lost.discard(sack)
-            self.retrans.discard(sack)
+            self.lost.discard(sack)  # a SACKed retransmission stays in pipe (ns-3)
             nnew = 1
             self.update_lost()
         if ack < self.una:
@@ -673,6 +676,11 @@ class _Replay:
         old = self.una
         delivered = nnew
         sk, lo, rt = self.sacked, self.lost, self.retrans
+        safe = (  # ns-3 m_isRetransDataAcked
+            self.state == _RECOVERY
+            and old < ack < self.recover
+            and any(q in rt and q not in sk for q in range(old, ack))
+        )
         for q in range(old, ack):
             if q not in sk:
                 delivered += 1
@@ -688,7 +696,7 @@ class _Replay:
             if self.state == _OPEN:
                 self.state = _DISORDER
             if self.state == _RECOVERY:
-                self.prr(delivered, False)
+                self.prr(delivered, True, safe)
             elif self.state == _DISORDER and (
                 (
                     self.dupacks == self.dupthresh
@@ -703,7 +711,7 @@ class _Replay:
                 self.dupacks = 0
             if ack < self.recover and self.state == _RECOVERY:
                 if acked >= 1:
-                    self.prr(delivered, True)
+                    self.prr(delivered, False, safe)
                 if ack not in self.retrans and ack < self.nxt:
                     q = self.next_seg()
                     self.send_seg(ack if q is None else q)

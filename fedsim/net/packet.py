@@ -417,10 +417,16 @@ class PacketChannel:
         if s.cwnd_limited:
             s.cwnd = s.cc.increase(s.cwnd, s.ssthresh, acked, self.env.now)
 
-    def _prr(self, s: _Side, delivered: int, safe: bool) -> None:
-        """Proportional rate reduction (RFC 6937, ns-3's default recovery), in segments.
+    def _prr(self, s: _Side, delivered: int, dupack: bool, safe: bool) -> None:
+        """Proportional rate reduction as ns-3.44's TcpPrrRecovery runs it (RFC 6937bis-08,
+        ns-3 !2059 in 3.43), in segments.
 
-        `delivered` is SACK-derived (newly SACKed + newly cumulatively ACKed)."""
+        `delivered` is SACK-derived (newly SACKed + newly cumulatively ACKed). On a
+        duplicate ACK (and on entering recovery) ns-3 adds one more segment while
+        prr_delivered < RecoverFS, even with SACK on. The +1 of PRR-SSRB applies only
+        when the ACK cumulatively covers a retransmitted segment (m_isRetransDataAcked)."""
+        if dupack and s.prr_delivered < s.prr_flight:
+            delivered += 1
         if delivered == 0:
             return
         s.prr_delivered += delivered
@@ -442,7 +448,7 @@ class PacketChannel:
         s.prr_out = 0
         s.prr_delivered = 0
         s.prr_flight = max(1, self._pipe(s))
-        self._prr(s, delivered, False)
+        self._prr(s, delivered, True, False)
         if s.una not in s.retrans:  # fast retransmit, outside the window
             self._send_seg(s, s.una)
 
@@ -470,14 +476,22 @@ class PacketChannel:
             s.cc.rtt(s.rto.srtt)
         new_sack = [q for q in pkt.sack if s.una <= q < s.nxt and q not in s.sacked]
         for q in new_sack:
+            # ns-3 TcpTxBuffer::Update clears the lost flag, not the retransmitted one:
+            # a SACKed retransmission still counts in pipe until it is cumulatively ACKed.
             s.sacked.add(q)
             s.lost.discard(q)
-            s.retrans.discard(q)
         if new_sack:
             self._update_lost(s)
         if ack < s.una:
             return
         old = s.una
+        # ns-3 m_isRetransDataAcked: a partial ACK in recovery covers an un-SACKed
+        # retransmitted segment (PRR's "safe ACK").
+        safe = (
+            s.state == _RECOVERY
+            and old < ack < s.recover
+            and any(q in s.retrans and q not in s.sacked for q in range(old, ack))
+        )
         delivered = len(new_sack)
         for q in range(old, ack):
             if q not in s.sacked:
@@ -493,7 +507,7 @@ class PacketChannel:
             if s.state == _OPEN:
                 s.state = _DISORDER
             if s.state == _RECOVERY:
-                self._prr(s, delivered, False)
+                self._prr(s, delivered, True, safe)
             elif s.state == _DISORDER and (
                 (
                     s.dupacks == self.params.dupack_threshold
@@ -508,7 +522,7 @@ class PacketChannel:
                 s.dupacks = 0
             if ack < s.recover and s.state == _RECOVERY:
                 if acked >= 1:
-                    self._prr(s, delivered, True)
+                    self._prr(s, delivered, False, safe)
                 if ack not in s.retrans and ack < s.nxt:
                     q = self._next_seg(s)
                     self._send_seg(s, ack if q is None else q)

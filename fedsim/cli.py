@@ -54,14 +54,24 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _forward(module: str, func: str) -> Callable[[argparse.Namespace], int]:
-    def call(args: argparse.Namespace) -> int:
-        import importlib
+FORWARDED: dict[tuple[str, ...], tuple[str, str, str]] = {
+    ("compare",): ("fedsim.record.compare", "main_compare", "compare run folders"),
+    ("report",): ("fedsim.record.report", "main_report", "write report.html for runs"),
+    ("sweep",): ("fedsim.sweep", "main_sweep", "run a grid of overrides x seeds"),
+    ("show",): ("fedsim.show", "main_show", "print a topology as a tree with derived figures"),
+    ("schema",): ("fedsim.schema", "main_schema", "JSON Schema for topology files"),
+    ("net", "transfer"): ("fedsim.net.calculator", "main", "one message over one link: timing"),
+}
+"""Commands with their own argument parsers: `fedsim <words> ARGS` calls `func(ARGS)`."""
 
-        fn = getattr(importlib.import_module(module), func)
-        return int(fn(list(args.rest)))
 
-    return call
+def _forwarded(argv: list[str]) -> tuple[Callable[[list[str]], int], list[str]] | None:
+    import importlib
+
+    for words, (module, func, _help) in FORWARDED.items():
+        if tuple(argv[: len(words)]) == words:
+            return getattr(importlib.import_module(module), func), argv[len(words) :]
+    return None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -85,30 +95,25 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE")
     v.set_defaults(func=_validate)
 
-    for name, module, func, helptext in (
-        ("compare", "fedsim.record.compare", "main_compare", "compare run folders"),
-        ("report", "fedsim.record.report", "main_report", "write report.html for runs"),
-        ("sweep", "fedsim.sweep", "main_sweep", "run a grid of overrides x seeds"),
-        ("show", "fedsim.show", "main_show", "print a topology as a tree with derived figures"),
-        ("schema", "fedsim.schema", "main_schema", "JSON Schema for topology files"),
-    ):
-        c = sub.add_parser(name, help=helptext, add_help=False)
-        c.add_argument("rest", nargs=argparse.REMAINDER)
-        c.set_defaults(func=_forward(module, func))
-
-    n = sub.add_parser("net", help="network tools")
-    nsub = n.add_subparsers(dest="net_command", required=True)
-    t = nsub.add_parser("transfer", help="one message over one link: timing statistics",
-                        add_help=False)  # fmt: skip
-    t.add_argument("rest", nargs=argparse.REMAINDER)
-    t.set_defaults(func=_forward("fedsim.net.calculator", "main"))
+    # Listed for --help; main() hands their arguments to their own parsers.
+    for words, (_module, _func, helptext) in FORWARDED.items():
+        if len(words) == 1:
+            sub.add_parser(words[0], help=helptext, add_help=False)
+    net = sub.add_parser("net", help="network tools: `fedsim net transfer --help`")
+    net.add_subparsers(dest="net_command").add_parser("transfer", add_help=False)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
     try:
+        forwarded = _forwarded(words)
+        if forwarded is not None:
+            fn, rest = forwarded
+            return int(fn(rest))
+        args = _parser().parse_args(words)
+        if not hasattr(args, "func"):
+            _parser().parse_args([*words, "--help"])
         return int(args.func(args))
     except FedsimError as exc:
         print(f"fedsim: error: {exc}", file=sys.stderr)

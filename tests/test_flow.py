@@ -11,7 +11,7 @@ import simpy
 from fedsim.net.flow import FlowChannel, lossless_transfer_time
 from fedsim.net.link import Hop, Link, Transmitter
 from fedsim.net.loss import Bernoulli
-from fedsim.net.tcp import TcpParams
+from fedsim.net.tcp import OPEN, RECOVERY, Cubic, RtoEstimator, TcpParams, TcpSender
 
 
 def _link(name: str, bw: float, lat: float, *, tx0: Transmitter | None = None, **kw) -> Link:
@@ -221,3 +221,45 @@ def test_per_direction_order() -> None:
     env.process(proc())
     env.run()
     assert done == [0, 1]
+
+
+class _Recorder(TcpSender):
+    """The shared sender with hooks that only record what goes on the wire."""
+
+    def __init__(self) -> None:
+        p = TcpParams()
+        super().__init__(p, 90, RtoEstimator(p), Cubic(p), float(p.initial_window))
+        self.wire: list[tuple[int, bool]] = []
+
+    def transmit(self, q: int, retx: bool) -> None:
+        self.wire.append((q, retx))
+
+    def transmit_new(self, first: int, k: int) -> None:
+        self.wire.extend((q, False) for q in range(first, first + k))
+
+
+def test_shared_sender_hooks_fast_retransmit() -> None:
+    """Both fidelities run `TcpSender`; driven by hand, it releases the initial window
+    through `transmit_new`, and three SACKs above a hole make it retransmit the hole
+    through `transmit` (fast retransmit, RECOVERY, ssthresh = 0.7 cwnd)."""
+    s = _Recorder()
+    s.n = 30
+    s.try_send()
+    assert s.wire == [(q, False) for q in range(10)]
+    assert s.armed
+    assert s.deadline == pytest.approx(1.0)
+    s.wire.clear()
+    s.now = 0.1
+    s.on_ack(1, (), 0.0)  # segment 0 ACKed: slow start, cwnd 11, two new segments
+    assert s.cwnd == 11.0
+    assert s.wire == [(10, False), (11, False)]
+    s.wire.clear()
+    for q in (2, 3, 4):  # segment 1 lost: SACKs for 2, 3, 4
+        s.on_ack(1, (q,), 0.0)
+    assert s.state == RECOVERY
+    assert s.ssthresh == 7.0
+    assert (1, True) in s.wire
+    s.now = 0.2
+    s.on_ack(s.recover, (), 0.1)  # the recovery point is ACKed: OPEN, cwnd = ssthresh,
+    assert s.state == OPEN  # then this ACK's congestion-avoidance growth (at most 1)
+    assert 7.0 <= s.cwnd <= 8.0

@@ -164,16 +164,16 @@ def test_prr_as_ns3_44() -> None:
     env = simpy.Environment()
     ch = PacketChannel(env, (Hop(_link("l", 1e6, 0.01), 0),), np.random.default_rng(0))
     s = ch.sides[0]
-    s.sizes, s.una, s.nxt = [1448] * 20, 0, 6  # 6 sent, none SACKed or lost: pipe = 6
+    s.n, s.una, s.nxt = 20, 0, 6  # 6 sent, none SACKed or lost: pipe = 6
     s.ssthresh, s.prr_flight, s.prr_out, s.prr_delivered = 10.0, 20, 2, 0
-    ch._prr(s, 1, True, False)  # duplicate ACK: delivered 1 + 1
+    s.prr(1, True, False)  # duplicate ACK: delivered 1 + 1
     assert s.prr_delivered == 2
     assert s.cwnd == 6 + max(2 - 2, 2)
-    ch._prr(s, 1, False, False)  # partial ACK, not safe: no +1 at all
+    s.prr(1, False, False)  # partial ACK, not safe: no +1 at all
     assert s.prr_delivered == 3
     assert s.cwnd == 6 + 1
-    ch._prr(s, 1, False, True)  # safe ACK (a retransmission cumulatively ACKed): SSRB +1
+    s.prr(1, False, True)  # safe ACK (a retransmission cumulatively ACKed): SSRB +1
     assert s.cwnd == 6 + max(4 - 2, 1) + 1
     s.prr_delivered = s.prr_flight
-    ch._prr(s, 1, True, False)  # past RecoverFS: no extra segment
+    s.prr(1, True, False)  # past RecoverFS: no extra segment
     assert s.prr_delivered == s.prr_flight + 1

@@ -16,18 +16,17 @@ of a *flight* (the segments one round of ACKs releases), and schedules one timer
   ACK is back (the receiver ACKs the first data segment at once; byte-counting
   slow start makes the 2-segment delayed ACK irrelevant); cwnd grows only after
   cwnd-limited rounds (ns-3 >= 3.42). No per-segment work.
-* Lossy paths (and very slow ones, where the timer fires spuriously) replay
-  packet.py's mechanism, ns-3 3.44's TCP, on the flights (`_Replay`): SACK
-  scoreboard (a hole with 3 SACKed segments above is lost), NextSeg rules, PRR
-  fast recovery with Cubic's 0.7 decrease, RTO (RFC 6298, 1 s floor, doubling,
-  reset by advancing ACKs; in recovery only the first partial ACK restarts it),
-  so tail losses and lost retransmissions cost a timeout, then cwnd = 1 and slow
-  start; delayed ACKs (a lone in-order segment waits 200 ms); cwnd-limited
-  growth; Reno-friendly Cubic (`tcp.Cubic`). The receiver turns a flight's
-  arrivals (evenly spaced between the first and the last) into ACKs, and the
-  sender takes them in order, checking its timer before each; what it releases
-  forms the next flight (a timer firing starts a flight of its own). A flight
-  that loses nothing on a clean scoreboard is taken in bulk.
+* Lossy paths (and very slow ones, where the timer fires spuriously) run the
+  same sender as packet.py, `tcp.TcpSender` (ns-3 3.44's TCP: SACK scoreboard,
+  NextSeg, PRR fast recovery with Cubic's 0.7 decrease, RTO with backoff,
+  cwnd-limited growth), on the flights (`_Replay`, a `TcpSender` whose
+  `transmit` hooks add segments to the open flight). The receiver logic is
+  packet.py's (delayed ACKs: a lone in-order segment waits 200 ms): it turns a
+  flight's arrivals (evenly spaced between the first and the last) into ACKs,
+  and the sender takes them in order (`on_ack`), checking its timer before each
+  (`on_rto`); what it releases forms the next flight (a timer firing starts a
+  flight of its own). A flight that loses nothing on a clean scoreboard is taken
+  in bulk.
 * cwnd, ssthresh, Cubic and the RTO estimator persist across sends of one
   direction; cwnd restarts from min(cwnd, IW) after an idle period longer than
   the RTO.
@@ -59,12 +58,13 @@ import numpy as np
 import simpy
 
 from fedsim.net.link import Hop, Link, LinkCounters, Transmitter
-from fedsim.net.tcp import Cubic, RtoEstimator, TcpParams, path_mtu, reverse_path
+from fedsim.net.tcp import OPEN, Cubic, RtoEstimator, TcpParams, TcpSender, path_mtu, reverse_path
 
 __all__ = ["FlowChannel", "lossless_transfer_time"]
 
 UP, DOWN = 0, 1
-_OPEN, _DISORDER, _RECOVERY, _LOSS = range(4)
+_Ack = tuple[float, int, tuple[int, ...], float]
+"""An ACK reaching the sender: (time, cumulative ACK, newly SACKed segments, echo)."""
 
 
 def _draw(loss: Any, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -303,9 +303,11 @@ class _Model:
         return last, t
 
 
-class _Replay:
-    """One message over a lossy path: packet.py's sender and receiver logic (ns-3 3.44's
-    scoreboard, PRR, Cubic, RTO, delayed ACKs) replayed flight by flight.
+class _Replay(TcpSender):
+    """One message over a lossy path: the shared `TcpSender` (ns-3 3.44's scoreboard,
+    PRR, Cubic, RTO) and packet.py's receiver logic (delayed ACKs), flight by flight.
+    The scoreboard is per message; cwnd and ssthresh are taken from the direction's
+    `_Sender` and written back at the end (the RTO estimator and Cubic are shared).
 
     The segments the sender releases while one flight's ACKs come back form the next
     flight, booked as one block on every hop at the time of the first release (a timer
@@ -316,35 +318,16 @@ class _Replay:
     bulk (no per-segment work)."""
 
     def __init__(self, m: _Model, d: int, s: _Sender, nbytes: int, t: float) -> None:
+        super().__init__(m.p, m.maxwin, s.rto, s.cc, s.cwnd, s.ssthresh, now=t)
         self.m, self.d, self.s = m, d, s
         full, rest = divmod(nbytes, m.mss)
         self.n = full + (1 if rest else 0)
         self.lastpay = rest or m.mss
         self.nbytes = nbytes
         self.ret = m.ret[d]
-        self.maxwin = m.maxwin
         p = m.p
-        self.dupthresh = p.dupack_threshold
         self.delack = p.delack_timeout
         self.delack_n = p.delack_segments
-        self.now = t
-        # sender scoreboard (ns-3 TcpTxBuffer), within [una, nxt)
-        self.una = self.nxt = 0
-        self.sacked: set[int] = set()
-        self.lost: set[int] = set()
-        self.retrans: set[int] = set()
-        self.state = _OPEN
-        self.dupacks = 0
-        self.recover = 0
-        self.recover_active = False
-        self.first_partial = True
-        self.prr_delivered = self.prr_out = 0
-        self.prr_flight = 1
-        self.cwnd_limited = False
-        self.hist_lo = 0
-        """Segments [hist_lo, nxt) were first sent since the last timeout (RTT samples)."""
-        self.armed = False
-        self.deadline = math.inf
         # receiver
         self.rcv_nxt = 0
         self.ooo: set[int] = set()
@@ -382,7 +365,9 @@ class _Replay:
             else:  # pragma: no cover - outstanding data always has a timer
                 raise RuntimeError("flow replay stalled")
             self.close()
-        self.s.quick = False
+        s = self.s
+        s.quick = False
+        s.cwnd, s.ssthresh = self.cwnd, self.ssthresh  # what outlives the message
         return self.done_at, self.last_flight_t
 
     def close(self) -> None:
@@ -423,9 +408,10 @@ class _Replay:
         self.queue.append(_Flight(t, seqs, first, spacing, wl))
 
     # -- receiver (ns-3 ReceivedData, as packet.py) ------------------------------------------
-    def ack(self, at: float, sack: int = -1) -> tuple[float, int, int, float]:
+    def ack(self, at: float, sack: tuple[int, ...] = ()) -> _Ack:
         """The receiver sends an ACK at `at`; it reaches the sender one return trip later.
-        `sack` is the segment this ACK newly reports as received out of order."""
+        `sack` holds the segment this ACK newly reports as received out of order (the
+        sender's scoreboard has the earlier ones already)."""
         self.dl_armed = False
         self.unacked = 0
         self.s.quick = False
@@ -433,8 +419,8 @@ class _Replay:
             self.high_ack = self.rcv_nxt
         return (at + self.ret, self.rcv_nxt, sack, self.ts_echo)
 
-    def receive(self, fl: _Flight) -> list[tuple[float, int, int, float]]:
-        evs: list[tuple[float, int, int, float]] = []
+    def receive(self, fl: _Flight) -> list[_Ack]:
+        evs: list[_Ack] = []
         first, sp, ts, where, ooo = fl.first, fl.spacing, fl.t, fl.where, self.ooo
         for j, q in enumerate(fl.seqs):
             if where and where[j] >= 0:
@@ -450,7 +436,7 @@ class _Replay:
             if q < before or q in ooo:
                 evs.append(self.ack(a))  # duplicate: ACK at once
                 continue
-            sack = -1
+            sack: tuple[int, ...] = ()
             if q == before:
                 r = before + 1
                 while r in ooo:
@@ -461,7 +447,7 @@ class _Replay:
                     self.done_at = a
             else:
                 ooo.add(q)
-                sack = q
+                sack = (q,)
             if ooo or self.rcv_nxt > before + 1:
                 evs.append(self.ack(a, sack))  # a gap exists, or one was just filled
                 continue
@@ -479,7 +465,7 @@ class _Replay:
         stream at once (what the per-ACK replay would do, without per-segment work)."""
         if (
             fl.where
-            or self.state != _OPEN
+            or self.state != OPEN
             or self.sacked
             or self.lost
             or self.ooo
@@ -487,13 +473,13 @@ class _Replay:
             or self.open
         ):
             return False
-        seqs, s = fl.seqs, self.s
+        seqs = fl.seqs
         w = len(seqs)
         if seqs[0] != self.una or seqs[-1] != self.nxt - 1 or self.rcv_nxt != self.una:
             return False
         a0 = fl.first + self.ret
         sp = fl.spacing
-        if (self.armed and self.deadline < a0) or 2.0 * sp >= s.rto.base:
+        if (self.armed and self.deadline < a0) or 2.0 * sp >= self.rto.base:
             return False
         alast = a0 + (w - 1) * sp
         # receiver: everything in order; ACKs every 2 segments
@@ -503,20 +489,20 @@ class _Replay:
         self.ts_recent = self.ts_echo = fl.t
         self.high_ack = self.rcv_nxt
         self.unacked = 0
-        s.quick = False
+        self.s.quick = False
         self.m.acks(fl.first, self.d, -(-w // self.delack_n))
         # sender
-        rto = s.rto
+        rto = self.rto
         if self.hist_lo < self.nxt:
             for j in range(1 if w > 1 else 0, w, 2):
                 rto.sample(a0 + j * sp - fl.t)
             self.hist_lo = self.nxt
-            s.cc.rtt(rto.srtt)
+            self.cc.rtt(rto.srtt)
         self.una = self.nxt
         rto.reset()
         self.dupacks = 0
         if self.cwnd_limited:
-            s.cwnd = _grow(s.cc, s.cwnd, s.ssthresh, w, a0, 2.0 * sp)
+            self.cwnd = _grow(self.cc, self.cwnd, self.ssthresh, w, a0, 2.0 * sp)
         self.now = a0
         self.try_send()
         if self.una >= self.n:
@@ -526,254 +512,34 @@ class _Replay:
             self.deadline = alast + rto.cur
         return True
 
-    # -- sender (ns-3 TcpSocketBase + TcpTxBuffer + TcpCubic + PRR, as packet.py) -------------
-    def events(self, evs: list[tuple[float, int, int, float]]) -> None:
-        for at, ack, sack, echo in evs:
+    # -- sender: the shared TcpSender, fed the ACK stream in order --------------------------
+    def events(self, evs: list[_Ack]) -> None:
+        for at, ack, sacks, echo in evs:
             while self.armed and self.deadline < at:
                 self.rto_fire(self.deadline)
             self.now = at
-            self.on_ack(ack, sack, echo)
+            self.on_ack(ack, sacks, echo)
 
-    def pipe(self) -> int:
-        return (self.nxt - self.una) - len(self.sacked) - len(self.lost) + len(self.retrans)
-
-    def arm(self) -> None:
-        self.armed = True
-        self.deadline = self.now + self.s.rto.cur
-
-    def send_seg(self, q: int) -> None:
+    def transmit(self, q: int, retx: bool) -> None:
+        """TcpSender hook: the segment joins the open flight."""
         if not self.open:
             self.open_t = self.now
         self.open.append(q)
-        if q < self.nxt:
-            self.retrans.add(q)
+        if retx:
             self.open_retx += 1
-        else:
-            self.nxt = q + 1
-        if self.state == _RECOVERY:
-            self.prr_out += 1
-        if not self.armed:
-            self.arm()
-        self.cwnd_limited = self.s.cwnd < self.pipe() + 1
 
-    def try_send(self) -> None:
-        """NextSeg (ns-3.44, RFC 6675 with #805) while cwnd - pipe >= 1 segment."""
-        s = self.s
-        while True:
-            pipe = self.pipe()
-            room = s.cwnd - pipe
-            if room < 1.0:
-                return
-            high = max(self.sacked) if self.sacked else None
-            if self.lost:  # rule 1: the first lost, not retransmitted segment below the high SACK
-                cand = [
-                    q for q in self.lost if q not in self.retrans and (high is None or q < high)
-                ]
-                if cand:
-                    self.send_seg(min(cand))
-                    continue
-            k = min(int(room), self.n - self.nxt, self.maxwin - (self.nxt - self.una))
-            if k > 0:  # rule 2: new data, k segments at once
-                nx = self.nxt
-                if not self.open:
-                    self.open_t = self.now
-                self.open.extend(range(nx, nx + k))
-                self.nxt = nx + k
-                if self.state == _RECOVERY:
-                    self.prr_out += k
-                if not self.armed:
-                    self.arm()
-                self.cwnd_limited = s.cwnd < pipe + k + 1
-                continue
-            if self.state == _RECOVERY:  # rule 3: an un-SACKed hole below the high SACK
-                top = self.nxt if high is None else high
-                sk, lo, rt = self.sacked, self.lost, self.retrans
-                q = next(
-                    (
-                        q
-                        for q in range(self.una, top)
-                        if q not in sk and q not in lo and q not in rt
-                    ),
-                    None,
-                )
-                if q is not None:
-                    self.send_seg(q)
-                    continue
-            return
-
-    def new_ack(self, reset: bool) -> None:
-        if reset:
-            self.s.rto.reset()
-            self.arm()
-        if self.una >= self.n:
-            self.armed = False
-
-    def increase(self, acked: int) -> None:
-        if self.cwnd_limited:
-            s = self.s
-            s.cwnd = s.cc.increase(s.cwnd, s.ssthresh, acked, self.now)
-
-    def prr(self, delivered: int, dupack: bool, safe: bool) -> None:
-        """ns-3.44 PRR, as packet.py's `_prr` (one extra segment per duplicate ACK while
-        prr_delivered < RecoverFS; the SSRB +1 only on a safe ACK)."""
-        if dupack and self.prr_delivered < self.prr_flight:
-            delivered += 1
-        if delivered == 0:
-            return
-        s = self.s
-        self.prr_delivered += delivered
-        pipe = self.pipe()
-        if pipe > s.ssthresh:
-            sndcnt = math.ceil(self.prr_delivered * s.ssthresh / self.prr_flight) - self.prr_out
-        else:
-            limit = max(self.prr_delivered - self.prr_out, delivered) + (1 if safe else 0)
-            sndcnt = min(limit, int(s.ssthresh - pipe))
-        sndcnt = max(sndcnt, 0 if self.prr_out > 0 else 1)
-        s.cwnd = float(pipe + sndcnt)
-
-    def enter_recovery(self, delivered: int) -> None:
-        s = self.s
-        self.lost.add(self.una)
-        self.recover = self.nxt
-        self.recover_active = True
-        self.state = _RECOVERY
-        s.ssthresh = s.cc.ssthresh(s.cwnd)
-        self.prr_out = 0
-        self.prr_delivered = 0
-        self.prr_flight = max(1, self.pipe())
-        self.prr(delivered, True, False)
-        if self.una not in self.retrans:
-            self.send_seg(self.una)
-
-    def update_lost(self) -> None:
-        dup = self.dupthresh
-        sk = self.sacked
-        if len(sk) < dup:
-            return
-        count = 0
-        for q in range(max(sk), self.una - 1, -1):
-            if q in sk:
-                count += 1
-            elif count >= dup and q not in self.lost:
-                self.lost.add(q)
-        if count >= dup:
-            self.lost.add(self.una)
-
-    def on_ack(self, ack: int, sack: int, echo: float) -> None:
-        s = self.s
-        if self.hist_lo < self.nxt and ack >= self.hist_lo + 1:
-            s.rto.sample(max(1e-6, self.now - echo))
-            self.hist_lo = ack
-            s.cc.rtt(s.rto.srtt)
-        nnew = 0
-        if sack >= 0 and self.una <= sack < self.nxt and sack not in self.sacked:
-            self.sacked.add(sack)
-            self.lost.discard(sack)  # a SACKed retransmission stays in pipe (ns-3)
-            nnew = 1
-            self.update_lost()
-        if ack < self.una:
-            return
-        old = self.una
-        delivered = nnew
-        sk, lo, rt = self.sacked, self.lost, self.retrans
-        safe = (  # ns-3 m_isRetransDataAcked
-            self.state == _RECOVERY
-            and old < ack < self.recover
-            and any(q in rt and q not in sk for q in range(old, ack))
-        )
-        for q in range(old, ack):
-            if q not in sk:
-                delivered += 1
-            else:
-                sk.discard(q)
-            lo.discard(q)
-            rt.discard(q)
-        self.una = ack
-        dup = nnew > 0
-        if dup and self.state != _LOSS:
-            if self.state != _RECOVERY:
-                self.dupacks += 1
-            if self.state == _OPEN:
-                self.state = _DISORDER
-            if self.state == _RECOVERY:
-                self.prr(delivered, True, safe)
-            elif self.state == _DISORDER and (
-                (
-                    self.dupacks == self.dupthresh
-                    and (ack >= self.recover or not self.recover_active)
-                )
-                or self.una in self.lost
-            ):
-                self.enter_recovery(delivered)
-        if ack > old:
-            acked = delivered
-            if not dup:
-                self.dupacks = 0
-            if ack < self.recover and self.state == _RECOVERY:
-                if acked >= 1:
-                    self.prr(delivered, False, safe)
-                if ack not in self.retrans and ack < self.nxt:
-                    q = self.next_seg()
-                    self.send_seg(ack if q is None else q)
-                self.new_ack(self.first_partial)
-                self.first_partial = False
-            elif ack < self.recover and self.state == _LOSS:
-                self.increase(acked)
-                self.new_ack(True)
-            else:
-                exited = False
-                if self.state == _DISORDER and not dup:
-                    self.state = _OPEN
-                elif self.state == _RECOVERY:
-                    self.first_partial = True
-                    acked = ack - old
-                    self.state = _OPEN
-                    self.dupacks = 0
-                    exited = True
-                elif self.state == _LOSS:
-                    self.first_partial = True
-                    acked = max(0, ack - self.recover)
-                    self.state = _OPEN
-                if ack >= self.recover:
-                    self.recover_active = False
-                if exited:
-                    self.new_ack(True)
-                    s.cwnd = s.ssthresh
-                if self.state == _OPEN:
-                    self.increase(acked)
-                    self.new_ack(True)
-        self.try_send()
-
-    def next_seg(self) -> int | None:
-        """NextSeg rules 1 and 2 (the partial-ACK retransmission in recovery)."""
-        high = max(self.sacked) if self.sacked else None
-        cand = [q for q in self.lost if q not in self.retrans and (high is None or q < high)]
-        if cand:
-            return min(cand)
-        if self.nxt < self.n and self.nxt - self.una < self.maxwin:
-            return self.nxt
-        return None
+    def transmit_new(self, first: int, k: int) -> None:
+        """TcpSender hook: k new segments join the open flight."""
+        if not self.open:
+            self.open_t = self.now
+        self.open.extend(range(first, first + k))
 
     def rto_fire(self, at: float) -> None:
-        """The retransmission timer expired at `at` (ns-3 ReTxTimeout)."""
-        self.close()  # what was released before goes out first
+        """The retransmission timer expired at `at` (ns-3 ReTxTimeout): what was released
+        before goes out first; what the timeout releases forms a flight of its own."""
+        self.close()
         self.now = at
-        self.armed = False
-        if self.una >= self.nxt:
-            return
-        s = self.s
-        self.dupacks = 0
-        self.retrans.clear()
-        self.lost = {q for q in range(self.una, self.nxt) if q not in self.sacked}
-        self.recover = self.nxt
-        self.recover_active = True
-        s.rto.expire()
-        self.hist_lo = self.nxt
-        s.ssthresh = s.cc.ssthresh(s.cwnd)
-        s.cc.reset()
-        self.state = _LOSS
-        s.cwnd = 1.0
-        self.try_send()
+        self.on_rto()
         self.close()
 
 

@@ -10,20 +10,14 @@ what the flow model is checked against (and both against ns-3).
   connection and direction), and may be lost by the hop's loss model or because
   the link is down. One SimPy timeout per packet per hop, with a callback: no
   processes.
-* Sender: ns-3 3.44's TcpSocketBase/TcpTxBuffer mechanism. Scoreboard flags per
-  segment (SACKed, lost, retransmitted); pipe = sent - SACKed - lost + retransmitted;
-  a hole with 3 SACKed segments above it is marked lost and retransmitted once
-  (NextSeg rule 1; rule 3 is not used, as ns-3's retransmission counts show);
-  congestion states OPEN/DISORDER/RECOVERY/LOSS; fast recovery with PRR;
-  Cubic (`tcp.Cubic`: byte-counting slow start, ssthresh = 0.7 cwnd, cubic growth
-  with the TCP-friendly floor, count clamp 20 after a timeout); cwnd is not
-  capped by the receive window (no cwnd validation). A lost retransmission is
-  found by the timer only. Timer: started when data is sent and none is running,
-  restarted by every ACK that advances SND.UNA (in recovery only by the first
-  partial ACK); a timeout doubles it (60 s cap), the next advancing ACK resets
-  it. On timeout: every un-SACKed segment is lost, ssthresh = max(0.7 cwnd, 2),
-  cwnd = 1, LOSS state until SND.UNA passes the recovery point. RTT samples from
-  the timestamp echo, taken only for data first sent since the last timeout.
+* Sender: `tcp.TcpSender`, the one ns-3 3.44 sender state machine both fidelities
+  run (SACK scoreboard, NextSeg, OPEN/DISORDER/RECOVERY/LOSS, PRR, Cubic,
+  cwnd-limited growth, RTO with backoff; see its docstring). Here `_Side`
+  subclasses it: its `transmit` hooks build one packet per segment and put it on
+  the first hop, an arriving ACK calls `on_ack`, and the retransmission timer is
+  a lazy `_Timer` whose deadline is the sender's own (`arm` re-arms it, expiry
+  calls `on_rto`). cwnd restarts from min(cwnd, IW) after an idle period longer
+  than the RTO.
 * Receiver: cumulative ACK + SACK, delayed ACK every 2 segments or 200 ms (so a
   lone in-order segment after a timeout waits 200 ms), immediate ACK when a gap
   exists or was just filled and for the first data segment; the timestamp echoed
@@ -44,7 +38,15 @@ import numpy as np
 import simpy
 
 from fedsim.net.link import Hop, Transmitter
-from fedsim.net.tcp import Cubic, RtoEstimator, TcpParams, path_mtu, reverse_path, segment_sizes
+from fedsim.net.tcp import (
+    Cubic,
+    RtoEstimator,
+    TcpParams,
+    TcpSender,
+    path_mtu,
+    reverse_path,
+    segment_sizes,
+)
 
 __all__ = ["PacketChannel"]
 
@@ -73,82 +75,71 @@ def _queue(tx: Transmitter) -> deque[float]:
 
 class _Timer:
     """A lazily re-armed timer: moving the deadline later costs no event; moving it
-    earlier schedules a new one (the stale event is recognised and ignored)."""
+    earlier schedules a new one (the stale event is recognised and ignored).
 
-    __slots__ = ("armed", "at", "deadline", "env", "fn", "gen")
+    The deadline and the armed flag live on `owner`: the timer itself, or for the
+    retransmission timer the `TcpSender`, which re-arms it (`arm`) and then calls
+    `ensure` here so that an event exists for the new deadline."""
 
-    def __init__(self, env: simpy.Environment, fn: Any) -> None:
+    __slots__ = ("armed", "at", "deadline", "env", "fn", "gen", "owner")
+
+    def __init__(self, env: simpy.Environment, fn: Any, owner: Any = None) -> None:
         self.env, self.fn = env, fn
+        self.owner = self if owner is None else owner
         self.deadline = math.inf
         self.at = math.inf
         self.gen = 0
         self.armed = False
 
     def arm(self, delay: float) -> None:
-        self.deadline = self.env.now + delay
-        self.armed = True
-        if self.deadline < self.at - 1e-12:
+        o = self.owner
+        o.deadline = self.env.now + delay
+        o.armed = True
+        self.ensure()
+
+    def ensure(self) -> None:
+        """An event exists no later than the owner's deadline."""
+        if self.owner.deadline < self.at - 1e-12:
             self._schedule()
 
     def stop(self) -> None:
-        self.armed = False
+        self.owner.armed = False
 
     def _schedule(self) -> None:
         self.gen += 1
-        self.at = self.deadline
+        self.at = self.owner.deadline
         gen = self.gen
-        to = self.env.timeout(max(0.0, self.deadline - self.env.now))
+        to = self.env.timeout(max(0.0, self.at - self.env.now))
         to.callbacks.append(lambda _e: self._fire(gen))
 
     def _fire(self, gen: int) -> None:
         if gen != self.gen:
             return
         self.at = math.inf
-        if not self.armed:
+        o = self.owner
+        if not o.armed:
             return
-        if self.env.now < self.deadline - 1e-12:
+        if self.env.now < o.deadline - 1e-12:
             self._schedule()
             return
-        self.armed = False
+        o.armed = False
         self.fn()
 
 
-_OPEN, _DISORDER, _RECOVERY, _LOSS = range(4)
-
-
-class _Side:
-    """Sender state of one direction plus the matching receiver state."""
+class _Side(TcpSender):
+    """One direction: the shared `TcpSender` (transmitting segment by segment onto the
+    path's hops) plus the receiver state of the same direction."""
 
     def __init__(self, ch: PacketChannel, d: int) -> None:
         p = ch.params
+        super().__init__(p, ch.maxwin, RtoEstimator(p), Cubic(p), float(p.initial_window))
+        self.ch = ch
         self.d = d
-        self.rto = RtoEstimator(p)
-        self.cc = Cubic(p)
-        self.cwnd = float(p.initial_window)
-        self.ssthresh = math.inf
+        self.wire_extra = p.header_bytes + p.framing_bytes
         self.sizes: list[int] = []
-        self.una = 0
-        self.nxt = 0
-        # scoreboard (ns-3 TcpTxBuffer flags), all within [una, nxt)
-        self.sacked: set[int] = set()
-        self.lost: set[int] = set()
-        self.retrans: set[int] = set()
-        self.state = _OPEN
-        self.dupacks = 0
-        self.recover = 0
-        self.recover_active = False
-        self.first_partial = True
-        self.prr_delivered = 0
-        self.prr_out = 0
-        self.prr_flight = 1
-        self.cwnd_limited = False
-        """ns-3 m_isCwndLimited: cwnd - pipe < 1 segment after the last data send."""
-        self.history: deque[int] = deque()
-        """Segments sent once and not yet ACKed since the last timeout (RTT samples)."""
         self.last_send = 0.0
-        self.timer = _Timer(ch.env, lambda: ch._on_rto(self))
+        self.timer = _Timer(ch.env, lambda: ch._on_rto(self), owner=self)
         self.msgs: deque[tuple[int, simpy.Event, int]] = deque()
-        self.sent_once: set[int] = set()
         # receiver
         self.rcv_nxt = 0
         self.ooo: set[int] = set()
@@ -158,6 +149,27 @@ class _Side:
         self.ts_echo = 0.0
         self.high_ack_sent = 0
         self.delack = _Timer(ch.env, lambda: ch._send_ack(self))
+
+    # -- TcpSender hooks -------------------------------------------------------------------------
+    def arm(self) -> None:
+        TcpSender.arm(self)
+        self.timer.ensure()  # a SimPy event no later than the new deadline
+
+    def transmit(self, q: int, retx: bool) -> None:
+        size = self.sizes[q]
+        pkt = _Pkt(_DATA, size + self.wire_extra, q, size)
+        pkt.ts = self.now
+        ch = self.ch
+        if retx:
+            pkt.retx = True
+            h = ch.paths[self.d][0]
+            h.link.counters[h.direction].retransmissions += 1
+        self.last_send = self.now
+        ch._emit(self.d, pkt)
+
+    def transmit_new(self, first: int, k: int) -> None:
+        for q in range(first, first + k):
+            self.transmit(q, False)
 
 
 class PacketChannel:
@@ -221,12 +233,14 @@ class PacketChannel:
         if s.una == s.nxt and self.env.now - s.last_send > s.rto.current:
             s.cwnd = min(s.cwnd, float(self.params.initial_window))  # restart after idle
         s.sizes.extend(segment_sizes(nbytes, self.mss))
-        end = len(s.sizes)
+        end = s.n = len(s.sizes)
         if end <= s.rcv_nxt:
             ev.succeed(nbytes)
             return ev
         s.msgs.append((end, ev, nbytes))
-        self._try_send(s)
+        if self.connected:
+            s.now = self.env.now
+            s.try_send()
         return ev
 
     def break_(self, cause: str) -> None:
@@ -342,234 +356,19 @@ class PacketChannel:
         self.connected = True
         ev.succeed(None)
         for s in self.sides:
-            self._try_send(s)
+            s.now = self.env.now
+            s.try_send()
 
-    # -- sender (ns-3 TcpSocketBase + TcpTxBuffer + TcpCubic + PRR) -----------------------------
-    def _pipe(self, s: _Side) -> int:
-        """RFC 6675 pipe as ns-3 counts it: sent - SACKed - lost + retransmitted."""
-        return (s.nxt - s.una) - len(s.sacked) - len(s.lost) + len(s.retrans)
-
-    def _next_seg(self, s: _Side, recovery: bool = False) -> int | None:
-        """NextSeg() as ns-3.44's TcpTxBuffer runs it (RFC 6675 with ns-3 #805).
-
-        Once a SACK has been seen, rules 1 and 3 consider only segments below the
-        highest SACKed one (criterion 1.b). Rule 1: the first lost, not yet
-        retransmitted segment. Rule 2: new data within the receive window. Rule 3
-        (only in fast recovery): the first segment below the highest SACK that is
-        neither SACKed, lost nor retransmitted."""
-        high = max(s.sacked) if s.sacked else None
-        cand = [q for q in s.lost if q not in s.retrans and (high is None or q < high)]
-        if cand:
-            return min(cand)
-        if s.nxt < len(s.sizes) and s.nxt - s.una < self.maxwin:
-            return s.nxt
-        if recovery:
-            top = s.nxt if high is None else high
-            for q in range(s.una, top):
-                if q not in s.sacked and q not in s.lost and q not in s.retrans:
-                    return q
-        return None
-
-    def _try_send(self, s: _Side) -> None:
-        if not self.connected or self._broken is not None:
-            return
-        while s.cwnd - self._pipe(s) >= 1.0:
-            q = self._next_seg(s, s.state == _RECOVERY)
-            if q is None:
-                break
-            self._send_seg(s, q)
-
-    def _send_seg(self, s: _Side, seq: int) -> None:
-        size = s.sizes[seq]
-        pkt = _Pkt(_DATA, size + self.params.header_bytes + self.params.framing_bytes, seq, size)
-        pkt.ts = self.env.now
-        if seq < s.nxt:
-            pkt.retx = True
-            s.retrans.add(seq)
-            h = self.paths[s.d][0]
-            h.link.counters[h.direction].retransmissions += 1
-        else:
-            pkt.retx = seq in s.sent_once  # data re-sent after an idle restart
-            s.history.append(seq)
-            s.nxt = seq + 1
-        if s.state == _RECOVERY:
-            s.prr_out += 1
-        s.sent_once.add(seq)
-        s.last_send = self.env.now
-        if not s.timer.armed:
-            s.timer.arm(s.rto.current)
-        # ns-3 (>= 3.42) SendDataPacket: the window is "cwnd limited" only if less than
-        # one segment of it is left unused; Cubic grows cwnd only while it is.
-        s.cwnd_limited = s.cwnd < self._pipe(s) + 1
-        self._emit(s.d, pkt)
-
-    def _new_ack(self, s: _Side, reset_rto: bool) -> None:
-        if reset_rto:
-            s.rto.reset()
-            s.timer.arm(s.rto.current)
-        if s.una >= len(s.sizes):
-            s.timer.stop()
-
-    def _increase(self, s: _Side, acked: int) -> None:
-        # ns-3 >= 3.42 (issue #966): TcpCubic::IncreaseWindow returns at once unless the
-        # last send found the flight cwnd-limited, so cwnd stops growing while the
-        # receive window (or the application) limits the flight.
-        if s.cwnd_limited:
-            s.cwnd = s.cc.increase(s.cwnd, s.ssthresh, acked, self.env.now)
-
-    def _prr(self, s: _Side, delivered: int, dupack: bool, safe: bool) -> None:
-        """Proportional rate reduction as ns-3.44's TcpPrrRecovery runs it (RFC 6937bis-08,
-        ns-3 !2059 in 3.43), in segments.
-
-        `delivered` is SACK-derived (newly SACKed + newly cumulatively ACKed). On a
-        duplicate ACK (and on entering recovery) ns-3 adds one more segment while
-        prr_delivered < RecoverFS, even with SACK on. The +1 of PRR-SSRB applies only
-        when the ACK cumulatively covers a retransmitted segment (m_isRetransDataAcked)."""
-        if dupack and s.prr_delivered < s.prr_flight:
-            delivered += 1
-        if delivered == 0:
-            return
-        s.prr_delivered += delivered
-        pipe = self._pipe(s)
-        if pipe > s.ssthresh:
-            sndcnt = math.ceil(s.prr_delivered * s.ssthresh / s.prr_flight) - s.prr_out
-        else:
-            limit = max(s.prr_delivered - s.prr_out, delivered) + (1 if safe else 0)
-            sndcnt = min(limit, int(s.ssthresh - pipe))
-        sndcnt = max(sndcnt, 0 if s.prr_out > 0 else 1)
-        s.cwnd = float(pipe + sndcnt)
-
-    def _enter_recovery(self, s: _Side, delivered: int) -> None:
-        s.lost.add(s.una)  # the head is presumed lost (MarkHeadAsLost)
-        s.recover = s.nxt
-        s.recover_active = True
-        s.state = _RECOVERY
-        s.ssthresh = s.cc.ssthresh(s.cwnd)
-        s.prr_out = 0
-        s.prr_delivered = 0
-        s.prr_flight = max(1, self._pipe(s))
-        self._prr(s, delivered, True, False)
-        if s.una not in s.retrans:  # fast retransmit, outside the window
-            self._send_seg(s, s.una)
-
-    def _update_lost(self, s: _Side) -> None:
-        """A hole with `dupack_threshold` SACKed segments above it is lost."""
-        dup = self.params.dupack_threshold
-        if len(s.sacked) < dup:
-            return
-        count = 0
-        for q in range(max(s.sacked), s.una - 1, -1):
-            if q in s.sacked:
-                count += 1
-            elif count >= dup and q not in s.lost:
-                s.lost.add(q)
-        if count >= dup:
-            s.lost.add(s.una)
-
+    # -- sender: the shared TcpSender, driven by packet arrivals and the timer -----------------
     def _on_ack(self, s: _Side, pkt: _Pkt) -> None:
-        ack = pkt.ack
-        # RTT sample from the timestamp echo (ns-3 EstimateRtt), before anything else.
-        if s.history and ack >= s.history[0] + 1:
-            s.rto.sample(max(1e-6, self.env.now - pkt.ts))
-            while s.history and s.history[0] + 1 <= ack:
-                s.history.popleft()
-            s.cc.rtt(s.rto.srtt)
-        new_sack = [q for q in pkt.sack if s.una <= q < s.nxt and q not in s.sacked]
-        for q in new_sack:
-            # ns-3 TcpTxBuffer::Update clears the lost flag, not the retransmitted one:
-            # a SACKed retransmission still counts in pipe until it is cumulatively ACKed.
-            s.sacked.add(q)
-            s.lost.discard(q)
-        if new_sack:
-            self._update_lost(s)
-        if ack < s.una:
-            return
-        old = s.una
-        # ns-3 m_isRetransDataAcked: a partial ACK in recovery covers an un-SACKed
-        # retransmitted segment (PRR's "safe ACK").
-        safe = (
-            s.state == _RECOVERY
-            and old < ack < s.recover
-            and any(q in s.retrans and q not in s.sacked for q in range(old, ack))
-        )
-        delivered = len(new_sack)
-        for q in range(old, ack):
-            if q not in s.sacked:
-                delivered += 1
-            s.sacked.discard(q)
-            s.lost.discard(q)
-            s.retrans.discard(q)
-        s.una = ack
-        dup = bool(new_sack)
-        if dup and s.state != _LOSS:
-            if s.state != _RECOVERY:
-                s.dupacks += 1
-            if s.state == _OPEN:
-                s.state = _DISORDER
-            if s.state == _RECOVERY:
-                self._prr(s, delivered, True, safe)
-            elif s.state == _DISORDER and (
-                (
-                    s.dupacks == self.params.dupack_threshold
-                    and (ack >= s.recover or not s.recover_active)
-                )
-                or s.una in s.lost
-            ):
-                self._enter_recovery(s, delivered)
-        if ack > old:
-            acked = delivered
-            if not dup:
-                s.dupacks = 0
-            if ack < s.recover and s.state == _RECOVERY:
-                if acked >= 1:
-                    self._prr(s, delivered, False, safe)
-                if ack not in s.retrans and ack < s.nxt:
-                    q = self._next_seg(s)
-                    self._send_seg(s, ack if q is None else q)
-                self._new_ack(s, s.first_partial)
-                s.first_partial = False
-            elif ack < s.recover and s.state == _LOSS:
-                self._increase(s, acked)
-                self._new_ack(s, True)
-            else:
-                exited = False
-                if s.state == _DISORDER and not dup:
-                    s.state = _OPEN
-                elif s.state == _RECOVERY:
-                    s.first_partial = True
-                    acked = ack - old
-                    s.state = _OPEN
-                    s.dupacks = 0
-                    exited = True
-                elif s.state == _LOSS:
-                    s.first_partial = True
-                    acked = max(0, ack - s.recover)
-                    s.state = _OPEN
-                if ack >= s.recover:
-                    s.recover_active = False
-                if exited:
-                    self._new_ack(s, True)
-                    s.cwnd = s.ssthresh
-                if s.state == _OPEN:
-                    self._increase(s, acked)
-                    self._new_ack(s, True)
-        self._try_send(s)
+        s.now = self.env.now
+        s.on_ack(pkt.ack, pkt.sack, pkt.ts)
 
     def _on_rto(self, s: _Side) -> None:
-        if self._broken is not None or s.una >= s.nxt:
+        if self._broken is not None:
             return
-        s.dupacks = 0
-        s.retrans.clear()
-        s.lost = {q for q in range(s.una, s.nxt) if q not in s.sacked}
-        s.recover = s.nxt
-        s.recover_active = True
-        s.rto.expire()
-        s.history.clear()
-        s.ssthresh = s.cc.ssthresh(s.cwnd)
-        s.cc.reset()
-        s.state = _LOSS
-        s.cwnd = 1.0
-        self._try_send(s)
+        s.now = self.env.now
+        s.on_rto()
 
     # -- receiver (ns-3 ReceivedData) --------------------------------------------------------------
     def _on_data(self, s: _Side, pkt: _Pkt) -> None:

@@ -8,18 +8,33 @@ SYN retry after 3 s with exponential backoff, delayed ACK every 2 segments or
 200 ms, and 131072 B socket buffers (about 90 full segments in flight).
 Both fidelities read the same `TcpParams` so that they differ only in how they
 model the mechanism, never in its constants.
+
+`TcpSender` is the sender's state machine (ns-3 3.44: SACK scoreboard, NextSeg,
+congestion states, PRR, Cubic via `Cubic`, the RTO via `RtoEstimator`,
+cwnd-limited growth), written once and run by both fidelities. They differ only
+in the hooks: how a released segment reaches the wire (packet.py: one packet per
+segment on the first hop; flow.py: added to the open flight) and how ACKs and
+timer expiries come back (packet.py: SimPy events; flow.py: a replay loop over
+each flight's ACK stream).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from fedsim.net.link import Hop
 
 __all__ = [
+    "DISORDER",
+    "LOSS",
+    "OPEN",
+    "RECOVERY",
     "Cubic",
     "RtoEstimator",
     "TcpParams",
+    "TcpSender",
     "ceil_div",
     "path_mtu",
     "reverse_path",
@@ -104,7 +119,10 @@ class RtoEstimator:
     def base(self) -> float:
         if self.srtt is None:
             return self.initial
-        return max(self.min_rto, self.srtt + max(self.granularity, 4.0 * self.rttvar))
+        # max(min_rto, srtt + max(G, 4 rttvar)), spelled out: this runs on every ACK
+        v = 4.0 * self.rttvar
+        b = self.srtt + (self.granularity if self.granularity >= v else v)
+        return self.min_rto if self.min_rto >= b else b
 
     def sample(self, rtt: float) -> None:
         """Fold in one RTT measurement (RFC 6298: first sets SRTT=R, RTTVAR=R/2)."""
@@ -118,7 +136,8 @@ class RtoEstimator:
 
     def reset(self) -> None:
         """An ACK advanced SND.UNA (or a sample came in): back to the un-backed-off RTO."""
-        self.cur = min(self.max_rto, self.base)
+        b = self.base
+        self.cur = b if b < self.max_rto else self.max_rto
         self.backoff = 0
 
     @property
@@ -219,6 +238,349 @@ class Cubic:
             self.cnt_acc -= cnt
             return cwnd + 1
         return cwnd
+
+
+OPEN, DISORDER, RECOVERY, LOSS = range(4)
+"""Congestion states of `TcpSender` (ns-3 TcpSocketState: OPEN, DISORDER, RECOVERY, LOSS)."""
+
+
+class TcpSender:
+    """The sender side of one TCP direction: ns-3 3.44's TcpSocketBase + TcpTxBuffer +
+    TcpCubic + TcpPrrRecovery, in segments. Both fidelities run this one object.
+
+    What it decides: the SACK scoreboard (flags per segment in [una, nxt): SACKed, lost,
+    retransmitted; pipe = sent - SACKed - lost + retransmitted, so a SACKed
+    retransmission stays in pipe until cumulatively ACKed, as in ns-3's
+    `TcpTxBuffer::Update`); a hole with `dupack_threshold` SACKed segments above it is
+    lost; NextSeg (ns-3.44, RFC 6675 with #805); the congestion states OPEN / DISORDER /
+    RECOVERY / LOSS with fast retransmit and PRR; Cubic's increase (only while the last
+    send found the flight cwnd-limited, ns-3 >= 3.42) and decrease; RTT samples from the
+    timestamp echo (only for data first sent since the last timeout); the retransmission
+    timer (started when data is sent and none is running, restarted by every ACK that
+    advances SND.UNA, in recovery only by the first partial ACK; a timeout marks every
+    un-SACKed segment lost, ssthresh = 0.7 cwnd, cwnd = 1, LOSS state).
+
+    What it leaves to the fidelity (the hooks a subclass implements):
+
+    * `transmit(q, retx)`: put segment q on the wire now (a retransmission if `retx`);
+    * `transmit_new(first, k)`: put the k new segments first .. first + k - 1 on the
+      wire now, in order (NextSeg rule 2 releases them together);
+    * `arm()` may be extended to schedule the timer's expiry (packet.py); the
+      timer's state is `armed` and `deadline`.
+
+    And the driver's side of the contract: set `now` (the sender's clock) before
+    calling `try_send`, `on_ack` or `on_rto`; call `on_rto` when `deadline` passes
+    with `armed` set; raise `n` as the application hands over segments.
+    """
+
+    def __init__(
+        self,
+        params: TcpParams,
+        maxwin: int,
+        rto: RtoEstimator,
+        cc: Cubic,
+        cwnd: float,
+        ssthresh: float = math.inf,
+        now: float = 0.0,
+    ) -> None:
+        self.rto = rto
+        self.cc = cc
+        self.cwnd = cwnd
+        self.ssthresh = ssthresh
+        self.maxwin = maxwin
+        """Segments in flight allowed by the receive window."""
+        self.dupthresh = params.dupack_threshold
+        self.now = now
+        self.n = 0
+        """Segments handed over by the application so far (data exists below n)."""
+        # scoreboard (ns-3 TcpTxBuffer flags), all within [una, nxt)
+        self.una = 0
+        self.nxt = 0
+        self.sacked: set[int] = set()
+        self.lost: set[int] = set()
+        self.retrans: set[int] = set()
+        self.state = OPEN
+        self.dupacks = 0
+        self.recover = 0
+        self.recover_active = False
+        self.first_partial = True
+        self.prr_delivered = 0
+        self.prr_out = 0
+        self.prr_flight = 1
+        self.cwnd_limited = False
+        """ns-3 m_isCwndLimited: cwnd - pipe < 1 segment after the last data send."""
+        self.hist_lo = 0
+        """Segments [hist_lo, nxt) were first sent since the last timeout (RTT samples)."""
+        self.armed = False
+        self.deadline = math.inf
+
+    # -- hooks (the fidelity) -------------------------------------------------------------------
+    def transmit(self, q: int, retx: bool) -> None:
+        """Put segment q on the wire now."""
+        raise NotImplementedError
+
+    def transmit_new(self, first: int, k: int) -> None:
+        """Put the new segments first .. first + k - 1 on the wire now, in order."""
+        raise NotImplementedError
+
+    def arm(self) -> None:
+        """(Re)start the retransmission timer: it expires one RTO from now."""
+        self.armed = True
+        self.deadline = self.now + self.rto.cur
+
+    # -- sending --------------------------------------------------------------------------------
+    def pipe(self) -> int:
+        """RFC 6675 pipe as ns-3 counts it: sent - SACKed - lost + retransmitted."""
+        return (self.nxt - self.una) - len(self.sacked) - len(self.lost) + len(self.retrans)
+
+    def next_seg(self) -> int | None:
+        """NextSeg rules 1 and 2 (the partial-ACK retransmission in recovery)."""
+        high = max(self.sacked) if self.sacked else None
+        cand = [q for q in self.lost if q not in self.retrans and (high is None or q < high)]
+        if cand:
+            return min(cand)
+        if self.nxt < self.n and self.nxt - self.una < self.maxwin:
+            return self.nxt
+        return None
+
+    def send_seg(self, q: int) -> None:
+        retx = q < self.nxt
+        if retx:
+            self.retrans.add(q)
+        else:
+            self.nxt = q + 1
+        if self.state == RECOVERY:
+            self.prr_out += 1
+        if not self.armed:
+            self.arm()
+        # ns-3 (>= 3.42) SendDataPacket: the window is "cwnd limited" only if less than
+        # one segment of it is left unused; Cubic grows cwnd only while it is.
+        self.cwnd_limited = self.cwnd < self.pipe() + 1
+        self.transmit(q, retx)
+
+    def try_send(self) -> None:
+        """NextSeg as ns-3.44's TcpTxBuffer runs it (RFC 6675 with ns-3 #805) while
+        cwnd - pipe >= 1 segment.
+
+        Once a SACK has been seen, rules 1 and 3 consider only segments below the
+        highest SACKed one (criterion 1.b). Rule 1: the first lost, not yet
+        retransmitted segment. Rule 2: new data within the receive window (all that
+        cwnd allows at once). Rule 3 (only in fast recovery): the first segment below
+        the highest SACK that is neither SACKed, lost nor retransmitted."""
+        while True:
+            sk, lo = self.sacked, self.lost
+            pipe = (self.nxt - self.una) - len(sk) - len(lo) + len(self.retrans)  # self.pipe()
+            room = self.cwnd - pipe
+            if room < 1.0:
+                return
+            recovery = self.state == RECOVERY
+            high = max(sk) if sk and (lo or recovery) else None
+            if lo:  # rule 1
+                cand = [q for q in lo if q not in self.retrans and (high is None or q < high)]
+                if cand:
+                    self.send_seg(min(cand))
+                    continue
+            nx = self.nxt
+            k = min(int(room), self.n - nx, self.maxwin - (nx - self.una))
+            if k > 0:  # rule 2: new data, k segments at once
+                self.nxt = nx + k
+                if recovery:
+                    self.prr_out += k
+                if not self.armed:
+                    self.arm()
+                self.cwnd_limited = self.cwnd < pipe + k + 1
+                self.transmit_new(nx, k)
+                continue
+            if recovery:  # rule 3
+                top = nx if high is None else high
+                rt = self.retrans
+                q = next(
+                    (
+                        q
+                        for q in range(self.una, top)
+                        if q not in sk and q not in lo and q not in rt
+                    ),
+                    None,
+                )
+                if q is not None:
+                    self.send_seg(q)
+                    continue
+            return
+
+    # -- ACK processing -------------------------------------------------------------------------
+    def new_ack(self, reset: bool) -> None:
+        if reset:
+            self.rto.reset()
+            self.arm()
+        if self.una >= self.n:
+            self.armed = False
+
+    def increase(self, acked: int) -> None:
+        # ns-3 >= 3.42 (issue #966): TcpCubic::IncreaseWindow returns at once unless the
+        # last send found the flight cwnd-limited, so cwnd stops growing while the
+        # receive window (or the application) limits the flight.
+        if self.cwnd_limited:
+            self.cwnd = self.cc.increase(self.cwnd, self.ssthresh, acked, self.now)
+
+    def prr(self, delivered: int, dupack: bool, safe: bool) -> None:
+        """Proportional rate reduction as ns-3.44's TcpPrrRecovery runs it (RFC 6937bis-08,
+        ns-3 !2059 in 3.43), in segments.
+
+        `delivered` is SACK-derived (newly SACKed + newly cumulatively ACKed). On a
+        duplicate ACK (and on entering recovery) ns-3 adds one more segment while
+        prr_delivered < RecoverFS, even with SACK on. The +1 of PRR-SSRB applies only
+        when the ACK cumulatively covers a retransmitted segment (m_isRetransDataAcked)."""
+        if dupack and self.prr_delivered < self.prr_flight:
+            delivered += 1
+        if delivered == 0:
+            return
+        self.prr_delivered += delivered
+        pipe = self.pipe()
+        if pipe > self.ssthresh:
+            sndcnt = math.ceil(self.prr_delivered * self.ssthresh / self.prr_flight) - self.prr_out
+        else:
+            limit = max(self.prr_delivered - self.prr_out, delivered) + (1 if safe else 0)
+            sndcnt = min(limit, int(self.ssthresh - pipe))
+        sndcnt = max(sndcnt, 0 if self.prr_out > 0 else 1)
+        self.cwnd = float(pipe + sndcnt)
+
+    def enter_recovery(self, delivered: int) -> None:
+        self.lost.add(self.una)  # the head is presumed lost (MarkHeadAsLost)
+        self.recover = self.nxt
+        self.recover_active = True
+        self.state = RECOVERY
+        self.ssthresh = self.cc.ssthresh(self.cwnd)
+        self.prr_out = 0
+        self.prr_delivered = 0
+        self.prr_flight = max(1, self.pipe())
+        self.prr(delivered, True, False)
+        if self.una not in self.retrans:  # fast retransmit, outside the window
+            self.send_seg(self.una)
+
+    def update_lost(self) -> None:
+        """A hole with `dupack_threshold` SACKed segments above it is lost."""
+        dup = self.dupthresh
+        sk = self.sacked
+        if len(sk) < dup:
+            return
+        count = 0
+        for q in range(max(sk), self.una - 1, -1):
+            if q in sk:
+                count += 1
+            elif count >= dup and q not in self.lost:
+                self.lost.add(q)
+        if count >= dup:
+            self.lost.add(self.una)
+
+    def on_ack(self, ack: int, sacks: Iterable[int], echo: float) -> None:
+        """An ACK arrives now: cumulative `ack`, SACKed segments `sacks`, timestamp echo."""
+        # RTT sample from the timestamp echo (ns-3 EstimateRtt), before anything else.
+        if self.hist_lo < self.nxt and ack >= self.hist_lo + 1:
+            self.rto.sample(max(1e-6, self.now - echo))
+            self.hist_lo = ack
+            self.cc.rtt(self.rto.srtt)
+        una, nxt, sk, lo, rt = self.una, self.nxt, self.sacked, self.lost, self.retrans
+        nnew = 0
+        for q in sacks:
+            if una <= q < nxt and q not in sk:
+                # ns-3 TcpTxBuffer::Update clears the lost flag, not the retransmitted one:
+                # a SACKed retransmission still counts in pipe until it is cumulatively ACKed.
+                sk.add(q)
+                lo.discard(q)
+                nnew += 1
+        if nnew:
+            self.update_lost()
+        if ack < una:
+            return
+        old = una
+        delivered = nnew
+        # ns-3 m_isRetransDataAcked: a partial ACK in recovery covers an un-SACKed
+        # retransmitted segment (PRR's "safe ACK").
+        safe = (
+            self.state == RECOVERY
+            and old < ack < self.recover
+            and any(q in rt and q not in sk for q in range(old, ack))
+        )
+        for q in range(old, ack):
+            if q not in sk:
+                delivered += 1
+            else:
+                sk.discard(q)
+            lo.discard(q)
+            rt.discard(q)
+        self.una = ack
+        dup = nnew > 0
+        if dup and self.state != LOSS:
+            if self.state != RECOVERY:
+                self.dupacks += 1
+            if self.state == OPEN:
+                self.state = DISORDER
+            if self.state == RECOVERY:
+                self.prr(delivered, True, safe)
+            elif self.state == DISORDER and (
+                (
+                    self.dupacks == self.dupthresh
+                    and (ack >= self.recover or not self.recover_active)
+                )
+                or self.una in self.lost
+            ):
+                self.enter_recovery(delivered)
+        if ack > old:
+            acked = delivered
+            if not dup:
+                self.dupacks = 0
+            if ack < self.recover and self.state == RECOVERY:
+                if acked >= 1:
+                    self.prr(delivered, False, safe)
+                if ack not in self.retrans and ack < self.nxt:
+                    q = self.next_seg()
+                    self.send_seg(ack if q is None else q)
+                self.new_ack(self.first_partial)
+                self.first_partial = False
+            elif ack < self.recover and self.state == LOSS:
+                self.increase(acked)
+                self.new_ack(True)
+            else:
+                exited = False
+                if self.state == DISORDER and not dup:
+                    self.state = OPEN
+                elif self.state == RECOVERY:
+                    self.first_partial = True
+                    acked = ack - old
+                    self.state = OPEN
+                    self.dupacks = 0
+                    exited = True
+                elif self.state == LOSS:
+                    self.first_partial = True
+                    acked = max(0, ack - self.recover)
+                    self.state = OPEN
+                if ack >= self.recover:
+                    self.recover_active = False
+                if exited:
+                    self.new_ack(True)
+                    self.cwnd = self.ssthresh
+                if self.state == OPEN:
+                    self.increase(acked)
+                    self.new_ack(True)
+        self.try_send()
+
+    def on_rto(self) -> None:
+        """The retransmission timer expired now (ns-3 ReTxTimeout)."""
+        self.armed = False
+        if self.una >= self.nxt:
+            return
+        self.dupacks = 0
+        self.retrans.clear()
+        self.lost = {q for q in range(self.una, self.nxt) if q not in self.sacked}
+        self.recover = self.nxt
+        self.recover_active = True
+        self.rto.expire()
+        self.hist_lo = self.nxt
+        self.ssthresh = self.cc.ssthresh(self.cwnd)
+        self.cc.reset()
+        self.state = LOSS
+        self.cwnd = 1.0
+        self.try_send()
 
 
 def segment_sizes(nbytes: int, mss: int) -> list[int]:

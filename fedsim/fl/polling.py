@@ -41,15 +41,18 @@ class LongPolls:
     ) -> TrainIns | None:
         """Park `client_id` for up to `wait_s`; `parked` runs once it is waiting."""
         self.hand(client_id, None)  # a client polls once at a time: drop a stale poll
-        fut: asyncio.Future[TrainIns | None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[TrainIns | None] = loop.create_future()
         self._waiting[client_id] = fut
+        # One timer resolves the poll empty; whichever comes first (work or timer)
+        # decides, so work handed out at the timeout instant is never lost.
+        timer = loop.call_later(wait_s, _expire, fut)
         if parked is not None:
             parked()
         try:
-            return await asyncio.wait_for(asyncio.shield(fut), wait_s)
-        except TimeoutError:
-            return fut.result() if fut.done() else None
+            return await fut
         finally:
+            timer.cancel()
             if self._waiting.get(client_id) is fut:
                 del self._waiting[client_id]
 
@@ -69,3 +72,8 @@ class LongPolls:
         """No more work: every parked poll returns empty."""
         for cid in list(self._waiting):
             self.hand(cid, None)
+
+
+def _expire(fut: asyncio.Future[TrainIns | None]) -> None:
+    if not fut.done():
+        fut.set_result(None)

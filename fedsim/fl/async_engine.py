@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from fedsim.fl.engine import FailureExplainer, RoundRecord, UploadRejected
-from fedsim.fl.gate import DeploymentGate
+from fedsim.fl.gate import DeploymentGate, reached, score
 from fedsim.fl.messages import ClientInfo, Failure, TrainIns
 from fedsim.fl.polling import LongPolls
 from fedsim.kernels.aggregate import weighted_mean
@@ -365,11 +365,7 @@ class BufferedAsync:
         self.polls.release_all()
 
     def _evaluate(self, params: np.ndarray) -> float:
-        return float(self.evaluator.evaluate(params)[self.evaluator.metric_name])
+        return score(self.evaluator, params)
 
     def _reached_target(self) -> bool:
-        if self.target is None:
-            return False
-        if self.evaluator.higher_is_better:
-            return self.deployed_metric >= self.target
-        return self.deployed_metric <= self.target
+        return reached(self.deployed_metric, self.target, self.evaluator.higher_is_better)

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from fedsim.fl.gate import DeploymentGate
+from fedsim.fl.gate import DeploymentGate, reached, score
 from fedsim.fl.messages import ClientInfo, Failure, RoundUpdates, TrainIns, TrainRes
 from fedsim.fl.polling import LongPolls
 from fedsim.fl.strategy import Strategy
@@ -355,14 +355,10 @@ class SyncRounds:
         return out
 
     def _evaluate(self, params: np.ndarray) -> float:
-        return float(self.evaluator.evaluate(params)[self.evaluator.metric_name])
+        return score(self.evaluator, params)
 
     def _reached_target(self) -> bool:
-        if self.target is None:
-            return False
-        if self.evaluator.higher_is_better:
-            return self.deployed_metric >= self.target
-        return self.deployed_metric <= self.target
+        return reached(self.deployed_metric, self.target, self.evaluator.higher_is_better)
 
     def _out_of_time(self, loop: asyncio.AbstractEventLoop, t0: float) -> bool:
         return self.time_limit_s is not None and loop.time() - t0 >= self.time_limit_s

@@ -13,7 +13,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["DeploymentGate"]
+import numpy as np
+
+from fedsim.tasks.base import Evaluator
+
+__all__ = ["DeploymentGate", "reached", "score"]
 
 
 @dataclass(frozen=True)
@@ -41,3 +45,15 @@ class DeploymentGate:
         if higher_is_better:
             return candidate_metric >= deployed_metric - self.tolerance
         return candidate_metric <= deployed_metric + self.tolerance
+
+
+def score(evaluator: Evaluator, params: np.ndarray) -> float:
+    """The evaluator's headline metric for `params`."""
+    return float(evaluator.evaluate(params)[evaluator.metric_name])
+
+
+def reached(metric: float, target: float | None, higher_is_better: bool) -> bool:
+    """Whether a deployed model's metric meets the run's stopping target."""
+    if target is None:
+        return False
+    return metric >= target if higher_is_better else metric <= target

@@ -61,6 +61,8 @@ FORWARDED: dict[tuple[str, ...], tuple[str, str, str]] = {
     ("show",): ("fedsim.show", "main_show", "print a topology as a tree with derived figures"),
     ("schema",): ("fedsim.schema", "main_schema", "JSON Schema for topology files"),
     ("net", "transfer"): ("fedsim.net.calculator", "main", "one message over one link: timing"),
+    ("serve",): ("fedsim.deploy", "main_serve", "deployment: the FL server over real TCP"),
+    ("client",): ("fedsim.deploy", "main_client", "deployment: one FL device over real TCP"),
 }
 """Commands with their own argument parsers: `fedsim <words> ARGS` calls `func(ARGS)`."""
 

@@ -25,7 +25,7 @@ from fedsim.clock import VirtualTimeLoop
 from fedsim.errors import ScenarioError
 from fedsim.fl.async_engine import BufferedAsync, polynomial_staleness
 from fedsim.fl.client import FLClient
-from fedsim.fl.engine import RoundRecord, SyncRounds
+from fedsim.fl.engine import FailureExplainer, RoundRecord, SyncRounds
 from fedsim.fl.gate import DeploymentGate
 from fedsim.fl.server import make_app
 from fedsim.fl.strategies.registry import build_strategy
@@ -39,7 +39,7 @@ from fedsim.scenario import Scenario, load_scenario
 from fedsim.tasks.adversary import choose_adversaries, parse_adversaries, wrap
 from fedsim.tasks.registry import build_task
 
-__all__ = ["RunResult", "run_name_for", "run_scenario", "simulate"]
+__all__ = ["RunResult", "build_engine", "check_memory", "run_name_for", "run_scenario", "simulate"]
 
 SERVER_HOST = "fl-server"
 SERVER_PORT = 8080
@@ -73,7 +73,7 @@ def _build_strategy(sc: Scenario) -> Any:
         raise ScenarioError("fl.strategy", str(exc)) from None
 
 
-def _check_memory(sc: Scenario, task: Any) -> None:
+def check_memory(sc: Scenario, task: Any) -> None:
     need_fn = getattr(task, "memory_bytes", None)
     if need_fn is None:
         return
@@ -90,10 +90,12 @@ def _check_memory(sc: Scenario, task: Any) -> None:
             )
 
 
-def _build_engine(
-    sc: Scenario, task: Any, evaluator: Any, strategy: Any, streams: Streams, net: Network
+def build_engine(
+    sc: Scenario, task: Any, streams: Streams, explain: FailureExplainer | None = None
 ) -> SyncRounds | BufferedAsync:
+    """The round engine a scenario asks for (deploy.py builds the server with it too)."""
     fl = sc.fl
+    evaluator = task.evaluator()
     gate = DeploymentGate(fl.gate_tolerance) if fl.gate_tolerance is not None else None
     if fl.engine == "async":
         return BufferedAsync(
@@ -110,10 +112,10 @@ def _build_engine(
             target=fl.target,
             time_limit_s=fl.time_limit_s,
             gate=gate,
-            explain=net.outage_cause,
+            explain=explain,
         )
     return SyncRounds(
-        strategy,
+        _build_strategy(sc),
         evaluator,
         task.initial_params(),
         rounds=fl.rounds,
@@ -124,7 +126,7 @@ def _build_engine(
         time_limit_s=fl.time_limit_s,
         round_interval_s=fl.round_interval_s,
         rng=streams.get("server", "selection"),
-        explain=net.outage_cause,
+        explain=explain,
         gate=gate,
     )
 
@@ -152,14 +154,13 @@ def simulate(scenario: Scenario, *, progress: Any = None) -> RunResult:
     random.seed(sc.seed)  # aiohttp's connector shuffles waiters with `random`
     devices = sc.device_nodes
     task = build_task(sc.task, len(devices), streams)
-    _check_memory(sc, task)
+    check_memory(sc, task)
     adversary = parse_adversaries(sc.adversaries)
     byzantine = (
         choose_adversaries(len(devices), adversary, streams.get("adversaries", "choose"))
         if adversary is not None
         else set()
     )
-    strategy = _build_strategy(sc)
     loop = VirtualTimeLoop()
     net = Network(loop.env, sc, streams)
     wire = Wire(loop, net.open_channel)
@@ -169,8 +170,8 @@ def simulate(scenario: Scenario, *, progress: Any = None) -> RunResult:
     recorder = Recorder(clock=loop.time)
     net.observers.append(lambda dev, up, _t, _cause: recorder.path_state(dev, up))
 
-    evaluator = task.evaluator()
-    engine = _build_engine(sc, task, evaluator, strategy, streams, net)
+    engine = build_engine(sc, task, streams, explain=net.outage_cause)
+    evaluator = engine.evaluator
     access = _access_links(net)
     totals = {"up": 0, "down": 0, "wire_up": 0, "wire_down": 0}
 

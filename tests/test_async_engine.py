@@ -236,7 +236,10 @@ async def test_stops_after_rounds_and_answers_finished() -> None:
         records = await run
         assert len(records) == 2
         assert engine.finished
-        assert await _task(s, "a") is None
+        # A finished federation says so (410 Gone), and clients stop polling.
+        async with s.get(f"{URL}/v1/task", params={"client_id": "a", "wait": "5"}) as r:
+            assert r.status == 410
+            assert "finished" in (await r.json())["error"]
 
 
 def test_rejects_bad_settings() -> None:

@@ -60,6 +60,7 @@ class FLClient:
         backoff_s: tuple[float, float] = (2.0, 120.0),
         observer: StateObserver | None = None,
         on_work: Callable[[str, float], None] | None = None,
+        charge_compute: bool = True,
     ) -> None:
         self.client_id = client_id
         self.url = server_url.rstrip("/")
@@ -74,6 +75,9 @@ class FLClient:
         self.observer = observer
         self.on_work = on_work
         """Called with (client_id, flops) when training starts (energy accounting)."""
+        self.charge_compute = charge_compute
+        """Emulation charges device time as a sleep; on real hardware training takes
+        its own real time, so deployment turns the charge off."""
         self.stats = ClientStats()
         self._residual: np.ndarray | None = None
         self._failures = 0
@@ -117,6 +121,8 @@ class FLClient:
                     self._failures = 0
                 except _Unknown:
                     registered = False
+                except _Finished:
+                    break
                 except (aiohttp.ClientError, TimeoutError, EnvelopeError) as exc:
                     self._error(exc)
                     self._state("idle")
@@ -144,6 +150,9 @@ class FLClient:
         async with session.get(f"{self.url}/v1/task", params=params) as resp:
             if resp.status == 404:
                 raise _Unknown
+            if resp.status == 410:
+                await resp.read()
+                raise _Finished
             if resp.status == 204:
                 await resp.read()
                 return None
@@ -182,7 +191,8 @@ class FLClient:
             # clock cannot pass the sleep's end before the job is done, so the order of
             # events never depends on which thread finished first.
             job = loop.run_in_executor(None, self.learner.train, params, config, self.rng)
-        await asyncio.sleep(compute_s)
+        if self.charge_compute:
+            await asyncio.sleep(compute_s)
         new_params, metrics = (
             await job if job is not None else self.learner.train(params, config, self.rng)
         )
@@ -221,4 +231,8 @@ class FLClient:
 
 
 class _Unknown(Exception):  # noqa: N818 - internal signal: the server forgot us
+    pass
+
+
+class _Finished(Exception):  # noqa: N818 - internal signal: the federation is over
     pass

@@ -50,6 +50,8 @@ class Engine(Protocol):
 
     clients: dict[str, ClientInfo]
     params: np.ndarray
+    finished: bool
+    """Set when the run is over: polls then get 410 Gone and clients stop."""
 
     def register(self, info: ClientInfo) -> None: ...
 

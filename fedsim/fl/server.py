@@ -1,7 +1,7 @@
 """The FL server as an aiohttp application: a small pull-based HTTP API.
 
     POST /v1/register   JSON {client_id, num_examples, device}     -> 200 JSON
-    GET  /v1/task       ?client_id=..&wait=s  (long poll)           -> 200 envelope | 204
+    GET  /v1/task       ?client_id=..&wait=s  (long poll)           -> 200 envelope | 204 | 410
     POST /v1/update     envelope; headers X-Fedsim-Client, X-Fedsim-Round -> 200 JSON
     GET  /v1/status                                                -> 200 JSON
 
@@ -23,7 +23,7 @@ from fedsim.fl.codec import EnvelopeError, decode, encode
 from fedsim.fl.engine import Engine, UploadRejected
 from fedsim.fl.messages import ClientInfo
 
-__all__ = ["CLIENT_HEADER", "ENGINE", "ROUND_HEADER", "make_app"]
+__all__ = ["CLIENT_HEADER", "ENGINE", "ROUND_HEADER", "make_app", "told_finished"]
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,10 @@ async def task(request: web.Request) -> web.StreamResponse:
         wait = min(float(request.query.get("wait", settings["poll_wait"])), settings["poll_wait"])
     except ValueError:
         return _error(400, "wait must be a number of seconds")
-    ins = await engine.poll(info.client_id, max(0.0, wait))
+    ins = None if engine.finished else await engine.poll(info.client_id, max(0.0, wait))
+    if engine.finished:
+        settings["told_finished"].add(info.client_id)
+        return _error(410, "the federation is finished")
     if ins is None:
         return web.Response(status=204)
     current = engine.task_params(ins)
@@ -166,9 +169,15 @@ def make_app(
     limit = max_body_bytes if max_body_bytes is not None else 8 * engine.params.nbytes + 65536
     app = web.Application(middlewares=[json_errors], client_max_size=limit)
     app[ENGINE] = engine
-    app[SETTINGS] = {"poll_wait": poll_wait_s, "codec_down": codec_down}
+    app[SETTINGS] = {"poll_wait": poll_wait_s, "codec_down": codec_down, "told_finished": set()}
     app.router.add_post("/v1/register", register)
     app.router.add_get("/v1/task", task)
     app.router.add_post("/v1/update", update)
     app.router.add_get("/v1/status", status)
     return app
+
+
+def told_finished(app: web.Application) -> set[str]:
+    """Clients that have been answered 410 Gone (they stop on it)."""
+    told: set[str] = app[SETTINGS]["told_finished"]
+    return told

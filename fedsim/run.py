@@ -203,7 +203,6 @@ def simulate(scenario: Scenario, *, progress: Any = None) -> RunResult:
             failed_causes=causes,
             candidate_metric=rec.candidate_metric,
             federated_metric=rec.metrics.get("federated_metric"),
-            duration_s=rec.end_s - rec.start_s,
         )
         recorder.add_round(row, rec.failed_causes)
         if progress is not None:

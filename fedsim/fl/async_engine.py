@@ -148,8 +148,7 @@ class BufferedAsync:
 
     async def poll(self, client_id: str, wait_s: float) -> TrainIns | None:
         """Long-poll: a task on the current version as soon as a training slot is free."""
-        info = self.clients[client_id]
-        info.polls += 1
+        self.polls.seen(client_id)
         if self.finished:
             return None
         if client_id in self._tasks:

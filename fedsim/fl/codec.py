@@ -15,12 +15,12 @@ from __future__ import annotations
 import json
 import struct
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-__all__ = ["CODECS", "Encoded", "EnvelopeError", "decode", "encode", "peek_meta"]
+__all__ = ["CODECS", "Decoded", "Encoded", "EnvelopeError", "decode", "encode"]
 
 MAGIC = b"FSM1"
 _HEAD = struct.Struct("<4sI")
@@ -44,7 +44,6 @@ class Decoded:
     values: np.ndarray
     codec: str
     delta: bool
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def encode(
@@ -118,12 +117,6 @@ def _header(body: bytes) -> tuple[dict[str, Any], memoryview]:
     if not isinstance(header, dict) or not isinstance(header.get("meta", {}), dict):
         raise EnvelopeError("header must be a JSON object with an object 'meta'")
     return header, memoryview(body)[_HEAD.size + hlen :]
-
-
-def peek_meta(body: bytes) -> dict[str, Any]:
-    """The envelope's `meta` without decoding the payload (cheap checks first)."""
-    header, _ = _header(body)
-    return dict(header.get("meta", {}))
 
 
 def decode(body: bytes, expected_n: int | None = None) -> Decoded:

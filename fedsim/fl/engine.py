@@ -167,8 +167,7 @@ class SyncRounds:
 
     async def poll(self, client_id: str, wait_s: float) -> TrainIns | None:
         """Long-poll: the client's instructions if it is selected within `wait_s`."""
-        info = self.clients[client_id]
-        info.polls += 1
+        self.polls.seen(client_id)
         if self.finished:
             return None
         rnd = self.current

@@ -74,9 +74,3 @@ class RoundUpdates:
 
     def __len__(self) -> int:
         return len(self.results)
-
-    @property
-    def staleness(self) -> np.ndarray:
-        """Per update: versions the global model moved since the client's base."""
-        latest = max((r.base_version for r in self.results), default=0)
-        return np.array([latest - r.base_version for r in self.results], dtype=np.int64)

@@ -29,6 +29,10 @@ class LongPolls:
         else:
             known.num_examples = info.num_examples
 
+    def seen(self, client_id: str) -> None:
+        """Count a poll: the availability evidence a selection policy can use."""
+        self.clients[client_id].polls += 1
+
     def __len__(self) -> int:
         return len(self._waiting)
 

@@ -12,9 +12,7 @@ from typing import Protocol
 
 import simpy
 
-from fedsim.net.link import Hop
-
-__all__ = ["Channel", "ChannelFactory"]
+__all__ = ["DOWN", "UP", "Channel"]
 
 UP = 0
 """Client -> server."""
@@ -43,7 +41,3 @@ class Channel(Protocol):
     def close(self) -> None:
         """Orderly close; pending sends still complete."""
         ...
-
-
-class ChannelFactory(Protocol):
-    def __call__(self, env: simpy.Environment, path: tuple[Hop, ...], rng: object) -> Channel: ...

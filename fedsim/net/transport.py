@@ -55,8 +55,6 @@ class EmulatedTransport(asyncio.Transport):
         self._wbuf: list[bytes] = []
         self._wbuf_size = 0
         self._flush_scheduled = False
-        self.bytes_written = 0
-        self.bytes_received = 0
 
     # -- asyncio.Transport ------------------------------------------------------
     def write(self, data: bytes | bytearray | memoryview) -> None:
@@ -80,7 +78,6 @@ class EmulatedTransport(asyncio.Transport):
         chunk = self._wbuf[0] if len(self._wbuf) == 1 else b"".join(self._wbuf)
         self._wbuf.clear()
         self._wbuf_size = 0
-        self.bytes_written += len(chunk)
         self._conn.send(self._side, chunk)
 
     def writelines(self, list_of_data: Any) -> None:
@@ -155,7 +152,6 @@ class EmulatedTransport(asyncio.Transport):
     def _data_received(self, data: bytes) -> None:
         if self._lost:
             return
-        self.bytes_received += len(data)
         if self._paused_reading:
             self._held.append(data)
         else:

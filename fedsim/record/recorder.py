@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 __all__ = ["Interval", "Recorder", "RoundRow"]
 
@@ -31,7 +30,6 @@ class RoundRow:
     failed_causes: str
     candidate_metric: float | None = None
     federated_metric: float | None = None
-    duration_s: float = 0.0
 
 
 @dataclass
@@ -56,7 +54,6 @@ class Recorder:
     timeline: list[Interval] = field(default_factory=list)
     dropouts: dict[str, int] = field(default_factory=dict)
     _tracks: dict[str, _Track] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def add_round(self, row: RoundRow, causes: dict[str, int]) -> None:
         self.rounds.append(row)

@@ -107,6 +107,8 @@ class _Path:
     jitter: list[Any] = field(init=False)
     lossy: bool = field(init=False)
     """Any hop of this direction may drop a packet (checked once per channel)."""
+    limit: list[int] = field(init=False)
+    """Each hop's drop-tail queue limit, in packets."""
 
     def __post_init__(self) -> None:
         self.tx = [h.link.tx[h.direction] for h in self.hops]
@@ -116,6 +118,7 @@ class _Path:
         self.loss = [h.link.loss[h.direction] for h in self.hops]
         self.jitter = [h.link.jitter for h in self.hops]
         self.lossy = any(getattr(x, "mean_rate", 1.0) > 0.0 for x in self.loss)
+        self.limit = [h.link.queue_limit for h in self.hops]
 
 
 class _Flight:
@@ -150,11 +153,13 @@ class _Model:
         # gap between ACKs that advance SND.UNA (two full segments at the bottleneck, or a
         # round trip) must stay below the smallest RTO. Otherwise (very slow links) even
         # a loss-free path takes the replay, which has the timer (spurious timeouts).
+        # A duty cycle stretches each segment's hold of the medium by 1/duty.
         seg_bits = 8.0 * (self.mss + self.ovh)
         self.closed_form = tuple(
             not P.lossy
-            and max(2.0 * seg_bits / min(P.rate), seg_bits * sum(1.0 / r for r in P.rate)
-                    + sum(P.lat) + self.ret[d]) < params.min_rto
+            and max(2.0 * seg_bits / min(t.rate_bps * t.duty_cycle for t in P.tx),
+                    seg_bits * sum(1.0 / r for r in P.rate) + sum(P.lat) + self.ret[d])
+            < params.min_rto
             for d, P in enumerate(self.paths)
         )  # fmt: skip
 
@@ -193,17 +198,46 @@ class _Model:
         """Put n segments (payload bytes in all, first/last carrying fpay/lpay) on the wire
         at t as one block: one booking per hop. Returns the arrival times of the first
         and the last segment at the receiver."""
+        first = last = t
+        for i in range(len(self.paths[d].tx)):
+            first, last = self._book(i, d, first, last, 8.0 * (payload + n * self.ovh),
+                                     fpay, lpay)  # fmt: skip
+        return first, last
+
+    def _book(self, i: int, d: int, first: float, last: float, bits: float, fpay: int,
+              lpay: int) -> tuple[float, float]:  # fmt: skip
+        """Book `bits` on hop i for a block whose first/last segments reach it at
+        first/last; return when they reach the next hop."""
         P, ovh = self.paths[d], self.ovh
-        bits = 8.0 * (payload + n * ovh)
-        fbits, lbits = 8.0 * (fpay + ovh), 8.0 * (lpay + ovh)
+        tx = P.tx[i]
+        s, e = tx.reserve(first, bits)
+        rate = P.rate[i]
+        dc = tx.duty_cycle
+        if dc < 1.0:  # frames go out one hold apart; the last one's silence follows it
+            e = s + (e - s) / dc - 8.0 * (lpay + ovh) / rate * (1.0 / dc - 1.0)
+        j = P.jitter[i]
+        delay = P.lat[i] + (0.0 if j is None else j.sample(self.rng))
+        first = s + 8.0 * (fpay + ovh) / rate + delay
+        return first, max(e, last + 8.0 * (lpay + ovh) / rate) + delay
+
+    def flight(self, t: float, d: int, sizes: list[int]) -> tuple[float, float, list[int]]:
+        """A block of segments with these payload sizes, with drop-tail queues: a hop
+        whose booked backlog already exceeds `queue_limit` full-size frames drops the
+        whole block. The block's own frames do not count: its segments are ACK-clocked,
+        released as the queue drains, not a burst. Without this, a sender whose
+        retransmission timer fires faster than the bottleneck drains (TCP's 60 s maximum
+        RTO against LoRa's 1 % duty cycle) would book without bound.
+        Returns the first and last segments' arrival times at the receiver and how many
+        hops the block entered (all of them, unless a queue dropped it)."""
+        P = self.paths[d]
+        frame = 8.0 * (self.mss + self.ovh)
+        bits = 8.0 * (sum(sizes) + len(sizes) * self.ovh)
         first = last = t
         for i, tx in enumerate(P.tx):
-            s, e = tx.reserve(first, bits)
-            rate = P.rate[i]
-            j = P.jitter[i]
-            delay = P.lat[i] + (0.0 if j is None else j.sample(self.rng))
-            first, last = s + fbits / rate + delay, max(e, last + lbits / rate) + delay
-        return first, last
+            if tx.backlog(first) * tx.duty_cycle * P.rate[i] > P.limit[i] * frame:
+                return first, last, i
+            first, last = self._book(i, d, first, last, bits, sizes[0], sizes[-1])
+        return first, last, len(P.tx)
 
     def acks(self, t: float, d: int, n: int) -> None:
         """n ACKs for direction d's data, booked from t on the reverse path, counted."""
@@ -379,31 +413,33 @@ class _Replay(TcpSender):
         m, d, n, mss, lastpay = self.m, self.d, self.n, self.m.mss, self.lastpay
         t = self.open_t
         w = len(seqs)
-        has_last = seqs[-1] == n - 1 or (n - 1) in seqs
-        pay = w * mss - (mss - lastpay if has_last else 0)
-        fpay = lastpay if seqs[0] == n - 1 else mss
-        lpay = lastpay if seqs[-1] == n - 1 else mss
-        first, last = m.block(t, d, w, pay, fpay, lpay)
+        sizes = [lastpay if q == n - 1 else mss for q in seqs]
+        first, last, hops = m.flight(t, d, sizes)
+        P, ovh = m.paths[d], m.ovh
         spacing = (last - first) / (w - 1) if w > 1 else 0.0
         where = m.lost_at(d, w)
-        P, ovh = m.paths[d], m.ovh
         P.counters[0].retransmissions += self.open_retx
         self.open_retx = 0
         self.last_flight_t = t
-        if where.max() < 0:
-            wire = pay + w * ovh
+        full = hops == len(P.tx)
+        if full and where.max() < 0:
+            wire = sum(sizes) + w * ovh
             for c in P.counters:
                 c.wire_bytes += wire
                 c.packets += w
             self.queue.append(_Flight(t, seqs, first, spacing, []))
             return
         wl = where.tolist()
+        queued = set()  # segments a full queue dropped: never on that hop's wire
+        if not full:
+            for j in range(w):
+                if wl[j] < 0 or hops <= wl[j]:
+                    wl[j] = hops
+                    queued.add(j)
         for i, c in enumerate(P.counters):
-            gone = [j for j, h in enumerate(wl) if 0 <= h < i]
-            k = w - len(gone)
-            wire = pay + w * ovh - sum((lastpay if seqs[j] == n - 1 else mss) + ovh for j in gone)
-            c.wire_bytes += wire
-            c.packets += k
+            on = [j for j, h in enumerate(wl) if h < 0 or h > i or (h == i and j not in queued)]
+            c.wire_bytes += sum(sizes[j] for j in on) + len(on) * ovh
+            c.packets += len(on)
             c.drops += wl.count(i)
         self.queue.append(_Flight(t, seqs, first, spacing, wl))
 

@@ -94,6 +94,15 @@ class Transmitter:
         self.busy_time += airtime
         return start, start + airtime
 
+    def backlog(self, now: float) -> float:
+        """Seconds of the medium already booked from `now` on: the queue a frame
+        arriving now would wait behind (duty-cycle silence included)."""
+        starts, ends = self._starts, self._ends
+        i = bisect.bisect_right(ends, now)
+        if i == len(ends):
+            return 0.0
+        return sum(ends[i:]) - sum(starts[i:]) - max(0.0, now - starts[i])
+
 
 @dataclass
 class LinkCounters:
@@ -121,7 +130,8 @@ class Link:
     loss: tuple[LossModel, LossModel] = (NoLoss(), NoLoss())
     jitter: Jitter | None = None
     queue_limit: int = 100
-    """Drop-tail queue limit in packets (packet fidelity)."""
+    """Drop-tail queue limit in packets. Packet fidelity counts the frames queued; flow
+    fidelity's lossy replay counts the booked backlog in full-size frames."""
     kind: str = "wired"
     down_causes: set[str] = field(default_factory=set)
     """Why the link is unusable now (its own outage, an endpoint node down, a

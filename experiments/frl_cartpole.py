@@ -25,6 +25,7 @@ topologies/frl_*.yaml run the same tasks through the FL stack.
     0.3-0.5, success 0.6-0.9) and the task's wider defaults (0.2-0.6, 0.5-0.9).
 
 Run: .venv/bin/python experiments/frl_cartpole.py [--part a|b|c] [--seeds N] [--seeds-b N]
+     [--fleet 5 10 20]  (part b's protocol for other fleet sizes)
 """
 
 from __future__ import annotations
@@ -49,11 +50,11 @@ CFG = {"episodes": 1, "batch": 1}
 
 def _cartpole(
     seed: int, poles: Any, baseline: str, lr: float, optimizer: str = "sgd", batch: int = 1,
-    **kw: Any,
+    devices: int = 5, **kw: Any,
 ) -> CartPoleTask:  # fmt: skip
     return CartPoleTask(
-        5, seed, pole_half_length=poles, episodes=batch, batch=batch, lr=lr, optimizer=optimizer,
-        baseline=baseline, eval_episodes=10, **kw,
+        devices, seed, pole_half_length=poles, episodes=batch, batch=batch, lr=lr,
+        optimizer=optimizer, baseline=baseline, eval_episodes=10, **kw,
     )  # fmt: skip
 
 
@@ -146,10 +147,11 @@ def _local(task: CartPoleTask, learner: Any, device: int, params: Any, seed: lis
     return used
 
 
-def _job_b(args: tuple[int, Config, int]) -> tuple[list[float], list, list, list, int]:
-    """One seed, one learner config: per-device episodes for (i), (ii), (iii)."""
-    seed, (lr, opt, baseline, batch), cap = args
-    task = _cartpole(100 + seed, (0.1, 0.9), baseline, lr, opt, batch)
+def _job_b(args: tuple) -> tuple[list[float], list, list, list, int]:
+    """One seed, one learner config (and fleet size, 5 unless given): per-device
+    episodes for (i), (ii), (iii)."""
+    seed, (lr, opt, baseline, batch), cap, *rest = args
+    task = _cartpole(100 + seed, (0.1, 0.9), baseline, lr, opt, batch, *rest)
     n = len(task.dynamics)
     # (ii) every device learns alone from scratch.
     alone = [
@@ -242,6 +244,26 @@ def part_b(ex: ProcessPoolExecutor, seeds: int, cap: int) -> None:
               f"{arr[short].mean():.0f}")  # fmt: skip
 
 
+def part_b_fleet(ex: ProcessPoolExecutor, seeds: int, cap: int, sizes: list[int]) -> None:
+    """Part (b)'s protocol and shared settings for several fleet sizes: more devices
+    pool more episodes per round, but a short pole's gradient is a smaller share of
+    the average."""
+    lr, opt, baseline, batch = MAIN_B
+    print(f"(b, fleet size) poles 0.1-0.9, {seeds} seeds per size, {opt.upper()} lr {lr}, "
+          f"{batch}-episode updates, {baseline} baseline; episodes per device")  # fmt: skip
+    for n in sizes:
+        res = list(ex.map(_job_b, [(s, MAIN_B, cap, n) for s in range(seeds)]))
+        poles = np.array([p for r in res for p in r[0]])
+        short = poles < SHORT_POLE
+        for k, name in ((1, "(i) averaged"), (2, "(ii) per-device"), (3, "(iii) then local")):
+            a = np.array([cap if x is None else x for r in res for x in r[k]], dtype=float)
+            worst = a.reshape(seeds, -1).max(axis=1)
+            print(f"  {n:3d} devices {name:17s} mean {a.mean():5.0f}, median "
+                  f"{np.median(a):4.0f}, short poles ({short.sum()}) mean {a[short].mean():5.0f}, "
+                  f"other {a[~short].mean():4.0f}, slowest device per seed mean "
+                  f"{worst.mean():5.0f}, unsolved {np.mean(a >= cap):.0%}")  # fmt: skip
+
+
 def _avg_mdp(mdps: list[FiniteMDP]) -> FiniteMDP:
     """The mixture MDP (each step, a uniformly random device's dynamics)."""
     n = len(mdps)
@@ -307,6 +329,8 @@ def main() -> None:
     ap.add_argument("--baseline-a", default="none")
     ap.add_argument("--seeds-b", type=int, default=20)
     ap.add_argument("--cap-b", type=int, default=2000, help="max episodes per device (b)")
+    ap.add_argument("--fleet", type=int, nargs="*", default=[],
+                    help="(b) again for these fleet sizes, e.g. --fleet 5 10 20")  # fmt: skip
     args = ap.parse_args()
     parts = args.part or ["a", "b", "c"]
     t0 = time.perf_counter()
@@ -315,6 +339,8 @@ def main() -> None:
             part_a(ex, args.seeds, args.cap, args.baseline_a, args.lr)
         if "b" in parts:
             part_b(ex, args.seeds_b, args.cap_b)
+        if args.fleet:
+            part_b_fleet(ex, args.seeds_b, args.cap_b, args.fleet)
         if "c" in parts:
             narrow = ((0.3, 0.5), (0.6, 0.9))
             wide = ((0.2, 0.6), (0.5, 0.9))

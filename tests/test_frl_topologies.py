@@ -18,6 +18,7 @@ SHORT = ["fl.rounds=2"]
     [
         ("frl_cartpole_lte.yaml", "mean_return", 1.0, 500.0),
         ("frl_energy_lora.yaml", "fraction_of_optimal", 0.0, 1.0),
+        ("frl_multichannel_nbiot.yaml", "fraction_of_optimal", 0.0, 1.0),
     ],
 )
 def test_frl_topology_runs_deterministically(

@@ -76,15 +76,20 @@ def value_iteration(
 
 
 def policy_value(mdp: FiniteMDP, policy: np.ndarray) -> np.ndarray:
-    """Exact discounted value of a deterministic policy: solve (I - gamma P_pi) V = r_pi."""
+    """Exact discounted value of a deterministic policy: solve (I - gamma P_pi) V = r_pi.
+
+    Sparse: a state has a handful of successors, and a dense solve of a few thousand
+    states costs 100x more (and fights the simulator for cores through BLAS threads)."""
+    from scipy.sparse import csr_matrix, identity
+    from scipy.sparse.linalg import spsolve
+
     S = mdp.num_states
     idx = np.arange(S)
     ns = mdp.next_states[idx, policy]  # (S, M)
     ps = mdp.next_probs[idx, policy]
     r = np.sum(ps * mdp.rewards[idx, policy], axis=1)
-    P = np.zeros((S, S))
-    np.add.at(P, (np.repeat(idx, ns.shape[1]), ns.ravel()), ps.ravel())
-    return np.linalg.solve(np.eye(S) - mdp.gamma * P, r)
+    P = csr_matrix((ps.ravel(), (np.repeat(idx, ns.shape[1]), ns.ravel())), shape=(S, S))
+    return np.asarray(spsolve((identity(S, format="csr") - mdp.gamma * P).tocsc(), r))
 
 
 def fraction_of_optimal(mdp: FiniteMDP, policy: np.ndarray, v_opt: np.ndarray) -> float:

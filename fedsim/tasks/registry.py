@@ -72,5 +72,8 @@ def build_task(spec: TaskSpec, num_clients: int, streams: Streams) -> Task:
             return build_rl_task(spec.kind, dict(spec.options), num_clients,
                                  streams.int_seed("task", spec.kind))  # fmt: skip
         except ValueError as exc:
-            raise ScenarioError("task", str(exc)) from None
+            # build_rl_task's OptionError names the offending option when it can.
+            option = getattr(exc, "option", None)
+            path = f"task.{option}" if option else "task"
+            raise ScenarioError(path, " ".join(str(exc).split())) from None
     raise ScenarioError("task.kind", f"unknown task {spec.kind!r} (known: {', '.join(TASK_KINDS)})")

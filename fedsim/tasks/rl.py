@@ -499,8 +499,10 @@ class EnergyHarvestingTask(TabularQTask):
         rng = np.random.default_rng([int(seed), 0xE4E7])
         h = _draw("harvest_prob", harvest_prob, num_clients, rng)
         c = _draw("success_prob", success_prob, num_clients, rng)
-        if np.any(h > 1.0) or np.any(c > 1.0):
-            raise ValueError("options 'harvest_prob' and 'success_prob' must be <= 1")
+        for key, given in (("harvest_prob", harvest_prob), ("success_prob", success_prob)):
+            # The range, not just this seed's draws from it, must lie within [0, 1].
+            if max(np.atleast_1d(np.asarray(given, dtype=np.float64))) > 1.0:
+                raise OptionError(key, f"option {key!r} must be <= 1, got {given!r}")
         self.harvest_prob = h
         self.success_prob = c
         mdps = [
@@ -510,10 +512,26 @@ class EnergyHarvestingTask(TabularQTask):
         super().__init__(mdps, steps, lr, alpha_decay, epsilon, episode_len, decay_over_rounds)
 
 
+class OptionError(ValueError):
+    """A bad RL task option; `option` names it (topology key `task.<option>`), or is None."""
+
+    def __init__(self, option: str | None, message: str) -> None:
+        super().__init__(message)
+        self.option = option
+
+
 class MultichannelTask(TabularQTask):
-    """Multichannel access: each device sees its own Gilbert-Elliott channels."""
+    """Multichannel access: each device sees its own Gilbert-Elliott channels.
+
+    Device i's channel j moves bad->good w.p. `p01` and good->good w.p. `p11`, each
+    drawn per (device, channel) from its range. The state is, per channel, the last
+    observed state and the slots since (capped at `max_gap`): (2 * max_gap) ** channels
+    states, `channels` actions, reward 1 when the chosen channel is good. Policies are
+    scored exactly (a sparse S x S solve per device); the state space is capped at `MAX_STATES`.
+    """
 
     name = "multichannel"
+    MAX_STATES = 4096
 
     def __init__(
         self,
@@ -531,15 +549,28 @@ class MultichannelTask(TabularQTask):
         episode_len: int = 50,
         decay_over_rounds: bool = True,
     ) -> None:
-        if channels < 1 or max_gap < 1:
-            raise ValueError(
-                f"options 'channels', 'max_gap' must be >= 1, got {channels}, {max_gap}"
+        for key, val in (("channels", channels), ("max_gap", max_gap)):
+            if int(val) < 1:
+                raise OptionError(key, f"option {key!r} must be >= 1, got {val!r}")
+        channels, max_gap = int(channels), int(max_gap)
+        # 2 ** 13 > MAX_STATES: no need to compute a huge power for many channels.
+        if channels > 12 or (2 * max_gap) ** channels > self.MAX_STATES:
+            raise ValueError(  # build_rl_task names whichever of the two the file sets
+                f"options 'channels' and 'max_gap' give (2 * {max_gap}) ** {channels} "
+                f"states, more than the {self.MAX_STATES} the exact evaluation handles"
             )
+        if not (0.0 < gamma < 1.0):
+            raise OptionError("gamma", f"option 'gamma' must be in (0, 1), got {gamma!r}")
         rng = np.random.default_rng([int(seed), 0x3C4A])
         a = _draw("p01", p01, num_clients * channels, rng).reshape(num_clients, channels)
         b = _draw("p11", p11, num_clients * channels, rng).reshape(num_clients, channels)
-        if np.any(a >= 1.0) or np.any(b >= 1.0):
-            raise ValueError("options 'p01' and 'p11' must be < 1")
+        for key, given in (("p01", p01), ("p11", p11)):
+            # The range, not just this seed's draws from it, must lie below 1.
+            if max(np.atleast_1d(np.asarray(given, dtype=np.float64))) >= 1.0:
+                raise OptionError(key, f"option {key!r} must be < 1, got {given!r}")
+        self.p01 = a
+        self.p11 = b
+        """Per-device, per-channel transition probabilities, float64 (n, channels)."""
         mdps = [multichannel_mdp(a[i], b[i], max_gap, gamma) for i in range(num_clients)]
         super().__init__(mdps, steps, lr, alpha_decay, epsilon, episode_len, decay_over_rounds)
 
@@ -551,22 +582,68 @@ _KINDS: dict[str, type] = {
 }
 
 
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+_OPTION_TYPES: dict[str, tuple[str, Any]] = {
+    "int": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "float": ("a number", _is_number),
+    "bool": ("true or false", lambda v: isinstance(v, bool)),
+    "str": ("a string", lambda v: isinstance(v, str)),
+    "Range": (
+        "a number or a [lo, hi] pair",
+        lambda v: (
+            _is_number(v)
+            or (isinstance(v, list | tuple) and len(v) == 2 and all(map(_is_number, v)))
+        ),
+    ),
+}
+
+
+def _check_type(name: str, annotation: Any, value: Any) -> None:
+    """Check `value` against the constructor's annotation ("int", "Range", "float | None")."""
+    ann = str(annotation)
+    if ann.endswith(" | None"):
+        if value is None:
+            return
+        ann = ann.removesuffix(" | None")
+    if ann in _OPTION_TYPES:
+        what, ok = _OPTION_TYPES[ann]
+        if not ok(value):
+            raise OptionError(name, f"option {name!r} must be {what}, got {value!r}")
+
+
 def build_rl_task(kind: str, options: dict[str, Any], num_clients: int, seed: int) -> Any:
-    """Build an RL task from a topology file's task section; errors name the bad option."""
+    """Build an RL task from a topology file's task section.
+
+    Errors are `OptionError`s (a `ValueError`) whose `option` names the bad option when
+    one can be told: unknown keys, wrong types, and the constructors' range checks.
+    """
     if kind not in _KINDS:
-        raise ValueError(f"unknown RL task kind {kind!r}; expected one of {sorted(_KINDS)}")
+        raise OptionError(None, f"unknown RL task kind {kind!r}; expected one of {sorted(_KINDS)}")
     cls = _KINDS[kind]
-    allowed = [
-        p
-        for p in inspect.signature(cls.__init__).parameters
-        if p not in ("self", "num_clients", "seed")
-    ]
-    for key in options:
-        if key not in allowed:
-            raise ValueError(
-                f"unknown option {key!r} for RL task {kind!r}; expected one of {allowed}"
+    params = {
+        name: p
+        for name, p in inspect.signature(cls.__init__).parameters.items()
+        if name not in ("self", "num_clients", "seed")
+    }
+    for key, value in options.items():
+        if key not in params:
+            raise OptionError(
+                str(key),
+                f"unknown option {key!r} for RL task {kind!r} (allowed: {', '.join(params)})",
             )
+        _check_type(key, params[key].annotation, value)
     try:
         return cls(num_clients, seed, **options)
-    except TypeError as e:  # e.g. a list where a number was expected
-        raise ValueError(f"bad option for RL task {kind!r}: {e}") from e
+    except OptionError:
+        raise
+    except ValueError as e:
+        # The constructors quote the option they reject: prefer one the file sets.
+        msg = str(e)
+        named = [k for k in params if f"'{k}'" in msg]
+        named.sort(key=lambda k: (k not in options, msg.index(f"'{k}'")))
+        raise OptionError(named[0] if named else None, msg) from e
+    except TypeError as e:  # pragma: no cover - the type checks above should catch these
+        raise OptionError(None, f"bad option for RL task {kind!r}: {e}") from e

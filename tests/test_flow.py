@@ -316,3 +316,27 @@ def test_duty_cycle_spaces_the_frames_of_a_window_like_packet_fidelity(size: int
     frames = -(-size // 190)  # payload per frame: MTU 242 minus headers
     assert means[1] > (frames - 1) * 10 * 8 * 242 / 1760.0  # the silences are there
     assert means[0] == pytest.approx(means[1], rel=0.15)
+
+
+def test_duty_cycled_reverse_path_paces_the_acks_like_packet_fidelity() -> None:
+    """A LoRa download: data down a 250 bit/s downlink, ACKs up the device's radio at
+    a 10 % duty cycle (a 54 B ACK holds it ~17 s). The ACKs, not the data, set the
+    pace; flow books and times each ACK there. Before, flow timed ACKs by the idle
+    return time and was ~9x faster than packet (51 s vs 481 s)."""
+    from fedsim.net.packet import PacketChannel
+
+    means = []
+    for cls in (FlowChannel, PacketChannel):
+        times = []
+        for seed in range(20):
+            env = simpy.Environment()
+            link = Link("l", "a", "b", (Transmitter("l>", 250.0),
+                        Transmitter("l<", 250.0, duty_cycle=0.1)), 1.0, mtu=68,
+                        loss=(Bernoulli(0.1), Bernoulli(0.0)))  # fmt: skip
+            ch = cls(env, (Hop(link, 0),), np.random.default_rng(seed))
+            out = _transfer(env, ch, 207)
+            env.run()
+            times.append(out[0])
+        means.append(float(np.mean(times)))
+    assert means[1] > 200.0
+    assert means[0] == pytest.approx(means[1], rel=0.15)

@@ -153,10 +153,16 @@ class _Model:
         # gap between ACKs that advance SND.UNA (two full segments at the bottleneck, or a
         # round trip) must stay below the smallest RTO. Otherwise (very slow links) even
         # a loss-free path takes the replay, which has the timer (spurious timeouts).
-        # A duty cycle stretches each segment's hold of the medium by 1/duty.
+        # A duty cycle stretches each segment's hold of the medium by 1/duty; on the
+        # reverse path it paces the ACKs themselves (a LoRa download is ACK-limited),
+        # so such a direction books every ACK and times it by its booking.
+        self.metered_acks = tuple(
+            any(t.duty_cycle < 1.0 for t in self.paths[1 - d].tx) for d in (UP, DOWN)
+        )
         seg_bits = 8.0 * (self.mss + self.ovh)
         self.closed_form = tuple(
             not P.lossy
+            and not self.metered_acks[d]
             and max(2.0 * seg_bits / min(t.rate_bps * t.duty_cycle for t in P.tx),
                     seg_bits * sum(1.0 / r for r in P.rate) + sum(P.lat) + self.ret[d])
             < params.min_rto
@@ -359,6 +365,8 @@ class _Replay(TcpSender):
         self.lastpay = rest or m.mss
         self.nbytes = nbytes
         self.ret = m.ret[d]
+        self.metered = m.metered_acks[d]
+        self.last_ack = -math.inf
         p = m.p
         self.delack = p.delack_timeout
         self.delack_n = p.delack_segments
@@ -453,6 +461,10 @@ class _Replay(TcpSender):
         self.s.quick = False
         if self.rcv_nxt > self.high_ack:
             self.high_ack = self.rcv_nxt
+        if self.metered:  # booked on the reverse path; arrivals stay in order
+            arrive = max(self.m.packet(at, 1 - self.d, self.m.p.ack_bytes), self.last_ack)
+            self.last_ack = arrive
+            return (arrive, self.rcv_nxt, sack, self.ts_echo)
         return (at + self.ret, self.rcv_nxt, sack, self.ts_echo)
 
     def receive(self, fl: _Flight) -> list[_Ack]:
@@ -493,7 +505,8 @@ class _Replay(TcpSender):
             elif not self.dl_armed:
                 self.dl_armed = True
                 self.dl_at = a + self.delack
-        self.m.acks(first, self.d, len(evs))
+        if not self.metered:
+            self.m.acks(first, self.d, len(evs))
         return evs
 
     def bulk(self, fl: _Flight) -> bool:
@@ -501,6 +514,7 @@ class _Replay(TcpSender):
         stream at once (what the per-ACK replay would do, without per-segment work)."""
         if (
             fl.where
+            or self.metered
             or self.state != OPEN
             or self.sacked
             or self.lost

@@ -9,6 +9,7 @@ transmitter object, so contention needs no extra machinery.
 from __future__ import annotations
 
 import bisect
+import math
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -52,6 +53,9 @@ class Transmitter:
     are intervals: a transfer takes the first idle gap at or after the time it is
     ready, instead of queueing behind a slow flow's future rounds (a 100 kbit/s
     sensor flow must not hold a 1 Gbit/s backbone idle for a minute).
+    A duty-cycled radio instead serves frames in the order they became ready (its
+    MAC queue): a frame ready at t waits for every frame ready before t, so an ACK
+    queues behind retransmissions already waiting, as in packet fidelity.
     `busy_until` is the end of the last booking.
     """
 
@@ -64,6 +68,8 @@ class Transmitter:
     airtime a, the transmitter stays silent for a * (1/duty_cycle - 1)."""
     _starts: list[float] = field(default_factory=list, repr=False)
     _ends: list[float] = field(default_factory=list, repr=False)
+    _ready: list[tuple[float, float]] = field(default_factory=list, repr=False)
+    """Duty-cycled only: (ready time, end) of each booking, sorted."""
 
     def reserve(self, now: float, nbits: float) -> tuple[float, float]:
         """Book `nbits` of airtime at the first gap from `now`; return (start, end)."""
@@ -74,6 +80,8 @@ class Transmitter:
         if done:
             del starts[:done], ends[:done]
         start = now
+        if self.duty_cycle < 1.0:
+            start = self._queued_until(now)
         i = 0
         while i < len(starts) and start + hold > starts[i]:
             start = max(start, ends[i])
@@ -92,7 +100,17 @@ class Transmitter:
             ends.insert(i, stop)
         self.busy_until = max(self.busy_until, stop)
         self.busy_time += airtime
+        if self.duty_cycle < 1.0:
+            bisect.insort(self._ready, (now, stop))
         return start, start + airtime
+
+    def _queued_until(self, now: float) -> float:
+        """When the frames that were ready by `now` have all been sent (or `now`)."""
+        q = self._ready
+        if len(q) > 64:
+            q[:] = [b for b in q if b[1] > now]
+        k = bisect.bisect_right(q, (now, math.inf))
+        return max([now] + [e for _, e in q[:k]])
 
     def backlog(self, now: float) -> float:
         """Seconds of the medium already booked from `now` on: the queue a frame

@@ -12,11 +12,12 @@ Sweep file (YAML)::
 
 Every grid key must already exist in the base topology (typos fail before anything runs).
 Each run gets a deterministic name from its overrides and seed, and writes
-`<out>/<name>/runs/<run_name>/`; a run whose folder holds summary.json is skipped, so an
-interrupted sweep resumes where it stopped. Runs go to a local process pool by default or to
-a Dask cluster (`--scheduler tcp://host:8786`). At the end the sweep writes, per grid point,
-the mean and 95% t-interval over seeds of the final metric, time-to-target and bytes
-(aggregate.csv/.md, plots, report.html). See docs/sweeps.md.
+`<out>/<name>/runs/<run_name>/`; a run whose folder holds a summary.json recording the current
+code fingerprint (fedsim.record.fingerprint) is skipped, so an interrupted sweep resumes where
+it stopped, while runs made by other code are re-run (`--reuse-stale` keeps them). Runs go to
+a local process pool by default or to a Dask cluster (`--scheduler tcp://host:8786`). At the
+end the sweep writes, per grid point, the mean and 95% t-interval over seeds of the final
+metric, time-to-target and bytes (aggregate.csv/.md, plots, report.html). See docs/sweeps.md.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import itertools
+import json
 import os
 import re
 import time
@@ -36,6 +38,7 @@ from typing import Any
 import yaml
 
 from fedsim.errors import FedsimError
+from fedsim.record.fingerprint import code_fingerprint
 
 __all__ = [
     "Runner",
@@ -81,12 +84,17 @@ class SweepRun:
 
 @dataclass
 class SweepResult:
-    """What happened: where things are, which runs ran, were skipped, or failed."""
+    """What happened: where things are, which runs ran, were skipped, or failed.
+
+    `stale`: finished runs found made by other code (another fingerprint, or none); they
+    are in `executed`/`failed` when re-run, in `skipped` with `reuse_stale`.
+    """
 
     sweep_dir: Path
     runs: list[SweepRun]
     executed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     outputs: list[Path] = field(default_factory=list)
 
@@ -245,9 +253,25 @@ def run_scenario_runner(
     )
 
 
+def _recorded_code(folder: Path) -> str | None:
+    """The code fingerprint a finished run recorded; None if absent or unreadable."""
+    try:
+        data = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    code = data.get("code") if isinstance(data, dict) else None
+    return code if isinstance(code, str) else None
+
+
+def _runs_text(n: int) -> str:
+    return f"{n} run was" if n == 1 else f"{n} runs were"
+
+
 def _execute(runner: Runner, base: Path, run: SweepRun, out_root: Path) -> tuple[str, str | None]:
     """Run one job; errors come back as text so one bad run does not sink the sweep."""
     try:
+        # A stale result must not count as finished if its re-run fails.
+        (out_root / run.run_name / "summary.json").unlink(missing_ok=True)
         runner(base, run.seed, run.overrides, out_root, run.run_name)
     except Exception as exc:
         return run.run_name, f"{type(exc).__name__}: {exc}"
@@ -317,8 +341,13 @@ def run_sweep(
     workers: int | None = None,
     scheduler: str | None = None,
     log: Callable[[str], None] | None = None,
+    reuse_stale: bool = False,
 ) -> SweepResult:
-    """Validate, run what is missing, then write the aggregated comparison."""
+    """Validate, run what is missing or was made by other code, then aggregate.
+
+    A finished run is reused only if the code fingerprint in its summary.json equals
+    `code_fingerprint()`; `reuse_stale=True` reuses every finished run (the old behaviour).
+    """
     from fedsim.record.aggregate import write_sweep_outputs
 
     validate_keys(spec)
@@ -331,13 +360,31 @@ def run_sweep(
     runs_root.mkdir(parents=True, exist_ok=True)
     result = SweepResult(sweep_dir, runs)
     say = log or (lambda _msg: None)
-    jobs = []
+    current = code_fingerprint()
+    jobs, old_codes = [], set()
     for r in runs:
-        if (runs_root / r.run_name / "summary.json").is_file():
+        folder = runs_root / r.run_name
+        if not (folder / "summary.json").is_file():
+            jobs.append(r)
+            continue
+        code = _recorded_code(folder)
+        if code == current:
+            result.skipped.append(r.run_name)
+            continue
+        result.stale.append(r.run_name)
+        old_codes.add(code or "unrecorded")
+        if reuse_stale:
             result.skipped.append(r.run_name)
         else:
             jobs.append(r)
-    say(f"sweep {spec.name}: {len(runs)} runs, {len(result.skipped)} already done")
+    current_done = len(runs) - len(jobs) - (len(result.stale) if reuse_stale else 0)
+    say(f"sweep {spec.name}: {len(runs)} runs, {current_done} already done")
+    if result.stale:
+        what = "reusing them (--reuse-stale)" if reuse_stale else "re-running them"
+        say(
+            f"{_runs_text(len(result.stale))} made by other code (fingerprint "
+            f"{', '.join(sorted(old_codes))} -> {current}): {what}"
+        )
     if scheduler:
         _dask_client(scheduler).close()  # fail fast, before any run is submitted
     start = time.monotonic()
@@ -352,12 +399,20 @@ def run_sweep(
         say(f"[{done}/{len(jobs)}] {name} {status} ({time.monotonic() - start:.1f} s)")
 
     _run_all(jobs, runner or run_scenario_runner, spec.base, runs_root, workers, scheduler, on_done)
+    foreign = {n: c for n in result.executed if (c := _recorded_code(runs_root / n)) != current}
+    if foreign:  # e.g. Dask workers on another checkout: the next sweep would redo them
+        codes = ", ".join(sorted({c or "unrecorded" for c in foreign.values()}))
+        say(
+            f"warning: {_runs_text(len(foreign))} just made by other code (fingerprint {codes}, "
+            f"this process {current}); the next sweep will re-run them. Do the workers run "
+            "another fedsim checkout or package versions?"
+        )
     result.outputs = write_sweep_outputs(spec, runs, runs_root, sweep_dir)
     return result
 
 
 def main_sweep(argv: Sequence[str] | None = None, *, runner: Runner | None = None) -> int:
-    """`fedsim sweep SWEEP.yaml [--scheduler tcp://host:8786] [--workers N] [--out DIR]`."""
+    """`fedsim sweep SWEEP.yaml [--scheduler URL] [--workers N] [--out DIR] [--reuse-stale]`."""
     parser = argparse.ArgumentParser(
         prog="fedsim sweep",
         description="Run a grid of overrides x seeds and aggregate the results.",
@@ -376,6 +431,12 @@ def main_sweep(argv: Sequence[str] | None = None, *, runner: Runner | None = Non
         default=Path("results"),
         help="output root; the sweep goes to OUT/<name>/ (default: results)",
     )
+    parser.add_argument(
+        "--reuse-stale",
+        action="store_true",
+        help="reuse finished runs even if made by other code (another fedsim source or "
+        "numpy/numba/... version); by default those are re-run",
+    )
     args = parser.parse_args(list(argv) if argv is not None else None)
     if args.workers is not None and args.workers < 1:
         raise FedsimError("--workers must be at least 1")
@@ -383,7 +444,7 @@ def main_sweep(argv: Sequence[str] | None = None, *, runner: Runner | None = Non
         raise FedsimError("--workers is for the local pool; a Dask cluster sizes itself")
     from rich.console import Console
 
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)  # log lines stay whole when piped
     spec = load_sweep(args.sweep)
     result = run_sweep(
         spec,
@@ -392,6 +453,7 @@ def main_sweep(argv: Sequence[str] | None = None, *, runner: Runner | None = Non
         workers=args.workers,
         scheduler=args.scheduler,
         log=console.print,
+        reuse_stale=args.reuse_stale,
     )
     console.print(f"wrote {result.sweep_dir}/report.html and aggregate.csv/.md")
     if result.failed:

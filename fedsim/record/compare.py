@@ -5,7 +5,9 @@ absolute and in percent. Runs that measure different things (another task or met
 still tabulated, but flagged loudly: a silent comparison of accuracy against mean return
 would be worse than none. Figures straight from summary.json are copied verbatim, so the CSV
 can be checked against the runs; derived figures (split of bytes-to-target, wire overhead)
-come from rounds.csv and clients.csv and are named as such.
+come from rounds.csv and clients.csv and are named as such. Runs made by different code (their
+summary.json `code` fingerprints differ) get a one-line warning: legitimate when comparing
+before/after a change, misleading when it is an accident.
 """
 
 from __future__ import annotations
@@ -320,7 +322,27 @@ def compare_runs(paths: Sequence[str | Path | RunData]) -> CompareTable:
             warnings.append(
                 f"`{label}` is not comparable with baseline `{labels[0]}`: {'; '.join(diffs)}"
             )
+    code_warning = _code_warning(runs, labels)
+    if code_warning:
+        warnings.append(code_warning)
     return CompareTable(runs, labels, _quantities(runs), warnings, mismatched)
+
+
+def _code_warning(runs: list[RunData], labels: list[str]) -> str | None:
+    """One line if the runs recorded different code fingerprints (or some recorded none)."""
+    groups: dict[str, list[str]] = {}
+    for label, run in zip(labels, runs, strict=True):
+        code = run.summary.get("code")
+        groups.setdefault(code if isinstance(code, str) else "unrecorded", []).append(label)
+    if len(groups) < 2:
+        return None
+
+    def who(names: list[str]) -> str:
+        shown = ", ".join(f"`{n}`" for n in names[:3])
+        return shown + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+    parts = [f"{code} ({who(names)})" for code, names in groups.items()]
+    return f"runs were made by different code (fingerprint {'; '.join(parts)})"
 
 
 def write_compare(table: CompareTable, out_dir: str | Path) -> tuple[Path, Path]:

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import yaml
 
+from fedsim.record.fingerprint import code_fingerprint
+
 __all__ = ["synthetic_runner", "write_synthetic_run"]
 
 _CODEC_FACTOR = {"float32": 1.0, "float16": 0.5, "int8": 0.25, "topk": 0.1}
@@ -344,6 +346,7 @@ def write_synthetic_run(
         "task": task,
         "codec": codec,
         "energy_j_mean": round(sum(energy) / len(energy), 6),
+        "code": code_fingerprint(),  # as write_run: fedsim sweep reuses only same-code runs
     }
     (run / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return run

@@ -1,5 +1,6 @@
 """Write a run's folder: config.yaml, rounds.csv, links.csv, timeline.csv, clients.csv,
-topology.json, summary.json (format: docs/results.md)."""
+topology.json, summary.json (format: docs/results.md). summary.json also records which code
+made the run (`"code"`, fedsim.record.fingerprint)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from fedsim.record.fingerprint import code_fingerprint
 
 __all__ = ["ROUND_COLUMNS", "write_csv", "write_json", "write_run"]
 
@@ -80,5 +83,6 @@ def write_run(
     write_csv(out / "timeline.csv", TIMELINE_COLUMNS, timeline)
     write_csv(out / "clients.csv", CLIENT_COLUMNS, clients)
     write_json(out / "topology.json", topology)
-    write_json(out / "summary.json", summary)
+    # summary.json last: its presence marks a finished run (fedsim sweep resumes on it).
+    write_json(out / "summary.json", {"code": code_fingerprint(), **summary})
     return out

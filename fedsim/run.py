@@ -12,8 +12,9 @@ import contextlib
 import gc
 import logging
 import random
+import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,8 @@ def _build_strategy(sc: Scenario) -> Any:
             dict(fl.options),
             clients_per_round=fl.clients_per_round,
             over_selection=fl.over_selection,
+            selection=fl.selection,
+            selection_floor=fl.selection_floor,
             **dict(fl.local),
         )
     except ValueError as exc:
@@ -147,14 +150,26 @@ def _quiet_gc() -> Iterator[None]:
         gc.unfreeze()
 
 
-def simulate(scenario: Scenario, *, progress: Any = None) -> RunResult:
-    """Run one scenario in simulated time and return everything it recorded."""
+def simulate(
+    scenario: Scenario, *, progress: Any = None, warn: Callable[[str], None] | None = None
+) -> RunResult:
+    """Run one scenario in simulated time and return everything it recorded. `warn`
+    receives `fedsim show`'s deadline warnings (groups that cannot report in time)."""
     sc = scenario
     streams = Streams(sc.seed)
     random.seed(sc.seed)  # aiohttp's connector shuffles waiters with `random`
     devices = sc.device_nodes
     task = build_task(sc.task, len(devices), streams)
     check_memory(sc, task)
+    if warn is not None:
+        from fedsim.show import upload_warnings
+
+        try:
+            lines = upload_warnings(sc, task=task)
+        except Exception as exc:  # an estimate must never stop a run
+            lines = [f"no transfer-time estimate ({exc})"]
+        for line in lines:
+            warn(line)
     adversary = parse_adversaries(sc.adversaries)
     byzantine = (
         choose_adversaries(len(devices), adversary, streams.get("adversaries", "choose"))
@@ -389,6 +404,10 @@ def run_name_for(scenario: Scenario, overrides: Sequence[str] = ()) -> str:
     return name
 
 
+def _warn_stderr(line: str) -> None:
+    print(f"fedsim: warning: {line}", file=sys.stderr)
+
+
 def run_scenario(
     path: str | Path,
     *,
@@ -407,7 +426,7 @@ def run_scenario(
 
         display = RunProgress(total_rounds=scenario.fl.rounds, title=scenario.name)
     with display as bar:
-        result = simulate(scenario, progress=bar)
+        result = simulate(scenario, progress=bar, warn=_warn_stderr)
     out = Path(out_root) / (run_name or run_name_for(scenario, overrides))
     config = dict(scenario.raw)
     config["name"] = scenario.name

@@ -19,6 +19,7 @@ import yaml
 
 from fedsim.devices import BUILTIN_DEVICES, DeviceProfile, parse_device
 from fedsim.errors import FedsimError, ScenarioError
+from fedsim.fl.selection import SELECTIONS
 from fedsim.units import parse_bandwidth, parse_duration, parse_fraction
 
 __all__ = [
@@ -192,6 +193,10 @@ class FLSpec:
     """A count (>= 1) or a fraction of the registered clients (< 1)."""
     min_available: int = 1
     over_selection: float = 0.0
+    selection: str = "uniform"
+    """How a round picks clients: `uniform` or `reliability` (fedsim.fl.selection)."""
+    selection_floor: float = 0.1
+    """`reliability`: the least weight a client gets, so unreliable ones are still tried."""
     deadline_s: float = 120.0
     quorum: float = 0.5
     target: float | None = None
@@ -533,6 +538,15 @@ def _parse_reachability(
     return conn
 
 
+@_typed({"type": "number", "exclusiveMinimum": 0, "maximum": 1})
+def _positive_fraction(v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise ValueError(f"expected a number, got {v!r}")
+    if not 0.0 < float(v) <= 1.0:
+        raise ValueError(f"must lie in (0, 1], got {v}")
+    return float(v)
+
+
 FL_FIELDS: dict[str, Field] = {
     "strategy": Field(_str(), "fedavg", "fedavg, fedprox, fedavgm, fedadam, fedyogi, "
                       "fedadagrad, median, trimmed_mean, krum"),
@@ -541,6 +555,9 @@ FL_FIELDS: dict[str, Field] = {
     "clients_per_round": Field(_float(0.0), 1.0, "a count (>= 1) or a fraction (< 1)"),
     "min_available": Field(_int(1), 1, "wait for this many polling devices before a round"),
     "over_selection": Field(parse_fraction, 0.0, "select this much more, keep the first"),
+    "selection": Field(_str(SELECTIONS), "uniform", "uniform, or reliability: "
+                       "weight by (reports + 1) / (reports + failures + 2) (sync engine)"),
+    "selection_floor": Field(_positive_fraction, 0.1, "reliability: least weight, in (0, 1]"),
     "deadline": Field(_positive_duration, 120.0, "a round waits at most this long"),
     "quorum": Field(parse_fraction, 0.5, "fraction of wanted reports needed to aggregate"),
     "target": Field(_float(), None, "stop once the metric reaches this"),
@@ -571,6 +588,8 @@ def _parse_fl(sec: Section) -> FLSpec:
         clients_per_round=sec.field("clients_per_round", f),
         min_available=sec.field("min_available", f),
         over_selection=sec.field("over_selection", f),
+        selection=sec.field("selection", f),
+        selection_floor=sec.field("selection_floor", f),
         deadline_s=sec.field("deadline", f),
         quorum=sec.field("quorum", f),
         target=sec.field("target", f),
@@ -588,6 +607,12 @@ def _parse_fl(sec: Section) -> FLSpec:
     if spec.clients_per_round >= 1 and spec.clients_per_round != int(spec.clients_per_round):
         raise ScenarioError(
             sec.key("clients_per_round"), "a count must be whole (or < 1: a fraction)"
+        )
+    if spec.selection != "uniform" and spec.engine == "async":
+        raise ScenarioError(
+            sec.key("selection"),
+            f"{spec.selection!r} needs the sync engine: async FedBuff has no selection step "
+            "(every polling client gets a task, first come first served)",
         )
     sec.done()
     return spec

@@ -1,21 +1,30 @@
 """`fedsim show FILE`: a topology as a readable tree, with the figures people derive
 by hand: devices per gateway, each device group's path latency, its bottleneck
-rate, and what one model upload costs on that path (lossless flow model)."""
+rate, and what one model upload and download cost on that path (lossless flow
+model, duty cycles included), with a warning where that exceeds the round deadline.
+
+The sizes are the real ones: the task's parameter vector in the envelope the
+clients send (`fl.codec`) and the server returns (float32), plus the HTTP heads."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from rich.console import Console
 from rich.tree import Tree
 
 from fedsim.net.flow import lossless_transfer_time
+from fedsim.net.link import Hop
 from fedsim.net.network import Network
+from fedsim.net.tcp import TcpParams
 from fedsim.rng import Streams
 from fedsim.scenario import NodeSpec, Scenario, load_scenario
 
-__all__ = ["describe", "main_show"]
+__all__ = ["Direction", "GroupCost", "ModelSizes", "describe", "group_costs", "main_show",
+           "model_sizes", "upload_warnings"]  # fmt: skip
 
 
 def _rate(bps: float) -> str:
@@ -26,14 +35,245 @@ def _rate(bps: float) -> str:
 
 
 def _secs(s: float) -> str:
-    return f"{s * 1e3:.3g} ms" if s < 1 else f"{s:.3g} s"
+    return f"{s * 1e3:.3g} ms" if s < 1 else f"{s:.3g} s" if s < 1000 else f"{s:.0f} s"
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.3g} %"
+
+
+# ------------------------------------------------------------------------ sizes
+@dataclass(frozen=True)
+class ModelSizes:
+    """Bytes of one model transfer. `*_body`: the envelope (fedsim.fl.codec); the
+    totals add the HTTP request (upload) or response (download) head."""
+
+    params: int
+    codec: str
+    upload_payload: int
+    upload_body: int
+    upload: int
+    download_body: int
+    download: int
+
+
+def _request_head(body: int, client_id: str, server_round: int) -> int:
+    """The head aiohttp writes for the client's POST /v1/update (fedsim/fl/client.py)."""
+    from aiohttp.http import SERVER_SOFTWARE
+
+    from fedsim.fl.server import CLIENT_HEADER, ROUND_HEADER
+    from fedsim.run import SERVER_HOST, SERVER_PORT
+
+    lines = [
+        "POST /v1/update HTTP/1.1",
+        f"Host: {SERVER_HOST}:{SERVER_PORT}",
+        f"{CLIENT_HEADER}: {client_id}",
+        f"{ROUND_HEADER}: {server_round}",
+        "Content-Type: application/octet-stream",
+        "Accept: */*",
+        "Accept-Encoding: gzip, deflate",
+        f"User-Agent: {SERVER_SOFTWARE}",
+        f"Content-Length: {body}",
+    ]
+    return len("\r\n".join(lines)) + 4
+
+
+def _response_head(body: int) -> int:
+    """The head of the server's 200 answer to GET /v1/task (fedsim/fl/server.py)."""
+    from aiohttp.http import SERVER_SOFTWARE
+
+    lines = [
+        "HTTP/1.1 200 OK",
+        "Content-Type: application/octet-stream",
+        f"Content-Length: {body}",
+        "Date: Thu, 01 Jan 2026 00:00:00 GMT",
+        f"Server: {SERVER_SOFTWARE}",
+    ]
+    return len("\r\n".join(lines)) + 4
+
+
+def model_sizes(sc: Scenario, task: Any = None) -> ModelSizes:
+    """What one client uploads and downloads per round: the task's initial parameters
+    encoded as the client (fl.codec) and the server (float32) encode them. Metric
+    values in the upload's meta are not known before training: a few bytes more."""
+    import numpy as np
+
+    from fedsim.fl.codec import encode
+    from fedsim.tasks.registry import build_task
+
+    devices = sc.device_nodes
+    if task is None:
+        task = build_task(sc.task, len(devices), Streams(sc.seed))
+    params = np.asarray(task.initial_params(), dtype=np.float32)
+    client = max((d.name for d in devices), key=len, default="device")
+    rounds = sc.fl.rounds
+    examples = int(task.learner(0).num_examples) if devices else 0
+    codec = sc.fl.codec
+    delta = codec in ("int8", "topk")  # as FLClient._train_and_upload
+    meta = {"client_id": client, "round": rounds, "version": rounds,
+            "num_examples": examples, "metrics": {}}  # fmt: skip
+    up = encode(params, meta, codec=codec, delta=delta, rng=np.random.default_rng(0))
+    down_meta = {"round": rounds, "version": rounds, "config": dict(sc.fl.local)}
+    down = len(encode(params, down_meta, codec="float32").body)
+    return ModelSizes(
+        params=int(params.size),
+        codec=codec,
+        upload_payload=up.payload_bytes,
+        upload_body=len(up.body),
+        upload=len(up.body) + _request_head(len(up.body), client, rounds),
+        download_body=down,
+        download=down + _response_head(down),
+    )
+
+
+# ------------------------------------------------------------------------ costs
+@dataclass(frozen=True)
+class Direction:
+    """One direction of a group's path: the limiting hop and the transfer time."""
+
+    size: int
+    rate_bps: float
+    """Effective bottleneck: min over hops of rate x duty cycle."""
+    raw_bps: float
+    """That hop's rate without its duty cycle."""
+    duty_cycle: float
+    duty_limited: bool
+    """The limiting hop is limited by its duty cycle (the fastest hop by rate might not be)."""
+    time_s: float
+    frame: int
+    """Bytes of a full-size segment on the wire."""
+    ack_gap_s: float
+    """How long the limiting hop takes to let through the segments one ACK covers
+    (delayed ACKs: two), silences included: TCP's timer must outlast it."""
+
+
+@dataclass(frozen=True)
+class GroupCost:
+    parent: str
+    group: str
+    nodes: tuple[NodeSpec, ...]
+    hops: int
+    latency_s: float
+    up: Direction
+    down: Direction
+
+    @property
+    def round_trip_s(self) -> float:
+        return self.up.time_s + self.down.time_s
+
+
+def _direction(hops: Sequence[Hop], size: int, d: int, latency: float) -> Direction:
+    """d = 0: device to server (each hop's own direction), 1: the reverse.
+
+    TCP (handshake, slow start, headers) comes from `lossless_transfer_time` at the
+    slowest radio rate; a duty-cycled limiting hop adds its silences as a throughput
+    bound: everything that hop sends (SYN, ACK, data segments) at rate x duty. Not
+    `lossless_transfer_time` at rate x duty itself: a 242-byte frame at 17.6 bit/s
+    holds the medium longer than TCP's timers, so that call replays spurious
+    timeouts (a 6 KB upload at 1 % of SF9 came out at 31 h instead of ~1 h, and a
+    21 KB one ran for minutes of wall time)."""
+    txs = [h.link.tx[h.direction if d == 0 else 1 - h.direction] for h in hops]
+    eff = [tx.rate_bps * tx.duty_cycle for tx in txs]
+    i = min(range(len(txs)), key=eff.__getitem__)
+    mtu = min(h.link.mtu for h in hops)
+    t = lossless_transfer_time(size, min(tx.rate_bps for tx in txs), latency, mtu)
+    limited = txs[i].duty_cycle < 1.0
+    if limited:
+        p = TcpParams()
+        mss = p.mss(mtu)
+        nseg = max(1, -(-size // mss))
+        last = 8.0 * p.wire(size - (nseg - 1) * mss)  # no silence needed after it
+        bits = 8.0 * (p.syn_bytes + p.ack_bytes + nseg * p.wire(0) + size)
+        t = max(t, (bits - last) / eff[i] + last / txs[i].rate_bps + latency)
+    frame = TcpParams().wire(TcpParams().mss(mtu))
+    gap = TcpParams().delack_segments * 8.0 * frame / eff[i]
+    return Direction(size, eff[i], txs[i].rate_bps, txs[i].duty_cycle, limited, t, frame, gap)
+
+
+def group_costs(
+    sc: Scenario, sizes: ModelSizes | None = None, upload_bytes: int | None = None
+) -> list[GroupCost]:
+    """Per device group (parent, group): one device's model download and upload on
+    an otherwise idle path (no contention, no loss)."""
+    import simpy
+
+    sizes = sizes or model_sizes(sc)
+    up_size = upload_bytes or sizes.upload
+    net = Network(simpy.Environment(), sc, Streams(sc.seed))
+    groups: dict[tuple[str, str], list[NodeSpec]] = defaultdict(list)
+    for node in sc.device_nodes:
+        groups[(node.parent or "", node.group)].append(node)
+    out = []
+    for (parent, group), nodes in groups.items():
+        hops = net.path(nodes[0].name)
+        if not hops:
+            continue
+        latency = sum(h.link.latency_s for h in hops)
+        out.append(
+            GroupCost(
+                parent, group, tuple(nodes), len(hops), latency,
+                _direction(hops, up_size, 0, latency),
+                _direction(hops, sizes.download, 1, latency),
+            )
+        )  # fmt: skip
+    return out
+
+
+def _warnings(g: GroupCost, deadline: float) -> list[str]:
+    """Why this group's devices cannot finish a round in time, if they cannot."""
+    out = []
+    what = "these devices cannot report"
+    if g.up.time_s > deadline:
+        out.append(f"upload ≈ {_secs(g.up.time_s)}")
+    elif g.down.time_s > deadline:
+        out.append(f"download ≈ {_secs(g.down.time_s)}")
+        what = "these devices cannot get the model"
+    elif g.round_trip_s > deadline:
+        out.append(f"download + upload ≈ {_secs(g.round_trip_s)}")
+    if out:
+        out[0] += f" exceeds the round deadline ({_secs(deadline)}): {what}"
+    max_rto = TcpParams().max_rto
+    for name, d in (("upload", g.up), ("download", g.down)):
+        if d.ack_gap_s > max_rto:
+            out.append(
+                f"{name}: two {d.frame} B segments need {_secs(d.ack_gap_s)} at "
+                f"{_rate(d.rate_bps)}, longer than TCP's {max_rto:.0f} s maximum retransmission "
+                "timeout: spurious retransmissions make it far slower than estimated"
+            )
+    return out
+
+
+def upload_warnings(
+    sc: Scenario, costs: Sequence[GroupCost] | None = None, task: Any = None
+) -> list[str]:
+    """One line per problem of a device group: its model download and upload alone,
+    on an idle path, take longer than `fl.deadline` (training time not even counted),
+    or a path too slow for TCP's timers. `task`: the scenario's task if already built
+    (saves building it again)."""
+    if costs is None:
+        costs = group_costs(sc, model_sizes(sc, task))
+    out: list[str] = []
+    for g in costs:
+        d = g.up if g.up.time_s >= g.down.time_s else g.down
+        why = (f"{_rate(d.raw_bps)} at {_pct(d.duty_cycle)} duty cycle" if d.duty_limited
+               else f"bottleneck {_rate(d.rate_bps)}")  # fmt: skip
+        where = f"{g.group} × {len(g.nodes)} under {g.parent}"
+        out.extend(f"{where}: {w} ({why})" for w in _warnings(g, sc.fl.deadline_s))
+    return out
+
+
+# ------------------------------------------------------------------------ tree
+def _bottleneck(d: Direction) -> str:
+    if not d.duty_limited:
+        return _rate(d.rate_bps)
+    return f"{_rate(d.rate_bps)} (duty-cycle limited: {_rate(d.raw_bps)} × {_pct(d.duty_cycle)})"
 
 
 def describe(sc: Scenario, model_bytes: int | None = None) -> Tree:
-    """A rich Tree of the topology. `model_bytes`: upload size for the cost column."""
-    import simpy
-
-    net = Network(simpy.Environment(), sc, Streams(sc.seed))
+    """A rich Tree of the topology. `model_bytes`: upload size for the cost column
+    (default: the real one, see `model_sizes`)."""
+    sizes = model_sizes(sc)
+    costs = {(g.parent, g.group): g for g in group_costs(sc, sizes, model_bytes)}
     groups: dict[str, list[NodeSpec]] = defaultdict(list)
     children: dict[str | None, list[str]] = defaultdict(list)
     for node in sc.nodes:
@@ -41,10 +281,19 @@ def describe(sc: Scenario, model_bytes: int | None = None) -> Tree:
             groups[f"{node.parent}/{node.group}"].append(node)
         else:
             children[node.parent].append(node.name)
-    size = model_bytes or 2600
     root = Tree(
         f"[bold]{sc.name}[/] (seed {sc.seed}, {sc.fidelity} fidelity, task {sc.task.kind}, "
         f"{sc.fl.strategy}, {len(sc.device_nodes)} devices)"
+    )
+    up_what = (
+        f"{model_bytes} B (--model-bytes)"
+        if model_bytes
+        else f"{sizes.upload} B ({sizes.codec} envelope {sizes.upload_body} B + HTTP head)"
+    )
+    down_what = f"{sizes.download} B (float32 envelope {sizes.download_body} B + HTTP head)"
+    root.add(
+        f"[bold]model[/] {sizes.params} parameters; upload {up_what}; download {down_what}; "
+        f"round deadline {_secs(sc.fl.deadline_s)}"
     )
 
     def add(parent_tree: Tree, name: str) -> None:
@@ -56,26 +305,35 @@ def describe(sc: Scenario, model_bytes: int | None = None) -> Tree:
             cls = sc.links[node.link_class]
             label += f", uplink {node.link_class}: {_rate(cls.bandwidth_up_bps)}, "
             label += f"{_secs(cls.latency_s)}"
+            if cls.duty_cycle < 1:
+                label += f", duty cycle {_pct(cls.duty_cycle)}"
         label += f", {n_dev} devices directly below)" if node.kind != "server" else ")"
         branch = parent_tree.add(label)
         for child in children.get(name, []):
             add(branch, child)
         for group in devs:
             first = group[0]
-            path = net.path(first.name)
-            latency = sum(h.link.latency_s for h in path)
-            bottleneck = min(h.link.tx[0].rate_bps for h in path)
-            upload = lossless_transfer_time(
-                size, bottleneck, latency, min(h.link.mtu for h in path)
-            )
             cls = sc.links[first.link_class or ""]
             conn = first.connectivity.kind
             shared = ", shared medium" if cls.shared else ""
-            branch.add(
+            head = (
                 f"{first.group} × {len(group)} ({first.device}, {first.link_class}{shared}, "
-                f"connectivity {conn}): path {len(path)} hops, latency {_secs(latency)}, "
-                f"bottleneck {_rate(bottleneck)}, {size} B upload ≈ {_secs(upload)}"
+                f"connectivity {conn})"
             )
+            g = costs.get((name, first.group))
+            if g is None:
+                branch.add(f"{head}: no path")
+                continue
+            text = (
+                f"{head}: path {g.hops} hops, latency {_secs(g.latency_s)}, "
+                f"bottleneck {_bottleneck(g.up)}, {g.up.size} B upload ≈ {_secs(g.up.time_s)}"
+            )
+            if g.down.rate_bps != g.up.rate_bps:
+                text += f"; downlink bottleneck {_bottleneck(g.down)}"
+            text += f", {g.down.size} B download ≈ {_secs(g.down.time_s)}"
+            leaf = branch.add(text)
+            for warning in _warnings(g, sc.fl.deadline_s):
+                leaf.add(f"[bold yellow]⚠ {warning}[/]")
 
     for top in children.get(None, []):
         add(root, top)
@@ -92,7 +350,9 @@ def main_show(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(prog="fedsim show", description=__doc__)
     p.add_argument("topology")
     p.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE")
-    p.add_argument("--model-bytes", type=int, default=None, help="upload size (default 2600 B)")
+    p.add_argument("--model-bytes", type=int, default=None,
+                   help="upload size in bytes (default: the task's model under fl.codec, "
+                        "plus the HTTP head)")  # fmt: skip
     args = p.parse_args(list(argv))
     sc = load_scenario(args.topology, args.set)
     Console().print(describe(sc, args.model_bytes))

@@ -23,7 +23,10 @@ that window (cause: `stale`, `rejected`, the `explain` hook's answer, `aborted`,
 
 The engine implements the `Engine` protocol of `fedsim.fl.engine`, so the HTTP
 server and the clients are the same as for `SyncRounds`. FedBuff aggregation is
-its own rule, so there is no `Strategy` here; numerics use the kernels.
+its own rule, so there is no `Strategy` here; numerics use the kernels. Nor is
+there a selection step to bias: every polling client gets a task as soon as a
+slot is free, so `fl.selection: reliability` is rejected for this engine when
+the topology is loaded (a reliability-ordered slot queue would be the async analogue).
 """
 
 from __future__ import annotations

@@ -290,7 +290,7 @@ class SyncRounds:
         if self._matrix.shape[0] < rnd.want:
             self._matrix = np.empty((rnd.want, self.params.size), dtype=np.float32)
         self.current = rnd
-        for cid, t in ins.items():
+        for cid, t in ins.items():  # rounds_reported rises in `submit`: the gap is failures
             self.clients[cid].rounds_selected += 1
             self.polls.hand(cid, t)
         with contextlib.suppress(TimeoutError):
@@ -298,6 +298,8 @@ class SyncRounds:
         rnd.open = False
         end = loop.time()
         failures = self._failures(rnd, end)
+        for f in failures:
+            self.clients[f.client_id].rounds_failed += 1
         results = rnd.results
         accepted = False
         candidate_metric: float | None = None

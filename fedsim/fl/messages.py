@@ -20,7 +20,13 @@ class ClientInfo:
     polls: int = 0
     """Times the client asked for work (availability evidence)."""
     rounds_selected: int = 0
+    """Tasks handed to the client (every selection, over-selected ones too)."""
     rounds_reported: int = 0
+    """Of those, the accepted uploads."""
+    rounds_failed: int = 0
+    """Of those, the failures a round recorded (any cause). Over-selected leftovers of
+    a round that filled up count as neither: the round did not need them, so their
+    lateness says nothing against them (`reliability` selection)."""
     totals: dict[str, float] = field(default_factory=dict)
     """Sums of counted metrics over accepted uploads (RL `episodes`, `steps`)."""
 

@@ -16,19 +16,9 @@ from typing import Any
 import numpy as np
 
 from fedsim.fl.messages import ClientInfo, Failure, RoundUpdates, TrainIns
+from fedsim.fl.selection import DEFAULT_FLOOR, Selection, sample_clients
 
 __all__ = ["Strategy", "sample_clients"]
-
-
-def sample_clients(
-    clients: Sequence[ClientInfo], k: int, rng: np.random.Generator
-) -> list[ClientInfo]:
-    """Uniformly choose `k` clients (all of them if fewer), in a stable order."""
-    ordered = sorted(clients, key=lambda c: c.client_id)
-    if k >= len(ordered):
-        return ordered
-    idx = np.sort(rng.choice(len(ordered), size=k, replace=False))
-    return [ordered[i] for i in idx]
 
 
 class Strategy(ABC):
@@ -37,13 +27,20 @@ class Strategy(ABC):
     name: str = "strategy"
 
     def __init__(
-        self, clients_per_round: float = 1.0, over_selection: float = 0.0, **local: Any
+        self,
+        clients_per_round: float = 1.0,
+        over_selection: float = 0.0,
+        selection: str = "uniform",
+        selection_floor: float = DEFAULT_FLOOR,
+        **local: Any,
     ) -> None:
         """`clients_per_round`: a count (>= 1) or a fraction of those online (< 1).
 
         `over_selection` asks that many more (0.3 = 30 %) so stragglers do not stall
-        the round; the engine keeps the first `target_count` reports. `local` is the
-        training configuration sent to clients (epochs, lr, batch_size, ...).
+        the round; the engine keeps the first `target_count` reports. `selection`
+        is how `configure_round` picks them: `uniform` or `reliability` (weighted by
+        each client's report rate, at least `selection_floor`; fedsim.fl.selection).
+        `local` is the training configuration sent to clients (epochs, lr, ...).
         """
         if clients_per_round <= 0:
             raise ValueError(f"clients_per_round must be positive, got {clients_per_round}")
@@ -51,6 +48,7 @@ class Strategy(ABC):
             raise ValueError(f"over_selection cannot be negative, got {over_selection}")
         self.clients_per_round = clients_per_round
         self.over_selection = over_selection
+        self.selection = Selection(selection, float(selection_floor))
         self.local_config: dict[str, Any] = dict(local)
 
     def target_count(self, available: int) -> int:
@@ -71,7 +69,7 @@ class Strategy(ABC):
         rng: np.random.Generator,
     ) -> list[tuple[ClientInfo, TrainIns]]:
         """Pick clients among `clients` (those online now) and give each its instructions."""
-        chosen = sample_clients(clients, self.num_to_select(len(clients)), rng)
+        chosen = self.selection.choose(clients, self.num_to_select(len(clients)), rng)
         ins = TrainIns(server_round, model_version, dict(self.local_config))
         return [(c, ins) for c in chosen]
 

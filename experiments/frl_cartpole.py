@@ -26,6 +26,7 @@ topologies/frl_*.yaml run the same tasks through the FL stack.
 
 Run: .venv/bin/python experiments/frl_cartpole.py [--part a|b|c] [--seeds N] [--seeds-b N]
      [--fleet 5 10 20]  (part b's protocol for other fleet sizes)
+     [--policy-b mlp]   (part b with a 16-unit MLP policy instead of linear-softmax)
 """
 
 from __future__ import annotations
@@ -128,6 +129,8 @@ GRID_B: list[Config] = [
     (0.03, "adam", "whiten", 4), (0.1, "adam", "whiten", 4), (1.0, "sgd", "whiten", 4),
 ]  # fmt: skip
 MAIN_B: Config = (0.3, "sgd", "running", 1)
+POLICY_B = "linear"
+"""Policy class for part (b): "linear" (softmax) or "mlp" (16 tanh units), --policy-b."""
 SHORT_POLE = 0.26
 """Short poles: the lowest fifth of the 0.1-0.9 range."""
 
@@ -151,7 +154,7 @@ def _job_b(args: tuple) -> tuple[list[float], list, list, list, int]:
     """One seed, one learner config (and fleet size, 5 unless given): per-device
     episodes for (i), (ii), (iii)."""
     seed, (lr, opt, baseline, batch), cap, *rest = args
-    task = _cartpole(100 + seed, (0.1, 0.9), baseline, lr, opt, batch, *rest)
+    task = _cartpole(100 + seed, (0.1, 0.9), baseline, lr, opt, batch, *rest, policy=POLICY_B)
     n = len(task.dynamics)
     # (ii) every device learns alone from scratch.
     alone = [
@@ -202,7 +205,8 @@ def _line(xs: list[Any], cap: int) -> str:
 
 
 def part_b(ex: ProcessPoolExecutor, seeds: int, cap: int) -> None:
-    print(f"(b) heterogeneous poles (half-length uniform 0.1-0.9), 5 devices, {seeds} seeds; "
+    print(f"(b) heterogeneous poles (half-length uniform 0.1-0.9), {POLICY_B} policy, 5 devices, "
+          f"{seeds} seeds; "
           f"per device: episodes it spent until the policy it deploys scores >= {TARGET:.0f} "
           f"on its own pole (cap {cap}, counted as {cap})")  # fmt: skip
     methods = ("(i) one averaged policy", "(ii) per-device learning", "(iii) FedAvg, then local")
@@ -329,10 +333,14 @@ def main() -> None:
     ap.add_argument("--baseline-a", default="none")
     ap.add_argument("--seeds-b", type=int, default=20)
     ap.add_argument("--cap-b", type=int, default=2000, help="max episodes per device (b)")
+    ap.add_argument("--policy-b", choices=["linear", "mlp"], default="linear",
+                    help="policy class for (b)")  # fmt: skip
     ap.add_argument("--fleet", type=int, nargs="*", default=[],
                     help="(b) again for these fleet sizes, e.g. --fleet 5 10 20")  # fmt: skip
     args = ap.parse_args()
     parts = args.part or ["a", "b", "c"]
+    global POLICY_B
+    POLICY_B = args.policy_b  # set before the pool forks its workers
     t0 = time.perf_counter()
     with ProcessPoolExecutor(os.cpu_count()) as ex:
         if "a" in parts:

@@ -265,32 +265,45 @@ def test_shared_sender_hooks_fast_retransmit() -> None:
     assert 7.0 <= s.cwnd <= 8.0
 
 
+def _lora(rate: float, up_duty: float, down_duty: float, mtu: int, loss: float) -> Link:
+    """A LoRa-like link: duty-cycled transmitters, loss on the data direction (0)."""
+    return Link("l", "a", "b", (Transmitter("l>", rate, duty_cycle=up_duty),
+                Transmitter("l<", rate, duty_cycle=down_duty)), 1.0, mtu=mtu,
+                loss=(Bernoulli(loss), Bernoulli(0.0)))  # fmt: skip
+
+
+def _mean_times(make_link, size: int, seeds: int) -> tuple[list[float], list[Link]]:  # type: ignore[no-untyped-def]
+    """Mean delivery time of `size` bytes over fresh links, flow then packet fidelity
+    (every transfer must finish), and the links used."""
+    from fedsim.net.packet import PacketChannel
+
+    means, links = [], []
+    for cls in (FlowChannel, PacketChannel):
+        times = []
+        for seed in range(seeds):
+            env = simpy.Environment()
+            link = make_link()
+            ch = cls(env, (Hop(link, 0),), np.random.default_rng(seed))
+            out = _transfer(env, ch, size)
+            env.run()
+            assert out, f"{cls.__name__} never delivered"
+            times.append(out[0])
+            links.append(link)
+        means.append(float(np.mean(times)))
+    return means, links
+
+
 def test_duty_cycled_lossy_link_stays_bounded_and_near_packet_fidelity() -> None:
     """6.2 kB over LoRa SF9 (1.76 kbit/s, 1 s, MTU 242) at 1 % duty cycle and 5 % loss:
     each frame holds the channel ~110 s, longer than TCP's 60 s maximum RTO, so
     timeouts keep retransmitting. Drop-tail queues bound the backlog in both
     fidelities (without them the flow replay booked forever); the times agree in
     order of magnitude (flow ~25 % below packet in this pathological regime)."""
-    from fedsim.net.packet import PacketChannel
 
-    means = {}
-    for cls in (FlowChannel, PacketChannel):
-        times = []
-        for seed in range(4):
-            env = simpy.Environment()
-            tx = Transmitter("l>", 1760.0, duty_cycle=0.01)
-            link = _link("l", 1760.0, 1.0, tx0=tx, mtu=242,
-                         loss=(Bernoulli(0.05), Bernoulli(0.0)))  # fmt: skip
-            ch = cls(env, (Hop(link, 0),), np.random.default_rng(seed))
-            out = _transfer(env, ch, 6200)
-            env.run()
-            assert out, f"{cls.__name__} never delivered"
-            assert link.counters[0].drops > 0  # the queue dropped retransmissions
-            times.append(out[0])
-        means[cls.__name__] = float(np.mean(times))
-    clean = lossless_transfer_time(6200, 1760.0, 1.0, 242)
-    assert means["FlowChannel"] > 100 * clean
-    assert 0.5 < means["FlowChannel"] / means["PacketChannel"] < 1.5
+    (flow, packet), links = _mean_times(lambda: _lora(1760.0, 0.01, 1.0, 242, 0.05), 6200, 4)
+    assert all(link.counters[0].drops > 0 for link in links)  # queues dropped retransmissions
+    assert flow > 100 * lossless_transfer_time(6200, 1760.0, 1.0, 242)
+    assert 0.5 < flow / packet < 1.5
 
 
 @pytest.mark.parametrize("size", [700, 6200])
@@ -298,24 +311,10 @@ def test_duty_cycle_spaces_the_frames_of_a_window_like_packet_fidelity(size: int
     """At a 10 % duty cycle each 242 B frame on SF9 is followed by ~10 s of silence,
     also inside one TCP window (the flow model books a window as one block). Mean over
     seeds within 15 % of packet fidelity; before the fix flow was 2-4x faster."""
-    from fedsim.net.packet import PacketChannel
-
-    means = []
-    for cls in (FlowChannel, PacketChannel):
-        times = []
-        for seed in range(20):
-            env = simpy.Environment()
-            tx = Transmitter("l>", 1760.0, duty_cycle=0.1)
-            link = _link("l", 1760.0, 1.0, tx0=tx, mtu=242,
-                         loss=(Bernoulli(0.05), Bernoulli(0.0)))  # fmt: skip
-            ch = cls(env, (Hop(link, 0),), np.random.default_rng(seed))
-            out = _transfer(env, ch, size)
-            env.run()
-            times.append(out[0])
-        means.append(float(np.mean(times)))
+    (flow, packet), _ = _mean_times(lambda: _lora(1760.0, 0.1, 1.0, 242, 0.05), size, 20)
     frames = -(-size // 190)  # payload per frame: MTU 242 minus headers
-    assert means[1] > (frames - 1) * 10 * 8 * 242 / 1760.0  # the silences are there
-    assert means[0] == pytest.approx(means[1], rel=0.15)
+    assert packet > (frames - 1) * 10 * 8 * 242 / 1760.0  # the silences are there
+    assert flow == pytest.approx(packet, rel=0.15)
 
 
 def test_duty_cycled_reverse_path_paces_the_acks_like_packet_fidelity() -> None:
@@ -323,20 +322,6 @@ def test_duty_cycled_reverse_path_paces_the_acks_like_packet_fidelity() -> None:
     a 10 % duty cycle (a 54 B ACK holds it ~17 s). The ACKs, not the data, set the
     pace; flow books and times each ACK there. Before, flow timed ACKs by the idle
     return time and was ~9x faster than packet (51 s vs 481 s)."""
-    from fedsim.net.packet import PacketChannel
-
-    means = []
-    for cls in (FlowChannel, PacketChannel):
-        times = []
-        for seed in range(20):
-            env = simpy.Environment()
-            link = Link("l", "a", "b", (Transmitter("l>", 250.0),
-                        Transmitter("l<", 250.0, duty_cycle=0.1)), 1.0, mtu=68,
-                        loss=(Bernoulli(0.1), Bernoulli(0.0)))  # fmt: skip
-            ch = cls(env, (Hop(link, 0),), np.random.default_rng(seed))
-            out = _transfer(env, ch, 207)
-            env.run()
-            times.append(out[0])
-        means.append(float(np.mean(times)))
-    assert means[1] > 200.0
-    assert means[0] == pytest.approx(means[1], rel=0.15)
+    (flow, packet), _ = _mean_times(lambda: _lora(250.0, 1.0, 0.1, 68, 0.1), 207, 20)
+    assert packet > 200.0
+    assert flow == pytest.approx(packet, rel=0.15)

@@ -7,44 +7,16 @@ from pathlib import Path
 
 import pytest
 import yaml
+from topo import CountingRunner, write_sweep
 
 from fedsim.errors import FedsimError
 from fedsim.record.aggregate import mean_ci
 from fedsim.record.synthetic import synthetic_runner
 from fedsim.sweep import expand, load_sweep, main_sweep, run_sweep
 
-BASE = {
-    "name": "tiny",
-    "seed": 1,
-    "fl": {"strategy": "fedavg", "codec": "float32", "rounds": 10},
-    "links": [{"name": "l0", "kind": "wifi", "loss": 0.0}],
-}
-
 
 def _sweep(tmp_path: Path, **changes: object) -> Path:
-    (tmp_path / "base.yaml").write_text(yaml.safe_dump(BASE))
-    spec = {
-        "name": "s",
-        "base": "base.yaml",
-        "grid": {"fl.codec": ["float32", "int8"], "links.0.loss": [0.0, 0.05]},
-        "seeds": [1, 2, 3],
-        "set": ["fl.rounds=6"],
-        **changes,
-    }
-    path = tmp_path / "sweep.yaml"
-    path.write_text(yaml.safe_dump(spec, sort_keys=False))
-    return path
-
-
-class CountingRunner:
-    """Picklable-enough for in-process use: records the runs it was asked to do."""
-
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-
-    def __call__(self, base, seed, overrides, out_root, run_name):  # type: ignore[no-untyped-def]
-        self.calls.append(run_name)
-        return synthetic_runner(base, seed, overrides, out_root, run_name)
+    return write_sweep(tmp_path, **changes)
 
 
 def test_expand_is_cartesian_and_names_are_deterministic(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
+from topo import CountingRunner, write_sweep
 
 from fedsim.record import fingerprint
 from fedsim.record.compare import compare_runs, main_compare
@@ -16,35 +16,10 @@ from fedsim.record.synthetic import synthetic_runner, write_synthetic_run
 from fedsim.record.writer import write_run
 from fedsim.sweep import load_sweep, main_sweep, run_sweep
 
-BASE = {
-    "name": "tiny",
-    "seed": 1,
-    "fl": {"strategy": "fedavg", "codec": "float32", "rounds": 10},
-    "links": [{"name": "l0", "kind": "wifi", "loss": 0.0}],
-}
-
 
 def _sweep(tmp_path: Path) -> Path:
-    (tmp_path / "base.yaml").write_text(yaml.safe_dump(BASE))
-    spec = {
-        "name": "s",
-        "base": "base.yaml",
-        "grid": {"fl.codec": ["float32", "int8"]},
-        "seeds": [1, 2],
-        "set": ["fl.rounds=4"],
-    }
-    path = tmp_path / "sweep.yaml"
-    path.write_text(yaml.safe_dump(spec, sort_keys=False))
-    return path
-
-
-class CountingRunner:
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-
-    def __call__(self, base, seed, overrides, out_root, run_name):  # type: ignore[no-untyped-def]
-        self.calls.append(run_name)
-        return synthetic_runner(base, seed, overrides, out_root, run_name)
+    return write_sweep(tmp_path, grid={"fl.codec": ["float32", "int8"]}, seeds=[1, 2],
+                       set=["fl.rounds=4"])  # fmt: skip
 
 
 @pytest.fixture

@@ -79,3 +79,43 @@ def assert_same_run(a: Any, b: Any, files: tuple[str, ...] = ("rounds.csv", "lin
     sb.pop("wall_time_s")
     assert sa == sb
     return sa
+
+
+SWEEP_BASE = {
+    "name": "tiny",
+    "seed": 1,
+    "fl": {"strategy": "fedavg", "codec": "float32", "rounds": 10},
+    "links": [{"name": "l0", "kind": "wifi", "loss": 0.0}],
+}
+"""A base file for sweeps run by `fedsim.record.synthetic.synthetic_runner`."""
+
+
+def write_sweep(tmp_path: Any, **changes: Any) -> Any:
+    """A sweep file over SWEEP_BASE in tmp_path (codec x loss x 3 seeds unless changed)."""
+    import yaml
+
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(SWEEP_BASE))
+    spec = {
+        "name": "s",
+        "base": "base.yaml",
+        "grid": {"fl.codec": ["float32", "int8"], "links.0.loss": [0.0, 0.05]},
+        "seeds": [1, 2, 3],
+        "set": ["fl.rounds=6"],
+        **changes,
+    }
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+class CountingRunner:
+    """A synthetic sweep runner that records the runs it was asked to do."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def __call__(self, base, seed, overrides, out_root, run_name):  # type: ignore[no-untyped-def]
+        from fedsim.record.synthetic import synthetic_runner
+
+        self.calls.append(run_name)
+        return synthetic_runner(base, seed, overrides, out_root, run_name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -272,7 +273,9 @@ def _lora(rate: float, up_duty: float, down_duty: float, mtu: int, loss: float) 
                 loss=(Bernoulli(loss), Bernoulli(0.0)))  # fmt: skip
 
 
-def _mean_times(make_link, size: int, seeds: int) -> tuple[list[float], list[Link]]:  # type: ignore[no-untyped-def]
+def _mean_times(
+    make_link: Callable[[], Link], size: int, seeds: int
+) -> tuple[list[float], list[Link]]:
     """Mean delivery time of `size` bytes over fresh links, flow then packet fidelity
     (every transfer must finish), and the links used."""
     from fedsim.net.packet import PacketChannel

@@ -12,7 +12,14 @@ def test_plot_run_writes_png_and_svg(tmp_path: Path) -> None:
     run = write_synthetic_run(tmp_path, name="a")
     paths = plot_run(run, tmp_path / "plots")
     stems = {p.stem for p in paths}
-    assert stems == {"metric_vs_time", "metric_vs_bytes", "participation", "timeline", "links"}
+    assert stems == {
+        "metric_vs_time",
+        "metric_vs_bytes",
+        "participation",
+        "timeline",
+        "links",
+        "energy",
+    }
     assert {p.suffix for p in paths} == {".png", ".svg"}
     for p in paths:
         assert p.stat().st_size > 1000
@@ -31,6 +38,8 @@ def test_plot_comparison(tmp_path: Path) -> None:
     ]
     paths = plot_comparison(runs, tmp_path / "cmp")
     assert sorted(p.name for p in paths) == [
+        "compare_energy.png",
+        "compare_energy.svg",
         "compare_metric_vs_bytes.png",
         "compare_metric_vs_bytes.svg",
         "compare_metric_vs_time.png",
@@ -46,4 +55,5 @@ def test_plots_tolerate_missing_tables(tmp_path: Path) -> None:
         "metric_vs_time",
         "metric_vs_bytes",
         "participation",
+        "energy",
     }

@@ -71,7 +71,7 @@ def test_chromium_renders_report(report: Path, tmp_path: Path) -> None:
     assert dom.returncode == 0, dom.stderr[-2000:]
     html = dom.stdout
     assert "<title>fedsim report — farm</title>" in html
-    assert html.count("<figure") == 5  # metric/time, metric/bytes, participation, timeline, links
+    assert html.count("<figure") == 6  # metric/time, metric/bytes, participation, timeline, links
     assert html.count("<svg") >= 6  # + topology
     assert 'class="topology"' in html
     assert html.count("<table") >= 4  # summary, rounds, clients, links

@@ -1,9 +1,11 @@
 """Figures for one run and for a comparison, as PNG (slides) and SVG (reports, zoomable).
 
-Why these five per run: learning progress against the two costs that matter on an IoT
+Why these six per run: learning progress against the two costs that matter on an IoT
 network (simulated time and bytes), who took part in each round and why others failed, what
-each client was doing when (outages stand out in vermillion), and which link was the
-bottleneck. Colours are Okabe-Ito, safe for the common colour-vision deficiencies.
+each client was doing when (outages stand out in vermillion), which link was the
+bottleneck, and what each device (or device group) paid in energy, compute vs radio, and
+how much of its battery that is. Colours are Okabe-Ito, safe for the common colour-vision
+deficiencies.
 
 Figures are built with the object API (`matplotlib.figure.Figure`), not pyplot: no global
 state, nothing to close, no GUI backend is ever touched, and output is deterministic
@@ -22,10 +24,13 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
+from fedsim.devices import BUILTIN_DEVICES, parse_device
+from fedsim.errors import FedsimError
 from fedsim.record.compare import human_seconds
-from fedsim.record.runs import RunData, load_run, parse_causes, run_labels
+from fedsim.record.runs import Row, RunData, load_run, parse_causes, run_labels
 
 __all__ = [
+    "MAX_ENERGY_DEVICES",
     "OKABE_ITO",
     "STATE_COLOURS",
     "comparison_figures",
@@ -80,6 +85,12 @@ _RC = {
 _SVG_META = {"Date": None, "Creator": None, "Format": None, "Type": None}
 MAX_TIMELINE_CLIENTS = 80
 MAX_LINKS = 60
+MAX_ENERGY_DEVICES = 60
+"""Above this many devices the energy figure draws one bar per device group (mean, min-max)."""
+MAX_ENERGY_GROUPS = 60
+ENERGY_COLOURS = {"compute": OKABE_ITO["bluish_green"], "radio": OKABE_ITO["blue"]}
+"""Compute in the timeline's training green, radio in its uploading blue."""
+_CONNECTIVITY_WORDS = {"periodic": "duty-cycled", "markov": "on/off", "trace": "trace"}
 
 
 def _time_scale(max_s: float) -> tuple[float, str]:
@@ -95,6 +106,13 @@ def _byte_scale(max_b: float) -> tuple[float, str]:
         if max_b >= scale:
             return scale, unit
     return 1.0, "B"
+
+
+def _energy_scale(max_j: float) -> tuple[float, str]:
+    for scale, unit in ((1e3, "kJ"), (1.0, "J"), (1e-3, "mJ")):
+        if max_j >= scale:
+            return scale, unit
+    return 1e-6, "µJ"
 
 
 def _metric_label(run: RunData) -> str:
@@ -320,6 +338,287 @@ def _links(run: RunData) -> Figure:
     return fig
 
 
+# -- energy ---------------------------------------------------------------------------
+
+
+def _energy_j(row: Row, kind: str) -> float:
+    return float(row.get(f"energy_{kind}_j") or 0.0)
+
+
+def _has_energy(row: Row) -> bool:
+    return row.get("energy_compute_j") is not None or row.get("energy_radio_j") is not None
+
+
+def _group_detail(item: dict[str, Any], links: Any) -> str:
+    """`sf12 (10% duty) · cortex-m4 · on/off`: uplink link class (and its duty cycle), device
+    profile, connectivity process."""
+    uplink = item.get("uplink")
+    link = uplink.get("link") if isinstance(uplink, dict) else None
+    spec = links.get(link) if isinstance(links, dict) and link is not None else None
+    duty = spec.get("duty_cycle") if isinstance(spec, dict) else None
+    conn = item.get("connectivity")
+    kind = conn.get("kind") if isinstance(conn, dict) else None
+    parts = [
+        f"{link} ({duty} duty)" if link and duty else link,
+        item.get("device"),
+        _CONNECTIVITY_WORDS.get(str(kind), str(kind)) if kind not in (None, "always") else None,
+        "churn" if item.get("churn") else None,
+    ]
+    return " · ".join(str(p) for p in parts if p)
+
+
+def _energy_groups(run: RunData) -> list[tuple[str, str, list[Row]]]:
+    """(group, detail, client rows) in first-seen order, for clients with energy columns.
+
+    A group is a `nodes:` item of config.yaml (`name` with `count` expands to name-1..name-N,
+    as the scenario does); clients not found there (synthetic or older runs) are grouped by
+    gateway, with their device profiles as detail."""
+    member: dict[str, tuple[str, str]] = {}
+    nodes = run.config.get("nodes")
+    for item in nodes if isinstance(nodes, list) else []:
+        if not isinstance(item, dict) or item.get("kind") != "device" or "name" not in item:
+            continue
+        name = str(item["name"])
+        try:
+            count = int(item.get("count", 1))
+        except (TypeError, ValueError):
+            count = 1
+        names = (
+            [name]
+            if count <= 1
+            else [f"{name}-{j:0{len(str(count))}d}" for j in range(1, count + 1)]
+        )
+        for n in names:
+            member[n] = (name, _group_detail(item, run.config.get("links")))
+    groups: dict[str, tuple[str, list[Row]]] = {}
+    for row in run.clients:
+        if not _has_energy(row):
+            continue
+        gw = row.get("gateway") or ""
+        name, detail = member.get(row["client"], (f"via {gw}" if gw else "devices", ""))
+        groups.setdefault(name, (detail, []))[1].append(row)
+    out = []
+    for name, (detail, rows) in groups.items():
+        if not detail:
+            profiles = sorted({str(r.get("device")) for r in rows if r.get("device")})
+            detail = ", ".join(profiles[:3]) + (", ..." if len(profiles) > 3 else "")
+        out.append((name, detail, rows))
+    return out
+
+
+def _battery_capacities(run: RunData) -> dict[str, float | None]:
+    """Device profile -> battery capacity in J (None: mains powered), from the run's config."""
+    caps: dict[str, float | None] = {n: p.battery_j for n, p in BUILTIN_DEVICES.items()}
+    user = run.config.get("devices")
+    for name, data in user.items() if isinstance(user, dict) else []:
+        try:
+            caps[str(name)] = parse_device(str(name), data, f"devices.{name}").battery_j
+        except FedsimError:
+            caps.pop(str(name), None)  # unreadable profile: say nothing about its battery
+    return caps
+
+
+def _joules(value: float | None) -> str:
+    scale, unit = _energy_scale(value or 0.0)
+    return f"{(value or 0.0) / scale:.3g} {unit}"
+
+
+def _pct(fraction: float) -> str:
+    p = 100.0 * fraction
+    if p >= 99.5:
+        return f"{p:.0f} %"
+    return f"{p:.2g} %" if p >= 0.001 else "<0.001 %"
+
+
+def _energy(run: RunData) -> Figure | None:
+    groups = _energy_groups(run)
+    if not groups:
+        return None
+    caps = _battery_capacities(run)
+
+    def total(row: Row) -> float:
+        return _energy_j(row, "compute") + _energy_j(row, "radio")
+
+    def share(row: Row) -> float | None:
+        cap = caps.get(str(row.get("device")))
+        return total(row) / cap if cap else None
+
+    def mean(values: list[float]) -> float:
+        return sum(values) / len(values) if values else 0.0
+
+    # Costliest group on top; devices keep their order within a group.
+    groups.sort(key=lambda g: -mean([total(r) for r in g[2]]))
+    n_dev = sum(len(rows) for _, _, rows in groups)
+    per_group = n_dev > MAX_ENERGY_DEVICES
+    shown = groups[:MAX_ENERGY_GROUPS] if per_group else groups
+    all_rows = [r for _, _, rows in groups for r in rows]
+    comp_sum = sum(_energy_j(r, "compute") for r in all_rows)
+    radio_sum = sum(_energy_j(r, "radio") for r in all_rows)
+    grand = comp_sum + radio_sum
+    labels: list[str] = []
+    comp: list[float] = []
+    radio: list[float] = []
+    notes: list[str] = []
+    ends: list[float] = []  # where each row's note starts (bar or whisker end)
+    whisker: list[tuple[float, float, float]] = []  # (mean, min, max) totals per group
+    right_ticks: list[tuple[float, str]] = []
+    breaks: list[float] = []
+    if per_group:
+        for name, detail, rows in shown:
+            totals = [total(r) for r in rows]
+            shares = [s for s in map(share, rows) if s is not None]
+            cap_set = {caps.get(str(r.get("device"))) for r in rows} - {None}
+            of = f"of {_joules(next(iter(cap_set)))} battery" if len(cap_set) == 1 else "of battery"
+            labels.append(f"{name} (×{len(rows)})")
+            comp.append(mean([_energy_j(r, "compute") for r in rows]))
+            radio.append(mean([_energy_j(r, "radio") for r in rows]))
+            whisker.append((mean(totals), min(totals), max(totals)))
+            ends.append(max(totals))
+            notes.append(f"max {_pct(max(shares))} {of}" if shares else "")
+            right_ticks.append((len(labels) - 1, detail))
+    else:
+        for name, detail, rows in shown:
+            if labels:
+                breaks.append(len(labels) - 0.5)
+            first = len(labels)
+            for r in rows:
+                labels.append(r["client"])
+                comp.append(_energy_j(r, "compute"))
+                radio.append(_energy_j(r, "radio"))
+                ends.append(total(r))
+                s = share(r)
+                cap = caps.get(str(r.get("device")))
+                if s is not None and cap:
+                    notes.append(f"{_pct(s)} of {_joules(cap)} battery")
+                else:
+                    notes.append("mains powered" if str(r.get("device")) in caps else "")
+            right_ticks.append(
+                ((first + len(labels) - 1) / 2, f"{name} · {detail}" if detail else name)
+            )
+    scale, unit = _energy_scale(max(ends, default=0.0))
+    for i, note in enumerate(notes):
+        value = f"{'mean ' if per_group else ''}{(comp[i] + radio[i]) / scale:.3g} {unit}"
+        notes[i] = f"{value} · {note}" if note else value
+    fig, ax = _new(9.0, min(30.0, 1.8 + 0.26 * max(1, len(labels))))
+    ys = list(range(len(labels)))
+    height = 0.7
+    ax.barh(
+        ys,
+        [c / scale for c in comp],
+        height=height,
+        color=ENERGY_COLOURS["compute"],
+        label=f"compute ({_pct(comp_sum / grand if grand else 0.0)} of all energy)",
+    )
+    ax.barh(
+        ys,
+        [r / scale for r in radio],
+        left=[c / scale for c in comp],
+        height=height,
+        color=ENERGY_COLOURS["radio"],
+        label=f"radio ({_pct(radio_sum / grand if grand else 0.0)})",
+    )
+    if whisker:
+        ax.errorbar(
+            [m / scale for m, _, _ in whisker],
+            ys,
+            xerr=[
+                [(m - lo) / scale for m, lo, _ in whisker],
+                [(hi - m) / scale for m, _, hi in whisker],
+            ],
+            fmt="none",
+            ecolor=OKABE_ITO["black"],
+            elinewidth=1,
+            capsize=2.5,
+            label="min–max over the group's devices",
+        )
+    for y, x, note in zip(ys, ends, notes, strict=True):
+        ax.annotate(
+            note, (x / scale, y), xytext=(3, 0), textcoords="offset points", va="center", fontsize=7
+        )
+    for b in breaks:
+        ax.axhline(b, color=OKABE_ITO["grey"], linewidth=0.6)
+    small = 7 if len(labels) > 30 else 8
+    ax.set_yticks(ys, labels, fontsize=small)
+    ax.set_ylim(len(labels) - 0.5, -0.5)
+    top = max(ends, default=0.0) / scale
+    ax.set_xlim(0, top / 0.6 if top > 0 else 1.0)
+    ax.grid(axis="y", visible=False)
+    right = ax.secondary_yaxis("right")
+    right.set_yticks([y for y, _ in right_ticks], [t for _, t in right_ticks], fontsize=small)
+    right.tick_params(length=0)
+    mean_all = grand / len(all_rows)
+    m_scale, m_unit = _energy_scale(mean_all)
+    if per_group:
+        more = (
+            f", costliest {len(shown)} of {len(groups)} groups" if len(groups) > len(shown) else ""
+        )
+        title = f"Energy per device, mean per group — {run.name} ({n_dev} devices{more})"
+    else:
+        title = f"Energy per device — {run.name} (mean {mean_all / m_scale:.3g} {m_unit})"
+    ax.set(
+        xlabel=f"energy spent over the run ({unit})",
+        ylabel="device group" if per_group else "device",
+        title=title,
+    )
+    fig.legend(loc="outside lower center", ncol=3 if whisker else 2, frameon=False, fontsize=8)
+    return fig
+
+
+def _energy_comparison(runs: list[RunData], labels: list[str]) -> Figure | None:
+    """Mean energy per device of each run, compute and radio side by side."""
+    stats: list[tuple[float, float] | None] = []
+    for run in runs:
+        rows = [r for r in run.clients if _has_energy(r)]
+        comp = [r["energy_compute_j"] for r in rows if r.get("energy_compute_j") is not None]
+        radio = [r["energy_radio_j"] for r in rows if r.get("energy_radio_j") is not None]
+        stats.append(
+            (sum(comp) / len(comp) if comp else 0.0, sum(radio) / len(radio) if radio else 0.0)
+            if rows
+            else None
+        )
+    if all(s is None for s in stats):
+        return None
+    scale, unit = _energy_scale(max((max(s) for s in stats if s is not None), default=0.0))
+    fig, ax = _new(7.0, min(30.0, 1.8 + 0.5 * len(runs)))
+    ys = list(range(len(runs)))
+    for offset, kind, idx in ((-0.2, "compute", 0), (0.2, "radio", 1)):
+        bars = ax.barh(
+            [y + offset for y in ys],
+            [(s[idx] if s is not None else 0.0) / scale for s in stats],
+            height=0.4,
+            color=ENERGY_COLOURS[kind],
+            label=kind,
+        )
+        ax.bar_label(
+            bars,
+            [f"{s[idx] / scale:.3g} {unit}" if s is not None else "" for s in stats],
+            padding=3,
+            fontsize=7,
+        )
+    for y, s in zip(ys, stats, strict=True):
+        if s is None:
+            ax.text(
+                0,
+                y,
+                " no energy data (clients.csv)",
+                va="center",
+                fontsize=7,
+                color=OKABE_ITO["grey"],
+            )
+    top = max((max(s) for s in stats if s is not None), default=0.0) / scale
+    ax.set_xlim(0, top * 1.25 if top > 0 else 1.0)
+    ax.set_yticks(ys, labels, fontsize=7 if len(runs) > 20 else 8)
+    ax.set_ylim(len(runs) - 0.5, -0.5)
+    ax.grid(axis="y", visible=False)
+    ax.set(
+        xlabel=f"mean energy per device over the run ({unit})",
+        ylabel="run",
+        title="Energy per device (mean over each run's devices)",
+    )
+    fig.legend(loc="outside lower center", ncol=2, frameon=False, fontsize=8)
+    return fig
+
+
 def run_figures(run: RunData) -> list[tuple[str, Figure]]:
     """(file stem, figure) pairs for one run; tables that are missing give no figure."""
     with matplotlib.rc_context(_RC):  # the style applies when artists are created
@@ -340,11 +639,15 @@ def _run_figures(run: RunData) -> list[tuple[str, Figure]]:
         out.append(("timeline", _timeline(run)))
     if run.links:
         out.append(("links", _links(run)))
+    energy = _energy(run)
+    if energy is not None:
+        out.append(("energy", energy))
     return out
 
 
 def comparison_figures(runs: Sequence[RunData]) -> list[tuple[str, Figure]]:
-    """Metric vs time and vs payload bytes, one line per run (first run = baseline)."""
+    """Metric vs time and vs payload bytes, one line per run (first run = baseline), and mean
+    energy per device, compute and radio, one pair of bars per run (if any run has it)."""
     with matplotlib.rc_context(_RC):
         return _comparison_figures(list(runs))
 
@@ -387,7 +690,11 @@ def _comparison_figures(runs: list[RunData]) -> list[tuple[str, Figure]]:
         ylabel=ylabel,
         title="Metric vs traffic",
     )
-    return [("compare_metric_vs_time", fig_t), ("compare_metric_vs_bytes", fig_b)]
+    out = [("compare_metric_vs_time", fig_t), ("compare_metric_vs_bytes", fig_b)]
+    energy = _energy_comparison(runs, labels)
+    if energy is not None:
+        out.append(("compare_energy", energy))
+    return out
 
 
 def save_figure(fig: Figure, out_dir: str | Path, stem: str) -> list[Path]:

@@ -41,9 +41,10 @@ exactly this, through the same code FlowChannel runs (on links slow enough for
 spurious timeouts it runs the replay instead, as FlowChannel does).
 
 Limits (documented, deliberate): a flight's segments are sent back to back from
-its first release, so ACK clocking inside a flight is approximate; ACK loss,
-drop-tail queue overflow and ACK queueing are not modelled; jitter is one draw
-per hop per flight.
+its first release (one frame hold apart on a duty-cycled radio), so ACK clocking
+inside a flight is approximate; ACK loss is not modelled; drop-tail overflow and
+ACK queueing are modelled on duty-cycled radios only (elsewhere bookings made ahead
+of time are no queue); jitter is one draw per hop per flight.
 """
 
 from __future__ import annotations
@@ -171,10 +172,15 @@ class _Model:
 
     # -- one packet or one block along a path --------------------------------------------------
     def packet(self, t: float, d: int, nbytes: int, count: bool = True) -> float:
-        """Send one small packet (SYN, ACK) along direction d; return its arrival time."""
+        """Send one small packet (SYN, ACK) along direction d; return its arrival time
+        (infinity when a full duty-cycled queue drops it)."""
         P = self.paths[d]
         bits = nbytes * 8.0
         for i, tx in enumerate(P.tx):
+            if self.full(i, d, t):
+                if count:
+                    P.counters[i].drops += 1
+                return math.inf
             _, e = tx.reserve(t, bits)
             j = P.jitter[i]
             t = e + P.lat[i] + (0.0 if j is None else j.sample(self.rng))
@@ -183,6 +189,18 @@ class _Model:
                 c.wire_bytes += nbytes
                 c.packets += 1
         return t
+
+    def full(self, i: int, d: int, t: float) -> bool:
+        """Hop i of direction d is a duty-cycled radio whose queue at t already holds
+        more than `queue_limit` full-size frames: drop-tail drops what arrives. (Other
+        transmitters fill gaps between bookings made ahead of time, so their bookings
+        are no queue to drop from.)"""
+        P = self.paths[d]
+        tx = P.tx[i]
+        dc = tx.duty_cycle
+        return dc < 1.0 and (tx.queued_until(t) - t) * dc * P.rate[i] > P.limit[i] * 8.0 * (
+            self.mss + self.ovh
+        )
 
     def lost_at(self, d: int, n: int) -> np.ndarray:
         """For n packets along direction d: index of the hop that drops each, or -1."""
@@ -226,21 +244,19 @@ class _Model:
         first = s + 8.0 * (fpay + ovh) / rate + delay
         return first, max(e, last + 8.0 * (lpay + ovh) / rate) + delay
 
-    def flight(self, t: float, d: int, sizes: list[int]) -> tuple[float, float, list[int]]:
-        """A block of segments with these payload sizes, with drop-tail queues: a hop
-        whose booked backlog already exceeds `queue_limit` full-size frames drops the
-        whole block. The block's own frames do not count: its segments are ACK-clocked,
-        released as the queue drains, not a burst. Without this, a sender whose
-        retransmission timer fires faster than the bottleneck drains (TCP's 60 s maximum
-        RTO against LoRa's 1 % duty cycle) would book without bound.
-        Returns the first and last segments' arrival times at the receiver and how many
-        hops the block entered (all of them, unless a queue dropped it)."""
+    def flight(self, t: float, d: int, sizes: list[int]) -> tuple[float, float, int]:
+        """A block of segments with these payload sizes. A full duty-cycled queue
+        (`full`) drops the whole block; the block's own frames do not count: they are
+        ACK-clocked, released as the queue drains, not a burst. Without it, a sender
+        whose retransmission timer fires faster than the radio drains (TCP's 60 s
+        maximum RTO against LoRa's 1 % duty cycle) would book without bound.
+        Returns the first and last segments' arrival times at the receiver and how
+        many hops the block entered (all of them, unless a queue dropped it)."""
         P = self.paths[d]
-        frame = 8.0 * (self.mss + self.ovh)
         bits = 8.0 * (sum(sizes) + len(sizes) * self.ovh)
         first = last = t
-        for i, tx in enumerate(P.tx):
-            if tx.backlog(first) * tx.duty_cycle * P.rate[i] > P.limit[i] * frame:
+        for i in range(len(P.tx)):
+            if self.full(i, d, first):
                 return first, last, i
             first, last = self._book(i, d, first, last, bits, sizes[0], sizes[-1])
         return first, last, len(P.tx)
@@ -270,7 +286,9 @@ class _Model:
                 if where >= 0:
                     self._count_partial(d, p.syn_bytes, where, drop=True)
                     return False, t
-            t = self.packet(t, d, p.syn_bytes)
+            t0, t = t, self.packet(t, d, p.syn_bytes)
+            if t == math.inf:  # a full duty-cycled queue dropped it
+                return False, t0
         return True, t
 
     def _first_down(self, d: int) -> int:
@@ -401,7 +419,7 @@ class _Replay(TcpSender):
             if self.una >= self.n:
                 break
             if self.dl_armed:  # the receiver's delayed-ACK timer fires
-                self.events([self.ack(self.dl_at)])
+                self.events([a for a in (self.ack(self.dl_at),) if a is not None])
             elif self.armed:
                 self.rto_fire(self.deadline)
             else:  # pragma: no cover - outstanding data always has a timer
@@ -452,7 +470,7 @@ class _Replay(TcpSender):
         self.queue.append(_Flight(t, seqs, first, spacing, wl))
 
     # -- receiver (ns-3 ReceivedData, as packet.py) ------------------------------------------
-    def ack(self, at: float, sack: tuple[int, ...] = ()) -> _Ack:
+    def ack(self, at: float, sack: tuple[int, ...] = ()) -> _Ack | None:
         """The receiver sends an ACK at `at`; it reaches the sender one return trip later.
         `sack` holds the segment this ACK newly reports as received out of order (the
         sender's scoreboard has the earlier ones already)."""
@@ -462,13 +480,16 @@ class _Replay(TcpSender):
         if self.rcv_nxt > self.high_ack:
             self.high_ack = self.rcv_nxt
         if self.metered:  # booked on the reverse path; arrivals stay in order
-            arrive = max(self.m.packet(at, 1 - self.d, self.m.p.ack_bytes), self.last_ack)
+            arrive = self.m.packet(at, 1 - self.d, self.m.p.ack_bytes)
+            if arrive == math.inf:
+                return None  # a full queue dropped it; a later ACK or the timer recovers
+            arrive = max(arrive, self.last_ack)
             self.last_ack = arrive
             return (arrive, self.rcv_nxt, sack, self.ts_echo)
         return (at + self.ret, self.rcv_nxt, sack, self.ts_echo)
 
     def receive(self, fl: _Flight) -> list[_Ack]:
-        evs: list[_Ack] = []
+        evs: list = []  # _Ack, or None for an ACK a full queue dropped (metered only)
         first, sp, ts, where, ooo = fl.first, fl.spacing, fl.t, fl.where, self.ooo
         for j, q in enumerate(fl.seqs):
             if where and where[j] >= 0:
@@ -505,8 +526,9 @@ class _Replay(TcpSender):
             elif not self.dl_armed:
                 self.dl_armed = True
                 self.dl_at = a + self.delack
-        if not self.metered:
-            self.m.acks(first, self.d, len(evs))
+        if self.metered:
+            return [e for e in evs if e is not None]  # type: ignore[misc]
+        self.m.acks(first, self.d, len(evs))
         return evs
 
     def bulk(self, fl: _Flight) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -66,23 +67,24 @@ class Transmitter:
     duty_cycle: float = 1.0
     """Fraction of time a sender may occupy the medium (LoRa's 1 %): after a frame of
     airtime a, the transmitter stays silent for a * (1/duty_cycle - 1)."""
+    clock: Callable[[], float] | None = field(default=None, repr=False)
+    """The simulation clock (SimPy's `now`). Only bookings that ended before it are
+    history: the flow fidelity books ahead of the clock, so a caller's `now` may be
+    in the future of other channels' bookings. Without a clock nothing is forgotten."""
     _starts: list[float] = field(default_factory=list, repr=False)
     _ends: list[float] = field(default_factory=list, repr=False)
     _ready: list[tuple[float, float]] = field(default_factory=list, repr=False)
     """Duty-cycled only: (ready time, end) of each booking, sorted."""
+    _ready_kept: int = field(default=64, repr=False)
 
     def reserve(self, now: float, nbits: float) -> tuple[float, float]:
         """Book `nbits` of airtime at the first gap from `now`; return (start, end)."""
         airtime = nbits / self.rate_bps
         hold = airtime / self.duty_cycle
+        self._forget()
         starts, ends = self._starts, self._ends
-        done = bisect.bisect_right(ends, now)  # bookings over by `now` are history
-        if done:
-            del starts[:done], ends[:done]
-        start = now
-        if self.duty_cycle < 1.0:
-            start = self._queued_until(now)
-        i = 0
+        start = now if self.duty_cycle >= 1.0 else self.queued_until(now)
+        i = bisect.bisect_right(ends, start)  # bookings over by `start` cannot collide
         while i < len(starts) and start + hold > starts[i]:
             start = max(start, ends[i])
             i += 1
@@ -104,22 +106,29 @@ class Transmitter:
             bisect.insort(self._ready, (now, stop))
         return start, start + airtime
 
-    def _queued_until(self, now: float) -> float:
-        """When the frames that were ready by `now` have all been sent (or `now`)."""
+    def _forget(self) -> None:
+        """Drop the bookings that ended before the simulation clock."""
+        if self.clock is None:
+            return
+        t = self.clock()
+        done = bisect.bisect_right(self._ends, t)
+        if done:
+            del self._starts[:done], self._ends[:done]
         q = self._ready
-        if len(q) > 64:
-            q[:] = [b for b in q if b[1] > now]
-        k = bisect.bisect_right(q, (now, math.inf))
-        return max([now] + [e for _, e in q[:k]])
+        if len(q) > 2 * self._ready_kept:  # amortised: rebuild only when it has doubled
+            q[:] = [b for b in q if b[1] > t]
+            self._ready_kept = max(64, len(q))
 
-    def backlog(self, now: float) -> float:
-        """Seconds of the medium already booked from `now` on: the queue a frame
-        arriving now would wait behind (duty-cycle silence included)."""
-        starts, ends = self._starts, self._ends
-        i = bisect.bisect_right(ends, now)
-        if i == len(ends):
-            return 0.0
-        return sum(ends[i:]) - sum(starts[i:]) - max(0.0, now - starts[i])
+    def queued_until(self, now: float) -> float:
+        """Duty-cycled: when the frames that were ready by `now` have all been sent (or
+        `now`); a frame ready at `now` waits until then (the radio's MAC queue)."""
+        q = self._ready
+        k = bisect.bisect_right(q, (now, math.inf))
+        end = now
+        for _, e in q[:k]:
+            if e > end:
+                end = e
+        return end
 
 
 @dataclass
@@ -149,7 +158,7 @@ class Link:
     jitter: Jitter | None = None
     queue_limit: int = 100
     """Drop-tail queue limit in packets. Packet fidelity counts the frames queued; flow
-    fidelity's lossy replay counts the booked backlog in full-size frames."""
+    fidelity applies it on duty-cycled radios only, in full-size frame holds."""
     kind: str = "wired"
     down_causes: set[str] = field(default_factory=set)
     """Why the link is unusable now (its own outage, an endpoint node down, a

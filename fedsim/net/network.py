@@ -93,7 +93,7 @@ class Network:
                 continue
             cls = sc.links[spec.link_class]
             name = f"{spec.name}-{spec.parent}"
-            tx = self._transmitters(cls, spec.parent, name, shared)
+            tx = self._transmitters(cls, spec.parent, name, shared, lambda: self.env.now)
             link = Link(
                 name=name,
                 a=spec.name,
@@ -125,22 +125,23 @@ class Network:
         parent: str,
         name: str,
         shared: dict[tuple[str, str, int], Transmitter],
+        clock: Callable[[], float],
     ) -> tuple[Transmitter, Transmitter]:
         rates = (cls.bandwidth_up_bps, cls.bandwidth_down_bps)
         if not cls.shared:
             if cls.half_duplex:
-                one = Transmitter(name, rates[0], duty_cycle=cls.duty_cycle)
+                one = Transmitter(name, rates[0], duty_cycle=cls.duty_cycle, clock=clock)
                 return one, one
             return (
-                Transmitter(f"{name}/up", rates[0], duty_cycle=cls.duty_cycle),
-                Transmitter(f"{name}/down", rates[1]),
+                Transmitter(f"{name}/up", rates[0], duty_cycle=cls.duty_cycle, clock=clock),
+                Transmitter(f"{name}/down", rates[1], clock=clock),
             )
         out = []
         for d in (0, 1):
             key = (cls.name, parent, 0 if cls.half_duplex else d)
             if key not in shared:
                 label = f"{cls.name}@{parent}" + ("" if cls.half_duplex else ("/up", "/down")[d])
-                shared[key] = Transmitter(label, rates[d], duty_cycle=cls.duty_cycle)
+                shared[key] = Transmitter(label, rates[d], duty_cycle=cls.duty_cycle, clock=clock)
             out.append(shared[key])
         return out[0], out[1]
 

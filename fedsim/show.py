@@ -259,7 +259,18 @@ def upload_warnings(
                else f"bottleneck {_rate(d.rate_bps)}")  # fmt: skip
         where = f"{g.group} × {len(g.nodes)} under {g.parent}"
         out.extend(f"{where}: {w} ({why})" for w in _warnings(g, sc.fl.deadline_s))
-    return out
+    return out + fidelity_warnings(sc)
+
+
+def fidelity_warnings(sc: Scenario) -> list[str]:
+    """Link classes the chosen fidelity models poorly: flow fidelity on a shared
+    duty-cycled channel is ~5x slower than packet fidelity (docs/network-model.md)."""
+    return [
+        f"links.{name}: a shared channel with a {_pct(cls.duty_cycle)} duty cycle is modelled "
+        f"poorly by flow fidelity (~5x too slow); use --set links.{name}.fidelity=packet"
+        for name, cls in sc.links.items()
+        if cls.shared and cls.duty_cycle < 1.0 and (cls.fidelity or sc.fidelity) == "flow"
+    ]
 
 
 # ------------------------------------------------------------------------ tree

@@ -157,3 +157,17 @@ def test_run_prints_the_warnings_on_stderr_only(
 def test_show_every_topology(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main_show([str(path)]) == 0
     assert "upload ≈" in capsys.readouterr().out
+
+
+def test_flow_fidelity_on_a_shared_duty_cycled_channel_is_flagged() -> None:
+    from fedsim.scenario import load_scenario
+    from fedsim.show import fidelity_warnings
+
+    path = "topologies/lora_farm.yaml"
+    assert fidelity_warnings(load_scenario(path, [])) == []  # per-sensor radios
+    shared = load_scenario(path, ["links.sf7.shared=true"])
+    (line,) = fidelity_warnings(shared)
+    assert line.startswith("links.sf7:")
+    assert "fidelity=packet" in line
+    assert fidelity_warnings(load_scenario(path, ["links.sf7.shared=true",
+                                                  "links.sf7.fidelity=packet"])) == []  # fmt: skip

@@ -22,12 +22,17 @@ def _run(
     cls: type, n_channels: int, nbytes: int, msgs: int, loss: float = 0.0
 ) -> tuple[float, int, int]:
     env = simpy.Environment()
-    cell = Transmitter("cell", 50e6)
+    cell = Transmitter("cell", 50e6, clock=lambda: env.now)
     chans = []
     for i in range(n_channels):
         fwd = Bernoulli(loss) if loss > 0 else NoLoss()
         link = Link(
-            f"d{i}", f"d{i}", "gw", (cell, Transmitter(f"r{i}", 50e6)), 0.01, loss=(fwd, NoLoss())
+            f"d{i}",
+            f"d{i}",
+            "gw",
+            (cell, Transmitter(f"r{i}", 50e6, clock=lambda: env.now)),
+            0.01,
+            loss=(fwd, NoLoss()),
         )
         link.queue_limit = 10_000
         chans.append((cls(env, (Hop(link, 0),), np.random.default_rng(i)), link))

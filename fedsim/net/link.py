@@ -85,10 +85,14 @@ class Transmitter:
         starts, ends = self._starts, self._ends
         start = now if self.duty_cycle >= 1.0 else self.queued_until(now)
         i = bisect.bisect_right(ends, start)  # bookings over by `start` cannot collide
-        while i < len(starts) and start + hold > starts[i]:
-            start = max(start, ends[i])
-            i += 1
+        n = len(starts)
         stop = start + hold
+        while i < n and stop > starts[i]:  # first gap that fits (hot: plain locals)
+            e = ends[i]
+            if e > start:
+                start = e
+                stop = start + hold
+            i += 1
         # Insert at i, merging with touching neighbours to keep the list short.
         if i > 0 and ends[i - 1] == start:
             ends[i - 1] = stop

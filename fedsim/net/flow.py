@@ -218,15 +218,26 @@ class _Model:
                 alive = alive[~m]
         return where
 
-    def block(self, t: float, d: int, n: int, payload: int, fpay: int, lpay: int) -> tuple:
+    def block(
+        self, t: float, d: int, n: int, payload: int, fpay: int, lpay: int, queues: bool = False
+    ) -> tuple[float, float, int]:
         """Put n segments (payload bytes in all, first/last carrying fpay/lpay) on the wire
         at t as one block: one booking per hop. Returns the arrival times of the first
-        and the last segment at the receiver."""
+        and the last segment at the receiver and how many hops the block entered.
+
+        With `queues`, a full duty-cycled queue (`full`) drops the whole block there; the
+        block's own frames do not count: they are ACK-clocked, released as the queue
+        drains, not a burst. Without it, a sender whose retransmission timer fires faster
+        than the radio drains (TCP's 60 s maximum RTO against LoRa's 1 % duty cycle)
+        would book without bound."""
+        bits = 8.0 * (payload + n * self.ovh)
         first = last = t
-        for i in range(len(self.paths[d].tx)):
-            first, last = self._book(i, d, first, last, 8.0 * (payload + n * self.ovh),
-                                     fpay, lpay)  # fmt: skip
-        return first, last
+        hops = len(self.paths[d].tx)
+        for i in range(hops):
+            if queues and self.full(i, d, first):
+                return first, last, i
+            first, last = self._book(i, d, first, last, bits, fpay, lpay)
+        return first, last, hops
 
     def _book(self, i: int, d: int, first: float, last: float, bits: float, fpay: int,
               lpay: int) -> tuple[float, float]:  # fmt: skip
@@ -243,23 +254,6 @@ class _Model:
         delay = P.lat[i] + (0.0 if j is None else j.sample(self.rng))
         first = s + 8.0 * (fpay + ovh) / rate + delay
         return first, max(e, last + 8.0 * (lpay + ovh) / rate) + delay
-
-    def flight(self, t: float, d: int, sizes: list[int]) -> tuple[float, float, int]:
-        """A block of segments with these payload sizes. A full duty-cycled queue
-        (`full`) drops the whole block; the block's own frames do not count: they are
-        ACK-clocked, released as the queue drains, not a burst. Without it, a sender
-        whose retransmission timer fires faster than the radio drains (TCP's 60 s
-        maximum RTO against LoRa's 1 % duty cycle) would book without bound.
-        Returns the first and last segments' arrival times at the receiver and how
-        many hops the block entered (all of them, unless a queue dropped it)."""
-        P = self.paths[d]
-        bits = 8.0 * (sum(sizes) + len(sizes) * self.ovh)
-        first = last = t
-        for i in range(len(P.tx)):
-            if self.full(i, d, first):
-                return first, last, i
-            first, last = self._book(i, d, first, last, bits, sizes[0], sizes[-1])
-        return first, last, len(P.tx)
 
     def acks(self, t: float, d: int, n: int) -> None:
         """n ACKs for direction d's data, booked from t on the reverse path, counted."""
@@ -339,7 +333,7 @@ class _Model:
             w = min(cw, self.maxwin, nseg - sent)
             final = sent + w >= nseg
             pay = (w - 1) * mss + lastpay if final else w * mss
-            first, last = self.block(t, d, w, pay, mss if w > 1 or not final else lastpay,
+            first, last, _ = self.block(t, d, w, pay, mss if w > 1 or not final else lastpay,
                                      lastpay if final else mss)  # fmt: skip
             pkts += w
             self.acks(first, d, -(-w // self.p.delack_segments))
@@ -440,7 +434,8 @@ class _Replay(TcpSender):
         t = self.open_t
         w = len(seqs)
         sizes = [lastpay if q == n - 1 else mss for q in seqs]
-        first, last, hops = m.flight(t, d, sizes)
+        pay = sum(sizes)
+        first, last, hops = m.block(t, d, w, pay, sizes[0], sizes[-1], queues=True)
         P, ovh = m.paths[d], m.ovh
         spacing = (last - first) / (w - 1) if w > 1 else 0.0
         where = m.lost_at(d, w)
@@ -449,7 +444,7 @@ class _Replay(TcpSender):
         self.last_flight_t = t
         full = hops == len(P.tx)
         if full and where.max() < 0:
-            wire = sum(sizes) + w * ovh
+            wire = pay + w * ovh
             for c in P.counters:
                 c.wire_bytes += wire
                 c.packets += w

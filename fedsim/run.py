@@ -100,37 +100,31 @@ def build_engine(
     fl = sc.fl
     evaluator = task.evaluator()
     gate = DeploymentGate(fl.gate_tolerance) if fl.gate_tolerance is not None else None
+    common: dict[str, Any] = {
+        "rounds": fl.rounds, "deadline_s": fl.deadline_s, "target": fl.target,
+        "time_limit_s": fl.time_limit_s, "gate": gate, "explain": explain,
+    }  # fmt: skip
     if fl.engine == "async":
         return BufferedAsync(
             evaluator,
             task.initial_params(),
-            rounds=fl.rounds,
             buffer_size=fl.buffer,
             concurrency=fl.concurrency,
             max_staleness=fl.max_staleness,
             server_lr=fl.server_lr,
             staleness_fn=polynomial_staleness(fl.staleness_exponent),
             config=dict(fl.local),
-            deadline_s=fl.deadline_s,
-            target=fl.target,
-            time_limit_s=fl.time_limit_s,
-            gate=gate,
-            explain=explain,
+            **common,
         )
     return SyncRounds(
         _build_strategy(sc),
         evaluator,
         task.initial_params(),
-        rounds=fl.rounds,
         min_available=fl.min_available,
-        deadline_s=fl.deadline_s,
         quorum=fl.quorum,
-        target=fl.target,
-        time_limit_s=fl.time_limit_s,
         round_interval_s=fl.round_interval_s,
         rng=streams.get("server", "selection"),
-        explain=explain,
-        gate=gate,
+        **common,
     )
 
 

@@ -248,8 +248,8 @@ def upload_warnings(
 ) -> list[str]:
     """One line per problem of a device group: its model download and upload alone,
     on an idle path, take longer than `fl.deadline` (training time not even counted),
-    or a path too slow for TCP's timers. `task`: the scenario's task if already built
-    (saves building it again)."""
+    or a path too slow for TCP's timers; then `fidelity_warnings`. `task`: the
+    scenario's task if already built (saves building it again)."""
     if costs is None:
         costs = group_costs(sc, model_sizes(sc, task))
     out: list[str] = []

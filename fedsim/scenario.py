@@ -20,6 +20,7 @@ import yaml
 from fedsim.devices import BUILTIN_DEVICES, DeviceProfile, parse_device
 from fedsim.errors import FedsimError, ScenarioError
 from fedsim.fl.selection import SELECTIONS
+from fedsim.topology_file import read_topology
 from fedsim.units import parse_bandwidth, parse_duration, parse_fraction
 
 __all__ = [
@@ -930,23 +931,8 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a topology file as a mapping, with a one-line error for unreadable files."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise FedsimError(f"{p}: cannot read the topology file ({exc.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise FedsimError(
-            f"{p}:{where} is not valid YAML ({getattr(exc, 'problem', exc)})"
-        ) from None
-    if not isinstance(data, dict):
-        raise FedsimError(f"{p}: a topology file is a YAML mapping")
-    return data
+    """Read a topology file as a mapping, within fedsim.topology_file's limits."""
+    return read_topology(path)
 
 
 def load_scenario(

@@ -1,0 +1,109 @@
+"""Reading a topology file: bounded before anything is built from it.
+
+Why: a topology file is input from anywhere (a colleague, a generator, a fuzzer). A
+binary file, a huge file, a YAML alias bomb (a few hundred bytes that expand to a
+billion values once something walks them) or deeply nested input must be refused in
+well under a second with one line, not a traceback or a MemoryError minutes later. The
+YAML event stream is scanned first, counting values as if aliases were expanded and
+tracking depth, and stops at the first limit; only then is the file built into objects.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fedsim.errors import FedsimError
+
+__all__ = ["MAX_TOPOLOGY_BYTES", "MAX_YAML_DEPTH", "MAX_YAML_VALUES", "read_topology"]
+
+MAX_TOPOLOGY_BYTES = 10_000_000
+"""A topology file is at most 10 MB (the shipped ones are under 10 kB)."""
+MAX_YAML_VALUES = 100_000
+"""Scalars, lists and mappings in the file, each alias counted as what it expands to."""
+MAX_YAML_DEPTH = 64
+"""Lists and mappings nested in each other (the shipped files go 6 deep)."""
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml if present: same result
+_OPEN = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+_CLOSE = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+
+
+def read_topology(path: str | Path) -> dict[str, Any]:
+    """The file's top-level mapping; a `FedsimError` naming the file for anything else."""
+    p = Path(path)
+    text = _text(p)
+    try:
+        _check_shape(text, p)
+        data = yaml.load(text, Loader=_LOADER)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise FedsimError(f"{p}:{where} is not valid YAML ({problem})") from None
+    if not isinstance(data, dict):
+        raise FedsimError(f"{p}: a topology file is a YAML mapping")
+    return data
+
+
+def _text(p: Path) -> str:
+    """The file as text, reading at most one byte past the limit (a FIFO or /dev/zero too)."""
+    try:
+        with p.open("rb") as f:
+            raw = f.read(MAX_TOPOLOGY_BYTES + 1)
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise FedsimError(f"{p}: cannot read the topology file ({reason})") from None
+    if len(raw) > MAX_TOPOLOGY_BYTES:
+        raise FedsimError(
+            f"{p}: the file is larger than {MAX_TOPOLOGY_BYTES // 1_000_000} MB, "
+            "the limit for a topology file"
+        )
+    try:
+        return raw.decode("utf-8-sig")  # an editor's byte-order mark is fine
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise FedsimError(
+            f"{p}: line {line}: not a text file (byte 0x{raw[exc.start]:02x} at offset "
+            f"{exc.start} is not UTF-8)"
+        ) from None
+
+
+def _check_shape(text: str, p: Path) -> None:
+    """Refuse, while scanning events, input that would expand or nest past the limits."""
+    values = 0  # values so far in document order, aliases expanded
+    open_at: list[tuple[int, str | None]] = []  # per open collection: (values at start, anchor)
+    expands_to: dict[str, int] = {}  # anchor -> values its alias stands for
+    for event in yaml.parse(text, Loader=_LOADER):
+        if isinstance(event, yaml.AliasEvent):
+            if any(anchor == event.anchor for _start, anchor in open_at):
+                _refuse(p, event, f"alias *{event.anchor} refers to a collection containing it")
+            values += expands_to.get(event.anchor, 1)  # an unknown one: the loader says so
+        elif isinstance(event, _OPEN):
+            if len(open_at) >= MAX_YAML_DEPTH:
+                _refuse(p, event, f"nested more than {MAX_YAML_DEPTH} levels deep")
+            open_at.append((values, event.anchor))
+            values += 1
+        elif isinstance(event, _CLOSE):
+            start, anchor = open_at.pop()
+            if anchor is not None:
+                expands_to[anchor] = values - start
+        elif isinstance(event, yaml.ScalarEvent):
+            values += 1
+            if event.anchor is not None:
+                expands_to[event.anchor] = 1
+        if values > MAX_YAML_VALUES:
+            _refuse(
+                p,
+                event,
+                f"more than {MAX_YAML_VALUES} values with aliases expanded "
+                "(the limit for a topology file; is this an alias bomb?)",
+            )
+
+
+def _refuse(p: Path, event: yaml.Event, message: str) -> None:
+    mark = event.start_mark
+    where = f" line {mark.line + 1}:" if mark is not None else ""
+    raise FedsimError(f"{p}:{where} {message}")

@@ -26,7 +26,31 @@ MAX_YAML_VALUES = 100_000
 MAX_YAML_DEPTH = 64
 """Lists and mappings nested in each other (the shipped files go 6 deep)."""
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml if present: same result
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml if present: same result
+
+
+class _Loader(_SAFE_LOADER):  # type: ignore[misc, valid-type]
+    """A safe loader whose bad scalars (`!!int abc`, `2001-13-45`, 5000 digits) are YAML
+    errors with a line, like every other mistake in the file."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError, TypeError, KeyError, AttributeError) as exc:
+            # ValueError: a bad value; the others: a scalar under an explicit tag it does not
+            # fit (`!!timestamp x` fails inside PyYAML with an AttributeError)
+            text = str(node.value)
+            text = text if len(text) <= 40 else text[:37] + "..."
+            if isinstance(exc, ValueError | OverflowError):
+                reason = str(exc).split(";")[0]  # not Python's advice on raising its limits
+            else:
+                reason = f"not a {str(node.tag).rsplit(':', 1)[-1]}"
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read {text!r}: {reason}", node.start_mark
+            ) from None
+
+
+_LOADER = _Loader
 _OPEN = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
 _CLOSE = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
 

@@ -12,8 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fedsim.cli import main
+from fedsim.errors import FedsimError
 from fedsim.topology_file import (
     MAX_TOPOLOGY_BYTES,
     MAX_YAML_DEPTH,
@@ -91,6 +94,11 @@ HOSTILE: dict[str, tuple[Callable[[Path], None], str]] = {
     "empty": (_text(""), "a topology file is a YAML mapping"),
     "two-documents": (_text(DEFAULT + "---\n" + DEFAULT), "not valid YAML"),
     "unknown-alias": (_text(_with_description("*nowhere")), "not valid YAML"),
+    "huge-integer": (_text(_with_description("9" * 5000)), "value has 5000 digits)"),
+    "impossible-date": (_text(_with_description("2001-13-45")), "month must be in 1..12"),
+    "tagged-nonsense": (_text(_with_description("!!int abc")), "cannot read 'abc'"),
+    "tagged-timestamp": (_text(_with_description("!!timestamp x")), "'x': not a timestamp"),
+    "tagged-bool": (_text(_with_description("!!bool maybe")), "'maybe': not a bool"),
     "python-tag": (_text(_with_description("!!python/object/apply:os.system [ls]")), "YAML"),
 }
 
@@ -157,6 +165,46 @@ def test_a_byte_order_mark_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "bom.yaml"
     path.write_bytes(b"\xef\xbb\xbf" + DEFAULT.encode())
     assert read_topology(path) == read_topology(ROOT / "topologies" / "default.yaml")
+
+
+SHIPPED = sorted((ROOT / "topologies").glob("*.yaml"))
+YAML_PIECES = [
+    *(b"&a ", b"*a", b"[", b"{", b"<<: ", b"? ", b"|", b"\t", b"---\n", b"\xff"),
+    *(b"!!int ", b"!!float ", b"!!bool ", b"!!timestamp ", b"!!binary ", b"!!set "),
+]
+EDIT = st.tuples(
+    st.floats(0, 1, exclude_max=True),
+    st.sampled_from(["flip", "cut", "insert"]),
+    st.one_of(st.sampled_from(YAML_PIECES), st.binary(min_size=1, max_size=8)),
+)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.sampled_from(SHIPPED), st.lists(EDIT, min_size=1, max_size=6))
+def test_a_mangled_topology_reads_or_fails_in_one_line(
+    tmp_path_factory: pytest.TempPathFactory, source: Path, edits: list[tuple[float, str, bytes]]
+) -> None:
+    """Whatever the bytes, reading is a mapping or a one-line FedsimError naming the file."""
+    data = bytearray(source.read_bytes())
+    for where, op, piece in edits:
+        at = int(where * len(data)) if data else 0
+        if op == "flip" and data:
+            data[at] ^= piece[0] or 1
+        elif op == "cut":
+            del data[at : at + len(piece) * 8]
+        else:
+            data[at:at] = piece
+    path = tmp_path_factory.mktemp("mangled") / source.name
+    path.write_bytes(bytes(data))
+    try:
+        outcome = read_topology(path)
+    except FedsimError as exc:
+        outcome = str(exc)
+    if isinstance(outcome, str):
+        assert "\n" not in outcome
+        assert outcome.startswith(f"{path}:")
+    else:
+        assert isinstance(outcome, dict)
 
 
 @pytest.mark.slow

@@ -90,7 +90,11 @@ def _split(value: object, what: str) -> tuple[float, str]:
     if isinstance(value, bool):
         raise UnitError(f"expected a {what}, got {value!r}")
     if isinstance(value, int | float):
-        return float(value), ""
+        try:
+            return float(value), ""
+        except OverflowError:  # an int past 1.8e308
+            size = f"about 1e{int(math.log10(abs(value)))}"
+            raise UnitError(f"a {what} must be a finite number, not {size}") from None
     if not isinstance(value, str):
         raise UnitError(f"expected a {what}, got {value!r}")
     m = _RE.match(value)

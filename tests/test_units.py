@@ -11,6 +11,8 @@ import re
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fedsim.errors import UnitError
 from fedsim.units import (
@@ -265,3 +267,29 @@ _OUT_OF_RANGE = ("negative", "positive", "finite", "[0, 1]")
 )
 def test_the_json_schema_rejects_every_unknown_spelling(what: str, text: str) -> None:
     assert not _pattern(what).match(text), text
+
+
+ANYTHING = st.one_of(
+    st.text(max_size=12),
+    st.from_regex(r"\A\s?[-+]?\d{0,3}\.?\d{0,3}(e[-+]?\d{1,3})?\s?[A-Za-zµ%/]{0,7}\s?\Z"),
+    st.integers(),
+    st.integers(min_value=10**300, max_value=10**400),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.none(),
+    st.booleans(),
+    st.lists(st.integers(), max_size=2),
+)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.sampled_from(sorted(PARSERS)), ANYTHING)
+def test_any_input_is_a_number_or_a_one_line_unit_error(what: str, value: object) -> None:
+    try:
+        outcome: float | str = PARSERS[what](value)
+    except UnitError as exc:
+        outcome = str(exc)
+    if isinstance(outcome, str):
+        assert "\n" not in outcome
+    else:
+        assert outcome == outcome  # never NaN
+        assert outcome >= 0

@@ -11,7 +11,7 @@ tracking depth, and stops at the first limit; only then is the file built into o
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
@@ -39,7 +39,7 @@ class _Loader(_SAFE_LOADER):  # type: ignore[misc, valid-type]
         except (ValueError, OverflowError, TypeError, KeyError, AttributeError) as exc:
             # ValueError: a bad value; the others: a scalar under an explicit tag it does not
             # fit (`!!timestamp x` fails inside PyYAML with an AttributeError)
-            text = str(node.value)
+            text = str(node.value) if isinstance(node, yaml.ScalarNode) else node.id
             text = text if len(text) <= 40 else text[:37] + "..."
             if isinstance(exc, ValueError | OverflowError):
                 reason = str(exc).split(";")[0]  # not Python's advice on raising its limits
@@ -127,7 +127,7 @@ def _check_shape(text: str, p: Path) -> None:
             )
 
 
-def _refuse(p: Path, event: yaml.Event, message: str) -> None:
+def _refuse(p: Path, event: yaml.Event, message: str) -> NoReturn:
     mark = event.start_mark
     where = f" line {mark.line + 1}:" if mark is not None else ""
     raise FedsimError(f"{p}:{where} {message}")

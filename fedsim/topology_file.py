@@ -17,7 +17,13 @@ import yaml
 
 from fedsim.errors import FedsimError
 
-__all__ = ["MAX_TOPOLOGY_BYTES", "MAX_YAML_DEPTH", "MAX_YAML_VALUES", "read_topology"]
+__all__ = [
+    "MAX_TOPOLOGY_BYTES",
+    "MAX_YAML_DEPTH",
+    "MAX_YAML_VALUES",
+    "load_yaml_text",
+    "read_topology",
+]
 
 MAX_TOPOLOGY_BYTES = 10_000_000
 """A topology file is at most 10 MB (the shipped ones are under 10 kB)."""
@@ -58,18 +64,23 @@ _CLOSE = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
 def read_topology(path: str | Path) -> dict[str, Any]:
     """The file's top-level mapping; a `FedsimError` naming the file for anything else."""
     p = Path(path)
-    text = _text(p)
+    data = load_yaml_text(_text(p), str(p))
+    if not isinstance(data, dict):
+        raise FedsimError(f"{p}: a topology file is a YAML mapping")
+    return data
+
+
+def load_yaml_text(text: str, source: str) -> Any:
+    """YAML text (a file's, an override's) as Python objects, within the value and depth
+    limits; a one-line `FedsimError` starting with `source` otherwise."""
     try:
-        _check_shape(text, p)
-        data = yaml.load(text, Loader=_LOADER)
+        _check_shape(text, source)
+        return yaml.load(text, Loader=_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
-        raise FedsimError(f"{p}:{where} is not valid YAML ({problem})") from None
-    if not isinstance(data, dict):
-        raise FedsimError(f"{p}: a topology file is a YAML mapping")
-    return data
+        raise FedsimError(f"{source}:{where} is not valid YAML ({problem})") from None
 
 
 def _text(p: Path) -> str:
@@ -95,7 +106,7 @@ def _text(p: Path) -> str:
         ) from None
 
 
-def _check_shape(text: str, p: Path) -> None:
+def _check_shape(text: str, source: str) -> None:
     """Refuse, while scanning events, input that would expand or nest past the limits."""
     values = 0  # values so far in document order, aliases expanded
     open_at: list[tuple[int, str | None]] = []  # per open collection: (values at start, anchor)
@@ -103,11 +114,13 @@ def _check_shape(text: str, p: Path) -> None:
     for event in yaml.parse(text, Loader=_LOADER):
         if isinstance(event, yaml.AliasEvent):
             if any(anchor == event.anchor for _start, anchor in open_at):
-                _refuse(p, event, f"alias *{event.anchor} refers to a collection containing it")
+                _refuse(
+                    source, event, f"alias *{event.anchor} refers to a collection containing it"
+                )
             values += expands_to.get(event.anchor, 1)  # an unknown one: the loader says so
         elif isinstance(event, _OPEN):
             if len(open_at) >= MAX_YAML_DEPTH:
-                _refuse(p, event, f"nested more than {MAX_YAML_DEPTH} levels deep")
+                _refuse(source, event, f"nested more than {MAX_YAML_DEPTH} levels deep")
             open_at.append((values, event.anchor))
             values += 1
         elif isinstance(event, _CLOSE):
@@ -120,14 +133,14 @@ def _check_shape(text: str, p: Path) -> None:
                 expands_to[event.anchor] = 1
         if values > MAX_YAML_VALUES:
             _refuse(
-                p,
+                source,
                 event,
                 f"more than {MAX_YAML_VALUES} values with aliases expanded "
                 "(the limit for a topology file; is this an alias bomb?)",
             )
 
 
-def _refuse(p: Path, event: yaml.Event, message: str) -> NoReturn:
+def _refuse(source: str, event: yaml.Event, message: str) -> NoReturn:
     mark = event.start_mark
     where = f" line {mark.line + 1}:" if mark is not None else ""
-    raise FedsimError(f"{p}:{where} {message}")
+    raise FedsimError(f"{source}:{where} {message}")

@@ -21,6 +21,7 @@ from fedsim.topology_file import (
     MAX_TOPOLOGY_BYTES,
     MAX_YAML_DEPTH,
     MAX_YAML_VALUES,
+    load_yaml_text,
     read_topology,
 )
 
@@ -165,6 +166,29 @@ def test_a_byte_order_mark_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "bom.yaml"
     path.write_bytes(b"\xef\xbb\xbf" + DEFAULT.encode())
     assert read_topology(path) == read_topology(ROOT / "topologies" / "default.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        (
+            "!!timestamp x",
+            "--set description: line 1 is not valid YAML (cannot read 'x': not a timestamp)",
+        ),
+        ("[" * 65 + "]" * 65, f"nested more than {MAX_YAML_DEPTH} levels deep"),
+        ("&a [*a]", "*a refers to a collection containing it"),
+    ],
+)
+def test_yaml_text_has_the_same_limits(text: str, fragment: str) -> None:
+    """An override's value (`--set key=YAML`) is read under the file's limits."""
+    with pytest.raises(FedsimError) as err:
+        load_yaml_text(text, "--set description")
+    assert fragment in str(err.value)
+    assert str(err.value).startswith("--set description:")
+
+
+def test_yaml_text_reads_ordinary_values() -> None:
+    assert load_yaml_text("[1, 2.5, 10MBps, {a: b}]", "--set x") == [1, 2.5, "10MBps", {"a": "b"}]
 
 
 SHIPPED = sorted((ROOT / "topologies").glob("*.yaml"))

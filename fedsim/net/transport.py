@@ -1,7 +1,8 @@
 """The only place SimPy and aiohttp meet: byte streams carried by the network model.
 
-Clients use `EmulatedConnector` (a `BaseConnector` that implements only
-`_create_connection`, as aiohttp's `UnixConnector` does); the server listens with
+Clients use `EmulatedConnector` (a `BaseConnector` that implements
+`_create_connection`, as aiohttp's `UnixConnector` does, and keeps idle connections
+alive on the simulated clock, not aiohttp's wall clock); the server listens with
 `EmulatedSite` (a `BaseSite` that hands `runner.server`, a protocol factory, to
 the wire). Between them, each TCP connection is a pair of `EmulatedTransport`s
 over one `Channel` from the network model. A write becomes one `channel.send`;

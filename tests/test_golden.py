@@ -22,7 +22,7 @@ def reruns(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Every case, run once in parallel processes; name -> run folder."""
     root = tmp_path_factory.mktemp("golden")
     procs = {name: start(name, root / name, HASH_SEEDS[name]) for name in CASES}
-    logs = {name: proc.communicate()[0] for name, proc in procs.items()}
+    logs = {name: proc.communicate(timeout=600)[0] for name, proc in procs.items()}
     for name, proc in procs.items():
         assert proc.returncode == 0, f"{name}: exit {proc.returncode}\n{logs[name]}"
     return {name: only_run_dir(root / name) for name in CASES}

@@ -15,7 +15,7 @@ export OPENBLAS_NUM_THREADS=1
 export MKL_NUM_THREADS=1
 export NUMBA_NUM_THREADS=1
 
-.PHONY: setup run test test-all bench lint fmt compare report sweep clean
+.PHONY: setup run test test-all bench lint fmt compare report sweep golden clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ report: $(STAMP)
 
 sweep: $(STAMP)
 	$(BIN)/fedsim sweep $(SWEEP)
+
+# Regenerate tests/golden/*.json (test_golden.py compares fresh runs to them). Only when
+# a change is meant to alter results; commit the new goldens with that change.
+golden: $(STAMP)
+	$(BIN)/python tests/golden_runs.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

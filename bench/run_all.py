@@ -38,6 +38,30 @@ def default_topology() -> None:
     print(f"simulated-to-wall ratio: {s['sim_time_s'] / s['wall_time_s']:.0f}x")
 
 
+def idle_time() -> None:
+    """Simulated waiting costs (almost) no wall time. Claimed here as ratios, not in
+    tests: a test that asserts wall-clock time fails on a loaded machine."""
+    import asyncio
+
+    from fedsim.clock import VirtualTimeLoop
+    from fedsim.run import run_scenario
+
+    section("idle time: an hour of asyncio.sleep, an hour-long gateway outage")
+    loop = VirtualTimeLoop()
+    t = time.perf_counter()
+    loop.run_until_complete(asyncio.sleep(3600))
+    wall = time.perf_counter() - t
+    loop.close()
+    print(f"asyncio.sleep(3600): {wall * 1e3:.3f} ms wall, simulated-to-wall {3600 / wall:.0f}x")
+    outage = ["fl.rounds=3", "fl.target=null", "failures.0.at=1s", "failures.0.duration=1h"]
+    out = run_scenario(ROOT / "topologies/default.yaml", overrides=outage,
+                       out_root=Path(tempfile.mkdtemp()))  # fmt: skip
+    s = json.loads((out / "summary.json").read_text())
+    sim, wall = s["sim_time_s"], s["wall_time_s"]
+    print(f"default, 3 rounds, gateway down 1 h: simulated {sim:.0f} s, wall {wall:.2f} s, "
+          f"ratio {sim / wall:.0f}x")  # fmt: skip
+
+
 def scale(quick: bool) -> None:
     from scale import fedsim_per_client_round, numpy_per_client_round
 
@@ -66,6 +90,7 @@ def script(name: str, *args: str) -> None:
 def main() -> int:
     quick = "--quick" in sys.argv
     default_topology()
+    idle_time()
     scale(quick)
     for name in ("bench_net.py", "bench_kernels.py", "bench_rl.py"):
         if (HERE / name).exists():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import aiohttp
 import numpy as np
@@ -14,13 +13,13 @@ from fedsim.clock import VirtualTimeLoop
 from fedsim.errors import SimulationDeadlock
 
 
-async def test_an_hour_of_sleep_costs_no_wall_time() -> None:
+async def test_an_hour_of_sleep_is_an_hour_of_simulated_time() -> None:
+    """(Its wall-clock cost is a ratio in bench/run_all.py, not a test assertion.)"""
     loop = asyncio.get_running_loop()
     assert isinstance(loop, VirtualTimeLoop)
-    t0, w0 = loop.time(), time.perf_counter()
+    t0 = loop.time()
     await asyncio.sleep(3600)
     assert loop.time() - t0 == pytest.approx(3600.0, abs=1e-9)
-    assert time.perf_counter() - w0 < 0.5
 
 
 async def test_wait_for_and_timeout_fire_at_simulated_deadlines() -> None:

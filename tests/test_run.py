@@ -27,14 +27,15 @@ def test_default_topology_is_deterministic(tmp_path: Path) -> None:
 def test_a_different_seed_changes_the_run(tmp_path: Path) -> None:
     a = run_scenario(ROOT / "topologies/default.yaml", overrides=SHORT, out_root=tmp_path, seed=1)
     b = run_scenario(ROOT / "topologies/default.yaml", overrides=SHORT, out_root=tmp_path, seed=2)
-    assert a != b
+    assert json.loads((a / "summary.json").read_text())["seed"] == 1
+    assert json.loads((b / "summary.json").read_text())["seed"] == 2
     assert (a / "rounds.csv").read_text() != (b / "rounds.csv").read_text()
 
 
 def test_gateway_outage_mid_round_records_dropouts_with_cause(tmp_path: Path) -> None:
     """The gateway dies while the selected devices train: the round records a
-    dropout per selected device with cause gateway_down, the model is kept, and an
-    hour of outage costs well under a second of wall time."""
+    dropout per selected device with cause gateway_down, and the model is kept.
+    (What the hour of outage costs in wall time is a ratio in bench/run_all.py.)"""
     topo = tiny_topology(fl__rounds=3, fl__round_interval="10s")
     # rpi4s train in ~1 ms: slow devices (~5 s per round) put the outage mid-round.
     topo["devices"] = {"slow": {"like": "esp32", "compute": "280kFLOPS"}}
@@ -55,7 +56,6 @@ def test_gateway_outage_mid_round_records_dropouts_with_cause(tmp_path: Path) ->
     assert summary["dropouts"] == {"gateway_down": 4}
     # Round 3 waits for the gateway: it starts only after the hour-long outage.
     assert float(rounds[2]["sim_time_s"]) > 12 + 3600
-    assert summary["wall_time_s"] < 5.0  # ~1 h simulated
     timeline = rows(out / "timeline.csv")
     offline = [r for r in timeline if r["state"] == "offline"]
     assert {r["client"] for r in offline} == {"dev-1", "dev-2", "dev-3", "dev-4"}

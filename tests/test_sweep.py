@@ -122,12 +122,15 @@ def test_unreachable_scheduler_is_a_user_error(tmp_path: Path) -> None:
 
 
 def test_dask_gives_same_results_as_local_pool(tmp_path: Path) -> None:
-    distributed = pytest.importorskip("distributed")
+    import distributed  # the `cluster` extra, installed by `make setup`: never a skip
+
     spec = load_sweep(_sweep(tmp_path, seeds=[1, 2]))
     local = run_sweep(spec, out=tmp_path / "local", runner=synthetic_runner, workers=2)
+    # dashboard_address=None still binds the default 8787; ":0" takes any free port.
     with distributed.LocalCluster(
-        n_workers=1, processes=False, threads_per_worker=2, dashboard_address=None
+        n_workers=1, processes=False, threads_per_worker=2, dashboard_address=":0"
     ) as cluster:
+        assert cluster.scheduler.http_server.port != 8787
         remote = run_sweep(
             spec,
             out=tmp_path / "dask",

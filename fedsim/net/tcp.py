@@ -1,7 +1,7 @@
 """TCP constants and helpers shared by the flow and packet fidelities.
 
 The defaults mirror the ns-3 configuration behind the reference data
-(`shared/reference/README.md`), which is also close to a modern Linux stack:
+(`tests/data/README.md`), which is also close to a modern Linux stack:
 timestamps on (52 B of IP+TCP header per segment), 2 B of PPP framing, an
 initial window of 10 segments, RFC 6298 retransmission timer with a 1 s floor,
 SYN retry after 3 s with exponential backoff, delayed ACK every 2 segments or

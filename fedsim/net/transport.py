@@ -1,7 +1,8 @@
 """The only place SimPy and aiohttp meet: byte streams carried by the network model.
 
-Clients use `EmulatedConnector` (a `BaseConnector` that implements only
-`_create_connection`, as aiohttp's `UnixConnector` does); the server listens with
+Clients use `EmulatedConnector` (a `BaseConnector` that implements
+`_create_connection`, as aiohttp's `UnixConnector` does, and keeps idle connections
+alive on the simulated clock, not aiohttp's wall clock); the server listens with
 `EmulatedSite` (a `BaseSite` that hands `runner.server`, a protocol factory, to
 the wire). Between them, each TCP connection is a pair of `EmulatedTransport`s
 over one `Channel` from the network model. A write becomes one `channel.send`;
@@ -25,6 +26,7 @@ import aiohttp
 import simpy
 from aiohttp import web
 from aiohttp.client_proto import ResponseHandler
+from aiohttp.client_reqrep import ConnectionKey
 
 from fedsim.clock import VirtualTimeLoop, sim_event_to_future
 from fedsim.net.channel import DOWN, UP, Channel
@@ -372,13 +374,24 @@ class Wire:
 
 
 class EmulatedConnector(aiohttp.BaseConnector):
-    """A client connector whose connections cross the emulated network from `node`."""
+    """A client connector whose connections cross the emulated network from `node`.
 
-    def __init__(self, wire: Wire, node: str, **kwargs: Any) -> None:
+    Keep-alive runs on the loop's clock. aiohttp stamps pooled connections with the
+    wall clock (`time.monotonic`) and drops those idle for `keepalive_timeout` real
+    seconds, so a host stall would change which requests reuse a connection. We give
+    aiohttp `keepalive_timeout=None` (its documented "never expire from idling") and
+    close a pooled connection ourselves once it has been idle `keepalive_timeout`
+    simulated seconds (aiohttp's default, 15 s, as a deployed client has).
+    """
+
+    def __init__(
+        self, wire: Wire, node: str, *, keepalive_timeout: float | None = 15.0, **kwargs: Any
+    ) -> None:
         kwargs.setdefault("force_close", False)
-        super().__init__(**kwargs)
+        super().__init__(keepalive_timeout=None, **kwargs)
         self._wire = wire
         self._node = node
+        self.idle_timeout_s = None if kwargs["force_close"] else keepalive_timeout
 
     async def _create_connection(
         self, req: aiohttp.ClientRequest, traces: Any, timeout: aiohttp.ClientTimeout
@@ -389,6 +402,28 @@ class EmulatedConnector(aiohttp.BaseConnector):
             raise aiohttp.ClientConnectorError(req.connection_key, exc) from exc
         assert isinstance(proto, ResponseHandler)
         return proto
+
+    def _release(
+        self, key: ConnectionKey, protocol: ResponseHandler, *, should_close: bool = False
+    ) -> None:
+        super()._release(key, protocol, should_close=should_close)
+        pool = self._conns.get(key)
+        if self.idle_timeout_s is None or not pool or pool[-1][0] is not protocol:
+            return  # closed instead of pooled
+        now = self._wire.loop.time()
+        entry = pool[-1] = (protocol, now)  # simulated, not aiohttp's wall-clock stamp
+        self._wire.loop.call_later(self.idle_timeout_s, self._expire, key, entry)
+
+    def _expire(self, key: ConnectionKey, entry: tuple[ResponseHandler, float]) -> None:
+        """Close a pooled connection still idle since the release that pooled it."""
+        pool = self._conns.get(key)
+        where = [i for i, e in enumerate(pool or ()) if e is entry]
+        if pool is None or not where:
+            return  # reused (or the connector closed) since then
+        del pool[where[0]]
+        if not pool:
+            del self._conns[key]
+        entry[0].close()
 
 
 class EmulatedSite(web.BaseSite):

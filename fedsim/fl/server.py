@@ -160,7 +160,9 @@ async def update(request: web.Request) -> web.Response:
     return web.json_response({"accepted": True, "round": server_round})
 
 
-def _rejected(engine: Engine, cid: str, server_round: int, status: int, reason: str) -> web.Response:
+def _rejected(
+    engine: Engine, cid: str, server_round: int, status: int, reason: str
+) -> web.Response:
     """Refuse a read upload: the engine records the failure as `rejected`, not as a
     deadline (sync) or a lost task (async) when the client polls again."""
     engine.note_rejected(cid, server_round, reason)

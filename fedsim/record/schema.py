@@ -104,7 +104,7 @@ class RoundRow(Record):
     wire_bytes_up: int = column("B", "wire bytes up on the devices' first hops (headers, retx)")
     wire_bytes_down: int = column("B", "wire bytes down on the devices' first hops")
     metric: float = column("", "the deployed model's metric after the round (blank: NaN)")
-    failed_causes: dict[str, int] = column(
+    failed_causes: dict[str, int] = column(  # noqa: RUF009 - a field(), not a shared default
         "clients", "dropouts by cause, `deadline:3;link_down:2` (sums to `failed`)"
     )
     candidate_metric: float | None = column(
@@ -214,11 +214,11 @@ class Summary(Record):
     bytes_down: int = column("B", "payload bytes down, all rounds")
     wire_bytes_up: int = column("B", "wire bytes up on the devices' first hops")
     wire_bytes_down: int = column("B", "wire bytes down on the devices' first hops")
-    dropouts: dict[str, int] = column(
+    dropouts: dict[str, int] = column(  # noqa: RUF009 - a field(), not a shared default
         "clients", "{cause: count}: sums of rounds.csv `failed_causes` and of clients.csv"
     )
     rounds_surplus: int = column("rounds", "sum of clients.csv `rounds_surplus`")
-    never_contributed: list[str] = column(
+    never_contributed: list[str] = column(  # noqa: RUF009 - a field(), not a shared default
         "",
         f"clients selected >= {NEVER_CONTRIBUTED_MIN_SELECTED} times without one accepted upload",
     )

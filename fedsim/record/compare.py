@@ -324,11 +324,11 @@ def compare_runs(paths: Sequence[str | Path | RunData]) -> CompareTable:
 
 
 def _code_warning(runs: list[RunData], labels: list[str]) -> str | None:
-    """One line if the runs recorded different code fingerprints (or some recorded none)."""
+    """One line if the runs recorded different code fingerprints."""
     groups: dict[str, list[str]] = {}
     for label, run in zip(labels, runs, strict=True):
         code = run.summary.code
-        groups.setdefault(code if isinstance(code, str) else "unrecorded", []).append(label)
+        groups.setdefault(code, []).append(label)
     if len(groups) < 2:
         return None
 

@@ -6,11 +6,13 @@ be misspelt or forgotten."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from fedsim.record.fingerprint import code_fingerprint
 from fedsim.record.schema import ClientRow, LinkRow, RoundRow, Summary, TimelineRow, columns
 from fedsim.record.tables import write_json, write_summary, write_table
 
@@ -41,5 +43,6 @@ def write_run(
     write_table(out / "clients.csv", ClientRow, clients)
     write_json(out / "topology.json", topology)
     # summary.json last: its presence marks a finished run (fedsim sweep resumes on it).
-    write_summary(out / "summary.json", summary)
+    # It records the code that wrote it, whatever the caller put there.
+    write_summary(out / "summary.json", replace(summary, code=code_fingerprint()))
     return out

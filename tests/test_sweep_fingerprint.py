@@ -10,9 +10,9 @@ import pytest
 from fake_results import fake_summary, synthetic_runner, write_synthetic_run
 from topo import CountingRunner, write_sweep
 
+from fedsim.errors import FedsimError
 from fedsim.record import fingerprint
 from fedsim.record.compare import compare_runs, main_compare
-from fedsim.errors import FedsimError
 from fedsim.record.fingerprint import code_fingerprint, fingerprint_of
 from fedsim.record.writer import write_run
 from fedsim.sweep import load_sweep, main_sweep, run_sweep

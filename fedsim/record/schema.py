@@ -158,7 +158,7 @@ class ClientRow(Record):
     rounds_surplus: int = column(
         "rounds",
         "selections that were neither: the round filled up without it (over-selection), or "
-        "the run ended with the task out (async)",
+        "(async) the run ended before the task's window was aggregated",
     )
     dropouts: int = column("rounds", "selections that failed, any cause: sum of dropouts_*")
     dropouts_deadline: int = column("rounds", DROPOUT_CAUSES["deadline"])

@@ -36,7 +36,7 @@ def markdown() -> str:
             "",
             doc,
             "",
-            "| column | type | unit | meaning |",
+            f"| {'field' if name.endswith('.json') else 'column'} | type | unit | meaning |",
             "|---|---|---|---|",
         ]
         for c in columns(row_type):

@@ -66,6 +66,7 @@ def invariant(name: str, doc: str) -> Callable[[Check], Check]:
 
 def _load() -> None:
     """Import the modules that register invariants (kept here so the list is one place)."""
+    from fedsim.audit import dropouts  # noqa: F401
 
 
 def audit(result: Any) -> list[Violation]:

@@ -35,9 +35,16 @@ class Channel(Protocol):
 
     def break_(self, cause: str) -> None:
         """The path failed (`cause` names the element): fail every pending and future
-        event with ConnectionResetError(cause)."""
+        event with ConnectionResetError(cause), now. Bytes the model had counted
+        ahead of time for after this instant are taken back off the links: a cut link
+        carried none of them."""
         ...
 
     def close(self) -> None:
         """Orderly close; pending sends still complete."""
+        ...
+
+    @property
+    def finished(self) -> bool:
+        """Broken, or closed with nothing left to deliver: the network may forget it."""
         ...

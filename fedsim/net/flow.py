@@ -647,6 +647,12 @@ class FlowChannel:
             _Sender(RtoEstimator(p), Cubic(p), float(p.initial_window)) for _ in (UP, DOWN)
         )
         self._pending: dict[simpy.Event, None] = {}
+        self._ahead: dict[
+            simpy.Event, tuple[float, float, list[tuple[LinkCounters, int, int, int]]]
+        ] = {}
+        """Per pending event: (start, delivery, counts it added per link direction), the
+        part booked ahead of the clock that `break_` takes back."""
+        self._counters = [c for P in self._m.paths for c in P.counters]
         self._broken: str | None = None
         self._closed = False
         self.connected = False
@@ -680,10 +686,12 @@ class FlowChannel:
         s = self._senders[direction]
         now = env.now
         start = max(now, s.free_at)
+        before = self._counts()
         t = self._m.transfer(start, direction, int(nbytes), s) if nbytes > 0 else start
         t = max(t, s.delivered_at)
         s.delivered_at = t
         self._pending[ev] = None
+        self._book_ahead(ev, now, t, before)
         self._at(t, lambda: self._finish(ev, nbytes))
         return ev
 
@@ -692,14 +700,16 @@ class FlowChannel:
         if self._broken is not None:
             return
         self._broken = cause
+        self._take_back(self.env.now)
         pending, self._pending = list(self._pending), {}
         for ev in pending:
             if not ev.triggered:
                 ev.fail(ConnectionResetError(cause))
 
     def close(self) -> None:
-        """Orderly close: FIN/ACK both ways are counted; pending sends still complete."""
-        if self._closed or self._broken is not None:
+        """Orderly close: FIN/ACK both ways are counted; pending sends still complete.
+        A channel that never connected (or was broken) sends no FIN."""
+        if self._closed or self._broken is not None or not self.connected:
             self._closed = True
             return
         self._closed = True
@@ -708,12 +718,47 @@ class FlowChannel:
                 c.wire_bytes += 2 * self.params.ack_bytes
                 c.packets += 2
 
+    @property
+    def finished(self) -> bool:
+        return self._broken is not None or (self._closed and not self._pending)
+
     # -- internals -------------------------------------------------------------------------------
+    def _counts(self) -> list[tuple[int, int, int]]:
+        return [(c.wire_bytes, c.packets, c.payload_bytes) for c in self._counters]
+
+    def _book_ahead(
+        self, ev: simpy.Event, start: float, end: float, before: list[tuple[int, int, int]]
+    ) -> None:
+        """Remember what was counted now for [start, end], while `ev` is pending."""
+        if end <= start:
+            return
+        added = [
+            (c, c.wire_bytes - w, c.packets - n, c.payload_bytes - p)
+            for c, (w, n, p) in zip(self._counters, before, strict=True)
+            if c.wire_bytes != w or c.packets != n or c.payload_bytes != p
+        ]
+        if added:
+            self._ahead[ev] = (start, end, added)
+
+    def _take_back(self, now: float) -> None:
+        """The path broke at `now`: counts booked for after it are taken back, in
+        proportion to the part of each pending exchange that lay after the cut."""
+        for ev, (start, end, added) in self._ahead.items():
+            if ev.triggered or end <= now:
+                continue
+            left = (end - max(now, start)) / (end - start)
+            for c, w, n, p in added:
+                c.wire_bytes -= round(w * left)
+                c.packets -= round(n * left)
+                c.payload_bytes -= round(p * left)
+        self._ahead.clear()
+
     def _at(self, t: float, fn: Any) -> None:
         to = self.env.timeout(max(0.0, t - self.env.now))
         to.callbacks.append(lambda _e: fn())
 
     def _finish(self, ev: simpy.Event, value: Any) -> None:
+        self._ahead.pop(ev, None)
         if self._pending.pop(ev, 0) is None and not ev.triggered:
             ev.succeed(value)
 
@@ -721,6 +766,7 @@ class FlowChannel:
         if ev.triggered or self._broken is not None:
             return
         p, now = self.params, self.env.now
+        before = self._counts()
         ok, t = self._m.handshake(now) if self.path[0].link.up else (False, now)
         if ok:
             rtt = t - now
@@ -730,6 +776,7 @@ class FlowChannel:
                 s.free_at = t
             self._m.packet(t, UP, p.ack_bytes)  # the client's ACK, ahead of any data
             self._senders[UP].free_at = t
+            self._book_ahead(ev, now, t, before)
             self._at(t, lambda: self._connected(ev))
             return
         wait = p.syn_retry * 2.0**k
@@ -744,6 +791,7 @@ class FlowChannel:
         self._finish(ev, None)
 
     def _fail(self, ev: simpy.Event, exc: BaseException) -> None:
+        self._ahead.pop(ev, None)
         if self._pending.pop(ev, 0) is None and not ev.triggered:
             ev.fail(exc)
 

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from fedsim.net.link import Hop, Transmitter
+from fedsim.net.link import Hop, LinkCounters, Transmitter
 from fedsim.net.tcp import (
     Cubic,
     RtoEstimator,
@@ -195,6 +195,13 @@ class PacketChannel:
         self._last_arrival = [[0.0] * len(self.path) for _ in (UP, DOWN)]
         self._broken: str | None = None
         self._closed = False
+        self._on_air: deque[tuple[float, float, LinkCounters, int]] = deque()
+        """(start, end, counters, wire bytes) of frames booked on a transmitter that may
+        not have left yet: `break_` takes back what lay after the cut."""
+        self._booked: tuple[list[dict[int, float]], ...] = tuple(
+            [{} for _ in self.path] for _ in (UP, DOWN)
+        )
+        """Per direction and hop: data segment -> when its first frame started there."""
         self._connect_ev: simpy.Event | None = None
         self._syn_tries = 0
         self._syn_sent_at = 0.0
@@ -248,6 +255,7 @@ class PacketChannel:
         if self._broken is not None:
             return
         self._broken = cause
+        self._take_back(self.env.now)
         evs = [ev for s in self.sides for _, ev, _ in s.msgs]
         if self._connect_ev is not None:
             evs.insert(0, self._connect_ev)
@@ -261,14 +269,38 @@ class PacketChannel:
                 ev.fail(ConnectionResetError(cause))
 
     def close(self) -> None:
-        """Orderly close: FIN/ACK counted each way; pending sends still complete."""
-        if not self._closed and self._broken is None:
+        """Orderly close: FIN/ACK counted each way; pending sends still complete.
+        A channel that never connected (or was broken) sends no FIN."""
+        if not self._closed and self._broken is None and self.connected:
             for d in (UP, DOWN):
                 for h in self.paths[d]:
                     c = h.link.counters[h.direction]
                     c.wire_bytes += 2 * self.params.ack_bytes
                     c.packets += 2
         self._closed = True
+
+    @property
+    def finished(self) -> bool:
+        if self._broken is not None:
+            return True
+        pending = self._connect_ev is not None and not self._connect_ev.triggered
+        return self._closed and not pending and not any(s.msgs for s in self.sides)
+
+    def _take_back(self, now: float) -> None:
+        """The path broke at `now`: frames booked to go out after it never did, and the
+        payload of segments never sent is no payload carried."""
+        for start, end, c, wire in self._on_air:
+            if end <= now:
+                continue
+            c.wire_bytes -= round(wire * (end - max(start, now)) / (end - start))
+            if start >= now:
+                c.packets -= 1
+        self._on_air.clear()
+        for s in self.sides:
+            counted = sum(s.sizes)
+            for h, booked in zip(self.paths[s.d], self._booked[s.d], strict=True):
+                carried = sum(s.sizes[q] for q, t in booked.items() if t < now)
+                h.link.counters[h.direction].payload_bytes -= counted - carried
 
     # -- the wire --------------------------------------------------------------------------------
     def _emit(self, d: int, pkt: _Pkt) -> None:
@@ -291,10 +323,17 @@ class PacketChannel:
         if len(q) > link.queue_limit:
             c.drops += 1
             return
-        _, end = tx.reserve(now, pkt.wire * 8.0)
+        start, end = tx.reserve(now, pkt.wire * 8.0)
         q.append(end)
         c.wire_bytes += pkt.wire
         c.packets += 1
+        air = self._on_air
+        while air and air[0][1] <= now:
+            air.popleft()
+        if end > now:
+            air.append((start, end, c, pkt.wire))
+        if pkt.kind == _DATA:
+            self._booked[d][i].setdefault(pkt.seq, start)
         if link.loss[hop.direction].drop(self.rng):
             c.drops += 1
             return

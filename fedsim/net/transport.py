@@ -284,6 +284,8 @@ class EmulatedConnection:
 
         It is seen on the next loop turn, after callbacks already queued: a server
         task woken by data that just arrived must run before it learns of the reset.
+        Called from inside SimPy (a path going down), it wakes the loop, so both ends
+        see the reset at the cut instant, not at the next unrelated event.
         """
         if self.broken:
             return
@@ -291,7 +293,7 @@ class EmulatedConnection:
         self.channel.break_(cause)
         for end in self.ends:
             exc = ConnectionResetError(errno.ECONNRESET, f"connection reset: {cause}")
-            self.loop.call_soon(end._connection_lost, exc)
+            self.loop.sim_call_soon(end._connection_lost, exc)
 
     def end_lost(self, side: int) -> None:
         self._open_ends -= 1

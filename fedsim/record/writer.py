@@ -26,7 +26,7 @@ LINK_COLUMNS = (
     "link", "a", "b", "kind", "direction", "payload_bytes", "wire_bytes", "packets",
     "retransmissions", "drops", "busy_fraction", "down_time_s",
 )  # fmt: skip
-TIMELINE_COLUMNS = ("client", "state", "start_s", "end_s")
+TIMELINE_COLUMNS = ("client", "state", "start_s", "end_s", "cause")
 CLIENT_COLUMNS = (
     "client", "device", "gateway", "rounds_selected", "rounds_reported", "bytes_up",
     "bytes_down", "energy_compute_j", "energy_radio_j", "dropouts", "env_episodes", "env_steps",

@@ -77,12 +77,12 @@ def _crossed_down_paths(ev: _Evidence) -> list[str]:
     """Messages delivered although their path was down at some instant between their
     send and their delivery (an outage touching either end instant is allowed)."""
     assert ev.net is not None
-    bad = []
-    for dev, d, sent, got in ev.delivered:
-        for o in ev.net.outages[dev]:
-            if o.start < got and (o.end is None or o.end > sent):
-                bad.append(f"{dev} dir {d} sent {sent:.3f} delivered {got:.3f} across {o}")
-    return bad
+    return [
+        f"{dev} dir {d} sent {sent:.3f} delivered {got:.3f} across {o}"
+        for dev, d, sent, got in ev.delivered
+        for o in ev.net.outages[dev]
+        if o.start < got and (o.end is None or o.end > sent)
+    ]
 
 
 def _down_time_fits(res: RunResult) -> None:
@@ -220,7 +220,8 @@ def test_failed_connects_put_nothing_on_a_dead_gateways_links(fidelity: str) -> 
         log: list[Any] = []
         _watch(env, ch.connect(), log, "connect")
         env.run(until=env.now + 100.0)
-        assert log and log[0][2] is False
+        assert log
+        assert log[0][2] is False
         ch.close()
     for link in (net.uplink["m"], net.uplink["cell"]):
         assert [(c.packets, c.wire_bytes) for c in link.counters] == [(0, 0), (0, 0)]

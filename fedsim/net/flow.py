@@ -137,6 +137,8 @@ class _Model:
     """The transfer-time computations, free of SimPy (shared with the calculator)."""
 
     def __init__(self, path: tuple[Hop, ...], rng: np.random.Generator, params: TcpParams):
+        self.head_at = math.inf
+        """When the last transfer's first segment reached the receiver."""
         self.rng = rng
         self.p = params
         self.mtu = path_mtu(path)
@@ -305,6 +307,7 @@ class _Model:
         P = self.paths[d]
         for c in P.counters:
             c.payload_bytes += nbytes
+        self.head_at = math.inf
         if self.closed_form[d]:
             done, free = self._clean(t, d, nbytes, s)
         else:
@@ -335,6 +338,8 @@ class _Model:
             pay = (w - 1) * mss + lastpay if final else w * mss
             first, last, _ = self.block(t, d, w, pay, mss if w > 1 or not final else lastpay,
                                      lastpay if final else mss)  # fmt: skip
+            if sent == 0:
+                self.head_at = first
             pkts += w
             self.acks(first, d, -(-w // self.p.delack_segments))
             rto.sample(last + ret - t)
@@ -502,6 +507,8 @@ class _Replay(TcpSender):
                 continue
             sack: tuple[int, ...] = ()
             if q == before:
+                if before == 0:
+                    self.m.head_at = a
                 r = before + 1
                 while r in ooo:
                     ooo.discard(r)
@@ -549,6 +556,8 @@ class _Replay(TcpSender):
         if (self.armed and self.deadline < a0) or 2.0 * sp >= self.rto.base:
             return False
         alast = a0 + (w - 1) * sp
+        if self.rcv_nxt == 0:
+            self.m.head_at = fl.first
         # receiver: everything in order; ACKs every 2 segments
         self.rcv_nxt = self.nxt
         if self.rcv_nxt >= self.n:
@@ -653,6 +662,7 @@ class FlowChannel:
         """Per pending event: (start, delivery, counts it added per link direction), the
         part booked ahead of the clock that `break_` takes back."""
         self._counters = [c for P in self._m.paths for c in P.counters]
+        self._heads: dict[simpy.Event, tuple[simpy.Event, int]] = {}
         self._broken: str | None = None
         self._closed = False
         self.connected = False
@@ -692,14 +702,25 @@ class FlowChannel:
         s.delivered_at = t
         self._pending[ev] = None
         self._book_ahead(ev, now, t, before)
+        if nbytes > self._m.mss and self._m.head_at < t:
+            head = env.event()
+            self._heads[ev] = (head, self._m.mss)
+            self._at(self._m.head_at, lambda: self._head(ev))
         self._at(t, lambda: self._finish(ev, nbytes))
         return ev
+
+    def head(self, event: simpy.Event) -> tuple[simpy.Event, int] | None:
+        """For a message longer than one segment: an event that succeeds when its first
+        segment reaches the receiver, and that segment's size (the receiver may read
+        that much before the rest arrives)."""
+        return self._heads.get(event)
 
     def break_(self, cause: str) -> None:
         """Fail every pending event and all future ones with ConnectionResetError(cause)."""
         if self._broken is not None:
             return
         self._broken = cause
+        self._heads.clear()
         self._take_back(self.env.now)
         pending, self._pending = list(self._pending), {}
         for ev in pending:
@@ -757,8 +778,15 @@ class FlowChannel:
         to = self.env.timeout(max(0.0, t - self.env.now))
         to.callbacks.append(lambda _e: fn())
 
+    def _head(self, ev: simpy.Event) -> None:
+        if self._broken is None and ev in self._heads:
+            head = self._heads[ev][0]
+            if not head.triggered:
+                head.succeed()
+
     def _finish(self, ev: simpy.Event, value: Any) -> None:
         self._ahead.pop(ev, None)
+        self._heads.pop(ev, None)
         if self._pending.pop(ev, 0) is None and not ev.triggered:
             ev.succeed(value)
 

@@ -140,6 +140,8 @@ class _Side(TcpSender):
         self.last_send = 0.0
         self.timer = _Timer(ch.env, lambda: ch._on_rto(self), owner=self)
         self.msgs: deque[tuple[int, simpy.Event, int]] = deque()
+        self.heads: deque[tuple[int, int, simpy.Event]] = deque()
+        """(first segment, end, event) of messages whose first segment is awaited."""
         # receiver
         self.rcv_nxt = 0
         self.ooo: set[int] = set()
@@ -203,6 +205,7 @@ class PacketChannel:
         )
         """Per direction and hop: data segment -> when its first frame started there."""
         self._connect_ev: simpy.Event | None = None
+        self._heads: dict[simpy.Event, tuple[simpy.Event, int]] = {}
         self._syn_tries = 0
         self._syn_sent_at = 0.0
         self._syn_timer = _Timer(env, self._on_syn_timeout)
@@ -239,12 +242,17 @@ class PacketChannel:
             h.link.counters[h.direction].payload_bytes += nbytes
         if s.una == s.nxt and self.env.now - s.last_send > s.rto.current:
             s.cwnd = min(s.cwnd, float(self.params.initial_window))  # restart after idle
+        first = len(s.sizes)
         s.sizes.extend(segment_sizes(nbytes, self.mss))
         end = s.n = len(s.sizes)
         if end <= s.rcv_nxt:
             ev.succeed(nbytes)
             return ev
         s.msgs.append((end, ev, nbytes))
+        if end - first > 1 and first >= s.rcv_nxt:
+            head = self.env.event()
+            self._heads[ev] = (head, s.sizes[first])
+            s.heads.append((first, end, head))
         if self.connected:
             s.now = self.env.now
             s.try_send()
@@ -259,8 +267,10 @@ class PacketChannel:
         evs = [ev for s in self.sides for _, ev, _ in s.msgs]
         if self._connect_ev is not None:
             evs.insert(0, self._connect_ev)
+        self._heads.clear()
         for s in self.sides:
             s.msgs.clear()
+            s.heads.clear()
             s.timer.stop()
             s.delack.stop()
         self._syn_timer.stop()
@@ -451,8 +461,17 @@ class PacketChannel:
         a.ts = s.ts_echo
         self._emit(1 - s.d, a)
 
+    def head(self, event: simpy.Event) -> tuple[simpy.Event, int] | None:
+        """See `Channel.head`: the first segment of a longer message, in order."""
+        return self._heads.get(event)
+
     def _deliver(self, s: _Side) -> None:
+        while s.heads and s.heads[0][0] < s.rcv_nxt:
+            _, end, head = s.heads.popleft()
+            if end > s.rcv_nxt:  # the rest is still on its way
+                head.succeed()
         while s.msgs and s.msgs[0][0] <= s.rcv_nxt:
             _, ev, n = s.msgs.popleft()
+            self._heads.pop(ev, None)
             if not ev.triggered:
                 ev.succeed(n)

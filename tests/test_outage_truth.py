@@ -240,3 +240,18 @@ def test_down_time_is_clipped_to_the_run_and_counted_once() -> None:
     net.finish(300.0)
     assert net.uplink["cell"].down_time == pytest.approx(290.0)
     assert net.uplink["m"].down_time == pytest.approx(290.0)
+
+
+@pytest.mark.parametrize("fidelity", ["flow", "packet"])
+def test_a_syn_into_a_cut_backhaul_is_dropped_there_not_carried(fidelity: str) -> None:
+    env, net = _one_link_net(fidelity, latency="100ms")
+    net.set_down("link", "cell", "link_down:cell")
+    ch, _ = net.open_channel("m", "cloud")
+    log: list[Any] = []
+    _watch(env, ch.connect(), log, "connect")
+    env.run(until=10.0)
+    radio, core = net.uplink["m"].counters[UP], net.uplink["cell"].counters[UP]
+    assert radio.packets >= 1
+    assert core.drops >= 1
+    assert (core.packets, core.wire_bytes) == (0, 0)
+    assert [(c.packets, c.wire_bytes) for c in (net.uplink["m"].counters[DOWN],)] == [(0, 0)]

@@ -275,7 +275,9 @@ class _Model:
         for d in (UP, DOWN):
             P = self.paths[d]
             if not all(h.link.up for h in P.hops):
-                self._count_partial(d, p.syn_bytes, self._first_down(d))
+                down = self._first_down(d)
+                self._count_partial(d, p.syn_bytes, down)
+                P.counters[down].drops += 1  # lost at the down hop, never on its wire
                 return False, t
             if P.lossy:
                 where = int(self.lost_at(d, 1)[0])

@@ -4,6 +4,7 @@ timeline says when a client downloads and why it is offline."""
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,21 @@ def _down_time_fits(res: RunResult) -> None:
     end = res.summary["sim_time_s"]
     for row in res.links:
         assert 0.0 <= row["down_time_s"] <= end + 1e-9, (row["link"], row["down_time_s"], end)
+    _timeline_tiles_the_run(res)
+
+
+def _timeline_tiles_the_run(res: RunResult) -> None:
+    """Each client's intervals follow each other without gap or overlap over [0, end]."""
+    end = res.summary["sim_time_s"]
+    by_client: dict[str, list[Any]] = {}
+    for iv in res.recorder.timeline:
+        by_client.setdefault(iv.client, []).append(iv)
+    assert len(by_client) == len(res.clients)
+    for client, ivs in by_client.items():
+        assert ivs[0].start_s == 0.0, client
+        for a, b in pairwise(ivs):
+            assert a.end_s == b.start_s, (client, a, b)
+        assert ivs[-1].end_s == end, (client, ivs[-1], end)
 
 
 # ------------------------------------------------------------------- regression topologies

@@ -40,7 +40,8 @@ from fedsim.units import parse_duration, parse_fraction
 __all__ = ["Network", "Outage"]
 
 StateObserver = Callable[[str, bool, float, str], None]
-"""(device, path_up, time, cause) whenever a device's path to the server changes."""
+"""(device, path_up, time, cause) whenever a device's path to the server changes, and
+again (path_up False) when a path that stays down is down for a new cause."""
 
 
 @dataclass

@@ -281,3 +281,28 @@ def test_a_syn_into_a_cut_backhaul_is_dropped_there_not_carried(fidelity: str) -
     assert core.drops >= 1
     assert (core.packets, core.wire_bytes) == (0, 0)
     assert [(c.packets, c.wire_bytes) for c in (net.uplink["m"].counters[DOWN],)] == [(0, 0)]
+
+
+@pytest.mark.parametrize("fidelity", ["flow", "packet"])
+def test_a_longer_message_announces_its_first_segment_before_its_last(fidelity: str) -> None:
+    """What lets a client show `downloading`: the response's head arrives first."""
+    env, net = _one_link_net(fidelity, latency="100ms")
+    ch, _ = net.open_channel("m", "cloud")
+    log: list[Any] = []
+    _watch(env, ch.connect(), log, "connect")
+    env.run(until=5.0)
+    small = ch.send(DOWN, 200)
+    assert ch.head(small) is None
+    env.run(until=10.0)
+    big = ch.send(DOWN, 20_000)
+    head = ch.head(big)
+    assert head is not None
+    head_ev, nbytes = head
+    assert 0 < nbytes < 20_000
+    _watch(env, head_ev, log, "head")
+    _watch(env, big, log, "body")
+    env.run(until=60.0)
+    (_, t_head, ok_head), (_, t_body, ok_body) = log[-2:]
+    assert ok_head and ok_body
+    assert [tag for tag, *_ in log[-2:]] == ["head", "body"]
+    assert 10.1 < t_head < t_body - 2.0  # 20 kB at 40 kbit/s take seconds after the head

@@ -303,6 +303,7 @@ def test_a_longer_message_announces_its_first_segment_before_its_last(fidelity: 
     _watch(env, big, log, "body")
     env.run(until=60.0)
     (_, t_head, ok_head), (_, t_body, ok_body) = log[-2:]
-    assert ok_head and ok_body
+    assert ok_head
+    assert ok_body
     assert [tag for tag, *_ in log[-2:]] == ["head", "body"]
     assert 10.1 < t_head < t_body - 2.0  # 20 kB at 40 kbit/s take seconds after the head

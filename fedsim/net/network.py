@@ -83,6 +83,8 @@ class Network:
         """Partition name -> the child nodes whose uplinks it cuts."""
         self._paths: dict[str, tuple[Hop, ...]] = {}
         self._path_up: dict[str, bool] = {}
+        self._gone: set[str] = set()
+        """The causes in `retired` (departures for good)."""
         self._cause_now: dict[str, str] = {}
         """The cause reported for each device whose path is down."""
         self._channels: dict[str, list[Channel]] = {}
@@ -328,6 +330,7 @@ class Network:
         if node in self.retired:
             return
         self.retired[node] = cause
+        self._gone.add(cause)
         now = self.env.now
         devices = self._devices_under("node", node)
         for dev in devices:
@@ -367,7 +370,7 @@ class Network:
         """Why `dev`'s path is down now: a departure for good (churn, battery) first,
         else the cause of the down element nearest the device (smallest name on ties)."""
         gone = [c for h in self._paths[dev] for c in h.link.down_causes
-                if c in self.retired.values()]  # fmt: skip
+                if c in self._gone]  # fmt: skip
         if gone:
             return min(gone)
         for h in self._paths[dev]:

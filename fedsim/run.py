@@ -191,7 +191,7 @@ def simulate(
     batteries = Batteries(net, streams)
     wire.byte_observers.append(batteries.radio)
     recorder = Recorder(clock=loop.time)
-    net.observers.append(lambda dev, up, _t, _cause: recorder.path_state(dev, up))
+    net.observers.append(lambda dev, up, _t, cause: recorder.path_state(dev, up, cause))
 
     engine = build_engine(sc, task, streams, explain=net.outage_cause)
     evaluator = engine.evaluator
@@ -288,7 +288,7 @@ def simulate(
     with _quiet_gc(), asyncio.Runner(loop_factory=lambda: loop) as runner:
         end = runner.run(main())
     wall = time.perf_counter() - wall0
-    net.finish()
+    net.finish(end)
     recorder.close(end)
     return _collect(sc, task, evaluator, engine, net, wire, recorder, clients, end, wall)
 

@@ -141,7 +141,12 @@ class TimelineRow(Record):
     state: str = column("", "offline, idle, downloading, training or uploading")
     start_s: float = column("s", "interval start, simulated")
     end_s: float = column("s", "interval end, simulated")
-    cause: str = column("", "why `offline` (e.g. `device_offline:meter-1`); blank otherwise", "")
+    cause: str = column(
+        "",
+        "why `offline`: the outage category (device_offline, gateway_down, link_down, "
+        "partition, churn, battery); blank otherwise",
+        "",
+    )
 
 
 @dataclass(frozen=True)

@@ -37,24 +37,36 @@ def names(violations: list[Violation]) -> set[str]:
     return {v.invariant for v in violations}
 
 
+def changed(row: Any, **cells: Any) -> Any:
+    """`row` with some cells changed, whatever its type (a dict, a row dataclass)."""
+    if dataclasses.is_dataclass(row):
+        return dataclasses.replace(row, **cells)  # type: ignore[type-var]
+    return {**row, **cells}
+
+
 def doctor(result: RunResult, **evidence: Any) -> RunResult:
     """A copy of `result` whose tables can be changed without touching the original."""
     ev = result.evidence
     assert ev is not None
-    rec = Recorder(
-        clock=lambda: 0.0,
-        rounds=[dataclasses.replace(r) for r in result.recorder.rounds],
-        timeline=[dataclasses.replace(iv) for iv in result.recorder.timeline],
-        dropouts=dict(result.recorder.dropouts),
-    )
+    rec = Recorder(clock=lambda: 0.0)
+    rec.rounds = list(result.recorder.rounds)
+    rec.timeline = [dataclasses.replace(iv) for iv in result.recorder.timeline]
+    rec.dropouts = dict(result.recorder.dropouts)
     return dataclasses.replace(
         result,
-        summary=dict(result.summary),
         recorder=rec,
-        links=[dict(r) for r in result.links],
-        clients=[dict(r) for r in result.clients],
+        links=list(result.links),
+        clients=list(result.clients),
         evidence=dataclasses.replace(ev, **evidence),
     )
+
+
+def change_link(bad: RunResult, link: str, direction: str, **cells: Any) -> Any:
+    i = next(
+        i for i, r in enumerate(bad.links) if r["link"] == link and r["direction"] == direction
+    )
+    bad.links[i] = changed(bad.links[i], **cells)
+    return bad.links[i]
 
 
 def test_a_clean_run_records_evidence_and_breaks_nothing(clean: RunResult) -> None:
@@ -144,18 +156,16 @@ def test_a_clean_run_had_dead_carriers_that_carried_nothing(clean: RunResult) ->
 
 def test_down_time_longer_than_the_run_is_caught(clean: RunResult) -> None:
     bad = doctor(clean)
-    end = bad.summary["sim_time_s"]
-    row = next(r for r in bad.links if r["link"] == "gw-server")
-    row["down_time_s"] = end + 20.0
+    change_link(bad, "gw-server", "up", down_time_s=bad.summary["sim_time_s"] + 20.0)
     found = names(audit(bad))
     assert {"down-time-within-run", "down-time-matches-evidence"} <= found
 
 
 def test_down_time_that_disagrees_with_the_intervals_is_caught(clean: RunResult) -> None:
     bad = doctor(clean)
-    row = next(r for r in bad.links if r["link"] == "dev-4-gw" and r["direction"] == "up")
+    row = change_link(bad, "dev-4-gw", "up")
     assert row["down_time_s"] == pytest.approx(5.0)  # the gateway's outage cuts its links
-    row["down_time_s"] = 7.5
+    change_link(bad, "dev-4-gw", "up", down_time_s=7.5)
     found = [v for v in audit(bad) if v.invariant == "down-time-matches-evidence"]
     assert len(found) == 1
     assert "dev-4-gw up" in found[0].detail
@@ -202,13 +212,16 @@ def test_bytes_that_do_not_reconcile_are_caught(clean: RunResult, change: str, e
     assert ev is not None
     bad = doctor(clean)
     if change == "client":
-        bad.clients[0]["bytes_up"] += 1
+        bad.clients[0] = changed(bad.clients[0], bytes_up=bad.clients[0]["bytes_up"] + 1)
     elif change == "round_wire":
-        bad.recorder.rounds[0].wire_bytes_down += 40
+        first = bad.recorder.rounds[0]
+        bad.recorder.rounds[0] = changed(first, wire_bytes_down=first.wire_bytes_down + 40)
     elif change == "tail":
         bad = doctor(clean, bytes_after_rounds={**ev.bytes_after_rounds, "up": 5})
     else:
-        bad.summary["bytes_up"] += 1
+        bad = dataclasses.replace(
+            bad, summary=changed(bad.summary, bytes_up=bad.summary["bytes_up"] + 1)
+        )
     found = [v.detail for v in audit(bad) if v.invariant == "bytes-reconcile"]
     assert any(expect in d for d in found), found
 
@@ -219,12 +232,8 @@ def test_bytes_after_the_last_round_are_named_in_the_evidence(clean: RunResult) 
     assert set(ev.bytes_after_rounds) == {"up", "down", "wire_up", "wire_down"}
 
 
-def test_a_run_without_evidence_fails() -> None:
-    fake = RunResult(
-        scenario=parse_scenario(tiny_topology()), summary={"sim_time_s": 1.0, "rounds": 1},
-        recorder=Recorder(clock=lambda: 0.0), links=[], clients=[], topology={},
-    )  # fmt: skip
-    assert "evidence-present" in names(audit(fake))
+def test_a_run_without_evidence_fails(clean: RunResult) -> None:
+    assert "evidence-present" in names(audit(dataclasses.replace(clean, evidence=None)))
 
 
 def test_a_run_that_completes_no_round_fails_naming_why() -> None:

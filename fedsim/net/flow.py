@@ -698,9 +698,8 @@ class FlowChannel:
                 ev.fail(ConnectionResetError(cause))
 
     def close(self) -> None:
-        """Orderly close: FIN/ACK both ways are counted; pending sends still complete.
-        A channel that never connected (a refused or abandoned connect) sends no FIN."""
-        if self._closed or self._broken is not None or not self.connected:
+        """Orderly close: FIN/ACK both ways are counted; pending sends still complete."""
+        if self._closed or self._broken is not None:
             self._closed = True
             return
         self._closed = True

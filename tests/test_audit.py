@@ -226,6 +226,20 @@ def test_bytes_that_do_not_reconcile_are_caught(clean: RunResult, change: str, e
     assert any(expect in d for d in found), found
 
 
+def test_client_bytes_beyond_what_its_messages_carried_are_caught(clean: RunResult) -> None:
+    ev = clean.evidence
+    assert ev is not None
+    m = ev.messages
+    mine = np.flatnonzero((m.device == ev.devices.index("dev-2")) & (m.direction == 0))
+    payload = m.payload.copy()
+    payload[mine[0]] -= 10  # the client wrote 10 bytes fewer than clients.csv says
+    bad = doctor(clean, messages=dataclasses.replace(m, payload=payload))
+    found = [v.detail for v in audit(bad) if v.invariant == "bytes-reconcile"]
+    assert len(found) == 1
+    assert found[0].startswith("client dev-2 bytes_up")
+    assert "is outside" in found[0]
+
+
 def test_bytes_after_the_last_round_are_named_in_the_evidence(clean: RunResult) -> None:
     ev = clean.evidence
     assert ev is not None

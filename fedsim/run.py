@@ -43,7 +43,10 @@ from fedsim.scenario import Scenario, load_scenario
 from fedsim.tasks.adversary import choose_adversaries, parse_adversaries, wrap
 from fedsim.tasks.registry import build_task
 
-__all__ = ["RunResult", "build_engine", "check_memory", "run_name_for", "run_scenario", "simulate"]
+__all__ = [
+    "RunResult", "audit_record", "build_engine", "check_memory", "raise_if_violated",
+    "run_name_for", "run_scenario", "simulate",
+]  # fmt: skip
 
 SERVER_HOST = "fl-server"
 SERVER_PORT = 8080
@@ -162,11 +165,11 @@ def simulate(
     `result` attribute holds the run)."""
     result = _simulate(scenario, progress=progress, warn=warn)
     if audit:
-        check(result)
+        raise_if_violated(result)
     return result
 
 
-def check(result: RunResult) -> None:
+def raise_if_violated(result: RunResult) -> None:
     """Raise `AuditError` (carrying `result`) if the run breaks any invariant."""
     violations = audit_run(result)
     if violations:

@@ -494,13 +494,13 @@ def run_scenario(
         topology=result.topology,
         summary=result.summary,
     )
+    _write_audit(out, result if audit else None)  # before plots: a broken run gets none
     if plots:
         from fedsim.record.plots import plot_run  # matplotlib only when asked
         from fedsim.record.report import write_report
 
         plot_run(out, out / "plots")
         write_report(out)
-    _write_audit(out, result if audit else None)
     return out
 
 

@@ -42,6 +42,8 @@ __all__ = ["Network", "Outage"]
 StateObserver = Callable[[str, bool, float, str], None]
 """(device, path_up, time, cause) whenever a device's path to the server changes, and
 again (path_up False) when a path that stays down is down for a new cause."""
+ElementObserver = Callable[[str, str, str, bool], None]
+"""(target, name, cause, down) after every `set_down`/`set_up` (run evidence)."""
 
 
 @dataclass
@@ -73,6 +75,7 @@ class Network:
         self.uplink: dict[str, Link] = {}
         self.link_class: dict[str, LinkClassSpec] = {}
         self.observers: list[StateObserver] = []
+        self.element_observers: list[ElementObserver] = []
         self.breaker: Callable[[Callable[[Any], bool], str], int] | None = None
         self.outages: dict[str, list[Outage]] = {}
         self.retired: dict[str, str] = {}
@@ -292,6 +295,8 @@ class Network:
             for channel in self._channels.pop(dev, ()):
                 channel.break_(cause)
         self._refresh(devices, cause)
+        for see in self.element_observers:
+            see(target, name, cause, True)
 
     def set_up(self, target: str, name: str, cause: str) -> None:
         now = self.env.now
@@ -300,6 +305,8 @@ class Network:
             if not link.down_causes and link.down_log and link.down_log[-1][1] is None:
                 link.down_log[-1][1] = now
         self._refresh(self._devices_under(target, name), cause)
+        for see in self.element_observers:
+            see(target, name, cause, False)
 
     def _devices_under(self, target: str, name: str) -> list[str]:
         out: list[str] = []

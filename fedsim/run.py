@@ -36,7 +36,7 @@ from fedsim.net.transport import EmulatedConnector, EmulatedSite, Wire
 from fedsim.record.recorder import Recorder, RoundRow
 from fedsim.record.writer import write_run
 from fedsim.rng import Streams
-from fedsim.scenario import Scenario, load_scenario
+from fedsim.scenario import Scenario, prepare_scenario
 from fedsim.tasks.adversary import choose_adversaries, parse_adversaries, wrap
 from fedsim.tasks.registry import build_task
 
@@ -413,7 +413,7 @@ def run_scenario(
     plots: bool = False,
 ) -> Path:
     """Load, run and write one topology file; return the run folder."""
-    scenario = load_scenario(path, overrides, seed)
+    scenario = prepare_scenario(path, overrides, seed, warn=_warn_stderr)
     display: Any = contextlib.nullcontext()
     if progress:
         from fedsim.record.progress import RunProgress

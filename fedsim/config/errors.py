@@ -58,7 +58,7 @@ def _message(err: ErrorDetails) -> str:
         known = ", ".join(
             t.strip("'").removeprefix(TAG_PREFIX) for t in str(ctx["expected_tags"]).split(", ")
         )
-        return f"unknown kind {ctx['tag']!r} (known: {known})"
+        return f"unknown kind {str(ctx['tag']).removeprefix(TAG_PREFIX)!r} (known: {known})"
     if kind in ("model_type", "dict_type", "model_attributes_type"):
         return "expected a mapping"
     if kind == "union_tag_not_found":

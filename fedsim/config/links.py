@@ -70,13 +70,18 @@ class ParetoJitter(Section):
 
 
 def _jitter_shorthand(v: Any) -> Any:
-    """`jitter: 5ms` is `{kind: uniform, max: 5ms}`."""
+    """`jitter: 5ms` is `{kind: uniform, max: 5ms}`; `{}` is no jitter."""
+    if isinstance(v, dict) and not v:
+        return None
     return {"kind": "uniform", "max": v} if isinstance(v, str | int | float) else v
 
 
+_JitterVariant = tagged(
+    {"uniform": UniformJitter, "normal": NormalJitter, "pareto": ParetoJitter}, "uniform"
+)
 Jitter = Annotated[
-    tagged({"uniform": UniformJitter, "normal": NormalJitter, "pareto": ParetoJitter}, "uniform"),
-    BeforeValidator(_jitter_shorthand, json_schema_input_type=Any),
+    _JitterVariant | None,
+    BeforeValidator(_jitter_shorthand, json_schema_input_type=Duration | _JitterVariant | None),
 ]
 
 
@@ -92,7 +97,7 @@ class LinkClass(Section):
     loss_model: LossModel | None = Field(
         None, description="bursty loss: {kind: gilbert-elliott, p, r, 1-h, 1-k}"
     )  # type: ignore[valid-type]
-    jitter: Jitter | None = Field(None, description="a duration (uniform up to it) or {kind, ...}")  # type: ignore[valid-type]
+    jitter: Jitter = Field(None, description="a duration (uniform up to it) or {kind, ...}")  # type: ignore[valid-type]
     mtu: integer(68) = Field(1500, description="bytes")  # type: ignore[valid-type]
     queue: integer(1) = Field(100, description="drop-tail queue limit in packets")  # type: ignore[valid-type]
     shared: Bool = Field(False, description="links of this class under one parent share one medium")

@@ -120,11 +120,7 @@ def number(
         bad = x != x or (lo is not None and (x <= lo if lo_open else x < lo))
         bad = bad or (hi is not None and (x >= hi if hi_open else x > hi))
         if bad:
-            left = "(" if lo_open else "["
-            right = ")" if hi_open else "]"
-            lo_s = "-inf" if lo is None else f"{lo:g}"
-            hi_s = "inf" if hi is None else f"{hi:g}"
-            raise ValueError(f"must lie in {left}{lo_s}, {hi_s}{right}, got {v!r}")
+            raise ValueError(f"must {_interval(lo, hi, lo_open, hi_open)}, got {v!r}")
         return x
 
     schema: dict[str, Any] = {"type": "number"}
@@ -133,6 +129,17 @@ def number(
     if hi is not None:
         schema["exclusiveMaximum" if hi_open else "maximum"] = hi
     return parsed(parse, schema)
+
+
+def _interval(lo: float | None, hi: float | None, lo_open: bool, hi_open: bool) -> str:
+    if hi is None and lo is not None:
+        return f"be above {lo:g}" if lo_open else f"be at least {lo:g}"
+    if lo is None and hi is not None:
+        return f"be below {hi:g}" if hi_open else f"be at most {hi:g}"
+    if lo is None:
+        return "be a finite number"
+    left, right = "(" if lo_open else "[", ")" if hi_open else "]"
+    return f"lie in {left}{lo:g}, {hi:g}{right}"
 
 
 def choice(options: Iterable[str]) -> Any:

@@ -181,10 +181,27 @@ def _lookup(doc: Any, key: str) -> str | None:
 
 def _loader() -> Callable[..., Any] | None:
     try:
-        from fedsim.scenario import load_scenario
+        from fedsim.scenario import prepare_scenario
     except ImportError:
         return None
-    return load_scenario
+    return prepare_scenario
+
+
+def precheck_runs(spec: SweepSpec, runs: list[SweepRun]) -> None:
+    """Every grid point through the pre-run path `fedsim run` uses (fedsim.config), so a
+    bad point fails the sweep before the first run starts, not hours into it."""
+    load = _loader()
+    if load is None:
+        return
+    seen: set[tuple[str, ...]] = set()
+    for r in runs:
+        if r.overrides in seen:
+            continue
+        seen.add(r.overrides)
+        try:
+            load(spec.base, list(r.overrides), r.seed)
+        except FedsimError as exc:
+            raise FedsimError(f"sweep point {r.label!r}: {exc}") from None
 
 
 def validate_keys(spec: SweepSpec) -> None:
@@ -352,6 +369,8 @@ def run_sweep(
 
     validate_keys(spec)
     runs = expand(spec)
+    if runner is None:  # the real runner: each point must pass `fedsim validate`
+        precheck_runs(spec, runs)
     names = [r.run_name for r in runs]
     if len(set(names)) != len(names):
         raise FedsimError("sweep has duplicate grid points or seeds (two runs share a name)")

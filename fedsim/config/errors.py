@@ -34,7 +34,11 @@ def key_path(loc: Sequence[str | int]) -> str:
 
 
 def _location(err: ErrorDetails) -> list[str | int]:
-    loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith(TAG_PREFIX))]
+    loc = [
+        p
+        for p in err["loc"]
+        if not (isinstance(p, str) and (p.startswith(TAG_PREFIX) or p == "[key]"))
+    ]
     ctx = err.get("ctx") or {}
     if err["type"] in ("unknown_key", "at_key"):
         loc.extend(_parts(str(ctx["key"])))
@@ -61,6 +65,8 @@ def _message(err: ErrorDetails) -> str:
         return f"unknown kind {str(ctx['tag']).removeprefix(TAG_PREFIX)!r} (known: {known})"
     if kind in ("model_type", "dict_type", "model_attributes_type"):
         return "expected a mapping"
+    if kind == "string_type" and err["loc"] and err["loc"][-1] == "[key]":
+        return f"a name must be text, got {err['input']!r}"
     if kind == "union_tag_not_found":
         return "is required"
     if kind == "too_short":

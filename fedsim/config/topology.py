@@ -24,6 +24,8 @@ __all__ = ["Topology"]
 
 
 def _text(v: Any) -> str:
+    if not isinstance(v, str | int | float | bool):
+        raise ValueError(f"expected text, got a {type(v).__name__}")
     return str(v).strip()
 
 
@@ -32,7 +34,7 @@ class Topology(Section):
 
     name: Name | None = Field(None, description="run name (default: the file name)")  # type: ignore[valid-type]
     seed: integer(0) = Field(0, description="the one seed every random stream derives from")  # type: ignore[valid-type]
-    description: parsed(_text, {"type": "string"}, str) = Field("", description="free text")  # type: ignore[valid-type]
+    description: parsed(_text, {"type": ["string", "number", "boolean"]}, str) = Field("", description="free text")  # type: ignore[valid-type]
     fidelity: choice(FIDELITIES) = Field(
         "flow", description="flow (closed-form TCP per message) or packet"
     )  # type: ignore[valid-type]

@@ -18,6 +18,9 @@ __all__ = ["main"]
 
 
 def _run(args: argparse.Namespace) -> int:
+    from fedsim.scenario import load_scenario
+
+    load_scenario(args.topology, args.set, args.seed)  # reject a bad file before the heavy imports
     from fedsim.run import run_scenario
 
     out = run_scenario(

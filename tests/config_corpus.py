@@ -114,8 +114,10 @@ def unknown_option(rng: random.Random, doc: Any) -> str:
     return f"option {path}.{key}"
 
 
-UNITS = ("10MBps", "100kBps", "1 Bps", "10MB/s", "1Mb", "1MS", "3 furlongs", "5 parsecs",
-         "1e3ms", "2h", "40ms", "20Mbps", "1%", "12 %", "1KiB", "5Wh", "50MFLOPS", "fast")  # fmt: skip
+UNITS = (
+    "10MBps", "100kBps", "1 Bps", "10MB/s", "1Mb", "1MS", "3 furlongs", "5 parsecs",
+    "1e3ms", "2h", "40ms", "20Mbps", "1%", "12 %", "1KiB", "5Wh", "50MFLOPS", "fast",
+)  # fmt: skip
 
 
 def bad_unit(rng: random.Random, doc: Any) -> str:
@@ -157,33 +159,45 @@ def duplicate(rng: random.Random, doc: Any) -> str:
     return f"duplicate nodes[{i}]"
 
 
+GE = {"kind": "gilbert-elliott", "p": "1%", "r": "20%"}
+ISSUE_CASES: list[tuple[str, dict[str, Any]]] = [
+    ("fedsgd", {"fl.strategy": "fedsgd"}),
+    ("fedavg options", {"fl.options": {"mu": 0.1}}),
+    ("fedprox beta", {"fl.strategy": "fedprox", "fl.options": {"beta": 0.1}}),
+    ("fedprox mu", {"fl.strategy": "fedprox", "fl.options": {"mu": [-1, 0.3]}}),
+    ("krum f", {"fl.strategy": "krum", "fl.options": {"f": [-1, 2, 1.5]}}),
+    ("jitter gauss", {"LINK.jitter": {"kind": "gauss", "std": "1ms"}}),
+    ("jitter pareto", {"LINK.jitter": {"kind": "pareto", "scale": "2ms"}}),
+    ("loss key", {"LINK.loss_model": {**GE, "q": 1}}),
+    ("gilbert-elliott", {"LINK.loss_model": GE}),
+    ("alpha", {"task.alpha": [-1, 0.3]}),
+    ("target", {"fl.target": [1.5, 0.5, 600, -3]}),
+    ("late failure", {"fl.time_limit": "10min", "failures": "LATE"}),
+    ("reliability async", {"fl.engine": "async", "fl.selection": "reliability"}),
+    ("batch size", {"fl.local.batch_size": [0, "x", 8]}),
+    ("seed", {"seed": [1, 2, 99]}),
+]
+"""The issue's cases; a list value is a choice among its items (not the value itself)."""
+
+
 def issue_case(rng: random.Random, doc: Any) -> str:
-    fl = doc.setdefault("fl", {}) if isinstance(doc.get("fl", {}), dict) else {}
-    link = next(iter((doc.get("links") or {}).values()), {})
-    cases: list[tuple[str, Callable[[], None]]] = [
-        ("fedsgd", lambda: fl.__setitem__("strategy", "fedsgd")),
-        ("fedavg options", lambda: fl.__setitem__("options", {"mu": 0.1})),
-        ("fedprox beta", lambda: fl.update(strategy="fedprox", options={"beta": 0.1})),
-        ("fedprox mu", lambda: fl.update(strategy="fedprox", options={"mu": rng.choice([-1, 0.3])})),
-        ("krum f", lambda: fl.update(strategy="krum", options={"f": rng.choice([-1, 2, 1.5])})),
-        ("jitter gauss", lambda: link.__setitem__("jitter", {"kind": "gauss", "std": "1ms"})),
-        ("jitter pareto", lambda: link.__setitem__("jitter", {"kind": "pareto", "scale": "2ms"})),
-        ("loss key", lambda: link.__setitem__("loss_model", {"kind": "gilbert-elliott", "p": 0.1, "r": 0.2, "q": 1})),
-        ("ge", lambda: link.__setitem__("loss_model", {"kind": "gilbert-elliott", "p": "1%", "r": "20%"})),
-        ("alpha", lambda: doc["task"].__setitem__("alpha", -1)),
-        ("target", lambda: fl.__setitem__("target", rng.choice([1.5, 0.5, 600, -3]))),
-        ("late failure", lambda: (fl.__setitem__("time_limit", "10min"), doc.setdefault("failures", []).append(
-            {"node": doc["nodes"][-1]["name"], "at": "2h", "duration": "1min"}))),
-        ("engine async", lambda: fl.update(engine="async", selection="reliability")),
-        ("local", lambda: fl.setdefault("local", {}).__setitem__("batch_size", rng.choice([0, "x", 8]))),
-        ("seed", lambda: doc.__setitem__("seed", rng.randrange(100))),
-    ]  # fmt: skip
-    label, apply = rng.choice(cases)
-    if not isinstance(doc.get("task"), dict):
-        doc["task"] = {"kind": "digits"}
-    if not isinstance(link, dict):
-        return label
-    apply()
+    label, edits = rng.choice(ISSUE_CASES)
+    link = next(iter(doc.get("links") or {}), None)
+    for key, value in edits.items():
+        if value == "LATE":
+            late = {"node": doc["nodes"][-1]["name"], "at": "2h", "duration": "1min"}
+            doc.setdefault("failures", []).append(late)
+            continue
+        parts = key.replace("LINK", f"links.{link}").split(".")
+        cur = doc
+        for part in parts[:-1]:
+            cur = cur.setdefault(part, {})
+        chosen = value
+        if isinstance(value, list):
+            chosen = rng.choice(value)
+        elif isinstance(value, dict):
+            chosen = {k: rng.choice(v) if isinstance(v, list) else v for k, v in value.items()}
+        cur[parts[-1]] = chosen
     return label
 
 

@@ -60,7 +60,7 @@ def _call(argv: list[str]) -> Outcome:
             code = main(argv)
         except StopBeforeSimulating:
             code = 0
-        except BaseException as exc:  # noqa: BLE001 - any escape is a traceback to the user
+        except BaseException as exc:  # any escape would be a traceback to the user
             code, crash = -1, f"{type(exc).__name__}: {exc}"
     return Outcome(code, err.getvalue(), time.perf_counter() - t0, crash)
 
@@ -104,12 +104,15 @@ def test_validate_and_run_agree_on_every_mutant(mutants: list[Mutant]) -> None:
     problems = []
     for m in mutants:
         v, r = m.validate, m.run
-        assert v is not None and r is not None
+        assert v is not None
+        assert r is not None
         where = f"{m.source} [{m.label}]"
         if v.crash or r.crash:
             problems.append(f"{where}: traceback: {v.crash or r.crash}")
         elif v.code != r.code:
-            problems.append(f"{where}: validate exit {v.code}, run exit {r.code}: {v.stderr}{r.stderr}")
+            problems.append(
+                f"{where}: validate exit {v.code}, run exit {r.code}: {v.stderr}{r.stderr}"
+            )
         elif _error_lines(v.stderr) != _error_lines(r.stderr):
             problems.append(f"{where}: validate says {v.stderr!r}, run says {r.stderr!r}")
         elif v.code == 2 and len(_error_lines(v.stderr)) != 1 + v.stderr.count("warning"):

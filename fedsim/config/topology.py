@@ -23,6 +23,9 @@ from fedsim.devices import BUILTIN_DEVICES, DeviceProfile
 __all__ = ["Topology"]
 
 
+Text = parsed(lambda v: _text(v), {"type": ["string", "number", "boolean"]}, str)
+
+
 def _text(v: Any) -> str:
     if not isinstance(v, str | int | float | bool):
         raise ValueError(f"expected text, got a {type(v).__name__}")
@@ -34,7 +37,7 @@ class Topology(Section):
 
     name: Name | None = Field(None, description="run name (default: the file name)")  # type: ignore[valid-type]
     seed: integer(0) = Field(0, description="the one seed every random stream derives from")  # type: ignore[valid-type]
-    description: parsed(_text, {"type": ["string", "number", "boolean"]}, str) = Field("", description="free text")  # type: ignore[valid-type]
+    description: Text = Field("", description="free text")  # type: ignore[valid-type]
     fidelity: choice(FIDELITIES) = Field(
         "flow", description="flow (closed-form TCP per message) or packet"
     )  # type: ignore[valid-type]

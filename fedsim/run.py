@@ -77,18 +77,22 @@ def _build_strategy(sc: Scenario) -> Any:
 
 
 def check_memory(sc: Scenario, task: Any) -> None:
+    """The built task's own memory figure against each device (fedsim.config checked the
+    same formula before anything was built; this guards tasks built another way)."""
     need_fn = getattr(task, "memory_bytes", None)
     if need_fn is None:
         return
     need = need_fn(int(sc.fl.local.get("batch_size", 16)))
-    for i, node in enumerate(sc.nodes):
+    items: dict[str, int] = {}  # node group -> its index in the file's `nodes` list
+    for node in sc.nodes:
+        items.setdefault(node.group, len(items))
         if node.device is None:
             continue
         have = sc.devices[node.device].memory_bytes
         if need > have:
             raise ScenarioError(
-                f"nodes[{i}].device",
-                f"{node.name}: the model and one batch need {need} bytes, "
+                f"nodes[{items[node.group]}].device",
+                f"{node.group}: the model and one batch need {need} bytes, "
                 f"but a {node.device} has {int(have)}",
             )
 

@@ -40,7 +40,7 @@ def _location(err: ErrorDetails) -> list[str | int]:
         if not (isinstance(p, str) and (p.startswith(TAG_PREFIX) or p == "[key]"))
     ]
     ctx = err.get("ctx") or {}
-    if err["type"] in ("unknown_key", "at_key"):
+    if err["type"] == "at_key":
         loc.extend(_parts(str(ctx["key"])))
     elif err["type"] in ("union_tag_invalid", "union_tag_not_found"):
         loc.append("kind")
@@ -67,6 +67,8 @@ def _message(err: ErrorDetails) -> str:
         return "expected a mapping"
     if kind == "string_type" and err["loc"] and err["loc"][-1] == "[key]":
         return f"a name must be text, got {err['input']!r}"
+    if kind == "invalid_key":
+        return "a key must be text"
     if kind == "union_tag_not_found":
         return "is required"
     if kind == "too_short":

@@ -53,6 +53,18 @@ class NodeItem(Section):
             raise at_key("churn", "the group already churns (connectivity kind churn)")
         return self
 
+    def owns(self, node: str) -> bool:
+        """Whether `node` is one of the names this item expands to (without expanding)."""
+        if self.count == 1:
+            return node == self.name
+        suffix = node[len(self.name) + 1 :]
+        return (
+            node.startswith(f"{self.name}-")
+            and suffix.isdigit()
+            and len(suffix) == len(str(self.count))
+            and 1 <= int(suffix) <= self.count
+        )
+
     def expanded_names(self) -> list[str]:
         if self.count == 1:
             return [self.name]

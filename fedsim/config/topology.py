@@ -122,6 +122,11 @@ class Topology(Section):
                 if name in kinds:
                     raise at_key(f"nodes[{i}].name", f"duplicate node name {name!r}")
                 kinds[name] = item.kind
+        for i, item in enumerate(self.nodes):
+            if item.count > 1 and item.name in kinds:
+                raise at_key(
+                    f"nodes[{i}].name", f"the group name {item.name!r} is also a node's name"
+                )
         servers = sum(1 for item in self.nodes if item.kind == "server")
         if servers != 1:
             raise at_key("nodes", f"needs exactly one server node, found {servers}")
@@ -157,15 +162,17 @@ class Topology(Section):
         """A node, group (or `child-parent` link) name -> the child nodes it means."""
         out: list[str] = []
         for item in self.nodes:
-            names = item.expanded_names()
             if item.name == name:
-                out.extend(names)
-            elif item.count > 1 and name.startswith(f"{item.name}-") and name in names:
+                out.extend(item.expanded_names())
+            elif item.owns(name):
                 out.append(name)
         if not out and link_names:
             for item in self.nodes:
-                if item.uplink is not None:
-                    out.extend(n for n in item.expanded_names() if f"{n}-{item.uplink.to}" == name)
+                to = item.uplink.to if item.uplink is not None else None
+                if to is not None and name.endswith(f"-{to}"):
+                    child = name[: -len(to) - 1]
+                    if item.owns(child):
+                        out.append(child)
         return out or None
 
     def _is_server(self, names: list[str]) -> bool:

@@ -145,8 +145,10 @@ def test_each_check_takes_under_a_second(mutants: list[Mutant]) -> None:
 
 
 def test_accepted_mutants_build_as_simulate_does(mutants: list[Mutant]) -> None:
-    """What `simulate` constructs before the first event (task, memory check, engine)
-    accepts what the pre-run path accepted: two small accepted mutants per file."""
+    """What `simulate` constructs before the first event (task, memory check, network,
+    engine) accepts what the pre-run path accepted: two small accepted mutants per file."""
+    from fedsim.clock import VirtualTimeLoop
+    from fedsim.net.network import Network
     from fedsim.rng import Streams
     from fedsim.run import build_engine, check_memory
     from fedsim.scenario import load_scenario
@@ -163,5 +165,6 @@ def test_accepted_mutants_build_as_simulate_does(mutants: list[Mutant]) -> None:
         streams = Streams(sc.seed)
         task = build_task(sc.task, len(sc.device_nodes), streams)
         check_memory(sc, task)
+        Network(VirtualTimeLoop().env, sc, streams)
         build_engine(sc, task, streams)
     assert len(picked) >= 10

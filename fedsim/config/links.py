@@ -49,6 +49,12 @@ class GilbertElliott(Section):
     one_minus_h: Fraction = Field(1.0, alias="1-h", description="loss rate in the bad state")
     one_minus_k: Fraction = Field(0.0, alias="1-k", description="loss rate in the good state")
 
+    @model_validator(mode="after")
+    def _moves(self) -> GilbertElliott:
+        if self.p + self.r <= 0:
+            raise at_key("r", "p + r must be above 0 (the chain must move)")
+        return self
+
 
 LossModel = tagged({"bernoulli": Bernoulli, "gilbert-elliott": GilbertElliott}, "bernoulli")
 

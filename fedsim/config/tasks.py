@@ -187,11 +187,15 @@ def _range(below: float, inclusive: bool) -> Any:
     def parse(v: Any) -> tuple[float, float]:
         ok = lambda x: isinstance(x, int | float) and not isinstance(x, bool)  # noqa: E731
         if ok(v):
-            lo = hi = float(v)
+            pair = [v, v]
         elif isinstance(v, list) and len(v) == 2 and all(map(ok, v)):
-            lo, hi = float(v[0]), float(v[1])
+            pair = v
         else:
             raise ValueError(f"must be a number or a [lo, hi] pair, got {v!r}")
+        try:
+            lo, hi = float(pair[0]), float(pair[1])
+        except OverflowError:
+            raise ValueError(f"must be a finite number, got {v!r}") from None
         if not (0.0 < lo <= hi) or not math.isfinite(hi):
             raise ValueError(f"must be positive with lo <= hi, got {v!r}")
         if hi > below or (not inclusive and hi >= below):

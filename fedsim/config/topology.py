@@ -223,11 +223,10 @@ class Topology(Section):
                 f"is {int(fl.clients_per_round)} but the topology has {n} devices",
             )
         metric, lo, hi = self.task.metric
-        if fl.target is not None and not lo <= fl.target <= hi:
-            raise at_key(
-                "fl.target",
-                f"{fl.target:g} is unreachable: {metric} lies in [{lo:g}, {hi:g}]",
-            )
+        target = fl.target
+        if target is not None and not lo <= target <= hi:
+            what = "unreachable" if target > hi else "met by any model"
+            raise at_key("fl.target", f"{target:g} is {what}: {metric} lies in [{lo:g}, {hi:g}]")
         adversaries = self.adversaries
         if adversaries is not None and adversaries.kind == "label_flip":  # noqa: SIM102
             if self.task.kind not in ("digits", "synthetic"):

@@ -4,6 +4,7 @@ its error messages and `fedsim schema` come from one declaration."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import Annotated, Any
 
@@ -33,7 +34,14 @@ __all__ = [
 
 def parsed(parse: Callable[[Any], Any], schema: dict[str, Any], py: type = float) -> Any:
     """`py` read by `parse` (its ValueError is the user's message), documented by `schema`."""
-    return Annotated[py, PlainValidator(parse), WithJsonSchema(schema)]
+
+    def read(v: Any) -> Any:
+        try:
+            return parse(v)
+        except OverflowError:
+            raise ValueError("the number is too large") from None
+
+    return Annotated[py, PlainValidator(read), WithJsonSchema(schema)]
 
 
 def _unit_schema(parse: Callable[[Any], Any], fallback: dict[str, Any]) -> dict[str, Any]:
@@ -116,8 +124,13 @@ def number(
     def parse(v: Any) -> float:
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise ValueError(f"expected a number, got {v!r}")
-        x = float(v)
-        bad = x != x or (lo is not None and (x <= lo if lo_open else x < lo))
+        try:
+            x = float(v)
+        except OverflowError:
+            x = math.inf
+        if not math.isfinite(x):
+            raise ValueError(f"expected a finite number, got {v!r}")
+        bad = lo is not None and (x <= lo if lo_open else x < lo)
         bad = bad or (hi is not None and (x >= hi if hi_open else x > hi))
         if bad:
             raise ValueError(f"must {_interval(lo, hi, lo_open, hi_open)}, got {v!r}")

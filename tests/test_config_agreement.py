@@ -165,6 +165,10 @@ def test_accepted_mutants_build_as_simulate_does(mutants: list[Mutant]) -> None:
         streams = Streams(sc.seed)
         task = build_task(sc.task, len(sc.device_nodes), streams)
         check_memory(sc, task)
-        Network(VirtualTimeLoop().env, sc, streams)
+        loop = VirtualTimeLoop()
+        try:
+            Network(loop.env, sc, streams)
+        finally:
+            loop.close()
         build_engine(sc, task, streams)
     assert len(picked) >= 10

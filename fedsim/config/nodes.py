@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from fedsim.config.base import Section, at_key
 from fedsim.config.connectivity import Connectivity, GroupChurn
@@ -25,6 +25,8 @@ class Uplink(Section):
 
 class NodeItem(Section):
     """A node, or a device group of `count` nodes named name-1..name-N."""
+
+    _names: list[str] | None = PrivateAttr(None)
 
     name: Name = Field(description="node name; a group of count N expands to name-1..name-N")  # type: ignore[valid-type]
     kind: choice(NODE_KINDS) = Field(description="role in the tree")  # type: ignore[valid-type]
@@ -66,10 +68,14 @@ class NodeItem(Section):
         )
 
     def expanded_names(self) -> list[str]:
-        if self.count == 1:
-            return [self.name]
-        width = len(str(self.count))
-        return [f"{self.name}-{j:0{width}d}" for j in range(1, self.count + 1)]
+        """name-1..name-N (zero-padded), computed once."""
+        if self._names is None:
+            if self.count == 1:
+                self._names = [self.name]
+            else:
+                width = len(str(self.count))
+                self._names = [f"{self.name}-{j:0{width}d}" for j in range(1, self.count + 1)]
+        return self._names
 
 
 class Failure(Section):

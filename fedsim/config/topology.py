@@ -23,13 +23,13 @@ from fedsim.devices import BUILTIN_DEVICES, DeviceProfile
 __all__ = ["Topology"]
 
 
-Text = parsed(lambda v: _text(v), {"type": ["string", "number", "boolean"]}, str)
-
-
 def _text(v: Any) -> str:
     if not isinstance(v, str | int | float | bool):
         raise ValueError(f"expected text, got a {type(v).__name__}")
     return str(v).strip()
+
+
+Text = parsed(_text, {"type": ["string", "number", "boolean"]}, str)
 
 
 class Topology(Section):

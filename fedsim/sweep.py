@@ -201,7 +201,7 @@ def precheck_runs(spec: SweepSpec, runs: list[SweepRun]) -> None:
         try:
             load(spec.base, list(r.overrides), r.seed)
         except FedsimError as exc:
-            raise FedsimError(f"sweep point {r.label!r}: {exc}") from None
+            raise FedsimError(f"sweep point {r.point_label!r}: {exc}") from None
 
 
 def validate_keys(spec: SweepSpec) -> None:

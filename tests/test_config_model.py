@@ -188,3 +188,16 @@ def test_digits_figures_match_the_data_and_the_task() -> None:
         task = build_task(TaskSpec("digits", options), 4, Streams(0))
         assert task.memory_bytes(16) == classifier_memory_bytes(tuple(task.sizes), 16)
         assert sum(len(task.learner(i).y) for i in range(4)) == 1438
+
+
+def test_a_sweep_checks_every_grid_point_before_the_first_run(tmp_path: Path) -> None:
+    from fedsim.errors import FedsimError
+    from fedsim.sweep import load_sweep, run_sweep
+
+    _write(tmp_path, "base.yaml", tiny_topology())
+    sweep = {"name": "s", "base": "base.yaml", "grid": {"fl.rounds": [2, 0]}, "seeds": [1]}
+    spec = load_sweep(_write(tmp_path, "sweep.yaml", sweep))
+    with pytest.raises(FedsimError) as info:
+        run_sweep(spec, out=tmp_path / "out")  # the real runner: nothing may start
+    assert str(info.value) == "sweep point 'fl.rounds=0': fl.rounds: must be at least 1, got 0"
+    assert not list((tmp_path / "out").rglob("summary.json"))

@@ -18,10 +18,9 @@ __all__ = ["main"]
 
 
 def _run(args: argparse.Namespace) -> int:
-    from fedsim.scenario import prepare_scenario
+    from fedsim.scenario import load_scenario
 
-    # The pre-run path `validate` takes, before the heavy imports: a bad file fails fast.
-    scenario = prepare_scenario(args.topology, args.set, args.seed, warn=_warn)
+    load_scenario(args.topology, args.set, args.seed)  # a bad file fails before heavy imports
     from fedsim.run import run_scenario
 
     out = run_scenario(
@@ -31,7 +30,6 @@ def _run(args: argparse.Namespace) -> int:
         out_root=Path(args.out),
         progress=not args.quiet,
         plots=not args.no_plots,
-        scenario=scenario,
     )
     summary = json.loads((out / "summary.json").read_text())
     ratio = summary["sim_time_s"] / max(summary["wall_time_s"], 1e-9)

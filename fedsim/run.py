@@ -415,12 +415,9 @@ def run_scenario(
     run_name: str | None = None,
     progress: bool = False,
     plots: bool = False,
-    scenario: Scenario | None = None,
 ) -> Path:
-    """Load, run and write one topology file; return the run folder. `scenario`: the
-    file already through `prepare_scenario` (the CLI checks it before heavy imports)."""
-    if scenario is None:
-        scenario = prepare_scenario(path, overrides, seed, warn=_warn_stderr)
+    """Load, run and write one topology file; return the run folder."""
+    scenario = prepare_scenario(path, overrides, seed, warn=_warn_stderr)
     display: Any = contextlib.nullcontext()
     if progress:
         from fedsim.record.progress import RunProgress

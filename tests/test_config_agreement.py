@@ -117,8 +117,11 @@ def test_validate_and_run_agree_on_every_mutant(mutants: list[Mutant]) -> None:
             problems.append(f"{where}: validate says {v.stderr!r}, run says {r.stderr!r}")
         elif v.code == 2 and len(_error_lines(v.stderr)) != 1 + v.stderr.count("warning"):
             problems.append(f"{where}: not one error line: {v.stderr!r}")
-    slowest = max(max(m.validate.seconds, m.run.seconds) for m in mutants)  # type: ignore[union-attr]
-    print(f"\nslowest validate/run pre-check of {len(mutants)} mutants: {slowest * 1000:.0f} ms")
+    worst = max(mutants, key=lambda m: max(m.validate.seconds, m.run.seconds))  # type: ignore[union-attr]
+    print(
+        f"\nslowest of {len(mutants)} mutants: validate {worst.validate.seconds * 1000:.0f} ms, "  # type: ignore[union-attr]
+        f"run pre-check {worst.run.seconds * 1000:.0f} ms ({worst.source} [{worst.label}])"  # type: ignore[union-attr]
+    )
     assert not problems, "\n".join(problems[:20])
 
 

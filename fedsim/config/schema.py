@@ -30,7 +30,10 @@ def _strategy_branches() -> list[dict[str, Any]]:
     for name, model in STRATEGY_OPTIONS.items():
         options = model.model_json_schema(mode="validation")
         options = _inline(options, options.pop("$defs", {}))
-        strategy: dict[str, Any] = {"properties": {"strategy": {"const": name}}}
+        strategy: dict[str, Any] = {
+            "required": ["strategy"],
+            "properties": {"strategy": {"const": name}},
+        }
         if name == "fedavg":
             strategy = {"anyOf": [strategy, {"not": {"required": ["strategy"]}}]}
         out.append({"if": strategy, "then": {"properties": {"options": options}}})

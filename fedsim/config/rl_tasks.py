@@ -114,7 +114,13 @@ class EnergyHarvestingOptions(TabularQOptions):
     harvest_prob: Probability = (0.2, 0.6)  # type: ignore[valid-type]
     success_prob: Probability = (0.5, 0.9)  # type: ignore[valid-type]
     battery: _rl_int(1) = 4  # type: ignore[valid-type]
-    max_age: _rl_int(1) = 10  # type: ignore[valid-type]
+    max_age: _rl_int(2) = 10  # type: ignore[valid-type]
+
+    def data_bytes_per_device(self) -> float:
+        """Each device's MDP: (battery + 1) * max_age states, 2 actions, 4 outcomes
+        (int64 next state + float64 probability), plus the value iteration's arrays."""
+        states = (self.battery + 1) * self.max_age
+        return states * 2 * 4 * 16 * 2.0
 
 
 MULTICHANNEL_MAX_STATES = 4096

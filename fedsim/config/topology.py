@@ -13,7 +13,12 @@ from fedsim.config.adversaries import Adversaries
 from fedsim.config.base import Section, at_key
 from fedsim.config.devices import DeviceModel, device_profile
 from fedsim.config.fl import FLModel
-from fedsim.config.limits import format_bytes, host_memory_bytes, simulation_bytes
+from fedsim.config.limits import (
+    PER_DEVICE_BYTES,
+    format_bytes,
+    host_memory_bytes,
+    simulation_bytes,
+)
 from fedsim.config.links import FIDELITIES, LinkClass
 from fedsim.config.nodes import Failure, NodeItem
 from fedsim.config.tasks import TaskModel
@@ -105,14 +110,18 @@ class Topology(Section):
 
     def _check_host_memory(self) -> None:
         devices = self.device_count
-        need = simulation_bytes(devices, self.task.data_bytes_per_device())
+        data = self.task.data_bytes_per_device()
+        need = simulation_bytes(devices, data)
         have = host_memory_bytes()
         if need > have:
             i = max(range(len(self.nodes)), key=lambda j: self.nodes[j].count)
+            # Blame the task's options when its data, not the device count, is the bulk.
+            where = "task" if data > PER_DEVICE_BYTES else f"nodes[{i}].count"
             raise at_key(
-                f"nodes[{i}].count",
+                where,
                 f"{devices} devices need about {format_bytes(need)} of memory to simulate "
-                f"(estimate), more than this machine has ({format_bytes(have)})",
+                f"(estimate, {format_bytes(need / devices)} each), more than this machine "
+                f"has ({format_bytes(have)})",
             )
 
     def _check_tree(self) -> None:

@@ -87,7 +87,7 @@ def wrong_type(rng: random.Random, doc: Any) -> str:
 def out_of_range(rng: random.Random, doc: Any) -> str:
     path = _pick(rng, doc, lambda p, v: _scalar(p, v) and not isinstance(v, bool))
     assert path is not None
-    new = rng.choice([-1, -0.5, 0, 1.5, 150, 10**12, "-5s", "150%", "0s", 0.0])
+    new = rng.choice([-1, -0.5, 0, 1, 2, 1.5, 150, 10**6, 10**12, "-5s", "150%", "0s", 0.0])
     _set(doc, path, new)
     return f"range {path}={new!r}"
 

@@ -149,7 +149,7 @@ def test_each_check_takes_under_a_second(mutants: list[Mutant]) -> None:
 
 def test_accepted_mutants_build_as_simulate_does(mutants: list[Mutant]) -> None:
     """What `simulate` constructs before the first event (task, memory check, network,
-    engine) accepts what the pre-run path accepted: two small accepted mutants per file."""
+    engine) accepts what the pre-run path accepted: four small accepted mutants per file."""
     from fedsim.clock import VirtualTimeLoop
     from fedsim.net.network import Network
     from fedsim.rng import Streams
@@ -159,7 +159,7 @@ def test_accepted_mutants_build_as_simulate_does(mutants: list[Mutant]) -> None:
 
     picked: dict[str, int] = {}
     for m in mutants:
-        if m.validate is None or m.validate.code != 0 or picked.get(m.source, 0) >= 2:
+        if m.validate is None or m.validate.code != 0 or picked.get(m.source, 0) >= 4:
             continue
         sc = load_scenario(m.path)
         if len(sc.device_nodes) > 200:

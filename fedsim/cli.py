@@ -18,9 +18,9 @@ __all__ = ["main"]
 
 
 def _run(args: argparse.Namespace) -> int:
-    from fedsim.scenario import load_scenario
+    from fedsim.scenario import check_scenario
 
-    load_scenario(args.topology, args.set, args.seed)  # a bad file fails before heavy imports
+    check_scenario(args.topology, args.set, args.seed)  # a bad file fails before heavy imports
     from fedsim.run import run_scenario
 
     out = run_scenario(

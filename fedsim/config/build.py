@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from collections.abc import Mapping
+import gc
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -159,9 +161,27 @@ def _fl(model: Topology) -> FLSpec:
     )
 
 
+@contextlib.contextmanager
+def _paused_gc() -> Iterator[None]:
+    """A build makes one object per device, none in a cycle; the cyclic collector
+    would rescan them again and again (2-4x the build time at 100000 devices)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def to_scenario(
     model: Topology, data: object, *, source: str = "<topology>", base_dir: Path = Path(".")
 ) -> Scenario:
+    with _paused_gc():
+        return _scenario(model, data, source=source, base_dir=base_dir)
+
+
+def _scenario(model: Topology, data: object, *, source: str, base_dir: Path) -> Scenario:
     raw = data if isinstance(data, Mapping) else {}
     task_raw = raw.get("task") or {}
     return Scenario(

@@ -20,12 +20,11 @@ from fedsim.config.units import (
     integer,
     number,
 )
+from fedsim.fl.codec import CODECS  # uplink encodings; none takes options in a file
+from fedsim.fl.selection import SELECTIONS
 
 __all__ = ["CODECS", "ENGINES", "SELECTIONS", "AsyncOptions", "FLModel", "LocalTraining"]
 
-CODECS = ("float32", "float16", "int8", "topk")
-"""Uplink encodings (fedsim.fl.codec); none takes options in a topology file."""
-SELECTIONS = ("uniform", "reliability")
 ENGINES = ("sync", "async")
 """`sync` rounds take fl.quorum, min_available, selection, round_interval; `async`
 (FedBuff) takes `fl.async`."""

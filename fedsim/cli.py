@@ -18,6 +18,9 @@ __all__ = ["main"]
 
 
 def _run(args: argparse.Namespace) -> int:
+    from fedsim.scenario import check_scenario
+
+    check_scenario(args.topology, args.set, args.seed)  # a bad file fails before heavy imports
     from fedsim.audit import AuditError
     from fedsim.record.tables import read_summary
     from fedsim.run import run_scenario
@@ -63,14 +66,28 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from fedsim.scenario import load_scenario
+    """Check every file through the pre-run path `fedsim run` uses; one line per file,
+    exit 2 if any is bad."""
+    from fedsim.scenario import prepare_scenario
 
+    bad = 0
     for path in args.topology:
-        sc = load_scenario(path, args.set)
+        try:
+            sc = prepare_scenario(path, args.set, warn=_warn)
+        except FedsimError as exc:
+            bad += 1
+            named = len(args.topology) > 1 and not str(exc).startswith(str(path))
+            where = f"{path}: " if named else ""  # one file: the very line `run` prints
+            print(f"fedsim: error: {where}{exc}", file=sys.stderr)
+            continue
         gateways = sum(1 for n in sc.nodes if n.kind == "gateway")
         print(f"{path}: ok ({len(sc.device_nodes)} devices, {gateways} gateways, "
               f"{len(sc.links)} link classes, {len(sc.failures)} scheduled failures)")  # fmt: skip
-    return 0
+    return 2 if bad else 0
+
+
+def _warn(line: str) -> None:
+    print(f"fedsim: warning: {line}", file=sys.stderr)
 
 
 FORWARDED: dict[tuple[str, ...], tuple[str, str, str]] = {

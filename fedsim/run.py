@@ -42,7 +42,7 @@ from fedsim.record.recorder import Recorder
 from fedsim.record.schema import ClientRow, LinkRow, RoundRow, Summary, TimelineRow
 from fedsim.record.writer import write_json, write_run
 from fedsim.rng import Streams
-from fedsim.scenario import Scenario, load_scenario
+from fedsim.scenario import Scenario, prepare_scenario
 from fedsim.tasks.adversary import choose_adversaries, parse_adversaries, wrap
 from fedsim.tasks.registry import build_task
 
@@ -99,18 +99,22 @@ def _build_strategy(sc: Scenario) -> Any:
 
 
 def check_memory(sc: Scenario, task: Any) -> None:
+    """The built task's own memory figure against each device (fedsim.config checked the
+    same formula before anything was built; this guards tasks built another way)."""
     need_fn = getattr(task, "memory_bytes", None)
     if need_fn is None:
         return
     need = need_fn(int(sc.fl.local.get("batch_size", 16)))
-    for i, node in enumerate(sc.nodes):
+    items: dict[str, int] = {}  # node group -> its index in the file's `nodes` list
+    for node in sc.nodes:
+        items.setdefault(node.group, len(items))
         if node.device is None:
             continue
         have = sc.devices[node.device].memory_bytes
         if need > have:
             raise ScenarioError(
-                f"nodes[{i}].device",
-                f"{node.name}: the model and one batch need {need} bytes, "
+                f"nodes[{items[node.group]}].device",
+                f"{node.group}: the model and one batch need {need} bytes, "
                 f"but a {node.device} has {int(have)}",
             )
 
@@ -495,7 +499,7 @@ def run_scenario(
     With `audit` the folder also gets audit.json (the violations, or an empty list)
     and a run that breaks an invariant raises `AuditError` after its results are
     written, so they can be looked at."""
-    scenario = load_scenario(path, overrides, seed)
+    scenario = prepare_scenario(path, overrides, seed, warn=_warn_stderr)
     display: Any = contextlib.nullcontext()
     if progress:
         from fedsim.record.progress import RunProgress

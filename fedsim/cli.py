@@ -18,17 +18,27 @@ __all__ = ["main"]
 
 
 def _run(args: argparse.Namespace) -> int:
+    from fedsim.scenario import check_scenario
+
+    check_scenario(args.topology, args.set, args.seed)  # a bad file fails before heavy imports
+    from fedsim.audit import AuditError
     from fedsim.record.tables import read_summary
     from fedsim.run import run_scenario
 
-    out = run_scenario(
-        args.topology,
-        seed=args.seed,
-        overrides=args.set,
-        out_root=Path(args.out),
-        progress=not args.quiet,
-        plots=not args.no_plots,
-    )
+    try:
+        out = run_scenario(
+            args.topology,
+            seed=args.seed,
+            overrides=args.set,
+            out_root=Path(args.out),
+            progress=not args.quiet,
+            plots=not args.no_plots,
+            audit=not args.no_audit,
+        )
+    except AuditError as exc:
+        if exc.folder is not None:
+            print(f"results: {exc.folder} (see audit.json)")
+        raise
     s = read_summary(out / "summary.json")
     ratio = s.sim_time_s / max(s.wall_time_s, 1e-9)
     reached = (
@@ -56,14 +66,28 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from fedsim.scenario import load_scenario
+    """Check every file through the pre-run path `fedsim run` uses; one line per file,
+    exit 2 if any is bad."""
+    from fedsim.scenario import prepare_scenario
 
+    bad = 0
     for path in args.topology:
-        sc = load_scenario(path, args.set)
+        try:
+            sc = prepare_scenario(path, args.set, warn=_warn)
+        except FedsimError as exc:
+            bad += 1
+            named = len(args.topology) > 1 and not str(exc).startswith(str(path))
+            where = f"{path}: " if named else ""  # one file: the very line `run` prints
+            print(f"fedsim: error: {where}{exc}", file=sys.stderr)
+            continue
         gateways = sum(1 for n in sc.nodes if n.kind == "gateway")
         print(f"{path}: ok ({len(sc.device_nodes)} devices, {gateways} gateways, "
               f"{len(sc.links)} link classes, {len(sc.failures)} scheduled failures)")  # fmt: skip
-    return 0
+    return 2 if bad else 0
+
+
+def _warn(line: str) -> None:
+    print(f"fedsim: warning: {line}", file=sys.stderr)
 
 
 FORWARDED: dict[tuple[str, ...], tuple[str, str, str]] = {
@@ -102,6 +126,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="override a topology value, e.g. --set fl.codec=int8")  # fmt: skip
     r.add_argument("--quiet", action="store_true", help="no progress display")
     r.add_argument("--no-plots", action="store_true", help="skip writing plots")
+    r.add_argument("--no-audit", action="store_true",
+                   help="skip the run's invariant checks (debugging; no audit.json)")  # fmt: skip
     r.set_defaults(func=_run)
 
     v = sub.add_parser("validate", help="check topology files without running them")

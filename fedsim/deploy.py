@@ -26,7 +26,7 @@ from fedsim.fl.engine import RoundRecord
 from fedsim.fl.server import make_app, told_finished
 from fedsim.rng import Streams
 from fedsim.run import build_engine, check_memory
-from fedsim.scenario import Scenario, load_scenario
+from fedsim.scenario import Scenario, prepare_scenario
 from fedsim.tasks.registry import build_task
 
 __all__ = ["main_client", "main_serve", "run_client", "serve"]
@@ -115,7 +115,7 @@ def main_serve(argv: Sequence[str]) -> int:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
     args = p.parse_args(list(argv))
-    sc = load_scenario(args.topology, args.set, args.seed)
+    sc = prepare_scenario(args.topology, args.set, args.seed, warn=_warn)
 
     def ready(port: int) -> None:
         hint = f"fedsim client {args.topology} --device NAME --server URL"
@@ -137,9 +137,15 @@ def main_client(argv: Sequence[str]) -> int:
     p.add_argument("--device", required=True, help="a device node name from the topology")
     p.add_argument("--server", default="http://127.0.0.1:8080")
     args = p.parse_args(list(argv))
-    sc = load_scenario(args.topology, args.set, args.seed)
+    sc = prepare_scenario(args.topology, args.set, args.seed, warn=_warn)
     client = asyncio.run(run_client(sc, args.device, args.server))
     s = client.stats
     print(f"{args.device}: trained {s.rounds_trained} rounds, {s.uploads_accepted} uploads "
           f"accepted, {s.uploads_rejected} rejected, errors {s.errors or 'none'}")  # fmt: skip
     return 0
+
+
+def _warn(line: str) -> None:
+    import sys
+
+    print(f"fedsim: warning: {line}", file=sys.stderr)

@@ -21,7 +21,7 @@ from fedsim.net.link import Hop
 from fedsim.net.network import Network
 from fedsim.net.tcp import TcpParams
 from fedsim.rng import Streams
-from fedsim.scenario import NodeSpec, Scenario, load_scenario
+from fedsim.scenario import NodeSpec, Scenario, prepare_scenario
 
 __all__ = ["Direction", "GroupCost", "ModelSizes", "describe", "group_costs", "main_show",
            "model_sizes", "upload_warnings"]  # fmt: skip
@@ -365,7 +365,7 @@ def main_show(argv: Sequence[str]) -> int:
                    help="upload size in bytes (default: the task's model under fl.codec, "
                         "plus the HTTP head)")  # fmt: skip
     args = p.parse_args(list(argv))
-    sc = load_scenario(args.topology, args.set)
+    sc = prepare_scenario(args.topology, args.set, warn=_warn)
     Console().print(describe(sc, args.model_bytes))
     return 0
 
@@ -373,3 +373,9 @@ def main_show(argv: Sequence[str]) -> int:
 def _engine_text(sc: Scenario) -> str:
     """`fedavg (sync)` or `fedbuff (async)`: FedBuff ignores `fl.strategy`, so never show it."""
     return "fedbuff (async)" if sc.fl.engine == "async" else f"{sc.fl.strategy} (sync)"
+
+
+def _warn(line: str) -> None:
+    import sys
+
+    print(f"fedsim: warning: {line}", file=sys.stderr)

@@ -36,9 +36,11 @@ from typing import Any
 
 import yaml
 
+from fedsim.audit import AuditError
 from fedsim.errors import FedsimError
 from fedsim.record.fingerprint import code_fingerprint
 from fedsim.record.tables import read_summary
+from fedsim.topology_file import load_yaml_text, read_topology
 
 __all__ = [
     "Runner",
@@ -113,10 +115,7 @@ def load_sweep(path: str | Path) -> SweepSpec:
     p = Path(path)
     if not p.is_file():
         raise FedsimError(f"no sweep file at {p}")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise FedsimError(f"{p}: not valid YAML") from exc
+    data = load_yaml_text(p.read_text(encoding="utf-8", errors="replace"), str(p))
     if not isinstance(data, dict):
         raise FedsimError(f"{p}: expected a mapping with name, base, grid, seeds")
     unknown = sorted(set(data) - _ALLOWED)
@@ -181,10 +180,27 @@ def _lookup(doc: Any, key: str) -> str | None:
 
 def _loader() -> Callable[..., Any] | None:
     try:
-        from fedsim.scenario import load_scenario
+        from fedsim.scenario import prepare_scenario
     except ImportError:
         return None
-    return load_scenario
+    return prepare_scenario
+
+
+def precheck_runs(spec: SweepSpec, runs: list[SweepRun]) -> None:
+    """Every grid point through the pre-run path `fedsim run` uses (fedsim.config), so a
+    bad point fails the sweep before the first run starts, not hours into it."""
+    load = _loader()
+    if load is None:
+        return
+    seen: set[tuple[str, ...]] = set()
+    for r in runs:
+        if r.overrides in seen:
+            continue
+        seen.add(r.overrides)
+        try:
+            load(spec.base, list(r.overrides), r.seed)
+        except FedsimError as exc:
+            raise FedsimError(f"sweep point {r.point_label!r}: {exc}") from None
 
 
 def validate_keys(spec: SweepSpec) -> None:
@@ -193,10 +209,7 @@ def validate_keys(spec: SweepSpec) -> None:
     A key absent from the file is accepted if the scenario loader accepts it (a default,
     e.g. `fl.codec`), checked with each of the key's grid values.
     """
-    try:
-        doc = yaml.safe_load(spec.base.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise FedsimError(f"{spec.base}: not valid YAML") from exc
+    doc = read_topology(spec.base)
     load = _loader()
     checks = [(s.split("=", 1)[0].strip(), s) for s in spec.fixed]
     checks += [(k, f"{k}={_format_value(v)}") for k, values in spec.grid.items() for v in values]
@@ -250,6 +263,7 @@ def run_scenario_runner(
         out_root=out_root,
         run_name=run_name,
         progress=False,
+        audit=True,
     )
 
 
@@ -273,6 +287,8 @@ def _execute(runner: Runner, base: Path, run: SweepRun, out_root: Path) -> tuple
         (out_root / run.run_name / "summary.json").unlink(missing_ok=True)
         runner(base, run.seed, run.overrides, out_root, run.run_name)
     except Exception as exc:
+        if isinstance(exc, AuditError):  # written, but wrong: not a finished grid point
+            (out_root / run.run_name / "summary.json").unlink(missing_ok=True)
         return run.run_name, f"{type(exc).__name__}: {exc}"
     return run.run_name, None
 
@@ -351,6 +367,8 @@ def run_sweep(
 
     validate_keys(spec)
     runs = expand(spec)
+    if runner is None:  # the real runner: each point must pass `fedsim validate`
+        precheck_runs(spec, runs)
     names = [r.run_name for r in runs]
     if len(set(names)) != len(names):
         raise FedsimError("sweep has duplicate grid points or seeds (two runs share a name)")

@@ -1,8 +1,9 @@
-"""`fedsim schema`: generated from the loader's field tables; shipped files conform."""
+"""`fedsim schema`: generated from the typed model (fedsim.config); shipped files conform."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -46,10 +47,38 @@ def test_what_the_loader_rejects_the_schema_rejects_too(
     assert list(validator.iter_errors(tiny_topology(**change)))
 
 
-def test_schema_keys_are_the_loader_keys() -> None:
+def _object(node: dict[str, Any]) -> dict[str, Any]:
+    """The mapping alternative of a nullable key."""
+    if "anyOf" in node:
+        return next(n for n in node["anyOf"] if n.get("type") != "null")
+    return node
+
+
+def test_schema_keys_are_the_model_keys() -> None:
     props = topology_schema()["properties"]
     assert set(props["fl"]["properties"]) >= {"rounds", "deadline", "async", "gate_tolerance"}
     assert set(props["links"]["additionalProperties"]["properties"]) >= {"bandwidth", "duty_cycle"}
-    kinds = {v["properties"]["kind"]["const"] for v in
-             props["nodes"]["items"]["properties"]["connectivity"]["oneOf"]}  # fmt: skip
+    variants = _object(props["nodes"]["items"]["properties"]["connectivity"])["oneOf"]
+    kinds = {v["properties"]["kind"]["const"] for v in variants}
     assert kinds == {"always", "markov", "periodic", "trace", "churn"}
+    tasks = {v["properties"]["kind"]["const"] for v in props["task"]["oneOf"]}
+    assert tasks == {"digits", "synthetic", "cartpole", "energy_harvesting", "multichannel"}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"fl__strategy": "fedsgd"},
+        {"fl__strategy": "fedprox", "fl__options": {"beta": 0.1}},
+        {"fl__strategy": "fedprox", "fl__options": {"mu": -1}},
+        {"fl__options": {"mu": 0.1}},
+        {"links__wifi__jitter": {"kind": "gauss", "std": "1ms"}},
+        {"links__wifi__loss_model": {"kind": "gilbert-elliott", "p": 0.1, "r": 0.1, "q": 1}},
+        {"task__alpha": -1},
+        {"task__kind": "mnist"},
+    ],
+)
+def test_issue_cases_are_rejected_by_the_schema_too(
+    validator: jsonschema.Draft202012Validator, change: dict[str, object]
+) -> None:
+    assert list(validator.iter_errors(tiny_topology(**change)))

@@ -26,7 +26,6 @@ from typing import Any
 
 import simpy
 
-from fedsim.errors import ScenarioError
 from fedsim.net.channel import Channel
 from fedsim.net.connectivity import start_churn, start_connectivity
 from fedsim.net.flow import FlowChannel
@@ -35,13 +34,14 @@ from fedsim.net.link import Hop, Jitter, Link, LossModel, NoLoss, Transmitter
 from fedsim.net.loss import Bernoulli, GilbertElliott
 from fedsim.rng import Streams
 from fedsim.scenario import LinkClassSpec, Scenario
-from fedsim.units import parse_duration, parse_fraction
 
 __all__ = ["Network", "Outage"]
 
 StateObserver = Callable[[str, bool, float, str], None]
 """(device, path_up, time, cause) whenever a device's path to the server changes, and
 again (path_up False) when a path that stays down is down for a new cause."""
+ElementObserver = Callable[[str, str, str, bool], None]
+"""(target, name, cause, down) after every `set_down`/`set_up` (run evidence)."""
 
 
 @dataclass
@@ -73,6 +73,7 @@ class Network:
         self.uplink: dict[str, Link] = {}
         self.link_class: dict[str, LinkClassSpec] = {}
         self.observers: list[StateObserver] = []
+        self.element_observers: list[ElementObserver] = []
         self.breaker: Callable[[Callable[[Any], bool], str], int] | None = None
         self.outages: dict[str, list[Outage]] = {}
         self.retired: dict[str, str] = {}
@@ -158,41 +159,24 @@ class Network:
         return out[0], out[1]
 
     def _loss(self, cls: LinkClassSpec, link: str, direction: int) -> LossModel:
-        model = dict(cls.loss_model)
-        kind = model.pop("kind", "bernoulli")
-        where = f"links.{cls.name}.loss_model"
-        try:
-            if kind == "gilbert-elliott":
-                params = {k: parse_fraction(model.pop(k, d)) for k, d in
-                          (("p", None), ("r", None), ("1-h", 1.0), ("1-k", 0.0))}  # fmt: skip
-                if model:
-                    raise ScenarioError(f"{where}.{next(iter(model))}", "unknown key")
-                return GilbertElliott(params["p"], params["r"], params["1-h"], params["1-k"])
-            if kind != "bernoulli" or model:
-                raise ScenarioError(where, f"unknown loss model {kind!r} or keys {sorted(model)}")
-        except (ValueError, TypeError) as exc:
-            raise ScenarioError(where, str(exc)) from None
+        """The link class's typed loss model (fedsim.config.links), one per direction."""
+        model = cls.loss_model
+        if getattr(model, "kind", "bernoulli") == "gilbert-elliott":
+            return GilbertElliott(model.p, model.r, model.one_minus_h, model.one_minus_k)
         return Bernoulli(cls.loss) if cls.loss > 0 else NoLoss()
 
     @staticmethod
     def _jitter(cls: LinkClassSpec) -> Jitter | None:
-        if not cls.jitter:
-            return None
-        spec = dict(cls.jitter)
-        kind = spec.pop("kind", "uniform")
-        where = f"links.{cls.name}.jitter"
-        try:
-            if kind == "uniform":
-                return UniformJitter(parse_duration(spec.pop("max")))
-            if kind == "normal":
-                return NormalJitter(parse_duration(spec.pop("std")))
-            if kind == "pareto":
-                return ParetoJitter(
-                    parse_duration(spec.pop("scale")), float(spec.pop("alpha", 2.5))
-                )
-        except KeyError as exc:
-            raise ScenarioError(f"{where}.{exc.args[0]}", "is required") from None
-        raise ScenarioError(f"{where}.kind", f"unknown jitter {kind!r} (uniform, normal, pareto)")
+        """The link class's typed jitter (fedsim.config.links), or None."""
+        spec = cls.jitter
+        kind = getattr(spec, "kind", None)
+        if kind == "uniform":
+            return UniformJitter(spec.max)
+        if kind == "normal":
+            return NormalJitter(spec.std)
+        if kind == "pareto":
+            return ParetoJitter(spec.scale, spec.alpha)
+        return None
 
     # -- paths and channels --------------------------------------------------------
     def path(self, device: str) -> tuple[Hop, ...]:
@@ -292,6 +276,8 @@ class Network:
             for channel in self._channels.pop(dev, ()):
                 channel.break_(cause)
         self._refresh(devices, cause)
+        for see in self.element_observers:
+            see(target, name, cause, True)
 
     def set_up(self, target: str, name: str, cause: str) -> None:
         now = self.env.now
@@ -300,6 +286,8 @@ class Network:
             if not link.down_causes and link.down_log and link.down_log[-1][1] is None:
                 link.down_log[-1][1] = now
         self._refresh(self._devices_under(target, name), cause)
+        for see in self.element_observers:
+            see(target, name, cause, False)
 
     def _devices_under(self, target: str, name: str) -> list[str]:
         out: list[str] = []

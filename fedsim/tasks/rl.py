@@ -9,7 +9,6 @@ evaluator scores every candidate model on the same fixed set of environments.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -582,68 +581,25 @@ _KINDS: dict[str, type] = {
 }
 
 
-def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
-
-
-_OPTION_TYPES: dict[str, tuple[str, Any]] = {
-    "int": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
-    "float": ("a number", _is_number),
-    "bool": ("true or false", lambda v: isinstance(v, bool)),
-    "str": ("a string", lambda v: isinstance(v, str)),
-    "Range": (
-        "a number or a [lo, hi] pair",
-        lambda v: (
-            _is_number(v)
-            or (isinstance(v, list | tuple) and len(v) == 2 and all(map(_is_number, v)))
-        ),
-    ),
-}
-
-
-def _check_type(name: str, annotation: Any, value: Any) -> None:
-    """Check `value` against the constructor's annotation ("int", "Range", "float | None")."""
-    ann = str(annotation)
-    if ann.endswith(" | None"):
-        if value is None:
-            return
-        ann = ann.removesuffix(" | None")
-    if ann in _OPTION_TYPES:
-        what, ok = _OPTION_TYPES[ann]
-        if not ok(value):
-            raise OptionError(name, f"option {name!r} must be {what}, got {value!r}")
-
-
 def build_rl_task(kind: str, options: dict[str, Any], num_clients: int, seed: int) -> Any:
     """Build an RL task from a topology file's task section.
 
-    Errors are `OptionError`s (a `ValueError`) whose `option` names the bad option when
-    one can be told: unknown keys, wrong types, and the constructors' range checks.
+    The options are checked first by the task's declaration (fedsim.config.tasks), so
+    an error is an `OptionError` (a `ValueError`) whose `option` names the bad option:
+    unknown keys, wrong types, ranges, too many states.
     """
+    from pydantic import ValidationError
+
+    from fedsim.config.errors import first_error
+    from fedsim.config.tasks import TASK_VARIANTS
+
     if kind not in _KINDS:
         raise OptionError(None, f"unknown RL task kind {kind!r}; expected one of {sorted(_KINDS)}")
-    cls = _KINDS[kind]
-    params = {
-        name: p
-        for name, p in inspect.signature(cls.__init__).parameters.items()
-        if name not in ("self", "num_clients", "seed")
-    }
-    for key, value in options.items():
-        if key not in params:
-            raise OptionError(
-                str(key),
-                f"unknown option {key!r} for RL task {kind!r} (allowed: {', '.join(params)})",
-            )
-        _check_type(key, params[key].annotation, value)
+    data = {"kind": kind, **options}
     try:
-        return cls(num_clients, seed, **options)
-    except OptionError:
-        raise
-    except ValueError as e:
-        # The constructors quote the option they reject: prefer one the file sets.
-        msg = str(e)
-        named = [k for k in params if f"'{k}'" in msg]
-        named.sort(key=lambda k: (k not in options, msg.index(f"'{k}'")))
-        raise OptionError(named[0] if named else None, msg) from e
-    except TypeError as e:  # pragma: no cover - the type checks above should catch these
-        raise OptionError(None, f"bad option for RL task {kind!r}: {e}") from e
+        TASK_VARIANTS[kind].model_validate(data)
+    except ValidationError as exc:
+        path, message = first_error(exc, data)
+        option = path.split(".")[0].split("[")[0] or None
+        raise OptionError(option, f"option {option!r}: {message}" if option else message) from None
+    return _KINDS[kind](num_clients, seed, **options)

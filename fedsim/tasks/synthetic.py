@@ -32,6 +32,7 @@ import numpy as np
 
 from fedsim.errors import ScenarioError
 from fedsim.rng import Streams
+from fedsim.scenario import TaskSpec
 from fedsim.tasks.digits import ClassifierTask
 
 __all__ = ["SyntheticData", "build_synthetic_task", "generate_synthetic", "split_devices"]
@@ -132,90 +133,30 @@ def split_devices(
     return data.X[train_rows], data.y[train_rows], data.X[test_rows], data.y[test_rows], parts
 
 
-_KEYS = (
-    "alpha", "beta", "iid", "model", "hidden", "features", "classes", "samples_mean_log",
-    "samples_sigma_log", "min_samples", "max_samples", "test_fraction", "max_test_samples",
-)  # fmt: skip
-
-
-def _number(options: Mapping[str, Any], key: str, default: float, lo: float = 0.0) -> float:
-    v = options.get(key, default)
-    if isinstance(v, bool) or not isinstance(v, int | float) or not v >= lo:
-        raise ScenarioError(f"task.{key}", f"must be a number >= {lo:g}, got {v!r}")
-    return float(v)
-
-
-def _count(options: Mapping[str, Any], key: str, default: int | None, lo: int) -> int | None:
-    v = options.get(key, default)
-    if v is None and default is None:
-        return None
-    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-        raise ScenarioError(f"task.{key}", f"must be an integer >= {lo}, got {v!r}")
-    return int(v)
-
-
 def build_synthetic_task(
     options: Mapping[str, Any], num_clients: int, streams: Streams
 ) -> ClassifierTask:
-    """The `task: {kind: synthetic, ...}` of a topology file, options checked (`task.<key>`)."""
-    for key in options:
-        if key not in _KEYS:
-            raise ScenarioError(
-                f"task.{key}", f"unknown key (allowed here: kind, {', '.join(_KEYS)})"
-            )
-    alpha = _number(options, "alpha", 1.0)
-    beta = _number(options, "beta", 1.0)
-    iid = options.get("iid", False)
-    if not isinstance(iid, bool):
-        raise ScenarioError("task.iid", f"must be true or false, got {iid!r}")
-    model = options.get("model", "softmax")
-    if model not in ("softmax", "mlp"):
-        raise ScenarioError("task.model", f"{model!r} is not one of softmax, mlp")
-    hidden = options.get("hidden", [32] if model == "mlp" else [])
-    if not isinstance(hidden, list) or not all(
-        isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hidden
-    ):
-        raise ScenarioError("task.hidden", "must be a list of positive layer widths, e.g. [32]")
-    if model == "softmax" and hidden:
-        raise ScenarioError(
-            "task.hidden", "softmax regression has no hidden layers (use model: mlp)"
-        )
-    features = _count(options, "features", 60, 1)
-    classes = _count(options, "classes", 10, 2)
-    mean_log = options.get("samples_mean_log", 4.0)
-    if isinstance(mean_log, bool) or not isinstance(mean_log, int | float):
-        raise ScenarioError("task.samples_mean_log", f"must be a number, got {mean_log!r}")
-    sigma_log = _number(options, "samples_sigma_log", 2.0)
-    min_samples = _count(options, "min_samples", 50, 2)
-    max_samples = _count(options, "max_samples", 1000, 2)
-    if max_samples is not None and min_samples is not None and max_samples < min_samples:
-        raise ScenarioError(
-            "task.max_samples", f"is {max_samples}, below min_samples {min_samples}"
-        )
-    frac = options.get("test_fraction", 0.2)
-    if isinstance(frac, bool) or not isinstance(frac, int | float) or not 0 < frac < 1:
-        raise ScenarioError("task.test_fraction", f"must lie in (0, 1), got {frac!r}")
-    max_test = _count(options, "max_test_samples", 10_000, 1)
+    """The `task: {kind: synthetic, ...}` of a topology file; options are checked by
+    their declaration, fedsim.config.tasks.SyntheticOptions (errors at `task.<key>`)."""
+    from fedsim.tasks.registry import task_options
+
+    o = task_options(TaskSpec("synthetic", options))
     if num_clients < 1:
         raise ScenarioError("nodes", "the synthetic task needs at least one device")
-    assert features is not None
-    assert classes is not None
-    assert min_samples is not None
-    assert max_test is not None
     data = generate_synthetic(
         num_clients,
         streams.get("task", "synthetic"),
-        alpha=alpha,
-        beta=beta,
-        iid=iid,
-        features=features,
-        classes=classes,
-        samples_mean_log=float(mean_log),
-        samples_sigma_log=sigma_log,
-        min_samples=min_samples,
-        max_samples=max_samples,
+        alpha=o.alpha,
+        beta=o.beta,
+        iid=o.iid,
+        features=o.features,
+        classes=o.classes,
+        samples_mean_log=o.samples_mean_log,
+        samples_sigma_log=o.samples_sigma_log,
+        min_samples=o.min_samples,
+        max_samples=o.max_samples,
     )
-    X, y, Xt, yt, parts = split_devices(data, float(frac), max_test, streams.get("task", "split"))
-    return ClassifierTask(
-        "synthetic", X, y, Xt, yt, parts, tuple(hidden), streams.get("task", "init")
+    X, y, Xt, yt, parts = split_devices(
+        data, o.test_fraction, o.max_test_samples, streams.get("task", "split")
     )
+    return ClassifierTask("synthetic", X, y, Xt, yt, parts, o.layers(), streams.get("task", "init"))

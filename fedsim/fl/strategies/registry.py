@@ -6,6 +6,10 @@ import inspect
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import ValidationError
+
+from fedsim.config.errors import first_error
+from fedsim.config.strategies import STRATEGY_OPTIONS
 from fedsim.fl.strategies.fedadagrad import FedAdagrad
 from fedsim.fl.strategies.fedadam import FedAdam
 from fedsim.fl.strategies.fedavg import FedAvg
@@ -51,8 +55,10 @@ def strategy_options(cls: type[Strategy]) -> dict[str, Any]:
 def build_strategy(name: str, options: Mapping[str, Any] | None = None, **base: Any) -> Strategy:
     """Build strategy `name` from scenario `options` (e.g. {"mu": 0.1}).
 
-    Unknown names and unknown option keys raise ValueError naming them, so a typo
-    in a scenario never silently falls back to a default. `base` passes the
+    The options are checked against the strategy's declaration
+    (fedsim.config.strategies, what `fedsim validate` checks too): unknown names,
+    unknown option keys and values out of range raise ValueError naming them, so a
+    typo in a scenario never silently falls back to a default. `base` passes the
     engine-level arguments (clients_per_round, over_selection, local training
     config as further keywords) straight to the constructor.
     """
@@ -60,12 +66,17 @@ def build_strategy(name: str, options: Mapping[str, Any] | None = None, **base: 
     if cls is None:
         raise ValueError(f"unknown strategy {name!r}; known: {', '.join(sorted(STRATEGIES))}")
     opts = dict(options or {})
-    allowed = strategy_options(cls)
+    declared = STRATEGY_OPTIONS[name]
+    allowed = sorted(declared.model_fields)
     for key in opts:
         if key not in allowed:
-            raise ValueError(
-                f"unknown option {key!r} for strategy {name!r}; known: {', '.join(sorted(allowed))}"
-            )
+            takes = f"known: {', '.join(allowed)}" if allowed else "it takes no options"
+            raise ValueError(f"unknown option {key!r} for strategy {name!r}; {takes}")
+    try:
+        declared.model_validate(opts)
+    except ValidationError as exc:
+        path, message = first_error(exc, opts)
+        raise ValueError(f"{path} {message}") from None
     clash = sorted(set(opts) & set(base))
     if clash:
         raise ValueError(f"option {clash[0]!r} given twice for strategy {name!r}")

@@ -1,0 +1,131 @@
+"""The federation (`fl:`): strategy with its own options, round engine, codec, local
+training. The strategy's options are a variant chosen by `fl.strategy`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, ValidationError, model_validator
+
+from fedsim.config.base import Section, at_key
+from fedsim.config.errors import first_error
+from fedsim.config.strategies import STRATEGY_OPTIONS
+from fedsim.config.units import (
+    Bool,
+    Duration,
+    Fraction,
+    PositiveDuration,
+    PositiveFraction,
+    choice,
+    integer,
+    number,
+)
+from fedsim.fl.codec import CODECS  # uplink encodings; none takes options in a file
+from fedsim.fl.selection import SELECTIONS
+
+__all__ = ["CODECS", "ENGINES", "SELECTIONS", "AsyncOptions", "FLModel", "LocalTraining"]
+
+ENGINES = ("sync", "async")
+"""`sync` rounds take fl.quorum, min_available, selection, round_interval; `async`
+(FedBuff) takes `fl.async`."""
+
+
+class LocalTraining(Section):
+    """The training config sent to clients with every task."""
+
+    epochs: integer(1) | None = Field(None, description="passes over the local data")  # type: ignore[valid-type]
+    batch_size: integer(1) | None = Field(None, description="SGD batch size (default 16)")  # type: ignore[valid-type]
+    lr: number(0.0, lo_open=True) | None = Field(None, description="learning rate")  # type: ignore[valid-type]
+    mu: number(0.0) | None = Field(None, description="proximal term (FedProx sets it)")  # type: ignore[valid-type]
+    episodes: integer(1) | None = Field(None, description="RL: episodes per update")  # type: ignore[valid-type]
+    batch: integer(1) | None = Field(None, description="RL: episodes per gradient step")  # type: ignore[valid-type]
+    steps: integer(1) | None = Field(None, description="RL: Q-learning steps per update")  # type: ignore[valid-type]
+    gamma: number(0.0, 1.0) | None = Field(None, description="RL: discount")  # type: ignore[valid-type]
+    epsilon: number(0.0, 1.0) | None = Field(None, description="RL: exploration rate")  # type: ignore[valid-type]
+    alpha_decay: number(0.0) | None = Field(None, description="RL: step-size decay")  # type: ignore[valid-type]
+    federated_eval: Bool | None = Field(None, description="score the global model on-device")
+
+    def config(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+class AsyncOptions(Section):
+    """`fl.async`: FedBuff's buffer size K, concurrency, staleness bound, server step."""
+
+    buffer: integer(1) = Field(10, description="aggregate every K updates")  # type: ignore[valid-type]
+    concurrency: integer(1) | None = Field(None, description="at most this many training at once")  # type: ignore[valid-type]
+    max_staleness: integer(0) = Field(10, description="reject updates staler than this (409)")  # type: ignore[valid-type]
+    server_lr: number(0.0, lo_open=True) = Field(
+        1.0, description="server step on the aggregated delta"
+    )  # type: ignore[valid-type]
+    staleness_exponent: number(0.0) = Field(0.5, description="weight (1 + staleness)^-a")  # type: ignore[valid-type]
+
+
+class FLModel(Section):
+    strategy: choice(STRATEGY_OPTIONS) = Field("fedavg", description="aggregation strategy")  # type: ignore[valid-type]
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="the strategy's own options, e.g. {mu: 0.01}"
+    )
+    rounds: integer(1) = Field(20, description="maximum number of rounds (aggregations)")  # type: ignore[valid-type]
+    clients_per_round: number(0.0, lo_open=True) = Field(
+        1.0, description="a count (>= 1) or a fraction (< 1)"
+    )  # type: ignore[valid-type]
+    min_available: integer(1) = Field(1, description="wait for this many polling devices")  # type: ignore[valid-type]
+    over_selection: Fraction = Field(0.0, description="select this much more, keep the first")
+    selection: choice(SELECTIONS) = Field(
+        "uniform", description="uniform, or reliability (sync engine)"
+    )  # type: ignore[valid-type]
+    selection_floor: PositiveFraction = Field(
+        0.1, description="reliability: least weight, in (0, 1]"
+    )
+    deadline: PositiveDuration = Field(120.0, description="a round waits at most this long")
+    quorum: Fraction = Field(0.5, description="fraction of wanted reports needed to aggregate")
+    target: number() | None = Field(None, description="stop once the metric reaches this")  # type: ignore[valid-type]
+    local: LocalTraining = Field(default_factory=LocalTraining, description="training config")
+    codec: choice(CODECS) = Field("float32", description="uplink encoding")  # type: ignore[valid-type]
+    poll_wait: PositiveDuration = Field(30.0, description="long-poll duration of an idle client")
+    time_limit: PositiveDuration | None = Field(None, description="stop after this simulated time")
+    round_interval: Duration = Field(0.0, description="start rounds at most this often")
+    gate_tolerance: number(0.0) | None = Field(
+        None, description="deploy only if at most this much worse"
+    )  # type: ignore[valid-type]
+    engine: choice(ENGINES) = Field("sync", description="sync rounds or async FedBuff")  # type: ignore[valid-type]
+    async_: AsyncOptions = Field(
+        default_factory=AsyncOptions, alias="async", description="FedBuff settings"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FLModel:
+        cpr = self.clients_per_round
+        if cpr >= 1 and cpr != int(cpr):
+            raise at_key("clients_per_round", "a count must be whole (or < 1: a fraction)")
+        if self.selection != "uniform" and self.engine == "async":
+            raise at_key(
+                "selection",
+                f"{self.selection!r} needs the sync engine: async FedBuff has no selection "
+                "step (every polling client gets a task, first come first served)",
+            )
+        self.strategy_options()
+        return self
+
+    def strategy_options(self) -> dict[str, Any]:
+        """`options` checked against what `strategy` declares; local keys that name
+        one of its options are checked too (the constructor receives them)."""
+        declared = STRATEGY_OPTIONS[self.strategy]
+        allowed = sorted(declared.model_fields)
+        for key in self.options:
+            if key not in allowed:
+                takes = f"takes: {', '.join(allowed)}" if allowed else "takes no options"
+                raise at_key(f"options.{key}", f"unknown option for {self.strategy} ({takes})")
+        local = self.local.config()
+        for key in self.options:
+            if key in local:
+                raise at_key(f"options.{key}", f"given twice: also in fl.local.{key}")
+        for where, given in (("options", self.options), ("local", local)):
+            mine = {k: v for k, v in given.items() if k in allowed}
+            try:
+                declared.model_validate(mine)
+            except ValidationError as exc:
+                path, message = first_error(exc, mine)
+                raise at_key(f"{where}.{path}", message) from None
+        return dict(self.options)

@@ -1,0 +1,149 @@
+"""Options of the RL tasks (docs/rl.md); fedsim/tasks/rl.py builds from them."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar, Literal
+
+from pydantic import model_validator
+
+from fedsim.config.base import at_key
+from fedsim.config.task_options import TaskOptions
+from fedsim.config.units import Bool, choice, number, parsed
+
+__all__ = [
+    "MULTICHANNEL_MAX_STATES",
+    "CartPoleOptions",
+    "EnergyHarvestingOptions",
+    "MultichannelOptions",
+]
+
+CARTPOLE_MAX_RETURN = 500.0
+
+
+def _rl_int(lo: int) -> Any:
+    def parse(v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ValueError(f"must be an integer, got {v!r}")
+        if v < lo:
+            raise ValueError(f"must be >= {lo}, got {v!r}")
+        return v
+
+    return parsed(parse, {"type": "integer", "minimum": lo}, int)
+
+
+def _range(below: float, inclusive: bool) -> Any:
+    """A per-device value: a number, or [lo, hi] drawn uniformly per device; 0 < lo <= hi."""
+    bound = f"<= {below:g}" if inclusive else f"< {below:g}"
+
+    def parse(v: Any) -> tuple[float, float]:
+        ok = lambda x: isinstance(x, int | float) and not isinstance(x, bool)  # noqa: E731
+        if ok(v):
+            pair = [v, v]
+        elif isinstance(v, list) and len(v) == 2 and all(map(ok, v)):
+            pair = v
+        else:
+            raise ValueError(f"must be a number or a [lo, hi] pair, got {v!r}")
+        try:
+            lo, hi = float(pair[0]), float(pair[1])
+        except OverflowError:
+            raise ValueError(f"must be a finite number, got {v!r}") from None
+        if not (0.0 < lo <= hi) or not math.isfinite(hi):
+            raise ValueError(f"must be positive with lo <= hi, got {v!r}")
+        if hi > below or (not inclusive and hi >= below):
+            raise ValueError(f"must be {bound}, got {v!r}")
+        return (lo, hi)
+
+    one: dict[str, Any] = {"type": "number", "exclusiveMinimum": 0}
+    one["maximum" if inclusive else "exclusiveMaximum"] = below
+    pair = {"type": "array", "items": one, "minItems": 2, "maxItems": 2}
+    return parsed(parse, {"anyOf": [one, pair]}, tuple)
+
+
+Dynamic = _range(math.inf, True)
+Probability = _range(1.0, True)
+OpenProbability = _range(1.0, False)
+Discount = number(0.0, 1.0, lo_open=True, hi_open=True)
+Optimizer = choice(("sgd", "adam"))
+Baseline = choice(("none", "mean", "whiten", "running"))
+
+
+class CartPoleOptions(TaskOptions):
+    """CartPole devices with their own dynamics, trained by REINFORCE (docs/rl.md)."""
+
+    kind: Literal["cartpole"]
+    metric: ClassVar[tuple[str, float, float]] = ("mean_return", 0.0, CARTPOLE_MAX_RETURN)
+    policy: choice(("linear", "mlp")) = "linear"  # type: ignore[valid-type]
+    hidden: _rl_int(1) = 16  # type: ignore[valid-type]
+    pole_half_length: Dynamic = 0.5  # type: ignore[valid-type]
+    masspole: Dynamic = 0.1  # type: ignore[valid-type]
+    masscart: Dynamic = 1.0  # type: ignore[valid-type]
+    force_mag: Dynamic = 10.0  # type: ignore[valid-type]
+    episodes: _rl_int(1) = 4  # type: ignore[valid-type]
+    batch: _rl_int(1) = 4  # type: ignore[valid-type]
+    lr: number(0.0, lo_open=True) = 0.03  # type: ignore[valid-type]
+    gamma: number(0.0, 1.0, lo_open=True) = 0.99  # type: ignore[valid-type]
+    optimizer: Optimizer = "adam"  # type: ignore[valid-type]
+    baseline: Baseline = "whiten"  # type: ignore[valid-type]
+    baseline_rate: number(0.0, 1.0, lo_open=True) = 0.1  # type: ignore[valid-type]
+    eval_episodes: _rl_int(1) = 10  # type: ignore[valid-type]
+    greedy_eval: Bool = True
+    personalize_episodes: _rl_int(0) = 0  # type: ignore[valid-type]
+    personalize_lr: number(0.0, lo_open=True) | None = None  # type: ignore[valid-type]
+    personalize_batch: _rl_int(1) | None = None  # type: ignore[valid-type]
+    personalize_optimizer: Optimizer | None = None  # type: ignore[valid-type]
+    personalize_baseline: Baseline | None = None  # type: ignore[valid-type]
+    personalize_check_every: _rl_int(0) = 0  # type: ignore[valid-type]
+
+
+class TabularQOptions(TaskOptions):
+    metric: ClassVar[tuple[str, float, float]] = ("fraction_of_optimal", -math.inf, 1.0)
+    gamma: Discount = 0.95  # type: ignore[valid-type]
+    steps: _rl_int(1) = 20_000  # type: ignore[valid-type]
+    lr: number(0.0, lo_open=True) = 0.2  # type: ignore[valid-type]
+    alpha_decay: number(0.0) = 0.01  # type: ignore[valid-type]
+    epsilon: number(0.0, 1.0) = 0.1  # type: ignore[valid-type]
+    episode_len: _rl_int(1) = 50  # type: ignore[valid-type]
+    decay_over_rounds: Bool = True
+
+
+class EnergyHarvestingOptions(TabularQOptions):
+    """Energy-harvesting AoI sensors, tabular Q-learning, Q-tables averaged."""
+
+    kind: Literal["energy_harvesting"]
+    harvest_prob: Probability = (0.2, 0.6)  # type: ignore[valid-type]
+    success_prob: Probability = (0.5, 0.9)  # type: ignore[valid-type]
+    battery: _rl_int(1) = 4  # type: ignore[valid-type]
+    max_age: _rl_int(2) = 10  # type: ignore[valid-type]
+
+    def data_bytes_per_device(self) -> float:
+        """Each device's MDP: (battery + 1) * max_age states, 2 actions, 4 outcomes
+        (int64 next state + float64 probability), plus the value iteration's arrays."""
+        states = (self.battery + 1) * self.max_age
+        return states * 2 * 4 * 16 * 2.0
+
+
+MULTICHANNEL_MAX_STATES = 4096
+
+
+class MultichannelOptions(TabularQOptions):
+    """Multichannel access over per-device Gilbert-Elliott channels."""
+
+    kind: Literal["multichannel"]
+    channels: _rl_int(1) = 3  # type: ignore[valid-type]
+    p01: OpenProbability = (0.1, 0.4)  # type: ignore[valid-type]
+    p11: OpenProbability = (0.6, 0.9)  # type: ignore[valid-type]
+    max_gap: _rl_int(1) = 6  # type: ignore[valid-type]
+    steps: _rl_int(1) = 100_000  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _states(self) -> MultichannelOptions:
+        c, g = self.channels, self.max_gap
+        if c > 12 or (2 * g) ** c > MULTICHANNEL_MAX_STATES:
+            key = "channels" if "channels" in self.model_fields_set else "max_gap"
+            raise at_key(
+                key,
+                f"options 'channels' and 'max_gap' give (2 * {g}) ** {c} states, more than "
+                f"the {MULTICHANNEL_MAX_STATES} the exact evaluation handles",
+            )
+        return self

@@ -1,0 +1,36 @@
+"""The base of every task's declared options: what the root model asks of a task."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from fedsim.config.base import Section
+
+__all__ = ["TaskOptions"]
+
+
+class TaskOptions(Section):
+    """A task's options; `metric` is the score it reports and where it can lie."""
+
+    unknown_key_message: ClassVar[str] = "unknown option (allowed: {allowed})"
+    metric: ClassVar[tuple[str, float, float]] = ("accuracy", 0.0, 1.0)
+
+    def options(self) -> dict[str, Any]:
+        """The options the file sets (the builder's defaults apply to the rest)."""
+        return {
+            k: v
+            for k, v in self.model_dump(by_alias=True).items()
+            if k in self.model_fields_set and k != "kind"
+        }
+
+    def check_devices(self, num_devices: int) -> str | None:
+        """Why this task cannot give `num_devices` devices data (None: it can)."""
+        return None
+
+    def memory_bytes(self, batch_size: int) -> int | None:
+        """Memory a device needs to train (None: not estimated)."""
+        return None
+
+    def data_bytes_per_device(self) -> float:
+        """About how much memory the task's data take per device (for the host limit)."""
+        return 0.0

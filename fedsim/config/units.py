@@ -1,0 +1,191 @@
+"""Value types of topology files, declared once: each wraps the parser that reads it
+(fedsim/units.py for quantities) and carries its JSON-Schema fragment, so the loader,
+its error messages and `fedsim schema` come from one declaration."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Annotated, Any
+
+from pydantic import PlainValidator, WithJsonSchema
+
+from fedsim import units
+
+__all__ = [
+    "Bandwidth",
+    "Bool",
+    "Duration",
+    "DurationRange",
+    "Energy",
+    "Fraction",
+    "FractionRange",
+    "Name",
+    "PositiveDuration",
+    "PositiveFraction",
+    "Rate",
+    "Size",
+    "choice",
+    "integer",
+    "number",
+    "parsed",
+]
+
+
+def parsed(parse: Callable[[Any], Any], schema: dict[str, Any], py: type = float) -> Any:
+    """`py` read by `parse` (its ValueError is the user's message), documented by `schema`."""
+
+    def read(v: Any) -> Any:
+        try:
+            return parse(v)
+        except OverflowError:
+            raise ValueError("the number is too large") from None
+
+    return Annotated[py, PlainValidator(read), WithJsonSchema(schema)]
+
+
+def _unit_schema(parse: Callable[[Any], Any], fallback: dict[str, Any]) -> dict[str, Any]:
+    return dict(getattr(parse, "schema", fallback))
+
+
+_NUMBER: dict[str, Any] = {"type": "number", "minimum": 0}
+
+
+def _positive_duration(v: Any) -> float:
+    x = units.parse_duration(v)
+    if x <= 0:
+        raise ValueError(f"must be positive, got {v!r}")
+    return x
+
+
+def _positive_fraction(v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise ValueError(f"expected a number, got {v!r}")
+    if not 0.0 < float(v) <= 1.0:
+        raise ValueError(f"must lie in (0, 1], got {v}")
+    return float(v)
+
+
+def _bool(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise ValueError(f"expected true or false, got {v!r}")
+    return v
+
+
+def _name(v: Any) -> str:
+    if not isinstance(v, str) or not v:
+        raise ValueError(f"expected a name, got {v!r}")
+    return v
+
+
+DURATION_SCHEMA = _unit_schema(units.parse_duration, _NUMBER)
+FRACTION_SCHEMA = _unit_schema(units.parse_fraction, {**_NUMBER, "maximum": 1})
+
+Duration = parsed(units.parse_duration, DURATION_SCHEMA)
+PositiveDuration = parsed(_positive_duration, DURATION_SCHEMA)
+Bandwidth = parsed(units.parse_bandwidth, _unit_schema(units.parse_bandwidth, _NUMBER))
+Size = parsed(units.parse_size, _unit_schema(units.parse_size, _NUMBER))
+Energy = parsed(units.parse_energy, _unit_schema(units.parse_energy, _NUMBER))
+Rate = parsed(units.parse_rate, _unit_schema(units.parse_rate, _NUMBER))
+Fraction = parsed(units.parse_fraction, FRACTION_SCHEMA)
+PositiveFraction = parsed(
+    _positive_fraction, {"type": "number", "exclusiveMinimum": 0, "maximum": 1}
+)
+Bool = parsed(_bool, {"type": "boolean"}, bool)
+Name = parsed(_name, {"type": "string", "minLength": 1}, str)
+
+
+def integer(lo: int = 0, hi: int | None = None) -> Any:
+    """A whole number in [lo, hi] (true/false and 2.0 are not whole numbers)."""
+
+    def parse(v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ValueError(f"expected an integer, got {v!r}")
+        if v < lo or (hi is not None and v > hi):
+            bound = f"at least {lo}" if hi is None else f"in [{lo}, {hi}]"
+            raise ValueError(f"must be {bound}, got {v}")
+        return v
+
+    schema: dict[str, Any] = {"type": "integer", "minimum": lo}
+    if hi is not None:
+        schema["maximum"] = hi
+    return parsed(parse, schema, int)
+
+
+def number(
+    lo: float | None = None,
+    hi: float | None = None,
+    *,
+    lo_open: bool = False,
+    hi_open: bool = False,
+) -> Any:
+    """A real number in a range; `*_open` excludes that end."""
+
+    def parse(v: Any) -> float:
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise ValueError(f"expected a number, got {v!r}")
+        try:
+            x = float(v)
+        except OverflowError:
+            x = math.inf
+        if not math.isfinite(x):
+            raise ValueError(f"expected a finite number, got {v!r}")
+        bad = lo is not None and (x <= lo if lo_open else x < lo)
+        bad = bad or (hi is not None and (x >= hi if hi_open else x > hi))
+        if bad:
+            raise ValueError(f"must {_interval(lo, hi, lo_open, hi_open)}, got {v!r}")
+        return x
+
+    schema: dict[str, Any] = {"type": "number"}
+    if lo is not None:
+        schema["exclusiveMinimum" if lo_open else "minimum"] = lo
+    if hi is not None:
+        schema["exclusiveMaximum" if hi_open else "maximum"] = hi
+    return parsed(parse, schema)
+
+
+def _interval(lo: float | None, hi: float | None, lo_open: bool, hi_open: bool) -> str:
+    if hi is None and lo is not None:
+        return f"be above {lo:g}" if lo_open else f"be at least {lo:g}"
+    if lo is None and hi is not None:
+        return f"be below {hi:g}" if hi_open else f"be at most {hi:g}"
+    if lo is None:
+        return "be a finite number"
+    left, right = "(" if lo_open else "[", ")" if hi_open else "]"
+    return f"lie in {left}{lo:g}, {hi:g}{right}"
+
+
+def choice(options: Iterable[str]) -> Any:
+    """One of a fixed set of names."""
+    names = tuple(options)
+
+    def parse(v: Any) -> str:
+        if not isinstance(v, str) or not v:
+            raise ValueError(f"expected a name, got {v!r}")
+        if v not in names:
+            raise ValueError(f"{v!r} is not one of {', '.join(names)}")
+        return v
+
+    return parsed(parse, {"type": "string", "enum": list(names)}, str)
+
+
+def _range(parse: Callable[[Any], float], schema: dict[str, Any], what: str) -> Any:
+    """A value, or `[low, high]` to draw from per device: `2h` -> (7200, 7200)."""
+
+    def parse_range(v: Any) -> tuple[float, float]:
+        if isinstance(v, list):
+            if len(v) != 2:
+                raise ValueError(f"expected a {what} or [low, high], got {v!r}")
+            lo, hi = parse(v[0]), parse(v[1])
+            if lo > hi:
+                raise ValueError(f"the low end {v[0]!r} is above the high end {v[1]!r}")
+            return lo, hi
+        x = parse(v)
+        return x, x
+
+    pair = {"type": "array", "items": schema, "minItems": 2, "maxItems": 2}
+    return parsed(parse_range, {"anyOf": [schema, pair]}, tuple)
+
+
+DurationRange = _range(units.parse_duration, DURATION_SCHEMA, "duration")
+FractionRange = _range(units.parse_fraction, FRACTION_SCHEMA, "fraction")

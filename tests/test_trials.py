@@ -300,3 +300,15 @@ def test_campus_drained_tags_stay_offline_for_battery(campus: Folder) -> None:
         assert float(r["end_s"]) == campus.end
         access = campus.link(f"{r['client']}-gw-lora", "up")
         assert float(access["down_time_s"]) == pytest.approx(campus.end - float(r["start_s"]))
+
+
+@pytest.mark.parametrize(("length", "limit"), [("300s", 300.0), ("1h", 3600.0)])
+def test_no_round_starts_after_the_time_limit(
+    churn_runs: dict[str, Folder], length: str, limit: float
+) -> None:
+    """fl.time_limit with round_interval 30 s: the wait for the next round may cross
+    the limit; no task may be handed out after it (it was: round 11 at 300.10 s)."""
+    run = churn_runs[length]
+    starts = [float(r["start_s"]) for r in run.timeline if r["state"] == "downloading"]
+    assert starts
+    assert max(starts) < limit

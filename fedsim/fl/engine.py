@@ -253,6 +253,8 @@ class SyncRounds:
         for number in range(1, self.rounds + 1):
             if loop.time() < next_start:
                 await asyncio.sleep(next_start - loop.time())
+            if self._out_of_time(loop, t0):  # the round_interval wait may cross the limit
+                break
             if not await self._await_available(loop, t0):
                 break
             next_start = loop.time() + self.round_interval_s

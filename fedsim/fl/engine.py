@@ -252,8 +252,8 @@ class SyncRounds:
         next_start = t0
         for number in range(1, self.rounds + 1):
             if loop.time() < next_start:
-                await asyncio.sleep(next_start - loop.time())
-            if self._out_of_time(loop, t0):  # the round_interval wait may cross the limit
+                await asyncio.sleep(self._wait_until(loop, t0, next_start))
+            if self._out_of_time(loop, t0):  # the round_interval wait may reach the limit
                 break
             if not await self._await_available(loop, t0):
                 break
@@ -368,6 +368,12 @@ class SyncRounds:
 
     def _reached_target(self) -> bool:
         return reached(self.deployed_metric, self.target, self.evaluator.higher_is_better)
+
+    def _wait_until(self, loop: asyncio.AbstractEventLoop, t0: float, start: float) -> float:
+        """Seconds to wait for `start`, but never past the time limit."""
+        if self.time_limit_s is not None:
+            start = min(start, t0 + self.time_limit_s)
+        return max(0.0, start - loop.time())
 
     def _out_of_time(self, loop: asyncio.AbstractEventLoop, t0: float) -> bool:
         return self.time_limit_s is not None and loop.time() - t0 >= self.time_limit_s

@@ -345,8 +345,9 @@ def _simulate(
     net.finish(end)
     recorder.close(end)
     after = byte_totals()
-    proof = evidence.finish(end, {k: after[k] - totals[k] for k in after})
-    result = _collect(sc, task, evaluator, engine, net, wire, recorder, clients, end, wall)
+    tail = {k: after[k] - totals[k] for k in after}
+    proof = evidence.finish(end, tail)
+    result = _collect(sc, task, evaluator, engine, net, wire, recorder, clients, end, wall, tail)
     result.evidence = proof
     return result
 
@@ -362,7 +363,10 @@ def _collect(
     clients: list[FLClient],
     end: float,
     wall: float,
+    tail: dict[str, int],
 ) -> RunResult:
+    """The run's rows and summary; `tail` is what the first hops carried after the last
+    round's row (up, down, wire_up, wire_down), so client and link totals reconcile."""
     rows = recorder.rounds
     metrics = [r.metric for r in rows if np.isfinite(r.metric)]
     higher = bool(evaluator.higher_is_better)
@@ -450,6 +454,10 @@ def _collect(
         bytes_down=sum(r.bytes_down for r in rows),
         wire_bytes_up=sum(r.wire_bytes_up for r in rows),
         wire_bytes_down=sum(r.wire_bytes_down for r in rows),
+        bytes_after_rounds_up=tail["up"],
+        bytes_after_rounds_down=tail["down"],
+        wire_bytes_after_rounds_up=tail["wire_up"],
+        wire_bytes_after_rounds_down=tail["wire_down"],
         dropouts=dict(sorted(recorder.dropouts.items())),
         rounds_surplus=sum(r.rounds_surplus for r in client_rows),
         never_contributed=never_contributed(client_rows),

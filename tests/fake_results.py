@@ -37,7 +37,9 @@ def fake_summary(**fields: Any) -> Summary:
         "metric_name": "accuracy", "higher_is_better": True, "final_metric": None,
         "best_metric": None, "target_metric": None, "time_to_target_s": None,
         "bytes_to_target": None, "bytes_up": 0, "bytes_down": 0, "wire_bytes_up": 0,
-        "wire_bytes_down": 0, "dropouts": {}, "rounds_surplus": 0, "never_contributed": [],
+        "wire_bytes_down": 0, "bytes_after_rounds_up": 0, "bytes_after_rounds_down": 0,
+        "wire_bytes_after_rounds_up": 0, "wire_bytes_after_rounds_down": 0, "dropouts": {},
+        "rounds_surplus": 0, "never_contributed": [],
         "energy_j_mean": None, "code": "",
     }  # fmt: skip
     return Summary(**{**empty, **fields})
@@ -303,6 +305,10 @@ def write_synthetic_run(
         bytes_down=bytes_down,
         wire_bytes_up=sum(r[9] for r in round_rows),
         wire_bytes_down=sum(r[10] for r in round_rows),
+        bytes_after_rounds_up=0,
+        bytes_after_rounds_down=0,
+        wire_bytes_after_rounds_up=0,
+        wire_bytes_after_rounds_down=0,
         dropouts=dict(sorted(dropouts.items())),
         rounds_surplus=0,
         never_contributed=never_contributed(client_rows),

@@ -57,6 +57,12 @@ def bytes_reconcile(result: Any) -> Iterator[Violation]:
         summary = result.summary.get(column)
         if summary is not None and int(summary) != rounds:
             yield Violation(NAME, f"{column}: summary.json {int(summary)} != rounds.csv {rounds}")
+        tail_key = column.replace("bytes_", "bytes_after_rounds_", 1)
+        written = result.summary.get(tail_key)
+        if written is not None and int(written) != tail:
+            yield Violation(
+                NAME, f"{tail_key}: summary.json {int(written)} != {tail} counted by the evidence"
+            )
         links = int(sum(number(r, link_col) for (_, d), r in hops.items() if d == direction))
         if rounds + tail != links:
             yield Violation(

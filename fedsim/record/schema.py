@@ -219,6 +219,16 @@ class Summary(Record):
     bytes_down: int = column("B", "payload bytes down, all rounds")
     wire_bytes_up: int = column("B", "wire bytes up on the devices' first hops")
     wire_bytes_down: int = column("B", "wire bytes down on the devices' first hops")
+    bytes_after_rounds_up: int = column(
+        "B",
+        "payload up after the last round's row (final polls, shutdown): clients.csv "
+        "`bytes_up` sums to `bytes_up` + this",
+    )
+    bytes_after_rounds_down: int = column(
+        "B", "payload down after the last round's row (final poll answers, 410 Gone)"
+    )
+    wire_bytes_after_rounds_up: int = column("B", "wire bytes up on first hops after it")
+    wire_bytes_after_rounds_down: int = column("B", "wire bytes down on first hops after it")
     dropouts: dict[str, int] = column(  # noqa: RUF009 - a field(), not a shared default
         "clients", "{cause: count}: sums of rounds.csv `failed_causes` and of clients.csv"
     )

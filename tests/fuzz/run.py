@@ -1,0 +1,95 @@
+"""Run one generated scenario through the real stack, then audit it.
+
+`fedsim.scenario.parse_scenario` -> `fedsim.run.simulate` (no plots, no files) ->
+`fedsim.audit.audit`, then the fuzzer's own properties. Any failure (a traceback, a
+deadlock, a hang, a violation) becomes one AssertionError whose message holds the
+topology as YAML and a folder where it was written, so `fedsim run` reruns it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import signal
+import tempfile
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from fedsim.audit import audit
+from fedsim.run import RunResult, simulate
+from fedsim.scenario import parse_scenario
+from fuzz.properties import check_properties
+from fuzz.topologies import FuzzScenario
+
+HANG_S = float(os.environ.get("FEDSIM_FUZZ_HANG_S", "60"))
+"""Wall seconds after which one scenario counts as hung (a run costs well under 1 s)."""
+
+
+class ScenarioHang(BaseException):
+    """Raised into a run that outlives HANG_S; a BaseException so no handler eats it."""
+
+
+@contextlib.contextmanager
+def hang_guard(seconds: float) -> Iterator[None]:
+    """Interrupt the main thread after `seconds` of wall time (the harness's clock,
+    never the simulation's)."""
+    if seconds <= 0 or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def fire(_sig: int, _frame: Any) -> None:
+        raise ScenarioHang(f"no result after {seconds:g} s of wall time")
+
+    old = signal.signal(signal.SIGALRM, fire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def failure_folder(scenario: FuzzScenario) -> Path:
+    """Where a failing scenario is kept: FEDSIM_FUZZ_FAILURES or the temp folder."""
+    root = Path(os.environ.get("FEDSIM_FUZZ_FAILURES")
+                or Path(tempfile.gettempdir()) / "fedsim-fuzz-failures")  # fmt: skip
+    digest = hashlib.sha256(scenario.yaml().encode()).hexdigest()[:12]
+    return root / digest
+
+
+def report(scenario: FuzzScenario, problem: str) -> str:
+    """The failure message: what broke, the YAML, and how to rerun it."""
+    folder = failure_folder(scenario)
+    path = scenario.write(folder)
+    files = "".join(f"\n--- {rel}\n{text}" for rel, text in scenario.files.items())
+    return (
+        f"{problem}\n\nrerun: fedsim run {path} --no-plots\n"
+        f"--- topology.yaml\n{scenario.yaml()}{files}"
+    )
+
+
+def simulate_scenario(scenario: FuzzScenario, folder: Path) -> RunResult:
+    """Write `scenario` to `folder` (trace files), load it as `fedsim run` would, run it."""
+    scenario.write(folder)
+    sc = parse_scenario(scenario.topology, source="fuzz.yaml", base_dir=folder)
+    return simulate(sc)
+
+
+def run_and_check(scenario: FuzzScenario, folder: Path) -> RunResult:
+    """Run, audit and check one scenario; raise AssertionError with its YAML on failure."""
+    try:
+        with hang_guard(HANG_S):
+            result = simulate_scenario(scenario, folder)
+    except (Exception, ScenarioHang) as exc:
+        tb = "".join(traceback.format_exception(exc, limit=-6))
+        raise AssertionError(report(scenario, f"the run failed: {exc!r}\n{tb}")) from None
+    problems = [v.line() for v in audit(result)]
+    problems += check_properties(result)
+    if problems:
+        listed = "\n".join(f"- {p}" for p in problems[:20])
+        more = f"\n(+{len(problems) - 20} more)" if len(problems) > 20 else ""
+        raise AssertionError(report(scenario, f"{len(problems)} problem(s):\n{listed}{more}"))
+    return result

@@ -18,16 +18,23 @@ __all__ = ["main"]
 
 
 def _run(args: argparse.Namespace) -> int:
+    from fedsim.audit import AuditError
     from fedsim.run import run_scenario
 
-    out = run_scenario(
-        args.topology,
-        seed=args.seed,
-        overrides=args.set,
-        out_root=Path(args.out),
-        progress=not args.quiet,
-        plots=not args.no_plots,
-    )
+    try:
+        out = run_scenario(
+            args.topology,
+            seed=args.seed,
+            overrides=args.set,
+            out_root=Path(args.out),
+            progress=not args.quiet,
+            plots=not args.no_plots,
+            audit=not args.no_audit,
+        )
+    except AuditError as exc:
+        if exc.folder is not None:
+            print(f"results: {exc.folder} (see audit.json)")
+        raise
     summary = json.loads((out / "summary.json").read_text())
     ratio = summary["sim_time_s"] / max(summary["wall_time_s"], 1e-9)
     target = summary["time_to_target_s"]
@@ -90,6 +97,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="override a topology value, e.g. --set fl.codec=int8")  # fmt: skip
     r.add_argument("--quiet", action="store_true", help="no progress display")
     r.add_argument("--no-plots", action="store_true", help="skip writing plots")
+    r.add_argument("--no-audit", action="store_true",
+                   help="skip the run's invariant checks (debugging; no audit.json)")  # fmt: skip
     r.set_defaults(func=_run)
 
     v = sub.add_parser("validate", help="check topology files without running them")

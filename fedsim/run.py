@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 from aiohttp import web
 
+from fedsim.audit import AuditError
+from fedsim.audit import audit as audit_run
 from fedsim.clock import VirtualTimeLoop
 from fedsim.errors import ScenarioError
 from fedsim.fl.async_engine import BufferedAsync, polynomial_staleness
@@ -31,10 +33,11 @@ from fedsim.fl.gate import DeploymentGate
 from fedsim.fl.server import make_app
 from fedsim.fl.strategies.registry import build_strategy
 from fedsim.net.battery import Batteries
+from fedsim.net.evidence import Evidence, EvidenceRecorder
 from fedsim.net.network import Network
 from fedsim.net.transport import EmulatedConnector, EmulatedSite, Wire
 from fedsim.record.recorder import Recorder, RoundRow
-from fedsim.record.writer import write_run
+from fedsim.record.writer import write_json, write_run
 from fedsim.rng import Streams
 from fedsim.scenario import Scenario, load_scenario
 from fedsim.tasks.adversary import choose_adversaries, parse_adversaries, wrap
@@ -54,6 +57,8 @@ class RunResult:
     links: list[dict[str, Any]]
     clients: list[dict[str, Any]]
     topology: dict[str, Any]
+    evidence: Evidence | None = None
+    """What the auditor checks the results against (fedsim.net.evidence)."""
 
 
 def _access_links(net: Network) -> list[Any]:
@@ -148,10 +153,32 @@ def _quiet_gc() -> Iterator[None]:
 
 
 def simulate(
-    scenario: Scenario, *, progress: Any = None, warn: Callable[[str], None] | None = None
+    scenario: Scenario,
+    *,
+    progress: Any = None,
+    warn: Callable[[str], None] | None = None,
+    audit: bool = True,
 ) -> RunResult:
     """Run one scenario in simulated time and return everything it recorded. `warn`
-    receives `fedsim show`'s deadline warnings (groups that cannot report in time)."""
+    receives `fedsim show`'s deadline warnings (groups that cannot report in time).
+    With `audit`, a run whose records break an invariant raises `AuditError` (its
+    `result` attribute holds the run)."""
+    result = _simulate(scenario, progress=progress, warn=warn)
+    if audit:
+        check(result)
+    return result
+
+
+def check(result: RunResult) -> None:
+    """Raise `AuditError` (carrying `result`) if the run breaks any invariant."""
+    violations = audit_run(result)
+    if violations:
+        raise AuditError(violations, result=result)
+
+
+def _simulate(
+    scenario: Scenario, *, progress: Any = None, warn: Callable[[str], None] | None = None
+) -> RunResult:
     sc = scenario
     streams = Streams(sc.seed)
     random.seed(sc.seed)  # aiohttp's connector shuffles waiters with `random`
@@ -180,9 +207,23 @@ def simulate(
     batteries = Batteries(net, streams)
     wire.byte_observers.append(batteries.radio)
     recorder = Recorder(clock=loop.time)
-    net.observers.append(lambda dev, up, _t, _cause: recorder.path_state(dev, up))
+    timeline_open = [True]  # the timeline covers [0, end]: shutdown is not part of the run
+
+    def path_state(dev: str, up: bool, _t: float, _cause: str) -> None:
+        if timeline_open[0]:
+            recorder.path_state(dev, up)
+
+    net.observers.append(path_state)
+    evidence = EvidenceRecorder(net)
+    wire.tap = evidence
+
+    def client_state(client: str, state: str) -> None:
+        evidence.client_state(client, state)
+        if timeline_open[0]:
+            recorder.client_state(client, state)
 
     engine = build_engine(sc, task, streams, explain=net.outage_cause)
+    evidence.watch_submit(engine)
     evaluator = engine.evaluator
     access = _access_links(net)
     totals = {"up": 0, "down": 0, "wire_up": 0, "wire_down": 0}
@@ -233,6 +274,8 @@ def simulate(
     clients: list[FLClient] = []
 
     async def main() -> float:
+        for node in devices:  # every client's timeline starts at 0, registered or not
+            recorder.client_state(node.name, "idle")
         for i, node in enumerate(devices):
             assert node.device is not None
             learner = task.learner(i)
@@ -248,7 +291,7 @@ def simulate(
                     streams.get("client", node.name),
                     codec=sc.fl.codec,
                     poll_wait_s=sc.fl.poll_wait_s,
-                    observer=recorder.client_state,
+                    observer=client_state,
                     on_work=batteries.compute,
                 )
             )
@@ -262,6 +305,7 @@ def simulate(
         jobs = [asyncio.create_task(c.run(stop), name=c.client_id) for c in clients]
         await engine.run()
         end = loop.time()
+        timeline_open[0] = False
         stop.set()
         _done, pending = await asyncio.wait(jobs, timeout=3600.0)
         for job in pending:
@@ -280,7 +324,11 @@ def simulate(
     wall = time.perf_counter() - wall0
     net.finish()
     recorder.close(end)
-    return _collect(sc, task, evaluator, engine, net, wire, recorder, clients, end, wall)
+    after = byte_totals()
+    proof = evidence.finish(end, {k: after[k] - totals[k] for k in after})
+    result = _collect(sc, task, evaluator, engine, net, wire, recorder, clients, end, wall)
+    result.evidence = proof
+    return result
 
 
 def _collect(
@@ -414,8 +462,13 @@ def run_scenario(
     run_name: str | None = None,
     progress: bool = False,
     plots: bool = False,
+    audit: bool = True,
 ) -> Path:
-    """Load, run and write one topology file; return the run folder."""
+    """Load, run and write one topology file; return the run folder.
+
+    With `audit` the folder also gets audit.json (the violations, or an empty list)
+    and a run that breaks an invariant raises `AuditError` after its results are
+    written, so they can be looked at."""
     scenario = load_scenario(path, overrides, seed)
     display: Any = contextlib.nullcontext()
     if progress:
@@ -423,7 +476,7 @@ def run_scenario(
 
         display = RunProgress(total_rounds=scenario.fl.rounds, title=scenario.name)
     with display as bar:
-        result = simulate(scenario, progress=bar, warn=_warn_stderr)
+        result = simulate(scenario, progress=bar, warn=_warn_stderr, audit=False)
     out = Path(out_root) / (run_name or run_name_for(scenario, overrides))
     config = dict(scenario.raw)
     config["name"] = scenario.name
@@ -444,4 +497,31 @@ def run_scenario(
 
         plot_run(out, out / "plots")
         write_report(out)
+    _write_audit(out, result if audit else None)
     return out
+
+
+def _write_audit(out: Path, result: RunResult | None) -> None:
+    """audit.json for an audited run (raising `AuditError` on a violation); none for
+    an unaudited one, so a stale file cannot vouch for it."""
+    target = out / "audit.json"
+    if result is None:
+        target.unlink(missing_ok=True)
+        return
+    violations = audit_run(result)
+    write_json(target, audit_record(result, violations))
+    if violations:
+        raise AuditError(violations, result=result, folder=out)
+
+
+def audit_record(result: RunResult, violations: list[Any]) -> dict[str, Any]:
+    """audit.json: the violations (empty when the run is clean) and the accounting the
+    checks used."""
+    from fedsim.audit import INVARIANTS
+
+    ev = result.evidence
+    return {
+        "invariants": sorted(INVARIANTS),
+        "violations": [{"invariant": v.invariant, "detail": v.detail} for v in violations],
+        "bytes_after_rounds": dict(ev.bytes_after_rounds) if ev is not None else None,
+    }

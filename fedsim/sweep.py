@@ -37,6 +37,7 @@ from typing import Any
 
 import yaml
 
+from fedsim.audit import AuditError
 from fedsim.errors import FedsimError
 from fedsim.record.fingerprint import code_fingerprint
 
@@ -250,6 +251,7 @@ def run_scenario_runner(
         out_root=out_root,
         run_name=run_name,
         progress=False,
+        audit=True,
     )
 
 
@@ -274,6 +276,8 @@ def _execute(runner: Runner, base: Path, run: SweepRun, out_root: Path) -> tuple
         (out_root / run.run_name / "summary.json").unlink(missing_ok=True)
         runner(base, run.seed, run.overrides, out_root, run.run_name)
     except Exception as exc:
+        if isinstance(exc, AuditError):  # written, but wrong: not a finished grid point
+            (out_root / run.run_name / "summary.json").unlink(missing_ok=True)
         return run.run_name, f"{type(exc).__name__}: {exc}"
     return run.run_name, None
 

@@ -33,8 +33,14 @@ class Violation:
 class AuditError(FedsimError):
     """A run recorded numbers that do not reconcile; the first violation is the message."""
 
-    def __init__(self, violations: list[Violation]) -> None:
+    def __init__(
+        self, violations: list[Violation], *, result: Any = None, folder: Any = None
+    ) -> None:
         self.violations = violations
+        self.result = result
+        """The run (a `fedsim.run.RunResult`), to look at what broke."""
+        self.folder = folder
+        """The run folder when its results were written before the audit failed."""
         more = f" (+{len(violations) - 1} more)" if len(violations) > 1 else ""
         super().__init__(f"audit failed: {violations[0].line()}{more}")
 
@@ -65,7 +71,18 @@ def invariant(name: str, doc: str) -> Callable[[Check], Check]:
 
 
 def _load() -> None:
-    """Import the modules that register invariants (kept here so the list is one place)."""
+    """Import every module of this package: each registers its invariants (so adding a
+    concern is adding a file). Sorted, so the order of checks is fixed."""
+    import importlib
+    import pkgutil
+
+    for mod in sorted(m.name for m in pkgutil.iter_modules(__path__)):
+        importlib.import_module(f"{__name__}.{mod}")
+
+
+MAX_PER_INVARIANT = 100
+"""A broken run can break one invariant thousands of times; past this many, one line
+says how many more there were."""
 
 
 def audit(result: Any) -> list[Violation]:
@@ -73,5 +90,9 @@ def audit(result: Any) -> list[Violation]:
     _load()
     found: list[Violation] = []
     for inv in INVARIANTS.values():
-        found.extend(inv.check(result))
+        mine = list(inv.check(result))
+        if len(mine) > MAX_PER_INVARIANT:
+            extra = len(mine) - MAX_PER_INVARIANT
+            mine = [*mine[:MAX_PER_INVARIANT], Violation(inv.name, f"... and {extra} more")]
+        found.extend(mine)
     return found

@@ -698,8 +698,9 @@ class FlowChannel:
                 ev.fail(ConnectionResetError(cause))
 
     def close(self) -> None:
-        """Orderly close: FIN/ACK both ways are counted; pending sends still complete."""
-        if self._closed or self._broken is not None:
+        """Orderly close: FIN/ACK both ways are counted; pending sends still complete.
+        A channel that never connected (a refused or abandoned connect) sends no FIN."""
+        if self._closed or self._broken is not None or not self.connected:
             self._closed = True
             return
         self._closed = True

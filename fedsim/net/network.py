@@ -36,6 +36,8 @@ __all__ = ["Network", "Outage"]
 
 StateObserver = Callable[[str, bool, float, str], None]
 """(device, path_up, time, cause) whenever a device's path to the server changes."""
+ElementObserver = Callable[[str, str, str, bool], None]
+"""(target, name, cause, down) after every `set_down`/`set_up` (run evidence)."""
 
 
 @dataclass
@@ -67,6 +69,7 @@ class Network:
         self.uplink: dict[str, Link] = {}
         self.link_class: dict[str, LinkClassSpec] = {}
         self.observers: list[StateObserver] = []
+        self.element_observers: list[ElementObserver] = []
         self.breaker: Callable[[Callable[[Any], bool], str], int] | None = None
         self.outages: dict[str, list[Outage]] = {}
         self.retired: dict[str, str] = {}
@@ -268,6 +271,8 @@ class Network:
             doomed = set(devices)
             self.breaker(lambda conn: conn.client_node in doomed, cause)
         self._refresh(devices, cause)
+        for see in self.element_observers:
+            see(target, name, cause, True)
 
     def set_up(self, target: str, name: str, cause: str) -> None:
         now = self.env.now
@@ -277,6 +282,8 @@ class Network:
                 link.down_time += now - link.down_since
                 link.down_since = None
         self._refresh(self._devices_under(target, name), cause)
+        for see in self.element_observers:
+            see(target, name, cause, False)
 
     def _devices_under(self, target: str, name: str) -> list[str]:
         out: list[str] = []

@@ -261,8 +261,9 @@ class PacketChannel:
                 ev.fail(ConnectionResetError(cause))
 
     def close(self) -> None:
-        """Orderly close: FIN/ACK counted each way; pending sends still complete."""
-        if not self._closed and self._broken is None:
+        """Orderly close: FIN/ACK counted each way; pending sends still complete. A
+        channel that never connected (a refused or abandoned connect) sends no FIN."""
+        if not self._closed and self._broken is None and self.connected:
             for d in (UP, DOWN):
                 for h in self.paths[d]:
                     c = h.link.counters[h.direction]

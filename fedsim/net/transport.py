@@ -19,7 +19,7 @@ import asyncio
 import errno
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import simpy
@@ -36,6 +36,14 @@ ChannelOpener = Callable[[str, str], tuple[Channel, float]]
 """(client node, server node) -> (a new channel, one-way path latency in s)."""
 
 _HIGH_WATER = 64 * 1024
+
+
+class MessageTap(Protocol):
+    """What a recorder of every message on the wire implements (fedsim.net.evidence)."""
+
+    def mark(self, node: str, direction: int) -> int: ...
+
+    def sent(self, node: str, direction: int, nbytes: int, mark: int, event: Any) -> None: ...
 
 
 class EmulatedTransport(asyncio.Transport):
@@ -232,7 +240,11 @@ class EmulatedConnection:
         self.in_flight[direction] += len(chunk)
         self._pending[direction].append(chunk)
         self.wire.count(self.client_node, direction, len(chunk))
+        tap = self.wire.tap
+        mark = tap.mark(self.client_node, direction) if tap is not None else 0
         event = self.channel.send(direction, len(chunk))
+        if tap is not None:
+            tap.sent(self.client_node, direction, len(chunk), mark, event)
         event.callbacks.append(lambda ev: self._delivered(ev, direction))
 
     def _delivered(self, event: simpy.Event, direction: int) -> None:
@@ -317,6 +329,8 @@ class Wire:
         self.node_bytes: dict[str, list[int]] = {}
         self.byte_observers: list[Callable[[str, int, int], None]] = []
         """Called with (node, direction, nbytes) for every message (e.g. battery drain)."""
+        self.tap: MessageTap | None = None
+        """Sees every message handed to a channel (the run's evidence, fedsim.net.evidence)."""
         self._next_port = 40000
 
     def listen(self, host: str, port: int, node: str, factory: ProtocolFactory) -> None:

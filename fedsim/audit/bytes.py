@@ -1,0 +1,99 @@
+"""Bytes reconcile: per-round = per-client = per-link (each client's first hop) =
+per-message, payload and wire separately.
+
+Bytes counted after the last round's row (final polls, the 410 Gone answers,
+connection closes) are in no round; the evidence records them explicitly
+(`Evidence.bytes_after_rounds`, written to audit.json), and registration bytes
+belong to round 1. Nothing is tolerated silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from fedsim.audit import Violation, invariant
+from fedsim.audit.rows import cell, number
+
+__all__ = ["bytes_reconcile"]
+
+NAME = "bytes-reconcile"
+_PAIRS = (
+    ("bytes_up", "up", "payload_bytes"),
+    ("bytes_down", "down", "payload_bytes"),
+    ("wire_bytes_up", "up", "wire_bytes"),
+    ("wire_bytes_down", "down", "wire_bytes"),
+)
+
+
+def _first_hops(result: Any) -> dict[tuple[str, str], Any]:
+    """(client, direction) -> the links.csv row of the client's access link."""
+    clients = {str(cell(r, "client")) for r in result.clients}
+    return {
+        (str(cell(r, "a")), str(cell(r, "direction"))): r
+        for r in result.links
+        if str(cell(r, "a")) in clients
+    }
+
+
+@invariant(
+    NAME,
+    "per-round totals (+ bytes after the last round) = summary = per-client totals = "
+    "per-link totals on each client's first hop = per-message totals, payload and wire",
+)
+def bytes_reconcile(result: Any) -> Iterator[Violation]:
+    ev = getattr(result, "evidence", None)
+    after = ev.bytes_after_rounds if ev is not None else {}
+    hops = _first_hops(result)
+    for column, direction, link_col in _PAIRS:
+        rounds = int(sum(number(r, column) for r in result.recorder.rounds))
+        key = {"bytes_up": "up", "bytes_down": "down"}.get(column, column.replace("_bytes", ""))
+        tail = int(after.get(key, 0))
+        summary = result.summary.get(column)
+        if summary is not None and int(summary) != rounds:
+            yield Violation(NAME, f"{column}: summary.json {int(summary)} != rounds.csv {rounds}")
+        links = int(sum(number(r, link_col) for (_, d), r in hops.items() if d == direction))
+        if rounds + tail != links:
+            yield Violation(
+                NAME,
+                f"{column}: rounds.csv {rounds} + {tail} after the last round = {rounds + tail} "
+                f"!= {links} {link_col} on the clients' first hops ({direction})",
+            )
+        if link_col == "payload_bytes":
+            clients = int(sum(number(r, column) for r in result.clients))
+            if rounds + tail != clients:
+                yield Violation(
+                    NAME,
+                    f"{column}: rounds.csv {rounds} + {tail} after the last round = "
+                    f"{rounds + tail} != clients.csv {clients}",
+                )
+    yield from _per_client(result, hops, ev)
+
+
+def _per_client(result: Any, hops: dict[tuple[str, str], Any], ev: Any) -> Iterator[Violation]:
+    sent: dict[tuple[str, int], int] = {}
+    if ev is not None and len(ev.messages):
+        m = ev.messages
+        keys = m.device.astype(np.int64) * 2 + m.direction
+        totals = np.bincount(keys[m.device >= 0], weights=m.payload[m.device >= 0])
+        for k in np.flatnonzero(totals):
+            sent[(ev.devices[int(k) // 2], int(k) % 2)] = int(totals[k])
+    for row in result.clients:
+        client = str(cell(row, "client"))
+        for d, direction in enumerate(("up", "down")):
+            have = int(number(row, f"bytes_{direction}"))
+            link = hops.get((client, direction))
+            if link is not None and int(number(link, "payload_bytes")) != have:
+                yield Violation(
+                    NAME,
+                    f"client {client} bytes_{direction} {have} != link {cell(link, 'link')} "
+                    f"{direction} payload_bytes {int(number(link, 'payload_bytes'))}",
+                )
+            if ev is not None and sent.get((client, d), 0) != have:
+                yield Violation(
+                    NAME,
+                    f"client {client} bytes_{direction} {have} != {sent.get((client, d), 0)} "
+                    f"bytes in its recorded messages",
+                )

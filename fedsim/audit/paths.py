@@ -1,0 +1,40 @@
+"""When was each device's path to the server down, according to the evidence: the
+union of the down intervals of every link and node on it and of the path-down
+intervals the network reported (any one of them is enough to cut the path)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fedsim.audit.intervals import Span, merged
+
+__all__ = ["by_element", "path_spans"]
+
+
+def by_element(evidence: Any) -> dict[str, list[Span]]:
+    """Element name -> its down spans, labelled `kind name (cause)`."""
+    out: dict[str, list[Span]] = {}
+    for kind, rows in (("link", evidence.link_down), ("node", evidence.node_down)):
+        for d in rows:
+            out.setdefault(f"{kind}:{d.element}", []).append(
+                (d.start, d.end, f"{kind} {d.element} ({d.cause})")
+            )
+    for d in evidence.path_down:
+        out.setdefault(f"path:{d.element}", []).append(
+            (d.start, d.end, f"path of {d.element} ({d.cause})")
+        )
+    return out
+
+
+def path_spans(
+    evidence: Any, elements: dict[str, list[Span]] | None = None
+) -> dict[str, list[Span]]:
+    """Device -> merged spans in which its path was down."""
+    elements = by_element(evidence) if elements is None else elements
+    out: dict[str, list[Span]] = {}
+    for dev in evidence.devices:
+        keys = [f"link:{name}" for name in evidence.paths.get(dev, ())]
+        keys += [f"node:{name}" for name in evidence.path_nodes.get(dev, ())]
+        keys.append(f"path:{dev}")
+        out[dev] = merged(s for k in keys for s in elements.get(k, ()))
+    return out

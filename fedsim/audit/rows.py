@@ -1,0 +1,21 @@
+"""Reading a run's tables the same way whatever row type carries them (dicts from
+`_collect`, dataclasses from the recorder or the results schema)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["cell", "number"]
+
+
+def cell(row: Any, key: str) -> Any:
+    """`row[key]` for a mapping, `row.key` otherwise."""
+    if isinstance(row, dict):
+        return row.get(key)
+    return getattr(row, key, None)
+
+
+def number(row: Any, key: str) -> float:
+    """A numeric cell; blank (None, '') reads as 0."""
+    v = cell(row, key)
+    return 0.0 if v in (None, "") else float(v)

@@ -1,0 +1,290 @@
+"""Run evidence: what the auditor needs that the results files do not keep.
+
+The results say how many bytes crossed a link and when a device was offline; they
+cannot say whether a byte crossed a link *while* it was down. So a run also keeps,
+cheaply (flat lists appended per message or per state change, no per-byte work):
+
+* every down interval of every link and node, with the cause that opened it, and
+  every device's path-down interval as the network reported it;
+* for every link direction, each interval in which it could not carry bytes (the
+  link, or the node that transmits on it, was down) with what its counters gained
+  meanwhile (a dead carrier must gain nothing but drops);
+* every message handed to a channel: the device whose connection it is, direction,
+  time sent, time delivered (NaN: never), payload bytes and the wire bytes that
+  send booked on the device's access link (flow fidelity books a whole transfer at
+  once; packet fidelity books per packet as it travels, so 0 there);
+* every accepted update: device, round, when its upload exchange started and when
+  the server accepted it.
+
+`EvidenceRecorder` hooks the network's observer points (`Network.element_observers`,
+`Network.observers`, `Wire.tap`); `finish` returns the frozen `Evidence`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from fedsim.net.link import Link
+from fedsim.net.network import Network
+
+__all__ = ["Accepted", "CarrierDown", "Down", "Evidence", "EvidenceRecorder", "Messages"]
+
+
+@dataclass(frozen=True)
+class Down:
+    """One interval in which `element` (a link, a node, or a device's path) was down."""
+
+    element: str
+    start: float
+    end: float
+    cause: str
+
+
+@dataclass(frozen=True)
+class CarrierDown:
+    """An interval in which one direction of a link could not carry bytes, and what its
+    counters gained meanwhile: (payload bytes, wire bytes, packets)."""
+
+    link: str
+    direction: int
+    start: float
+    end: float
+    cause: str
+    carried: tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """An update the server accepted: its upload exchange ran from `start` to `accepted`."""
+
+    client: str
+    round: int
+    start: float
+    accepted: float
+
+
+@dataclass(frozen=True)
+class Messages:
+    """Every message handed to a channel, one array element each (columns)."""
+
+    device: np.ndarray
+    """Index into `Evidence.devices`."""
+    direction: np.ndarray
+    """0: device -> server, 1: server -> device."""
+    sent: np.ndarray
+    delivered: np.ndarray
+    """NaN: the channel failed it (never delivered)."""
+    payload: np.ndarray
+    wire: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.sent.size)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    end_s: float
+    """The run's simulated end (summary.json's sim_time_s)."""
+    closed_s: float
+    """The network clock when recording stopped (clients shut down after `end_s`)."""
+    devices: tuple[str, ...]
+    paths: dict[str, tuple[str, ...]]
+    """Device -> the links of its path to the server, its access link first."""
+    path_nodes: dict[str, tuple[str, ...]]
+    """Device -> the nodes of its path: itself, its gateways, the server."""
+    link_down: list[Down]
+    node_down: list[Down]
+    path_down: list[Down]
+    carrier_down: list[CarrierDown]
+    messages: Messages
+    accepted: list[Accepted]
+    bytes_after_rounds: dict[str, int] = field(default_factory=dict)
+    """Bytes counted after the last round's row was written (final polls, the 410s,
+    connection closes): rounds.csv plus these equal the per-client and per-link
+    totals. Keys: up, down (payload), wire_up, wire_down (first hops)."""
+
+
+def _snapshot(link: Link, d: int) -> tuple[int, int, int]:
+    c = link.counters[d]
+    return (c.payload_bytes, c.wire_bytes, c.packets)
+
+
+class EvidenceRecorder:
+    """Collects a run's evidence from the network's and the wire's observer points."""
+
+    def __init__(self, net: Network) -> None:
+        self.net = net
+        self.env = net.env
+        devices = [d.name for d in net.scenario.device_nodes]
+        self.devices = tuple(devices)
+        self._index = {name: i for i, name in enumerate(devices)}
+        self.paths: dict[str, tuple[str, ...]] = {}
+        self.path_nodes: dict[str, tuple[str, ...]] = {}
+        self._access: dict[str, Link] = {}
+        for dev in devices:
+            hops = net.path(dev)
+            self.paths[dev] = tuple(h.link.name for h in hops)
+            self.path_nodes[dev] = (dev, *(h.link.b for h in hops))
+            if hops:
+                self._access[dev] = hops[0].link
+        self.link_down: list[Down] = []
+        self.node_down: list[Down] = []
+        self.path_down: list[Down] = []
+        self.carrier_down: list[CarrierDown] = []
+        self.accepted: list[Accepted] = []
+        self._open_link: dict[str, tuple[float, str]] = {}
+        self._open_node: dict[str, tuple[float, str]] = {}
+        self._open_path: dict[str, tuple[float, str]] = {}
+        self._open_carrier: dict[tuple[str, int], tuple[float, str, tuple[int, int, int]]] = {}
+        self._node_causes: dict[str, set[str]] = {}
+        self._upload_start: dict[str, float] = {}
+        self._m_device: list[int] = []
+        self._m_direction: list[int] = []
+        self._m_sent: list[float] = []
+        self._m_delivered: list[float] = []
+        self._m_payload: list[int] = []
+        self._m_wire: list[int] = []
+        net.element_observers.append(self.element)
+        net.observers.append(self.path)
+
+    # -- the network: elements and paths -------------------------------------------------
+    def element(self, target: str, name: str, cause: str, down: bool) -> None:
+        net, now = self.net, self.env.now
+        affected: list[tuple[Link, int]] = []
+        if target == "node":
+            causes = self._node_causes.setdefault(name, set())
+            before = bool(causes)
+            if down:
+                causes.add(cause)
+            else:
+                causes.discard(cause)
+            if bool(causes) != before:
+                self._toggle(self._open_node, self.node_down, name, now, cause, bool(causes))
+            if name in net.uplink:
+                affected.append((net.uplink[name], 0))
+            affected.extend((net.uplink[c], 1) for c in net.nodes[name].children)
+        for link in net._links_of(target, name):
+            if link.up == (link.name in self._open_link):
+                self._toggle(self._open_link, self.link_down, link.name, now, cause, not link.up)
+            affected.extend(((link, 0), (link, 1)))
+        for link, d in affected:
+            self._carrier(link, d, now, cause)
+
+    @staticmethod
+    def _toggle(
+        open_: dict[str, tuple[float, str]],
+        out: list[Down],
+        name: str,
+        now: float,
+        cause: str,
+        down: bool,
+    ) -> None:
+        if down:
+            open_.setdefault(name, (now, cause))
+        elif name in open_:
+            start, why = open_.pop(name)
+            out.append(Down(name, start, now, why))
+
+    def _carrier(self, link: Link, d: int, now: float, cause: str) -> None:
+        sender = link.a if d == 0 else link.b
+        down = not link.up or bool(self._node_causes.get(sender))
+        key = (link.name, d)
+        opened = self._open_carrier.get(key)
+        if down and opened is None:
+            self._open_carrier[key] = (now, cause, _snapshot(link, d))
+        elif not down and opened is not None:
+            self._close_carrier(link, d, now)
+
+    def _close_carrier(self, link: Link, d: int, now: float) -> None:
+        start, cause, before = self._open_carrier.pop((link.name, d))
+        after = _snapshot(link, d)
+        carried = (after[0] - before[0], after[1] - before[1], after[2] - before[2])
+        self.carrier_down.append(CarrierDown(link.name, d, start, now, cause, carried))
+
+    def path(self, device: str, up: bool, t: float, cause: str) -> None:
+        self._toggle(self._open_path, self.path_down, device, t, cause, not up)
+
+    # -- the wire: every message (Wire.tap) ----------------------------------------------
+    def mark(self, node: str, direction: int) -> int:
+        link = self._access.get(node)
+        return link.counters[direction].wire_bytes if link is not None else 0
+
+    def sent(self, node: str, direction: int, nbytes: int, mark: int, event: Any) -> None:
+        i = len(self._m_sent)
+        self._m_device.append(self._index.get(node, -1))
+        self._m_direction.append(direction)
+        self._m_sent.append(self.env.now)
+        self._m_delivered.append(math.nan)
+        self._m_payload.append(nbytes)
+        self._m_wire.append(self.mark(node, direction) - mark)
+        delivered = self._m_delivered
+        env = self.env
+
+        def done(ev: Any) -> None:
+            if ev.ok:
+                delivered[i] = env.now
+
+        event.callbacks.append(done)
+
+    # -- the FL side: uploads and acceptances ----------------------------------------------
+    def client_state(self, client: str, state: str) -> None:
+        if state == "uploading":
+            self._upload_start[client] = self.env.now
+
+    def accepted_update(self, client: str, server_round: int) -> None:
+        now = self.env.now
+        start = self._upload_start.get(client, now)
+        self.accepted.append(Accepted(client, int(server_round), start, now))
+
+    def watch_submit(self, engine: Any) -> None:
+        """Record every update `engine.submit` accepts (it raises on a rejection)."""
+        submit: Callable[..., None] = engine.submit
+
+        def audited_submit(client_id: str, server_round: int, *args: Any, **kw: Any) -> None:
+            submit(client_id, server_round, *args, **kw)
+            self.accepted_update(client_id, server_round)
+
+        engine.submit = audited_submit
+
+    # -- the end -------------------------------------------------------------------------
+    def finish(self, end_s: float, bytes_after_rounds: dict[str, int]) -> Evidence:
+        """Close every open interval at the network's clock and freeze the evidence."""
+        now = self.env.now
+        for name in sorted(self._open_link):
+            start, why = self._open_link.pop(name)
+            self.link_down.append(Down(name, start, now, why))
+        for name in sorted(self._open_node):
+            start, why = self._open_node.pop(name)
+            self.node_down.append(Down(name, start, now, why))
+        for name in sorted(self._open_path):
+            start, why = self._open_path.pop(name)
+            self.path_down.append(Down(name, start, now, why))
+        for link_name, d in sorted(self._open_carrier):
+            self._close_carrier(self.net.links[link_name], d, now)
+        messages = Messages(
+            device=np.asarray(self._m_device, dtype=np.int32),
+            direction=np.asarray(self._m_direction, dtype=np.int8),
+            sent=np.asarray(self._m_sent, dtype=np.float64),
+            delivered=np.asarray(self._m_delivered, dtype=np.float64),
+            payload=np.asarray(self._m_payload, dtype=np.int64),
+            wire=np.asarray(self._m_wire, dtype=np.int64),
+        )
+        return Evidence(
+            end_s=end_s,
+            closed_s=now,
+            devices=self.devices,
+            paths=self.paths,
+            path_nodes=self.path_nodes,
+            link_down=self.link_down,
+            node_down=self.node_down,
+            path_down=self.path_down,
+            carrier_down=self.carrier_down,
+            messages=messages,
+            accepted=self.accepted,
+            bytes_after_rounds=dict(bytes_after_rounds),
+        )

@@ -1,0 +1,305 @@
+"""The run auditor: every invariant catches a doctored run that breaks it, and clean
+runs (a tiny topology, a shipped one) break none. Runs are short, simulated time."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+from topo import tiny_topology
+
+from fedsim.audit import INVARIANTS, AuditError, Violation, audit
+from fedsim.audit.intervals import first_overlap, merged, overlapping
+from fedsim.cli import main
+from fedsim.net.evidence import Accepted, CarrierDown, Down, Messages
+from fedsim.record.recorder import Interval, Recorder
+from fedsim.run import RunResult, run_scenario, simulate
+from fedsim.scenario import parse_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def clean() -> RunResult:
+    """A tiny run with a gateway outage between rounds (so there is down time)."""
+    topo = tiny_topology(fl__rounds=3, fl__round_interval="20s")
+    topo["failures"] = [{"node": "gw", "at": "1s", "duration": "5s"}]
+    return simulate(parse_scenario(topo))  # audits: raises on any violation
+
+
+def names(violations: list[Violation]) -> set[str]:
+    return {v.invariant for v in violations}
+
+
+def changed(row: Any, **cells: Any) -> Any:
+    """`row` with some cells changed, whatever its type (a dict, a row dataclass)."""
+    if dataclasses.is_dataclass(row):
+        return dataclasses.replace(row, **cells)  # type: ignore[type-var]
+    return {**row, **cells}
+
+
+def doctor(result: RunResult, **evidence: Any) -> RunResult:
+    """A copy of `result` whose tables can be changed without touching the original."""
+    ev = result.evidence
+    assert ev is not None
+    rec = Recorder(clock=lambda: 0.0)
+    rec.rounds = list(result.recorder.rounds)
+    rec.timeline = [dataclasses.replace(iv) for iv in result.recorder.timeline]
+    rec.dropouts = dict(result.recorder.dropouts)
+    return dataclasses.replace(
+        result,
+        recorder=rec,
+        links=list(result.links),
+        clients=list(result.clients),
+        evidence=dataclasses.replace(ev, **evidence),
+    )
+
+
+def change_link(bad: RunResult, link: str, direction: str, **cells: Any) -> Any:
+    i = next(
+        i for i, r in enumerate(bad.links) if r["link"] == link and r["direction"] == direction
+    )
+    bad.links[i] = changed(bad.links[i], **cells)
+    return bad.links[i]
+
+
+def test_a_clean_run_records_evidence_and_breaks_nothing(clean: RunResult) -> None:
+    ev = clean.evidence
+    assert ev is not None
+    assert audit(clean) == []
+    assert ev.end_s == clean.summary["sim_time_s"]
+    assert len(ev.accepted) == sum(r.reported for r in clean.recorder.rounds)
+    assert {d.element for d in ev.node_down} == {"gw"}
+    assert any(d.start == 1.0 and d.end == 6.0 for d in ev.node_down)
+    assert len(ev.messages) > 0
+    assert np.isfinite(ev.messages.delivered).all()
+    assert ev.paths["dev-4"] == ("dev-4-gw", "gw-server")
+
+
+def test_every_invariant_is_named_and_documented() -> None:
+    from fedsim.audit import _load
+
+    _load()
+    want = {
+        "update-over-down-path", "delivered-over-down-element", "carried-while-down",
+        "down-time-within-run", "down-time-matches-evidence", "timeline-inside-run",
+        "timeline-no-overlap", "timeline-covers-run", "bytes-reconcile", "rounds-completed",
+        "evidence-present",
+    }  # fmt: skip
+    assert want <= set(INVARIANTS)
+    assert all(inv.doc for inv in INVARIANTS.values())
+
+
+def test_an_update_accepted_over_a_down_path_is_caught(clean: RunResult) -> None:
+    ev = clean.evidence
+    assert ev is not None
+    bad = doctor(
+        clean,
+        accepted=[*ev.accepted, Accepted("dev-2", 7, 100.0, 110.0)],
+        path_down=[*ev.path_down, Down("dev-2", 105.0, 200.0, "link_down:gw")],
+    )
+    found = [v for v in audit(bad) if v.invariant == "update-over-down-path"]
+    assert len(found) == 1
+    assert "client dev-2, round 7" in found[0].detail
+    assert "105.000 s" in found[0].detail
+
+
+def test_a_message_delivered_across_a_down_link_is_caught(clean: RunResult) -> None:
+    ev = clean.evidence
+    assert ev is not None
+    m = ev.messages
+    dev = ev.devices.index("dev-1")
+
+    def grow(a: np.ndarray, v: float) -> np.ndarray:
+        return np.append(a, np.asarray([v], dtype=a.dtype))
+
+    messages = Messages(
+        device=grow(m.device, dev), direction=grow(m.direction, 0), sent=grow(m.sent, 300.0),
+        delivered=grow(m.delivered, 302.0), payload=grow(m.payload, 0),
+        wire=grow(m.wire, 0),
+    )  # fmt: skip
+    bad = doctor(
+        clean,
+        messages=messages,
+        link_down=[*ev.link_down, Down("gw-server", 301.0, 301.5, "link_down:gw")],
+    )
+    found = [v for v in audit(bad) if v.invariant == "delivered-over-down-element"]
+    assert len(found) == 1
+    assert "client dev-1" in found[0].detail
+    assert "gw-server" in found[0].detail
+
+
+def test_bytes_carried_by_a_dead_carrier_are_caught(clean: RunResult) -> None:
+    ev = clean.evidence
+    assert ev is not None
+    dead = CarrierDown("gw-server", 1, 1.0, 6.0, "gateway_down:gw", (0, 108, 2))
+    found = [v for v in audit(doctor(clean, carrier_down=[*ev.carrier_down, dead]))
+             if v.invariant == "carried-while-down"]  # fmt: skip
+    assert [v.detail for v in found] == [
+        "link gw-server down, down 1.000 s-6.000 s (gateway_down:gw): carried 0 payload "
+        "bytes, 108 wire bytes, 2 packets"
+    ]
+
+
+def test_a_clean_run_had_dead_carriers_that_carried_nothing(clean: RunResult) -> None:
+    ev = clean.evidence
+    assert ev is not None
+    assert ev.carrier_down
+    assert all(c.carried == (0, 0, 0) for c in ev.carrier_down)
+
+
+def test_down_time_longer_than_the_run_is_caught(clean: RunResult) -> None:
+    bad = doctor(clean)
+    change_link(bad, "gw-server", "up", down_time_s=bad.summary["sim_time_s"] + 20.0)
+    found = names(audit(bad))
+    assert {"down-time-within-run", "down-time-matches-evidence"} <= found
+
+
+def test_down_time_that_disagrees_with_the_intervals_is_caught(clean: RunResult) -> None:
+    bad = doctor(clean)
+    row = change_link(bad, "dev-4-gw", "up")
+    assert row["down_time_s"] == pytest.approx(5.0)  # the gateway's outage cuts its links
+    change_link(bad, "dev-4-gw", "up", down_time_s=7.5)
+    found = [v for v in audit(bad) if v.invariant == "down-time-matches-evidence"]
+    assert len(found) == 1
+    assert "dev-4-gw up" in found[0].detail
+
+
+def _timeline(bad: RunResult, client: str) -> list[Interval]:
+    return [iv for iv in bad.recorder.timeline if iv.client == client]
+
+
+def test_a_timeline_interval_past_the_end_is_caught(clean: RunResult) -> None:
+    bad = doctor(clean)
+    _timeline(bad, "dev-4")[-1].end_s += 3.0
+    assert "timeline-inside-run" in names(audit(bad))
+
+
+def test_overlapping_timeline_intervals_are_caught(clean: RunResult) -> None:
+    bad = doctor(clean)
+    first = _timeline(bad, "dev-1")[0]
+    bad.recorder.timeline.append(Interval("dev-1", "training", first.start_s, first.end_s))
+    assert "timeline-no-overlap" in names(audit(bad))
+
+
+def test_a_timeline_gap_or_a_missing_client_is_caught(clean: RunResult) -> None:
+    bad = doctor(clean)
+    gone = _timeline(bad, "dev-2")[0]
+    bad.recorder.timeline.remove(gone)
+    bad.recorder.timeline[:] = [iv for iv in bad.recorder.timeline if iv.client != "dev-3"]
+    found = [v.detail for v in audit(bad) if v.invariant == "timeline-covers-run"]
+    assert any(d.startswith("client dev-2: nothing recorded 0.000 s") for d in found)
+    assert any(d.startswith("client dev-3 has no timeline") for d in found)
+
+
+@pytest.mark.parametrize(
+    ("change", "expect"),
+    [
+        ("client", "client dev-1 bytes_up"),
+        ("round_wire", "wire_bytes_down: rounds.csv"),
+        ("tail", "after the last round"),
+        ("summary", "bytes_up: summary.json"),
+    ],
+)
+def test_bytes_that_do_not_reconcile_are_caught(clean: RunResult, change: str, expect: str) -> None:
+    ev = clean.evidence
+    assert ev is not None
+    bad = doctor(clean)
+    if change == "client":
+        bad.clients[0] = changed(bad.clients[0], bytes_up=bad.clients[0]["bytes_up"] + 1)
+    elif change == "round_wire":
+        first = bad.recorder.rounds[0]
+        bad.recorder.rounds[0] = changed(first, wire_bytes_down=first.wire_bytes_down + 40)
+    elif change == "tail":
+        bad = doctor(clean, bytes_after_rounds={**ev.bytes_after_rounds, "up": 5})
+    else:
+        bad = dataclasses.replace(
+            bad, summary=changed(bad.summary, bytes_up=bad.summary["bytes_up"] + 1)
+        )
+    found = [v.detail for v in audit(bad) if v.invariant == "bytes-reconcile"]
+    assert any(expect in d for d in found), found
+
+
+def test_bytes_after_the_last_round_are_named_in_the_evidence(clean: RunResult) -> None:
+    ev = clean.evidence
+    assert ev is not None
+    assert set(ev.bytes_after_rounds) == {"up", "down", "wire_up", "wire_down"}
+
+
+def test_a_run_without_evidence_fails(clean: RunResult) -> None:
+    assert "evidence-present" in names(audit(dataclasses.replace(clean, evidence=None)))
+
+
+def test_a_run_that_completes_no_round_fails_naming_why() -> None:
+    sc = parse_scenario(tiny_topology(fl__time_limit="1ms"))
+    with pytest.raises(AuditError) as caught:
+        simulate(sc)
+    lines = [v.line() for v in caught.value.violations]
+    assert lines == [
+        "rounds-completed: 0 rounds completed: fl.time_limit (0.001 s) ran out at 0.001 s "
+        "before round 1 could start (it needs fl.min_available=4 clients polling)"
+    ]
+    assert caught.value.result is not None
+    assert simulate(sc, audit=False).summary["rounds"] == 0
+
+
+def test_fedsim_run_fails_in_one_line_and_writes_audit_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "short.yaml"
+    path.write_text(yaml.safe_dump(tiny_topology(fl__time_limit="1ms")))
+    code = main(["run", str(path), "--quiet", "--no-plots", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err == [
+        "fedsim: error: audit failed: rounds-completed: 0 rounds completed: fl.time_limit "
+        "(0.001 s) ran out at 0.001 s before round 1 could start (it needs "
+        "fl.min_available=4 clients polling)"
+    ]
+    folder = tmp_path / "r" / "tiny-seed3"
+    record = json.loads((folder / "audit.json").read_text())
+    assert [v["invariant"] for v in record["violations"]] == ["rounds-completed"]
+    assert (folder / "summary.json").exists()  # the results are there to look at
+    assert main(["run", str(path), "--quiet", "--no-plots", "--no-audit",
+                 "--out", str(tmp_path / "r")]) == 0  # fmt: skip
+    assert not (folder / "audit.json").exists()  # no stale audit vouches for it
+
+
+def test_a_clean_shipped_topology_has_an_empty_audit(tmp_path: Path) -> None:
+    out = run_scenario(
+        ROOT / "topologies/factory.yaml", overrides=["fl.rounds=3"], out_root=tmp_path
+    )
+    record = json.loads((out / "audit.json").read_text())
+    assert record["violations"] == []
+    assert set(record["invariants"]) == set(INVARIANTS)
+
+
+def test_a_sweep_fails_a_grid_point_whose_audit_fails(tmp_path: Path) -> None:
+    from fedsim.sweep import SweepRun, _execute, run_scenario_runner
+
+    path = tmp_path / "base.yaml"
+    path.write_text(yaml.safe_dump(tiny_topology(fl__time_limit="1ms")))
+    run = SweepRun(point=(), seed=1, overrides=(), point_label="", run_name="p")
+    name, error = _execute(run_scenario_runner, path, run, tmp_path)
+    assert name == "p"
+    assert error is not None
+    assert "audit failed: rounds-completed" in error
+    assert not (tmp_path / "p" / "summary.json").exists()  # not counted as finished
+
+
+def test_interval_helpers() -> None:
+    spans = merged([(5.0, 6.0, "b"), (1.0, 2.0, "a"), (2.0, 3.0, "c"), (8.0, 8.0, "blip")])
+    assert spans == [(1.0, 3.0, "a+c"), (5.0, 6.0, "b"), (8.0, 8.0, "blip")]
+    assert first_overlap(spans, 3.0, 5.0) is None  # touching is not overlapping
+    assert first_overlap(spans, 7.0, 9.0) == (8.0, 8.0, "blip")  # a blip breaks a transfer
+    hit = overlapping(
+        spans, np.array([0.0, 3.0, 5.5, 7.0, 9.0]), np.array([1.5, 5.0, 5.6, 9.0, 10.0])
+    )
+    assert hit.tolist() == [0, -1, 1, 2, -1]
+    assert math.isclose(sum(e - s for s, e, _ in spans), 3.0)

@@ -15,7 +15,7 @@ export OPENBLAS_NUM_THREADS=1
 export MKL_NUM_THREADS=1
 export NUMBA_NUM_THREADS=1
 
-.PHONY: setup run test test-all bench lint fmt compare report sweep clean
+.PHONY: setup run test test-all bench lint fmt compare report sweep clean results-doc
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,9 @@ lint: $(STAMP)
 fmt: $(STAMP)
 	$(BIN)/ruff format fedsim tests bench experiments
 	$(BIN)/ruff check --fix fedsim tests bench experiments
+
+results-doc: $(STAMP)
+	$(BIN)/python -m fedsim.record.schema_doc docs/results.md
 
 compare: $(STAMP)
 	$(BIN)/fedsim compare $(RUNS)

@@ -53,7 +53,7 @@ def fedsim_per_client_round(devices: int, rounds: int) -> tuple[float, dict[str,
     sc = parse_scenario(fast_topology(devices, rounds))
     result = simulate(sc)
     s = result.summary
-    return s["wall_time_s"] / (devices * s["rounds"]), s
+    return s.wall_time_s / (devices * s.rounds), s.to_json()
 
 
 def numpy_per_client_round(devices: int, rounds: int) -> float:

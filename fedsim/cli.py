@@ -7,18 +7,19 @@ line `fedsim: error: ...` and exits with code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from fedsim.errors import FedsimError
+from fedsim.record.schema import NEVER_CONTRIBUTED_MIN_SELECTED
 
 __all__ = ["main"]
 
 
 def _run(args: argparse.Namespace) -> int:
     from fedsim.audit import AuditError
+    from fedsim.record.tables import read_summary
     from fedsim.run import run_scenario
 
     try:
@@ -35,18 +36,29 @@ def _run(args: argparse.Namespace) -> int:
         if exc.folder is not None:
             print(f"results: {exc.folder} (see audit.json)")
         raise
-    summary = json.loads((out / "summary.json").read_text())
-    ratio = summary["sim_time_s"] / max(summary["wall_time_s"], 1e-9)
-    target = summary["time_to_target_s"]
-    reached = f", target reached at {target:.0f} s" if target is not None else ""
-    drops = sum(summary["dropouts"].values())
+    s = read_summary(out / "summary.json")
+    ratio = s.sim_time_s / max(s.wall_time_s, 1e-9)
+    reached = (
+        f", target reached at {s.time_to_target_s:.0f} s" if s.time_to_target_s is not None else ""
+    )
+    final = "n/a" if s.final_metric is None else f"{s.final_metric:.4f}"
+    drops = sum(s.dropouts.values())
     print(f"results: {out}")
     print(
-        f"{summary['scenario']}: {summary['rounds']} rounds, {summary['metric_name']} "
-        f"{summary['final_metric']:.4f}{reached}; {summary['sim_time_s']:.0f} s simulated in "
-        f"{summary['wall_time_s']:.2f} s ({ratio:.0f}x); "
-        f"{(summary['bytes_up'] + summary['bytes_down']) / 1e6:.2f} MB moved; {drops} dropouts"
+        f"{s.scenario} ({s.engine}, {s.strategy}): {s.rounds} rounds, {s.metric_name} "
+        f"{final}{reached}; {s.sim_time_s:.0f} s simulated in "
+        f"{s.wall_time_s:.2f} s ({ratio:.0f}x); "
+        f"{(s.bytes_up + s.bytes_down) / 1e6:.2f} MB moved; {drops} dropouts"
     )
+    if s.never_contributed:
+        names = ", ".join(s.never_contributed[:5])
+        more = f" and {len(s.never_contributed) - 5} more" if len(s.never_contributed) > 5 else ""
+        print(
+            f"fedsim: warning: {len(s.never_contributed)} client(s) selected at least "
+            f"{NEVER_CONTRIBUTED_MIN_SELECTED} times never contributed an update: {names}{more} "
+            "(clients.csv rounds_surplus and dropouts_* say why)",
+            file=sys.stderr,
+        )
     return 0
 
 

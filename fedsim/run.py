@@ -36,7 +36,10 @@ from fedsim.net.battery import Batteries
 from fedsim.net.evidence import Evidence, EvidenceRecorder
 from fedsim.net.network import Network
 from fedsim.net.transport import EmulatedConnector, EmulatedSite, Wire
+from fedsim.record.dropouts import dropout_cells, never_contributed
+from fedsim.record.fingerprint import code_fingerprint
 from fedsim.record.recorder import Recorder, RoundRow
+from fedsim.record.schema import ClientRow, LinkRow, Summary, TimelineRow
 from fedsim.record.writer import write_json, write_run
 from fedsim.rng import Streams
 from fedsim.scenario import Scenario, load_scenario
@@ -51,14 +54,25 @@ SERVER_PORT = 8080
 
 @dataclass
 class RunResult:
+    """A finished run in memory, in the row types of `fedsim.record.schema` (what
+    the run folder will hold): `summary`, `rounds`, `links`, `clients`, `timeline`."""
+
     scenario: Scenario
-    summary: dict[str, Any]
+    summary: Summary
     recorder: Recorder
-    links: list[dict[str, Any]]
-    clients: list[dict[str, Any]]
+    links: list[LinkRow]
+    clients: list[ClientRow]
     topology: dict[str, Any]
     evidence: Evidence | None = None
     """What the auditor checks the results against (fedsim.net.evidence)."""
+
+    @property
+    def rounds(self) -> list[RoundRow]:
+        return self.recorder.rounds
+
+    @property
+    def timeline(self) -> list[TimelineRow]:
+        return self.recorder.timeline_rows()
 
 
 def _access_links(net: Network) -> list[Any]:
@@ -239,7 +253,6 @@ def _simulate(
         now = byte_totals()
         delta = {k: now[k] - totals[k] for k in now}
         totals.update(now)
-        causes = ";".join(f"{k}:{v}" for k, v in rec.failed_causes.items())
         row = RoundRow(
             round=rec.round,
             sim_time_s=rec.end_s,
@@ -253,7 +266,7 @@ def _simulate(
             wire_bytes_up=delta["wire_up"],
             wire_bytes_down=delta["wire_down"],
             metric=rec.metric,
-            failed_causes=causes,
+            failed_causes=dict(rec.failed_causes),
             candidate_metric=rec.candidate_metric,
             federated_metric=rec.metrics.get("federated_metric"),
         )
@@ -355,19 +368,19 @@ def _collect(
         if hit:
             time_to_target, bytes_to_target = r.sim_time_s, running
             break
-    links_rows: list[dict[str, Any]] = []
+    links_rows: list[LinkRow] = []
     for link in sorted(net.links.values(), key=lambda lk: lk.name):
         for d, label in ((0, "up"), (1, "down")):
             c = link.counters[d]
             tx = link.tx[d]
-            links_rows.append({
-                "link": link.name, "a": link.a, "b": link.b, "kind": link.kind,
-                "direction": label, "payload_bytes": c.payload_bytes, "wire_bytes": c.wire_bytes,
-                "packets": c.packets, "retransmissions": c.retransmissions, "drops": c.drops,
-                "busy_fraction": min(1.0, tx.busy_time / end) if end > 0 else 0.0,
-                "down_time_s": link.down_time,
-            })  # fmt: skip
-    client_rows: list[dict[str, Any]] = []
+            links_rows.append(LinkRow(
+                link=link.name, a=link.a, b=link.b, kind=link.kind,
+                direction=label, payload_bytes=c.payload_bytes, wire_bytes=c.wire_bytes,
+                packets=c.packets, retransmissions=c.retransmissions, drops=c.drops,
+                busy_fraction=min(1.0, tx.busy_time / end) if end > 0 else 0.0,
+                down_time_s=link.down_time,
+            ))  # fmt: skip
+    client_rows: list[ClientRow] = []
     energies: list[float] = []
     by_name = {n.name: n for n in sc.nodes}
     for c in clients:
@@ -376,17 +389,18 @@ def _collect(
         e_comp = c.device.compute_energy(c.stats.compute_flops)
         e_radio = c.device.radio_energy(up, down)
         energies.append(e_comp + e_radio)
-        client_rows.append({
-            "client": c.client_id, "device": c.device.name,
-            "gateway": by_name[c.client_id].parent or "",
-            "rounds_selected": info.rounds_selected if info else 0,
-            "rounds_reported": info.rounds_reported if info else 0,
-            "bytes_up": up, "bytes_down": down,
-            "energy_compute_j": e_comp, "energy_radio_j": e_radio,
-            "dropouts": (info.rounds_selected - info.rounds_reported) if info else 0,
-            "env_episodes": _total(info, "episodes"),
-            "env_steps": _total(info, "steps"),
-        })  # fmt: skip
+        client_rows.append(ClientRow(
+            client=c.client_id, device=c.device.name,
+            gateway=by_name[c.client_id].parent or "",
+            rounds_selected=info.rounds_selected if info else 0,
+            rounds_reported=info.rounds_reported if info else 0,
+            rounds_surplus=info.rounds_surplus if info else 0,
+            **dropout_cells(info.dropouts if info else {}),
+            bytes_up=up, bytes_down=down,
+            energy_compute_j=e_comp, energy_radio_j=e_radio,
+            env_episodes=_total(info, "episodes"),
+            env_steps=_total(info, "steps"),
+        ))  # fmt: skip
     topology = {
         "nodes": [
             {"name": n.name, "kind": n.kind, "device": n.device, "parent": n.parent}
@@ -404,38 +418,47 @@ def _collect(
             for lk in sorted(net.links.values(), key=lambda lk: lk.name)
         ],
     }
-    summary = {
-        "scenario": sc.name,
-        "seed": sc.seed,
-        "rounds": len(rows),
-        "sim_time_s": end,
-        "wall_time_s": wall,
-        "metric_name": evaluator.metric_name,
-        "higher_is_better": higher,
-        "final_metric": rows[-1].metric if rows else engine.deployed_metric,
-        "best_metric": (max(metrics) if higher else min(metrics)) if metrics else None,
-        "target_metric": target,
-        "time_to_target_s": time_to_target,
-        "bytes_to_target": bytes_to_target,
-        "bytes_up": sum(r.bytes_up for r in rows),
-        "bytes_down": sum(r.bytes_down for r in rows),
-        "wire_bytes_up": sum(r.wire_bytes_up for r in rows),
-        "wire_bytes_down": sum(r.wire_bytes_down for r in rows),
-        "dropouts": dict(sorted(recorder.dropouts.items())),
-        "devices": len(clients),
-        "strategy": sc.fl.strategy,
-        "task": sc.task.kind,
-        "codec": sc.fl.codec,
-        "fidelity": sc.fidelity,
-        "energy_j_mean": float(np.mean(energies)) if energies else None,
-        "accepted_rounds": sum(r.accepted for r in rows),
-    }
+    is_async = isinstance(engine, BufferedAsync)
+    summary = Summary(
+        scenario=sc.name,
+        seed=sc.seed,
+        engine="async" if is_async else "sync",
+        strategy="fedbuff" if is_async else sc.fl.strategy,
+        task=sc.task.kind,
+        codec=sc.fl.codec,
+        fidelity=sc.fidelity,
+        devices=len(clients),
+        rounds=len(rows),
+        accepted_rounds=sum(r.accepted for r in rows),
+        sim_time_s=end,
+        wall_time_s=wall,
+        metric_name=evaluator.metric_name,
+        higher_is_better=higher,
+        final_metric=_finite(rows[-1].metric if rows else engine.deployed_metric),
+        best_metric=(max(metrics) if higher else min(metrics)) if metrics else None,
+        target_metric=target,
+        time_to_target_s=time_to_target,
+        bytes_to_target=bytes_to_target,
+        bytes_up=sum(r.bytes_up for r in rows),
+        bytes_down=sum(r.bytes_down for r in rows),
+        wire_bytes_up=sum(r.wire_bytes_up for r in rows),
+        wire_bytes_down=sum(r.wire_bytes_down for r in rows),
+        dropouts=dict(sorted(recorder.dropouts.items())),
+        rounds_surplus=sum(r.rounds_surplus for r in client_rows),
+        never_contributed=never_contributed(client_rows),
+        energy_j_mean=float(np.mean(energies)) if energies else None,
+        code=code_fingerprint(),
+    )
     return RunResult(sc, summary, recorder, links_rows, client_rows, topology)
 
 
-def _total(info: Any, key: str) -> int | str:
-    """A client's summed RL counter, blank for tasks that do not count it."""
-    return int(info.totals[key]) if info is not None and key in info.totals else ""
+def _finite(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+def _total(info: Any, key: str) -> int | None:
+    """A client's summed RL counter, None (blank) for tasks that do not count it."""
+    return int(info.totals[key]) if info is not None and key in info.totals else None
 
 
 def run_name_for(scenario: Scenario, overrides: Sequence[str] = ()) -> str:
@@ -484,9 +507,9 @@ def run_scenario(
     write_run(
         out,
         config=config,
-        rounds=[vars(r) for r in result.recorder.rounds],
+        rounds=result.recorder.rounds,
         links=result.links,
-        timeline=[vars(iv) for iv in result.recorder.timeline],
+        timeline=result.recorder.timeline_rows(),
         clients=result.clients,
         topology=result.topology,
         summary=result.summary,

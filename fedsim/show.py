@@ -294,7 +294,7 @@ def describe(sc: Scenario, model_bytes: int | None = None) -> Tree:
             children[node.parent].append(node.name)
     root = Tree(
         f"[bold]{sc.name}[/] (seed {sc.seed}, {sc.fidelity} fidelity, task {sc.task.kind}, "
-        f"{sc.fl.strategy}, {len(sc.device_nodes)} devices)"
+        f"{_engine_text(sc)}, {len(sc.device_nodes)} devices)"
     )
     up_what = (
         f"{model_bytes} B (--model-bytes)"
@@ -368,3 +368,8 @@ def main_show(argv: Sequence[str]) -> int:
     sc = load_scenario(args.topology, args.set)
     Console().print(describe(sc, args.model_bytes))
     return 0
+
+
+def _engine_text(sc: Scenario) -> str:
+    """`fedavg (sync)` or `fedbuff (async)`: FedBuff ignores `fl.strategy`, so never show it."""
+    return "fedbuff (async)" if sc.fl.engine == "async" else f"{sc.fl.strategy} (sync)"

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import itertools
-import json
 import os
 import re
 import time
@@ -40,6 +39,7 @@ import yaml
 from fedsim.audit import AuditError
 from fedsim.errors import FedsimError
 from fedsim.record.fingerprint import code_fingerprint
+from fedsim.record.tables import read_summary
 
 __all__ = [
     "Runner",
@@ -256,13 +256,12 @@ def run_scenario_runner(
 
 
 def _recorded_code(folder: Path) -> str | None:
-    """The code fingerprint a finished run recorded; None if absent or unreadable."""
+    """The code fingerprint a finished run recorded; None if absent, unreadable or not
+    in the current results schema (an older run: it is re-run, not aggregated)."""
     try:
-        data = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return read_summary(folder / "summary.json").code
+    except (OSError, FedsimError):
         return None
-    code = data.get("code") if isinstance(data, dict) else None
-    return code if isinstance(code, str) else None
 
 
 def _runs_text(n: int) -> str:

@@ -328,3 +328,21 @@ async def test_federation_with_real_clients_is_deterministic_and_discounts_strag
     assert sum(c.stats.uploads_accepted for c in ca) == 8 * 3
     # The model approaches the example-weighted mean of the optima (2.0).
     assert abs(float(a.params.mean()) - 2.0) < 0.5
+
+
+@pytest.mark.parametrize("delta", [True, False])
+async def test_a_refused_upload_is_a_rejected_dropout_not_a_lost_task(delta: bool) -> None:
+    """Finding 8: a delta on a base the server does not hold (or a wrong version) got a
+    409 without telling the engine, so the task later counted as `lost`."""
+    engine = _engine(buffer_size=1)
+    async with served(engine, {"a": 5, "b": 5}) as (_wire, s, _run):
+        tb = await _task(s, "b")
+        assert tb is not None
+        status, _ = await _post(s, "b", {**tb, "version": 7}, 1.0, delta=delta)
+        assert status == 409
+        assert "b" not in engine._tasks  # the task ended with the refusal
+        ta = await _task(s, "a")
+        assert ta is not None
+        assert (await _post(s, "a", ta, 1.0))[0] == 200
+        assert engine.records[-1].failed_causes == {"rejected": 1}
+        assert engine.clients["b"].dropouts == {"rejected": 1}

@@ -8,11 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
+from fake_results import write_synthetic_run
 
 from fedsim.errors import FedsimError
 from fedsim.record.compare import compare_runs, main_compare, write_compare
 from fedsim.record.runs import load_run, parse_causes
-from fedsim.record.synthetic import write_synthetic_run
 
 
 @pytest.fixture

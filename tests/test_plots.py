@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fake_results import write_synthetic_run
+
 from fedsim.record.plots import plot_comparison, plot_run
-from fedsim.record.synthetic import write_synthetic_run
 
 
 def test_plot_run_writes_png_and_svg(tmp_path: Path) -> None:

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 import yaml
+from fake_results import write_synthetic_run
 from topo import tiny_topology
 
 from fedsim.record.plots import MAX_ENERGY_DEVICES, comparison_figures, run_figures
 from fedsim.record.runs import RunData, load_run, run_labels
-from fedsim.record.synthetic import write_synthetic_run
 from fedsim.run import run_scenario
 
 _UNITS = {"kJ": 1e3, "J": 1.0, "mJ": 1e-3, "µJ": 1e-6}

@@ -9,9 +9,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from fake_results import write_synthetic_run
 
 from fedsim.record.report import main_report, write_comparison_report, write_report
-from fedsim.record.synthetic import write_synthetic_run
 
 CHROMIUM = next(
     (p for n in ("chromium", "chromium-browser", "google-chrome") if (p := shutil.which(n))), None

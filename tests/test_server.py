@@ -161,3 +161,20 @@ async def test_gate_rejects_a_poisoned_round(api) -> None:  # type: ignore[no-un
     assert not rec.accepted
     assert rec.deployed_version == 0 == engine.version
     np.testing.assert_array_equal(engine.params, before)
+
+
+async def test_refused_delta_uploads_are_dropouts_caused_by_rejection(api) -> None:  # type: ignore[no-untyped-def]
+    """Finding 8: a refused delta upload was recorded as `deadline` (sync) or `lost`
+    (async), because only malformed envelopes told the engine. Every refusal of a read
+    upload now does."""
+    engine, session, run = api
+    await asyncio.gather(_task(session, "a"), _task(session, "b"))
+    meta = {"client_id": "a", "round": 1, "version": 5, "num_examples": 5}
+    unknown_base = encode(np.ones(N, np.float32), meta, delta=True).body
+    got, payload = await _post(session, unknown_base, "a")
+    assert (got, "no longer holds" in payload["error"]) == (409, True)
+    assert (await _post(session, _upload(np.full(N, 2.0, np.float32), "b"), "b"))[0] == 200
+    records = await run
+    assert records[0].failed_causes == {"rejected": 1}
+    assert engine.clients["a"].dropouts == {"rejected": 1}
+    assert engine.clients["b"].dropouts == {}

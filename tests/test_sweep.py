@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from fake_results import synthetic_runner
 from topo import CountingRunner, write_sweep
 
 from fedsim.errors import FedsimError
 from fedsim.record.aggregate import mean_ci
-from fedsim.record.synthetic import synthetic_runner
 from fedsim.sweep import expand, load_sweep, main_sweep, run_sweep
 
 

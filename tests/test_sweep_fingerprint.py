@@ -7,12 +7,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from fake_results import fake_summary, synthetic_runner, write_synthetic_run
 from topo import CountingRunner, write_sweep
 
+from fedsim.errors import FedsimError
 from fedsim.record import fingerprint
 from fedsim.record.compare import compare_runs, main_compare
 from fedsim.record.fingerprint import code_fingerprint, fingerprint_of
-from fedsim.record.synthetic import synthetic_runner, write_synthetic_run
 from fedsim.record.writer import write_run
 from fedsim.sweep import load_sweep, main_sweep, run_sweep
 
@@ -76,7 +77,7 @@ def test_runs_record_the_fingerprint(tmp_path: Path) -> None:
         timeline=[],
         clients=[],
         topology={},
-        summary={"scenario": "x"},
+        summary=fake_summary(scenario="x"),
     )
     assert json.loads((out / "summary.json").read_text())["code"] == code_fingerprint()
     synthetic = write_synthetic_run(tmp_path, name="syn")
@@ -177,5 +178,6 @@ def test_compare_warns_once_about_different_code(
     assert main_compare([str(a), str(b), "--out", str(tmp_path / "cmp"), "--no-plots"]) == 0
     printed = capsys.readouterr().out
     assert printed.count("made by different code") == 1
-    _set_code(b, None)
-    assert "unrecorded (`after`)" in compare_runs([a, b]).warnings[0]
+    _set_code(b, None)  # results from before the schema: one line naming file and field
+    with pytest.raises(FedsimError, match=r"after/summary.json: no field 'code' \(written by"):
+        compare_runs([a, b])

@@ -87,7 +87,7 @@ SWEEP_BASE = {
     "fl": {"strategy": "fedavg", "codec": "float32", "rounds": 10},
     "links": [{"name": "l0", "kind": "wifi", "loss": 0.0}],
 }
-"""A base file for sweeps run by `fedsim.record.synthetic.synthetic_runner`."""
+"""A base file for sweeps run by `fake_results.synthetic_runner`."""
 
 
 def write_sweep(tmp_path: Any, **changes: Any) -> Any:
@@ -115,7 +115,7 @@ class CountingRunner:
         self.calls: list[str] = []
 
     def __call__(self, base, seed, overrides, out_root, run_name):  # type: ignore[no-untyped-def]
-        from fedsim.record.synthetic import synthetic_runner
+        from fake_results import synthetic_runner
 
         self.calls.append(run_name)
         return synthetic_runner(base, seed, overrides, out_root, run_name)

@@ -202,6 +202,8 @@ class BufferedAsync:
         task = self._tasks[client_id]
         if base_version != task.ins.model_version:
             want = task.ins.model_version
+            self._release(client_id, "rejected")
+            self._dispatch()
             raise UploadRejected(409, f"update is based on version {base_version}, not {want}")
         staleness = self.version - base_version
         row = len(self._buffer)
@@ -325,6 +327,8 @@ class BufferedAsync:
             self.deployed_metric = candidate_metric
         stale = np.array([b.staleness for b in self._buffer], dtype=np.float64)
         failures = self._window_failures
+        for f in failures:
+            self.clients[f.client_id].add_failure(f.cause)
         causes = Counter(f.cause for f in failures)
         now = loop.time()
         record = RoundRecord(
@@ -358,6 +362,14 @@ class BufferedAsync:
             self._finish()
 
     def _finish(self) -> None:
+        if not self.finished:
+            # Tasks still out and failures after the last aggregation are in no round:
+            # surplus, so every selection ends as reported, a round's dropout or surplus.
+            for f in self._window_failures:
+                self.clients[f.client_id].rounds_surplus += 1
+            for cid in self._tasks:
+                self.clients[cid].rounds_surplus += 1
+            self._window_failures = []
         self.finished = True
         self._done.set()
         for task in self._tasks.values():

@@ -196,9 +196,9 @@ class SyncRounds:
                 409, f"client {client_id!r} was not selected in round {server_round}"
             )
         if base_version != rnd.version:
-            raise UploadRejected(
-                409, f"update is based on version {base_version}, not {rnd.version}"
-            )
+            reason = f"update is based on version {base_version}, not {rnd.version}"
+            rnd.rejected[client_id] = reason
+            raise UploadRejected(409, reason)
         if client_id in rnd.reported:
             raise UploadRejected(
                 409, f"client {client_id!r} already reported in round {server_round}"
@@ -299,7 +299,11 @@ class SyncRounds:
         end = loop.time()
         failures = self._failures(rnd, end)
         for f in failures:
-            self.clients[f.client_id].rounds_failed += 1
+            self.clients[f.client_id].add_failure(f.cause)
+        failed = {f.client_id for f in failures}
+        for cid in ins:  # the round filled up without them: surplus, not a dropout
+            if cid not in rnd.reported and cid not in failed:
+                self.clients[cid].rounds_surplus += 1
         results = rnd.results
         accepted = False
         candidate_metric: float | None = None

@@ -27,8 +27,18 @@ class ClientInfo:
     """Of those, the failures a round recorded (any cause). Over-selected leftovers of
     a round that filled up count as neither: the round did not need them, so their
     lateness says nothing against them (`reliability` selection)."""
+    dropouts: dict[str, int] = field(default_factory=dict)
+    """`rounds_failed` by cause: the failures the rounds recorded (results: clients.csv)."""
+    rounds_surplus: int = 0
+    """Selections that were neither reported nor failed: over-selected leftovers of a round
+    that filled up, or (async) tasks the run ended before aggregating."""
     totals: dict[str, float] = field(default_factory=dict)
     """Sums of counted metrics over accepted uploads (RL `episodes`, `steps`)."""
+
+    def add_failure(self, cause: str) -> None:
+        """Count one failure a round recorded for this client."""
+        self.rounds_failed += 1
+        self.dropouts[cause] = self.dropouts.get(cause, 0) + 1
 
     def add_totals(self, metrics: dict[str, float]) -> None:
         for key in ("episodes", "steps"):

@@ -134,12 +134,18 @@ async def update(request: web.Request) -> web.Response:
     if dec.delta:
         base = engine.base_params(version)
         if base is None:
-            return _error(
-                409, f"update is based on version {version}, which the server no longer holds"
+            return _rejected(
+                engine,
+                info.client_id,
+                server_round,
+                409,
+                f"update is based on version {version}, which the server no longer holds",
             )
         values = values + base
         if not np.isfinite(values).all():
-            return _error(400, "model plus delta is not finite")
+            return _rejected(
+                engine, info.client_id, server_round, 400, "model plus delta is not finite"
+            )
     try:
         engine.submit(
             info.client_id,
@@ -152,6 +158,15 @@ async def update(request: web.Request) -> web.Response:
     except UploadRejected as exc:
         return _error(exc.status, exc.reason)
     return web.json_response({"accepted": True, "round": server_round})
+
+
+def _rejected(
+    engine: Engine, cid: str, server_round: int, status: int, reason: str
+) -> web.Response:
+    """Refuse a read upload: the engine records the failure as `rejected`, not as a
+    deadline (sync) or a lost task (async) when the client polls again."""
+    engine.note_rejected(cid, server_round, reason)
+    return _error(status, reason)
 
 
 async def status(request: web.Request) -> web.Response:

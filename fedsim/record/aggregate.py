@@ -52,13 +52,11 @@ def mean_ci(values: list[float]) -> tuple[float | None, float | None, float | No
 def _value(run: RunData, key: str) -> float | None:
     s = run.summary
     if key == "bytes_total":
-        parts = (s.get("bytes_up"), s.get("bytes_down"))
-    elif key == "wire_bytes_total":
-        parts = (s.get("wire_bytes_up"), s.get("wire_bytes_down"))
-    else:
-        v = s.get(key)
-        return None if v is None else float(v)
-    return None if None in parts else float(parts[0] + parts[1])
+        return float(s.bytes_up + s.bytes_down)
+    if key == "wire_bytes_total":
+        return float(s.wire_bytes_up + s.wire_bytes_down)
+    v = getattr(s, key)
+    return None if v is None else float(v)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from typing import Any
 
 from fedsim.errors import FedsimError
 from fedsim.record.runs import RunData, load_run, run_labels
+from fedsim.record.schema import Summary
 
 __all__ = [
     "CompareTable",
@@ -187,10 +188,10 @@ def _to_target_split(run: RunData) -> dict[str, int | None]:
         return none
     up = down = wire = 0
     for row in run.rounds:
-        up += row.get("bytes_up") or 0
-        down += row.get("bytes_down") or 0
-        wire += (row.get("wire_bytes_up") or 0) + (row.get("wire_bytes_down") or 0)
-        m = row.get("metric")
+        up += row.bytes_up or 0
+        down += row.bytes_down or 0
+        wire += (row.wire_bytes_up or 0) + (row.wire_bytes_down or 0)
+        m = row.metric
         if m is not None and (m >= target if run.higher_is_better else m <= target):
             return {"up": up, "down": down, "wire": wire}
     return none
@@ -228,6 +229,7 @@ def _quantities(runs: list[RunData]) -> list[Quantity]:
         text("scenario", "scenario"),
         text("task", "task"),
         text("metric_name", "metric"),
+        text("engine", "engine"),
         text("strategy", "strategy"),
         text("codec", "codec"),
         Quantity("seed", "seed", col("seed"), None, numeric=False),
@@ -266,18 +268,13 @@ def _quantities(runs: list[RunData]) -> list[Quantity]:
             )
             for c in causes
         ),
+        q("rounds_surplus", "surplus selections (not needed, not dropouts)"),
         q("energy_j_mean", "energy per device (mean)", "lower"),
         derived(
             "energy_compute_j_mean",
             "  compute energy per device",
             [
-                _mean(
-                    [
-                        c["energy_compute_j"]
-                        for c in r.clients
-                        if c.get("energy_compute_j") is not None
-                    ]
-                )
+                _mean([c.energy_compute_j for c in r.clients if c.energy_compute_j is not None])
                 for r in runs
             ],
             "lower",
@@ -286,9 +283,7 @@ def _quantities(runs: list[RunData]) -> list[Quantity]:
             "energy_radio_j_mean",
             "  radio energy per device",
             [
-                _mean(
-                    [c["energy_radio_j"] for c in r.clients if c.get("energy_radio_j") is not None]
-                )
+                _mean([c.energy_radio_j for c in r.clients if c.energy_radio_j is not None])
                 for r in runs
             ],
             "lower",
@@ -298,7 +293,7 @@ def _quantities(runs: list[RunData]) -> list[Quantity]:
     ]
 
 
-def _sum(s: dict[str, Any], a: str, b: str) -> int | None:
+def _sum(s: Summary, a: str, b: str) -> int | None:
     x, y = s.get(a), s.get(b)
     return None if x is None or y is None else x + y
 
@@ -329,11 +324,11 @@ def compare_runs(paths: Sequence[str | Path | RunData]) -> CompareTable:
 
 
 def _code_warning(runs: list[RunData], labels: list[str]) -> str | None:
-    """One line if the runs recorded different code fingerprints (or some recorded none)."""
+    """One line if the runs recorded different code fingerprints."""
     groups: dict[str, list[str]] = {}
     for label, run in zip(labels, runs, strict=True):
-        code = run.summary.get("code")
-        groups.setdefault(code if isinstance(code, str) else "unrecorded", []).append(label)
+        code = run.summary.code
+        groups.setdefault(code, []).append(label)
     if len(groups) < 2:
         return None
 

@@ -27,7 +27,8 @@ from matplotlib.ticker import MaxNLocator
 from fedsim.devices import BUILTIN_DEVICES, parse_device
 from fedsim.errors import FedsimError
 from fedsim.record.compare import human_seconds
-from fedsim.record.runs import Row, RunData, load_run, parse_causes, run_labels
+from fedsim.record.runs import RunData, load_run, run_labels
+from fedsim.record.schema import ClientRow
 
 __all__ = [
     "MAX_ENERGY_DEVICES",
@@ -134,7 +135,7 @@ def _cum(values: list[Any]) -> list[float]:
 
 
 def _target(ax: Any, run: RunData) -> None:
-    target = run.summary.get("target_metric")
+    target = run.summary.target_metric
     if target is not None:
         ax.axhline(
             target, color=OKABE_ITO["grey"], linestyle="--", linewidth=1, label=f"target {target:g}"
@@ -143,11 +144,11 @@ def _target(ax: Any, run: RunData) -> None:
 
 def _metric_vs_time(run: RunData, title: str) -> Figure:
     fig, ax = _new()
-    t = [r["sim_time_s"] for r in run.rounds]
+    t = [r.sim_time_s for r in run.rounds]
     scale, unit = _time_scale(max(t, default=0.0))
-    ax.plot([x / scale for x in t], [r["metric"] for r in run.rounds], marker=".", label=run.name)
+    ax.plot([x / scale for x in t], [r.metric for r in run.rounds], marker=".", label=run.name)
     _target(ax, run)
-    ttt = run.summary.get("time_to_target_s")
+    ttt = run.summary.time_to_target_s
     if ttt is not None:
         ax.axvline(
             ttt / scale,
@@ -163,10 +164,10 @@ def _metric_vs_time(run: RunData, title: str) -> Figure:
 
 def _metric_vs_bytes(run: RunData, title: str) -> Figure:
     fig, ax = _new()
-    payload = _cum([(r["bytes_up"] or 0) + (r["bytes_down"] or 0) for r in run.rounds])
-    wire = _cum([(r["wire_bytes_up"] or 0) + (r["wire_bytes_down"] or 0) for r in run.rounds])
+    payload = _cum([(r.bytes_up or 0) + (r.bytes_down or 0) for r in run.rounds])
+    wire = _cum([(r.wire_bytes_up or 0) + (r.wire_bytes_down or 0) for r in run.rounds])
     scale, unit = _byte_scale(max(wire + payload, default=0.0))
-    metric = [r["metric"] for r in run.rounds]
+    metric = [r.metric for r in run.rounds]
     ax.plot([b / scale for b in payload], metric, marker=".", label="payload (HTTP)")
     ax.plot(
         [b / scale for b in wire],
@@ -183,9 +184,9 @@ def _metric_vs_bytes(run: RunData, title: str) -> Figure:
 
 def _participation(run: RunData) -> Figure:
     fig, ax = _new()
-    rounds = [r["round"] for r in run.rounds]
-    reported = [r["reported"] or 0 for r in run.rounds]
-    per_round = [parse_causes(r.get("failed_causes")) for r in run.rounds]
+    rounds = [r.round for r in run.rounds]
+    reported = [r.reported or 0 for r in run.rounds]
+    per_round = [r.failed_causes for r in run.rounds]
     causes = sorted({c for d in per_round for c in d})
     ax.bar(rounds, reported, color=OKABE_ITO["bluish_green"], label="reported", width=0.8)
     bottom = list(reported)
@@ -201,7 +202,7 @@ def _participation(run: RunData) -> Figure:
         )
         bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
     unexplained = [
-        max(0, (r["failed"] or 0) - sum(d.values()))
+        max(0, (r.failed or 0) - sum(d.values()))
         for r, d in zip(run.rounds, per_round, strict=True)
     ]
     if any(unexplained):
@@ -213,7 +214,7 @@ def _participation(run: RunData) -> Figure:
             color=OKABE_ITO["grey"],
             label="failed: unknown",
         )
-    selected = [r["selected"] or 0 for r in run.rounds]
+    selected = [r.selected or 0 for r in run.rounds]
     ax.step(
         rounds,
         selected,
@@ -226,9 +227,9 @@ def _participation(run: RunData) -> Figure:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylim(0, max(selected, default=1) * 1.18 + 0.5)
-    rejected = [r["round"] for r in run.rounds if r.get("accepted") == 0]
+    rejected = [r.round for r in run.rounds if r.accepted == 0]
     if rejected:
-        top = max((r["selected"] or 0) for r in run.rounds)
+        top = max((r.selected or 0) for r in run.rounds)
         ax.plot(
             rejected,
             [top * 1.08] * len(rejected),
@@ -246,14 +247,14 @@ def _timeline(run: RunData) -> Figure:
     order: list[str] = []
     spans: dict[str, dict[str, list[tuple[float, float]]]] = {}
     for row in run.timeline:
-        c = row["client"]
+        c = row.client
         if c not in spans:
             order.append(c)
             spans[c] = {}
-        lo, hi = row["start_s"] or 0.0, row["end_s"] or 0.0
-        spans[c].setdefault(row["state"], []).append((lo, hi - lo))
+        lo, hi = row.start_s or 0.0, row.end_s or 0.0
+        spans[c].setdefault(row.state, []).append((lo, hi - lo))
     shown = order[:MAX_TIMELINE_CLIENTS]
-    end = max((row["end_s"] or 0.0 for row in run.timeline), default=0.0)
+    end = max((row.end_s or 0.0 for row in run.timeline), default=0.0)
     scale, unit = _time_scale(end)
     fig, ax = _new(8.0, min(30.0, 1.6 + 0.24 * max(1, len(shown))))
     for y, client in enumerate(shown):
@@ -291,10 +292,10 @@ def _links(run: RunData) -> Figure:
     busy: dict[tuple[str, str], float] = {}
     down: dict[str, float] = {}
     for row in run.links:
-        if row["link"] not in names:
-            names.append(row["link"])
-        busy[(row["link"], row["direction"])] = row["busy_fraction"] or 0.0
-        down[row["link"]] = max(down.get(row["link"], 0.0), row.get("down_time_s") or 0.0)
+        if row.link not in names:
+            names.append(row.link)
+        busy[(row.link, row.direction)] = row.busy_fraction or 0.0
+        down[row.link] = max(down.get(row.link, 0.0), row.down_time_s or 0.0)
     names.sort(key=lambda n: -max(busy.get((n, "up"), 0.0), busy.get((n, "down"), 0.0)))
     shown = names[:MAX_LINKS]
     fig, ax = _new(7.0, min(30.0, 1.6 + 0.3 * max(1, len(shown))))
@@ -341,12 +342,12 @@ def _links(run: RunData) -> Figure:
 # -- energy ---------------------------------------------------------------------------
 
 
-def _energy_j(row: Row, kind: str) -> float:
+def _energy_j(row: ClientRow, kind: str) -> float:
     return float(row.get(f"energy_{kind}_j") or 0.0)
 
 
-def _has_energy(row: Row) -> bool:
-    return row.get("energy_compute_j") is not None or row.get("energy_radio_j") is not None
+def _has_energy(row: ClientRow) -> bool:
+    return row.energy_compute_j is not None or row.energy_radio_j is not None
 
 
 def _group_detail(item: dict[str, Any], links: Any) -> str:
@@ -367,7 +368,7 @@ def _group_detail(item: dict[str, Any], links: Any) -> str:
     return " · ".join(str(p) for p in parts if p)
 
 
-def _energy_groups(run: RunData) -> list[tuple[str, str, list[Row]]]:
+def _energy_groups(run: RunData) -> list[tuple[str, str, list[ClientRow]]]:
     """(group, detail, client rows) in first-seen order, for clients with energy columns.
 
     A group is a `nodes:` item of config.yaml (`name` with `count` expands to name-1..name-N,
@@ -390,17 +391,17 @@ def _energy_groups(run: RunData) -> list[tuple[str, str, list[Row]]]:
         )
         for n in names:
             member[n] = (name, _group_detail(item, run.config.get("links")))
-    groups: dict[str, tuple[str, list[Row]]] = {}
+    groups: dict[str, tuple[str, list[ClientRow]]] = {}
     for row in run.clients:
         if not _has_energy(row):
             continue
-        gw = row.get("gateway") or ""
-        name, detail = member.get(row["client"], (f"via {gw}" if gw else "devices", ""))
+        gw = row.gateway or ""
+        name, detail = member.get(row.client, (f"via {gw}" if gw else "devices", ""))
         groups.setdefault(name, (detail, []))[1].append(row)
     out = []
     for name, (detail, rows) in groups.items():
         if not detail:
-            profiles = sorted({str(r.get("device")) for r in rows if r.get("device")})
+            profiles = sorted({str(r.device) for r in rows if r.device})
             detail = ", ".join(profiles[:3]) + (", ..." if len(profiles) > 3 else "")
         out.append((name, detail, rows))
     return out
@@ -436,11 +437,11 @@ def _energy(run: RunData) -> Figure | None:
         return None
     caps = _battery_capacities(run)
 
-    def total(row: Row) -> float:
+    def total(row: ClientRow) -> float:
         return _energy_j(row, "compute") + _energy_j(row, "radio")
 
-    def share(row: Row) -> float | None:
-        cap = caps.get(str(row.get("device")))
+    def share(row: ClientRow) -> float | None:
+        cap = caps.get(str(row.device))
         return total(row) / cap if cap else None
 
     def mean(values: list[float]) -> float:
@@ -467,7 +468,7 @@ def _energy(run: RunData) -> Figure | None:
         for name, detail, rows in shown:
             totals = [total(r) for r in rows]
             shares = [s for s in map(share, rows) if s is not None]
-            cap_set = {caps.get(str(r.get("device"))) for r in rows} - {None}
+            cap_set = {caps.get(str(r.device)) for r in rows} - {None}
             of = f"of {_joules(next(iter(cap_set)))} battery" if len(cap_set) == 1 else "of battery"
             labels.append(f"{name} (×{len(rows)})")
             comp.append(mean([_energy_j(r, "compute") for r in rows]))
@@ -482,16 +483,16 @@ def _energy(run: RunData) -> Figure | None:
                 breaks.append(len(labels) - 0.5)
             first = len(labels)
             for r in rows:
-                labels.append(r["client"])
+                labels.append(r.client)
                 comp.append(_energy_j(r, "compute"))
                 radio.append(_energy_j(r, "radio"))
                 ends.append(total(r))
                 s = share(r)
-                cap = caps.get(str(r.get("device")))
+                cap = caps.get(str(r.device))
                 if s is not None and cap:
                     notes.append(f"{_pct(s)} of {_joules(cap)} battery")
                 else:
-                    notes.append("mains powered" if str(r.get("device")) in caps else "")
+                    notes.append("mains powered" if str(r.device) in caps else "")
             right_ticks.append(
                 ((first + len(labels) - 1) / 2, f"{name} · {detail}" if detail else name)
             )
@@ -569,8 +570,8 @@ def _energy_comparison(runs: list[RunData], labels: list[str]) -> Figure | None:
     stats: list[tuple[float, float] | None] = []
     for run in runs:
         rows = [r for r in run.clients if _has_energy(r)]
-        comp = [r["energy_compute_j"] for r in rows if r.get("energy_compute_j") is not None]
-        radio = [r["energy_radio_j"] for r in rows if r.get("energy_radio_j") is not None]
+        comp = [r.energy_compute_j for r in rows if r.energy_compute_j is not None]
+        radio = [r.energy_radio_j for r in rows if r.energy_radio_j is not None]
         stats.append(
             (sum(comp) / len(comp) if comp else 0.0, sum(radio) / len(radio) if radio else 0.0)
             if rows
@@ -658,10 +659,10 @@ def _comparison_figures(runs: list[RunData]) -> list[tuple[str, Figure]]:
     ylabel = (
         _metric_label(runs[0]) if len(metric_names) == 1 else " / ".join(metric_names) + " (mixed!)"
     )
-    t_max = max((r["sim_time_s"] for run in runs for r in run.rounds), default=0.0)
+    t_max = max((r.sim_time_s for run in runs for r in run.rounds), default=0.0)
     t_scale, t_unit = _time_scale(t_max)
     b_max = max(
-        (sum((r["bytes_up"] or 0) + (r["bytes_down"] or 0) for r in run.rounds) for run in runs),
+        (sum((r.bytes_up or 0) + (r.bytes_down or 0) for r in run.rounds) for run in runs),
         default=0.0,
     )
     b_scale, b_unit = _byte_scale(b_max)
@@ -675,9 +676,9 @@ def _comparison_figures(runs: list[RunData]) -> list[tuple[str, Figure]]:
             "color": _CYCLE[i % len(_CYCLE)],
             "label": label,
         }
-        metric = [r["metric"] for r in run.rounds]
-        ax_t.plot([r["sim_time_s"] / t_scale for r in run.rounds], metric, **style)
-        cum = _cum([(r["bytes_up"] or 0) + (r["bytes_down"] or 0) for r in run.rounds])
+        metric = [r.metric for r in run.rounds]
+        ax_t.plot([r.sim_time_s / t_scale for r in run.rounds], metric, **style)
+        cum = _cum([(r.bytes_up or 0) + (r.bytes_down or 0) for r in run.rounds])
         ax_b.plot([b / b_scale for b in cum], metric, **style)
     targets = {r.summary.get("target_metric") for r in runs} - {None}
     for ax in (ax_t, ax_b):

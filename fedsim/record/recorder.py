@@ -1,6 +1,7 @@
 """What happened in a run, as flat rows: rounds, client timelines, links, clients.
 
-The recorder only collects; `writer.py` turns it into files. It is fed by plain
+The recorder only collects; `writer.py` turns it into files (row types:
+`fedsim.record.schema`). It is fed by plain
 callbacks (round records from the engine, client states from the FL clients,
 path up/down from the network) with the simulated time read from a clock.
 """
@@ -10,26 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from fedsim.record.schema import RoundRow, TimelineRow
+
 __all__ = ["Interval", "Recorder", "RoundRow"]
-
-
-@dataclass
-class RoundRow:
-    round: int
-    sim_time_s: float
-    selected: int
-    reported: int
-    failed: int
-    accepted: int
-    deployed_version: int
-    bytes_up: int
-    bytes_down: int
-    wire_bytes_up: int
-    wire_bytes_down: int
-    metric: float
-    failed_causes: str
-    candidate_metric: float | None = None
-    federated_metric: float | None = None
 
 
 @dataclass
@@ -97,3 +81,7 @@ class Recorder:
                 self.timeline.append(Interval(client, self._shown(track), track.since, end))
                 track.since = end
         self.timeline.sort(key=lambda iv: (iv.client, iv.start_s))
+
+    def timeline_rows(self) -> list[TimelineRow]:
+        """The timeline as timeline.csv rows."""
+        return [TimelineRow(**vars(iv)) for iv in self.timeline]

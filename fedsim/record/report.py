@@ -20,6 +20,8 @@ from fedsim.errors import FedsimError
 from fedsim.record.compare import CompareTable, compare_runs, format_value
 from fedsim.record.plots import comparison_figures, figure_svg, run_figures
 from fedsim.record.runs import RunData, load_run
+from fedsim.record.schema import Record
+from fedsim.record.tables import format_causes
 from fedsim.record.topology_svg import topology_svg
 
 __all__ = [
@@ -85,27 +87,32 @@ def figures_html(figures: list[tuple[str, Any]]) -> str:
     return f'<div class="figs">{"".join(blocks)}</div>'
 
 
-def _rows_table(rows: list[dict[str, Any]], title: str, open_: bool = False) -> str:
+def _rows_table(rows: Sequence[Record], title: str, open_: bool = False) -> str:
     if not rows:
         return f"<p><em>No {escape(title)} recorded.</em></p>"
     headers = list(rows[0])
-    table = html_table(headers, ([r.get(h) for h in headers] for r in rows), "data")
+    cells = ([_shown(r[h]) for h in headers] for r in rows)
+    table = html_table(headers, cells, "data")
     flag = " open" if open_ else ""
     return f"<details{flag}><summary>{escape(title)} ({len(rows)} rows)</summary>{table}</details>"
+
+
+def _shown(value: Any) -> Any:
+    return format_causes(value) if isinstance(value, dict) else value
 
 
 def _cards(run: RunData) -> str:
     s = run.summary
     items = [
-        (f"final {run.metric_name}", format_value("m", s.get("final_metric"))),
-        (f"best {run.metric_name}", format_value("m", s.get("best_metric"))),
-        ("time to target", format_value("time_to_target_s", s.get("time_to_target_s"))),
-        ("bytes to target", format_value("bytes_to_target", s.get("bytes_to_target"))),
-        ("rounds", format_value("rounds", s.get("rounds"))),
-        ("simulated time", format_value("sim_time_s", s.get("sim_time_s"))),
-        ("devices", format_value("devices", s.get("devices"))),
-        ("dropouts", str(sum((s.get("dropouts") or {}).values()))),
-        ("energy / device", format_value("energy_j_mean", s.get("energy_j_mean"))),
+        (f"final {run.metric_name}", format_value("m", s.final_metric)),
+        (f"best {run.metric_name}", format_value("m", s.best_metric)),
+        ("time to target", format_value("time_to_target_s", s.time_to_target_s)),
+        ("bytes to target", format_value("bytes_to_target", s.bytes_to_target)),
+        ("rounds", format_value("rounds", s.rounds)),
+        ("simulated time", format_value("sim_time_s", s.sim_time_s)),
+        ("devices", format_value("devices", s.devices)),
+        ("dropouts", str(sum(s.dropouts.values()))),
+        ("energy / device", format_value("energy_j_mean", s.energy_j_mean)),
     ]
     cards = "".join(
         f'<div class="card"><b>{escape(v)}</b><span>{escape(k)}</span></div>' for k, v in items
@@ -116,8 +123,8 @@ def _cards(run: RunData) -> str:
 def _summary_table(run: RunData) -> str:
     rows = []
     for key, value in run.summary.items():
-        shown = json.dumps(value) if isinstance(value, dict) else format_value(key, value)
-        raw = "" if isinstance(value, dict | str) or value is None else str(value)
+        shown = json.dumps(value) if isinstance(value, dict | list) else format_value(key, value)
+        raw = "" if isinstance(value, dict | list | str) or value is None else str(value)
         rows.append((key, shown, raw))
     return html_table(["field", "value", "exact"], rows, "summary")
 
@@ -134,10 +141,10 @@ def _run_body(run: RunData, level: int = 1) -> str:
     sub = " · ".join(
         str(x)
         for x in (
-            s.get("task"),
-            s.get("strategy"),
-            f"codec {s.get('codec')}",
-            f"seed {s.get('seed')}",
+            s.task,
+            f"{s.engine} engine, {s.strategy}",
+            f"codec {s.codec}",
+            f"seed {s.seed}",
         )
     )
     return "\n".join(

@@ -1,63 +1,40 @@
-"""Read a results folder back into memory, so compare, plots and reports share one loader.
+"""Read a results folder back into memory: the one loader compare, plots, reports and
+sweeps share.
 
-The folder format is documented in docs/results.md. Only `summary.json` is required: the
-CSV tables and `topology.json` are optional so that a partial or older run still compares.
-CSV cells are typed by a per-file schema (ints stay ints, floats keep their exact value) so
-derived figures never drift from what the run wrote.
+The folder format is `fedsim.record.schema` (docs/results.md). Only `summary.json` is
+required: the CSV tables and `topology.json` are optional so that a partial run still
+compares. Every file present is parsed into its typed rows; a malformed or older folder is
+one `FedsimError` line naming the file and the column.
 """
 
 from __future__ import annotations
 
-import csv
-import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 from fedsim.errors import FedsimError
+from fedsim.record.schema import ClientRow, LinkRow, Record, RoundRow, Summary, TimelineRow
+from fedsim.record.tables import parse_causes, read_summary, read_table
 
 __all__ = ["RunData", "load_run", "load_runs", "parse_causes", "run_labels"]
 
-Row = dict[str, Any]
-
-_INT, _FLOAT, _STR = int, float, str
-_SCHEMAS: dict[str, dict[str, Callable[[str], Any]]] = {
-    "rounds.csv": {
-        "round": _INT, "sim_time_s": _FLOAT, "selected": _INT, "reported": _INT,
-        "failed": _INT, "accepted": _INT, "deployed_version": _INT, "bytes_up": _INT,
-        "bytes_down": _INT, "wire_bytes_up": _INT, "wire_bytes_down": _INT,
-        "metric": _FLOAT, "failed_causes": _STR, "candidate_metric": _FLOAT,
-        "federated_metric": _FLOAT,
-    },
-    "links.csv": {
-        "link": _STR, "a": _STR, "b": _STR, "kind": _STR, "direction": _STR,
-        "payload_bytes": _INT, "wire_bytes": _INT, "packets": _INT, "retransmissions": _INT,
-        "drops": _INT, "busy_fraction": _FLOAT, "down_time_s": _FLOAT,
-    },
-    "timeline.csv": {"client": _STR, "state": _STR, "start_s": _FLOAT, "end_s": _FLOAT},
-    "clients.csv": {
-        "client": _STR, "device": _STR, "gateway": _STR, "rounds_selected": _INT,
-        "rounds_reported": _INT, "bytes_up": _INT, "bytes_down": _INT,
-        "energy_compute_j": _FLOAT, "energy_radio_j": _FLOAT, "dropouts": _INT,
-        "env_episodes": _INT, "env_steps": _INT,
-    },
-}  # fmt: skip
+R = TypeVar("R", bound=Record)
 
 
 @dataclass(frozen=True)
 class RunData:
-    """One finished run as written on disk; tables are lists of typed row dicts."""
+    """One finished run as written on disk, in the row types of `fedsim.record.schema`."""
 
     path: Path
-    summary: dict[str, Any]
+    summary: Summary
     config: dict[str, Any] = field(default_factory=dict)
-    rounds: list[Row] = field(default_factory=list)
-    links: list[Row] = field(default_factory=list)
-    timeline: list[Row] = field(default_factory=list)
-    clients: list[Row] = field(default_factory=list)
+    rounds: list[RoundRow] = field(default_factory=list)
+    links: list[LinkRow] = field(default_factory=list)
+    timeline: list[TimelineRow] = field(default_factory=list)
+    clients: list[ClientRow] = field(default_factory=list)
     topology: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -67,36 +44,20 @@ class RunData:
 
     @property
     def metric_name(self) -> str:
-        return str(self.summary.get("metric_name", "metric"))
+        return self.summary.metric_name
 
     @property
     def higher_is_better(self) -> bool:
-        return bool(self.summary.get("higher_is_better", True))
+        return self.summary.higher_is_better
 
 
-def _cell(kind: Callable[[str], Any], text: str) -> Any:
-    if kind is _STR:
-        return text
-    if text.strip() == "":
-        return None
-    try:
-        return kind(text)
-    except ValueError:
-        return float(text) if kind is _INT else text  # "3.0" in an int column stays usable
-
-
-def _read_csv(path: Path) -> list[Row]:
-    if not path.is_file():
-        return []
-    schema = _SCHEMAS.get(path.name, {})
-    with path.open(newline="", encoding="utf-8") as fh:
-        return [
-            {k: _cell(schema.get(k, _STR), v if v is not None else "") for k, v in row.items()}
-            for row in csv.DictReader(fh)
-        ]
+def _table(path: Path, row_type: type[R]) -> list[R]:
+    return read_table(path, row_type) if path.is_file() else []
 
 
 def _read_json(path: Path) -> dict[str, Any]:
+    import json
+
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
@@ -124,12 +85,12 @@ def load_run(path: str | Path) -> RunData:
     topo_path = run_dir / "topology.json"
     return RunData(
         path=run_dir,
-        summary=_read_json(summary_path),
+        summary=read_summary(summary_path),
         config=config if isinstance(config, dict) else {},
-        rounds=_read_csv(run_dir / "rounds.csv"),
-        links=_read_csv(run_dir / "links.csv"),
-        timeline=_read_csv(run_dir / "timeline.csv"),
-        clients=_read_csv(run_dir / "clients.csv"),
+        rounds=_table(run_dir / "rounds.csv", RoundRow),
+        links=_table(run_dir / "links.csv", LinkRow),
+        timeline=_table(run_dir / "timeline.csv", TimelineRow),
+        clients=_table(run_dir / "clients.csv", ClientRow),
         topology=_read_json(topo_path) if topo_path.is_file() else {},
     )
 
@@ -139,21 +100,6 @@ def load_runs(paths: list[str | Path] | tuple[str | Path, ...]) -> list[RunData]
     if not paths:
         raise FedsimError("no run folders given")
     return [load_run(p) for p in paths]
-
-
-def parse_causes(text: str | None) -> dict[str, int]:
-    """`"deadline:3;link_down:2"` -> {"deadline": 3, "link_down": 2}; empty -> {}."""
-    out: dict[str, int] = {}
-    for part in (text or "").split(";"):
-        if not part.strip():
-            continue
-        cause, _, count = part.partition(":")
-        try:
-            n = int(count) if count.strip() else 1
-        except ValueError:
-            n = 1
-        out[cause.strip()] = out.get(cause.strip(), 0) + n
-    return out
 
 
 def run_labels(runs: list[RunData]) -> list[str]:

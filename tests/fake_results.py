@@ -1,15 +1,14 @@
-"""Write realistic, self-consistent results folders without running a simulation.
+"""Fake results folders for tests: realistic, self-consistent, without a simulation.
 
-Why: the results tooling (compare, plots, report, sweeps) must be testable and demoable
-independently of the simulator. The folders follow docs/results.md exactly, and the figures
-agree with each other (summary totals = sums of rounds.csv, intervals do not overlap, ...), so
+Why: the results tooling (compare, plots, report, sweeps) must be testable independently of
+the simulator. The folders are built from the row types of `fedsim.record.schema` and written
+by `fedsim.record.writer.write_run`, like a real run's; the figures agree with each other
+(summary totals = sums of rounds.csv and of clients.csv, intervals do not overlap, ...), so
 tests can check derived numbers. Deterministic for a given argument set.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -17,19 +16,31 @@ from typing import Any
 import numpy as np
 import yaml
 
+from fedsim.record.dropouts import dropout_cells, never_contributed
 from fedsim.record.fingerprint import code_fingerprint
+from fedsim.record.schema import ClientRow, LinkRow, RoundRow, Summary, TimelineRow
+from fedsim.record.tables import parse_causes, write_json, write_table
+from fedsim.record.writer import write_run
 
-__all__ = ["synthetic_runner", "write_synthetic_run"]
+__all__ = ["fake_summary", "synthetic_runner", "write_synthetic_run"]
 
 _CODEC_FACTOR = {"float32": 1.0, "float16": 0.5, "int8": 0.25, "topk": 0.1}
 _CAUSES = ("deadline", "link_down", "battery")
 
 
-def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(header)
-        w.writerows(rows)
+def fake_summary(**fields: Any) -> Summary:
+    """A `Summary` of an empty run, with `fields` replaced."""
+    empty: dict[str, Any] = {
+        "scenario": "fake", "seed": 1, "engine": "sync", "strategy": "fedavg",
+        "task": "digits", "codec": "float32", "fidelity": "flow", "devices": 0, "rounds": 0,
+        "accepted_rounds": 0, "sim_time_s": 0.0, "wall_time_s": 0.0,
+        "metric_name": "accuracy", "higher_is_better": True, "final_metric": None,
+        "best_metric": None, "target_metric": None, "time_to_target_s": None,
+        "bytes_to_target": None, "bytes_up": 0, "bytes_down": 0, "wire_bytes_up": 0,
+        "wire_bytes_down": 0, "dropouts": {}, "rounds_surplus": 0, "never_contributed": [],
+        "energy_j_mean": None, "code": "",
+    }  # fmt: skip
+    return Summary(**{**empty, **fields})
 
 
 def _topology(devices: int, gateways: int) -> dict[str, Any]:
@@ -104,7 +115,7 @@ def write_synthetic_run(
     factor = _CODEC_FACTOR.get(codec, 1.0)
     payload = int(model_bytes * factor)
     per_client = {
-        c: {"sel": 0, "rep": 0, "up": 0, "down": 0, "ecomp": 0.0, "erad": 0.0, "drop": 0}
+        c: {"sel": 0, "rep": 0, "up": 0, "down": 0, "ecomp": 0.0, "erad": 0.0, "causes": {}}
         for c in clients
     }
     timeline: dict[str, list[list[Any]]] = {c: [] for c in clients}
@@ -140,7 +151,8 @@ def write_synthetic_run(
                 per_client[c]["erad"] += 0.5 * (dl_end - t)
             if fail:
                 causes[cause] = causes.get(cause, 0) + 1
-                per_client[c]["drop"] += 1
+                drops = per_client[c]["causes"]
+                drops[cause] = drops.get(cause, 0) + 1
                 if not offline:
                     timeline[c].append([c, "idle", tr_end, end])
                 continue
@@ -234,82 +246,29 @@ def write_synthetic_run(
                     round(out_end - out_start, 6) if link["a"] == "dev00" and outage else 0.0,
                 ]
             )
-    _write_csv(
-        run / "rounds.csv",
-        [
-            "round",
-            "sim_time_s",
-            "selected",
-            "reported",
-            "failed",
-            "accepted",
-            "deployed_version",
-            "bytes_up",
-            "bytes_down",
-            "wire_bytes_up",
-            "wire_bytes_down",
-            "metric",
-            "failed_causes",
-        ],
-        round_rows,
-    )
-    _write_csv(
-        run / "links.csv",
-        [
-            "link",
-            "a",
-            "b",
-            "kind",
-            "direction",
-            "payload_bytes",
-            "wire_bytes",
-            "packets",
-            "retransmissions",
-            "drops",
-            "busy_fraction",
-            "down_time_s",
-        ],
-        link_rows,
-    )
-    _write_csv(
-        run / "timeline.csv",
-        ["client", "state", "start_s", "end_s"],
-        [row for c in clients for row in timeline[c]],
-    )
-    _write_csv(
-        run / "clients.csv",
-        [
-            "client",
-            "device",
-            "gateway",
-            "rounds_selected",
-            "rounds_reported",
-            "bytes_up",
-            "bytes_down",
-            "energy_compute_j",
-            "energy_radio_j",
-            "dropouts",
-        ],
-        [
-            [
-                c,
-                n["device"],
-                parent[c],
-                p["sel"],
-                p["rep"],
-                p["up"],
-                p["down"],
-                round(p["ecomp"], 6),
-                round(p["erad"], 6),
-                p["drop"],
-            ]
-            for c, p, n in (
-                (c, per_client[c], next(n for n in topo["nodes"] if n["name"] == c))
-                for c in clients
-            )
-        ],
-    )
-    (run / "topology.json").write_text(json.dumps(topo, indent=2) + "\n", encoding="utf-8")
+    rows = [
+        RoundRow(
+            round=r[0], sim_time_s=r[1], selected=r[2], reported=r[3], failed=r[4],
+            accepted=r[5], deployed_version=r[6], bytes_up=r[7], bytes_down=r[8],
+            wire_bytes_up=r[9], wire_bytes_down=r[10], metric=r[11],
+            failed_causes=parse_causes(r[12]),
+        )
+        for r in round_rows
+    ]  # fmt: skip
+    client_rows = [
+        ClientRow(
+            client=c, device=str(n["device"]), gateway=str(parent[c]),
+            rounds_selected=p["sel"], rounds_reported=p["rep"], rounds_surplus=0,
+            **dropout_cells(p["causes"]),
+            bytes_up=p["up"], bytes_down=p["down"],
+            energy_compute_j=round(p["ecomp"], 6), energy_radio_j=round(p["erad"], 6),
+        )
+        for c, p, n in (
+            (c, per_client[c], next(n for n in topo["nodes"] if n["name"] == c)) for c in clients
+        )
+    ]  # fmt: skip
+    link_table = [LinkRow(*row) for row in link_rows]
+    timeline_rows = [TimelineRow(*row) for c in clients for row in timeline[c]]
     config = {
         "name": name,
         "seed": seed,
@@ -317,38 +276,51 @@ def write_synthetic_run(
         "fl": {"strategy": strategy, "codec": codec, "rounds": rounds, "clients_per_round": 4},
         "links": [{"name": ln["name"], "kind": ln["kind"], "loss": loss} for ln in topo["links"]],
     }
-    (run / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    if not complete:
-        return run
     energy = [p["ecomp"] + p["erad"] for p in per_client.values()]
-    summary = {
-        "scenario": name,
-        "seed": seed,
-        "rounds": rounds,
-        "sim_time_s": sim_time,
-        "wall_time_s": round(0.5 + rounds * 0.01, 6),
-        "metric_name": metric_name,
-        "higher_is_better": higher_is_better,
-        "final_metric": round(metrics[-1], 6),
-        "best_metric": round(best, 6),
-        "target_metric": target_metric,
-        "time_to_target_s": None if reach is None else round_rows[reach][1],
-        "bytes_to_target": None
+    summary = Summary(
+        scenario=name,
+        seed=seed,
+        engine="sync",
+        strategy=strategy,
+        task=task,
+        codec=codec,
+        fidelity="flow",
+        devices=devices,
+        rounds=rounds,
+        accepted_rounds=sum(r.accepted for r in rows),
+        sim_time_s=sim_time,
+        wall_time_s=round(0.5 + rounds * 0.01, 6),
+        metric_name=metric_name,
+        higher_is_better=higher_is_better,
+        final_metric=round(metrics[-1], 6),
+        best_metric=round(best, 6),
+        target_metric=target_metric,
+        time_to_target_s=None if reach is None else round_rows[reach][1],
+        bytes_to_target=None
         if reach is None
         else sum(r[7] + r[8] for r in round_rows[: reach + 1]),
-        "bytes_up": bytes_up,
-        "bytes_down": bytes_down,
-        "wire_bytes_up": sum(r[9] for r in round_rows),
-        "wire_bytes_down": sum(r[10] for r in round_rows),
-        "dropouts": dict(sorted(dropouts.items())),
-        "devices": devices,
-        "strategy": strategy,
-        "task": task,
-        "codec": codec,
-        "energy_j_mean": round(sum(energy) / len(energy), 6),
-        "code": code_fingerprint(),  # as write_run: fedsim sweep reuses only same-code runs
-    }
-    (run / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        bytes_up=bytes_up,
+        bytes_down=bytes_down,
+        wire_bytes_up=sum(r[9] for r in round_rows),
+        wire_bytes_down=sum(r[10] for r in round_rows),
+        dropouts=dict(sorted(dropouts.items())),
+        rounds_surplus=0,
+        never_contributed=never_contributed(client_rows),
+        energy_j_mean=round(sum(energy) / len(energy), 6),
+        code=code_fingerprint(),  # as a real run: fedsim sweep reuses only same-code runs
+    )
+    if complete:
+        return write_run(
+            run, config=config, rounds=rows, links=link_table, timeline=timeline_rows,
+            clients=client_rows, topology=topo, summary=summary,
+        )  # fmt: skip
+    # A crashed run: every file but summary.json.
+    (run / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    write_table(run / "rounds.csv", RoundRow, rows)
+    write_table(run / "links.csv", LinkRow, link_table)
+    write_table(run / "timeline.csv", TimelineRow, timeline_rows)
+    write_table(run / "clients.csv", ClientRow, client_rows)
+    write_json(run / "topology.json", topo)
     return run
 
 

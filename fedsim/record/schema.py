@@ -1,0 +1,274 @@
+"""The results schema: one typed row per table of a results folder.
+
+Why one place: the writer, every reader (compare, plots, report, sweep aggregation), the
+auditor and the test fixtures used to carry their own column lists, and a word like
+`dropouts` drifted to two meanings. Every field here carries its type (the annotation), its
+unit and a one-line meaning; docs/results.md is generated from them (`make results-doc`,
+checked by tests/test_results_schema.py). Rows are frozen dataclasses that also read as
+mappings (`row["bytes_up"]`), so generic code (CSV writer, HTML tables) needs no column list.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import typing
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "DROPOUT_CAUSES",
+    "NEVER_CONTRIBUTED_MIN_SELECTED",
+    "TABLES",
+    "ClientRow",
+    "Column",
+    "LinkRow",
+    "Record",
+    "RoundRow",
+    "Summary",
+    "TimelineRow",
+    "cause_column",
+    "columns",
+    "dropout_columns",
+]
+
+DROPOUT_CAUSES: dict[str, str] = {
+    "deadline": "no upload before the round's deadline (or the async task's `deadline_s`)",
+    "aborted": "the upload started but its connection broke before the body arrived",
+    "rejected": "the server refused the upload (malformed, non-finite, wrong version, "
+    "a delta on a base it no longer holds)",
+    "stale": "async: the update was more than `max_staleness` versions old",
+    "lost": "async: the client polled again with its task still out (task or upload lost)",
+    "link_down": "a link on the device's path was down during the task",
+    "partition": "a scheduled partition cut the device's path",
+    "device_offline": "the device itself was offline (connectivity process, PSM sleep)",
+    "device_failure": "a scheduled failure of the device",
+    "gateway_down": "a gateway on the device's path was down",
+    "server_down": "the server node was down",
+    "battery": "a battery on the path ran dry (the node left for good)",
+    "churn": "a node on the path left the federation for good (churn)",
+    "other": "any cause not listed above (a newer network cause; see rounds.csv)",
+}
+"""The fixed, documented causes of a dropout. `other` catches a cause this list lacks."""
+
+NEVER_CONTRIBUTED_MIN_SELECTED = 5
+"""A client selected at least this often without one accepted upload is flagged."""
+
+
+def cause_column(cause: str) -> str:
+    """clients.csv column counting dropouts of `cause` (`other` for an unknown cause)."""
+    return f"dropouts_{cause if cause in DROPOUT_CAUSES else 'other'}"
+
+
+def dropout_columns() -> tuple[str, ...]:
+    return tuple(cause_column(c) for c in DROPOUT_CAUSES)
+
+
+def column(unit: str, doc: str, default: Any = dataclasses.MISSING) -> Any:
+    """A dataclass field with the unit and meaning the docs and error messages show."""
+    return field(default=default, metadata={"unit": unit, "doc": doc})
+
+
+class Record(Mapping[str, Any]):
+    """Base of every row: typed attributes, and read-only mapping access by column name."""
+
+    __slots__ = ()
+    __dataclass_fields__: typing.ClassVar[dict[str, Any]]
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self.__dataclass_fields__:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.__dataclass_fields__)
+
+    def __len__(self) -> int:
+        return len(self.__dataclass_fields__)
+
+
+@dataclass(frozen=True)
+class RoundRow(Record):
+    """rounds.csv: one row per round (async: per aggregation of the buffer)."""
+
+    round: int = column("", "round number, from 1")
+    sim_time_s: float = column("s", "simulated time when the round closed")
+    selected: int = column("clients", "tasks handed out (sync: selected, over-selection included)")
+    reported: int = column("clients", "accepted uploads aggregated in this round")
+    failed: int = column("clients", "dropouts: selected clients that did not report, with a cause")
+    accepted: int = column("0/1", "1 if the gate deployed the aggregate")
+    deployed_version: int = column("", "model version deployed after the round")
+    bytes_up: int = column("B", "payload bytes toward the server during the round")
+    bytes_down: int = column("B", "payload bytes from the server during the round")
+    wire_bytes_up: int = column("B", "wire bytes up on the devices' first hops (headers, retx)")
+    wire_bytes_down: int = column("B", "wire bytes down on the devices' first hops")
+    metric: float = column("", "the deployed model's metric after the round (blank: NaN)")
+    failed_causes: dict[str, int] = column(  # noqa: RUF009 - a field(), not a shared default
+        "clients", "dropouts by cause, `deadline:3;link_down:2` (sums to `failed`)"
+    )
+    candidate_metric: float | None = column(
+        "", "the aggregate's metric before the gate (blank: no aggregate)", None
+    )
+    federated_metric: float | None = column(
+        "", "example-weighted metric the reporting clients measured (blank: not asked)", None
+    )
+
+
+@dataclass(frozen=True)
+class LinkRow(Record):
+    """links.csv: one row per link and direction."""
+
+    link: str = column("", "link name")
+    a: str = column("", "the endpoint farther from the server")
+    b: str = column("", "the endpoint nearer the server")
+    kind: str = column("", "link class kind (wifi, lora, nbiot, backhaul, ...)")
+    direction: str = column("", "`up` (toward the server) or `down`")
+    payload_bytes: int = column("B", "application bytes carried (HTTP headers included)")
+    wire_bytes: int = column("B", "bytes on the wire (TCP/IP headers, retransmissions)")
+    packets: int = column("packets", "packets sent")
+    retransmissions: int = column("packets", "packets sent again")
+    drops: int = column("packets", "packets lost (loss model, queue, dead next hop)")
+    busy_fraction: float = column("0-1", "share of the run the transmitter was busy")
+    down_time_s: float = column("s", "time the link was down (at most the run's sim_time_s)")
+
+
+@dataclass(frozen=True)
+class TimelineRow(Record):
+    """timeline.csv: what each client was doing, as non-overlapping intervals."""
+
+    client: str = column("", "client (device node) name")
+    state: str = column("", "offline, idle, downloading, training or uploading")
+    start_s: float = column("s", "interval start, simulated")
+    end_s: float = column("s", "interval end, simulated")
+    cause: str = column("", "why `offline` (e.g. `device_offline:meter-1`); blank otherwise", "")
+
+
+@dataclass(frozen=True)
+class ClientRow(Record):
+    """clients.csv: one row per client. Every selection ends in exactly one of reported,
+    a dropout (with its cause) or surplus: `rounds_selected = rounds_reported +
+    dropouts + rounds_surplus`."""
+
+    client: str = column("", "client (device node) name")
+    device: str = column("", "device profile")
+    gateway: str = column("", "parent node (blank: attached to the server)")
+    rounds_selected: int = column("rounds", "tasks handed to the client, over-selection included")
+    rounds_reported: int = column("rounds", "of those, accepted uploads")
+    rounds_surplus: int = column(
+        "rounds",
+        "selections that were neither: the round filled up without it (over-selection), or "
+        "(async) the run ended before the task's window was aggregated",
+    )
+    dropouts: int = column("rounds", "selections that failed, any cause: sum of dropouts_*")
+    dropouts_deadline: int = column("rounds", DROPOUT_CAUSES["deadline"])
+    dropouts_aborted: int = column("rounds", DROPOUT_CAUSES["aborted"])
+    dropouts_rejected: int = column("rounds", DROPOUT_CAUSES["rejected"])
+    dropouts_stale: int = column("rounds", DROPOUT_CAUSES["stale"])
+    dropouts_lost: int = column("rounds", DROPOUT_CAUSES["lost"])
+    dropouts_link_down: int = column("rounds", DROPOUT_CAUSES["link_down"])
+    dropouts_partition: int = column("rounds", DROPOUT_CAUSES["partition"])
+    dropouts_device_offline: int = column("rounds", DROPOUT_CAUSES["device_offline"])
+    dropouts_device_failure: int = column("rounds", DROPOUT_CAUSES["device_failure"])
+    dropouts_gateway_down: int = column("rounds", DROPOUT_CAUSES["gateway_down"])
+    dropouts_server_down: int = column("rounds", DROPOUT_CAUSES["server_down"])
+    dropouts_battery: int = column("rounds", DROPOUT_CAUSES["battery"])
+    dropouts_churn: int = column("rounds", DROPOUT_CAUSES["churn"])
+    dropouts_other: int = column("rounds", DROPOUT_CAUSES["other"])
+    bytes_up: int = column("B", "payload bytes the client sent")
+    bytes_down: int = column("B", "payload bytes the client received")
+    energy_compute_j: float = column("J", "training FLOPs x the profile's J/FLOP")
+    energy_radio_j: float = column("J", "payload bytes x the profile's J/byte")
+    env_episodes: int | None = column("", "RL: episodes in accepted uploads (blank: not RL)", None)
+    env_steps: int | None = column("", "RL: environment steps in accepted uploads", None)
+
+    def dropouts_by_cause(self) -> dict[str, int]:
+        """{cause: count} of the non-zero per-cause columns."""
+        return {c: n for c in DROPOUT_CAUSES if (n := getattr(self, f"dropouts_{c}"))}
+
+
+@dataclass(frozen=True)
+class Summary(Record):
+    """summary.json: one object per run."""
+
+    scenario: str = column("", "the topology's `name`")
+    seed: int = column("", "the run's seed")
+    engine: str = column("", "round engine: `sync` (rounds) or `async` (FedBuff)")
+    strategy: str = column("", "aggregation: the sync strategy, or `fedbuff` for async")
+    task: str = column("", "task kind")
+    codec: str = column("", "upload codec")
+    fidelity: str = column("", "network fidelity: `flow` or `packet`")
+    devices: int = column("clients", "device nodes")
+    rounds: int = column("rounds", "rounds recorded (rows of rounds.csv)")
+    accepted_rounds: int = column("rounds", "rounds whose aggregate was deployed")
+    sim_time_s: float = column("s", "simulated time at the end of the run")
+    wall_time_s: float = column("s", "host time the run took (the only wall-clock field)")
+    metric_name: str = column("", "`accuracy`, `mean_return`, ...")
+    higher_is_better: bool = column("", "direction of the metric")
+    final_metric: float | None = column("", "the deployed model's metric at the end")
+    best_metric: float | None = column("", "best deployed metric over the rounds")
+    target_metric: float | None = column("", "`fl.target` (null: none)")
+    time_to_target_s: float | None = column("s", "until the deployed model reached the target")
+    bytes_to_target: int | None = column("B", "payload up + down until then")
+    bytes_up: int = column("B", "payload bytes up, all rounds")
+    bytes_down: int = column("B", "payload bytes down, all rounds")
+    wire_bytes_up: int = column("B", "wire bytes up on the devices' first hops")
+    wire_bytes_down: int = column("B", "wire bytes down on the devices' first hops")
+    dropouts: dict[str, int] = column(  # noqa: RUF009 - a field(), not a shared default
+        "clients", "{cause: count}: sums of rounds.csv `failed_causes` and of clients.csv"
+    )
+    rounds_surplus: int = column("rounds", "sum of clients.csv `rounds_surplus`")
+    never_contributed: list[str] = column(  # noqa: RUF009 - a field(), not a shared default
+        "",
+        f"clients selected >= {NEVER_CONTRIBUTED_MIN_SELECTED} times without one accepted upload",
+    )
+    energy_j_mean: float | None = column("J", "mean energy per device (null: no devices)")
+    code: str = column("", "fingerprint of the code that made the run (see below)")
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: self[k] for k in self}
+
+
+TABLES: dict[str, type[Record]] = {
+    "rounds.csv": RoundRow,
+    "links.csv": LinkRow,
+    "timeline.csv": TimelineRow,
+    "clients.csv": ClientRow,
+    "summary.json": Summary,
+}
+"""Every typed file of a results folder and its row type."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One field of a row type, as the docs, the writer and the reader see it."""
+
+    name: str
+    kind: str  # int, float, str, bool, optional int/float, causes, names
+    optional: bool
+    unit: str
+    doc: str
+
+
+_KINDS = {
+    int: "int",
+    float: "float",
+    str: "str",
+    bool: "bool",
+    dict[str, int]: "causes",
+    list[str]: "names",
+}
+
+
+@functools.cache
+def columns(row_type: type[Record]) -> tuple[Column, ...]:
+    """The columns of `row_type`, in file order."""
+    hints = typing.get_type_hints(row_type)
+    out = []
+    for f in dataclasses.fields(row_type):
+        hint = hints[f.name]
+        args = typing.get_args(hint)
+        optional = type(None) in args
+        base = next(a for a in args if a is not type(None)) if optional else hint
+        out.append(Column(f.name, _KINDS[base], optional, f.metadata["unit"], f.metadata["doc"]))
+    return tuple(out)

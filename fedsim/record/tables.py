@@ -1,0 +1,208 @@
+"""Typed rows <-> the text of a results folder (CSV cells, summary.json values).
+
+Why here and nowhere else: a cell must read back as exactly what was written (ints stay
+ints, floats round-trip to 9 decimals, blank means NaN or null), and a malformed or older
+folder must fail in one line naming the file, the line and the column, whatever tool reads
+it. The column lists come from `fedsim.record.schema`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from fedsim.errors import FedsimError
+from fedsim.record.schema import Column, Record, Summary, columns
+
+__all__ = [
+    "format_causes",
+    "parse_causes",
+    "read_summary",
+    "read_table",
+    "summary_from_json",
+    "write_summary",
+    "write_table",
+]
+
+R = TypeVar("R", bound=Record)
+
+_OLDER = "written by an older fedsim or by hand? rerun the topology"
+
+
+def format_causes(causes: Mapping[str, int]) -> str:
+    """{"deadline": 3, "link_down": 2} -> `"deadline:3;link_down:2"` (sorted by cause)."""
+    return ";".join(f"{k}:{v}" for k, v in sorted(causes.items()) if v)
+
+
+def parse_causes(text: str | None) -> dict[str, int]:
+    """`"deadline:3;link_down:2"` -> {"deadline": 3, "link_down": 2}; empty -> {}."""
+    out: dict[str, int] = {}
+    for part in (text or "").split(";"):
+        if not part.strip():
+            continue
+        cause, sep, count = part.partition(":")
+        if not sep or not count.strip().isdigit():
+            raise ValueError(f"{part!r} is not cause:count")
+        out[cause.strip()] = out.get(cause.strip(), 0) + int(count)
+    return out
+
+
+def _cell(col: Column, value: Any) -> str:
+    if value is None:
+        return ""
+    if col.kind == "causes":
+        return format_causes(value)
+    if col.kind == "float":
+        v = float(value)
+        return repr(round(v, 9)) if math.isfinite(v) else ""
+    if col.kind == "int":
+        return str(int(value))
+    return str(value)
+
+
+def _parse_cell(col: Column, text: str) -> Any:
+    if col.kind == "str":
+        return text
+    if col.kind == "causes":
+        return parse_causes(text)
+    if text.strip() == "":
+        if col.optional:
+            return None
+        if col.kind == "float":
+            return math.nan
+        raise ValueError("blank")
+    if col.kind == "int":
+        return int(text)
+    return float(text)
+
+
+def write_table(path: Path, row_type: type[R], rows: Iterable[R]) -> None:
+    cols = columns(row_type)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow([c.name for c in cols])
+        for row in rows:
+            if not isinstance(row, row_type):
+                raise TypeError(f"{path.name}: expected {row_type.__name__}, got {type(row)}")
+            w.writerow([_cell(c, getattr(row, c.name)) for c in cols])
+
+
+def read_table(path: Path, row_type: type[R]) -> list[R]:
+    """Every row of a CSV as `row_type`; unknown extra columns are ignored."""
+    cols = columns(row_type)
+    try:
+        return _read_rows(path, row_type, cols)
+    except UnicodeDecodeError:
+        raise FedsimError(f"{path}: not UTF-8 text") from None
+    except csv.Error as exc:
+        raise FedsimError(f"{path}: not a CSV table ({exc})") from None
+
+
+def _read_rows(path: Path, row_type: type[R], cols: tuple[Column, ...]) -> list[R]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        header = reader.fieldnames or []
+        missing = [c.name for c in cols if c.name not in header and _required(c)]
+        if missing:
+            raise FedsimError(f"{path}: no column {missing[0]!r} ({_OLDER})")
+        rows = []
+        for line, raw in enumerate(reader, start=2):
+            values = {}
+            for c in cols:
+                text = raw.get(c.name)
+                if text is None:
+                    continue  # an optional column absent from the header: its default
+                try:
+                    values[c.name] = _parse_cell(c, text)
+                except ValueError:
+                    raise FedsimError(
+                        f"{path}: line {line}, column {c.name!r}: expected "
+                        f"{_kind_text(c)}, got {text!r}"
+                    ) from None
+            rows.append(row_type(**values))
+    return rows
+
+
+def _required(col: Column) -> bool:
+    """Columns a file must have: all but the timeline's `cause` (added later, blank default)."""
+    return col.name != "cause"
+
+
+def _kind_text(col: Column) -> str:
+    text = {
+        "int": "an integer",
+        "float": "a number",
+        "causes": "cause:count;...",
+        "str": "text",
+        "bool": "true/false",
+        "names": "a list of names",
+    }[col.kind]
+    return f"{text} or blank" if col.optional else text
+
+
+def _json_ok(col: Column, value: Any) -> bool:
+    if value is None:
+        return col.optional
+    if col.kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if col.kind == "float":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if col.kind == "str":
+        return isinstance(value, str)
+    if col.kind == "bool":
+        return isinstance(value, bool)
+    if col.kind == "causes":
+        return isinstance(value, dict) and all(
+            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
+            for k, v in value.items()
+        )
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def summary_from_json(data: Any, where: str = "summary.json") -> Summary:
+    """A `Summary` from parsed JSON; unknown keys are ignored (newer fields)."""
+    if not isinstance(data, dict):
+        raise FedsimError(f"{where}: expected a JSON object")
+    values = {}
+    for c in columns(Summary):
+        if c.name not in data:
+            raise FedsimError(f"{where}: no field {c.name!r} ({_OLDER})")
+        value = data[c.name]
+        if not _json_ok(c, value):
+            raise FedsimError(f"{where}: field {c.name!r}: expected {_kind_text(c)}, got {value!r}")
+        if c.kind == "float" and value is not None:
+            value = float(value)
+        values[c.name] = value
+    return Summary(**values)
+
+
+def read_summary(path: Path) -> Summary:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise FedsimError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from exc
+    except UnicodeDecodeError:
+        raise FedsimError(f"{path}: not UTF-8 text") from None
+    return summary_from_json(data, str(path))
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return round(obj, 9) if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def write_json(path: Path, data: Mapping[str, Any]) -> None:
+    path.write_text(json.dumps(_clean(dict(data)), indent=2, sort_keys=True) + "\n", "utf-8")
+
+
+def write_summary(path: Path, summary: Summary) -> None:
+    write_json(path, summary.to_json())

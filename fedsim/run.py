@@ -223,9 +223,9 @@ def _simulate(
     recorder = Recorder(clock=loop.time)
     timeline_open = [True]  # the timeline covers [0, end]: shutdown is not part of the run
 
-    def path_state(dev: str, up: bool, _t: float, _cause: str) -> None:
+    def path_state(dev: str, up: bool, _t: float, cause: str) -> None:
         if timeline_open[0]:
-            recorder.path_state(dev, up)
+            recorder.path_state(dev, up, cause)
 
     net.observers.append(path_state)
     evidence = EvidenceRecorder(net)
@@ -335,7 +335,7 @@ def _simulate(
     with _quiet_gc(), asyncio.Runner(loop_factory=lambda: loop) as runner:
         end = runner.run(main())
     wall = time.perf_counter() - wall0
-    net.finish()
+    net.finish(end)
     recorder.close(end)
     after = byte_totals()
     proof = evidence.finish(end, {k: after[k] - totals[k] for k in after})

@@ -35,9 +35,24 @@ class Channel(Protocol):
 
     def break_(self, cause: str) -> None:
         """The path failed (`cause` names the element): fail every pending and future
-        event with ConnectionResetError(cause)."""
+        event with ConnectionResetError(cause), now. Bytes the model had counted
+        ahead of time for after this instant are taken back off the links: a cut link
+        carried none of them."""
         ...
 
     def close(self) -> None:
         """Orderly close; pending sends still complete."""
+        ...
+
+    def head(self, event: simpy.Event) -> tuple[simpy.Event, int] | None:
+        """For the message sent as `event`, when longer than a segment: (an event that
+        succeeds when its first segment reaches the receiver, that segment's payload
+        size); None otherwise. Lets the receiver see a response's headers before its
+        body (a client knows it is downloading); the event never fires once broken.
+        Optional: a channel without it hands every message over at its last byte."""
+        ...
+
+    @property
+    def finished(self) -> bool:
+        """Broken, or closed with nothing left to deliver: the network may forget it."""
         ...

@@ -137,6 +137,8 @@ class _Model:
     """The transfer-time computations, free of SimPy (shared with the calculator)."""
 
     def __init__(self, path: tuple[Hop, ...], rng: np.random.Generator, params: TcpParams):
+        self.head_at = math.inf
+        """When the last transfer's first segment reached the receiver."""
         self.rng = rng
         self.p = params
         self.mtu = path_mtu(path)
@@ -305,6 +307,7 @@ class _Model:
         P = self.paths[d]
         for c in P.counters:
             c.payload_bytes += nbytes
+        self.head_at = math.inf
         if self.closed_form[d]:
             done, free = self._clean(t, d, nbytes, s)
         else:
@@ -335,6 +338,8 @@ class _Model:
             pay = (w - 1) * mss + lastpay if final else w * mss
             first, last, _ = self.block(t, d, w, pay, mss if w > 1 or not final else lastpay,
                                      lastpay if final else mss)  # fmt: skip
+            if sent == 0:
+                self.head_at = first
             pkts += w
             self.acks(first, d, -(-w // self.p.delack_segments))
             rto.sample(last + ret - t)
@@ -502,6 +507,8 @@ class _Replay(TcpSender):
                 continue
             sack: tuple[int, ...] = ()
             if q == before:
+                if before == 0:
+                    self.m.head_at = a
                 r = before + 1
                 while r in ooo:
                     ooo.discard(r)
@@ -549,6 +556,8 @@ class _Replay(TcpSender):
         if (self.armed and self.deadline < a0) or 2.0 * sp >= self.rto.base:
             return False
         alast = a0 + (w - 1) * sp
+        if self.rcv_nxt == 0:
+            self.m.head_at = fl.first
         # receiver: everything in order; ACKs every 2 segments
         self.rcv_nxt = self.nxt
         if self.rcv_nxt >= self.n:
@@ -647,6 +656,13 @@ class FlowChannel:
             _Sender(RtoEstimator(p), Cubic(p), float(p.initial_window)) for _ in (UP, DOWN)
         )
         self._pending: dict[simpy.Event, None] = {}
+        self._ahead: dict[
+            simpy.Event, tuple[float, float, list[tuple[LinkCounters, int, int, int]]]
+        ] = {}
+        """Per pending event: (start, delivery, counts it added per link direction), the
+        part booked ahead of the clock that `break_` takes back."""
+        self._counters = [c for P in self._m.paths for c in P.counters]
+        self._heads: dict[simpy.Event, tuple[simpy.Event, int]] = {}
         self._broken: str | None = None
         self._closed = False
         self.connected = False
@@ -680,18 +696,32 @@ class FlowChannel:
         s = self._senders[direction]
         now = env.now
         start = max(now, s.free_at)
+        before = self._counts()
         t = self._m.transfer(start, direction, int(nbytes), s) if nbytes > 0 else start
         t = max(t, s.delivered_at)
         s.delivered_at = t
         self._pending[ev] = None
+        self._book_ahead(ev, now, t, before)
+        if nbytes > self._m.mss and self._m.head_at < t:
+            head = env.event()
+            self._heads[ev] = (head, self._m.mss)
+            self._at(self._m.head_at, lambda: self._head(ev))
         self._at(t, lambda: self._finish(ev, nbytes))
         return ev
+
+    def head(self, event: simpy.Event) -> tuple[simpy.Event, int] | None:
+        """For a message longer than one segment: an event that succeeds when its first
+        segment reaches the receiver, and that segment's size (the receiver may read
+        that much before the rest arrives)."""
+        return self._heads.get(event)
 
     def break_(self, cause: str) -> None:
         """Fail every pending event and all future ones with ConnectionResetError(cause)."""
         if self._broken is not None:
             return
         self._broken = cause
+        self._heads.clear()
+        self._take_back(self.env.now)
         pending, self._pending = list(self._pending), {}
         for ev in pending:
             if not ev.triggered:
@@ -699,7 +729,7 @@ class FlowChannel:
 
     def close(self) -> None:
         """Orderly close: FIN/ACK both ways are counted; pending sends still complete.
-        A channel that never connected (a refused or abandoned connect) sends no FIN."""
+        A channel that never connected (or was broken) sends no FIN."""
         if self._closed or self._broken is not None or not self.connected:
             self._closed = True
             return
@@ -709,12 +739,54 @@ class FlowChannel:
                 c.wire_bytes += 2 * self.params.ack_bytes
                 c.packets += 2
 
+    @property
+    def finished(self) -> bool:
+        return self._broken is not None or (self._closed and not self._pending)
+
     # -- internals -------------------------------------------------------------------------------
+    def _counts(self) -> list[tuple[int, int, int]]:
+        return [(c.wire_bytes, c.packets, c.payload_bytes) for c in self._counters]
+
+    def _book_ahead(
+        self, ev: simpy.Event, start: float, end: float, before: list[tuple[int, int, int]]
+    ) -> None:
+        """Remember what was counted now for [start, end], while `ev` is pending."""
+        if end <= start:
+            return
+        added = [
+            (c, c.wire_bytes - w, c.packets - n, c.payload_bytes - p)
+            for c, (w, n, p) in zip(self._counters, before, strict=True)
+            if c.wire_bytes != w or c.packets != n or c.payload_bytes != p
+        ]
+        if added:
+            self._ahead[ev] = (start, end, added)
+
+    def _take_back(self, now: float) -> None:
+        """The path broke at `now`: counts booked for after it are taken back, in
+        proportion to the part of each pending exchange that lay after the cut."""
+        for ev, (start, end, added) in self._ahead.items():
+            if ev.triggered or end <= now:
+                continue
+            left = (end - max(now, start)) / (end - start)
+            for c, w, n, p in added:
+                c.wire_bytes -= round(w * left)
+                c.packets -= round(n * left)
+                c.payload_bytes -= round(p * left)
+        self._ahead.clear()
+
     def _at(self, t: float, fn: Any) -> None:
         to = self.env.timeout(max(0.0, t - self.env.now))
         to.callbacks.append(lambda _e: fn())
 
+    def _head(self, ev: simpy.Event) -> None:
+        if self._broken is None and ev in self._heads:
+            head = self._heads[ev][0]
+            if not head.triggered:
+                head.succeed()
+
     def _finish(self, ev: simpy.Event, value: Any) -> None:
+        self._ahead.pop(ev, None)
+        self._heads.pop(ev, None)
         if self._pending.pop(ev, 0) is None and not ev.triggered:
             ev.succeed(value)
 
@@ -722,6 +794,7 @@ class FlowChannel:
         if ev.triggered or self._broken is not None:
             return
         p, now = self.params, self.env.now
+        before = self._counts()
         ok, t = self._m.handshake(now) if self.path[0].link.up else (False, now)
         if ok:
             rtt = t - now
@@ -731,6 +804,7 @@ class FlowChannel:
                 s.free_at = t
             self._m.packet(t, UP, p.ack_bytes)  # the client's ACK, ahead of any data
             self._senders[UP].free_at = t
+            self._book_ahead(ev, now, t, before)
             self._at(t, lambda: self._connected(ev))
             return
         wait = p.syn_retry * 2.0**k
@@ -745,6 +819,7 @@ class FlowChannel:
         self._finish(ev, None)
 
     def _fail(self, ev: simpy.Event, exc: BaseException) -> None:
+        self._ahead.pop(ev, None)
         if self._pending.pop(ev, 0) is None and not ev.triggered:
             ev.fail(exc)
 

@@ -167,8 +167,10 @@ class Link:
     down_causes: set[str] = field(default_factory=set)
     """Why the link is unusable now (its own outage, an endpoint node down, a
     partition). The network model owns this set; the link is up iff it is empty."""
-    down_since: float | None = None
+    down_log: list[list[float | None]] = field(default_factory=list)
+    """[start, end] of every interval the link was down (end None while it is)."""
     down_time: float = 0.0
+    """Seconds down within the run, set by `Network.finish(end)` from `down_log`."""
     counters: tuple[LinkCounters, LinkCounters] = field(
         default_factory=lambda: (LinkCounters(), LinkCounters())
     )

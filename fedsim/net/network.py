@@ -8,6 +8,11 @@ are reset and new connects fail, the way a detached radio or a dead gateway
 behaves. A node that leaves for good (churn, an empty battery) is `retire`d: it
 goes down with a permanent cause and never comes back.
 
+Every channel opened over a path is kept until it is finished, and a path element
+going down breaks every channel that crosses it, established or still in its
+handshake: whatever the flow or packet model had scheduled to arrive later fails at
+the cut instant instead (nothing arrives over a path that was down in between).
+
 A down element carries a set of causes (`category:name`, e.g. `gateway_down:gw1`,
 `partition:east`, `battery:dev-3`); it is up again only when every cause is gone,
 so overlapping failures compose. Results report the category (before the colon).
@@ -80,6 +85,10 @@ class Network:
         """Partition name -> the child nodes whose uplinks it cuts."""
         self._paths: dict[str, tuple[Hop, ...]] = {}
         self._path_up: dict[str, bool] = {}
+        self._cause_now: dict[str, str] = {}
+        """The cause reported for each device whose path is down."""
+        self._channels: dict[str, list[Channel]] = {}
+        """Channels opened per device and not finished yet, in opening order."""
         self._build()
 
     # -- construction --------------------------------------------------------------
@@ -206,11 +215,17 @@ class Network:
             raise ConnectionRefusedError(f"no route from {client} to {server}")
         rng = self.streams.get("channel", client)
         path = self._paths[client]
+        channel: Channel
         if self.fidelity_for(client) == "packet":
             from fedsim.net.packet import PacketChannel
 
-            return PacketChannel(self.env, path, rng), self.path_latency(client)
-        return FlowChannel(self.env, path, rng), self.path_latency(client)
+            channel = PacketChannel(self.env, path, rng)
+        else:
+            channel = FlowChannel(self.env, path, rng)
+        live = [c for c in self._channels.get(client, ()) if not c.finished]
+        live.append(channel)
+        self._channels[client] = live
+        return channel, self.path_latency(client)
 
     def is_path_up(self, device: str) -> bool:
         return self._path_up[device]
@@ -260,16 +275,22 @@ class Network:
         return links
 
     def set_down(self, target: str, name: str, cause: str) -> None:
+        """`cause` takes a node, a link or a partition down. Every connection and every
+        channel (even one still in its handshake) crossing it is reset now, so no
+        transfer scheduled before this instant completes after it."""
         now = self.env.now
         links = self._links_of(target, name)
         for link in links:
             if not link.down_causes:
-                link.down_since = now
+                link.down_log.append([now, None])
             link.down_causes.add(cause)
         devices = self._devices_under(target, name)
         if self.breaker is not None:
             doomed = set(devices)
             self.breaker(lambda conn: conn.client_node in doomed, cause)
+        for dev in devices:
+            for channel in self._channels.pop(dev, ()):
+                channel.break_(cause)
         self._refresh(devices, cause)
         for see in self.element_observers:
             see(target, name, cause, True)
@@ -278,9 +299,8 @@ class Network:
         now = self.env.now
         for link in self._links_of(target, name):
             link.down_causes.discard(cause)
-            if not link.down_causes and link.down_since is not None:
-                link.down_time += now - link.down_since
-                link.down_since = None
+            if not link.down_causes and link.down_log and link.down_log[-1][1] is None:
+                link.down_log[-1][1] = now
         self._refresh(self._devices_under(target, name), cause)
         for see in self.element_observers:
             see(target, name, cause, False)
@@ -324,19 +344,42 @@ class Network:
         self.set_down("node", node, cause)
 
     def _refresh(self, devices: Iterable[str], cause: str) -> None:
+        """Log path changes and tell observers; a path that stays down but for another
+        reason now (a sleeping meter wakes into a cut backhaul) is reported again with
+        its new cause."""
         now = self.env.now
         for dev in devices:
             up = all(h.link.up for h in self._paths[dev])
             if up == self._path_up[dev]:
+                if not up:
+                    now_cause = self._path_cause(dev)
+                    if now_cause != self._cause_now[dev]:
+                        self._cause_now[dev] = now_cause
+                        for obs in self.observers:
+                            obs(dev, False, now, now_cause)
                 continue
             self._path_up[dev] = up
             log = self.outages[dev]
             if up:
                 log[-1].end = now
+                self._cause_now.pop(dev, None)
             else:
                 log.append(Outage(dev, now, None, cause))
+                self._cause_now[dev] = cause
             for obs in self.observers:
-                obs(dev, up, now, cause)
+                obs(dev, up, now, self._cause_now.get(dev, cause))
+
+    def _path_cause(self, dev: str) -> str:
+        """Why `dev`'s path is down now: a departure for good (churn, battery) first,
+        else the cause of the down element nearest the device (smallest name on ties)."""
+        gone = [c for h in self._paths[dev] for c in h.link.down_causes
+                if c in self.retired.values()]  # fmt: skip
+        if gone:
+            return min(gone)
+        for h in self._paths[dev]:
+            if h.link.down_causes:
+                return min(h.link.down_causes)
+        return self._cause_now.get(dev, "")
 
     def outage_cause(self, device: str, start: float, end: float) -> str | None:
         """The category of the first outage on `device`'s path overlapping [start, end]."""
@@ -345,10 +388,14 @@ class Network:
                 return o.cause.split(":", 1)[0]
         return None
 
-    def finish(self) -> None:
-        """Close open down intervals at the end of the run (for down-time counters)."""
-        now = self.env.now
+    def finish(self, end: float | None = None) -> None:
+        """Set every link's down time: its down intervals clipped to [0, end] (the run's
+        end; default now), an interval still open counted up to `end`. Calling it
+        again recomputes the same numbers (nothing is counted twice); the network may
+        run on after `end` (clients winding down), which never counts."""
+        end = self.env.now if end is None else end
         for link in self.links.values():
-            if link.down_since is not None:
-                link.down_time += now - link.down_since
-                link.down_since = now
+            link.down_time = sum(
+                max(0.0, min(end, end if e is None else e) - min(end, max(0.0, s)))
+                for s, e in link.down_log
+            )

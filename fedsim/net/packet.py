@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from fedsim.net.link import Hop, Transmitter
+from fedsim.net.link import Hop, LinkCounters, Transmitter
 from fedsim.net.tcp import (
     Cubic,
     RtoEstimator,
@@ -140,6 +140,8 @@ class _Side(TcpSender):
         self.last_send = 0.0
         self.timer = _Timer(ch.env, lambda: ch._on_rto(self), owner=self)
         self.msgs: deque[tuple[int, simpy.Event, int]] = deque()
+        self.heads: deque[tuple[int, int, simpy.Event]] = deque()
+        """(first segment, end, event) of messages whose first segment is awaited."""
         # receiver
         self.rcv_nxt = 0
         self.ooo: set[int] = set()
@@ -195,7 +197,15 @@ class PacketChannel:
         self._last_arrival = [[0.0] * len(self.path) for _ in (UP, DOWN)]
         self._broken: str | None = None
         self._closed = False
+        self._on_air: deque[tuple[float, float, LinkCounters, int]] = deque()
+        """(start, end, counters, wire bytes) of frames booked on a transmitter that may
+        not have left yet: `break_` takes back what lay after the cut."""
+        self._booked: tuple[list[dict[int, float]], ...] = tuple(
+            [{} for _ in self.path] for _ in (UP, DOWN)
+        )
+        """Per direction and hop: data segment -> when its first frame started there."""
         self._connect_ev: simpy.Event | None = None
+        self._heads: dict[simpy.Event, tuple[simpy.Event, int]] = {}
         self._syn_tries = 0
         self._syn_sent_at = 0.0
         self._syn_timer = _Timer(env, self._on_syn_timeout)
@@ -232,12 +242,17 @@ class PacketChannel:
             h.link.counters[h.direction].payload_bytes += nbytes
         if s.una == s.nxt and self.env.now - s.last_send > s.rto.current:
             s.cwnd = min(s.cwnd, float(self.params.initial_window))  # restart after idle
+        first = len(s.sizes)
         s.sizes.extend(segment_sizes(nbytes, self.mss))
         end = s.n = len(s.sizes)
         if end <= s.rcv_nxt:
             ev.succeed(nbytes)
             return ev
         s.msgs.append((end, ev, nbytes))
+        if end - first > 1 and first >= s.rcv_nxt:
+            head = self.env.event()
+            self._heads[ev] = (head, s.sizes[first])
+            s.heads.append((first, end, head))
         if self.connected:
             s.now = self.env.now
             s.try_send()
@@ -248,11 +263,14 @@ class PacketChannel:
         if self._broken is not None:
             return
         self._broken = cause
+        self._take_back(self.env.now)
         evs = [ev for s in self.sides for _, ev, _ in s.msgs]
         if self._connect_ev is not None:
             evs.insert(0, self._connect_ev)
+        self._heads.clear()
         for s in self.sides:
             s.msgs.clear()
+            s.heads.clear()
             s.timer.stop()
             s.delack.stop()
         self._syn_timer.stop()
@@ -261,8 +279,8 @@ class PacketChannel:
                 ev.fail(ConnectionResetError(cause))
 
     def close(self) -> None:
-        """Orderly close: FIN/ACK counted each way; pending sends still complete. A
-        channel that never connected (a refused or abandoned connect) sends no FIN."""
+        """Orderly close: FIN/ACK counted each way; pending sends still complete.
+        A channel that never connected (or was broken) sends no FIN."""
         if not self._closed and self._broken is None and self.connected:
             for d in (UP, DOWN):
                 for h in self.paths[d]:
@@ -270,6 +288,29 @@ class PacketChannel:
                     c.wire_bytes += 2 * self.params.ack_bytes
                     c.packets += 2
         self._closed = True
+
+    @property
+    def finished(self) -> bool:
+        if self._broken is not None:
+            return True
+        pending = self._connect_ev is not None and not self._connect_ev.triggered
+        return self._closed and not pending and not any(s.msgs for s in self.sides)
+
+    def _take_back(self, now: float) -> None:
+        """The path broke at `now`: frames booked to go out after it never did, and the
+        payload of segments never sent is no payload carried."""
+        for start, end, c, wire in self._on_air:
+            if end <= now:
+                continue
+            c.wire_bytes -= round(wire * (end - max(start, now)) / (end - start))
+            if start >= now:
+                c.packets -= 1
+        self._on_air.clear()
+        for s in self.sides:
+            counted = sum(s.sizes)
+            for h, booked in zip(self.paths[s.d], self._booked[s.d], strict=True):
+                carried = sum(s.sizes[q] for q, t in booked.items() if t < now)
+                h.link.counters[h.direction].payload_bytes -= counted - carried
 
     # -- the wire --------------------------------------------------------------------------------
     def _emit(self, d: int, pkt: _Pkt) -> None:
@@ -292,10 +333,17 @@ class PacketChannel:
         if len(q) > link.queue_limit:
             c.drops += 1
             return
-        _, end = tx.reserve(now, pkt.wire * 8.0)
+        start, end = tx.reserve(now, pkt.wire * 8.0)
         q.append(end)
         c.wire_bytes += pkt.wire
         c.packets += 1
+        air = self._on_air
+        while air and air[0][1] <= now:
+            air.popleft()
+        if end > now:
+            air.append((start, end, c, pkt.wire))
+        if pkt.kind == _DATA:
+            self._booked[d][i].setdefault(pkt.seq, start)
         if link.loss[hop.direction].drop(self.rng):
             c.drops += 1
             return
@@ -413,8 +461,17 @@ class PacketChannel:
         a.ts = s.ts_echo
         self._emit(1 - s.d, a)
 
+    def head(self, event: simpy.Event) -> tuple[simpy.Event, int] | None:
+        """See `Channel.head`: the first segment of a longer message, in order."""
+        return self._heads.get(event)
+
     def _deliver(self, s: _Side) -> None:
+        while s.heads and s.heads[0][0] < s.rcv_nxt:
+            _, end, head = s.heads.popleft()
+            if end > s.rcv_nxt:  # the rest is still on its way
+                head.succeed()
         while s.msgs and s.msgs[0][0] <= s.rcv_nxt:
             _, ev, n = s.msgs.popleft()
+            self._heads.pop(ev, None)
             if not ev.triggered:
                 ev.succeed(n)

@@ -215,6 +215,8 @@ class EmulatedConnection:
         self.in_flight = [0, 0]
         self._pending: tuple[deque[bytes], deque[bytes]] = (deque(), deque())
         self._eof_after = [False, False]
+        self._head_given = [0, 0]
+        """Bytes of the first pending message already handed over with its head."""
         self.broken = False
         self._open_ends = 2
 
@@ -246,6 +248,22 @@ class EmulatedConnection:
         if tap is not None:
             tap.sent(self.client_node, direction, len(chunk), mark, event)
         event.callbacks.append(lambda ev: self._delivered(ev, direction))
+        heads = getattr(self.channel, "head", None)  # optional: test doubles lack it
+        head = heads(event) if heads is not None and direction == DOWN else None
+        if head is not None:
+            head_ev, nbytes = head
+            head_ev.callbacks.append(
+                lambda _ev: self.loop.sim_call_soon(self._hand_over_head, direction, chunk, nbytes)
+            )
+
+    def _hand_over_head(self, direction: int, chunk: bytes, nbytes: int) -> None:
+        """A response's first segment arrived: the client reads its headers (and knows
+        it is downloading) before the rest of the body is there."""
+        pending = self._pending[direction]
+        if self.broken or not pending or pending[0] is not chunk or self._head_given[direction]:
+            return
+        self._head_given[direction] = nbytes
+        self._receiver(direction)._data_received(chunk[:nbytes])
 
     def _delivered(self, event: simpy.Event, direction: int) -> None:
         if not event.ok:
@@ -262,7 +280,8 @@ class EmulatedConnection:
             return
         self.in_flight[direction] -= len(chunk)
         self.ends[direction]._drained()
-        self._receiver(direction)._data_received(chunk)
+        given, self._head_given[direction] = self._head_given[direction], 0
+        self._receiver(direction)._data_received(chunk[given:] if given else chunk)
         if self._eof_after[direction] and not self._pending[direction]:
             self._eof_after[direction] = False
             self.loop.call_soon(self._receiver(direction)._eof_received)
@@ -296,6 +315,8 @@ class EmulatedConnection:
 
         It is seen on the next loop turn, after callbacks already queued: a server
         task woken by data that just arrived must run before it learns of the reset.
+        Called from inside SimPy (a path going down), it wakes the loop, so both ends
+        see the reset at the cut instant, not at the next unrelated event.
         """
         if self.broken:
             return
@@ -303,7 +324,7 @@ class EmulatedConnection:
         self.channel.break_(cause)
         for end in self.ends:
             exc = ConnectionResetError(errno.ECONNRESET, f"connection reset: {cause}")
-            self.loop.call_soon(end._connection_lost, exc)
+            self.loop.sim_call_soon(end._connection_lost, exc)
 
     def end_lost(self, side: int) -> None:
         self._open_ends -= 1

@@ -22,6 +22,9 @@ class Interval:
     state: str
     start_s: float
     end_s: float
+    cause: str = ""
+    """Why the client is offline: the outage category (`device_offline`, `link_down`,
+    `gateway_down`, `partition`, `churn`, `battery`, ...); empty for other states."""
 
 
 @dataclass
@@ -29,6 +32,7 @@ class _Track:
     state: str = "idle"
     offline: bool = False
     since: float = 0.0
+    cause: str = ""
 
 
 @dataclass
@@ -45,8 +49,8 @@ class Recorder:
             self.dropouts[cause] = self.dropouts.get(cause, 0) + n
 
     # -- per-client timeline: offline (from the network) overrides the client state --
-    def _shown(self, t: _Track) -> str:
-        return "offline" if t.offline else t.state
+    def _shown(self, t: _Track) -> tuple[str, str]:
+        return ("offline", t.cause) if t.offline else (t.state, "")
 
     def _switch(self, client: str, change: Callable[[_Track], None]) -> None:
         now = self.clock()
@@ -56,7 +60,7 @@ class Recorder:
         after = self._shown(track)
         if after != before:
             if now > track.since:
-                self.timeline.append(Interval(client, before, track.since, now))
+                self.timeline.append(Interval(client, *before[:1], track.since, now, before[1]))
             track.since = now
 
     def client_state(self, client: str, state: str) -> None:
@@ -68,9 +72,14 @@ class Recorder:
 
         self._switch(client, change)
 
-    def path_state(self, client: str, up: bool) -> None:
+    def path_state(self, client: str, up: bool, cause: str = "") -> None:
+        """The client's path went up or down (or stays down for a new `cause`,
+        `category:name`; the timeline keeps the category)."""
+        category = "" if up else cause.split(":", 1)[0]
+
         def change(t: _Track) -> None:
             t.offline = not up
+            t.cause = category
 
         self._switch(client, change)
 
@@ -78,7 +87,8 @@ class Recorder:
         """End every open interval at `end` (the run's last simulated instant)."""
         for client, track in sorted(self._tracks.items()):
             if end > track.since:
-                self.timeline.append(Interval(client, self._shown(track), track.since, end))
+                state, cause = self._shown(track)
+                self.timeline.append(Interval(client, state, track.since, end, cause))
                 track.since = end
         self.timeline.sort(key=lambda iv: (iv.client, iv.start_s))
 

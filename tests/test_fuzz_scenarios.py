@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 import yaml
+from fuzz.known import KNOWN_BUGS, KnownBug
 from fuzz.run import run_and_check, simulate_scenario
 from fuzz.topologies import FuzzScenario, scenarios
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 
 FAST_EXAMPLES = 200
 SLOW_EXAMPLES = int(os.environ.get("FEDSIM_FUZZ_EXAMPLES", "2000"))
@@ -34,16 +35,39 @@ def fuzz_settings(examples: int) -> Any:
     )
 
 
-def run_in_temp(scenario: FuzzScenario) -> Any:
+def run_in_temp(scenario: FuzzScenario, *, ignore_known: bool = False) -> Any:
     with tempfile.TemporaryDirectory(prefix="fedsim-fuzz-") as folder:
-        return run_and_check(scenario, Path(folder))
+        result = run_and_check(scenario, Path(folder), ignore_known=ignore_known)
+    for label in features(scenario, result):  # --hypothesis-show-statistics lists them
+        event(label)
+    return result
+
+
+def features(scenario: FuzzScenario, result: Any) -> list[str]:
+    """What a generated scenario exercised, for the coverage statistics."""
+    sc = result.scenario
+    kinds = {n.connectivity.kind for n in sc.nodes if n.kind != "server"}
+    out = [f"engine {sc.fl.engine}", f"fidelity {sc.fidelity}", f"task {sc.task.kind}",
+           f"codec {sc.fl.codec}", "completed a round" if result.recorder.rounds else "no round",
+           *(f"connectivity {k}" for k in sorted(kinds))]  # fmt: skip
+    if sc.failures:
+        out.append("scheduled failures")
+    if any(n.connectivity.churn_fraction > 0 for n in sc.nodes):
+        out.append("churn")
+    if result.summary["dropouts"]:
+        out.append("dropouts")
+    if any(n.kind == "gateway" for n in sc.nodes):
+        out.append("gateways")
+    if any(sc.devices[n.device].battery_j for n in sc.device_nodes if n.device):
+        out.append("batteries")
+    return out
 
 
 @pytest.mark.timeout(900)
 @fuzz_settings(FAST_EXAMPLES)
 @given(scenario=scenarios())
 def test_generated_scenarios_run_clean(scenario: FuzzScenario) -> None:
-    run_in_temp(scenario)
+    run_in_temp(scenario, ignore_known=True)
 
 
 @pytest.mark.slow
@@ -51,7 +75,7 @@ def test_generated_scenarios_run_clean(scenario: FuzzScenario) -> None:
 @fuzz_settings(SLOW_EXAMPLES)
 @given(scenario=scenarios())
 def test_many_generated_scenarios_run_clean(scenario: FuzzScenario) -> None:
-    run_in_temp(scenario)
+    run_in_temp(scenario, ignore_known=True)
 
 
 def _fingerprint(result: Any) -> tuple[Any, ...]:
@@ -70,7 +94,7 @@ def _fingerprint(result: Any) -> tuple[Any, ...]:
 @given(scenario=scenarios())
 def test_generated_scenarios_are_deterministic(scenario: FuzzScenario) -> None:
     """Same topology and seed, same numbers (wall time apart)."""
-    first = run_in_temp(scenario)
+    first = run_in_temp(scenario, ignore_known=True)
     with tempfile.TemporaryDirectory(prefix="fedsim-fuzz-") as folder:
         second = simulate_scenario(scenario, Path(folder))
     assert _fingerprint(first) == _fingerprint(second), scenario.yaml()
@@ -103,6 +127,15 @@ def _regression_params() -> list[Any]:
 def test_regressions_exist() -> None:
     """The folder is read: a regression that silently stopped running would pass."""
     assert list(REGRESSIONS.glob("*.yaml"))
+
+
+@pytest.mark.parametrize("bug", KNOWN_BUGS, ids=lambda b: b.regression)
+def test_known_bugs_are_tracked_by_a_strict_xfail(bug: KnownBug) -> None:
+    """A bug the generated tests skip must fail its own regression until fixed."""
+    path = REGRESSIONS / f"{bug.regression}.yaml"
+    assert path.is_file(), f"{path.name}: no regression for a known bug"
+    _scenario, reason = load_regression(path)
+    assert reason, f"{path.name}: a known bug's regression needs an '# xfail:' line"
 
 
 @pytest.mark.timeout(120)

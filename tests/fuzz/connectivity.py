@@ -10,7 +10,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from fuzz.units import duration, durations, fractions, percent
+from fuzz.units import duration, durations, fractions, moments, percent
 
 KINDS = ("always", "markov", "periodic", "trace", "churn")
 
@@ -37,11 +37,11 @@ def down_intervals(draw: st.DrawFn, horizon_s: float) -> list[tuple[float, float
     """Sorted, possibly overlapping DOWN intervals; the last may never end."""
     out: list[tuple[float, float | None]] = []
     for _ in range(draw(st.integers(1, 3))):
-        start = draw(durations(0, horizon_s))
-        length = draw(durations(1, max(2.0, horizon_s / 3)))
+        start = draw(moments(horizon_s))
+        length = draw(st.one_of(durations(1, 30), durations(1, max(2.0, horizon_s / 3))))
         out.append((start, start + length))
     if draw(st.integers(0, 4)) == 0:
-        out.append((draw(durations(0, horizon_s)), None))
+        out.append((draw(moments(horizon_s)), None))
     return sorted(out, key=lambda iv: iv[0])
 
 
@@ -56,15 +56,15 @@ def connectivity(draw: st.DrawFn, name: str, horizon_s: float, members: list[str
     if kind == "markov":
         conn = {
             "kind": "markov",
-            "mean_up": duration(draw(durations(10, max(20.0, horizon_s)))),
-            "mean_down": duration(draw(durations(5, max(10.0, horizon_s / 4)))),
+            "mean_up": duration(draw(st.one_of(durations(1, 60), durations(10, horizon_s)))),
+            "mean_down": duration(draw(durations(1, max(10.0, horizon_s / 4)))),
         }
         if draw(st.booleans()):
             conn["start_up"] = draw(st.booleans())
         return Reachability(conn)
     if kind == "periodic":
-        period = draw(durations(30, max(60.0, horizon_s / 2)))
-        awake = draw(durations(10, period))
+        period = draw(st.one_of(durations(5, 120), durations(30, max(60.0, horizon_s / 2))))
+        awake = draw(durations(1, period))
         return Reachability({"kind": "periodic", "period": duration(period),
                              "awake": duration(awake)})  # fmt: skip
     if kind == "trace":
@@ -72,7 +72,7 @@ def connectivity(draw: st.DrawFn, name: str, horizon_s: float, members: list[str
         path = f"traces/{name}.csv"
         text = trace_csv(draw(down_intervals(horizon_s)), node)
         return Reachability({"kind": "trace", "file": path}, {path: text})
-    low = draw(durations(1, horizon_s))
+    low = draw(moments(horizon_s))
     if draw(st.booleans()):
         return Reachability({"kind": "churn", "leave_after": duration(low)})
     high = draw(durations(low, max(low, horizon_s * 1.5)))
@@ -83,7 +83,7 @@ def connectivity(draw: st.DrawFn, name: str, horizon_s: float, members: list[str
 def group_churn(draw: st.DrawFn, horizon_s: float) -> dict[str, Any]:
     """`nodes[i].churn`: a fraction of a group leaves for good at a drawn time."""
     out: dict[str, Any] = {"fraction": percent(draw(fractions(0.0, 1.0)))}
-    low = draw(durations(0, horizon_s))
+    low = draw(moments(horizon_s))
     if draw(st.booleans()):
         out["after"] = duration(low)
     else:

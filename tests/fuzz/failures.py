@@ -8,7 +8,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from fuzz.units import duration, durations
+from fuzz.units import duration, durations, moments
 
 PERMANENT_S = 30 * 86400.0
 """A failure this long outlasts every generated run: the format's 'never comes back'."""
@@ -27,10 +27,11 @@ class Targets:
 @st.composite
 def window(draw: st.DrawFn, horizon_s: float) -> dict[str, Any]:
     """`at` and `duration`: mostly inside the run, sometimes for good."""
-    at = draw(durations(0, horizon_s))
+    at = draw(moments(horizon_s))
     if draw(st.integers(0, 4)) == 0:
         return {"at": duration(at), "duration": duration(PERMANENT_S)}
-    return {"at": duration(at), "duration": duration(draw(durations(1, max(2.0, horizon_s / 2))))}
+    length = draw(st.one_of(durations(1, 30), durations(1, max(2.0, horizon_s / 2))))
+    return {"at": duration(at), "duration": duration(length)}
 
 
 @st.composite

@@ -19,8 +19,9 @@ def check(fn: Check) -> Check:
     return fn
 
 
-def check_properties(result: Any) -> list[str]:
-    return [line for fn in CHECKS for line in fn(result)]
+def check_properties(result: Any) -> list[tuple[str, str]]:
+    """(property name, what is wrong) for every broken property."""
+    return [(fn.__name__.replace("_", "-"), line) for fn in CHECKS for line in fn(result)]
 
 
 def _limit(result: Any) -> float:

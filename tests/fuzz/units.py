@@ -6,6 +6,8 @@ loader's unit parsing is exercised too (only spellings docs/topology.md promises
 
 from __future__ import annotations
 
+import math
+
 from hypothesis import strategies as st
 
 
@@ -38,9 +40,15 @@ def durations(low_s: float, high_s: float) -> st.SearchStrategy[float]:
     """Whole seconds (or tenths below 10 s) in [low, high]: short YAML, exact units."""
     if high_s <= 10:
         return st.integers(round(low_s * 10), round(high_s * 10)).map(lambda x: x / 10)
-    return st.integers(int(low_s), int(high_s)).map(float)
+    return st.integers(math.ceil(low_s), max(math.ceil(low_s), int(high_s))).map(float)
 
 
 def fractions(low: float, high: float) -> st.SearchStrategy[float]:
     """Fractions on a 0.1 % grid, written as percentages."""
     return st.integers(round(low * 1000), round(high * 1000)).map(lambda x: x / 1000)
+
+
+def moments(horizon_s: float) -> st.SearchStrategy[float]:
+    """A time in the run, often early: short runs finish their rounds in seconds, and
+    an outage is most telling while a round is in flight."""
+    return st.one_of(durations(0, 10), durations(0, min(120.0, horizon_s)), durations(0, horizon_s))

@@ -37,8 +37,14 @@ def fuzz_settings(examples: int) -> Any:
 
 def run_in_temp(scenario: FuzzScenario, *, ignore_known: bool = False) -> Any:
     with tempfile.TemporaryDirectory(prefix="fedsim-fuzz-") as folder:
-        result = run_and_check(scenario, Path(folder), ignore_known=ignore_known)
-    for label in features(scenario, result):  # --hypothesis-show-statistics lists them
+        return run_and_check(scenario, Path(folder), ignore_known=ignore_known)
+
+
+def run_generated(scenario: FuzzScenario) -> Any:
+    """A generated scenario: known bugs skipped, coverage recorded as Hypothesis events
+    (`--hypothesis-show-statistics` lists them)."""
+    result = run_in_temp(scenario, ignore_known=True)
+    for label in features(scenario, result):
         event(label)
     return result
 
@@ -67,7 +73,7 @@ def features(scenario: FuzzScenario, result: Any) -> list[str]:
 @fuzz_settings(FAST_EXAMPLES)
 @given(scenario=scenarios())
 def test_generated_scenarios_run_clean(scenario: FuzzScenario) -> None:
-    run_in_temp(scenario, ignore_known=True)
+    run_generated(scenario)
 
 
 @pytest.mark.slow
@@ -75,7 +81,7 @@ def test_generated_scenarios_run_clean(scenario: FuzzScenario) -> None:
 @fuzz_settings(SLOW_EXAMPLES)
 @given(scenario=scenarios())
 def test_many_generated_scenarios_run_clean(scenario: FuzzScenario) -> None:
-    run_in_temp(scenario, ignore_known=True)
+    run_generated(scenario)
 
 
 def _fingerprint(result: Any) -> tuple[Any, ...]:
@@ -94,7 +100,7 @@ def _fingerprint(result: Any) -> tuple[Any, ...]:
 @given(scenario=scenarios())
 def test_generated_scenarios_are_deterministic(scenario: FuzzScenario) -> None:
     """Same topology and seed, same numbers (wall time apart)."""
-    first = run_in_temp(scenario, ignore_known=True)
+    first = run_generated(scenario)
     with tempfile.TemporaryDirectory(prefix="fedsim-fuzz-") as folder:
         second = simulate_scenario(scenario, Path(folder))
     assert _fingerprint(first) == _fingerprint(second), scenario.yaml()

@@ -28,6 +28,7 @@ KNOWN_BUGS: tuple[KnownBug, ...] = (
         lambda sc: sc.fl.engine == "sync" and sc.fl.round_interval_s > 0,
     ),
     KnownBug("cut_bytes_taken_back", "bytes-reconcile"),
+    KnownBug("battery_overspent", "energy-within-battery"),
 )
 
 

@@ -137,3 +137,20 @@ def metrics_are_numbers(result: Any) -> Iterator[str]:
     for r in result.recorder.rounds:
         if isinstance(r.metric, float) and math.isnan(r.metric):
             yield f"rounds.csv round {r.round}: metric is NaN"
+
+
+@check
+def energy_within_battery(result: Any) -> Iterator[str]:
+    """A battery-powered device cannot spend more than it started with."""
+    sc = result.scenario
+    nodes = {n.name: n for n in sc.device_nodes}
+    for c in result.clients:
+        node = nodes[c["client"]]
+        capacity = sc.devices[node.device].battery_j if node.device else None
+        if capacity is None:
+            continue
+        start = capacity * node.connectivity.initial_charge[1]
+        spent = c["energy_compute_j"] + c["energy_radio_j"]
+        if spent > start * (1 + 1e-9) + 1e-12:
+            yield (f"clients.csv {c['client']}: spent {spent:.6g} J, "
+                   f"its battery held at most {start:.6g} J")  # fmt: skip

@@ -243,8 +243,11 @@ def _simulate(
     totals = {"up": 0, "down": 0, "wire_up": 0, "wire_down": 0}
 
     def byte_totals() -> dict[str, int]:
-        up = sum(v[0] for v in wire.node_bytes.values())
-        down = sum(v[1] for v in wire.node_bytes.values())
+        """Payload and wire bytes that crossed the devices' access links (a channel cut
+        mid-transfer takes back what it had booked past the cut, so these, not the
+        bytes the clients wrote, are what reconciles with links.csv)."""
+        up = sum(link.counters[0].payload_bytes for link in access)
+        down = sum(link.counters[1].payload_bytes for link in access)
         wup = sum(link.counters[0].wire_bytes for link in access)
         wdown = sum(link.counters[1].wire_bytes for link in access)
         return {"up": up, "down": down, "wire_up": wup, "wire_down": wdown}

@@ -1,4 +1,9 @@
-"""Shared fixtures. Every async test runs on fedsim's virtual-time loop."""
+"""Shared fixtures. Every async test runs on fedsim's virtual-time loop.
+
+Every run a test makes is audited: `fedsim.run.simulate` and `run_scenario` check the
+run's invariants by default (`fedsim.audit`) and raise `AuditError` on a violation, so
+a test that runs a scenario fails on one. Only a test about the auditor itself passes
+`audit=False`."""
 
 from __future__ import annotations
 

@@ -226,6 +226,20 @@ def test_bytes_that_do_not_reconcile_are_caught(clean: RunResult, change: str, e
     assert any(expect in d for d in found), found
 
 
+def test_client_bytes_beyond_what_its_messages_carried_are_caught(clean: RunResult) -> None:
+    ev = clean.evidence
+    assert ev is not None
+    m = ev.messages
+    mine = np.flatnonzero((m.device == ev.devices.index("dev-2")) & (m.direction == 0))
+    payload = m.payload.copy()
+    payload[mine[0]] -= 10  # the client wrote 10 bytes fewer than clients.csv says
+    bad = doctor(clean, messages=dataclasses.replace(m, payload=payload))
+    found = [v.detail for v in audit(bad) if v.invariant == "bytes-reconcile"]
+    assert len(found) == 1
+    assert found[0].startswith("client dev-2 bytes_up")
+    assert "is outside" in found[0]
+
+
 def test_bytes_after_the_last_round_are_named_in_the_evidence(clean: RunResult) -> None:
     ev = clean.evidence
     assert ev is not None
@@ -303,3 +317,40 @@ def test_interval_helpers() -> None:
     )
     assert hit.tolist() == [0, -1, 1, 2, -1]
     assert math.isclose(sum(e - s for s, e, _ in spans), 3.0)
+
+
+def test_evidence_follows_overlapping_causes_and_dead_transmitters() -> None:
+    """A link down for two overlapping causes is one interval; a node down makes the
+    directions it transmits on dead carriers; counters gained meanwhile are kept."""
+    import simpy
+
+    from fedsim.net.evidence import EvidenceRecorder
+    from fedsim.net.network import Network
+    from fedsim.rng import Streams
+
+    env = simpy.Environment()
+    net = Network(env, parse_scenario(tiny_topology()), Streams(1))
+    ev = EvidenceRecorder(net)
+
+    def at(t: float, fn: Any, *args: Any) -> None:
+        env.timeout(t).callbacks.append(lambda _e: fn(*args))
+
+    at(1.0, net.set_down, "link", "gw", "link_down:gw")
+    at(2.0, net.set_down, "node", "gw", "gateway_down:gw")
+    at(2.5, lambda: setattr(net.links["gw-server"].counters[0], "drops", 9))
+    at(2.5, lambda: setattr(net.links["gw-server"].counters[1], "wire_bytes", 54))
+    at(3.0, net.set_up, "link", "gw", "link_down:gw")
+    at(4.0, net.set_up, "node", "gw", "gateway_down:gw")
+    env.run(until=5.0)
+    proof = ev.finish(5.0, {})
+    link = [(d.start, d.end, d.cause) for d in proof.link_down if d.element == "gw-server"]
+    assert link == [(1.0, 4.0, "link_down:gw")]
+    assert [(d.element, d.start, d.end) for d in proof.node_down] == [("gw", 2.0, 4.0)]
+    dead = {(c.link, c.direction): (c.start, c.end, c.carried) for c in proof.carrier_down}
+    assert dead[("gw-server", 0)] == (1.0, 4.0, (0, 0, 0))  # drops are not carrying
+    assert dead[("gw-server", 1)] == (1.0, 4.0, (0, 54, 0))
+    assert dead[("dev-1-gw", 1)] == (2.0, 4.0, (0, 0, 0))  # the gateway transmits down
+    assert ("dev-1-gw", 0) in dead  # its children's uplinks are cut with it
+    assert [(d.element, d.start, d.end) for d in proof.path_down if d.element == "dev-1"] == [
+        ("dev-1", 1.0, 4.0)
+    ]

@@ -25,11 +25,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
 
-from fedsim.net.link import Link
+from fedsim.net.link import Link, LinkCounters
 from fedsim.net.network import Network
 
 __all__ = ["Accepted", "CarrierDown", "Down", "Evidence", "EvidenceRecorder", "Messages"]
@@ -125,13 +126,13 @@ class EvidenceRecorder:
         self._index = {name: i for i, name in enumerate(devices)}
         self.paths: dict[str, tuple[str, ...]] = {}
         self.path_nodes: dict[str, tuple[str, ...]] = {}
-        self._access: dict[str, Link] = {}
+        self._access: dict[str, tuple[LinkCounters, LinkCounters]] = {}
         for dev in devices:
             hops = net.path(dev)
             self.paths[dev] = tuple(h.link.name for h in hops)
             self.path_nodes[dev] = (dev, *(h.link.b for h in hops))
             if hops:
-                self._access[dev] = hops[0].link
+                self._access[dev] = hops[0].link.counters
         self.link_down: list[Down] = []
         self.node_down: list[Down] = []
         self.path_down: list[Down] = []
@@ -211,25 +212,23 @@ class EvidenceRecorder:
 
     # -- the wire: every message (Wire.tap) ----------------------------------------------
     def mark(self, node: str, direction: int) -> int:
-        link = self._access.get(node)
-        return link.counters[direction].wire_bytes if link is not None else 0
+        counters = self._access.get(node)
+        return counters[direction].wire_bytes if counters is not None else 0
 
     def sent(self, node: str, direction: int, nbytes: int, mark: int, event: Any) -> None:
+        counters = self._access.get(node)
         i = len(self._m_sent)
         self._m_device.append(self._index.get(node, -1))
         self._m_direction.append(direction)
         self._m_sent.append(self.env.now)
         self._m_delivered.append(math.nan)
         self._m_payload.append(nbytes)
-        self._m_wire.append(self.mark(node, direction) - mark)
-        delivered = self._m_delivered
-        env = self.env
+        self._m_wire.append(counters[direction].wire_bytes - mark if counters is not None else 0)
+        event.callbacks.append(partial(self._delivered, i))
 
-        def done(ev: Any) -> None:
-            if ev.ok:
-                delivered[i] = env.now
-
-        event.callbacks.append(done)
+    def _delivered(self, i: int, event: Any) -> None:
+        if event.ok:
+            self._m_delivered[i] = self.env.now
 
     # -- the FL side: uploads and acceptances ----------------------------------------------
     def client_state(self, client: str, state: str) -> None:

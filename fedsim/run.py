@@ -38,8 +38,8 @@ from fedsim.net.network import Network
 from fedsim.net.transport import EmulatedConnector, EmulatedSite, Wire
 from fedsim.record.dropouts import dropout_cells, never_contributed
 from fedsim.record.fingerprint import code_fingerprint
-from fedsim.record.recorder import Recorder, RoundRow
-from fedsim.record.schema import ClientRow, LinkRow, Summary, TimelineRow
+from fedsim.record.recorder import Recorder
+from fedsim.record.schema import ClientRow, LinkRow, RoundRow, Summary, TimelineRow
 from fedsim.record.writer import write_json, write_run
 from fedsim.rng import Streams
 from fedsim.scenario import Scenario, load_scenario

@@ -12,6 +12,7 @@ from fake_results import fake_summary, write_synthetic_run
 
 from fedsim.audit import audit
 from fedsim.audit.dropouts import check as dropouts_reconcile
+from fedsim.audit.dropouts import check_participation
 from fedsim.errors import FedsimError
 from fedsim.record.runs import load_run
 from fedsim.record.schema import (
@@ -124,7 +125,8 @@ def test_default_run_dropouts_reconcile(default_run: RunResult, tmp_path: Path) 
     """Finding 3: clients.csv `dropouts` summed to 122 while summary.json said 10."""
     result = default_run
     assert list(dropouts_reconcile(result)) == []
-    assert [v for v in audit(result) if v.invariant == "dropouts-reconcile"] == []
+    mine = {"dropouts-reconcile", "participation-reconcile"}
+    assert [v for v in audit(result) if v.invariant in mine] == []
     total = sum(result.summary.dropouts.values())
     assert sum(c.dropouts for c in result.clients) == total
     assert sum(r.failed for r in result.rounds) == total
@@ -173,6 +175,16 @@ def test_a_doctored_result_does_not_reconcile(default_run: RunResult) -> None:
         )
     )
     assert any(f"clients.csv {victim.client}: dropouts" in v.detail for v in found)
+    one_more = dataclasses.replace(victim, rounds_reported=victim.rounds_reported + 1)
+    found = list(
+        check_participation(
+            dataclasses.replace(
+                result, clients=[one_more if c is victim else c for c in result.clients]
+            )
+        )
+    )
+    assert [v.invariant for v in found] == ["participation-reconcile"]
+    assert "rounds.csv reported sums to" in found[0].detail
 
 
 def test_fedbuff_runs_name_their_engine(tmp_path: Path) -> None:
@@ -180,5 +192,6 @@ def test_fedbuff_runs_name_their_engine(tmp_path: Path) -> None:
     result = simulate(sc)
     assert (result.summary.engine, result.summary.strategy) == ("async", "fedbuff")
     assert list(dropouts_reconcile(result)) == []
+    assert list(check_participation(result)) == []
     for c in result.clients:
         assert c.rounds_selected == c.rounds_reported + c.dropouts + c.rounds_surplus

@@ -1,4 +1,5 @@
-"""Dropouts reconcile: rounds.csv, clients.csv and summary.json tell one story.
+"""Dropouts and participation reconcile: rounds.csv, clients.csv and summary.json tell
+one story.
 
 A dropout is a selected client that did not report, with a cause (docs/results.md). The
 same failures are counted three times, per round, per client and in total; if any two
@@ -78,3 +79,29 @@ def check(result: Any) -> Iterator[Violation]:
             NAME,
             f"summary.json rounds_surplus {summary.rounds_surplus} != clients.csv sum {surplus}",
         )
+
+
+PARTICIPATION = "participation-reconcile"
+
+
+@invariant(
+    PARTICIPATION,
+    "reports agree between rounds.csv (reported) and clients.csv (rounds_reported); for the "
+    "sync engine, selections too (selected vs rounds_selected)",
+)
+def check_participation(result: Any) -> Iterator[Violation]:
+    summary, rounds, clients = result.summary, result.rounds, result.clients
+    if not clients:
+        return
+    pairs = [("reported", "rounds_reported")]
+    if summary.engine == "sync":  # async windows leave the last tasks in no round
+        pairs.append(("selected", "rounds_selected"))
+    for round_col, client_col in pairs:
+        per_round = sum(getattr(r, round_col) for r in rounds)
+        per_client = sum(getattr(c, client_col) for c in clients)
+        if per_round != per_client:
+            yield Violation(
+                PARTICIPATION,
+                f"rounds.csv {round_col} sums to {per_round} but clients.csv {client_col} "
+                f"to {per_client}",
+            )

@@ -210,8 +210,7 @@ class BufferedAsync:
         np.subtract(params, self._history[base_version], out=self._matrix[row])
         self._weights[row] = num_examples * self.staleness_fn(staleness)
         self._buffer.append(_Buffered(client_id, num_examples, staleness))
-        self.clients[client_id].rounds_reported += 1
-        self.clients[client_id].add_totals(metrics)
+        self.clients[client_id].add_totals(metrics)  # rounds_reported: once aggregated
         self._release(client_id, None)
         if len(self._buffer) >= self.buffer_size:
             self._aggregate()
@@ -329,6 +328,8 @@ class BufferedAsync:
         failures = self._window_failures
         for f in failures:
             self.clients[f.client_id].add_failure(f.cause)
+        for b in self._buffer:
+            self.clients[b.client_id].rounds_reported += 1
         causes = Counter(f.cause for f in failures)
         now = loop.time()
         record = RoundRecord(
@@ -363,10 +364,13 @@ class BufferedAsync:
 
     def _finish(self) -> None:
         if not self.finished:
-            # Tasks still out and failures after the last aggregation are in no round:
-            # surplus, so every selection ends as reported, a round's dropout or surplus.
-            for f in self._window_failures:
-                self.clients[f.client_id].rounds_surplus += 1
+            # Tasks still out, and updates and failures after the last aggregation, are
+            # in no round: surplus, so every selection ends as reported (in a round), a
+            # round's dropout or surplus, and clients.csv sums to rounds.csv.
+            for cid in [f.client_id for f in self._window_failures] + [
+                b.client_id for b in self._buffer
+            ]:
+                self.clients[cid].rounds_surplus += 1
             for cid in self._tasks:
                 self.clients[cid].rounds_surplus += 1
             self._window_failures = []

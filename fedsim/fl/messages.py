@@ -22,7 +22,8 @@ class ClientInfo:
     rounds_selected: int = 0
     """Tasks handed to the client (every selection, over-selected ones too)."""
     rounds_reported: int = 0
-    """Of those, the accepted uploads."""
+    """Of those, the accepted uploads that a round aggregated (async: counted when the
+    buffer holding them is aggregated)."""
     rounds_failed: int = 0
     """Of those, the failures a round recorded (any cause). Over-selected leftovers of
     a round that filled up count as neither: the round did not need them, so their
@@ -31,7 +32,7 @@ class ClientInfo:
     """`rounds_failed` by cause: the failures the rounds recorded (results: clients.csv)."""
     rounds_surplus: int = 0
     """Selections that were neither reported nor failed: over-selected leftovers of a round
-    that filled up, or (async) tasks the run ended before aggregating."""
+    that filled up, or (async) tasks, updates and failures after the last aggregation."""
     totals: dict[str, float] = field(default_factory=dict)
     """Sums of counted metrics over accepted uploads (RL `episodes`, `steps`)."""
 

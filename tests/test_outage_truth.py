@@ -4,6 +4,7 @@ timeline says when a client downloads and why it is offline."""
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,31 @@ def _down_time_fits(res: RunResult) -> None:
     end = res.summary["sim_time_s"]
     for row in res.links:
         assert 0.0 <= row["down_time_s"] <= end + 1e-9, (row["link"], row["down_time_s"], end)
+    _timeline_tiles_the_run(res)
+    _payload_matches_what_clients_wrote(res)
+
+
+def _payload_matches_what_clients_wrote(res: RunResult) -> None:
+    """A cut takes wire bytes back, never payload: each client's first hop carries the
+    payload its node wrote, both ways."""
+    first_hop = {(r["a"], r["direction"]): r["payload_bytes"] for r in res.links}
+    for c in res.clients:
+        assert first_hop[(c["client"], "up")] == c["bytes_up"], c["client"]
+        assert first_hop[(c["client"], "down")] == c["bytes_down"], c["client"]
+
+
+def _timeline_tiles_the_run(res: RunResult) -> None:
+    """Each client's intervals follow each other without gap or overlap over [0, end]."""
+    end = res.summary["sim_time_s"]
+    by_client: dict[str, list[Any]] = {}
+    for iv in res.recorder.timeline:
+        by_client.setdefault(iv.client, []).append(iv)
+    assert len(by_client) == len(res.clients)
+    for client, ivs in by_client.items():
+        assert ivs[0].start_s == 0.0, client
+        for a, b in pairwise(ivs):
+            assert a.end_s == b.start_s, (client, a, b)
+        assert ivs[-1].end_s == end, (client, ivs[-1], end)
 
 
 # ------------------------------------------------------------------- regression topologies
@@ -202,7 +228,7 @@ def test_transfer_cut_mid_flight_fails_and_carries_no_bytes_after_the_cut(fideli
     radio = net.uplink["m"].counters[UP]
     # what the radio put on the air fits in the time it had before the cut
     assert radio.wire_bytes * 8 <= 40_000 * (cut - t0 + 0.5)
-    assert radio.payload_bytes <= 40_000 / 8 * (cut - t0 + 0.5)
+    assert radio.payload_bytes == 200_000  # what the application handed over
     core = net.uplink["cell"].counters
     assert core[UP].wire_bytes * 8 <= 40_000 * (cut - t0 + 0.5)
     before = [(c.packets, c.wire_bytes) for c in (*net.uplink["m"].counters, *core)]
@@ -240,3 +266,44 @@ def test_down_time_is_clipped_to_the_run_and_counted_once() -> None:
     net.finish(300.0)
     assert net.uplink["cell"].down_time == pytest.approx(290.0)
     assert net.uplink["m"].down_time == pytest.approx(290.0)
+
+
+@pytest.mark.parametrize("fidelity", ["flow", "packet"])
+def test_a_syn_into_a_cut_backhaul_is_dropped_there_not_carried(fidelity: str) -> None:
+    env, net = _one_link_net(fidelity, latency="100ms")
+    net.set_down("link", "cell", "link_down:cell")
+    ch, _ = net.open_channel("m", "cloud")
+    log: list[Any] = []
+    _watch(env, ch.connect(), log, "connect")
+    env.run(until=10.0)
+    radio, core = net.uplink["m"].counters[UP], net.uplink["cell"].counters[UP]
+    assert radio.packets >= 1
+    assert core.drops >= 1
+    assert (core.packets, core.wire_bytes) == (0, 0)
+    assert [(c.packets, c.wire_bytes) for c in (net.uplink["m"].counters[DOWN],)] == [(0, 0)]
+
+
+@pytest.mark.parametrize("fidelity", ["flow", "packet"])
+def test_a_longer_message_announces_its_first_segment_before_its_last(fidelity: str) -> None:
+    """What lets a client show `downloading`: the response's head arrives first."""
+    env, net = _one_link_net(fidelity, latency="100ms")
+    ch, _ = net.open_channel("m", "cloud")
+    log: list[Any] = []
+    _watch(env, ch.connect(), log, "connect")
+    env.run(until=5.0)
+    small = ch.send(DOWN, 200)
+    assert ch.head(small) is None
+    env.run(until=10.0)
+    big = ch.send(DOWN, 20_000)
+    head = ch.head(big)
+    assert head is not None
+    head_ev, nbytes = head
+    assert 0 < nbytes < 20_000
+    _watch(env, head_ev, log, "head")
+    _watch(env, big, log, "body")
+    env.run(until=60.0)
+    (_, t_head, ok_head), (_, t_body, ok_body) = log[-2:]
+    assert ok_head
+    assert ok_body
+    assert [tag for tag, *_ in log[-2:]] == ["head", "body"]
+    assert 10.1 < t_head < t_body - 2.0  # 20 kB at 40 kbit/s take seconds after the head

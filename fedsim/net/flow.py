@@ -275,7 +275,9 @@ class _Model:
         for d in (UP, DOWN):
             P = self.paths[d]
             if not all(h.link.up for h in P.hops):
-                self._count_partial(d, p.syn_bytes, self._first_down(d))
+                down = self._first_down(d)
+                self._count_partial(d, p.syn_bytes, down)
+                P.counters[down].drops += 1  # lost at the down hop, never on its wire
                 return False, t
             if P.lossy:
                 where = int(self.lost_at(d, 1)[0])
@@ -657,7 +659,7 @@ class FlowChannel:
         )
         self._pending: dict[simpy.Event, None] = {}
         self._ahead: dict[
-            simpy.Event, tuple[float, float, list[tuple[LinkCounters, int, int, int]]]
+            simpy.Event, tuple[float, float, list[tuple[LinkCounters, int, int]]]
         ] = {}
         """Per pending event: (start, delivery, counts it added per link direction), the
         part booked ahead of the clock that `break_` takes back."""
@@ -744,34 +746,34 @@ class FlowChannel:
         return self._broken is not None or (self._closed and not self._pending)
 
     # -- internals -------------------------------------------------------------------------------
-    def _counts(self) -> list[tuple[int, int, int]]:
-        return [(c.wire_bytes, c.packets, c.payload_bytes) for c in self._counters]
+    def _counts(self) -> list[tuple[int, int]]:
+        return [(c.wire_bytes, c.packets) for c in self._counters]
 
     def _book_ahead(
-        self, ev: simpy.Event, start: float, end: float, before: list[tuple[int, int, int]]
+        self, ev: simpy.Event, start: float, end: float, before: list[tuple[int, int]]
     ) -> None:
-        """Remember what was counted now for [start, end], while `ev` is pending."""
+        """Remember what went on the wire now for [start, end], while `ev` is pending."""
         if end <= start:
             return
         added = [
-            (c, c.wire_bytes - w, c.packets - n, c.payload_bytes - p)
-            for c, (w, n, p) in zip(self._counters, before, strict=True)
-            if c.wire_bytes != w or c.packets != n or c.payload_bytes != p
+            (c, c.wire_bytes - w, c.packets - n)
+            for c, (w, n) in zip(self._counters, before, strict=True)
+            if c.wire_bytes != w or c.packets != n
         ]
         if added:
             self._ahead[ev] = (start, end, added)
 
     def _take_back(self, now: float) -> None:
-        """The path broke at `now`: counts booked for after it are taken back, in
-        proportion to the part of each pending exchange that lay after the cut."""
+        """The path broke at `now`: wire bytes and packets booked for after it are taken
+        back, in proportion to the part of each pending exchange that lay after the cut.
+        Payload stays: it counts what the application handed to the network."""
         for ev, (start, end, added) in self._ahead.items():
             if ev.triggered or end <= now:
                 continue
             left = (end - max(now, start)) / (end - start)
-            for c, w, n, p in added:
+            for c, w, n in added:
                 c.wire_bytes -= round(w * left)
                 c.packets -= round(n * left)
-                c.payload_bytes -= round(p * left)
         self._ahead.clear()
 
     def _at(self, t: float, fn: Any) -> None:

@@ -40,7 +40,8 @@ from fedsim.units import parse_duration, parse_fraction
 __all__ = ["Network", "Outage"]
 
 StateObserver = Callable[[str, bool, float, str], None]
-"""(device, path_up, time, cause) whenever a device's path to the server changes."""
+"""(device, path_up, time, cause) whenever a device's path to the server changes, and
+again (path_up False) when a path that stays down is down for a new cause."""
 ElementObserver = Callable[[str, str, str, bool], None]
 """(target, name, cause, down) after every `set_down`/`set_up` (run evidence)."""
 
@@ -85,6 +86,8 @@ class Network:
         """Partition name -> the child nodes whose uplinks it cuts."""
         self._paths: dict[str, tuple[Hop, ...]] = {}
         self._path_up: dict[str, bool] = {}
+        self._gone: set[str] = set()
+        """The causes in `retired` (departures for good)."""
         self._cause_now: dict[str, str] = {}
         """The cause reported for each device whose path is down."""
         self._channels: dict[str, list[Channel]] = {}
@@ -334,6 +337,7 @@ class Network:
         if node in self.retired:
             return
         self.retired[node] = cause
+        self._gone.add(cause)
         now = self.env.now
         devices = self._devices_under("node", node)
         for dev in devices:
@@ -373,7 +377,7 @@ class Network:
         """Why `dev`'s path is down now: a departure for good (churn, battery) first,
         else the cause of the down element nearest the device (smallest name on ties)."""
         gone = [c for h in self._paths[dev] for c in h.link.down_causes
-                if c in self.retired.values()]  # fmt: skip
+                if c in self._gone]  # fmt: skip
         if gone:
             return min(gone)
         for h in self._paths[dev]:

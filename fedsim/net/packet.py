@@ -200,10 +200,6 @@ class PacketChannel:
         self._on_air: deque[tuple[float, float, LinkCounters, int]] = deque()
         """(start, end, counters, wire bytes) of frames booked on a transmitter that may
         not have left yet: `break_` takes back what lay after the cut."""
-        self._booked: tuple[list[dict[int, float]], ...] = tuple(
-            [{} for _ in self.path] for _ in (UP, DOWN)
-        )
-        """Per direction and hop: data segment -> when its first frame started there."""
         self._connect_ev: simpy.Event | None = None
         self._heads: dict[simpy.Event, tuple[simpy.Event, int]] = {}
         self._syn_tries = 0
@@ -297,8 +293,8 @@ class PacketChannel:
         return self._closed and not pending and not any(s.msgs for s in self.sides)
 
     def _take_back(self, now: float) -> None:
-        """The path broke at `now`: frames booked to go out after it never did, and the
-        payload of segments never sent is no payload carried."""
+        """The path broke at `now`: frames booked to go out after it never did (payload
+        stays: it counts what the application handed to the network)."""
         for start, end, c, wire in self._on_air:
             if end <= now:
                 continue
@@ -306,11 +302,6 @@ class PacketChannel:
             if start >= now:
                 c.packets -= 1
         self._on_air.clear()
-        for s in self.sides:
-            counted = sum(s.sizes)
-            for h, booked in zip(self.paths[s.d], self._booked[s.d], strict=True):
-                carried = sum(s.sizes[q] for q, t in booked.items() if t < now)
-                h.link.counters[h.direction].payload_bytes -= counted - carried
 
     # -- the wire --------------------------------------------------------------------------------
     def _emit(self, d: int, pkt: _Pkt) -> None:
@@ -342,8 +333,6 @@ class PacketChannel:
             air.popleft()
         if end > now:
             air.append((start, end, c, pkt.wire))
-        if pkt.kind == _DATA:
-            self._booked[d][i].setdefault(pkt.seq, start)
         if link.loss[hop.direction].drop(self.rng):
             c.drops += 1
             return

@@ -84,7 +84,13 @@ class Recorder:
         self._switch(client, change)
 
     def close(self, end: float) -> None:
-        """End every open interval at `end` (the run's last simulated instant)."""
+        """End every open interval at `end` (the run's last simulated instant). What
+        clients did while winding down after `end` is cut off: the timeline covers
+        [0, end] exactly."""
+        kept = [iv for iv in self.timeline if iv.start_s < end]
+        for iv in kept:
+            iv.end_s = min(iv.end_s, end)
+        self.timeline = kept
         for client, track in sorted(self._tracks.items()):
             if end > track.since:
                 state, cause = self._shown(track)

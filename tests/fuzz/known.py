@@ -27,7 +27,6 @@ KNOWN_BUGS: tuple[KnownBug, ...] = (
         "ends-in-time",
         lambda sc: sc.fl.engine == "sync" and sc.fl.round_interval_s > 0,
     ),
-    KnownBug("cut_bytes_taken_back", "bytes-reconcile"),
     KnownBug("battery_overspent", "energy-within-battery"),
 )
 

@@ -13,6 +13,7 @@ import hashlib
 import os
 import signal
 import tempfile
+import time
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,7 +40,8 @@ class ScenarioHang(BaseException):
 @contextlib.contextmanager
 def hang_guard(seconds: float) -> Iterator[None]:
     """Interrupt the main thread after `seconds` of wall time (the harness's clock,
-    never the simulation's)."""
+    never the simulation's). An alarm already set (pytest-timeout's) is kept: ours
+    fires no later than it would, and it gets its remaining time back afterwards."""
     if seconds <= 0 or not hasattr(signal, "setitimer"):
         yield
         return
@@ -47,13 +49,18 @@ def hang_guard(seconds: float) -> Iterator[None]:
     def fire(_sig: int, _frame: Any) -> None:
         raise ScenarioHang(f"no result after {seconds:g} s of wall time")
 
+    outer, interval = signal.getitimer(signal.ITIMER_REAL)
+    start = time.monotonic()
     old = signal.signal(signal.SIGALRM, fire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, min(seconds, outer) if outer > 0 else seconds)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+        if outer > 0:
+            left = outer - (time.monotonic() - start)
+            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3), interval)
 
 
 def failure_folder(scenario: FuzzScenario) -> Path:

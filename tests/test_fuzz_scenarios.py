@@ -6,6 +6,7 @@ has found is a YAML file under tests/fuzz/regressions/."""
 
 from __future__ import annotations
 
+import gc
 import os
 import tempfile
 from dataclasses import asdict
@@ -18,6 +19,8 @@ from fuzz.known import KNOWN_BUGS, KnownBug
 from fuzz.run import run_and_check, simulate_scenario
 from fuzz.topologies import FuzzScenario, scenarios
 from hypothesis import HealthCheck, event, given, settings
+
+from fedsim.net.network import Network
 
 FAST_EXAMPLES = 200
 SLOW_EXAMPLES = int(os.environ.get("FEDSIM_FUZZ_EXAMPLES", "2000"))
@@ -104,6 +107,21 @@ def test_generated_scenarios_are_deterministic(scenario: FuzzScenario) -> None:
     with tempfile.TemporaryDirectory(prefix="fedsim-fuzz-") as folder:
         second = simulate_scenario(scenario, Path(folder))
     assert _fingerprint(first) == _fingerprint(second), scenario.yaml()
+
+
+def _alive(cls: type) -> int:
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if type(o) is cls)
+
+
+def test_no_run_outlives_simulate() -> None:
+    """Found by the fuzzer's memory (3 GB after 3000 runs): aiohttp's module-level
+    middleware cache kept every run's app, engine and network alive."""
+    scenario, _ = load_regression(REGRESSIONS / "overselected_upload_after_end.yaml")
+    before = _alive(Network)
+    for _ in range(3):
+        run_in_temp(scenario)
+    assert _alive(Network) == before
 
 
 def load_regression(path: Path) -> tuple[FuzzScenario, str | None]:

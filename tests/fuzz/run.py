@@ -101,7 +101,9 @@ def run_and_check(scenario: FuzzScenario, folder: Path, *, ignore_known: bool = 
     found = [(v.invariant, v.detail) for v in audit(result) if v.invariant not in OUTCOMES]
     found += check_properties(result)
     if ignore_known:
-        found = [(name, detail) for name, detail in found if not is_known(name, result.scenario)]
+        found = [
+            (name, detail) for name, detail in found if not is_known(name, detail, result.scenario)
+        ]
     problems = [f"{name}: {detail}" for name, detail in found]
     if problems:
         listed = "\n".join(f"- {p}" for p in problems[:20])

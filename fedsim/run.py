@@ -46,7 +46,10 @@ from fedsim.scenario import Scenario, load_scenario
 from fedsim.tasks.adversary import choose_adversaries, parse_adversaries, wrap
 from fedsim.tasks.registry import build_task
 
-__all__ = ["RunResult", "build_engine", "check_memory", "run_name_for", "run_scenario", "simulate"]
+__all__ = [
+    "RunResult", "audit_record", "build_engine", "check_memory", "raise_if_violated",
+    "run_name_for", "run_scenario", "simulate",
+]  # fmt: skip
 
 SERVER_HOST = "fl-server"
 SERVER_PORT = 8080
@@ -193,11 +196,11 @@ def simulate(
     `result` attribute holds the run)."""
     result = _simulate(scenario, progress=progress, warn=warn)
     if audit:
-        check(result)
+        raise_if_violated(result)
     return result
 
 
-def check(result: RunResult) -> None:
+def raise_if_violated(result: RunResult) -> None:
     """Raise `AuditError` (carrying `result`) if the run breaks any invariant."""
     violations = audit_run(result)
     if violations:
@@ -532,13 +535,13 @@ def run_scenario(
         topology=result.topology,
         summary=result.summary,
     )
+    _write_audit(out, result if audit else None)  # before plots: a broken run gets none
     if plots:
         from fedsim.record.plots import plot_run  # matplotlib only when asked
         from fedsim.record.report import write_report
 
         plot_run(out, out / "plots")
         write_report(out)
-    _write_audit(out, result if audit else None)
     return out
 
 

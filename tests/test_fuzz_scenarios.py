@@ -47,12 +47,12 @@ def run_generated(scenario: FuzzScenario) -> Any:
     """A generated scenario: known bugs skipped, coverage recorded as Hypothesis events
     (`--hypothesis-show-statistics` lists them)."""
     result = run_in_temp(scenario, ignore_known=True)
-    for label in features(scenario, result):
+    for label in features(result):
         event(label)
     return result
 
 
-def features(scenario: FuzzScenario, result: Any) -> list[str]:
+def features(result: Any) -> list[str]:
     """What a generated scenario exercised, for the coverage statistics."""
     sc = result.scenario
     kinds = {n.connectivity.kind for n in sc.nodes if n.kind != "server"}

@@ -42,6 +42,11 @@ KNOWN_BUGS: tuple[KnownBug, ...] = (
     ),
     KnownBug("battery_overspent", "energy-within-battery"),
     KnownBug(
+        "negative_round_wire_bytes",
+        "rounds-within-limits",
+        matches=lambda detail: detail.endswith("negative byte count"),
+    ),
+    KnownBug(
         "upload_connect_retried_across_cut",
         "update-over-down-path",
         matches=started_during_outage,

@@ -99,7 +99,7 @@ def _fingerprint(result: Any) -> tuple[Any, ...]:
 
 
 @pytest.mark.timeout(600)
-@fuzz_settings(10)
+@fuzz_settings(30)
 @given(scenario=scenarios())
 def test_generated_scenarios_are_deterministic(scenario: FuzzScenario) -> None:
     """Same topology and seed, same numbers (wall time apart)."""

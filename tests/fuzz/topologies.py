@@ -162,7 +162,7 @@ def scenarios(draw: st.DrawFn) -> FuzzScenario:
         "fl": draw(fl_settings(n_devices, horizon, supervised)),
     }
     if draw(st.booleans()):
-        topology["fidelity"] = draw(st.sampled_from(["flow", "packet"]))
+        topology["fidelity"] = draw(st.sampled_from(["packet", "flow"]))
     used = {e["device"] for e in shape.entries if e["kind"] == "device"}
     custom = {k: v for k, v in CUSTOM_PROFILES.items() if k in used}
     if custom:

@@ -90,8 +90,10 @@ def fl_settings(
     fl["deadline"] = duration(draw(durations(5, min(1800.0, horizon_s))))
     if draw(st.booleans()):
         fl["quorum"] = percent(draw(fractions(0.0, 1.0)))
-    if draw(st.booleans()):
-        fl["poll_wait"] = duration(draw(st.sampled_from([5.0, 30.0, 120.0, 600.0])))
+    # idle devices poll every poll_wait: keep it to ~200 polls per device per run
+    waits = [w for w in (5.0, 30.0, 120.0, 600.0) if w >= horizon_s / 200]
+    if horizon_s / 200 > 30 or draw(st.booleans()):
+        fl["poll_wait"] = duration(draw(st.sampled_from(waits)))
     if draw(st.integers(0, 2)) == 0:
         fl["round_interval"] = duration(draw(st.sampled_from([0.0, 30.0, 300.0])))
     if draw(st.booleans()):

@@ -69,8 +69,9 @@ def jitter(draw: st.DrawFn) -> Any:
 
 
 @st.composite
-def link_class(draw: st.DrawFn, kind: str | None = None) -> dict[str, Any]:
-    """One link class; optional keys appear only sometimes, so defaults are covered."""
+def link_class(draw: st.DrawFn, kind: str | None = None, lossy: bool = True) -> dict[str, Any]:
+    """One link class; optional keys appear only sometimes, so defaults are covered.
+    `lossy` allows 10-30 % loss (costly to simulate over hours of retransmissions)."""
     kind = kind or draw(st.sampled_from(sorted(RATES)))
     out: dict[str, Any] = {"kind": kind}
     if draw(st.integers(0, 3)) == 0:
@@ -81,7 +82,8 @@ def link_class(draw: st.DrawFn, kind: str | None = None) -> dict[str, Any]:
     low, high = LATENCY[kind]
     out["latency"] = duration(draw(st.sampled_from([low, (low + high) / 2, high])))
     if draw(st.booleans()):
-        out["loss"] = percent(draw(fractions(0.0, 0.05)))
+        high = lossy and draw(st.integers(0, 7)) == 0  # now and then a link that loses a lot
+        out["loss"] = percent(draw(fractions(0.1, 0.3) if high else fractions(0.0, 0.05)))
     if draw(st.integers(0, 3)) == 0:
         out["loss_model"] = draw(loss_model())
     if draw(st.integers(0, 3)) == 0:

@@ -154,13 +154,30 @@ def build_engine(
     )
 
 
+def _forget_app() -> None:
+    """aiohttp memoises each handler's middleware chain per (handler, app) in a
+    module-level lru_cache of 1024 entries: every finished run's app, and through it
+    its engine, network and recorder, stayed alive (~340 runs' worth, ~0.4 MB each for
+    a 4-device run, far more for big ones) in a process that runs many (tests, fuzzing,
+    in-process sweeps). tests/test_fuzz_scenarios.py checks that no run outlives
+    `simulate`, so a change of this aiohttp internal fails loudly."""
+    from aiohttp import web_app
+
+    cache = getattr(web_app, "_cached_build_middleware", None)
+    if cache is not None:
+        cache.cache_clear()
+
+
 @contextlib.contextmanager
 def _quiet_gc() -> Iterator[None]:
     """Fewer, cheaper cyclic collections during a run (10-25 % of wall time at 1000
     devices): the set-up objects are frozen out of every scan, and the youngest
-    generation is collected less often. Restored afterwards."""
+    generation is collected less often. Restored afterwards. Only the young
+    generations are collected first: a full collection scans every object the
+    imports made (~0.3 s with numba and scikit-learn loaded), more than a short run
+    costs; older garbage is frozen with the rest and collected after the run."""
     old = gc.get_threshold()
-    gc.collect()
+    gc.collect(1)
     gc.freeze()
     gc.set_threshold(50_000, old[1], old[2])
     try:
@@ -341,6 +358,7 @@ def _simulate(
     wall0 = time.perf_counter()
     with _quiet_gc(), asyncio.Runner(loop_factory=lambda: loop) as runner:
         end = runner.run(main())
+    _forget_app()
     wall = time.perf_counter() - wall0
     net.finish(end)
     recorder.close(end)

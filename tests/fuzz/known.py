@@ -35,11 +35,6 @@ def started_during_outage(detail: str) -> bool:
 
 
 KNOWN_BUGS: tuple[KnownBug, ...] = (
-    KnownBug(
-        "round_interval_past_time_limit",
-        "ends-in-time",
-        lambda sc: sc.fl.engine == "sync" and sc.fl.round_interval_s > 0,
-    ),
     KnownBug("battery_overspent", "energy-within-battery"),
     KnownBug(
         "negative_round_wire_bytes",

@@ -1,4 +1,4 @@
-"""Figures for one run and for a comparison, as PNG (slides) and SVG (reports, zoomable).
+"""Figures for one run and for a comparison, as SVG (reports, zoomable) and PNG (slides).
 
 Why these six per run: learning progress against the two costs that matter on an IoT
 network (simulated time and bytes), who took part in each round and why others failed, what
@@ -33,9 +33,11 @@ from fedsim.record.schema import ClientRow
 __all__ = [
     "MAX_ENERGY_DEVICES",
     "OKABE_ITO",
+    "PLOT_FORMATS",
     "STATE_COLOURS",
     "comparison_figures",
     "figure_svg",
+    "inline_svg",
     "plot_comparison",
     "plot_run",
     "run_figures",
@@ -698,15 +700,30 @@ def _comparison_figures(runs: list[RunData]) -> list[tuple[str, Figure]]:
     return out
 
 
-def save_figure(fig: Figure, out_dir: str | Path, stem: str) -> list[Path]:
-    """Write `<stem>.png` and `<stem>.svg`; returns both paths."""
+PLOT_FORMATS = ("svg", "png")
+"""What `save_figure` can write. `fedsim run` writes SVG (the report inlines it) and PNG
+only when asked (`--png`): each format is a full render of the figure."""
+
+
+def save_figure(
+    fig: Figure, out_dir: str | Path, stem: str, formats: Sequence[str] = ("png", "svg")
+) -> list[Path]:
+    """Write `<stem>.<format>` for each format (PNG for slides, SVG for reports); returns
+    the paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    png, svg = out / f"{stem}.png", out / f"{stem}.svg"
+    paths: list[Path] = []
     with matplotlib.rc_context(_RC):
-        fig.savefig(png, format="png", dpi=130, metadata={"Software": None})
-        fig.savefig(svg, format="svg", metadata=_SVG_META)
-    return [png, svg]
+        for fmt in formats:
+            path = out / f"{stem}.{fmt}"
+            if fmt == "png":
+                fig.savefig(path, format="png", dpi=130, metadata={"Software": None})
+            elif fmt == "svg":
+                fig.savefig(path, format="svg", metadata=_SVG_META)
+            else:
+                raise FedsimError(f"plot format {fmt!r}: expected one of {', '.join(PLOT_FORMATS)}")
+            paths.append(path)
+    return paths
 
 
 def figure_svg(fig: Figure) -> str:
@@ -714,16 +731,22 @@ def figure_svg(fig: Figure) -> str:
     buf = io.StringIO()
     with matplotlib.rc_context(_RC):
         fig.savefig(buf, format="svg", metadata=_SVG_META)
-    text = buf.getvalue()
-    return text[text.index("<svg") :]
+    return inline_svg(buf.getvalue())
 
 
-def plot_run(run_dir: str | Path | RunData, out_dir: str | Path) -> list[Path]:
-    """All per-run figures as PNG + SVG in out_dir."""
+def inline_svg(document: str) -> str:
+    """An SVG file's text without its XML prologue, ready to inline in HTML."""
+    return document[document.index("<svg") :]
+
+
+def plot_run(
+    run_dir: str | Path | RunData, out_dir: str | Path, formats: Sequence[str] = ("png", "svg")
+) -> list[Path]:
+    """All per-run figures in out_dir, one file per figure and format."""
     run = run_dir if isinstance(run_dir, RunData) else load_run(run_dir)
     paths: list[Path] = []
     for stem, fig in run_figures(run):
-        paths += save_figure(fig, out_dir, stem)
+        paths += save_figure(fig, out_dir, stem, formats)
     return paths
 
 

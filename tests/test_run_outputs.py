@@ -35,8 +35,9 @@ def _modules_after(argv: list[str]) -> dict[str, object]:
     proc = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
     )
-    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("MODULES "))
-    return json.loads(line[len("MODULES ") :])
+    lines = proc.stdout.splitlines()
+    line = next(ln for ln in lines if ln.startswith("MODULES "))
+    return {**json.loads(line[len("MODULES ") :]), "stdout": lines[:-1]}
 
 
 def test_run_without_plots_imports_no_matplotlib(tmp_path: Path) -> None:
@@ -44,6 +45,7 @@ def test_run_without_plots_imports_no_matplotlib(tmp_path: Path) -> None:
             "--out", str(tmp_path)]  # fmt: skip
     got = _modules_after(argv)
     assert got["rc"] == 0
+    assert [ln.split(":")[0] for ln in got["stdout"]] == ["results", "default (sync, fedavg)"]
     assert "matplotlib" not in got["heavy"]
     assert "sklearn" not in got["heavy"]  # digits come from the CSV, not sklearn.datasets
     (run,) = tmp_path.iterdir()
@@ -55,7 +57,7 @@ def test_run_without_plots_imports_no_matplotlib(tmp_path: Path) -> None:
 def test_commands_that_read_a_file_import_only_what_they_need() -> None:
     for argv in (["validate", "topologies/default.yaml"], ["schema"]):
         got = _modules_after(argv)
-        assert got == {"rc": 0, "heavy": []}, argv
+        assert (got["rc"], got["heavy"]) == (0, []), argv
 
 
 def test_run_writes_svg_plots_and_png_only_when_asked(tmp_path: Path) -> None:

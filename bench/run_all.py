@@ -80,6 +80,18 @@ def scale(quick: bool) -> None:
     )
 
 
+def run_phases(quick: bool) -> None:
+    """Where a `fedsim run`'s wall time goes, as a user types it (fresh process)."""
+    from run_phases import measure_phases, phase_table, scale_topology
+
+    cases = [("default topology", [str(ROOT / "topologies/default.yaml")])]
+    if not quick:
+        cases.append(("1000 devices, 5 rounds (digits)", [str(scale_topology(1000, 5))]))
+    for title, args in cases:
+        section(f"fedsim run phases: {title}, --quiet")
+        print(phase_table(measure_phases([*args, "--quiet", "--out", tempfile.mkdtemp()])))
+
+
 def script(name: str, *args: str) -> None:
     section(name)
     t = time.perf_counter()
@@ -90,6 +102,7 @@ def script(name: str, *args: str) -> None:
 def main() -> int:
     quick = "--quick" in sys.argv
     default_topology()
+    run_phases(quick)
     idle_time()
     scale(quick)
     for name in ("bench_net.py", "bench_kernels.py", "bench_rl.py"):

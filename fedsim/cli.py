@@ -33,6 +33,7 @@ def _run(args: argparse.Namespace) -> int:
             out_root=Path(args.out),
             progress=not args.quiet,
             plots=not args.no_plots,
+            plot_formats=("svg", "png") if args.png else ("svg",),
             audit=not args.no_audit,
         )
     except AuditError as exc:
@@ -124,8 +125,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default="results", help="results root (default: results)")
     r.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help="override a topology value, e.g. --set fl.codec=int8")  # fmt: skip
-    r.add_argument("--quiet", action="store_true", help="no progress display")
-    r.add_argument("--no-plots", action="store_true", help="skip writing plots")
+    r.add_argument("--quiet", action="store_true",
+                   help="no progress display; only the results lines and warnings")  # fmt: skip
+    r.add_argument("--no-plots", action="store_true",
+                   help="no plots/, no report.html (`fedsim report` draws them later)")  # fmt: skip
+    r.add_argument("--png", action="store_true",
+                   help="also write PNG copies of the plots (SVG is always written)")  # fmt: skip
     r.add_argument("--no-audit", action="store_true",
                    help="skip the run's invariant checks (debugging; no audit.json)")  # fmt: skip
     r.set_defaults(func=_run)

@@ -518,9 +518,13 @@ def run_scenario(
     run_name: str | None = None,
     progress: bool = False,
     plots: bool = False,
+    plot_formats: Sequence[str] = ("svg",),
     audit: bool = True,
 ) -> Path:
     """Load, run and write one topology file; return the run folder.
+
+    With `plots`, plots/ gets each figure as SVG (and PNG if in `plot_formats`) and the
+    folder gets report.html, which inlines those SVG files rather than drawing again.
 
     With `audit` the folder also gets audit.json (the violations, or an empty list)
     and a run that breaks an invariant raises `AuditError` after its results are
@@ -549,12 +553,22 @@ def run_scenario(
     )
     _write_audit(out, result if audit else None)  # before plots: a broken run gets none
     if plots:
-        from fedsim.record.plots import plot_run  # matplotlib only when asked
-        from fedsim.record.report import write_report
-
-        plot_run(out, out / "plots")
-        write_report(out)
+        figures = _write_plots(out, plot_formats)
+        _write_report(out, [p for p in figures if p.suffix == ".svg"])
     return out
+
+
+def _write_plots(out: Path, formats: Sequence[str]) -> list[Path]:
+    """plots/: each figure drawn once per format; SVG always (report.html inlines it)."""
+    from fedsim.record.plots import plot_run  # matplotlib only when asked
+
+    return plot_run(out, out / "plots", ["svg", *(f for f in formats if f != "svg")])
+
+
+def _write_report(out: Path, svg_files: list[Path]) -> None:
+    from fedsim.record.report import write_report
+
+    write_report(out, svg_files)
 
 
 def _write_audit(out: Path, result: RunResult | None) -> None:

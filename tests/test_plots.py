@@ -58,3 +58,35 @@ def test_plots_tolerate_missing_tables(tmp_path: Path) -> None:
         "participation",
         "energy",
     }
+
+
+def test_long_runs_are_drawn_at_display_resolution(tmp_path: Path) -> None:
+    """A long run: one timeline image instead of a rectangle per interval (an outage still
+    shows), participation bars averaged over groups of rounds, metric lines without markers."""
+    from matplotlib.colors import to_rgba
+    from matplotlib.image import AxesImage
+
+    from fedsim.record.plots import (
+        MAX_ROUND_BARS,
+        MAX_TIMELINE_SPANS,
+        STATE_COLOURS,
+        TIMELINE_COLUMNS,
+        run_figures,
+    )
+    from fedsim.record.runs import load_run
+
+    run = load_run(write_synthetic_run(tmp_path, name="long", rounds=300, devices=40))
+    assert len(run.timeline) > MAX_TIMELINE_SPANS
+    figs = dict(run_figures(run))
+    (ax,) = figs["timeline"].axes
+    (image,) = [a for a in ax.get_children() if isinstance(a, AxesImage)]
+    assert not ax.collections  # no per-interval rectangles
+    pixels = image.get_array()
+    assert pixels.shape[1] == TIMELINE_COLUMNS
+    # dev00 (first row) is offline from 30 % to 45 % of the run (fake_results' outage)
+    assert tuple(pixels[5, int(0.375 * TIMELINE_COLUMNS)]) == to_rgba(STATE_COLOURS["offline"])
+    bars = figs["participation"].axes[0].containers
+    assert all(len(b) <= MAX_ROUND_BARS for b in bars)
+    assert "mean of 2 rounds" in figs["participation"].axes[0].get_title()
+    (line,) = figs["metric_vs_time"].axes[0].lines[:1]
+    assert line.get_marker() in (None, "None", "")

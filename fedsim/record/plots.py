@@ -1,4 +1,4 @@
-"""Figures for one run and for a comparison, as PNG (slides) and SVG (reports, zoomable).
+"""Figures for one run and for a comparison, as SVG (reports, zoomable) and PNG (slides).
 
 Why these six per run: learning progress against the two costs that matter on an IoT
 network (simulated time and bytes), who took part in each round and why others failed, what
@@ -33,9 +33,11 @@ from fedsim.record.schema import ClientRow
 __all__ = [
     "MAX_ENERGY_DEVICES",
     "OKABE_ITO",
+    "PLOT_FORMATS",
     "STATE_COLOURS",
     "comparison_figures",
     "figure_svg",
+    "inline_svg",
     "plot_comparison",
     "plot_run",
     "run_figures",
@@ -85,6 +87,17 @@ _RC = {
 }
 _SVG_META = {"Date": None, "Creator": None, "Format": None, "Type": None}
 MAX_TIMELINE_CLIENTS = 80
+MAX_TIMELINE_SPANS = 20_000
+"""Above this many intervals among the shown clients, the timeline is drawn as an image of
+`TIMELINE_COLUMNS` time columns (one element instead of one rectangle per interval)."""
+TIMELINE_COLUMNS = 1000
+_PAINT_ORDER = ("idle", "downloading", "training", "uploading", "offline")
+"""Raster timeline: later states are painted over earlier ones within a column, so a short
+outage or upload stays visible at any run length."""
+MAX_POINTS_WITH_MARKERS = 200
+"""Longer series are drawn as plain lines: one marker per point costs more than the line."""
+MAX_ROUND_BARS = 200
+"""Above this many rounds, the participation bars are means over groups of rounds."""
 MAX_LINKS = 60
 MAX_ENERGY_DEVICES = 60
 """Above this many devices the energy figure draws one bar per device group (mean, min-max)."""
@@ -126,6 +139,10 @@ def _new(width: float = 7.0, height: float = 4.0) -> tuple[Figure, Any]:
     return fig, fig.add_subplot()
 
 
+def _marker(series: Sequence[Any]) -> str | None:
+    return "." if len(series) <= MAX_POINTS_WITH_MARKERS else None
+
+
 def _cum(values: list[Any]) -> list[float]:
     out, total = [], 0.0
     for v in values:
@@ -146,7 +163,9 @@ def _metric_vs_time(run: RunData, title: str) -> Figure:
     fig, ax = _new()
     t = [r.sim_time_s for r in run.rounds]
     scale, unit = _time_scale(max(t, default=0.0))
-    ax.plot([x / scale for x in t], [r.metric for r in run.rounds], marker=".", label=run.name)
+    ax.plot(
+        [x / scale for x in t], [r.metric for r in run.rounds], marker=_marker(t), label=run.name
+    )
     _target(ax, run)
     ttt = run.summary.time_to_target_s
     if ttt is not None:
@@ -168,7 +187,7 @@ def _metric_vs_bytes(run: RunData, title: str) -> Figure:
     wire = _cum([(r.wire_bytes_up or 0) + (r.wire_bytes_down or 0) for r in run.rounds])
     scale, unit = _byte_scale(max(wire + payload, default=0.0))
     metric = [r.metric for r in run.rounds]
-    ax.plot([b / scale for b in payload], metric, marker=".", label="payload (HTTP)")
+    ax.plot([b / scale for b in payload], metric, marker=_marker(metric), label="payload (HTTP)")
     ax.plot(
         [b / scale for b in wire],
         metric,
@@ -182,37 +201,45 @@ def _metric_vs_bytes(run: RunData, title: str) -> Figure:
     return fig
 
 
+def _binned(xs: list[float], ys: list[float], size: int) -> tuple[list[float], list[float]]:
+    """Mean x and mean y over consecutive groups of `size` (size 1: unchanged)."""
+    if size <= 1:
+        return xs, ys
+    groups = [range(i, min(i + size, len(xs))) for i in range(0, len(xs), size)]
+    return (
+        [sum(xs[j] for j in g) / len(g) for g in groups],
+        [sum(ys[j] for j in g) / len(g) for g in groups],
+    )
+
+
 def _participation(run: RunData) -> Figure:
     fig, ax = _new()
     rounds = [r.round for r in run.rounds]
-    reported = [r.reported or 0 for r in run.rounds]
     per_round = [r.failed_causes for r in run.rounds]
     causes = sorted({c for d in per_round for c in d})
-    ax.bar(rounds, reported, color=OKABE_ITO["bluish_green"], label="reported", width=0.8)
-    bottom = list(reported)
-    for i, cause in enumerate(causes):
-        counts = [d.get(cause, 0) for d in per_round]
-        ax.bar(
-            rounds,
-            counts,
-            bottom=bottom,
-            width=0.8,
-            label=f"failed: {cause}",
-            color=_CAUSE_COLOURS[i % len(_CAUSE_COLOURS)],
-        )
-        bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
+    size = -(-len(rounds) // MAX_ROUND_BARS)  # rounds per bar
+    width = 0.8 if size == 1 else float(size)  # grouped bars touch: no moiré
     unexplained = [
         max(0, (r.failed or 0) - sum(d.values()))
         for r, d in zip(run.rounds, per_round, strict=True)
     ]
+    stacks = [("reported", [r.reported or 0 for r in run.rounds], OKABE_ITO["bluish_green"])]
+    stacks += [
+        (
+            f"failed: {cause}",
+            [d.get(cause, 0) for d in per_round],
+            _CAUSE_COLOURS[i % len(_CAUSE_COLOURS)],
+        )
+        for i, cause in enumerate(causes)
+    ]
     if any(unexplained):
-        ax.bar(
-            rounds,
-            unexplained,
-            bottom=bottom,
-            width=0.8,
-            color=OKABE_ITO["grey"],
-            label="failed: unknown",
+        stacks.append(("failed: unknown", unexplained, OKABE_ITO["grey"]))
+    bottom: list[float] | None = None
+    for label, counts, colour in stacks:
+        xs, heights = _binned(rounds, counts, size)
+        ax.bar(xs, heights, bottom=bottom, width=width, label=label, color=colour)
+        bottom = (
+            heights if bottom is None else [b + h for b, h in zip(bottom, heights, strict=True)]
         )
     selected = [r.selected or 0 for r in run.rounds]
     ax.step(
@@ -238,7 +265,12 @@ def _participation(run: RunData) -> Figure:
             color=OKABE_ITO["vermillion"],
             label="update rejected",
         )
-    ax.set(xlabel="round", ylabel="clients (count)", title=f"Participation per round — {run.name}")
+    binned = f", bars: mean of {size} rounds" if size > 1 else ""
+    ax.set(
+        xlabel="round",
+        ylabel="clients (count)",
+        title=f"Participation per round — {run.name}{binned}",
+    )
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     return fig
 
@@ -257,7 +289,17 @@ def _timeline(run: RunData) -> Figure:
     end = max((row.end_s or 0.0 for row in run.timeline), default=0.0)
     scale, unit = _time_scale(end)
     fig, ax = _new(8.0, min(30.0, 1.6 + 0.24 * max(1, len(shown))))
-    for y, client in enumerate(shown):
+    count = sum(len(r) for c in shown for r in spans[c].values())
+    raster = count > MAX_TIMELINE_SPANS and end > 0
+    if raster:
+        image = _timeline_image([spans[c] for c in shown], end)
+        ax.imshow(
+            image,
+            aspect="auto",
+            interpolation="nearest",
+            extent=(0, end / scale, len(shown) - 0.5, -0.5),
+        )
+    for y, client in enumerate([] if raster else shown):
         for state, ranges in spans[client].items():
             colour = STATE_COLOURS.get(state, OKABE_ITO["yellow"])
             ax.broken_barh(
@@ -271,6 +313,8 @@ def _timeline(run: RunData) -> Figure:
     ax.set_xlim(0, end / scale if end else 1)
     ax.grid(axis="y", visible=False)
     more = f" (first {len(shown)} of {len(order)} clients)" if len(order) > len(shown) else ""
+    if raster:
+        more += f", {TIMELINE_COLUMNS} time columns"
     ax.set(
         xlabel=f"simulated time ({unit})",
         ylabel="client",
@@ -285,6 +329,27 @@ def _timeline(run: RunData) -> Figure:
         fontsize=8,
     )
     return fig
+
+
+def _timeline_image(rows: list[dict[str, list[tuple[float, float]]]], end: float) -> Any:
+    """RGBA image, 10 pixel rows per client (the middle 8 coloured, as the bars are) and
+    `TIMELINE_COLUMNS` columns over [0, end]; a column covered by several states shows the
+    one painted last in `_PAINT_ORDER` (unknown states first)."""
+    import numpy as np
+    from matplotlib.colors import to_rgba
+
+    image = np.ones((10 * len(rows), TIMELINE_COLUMNS, 4))
+    per_column = TIMELINE_COLUMNS / end
+    for y, states in enumerate(rows):
+        band = image[10 * y + 1 : 10 * y + 9]
+        rank = {s: _PAINT_ORDER.index(s) if s in _PAINT_ORDER else -1 for s in states}
+        for state in sorted(states, key=lambda s: (rank[s], s)):
+            colour = to_rgba(STATE_COLOURS.get(state, OKABE_ITO["yellow"]))
+            for a, w in states[state]:
+                lo = min(int(a * per_column), TIMELINE_COLUMNS - 1)
+                hi = max(lo + 1, min(int(np.ceil((a + w) * per_column)), TIMELINE_COLUMNS))
+                band[:, lo:hi] = colour
+    return image
 
 
 def _links(run: RunData) -> Figure:
@@ -698,15 +763,30 @@ def _comparison_figures(runs: list[RunData]) -> list[tuple[str, Figure]]:
     return out
 
 
-def save_figure(fig: Figure, out_dir: str | Path, stem: str) -> list[Path]:
-    """Write `<stem>.png` and `<stem>.svg`; returns both paths."""
+PLOT_FORMATS = ("svg", "png")
+"""What `save_figure` can write. `fedsim run` writes SVG (the report inlines it) and PNG
+only when asked (`--png`): each format is a full render of the figure."""
+
+
+def save_figure(
+    fig: Figure, out_dir: str | Path, stem: str, formats: Sequence[str] = ("png", "svg")
+) -> list[Path]:
+    """Write `<stem>.<format>` for each format (PNG for slides, SVG for reports); returns
+    the paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    png, svg = out / f"{stem}.png", out / f"{stem}.svg"
+    paths: list[Path] = []
     with matplotlib.rc_context(_RC):
-        fig.savefig(png, format="png", dpi=130, metadata={"Software": None})
-        fig.savefig(svg, format="svg", metadata=_SVG_META)
-    return [png, svg]
+        for fmt in formats:
+            path = out / f"{stem}.{fmt}"
+            if fmt == "png":
+                fig.savefig(path, format="png", dpi=130, metadata={"Software": None})
+            elif fmt == "svg":
+                fig.savefig(path, format="svg", metadata=_SVG_META)
+            else:
+                raise FedsimError(f"plot format {fmt!r}: expected one of {', '.join(PLOT_FORMATS)}")
+            paths.append(path)
+    return paths
 
 
 def figure_svg(fig: Figure) -> str:
@@ -714,16 +794,22 @@ def figure_svg(fig: Figure) -> str:
     buf = io.StringIO()
     with matplotlib.rc_context(_RC):
         fig.savefig(buf, format="svg", metadata=_SVG_META)
-    text = buf.getvalue()
-    return text[text.index("<svg") :]
+    return inline_svg(buf.getvalue())
 
 
-def plot_run(run_dir: str | Path | RunData, out_dir: str | Path) -> list[Path]:
-    """All per-run figures as PNG + SVG in out_dir."""
+def inline_svg(document: str) -> str:
+    """An SVG file's text without its XML prologue, ready to inline in HTML."""
+    return document[document.index("<svg") :]
+
+
+def plot_run(
+    run_dir: str | Path | RunData, out_dir: str | Path, formats: Sequence[str] = ("png", "svg")
+) -> list[Path]:
+    """All per-run figures in out_dir, one file per figure and format."""
     run = run_dir if isinstance(run_dir, RunData) else load_run(run_dir)
     paths: list[Path] = []
     for stem, fig in run_figures(run):
-        paths += save_figure(fig, out_dir, stem)
+        paths += save_figure(fig, out_dir, stem, formats)
     return paths
 
 

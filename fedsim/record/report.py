@@ -18,7 +18,7 @@ import yaml
 
 from fedsim.errors import FedsimError
 from fedsim.record.compare import CompareTable, compare_runs, format_value
-from fedsim.record.plots import comparison_figures, figure_svg, run_figures
+from fedsim.record.plots import comparison_figures, figure_svg, inline_svg, run_figures
 from fedsim.record.runs import RunData, load_run
 from fedsim.record.schema import Record
 from fedsim.record.tables import format_causes
@@ -79,10 +79,13 @@ def html_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], cls: str =
     return f'<div class="scroll">{table}</div>'
 
 
-def figures_html(figures: list[tuple[str, Any]]) -> str:
-    """Inline-SVG figures in a responsive grid."""
+def figures_html(figures: Sequence[tuple[str, Any]]) -> str:
+    """Inline-SVG figures in a responsive grid: each a matplotlib figure, or its SVG text
+    already rendered (a run's plots/*.svg: drawing a figure twice is the slow part)."""
     blocks = [
-        f'<figure id="fig-{escape(stem)}">{figure_svg(fig)}</figure>' for stem, fig in figures
+        f'<figure id="fig-{escape(stem)}">{fig if isinstance(fig, str) else figure_svg(fig)}'
+        "</figure>"
+        for stem, fig in figures
     ]
     return f'<div class="figs">{"".join(blocks)}</div>'
 
@@ -135,7 +138,9 @@ def _config_block(run: RunData) -> str:
     return f"<details open>{summary}<pre>{escape(text)}</pre></details>"
 
 
-def _run_body(run: RunData, level: int = 1) -> str:
+def _run_body(
+    run: RunData, level: int = 1, figures: Sequence[tuple[str, str]] | None = None
+) -> str:
     h, h2 = f"h{level}", f"h{level + 1}"
     s = run.summary
     sub = " · ".join(
@@ -153,7 +158,7 @@ def _run_body(run: RunData, level: int = 1) -> str:
             f'<p class="sub">{escape(sub)} — {escape(str(run.path))}</p>',
             _cards(run),
             f"<{h2}>Plots</{h2}>",
-            figures_html(run_figures(run)),
+            figures_html(run_figures(run) if figures is None else figures),
             f"<{h2}>Topology</{h2}>",
             f'<div class="topo">{topology_svg(run.topology)}</div>',
             f"<{h2}>Summary</{h2}>",
@@ -168,11 +173,18 @@ def _run_body(run: RunData, level: int = 1) -> str:
     )
 
 
-def write_report(run_dir: str | Path) -> Path:
-    """Write `<run_dir>/report.html` and return its path."""
+def write_report(run_dir: str | Path, svg_files: Sequence[Path] | None = None) -> Path:
+    """Write `<run_dir>/report.html` and return its path.
+
+    `svg_files`: the run's figures just written by `plot_run` (in figure order), inlined
+    as they are instead of drawn again; without them the figures are drawn here."""
     run = load_run(run_dir)
+    figures = None
+    if svg_files is not None:
+        figures = [(p.stem, inline_svg(p.read_text(encoding="utf-8"))) for p in svg_files]
     out = run.path / "report.html"
-    out.write_text(html_page(f"fedsim report — {run.name}", _run_body(run)), encoding="utf-8")
+    body = _run_body(run, figures=figures)
+    out.write_text(html_page(f"fedsim report — {run.name}", body), encoding="utf-8")
     return out
 
 

@@ -1,0 +1,118 @@
+"""Where the wall time of one `fedsim run` goes, phase by phase, as ratios.
+
+Runs `fedsim run` in a fresh interpreter (so imports count, as they do for a user) with
+a timer around each phase of `run_scenario`: imports, reading and checking the topology,
+the simulation (building the task included), writing the results, the audit, plots and
+report.html.
+Absolute times depend on the machine; what this reports is each phase against the
+simulation measured in the same process (e.g. plots / simulation).
+
+    python bench/run_phases.py [TOPOLOGY] [--devices N --rounds R] [fedsim run flags...]
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+__all__ = ["measure_phases", "phase_table"]
+
+_DRIVER = r"""
+import json, sys, time
+t0 = time.perf_counter()
+import fedsim.cli, fedsim.run, fedsim.scenario
+phases = {"imports": time.perf_counter() - t0}
+import fedsim.run as run_module
+
+def timed(owner, attr, phase):
+    inner = getattr(owner, attr)
+    def wrapper(*a, **k):
+        t = time.perf_counter()
+        try:
+            return inner(*a, **k)
+        finally:
+            phases[phase] = phases.get(phase, 0.0) + time.perf_counter() - t
+    setattr(owner, attr, wrapper)
+
+timed(run_module, "prepare_scenario", "setup: topology")
+timed(run_module, "simulate", "simulation (incl. task setup)")
+timed(run_module, "write_run", "results files")
+timed(run_module, "_write_audit", "audit")
+timed(run_module, "_write_plots", "plots")
+timed(run_module, "_write_report", "report.html")
+t = time.perf_counter()
+code = fedsim.cli.main(sys.argv[1:])
+phases["total (from first import)"] = time.perf_counter() - t0
+heavy = ("matplotlib", "sklearn", "sklearn.datasets", "numba", "aiohttp", "rich")
+print("PHASES " + json.dumps({"phases": phases, "code": code,
+      "modules": [m for m in heavy if m in sys.modules]}))
+"""
+
+
+def measure_phases(args: list[str]) -> dict:
+    """Phase times of `fedsim run ARGS` in a fresh interpreter."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _DRIVER, "run", *args],
+        capture_output=True, text=True, cwd=ROOT, check=False,
+    )  # fmt: skip
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("PHASES ")]
+    if not lines:
+        raise RuntimeError(f"fedsim run {' '.join(args)} failed:\n{proc.stderr[-2000:]}")
+    return json.loads(lines[-1][len("PHASES ") :])
+
+
+def phase_table(result: dict) -> str:
+    """Seconds per phase and each phase as a ratio of the simulation."""
+    phases = result["phases"]
+    sim = phases.get("simulation (incl. task setup)", 0.0) or 1e-9
+    rows = [f"{'phase':32s} {'wall s':>8s} {'/ simulation':>13s}"]
+    for name, secs in phases.items():
+        rows.append(f"{name:32s} {secs:8.2f} {secs / sim:13.2f}")
+    drawn = phases.get("plots", 0.0) + phases.get("report.html", 0.0)
+    rows.append(f"plots + report / simulation: {drawn / sim:.2f}; "
+                f"everything but the simulation / simulation: "
+                f"{(phases['total (from first import)'] - sim) / sim:.2f}")  # fmt: skip
+    rows.append(f"heavy modules imported: {', '.join(result['modules']) or 'none'}")
+    return "\n".join(rows)
+
+
+def scale_topology(devices: int, rounds: int) -> Path:
+    """The scale benchmark's FedAvg topology (digits, fast links) as a file."""
+    import yaml
+    from scale import fast_topology
+
+    path = Path(tempfile.mkdtemp()) / f"scale-{devices}.yaml"
+    path.write_text(yaml.safe_dump(fast_topology(devices, rounds), sort_keys=False))
+    return path
+
+
+def main(argv: list[str]) -> int:
+    sys.path.insert(0, str(HERE))
+    args = list(argv)
+    if "--devices" in args:
+        i = args.index("--devices")
+        devices = int(args.pop(i + 1))
+        args.pop(i)
+        rounds = 5
+        if "--rounds" in args:
+            j = args.index("--rounds")
+            rounds = int(args.pop(j + 1))
+            args.pop(j)
+        args.insert(0, str(scale_topology(devices, rounds)))
+    elif not args or args[0].startswith("-"):
+        args.insert(0, str(ROOT / "topologies/default.yaml"))
+    if "--out" not in args:
+        args += ["--out", tempfile.mkdtemp()]
+    print(f"fedsim run {' '.join(a for a in args)}")
+    print(phase_table(measure_phases(args)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,82 @@
+"""What `fedsim run` draws and imports: nothing the user did not ask for.
+
+Plots are SVG unless `--png`; report.html inlines those very files instead of drawing
+every figure a second time; `--no-plots` never imports matplotlib; commands that only read
+a topology file import neither the network stack nor the plotting or data libraries.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from fake_results import write_synthetic_run
+
+from fedsim.record.plots import plot_run
+from fedsim.record.report import write_report
+
+ROOT = Path(__file__).resolve().parents[1]
+SHORT = ["--set", "fl.rounds=2", "--set", "fl.target=null"]
+HEAVY = ("matplotlib", "sklearn", "numba", "aiohttp", "rich", "scipy")
+
+
+def _modules_after(argv: list[str]) -> dict[str, object]:
+    """Run `fedsim ARGV` in a fresh interpreter; its exit code and the heavy packages it
+    imported."""
+    code = (
+        "import json, sys\n"
+        "from fedsim.cli import main\n"
+        f"rc = main({argv!r})\n"
+        f"heavy = sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))\n"
+        "print('MODULES ' + json.dumps({'rc': rc, 'heavy': heavy}))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    lines = proc.stdout.splitlines()
+    line = next(ln for ln in lines if ln.startswith("MODULES "))
+    return {**json.loads(line[len("MODULES ") :]), "stdout": lines[:-1]}
+
+
+def test_run_without_plots_imports_no_matplotlib(tmp_path: Path) -> None:
+    argv = ["run", "topologies/default.yaml", *SHORT, "--quiet", "--no-plots",
+            "--out", str(tmp_path)]  # fmt: skip
+    got = _modules_after(argv)
+    assert got["rc"] == 0
+    assert [ln.split(":")[0] for ln in got["stdout"]] == ["results", "default (sync, fedavg)"]
+    assert "matplotlib" not in got["heavy"]
+    assert "sklearn" not in got["heavy"]  # digits come from the CSV, not sklearn.datasets
+    (run,) = tmp_path.iterdir()
+    assert (run / "summary.json").is_file()
+    assert not (run / "plots").exists()
+    assert not (run / "report.html").exists()
+
+
+def test_commands_that_read_a_file_import_only_what_they_need() -> None:
+    for argv in (["validate", "topologies/default.yaml"], ["schema"]):
+        got = _modules_after(argv)
+        assert (got["rc"], got["heavy"]) == (0, []), argv
+
+
+def test_run_writes_svg_plots_and_png_only_when_asked(tmp_path: Path) -> None:
+    from fedsim.cli import main
+
+    for name, extra in (("svg", []), ("png", ["--png"])):
+        out = tmp_path / name
+        argv = ["run", str(ROOT / "topologies/default.yaml"), *SHORT, "--quiet",
+                "--out", str(out), *extra]  # fmt: skip
+        assert main(argv) == 0
+        (run,) = out.iterdir()
+        suffixes = {p.suffix for p in (run / "plots").iterdir()}
+        assert suffixes == ({".svg", ".png"} if extra else {".svg"})
+        assert (run / "report.html").is_file()
+
+
+def test_report_from_written_svgs_equals_report_drawn_afresh(tmp_path: Path) -> None:
+    run = write_synthetic_run(tmp_path, name="farm", rounds=12)
+    svgs = plot_run(run, run / "plots", ["svg"])
+    reused = write_report(run, svgs).read_bytes()
+    assert write_report(run).read_bytes() == reused
+    assert reused.count(b"<figure id=") == len(svgs) == 6

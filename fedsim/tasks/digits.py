@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from fedsim.kernels.train import evaluate, init_params, sgd_train, train_flops
+from fedsim.kernels.train import evaluate, init_params, param_count, sgd_train, train_flops
 from fedsim.tasks.partition import partition
 
-__all__ = ["ClassifierLearner", "ClassifierTask", "load_digits_split"]
+__all__ = ["ClassifierLearner", "ClassifierTask", "initial_model", "load_digits_split"]
 
 
 def load_digits_split(
@@ -36,6 +36,16 @@ def load_digits_split(
     std[std == 0] = 1.0
     Xs = ((X - mean) / std).astype(np.float32)
     return Xs[~test], y[~test], Xs[test], y[test]
+
+
+def initial_model(sizes: np.ndarray, rng: np.random.Generator, init: str) -> np.ndarray:
+    """The global model before round 1 (`task.init`). `zeros` is the start of Flower's
+    reference job, so final accuracies of the two can be compared; it draws nothing."""
+    if init == "zeros":
+        return np.zeros(param_count(sizes), dtype=np.float32)
+    if init == "glorot":
+        return init_params(sizes, rng)
+    raise ValueError(f"unknown initial model {init!r} (glorot or zeros)")
 
 
 @dataclass
@@ -107,11 +117,12 @@ class ClassifierTask:
         parts: list[np.ndarray],
         hidden: tuple[int, ...],
         rng: np.random.Generator,
+        init: str = "glorot",
     ) -> None:
         self.name = name
         classes = int(max(y_train.max(), y_test.max())) + 1
         self.sizes = np.array([X_train.shape[1], *hidden, classes], dtype=np.int64)
-        self._init = init_params(self.sizes, rng)
+        self._init = initial_model(self.sizes, rng, init)
         self._learners = [
             ClassifierLearner(np.ascontiguousarray(X_train[p]), y_train[p].copy(), self.sizes)
             for p in parts

@@ -8,6 +8,10 @@ ARGS   ?=
 RUNS   ?=
 RUN    ?=
 SWEEP  ?= topologies/sweeps/lora_compression.yaml
+# `make bench-flower` gets a venv of its own, so Ray never enters .venv.
+FLOWER_VENV  ?= .venv-flower
+FLOWER_STAMP := $(FLOWER_VENV)/.installed-stamp
+FLOWER_ARGS  ?=
 
 # One BLAS/Numba thread: results never depend on the host, timing stays stable.
 export OMP_NUM_THREADS=1
@@ -15,7 +19,7 @@ export OPENBLAS_NUM_THREADS=1
 export MKL_NUM_THREADS=1
 export NUMBA_NUM_THREADS=1
 
-.PHONY: setup run test test-all bench lint fmt compare report sweep golden clean results-doc
+.PHONY: setup run test test-all bench bench-flower lint fmt compare report sweep golden clean results-doc
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +39,16 @@ test-all: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
+
+$(FLOWER_STAMP): pyproject.toml
+	@test -x $(FLOWER_VENV)/bin/python || $(PYTHON) -m venv $(FLOWER_VENV)
+	$(FLOWER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[flower]'
+	@touch $(FLOWER_STAMP)
+
+# fedsim vs Flower's Ray simulation on the same job, interleaved; writes
+# bench/results/flower.md. FLOWER_ARGS e.g. "--cases 100x20 --repeats 1".
+bench-flower: $(FLOWER_STAMP)
+	$(FLOWER_VENV)/bin/python bench/flower_compare.py $(FLOWER_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check fedsim tests bench experiments
@@ -62,4 +76,4 @@ golden: $(STAMP)
 	$(BIN)/python tests/golden_runs.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(FLOWER_VENV) .pytest_cache .ruff_cache

@@ -91,7 +91,8 @@ def table(results: list[tuple[int, int, Samples, Samples]], repeats: int, ray_cp
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         f"Measured {when} by `make bench-flower` ({_versions()}, Python "
-        f"{platform.python_version()}, {os.cpu_count()} CPUs, Ray num_cpus={ray_cpus}); "
+        f"{platform.python_version()}, {os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[1]:.1f} over the last 5 min, Ray num_cpus={ray_cpus}); "
         f"medians of {repeats} interleaved runs per case, each a fresh process. Both sides "
         "start from the all-zero model on the same shards and test set.",
         "",

@@ -19,7 +19,7 @@ export OPENBLAS_NUM_THREADS=1
 export MKL_NUM_THREADS=1
 export NUMBA_NUM_THREADS=1
 
-.PHONY: setup run test test-all bench bench-flower lint fmt compare report sweep golden clean results-doc
+.PHONY: setup run test test-all bench lint fmt compare report sweep golden clean results-doc
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,7 @@ $(FLOWER_STAMP): pyproject.toml
 
 # fedsim vs Flower's Ray simulation on the same job, interleaved; writes
 # bench/results/flower.md. FLOWER_ARGS e.g. "--cases 100x20 --repeats 1".
+.PHONY: bench-flower
 bench-flower: $(FLOWER_STAMP)
 	$(FLOWER_VENV)/bin/python bench/flower_compare.py $(FLOWER_ARGS)
 

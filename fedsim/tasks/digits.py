@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from fedsim.kernels.train import evaluate, init_params, param_count, sgd_train, train_flops
+from fedsim.kernels.train import evaluate, init_params, sgd_train, train_flops
 from fedsim.tasks.partition import partition
 
-__all__ = ["ClassifierLearner", "ClassifierTask", "initial_model", "load_digits_split"]
+__all__ = ["ClassifierLearner", "ClassifierTask", "load_digits_split"]
 
 
 def load_digits_split(
@@ -36,16 +36,6 @@ def load_digits_split(
     std[std == 0] = 1.0
     Xs = ((X - mean) / std).astype(np.float32)
     return Xs[~test], y[~test], Xs[test], y[test]
-
-
-def initial_model(sizes: np.ndarray, rng: np.random.Generator, init: str) -> np.ndarray:
-    """The global model before round 1 (`task.init`). `zeros` is the start of Flower's
-    reference job, so final accuracies of the two can be compared; it draws nothing."""
-    if init == "zeros":
-        return np.zeros(param_count(sizes), dtype=np.float32)
-    if init == "glorot":
-        return init_params(sizes, rng)
-    raise ValueError(f"unknown initial model {init!r} (glorot or zeros)")
 
 
 @dataclass
@@ -100,6 +90,18 @@ class ClassifierEvaluator:
     def evaluate(self, params: np.ndarray) -> dict[str, float]:
         acc, loss = evaluate(params, self.sizes, self.X, self.y)
         return {"accuracy": float(acc), "loss": float(loss)}
+
+
+def initial_model(sizes: np.ndarray, rng: np.random.Generator, init: str) -> np.ndarray:
+    """The global model before round 1 (`task.init`). `zeros` is the start of Flower's
+    reference job, so final accuracies of the two can be compared; it draws nothing."""
+    if init == "zeros":
+        from fedsim.kernels.train import param_count
+
+        return np.zeros(param_count(sizes), dtype=np.float32)
+    if init == "glorot":
+        return init_params(sizes, rng)
+    raise ValueError(f"unknown initial model {init!r} (glorot or zeros)")
 
 
 class ClassifierTask:

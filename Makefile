@@ -40,17 +40,6 @@ test-all: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
-$(FLOWER_STAMP): pyproject.toml
-	@test -x $(FLOWER_VENV)/bin/python || $(PYTHON) -m venv $(FLOWER_VENV)
-	$(FLOWER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[flower]'
-	@touch $(FLOWER_STAMP)
-
-# fedsim vs Flower's Ray simulation on the same job, interleaved; writes
-# bench/results/flower.md. FLOWER_ARGS e.g. "--cases 100x20 --repeats 1".
-.PHONY: bench-flower
-bench-flower: $(FLOWER_STAMP)
-	$(FLOWER_VENV)/bin/python bench/flower_compare.py $(FLOWER_ARGS)
-
 lint: $(STAMP)
 	$(BIN)/ruff format --check fedsim tests bench experiments
 	$(BIN)/ruff check fedsim tests bench experiments
@@ -75,6 +64,17 @@ sweep: $(STAMP)
 # a change is meant to alter results; commit the new goldens with that change.
 golden: $(STAMP)
 	$(BIN)/python tests/golden_runs.py
+
+$(FLOWER_STAMP): pyproject.toml
+	@test -x $(FLOWER_VENV)/bin/python || $(PYTHON) -m venv $(FLOWER_VENV)
+	$(FLOWER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[flower]'
+	@touch $(FLOWER_STAMP)
+
+# fedsim vs Flower's Ray simulation on the same job, interleaved; writes
+# bench/results/flower.md. FLOWER_ARGS e.g. "--cases 100x20 --repeats 1".
+.PHONY: bench-flower
+bench-flower: $(FLOWER_STAMP)
+	$(FLOWER_VENV)/bin/python bench/flower_compare.py $(FLOWER_ARGS)
 
 clean:
 	rm -rf $(VENV) $(FLOWER_VENV) .pytest_cache .ruff_cache

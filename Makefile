@@ -8,6 +8,10 @@ ARGS   ?=
 RUNS   ?=
 RUN    ?=
 SWEEP  ?= topologies/sweeps/lora_compression.yaml
+# `make bench-flower` gets a venv of its own, so Ray never enters .venv.
+FLOWER_VENV  ?= .venv-flower
+FLOWER_STAMP := $(FLOWER_VENV)/.installed-stamp
+FLOWER_ARGS  ?=
 
 # One BLAS/Numba thread: results never depend on the host, timing stays stable.
 export OMP_NUM_THREADS=1
@@ -61,5 +65,16 @@ sweep: $(STAMP)
 golden: $(STAMP)
 	$(BIN)/python tests/golden_runs.py
 
+$(FLOWER_STAMP): pyproject.toml
+	@test -x $(FLOWER_VENV)/bin/python || $(PYTHON) -m venv $(FLOWER_VENV)
+	$(FLOWER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[flower]'
+	@touch $(FLOWER_STAMP)
+
+# fedsim vs Flower's Ray simulation on the same job, interleaved; writes
+# bench/results/flower.md. FLOWER_ARGS e.g. "--cases 100x20 --repeats 1".
+.PHONY: bench-flower
+bench-flower: $(FLOWER_STAMP)
+	$(FLOWER_VENV)/bin/python bench/flower_compare.py $(FLOWER_ARGS)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(FLOWER_VENV) .pytest_cache .ruff_cache

@@ -74,10 +74,12 @@ def scale(quick: bool) -> None:
         print(f"{n:5d} devices: fedsim {t_fs * 1e3:.3f} ms per client-round "
               f"(real aiohttp + emulated TCP), plain NumPy loop {t_np * 1e3:.3f} ms "
               f"(no network); fedsim/numpy = {t_fs / t_np:.1f}")  # fmt: skip
-    print(
-        "reference: Flower 1.42 Ray simulation of this workload, no network model: "
-        "~4 ms (100 clients), ~6 ms (1000 clients) per client-round on this kind of machine"
-    )
+    flower = HERE / "results" / "flower.md"
+    if flower.exists():  # measured, never quoted: written by `make bench-flower`
+        print(f"fedsim vs Flower, last `make bench-flower` ({flower.relative_to(ROOT)}):")
+        print(flower.read_text().rstrip())
+    else:
+        print("fedsim vs Flower: run `make bench-flower` (measures both, side by side)")
 
 
 def run_phases(quick: bool) -> None:

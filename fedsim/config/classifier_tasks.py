@@ -51,6 +51,10 @@ class ClassifierOptions(TaskOptions):
     test_fraction: number(0.0, 1.0, lo_open=True, hi_open=True) = Field(
         0.2, description="held out for the server's test set"
     )  # type: ignore[valid-type]
+    init: choice(("glorot", "zeros")) = Field(
+        "glorot",
+        description="initial model: Glorot-uniform weights, or zeros (Flower's reference)",
+    )  # type: ignore[valid-type]
 
     @model_validator(mode="after")
     def _layers(self) -> ClassifierOptions:

@@ -127,6 +127,18 @@ class ClassifierEvaluator:
         return {"accuracy": float(acc), "loss": float(loss)}
 
 
+def initial_model(sizes: np.ndarray, rng: np.random.Generator, init: str) -> np.ndarray:
+    """The global model before round 1 (`task.init`). `zeros` is the start of Flower's
+    reference job, so final accuracies of the two can be compared; it draws nothing."""
+    if init == "zeros":
+        from fedsim.kernels.train import param_count
+
+        return np.zeros(param_count(sizes), dtype=np.float32)
+    if init == "glorot":
+        return init_params(sizes, rng)
+    raise ValueError(f"unknown initial model {init!r} (glorot or zeros)")
+
+
 class ClassifierTask:
     """A classification data set split across devices."""
 
@@ -142,11 +154,12 @@ class ClassifierTask:
         parts: list[np.ndarray],
         hidden: tuple[int, ...],
         rng: np.random.Generator,
+        init: str = "glorot",
     ) -> None:
         self.name = name
         classes = int(max(y_train.max(), y_test.max())) + 1
         self.sizes = np.array([X_train.shape[1], *hidden, classes], dtype=np.int64)
-        self._init = init_params(self.sizes, rng)
+        self._init = initial_model(self.sizes, rng, init)
         self._learners = [
             ClassifierLearner(np.ascontiguousarray(X_train[p]), y_train[p].copy(), self.sizes)
             for p in parts

@@ -44,7 +44,7 @@ def _digits(options: Any, num_clients: int, streams: Streams) -> Task:
          "shards_per_client": options.shards_per_client},
     )  # fmt: skip
     return ClassifierTask(
-        "digits", X, y, Xt, yt, parts, options.layers(), streams.get("task", "init")
+        "digits", X, y, Xt, yt, parts, options.layers(), streams.get("task", "init"), options.init
     )
 
 

@@ -159,4 +159,6 @@ def build_synthetic_task(
     X, y, Xt, yt, parts = split_devices(
         data, o.test_fraction, o.max_test_samples, streams.get("task", "split")
     )
-    return ClassifierTask("synthetic", X, y, Xt, yt, parts, o.layers(), streams.get("task", "init"))
+    return ClassifierTask(
+        "synthetic", X, y, Xt, yt, parts, o.layers(), streams.get("task", "init"), o.init
+    )

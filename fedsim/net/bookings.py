@@ -86,6 +86,8 @@ class GapIndex:
                 self._insert(b, len(starts[b]), e, e + hold)
                 return e
             hit = self._fit_in(b, 0, hold)
+            if hit is None:
+                self._tighten(b)
         k, e = hit
         self._insert(b, k, e, e + hold)
         return e
@@ -135,19 +137,16 @@ class GapIndex:
                 del starts[nb][nk], ends[nb][nk]
                 if not starts[nb]:
                     self._drop_block(nb)
-                else:
-                    self._touch(nb)
-            self._touch(pb)
+            self._changed(pb, pk)
         elif nb >= 0 and starts[nb][nk] == stop:
             starts[nb][nk] = start
-            self._touch(nb)
+            self._changed(nb, nk)
         else:
             starts[b].insert(k, start)
             ends[b].insert(k, stop)
+            self._changed(b, k)
             if len(starts[b]) > _MAX:
                 self._split(b)
-            else:
-                self._touch(b)
 
     # -- forgetting ----------------------------------------------------------------------
     def forget(self, t: float) -> None:
@@ -158,20 +157,17 @@ class GapIndex:
         d = bisect_right(last, t)
         if d:
             del self._starts[:d], self._ends[:d], last[:d], self._gap[:d]
-            if not last:
-                self._rebuild_tree()
-                return
-        S, E = self._starts[0], self._ends[0]
-        k = bisect_right(E, t)
-        if k:
-            del S[:k], E[:k]
-        self._gap[0] = self._inner_gap(0)
-        if d:
             self._rebuild_tree()
-        else:
-            self._set_leaf(0)
+            if not last:
+                return
+        k = bisect_right(self._ends[0], t)
+        if k:
+            del self._starts[0][:k], self._ends[0][:k]
 
     # -- block bookkeeping ---------------------------------------------------------------
+    # A block's `_gap` is an upper bound of its longest gap: a booking only splits or
+    # shortens gaps and forgetting only removes them, so a bound stays one; new gaps
+    # raise it. A search that finds nothing in a block tightens its bound.
     def _inner_gap(self, b: int) -> float:
         S, E = self._starts[b], self._ends[b]
         g = max(map(sub, S[1:], E), default=_NONE)
@@ -181,15 +177,29 @@ class GapIndex:
                 g = first
         return g
 
-    def _touch(self, b: int) -> None:
-        """Block b changed in place: refresh its last end and its and its successor's
-        gaps (the successor's first gap starts at b's last end)."""
-        self._last[b] = self._ends[b][-1]
+    def _raise(self, b: int, g: float) -> None:
+        if g > self._gap[b]:
+            self._gap[b] = g
+            self._set_leaf(b)
+
+    def _changed(self, b: int, k: int) -> None:
+        """Interval k of block b is new or changed: its last end, and the gaps before it
+        and before the next interval."""
+        S, E = self._starts[b], self._ends[b]
+        if k:
+            self._raise(b, S[k] - E[k - 1])
+        elif b:
+            self._raise(b, S[0] - self._ends[b - 1][-1])
+        if k + 1 < len(S):
+            self._raise(b, S[k + 1] - E[k])
+        else:
+            self._last[b] = E[k]
+            if b + 1 < len(self._starts):
+                self._raise(b + 1, self._starts[b + 1][0] - E[k])
+
+    def _tighten(self, b: int) -> None:
         self._gap[b] = self._inner_gap(b)
         self._set_leaf(b)
-        if b + 1 < len(self._starts):
-            self._gap[b + 1] = self._inner_gap(b + 1)
-            self._set_leaf(b + 1)
 
     def _split(self, b: int) -> None:
         S, E = self._starts[b], self._ends[b]
@@ -198,16 +208,12 @@ class GapIndex:
         self._ends[b + 1 : b + 1] = [E[h:]]
         del S[h:], E[h:]
         self._last[b : b + 1] = [E[-1], self._ends[b + 1][-1]]
-        self._gap[b : b + 1] = [_NONE, _NONE]
-        for c in (b, b + 1, b + 2):
-            if c < len(self._starts):
-                self._gap[c] = self._inner_gap(c)
+        self._gap[b : b + 1] = [self._inner_gap(b), _NONE]
+        self._gap[b + 1] = self._inner_gap(b + 1)
         self._rebuild_tree()
 
     def _drop_block(self, b: int) -> None:
         del self._starts[b], self._ends[b], self._last[b], self._gap[b]
-        if b < len(self._starts):
-            self._gap[b] = self._inner_gap(b)
         self._rebuild_tree()
 
     # -- max tree over the blocks' gaps --------------------------------------------------

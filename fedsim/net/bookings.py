@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from operator import sub
+from itertools import compress, count, repeat
+from math import nextafter
+from operator import ge, sub
 
 __all__ = ["GapIndex", "ReadyFrontier"]
 
@@ -27,6 +29,9 @@ _MAX = 64
 """Intervals per block before it splits in two."""
 _NONE = -math.inf
 """The gap before the very first interval: never searched (see `GapIndex.book`)."""
+_SLACK = 1e-15
+"""A hold h fits a gap [e, s) (e + h <= s in floats) only if h <= (s - e) + _SLACK *
+(|s| + |e|): rounding moves each of the two results by at most 2^-53 of |s| + |e|."""
 
 
 class GapIndex:
@@ -72,39 +77,49 @@ class GapIndex:
         if start + hold <= S[k]:
             self._insert(b, k, start, start + hold)
             return start
-        # From here a booking starts at some interval's end: scan gaps after k.
-        # A gap that fits (e + hold <= s) is at least `need` as computed (s - e): the
-        # index prunes by that, and `_fit_in` decides with the exact test.
+        # From here a booking starts at some interval's end: scan gaps after k. A gap
+        # that fits (e + hold <= s) is at least `need` as computed (s - e): blocks are
+        # skipped by their room, gaps by `need`, and the exact test decides.
         tol = 1e-12 * (abs(starts[0][0]) + abs(last[-1]) + abs(hold) + 1.0)
         need = hold - tol
-        hit = self._fit_in(b, k + 1, hold) if self._gap[b] >= need else None
+        hit = None
+        if self._gap[b] >= hold:
+            hit = self._fit_in(b, k + 1, hold, need)
+            if hit is None:
+                self._tighten(b)
         while hit is None:
-            b = self._first_block(b + 1, need)
+            b = self._first_block(b + 1, hold)
             if b < 0:
                 b = len(starts) - 1
                 e = ends[b][-1]
                 self._insert(b, len(starts[b]), e, e + hold)
                 return e
-            hit = self._fit_in(b, 0, hold)
-            if hit is None:
-                self._tighten(b)
+            hit = self._fit_in(b, 0, hold, need)
+            if hit is None:  # no gap of b fits `hold`, so none fits more
+                self._tighten(b, nextafter(hold, -math.inf))
         k, e = hit
         self._insert(b, k, e, e + hold)
         return e
 
-    def _fit_in(self, b: int, k: int, hold: float) -> tuple[int, float] | None:
+    def _fit_in(self, b: int, k: int, hold: float, need: float) -> tuple[int, float] | None:
         """First interval at or after k in block b whose gap before it fits `hold`:
-        (its index, the previous interval's end)."""
+        (its index, the previous interval's end). Gaps shorter than `need` as computed
+        cannot fit; the others are tested exactly."""
         S, E = self._starts[b], self._ends[b]
+        if k == 0:  # only blocks after the first: the gap from the previous block
+            prev = self._ends[b - 1][-1]
+            if prev + hold <= S[0]:
+                return 0, prev
+            k = 1
         n = len(S)
-        if k >= n:
-            return None
-        prev = E[k - 1] if k else self._ends[b - 1][-1]
         while k < n:
-            if prev + hold <= S[k]:
-                return k, prev
-            prev = E[k]
-            k += 1
+            long_enough = map(ge, map(sub, S[k:], E[k - 1 :]), repeat(need))
+            k = next(compress(count(k), long_enough), n)
+            if k < n:
+                prev = E[k - 1]
+                if prev + hold <= S[k]:
+                    return k, prev
+                k += 1
         return None
 
     def _insert(self, b: int, k: int, start: float, stop: float) -> None:
@@ -165,19 +180,25 @@ class GapIndex:
             del self._starts[0][:k], self._ends[0][:k]
 
     # -- block bookkeeping ---------------------------------------------------------------
-    # A block's `_gap` is an upper bound of its longest gap: a booking only splits or
-    # shortens gaps and forgetting only removes them, so a bound stays one; new gaps
-    # raise it. A search that finds nothing in a block tightens its bound.
-    def _inner_gap(self, b: int) -> float:
+    # A block's `_gap` is its room: an upper bound of the holds that fit one of its
+    # gaps (the computed gap plus rounding slack). A booking only splits or shortens
+    # gaps and forgetting only removes them, so a bound stays one; new gaps raise it.
+    # A search that finds nothing in a block tightens it, below the hold searched for
+    # when it covered the whole block (gaps a hair short of a segment stop being found
+    # again and again).
+    def _room(self, b: int) -> float:
         S, E = self._starts[b], self._ends[b]
         g = max(map(sub, S[1:], E), default=_NONE)
+        lo = S[0]
         if b:
-            first = S[0] - self._ends[b - 1][-1]
+            lo = self._ends[b - 1][-1]
+            first = S[0] - lo
             if first > g:
                 g = first
-        return g
+        return g + _SLACK * (abs(lo) + abs(E[-1]))
 
-    def _raise(self, b: int, g: float) -> None:
+    def _raise(self, b: int, s: float, e: float) -> None:
+        g = s - e + _SLACK * (abs(s) + abs(e))
         if g > self._gap[b]:
             self._gap[b] = g
             self._set_leaf(b)
@@ -187,18 +208,19 @@ class GapIndex:
         and before the next interval."""
         S, E = self._starts[b], self._ends[b]
         if k:
-            self._raise(b, S[k] - E[k - 1])
+            self._raise(b, S[k], E[k - 1])
         elif b:
-            self._raise(b, S[0] - self._ends[b - 1][-1])
+            self._raise(b, S[0], self._ends[b - 1][-1])
         if k + 1 < len(S):
-            self._raise(b, S[k + 1] - E[k])
+            self._raise(b, S[k + 1], E[k])
         else:
             self._last[b] = E[k]
             if b + 1 < len(self._starts):
-                self._raise(b + 1, self._starts[b + 1][0] - E[k])
+                self._raise(b + 1, self._starts[b + 1][0], E[k])
 
-    def _tighten(self, b: int) -> None:
-        self._gap[b] = self._inner_gap(b)
+    def _tighten(self, b: int, below: float = math.inf) -> None:
+        room = self._room(b)
+        self._gap[b] = room if room < below else below
         self._set_leaf(b)
 
     def _split(self, b: int) -> None:
@@ -208,8 +230,8 @@ class GapIndex:
         self._ends[b + 1 : b + 1] = [E[h:]]
         del S[h:], E[h:]
         self._last[b : b + 1] = [E[-1], self._ends[b + 1][-1]]
-        self._gap[b : b + 1] = [self._inner_gap(b), _NONE]
-        self._gap[b + 1] = self._inner_gap(b + 1)
+        self._gap[b : b + 1] = [self._room(b), _NONE]
+        self._gap[b + 1] = self._room(b + 1)
         self._rebuild_tree()
 
     def _drop_block(self, b: int) -> None:
@@ -243,7 +265,7 @@ class GapIndex:
             i >>= 1
 
     def _first_block(self, lo: int, need: float) -> int:
-        """The first block at or after lo whose longest gap is at least `need`, or -1."""
+        """The first block at or after lo whose room is at least `need`, or -1."""
         tree, size = self._tree, self._size
         if lo >= len(self._gap):
             return -1

@@ -71,6 +71,26 @@ def test_many_blocks_match_the_scan(bookings_ahead) -> None:
         bookings._MAX = block
 
 
+_SEGMENT = 1502 * 8.0  # bits; 8 bit/s transmitters: holds of 1502 s
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.floats(0.0, 1e6, allow_nan=False),
+    st.lists(st.tuples(st.integers(0, 300), st.integers(1, 4)), min_size=100, max_size=400),
+)
+def test_segment_sized_gaps_match_the_scan(base, windows) -> None:
+    """Windows of whole segments at segment offsets from a large base time leave gaps
+    that are one segment up to rounding: a hair short or exactly fitting."""
+    block = bookings._MAX
+    bookings._MAX = 4
+    try:
+        steps = [("reserve", base + k * 1502.0, n * _SEGMENT) for k, n in windows]
+        _drive(1.0, steps, with_clock=False)
+    finally:
+        bookings._MAX = block
+
+
 def test_a_booking_far_ahead_leaves_every_gap_before_it_searchable() -> None:
     tx = Transmitter("t", 8.0)
     for k in range(1000):  # 1 s bookings with 1 s gaps

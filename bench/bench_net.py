@@ -3,6 +3,7 @@
 Standalone SimPy environments (no aiohttp), so the numbers are the model's own cost.
 Flow benchmarks on a shared cell also run with the scanning transmitter the gap index
 replaced (tests/booking_reference.py) and print index/scan ratios measured here.
+Times are this process's CPU time: on a shared machine wall time measures the others.
 """
 
 from __future__ import annotations
@@ -56,9 +57,9 @@ def _run(
 
     for ch, _ in chans:
         env.process(proc(ch))
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     env.run()
-    wall = time.perf_counter() - t0
+    wall = time.process_time() - t0
     segs = sum(link.counters[0].packets for _, link in chans)
     return wall, segs, n_channels * msgs
 
@@ -93,11 +94,11 @@ def _replay(tx_cls: type, calls: list[tuple[float, float, float]]) -> float:
     clock = [0.0]
     cell = tx_cls("cell", 50e6, clock=lambda: clock[0])
     reserve = cell.reserve
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     for t, now, bits in calls:
         clock[0] = t
         reserve(now, bits)
-    return (time.perf_counter() - t0) / len(calls)
+    return (time.process_time() - t0) / len(calls)
 
 
 def _compare(name: str, new: float, old: float) -> None:

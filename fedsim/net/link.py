@@ -97,7 +97,8 @@ class Transmitter:
             return
         t = self.clock()
         self._gaps.forget(t)
-        self._frontier.forget(t)
+        if self.duty_cycle < 1.0:
+            self._frontier.forget(t)
 
     def queued_until(self, now: float) -> float:
         """Duty-cycled: when the frames that were ready by `now` have all been sent (or

@@ -364,8 +364,10 @@ def _simulate(
     recorder.close(end)
     after = byte_totals()
     tail = {k: after[k] - totals[k] for k in after}
-    proof = evidence.finish(end, tail)
-    result = _collect(sc, task, evaluator, engine, net, wire, recorder, clients, end, wall, tail)
+    proof = evidence.finish(end, tail, batteries.evidence())
+    result = _collect(
+        sc, task, evaluator, engine, net, wire, batteries, recorder, clients, end, wall, tail
+    )
     result.evidence = proof
     return result
 
@@ -377,6 +379,7 @@ def _collect(
     engine: SyncRounds | BufferedAsync,
     net: Network,
     wire: Wire,
+    batteries: Batteries,
     recorder: Recorder,
     clients: list[FLClient],
     end: float,
@@ -384,7 +387,8 @@ def _collect(
     tail: dict[str, int],
 ) -> RunResult:
     """The run's rows and summary; `tail` is what the first hops carried after the last
-    round's row (up, down, wire_up, wire_down), so client and link totals reconcile."""
+    round's row (up, down, wire_up, wire_down), so client and link totals reconcile.
+    Energy is what each device's ledger charged (`batteries`), its one source."""
     rows = recorder.rounds
     metrics = [r.metric for r in rows if np.isfinite(r.metric)]
     higher = bool(evaluator.higher_is_better)
@@ -415,8 +419,7 @@ def _collect(
     for c in clients:
         info = engine.clients.get(c.client_id)
         up, down = wire.node_bytes.get(c.client_id, [0, 0])
-        e_comp = c.device.compute_energy(c.stats.compute_flops)
-        e_radio = c.device.radio_energy(up, down)
+        e_comp, e_radio = batteries.energy(c.client_id)
         energies.append(e_comp + e_radio)
         client_rows.append(ClientRow(
             client=c.client_id, device=c.device.name,

@@ -90,7 +90,7 @@ def test_every_invariant_is_named_and_documented() -> None:
         "update-over-down-path", "delivered-over-down-element", "carried-while-down",
         "down-time-within-run", "down-time-matches-evidence", "timeline-inside-run",
         "timeline-no-overlap", "timeline-covers-run", "bytes-reconcile", "rounds-completed",
-        "evidence-present",
+        "evidence-present", "energy-within-battery",
     }  # fmt: skip
     assert want <= set(INVARIANTS)
     assert all(inv.doc for inv in INVARIANTS.values())
@@ -354,3 +354,51 @@ def test_evidence_follows_overlapping_causes_and_dead_transmitters() -> None:
     assert [(d.element, d.start, d.end) for d in proof.path_down if d.element == "dev-1"] == [
         ("dev-1", 1.0, 4.0)
     ]
+
+
+def test_every_device_has_an_energy_ledger_that_clients_csv_writes(clean: RunResult) -> None:
+    ev = clean.evidence
+    assert ev is not None
+    assert set(ev.energy) == {c.client for c in clean.clients}
+    for c in clean.clients:
+        assert (c.energy_compute_j, c.energy_radio_j) == (
+            ev.energy[c.client].compute_j,
+            ev.energy[c.client].radio_j,
+        )
+        assert c.energy_radio_j > 0
+
+
+def test_energy_that_disagrees_with_the_ledger_or_overspends_a_battery_is_caught(
+    clean: RunResult,
+) -> None:
+    ev = clean.evidence
+    assert ev is not None
+    bad = doctor(clean)
+    bad.clients[0] = changed(bad.clients[0], energy_radio_j=bad.clients[0].energy_radio_j * 1.5)
+    found = [v.detail for v in audit(bad) if v.invariant == "energy-within-battery"]
+    assert len(found) == 1
+    assert "energy_radio_j" in found[0]
+    dev = clean.clients[0].client
+    mine = ev.energy[dev]
+    spent = mine.compute_j + mine.radio_j
+    overspent = dataclasses.replace(mine, initial_j=spent / 2)
+    bad = doctor(clean, energy={**ev.energy, dev: overspent})
+    found = [v.detail for v in audit(bad) if v.invariant == "energy-within-battery"]
+    assert found == [f"device {dev}: spent {spent:.9g} J, its battery held {spent / 2:.9g} J"]
+
+
+def test_a_message_sent_after_the_battery_ran_dry_is_caught(clean: RunResult) -> None:
+    ev = clean.evidence
+    assert ev is not None
+    dev = clean.clients[0].client
+    k = ev.devices.index(dev)
+    sent_up = ev.messages.sent[(ev.messages.device == k) & (ev.messages.direction == 0)]
+    empty_at = float(sent_up[-2])  # the battery "ran dry" before its last message
+    mine = ev.energy[dev]
+    total = mine.compute_j + mine.radio_j
+    dead = dataclasses.replace(mine, initial_j=total, empty_at=empty_at)
+    bad = doctor(clean, energy={**ev.energy, dev: dead})
+    found = [v.detail for v in audit(bad) if v.invariant == "energy-within-battery"]
+    assert len(found) == 1
+    assert f"battery empty at {empty_at:.3f} s" in found[0]
+    assert "sent 1 message(s)" in found[0]

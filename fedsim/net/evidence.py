@@ -14,7 +14,9 @@ cheaply (flat lists appended per message or per state change, no per-byte work):
   send booked on the device's access link (flow fidelity books a whole transfer at
   once; packet fidelity books per packet as it travels, so 0 there);
 * every accepted update: device, round, when its upload exchange started and when
-  the server accepted it.
+  the server accepted it;
+* every device's energy ledger at the end (fedsim.net.battery): what it held, what
+  it spent on compute and radio, when its battery ran dry.
 
 `EvidenceRecorder` hooks the network's observer points (`Network.element_observers`,
 `Network.observers`, `Wire.tap`); `finish` returns the frozen `Evidence`.
@@ -33,7 +35,15 @@ import numpy as np
 from fedsim.net.link import Link, LinkCounters
 from fedsim.net.network import Network
 
-__all__ = ["Accepted", "CarrierDown", "Down", "Evidence", "EvidenceRecorder", "Messages"]
+__all__ = [
+    "Accepted",
+    "CarrierDown",
+    "Down",
+    "Energy",
+    "Evidence",
+    "EvidenceRecorder",
+    "Messages",
+]
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,18 @@ class Accepted:
     round: int
     start: float
     accepted: float
+
+
+@dataclass(frozen=True)
+class Energy:
+    """One device's energy ledger at the end of the run."""
+
+    initial_j: float | None
+    """What its battery held at the start; None: mains powered."""
+    compute_j: float
+    radio_j: float
+    empty_at: float | None
+    """When its battery ran dry (None: it did not)."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +130,8 @@ class Evidence:
     """Bytes counted after the last round's row was written (final polls, the 410s,
     connection closes): rounds.csv plus these equal the per-client and per-link
     totals. Keys: up, down (payload), wire_up, wire_down (first hops)."""
+    energy: dict[str, Energy] = field(default_factory=dict)
+    """Device -> its energy ledger (clients.csv's energy columns come from it)."""
 
 
 def _snapshot(link: Link, d: int) -> tuple[int, int, int]:
@@ -251,7 +275,12 @@ class EvidenceRecorder:
         engine.submit = audited_submit
 
     # -- the end -------------------------------------------------------------------------
-    def finish(self, end_s: float, bytes_after_rounds: dict[str, int]) -> Evidence:
+    def finish(
+        self,
+        end_s: float,
+        bytes_after_rounds: dict[str, int],
+        energy: dict[str, Energy] | None = None,
+    ) -> Evidence:
         """Close every open interval at the network's clock and freeze the evidence."""
         now = self.env.now
         for name in sorted(self._open_link):
@@ -286,4 +315,5 @@ class EvidenceRecorder:
             messages=messages,
             accepted=self.accepted,
             bytes_after_rounds=dict(bytes_after_rounds),
+            energy=dict(energy or {}),
         )

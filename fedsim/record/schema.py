@@ -182,8 +182,15 @@ class ClientRow(Record):
     dropouts_other: int = column("rounds", DROPOUT_CAUSES["other"])
     bytes_up: int = column("B", "payload bytes the client sent")
     bytes_down: int = column("B", "payload bytes the client received")
-    energy_compute_j: float = column("J", "training FLOPs x the profile's J/FLOP")
-    energy_radio_j: float = column("J", "payload bytes x the profile's J/byte")
+    energy_compute_j: float = column(
+        "J", "what the device's energy ledger charged for training: FLOPs x the profile's J/FLOP"
+    )
+    energy_radio_j: float = column(
+        "J",
+        "what its ledger charged for the payload bytes it sent and received (bytes_up, "
+        "bytes_down) x the profile's J/byte; a battery device's two columns sum to at most "
+        "its initial charge",
+    )
     env_episodes: int | None = column("", "RL: episodes in accepted uploads (blank: not RL)", None)
     env_steps: int | None = column("", "RL: environment steps in accepted uploads", None)
 

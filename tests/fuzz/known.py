@@ -35,7 +35,6 @@ def started_during_outage(detail: str) -> bool:
 
 
 KNOWN_BUGS: tuple[KnownBug, ...] = (
-    KnownBug("battery_overspent", "energy-within-battery"),
     KnownBug(
         "negative_round_wire_bytes",
         "rounds-within-limits",

@@ -34,6 +34,7 @@ from fedsim.fl.server import make_app
 from fedsim.fl.strategies.registry import build_strategy
 from fedsim.net.battery import Batteries
 from fedsim.net.evidence import Evidence, EvidenceRecorder
+from fedsim.net.flow import wire_booked_after
 from fedsim.net.network import Network
 from fedsim.net.transport import EmulatedConnector, EmulatedSite, Wire
 from fedsim.record.dropouts import dropout_cells, never_contributed
@@ -263,18 +264,25 @@ def _simulate(
     access = _access_links(net)
     totals = {"up": 0, "down": 0, "wire_up": 0, "wire_down": 0}
 
-    def byte_totals() -> dict[str, int]:
-        """Payload and wire bytes that crossed the devices' access links (a channel cut
-        mid-transfer takes back what it had booked past the cut, so these, not the
-        bytes the clients wrote, are what reconciles with links.csv)."""
+    def byte_totals(crossed_by: float | None = None) -> dict[str, int]:
+        """Payload and wire bytes on the devices' access links (what reconciles with
+        links.csv). With `crossed_by`, wire bytes are those that had crossed by then:
+        the network books a transfer's wire bytes ahead of the clock and a later cut
+        takes back the part past it, so a round counts only what crossed by its end
+        (never negative); without, everything booked (the final counters)."""
+        ahead = wire_booked_after(net.live_channels(), crossed_by) if crossed_by is not None else {}
         up = sum(link.counters[0].payload_bytes for link in access)
         down = sum(link.counters[1].payload_bytes for link in access)
-        wup = sum(link.counters[0].wire_bytes for link in access)
-        wdown = sum(link.counters[1].wire_bytes for link in access)
+        wup = sum(
+            link.counters[0].wire_bytes - ahead.get(id(link.counters[0]), 0) for link in access
+        )
+        wdown = sum(
+            link.counters[1].wire_bytes - ahead.get(id(link.counters[1]), 0) for link in access
+        )
         return {"up": up, "down": down, "wire_up": wup, "wire_down": wdown}
 
     def on_round(rec: RoundRecord) -> None:
-        now = byte_totals()
+        now = byte_totals(crossed_by=loop.time())
         delta = {k: now[k] - totals[k] for k in now}
         totals.update(now)
         row = RoundRow(

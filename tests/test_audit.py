@@ -90,7 +90,7 @@ def test_every_invariant_is_named_and_documented() -> None:
         "update-over-down-path", "delivered-over-down-element", "carried-while-down",
         "down-time-within-run", "down-time-matches-evidence", "timeline-inside-run",
         "timeline-no-overlap", "timeline-covers-run", "bytes-reconcile", "rounds-completed",
-        "evidence-present", "energy-within-battery",
+        "evidence-present", "energy-within-battery", "bytes-nonnegative",
     }  # fmt: skip
     assert want <= set(INVARIANTS)
     assert all(inv.doc for inv in INVARIANTS.values())
@@ -402,3 +402,15 @@ def test_a_message_sent_after_the_battery_ran_dry_is_caught(clean: RunResult) ->
     assert len(found) == 1
     assert f"battery empty at {empty_at:.3f} s" in found[0]
     assert "sent 1 message(s)" in found[0]
+
+
+def test_a_negative_byte_count_is_caught(clean: RunResult) -> None:
+    assert not [v for v in audit(clean) if v.invariant == "bytes-nonnegative"]
+    bad = doctor(clean, bytes_after_rounds={**clean.evidence.bytes_after_rounds, "wire_down": -5})  # type: ignore[union-attr]
+    row = bad.recorder.rounds[1]
+    bad.recorder.rounds[1] = changed(row, wire_bytes_down=-398)
+    found = [v.detail for v in audit(bad) if v.invariant == "bytes-nonnegative"]
+    assert found == [
+        f"rounds.csv round {row.round}: wire_bytes_down -398",
+        "bytes after the last round (wire_down) -5",
+    ]

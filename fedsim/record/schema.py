@@ -101,8 +101,12 @@ class RoundRow(Record):
     deployed_version: int = column("", "model version deployed after the round")
     bytes_up: int = column("B", "payload bytes toward the server during the round")
     bytes_down: int = column("B", "payload bytes from the server during the round")
-    wire_bytes_up: int = column("B", "wire bytes up on the devices' first hops (headers, retx)")
-    wire_bytes_down: int = column("B", "wire bytes down on the devices' first hops")
+    wire_bytes_up: int = column(
+        "B", "wire bytes up that crossed the devices' first hops during the round (headers, retx)"
+    )
+    wire_bytes_down: int = column(
+        "B", "wire bytes down that crossed the devices' first hops during the round"
+    )
     metric: float = column("", "the deployed model's metric after the round (blank: NaN)")
     failed_causes: dict[str, int] = column(  # noqa: RUF009 - a field(), not a shared default
         "clients", "dropouts by cause, `deadline:3;link_down:2` (sums to `failed`)"

@@ -36,11 +36,6 @@ def started_during_outage(detail: str) -> bool:
 
 KNOWN_BUGS: tuple[KnownBug, ...] = (
     KnownBug(
-        "negative_round_wire_bytes",
-        "rounds-within-limits",
-        matches=lambda detail: detail.endswith("negative byte count"),
-    ),
-    KnownBug(
         "upload_connect_retried_across_cut",
         "update-over-down-path",
         matches=started_during_outage,

@@ -13,8 +13,10 @@ cheaply (flat lists appended per message or per state change, no per-byte work):
   time sent, time delivered (NaN: never), payload bytes and the wire bytes that
   send booked on the device's access link (flow fidelity books a whole transfer at
   once; packet fidelity books per packet as it travels, so 0 there);
-* every accepted update: device, round, when its upload exchange started and when
-  the server accepted it;
+* every accepted update: device, round, when its upload exchange started (the first
+  byte of the update's POST leaving the device: its first upstream message after the
+  client began uploading; a connect whose SYNs are retried before it is not part of the
+  exchange) and when the server accepted it;
 * every device's energy ledger at the end (fedsim.net.battery): what it held, what
   it spent on compute and radio, when its battery ran dry.
 
@@ -71,7 +73,8 @@ class CarrierDown:
 
 @dataclass(frozen=True)
 class Accepted:
-    """An update the server accepted: its upload exchange ran from `start` to `accepted`."""
+    """An update the server accepted: its upload exchange ran from `start` (the POST's
+    first byte leaving the device) to `accepted`."""
 
     client: str
     round: int
@@ -168,6 +171,9 @@ class EvidenceRecorder:
         self._open_carrier: dict[tuple[str, int], tuple[float, str, tuple[int, int, int]]] = {}
         self._node_causes: dict[str, set[str]] = {}
         self._upload_start: dict[str, float] = {}
+        """Client -> when the first message of its update's POST left it."""
+        self._uploading: dict[str, float] = {}
+        """Client -> when it began uploading, until its POST's first message is sent."""
         self._m_device: list[int] = []
         self._m_direction: list[int] = []
         self._m_sent: list[float] = []
@@ -249,6 +255,8 @@ class EvidenceRecorder:
         self._m_payload.append(nbytes)
         self._m_wire.append(counters[direction].wire_bytes - mark if counters is not None else 0)
         event.callbacks.append(partial(self._delivered, i))
+        if direction == 0 and self._uploading.pop(node, None) is not None:
+            self._upload_start[node] = self.env.now
 
     def _delivered(self, i: int, event: Any) -> None:
         if event.ok:
@@ -256,12 +264,17 @@ class EvidenceRecorder:
 
     # -- the FL side: uploads and acceptances ----------------------------------------------
     def client_state(self, client: str, state: str) -> None:
+        """A client that begins uploading opens (connects, or reuses a connection) and
+        then writes its POST: the exchange starts at that POST's first message."""
         if state == "uploading":
-            self._upload_start[client] = self.env.now
+            self._uploading[client] = self.env.now
+            self._upload_start.pop(client, None)
 
     def accepted_update(self, client: str, server_round: int) -> None:
+        """The exchange started at its POST's first message (`sent`); had none been
+        seen, at the start of uploading (the earlier, stricter bound)."""
         now = self.env.now
-        start = self._upload_start.get(client, now)
+        start = self._upload_start.get(client, self._uploading.get(client, now))
         self.accepted.append(Accepted(client, int(server_round), start, now))
 
     def watch_submit(self, engine: Any) -> None:

@@ -34,6 +34,7 @@ from fedsim.fl.server import make_app
 from fedsim.fl.strategies.registry import build_strategy
 from fedsim.net.battery import Batteries
 from fedsim.net.evidence import Evidence, EvidenceRecorder
+from fedsim.net.flow import wire_booked_after
 from fedsim.net.network import Network
 from fedsim.net.transport import EmulatedConnector, EmulatedSite, Wire
 from fedsim.record.dropouts import dropout_cells, never_contributed
@@ -263,18 +264,25 @@ def _simulate(
     access = _access_links(net)
     totals = {"up": 0, "down": 0, "wire_up": 0, "wire_down": 0}
 
-    def byte_totals() -> dict[str, int]:
-        """Payload and wire bytes that crossed the devices' access links (a channel cut
-        mid-transfer takes back what it had booked past the cut, so these, not the
-        bytes the clients wrote, are what reconciles with links.csv)."""
+    def byte_totals(crossed_by: float | None = None) -> dict[str, int]:
+        """Payload and wire bytes on the devices' access links (what reconciles with
+        links.csv). With `crossed_by`, wire bytes are those that had crossed by then:
+        the network books a transfer's wire bytes ahead of the clock and a later cut
+        takes back the part past it, so a round counts only what crossed by its end
+        (never negative); without, everything booked (the final counters)."""
+        ahead = wire_booked_after(net.live_channels(), crossed_by) if crossed_by is not None else {}
         up = sum(link.counters[0].payload_bytes for link in access)
         down = sum(link.counters[1].payload_bytes for link in access)
-        wup = sum(link.counters[0].wire_bytes for link in access)
-        wdown = sum(link.counters[1].wire_bytes for link in access)
+        wup = sum(
+            link.counters[0].wire_bytes - ahead.get(id(link.counters[0]), 0) for link in access
+        )
+        wdown = sum(
+            link.counters[1].wire_bytes - ahead.get(id(link.counters[1]), 0) for link in access
+        )
         return {"up": up, "down": down, "wire_up": wup, "wire_down": wdown}
 
     def on_round(rec: RoundRecord) -> None:
-        now = byte_totals()
+        now = byte_totals(crossed_by=loop.time())
         delta = {k: now[k] - totals[k] for k in now}
         totals.update(now)
         row = RoundRow(
@@ -364,8 +372,10 @@ def _simulate(
     recorder.close(end)
     after = byte_totals()
     tail = {k: after[k] - totals[k] for k in after}
-    proof = evidence.finish(end, tail)
-    result = _collect(sc, task, evaluator, engine, net, wire, recorder, clients, end, wall, tail)
+    proof = evidence.finish(end, tail, batteries.evidence())
+    result = _collect(
+        sc, task, evaluator, engine, net, wire, batteries, recorder, clients, end, wall, tail
+    )
     result.evidence = proof
     return result
 
@@ -377,6 +387,7 @@ def _collect(
     engine: SyncRounds | BufferedAsync,
     net: Network,
     wire: Wire,
+    batteries: Batteries,
     recorder: Recorder,
     clients: list[FLClient],
     end: float,
@@ -384,7 +395,8 @@ def _collect(
     tail: dict[str, int],
 ) -> RunResult:
     """The run's rows and summary; `tail` is what the first hops carried after the last
-    round's row (up, down, wire_up, wire_down), so client and link totals reconcile."""
+    round's row (up, down, wire_up, wire_down), so client and link totals reconcile.
+    Energy is what each device's ledger charged (`batteries`), its one source."""
     rows = recorder.rounds
     metrics = [r.metric for r in rows if np.isfinite(r.metric)]
     higher = bool(evaluator.higher_is_better)
@@ -415,8 +427,7 @@ def _collect(
     for c in clients:
         info = engine.clients.get(c.client_id)
         up, down = wire.node_bytes.get(c.client_id, [0, 0])
-        e_comp = c.device.compute_energy(c.stats.compute_flops)
-        e_radio = c.device.radio_energy(up, down)
+        e_comp, e_radio = batteries.energy(c.client_id)
         energies.append(e_comp + e_radio)
         client_rows.append(ClientRow(
             client=c.client_id, device=c.device.name,

@@ -90,7 +90,7 @@ def test_every_invariant_is_named_and_documented() -> None:
         "update-over-down-path", "delivered-over-down-element", "carried-while-down",
         "down-time-within-run", "down-time-matches-evidence", "timeline-inside-run",
         "timeline-no-overlap", "timeline-covers-run", "bytes-reconcile", "rounds-completed",
-        "evidence-present",
+        "evidence-present", "energy-within-battery", "bytes-nonnegative",
     }  # fmt: skip
     assert want <= set(INVARIANTS)
     assert all(inv.doc for inv in INVARIANTS.values())
@@ -354,3 +354,118 @@ def test_evidence_follows_overlapping_causes_and_dead_transmitters() -> None:
     assert [(d.element, d.start, d.end) for d in proof.path_down if d.element == "dev-1"] == [
         ("dev-1", 1.0, 4.0)
     ]
+
+
+def test_every_device_has_an_energy_ledger_that_clients_csv_writes(clean: RunResult) -> None:
+    ev = clean.evidence
+    assert ev is not None
+    assert set(ev.energy) == {c.client for c in clean.clients}
+    for c in clean.clients:
+        assert (c.energy_compute_j, c.energy_radio_j) == (
+            ev.energy[c.client].compute_j,
+            ev.energy[c.client].radio_j,
+        )
+        assert c.energy_radio_j > 0
+
+
+def test_energy_that_disagrees_with_the_ledger_or_overspends_a_battery_is_caught(
+    clean: RunResult,
+) -> None:
+    ev = clean.evidence
+    assert ev is not None
+    bad = doctor(clean)
+    bad.clients[0] = changed(bad.clients[0], energy_radio_j=bad.clients[0].energy_radio_j * 1.5)
+    found = [v.detail for v in audit(bad) if v.invariant == "energy-within-battery"]
+    assert len(found) == 1
+    assert "energy_radio_j" in found[0]
+    dev = clean.clients[0].client
+    mine = ev.energy[dev]
+    spent = mine.compute_j + mine.radio_j
+    overspent = dataclasses.replace(mine, initial_j=spent / 2)
+    bad = doctor(clean, energy={**ev.energy, dev: overspent})
+    found = [v.detail for v in audit(bad) if v.invariant == "energy-within-battery"]
+    assert found == [f"device {dev}: spent {spent:.9g} J, its battery held {spent / 2:.9g} J"]
+
+
+def test_a_message_sent_after_the_battery_ran_dry_is_caught(clean: RunResult) -> None:
+    ev = clean.evidence
+    assert ev is not None
+    dev = clean.clients[0].client
+    k = ev.devices.index(dev)
+    sent_up = ev.messages.sent[(ev.messages.device == k) & (ev.messages.direction == 0)]
+    empty_at = float(sent_up[-2])  # the battery "ran dry" before its last message
+    mine = ev.energy[dev]
+    total = mine.compute_j + mine.radio_j
+    dead = dataclasses.replace(mine, initial_j=total, empty_at=empty_at)
+    bad = doctor(clean, energy={**ev.energy, dev: dead})
+    found = [v.detail for v in audit(bad) if v.invariant == "energy-within-battery"]
+    assert len(found) == 1
+    assert f"battery empty at {empty_at:.3f} s" in found[0]
+    assert "sent 1 message(s)" in found[0]
+
+
+def test_a_negative_byte_count_is_caught(clean: RunResult) -> None:
+    assert not [v for v in audit(clean) if v.invariant == "bytes-nonnegative"]
+    bad = doctor(clean, bytes_after_rounds={**clean.evidence.bytes_after_rounds, "wire_down": -5})  # type: ignore[union-attr]
+    row = bad.recorder.rounds[1]
+    bad.recorder.rounds[1] = changed(row, wire_bytes_down=-398)
+    found = [v.detail for v in audit(bad) if v.invariant == "bytes-nonnegative"]
+    assert found == [
+        f"rounds.csv round {row.round}: wire_bytes_down -398",
+        "bytes after the last round (wire_down) -5",
+    ]
+
+
+def _upload_evidence(post_at: float, cut: tuple[float, float]) -> Any:
+    """dev-1 begins uploading at 1000 s, sends its POST (two messages) from `post_at`, and
+    the server accepts it 1 s later; gw's link is down during `cut` (all after the clean
+    run's own gateway outage)."""
+    import simpy
+
+    from fedsim.net.evidence import EvidenceRecorder
+    from fedsim.net.network import Network
+    from fedsim.rng import Streams
+
+    env = simpy.Environment()
+    net = Network(env, parse_scenario(tiny_topology()), Streams(1))
+    ev = EvidenceRecorder(net)
+
+    def at(t: float, fn: Any, *args: Any) -> None:
+        env.timeout(t).callbacks.append(lambda _e: fn(*args))
+
+    at(1000.0, ev.client_state, "dev-1", "uploading")
+    at(cut[0], net.set_down, "link", "gw", "link_down:gw")
+    at(cut[1], net.set_up, "link", "gw", "link_down:gw")
+    for t in (post_at, post_at + 0.5):
+        at(t, lambda: ev.sent("dev-1", 0, 500, 0, env.event()))
+    at(post_at + 1.0, ev.accepted_update, "dev-1", 1)
+    end = max(post_at, cut[1]) + 2.0
+    env.run(until=end)
+    return ev.finish(end, {})
+
+
+def test_an_upload_exchange_starts_at_its_posts_first_message(clean: RunResult) -> None:
+    """A connect retried across a cut carried no byte of the update: its exchange (the
+    POST, sent once the path is back) is clean (regression upload_connect_retried_across_cut)."""
+    proof = _upload_evidence(post_at=1004.0, cut=(1000.5, 1003.0))
+    assert proof.accepted == [Accepted("dev-1", 1, 1004.0, 1005.0)]
+    bad = doctor(clean, accepted=proof.accepted, path_down=proof.path_down)
+    assert "update-over-down-path" not in names(audit(bad))
+
+
+@pytest.mark.parametrize(
+    ("post_at", "cut"),
+    [(1000.2, (1000.5, 1003.0)), (1001.0, (1000.5, 1003.0))],
+    ids=["in-flight-at-the-cut", "sent-over-the-cut-path"],
+)
+def test_an_upload_in_flight_at_a_cut_or_sent_over_it_is_caught(
+    clean: RunResult, post_at: float, cut: tuple[float, float]
+) -> None:
+    """Issue 10 finding 1 (tests/scenarios/cut_backhaul_nbiot.yaml, seed 11, on the network
+    before its fix): a POST whose exchange overlaps the cut is accepted after it."""
+    proof = _upload_evidence(post_at=post_at, cut=cut)
+    assert proof.accepted == [Accepted("dev-1", 1, post_at, post_at + 1.0)]
+    bad = doctor(clean, accepted=proof.accepted, path_down=proof.path_down)
+    found = [v.detail for v in audit(bad) if v.invariant == "update-over-down-path"]
+    assert len(found) == 1
+    assert f"(upload started {post_at:.3f} s) while down 1000.500 s-1003.000 s" in found[0]

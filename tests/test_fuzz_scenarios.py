@@ -153,13 +153,15 @@ def test_regressions_exist() -> None:
     assert list(REGRESSIONS.glob("*.yaml"))
 
 
-@pytest.mark.parametrize("bug", KNOWN_BUGS, ids=lambda b: b.regression)
-def test_known_bugs_are_tracked_by_a_strict_xfail(bug: KnownBug) -> None:
-    """A bug the generated tests skip must fail its own regression until fixed."""
-    path = REGRESSIONS / f"{bug.regression}.yaml"
-    assert path.is_file(), f"{path.name}: no regression for a known bug"
-    _scenario, reason = load_regression(path)
-    assert reason, f"{path.name}: a known bug's regression needs an '# xfail:' line"
+def test_known_bugs_are_tracked_by_a_strict_xfail() -> None:
+    """A bug the generated tests skip must fail its own regression until fixed (one
+    test over the list, so an empty list runs rather than skips)."""
+    bug: KnownBug
+    for bug in KNOWN_BUGS:
+        path = REGRESSIONS / f"{bug.regression}.yaml"
+        assert path.is_file(), f"{path.name}: no regression for a known bug"
+        _scenario, reason = load_regression(path)
+        assert reason, f"{path.name}: a known bug's regression needs an '# xfail:' line"
 
 
 @pytest.mark.timeout(120)

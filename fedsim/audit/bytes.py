@@ -114,3 +114,46 @@ def _per_client(result: Any, hops: dict[tuple[str, str], Any], ev: Any) -> Itera
                     f"client {client} bytes_{direction} {have} is outside [{lo}, {hi}]: the "
                     f"payload of its delivered messages and of all it sent",
                 )
+
+
+NONNEGATIVE = "bytes-nonnegative"
+_ROUND_COLUMNS = ("bytes_up", "bytes_down", "wire_bytes_up", "wire_bytes_down")
+_LINK_COLUMNS = ("payload_bytes", "wire_bytes", "packets", "retransmissions", "drops")
+
+
+@invariant(
+    NONNEGATIVE,
+    "no byte or packet count is negative: rounds.csv (a round counts the wire bytes that "
+    "crossed by its end), clients.csv, links.csv, summary.json and the bytes after the last round",
+)
+def bytes_nonnegative(result: Any) -> Iterator[Violation]:
+    for row in result.recorder.rounds:
+        for column in _ROUND_COLUMNS:
+            if number(row, column) < 0:
+                yield Violation(
+                    NONNEGATIVE,
+                    f"rounds.csv round {cell(row, 'round')}: {column} {int(number(row, column))}",
+                )
+    for row in result.clients:
+        for column in ("bytes_up", "bytes_down"):
+            if number(row, column) < 0:
+                yield Violation(
+                    NONNEGATIVE,
+                    f"clients.csv {cell(row, 'client')}: {column} {int(number(row, column))}",
+                )
+    for row in result.links:
+        for column in _LINK_COLUMNS:
+            if number(row, column) < 0:
+                yield Violation(
+                    NONNEGATIVE,
+                    f"links.csv {cell(row, 'link')} {cell(row, 'direction')}: {column} "
+                    f"{int(number(row, column))}",
+                )
+    for key in sorted(result.summary.keys()):
+        value = result.summary.get(key)
+        if "bytes" in key and isinstance(value, int | float) and value < 0:
+            yield Violation(NONNEGATIVE, f"summary.json {key} {value}")
+    ev = getattr(result, "evidence", None)
+    for key, value in sorted((ev.bytes_after_rounds if ev is not None else {}).items()):
+        if value < 0:
+            yield Violation(NONNEGATIVE, f"bytes after the last round ({key}) {value}")

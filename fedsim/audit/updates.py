@@ -1,4 +1,10 @@
-"""Accepted updates: none may have crossed a path that was down."""
+"""Accepted updates: none may have crossed a path that was down.
+
+The exchange is the upload request on the connection that carried it: from the first
+byte of the POST leaving the device (its first upstream message once it began
+uploading, fedsim.net.evidence) to the server's acceptance. A connect before it whose
+SYNs were lost at a down hop and retried once the path was back carried no byte of
+the update; a POST in flight when the path goes down is caught."""
 
 from __future__ import annotations
 
@@ -17,7 +23,8 @@ NAME = "update-over-down-path"
 @invariant(
     NAME,
     "no update is accepted from a device whose path to the server was down at any "
-    "instant between its upload exchange's start and the server's acceptance",
+    "instant of its upload exchange: from the first byte of its POST leaving the device "
+    "to the server's acceptance",
 )
 def update_over_down_path(result: Any) -> Iterator[Violation]:
     ev = getattr(result, "evidence", None)

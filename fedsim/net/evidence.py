@@ -13,8 +13,12 @@ cheaply (flat lists appended per message or per state change, no per-byte work):
   time sent, time delivered (NaN: never), payload bytes and the wire bytes that
   send booked on the device's access link (flow fidelity books a whole transfer at
   once; packet fidelity books per packet as it travels, so 0 there);
-* every accepted update: device, round, when its upload exchange started and when
-  the server accepted it.
+* every accepted update: device, round, when its upload exchange started (the first
+  byte of the update's POST leaving the device: its first upstream message after the
+  client began uploading; a connect whose SYNs are retried before it is not part of the
+  exchange) and when the server accepted it;
+* every device's energy ledger at the end (fedsim.net.battery): what it held, what
+  it spent on compute and radio, when its battery ran dry.
 
 `EvidenceRecorder` hooks the network's observer points (`Network.element_observers`,
 `Network.observers`, `Wire.tap`); `finish` returns the frozen `Evidence`.
@@ -33,7 +37,15 @@ import numpy as np
 from fedsim.net.link import Link, LinkCounters
 from fedsim.net.network import Network
 
-__all__ = ["Accepted", "CarrierDown", "Down", "Evidence", "EvidenceRecorder", "Messages"]
+__all__ = [
+    "Accepted",
+    "CarrierDown",
+    "Down",
+    "Energy",
+    "Evidence",
+    "EvidenceRecorder",
+    "Messages",
+]
 
 
 @dataclass(frozen=True)
@@ -61,12 +73,25 @@ class CarrierDown:
 
 @dataclass(frozen=True)
 class Accepted:
-    """An update the server accepted: its upload exchange ran from `start` to `accepted`."""
+    """An update the server accepted: its upload exchange ran from `start` (the POST's
+    first byte leaving the device) to `accepted`."""
 
     client: str
     round: int
     start: float
     accepted: float
+
+
+@dataclass(frozen=True)
+class Energy:
+    """One device's energy ledger at the end of the run."""
+
+    initial_j: float | None
+    """What its battery held at the start; None: mains powered."""
+    compute_j: float
+    radio_j: float
+    empty_at: float | None
+    """When its battery ran dry (None: it did not)."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +133,8 @@ class Evidence:
     """Bytes counted after the last round's row was written (final polls, the 410s,
     connection closes): rounds.csv plus these equal the per-client and per-link
     totals. Keys: up, down (payload), wire_up, wire_down (first hops)."""
+    energy: dict[str, Energy] = field(default_factory=dict)
+    """Device -> its energy ledger (clients.csv's energy columns come from it)."""
 
 
 def _snapshot(link: Link, d: int) -> tuple[int, int, int]:
@@ -144,6 +171,9 @@ class EvidenceRecorder:
         self._open_carrier: dict[tuple[str, int], tuple[float, str, tuple[int, int, int]]] = {}
         self._node_causes: dict[str, set[str]] = {}
         self._upload_start: dict[str, float] = {}
+        """Client -> when the first message of its update's POST left it."""
+        self._uploading: dict[str, float] = {}
+        """Client -> when it began uploading, until its POST's first message is sent."""
         self._m_device: list[int] = []
         self._m_direction: list[int] = []
         self._m_sent: list[float] = []
@@ -225,6 +255,8 @@ class EvidenceRecorder:
         self._m_payload.append(nbytes)
         self._m_wire.append(counters[direction].wire_bytes - mark if counters is not None else 0)
         event.callbacks.append(partial(self._delivered, i))
+        if direction == 0 and self._uploading.pop(node, None) is not None:
+            self._upload_start[node] = self.env.now
 
     def _delivered(self, i: int, event: Any) -> None:
         if event.ok:
@@ -232,12 +264,17 @@ class EvidenceRecorder:
 
     # -- the FL side: uploads and acceptances ----------------------------------------------
     def client_state(self, client: str, state: str) -> None:
+        """A client that begins uploading opens (connects, or reuses a connection) and
+        then writes its POST: the exchange starts at that POST's first message."""
         if state == "uploading":
-            self._upload_start[client] = self.env.now
+            self._uploading[client] = self.env.now
+            self._upload_start.pop(client, None)
 
     def accepted_update(self, client: str, server_round: int) -> None:
+        """The exchange started at its POST's first message (`sent`); had none been
+        seen, at the start of uploading (the earlier, stricter bound)."""
         now = self.env.now
-        start = self._upload_start.get(client, now)
+        start = self._upload_start.get(client, self._uploading.get(client, now))
         self.accepted.append(Accepted(client, int(server_round), start, now))
 
     def watch_submit(self, engine: Any) -> None:
@@ -251,7 +288,12 @@ class EvidenceRecorder:
         engine.submit = audited_submit
 
     # -- the end -------------------------------------------------------------------------
-    def finish(self, end_s: float, bytes_after_rounds: dict[str, int]) -> Evidence:
+    def finish(
+        self,
+        end_s: float,
+        bytes_after_rounds: dict[str, int],
+        energy: dict[str, Energy] | None = None,
+    ) -> Evidence:
         """Close every open interval at the network's clock and freeze the evidence."""
         now = self.env.now
         for name in sorted(self._open_link):
@@ -286,4 +328,5 @@ class EvidenceRecorder:
             messages=messages,
             accepted=self.accepted,
             bytes_after_rounds=dict(bytes_after_rounds),
+            energy=dict(energy or {}),
         )

@@ -52,6 +52,7 @@ from __future__ import annotations
 import errno
 import math
 from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,7 +62,7 @@ import simpy
 from fedsim.net.link import Hop, Link, LinkCounters, Transmitter
 from fedsim.net.tcp import OPEN, Cubic, RtoEstimator, TcpParams, TcpSender, path_mtu, reverse_path
 
-__all__ = ["FlowChannel", "lossless_transfer_time"]
+__all__ = ["FlowChannel", "lossless_transfer_time", "wire_booked_after"]
 
 UP, DOWN = 0, 1
 _Ack = tuple[float, int, tuple[int, ...], float]
@@ -763,17 +764,24 @@ class FlowChannel:
         if added:
             self._ahead[ev] = (start, end, added)
 
+    def booked_after(self, t: float) -> Iterator[tuple[LinkCounters, int, int]]:
+        """(counters, wire bytes, packets) booked on the link counters for after `t`,
+        in proportion to the part of each pending exchange that lies after it: the
+        counters minus these are what had crossed by `t` (a round's byte delta), and a
+        cut at `t` takes back exactly these."""
+        for ev, (start, end, added) in self._ahead.items():
+            if ev.triggered or end <= t:
+                continue
+            left = (end - max(t, start)) / (end - start)
+            for c, w, n in added:
+                yield c, round(w * left), round(n * left)
+
     def _take_back(self, now: float) -> None:
         """The path broke at `now`: wire bytes and packets booked for after it are taken
-        back, in proportion to the part of each pending exchange that lay after the cut.
-        Payload stays: it counts what the application handed to the network."""
-        for ev, (start, end, added) in self._ahead.items():
-            if ev.triggered or end <= now:
-                continue
-            left = (end - max(now, start)) / (end - start)
-            for c, w, n in added:
-                c.wire_bytes -= round(w * left)
-                c.packets -= round(n * left)
+        back. Payload stays: it counts what the application handed to the network."""
+        for c, w, n in list(self.booked_after(now)):
+            c.wire_bytes -= w
+            c.packets -= n
         self._ahead.clear()
 
     def _at(self, t: float, fn: Any) -> None:
@@ -859,3 +867,20 @@ def lossless_transfer_time(
     if size_bytes <= 0:
         return t
     return m.transfer(t, UP, int(size_bytes), s)
+
+
+def wire_booked_after(channels: Iterable[Any], t: float) -> dict[int, int]:
+    """id(LinkCounters) -> wire bytes `channels` booked on those counters for after `t`.
+
+    Both fidelities book ahead of the clock (flow: a whole transfer at once; packet: a
+    frame queued behind others); subtracting this from a counter gives the wire bytes
+    that had crossed by `t`, which never decreases, even when a later cut takes the
+    rest back. A channel without `booked_after` books nothing ahead."""
+    out: dict[int, int] = {}
+    for channel in channels:
+        after = getattr(channel, "booked_after", None)
+        if after is None:
+            continue
+        for c, w, _n in after(t):
+            out[id(c)] = out.get(id(c), 0) + w
+    return out

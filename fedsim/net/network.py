@@ -20,7 +20,7 @@ so overlapping failures compose. Results report the category (before the colon).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -210,6 +210,12 @@ class Network:
         live.append(channel)
         self._channels[client] = live
         return channel, self.path_latency(client)
+
+    def live_channels(self) -> Iterator[Channel]:
+        """Every channel opened and not known to be finished (for byte accounting: what
+        they booked ahead of the clock)."""
+        for channels in self._channels.values():
+            yield from channels
 
     def is_path_up(self, device: str) -> bool:
         return self._path_up[device]

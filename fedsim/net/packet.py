@@ -32,6 +32,7 @@ from __future__ import annotations
 import errno
 import math
 from collections import deque
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -292,15 +293,21 @@ class PacketChannel:
         pending = self._connect_ev is not None and not self._connect_ev.triggered
         return self._closed and not pending and not any(s.msgs for s in self.sides)
 
+    def booked_after(self, t: float) -> Iterator[tuple[LinkCounters, int, int]]:
+        """(counters, wire bytes, packets) of frames booked on a transmitter for after
+        `t` (the part of each frame's serialization past `t`; a frame not started by
+        then counts as a packet): what a cut at `t` takes back."""
+        for start, end, c, wire in self._on_air:
+            if end <= t:
+                continue
+            yield c, round(wire * (end - max(start, t)) / (end - start)), int(start >= t)
+
     def _take_back(self, now: float) -> None:
         """The path broke at `now`: frames booked to go out after it never did (payload
         stays: it counts what the application handed to the network)."""
-        for start, end, c, wire in self._on_air:
-            if end <= now:
-                continue
-            c.wire_bytes -= round(wire * (end - max(start, now)) / (end - start))
-            if start >= now:
-                c.packets -= 1
+        for c, w, n in list(self.booked_after(now)):
+            c.wire_bytes -= w
+            c.packets -= n
         self._on_air.clear()
 
     # -- the wire --------------------------------------------------------------------------------

@@ -101,8 +101,12 @@ class RoundRow(Record):
     deployed_version: int = column("", "model version deployed after the round")
     bytes_up: int = column("B", "payload bytes toward the server during the round")
     bytes_down: int = column("B", "payload bytes from the server during the round")
-    wire_bytes_up: int = column("B", "wire bytes up on the devices' first hops (headers, retx)")
-    wire_bytes_down: int = column("B", "wire bytes down on the devices' first hops")
+    wire_bytes_up: int = column(
+        "B", "wire bytes up that crossed the devices' first hops during the round (headers, retx)"
+    )
+    wire_bytes_down: int = column(
+        "B", "wire bytes down that crossed the devices' first hops during the round"
+    )
     metric: float = column("", "the deployed model's metric after the round (blank: NaN)")
     failed_causes: dict[str, int] = column(  # noqa: RUF009 - a field(), not a shared default
         "clients", "dropouts by cause, `deadline:3;link_down:2` (sums to `failed`)"
@@ -182,8 +186,15 @@ class ClientRow(Record):
     dropouts_other: int = column("rounds", DROPOUT_CAUSES["other"])
     bytes_up: int = column("B", "payload bytes the client sent")
     bytes_down: int = column("B", "payload bytes the client received")
-    energy_compute_j: float = column("J", "training FLOPs x the profile's J/FLOP")
-    energy_radio_j: float = column("J", "payload bytes x the profile's J/byte")
+    energy_compute_j: float = column(
+        "J", "what the device's energy ledger charged for training: FLOPs x the profile's J/FLOP"
+    )
+    energy_radio_j: float = column(
+        "J",
+        "what its ledger charged for the payload bytes it sent and received (bytes_up, "
+        "bytes_down) x the profile's J/byte; a battery device's two columns sum to at most "
+        "its initial charge",
+    )
     env_episodes: int | None = column("", "RL: episodes in accepted uploads (blank: not RL)", None)
     env_steps: int | None = column("", "RL: environment steps in accepted uploads", None)
 

@@ -6,7 +6,6 @@ line and its entry here."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,29 +23,7 @@ class KnownBug:
     """Whether a problem's detail line is this bug (and not another of the same check)."""
 
 
-_STARTED_DURING = re.compile(r"upload started ([\d.]+) s\) while down ([\d.]+) s-")
-
-
-def started_during_outage(detail: str) -> bool:
-    """An upload that began after its path went down (not one in flight at the cut:
-    that is issue 10's finding 1, which must still fail)."""
-    m = _STARTED_DURING.search(detail)
-    return m is not None and float(m.group(1)) >= float(m.group(2))
-
-
-KNOWN_BUGS: tuple[KnownBug, ...] = (
-    KnownBug("battery_overspent", "energy-within-battery"),
-    KnownBug(
-        "negative_round_wire_bytes",
-        "rounds-within-limits",
-        matches=lambda detail: detail.endswith("negative byte count"),
-    ),
-    KnownBug(
-        "upload_connect_retried_across_cut",
-        "update-over-down-path",
-        matches=started_during_outage,
-    ),
-)
+KNOWN_BUGS: tuple[KnownBug, ...] = ()
 
 
 def is_known(check: str, detail: str, scenario: Any) -> bool:

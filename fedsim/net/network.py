@@ -20,6 +20,7 @@ so overlapping failures compose. Results report the category (before the colon).
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -195,10 +196,17 @@ class Network:
         return self.scenario.fidelity
 
     def open_channel(self, client: str, server: str) -> tuple[Channel, float]:
+        """A new channel from `client` to `server`. A device whose own link is down
+        gets ENETUNREACH at once, as its network stack answers (no carrier, no route):
+        the error a channel's connect would give, without building the channel, so a
+        device retrying through a dead gateway costs one exception per attempt."""
         if client not in self._paths or server != self.scenario.server.name:
             raise ConnectionRefusedError(f"no route from {client} to {server}")
-        rng = self.streams.get("channel", client)
         path = self._paths[client]
+        if path and not path[0].link.up:
+            first = path[0].link.name
+            raise OSError(errno.ENETUNREACH, f"network unreachable: {first} is down")
+        rng = self.streams.get("channel", client)
         channel: Channel
         if self.fidelity_for(client) == "packet":
             from fedsim.net.packet import PacketChannel

@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from aiohttp import web
 
 from fedsim.audit import AuditError
 from fedsim.audit import audit as audit_run
-from fedsim.clock import VirtualTimeLoop
+from fedsim.clock import VirtualTimeLoop, sim_event_to_future
 from fedsim.errors import ScenarioError
 from fedsim.fl.async_engine import BufferedAsync, polynomial_staleness
 from fedsim.fl.client import FLClient
@@ -170,6 +171,11 @@ def _quiet_gc() -> Iterator[None]:
         gc.unfreeze()
 
 
+def _link_up(loop: VirtualTimeLoop, net: Network, device: str) -> asyncio.Future[Any]:
+    """What a device's network stack knows: a future done when its own link is up."""
+    return sim_event_to_future(loop, net.link_up(device))
+
+
 def simulate(
     scenario: Scenario,
     *,
@@ -220,7 +226,7 @@ def _simulate(
     )
     loop = VirtualTimeLoop()
     net = Network(loop.env, sc, streams)
-    wire = Wire(loop, net.open_channel)
+    wire = Wire(loop, net.open_route)
     net.breaker = wire.break_where
     batteries = Batteries(net, streams)
     wire.byte_observers.append(batteries.radio)
@@ -313,6 +319,7 @@ def _simulate(
                     poll_wait_s=sc.fl.poll_wait_s,
                     observer=client_state,
                     on_work=batteries.compute,
+                    link_up=partial(_link_up, loop, net, node.name),
                 )
             )
         app = make_app(engine, poll_wait_s=sc.fl.poll_wait_s)

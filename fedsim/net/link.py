@@ -8,13 +8,13 @@ transmitter object, so contention needs no extra machinery.
 
 from __future__ import annotations
 
-import bisect
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
+
+from fedsim.net.bookings import GapIndex, ReadyFrontier
 
 __all__ = ["Hop", "Jitter", "Link", "LinkCounters", "LossModel", "NoLoss", "Transmitter"]
 
@@ -71,43 +71,24 @@ class Transmitter:
     """The simulation clock (SimPy's `now`). Only bookings that ended before it are
     history: the flow fidelity books ahead of the clock, so a caller's `now` may be
     in the future of other channels' bookings. Without a clock nothing is forgotten."""
-    _starts: list[float] = field(default_factory=list, repr=False)
-    _ends: list[float] = field(default_factory=list, repr=False)
-    _ready: list[tuple[float, float]] = field(default_factory=list, repr=False)
-    """Duty-cycled only: (ready time, end) of each booking, sorted."""
-    _ready_kept: int = field(default=64, repr=False)
+    _gaps: GapIndex = field(default_factory=GapIndex, repr=False)
+    _frontier: ReadyFrontier = field(default_factory=ReadyFrontier, repr=False)
+    """Duty-cycled only: (ready time, end) of the bookings that bound the MAC queue."""
 
     def reserve(self, now: float, nbits: float) -> tuple[float, float]:
-        """Book `nbits` of airtime at the first gap from `now`; return (start, end)."""
+        """Book `nbits` of airtime at the first gap from `now`; return (start, end).
+        Callers book at or after the simulation clock (what the clock forgot is over)."""
         airtime = nbits / self.rate_bps
         hold = airtime / self.duty_cycle
         self._forget()
-        starts, ends = self._starts, self._ends
         start = now if self.duty_cycle >= 1.0 else self.queued_until(now)
-        i = bisect.bisect_right(ends, start)  # bookings over by `start` cannot collide
-        n = len(starts)
+        start = self._gaps.book(start, hold)
         stop = start + hold
-        while i < n and stop > starts[i]:  # first gap that fits (hot: plain locals)
-            e = ends[i]
-            if e > start:
-                start = e
-                stop = start + hold
-            i += 1
-        # Insert at i, merging with touching neighbours to keep the list short.
-        if i > 0 and ends[i - 1] == start:
-            ends[i - 1] = stop
-            if i < len(starts) and starts[i] == stop:
-                ends[i - 1] = ends[i]
-                del starts[i], ends[i]
-        elif i < len(starts) and starts[i] == stop:
-            starts[i] = start
-        else:
-            starts.insert(i, start)
-            ends.insert(i, stop)
-        self.busy_until = max(self.busy_until, stop)
+        if stop > self.busy_until:
+            self.busy_until = stop
         self.busy_time += airtime
         if self.duty_cycle < 1.0:
-            bisect.insort(self._ready, (now, stop))
+            self._frontier.add(now, stop)
         return start, start + airtime
 
     def _forget(self) -> None:
@@ -115,24 +96,13 @@ class Transmitter:
         if self.clock is None:
             return
         t = self.clock()
-        done = bisect.bisect_right(self._ends, t)
-        if done:
-            del self._starts[:done], self._ends[:done]
-        q = self._ready
-        if len(q) > 2 * self._ready_kept:  # amortised: rebuild only when it has doubled
-            q[:] = [b for b in q if b[1] > t]
-            self._ready_kept = max(64, len(q))
+        self._gaps.forget(t)
+        self._frontier.forget(t)
 
     def queued_until(self, now: float) -> float:
         """Duty-cycled: when the frames that were ready by `now` have all been sent (or
         `now`); a frame ready at `now` waits until then (the radio's MAC queue)."""
-        q = self._ready
-        k = bisect.bisect_right(q, (now, math.inf))
-        end = now
-        for _, e in q[:k]:
-            if e > end:
-                end = e
-        return end
+        return self._frontier.queued_until(now)
 
 
 @dataclass

@@ -1,0 +1,301 @@
+"""Ordered indexes behind `Transmitter` bookings: no operation scans every booking.
+
+`GapIndex` holds a medium's busy intervals (disjoint, sorted, touching ones merged)
+in blocks of at most `_MAX` intervals. Each block knows its last end (to find where
+a time falls, by bisection) and the longest idle gap before any of its intervals; a
+max tree over the blocks finds the first block with a long enough gap in O(log n),
+so a booking costs O(log n + block) however many bookings other channels made
+ahead of the clock. Forgetting drops whole blocks from the front (amortised O(1)).
+
+`ReadyFrontier` answers a duty-cycled radio's MAC-queue question (the latest end
+among bookings ready by t) from the bookings no earlier-ready booking outlasts,
+a staircase increasing in both ready time and end: one bisection per query.
+
+Both give exactly the answers of the scans they replace (kept in
+`tests/booking_reference.py` and compared in `tests/test_booking_index.py`).
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from operator import sub
+
+__all__ = ["GapIndex", "ReadyFrontier"]
+
+_MAX = 64
+"""Intervals per block before it splits in two."""
+_NONE = -math.inf
+"""The gap before the very first interval: never searched (see `GapIndex.book`)."""
+
+
+class GapIndex:
+    """Busy intervals of one transmitter, with first-fit gap search."""
+
+    __slots__ = ("_ends", "_gap", "_last", "_size", "_starts", "_tree")
+
+    def __init__(self) -> None:
+        self._starts: list[list[float]] = []
+        self._ends: list[list[float]] = []
+        self._last: list[float] = []
+        """Last end of each block (sorted: the intervals are disjoint)."""
+        self._gap: list[float] = []
+        """Per block: longest gap before one of its intervals (the first one's from the
+        previous block's last end)."""
+        self._tree: list[float] = [_NONE, _NONE]
+        self._size = 1
+
+    def __len__(self) -> int:
+        return sum(map(len, self._starts))
+
+    def intervals(self) -> list[tuple[float, float]]:
+        """All intervals in order (for tests and debugging)."""
+        pairs = zip(self._starts, self._ends, strict=True)
+        return [(s, e) for S, E in pairs for s, e in zip(S, E, strict=True)]
+
+    # -- the booking ---------------------------------------------------------------------
+    def book(self, start: float, hold: float) -> float:
+        """Book `hold` seconds at the first gap from `start` that fits; return its start.
+
+        The same answer, bit for bit, as walking the intervals from the first one that
+        ends after `start`: a collision moves the start to that interval's end."""
+        starts, ends, last = self._starts, self._ends, self._last
+        b = bisect_right(last, start)
+        if b == len(last):  # nothing ends after start
+            if last:
+                self._insert(b - 1, len(starts[b - 1]), start, start + hold)
+            else:
+                self._insert(-1, 0, start, start + hold)
+            return start
+        S, E = starts[b], ends[b]
+        k = bisect_right(E, start)
+        if start + hold <= S[k]:
+            self._insert(b, k, start, start + hold)
+            return start
+        # From here a booking starts at some interval's end: scan gaps after k.
+        # A gap that fits (e + hold <= s) is at least `need` as computed (s - e): the
+        # index prunes by that, and `_fit_in` decides with the exact test.
+        tol = 1e-12 * (abs(starts[0][0]) + abs(last[-1]) + abs(hold) + 1.0)
+        need = hold - tol
+        hit = self._fit_in(b, k + 1, hold) if self._gap[b] >= need else None
+        while hit is None:
+            b = self._first_block(b + 1, need)
+            if b < 0:
+                b = len(starts) - 1
+                e = ends[b][-1]
+                self._insert(b, len(starts[b]), e, e + hold)
+                return e
+            hit = self._fit_in(b, 0, hold)
+            if hit is None:
+                self._tighten(b)
+        k, e = hit
+        self._insert(b, k, e, e + hold)
+        return e
+
+    def _fit_in(self, b: int, k: int, hold: float) -> tuple[int, float] | None:
+        """First interval at or after k in block b whose gap before it fits `hold`:
+        (its index, the previous interval's end)."""
+        S, E = self._starts[b], self._ends[b]
+        n = len(S)
+        if k >= n:
+            return None
+        prev = E[k - 1] if k else self._ends[b - 1][-1]
+        while k < n:
+            if prev + hold <= S[k]:
+                return k, prev
+            prev = E[k]
+            k += 1
+        return None
+
+    def _insert(self, b: int, k: int, start: float, stop: float) -> None:
+        """Put [start, stop) before interval k of block b, merging touching neighbours
+        as the flat list did (forgetting depends on the merged shape)."""
+        starts, ends = self._starts, self._ends
+        if b < 0:  # empty
+            starts.append([start])
+            ends.append([stop])
+            self._last.append(stop)
+            self._gap.append(_NONE)
+            self._rebuild_tree()
+            return
+        if k > 0:
+            pb, pk = b, k - 1
+        elif b > 0:
+            pb, pk = b - 1, len(starts[b - 1]) - 1
+        else:
+            pb = pk = -1
+        if k < len(starts[b]):
+            nb, nk = b, k
+        elif b + 1 < len(starts):
+            nb, nk = b + 1, 0
+        else:
+            nb = nk = -1
+        if pb >= 0 and ends[pb][pk] == start:
+            ends[pb][pk] = stop
+            if nb >= 0 and starts[nb][nk] == stop:
+                ends[pb][pk] = ends[nb][nk]
+                del starts[nb][nk], ends[nb][nk]
+                if not starts[nb]:
+                    self._drop_block(nb)
+            self._changed(pb, pk)
+        elif nb >= 0 and starts[nb][nk] == stop:
+            starts[nb][nk] = start
+            self._changed(nb, nk)
+        else:
+            starts[b].insert(k, start)
+            ends[b].insert(k, stop)
+            self._changed(b, k)
+            if len(starts[b]) > _MAX:
+                self._split(b)
+
+    # -- forgetting ----------------------------------------------------------------------
+    def forget(self, t: float) -> None:
+        """Drop the intervals that end at or before t (a prefix)."""
+        last = self._last
+        if not last or self._ends[0][0] > t:
+            return
+        d = bisect_right(last, t)
+        if d:
+            del self._starts[:d], self._ends[:d], last[:d], self._gap[:d]
+            self._rebuild_tree()
+            if not last:
+                return
+        k = bisect_right(self._ends[0], t)
+        if k:
+            del self._starts[0][:k], self._ends[0][:k]
+
+    # -- block bookkeeping ---------------------------------------------------------------
+    # A block's `_gap` is an upper bound of its longest gap: a booking only splits or
+    # shortens gaps and forgetting only removes them, so a bound stays one; new gaps
+    # raise it. A search that finds nothing in a block tightens its bound.
+    def _inner_gap(self, b: int) -> float:
+        S, E = self._starts[b], self._ends[b]
+        g = max(map(sub, S[1:], E), default=_NONE)
+        if b:
+            first = S[0] - self._ends[b - 1][-1]
+            if first > g:
+                g = first
+        return g
+
+    def _raise(self, b: int, g: float) -> None:
+        if g > self._gap[b]:
+            self._gap[b] = g
+            self._set_leaf(b)
+
+    def _changed(self, b: int, k: int) -> None:
+        """Interval k of block b is new or changed: its last end, and the gaps before it
+        and before the next interval."""
+        S, E = self._starts[b], self._ends[b]
+        if k:
+            self._raise(b, S[k] - E[k - 1])
+        elif b:
+            self._raise(b, S[0] - self._ends[b - 1][-1])
+        if k + 1 < len(S):
+            self._raise(b, S[k + 1] - E[k])
+        else:
+            self._last[b] = E[k]
+            if b + 1 < len(self._starts):
+                self._raise(b + 1, self._starts[b + 1][0] - E[k])
+
+    def _tighten(self, b: int) -> None:
+        self._gap[b] = self._inner_gap(b)
+        self._set_leaf(b)
+
+    def _split(self, b: int) -> None:
+        S, E = self._starts[b], self._ends[b]
+        h = len(S) // 2
+        self._starts[b + 1 : b + 1] = [S[h:]]
+        self._ends[b + 1 : b + 1] = [E[h:]]
+        del S[h:], E[h:]
+        self._last[b : b + 1] = [E[-1], self._ends[b + 1][-1]]
+        self._gap[b : b + 1] = [self._inner_gap(b), _NONE]
+        self._gap[b + 1] = self._inner_gap(b + 1)
+        self._rebuild_tree()
+
+    def _drop_block(self, b: int) -> None:
+        del self._starts[b], self._ends[b], self._last[b], self._gap[b]
+        self._rebuild_tree()
+
+    # -- max tree over the blocks' gaps --------------------------------------------------
+    def _rebuild_tree(self) -> None:
+        n = len(self._gap)
+        size = 1
+        while size < n:
+            size *= 2
+        tree = [_NONE] * (2 * size)
+        tree[size : size + n] = self._gap
+        for i in range(size - 1, 0, -1):
+            a, c = tree[2 * i], tree[2 * i + 1]
+            tree[i] = a if a > c else c
+        self._tree, self._size = tree, size
+
+    def _set_leaf(self, b: int) -> None:
+        tree = self._tree
+        i = b + self._size
+        tree[i] = self._gap[b]
+        i >>= 1
+        while i:
+            a, c = tree[2 * i], tree[2 * i + 1]
+            m = a if a > c else c
+            if tree[i] == m:
+                return
+            tree[i] = m
+            i >>= 1
+
+    def _first_block(self, lo: int, need: float) -> int:
+        """The first block at or after lo whose longest gap is at least `need`, or -1."""
+        tree, size = self._tree, self._size
+        if lo >= len(self._gap):
+            return -1
+        i = lo + size
+        while tree[i] < need:
+            while i & 1:  # a right child: the next subtree starts higher up
+                i >>= 1
+            if i == 0:
+                return -1
+            i += 1
+        while i < size:
+            i *= 2
+            if tree[i] < need:
+                i += 1
+        b = i - size
+        return b if b < len(self._gap) else -1
+
+
+class ReadyFrontier:
+    """(ready time, end) of a duty-cycled radio's bookings, reduced to those no booking
+    ready no later ends after: the latest end among bookings ready by t is one bisection."""
+
+    __slots__ = ("_ends", "_ready")
+
+    def __init__(self) -> None:
+        self._ready: list[float] = []
+        self._ends: list[float] = []
+
+    def __len__(self) -> int:
+        return len(self._ready)
+
+    def add(self, ready: float, end: float) -> None:
+        r, e = self._ready, self._ends
+        k = bisect_right(r, ready)
+        if k and e[k - 1] >= end:
+            return  # an earlier-ready booking already ends as late
+        j = bisect_right(e, end, k)  # later-ready bookings that end no later: dominated
+        r[k:j] = [ready]
+        e[k:j] = [end]
+
+    def queued_until(self, now: float) -> float:
+        """The latest end among bookings ready by `now`, or `now`."""
+        k = bisect_right(self._ready, now)
+        if k:
+            e = self._ends[k - 1]
+            if e > now:
+                return e
+        return now
+
+    def forget(self, t: float) -> None:
+        """Drop bookings that end at or before t (they can no longer delay a frame ready
+        at or after t)."""
+        j = bisect_right(self._ends, t)
+        if j:
+            del self._ready[:j], self._ends[:j]

@@ -1,0 +1,80 @@
+"""The gap index gives exactly the scanning transmitter's answers: random bookings,
+forgetting by a moving clock and MAC-queue queries, against tests/booking_reference.py."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fedsim.net import bookings
+from fedsim.net.link import Transmitter
+from tests.booking_reference import ScanningTransmitter
+
+# Times on a coarse grid make touching and exactly fitting bookings common (the merge
+# and `<=` edge cases); the fine ones exercise float rounding in the gap test.
+_time = st.one_of(
+    st.integers(0, 400).map(lambda k: k * 0.25),
+    st.floats(0.0, 100.0, allow_nan=False, allow_infinity=False),
+)
+_bits = st.one_of(st.integers(0, 64).map(float), st.floats(0.0, 200.0, allow_nan=False))
+_step = st.tuples(st.sampled_from(["reserve", "reserve", "reserve", "tick", "query"]), _time, _bits)
+
+
+def _drive(duty: float, steps: list[tuple[str, float, float]], with_clock: bool) -> None:
+    clock = [0.0]
+    now = (lambda: clock[0]) if with_clock else None
+    new = Transmitter("t", 8.0, duty_cycle=duty, clock=now)
+    old = ScanningTransmitter("t", 8.0, duty_cycle=duty, clock=now)
+    for op, t, bits in steps:
+        at = clock[0] + t  # callers book at or after the clock
+        if op == "tick":
+            clock[0] += t / 8
+        elif op == "query":
+            assert new.queued_until(at) == old.queued_until(at)
+        else:
+            assert new.reserve(at, bits) == old.reserve(at, bits)
+            later = at + bits / 16
+            assert new.queued_until(later) == old.queued_until(later)
+            assert new.busy_until == old.busy_until
+            assert new.busy_time == old.busy_time
+    if not with_clock:
+        return
+    old._forget()
+    new._forget()
+    assert new._gaps.intervals() == list(zip(old._starts, old._ends, strict=True))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_step, max_size=300), st.booleans())
+def test_gap_filling_matches_the_scan(steps, with_clock) -> None:
+    _drive(1.0, steps, with_clock)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_step, max_size=200), st.sampled_from([0.01, 0.1, 0.5]), st.booleans())
+def test_duty_cycled_mac_queue_matches_the_scan(steps, duty, with_clock) -> None:
+    _drive(duty, steps, with_clock)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(_time, _bits), min_size=200, max_size=600))
+def test_many_blocks_match_the_scan(bookings_ahead) -> None:
+    """Enough bookings to split blocks and search the tree (small blocks for the test)."""
+    block = bookings._MAX
+    bookings._MAX = 4
+    try:
+        steps = [("reserve", t, b) for t, b in bookings_ahead]
+        _drive(1.0, steps, with_clock=False)
+        clocked = [s for step in steps for s in (step, ("tick", 1.0, 0.0))]
+        _drive(1.0, clocked, with_clock=True)
+    finally:
+        bookings._MAX = block
+
+
+def test_a_booking_far_ahead_leaves_every_gap_before_it_searchable() -> None:
+    tx = Transmitter("t", 8.0)
+    for k in range(1000):  # 1 s bookings with 1 s gaps
+        tx.reserve(2.0 * k, 8)
+    assert tx.reserve(0.0, 8) == (1.0, 2.0)
+    assert tx.reserve(0.0, 16) == (1999.0, 2001.0)  # no 2 s gap before the end
+    assert len(tx._gaps) == 999

@@ -105,6 +105,32 @@ def synthetic_topology(devices: int, per_round: int, rounds: int = 20) -> dict[s
     return topo
 
 
+class _GcClock:
+    """CPU time inside the cyclic GC while active (gc.callbacks), and full collections."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self.full = 0
+        self._t = 0.0
+
+    def _see(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._t = time.process_time()
+        else:
+            self.total += time.process_time() - self._t
+            self.full += info["generation"] == 2
+
+    def __enter__(self) -> None:
+        import gc
+
+        gc.callbacks.append(self._see)
+
+    def __exit__(self, *exc: object) -> None:
+        import gc
+
+        gc.callbacks.remove(self._see)
+
+
 def measure_case(devices: int, per_round: int, rounds: int = 20) -> dict[str, Any]:
     """Run one case in this process: loop, audit and whole-simulate wall, peak RSS."""
     import resource
@@ -115,8 +141,10 @@ def measure_case(devices: int, per_round: int, rounds: int = 20) -> dict[str, An
     t0 = time.perf_counter()
     sc = parse_scenario(synthetic_topology(devices, per_round, rounds))
     t1 = time.perf_counter()
+    gc_time = _GcClock()
     cpu = time.process_time()
-    result = simulate(sc, audit=False)
+    with gc_time:
+        result = simulate(sc, audit=False)
     cpu = time.process_time() - cpu
     t2 = time.perf_counter()
     raise_if_violated(result)  # the auditor, timed on its own
@@ -132,6 +160,8 @@ def measure_case(devices: int, per_round: int, rounds: int = 20) -> dict[str, An
         "loop_s": s.wall_time_s,
         "simulate_cpu_s": cpu,
         "audit_s": t3 - t2,
+        "gc_s": gc_time.total,
+        "gc_full": gc_time.full,
         "ms_per_client_round": 1e3 * s.wall_time_s / max(client_rounds, 1),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "final_metric": s.final_metric,
@@ -159,12 +189,13 @@ def run_case_process(devices: int, per_round: int, rounds: int = 20) -> dict[str
 def table(rows: list[dict[str, Any]]) -> str:
     head = (
         "| registered | per round | rounds | process wall | loop | audit | ms / client-round "
-        "| simulate CPU | peak RSS |\n|---|---|---|---|---|---|---|---|---|"
+        "| simulate CPU | GC | exit | peak RSS |\n|---|---|---|---|---|---|---|---|---|---|---|"
     )
     lines = [
         f"| {r['devices']:,} | {r['per_round']:,} | {r['rounds']} | {r['process_s']:.1f} s "
         f"| {r['loop_s']:.1f} s | {r['audit_s']:.2f} s | {r['ms_per_client_round']:.2f} "
-        f"| {r['simulate_cpu_s']:.1f} s | {r['peak_rss_mb']:,.0f} MB |"
+        f"| {r['simulate_cpu_s']:.1f} s | {r['gc_s']:.1f} s | {r['exit_s']:.1f} s "
+        f"| {r['peak_rss_mb']:,.0f} MB |"
         for r in rows
     ]
     return "\n".join([head, *lines])

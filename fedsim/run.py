@@ -169,9 +169,10 @@ def _quiet_gc() -> Iterator[None]:
     try:
         yield
     finally:
+        gc.freeze()  # every survivor of the run, young or not ...
+        gc.unfreeze()  # ... to the oldest generation: no young collection rescans them
         if was_enabled:
             gc.enable()
-        gc.unfreeze()
 
 
 def _settle_gc(rec: RoundRecord) -> None:

@@ -105,6 +105,15 @@ def synthetic_topology(devices: int, per_round: int, rounds: int = 20) -> dict[s
     return topo
 
 
+class _RoundLog:
+    """Each finished round on stderr (a long case shows how far it got)."""
+
+    def update(self, **row: Any) -> None:
+        import sys
+
+        print(f"round {row['round']} at {row['sim_time_s']:.0f} s simulated", file=sys.stderr)
+
+
 class _GcClock:
     """CPU time inside the cyclic GC while active (gc.callbacks), and full collections."""
 
@@ -144,7 +153,7 @@ def measure_case(devices: int, per_round: int, rounds: int = 20) -> dict[str, An
     gc_time = _GcClock()
     cpu = time.process_time()
     with gc_time:
-        result = simulate(sc, audit=False)
+        result = simulate(sc, audit=False, progress=_RoundLog())
     cpu = time.process_time() - cpu
     t2 = time.perf_counter()
     raise_if_violated(result)  # the auditor, timed on its own
@@ -178,7 +187,7 @@ def run_case_process(devices: int, per_round: int, rounds: int = 20) -> dict[str
     t0 = time.perf_counter()
     out = subprocess.run(
         [sys.executable, __file__, "--case", str(devices), str(per_round), str(rounds)],
-        check=True, capture_output=True, text=True,
+        check=True, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     row = json.loads(out.stdout.strip().splitlines()[-1])
     row["process_s"] = time.perf_counter() - t0

@@ -19,7 +19,7 @@ export OPENBLAS_NUM_THREADS=1
 export MKL_NUM_THREADS=1
 export NUMBA_NUM_THREADS=1
 
-.PHONY: setup run test test-all bench lint fmt compare report sweep golden clean results-doc
+.PHONY: setup run test test-all bench bench-scale lint fmt compare report sweep golden clean results-doc
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ test-all: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
+
+# The scale table (docs/performance.md): one process per case, auditor timed on its own.
+# SCALE=100000 adds the 100,000-registered case (minutes; run it alone).
+SCALE ?= 100 1000 10000
+bench-scale: $(STAMP)
+	$(BIN)/python bench/scale.py --table $(SCALE)
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check fedsim tests bench experiments

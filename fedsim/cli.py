@@ -63,6 +63,11 @@ def _run(args: argparse.Namespace) -> int:
             "(clients.csv rounds_surplus and dropouts_* say why)",
             file=sys.stderr,
         )
+    # Results are written: the interpreter's exit need not scan the run's objects
+    # for cycles once more (seconds at 10,000 devices).
+    import gc
+
+    gc.freeze()
     return 0
 
 

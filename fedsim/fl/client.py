@@ -10,8 +10,9 @@ new poll; nothing here knows why the network failed.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,10 @@ log = logging.getLogger(__name__)
 
 StateObserver = Callable[[str, str], None]
 """(client_id, state) with state in idle, downloading, training, uploading, done."""
+
+LinkWait = Callable[[], Awaitable[object]]
+"""Waits until the device's own network interface has a link again (carrier, Wi-Fi
+association, radio attach): local state every device's network stack knows."""
 
 OFFLOAD_FLOPS = 5e7
 """Training jobs larger than this run in a worker thread (kernels release the GIL)."""
@@ -61,6 +66,7 @@ class FLClient:
         observer: StateObserver | None = None,
         on_work: Callable[[str, float], None] | None = None,
         charge_compute: bool = True,
+        link_up: LinkWait | None = None,
     ) -> None:
         self.client_id = client_id
         self.url = server_url.rstrip("/")
@@ -78,6 +84,10 @@ class FLClient:
         self.charge_compute = charge_compute
         """Emulation charges device time as a sleep; on real hardware training takes
         its own real time, so deployment turns the charge off."""
+        self.link_up = link_up
+        """A connect that fails with ENETUNREACH (no link of its own) waits for the
+        link before its backoff, as a device's firmware waits for association instead
+        of polling a dead interface; None (unknown link state): backoff only."""
         self.stats = ClientStats()
         self._residual: np.ndarray | None = None
         self._failures = 0
@@ -96,6 +106,15 @@ class FLClient:
         lo, hi = self.backoff_s
         cap = min(hi, lo * 2 ** min(self._failures, 16))
         await asyncio.sleep(float(self.rng.uniform(lo / 2, cap)))
+
+    async def _await_link(self, stop: asyncio.Event) -> None:
+        """Until the device's link is back or the federation stops, whichever first."""
+        assert self.link_up is not None
+        link = asyncio.ensure_future(self.link_up())
+        halt = asyncio.ensure_future(stop.wait())
+        await asyncio.wait((link, halt), return_when=asyncio.FIRST_COMPLETED)
+        for waiter in (link, halt):
+            waiter.cancel()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set or the server says it is finished."""
@@ -126,6 +145,8 @@ class FLClient:
                 except (aiohttp.ClientError, TimeoutError, EnvelopeError) as exc:
                     self._error(exc)
                     self._state("idle")
+                    if self.link_up is not None and _no_link(exc):
+                        await self._await_link(stop)
                     await self._backoff()
         self._state("done")
 
@@ -228,6 +249,14 @@ class FLClient:
             else:
                 self.stats.uploads_rejected += 1
         self._state("idle")
+
+
+def _no_link(exc: BaseException) -> bool:
+    """The connect failed because this device has no network (ENETUNREACH)."""
+    os_error = getattr(exc, "os_error", None)
+    return isinstance(exc, aiohttp.ClientConnectorError) and (
+        getattr(os_error, "errno", None) == errno.ENETUNREACH
+    )
 
 
 class _Unknown(Exception):  # noqa: N818 - internal signal: the server forgot us

@@ -2,7 +2,8 @@
 
 The results say how many bytes crossed a link and when a device was offline; they
 cannot say whether a byte crossed a link *while* it was down. So a run also keeps,
-cheaply (flat lists appended per message or per state change, no per-byte work):
+cheaply (typed columns or flat lists appended per message or per state change, no
+per-byte work):
 
 * every down interval of every link and node, with the cause that opened it, and
   every device's path-down interval as the network reported it;
@@ -27,6 +28,7 @@ cheaply (flat lists appended per message or per state change, no per-byte work):
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -174,12 +176,14 @@ class EvidenceRecorder:
         """Client -> when the first message of its update's POST left it."""
         self._uploading: dict[str, float] = {}
         """Client -> when it began uploading, until its POST's first message is sent."""
-        self._m_device: list[int] = []
-        self._m_direction: list[int] = []
-        self._m_sent: list[float] = []
-        self._m_delivered: list[float] = []
-        self._m_payload: list[int] = []
-        self._m_wire: list[int] = []
+        # Typed columns (8 bytes or less a value, not a Python object each): a million
+        # messages (10,000 devices x 20 rounds) in ~40 MB instead of ~150 MB.
+        self._m_device = array("i")
+        self._m_direction = array("b")
+        self._m_sent = array("d")
+        self._m_delivered = array("d")
+        self._m_payload = array("q")
+        self._m_wire = array("q")
         net.element_observers.append(self.element)
         net.observers.append(self.path)
 

@@ -20,6 +20,7 @@ so overlapping failures compose. Results report the category (before the colon).
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,6 +91,8 @@ class Network:
         """The cause reported for each device whose path is down."""
         self._channels: dict[str, list[Channel]] = {}
         """Channels opened per device and not finished yet, in opening order."""
+        self._link_waiters: dict[str, list[simpy.Event]] = {}
+        """Per device: events to succeed when its own link (first hop) is up again."""
         self._build()
 
     # -- construction --------------------------------------------------------------
@@ -194,11 +197,22 @@ class Network:
                 return cls.fidelity
         return self.scenario.fidelity
 
+    def open_route(self, client: str, server: str) -> tuple[Channel, float]:
+        """`open_channel` as a device's network stack does it (the wire's opener): with
+        its own link down it answers ENETUNREACH at once (no carrier, no route), the
+        error the channel's connect would give, without building a channel. A device
+        retrying through a dead gateway costs one exception per attempt."""
+        path = self._paths.get(client)
+        if path and not path[0].link.up:
+            first = path[0].link.name
+            raise OSError(errno.ENETUNREACH, f"network unreachable: {first} is down")
+        return self.open_channel(client, server)
+
     def open_channel(self, client: str, server: str) -> tuple[Channel, float]:
         if client not in self._paths or server != self.scenario.server.name:
             raise ConnectionRefusedError(f"no route from {client} to {server}")
-        rng = self.streams.get("channel", client)
         path = self._paths[client]
+        rng = self.streams.get("channel", client)
         channel: Channel
         if self.fidelity_for(client) == "packet":
             from fedsim.net.packet import PacketChannel
@@ -219,6 +233,23 @@ class Network:
 
     def is_path_up(self, device: str) -> bool:
         return self._path_up[device]
+
+    def link_up(self, device: str) -> simpy.Event:
+        """An event that succeeds once `device`'s own link (its first hop) is up: what
+        a device's network stack reports as carrier or association. Already succeeded
+        when the link is up now."""
+        ev = self.env.event()
+        path = self._paths[device]
+        if not path or path[0].link.up:
+            return ev.succeed()
+        self._link_waiters.setdefault(device, []).append(ev)
+        return ev
+
+    def _wake_link_waiters(self, devices: Iterable[str]) -> None:
+        for dev in devices:
+            if dev in self._link_waiters and self._paths[dev][0].link.up:
+                for ev in self._link_waiters.pop(dev):
+                    ev.succeed()
 
     # -- up and down -----------------------------------------------------------------
     def start(self) -> None:
@@ -291,7 +322,9 @@ class Network:
             link.down_causes.discard(cause)
             if not link.down_causes and link.down_log and link.down_log[-1][1] is None:
                 link.down_log[-1][1] = now
-        self._refresh(self._devices_under(target, name), cause)
+        devices = self._devices_under(target, name)
+        self._refresh(devices, cause)
+        self._wake_link_waiters(devices)
         for see in self.element_observers:
             see(target, name, cause, False)
 

@@ -51,6 +51,21 @@ class MessageTap(Protocol):
 class EmulatedTransport(asyncio.Transport):
     """One end of an emulated TCP connection."""
 
+    __slots__ = (
+        "_closing",
+        "_conn",
+        "_flush_scheduled",
+        "_held",
+        "_held_eof",
+        "_lost",
+        "_paused_reading",
+        "_protocol",
+        "_side",
+        "_wbuf",
+        "_wbuf_size",
+        "_writing_paused",
+    )  # two per live connection, one per device kept alive: no __dict__ each
+
     def __init__(self, conn: EmulatedConnection, side: int, protocol: asyncio.Protocol) -> None:
         super().__init__()
         self._conn = conn
@@ -195,6 +210,23 @@ class EmulatedTransport(asyncio.Transport):
 
 class EmulatedConnection:
     """A client/server transport pair over one network channel."""
+
+    __slots__ = (
+        "_eof_after",
+        "_head_given",
+        "_open_ends",
+        "_pending",
+        "broken",
+        "channel",
+        "client_node",
+        "client_port",
+        "ends",
+        "in_flight",
+        "latency_s",
+        "loop",
+        "server",
+        "wire",
+    )
 
     def __init__(
         self,

@@ -52,13 +52,16 @@ def _hooks(monkeypatch: pytest.MonkeyPatch) -> _Evidence:
         ev.net = self
         start(self)
 
+    sent_at: dict[EmulatedConnection, dict[int, list[float]]] = {}
+    """Per connection (slotted: no room for test attributes), send times per direction."""
+
     def conn_send(self: EmulatedConnection, direction: int, chunk: bytes) -> None:
-        self.__dict__.setdefault("_sent_at", {UP: [], DOWN: []})[direction].append(self.loop.time())
+        sent_at.setdefault(self, {UP: [], DOWN: []})[direction].append(self.loop.time())
         send(self, direction, chunk)
 
     def conn_hand_over(self: EmulatedConnection, direction: int, chunk: bytes) -> None:
         if not self.broken:
-            sent = self.__dict__["_sent_at"][direction].pop(0)
+            sent = sent_at[self][direction].pop(0)
             ev.delivered.append((self.client_node, direction, sent, self.loop.time()))
         hand_over(self, direction, chunk)
 

@@ -25,7 +25,7 @@ from fedsim.fl.client import FLClient
 from fedsim.fl.engine import RoundRecord
 from fedsim.fl.server import make_app, told_finished
 from fedsim.rng import Streams
-from fedsim.run import build_engine, check_memory
+from fedsim.run import build_engine
 from fedsim.scenario import Scenario, prepare_scenario
 from fedsim.tasks.registry import build_task
 
@@ -84,7 +84,6 @@ async def run_client(sc: Scenario, device: str, server_url: str) -> FLClient:
     assert node.device is not None
     streams = Streams(sc.seed)
     task = build_task(sc.task, len(names), streams)
-    check_memory(sc, task)
     client = FLClient(
         device,
         server_url,

@@ -49,7 +49,7 @@ from fedsim.tasks.adversary import choose_adversaries, parse_adversaries, wrap
 from fedsim.tasks.registry import build_task
 
 __all__ = [
-    "RunResult", "audit_record", "build_engine", "check_memory", "raise_if_violated",
+    "RunResult", "audit_record", "build_engine", "raise_if_violated",
     "run_name_for", "run_scenario", "simulate",
 ]  # fmt: skip
 
@@ -98,27 +98,6 @@ def _build_strategy(sc: Scenario) -> Any:
         )
     except ValueError as exc:
         raise ScenarioError("fl.strategy", str(exc)) from None
-
-
-def check_memory(sc: Scenario, task: Any) -> None:
-    """The built task's own memory figure against each device (fedsim.config checked the
-    same formula before anything was built; this guards tasks built another way)."""
-    need_fn = getattr(task, "memory_bytes", None)
-    if need_fn is None:
-        return
-    need = need_fn(int(sc.fl.local.get("batch_size", 16)))
-    items: dict[str, int] = {}  # node group -> its index in the file's `nodes` list
-    for node in sc.nodes:
-        items.setdefault(node.group, len(items))
-        if node.device is None:
-            continue
-        have = sc.devices[node.device].memory_bytes
-        if need > have:
-            raise ScenarioError(
-                f"nodes[{items[node.group]}].device",
-                f"{node.group}: the model and one batch need {need} bytes, "
-                f"but a {node.device} has {int(have)}",
-            )
 
 
 def build_engine(
@@ -234,7 +213,6 @@ def _simulate(
     random.seed(sc.seed)  # aiohttp's connector shuffles waiters with `random`
     devices = sc.device_nodes
     task = build_task(sc.task, len(devices), streams)
-    check_memory(sc, task)
     if warn is not None:
         from fedsim.show import upload_warnings
 

@@ -368,7 +368,7 @@ def _simulate(
     tail = {k: after[k] - totals[k] for k in after}
     proof = evidence.finish(end, tail, batteries.evidence())
     result = _collect(
-        sc, task, evaluator, engine, net, wire, batteries, recorder, clients, end, wall, tail
+        sc, evaluator, engine, net, wire, batteries, recorder, clients, end, wall, tail
     )
     result.evidence = proof
     return result
@@ -376,7 +376,6 @@ def _simulate(
 
 def _collect(
     sc: Scenario,
-    task: Any,
     evaluator: Any,
     engine: SyncRounds | BufferedAsync,
     net: Network,

@@ -29,6 +29,9 @@ class _Evidence:
         self.net: Network | None = None
         self.delivered: list[tuple[str, int, float, float]] = []
         self.at_retire: dict[str, list[tuple[int, int]]] = {}
+        self.sent_at: dict[EmulatedConnection, dict[int, list[float]]] = {}
+        """Per connection and direction, send times not yet delivered (the connection
+        has __slots__: the times live here, not on it)."""
 
 
 def _observed(path: Path) -> tuple[_Evidence, RunResult]:
@@ -53,12 +56,12 @@ def _hooks(monkeypatch: pytest.MonkeyPatch) -> _Evidence:
         start(self)
 
     def conn_send(self: EmulatedConnection, direction: int, chunk: bytes) -> None:
-        self.__dict__.setdefault("_sent_at", {UP: [], DOWN: []})[direction].append(self.loop.time())
+        ev.sent_at.setdefault(self, {UP: [], DOWN: []})[direction].append(self.loop.time())
         send(self, direction, chunk)
 
     def conn_hand_over(self: EmulatedConnection, direction: int, chunk: bytes) -> None:
         if not self.broken:
-            sent = self.__dict__["_sent_at"][direction].pop(0)
+            sent = ev.sent_at[self][direction].pop(0)
             ev.delivered.append((self.client_node, direction, sent, self.loop.time()))
         hand_over(self, direction, chunk)
 

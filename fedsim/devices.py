@@ -7,11 +7,7 @@ rates for small dense float32 models, not marketing peaks; sources in comments.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-from fedsim.units import parse_energy, parse_rate, parse_size
 
 __all__ = ["BUILTIN_DEVICES", "DEVICE_KEYS", "DeviceProfile"]
 
@@ -59,12 +55,13 @@ BUILTIN_DEVICES: dict[str, DeviceProfile] = {
 }
 
 
-DEVICE_KEYS: dict[str, tuple[str, Callable[[Any], float], str]] = {
-    "compute": ("flops", parse_rate, "sustained training speed, e.g. 50MFLOPS"),
-    "memory": ("memory_bytes", parse_size, "RAM for model, gradients and a batch, e.g. 320KB"),
-    "compute_energy_per_flop": ("compute_j_per_flop", parse_energy, "e.g. 8nJ"),
-    "radio_tx_energy_per_byte": ("radio_tx_j_per_byte", parse_energy, "e.g. 1uJ"),
-    "radio_rx_energy_per_byte": ("radio_rx_j_per_byte", parse_energy, "e.g. 0.4uJ"),
-    "battery": ("battery_j", parse_energy, "capacity, e.g. 2Wh (absent: mains powered)"),
+DEVICE_KEYS: dict[str, tuple[str, str]] = {
+    "compute": ("flops", "sustained training speed, e.g. 50MFLOPS"),
+    "memory": ("memory_bytes", "RAM for model, gradients and a batch, e.g. 320KB"),
+    "compute_energy_per_flop": ("compute_j_per_flop", "e.g. 8nJ"),
+    "radio_tx_energy_per_byte": ("radio_tx_j_per_byte", "e.g. 1uJ"),
+    "radio_rx_energy_per_byte": ("radio_rx_j_per_byte", "e.g. 0.4uJ"),
+    "battery": ("battery_j", "capacity, e.g. 2Wh (absent: mains powered)"),
 }
-"""A user profile's keys: (DeviceProfile attribute, parser, doc); `like` names a base."""
+"""A user profile's keys: (DeviceProfile attribute, doc); `like` names a base. Their
+value types are declared once, in fedsim.config.devices."""

@@ -12,7 +12,6 @@ import contextlib
 import gc
 import logging
 import random
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from aiohttp import web
 from fedsim.audit import AuditError
 from fedsim.audit import audit as audit_run
 from fedsim.clock import VirtualTimeLoop, sim_event_to_future
-from fedsim.errors import ScenarioError
+from fedsim.errors import ScenarioError, print_warning
 from fedsim.fl.async_engine import BufferedAsync, polynomial_staleness
 from fedsim.fl.client import FLClient
 from fedsim.fl.engine import FailureExplainer, RoundRecord, SyncRounds
@@ -509,10 +508,6 @@ def run_name_for(scenario: Scenario, overrides: Sequence[str] = ()) -> str:
     return name
 
 
-def _warn_stderr(line: str) -> None:
-    print(f"fedsim: warning: {line}", file=sys.stderr)
-
-
 def run_scenario(
     path: str | Path,
     *,
@@ -533,14 +528,14 @@ def run_scenario(
     With `audit` the folder also gets audit.json (the violations, or an empty list)
     and a run that breaks an invariant raises `AuditError` after its results are
     written, so they can be looked at."""
-    scenario = prepare_scenario(path, overrides, seed, warn=_warn_stderr)
+    scenario = prepare_scenario(path, overrides, seed, warn=print_warning)
     display: Any = contextlib.nullcontext()
     if progress:
         from fedsim.record.progress import RunProgress
 
         display = RunProgress(total_rounds=scenario.fl.rounds, title=scenario.name)
     with display as bar:
-        result = simulate(scenario, progress=bar, warn=_warn_stderr, audit=False)
+        result = simulate(scenario, progress=bar, warn=print_warning, audit=False)
     out = Path(out_root) / (run_name or run_name_for(scenario, overrides))
     config = dict(scenario.raw)
     config["name"] = scenario.name

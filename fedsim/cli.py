@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from fedsim.errors import FedsimError
+from fedsim.errors import FedsimError, print_warning
 from fedsim.record.schema import NEVER_CONTRIBUTED_MIN_SELECTED
 
 __all__ = ["main"]
@@ -57,11 +57,10 @@ def _run(args: argparse.Namespace) -> int:
     if s.never_contributed:
         names = ", ".join(s.never_contributed[:5])
         more = f" and {len(s.never_contributed) - 5} more" if len(s.never_contributed) > 5 else ""
-        print(
-            f"fedsim: warning: {len(s.never_contributed)} client(s) selected at least "
+        print_warning(
+            f"{len(s.never_contributed)} client(s) selected at least "
             f"{NEVER_CONTRIBUTED_MIN_SELECTED} times never contributed an update: {names}{more} "
-            "(clients.csv rounds_surplus and dropouts_* say why)",
-            file=sys.stderr,
+            "(clients.csv rounds_surplus and dropouts_* say why)"
         )
     # Results are written: the interpreter's exit need not scan the run's objects
     # for cycles once more (seconds at 10,000 devices).
@@ -79,7 +78,7 @@ def _validate(args: argparse.Namespace) -> int:
     bad = 0
     for path in args.topology:
         try:
-            sc = prepare_scenario(path, args.set, warn=_warn)
+            sc = prepare_scenario(path, args.set, warn=print_warning)
         except FedsimError as exc:
             bad += 1
             named = len(args.topology) > 1 and not str(exc).startswith(str(path))
@@ -90,10 +89,6 @@ def _validate(args: argparse.Namespace) -> int:
         print(f"{path}: ok ({len(sc.device_nodes)} devices, {gateways} gateways, "
               f"{len(sc.links)} link classes, {len(sc.failures)} scheduled failures)")  # fmt: skip
     return 2 if bad else 0
-
-
-def _warn(line: str) -> None:
-    print(f"fedsim: warning: {line}", file=sys.stderr)
 
 
 FORWARDED: dict[tuple[str, ...], tuple[str, str, str]] = {

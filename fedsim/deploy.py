@@ -20,12 +20,12 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from fedsim.errors import FedsimError
+from fedsim.errors import FedsimError, print_warning
 from fedsim.fl.client import FLClient
 from fedsim.fl.engine import RoundRecord
 from fedsim.fl.server import make_app, told_finished
 from fedsim.rng import Streams
-from fedsim.run import build_engine, check_memory
+from fedsim.run import build_engine
 from fedsim.scenario import Scenario, prepare_scenario
 from fedsim.tasks.registry import build_task
 
@@ -84,7 +84,6 @@ async def run_client(sc: Scenario, device: str, server_url: str) -> FLClient:
     assert node.device is not None
     streams = Streams(sc.seed)
     task = build_task(sc.task, len(names), streams)
-    check_memory(sc, task)
     client = FLClient(
         device,
         server_url,
@@ -115,7 +114,7 @@ def main_serve(argv: Sequence[str]) -> int:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
     args = p.parse_args(list(argv))
-    sc = prepare_scenario(args.topology, args.set, args.seed, warn=_warn)
+    sc = prepare_scenario(args.topology, args.set, args.seed, warn=print_warning)
 
     def ready(port: int) -> None:
         hint = f"fedsim client {args.topology} --device NAME --server URL"
@@ -137,15 +136,9 @@ def main_client(argv: Sequence[str]) -> int:
     p.add_argument("--device", required=True, help="a device node name from the topology")
     p.add_argument("--server", default="http://127.0.0.1:8080")
     args = p.parse_args(list(argv))
-    sc = prepare_scenario(args.topology, args.set, args.seed, warn=_warn)
+    sc = prepare_scenario(args.topology, args.set, args.seed, warn=print_warning)
     client = asyncio.run(run_client(sc, args.device, args.server))
     s = client.stats
     print(f"{args.device}: trained {s.rounds_trained} rounds, {s.uploads_accepted} uploads "
           f"accepted, {s.uploads_rejected} rejected, errors {s.errors or 'none'}")  # fmt: skip
     return 0
-
-
-def _warn(line: str) -> None:
-    import sys
-
-    print(f"fedsim: warning: {line}", file=sys.stderr)

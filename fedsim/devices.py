@@ -7,14 +7,9 @@ rates for small dense float32 models, not marketing peaks; sources in comments.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from fedsim.errors import FedsimError, ScenarioError
-from fedsim.units import parse_energy, parse_rate, parse_size
-
-__all__ = ["BUILTIN_DEVICES", "DEVICE_KEYS", "DeviceProfile", "parse_device"]
+__all__ = ["BUILTIN_DEVICES", "DEVICE_KEYS", "DeviceProfile"]
 
 
 @dataclass(frozen=True)
@@ -60,42 +55,13 @@ BUILTIN_DEVICES: dict[str, DeviceProfile] = {
 }
 
 
-DEVICE_KEYS: dict[str, tuple[str, Callable[[Any], float], str]] = {
-    "compute": ("flops", parse_rate, "sustained training speed, e.g. 50MFLOPS"),
-    "memory": ("memory_bytes", parse_size, "RAM for model, gradients and a batch, e.g. 320KB"),
-    "compute_energy_per_flop": ("compute_j_per_flop", parse_energy, "e.g. 8nJ"),
-    "radio_tx_energy_per_byte": ("radio_tx_j_per_byte", parse_energy, "e.g. 1uJ"),
-    "radio_rx_energy_per_byte": ("radio_rx_j_per_byte", parse_energy, "e.g. 0.4uJ"),
-    "battery": ("battery_j", parse_energy, "capacity, e.g. 2Wh (absent: mains powered)"),
+DEVICE_KEYS: dict[str, tuple[str, str]] = {
+    "compute": ("flops", "sustained training speed, e.g. 50MFLOPS"),
+    "memory": ("memory_bytes", "RAM for model, gradients and a batch, e.g. 320KB"),
+    "compute_energy_per_flop": ("compute_j_per_flop", "e.g. 8nJ"),
+    "radio_tx_energy_per_byte": ("radio_tx_j_per_byte", "e.g. 1uJ"),
+    "radio_rx_energy_per_byte": ("radio_rx_j_per_byte", "e.g. 0.4uJ"),
+    "battery": ("battery_j", "capacity, e.g. 2Wh (absent: mains powered)"),
 }
-"""A user profile's keys: (DeviceProfile attribute, parser, doc); `like` names a base."""
-
-
-def parse_device(name: str, data: object, path: str) -> DeviceProfile:
-    """A user profile: `{like: esp32, compute: 50MFLOPS, memory: 512KB, battery: 5Wh, ...}`."""
-    if not isinstance(data, Mapping):
-        raise ScenarioError(path, "expected a mapping")
-    d: dict[str, Any] = dict(data)
-    base_name = d.pop("like", None)
-    if base_name is not None and base_name not in BUILTIN_DEVICES:
-        known = ", ".join(BUILTIN_DEVICES)
-        raise ScenarioError(f"{path}.like", f"unknown device {base_name!r} (known: {known})")
-    base = BUILTIN_DEVICES.get(base_name or "", BUILTIN_DEVICES["esp32"])
-    fields: dict[str, Any] = {
-        "flops": base.flops,
-        "memory_bytes": base.memory_bytes,
-        "compute_j_per_flop": base.compute_j_per_flop,
-        "radio_tx_j_per_byte": base.radio_tx_j_per_byte,
-        "radio_rx_j_per_byte": base.radio_rx_j_per_byte,
-        "battery_j": base.battery_j,
-    }
-    for key, value in d.items():
-        if key not in DEVICE_KEYS:
-            allowed = ", ".join(["like", *DEVICE_KEYS])
-            raise ScenarioError(f"{path}.{key}", f"unknown key (allowed here: {allowed})")
-        attr, parse, _doc = DEVICE_KEYS[key]
-        try:
-            fields[attr] = parse(value)
-        except FedsimError as exc:
-            raise ScenarioError(f"{path}.{key}", str(exc)) from None
-    return DeviceProfile(name=name, **fields)
+"""A user profile's keys: (DeviceProfile attribute, doc); `like` names a base. Their
+value types are declared once, in fedsim.config.devices."""

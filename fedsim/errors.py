@@ -1,8 +1,17 @@
-"""Error types. A user mistake is a `FedsimError`: the CLI prints it as one line, exit 2."""
+"""Error types. A user mistake is a `FedsimError`: the CLI prints it as one line, exit 2.
+A warning (allowed, but almost certainly not meant) is one line too: `print_warning`."""
 
 from __future__ import annotations
 
-__all__ = ["FedsimError", "ScenarioError", "SimulationDeadlock", "UnitError"]
+import sys
+
+__all__ = [
+    "FedsimError",
+    "ScenarioError",
+    "SimulationDeadlock",
+    "UnitError",
+    "print_warning",
+]
 
 
 class FedsimError(Exception):
@@ -24,3 +33,8 @@ class ScenarioError(FedsimError):
 
 class SimulationDeadlock(RuntimeError):  # noqa: N818 - the name says what happened
     """Nothing is scheduled and nothing can wake the loop: the run would hang forever."""
+
+
+def print_warning(line: str) -> None:
+    """One warning line on stderr, the same from every command (stdout stays results)."""
+    print(f"fedsim: warning: {line}", file=sys.stderr)

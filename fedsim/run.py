@@ -12,7 +12,6 @@ import contextlib
 import gc
 import logging
 import random
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from aiohttp import web
 from fedsim.audit import AuditError
 from fedsim.audit import audit as audit_run
 from fedsim.clock import VirtualTimeLoop, sim_event_to_future
-from fedsim.errors import ScenarioError
+from fedsim.errors import ScenarioError, print_warning
 from fedsim.fl.async_engine import BufferedAsync, polynomial_staleness
 from fedsim.fl.client import FLClient
 from fedsim.fl.engine import FailureExplainer, RoundRecord, SyncRounds
@@ -49,7 +48,7 @@ from fedsim.tasks.adversary import choose_adversaries, parse_adversaries, wrap
 from fedsim.tasks.registry import build_task
 
 __all__ = [
-    "RunResult", "audit_record", "build_engine", "check_memory", "raise_if_violated",
+    "RunResult", "audit_record", "build_engine", "raise_if_violated",
     "run_name_for", "run_scenario", "simulate",
 ]  # fmt: skip
 
@@ -98,27 +97,6 @@ def _build_strategy(sc: Scenario) -> Any:
         )
     except ValueError as exc:
         raise ScenarioError("fl.strategy", str(exc)) from None
-
-
-def check_memory(sc: Scenario, task: Any) -> None:
-    """The built task's own memory figure against each device (fedsim.config checked the
-    same formula before anything was built; this guards tasks built another way)."""
-    need_fn = getattr(task, "memory_bytes", None)
-    if need_fn is None:
-        return
-    need = need_fn(int(sc.fl.local.get("batch_size", 16)))
-    items: dict[str, int] = {}  # node group -> its index in the file's `nodes` list
-    for node in sc.nodes:
-        items.setdefault(node.group, len(items))
-        if node.device is None:
-            continue
-        have = sc.devices[node.device].memory_bytes
-        if need > have:
-            raise ScenarioError(
-                f"nodes[{items[node.group]}].device",
-                f"{node.group}: the model and one batch need {need} bytes, "
-                f"but a {node.device} has {int(have)}",
-            )
 
 
 def build_engine(
@@ -234,7 +212,6 @@ def _simulate(
     random.seed(sc.seed)  # aiohttp's connector shuffles waiters with `random`
     devices = sc.device_nodes
     task = build_task(sc.task, len(devices), streams)
-    check_memory(sc, task)
     if warn is not None:
         from fedsim.show import upload_warnings
 
@@ -390,7 +367,7 @@ def _simulate(
     tail = {k: after[k] - totals[k] for k in after}
     proof = evidence.finish(end, tail, batteries.evidence())
     result = _collect(
-        sc, task, evaluator, engine, net, wire, batteries, recorder, clients, end, wall, tail
+        sc, evaluator, engine, net, wire, batteries, recorder, clients, end, wall, tail
     )
     result.evidence = proof
     return result
@@ -398,7 +375,6 @@ def _simulate(
 
 def _collect(
     sc: Scenario,
-    task: Any,
     evaluator: Any,
     engine: SyncRounds | BufferedAsync,
     net: Network,
@@ -532,10 +508,6 @@ def run_name_for(scenario: Scenario, overrides: Sequence[str] = ()) -> str:
     return name
 
 
-def _warn_stderr(line: str) -> None:
-    print(f"fedsim: warning: {line}", file=sys.stderr)
-
-
 def run_scenario(
     path: str | Path,
     *,
@@ -556,14 +528,14 @@ def run_scenario(
     With `audit` the folder also gets audit.json (the violations, or an empty list)
     and a run that breaks an invariant raises `AuditError` after its results are
     written, so they can be looked at."""
-    scenario = prepare_scenario(path, overrides, seed, warn=_warn_stderr)
+    scenario = prepare_scenario(path, overrides, seed, warn=print_warning)
     display: Any = contextlib.nullcontext()
     if progress:
         from fedsim.record.progress import RunProgress
 
         display = RunProgress(total_rounds=scenario.fl.rounds, title=scenario.name)
     with display as bar:
-        result = simulate(scenario, progress=bar, warn=_warn_stderr, audit=False)
+        result = simulate(scenario, progress=bar, warn=print_warning, audit=False)
     out = Path(out_root) / (run_name or run_name_for(scenario, overrides))
     config = dict(scenario.raw)
     config["name"] = scenario.name

@@ -158,7 +158,8 @@ class Scenario:
     nodes: tuple[NodeSpec, ...]
     failures: tuple[FailureSpec, ...]
     adversaries: Mapping[str, Any] | None = None
-    """Byzantine devices (validated by `tasks.adversary.parse_adversaries`)."""
+    """Byzantine devices, as written (checked by fedsim.config.adversaries; read by
+    `tasks.adversary.parse_adversaries`)."""
     raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
     warnings: tuple[str, ...] = field(default=(), compare=False)
     """Allowed but almost certainly not meant (a failure after the time limit); `validate`

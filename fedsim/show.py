@@ -16,6 +16,7 @@ from typing import Any
 from rich.console import Console
 from rich.tree import Tree
 
+from fedsim.errors import print_warning
 from fedsim.net.flow import lossless_transfer_time
 from fedsim.net.link import Hop
 from fedsim.net.network import Network
@@ -365,7 +366,7 @@ def main_show(argv: Sequence[str]) -> int:
                    help="upload size in bytes (default: the task's model under fl.codec, "
                         "plus the HTTP head)")  # fmt: skip
     args = p.parse_args(list(argv))
-    sc = prepare_scenario(args.topology, args.set, warn=_warn)
+    sc = prepare_scenario(args.topology, args.set, warn=print_warning)
     Console().print(describe(sc, args.model_bytes))
     return 0
 
@@ -373,9 +374,3 @@ def main_show(argv: Sequence[str]) -> int:
 def _engine_text(sc: Scenario) -> str:
     """`fedavg (sync)` or `fedbuff (async)`: FedBuff ignores `fl.strategy`, so never show it."""
     return "fedbuff (async)" if sc.fl.engine == "async" else f"{sc.fl.strategy} (sync)"
-
-
-def _warn(line: str) -> None:
-    import sys
-
-    print(f"fedsim: warning: {line}", file=sys.stderr)

@@ -148,12 +148,13 @@ def test_each_check_takes_under_a_second(mutants: list[Mutant]) -> None:
 
 
 def test_accepted_mutants_build_as_simulate_does(mutants: list[Mutant]) -> None:
-    """What `simulate` constructs before the first event (task, memory check, network,
-    engine) accepts what the pre-run path accepted: four small accepted mutants per file."""
+    """What `simulate` constructs before the first event (task, network, engine; memory
+    is checked by the config model) accepts what the pre-run path accepted: four small
+    accepted mutants per file."""
     from fedsim.clock import VirtualTimeLoop
     from fedsim.net.network import Network
     from fedsim.rng import Streams
-    from fedsim.run import build_engine, check_memory
+    from fedsim.run import build_engine
     from fedsim.scenario import load_scenario
     from fedsim.tasks.registry import build_task
 
@@ -167,7 +168,6 @@ def test_accepted_mutants_build_as_simulate_does(mutants: list[Mutant]) -> None:
         picked[m.source] = picked.get(m.source, 0) + 1
         streams = Streams(sc.seed)
         task = build_task(sc.task, len(sc.device_nodes), streams)
-        check_memory(sc, task)
         loop = VirtualTimeLoop()
         try:
             Network(loop.env, sc, streams)

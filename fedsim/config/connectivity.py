@@ -16,7 +16,7 @@ from fedsim.config.variants import tagged
 from fedsim.errors import FedsimError
 from fedsim.units import parse_duration
 
-__all__ = ["CONNECTIVITY_KINDS", "Connectivity", "GroupChurn", "read_trace"]
+__all__ = ["Connectivity", "GroupChurn", "read_trace"]
 
 TraceRows = tuple[tuple[float, float, str | None], ...]
 
@@ -65,7 +65,6 @@ Connectivity = tagged(
     {"always": Always, "markov": Markov, "periodic": Periodic, "trace": Trace, "churn": Churn},
     "always",
 )
-CONNECTIVITY_KINDS = ("always", "markov", "periodic", "trace", "churn")
 
 
 class GroupChurn(Section):

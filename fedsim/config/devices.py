@@ -20,7 +20,7 @@ _fields: dict[str, Any] = {
         Field(None, description="start from a built-in profile (default esp32)"),
     )
 }
-for _key, (_attr, _parse, _doc) in DEVICE_KEYS.items():
+for _key, (_attr, _doc) in DEVICE_KEYS.items():
     _fields[_key] = (_TYPES.get(_key, Energy) | None, Field(None, description=_doc))
 
 DeviceModel: type[Section] = create_model("DeviceModel", __base__=Section, **_fields)
@@ -29,8 +29,8 @@ DeviceModel: type[Section] = create_model("DeviceModel", __base__=Section, **_fi
 
 def device_profile(name: str, model: Any) -> DeviceProfile:
     base = BUILTIN_DEVICES[model.like or "esp32"]
-    values = {attr: getattr(base, attr) for attr, _p, _d in DEVICE_KEYS.values()}
-    for key, (attr, _parse, _doc) in DEVICE_KEYS.items():
+    values = {attr: getattr(base, attr) for attr, _doc in DEVICE_KEYS.values()}
+    for key, (attr, _doc) in DEVICE_KEYS.items():
         given = getattr(model, key)
         if given is not None:
             values[attr] = given

@@ -160,11 +160,6 @@ class Batteries:
         event = self.net.env.timeout(0)
         event.callbacks.append(lambda _ev: self.net.retire(battery.node, f"battery:{battery.node}"))
 
-    def is_empty(self, node: str) -> bool:
-        """Whether `node`'s battery ran dry (it may transmit nothing more)."""
-        battery = self.ledgers.get(node)
-        return battery is not None and battery.empty
-
     def energy(self, node: str) -> tuple[float, float]:
         """(compute, radio) joules `node` spent: clients.csv's energy columns."""
         battery = self.ledgers.get(node)

@@ -300,15 +300,13 @@ class EvidenceRecorder:
     ) -> Evidence:
         """Close every open interval at the network's clock and freeze the evidence."""
         now = self.env.now
-        for name in sorted(self._open_link):
-            start, why = self._open_link.pop(name)
-            self.link_down.append(Down(name, start, now, why))
-        for name in sorted(self._open_node):
-            start, why = self._open_node.pop(name)
-            self.node_down.append(Down(name, start, now, why))
-        for name in sorted(self._open_path):
-            start, why = self._open_path.pop(name)
-            self.path_down.append(Down(name, start, now, why))
+        for open_, out in (
+            (self._open_link, self.link_down),
+            (self._open_node, self.node_down),
+            (self._open_path, self.path_down),
+        ):
+            for name in sorted(open_):
+                self._toggle(open_, out, name, now, "", down=False)
         for link_name, d in sorted(self._open_carrier):
             self._close_carrier(self.net.links[link_name], d, now)
         messages = Messages(

@@ -117,7 +117,7 @@ class Network:
                 tx=tx,
                 latency_s=cls.latency_s,
                 mtu=cls.mtu,
-                loss=(self._loss(cls, name, 0), self._loss(cls, name, 1)),
+                loss=(self._loss(cls), self._loss(cls)),
                 jitter=self._jitter(cls),
                 queue_limit=cls.queue_limit,
                 kind=cls.kind,
@@ -161,7 +161,7 @@ class Network:
             out.append(shared[key])
         return out[0], out[1]
 
-    def _loss(self, cls: LinkClassSpec, link: str, direction: int) -> LossModel:
+    def _loss(self, cls: LinkClassSpec) -> LossModel:
         """The link class's typed loss model (fedsim.config.links), one per direction."""
         model = cls.loss_model
         if getattr(model, "kind", "bernoulli") == "gilbert-elliott":

@@ -23,8 +23,10 @@ import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
+from pydantic import ValidationError
 
-from fedsim.devices import BUILTIN_DEVICES, parse_device
+from fedsim.config.devices import DeviceModel, device_profile
+from fedsim.devices import BUILTIN_DEVICES
 from fedsim.errors import FedsimError
 from fedsim.record.compare import human_seconds
 from fedsim.record.runs import RunData, load_run, run_labels
@@ -478,9 +480,11 @@ def _battery_capacities(run: RunData) -> dict[str, float | None]:
     user = run.config.get("devices")
     for name, data in user.items() if isinstance(user, dict) else []:
         try:
-            caps[str(name)] = parse_device(str(name), data, f"devices.{name}").battery_j
-        except FedsimError:
+            profile = device_profile(str(name), DeviceModel.model_validate(data))
+        except (ValidationError, FedsimError):
             caps.pop(str(name), None)  # unreadable profile: say nothing about its battery
+            continue
+        caps[str(name)] = profile.battery_j
     return caps
 
 

@@ -13,13 +13,10 @@ from typing import Any
 import yaml
 
 from fedsim.record.fingerprint import code_fingerprint
-from fedsim.record.schema import ClientRow, LinkRow, RoundRow, Summary, TimelineRow, columns
+from fedsim.record.schema import ClientRow, LinkRow, RoundRow, Summary, TimelineRow
 from fedsim.record.tables import write_json, write_summary, write_table
 
-__all__ = ["ROUND_COLUMNS", "TIMELINE_COLUMNS", "write_json", "write_run"]
-
-ROUND_COLUMNS = tuple(c.name for c in columns(RoundRow))
-TIMELINE_COLUMNS = tuple(c.name for c in columns(TimelineRow))
+__all__ = ["write_json", "write_run"]
 
 
 def write_run(

@@ -22,17 +22,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
-from fedsim.errors import ScenarioError, UnitError
+from fedsim.config.adversaries import ADVERSARY_KINDS, Adversaries
+from fedsim.config.errors import first_error
+from fedsim.errors import ScenarioError
 from fedsim.kernels.attacks import gaussian_noise, random_update, sign_flip
 from fedsim.tasks.base import LocalLearner
 from fedsim.tasks.digits import ClassifierLearner
-from fedsim.units import parse_fraction
 
 __all__ = [
     "ADVERSARY_KINDS",
@@ -42,8 +43,6 @@ __all__ = [
     "parse_adversaries",
     "wrap",
 ]
-
-ADVERSARY_KINDS = ("sign_flip", "scaled_noise", "random_update", "label_flip")
 
 
 @dataclass(frozen=True)
@@ -68,31 +67,16 @@ class AdversarySpec:
 
 
 def parse_adversaries(raw: object, path: str = "adversaries") -> AdversarySpec | None:
-    """The `adversaries:` mapping of a topology file (None or absent: no adversaries)."""
+    """The `adversaries:` mapping of a topology file (None or absent: no adversaries),
+    read by its one declaration (fedsim.config.adversaries, what `validate` checks)."""
     if raw is None:
         return None
-    if not isinstance(raw, Mapping):
-        raise ScenarioError(path, "expected a mapping like {fraction: 30%, kind: sign_flip}")
-    allowed = ("fraction", "kind", "scale", "sigma")
-    for key in raw:
-        if key not in allowed:
-            raise ScenarioError(f"{path}.{key}", f"unknown key (allowed: {', '.join(allowed)})")
-    if "fraction" not in raw:
-        raise ScenarioError(f"{path}.fraction", "is required (e.g. 30% or 0.3)")
     try:
-        fraction = parse_fraction(raw["fraction"])
-    except UnitError as exc:
-        raise ScenarioError(f"{path}.fraction", str(exc)) from None
-    kind = raw.get("kind", "sign_flip")
-    if kind not in ADVERSARY_KINDS:
-        raise ScenarioError(f"{path}.kind", f"{kind!r} is not one of {', '.join(ADVERSARY_KINDS)}")
-    values: dict[str, float] = {}
-    for key in ("scale", "sigma"):
-        v = raw.get(key, 1.0)
-        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v < math.inf:
-            raise ScenarioError(f"{path}.{key}", f"must be a positive number, got {v!r}")
-        values[key] = float(v)
-    return AdversarySpec(fraction, str(kind), values["scale"], values["sigma"])
+        m = Adversaries.model_validate(raw)
+    except ValidationError as exc:
+        key, message = first_error(exc, raw)
+        raise ScenarioError(f"{path}.{key}" if key else path, message) from None
+    return AdversarySpec(m.fraction, m.kind, m.scale, m.sigma)
 
 
 def choose_adversaries(num_clients: int, spec: AdversarySpec, rng: np.random.Generator) -> set[int]:

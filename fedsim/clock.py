@@ -91,6 +91,38 @@ class SimSelector(selectors.BaseSelector):
         return []
 
 
+class _SimTimer(asyncio.TimerHandle):
+    """A timer that a SimPy timeout fires. It keeps its own copy of the callback
+    (asyncio's cancel() drops the handle's) and drops that copy on cancel too: most
+    timers are cancelled (aiohttp's timeouts), and a cancelled one's SimPy event stays
+    in the heap until its deadline, so it must not keep a request's objects alive."""
+
+    __slots__ = ("sim_args", "sim_callback", "sim_context")
+
+    def __init__(
+        self,
+        when: float,
+        callback: Callable[..., object],
+        args: tuple[Any, ...],
+        loop: asyncio.AbstractEventLoop,
+        context: contextvars.Context | None,
+    ) -> None:
+        super().__init__(when, callback, args, loop, context)
+        self.sim_callback: Callable[..., object] = callback
+        self.sim_args: tuple[Any, ...] = args
+        self.sim_context = context
+
+    def cancel(self) -> None:
+        super().cancel()
+        self.sim_callback = _noop
+        self.sim_args = ()
+        self.sim_context = None
+
+
+def _noop(*_args: Any) -> None:
+    """What a cancelled timer would call (it never does: `_fire` checks first)."""
+
+
 class VirtualTimeLoop(asyncio.SelectorEventLoop):
     """An asyncio loop on SimPy's clock. `loop.env` is the simulation environment."""
 
@@ -114,31 +146,24 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         *args: Any,
         context: contextvars.Context | None = None,
     ) -> asyncio.TimerHandle:
-        handle = asyncio.TimerHandle(when, callback, args, self, context)
-        # Handle.cancel() drops _callback/_args, so fire from our own copies.
+        handle = _SimTimer(when, callback, args, self, context)
         ev = self.env.timeout(max(0.0, when - self.env.now))
-        ev.callbacks.append(lambda _ev: self._fire(handle, callback, args, context))
+        ev.callbacks.append(lambda _ev: self._fire(handle))
         return handle
 
-    def _fire(
-        self,
-        handle: asyncio.TimerHandle,
-        callback: Callable[..., object],
-        args: tuple[Any, ...],
-        context: contextvars.Context | None,
-    ) -> None:
+    def _fire(self, handle: _SimTimer) -> None:
         if handle.cancelled():
             return
         self._sim_selector.kicked = True
 
         def run() -> None:
             if not handle.cancelled():  # a cancel may land between firing and running
-                callback(*args)
+                handle.sim_callback(*handle.sim_args)
 
-        if context is None:
+        if handle.sim_context is None:
             self.call_soon(run)
         else:
-            self.call_soon(run, context=context)
+            self.call_soon(run, context=handle.sim_context)
 
     # -- real work keeps the clock still -----------------------------------------
     @contextlib.contextmanager

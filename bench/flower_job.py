@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from star import star_network
 
 __all__ = ["BATCH_SIZE", "CASES", "LR", "SEED", "job_task", "job_topology", "write_topology"]
 
@@ -41,16 +42,7 @@ def job_topology(devices: int, rounds: int) -> dict[str, Any]:
             "poll_wait": "10min",
             "local": {"epochs": 1, "batch_size": BATCH_SIZE, "lr": LR},
         },
-        "links": {
-            "lan": {"kind": "ethernet", "bandwidth": "1Gbps", "latency": "0.5ms"},
-            "core": {"kind": "backhaul", "bandwidth": "10Gbps", "latency": "1ms"},
-        },
-        "nodes": [
-            {"name": "server", "kind": "server"},
-            {"name": "gw", "kind": "gateway", "uplink": {"to": "server", "link": "core"}},
-            {"name": "d", "kind": "device", "count": devices, "device": "rpi4",
-             "uplink": {"to": "gw", "link": "lan"}},
-        ],
+        **star_network(devices),
     }  # fmt: skip
 
 

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 import numpy as np
+from star import star_network
 
 from fedsim.kernels.reference import sgd_train_numpy
 from fedsim.rng import Streams
@@ -42,16 +43,7 @@ def fast_topology(devices: int, rounds: int) -> dict[str, Any]:
             "poll_wait": "10min",
             "local": {"epochs": 1, "batch_size": 16, "lr": 0.05},
         },
-        "links": {
-            "lan": {"kind": "ethernet", "bandwidth": "1Gbps", "latency": "0.5ms"},
-            "core": {"kind": "backhaul", "bandwidth": "10Gbps", "latency": "1ms"},
-        },
-        "nodes": [
-            {"name": "server", "kind": "server"},
-            {"name": "gw", "kind": "gateway", "uplink": {"to": "server", "link": "core"}},
-            {"name": "d", "kind": "device", "count": devices, "device": "rpi4",
-             "uplink": {"to": "gw", "link": "lan"}},
-        ],
+        **star_network(devices),
     }  # fmt: skip
 
 

@@ -18,9 +18,11 @@ __all__ = ["main"]
 
 
 def _run(args: argparse.Namespace) -> int:
-    from fedsim.scenario import check_scenario
+    from fedsim.errors import print_warning
+    from fedsim.scenario import prepare_scenario
 
-    check_scenario(args.topology, args.set, args.seed)  # a bad file fails before heavy imports
+    # Prepared once, before the heavy imports: a bad file fails in milliseconds.
+    scenario = prepare_scenario(args.topology, args.set, args.seed, warn=print_warning)
     from fedsim.audit import AuditError
     from fedsim.record.tables import read_summary
     from fedsim.run import run_scenario
@@ -28,6 +30,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         out = run_scenario(
             args.topology,
+            scenario=scenario,
             seed=args.seed,
             overrides=args.set,
             out_root=Path(args.out),

@@ -519,8 +519,11 @@ def run_scenario(
     plots: bool = False,
     plot_formats: Sequence[str] = ("svg",),
     audit: bool = True,
+    scenario: Scenario | None = None,
 ) -> Path:
-    """Load, run and write one topology file; return the run folder.
+    """Load, run and write one topology file; return the run folder. `scenario` is the
+    file already prepared (`prepare_scenario` with the same overrides and seed), so a
+    caller that checked it first does not load it twice.
 
     With `plots`, plots/ gets each figure as SVG (and PNG if in `plot_formats`) and the
     folder gets report.html, which inlines those SVG files rather than drawing again.
@@ -528,7 +531,8 @@ def run_scenario(
     With `audit` the folder also gets audit.json (the violations, or an empty list)
     and a run that breaks an invariant raises `AuditError` after its results are
     written, so they can be looked at."""
-    scenario = prepare_scenario(path, overrides, seed, warn=print_warning)
+    if scenario is None:
+        scenario = prepare_scenario(path, overrides, seed, warn=print_warning)
     display: Any = contextlib.nullcontext()
     if progress:
         from fedsim.record.progress import RunProgress

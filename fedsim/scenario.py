@@ -28,7 +28,6 @@ __all__ = [
     "Scenario",
     "TaskSpec",
     "apply_overrides",
-    "check_scenario",
     "load_scenario",
     "load_yaml",
     "parse_scenario",
@@ -248,17 +247,6 @@ def load_scenario(
     """Load, override and validate a topology file."""
     data = _file_data(path, overrides, seed)
     return parse_scenario(data, source=str(path), base_dir=Path(path).parent)
-
-
-def check_scenario(
-    path: str | Path, overrides: Iterable[str] = (), seed: int | None = None
-) -> None:
-    """Every check `load_scenario` makes, without building the `Scenario` (the CLI's
-    `run` calls it before its heavy imports, so a bad file fails in milliseconds)."""
-    from fedsim.config.build import validate_model
-
-    data = _file_data(path, overrides, seed)
-    validate_model(data, source=str(path), base_dir=Path(path).parent)
 
 
 def prepare_scenario(

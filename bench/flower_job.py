@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from star import star_network
+from star import every_device_fedavg, star_network
 
 __all__ = ["BATCH_SIZE", "CASES", "LR", "SEED", "job_task", "job_topology", "write_topology"]
 
@@ -32,16 +32,7 @@ def job_topology(devices: int, rounds: int) -> dict[str, Any]:
         "description": "the Flower comparison job (bench/flower_job.py)",
         "task": {"kind": "digits", "partition": "dirichlet", "alpha": 0.5,
                  "model": "softmax", "init": "zeros"},
-        "fl": {
-            "strategy": "fedavg",
-            "rounds": rounds,
-            "clients_per_round": devices,
-            "min_available": devices,
-            "quorum": 1.0,
-            "deadline": "10min",
-            "poll_wait": "10min",
-            "local": {"epochs": 1, "batch_size": BATCH_SIZE, "lr": LR},
-        },
+        "fl": every_device_fedavg(devices, rounds, batch_size=BATCH_SIZE, lr=LR),
         **star_network(devices),
     }  # fmt: skip
 

@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 import numpy as np
-from star import star_network
+from star import every_device_fedavg, star_network
 
 from fedsim.kernels.reference import sgd_train_numpy
 from fedsim.rng import Streams
@@ -33,16 +33,7 @@ def fast_topology(devices: int, rounds: int) -> dict[str, Any]:
         "name": f"scale-{devices}",
         "seed": 1,
         "task": {"kind": "digits", "partition": "iid"},
-        "fl": {
-            "strategy": "fedavg",
-            "rounds": rounds,
-            "clients_per_round": devices,
-            "min_available": devices,
-            "quorum": 1.0,
-            "deadline": "10min",
-            "poll_wait": "10min",
-            "local": {"epochs": 1, "batch_size": 16, "lr": 0.05},
-        },
+        "fl": every_device_fedavg(devices, rounds, batch_size=16, lr=0.05),
         **star_network(devices),
     }  # fmt: skip
 

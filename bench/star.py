@@ -1,5 +1,6 @@
-"""The benchmarks' network: every device on its own fast Ethernet link behind one
-gateway with a faster backhaul, so the network is never what a benchmark measures."""
+"""The benchmarks' job shape: every device on its own fast Ethernet link behind one
+gateway with a faster backhaul, every device in every round, so neither the network
+nor failures are what a benchmark measures."""
 
 from __future__ import annotations
 
@@ -20,3 +21,18 @@ def star_network(devices: int) -> dict[str, Any]:
              "uplink": {"to": "gw", "link": "lan"}},
         ],
     }  # fmt: skip
+
+
+def every_device_fedavg(devices: int, rounds: int, *, batch_size: int, lr: float) -> dict[str, Any]:
+    """`fl`: FedAvg with every device in every round, one local epoch, nothing waiting
+    on a deadline (the benchmarks time the federation, not its failures)."""
+    return {
+        "strategy": "fedavg",
+        "rounds": rounds,
+        "clients_per_round": devices,
+        "min_available": devices,
+        "quorum": 1.0,
+        "deadline": "10min",
+        "poll_wait": "10min",
+        "local": {"epochs": 1, "batch_size": batch_size, "lr": lr},
+    }

@@ -38,6 +38,7 @@ def _run(args: argparse.Namespace) -> int:
             plots=not args.no_plots,
             plot_formats=("svg", "png") if args.png else ("svg",),
             audit=not args.no_audit,
+            last_in_process=True,
         )
     except AuditError as exc:
         if exc.folder is not None:

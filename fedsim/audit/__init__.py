@@ -85,14 +85,23 @@ MAX_PER_INVARIANT = 100
 says how many more there were."""
 
 
+MEMO: dict[str, Any] = {}
+"""Views of the run that several checks derive (e.g. the timeline grouped by client),
+kept for one `audit` call only."""
+
+
 def audit(result: Any) -> list[Violation]:
     """Every violation of every registered invariant, in registration order."""
     _load()
     found: list[Violation] = []
-    for inv in INVARIANTS.values():
-        mine = list(inv.check(result))
-        if len(mine) > MAX_PER_INVARIANT:
-            extra = len(mine) - MAX_PER_INVARIANT
-            mine = [*mine[:MAX_PER_INVARIANT], Violation(inv.name, f"... and {extra} more")]
-        found.extend(mine)
+    MEMO.clear()
+    try:
+        for inv in INVARIANTS.values():
+            mine = list(inv.check(result))
+            if len(mine) > MAX_PER_INVARIANT:
+                extra = len(mine) - MAX_PER_INVARIANT
+                mine = [*mine[:MAX_PER_INVARIANT], Violation(inv.name, f"... and {extra} more")]
+            found.extend(mine)
+    finally:
+        MEMO.clear()
     return found

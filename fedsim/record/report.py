@@ -173,12 +173,12 @@ def _run_body(
     )
 
 
-def write_report(run_dir: str | Path, svg_files: Sequence[Path] | None = None) -> Path:
+def write_report(run_dir: str | Path | RunData, svg_files: Sequence[Path] | None = None) -> Path:
     """Write `<run_dir>/report.html` and return its path.
 
     `svg_files`: the run's figures just written by `plot_run` (in figure order), inlined
     as they are instead of drawn again; without them the figures are drawn here."""
-    run = load_run(run_dir)
+    run = run_dir if isinstance(run_dir, RunData) else load_run(run_dir)
     figures = None
     if svg_files is not None:
         figures = [(p.stem, inline_svg(p.read_text(encoding="utf-8"))) for p in svg_files]

@@ -104,27 +104,47 @@ def read_table(path: Path, row_type: type[R]) -> list[R]:
 
 def _read_rows(path: Path, row_type: type[R], cols: tuple[Column, ...]) -> list[R]:
     with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        header = reader.fieldnames or []
+        reader = csv.reader(fh)
+        header = next(reader, [])
         missing = [c.name for c in cols if c.name not in header and _required(c)]
         if missing:
             raise FedsimError(f"{path}: no column {missing[0]!r} ({_OLDER})")
+        # Each present column once: its position, its name and its parser (an optional
+        # column absent from the header keeps its default).
+        where = {name: i for i, name in enumerate(header)}
+        plan = [(where[c.name], c.name, _parser(c), c) for c in cols if c.name in where]
+        width = len(header)
         rows = []
         for line, raw in enumerate(reader, start=2):
+            if len(raw) < width:
+                raw = raw + [""] * (width - len(raw))
             values = {}
-            for c in cols:
-                text = raw.get(c.name)
-                if text is None:
-                    continue  # an optional column absent from the header: its default
+            for i, name, parse, c in plan:
+                text = raw[i]
                 try:
-                    values[c.name] = _parse_cell(c, text)
+                    values[name] = parse(text)
                 except ValueError:
                     raise FedsimError(
-                        f"{path}: line {line}, column {c.name!r}: expected "
+                        f"{path}: line {line}, column {name!r}: expected "
                         f"{_kind_text(c)}, got {text!r}"
                     ) from None
             rows.append(row_type(**values))
     return rows
+
+
+def _parser(col: Column) -> Any:
+    """`_parse_cell` for one column, with the common case (a plain number) first."""
+    if col.kind in ("int", "float"):
+        convert = int if col.kind == "int" else float
+
+        def parse(text: str) -> Any:
+            try:
+                return convert(text)
+            except ValueError:
+                return _parse_cell(col, text)
+
+        return parse
+    return lambda text: _parse_cell(col, text)
 
 
 def _required(col: Column) -> bool:

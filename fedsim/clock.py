@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import heapq
 import selectors
 import threading
 from collections.abc import Callable, Iterator
@@ -92,10 +93,11 @@ class SimSelector(selectors.BaseSelector):
 
 
 class _SimTimer(asyncio.TimerHandle):
-    """A timer that a SimPy timeout fires. It keeps its own copy of the callback
-    (asyncio's cancel() drops the handle's) and drops that copy on cancel too: most
-    timers are cancelled (aiohttp's timeouts), and a cancelled one's SimPy event stays
-    in the heap until its deadline, so it must not keep a request's objects alive."""
+    """A timer that a SimPy timeout fires (the handle is the timeout's one callback).
+    It keeps its own copy of the callback (asyncio's cancel() drops the handle's) and
+    drops that copy on cancel too: most timers are cancelled (aiohttp's timeouts), and
+    a cancelled one's SimPy event waits in the heap until `VirtualTimeLoop` purges it,
+    so it must not keep a request's objects alive meanwhile."""
 
     __slots__ = ("sim_args", "sim_callback", "sim_context")
 
@@ -113,14 +115,35 @@ class _SimTimer(asyncio.TimerHandle):
         self.sim_context = context
 
     def cancel(self) -> None:
+        first = not self._cancelled
         super().cancel()
         self.sim_callback = _noop
         self.sim_args = ()
         self.sim_context = None
+        if first:
+            self._loop._timer_cancelled(self)  # type: ignore[attr-defined]
+
+    def __call__(self, _event: simpy.Event) -> None:
+        self._loop._fire(self)  # type: ignore[attr-defined]
 
 
 def _noop(*_args: Any) -> None:
     """What a cancelled timer would call (it never does: `_fire` checks first)."""
+
+
+def _is_cancelled_timer(event: simpy.Event) -> bool:
+    callbacks = event.callbacks
+    return (
+        callbacks is not None
+        and len(callbacks) == 1
+        and type(callbacks[0]) is _SimTimer
+        and callbacks[0].cancelled()
+    )
+
+
+PURGE_MIN_CANCELLED = 1024
+"""Cancelled timers are purged from SimPy's heap once there are at least this many and
+they are at least half of it (asyncio's own loop has the same rule for its heap)."""
 
 
 class VirtualTimeLoop(asyncio.SelectorEventLoop):
@@ -129,6 +152,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     def __init__(self, env: simpy.Environment | None = None) -> None:
         self.env = env if env is not None else simpy.Environment()
         self._sim_selector = SimSelector(self.env)
+        self._sim_cancelled = 0
         super().__init__(selector=self._sim_selector)
 
     def time(self) -> float:
@@ -147,9 +171,24 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         context: contextvars.Context | None = None,
     ) -> asyncio.TimerHandle:
         handle = _SimTimer(when, callback, args, self, context)
-        ev = self.env.timeout(max(0.0, when - self.env.now))
-        ev.callbacks.append(lambda _ev: self._fire(handle))
+        self.env.timeout(max(0.0, when - self.env.now)).callbacks.append(handle)
         return handle
+
+    def _timer_cancelled(self, _handle: _SimTimer) -> None:
+        """Most timers are cancelled long before their deadline (aiohttp's request and
+        long-poll timeouts: minutes, where a round on fast links takes milliseconds), so
+        their SimPy events would pile up at about 1 KB each. Purging them changes no
+        result: a cancelled timer's event does nothing when it is processed."""
+        self._sim_cancelled += 1
+        if self._sim_cancelled >= PURGE_MIN_CANCELLED:
+            queue = self.env._queue  # SimPy's heap of (time, priority, id, event)
+            if 2 * self._sim_cancelled >= len(queue):
+                self._purge_cancelled(queue)
+
+    def _purge_cancelled(self, queue: list[tuple[Any, ...]]) -> None:
+        queue[:] = [entry for entry in queue if not _is_cancelled_timer(entry[3])]
+        heapq.heapify(queue)  # (time, priority, id) keys are unique: same order as before
+        self._sim_cancelled = 0
 
     def _fire(self, handle: _SimTimer) -> None:
         if handle.cancelled():

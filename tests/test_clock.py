@@ -143,3 +143,24 @@ def test_a_cancelled_timer_keeps_nothing_alive() -> None:
         assert loop.time() == pytest.approx(601.0)
     finally:
         loop.close()
+
+
+def test_cancelled_timers_are_purged_from_the_simpy_heap() -> None:
+    """Thousands of long timeouts cancelled at once (aiohttp's request timeouts after a
+    fast exchange) must not stay in SimPy's heap until their deadlines; a live timer
+    among them still fires at its time, after the purge."""
+    from fedsim.clock import PURGE_MIN_CANCELLED, VirtualTimeLoop
+
+    loop = VirtualTimeLoop()
+    fired: list[float] = []
+    try:
+        live = loop.call_at(5.0, lambda: fired.append(loop.time()))
+        doomed = [loop.call_at(600.0, fired.append, i) for i in range(2 * PURGE_MIN_CANCELLED)]
+        assert len(loop.env._queue) == 2 * PURGE_MIN_CANCELLED + 1
+        for handle in doomed:
+            handle.cancel()
+        assert len(loop.env._queue) <= PURGE_MIN_CANCELLED  # purged, not left to expire
+        loop.run_until_complete(asyncio.sleep(10.0))
+    finally:
+        loop.close()
+    assert live is not None and fired == [5.0]

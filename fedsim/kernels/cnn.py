@@ -26,18 +26,18 @@ MSE = 1
 @njit(cache=True, nogil=True)
 def _layout(dims: np.ndarray) -> tuple[int, int, int, int, int]:
     """Offsets of conv b, dense W, dense b, and the total parameter count; pooled length."""
-    C, T, F, K, P, O = dims[0], dims[1], dims[2], dims[3], dims[4], dims[5]
+    C, T, F, K, P, M = dims[0], dims[1], dims[2], dims[3], dims[4], dims[5]
     Tp = (T - K + 1) // P
     bc = F * C * K
     wd = bc + F
-    bd = wd + F * Tp * O
-    return bc, wd, bd, bd + O, Tp
+    bd = wd + F * Tp * M
+    return bc, wd, bd, bd + M, Tp
 
 
 @njit(cache=True, nogil=True)
-def _forward(params, dims, X, row, conv, pooled, arg, out) -> None:  # noqa: ANN001
+def _forward(params, dims, X, row, conv, pooled, arg, out) -> None:
     """One sample: conv (after ReLU), pooled maxima and their positions, outputs."""
-    C, T, F, K, P, O = dims[0], dims[1], dims[2], dims[3], dims[4], dims[5]
+    C, T, F, K, P, M = dims[0], dims[1], dims[2], dims[3], dims[4], dims[5]
     Tc = T - K + 1
     bc, wd, bd, _, Tp = _layout(dims)
     for f in range(F):
@@ -60,58 +60,58 @@ def _forward(params, dims, X, row, conv, pooled, arg, out) -> None:  # noqa: ANN
                     best = t
             arg[f * Tp + j] = best
             pooled[f * Tp + j] = conv[f, best]
-    for o in range(O):
+    for o in range(M):
         out[o] = params[bd + o]
     H = F * Tp
     for h in range(H):
         v = pooled[h]
         if v != 0.0:
-            off = wd + h * O
-            for o in range(O):
+            off = wd + h * M
+            for o in range(M):
                 out[o] += v * params[off + o]
 
 
 @njit(cache=True, nogil=True)
-def _head(out, dims, labels, targets, row, loss_kind, scale, dout) -> tuple[float, bool]:  # noqa: ANN001
+def _head(out, dims, labels, targets, row, loss_kind, scale, dout) -> tuple[float, bool]:
     """The sample's loss and whether it counts as correct; dout = d(loss * scale)/d(out)."""
-    O = dims[5]
+    M = dims[5]
     if loss_kind == XENT:
         label = labels[row]
         zmax = out[0]
         amax = 0
-        for o in range(1, O):
+        for o in range(1, M):
             if out[o] > zmax:
                 zmax = out[o]
                 amax = o
         s = 0.0
-        for o in range(O):
+        for o in range(M):
             s += np.exp(np.float64(out[o]) - zmax)
         lse = np.log(s) + zmax
-        for o in range(O):
+        for o in range(M):
             dout[o] = np.exp(np.float64(out[o]) - lse) * scale
         dout[label] -= scale
         return lse - out[label], amax == label
     loss = 0.0
-    for o in range(O):
+    for o in range(M):
         e = np.float64(out[o]) - targets[row, o]
         loss += e * e
-        dout[o] = 2.0 * e / O * scale
-    return loss / O, False
+        dout[o] = 2.0 * e / M * scale
+    return loss / M, False
 
 
 @njit(cache=True, nogil=True)
-def _backward(params, dims, X, row, conv, pooled, arg, dout, dpool, grad) -> None:  # noqa: ANN001
+def _backward(params, dims, X, row, conv, pooled, arg, dout, dpool, grad) -> None:
     """Add one sample's gradient to `grad` (conv holds the post-ReLU activations)."""
-    C, T, F, K, _, O = dims[0], dims[1], dims[2], dims[3], dims[4], dims[5]
+    C, T, F, K, _, M = dims[0], dims[1], dims[2], dims[3], dims[4], dims[5]
     bc, wd, bd, _, Tp = _layout(dims)
-    for o in range(O):
+    for o in range(M):
         grad[bd + o] += dout[o]
     H = F * Tp
     for h in range(H):
-        off = wd + h * O
+        off = wd + h * M
         v = pooled[h]
         acc = 0.0
-        for o in range(O):
+        for o in range(M):
             grad[off + o] += v * dout[o]
             acc += params[off + o] * dout[o]
         dpool[h] = acc
@@ -131,7 +131,7 @@ def _backward(params, dims, X, row, conv, pooled, arg, dout, dpool, grad) -> Non
 
 
 @njit(cache=True, nogil=True)
-def _batch(params, dims, X, labels, targets, loss_kind, order, start, nb, bufs, grad):  # noqa: ANN001, ANN202
+def _batch(params, dims, X, labels, targets, loss_kind, order, start, nb, bufs, grad):
     """Fill `grad` with the gradient of the batch-mean loss; return (loss sum, correct)."""
     conv, pooled, arg, out, dout, dpool = bufs
     grad[:] = 0.0
@@ -149,21 +149,21 @@ def _batch(params, dims, X, labels, targets, loss_kind, order, start, nb, bufs, 
 
 
 @njit(cache=True, nogil=True)
-def _buffers(params, dims):  # noqa: ANN001, ANN202
-    _, T, F, K, _, O = dims[0], dims[1], dims[2], dims[3], dims[4], dims[5]
+def _buffers(params, dims):
+    _, T, F, K, _, M = dims[0], dims[1], dims[2], dims[3], dims[4], dims[5]
     Tp = (T - K + 1) // dims[4]
     dt = params.dtype
     conv = np.zeros((F, T - K + 1), dtype=dt)
     pooled = np.zeros(F * Tp, dtype=dt)
     arg = np.zeros(F * Tp, dtype=np.int64)
-    out = np.zeros(O, dtype=dt)
-    dout = np.zeros(O, dtype=dt)
+    out = np.zeros(M, dtype=dt)
+    dout = np.zeros(M, dtype=dt)
     dpool = np.zeros(F * Tp, dtype=dt)
     return conv, pooled, arg, out, dout, dpool
 
 
 @njit(cache=True, nogil=True)
-def _check(params, dims, X) -> None:  # noqa: ANN001
+def _check(params, dims, X) -> None:
     _, _, _, count, _ = _layout(dims)
     if params.shape[0] != count:
         raise ValueError("params length does not match dims")
@@ -172,7 +172,7 @@ def _check(params, dims, X) -> None:  # noqa: ANN001
 
 
 @njit(cache=True, nogil=True)
-def cnn_loss_grad(params, dims, X, labels, targets, loss_kind, rows):  # noqa: ANN001, ANN201
+def cnn_loss_grad(params, dims, X, labels, targets, loss_kind, rows):
     """(mean loss, gradient) over samples `rows` (the gradient check's entry point)."""
     _check(params, dims, X)
     grad = np.zeros_like(params)
@@ -186,7 +186,7 @@ def cnn_loss_grad(params, dims, X, labels, targets, loss_kind, rows):  # noqa: A
 
 
 @njit(cache=True, nogil=True)
-def cnn_sgd_train(  # noqa: ANN201
+def cnn_sgd_train(
     params,
     dims,
     X,
@@ -197,7 +197,7 @@ def cnn_sgd_train(  # noqa: ANN201
     batch_size,
     lr,
     mu,
-    anchor,  # noqa: ANN001
+    anchor,
 ):
     """Train `params` in place over samples `order`; return the mean pre-update loss.
 
@@ -229,7 +229,7 @@ def cnn_sgd_train(  # noqa: ANN201
 
 
 @njit(cache=True, nogil=True)
-def cnn_evaluate(params, dims, X, labels, targets, loss_kind):  # noqa: ANN001, ANN201
+def cnn_evaluate(params, dims, X, labels, targets, loss_kind):
     """(accuracy, mean cross-entropy) for XENT; (RMSE, MSE) for MSE."""
     _check(params, dims, X)
     n = X.shape[0]

@@ -15,14 +15,14 @@ __all__ = ["cnn_loss_grad_numpy", "cnn_sgd_train_numpy"]
 
 
 def _views(params: np.ndarray, dims: np.ndarray) -> tuple[np.ndarray, ...]:
-    C, T, F, K, P, O = (int(v) for v in dims)
+    C, T, F, K, P, M = (int(v) for v in dims)
     Tp = (T - K + 1) // P
-    sizes = [F * C * K, F, F * Tp * O, O]
+    sizes = [F * C * K, F, F * Tp * M, M]
     ends = np.cumsum(sizes)
     if ends[-1] != params.shape[0]:
         raise ValueError(f"params has {params.shape[0]} values, dims need {ends[-1]}")
     Wc, bc, Wd, bd = np.split(params, ends[:-1])
-    return Wc.reshape(F, C, K), bc, Wd.reshape(F * Tp, O), bd
+    return Wc.reshape(F, C, K), bc, Wd.reshape(F * Tp, M), bd
 
 
 def cnn_loss_grad_numpy(
@@ -35,7 +35,7 @@ def cnn_loss_grad_numpy(
     rows: np.ndarray,
 ) -> tuple[float, np.ndarray]:
     """Same contract as `kernels.cnn.cnn_loss_grad`."""
-    C, T, F, K, P, O = (int(v) for v in dims)
+    C, T, F, K, P, M = (int(v) for v in dims)
     Tc = T - K + 1
     Tp = Tc // P
     Wc, bc, Wd, bd = _views(params, dims)
@@ -60,7 +60,7 @@ def cnn_loss_grad_numpy(
     else:
         err = out.astype(np.float64) - targets[rows]
         loss = (err**2).mean()
-        dout = 2.0 * err / (O * nb)
+        dout = 2.0 * err / (M * nb)
     dout = dout.astype(params.dtype)
     gWd = H.T @ dout
     gbd = dout.sum(axis=0)

@@ -99,13 +99,13 @@ class CnnEvaluator:
 
 def init_cnn(shape: CnnShape, rng: np.random.Generator) -> np.ndarray:
     """Glorot-uniform conv and dense weights, zero biases."""
-    C, K, F, O = shape.channels, shape.kernel, shape.filters, shape.outputs
+    C, K, F, M = shape.channels, shape.kernel, shape.filters, shape.outputs
     H = F * shape.pooled_length
     lim_c = np.sqrt(6.0 / (C * K + F * K))
-    lim_d = np.sqrt(6.0 / (H + O))
+    lim_d = np.sqrt(6.0 / (H + M))
     return np.concatenate([
         rng.uniform(-lim_c, lim_c, F * C * K), np.zeros(F),
-        rng.uniform(-lim_d, lim_d, H * O), np.zeros(O),
+        rng.uniform(-lim_d, lim_d, H * M), np.zeros(M),
     ]).astype(np.float32)  # fmt: skip
 
 

@@ -5,6 +5,8 @@ point group; the built-in kinds are plug-ins of the same type."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
@@ -120,3 +122,16 @@ def test_a_plugin_cannot_take_a_builtin_name(monkeypatch: pytest.MonkeyPatch) ->
             task_plugins()
     finally:
         task_plugins.cache_clear()
+
+
+def test_a_plugin_module_imported_first_still_registers() -> None:
+    """A user's code may import its plug-in before fedsim's config: no import cycle."""
+    code = (
+        "import fedsim_task_example.plugin\n"
+        "from fedsim.config.tasks import TASK_KINDS\n"
+        "print('vibration' in TASK_KINDS)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert proc.stdout.strip() == "True", proc.stderr[-500:]

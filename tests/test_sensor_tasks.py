@@ -73,6 +73,7 @@ def test_the_cnn_fits_a_cortex_m4_and_a_big_one_does_not_fit_an_esp32() -> None:
     recordings need ~1 MB for a batch of 16, more than an ESP32's 320 KB."""
     scenario = load_scenario(ACTIVITY)
     assert scenario.task.kind == "activity"
+    assert load_scenario(ACTIVITY, ["nodes.2.device=esp32"]).device_nodes  # 57 KB fits
     with pytest.raises(ScenarioError) as err:
         load_scenario(ACTIVITY, ["task.window=100", "task.filters=64", "nodes.2.device=esp32",
                                  "fl.local.batch_size=16"])  # fmt: skip

@@ -21,9 +21,12 @@ export NUMBA_NUM_THREADS=1
 
 .PHONY: setup run test test-all bench bench-scale lint fmt compare report sweep golden clean results-doc
 
-$(STAMP): pyproject.toml
+# The example task plug-in (examples/fedsim-task-example) is installed too: the tests
+# run a topology through its entry point, as a user's own package would be found.
+EXAMPLE_TASK := examples/fedsim-task-example
+$(STAMP): pyproject.toml $(EXAMPLE_TASK)/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,cluster]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,cluster,iot]' -e $(EXAMPLE_TASK)
 	@touch $(STAMP)
 
 setup: $(STAMP)
@@ -47,12 +50,12 @@ bench-scale: $(STAMP)
 	$(BIN)/python bench/scale.py --table $(SCALE)
 
 lint: $(STAMP)
-	$(BIN)/ruff format --check fedsim tests bench experiments
-	$(BIN)/ruff check fedsim tests bench experiments
+	$(BIN)/ruff format --check fedsim tests bench experiments examples
+	$(BIN)/ruff check fedsim tests bench experiments examples
 
 fmt: $(STAMP)
-	$(BIN)/ruff format fedsim tests bench experiments
-	$(BIN)/ruff check --fix fedsim tests bench experiments
+	$(BIN)/ruff format fedsim tests bench experiments examples
+	$(BIN)/ruff check --fix fedsim tests bench experiments examples
 
 results-doc: $(STAMP)
 	$(BIN)/python -m fedsim.record.schema_doc docs/results.md

@@ -107,9 +107,10 @@ def main() -> int:
     run_phases(quick)
     idle_time()
     scale(quick)
-    for name in ("bench_net.py", "bench_kernels.py", "bench_rl.py"):
+    for name in ("bench_net.py", "bench_kernels.py", "bench_cnn.py", "bench_rl.py"):
         if (HERE / name).exists():
-            script(name, *(["--quick"] if quick and name == "bench_kernels.py" else []))
+            quick_too = name in ("bench_kernels.py", "bench_cnn.py")
+            script(name, *(["--quick"] if quick and quick_too else []))
     return 0
 
 

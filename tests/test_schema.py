@@ -10,6 +10,7 @@ import pytest
 import yaml
 from topo import tiny_topology
 
+from fedsim.config.tasks import TASK_KINDS
 from fedsim.schema import topology_schema
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,7 +63,9 @@ def test_schema_keys_are_the_model_keys() -> None:
     kinds = {v["properties"]["kind"]["const"] for v in variants}
     assert kinds == {"always", "markov", "periodic", "trace", "churn"}
     tasks = {v["properties"]["kind"]["const"] for v in props["task"]["oneOf"]}
-    assert tasks == {"digits", "synthetic", "cartpole", "energy_harvesting", "multichannel"}
+    builtin = {"digits", "synthetic", "cartpole", "energy_harvesting", "multichannel"}
+    assert builtin | {"activity", "load_forecast"} <= tasks
+    assert tasks == set(TASK_KINDS)  # and every installed plug-in's kind
 
 
 @pytest.mark.parametrize(

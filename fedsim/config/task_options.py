@@ -28,7 +28,17 @@ class TaskOptions(Section):
         return None
 
     def memory_bytes(self, batch_size: int) -> int | None:
-        """Memory a device needs to train (None: not estimated)."""
+        """Memory a device needs to train (None: not estimated). The topology's memory
+        check compares it with every device profile's RAM."""
+        return None
+
+    def model_params(self) -> int | None:
+        """Parameters of the model (None: not declared); its bytes on the wire follow."""
+        return None
+
+    def train_flops_per_sample(self) -> float | None:
+        """FLOPs of one training sample (None: not declared). Device time is what the
+        learners' `work()` returns; tasks that declare this usually compute it from it."""
         return None
 
     def data_bytes_per_device(self) -> float:

@@ -1,0 +1,1 @@
+"""An example fedsim task plug-in (docs/tasks.md): vibration anomaly detection."""

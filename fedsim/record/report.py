@@ -144,7 +144,9 @@ def _run_body(
         figures_html(run_figures(run) if figures is None else figures),
     ]
     for heading, render in RUN_SECTIONS:
-        parts += [f"<{h2}>{escape(heading)}</{h2}>", render(run)]
+        anchor = heading.lower().replace(" ", "-") if level == 1 else ""
+        attr = f' id="{escape(anchor)}"' if anchor else ""
+        parts += [f"<{h2}{attr}>{escape(heading)}</{h2}>", render(run)]
     return "\n".join(parts)
 
 

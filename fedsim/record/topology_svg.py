@@ -33,7 +33,7 @@ LINK_COLOURS = {
 _EXTRA = ["#56B4E9", "#F0E442", "#7F3C8D", "#8C564B"]
 _DOWN = "#D55E00"
 _NODE_FILL = {"server": "#000000", "gateway": "#56B4E9"}
-_ROW, _INDENT, _MARGIN, _CHAR = 30.0, 34.0, 24.0, 6.4
+_ROW, _INDENT, _MARGIN, _CHAR = 32.0, 34.0, 24.0, 7.0
 _MIN_WIDTH = 640.0
 _MAX_TIP_MEMBERS = 12
 
@@ -165,7 +165,7 @@ def topology_svg(run: RunData) -> str:
             body.append(
                 f'<a href="#{escape(item.anchor)}" class="group"><g class="node node-group">'
                 f"<title>{escape(tip)}</title>"
-                f'<rect x="{x - 10:.1f}" y="{y - 11:.1f}" width="{text_w + 24:.1f}" height="22" '
+                f'<rect x="{x - 10:.1f}" y="{y - 12:.1f}" width="{text_w + 24:.1f}" height="24" '
                 f'rx="5" fill="#fff" stroke="{colours.get(kind, "#999")}" stroke-width="2"/>'
                 f'<text x="{x:.1f}" y="{y + 4.5:.1f}"><tspan font-weight="bold">{escape(name)}'
                 f"</tspan>{escape(detail)}{alert_svg}</text></g></a>"
@@ -235,6 +235,6 @@ def topology_svg(run: RunData) -> str:
         f'<svg xmlns="http://www.w3.org/2000/svg" class="topology" viewBox="0 0 {width:.0f} '
         f'{height:.0f}" width="{width:.0f}" height="{height:.0f}" role="img" '
         f'style="width:100%;height:auto;max-width:{width:.0f}px" '
-        f'aria-label="network topology" font-family="sans-serif" font-size="12">'
+        f'aria-label="network topology" font-family="sans-serif" font-size="13">'
     )
     return head + "".join(edges) + "".join(body) + "".join(legend) + "</svg>"

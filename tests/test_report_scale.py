@@ -176,5 +176,5 @@ def test_never_reported_devices_are_flagged_with_why(tmp_path: Path) -> None:
     assert "surplus ×2" in cam.group(0)
     assert "flagged" not in cam.group(0)
     assert "2 device(s) selected but never reported; 1 flagged" in html
-    assert 'id="group-gw--sensor"' in html  # the member list the topology links to
-    assert 'href="#group-gw--sensor"' in topology_svg(run)
+    assert 'id="group-farm--gw--sensor"' in html  # the member list the topology links to
+    assert 'href="#group-farm--gw--sensor"' in topology_svg(run)

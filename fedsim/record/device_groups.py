@@ -21,6 +21,7 @@ __all__ = [
     "MAX_GROUPS_PER_PARENT",
     "DeviceGroup",
     "device_groups",
+    "flagged",
     "link_classes",
     "never_reported",
 ]
@@ -39,11 +40,13 @@ class DeviceGroup:
     link_kind: str
     members: list[str] = field(default_factory=list)
     clients: list[ClientRow] = field(default_factory=list)
+    run: str = ""
 
     @property
     def anchor(self) -> str:
-        """An HTML id for the group's member list (stable, safe in a URL fragment)."""
-        slug = re.sub(r"[^A-Za-z0-9_-]+", "-", f"{self.parent}--{self.name}")
+        """An HTML id for the group's member list: stable, safe in a URL fragment, and
+        unique in a comparison report that holds several runs."""
+        slug = re.sub(r"[^A-Za-z0-9_-]+", "-", f"{self.run}--{self.parent}--{self.name}")
         return f"group-{slug.strip('-')}"
 
     @property
@@ -158,6 +161,7 @@ def device_groups(run: RunData) -> list[DeviceGroup]:
                 profile=str(node.get("device") or "?"),
                 link_class=classes.get(name, kind),
                 link_kind=kind,
+                run=run.name,
             )
         group.members.append(name)
         if name in rows:

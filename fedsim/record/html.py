@@ -37,7 +37,9 @@ figure svg{width:100%;height:auto}
 .card b{display:block;font-size:1.15rem}.card span{color:#666;font-size:.8rem}
 .bar{display:inline-block;height:.7rem;background:#009E73;vertical-align:middle}
 .bar-bg{display:inline-block;width:6rem;background:#eee;margin-right:.4rem;text-align:left}
-table.never td{text-align:left}
+table.never td,table.never th{text-align:left}
+table.groups td:nth-child(-n+5),table.groups th:nth-child(-n+5){text-align:left}
+table.groups td,table.never td:nth-child(-n+4){white-space:nowrap}
 pre{background:#f6f8fa;padding:1rem;overflow-x:auto;font-size:.8rem}
 details{margin:.5rem 0}summary{cursor:pointer;font-weight:600}
 """

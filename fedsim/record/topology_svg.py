@@ -128,6 +128,81 @@ def _group_text(g: DeviceGroup, down: dict[str, float]) -> tuple[str, str, str]:
     return g.name, detail, " · ".join(alerts)
 
 
+def _group_svg(
+    g: DeviceGroup, x: float, y: float, down: dict[str, float], colour: str
+) -> tuple[str, float]:
+    """(svg, right end) of a group's box: `name ×N · profile · link class · reported ...`,
+    alerts in vermillion."""
+    name, detail, alert = _group_text(g, down)
+    text_w = _CHAR * (len(name) + len(detail) + (len(alert) + 3 if alert else 0))
+    members = ", ".join(g.members[:_MAX_TIP_MEMBERS])
+    if len(g.members) > _MAX_TIP_MEMBERS:
+        members += f", … ({len(g.members)} devices)"
+    tip = f"{g.name} under {g.parent or 'no parent'}: {members}"
+    alert_svg = (
+        f'<tspan fill="{_DOWN}" font-weight="bold"> · {escape(alert)}</tspan>' if alert else ""
+    )
+    return (
+        f'<a href="#{escape(g.anchor)}" class="group"><g class="node node-group">'
+        f"<title>{escape(tip)}</title>"
+        f'<rect x="{x - 10:.1f}" y="{y - 12:.1f}" width="{text_w + 24:.1f}" height="24" '
+        f'rx="5" fill="#fff" stroke="{colour}" stroke-width="2"/>'
+        f'<text x="{x:.1f}" y="{y + 4.5:.1f}"><tspan font-weight="bold">{escape(name)}'
+        f"</tspan>{escape(detail)}{alert_svg}</text></g></a>"
+    ), x + text_w + 14
+
+
+def _node_svg(
+    node: dict[str, Any], x: float, y: float, uplink_text: str, alert: str
+) -> tuple[str, float]:
+    """(svg, right end) of a server or gateway: shape, name, uplink class and bandwidth,
+    down time."""
+    name, kind = str(node["name"]), str(node.get("kind", "gateway"))
+    return (
+        f'<g class="node node-{escape(kind)}"><title>{escape(f"{name} ({kind})")}</title>'
+        f"{_node_shape(kind, x, y)}"
+        f'<text x="{x + 16:.1f}" y="{y + 4.5:.1f}"><tspan font-weight="bold">'
+        f'{escape(name)}</tspan><tspan fill="#555">{escape(uplink_text)}</tspan>'
+        f'<tspan fill="{_DOWN}" font-weight="bold">{escape(alert)}</tspan></text></g>'
+    ), x + 16 + _CHAR * (len(name) + len(uplink_text) + len(alert))
+
+
+def _edge_svg(
+    parent: tuple[float, float], x: float, y: float, kind: str, colour: str, cut: bool
+) -> str:
+    """A grey trunk down from the parent, then the link in its colour (dashed if it was down)."""
+    px, py = parent
+    stroke = _DOWN if cut else colour
+    dash = ' stroke-dasharray="6 3"' if cut else ""
+    return (
+        f'<path d="M{px:.1f},{py + 10:.1f} V{y:.1f}" stroke="#bbb" stroke-width="1.5" '
+        f'fill="none"/><path d="M{px:.1f},{y:.1f} H{x - 12:.1f}" stroke="{stroke}" '
+        f'stroke-width="3" fill="none"{dash} class="link link-{escape(kind)}'
+        f'{" link-down" if cut else ""}"/>'
+    )
+
+
+def _legend_svg(kinds: list[str], colours: dict[str, str], y: float) -> tuple[str, float]:
+    parts, x = [], _MARGIN + 10
+    for kind in ("server", "gateway"):
+        parts.append(_node_shape(kind, x, y) + f'<text x="{x + 16}" y="{y + 4.5}">{kind}</text>')
+        x += 90
+    parts.append(
+        f'<rect x="{x - 10}" y="{y - 9}" width="26" height="18" rx="5" fill="#fff" '
+        f'stroke="#555" stroke-width="2"/><text x="{x + 22}" y="{y + 4.5}">device group</text>'
+    )
+    x += 130
+    for colour, dash, text in [(colours[k], "", k) for k in kinds] + [
+        (_DOWN, ' stroke-dasharray="6 3"', "was down")
+    ]:
+        parts.append(
+            f'<line x1="{x - 8}" y1="{y}" x2="{x + 14}" y2="{y}" stroke="{colour}" '
+            f'stroke-width="3"{dash}/><text x="{x + 20}" y="{y + 4.5}">{escape(text)}</text>'
+        )
+        x += 40 + _CHAR * len(text)
+    return "".join(parts), x
+
+
 def topology_svg(run: RunData) -> str:
     """An `<svg>` element for the run's topology.json; no topology -> a note."""
     if not run.topology.get("nodes"):
@@ -143,93 +218,28 @@ def topology_svg(run: RunData) -> str:
     down = _down_by_link_end(run)
     body: list[str] = []
     edges: list[str] = []
-    width = _MIN_WIDTH
+    right = _MIN_WIDTH - _MARGIN
     pos: list[tuple[float, float]] = []
     for i, (depth, item, parent) in enumerate(tree.rows):
         x, y = _MARGIN + 12 + depth * _INDENT, _MARGIN + 12 + i * _ROW
         pos.append((x, y))
         if isinstance(item, DeviceGroup):
-            name, detail, alert = _group_text(item, down)
             kind, cut = item.link_kind, any(m in down for m in item.members)
-            text_w = _CHAR * (len(name) + len(detail) + (len(alert) + 3 if alert else 0))
-            members = ", ".join(item.members[:_MAX_TIP_MEMBERS])
-            more = (
-                f", … ({len(item.members)} devices)" if len(item.members) > _MAX_TIP_MEMBERS else ""
-            )
-            tip = f"{item.name} under {item.parent or 'no parent'}: {members}{more}"
-            alert_svg = (
-                f'<tspan fill="{_DOWN}" font-weight="bold"> · {escape(alert)}</tspan>'
-                if alert
-                else ""
-            )
-            body.append(
-                f'<a href="#{escape(item.anchor)}" class="group"><g class="node node-group">'
-                f"<title>{escape(tip)}</title>"
-                f'<rect x="{x - 10:.1f}" y="{y - 12:.1f}" width="{text_w + 24:.1f}" height="24" '
-                f'rx="5" fill="#fff" stroke="{colours.get(kind, "#999")}" stroke-width="2"/>'
-                f'<text x="{x:.1f}" y="{y + 4.5:.1f}"><tspan font-weight="bold">{escape(name)}'
-                f"</tspan>{escape(detail)}{alert_svg}</text></g></a>"
-            )
-            width = max(width, x + text_w + 24 + _MARGIN)
+            svg, end = _group_svg(item, x, y, down, colours.get(kind, "#999"))
         else:
-            node_name = str(item["name"])
-            kind_n = str(item.get("kind", "gateway"))
-            ln = uplink.get(node_name)
-            kind = str(ln.get("kind", "?")) if ln else ""
-            cut = node_name in down
-            label = node_name
-            detail = ""
-            if ln:
-                detail = f"  {classes.get(node_name, kind)} {_fmt_bps(ln.get('bandwidth_bps'))}"
-            alert = f"  uplink down {human_seconds(down[node_name])}" if cut else ""
-            tip = f"{node_name} ({kind_n})"
-            body.append(
-                f'<g class="node node-{escape(kind_n)}"><title>{escape(tip)}</title>'
-                f"{_node_shape(kind_n, x, y)}"
-                f'<text x="{x + 16:.1f}" y="{y + 4.5:.1f}"><tspan font-weight="bold">'
-                f"{escape(label)}</tspan>"
-                f'<tspan fill="#555">{escape(detail)}</tspan>'
-                f'<tspan fill="{_DOWN}" font-weight="bold">{escape(alert)}</tspan></text></g>'
-            )
-            width = max(width, x + 16 + _CHAR * (len(label) + len(detail) + len(alert)) + _MARGIN)
+            name = str(item["name"])
+            ln = uplink.get(name)
+            kind, cut = (str(ln.get("kind", "?")) if ln else ""), name in down
+            text = f"  {classes.get(name, kind)} {_fmt_bps(ln.get('bandwidth_bps'))}" if ln else ""
+            alert = f"  uplink down {human_seconds(down[name])}" if cut else ""
+            svg, end = _node_svg(item, x, y, text, alert)
+        body.append(svg)
+        right = max(right, end)
         if parent is not None:
-            px, py = pos[parent]
-            stroke = _DOWN if cut else colours.get(kind, "#999")
-            dash = ' stroke-dasharray="6 3"' if cut else ""
-            edges.append(
-                f'<path d="M{px:.1f},{py + 10:.1f} V{y:.1f}" stroke="#bbb" stroke-width="1.5" '
-                f'fill="none"/><path d="M{px:.1f},{y:.1f} H{x - 12:.1f}" stroke="{stroke}" '
-                f'stroke-width="3" fill="none"{dash} class="link link-{escape(kind)}'
-                f'{" link-down" if cut else ""}"/>'
-            )
+            edges.append(_edge_svg(pos[parent], x, y, kind, colours.get(kind, "#999"), cut))
     legend_y = _MARGIN + 12 + len(tree.rows) * _ROW + 14
-    legend, lx = [], _MARGIN + 10
-    for kind, text in (("server", "server"), ("gateway", "gateway")):
-        legend.append(
-            _node_shape(kind, lx, legend_y)
-            + f'<text x="{lx + 16}" y="{legend_y + 4.5}">{text}</text>'
-        )
-        lx += 90
-    legend.append(
-        f'<rect x="{lx - 10}" y="{legend_y - 9}" width="26" height="18" rx="5" fill="#fff" '
-        f'stroke="#555" stroke-width="2"/>'
-        f'<text x="{lx + 22}" y="{legend_y + 4.5}">device group</text>'
-    )
-    lx += 130
-    for kind in kinds:
-        legend.append(
-            f'<line x1="{lx - 8}" y1="{legend_y}" x2="{lx + 14}" y2="{legend_y}" '
-            f'stroke="{colours[kind]}" stroke-width="3"/>'
-            f'<text x="{lx + 20}" y="{legend_y + 4.5}">{escape(kind)}</text>'
-        )
-        lx += 40 + _CHAR * len(kind)
-    legend.append(
-        f'<line x1="{lx - 8}" y1="{legend_y}" x2="{lx + 14}" y2="{legend_y}" stroke="{_DOWN}" '
-        f'stroke-width="3" stroke-dasharray="6 3"/><text x="{lx + 20}" y="{legend_y + 4.5}">'
-        "was down</text>"
-    )
-    lx += 110
-    width = max(width, lx + _MARGIN)
+    legend, legend_end = _legend_svg(kinds, colours, legend_y)
+    width = max(right, legend_end) + _MARGIN
     height = legend_y + 24
     head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="topology" viewBox="0 0 {width:.0f} '
@@ -237,4 +247,4 @@ def topology_svg(run: RunData) -> str:
         f'style="width:100%;height:auto;max-width:{width:.0f}px" '
         f'aria-label="network topology" font-family="sans-serif" font-size="13">'
     )
-    return head + "".join(edges) + "".join(body) + "".join(legend) + "</svg>"
+    return head + "".join(edges) + "".join(body) + legend + "</svg>"

@@ -36,6 +36,7 @@ figure svg{width:100%;height:auto}
 .card{border:1px solid #ddd;border-radius:6px;padding:.4rem .8rem;min-width:9rem}
 .card b{display:block;font-size:1.15rem}.card span{color:#666;font-size:.8rem}
 .bar{display:inline-block;height:.7rem;background:#009E73;vertical-align:middle}
+.pct{display:inline-block;min-width:3.2em}
 .bar-bg{display:inline-block;width:6rem;background:#eee;margin-right:.4rem;text-align:left}
 table.never td,table.never th{text-align:left}
 table.groups td:nth-child(-n+5),table.groups th:nth-child(-n+5){text-align:left}

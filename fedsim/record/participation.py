@@ -43,7 +43,8 @@ def _share_bar(part: int, whole: int) -> str:
         return "—"
     pct = 100.0 * part / whole
     return (
-        f'<span class="bar-bg"><span class="bar" style="width:{pct:.0f}%"></span></span>{pct:.0f} %'
+        f'<span class="bar-bg"><span class="bar" style="width:{pct:.0f}%"></span></span>'
+        f'<span class="pct">{pct:.0f} %</span>'
     )
 
 

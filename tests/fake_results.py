@@ -102,11 +102,13 @@ def write_synthetic_run(
     loss: float = 0.05,
     outage: tuple[float, float] | None = (0.3, 0.45),
     complete: bool = True,
+    down_links: dict[str, float] | None = None,
 ) -> Path:
     """Write `<out_dir>/<name>/` and return it.
 
     `outage` is a (start, end) fraction of the run during which dev00 is offline; `loss`
-    raises failures and retransmissions; `complete=False` omits summary.json (a crashed run).
+    raises failures and retransmissions; `complete=False` omits summary.json (a crashed run);
+    `down_links` sets links' `down_time_s` by link name (`{"gw0-server": 600.0}`).
     """
     rng = np.random.default_rng(seed)
     run = Path(out_dir) / name
@@ -245,7 +247,10 @@ def write_synthetic_run(
                     retx,
                     int(retx * 0.1),
                     round(frac * (1.0 if direction == "up" else 0.7), 6),
-                    round(out_end - out_start, 6) if link["a"] == "dev00" and outage else 0.0,
+                    (down_links or {}).get(
+                        link["name"],
+                        round(out_end - out_start, 6) if link["a"] == "dev00" and outage else 0.0,
+                    ),
                 ]
             )
     rows = [

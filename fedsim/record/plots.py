@@ -28,7 +28,8 @@ from pydantic import ValidationError
 from fedsim.config.devices import DeviceModel, device_profile
 from fedsim.devices import BUILTIN_DEVICES
 from fedsim.errors import FedsimError
-from fedsim.record.compare import human_seconds
+from fedsim.record.device_groups import device_groups
+from fedsim.record.link_groups import link_groups, shown_link_groups
 from fedsim.record.runs import RunData, load_run, run_labels
 from fedsim.record.schema import ClientRow
 
@@ -100,7 +101,6 @@ MAX_POINTS_WITH_MARKERS = 200
 """Longer series are drawn as plain lines: one marker per point costs more than the line."""
 MAX_ROUND_BARS = 200
 """Above this many rounds, the participation bars are means over groups of rounds."""
-MAX_LINKS = 60
 MAX_ENERGY_DEVICES = 60
 """Above this many devices the energy figure draws one bar per device group (mean, min-max)."""
 MAX_ENERGY_GROUPS = 60
@@ -287,7 +287,7 @@ def _timeline(run: RunData) -> Figure:
             spans[c] = {}
         lo, hi = row.start_s or 0.0, row.end_s or 0.0
         spans[c].setdefault(row.state, []).append((lo, hi - lo))
-    shown = order[:MAX_TIMELINE_CLIENTS]
+    shown = _timeline_clients(run, order)
     end = max((row.end_s or 0.0 for row in run.timeline), default=0.0)
     scale, unit = _time_scale(end)
     fig, ax = _new(8.0, min(30.0, 1.6 + 0.24 * max(1, len(shown))))
@@ -310,11 +310,11 @@ def _timeline(run: RunData) -> Figure:
                 facecolors=colour,
                 linewidth=0,
             )
-    ax.set_yticks(range(len(shown)), shown, fontsize=7 if len(shown) > 30 else 8)
+    ax.set_yticks(range(len(shown)), shown, fontsize=8 if len(shown) > 30 else 9)
     ax.set_ylim(len(shown) - 0.5, -0.5)
     ax.set_xlim(0, end / scale if end else 1)
     ax.grid(axis="y", visible=False)
-    more = f" (first {len(shown)} of {len(order)} clients)" if len(order) > len(shown) else ""
+    more = f" ({len(shown)} of {len(order)} clients)" if len(order) > len(shown) else ""
     if raster:
         more += f", {TIMELINE_COLUMNS} time columns"
     ax.set(
@@ -331,6 +331,19 @@ def _timeline(run: RunData) -> Figure:
         fontsize=8,
     )
     return fig
+
+
+def _timeline_clients(run: RunData, order: list[str]) -> list[str]:
+    """At most `MAX_TIMELINE_CLIENTS` clients: all of them, or the first few of every
+    device group (each group is seen, not only the first group in the file)."""
+    if len(order) <= MAX_TIMELINE_CLIENTS:
+        return order
+    known = set(order)
+    groups = [[m for m in g.members if m in known] for g in device_groups(run)]
+    groups = [g for g in groups if g]
+    per_group = max(1, MAX_TIMELINE_CLIENTS // max(1, len(groups)))
+    picked = [m for g in groups for m in g[:per_group]][:MAX_TIMELINE_CLIENTS]
+    return picked or order[:MAX_TIMELINE_CLIENTS]
 
 
 def _timeline_image(rows: list[dict[str, list[tuple[float, float]]]], end: float) -> Any:
@@ -355,52 +368,63 @@ def _timeline_image(rows: list[dict[str, list[tuple[float, float]]]], end: float
 
 
 def _links(run: RunData) -> Figure:
-    names: list[str] = []
-    busy: dict[tuple[str, str], float] = {}
-    down: dict[str, float] = {}
-    for row in run.links:
-        if row.link not in names:
-            names.append(row.link)
-        busy[(row.link, row.direction)] = row.busy_fraction or 0.0
-        down[row.link] = max(down.get(row.link, 0.0), row.down_time_s or 0.0)
-    names.sort(key=lambda n: -max(busy.get((n, "up"), 0.0), busy.get((n, "down"), 0.0)))
-    shown = names[:MAX_LINKS]
-    fig, ax = _new(7.0, min(30.0, 1.6 + 0.3 * max(1, len(shown))))
-    ys = range(len(shown))
+    """Busy time per link group (class under one parent), mean bar and min-max whisker;
+    every group with a link that went down is drawn, named, with its down time."""
+    groups = link_groups(run)
+    shown = shown_link_groups(groups)
+    fig, ax = _new(9.0, min(30.0, 1.9 + 0.34 * max(1, len(shown))))
+    ys = list(range(len(shown)))
+    top = 0.0
     for offset, direction, colour in (
         (-0.2, "up", OKABE_ITO["blue"]),
         (0.2, "down", OKABE_ITO["orange"]),
     ):
+        values = [g.busy_up if direction == "up" else g.busy_down for g in shown]
+        means = [100 * sum(v) / len(v) if v else 0.0 for v in values]
+        lows = [max(0.0, m - 100 * min(v, default=0.0)) for m, v in zip(means, values, strict=True)]
+        highs = [
+            max(0.0, 100 * max(v, default=0.0) - m) for m, v in zip(means, values, strict=True)
+        ]
+        spread = any(h > 1e-9 or lo > 1e-9 for lo, h in zip(lows, highs, strict=True))
         ax.barh(
             [y + offset for y in ys],
-            [100 * busy.get((n, direction), 0.0) for n in shown],
+            means,
             height=0.4,
             color=colour,
+            xerr=[lows, highs] if spread else None,
+            error_kw={"ecolor": OKABE_ITO["black"], "elinewidth": 0.8, "capsize": 2},
             label=f"{direction} ({'to' if direction == 'up' else 'from'} server)",
         )
-    top = max((100 * v for v in busy.values()), default=0.0)
+        top = max([top] + [m + h for m, h in zip(means, highs, strict=True)])
     xmax = max(0.1, min(100.0, top * 1.35))
     label_at = ax.get_yaxis_transform()  # x in axes fraction, y in data
-    for y, n in zip(ys, shown, strict=True):
-        if down.get(n):
+    for y, g in zip(ys, shown, strict=True):
+        if g.failed:
             ax.text(
                 0.99,
                 y,
-                f"down {human_seconds(down[n])}",
+                g.down_text(),
                 va="center",
                 ha="right",
-                fontsize=7,
+                fontsize=9,
                 color=OKABE_ITO["vermillion"],
+                fontweight="bold",
                 transform=label_at,
             )
-    ax.set_yticks(list(ys), shown, fontsize=7 if len(shown) > 30 else 8)
+    labels = [g.label for g in shown]
+    ax.set_yticks(ys, labels, fontsize=9)
+    for tick, g in zip(ax.get_yticklabels(), shown, strict=True):
+        if g.failed:
+            tick.set_color(OKABE_ITO["vermillion"])
     ax.set_ylim(len(shown) - 0.5, -0.5)
-    ax.set_xlim(0, xmax * 1.25 if any(down.values()) else xmax)
-    more = f" (busiest {len(shown)} of {len(names)})" if len(names) > len(shown) else ""
+    ax.set_xlim(0, xmax * 1.6 if any(g.failed for g in shown) else xmax)
+    ax.grid(axis="y", visible=False)
+    n_links = sum(len(g.links) for g in groups)
+    more = f", {len(shown)} of {len(groups)} groups" if len(groups) > len(shown) else ""
     ax.set(
-        xlabel="busy time (% of simulated time)",
-        ylabel="link",
-        title=f"Link utilization — {run.name}{more}",
+        xlabel="busy time (% of simulated time); bar: mean over the group, whisker: min-max",
+        ylabel="link class → parent node (links)",
+        title=f"Link utilization by link class — {run.name} ({n_links} links{more})",
     )
     fig.legend(loc="outside lower center", ncol=2, frameon=False)
     return fig
@@ -603,15 +627,18 @@ def _energy(run: RunData) -> Figure | None:
         )
     for y, x, note in zip(ys, ends, notes, strict=True):
         ax.annotate(
-            note, (x / scale, y), xytext=(3, 0), textcoords="offset points", va="center", fontsize=7
+            note, (x / scale, y), xytext=(3, 0), textcoords="offset points", va="center", fontsize=9
         )
     for b in breaks:
         ax.axhline(b, color=OKABE_ITO["grey"], linewidth=0.6)
-    small = 7 if len(labels) > 30 else 8
+    small = 8 if len(labels) > 30 else 9
     ax.set_yticks(ys, labels, fontsize=small)
     ax.set_ylim(len(labels) - 0.5, -0.5)
     top = max(ends, default=0.0) / scale
-    ax.set_xlim(0, top / 0.6 if top > 0 else 1.0)
+    # Room for the longest note right of the longest bar: ~5.2 pt a character at 9 pt,
+    # on axes about 430 pt wide.
+    room = min(0.7, 0.03 + 5.2 * max((len(n) for n in notes), default=0) / 430)
+    ax.set_xlim(0, top / (1 - room) if top > 0 else 1.0)
     ax.grid(axis="y", visible=False)
     right = ax.secondary_yaxis("right")
     right.set_yticks([y for y, _ in right_ticks], [t for _, t in right_ticks], fontsize=small)
@@ -630,7 +657,7 @@ def _energy(run: RunData) -> Figure | None:
         ylabel="device group" if per_group else "device",
         title=title,
     )
-    fig.legend(loc="outside lower center", ncol=3 if whisker else 2, frameon=False, fontsize=8)
+    fig.legend(loc="outside lower center", ncol=3 if whisker else 2, frameon=False, fontsize=9)
     return fig
 
 
@@ -663,7 +690,7 @@ def _energy_comparison(runs: list[RunData], labels: list[str]) -> Figure | None:
             bars,
             [f"{s[idx] / scale:.3g} {unit}" if s is not None else "" for s in stats],
             padding=3,
-            fontsize=7,
+            fontsize=9,
         )
     for y, s in zip(ys, stats, strict=True):
         if s is None:
@@ -672,12 +699,12 @@ def _energy_comparison(runs: list[RunData], labels: list[str]) -> Figure | None:
                 y,
                 " no energy data (clients.csv)",
                 va="center",
-                fontsize=7,
+                fontsize=9,
                 color=OKABE_ITO["grey"],
             )
     top = max((max(s) for s in stats if s is not None), default=0.0) / scale
     ax.set_xlim(0, top * 1.25 if top > 0 else 1.0)
-    ax.set_yticks(ys, labels, fontsize=7 if len(runs) > 20 else 8)
+    ax.set_yticks(ys, labels, fontsize=8 if len(runs) > 20 else 9)
     ax.set_ylim(len(runs) - 0.5, -0.5)
     ax.grid(axis="y", visible=False)
     ax.set(
@@ -685,7 +712,7 @@ def _energy_comparison(runs: list[RunData], labels: list[str]) -> Figure | None:
         ylabel="run",
         title="Energy per device (mean over each run's devices)",
     )
-    fig.legend(loc="outside lower center", ncol=2, frameon=False, fontsize=8)
+    fig.legend(loc="outside lower center", ncol=2, frameon=False, fontsize=9)
     return fig
 
 

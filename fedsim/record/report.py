@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,8 @@ import yaml
 
 from fedsim.errors import FedsimError
 from fedsim.record.compare import CompareTable, compare_runs, format_value
+from fedsim.record.html import html_page, html_table
+from fedsim.record.participation import participation_html
 from fedsim.record.plots import comparison_figures, figure_svg, inline_svg, run_figures
 from fedsim.record.runs import RunData, load_run
 from fedsim.record.schema import Record
@@ -33,58 +35,17 @@ __all__ = [
     "write_report",
 ]
 
-_CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1180px;
-padding:1rem 2rem;color:#222;line-height:1.4}
-h1{margin-bottom:.2rem}h2{border-bottom:2px solid #0072B2;padding-bottom:.2rem;margin-top:2rem}
-.sub{color:#666;margin-top:0}
-table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
-th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:right}
-th{background:#f2f6fa;position:sticky;top:0}
-td:first-child,th:first-child{text-align:left}
-tr:nth-child(even) td{background:#fafafa}
-.warn{background:#fff3e0;border-left:5px solid #D55E00;padding:.5rem 1rem;font-weight:600}
-.figs{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:1rem}
-figure{margin:0;border:1px solid #e5e5e5;padding:.5rem;background:#fff}
-figure svg{width:100%;height:auto}
-.scroll{overflow-x:auto;max-height:36rem;overflow-y:auto}
-.topo{overflow-x:auto;border:1px solid #e5e5e5;padding:.5rem}
-.cards{display:flex;flex-wrap:wrap;gap:.6rem}
-.card{border:1px solid #ddd;border-radius:6px;padding:.4rem .8rem;min-width:9rem}
-.card b{display:block;font-size:1.15rem}.card span{color:#666;font-size:.8rem}
-pre{background:#f6f8fa;padding:1rem;overflow-x:auto;font-size:.8rem}
-details{margin:.5rem 0}summary{cursor:pointer;font-weight:600}
-"""
-
-
-def html_page(title: str, body: str) -> str:
-    """A complete HTML document with the inline stylesheet."""
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{_CSS}</style></head>\n"
-        f"<body>\n{body}\n</body></html>\n"
-    )
-
-
-def html_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], cls: str = "") -> str:
-    """A plain table; cells are escaped, None shows as an em dash."""
-    head = "".join(f"<th>{escape(str(h))}</th>" for h in headers)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{escape('—' if c is None else str(c))}</td>" for c in row) + "</tr>"
-        for row in rows
-    )
-    attr = f' class="{cls}"' if cls else ""
-    table = f"<table{attr}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-    return f'<div class="scroll">{table}</div>'
+WIDE_FIGURES = frozenset({"links", "energy"})
+"""Figures drawn across the page: their labels are long or their rows many."""
+_WIDE = ' class="wide"'
 
 
 def figures_html(figures: Sequence[tuple[str, Any]]) -> str:
     """Inline-SVG figures in a responsive grid: each a matplotlib figure, or its SVG text
     already rendered (a run's plots/*.svg: drawing a figure twice is the slow part)."""
     blocks = [
-        f'<figure id="fig-{escape(stem)}">{fig if isinstance(fig, str) else figure_svg(fig)}'
-        "</figure>"
+        f'<figure id="fig-{escape(stem)}"{_WIDE if stem in WIDE_FIGURES else ""}>'
+        f"{fig if isinstance(fig, str) else figure_svg(fig)}</figure>"
         for stem, fig in figures
     ]
     return f'<div class="figs">{"".join(blocks)}</div>'
@@ -138,6 +99,29 @@ def _config_block(run: RunData) -> str:
     return f"<details open>{summary}<pre>{escape(text)}</pre></details>"
 
 
+Section = tuple[str, Callable[[RunData], str]]
+"""A report section: its heading and the function that renders its HTML for a run."""
+
+RUN_SECTIONS: list[Section] = [
+    ("Topology", lambda run: f'<div class="topo">{topology_svg(run)}</div>'),
+    ("Participation by device group", participation_html),
+    ("Summary", lambda run: _summary_table(run)),
+    ("Tables", lambda run: _tables(run)),
+    ("Configuration", lambda run: _config_block(run)),
+]
+"""The sections after the plots, in page order. A new section is one entry here."""
+
+
+def _tables(run: RunData) -> str:
+    return "".join(
+        [
+            _rows_table(run.rounds, "rounds", open_=len(run.rounds) <= 30),
+            _rows_table(run.clients, "clients", open_=len(run.clients) <= 30),
+            _rows_table(run.links, "links"),
+        ]
+    )
+
+
 def _run_body(
     run: RunData, level: int = 1, figures: Sequence[tuple[str, str]] | None = None
 ) -> str:
@@ -152,25 +136,18 @@ def _run_body(
             f"seed {s.seed}",
         )
     )
-    return "\n".join(
-        [
-            f"<{h}>{escape(run.name)}</{h}>",
-            f'<p class="sub">{escape(sub)} — {escape(str(run.path))}</p>',
-            _cards(run),
-            f"<{h2}>Plots</{h2}>",
-            figures_html(run_figures(run) if figures is None else figures),
-            f"<{h2}>Topology</{h2}>",
-            f'<div class="topo">{topology_svg(run.topology)}</div>',
-            f"<{h2}>Summary</{h2}>",
-            _summary_table(run),
-            f"<{h2}>Tables</{h2}>",
-            _rows_table(run.rounds, "rounds", open_=len(run.rounds) <= 30),
-            _rows_table(run.clients, "clients", open_=len(run.clients) <= 30),
-            _rows_table(run.links, "links"),
-            f"<{h2}>Configuration</{h2}>",
-            _config_block(run),
-        ]
-    )
+    parts = [
+        f"<{h}>{escape(run.name)}</{h}>",
+        f'<p class="sub">{escape(sub)} — {escape(str(run.path))}</p>',
+        _cards(run),
+        f"<{h2}>Plots</{h2}>",
+        figures_html(run_figures(run) if figures is None else figures),
+    ]
+    for heading, render in RUN_SECTIONS:
+        anchor = heading.lower().replace(" ", "-") if level == 1 else ""
+        attr = f' id="{escape(anchor)}"' if anchor else ""
+        parts += [f"<{h2}{attr}>{escape(heading)}</{h2}>", render(run)]
+    return "\n".join(parts)
 
 
 def write_report(run_dir: str | Path | RunData, svg_files: Sequence[Path] | None = None) -> Path:

@@ -1,15 +1,24 @@
-"""Draw topology.json as a self-contained SVG tree: server on top, gateways, then devices.
+"""Draw a run's topology as a self-contained SVG: an indented tree of server, gateways and
+device groups.
 
-Why hand-written SVG rather than a graph library: the report must be one file with no
-external assets, the layout is a tree by construction (every node names its parent), and
-hover tooltips (`<title>`) give each link's bandwidth and latency without any JavaScript.
-Edges are coloured by link kind (Okabe-Ito palette) with a legend.
+Why an indented tree of groups rather than one circle per device: a tree drawn sideways
+grows one device wide per device and leaves the page at a few dozen devices; an indented
+tree grows downward by one row per gateway or device group, so its width is fixed and the
+server and every gateway stay in view at 28 devices or 2,000. A group box (`sensor ×16`)
+links to the group's member list in the report (`#group-...`), its `<title>` tooltip names
+the first members. Links are coloured by kind (Okabe-Ito palette); a link that was down
+during the run is dashed vermillion and says for how long. No JavaScript: the file is
+hand-written SVG.
 """
 
 from __future__ import annotations
 
 from html import escape
 from typing import Any
+
+from fedsim.record.compare import human_seconds
+from fedsim.record.device_groups import DeviceGroup, device_groups, link_classes
+from fedsim.record.runs import RunData
 
 __all__ = ["LINK_COLOURS", "topology_svg"]
 
@@ -21,9 +30,12 @@ LINK_COLOURS = {
     "ethernet": "#000000",
     "backhaul": "#999999",
 }
-_EXTRA = ["#D55E00", "#56B4E9", "#F0E442", "#7F3C8D"]
-_NODE_FILL = {"server": "#000000", "gateway": "#56B4E9", "device": "#FFFFFF"}
-_GAP, _LEVEL, _MARGIN = 56.0, 110.0, 40.0
+_EXTRA = ["#56B4E9", "#F0E442", "#7F3C8D", "#8C564B"]
+_DOWN = "#D55E00"
+_NODE_FILL = {"server": "#000000", "gateway": "#56B4E9"}
+_ROW, _INDENT, _MARGIN, _CHAR = 32.0, 34.0, 24.0, 6.6
+_MIN_WIDTH = 640.0
+_MAX_TIP_MEMBERS = 12
 
 
 def _fmt_bps(bps: Any) -> str:
@@ -35,126 +47,204 @@ def _fmt_bps(bps: Any) -> str:
     return f"{bps:.3g} bit/s"
 
 
-def _layout(nodes: list[dict[str, Any]]) -> dict[str, tuple[float, float]]:
-    names = [n["name"] for n in nodes]
-    known = set(names)
-    children: dict[str | None, list[str]] = {}
-    for n in nodes:
-        parent = n.get("parent") if n.get("parent") in known else None
-        children.setdefault(parent, []).append(n["name"])
-    kind_rank = {"server": 0, "gateway": 1, "device": 2}
-    kinds = {n["name"]: n.get("kind", "device") for n in nodes}
-    roots = sorted(children.get(None, []), key=lambda x: kind_rank.get(kinds[x], 3))
-    pos: dict[str, tuple[float, float]] = {}
-    next_x = [0.0]
-
-    def place(name: str, depth: int, seen: set[str]) -> float:
-        seen.add(name)
-        kids = [k for k in children.get(name, []) if k not in seen]
-        if not kids:
-            x = next_x[0]
-            next_x[0] += _GAP
-        else:
-            xs = [place(k, depth + 1, seen) for k in kids]
-            x = (xs[0] + xs[-1]) / 2
-        pos[name] = (x, depth * _LEVEL)
-        return x
-
-    seen: set[str] = set()
-    for root in roots:
-        place(root, 0, seen)
-    for name in names:  # cycles in parent links: put leftovers on the device row
-        if name not in pos:
-            pos[name] = (next_x[0], 2 * _LEVEL)
-            next_x[0] += _GAP
-    return pos
-
-
 def _node_shape(kind: str, x: float, y: float) -> str:
     fill = _NODE_FILL.get(kind, "#F0E442")
     style = f'fill="{fill}" stroke="#000" stroke-width="1.5"'
     if kind == "server":
-        return f'<rect x="{x - 11:.1f}" y="{y - 11:.1f}" width="22" height="22" {style}/>'
+        return f'<rect x="{x - 9:.1f}" y="{y - 9:.1f}" width="18" height="18" {style}/>'
     if kind == "gateway":
-        pts = f"{x:.1f},{y - 13:.1f} {x + 13:.1f},{y:.1f} {x:.1f},{y + 13:.1f} {x - 13:.1f},{y:.1f}"
+        pts = f"{x:.1f},{y - 11:.1f} {x + 11:.1f},{y:.1f} {x:.1f},{y + 11:.1f} {x - 11:.1f},{y:.1f}"
         return f'<polygon points="{pts}" {style}/>'
-    return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="8" {style}/>'
+    return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="7" fill="#fff" stroke="#000" stroke-width="1.5"/>'
 
 
-def topology_svg(topology: dict[str, Any]) -> str:
-    """An `<svg>` element for topology.json (nodes + links); empty topology -> a note."""
-    nodes = list(topology.get("nodes") or [])
-    links = list(topology.get("links") or [])
-    if not nodes:
+class _Rows:
+    """Rows of the indented tree, in drawing order: (depth, node dict or group, parent row)."""
+
+    def __init__(self, run: RunData) -> None:
+        nodes = [n for n in run.topology.get("nodes") or [] if isinstance(n, dict) and "name" in n]
+        infra = [n for n in nodes if n.get("kind", "device") != "device"]
+        known = {str(n["name"]) for n in infra}
+        self.children: dict[str, list[dict[str, Any]]] = {}
+        roots: list[dict[str, Any]] = []
+        for n in infra:
+            parent = n.get("parent")
+            if parent in known and parent != n["name"]:
+                self.children.setdefault(str(parent), []).append(n)
+            else:
+                roots.append(n)
+        roots.sort(key=lambda n: n.get("kind") != "server")
+        self.groups: dict[str, list[DeviceGroup]] = {}
+        orphans: list[DeviceGroup] = []
+        for g in device_groups(run):
+            if g.parent in known:
+                self.groups.setdefault(g.parent, []).append(g)
+            else:
+                orphans.append(g)
+        if orphans and roots:
+            self.groups.setdefault(str(roots[0]["name"]), []).extend(orphans)
+            orphans = []
+        self.rows: list[tuple[int, dict[str, Any] | DeviceGroup, int | None]] = []
+        seen: set[str] = set()
+        for root in roots:
+            self._walk(root, 0, None, seen)
+        for g in orphans:  # devices with no topology.json: a flat list
+            self.rows.append((0, g, None))
+
+    def _walk(self, node: dict[str, Any], depth: int, parent: int | None, seen: set[str]) -> None:
+        name = str(node["name"])
+        if name in seen:
+            return
+        seen.add(name)
+        me = len(self.rows)
+        self.rows.append((depth, node, parent))
+        for g in self.groups.get(name, []):
+            self.rows.append((depth + 1, g, me))
+        for child in self.children.get(name, []):
+            self._walk(child, depth + 1, me, seen)
+
+
+def _down_by_link_end(run: RunData) -> dict[str, float]:
+    """Node name -> the longest down time of its uplink (links.csv `down_time_s`)."""
+    out: dict[str, float] = {}
+    for row in run.links:
+        if row.down_time_s:
+            out[row.a] = max(out.get(row.a, 0.0), float(row.down_time_s))
+    return out
+
+
+def _group_text(g: DeviceGroup, down: dict[str, float]) -> tuple[str, str, str]:
+    """(bold name, plain detail, alert) of a group's box."""
+    detail = f" ×{len(g.members)} · {g.profile} · {g.link_class}"
+    if g.clients:
+        detail += f" · reported {g.reported} of {g.selected} selections"
+    alerts = []
+    never = g.never_reported()
+    if never:
+        alerts.append(f"{len(never)} never reported")
+    cut = [down[m] for m in g.members if m in down]
+    if cut:
+        alerts.append(f"{len(cut)} uplinks down, up to {human_seconds(max(cut))}")
+    return g.name, detail, " · ".join(alerts)
+
+
+def _group_svg(
+    g: DeviceGroup, x: float, y: float, down: dict[str, float], colour: str
+) -> tuple[str, float]:
+    """(svg, right end) of a group's box: `name ×N · profile · link class · reported ...`,
+    alerts in vermillion."""
+    name, detail, alert = _group_text(g, down)
+    text_w = _CHAR * (len(name) + len(detail) + (len(alert) + 3 if alert else 0))
+    members = ", ".join(g.members[:_MAX_TIP_MEMBERS])
+    if len(g.members) > _MAX_TIP_MEMBERS:
+        members += f", … ({len(g.members)} devices)"
+    tip = f"{g.name} under {g.parent or 'no parent'}: {members}"
+    alert_svg = (
+        f'<tspan fill="{_DOWN}" font-weight="bold"> · {escape(alert)}</tspan>' if alert else ""
+    )
+    return (
+        f'<a href="#{escape(g.anchor)}" class="group"><g class="node node-group">'
+        f"<title>{escape(tip)}</title>"
+        f'<rect x="{x - 10:.1f}" y="{y - 12:.1f}" width="{text_w + 24:.1f}" height="24" '
+        f'rx="5" fill="#fff" stroke="{colour}" stroke-width="2"/>'
+        f'<text x="{x:.1f}" y="{y + 4.5:.1f}"><tspan font-weight="bold">{escape(name)}'
+        f"</tspan>{escape(detail)}{alert_svg}</text></g></a>"
+    ), x + text_w + 14
+
+
+def _node_svg(
+    node: dict[str, Any], x: float, y: float, uplink_text: str, alert: str
+) -> tuple[str, float]:
+    """(svg, right end) of a server or gateway: shape, name, uplink class and bandwidth,
+    down time."""
+    name, kind = str(node["name"]), str(node.get("kind", "gateway"))
+    return (
+        f'<g class="node node-{escape(kind)}"><title>{escape(f"{name} ({kind})")}</title>'
+        f"{_node_shape(kind, x, y)}"
+        f'<text x="{x + 16:.1f}" y="{y + 4.5:.1f}"><tspan font-weight="bold">'
+        f'{escape(name)}</tspan><tspan fill="#555">{escape(uplink_text)}</tspan>'
+        f'<tspan fill="{_DOWN}" font-weight="bold">{escape(alert)}</tspan></text></g>'
+    ), x + 16 + _CHAR * (len(name) + len(uplink_text) + len(alert))
+
+
+def _edge_svg(
+    parent: tuple[float, float], x: float, y: float, kind: str, colour: str, cut: bool
+) -> str:
+    """A grey trunk down from the parent, then the link in its colour (dashed if it was down)."""
+    px, py = parent
+    stroke = _DOWN if cut else colour
+    dash = ' stroke-dasharray="6 3"' if cut else ""
+    return (
+        f'<path d="M{px:.1f},{py + 10:.1f} V{y:.1f}" stroke="#bbb" stroke-width="1.5" '
+        f'fill="none"/><path d="M{px:.1f},{y:.1f} H{x - 12:.1f}" stroke="{stroke}" '
+        f'stroke-width="3" fill="none"{dash} class="link link-{escape(kind)}'
+        f'{" link-down" if cut else ""}"/>'
+    )
+
+
+def _legend_svg(kinds: list[str], colours: dict[str, str], y: float) -> tuple[str, float]:
+    parts, x = [], _MARGIN + 10
+    for kind in ("server", "gateway"):
+        parts.append(_node_shape(kind, x, y) + f'<text x="{x + 16}" y="{y + 4.5}">{kind}</text>')
+        x += 90
+    parts.append(
+        f'<rect x="{x - 10}" y="{y - 9}" width="26" height="18" rx="5" fill="#fff" '
+        f'stroke="#555" stroke-width="2"/><text x="{x + 22}" y="{y + 4.5}">device group</text>'
+    )
+    x += 130
+    for colour, dash, text in [(colours[k], "", k) for k in kinds] + [
+        (_DOWN, ' stroke-dasharray="6 3"', "was down")
+    ]:
+        parts.append(
+            f'<line x1="{x - 8}" y1="{y}" x2="{x + 14}" y2="{y}" stroke="{colour}" '
+            f'stroke-width="3"{dash}/><text x="{x + 20}" y="{y + 4.5}">{escape(text)}</text>'
+        )
+        x += 40 + _CHAR * len(text)
+    return "".join(parts), x
+
+
+def topology_svg(run: RunData) -> str:
+    """An `<svg>` element for the run's topology.json; no topology -> a note."""
+    if not run.topology.get("nodes"):
         return "<p><em>No topology.json in this run.</em></p>"
-    pos = _layout(nodes)
+    tree = _Rows(run)
+    links = list(run.topology.get("links") or [])
+    uplink = {str(ln.get("a")): ln for ln in links}
     kinds = sorted({str(ln.get("kind", "?")) for ln in links})
     colours = dict(LINK_COLOURS)
     for i, k in enumerate(k for k in kinds if k not in colours):
         colours[k] = _EXTRA[i % len(_EXTRA)]
-    n_leaves = max(1, len({x for x, _ in pos.values()}))
-    rotate = n_leaves > 14
-    legend_w = 270 + sum(40 + 7 * len(k) for k in kinds)
-    width = max(480.0, max(x for x, _ in pos.values()) + 2 * _MARGIN, legend_w + 2 * _MARGIN)
-    depth = max(y for _, y in pos.values())
-    legend_y = depth + (_MARGIN + 90 if rotate else _MARGIN + 60)
-    height = legend_y + 40
-    parts = [
+    classes = link_classes(run)
+    down = _down_by_link_end(run)
+    body: list[str] = []
+    edges: list[str] = []
+    right = _MIN_WIDTH - _MARGIN
+    pos: list[tuple[float, float]] = []
+    for i, (depth, item, parent) in enumerate(tree.rows):
+        x, y = _MARGIN + 12 + depth * _INDENT, _MARGIN + 12 + i * _ROW
+        pos.append((x, y))
+        if isinstance(item, DeviceGroup):
+            kind, cut = item.link_kind, any(m in down for m in item.members)
+            svg, end = _group_svg(item, x, y, down, colours.get(kind, "#999"))
+        else:
+            name = str(item["name"])
+            ln = uplink.get(name)
+            kind, cut = (str(ln.get("kind", "?")) if ln else ""), name in down
+            text = f"  {classes.get(name, kind)} {_fmt_bps(ln.get('bandwidth_bps'))}" if ln else ""
+            alert = f"  uplink down {human_seconds(down[name])}" if cut else ""
+            svg, end = _node_svg(item, x, y, text, alert)
+        body.append(svg)
+        right = max(right, end)
+        if parent is not None:
+            edges.append(_edge_svg(pos[parent], x, y, kind, colours.get(kind, "#999"), cut))
+    legend_y = _MARGIN + 12 + len(tree.rows) * _ROW + 14
+    legend, legend_end = _legend_svg(kinds, colours, legend_y)
+    width = max(right, legend_end) + _MARGIN
+    height = legend_y + 24
+    head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="topology" viewBox="0 0 {width:.0f} '
         f'{height:.0f}" width="{width:.0f}" height="{height:.0f}" role="img" '
-        f'aria-label="network topology" font-family="sans-serif" font-size="11">'
-    ]
-    pair_count: dict[tuple[str, str], int] = {}
-    for ln in links:
-        a, b = str(ln.get("a")), str(ln.get("b"))
-        if a not in pos or b not in pos:
-            continue
-        key = (min(a, b), max(a, b))
-        k = pair_count[key] = pair_count.get(key, 0) + 1
-        (x1, y1), (x2, y2) = pos[a], pos[b]
-        x1, x2, y1, y2 = x1 + _MARGIN, x2 + _MARGIN, y1 + _MARGIN, y2 + _MARGIN
-        bend = 0.0 if k == 1 else (k // 2) * 18.0 * (1 if k % 2 else -1)
-        cx, cy = (x1 + x2) / 2 + bend, (y1 + y2) / 2
-        kind = str(ln.get("kind", "?"))
-        tip = (
-            f"{ln.get('name', a + '-' + b)}: {kind}, {_fmt_bps(ln.get('bandwidth_bps'))}, "
-            f"latency {ln.get('latency_s', '?')} s"
-        )
-        parts.append(
-            f'<path d="M{x1:.1f},{y1:.1f} Q{cx:.1f},{cy:.1f} {x2:.1f},{y2:.1f}" fill="none" '
-            f'stroke="{colours[kind]}" stroke-width="2.5" class="link link-{escape(kind)}">'
-            f"<title>{escape(tip)}</title></path>"
-        )
-    for n in nodes:
-        x, y = pos[n["name"]]
-        x, y = x + _MARGIN, y + _MARGIN
-        kind = str(n.get("kind", "device"))
-        tip = f"{n['name']} ({kind}{', ' + str(n['device']) if n.get('device') else ''})"
-        label = escape(str(n["name"]))
-        if kind == "device" and rotate:
-            text = (
-                f'<text x="{x:.1f}" y="{y + 16:.1f}" transform="rotate(50 {x:.1f} {y + 16:.1f})"'
-                f">{label}</text>"
-            )
-        elif kind == "device":
-            text = f'<text x="{x:.1f}" y="{y + 24:.1f}" text-anchor="middle">{label}</text>'
-        else:
-            text = f'<text x="{x + 17:.1f}" y="{y - 10:.1f}">{label}</text>'
-        parts.append(
-            f'<g class="node node-{escape(kind)}"><title>{escape(tip)}</title>'
-            f"{_node_shape(kind, x, y)}{text}</g>"
-        )
-    lx = _MARGIN
-    for kind in ("server", "gateway", "device"):
-        parts.append(_node_shape(kind, lx, legend_y) + f'<text x="{lx + 16}" y="{legend_y + 4}">')
-        parts.append(f"{kind}</text>")
-        lx += 90
-    for kind in kinds:
-        parts.append(
-            f'<line x1="{lx - 8}" y1="{legend_y}" x2="{lx + 14}" y2="{legend_y}" '
-            f'stroke="{colours[kind]}" stroke-width="3"/>'
-            f'<text x="{lx + 20}" y="{legend_y + 4}">{escape(kind)}</text>'
-        )
-        lx += 40 + 7 * len(kind)
-    parts.append("</svg>")
-    return "".join(parts)
+        f'style="width:100%;height:auto;max-width:{width:.0f}px" '
+        f'aria-label="network topology" font-family="sans-serif" font-size="13">'
+    )
+    return head + "".join(edges) + "".join(body) + legend + "</svg>"

@@ -30,6 +30,7 @@ from aiohttp.client_reqrep import ConnectionKey
 
 from fedsim.clock import VirtualTimeLoop, sim_event_to_future
 from fedsim.net.channel import DOWN, UP, Channel
+from fedsim.net.http_bytes import ModelBytes
 
 __all__ = ["EmulatedConnection", "EmulatedConnector", "EmulatedSite", "EmulatedTransport", "Wire"]
 
@@ -214,6 +215,7 @@ class EmulatedConnection:
     __slots__ = (
         "_eof_after",
         "_head_given",
+        "_model",
         "_open_ends",
         "_pending",
         "broken",
@@ -251,6 +253,8 @@ class EmulatedConnection:
         self._eof_after = [False, False]
         self._head_given = [0, 0]
         """Bytes of the first pending message already handed over with its head."""
+        self._model = (ModelBytes(), ModelBytes())
+        """Per direction: which written bytes are model (the byte ledger)."""
         self.broken = False
         self._open_ends = 2
 
@@ -279,6 +283,11 @@ class EmulatedConnection:
         tap = self.wire.tap
         mark = tap.mark(self.client_node, direction) if tap is not None else 0
         event = self.channel.send(direction, len(chunk))
+        model = self._model[direction].count(chunk)
+        if model and not (event.triggered and not event.ok):  # the channel took it
+            count_model = getattr(self.channel, "count_model", None)
+            if count_model is not None:  # optional: test doubles lack it
+                count_model(direction, model)
         if tap is not None:
             tap.sent(self.client_node, direction, len(chunk), mark, event)
         event.callbacks.append(lambda ev: self._delivered(ev, direction))

@@ -16,7 +16,15 @@ from typing import Any, TypeVar
 import yaml
 
 from fedsim.errors import FedsimError
-from fedsim.record.schema import ClientRow, LinkRow, Record, RoundRow, Summary, TimelineRow
+from fedsim.record.schema import (
+    ClientRow,
+    LedgerRow,
+    LinkRow,
+    Record,
+    RoundRow,
+    Summary,
+    TimelineRow,
+)
 from fedsim.record.tables import parse_causes, read_summary, read_table
 
 __all__ = ["RunData", "load_run", "load_runs", "parse_causes", "run_labels"]
@@ -36,6 +44,7 @@ class RunData:
     timeline: list[TimelineRow] = field(default_factory=list)
     clients: list[ClientRow] = field(default_factory=list)
     topology: dict[str, Any] = field(default_factory=dict)
+    ledger: list[LedgerRow] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -92,6 +101,7 @@ def load_run(path: str | Path) -> RunData:
         timeline=_table(run_dir / "timeline.csv", TimelineRow),
         clients=_table(run_dir / "clients.csv", ClientRow),
         topology=_read_json(topo_path) if topo_path.is_file() else {},
+        ledger=_table(run_dir / "ledger.csv", LedgerRow),
     )
 
 

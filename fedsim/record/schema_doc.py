@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from fedsim.record.schema import DROPOUT_CAUSES, TABLES, columns
+from fedsim.record.schema import DROPOUT_CAUSES, LEDGER_SCOPES, TABLES, columns
 
 __all__ = ["BEGIN", "END", "markdown", "update"]
 
@@ -47,6 +47,8 @@ def markdown() -> str:
         out.append("")
     out += ["### Dropout causes", "", "| cause | meaning |", "|---|---|"]
     out += [f"| `{cause}` | {doc} |" for cause, doc in DROPOUT_CAUSES.items()]
+    out += ["", "### Ledger scopes (ledger.csv `scope`)", "", "| scope | rows add up |", "|---|---|"]
+    out += [f"| `{scope}` | {doc} |" for scope, doc in LEDGER_SCOPES.items()]
     return "\n".join(out) + "\n"
 
 

@@ -560,6 +560,7 @@ def run_scenario(
         display = RunProgress(total_rounds=scenario.fl.rounds, title=scenario.name)
     with display as bar:
         result = simulate(scenario, progress=bar, warn=print_warning, audit=False)
+    result.summary = replace(result.summary, overrides=list(overrides))
     out = Path(out_root) / (run_name or run_name_for(scenario, overrides))
     config = dict(scenario.raw)
     config["name"] = scenario.name

@@ -318,6 +318,9 @@ class Summary(Record):
     energy_to_target_j: float | None = column(
         "J", "what all devices' ledgers charged until the target", None
     )
+    overrides: list[str] | None = column(
+        "", "the `--set` overrides the run was made with (null: not recorded)", None
+    )
 
     def to_json(self) -> dict[str, Any]:
         return {k: self[k] for k in self}

@@ -381,9 +381,10 @@ def compare_runs(paths: Sequence[str | Path | RunData]) -> CompareTable:
         raise FedsimError("no run folders given")
     runs = [p if isinstance(p, RunData) else load_run(p) for p in paths]
     labels = run_labels(runs)
+    folders = folder_labels(runs)  # warnings name folders: what to go and look at
     base = runs[0].summary
     warnings, mismatched = [], [False]
-    for label, run in zip(labels[1:], runs[1:], strict=True):
+    for label, run in zip(folders[1:], runs[1:], strict=True):
         diffs = [
             f"{key} {run.summary.get(key)!r} vs {base.get(key)!r}"
             for key in ("task", "metric_name")
@@ -392,12 +393,12 @@ def compare_runs(paths: Sequence[str | Path | RunData]) -> CompareTable:
         mismatched.append(bool(diffs))
         if diffs:
             warnings.append(
-                f"`{label}` is not comparable with baseline `{labels[0]}`: {'; '.join(diffs)}"
+                f"`{label}` is not comparable with baseline `{folders[0]}`: {'; '.join(diffs)}"
             )
-    code_warning = _code_warning(runs, labels)
+    code_warning = _code_warning(runs, folders)
     if code_warning:
         warnings.append(code_warning)
-    return CompareTable(runs, labels, _quantities(runs), warnings, mismatched, folder_labels(runs))
+    return CompareTable(runs, labels, _quantities(runs), warnings, mismatched, folders)
 
 
 def _code_warning(runs: list[RunData], labels: list[str]) -> str | None:

@@ -301,7 +301,7 @@ class Summary(Record):
     )
     energy_j_mean: float | None = column("J", "mean energy per device (null: no devices)")
     code: str = column("", "fingerprint of the code that made the run (see below)")
-    ledger: dict[str, int] | None = column(
+    ledger: dict[str, int] | None = column(  # noqa: RUF009 - a field(), not a shared default
         "B",
         "the devices' first hops, whole run: {class_direction: bytes} for model, protocol, "
         "data, header, control, retx, lost (ledger.csv's `run` rows)",
@@ -318,7 +318,7 @@ class Summary(Record):
     energy_to_target_j: float | None = column(
         "J", "what all devices' ledgers charged until the target", None
     )
-    overrides: list[str] | None = column(
+    overrides: list[str] | None = column(  # noqa: RUF009 - a field(), not a shared default
         "", "the `--set` overrides the run was made with (null: not recorded)", None
     )
 

@@ -47,7 +47,8 @@ def markdown() -> str:
         out.append("")
     out += ["### Dropout causes", "", "| cause | meaning |", "|---|---|"]
     out += [f"| `{cause}` | {doc} |" for cause, doc in DROPOUT_CAUSES.items()]
-    out += ["", "### Ledger scopes (ledger.csv `scope`)", "", "| scope | rows add up |", "|---|---|"]
+    out += ["", "### Ledger scopes (ledger.csv `scope`)", ""]
+    out += ["| scope | rows add up |", "|---|---|"]
     out += [f"| `{scope}` | {doc} |" for scope, doc in LEDGER_SCOPES.items()]
     return "\n".join(out) + "\n"
 

@@ -15,6 +15,7 @@ from topo import tiny_topology
 from fedsim.audit import audit
 from fedsim.fl.codec import encode
 from fedsim.net.http_bytes import ModelBytes
+from fedsim.record.report_ledger import ledger_html
 from fedsim.record.runs import load_run
 from fedsim.run import RunResult, run_scenario, simulate
 from fedsim.scenario import parse_scenario
@@ -135,5 +136,9 @@ def test_ledger_csv_is_written_and_read_back(tmp_path: Path) -> None:
     out = run_scenario(topo_path, out_root=tmp_path / "results")
     run = load_run(out)
     assert {r.scope for r in run.ledger} == {"run", "round", "group", "link_class"}
+    html = ledger_html(run)
+    assert "Where the bytes went" in html
+    assert "by link class" in html
+    assert "rpi4" in html  # the device profile rows
     assert run.summary.overhead_share is not None
     assert 0 < run.summary.overhead_share < 1

@@ -19,6 +19,7 @@ import yaml
 from fedsim.errors import FedsimError
 from fedsim.record.compare import CompareTable, compare_runs, format_value
 from fedsim.record.plots import comparison_figures, figure_svg, inline_svg, run_figures
+from fedsim.record.report_ledger import ledger_html
 from fedsim.record.runs import RunData, load_run
 from fedsim.record.schema import Record
 from fedsim.record.tables import format_causes
@@ -161,6 +162,7 @@ def _run_body(
             figures_html(run_figures(run) if figures is None else figures),
             f"<{h2}>Topology</{h2}>",
             f'<div class="topo">{topology_svg(run.topology)}</div>',
+            ledger_html(run, h2),
             f"<{h2}>Summary</{h2}>",
             _summary_table(run),
             f"<{h2}>Tables</{h2}>",

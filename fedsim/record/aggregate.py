@@ -45,6 +45,8 @@ QUANTITIES = {
     "energy_to_target_j": "energy to target",
     "bytes_total": "payload bytes, up+down",
     "wire_bytes_total": "wire bytes, up+down",
+    "model_bytes_total": "model payload",
+    "overhead_bytes_total": "overhead (wire - model)",
     "wire_bytes_per_update": "wire per update",
     "overhead_share": "not model (share)",
     "energy_j_mean": "energy per device",
@@ -86,8 +88,26 @@ def _value(run: RunData, key: str) -> float | None:
         return float(s.bytes_up + s.bytes_down)
     if key == "wire_bytes_total":
         return float(s.wire_bytes_up + s.wire_bytes_down)
+    if key in ("model_bytes_total", "overhead_bytes_total"):
+        return _ledger_value(s, key)
     v = s.get(key)
     return None if v is None else float(v)
+
+
+def _ledger_value(s: Any, key: str) -> float | None:
+    """The first hops' model bytes, or their wire bytes that are not model (protocol,
+    TCP/IP, retransmissions), both ways, whole run (summary.json `ledger`)."""
+    totals = s.get("ledger")
+    if not totals:
+        return None
+    both = ("up", "down")
+    model = sum(totals.get(f"model_{d}", 0) for d in both)
+    if key == "model_bytes_total":
+        return float(model)
+    wire = sum(
+        totals.get(f"{c}_{d}", 0) for c in ("data", "header", "control", "retx") for d in both
+    )
+    return float(wire - model)
 
 
 def _bounds(key: str, runs: list[RunData]) -> tuple[float, float] | None:
@@ -223,6 +243,11 @@ def _fmt(key: str, stat: tuple[int, float | None, float | None, float | None], n
     if mean is None:
         return "—"
     k = _unit_key(key)
+    if key == "overhead_share":
+        text = f"{100 * mean:.1f}%"
+        if lo is not None and hi is not None:
+            text += f" [{100 * lo:.1f}, {100 * hi:.1f}]"
+        return text
     text = format_value(k, mean)
     if lo is not None and hi is not None:
         text += f" [{format_value(k, lo)}, {format_value(k, hi)}]"

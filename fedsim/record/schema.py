@@ -312,7 +312,7 @@ class Summary(Record):
         "B", "first-hop wire bytes, both ways, all rounds, per accepted update", None
     )
     overhead_share: float | None = column(
-        "0-1", "share of first-hop wire bytes (all rounds) that is not model payload", None
+        "0-1", "share of first-hop wire bytes (whole run) that is not model payload", None
     )
     wire_bytes_to_target: int | None = column("B", "first-hop wire bytes until the target", None)
     energy_to_target_j: float | None = column(

@@ -42,7 +42,8 @@ def markdown() -> str:
         for c in columns(row_type):
             kind = _KIND[c.kind] + (" or blank" if c.optional else "")
             if name.endswith(".json"):
-                kind = kind.replace("blank", "null").replace("`cause:n;...`", "`{cause: n}`")
+                key = "class_direction" if c.name == "ledger" else "cause"
+                kind = kind.replace("blank", "null").replace("`cause:n;...`", f"`{{{key}: n}}`")
             out.append(f"| `{c.name}` | {kind} | {c.unit or '—'} | {c.doc.replace('|', '/')} |")
         out.append("")
     out += ["### Dropout causes", "", "| cause | meaning |", "|---|---|"]

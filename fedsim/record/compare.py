@@ -329,7 +329,7 @@ def _quantities(runs: list[RunData]) -> list[Quantity]:
         derived("ledger_retx_bytes", "  retransmitted", [_ledger(s, "retx") for s in S], "lower"),
         derived("ledger_lost_bytes", "  lost", [_ledger(s, "lost") for s in S], "lower"),
         derived("overhead_share_pct", "  not model (share)", share, "lower"),
-        q("wire_bytes_per_update", "wire per accepted update", "lower"),
+        q("wire_bytes_per_update", "wire / accepted update", "lower"),
         derived(
             "dropouts_total",
             "dropouts (total)",
@@ -428,16 +428,27 @@ def write_compare(table: CompareTable, out_dir: str | Path) -> tuple[Path, Path]
     return md, csv_path
 
 
-def rich_table(table: CompareTable) -> Any:
-    """A rich Table; deltas coloured green when better, red when worse."""
+RUNS_PER_TABLE = 4
+"""Runs per terminal table (the baseline and three others): 100 columns stay readable;
+more runs are printed as several tables, each starting with the baseline."""
+
+
+def rich_table(table: CompareTable, runs: Sequence[int] | None = None) -> Any:
+    """A rich Table of `runs` (indices, the baseline first; default all); deltas coloured
+    green when better, red when worse."""
     from rich.table import Table
 
+    shown = list(range(len(table.labels))) if runs is None else list(runs)
+    part = ""
+    if len(shown) < len(table.labels):
+        part = f" (runs {shown[1] + 1}-{shown[-1] + 1} of {len(table.labels)})"
     t = Table(
-        title="Run comparison",
+        title="Run comparison" + part,
         caption=f"baseline: {table.labels[0]}; under each value: ratio and change against it",
     )
     t.add_column("quantity", style="bold", no_wrap=True)
-    for i, (label, bad) in enumerate(zip(table.labels, table.mismatched, strict=True)):
+    for i in shown:
+        label, bad = table.labels[i], table.mismatched[i]
         t.add_column(
             ("⚠ " if bad else "") + label.replace(", ", "\n") + ("\n(baseline)" if i == 0 else ""),
             justify="right",
@@ -446,7 +457,7 @@ def rich_table(table: CompareTable) -> Any:
         )
     for q in table.quantities:
         cells = []
-        for i in range(len(table.labels)):
+        for i in shown:
             text = table.short_cell(q, i)
             if q.key == "overrides":
                 text = text.replace("; ", "\n")
@@ -466,7 +477,10 @@ def print_table(table: CompareTable, console: Any = None) -> None:
     console = console or Console(width=min(Console().width, 100))
     for w in table.warnings:
         console.print(f"[bold red]WARNING:[/] {w}", markup=True, highlight=False)
-    console.print(rich_table(table))
+    others = list(range(1, len(table.labels)))
+    step = RUNS_PER_TABLE - 1
+    for start in range(0, max(len(others), 1), step):
+        console.print(rich_table(table, [0, *others[start : start + step]]))
 
 
 def _finished(folder: Path) -> bool:

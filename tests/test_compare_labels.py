@@ -84,3 +84,13 @@ def test_globs_and_sweep_folders_expand_to_their_runs(four: list[Path], tmp_path
     assert expand_run_args([four[1], str(root / "*")])[0] == four[1]  # order kept, once each
     with pytest.raises(FedsimError, match="matches no finished run"):
         expand_run_args([str(tmp_path / "nothing-*")])
+
+
+def test_many_runs_print_as_several_tables_each_with_the_baseline(tmp_path: Path) -> None:
+    runs = [write_synthetic_run(tmp_path, name=f"r{i}", seed=i + 1) for i in range(6)]
+    buf = io.StringIO()
+    print_table(compare_runs(runs), Console(file=buf, width=100))
+    text = buf.getvalue()
+    assert text.count("Run comparison (runs") == 2  # runs 2-4 and 5-6, baseline in each
+    assert text.count("(baseline)") == 2
+    assert max(len(line) for line in text.splitlines()) <= 100

@@ -49,6 +49,12 @@ class MessageTap(Protocol):
     def sent(self, node: str, direction: int, nbytes: int, mark: int, event: Any) -> None: ...
 
 
+class ModelMeter(Protocol):
+    """Counts the model bytes (encoded tensors) in each write of one direction."""
+
+    def count(self, chunk: bytes) -> int: ...
+
+
 class EmulatedTransport(asyncio.Transport):
     """One end of an emulated TCP connection."""
 
@@ -253,7 +259,7 @@ class EmulatedConnection:
         self._eof_after = [False, False]
         self._head_given = [0, 0]
         """Bytes of the first pending message already handed over with its head."""
-        self._model = (ModelBytes(), ModelBytes())
+        self._model = (wire.model_meter(), wire.model_meter())
         """Per direction: which written bytes are model (the byte ledger)."""
         self.broken = False
         self._open_ends = 2
@@ -395,6 +401,9 @@ class Wire:
         """Called with (node, direction, nbytes) for every message (e.g. battery drain)."""
         self.tap: MessageTap | None = None
         """Sees every message handed to a channel (the run's evidence, fedsim.net.evidence)."""
+        self.model_meter: Callable[[], ModelMeter] = ModelBytes
+        """Makes, per connection direction, what tells model bytes in a write (the byte
+        ledger): HTTP framing by default; another application protocol brings its own."""
         self._next_port = 40000
 
     def listen(self, host: str, port: int, node: str, factory: ProtocolFactory) -> None:

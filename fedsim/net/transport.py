@@ -32,7 +32,14 @@ from fedsim.clock import VirtualTimeLoop, sim_event_to_future
 from fedsim.net.channel import DOWN, UP, Channel
 from fedsim.net.http_bytes import ModelBytes
 
-__all__ = ["EmulatedConnection", "EmulatedConnector", "EmulatedSite", "EmulatedTransport", "Wire"]
+__all__ = [
+    "EmulatedConnection",
+    "EmulatedConnector",
+    "EmulatedSite",
+    "EmulatedTransport",
+    "ModelMeter",
+    "Wire",
+]
 
 ProtocolFactory = Callable[[], asyncio.Protocol]
 ChannelOpener = Callable[[str, str], tuple[Channel, float]]

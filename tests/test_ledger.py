@@ -9,12 +9,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import simpy
 import yaml
 from topo import tiny_topology
 
 from fedsim.audit import audit
 from fedsim.fl.codec import encode
+from fedsim.net.flow import FlowChannel
 from fedsim.net.http_bytes import ModelBytes
+from fedsim.net.link import Hop, Link, Transmitter
+from fedsim.net.loss import Bernoulli
+from fedsim.net.packet import PacketChannel
 from fedsim.record.report_ledger import ledger_html
 from fedsim.record.runs import load_run
 from fedsim.run import RunResult, run_scenario, simulate
@@ -142,3 +147,30 @@ def test_ledger_csv_is_written_and_read_back(tmp_path: Path) -> None:
     assert "rpi4" in html  # the device profile rows
     assert run.summary.overhead_share is not None
     assert 0 < run.summary.overhead_share < 1
+
+
+@pytest.mark.parametrize("channel_type", [FlowChannel, PacketChannel])
+@pytest.mark.parametrize("loss", [0.0, 0.05])
+def test_a_cut_takes_back_the_wire_classes_exactly(channel_type: type, loss: float) -> None:
+    """Mid-transfer, what is booked past the cut is taken back class by class: the
+    classes still add up to the wire bytes, and none goes negative."""
+    env = simpy.Environment()
+    link = Link("l", "l.a", "l.b", (Transmitter("l>", 20e3), Transmitter("l<", 20e3)), 0.05,
+                loss=(Bernoulli(loss), Bernoulli(loss)))  # fmt: skip
+    ch = channel_type(env, (Hop(link, 0),), np.random.default_rng(1))
+
+    def send() -> object:
+        yield ch.connect()
+        ev = ch.send(0, 30_000)
+        ev.defused = True
+        yield env.timeout(1000)
+
+    env.process(send())
+    env.run(until=6.0)
+    ch.break_("cut")
+    for c in link.counters:
+        parts = c.data_bytes + c.header_bytes + c.control_bytes + c.retx_bytes
+        assert parts == c.wire_bytes
+        assert min(c.data_bytes, c.header_bytes, c.control_bytes, c.retx_bytes) >= 0
+        assert 0 <= c.lost_bytes <= c.wire_bytes
+    assert 0 < link.counters[0].data_bytes < 30_000

@@ -19,7 +19,7 @@ export OPENBLAS_NUM_THREADS=1
 export MKL_NUM_THREADS=1
 export NUMBA_NUM_THREADS=1
 
-.PHONY: setup run test test-all bench bench-scale lint fmt compare report sweep golden clean results-doc
+.PHONY: setup run test test-all bench bench-scale lint fmt compare report sweep golden clean results-doc devices-doc
 
 # The example task plug-in (examples/fedsim-task-example) is installed too: the tests
 # run a topology through its entry point, as a user's own package would be found.
@@ -59,6 +59,9 @@ fmt: $(STAMP)
 
 results-doc: $(STAMP)
 	$(BIN)/python -m fedsim.record.schema_doc docs/results.md
+
+devices-doc: $(STAMP)
+	$(BIN)/python -m fedsim.devices_doc docs/topology.md
 
 compare: $(STAMP)
 	$(BIN)/fedsim compare $(RUNS)

@@ -14,7 +14,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,8 +39,9 @@ from fedsim.net.network import Network
 from fedsim.net.transport import EmulatedConnector, EmulatedSite, Wire
 from fedsim.record.dropouts import dropout_cells, never_contributed
 from fedsim.record.fingerprint import code_fingerprint
+from fedsim.record.ledger import RoundLedger, ledger_rows, ledger_summary, link_cells
 from fedsim.record.recorder import Recorder
-from fedsim.record.schema import ClientRow, LinkRow, RoundRow, Summary, TimelineRow
+from fedsim.record.schema import ClientRow, LedgerRow, LinkRow, RoundRow, Summary, TimelineRow
 from fedsim.record.writer import write_json, write_run
 from fedsim.rng import Streams
 from fedsim.scenario import Scenario, prepare_scenario
@@ -72,6 +73,8 @@ class RunResult:
     topology: dict[str, Any]
     evidence: Evidence | None = None
     """What the auditor checks the results against (fedsim.net.evidence)."""
+    ledger: list[LedgerRow] = field(default_factory=list)
+    """ledger.csv: where the bytes went (fedsim.record.ledger)."""
 
     @property
     def rounds(self) -> list[RoundRow]:
@@ -267,6 +270,9 @@ def _simulate(
     evaluator = engine.evaluator
     access = _access_links(net)
     totals = {"up": 0, "down": 0, "wire_up": 0, "wire_down": 0}
+    round_ledger = RoundLedger(
+        access, net.live_channels, lambda: sum(sum(batteries.energy(d.name)) for d in devices)
+    )
 
     def byte_totals(crossed_by: float | None = None) -> dict[str, int]:
         """Payload and wire bytes on the devices' access links (what reconciles with
@@ -287,6 +293,7 @@ def _simulate(
 
     def on_round(rec: RoundRecord) -> None:
         now = byte_totals(crossed_by=loop.time())
+        round_ledger.close(str(rec.round), loop.time())
         delta = {k: now[k] - totals[k] for k in now}
         totals.update(now)
         row = RoundRow(
@@ -377,13 +384,26 @@ def _simulate(
     net.finish(end)
     recorder.close(end)
     after = byte_totals()
+    round_ledger.close("after", None)
     tail = {k: after[k] - totals[k] for k in after}
     proof = evidence.finish(end, tail, batteries.evidence())
     result = _collect(
         sc, evaluator, engine, net, wire, batteries, recorder, clients, end, wall, tail
     )
     result.evidence = proof
+    _add_ledger(result, round_ledger.rows)
     return result
+
+
+def _add_ledger(result: RunResult, round_rows: list[LedgerRow]) -> None:
+    """ledger.csv's rows and summary.json's ledger fields (fedsim.record.ledger)."""
+    s = result.summary
+    target_round = None
+    if s.time_to_target_s is not None:
+        target_round = next(r.round for r in result.rounds if r.sim_time_s == s.time_to_target_s)
+    result.ledger = ledger_rows(result.links, result.clients, round_rows)
+    fields = ledger_summary(result.ledger, result.rounds, result.clients, target_round)
+    result.summary = replace(s, **fields)
 
 
 def _collect(
@@ -424,7 +444,7 @@ def _collect(
                 direction=label, payload_bytes=c.payload_bytes, wire_bytes=c.wire_bytes,
                 packets=c.packets, retransmissions=c.retransmissions, drops=c.drops,
                 busy_fraction=min(1.0, tx.busy_time / end) if end > 0 else 0.0,
-                down_time_s=link.down_time,
+                down_time_s=link.down_time, **link_cells(c),
             ))  # fmt: skip
     client_rows: list[ClientRow] = []
     energies: list[float] = []
@@ -559,6 +579,7 @@ def run_scenario(
         result = simulate(
             scenario, progress=bar, warn=print_warning, audit=False, last_in_process=last_in_process
         )
+    result.summary = replace(result.summary, overrides=list(overrides))
     out = Path(out_root) / (run_name or run_name_for(scenario, overrides))
     config = dict(scenario.raw)
     config["name"] = scenario.name
@@ -572,6 +593,7 @@ def run_scenario(
         clients=result.clients,
         topology=result.topology,
         summary=result.summary,
+        ledger=result.ledger,
     )
     _write_audit(out, result if audit else None)  # before plots: a broken run gets none
     if plots:

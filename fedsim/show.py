@@ -352,7 +352,8 @@ def describe(sc: Scenario, model_bytes: int | None = None) -> Tree:
     if sc.failures:
         fails = root.add("[bold]scheduled failures[/]")
         for f in sc.failures:
-            fails.add(f"{f.target} {f.name} down at {f.at_s:.0f} s for {f.duration_s:.0f} s")
+            for_ = "for good" if f.duration_s == float("inf") else f"for {f.duration_s:.0f} s"
+            fails.add(f"{f.target} {f.name} down at {f.at_s:.0f} s {for_}")
     return root
 
 

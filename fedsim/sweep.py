@@ -9,6 +9,8 @@ Sweep file (YAML)::
       links.0.loss: [0.0, 0.05]    # list items by index (or by their `name`)
     seeds: [1, 2, 3]               # every grid point runs once per seed
     set: ["fl.rounds=20"]          # optional: overrides applied to every run
+    reference: {fl.codec: float32} # optional: the point effects are measured against
+                                   # (default: the first; keys left out take their first value)
 
 Every grid key must already exist in the base topology (typos fail before anything runs).
 Each run gets a deterministic name from its overrides and seed, and writes
@@ -16,8 +18,9 @@ Each run gets a deterministic name from its overrides and seed, and writes
 code fingerprint (fedsim.record.fingerprint) is skipped, so an interrupted sweep resumes where
 it stopped, while runs made by other code are re-run (`--reuse-stale` keeps them). Runs go to
 a local process pool by default or to a Dask cluster (`--scheduler tcp://host:8786`). At the
-end the sweep writes, per grid point, the mean and 95% t-interval over seeds of the final
-metric, time-to-target and bytes (aggregate.csv/.md, plots, report.html). See docs/sweeps.md.
+end the sweep writes, per grid point, a centre and 95% interval over seeds of the final
+metric, time-to-target, bytes and energy, and each point's ratio or difference against the
+reference point (aggregate.csv/.md, plots, report.html). See docs/sweeps.md.
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ __all__ = [
 Runner = Callable[[Path, int, tuple[str, ...], Path, str], Path]
 """runner(base, seed, overrides, out_root, run_name) -> run folder."""
 
-_ALLOWED = {"name", "base", "grid", "seeds", "set"}
+_ALLOWED = {"name", "base", "grid", "seeds", "set", "reference"}
 _CONNECT_TIMEOUT = "5s"
 
 
@@ -71,6 +74,8 @@ class SweepSpec:
     grid: dict[str, list[Any]]
     seeds: list[int]
     fixed: tuple[str, ...] = ()
+    reference: str | None = None
+    """The label of the point effects are measured against (None: the first)."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,8 @@ class SweepResult:
     stale: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     outputs: list[Path] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """Statistics a reader must know (too few seeds to resolve the effects)."""
 
 
 def _format_value(value: Any) -> str:
@@ -148,7 +155,32 @@ def load_sweep(path: str | Path) -> SweepSpec:
     fixed = data.get("set") or []
     if not isinstance(fixed, list) or not all(isinstance(s, str) and "=" in s for s in fixed):
         raise FedsimError(f'{p}: set must be a list of "key.path=value" strings')
-    return SweepSpec(name, base, {str(k): v for k, v in grid.items()}, seeds, tuple(fixed))
+    grid = {str(k): v for k, v in grid.items()}
+    reference = _reference_label(p, grid, data.get("reference"))
+    return SweepSpec(name, base, grid, seeds, tuple(fixed), reference)
+
+
+def _point_label(point: Sequence[tuple[str, Any]]) -> str:
+    return ", ".join(f"{k}={_format_value(v)}" for k, v in point) or "base"
+
+
+def _reference_label(p: Path, grid: dict[str, list[Any]], given: Any) -> str | None:
+    """`reference: {key: value}` -> that grid point's label; keys left out take their first
+    grid value; a key or value not in the grid is an error naming what is."""
+    if given is None:
+        return None
+    if not isinstance(given, dict):
+        raise FedsimError(f"{p}: reference must map grid keys to one of their values")
+    for key, value in given.items():
+        if key not in grid:
+            raise FedsimError(f"{p}: reference.{key} is not a grid key (grid: {', '.join(grid)})")
+        if value not in grid[key]:
+            known = ", ".join(_format_value(v) for v in grid[key])
+            raise FedsimError(
+                f"{p}: reference.{key}: {_format_value(value)} is not one of its grid "
+                f"values ({known})"
+            )
+    return _point_label([(k, given.get(k, values[0])) for k, values in grid.items()])
 
 
 def _lookup(doc: Any, key: str) -> str | None:
@@ -223,7 +255,16 @@ def validate_keys(spec: SweepSpec) -> None:
         try:
             load(spec.base, [*spec.fixed, override])
         except FedsimError as exc:
+            if _names_the_key(str(exc), key):
+                raise FedsimError(f"sweep value {override}: {exc}") from None
             raise FedsimError(f"{message} (loader: {exc})") from exc
+
+
+def _names_the_key(error: str, key: str) -> bool:
+    """The loader's error is about this key's value (`fl.codec: 'int4' is not one of
+    ...`), not about the key being unknown: the key exists (a default), the value is bad."""
+    where, _, why = error.partition(": ")
+    return where.split(" ")[-1] in (key, key.replace(".", "..")) and "unknown key" not in why
 
 
 def _slug(text: str) -> str:
@@ -237,7 +278,7 @@ def expand(spec: SweepSpec) -> list[SweepRun]:
     for combo in itertools.product(*(spec.grid[k] for k in keys)):
         point = tuple(zip(keys, combo, strict=True))
         overrides = tuple(f"{k}={_format_value(v)}" for k, v in point)
-        label = ", ".join(f"{k}={_format_value(v)}" for k, v in point) or "base"
+        label = _point_label(point)
         digest = hashlib.sha1("\n".join(spec.fixed + overrides).encode()).hexdigest()[:6]
         short = "_".join(_slug(f"{k.rsplit('.', 1)[-1]}={_format_value(v)}") for k, v in point)
         stem = f"{short[:60]}-{digest}" if short else f"base-{digest}"
@@ -424,7 +465,9 @@ def run_sweep(
             f"this process {current}); the next sweep will re-run them. Do the workers run "
             "another fedsim checkout or package versions?"
         )
-    result.outputs = write_sweep_outputs(spec, runs, runs_root, sweep_dir)
+    result.outputs = write_sweep_outputs(spec, runs, runs_root, sweep_dir, result.warnings)
+    for line in result.warnings:
+        say(f"warning: {line}")
     return result
 
 

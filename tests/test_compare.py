@@ -64,7 +64,8 @@ def test_mismatched_runs_are_flagged_not_silent(runs: list[Path], tmp_path: Path
     assert "metric_name" in table.warnings[0]
     md, csv_path = write_compare(table, tmp_path / "cmp")
     assert "**Warning:**" in md.read_text()
-    assert "⚠ rl" in md.read_text()
+    assert f"⚠ {table.labels[2]}" in md.read_text()
+    assert "name=rl" in table.labels[2]
     rows = list(csv.DictReader(io.StringIO(csv_path.read_text())))
     assert [r["mismatch"] for r in rows] == ["", "", "yes"]
 

@@ -20,7 +20,7 @@ from fedsim.cli import main
 from fedsim.config.strategies import STRATEGY_OPTIONS
 from fedsim.config.tasks import DIGITS_CLASS_COUNTS, TASK_VARIANTS, classifier_memory_bytes
 from fedsim.errors import ScenarioError
-from fedsim.scenario import parse_scenario
+from fedsim.scenario import apply_overrides, parse_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,6 +43,17 @@ def _error(**change: Any) -> ScenarioError:
         ({"fl__strategy": "fedprox", "fl__options": {"mu": 0.1}, "fl__local__mu": 0.2},
          "fl.options.mu", "given twice"),
         ({"fl__strategy": "krum", "fl__local__f": 1}, "fl.local.f", "unknown key"),
+        ({"fl__strategy": {"name": "fedavg", "mu": 0.1}}, "fl.strategy.mu",
+         "unknown option for fedavg (takes no options)"),
+        ({"fl__strategy": {"name": "fedprox", "beta": 1}}, "fl.strategy.beta",
+         "unknown option for fedprox (takes: mu)"),
+        ({"fl__strategy": {"name": "fedprox", "mu": -1}}, "fl.strategy.mu", "at least 0"),
+        ({"fl__strategy": {"mu": 0.1}}, "fl.strategy.name", "is required"),
+        ({"fl__strategy": {"name": "fedsgd"}}, "fl.strategy.name", "'fedsgd' is not one of"),
+        ({"fl__strategy": {"name": "fedprox", "mu": 0.1}, "fl__options": {"mu": 0.2}},
+         "fl.options", "given twice"),
+        ({"fl__strategy": {"name": "fedprox", "mu": 0.1}, "fl__local__mu": 0.2},
+         "fl.strategy.mu", "given twice"),
         ({"links__wifi__jitter": {"kind": "gauss", "std": "1ms"}}, "links.wifi.jitter.kind",
          "unknown kind 'gauss' (known: uniform, normal, pareto)"),
         ({"links__wifi__jitter": {"kind": "normal"}}, "links.wifi.jitter.std", "is required"),
@@ -206,3 +217,17 @@ def test_a_sweep_checks_every_grid_point_before_the_first_run(tmp_path: Path) ->
         run_sweep(spec, out=tmp_path / "out")  # the real runner: nothing may start
     assert str(info.value) == "sweep point 'fl.rounds=0': fl.rounds: must be at least 1, got 0"
     assert not list((tmp_path / "out").rglob("summary.json"))
+
+
+def test_one_set_switches_a_strategy_written_with_its_options() -> None:
+    """`fl.strategy: {name: fedprox, mu: 0.01}`: `--set fl.strategy=fedavg` replaces the
+    strategy and its options at once; the older `fl.options` form keeps working."""
+    written = tiny_topology(fl__strategy={"name": "fedprox", "mu": 0.01})
+    prox = parse_scenario(written)
+    assert (prox.fl.strategy, dict(prox.fl.options)) == ("fedprox", {"mu": 0.01})
+    switched = parse_scenario(apply_overrides(written, ["fl.strategy=fedavg"]))
+    assert (switched.fl.strategy, dict(switched.fl.options)) == ("fedavg", {})
+    tuned = parse_scenario(apply_overrides(written, ["fl.strategy.mu=0.5"]))
+    assert dict(tuned.fl.options) == {"mu": 0.5}
+    older = parse_scenario(tiny_topology(fl__strategy="fedprox", fl__options={"mu": 0.2}))
+    assert (older.fl.strategy, dict(older.fl.options)) == ("fedprox", {"mu": 0.2})

@@ -1,8 +1,11 @@
 """The federation (`fl:`): strategy with its own options, round engine, codec, local
-training. The strategy's options are a variant chosen by `fl.strategy`."""
+training. The strategy's options are a variant chosen by `fl.strategy`, written with it
+(`strategy: {name: fedprox, mu: 0.01}`, so one `--set fl.strategy=fedavg` replaces both)
+or beside it (`strategy: fedprox` and `options: {mu: 0.01}`, the older form)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import Field, ValidationError, model_validator
@@ -61,10 +64,45 @@ class AsyncOptions(Section):
     staleness_exponent: number(0.0) = Field(0.5, description="weight (1 + staleness)^-a")  # type: ignore[valid-type]
 
 
+def _takes(name: str) -> str:
+    allowed = sorted(STRATEGY_OPTIONS[name].model_fields)
+    return f"takes: {', '.join(allowed)}" if allowed else "takes no options"
+
+
+def _strategy_mapping(data: Mapping[str, Any]) -> dict[str, Any]:
+    """`strategy: {name: X, **options}` -> `strategy: X`, `options: {...}`, each mistake
+    located under `strategy` and naming what strategy X takes."""
+    spec = dict(data["strategy"])
+    name = spec.pop("name", None)
+    if name is None:
+        raise at_key("strategy.name", f"is required (one of {', '.join(STRATEGY_OPTIONS)})")
+    if not isinstance(name, str) or name not in STRATEGY_OPTIONS:
+        raise at_key("strategy.name", f"{name!r} is not one of {', '.join(STRATEGY_OPTIONS)}")
+    if data.get("options"):
+        raise at_key("options", "given twice: fl.strategy carries the options; drop fl.options")
+    declared = STRATEGY_OPTIONS[name]
+    local = data.get("local")
+    for key in spec:
+        if key not in declared.model_fields:
+            raise at_key(f"strategy.{key}", f"unknown option for {name} ({_takes(name)})")
+        if isinstance(local, Mapping) and local.get(key) is not None:
+            raise at_key(f"strategy.{key}", f"given twice: also in fl.local.{key}")
+    try:
+        declared.model_validate(spec)
+    except ValidationError as exc:
+        path, message = first_error(exc, spec)
+        raise at_key(f"strategy.{path}", message) from None
+    return {**data, "strategy": name, "options": spec}
+
+
 class FLModel(Section):
-    strategy: choice(STRATEGY_OPTIONS) = Field("fedavg", description="aggregation strategy")  # type: ignore[valid-type]
+    strategy: choice(STRATEGY_OPTIONS) = Field(
+        "fedavg",
+        description="aggregation strategy: a name, or {name: fedprox, mu: 0.01} with its options",
+    )  # type: ignore[valid-type]
     options: dict[str, Any] = Field(
-        default_factory=dict, description="the strategy's own options, e.g. {mu: 0.01}"
+        default_factory=dict,
+        description="the strategy's own options, e.g. {mu: 0.01} (or write them in strategy)",
     )
     rounds: integer(1) = Field(20, description="maximum number of rounds (aggregations)")  # type: ignore[valid-type]
     clients_per_round: number(0.0, lo_open=True) = Field(
@@ -94,6 +132,13 @@ class FLModel(Section):
         default_factory=AsyncOptions, alias="async", description="FedBuff settings"
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _strategy_with_options(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and isinstance(data.get("strategy"), Mapping):
+            return _strategy_mapping(data)
+        return data
+
     @model_validator(mode="after")
     def _consistent(self) -> FLModel:
         cpr = self.clients_per_round
@@ -115,8 +160,12 @@ class FLModel(Section):
         allowed = sorted(declared.model_fields)
         for key in self.options:
             if key not in allowed:
-                takes = f"takes: {', '.join(allowed)}" if allowed else "takes no options"
-                raise at_key(f"options.{key}", f"unknown option for {self.strategy} ({takes})")
+                raise at_key(
+                    f"options.{key}",
+                    f"unknown option for {self.strategy} ({_takes(self.strategy)}); written "
+                    "as fl.strategy: {name: ..., " + key + ": ...}, options follow a --set "
+                    "of fl.strategy",
+                )
         local = self.local.config()
         for key in self.options:
             if key in local:

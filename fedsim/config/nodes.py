@@ -10,7 +10,14 @@ from pydantic import Field, PrivateAttr, model_validator
 
 from fedsim.config.base import Section, at_key
 from fedsim.config.connectivity import Connectivity, GroupChurn
-from fedsim.config.units import Duration, FractionRange, Name, PositiveDuration, choice, integer
+from fedsim.config.units import (
+    Duration,
+    FractionRange,
+    Name,
+    OutageDuration,
+    choice,
+    integer,
+)
 
 __all__ = ["NODE_KINDS", "Failure", "NodeItem", "Uplink"]
 
@@ -82,7 +89,9 @@ class Failure(Section):
     """A scheduled outage: a node, a link, or a partition (several links, one cause)."""
 
     at: Duration = Field(description="when it starts")  # type: ignore[valid-type]
-    duration: PositiveDuration = Field(description="how long it lasts")  # type: ignore[valid-type]
+    duration: OutageDuration = Field(  # type: ignore[valid-type]
+        description="how long it lasts, or `forever` (a permanent failure)"
+    )
     node: Name | None = Field(None, description="a node or group that goes down (all its links)")  # type: ignore[valid-type]
     link: Name | None = Field(None, description="a node or group whose uplink goes down")  # type: ignore[valid-type]
     partition: Names | None = Field(

@@ -24,8 +24,9 @@ def _inline(node: Any, defs: dict[str, Any]) -> Any:
     return {k: _inline(v, defs) for k, v in node.items() if k != "title"}
 
 
-def _strategy_branches() -> list[dict[str, Any]]:
-    """`fl.options` is the variant `fl.strategy` names (fedavg when absent)."""
+def _strategy_branches(names: dict[str, Any]) -> list[dict[str, Any]]:
+    """`fl.options`, or the options written in `fl.strategy: {name: ...}`, are the variant
+    the strategy names (fedavg when absent)."""
     out = []
     for name, model in STRATEGY_OPTIONS.items():
         options = model.model_json_schema(mode="validation")
@@ -37,6 +38,24 @@ def _strategy_branches() -> list[dict[str, Any]]:
         if name == "fedavg":
             strategy = {"anyOf": [strategy, {"not": {"required": ["strategy"]}}]}
         out.append({"if": strategy, "then": {"properties": {"options": options}}})
+        written = {
+            **options,
+            "required": ["name"],
+            "properties": {"name": names, **options.get("properties", {})},
+        }
+        out.append(
+            {
+                "if": {
+                    "required": ["strategy"],
+                    "properties": {
+                        "strategy": {"type": "object", "properties": {"name": {"const": name}}}
+                    },
+                },
+                "then": {
+                    "properties": {"strategy": written, "options": {"maxProperties": 0}},
+                },
+            }
+        )
     return out
 
 
@@ -45,7 +64,13 @@ def topology_json_schema() -> dict[str, Any]:
     raw = Topology.model_json_schema(mode="validation")
     schema = _inline({k: v for k, v in raw.items() if k != "$defs"}, raw.get("$defs", {}))
     fl = schema["properties"]["fl"]
-    fl["allOf"] = _strategy_branches()
+    names = {k: v for k, v in fl["properties"]["strategy"].items() if k in ("enum", "type")}
+    fl["properties"]["strategy"] = {
+        "description": fl["properties"]["strategy"]["description"],
+        "default": "fedavg",
+        "anyOf": [names, {"type": "object", "required": ["name"], "properties": {"name": names}}],
+    }
+    fl["allOf"] = _strategy_branches(names)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "fedsim topology file",

@@ -21,6 +21,7 @@ __all__ = [
     "Fraction",
     "FractionRange",
     "Name",
+    "OutageDuration",
     "PositiveDuration",
     "PositiveFraction",
     "Rate",
@@ -83,6 +84,22 @@ FRACTION_SCHEMA = _unit_schema(units.parse_fraction, {**_NUMBER, "maximum": 1})
 
 Duration = parsed(units.parse_duration, DURATION_SCHEMA)
 PositiveDuration = parsed(_positive_duration, DURATION_SCHEMA)
+
+FOREVER = "forever"
+"""What a failure's `duration` says for an outage that never ends."""
+
+
+def _outage_duration(v: Any) -> float:
+    if isinstance(v, str) and v.strip().lower() == FOREVER:
+        return math.inf
+    try:
+        return _positive_duration(v)
+    except ValueError as exc:
+        raise ValueError(f"{exc}, or `{FOREVER}` (it never ends)") from None
+
+
+OutageDuration = parsed(_outage_duration, {"anyOf": [DURATION_SCHEMA, {"const": FOREVER}]})
+"""A positive duration, or `forever` (infinite: the element never comes back)."""
 Bandwidth = parsed(units.parse_bandwidth, _unit_schema(units.parse_bandwidth, _NUMBER))
 Size = parsed(units.parse_size, _unit_schema(units.parse_size, _NUMBER))
 Energy = parsed(units.parse_energy, _unit_schema(units.parse_energy, _NUMBER))

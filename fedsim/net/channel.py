@@ -52,6 +52,12 @@ class Channel(Protocol):
         Optional: a channel without it hands every message over at its last byte."""
         ...
 
+    def count_model(self, direction: int, nbytes: int) -> None:
+        """Of the payload just sent in `direction`, `nbytes` are model envelopes' tensors
+        (`LinkCounters.model_bytes` on every hop, the byte ledger). Optional: without it
+        a channel's payload all counts as protocol."""
+        ...
+
     @property
     def finished(self) -> bool:
         """Broken, or closed with nothing left to deliver: the network may forget it."""

@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from fedsim.net.link import Hop, Link, LinkCounters, Transmitter
+from fedsim.net.link import Hop, Link, LinkCounters, Transmitter, split_taken
 from fedsim.net.tcp import OPEN, Cubic, RtoEstimator, TcpParams, TcpSender, path_mtu, reverse_path
 
 __all__ = ["FlowChannel", "lossless_transfer_time", "wire_booked_after"]
@@ -190,6 +190,7 @@ class _Model:
             if count:
                 c = P.counters[i]
                 c.wire_bytes += nbytes
+                c.control_bytes += nbytes
                 c.packets += 1
         return t
 
@@ -267,6 +268,7 @@ class _Model:
         for tx, c in zip(back.tx, back.counters, strict=True):
             tx.reserve(t, bits)
             c.wire_bytes += n * ab
+            c.control_bytes += n * ab
             c.packets += n
 
     # -- handshake ---------------------------------------------------------------------------
@@ -296,10 +298,13 @@ class _Model:
     def _count_partial(self, d: int, nbytes: int, upto: int, drop: bool = False) -> None:
         P = self.paths[d]
         for i in range(upto + (1 if drop else 0)):
-            P.counters[i].wire_bytes += nbytes
-            P.counters[i].packets += 1
+            c = P.counters[i]
+            c.wire_bytes += nbytes
+            c.control_bytes += nbytes
+            c.packets += 1
         if drop:
             P.counters[upto].drops += 1
+            P.counters[upto].lost_bytes += nbytes
 
     # -- data ----------------------------------------------------------------------------------
     def transfer(self, t: float, d: int, nbytes: int, s: _Sender) -> float:
@@ -359,6 +364,8 @@ class _Model:
         wire = nbytes + pkts * ovh
         for c in P.counters:
             c.wire_bytes += wire
+            c.data_bytes += nbytes
+            c.header_bytes += pkts * ovh
             c.packets += pkts
         return last, t
 
@@ -404,6 +411,8 @@ class _Replay(TcpSender):
         self.open: list[int] = []
         self.open_t = t
         self.open_retx = 0
+        self.open_rx: list[int] = []
+        """Positions in the open flight of the segments sent again."""
         self.queue: deque[_Flight] = deque()
         self.last_flight_t = t
 
@@ -449,12 +458,17 @@ class _Replay(TcpSender):
         where = m.lost_at(d, w)
         P.counters[0].retransmissions += self.open_retx
         self.open_retx = 0
+        rx, self.open_rx = self.open_rx, []
         self.last_flight_t = t
         full = hops == len(P.tx)
         if full and where.max() < 0:
             wire = pay + w * ovh
+            rx_pay = sum(sizes[j] for j in rx)
             for c in P.counters:
                 c.wire_bytes += wire
+                c.data_bytes += pay - rx_pay
+                c.header_bytes += (w - len(rx)) * ovh
+                c.retx_bytes += rx_pay + len(rx) * ovh
                 c.packets += w
             self.queue.append(_Flight(t, seqs, first, spacing, []))
             return
@@ -465,9 +479,17 @@ class _Replay(TcpSender):
                 if wl[j] < 0 or hops <= wl[j]:
                     wl[j] = hops
                     queued.add(j)
+        again = set(rx)
         for i, c in enumerate(P.counters):
             on = [j for j, h in enumerate(wl) if h < 0 or h > i or (h == i and j not in queued)]
-            c.wire_bytes += sum(sizes[j] for j in on) + len(on) * ovh
+            on_pay = sum(sizes[j] for j in on)
+            rx_on = [j for j in on if j in again]
+            rx_pay = sum(sizes[j] for j in rx_on)
+            c.wire_bytes += on_pay + len(on) * ovh
+            c.data_bytes += on_pay - rx_pay
+            c.header_bytes += (len(on) - len(rx_on)) * ovh
+            c.retx_bytes += rx_pay + len(rx_on) * ovh
+            c.lost_bytes += sum(sizes[j] + ovh for j in on if wl[j] == i)
             c.packets += len(on)
             c.drops += wl.count(i)
         self.queue.append(_Flight(t, seqs, first, spacing, wl))
@@ -606,6 +628,7 @@ class _Replay(TcpSender):
         self.open.append(q)
         if retx:
             self.open_retx += 1
+            self.open_rx.append(len(self.open) - 1)
 
     def transmit_new(self, first: int, k: int) -> None:
         """TcpSender hook: k new segments join the open flight."""
@@ -659,11 +682,10 @@ class FlowChannel:
             _Sender(RtoEstimator(p), Cubic(p), float(p.initial_window)) for _ in (UP, DOWN)
         )
         self._pending: dict[simpy.Event, None] = {}
-        self._ahead: dict[
-            simpy.Event, tuple[float, float, list[tuple[LinkCounters, int, int]]]
-        ] = {}
-        """Per pending event: (start, delivery, counts it added per link direction), the
-        part booked ahead of the clock that `break_` takes back."""
+        self._ahead: dict[simpy.Event, tuple[float, float, list[tuple[Any, ...]]]] = {}
+        """Per pending event: (start, delivery, what it added per link direction: counters,
+        wire, packets, the wire classes, lost), booked ahead of the clock; `break_`
+        takes it back."""
         self._counters = [c for P in self._m.paths for c in P.counters]
         self._heads: dict[simpy.Event, tuple[simpy.Event, int]] = {}
         self._broken: str | None = None
@@ -712,6 +734,11 @@ class FlowChannel:
         self._at(t, lambda: self._finish(ev, nbytes))
         return ev
 
+    def count_model(self, direction: int, nbytes: int) -> None:
+        """Of the payload just sent in `direction`, `nbytes` are model (the byte ledger)."""
+        for c in self._m.paths[direction].counters:
+            c.model_bytes += nbytes
+
     def head(self, event: simpy.Event) -> tuple[simpy.Event, int] | None:
         """For a message longer than one segment: an event that succeeds when its first
         segment reaches the receiver, and that segment's size (the receiver may read
@@ -740,6 +767,7 @@ class FlowChannel:
         for d in (UP, DOWN):
             for c in self._m.paths[d].counters:
                 c.wire_bytes += 2 * self.params.ack_bytes
+                c.control_bytes += 2 * self.params.ack_bytes
                 c.packets += 2
 
     @property
@@ -747,19 +775,23 @@ class FlowChannel:
         return self._broken is not None or (self._closed and not self._pending)
 
     # -- internals -------------------------------------------------------------------------------
-    def _counts(self) -> list[tuple[int, int]]:
-        return [(c.wire_bytes, c.packets) for c in self._counters]
+    def _counts(self) -> list[tuple[int, ...]]:
+        return [
+            (c.wire_bytes, c.packets, c.data_bytes, c.header_bytes, c.control_bytes,
+             c.retx_bytes, c.lost_bytes)
+            for c in self._counters
+        ]  # fmt: skip
 
     def _book_ahead(
-        self, ev: simpy.Event, start: float, end: float, before: list[tuple[int, int]]
+        self, ev: simpy.Event, start: float, end: float, before: list[tuple[int, ...]]
     ) -> None:
         """Remember what went on the wire now for [start, end], while `ev` is pending."""
         if end <= start:
             return
         added = [
-            (c, c.wire_bytes - w, c.packets - n)
-            for c, (w, n) in zip(self._counters, before, strict=True)
-            if c.wire_bytes != w or c.packets != n
+            (c, *(a - b for a, b in zip(now, was, strict=True)))
+            for c, now, was in zip(self._counters, self._counts(), before, strict=True)
+            if now[0] != was[0] or now[1] != was[1]
         ]
         if added:
             self._ahead[ev] = (start, end, added)
@@ -769,19 +801,39 @@ class FlowChannel:
         in proportion to the part of each pending exchange that lies after it: the
         counters minus these are what had crossed by `t` (a round's byte delta), and a
         cut at `t` takes back exactly these."""
+        for c, w, n, _parts, _lost in self.booked_parts_after(t):
+            yield c, w, n
+
+    def booked_parts_after(
+        self, t: float
+    ) -> Iterator[tuple[LinkCounters, int, int, list[int], int]]:
+        """As `booked_after`, with the wire bytes split by class (`WIRE_PARTS`, summing
+        to the wire bytes) and the lost bytes among them."""
         for ev, (start, end, added) in self._ahead.items():
             if ev.triggered or end <= t:
                 continue
             left = (end - max(t, start)) / (end - start)
-            for c, w, n in added:
-                yield c, round(w * left), round(n * left)
+            for c, w, n, *parts, lost in added:
+                taken = round(w * left)
+                yield (
+                    c,
+                    taken,
+                    round(n * left),
+                    split_taken(taken, tuple(parts), left),
+                    min(round(lost * left), taken),
+                )
 
     def _take_back(self, now: float) -> None:
         """The path broke at `now`: wire bytes and packets booked for after it are taken
         back. Payload stays: it counts what the application handed to the network."""
-        for c, w, n in list(self.booked_after(now)):
+        for c, w, n, parts, lost in list(self.booked_parts_after(now)):
             c.wire_bytes -= w
             c.packets -= n
+            c.data_bytes -= parts[0]
+            c.header_bytes -= parts[1]
+            c.control_bytes -= parts[2]
+            c.retx_bytes -= parts[3]
+            c.lost_bytes -= lost
         self._ahead.clear()
 
     def _at(self, t: float, fn: Any) -> None:

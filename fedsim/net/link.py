@@ -16,7 +16,20 @@ import numpy as np
 
 from fedsim.net.bookings import GapIndex, ReadyFrontier
 
-__all__ = ["Hop", "Jitter", "Link", "LinkCounters", "LossModel", "NoLoss", "Transmitter"]
+__all__ = [
+    "WIRE_PARTS",
+    "Hop",
+    "Jitter",
+    "Link",
+    "LinkCounters",
+    "LossModel",
+    "NoLoss",
+    "Transmitter",
+    "split_taken",
+]
+
+WIRE_PARTS = ("data_bytes", "header_bytes", "control_bytes", "retx_bytes")
+"""The classes of wire bytes: they sum to `LinkCounters.wire_bytes`."""
 
 
 class LossModel(Protocol):
@@ -117,6 +130,21 @@ class LinkCounters:
     packets: int = 0
     retransmissions: int = 0
     drops: int = 0
+    # The byte ledger (fedsim.record.ledger), classified where the bytes are counted:
+    # data + header + control + retx == wire_bytes, model <= payload, lost <= wire.
+    model_bytes: int = 0
+    """Of payload_bytes, the model envelopes' encoded tensors (the rest is protocol:
+    HTTP heads, polls, registrations, status, envelope headers)."""
+    data_bytes: int = 0
+    """Payload carried by first transmissions of data segments on this hop."""
+    header_bytes: int = 0
+    """TCP/IP headers and framing of those segments."""
+    control_bytes: int = 0
+    """Packets without data: SYN, SYN-ACK, ACKs, FIN."""
+    retx_bytes: int = 0
+    """Data segments sent again, headers included."""
+    lost_bytes: int = 0
+    """Of wire_bytes, what was lost on this hop (the loss model's drops)."""
 
 
 @dataclass
@@ -160,3 +188,15 @@ class Hop:
 
     link: Link
     direction: int
+
+
+def split_taken(total: int, parts: tuple[int, ...], frac: float) -> list[int]:
+    """`parts` (summing to what was booked) scaled by `frac`, rounded so that they sum to
+    `total` exactly (the rounding remainder goes to the largest part): a take-back keeps
+    the wire classes summing to the wire bytes."""
+    out = [round(x * frac) for x in parts]
+    rest = total - sum(out)
+    if rest:
+        i = max(range(len(parts)), key=lambda k: parts[k])
+        out[i] += rest
+    return out

@@ -21,6 +21,7 @@ so overlapping failures compose. Results report the category (before the colon).
 from __future__ import annotations
 
 import errno
+import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -271,6 +272,8 @@ class Network:
         yield self.env.timeout(at)
         cause = self.cause_for(target, name, scheduled=True)
         self.set_down(target, name, cause)
+        if duration == math.inf:
+            return  # `duration: forever`: it never comes back
         yield self.env.timeout(duration)
         self.set_up(target, name, cause)
 

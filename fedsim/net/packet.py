@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from fedsim.net.link import Hop, LinkCounters, Transmitter
+from fedsim.net.link import Hop, LinkCounters, Transmitter, split_taken
 from fedsim.net.tcp import (
     Cubic,
     RtoEstimator,
@@ -64,6 +64,15 @@ class _Pkt:
         self.ack = 0
         self.sack: frozenset[int] = frozenset()
         self.ts = 0.0
+
+
+def _parts(pkt: _Pkt) -> tuple[int, int, int, int]:
+    """A packet's wire bytes by class (`WIRE_PARTS`: data, header, control, retx)."""
+    if pkt.kind != _DATA:
+        return (0, 0, pkt.wire, 0)
+    if pkt.retx:
+        return (0, 0, 0, pkt.wire)
+    return (pkt.size, pkt.wire - pkt.size, 0, 0)
 
 
 def _queue(tx: Transmitter) -> deque[float]:
@@ -198,9 +207,9 @@ class PacketChannel:
         self._last_arrival = [[0.0] * len(self.path) for _ in (UP, DOWN)]
         self._broken: str | None = None
         self._closed = False
-        self._on_air: deque[tuple[float, float, LinkCounters, int]] = deque()
-        """(start, end, counters, wire bytes) of frames booked on a transmitter that may
-        not have left yet: `break_` takes back what lay after the cut."""
+        self._on_air: deque[tuple[float, float, LinkCounters, int, _Pkt, bool]] = deque()
+        """(start, end, counters, wire bytes, packet, lost here) of frames booked on a
+        transmitter that may not have left yet: `break_` takes back what lay after the cut."""
         self._connect_ev: simpy.Event | None = None
         self._heads: dict[simpy.Event, tuple[simpy.Event, int]] = {}
         self._syn_tries = 0
@@ -255,6 +264,11 @@ class PacketChannel:
             s.try_send()
         return ev
 
+    def count_model(self, direction: int, nbytes: int) -> None:
+        """Of the payload just sent in `direction`, `nbytes` are model (the byte ledger)."""
+        for h in self.paths[direction]:
+            h.link.counters[h.direction].model_bytes += nbytes
+
     def break_(self, cause: str) -> None:
         """Fail every pending and future event with ConnectionResetError(cause)."""
         if self._broken is not None:
@@ -283,6 +297,7 @@ class PacketChannel:
                 for h in self.paths[d]:
                     c = h.link.counters[h.direction]
                     c.wire_bytes += 2 * self.params.ack_bytes
+                    c.control_bytes += 2 * self.params.ack_bytes
                     c.packets += 2
         self._closed = True
 
@@ -297,17 +312,32 @@ class PacketChannel:
         """(counters, wire bytes, packets) of frames booked on a transmitter for after
         `t` (the part of each frame's serialization past `t`; a frame not started by
         then counts as a packet): what a cut at `t` takes back."""
-        for start, end, c, wire in self._on_air:
+        for c, w, n, _parts, _lost in self.booked_parts_after(t):
+            yield c, w, n
+
+    def booked_parts_after(
+        self, t: float
+    ) -> Iterator[tuple[LinkCounters, int, int, list[int], int]]:
+        """As `booked_after`, with the wire bytes split by class (`WIRE_PARTS`, summing
+        to the wire bytes) and the lost bytes among them."""
+        for start, end, c, wire, pkt, lost in self._on_air:
             if end <= t:
                 continue
-            yield c, round(wire * (end - max(start, t)) / (end - start)), int(start >= t)
+            frac = (end - max(start, t)) / (end - start)
+            w = round(wire * frac)
+            yield c, w, int(start >= t), split_taken(w, _parts(pkt), frac), w if lost else 0
 
     def _take_back(self, now: float) -> None:
         """The path broke at `now`: frames booked to go out after it never did (payload
         stays: it counts what the application handed to the network)."""
-        for c, w, n in list(self.booked_after(now)):
+        for c, w, n, parts, lost in list(self.booked_parts_after(now)):
             c.wire_bytes -= w
             c.packets -= n
+            c.data_bytes -= parts[0]
+            c.header_bytes -= parts[1]
+            c.control_bytes -= parts[2]
+            c.retx_bytes -= parts[3]
+            c.lost_bytes -= lost
         self._on_air.clear()
 
     # -- the wire --------------------------------------------------------------------------------
@@ -334,14 +364,23 @@ class PacketChannel:
         start, end = tx.reserve(now, pkt.wire * 8.0)
         q.append(end)
         c.wire_bytes += pkt.wire
+        if pkt.kind != _DATA:
+            c.control_bytes += pkt.wire
+        elif pkt.retx:
+            c.retx_bytes += pkt.wire
+        else:
+            c.data_bytes += pkt.size
+            c.header_bytes += pkt.wire - pkt.size
         c.packets += 1
+        lost = link.loss[hop.direction].drop(self.rng)
         air = self._on_air
         while air and air[0][1] <= now:
             air.popleft()
         if end > now:
-            air.append((start, end, c, pkt.wire))
-        if link.loss[hop.direction].drop(self.rng):
+            air.append((start, end, c, pkt.wire, pkt, lost))
+        if lost:
             c.drops += 1
+            c.lost_bytes += pkt.wire
             return
         arrive = (
             end + link.latency_s + (0.0 if link.jitter is None else link.jitter.sample(self.rng))

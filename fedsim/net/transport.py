@@ -30,8 +30,16 @@ from aiohttp.client_reqrep import ConnectionKey
 
 from fedsim.clock import VirtualTimeLoop, sim_event_to_future
 from fedsim.net.channel import DOWN, UP, Channel
+from fedsim.net.http_bytes import ModelBytes
 
-__all__ = ["EmulatedConnection", "EmulatedConnector", "EmulatedSite", "EmulatedTransport", "Wire"]
+__all__ = [
+    "EmulatedConnection",
+    "EmulatedConnector",
+    "EmulatedSite",
+    "EmulatedTransport",
+    "ModelMeter",
+    "Wire",
+]
 
 ProtocolFactory = Callable[[], asyncio.Protocol]
 ChannelOpener = Callable[[str, str], tuple[Channel, float]]
@@ -46,6 +54,12 @@ class MessageTap(Protocol):
     def mark(self, node: str, direction: int) -> int: ...
 
     def sent(self, node: str, direction: int, nbytes: int, mark: int, event: Any) -> None: ...
+
+
+class ModelMeter(Protocol):
+    """Counts the model bytes (encoded tensors) in each write of one direction."""
+
+    def count(self, chunk: bytes) -> int: ...
 
 
 class EmulatedTransport(asyncio.Transport):
@@ -214,6 +228,7 @@ class EmulatedConnection:
     __slots__ = (
         "_eof_after",
         "_head_given",
+        "_model",
         "_open_ends",
         "_pending",
         "broken",
@@ -251,6 +266,8 @@ class EmulatedConnection:
         self._eof_after = [False, False]
         self._head_given = [0, 0]
         """Bytes of the first pending message already handed over with its head."""
+        self._model = (wire.model_meter(), wire.model_meter())
+        """Per direction: which written bytes are model (the byte ledger)."""
         self.broken = False
         self._open_ends = 2
 
@@ -279,6 +296,11 @@ class EmulatedConnection:
         tap = self.wire.tap
         mark = tap.mark(self.client_node, direction) if tap is not None else 0
         event = self.channel.send(direction, len(chunk))
+        model = self._model[direction].count(chunk)
+        if model and not (event.triggered and not event.ok):  # the channel took it
+            count_model = getattr(self.channel, "count_model", None)
+            if count_model is not None:  # optional: test doubles lack it
+                count_model(direction, model)
         if tap is not None:
             tap.sent(self.client_node, direction, len(chunk), mark, event)
         event.callbacks.append(lambda ev: self._delivered(ev, direction))
@@ -386,6 +408,9 @@ class Wire:
         """Called with (node, direction, nbytes) for every message (e.g. battery drain)."""
         self.tap: MessageTap | None = None
         """Sees every message handed to a channel (the run's evidence, fedsim.net.evidence)."""
+        self.model_meter: Callable[[], ModelMeter] = ModelBytes
+        """Makes, per connection direction, what tells model bytes in a write (the byte
+        ledger): HTTP framing by default; another application protocol brings its own."""
         self._next_port = 40000
 
     def listen(self, host: str, port: int, node: str, factory: ProtocolFactory) -> None:

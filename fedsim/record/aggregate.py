@@ -1,9 +1,13 @@
-"""Aggregate a sweep over seeds: per grid point, mean and 95% confidence interval.
+"""Aggregate a sweep over seeds: per grid point, a centre and 95% confidence interval, and
+each point against the reference point.
 
-Why a t-interval: sweeps use a handful of seeds, where the normal approximation is too
-optimistic. `mean ± t(0.975, n-1) · s / √n`; with one seed there is no interval (blank).
-Time- and bytes-to-target are averaged over the seeds that reached the target, and the
-count that did is reported next to them, since "faster, but only 1 of 3 got there" matters.
+Why t-intervals: sweeps use a handful of seeds, where the normal approximation is too
+optimistic; with one seed there is no interval (blank). Positive quantities (bytes, times,
+energy) are summarised on the log scale (geometric mean, an interval that stays positive,
+effects as ratios) and bounded ones (accuracy, shares) on the linear scale, clipped to their
+range (fedsim.record.sweep_stats). Time- and bytes-to-target are over the seeds that
+reached the target, and the count that did is reported next to them, since "faster, but
+only 1 of 3 got there" matters.
 """
 
 from __future__ import annotations
@@ -11,27 +15,56 @@ from __future__ import annotations
 import csv
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fedsim.record.runs import RunData, load_run
+from fedsim.record.sweep_stats import Effect, effect, interval, seeds_needed
 
 if TYPE_CHECKING:
     from fedsim.sweep import SweepRun, SweepSpec
 
-__all__ = ["QUANTITIES", "PointStats", "aggregate", "mean_ci", "write_sweep_outputs"]
+__all__ = [
+    "QUANTITIES",
+    "SCALES",
+    "PointStats",
+    "aggregate",
+    "mean_ci",
+    "seed_warnings",
+    "write_sweep_outputs",
+]
 
 QUANTITIES = {
     "final_metric": "final metric",
     "best_metric": "best metric",
     "time_to_target_s": "time to target",
     "bytes_to_target": "bytes to target",
+    "wire_bytes_to_target": "wire bytes to target",
+    "energy_to_target_j": "energy to target",
     "bytes_total": "payload bytes, up+down",
     "wire_bytes_total": "wire bytes, up+down",
+    "model_bytes_total": "model payload",
+    "overhead_bytes_total": "overhead (wire - model)",
+    "wire_bytes_per_update": "wire per update",
+    "overhead_share": "not model (share)",
     "energy_j_mean": "energy per device",
 }
+
+SCALES = {
+    key: ("linear" if key in ("final_metric", "best_metric", "overhead_share") else "log")
+    for key in QUANTITIES
+}
+"""How each quantity is summarised (fedsim.record.sweep_stats): `log` for positive,
+multiplicative ones (geometric mean, ratios), `linear` for bounded ones."""
+
+_BOUNDED_METRICS = {"accuracy": (0.0, 1.0)}
+"""Metrics with a range their intervals are clipped to."""
+
+WARN_FOR = ("final_metric", "time_to_target_s", "bytes_to_target", "wire_bytes_total",
+            "energy_j_mean")  # fmt: skip
+"""The quantities whose unresolved effects raise a seed warning."""
 
 
 def mean_ci(values: list[float]) -> tuple[float | None, float | None, float | None]:
@@ -55,8 +88,34 @@ def _value(run: RunData, key: str) -> float | None:
         return float(s.bytes_up + s.bytes_down)
     if key == "wire_bytes_total":
         return float(s.wire_bytes_up + s.wire_bytes_down)
-    v = getattr(s, key)
+    if key in ("model_bytes_total", "overhead_bytes_total"):
+        return _ledger_value(s, key)
+    v = s.get(key)
     return None if v is None else float(v)
+
+
+def _ledger_value(s: Any, key: str) -> float | None:
+    """The first hops' model bytes, or their wire bytes that are not model (protocol,
+    TCP/IP, retransmissions), both ways, whole run (summary.json `ledger`)."""
+    totals = s.get("ledger")
+    if not totals:
+        return None
+    both = ("up", "down")
+    model = sum(totals.get(f"model_{d}", 0) for d in both)
+    if key == "model_bytes_total":
+        return float(model)
+    wire = sum(
+        totals.get(f"{c}_{d}", 0) for c in ("data", "header", "control", "retx") for d in both
+    )
+    return float(wire - model)
+
+
+def _bounds(key: str, runs: list[RunData]) -> tuple[float, float] | None:
+    if key == "overhead_share":
+        return (0.0, 1.0)
+    if key in ("final_metric", "best_metric") and runs:
+        return _BOUNDED_METRICS.get(runs[0].metric_name)
+    return None
 
 
 @dataclass(frozen=True)
@@ -68,10 +127,18 @@ class PointStats:
     runs: list[RunData]
     seeds: list[int]
     stats: dict[str, tuple[int, float | None, float | None, float | None]]
+    """(n, centre, low, high) per quantity: the centre is the geometric mean on the log
+    scale (`SCALES`), the mean on the linear one."""
+    effects: dict[str, Effect | None] = field(default_factory=dict)
+    """Against the reference point (None: no values, or this is the reference)."""
+    reference: bool = False
 
 
-def aggregate(runs: list[SweepRun], runs_root: Path) -> list[PointStats]:
-    """Group finished runs by grid point (sweep order) and compute the statistics."""
+def aggregate(
+    runs: list[SweepRun], runs_root: Path, reference: str | None = None
+) -> list[PointStats]:
+    """Group finished runs by grid point (sweep order), compute the statistics and each
+    point's effects against `reference` (a point label; default the first point)."""
     groups: dict[str, list[tuple[SweepRun, RunData]]] = {}
     for r in runs:
         folder = runs_root / r.run_name
@@ -86,16 +153,61 @@ def aggregate(runs: list[SweepRun], runs_root: Path) -> list[PointStats]:
             continue
         seen.add(r.point_label)
         members = groups[r.point_label]
+        datas = [d for _, d in members]
         stats = {}
         for key in QUANTITIES:
-            vals = [v for _, d in members if (v := _value(d, key)) is not None]
-            stats[key] = (len(vals), *mean_ci(vals))
+            vals = [v for d in datas if (v := _value(d, key)) is not None]
+            stats[key] = interval(vals, SCALES[key], _bounds(key, datas))
         points.append(
-            PointStats(
-                r.point_label, r.point, [d for _, d in members], [s.seed for s, _ in members], stats
-            )
+            PointStats(r.point_label, r.point, datas, [s.seed for s, _ in members], stats)
         )
-    return points
+    return _with_effects(points, reference)
+
+
+def _with_effects(points: list[PointStats], reference: str | None) -> list[PointStats]:
+    if not points:
+        return points
+    ref = next((p for p in points if p.label == reference), points[0])
+    out = []
+    for p in points:
+        effects: dict[str, Effect | None] = {}
+        for key in QUANTITIES:
+            mine = [v for d in p.runs if (v := _value(d, key)) is not None]
+            base = [v for d in ref.runs if (v := _value(d, key)) is not None]
+            effects[key] = None if p is ref else effect(mine, base, SCALES[key])
+        out.append(
+            PointStats(p.label, p.point, p.runs, p.seeds, p.stats, effects, reference=p is ref)
+        )
+    return out
+
+
+def seed_warnings(points: list[PointStats]) -> list[str]:
+    """One line per quantity whose differences from the reference lie inside their 95 %
+    intervals, with the seeds per point that would resolve the largest of them."""
+    ref = next((p for p in points if p.reference), None)
+    if ref is None or len(points) < 2:
+        return []
+    if max((len(p.runs) for p in points), default=0) < 2:
+        return ["one seed per grid point: no intervals; run at least 3 seeds per point"]
+    lines = []
+    for key in WARN_FOR:
+        open_ = [(p, e) for p in points if (e := p.effects.get(key)) is not None and not e.resolved]
+        if not open_:
+            continue
+        p, e = max(open_, key=lambda pe: pe[1].size)
+        need = seeds_needed(e)
+        total = sum(1 for q in points if q.effects.get(key) is not None)
+        hint = ""
+        if need is not None and need >= 200:
+            hint = "; it is small against the noise (200+ seeds per point to resolve it)"
+        elif need is not None:
+            hint = f"; about {need} seeds per point would resolve the largest"
+        lines.append(
+            f"{QUANTITIES[key]}: {len(open_)} of {total} differences from the reference "
+            f"({ref.label}) lie inside their 95 % intervals with {e.n} seeds (largest: "
+            f"{p.label}, {e.text()}){hint}"
+        )
+    return lines
 
 
 def _num(v: float | None) -> Any:
@@ -106,17 +218,20 @@ def aggregate_csv(points: list[PointStats], keys: list[str]) -> str:
     """One row per grid point: grid values, n, and mean/low/high/n per quantity."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    header = [*keys, "point", "runs", "seeds"]
+    header = [*keys, "point", "runs", "seeds", "reference"]
     for q in QUANTITIES:
-        header += [f"{q}_mean", f"{q}_ci95_low", f"{q}_ci95_high", f"{q}_n"]
+        header += [f"{q}_mean", f"{q}_ci95_low", f"{q}_ci95_high", f"{q}_n", f"{q}_scale"]
+        header += [f"{q}_vs_ref", f"{q}_vs_ref_low", f"{q}_vs_ref_high"]
     w.writerow(header)
     for p in points:
         values = dict(p.point)
         row: list[Any] = [values.get(k, "") for k in keys]
-        row += [p.label, len(p.runs), " ".join(map(str, p.seeds))]
+        row += [p.label, len(p.runs), " ".join(map(str, p.seeds)), "yes" if p.reference else ""]
         for q in QUANTITIES:
             n, mean, lo, hi = p.stats[q]
-            row += [_num(mean), _num(lo), _num(hi), n]
+            e = p.effects.get(q)
+            row += [_num(mean), _num(lo), _num(hi), n, SCALES[q]]
+            row += ["", "", ""] if e is None else [e.value, _num(e.low), _num(e.high)]
         w.writerow(row)
     return buf.getvalue()
 
@@ -127,22 +242,61 @@ def _fmt(key: str, stat: tuple[int, float | None, float | None, float | None], n
     n, mean, lo, hi = stat
     if mean is None:
         return "—"
-    k = key.removesuffix("_total").replace("energy_j_mean", "energy")
-    text = format_value(k if "bytes" in key or key.endswith("_s") else key, mean)
+    k = _unit_key(key)
+    if key == "overhead_share":
+        text = f"{100 * mean:.1f}%"
+        if lo is not None and hi is not None:
+            text += f" [{100 * lo:.1f}, {100 * hi:.1f}]"
+        return text
+    text = format_value(k, mean)
     if lo is not None and hi is not None:
-        text += f" ± {format_value(k if 'bytes' in key else key, (hi - lo) / 2)}"
-    if key.endswith("to_target") or key == "time_to_target_s":
+        text += f" [{format_value(k, lo)}, {format_value(k, hi)}]"
+    if "to_target" in key:
         text += f" ({n}/{n_runs} reached)"
     return text
 
 
+def _unit_key(key: str) -> str:
+    """A key `format_value` reads the unit from."""
+    if key == "overhead_share":
+        return "share"
+    if key.startswith("energy"):
+        return "energy_j"
+    return key.removesuffix("_total")
+
+
+def _effect_cell(p: PointStats, key: str) -> str:
+    if p.reference:
+        return "reference"
+    e = p.effects.get(key)
+    if e is None:
+        return "—"
+    mark = "" if e.resolved or e.half_width is None else " (within noise)"
+    if e.kind == "difference" and key == "overhead_share":
+        return f"{100 * e.value:+.1f} pt" + mark
+    return e.text() + mark
+
+
+CELLS_NOTE = (
+    "Cells: centre [95% interval] over seeds; bytes, times and energy: geometric mean and a "
+    "log-scale t-interval (always positive), metric and shares: mean and a t-interval "
+    "clipped to their range."
+)
+EFFECTS_NOTE = (
+    "Against the reference point: bytes, times and energy as a ratio of geometric means "
+    "[95% interval, Welch on the logs], metric and shares as a difference of means; "
+    "`within noise`: the interval holds no change."
+)
+
+
 def aggregate_markdown(spec: SweepSpec, points: list[PointStats]) -> str:
-    """Markdown table, mean ± 95% CI half-width over seeds."""
+    """Markdown: the points' intervals, their effects against the reference, warnings."""
+    ref = next((p.label for p in points if p.reference), "—")
     lines = [
         f"# Sweep {spec.name}",
         "",
-        f"Base: `{spec.base}`; seeds: {', '.join(map(str, spec.seeds))}. "
-        "Cells: mean ± 95% t-interval half-width over seeds.",
+        f"Base: `{spec.base}`; seeds: {', '.join(map(str, spec.seeds))}; reference point: "
+        f"`{ref}`. {CELLS_NOTE}",
         "",
         "| grid point | runs | " + " | ".join(QUANTITIES.values()) + " |",
         "|---|---:|" + "---:|" * len(QUANTITIES),
@@ -150,6 +304,14 @@ def aggregate_markdown(spec: SweepSpec, points: list[PointStats]) -> str:
     for p in points:
         cells = [_fmt(q, p.stats[q], len(p.runs)) for q in QUANTITIES]
         lines.append(f"| {p.label} | {len(p.runs)} | " + " | ".join(cells) + " |")
+    lines += ["", "## Against the reference point", "", EFFECTS_NOTE, ""]
+    lines += ["| grid point | " + " | ".join(QUANTITIES.values()) + " |"]
+    lines += ["|---|" + "---:|" * len(QUANTITIES)]
+    for p in points:
+        lines.append(f"| {p.label} | " + " | ".join(_effect_cell(p, q) for q in QUANTITIES) + " |")
+    warnings = seed_warnings(points)
+    if warnings:
+        lines += ["", "## Too few seeds", ""] + [f"- {w}" for w in warnings]
     return "\n".join(lines) + "\n"
 
 
@@ -162,7 +324,8 @@ def _errorbar_figures(points: list[PointStats]) -> list[tuple[str, Any]]:
     figs = []
     labels = [p.label for p in points]
     with matplotlib.rc_context({"svg.hashsalt": "fedsim", "font.size": 9}):
-        for key in ("final_metric", "time_to_target_s", "bytes_to_target", "bytes_total"):
+        for key in ("final_metric", "time_to_target_s", "bytes_to_target", "bytes_total",
+                    "wire_bytes_total"):  # fmt: skip
             fig = Figure(figsize=(7.0, 1.8 + 0.35 * len(points)), layout="constrained")
             ax = fig.add_subplot()
             scale, unit = (1e6, "MB") if "bytes" in key else (1.0, "s")
@@ -173,7 +336,9 @@ def _errorbar_figures(points: list[PointStats]) -> list[tuple[str, Any]]:
                 if mean is None:
                     continue
                 err = (
-                    [[0.0], [0.0]] if lo is None else [[(mean - lo) / scale], [(hi - mean) / scale]]
+                    [[0.0], [0.0]]
+                    if lo is None or hi is None
+                    else [[max(0.0, mean - lo) / scale], [max(0.0, hi - mean) / scale]]
                 )
                 ax.errorbar(
                     [mean / scale], [y], xerr=err, fmt="o", capsize=4, color=OKABE_ITO["blue"]
@@ -187,23 +352,34 @@ def _errorbar_figures(points: list[PointStats]) -> list[tuple[str, Any]]:
             ax.set_yticks(range(len(points)), labels, fontsize=8)
             ax.set_ylim(len(points) - 0.5, -0.5)
             ax.grid(axis="x", alpha=0.3)
-            ax.set(
-                xlabel=f"{QUANTITIES[key].split(' (')[0]}{f' ({unit})' if unit else ''}",
-                title=f"{QUANTITIES[key]} per grid point: mean, 95% CI, seeds (|)",
+            if key != "final_metric":
+                ax.set_xlim(left=0.0)  # bytes and times: never a negative axis
+            centre = "mean" if SCALES[key] == "linear" else "geometric mean"
+            ax.set_xlabel(f"{QUANTITIES[key]}{f' ({unit})' if unit else ''}")
+            ax.set_title(
+                f"{QUANTITIES[key]}: {centre}, 95% interval, seeds (|)",
+                loc="left",
+                fontsize=9,
+                wrap=True,
             )
             figs.append((f"sweep_{key}", fig))
     return figs
 
 
 def write_sweep_outputs(
-    spec: SweepSpec, runs: list[SweepRun], runs_root: Path, sweep_dir: Path
+    spec: SweepSpec,
+    runs: list[SweepRun],
+    runs_root: Path,
+    sweep_dir: Path,
+    warnings_out: list[str] | None = None,
 ) -> list[Path]:
-    """aggregate.csv/.md, runs.csv, plots (PNG+SVG) and report.html in sweep_dir."""
+    """aggregate.csv/.md, runs.csv, plots (PNG+SVG) and report.html in sweep_dir; the seed
+    warnings (`seed_warnings`) are also appended to `warnings_out`."""
     from fedsim.record.compare import compare_runs, write_compare
     from fedsim.record.plots import comparison_figures, save_figure
     from fedsim.record.report import compare_table_html, figures_html, html_page, html_table
 
-    points = aggregate(runs, runs_root)
+    points = aggregate(runs, runs_root, getattr(spec, "reference", None))
     keys = list(spec.grid)
     sweep_dir.mkdir(parents=True, exist_ok=True)
     out = [sweep_dir / "aggregate.csv", sweep_dir / "aggregate.md", sweep_dir / "runs.csv"]
@@ -226,11 +402,19 @@ def write_sweep_outputs(
         [p.label, len(p.runs)] + [_fmt(q, p.stats[q], len(p.runs)) for q in QUANTITIES]
         for p in points
     ]
+    effect_rows = [[p.label] + [_effect_cell(p, q) for q in QUANTITIES] for p in points]
+    warnings = seed_warnings(points)
+    if warnings_out is not None:
+        warnings_out.extend(warnings)
     body = [
         f"<h1>Sweep {escape(spec.name)}</h1>",
         f'<p class="sub">base {escape(str(spec.base))} · seeds '
-        f"{escape(', '.join(map(str, spec.seeds)))} · mean ± 95% t-interval half-width</p>",
+        f"{escape(', '.join(map(str, spec.seeds)))} · {escape(CELLS_NOTE)}</p>",
+        *(f'<p class="warn">⚠ {escape(w)}</p>' for w in warnings),
         html_table(["grid point", "runs", *QUANTITIES.values()], table_rows, "aggregate"),
+        "<h2>Against the reference point</h2>",
+        f'<p class="sub">{escape(EFFECTS_NOTE)}</p>',
+        html_table(["grid point", *QUANTITIES.values()], effect_rows, "effects"),
         "<h2>Plots</h2>",
         figures_html(figs),
     ]

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from fedsim.errors import FedsimError
-from fedsim.record.runs import RunData, load_run, run_labels
+from fedsim.record.runs import RunData, folder_labels, load_run, run_labels
 from fedsim.record.schema import Summary
 
 __all__ = [
@@ -48,6 +48,13 @@ class Quantity:
     better: str | None = None  # "higher", "lower" or None (not a score)
     numeric: bool = True
 
+    def ratio(self, i: int) -> float | None:
+        """Run i's value over run 0's (None where undefined)."""
+        base, value = self.values[0], self.values[i]
+        if not self.numeric or not _is_num(base) or not _is_num(value) or base == 0:
+            return None
+        return value / base
+
     def delta(self, i: int) -> tuple[Number | None, float | None]:
         """(absolute, percent) change of run i against run 0; None where undefined."""
         base, value = self.values[0], self.values[i]
@@ -67,6 +74,8 @@ class CompareTable:
     quantities: list[Quantity]
     warnings: list[str] = field(default_factory=list)
     mismatched: list[bool] = field(default_factory=list)
+    folders: list[str] = field(default_factory=list)
+    """Each run's folder label (the CSV's `run` column; `labels` say what differs)."""
 
     def quantity(self, key: str) -> Quantity:
         for q in self.quantities:
@@ -94,33 +103,58 @@ class CompareTable:
         return "\n".join(lines) + "\n"
 
     def cell_text(self, q: Quantity, i: int) -> str:
-        """The value, plus `(+Δ, +x%)` for runs after the baseline."""
+        """The value, plus `(×ratio, +Δ, +x%)` for runs after the baseline."""
         text = format_value(q.key, q.values[i])
         if i == 0 or not q.numeric:
             return text
         diff, pct = q.delta(i)
         if diff is None:
             return text
-        parts = [format_value(q.key, diff, signed=True)]
+        parts = [] if (r := q.ratio(i)) is None else [f"×{r:.3g}"]
+        parts.append(format_value(q.key, diff, signed=True))
         if pct is not None:
             parts.append(f"{pct:+.1f}%")
         return f"{text} ({', '.join(parts)})"
+
+    def short_cell(self, q: Quantity, i: int) -> str:
+        """The terminal's cell: the value, and under it `×ratio ±x%` against the baseline
+        (narrow enough for four runs in 100 columns)."""
+        text = format_value(q.key, q.values[i])
+        if i == 0 or not q.numeric:
+            return text
+        diff, pct = q.delta(i)
+        if diff is None or diff == 0:
+            return text
+        r = q.ratio(i)
+        below = " ".join(
+            p for p in ((f"×{r:.3g}" if r is not None else ""), _pct(pct)) if p
+        ) or format_value(q.key, diff, signed=True)
+        return f"{text}\n{below}"
 
     def to_csv(self) -> str:
         """One row per run; raw values, exact as in summary.json, then delta columns."""
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         numeric = [q for q in self.quantities if q.numeric]
-        header = ["run", "path", "mismatch"] + [q.key for q in self.quantities]
+        header = ["run", "label", "path", "mismatch"] + [q.key for q in self.quantities]
         header += [f"delta_{q.key}" for q in numeric] + [f"delta_pct_{q.key}" for q in numeric]
+        header += [f"ratio_{q.key}" for q in numeric]
         w.writerow(header)
         for i, run in enumerate(self.runs):
-            row: list[Any] = [self.labels[i], str(run.path), _yes(self.mismatched[i])]
+            folder = self.folders[i] if self.folders else self.labels[i]
+            row: list[Any] = [folder, self.labels[i], str(run.path), _yes(self.mismatched[i])]
             row += [_csv_cell(q.values[i]) for q in self.quantities]
             deltas = [q.delta(i) for q in numeric]
             row += [_csv_cell(d[0]) for d in deltas] + [_csv_cell(d[1]) for d in deltas]
+            row += [_csv_cell(q.ratio(i)) for q in numeric]
             w.writerow(row)
         return buf.getvalue()
+
+
+def _pct(pct: float | None) -> str:
+    if pct is None:
+        return ""
+    return f"{pct:+.0f}%" if abs(pct) >= 10 else f"{pct:+.1f}%"
 
 
 def _yes(flag: bool) -> str:
@@ -201,6 +235,29 @@ def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+def _ledger(s: Summary, *classes: str) -> int | None:
+    """Bytes of `classes` both ways from summary.json's ledger (None: an older run)."""
+    totals = s.get("ledger")
+    if totals is None:
+        return None
+    return sum(int(totals.get(f"{c}_{d}", 0)) for c in classes for d in ("up", "down"))
+
+
+def _config_rows(runs: list[RunData]) -> list[Quantity]:
+    """Every config key whose value differs between the runs (fedsim.record.labels),
+    except those the table shows anyway."""
+    from fedsim.record.labels import MISSING, config_facts, differing_keys, short_key
+
+    facts = [config_facts(r.config, r.summary) for r in runs]
+    shown = {"fl.strategy", "fl.engine", "fl.codec", "fidelity", "seed", "name"}
+    return [
+        Quantity(f"config.{key}", f"  {short_key(key)}", [f.get(key, MISSING) for f in facts],
+                 None, numeric=False)
+        for key in differing_keys(facts)
+        if key not in shown
+    ]  # fmt: skip
+
+
 def _quantities(runs: list[RunData]) -> list[Quantity]:
     S = [r.summary for r in runs]
 
@@ -224,6 +281,10 @@ def _quantities(runs: list[RunData]) -> list[Quantity]:
         None if p in (None, 0) or w is None else 100.0 * (w - p) / p
         for p, w in zip(payload, wire, strict=True)
     ]
+    share = [None if s.get("overhead_share") is None else 100.0 * s.overhead_share for s in S]
+    overrides = [
+        "—" if s.get("overrides") is None else ("; ".join(s.overrides) or "none") for s in S
+    ]
     causes = sorted({c for s in S for c in (s.get("dropouts") or {})})
     return [
         text("scenario", "scenario"),
@@ -232,27 +293,43 @@ def _quantities(runs: list[RunData]) -> list[Quantity]:
         text("engine", "engine"),
         text("strategy", "strategy"),
         text("codec", "codec"),
+        text("fidelity", "fidelity"),
         Quantity("seed", "seed", col("seed"), None, numeric=False),
+        Quantity("overrides", "overrides (--set)", overrides, None, numeric=False),
+        *_config_rows(runs),
         q("devices", "devices"),
         q("rounds", "rounds"),
         q("final_metric", "final metric", metric_better),
         q("best_metric", "best metric", metric_better),
         q("target_metric", "target metric"),
         q("time_to_target_s", "time to target (sim)", "lower"),
-        q("bytes_to_target", "bytes to target (payload, up+down)", "lower"),
-        derived("bytes_up_to_target", "  up to target", [d["up"] for d in split], "lower"),
-        derived("bytes_down_to_target", "  down to target", [d["down"] for d in split], "lower"),
-        derived(
-            "wire_bytes_to_target",
-            "  wire to target (up+down)",
-            [d["wire"] for d in split],
-            "lower",
-        ),
+        q("bytes_to_target", "payload to target", "lower"),
+        derived("bytes_up_to_target", "  up", [d["up"] for d in split], "lower"),
+        derived("bytes_down_to_target", "  down", [d["down"] for d in split], "lower"),
+        derived("wire_bytes_to_target", "wire to target", [d["wire"] for d in split], "lower"),
+        q("energy_to_target_j", "energy to target (all)", "lower"),
         q("bytes_up", "payload bytes up", "lower"),
         q("bytes_down", "payload bytes down", "lower"),
         q("wire_bytes_up", "wire bytes up", "lower"),
         q("wire_bytes_down", "wire bytes down", "lower"),
-        derived("wire_overhead_pct", "wire overhead vs payload", overhead, "lower"),
+        derived("wire_overhead_pct", "wire over payload", overhead, "lower"),
+        derived("ledger_model_bytes", "ledger: model", [_ledger(s, "model") for s in S], "lower"),
+        derived(
+            "ledger_protocol_bytes",
+            "  protocol (HTTP)",
+            [_ledger(s, "protocol") for s in S],
+            "lower",
+        ),
+        derived(
+            "ledger_transport_bytes",
+            "  transport (TCP/IP)",
+            [_ledger(s, "header", "control") for s in S],
+            "lower",
+        ),
+        derived("ledger_retx_bytes", "  retransmitted", [_ledger(s, "retx") for s in S], "lower"),
+        derived("ledger_lost_bytes", "  lost", [_ledger(s, "lost") for s in S], "lower"),
+        derived("overhead_share_pct", "  not model (share)", share, "lower"),
+        q("wire_bytes_per_update", "wire / accepted update", "lower"),
         derived(
             "dropouts_total",
             "dropouts (total)",
@@ -262,17 +339,17 @@ def _quantities(runs: list[RunData]) -> list[Quantity]:
         *(
             derived(
                 f"dropouts.{c}",
-                f"  dropouts: {c}",
+                f"  {c}",
                 [(s.get("dropouts") or {}).get(c, 0) for s in S],
                 "lower",
             )
             for c in causes
         ),
-        q("rounds_surplus", "surplus selections (not needed, not dropouts)"),
-        q("energy_j_mean", "energy per device (mean)", "lower"),
+        q("rounds_surplus", "surplus selections"),
+        q("energy_j_mean", "energy per device", "lower"),
         derived(
             "energy_compute_j_mean",
-            "  compute energy per device",
+            "  compute",
             [
                 _mean([c.energy_compute_j for c in r.clients if c.energy_compute_j is not None])
                 for r in runs
@@ -281,7 +358,7 @@ def _quantities(runs: list[RunData]) -> list[Quantity]:
         ),
         derived(
             "energy_radio_j_mean",
-            "  radio energy per device",
+            "  radio",
             [
                 _mean([c.energy_radio_j for c in r.clients if c.energy_radio_j is not None])
                 for r in runs
@@ -304,9 +381,10 @@ def compare_runs(paths: Sequence[str | Path | RunData]) -> CompareTable:
         raise FedsimError("no run folders given")
     runs = [p if isinstance(p, RunData) else load_run(p) for p in paths]
     labels = run_labels(runs)
+    folders = folder_labels(runs)  # warnings name folders: what to go and look at
     base = runs[0].summary
     warnings, mismatched = [], [False]
-    for label, run in zip(labels[1:], runs[1:], strict=True):
+    for label, run in zip(folders[1:], runs[1:], strict=True):
         diffs = [
             f"{key} {run.summary.get(key)!r} vs {base.get(key)!r}"
             for key in ("task", "metric_name")
@@ -315,12 +393,12 @@ def compare_runs(paths: Sequence[str | Path | RunData]) -> CompareTable:
         mismatched.append(bool(diffs))
         if diffs:
             warnings.append(
-                f"`{label}` is not comparable with baseline `{labels[0]}`: {'; '.join(diffs)}"
+                f"`{label}` is not comparable with baseline `{folders[0]}`: {'; '.join(diffs)}"
             )
-    code_warning = _code_warning(runs, labels)
+    code_warning = _code_warning(runs, folders)
     if code_warning:
         warnings.append(code_warning)
-    return CompareTable(runs, labels, _quantities(runs), warnings, mismatched)
+    return CompareTable(runs, labels, _quantities(runs), warnings, mismatched, folders)
 
 
 def _code_warning(runs: list[RunData], labels: list[str]) -> str | None:
@@ -350,22 +428,39 @@ def write_compare(table: CompareTable, out_dir: str | Path) -> tuple[Path, Path]
     return md, csv_path
 
 
-def rich_table(table: CompareTable) -> Any:
-    """A rich Table; deltas coloured green when better, red when worse."""
+RUNS_PER_TABLE = 4
+"""Runs per terminal table (the baseline and three others): 100 columns stay readable;
+more runs are printed as several tables, each starting with the baseline."""
+
+
+def rich_table(table: CompareTable, runs: Sequence[int] | None = None) -> Any:
+    """A rich Table of `runs` (indices, the baseline first; default all); deltas coloured
+    green when better, red when worse."""
     from rich.table import Table
 
-    t = Table(title="Run comparison", caption=f"baseline: {table.labels[0]}")
-    t.add_column("quantity", style="bold")
-    for label, bad in zip(table.labels, table.mismatched, strict=True):
+    shown = list(range(len(table.labels))) if runs is None else list(runs)
+    part = ""
+    if len(shown) < len(table.labels):
+        part = f" (runs {shown[1] + 1}-{shown[-1] + 1} of {len(table.labels)})"
+    t = Table(
+        title="Run comparison" + part,
+        caption=f"baseline: {table.labels[0]}; under each value: ratio and change against it",
+    )
+    t.add_column("quantity", style="bold", no_wrap=True)
+    for i in shown:
+        label, bad = table.labels[i], table.mismatched[i]
         t.add_column(
-            ("⚠ " if bad else "") + label,
+            ("⚠ " if bad else "") + label.replace(", ", "\n") + ("\n(baseline)" if i == 0 else ""),
             justify="right",
             header_style="bold red" if bad else "bold",
+            overflow="fold",
         )
     for q in table.quantities:
         cells = []
-        for i in range(len(table.labels)):
-            text = table.cell_text(q, i)
+        for i in shown:
+            text = table.short_cell(q, i)
+            if q.key == "overrides":
+                text = text.replace("; ", "\n")
             diff, _ = q.delta(i)
             if i and diff and q.better:
                 good = (diff > 0) == (q.better == "higher")
@@ -379,10 +474,50 @@ def print_table(table: CompareTable, console: Any = None) -> None:
     """Print warnings (red) and the table to the terminal."""
     from rich.console import Console
 
-    console = console or Console()
+    console = console or Console(width=min(Console().width, 100))
     for w in table.warnings:
         console.print(f"[bold red]WARNING:[/] {w}", markup=True, highlight=False)
-    console.print(rich_table(table))
+    others = list(range(1, len(table.labels)))
+    step = RUNS_PER_TABLE - 1
+    for start in range(0, max(len(others), 1), step):
+        console.print(rich_table(table, [0, *others[start : start + step]]))
+
+
+def _finished(folder: Path) -> bool:
+    return (folder / "summary.json").is_file()
+
+
+def expand_run_args(args: Sequence[str | Path]) -> list[Path]:
+    """Run folders from the command line: a run folder as is; a glob (quoted, or a shell
+    that left it unexpanded) as its matching finished runs, sorted; a folder of runs (a
+    sweep folder, its `runs/`, a results folder) as every finished run inside, sorted.
+    Each run once, in the order given."""
+    import glob
+
+    out: list[Path] = []
+    for arg in args:
+        text = str(arg)
+        if any(c in text for c in "*?["):
+            found = [Path(p) for p in sorted(glob.glob(text)) if _finished(Path(p))]
+            if not found:
+                raise FedsimError(f"{text}: matches no finished run folder")
+        elif _finished(Path(text)) or not Path(text).is_dir():
+            found = [Path(text)]  # load_run names what is wrong with it
+        else:
+            root = Path(text) / "runs" if (Path(text) / "runs").is_dir() else Path(text)
+            found = sorted(p for p in root.iterdir() if p.is_dir() and _finished(p))
+            if not found:
+                raise FedsimError(f"{text}: no finished run folders inside")
+        out += [p for p in found if p not in out]
+    return out
+
+
+def _default_out(first_arg: str | Path, first_run: Path) -> Path:
+    """A sweep or results folder given: its compare/; else beside the first run."""
+    given = Path(first_arg)
+    if given.is_dir() and not _finished(given):
+        return given / "compare"
+    return first_run.parent / "compare"
 
 
 def main_compare(argv: Sequence[str] | None = None) -> int:
@@ -391,7 +526,13 @@ def main_compare(argv: Sequence[str] | None = None) -> int:
         prog="fedsim compare",
         description="Compare finished runs against the first one (the baseline).",
     )
-    parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="results/<run_name> folders")
+    parser.add_argument(
+        "runs",
+        nargs="+",
+        metavar="RUN_DIR",
+        help="results/<run_name> folders, globs of them ('results/hospital-*'), or a sweep "
+        "folder (its runs/); the first run is the baseline",
+    )
     parser.add_argument(
         "--out",
         type=Path,
@@ -400,8 +541,9 @@ def main_compare(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--no-plots", action="store_true", help="skip the comparison plots")
     args = parser.parse_args(list(argv) if argv is not None else None)
-    table = compare_runs(args.runs)
-    out = args.out if args.out is not None else Path(args.runs[0]).parent / "compare"
+    folders = expand_run_args(args.runs)
+    table = compare_runs(folders)
+    out = args.out if args.out is not None else _default_out(args.runs[0], folders[0])
     md, csv_path = write_compare(table, out)
     print_table(table)
     written = [md, csv_path]

@@ -770,7 +770,11 @@ def _comparison_figures(runs: list[RunData]) -> list[tuple[str, Figure]]:
             "linestyle": styles[(i // len(_CYCLE)) % len(styles)],
             "marker": ".",
             "color": _CYCLE[i % len(_CYCLE)],
-            "label": label,
+            "label": f"{label} (baseline)" if i == 0 else label,
+            # the baseline is drawn wide and on top: a run on the same numbers cannot hide it
+            "linewidth": 3.0 if i == 0 else 1.3,
+            "zorder": 3 if i == 0 else 2,
+            "alpha": 0.55 if i == 0 else 0.95,
         }
         metric = [r.metric for r in run.rounds]
         ax_t.plot([r.sim_time_s / t_scale for r in run.rounds], metric, **style)

@@ -21,6 +21,7 @@ from fedsim.record.compare import CompareTable, compare_runs, format_value
 from fedsim.record.html import html_page, html_table
 from fedsim.record.participation import participation_html
 from fedsim.record.plots import comparison_figures, figure_svg, inline_svg, run_figures
+from fedsim.record.report_ledger import ledger_html
 from fedsim.record.runs import RunData, load_run
 from fedsim.record.schema import Record
 from fedsim.record.tables import format_causes
@@ -104,6 +105,7 @@ Section = tuple[str, Callable[[RunData], str]]
 
 RUN_SECTIONS: list[Section] = [
     ("Topology", lambda run: f'<div class="topo">{topology_svg(run)}</div>'),
+    ("Where the bytes went", lambda run: ledger_html(run, heading=None)),
     ("Participation by device group", participation_html),
     ("Summary", lambda run: _summary_table(run)),
     ("Tables", lambda run: _tables(run)),
@@ -144,9 +146,12 @@ def _run_body(
         figures_html(run_figures(run) if figures is None else figures),
     ]
     for heading, render in RUN_SECTIONS:
+        body = render(run)
+        if not body:
+            continue  # e.g. no ledger.csv in an older run's folder
         anchor = heading.lower().replace(" ", "-") if level == 1 else ""
         attr = f' id="{escape(anchor)}"' if anchor else ""
-        parts += [f"<{h2}{attr}>{escape(heading)}</{h2}>", render(run)]
+        parts += [f"<{h2}{attr}>{escape(heading)}</{h2}>", body]
     return "\n".join(parts)
 
 

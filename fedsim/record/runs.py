@@ -16,10 +16,18 @@ from typing import Any, TypeVar
 import yaml
 
 from fedsim.errors import FedsimError
-from fedsim.record.schema import ClientRow, LinkRow, Record, RoundRow, Summary, TimelineRow
+from fedsim.record.schema import (
+    ClientRow,
+    LedgerRow,
+    LinkRow,
+    Record,
+    RoundRow,
+    Summary,
+    TimelineRow,
+)
 from fedsim.record.tables import parse_causes, read_summary, read_table
 
-__all__ = ["RunData", "load_run", "load_runs", "parse_causes", "run_labels"]
+__all__ = ["RunData", "folder_labels", "load_run", "load_runs", "parse_causes", "run_labels"]
 
 R = TypeVar("R", bound=Record)
 
@@ -36,6 +44,7 @@ class RunData:
     timeline: list[TimelineRow] = field(default_factory=list)
     clients: list[ClientRow] = field(default_factory=list)
     topology: dict[str, Any] = field(default_factory=dict)
+    ledger: list[LedgerRow] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -92,6 +101,7 @@ def load_run(path: str | Path) -> RunData:
         timeline=_table(run_dir / "timeline.csv", TimelineRow),
         clients=_table(run_dir / "clients.csv", ClientRow),
         topology=_read_json(topo_path) if topo_path.is_file() else {},
+        ledger=_table(run_dir / "ledger.csv", LedgerRow),
     )
 
 
@@ -102,8 +112,8 @@ def load_runs(paths: list[str | Path] | tuple[str | Path, ...]) -> list[RunData]
     return [load_run(p) for p in paths]
 
 
-def run_labels(runs: list[RunData]) -> list[str]:
-    """Short unique labels: the folder name, or parent/name when two folders share it."""
+def folder_labels(runs: list[RunData]) -> list[str]:
+    """Short unique folder labels: the name, or parent/name when two folders share it."""
     names = [r.name for r in runs]
     labels = []
     for r in runs:
@@ -115,3 +125,12 @@ def run_labels(runs: list[RunData]) -> list[str]:
         seen[label] = seen.get(label, 0) + 1
         unique.append(label if seen[label] == 1 else f"{label} ({seen[label]})")
     return unique
+
+
+def run_labels(runs: list[RunData]) -> list[str]:
+    """What tells the runs apart (`codec=int8, strategy=fedprox`: the settings that differ,
+    fedsim.record.labels); folder labels when nothing differs."""
+    from fedsim.record.labels import config_facts, labels_for
+
+    facts = [config_facts(r.config, r.summary) for r in runs]
+    return labels_for(facts, folder_labels(runs))

@@ -19,10 +19,12 @@ from typing import Any
 
 __all__ = [
     "DROPOUT_CAUSES",
+    "LEDGER_SCOPES",
     "NEVER_CONTRIBUTED_MIN_SELECTED",
     "TABLES",
     "ClientRow",
     "Column",
+    "LedgerRow",
     "LinkRow",
     "Record",
     "RoundRow",
@@ -135,6 +137,55 @@ class LinkRow(Record):
     drops: int = column("packets", "packets lost (loss model, queue, dead next hop)")
     busy_fraction: float = column("0-1", "share of the run the transmitter was busy")
     down_time_s: float = column("s", "time the link was down (at most the run's sim_time_s)")
+    model_bytes: int = column(
+        "B", "of payload_bytes, model: the encoded tensors of model envelopes", 0
+    )
+    data_bytes: int = column(
+        "B", "of wire_bytes, payload in first transmissions of data segments", 0
+    )
+    header_bytes: int = column("B", "of wire_bytes, TCP/IP headers and framing of those", 0)
+    control_bytes: int = column(
+        "B", "of wire_bytes, packets without data: SYN, SYN-ACK, ACKs, FIN", 0
+    )
+    retx_bytes: int = column("B", "of wire_bytes, data segments sent again (headers too)", 0)
+    lost_bytes: int = column("B", "of wire_bytes, lost on this link (loss model)", 0)
+
+
+LEDGER_SCOPES: dict[str, str] = {
+    "run": "the devices' first hops, the whole run (key blank)",
+    "round": "the devices' first hops during one round (key: the round; `after`: after the "
+    "last round's row)",
+    "group": "the first hops of one device profile's devices (key: the profile)",
+    "link_class": "every link of one kind, whole run (key: the kind): sums of links.csv",
+}
+"""What a ledger.csv row adds up."""
+
+
+@dataclass(frozen=True)
+class LedgerRow(Record):
+    """ledger.csv: where the bytes went, per scope (run, round, device group, link class)
+    and direction. `model + protocol = payload` and `data + header + control + retx =
+    wire`, exactly; every figure is a sum of links.csv's columns of the same name (round
+    rows: of what crossed by the round's end)."""
+
+    scope: str = column("", "run, round, group or link_class (docs/results.md, the ledger)")
+    key: str = column("", "the round, device profile or link kind the row adds up")
+    direction: str = column("", "`up` (toward the server) or `down`")
+    links: int = column("", "link directions summed")
+    model_bytes: int = column("B", "payload: the encoded tensors of model envelopes")
+    protocol_bytes: int = column(
+        "B", "payload: HTTP heads, long polls, registrations, status, envelope headers"
+    )
+    payload_bytes: int = column("B", "model + protocol: what the application handed over")
+    data_bytes: int = column("B", "payload carried by first transmissions of data segments")
+    header_bytes: int = column("B", "TCP/IP headers and framing of those segments")
+    control_bytes: int = column("B", "packets without data: handshakes, ACKs, FIN")
+    retx_bytes: int = column("B", "data segments sent again, headers included")
+    wire_bytes: int = column("B", "data + header + control + retx")
+    lost_bytes: int = column("B", "of wire_bytes, lost on the way (loss model)")
+    energy_j: float | None = column(
+        "J", "what the devices' ledgers charged in this scope (blank: link_class)", None
+    )
 
 
 @dataclass(frozen=True)
@@ -250,6 +301,26 @@ class Summary(Record):
     )
     energy_j_mean: float | None = column("J", "mean energy per device (null: no devices)")
     code: str = column("", "fingerprint of the code that made the run (see below)")
+    ledger: dict[str, int] | None = column(  # noqa: RUF009 - a field(), not a shared default
+        "B",
+        "the devices' first hops, whole run: {class_direction: bytes} for model, protocol, "
+        "data, header, control, retx, lost (ledger.csv's `run` rows)",
+        None,
+    )
+    accepted_updates: int | None = column("updates", "uploads the server accepted", None)
+    wire_bytes_per_update: float | None = column(
+        "B", "first-hop wire bytes, both ways, all rounds, per accepted update", None
+    )
+    overhead_share: float | None = column(
+        "0-1", "share of first-hop wire bytes (whole run) that is not model payload", None
+    )
+    wire_bytes_to_target: int | None = column("B", "first-hop wire bytes until the target", None)
+    energy_to_target_j: float | None = column(
+        "J", "what all devices' ledgers charged until the target", None
+    )
+    overrides: list[str] | None = column(  # noqa: RUF009 - a field(), not a shared default
+        "", "the `--set` overrides the run was made with (null: not recorded)", None
+    )
 
     def to_json(self) -> dict[str, Any]:
         return {k: self[k] for k in self}
@@ -260,6 +331,7 @@ TABLES: dict[str, type[Record]] = {
     "links.csv": LinkRow,
     "timeline.csv": TimelineRow,
     "clients.csv": ClientRow,
+    "ledger.csv": LedgerRow,
     "summary.json": Summary,
 }
 """Every typed file of a results folder and its row type."""
@@ -274,6 +346,8 @@ class Column:
     optional: bool
     unit: str
     doc: str
+    required: bool = True
+    """A file must have it (columns added later have a default and may be absent)."""
 
 
 _KINDS = {
@@ -296,5 +370,8 @@ def columns(row_type: type[Record]) -> tuple[Column, ...]:
         args = typing.get_args(hint)
         optional = type(None) in args
         base = next(a for a in args if a is not type(None)) if optional else hint
-        out.append(Column(f.name, _KINDS[base], optional, f.metadata["unit"], f.metadata["doc"]))
+        required = f.default is dataclasses.MISSING
+        out.append(
+            Column(f.name, _KINDS[base], optional, f.metadata["unit"], f.metadata["doc"], required)
+        )
     return tuple(out)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from fedsim.record.schema import DROPOUT_CAUSES, TABLES, columns
+from fedsim.record.schema import DROPOUT_CAUSES, LEDGER_SCOPES, TABLES, columns
 
 __all__ = ["BEGIN", "END", "markdown", "update"]
 
@@ -42,11 +42,15 @@ def markdown() -> str:
         for c in columns(row_type):
             kind = _KIND[c.kind] + (" or blank" if c.optional else "")
             if name.endswith(".json"):
-                kind = kind.replace("blank", "null").replace("`cause:n;...`", "`{cause: n}`")
+                key = "class_direction" if c.name == "ledger" else "cause"
+                kind = kind.replace("blank", "null").replace("`cause:n;...`", f"`{{{key}: n}}`")
             out.append(f"| `{c.name}` | {kind} | {c.unit or '—'} | {c.doc.replace('|', '/')} |")
         out.append("")
     out += ["### Dropout causes", "", "| cause | meaning |", "|---|---|"]
     out += [f"| `{cause}` | {doc} |" for cause, doc in DROPOUT_CAUSES.items()]
+    out += ["", "### Ledger scopes (ledger.csv `scope`)", ""]
+    out += ["| scope | rows add up |", "|---|---|"]
+    out += [f"| `{scope}` | {doc} |" for scope, doc in LEDGER_SCOPES.items()]
     return "\n".join(out) + "\n"
 
 

@@ -148,8 +148,9 @@ def _parser(col: Column) -> Any:
 
 
 def _required(col: Column) -> bool:
-    """Columns a file must have: all but the timeline's `cause` (added later, blank default)."""
-    return col.name != "cause"
+    """Columns a file must have: all but those added later with a default (the timeline's
+    `cause`, the ledger's classes of links.csv)."""
+    return col.required
 
 
 def _kind_text(col: Column) -> str:
@@ -189,6 +190,8 @@ def summary_from_json(data: Any, where: str = "summary.json") -> Summary:
         raise FedsimError(f"{where}: expected a JSON object")
     values = {}
     for c in columns(Summary):
+        if c.name not in data and not c.required:
+            continue  # a field added later: its default
         if c.name not in data:
             raise FedsimError(f"{where}: no field {c.name!r} ({_OLDER})")
         value = data[c.name]

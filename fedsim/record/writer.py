@@ -1,5 +1,5 @@
 """Write a run's folder: config.yaml, rounds.csv, links.csv, timeline.csv, clients.csv,
-topology.json, summary.json (format: docs/results.md, generated from
+ledger.csv, topology.json, summary.json (format: docs/results.md, generated from
 `fedsim.record.schema`). Every table is written from its typed rows, so a column cannot
 be misspelt or forgotten."""
 
@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from fedsim.record.fingerprint import code_fingerprint
-from fedsim.record.schema import ClientRow, LinkRow, RoundRow, Summary, TimelineRow
+from fedsim.record.schema import ClientRow, LedgerRow, LinkRow, RoundRow, Summary, TimelineRow
 from fedsim.record.tables import write_json, write_summary, write_table
 
 __all__ = ["write_json", "write_run"]
@@ -29,6 +29,7 @@ def write_run(
     clients: Sequence[ClientRow],
     topology: Mapping[str, Any],
     summary: Summary,
+    ledger: Sequence[LedgerRow] = (),
 ) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(
@@ -38,6 +39,7 @@ def write_run(
     write_table(out / "links.csv", LinkRow, links)
     write_table(out / "timeline.csv", TimelineRow, timeline)
     write_table(out / "clients.csv", ClientRow, clients)
+    write_table(out / "ledger.csv", LedgerRow, ledger)
     write_json(out / "topology.json", topology)
     # summary.json last: its presence marks a finished run (fedsim sweep resumes on it).
     # It records the code that wrote it, whatever the caller put there.

@@ -1,0 +1,145 @@
+"""The byte ledger reconciles: with links.csv, with itself, with rounds.csv and summary.json.
+
+Per link direction the classes add up (`model <= payload`, `data + header + control +
+retx = wire`, `lost <= wire`, none negative, `data <= payload`: a segment's first
+transmission crosses a hop once at most). Every ledger row is the sum of its links.csv
+rows (run and group: the clients' first hops; link_class: every link of the kind); the
+round rows plus `after` equal the run rows; round wire bytes equal rounds.csv's; the
+summary's `ledger` equals the run rows. Exact: nothing is tolerated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from fedsim.audit import Violation, invariant
+from fedsim.audit.rows import cell, number
+
+__all__ = ["ledger_reconciles"]
+
+NAME = "ledger-reconciles"
+_CLASSES = ("model", "data", "header", "control", "retx", "lost")
+_WIRE = ("data", "header", "control", "retx")
+_SUMMED = ("payload_bytes", "model_bytes", *(f"{k}_bytes" for k in _WIRE), "lost_bytes")
+
+
+def _where(row: Any) -> str:
+    return f"links.csv {cell(row, 'link')} {cell(row, 'direction')}"
+
+
+def _per_link(result: Any) -> Iterator[Violation]:
+    for row in result.links:
+        v = {k: int(number(row, f"{k}_bytes")) for k in (*_CLASSES, "payload", "wire")}
+        if any(x < 0 for x in v.values()):
+            bad = next(k for k, x in v.items() if x < 0)
+            yield Violation(NAME, f"{_where(row)}: {bad}_bytes {v[bad]} is negative")
+        parts = sum(v[k] for k in _WIRE)
+        if parts != v["wire"]:
+            yield Violation(
+                NAME,
+                f"{_where(row)}: data {v['data']} + header {v['header']} + control "
+                f"{v['control']} + retx {v['retx']} = {parts} != wire_bytes {v['wire']}",
+            )
+        if v["model"] > v["payload"] or v["data"] > v["payload"]:
+            yield Violation(
+                NAME,
+                f"{_where(row)}: model {v['model']} or data {v['data']} exceeds payload "
+                f"{v['payload']}",
+            )
+        if v["lost"] > v["wire"]:
+            yield Violation(NAME, f"{_where(row)}: lost {v['lost']} > wire {v['wire']}")
+
+
+def _sums(rows: list[Any]) -> dict[str, int]:
+    return {k: int(sum(number(r, k) for r in rows)) for k in _SUMMED}
+
+
+def _expected(result: Any) -> dict[tuple[str, str, str], dict[str, int]]:
+    """(scope, key, direction) -> the links.csv sums a ledger row must show."""
+    profile = {str(cell(c, "client")): str(cell(c, "device")) for c in result.clients}
+    groups: dict[tuple[str, str, str], list[Any]] = {}
+    for row in result.links:
+        d = str(cell(row, "direction"))
+        a = str(cell(row, "a"))
+        groups.setdefault(("link_class", str(cell(row, "kind")), d), []).append(row)
+        if a in profile:
+            groups.setdefault(("run", "", d), []).append(row)
+            groups.setdefault(("group", profile[a], d), []).append(row)
+    return {k: _sums(v) for k, v in groups.items()}
+
+
+def _ledger_row(row: Any) -> dict[str, int]:
+    return {k: int(number(row, k)) for k in _SUMMED}
+
+
+@invariant(
+    NAME,
+    "the byte ledger: per link direction the classes add up to links.csv's payload and wire; "
+    "every ledger.csv row equals its links.csv rows' sums; rounds + after = run; round wire = "
+    "rounds.csv; summary.json `ledger` = the run rows",
+)
+def ledger_reconciles(result: Any) -> Iterator[Violation]:
+    yield from _per_link(result)
+    ledger = list(getattr(result, "ledger", []) or [])
+    if not ledger:
+        return
+    expected = _expected(result)
+    seen = set()
+    for row in ledger:
+        scope, key, d = str(cell(row, "scope")), str(cell(row, "key")), str(cell(row, "direction"))
+        got = _ledger_row(row)
+        if int(number(row, "model_bytes")) + int(number(row, "protocol_bytes")) != got[
+            "payload_bytes"
+        ] or sum(got[f"{k}_bytes"] for k in _WIRE) != int(number(row, "wire_bytes")):
+            yield Violation(NAME, f"ledger.csv {scope} {key!r} {d}: its classes do not add up")
+        if scope == "round":
+            continue
+        seen.add((scope, key, d))
+        want = expected.get((scope, key, d))
+        if want is None:
+            yield Violation(NAME, f"ledger.csv {scope} {key!r} {d}: no such links in links.csv")
+        elif want != got:
+            diff = next(k for k in _SUMMED if want[k] != got[k])
+            yield Violation(
+                NAME,
+                f"ledger.csv {scope} {key!r} {d}: {diff} {got[diff]} != {want[diff]} in links.csv",
+            )
+    for missing in sorted(set(expected) - seen):
+        yield Violation(NAME, f"ledger.csv has no row {missing[0]} {missing[1]!r} {missing[2]}")
+    yield from _rounds(result, ledger)
+
+
+def _rounds(result: Any, ledger: list[Any]) -> Iterator[Violation]:
+    run = {str(cell(r, "direction")): _ledger_row(r) for r in ledger if cell(r, "scope") == "run"}
+    rounds = [r for r in ledger if cell(r, "scope") == "round"]
+    for d in ("up", "down"):
+        mine = _sums([r for r in rounds if cell(r, "direction") == d])
+        if d in run and mine != run[d]:
+            diff = next(k for k in _SUMMED if mine[k] != run[d][k])
+            yield Violation(
+                NAME, f"ledger.csv rounds + after, {d}: {diff} {mine[diff]} != run {run[d][diff]}"
+            )
+        by_round = {
+            str(cell(r, "key")): int(number(r, "wire_bytes"))
+            for r in rounds
+            if cell(r, "direction") == d
+        }
+        for row in result.rounds:
+            want = int(number(row, f"wire_bytes_{d}"))
+            got = by_round.get(str(cell(row, "round")))
+            if got != want:
+                yield Violation(
+                    NAME,
+                    f"ledger.csv round {cell(row, 'round')} {d}: wire {got} != rounds.csv {want}",
+                )
+    totals = result.summary.get("ledger")
+    if totals is not None:
+        for d, row in run.items():
+            for k in _CLASSES:
+                if int(totals.get(f"{k}_{d}", 0)) != row[f"{k}_bytes"]:
+                    yield Violation(
+                        NAME,
+                        f"summary.json ledger {k}_{d} {totals.get(f'{k}_{d}')} != ledger.csv "
+                        f"run {row[f'{k}_bytes']}",
+                    )

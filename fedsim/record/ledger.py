@@ -1,0 +1,223 @@
+"""The byte ledger: where a run's bytes went, per run, round, device group and link class.
+
+Why: a study of communication cost must say which part of the wire is model, which is
+protocol (HTTP heads, long polls, registrations, status) and which is transport
+(TCP/IP headers, handshakes, ACKs) or retransmission, and it must add up. The network
+classifies bytes where it counts them (`fedsim.net.link.LinkCounters`: the transport
+tells model from protocol, the fidelities tell data, header, control and retransmitted
+segments), links.csv carries those counters, and every ledger row is a sum of them, so
+the ledger reconciles with links.csv exactly (the auditor checks it,
+`fedsim.audit.ledger`). Round rows are the first hops' counters at each round's end,
+less what the network had booked past it (as rounds.csv's wire bytes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+from fedsim.record.schema import ClientRow, LedgerRow, LinkRow, RoundRow
+
+__all__ = [
+    "CLASSES",
+    "RoundLedger",
+    "ledger_rows",
+    "ledger_summary",
+    "link_cells",
+    "run_totals",
+]
+
+CLASSES = ("model", "protocol", "data", "header", "control", "retx", "lost")
+"""The ledger's byte classes; `model + protocol` is payload, `data + header + control +
+retx` is wire, `lost` is a part of wire."""
+_WIRE = ("data", "header", "control", "retx")
+_DIRECTIONS = ((0, "up"), (1, "down"))
+
+Totals = dict[str, dict[str, int]]
+"""direction -> class -> bytes."""
+
+
+def link_cells(counters: Any) -> dict[str, int]:
+    """links.csv's ledger columns of one link direction (`LinkCounters`)."""
+    return {
+        "model_bytes": counters.model_bytes,
+        "data_bytes": counters.data_bytes,
+        "header_bytes": counters.header_bytes,
+        "control_bytes": counters.control_bytes,
+        "retx_bytes": counters.retx_bytes,
+        "lost_bytes": counters.lost_bytes,
+    }
+
+
+def _empty() -> Totals:
+    return {label: dict.fromkeys(CLASSES, 0) for _, label in _DIRECTIONS}
+
+
+def _add_link(tot: dict[str, int], row: Any) -> None:
+    """Add one links.csv row (or anything with its columns) to a class -> bytes total."""
+    tot["model"] += row["model_bytes"]
+    tot["protocol"] += row["payload_bytes"] - row["model_bytes"]
+    for cls in (*_WIRE, "lost"):
+        tot[cls] += row[f"{cls}_bytes"]
+
+
+class RoundLedger:
+    """In a run: the first hops' classes at each round's end (what crossed by then).
+
+    `access` are the devices' first hops (`Link`s), `channels()` the live channels (what
+    they booked past an instant is not yet crossed), `energy()` what every device's
+    ledger has charged so far."""
+
+    def __init__(
+        self,
+        access: Sequence[Any],
+        channels: Callable[[], Iterable[Any]],
+        energy: Callable[[], float],
+    ) -> None:
+        self._access = list(access)
+        self._channels = channels
+        self._energy = energy
+        self._last = _empty()
+        self._last_energy = 0.0
+        self.rows: list[LedgerRow] = []
+
+    def _now(self, crossed_by: float | None) -> Totals:
+        ahead: dict[int, list[int]] = {}
+        if crossed_by is not None:
+            for channel in self._channels():
+                parts_after = getattr(channel, "booked_parts_after", None)
+                if parts_after is None:
+                    continue
+                for c, _w, _n, parts, lost in parts_after(crossed_by):
+                    acc = ahead.setdefault(id(c), [0, 0, 0, 0, 0])
+                    for k in range(4):
+                        acc[k] += parts[k]
+                    acc[4] += lost
+        out = _empty()
+        zero = (0, 0, 0, 0, 0)
+        for d, label in _DIRECTIONS:
+            tot = out[label]
+            for link in self._access:
+                c = link.counters[d]
+                a = ahead.get(id(c), zero)
+                tot["model"] += c.model_bytes
+                tot["protocol"] += c.payload_bytes - c.model_bytes
+                tot["data"] += c.data_bytes - a[0]
+                tot["header"] += c.header_bytes - a[1]
+                tot["control"] += c.control_bytes - a[2]
+                tot["retx"] += c.retx_bytes - a[3]
+                tot["lost"] += c.lost_bytes - a[4]
+        return out
+
+    def close(self, key: str, crossed_by: float | None) -> None:
+        """A ledger row per direction for what crossed since the last close."""
+        now = self._now(crossed_by)
+        energy = self._energy()
+        for _, label in _DIRECTIONS:
+            delta = {k: now[label][k] - self._last[label][k] for k in CLASSES}
+            first = label == "up"
+            self.rows.append(
+                _row("round", key, label, len(self._access), delta,
+                     energy - self._last_energy if first else None)
+            )  # fmt: skip
+        self._last = now
+        self._last_energy = energy
+
+
+def _row(
+    scope: str, key: str, direction: str, links: int, tot: dict[str, int], energy: float | None
+) -> LedgerRow:
+    return LedgerRow(
+        scope=scope,
+        key=key,
+        direction=direction,
+        links=links,
+        model_bytes=tot["model"],
+        protocol_bytes=tot["protocol"],
+        payload_bytes=tot["model"] + tot["protocol"],
+        data_bytes=tot["data"],
+        header_bytes=tot["header"],
+        control_bytes=tot["control"],
+        retx_bytes=tot["retx"],
+        wire_bytes=sum(tot[k] for k in _WIRE),
+        lost_bytes=tot["lost"],
+        energy_j=energy,
+    )
+
+
+def _grouped(
+    scope: str,
+    rows: Iterable[LinkRow],
+    key_of: Callable[[LinkRow], str | None],
+    energy: dict[str, float] | None,
+) -> Iterator[LedgerRow]:
+    totals: dict[tuple[str, str], dict[str, int]] = {}
+    counts: dict[tuple[str, str], int] = {}
+    for row in rows:
+        key = key_of(row)
+        if key is None:
+            continue
+        at = (key, row.direction)
+        _add_link(totals.setdefault(at, dict.fromkeys(CLASSES, 0)), row)
+        counts[at] = counts.get(at, 0) + 1
+    for key, direction in sorted(totals, key=lambda kd: (kd[0], kd[1] != "up")):
+        j = energy.get(key) if energy is not None and direction == "up" else None
+        yield _row(scope, key, direction, counts[(key, direction)], totals[(key, direction)], j)
+
+
+def ledger_rows(
+    links: Sequence[LinkRow], clients: Sequence[ClientRow], rounds: Sequence[LedgerRow]
+) -> list[LedgerRow]:
+    """ledger.csv: run, round (as recorded in the run), group and link-class rows.
+    A scope's energy is on its `up` row (energy has no direction)."""
+    profile = {c.client: c.device for c in clients}
+    spent = {c.client: c.energy_compute_j + c.energy_radio_j for c in clients}
+    by_group: dict[str, float] = {}
+    for c in clients:
+        by_group[c.device] = by_group.get(c.device, 0.0) + spent[c.client]
+    first_hops = [r for r in links if r.a in profile]
+    out = list(_grouped("run", first_hops, lambda _r: "", {"": sum(spent.values())}))
+    out += rounds
+    out += _grouped("group", first_hops, lambda r: profile[r.a], by_group)
+    out += _grouped("link_class", links, lambda r: r.kind, None)
+    return out
+
+
+def run_totals(rows: Iterable[LedgerRow]) -> dict[str, int]:
+    """{class_direction: bytes} of the `run` rows: summary.json's `ledger`."""
+    out: dict[str, int] = {}
+    for row in rows:
+        if row.scope == "run":
+            for cls in CLASSES:
+                out[f"{cls}_{row.direction}"] = int(row[f"{cls}_bytes"])
+    return out
+
+
+def ledger_summary(
+    rows: Sequence[LedgerRow],
+    rounds: Sequence[RoundRow],
+    clients: Sequence[ClientRow],
+    target_round: int | None,
+) -> dict[str, Any]:
+    """summary.json's ledger fields: the run's classes and the figures a study quotes."""
+    totals = run_totals(rows)
+    accepted = sum(c.rounds_reported for c in clients)
+    wire_rounds = sum(r.wire_bytes_up + r.wire_bytes_down for r in rounds)
+    wire = sum(totals.get(f"{k}_{d}", 0) for k in _WIRE for d in ("up", "down"))
+    model = totals.get("model_up", 0) + totals.get("model_down", 0)
+    to_target_wire = to_target_energy = None
+    if target_round is not None:
+        done = [r for r in rounds if r.round <= target_round]
+        to_target_wire = sum(r.wire_bytes_up + r.wire_bytes_down for r in done)
+        keys = {str(r.round) for r in done}
+        to_target_energy = sum(
+            r.energy_j or 0.0 for r in rows if r.scope == "round" and r.key in keys
+        )
+    return {
+        "ledger": totals,
+        "accepted_updates": accepted,
+        "wire_bytes_per_update": wire_rounds / accepted if accepted else None,
+        "overhead_share": 1.0 - model / wire if wire else None,
+        "wire_bytes_to_target": to_target_wire,
+        "energy_to_target_j": to_target_energy,
+    }

@@ -81,7 +81,8 @@ def test_energy_figure_of_a_real_run_matches_clients_csv(real_run: RunData) -> N
         assert sum(p[i] for p in drawn) == pytest.approx(  # each written to 9 decimals
             rows[name]["energy_radio_j"], rel=1e-9, abs=5e-9
         )
-        assert rows[name]["energy_tx_j"] > 0 and rows[name]["energy_rx_j"] > 0
+        assert rows[name]["energy_tx_j"] > 0
+        assert rows[name]["energy_rx_j"] > 0
     assert sum(_widths(compute, scale)) + sum(map(sum, drawn)) == pytest.approx(
         sum(_total(r) for r in real_run.clients), rel=1e-8
     )

@@ -181,11 +181,17 @@ class Batteries:
         """Charge (or, negative, refund) the airtime of `frames` frames and `nbytes`
         wire bytes sent (direction 0) or received (1) by `battery`'s device."""
         radio = battery.radio
-        if radio is None or battery.empty:
+        if radio is None:
             return
         now = self.net.env.now
         dt = radio.airtime(direction, nbytes, frames)
         kind = "tx" if direction == 0 else "rx"
+        if battery.empty:  # a dead radio sends nothing; what a cut takes back never left
+            if dt < 0:
+                battery.wire[direction] += nbytes
+                battery.frames[direction] += frames
+                battery.seconds[kind] += dt
+            return
         if dt > 0:
             self._quiet_until(battery, now, activity=True)
             if battery.empty:

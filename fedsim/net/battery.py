@@ -51,8 +51,9 @@ __all__ = ["ENERGY_KINDS", "Batteries", "Battery"]
 ENERGY_KINDS = ("compute", "tx", "rx", "idle", "sleep", "other")
 RADIO_KINDS = ("tx", "rx", "idle", "sleep")
 _WATCH_SLACK = 0.01
-"""A drain timer is moved earlier only when the prediction moved by more than this
-fraction of the time left to it (so a busy device does not reschedule per frame)."""
+"""A drain timer is predicted again only after the battery lost this fraction of its
+level, and moved earlier only when the prediction moved by more than this fraction of
+the time left to it (so a busy device does not predict or reschedule per frame)."""
 
 
 @dataclass
@@ -79,6 +80,8 @@ class Battery:
     empty_at: float | None = None
     watch_at: float | None = None
     watch_gen: int = 0
+    checked_j: float = math.inf
+    """The level at the last drain prediction."""
 
     def __post_init__(self) -> None:
         self.initial_j = self.level_j
@@ -186,13 +189,10 @@ class Batteries:
         now = self.net.env.now
         dt = radio.airtime(direction, nbytes, frames)
         kind = "tx" if direction == 0 else "rx"
-        if battery.empty:  # a dead radio sends nothing; what a cut takes back never left
-            if dt < 0:
-                battery.wire[direction] += nbytes
-                battery.frames[direction] += frames
-                battery.seconds[kind] += dt
+        if battery.empty:  # its ledger stopped when it ran dry
             return
-        if dt > 0:
+        woke = dt > 0 and now - battery.activity_end >= radio.tail_s  # a new tail starts
+        if dt > 0 and now > battery.accounted_until:
             self._quiet_until(battery, now, activity=True)
             if battery.empty:
                 return
@@ -200,13 +200,19 @@ class Batteries:
         battery.frames[direction] += frames
         battery.seconds[kind] += dt
         if dt >= 0:
-            battery.activity_end = max(battery.activity_end, now) + dt
-            battery.accounted_until = max(battery.accounted_until, battery.activity_end)
+            end = (now if now > battery.activity_end else battery.activity_end) + dt
+            battery.activity_end = end
+            if end > battery.accounted_until:
+                battery.accounted_until = end
         else:  # taken back: those frames never left (that time is quiet again)
             battery.activity_end += dt
             battery.accounted_until += dt
-        self._take(battery, kind, dt * radio.power(direction))
-        self._watch(battery)
+        joules = dt * (radio.tx_w if direction == 0 else radio.rx_w)
+        if battery.capacity_j is None:  # mains: the ledger only counts
+            battery.spent[kind] += joules
+            return
+        self._take(battery, kind, joules)
+        self._watch(battery, woke)
 
     def compute(self, node: str, flops: float) -> None:
         """Charge `flops` of training on `node`."""
@@ -253,15 +259,25 @@ class Batteries:
             battery.seconds[kind] += seconds
             self._take(battery, kind, joules)
 
-    def _watch(self, battery: Battery) -> None:
-        """Make sure a timer fires when a quiet radio would empty the battery."""
-        if battery.capacity_j is None or battery.empty or battery.radio is None:
+    def _watch(self, battery: Battery, woke: bool = False) -> None:
+        """Make sure a timer fires when a quiet radio would empty the battery; `woke`:
+        the radio was past its tail (a whole new tail is ahead)."""
+        radio = battery.radio
+        if battery.capacity_j is None or battery.empty or radio is None:
             return
+        now = self.net.env.now
+        quiet_w = max(radio.tail_w, radio.idle_w, radio.quiet_power(math.inf))
+        pending = battery.watch_at
+        until = self.horizon if pending is None else min(pending, self.horizon)
+        if battery.level_j > quiet_w * (until - now):
+            return  # a quiet radio cannot empty it before the time limit (or the timer)
+        spent = battery.checked_j - battery.level_j
+        if pending is not None and not woke and spent < _WATCH_SLACK * battery.level_j:
+            return  # spent under 1 % since the last prediction: the timer stands
+        battery.checked_j = battery.level_j
         at = self._predict_empty(battery)
         if at is None or at > self.horizon:
             return
-        now = self.net.env.now
-        pending = battery.watch_at
         if pending is not None and at >= pending - _WATCH_SLACK * max(pending - now, 0.0):
             return
         battery.watch_at = at

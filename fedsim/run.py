@@ -247,8 +247,7 @@ def _simulate(
     net = Network(loop.env, sc, streams)
     wire = Wire(loop, net.open_route)
     net.breaker = wire.break_where
-    batteries = Batteries(net, streams)
-    wire.byte_observers.append(batteries.radio)
+    batteries = Batteries(net, streams)  # meters each device's own link (its radio)
     recorder = Recorder(clock=loop.time)
     timeline_open = [True]  # the timeline covers [0, end]: shutdown is not part of the run
 
@@ -382,6 +381,7 @@ def _simulate(
     _forget_app()
     wall = time.perf_counter() - wall0
     net.finish(end)
+    batteries.finish(end)
     recorder.close(end)
     after = byte_totals()
     round_ledger.close("after", None)
@@ -453,6 +453,8 @@ def _collect(
         info = engine.clients.get(c.client_id)
         up, down = wire.node_bytes.get(c.client_id, [0, 0])
         e_comp, e_radio = batteries.energy(c.client_id)
+        parts = batteries.parts(c.client_id)
+        ledger = batteries.ledgers.get(c.client_id)
         energies.append(e_comp + e_radio)
         client_rows.append(ClientRow(
             client=c.client_id, device=c.device.name,
@@ -463,6 +465,10 @@ def _collect(
             **dropout_cells(info.dropouts if info else {}),
             bytes_up=up, bytes_down=down,
             energy_compute_j=e_comp, energy_radio_j=e_radio,
+            energy_tx_j=parts["tx"], energy_rx_j=parts["rx"],
+            energy_idle_j=parts["idle"], energy_sleep_j=parts["sleep"],
+            airtime_tx_s=ledger.seconds["tx"] if ledger else 0.0,
+            airtime_rx_s=ledger.seconds["rx"] if ledger else 0.0,
             env_episodes=_total(info, "episodes"),
             env_steps=_total(info, "steps"),
         ))  # fmt: skip

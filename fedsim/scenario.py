@@ -96,6 +96,8 @@ class LinkClassSpec:
     half_duplex: bool = False
     duty_cycle: float = 1.0
     fidelity: str | None = None
+    radio: Any = None
+    """The devices' radio on this link (fedsim.net.radio.RadioProfile); None: the kind's."""
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ __all__ = [
     "parse_duration",
     "parse_energy",
     "parse_fraction",
+    "parse_power",
     "parse_rate",
     "parse_size",
 ]
@@ -71,6 +72,11 @@ _ENERGY = {
     "kWh": ("kilowatt-hours", 3.6e6), "MWh": ("megawatt-hours", 3.6e9),
 }  # fmt: skip
 _ENERGY_ALIASES = {"μJ": ("microjoules", 1e-6)}
+_POWER = {
+    "W": ("watts", 1.0), "mW": ("milliwatts", 1e-3), "uW": ("microwatts", 1e-6),
+    "µW": ("microwatts", 1e-6), "nW": ("nanowatts", 1e-9), "kW": ("kilowatts", 1e3),
+}  # fmt: skip
+_POWER_ALIASES = {"μW": ("microwatts", 1e-6)}
 _OPS = {"FLOPS": "FLOP/s", "flops": "FLOP/s", "ops": "operations/s"}
 _RATE = _table(_SI | {"T": ("tera", 1e12)}, _OPS)
 _RATE_ALIASES = _table(_K, _OPS)
@@ -80,6 +86,7 @@ ACCEPTED_UNITS: dict[str, tuple[str, ...]] = {
     "size": (*_SIZE, *_SIZE_ALIASES),
     "duration": (*_DURATION, *_DURATION_ALIASES),
     "energy": (*_ENERGY, *_ENERGY_ALIASES),
+    "power": (*_POWER, *_POWER_ALIASES),
     "compute rate": (*_RATE, *_RATE_ALIASES),
     "fraction": ("%",),
 }
@@ -228,6 +235,12 @@ def parse_energy(value: object) -> float:
     return _finite(_nonneg(x, value, "energy"), value, "energy")
 
 
+def parse_power(value: object) -> float:
+    """A radio's draw: '120mW' -> 0.12 W; '3uW' -> 3e-6 W."""
+    x = _convert(value, "power", _POWER, _POWER_ALIASES, "'120mW', '3uW'")
+    return _finite(_nonneg(x, value, "power"), value, "power")
+
+
 def parse_rate(value: object) -> float:
     """Compute speed: '50MFLOPS' -> 5e7 operations/s. Must be positive and finite."""
     x = _convert(value, "compute rate", _RATE, _RATE_ALIASES, "'50MFLOPS', '2GFLOPS'")
@@ -266,6 +279,7 @@ for _parse, _what in (
     (parse_duration, "duration"),
     (parse_size, "size"),
     (parse_energy, "energy"),
+    (parse_power, "power"),
     (parse_rate, "compute rate"),
 ):
     _parse.schema = _quantity_schema(ACCEPTED_UNITS[_what])  # type: ignore[attr-defined]

@@ -45,6 +45,11 @@ def fake_summary(**fields: Any) -> Summary:
     return Summary(**{**empty, **fields})
 
 
+def _radio(p: dict[str, Any]) -> float:
+    """The radio total as the ledger writes it: the sum of its (rounded) parts."""
+    return sum(round(p[k], 6) for k in ("etx", "erx", "eidle", "esleep"))
+
+
 def _topology(devices: int, gateways: int) -> dict[str, Any]:
     nodes: list[dict[str, Any]] = [
         {"name": "server", "kind": "server", "device": None, "parent": None}
@@ -119,7 +124,18 @@ def write_synthetic_run(
     factor = _CODEC_FACTOR.get(codec, 1.0)
     payload = int(model_bytes * factor)
     per_client = {
-        c: {"sel": 0, "rep": 0, "up": 0, "down": 0, "ecomp": 0.0, "erad": 0.0, "causes": {}}
+        c: {
+            "sel": 0,
+            "rep": 0,
+            "up": 0,
+            "down": 0,
+            "ecomp": 0.0,
+            "causes": {},
+            "etx": 0.0,
+            "erx": 0.0,
+            "eidle": 0.0,
+            "esleep": 0.0,
+        }
         for c in clients
     }
     timeline: dict[str, list[list[Any]]] = {c: [] for c in clients}
@@ -152,7 +168,8 @@ def write_synthetic_run(
                 per_client[c]["down"] += payload
                 timeline[c] += [[c, "downloading", t, dl_end], [c, "training", dl_end, tr_end]]
                 per_client[c]["ecomp"] += 4.0 * (tr_end - dl_end)
-                per_client[c]["erad"] += 0.5 * (dl_end - t)
+                per_client[c]["erx"] += 0.5 * (dl_end - t)
+                per_client[c]["eidle"] += 0.05 * (tr_end - dl_end)
             if fail:
                 causes[cause] = causes.get(cause, 0) + 1
                 drops = per_client[c]["causes"]
@@ -163,7 +180,8 @@ def write_synthetic_run(
             up += payload
             per_client[c]["up"] += payload
             per_client[c]["rep"] += 1
-            per_client[c]["erad"] += 0.8 * (ul_end - tr_end)
+            per_client[c]["etx"] += 0.8 * (ul_end - tr_end)
+            per_client[c]["esleep"] += 0.001 * (end - ul_end)
             timeline[c] += [[c, "uploading", tr_end, ul_end], [c, "idle", ul_end, end]]
         reported = len(selected) - sum(causes.values())
         accepted = 1 if reported >= 2 else 0
@@ -268,7 +286,9 @@ def write_synthetic_run(
             rounds_selected=p["sel"], rounds_reported=p["rep"], rounds_surplus=0,
             **dropout_cells(p["causes"]),
             bytes_up=p["up"], bytes_down=p["down"],
-            energy_compute_j=round(p["ecomp"], 6), energy_radio_j=round(p["erad"], 6),
+            energy_compute_j=round(p["ecomp"], 6), energy_radio_j=_radio(p),
+            energy_tx_j=round(p["etx"], 6), energy_rx_j=round(p["erx"], 6),
+            energy_idle_j=round(p["eidle"], 6), energy_sleep_j=round(p["esleep"], 6),
         )
         for c, p, n in (
             (c, per_client[c], next(n for n in topo["nodes"] if n["name"] == c)) for c in clients
@@ -283,7 +303,7 @@ def write_synthetic_run(
         "fl": {"strategy": strategy, "codec": codec, "rounds": rounds, "clients_per_round": 4},
         "links": [{"name": ln["name"], "kind": ln["kind"], "loss": loss} for ln in topo["links"]],
     }
-    energy = [p["ecomp"] + p["erad"] for p in per_client.values()]
+    energy = [p["ecomp"] + _radio(p) for p in per_client.values()]
     summary = Summary(
         scenario=name,
         seed=seed,

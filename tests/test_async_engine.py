@@ -287,7 +287,7 @@ async def _federation(speeds: list[float]) -> tuple[BufferedAsync, list[FLClient
             URL,
             EmulatedConnector(wire, f"d{i}"),
             PullLearner(optimum=float(i % 3) + 1.0),
-            DeviceProfile(f"speed{i}", flops, 1e9, 0.0, 0.0, 0.0),
+            DeviceProfile(f"speed{i}", flops, 1e9, 0.0),
             np.random.default_rng(i),
             poll_wait_s=30,
         )

@@ -238,10 +238,11 @@ def test_churn_errors() -> None:
 # --------------------------------------------------------------------------- battery
 def _battery_topology(**node: Any) -> dict[str, Any]:
     topo = tiny_topology()
-    topo["devices"] = {
-        "cell": {"like": "esp32", "battery": "1J", "radio_tx_energy_per_byte": "1mJ",
-                 "radio_rx_energy_per_byte": "0.5mJ", "compute_energy_per_flop": "1uJ"},
-    }  # fmt: skip
+    topo["devices"] = {"cell": {"like": "esp32", "battery": "1J", "compute_energy_per_flop": "1uJ"}}
+    # a byte takes 1 s of airtime; 1 mW to send, 0.5 mW to receive, nothing between
+    topo["links"]["wifi"].update(bandwidth="8bps", radio={
+        "tx_power": "1mW", "rx_power": "0.5mW", "tail": 0, "idle_power": 0, "frame_overhead": 0,
+    })  # fmt: skip
     topo["nodes"][2]["device"] = "cell"
     topo["nodes"][2].update(node)
     mains = {"name": "mains", "kind": "device", "device": "rpi4"}
@@ -254,11 +255,11 @@ def test_battery_drains_by_radio_and_compute_then_retires_the_device() -> None:
     bat = Batteries(net)
     assert set(bat.batteries) == {"dev-1", "dev-2", "dev-3", "dev-4"}  # mains has none
     env.run(until=100)
-    bat.radio("dev-1", 0, 400)  # 0.4 J sent
-    bat.radio("dev-1", 1, 200)  # 0.1 J received
+    bat.airtime(bat.ledgers["dev-1"], 0, 400, 0)  # 400 s on air at 1 mW: 0.4 J sent
+    bat.airtime(bat.ledgers["dev-1"], 1, 200, 0)  # 0.1 J received
     bat.compute("dev-1", 100_000)  # 0.1 J of training
     assert bat.level("dev-1") == pytest.approx(0.4)
-    bat.radio("mains", 0, 10**9)
+    bat.airtime(bat.ledgers["mains"], 0, 10**9, 0)
     assert bat.level("mains") is None
     env.run(until=200)
     assert net.is_path_up("dev-1")
@@ -274,7 +275,7 @@ def test_battery_drains_by_radio_and_compute_then_retires_the_device() -> None:
     bat.charge("dev-1", 1.0)  # an empty battery takes no more
     report = bat.report()["dev-1"]
     assert report["level_j"] == 0
-    assert report["spent_radio_tx_j"] == pytest.approx(0.4)
+    assert report["spent_tx_j"] == pytest.approx(0.4)
     assert report["spent_compute_j"] == pytest.approx(0.1)
     assert report["empty_at_s"] == 200
     env.run(until=10_000)

@@ -62,7 +62,10 @@ def test_energy_figure_of_a_real_run_matches_clients_csv(real_run: RunData) -> N
     assert "energy" in figs
     ax = figs["energy"].axes[0]
     scale = _scale(ax)
-    compute, radio = ax.containers[:2]
+    compute, *radio = ax.containers[:5]  # the radio's parts: tx, rx, idle, sleep
+    assert [c.get_label().split()[0] for c in ax.containers[:5]] == [
+        "compute", "tx", "rx", "idle", "sleep"
+    ]  # fmt: skip
     rows = {r["client"]: r for r in real_run.clients}
     names = [t.get_text() for t in ax.get_yticklabels()]
     assert sorted(names) == sorted(rows)  # one bar per device
@@ -70,11 +73,18 @@ def test_energy_figure_of_a_real_run_matches_clients_csv(real_run: RunData) -> N
     groups = [n.rsplit("-", 1)[0] for n in names]
     assert groups == sorted(groups, key=groups.index)
     assert len(set(groups)) == 2
-    for name, c, r in zip(names, _widths(compute, scale), _widths(radio, scale), strict=True):
+    drawn = [_widths(part, scale) for part in radio]
+    for i, (name, c) in enumerate(zip(names, _widths(compute, scale), strict=True)):
         assert c == pytest.approx(rows[name]["energy_compute_j"], rel=1e-9, abs=1e-15)
-        assert r == pytest.approx(rows[name]["energy_radio_j"], rel=1e-9, abs=1e-15)
-    assert sum(_widths(compute, scale) + _widths(radio, scale)) == pytest.approx(
-        sum(_total(r) for r in real_run.clients), rel=1e-9
+        for kind, part in zip(("tx", "rx", "idle", "sleep"), drawn, strict=True):
+            assert part[i] == pytest.approx(rows[name][f"energy_{kind}_j"], rel=1e-9, abs=1e-15)
+        assert sum(p[i] for p in drawn) == pytest.approx(  # each written to 9 decimals
+            rows[name]["energy_radio_j"], rel=1e-9, abs=5e-9
+        )
+        assert rows[name]["energy_tx_j"] > 0
+        assert rows[name]["energy_rx_j"] > 0
+    assert sum(_widths(compute, scale)) + sum(map(sum, drawn)) == pytest.approx(
+        sum(_total(r) for r in real_run.clients), rel=1e-8
     )
     mean_total = [sum(_total(rows[n]) for n in names if n.startswith(g)) for g in ("sensor", "hub")]
     first = "sensor" if mean_total[0] >= mean_total[1] else "hub"
@@ -95,7 +105,8 @@ def test_many_devices_are_drawn_per_group(tmp_path: Path) -> None:
     ax = fig.axes[0]
     scale = _scale(ax)
     assert f"{n} devices" in ax.get_title()
-    compute, radio, whiskers = ax.containers
+    compute, *parts, whiskers = ax.containers
+    assert len(parts) == 4  # tx, rx, idle, sleep
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert len(labels) == len(compute) == 3  # one bar per gateway, not per device
     by_group: dict[str, list[dict[str, Any]]] = {}
@@ -103,9 +114,8 @@ def test_many_devices_are_drawn_per_group(tmp_path: Path) -> None:
         by_group.setdefault(row["gateway"], []).append(row)
     segments = whiskers.lines[2][0].get_segments()
     weighted = 0.0
-    for label, c, r, seg in zip(
-        labels, _widths(compute, scale), _widths(radio, scale), segments, strict=True
-    ):
+    radio = [sum(ws) for ws in zip(*(_widths(p, scale) for p in parts), strict=True)]
+    for label, c, r, seg in zip(labels, _widths(compute, scale), radio, segments, strict=True):
         match = re.fullmatch(r"via (\S+) \(×(\d+)\)", label)
         assert match is not None, label
         gw, count = match.groups()

@@ -133,3 +133,31 @@ async def test_own_radio_down_fails_connect_at_once() -> None:
             await s.get("http://srv/down?n=10")
     assert loop.time() == t0
     await runner.cleanup()
+
+
+async def test_a_channel_broken_the_instant_it_connects_is_a_reset_not_a_connection() -> None:
+    """A battery that empties on the SYN-ACK retires the device in the same instant the
+    connect succeeds: nothing may be counted or sent over the dead channel."""
+    loop = asyncio.get_running_loop()
+    assert isinstance(loop, VirtualTimeLoop)
+    _net, wire, runner, _ = await _serve(loop, tiny_topology())
+    opener = wire.opener
+
+    def dying(client: str, server: str) -> tuple:
+        channel, latency = opener(client, server)
+        connect = channel.connect
+
+        def connect_then_break() -> object:
+            ev = connect()
+            ev.callbacks.append(lambda _ev: channel.break_("battery:dev-1"))
+            return ev
+
+        channel.connect = connect_then_break
+        return channel, latency
+
+    wire.opener = dying
+    async with aiohttp.ClientSession(connector=EmulatedConnector(wire, "dev-1")) as s:
+        with pytest.raises(aiohttp.ClientConnectorError, match="reset during connect"):
+            await s.get("http://srv/down?n=10")
+    assert wire.node_bytes.get("dev-1", [0, 0]) == [0, 0]
+    await runner.cleanup()

@@ -21,6 +21,7 @@ from fedsim.units import (
     parse_duration,
     parse_energy,
     parse_fraction,
+    parse_power,
     parse_rate,
     parse_size,
 )
@@ -30,6 +31,7 @@ PARSERS: dict[str, Callable[[object], float]] = {
     "size": parse_size,
     "duration": parse_duration,
     "energy": parse_energy,
+    "power": parse_power,
     "compute rate": parse_rate,
     "fraction": parse_fraction,
 }
@@ -98,6 +100,14 @@ ACCEPTED: list[tuple[str, str, float]] = [
     ("energy", "mWh", 7.2),
     ("energy", "kWh", 7.2e6),
     ("energy", "MWh", 7.2e9),
+    # power, watts (a radio's draw)
+    ("power", "W", 2.0),
+    ("power", "mW", 2e-3),
+    ("power", "uW", 2e-6),
+    ("power", "µW", 2e-6),
+    ("power", "μW", 2e-6),
+    ("power", "nW", 2e-9),
+    ("power", "kW", 2e3),
     # compute rate, operations/s
     *(
         ("compute rate", prefix + unit, 2 * factor)

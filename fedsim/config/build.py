@@ -16,6 +16,7 @@ from fedsim.config.connectivity import read_trace
 from fedsim.config.errors import to_scenario_error
 from fedsim.config.nodes import NodeItem
 from fedsim.config.topology import Topology
+from fedsim.net.radio_table import radio_profile
 from fedsim.scenario import (
     ConnectivitySpec,
     FailureSpec,
@@ -64,6 +65,7 @@ def _links(model: Topology) -> dict[str, LinkClassSpec]:
             half_duplex=lc.half_duplex,
             duty_cycle=lc.duty_cycle,
             fidelity=lc.fidelity,
+            radio=radio_profile(lc.kind, lc.up_bps, lc.down_bps, lc.radio),
         )
         for name, lc in model.links.items()
     }

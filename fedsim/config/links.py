@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, model_validator
 
 from fedsim.config.base import Section, at_key
+from fedsim.config.radio import LORA_KEYS, RadioModel
 from fedsim.config.units import (
     Bandwidth,
     Bool,
@@ -110,6 +111,9 @@ class LinkClass(Section):
     half_duplex: Bool = Field(False, description="up and down share one transmitter")
     duty_cycle: Fraction = Field(1.0, description="fraction of airtime a sender may use (LoRa 1%)")
     fidelity: choice(FIDELITIES) | None = Field(None, description="override the top-level fidelity")  # type: ignore[valid-type]
+    radio: RadioModel = Field(
+        default_factory=RadioModel, description="the radio's figures (default: the kind's)"
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> LinkClass:
@@ -119,6 +123,12 @@ class LinkClass(Section):
             raise at_key("bandwidth", "is required (or bandwidth_up and bandwidth_down)")
         if self.duty_cycle <= 0:
             raise at_key("duty_cycle", "must be above 0%")
+        if self.kind != "lora":
+            for key in LORA_KEYS:
+                if getattr(self.radio, key) is not None:
+                    raise at_key(
+                        f"radio.{key}", f"is a LoRa setting; this link is kind {self.kind}"
+                    )
         return self
 
     @property

@@ -24,6 +24,7 @@ __all__ = [
     "OutageDuration",
     "PositiveDuration",
     "PositiveFraction",
+    "Power",
     "Rate",
     "Size",
     "choice",
@@ -103,6 +104,7 @@ OutageDuration = parsed(_outage_duration, {"anyOf": [DURATION_SCHEMA, {"const": 
 Bandwidth = parsed(units.parse_bandwidth, _unit_schema(units.parse_bandwidth, _NUMBER))
 Size = parsed(units.parse_size, _unit_schema(units.parse_size, _NUMBER))
 Energy = parsed(units.parse_energy, _unit_schema(units.parse_energy, _NUMBER))
+Power = parsed(units.parse_power, _unit_schema(units.parse_power, _NUMBER))
 Rate = parsed(units.parse_rate, _unit_schema(units.parse_rate, _NUMBER))
 Fraction = parsed(units.parse_fraction, FRACTION_SCHEMA)
 PositiveFraction = parsed(

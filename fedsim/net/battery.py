@@ -1,32 +1,33 @@
-"""Energy ledgers: every device is charged as it talks and computes; a
-battery-powered one drains, and when its battery is empty it leaves the network for
-good (cause `battery:<node>`).
+"""Energy ledgers: every device is charged as its radio and CPU work; a battery-powered
+one drains, and when its battery is empty it leaves the network for good (cause
+`battery:<node>`).
 
 One `Battery` per device node. A profile with `battery_j` gives it a capacity; a
-mains-powered device's ledger counts without one (it never runs dry). The ledger
-is the one source of a device's energy: clients.csv's `energy_compute_j` and
-`energy_radio_j` are what it charged, so a battery device can never be reported as
-spending more than it held. `Batteries` is the run's ledger:
+mains-powered device's ledger counts without one (it never runs dry). The ledger is
+the one source of a device's energy: clients.csv's `energy_*_j` columns are what it
+charged, so a battery device can never be reported as spending more than it held.
+`Batteries` is the run's ledger:
 
-- `radio(node, direction, nbytes)` has the signature of `Wire.count`: direction 0
-  is bytes the device sends (`radio_tx_j_per_byte`), 1 bytes it receives
-  (`radio_rx_j_per_byte`). These are the payload bytes its connections hand to its
-  access link (clients.csv `bytes_up`/`bytes_down`, links.csv `payload_bytes` of that
-  link): per byte, not per airtime (docs/results.md, "Energy");
+- radio, by airtime (fedsim.net.radio): the network gives each device's own link
+  (first hop) metered counters (fedsim.net.metered); every frame either fidelity puts
+  on that link (data, TCP/IP headers, SYNs, ACKs, FINs, retransmissions, frames lost
+  on it) charges the device TX power x airtime when it sends (direction 0) and RX
+  power x airtime when it is sent to (direction 1); frames a cut takes back before
+  they left are refunded. Between activities the radio's quiet states are charged
+  for their time: tail and idle listening (`idle`), sleep with periodic wakes
+  (`sleep`, wakes in `idle`); an LTE-style promotion after the tail ran out is idle
+  energy. The gap is charged when the next activity starts, when the battery would run
+  dry in it (a lazy timer), and at the end of the run (`finish`);
 - `compute(node, flops)` has the signature of `FLClient.on_work`
   (`compute_j_per_flop`);
 - `charge(node, joules)` takes any other energy.
 
-Energy is kept as units charged in full (bytes, FLOPs) times the profile's price,
-plus the joules of the one charge that emptied the battery, so a device that never
-runs dry reports exactly bytes x J/byte and FLOPs x J/FLOP.
-
-The battery that runs dry retires its node (`Network.retire`) at the simulated
-time of the charge that emptied it. The retirement is a zero-delay SimPy event,
-not a call from inside the charge, because charges arrive from inside the
-transport's send path and breaking connections there would re-enter it.
-The initial level is `nodes[i].initial_charge` (a fraction, or a range drawn per
-device from the stream `("node", <name>, "battery")`).
+The charge that empties a battery pays for what was left; the battery that runs dry
+retires its node (`Network.retire`) at the simulated time of that charge. The
+retirement is a zero-delay SimPy event, not a call from inside the charge, because
+charges arrive from inside the transport's send path and breaking connections there
+would re-enter it. The initial level is `nodes[i].initial_charge` (a fraction, or a
+range drawn per device from the stream `("node", <name>, "battery")`).
 """
 
 from __future__ import annotations
@@ -37,15 +38,22 @@ from typing import TYPE_CHECKING, Any
 
 from fedsim.devices import DeviceProfile
 from fedsim.net.evidence import Energy
+from fedsim.net.metered import MeteredCounters
+from fedsim.net.radio import RadioProfile
+from fedsim.net.radio_table import radio_profile
 from fedsim.rng import Streams
 
 if TYPE_CHECKING:
     from fedsim.net.network import Network
 
-__all__ = ["Batteries", "Battery"]
+__all__ = ["ENERGY_KINDS", "Batteries", "Battery"]
 
-
-_KINDS = ("radio_tx", "radio_rx", "compute", "other")
+ENERGY_KINDS = ("compute", "tx", "rx", "idle", "sleep", "other")
+RADIO_KINDS = ("tx", "rx", "idle", "sleep")
+_WATCH_SLACK = 0.01
+"""A drain timer is predicted again only after the battery lost this fraction of its
+level, and moved earlier only when the prediction moved by more than this fraction of
+the time left to it (so a busy device does not predict or reschedule per frame)."""
 
 
 @dataclass
@@ -57,20 +65,37 @@ class Battery:
     """None: mains powered (the ledger counts, nothing runs dry)."""
     level_j: float
     """math.inf for a mains-powered device."""
-    prices: dict[str, float] = field(default_factory=dict)
-    """J per unit charged for each kind (per byte, per FLOP); "other" is in joules."""
-    units: dict[str, float] = field(default_factory=lambda: dict.fromkeys(_KINDS, 0.0))
-    """Units charged in full, per kind."""
-    partial_j: dict[str, float] = field(default_factory=lambda: dict.fromkeys(_KINDS, 0.0))
-    """Joules of the charge that emptied the battery (it paid for part of its units)."""
+    compute_j_per_flop: float = 0.0
+    radio: RadioProfile | None = None
+    spent: dict[str, float] = field(default_factory=lambda: dict.fromkeys(ENERGY_KINDS, 0.0))
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(RADIO_KINDS, 0.0))
+    """Radio time per state (tx, rx: airtime; idle: tail, listening, promotions)."""
+    wire: list[int] = field(default_factory=lambda: [0, 0])
+    """Wire bytes charged, sent / received."""
+    frames: list[int] = field(default_factory=lambda: [0, 0])
+    activity_end: float = 0.0
+    """When the last transmission or reception ends."""
+    accounted_until: float = 0.0
+    """The radio's time is charged up to here."""
     empty_at: float | None = None
+    watch_at: float | None = None
+    watch_gen: int = 0
+    checked_j: float = math.inf
+    """The level at the last drain prediction."""
 
     def __post_init__(self) -> None:
         self.initial_j = self.level_j
+        if self.radio is not None:  # the run starts with the radio at rest
+            r = self.radio
+            self.activity_end = -(r.awake_s if math.isfinite(r.awake_s) else r.tail_s)
 
     @property
     def spent_j(self) -> dict[str, float]:
-        return {k: self.units[k] * self.prices.get(k, 1.0) + self.partial_j[k] for k in self.units}
+        return dict(self.spent)
+
+    @property
+    def radio_j(self) -> float:
+        return sum(self.spent[k] for k in RADIO_KINDS)
 
     @property
     def fraction(self) -> float:
@@ -82,9 +107,18 @@ class Battery:
     def empty(self) -> bool:
         return self.empty_at is not None
 
+    def radio_ledger(self) -> dict[str, float]:
+        """Joules, seconds, bytes and frames of the radio (the auditor's evidence)."""
+        out = {f"{k}_j": self.spent[k] for k in RADIO_KINDS}
+        out.update({f"{k}_s": self.seconds[k] for k in RADIO_KINDS})
+        out.update(tx_bytes=self.wire[0], rx_bytes=self.wire[1])
+        out.update(tx_frames=self.frames[0], rx_frames=self.frames[1])
+        out["accounted_s"] = self.accounted_until
+        return out
+
 
 class Batteries:
-    """The battery ledger of one run's devices."""
+    """The energy ledger of one run's devices."""
 
     def __init__(self, net: Network, streams: Streams | None = None) -> None:
         self.net = net
@@ -92,24 +126,34 @@ class Batteries:
         """Every device's ledger, mains powered or not."""
         sc = net.scenario
         streams = streams if streams is not None else net.streams
+        self.horizon = sc.fl.time_limit_s if sc.fl.time_limit_s is not None else math.inf
+        """Drain timers beyond the run's time limit are not scheduled."""
         for spec in sc.device_nodes:
             assert spec.device is not None
             profile: DeviceProfile = sc.devices[spec.device]
-            prices = {
-                "radio_tx": profile.radio_tx_j_per_byte,
-                "radio_rx": profile.radio_rx_j_per_byte,
-                "compute": profile.compute_j_per_flop,
-            }
+            radio = self._radio(spec.name)
             if profile.battery_j is None:
-                self.ledgers[spec.name] = Battery(spec.name, None, math.inf, prices)
-                continue
-            lo, hi = spec.connectivity.initial_charge
-            frac = (
-                lo if hi <= lo else float(streams.get("node", spec.name, "battery").uniform(lo, hi))
-            )
-            self.ledgers[spec.name] = Battery(
-                spec.name, profile.battery_j, profile.battery_j * frac, prices
-            )
+                battery = Battery(spec.name, None, math.inf, profile.compute_j_per_flop, radio)
+            else:
+                lo, hi = spec.connectivity.initial_charge
+                frac = (
+                    lo
+                    if hi <= lo
+                    else float(streams.get("node", spec.name, "battery").uniform(lo, hi))
+                )
+                battery = Battery(
+                    spec.name,
+                    profile.battery_j,
+                    profile.battery_j * frac,
+                    profile.compute_j_per_flop,
+                    radio,
+                )
+            self.ledgers[spec.name] = battery
+            link = net.uplink.get(spec.name)
+            if link is not None and radio is not None:
+                for c in link.counters:
+                    if isinstance(c, MeteredCounters):
+                        c.meter = self._meter(battery)
         self.batteries: dict[str, Battery] = {
             n: b for n, b in self.ledgers.items() if b.capacity_j is not None
         }
@@ -117,56 +161,206 @@ class Batteries:
         for battery in self.batteries.values():
             if battery.level_j <= 0:
                 self._drained(battery)
+            else:
+                self._watch(battery)
+
+    def _radio(self, node: str) -> RadioProfile | None:
+        link = self.net.uplink.get(node)
+        if link is None:
+            return None
+        cls = self.net.link_class[link.name]
+        if cls.radio is not None:
+            return cls.radio
+        return radio_profile(cls.kind, cls.bandwidth_up_bps, cls.bandwidth_down_bps)
 
     # -- hooks ------------------------------------------------------------------------
-    def radio(self, node: str, direction: int, nbytes: int) -> None:
-        """Charge `nbytes` sent (direction 0) or received (direction 1) by `node`."""
-        self._charge(node, "radio_tx" if direction == 0 else "radio_rx", float(nbytes))
+    def _meter(self, battery: Battery) -> Any:
+        def meter(direction: int, nbytes: int, frames: int) -> None:
+            self.airtime(battery, direction, nbytes, frames)
+
+        return meter
+
+    def airtime(self, battery: Battery, direction: int, nbytes: int, frames: int) -> None:
+        """Charge (or, negative, refund) the airtime of `frames` frames and `nbytes`
+        wire bytes sent (direction 0) or received (1) by `battery`'s device."""
+        radio = battery.radio
+        if radio is None:
+            return
+        now = self.net.env.now
+        dt = radio.airtime(direction, nbytes, frames)
+        kind = "tx" if direction == 0 else "rx"
+        if battery.empty:  # its ledger stopped when it ran dry
+            return
+        woke = dt > 0 and now - battery.activity_end >= radio.tail_s  # a new tail starts
+        if dt > 0 and now > battery.accounted_until:
+            self._quiet_until(battery, now, activity=True)
+            if battery.empty:
+                return
+        battery.wire[direction] += nbytes
+        battery.frames[direction] += frames
+        battery.seconds[kind] += dt
+        if dt >= 0:
+            end = (now if now > battery.activity_end else battery.activity_end) + dt
+            battery.activity_end = end
+            if end > battery.accounted_until:
+                battery.accounted_until = end
+        else:  # taken back: those frames never left (that time is quiet again)
+            battery.activity_end += dt
+            battery.accounted_until += dt
+        joules = dt * (radio.tx_w if direction == 0 else radio.rx_w)
+        if battery.capacity_j is None:  # mains: the ledger only counts
+            battery.spent[kind] += joules
+            return
+        self._take(battery, kind, joules)
+        self._watch(battery, woke)
 
     def compute(self, node: str, flops: float) -> None:
         """Charge `flops` of training on `node`."""
-        self._charge(node, "compute", float(flops))
+        battery = self.ledgers.get(node)
+        if battery is None or battery.empty or flops <= 0:
+            return
+        self._take(battery, "compute", float(flops) * battery.compute_j_per_flop)
+        self._watch(battery)
 
     def charge(self, node: str, joules: float, kind: str = "other") -> None:
         """Take `joules` from `node`'s battery (a mains-powered node's ledger counts them)."""
         battery = self.ledgers.get(node)
         if battery is None or battery.empty or joules <= 0:
             return
-        self._take(battery, kind, joules, 0.0)
+        self._take(battery, kind, joules)
 
-    def _charge(self, node: str, kind: str, units: float) -> None:
-        battery = self.ledgers.get(node)
-        if battery is None or battery.empty or units <= 0:
+    def finish(self, end: float) -> None:
+        """Charge every radio's quiet time up to `end` (the run's last instant)."""
+        for battery in self.ledgers.values():
+            if not battery.empty:
+                self._quiet_until(battery, end)
+            battery.watch_gen += 1  # no drain timer fires after the run
+
+    # -- the radio's quiet time -----------------------------------------------------------
+    def _quiet_until(self, battery: Battery, now: float, activity: bool = False) -> None:
+        """Charge the tail, idle and sleep time from what is accounted up to `now`; with
+        `activity`, a radio past its tail first pays the promotion back to active."""
+        radio = battery.radio
+        start = battery.accounted_until
+        if radio is None or now <= start:
             return
-        self._take(battery, kind, units * battery.prices[kind], units)
+        base = battery.activity_end
+        promo = 0.0
+        if activity and radio.promotion_s > 0 and now - base > radio.tail_s:
+            promo = min(radio.promotion_s, now - start)
+        gap = radio.gap(start - base, now - promo - base)
+        battery.accounted_until = now
+        for kind, seconds, joules in (
+            ("idle", gap.idle_s + promo, gap.idle_j + promo * radio.promotion_w),
+            ("sleep", gap.sleep_s, gap.sleep_j),
+        ):
+            if battery.empty:
+                return
+            battery.seconds[kind] += seconds
+            self._take(battery, kind, joules)
 
-    def _take(self, battery: Battery, kind: str, joules: float, units: float) -> None:
+    def _watch(self, battery: Battery, woke: bool = False) -> None:
+        """Make sure a timer fires when a quiet radio would empty the battery; `woke`:
+        the radio was past its tail (a whole new tail is ahead)."""
+        radio = battery.radio
+        if battery.capacity_j is None or battery.empty or radio is None:
+            return
+        now = self.net.env.now
+        quiet_w = max(radio.tail_w, radio.idle_w, radio.quiet_power(math.inf))
+        pending = battery.watch_at
+        until = self.horizon if pending is None else min(pending, self.horizon)
+        if battery.level_j > quiet_w * (until - now):
+            return  # a quiet radio cannot empty it before the time limit (or the timer)
+        spent = battery.checked_j - battery.level_j
+        if pending is not None and not woke and spent < _WATCH_SLACK * battery.level_j:
+            return  # spent under 1 % since the last prediction: the timer stands
+        battery.checked_j = battery.level_j
+        at = self._predict_empty(battery)
+        if at is None or at > self.horizon:
+            return
+        if pending is not None and at >= pending - _WATCH_SLACK * max(pending - now, 0.0):
+            return
+        battery.watch_at = at
+        battery.watch_gen += 1
+        gen = battery.watch_gen
+        ev = self.net.env.timeout(max(0.0, at - now))
+        ev.callbacks.append(lambda _ev: self._on_watch(battery, gen))
+
+    def _on_watch(self, battery: Battery, gen: int) -> None:
+        if gen != battery.watch_gen or battery.empty:
+            return
+        battery.watch_at = None
+        now = self.net.env.now
+        self._quiet_until(battery, now)
+        if battery.empty:
+            return
+        at = self._predict_empty(battery)  # periodic wakes were averaged: not yet
+        if at is not None and at <= now:
+            radio = battery.radio
+            assert radio is not None
+            step = radio.wake_period_s if math.isfinite(radio.wake_period_s) else 1.0
+            battery.watch_at = now + step
+            battery.watch_gen += 1
+            gen2 = battery.watch_gen
+            ev = self.net.env.timeout(step)
+            ev.callbacks.append(lambda _ev: self._on_watch(battery, gen2))
+            return
+        self._watch(battery)
+
+    @staticmethod
+    def _predict_empty(battery: Battery) -> float | None:
+        """When the battery empties if the radio stays quiet from now on (None: never)."""
+        radio = battery.radio
+        assert radio is not None
+        t = battery.accounted_until
+        left = battery.level_j
+        since = t - battery.activity_end
+        for edge in (radio.tail_s, radio.awake_s, math.inf):
+            if since >= edge:
+                continue
+            power = radio.quiet_power(since)
+            span = edge - since
+            if power > 0 and left <= power * span:
+                return t + left / power
+            if not math.isfinite(span):
+                return None
+            left -= power * span
+            t += span
+            since = edge
+        return None
+
+    # -- charging ---------------------------------------------------------------------
+    def _take(self, battery: Battery, kind: str, joules: float) -> None:
         """Charge in full while the battery holds it; the charge that empties it pays
-        for what was left (the rest of that transmission or training has no energy)."""
-        if joules < battery.level_j or battery.capacity_j is None:
-            battery.level_j -= joules
-            if units:
-                battery.units[kind] += units
-            else:
-                battery.partial_j[kind] += joules
+        for what was left (the rest of that transmission or training has no energy).
+        A negative charge (frames taken back) refunds."""
+        if joules <= 0 or joules < battery.level_j or battery.capacity_j is None:
+            if battery.capacity_j is not None:
+                battery.level_j = min(battery.level_j - joules, battery.capacity_j)
+            battery.spent[kind] += joules
             return
-        battery.partial_j[kind] += battery.level_j
+        battery.spent[kind] += battery.level_j
         self._drained(battery)
 
-    # -- state --------------------------------------------------------------------------
     def _drained(self, battery: Battery) -> None:
         battery.level_j = 0.0
         battery.empty_at = self.net.env.now
         event = self.net.env.timeout(0)
         event.callbacks.append(lambda _ev: self.net.retire(battery.node, f"battery:{battery.node}"))
 
-    def energy(self, node: str) -> tuple[float, float]:
-        """(compute, radio) joules `node` spent: clients.csv's energy columns."""
+    # -- state --------------------------------------------------------------------------
+    def parts(self, node: str) -> dict[str, float]:
+        """Joules `node` spent on compute, tx, rx, idle and sleep (other is compute)."""
         battery = self.ledgers.get(node)
         if battery is None:
-            return 0.0, 0.0
-        spent = battery.spent_j
-        return spent["compute"] + spent["other"], spent["radio_tx"] + spent["radio_rx"]
+            return dict.fromkeys(("compute", *RADIO_KINDS), 0.0)
+        s = battery.spent
+        return {"compute": s["compute"] + s["other"], **{k: s[k] for k in RADIO_KINDS}}
+
+    def energy(self, node: str) -> tuple[float, float]:
+        """(compute, radio) joules `node` spent."""
+        p = self.parts(node)
+        return p["compute"], p["tx"] + p["rx"] + p["idle"] + p["sleep"]
 
     def evidence(self) -> dict[str, Energy]:
         """Every device's ledger, for the auditor."""
@@ -174,7 +368,7 @@ class Batteries:
         for name, b in sorted(self.ledgers.items()):
             compute, radio = self.energy(name)
             initial = b.initial_j if b.capacity_j is not None else None
-            out[name] = Energy(initial, compute, radio, b.empty_at)
+            out[name] = Energy(initial, compute, radio, b.empty_at, b.radio_ledger())
         return out
 
     def level(self, node: str) -> float | None:

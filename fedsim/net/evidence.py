@@ -94,6 +94,9 @@ class Energy:
     radio_j: float
     empty_at: float | None
     """When its battery ran dry (None: it did not)."""
+    radio: dict[str, float] = field(default_factory=dict)
+    """The radio's part of the ledger (fedsim.net.battery.Battery.radio_ledger): joules,
+    seconds, wire bytes and frames per state and direction, and the seconds accounted."""
 
 
 @dataclass(frozen=True)

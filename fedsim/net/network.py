@@ -34,6 +34,7 @@ from fedsim.net.flow import FlowChannel
 from fedsim.net.jitter import NormalJitter, ParetoJitter, UniformJitter
 from fedsim.net.link import Hop, Jitter, Link, LossModel, NoLoss, Transmitter
 from fedsim.net.loss import Bernoulli, GilbertElliott
+from fedsim.net.metered import MeteredCounters
 from fedsim.rng import Streams
 from fedsim.scenario import LinkClassSpec, Scenario
 
@@ -123,6 +124,8 @@ class Network:
                 queue_limit=cls.queue_limit,
                 kind=cls.kind,
             )
+            if spec.kind == "device":  # its radio: the energy ledger meters what crosses it
+                link.counters = (MeteredCounters(0), MeteredCounters(1))
             self.links[name] = link
             self.uplink[spec.name] = link
             self.link_class[name] = cls

@@ -439,6 +439,8 @@ class Wire:
         except BaseException:
             channel.close()  # an abandoned connect (timeout, cancel) stops retrying SYNs
             raise
+        if getattr(channel, "finished", False):  # broken the instant it connected
+            raise ConnectionResetError(errno.ECONNRESET, "connection reset during connect")
         if (host, port) not in self.listeners:
             channel.close()
             raise ConnectionRefusedError(errno.ECONNREFUSED, f"{host}:{port} stopped listening")

@@ -104,8 +104,17 @@ MAX_ROUND_BARS = 200
 MAX_ENERGY_DEVICES = 60
 """Above this many devices the energy figure draws one bar per device group (mean, min-max)."""
 MAX_ENERGY_GROUPS = 60
-ENERGY_COLOURS = {"compute": OKABE_ITO["bluish_green"], "radio": OKABE_ITO["blue"]}
-"""Compute in the timeline's training green, radio in its uploading blue."""
+ENERGY_COLOURS = {
+    "compute": OKABE_ITO["bluish_green"],
+    "radio": OKABE_ITO["blue"],
+    "tx": OKABE_ITO["blue"],
+    "rx": OKABE_ITO["sky_blue"],
+    "idle": OKABE_ITO["orange"],
+    "sleep": OKABE_ITO["yellow"],
+}
+"""Compute in the timeline's training green, radio (and its TX) in its uploading blue."""
+RADIO_PARTS = ("tx", "rx", "idle", "sleep")
+"""The radio's energy by state (clients.csv energy_tx_j ... energy_sleep_j)."""
 _CONNECTIVITY_WORDS = {"periodic": "duty-cycled", "markov": "on/off", "trace": "trace"}
 
 
@@ -441,6 +450,12 @@ def _has_energy(row: ClientRow) -> bool:
     return row.energy_compute_j is not None or row.energy_radio_j is not None
 
 
+def _energy_kinds(rows: list[ClientRow]) -> tuple[str, ...]:
+    """compute and the radio's parts, or compute and radio for runs without the parts."""
+    split = rows and all(row.get(f"energy_{k}_j") is not None for row in rows for k in RADIO_PARTS)
+    return ("compute", *RADIO_PARTS) if split else ("compute", "radio")
+
+
 def _group_detail(item: dict[str, Any], links: Any) -> str:
     """`sf12 (10% duty) · cortex-m4 · on/off`: uplink link class (and its duty cycle), device
     profile, connectivity process."""
@@ -546,12 +561,11 @@ def _energy(run: RunData) -> Figure | None:
     per_group = n_dev > MAX_ENERGY_DEVICES
     shown = groups[:MAX_ENERGY_GROUPS] if per_group else groups
     all_rows = [r for _, _, rows in groups for r in rows]
-    comp_sum = sum(_energy_j(r, "compute") for r in all_rows)
-    radio_sum = sum(_energy_j(r, "radio") for r in all_rows)
-    grand = comp_sum + radio_sum
+    kinds = _energy_kinds(all_rows)
+    sums = {k: sum(_energy_j(r, k) for r in all_rows) for k in kinds}
+    grand = sum(sums.values())
     labels: list[str] = []
-    comp: list[float] = []
-    radio: list[float] = []
+    parts: dict[str, list[float]] = {k: [] for k in kinds}
     notes: list[str] = []
     ends: list[float] = []  # where each row's note starts (bar or whisker end)
     whisker: list[tuple[float, float, float]] = []  # (mean, min, max) totals per group
@@ -564,8 +578,8 @@ def _energy(run: RunData) -> Figure | None:
             cap_set = {caps.get(str(r.device)) for r in rows} - {None}
             of = f"of {_joules(next(iter(cap_set)))} battery" if len(cap_set) == 1 else "of battery"
             labels.append(f"{name} (×{len(rows)})")
-            comp.append(mean([_energy_j(r, "compute") for r in rows]))
-            radio.append(mean([_energy_j(r, "radio") for r in rows]))
+            for k in kinds:
+                parts[k].append(mean([_energy_j(r, k) for r in rows]))
             whisker.append((mean(totals), min(totals), max(totals)))
             ends.append(max(totals))
             notes.append(f"max {_pct(max(shares))} {of}" if shares else "")
@@ -577,8 +591,8 @@ def _energy(run: RunData) -> Figure | None:
             first = len(labels)
             for r in rows:
                 labels.append(r.client)
-                comp.append(_energy_j(r, "compute"))
-                radio.append(_energy_j(r, "radio"))
+                for k in kinds:
+                    parts[k].append(_energy_j(r, k))
                 ends.append(total(r))
                 s = share(r)
                 cap = caps.get(str(r.device))
@@ -591,26 +605,24 @@ def _energy(run: RunData) -> Figure | None:
             )
     scale, unit = _energy_scale(max(ends, default=0.0))
     for i, note in enumerate(notes):
-        value = f"{'mean ' if per_group else ''}{(comp[i] + radio[i]) / scale:.3g} {unit}"
+        whole = sum(parts[k][i] for k in kinds)
+        value = f"{'mean ' if per_group else ''}{whole / scale:.3g} {unit}"
         notes[i] = f"{value} · {note}" if note else value
     fig, ax = _new(9.0, min(30.0, 1.8 + 0.26 * max(1, len(labels))))
     ys = list(range(len(labels)))
     height = 0.7
-    ax.barh(
-        ys,
-        [c / scale for c in comp],
-        height=height,
-        color=ENERGY_COLOURS["compute"],
-        label=f"compute ({_pct(comp_sum / grand if grand else 0.0)} of all energy)",
-    )
-    ax.barh(
-        ys,
-        [r / scale for r in radio],
-        left=[c / scale for c in comp],
-        height=height,
-        color=ENERGY_COLOURS["radio"],
-        label=f"radio ({_pct(radio_sum / grand if grand else 0.0)})",
-    )
+    left = [0.0] * len(labels)
+    for k in kinds:
+        share_k = _pct(sums[k] / grand if grand else 0.0)
+        ax.barh(
+            ys,
+            [v / scale for v in parts[k]],
+            left=left,
+            height=height,
+            color=ENERGY_COLOURS[k],
+            label=f"{k} ({share_k}{' of all energy' if k == 'compute' else ''})",
+        )
+        left = [a + v / scale for a, v in zip(left, parts[k], strict=True)]
     if whisker:
         ax.errorbar(
             [m / scale for m, _, _ in whisker],
@@ -657,7 +669,9 @@ def _energy(run: RunData) -> Figure | None:
         ylabel="device group" if per_group else "device",
         title=title,
     )
-    fig.legend(loc="outside lower center", ncol=3 if whisker else 2, frameon=False, fontsize=9)
+    fig.legend(
+        loc="outside lower center", ncol=len(kinds) + bool(whisker), frameon=False, fontsize=9
+    )
     return fig
 
 

@@ -242,10 +242,30 @@ class ClientRow(Record):
     )
     energy_radio_j: float = column(
         "J",
-        "what its ledger charged for the payload bytes it sent and received (bytes_up, "
-        "bytes_down) x the profile's J/byte; a battery device's two columns sum to at most "
+        "what its ledger charged its radio (fedsim/net/radio.py): energy_tx_j + energy_rx_j + "
+        "energy_idle_j + energy_sleep_j; a battery device's compute and radio sum to at most "
         "its initial charge",
     )
+    energy_tx_j: float | None = column(
+        "J",
+        "TX power x the airtime of every frame it sent on its own link (payload, TCP/IP and "
+        "MAC headers, SYNs, ACKs, retransmissions, frames lost there); blank: older runs",
+        None,
+    )
+    energy_rx_j: float | None = column(
+        "J", "RX power x the airtime of every frame sent to it on its own link, lost or not", None
+    )
+    energy_idle_j: float | None = column(
+        "J",
+        "radio awake without data: tails (LTE RRC, Wi-Fi PSM timeout, NB-IoT connected), "
+        "idle listening (DRX/eDRX, DTIM), promotions, periodic wakes (NB-IoT TAU)",
+        None,
+    )
+    energy_sleep_j: float | None = column(
+        "J", "radio asleep (NB-IoT PSM, LoRa sleep) between activities", None
+    )
+    airtime_tx_s: float | None = column("s", "seconds its radio transmitted", None)
+    airtime_rx_s: float | None = column("s", "seconds its radio received", None)
     env_episodes: int | None = column("", "RL: episodes in accepted uploads (blank: not RL)", None)
     env_steps: int | None = column("", "RL: environment steps in accepted uploads", None)
 

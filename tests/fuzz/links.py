@@ -101,4 +101,23 @@ def link_class(draw: st.DrawFn, kind: str | None = None, lossy: bool = True) -> 
         out["duty_cycle"] = percent(draw(st.sampled_from([0.01, 0.1, 0.5, 1.0])))
     if draw(st.integers(0, 5)) == 0:
         out["fidelity"] = draw(st.sampled_from(["flow", "packet"]))
+    if draw(st.integers(0, 3)) == 0:
+        out["radio"] = draw(radio(kind))
+    return out
+
+
+@st.composite
+def radio(draw: st.DrawFn, kind: str) -> dict[str, Any]:
+    """A link's radio overrides (fedsim.config.radio): LoRa modulation, powers, timers."""
+    out: dict[str, Any] = {}
+    if kind == "lora":
+        out["sf"] = draw(st.integers(7, 12))
+        if draw(st.booleans()):
+            out["coding_rate"] = draw(st.sampled_from(["4/5", "4/6", "4/7", "4/8"]))
+    if draw(st.booleans()):
+        out["tx_power"] = draw(st.sampled_from(["20mW", "100mW", "1W"]))
+    if draw(st.booleans()):
+        out["tail"] = duration(draw(st.sampled_from([0.0, 0.2, 10.0])))
+        out["idle"] = duration(draw(st.sampled_from([0.0, 20.0, 300.0])))
+        out["sleep_power"] = draw(st.sampled_from(["0uW", "15uW"]))
     return out

@@ -1,0 +1,52 @@
+"""Link counters that report every change of wire bytes and packets to a meter.
+
+Why: both fidelities already count, on each hop, every frame they put on the wire
+(data segments, headers, SYNs, ACKs, FINs, retransmissions, frames lost on that hop)
+as `wire_bytes` and `packets`, and take back what a cut prevented from leaving. A
+device's first hop is its radio; metering its counters charges the radio for exactly
+what crossed it, in both fidelities, without a hook in either model. The network
+gives device uplinks these counters; the energy ledger (fedsim.net.battery) sets
+`meter`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fedsim.net.link import LinkCounters
+
+__all__ = ["Meter", "MeteredCounters"]
+
+Meter = Callable[[int, int, int], None]
+"""(direction, change in wire bytes, change in packets); negative when taken back."""
+
+
+class MeteredCounters(LinkCounters):
+    """`LinkCounters` whose `wire_bytes` and `packets` report their changes."""
+
+    def __init__(self, direction: int) -> None:
+        self.direction = direction
+        self.meter: Meter | None = None
+        self._wire = 0
+        self._packets = 0
+        super().__init__()
+
+    @property  # type: ignore[override]
+    def wire_bytes(self) -> int:
+        return self._wire
+
+    @wire_bytes.setter
+    def wire_bytes(self, value: int) -> None:
+        change, self._wire = value - self._wire, value
+        if change and self.meter is not None:
+            self.meter(self.direction, change, 0)
+
+    @property  # type: ignore[override]
+    def packets(self) -> int:
+        return self._packets
+
+    @packets.setter
+    def packets(self, value: int) -> None:
+        change, self._packets = value - self._packets, value
+        if change and self.meter is not None:
+            self.meter(self.direction, 0, change)

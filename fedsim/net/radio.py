@@ -1,0 +1,111 @@
+"""A device's radio: what its airtime costs and what it draws between transmissions.
+
+Why: a radio's energy is power x time in each state, not a price per application byte.
+A device transmits for the airtime of every frame it sends on its own (first-hop)
+link and receives for the airtime of every frame sent to it, headers, ACKs,
+handshakes, retransmissions and lost frames included; between frames its radio
+lingers in a high-power tail (LTE's RRC_CONNECTED inactivity timer, Wi-Fi's PSM
+timeout, NB-IoT's connected state, LoRa's receive windows), then listens idly
+(DRX/eDRX paging, DTIM beacons), then sleeps (NB-IoT PSM, LoRa sleep) where the
+technology has a sleep state, waking every `wake_period_s` for a periodic update
+(NB-IoT's T3412 TAU).
+
+Airtime is linear in bytes and frames (`airtime`), so a burst of n frames of B bytes
+(flow fidelity books whole windows) costs exactly what the same frames cost one at a
+time (packet fidelity): both fidelities charge the same for the same wire bytes and
+packets on the link's counters. The figures and their sources are in
+fedsim/net/radio_table.py and docs/energy.md.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+__all__ = ["GapEnergy", "RadioProfile"]
+
+
+@dataclass(frozen=True)
+class GapEnergy:
+    """What the radio spent between two activities, by state."""
+
+    idle_s: float = 0.0
+    idle_j: float = 0.0
+    sleep_s: float = 0.0
+    sleep_j: float = 0.0
+    wakes: int = 0
+    """Periodic wake-ups (TAU) in the sleep part; their energy is in idle_j."""
+
+
+@dataclass(frozen=True)
+class RadioProfile:
+    """One link's radio as the device sees it (direction 0: the device transmits)."""
+
+    kind: str
+    tx_w: float
+    """Draw while transmitting."""
+    rx_w: float
+    """Draw while receiving (a frame sent to the device, lost or not)."""
+    per_frame_s: tuple[float, float]
+    """Airtime of a frame beyond its bytes (preamble, PHY header, MAC overhead), up/down."""
+    per_byte_s: tuple[float, float]
+    """Airtime of one wire byte, up/down (8 / PHY rate)."""
+    tail_s: float = 0.0
+    """After activity: seconds at `tail_w` (RRC inactivity, PSM timeout, RX windows)."""
+    tail_w: float = 0.0
+    idle_s: float = math.inf
+    """Then seconds listening at `idle_w` (DRX/eDRX paging, NB-IoT T3324); inf: no sleep."""
+    idle_w: float = 0.0
+    sleep_w: float = 0.0
+    """Then asleep (PSM, deep sleep) until the next activity."""
+    wake_period_s: float = math.inf
+    """While asleep, a periodic wake every this many seconds (NB-IoT T3412)."""
+    wake_j: float = 0.0
+    """Energy of one periodic wake (a TAU)."""
+    promotion_s: float = 0.0
+    """Activity after the tail ran out first pays a promotion (LTE RRC_IDLE -> CONNECTED)."""
+    promotion_w: float = 0.0
+    source: str = ""
+    """Where the figures come from (docs/energy.md has the full list)."""
+
+    def airtime(self, direction: int, nbytes: float, frames: float) -> float:
+        """Seconds on air for `frames` frames carrying `nbytes` wire bytes in total."""
+        return frames * self.per_frame_s[direction] + nbytes * self.per_byte_s[direction]
+
+    def power(self, direction: int) -> float:
+        return self.tx_w if direction == 0 else self.rx_w
+
+    @property
+    def awake_s(self) -> float:
+        """Seconds after activity until the radio sleeps (inf: it never does)."""
+        return self.tail_s + self.idle_s
+
+    def gap(self, start: float, end: float) -> GapEnergy:
+        """Energy of the part [start, end] (seconds since the last activity ended) of a
+        quiet gap: tail, then idle listening, then sleep with periodic wakes."""
+        if end <= start:
+            return GapEnergy()
+        tail = _overlap(start, end, 0.0, self.tail_s)
+        idle = _overlap(start, end, self.tail_s, self.awake_s)
+        sleep = _overlap(start, end, self.awake_s, math.inf)
+        wakes = 0
+        if sleep > 0 and math.isfinite(self.wake_period_s) and self.wake_period_s > 0:
+            base = self.awake_s
+            wakes = math.floor((end - base) / self.wake_period_s) - math.floor(
+                max(start - base, 0.0) / self.wake_period_s
+            )
+        idle_j = tail * self.tail_w + idle * self.idle_w + wakes * self.wake_j
+        return GapEnergy(tail + idle, idle_j, sleep, sleep * self.sleep_w, max(wakes, 0))
+
+    def quiet_power(self, since: float) -> float:
+        """Draw `since` seconds after the last activity (periodic wakes averaged)."""
+        if since < self.tail_s:
+            return self.tail_w
+        if since < self.awake_s:
+            return self.idle_w
+        wake = self.wake_j / self.wake_period_s if math.isfinite(self.wake_period_s) else 0.0
+        return self.sleep_w + wake
+
+
+def _overlap(a: float, b: float, lo: float, hi: float) -> float:
+    return max(0.0, min(b, hi) - max(a, lo))

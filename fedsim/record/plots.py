@@ -670,7 +670,10 @@ def _energy(run: RunData) -> Figure | None:
         title=title,
     )
     fig.legend(
-        loc="outside lower center", ncol=len(kinds) + bool(whisker), frameon=False, fontsize=9
+        loc="outside lower center",
+        ncol=min(3, len(kinds) + bool(whisker)),
+        frameon=False,
+        fontsize=9,
     )
     return fig
 

@@ -12,24 +12,22 @@ as in emulation). Device compute time is not charged: real hardware takes its ow
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
 
 import aiohttp
 from aiohttp import web
 
-from fedsim.errors import FedsimError, print_warning
+from fedsim.errors import FedsimError
 from fedsim.fl.client import FLClient
 from fedsim.fl.engine import RoundRecord
 from fedsim.fl.server import make_app, told_finished
 from fedsim.rng import Streams
 from fedsim.run import build_engine
-from fedsim.scenario import Scenario, prepare_scenario
+from fedsim.scenario import Scenario
 from fedsim.tasks.registry import build_task
 
-__all__ = ["main_client", "main_serve", "run_client", "serve"]
+__all__ = ["run_client", "serve"]
 
 
 async def serve(
@@ -100,45 +98,3 @@ async def run_client(sc: Scenario, device: str, server_url: str) -> FLClient:
     finally:
         await client.connector.close()
     return client
-
-
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("topology")
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE")
-
-
-def main_serve(argv: Sequence[str]) -> int:
-    p = argparse.ArgumentParser(prog="fedsim serve", description="FL server over real TCP")
-    _common(p)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8080)
-    args = p.parse_args(list(argv))
-    sc = prepare_scenario(args.topology, args.set, args.seed, warn=print_warning)
-
-    def ready(port: int) -> None:
-        hint = f"fedsim client {args.topology} --device NAME --server URL"
-        print(f"serving {sc.name} on http://{args.host}:{port} (clients: {hint})", flush=True)
-
-    def show(r: RoundRecord) -> None:
-        verdict = "accepted" if r.accepted else "rejected"
-        print(f"round {r.round}: {r.reported}/{r.selected} reported, {verdict}, "
-              f"metric {r.metric:.4f}", flush=True)  # fmt: skip
-
-    records: list[Any] = asyncio.run(serve(sc, args.host, args.port, on_ready=ready, on_round=show))
-    print(f"done: {len(records)} rounds")
-    return 0
-
-
-def main_client(argv: Sequence[str]) -> int:
-    p = argparse.ArgumentParser(prog="fedsim client", description="one FL device over real TCP")
-    _common(p)
-    p.add_argument("--device", required=True, help="a device node name from the topology")
-    p.add_argument("--server", default="http://127.0.0.1:8080")
-    args = p.parse_args(list(argv))
-    sc = prepare_scenario(args.topology, args.set, args.seed, warn=print_warning)
-    client = asyncio.run(run_client(sc, args.device, args.server))
-    s = client.stats
-    print(f"{args.device}: trained {s.rounds_trained} rounds, {s.uploads_accepted} uploads "
-          f"accepted, {s.uploads_rejected} rejected, errors {s.errors or 'none'}")  # fmt: skip
-    return 0

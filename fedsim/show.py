@@ -13,18 +13,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rich.console import Console
 from rich.tree import Tree
 
-from fedsim.errors import print_warning
 from fedsim.net.flow import lossless_transfer_time
 from fedsim.net.link import Hop
 from fedsim.net.network import Network
 from fedsim.net.tcp import TcpParams
 from fedsim.rng import Streams
-from fedsim.scenario import NodeSpec, Scenario, prepare_scenario
+from fedsim.scenario import NodeSpec, Scenario
 
-__all__ = ["Direction", "GroupCost", "ModelSizes", "describe", "group_costs", "main_show",
+__all__ = ["Direction", "GroupCost", "ModelSizes", "describe", "group_costs",
            "model_sizes", "upload_warnings"]  # fmt: skip
 
 
@@ -355,21 +353,6 @@ def describe(sc: Scenario, model_bytes: int | None = None) -> Tree:
             for_ = "for good" if f.duration_s == float("inf") else f"for {f.duration_s:.0f} s"
             fails.add(f"{f.target} {f.name} down at {f.at_s:.0f} s {for_}")
     return root
-
-
-def main_show(argv: Sequence[str]) -> int:
-    import argparse
-
-    p = argparse.ArgumentParser(prog="fedsim show", description=__doc__)
-    p.add_argument("topology")
-    p.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE")
-    p.add_argument("--model-bytes", type=int, default=None,
-                   help="upload size in bytes (default: the task's model under fl.codec, "
-                        "plus the HTTP head)")  # fmt: skip
-    args = p.parse_args(list(argv))
-    sc = prepare_scenario(args.topology, args.set, warn=print_warning)
-    Console().print(describe(sc, args.model_bytes))
-    return 0
 
 
 def _engine_text(sc: Scenario) -> str:

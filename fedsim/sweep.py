@@ -25,7 +25,6 @@ reference point (aggregate.csv/.md, plots, report.html). See docs/sweeps.md.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import itertools
 import os
@@ -52,7 +51,6 @@ __all__ = [
     "SweepSpec",
     "expand",
     "load_sweep",
-    "main_sweep",
     "run_scenario_runner",
     "run_sweep",
     "validate_keys",
@@ -469,56 +467,3 @@ def run_sweep(
     for line in result.warnings:
         say(f"warning: {line}")
     return result
-
-
-def main_sweep(argv: Sequence[str] | None = None, *, runner: Runner | None = None) -> int:
-    """`fedsim sweep SWEEP.yaml [--scheduler URL] [--workers N] [--out DIR] [--reuse-stale]`."""
-    parser = argparse.ArgumentParser(
-        prog="fedsim sweep",
-        description="Run a grid of overrides x seeds and aggregate the results.",
-    )
-    parser.add_argument("sweep", type=Path, metavar="SWEEP.yaml")
-    parser.add_argument("--scheduler", default=None, help="Dask scheduler, tcp://host:8786")
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        help="local worker processes (default: CPU count; 1 = in-process)",
-    )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=Path("results"),
-        help="output root; the sweep goes to OUT/<name>/ (default: results)",
-    )
-    parser.add_argument(
-        "--reuse-stale",
-        action="store_true",
-        help="reuse finished runs even if made by other code (another fedsim source or "
-        "numpy/numba/... version); by default those are re-run",
-    )
-    args = parser.parse_args(list(argv) if argv is not None else None)
-    if args.workers is not None and args.workers < 1:
-        raise FedsimError("--workers must be at least 1")
-    if args.scheduler and args.workers is not None:
-        raise FedsimError("--workers is for the local pool; a Dask cluster sizes itself")
-    from rich.console import Console
-
-    console = Console(highlight=False, soft_wrap=True)  # log lines stay whole when piped
-    spec = load_sweep(args.sweep)
-    result = run_sweep(
-        spec,
-        out=args.out,
-        runner=runner,
-        workers=args.workers,
-        scheduler=args.scheduler,
-        log=console.print,
-        reuse_stale=args.reuse_stale,
-    )
-    console.print(f"wrote {result.sweep_dir}/report.html and aggregate.csv/.md")
-    if result.failed:
-        console.print(f"[bold red]{len(result.failed)} run(s) failed:[/]")
-        for name, err in sorted(result.failed.items()):
-            console.print(f"  {name}: {err}", markup=False)
-        return 1
-    return 0

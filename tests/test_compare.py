@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from fake_results import write_synthetic_run
 
+from fedsim.cli import main
 from fedsim.errors import FedsimError
-from fedsim.record.compare import compare_runs, main_compare, write_compare
+from fedsim.record.compare import compare_runs, write_compare
 from fedsim.record.runs import load_run, parse_causes
 
 
@@ -78,11 +79,11 @@ def test_missing_run_folder_is_a_user_error(tmp_path: Path) -> None:
         load_run(partial)
 
 
-def test_main_compare_writes_files_and_prints(
+def test_compare_command_writes_files_and_prints(
     runs: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "cmp"
-    assert main_compare([*map(str, runs), "--out", str(out), "--no-plots"]) == 0
+    assert main(["compare", *map(str, runs), "--out", str(out), "--no-plots"]) == 0
     printed = capsys.readouterr().out
     assert "WARNING" in printed
     assert "final metric" in printed

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from fake_results import write_synthetic_run
 
-from fedsim.record.report import main_report, write_comparison_report, write_report
+from fedsim.cli import main
+from fedsim.record.report import write_comparison_report, write_report
 
 CHROMIUM = next(
     (p for n in ("chromium", "chromium-browser", "google-chrome") if (p := shutil.which(n))), None
@@ -100,11 +101,11 @@ def test_chromium_renders_comparison(tmp_path: Path) -> None:
     assert dom.stdout.count("<svg") >= 2 + 3 * 6
 
 
-def test_main_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     a = write_synthetic_run(tmp_path, name="a", rounds=5)
     b = write_synthetic_run(tmp_path, name="b", rounds=5)
-    assert main_report([str(a)]) == 0
+    assert main(["report", str(a)]) == 0
     assert (a / "report.html").is_file()
-    assert main_report([str(a), str(b), "--out", str(tmp_path / "cmp")]) == 0
+    assert main(["report", str(a), str(b), "--out", str(tmp_path / "cmp")]) == 0
     assert (tmp_path / "cmp" / "report.html").is_file()
     assert "wrote" in capsys.readouterr().out

@@ -12,11 +12,12 @@ import pytest
 import yaml
 from rich.console import Console
 
+from fedsim.cli import main
 from fedsim.fl.codec import encode
 from fedsim.rng import Streams
 from fedsim.run import run_scenario
 from fedsim.scenario import Scenario, load_scenario
-from fedsim.show import describe, group_costs, main_show, model_sizes, upload_warnings
+from fedsim.show import describe, group_costs, model_sizes, upload_warnings
 from fedsim.tasks.registry import build_task
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -155,7 +156,7 @@ def test_run_prints_the_warnings_on_stderr_only(
 
 @pytest.mark.parametrize("path", sorted((ROOT / "topologies").glob("*.yaml")), ids=lambda p: p.name)
 def test_show_every_topology(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main_show([str(path)]) == 0
+    assert main(["show", str(path)]) == 0
     assert "upload ≈" in capsys.readouterr().out
 
 

@@ -10,9 +10,11 @@ import yaml
 from fake_results import synthetic_runner
 from topo import CountingRunner, write_sweep
 
+from fedsim.cli import main
+from fedsim.cli import sweep as sweep_cli
 from fedsim.errors import FedsimError
 from fedsim.record.aggregate import mean_ci
-from fedsim.sweep import expand, load_sweep, main_sweep, run_sweep
+from fedsim.sweep import expand, load_sweep, run_sweep
 
 
 def _sweep(tmp_path: Path, **changes: object) -> Path:
@@ -104,12 +106,11 @@ def test_mean_ci_edges() -> None:
     assert (m, lo, hi) == (1.0, 1.0, 1.0)
 
 
-def test_local_pool_cli(tmp_path: Path) -> None:
+def test_local_pool_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = _sweep(tmp_path, seeds=[1])
     out = tmp_path / "out"
-    assert (
-        main_sweep([str(path), "--out", str(out), "--workers", "2"], runner=synthetic_runner) == 0
-    )
+    monkeypatch.setattr(sweep_cli, "RUNNER", synthetic_runner)
+    assert main(["sweep", str(path), "--out", str(out), "--workers", "2"]) == 0
     assert len(list((out / "s" / "runs").iterdir())) == 4
 
 

@@ -10,12 +10,14 @@ import pytest
 from fake_results import fake_summary, synthetic_runner, write_synthetic_run
 from topo import CountingRunner, write_sweep
 
+from fedsim.cli import main
+from fedsim.cli import sweep as sweep_cli
 from fedsim.errors import FedsimError
 from fedsim.record import fingerprint
-from fedsim.record.compare import compare_runs, main_compare
+from fedsim.record.compare import compare_runs
 from fedsim.record.fingerprint import code_fingerprint, fingerprint_of
 from fedsim.record.writer import write_run
-from fedsim.sweep import load_sweep, main_sweep, run_sweep
+from fedsim.sweep import load_sweep, run_sweep
 
 
 def _sweep(tmp_path: Path) -> Path:
@@ -150,8 +152,9 @@ def test_reuse_stale_keeps_old_runs(
     _set_code(stale, "0123456789ab")
     capsys.readouterr()
     again = CountingRunner()
-    argv = [str(path), "--out", str(out), "--workers", "1", "--reuse-stale"]
-    assert main_sweep(argv, runner=again) == 0
+    argv = ["sweep", str(path), "--out", str(out), "--workers", "1", "--reuse-stale"]
+    monkeypatch.setattr(sweep_cli, "RUNNER", again)
+    assert main(argv) == 0
     assert again.calls == []
     printed = " ".join(capsys.readouterr().out.split())  # rich wraps at the terminal width
     assert "sweep s: 4 runs, 3 already done" in printed
@@ -175,7 +178,7 @@ def test_compare_warns_once_about_different_code(
         f"{code_fingerprint()} (`after`))"
     ]
     assert table.mismatched == [False, False]  # a warning, not a verdict
-    assert main_compare([str(a), str(b), "--out", str(tmp_path / "cmp"), "--no-plots"]) == 0
+    assert main(["compare", str(a), str(b), "--out", str(tmp_path / "cmp"), "--no-plots"]) == 0
     printed = capsys.readouterr().out
     assert printed.count("made by different code") == 1
     _set_code(b, None)  # results from before the schema: one line naming file and field

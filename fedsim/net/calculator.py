@@ -1,4 +1,4 @@
-"""`fedsim net transfer`: how long does one message take over one link?
+"""`fedsim net transfer`'s engine: how long does one message take over one link?
 
 Why: a quick answer to "what does this link do to my model upload?" without a
 scenario, and the harness the ns-3 validation uses. One message of `size`
@@ -13,10 +13,7 @@ statistics are over the runs that completed.
 
 from __future__ import annotations
 
-import argparse
 import errno
-import json
-import sys
 from typing import Any
 
 import numpy as np
@@ -27,11 +24,10 @@ from fedsim.net.flow import FlowChannel
 from fedsim.net.link import Hop, Link, NoLoss, Transmitter
 from fedsim.net.loss import Bernoulli, GilbertElliott
 from fedsim.net.packet import PacketChannel
-from fedsim.units import parse_bandwidth, parse_duration, parse_fraction, parse_size
 
-__all__ = ["ConnectTimeoutError", "main", "run_once", "transfer_stats"]
+__all__ = ["FIDELITIES", "ConnectTimeoutError", "run_once", "transfer_stats"]
 
-_FIDELITIES = {"flow": FlowChannel, "packet": PacketChannel}
+FIDELITIES = {"flow": FlowChannel, "packet": PacketChannel}
 
 
 class ConnectTimeoutError(FedsimError):
@@ -62,7 +58,7 @@ def run_once(
     loss_both_directions: bool = False,
 ) -> tuple[float, int, int]:
     """One seeded run: (seconds, wire bytes both ways, retransmissions)."""
-    if fidelity not in _FIDELITIES:
+    if fidelity not in FIDELITIES:
         raise UnitError(f"unknown fidelity {fidelity!r} (flow, packet)")
     fwd = _loss(loss, loss_model, ge)
     back = _loss(loss, loss_model, ge) if loss_both_directions else NoLoss()
@@ -72,7 +68,7 @@ def run_once(
         latency_s, mtu=int(mtu), loss=(fwd, back),
     )  # fmt: skip
     env = simpy.Environment()
-    ch = _FIDELITIES[fidelity](env, (Hop(link, 0),), rng)
+    ch = FIDELITIES[fidelity](env, (Hop(link, 0),), rng)
     done: list[float] = []
     timed_out: list[OSError] = []
 
@@ -151,87 +147,3 @@ def transfer_stats(
         "connect_timeouts": len(timeouts),
         "connect_timeout_runs": timeouts,
     }
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
-        raise UnitError(message)
-
-
-def _args(argv: list[str]) -> argparse.Namespace:
-    ap = _Parser(prog="fedsim net transfer", description=__doc__.split("\n")[0])
-    ap.add_argument("--bandwidth", required=True)
-    ap.add_argument("--latency", required=True)
-    ap.add_argument("--size", required=True)
-    ap.add_argument("--loss", default="0")
-    ap.add_argument("--mtu", default="1500")
-    ap.add_argument("--fidelity", default="packet")
-    ap.add_argument("--seeds", default="50")
-    ap.add_argument("--seed", default="0")
-    ap.add_argument("--loss-model", default="bernoulli")
-    for k in ("p", "r", "1-h", "1-k"):
-        ap.add_argument(f"--ge-{k}", default=None)
-    ap.add_argument("--loss-both-directions", action="store_true")
-    return ap.parse_args(argv)
-
-
-def _int(flag: str, value: str, low: int) -> int:
-    try:
-        x = int(value)
-    except ValueError:
-        raise UnitError(f"{flag}: expected an integer, got {value!r}") from None
-    if x < low:
-        raise UnitError(f"{flag}: must be >= {low}, got {x}")
-    return x
-
-
-def _field(flag: str, fn: Any, value: object) -> Any:
-    try:
-        return fn(value)
-    except UnitError as e:
-        raise UnitError(f"{flag}: {e}") from None
-
-
-def _bytes(flag: str, value: str) -> int:
-    size = _field(flag, parse_size, value)
-    if size != int(size):
-        raise UnitError(f"{flag}: a message is a whole number of bytes, got {size:g} ({value!r})")
-    return int(size)
-
-
-def main(argv: list[str]) -> int:
-    """Print one JSON object with the transfer statistics; 2 on a bad argument."""
-    try:
-        a = _args(argv)
-        ge = None
-        if a.loss_model in ("gilbert-elliott", "ge"):
-            vals = [a.ge_p, a.ge_r, a.ge_1_h, a.ge_1_k]
-            defaults = [None, None, "1", "0"]
-            got = []
-            for k, v, dflt in zip(("p", "r", "1-h", "1-k"), vals, defaults, strict=True):
-                if v is None and dflt is None:
-                    raise UnitError(f"--ge-{k}: required with --loss-model gilbert-elliott")
-                got.append(_field(f"--ge-{k}", parse_fraction, v if v is not None else dflt))
-            ge = tuple(got)
-        elif a.loss_model != "bernoulli":
-            raise UnitError(f"--loss-model: unknown {a.loss_model!r} (bernoulli, gilbert-elliott)")
-        if a.fidelity not in _FIDELITIES:
-            raise UnitError(f"--fidelity: unknown {a.fidelity!r} (flow, packet)")
-        stats = transfer_stats(
-            _field("--bandwidth", parse_bandwidth, a.bandwidth),
-            _field("--latency", parse_duration, a.latency),
-            _bytes("--size", a.size),
-            loss=_field("--loss", parse_fraction, a.loss),
-            mtu=_int("--mtu", a.mtu, 68),
-            fidelity=a.fidelity,
-            seeds=_int("--seeds", a.seeds, 1),
-            seed=_int("--seed", a.seed, 0),
-            loss_model=a.loss_model,
-            ge=ge,  # type: ignore[arg-type]
-            loss_both_directions=a.loss_both_directions,
-        )
-    except FedsimError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(json.dumps(stats))
-    return 0

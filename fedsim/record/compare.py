@@ -12,7 +12,6 @@ before/after a change, misleading when it is an accident.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import math
@@ -29,8 +28,8 @@ __all__ = [
     "CompareTable",
     "Quantity",
     "compare_runs",
+    "default_compare_out",
     "load_run",
-    "main_compare",
     "print_table",
     "write_compare",
 ]
@@ -512,46 +511,9 @@ def expand_run_args(args: Sequence[str | Path]) -> list[Path]:
     return out
 
 
-def _default_out(first_arg: str | Path, first_run: Path) -> Path:
+def default_compare_out(first_arg: str | Path, first_run: Path) -> Path:
     """A sweep or results folder given: its compare/; else beside the first run."""
     given = Path(first_arg)
     if given.is_dir() and not _finished(given):
         return given / "compare"
     return first_run.parent / "compare"
-
-
-def main_compare(argv: Sequence[str] | None = None) -> int:
-    """`fedsim compare RUN_DIR... [--out DIR] [--no-plots]`."""
-    parser = argparse.ArgumentParser(
-        prog="fedsim compare",
-        description="Compare finished runs against the first one (the baseline).",
-    )
-    parser.add_argument(
-        "runs",
-        nargs="+",
-        metavar="RUN_DIR",
-        help="results/<run_name> folders, globs of them ('results/hospital-*'), or a sweep "
-        "folder (its runs/); the first run is the baseline",
-    )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        help="output folder (default: <parent of first run>/compare)",
-    )
-    parser.add_argument("--no-plots", action="store_true", help="skip the comparison plots")
-    args = parser.parse_args(list(argv) if argv is not None else None)
-    folders = expand_run_args(args.runs)
-    table = compare_runs(folders)
-    out = args.out if args.out is not None else _default_out(args.runs[0], folders[0])
-    md, csv_path = write_compare(table, out)
-    print_table(table)
-    written = [md, csv_path]
-    if not args.no_plots:
-        from fedsim.record.plots import plot_comparison
-
-        written += plot_comparison(table.runs, out)
-    from rich.console import Console
-
-    Console().print(f"wrote {len(written)} files to {out}", highlight=False)
-    return 0

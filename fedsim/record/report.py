@@ -7,7 +7,6 @@ same offline, years later. Long tables sit in `<details>` so the page opens on t
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Callable, Sequence
 from html import escape
@@ -16,7 +15,6 @@ from typing import Any
 
 import yaml
 
-from fedsim.errors import FedsimError
 from fedsim.record.compare import CompareTable, compare_runs, format_value
 from fedsim.record.html import html_page, html_table
 from fedsim.record.participation import participation_html
@@ -31,7 +29,6 @@ __all__ = [
     "figures_html",
     "html_page",
     "html_table",
-    "main_report",
     "write_comparison_report",
     "write_report",
 ]
@@ -205,28 +202,3 @@ def write_comparison_report(run_dirs: Sequence[str | Path], out_dir: str | Path)
     path = out / "report.html"
     path.write_text(html_page("fedsim comparison", "\n".join(parts)), encoding="utf-8")
     return path
-
-
-def main_report(argv: Sequence[str] | None = None) -> int:
-    """`fedsim report RUN_DIR [RUN_DIR...] [--out DIR]`."""
-    parser = argparse.ArgumentParser(
-        prog="fedsim report",
-        description="Write a self-contained report.html for one run, or a comparison of several.",
-    )
-    parser.add_argument("runs", nargs="+", metavar="RUN_DIR")
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        help="output folder for a comparison (default: <parent of first run>/compare)",
-    )
-    args = parser.parse_args(list(argv) if argv is not None else None)
-    if len(args.runs) == 1:
-        if args.out is not None:
-            raise FedsimError("--out applies to comparisons; a run's report goes in its folder")
-        path = write_report(args.runs[0])
-    else:
-        out = args.out if args.out is not None else Path(args.runs[0]).parent / "compare"
-        path = write_comparison_report(args.runs, out)
-    print(f"wrote {path}")
-    return 0

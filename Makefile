@@ -19,7 +19,7 @@ export OPENBLAS_NUM_THREADS=1
 export MKL_NUM_THREADS=1
 export NUMBA_NUM_THREADS=1
 
-.PHONY: setup run test test-all bench bench-scale lint fmt compare report sweep golden clean results-doc devices-doc
+.PHONY: setup run test test-all bench bench-scale lint fmt compare report sweep golden clean results-doc devices-doc cli-doc
 
 # The example task plug-in (examples/fedsim-task-example) is installed too: the tests
 # run a topology through its entry point, as a user's own package would be found.
@@ -62,6 +62,9 @@ results-doc: $(STAMP)
 
 devices-doc: $(STAMP)
 	$(BIN)/python -m fedsim.devices_doc docs/topology.md
+
+cli-doc: $(STAMP)
+	$(BIN)/python -m fedsim.cli.doc README.md
 
 compare: $(STAMP)
 	$(BIN)/fedsim compare $(RUNS)

@@ -18,8 +18,12 @@ __all__ = ["client_command", "serve_command"]
 @topology_argument
 @seed_option
 @set_option
-@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
-@click.option("--port", type=int, default=8080, show_default=True, help="TCP port to listen on")
+@click.option(
+    "--host", default="127.0.0.1", metavar="ADDRESS", show_default=True, help="address to listen on"
+)
+@click.option(
+    "--port", type=int, default=8080, metavar="N", show_default=True, help="TCP port to listen on"
+)
 def serve_command(
     topology: str, seed: int | None, overrides: tuple[str, ...], host: str, port: int
 ) -> int:
@@ -57,8 +61,12 @@ def serve_command(
 @topology_argument
 @seed_option
 @set_option
-@click.option("--device", required=True, help="a device node name from the topology")
-@click.option("--server", default="http://127.0.0.1:8080", show_default=True, help="server URL")
+@click.option(
+    "--device", required=True, metavar="NAME", help="a device node name from the topology"
+)
+@click.option(
+    "--server", default="http://127.0.0.1:8080", metavar="URL", show_default=True, help="server URL"
+)
 def client_command(
     topology: str, seed: int | None, overrides: tuple[str, ...], device: str, server: str
 ) -> int:

@@ -76,24 +76,58 @@ def _gilbert_elliott(p: str | None, r: str | None, one_h: str, one_k: str) -> tu
     context_settings=COMMAND_SETTINGS,
     short_help="One message over one link: timing statistics as JSON.",
 )
-@click.option("--bandwidth", required=True, help="link rate, e.g. 5kbps, 10Mbps, 1MBps (bytes/s)")
-@click.option("--latency", required=True, help="one-way propagation delay, e.g. 500ms")
-@click.option("--size", required=True, help="message size, e.g. 100KB (the payload, in bytes)")
-@click.option("--loss", default="0", show_default=True, help="segment loss, e.g. 1% or 0.01")
-@click.option("--mtu", default="1500", show_default=True, help="link MTU in bytes (>= 68)")
-@click.option("--fidelity", default="packet", show_default=True, help="flow or packet model")
-@click.option("--seeds", default="50", show_default=True, help="seeded runs (>= 1)")
-@click.option("--seed", default="0", show_default=True, help="first seed; run i uses [seed, i]")
+@click.option(
+    "--bandwidth",
+    metavar="RATE",
+    required=True,
+    help="link rate, e.g. 5kbps, 10Mbps, 1MBps (bytes/s)",
+)
+@click.option(
+    "--latency", metavar="TIME", required=True, help="one-way propagation delay, e.g. 500ms"
+)
+@click.option(
+    "--size", metavar="SIZE", required=True, help="message size, e.g. 100KB (the payload, in bytes)"
+)
+@click.option(
+    "--loss",
+    metavar="FRACTION",
+    default="0",
+    show_default=True,
+    help="segment loss, e.g. 1% or 0.01",
+)
+@click.option(
+    "--mtu", metavar="BYTES", default="1500", show_default=True, help="link MTU in bytes (>= 68)"
+)
+@click.option(
+    "--fidelity",
+    metavar="FIDELITY",
+    default="packet",
+    show_default=True,
+    help="flow or packet model",
+)
+@click.option("--seeds", metavar="N", default="50", show_default=True, help="seeded runs (>= 1)")
+@click.option(
+    "--seed", metavar="N", default="0", show_default=True, help="first seed; run i uses [seed, i]"
+)
 @click.option(
     "--loss-model",
     default="bernoulli",
+    metavar="MODEL",
     show_default=True,
     help="bernoulli or gilbert-elliott (then --ge-p and --ge-r)",
 )
-@click.option("--ge-p", default=None, help="Gilbert-Elliott: P(good -> bad) per packet")
-@click.option("--ge-r", default=None, help="Gilbert-Elliott: P(bad -> good) per packet")
-@click.option("--ge-1-h", default=None, help="Gilbert-Elliott: loss in the bad state [1]")
-@click.option("--ge-1-k", default=None, help="Gilbert-Elliott: loss in the good state [0]")
+@click.option(
+    "--ge-p", metavar="P", default=None, help="Gilbert-Elliott: P(good -> bad) per packet"
+)
+@click.option(
+    "--ge-r", metavar="R", default=None, help="Gilbert-Elliott: P(bad -> good) per packet"
+)
+@click.option(
+    "--ge-1-h", metavar="P", default=None, help="Gilbert-Elliott: loss in the bad state [1]"
+)
+@click.option(
+    "--ge-1-k", metavar="P", default=None, help="Gilbert-Elliott: loss in the good state [0]"
+)
 @click.option(
     "--loss-both-directions",
     is_flag=True,

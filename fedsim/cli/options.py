@@ -36,4 +36,6 @@ def set_option(func: F) -> F:
 
 
 def seed_option(func: F) -> F:
-    return click.option("--seed", type=int, default=None, help="override the file's seed")(func)
+    return click.option(
+        "--seed", type=int, default=None, metavar="N", help="override the file's seed"
+    )(func)

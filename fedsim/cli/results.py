@@ -21,6 +21,7 @@ __all__ = ["compare_command", "report_command"]
     "--out",
     type=click.Path(path_type=Path),
     default=None,
+    metavar="DIR",
     help="output folder (default: <parent of first run>/compare, or a sweep folder's compare/)",
 )
 @click.option("--no-plots", is_flag=True, help="skip the comparison plots")
@@ -66,6 +67,7 @@ def compare_command(runs: tuple[str, ...], out: Path | None, no_plots: bool) -> 
     "--out",
     type=click.Path(path_type=Path),
     default=None,
+    metavar="DIR",
     help="output folder for a comparison (default: <parent of first run>/compare)",
 )
 def report_command(runs: tuple[str, ...], out: Path | None) -> int:

@@ -23,7 +23,7 @@ __all__ = ["run_command", "validate_command"]
 )
 @topology_argument
 @seed_option
-@click.option("--out", default="results", show_default=True, help="results root")
+@click.option("--out", default="results", metavar="DIR", show_default=True, help="results root")
 @set_option
 @click.option(
     "--quiet", is_flag=True, help="no progress display; only the results lines and warnings"

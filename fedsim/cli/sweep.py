@@ -29,6 +29,7 @@ checked as `fedsim validate` does first. Tests put a synthetic runner here."""
 @click.option(
     "--workers",
     type=int,
+    metavar="N",
     default=None,
     help="local worker processes (default: CPU count; 1 = in-process)",
 )
@@ -36,6 +37,7 @@ checked as `fedsim validate` does first. Tests put a synthetic runner here."""
     "--out",
     type=click.Path(path_type=Path),
     default=Path("results"),
+    metavar="DIR",
     show_default=True,
     help="output root; the sweep goes to OUT/<name>/",
 )

@@ -19,6 +19,7 @@ __all__ = ["schema_command", "show_command"]
 @click.option(
     "--model-bytes",
     type=int,
+    metavar="N",
     default=None,
     help="upload size in bytes (default: the task's model under fl.codec, plus the HTTP head)",
 )

@@ -4,6 +4,7 @@ generated from the tree."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import click
@@ -110,3 +111,36 @@ def test_readme_command_table_is_generated_from_the_tree() -> None:
     for path in PATHS:
         if path and path != ["net"]:
             assert f"`fedsim {' '.join(path)}" in block
+
+
+def _documented_flags(text: str) -> list[tuple[tuple[str, ...], str, str]]:
+    """(command path, flag, snippet) for every `fedsim COMMAND ... --flag` in code spans,
+    indented code and Makefile recipes."""
+    tree = {tuple(ctx.command_path.split()[1:]) for ctx, _ in commands()}
+    snippets = re.findall(r"`([^`\n]+)`", text) + [
+        ln for ln in text.splitlines() if ln.startswith(("    ", "\t"))
+    ]
+    found = []
+    for snippet in snippets:
+        for m in re.finditer(r"(?:^|[\s(])fedsim((?: [a-z][a-z-]*)+)([^;|&]*)", snippet):
+            words, path = m.group(1).split(), ()
+            while len(path) < len(words) and (*path, words[len(path)]) in tree:
+                path = (*path, words[len(path)])
+            rest = " ".join(words[len(path) :]) + m.group(2)
+            found += [(path, f, snippet) for f in re.findall(r"(?<![\w-])(--[a-z][\w-]*)", rest)]
+    return [f for f in found if f[0]]
+
+
+def test_every_flag_the_docs_give_a_command_exists() -> None:
+    options = {
+        tuple(ctx.command_path.split()[1:]): {
+            o for p in cmd.get_params(ctx) if isinstance(p, click.Option) for o in p.opts
+        }
+        for ctx, cmd in commands()
+    }
+    files = [ROOT / "README.md", ROOT / "Makefile", *sorted((ROOT / "docs").glob("*.md"))]
+    found = [(f.name, *hit) for f in files for hit in _documented_flags(f.read_text("utf-8"))]
+    assert len(found) > 20  # the scan sees the docs' examples
+    wrong = [f"{name}: {' '.join(p)} has no {flag} ({snippet})" for name, p, flag, snippet in found
+             if flag not in options[p]]  # fmt: skip
+    assert wrong == []

@@ -27,6 +27,7 @@ from fedsim.net.flow import FlowChannel
 from fedsim.net.link import Hop, Link, NoLoss, Transmitter
 from fedsim.net.loss import Bernoulli, GilbertElliott
 from fedsim.net.packet import PacketChannel
+from fedsim.net.tcp import TcpParams
 from fedsim.units import parse_bandwidth, parse_duration, parse_fraction, parse_size
 
 __all__ = ["ConnectTimeoutError", "main", "run_once", "transfer_stats"]
@@ -60,6 +61,7 @@ def run_once(
     loss_model: str = "bernoulli",
     ge: tuple[float, float, float, float] | None = None,
     loss_both_directions: bool = False,
+    params: TcpParams | None = None,
 ) -> tuple[float, int, int]:
     """One seeded run: (seconds, wire bytes both ways, retransmissions)."""
     if fidelity not in _FIDELITIES:
@@ -72,7 +74,7 @@ def run_once(
         latency_s, mtu=int(mtu), loss=(fwd, back),
     )  # fmt: skip
     env = simpy.Environment()
-    ch = _FIDELITIES[fidelity](env, (Hop(link, 0),), rng)
+    ch = _FIDELITIES[fidelity](env, (Hop(link, 0),), rng, params)
     done: list[float] = []
     timed_out: list[OSError] = []
 

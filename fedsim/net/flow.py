@@ -307,6 +307,7 @@ class _Model:
         p = self.p
         if t - s.last_active > s.rto.cur:
             s.cwnd = min(s.cwnd, float(p.initial_window))  # slow-start restart after idle
+        s.cc.rebase()  # this message's segments are numbered from 0
         P = self.paths[d]
         for c in P.counters:
             c.payload_bytes += nbytes
@@ -345,12 +346,17 @@ class _Model:
                 self.head_at = first
             pkts += w
             self.acks(first, d, -(-w // self.p.delack_segments))
-            rto.sample(last + ret - t)
-            if w >= cw:  # cwnd-limited (ns-3 >= 3.42): only then does cwnd grow
-                if s.cwnd < s.ssthresh:
-                    s.cwnd += w
-                else:
-                    s.cwnd = _grow(cc, s.cwnd, s.ssthresh, w, first + ret, 0.0)
+            # The round's RTT samples: its first segment's (the smallest, what Cubic's
+            # minimum delay and HyStart see) and its last segment's (the largest).
+            rto.sample(first + ret - t)
+            # ACKs every 2 segments, 2 bottleneck serializations apart; cwnd grows only
+            # after cwnd-limited rounds (ns-3 >= 3.42)
+            gap = 2.0 * (last - first) / (w - 1) if w > 1 else 0.0
+            s.cwnd, s.ssthresh = _grow(
+                cc, s.cwnd, s.ssthresh, w, first + ret, gap, sent, sent + w, rto.srtt, w >= cw
+            )
+            if w > 1:
+                rto.sample(last + ret - t)
             sent += w
             if final:
                 break
@@ -572,16 +578,21 @@ class _Replay(TcpSender):
         self.m.acks(fl.first, self.d, -(-w // self.delack_n))
         # sender
         rto = self.rto
+        srtt = rto.srtt
         if self.hist_lo < self.nxt:
             for j in range(1 if w > 1 else 0, w, 2):
                 rto.sample(a0 + j * sp - fl.t)
+                if srtt is None or j <= 1:
+                    srtt = rto.srtt  # what Cubic and HyStart see: the flight's first sample
             self.hist_lo = self.nxt
-            self.cc.rtt(rto.srtt)
+        una = self.una
         self.una = self.nxt
         rto.reset()
         self.dupacks = 0
-        if self.cwnd_limited:
-            self.cwnd = _grow(self.cc, self.cwnd, self.ssthresh, w, a0, 2.0 * sp)
+        self.cwnd, self.ssthresh = _grow(
+            self.cc, self.cwnd, self.ssthresh, w, a0, 2.0 * sp, una, self.nxt, srtt,
+            self.cwnd_limited,
+        )  # fmt: skip
         self.now = a0
         self.try_send()
         if self.una >= self.n:
@@ -622,10 +633,30 @@ class _Replay(TcpSender):
         self.close()
 
 
-def _grow(cc: Cubic, cwnd: float, ssthresh: float, acked: int, now: float, gap: float) -> float:
-    """cwnd after `acked` segments were ACKed two per ACK, ACKs `gap` apart from `now`
-    (slow start in closed form, then Cubic ACK by ACK, as packet.py grows it)."""
+def _grow(
+    cc: Cubic,
+    cwnd: float,
+    ssthresh: float,
+    acked: int,
+    now: float,
+    gap: float,
+    una: int,
+    high: int,
+    srtt: float | None,
+    limited: bool,
+) -> tuple[float, float]:
+    """(cwnd, ssthresh) after the `acked` segments from `una` on were ACKed two per ACK,
+    ACKs `gap` apart from `now`, with `high` segments sent (HyStart's round end) and the
+    smoothed RTT `srtt`; cwnd grows only if the flight was cwnd-`limited`. Slow start in
+    closed form while HyStart cannot end it, else ACK by ACK as packet.py does."""
+    hs = cc.hs
+    if hs is not None and not hs.found and cwnd < ssthresh and cwnd + acked >= hs.low:
+        return _grow_acks(cc, cwnd, ssthresh, acked, now, gap, una, high, srtt, limited)
+    ssthresh = cc.pkts_acked(cwnd, ssthresh, srtt, now)
+    if not limited:
+        return cwnd, ssthresh
     if cwnd < ssthresh:
+        cc.new_round(una + min(2, acked), high, now)
         take = acked if ssthresh == math.inf else min(acked, 2 * math.ceil((ssthresh - cwnd) / 2))
         cwnd += take
         acked -= take
@@ -635,7 +666,34 @@ def _grow(cc: Cubic, cwnd: float, ssthresh: float, acked: int, now: float, gap: 
         acked -= a
         cwnd = cc.increase(cwnd, ssthresh, a, now)
         now += gap
-    return cwnd
+    return cwnd, ssthresh
+
+
+def _grow_acks(
+    cc: Cubic,
+    cwnd: float,
+    ssthresh: float,
+    acked: int,
+    now: float,
+    gap: float,
+    una: int,
+    high: int,
+    srtt: float | None,
+    limited: bool,
+) -> tuple[float, float]:
+    """`_grow` ACK by ACK (ns-3's PktsAcked, then IncreaseWindow), for slow start that
+    HyStart may end: its tests need every ACK's time."""
+    while acked > 0:
+        a = min(2, acked)
+        acked -= a
+        una += a
+        ssthresh = cc.pkts_acked(cwnd, ssthresh, srtt, now)
+        if limited:
+            if cwnd < ssthresh:
+                cc.new_round(una, high, now)
+            cwnd = cc.increase(cwnd, ssthresh, a, now)
+        now += gap
+    return cwnd, ssthresh
 
 
 class FlowChannel:

@@ -134,7 +134,7 @@ def render(res: dict[str, Any]) -> str:
     head = (f"one message of {res['size_bytes']} B over {res['bandwidth_bps']:g} bit/s, "
             f"{res['latency_s']:g} s one way, loss {res['loss']:.3g}, {res['seeds']} seeds each, "
             f"HyStart {'on' if res['hystart'] else 'off'} "
-            f"(ns-3 loaded and compiled in {res['ns3_setup_s']:.1f} s, not counted below)")  # fmt: skip
+            f"(ns-3 set up in {res['ns3_setup_s']:.1f} s, not counted below)")  # fmt: skip
     lines = [head, f"{'engine':<10} {'mean s':>10} {'95% CI of mean':>23} {'min s':>10} "
                    f"{'max s':>10} {'retx':>8} {'timeouts':>8} {'wall s':>8}  vs ns-3"]  # fmt: skip
     for name, key in ((f"ns-3 {res['ns3_version']}", "ns3"), ("packet", "packet"),

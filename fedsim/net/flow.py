@@ -12,10 +12,12 @@ of a *flight* (the segments one round of ACKs releases), and schedules one timer
   delays it), one loss draw per hop (`draw(rng, n)`), counters updated once.
 * Loss-free paths whose ACK gaps stay below the minimum RTO (checked once per
   channel) take a closed form, round by round: each round puts min(cwnd,
-  buffer, rest) segments on the wire; the next starts when the first segment's
-  ACK is back (the receiver ACKs the first data segment at once; byte-counting
-  slow start makes the 2-segment delayed ACK irrelevant); cwnd grows only after
-  cwnd-limited rounds (ns-3 >= 3.42). No per-segment work.
+  buffer, rest) segments on the wire, less the one an odd round leaves at the
+  receiver for its delayed ACK (the first data segment is ACKed at once, later
+  ones two at a time); the next starts when the first segment's ACK is back;
+  cwnd grows by the segments the round's ACKs covered, only after cwnd-limited
+  rounds (ns-3 >= 3.42). HyStart (tcp.HyStart) sees the round's ACKs one by one,
+  two bottleneck serializations apart, while it may still end slow start.
 * Lossy paths (and very slow ones, where the timer fires spuriously) run the
   same sender as packet.py, `tcp.TcpSender` (ns-3 3.44's TCP: SACK scoreboard,
   NextSeg, PRR fast recovery with Cubic's 0.7 decrease, RTO with backoff,
@@ -31,14 +33,17 @@ of a *flight* (the segments one round of ACKs releases), and schedules one timer
   direction; cwnd restarts from min(cwnd, IW) after an idle period longer than
   the RTO.
 
-Exact lossless single-link formula (B bit/s, one-way latency L, MTU m,
-MSS = m - 52, t(x) = 8x/B): with t0 = 2 (t(58) + L) + t(54) (handshake plus
-the client's ACK, which precedes the data on the wire), split the message into
-segments, take windows W_k = min(10 * 2^k, buffer / MSS) segments, and let
-every round but the last cost max(2L + t(first segment) + t(54), t(window));
-the last round costs t(its wire bytes) + L. `lossless_transfer_time` evaluates
-exactly this, through the same code FlowChannel runs (on links slow enough for
-spurious timeouts it runs the replay instead, as FlowChannel does).
+Lossless single-link formula (B bit/s, one-way latency L, MTU m, MSS = m - 52,
+t(x) = 8x/B): with t0 = 2 (t(58) + L) + t(54) (handshake plus the client's ACK,
+which precedes the data on the wire), split the message into segments sent in
+rounds of the windows above (10, 18, 36, 72 ... in slow start, as one segment
+waits for a delayed ACK; capped by buffer / MSS; HyStart may end slow start
+early on links whose ACKs come less than 2 ms apart), and let every round but
+the last cost
+max(2L + t(first segment) + t(54), t(window)); the last round costs t(its wire
+bytes) + L. `lossless_transfer_time` evaluates exactly this, through the same
+code FlowChannel runs (on links slow enough for spurious timeouts it runs the
+replay instead, as FlowChannel does).
 
 Limits (documented, deliberate): a flight's segments are sent back to back from
 its first release (one frame hold apart on a duty-cycled radio), so ACK clocking
@@ -323,10 +328,12 @@ class _Model:
     def _clean(self, t: float, d: int, nbytes: int, s: _Sender) -> tuple[float, float]:
         """A loss-free path: whole rounds in closed form, no per-segment work.
 
-        Each round puts min(cwnd, buffer, rest) segments on the wire at its start; the
-        next round starts when the first segment's ACK is back (the receiver ACKs the
-        first data segment at once; later ACKs every 2 segments, which slow start's
-        byte counting makes irrelevant). cwnd grows only after cwnd-limited rounds."""
+        Each round puts min(cwnd, buffer, rest) segments on the wire at its start, less
+        the one an odd round leaves at the receiver waiting for its delayed ACK (it still
+        counts in flight: the receiver ACKs the first data segment at once, later ones two
+        at a time, so a round of w segments ACKs w +- 1 of them); the next round starts
+        when the first segment's ACK is back. cwnd grows only after cwnd-limited rounds,
+        by the segments the round's ACKs covered."""
         P, mss, ovh, ret = self.paths[d], self.mss, self.ovh, self.ret[d]
         full, rest = divmod(nbytes, mss)
         nseg = full + (1 if rest else 0)
@@ -335,9 +342,12 @@ class _Model:
         pkts = 0
         last = t
         rto, cc = s.rto, s.cc
+        held = 0  # segments the receiver holds for a delayed ACK (0 or 1)
+        quick = s.quick
         while True:
             cw = int(s.cwnd)
-            w = min(cw, self.maxwin, nseg - sent)
+            room = max(1, cw - held)
+            w = min(room, self.maxwin - held, nseg - sent)
             final = sent + w >= nseg
             pay = (w - 1) * mss + lastpay if final else w * mss
             first, last, _ = self.block(t, d, w, pay, mss if w > 1 or not final else lastpay,
@@ -352,9 +362,15 @@ class _Model:
             # ACKs every 2 segments, 2 bottleneck serializations apart; cwnd grows only
             # after cwnd-limited rounds (ns-3 >= 3.42)
             gap = 2.0 * (last - first) / (w - 1) if w > 1 else 0.0
+            got = held + w
+            if quick:  # the first segment is ACKed alone, then two at a time
+                acked, held, quick = 1 + (got - 1) // 2 * 2, (got - 1) % 2, False
+            else:
+                acked, held = got // 2 * 2, got % 2
             s.cwnd, s.ssthresh = _grow(
-                cc, s.cwnd, s.ssthresh, w, first + ret, gap, sent, sent + w, rto.srtt, w >= cw
-            )
+                cc, s.cwnd, s.ssthresh, acked, first + ret, gap, sent + w - got, sent + w,
+                rto.srtt, w >= room,
+            )  # fmt: skip
             if w > 1:
                 rto.sample(last + ret - t)
             sent += w

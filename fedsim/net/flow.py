@@ -342,23 +342,47 @@ class _Model:
         pkts = 0
         last = t
         rto, cc = s.rto, s.cc
+        delack = self.p.delack_timeout
         held = 0  # segments the receiver holds for a delayed ACK (0 or 1)
+        held_at = -math.inf  # when the held segment reached the receiver
         quick = s.quick
+
+        def book(at: float, q: int, k: int) -> tuple[float, float]:
+            """Segments q .. q + k - 1 on the wire at `at`: first/last arrivals."""
+            fin = q + k >= nseg
+            pay = (k - 1) * mss + lastpay if fin else k * mss
+            f, e, _ = self.block(at, d, k, pay, mss if k > 1 or not fin else lastpay,
+                                 lastpay if fin else mss)  # fmt: skip
+            return f, e
+
         while True:
             cw = int(s.cwnd)
             room = max(1, cw - held)
             w = min(room, self.maxwin - held, nseg - sent)
-            final = sent + w >= nseg
-            pay = (w - 1) * mss + lastpay if final else w * mss
-            first, last, _ = self.block(t, d, w, pay, mss if w > 1 or not final else lastpay,
-                                     lastpay if final else mss)  # fmt: skip
+            first, last = book(t, sent, w)
             if sent == 0:
                 self.head_at = first
-            pkts += w
-            self.acks(first, d, -(-w // self.p.delack_segments))
+            limited = w >= room
             # The round's RTT samples: its first segment's (the smallest, what Cubic's
             # minimum delay and HyStart see) and its last segment's (the largest).
             rto.sample(first + ret - t)
+            if held and sent + w < nseg and held_at + delack < first:
+                # The receiver's delayed-ACK timer ACKs the held segment before this
+                # round reaches it; that lone ACK frees and grows the window mid-round.
+                at = held_at + delack + ret
+                self.acks(held_at + delack, d, 1)
+                s.cwnd, s.ssthresh = _grow(cc, s.cwnd, s.ssthresh, 1, at, 0.0, sent - 1,
+                                           sent + w, rto.srtt, limited)  # fmt: skip
+                held = 0
+                extra = min(int(s.cwnd) - w, self.maxwin - w, nseg - sent - w)
+                if extra > 0:
+                    _, late = book(at, sent + w, extra)
+                    last = max(last, late)
+                    w += extra
+                    limited = w >= int(s.cwnd)
+            pkts += w
+            self.acks(first, d, -(-w // self.p.delack_segments))
+            final = sent + w >= nseg
             # ACKs every 2 segments, 2 bottleneck serializations apart; cwnd grows only
             # after cwnd-limited rounds (ns-3 >= 3.42)
             gap = 2.0 * (last - first) / (w - 1) if w > 1 else 0.0
@@ -367,9 +391,10 @@ class _Model:
                 acked, held, quick = 1 + (got - 1) // 2 * 2, (got - 1) % 2, False
             else:
                 acked, held = got // 2 * 2, got % 2
+            held_at = last
             s.cwnd, s.ssthresh = _grow(
                 cc, s.cwnd, s.ssthresh, acked, first + ret, gap, sent + w - got, sent + w,
-                rto.srtt, w >= room,
+                rto.srtt, limited,
             )  # fmt: skip
             if w > 1:
                 rto.sample(last + ret - t)

@@ -4,7 +4,8 @@ Why: fedsim's TCP model is checked against ns-3 on fixed reference rows
 (tests/data/ns3_tcp_transfer.csv); this runs the same experiment for any link a
 user cares about. The mapping is the reference table's (tests/data/README.md):
 ns-3 3.44, two nodes on a point-to-point link (MTU 1500, DropTail 100 packets),
-BulkSendApplication -> PacketSink, TcpCubic (HyStart as set), initial window 10,
+BulkSendApplication (writing 1448 B at a time) -> PacketSink, TcpCubic (HyStart as
+set), initial window 10,
 segment 1448 B, delayed ACK every 2 segments or 200 ms, minimum RTO 1 s, initial
 RTT 1 s, SYN retry 3 s, SACK + timestamps + window scaling, Nagle off, 131072 B
 buffers; per-packet loss from a RateErrorModel on the receiving device only. The
@@ -87,6 +88,7 @@ std::vector<double> Transfer(double bw, double delay, uint64_t size, double loss
   uint16_t port = 9;
   BulkSendHelper src("ns3::TcpSocketFactory", InetSocketAddress(ifs.GetAddress(1), port));
   src.SetAttribute("MaxBytes", UintegerValue(size));
+  src.SetAttribute("SendSize", UintegerValue(1448));
   ApplicationContainer sa = src.Install(nodes.Get(0));
   sa.Start(Seconds(0));
   PacketSinkHelper sink("ns3::TcpSocketFactory", InetSocketAddress(Ipv4Address::GetAny(), port));

@@ -131,12 +131,20 @@ class _Path:
 class _Flight:
     """Segments put on the wire as one block (one booking per hop, one loss draw)."""
 
-    __slots__ = ("first", "seqs", "spacing", "t", "where")
+    __slots__ = ("first", "seqs", "spacing", "t", "ts", "where")
 
     def __init__(
-        self, t: float, seqs: list[int], first: float, spacing: float, where: list[int]
+        self,
+        t: float,
+        seqs: list[int],
+        first: float,
+        spacing: float,
+        where: list[int],
+        ts: list[float],
     ) -> None:
         self.t, self.seqs, self.first, self.spacing, self.where = t, seqs, first, spacing, where
+        self.ts = ts
+        """Each segment's release time: its timestamp (what its ACK's echo carries)."""
 
 
 class _Model:
@@ -449,7 +457,12 @@ class _Replay(TcpSender):
         self.done_at = math.inf
         # flights
         self.open: list[int] = []
+        self.open_ts: list[float] = []
         self.open_t = t
+        P0 = m.paths[d]
+        self.drain = 8.0 * (m.mss + m.ovh) / (P0.rate[0] * P0.tx[0].duty_cycle)
+        """Seconds the first hop takes per full segment: releases further apart than the
+        open flight takes to drain start a flight of their own."""
         self.open_retx = 0
         self.queue: deque[_Flight] = deque()
         self.last_flight_t = t
@@ -484,7 +497,7 @@ class _Replay(TcpSender):
         seqs = self.open
         if not seqs:
             return
-        self.open = []
+        ts, self.open, self.open_ts = self.open_ts, [], []
         m, d, n, mss, lastpay = self.m, self.d, self.n, self.m.mss, self.lastpay
         t = self.open_t
         w = len(seqs)
@@ -503,7 +516,7 @@ class _Replay(TcpSender):
             for c in P.counters:
                 c.wire_bytes += wire
                 c.packets += w
-            self.queue.append(_Flight(t, seqs, first, spacing, []))
+            self.queue.append(_Flight(t, seqs, first, spacing, [], ts))
             return
         wl = where.tolist()
         queued = set()  # segments a full queue dropped: never on that hop's wire
@@ -517,7 +530,7 @@ class _Replay(TcpSender):
             c.wire_bytes += sum(sizes[j] for j in on) + len(on) * ovh
             c.packets += len(on)
             c.drops += wl.count(i)
-        self.queue.append(_Flight(t, seqs, first, spacing, wl))
+        self.queue.append(_Flight(t, seqs, first, spacing, wl, ts))
 
     # -- receiver (ns-3 ReceivedData, as packet.py) ------------------------------------------
     def ack(self, at: float, sack: tuple[int, ...] = ()) -> _Ack | None:
@@ -540,10 +553,11 @@ class _Replay(TcpSender):
 
     def receive(self, fl: _Flight) -> list[_Ack]:
         evs: list = []  # _Ack, or None for an ACK a full queue dropped (metered only)
-        first, sp, ts, where, ooo = fl.first, fl.spacing, fl.t, fl.where, self.ooo
+        first, sp, where, ooo = fl.first, fl.spacing, fl.where, self.ooo
         for j, q in enumerate(fl.seqs):
             if where and where[j] >= 0:
                 continue
+            ts = fl.ts[j]
             a = first + j * sp
             if self.dl_armed and self.dl_at < a:
                 evs.append(self.ack(self.dl_at))
@@ -601,6 +615,12 @@ class _Replay(TcpSender):
         w = len(seqs)
         if seqs[0] != self.una or seqs[-1] != self.nxt - 1 or self.rcv_nxt != self.una:
             return False
+        if (w - (1 if self.s.quick else 0)) % 2:
+            # An odd segment out waits for the receiver's delayed-ACK timer (200 ms), which
+            # the retransmission timer may beat: the per-ACK receiver decides that. Taking
+            # it in bulk ACKed it at once, and on a link whose frames outlast the RTO that
+            # one early RTT sample lifted the sender out of its spurious-timeout regime.
+            return False
         a0 = fl.first + self.ret
         sp = fl.spacing
         if (self.armed and self.deadline < a0) or 2.0 * sp >= self.rto.base:
@@ -612,7 +632,7 @@ class _Replay(TcpSender):
         self.rcv_nxt = self.nxt
         if self.rcv_nxt >= self.n:
             self.done_at = min(self.done_at, fl.first + (w - 1) * sp)
-        self.ts_recent = self.ts_echo = fl.t
+        self.ts_recent = self.ts_echo = fl.ts[-1]
         self.high_ack = self.rcv_nxt
         self.unacked = 0
         self.s.quick = False
@@ -622,7 +642,7 @@ class _Replay(TcpSender):
         srtt = rto.srtt
         if self.hist_lo < self.nxt:
             for j in range(1 if w > 1 else 0, w, 2):
-                rto.sample(a0 + j * sp - fl.t)
+                rto.sample(a0 + j * sp - fl.ts[j - 1 if j else 0])  # the pair's first
                 if srtt is None or j <= 1:
                     srtt = rto.srtt  # what Cubic and HyStart see: the flight's first sample
             self.hist_lo = self.nxt
@@ -648,6 +668,8 @@ class _Replay(TcpSender):
         for at, ack, sacks, echo in evs:
             while self.armed and self.deadline < at:
                 self.rto_fire(self.deadline)
+            if self.open and at > self.open_t + len(self.open) * self.drain:
+                self.close()  # what was released before has left: this ACK starts a flight
             self.now = at
             self.on_ack(ack, sacks, echo)
 
@@ -656,6 +678,7 @@ class _Replay(TcpSender):
         if not self.open:
             self.open_t = self.now
         self.open.append(q)
+        self.open_ts.append(self.now)
         if retx:
             self.open_retx += 1
 
@@ -664,6 +687,7 @@ class _Replay(TcpSender):
         if not self.open:
             self.open_t = self.now
         self.open.extend(range(first, first + k))
+        self.open_ts.extend([self.now] * k)
 
     def rto_fire(self, at: float) -> None:
         """The retransmission timer expired at `at` (ns-3 ReTxTimeout): what was released

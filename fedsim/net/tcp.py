@@ -176,9 +176,8 @@ class Cubic:
       cnt = cwnd / (W_cubic(t) - cwnd) from the cubic curve
       W(t) = W_max + C (t - K)^3 (integer arithmetic as in ns-3, so the target
       moves in whole segments), clamped to at least 2, and to 20 while no
-      W_max is known (after a timeout, `reset`): after an RTO the window grows
-      by only one segment per 20 ACKed, which is what keeps ns-3's windows tiny
-      and its timeouts frequent at high loss;
+      W_max is known (before the first loss; ns-3 3.44 keeps W_max across a
+      timeout, #1085);
     * ssthresh on loss = max(floor(cwnd * beta), 2) from *cwnd* (not flight size),
       with fast convergence of W_max;
     * HyStart (`pkts_acked`, `new_round`): ns-3 3.44's hybrid slow start, see `HyStart`.
@@ -213,8 +212,8 @@ class Cubic:
         return float(max(int(seg * self.beta), 2))
 
     def reset(self) -> None:
-        """Entering loss state after a timeout (ns-3 CubicReset)."""
-        self.last_max = 0
+        """Entering loss state after a timeout (ns-3 3.44 CubicReset). W_max survives the
+        timeout (ns-3 #1085, in 3.42): growth after an RTO aims back at it."""
         self.origin = 0
         self.k = 0.0
         self.delay_min = None

@@ -459,10 +459,6 @@ class _Replay(TcpSender):
         self.open: list[int] = []
         self.open_ts: list[float] = []
         self.open_t = t
-        P0 = m.paths[d]
-        self.drain = 8.0 * (m.mss + m.ovh) / (P0.rate[0] * P0.tx[0].duty_cycle)
-        """Seconds the first hop takes per full segment: releases further apart than the
-        open flight takes to drain start a flight of their own."""
         self.open_retx = 0
         self.queue: deque[_Flight] = deque()
         self.last_flight_t = t
@@ -668,8 +664,6 @@ class _Replay(TcpSender):
         for at, ack, sacks, echo in evs:
             while self.armed and self.deadline < at:
                 self.rto_fire(self.deadline)
-            if self.open and at > self.open_t + len(self.open) * self.drain:
-                self.close()  # what was released before has left: this ACK starts a flight
             self.now = at
             self.on_ack(ack, sacks, echo)
 

@@ -477,7 +477,11 @@ class _Replay(TcpSender):
             if self.una >= self.n:
                 break
             if self.dl_armed:  # the receiver's delayed-ACK timer fires
-                self.events([a for a in (self.ack(self.dl_at),) if a is not None])
+                at = self.dl_at
+                evs = [a for a in (self.ack(at),) if a is not None]
+                if not self.metered:  # metered ACKs are booked (and counted) one by one
+                    self.m.acks(at, self.d, len(evs))
+                self.events(evs)
             elif self.armed:
                 self.rto_fire(self.deadline)
             else:  # pragma: no cover - outstanding data always has a timer

@@ -27,8 +27,8 @@ of a *flight* (the segments one round of ACKs releases), and schedules one timer
   flight's arrivals (evenly spaced between the first and the last) into ACKs,
   and the sender takes them in order (`on_ack`), checking its timer before each
   (`on_rto`); what it releases forms the next flight (a timer firing starts a
-  flight of its own). A flight that loses nothing on a clean scoreboard is taken
-  in bulk.
+  flight of its own). A flight that loses nothing on a clean scoreboard and
+  leaves no odd segment waiting for a delayed ACK is taken in bulk.
 * cwnd, ssthresh, Cubic and the RTO estimator persist across sends of one
   direction; cwnd restarts from min(cwnd, IW) after an idle period longer than
   the RTO.
@@ -429,8 +429,8 @@ class _Replay(TcpSender):
     firing starts a flight of its own). Each flight draws its fates once per hop. The
     receiver turns the flight's arrivals (evenly spaced between the first and the last)
     into ACKs; the sender then takes them in order, checking its retransmission timer
-    before each. A flight that loses nothing while the scoreboard is clean is taken in
-    bulk (no per-segment work)."""
+    before each. A flight that loses nothing while the scoreboard is clean, and has no odd
+    segment out, is taken in bulk (no per-segment work)."""
 
     def __init__(self, m: _Model, d: int, s: _Sender, nbytes: int, t: float) -> None:
         super().__init__(m.p, m.maxwin, s.rto, s.cc, s.cwnd, s.ssthresh, now=t)

@@ -22,6 +22,7 @@ import numpy as np
 from fedsim.devices import DeviceProfile
 from fedsim.fl.codec import EnvelopeError, decode, encode
 from fedsim.fl.server import CLIENT_HEADER, ROUND_HEADER
+from fedsim.fl.wire_schema import TaskMeta, WireError, check
 from fedsim.tasks.base import LocalLearner
 
 __all__ = ["ClientStats", "FLClient"]
@@ -184,8 +185,12 @@ class FLClient:
             self._state("downloading")
             body = await resp.read()
         dec = decode(body)
-        meta = dec.meta
-        return int(meta["round"]), int(meta["version"]), dict(meta.get("config", {})), dec.values
+        try:  # a task that does not fit the schema is refused, never trained on
+            meta = check(TaskMeta, dec.meta, "task")
+        except WireError as exc:
+            raise EnvelopeError(f"refused a bad task: {exc}") from None
+        config = meta.config.model_dump(exclude_none=True)
+        return meta.round, meta.version, config, dec.values
 
     async def _train_and_upload(
         self,
@@ -230,7 +235,7 @@ class FLClient:
             "round": server_round,
             "version": version,
             "num_examples": int(self.learner.num_examples),
-            "metrics": {**{k: float(v) for k, v in metrics.items()}, **local_eval},
+            "metrics": _finite_metrics({**metrics, **local_eval}),
         }
         env = encode(
             values, meta, codec=self.codec, delta=delta, rng=self.rng, residual=self._residual
@@ -249,6 +254,19 @@ class FLClient:
             else:
                 self.stats.uploads_rejected += 1
         self._state("idle")
+        if resp.status != 200:
+            await self._backoff()  # a rejected client does not retrain and resend at once
+            return
+
+
+def _finite_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """Metrics the wire schema accepts: finite numbers only (a NaN loss is dropped)."""
+    out = {}
+    for key, value in metrics.items():
+        x = float(value)
+        if np.isfinite(x) and abs(x) <= 1e30:
+            out[str(key)] = x
+    return out
 
 
 def _no_link(exc: BaseException) -> bool:

@@ -160,6 +160,7 @@ class SyncRounds:
         self._arrivals = asyncio.Event()
         self._matrix = np.empty((0, self.params.size), dtype=np.float32)
         self.deployed_metric = float("nan")
+        self.evaluate_in_thread = False
 
     # -- called by the HTTP handlers ------------------------------------------------
     def register(self, info: ClientInfo) -> None:
@@ -314,9 +315,16 @@ class SyncRounds:
             k = len(results)
             weights = np.array([r.num_examples for r in results], dtype=np.float64)
             updates = RoundUpdates(list(results), self._matrix[:k], weights)
-            candidate, metrics = self.strategy.aggregate(number, self.params, updates, failures)
-            if candidate is not None:
-                candidate_metric = self._evaluate(candidate)
+            try:
+                candidate, metrics = self.strategy.aggregate(
+                    number, self.params, updates, failures
+                )
+                if candidate is not None:
+                    candidate_metric = await self._evaluate_candidate(candidate)
+            except Exception:  # a failed aggregation rejects the round, never ends the server
+                log.exception("round %d: aggregation failed; the model stays as it was", number)
+                candidate, metrics, candidate_metric = None, {}, None
+            if candidate is not None and candidate_metric is not None:
                 accepted = self.gate.accept(
                     candidate_metric, self.deployed_metric, self.evaluator.higher_is_better
                 )
@@ -365,6 +373,14 @@ class SyncRounds:
 
     def _evaluate(self, params: np.ndarray) -> float:
         return score(self.evaluator, params)
+
+    async def _evaluate_candidate(self, params: np.ndarray) -> float:
+        """In deployment (`evaluate_in_thread`) the event loop keeps serving uploads and
+        polls meanwhile; under the emulator evaluation stays on the loop, in order."""
+        if not self.evaluate_in_thread:
+            return self._evaluate(params)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, self._evaluate, params)
 
     def _reached_target(self) -> bool:
         return reached(self.deployed_metric, self.target, self.evaluator.higher_is_better)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,8 +19,10 @@ from typing import Any
 
 import aiohttp
 import numpy as np
+import yarl
 
 from fedsim.devices import DeviceProfile
+from fedsim.fl.auth import Signer
 from fedsim.fl.codec import EnvelopeError, decode, encode
 from fedsim.fl.server import CLIENT_HEADER, ROUND_HEADER
 from fedsim.fl.wire_schema import TaskMeta, WireError, check
@@ -68,9 +71,12 @@ class FLClient:
         on_work: Callable[[str, float], None] | None = None,
         charge_compute: bool = True,
         link_up: LinkWait | None = None,
+        signer: Signer | None = None,
+        instance: str = "",
     ) -> None:
         self.client_id = client_id
         self.url = server_url.rstrip("/")
+        self._path = yarl.URL(self.url).path.rstrip("/")
         self.connector = connector
         self.learner = learner
         self.device = device
@@ -89,6 +95,10 @@ class FLClient:
         """A connect that fails with ENETUNREACH (no link of its own) waits for the
         link before its backoff, as a device's firmware waits for association instead
         of polling a dead interface; None (unknown link state): backoff only."""
+        self.signer = signer
+        """Signs every request (fedsim.fl.auth); None: unauthenticated (tests of the API)."""
+        self.instance = instance
+        """This process's token in registration (duplicate identities are refused)."""
         self.stats = ClientStats()
         self._residual: np.ndarray | None = None
         self._failures = 0
@@ -96,6 +106,20 @@ class FLClient:
     def _state(self, state: str) -> None:
         if self.observer is not None:
             self.observer(self.client_id, state)
+
+    def _signed(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str] | None,
+        headers: dict[str, str],
+        body: bytes,
+    ) -> dict[str, str]:
+        """`headers` plus the request's signature, when this client has a key."""
+        if self.signer is None:
+            return dict(headers)
+        auth = self.signer.sign(method, self._path + path, query, headers, body)
+        return {**headers, "Authorization": auth}
 
     def _error(self, exc: BaseException) -> None:
         kind = "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
@@ -157,7 +181,12 @@ class FLClient:
             "num_examples": int(self.learner.num_examples),
             "device": self.device.name,
         }
-        async with session.post(f"{self.url}/v1/register", json=payload) as resp:
+        if self.instance:
+            payload["instance"] = self.instance
+        body = json.dumps(payload).encode()
+        headers = self._signed("POST", "/v1/register", None, {}, body)
+        headers["Content-Type"] = "application/json"
+        async with session.post(f"{self.url}/v1/register", data=body, headers=headers) as resp:
             if resp.status != 200:
                 raise aiohttp.ClientResponseError(
                     resp.request_info, (), status=resp.status, message=await resp.text()
@@ -169,7 +198,8 @@ class FLClient:
     ) -> tuple[int, int, dict[str, Any], np.ndarray] | None:
         self._state("idle")
         params = {"client_id": self.client_id, "wait": str(self.poll_wait_s)}
-        async with session.get(f"{self.url}/v1/task", params=params) as resp:
+        headers = self._signed("GET", "/v1/task", params, {}, b"")
+        async with session.get(f"{self.url}/v1/task", params=params, headers=headers) as resp:
             if resp.status == 404:
                 raise _Unknown
             if resp.status == 410:
@@ -240,11 +270,14 @@ class FLClient:
         env = encode(
             values, meta, codec=self.codec, delta=delta, rng=self.rng, residual=self._residual
         )
-        headers = {
-            CLIENT_HEADER: self.client_id,
-            ROUND_HEADER: str(server_round),
-            "Content-Type": "application/octet-stream",
-        }
+        headers = self._signed(
+            "POST",
+            "/v1/update",
+            None,
+            {CLIENT_HEADER: self.client_id, ROUND_HEADER: str(server_round)},
+            env.body,
+        )
+        headers["Content-Type"] = "application/octet-stream"
         async with session.post(f"{self.url}/v1/update", data=env.body, headers=headers) as resp:
             await resp.read()
             if resp.status == 404:

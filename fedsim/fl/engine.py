@@ -316,9 +316,7 @@ class SyncRounds:
             weights = np.array([r.num_examples for r in results], dtype=np.float64)
             updates = RoundUpdates(list(results), self._matrix[:k], weights)
             try:
-                candidate, metrics = self.strategy.aggregate(
-                    number, self.params, updates, failures
-                )
+                candidate, metrics = self.strategy.aggregate(number, self.params, updates, failures)
                 if candidate is not None:
                     candidate_metric = await self._evaluate_candidate(candidate)
             except Exception:  # a failed aggregation rejects the round, never ends the server

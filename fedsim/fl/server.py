@@ -3,12 +3,15 @@
     POST /v1/register   JSON {client_id, num_examples, device}     -> 200 JSON
     GET  /v1/task       ?client_id=..&wait=s  (long poll)           -> 200 envelope | 204 | 410
     POST /v1/update     envelope; headers X-Fedsim-Client, X-Fedsim-Round -> 200 JSON
-    GET  /v1/status                                                -> 200 JSON
+    GET  /v1/status                          (operator token)      -> 200 JSON
+    GET  /v1/openapi.json                    (public)              -> 200 OpenAPI 3.1
 
-Every mistake gets a 4xx with a JSON `{"error": reason}` and changes nothing:
-unknown clients (404), stale or duplicate uploads (409), malformed, mis-shaped or
-non-finite models (400), oversize bodies (413). Cheap checks run on the headers
-before the body is read.
+Every field is validated against the declared schema (fedsim.fl.wire_schema)
+before any arithmetic. Every mistake gets a 4xx with a JSON `{"error": reason}`
+and changes nothing: unknown clients (404), stale or duplicate uploads (409),
+malformed, out-of-range, mis-shaped or non-finite values (400), bad credentials
+(401, fedsim.fl.auth), oversize bodies (413), compressed bodies (415), too many
+registrations (429). Cheap checks run on the headers before the body is read.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 import numpy as np
 from aiohttp import web
 
+from fedsim.fl.auth import authenticated_as
 from fedsim.fl.codec import EnvelopeError, decode, encode
 from fedsim.fl.engine import Engine, UploadRejected
 from fedsim.fl.messages import ClientInfo
@@ -33,6 +37,7 @@ from fedsim.fl.wire_schema import (
     WireError,
     check,
     loads,
+    openapi,
 )
 
 __all__ = ["CLIENT_HEADER", "ENGINE", "ROUND_HEADER", "make_app", "told_finished"]
@@ -76,6 +81,7 @@ def _client(request: web.Request, cid: str | None) -> ClientInfo:
     engine = request.app[ENGINE]
     if not cid:
         raise web.HTTPBadRequest(reason="missing client id")
+    authenticated_as(request, cid)
     info = engine.clients.get(cid)
     if info is None:
         raise web.HTTPNotFound(reason=f"unknown client {cid!r}: register first")
@@ -86,6 +92,7 @@ async def register(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     body = await read_bounded(request, REGISTER_MAX_BYTES)
     req = check(RegisterRequest, loads(body), "register")
+    authenticated_as(request, req.client_id)
     engine = request.app[ENGINE]
     if req.client_id not in engine.clients and len(engine.clients) >= settings["max_clients"]:
         return _error(429, f"the server holds its limit of {settings['max_clients']} clients")
@@ -188,6 +195,10 @@ async def status(request: web.Request) -> web.Response:
     )
 
 
+async def openapi_document(request: web.Request) -> web.Response:
+    return web.json_response(openapi())
+
+
 def make_app(
     engine: Engine,
     *,
@@ -217,6 +228,7 @@ def make_app(
     app.router.add_get("/v1/task", task)
     app.router.add_post("/v1/update", update)
     app.router.add_get("/v1/status", status)
+    app.router.add_get("/v1/openapi.json", openapi_document)
     return app
 
 

@@ -19,7 +19,7 @@ __all__ = ["BODY_DIGEST", "REGISTER_MAX_BYTES", "Identities", "body_digest", "re
 
 REGISTER_MAX_BYTES = 4096
 BODY_READ_TIMEOUT_S = 30.0
-BODY_DIGEST = "fedsim.body_digest"
+BODY_DIGEST = web.RequestKey("fedsim.body_digest", str)
 """Request key: the body digest the request's signature covers (set by authentication)."""
 
 

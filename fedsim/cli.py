@@ -103,6 +103,8 @@ FORWARDED: dict[tuple[str, ...], tuple[str, str, str]] = {
     ("net", "transfer"): ("fedsim.net.calculator", "main", "one message over one link: timing"),
     ("serve",): ("fedsim.deploy", "main_serve", "deployment: the FL server over real TCP"),
     ("client",): ("fedsim.deploy", "main_client", "deployment: one FL device over real TCP"),
+    ("enroll",): ("fedsim.deploy", "main_enroll", "deployment: fleet key and device keys"),
+    ("certs",): ("fedsim.deploy", "main_certs", "deployment: development CA and certificates"),
 }
 """Commands with their own argument parsers: `fedsim <words> ARGS` calls `func(ARGS)`."""
 

@@ -100,6 +100,10 @@ class FLClient:
         self.instance = instance
         """This process's token in registration (duplicate identities are refused)."""
         self.stats = ClientStats()
+        self.last_contact: float | None = None
+        """Loop time of the last exchange the server answered as expected (deployment's
+        bounded retry gives up after a while without one)."""
+        self.last_error: BaseException | None = None
         self._residual: np.ndarray | None = None
         self._failures = 0
 
@@ -122,6 +126,7 @@ class FLClient:
         return {**headers, "Authorization": auth}
 
     def _error(self, exc: BaseException) -> None:
+        self.last_error = exc
         kind = "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
         self.stats.errors[kind] = self.stats.errors.get(kind, 0) + 1
 
@@ -158,6 +163,7 @@ class FLClient:
                         await self._register(session)
                         registered = True
                     task = await self._poll(session)
+                    self.last_contact = asyncio.get_running_loop().time()
                     if task is None:
                         self._failures = 0
                         continue

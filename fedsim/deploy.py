@@ -61,6 +61,7 @@ async def serve(
     on_ready: Callable[[int], None] | None = None,
     on_round: Callable[[RoundRecord], None] | None = None,
     on_wait: Callable[[str], None] | None = None,
+    on_engine: Callable[[Any], None] | None = None,
     grace_s: float = 60.0,
     keyring: Keyring | None = None,
     ssl_context: ssl.SSLContext | None = None,
@@ -108,6 +109,8 @@ async def serve(
     except OSError as exc:
         await runner.cleanup()
         raise FedsimError(f"cannot listen on {host}:{port} ({exc.strerror})") from None
+    if on_engine is not None:
+        on_engine(engine)
     if on_ready is not None:
         on_ready(site.port)
     watcher = asyncio.create_task(_watch(engine, on_wait)) if on_wait is not None else None

@@ -105,6 +105,8 @@ class FLClient:
         bounded retry gives up after a while without one)."""
         self.last_error: BaseException | None = None
         self._residual: np.ndarray | None = None
+        self._unanswered: tuple[int, int, bytes] | None = None
+        """(round, version, body) of an upload the server has not answered yet."""
         self._failures = 0
 
     def _state(self, state: str) -> None:
@@ -236,6 +238,12 @@ class FLClient:
         config: dict[str, Any],
         params: np.ndarray,
     ) -> None:
+        pending = self._unanswered
+        if pending is not None and pending[:2] == (server_round, version):
+            # The server never answered this upload (it may have stored it before it
+            # went down): send the same bytes again instead of training again.
+            await self._upload(session, server_round, pending[2])
+            return
         self._state("training")
         loop = asyncio.get_running_loop()
         local_eval: dict[str, float] = {}
@@ -261,7 +269,6 @@ class FLClient:
         self.stats.rounds_trained += 1
         self.stats.compute_flops += flops
         self.stats.compute_time_s += compute_s
-        self._state("uploading")
         delta = self.codec in ("int8", "topk")
         values = new_params - params if delta else new_params
         if self.codec == "topk" and self._residual is None:
@@ -276,16 +283,23 @@ class FLClient:
         env = encode(
             values, meta, codec=self.codec, delta=delta, rng=self.rng, residual=self._residual
         )
+        self._unanswered = (server_round, version, env.body)
+        await self._upload(session, server_round, env.body)
+
+    async def _upload(self, session: aiohttp.ClientSession, server_round: int, body: bytes) -> None:
+        """Send an encoded update; any HTTP answer settles it (no resend after that)."""
+        self._state("uploading")
         headers = self._signed(
             "POST",
             "/v1/update",
             None,
             {CLIENT_HEADER: self.client_id, ROUND_HEADER: str(server_round)},
-            env.body,
+            body,
         )
         headers["Content-Type"] = "application/octet-stream"
-        async with session.post(f"{self.url}/v1/update", data=env.body, headers=headers) as resp:
+        async with session.post(f"{self.url}/v1/update", data=body, headers=headers) as resp:
             await resp.read()
+            self._unanswered = None
             if resp.status == 404:
                 raise _Unknown
             if resp.status == 200:
@@ -295,7 +309,6 @@ class FLClient:
         self._state("idle")
         if resp.status != 200:
             await self._backoff()  # a rejected client does not retrain and resend at once
-            return
 
 
 def _finite_metrics(metrics: dict[str, Any]) -> dict[str, float]:

@@ -292,8 +292,9 @@ class SyncRounds:
                 await asyncio.sleep(self._wait_until(loop, t0, next_start))
             if self._out_of_time(loop, t0):  # the round_interval wait may reach the limit
                 break
-            if not await self._await_available(loop, t0):
-                break
+            resuming = self.resume is not None and self.resume.number == number
+            if not resuming and not await self._await_available(loop, t0):
+                break  # (a resumed round has its selection: it reopens at once)
             next_start = loop.time() + self.round_interval_s
             record = await self._round(loop, number)
             self.records.append(record)
@@ -445,6 +446,7 @@ class SyncRounds:
         return {
             "round": rnd.number if rnd else 0,
             "open": bool(rnd and rnd.open),
+            "reported": len(rnd.results) if rnd else 0,
             "version": self.version,
             "metric": self.deployed_metric,
             "clients": len(self.clients),

@@ -50,6 +50,8 @@ MAX_VECTOR = 10**9
 MAX_ABS_FLOAT = 1e30
 """Metrics and codec scales beyond this are nonsense, and their squares still fit."""
 MAX_JSON_DEPTH = 16
+MAX_WAIT_S = 1e6
+"""Longest long-poll a client may ask for (the server caps it at its own poll_wait)."""
 MAX_INT_DIGITS = 20
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 
@@ -111,7 +113,7 @@ class TaskQuery(_Wire):
 
     model_config = ConfigDict(strict=False, frozen=True, extra="forbid")
     client_id: ClientId
-    wait: Annotated[float, Field(ge=0.0, le=3600.0, allow_inf_nan=False)] = 30.0
+    wait: Annotated[float, Field(ge=0.0, le=MAX_WAIT_S, allow_inf_nan=False)] = 30.0
 
 
 class UploadHeaders(_Wire):
@@ -346,7 +348,7 @@ def openapi() -> dict[str, Any]:
                             "name": "wait",
                             "in": "query",
                             "required": False,
-                            "schema": {"type": "number", "minimum": 0, "maximum": 3600},
+                            "schema": {"type": "number", "minimum": 0, "maximum": MAX_WAIT_S},
                         },
                     ],
                     "responses": {

@@ -227,8 +227,7 @@ class FLClient:
             meta = check(TaskMeta, dec.meta, "task")
         except WireError as exc:
             raise EnvelopeError(f"refused a bad task: {exc}") from None
-        config = meta.config.model_dump(exclude_none=True)
-        return meta.round, meta.version, config, dec.values
+        return meta.round, meta.version, dict(meta.config), dec.values
 
     async def _train_and_upload(
         self,

@@ -134,45 +134,30 @@ class UploadMeta(_Wire):
     metrics: Annotated[dict[MetricName, Number], Field(max_length=64)] = {}
 
 
-ConfigValue = StrictBool | Number | Annotated[StrictStr, Field(max_length=256)]
+MAX_TASK_COUNT = 10**6
+"""A client's own ceiling on any count a task asks for (epochs, episodes, steps)."""
 
 
-class TaskConfig(BaseModel):
-    """What a server may ask of a device: known keys bounded, other keys plain scalars."""
+def _task_config(config: Any) -> dict[str, Any]:
+    """A task's config is `fl.local` of a topology file: validated by the same model
+    (`fedsim.config.fl.LocalTraining`), plus a ceiling on the work it may ask for."""
+    from fedsim.config.fl import LocalTraining  # lazily: config imports the codec
 
-    model_config = ConfigDict(strict=True, frozen=True, extra="allow")
-    epochs: Annotated[StrictInt, Field(ge=1, le=1000)] | None = None
-    local_epochs: Annotated[StrictInt, Field(ge=1, le=1000)] | None = None
-    batch_size: Annotated[StrictInt, Field(ge=1, le=1_000_000)] | None = None
-    lr: Annotated[Number, Field(gt=0.0, le=1e3)] | None = None
-    federated_eval: StrictBool | None = None
+    if not isinstance(config, dict):
+        raise ValueError("must be an object")
+    try:
+        checked = LocalTraining.model_validate(config).config()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ValueError(f"{where}: {first['msg'].removeprefix('Value error, ')}") from None
+    for key, value in checked.items():
+        if isinstance(value, int) and not isinstance(value, bool) and value > MAX_TASK_COUNT:
+            raise ValueError(f"{key}: {value} is more than this client accepts ({MAX_TASK_COUNT})")
+    return checked
 
-    def model_post_init(self, _context: Any) -> None:
-        for key, value in (self.model_extra or {}).items():
-            if len(key) > 64:
-                raise ValueError(f"config key {key[:16]!r}... is longer than 64 characters")
-            _config_scalar(key, value)
 
-
-def _config_scalar(key: str, value: Any) -> None:
-    if isinstance(value, bool) or value is None:
-        return
-    if isinstance(value, int):
-        if abs(value) > 10**12:
-            raise ValueError(f"config.{key} is out of range")
-        return
-    if isinstance(value, float):
-        _finite(value)
-        return
-    if isinstance(value, str):
-        if len(value) > 256:
-            raise ValueError(f"config.{key} is longer than 256 characters")
-        return
-    if isinstance(value, list) and len(value) <= 64:
-        for v in value:
-            _config_scalar(key, v)
-        return
-    raise ValueError(f"config.{key} must be a scalar or a short list")
+TaskConfig = Annotated[dict[str, Any], AfterValidator(_task_config)]
 
 
 class TaskMeta(_Wire):
@@ -180,7 +165,7 @@ class TaskMeta(_Wire):
 
     round: Round
     version: Version
-    config: TaskConfig = TaskConfig()
+    config: TaskConfig = {}
 
 
 class EnvelopeHeader(_Wire):

@@ -77,6 +77,7 @@ async def serve(
     store = None
     if isinstance(engine, SyncRounds):
         engine.evaluate_in_thread = True
+        engine.aggregate_in_client_order = True
     if state_dir is not None:
         if not isinstance(engine, SyncRounds):
             raise FedsimError("--state: durable state supports the sync engine only (fl.engine)")

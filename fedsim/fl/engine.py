@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import math
 from collections import Counter
@@ -183,6 +184,10 @@ class SyncRounds:
         self._matrix = np.empty((0, self.params.size), dtype=np.float32)
         self.deployed_metric = float("nan")
         self.evaluate_in_thread = False
+        self.aggregate_in_client_order = False
+        """Deployment: arrival order is an accident of the network; aggregating in client
+        order makes a round's result depend only on which updates it holds (a resumed
+        round equals an uninterrupted one bit for bit). Emulation keeps arrival order."""
         self.journal: RoundJournal | None = None
         self.resume: ResumedRound | None = None
 
@@ -356,6 +361,8 @@ class SyncRounds:
         for cid in ins:  # the round filled up without them: surplus, not a dropout
             if cid not in rnd.reported and cid not in failed:
                 self.clients[cid].rounds_surplus += 1
+        if self.aggregate_in_client_order:
+            self._order_by_client(rnd)
         results = rnd.results
         accepted = False
         candidate_metric: float | None = None
@@ -399,6 +406,15 @@ class SyncRounds:
             failed_causes=dict(sorted(causes.items())),
             metrics=metrics,
         )
+
+    def _order_by_client(self, rnd: _Round) -> None:
+        """Rows in client-id order, so the float sums do not depend on arrival order."""
+        order = sorted(range(len(rnd.results)), key=lambda i: rnd.results[i].client_id)
+        k = len(order)
+        self._matrix[:k] = self._matrix[order]
+        rnd.results = [
+            dataclasses.replace(rnd.results[j], params=self._matrix[i]) for i, j in enumerate(order)
+        ]
 
     def _failures(self, rnd: _Round, end: float) -> list[Failure]:
         reported = rnd.reported

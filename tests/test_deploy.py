@@ -179,3 +179,29 @@ def test_the_server_says_what_it_waits_for() -> None:
     assert line.startswith("round 4: waiting for 2 of 3 updates (90 s to the deadline")
     engine.finished = True
     assert waiting_line(engine, 50.0) is None
+
+
+def test_ctrl_c_prints_the_summary_line() -> None:
+    """SIGINT once the client is talking to a (silent) server: exit 130, one summary."""
+    import signal
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.settimeout(120)
+        port = listener.getsockname()[1]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "fedsim", "client", "topologies/default.yaml",
+             "--device", "sensor-01", "--server", f"http://127.0.0.1:{port}"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        )  # fmt: skip
+        conn, _ = listener.accept()  # the client is inside its event loop now
+        with conn:
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert out.strip().splitlines() == [
+        "sensor-01: interrupted; trained 0 rounds, 0 uploads accepted, 0 rejected, errors none"
+    ]
+    assert "Traceback" not in err

@@ -1,6 +1,7 @@
 """Deployment's results folder: rounds.csv, clients.csv, summary.json (and the
-topology's config.yaml), in the simulation's formats, so `fedsim compare` puts a
-pilot next to its simulation.
+topology's config.yaml; links.csv and timeline.csv with their headers only: the
+server cannot see links or device states), in the simulation's formats, so
+`fedsim compare` and `fedsim report` put a pilot next to its simulation.
 
 Time is wall-clock seconds since the federation started (`sim_time_s` holds it).
 Bytes are what the server's HTTP layer saw: `bytes_*` the bodies (payload),
@@ -24,7 +25,7 @@ from aiohttp import web
 from fedsim.fl.engine import RoundRecord
 from fedsim.record.dropouts import dropout_cells, never_contributed
 from fedsim.record.fingerprint import code_fingerprint
-from fedsim.record.schema import ClientRow, RoundRow, Summary
+from fedsim.record.schema import ClientRow, LinkRow, RoundRow, Summary, TimelineRow
 from fedsim.record.tables import write_json, write_summary, write_table
 from fedsim.scenario import Scenario
 
@@ -173,6 +174,8 @@ class DeploymentResults:
         )
         write_table(self.out / "rounds.csv", RoundRow, rows)
         write_table(self.out / "clients.csv", ClientRow, clients)
+        write_table(self.out / "links.csv", LinkRow, [])  # not observable from the server
+        write_table(self.out / "timeline.csv", TimelineRow, [])
         write_json(self.out / "topology.json", {"nodes": [
             {"name": n.name, "kind": n.kind, "device": n.device, "parent": n.parent}
             for n in sc.nodes

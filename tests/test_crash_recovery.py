@@ -147,7 +147,7 @@ def test_kill_9_loses_no_acknowledged_update(tmp_path: Path) -> None:
         while kills < KILLS:
             # A random point: while the process starts (loading, restoring state), the
             # moment it first answers, or right after its next acknowledged update.
-            point = rng.choice(("starting", "answering", "acknowledged"))
+            point = rng.choice(("starting", "starting", "answering", "answering", "acknowledged"))
             if point == "starting":
                 time.sleep(rng.uniform(0.0, 1.0))
                 running = fed.server is not None and fed.server.poll() is None

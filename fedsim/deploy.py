@@ -180,6 +180,7 @@ def make_client(
         backoff_s=backoff_s,
         signer=Signer(device, device_key, time.time),
         instance=secrets.token_hex(8),
+        jitter_rng=streams.get("client-backoff", device),
     )
 
 

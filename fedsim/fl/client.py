@@ -73,6 +73,7 @@ class FLClient:
         link_up: LinkWait | None = None,
         signer: Signer | None = None,
         instance: str = "",
+        jitter_rng: np.random.Generator | None = None,
     ) -> None:
         self.client_id = client_id
         self.url = server_url.rstrip("/")
@@ -98,6 +99,9 @@ class FLClient:
         self.signer = signer
         """Signs every request (fedsim.fl.auth); None: unauthenticated (tests of the API)."""
         self.instance = instance
+        self.jitter_rng = jitter_rng if jitter_rng is not None else rng
+        """Backoff jitter. Deployment gives it its own generator, so retries never shift
+        the training draws (a crashed server's clients train as if it never crashed)."""
         """This process's token in registration (duplicate identities are refused)."""
         self.stats = ClientStats()
         self.last_contact: float | None = None
@@ -137,7 +141,7 @@ class FLClient:
         self._failures += 1
         lo, hi = self.backoff_s
         cap = min(hi, lo * 2 ** min(self._failures, 16))
-        await asyncio.sleep(float(self.rng.uniform(lo / 2, cap)))
+        await asyncio.sleep(float(self.jitter_rng.uniform(lo / 2, cap)))
 
     async def _await_link(self, stop: asyncio.Event) -> None:
         """Until the device's link is back or the federation stops, whichever first."""

@@ -174,8 +174,6 @@ async def update(request: web.Request) -> web.Response:
         )
     except UploadRejected as exc:
         return _error(exc.status, exc.reason)
-    for hook in request.app[SETTINGS]["on_accepted"]:
-        hook(info.client_id, server_round)  # e.g. durable storage, before the 2xx
     return web.json_response({"accepted": True, "round": server_round})
 
 
@@ -221,7 +219,6 @@ def make_app(
         "told_finished": set(),
         "max_clients": max_clients,
         "identities": Identities(2.0 * poll_wait_s + 5.0),
-        "on_accepted": [],
         "max_body": limit,
     }
     app.router.add_post("/v1/register", register)

@@ -96,3 +96,20 @@ def test_state_of_another_federation_is_refused(tmp_path: Path) -> None:
     StateStore(tmp_path, "tiny seed 3 model 650").close()
     with pytest.raises(FedsimError, match="holds another federation"):
         StateStore(tmp_path, "other seed 3 model 650")
+
+
+def test_a_request_captured_before_a_restart_does_not_replay_after_it(tmp_path: Path) -> None:
+    import requests
+
+    sc = _scenario()
+    with LiveServer(sc, _keyring(sc), state_dir=tmp_path) as server:
+        dev = Device(server, "dev-1")
+        assert dev.register().status_code == 200
+        body = json.dumps({"client_id": "dev-1", "num_examples": 7}).encode()
+        captured = dev.signer.sign("POST", "/v1/register", None, {}, body)
+    with LiveServer(sc, _keyring(sc), state_dir=tmp_path) as server:
+        replay = requests.post(f"{server.url}/v1/register", data=body, timeout=10,
+                               headers={"Authorization": captured})  # fmt: skip
+        assert replay.status_code == 401
+        assert "nonce" in replay.json()["error"]
+        assert Device(server, "dev-1").register().status_code == 200  # fresh ones pass

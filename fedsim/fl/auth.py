@@ -185,7 +185,10 @@ def device_auth(
     """aiohttp middleware: authenticate every request before its handler runs.
 
     `clock` is the server's notion of now (wall clock in deployment, the loop's in
-    emulation); nonces more than `window_s` away from it are refused."""
+    emulation); nonces more than `window_s` away from it are refused, and so are
+    nonces from before the server started (a restarted server has forgotten the
+    last nonces, but no request captured before the restart passes)."""
+    started = clock()
     last: dict[str, float] = {}
     operator = keyring.operator_token().encode()
 
@@ -225,7 +228,7 @@ def device_auth(
             return _deny(401, "authentication failed: unknown device or bad signature")
         if abs(nonce - clock()) > window_s:
             return _deny(401, f"request nonce is more than {window_s:g} s from the server clock")
-        if nonce <= last.get(device, -math.inf):
+        if nonce <= last.get(device, started):
             return _deny(401, "replayed request: the nonce is not newer than the last one")
         last[device] = nonce
         request[DEVICE] = device

@@ -228,7 +228,8 @@ def device_auth(
             return _deny(401, "authentication failed: unknown device or bad signature")
         if abs(nonce - clock()) > window_s:
             return _deny(401, f"request nonce is more than {window_s:g} s from the server clock")
-        if nonce <= last.get(device, started):
+        floor = last.get(device)
+        if (nonce <= floor) if floor is not None else (nonce < started):
             return _deny(401, "replayed request: the nonce is not newer than the last one")
         last[device] = nonce
         request[DEVICE] = device

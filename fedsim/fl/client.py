@@ -290,7 +290,8 @@ class FLClient:
         await self._upload(session, server_round, env.body)
 
     async def _upload(self, session: aiohttp.ClientSession, server_round: int, body: bytes) -> None:
-        """Send an encoded update; any HTTP answer settles it (no resend after that)."""
+        """Send an encoded update; an answer settles it (no resend after that), except a
+        404 (the server does not know us: register again, then resend)."""
         self._state("uploading")
         headers = self._signed(
             "POST",
@@ -302,9 +303,9 @@ class FLClient:
         headers["Content-Type"] = "application/octet-stream"
         async with session.post(f"{self.url}/v1/update", data=body, headers=headers) as resp:
             await resp.read()
-            self._unanswered = None
-            if resp.status == 404:
+            if resp.status == 404:  # a restarted server that forgot us: not an answer
                 raise _Unknown
+            self._unanswered = None
             if resp.status == 200:
                 self.stats.uploads_accepted += 1
             else:

@@ -88,6 +88,9 @@ def test_acknowledged_updates_survive_a_restart(tmp_path: Path) -> None:
     assert summary["fidelity"] == "deployment"
     assert summary["rounds"] == 1
     assert (results / "clients.csv").exists()
+    from fedsim.record.compare import main_compare
+
+    assert main_compare([str(results), str(results)]) == 0  # a pilot compares like a run
 
 
 def test_state_of_another_federation_is_refused(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ PATHS = [ctx.command_path.split()[1:] for ctx, _ in commands()]
 def test_the_tree_has_every_command() -> None:
     assert [" ".join(p) for p in PATHS] == [
         "", "run", "validate", "show", "schema", "compare", "report", "sweep",
-        "net", "net transfer", "net validate", "serve", "client",
+        "net", "net transfer", "net validate", "serve", "client", "enroll", "certs",
     ]  # fmt: skip
 
 

@@ -68,6 +68,8 @@ for _command in (
     net.net_group,
     deploy.serve_command,
     deploy.client_command,
+    deploy.enroll_command,
+    deploy.certs_command,
 ):
     fedsim.add_command(_command)
 

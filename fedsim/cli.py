@@ -102,6 +102,7 @@ FORWARDED: dict[tuple[str, ...], tuple[str, str, str]] = {
     ("show",): ("fedsim.show", "main_show", "print a topology as a tree with derived figures"),
     ("schema",): ("fedsim.schema", "main_schema", "JSON Schema for topology files"),
     ("net", "transfer"): ("fedsim.net.calculator", "main", "one message over one link: timing"),
+    ("net", "validate"): ("fedsim.net.validate", "main", "one link in ns-3 and both fidelities"),
     ("serve",): ("fedsim.deploy", "main_serve", "deployment: the FL server over real TCP"),
     ("client",): ("fedsim.deploy", "main_client", "deployment: one FL device over real TCP"),
 }
@@ -148,8 +149,10 @@ def _parser() -> argparse.ArgumentParser:
     for words, (_module, _func, helptext) in FORWARDED.items():
         if len(words) == 1:
             sub.add_parser(words[0], help=helptext, add_help=False)
-    net = sub.add_parser("net", help="network tools: `fedsim net transfer --help`")
-    net.add_subparsers(dest="net_command").add_parser("transfer", add_help=False)
+    net = sub.add_parser("net", help="network tools: `fedsim net transfer|validate --help`")
+    net_commands = net.add_subparsers(dest="net_command")
+    net_commands.add_parser("transfer", add_help=False)
+    net_commands.add_parser("validate", add_help=False)
     return p
 
 

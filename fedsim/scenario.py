@@ -163,6 +163,8 @@ class Scenario:
     `tasks.adversary.parse_adversaries`)."""
     raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    hystart: bool = True
+    """`tcp.hystart`: Cubic's hybrid slow start on every connection (fedsim.net.tcp)."""
     """Allowed but almost certainly not meant (a failure after the time limit); `validate`
     and `run` print them as `fedsim: warning: ...`."""
 

@@ -105,3 +105,45 @@ def test_a_missing_flag_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -
     assert main(["net", "transfer", "--bandwidth", "1Mbps", "--latency", "1ms"]) == 2
     err = capsys.readouterr().err
     assert err.strip() == "error: the following arguments are required: --size"
+
+
+def test_samples_list_every_run_with_timeouts_as_data(capsys: pytest.CaptureFixture[str]) -> None:
+    flags = ("--bandwidth", "1Gbps", "--latency", "0.5ms", "--size", "1KB", "--loss", "20%")
+    stats = _transfer(capsys, *flags, "--seeds", "525", "--samples")
+    runs = stats["samples"]
+    assert [r["run"] for r in runs] == list(range(525))
+    timed_out = [r["run"] for r in runs if r["connect_timeout"]]
+    assert timed_out == stats["connect_timeout_runs"]
+    assert timed_out, "this seed range holds a run whose 6 SYNs are all lost"
+    for r in runs:
+        if r["connect_timeout"]:
+            assert r["time_s"] is None
+            assert r["retransmissions"] is None
+    done = [r["time_s"] for r in runs if not r["connect_timeout"]]
+    assert np.mean(done) == pytest.approx(stats["mean_s"], rel=1e-12)
+    retx = [r["retransmissions"] for r in runs if not r["connect_timeout"]]
+    assert np.mean(retx) == pytest.approx(stats["retransmissions"], rel=1e-12)
+    assert "samples" not in _transfer(capsys, *flags, "--seeds", "3")
+
+
+def test_ci_is_a_seeded_bootstrap_interval_of_the_mean(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    flags = ("--bandwidth", "20Mbps", "--latency", "5ms", "--size", "10KB", "--loss", "5%")
+    a = _transfer(capsys, *flags, "--seeds", "200", "--ci")
+    b = _transfer(capsys, *flags, "--seeds", "200", "--ci")
+    lo, hi = a["mean_ci95_s"]
+    assert a["mean_ci95_s"] == b["mean_ci95_s"], "same inputs, same interval"
+    assert lo < a["mean_s"] < hi
+    assert a["min_s"] <= lo
+    assert hi <= a["max_s"]
+    wide = _transfer(capsys, *flags, "--seeds", "50", "--ci")["mean_ci95_s"]
+    assert wide[1] - wide[0] > hi - lo, "fewer runs, a wider interval"
+    assert a["ci_resamples"] >= 1000
+
+
+def test_ci_needs_two_completed_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    flags = ("--bandwidth", "1Mbps", "--latency", "1ms", "--size", "1kB", "--loss", "100%")
+    assert _transfer(capsys, *flags, "--seeds", "3", "--ci")["mean_ci95_s"] is None
+    one = ("--bandwidth", "1Mbps", "--latency", "1ms", "--size", "1kB", "--seeds", "1", "--ci")
+    assert _transfer(capsys, *one)["mean_ci95_s"] is None

@@ -248,3 +248,32 @@ def test_other_profiles_lossy_flow_vs_packet(
     f = _times("flow", bw, delay, size, loss, n)
     p = _times("packet", bw, delay, size, loss, n)
     assert float(np.nanmean(f)) == pytest.approx(float(np.nanmean(p)), rel=0.20)
+
+
+LORA_LIKE = (8e3, 0.3)
+"""8 kbit/s, 300 ms one way: a 1502-byte frame takes 1.5 s, longer than the 1 s minimum
+RTO, so the timer fires spuriously on every segment (~700 retransmissions per MB)."""
+
+
+@pytest.mark.parametrize(
+    ("size", "loss", "n"),
+    [(10_000, 0.01, 400), (10_000, 0.05, 400), (10_000, 0.2, 400),
+     (100_000, 0.01, 100), (100_000, 0.05, 100), (100_000, 0.2, 100)],
+)  # fmt: skip
+def test_lora_like_lossy_flow_follows_the_rto_as_packet_does(
+    size: int, loss: float, n: int
+) -> None:
+    """Where serialization outlasts the RTO, flow runs the shared sender's timer on its
+    flights: its means over the same seeds stay within 10 % of packet's."""
+    f = _times("flow", *LORA_LIKE, size, loss, n)
+    p = _times("packet", *LORA_LIKE, size, loss, n)
+    assert float(np.nanmean(f)) == pytest.approx(float(np.nanmean(p)), rel=0.10)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("link", [LORA_LIKE, (5.47e3, 0.1)])
+@pytest.mark.parametrize("loss", [0.01, 0.05, 0.2])
+def test_lora_like_lossy_1mb_flow_follows_the_rto(link: tuple[float, float], loss: float) -> None:
+    f = _times("flow", *link, 1_000_000, loss, 20)
+    p = _times("packet", *link, 1_000_000, loss, 20)
+    assert float(np.nanmean(f)) == pytest.approx(float(np.nanmean(p)), rel=0.10)

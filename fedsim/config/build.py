@@ -191,6 +191,7 @@ def _scenario(model: Topology, data: object, *, source: str, base_dir: Path) -> 
         seed=model.seed,
         description=model.description,
         fidelity=model.fidelity,
+        hystart=model.tcp.hystart,
         task=TaskSpec(model.task.kind, {k: v for k, v in task_raw.items() if k != "kind"}),
         fl=_fl(model),
         devices=dict(model.profiles),

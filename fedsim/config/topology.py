@@ -22,6 +22,7 @@ from fedsim.config.limits import (
 from fedsim.config.links import FIDELITIES, LinkClass
 from fedsim.config.nodes import Failure, NodeItem
 from fedsim.config.tasks import TaskModel
+from fedsim.config.tcp import TcpModel
 from fedsim.config.units import Name, choice, integer, parsed
 from fedsim.devices import BUILTIN_DEVICES, DeviceProfile
 
@@ -46,6 +47,7 @@ class Topology(Section):
     fidelity: choice(FIDELITIES) = Field(
         "flow", description="flow (closed-form TCP per message) or packet"
     )  # type: ignore[valid-type]
+    tcp: TcpModel = Field(default_factory=TcpModel, description="the TCP stack's switches")
     task: TaskModel  # type: ignore[valid-type]
     fl: FLModel = Field(default_factory=FLModel, description="the federation")
     devices: dict[str, DeviceModel] = Field(

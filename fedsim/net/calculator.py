@@ -8,7 +8,11 @@ match the ns-3 reference: loss on the data direction only (ACKs and the
 SYN-ACK are never lost) unless `loss_both_directions`. A run whose connect
 times out (every SYN lost) is data, not an error: it is counted and named in
 the JSON (`connect_timeouts`, `connect_timeout_runs`), and the timing
-statistics are over the runs that completed.
+statistics are over the runs that completed. `--samples` adds every run's
+completion time and retransmissions (a run whose connect timed out has null ones
+and `connect_timeout: true`); `--ci` adds a bootstrapped 95 % interval of the mean
+completion time, from a resampling stream seeded by `--seed` (same inputs, same
+interval).
 """
 
 from __future__ import annotations
@@ -27,9 +31,13 @@ from fedsim.net.flow import FlowChannel
 from fedsim.net.link import Hop, Link, NoLoss, Transmitter
 from fedsim.net.loss import Bernoulli, GilbertElliott
 from fedsim.net.packet import PacketChannel
+from fedsim.net.tcp import TcpParams
 from fedsim.units import parse_bandwidth, parse_duration, parse_fraction, parse_size
 
-__all__ = ["ConnectTimeoutError", "main", "run_once", "transfer_stats"]
+__all__ = ["ConnectTimeoutError", "main", "mean_interval", "run_once", "transfer_stats"]
+
+CI_RESAMPLES = 4000
+"""Bootstrap resamples behind `--ci` (the interval's own noise is ~1 % of its width)."""
 
 _FIDELITIES = {"flow": FlowChannel, "packet": PacketChannel}
 
@@ -60,6 +68,7 @@ def run_once(
     loss_model: str = "bernoulli",
     ge: tuple[float, float, float, float] | None = None,
     loss_both_directions: bool = False,
+    params: TcpParams | None = None,
 ) -> tuple[float, int, int]:
     """One seeded run: (seconds, wire bytes both ways, retransmissions)."""
     if fidelity not in _FIDELITIES:
@@ -72,7 +81,7 @@ def run_once(
         latency_s, mtu=int(mtu), loss=(fwd, back),
     )  # fmt: skip
     env = simpy.Environment()
-    ch = _FIDELITIES[fidelity](env, (Hop(link, 0),), rng)
+    ch = _FIDELITIES[fidelity](env, (Hop(link, 0),), rng, params)
     done: list[float] = []
     timed_out: list[OSError] = []
 
@@ -108,33 +117,42 @@ def transfer_stats(
     loss_model: str = "bernoulli",
     ge: tuple[float, float, float, float] | None = None,
     loss_both_directions: bool = False,
+    samples: bool = False,
+    ci: bool = False,
+    params: TcpParams | None = None,
 ) -> dict[str, Any]:
     """Statistics of `seeds` runs; run i uses numpy's default_rng([seed, i]).
 
     The inputs are echoed as read (bit/s, seconds, bytes) so a unit read the wrong way
     shows. Times, wire bytes and retransmissions are over the runs that completed (null
     when none did); runs whose connect timed out are counted and listed by index i.
+    `samples` adds every run (`samples`), `ci` the bootstrapped 95 % interval of the
+    mean completion time (`mean_ci95_s`, null with fewer than 2 completed runs).
     """
     times, wires, retx, timeouts = [], [], [], []
+    runs: list[dict[str, Any]] = []
     for i in range(int(seeds)):
         try:
             t, w, r = run_once(
                 bandwidth_bps, latency_s, int(size_bytes), rng=np.random.default_rng([seed, i]),
                 fidelity=fidelity, mtu=mtu, loss=loss, loss_model=loss_model, ge=ge,
-                loss_both_directions=loss_both_directions,
+                loss_both_directions=loss_both_directions, params=params,
             )  # fmt: skip
         except ConnectTimeoutError:
             timeouts.append(i)
+            runs.append({"run": i, "time_s": None, "retransmissions": None,
+                         "connect_timeout": True})  # fmt: skip
             continue
         times.append(t)
         wires.append(w)
         retx.append(r)
+        runs.append({"run": i, "time_s": t, "retransmissions": r, "connect_timeout": False})
     a = np.asarray(times)
 
     def stat(fn: Any, values: Any) -> float | None:
         return float(fn(values)) if len(times) else None
 
-    return {
+    out: dict[str, Any] = {
         "bandwidth_bps": float(bandwidth_bps),
         "latency_s": float(latency_s),
         "size_bytes": int(size_bytes),
@@ -151,6 +169,25 @@ def transfer_stats(
         "connect_timeouts": len(timeouts),
         "connect_timeout_runs": timeouts,
     }
+    if ci:
+        out["mean_ci95_s"] = mean_interval(a, seed)
+        out["ci_resamples"] = CI_RESAMPLES
+    if samples:
+        out["samples"] = runs
+    return out
+
+
+def mean_interval(times: Any, seed: int = 0, resamples: int = CI_RESAMPLES) -> list[float] | None:
+    """Percentile-bootstrap 95 % interval of the mean of `times` (None below 2 values).
+    The resampling stream is numpy's default_rng([seed, 1, 95]): deterministic, and
+    apart from the runs' own streams ([seed, i])."""
+    t = np.asarray(times, dtype=float)
+    if t.size < 2:
+        return None
+    g = np.random.default_rng([int(seed), 1, 95])
+    means = t[g.integers(0, t.size, size=(resamples, t.size))].mean(axis=1)
+    lo, hi = np.quantile(means, [0.025, 0.975])
+    return [float(lo), float(hi)]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -172,6 +209,9 @@ def _args(argv: list[str]) -> argparse.Namespace:
     for k in ("p", "r", "1-h", "1-k"):
         ap.add_argument(f"--ge-{k}", default=None)
     ap.add_argument("--loss-both-directions", action="store_true")
+    ap.add_argument("--samples", action="store_true", help="every run's time and retransmissions")
+    ap.add_argument("--ci", action="store_true", help="bootstrapped 95 %% interval of the mean")
+    ap.add_argument("--no-hystart", action="store_true", help="Cubic without hybrid slow start")
     return ap.parse_args(argv)
 
 
@@ -229,6 +269,9 @@ def main(argv: list[str]) -> int:
             loss_model=a.loss_model,
             ge=ge,  # type: ignore[arg-type]
             loss_both_directions=a.loss_both_directions,
+            samples=a.samples,
+            ci=a.ci,
+            params=TcpParams(hystart=not a.no_hystart),
         )
     except FedsimError as e:
         print(f"error: {e}", file=sys.stderr)

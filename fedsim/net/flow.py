@@ -12,10 +12,12 @@ of a *flight* (the segments one round of ACKs releases), and schedules one timer
   delays it), one loss draw per hop (`draw(rng, n)`), counters updated once.
 * Loss-free paths whose ACK gaps stay below the minimum RTO (checked once per
   channel) take a closed form, round by round: each round puts min(cwnd,
-  buffer, rest) segments on the wire; the next starts when the first segment's
-  ACK is back (the receiver ACKs the first data segment at once; byte-counting
-  slow start makes the 2-segment delayed ACK irrelevant); cwnd grows only after
-  cwnd-limited rounds (ns-3 >= 3.42). No per-segment work.
+  buffer, rest) segments on the wire, less the one an odd round leaves at the
+  receiver for its delayed ACK (the first data segment is ACKed at once, later
+  ones two at a time); the next starts when the first segment's ACK is back;
+  cwnd grows by the segments the round's ACKs covered, only after cwnd-limited
+  rounds (ns-3 >= 3.42). HyStart (tcp.HyStart) sees the round's ACKs one by one,
+  two bottleneck serializations apart, while it may still end slow start.
 * Lossy paths (and very slow ones, where the timer fires spuriously) run the
   same sender as packet.py, `tcp.TcpSender` (ns-3 3.44's TCP: SACK scoreboard,
   NextSeg, PRR fast recovery with Cubic's 0.7 decrease, RTO with backoff,
@@ -25,20 +27,23 @@ of a *flight* (the segments one round of ACKs releases), and schedules one timer
   flight's arrivals (evenly spaced between the first and the last) into ACKs,
   and the sender takes them in order (`on_ack`), checking its timer before each
   (`on_rto`); what it releases forms the next flight (a timer firing starts a
-  flight of its own). A flight that loses nothing on a clean scoreboard is taken
-  in bulk.
+  flight of its own). A flight that loses nothing on a clean scoreboard and
+  leaves no odd segment waiting for a delayed ACK is taken in bulk.
 * cwnd, ssthresh, Cubic and the RTO estimator persist across sends of one
   direction; cwnd restarts from min(cwnd, IW) after an idle period longer than
   the RTO.
 
-Exact lossless single-link formula (B bit/s, one-way latency L, MTU m,
-MSS = m - 52, t(x) = 8x/B): with t0 = 2 (t(58) + L) + t(54) (handshake plus
-the client's ACK, which precedes the data on the wire), split the message into
-segments, take windows W_k = min(10 * 2^k, buffer / MSS) segments, and let
-every round but the last cost max(2L + t(first segment) + t(54), t(window));
-the last round costs t(its wire bytes) + L. `lossless_transfer_time` evaluates
-exactly this, through the same code FlowChannel runs (on links slow enough for
-spurious timeouts it runs the replay instead, as FlowChannel does).
+Lossless single-link formula (B bit/s, one-way latency L, MTU m, MSS = m - 52,
+t(x) = 8x/B): with t0 = 2 (t(58) + L) + t(54) (handshake plus the client's ACK,
+which precedes the data on the wire), split the message into segments sent in
+rounds of the windows above (10, 18, 36, 72 ... in slow start, as one segment
+waits for a delayed ACK; capped by buffer / MSS; HyStart may end slow start
+early on links whose ACKs come less than 2 ms apart), and let every round but
+the last cost
+max(2L + t(first segment) + t(54), t(window)); the last round costs t(its wire
+bytes) + L. `lossless_transfer_time` evaluates exactly this, through the same
+code FlowChannel runs (on links slow enough for spurious timeouts it runs the
+replay instead, as FlowChannel does).
 
 Limits (documented, deliberate): a flight's segments are sent back to back from
 its first release (one frame hold apart on a duty-cycled radio), so ACK clocking
@@ -126,12 +131,20 @@ class _Path:
 class _Flight:
     """Segments put on the wire as one block (one booking per hop, one loss draw)."""
 
-    __slots__ = ("first", "seqs", "spacing", "t", "where")
+    __slots__ = ("first", "seqs", "spacing", "t", "ts", "where")
 
     def __init__(
-        self, t: float, seqs: list[int], first: float, spacing: float, where: list[int]
+        self,
+        t: float,
+        seqs: list[int],
+        first: float,
+        spacing: float,
+        where: list[int],
+        ts: list[float],
     ) -> None:
         self.t, self.seqs, self.first, self.spacing, self.where = t, seqs, first, spacing, where
+        self.ts = ts
+        """Each segment's release time: its timestamp (what its ACK's echo carries)."""
 
 
 class _Model:
@@ -312,6 +325,7 @@ class _Model:
         p = self.p
         if t - s.last_active > s.rto.cur:
             s.cwnd = min(s.cwnd, float(p.initial_window))  # slow-start restart after idle
+        s.cc.rebase()  # this message's segments are numbered from 0
         P = self.paths[d]
         for c in P.counters:
             c.payload_bytes += nbytes
@@ -327,10 +341,12 @@ class _Model:
     def _clean(self, t: float, d: int, nbytes: int, s: _Sender) -> tuple[float, float]:
         """A loss-free path: whole rounds in closed form, no per-segment work.
 
-        Each round puts min(cwnd, buffer, rest) segments on the wire at its start; the
-        next round starts when the first segment's ACK is back (the receiver ACKs the
-        first data segment at once; later ACKs every 2 segments, which slow start's
-        byte counting makes irrelevant). cwnd grows only after cwnd-limited rounds."""
+        Each round puts min(cwnd, buffer, rest) segments on the wire at its start, less
+        the one an odd round leaves at the receiver waiting for its delayed ACK (it still
+        counts in flight: the receiver ACKs the first data segment at once, later ones two
+        at a time, so a round of w segments ACKs w +- 1 of them); the next round starts
+        when the first segment's ACK is back. cwnd grows only after cwnd-limited rounds,
+        by the segments the round's ACKs covered."""
         P, mss, ovh, ret = self.paths[d], self.mss, self.ovh, self.ret[d]
         full, rest = divmod(nbytes, mss)
         nseg = full + (1 if rest else 0)
@@ -339,23 +355,62 @@ class _Model:
         pkts = 0
         last = t
         rto, cc = s.rto, s.cc
+        delack = self.p.delack_timeout
+        held = 0  # segments the receiver holds for a delayed ACK (0 or 1)
+        held_at = -math.inf  # when the held segment reached the receiver
+        quick = s.quick
+
+        def book(at: float, q: int, k: int) -> tuple[float, float]:
+            """Segments q .. q + k - 1 on the wire at `at`: first/last arrivals."""
+            fin = q + k >= nseg
+            pay = (k - 1) * mss + lastpay if fin else k * mss
+            f, e, _ = self.block(at, d, k, pay, mss if k > 1 or not fin else lastpay,
+                                 lastpay if fin else mss)  # fmt: skip
+            return f, e
+
         while True:
             cw = int(s.cwnd)
-            w = min(cw, self.maxwin, nseg - sent)
-            final = sent + w >= nseg
-            pay = (w - 1) * mss + lastpay if final else w * mss
-            first, last, _ = self.block(t, d, w, pay, mss if w > 1 or not final else lastpay,
-                                     lastpay if final else mss)  # fmt: skip
+            room = max(1, cw - held)
+            w = min(room, self.maxwin - held, nseg - sent)
+            first, last = book(t, sent, w)
             if sent == 0:
                 self.head_at = first
+            limited = w >= room
+            # The round's RTT samples: its first segment's (the smallest, what Cubic's
+            # minimum delay and HyStart see) and its last segment's (the largest).
+            rto.sample(first + ret - t)
+            if held and sent + w < nseg and held_at + delack < first:
+                # The receiver's delayed-ACK timer ACKs the held segment before this
+                # round reaches it; that lone ACK frees and grows the window mid-round.
+                at = held_at + delack + ret
+                self.acks(held_at + delack, d, 1)
+                s.cwnd, s.ssthresh = _grow(cc, s.cwnd, s.ssthresh, 1, at, 0.0, sent - 1,
+                                           sent + w, rto.srtt, limited)  # fmt: skip
+                held = 0
+                extra = min(int(s.cwnd) - w, self.maxwin - w, nseg - sent - w)
+                if extra > 0:
+                    _, late = book(at, sent + w, extra)
+                    last = max(last, late)
+                    w += extra
+                    limited = w >= int(s.cwnd)
             pkts += w
             self.acks(first, d, -(-w // self.p.delack_segments))
-            rto.sample(last + ret - t)
-            if w >= cw:  # cwnd-limited (ns-3 >= 3.42): only then does cwnd grow
-                if s.cwnd < s.ssthresh:
-                    s.cwnd += w
-                else:
-                    s.cwnd = _grow(cc, s.cwnd, s.ssthresh, w, first + ret, 0.0)
+            final = sent + w >= nseg
+            # ACKs every 2 segments, 2 bottleneck serializations apart; cwnd grows only
+            # after cwnd-limited rounds (ns-3 >= 3.42)
+            gap = 2.0 * (last - first) / (w - 1) if w > 1 else 0.0
+            got = held + w
+            if quick:  # the first segment is ACKed alone, then two at a time
+                acked, held, quick = 1 + (got - 1) // 2 * 2, (got - 1) % 2, False
+            else:
+                acked, held = got // 2 * 2, got % 2
+            held_at = last
+            s.cwnd, s.ssthresh = _grow(
+                cc, s.cwnd, s.ssthresh, acked, first + ret, gap, sent + w - got, sent + w,
+                rto.srtt, limited,
+            )  # fmt: skip
+            if w > 1:
+                rto.sample(last + ret - t)
             sent += w
             if final:
                 break
@@ -381,8 +436,8 @@ class _Replay(TcpSender):
     firing starts a flight of its own). Each flight draws its fates once per hop. The
     receiver turns the flight's arrivals (evenly spaced between the first and the last)
     into ACKs; the sender then takes them in order, checking its retransmission timer
-    before each. A flight that loses nothing while the scoreboard is clean is taken in
-    bulk (no per-segment work)."""
+    before each. A flight that loses nothing while the scoreboard is clean, and has no odd
+    segment out, is taken in bulk (no per-segment work)."""
 
     def __init__(self, m: _Model, d: int, s: _Sender, nbytes: int, t: float) -> None:
         super().__init__(m.p, m.maxwin, s.rto, s.cc, s.cwnd, s.ssthresh, now=t)
@@ -409,6 +464,7 @@ class _Replay(TcpSender):
         self.done_at = math.inf
         # flights
         self.open: list[int] = []
+        self.open_ts: list[float] = []
         self.open_t = t
         self.open_retx = 0
         self.open_rx: list[int] = []
@@ -430,7 +486,11 @@ class _Replay(TcpSender):
             if self.una >= self.n:
                 break
             if self.dl_armed:  # the receiver's delayed-ACK timer fires
-                self.events([a for a in (self.ack(self.dl_at),) if a is not None])
+                at = self.dl_at
+                evs = [a for a in (self.ack(at),) if a is not None]
+                if not self.metered:  # metered ACKs are booked (and counted) one by one
+                    self.m.acks(at, self.d, len(evs))
+                self.events(evs)
             elif self.armed:
                 self.rto_fire(self.deadline)
             else:  # pragma: no cover - outstanding data always has a timer
@@ -446,7 +506,7 @@ class _Replay(TcpSender):
         seqs = self.open
         if not seqs:
             return
-        self.open = []
+        ts, self.open, self.open_ts = self.open_ts, [], []
         m, d, n, mss, lastpay = self.m, self.d, self.n, self.m.mss, self.lastpay
         t = self.open_t
         w = len(seqs)
@@ -470,7 +530,7 @@ class _Replay(TcpSender):
                 c.header_bytes += (w - len(rx)) * ovh
                 c.retx_bytes += rx_pay + len(rx) * ovh
                 c.packets += w
-            self.queue.append(_Flight(t, seqs, first, spacing, []))
+            self.queue.append(_Flight(t, seqs, first, spacing, [], ts))
             return
         wl = where.tolist()
         queued = set()  # segments a full queue dropped: never on that hop's wire
@@ -492,7 +552,7 @@ class _Replay(TcpSender):
             c.lost_bytes += sum(sizes[j] + ovh for j in on if wl[j] == i)
             c.packets += len(on)
             c.drops += wl.count(i)
-        self.queue.append(_Flight(t, seqs, first, spacing, wl))
+        self.queue.append(_Flight(t, seqs, first, spacing, wl, ts))
 
     # -- receiver (ns-3 ReceivedData, as packet.py) ------------------------------------------
     def ack(self, at: float, sack: tuple[int, ...] = ()) -> _Ack | None:
@@ -515,10 +575,11 @@ class _Replay(TcpSender):
 
     def receive(self, fl: _Flight) -> list[_Ack]:
         evs: list = []  # _Ack, or None for an ACK a full queue dropped (metered only)
-        first, sp, ts, where, ooo = fl.first, fl.spacing, fl.t, fl.where, self.ooo
+        first, sp, where, ooo = fl.first, fl.spacing, fl.where, self.ooo
         for j, q in enumerate(fl.seqs):
             if where and where[j] >= 0:
                 continue
+            ts = fl.ts[j]
             a = first + j * sp
             if self.dl_armed and self.dl_at < a:
                 evs.append(self.ack(self.dl_at))
@@ -576,6 +637,12 @@ class _Replay(TcpSender):
         w = len(seqs)
         if seqs[0] != self.una or seqs[-1] != self.nxt - 1 or self.rcv_nxt != self.una:
             return False
+        if (w - (1 if self.s.quick else 0)) % 2:
+            # An odd segment out waits for the receiver's delayed-ACK timer (200 ms), which
+            # the retransmission timer may beat: the per-ACK receiver decides that. Taking
+            # it in bulk ACKed it at once, and on a link whose frames outlast the RTO that
+            # one early RTT sample lifted the sender out of its spurious-timeout regime.
+            return False
         a0 = fl.first + self.ret
         sp = fl.spacing
         if (self.armed and self.deadline < a0) or 2.0 * sp >= self.rto.base:
@@ -587,23 +654,28 @@ class _Replay(TcpSender):
         self.rcv_nxt = self.nxt
         if self.rcv_nxt >= self.n:
             self.done_at = min(self.done_at, fl.first + (w - 1) * sp)
-        self.ts_recent = self.ts_echo = fl.t
+        self.ts_recent = self.ts_echo = fl.ts[-1]
         self.high_ack = self.rcv_nxt
         self.unacked = 0
         self.s.quick = False
         self.m.acks(fl.first, self.d, -(-w // self.delack_n))
         # sender
         rto = self.rto
+        srtt = rto.srtt
         if self.hist_lo < self.nxt:
             for j in range(1 if w > 1 else 0, w, 2):
-                rto.sample(a0 + j * sp - fl.t)
+                rto.sample(a0 + j * sp - fl.ts[j - 1 if j else 0])  # the pair's first
+                if srtt is None or j <= 1:
+                    srtt = rto.srtt  # what Cubic and HyStart see: the flight's first sample
             self.hist_lo = self.nxt
-            self.cc.rtt(rto.srtt)
+        una = self.una
         self.una = self.nxt
         rto.reset()
         self.dupacks = 0
-        if self.cwnd_limited:
-            self.cwnd = _grow(self.cc, self.cwnd, self.ssthresh, w, a0, 2.0 * sp)
+        self.cwnd, self.ssthresh = _grow(
+            self.cc, self.cwnd, self.ssthresh, w, a0, 2.0 * sp, una, self.nxt, srtt,
+            self.cwnd_limited,
+        )  # fmt: skip
         self.now = a0
         self.try_send()
         if self.una >= self.n:
@@ -626,6 +698,7 @@ class _Replay(TcpSender):
         if not self.open:
             self.open_t = self.now
         self.open.append(q)
+        self.open_ts.append(self.now)
         if retx:
             self.open_retx += 1
             self.open_rx.append(len(self.open) - 1)
@@ -635,6 +708,7 @@ class _Replay(TcpSender):
         if not self.open:
             self.open_t = self.now
         self.open.extend(range(first, first + k))
+        self.open_ts.extend([self.now] * k)
 
     def rto_fire(self, at: float) -> None:
         """The retransmission timer expired at `at` (ns-3 ReTxTimeout): what was released
@@ -645,10 +719,30 @@ class _Replay(TcpSender):
         self.close()
 
 
-def _grow(cc: Cubic, cwnd: float, ssthresh: float, acked: int, now: float, gap: float) -> float:
-    """cwnd after `acked` segments were ACKed two per ACK, ACKs `gap` apart from `now`
-    (slow start in closed form, then Cubic ACK by ACK, as packet.py grows it)."""
+def _grow(
+    cc: Cubic,
+    cwnd: float,
+    ssthresh: float,
+    acked: int,
+    now: float,
+    gap: float,
+    una: int,
+    high: int,
+    srtt: float | None,
+    limited: bool,
+) -> tuple[float, float]:
+    """(cwnd, ssthresh) after the `acked` segments from `una` on were ACKed two per ACK,
+    ACKs `gap` apart from `now`, with `high` segments sent (HyStart's round end) and the
+    smoothed RTT `srtt`; cwnd grows only if the flight was cwnd-`limited`. Slow start in
+    closed form while HyStart cannot end it, else ACK by ACK as packet.py does."""
+    hs = cc.hs
+    if hs is not None and not hs.found and cwnd < ssthresh and cwnd + acked >= hs.low:
+        return _grow_acks(cc, cwnd, ssthresh, acked, now, gap, una, high, srtt, limited)
+    ssthresh = cc.pkts_acked(cwnd, ssthresh, srtt, now)
+    if not limited:
+        return cwnd, ssthresh
     if cwnd < ssthresh:
+        cc.new_round(una + min(2, acked), high, now)
         take = acked if ssthresh == math.inf else min(acked, 2 * math.ceil((ssthresh - cwnd) / 2))
         cwnd += take
         acked -= take
@@ -658,7 +752,34 @@ def _grow(cc: Cubic, cwnd: float, ssthresh: float, acked: int, now: float, gap: 
         acked -= a
         cwnd = cc.increase(cwnd, ssthresh, a, now)
         now += gap
-    return cwnd
+    return cwnd, ssthresh
+
+
+def _grow_acks(
+    cc: Cubic,
+    cwnd: float,
+    ssthresh: float,
+    acked: int,
+    now: float,
+    gap: float,
+    una: int,
+    high: int,
+    srtt: float | None,
+    limited: bool,
+) -> tuple[float, float]:
+    """`_grow` ACK by ACK (ns-3's PktsAcked, then IncreaseWindow), for slow start that
+    HyStart may end: its tests need every ACK's time."""
+    while acked > 0:
+        a = min(2, acked)
+        acked -= a
+        una += a
+        ssthresh = cc.pkts_acked(cwnd, ssthresh, srtt, now)
+        if limited:
+            if cwnd < ssthresh:
+                cc.new_round(una, high, now)
+            cwnd = cc.increase(cwnd, ssthresh, a, now)
+        now += gap
+    return cwnd, ssthresh
 
 
 class FlowChannel:

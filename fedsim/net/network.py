@@ -35,6 +35,7 @@ from fedsim.net.jitter import NormalJitter, ParetoJitter, UniformJitter
 from fedsim.net.link import Hop, Jitter, Link, LossModel, NoLoss, Transmitter
 from fedsim.net.loss import Bernoulli, GilbertElliott
 from fedsim.net.metered import MeteredCounters
+from fedsim.net.tcp import TcpParams
 from fedsim.rng import Streams
 from fedsim.scenario import LinkClassSpec, Scenario
 
@@ -71,6 +72,8 @@ class Network:
         self.env = env
         self.scenario = scenario
         self.streams = streams
+        self.tcp = TcpParams(hystart=scenario.hystart)
+        """The TCP stack of every channel (`tcp:` in the topology)."""
         self.nodes: dict[str, NodeState] = {}
         self.links: dict[str, Link] = {}
         self.uplink: dict[str, Link] = {}
@@ -221,9 +224,9 @@ class Network:
         if self.fidelity_for(client) == "packet":
             from fedsim.net.packet import PacketChannel
 
-            channel = PacketChannel(self.env, path, rng)
+            channel = PacketChannel(self.env, path, rng, self.tcp)
         else:
-            channel = FlowChannel(self.env, path, rng)
+            channel = FlowChannel(self.env, path, rng, self.tcp)
         live = [c for c in self._channels.get(client, ()) if not c.finished]
         live.append(channel)
         self._channels[client] = live

@@ -32,6 +32,7 @@ __all__ = [
     "OPEN",
     "RECOVERY",
     "Cubic",
+    "HyStart",
     "RtoEstimator",
     "TcpParams",
     "TcpSender",
@@ -76,6 +77,19 @@ class TcpParams:
     """Cubic's TCP-friendly region (Reno-speed growth floor)."""
     clock_granularity: float = 0.001
     """G in RTO = SRTT + max(G, 4 RTTVAR) (ns-3's 1 ms)."""
+    hystart: bool = True
+    """Cubic's hybrid slow start (ns-3 3.44 TcpCubic::HyStart, on by default)."""
+    hystart_low_window: int = 16
+    """HyStart looks for an exit only once cwnd reaches this many segments."""
+    hystart_min_samples: int = 8
+    """RTT samples per round whose minimum the delay test compares."""
+    hystart_ack_delta: float = 0.002
+    """ACKs at most this far apart form a train."""
+    hystart_delay_min: float = 0.004
+    hystart_delay_max: float = 1.0
+    """The delay test's threshold is the minimum RTT clamped to [min, max]."""
+    cubic_delta: float = 0.010
+    """Cubic ignores delay samples this soon after an epoch starts (ns-3 CubicDelta)."""
 
     def mss(self, mtu: int) -> int:
         """Payload bytes of a full segment on a path whose smallest MTU is `mtu`."""
@@ -162,17 +176,16 @@ class Cubic:
       cnt = cwnd / (W_cubic(t) - cwnd) from the cubic curve
       W(t) = W_max + C (t - K)^3 (integer arithmetic as in ns-3, so the target
       moves in whole segments), clamped to at least 2, and to 20 while no
-      W_max is known (after a timeout, `reset`): after an RTO the window grows
-      by only one segment per 20 ACKed, which is what keeps ns-3's windows tiny
-      and its timeouts frequent at high loss;
+      W_max is known (before the first loss; ns-3 3.44 keeps W_max across a
+      timeout, #1085);
     * ssthresh on loss = max(floor(cwnd * beta), 2) from *cwnd* (not flight size),
-      with fast convergence of W_max. HyStart is not modelled (it matters only
-      when queueing delay builds up inside slow start).
+      with fast convergence of W_max;
+    * HyStart (`pkts_acked`, `new_round`): ns-3 3.44's hybrid slow start, see `HyStart`.
     """
 
     __slots__ = (
-        "alpha", "beta", "c", "cnt_acc", "delay_min", "epoch", "friendly", "k", "last_max",
-        "origin",
+        "alpha", "beta", "c", "cnt_acc", "delay_min", "delta", "epoch", "friendly", "hs", "k",
+        "last_max", "origin",
     )  # fmt: skip
 
     def __init__(self, params: TcpParams) -> None:
@@ -186,6 +199,8 @@ class Cubic:
         self.k = 0.0
         self.epoch: float | None = None
         self.delay_min: float | None = None
+        self.delta = params.cubic_delta
+        self.hs = HyStart(params) if params.hystart else None
 
     def ssthresh(self, cwnd: float) -> float:
         seg = int(cwnd)
@@ -197,15 +212,45 @@ class Cubic:
         return float(max(int(seg * self.beta), 2))
 
     def reset(self) -> None:
-        """Entering loss state after a timeout (ns-3 CubicReset)."""
-        self.last_max = 0
+        """Entering loss state after a timeout (ns-3 3.44 CubicReset). W_max survives the
+        timeout (ns-3 #1085, in 3.42): growth after an RTO aims back at it."""
         self.origin = 0
         self.k = 0.0
         self.delay_min = None
+        if self.hs is not None:
+            self.hs.found = False
 
-    def rtt(self, srtt: float | None) -> None:
-        if srtt is not None and (self.delay_min is None or srtt < self.delay_min):
-            self.delay_min = srtt
+    def loss_state(self, now: float, high: int) -> None:
+        """The sender entered LOSS (a timeout): ns-3 CubicReset + HystartReset."""
+        self.reset()
+        if self.hs is not None:
+            self.hs.reset(now, high)
+
+    def pkts_acked(self, cwnd: float, ssthresh: float, srtt: float | None, now: float) -> float:
+        """ns-3 TcpCubic::PktsAcked, called on every ACK ns-3 calls it on, with the
+        smoothed RTT: track the minimum delay, let HyStart look for the exit. Returns the
+        new ssthresh (cwnd when HyStart ends slow start now)."""
+        if srtt is None or (self.epoch is not None and now - self.epoch < self.delta):
+            return ssthresh
+        dmin = self.delay_min
+        if dmin is None or srtt < dmin:
+            self.delay_min = dmin = srtt
+        hs = self.hs
+        found = hs is not None and not hs.found and hs.low <= cwnd <= ssthresh
+        return cwnd if found and hs.update(srtt, dmin, now) else ssthresh
+
+    def new_round(self, ack: int, high: int, now: float) -> None:
+        """Slow start took an ACK for `ack` with `high` segments sent: past the round's
+        end, HyStart starts a new round (ns-3 IncreaseWindow)."""
+        hs = self.hs
+        if hs is not None and ack > hs.end:
+            hs.reset(now, high)
+
+    def rebase(self) -> None:
+        """A new message whose segments are numbered from 0 (flow fidelity): its first
+        ACK ends HyStart's round, as ns-3's ever-growing sequence numbers would."""
+        if self.hs is not None:
+            self.hs.end = 0
 
     def increase(self, cwnd: float, ssthresh: float, acked: int, now: float) -> float:
         """The new cwnd after `acked` segments were newly ACKed at time `now`."""
@@ -238,6 +283,55 @@ class Cubic:
             self.cnt_acc -= cnt
             return cwnd + 1
         return cwnd
+
+
+class HyStart:
+    """ns-3 3.44's hybrid slow start (TcpCubic HystartUpdate, HyStartDetect BOTH).
+
+    A round starts at the first slow-start ACK past the previous round's last sent
+    segment. While cwnd is at least `hystart_low_window` and below ssthresh, each ACK
+    is tested twice: the ACK train (ACKs at most `hystart_ack_delta` apart that span
+    more than the minimum delay since the round started: the pipe is full) and the
+    delay increase (the minimum of the round's first `hystart_min_samples` smoothed
+    RTTs exceeds the all-time minimum by that minimum clamped to [4 ms, 1 s]). Either
+    one ends slow start: ssthresh = cwnd. Found stays set until a timeout."""
+
+    __slots__ = (
+        "ack_delta", "curr", "dmax", "dmin", "end", "found", "last_ack", "low", "min_samples",
+        "round_start", "samples",
+    )  # fmt: skip
+
+    def __init__(self, params: TcpParams) -> None:
+        self.low = params.hystart_low_window
+        self.min_samples = params.hystart_min_samples
+        self.ack_delta = params.hystart_ack_delta
+        self.dmin = params.hystart_delay_min
+        self.dmax = params.hystart_delay_max
+        self.found = False
+        self.reset(0.0, 0)
+
+    def reset(self, now: float, high: int) -> None:
+        """A new round (ns-3 HystartReset): it ends with segment `high`."""
+        self.round_start = self.last_ack = now
+        self.end = high
+        self.curr: float | None = None
+        self.samples = 0
+
+    def update(self, delay: float, delay_min: float, now: float) -> bool:
+        """One ACK's tests; True when slow start should end now."""
+        if now - self.last_ack <= self.ack_delta:
+            self.last_ack = now
+            if now - self.round_start > delay_min:
+                self.found = True
+        if self.samples < self.min_samples:
+            if self.curr is None or self.curr > delay:
+                self.curr = delay
+            self.samples += 1
+        elif self.curr is not None:
+            th = min(max(delay_min, self.dmin), self.dmax)
+            if self.curr > delay_min + th:
+                self.found = True
+        return self.found
 
 
 OPEN, DISORDER, RECOVERY, LOSS = range(4)
@@ -420,7 +514,13 @@ class TcpSender:
         # last send found the flight cwnd-limited, so cwnd stops growing while the
         # receive window (or the application) limits the flight.
         if self.cwnd_limited:
+            if self.cwnd < self.ssthresh:
+                self.cc.new_round(self.una, self.nxt, self.now)
             self.cwnd = self.cc.increase(self.cwnd, self.ssthresh, acked, self.now)
+
+    def pkts_acked(self) -> None:
+        """ns-3 PktsAcked: Cubic's delay tracking and HyStart, on the ACKs ns-3 calls it."""
+        self.ssthresh = self.cc.pkts_acked(self.cwnd, self.ssthresh, self.rto.srtt, self.now)
 
     def prr(self, delivered: int, dupack: bool, safe: bool) -> None:
         """Proportional rate reduction as ns-3.44's TcpPrrRecovery runs it (RFC 6937bis-08,
@@ -478,7 +578,6 @@ class TcpSender:
         if self.hist_lo < self.nxt and ack >= self.hist_lo + 1:
             self.rto.sample(max(1e-6, self.now - echo))
             self.hist_lo = ack
-            self.cc.rtt(self.rto.srtt)
         una, nxt, sk, lo, rt = self.una, self.nxt, self.sacked, self.lost, self.retrans
         nnew = 0
         for q in sacks:
@@ -493,6 +592,7 @@ class TcpSender:
         if ack < una:
             return
         old = una
+        old_dupacks = self.dupacks
         delivered = nnew
         # ns-3 m_isRetransDataAcked: a partial ACK in recovery covers an un-SACKed
         # retransmitted segment (PRR's "safe ACK").
@@ -525,6 +625,8 @@ class TcpSender:
                 or self.una in self.lost
             ):
                 self.enter_recovery(delivered)
+        if ack == old and ack < self.nxt:
+            self.pkts_acked()  # a duplicate ACK: ns-3 calls PktsAcked for one segment
         if ack > old:
             acked = delivered
             if not dup:
@@ -535,13 +637,17 @@ class TcpSender:
                 if ack not in self.retrans and ack < self.nxt:
                     q = self.next_seg()
                     self.send_seg(ack if q is None else q)
+                self.pkts_acked()
                 self.new_ack(self.first_partial)
                 self.first_partial = False
             elif ack < self.recover and self.state == LOSS:
+                self.pkts_acked()
                 self.increase(acked)
                 self.new_ack(True)
             else:
                 exited = False
+                if self.state != DISORDER or delivered >= old_dupacks:
+                    self.pkts_acked()
                 if self.state == DISORDER and not dup:
                     self.state = OPEN
                 elif self.state == RECOVERY:
@@ -577,7 +683,7 @@ class TcpSender:
         self.rto.expire()
         self.hist_lo = self.nxt
         self.ssthresh = self.cc.ssthresh(self.cwnd)
-        self.cc.reset()
+        self.cc.loss_state(self.now, self.nxt)
         self.state = LOSS
         self.cwnd = 1.0
         self.try_send()

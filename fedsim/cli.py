@@ -105,6 +105,8 @@ FORWARDED: dict[tuple[str, ...], tuple[str, str, str]] = {
     ("net", "validate"): ("fedsim.net.validate", "main", "one link in ns-3 and both fidelities"),
     ("serve",): ("fedsim.deploy", "main_serve", "deployment: the FL server over real TCP"),
     ("client",): ("fedsim.deploy", "main_client", "deployment: one FL device over real TCP"),
+    ("enroll",): ("fedsim.deploy", "main_enroll", "deployment: fleet key and device keys"),
+    ("certs",): ("fedsim.deploy", "main_certs", "deployment: development CA and certificates"),
 }
 """Commands with their own argument parsers: `fedsim <words> ARGS` calls `func(ARGS)`."""
 

@@ -27,6 +27,7 @@ from fedsim.audit import audit as audit_run
 from fedsim.clock import VirtualTimeLoop, sim_event_to_future
 from fedsim.errors import ScenarioError, print_warning
 from fedsim.fl.async_engine import BufferedAsync, polynomial_staleness
+from fedsim.fl.auth import Keyring, device_auth
 from fedsim.fl.client import FLClient
 from fedsim.fl.engine import FailureExplainer, RoundRecord, SyncRounds
 from fedsim.fl.gate import DeploymentGate
@@ -328,6 +329,9 @@ def _simulate(
     engine.observers.append(on_round)
     engine.observers.append(_settle_gc)
     clients: list[FLClient] = []
+    # Deployment's device authentication, keys from the seed: every simulated request
+    # is signed and verified, and its Authorization header is charged on the wire.
+    keyring = Keyring.from_seed(sc.seed, [d.name for d in devices])
 
     async def main() -> float:
         for node in devices:  # every client's timeline starts at 0, registered or not
@@ -350,9 +354,14 @@ def _simulate(
                     observer=client_state,
                     on_work=batteries.compute,
                     link_up=partial(_link_up, loop, net, node.name),
+                    signer=keyring.signer(node.name, loop.time),
                 )
             )
-        app = make_app(engine, poll_wait_s=sc.fl.poll_wait_s)
+        app = make_app(
+            engine,
+            poll_wait_s=sc.fl.poll_wait_s,
+            middlewares=[device_auth(keyring, loop.time)],
+        )
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = EmulatedSite(runner, wire, sc.server.name, SERVER_HOST, SERVER_PORT)

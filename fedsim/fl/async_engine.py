@@ -213,7 +213,13 @@ class BufferedAsync:
         self.clients[client_id].add_totals(metrics)  # rounds_reported: once aggregated
         self._release(client_id, None)
         if len(self._buffer) >= self.buffer_size:
-            self._aggregate()
+            try:
+                self._aggregate()
+            except Exception:  # never wedge: drop the buffer, keep the model, go on
+                log.exception("aggregation failed; the buffered updates are dropped")
+                for b in self._buffer:
+                    self.clients[b.client_id].rounds_surplus += 1
+                self._buffer.clear()
         self._dispatch()
 
     def note_aborted(self, client_id: str, server_round: int) -> None:

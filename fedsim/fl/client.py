@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,10 +19,13 @@ from typing import Any
 
 import aiohttp
 import numpy as np
+import yarl
 
 from fedsim.devices import DeviceProfile
+from fedsim.fl.auth import Signer
 from fedsim.fl.codec import EnvelopeError, decode, encode
 from fedsim.fl.server import CLIENT_HEADER, ROUND_HEADER
+from fedsim.fl.wire_schema import TaskMeta, WireError, check
 from fedsim.tasks.base import LocalLearner
 
 __all__ = ["ClientStats", "FLClient"]
@@ -67,9 +71,13 @@ class FLClient:
         on_work: Callable[[str, float], None] | None = None,
         charge_compute: bool = True,
         link_up: LinkWait | None = None,
+        signer: Signer | None = None,
+        instance: str = "",
+        jitter_rng: np.random.Generator | None = None,
     ) -> None:
         self.client_id = client_id
         self.url = server_url.rstrip("/")
+        self._path = yarl.URL(self.url).path.rstrip("/")
         self.connector = connector
         self.learner = learner
         self.device = device
@@ -88,15 +96,43 @@ class FLClient:
         """A connect that fails with ENETUNREACH (no link of its own) waits for the
         link before its backoff, as a device's firmware waits for association instead
         of polling a dead interface; None (unknown link state): backoff only."""
+        self.signer = signer
+        """Signs every request (fedsim.fl.auth); None: unauthenticated (tests of the API)."""
+        self.instance = instance
+        self.jitter_rng = jitter_rng if jitter_rng is not None else rng
+        """Backoff jitter. Deployment gives it its own generator, so retries never shift
+        the training draws (a crashed server's clients train as if it never crashed)."""
+        """This process's token in registration (duplicate identities are refused)."""
         self.stats = ClientStats()
+        self.last_contact: float | None = None
+        """Loop time of the last exchange the server answered as expected (deployment's
+        bounded retry gives up after a while without one)."""
+        self.last_error: BaseException | None = None
         self._residual: np.ndarray | None = None
+        self._unanswered: tuple[int, int, bytes] | None = None
+        """(round, version, body) of an upload the server has not answered yet."""
         self._failures = 0
 
     def _state(self, state: str) -> None:
         if self.observer is not None:
             self.observer(self.client_id, state)
 
+    def _signed(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str] | None,
+        headers: dict[str, str],
+        body: bytes,
+    ) -> dict[str, str]:
+        """`headers` plus the request's signature, when this client has a key."""
+        if self.signer is None:
+            return dict(headers)
+        auth = self.signer.sign(method, self._path + path, query, headers, body)
+        return {**headers, "Authorization": auth}
+
     def _error(self, exc: BaseException) -> None:
+        self.last_error = exc
         kind = "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
         self.stats.errors[kind] = self.stats.errors.get(kind, 0) + 1
 
@@ -105,7 +141,7 @@ class FLClient:
         self._failures += 1
         lo, hi = self.backoff_s
         cap = min(hi, lo * 2 ** min(self._failures, 16))
-        await asyncio.sleep(float(self.rng.uniform(lo / 2, cap)))
+        await asyncio.sleep(float(self.jitter_rng.uniform(lo / 2, cap)))
 
     async def _await_link(self, stop: asyncio.Event) -> None:
         """Until the device's link is back or the federation stops, whichever first."""
@@ -133,6 +169,7 @@ class FLClient:
                         await self._register(session)
                         registered = True
                     task = await self._poll(session)
+                    self.last_contact = asyncio.get_running_loop().time()
                     if task is None:
                         self._failures = 0
                         continue
@@ -156,7 +193,12 @@ class FLClient:
             "num_examples": int(self.learner.num_examples),
             "device": self.device.name,
         }
-        async with session.post(f"{self.url}/v1/register", json=payload) as resp:
+        if self.instance:
+            payload["instance"] = self.instance
+        body = json.dumps(payload).encode()
+        headers = self._signed("POST", "/v1/register", None, {}, body)
+        headers["Content-Type"] = "application/json"
+        async with session.post(f"{self.url}/v1/register", data=body, headers=headers) as resp:
             if resp.status != 200:
                 raise aiohttp.ClientResponseError(
                     resp.request_info, (), status=resp.status, message=await resp.text()
@@ -168,7 +210,8 @@ class FLClient:
     ) -> tuple[int, int, dict[str, Any], np.ndarray] | None:
         self._state("idle")
         params = {"client_id": self.client_id, "wait": str(self.poll_wait_s)}
-        async with session.get(f"{self.url}/v1/task", params=params) as resp:
+        headers = self._signed("GET", "/v1/task", params, {}, b"")
+        async with session.get(f"{self.url}/v1/task", params=params, headers=headers) as resp:
             if resp.status == 404:
                 raise _Unknown
             if resp.status == 410:
@@ -184,8 +227,11 @@ class FLClient:
             self._state("downloading")
             body = await resp.read()
         dec = decode(body)
-        meta = dec.meta
-        return int(meta["round"]), int(meta["version"]), dict(meta.get("config", {})), dec.values
+        try:  # a task that does not fit the schema is refused, never trained on
+            meta = check(TaskMeta, dec.meta, "task")
+        except WireError as exc:
+            raise EnvelopeError(f"refused a bad task: {exc}") from None
+        return meta.round, meta.version, dict(meta.config), dec.values
 
     async def _train_and_upload(
         self,
@@ -195,6 +241,12 @@ class FLClient:
         config: dict[str, Any],
         params: np.ndarray,
     ) -> None:
+        pending = self._unanswered
+        if pending is not None and pending[:2] == (server_round, version):
+            # The server never answered this upload (it may have stored it before it
+            # went down): send the same bytes again instead of training again.
+            await self._upload(session, server_round, pending[2])
+            return
         self._state("training")
         loop = asyncio.get_running_loop()
         local_eval: dict[str, float] = {}
@@ -220,7 +272,6 @@ class FLClient:
         self.stats.rounds_trained += 1
         self.stats.compute_flops += flops
         self.stats.compute_time_s += compute_s
-        self._state("uploading")
         delta = self.codec in ("int8", "topk")
         values = new_params - params if delta else new_params
         if self.codec == "topk" and self._residual is None:
@@ -230,25 +281,48 @@ class FLClient:
             "round": server_round,
             "version": version,
             "num_examples": int(self.learner.num_examples),
-            "metrics": {**{k: float(v) for k, v in metrics.items()}, **local_eval},
+            "metrics": _finite_metrics({**metrics, **local_eval}),
         }
         env = encode(
             values, meta, codec=self.codec, delta=delta, rng=self.rng, residual=self._residual
         )
-        headers = {
-            CLIENT_HEADER: self.client_id,
-            ROUND_HEADER: str(server_round),
-            "Content-Type": "application/octet-stream",
-        }
-        async with session.post(f"{self.url}/v1/update", data=env.body, headers=headers) as resp:
+        self._unanswered = (server_round, version, env.body)
+        await self._upload(session, server_round, env.body)
+
+    async def _upload(self, session: aiohttp.ClientSession, server_round: int, body: bytes) -> None:
+        """Send an encoded update; an answer settles it (no resend after that), except a
+        404 (the server does not know us: register again, then resend)."""
+        self._state("uploading")
+        headers = self._signed(
+            "POST",
+            "/v1/update",
+            None,
+            {CLIENT_HEADER: self.client_id, ROUND_HEADER: str(server_round)},
+            body,
+        )
+        headers["Content-Type"] = "application/octet-stream"
+        async with session.post(f"{self.url}/v1/update", data=body, headers=headers) as resp:
             await resp.read()
-            if resp.status == 404:
+            if resp.status == 404:  # a restarted server that forgot us: not an answer
                 raise _Unknown
+            self._unanswered = None
             if resp.status == 200:
                 self.stats.uploads_accepted += 1
             else:
                 self.stats.uploads_rejected += 1
         self._state("idle")
+        if resp.status != 200:
+            await self._backoff()  # a rejected client does not retrain and resend at once
+
+
+def _finite_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """Metrics the wire schema accepts: finite numbers only (a NaN loss is dropped)."""
+    out = {}
+    for key, value in metrics.items():
+        x = float(value)
+        if np.isfinite(x) and abs(x) <= 1e30:
+            out[str(key)] = x
+    return out
 
 
 def _no_link(exc: BaseException) -> bool:

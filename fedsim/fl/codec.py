@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from fedsim.fl.wire_schema import EnvelopeHeader, WireError, check, loads
+
 __all__ = ["CODECS", "Decoded", "Encoded", "EnvelopeError", "decode", "encode"]
 
 MAGIC = b"FSM1"
@@ -111,11 +113,10 @@ def _header(body: bytes) -> tuple[dict[str, Any], memoryview]:
     if hlen > MAX_HEADER or _HEAD.size + hlen > len(body):
         raise EnvelopeError(f"header length {hlen} does not fit the body")
     try:
-        header = json.loads(bytes(body[_HEAD.size : _HEAD.size + hlen]))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise EnvelopeError("header is not valid JSON") from None
-    if not isinstance(header, dict) or not isinstance(header.get("meta", {}), dict):
-        raise EnvelopeError("header must be a JSON object with an object 'meta'")
+        header = loads(bytes(body[_HEAD.size : _HEAD.size + hlen]))
+        check(EnvelopeHeader, header, "header")
+    except WireError as exc:
+        raise EnvelopeError(str(exc)) from None
     return header, memoryview(body)[_HEAD.size + hlen :]
 
 

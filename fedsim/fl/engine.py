@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import math
 from collections import Counter
@@ -30,7 +31,7 @@ from fedsim.fl.polling import LongPolls
 from fedsim.fl.strategy import Strategy
 from fedsim.tasks.base import Evaluator
 
-__all__ = ["Engine", "RoundRecord", "SyncRounds", "UploadRejected"]
+__all__ = ["Engine", "ResumedRound", "RoundJournal", "RoundRecord", "SyncRounds", "UploadRejected"]
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,28 @@ class RoundRecord:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
+class RoundJournal(Protocol):
+    """Durable storage of a round engine's progress (deployment's `--state`): each call
+    returns only once its data is stored, so what the server acknowledges survives."""
+
+    def round_opened(self, engine: SyncRounds, rnd: _Round) -> None: ...
+
+    def update_accepted(self, engine: SyncRounds, res: TrainRes) -> None: ...
+
+    def round_closed(self, engine: SyncRounds, record: RoundRecord) -> None: ...
+
+
+@dataclass
+class ResumedRound:
+    """A round that was open when the server stopped: its selection and its
+    acknowledged updates, reopened as they were (no new selection)."""
+
+    number: int
+    ins: dict[str, TrainIns]
+    want: int
+    results: list[TrainRes]
+
+
 @dataclass
 class _Round:
     number: int
@@ -160,6 +183,13 @@ class SyncRounds:
         self._arrivals = asyncio.Event()
         self._matrix = np.empty((0, self.params.size), dtype=np.float32)
         self.deployed_metric = float("nan")
+        self.evaluate_in_thread = False
+        self.aggregate_in_client_order = False
+        """Deployment: arrival order is an accident of the network; aggregating in client
+        order makes a round's result depend only on which updates it holds (a resumed
+        round equals an uninterrupted one bit for bit). Emulation keeps arrival order."""
+        self.journal: RoundJournal | None = None
+        self.resume: ResumedRound | None = None
 
     # -- called by the HTTP handlers ------------------------------------------------
     def register(self, info: ClientInfo) -> None:
@@ -205,16 +235,28 @@ class SyncRounds:
             )
         if len(rnd.results) >= rnd.want:
             raise UploadRejected(409, f"round {server_round} already has its {rnd.want} reports")
+        res = TrainRes(client_id, server_round, base_version, num_examples, params, metrics)
+        if self.journal is not None:  # stored before the server acknowledges it
+            self.journal.update_accepted(self, res)
+        self._add_result(rnd, res)
+
+    def _add_result(self, rnd: _Round, res: TrainRes) -> None:
         row = len(rnd.results)
-        self._matrix[row] = params
+        self._matrix[row] = res.params
         rnd.results.append(
             TrainRes(
-                client_id, server_round, base_version, num_examples, self._matrix[row], metrics
+                res.client_id,
+                res.server_round,
+                res.base_version,
+                res.num_examples,
+                self._matrix[row],
+                res.metrics,
             )
         )
-        rnd.reported.add(client_id)
-        self.clients[client_id].rounds_reported += 1
-        self.clients[client_id].add_totals(metrics)
+        rnd.reported.add(res.client_id)
+        info = self.clients.setdefault(res.client_id, ClientInfo(res.client_id, res.num_examples))
+        info.rounds_reported += 1
+        info.add_totals(res.metrics)
         if len(rnd.results) >= rnd.want:
             rnd.done.set()
 
@@ -250,16 +292,19 @@ class SyncRounds:
         t0 = loop.time()
         self.deployed_metric = self._evaluate(self.params)
         next_start = t0
-        for number in range(1, self.rounds + 1):
+        for number in range(len(self.records) + 1, self.rounds + 1):
             if loop.time() < next_start:
                 await asyncio.sleep(self._wait_until(loop, t0, next_start))
             if self._out_of_time(loop, t0):  # the round_interval wait may reach the limit
                 break
-            if not await self._await_available(loop, t0):
-                break
+            resuming = self.resume is not None and self.resume.number == number
+            if not resuming and not await self._await_available(loop, t0):
+                break  # (a resumed round has its selection: it reopens at once)
             next_start = loop.time() + self.round_interval_s
             record = await self._round(loop, number)
             self.records.append(record)
+            if self.journal is not None:
+                self.journal.round_closed(self, record)
             for obs in self.observers:
                 obs(record)
             if self._reached_target() or self._out_of_time(loop, t0):
@@ -284,16 +329,26 @@ class SyncRounds:
         return True
 
     async def _round(self, loop: asyncio.AbstractEventLoop, number: int) -> RoundRecord:
-        online = [self.clients[c] for c in sorted(self.polls)]
-        assignments = self.strategy.configure_round(number, self.version, online, self.rng)
-        want = self.strategy.target_count(len(online))
-        ins = {info.client_id: t for info, t in assignments}
+        resumed, self.resume = self.resume, None
+        if resumed is not None and resumed.number == number:
+            ins, want = resumed.ins, resumed.want
+        else:
+            resumed = None
+            online = [self.clients[c] for c in sorted(self.polls)]
+            assignments = self.strategy.configure_round(number, self.version, online, self.rng)
+            want = self.strategy.target_count(len(online))
+            ins = {info.client_id: t for info, t in assignments}
         rnd = _Round(number, self.version, loop.time(), ins, min(want, len(ins)))
         if self._matrix.shape[0] < rnd.want:
             self._matrix = np.empty((rnd.want, self.params.size), dtype=np.float32)
         self.current = rnd
+        if resumed is not None:
+            for res in resumed.results:
+                self._add_result(rnd, res)
+        elif self.journal is not None:
+            self.journal.round_opened(self, rnd)
         for cid, t in ins.items():  # rounds_reported rises in `submit`: the gap is failures
-            self.clients[cid].rounds_selected += 1
+            self.clients.setdefault(cid, ClientInfo(cid, 0)).rounds_selected += 1
             self.polls.hand(cid, t)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(rnd.done.wait(), self.deadline_s)
@@ -306,6 +361,8 @@ class SyncRounds:
         for cid in ins:  # the round filled up without them: surplus, not a dropout
             if cid not in rnd.reported and cid not in failed:
                 self.clients[cid].rounds_surplus += 1
+        if self.aggregate_in_client_order:
+            self._order_by_client(rnd)
         results = rnd.results
         accepted = False
         candidate_metric: float | None = None
@@ -314,9 +371,14 @@ class SyncRounds:
             k = len(results)
             weights = np.array([r.num_examples for r in results], dtype=np.float64)
             updates = RoundUpdates(list(results), self._matrix[:k], weights)
-            candidate, metrics = self.strategy.aggregate(number, self.params, updates, failures)
-            if candidate is not None:
-                candidate_metric = self._evaluate(candidate)
+            try:
+                candidate, metrics = self.strategy.aggregate(number, self.params, updates, failures)
+                if candidate is not None:
+                    candidate_metric = await self._evaluate_candidate(candidate)
+            except Exception:  # a failed aggregation rejects the round, never ends the server
+                log.exception("round %d: aggregation failed; the model stays as it was", number)
+                candidate, metrics, candidate_metric = None, {}, None
+            if candidate is not None and candidate_metric is not None:
                 accepted = self.gate.accept(
                     candidate_metric, self.deployed_metric, self.evaluator.higher_is_better
                 )
@@ -345,6 +407,15 @@ class SyncRounds:
             metrics=metrics,
         )
 
+    def _order_by_client(self, rnd: _Round) -> None:
+        """Rows in client-id order, so the float sums do not depend on arrival order."""
+        order = sorted(range(len(rnd.results)), key=lambda i: rnd.results[i].client_id)
+        k = len(order)
+        self._matrix[:k] = self._matrix[order]
+        rnd.results = [
+            dataclasses.replace(rnd.results[j], params=self._matrix[i]) for i, j in enumerate(order)
+        ]
+
     def _failures(self, rnd: _Round, end: float) -> list[Failure]:
         reported = rnd.reported
         if len(reported) >= rnd.want:
@@ -366,6 +437,14 @@ class SyncRounds:
     def _evaluate(self, params: np.ndarray) -> float:
         return score(self.evaluator, params)
 
+    async def _evaluate_candidate(self, params: np.ndarray) -> float:
+        """In deployment (`evaluate_in_thread`) the event loop keeps serving uploads and
+        polls meanwhile; under the emulator evaluation stays on the loop, in order."""
+        if not self.evaluate_in_thread:
+            return self._evaluate(params)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, self._evaluate, params)
+
     def _reached_target(self) -> bool:
         return reached(self.deployed_metric, self.target, self.evaluator.higher_is_better)
 
@@ -383,6 +462,7 @@ class SyncRounds:
         return {
             "round": rnd.number if rnd else 0,
             "open": bool(rnd and rnd.open),
+            "reported": len(rnd.results) if rnd else 0,
             "version": self.version,
             "metric": self.deployed_metric,
             "clients": len(self.clients),

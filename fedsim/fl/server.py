@@ -3,25 +3,42 @@
     POST /v1/register   JSON {client_id, num_examples, device}     -> 200 JSON
     GET  /v1/task       ?client_id=..&wait=s  (long poll)           -> 200 envelope | 204 | 410
     POST /v1/update     envelope; headers X-Fedsim-Client, X-Fedsim-Round -> 200 JSON
-    GET  /v1/status                                                -> 200 JSON
+    GET  /v1/status                          (operator token)      -> 200 JSON
+    GET  /v1/openapi.json                    (public)              -> 200 OpenAPI 3.1
 
-Every mistake gets a 4xx with a JSON `{"error": reason}` and changes nothing:
-unknown clients (404), stale or duplicate uploads (409), malformed, mis-shaped or
-non-finite models (400), oversize bodies (413). Cheap checks run on the headers
-before the body is read.
+Every field is validated against the declared schema (fedsim.fl.wire_schema)
+before any arithmetic. Every mistake gets a 4xx with a JSON `{"error": reason}`
+and changes nothing: unknown clients (404), stale or duplicate uploads (409),
+malformed, out-of-range, mis-shaped or non-finite values (400), bad credentials
+(401, fedsim.fl.auth), oversize bodies (413), compressed bodies (415), too many
+registrations (429). Cheap checks run on the headers before the body is read.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from aiohttp import web
 
+from fedsim.fl.auth import authenticated_as
 from fedsim.fl.codec import EnvelopeError, decode, encode
 from fedsim.fl.engine import Engine, UploadRejected
 from fedsim.fl.messages import ClientInfo
+from fedsim.fl.wire_limits import REGISTER_MAX_BYTES, Identities, read_bounded
+from fedsim.fl.wire_schema import (
+    RegisterRequest,
+    TaskQuery,
+    UploadHeaders,
+    UploadMeta,
+    WireError,
+    check,
+    loads,
+    openapi,
+)
 
 __all__ = ["CLIENT_HEADER", "ENGINE", "ROUND_HEADER", "make_app", "told_finished"]
 
@@ -39,19 +56,32 @@ def _error(status: int, reason: str) -> web.Response:
 
 @web.middleware
 async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Turn aiohttp's own HTTP errors (413, 405, 404 route) into JSON reasons."""
+    """Every error is a JSON reason: aiohttp's own (413, 405, 404 route), a compressed
+    body (415: the API takes none), and, as a last resort, anything unforeseen (500,
+    logged; the server goes on)."""
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        return _error(415, f"Content-Encoding {encoding[:32]!r} is not accepted")
     try:
         return await handler(request)  # type: ignore[no-any-return]
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         return _error(exc.status, exc.reason or exc.text or "error")
+    except WireError as exc:
+        return _error(400, str(exc))
+    except (ConnectionError, TimeoutError, asyncio.CancelledError):
+        raise
+    except Exception:
+        log.exception("unexpected error in %s %s", request.method, request.path)
+        return _error(500, "internal error (logged); nothing was changed")
 
 
 def _client(request: web.Request, cid: str | None) -> ClientInfo:
     engine = request.app[ENGINE]
     if not cid:
         raise web.HTTPBadRequest(reason="missing client id")
+    authenticated_as(request, cid)
     info = engine.clients.get(cid)
     if info is None:
         raise web.HTTPNotFound(reason=f"unknown client {cid!r}: register first")
@@ -59,30 +89,27 @@ def _client(request: web.Request, cid: str | None) -> ClientInfo:
 
 
 async def register(request: web.Request) -> web.Response:
-    try:
-        body = await request.json()
-    except ValueError:
-        return _error(400, "body is not valid JSON")
-    if not isinstance(body, dict):
-        return _error(400, "body must be a JSON object")
-    cid = body.get("client_id")
-    n = body.get("num_examples")
-    if not isinstance(cid, str) or not 0 < len(cid) <= 128:
-        return _error(400, "client_id must be a string of 1 to 128 characters")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        return _error(400, "num_examples must be a non-negative integer")
-    request.app[ENGINE].register(ClientInfo(cid, n, str(body.get("device", ""))))
-    return web.json_response({"client_id": cid, "poll_wait": request.app[SETTINGS]["poll_wait"]})
+    settings = request.app[SETTINGS]
+    body = await read_bounded(request, REGISTER_MAX_BYTES)
+    req = check(RegisterRequest, loads(body), "register")
+    authenticated_as(request, req.client_id)
+    engine = request.app[ENGINE]
+    if req.client_id not in engine.clients and len(engine.clients) >= settings["max_clients"]:
+        return _error(429, f"the server holds its limit of {settings['max_clients']} clients")
+    clash = settings["identities"].claim(req.client_id, req.instance)
+    if clash is not None:
+        return _error(409, clash)
+    engine.register(ClientInfo(req.client_id, req.num_examples, req.device))
+    return web.json_response({"client_id": req.client_id, "poll_wait": settings["poll_wait"]})
 
 
 async def task(request: web.Request) -> web.StreamResponse:
     engine = request.app[ENGINE]
     settings = request.app[SETTINGS]
-    info = _client(request, request.query.get("client_id"))
-    try:
-        wait = min(float(request.query.get("wait", settings["poll_wait"])), settings["poll_wait"])
-    except ValueError:
-        return _error(400, "wait must be a number of seconds")
+    query = check(TaskQuery, dict(request.query), "query")
+    info = _client(request, query.client_id)
+    settings["identities"].seen(info.client_id)
+    wait = min(query.wait, settings["poll_wait"])
     ins = None if engine.finished else await engine.poll(info.client_id, max(0.0, wait))
     if engine.finished:
         settings["told_finished"].add(info.client_id)
@@ -100,34 +127,24 @@ async def task(request: web.Request) -> web.StreamResponse:
 
 async def update(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
-    info = _client(request, request.headers.get(CLIENT_HEADER))
-    try:
-        server_round = int(request.headers.get(ROUND_HEADER, ""))
-    except ValueError:
-        return _error(400, f"missing or bad {ROUND_HEADER} header")
+    headers = check(UploadHeaders, dict(request.headers), "headers")
+    info = _client(request, headers.client)
+    server_round = headers.round
     stale = engine.precheck(info.client_id, server_round)
     if stale is not None:
         return _error(409, stale)
     try:
-        body = await request.read()
-    except (ConnectionError, OSError):
+        body = await read_bounded(request, request.app[SETTINGS]["max_body"])
+    except (ConnectionError, OSError, TimeoutError):
         engine.note_aborted(info.client_id, server_round)
         raise
     try:
         dec = decode(body, engine.params.size)
-        meta = dec.meta
-        if meta.get("client_id") != info.client_id or meta.get("round") != server_round:
+        meta = check(UploadMeta, dec.meta, "meta")
+        if meta.client_id != info.client_id or meta.round != server_round:
             raise EnvelopeError("envelope meta does not match the request headers")
-        n = meta.get("num_examples")
-        version = meta.get("version")
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise EnvelopeError("num_examples must be a positive integer")
-        if isinstance(version, bool) or not isinstance(version, int):
-            raise EnvelopeError("version must be an integer")
-        metrics = meta.get("metrics", {})
-        if not isinstance(metrics, dict):
-            raise EnvelopeError("metrics must be an object")
-    except EnvelopeError as exc:
+        n, version, metrics = meta.num_examples, meta.version, meta.metrics
+    except (EnvelopeError, WireError) as exc:
         engine.note_rejected(info.client_id, server_round, str(exc))
         return _error(400, str(exc))
     values = dec.values
@@ -153,7 +170,7 @@ async def update(request: web.Request) -> web.Response:
             version,
             n,
             values,
-            {str(k): float(v) for k, v in metrics.items() if isinstance(v, int | float)},
+            {str(k): float(v) for k, v in metrics.items()},
         )
     except UploadRejected as exc:
         return _error(exc.status, exc.reason)
@@ -170,7 +187,14 @@ def _rejected(
 
 
 async def status(request: web.Request) -> web.Response:
-    return web.json_response(request.app[ENGINE].status())
+    state = request.app[ENGINE].status()
+    return web.json_response(
+        {k: None if isinstance(v, float) and not np.isfinite(v) else v for k, v in state.items()}
+    )
+
+
+async def openapi_document(request: web.Request) -> web.Response:
+    return web.json_response(openapi())
 
 
 def make_app(
@@ -179,16 +203,29 @@ def make_app(
     poll_wait_s: float = 30.0,
     codec_down: str = "float32",
     max_body_bytes: int | None = None,
+    max_clients: int = 100_000,
+    middlewares: Sequence[Any] = (),
 ) -> web.Application:
-    """The server application around a round engine (the engine runs separately)."""
+    """The server application around a round engine (the engine runs separately).
+
+    `middlewares` run inside the JSON error wrapper (device authentication);
+    `max_clients` bounds registrations (429 beyond)."""
     limit = max_body_bytes if max_body_bytes is not None else 8 * engine.params.nbytes + 65536
-    app = web.Application(middlewares=[json_errors], client_max_size=limit)
+    app = web.Application(middlewares=[json_errors, *middlewares], client_max_size=limit)
     app[ENGINE] = engine
-    app[SETTINGS] = {"poll_wait": poll_wait_s, "codec_down": codec_down, "told_finished": set()}
+    app[SETTINGS] = {
+        "poll_wait": poll_wait_s,
+        "codec_down": codec_down,
+        "told_finished": set(),
+        "max_clients": max_clients,
+        "identities": Identities(2.0 * poll_wait_s + 5.0),
+        "max_body": limit,
+    }
     app.router.add_post("/v1/register", register)
     app.router.add_get("/v1/task", task)
     app.router.add_post("/v1/update", update)
     app.router.add_get("/v1/status", status)
+    app.router.add_get("/v1/openapi.json", openapi_document)
     return app
 
 

@@ -1,0 +1,184 @@
+"""Deployment's results folder: rounds.csv, clients.csv, summary.json (and the
+topology's config.yaml; links.csv and timeline.csv with their headers only: the
+server cannot see links or device states), in the simulation's formats, so
+`fedsim compare` and `fedsim report` put a pilot next to its simulation.
+
+Time is wall-clock seconds since the federation started (`sim_time_s` holds it).
+Bytes are what the server's HTTP layer saw: `bytes_*` the bodies (payload),
+`wire_bytes_*` bodies plus HTTP request/status lines and headers. TCP/IP and TLS
+overhead is not seen from inside the server, so deployment wire bytes are lower
+bounds of what the emulator's first-hop wire bytes count.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from aiohttp import web
+
+from fedsim.fl.engine import RoundRecord
+from fedsim.record.dropouts import dropout_cells, never_contributed
+from fedsim.record.fingerprint import code_fingerprint
+from fedsim.record.schema import ClientRow, LinkRow, RoundRow, Summary, TimelineRow
+from fedsim.record.tables import write_json, write_summary, write_table
+from fedsim.scenario import Scenario
+
+__all__ = ["DeploymentResults"]
+
+_KEYS = ("up", "down", "wire_up", "wire_down")
+
+
+def _head_bytes(headers: Any) -> int:
+    return sum(len(k) + len(v) + 4 for k, v in headers.items()) + 2
+
+
+class DeploymentResults:
+    """Collects rows as rounds close and writes the folder (after each round too, so a
+    crashed server leaves the rounds it finished)."""
+
+    def __init__(self, sc: Scenario, engine: Any, out: str | Path, store: Any = None) -> None:
+        self.sc = sc
+        self.engine = engine
+        self.out = Path(out)
+        self.store = store
+        saved = store.get_json("results") if store is not None else None
+        self.t0 = time.time() - (saved["elapsed"] if saved else 0.0)
+        self.rows: list[dict[str, Any]] = saved["rows"] if saved else []
+        self.totals = dict.fromkeys(_KEYS, 0) | (saved["totals"] if saved else {})
+        self.per_client: dict[str, list[int]] = saved["clients"] if saved else {}
+        self._at_last_round = dict(self.totals)
+
+    @web.middleware
+    async def count_bytes(self, request: web.Request, handler: Callable[..., Any]) -> Any:
+        """Count each request's and response's bytes toward the client that sent it."""
+        resp = await handler(request)
+        up = request.content_length or 0
+        down = len(resp.body) if isinstance(resp, web.Response) and resp.body else 0
+        head_up = len(request.method) + len(request.path_qs) + 11 + _head_bytes(request.headers)
+        head_down = 17 + _head_bytes(resp.headers)
+        self.totals["up"] += up
+        self.totals["down"] += down
+        self.totals["wire_up"] += up + head_up
+        self.totals["wire_down"] += down + head_down
+        cid = request.query.get("client_id") or request.headers.get("X-Fedsim-Client")
+        if cid and cid in self.engine.clients:
+            mine = self.per_client.setdefault(cid, [0, 0])
+            mine[0] += up
+            mine[1] += down
+        return resp
+
+    def round_done(self, rec: RoundRecord) -> None:
+        delta = {k: self.totals[k] - self._at_last_round[k] for k in _KEYS}
+        self._at_last_round = dict(self.totals)
+        row = RoundRow(
+            round=rec.round,
+            sim_time_s=time.time() - self.t0,
+            selected=rec.selected,
+            reported=rec.reported,
+            failed=rec.failed,
+            accepted=int(rec.accepted),
+            deployed_version=rec.deployed_version,
+            bytes_up=delta["up"],
+            bytes_down=delta["down"],
+            wire_bytes_up=delta["wire_up"],
+            wire_bytes_down=delta["wire_down"],
+            metric=rec.metric,
+            failed_causes=dict(rec.failed_causes),
+            candidate_metric=rec.candidate_metric,
+            federated_metric=rec.metrics.get("federated_metric"),
+        )
+        self.rows.append(dataclasses.asdict(row))
+        if self.store is not None:
+            self.store.put_json(
+                "results",
+                {
+                    "elapsed": time.time() - self.t0,
+                    "rows": self.rows,
+                    "totals": self.totals,
+                    "clients": self.per_client,
+                },
+            )
+        self.write()
+
+    def write(self) -> Path:
+        sc, engine = self.sc, self.engine
+        rows = [RoundRow(**r) for r in self.rows]
+        by_name = {n.name: n for n in sc.nodes}
+        clients = []
+        for node in sc.device_nodes:
+            info = engine.clients.get(node.name)
+            up, down = self.per_client.get(node.name, [0, 0])
+            clients.append(ClientRow(
+                client=node.name, device=node.device or "",
+                gateway=by_name[node.name].parent or "",
+                rounds_selected=info.rounds_selected if info else 0,
+                rounds_reported=info.rounds_reported if info else 0,
+                rounds_surplus=info.rounds_surplus if info else 0,
+                **dropout_cells(info.dropouts if info else {}),
+                bytes_up=up, bytes_down=down, energy_compute_j=0.0, energy_radio_j=0.0,
+            ))  # fmt: skip
+        evaluator = engine.evaluator
+        higher = bool(evaluator.higher_is_better)
+        finite = [r.metric for r in rows if np.isfinite(r.metric)]
+        target = sc.fl.target
+        hit = next(
+            (r for r in rows if target is not None
+             and (r.metric >= target if higher else r.metric <= target)),
+            None,
+        )  # fmt: skip
+        dropouts: dict[str, int] = {}
+        for r in rows:
+            for cause, n in r.failed_causes.items():
+                dropouts[cause] = dropouts.get(cause, 0) + n
+        last = rows[-1].metric if rows else engine.deployed_metric
+        summary = Summary(
+            scenario=sc.name, seed=sc.seed, engine="sync" if hasattr(engine, "strategy")
+            else "async", strategy=sc.fl.strategy if hasattr(engine, "strategy") else "fedbuff",
+            task=sc.task.kind, codec=sc.fl.codec, fidelity="deployment",
+            devices=len(sc.device_nodes), rounds=len(rows),
+            accepted_rounds=sum(r.accepted for r in rows),
+            sim_time_s=time.time() - self.t0, wall_time_s=time.time() - self.t0,
+            metric_name=evaluator.metric_name, higher_is_better=higher,
+            final_metric=float(last) if np.isfinite(last) else None,
+            best_metric=(max(finite) if higher else min(finite)) if finite else None,
+            target_metric=target,
+            time_to_target_s=hit.sim_time_s if hit else None,
+            bytes_to_target=(
+                sum(r.bytes_up + r.bytes_down for r in rows if r.round <= hit.round)
+                if hit else None
+            ),
+            bytes_up=sum(r.bytes_up for r in rows), bytes_down=sum(r.bytes_down for r in rows),
+            wire_bytes_up=sum(r.wire_bytes_up for r in rows),
+            wire_bytes_down=sum(r.wire_bytes_down for r in rows),
+            bytes_after_rounds_up=self.totals["up"] - sum(r.bytes_up for r in rows),
+            bytes_after_rounds_down=self.totals["down"] - sum(r.bytes_down for r in rows),
+            wire_bytes_after_rounds_up=self.totals["wire_up"]
+            - sum(r.wire_bytes_up for r in rows),
+            wire_bytes_after_rounds_down=self.totals["wire_down"]
+            - sum(r.wire_bytes_down for r in rows),
+            dropouts=dict(sorted(dropouts.items())),
+            rounds_surplus=sum(c.rounds_surplus for c in clients),
+            never_contributed=never_contributed(clients),
+            energy_j_mean=None, code=code_fingerprint(),
+        )  # fmt: skip
+        self.out.mkdir(parents=True, exist_ok=True)
+        config = {**dict(sc.raw), "name": sc.name, "seed": sc.seed}
+        (self.out / "config.yaml").write_text(
+            yaml.safe_dump(config, sort_keys=False, allow_unicode=True), "utf-8"
+        )
+        write_table(self.out / "rounds.csv", RoundRow, rows)
+        write_table(self.out / "clients.csv", ClientRow, clients)
+        write_table(self.out / "links.csv", LinkRow, [])  # not observable from the server
+        write_table(self.out / "timeline.csv", TimelineRow, [])
+        write_json(self.out / "topology.json", {"nodes": [
+            {"name": n.name, "kind": n.kind, "device": n.device, "parent": n.parent}
+            for n in sc.nodes
+        ], "links": []})  # fmt: skip
+        write_summary(self.out / "summary.json", summary)
+        return self.out

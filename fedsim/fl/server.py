@@ -16,12 +16,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import numpy as np
 from aiohttp import web
 
-from fedsim.fl.codec import EnvelopeError, decode, encode
-from fedsim.fl.engine import Engine, UploadRejected
+from fedsim.fl.engine import Engine
 from fedsim.fl.messages import ClientInfo
+from fedsim.fl.service import accept_update, register_client, task_envelope
 
 __all__ = ["CLIENT_HEADER", "ENGINE", "ROUND_HEADER", "make_app", "told_finished"]
 
@@ -63,15 +62,9 @@ async def register(request: web.Request) -> web.Response:
         body = await request.json()
     except ValueError:
         return _error(400, "body is not valid JSON")
-    if not isinstance(body, dict):
-        return _error(400, "body must be a JSON object")
-    cid = body.get("client_id")
-    n = body.get("num_examples")
-    if not isinstance(cid, str) or not 0 < len(cid) <= 128:
-        return _error(400, "client_id must be a string of 1 to 128 characters")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        return _error(400, "num_examples must be a non-negative integer")
-    request.app[ENGINE].register(ClientInfo(cid, n, str(body.get("device", ""))))
+    outcome, cid = register_client(request.app[ENGINE], body)
+    if not outcome.ok:
+        return _error(outcome.status, outcome.reason)
     return web.json_response({"client_id": cid, "poll_wait": request.app[SETTINGS]["poll_wait"]})
 
 
@@ -89,13 +82,10 @@ async def task(request: web.Request) -> web.StreamResponse:
         return _error(410, "the federation is finished")
     if ins is None:
         return web.Response(status=204)
-    current = engine.task_params(ins)
-    if current is None:
+    envelope = task_envelope(engine, ins, settings["codec_down"])
+    if envelope is None:
         return web.Response(status=204)
-    params, version = current
-    meta = {"round": ins.server_round, "version": version, "config": ins.config}
-    env = encode(params, meta, codec=settings["codec_down"])
-    return web.Response(body=env.body, content_type="application/octet-stream")
+    return web.Response(body=envelope, content_type="application/octet-stream")
 
 
 async def update(request: web.Request) -> web.Response:
@@ -113,60 +103,10 @@ async def update(request: web.Request) -> web.Response:
     except (ConnectionError, OSError):
         engine.note_aborted(info.client_id, server_round)
         raise
-    try:
-        dec = decode(body, engine.params.size)
-        meta = dec.meta
-        if meta.get("client_id") != info.client_id or meta.get("round") != server_round:
-            raise EnvelopeError("envelope meta does not match the request headers")
-        n = meta.get("num_examples")
-        version = meta.get("version")
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise EnvelopeError("num_examples must be a positive integer")
-        if isinstance(version, bool) or not isinstance(version, int):
-            raise EnvelopeError("version must be an integer")
-        metrics = meta.get("metrics", {})
-        if not isinstance(metrics, dict):
-            raise EnvelopeError("metrics must be an object")
-    except EnvelopeError as exc:
-        engine.note_rejected(info.client_id, server_round, str(exc))
-        return _error(400, str(exc))
-    values = dec.values
-    if dec.delta:
-        base = engine.base_params(version)
-        if base is None:
-            return _rejected(
-                engine,
-                info.client_id,
-                server_round,
-                409,
-                f"update is based on version {version}, which the server no longer holds",
-            )
-        values = values + base
-        if not np.isfinite(values).all():
-            return _rejected(
-                engine, info.client_id, server_round, 400, "model plus delta is not finite"
-            )
-    try:
-        engine.submit(
-            info.client_id,
-            server_round,
-            version,
-            n,
-            values,
-            {str(k): float(v) for k, v in metrics.items() if isinstance(v, int | float)},
-        )
-    except UploadRejected as exc:
-        return _error(exc.status, exc.reason)
+    outcome = accept_update(engine, info.client_id, server_round, body)
+    if not outcome.ok:
+        return _error(outcome.status, outcome.reason)
     return web.json_response({"accepted": True, "round": server_round})
-
-
-def _rejected(
-    engine: Engine, cid: str, server_round: int, status: int, reason: str
-) -> web.Response:
-    """Refuse a read upload: the engine records the failure as `rejected`, not as a
-    deadline (sync) or a lost task (async) when the client polls again."""
-    engine.note_rejected(cid, server_round, reason)
-    return _error(status, reason)
 
 
 async def status(request: web.Request) -> web.Response:

@@ -54,6 +54,7 @@ __all__ = [
 
 SERVER_HOST = "fl-server"
 SERVER_PORT = 8080
+COAP_PORT = 5683
 
 
 @dataclass
@@ -178,6 +179,50 @@ def _settle_gc(rec: RoundRecord) -> None:
 def _link_up(loop: VirtualTimeLoop, net: Network, device: str) -> asyncio.Future[Any]:
     """What a device's network stack knows: a future done when its own link is up."""
     return sim_event_to_future(loop, net.link_up(device))
+
+
+class _CoapSide:
+    """The CoAP transport of a run: UDP sockets on the emulated network, the CoAP
+    server around the engine, and a CoAP client per device (docs/transports.md)."""
+
+    def __init__(
+        self, loop: VirtualTimeLoop, net: Network, wire: Wire, sc: Scenario, engine: Any,
+        streams: Streams,
+    ) -> None:  # fmt: skip
+        from fedsim.coap.endpoint import Params
+        from fedsim.net.udp import UdpWire
+        from fedsim.transports.coap_server import CoapFLServer
+
+        opts = dict(sc.fl.coap)
+        self.params = Params(
+            ack_timeout=float(opts.get("ack_timeout", 2.0)),
+            ack_random_factor=float(opts.get("ack_random_factor", 1.5)),
+            max_retransmit=int(opts.get("max_retransmit", 4)),
+        )
+        self.block_size = opts.get("block_size")
+        self.streams = streams
+        self.udp = UdpWire(loop, net.datagram_path, wire, (SERVER_HOST, COAP_PORT))
+        self.server = CoapFLServer(
+            engine,
+            self.udp.server,
+            streams.get("server", "coap"),
+            params=self.params,
+            poll_wait_s=sc.fl.poll_wait_s,
+        )
+
+    def client(self, name: str, learner: Any, device: Any, rng: Any, **common: Any) -> Any:
+        from fedsim.transports.coap_api import block_size_for
+        from fedsim.transports.coap_client import CoapFLClient
+
+        sock = self.udp.socket(name)
+        return CoapFLClient(
+            name, sock, self.udp.server.address, learner, device, rng,
+            block_size=block_size_for(sock.max_payload(), self.block_size),
+            coap=self.params, coap_rng=self.streams.get("coap", name), **common,
+        )  # fmt: skip
+
+    def close(self) -> None:
+        self.server.close()
 
 
 def simulate(
@@ -313,31 +358,40 @@ def _simulate(
     async def main() -> float:
         for node in devices:  # every client's timeline starts at 0, registered or not
             recorder.client_state(node.name, "idle")
+        coap = (
+            _CoapSide(loop, net, wire, sc, engine, streams) if sc.fl.transport == "coap" else None
+        )
         for i, node in enumerate(devices):
             assert node.device is not None
             learner = task.learner(i)
             if adversary is not None and i in byzantine:
                 learner = wrap(learner, adversary, streams.get("adversaries", node.name))
+            common: dict[str, Any] = {
+                "codec": sc.fl.codec, "poll_wait_s": sc.fl.poll_wait_s, "observer": client_state,
+                "on_work": batteries.compute, "link_up": partial(_link_up, loop, net, node.name),
+            }  # fmt: skip
+            device, rng = sc.devices[node.device], streams.get("client", node.name)
+            if coap is not None:
+                clients.append(coap.client(node.name, learner, device, rng, **common))
+                continue
             clients.append(
                 FLClient(
                     node.name,
                     f"http://{SERVER_HOST}:{SERVER_PORT}",
                     EmulatedConnector(wire, node.name, limit=4),
                     learner,
-                    sc.devices[node.device],
-                    streams.get("client", node.name),
-                    codec=sc.fl.codec,
-                    poll_wait_s=sc.fl.poll_wait_s,
-                    observer=client_state,
-                    on_work=batteries.compute,
-                    link_up=partial(_link_up, loop, net, node.name),
+                    device,
+                    rng,
+                    **common,
                 )
             )
-        app = make_app(engine, poll_wait_s=sc.fl.poll_wait_s)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = EmulatedSite(runner, wire, sc.server.name, SERVER_HOST, SERVER_PORT)
-        await site.start()
+        runner = None
+        if coap is None:
+            app = make_app(engine, poll_wait_s=sc.fl.poll_wait_s)
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            site = EmulatedSite(runner, wire, sc.server.name, SERVER_HOST, SERVER_PORT)
+            await site.start()
         net.start()
         stop = asyncio.Event()
         jobs = [asyncio.create_task(c.run(stop), name=c.client_id) for c in clients]
@@ -350,9 +404,13 @@ def _simulate(
             job.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         for c in clients:
-            await c.connector.close()
+            if c.connector is not None:
+                await c.connector.close()
         wire.break_where(lambda _conn: True, "shutdown")  # nothing arrives after cleanup
-        await runner.cleanup()
+        if runner is not None:
+            await runner.cleanup()
+        if coap is not None:
+            coap.close()
         return end
 
     logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)

@@ -195,6 +195,13 @@ class FLClient:
         config: dict[str, Any],
         params: np.ndarray,
     ) -> None:
+        body = await self._train_and_encode(server_round, version, config, params)
+        await self._upload(session, body, server_round)
+
+    async def _train_and_encode(
+        self, server_round: int, version: int, config: dict[str, Any], params: np.ndarray
+    ) -> bytes:
+        """Train on the task and encode the update (any transport then carries it)."""
         self._state("training")
         loop = asyncio.get_running_loop()
         local_eval: dict[str, float] = {}
@@ -235,12 +242,15 @@ class FLClient:
         env = encode(
             values, meta, codec=self.codec, delta=delta, rng=self.rng, residual=self._residual
         )
+        return env.body
+
+    async def _upload(self, session: aiohttp.ClientSession, body: bytes, server_round: int) -> None:
         headers = {
             CLIENT_HEADER: self.client_id,
             ROUND_HEADER: str(server_round),
             "Content-Type": "application/octet-stream",
         }
-        async with session.post(f"{self.url}/v1/update", data=env.body, headers=headers) as resp:
+        async with session.post(f"{self.url}/v1/update", data=body, headers=headers) as resp:
             await resp.read()
             if resp.status == 404:
                 raise _Unknown

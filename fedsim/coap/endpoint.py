@@ -4,8 +4,10 @@
   first timeout is drawn uniformly from [ACK_TIMEOUT, ACK_TIMEOUT x
   ACK_RANDOM_FACTOR], doubled after each of at most MAX_RETRANSMIT retransmissions,
   and the exchange fails after the last timeout (MAX_TRANSMIT_WAIT in all). A
-  timer starts when the socket says the datagram has left (on a duty-cycled radio,
-  when its slot came; see fedsim.net.udp).
+  timer starts when the socket says the datagram has left. A socket with
+  `wait_for_slot` (a duty-cycled radio, fedsim.net.udp) is waited on before every
+  transmission, and a retransmission whose ACK arrived during that wait is not sent,
+  as a LoRaWAN stack refuses a frame until its duty cycle allows one.
 * NSTART = 1: one outstanding interaction per peer at a time (section 4.7).
 * Responses are piggybacked on the ACK; separate responses and notifications
   (RFC 7641) arrive as confirmable messages and are acknowledged with an empty ACK,
@@ -52,8 +54,9 @@ class DatagramSocket(Protocol):
     receiver: Callable[[bytes, Address], None] | None
     on_error: Callable[[OSError], None] | None
 
-    def send(self, data: bytes, peer: Address) -> Awaitable[None]:
-        """Send one datagram; done when it has left (raises OSError when it cannot)."""
+    def send(self, data: bytes, peer: Address, *, retransmission: bool = False) -> Awaitable[None]:
+        """Send one datagram; done when it has left (raises OSError when it cannot).
+        `retransmission` marks a copy sent again (for the socket's counters)."""
         ...
 
 
@@ -183,16 +186,21 @@ class Endpoint:
         fut: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
         self._acks[key] = fut
         timeout = float(self.rng.uniform(p.ack_timeout, p.ack_timeout * p.ack_random_factor))
+        slot = getattr(self.socket, "wait_for_slot", None)
         try:
             for attempt in range(p.max_retransmit + 1):
-                if attempt:
-                    self.retransmissions += 1
-                await self.socket.send(data, peer)
-                try:
-                    reply = await asyncio.wait_for(asyncio.shield(fut), timeout)
-                except TimeoutError:
-                    timeout *= 2
-                    continue
+                if slot is not None:
+                    await slot(peer)  # a duty-cycled radio takes the frame when it may send
+                if not fut.done():
+                    if attempt:
+                        self.retransmissions += 1
+                    await self.socket.send(data, peer, retransmission=attempt > 0)
+                    try:
+                        await asyncio.wait_for(asyncio.shield(fut), timeout)
+                    except TimeoutError:
+                        timeout *= 2
+                        continue
+                reply = fut.result()
                 if reply.mtype == RST:
                     raise CoapResetError(f"{peer} reset message {msg.mid}")
                 return reply

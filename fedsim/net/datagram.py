@@ -95,17 +95,23 @@ class DatagramPath:
     def first_hop_up(self, direction: int) -> bool:
         return self.paths[direction][0].link.up
 
-    def send(self, direction: int, nbytes: int) -> tuple[simpy.Event, simpy.Event]:
+    def send(
+        self, direction: int, nbytes: int, *, retransmission: bool = False
+    ) -> tuple[simpy.Event, simpy.Event]:
         """Send one datagram of `nbytes` (UDP payload): (left, delivered). `left`
         succeeds when its last bit has left the sender's radio (or it was dropped
         there); `delivered` succeeds when the far end has it, fails with
         ConnectionResetError if a break caught it in flight, never triggers if it
-        was lost."""
+        was lost. `retransmission`: the application is sending this again (links.csv
+        counts it on the sender's first hop)."""
         if not self.tracked and self.track is not None:
             self.track(self)
             self.tracked = True
         dg = _Datagram(int(nbytes), int(nbytes) + self.params.header_bytes, self.env)
         dg.wire += self.params.framing_bytes
+        if retransmission:  # the application's (CoAP's): counted on the sender's first hop
+            hop = self.paths[direction][0]
+            hop.link.counters[hop.direction].retransmissions += 1
         self._in_flight[dg] = None
         self._hop(direction, 0, dg)
         return dg.left, dg.delivered

@@ -54,8 +54,11 @@ class EmulatedUdpSocket:
             raise ValueError("the server's socket needs a peer to know the path MTU")
         return self.udp.params.max_payload(self.udp.path(device).mtu)
 
-    def send(self, data: bytes, peer: Address) -> asyncio.Future[None]:
-        """Send one datagram; the future is done when it has left this end's radio."""
+    def send(
+        self, data: bytes, peer: Address, *, retransmission: bool = False
+    ) -> asyncio.Future[None]:
+        """Send one datagram; the future is done when it has left this end's radio.
+        `retransmission`: the protocol above sends it again (counted in links.csv)."""
         udp = self.udp
         if self.closed:
             raise OSError(errno.EBADF, "socket is closed")
@@ -70,7 +73,7 @@ class EmulatedUdpSocket:
         target = udp.server if direction == UP else udp.sockets.get(peer)
         tap = udp.wire.tap
         mark = tap.mark(device, direction) if tap is not None else 0
-        left, delivered = path.send(direction, len(data))
+        left, delivered = path.send(direction, len(data), retransmission=retransmission)
         if tap is not None:
             tap.sent(device, direction, len(data), mark, delivered)
         loop = udp.loop
@@ -79,6 +82,21 @@ class EmulatedUdpSocket:
         if target is not None:
             delivered.callbacks.append(partial(_deliver, loop, target, data, self.address))
         return fut
+
+    async def wait_for_slot(self, peer: Address) -> None:
+        """Until this device's radio may start a frame: its duty cycle's silence after
+        the frames it already sent (no wait on a radio without a duty cycle, or for
+        the server)."""
+        if self.device is None:
+            return
+        tx = self.udp.path(self.device).paths[UP][0]
+        transmitter = tx.link.tx[tx.direction]
+        if transmitter.duty_cycle >= 1.0:
+            return
+        loop = self.udp.loop
+        wait = transmitter.queued_until(loop.time()) - loop.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
 
     def close(self) -> None:
         self.closed = True

@@ -17,7 +17,7 @@ from fedsim.coap.message import code
 
 __all__ = [
     "CODE_FOR_STATUS", "FINISHED", "GONE_BLOCKS", "NOT_FOUND", "REGISTER", "TASK", "UPDATE",
-    "block_size_for", "szx_of",
+    "block_size_for",
 ]  # fmt: skip
 
 REGISTER, TASK, UPDATE = b"r", b"t", b"u"
@@ -47,8 +47,3 @@ def block_size_for(max_datagram: int, wanted: int | None = None) -> int:
     while size > 16 and size + OVERHEAD > max_datagram:
         size //= 2
     return size
-
-
-def szx_of(size: int) -> int:
-    """RFC 7959's SZX: size = 2 ** (SZX + 4)."""
-    return size.bit_length() - 5

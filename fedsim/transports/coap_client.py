@@ -20,26 +20,22 @@ from typing import Any
 
 import numpy as np
 
+from fedsim.coap.blockwise import fetch_rest, post_blocks, szx_of
 from fedsim.coap.endpoint import CoapError, DatagramSocket, Endpoint, Params
 from fedsim.coap.message import (
-    BLOCK1,
     BLOCK2,
     CHANGED,
     CONTENT,
-    CONTINUE,
     GET,
     OBSERVE,
-    POST,
     URI_PATH,
-    URI_QUERY,
     Message,
     block_value,
-    parse_block,
     uint,
 )
 from fedsim.fl.client import FLClient, _Finished, _Unknown
 from fedsim.fl.codec import EnvelopeError, decode
-from fedsim.transports.coap_api import FINISHED, NOT_FOUND, REGISTER, TASK, UPDATE, szx_of
+from fedsim.transports.coap_api import FINISHED, NOT_FOUND, REGISTER, TASK, UPDATE
 
 __all__ = ["CoapFLClient"]
 
@@ -107,26 +103,17 @@ class CoapFLClient(FLClient):
 
     # -- exchanges ------------------------------------------------------------------------------
     async def _post(self, path: bytes, body: bytes, query: tuple[bytes, ...] = ()) -> Message:
-        """POST `body` with Block1 (RFC 7959), block by block; the final response.
-        Raises ConnectionResetError if the path broke meanwhile (start over)."""
-        size = self.block_size
-        count = max(1, -(-len(body) // size))
+        """POST with Block1; raises ConnectionResetError if the path broke meanwhile
+        (the transfer starts over from block 0)."""
         breaks = self._breaks
-        response: Message | None = None
-        for num in range(count):
-            more = num < count - 1
-            options = [(URI_PATH, path), (BLOCK1, uint(block_value(num, more, self.szx)))]
-            if num == 0:
-                options.extend((URI_QUERY, q) for q in query)
-            response = await self.endpoint.request(
-                self.server, POST, options, body[num * size : (num + 1) * size]
-            )
+
+        def unbroken() -> None:
             if self._breaks != breaks:
-                raise ConnectionResetError(errno.ECONNRESET, "path broke during the upload")
-            if more and response.code != CONTINUE:
-                return response
-        assert response is not None
-        return response
+                raise ConnectionResetError(errno.ECONNRESET, "path broke during the transfer")
+
+        return await post_blocks(
+            self.endpoint, self.server, path, body, self.block_size, query, unbroken
+        )
 
     async def _register_coap(self) -> None:
         payload = {
@@ -184,27 +171,12 @@ class CoapFLClient(FLClient):
         if first.code != CONTENT:
             return None
         self._state("downloading")
-        envelope = await self._rest_of(first)
+        envelope = await fetch_rest(
+            self.endpoint, self.server, TASK, first, lambda m: _raise_for(m.code)
+        )
         dec = decode(envelope)
         meta = dec.meta
         return int(meta["round"]), int(meta["version"]), dict(meta.get("config", {})), dec.values
-
-    async def _rest_of(self, first: Message) -> bytes:
-        """The notified envelope: its first block, then Block2 GETs for the rest."""
-        parts = [first.payload]
-        block = first.uint_option(BLOCK2)
-        num, more, szx = parse_block(block) if block is not None else (0, False, self.szx)
-        while more:
-            num += 1
-            options = [(URI_PATH, TASK), (BLOCK2, uint(block_value(num, False, szx)))]
-            answer = await self.endpoint.request(self.server, GET, options)
-            _raise_for(answer.code)
-            got = answer.uint_option(BLOCK2)
-            if answer.code != CONTENT or got is None or parse_block(got)[0] != num:
-                raise CoapError(f"block {num} answered {_fmt(answer.code)}")
-            parts.append(answer.payload)
-            more = parse_block(got)[1]
-        return b"".join(parts)
 
     async def _upload_coap(self, body: bytes, server_round: int) -> None:
         self._state("uploading")

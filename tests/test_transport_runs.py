@@ -83,3 +83,30 @@ def test_coap_completes_lora_at_one_percent_duty_cycle(tmp_path: Path) -> None:
     assert summary["accepted_rounds"] == 3
     assert summary["sim_time_s"] < 3 * 3600  # well inside the 80-minute deadlines
     assert all(int(r["reported"]) >= 6 for r in rows(out / "rounds.csv"))
+
+
+def test_coap_results_ignore_a_jumping_wall_clock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing in the CoAP stack reads the wall clock: every results file stays
+    byte-identical while the process's clocks jump minutes at every training call
+    (as tests/test_wallclock.py checks for HTTP)."""
+    from test_wallclock import assert_identical_runs, install
+
+    from fedsim.fl.client import FLClient
+
+    topo = tiny_topology(fl__transport="coap", fl__rounds=3)
+    topo["links"]["wifi"]["loss"] = "5%"
+    path = _write(tmp_path, topo)
+    calm = run_scenario(path, out_root=tmp_path / "a", run_name="run")
+    clock = install(monkeypatch)
+    original = FLClient._train_and_encode
+
+    async def train_after_a_stall(self: FLClient, *args: object) -> bytes:
+        clock.jump()
+        return await original(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(FLClient, "_train_and_encode", train_after_a_stall)
+    jumpy = run_scenario(path, out_root=tmp_path / "b", run_name="run")
+    assert clock.jumps >= 3
+    assert_identical_runs(calm, jumpy)

@@ -46,7 +46,7 @@ class UdpParams:
 
 
 class _Datagram:
-    __slots__ = ("alive", "delivered", "left", "payload", "wire")
+    __slots__ = ("alive", "delivered", "doom", "left", "payload", "wire")
 
     def __init__(self, payload: int, wire: int, env: simpy.Environment) -> None:
         self.payload = payload
@@ -54,6 +54,9 @@ class _Datagram:
         self.left = env.event()
         self.delivered = env.event()
         self.alive = True
+        self.doom = -1
+        """The hop that was down when it was sent: it dies there, whatever that hop's
+        state when it arrives (nothing crosses a path that was down meanwhile)."""
 
 
 class DatagramPath:
@@ -109,6 +112,8 @@ class DatagramPath:
             self.tracked = True
         dg = _Datagram(int(nbytes), int(nbytes) + self.params.header_bytes, self.env)
         dg.wire += self.params.framing_bytes
+        path = self.paths[direction]
+        dg.doom = next((i for i, h in enumerate(path) if not h.link.up), -1)
         if retransmission:  # the application's (CoAP's): counted on the sender's first hop
             hop = self.paths[direction][0]
             hop.link.counters[hop.direction].retransmissions += 1
@@ -129,7 +134,7 @@ class DatagramPath:
         hop = path[i]
         link = hop.link
         c = link.counters[hop.direction]
-        if not link.up:
+        if not link.up or i == dg.doom:
             self._lose(dg, c)
             return
         c.payload_bytes += dg.payload

@@ -55,6 +55,7 @@ __all__ = [
 SERVER_HOST = "fl-server"
 SERVER_PORT = 8080
 COAP_PORT = 5683
+MQTT_PORT = 1883
 
 
 @dataclass
@@ -225,6 +226,43 @@ class _CoapSide:
         self.server.close()
 
 
+class _MqttSide:
+    """The MQTT transport of a run: amqtt's broker at the server node and an MQTT
+    client per device, over the emulated TCP through the loop's stream hooks
+    (fedsim.net.streams; docs/transports.md)."""
+
+    def __init__(self, loop: VirtualTimeLoop, wire: Wire, sc: Scenario, engine: Any) -> None:
+        try:
+            import amqtt  # noqa: F401
+        except ImportError:
+            raise ScenarioError(
+                "fl.transport", "mqtt needs the amqtt package: pip install 'fedsim[mqtt]'"
+            ) from None
+        from fedsim.net.streams import hook_streams
+        from fedsim.transports.mqtt_server import MqttFLServer
+
+        hook_streams(loop, wire, sc.server.name)
+        for name in ("amqtt", "transitions"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+        self.server = MqttFLServer(engine, SERVER_HOST, MQTT_PORT, poll_wait_s=sc.fl.poll_wait_s)
+
+    async def start(self) -> None:
+        await self.server.start()
+
+    def client(self, name: str, learner: Any, device: Any, rng: Any, **common: Any) -> Any:
+        from fedsim.net.streams import CONNECTING_NODE
+        from fedsim.transports.mqtt_client import MqttFLClient
+
+        client = MqttFLClient(
+            name, f"mqtt://{SERVER_HOST}:{MQTT_PORT}", learner, device, rng, **common
+        )
+        client.connecting = partial(CONNECTING_NODE.set, name)
+        return client
+
+    async def close(self) -> None:
+        await self.server.close()
+
+
 def simulate(
     scenario: Scenario,
     *,
@@ -361,6 +399,9 @@ def _simulate(
         coap = (
             _CoapSide(loop, net, wire, sc, engine, streams) if sc.fl.transport == "coap" else None
         )
+        mqtt = _MqttSide(loop, wire, sc, engine) if sc.fl.transport == "mqtt" else None
+        if mqtt is not None:
+            await mqtt.start()
         for i, node in enumerate(devices):
             assert node.device is not None
             learner = task.learner(i)
@@ -371,8 +412,9 @@ def _simulate(
                 "on_work": batteries.compute, "link_up": partial(_link_up, loop, net, node.name),
             }  # fmt: skip
             device, rng = sc.devices[node.device], streams.get("client", node.name)
-            if coap is not None:
-                clients.append(coap.client(node.name, learner, device, rng, **common))
+            if coap is not None or mqtt is not None:
+                side: Any = coap if coap is not None else mqtt
+                clients.append(side.client(node.name, learner, device, rng, **common))
                 continue
             clients.append(
                 FLClient(
@@ -386,7 +428,7 @@ def _simulate(
                 )
             )
         runner = None
-        if coap is None:
+        if coap is None and mqtt is None:
             app = make_app(engine, poll_wait_s=sc.fl.poll_wait_s)
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
@@ -411,6 +453,8 @@ def _simulate(
             await runner.cleanup()
         if coap is not None:
             coap.close()
+        if mqtt is not None:
+            await mqtt.close()
         return end
 
     logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)

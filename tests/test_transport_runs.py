@@ -13,7 +13,7 @@ from fedsim.run import run_scenario, simulate
 from fedsim.scenario import parse_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
-TRANSPORTS = ("http", "coap")
+TRANSPORTS = ("http", "coap", "mqtt")
 RUN_FILES = ("rounds.csv", "links.csv", "clients.csv", "timeline.csv", "summary.json")
 
 
@@ -47,9 +47,11 @@ def test_a_rerun_is_byte_identical(tmp_path: Path, transport: str) -> None:
     assert summary["accepted_rounds"] == 3
 
 
-def test_coap_survives_a_gateway_outage_mid_run() -> None:
-    """Transfers cut by the outage start over; nothing is accepted across it (audited)."""
-    topo = tiny_topology(fl__transport="coap", fl__rounds=4, fl__round_interval="20s")
+@pytest.mark.parametrize("transport", ["coap", "mqtt"])
+def test_a_gateway_outage_mid_run(transport: str) -> None:
+    """Transfers cut by the outage start over (CoAP from block 0, MQTT on a resumed
+    session); nothing is accepted across it (audited)."""
+    topo = tiny_topology(fl__transport=transport, fl__rounds=4, fl__round_interval="20s")
     topo["failures"] = [{"node": "gw", "at": "1s", "duration": "30s"}]
     result = simulate(parse_scenario(topo))
     assert result.summary.accepted_rounds == 4
@@ -85,17 +87,19 @@ def test_coap_completes_lora_at_one_percent_duty_cycle(tmp_path: Path) -> None:
     assert all(int(r["reported"]) >= 6 for r in rows(out / "rounds.csv"))
 
 
-def test_coap_results_ignore_a_jumping_wall_clock(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("transport", ["coap", "mqtt"])
+def test_results_ignore_a_jumping_wall_clock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, transport: str
 ) -> None:
-    """Nothing in the CoAP stack reads the wall clock: every results file stays
-    byte-identical while the process's clocks jump minutes at every training call
-    (as tests/test_wallclock.py checks for HTTP)."""
+    """Nothing in the CoAP stack reads the wall clock, and amqtt's reads (session
+    timestamps for its logs) change nothing: every results file stays byte-identical
+    while the process's clocks jump minutes at every training call (as
+    tests/test_wallclock.py checks for HTTP)."""
     from test_wallclock import assert_identical_runs, install
 
     from fedsim.fl.client import FLClient
 
-    topo = tiny_topology(fl__transport="coap", fl__rounds=3)
+    topo = tiny_topology(fl__transport=transport, fl__rounds=3)
     topo["links"]["wifi"]["loss"] = "5%"
     path = _write(tmp_path, topo)
     calm = run_scenario(path, out_root=tmp_path / "a", run_name="run")

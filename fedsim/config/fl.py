@@ -52,7 +52,7 @@ class LocalTraining(Section):
         return self.model_dump(exclude_none=True)
 
 
-TRANSPORTS = ("http", "coap")
+TRANSPORTS = ("http", "coap", "mqtt")
 """How tasks, models and updates move (docs/transports.md): `http` (aiohttp over the
 emulated TCP, the default) or `coap` (RFC 7252 over emulated UDP: confirmable
 messages, blockwise transfer, observe)."""
@@ -119,7 +119,7 @@ class FLModel(Section):
         None, description="deploy only if at most this much worse"
     )  # type: ignore[valid-type]
     engine: choice(ENGINES) = Field("sync", description="sync rounds or async FedBuff")  # type: ignore[valid-type]
-    transport: choice(TRANSPORTS) = Field("http", description="http, or coap over UDP")  # type: ignore[valid-type]
+    transport: choice(TRANSPORTS) = Field("http", description="http, coap (UDP) or mqtt")  # type: ignore[valid-type]
     coap: CoapOptions = Field(default_factory=CoapOptions, description="CoAP settings")
     async_: AsyncOptions = Field(
         default_factory=AsyncOptions, alias="async", description="FedBuff settings"

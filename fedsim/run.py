@@ -295,7 +295,7 @@ def _simulate(
     random.seed(sc.seed)  # aiohttp's connector shuffles waiters with `random`
     devices = sc.device_nodes
     task = build_task(sc.task, len(devices), streams)
-    if warn is not None and sc.fl.transport == "http":  # the estimates model HTTP over TCP
+    if warn is not None and sc.fl.transport != "coap":  # the estimates model TCP
         from fedsim.show import upload_warnings
 
         try:

@@ -114,3 +114,28 @@ def test_results_ignore_a_jumping_wall_clock(
     jumpy = run_scenario(path, out_root=tmp_path / "b", run_name="run")
     assert clock.jumps >= 3
     assert_identical_runs(calm, jumpy)
+
+
+@pytest.mark.parametrize("transport", ["coap", "mqtt"])
+def test_fresh_processes_with_other_hash_seeds_agree(tmp_path: Path, transport: str) -> None:
+    """Byte-identical across processes: nothing in the CoAP stack or amqtt iterates a
+    set or dict in hash order into the results (as tests/test_golden.py checks HTTP)."""
+    import os
+    import subprocess
+    import sys
+
+    topo = tiny_topology(fl__transport=transport, fl__rounds=3)
+    topo["links"]["wifi"]["loss"] = "5%"
+    path = _write(tmp_path, topo)
+    outs = []
+    for seed in ("11", "29"):
+        out = tmp_path / f"h{seed}"
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT)}
+        subprocess.run(
+            [sys.executable, "-m", "fedsim", "run", str(path), "--quiet", "--no-plots",
+             "--out", str(out)],
+            check=True, env=env, cwd=ROOT, capture_output=True,
+        )  # fmt: skip
+        outs.append(next(out.iterdir()))
+    for name in RUN_FILES[:-1]:
+        assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name

@@ -14,7 +14,7 @@ from fuzz.topologies import FuzzScenario, scenarios
 from hypothesis import given
 from test_fuzz_scenarios import fuzz_settings, run_generated
 
-EXAMPLES = int(os.environ.get("FEDSIM_COAP_FUZZ_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("FEDSIM_TRANSPORT_FUZZ_EXAMPLES", "30"))
 
 
 def over(transport: str) -> Any:

@@ -67,7 +67,8 @@ class MqttFLClient(FLClient):
                     await self._round(mqtt, data)
                     self._failures = 0
                 except (OSError, TimeoutError, EnvelopeError) as exc:
-                    mqtt = await self._failed(exc, mqtt, stop)
+                    await self._failed(exc, mqtt, stop)
+                    mqtt = None  # the next turn reconnects and resumes the session
         finally:
             if mqtt is not None:
                 await _quietly(mqtt.disconnect())

@@ -254,7 +254,7 @@ class _MqttSide:
         from fedsim.transports.mqtt_client import MqttFLClient
 
         client = MqttFLClient(
-            name, f"mqtt://{SERVER_HOST}:{MQTT_PORT}", learner, device, rng, **common
+            name, f"mqtt://{name}@{SERVER_HOST}:{MQTT_PORT}", learner, device, rng, **common
         )
         client.connecting = partial(CONNECTING_NODE.set, name)
         return client

@@ -46,3 +46,55 @@ def test_amqtt_opens_sockets_through_the_loop() -> None:
 
     assert "asyncio.start_server(" in inspect.getsource(broker.Broker._create_server_instance)
     assert "asyncio.open_connection(" in inspect.getsource(client.MQTTClient._connect_coro)
+
+
+async def test_a_persistent_session_gets_what_was_published_while_away() -> None:
+    """Session resumption over the emulated TCP: a device subscribed with
+    clean_session false goes away; a QoS 1 message published meanwhile is delivered
+    when it reconnects (the broker queued it)."""
+    from amqtt.broker import Broker
+    from amqtt.client import MQTTClient
+    from amqtt.mqtt.constants import QOS_1
+    from topo import tiny_topology
+
+    from fedsim.net.network import Network
+    from fedsim.net.streams import CONNECTING_NODE, hook_streams
+    from fedsim.net.transport import Wire
+    from fedsim.rng import Streams
+    from fedsim.scenario import parse_scenario
+
+    install()
+    loop = asyncio.get_running_loop()
+    net = Network(loop.env, parse_scenario(tiny_topology()), Streams(1))  # type: ignore[attr-defined]
+    wire = Wire(loop, net.open_route)  # type: ignore[arg-type]
+    hook_streams(loop, wire, "server")  # type: ignore[arg-type]
+    named = {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": False}}
+    broker = Broker(
+        {"listeners": {"default": {"type": "tcp", "bind": "fl-server:1883"}},
+         "plugins": named},
+        loop=loop,
+    )  # fmt: skip
+    await broker.start()
+    server = MQTTClient(client_id="srv", config={"auto_reconnect": False})
+    await server.connect("mqtt://srv@fl-server:1883")  # loopback: CONNECTING_NODE is None
+
+    async def device_session() -> MQTTClient:
+        CONNECTING_NODE.set("dev-1")
+        device = MQTTClient(client_id="dev-1", config={"auto_reconnect": False})
+        await device.connect("mqtt://dev-1@fl-server:1883", cleansession=False)
+        return device
+
+    device = await loop.create_task(device_session())
+    await device.subscribe([("fl/t/dev-1", QOS_1)])
+    await device.disconnect()
+    await asyncio.sleep(1.0)  # the broker has seen the DISCONNECT
+    await server.publish("fl/t/dev-1", b"task while away", qos=QOS_1)
+    await asyncio.sleep(1.0)
+    device = await loop.create_task(device_session())
+    message = await device.deliver_message(timeout_duration=30)
+    assert message is not None
+    assert bytes(message.data) == b"task while away"
+    assert wire.node_bytes["dev-1"][1] > 0  # it crossed the emulated network
+    for client in (device, server):
+        await client.disconnect()
+    await broker.shutdown()

@@ -58,15 +58,17 @@ class MqttFLServer:
         from amqtt.client import MQTTClient
         from amqtt.mqtt.constants import QOS_1
 
-        anonymous = {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}}
+        # Named sessions: amqtt keeps no message for an anonymous session while it is
+        # away, so every client gives its id as user name (no password is checked).
+        named = {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": False}}
         config = {
             "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
-            "plugins": anonymous,
+            "plugins": named,
         }
         self.broker = Broker(config, loop=asyncio.get_running_loop())
         await self.broker.start()
         self.client = MQTTClient(client_id="fl-server", config={"auto_reconnect": False})
-        await self.client.connect(f"mqtt://{self.host}:{self.port}", cleansession=True)
+        await self.client.connect(f"mqtt://fl-server@{self.host}:{self.port}", cleansession=True)
         await self.client.subscribe([("fl/r", QOS_1), ("fl/p/+", QOS_1), ("fl/u/+/+", QOS_1)])
         self._serving = asyncio.get_running_loop().create_task(self._serve())
 

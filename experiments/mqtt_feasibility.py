@@ -1,27 +1,22 @@
-"""MQTT feasibility (issue 15): amqtt's broker and clients on fedsim's virtual-time loop,
-over the emulated TCP, before `fl.transport: mqtt` is built (docs/transports.md).
+"""MQTT check (issue 15): amqtt's broker and clients on fedsim's virtual-time loop, over
+the emulated TCP, outside a federation: the seam `fl.transport: mqtt` uses
+(fedsim.net.streams), timed and counted (docs/transports.md).
 
 What it checks: an amqtt 0.12 broker started in-process at the server node and two
 amqtt clients on two devices of a small NB-IoT-like topology (1.6 s one-way, 40 kb/s)
 connect, subscribe and exchange a QoS 1 publish of a 2,600-byte model, in simulated
-time, every byte through `fedsim.net.transport.Wire`. amqtt opens sockets with
-`asyncio.start_server` and `asyncio.open_connection`, which call the loop's public
-`create_server` / `create_connection`; this script replaces those two on the loop
-instance (the seam an `fl.transport: mqtt` would use), and a context variable names
-the device whose task is connecting. It also counts amqtt's wall-clock reads.
+time, every byte through `fedsim.net.transport.Wire`, so the byte counts can be
+checked by hand against MQTT 3.1.1's packet sizes. It also counts amqtt's wall-clock
+reads.
 
-Run (amqtt is not a fedsim dependency yet):
-    pip install amqtt==0.12.1
-    PYTHONPATH=. python experiments/mqtt_feasibility.py
+Run: pip install 'fedsim[mqtt]'; PYTHONPATH=. python experiments/mqtt_feasibility.py
 """
 
 from __future__ import annotations
 
-import contextvars
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
@@ -29,61 +24,10 @@ from topo import tiny_topology
 
 from fedsim.clock import VirtualTimeLoop
 from fedsim.net.network import Network
+from fedsim.net.streams import CONNECTING_NODE, hook_streams
 from fedsim.net.transport import Wire
 from fedsim.rng import Streams
 from fedsim.scenario import parse_scenario
-
-NODE: contextvars.ContextVar[str] = contextvars.ContextVar("node", default="server")
-"""The device whose task opens a connection (the loop's hook cannot know otherwise)."""
-
-
-class EmulatedServer:
-    """What `asyncio.start_server` returns, for a listener on the emulated wire."""
-
-    sockets = ()
-
-    def __init__(self, wire: Wire, host: str, port: int) -> None:
-        self.wire, self.host, self.port = wire, host, port
-
-    def close(self) -> None:
-        self.wire.unlisten(self.host, self.port)
-
-    async def wait_closed(self) -> None:
-        pass
-
-    def is_serving(self) -> bool:
-        return True
-
-    async def start_serving(self) -> None:
-        pass
-
-
-def hook_streams(loop: VirtualTimeLoop, wire: Wire, server_node: str) -> None:
-    """asyncio streams (start_server, open_connection) over the emulated wire."""
-
-    async def create_server(factory: Any, host: str, port: int, **_kw: Any) -> EmulatedServer:
-        wire.listen(host, port, server_node, factory)
-        return EmulatedServer(wire, host, port)
-
-    async def create_connection(factory: Any, host: str, port: int, **_kw: Any) -> Any:
-        made: list[Any] = []
-
-        def recording() -> Any:
-            proto = factory()
-            connection_made = proto.connection_made
-
-            def made_with(transport: Any) -> None:
-                made.append(transport)
-                connection_made(transport)
-
-            proto.connection_made = made_with
-            return proto
-
-        proto = await wire.connect(NODE.get(), host, port, recording)
-        return made[0], proto
-
-    loop.create_server = create_server  # type: ignore[method-assign]
-    loop.create_connection = create_connection  # type: ignore[method-assign]
 
 
 def main() -> None:
@@ -115,13 +59,13 @@ def main() -> None:
             loop=loop,
         )  # fmt: skip
         await broker.start()
-        NODE.set("dev-1")
+        CONNECTING_NODE.set("dev-1")
         device = MQTTClient(client_id="dev-1", config={"keep_alive": 60, "auto_reconnect": False})
         t0 = loop.time()
         await device.connect("mqtt://fl-server:1883", cleansession=False)
         connected = loop.time() - t0
         await device.subscribe([("t/dev-1", QOS_1)])
-        NODE.set("dev-2")
+        CONNECTING_NODE.set("dev-2")
         other = MQTTClient(client_id="srv", config={"auto_reconnect": False})
         await other.connect("mqtt://fl-server:1883")
         t1 = loop.time()

@@ -50,12 +50,14 @@ class MqttFLClient(FLClient):
                 try:
                     if mqtt is None:
                         mqtt = await self._connect()
-                        await _io(mqtt.subscribe([(f"fl/t/{cid}", QOS_1)]))
+                        await _io(mqtt.subscribe([(f"fl/t/{cid}", QOS_1)]), self._patience)
                     if not registered:
-                        await _io(mqtt.publish("fl/r", self._registration(), qos=QOS_1))
+                        await _io(
+                            mqtt.publish("fl/r", self._registration(), qos=QOS_1), self._patience
+                        )
                         registered = True
                     self._state("idle")
-                    await _io(mqtt.publish(f"fl/p/{cid}", b"", qos=QOS_1))
+                    await _io(mqtt.publish(f"fl/p/{cid}", b"", qos=QOS_1), self._patience)
                     data = await self._next_task(mqtt, stop)
                     if data is None:
                         continue
@@ -74,6 +76,11 @@ class MqttFLClient(FLClient):
                 await _quietly(mqtt.disconnect())
             self._state("done")
 
+    @property
+    def _patience(self) -> float:
+        """How long one exchange may take: HTTP's total request timeout."""
+        return self.request_timeout_s + self.poll_wait_s
+
     async def _connect(self) -> Any:
         from amqtt.client import MQTTClient
 
@@ -81,7 +88,7 @@ class MqttFLClient(FLClient):
             client_id=self.client_id,
             config={"keep_alive": self.keep_alive_s, "auto_reconnect": False},
         )
-        await _io(mqtt.connect(self.url, cleansession=False))
+        await _io(mqtt.connect(self.url, cleansession=False), self._patience)
         return mqtt
 
     def _registration(self) -> bytes:
@@ -106,7 +113,9 @@ class MqttFLClient(FLClient):
             message = note.result()
         except TimeoutError:
             return None
-        return None if message is None else bytes(message.data or b"")
+        if message is None:  # amqtt answers None at once once its connection is gone
+            raise ConnectionResetError(errno.ECONNRESET, "amqtt: connection detached")
+        return bytes(message.data or b"")
 
     async def _round(self, mqtt: Any, data: bytes) -> None:
         from amqtt.mqtt.constants import QOS_1
@@ -120,7 +129,9 @@ class MqttFLClient(FLClient):
             server_round, int(meta["version"]), config, np.asarray(dec.values)
         )
         self._state("uploading")
-        await _io(mqtt.publish(f"fl/u/{self.client_id}/{server_round}", body, qos=QOS_1))
+        await _io(
+            mqtt.publish(f"fl/u/{self.client_id}/{server_round}", body, qos=QOS_1), self._patience
+        )
         self.stats.uploads_accepted += 1  # the broker has it (QoS 1)
         self._state("idle")
 
@@ -144,15 +155,16 @@ def _no_link(exc: BaseException) -> bool:
     return False
 
 
-async def _io(awaitable: Any) -> Any:
+async def _io(awaitable: Any, timeout_s: float | None = None) -> Any:
     """An amqtt call; whatever a lost connection makes it raise becomes
     ConnectionResetError: its own errors, the CancelledError of an acknowledgement
     waiter cancelled by the close, and the AttributeError amqtt 0.12 raises when it
-    touches the closed session (`_handle_qos1_message_flow`'s cleanup)."""
+    touches the closed session (`_handle_qos1_message_flow`'s cleanup). `timeout_s`
+    bounds a publish whose connection died unnoticed (its PUBACK never comes)."""
     from amqtt.errors import AMQTTError, ClientError
 
     try:
-        return await awaitable
+        return await asyncio.wait_for(awaitable, timeout_s)
     except asyncio.CancelledError:
         task = asyncio.current_task()
         if task is not None and task.cancelling():

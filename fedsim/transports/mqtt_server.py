@@ -55,8 +55,6 @@ class MqttFLServer:
 
     async def start(self) -> None:
         from amqtt.broker import Broker
-        from amqtt.client import MQTTClient
-        from amqtt.mqtt.constants import QOS_1
 
         # Named sessions: amqtt keeps no message for an anonymous session while it is
         # away, so every client gives its id as user name (no password is checked).
@@ -67,15 +65,23 @@ class MqttFLServer:
         }
         self.broker = Broker(config, loop=asyncio.get_running_loop())
         await self.broker.start()
+        await self._connect()
+        self._serving = asyncio.get_running_loop().create_task(self._serve())
+
+    async def _connect(self) -> None:
+        """The server's own client of the broker (over a loopback channel)."""
+        from amqtt.client import MQTTClient
+        from amqtt.mqtt.constants import QOS_1
+
         self.client = MQTTClient(client_id="fl-server", config={"auto_reconnect": False})
         await self.client.connect(f"mqtt://fl-server@{self.host}:{self.port}", cleansession=True)
         await self.client.subscribe([("fl/r", QOS_1), ("fl/p/+", QOS_1), ("fl/u/+/+", QOS_1)])
-        self._serving = asyncio.get_running_loop().create_task(self._serve())
 
     async def _serve(self) -> None:
         while True:
             message = await self.client.deliver_message()
-            if message is None:
+            if message is None:  # amqtt's answer once the connection is gone: reconnect
+                await self._connect()
                 continue
             try:
                 self._handle(message.topic.split("/"), bytes(message.data or b""))

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from fedsim.net.link import Hop, LinkCounters
+from fedsim.net.link import Hop, LinkCounters, split_taken
 from fedsim.net.tcp import reverse_path
 
 __all__ = ["DOWN", "UP", "DatagramPath", "UdpParams"]
@@ -46,11 +46,15 @@ class UdpParams:
 
 
 class _Datagram:
-    __slots__ = ("alive", "delivered", "doom", "left", "payload", "wire")
+    __slots__ = ("alive", "delivered", "doom", "left", "lost_on", "parts", "payload", "wire")
 
     def __init__(self, payload: int, wire: int, env: simpy.Environment) -> None:
         self.payload = payload
         self.wire = wire
+        self.lost_on: LinkCounters | None = None
+        self.parts = (payload, wire - payload, 0, 0)
+        """The ledger's classes of `wire` (`fedsim.net.link.WIRE_PARTS`): data and
+        headers, or all of it retransmitted (a CoAP resend)."""
         self.left = env.event()
         self.delivered = env.event()
         self.alive = True
@@ -88,7 +92,7 @@ class DatagramPath:
         self._in_flight: dict[_Datagram, None] = {}
         """In sending order (a dict: deterministic iteration, unlike a set)."""
         self._last_arrival = [[0.0] * len(path) for _ in (UP, DOWN)]
-        self._on_air: deque[tuple[float, float, LinkCounters, int]] = deque()
+        self._on_air: deque[tuple[float, float, LinkCounters, _Datagram]] = deque()
         self.tracked = False
 
     @property
@@ -110,8 +114,10 @@ class DatagramPath:
         if not self.tracked and self.track is not None:
             self.track(self)
             self.tracked = True
-        dg = _Datagram(int(nbytes), int(nbytes) + self.params.header_bytes, self.env)
-        dg.wire += self.params.framing_bytes
+        wire = int(nbytes) + self.params.header_bytes + self.params.framing_bytes
+        dg = _Datagram(int(nbytes), wire, self.env)
+        if retransmission:
+            dg.parts = (0, 0, 0, wire)
         path = self.paths[direction]
         dg.doom = next((i for i, h in enumerate(path) if not h.link.up), -1)
         if retransmission:  # the application's (CoAP's): counted on the sender's first hop
@@ -153,15 +159,22 @@ class DatagramPath:
         q.append(end)
         c.wire_bytes += dg.wire
         c.packets += 1
+        data, header, control, retx = dg.parts
+        c.data_bytes += data
+        c.header_bytes += header
+        c.control_bytes += control
+        c.retx_bytes += retx
         air = self._on_air
         while air and air[0][1] <= now:
             air.popleft()
         if end > now:
-            air.append((start, end, c, dg.wire))
+            air.append((start, end, c, dg))
         if i == 0:
             left = self.env.timeout(end - now)
             left.callbacks.append(lambda _e: dg.left.succeed() if not dg.left.triggered else None)
         if link.loss[hop.direction].drop(self.rng):
+            c.lost_bytes += dg.wire
+            dg.lost_on = c
             if i == 0:  # it still left the radio at `end`
                 c.drops += 1
                 self._in_flight.pop(dg, None)
@@ -190,9 +203,14 @@ class DatagramPath:
         `left` still fires), the wire bytes booked past now are taken back."""
         self.tracked = False
         now = self.env.now
-        for c, w, n in list(self.booked_after(now)):
+        for c, w, n, parts, lost in list(self.booked_parts_after(now)):
             c.wire_bytes -= w
             c.packets -= n
+            c.data_bytes -= parts[0]
+            c.header_bytes -= parts[1]
+            c.control_bytes -= parts[2]
+            c.retx_bytes -= parts[3]
+            c.lost_bytes -= lost
         self._on_air.clear()
         for dg in list(self._in_flight):
             dg.alive = False
@@ -213,10 +231,21 @@ class DatagramPath:
 
     def booked_after(self, t: float) -> Iterator[tuple[LinkCounters, int, int]]:
         """(counters, wire bytes, packets) booked on a transmitter for after `t`."""
-        for start, end, c, wire in self._on_air:
+        for c, w, n, _parts, _lost in self.booked_parts_after(t):
+            yield c, w, n
+
+    def booked_parts_after(
+        self, t: float
+    ) -> Iterator[tuple[LinkCounters, int, int, list[int], int]]:
+        """As `booked_after`, with the wire bytes split by the ledger's classes and the
+        lost bytes among them."""
+        for start, end, c, dg in self._on_air:
             if end <= t:
                 continue
-            yield c, round(wire * (end - max(start, t)) / (end - start)), int(start >= t)
+            left = (end - max(start, t)) / (end - start)
+            taken = round(dg.wire * left)
+            lost = taken if dg.lost_on is c else 0
+            yield c, taken, int(start >= t), split_taken(taken, dg.parts, left), lost
 
 
 def _queue(tx: object) -> deque[float]:

@@ -33,6 +33,7 @@ class LoopbackChannel:
 
     def __init__(self, env: simpy.Environment) -> None:
         self.env = env
+        self._closed = False
 
     def connect(self) -> simpy.Event:
         return self.env.timeout(0)
@@ -44,14 +45,15 @@ class LoopbackChannel:
         pass
 
     def close(self) -> None:
-        pass
+        self._closed = True
 
     def head(self, event: simpy.Event) -> None:
         return None
 
     @property
     def finished(self) -> bool:
-        return True
+        """Closed (nothing is ever in flight); never broken: no link can cut it."""
+        return self._closed
 
 
 class EmulatedServer:

@@ -204,6 +204,7 @@ class _CoapSide:
     ) -> None:  # fmt: skip
         from fedsim.coap.endpoint import Params
         from fedsim.net.udp import UdpWire
+        from fedsim.transports.coap_meter import CoapModelBytes
         from fedsim.transports.coap_server import CoapFLServer
 
         opts = dict(sc.fl.coap)
@@ -215,6 +216,7 @@ class _CoapSide:
         self.block_size = opts.get("block_size")
         self.streams = streams
         self.udp = UdpWire(loop, net.datagram_path, wire, (SERVER_HOST, COAP_PORT))
+        self.udp.model_meter = CoapModelBytes().count
         self.server = CoapFLServer(
             engine,
             self.udp.server,

@@ -139,3 +139,18 @@ def test_fresh_processes_with_other_hash_seeds_agree(tmp_path: Path, transport: 
         outs.append(next(out.iterdir()))
     for name in RUN_FILES[:-1]:
         assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
+
+
+def test_coap_model_bytes_are_in_the_ledger() -> None:
+    """CoAP's blocks are classified like HTTP's bodies: each envelope's tensors are model,
+    its header and every other payload protocol (fedsim/transports/coap_meter.py). On a
+    loss-free network the same updates carry the same tensor bytes over both."""
+    model = {}
+    for transport in ("http", "coap"):
+        result = simulate(parse_scenario(tiny_topology(fl__transport=transport, fl__rounds=2)))
+        ledger, updates = result.summary.ledger, result.summary.accepted_updates
+        assert updates > 0
+        for d in ("up", "down"):
+            assert 0 < ledger[f"model_{d}"] and ledger[f"protocol_{d}"] > 0
+        model[transport] = ledger["model_up"] / updates
+    assert model["coap"] == model["http"]

@@ -46,12 +46,24 @@ class UdpParams:
 
 
 class _Datagram:
-    __slots__ = ("alive", "delivered", "doom", "left", "lost_on", "parts", "payload", "wire")
+    __slots__ = (
+        "alive",
+        "delivered",
+        "doom",
+        "left",
+        "lost_on",
+        "model",
+        "parts",
+        "payload",
+        "wire",
+    )
 
     def __init__(self, payload: int, wire: int, env: simpy.Environment) -> None:
         self.payload = payload
         self.wire = wire
         self.lost_on: LinkCounters | None = None
+        self.model = 0
+        """Of `payload`, the model's bytes (the ledger's `model_bytes`)."""
         self.parts = (payload, wire - payload, 0, 0)
         """The ledger's classes of `wire` (`fedsim.net.link.WIRE_PARTS`): data and
         headers, or all of it retransmitted (a CoAP resend)."""
@@ -103,7 +115,7 @@ class DatagramPath:
         return self.paths[direction][0].link.up
 
     def send(
-        self, direction: int, nbytes: int, *, retransmission: bool = False
+        self, direction: int, nbytes: int, *, retransmission: bool = False, model_bytes: int = 0
     ) -> tuple[simpy.Event, simpy.Event]:
         """Send one datagram of `nbytes` (UDP payload): (left, delivered). `left`
         succeeds when its last bit has left the sender's radio (or it was dropped
@@ -116,6 +128,7 @@ class DatagramPath:
             self.tracked = True
         wire = int(nbytes) + self.params.header_bytes + self.params.framing_bytes
         dg = _Datagram(int(nbytes), wire, self.env)
+        dg.model = int(model_bytes)
         if retransmission:
             dg.parts = (0, 0, 0, wire)
         path = self.paths[direction]
@@ -144,6 +157,7 @@ class DatagramPath:
             self._lose(dg, c)
             return
         c.payload_bytes += dg.payload
+        c.model_bytes += dg.model
         access = (d == UP and i == 0) or (d == DOWN and i == len(path) - 1)
         if access and self.on_access is not None:
             self.on_access(d, dg.payload)

@@ -73,7 +73,11 @@ class EmulatedUdpSocket:
         target = udp.server if direction == UP else udp.sockets.get(peer)
         tap = udp.wire.tap
         mark = tap.mark(device, direction) if tap is not None else 0
-        left, delivered = path.send(direction, len(data), retransmission=retransmission)
+        meter = udp.model_meter
+        model = meter(device, direction, data) if meter is not None else 0
+        left, delivered = path.send(
+            direction, len(data), retransmission=retransmission, model_bytes=model
+        )
         if tap is not None:
             tap.sent(device, direction, len(data), mark, delivered)
         loop = udp.loop
@@ -145,6 +149,9 @@ class UdpWire:
         self.wire = wire
         self.params = params or UdpParams()
         self.server = EmulatedUdpSocket(self, server_address, None)
+        self.model_meter: Callable[[str, int, bytes], int] | None = None
+        """(device, direction, datagram) -> its model bytes, for the byte ledger; set by
+        the protocol above (CoAP's), which knows its framing. None: all protocol."""
         self.sockets: dict[Address, EmulatedUdpSocket] = {}
         self._paths: dict[str, DatagramPath] = {}
         self._next_port = 50000

@@ -151,6 +151,7 @@ def test_coap_model_bytes_are_in_the_ledger() -> None:
         ledger, updates = result.summary.ledger, result.summary.accepted_updates
         assert updates > 0
         for d in ("up", "down"):
-            assert 0 < ledger[f"model_{d}"] and ledger[f"protocol_{d}"] > 0
+            assert ledger[f"model_{d}"] > 0
+            assert ledger[f"protocol_{d}"] > 0
         model[transport] = ledger["model_up"] / updates
     assert model["coap"] == model["http"]

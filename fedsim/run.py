@@ -59,6 +59,8 @@ __all__ = [
 
 SERVER_HOST = "fl-server"
 SERVER_PORT = 8080
+COAP_PORT = 5683
+MQTT_PORT = 1883
 
 
 @dataclass
@@ -192,6 +194,89 @@ def _link_up(loop: VirtualTimeLoop, net: Network, device: str) -> asyncio.Future
     return sim_event_to_future(loop, net.link_up(device))
 
 
+class _CoapSide:
+    """The CoAP transport of a run: UDP sockets on the emulated network, the CoAP
+    server around the engine, and a CoAP client per device (docs/transports.md)."""
+
+    def __init__(
+        self, loop: VirtualTimeLoop, net: Network, wire: Wire, sc: Scenario, engine: Any,
+        streams: Streams,
+    ) -> None:  # fmt: skip
+        from fedsim.coap.endpoint import Params
+        from fedsim.net.udp import UdpWire
+        from fedsim.transports.coap_meter import CoapModelBytes
+        from fedsim.transports.coap_server import CoapFLServer
+
+        opts = dict(sc.fl.coap)
+        self.params = Params(
+            ack_timeout=float(opts.get("ack_timeout", 2.0)),
+            ack_random_factor=float(opts.get("ack_random_factor", 1.5)),
+            max_retransmit=int(opts.get("max_retransmit", 4)),
+        )
+        self.block_size = opts.get("block_size")
+        self.streams = streams
+        self.udp = UdpWire(loop, net.datagram_path, wire, (SERVER_HOST, COAP_PORT))
+        self.udp.model_meter = CoapModelBytes().count
+        self.server = CoapFLServer(
+            engine,
+            self.udp.server,
+            streams.get("server", "coap"),
+            params=self.params,
+            poll_wait_s=sc.fl.poll_wait_s,
+        )
+
+    def client(self, name: str, learner: Any, device: Any, rng: Any, **common: Any) -> Any:
+        from fedsim.transports.coap_api import block_size_for
+        from fedsim.transports.coap_client import CoapFLClient
+
+        sock = self.udp.socket(name)
+        return CoapFLClient(
+            name, sock, self.udp.server.address, learner, device, rng,
+            block_size=block_size_for(sock.max_payload(), self.block_size),
+            coap=self.params, coap_rng=self.streams.get("coap", name), **common,
+        )  # fmt: skip
+
+    def close(self) -> None:
+        self.server.close()
+
+
+class _MqttSide:
+    """The MQTT transport of a run: amqtt's broker at the server node and an MQTT
+    client per device, over the emulated TCP through the loop's stream hooks
+    (fedsim.net.streams; docs/transports.md)."""
+
+    def __init__(self, loop: VirtualTimeLoop, wire: Wire, sc: Scenario, engine: Any) -> None:
+        try:
+            import amqtt  # noqa: F401
+        except ImportError:
+            raise ScenarioError(
+                "fl.transport", "mqtt needs the amqtt package: pip install 'fedsim[mqtt]'"
+            ) from None
+        from fedsim.net.streams import hook_streams
+        from fedsim.transports.mqtt_server import MqttFLServer
+
+        hook_streams(loop, wire, sc.server.name)
+        for name in ("amqtt", "transitions"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+        self.server = MqttFLServer(engine, SERVER_HOST, MQTT_PORT, poll_wait_s=sc.fl.poll_wait_s)
+
+    async def start(self) -> None:
+        await self.server.start()
+
+    def client(self, name: str, learner: Any, device: Any, rng: Any, **common: Any) -> Any:
+        from fedsim.net.streams import CONNECTING_NODE
+        from fedsim.transports.mqtt_client import MqttFLClient
+
+        client = MqttFLClient(
+            name, f"mqtt://{name}@{SERVER_HOST}:{MQTT_PORT}", learner, device, rng, **common
+        )
+        client.connecting = partial(CONNECTING_NODE.set, name)
+        return client
+
+    async def close(self) -> None:
+        await self.server.close()
+
+
 def simulate(
     scenario: Scenario,
     *,
@@ -229,7 +314,7 @@ def _simulate(
     random.seed(sc.seed)  # aiohttp's connector shuffles waiters with `random`
     devices = sc.device_nodes
     task = build_task(sc.task, len(devices), streams)
-    if warn is not None:
+    if warn is not None and sc.fl.transport != "coap":  # the estimates model TCP
         from fedsim.show import upload_warnings
 
         try:
@@ -336,36 +421,49 @@ def _simulate(
     async def main() -> float:
         for node in devices:  # every client's timeline starts at 0, registered or not
             recorder.client_state(node.name, "idle")
+        coap = (
+            _CoapSide(loop, net, wire, sc, engine, streams) if sc.fl.transport == "coap" else None
+        )
+        mqtt = _MqttSide(loop, wire, sc, engine) if sc.fl.transport == "mqtt" else None
+        if mqtt is not None:
+            await mqtt.start()
         for i, node in enumerate(devices):
             assert node.device is not None
             learner = task.learner(i)
             if adversary is not None and i in byzantine:
                 learner = wrap(learner, adversary, streams.get("adversaries", node.name))
+            common: dict[str, Any] = {
+                "codec": sc.fl.codec, "poll_wait_s": sc.fl.poll_wait_s, "observer": client_state,
+                "on_work": batteries.compute, "link_up": partial(_link_up, loop, net, node.name),
+            }  # fmt: skip
+            device, rng = sc.devices[node.device], streams.get("client", node.name)
+            if coap is not None or mqtt is not None:
+                side: Any = coap if coap is not None else mqtt
+                clients.append(side.client(node.name, learner, device, rng, **common))
+                continue
             clients.append(
                 FLClient(
                     node.name,
                     f"http://{SERVER_HOST}:{SERVER_PORT}",
                     EmulatedConnector(wire, node.name, limit=4),
                     learner,
-                    sc.devices[node.device],
-                    streams.get("client", node.name),
-                    codec=sc.fl.codec,
-                    poll_wait_s=sc.fl.poll_wait_s,
-                    observer=client_state,
-                    on_work=batteries.compute,
-                    link_up=partial(_link_up, loop, net, node.name),
+                    device,
+                    rng,
                     signer=keyring.signer(node.name, loop.time),
+                    **common,
                 )
             )
-        app = make_app(
-            engine,
-            poll_wait_s=sc.fl.poll_wait_s,
-            middlewares=[device_auth(keyring, loop.time)],
-        )
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = EmulatedSite(runner, wire, sc.server.name, SERVER_HOST, SERVER_PORT)
-        await site.start()
+        runner = None
+        if coap is None and mqtt is None:
+            app = make_app(
+                engine,
+                poll_wait_s=sc.fl.poll_wait_s,
+                middlewares=[device_auth(keyring, loop.time)],
+            )
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            site = EmulatedSite(runner, wire, sc.server.name, SERVER_HOST, SERVER_PORT)
+            await site.start()
         net.start()
         stop = asyncio.Event()
         jobs = [asyncio.create_task(c.run(stop), name=c.client_id) for c in clients]
@@ -378,9 +476,15 @@ def _simulate(
             job.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         for c in clients:
-            await c.connector.close()
+            if c.connector is not None:
+                await c.connector.close()
         wire.break_where(lambda _conn: True, "shutdown")  # nothing arrives after cleanup
-        await runner.cleanup()
+        if runner is not None:
+            await runner.cleanup()
+        if coap is not None:
+            coap.close()
+        if mqtt is not None:
+            await mqtt.close()
         return end
 
     logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)

@@ -75,6 +75,11 @@ class FLSpec:
     max_staleness: int = 10
     server_lr: float = 1.0
     staleness_exponent: float = 0.5
+    transport: str = "http"
+    """How tasks, models and updates move: `http` or `coap` (docs/transports.md)."""
+    coap: Mapping[str, Any] = field(default_factory=dict)
+    """`fl.coap`: block_size (None: fit the MTU), ack_timeout, ack_random_factor,
+    max_retransmit."""
 
 
 @dataclass(frozen=True)

@@ -163,4 +163,5 @@ def test_cancelled_timers_are_purged_from_the_simpy_heap() -> None:
         loop.run_until_complete(asyncio.sleep(10.0))
     finally:
         loop.close()
-    assert live is not None and fired == [5.0]
+    assert not live.cancelled()
+    assert fired == [5.0]

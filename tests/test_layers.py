@@ -31,6 +31,8 @@ def _modules(sub: str) -> list[Path]:
         ("net", ("fedsim.fl", "fedsim.run", "fedsim.tasks", "fedsim.record")),
         ("tasks", ("simpy", "aiohttp", "fedsim.net", "fedsim.fl", "fedsim.run")),
         ("record", ("simpy", "aiohttp", "fedsim.net", "fedsim.fl", "fedsim.clock")),
+        ("coap", ("simpy", "aiohttp", "fedsim.net", "fedsim.fl", "fedsim.clock", "fedsim.run")),
+        ("transports", ("simpy", "fedsim.net", "fedsim.clock", "fedsim.run")),
     ],
 )
 def test_package_does_not_import(package: str, forbidden: tuple[str, ...]) -> None:

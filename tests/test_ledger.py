@@ -174,3 +174,11 @@ def test_a_cut_takes_back_the_wire_classes_exactly(channel_type: type, loss: flo
         assert min(c.data_bytes, c.header_bytes, c.control_bytes, c.retx_bytes) >= 0
         assert 0 <= c.lost_bytes <= c.wire_bytes
     assert 0 < link.counters[0].data_bytes < 30_000
+
+
+def test_the_model_meter_knows_the_codec_magic() -> None:
+    """net/http_bytes.py spells the envelope magic itself (net never imports fl)."""
+    from fedsim.fl.codec import MAGIC as CODEC_MAGIC
+    from fedsim.net.http_bytes import MAGIC
+
+    assert MAGIC == CODEC_MAGIC

@@ -208,18 +208,22 @@ def test_sf12_costs_sf7_times_their_airtime_ratio_for_the_same_model() -> None:
             sent = ev[dev].radio["tx_bytes"], ev[dev].radio["tx_frames"]
             assert rows[dev].energy_tx_j == pytest.approx(radio.airtime(0, *sent) * radio.tx_w)
         sent = ev[a].radio["tx_bytes"], ev[a].radio["tx_frames"]
-        assert (
-            ev[b].radio["tx_frames"] == sent[1]
-        )  # the same frames (a header may differ by a byte)
-        assert ev[b].radio["tx_bytes"] == pytest.approx(sent[0], rel=1e-3)
-        ratio = r12.airtime(0, *sent) / r7.airtime(0, *sent)
-        assert rows[b].energy_tx_j / rows[a].energy_tx_j == pytest.approx(ratio, rel=1e-3)
+        sent_b = ev[b].radio["tx_bytes"], ev[b].radio["tx_frames"]
+        assert sent_b[1] == sent[1]  # the same frames ...
+        # ... and nearly the same bytes: signed request headers differ by a few bytes
+        # (device name, nonce digits)
+        assert sent_b[0] == pytest.approx(sent[0], rel=1e-2)
+        charged = r12.airtime(0, *sent_b) / r7.airtime(0, *sent)
+        assert rows[b].energy_tx_j / rows[a].energy_tx_j == pytest.approx(charged, rel=1e-9)
+        ratio = r12.airtime(0, *sent) / r7.airtime(0, *sent)  # the same bytes on both radios
+        assert charged == pytest.approx(ratio, rel=1e-2)
         assert ratio > 20  # SF12 spends ~23x SF7's airtime on the same bytes
 
 
 def test_a_device_that_loses_packets_spends_more() -> None:
     """Per payload byte it sends: retransmissions and lost frames are on its airtime."""
-    result = _lora_run({"clean": {}, "lossy": {"loss": "5%"}}, fidelity="packet")
+    # 15 %: with ~40 frames a device, a lossy device that loses none is a 1-in-700 event
+    result = _lora_run({"clean": {}, "lossy": {"loss": "15%"}}, fidelity="packet")
     rows = {c.client: c for c in result.clients}
     ev = result.evidence.energy
     retx = {r.link: r.retransmissions for r in result.links if r.direction == "up"}

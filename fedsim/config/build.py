@@ -160,6 +160,8 @@ def _fl(model: Topology) -> FLSpec:
         max_staleness=a.max_staleness,
         server_lr=a.server_lr,
         staleness_exponent=a.staleness_exponent,
+        transport=fl.transport,
+        coap=fl.coap.model_dump(),
     )
 
 

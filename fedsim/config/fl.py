@@ -26,7 +26,10 @@ from fedsim.config.units import (
 from fedsim.fl.codec import CODECS  # uplink encodings; none takes options in a file
 from fedsim.fl.selection import SELECTIONS
 
-__all__ = ["CODECS", "ENGINES", "SELECTIONS", "AsyncOptions", "FLModel", "LocalTraining"]
+__all__ = [
+    "CODECS", "ENGINES", "SELECTIONS", "TRANSPORTS", "AsyncOptions", "CoapOptions",
+    "FLModel", "LocalTraining",
+]  # fmt: skip
 
 ENGINES = ("sync", "async")
 """`sync` rounds take fl.quorum, min_available, selection, round_interval; `async`
@@ -50,6 +53,32 @@ class LocalTraining(Section):
 
     def config(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)
+
+
+TRANSPORTS = ("http", "coap", "mqtt")
+"""How tasks, models and updates move (docs/transports.md): `http` (aiohttp over the
+emulated TCP, the default) or `coap` (RFC 7252 over emulated UDP: confirmable
+messages, blockwise transfer, observe)."""
+
+BLOCK_SIZES = (16, 32, 64, 128, 256, 512, 1024)
+
+
+class CoapOptions(Section):
+    """`fl.coap`: the CoAP transport's settings (RFC 7252 section 4.8 defaults)."""
+
+    block_size: integer(16, 1024) | None = Field(  # type: ignore[valid-type]
+        None,
+        description="block size (16..1024, a power of 2); default: fit the path MTU",
+    )
+    ack_timeout: PositiveDuration = Field(2.0, description="ACK_TIMEOUT (RFC 7252: 2 s)")
+    ack_random_factor: number(1.0) = Field(1.5, description="ACK_RANDOM_FACTOR (RFC 7252: 1.5)")  # type: ignore[valid-type]
+    max_retransmit: integer(0, 20) = Field(4, description="MAX_RETRANSMIT (RFC 7252: 4)")  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _power_of_two(self) -> CoapOptions:
+        if self.block_size is not None and self.block_size not in BLOCK_SIZES:
+            raise at_key("block_size", f"must be one of {', '.join(map(str, BLOCK_SIZES))}")
+        return self
 
 
 class AsyncOptions(Section):
@@ -128,6 +157,8 @@ class FLModel(Section):
         None, description="deploy only if at most this much worse"
     )  # type: ignore[valid-type]
     engine: choice(ENGINES) = Field("sync", description="sync rounds or async FedBuff")  # type: ignore[valid-type]
+    transport: choice(TRANSPORTS) = Field("http", description="http, coap (UDP) or mqtt")  # type: ignore[valid-type]
+    coap: CoapOptions = Field(default_factory=CoapOptions, description="CoAP settings")
     async_: AsyncOptions = Field(
         default_factory=AsyncOptions, alias="async", description="FedBuff settings"
     )

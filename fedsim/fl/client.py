@@ -247,6 +247,14 @@ class FLClient:
             # went down): send the same bytes again instead of training again.
             await self._upload(session, server_round, pending[2])
             return
+        body = await self._train_and_encode(server_round, version, config, params)
+        self._unanswered = (server_round, version, body)
+        await self._upload(session, server_round, body)
+
+    async def _train_and_encode(
+        self, server_round: int, version: int, config: dict[str, Any], params: np.ndarray
+    ) -> bytes:
+        """Train on the task and encode the update (any transport then carries it)."""
         self._state("training")
         loop = asyncio.get_running_loop()
         local_eval: dict[str, float] = {}
@@ -286,8 +294,7 @@ class FLClient:
         env = encode(
             values, meta, codec=self.codec, delta=delta, rng=self.rng, residual=self._residual
         )
-        self._unanswered = (server_round, version, env.body)
-        await self._upload(session, server_round, env.body)
+        return env.body
 
     async def _upload(self, session: aiohttp.ClientSession, server_round: int, body: bytes) -> None:
         """Send an encoded update; an answer settles it (no resend after that), except a

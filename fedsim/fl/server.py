@@ -25,15 +25,14 @@ import numpy as np
 from aiohttp import web
 
 from fedsim.fl.auth import authenticated_as
-from fedsim.fl.codec import EnvelopeError, decode, encode
-from fedsim.fl.engine import Engine, UploadRejected
+from fedsim.fl.engine import Engine
 from fedsim.fl.messages import ClientInfo
+from fedsim.fl.service import accept_update, task_envelope
 from fedsim.fl.wire_limits import REGISTER_MAX_BYTES, Identities, read_bounded
 from fedsim.fl.wire_schema import (
     RegisterRequest,
     TaskQuery,
     UploadHeaders,
-    UploadMeta,
     WireError,
     check,
     loads,
@@ -116,13 +115,10 @@ async def task(request: web.Request) -> web.StreamResponse:
         return _error(410, "the federation is finished")
     if ins is None:
         return web.Response(status=204)
-    current = engine.task_params(ins)
-    if current is None:
+    envelope = task_envelope(engine, ins, settings["codec_down"])
+    if envelope is None:
         return web.Response(status=204)
-    params, version = current
-    meta = {"round": ins.server_round, "version": version, "config": ins.config}
-    env = encode(params, meta, codec=settings["codec_down"])
-    return web.Response(body=env.body, content_type="application/octet-stream")
+    return web.Response(body=envelope, content_type="application/octet-stream")
 
 
 async def update(request: web.Request) -> web.Response:
@@ -138,52 +134,10 @@ async def update(request: web.Request) -> web.Response:
     except (ConnectionError, OSError, TimeoutError):
         engine.note_aborted(info.client_id, server_round)
         raise
-    try:
-        dec = decode(body, engine.params.size)
-        meta = check(UploadMeta, dec.meta, "meta")
-        if meta.client_id != info.client_id or meta.round != server_round:
-            raise EnvelopeError("envelope meta does not match the request headers")
-        n, version, metrics = meta.num_examples, meta.version, meta.metrics
-    except (EnvelopeError, WireError) as exc:
-        engine.note_rejected(info.client_id, server_round, str(exc))
-        return _error(400, str(exc))
-    values = dec.values
-    if dec.delta:
-        base = engine.base_params(version)
-        if base is None:
-            return _rejected(
-                engine,
-                info.client_id,
-                server_round,
-                409,
-                f"update is based on version {version}, which the server no longer holds",
-            )
-        values = values + base
-        if not np.isfinite(values).all():
-            return _rejected(
-                engine, info.client_id, server_round, 400, "model plus delta is not finite"
-            )
-    try:
-        engine.submit(
-            info.client_id,
-            server_round,
-            version,
-            n,
-            values,
-            {str(k): float(v) for k, v in metrics.items()},
-        )
-    except UploadRejected as exc:
-        return _error(exc.status, exc.reason)
+    outcome = accept_update(engine, info.client_id, server_round, body)
+    if not outcome.ok:
+        return _error(outcome.status, outcome.reason)
     return web.json_response({"accepted": True, "round": server_round})
-
-
-def _rejected(
-    engine: Engine, cid: str, server_round: int, status: int, reason: str
-) -> web.Response:
-    """Refuse a read upload: the engine records the failure as `rejected`, not as a
-    deadline (sync) or a lost task (async) when the client polls again."""
-    engine.note_rejected(cid, server_round, reason)
-    return _error(status, reason)
 
 
 async def status(request: web.Request) -> web.Response:

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import struct
 
-from fedsim.fl.codec import MAGIC
+MAGIC = b"FSM1"
+"""A model envelope's first bytes (`fedsim.fl.codec.MAGIC`; net never imports fl, and
+tests/test_ledger.py checks the two agree)."""
 
 __all__ = ["ModelBytes"]
 

@@ -232,6 +232,22 @@ class Network:
         self._channels[client] = live
         return channel, self.path_latency(client)
 
+    def datagram_path(self, device: str, on_access: Callable[[int, int], None]) -> Any:
+        """`device`'s datagram path to the server (fedsim.net.datagram), tracked among
+        its channels so outages break it as they break TCP connections."""
+        from fedsim.net.datagram import DatagramPath
+
+        def track(path: Any) -> None:
+            self._channels.setdefault(device, []).append(path)
+
+        return DatagramPath(
+            self.env,
+            self._paths[device],
+            self.streams.get("datagram", device),
+            track=track,
+            on_access=on_access,
+        )
+
     def live_channels(self) -> Iterator[Channel]:
         """Every channel opened and not known to be finished (for byte accounting: what
         they booked ahead of the clock)."""

@@ -1,0 +1,91 @@
+"""The server's side of an exchange, whatever carries it (HTTP, CoAP, ...).
+
+A transport front end (`fl.server` for HTTP, `fedsim.transports.coap_server`) parses
+its own framing and calls these: register a client, the model envelope for a task,
+accept an update. They decide what the engine sees and answer an HTTP-style status
+with a reason, which each front end maps onto its own codes, so every transport
+validates the same way and changes the engine the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from fedsim.fl.codec import EnvelopeError, decode, encode
+from fedsim.fl.engine import Engine, TrainIns, UploadRejected
+from fedsim.fl.messages import ClientInfo
+from fedsim.fl.wire_schema import RegisterRequest, UploadMeta, WireError, check
+
+__all__ = ["Outcome", "accept_update", "register_client", "task_envelope"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """An HTTP-style status (200 accepted) and why not."""
+
+    status: int
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200
+
+
+def register_client(engine: Engine, body: Any) -> tuple[Outcome, str | None]:
+    """Register from a decoded JSON body; (outcome, the client id when accepted)."""
+    try:
+        req = check(RegisterRequest, body, "register")
+    except WireError as exc:
+        return Outcome(400, str(exc)), None
+    engine.register(ClientInfo(req.client_id, req.num_examples, req.device))
+    return Outcome(200), req.client_id
+
+
+def task_envelope(engine: Engine, ins: TrainIns, codec_down: str) -> bytes | None:
+    """The model envelope for `ins` (None: the task expired meanwhile)."""
+    current = engine.task_params(ins)
+    if current is None:
+        return None
+    params, version = current
+    meta = {"round": ins.server_round, "version": version, "config": ins.config}
+    return encode(params, meta, codec=codec_down).body
+
+
+def accept_update(engine: Engine, cid: str, server_round: int, body: bytes) -> Outcome:
+    """Decode, check and submit one update that `cid` sent for `server_round`.
+    Every refusal leaves the engine as it was, apart from recording the rejection."""
+    try:
+        dec = decode(body, engine.params.size)
+        meta = check(UploadMeta, dec.meta, "meta")  # every field bounded before arithmetic
+        if meta.client_id != cid or meta.round != server_round:
+            raise EnvelopeError("envelope meta does not match the request headers")
+        n, version, metrics = meta.num_examples, meta.version, meta.metrics
+    except (EnvelopeError, WireError) as exc:
+        engine.note_rejected(cid, server_round, str(exc))
+        return Outcome(400, str(exc))
+    values = dec.values
+    if dec.delta:
+        base = engine.base_params(version)
+        if base is None:
+            reason = f"update is based on version {version}, which the server no longer holds"
+            engine.note_rejected(cid, server_round, reason)
+            return Outcome(409, reason)
+        values = values + base
+        if not np.isfinite(values).all():
+            engine.note_rejected(cid, server_round, "model plus delta is not finite")
+            return Outcome(400, "model plus delta is not finite")
+    try:
+        engine.submit(
+            cid,
+            server_round,
+            version,
+            n,
+            values,
+            {str(k): float(v) for k, v in metrics.items()},
+        )
+    except UploadRejected as exc:
+        return Outcome(exc.status, exc.reason)
+    return Outcome(200)

@@ -1,0 +1,271 @@
+"""Datagrams over a device's path: one datagram is one packet through the same links.
+
+UDP has no connection, no retransmission and no congestion control: what a CoAP
+endpoint sends is serialized at each hop's `Transmitter` (so shared media contend
+and duty-cycled radios queue it behind their silence, exactly as packet fidelity's
+TCP segments are), waits in the hop's drop-tail queue, propagates for latency plus
+jitter, and may be lost by the hop's loss model or because the link is down. A
+lost datagram is counted as a drop on the link where it died (links.csv `drops`)
+and is never delivered; retransmitting is the application's business.
+
+A `DatagramPath` belongs to one device. The network tracks it among the device's
+channels, so a path element going down `break_`s it the way it breaks TCP
+channels: what was in flight is lost at the cut instant (nothing arrives over a
+path that was down in between), the wire bytes booked past the cut are taken back,
+and `on_break` tells the device's socket (an ICMP unreachable, in effect). The
+path stays usable afterwards: the next datagram simply tries again.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import simpy
+
+from fedsim.net.link import Hop, LinkCounters, split_taken
+from fedsim.net.tcp import reverse_path
+
+__all__ = ["DOWN", "UP", "DatagramPath", "UdpParams"]
+
+UP, DOWN = 0, 1
+
+
+@dataclass(frozen=True)
+class UdpParams:
+    header_bytes: int = 28
+    """IPv4 (20) + UDP (8) per datagram."""
+    framing_bytes: int = 2
+    """Link-layer framing per packet, as the TCP model counts it (fedsim.net.tcp)."""
+
+    def max_payload(self, mtu: int) -> int:
+        """The largest datagram payload that crosses a link of `mtu` unfragmented."""
+        return int(mtu) - self.header_bytes
+
+
+class _Datagram:
+    __slots__ = (
+        "alive",
+        "delivered",
+        "doom",
+        "left",
+        "lost_on",
+        "model",
+        "parts",
+        "payload",
+        "wire",
+    )
+
+    def __init__(self, payload: int, wire: int, env: simpy.Environment) -> None:
+        self.payload = payload
+        self.wire = wire
+        self.lost_on: LinkCounters | None = None
+        self.model = 0
+        """Of `payload`, the model's bytes (the ledger's `model_bytes`)."""
+        self.parts = (payload, wire - payload, 0, 0)
+        """The ledger's classes of `wire` (`fedsim.net.link.WIRE_PARTS`): data and
+        headers, or all of it retransmitted (a CoAP resend)."""
+        self.left = env.event()
+        self.delivered = env.event()
+        self.alive = True
+        self.doom = -1
+        """The hop that was down when it was sent: it dies there, whatever that hop's
+        state when it arrives (nothing crosses a path that was down meanwhile)."""
+
+
+class DatagramPath:
+    """One device's datagrams to (UP) and from (DOWN) the server (module docstring)."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        path: tuple[Hop, ...],
+        rng: np.random.Generator,
+        params: UdpParams | None = None,
+        *,
+        track: Callable[[DatagramPath], None] | None = None,
+        on_access: Callable[[int, int], None] | None = None,
+    ) -> None:
+        if not path:
+            raise ValueError("a datagram path needs at least one hop")
+        self.env = env
+        self.rng = rng
+        self.params = params or UdpParams()
+        self.paths = (tuple(path), reverse_path(tuple(path)))
+        self.track = track
+        """Called before every send: the network keeps the path among the device's
+        live channels (a break forgets them)."""
+        self.on_access = on_access
+        """(direction, payload bytes) when a datagram is carried onto the device's own
+        link: the device's byte count (up: as it sends; down: as its link carries it)."""
+        self.on_break: Callable[[str], None] | None = None
+        self._in_flight: dict[_Datagram, None] = {}
+        """In sending order (a dict: deterministic iteration, unlike a set)."""
+        self._last_arrival = [[0.0] * len(path) for _ in (UP, DOWN)]
+        self._on_air: deque[tuple[float, float, LinkCounters, _Datagram]] = deque()
+        self.tracked = False
+
+    @property
+    def mtu(self) -> int:
+        return min(h.link.mtu for h in self.paths[UP])
+
+    def first_hop_up(self, direction: int) -> bool:
+        return self.paths[direction][0].link.up
+
+    def send(
+        self, direction: int, nbytes: int, *, retransmission: bool = False, model_bytes: int = 0
+    ) -> tuple[simpy.Event, simpy.Event]:
+        """Send one datagram of `nbytes` (UDP payload): (left, delivered). `left`
+        succeeds when its last bit has left the sender's radio (or it was dropped
+        there); `delivered` succeeds when the far end has it, fails with
+        ConnectionResetError if a break caught it in flight, never triggers if it
+        was lost. `retransmission`: the application is sending this again (links.csv
+        counts it on the sender's first hop)."""
+        if not self.tracked and self.track is not None:
+            self.track(self)
+            self.tracked = True
+        wire = int(nbytes) + self.params.header_bytes + self.params.framing_bytes
+        dg = _Datagram(int(nbytes), wire, self.env)
+        dg.model = int(model_bytes)
+        if retransmission:
+            dg.parts = (0, 0, 0, wire)
+        path = self.paths[direction]
+        dg.doom = next((i for i, h in enumerate(path) if not h.link.up), -1)
+        if retransmission:  # the application's (CoAP's): counted on the sender's first hop
+            hop = self.paths[direction][0]
+            hop.link.counters[hop.direction].retransmissions += 1
+        self._in_flight[dg] = None
+        self._hop(direction, 0, dg)
+        return dg.left, dg.delivered
+
+    def _lose(self, dg: _Datagram, counters: LinkCounters) -> None:
+        counters.drops += 1
+        self._in_flight.pop(dg, None)
+        if not dg.left.triggered:
+            dg.left.succeed()
+
+    def _hop(self, d: int, i: int, dg: _Datagram) -> None:
+        if not dg.alive:
+            return
+        path = self.paths[d]
+        hop = path[i]
+        link = hop.link
+        c = link.counters[hop.direction]
+        if not link.up or i == dg.doom:
+            self._lose(dg, c)
+            return
+        c.payload_bytes += dg.payload
+        c.model_bytes += dg.model
+        access = (d == UP and i == 0) or (d == DOWN and i == len(path) - 1)
+        if access and self.on_access is not None:
+            self.on_access(d, dg.payload)
+        tx = link.tx[hop.direction]
+        now = self.env.now
+        q = _queue(tx)
+        while q and q[0] <= now:
+            q.popleft()
+        if len(q) > link.queue_limit:
+            self._lose(dg, c)
+            return
+        start, end = tx.reserve(now, dg.wire * 8.0)
+        q.append(end)
+        c.wire_bytes += dg.wire
+        c.packets += 1
+        data, header, control, retx = dg.parts
+        c.data_bytes += data
+        c.header_bytes += header
+        c.control_bytes += control
+        c.retx_bytes += retx
+        air = self._on_air
+        while air and air[0][1] <= now:
+            air.popleft()
+        if end > now:
+            air.append((start, end, c, dg))
+        if i == 0:
+            left = self.env.timeout(end - now)
+            left.callbacks.append(lambda _e: dg.left.succeed() if not dg.left.triggered else None)
+        if link.loss[hop.direction].drop(self.rng):
+            c.lost_bytes += dg.wire
+            dg.lost_on = c
+            if i == 0:  # it still left the radio at `end`
+                c.drops += 1
+                self._in_flight.pop(dg, None)
+                dg.alive = False
+                return
+            self._lose(dg, c)
+            return
+        jitter = 0.0 if link.jitter is None else link.jitter.sample(self.rng)
+        arrive = max(end + link.latency_s + jitter, self._last_arrival[d][i])
+        self._last_arrival[d][i] = arrive
+        to = self.env.timeout(arrive - now)
+        if i + 1 < len(path):
+            to.callbacks.append(lambda _e: self._hop(d, i + 1, dg))
+        else:
+            to.callbacks.append(lambda _e: self._arrive(dg))
+
+    def _arrive(self, dg: _Datagram) -> None:
+        if not dg.alive:
+            return
+        self._in_flight.pop(dg, None)
+        dg.delivered.succeed(dg.payload)
+
+    # -- what the network calls (the Channel protocol's break and accounting) ---------
+    def break_(self, cause: str) -> None:
+        """A path element went down: everything in flight is lost now (its senders'
+        `left` still fires), the wire bytes booked past now are taken back."""
+        self.tracked = False
+        now = self.env.now
+        for c, w, n, parts, lost in list(self.booked_parts_after(now)):
+            c.wire_bytes -= w
+            c.packets -= n
+            c.data_bytes -= parts[0]
+            c.header_bytes -= parts[1]
+            c.control_bytes -= parts[2]
+            c.retx_bytes -= parts[3]
+            c.lost_bytes -= lost
+        self._on_air.clear()
+        for dg in list(self._in_flight):
+            dg.alive = False
+            if not dg.left.triggered:
+                dg.left.succeed()
+            dg.delivered.fail(ConnectionResetError(cause))
+            dg.delivered.defused = True
+        self._in_flight.clear()
+        if self.on_break is not None:
+            self.on_break(cause)
+
+    def close(self) -> None:
+        pass
+
+    @property
+    def finished(self) -> bool:
+        return False  # never done: a break untracks it, the next send tracks it again
+
+    def booked_after(self, t: float) -> Iterator[tuple[LinkCounters, int, int]]:
+        """(counters, wire bytes, packets) booked on a transmitter for after `t`."""
+        for c, w, n, _parts, _lost in self.booked_parts_after(t):
+            yield c, w, n
+
+    def booked_parts_after(
+        self, t: float
+    ) -> Iterator[tuple[LinkCounters, int, int, list[int], int]]:
+        """As `booked_after`, with the wire bytes split by the ledger's classes and the
+        lost bytes among them."""
+        for start, end, c, dg in self._on_air:
+            if end <= t:
+                continue
+            left = (end - max(start, t)) / (end - start)
+            taken = round(dg.wire * left)
+            lost = taken if dg.lost_on is c else 0
+            yield c, taken, int(start >= t), split_taken(taken, dg.parts, left), lost
+
+
+def _queue(tx: object) -> deque[float]:
+    """Departure times of the packets booked on a transmitter (its drop-tail queue),
+    shared with packet fidelity's TCP segments on the same transmitter."""
+    q = tx.__dict__.get("_pkt_queue")
+    if q is None:
+        q = tx.__dict__["_pkt_queue"] = deque()
+    return q

@@ -1,0 +1,180 @@
+"""An FL device over MQTT (topics in fedsim.transports.mqtt_server): the HTTP
+client's training and encoding (fedsim.fl.client), an amqtt client for the rest.
+
+The device connects with a persistent session (`clean_session: false`) and a
+keep-alive, subscribes once to its task topic, registers, and then per round
+publishes that it is available, waits up to `poll_wait` for its task, trains and
+publishes the update (QoS 1 throughout). Any failure (a reset connection, no
+link, a refused connect) leads to the same backoff as over HTTP and a reconnect
+that resumes the session: tasks the broker queued meanwhile are delivered then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import json
+from typing import Any
+
+import numpy as np
+
+from fedsim.fl.client import FLClient
+from fedsim.fl.codec import EnvelopeError, decode
+from fedsim.transports.mqtt_server import FINISHED, UNKNOWN
+
+__all__ = ["MqttFLClient"]
+
+
+class MqttFLClient(FLClient):
+    """`FLClient` whose exchanges are MQTT publishes through a broker."""
+
+    def __init__(
+        self, client_id: str, broker_uri: str, *args: Any, keep_alive_s: int = 60, **kwargs: Any
+    ) -> None:
+        super().__init__(client_id, broker_uri, None, *args, **kwargs)  # type: ignore[arg-type]
+        self.keep_alive_s = keep_alive_s
+        self.connecting: Any = None
+        """Set by the run to mark this task's connections as this device's."""
+
+    async def run(self, stop: asyncio.Event) -> None:
+        from amqtt.mqtt.constants import QOS_1
+
+        if self.connecting is not None:
+            self.connecting()
+        mqtt: Any = None
+        registered = False
+        cid = self.client_id
+        try:
+            while not stop.is_set():
+                try:
+                    if mqtt is None:
+                        mqtt = await self._connect()
+                        await _io(mqtt.subscribe([(f"fl/t/{cid}", QOS_1)]), self._patience)
+                    if not registered:
+                        await _io(
+                            mqtt.publish("fl/r", self._registration(), qos=QOS_1), self._patience
+                        )
+                        registered = True
+                    self._state("idle")
+                    await _io(mqtt.publish(f"fl/p/{cid}", b"", qos=QOS_1), self._patience)
+                    data = await self._next_task(mqtt, stop)
+                    if data is None:
+                        continue
+                    if data == FINISHED:
+                        break
+                    if data == UNKNOWN:
+                        registered = False
+                        continue
+                    await self._round(mqtt, data)
+                    self._failures = 0
+                except (OSError, TimeoutError, EnvelopeError) as exc:
+                    await self._failed(exc, mqtt, stop)
+                    mqtt = None  # the next turn reconnects and resumes the session
+        finally:
+            if mqtt is not None:
+                await _quietly(mqtt.disconnect())
+            self._state("done")
+
+    @property
+    def _patience(self) -> float:
+        """How long one exchange may take: HTTP's total request timeout."""
+        return self.request_timeout_s + self.poll_wait_s
+
+    async def _connect(self) -> Any:
+        from amqtt.client import MQTTClient
+
+        mqtt = MQTTClient(
+            client_id=self.client_id,
+            config={"keep_alive": self.keep_alive_s, "auto_reconnect": False},
+        )
+        await _io(mqtt.connect(self.url, cleansession=False), self._patience)
+        return mqtt
+
+    def _registration(self) -> bytes:
+        payload = {
+            "client_id": self.client_id,
+            "num_examples": int(self.learner.num_examples),
+            "device": self.device.name,
+        }
+        return json.dumps(payload, separators=(",", ":")).encode()
+
+    async def _next_task(self, mqtt: Any, stop: asyncio.Event) -> bytes | None:
+        loop = asyncio.get_running_loop()
+        note = loop.create_task(_io(mqtt.deliver_message(timeout_duration=self.poll_wait_s)))
+        halt = loop.create_task(stop.wait())
+        await asyncio.wait((note, halt), return_when=asyncio.FIRST_COMPLETED)
+        halt.cancel()
+        if not note.done():
+            note.cancel()
+            await _quietly(note)
+            return None
+        try:
+            message = note.result()
+        except TimeoutError:
+            return None
+        if message is None:  # amqtt answers None at once once its connection is gone
+            raise ConnectionResetError(errno.ECONNRESET, "amqtt: connection detached")
+        return bytes(message.data or b"")
+
+    async def _round(self, mqtt: Any, data: bytes) -> None:
+        from amqtt.mqtt.constants import QOS_1
+
+        self._state("downloading")
+        dec = decode(data)
+        meta = dec.meta
+        server_round = int(meta["round"])
+        config = dict(meta.get("config", {}))
+        body = await self._train_and_encode(
+            server_round, int(meta["version"]), config, np.asarray(dec.values)
+        )
+        self._state("uploading")
+        await _io(
+            mqtt.publish(f"fl/u/{self.client_id}/{server_round}", body, qos=QOS_1), self._patience
+        )
+        self.stats.uploads_accepted += 1  # the broker has it (QoS 1)
+        self._state("idle")
+
+    async def _failed(self, exc: BaseException, mqtt: Any, stop: asyncio.Event) -> None:
+        """Count, wait for the link if it is gone, back off; the next loop reconnects."""
+        self._error(exc)
+        self._state("idle")
+        if mqtt is not None:
+            await _quietly(mqtt.disconnect())
+        if self.link_up is not None and _no_link(exc):
+            await self._await_link(stop)
+        await self._backoff()
+
+
+def _no_link(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if getattr(seen, "errno", None) == errno.ENETUNREACH:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+async def _io(awaitable: Any, timeout_s: float | None = None) -> Any:
+    """An amqtt call; whatever a lost connection makes it raise becomes
+    ConnectionResetError: its own errors, the CancelledError of an acknowledgement
+    waiter cancelled by the close, and the AttributeError amqtt 0.12 raises when it
+    touches the closed session (`_handle_qos1_message_flow`'s cleanup). `timeout_s`
+    bounds a publish whose connection died unnoticed (its PUBACK never comes)."""
+    from amqtt.errors import AMQTTError, ClientError
+
+    try:
+        return await asyncio.wait_for(awaitable, timeout_s)
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        raise ConnectionResetError(errno.ECONNRESET, "amqtt: connection closed") from None
+    except (AMQTTError, ClientError, AttributeError) as exc:
+        raise ConnectionResetError(errno.ECONNRESET, f"amqtt: {exc!r}") from exc
+
+
+async def _quietly(awaitable: Any) -> None:
+    """Await a dead connection's teardown; its errors say nothing new."""
+    with contextlib.suppress(Exception, asyncio.CancelledError):
+        await awaitable

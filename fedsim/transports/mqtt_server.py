@@ -1,0 +1,129 @@
+"""The FL server over MQTT: amqtt's broker in-process, and the server's round logic
+(fedsim.fl.service, the engine) as one more client of it.
+
+Topics (QoS 1 throughout):
+
+    fl/r                 device -> server   registration JSON {client_id, num_examples, device}
+    fl/p/<id>            device -> server   "available for a task" (the long poll's request)
+    fl/t/<id>            server -> device   the task envelope, or `finished` / `unknown`
+    fl/u/<id>/<round>    device -> server   the update envelope
+
+Devices keep persistent sessions (`clean_session: false`), so a task published while
+a device is cut off waits in the broker and is delivered when it reconnects. The
+server polls the engine for an available device for `poll_wait`, as a long poll
+would; a device that heard nothing asks again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from fedsim.fl.engine import Engine
+from fedsim.fl.service import accept_update, register_client, task_envelope
+from fedsim.transports.mqtt_patience import install
+
+__all__ = ["FINISHED", "UNKNOWN", "MqttFLServer"]
+
+FINISHED, UNKNOWN = b"finished", b"unknown"
+log = logging.getLogger(__name__)
+
+
+class MqttFLServer:
+    """The broker and the FL server's client of it (module docstring)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        host: str,
+        port: int,
+        *,
+        poll_wait_s: float = 30.0,
+        codec_down: str = "float32",
+    ) -> None:
+        install()
+        self.engine = engine
+        self.host, self.port = host, port
+        self.poll_wait_s = poll_wait_s
+        self.codec_down = codec_down
+        self.broker: Any = None
+        self.client: Any = None
+        self._polling: dict[str, asyncio.Task[None]] = {}
+        self._serving: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        from amqtt.broker import Broker
+
+        # Named sessions: amqtt keeps no message for an anonymous session while it is
+        # away, so every client gives its id as user name (no password is checked).
+        named = {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": False}}
+        config = {
+            "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
+            "plugins": named,
+        }
+        self.broker = Broker(config, loop=asyncio.get_running_loop())
+        await self.broker.start()
+        await self._connect()
+        self._serving = asyncio.get_running_loop().create_task(self._serve())
+
+    async def _connect(self) -> None:
+        """The server's own client of the broker (over a loopback channel)."""
+        from amqtt.client import MQTTClient
+        from amqtt.mqtt.constants import QOS_1
+
+        self.client = MQTTClient(client_id="fl-server", config={"auto_reconnect": False})
+        await self.client.connect(f"mqtt://fl-server@{self.host}:{self.port}", cleansession=True)
+        await self.client.subscribe([("fl/r", QOS_1), ("fl/p/+", QOS_1), ("fl/u/+/+", QOS_1)])
+
+    async def _serve(self) -> None:
+        while True:
+            message = await self.client.deliver_message()
+            if message is None:  # amqtt's answer once the connection is gone: reconnect
+                await self._connect()
+                continue
+            try:
+                self._handle(message.topic.split("/"), bytes(message.data or b""))
+            except (ValueError, KeyError) as exc:
+                log.debug("ignored %s: %s", message.topic, exc)
+
+    def _handle(self, topic: list[str], data: bytes) -> None:
+        engine = self.engine
+        if topic[1] == "r":
+            register_client(engine, json.loads(data))
+        elif topic[1] == "p" and len(topic) == 3:
+            cid = topic[2]
+            if cid not in self._polling:
+                self._polling[cid] = asyncio.get_running_loop().create_task(self._poll(cid))
+        elif topic[1] == "u" and len(topic) == 4:
+            cid, server_round = topic[2], int(topic[3])
+            if engine.clients.get(cid) is None or engine.precheck(cid, server_round) is not None:
+                return
+            accept_update(engine, cid, server_round, data)
+
+    async def _poll(self, cid: str) -> None:
+        """The long poll on the server's side: publish the task if one comes."""
+        from amqtt.mqtt.constants import QOS_1
+
+        engine = self.engine
+        try:
+            if engine.clients.get(cid) is None:
+                await self.client.publish(f"fl/t/{cid}", UNKNOWN, qos=QOS_1)
+                return
+            ins = None if engine.finished else await engine.poll(cid, self.poll_wait_s)
+            if engine.finished:
+                await self.client.publish(f"fl/t/{cid}", FINISHED, qos=QOS_1)
+                return
+            envelope = task_envelope(engine, ins, self.codec_down) if ins is not None else None
+            if envelope is not None:
+                await self.client.publish(f"fl/t/{cid}", envelope, qos=QOS_1)
+        finally:
+            self._polling.pop(cid, None)
+
+    async def close(self) -> None:
+        for job in [*self._polling.values(), self._serving]:
+            if job is not None:
+                job.cancel()
+        if self.broker is not None:
+            await self.broker.shutdown()

@@ -199,12 +199,12 @@ class Batteries:
         battery.wire[direction] += nbytes
         battery.frames[direction] += frames
         battery.seconds[kind] += dt
-        if dt >= 0:
+        if dt > 0:  # (no airtime, e.g. frames taken back without bytes: no activity)
             end = (now if now > battery.activity_end else battery.activity_end) + dt
             battery.activity_end = end
             if end > battery.accounted_until:
                 battery.accounted_until = end
-        else:  # taken back: those frames never left (that time is quiet again)
+        elif dt < 0:  # taken back: those frames never left (that time is quiet again)
             battery.activity_end += dt
             battery.accounted_until += dt
         joules = dt * (radio.tx_w if direction == 0 else radio.rx_w)

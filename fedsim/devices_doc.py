@@ -8,10 +8,10 @@ table drifts the first time one is re-measured.
 from __future__ import annotations
 
 import dataclasses
-import sys
 from pathlib import Path
 
 from fedsim.devices import BUILTIN_DEVICES, DEVICE_KEYS, DeviceProfile
+from fedsim.doc_block import rewrite_block, rewrite_from_argv
 
 __all__ = ["BEGIN", "END", "markdown", "update"]
 
@@ -65,17 +65,8 @@ def markdown() -> str:
 
 def update(path: Path) -> bool:
     """Rewrite the generated block of `path`; True if it changed."""
-    text = path.read_text(encoding="utf-8")
-    head, sep, rest = text.partition(BEGIN)
-    if not sep:
-        raise SystemExit(f"{path}: no {BEGIN!r} marker")
-    _, _, tail = rest.partition(END)
-    new = f"{head}{BEGIN}\n\n{markdown()}\n{END}{tail}"
-    if new != text:
-        path.write_text(new, encoding="utf-8")
-    return new != text
+    return rewrite_block(path, BEGIN, END, markdown())
 
 
 if __name__ == "__main__":
-    target = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/topology.md")
-    print(f"{target}: {'updated' if update(target) else 'up to date'}")
+    rewrite_from_argv(update, "docs/topology.md")

@@ -41,7 +41,7 @@ from fedsim.net.transport import EmulatedConnector, EmulatedSite, Wire
 from fedsim.record.dropouts import dropout_cells, never_contributed
 from fedsim.record.fingerprint import code_fingerprint
 from fedsim.record.ledger import RoundLedger, ledger_rows, ledger_summary, link_cells
-from fedsim.record.recorder import Recorder
+from fedsim.record.recorder import Recorder, round_row
 from fedsim.record.schema import ClientRow, LedgerRow, LinkRow, RoundRow, Summary, TimelineRow
 from fedsim.record.writer import write_json, write_run
 from fedsim.rng import Streams
@@ -381,23 +381,7 @@ def _simulate(
         round_ledger.close(str(rec.round), loop.time())
         delta = {k: now[k] - totals[k] for k in now}
         totals.update(now)
-        row = RoundRow(
-            round=rec.round,
-            sim_time_s=rec.end_s,
-            selected=rec.selected,
-            reported=rec.reported,
-            failed=rec.failed,
-            accepted=int(rec.accepted),
-            deployed_version=rec.deployed_version,
-            bytes_up=delta["up"],
-            bytes_down=delta["down"],
-            wire_bytes_up=delta["wire_up"],
-            wire_bytes_down=delta["wire_down"],
-            metric=rec.metric,
-            failed_causes=dict(rec.failed_causes),
-            candidate_metric=rec.candidate_metric,
-            federated_metric=rec.metrics.get("federated_metric"),
-        )
+        row = round_row(rec, rec.end_s, delta)
         recorder.add_round(row, rec.failed_causes)
         if progress is not None:
             online = sum(1 for d in devices if net.is_path_up(d.name))

@@ -6,11 +6,12 @@ when the README's block differs from `markdown()`.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import click
+
+from fedsim.doc_block import rewrite_block, rewrite_from_argv
 
 __all__ = ["BEGIN", "END", "commands", "markdown", "update"]
 
@@ -65,17 +66,8 @@ def markdown() -> str:
 
 def update(path: Path) -> bool:
     """Rewrite the generated block of `path`; True if it changed."""
-    text = path.read_text(encoding="utf-8")
-    head, found, rest = text.partition(BEGIN)
-    if not found:
-        raise SystemExit(f"{path}: no {BEGIN!r} line to write under")
-    _, _, tail = rest.partition(END)
-    new = f"{head}{BEGIN}\n\n{markdown()}\n{END}{tail}"
-    if new != text:
-        path.write_text(new, encoding="utf-8")
-    return new != text
+    return rewrite_block(path, BEGIN, END, markdown())
 
 
 if __name__ == "__main__":
-    target = Path(sys.argv[1] if len(sys.argv) > 1 else "README.md")
-    print(f"{target}: {'updated' if update(target) else 'up to date'}")
+    rewrite_from_argv(update, "README.md")

@@ -25,6 +25,7 @@ from aiohttp import web
 from fedsim.fl.engine import RoundRecord
 from fedsim.record.dropouts import dropout_cells, never_contributed
 from fedsim.record.fingerprint import code_fingerprint
+from fedsim.record.recorder import round_row
 from fedsim.record.schema import ClientRow, LinkRow, RoundRow, Summary, TimelineRow
 from fedsim.record.tables import write_json, write_summary, write_table
 from fedsim.scenario import Scenario
@@ -76,23 +77,7 @@ class DeploymentResults:
     def round_done(self, rec: RoundRecord) -> None:
         delta = {k: self.totals[k] - self._at_last_round[k] for k in _KEYS}
         self._at_last_round = dict(self.totals)
-        row = RoundRow(
-            round=rec.round,
-            sim_time_s=time.time() - self.t0,
-            selected=rec.selected,
-            reported=rec.reported,
-            failed=rec.failed,
-            accepted=int(rec.accepted),
-            deployed_version=rec.deployed_version,
-            bytes_up=delta["up"],
-            bytes_down=delta["down"],
-            wire_bytes_up=delta["wire_up"],
-            wire_bytes_down=delta["wire_down"],
-            metric=rec.metric,
-            failed_causes=dict(rec.failed_causes),
-            candidate_metric=rec.candidate_metric,
-            federated_metric=rec.metrics.get("federated_metric"),
-        )
+        row = round_row(rec, time.time() - self.t0, delta)
         self.rows.append(dataclasses.asdict(row))
         if self.store is not None:
             self.store.put_json(

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from fedsim.net.link import Hop, LinkCounters, split_taken
+from fedsim.net.link import Hop, LinkCounters, split_taken, take_back
 from fedsim.net.tcp import reverse_path
 
 __all__ = ["DOWN", "UP", "DatagramPath", "UdpParams"]
@@ -217,14 +217,7 @@ class DatagramPath:
         `left` still fires), the wire bytes booked past now are taken back."""
         self.tracked = False
         now = self.env.now
-        for c, w, n, parts, lost in list(self.booked_parts_after(now)):
-            c.wire_bytes -= w
-            c.packets -= n
-            c.data_bytes -= parts[0]
-            c.header_bytes -= parts[1]
-            c.control_bytes -= parts[2]
-            c.retx_bytes -= parts[3]
-            c.lost_bytes -= lost
+        take_back(self.booked_parts_after(now))
         self._on_air.clear()
         for dg in list(self._in_flight):
             dg.alive = False

@@ -64,7 +64,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from fedsim.net.link import Hop, Link, LinkCounters, Transmitter, split_taken
+from fedsim.net.link import Hop, Link, LinkCounters, Transmitter, split_taken, take_back
 from fedsim.net.tcp import OPEN, Cubic, RtoEstimator, TcpParams, TcpSender, path_mtu, reverse_path
 
 __all__ = ["FlowChannel", "lossless_transfer_time", "wire_booked_after"]
@@ -947,14 +947,7 @@ class FlowChannel:
     def _take_back(self, now: float) -> None:
         """The path broke at `now`: wire bytes and packets booked for after it are taken
         back. Payload stays: it counts what the application handed to the network."""
-        for c, w, n, parts, lost in list(self.booked_parts_after(now)):
-            c.wire_bytes -= w
-            c.packets -= n
-            c.data_bytes -= parts[0]
-            c.header_bytes -= parts[1]
-            c.control_bytes -= parts[2]
-            c.retx_bytes -= parts[3]
-            c.lost_bytes -= lost
+        take_back(self.booked_parts_after(now))
         self._ahead.clear()
 
     def _at(self, t: float, fn: Any) -> None:

@@ -8,7 +8,7 @@ transmitter object, so contention needs no extra machinery.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -18,6 +18,7 @@ from fedsim.net.bookings import GapIndex, ReadyFrontier
 
 __all__ = [
     "WIRE_PARTS",
+    "Booked",
     "Hop",
     "Jitter",
     "Link",
@@ -26,6 +27,7 @@ __all__ = [
     "NoLoss",
     "Transmitter",
     "split_taken",
+    "take_back",
 ]
 
 WIRE_PARTS = ("data_bytes", "header_bytes", "control_bytes", "retx_bytes")
@@ -200,3 +202,21 @@ def split_taken(total: int, parts: tuple[int, ...], frac: float) -> list[int]:
         i = max(range(len(parts)), key=lambda k: parts[k])
         out[i] += rest
     return out
+
+
+Booked = tuple["LinkCounters", int, int, list[int], int]
+"""What a channel booked on a link direction for after some instant: (counters, wire
+bytes, packets, the wire bytes by `WIRE_PARTS`, the lost bytes among them)."""
+
+
+def take_back(booked: Iterable[Booked]) -> None:
+    """A path broke: what its channel had booked for after the break never went out.
+    Payload stays (it counts what the application handed to the network)."""
+    for c, w, n, parts, lost in list(booked):
+        c.wire_bytes -= w
+        c.packets -= n
+        c.data_bytes -= parts[0]
+        c.header_bytes -= parts[1]
+        c.control_bytes -= parts[2]
+        c.retx_bytes -= parts[3]
+        c.lost_bytes -= lost

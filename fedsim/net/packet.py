@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from fedsim.net.link import Hop, LinkCounters, Transmitter, split_taken
+from fedsim.net.link import Hop, LinkCounters, Transmitter, split_taken, take_back
 from fedsim.net.tcp import (
     Cubic,
     RtoEstimator,
@@ -330,14 +330,7 @@ class PacketChannel:
     def _take_back(self, now: float) -> None:
         """The path broke at `now`: frames booked to go out after it never did (payload
         stays: it counts what the application handed to the network)."""
-        for c, w, n, parts, lost in list(self.booked_parts_after(now)):
-            c.wire_bytes -= w
-            c.packets -= n
-            c.data_bytes -= parts[0]
-            c.header_bytes -= parts[1]
-            c.control_bytes -= parts[2]
-            c.retx_bytes -= parts[3]
-            c.lost_bytes -= lost
+        take_back(self.booked_parts_after(now))
         self._on_air.clear()
 
     # -- the wire --------------------------------------------------------------------------------

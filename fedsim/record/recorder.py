@@ -8,12 +8,13 @@ path up/down from the network) with the simulated time read from a clock.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from fedsim.record.schema import RoundRow, TimelineRow
 
-__all__ = ["Interval", "Recorder", "RoundRow"]
+__all__ = ["Interval", "Recorder", "RoundRow", "round_row"]
 
 
 @dataclass
@@ -101,3 +102,26 @@ class Recorder:
     def timeline_rows(self) -> list[TimelineRow]:
         """The timeline as timeline.csv rows."""
         return [TimelineRow(**vars(iv)) for iv in self.timeline]
+
+
+def round_row(rec: Any, sim_time_s: float, delta: Mapping[str, int]) -> RoundRow:
+    """rounds.csv's row for an engine's `RoundRecord`: what the round did, at
+    `sim_time_s`, with the bytes (`up`, `down`, `wire_up`, `wire_down`) it moved. One
+    builder for a simulation and a deployment, so their folders compare."""
+    return RoundRow(
+        round=rec.round,
+        sim_time_s=sim_time_s,
+        selected=rec.selected,
+        reported=rec.reported,
+        failed=rec.failed,
+        accepted=int(rec.accepted),
+        deployed_version=rec.deployed_version,
+        bytes_up=delta["up"],
+        bytes_down=delta["down"],
+        wire_bytes_up=delta["wire_up"],
+        wire_bytes_down=delta["wire_down"],
+        metric=rec.metric,
+        failed_causes=dict(rec.failed_causes),
+        candidate_metric=rec.candidate_metric,
+        federated_metric=rec.metrics.get("federated_metric"),
+    )

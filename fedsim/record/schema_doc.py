@@ -6,9 +6,9 @@ Why generated: a hand-kept column list drifts from what the writer writes; a tes
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
+from fedsim.doc_block import rewrite_block, rewrite_from_argv
 from fedsim.record.schema import DROPOUT_CAUSES, LEDGER_SCOPES, TABLES, columns
 
 __all__ = ["BEGIN", "END", "markdown", "update"]
@@ -56,15 +56,8 @@ def markdown() -> str:
 
 def update(path: Path) -> bool:
     """Rewrite the generated block of `path`; True if it changed."""
-    text = path.read_text(encoding="utf-8")
-    head, _, rest = text.partition(BEGIN)
-    _, _, tail = rest.partition(END)
-    new = f"{head}{BEGIN}\n\n{markdown()}\n{END}{tail}"
-    if new != text:
-        path.write_text(new, encoding="utf-8")
-    return new != text
+    return rewrite_block(path, BEGIN, END, markdown())
 
 
 if __name__ == "__main__":
-    target = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/results.md")
-    print(f"{target}: {'updated' if update(target) else 'up to date'}")
+    rewrite_from_argv(update, "docs/results.md")

@@ -16,6 +16,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -26,45 +27,63 @@ __all__ = ["measure_phases", "phase_table"]
 _DRIVER = r"""
 import json, sys, time
 t0 = time.perf_counter()
-import fedsim.cli, fedsim.run, fedsim.scenario
-phases = {"imports": time.perf_counter() - t0}
-import fedsim.run as run_module
+import fedsim.cli
+phases = {"imports: CLI": time.perf_counter() - t0}
+t = time.perf_counter()
+import fedsim.run as run_module, fedsim.scenario as scenario_module
+phases["imports: run path"] = time.perf_counter() - t
+folders = []
 
-def timed(owner, attr, phase):
+def timed(owner, attr, phase, keep=None):
     inner = getattr(owner, attr)
     def wrapper(*a, **k):
         t = time.perf_counter()
         try:
-            return inner(*a, **k)
+            out = inner(*a, **k)
+            if keep is not None:
+                keep.append(out)
+            return out
         finally:
             phases[phase] = phases.get(phase, 0.0) + time.perf_counter() - t
     setattr(owner, attr, wrapper)
 
-timed(run_module, "prepare_scenario", "setup: topology")
+timed(scenario_module, "prepare_scenario", "topology file")
 timed(run_module, "simulate", "simulation (incl. task setup)")
 timed(run_module, "write_run", "results files")
 timed(run_module, "_write_audit", "audit")
 timed(run_module, "_write_plots", "plots")
 timed(run_module, "_write_report", "report.html")
+timed(run_module, "run_scenario", "run_scenario", folders)
 t = time.perf_counter()
 code = fedsim.cli.main(sys.argv[1:])
 phases["total (from first import)"] = time.perf_counter() - t0
-heavy = ("matplotlib", "sklearn", "sklearn.datasets", "numba", "aiohttp", "rich")
-print("PHASES " + json.dumps({"phases": phases, "code": code,
+phases.pop("run_scenario", None)
+if folders:
+    summary = json.loads((folders[-1] / "summary.json").read_text())
+    phases["  of which event loop"] = summary["wall_time_s"]
+    phases["  of which set-up + collection"] = (
+        phases["simulation (incl. task setup)"] - summary["wall_time_s"])
+heavy = ("matplotlib", "sklearn", "sklearn.datasets", "scipy", "numba", "aiohttp", "rich",
+         "pydantic")
+print("PHASES " + json.dumps({"phases": phases, "code": code, "cpu_s": time.process_time(),
       "modules": [m for m in heavy if m in sys.modules]}))
 """
 
 
 def measure_phases(args: list[str]) -> dict:
     """Phase times of `fedsim run ARGS` in a fresh interpreter."""
+    t = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-c", _DRIVER, "run", *args],
         capture_output=True, text=True, cwd=ROOT, check=False,
     )  # fmt: skip
+    wall = time.perf_counter() - t
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("PHASES ")]
     if not lines:
         raise RuntimeError(f"fedsim run {' '.join(args)} failed:\n{proc.stderr[-2000:]}")
-    return json.loads(lines[-1][len("PHASES ") :])
+    result = json.loads(lines[-1][len("PHASES ") :])
+    result["phases"]["process wall (start to exit)"] = wall
+    return result
 
 
 def phase_table(result: dict) -> str:
@@ -78,6 +97,11 @@ def phase_table(result: dict) -> str:
     rows.append(f"plots + report / simulation: {drawn / sim:.2f}; "
                 f"everything but the simulation / simulation: "
                 f"{(phases['total (from first import)'] - sim) / sim:.2f}")  # fmt: skip
+    loop = phases.get("  of which event loop")
+    if loop is not None:
+        rows.append(f"process wall - event loop: "
+                    f"{phases['process wall (start to exit)'] - loop:.2f} s; "
+                    f"process CPU {result['cpu_s']:.2f} s")  # fmt: skip
     rows.append(f"heavy modules imported: {', '.join(result['modules']) or 'none'}")
     return "\n".join(rows)
 

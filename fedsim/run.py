@@ -50,6 +50,7 @@ from fedsim.tasks.adversary import choose_adversaries, parse_adversaries, wrap
 from fedsim.tasks.registry import build_task
 
 if TYPE_CHECKING:
+    from fedsim.record.plot_workers import PlotWorkers
     from fedsim.record.runs import RunData
 
 __all__ = [
@@ -657,6 +658,7 @@ def run_scenario(
     audit: bool = True,
     scenario: Scenario | None = None,
     last_in_process: bool = False,
+    plotter: PlotWorkers | None = None,
 ) -> Path:
     """Load, run and write one topology file; return the run folder. `scenario` is the
     file already prepared (`prepare_scenario` with the same overrides and seed), so a
@@ -670,7 +672,10 @@ def run_scenario(
     written, so they can be looked at.
 
     `last_in_process`: the caller exits after this (the CLI); the run's objects are
-    never collected (see `_quiet_gc`)."""
+    never collected (see `_quiet_gc`).
+
+    `plotter`: helper processes that draw the figures (`fedsim run`; see
+    fedsim.record.plot_workers); without it they are drawn in this process."""
     if scenario is None:
         scenario = prepare_scenario(path, overrides, seed, warn=print_warning)
     display: Any = contextlib.nullcontext()
@@ -702,14 +707,20 @@ def run_scenario(
     if plots:
         from fedsim.record.runs import load_run
 
+        if plotter is not None:
+            plotter.start(out)  # they draw while this process reads the tables back
         written = load_run(out)  # read back once: plots and report show what is on disk
-        figures = _write_plots(written, plot_formats)
+        figures = _write_plots(written, plot_formats, plotter)
         _write_report(written, [p for p in figures if p.suffix == ".svg"])
     return out
 
 
-def _write_plots(run: RunData, formats: Sequence[str]) -> list[Path]:
+def _write_plots(
+    run: RunData, formats: Sequence[str], plotter: PlotWorkers | None = None
+) -> list[Path]:
     """plots/: each figure drawn once per format; SVG always (report.html inlines it)."""
+    if plotter is not None:
+        return plotter.finish()
     from fedsim.record.plots import plot_run  # matplotlib only when asked
 
     return plot_run(run, run.path / "plots", ["svg", *(f for f in formats if f != "svg")])

@@ -58,6 +58,12 @@ def run_command(
 
     # Prepared once, before the heavy imports: a bad file fails in milliseconds.
     scenario = prepare_scenario(topology, list(overrides), seed, warn=print_warning)
+    formats = ("svg", "png") if png else ("svg",)
+    plotter = None
+    if not no_plots:  # helpers import matplotlib on another core while the run computes
+        from fedsim.record.plot_workers import start_plot_workers
+
+        plotter = start_plot_workers(formats)
     from fedsim.audit import AuditError
     from fedsim.run import run_scenario
 
@@ -70,14 +76,18 @@ def run_command(
             out_root=Path(out),
             progress=not quiet,
             plots=not no_plots,
-            plot_formats=("svg", "png") if png else ("svg",),
+            plot_formats=formats,
             audit=not no_audit,
             last_in_process=True,
+            plotter=plotter,
         )
     except AuditError as exc:
         if exc.folder is not None:
             print(f"results: {exc.folder} (see audit.json)")
         raise
+    finally:
+        if plotter is not None:
+            plotter.close()
     _print_summary(folder)
     # Results are written: the interpreter's exit need not scan the run's objects
     # for cycles once more (seconds at 10,000 devices).

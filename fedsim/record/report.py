@@ -11,19 +11,21 @@ import json
 from collections.abc import Callable, Sequence
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from fedsim.record.compare import CompareTable, compare_runs, format_value
-from fedsim.record.html import html_page, html_table
+from fedsim.record.html import html_page, html_table, inline_svg
 from fedsim.record.participation import participation_html
-from fedsim.record.plots import comparison_figures, figure_svg, inline_svg, run_figures
 from fedsim.record.report_ledger import ledger_html
 from fedsim.record.runs import RunData, load_run
 from fedsim.record.schema import Record
 from fedsim.record.tables import format_causes
 from fedsim.record.topology_svg import topology_svg
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "figures_html",
@@ -43,10 +45,16 @@ def figures_html(figures: Sequence[tuple[str, Any]]) -> str:
     already rendered (a run's plots/*.svg: drawing a figure twice is the slow part)."""
     blocks = [
         f'<figure id="fig-{escape(stem)}"{_WIDE if stem in WIDE_FIGURES else ""}>'
-        f"{fig if isinstance(fig, str) else figure_svg(fig)}</figure>"
+        f"{fig if isinstance(fig, str) else _figure_svg(fig)}</figure>"
         for stem, fig in figures
     ]
     return f'<div class="figs">{"".join(blocks)}</div>'
+
+
+def _figure_svg(fig: Figure) -> str:
+    from fedsim.record.plots import figure_svg  # matplotlib only to draw, not to inline
+
+    return figure_svg(fig)
 
 
 def _rows_table(rows: Sequence[Record], title: str, open_: bool = False) -> str:
@@ -140,7 +148,7 @@ def _run_body(
         f'<p class="sub">{escape(sub)} — {escape(str(run.path))}</p>',
         _cards(run),
         f"<{h2}>Plots</{h2}>",
-        figures_html(run_figures(run) if figures is None else figures),
+        figures_html(_drawn(run) if figures is None else figures),
     ]
     for heading, render in RUN_SECTIONS:
         body = render(run)
@@ -150,6 +158,12 @@ def _run_body(
         attr = f' id="{escape(anchor)}"' if anchor else ""
         parts += [f"<{h2}{attr}>{escape(heading)}</{h2}>", body]
     return "\n".join(parts)
+
+
+def _drawn(run: RunData) -> list[tuple[str, Figure]]:
+    from fedsim.record.plots import run_figures
+
+    return run_figures(run)
 
 
 def write_report(run_dir: str | Path | RunData, svg_files: Sequence[Path] | None = None) -> Path:
@@ -182,6 +196,12 @@ def compare_table_html(table: CompareTable) -> str:
     return warn + note + html_table(headers, rows, "compare")
 
 
+def _comparison_drawn(runs: Sequence[RunData]) -> list[tuple[str, Figure]]:
+    from fedsim.record.plots import comparison_figures
+
+    return comparison_figures(runs)
+
+
 def write_comparison_report(run_dirs: Sequence[str | Path], out_dir: str | Path) -> Path:
     """Write `<out_dir>/report.html` comparing the runs (first = baseline); returns its path."""
     table = compare_runs(run_dirs)
@@ -192,7 +212,7 @@ def write_comparison_report(run_dirs: Sequence[str | Path], out_dir: str | Path)
         f'<p class="sub">{len(table.runs)} runs: {escape(", ".join(table.labels))}</p>',
         compare_table_html(table),
         "<h2>Plots</h2>",
-        figures_html(comparison_figures(table.runs)),
+        figures_html(_comparison_drawn(table.runs)),
         "<h2>Runs</h2>",
     ]
     parts += [

@@ -708,10 +708,11 @@ def run_scenario(
         from fedsim.record.runs import load_run
 
         if plotter is not None:
-            plotter.start(out)  # they draw while this process reads the tables back
+            plotter.start(out)  # they draw while this process builds the report's page
         written = load_run(out)  # read back once: plots and report show what is on disk
+        report = _start_report(written)
         figures = _write_plots(written, plot_formats, plotter)
-        _write_report(written, [p for p in figures if p.suffix == ".svg"])
+        _write_report(report, [p for p in figures if p.suffix == ".svg"])
     return out
 
 
@@ -726,10 +727,15 @@ def _write_plots(
     return plot_run(run, run.path / "plots", ["svg", *(f for f in formats if f != "svg")])
 
 
-def _write_report(run: RunData, svg_files: list[Path]) -> None:
-    from fedsim.record.report import write_report
+def _start_report(run: RunData) -> Callable[[list[Path]], Path]:
+    """report.html but its figures (fedsim.record.report.report_awaiting_figures)."""
+    from fedsim.record.report import report_awaiting_figures
 
-    write_report(run, svg_files)
+    return report_awaiting_figures(run)
+
+
+def _write_report(report: Callable[[list[Path]], Path], svg_files: list[Path]) -> None:
+    report(svg_files)
 
 
 def _write_audit(out: Path, result: RunResult | None) -> None:

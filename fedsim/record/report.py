@@ -31,6 +31,7 @@ __all__ = [
     "figures_html",
     "html_page",
     "html_table",
+    "report_awaiting_figures",
     "write_comparison_report",
     "write_report",
 ]
@@ -132,6 +133,12 @@ def _tables(run: RunData) -> str:
 def _run_body(
     run: RunData, level: int = 1, figures: Sequence[tuple[str, str]] | None = None
 ) -> str:
+    return _run_body_around(run, level)(figures_html(_drawn(run) if figures is None else figures))
+
+
+def _run_body_around(run: RunData, level: int = 1) -> Callable[[str], str]:
+    """Everything of a run's section but its figures, rendered now; the result puts the
+    figures' HTML in place (so the page can be built while the figures are drawn)."""
     h, h2 = f"h{level}", f"h{level + 1}"
     s = run.summary
     sub = " · ".join(
@@ -143,21 +150,21 @@ def _run_body(
             f"seed {s.seed}",
         )
     )
-    parts = [
+    head = [
         f"<{h}>{escape(run.name)}</{h}>",
         f'<p class="sub">{escape(sub)} — {escape(str(run.path))}</p>',
         _cards(run),
         f"<{h2}>Plots</{h2}>",
-        figures_html(_drawn(run) if figures is None else figures),
     ]
+    tail: list[str] = []
     for heading, render in RUN_SECTIONS:
         body = render(run)
         if not body:
             continue  # e.g. no ledger.csv in an older run's folder
         anchor = heading.lower().replace(" ", "-") if level == 1 else ""
         attr = f' id="{escape(anchor)}"' if anchor else ""
-        parts += [f"<{h2}{attr}>{escape(heading)}</{h2}>", body]
-    return "\n".join(parts)
+        tail += [f"<{h2}{attr}>{escape(heading)}</{h2}>", body]
+    return lambda figures: "\n".join([*head, figures, *tail])
 
 
 def _drawn(run: RunData) -> list[tuple[str, Figure]]:
@@ -172,11 +179,26 @@ def write_report(run_dir: str | Path | RunData, svg_files: Sequence[Path] | None
     `svg_files`: the run's figures just written by `plot_run` (in figure order), inlined
     as they are instead of drawn again; without them the figures are drawn here."""
     run = run_dir if isinstance(run_dir, RunData) else load_run(run_dir)
-    figures = None
-    if svg_files is not None:
+    if svg_files is None:
+        return _write_page(run, _run_body(run))
+    return report_awaiting_figures(run)(svg_files)
+
+
+def report_awaiting_figures(run: RunData) -> Callable[[Sequence[Path]], Path]:
+    """report.html built now but for its figures; call the result with the SVG files (in
+    figure order) once they are written: `fedsim run` builds the page while its plot
+    helpers draw. The file is the one `write_report(run, svg_files)` writes."""
+    body = _run_body_around(run)
+
+    def finish(svg_files: Sequence[Path]) -> Path:
         figures = [(p.stem, inline_svg(p.read_text(encoding="utf-8"))) for p in svg_files]
+        return _write_page(run, body(figures_html(figures)))
+
+    return finish
+
+
+def _write_page(run: RunData, body: str) -> Path:
     out = run.path / "report.html"
-    body = _run_body(run, figures=figures)
     out.write_text(html_page(f"fedsim report — {run.name}", body), encoding="utf-8")
     return out
 

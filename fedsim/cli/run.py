@@ -58,15 +58,15 @@ def run_command(
 
     # Prepared once, before the heavy imports: a bad file fails in milliseconds.
     scenario = prepare_scenario(topology, list(overrides), seed, warn=print_warning)
-    formats = ("svg", "png") if png else ("svg",)
-    plotter = None
-    if not no_plots:  # helpers import matplotlib on another core while the run computes
-        from fedsim.record.plot_workers import start_plot_workers
-
-        plotter = start_plot_workers(formats)
     from fedsim.audit import AuditError
     from fedsim.run import run_scenario
 
+    formats = ("svg", "png") if png else ("svg",)
+    plotter = None
+    if not no_plots:  # after our imports: it imports matplotlib on the other core
+        from fedsim.record.plot_workers import start_plot_workers
+
+        plotter = start_plot_workers(formats)
     try:
         folder = run_scenario(
             topology,

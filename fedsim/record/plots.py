@@ -89,6 +89,9 @@ _RC = {
     "axes.grid": True,
     "grid.alpha": 0.3,
     "font.size": 9,
+    # Titles at a fixed height: no figure has decorations above its axes, and matplotlib
+    # would measure every tick label of every axis to find that out (~15 % of a figure).
+    "axes.titley": 1.0,
 }
 _SVG_META = {"Date": None, "Creator": None, "Format": None, "Type": None}
 MAX_TIMELINE_CLIENTS = 80

@@ -26,18 +26,20 @@ __all__ = ["measure_phases", "phase_table"]
 
 _DRIVER = r"""
 import json, sys, time
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 import fedsim.cli
 phases = {"imports: CLI": time.perf_counter() - t0}
-t = time.perf_counter()
+cpu = {"imports: CLI": time.process_time() - c0}
+t, c = time.perf_counter(), time.process_time()
 import fedsim.run as run_module, fedsim.scenario as scenario_module
 phases["imports: run path"] = time.perf_counter() - t
+cpu["imports: run path"] = time.process_time() - c
 folders = []
 
 def timed(owner, attr, phase, keep=None):
     inner = getattr(owner, attr)
     def wrapper(*a, **k):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         try:
             out = inner(*a, **k)
             if keep is not None:
@@ -45,32 +47,36 @@ def timed(owner, attr, phase, keep=None):
             return out
         finally:
             phases[phase] = phases.get(phase, 0.0) + time.perf_counter() - t
+            cpu[phase] = cpu.get(phase, 0.0) + time.process_time() - c
     setattr(owner, attr, wrapper)
 
+import asyncio
+import fedsim.record.runs as runs_module
 timed(scenario_module, "prepare_scenario", "topology file")
 timed(run_module, "simulate", "simulation (incl. task setup)")
+timed(asyncio.Runner, "run", "  of which event loop")
 timed(run_module, "write_run", "results files")
 timed(run_module, "_write_audit", "audit")
-import fedsim.record.runs as runs_module
 timed(runs_module, "load_run", "read back (+ report page)")
 if hasattr(run_module, "_start_report"):  # the page is built while plot helpers draw
     timed(run_module, "_start_report", "read back (+ report page)")
 timed(run_module, "_write_plots", "plots (drawn or awaited)")
 timed(run_module, "_write_report", "report.html")
 timed(run_module, "run_scenario", "run_scenario", folders)
-t = time.perf_counter()
 code = fedsim.cli.main(sys.argv[1:])
 phases["total (from first import)"] = time.perf_counter() - t0
+cpu["total (from first import)"] = time.process_time() - c0
 phases.pop("run_scenario", None)
-if folders:
-    summary = json.loads((folders[-1] / "summary.json").read_text())
-    phases["  of which event loop"] = summary["wall_time_s"]
-    phases["  of which set-up + collection"] = (
-        phases["simulation (incl. task setup)"] - summary["wall_time_s"])
+sim, loop = "simulation (incl. task setup)", "  of which event loop"
+if loop in phases:
+    phases["  of which set-up + collection"] = phases[sim] - phases[loop]
+    cpu["  of which set-up + collection"] = cpu[sim] - cpu[loop]
+    phases[loop] = phases.pop(loop)  # after the simulation in the table
+    cpu[loop] = cpu.pop(loop)
 heavy = ("matplotlib", "sklearn", "sklearn.datasets", "scipy", "numba", "aiohttp", "rich",
          "pydantic")
-print("PHASES " + json.dumps({"phases": phases, "code": code, "cpu_s": time.process_time(),
-      "modules": [m for m in heavy if m in sys.modules]}))
+print("PHASES " + json.dumps({"phases": phases, "cpu": cpu, "code": code,
+      "cpu_s": time.process_time(), "modules": [m for m in heavy if m in sys.modules]}))
 """
 
 
@@ -91,12 +97,14 @@ def measure_phases(args: list[str]) -> dict:
 
 
 def phase_table(result: dict) -> str:
-    """Seconds per phase and each phase as a ratio of the simulation."""
-    phases = result["phases"]
+    """Seconds per phase (wall, and this process's CPU: the plot helper's is not in it)
+    and each phase as a ratio of the simulation."""
+    phases, cpu = result["phases"], result.get("cpu", {})
     sim = phases.get("simulation (incl. task setup)", 0.0) or 1e-9
-    rows = [f"{'phase':32s} {'wall s':>8s} {'/ simulation':>13s}"]
+    rows = [f"{'phase':32s} {'wall s':>8s} {'cpu s':>7s} {'/ simulation':>13s}"]
     for name, secs in phases.items():
-        rows.append(f"{name:32s} {secs:8.2f} {secs / sim:13.2f}")
+        used = f"{cpu[name]:7.2f}" if name in cpu else " " * 7
+        rows.append(f"{name:32s} {secs:8.2f} {used} {secs / sim:13.2f}")
     drawn = sum(v for k, v in phases.items() if k.startswith(("plots", "report", "read back")))
     rows.append(f"plots + report / simulation: {drawn / sim:.2f}; "
                 f"everything but the simulation / simulation: "

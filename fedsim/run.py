@@ -703,12 +703,14 @@ def run_scenario(
         summary=result.summary,
         ledger=result.ledger,
     )
+    if plots and plotter is not None:
+        plotter.prepare(out)  # it reads the tables and builds the figures meanwhile ...
     _write_audit(out, result if audit else None)  # before plots: a broken run gets none
     if plots:
         from fedsim.record.runs import load_run
 
         if plotter is not None:
-            plotter.start(out)  # they draw while this process builds the report's page
+            plotter.start()  # ... and writes them while this process builds the page
         written = load_run(out)  # read back once: plots and report show what is on disk
         report = _start_report(written)
         figures = _write_plots(written, plot_formats, plotter)

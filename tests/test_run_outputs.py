@@ -104,19 +104,29 @@ def test_plot_helper_reports_a_bad_folder_in_one_line(tmp_path: Path) -> None:
     from fedsim.record.plot_workers import FIGURE_SHARES, PlotWorkers
 
     helper = PlotWorkers(["svg"], FIGURE_SHARES)
-    helper.start(tmp_path / "gone")
+    helper.prepare(tmp_path / "gone")
+    helper.start()
     with pytest.raises(FedsimError) as caught:
         helper.finish()
     assert str(caught.value) == f"no run folder at {tmp_path / 'gone'}"
 
 
-def test_plot_helper_ends_with_a_run_that_failed() -> None:
+def test_plot_helper_writes_nothing_for_a_run_that_failed(tmp_path: Path) -> None:
+    """The helper reads the run and builds its figures while the run is audited; a run
+    that fails (no `start`) gets no plots, and the helper does not outlive it."""
     from fedsim.record.plot_workers import FIGURE_SHARES, PlotWorkers
 
+    run = write_synthetic_run(tmp_path, name="a")
     with PlotWorkers(["svg"], FIGURE_SHARES) as helper:
         proc = helper._proc
+        helper.prepare(run)
     assert proc is not None
-    assert proc.poll() is not None  # killed, not left waiting
+    assert proc.poll() is not None
+    assert not (run / "plots").exists()
+    with PlotWorkers(["svg"], FIGURE_SHARES) as helper:  # killed before any job
+        proc = helper._proc
+    assert proc is not None
+    assert proc.poll() is not None
 
 
 def test_one_core_draws_in_process(monkeypatch: pytest.MonkeyPatch) -> None:

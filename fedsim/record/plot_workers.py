@@ -12,6 +12,7 @@ it never outlives the run.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -21,11 +22,17 @@ import sys
 import tempfile
 import traceback
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, TYPE_CHECKING, Any
 
 from fedsim.errors import FedsimError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from fedsim.record.runs import RunData
 
 __all__ = ["FIGURE_SHARES", "PlotWorkers", "start_plot_workers"]
 
@@ -51,23 +58,35 @@ class PlotWorkers:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         self._out: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
         self._err: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
+        self._prepared = False
         self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
             [sys.executable, "-m", "fedsim.record.plot_workers", *self.formats],
             stdin=subprocess.PIPE, stdout=self._out, stderr=self._err, env=env,
         )  # fmt: skip
 
-    def start(self, folder: Path) -> None:
-        """Hand the helper the run folder; it draws while we go on."""
-        if self._proc is None or self._proc.stdin is None:
-            return
+    def prepare(self, folder: Path) -> None:
+        """The run's tables are written: the helper reads them and builds the figures
+        (while the run is audited), and writes nothing until `start`."""
         job = {
             "folder": str(Path(folder).resolve()),
             "shares": self.shares,
             "formats": self.formats,
         }
+        self._send(json.dumps(job))
+
+    def start(self) -> None:
+        """The run passed its audit: write the figures while we go on."""
+        self._send("draw")
+        if self._proc is not None and self._proc.stdin is not None:
+            with contextlib.suppress(BrokenPipeError):
+                self._proc.stdin.close()
+
+    def _send(self, line: str) -> None:
+        if self._proc is None or self._proc.stdin is None or self._proc.stdin.closed:
+            return
         try:
-            self._proc.stdin.write((json.dumps(job) + "\n").encode())
-            self._proc.stdin.close()
+            self._proc.stdin.write((line + "\n").encode())
+            self._proc.stdin.flush()
         except BrokenPipeError:
             pass  # it died early; `finish` says how
 
@@ -94,16 +113,24 @@ class PlotWorkers:
         return [p for _, _, p in sorted(files)]
 
     def close(self) -> None:
-        """End the helper if it still waits (a run that failed); idempotent."""
-        if self._proc is not None:
-            if self._proc.poll() is None:
-                self._proc.kill()
-                self._proc.wait()
-            if self._proc.stdin is not None and not self._proc.stdin.closed:
+        """End the helper if the run stopped (idempotent). Before `prepare` it is killed;
+        after, it is told (end of its stdin) and waited for, so no process it forked
+        outlives the run and nothing is written."""
+        if self._proc is None:
+            return
+        if self._proc.poll() is None and not self._prepared:
+            self._proc.kill()
+        if self._proc.stdin is not None and not self._proc.stdin.closed:
+            with contextlib.suppress(BrokenPipeError):
                 self._proc.stdin.close()
-            self._proc = None
-            self._out.close()
-            self._err.close()
+        try:
+            self._proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._proc = None
+        self._out.close()
+        self._err.close()
 
     def __enter__(self) -> PlotWorkers:
         return self
@@ -122,27 +149,41 @@ def start_plot_workers(formats: Sequence[str]) -> PlotWorkers | None:
     return PlotWorkers(["svg", *(f for f in formats if f != "svg")], FIGURE_SHARES)
 
 
-def _draw(folder: Path, stems: Sequence[str], formats: Sequence[str]) -> list[list[object]]:
-    """Draw `stems` of the run in `folder`: [[figure index, path], ...]."""
-    from fedsim.record.plots import RUN_FIGURES, plot_run
+def _build(run: RunData, stems: Sequence[str]) -> list[tuple[str, Figure]]:
+    from fedsim.record.plots import run_figures
 
-    paths = plot_run(folder, folder / "plots", formats, only=stems)
-    return [[RUN_FIGURES.index(p.stem), str(p)] for p in paths]
+    return run_figures(run, only=stems)
 
 
-def _draw_forked(folder: Path, stems: Sequence[str], formats: Sequence[str]) -> tuple[int, int]:
-    """Draw `stems` in a forked child; (its pid, the read end of its result pipe)."""
-    read, write = os.pipe()
+def _save(figures: list[tuple[str, Figure]], run: RunData, formats: Sequence[str]) -> list[Any]:
+    """Write the figures into the run's plots/: [[figure index, path], ...]."""
+    from fedsim.record.plots import RUN_FIGURES, save_figure
+
+    return [
+        [RUN_FIGURES.index(stem), str(path)]
+        for stem, fig in figures
+        for path in save_figure(fig, run.path / "plots", stem, formats)
+    ]
+
+
+def _share_in_child(run: RunData, stems: Sequence[str], formats: Sequence[str]) -> _Child:
+    """Build `stems` in a forked child that writes them once told to (a byte on its go
+    pipe; end of file: the run failed its audit, nothing is written)."""
+    go_read, go_write = os.pipe()
+    result_read, result_write = os.pipe()
     pid = os.fork()
     if pid:
-        os.close(write)
-        return pid, read
-    os.close(read)
+        os.close(go_read)
+        os.close(result_write)
+        return _Child(pid, go_write, result_read)
+    os.close(go_write)
+    os.close(result_read)
     code = 0
     try:
-        result = json.dumps(_draw(folder, stems, formats)).encode()
-        with os.fdopen(write, "wb") as pipe:
-            pipe.write(result)
+        figures = _build(run, stems)
+        if os.read(go_read, 1):
+            with os.fdopen(result_write, "wb") as pipe:
+                pipe.write(json.dumps(_save(figures, run, formats)).encode())
     except FedsimError as exc:
         print(f"{_ERROR}{exc}", file=sys.stderr)
         code = 2
@@ -153,40 +194,69 @@ def _draw_forked(folder: Path, stems: Sequence[str], formats: Sequence[str]) -> 
     os._exit(code)
 
 
+@dataclass
+class _Child:
+    pid: int
+    go: int
+    result: int
+
+    def release(self, draw: bool) -> None:
+        if draw:
+            os.write(self.go, b"1")
+        os.close(self.go)
+
+    def collect(self) -> tuple[int, list[Any]]:
+        with os.fdopen(self.result, "rb") as pipe:
+            result = pipe.read()
+        code = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+        return code, json.loads(result) if code == 0 and result else []
+
+
 def _serve() -> int:
-    """The helper: import and warm up the plotting stack, wait for one job on stdin, draw
-    its shares (the first here, each other one in a forked child)."""
+    """The helper: import and warm up the plotting stack; on the first line of stdin
+    (the run folder, once its tables are written) read the run and build its figures,
+    each further share in a forked child; on the second (`draw`, once the audit passed)
+    write them. End of file instead: the run stopped, nothing is written."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's; it ends us
     gc.disable()  # a short life drawing one run: collections would only cost (~7 %)
     import io
 
     from fedsim.record.plots import warm_up
+    from fedsim.record.runs import load_run
 
     for fmt in sys.argv[1:]:
         warm_up(io.BytesIO(), fmt)
     line = sys.stdin.readline()
     if not line:
-        return 0  # the run ended without results to draw
+        return 0
     job = json.loads(line)
-    folder, formats = Path(job["folder"]), job["formats"]
-    first, *others = job["shares"]
-    children = [_draw_forked(folder, s, formats) for s in others] if hasattr(os, "fork") else []
-    if not hasattr(os, "fork"):
-        first = [stem for share in job["shares"] for stem in share]
-    code, written = 0, []
+    formats = job["formats"]
     try:
-        written = _draw(folder, first, formats)
+        run = load_run(job["folder"])
+    except FedsimError as exc:
+        print(f"{_ERROR}{exc}", file=sys.stderr)
+        return 2
+    shares = job["shares"] if hasattr(os, "fork") else [[s for sh in job["shares"] for s in sh]]
+    children = [_share_in_child(run, share, formats) for share in shares[1:]]
+    code, figures, written = 0, [], []
+    try:
+        figures = _build(run, shares[0])
     except FedsimError as exc:
         print(f"{_ERROR}{exc}", file=sys.stderr)
         code = 2
-    for pid, read in children:
-        with os.fdopen(read, "rb") as pipe:
-            result = pipe.read()
-        status = os.waitpid(pid, 0)[1]
-        child = os.waitstatus_to_exitcode(status)
-        code = code or child
-        if child == 0:
-            written += json.loads(result)
+    draw = sys.stdin.readline().strip() == "draw"
+    for child in children:
+        child.release(draw)
+    if draw and code == 0:
+        try:
+            written = _save(figures, run, formats)
+        except FedsimError as exc:
+            print(f"{_ERROR}{exc}", file=sys.stderr)
+            code = 2
+    for child in children:
+        child_code, child_written = child.collect()
+        code = code or child_code
+        written += child_written
     json.dump(written, sys.stdout)
     return code
 

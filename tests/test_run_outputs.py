@@ -50,6 +50,7 @@ def test_run_without_plots_imports_no_matplotlib(tmp_path: Path) -> None:
     assert [ln.split(":")[0] for ln in got["stdout"]] == ["results", "default (sync, fedavg)"]
     assert "matplotlib" not in got["heavy"]
     assert "sklearn" not in got["heavy"]  # digits come from the CSV, not sklearn.datasets
+    assert "rich" not in got["heavy"]  # --quiet: no progress display to draw
     (run,) = tmp_path.iterdir()
     assert (run / "summary.json").is_file()
     assert not (run / "plots").exists()

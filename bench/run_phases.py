@@ -1,11 +1,15 @@
 """Where the wall time of one `fedsim run` goes, phase by phase, as ratios.
 
 Runs `fedsim run` in a fresh interpreter (so imports count, as they do for a user) with
-a timer around each phase of `run_scenario`: imports, reading and checking the topology,
-the simulation (building the task included), writing the results, the audit, plots and
-report.html.
-Absolute times depend on the machine; what this reports is each phase against the
-simulation measured in the same process (e.g. plots / simulation).
+a timer around each phase: imports (the CLI's, then the run path's), reading and
+checking the topology, the simulation (its set-up and collection apart from the event
+loop itself, timed around `asyncio.Runner.run`), writing the results, the audit,
+reading them back (and building report.html's page), the plots (drawn here, or waited
+for from the plot helper process) and report.html; the process wall around it all.
+Each phase has its wall and this process's CPU time (on a shared machine wall also
+counts other people's work; the plot helper's CPU is not in this process's column).
+Absolute times depend on the machine; the ratios are against the simulation measured
+in the same process (e.g. plots / simulation).
 
     python bench/run_phases.py [TOPOLOGY] [--devices N --rounds R] [fedsim run flags...]
 """

@@ -50,7 +50,7 @@ from fedsim.tasks.adversary import choose_adversaries, parse_adversaries, wrap
 from fedsim.tasks.registry import build_task
 
 if TYPE_CHECKING:
-    from fedsim.record.plot_workers import PlotWorkers
+    from fedsim.record.plot_helper import PlotHelper
     from fedsim.record.runs import RunData
 
 __all__ = [
@@ -658,7 +658,7 @@ def run_scenario(
     audit: bool = True,
     scenario: Scenario | None = None,
     last_in_process: bool = False,
-    plotter: PlotWorkers | None = None,
+    plotter: PlotHelper | None = None,
 ) -> Path:
     """Load, run and write one topology file; return the run folder. `scenario` is the
     file already prepared (`prepare_scenario` with the same overrides and seed), so a
@@ -674,8 +674,8 @@ def run_scenario(
     `last_in_process`: the caller exits after this (the CLI); the run's objects are
     never collected (see `_quiet_gc`).
 
-    `plotter`: helper processes that draw the figures (`fedsim run`; see
-    fedsim.record.plot_workers); without it they are drawn in this process."""
+    `plotter`: the helper process that draws the figures (`fedsim run`; see
+    fedsim.record.plot_helper); without it they are drawn in this process."""
     if scenario is None:
         scenario = prepare_scenario(path, overrides, seed, warn=print_warning)
     display: Any = contextlib.nullcontext()
@@ -719,7 +719,7 @@ def run_scenario(
 
 
 def _write_plots(
-    run: RunData, formats: Sequence[str], plotter: PlotWorkers | None = None
+    run: RunData, formats: Sequence[str], plotter: PlotHelper | None = None
 ) -> list[Path]:
     """plots/: each figure drawn once per format; SVG always (report.html inlines it)."""
     if plotter is not None:

@@ -102,9 +102,9 @@ def test_run_draws_in_a_helper_the_files_plot_run_draws(tmp_path: Path) -> None:
 
 def test_plot_helper_reports_a_bad_folder_in_one_line(tmp_path: Path) -> None:
     from fedsim.errors import FedsimError
-    from fedsim.record.plot_workers import FIGURE_SHARES, PlotWorkers
+    from fedsim.record.plot_helper import FIGURE_SHARES, PlotHelper
 
-    helper = PlotWorkers(["svg"], FIGURE_SHARES)
+    helper = PlotHelper(["svg"], FIGURE_SHARES)
     helper.prepare(tmp_path / "gone")
     helper.start()
     with pytest.raises(FedsimError) as caught:
@@ -115,16 +115,16 @@ def test_plot_helper_reports_a_bad_folder_in_one_line(tmp_path: Path) -> None:
 def test_plot_helper_writes_nothing_for_a_run_that_failed(tmp_path: Path) -> None:
     """The helper reads the run and builds its figures while the run is audited; a run
     that fails (no `start`) gets no plots, and the helper does not outlive it."""
-    from fedsim.record.plot_workers import FIGURE_SHARES, PlotWorkers
+    from fedsim.record.plot_helper import FIGURE_SHARES, PlotHelper
 
     run = write_synthetic_run(tmp_path, name="a")
-    with PlotWorkers(["svg"], FIGURE_SHARES) as helper:
+    with PlotHelper(["svg"], FIGURE_SHARES) as helper:
         proc = helper._proc
         helper.prepare(run)
     assert proc is not None
     assert proc.poll() is not None
     assert not (run / "plots").exists()
-    with PlotWorkers(["svg"], FIGURE_SHARES) as helper:  # killed before any job
+    with PlotHelper(["svg"], FIGURE_SHARES) as helper:  # killed before any job
         proc = helper._proc
     assert proc is not None
     assert proc.poll() is not None
@@ -133,7 +133,7 @@ def test_plot_helper_writes_nothing_for_a_run_that_failed(tmp_path: Path) -> Non
 def test_one_core_draws_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
-    from fedsim.record.plot_workers import start_plot_workers
+    from fedsim.record.plot_helper import start_plot_helper
 
     monkeypatch.setattr(os, "cpu_count", lambda: 1)
-    assert start_plot_workers(["svg"]) is None
+    assert start_plot_helper(["svg"]) is None

@@ -101,9 +101,9 @@ def _run(
     formats = ("svg", "png") if png else ("svg",)
     plotter = None
     if not no_plots:  # after our imports: it imports matplotlib on the other core
-        from fedsim.record.plot_workers import start_plot_workers
+        from fedsim.record.plot_helper import start_plot_helper
 
-        plotter = start_plot_workers(formats)
+        plotter = start_plot_helper(formats)
     try:
         return run_scenario(
             topology,

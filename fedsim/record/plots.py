@@ -881,7 +881,7 @@ def save_figure(
 
 def warm_up(buffer: IO[bytes], fmt: str = "svg") -> None:
     """Draw a small labelled figure into `buffer`: loads the fonts, text layout and the
-    format's backend once, so a process that waits to draw (fedsim.record.plot_workers)
+    format's backend once, so a process that waits to draw (fedsim.record.plot_helper)
     does not pay for it when the run is waiting on it."""
     fig, ax = _new(3.0, 2.0)
     with matplotlib.rc_context(_RC):

@@ -3,11 +3,12 @@
 Why: importing matplotlib and drawing a run's figures took ~1.5-2 s of a `fedsim run` that
 simulates in a few seconds. `fedsim run` starts the helper once its own imports are done:
 it imports matplotlib and warms it up on another core while the run sets up and computes,
-then waits on its stdin. Once the results are on disk it draws its figures, forking one
-process per further share of them (POSIX: the fork inherits the imported matplotlib), so
-the figures are drawn on both cores while the run builds report.html's page. The files are
-the ones `plot_run` writes in-process. A run that fails or is interrupted ends the helper;
-it never outlives the run.
+then waits on its stdin. Once the results files are written it reads them back and builds
+the figures while the run is audited, forking one process per further share of them
+(POSIX: the fork inherits the imported matplotlib, so the figures are drawn on both
+cores); it writes them only when told the audit passed, while the run builds
+report.html's page. The files are the ones `plot_run` writes in-process. A run that fails
+or is interrupted ends the helper and its forks without a file written; none outlives it.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
     from fedsim.record.runs import RunData
 
-__all__ = ["FIGURE_SHARES", "PlotWorkers", "start_plot_workers"]
+__all__ = ["FIGURE_SHARES", "PlotHelper", "start_plot_helper"]
 
 FIGURE_SHARES: tuple[tuple[str, ...], ...] = (
     ("timeline", "links"),
@@ -46,7 +47,7 @@ others."""
 _ERROR = "fedsim: error: "
 
 
-class PlotWorkers:
+class PlotHelper:
     """The helper process: started early, handed the run folder once its tables are
     written, waited for before report.html is finished."""
 
@@ -60,7 +61,7 @@ class PlotWorkers:
         self._err: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
         self._prepared = False
         self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
-            [sys.executable, "-m", "fedsim.record.plot_workers", *self.formats],
+            [sys.executable, "-m", "fedsim.record.plot_helper", *self.formats],
             stdin=subprocess.PIPE, stdout=self._out, stderr=self._err, env=env,
         )  # fmt: skip
 
@@ -73,6 +74,7 @@ class PlotWorkers:
             "formats": self.formats,
         }
         self._send(json.dumps(job))
+        self._prepared = True
 
     def start(self) -> None:
         """The run passed its audit: write the figures while we go on."""
@@ -132,7 +134,7 @@ class PlotWorkers:
         self._out.close()
         self._err.close()
 
-    def __enter__(self) -> PlotWorkers:
+    def __enter__(self) -> PlotHelper:
         return self
 
     def __exit__(
@@ -141,12 +143,12 @@ class PlotWorkers:
         self.close()
 
 
-def start_plot_workers(formats: Sequence[str]) -> PlotWorkers | None:
+def start_plot_helper(formats: Sequence[str]) -> PlotHelper | None:
     """The helper for a run's plots, or None on a single core (no core to spare: the run
     draws in-process after the simulation)."""
     if (os.cpu_count() or 1) < 2:
         return None
-    return PlotWorkers(["svg", *(f for f in formats if f != "svg")], FIGURE_SHARES)
+    return PlotHelper(["svg", *(f for f in formats if f != "svg")], FIGURE_SHARES)
 
 
 def _build(run: RunData, stems: Sequence[str]) -> list[tuple[str, Figure]]:

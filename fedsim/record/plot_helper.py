@@ -60,10 +60,15 @@ class PlotHelper:
         self._out: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
         self._err: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
         self._prepared = False
-        self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
-            [sys.executable, "-m", "fedsim.record.plot_helper", *self.formats],
-            stdin=subprocess.PIPE, stdout=self._out, stderr=self._err, env=env,
-        )  # fmt: skip
+        try:
+            self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
+                [sys.executable, "-m", "fedsim.record.plot_helper", *self.formats],
+                stdin=subprocess.PIPE, stdout=self._out, stderr=self._err, env=env,
+            )  # fmt: skip
+        except OSError:
+            self._out.close()
+            self._err.close()
+            raise
 
     def prepare(self, folder: Path) -> None:
         """The run's tables are written: the helper reads them and builds the figures
@@ -144,11 +149,14 @@ class PlotHelper:
 
 
 def start_plot_helper(formats: Sequence[str]) -> PlotHelper | None:
-    """The helper for a run's plots, or None on a single core (no core to spare: the run
-    draws in-process after the simulation)."""
-    if (os.cpu_count() or 1) < 2:
+    """The helper for a run's plots, or None on a single core (no core to spare) or where
+    no process can be started: then the run draws in-process after the simulation."""
+    if (os.cpu_count() or 1) < 2 or not sys.executable:
         return None
-    return PlotHelper(["svg", *(f for f in formats if f != "svg")], FIGURE_SHARES)
+    try:
+        return PlotHelper(["svg", *(f for f in formats if f != "svg")], FIGURE_SHARES)
+    except OSError:  # no process to start (e.g. an embedded interpreter): draw in-process
+        return None
 
 
 def _build(run: RunData, stems: Sequence[str]) -> list[tuple[str, Figure]]:

@@ -90,21 +90,23 @@ def _run(
     png: bool,
     no_audit: bool,
 ) -> Path:
+    from fedsim.audit import AuditError
     from fedsim.errors import print_warning
     from fedsim.scenario import prepare_scenario
 
-    # Prepared once, before the heavy imports: a bad file fails in milliseconds.
-    scenario = prepare_scenario(topology, list(overrides), seed, warn=print_warning)
-    from fedsim.audit import AuditError
-    from fedsim.run import run_scenario
-
     formats = ("svg", "png") if png else ("svg",)
     plotter = None
-    if not no_plots:  # after our imports: it imports matplotlib on the other core
+    if not no_plots:
+        # First: it imports matplotlib on the other core while this process imports and
+        # sets up, so it is ready before the simulation starts (not competing with it).
         from fedsim.record.plot_helper import start_plot_helper
 
         plotter = start_plot_helper(formats)
     try:
+        # Prepared once, before the heavy imports: a bad file fails in milliseconds.
+        scenario = prepare_scenario(topology, list(overrides), seed, warn=print_warning)
+        from fedsim.run import run_scenario
+
         return run_scenario(
             topology,
             scenario=scenario,

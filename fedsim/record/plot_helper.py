@@ -1,9 +1,9 @@
 """A run's figures drawn by a helper process, off the run's critical path.
 
 Why: importing matplotlib and drawing a run's figures took ~1.5-2 s of a `fedsim run` that
-simulates in a few seconds. `fedsim run` starts the helper once its own imports are done:
-it imports matplotlib and warms it up on another core while the run sets up and computes,
-then waits on its stdin. Once the results files are written it reads them back and builds
+simulates in a few seconds. `fedsim run` starts the helper first thing: it imports
+matplotlib and warms it up on another core while the run imports and sets up (so it does
+not compete with the simulation), then waits on its stdin. Once the results files are written it reads them back and builds
 the figures while the run is audited, forking one process per further share of them
 (POSIX: the fork inherits the imported matplotlib, so the figures are drawn on both
 cores); it writes them only when told the audit passed, while the run builds

@@ -3,12 +3,13 @@
 Why: importing matplotlib and drawing a run's figures took ~1.5-2 s of a `fedsim run` that
 simulates in a few seconds. `fedsim run` starts the helper first thing: it imports
 matplotlib and warms it up on another core while the run imports and sets up (so it does
-not compete with the simulation), then waits on its stdin. Once the results files are written it reads them back and builds
-the figures while the run is audited, forking one process per further share of them
-(POSIX: the fork inherits the imported matplotlib, so the figures are drawn on both
-cores); it writes them only when told the audit passed, while the run builds
-report.html's page. The files are the ones `plot_run` writes in-process. A run that fails
-or is interrupted ends the helper and its forks without a file written; none outlives it.
+not compete with the simulation), then waits on its stdin. Once the results files are
+written it reads them back and builds the figures while the run is audited, forking one
+process per further share of them (POSIX: the fork inherits the imported matplotlib, so
+the figures are drawn on both cores); it writes them only when told the audit passed,
+while the run builds report.html's page. The files are the ones `plot_run` writes
+in-process. A run that fails or is interrupted ends the helper and its forks without a
+file written; none outlives it.
 """
 
 from __future__ import annotations

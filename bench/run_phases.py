@@ -1,11 +1,15 @@
 """Where the wall time of one `fedsim run` goes, phase by phase, as ratios.
 
 Runs `fedsim run` in a fresh interpreter (so imports count, as they do for a user) with
-a timer around each phase of `run_scenario`: imports, reading and checking the topology,
-the simulation (building the task included), writing the results, the audit, plots and
-report.html.
-Absolute times depend on the machine; what this reports is each phase against the
-simulation measured in the same process (e.g. plots / simulation).
+a timer around each phase: imports (the CLI's, then the run path's), reading and
+checking the topology, the simulation (its set-up and collection apart from the event
+loop itself, timed around `asyncio.Runner.run`), writing the results, the audit,
+reading them back (and building report.html's page), the plots (drawn here, or waited
+for from the plot helper process) and report.html; the process wall around it all.
+Each phase has its wall and this process's CPU time (on a shared machine wall also
+counts other people's work; the plot helper's CPU is not in this process's column).
+Absolute times depend on the machine; the ratios are against the simulation measured
+in the same process (e.g. plots / simulation).
 
     python bench/run_phases.py [TOPOLOGY] [--devices N --rounds R] [fedsim run flags...]
 """
@@ -16,6 +20,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -25,59 +30,94 @@ __all__ = ["measure_phases", "phase_table"]
 
 _DRIVER = r"""
 import json, sys, time
-t0 = time.perf_counter()
-import fedsim.cli, fedsim.run, fedsim.scenario
-phases = {"imports": time.perf_counter() - t0}
-import fedsim.run as run_module
+t0, c0 = time.perf_counter(), time.process_time()
+import fedsim.cli
+phases = {"imports: CLI": time.perf_counter() - t0}
+cpu = {"imports: CLI": time.process_time() - c0}
+t, c = time.perf_counter(), time.process_time()
+import fedsim.run as run_module, fedsim.scenario as scenario_module
+phases["imports: run path"] = time.perf_counter() - t
+cpu["imports: run path"] = time.process_time() - c
+folders = []
 
-def timed(owner, attr, phase):
+def timed(owner, attr, phase, keep=None):
     inner = getattr(owner, attr)
     def wrapper(*a, **k):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         try:
-            return inner(*a, **k)
+            out = inner(*a, **k)
+            if keep is not None:
+                keep.append(out)
+            return out
         finally:
             phases[phase] = phases.get(phase, 0.0) + time.perf_counter() - t
+            cpu[phase] = cpu.get(phase, 0.0) + time.process_time() - c
     setattr(owner, attr, wrapper)
 
-timed(run_module, "prepare_scenario", "setup: topology")
+import asyncio
+import fedsim.record.runs as runs_module
+timed(scenario_module, "prepare_scenario", "topology file")
 timed(run_module, "simulate", "simulation (incl. task setup)")
+timed(asyncio.Runner, "run", "  of which event loop")
 timed(run_module, "write_run", "results files")
 timed(run_module, "_write_audit", "audit")
-timed(run_module, "_write_plots", "plots")
+timed(runs_module, "load_run", "read back (+ report page)")
+if hasattr(run_module, "_start_report"):  # the page is built while plot helpers draw
+    timed(run_module, "_start_report", "read back (+ report page)")
+timed(run_module, "_write_plots", "plots (drawn or awaited)")
 timed(run_module, "_write_report", "report.html")
-t = time.perf_counter()
+timed(run_module, "run_scenario", "run_scenario", folders)
 code = fedsim.cli.main(sys.argv[1:])
 phases["total (from first import)"] = time.perf_counter() - t0
-heavy = ("matplotlib", "sklearn", "sklearn.datasets", "numba", "aiohttp", "rich")
-print("PHASES " + json.dumps({"phases": phases, "code": code,
-      "modules": [m for m in heavy if m in sys.modules]}))
+cpu["total (from first import)"] = time.process_time() - c0
+phases.pop("run_scenario", None)
+sim, loop = "simulation (incl. task setup)", "  of which event loop"
+if loop in phases:
+    phases["  of which set-up + collection"] = phases[sim] - phases[loop]
+    cpu["  of which set-up + collection"] = cpu[sim] - cpu[loop]
+    phases[loop] = phases.pop(loop)  # after the simulation in the table
+    cpu[loop] = cpu.pop(loop)
+heavy = ("matplotlib", "sklearn", "sklearn.datasets", "scipy", "numba", "aiohttp", "rich",
+         "pydantic")
+print("PHASES " + json.dumps({"phases": phases, "cpu": cpu, "code": code,
+      "cpu_s": time.process_time(), "modules": [m for m in heavy if m in sys.modules]}))
 """
 
 
 def measure_phases(args: list[str]) -> dict:
     """Phase times of `fedsim run ARGS` in a fresh interpreter."""
+    t = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-c", _DRIVER, "run", *args],
         capture_output=True, text=True, cwd=ROOT, check=False,
     )  # fmt: skip
+    wall = time.perf_counter() - t
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("PHASES ")]
     if not lines:
         raise RuntimeError(f"fedsim run {' '.join(args)} failed:\n{proc.stderr[-2000:]}")
-    return json.loads(lines[-1][len("PHASES ") :])
+    result = json.loads(lines[-1][len("PHASES ") :])
+    result["phases"]["process wall (start to exit)"] = wall
+    return result
 
 
 def phase_table(result: dict) -> str:
-    """Seconds per phase and each phase as a ratio of the simulation."""
-    phases = result["phases"]
+    """Seconds per phase (wall, and this process's CPU: the plot helper's is not in it)
+    and each phase as a ratio of the simulation."""
+    phases, cpu = result["phases"], result.get("cpu", {})
     sim = phases.get("simulation (incl. task setup)", 0.0) or 1e-9
-    rows = [f"{'phase':32s} {'wall s':>8s} {'/ simulation':>13s}"]
+    rows = [f"{'phase':32s} {'wall s':>8s} {'cpu s':>7s} {'/ simulation':>13s}"]
     for name, secs in phases.items():
-        rows.append(f"{name:32s} {secs:8.2f} {secs / sim:13.2f}")
-    drawn = phases.get("plots", 0.0) + phases.get("report.html", 0.0)
+        used = f"{cpu[name]:7.2f}" if name in cpu else " " * 7
+        rows.append(f"{name:32s} {secs:8.2f} {used} {secs / sim:13.2f}")
+    drawn = sum(v for k, v in phases.items() if k.startswith(("plots", "report", "read back")))
     rows.append(f"plots + report / simulation: {drawn / sim:.2f}; "
                 f"everything but the simulation / simulation: "
                 f"{(phases['total (from first import)'] - sim) / sim:.2f}")  # fmt: skip
+    loop = phases.get("  of which event loop")
+    if loop is not None:
+        rows.append(f"process wall - event loop: "
+                    f"{phases['process wall (start to exit)'] - loop:.2f} s; "
+                    f"process CPU {result['cpu_s']:.2f} s")  # fmt: skip
     rows.append(f"heavy modules imported: {', '.join(result['modules']) or 'none'}")
     return "\n".join(rows)
 

@@ -51,6 +51,7 @@ from fedsim.tasks.adversary import choose_adversaries, parse_adversaries, wrap
 from fedsim.tasks.registry import build_task
 
 if TYPE_CHECKING:
+    from fedsim.record.plot_helper import PlotHelper
     from fedsim.record.runs import RunData
 
 __all__ = [
@@ -663,6 +664,7 @@ def run_scenario(
     audit: bool = True,
     scenario: Scenario | None = None,
     last_in_process: bool = False,
+    plotter: PlotHelper | None = None,
 ) -> Path:
     """Load, run and write one topology file; return the run folder. `scenario` is the
     file already prepared (`prepare_scenario` with the same overrides and seed), so a
@@ -676,7 +678,10 @@ def run_scenario(
     written, so they can be looked at.
 
     `last_in_process`: the caller exits after this (the CLI); the run's objects are
-    never collected (see `_quiet_gc`)."""
+    never collected (see `_quiet_gc`).
+
+    `plotter`: the helper process that draws the figures (`fedsim run`; see
+    fedsim.record.plot_helper); without it they are drawn in this process."""
     if scenario is None:
         scenario = prepare_scenario(path, overrides, seed, warn=print_warning)
     display: Any = contextlib.nullcontext()
@@ -704,27 +709,41 @@ def run_scenario(
         summary=result.summary,
         ledger=result.ledger,
     )
+    if plots and plotter is not None:
+        plotter.prepare(out)  # it reads the tables and builds the figures meanwhile ...
     _write_audit(out, result if audit else None)  # before plots: a broken run gets none
     if plots:
         from fedsim.record.runs import load_run
 
+        if plotter is not None:
+            plotter.start()  # ... and writes them while this process builds the page
         written = load_run(out)  # read back once: plots and report show what is on disk
-        figures = _write_plots(written, plot_formats)
-        _write_report(written, [p for p in figures if p.suffix == ".svg"])
+        report = _start_report(written)
+        figures = _write_plots(written, plot_formats, plotter)
+        _write_report(report, [p for p in figures if p.suffix == ".svg"])
     return out
 
 
-def _write_plots(run: RunData, formats: Sequence[str]) -> list[Path]:
+def _write_plots(
+    run: RunData, formats: Sequence[str], plotter: PlotHelper | None = None
+) -> list[Path]:
     """plots/: each figure drawn once per format; SVG always (report.html inlines it)."""
+    if plotter is not None:
+        return plotter.finish()
     from fedsim.record.plots import plot_run  # matplotlib only when asked
 
     return plot_run(run, run.path / "plots", ["svg", *(f for f in formats if f != "svg")])
 
 
-def _write_report(run: RunData, svg_files: list[Path]) -> None:
-    from fedsim.record.report import write_report
+def _start_report(run: RunData) -> Callable[[list[Path]], Path]:
+    """report.html but its figures (fedsim.record.report.report_awaiting_figures)."""
+    from fedsim.record.report import report_awaiting_figures
 
-    write_report(run, svg_files)
+    return report_awaiting_figures(run)
+
+
+def _write_report(report: Callable[[list[Path]], Path], svg_files: list[Path]) -> None:
+    report(svg_files)
 
 
 def _write_audit(out: Path, result: RunResult | None) -> None:

@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from rich.tree import Tree
+from typing import TYPE_CHECKING, Any
 
 from fedsim.net.flow import lossless_transfer_time
 from fedsim.net.link import Hop
@@ -21,6 +19,9 @@ from fedsim.net.network import Network
 from fedsim.net.tcp import TcpParams
 from fedsim.rng import Streams
 from fedsim.scenario import NodeSpec, Scenario
+
+if TYPE_CHECKING:
+    from rich.tree import Tree
 
 __all__ = ["Direction", "GroupCost", "ModelSizes", "describe", "group_costs",
            "model_sizes", "upload_warnings"]  # fmt: skip
@@ -291,6 +292,8 @@ def describe(sc: Scenario, model_bytes: int | None = None) -> Tree:
             groups[f"{node.parent}/{node.group}"].append(node)
         else:
             children[node.parent].append(node.name)
+    from rich.tree import Tree  # only to print: `fedsim run` reads the estimates above
+
     root = Tree(
         f"[bold]{sc.name}[/] (seed {sc.seed}, {sc.fidelity} fidelity, task {sc.task.kind}, "
         f"{_engine_text(sc)}, {len(sc.device_nodes)} devices)"

@@ -1,7 +1,8 @@
 """What `fedsim run` draws and imports: nothing the user did not ask for.
 
 Plots are SVG unless `--png`; report.html inlines those very files instead of drawing
-every figure a second time; `--no-plots` never imports matplotlib; commands that only read
+every figure a second time; the figures are drawn by a helper process (the run's own
+process never imports matplotlib) and `--no-plots` starts none; commands that only read
 a topology file import neither the network stack nor the plotting or data libraries.
 """
 
@@ -12,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from fake_results import write_synthetic_run
 
 from fedsim.record.plots import plot_run
@@ -48,6 +50,7 @@ def test_run_without_plots_imports_no_matplotlib(tmp_path: Path) -> None:
     assert [ln.split(":")[0] for ln in got["stdout"]] == ["results", "default (sync, fedavg)"]
     assert "matplotlib" not in got["heavy"]
     assert "sklearn" not in got["heavy"]  # digits come from the CSV, not sklearn.datasets
+    assert "rich" not in got["heavy"]  # --quiet: no progress display to draw
     (run,) = tmp_path.iterdir()
     assert (run / "summary.json").is_file()
     assert not (run / "plots").exists()
@@ -80,3 +83,57 @@ def test_report_from_written_svgs_equals_report_drawn_afresh(tmp_path: Path) -> 
     reused = write_report(run, svgs).read_bytes()
     assert write_report(run).read_bytes() == reused
     assert reused.count(b"<figure id=") == len(svgs) == 6
+
+
+def test_run_draws_in_a_helper_the_files_plot_run_draws(tmp_path: Path) -> None:
+    """`fedsim run` leaves matplotlib to its plot helper process; the figures it writes
+    are byte for byte what `plot_run` draws in-process, and report.html inlines all six."""
+    argv = ["run", "topologies/default.yaml", *SHORT, "--quiet", "--out", str(tmp_path / "r")]
+    got = _modules_after(argv)
+    assert got["rc"] == 0
+    assert "matplotlib" not in got["heavy"]
+    (run,) = (tmp_path / "r").iterdir()
+    in_process = plot_run(run, tmp_path / "in-process", ["svg"])
+    assert len(in_process) == 6
+    for drawn in in_process:
+        assert (run / "plots" / drawn.name).read_bytes() == drawn.read_bytes(), drawn.name
+    assert (run / "report.html").read_bytes().count(b"<figure id=") == 6
+
+
+def test_plot_helper_reports_a_bad_folder_in_one_line(tmp_path: Path) -> None:
+    from fedsim.errors import FedsimError
+    from fedsim.record.plot_helper import FIGURE_SHARES, PlotHelper
+
+    helper = PlotHelper(["svg"], FIGURE_SHARES)
+    helper.prepare(tmp_path / "gone")
+    helper.start()
+    with pytest.raises(FedsimError) as caught:
+        helper.finish()
+    assert str(caught.value) == f"no run folder at {tmp_path / 'gone'}"
+
+
+def test_plot_helper_writes_nothing_for_a_run_that_failed(tmp_path: Path) -> None:
+    """The helper reads the run and builds its figures while the run is audited; a run
+    that fails (no `start`) gets no plots, and the helper does not outlive it."""
+    from fedsim.record.plot_helper import FIGURE_SHARES, PlotHelper
+
+    run = write_synthetic_run(tmp_path, name="a")
+    with PlotHelper(["svg"], FIGURE_SHARES) as helper:
+        proc = helper._proc
+        helper.prepare(run)
+    assert proc is not None
+    assert proc.poll() is not None
+    assert not (run / "plots").exists()
+    with PlotHelper(["svg"], FIGURE_SHARES) as helper:  # killed before any job
+        proc = helper._proc
+    assert proc is not None
+    assert proc.poll() is not None
+
+
+def test_one_core_draws_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from fedsim.record.plot_helper import start_plot_helper
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert start_plot_helper(["svg"]) is None

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from html import escape
 from typing import Any
 
-__all__ = ["html_page", "html_table"]
+__all__ = ["html_page", "html_table", "inline_svg"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1180px;
@@ -71,3 +71,8 @@ def html_table(
     attr = f' class="{cls}"' if cls else ""
     table = f"<table{attr}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
     return f'<div class="scroll">{table}</div>'
+
+
+def inline_svg(document: str) -> str:
+    """An SVG file's text without its XML prologue, ready to inline in HTML."""
+    return document[document.index("<svg") :]

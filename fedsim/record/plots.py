@@ -15,9 +15,9 @@ state, nothing to close, no GUI backend is ever touched, and output is determini
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import matplotlib
 from matplotlib.figure import Figure
@@ -29,6 +29,7 @@ from fedsim.config.devices import DeviceModel, device_profile
 from fedsim.devices import BUILTIN_DEVICES
 from fedsim.errors import FedsimError
 from fedsim.record.device_groups import device_groups
+from fedsim.record.html import inline_svg
 from fedsim.record.link_groups import link_groups, shown_link_groups
 from fedsim.record.runs import RunData, load_run, run_labels
 from fedsim.record.schema import ClientRow
@@ -37,6 +38,7 @@ __all__ = [
     "MAX_ENERGY_DEVICES",
     "OKABE_ITO",
     "PLOT_FORMATS",
+    "RUN_FIGURES",
     "STATE_COLOURS",
     "comparison_figures",
     "figure_svg",
@@ -87,6 +89,9 @@ _RC = {
     "axes.grid": True,
     "grid.alpha": 0.3,
     "font.size": 9,
+    # Titles at a fixed height: no figure has decorations above its axes, and matplotlib
+    # would measure every tick label of every axis to find that out (~15 % of a figure).
+    "axes.titley": 1.0,
 }
 _SVG_META = {"Date": None, "Creator": None, "Format": None, "Type": None}
 MAX_TIMELINE_CLIENTS = 80
@@ -310,15 +315,8 @@ def _timeline(run: RunData) -> Figure:
             interpolation="nearest",
             extent=(0, end / scale, len(shown) - 0.5, -0.5),
         )
-    for y, client in enumerate([] if raster else shown):
-        for state, ranges in spans[client].items():
-            colour = STATE_COLOURS.get(state, OKABE_ITO["yellow"])
-            ax.broken_barh(
-                [(a / scale, w / scale) for a, w in ranges],
-                (y - 0.4, 0.8),
-                facecolors=colour,
-                linewidth=0,
-            )
+    else:
+        _timeline_bars(ax, [spans[c] for c in shown], scale)
     ax.set_yticks(range(len(shown)), shown, fontsize=8 if len(shown) > 30 else 9)
     ax.set_ylim(len(shown) - 0.5, -0.5)
     ax.set_xlim(0, end / scale if end else 1)
@@ -340,6 +338,32 @@ def _timeline(run: RunData) -> Figure:
         fontsize=8,
     )
     return fig
+
+
+def _timeline_bars(ax: Any, rows: list[dict[str, list[tuple[float, float]]]], scale: float) -> None:
+    """One filled path per state holding every client's rectangles of that state (bars 0.8
+    high, centred on the client's row): the same picture as a rectangle per interval, drawn
+    and written as a handful of SVG elements instead of thousands."""
+    import numpy as np
+    from matplotlib.patches import PathPatch
+    from matplotlib.path import Path as MplPath
+
+    boxes: dict[str, list[tuple[float, float, float]]] = {}
+    for y, states in enumerate(rows):
+        for state, ranges in states.items():
+            boxes.setdefault(state, []).extend((y, a, w) for a, w in ranges)
+    unit = np.array([[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]], dtype=float)
+    codes = [MplPath.MOVETO, MplPath.LINETO, MplPath.LINETO, MplPath.LINETO, MplPath.CLOSEPOLY]
+    for state, items in boxes.items():
+        ys, starts, widths = (np.array(col, dtype=float) for col in zip(*items, strict=True))
+        corners = np.empty((len(items), 5, 2))
+        corners[:, :, 0] = (starts / scale)[:, None] + (widths / scale)[:, None] * unit[:, 0]
+        corners[:, :, 1] = (ys - 0.4)[:, None] + 0.8 * unit[:, 1]
+        path = MplPath(corners.reshape(-1, 2), codes * len(items))
+        colour = STATE_COLOURS.get(state, OKABE_ITO["yellow"])
+        # add_artist: add_patch would walk every vertex in Python for the data limits,
+        # which the caller sets anyway
+        ax.add_artist(PathPatch(path, facecolor=colour, edgecolor="none", linewidth=0))
 
 
 def _timeline_clients(run: RunData, order: list[str]) -> list[str]:
@@ -733,29 +757,43 @@ def _energy_comparison(runs: list[RunData], labels: list[str]) -> Figure | None:
     return fig
 
 
-def run_figures(run: RunData) -> list[tuple[str, Figure]]:
-    """(file stem, figure) pairs for one run; tables that are missing give no figure."""
+RUN_FIGURES = ("metric_vs_time", "metric_vs_bytes", "participation", "timeline", "links", "energy")
+"""Every per-run figure's file stem, in page order (report.html)."""
+
+
+def run_figures(run: RunData, only: Collection[str] | None = None) -> list[tuple[str, Figure]]:
+    """(file stem, figure) pairs for one run; tables that are missing give no figure.
+    `only`: just these stems (the others are not built)."""
+    wanted = set(RUN_FIGURES if only is None else only)
     with matplotlib.rc_context(_RC):  # the style applies when artists are created
-        return _run_figures(run)
+        return _run_figures(run, wanted)
 
 
-def _run_figures(run: RunData) -> list[tuple[str, Figure]]:
+def _run_figures(run: RunData, wanted: set[str]) -> list[tuple[str, Figure]]:
+    builders: dict[str, Callable[[], Figure | None]] = {
+        "metric_vs_time": lambda: _metric_vs_time(run, f"{run.metric_name} over time — {run.name}"),
+        "metric_vs_bytes": lambda: _metric_vs_bytes(
+            run, f"{run.metric_name} vs traffic — {run.name}"
+        ),
+        "participation": lambda: _participation(run),
+        "timeline": lambda: _timeline(run),
+        "links": lambda: _links(run),
+        "energy": lambda: _energy(run),
+    }
+    has = {
+        "metric_vs_time": bool(run.rounds),
+        "metric_vs_bytes": bool(run.rounds),
+        "participation": bool(run.rounds),
+        "timeline": bool(run.timeline),
+        "links": bool(run.links),
+        "energy": True,  # None when no client has energy columns
+    }
     out: list[tuple[str, Figure]] = []
-    if run.rounds:
-        out.append(
-            ("metric_vs_time", _metric_vs_time(run, f"{run.metric_name} over time — {run.name}"))
-        )
-        out.append(
-            ("metric_vs_bytes", _metric_vs_bytes(run, f"{run.metric_name} vs traffic — {run.name}"))
-        )
-        out.append(("participation", _participation(run)))
-    if run.timeline:
-        out.append(("timeline", _timeline(run)))
-    if run.links:
-        out.append(("links", _links(run)))
-    energy = _energy(run)
-    if energy is not None:
-        out.append(("energy", energy))
+    for stem in RUN_FIGURES:
+        if stem in wanted and has[stem]:
+            fig = builders[stem]()
+            if fig is not None:
+                out.append((stem, fig))
     return out
 
 
@@ -841,6 +879,19 @@ def save_figure(
     return paths
 
 
+def warm_up(buffer: IO[bytes], fmt: str = "svg") -> None:
+    """Draw a small labelled figure into `buffer`: loads the fonts, text layout and the
+    format's backend once, so a process that waits to draw (fedsim.record.plot_helper)
+    does not pay for it when the run is waiting on it."""
+    fig, ax = _new(3.0, 2.0)
+    with matplotlib.rc_context(_RC):
+        ax.plot([0, 1], [0, 1], marker=".", label="warm-up")
+        ax.set(xlabel="x (s)", ylabel="y", title="warm-up")
+        ax.legend(loc="best")
+        fig.legend(loc="outside lower center", frameon=False)
+        fig.savefig(buffer, format=fmt)
+
+
 def figure_svg(fig: Figure) -> str:
     """The figure as an `<svg>` element string, ready to inline in HTML."""
     buf = io.StringIO()
@@ -849,18 +900,17 @@ def figure_svg(fig: Figure) -> str:
     return inline_svg(buf.getvalue())
 
 
-def inline_svg(document: str) -> str:
-    """An SVG file's text without its XML prologue, ready to inline in HTML."""
-    return document[document.index("<svg") :]
-
-
 def plot_run(
-    run_dir: str | Path | RunData, out_dir: str | Path, formats: Sequence[str] = ("png", "svg")
+    run_dir: str | Path | RunData,
+    out_dir: str | Path,
+    formats: Sequence[str] = ("png", "svg"),
+    only: Collection[str] | None = None,
 ) -> list[Path]:
-    """All per-run figures in out_dir, one file per figure and format."""
+    """All per-run figures (or `only` these stems) in out_dir, one file per figure and
+    format."""
     run = run_dir if isinstance(run_dir, RunData) else load_run(run_dir)
     paths: list[Path] = []
-    for stem, fig in run_figures(run):
+    for stem, fig in run_figures(run, only):
         paths += save_figure(fig, out_dir, stem, formats)
     return paths
 

@@ -11,24 +11,27 @@ import json
 from collections.abc import Callable, Sequence
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from fedsim.record.compare import CompareTable, compare_runs, format_value
-from fedsim.record.html import html_page, html_table
+from fedsim.record.html import html_page, html_table, inline_svg
 from fedsim.record.participation import participation_html
-from fedsim.record.plots import comparison_figures, figure_svg, inline_svg, run_figures
 from fedsim.record.report_ledger import ledger_html
 from fedsim.record.runs import RunData, load_run
 from fedsim.record.schema import Record
 from fedsim.record.tables import format_causes
 from fedsim.record.topology_svg import topology_svg
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 __all__ = [
     "figures_html",
     "html_page",
     "html_table",
+    "report_awaiting_figures",
     "write_comparison_report",
     "write_report",
 ]
@@ -43,10 +46,16 @@ def figures_html(figures: Sequence[tuple[str, Any]]) -> str:
     already rendered (a run's plots/*.svg: drawing a figure twice is the slow part)."""
     blocks = [
         f'<figure id="fig-{escape(stem)}"{_WIDE if stem in WIDE_FIGURES else ""}>'
-        f"{fig if isinstance(fig, str) else figure_svg(fig)}</figure>"
+        f"{fig if isinstance(fig, str) else _figure_svg(fig)}</figure>"
         for stem, fig in figures
     ]
     return f'<div class="figs">{"".join(blocks)}</div>'
+
+
+def _figure_svg(fig: Figure) -> str:
+    from fedsim.record.plots import figure_svg  # matplotlib only to draw, not to inline
+
+    return figure_svg(fig)
 
 
 def _rows_table(rows: Sequence[Record], title: str, open_: bool = False) -> str:
@@ -124,6 +133,12 @@ def _tables(run: RunData) -> str:
 def _run_body(
     run: RunData, level: int = 1, figures: Sequence[tuple[str, str]] | None = None
 ) -> str:
+    return _run_body_around(run, level)(figures_html(_drawn(run) if figures is None else figures))
+
+
+def _run_body_around(run: RunData, level: int = 1) -> Callable[[str], str]:
+    """Everything of a run's section but its figures, rendered now; the result puts the
+    figures' HTML in place (so the page can be built while the figures are drawn)."""
     h, h2 = f"h{level}", f"h{level + 1}"
     s = run.summary
     sub = " · ".join(
@@ -135,21 +150,27 @@ def _run_body(
             f"seed {s.seed}",
         )
     )
-    parts = [
+    head = [
         f"<{h}>{escape(run.name)}</{h}>",
         f'<p class="sub">{escape(sub)} — {escape(str(run.path))}</p>',
         _cards(run),
         f"<{h2}>Plots</{h2}>",
-        figures_html(run_figures(run) if figures is None else figures),
     ]
+    tail: list[str] = []
     for heading, render in RUN_SECTIONS:
         body = render(run)
         if not body:
             continue  # e.g. no ledger.csv in an older run's folder
         anchor = heading.lower().replace(" ", "-") if level == 1 else ""
         attr = f' id="{escape(anchor)}"' if anchor else ""
-        parts += [f"<{h2}{attr}>{escape(heading)}</{h2}>", body]
-    return "\n".join(parts)
+        tail += [f"<{h2}{attr}>{escape(heading)}</{h2}>", body]
+    return lambda figures: "\n".join([*head, figures, *tail])
+
+
+def _drawn(run: RunData) -> list[tuple[str, Figure]]:
+    from fedsim.record.plots import run_figures
+
+    return run_figures(run)
 
 
 def write_report(run_dir: str | Path | RunData, svg_files: Sequence[Path] | None = None) -> Path:
@@ -158,11 +179,26 @@ def write_report(run_dir: str | Path | RunData, svg_files: Sequence[Path] | None
     `svg_files`: the run's figures just written by `plot_run` (in figure order), inlined
     as they are instead of drawn again; without them the figures are drawn here."""
     run = run_dir if isinstance(run_dir, RunData) else load_run(run_dir)
-    figures = None
-    if svg_files is not None:
+    if svg_files is None:
+        return _write_page(run, _run_body(run))
+    return report_awaiting_figures(run)(svg_files)
+
+
+def report_awaiting_figures(run: RunData) -> Callable[[Sequence[Path]], Path]:
+    """report.html built now but for its figures; call the result with the SVG files (in
+    figure order) once they are written: `fedsim run` builds the page while its plot
+    helpers draw. The file is the one `write_report(run, svg_files)` writes."""
+    body = _run_body_around(run)
+
+    def finish(svg_files: Sequence[Path]) -> Path:
         figures = [(p.stem, inline_svg(p.read_text(encoding="utf-8"))) for p in svg_files]
+        return _write_page(run, body(figures_html(figures)))
+
+    return finish
+
+
+def _write_page(run: RunData, body: str) -> Path:
     out = run.path / "report.html"
-    body = _run_body(run, figures=figures)
     out.write_text(html_page(f"fedsim report — {run.name}", body), encoding="utf-8")
     return out
 
@@ -182,6 +218,12 @@ def compare_table_html(table: CompareTable) -> str:
     return warn + note + html_table(headers, rows, "compare")
 
 
+def _comparison_drawn(runs: Sequence[RunData]) -> list[tuple[str, Figure]]:
+    from fedsim.record.plots import comparison_figures
+
+    return comparison_figures(runs)
+
+
 def write_comparison_report(run_dirs: Sequence[str | Path], out_dir: str | Path) -> Path:
     """Write `<out_dir>/report.html` comparing the runs (first = baseline); returns its path."""
     table = compare_runs(run_dirs)
@@ -192,7 +234,7 @@ def write_comparison_report(run_dirs: Sequence[str | Path], out_dir: str | Path)
         f'<p class="sub">{len(table.runs)} runs: {escape(", ".join(table.labels))}</p>',
         compare_table_html(table),
         "<h2>Plots</h2>",
-        figures_html(comparison_figures(table.runs)),
+        figures_html(_comparison_drawn(table.runs)),
         "<h2>Runs</h2>",
     ]
     parts += [

@@ -1,0 +1,276 @@
+"""A run's figures drawn by a helper process, off the run's critical path.
+
+Why: importing matplotlib and drawing a run's figures took ~1.5-2 s of a `fedsim run` that
+simulates in a few seconds. `fedsim run` starts the helper first thing: it imports
+matplotlib and warms it up on another core while the run imports and sets up (so it does
+not compete with the simulation), then waits on its stdin. Once the results files are
+written it reads them back and builds the figures while the run is audited, forking one
+process per further share of them (POSIX: the fork inherits the imported matplotlib, so
+the figures are drawn on both cores); it writes them only when told the audit passed,
+while the run builds report.html's page. The files are the ones `plot_run` writes
+in-process. A run that fails or is interrupted ends the helper and its forks without a
+file written; none outlives it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO, TYPE_CHECKING, Any
+
+from fedsim.errors import FedsimError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from fedsim.record.runs import RunData
+
+__all__ = ["FIGURE_SHARES", "PlotHelper", "start_plot_helper"]
+
+FIGURE_SHARES: tuple[tuple[str, ...], ...] = (
+    ("timeline", "links"),
+    ("metric_vs_time", "metric_vs_bytes", "participation", "energy"),
+)
+"""Which figures each drawing process draws: the timeline costs about as much as three
+others."""
+
+_ERROR = "fedsim: error: "
+
+
+class PlotHelper:
+    """The helper process: started early, handed the run folder once its tables are
+    written, waited for before report.html is finished."""
+
+    def __init__(self, formats: Sequence[str], shares: Sequence[Sequence[str]]) -> None:
+        self.formats = list(formats)
+        self.shares = [list(s) for s in shares]
+        env = dict(os.environ)
+        root = str(Path(__file__).resolve().parents[2])  # this fedsim, whatever sys.path says
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        self._out: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
+        self._err: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
+        self._prepared = False
+        try:
+            self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
+                [sys.executable, "-m", "fedsim.record.plot_helper", *self.formats],
+                stdin=subprocess.PIPE, stdout=self._out, stderr=self._err, env=env,
+            )  # fmt: skip
+        except OSError:
+            self._out.close()
+            self._err.close()
+            raise
+
+    def prepare(self, folder: Path) -> None:
+        """The run's tables are written: the helper reads them and builds the figures
+        (while the run is audited), and writes nothing until `start`."""
+        job = {
+            "folder": str(Path(folder).resolve()),
+            "shares": self.shares,
+            "formats": self.formats,
+        }
+        self._send(json.dumps(job))
+        self._prepared = True
+
+    def start(self) -> None:
+        """The run passed its audit: write the figures while we go on."""
+        self._send("draw")
+        if self._proc is not None and self._proc.stdin is not None:
+            with contextlib.suppress(BrokenPipeError):
+                self._proc.stdin.close()
+
+    def _send(self, line: str) -> None:
+        if self._proc is None or self._proc.stdin is None or self._proc.stdin.closed:
+            return
+        try:
+            self._proc.stdin.write((line + "\n").encode())
+            self._proc.stdin.flush()
+        except BrokenPipeError:
+            pass  # it died early; `finish` says how
+
+    def finish(self) -> list[Path]:
+        """Wait for the helper; the files it wrote, in page order (figure, then format).
+        Its user-facing error becomes a `FedsimError`; its other output (warnings, a
+        traceback) is passed on to stderr."""
+        if self._proc is None:
+            raise FedsimError("the plot helper was closed before drawing")
+        code = self._proc.wait()
+        self._out.seek(0)
+        self._err.seek(0)
+        written, message = self._out.read(), self._err.read().decode(errors="replace")
+        self.close()
+        errors = [ln[len(_ERROR) :] for ln in message.splitlines() if ln.startswith(_ERROR)]
+        others = "".join(ln + "\n" for ln in message.splitlines() if not ln.startswith(_ERROR))
+        sys.stderr.write(others)
+        if errors:
+            raise FedsimError(errors[0])
+        if code != 0:
+            raise FedsimError(f"drawing the plots failed (exit status {code}; see above)")
+        order = {fmt: i for i, fmt in enumerate(self.formats)}
+        files = [(i, order[Path(p).suffix[1:]], Path(p)) for i, p in json.loads(written)]
+        return [p for _, _, p in sorted(files)]
+
+    def close(self) -> None:
+        """End the helper if the run stopped (idempotent). Before `prepare` it is killed;
+        after, it is told (end of its stdin) and waited for, so no process it forked
+        outlives the run and nothing is written."""
+        if self._proc is None:
+            return
+        if self._proc.poll() is None and not self._prepared:
+            self._proc.kill()
+        if self._proc.stdin is not None and not self._proc.stdin.closed:
+            with contextlib.suppress(BrokenPipeError):
+                self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._proc = None
+        self._out.close()
+        self._err.close()
+
+    def __enter__(self) -> PlotHelper:
+        return self
+
+    def __exit__(
+        self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def start_plot_helper(formats: Sequence[str]) -> PlotHelper | None:
+    """The helper for a run's plots, or None on a single core (no core to spare) or where
+    no process can be started: then the run draws in-process after the simulation."""
+    if (os.cpu_count() or 1) < 2 or not sys.executable:
+        return None
+    try:
+        return PlotHelper(["svg", *(f for f in formats if f != "svg")], FIGURE_SHARES)
+    except OSError:  # no process to start (e.g. an embedded interpreter): draw in-process
+        return None
+
+
+def _build(run: RunData, stems: Sequence[str]) -> list[tuple[str, Figure]]:
+    from fedsim.record.plots import run_figures
+
+    return run_figures(run, only=stems)
+
+
+def _save(figures: list[tuple[str, Figure]], run: RunData, formats: Sequence[str]) -> list[Any]:
+    """Write the figures into the run's plots/: [[figure index, path], ...]."""
+    from fedsim.record.plots import RUN_FIGURES, save_figure
+
+    return [
+        [RUN_FIGURES.index(stem), str(path)]
+        for stem, fig in figures
+        for path in save_figure(fig, run.path / "plots", stem, formats)
+    ]
+
+
+def _share_in_child(run: RunData, stems: Sequence[str], formats: Sequence[str]) -> _Child:
+    """Build `stems` in a forked child that writes them once told to (a byte on its go
+    pipe; end of file: the run failed its audit, nothing is written)."""
+    go_read, go_write = os.pipe()
+    result_read, result_write = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(go_read)
+        os.close(result_write)
+        return _Child(pid, go_write, result_read)
+    os.close(go_write)
+    os.close(result_read)
+    code = 0
+    try:
+        figures = _build(run, stems)
+        if os.read(go_read, 1):
+            with os.fdopen(result_write, "wb") as pipe:
+                pipe.write(json.dumps(_save(figures, run, formats)).encode())
+    except FedsimError as exc:
+        print(f"{_ERROR}{exc}", file=sys.stderr)
+        code = 2
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    sys.stderr.flush()
+    os._exit(code)
+
+
+@dataclass
+class _Child:
+    pid: int
+    go: int
+    result: int
+
+    def release(self, draw: bool) -> None:
+        if draw:
+            os.write(self.go, b"1")
+        os.close(self.go)
+
+    def collect(self) -> tuple[int, list[Any]]:
+        with os.fdopen(self.result, "rb") as pipe:
+            result = pipe.read()
+        code = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+        return code, json.loads(result) if code == 0 and result else []
+
+
+def _serve() -> int:
+    """The helper: import and warm up the plotting stack; on the first line of stdin
+    (the run folder, once its tables are written) read the run and build its figures,
+    each further share in a forked child; on the second (`draw`, once the audit passed)
+    write them. End of file instead: the run stopped, nothing is written."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's; it ends us
+    gc.disable()  # a short life drawing one run: collections would only cost (~7 %)
+    import io
+
+    from fedsim.record.plots import warm_up
+    from fedsim.record.runs import load_run
+
+    for fmt in sys.argv[1:]:
+        warm_up(io.BytesIO(), fmt)
+    line = sys.stdin.readline()
+    if not line:
+        return 0
+    job = json.loads(line)
+    formats = job["formats"]
+    try:
+        run = load_run(job["folder"])
+    except FedsimError as exc:
+        print(f"{_ERROR}{exc}", file=sys.stderr)
+        return 2
+    shares = job["shares"] if hasattr(os, "fork") else [[s for sh in job["shares"] for s in sh]]
+    children = [_share_in_child(run, share, formats) for share in shares[1:]]
+    code, figures, written = 0, [], []
+    try:
+        figures = _build(run, shares[0])
+    except FedsimError as exc:
+        print(f"{_ERROR}{exc}", file=sys.stderr)
+        code = 2
+    draw = sys.stdin.readline().strip() == "draw"
+    for child in children:
+        child.release(draw)
+    if draw and code == 0:
+        try:
+            written = _save(figures, run, formats)
+        except FedsimError as exc:
+            print(f"{_ERROR}{exc}", file=sys.stderr)
+            code = 2
+    for child in children:
+        child_code, child_written = child.collect()
+        code = code or child_code
+        written += child_written
+    json.dump(written, sys.stdout)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(_serve())

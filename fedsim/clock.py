@@ -36,7 +36,12 @@ T = TypeVar("T")
 
 
 class SimSelector(selectors.BaseSelector):
-    """A real selector for real fds, plus "advance SimPy" when the loop is idle."""
+    """A real selector for real fds, plus "advance SimPy" when the loop is idle.
+
+    An emulated run has no real fd but asyncio's self-pipe, which only wakes a loop
+    blocked while a worker thread runs (`call_soon_threadsafe` queues its callback
+    itself). So the real selector is polled only while something else is registered
+    or real work is pending: a syscall per loop turn was a tenth of the loop."""
 
     def __init__(self, env: simpy.Environment) -> None:
         self._real = selectors.DefaultSelector()
@@ -44,13 +49,29 @@ class SimSelector(selectors.BaseSelector):
         self.kicked = False
         self.pending_real_work = 0
         self._lock = threading.Lock()
+        self._wake_fds: frozenset[int] = frozenset()
+        self._polls = False
+        """Something besides the wake-up fds is registered: poll on every turn."""
+
+    def set_wake_fds(self, fds: frozenset[int]) -> None:
+        """The loop's self-pipe: bytes on it need reading only while real work runs."""
+        self._wake_fds = fds
+        self._update_polls()
+
+    def _update_polls(self) -> None:
+        fds = {key.fd for key in self._real.get_map().values()}
+        self._polls = not fds <= self._wake_fds
 
     # -- delegated registration -------------------------------------------------
     def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
-        return self._real.register(fileobj, events, data)
+        key = self._real.register(fileobj, events, data)
+        self._update_polls()
+        return key
 
     def unregister(self, fileobj: Any) -> selectors.SelectorKey:
-        return self._real.unregister(fileobj)
+        key = self._real.unregister(fileobj)
+        self._update_polls()
+        return key
 
     def modify(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
         return self._real.modify(fileobj, events, data)
@@ -66,15 +87,18 @@ class SimSelector(selectors.BaseSelector):
 
     # -- the idle hook ------------------------------------------------------------
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        if timeout is not None:
-            # asyncio's own timer heap is always empty (call_at is SimPy's), so the
-            # loop only ever polls (0) or idles (None).
-            return self._real.select(timeout)
-        ready = self._real.select(0)
-        if ready:
-            return ready
-        if self.pending_real_work:
-            return self._real.select(None)  # woken by call_soon_threadsafe
+        if self._polls or self.pending_real_work:
+            if timeout is not None:
+                # asyncio's own timer heap is always empty (call_at is SimPy's), so the
+                # loop only ever polls (0) or idles (None).
+                return self._real.select(timeout)
+            ready = self._real.select(0)
+            if ready:
+                return ready
+            if self.pending_real_work:
+                return self._real.select(None)  # woken by call_soon_threadsafe
+        elif timeout is not None:
+            return []
         self.kicked = False
         env = self.env
         while not self.kicked:
@@ -154,6 +178,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         self._sim_selector = SimSelector(self.env)
         self._sim_cancelled = 0
         super().__init__(selector=self._sim_selector)
+        self._sim_selector.set_wake_fds(frozenset({self._ssock.fileno()}))
 
     def time(self) -> float:
         return float(self.env.now)

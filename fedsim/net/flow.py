@@ -57,8 +57,10 @@ from __future__ import annotations
 import errno
 import math
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
+from operator import attrgetter, sub
 from typing import Any
 
 import numpy as np
@@ -70,6 +72,11 @@ from fedsim.net.tcp import OPEN, Cubic, RtoEstimator, TcpParams, TcpSender, path
 __all__ = ["FlowChannel", "lossless_transfer_time", "wire_booked_after"]
 
 UP, DOWN = 0, 1
+_COUNTS = attrgetter(
+    "wire_bytes", "packets", "data_bytes", "header_bytes", "control_bytes", "retx_bytes",
+    "lost_bytes",
+)  # fmt: skip
+"""A link counter's totals that a send may book ahead of the clock (`_book_ahead`)."""
 _Ack = tuple[float, int, tuple[int, ...], float]
 """An ACK reaching the sender: (time, cumulative ACK, newly SACKed segments, echo)."""
 
@@ -116,6 +123,8 @@ class _Path:
     """Any hop of this direction may drop a packet (checked once per channel)."""
     limit: list[int] = field(init=False)
     """Each hop's drop-tail queue limit, in packets."""
+    hop_constants: tuple[tuple[Transmitter, float, float, Any], ...] = field(init=False)
+    ack_hops: tuple[tuple[Transmitter, LinkCounters], ...] = field(init=False)
 
     def __post_init__(self) -> None:
         self.tx = [h.link.tx[h.direction] for h in self.hops]
@@ -126,6 +135,9 @@ class _Path:
         self.jitter = [h.link.jitter for h in self.hops]
         self.lossy = any(getattr(x, "mean_rate", 1.0) > 0.0 for x in self.loss)
         self.limit = [h.link.queue_limit for h in self.hops]
+        self.hop_constants = tuple(zip(self.tx, self.rate, self.lat, self.jitter, strict=True))
+        """Per hop: (transmitter, rate, latency, jitter), for the booking loops."""
+        self.ack_hops = tuple(zip(self.tx, self.counters, strict=True))
 
 
 class _Flight:
@@ -202,9 +214,8 @@ class _Model:
             t = e + P.lat[i] + (0.0 if j is None else j.sample(self.rng))
             if count:
                 c = P.counters[i]
-                c.wire_bytes += nbytes
+                c.count_frames(nbytes, 1)
                 c.control_bytes += nbytes
-                c.packets += 1
         return t
 
     def full(self, i: int, d: int, t: float) -> bool:
@@ -247,42 +258,37 @@ class _Model:
         drains, not a burst. Without it, a sender whose retransmission timer fires faster
         than the radio drains (TCP's 60 s maximum RTO against LoRa's 1 % duty cycle)
         would book without bound."""
-        bits = 8.0 * (payload + n * self.ovh)
+        ovh = self.ovh
+        bits = 8.0 * (payload + n * ovh)
         first = last = t
-        hops = len(self.paths[d].tx)
-        for i in range(hops):
+        P = self.paths[d]
+        for i, (tx, rate, lat, j) in enumerate(P.hop_constants):
             if queues and self.full(i, d, first):
                 return first, last, i
-            first, last = self._book(i, d, first, last, bits, fpay, lpay)
-        return first, last, hops
-
-    def _book(self, i: int, d: int, first: float, last: float, bits: float, fpay: int,
-              lpay: int) -> tuple[float, float]:  # fmt: skip
-        """Book `bits` on hop i for a block whose first/last segments reach it at
-        first/last; return when they reach the next hop."""
-        P, ovh = self.paths[d], self.ovh
-        tx = P.tx[i]
-        s, e = tx.reserve(first, bits)
-        rate = P.rate[i]
-        dc = tx.duty_cycle
-        if dc < 1.0:  # frames go out one hold apart; the last one's silence follows it
-            e = s + (e - s) / dc - 8.0 * (lpay + ovh) / rate * (1.0 / dc - 1.0)
-        j = P.jitter[i]
-        delay = P.lat[i] + (0.0 if j is None else j.sample(self.rng))
-        first = s + 8.0 * (fpay + ovh) / rate + delay
-        return first, max(e, last + 8.0 * (lpay + ovh) / rate) + delay
+            # Book `bits` on hop i for a block whose first/last segments reach it at
+            # first/last; they reach the next hop at the new first/last.
+            s, e = tx.reserve(first, bits)
+            dc = tx.duty_cycle
+            if dc < 1.0:  # frames go out one hold apart; the last one's silence follows it
+                e = s + (e - s) / dc - 8.0 * (lpay + ovh) / rate * (1.0 / dc - 1.0)
+            delay = lat + (0.0 if j is None else j.sample(self.rng))
+            first, last = (
+                s + 8.0 * (fpay + ovh) / rate + delay,
+                max(e, last + 8.0 * (lpay + ovh) / rate) + delay,
+            )
+        return first, last, len(P.tx)
 
     def acks(self, t: float, d: int, n: int) -> None:
         """n ACKs for direction d's data, booked from t on the reverse path, counted."""
         if n <= 0:
             return
-        back, ab = self.paths[1 - d], self.p.ack_bytes
+        ab = self.p.ack_bytes
         bits = 8.0 * n * ab
-        for tx, c in zip(back.tx, back.counters, strict=True):
+        nab = n * ab
+        for tx, c in self.paths[1 - d].ack_hops:
             tx.reserve(t, bits)
-            c.wire_bytes += n * ab
-            c.control_bytes += n * ab
-            c.packets += n
+            c.count_frames(nab, n)
+            c.control_bytes += nab
 
     # -- handshake ---------------------------------------------------------------------------
     def handshake(self, t: float) -> tuple[bool, float]:
@@ -418,10 +424,9 @@ class _Model:
         s.quick = False
         wire = nbytes + pkts * ovh
         for c in P.counters:
-            c.wire_bytes += wire
+            c.count_frames(wire, pkts)
             c.data_bytes += nbytes
             c.header_bytes += pkts * ovh
-            c.packets += pkts
         return last, t
 
 
@@ -847,12 +852,14 @@ class FlowChannel:
         t = max(t, s.delivered_at)
         s.delivered_at = t
         self._pending[ev] = None
-        self._book_ahead(ev, now, t, before)
-        if nbytes > self._m.mss and self._m.head_at < t:
+        if t > now:
+            self._book_ahead(ev, now, t, before)
+        m = self._m
+        if nbytes > m.mss and m.head_at < t:
             head = env.event()
-            self._heads[ev] = (head, self._m.mss)
-            self._at(self._m.head_at, lambda: self._head(ev))
-        self._at(t, lambda: self._finish(ev, nbytes))
+            self._heads[ev] = (head, m.mss)
+            self._at(m.head_at, partial(self._head, ev))
+        self._at(t, partial(self._finish, ev, nbytes))
         return ev
 
     def count_model(self, direction: int, nbytes: int) -> None:
@@ -897,11 +904,7 @@ class FlowChannel:
 
     # -- internals -------------------------------------------------------------------------------
     def _counts(self) -> list[tuple[int, ...]]:
-        return [
-            (c.wire_bytes, c.packets, c.data_bytes, c.header_bytes, c.control_bytes,
-             c.retx_bytes, c.lost_bytes)
-            for c in self._counters
-        ]  # fmt: skip
+        return list(map(_COUNTS, self._counters))
 
     def _book_ahead(
         self, ev: simpy.Event, start: float, end: float, before: list[tuple[int, ...]]
@@ -910,8 +913,10 @@ class FlowChannel:
         if end <= start:
             return
         added = [
-            (c, *(a - b for a, b in zip(now, was, strict=True)))
-            for c, now, was in zip(self._counters, self._counts(), before, strict=True)
+            (c, *map(sub, now, was))
+            for c, now, was in zip(
+                self._counters, map(_COUNTS, self._counters), before, strict=True
+            )
             if now[0] != was[0] or now[1] != was[1]
         ]
         if added:
@@ -950,23 +955,23 @@ class FlowChannel:
         take_back(self.booked_parts_after(now))
         self._ahead.clear()
 
-    def _at(self, t: float, fn: Any) -> None:
-        to = self.env.timeout(max(0.0, t - self.env.now))
-        to.callbacks.append(lambda _e: fn())
+    def _at(self, t: float, fn: Callable[[simpy.Event], object]) -> None:
+        """`fn(timeout)` at t (a SimPy timeout's one callback)."""
+        self.env.timeout(max(0.0, t - self.env.now)).callbacks.append(fn)
 
-    def _head(self, ev: simpy.Event) -> None:
+    def _head(self, ev: simpy.Event, _timeout: simpy.Event) -> None:
         if self._broken is None and ev in self._heads:
             head = self._heads[ev][0]
             if not head.triggered:
                 head.succeed()
 
-    def _finish(self, ev: simpy.Event, value: Any) -> None:
+    def _finish(self, ev: simpy.Event, value: Any, _timeout: simpy.Event | None = None) -> None:
         self._ahead.pop(ev, None)
         self._heads.pop(ev, None)
         if self._pending.pop(ev, 0) is None and not ev.triggered:
             ev.succeed(value)
 
-    def _syn(self, ev: simpy.Event, k: int) -> None:
+    def _syn(self, ev: simpy.Event, k: int, _timeout: simpy.Event | None = None) -> None:
         if ev.triggered or self._broken is not None:
             return
         p, now = self.params, self.env.now
@@ -981,20 +986,20 @@ class FlowChannel:
             self._m.packet(t, UP, p.ack_bytes)  # the client's ACK, ahead of any data
             self._senders[UP].free_at = t
             self._book_ahead(ev, now, t, before)
-            self._at(t, lambda: self._connected(ev))
+            self._at(t, partial(self._connected, ev))
             return
         wait = p.syn_retry * 2.0**k
         if k + 1 >= p.syn_tries:
             exc = OSError(errno.ETIMEDOUT, f"connect timed out after {k + 1} SYNs")
-            self._at(now + wait, lambda: self._fail(ev, exc))
+            self._at(now + wait, partial(self._fail, ev, exc))
         else:
-            self._at(now + wait, lambda: self._syn(ev, k + 1))
+            self._at(now + wait, partial(self._syn, ev, k + 1))
 
-    def _connected(self, ev: simpy.Event) -> None:
+    def _connected(self, ev: simpy.Event, _timeout: simpy.Event) -> None:
         self.connected = True
         self._finish(ev, None)
 
-    def _fail(self, ev: simpy.Event, exc: BaseException) -> None:
+    def _fail(self, ev: simpy.Event, exc: BaseException, _timeout: simpy.Event) -> None:
         self._ahead.pop(ev, None)
         if self._pending.pop(ev, 0) is None and not ev.triggered:
             ev.fail(exc)

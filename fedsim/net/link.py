@@ -94,15 +94,20 @@ class Transmitter:
         """Book `nbits` of airtime at the first gap from `now`; return (start, end).
         Callers book at or after the simulation clock (what the clock forgot is over)."""
         airtime = nbits / self.rate_bps
-        hold = airtime / self.duty_cycle
-        self._forget()
-        start = now if self.duty_cycle >= 1.0 else self.queued_until(now)
-        start = self._gaps.book(start, hold)
+        dc = self.duty_cycle
+        hold = airtime / dc
+        gaps = self._gaps
+        if self.clock is not None:  # `_forget`, inline: this runs for every flight
+            t = self.clock()
+            gaps.forget(t)
+            if dc < 1.0:
+                self._frontier.forget(t)
+        start = gaps.book(now if dc >= 1.0 else self.queued_until(now), hold)
         stop = start + hold
         if stop > self.busy_until:
             self.busy_until = stop
         self.busy_time += airtime
-        if self.duty_cycle < 1.0:
+        if dc < 1.0:
             self._frontier.add(now, stop)
         return start, start + airtime
 
@@ -147,6 +152,12 @@ class LinkCounters:
     """Data segments sent again, headers included."""
     lost_bytes: int = 0
     """Of wire_bytes, what was lost on this hop (the loss model's drops)."""
+
+    def count_frames(self, wire_bytes: int, packets: int) -> None:
+        """`packets` frames of `wire_bytes` in all went on the wire (a metered subclass
+        reports them in one call)."""
+        self.wire_bytes += wire_bytes
+        self.packets += packets
 
 
 @dataclass

@@ -18,7 +18,8 @@ from fedsim.net.link import LinkCounters
 __all__ = ["Meter", "MeteredCounters"]
 
 Meter = Callable[[int, int, int], None]
-"""(direction, change in wire bytes, change in packets); negative when taken back."""
+"""(direction, change in wire bytes, change in packets); negative when taken back. A
+call with both changes charges as two calls would, the bytes first (`count_frames`)."""
 
 
 class MeteredCounters(LinkCounters):
@@ -50,3 +51,10 @@ class MeteredCounters(LinkCounters):
         change, self._packets = value - self._packets, value
         if change and self.meter is not None:
             self.meter(self.direction, 0, change)
+
+    def count_frames(self, wire_bytes: int, packets: int) -> None:
+        """Add frames to both counts with one meter call (a flight at a time)."""
+        self._wire += wire_bytes
+        self._packets += packets
+        if self.meter is not None:
+            self.meter(self.direction, wire_bytes, packets)

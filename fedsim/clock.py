@@ -155,14 +155,9 @@ def _noop(*_args: Any) -> None:
     """What a cancelled timer would call (it never does: `_fire` checks first)."""
 
 
-def _is_cancelled_timer(event: simpy.Event) -> bool:
-    callbacks = event.callbacks
-    return (
-        callbacks is not None
-        and len(callbacks) == 1
-        and type(callbacks[0]) is _SimTimer
-        and callbacks[0].cancelled()
-    )
+def _run_timer(handle: _SimTimer) -> None:
+    if not handle._cancelled:  # a cancel may land between firing and running
+        handle.sim_callback(*handle.sim_args)
 
 
 PURGE_MIN_CANCELLED = 1024
@@ -211,23 +206,26 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
                 self._purge_cancelled(queue)
 
     def _purge_cancelled(self, queue: list[tuple[Any, ...]]) -> None:
-        queue[:] = [entry for entry in queue if not _is_cancelled_timer(entry[3])]
+        # `_is_cancelled_timer`, inline: this walks the whole heap
+        queue[:] = [
+            entry
+            for entry in queue
+            if (cbs := entry[3].callbacks) is None
+            or len(cbs) != 1
+            or type(cbs[0]) is not _SimTimer
+            or not cbs[0]._cancelled
+        ]
         heapq.heapify(queue)  # (time, priority, id) keys are unique: same order as before
         self._sim_cancelled = 0
 
     def _fire(self, handle: _SimTimer) -> None:
-        if handle.cancelled():
+        if handle._cancelled:
             return
         self._sim_selector.kicked = True
-
-        def run() -> None:
-            if not handle.cancelled():  # a cancel may land between firing and running
-                handle.sim_callback(*handle.sim_args)
-
         if handle.sim_context is None:
-            self.call_soon(run)
+            self.call_soon(_run_timer, handle)
         else:
-            self.call_soon(run, context=handle.sim_context)
+            self.call_soon(_run_timer, handle, context=handle.sim_context)
 
     # -- real work keeps the clock still -----------------------------------------
     @contextlib.contextmanager

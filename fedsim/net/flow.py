@@ -963,13 +963,13 @@ class FlowChannel:
         if self._broken is None and ev in self._heads:
             head = self._heads[ev][0]
             if not head.triggered:
-                head.succeed()
+                _succeed(self.env, head, None)
 
     def _finish(self, ev: simpy.Event, value: Any, _timeout: simpy.Event | None = None) -> None:
         self._ahead.pop(ev, None)
         self._heads.pop(ev, None)
         if self._pending.pop(ev, 0) is None and not ev.triggered:
-            ev.succeed(value)
+            _succeed(self.env, ev, value)
 
     def _syn(self, ev: simpy.Event, k: int, _timeout: simpy.Event | None = None) -> None:
         if ev.triggered or self._broken is not None:
@@ -1003,6 +1003,20 @@ class FlowChannel:
         self._ahead.pop(ev, None)
         if self._pending.pop(ev, 0) is None and not ev.triggered:
             ev.fail(exc)
+
+
+def _succeed(env: simpy.Environment, ev: simpy.Event, value: Any) -> None:
+    """`ev.succeed(value)` from inside a SimPy callback. When nothing else is due at
+    this instant, SimPy would process `ev` next: its callbacks run here and now instead,
+    in the same order, without a trip through the event heap (one per message)."""
+    if env.peek() > env.now:
+        ev._ok = True
+        ev._value = value
+        callbacks, ev.callbacks = ev.callbacks, None
+        for callback in callbacks:
+            callback(ev)
+    else:
+        ev.succeed(value)
 
 
 def lossless_transfer_time(

@@ -927,14 +927,18 @@ class FlowChannel:
         in proportion to the part of each pending exchange that lies after it: the
         counters minus these are what had crossed by `t` (a round's byte delta), and a
         cut at `t` takes back exactly these."""
-        for c, w, n, _parts, _lost in self.booked_parts_after(t):
-            yield c, w, n
+        if not self._ahead:  # asked of every live channel at every round's end
+            return iter(())
+        return ((c, w, n) for c, w, n, _parts, _lost in self._parts_after(t))
 
     def booked_parts_after(
         self, t: float
     ) -> Iterator[tuple[LinkCounters, int, int, list[int], int]]:
         """As `booked_after`, with the wire bytes split by class (`WIRE_PARTS`, summing
         to the wire bytes) and the lost bytes among them."""
+        return self._parts_after(t) if self._ahead else iter(())
+
+    def _parts_after(self, t: float) -> Iterator[tuple[LinkCounters, int, int, list[int], int]]:
         for ev, (start, end, added) in self._ahead.items():
             if ev.triggered or end <= t:
                 continue

@@ -77,6 +77,8 @@ _COUNTS = attrgetter(
     "lost_bytes",
 )  # fmt: skip
 """A link counter's totals that a send may book ahead of the clock (`_book_ahead`)."""
+Counts = tuple[int, int, int, int, int, int, int]
+"""`_COUNTS` of one link counter."""
 _Ack = tuple[float, int, tuple[int, ...], float]
 """An ACK reaching the sender: (time, cumulative ACK, newly SACKed segments, echo)."""
 
@@ -808,10 +810,10 @@ class FlowChannel:
             _Sender(RtoEstimator(p), Cubic(p), float(p.initial_window)) for _ in (UP, DOWN)
         )
         self._pending: dict[simpy.Event, None] = {}
-        self._ahead: dict[simpy.Event, tuple[float, float, list[tuple[Any, ...]]]] = {}
-        """Per pending event: (start, delivery, what it added per link direction: counters,
-        wire, packets, the wire classes, lost), booked ahead of the clock; `break_`
-        takes it back."""
+        self._ahead: dict[simpy.Event, tuple[float, float, list[Counts], list[Counts]]] = {}
+        """Per pending event: (start, delivery, the link counters' totals before and after
+        it), booked ahead of the clock; `break_` takes the difference back. (The
+        difference is taken only when asked: most sends finish unasked.)"""
         self._counters = [c for P in self._m.paths for c in P.counters]
         self._heads: dict[simpy.Event, tuple[simpy.Event, int]] = {}
         self._broken: str | None = None
@@ -903,24 +905,14 @@ class FlowChannel:
         return self._broken is not None or (self._closed and not self._pending)
 
     # -- internals -------------------------------------------------------------------------------
-    def _counts(self) -> list[tuple[int, ...]]:
+    def _counts(self) -> list[Counts]:
         return list(map(_COUNTS, self._counters))
 
-    def _book_ahead(
-        self, ev: simpy.Event, start: float, end: float, before: list[tuple[int, ...]]
-    ) -> None:
+    def _book_ahead(self, ev: simpy.Event, start: float, end: float, before: list[Counts]) -> None:
         """Remember what went on the wire now for [start, end], while `ev` is pending."""
         if end <= start:
             return
-        added = [
-            (c, *map(sub, now, was))
-            for c, now, was in zip(
-                self._counters, map(_COUNTS, self._counters), before, strict=True
-            )
-            if now[0] != was[0] or now[1] != was[1]
-        ]
-        if added:
-            self._ahead[ev] = (start, end, added)
+        self._ahead[ev] = (start, end, before, self._counts())
 
     def booked_after(self, t: float) -> Iterator[tuple[LinkCounters, int, int]]:
         """(counters, wire bytes, packets) booked on the link counters for after `t`,
@@ -939,11 +931,14 @@ class FlowChannel:
         return self._parts_after(t) if self._ahead else iter(())
 
     def _parts_after(self, t: float) -> Iterator[tuple[LinkCounters, int, int, list[int], int]]:
-        for ev, (start, end, added) in self._ahead.items():
+        for ev, (start, end, before, after) in self._ahead.items():
             if ev.triggered or end <= t:
                 continue
             left = (end - max(t, start)) / (end - start)
-            for c, w, n, *parts, lost in added:
+            for c, now, was in zip(self._counters, after, before, strict=True):
+                if now[0] == was[0] and now[1] == was[1]:
+                    continue  # this send put nothing on c
+                w, n, *parts, lost = map(sub, now, was)
                 taken = round(w * left)
                 yield (
                     c,

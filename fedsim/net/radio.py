@@ -90,10 +90,18 @@ class RadioProfile:
         ledger asks this on every activity."""
         if end <= start:
             return 0.0, 0.0, 0.0, 0.0, 0
-        awake = self.tail_s + self.idle_s
-        tail = _overlap(start, end, 0.0, self.tail_s)
-        idle = _overlap(start, end, self.tail_s, awake)
-        sleep = _overlap(start, end, awake, math.inf)
+        tail_s = self.tail_s
+        awake = tail_s + self.idle_s
+        # [start, end] overlapping the tail, the idle and the sleep span, by comparisons
+        # (not min/max calls): this runs on every activity
+        hi = end if end <= tail_s else tail_s
+        lo = start if start >= 0.0 else 0.0
+        tail = hi - lo if hi - lo > 0.0 else 0.0
+        hi = end if end <= awake else awake
+        lo = start if start >= tail_s else tail_s
+        idle = hi - lo if hi - lo > 0.0 else 0.0
+        lo = start if start >= awake else awake
+        sleep = end - lo if end - lo > 0.0 else 0.0
         wakes = 0
         if sleep > 0 and math.isfinite(self.wake_period_s) and self.wake_period_s > 0:
             wakes = math.floor((end - awake) / self.wake_period_s) - math.floor(
@@ -110,7 +118,3 @@ class RadioProfile:
             return self.idle_w
         wake = self.wake_j / self.wake_period_s if math.isfinite(self.wake_period_s) else 0.0
         return self.sleep_w + wake
-
-
-def _overlap(a: float, b: float, lo: float, hi: float) -> float:
-    return max(0.0, min(b, hi) - max(a, lo))

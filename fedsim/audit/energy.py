@@ -45,9 +45,10 @@ def energy_within_battery(result: Any) -> Iterator[Violation]:
     for row in result.clients:
         yield from _row_matches_ledger(row, ev)
     wires = _link_wire_bytes(result)
+    nodes = {n.name: n for n in result.scenario.nodes}
     for device, ledger in sorted(ev.energy.items()):
         if ledger.radio:
-            yield from _radio_consistent(result, device, ledger, wires)
+            yield from _radio_consistent(result, nodes.get(device), device, ledger, wires)
         if ledger.initial_j is None:
             continue
         spent = ledger.compute_j + ledger.radio_j
@@ -101,10 +102,9 @@ def _link_wire_bytes(result: Any) -> dict[tuple[str, str], float]:
 
 
 def _radio_consistent(
-    result: Any, device: str, ledger: Any, wires: dict[tuple[str, str], float]
+    result: Any, spec: Any, device: str, ledger: Any, wires: dict[tuple[str, str], float]
 ) -> Iterator[Violation]:
     sc = result.scenario
-    spec = next((n for n in sc.nodes if n.name == device), None)
     if spec is None or spec.link_class is None:
         return
     radio = sc.links[spec.link_class].radio

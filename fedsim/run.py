@@ -36,6 +36,7 @@ from fedsim.fl.strategies.registry import build_strategy
 from fedsim.net.battery import Batteries
 from fedsim.net.evidence import Evidence, EvidenceRecorder
 from fedsim.net.flow import wire_booked_after
+from fedsim.net.medium_use import MediumUse, medium_uses
 from fedsim.net.network import Network
 from fedsim.net.transport import EmulatedConnector, EmulatedSite, Wire
 from fedsim.record.dropouts import dropout_cells, never_contributed
@@ -78,6 +79,9 @@ class RunResult:
     """What the auditor checks the results against (fedsim.net.evidence)."""
     ledger: list[LedgerRow] = field(default_factory=list)
     """ledger.csv: where the bytes went (fedsim.record.ledger)."""
+    transmitters: list[MediumUse] = field(default_factory=list)
+    """Each transmitter's busy time and the link directions it serves (the auditor
+    reconciles them with links.csv)."""
 
     @property
     def rounds(self) -> list[RoundRow]:
@@ -621,7 +625,9 @@ def _collect(
         energy_j_mean=float(np.mean(energies)) if energies else None,
         code=code_fingerprint(),
     )
-    return RunResult(sc, summary, recorder, links_rows, client_rows, topology)
+    result = RunResult(sc, summary, recorder, links_rows, client_rows, topology)
+    result.transmitters = medium_uses(sorted(net.links.values(), key=lambda lk: lk.name))
+    return result
 
 
 def _finite(x: float) -> float | None:

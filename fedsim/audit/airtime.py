@@ -1,0 +1,57 @@
+"""A transmitter's busy time is the airtime of the bytes its links counted.
+
+Every booking on a transmitter is a frame that some link direction counts in links.csv
+(data, headers, control, retransmissions and lost frames alike), and a frame a cut takes
+back gives its airtime back too. So per transmitter, busy time x rate / 8 equals the wire
+bytes of the link directions it serves, and each of their links.csv rows shows that busy
+time as its busy_fraction. A booking nobody counted, or a count nobody booked, breaks it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+from fedsim.audit import Violation, invariant
+from fedsim.audit.rows import cell, number
+
+__all__ = ["busy_matches_bytes"]
+
+NAME = "busy-matches-bytes"
+_REL = 1e-9
+
+
+@invariant(
+    NAME,
+    "every transmitter's busy time equals the airtime (wire bytes x 8 / rate) of the link "
+    "directions it serves in links.csv, and their busy_fraction is that busy time over the run",
+)
+def busy_matches_bytes(result: Any) -> Iterator[Violation]:
+    uses = getattr(result, "transmitters", None)
+    if not uses:
+        return
+    rows = {(str(cell(r, "link")), str(cell(r, "direction"))): r for r in result.links}
+    end = float(result.summary["sim_time_s"])
+    for use in uses:
+        counted = sum(number(rows[k], "wire_bytes") for k in use.serves if k in rows)
+        want = counted * 8.0 / use.rate_bps
+        if not math.isclose(use.busy_s, want, rel_tol=_REL, abs_tol=1e-12):
+            extra = (use.busy_s - want) * use.rate_bps / 8.0
+            yield Violation(
+                NAME,
+                f"transmitter {use.name}: busy {use.busy_s:.9g} s, but its links counted "
+                f"{counted:.0f} wire bytes = {want:.9g} s at {use.rate_bps:.6g} bit/s "
+                f"({extra:+.1f} bytes of airtime nobody counted)",
+            )
+        share = min(1.0, use.busy_s / end) if end > 0 else 0.0
+        for key in use.serves:
+            row = rows.get(key)
+            if row is None:
+                yield Violation(NAME, f"transmitter {use.name}: links.csv has no row {key}")
+            elif not math.isclose(number(row, "busy_fraction"), share, rel_tol=1e-6, abs_tol=1e-9):
+                yield Violation(
+                    NAME,
+                    f"links.csv {key[0]} {key[1]}: busy_fraction "
+                    f"{number(row, 'busy_fraction'):.9g} != {share:.9g} of its transmitter",
+                )

@@ -1,0 +1,38 @@
+"""What each transmitter was busy with: its busy time and the link directions it serves.
+
+The auditor reconciles the two (fedsim.audit.airtime): a transmitter is busy only with
+frames some link counted, so busy time x rate / 8 must equal their wire bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["MediumUse", "medium_uses"]
+
+
+@dataclass(frozen=True, slots=True)
+class MediumUse:
+    name: str
+    rate_bps: float
+    busy_s: float
+    serves: tuple[tuple[str, str], ...]
+    """(link name, up|down) of every link direction that books this transmitter."""
+
+
+def medium_uses(links: Iterable[Any]) -> list[MediumUse]:
+    """One entry per transmitter of `links` (a shared medium or a half-duplex radio is
+    one transmitter serving several link directions), in first-seen order."""
+    serves: dict[int, list[tuple[str, str]]] = {}
+    txs: dict[int, Any] = {}
+    for link in links:
+        for d, label in ((0, "up"), (1, "down")):
+            tx = link.tx[d]
+            txs.setdefault(id(tx), tx)
+            serves.setdefault(id(tx), []).append((link.name, label))
+    return [
+        MediumUse(tx.name, float(tx.rate_bps), float(tx.busy_time), tuple(serves[key]))
+        for key, tx in txs.items()
+    ]

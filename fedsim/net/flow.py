@@ -83,6 +83,16 @@ _Ack = tuple[float, int, tuple[int, ...], float]
 """An ACK reaching the sender: (time, cumulative ACK, newly SACKed segments, echo)."""
 
 
+
+def _carried(where: np.ndarray, sizes: list[int], hops: int) -> list[tuple[int, int]]:
+    """(payload, segments) reaching each of `hops` hops, given the hop that loses each
+    segment (-1: none): a segment lost on hop i is on hop i's wire, not on later ones."""
+    out = []
+    for i in range(hops):
+        on = [k for k, h in enumerate(where.tolist()) if h < 0 or h >= i]
+        out.append((sum(sizes[k] for k in on), len(on)))
+    return out
+
 def _draw(loss: Any, rng: np.random.Generator, n: int) -> np.ndarray:
     """Fates of n packets from any LossModel (vectorised when the model offers it)."""
     draw = getattr(loss, "draw", None)
@@ -249,7 +259,15 @@ class _Model:
         return where
 
     def block(
-        self, t: float, d: int, n: int, payload: int, fpay: int, lpay: int, queues: bool = False
+        self,
+        t: float,
+        d: int,
+        n: int,
+        payload: int,
+        fpay: int,
+        lpay: int,
+        queues: bool = False,
+        carried: list[tuple[int, int]] | None = None,
     ) -> tuple[float, float, int]:
         """Put n segments (payload bytes in all, first/last carrying fpay/lpay) on the wire
         at t as one block: one booking per hop. Returns the arrival times of the first
@@ -259,7 +277,11 @@ class _Model:
         block's own frames do not count: they are ACK-clocked, released as the queue
         drains, not a burst. Without it, a sender whose retransmission timer fires faster
         than the radio drains (TCP's 60 s maximum RTO against LoRa's 1 % duty cycle)
-        would book without bound."""
+        would book without bound.
+
+        `carried`, when segments are lost on the way: (payload, segments) that reach each
+        hop (a segment lost on hop i occupies hop i, no later one), so every hop books the
+        airtime of what it counts; a hop nothing reaches books nothing, nor do later ones."""
         ovh = self.ovh
         bits = 8.0 * (payload + n * ovh)
         first = last = t
@@ -267,6 +289,11 @@ class _Model:
         for i, (tx, rate, lat, j) in enumerate(P.hop_constants):
             if queues and self.full(i, d, first):
                 return first, last, i
+            if carried is not None:
+                pay_i, n_i = carried[i]
+                if n_i == 0:
+                    break
+                bits = 8.0 * (pay_i + n_i * ovh)
             # Book `bits` on hop i for a block whose first/last segments reach it at
             # first/last; they reach the next hop at the new first/last.
             s, e = tx.reserve(first, bits)
@@ -300,13 +327,13 @@ class _Model:
             P = self.paths[d]
             if not all(h.link.up for h in P.hops):
                 down = self._first_down(d)
-                self._count_partial(d, p.syn_bytes, down)
+                self._count_partial(t, d, p.syn_bytes, down)
                 P.counters[down].drops += 1  # lost at the down hop, never on its wire
                 return False, t
             if P.lossy:
                 where = int(self.lost_at(d, 1)[0])
                 if where >= 0:
-                    self._count_partial(d, p.syn_bytes, where, drop=True)
+                    self._count_partial(t, d, p.syn_bytes, where, drop=True)
                     return False, t
             t0, t = t, self.packet(t, d, p.syn_bytes)
             if t == math.inf:  # a full duty-cycled queue dropped it
@@ -316,13 +343,20 @@ class _Model:
     def _first_down(self, d: int) -> int:
         return next(i for i, h in enumerate(self.paths[d].hops) if not h.link.up)
 
-    def _count_partial(self, d: int, nbytes: int, upto: int, drop: bool = False) -> None:
+    def _count_partial(
+        self, t: float, d: int, nbytes: int, upto: int, drop: bool = False
+    ) -> None:
+        """A packet sent at t that hops before `upto` carry (and hop `upto` too when it
+        is lost there): booked and counted on each, as `packet` does."""
         P = self.paths[d]
+        bits = nbytes * 8.0
         for i in range(upto + (1 if drop else 0)):
+            _, e = P.tx[i].reserve(t, bits)
+            j = P.jitter[i]
+            t = e + P.lat[i] + (0.0 if j is None else j.sample(self.rng))
             c = P.counters[i]
-            c.wire_bytes += nbytes
+            c.count_frames(nbytes, 1)
             c.control_bytes += nbytes
-            c.packets += 1
         if drop:
             P.counters[upto].drops += 1
             P.counters[upto].lost_bytes += nbytes
@@ -519,10 +553,13 @@ class _Replay(TcpSender):
         w = len(seqs)
         sizes = [lastpay if q == n - 1 else mss for q in seqs]
         pay = sum(sizes)
-        first, last, hops = m.block(t, d, w, pay, sizes[0], sizes[-1], queues=True)
+        where = m.lost_at(d, w)  # fates first: a hop books only the segments reaching it
+        carried = _carried(where, sizes, len(m.paths[d].tx)) if where.max() >= 0 else None
+        first, last, hops = m.block(
+            t, d, w, pay, sizes[0], sizes[-1], queues=True, carried=carried
+        )
         P, ovh = m.paths[d], m.ovh
         spacing = (last - first) / (w - 1) if w > 1 else 0.0
-        where = m.lost_at(d, w)
         P.counters[0].retransmissions += self.open_retx
         self.open_retx = 0
         rx, self.open_rx = self.open_rx, []
@@ -894,11 +931,10 @@ class FlowChannel:
             self._closed = True
             return
         self._closed = True
-        for d in (UP, DOWN):
-            for c in self._m.paths[d].counters:
-                c.wire_bytes += 2 * self.params.ack_bytes
-                c.control_bytes += 2 * self.params.ack_bytes
-                c.packets += 2
+        now = self.env.now
+        for d in (UP, DOWN):  # each side's FIN and its ACK of the other's: booked, counted
+            for _ in range(2):
+                self._m.packet(now, d, self.params.ack_bytes)
 
     @property
     def finished(self) -> bool:

@@ -152,6 +152,9 @@ class LinkCounters:
     """Data segments sent again, headers included."""
     lost_bytes: int = 0
     """Of wire_bytes, what was lost on this hop (the loss model's drops)."""
+    transmitter: Transmitter | None = field(default=None, repr=False, compare=False)
+    """The transmitter these frames were booked on (its link sets it): a take-back
+    gives their airtime back."""
 
     def count_frames(self, wire_bytes: int, packets: int) -> None:
         """`packets` frames of `wire_bytes` in all went on the wire (a metered subclass
@@ -186,6 +189,10 @@ class Link:
     counters: tuple[LinkCounters, LinkCounters] = field(
         default_factory=lambda: (LinkCounters(), LinkCounters())
     )
+
+    def __post_init__(self) -> None:
+        for counters, tx in zip(self.counters, self.tx, strict=True):
+            counters.transmitter = tx
 
     @property
     def up(self) -> bool:
@@ -224,6 +231,9 @@ def take_back(booked: Iterable[Booked]) -> None:
     """A path broke: what its channel had booked for after the break never went out.
     Payload stays (it counts what the application handed to the network)."""
     for c, w, n, parts, lost in list(booked):
+        tx = c.transmitter
+        if tx is not None:  # the frames never went out: nor did their airtime
+            tx.busy_time -= w * 8.0 / tx.rate_bps
         c.wire_bytes -= w
         c.packets -= n
         c.data_bytes -= parts[0]

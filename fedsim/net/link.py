@@ -233,7 +233,7 @@ def take_back(booked: Iterable[Booked]) -> None:
     for c, w, n, parts, lost in list(booked):
         tx = c.transmitter
         if tx is not None:  # the frames never went out: nor did their airtime
-            tx.busy_time -= w * 8.0 / tx.rate_bps
+            tx.busy_time = max(0.0, tx.busy_time - w * 8.0 / tx.rate_bps)  # no -1e-21
         c.wire_bytes -= w
         c.packets -= n
         c.data_bytes -= parts[0]

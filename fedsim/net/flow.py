@@ -83,7 +83,6 @@ _Ack = tuple[float, int, tuple[int, ...], float]
 """An ACK reaching the sender: (time, cumulative ACK, newly SACKed segments, echo)."""
 
 
-
 def _carried(where: np.ndarray, sizes: list[int], hops: int) -> list[tuple[int, int]]:
     """(payload, segments) reaching each of `hops` hops, given the hop that loses each
     segment (-1: none): a segment lost on hop i is on hop i's wire, not on later ones."""
@@ -92,6 +91,7 @@ def _carried(where: np.ndarray, sizes: list[int], hops: int) -> list[tuple[int, 
         on = [k for k, h in enumerate(where.tolist()) if h < 0 or h >= i]
         out.append((sum(sizes[k] for k in on), len(on)))
     return out
+
 
 def _draw(loss: Any, rng: np.random.Generator, n: int) -> np.ndarray:
     """Fates of n packets from any LossModel (vectorised when the model offers it)."""
@@ -343,9 +343,7 @@ class _Model:
     def _first_down(self, d: int) -> int:
         return next(i for i, h in enumerate(self.paths[d].hops) if not h.link.up)
 
-    def _count_partial(
-        self, t: float, d: int, nbytes: int, upto: int, drop: bool = False
-    ) -> None:
+    def _count_partial(self, t: float, d: int, nbytes: int, upto: int, drop: bool = False) -> None:
         """A packet sent at t that hops before `upto` carry (and hop `upto` too when it
         is lost there): booked and counted on each, as `packet` does."""
         P = self.paths[d]
@@ -555,9 +553,7 @@ class _Replay(TcpSender):
         pay = sum(sizes)
         where = m.lost_at(d, w)  # fates first: a hop books only the segments reaching it
         carried = _carried(where, sizes, len(m.paths[d].tx)) if where.max() >= 0 else None
-        first, last, hops = m.block(
-            t, d, w, pay, sizes[0], sizes[-1], queues=True, carried=carried
-        )
+        first, last, hops = m.block(t, d, w, pay, sizes[0], sizes[-1], queues=True, carried=carried)
         P, ovh = m.paths[d], m.ovh
         spacing = (last - first) / (w - 1) if w > 1 else 0.0
         P.counters[0].retransmissions += self.open_retx

@@ -36,7 +36,12 @@ T = TypeVar("T")
 
 
 class SimSelector(selectors.BaseSelector):
-    """A real selector for real fds, plus "advance SimPy" when the loop is idle."""
+    """A real selector for real fds, plus "advance SimPy" when the loop is idle.
+
+    An emulated run has no real fd but asyncio's self-pipe, which only wakes a loop
+    blocked while a worker thread runs (`call_soon_threadsafe` queues its callback
+    itself). So the real selector is polled only while something else is registered
+    or real work is pending: a syscall per loop turn was a tenth of the loop."""
 
     def __init__(self, env: simpy.Environment) -> None:
         self._real = selectors.DefaultSelector()
@@ -44,13 +49,29 @@ class SimSelector(selectors.BaseSelector):
         self.kicked = False
         self.pending_real_work = 0
         self._lock = threading.Lock()
+        self._wake_fds: frozenset[int] = frozenset()
+        self._polls = False
+        """Something besides the wake-up fds is registered: poll on every turn."""
+
+    def set_wake_fds(self, fds: frozenset[int]) -> None:
+        """The loop's self-pipe: bytes on it need reading only while real work runs."""
+        self._wake_fds = fds
+        self._update_polls()
+
+    def _update_polls(self) -> None:
+        fds = {key.fd for key in self._real.get_map().values()}
+        self._polls = not fds <= self._wake_fds
 
     # -- delegated registration -------------------------------------------------
     def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
-        return self._real.register(fileobj, events, data)
+        key = self._real.register(fileobj, events, data)
+        self._update_polls()
+        return key
 
     def unregister(self, fileobj: Any) -> selectors.SelectorKey:
-        return self._real.unregister(fileobj)
+        key = self._real.unregister(fileobj)
+        self._update_polls()
+        return key
 
     def modify(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
         return self._real.modify(fileobj, events, data)
@@ -66,15 +87,18 @@ class SimSelector(selectors.BaseSelector):
 
     # -- the idle hook ------------------------------------------------------------
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        if timeout is not None:
-            # asyncio's own timer heap is always empty (call_at is SimPy's), so the
-            # loop only ever polls (0) or idles (None).
-            return self._real.select(timeout)
-        ready = self._real.select(0)
-        if ready:
-            return ready
-        if self.pending_real_work:
-            return self._real.select(None)  # woken by call_soon_threadsafe
+        if self._polls or self.pending_real_work:
+            if timeout is not None:
+                # asyncio's own timer heap is always empty (call_at is SimPy's), so the
+                # loop only ever polls (0) or idles (None).
+                return self._real.select(timeout)
+            ready = self._real.select(0)
+            if ready:
+                return ready
+            if self.pending_real_work:
+                return self._real.select(None)  # woken by call_soon_threadsafe
+        elif timeout is not None:
+            return []
         self.kicked = False
         env = self.env
         while not self.kicked:
@@ -131,14 +155,9 @@ def _noop(*_args: Any) -> None:
     """What a cancelled timer would call (it never does: `_fire` checks first)."""
 
 
-def _is_cancelled_timer(event: simpy.Event) -> bool:
-    callbacks = event.callbacks
-    return (
-        callbacks is not None
-        and len(callbacks) == 1
-        and type(callbacks[0]) is _SimTimer
-        and callbacks[0].cancelled()
-    )
+def _run_timer(handle: _SimTimer) -> None:
+    if not handle._cancelled:  # a cancel may land between firing and running
+        handle.sim_callback(*handle.sim_args)
 
 
 PURGE_MIN_CANCELLED = 1024
@@ -154,6 +173,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         self._sim_selector = SimSelector(self.env)
         self._sim_cancelled = 0
         super().__init__(selector=self._sim_selector)
+        self._sim_selector.set_wake_fds(frozenset({self._ssock.fileno()}))
 
     def time(self) -> float:
         return float(self.env.now)
@@ -186,23 +206,26 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
                 self._purge_cancelled(queue)
 
     def _purge_cancelled(self, queue: list[tuple[Any, ...]]) -> None:
-        queue[:] = [entry for entry in queue if not _is_cancelled_timer(entry[3])]
+        # `_is_cancelled_timer`, inline: this walks the whole heap
+        queue[:] = [
+            entry
+            for entry in queue
+            if (cbs := entry[3].callbacks) is None
+            or len(cbs) != 1
+            or type(cbs[0]) is not _SimTimer
+            or not cbs[0]._cancelled
+        ]
         heapq.heapify(queue)  # (time, priority, id) keys are unique: same order as before
         self._sim_cancelled = 0
 
     def _fire(self, handle: _SimTimer) -> None:
-        if handle.cancelled():
+        if handle._cancelled:
             return
         self._sim_selector.kicked = True
-
-        def run() -> None:
-            if not handle.cancelled():  # a cancel may land between firing and running
-                handle.sim_callback(*handle.sim_args)
-
         if handle.sim_context is None:
-            self.call_soon(run)
+            self.call_soon(_run_timer, handle)
         else:
-            self.call_soon(run, context=handle.sim_context)
+            self.call_soon(_run_timer, handle, context=handle.sim_context)
 
     # -- real work keeps the clock still -----------------------------------------
     @contextlib.contextmanager

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from fedsim.devices import DeviceProfile
@@ -122,6 +123,7 @@ class Batteries:
 
     def __init__(self, net: Network, streams: Streams | None = None) -> None:
         self.net = net
+        self._env = net.env
         self.ledgers: dict[str, Battery] = {}
         """Every device's ledger, mains powered or not."""
         sc = net.scenario
@@ -175,22 +177,26 @@ class Batteries:
 
     # -- hooks ------------------------------------------------------------------------
     def _meter(self, battery: Battery) -> Any:
-        def meter(direction: int, nbytes: int, frames: int) -> None:
-            self.airtime(battery, direction, nbytes, frames)
+        return partial(self._metered, battery)
 
-        return meter
+    def _metered(self, battery: Battery, direction: int, nbytes: int, frames: int) -> None:
+        """A metered counter's change (`fedsim.net.metered.Meter`): the bytes, then the
+        frames, each charged as a change of its own."""
+        if nbytes:
+            self.airtime(battery, direction, nbytes, 0)
+        if frames:
+            self.airtime(battery, direction, 0, frames)
 
     def airtime(self, battery: Battery, direction: int, nbytes: int, frames: int) -> None:
         """Charge (or, negative, refund) the airtime of `frames` frames and `nbytes`
         wire bytes sent (direction 0) or received (1) by `battery`'s device."""
         radio = battery.radio
-        if radio is None:
+        if radio is None or battery.empty_at is not None:  # a ledger stops when it ran dry
             return
-        now = self.net.env.now
-        dt = radio.airtime(direction, nbytes, frames)
+        now = self._env.now
+        # RadioProfile.airtime, inline (this runs for every flight on a device's link)
+        dt = frames * radio.per_frame_s[direction] + nbytes * radio.per_byte_s[direction]
         kind = "tx" if direction == 0 else "rx"
-        if battery.empty:  # its ledger stopped when it ran dry
-            return
         woke = dt > 0 and now - battery.activity_end >= radio.tail_s  # a new tail starts
         if dt > 0 and now > battery.accounted_until:
             self._quiet_until(battery, now, activity=True)
@@ -248,13 +254,13 @@ class Batteries:
         promo = 0.0
         if activity and radio.promotion_s > 0 and now - base > radio.tail_s:
             promo = min(radio.promotion_s, now - start)
-        gap = radio.gap(start - base, now - promo - base)
+        idle_s, idle_j, sleep_s, sleep_j, _ = radio.gap_parts(start - base, now - promo - base)
         battery.accounted_until = now
         for kind, seconds, joules in (
-            ("idle", gap.idle_s + promo, gap.idle_j + promo * radio.promotion_w),
-            ("sleep", gap.sleep_s, gap.sleep_j),
+            ("idle", idle_s + promo, idle_j + promo * radio.promotion_w),
+            ("sleep", sleep_s, sleep_j),
         ):
-            if battery.empty:
+            if battery.empty_at is not None:
                 return
             battery.seconds[kind] += seconds
             self._take(battery, kind, joules)

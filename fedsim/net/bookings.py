@@ -68,7 +68,7 @@ class GapIndex:
         b = bisect_right(last, start)
         if b == len(last):  # nothing ends after start
             if last:
-                self._insert(b - 1, len(starts[b - 1]), start, start + hold)
+                self._append(start, start + hold)
             else:
                 self._insert(-1, 0, start, start + hold)
             return start
@@ -90,9 +90,8 @@ class GapIndex:
         while hit is None:
             b = self._first_block(b + 1, hold)
             if b < 0:
-                b = len(starts) - 1
-                e = ends[b][-1]
-                self._insert(b, len(starts[b]), e, e + hold)
+                e = ends[-1][-1]
+                self._append(e, e + hold)
                 return e
             hit = self._fit_in(b, 0, hold, need)
             if hit is None:  # no gap of b fits `hold`, so none fits more
@@ -122,6 +121,27 @@ class GapIndex:
                 k += 1
         return None
 
+    def _append(self, start: float, stop: float) -> None:
+        """`_insert` after the last interval (the common case: a booking later than every
+        other), without its neighbour search."""
+        b = len(self._starts) - 1
+        S, E = self._starts[b], self._ends[b]
+        k = len(S) - 1
+        if E[k] == start:  # touches the last interval: extend it
+            E[k] = stop
+            if k:
+                self._raise(b, S[k], E[k - 1])
+            elif b:
+                self._raise(b, S[0], self._ends[b - 1][-1])
+            self._last[b] = stop
+            return
+        S.append(start)
+        E.append(stop)
+        self._raise(b, start, E[k])
+        self._last[b] = stop
+        if k + 1 >= _MAX:
+            self._split(b)
+
     def _insert(self, b: int, k: int, start: float, stop: float) -> None:
         """Put [start, stop) before interval k of block b, merging touching neighbours
         as the flat list did (forgetting depends on the merged shape)."""
@@ -131,7 +151,7 @@ class GapIndex:
             ends.append([stop])
             self._last.append(stop)
             self._gap.append(_NONE)
-            self._rebuild_tree()
+            self._tree, self._size = [_NONE, _NONE], 1  # `_rebuild_tree` of one block
             return
         if k > 0:
             pb, pk = b, k - 1
@@ -170,6 +190,13 @@ class GapIndex:
         if not last or self._ends[0][0] > t:
             return
         d = bisect_right(last, t)
+        if d == len(last):  # all of it (`_rebuild_tree` of no block)
+            self._starts.clear()
+            self._ends.clear()
+            last.clear()
+            self._gap.clear()
+            self._tree, self._size = [_NONE, _NONE], 1
+            return
         if d:
             del self._starts[:d], self._ends[:d], last[:d], self._gap[:d]
             self._rebuild_tree()

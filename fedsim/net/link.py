@@ -94,15 +94,20 @@ class Transmitter:
         """Book `nbits` of airtime at the first gap from `now`; return (start, end).
         Callers book at or after the simulation clock (what the clock forgot is over)."""
         airtime = nbits / self.rate_bps
-        hold = airtime / self.duty_cycle
-        self._forget()
-        start = now if self.duty_cycle >= 1.0 else self.queued_until(now)
-        start = self._gaps.book(start, hold)
+        dc = self.duty_cycle
+        hold = airtime / dc
+        gaps = self._gaps
+        if self.clock is not None:  # `_forget`, inline: this runs for every flight
+            t = self.clock()
+            gaps.forget(t)
+            if dc < 1.0:
+                self._frontier.forget(t)
+        start = gaps.book(now if dc >= 1.0 else self.queued_until(now), hold)
         stop = start + hold
         if stop > self.busy_until:
             self.busy_until = stop
         self.busy_time += airtime
-        if self.duty_cycle < 1.0:
+        if dc < 1.0:
             self._frontier.add(now, stop)
         return start, start + airtime
 
@@ -147,6 +152,15 @@ class LinkCounters:
     """Data segments sent again, headers included."""
     lost_bytes: int = 0
     """Of wire_bytes, what was lost on this hop (the loss model's drops)."""
+    transmitter: Transmitter | None = field(default=None, repr=False, compare=False)
+    """The transmitter these frames were booked on (its link sets it): a take-back
+    gives their airtime back."""
+
+    def count_frames(self, wire_bytes: int, packets: int) -> None:
+        """`packets` frames of `wire_bytes` in all went on the wire (a metered subclass
+        reports them in one call)."""
+        self.wire_bytes += wire_bytes
+        self.packets += packets
 
 
 @dataclass
@@ -175,6 +189,10 @@ class Link:
     counters: tuple[LinkCounters, LinkCounters] = field(
         default_factory=lambda: (LinkCounters(), LinkCounters())
     )
+
+    def __post_init__(self) -> None:
+        for counters, tx in zip(self.counters, self.tx, strict=True):
+            counters.transmitter = tx
 
     @property
     def up(self) -> bool:
@@ -213,6 +231,9 @@ def take_back(booked: Iterable[Booked]) -> None:
     """A path broke: what its channel had booked for after the break never went out.
     Payload stays (it counts what the application handed to the network)."""
     for c, w, n, parts, lost in list(booked):
+        tx = c.transmitter
+        if tx is not None:  # the frames never went out: nor did their airtime
+            tx.busy_time = max(0.0, tx.busy_time - w * 8.0 / tx.rate_bps)  # no -1e-21
         c.wire_bytes -= w
         c.packets -= n
         c.data_bytes -= parts[0]

@@ -12,13 +12,15 @@ gives device uplinks these counters; the energy ledger (fedsim.net.battery) sets
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import attrgetter
 
 from fedsim.net.link import LinkCounters
 
 __all__ = ["Meter", "MeteredCounters"]
 
 Meter = Callable[[int, int, int], None]
-"""(direction, change in wire bytes, change in packets); negative when taken back."""
+"""(direction, change in wire bytes, change in packets); negative when taken back. A
+call with both changes charges as two calls would, the bytes first (`count_frames`)."""
 
 
 class MeteredCounters(LinkCounters):
@@ -31,22 +33,23 @@ class MeteredCounters(LinkCounters):
         self._packets = 0
         super().__init__()
 
-    @property  # type: ignore[override]
-    def wire_bytes(self) -> int:
-        return self._wire
-
-    @wire_bytes.setter
-    def wire_bytes(self, value: int) -> None:
+    def _set_wire(self, value: int) -> None:
         change, self._wire = value - self._wire, value
         if change and self.meter is not None:
             self.meter(self.direction, change, 0)
 
-    @property  # type: ignore[override]
-    def packets(self) -> int:
-        return self._packets
-
-    @packets.setter
-    def packets(self, value: int) -> None:
+    def _set_packets(self, value: int) -> None:
         change, self._packets = value - self._packets, value
         if change and self.meter is not None:
             self.meter(self.direction, 0, change)
+
+    # Read through C getters (`attrgetter`): the flow model reads every counter twice a send.
+    wire_bytes = property(attrgetter("_wire"), _set_wire)  # type: ignore[assignment]
+    packets = property(attrgetter("_packets"), _set_packets)  # type: ignore[assignment]
+
+    def count_frames(self, wire_bytes: int, packets: int) -> None:
+        """Add frames to both counts with one meter call (a flight at a time)."""
+        self._wire += wire_bytes
+        self._packets += packets
+        if self.meter is not None:
+            self.meter(self.direction, wire_bytes, packets)

@@ -129,6 +129,7 @@ class Network:
             )
             if spec.kind == "device":  # its radio: the energy ledger meters what crosses it
                 link.counters = (MeteredCounters(0), MeteredCounters(1))
+                link.__post_init__()  # the new counters know their transmitters
             self.links[name] = link
             self.uplink[spec.name] = link
             self.link_class[name] = cls

@@ -293,9 +293,11 @@ class PacketChannel:
         """Orderly close: FIN/ACK counted each way; pending sends still complete.
         A channel that never connected (or was broken) sends no FIN."""
         if not self._closed and self._broken is None and self.connected:
-            for d in (UP, DOWN):
+            now = self.env.now
+            for d in (UP, DOWN):  # each side's FIN and its ACK of the other's
                 for h in self.paths[d]:
                     c = h.link.counters[h.direction]
+                    h.link.tx[h.direction].reserve(now, 16.0 * self.params.ack_bytes)
                     c.wire_bytes += 2 * self.params.ack_bytes
                     c.control_bytes += 2 * self.params.ack_bytes
                     c.packets += 2

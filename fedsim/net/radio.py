@@ -83,19 +83,32 @@ class RadioProfile:
     def gap(self, start: float, end: float) -> GapEnergy:
         """Energy of the part [start, end] (seconds since the last activity ended) of a
         quiet gap: tail, then idle listening, then sleep with periodic wakes."""
+        return GapEnergy(*self.gap_parts(start, end))
+
+    def gap_parts(self, start: float, end: float) -> tuple[float, float, float, float, int]:
+        """`gap` as a plain tuple (idle_s, idle_j, sleep_s, sleep_j, wakes): the energy
+        ledger asks this on every activity."""
         if end <= start:
-            return GapEnergy()
-        tail = _overlap(start, end, 0.0, self.tail_s)
-        idle = _overlap(start, end, self.tail_s, self.awake_s)
-        sleep = _overlap(start, end, self.awake_s, math.inf)
+            return 0.0, 0.0, 0.0, 0.0, 0
+        tail_s = self.tail_s
+        awake = tail_s + self.idle_s
+        # [start, end] overlapping the tail, the idle and the sleep span, by comparisons
+        # (not min/max calls): this runs on every activity
+        hi = end if end <= tail_s else tail_s
+        lo = start if start >= 0.0 else 0.0
+        tail = hi - lo if hi - lo > 0.0 else 0.0
+        hi = end if end <= awake else awake
+        lo = start if start >= tail_s else tail_s
+        idle = hi - lo if hi - lo > 0.0 else 0.0
+        lo = start if start >= awake else awake
+        sleep = end - lo if end - lo > 0.0 else 0.0
         wakes = 0
         if sleep > 0 and math.isfinite(self.wake_period_s) and self.wake_period_s > 0:
-            base = self.awake_s
-            wakes = math.floor((end - base) / self.wake_period_s) - math.floor(
-                max(start - base, 0.0) / self.wake_period_s
+            wakes = math.floor((end - awake) / self.wake_period_s) - math.floor(
+                max(start - awake, 0.0) / self.wake_period_s
             )
         idle_j = tail * self.tail_w + idle * self.idle_w + wakes * self.wake_j
-        return GapEnergy(tail + idle, idle_j, sleep, sleep * self.sleep_w, max(wakes, 0))
+        return tail + idle, idle_j, sleep, sleep * self.sleep_w, max(wakes, 0)
 
     def quiet_power(self, since: float) -> float:
         """Draw `since` seconds after the last activity (periodic wakes averaged)."""
@@ -105,7 +118,3 @@ class RadioProfile:
             return self.idle_w
         wake = self.wake_j / self.wake_period_s if math.isfinite(self.wake_period_s) else 0.0
         return self.sleep_w + wake
-
-
-def _overlap(a: float, b: float, lo: float, hi: float) -> float:
-    return max(0.0, min(b, hi) - max(a, lo))

@@ -20,6 +20,7 @@ import asyncio
 import errno
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Protocol
 
 import aiohttp
@@ -303,14 +304,17 @@ class EmulatedConnection:
                 count_model(direction, model)
         if tap is not None:
             tap.sent(self.client_node, direction, len(chunk), mark, event)
-        event.callbacks.append(lambda ev: self._delivered(ev, direction))
+        event.callbacks.append(partial(self._delivered, direction))
+        if direction != DOWN:
+            return
         heads = getattr(self.channel, "head", None)  # optional: test doubles lack it
-        head = heads(event) if heads is not None and direction == DOWN else None
+        head = heads(event) if heads is not None else None
         if head is not None:
             head_ev, nbytes = head
-            head_ev.callbacks.append(
-                lambda _ev: self.loop.sim_call_soon(self._hand_over_head, direction, chunk, nbytes)
-            )
+            head_ev.callbacks.append(partial(self._head_arrived, direction, chunk, nbytes))
+
+    def _head_arrived(self, direction: int, chunk: bytes, nbytes: int, _ev: simpy.Event) -> None:
+        self.loop.sim_call_soon(self._hand_over_head, direction, chunk, nbytes)
 
     def _hand_over_head(self, direction: int, chunk: bytes, nbytes: int) -> None:
         """A response's first segment arrived: the client reads its headers (and knows
@@ -321,7 +325,7 @@ class EmulatedConnection:
         self._head_given[direction] = nbytes
         self._receiver(direction)._data_received(chunk[:nbytes])
 
-    def _delivered(self, event: simpy.Event, direction: int) -> None:
+    def _delivered(self, direction: int, event: simpy.Event) -> None:
         if not event.ok:
             event.defused = True
             self.loop.sim_call_soon(self.fail, str(event.value))

@@ -13,6 +13,7 @@ import asyncio
 import errno
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -334,7 +335,7 @@ def _finite_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     out = {}
     for key, value in metrics.items():
         x = float(value)
-        if np.isfinite(x) and abs(x) <= 1e30:
+        if math.isfinite(x) and abs(x) <= 1e30:
             out[str(key)] = x
     return out
 

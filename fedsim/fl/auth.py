@@ -182,15 +182,16 @@ class Signer:
 
 
 def _covered(header: str) -> bool:
-    """Whether a signature covers `header` (every X-Fedsim-* one, any case)."""
-    return header.lower().startswith("x-fedsim-")
+    """Whether a signature covers `header` (every X-Fedsim-* one, any case). The first
+    letter is checked first: no character but x and X lower-cases to an x."""
+    return header[:1] in ("x", "X") and header.lower().startswith("x-fedsim-")
 
 
 def _parse(value: str) -> dict[str, str] | None:
     scheme, _, rest = value.partition(" ")
     if scheme != SCHEME or len(value) > 512:
         return None
-    fields = dict(part.partition("=")[::2] for part in rest.split(","))
+    fields = {key: value for key, _, value in [part.partition("=") for part in rest.split(",")]}
     return fields if {"id", "ts", "b", "s"} <= fields.keys() else None
 
 

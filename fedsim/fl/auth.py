@@ -173,7 +173,7 @@ class Signer:
         """The Authorization header value for one request."""
         nonce = self._nonce()
         digest = body_digest(body)
-        signed = [(k, v) for k, v in headers.items() if _covered(k)] if headers else []
+        signed = _covered(headers.items()) if headers else []
         msg = canonical(
             method, path, query.items() if query else (), signed, self.device, nonce, digest
         )
@@ -181,10 +181,10 @@ class Signer:
         return f"{SCHEME} id={self.device},ts={nonce},b={digest},s={sig}"
 
 
-def _covered(header: str) -> bool:
-    """Whether a signature covers `header` (every X-Fedsim-* one, any case). The first
-    letter is checked first: no character but x and X lower-cases to an x."""
-    return header[:1] in ("x", "X") and header.lower().startswith("x-fedsim-")
+def _covered(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The headers a signature covers: every X-Fedsim-* one, any case. The first letter
+    is checked first (no character but x and X lower-cases to an x)."""
+    return [(k, v) for k, v in headers if k[:1] in "xX" and k.lower().startswith("x-fedsim-")]
 
 
 def _parse(value: str) -> dict[str, str] | None:
@@ -232,7 +232,7 @@ def device_auth(
             return _deny(401, "authentication failed: bad nonce")
         if not keyring.enrolled(device) or not math.isfinite(nonce):
             return _deny(401, "authentication failed: unknown device or bad signature")
-        signed = [(k, v) for k, v in request.headers.items() if _covered(k)]
+        signed = _covered(request.headers.items())
         msg = canonical(
             request.method,
             request.path,

@@ -88,3 +88,30 @@ def test_connections_beyond_the_limit_get_a_json_503() -> None:
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 503")
     assert json.loads(body)["status"] == 503
+
+
+def test_a_remembered_task_config_is_told_apart_by_type_and_sign() -> None:
+    # 1, 1.0 and True compare equal in Python and 0.0 == -0.0: a config that passed
+    # once must not stand in for one of those (refused, or checked to another value).
+    from fedsim.fl.wire_schema import TaskMeta, check
+
+    def config(**values: object) -> dict[str, object]:
+        return dict(check(TaskMeta, {"round": 1, "version": 0, "config": values}, "task").config)
+
+    assert config(epochs=1) == {"epochs": 1}
+    for bad in (True, 1.0):
+        with pytest.raises(WireError, match="expected an integer"):
+            config(epochs=bad)
+    assert config(mu=0.0) == {"mu": 0.0}
+    assert str(config(mu=-0.0)["mu"]) == "-0.0"
+    first = config(epochs=2, lr=0.1)
+    first["epochs"] = 99  # a caller's copy: what the next task gets is unchanged
+    assert config(epochs=2, lr=0.1) == {"epochs": 2, "lr": 0.1}
+
+
+def test_bounded_json_depth_limit_below_the_bracket_count() -> None:
+    assert loads("[[1], [2], [3]]", max_depth=2) == [[1], [2], [3]]  # 4 brackets, depth 2
+    with pytest.raises(WireError, match="deeper than 2"):
+        loads("[[[1]]]", max_depth=2)
+    with pytest.raises(WireError, match="not valid JSON"):
+        loads("\ufeff{}")

@@ -70,9 +70,21 @@ def canonical(
     digest: str,
 ) -> bytes:
     """The bytes a signature covers (both ends build them the same way)."""
-    q = "&".join(f"{k}={v}" for k, v in sorted(query))
-    h = "&".join(f"{k.lower()}={v}" for k, v in sorted(headers, key=lambda kv: kv[0].lower()))
-    return "\n".join((method.upper(), path, q, h, device, nonce, digest)).encode()
+    q = "&".join([f"{k}={v}" for k, v in sorted(query)])
+    # Headers by lower-cased name, stable among equal names (as sorting by key is).
+    h = "&".join([f"{k}={v}" for k, v in sorted([(k.lower(), v) for k, v in headers], key=_name)])
+    return f"{method.upper()}\n{path}\n{q}\n{h}\n{device}\n{nonce}\n{digest}".encode()
+
+
+def _name(item: tuple[str, str]) -> str:
+    return item[0]
+
+
+def _mac(mac: hmac.HMAC, msg: bytes) -> str:
+    """The signature: `mac` (a fresh keyed HMAC-SHA256) of `msg`, truncated to
+    MAC_BYTES, unpadded base64url."""
+    mac.update(msg)
+    return _b64(mac.digest()[:MAC_BYTES])
 
 
 class Keyring:
@@ -139,7 +151,7 @@ class Signer:
 
     def __init__(self, device: str, key: bytes, clock: Callable[[], float]) -> None:
         self.device = device
-        self._key = key
+        self._keyed = hmac.new(key, digestmod=hashlib.sha256)
         self._clock = clock
         self._last = -math.inf
 
@@ -161,17 +173,25 @@ class Signer:
         """The Authorization header value for one request."""
         nonce = self._nonce()
         digest = body_digest(body)
-        signed = [(k, v) for k, v in (headers or {}).items() if k.lower().startswith("x-fedsim-")]
-        msg = canonical(method, path, (query or {}).items(), signed, self.device, nonce, digest)
-        sig = _b64(hmac.new(self._key, msg, hashlib.sha256).digest()[:MAC_BYTES])
+        signed = _covered(headers.items()) if headers else []
+        msg = canonical(
+            method, path, query.items() if query else (), signed, self.device, nonce, digest
+        )
+        sig = _mac(self._keyed.copy(), msg)  # the key is hashed once, not per request
         return f"{SCHEME} id={self.device},ts={nonce},b={digest},s={sig}"
+
+
+def _covered(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The headers a signature covers: every X-Fedsim-* one, any case. The first letter
+    is checked first (no character but x and X lower-cases to an x)."""
+    return [(k, v) for k, v in headers if k[:1] in "xX" and k.lower().startswith("x-fedsim-")]
 
 
 def _parse(value: str) -> dict[str, str] | None:
     scheme, _, rest = value.partition(" ")
     if scheme != SCHEME or len(value) > 512:
         return None
-    fields = dict(part.partition("=")[::2] for part in rest.split(","))
+    fields = {key: value for key, _, value in [part.partition("=") for part in rest.split(",")]}
     return fields if {"id", "ts", "b", "s"} <= fields.keys() else None
 
 
@@ -212,7 +232,7 @@ def device_auth(
             return _deny(401, "authentication failed: bad nonce")
         if not keyring.enrolled(device) or not math.isfinite(nonce):
             return _deny(401, "authentication failed: unknown device or bad signature")
-        signed = [(k, v) for k, v in request.headers.items() if k.lower().startswith("x-fedsim-")]
+        signed = _covered(request.headers.items())
         msg = canonical(
             request.method,
             request.path,
@@ -222,8 +242,7 @@ def device_auth(
             fields["ts"],
             fields["b"],
         )
-        mac = hmac.new(keyring.device_key(device), msg, hashlib.sha256).digest()[:MAC_BYTES]
-        want = _b64(mac)
+        want = _mac(hmac.new(keyring.device_key(device), digestmod=hashlib.sha256), msg)
         if not hmac.compare_digest(want.encode(), fields["s"].encode()):
             return _deny(401, "authentication failed: unknown device or bad signature")
         if abs(nonce - clock()) > window_s:

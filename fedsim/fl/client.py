@@ -13,6 +13,7 @@ import asyncio
 import errno
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,6 +79,11 @@ class FLClient:
         self.client_id = client_id
         self.url = server_url.rstrip("/")
         self._path = yarl.URL(self.url).path.rstrip("/")
+        # Parsed once: aiohttp takes a URL object as it is (no string parse per request).
+        self._register_url = yarl.URL(f"{self.url}/v1/register")
+        self._update_url = yarl.URL(f"{self.url}/v1/update")
+        self._poll_query = {"client_id": client_id, "wait": str(poll_wait_s)}
+        self._poll_url = yarl.URL(f"{self.url}/v1/task").extend_query(self._poll_query)
         self.connector = connector
         self.learner = learner
         self.device = device
@@ -160,7 +166,10 @@ class FLClient:
             ceil_threshold=float("inf"),
         )
         async with aiohttp.ClientSession(
-            connector=self.connector, timeout=timeout, connector_owner=False
+            connector=self.connector,
+            timeout=timeout,
+            connector_owner=False,
+            cookie_jar=aiohttp.DummyCookieJar(),  # the API sets none: no jar to search
         ) as session:
             registered = False
             while not stop.is_set():
@@ -198,7 +207,7 @@ class FLClient:
         body = json.dumps(payload).encode()
         headers = self._signed("POST", "/v1/register", None, {}, body)
         headers["Content-Type"] = "application/json"
-        async with session.post(f"{self.url}/v1/register", data=body, headers=headers) as resp:
+        async with session.post(self._register_url, data=body, headers=headers) as resp:
             if resp.status != 200:
                 raise aiohttp.ClientResponseError(
                     resp.request_info, (), status=resp.status, message=await resp.text()
@@ -209,9 +218,8 @@ class FLClient:
         self, session: aiohttp.ClientSession
     ) -> tuple[int, int, dict[str, Any], np.ndarray] | None:
         self._state("idle")
-        params = {"client_id": self.client_id, "wait": str(self.poll_wait_s)}
-        headers = self._signed("GET", "/v1/task", params, {}, b"")
-        async with session.get(f"{self.url}/v1/task", params=params, headers=headers) as resp:
+        headers = self._signed("GET", "/v1/task", self._poll_query, {}, b"")
+        async with session.get(self._poll_url, headers=headers) as resp:
             if resp.status == 404:
                 raise _Unknown
             if resp.status == 410:
@@ -308,7 +316,7 @@ class FLClient:
             body,
         )
         headers["Content-Type"] = "application/octet-stream"
-        async with session.post(f"{self.url}/v1/update", data=body, headers=headers) as resp:
+        async with session.post(self._update_url, data=body, headers=headers) as resp:
             await resp.read()
             if resp.status == 404:  # a restarted server that forgot us: not an answer
                 raise _Unknown
@@ -327,7 +335,7 @@ def _finite_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     out = {}
     for key, value in metrics.items():
         x = float(value)
-        if np.isfinite(x) and abs(x) <= 1e30:
+        if math.isfinite(x) and abs(x) <= 1e30:
             out[str(key)] = x
     return out
 

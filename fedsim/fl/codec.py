@@ -28,6 +28,8 @@ MAGIC = b"FSM1"
 _HEAD = struct.Struct("<4sI")
 MAX_HEADER = 64 * 1024
 CODECS = ("float32", "float16", "int8", "topk")
+_HEADER_JSON = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
+"""The header's compact, key-sorted JSON (json.dumps builds this encoder per call)."""
 
 
 class EnvelopeError(ValueError):
@@ -100,8 +102,8 @@ def encode(
         "meta": meta,
         **extra,
     }
-    head = json.dumps(header, separators=(",", ":"), sort_keys=True).encode()
-    return Encoded(_HEAD.pack(MAGIC, len(head)) + head + payload, len(payload))
+    head = _HEADER_JSON.encode(header).encode()
+    return Encoded(b"".join((_HEAD.pack(MAGIC, len(head)), head, payload)), len(payload))
 
 
 def _header(body: bytes) -> tuple[dict[str, Any], memoryview]:
@@ -113,7 +115,7 @@ def _header(body: bytes) -> tuple[dict[str, Any], memoryview]:
     if hlen > MAX_HEADER or _HEAD.size + hlen > len(body):
         raise EnvelopeError(f"header length {hlen} does not fit the body")
     try:
-        header = loads(bytes(body[_HEAD.size : _HEAD.size + hlen]))
+        header = loads(memoryview(body)[_HEAD.size : _HEAD.size + hlen])
         check(EnvelopeHeader, header, "header")
     except WireError as exc:
         raise EnvelopeError(str(exc)) from None
@@ -136,14 +138,22 @@ def decode(body: bytes, expected_n: int | None = None) -> Decoded:
         raise EnvelopeError(f"wrong shape: expected {expected_n} values, got {n}")
     if header.get("crc32") != zlib.crc32(payload):
         raise EnvelopeError("checksum mismatch: the payload is corrupt")
+    if codec == "float32":
+        _need(payload, 4 * n)
+        out = np.frombuffer(payload, dtype=np.float32).copy()  # its own, writable
+    else:
+        out = _decode_lossy(header, payload, codec, n)
+    if not np.isfinite(out).all():
+        raise EnvelopeError("values contain NaN or Inf")
+    return Decoded(dict(header.get("meta", {})), out, codec, bool(header.get("delta", False)))
+
+
+def _decode_lossy(header: dict[str, Any], payload: memoryview, codec: str, n: int) -> np.ndarray:
+    from fedsim.kernels import compress
+
     out = np.empty(n, dtype=np.float32)
-    if codec != "float32":
-        from fedsim.kernels import compress
     try:
-        if codec == "float32":
-            _need(payload, 4 * n)
-            out[:] = np.frombuffer(payload, dtype=np.float32)
-        elif codec == "float16":
+        if codec == "float16":
             _need(payload, 2 * n)
             compress.from_float16(np.frombuffer(payload, dtype=np.uint16), out)
         elif codec == "int8":
@@ -171,9 +181,7 @@ def decode(body: bytes, expected_n: int | None = None) -> Decoded:
             compress.scatter(idx, vals, out)
     except (KeyError, TypeError) as exc:
         raise EnvelopeError(f"codec {codec} header lacks {exc}") from None
-    if not np.isfinite(out).all():
-        raise EnvelopeError("values contain NaN or Inf")
-    return Decoded(dict(header.get("meta", {})), out, codec, bool(header.get("delta", False)))
+    return out
 
 
 def _need(payload: memoryview, nbytes: int) -> None:

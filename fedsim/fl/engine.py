@@ -203,7 +203,13 @@ class SyncRounds:
         rnd = self.current
         if rnd is not None and rnd.open and client_id in rnd.ins and client_id not in rnd.reported:
             return rnd.ins[client_id]  # selected, but the task was lost on the way: again
-        return await self.polls.wait(client_id, wait_s, parked=self._arrivals.set)
+        return await self.polls.wait(client_id, wait_s, parked=self._parked)
+
+    def _parked(self) -> None:
+        """A poll is waiting: wake the round loop once enough are (it would only go
+        back to waiting before that)."""
+        if len(self.polls) >= self.min_available:
+            self._arrivals.set()
 
     def submit(
         self,

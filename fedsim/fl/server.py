@@ -137,7 +137,8 @@ async def update(request: web.Request) -> web.Response:
     outcome = accept_update(engine, info.client_id, server_round, body)
     if not outcome.ok:
         return _error(outcome.status, outcome.reason)
-    return web.json_response({"accepted": True, "round": server_round})
+    # json.dumps({"accepted": True, "round": server_round}), without an encoder per reply
+    return web.json_response(text=f'{{"accepted": true, "round": {server_round:d}}}')
 
 
 async def status(request: web.Request) -> web.Response:

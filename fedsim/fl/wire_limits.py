@@ -37,10 +37,14 @@ async def read_bounded(
     declared = request.content_length
     if declared is not None and declared > max_bytes:
         raise web.HTTPRequestEntityTooLarge(max_size=max_bytes, actual_size=declared)
-    try:
-        body = await asyncio.wait_for(_read_at_most(request, max_bytes + 1), timeout_s)
-    except TimeoutError:
-        raise web.HTTPRequestTimeout(reason=f"body not received within {timeout_s:g} s") from None
+    if request.content.is_eof():  # all of it has arrived: no timer, no task to read it
+        body = await _read_at_most(request, max_bytes + 1)
+    else:
+        try:
+            body = await asyncio.wait_for(_read_at_most(request, max_bytes + 1), timeout_s)
+        except TimeoutError:
+            reason = f"body not received within {timeout_s:g} s"
+            raise web.HTTPRequestTimeout(reason=reason) from None
     if len(body) > max_bytes:
         raise web.HTTPRequestEntityTooLarge(max_size=max_bytes, actual_size=len(body))
     if declared is not None and len(body) != declared:

@@ -140,11 +140,38 @@ MAX_TASK_COUNT = 10**6
 
 def _task_config(config: Any) -> dict[str, Any]:
     """A task's config is `fl.local` of a topology file: validated by the same model
-    (`fedsim.config.fl.LocalTraining`), plus a ceiling on the work it may ask for."""
-    from fedsim.config.fl import LocalTraining  # lazily: config imports the codec
-
+    (`fedsim.config.fl.LocalTraining`), plus a ceiling on the work it may ask for.
+    A config that passed is remembered by its exact values (every task of a run
+    carries the same one), so the model runs once per config, not once per task."""
     if not isinstance(config, dict):
         raise ValueError("must be an object")
+    key = _config_key(config)
+    known = _CHECKED_CONFIGS.get(key) if key is not None else None
+    if known is not None:
+        return dict(known)
+    checked = _check_task_config(config)
+    if key is not None:
+        if len(_CHECKED_CONFIGS) >= 64:
+            _CHECKED_CONFIGS.clear()
+        _CHECKED_CONFIGS[key] = dict(checked)
+    return checked
+
+
+_SCALARS = (str, int, float, bool, type(None))
+_CHECKED_CONFIGS: dict[tuple[tuple[str, type, str], ...], dict[str, Any]] = {}
+
+
+def _config_key(config: dict[str, Any]) -> tuple[tuple[str, type, str], ...] | None:
+    """The exact identity of a flat config (type and repr tell 1, 1.0, True and -0.0
+    apart), or None when a value is not a plain scalar."""
+    if not all(type(v) in _SCALARS for v in config.values()):
+        return None
+    return tuple((k, type(v), repr(v)) for k, v in config.items())
+
+
+def _check_task_config(config: dict[str, Any]) -> dict[str, Any]:
+    from fedsim.config.fl import LocalTraining  # lazily: config imports the codec
+
     try:
         checked = LocalTraining.model_validate(config).config()
     except ValidationError as exc:
@@ -205,22 +232,26 @@ def loads(data: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
     is shallow; anything else is a `WireError` (never RecursionError or OverflowError)."""
     if isinstance(data, bytes | bytearray | memoryview):
         try:
-            data = bytes(data).decode("utf-8")
+            data = str(data, "utf-8")
         except UnicodeDecodeError:
             raise WireError("body is not UTF-8") from None
-    if _depth(data) > max_depth:
+    # Depth never exceeds the number of opening brackets: count first, scan if needed.
+    if data.count("[") + data.count("{") > max_depth and _depth(data) > max_depth:
         raise WireError(f"JSON nests deeper than {max_depth} levels")
     try:
-        return json.loads(
-            data,
-            parse_int=_bounded_int,
-            parse_float=_finite_float,
-            parse_constant=_reject_constant,
-        )
+        if data.startswith("\ufeff"):  # json.loads' refusal, word for word
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", data, 0)
+        return _DECODER.decode(data)
     except WireError:
         raise
     except (ValueError, RecursionError) as exc:
         raise WireError(f"not valid JSON ({str(exc)[:80]})") from None
+
+
+_DECODER = json.JSONDecoder(
+    parse_int=_bounded_int, parse_float=_finite_float, parse_constant=_reject_constant
+)
+"""One decoder for every request (json.loads with hooks builds a new one per call)."""
 
 
 def _depth(text: str) -> int:

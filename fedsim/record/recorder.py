@@ -53,36 +53,34 @@ class Recorder:
     def _shown(self, t: _Track) -> tuple[str, str]:
         return ("offline", t.cause) if t.offline else (t.state, "")
 
-    def _switch(self, client: str, change: Callable[[_Track], None]) -> None:
-        now = self.clock()
-        track = self._tracks.setdefault(client, _Track(since=0.0))
-        before = self._shown(track)
-        change(track)
-        after = self._shown(track)
-        if after != before:
+    def _track(self, client: str) -> _Track:
+        track = self._tracks.get(client)
+        if track is None:
+            track = self._tracks[client] = _Track(since=0.0)
+        return track
+
+    def _switched(self, client: str, track: _Track, before: tuple[str, str]) -> None:
+        """Close the interval shown `before` if the track now shows something else."""
+        if self._shown(track) != before:
+            now = self.clock()
             if now > track.since:
-                self.timeline.append(Interval(client, *before[:1], track.since, now, before[1]))
+                self.timeline.append(Interval(client, before[0], track.since, now, before[1]))
             track.since = now
 
     def client_state(self, client: str, state: str) -> None:
-        if state == "done":
-            state = "idle"
-
-        def change(t: _Track) -> None:
-            t.state = state
-
-        self._switch(client, change)
+        track = self._track(client)
+        before = self._shown(track)
+        track.state = "idle" if state == "done" else state
+        self._switched(client, track, before)
 
     def path_state(self, client: str, up: bool, cause: str = "") -> None:
         """The client's path went up or down (or stays down for a new `cause`,
         `category:name`; the timeline keeps the category)."""
-        category = "" if up else cause.split(":", 1)[0]
-
-        def change(t: _Track) -> None:
-            t.offline = not up
-            t.cause = category
-
-        self._switch(client, change)
+        track = self._track(client)
+        before = self._shown(track)
+        track.offline = not up
+        track.cause = "" if up else cause.split(":", 1)[0]
+        self._switched(client, track, before)
 
     def close(self, end: float) -> None:
         """End every open interval at `end` (the run's last simulated instant). What

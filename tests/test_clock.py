@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import aiohttp
 import numpy as np
@@ -108,6 +109,45 @@ async def test_aiohttp_client_timeout_follows_simulated_time() -> None:
             await s.get("http://server/", timeout=timeout)
     assert loop.time() - t0 == pytest.approx(30.0, abs=1e-9)
     await runner.cleanup()
+
+
+def test_the_real_selector_is_polled_only_for_real_fds_or_real_work() -> None:
+    """An emulated run has no real fd but asyncio's self-pipe: no syscall per loop turn.
+    A real fd, or a job in a worker thread, is polled (and its wake-up seen) as before."""
+    polls: list[float | None] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, VirtualTimeLoop)
+        real = loop._sim_selector._real
+        plain = real.select
+
+        def counted(timeout: float | None = None) -> list:
+            polls.append(timeout)
+            return plain(timeout)
+
+        real.select = counted  # type: ignore[method-assign]
+        for _ in range(50):
+            await asyncio.sleep(0.01)
+        assert polls == []
+        assert await loop.run_in_executor(None, sum, [1, 2, 3]) == 6
+        assert polls  # it blocked for the worker's wake-up
+        polls.clear()
+        a, b = socket.socketpair()
+        got = loop.create_future()
+        loop.add_reader(a.fileno(), lambda: got.set_result(a.recv(1)))
+        b.send(b"x")
+        assert await got == b"x"
+        loop.remove_reader(a.fileno())
+        a.close()
+        b.close()
+        assert polls
+        polls.clear()
+        await asyncio.sleep(1)
+        assert polls == []
+
+    with asyncio.Runner(loop_factory=VirtualTimeLoop) as runner:
+        runner.run(main())
 
 
 def test_deadlock_is_reported_not_hung() -> None:

@@ -155,6 +155,31 @@ def test_frames_taken_back_are_refunded() -> None:
     assert b.spent["tx"] == pytest.approx(radio.airtime(0, 1500, 1) * radio.tx_w)
 
 
+@pytest.mark.parametrize("kind", ["lte", "nbiot", "wifi"])
+def test_a_flight_counted_at_once_charges_exactly_what_its_counter_changes_charge(
+    kind: str,
+) -> None:
+    """The flow model reports a flight's bytes and frames in one meter call
+    (`count_frames`); the ledger must add the very same terms as the two setters do."""
+    flights = [(0.0, 1500, 1), (0.0, 54, 1), (4.5, 2900, 2), (4.5, -1450, -1), (70.0, 300, 1)]
+    ledgers = []
+    for at_once in (False, True):
+        env, net, bat = _ledger(_one_device(kind, {}, battery="20J"))
+        for d in (0, 1):
+            c = net.uplink["dev"].counters[d]
+            for t, wire, frames in flights:
+                if t > env.now:
+                    env.run(until=t)
+                if at_once:
+                    c.count_frames(wire, frames)
+                else:
+                    c.wire_bytes += wire
+                    c.packets += frames
+        b = bat.ledgers["dev"]
+        ledgers.append((b.radio_ledger(), b.level_j, b.spent, b.activity_end))
+    assert ledgers[0] == ledgers[1]  # equal floats, not approximately equal
+
+
 def test_radio_keys_are_typed_and_lora_keys_need_a_lora_link() -> None:
     with pytest.raises(ScenarioError, match=r"links\.wifi\.radio\.sf.*LoRa setting"):
         _one_device("wifi", {"sf": 7})

@@ -65,6 +65,8 @@ from typing import Any
 
 import numpy as np
 import simpy
+from simpy.core import StopSimulation
+from simpy.events import EventPriority
 
 from fedsim.net.link import Hop, Link, LinkCounters, Transmitter, split_taken, take_back
 from fedsim.net.tcp import OPEN, Cubic, RtoEstimator, TcpParams, TcpSender, path_mtu, reverse_path
@@ -1044,8 +1046,13 @@ def _succeed(env: simpy.Environment, ev: simpy.Event, value: Any) -> None:
         ev._ok = True
         ev._value = value
         callbacks, ev.callbacks = ev.callbacks, None
-        for callback in callbacks:
-            callback(ev)
+        try:
+            for callback in callbacks:
+                callback(ev)
+        except StopSimulation:  # `env.run(until=ev)`: as `Environment.step` handles it
+            ev.callbacks = callbacks[callbacks.index(callback) + 1 :]
+            env.schedule(ev, EventPriority(-1))
+            raise
     else:
         ev.succeed(value)
 

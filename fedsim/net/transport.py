@@ -490,6 +490,9 @@ class EmulatedConnector(aiohttp.BaseConnector):
         self._wire = wire
         self._node = node
         self.idle_timeout_s = None if kwargs["force_close"] else keepalive_timeout
+        self._idle: dict[ResponseHandler, asyncio.TimerHandle] = {}
+        """The pending expiry of each pooled connection: a reuse cancels it (a fired
+        timer costs a loop turn; a cancelled one is purged in bulk)."""
 
     async def _create_connection(
         self, req: aiohttp.ClientRequest, traces: Any, timeout: aiohttp.ClientTimeout
@@ -510,10 +513,16 @@ class EmulatedConnector(aiohttp.BaseConnector):
             return  # closed instead of pooled
         now = self._wire.loop.time()
         entry = pool[-1] = (protocol, now)  # simulated, not aiohttp's wall-clock stamp
-        self._wire.loop.call_later(self.idle_timeout_s, self._expire, key, entry)
+        old = self._idle.pop(protocol, None)
+        if old is not None:
+            old.cancel()  # pooled again since: that expiry would find nothing to do
+        self._idle[protocol] = self._wire.loop.call_later(
+            self.idle_timeout_s, self._expire, key, entry
+        )
 
     def _expire(self, key: ConnectionKey, entry: tuple[ResponseHandler, float]) -> None:
         """Close a pooled connection still idle since the release that pooled it."""
+        self._idle.pop(entry[0], None)  # this is its latest expiry: earlier ones were cancelled
         pool = self._conns.get(key)
         where = [i for i, e in enumerate(pool or ()) if e is entry]
         if pool is None or not where:

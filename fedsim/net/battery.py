@@ -204,7 +204,9 @@ class Batteries:
                 return
         battery.wire[direction] += nbytes
         battery.frames[direction] += frames
-        battery.seconds[kind] += dt
+        # A refund can leave -1e-20 of rounding behind (charged in parts, refunded at
+        # once); nothing refunds more than was charged, so below zero is that residue.
+        battery.seconds[kind] = max(0.0, battery.seconds[kind] + dt)
         if dt > 0:  # (no airtime, e.g. frames taken back without bytes: no activity)
             end = (now if now > battery.activity_end else battery.activity_end) + dt
             battery.activity_end = end
@@ -215,7 +217,7 @@ class Batteries:
             battery.accounted_until += dt
         joules = dt * (radio.tx_w if direction == 0 else radio.rx_w)
         if battery.capacity_j is None:  # mains: the ledger only counts
-            battery.spent[kind] += joules
+            battery.spent[kind] = max(0.0, battery.spent[kind] + joules)  # (see seconds)
             return
         self._take(battery, kind, joules)
         self._watch(battery, woke)
@@ -343,7 +345,7 @@ class Batteries:
         if joules <= 0 or joules < battery.level_j or battery.capacity_j is None:
             if battery.capacity_j is not None:
                 battery.level_j = min(battery.level_j - joules, battery.capacity_j)
-            battery.spent[kind] += joules
+            battery.spent[kind] = max(0.0, battery.spent[kind] + joules)  # no -1e-20 residue
             return
         battery.spent[kind] += battery.level_j
         self._drained(battery)

@@ -88,10 +88,11 @@ _Ack = tuple[float, int, tuple[int, ...], float]
 def _carried(where: np.ndarray, sizes: list[int], hops: int) -> list[tuple[int, int]]:
     """(payload, segments) reaching each of `hops` hops, given the hop that loses each
     segment (-1: none): a segment lost on hop i is on hop i's wire, not on later ones."""
+    wl = where.tolist()
     out = []
     for i in range(hops):
-        on = [k for k, h in enumerate(where.tolist()) if h < 0 or h >= i]
-        out.append((sum(sizes[k] for k in on), len(on)))
+        on = [size for size, h in zip(sizes, wl, strict=True) if h < 0 or h >= i]
+        out.append((sum(on), len(on)))
     return out
 
 
@@ -213,12 +214,15 @@ class _Model:
         )  # fmt: skip
 
     # -- one packet or one block along a path --------------------------------------------------
-    def packet(self, t: float, d: int, nbytes: int, count: bool = True) -> float:
-        """Send one small packet (SYN, ACK) along direction d; return its arrival time
-        (infinity when a full duty-cycled queue drops it)."""
+    def packet(
+        self, t: float, d: int, nbytes: int, count: bool = True, hops: int | None = None
+    ) -> float:
+        """Send one small packet (SYN, ACK) along direction d, over its first `hops` hops
+        (all by default); return its arrival time (infinity when a full duty-cycled queue
+        drops it)."""
         P = self.paths[d]
         bits = nbytes * 8.0
-        for i, tx in enumerate(P.tx):
+        for i, tx in enumerate(P.tx[:hops]):
             if self.full(i, d, t):
                 if count:
                     P.counters[i].drops += 1
@@ -346,17 +350,11 @@ class _Model:
         return next(i for i, h in enumerate(self.paths[d].hops) if not h.link.up)
 
     def _count_partial(self, t: float, d: int, nbytes: int, upto: int, drop: bool = False) -> None:
-        """A packet sent at t that hops before `upto` carry (and hop `upto` too when it
-        is lost there): booked and counted on each, as `packet` does."""
+        """A packet sent at t that stops at hop `upto` (down, or lost there with `drop`):
+        the hops before carry it (and hop `upto` when it is lost on its wire)."""
         P = self.paths[d]
-        bits = nbytes * 8.0
-        for i in range(upto + (1 if drop else 0)):
-            _, e = P.tx[i].reserve(t, bits)
-            j = P.jitter[i]
-            t = e + P.lat[i] + (0.0 if j is None else j.sample(self.rng))
-            c = P.counters[i]
-            c.count_frames(nbytes, 1)
-            c.control_bytes += nbytes
+        if self.packet(t, d, nbytes, hops=upto + (1 if drop else 0)) == math.inf:
+            return  # a full queue on the way dropped it first (counted there)
         if drop:
             P.counters[upto].drops += 1
             P.counters[upto].lost_bytes += nbytes

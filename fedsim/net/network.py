@@ -115,6 +115,8 @@ class Network:
             cls = sc.links[spec.link_class]
             name = f"{spec.name}-{spec.parent}"
             tx = self._transmitters(cls, spec.parent, name, shared, lambda: self.env.now)
+            # A device's own link is its radio: the energy ledger meters what crosses it.
+            metered = spec.kind == "device"
             link = Link(
                 name=name,
                 a=spec.name,
@@ -126,10 +128,8 @@ class Network:
                 jitter=self._jitter(cls),
                 queue_limit=cls.queue_limit,
                 kind=cls.kind,
+                **({"counters": (MeteredCounters(0), MeteredCounters(1))} if metered else {}),
             )
-            if spec.kind == "device":  # its radio: the energy ledger meters what crosses it
-                link.counters = (MeteredCounters(0), MeteredCounters(1))
-                link.__post_init__()  # the new counters know their transmitters
             self.links[name] = link
             self.uplink[spec.name] = link
             self.link_class[name] = cls

@@ -215,12 +215,9 @@ class Batteries:
         elif dt < 0:  # taken back: those frames never left (that time is quiet again)
             battery.activity_end += dt
             battery.accounted_until += dt
-        joules = dt * (radio.tx_w if direction == 0 else radio.rx_w)
-        if battery.capacity_j is None:  # mains: the ledger only counts
-            battery.spent[kind] = max(0.0, battery.spent[kind] + joules)  # (see seconds)
-            return
-        self._take(battery, kind, joules)
-        self._watch(battery, woke)
+        self._take(battery, kind, dt * (radio.tx_w if direction == 0 else radio.rx_w))
+        if battery.capacity_j is not None:  # (mains: the ledger only counts)
+            self._watch(battery, woke)
 
     def compute(self, node: str, flops: float) -> None:
         """Charge `flops` of training on `node`."""

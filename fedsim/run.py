@@ -536,8 +536,9 @@ def _collect(
         if hit:
             time_to_target, bytes_to_target = r.sim_time_s, running
             break
+    links = sorted(net.links.values(), key=lambda lk: lk.name)
     links_rows: list[LinkRow] = []
-    for link in sorted(net.links.values(), key=lambda lk: lk.name):
+    for link in links:
         for d, label in ((0, "up"), (1, "down")):
             c = link.counters[d]
             tx = link.tx[d]
@@ -588,7 +589,7 @@ def _collect(
                 "bandwidth_bps": lk.tx[0].rate_bps,
                 "latency_s": lk.latency_s,
             }
-            for lk in sorted(net.links.values(), key=lambda lk: lk.name)
+            for lk in links
         ],
     }
     is_async = isinstance(engine, BufferedAsync)
@@ -626,9 +627,9 @@ def _collect(
         energy_j_mean=float(np.mean(energies)) if energies else None,
         code=code_fingerprint(),
     )
-    result = RunResult(sc, summary, recorder, links_rows, client_rows, topology)
-    result.transmitters = medium_uses(sorted(net.links.values(), key=lambda lk: lk.name))
-    return result
+    return RunResult(
+        sc, summary, recorder, links_rows, client_rows, topology, transmitters=medium_uses(links)
+    )
 
 
 def _finite(x: float) -> float | None:

@@ -46,3 +46,13 @@ def test_schema_and_show_take_options(tmp_path: Path) -> None:
     res = _cli("show", "topologies/default.yaml", "--set", "nodes.2.count=3")
     assert res.returncode == 0
     assert "sensor × 3" in res.stdout
+
+
+def test_the_summary_line_keeps_sub_second_figures() -> None:
+    """A 0.4 s run on fast links read "0 s simulated ... (1x)" before."""
+    from fedsim.cli.run import _figure
+
+    assert _figure(0.3998) == "0.4"
+    assert _figure(0.75) == "0.75"
+    assert _figure(3965.2) == "3965"
+    assert _figure(1390.4) == "1390"

@@ -129,6 +129,12 @@ def _run(
             plotter.close()
 
 
+def _figure(x: float) -> str:
+    """Whole numbers from 10 up, two significant digits below (a 0.4 s run on fast
+    links is not "0 s simulated", nor 0.75x "1x")."""
+    return f"{x:.0f}" if x >= 10 else f"{x:.2g}"
+
+
 def _print_summary(folder: Path) -> None:
     from fedsim.errors import print_warning
     from fedsim.record.schema import NEVER_CONTRIBUTED_MIN_SELECTED
@@ -144,8 +150,8 @@ def _print_summary(folder: Path) -> None:
     print(f"results: {folder}")
     print(
         f"{s.scenario} ({s.engine}, {s.strategy}): {s.rounds} rounds, {s.metric_name} "
-        f"{final}{reached}; {s.sim_time_s:.0f} s simulated in "
-        f"{s.wall_time_s:.2f} s ({ratio:.0f}x); "
+        f"{final}{reached}; {_figure(s.sim_time_s)} s simulated in "
+        f"{s.wall_time_s:.2f} s ({_figure(ratio)}x); "
         f"{(s.bytes_up + s.bytes_down) / 1e6:.2f} MB moved; {drops} dropouts"
     )
     if s.never_contributed:

@@ -196,8 +196,7 @@ def _share_in_child(run: RunData, stems: Sequence[str], formats: Sequence[str]) 
             with os.fdopen(result_write, "wb") as pipe:
                 pipe.write(json.dumps(_save(figures, run, formats)).encode())
     except FedsimError as exc:
-        print(f"{_ERROR}{exc}", file=sys.stderr)
-        code = 2
+        code = _user_error(exc)
     except BaseException:
         traceback.print_exc()
         code = 1
@@ -223,6 +222,12 @@ class _Child:
         return code, json.loads(result) if code == 0 and result else []
 
 
+def _user_error(exc: FedsimError) -> int:
+    """Say a user's mistake in one line (`finish` raises it in the run); exit status 2."""
+    print(f"{_ERROR}{exc}", file=sys.stderr)
+    return 2
+
+
 def _serve() -> int:
     """The helper: import and warm up the plotting stack; on the first line of stdin
     (the run folder, once its tables are written) read the run and build its figures,
@@ -245,16 +250,14 @@ def _serve() -> int:
     try:
         run = load_run(job["folder"])
     except FedsimError as exc:
-        print(f"{_ERROR}{exc}", file=sys.stderr)
-        return 2
+        return _user_error(exc)
     shares = job["shares"] if hasattr(os, "fork") else [[s for sh in job["shares"] for s in sh]]
     children = [_share_in_child(run, share, formats) for share in shares[1:]]
     code, figures, written = 0, [], []
     try:
         figures = _build(run, shares[0])
     except FedsimError as exc:
-        print(f"{_ERROR}{exc}", file=sys.stderr)
-        code = 2
+        code = _user_error(exc)
     draw = sys.stdin.readline().strip() == "draw"
     for child in children:
         child.release(draw)
@@ -262,8 +265,7 @@ def _serve() -> int:
         try:
             written = _save(figures, run, formats)
         except FedsimError as exc:
-            print(f"{_ERROR}{exc}", file=sys.stderr)
-            code = 2
+            code = _user_error(exc)
     for child in children:
         child_code, child_written = child.collect()
         code = code or child_code

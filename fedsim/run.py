@@ -439,6 +439,7 @@ def _simulate(
                     device,
                     rng,
                     signer=keyring.signer(node.name, loop.time),
+                    task_on_answer=sc.fl.task_on_answer,
                     **common,
                 )
             )

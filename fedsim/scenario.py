@@ -63,6 +63,9 @@ class FLSpec:
     local: Mapping[str, Any] = field(default_factory=dict)
     codec: str = "float32"
     poll_wait_s: float = 30.0
+    task_on_answer: bool = True
+    """HTTP: an upload asks for the next task on its own answer (one exchange per round
+    for a device that stays selected); False: upload, then a separate long poll."""
     time_limit_s: float | None = None
     round_interval_s: float = 0.0
     """Rounds start at most this often (IoT federations pace rounds, e.g. every 2 min)."""

@@ -71,6 +71,11 @@ def test_model_bytes_are_the_encoded_tensors() -> None:
     per_update = row.model_bytes / reported
     assert per_update == int(per_update)
     assert per_update % 4 == 0
+    # every reported update was trained on a task that came down as a whole envelope,
+    # whether a poll's answer or an upload's streamed answer carried it
+    model_down = _rows(result, "run")["down"].model_bytes
+    assert model_down % per_update == 0
+    assert model_down >= reported * per_update
 
 
 def test_rounds_and_after_sum_to_the_run_and_match_rounds_csv(lossy: RunResult) -> None:
@@ -133,6 +138,33 @@ def test_model_bytes_follow_http_framing_across_writes() -> None:
     other = ModelBytes()
     assert other.count(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}") == 0
     assert other.count(b"HTTP/1.1 204 No Content\r\n\r\n") == 0
+
+
+def test_model_bytes_follow_a_chunked_answer() -> None:
+    """An upload's answer with the next task (fedsim.fl.server): the head leaves first,
+    then the envelope as one chunk and the last chunk; an empty offer is the last
+    chunk alone; the connection's next message is framed by its own head again."""
+    env = encode(np.arange(10, dtype=np.float32), {"round": 2}, codec="float32").body
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+        b"X-Fedsim-Accepted: 1\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    meter = ModelBytes()
+    assert meter.count(head) == 0
+    assert meter.count(f"{len(env):x}\r\n".encode() + env + b"\r\n0\r\n\r\n") == 40
+    assert meter.count(head) == 0
+    assert meter.count(b"0\r\n\r\n") == 0  # no task offered
+    plain = f"HTTP/1.1 200 OK\r\nContent-Length: {len(env)}\r\n\r\n".encode()
+    assert meter.count(plain + env) == 40
+    # the envelope split over two chunks, each written on its own
+    assert meter.count(head) == 0
+    first, rest = env[:30], env[30:]
+    parts = [
+        f"{len(first):x}\r\n".encode() + first + b"\r\n",
+        f"{len(rest):x}\r\n".encode() + rest + b"\r\n",
+        b"0\r\n\r\n",
+    ]
+    assert sum(meter.count(p) for p in parts) == 40
 
 
 def test_ledger_csv_is_written_and_read_back(tmp_path: Path) -> None:

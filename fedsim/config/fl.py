@@ -151,6 +151,9 @@ class FLModel(Section):
     local: LocalTraining = Field(default_factory=LocalTraining, description="training config")
     codec: choice(CODECS) = Field("float32", description="uplink encoding")  # type: ignore[valid-type]
     poll_wait: PositiveDuration = Field(30.0, description="long-poll duration of an idle client")
+    task_on_answer: Bool = Field(
+        True, description="http: an upload's answer carries the next task (one exchange a round)"
+    )
     time_limit: PositiveDuration | None = Field(None, description="stop after this simulated time")
     round_interval: Duration = Field(0.0, description="start rounds at most this often")
     gate_tolerance: number(0.0) | None = Field(

@@ -1,5 +1,9 @@
 """An FL device: an aiohttp `ClientSession` loop of register, poll, train, upload.
 
+By default an upload asks for the next task on its own answer (X-Fedsim-Wait,
+fedsim.fl.server): the answer's head acknowledges the update, its body is the long
+poll, so a device that stays selected makes one exchange per round.
+
 The same code runs over real TCP (deployment) and over the emulated network: it
 only sees a `BaseConnector`. Device compute time is an `asyncio.sleep` of the
 work divided by the device's speed; under the virtual clock that is simulated
@@ -25,7 +29,13 @@ import yarl
 from fedsim.devices import DeviceProfile
 from fedsim.fl.auth import Signer
 from fedsim.fl.codec import EnvelopeError, decode, encode
-from fedsim.fl.server import CLIENT_HEADER, ROUND_HEADER
+from fedsim.fl.server import (
+    ACCEPTED_HEADER,
+    CLIENT_HEADER,
+    REGISTERED_HEADER,
+    ROUND_HEADER,
+    WAIT_HEADER,
+)
 from fedsim.fl.wire_schema import TaskMeta, WireError, check
 from fedsim.tasks.base import LocalLearner
 
@@ -75,6 +85,7 @@ class FLClient:
         signer: Signer | None = None,
         instance: str = "",
         jitter_rng: np.random.Generator | None = None,
+        task_on_answer: bool = True,
     ) -> None:
         self.client_id = client_id
         self.url = server_url.rstrip("/")
@@ -82,7 +93,8 @@ class FLClient:
         # Parsed once: aiohttp takes a URL object as it is (no string parse per request).
         self._register_url = yarl.URL(f"{self.url}/v1/register")
         self._update_url = yarl.URL(f"{self.url}/v1/update")
-        self._poll_query = {"client_id": client_id, "wait": str(poll_wait_s)}
+        self._wait = str(poll_wait_s)
+        self._poll_query = {"client_id": client_id, "wait": self._wait}
         self._poll_url = yarl.URL(f"{self.url}/v1/task").extend_query(self._poll_query)
         self.connector = connector
         self.learner = learner
@@ -109,6 +121,9 @@ class FLClient:
         """Backoff jitter. Deployment gives it its own generator, so retries never shift
         the training draws (a crashed server's clients train as if it never crashed)."""
         """This process's token in registration (duplicate identities are refused)."""
+        self.task_on_answer = task_on_answer
+        """Ask for the next task on each upload's answer (one exchange per round);
+        False: upload, then poll (two)."""
         self.stats = ClientStats()
         self.last_contact: float | None = None
         """Loop time of the last exchange the server answered as expected (deployment's
@@ -172,23 +187,27 @@ class FLClient:
             cookie_jar=aiohttp.DummyCookieJar(),  # the API sets none: no jar to search
         ) as session:
             registered = False
+            task: _Task | None = None
             while not stop.is_set():
                 try:
                     if not registered:
-                        await self._register(session)
+                        task = await self._register(session)
                         registered = True
-                    task = await self._poll(session)
-                    self.last_contact = asyncio.get_running_loop().time()
                     if task is None:
-                        self._failures = 0
-                        continue
-                    await self._train_and_upload(session, *task)
+                        task = await self._poll(session)
+                        self.last_contact = asyncio.get_running_loop().time()
+                        if task is None:
+                            self._failures = 0
+                            continue
+                    task = await self._train_and_upload(session, *task)
                     self._failures = 0
                 except _Unknown:
                     registered = False
+                    task = None
                 except _Finished:
                     break
                 except (aiohttp.ClientError, TimeoutError, EnvelopeError) as exc:
+                    task = None
                     self._error(exc)
                     self._state("idle")
                     if self.link_up is not None and _no_link(exc):
@@ -196,7 +215,8 @@ class FLClient:
                     await self._backoff()
         self._state("done")
 
-    async def _register(self, session: aiohttp.ClientSession) -> None:
+    async def _register(self, session: aiohttp.ClientSession) -> _Task | None:
+        """Register; with `task_on_answer`, the first task if the answer offered one."""
         payload = {
             "client_id": self.client_id,
             "num_examples": int(self.learner.num_examples),
@@ -205,18 +225,29 @@ class FLClient:
         if self.instance:
             payload["instance"] = self.instance
         body = json.dumps(payload).encode()
-        headers = self._signed("POST", "/v1/register", None, {}, body)
+        fields = {WAIT_HEADER: self._wait} if self.task_on_answer else {}
+        headers = self._signed("POST", "/v1/register", None, fields, body)
         headers["Content-Type"] = "application/json"
         async with session.post(self._register_url, data=body, headers=headers) as resp:
             if resp.status != 200:
                 raise aiohttp.ClientResponseError(
                     resp.request_info, (), status=resp.status, message=await resp.text()
                 )
-            await resp.read()
+            if REGISTERED_HEADER not in resp.headers:
+                await resp.read()
+                return None
+            return await self._offer(resp)
 
-    async def _poll(
-        self, session: aiohttp.ClientSession
-    ) -> tuple[int, int, dict[str, Any], np.ndarray] | None:
+    async def _offer(self, resp: aiohttp.ClientResponse) -> _Task | None:
+        """An answer's body that is a long poll: the task it offers (None: none came)."""
+        self.last_contact = asyncio.get_running_loop().time()
+        offer = await resp.content.readany()
+        if not offer:
+            return None
+        self._state("downloading")
+        return _task(offer + await resp.content.read())
+
+    async def _poll(self, session: aiohttp.ClientSession) -> _Task | None:
         self._state("idle")
         headers = self._signed("GET", "/v1/task", self._poll_query, {}, b"")
         async with session.get(self._poll_url, headers=headers) as resp:
@@ -234,12 +265,7 @@ class FLClient:
                 )
             self._state("downloading")
             body = await resp.read()
-        dec = decode(body)
-        try:  # a task that does not fit the schema is refused, never trained on
-            meta = check(TaskMeta, dec.meta, "task")
-        except WireError as exc:
-            raise EnvelopeError(f"refused a bad task: {exc}") from None
-        return meta.round, meta.version, dict(meta.config), dec.values
+        return _task(body)
 
     async def _train_and_upload(
         self,
@@ -248,16 +274,16 @@ class FLClient:
         version: int,
         config: dict[str, Any],
         params: np.ndarray,
-    ) -> None:
+    ) -> _Task | None:
+        """Train and upload; the next task if the answer offered one."""
         pending = self._unanswered
         if pending is not None and pending[:2] == (server_round, version):
             # The server never answered this upload (it may have stored it before it
             # went down): send the same bytes again instead of training again.
-            await self._upload(session, server_round, pending[2])
-            return
+            return await self._upload(session, server_round, pending[2])
         body = await self._train_and_encode(server_round, version, config, params)
         self._unanswered = (server_round, version, body)
-        await self._upload(session, server_round, body)
+        return await self._upload(session, server_round, body)
 
     async def _train_and_encode(
         self, server_round: int, version: int, config: dict[str, Any], params: np.ndarray
@@ -304,30 +330,53 @@ class FLClient:
         )
         return env.body
 
-    async def _upload(self, session: aiohttp.ClientSession, server_round: int, body: bytes) -> None:
+    async def _upload(
+        self, session: aiohttp.ClientSession, server_round: int, body: bytes
+    ) -> _Task | None:
         """Send an encoded update; an answer settles it (no resend after that), except a
-        404 (the server does not know us: register again, then resend)."""
+        404 (the server does not know us: register again, then resend). With
+        `task_on_answer`, the answer's body is the next task (None: none offered)."""
         self._state("uploading")
-        headers = self._signed(
-            "POST",
-            "/v1/update",
-            None,
-            {CLIENT_HEADER: self.client_id, ROUND_HEADER: str(server_round)},
-            body,
-        )
+        fields = {CLIENT_HEADER: self.client_id, ROUND_HEADER: str(server_round)}
+        if self.task_on_answer:
+            fields[WAIT_HEADER] = self._wait
+        headers = self._signed("POST", "/v1/update", None, fields, body)
         headers["Content-Type"] = "application/octet-stream"
+        offer = None
         async with session.post(self._update_url, data=body, headers=headers) as resp:
-            await resp.read()
             if resp.status == 404:  # a restarted server that forgot us: not an answer
+                await resp.read()
                 raise _Unknown
             self._unanswered = None
-            if resp.status == 200:
-                self.stats.uploads_accepted += 1
-            else:
+            accepted = resp.status == 200
+            self._state("idle")
+            if not accepted:
                 self.stats.uploads_rejected += 1
-        self._state("idle")
-        if resp.status != 200:
+                await resp.read()
+            else:
+                self.stats.uploads_accepted += 1
+                if ACCEPTED_HEADER not in resp.headers:
+                    await resp.read()
+                else:  # the body is a long poll for the next task
+                    offer = await self._offer(resp)
+        if not accepted:
             await self._backoff()  # a rejected client does not retrain and resend at once
+        return offer
+
+
+_Task = tuple[int, int, dict[str, Any], np.ndarray]
+"""(round, model version, task config, model parameters)."""
+
+
+def _task(body: bytes) -> _Task:
+    """A task envelope's contents; a task that does not fit the schema is refused,
+    never trained on."""
+    dec = decode(body)
+    try:
+        meta = check(TaskMeta, dec.meta, "task")
+    except WireError as exc:
+        raise EnvelopeError(f"refused a bad task: {exc}") from None
+    return meta.round, meta.version, dict(meta.config), dec.values
 
 
 def _finite_metrics(metrics: dict[str, Any]) -> dict[str, float]:

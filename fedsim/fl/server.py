@@ -1,8 +1,10 @@
 """The FL server as an aiohttp application: a small pull-based HTTP API.
 
     POST /v1/register   JSON {client_id, num_examples, device}     -> 200 JSON
+                        + X-Fedsim-Wait: s  -> 200 head at once, body: first task | empty
     GET  /v1/task       ?client_id=..&wait=s  (long poll)           -> 200 envelope | 204 | 410
     POST /v1/update     envelope; headers X-Fedsim-Client, X-Fedsim-Round -> 200 JSON
+                        + X-Fedsim-Wait: s  -> 200 head at once, body: next task | empty
     GET  /v1/status                          (operator token)      -> 200 JSON
     GET  /v1/openapi.json                    (public)              -> 200 OpenAPI 3.1
 
@@ -12,6 +14,13 @@ and changes nothing: unknown clients (404), stale or duplicate uploads (409),
 malformed, out-of-range, mis-shaped or non-finite values (400), bad credentials
 (401, fedsim.fl.auth), oversize bodies (413), compressed bodies (415), too many
 registrations (429). Cheap checks run on the headers before the body is read.
+
+An upload may ask for its next task on the same answer (X-Fedsim-Wait), and a
+registration for its first: the answer's head, sent as soon as the update is stored
+(the client registered), is the acknowledgement, and its chunked body is the long
+poll. A device then makes one exchange per round instead of an upload and a poll:
+fewer request heads and round trips on a slow radio, and nothing acknowledged depends
+on the long poll (a broken body loses only the task offer).
 """
 
 from __future__ import annotations
@@ -33,13 +42,23 @@ from fedsim.fl.wire_schema import (
     RegisterRequest,
     TaskQuery,
     UploadHeaders,
+    WaitHeader,
     WireError,
     check,
     loads,
     openapi,
 )
 
-__all__ = ["CLIENT_HEADER", "ENGINE", "ROUND_HEADER", "make_app", "told_finished"]
+__all__ = [
+    "ACCEPTED_HEADER",
+    "CLIENT_HEADER",
+    "ENGINE",
+    "REGISTERED_HEADER",
+    "ROUND_HEADER",
+    "WAIT_HEADER",
+    "make_app",
+    "told_finished",
+]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +66,9 @@ ENGINE = web.AppKey("engine", Engine)
 SETTINGS = web.AppKey("settings", dict)
 CLIENT_HEADER = "X-Fedsim-Client"
 ROUND_HEADER = "X-Fedsim-Round"
+WAIT_HEADER = "X-Fedsim-Wait"
+ACCEPTED_HEADER = "X-Fedsim-Accepted"
+REGISTERED_HEADER = "X-Fedsim-Registered"
 
 
 def _error(status: int, reason: str) -> web.Response:
@@ -91,6 +113,7 @@ async def register(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     body = await read_bounded(request, REGISTER_MAX_BYTES)
     req = check(RegisterRequest, loads(body), "register")
+    wait = check(WaitHeader, dict(request.headers), "headers").wait
     authenticated_as(request, req.client_id)
     engine = request.app[ENGINE]
     if req.client_id not in engine.clients and len(engine.clients) >= settings["max_clients"]:
@@ -99,23 +122,31 @@ async def register(request: web.Request) -> web.Response:
     if clash is not None:
         return _error(409, clash)
     engine.register(ClientInfo(req.client_id, req.num_examples, req.device))
+    if wait is not None:
+        return await _answer_then_task(request, req.client_id, wait, {REGISTERED_HEADER: "1"})
     return web.json_response({"client_id": req.client_id, "poll_wait": settings["poll_wait"]})
+
+
+async def _long_poll(request: web.Request, cid: str, wait_s: float) -> bytes | None:
+    """The task envelope `cid` gets within `wait_s` (None: none; check `finished`)."""
+    engine = request.app[ENGINE]
+    settings = request.app[SETTINGS]
+    settings["identities"].seen(cid)
+    wait = max(0.0, min(wait_s, settings["poll_wait"]))
+    ins = None if engine.finished else await engine.poll(cid, wait)
+    if ins is None or engine.finished:
+        return None
+    return task_envelope(engine, ins, settings["codec_down"])
 
 
 async def task(request: web.Request) -> web.StreamResponse:
     engine = request.app[ENGINE]
-    settings = request.app[SETTINGS]
     query = check(TaskQuery, dict(request.query), "query")
     info = _client(request, query.client_id)
-    settings["identities"].seen(info.client_id)
-    wait = min(query.wait, settings["poll_wait"])
-    ins = None if engine.finished else await engine.poll(info.client_id, max(0.0, wait))
+    envelope = await _long_poll(request, info.client_id, query.wait)
     if engine.finished:
-        settings["told_finished"].add(info.client_id)
+        request.app[SETTINGS]["told_finished"].add(info.client_id)
         return _error(410, "the federation is finished")
-    if ins is None:
-        return web.Response(status=204)
-    envelope = task_envelope(engine, ins, settings["codec_down"])
     if envelope is None:
         return web.Response(status=204)
     return web.Response(body=envelope, content_type="application/octet-stream")
@@ -137,8 +168,30 @@ async def update(request: web.Request) -> web.Response:
     outcome = accept_update(engine, info.client_id, server_round, body)
     if not outcome.ok:
         return _error(outcome.status, outcome.reason)
+    if headers.wait is not None:
+        accepted = {ACCEPTED_HEADER: str(server_round)}
+        return await _answer_then_task(request, info.client_id, headers.wait, accepted)
     # json.dumps({"accepted": True, "round": server_round}), without an encoder per reply
     return web.json_response(text=f'{{"accepted": true, "round": {server_round:d}}}')
+
+
+async def _answer_then_task(
+    request: web.Request, cid: str, wait_s: float, head: dict[str, str]
+) -> web.StreamResponse:
+    """Answer a registration or a stored update with the head alone (carrying `head`),
+    then long-poll on the body for `cid`'s next task."""
+    answer = web.StreamResponse(headers={**head, "Content-Type": "application/octet-stream"})
+    answer.enable_chunked_encoding()
+    await answer.prepare(request)  # the head leaves now: the request is answered
+    try:
+        envelope = await _long_poll(request, cid, wait_s)
+    except (ConnectionError, TimeoutError, asyncio.CancelledError):
+        raise
+    except Exception:  # the head is out: no error answer can follow it, only no task
+        log.exception("unexpected error in the task offer after %s's update", cid)
+        envelope = None
+    await answer.write_eof(envelope or b"")  # empty: no task (a poll learns why)
+    return answer
 
 
 async def status(request: web.Request) -> web.Response:

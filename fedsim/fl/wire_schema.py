@@ -108,12 +108,24 @@ class ErrorReply(_Wire):
     status: StrictInt
 
 
+Wait = Annotated[float, Field(ge=0.0, le=MAX_WAIT_S, allow_inf_nan=False)]
+
+
 class TaskQuery(_Wire):
     """GET /v1/task query string (strings on the wire, parsed and bounded here)."""
 
     model_config = ConfigDict(strict=False, frozen=True, extra="forbid")
     client_id: ClientId
-    wait: Annotated[float, Field(ge=0.0, le=MAX_WAIT_S, allow_inf_nan=False)] = 30.0
+    wait: Wait = 30.0
+
+
+class WaitHeader(_Wire):
+    """X-Fedsim-Wait on a registration or an upload (headers, parsed and bounded here)."""
+
+    model_config = ConfigDict(strict=False, frozen=True)
+    wait: Wait | None = Field(None, alias="X-Fedsim-Wait")
+    """Present: the answer's head comes at once and its body is the client's next task,
+    long-polled for up to this many seconds (empty: none came)."""
 
 
 class UploadHeaders(_Wire):
@@ -122,6 +134,8 @@ class UploadHeaders(_Wire):
     model_config = ConfigDict(strict=False, frozen=True)
     client: ClientId = Field(alias="X-Fedsim-Client")
     round: Annotated[int, Field(ge=0, le=MAX_ROUND)] = Field(alias="X-Fedsim-Round")
+    wait: Wait | None = Field(None, alias="X-Fedsim-Wait")
+    """As `WaitHeader`: the head says the update is stored, the body is the next task."""
 
 
 class UploadMeta(_Wire):
@@ -307,6 +321,17 @@ def openapi() -> dict[str, Any]:
         "429": err("too many registrations or connections"),
     }
     auth = [{"device": []}]
+    wait_header = {
+        "name": "X-Fedsim-Wait",
+        "in": "header",
+        "required": False,
+        "description": (
+            "long-poll for the client's next task on this answer: the head is sent at once "
+            "(the update stored, the client registered), the chunked body is the next task "
+            "envelope, or empty if none came within the wait"
+        ),
+        "schema": {"type": "number", "minimum": 0, "maximum": MAX_WAIT_S},
+    }
     envelope = {
         "description": (
             "b'FSM1', a little-endian u32 header length, a UTF-8 JSON header "
@@ -333,6 +358,7 @@ def openapi() -> dict[str, Any]:
             "/v1/register": {
                 "post": {
                     "security": auth,
+                    "parameters": [wait_header],
                     "requestBody": {
                         "required": True,
                         "content": {
@@ -341,9 +367,19 @@ def openapi() -> dict[str, Any]:
                     },
                     "responses": {
                         "200": {
-                            "description": "registered",
+                            "description": (
+                                "registered; with X-Fedsim-Wait, the body is the first task "
+                                "envelope or empty"
+                            ),
+                            "headers": {
+                                "X-Fedsim-Registered": {
+                                    "description": "with X-Fedsim-Wait: registered",
+                                    "schema": {"type": "string"},
+                                }
+                            },
                             "content": {
-                                "application/json": {"schema": {"$ref": ref + "RegisterReply"}}
+                                "application/json": {"schema": {"$ref": ref + "RegisterReply"}},
+                                **envelope["content"],
                             },
                         },
                         **errors,
@@ -391,11 +427,25 @@ def openapi() -> dict[str, Any]:
                             "required": True,
                             "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ROUND},
                         },
+                        wait_header,
                     ],
                     "requestBody": {"required": True, **envelope},
                     "responses": {
                         "200": {
-                            "description": "accepted (durably stored when the server has --state)"
+                            "description": (
+                                "accepted (durably stored when the server has --state); with "
+                                "X-Fedsim-Wait, the body is the next task envelope or empty"
+                            ),
+                            "headers": {
+                                "X-Fedsim-Accepted": {
+                                    "description": "the round of the stored update",
+                                    "schema": {"type": "integer"},
+                                }
+                            },
+                            "content": {
+                                "application/json": {"schema": {"type": "object"}},
+                                **envelope["content"],
+                            },
                         },
                         **errors,
                     },

@@ -1,0 +1,170 @@
+"""The next task on an upload's (or a registration's) answer: the head acknowledges at
+once, the chunked body is the long poll; bad waits are refused and change nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import aiohttp
+import numpy as np
+import pytest
+from aiohttp import web
+from test_server import ZeroEval, _upload
+from topo import InstantChannel, tiny_topology
+
+from fedsim.clock import VirtualTimeLoop
+from fedsim.fl.codec import decode
+from fedsim.fl.engine import SyncRounds
+from fedsim.fl.server import (
+    ACCEPTED_HEADER,
+    CLIENT_HEADER,
+    REGISTERED_HEADER,
+    ROUND_HEADER,
+    WAIT_HEADER,
+    make_app,
+)
+from fedsim.fl.strategies.fedavg import FedAvg
+from fedsim.net.transport import EmulatedConnector, EmulatedSite, Wire
+from fedsim.run import RunResult, simulate
+from fedsim.scenario import parse_scenario
+
+N = 20
+
+Api = tuple[SyncRounds, aiohttp.ClientSession, asyncio.Task[object]]
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[Api]:
+    loop = asyncio.get_running_loop()
+    assert isinstance(loop, VirtualTimeLoop)
+    engine = SyncRounds(
+        FedAvg(clients_per_round=2),
+        ZeroEval(),
+        np.ones(N, dtype=np.float32),
+        rounds=2,
+        min_available=2,
+        deadline_s=600,
+        rng=np.random.default_rng(0),
+    )
+    wire = Wire(loop, lambda c, s: (InstantChannel(loop.env), 0.001))
+    runner = web.AppRunner(make_app(engine, poll_wait_s=60), access_log=None)
+    await runner.setup()
+    await EmulatedSite(runner, wire, "srv", "fl", 80).start()
+    session = aiohttp.ClientSession(connector=EmulatedConnector(wire, "dev", limit=8))
+    run = asyncio.create_task(engine.run())
+    yield engine, session, run
+    run.cancel()
+    await session.close()
+    await runner.cleanup()
+
+
+async def _register(session: aiohttp.ClientSession, cid: str) -> bytes:
+    """Register asking for the first task on the answer; the offered body."""
+    async with session.post(
+        "http://fl/v1/register",
+        json={"client_id": cid, "num_examples": 5},
+        headers={WAIT_HEADER: "30"},
+    ) as r:
+        assert r.status == 200
+        assert r.headers[REGISTERED_HEADER] == "1"
+        return await r.read()
+
+
+def _headers(cid: str, rnd: int, wait: str | None = "30") -> dict[str, str]:
+    headers = {CLIENT_HEADER: cid, ROUND_HEADER: str(rnd)}
+    if wait is not None:
+        headers[WAIT_HEADER] = wait
+    return headers
+
+
+async def test_the_head_acknowledges_before_the_body_offers_the_next_task(api: Api) -> None:
+    engine, session, run = api
+    first = await asyncio.gather(_register(session, "a"), _register(session, "b"))
+    assert [decode(body).meta["round"] for body in first] == [1, 1]
+    # a's update: the head comes while the round still waits for b ...
+    body = _upload(np.full(N, 2.0, np.float32), "a")
+    a_answer = await session.post("http://fl/v1/update", data=body, headers=_headers("a", 1))
+    assert a_answer.status == 200
+    assert a_answer.headers[ACCEPTED_HEADER] == "1"
+    assert a_answer.headers["Transfer-Encoding"] == "chunked"
+    assert engine.current is not None
+    assert [r.client_id for r in engine.current.results] == ["a"]  # stored before the head
+    with pytest.raises(TimeoutError):  # ... and no task yet: the body is a long poll
+        await asyncio.wait_for(asyncio.shield(a_answer.content.readany()), 5.0)
+    # b's update closes round 1: both bodies are round 2's task, on the new model
+    b_answer = await session.post(
+        "http://fl/v1/update",
+        data=_upload(np.full(N, 4.0, np.float32), "b"),
+        headers=_headers("b", 1),
+    )
+    assert b_answer.headers[ACCEPTED_HEADER] == "1"
+    offers = [decode(await a_answer.read()), decode(await b_answer.read())]
+    assert [o.meta["round"] for o in offers] == [2, 2]
+    for o in offers:
+        np.testing.assert_allclose(o.values, 3.0)
+    a_answer.release()
+    b_answer.release()
+    # round 2, the last: the answers acknowledge and offer nothing; a poll then says why
+    for cid in ("a", "b"):
+        body = _upload(np.full(N, 3.0, np.float32), cid, rnd=2, version=1)
+        async with session.post("http://fl/v1/update", data=body, headers=_headers(cid, 2)) as r:
+            assert r.headers[ACCEPTED_HEADER] == "2"
+            assert await r.read() == b""
+    records = await run
+    assert [r.reported for r in records] == [2, 2]
+    async with session.get("http://fl/v1/task", params={"client_id": "a"}) as r:
+        assert r.status == 410
+
+
+@pytest.mark.parametrize("wait", ["-1", "nan", "soon", "1e9"])
+async def test_a_bad_wait_is_refused_and_changes_nothing(api: Api, wait: str) -> None:
+    engine, session, _run = api
+    async with session.post(
+        "http://fl/v1/register",
+        json={"client_id": "a", "num_examples": 5},
+        headers={WAIT_HEADER: wait},
+    ) as r:
+        assert r.status == 400
+        assert "X-Fedsim-Wait" in (await r.json())["error"]
+    assert "a" not in engine.clients
+    await asyncio.gather(_register(session, "a"), _register(session, "b"))
+    body = _upload(np.full(N, 2.0, np.float32), "a")
+    async with session.post("http://fl/v1/update", data=body, headers=_headers("a", 1, wait)) as r:
+        assert r.status == 400
+        assert "X-Fedsim-Wait" in (await r.json())["error"]
+    assert engine.current is not None
+    assert engine.current.results == []
+
+
+async def test_a_refused_upload_is_answered_at_once_without_an_offer(api: Api) -> None:
+    engine, session, _run = api
+    await asyncio.gather(_register(session, "a"), _register(session, "b"))
+    stale = _upload(np.full(N, 2.0, np.float32), "a", rnd=7)
+    async with session.post("http://fl/v1/update", data=stale, headers=_headers("a", 7)) as r:
+        assert r.status == 409
+        assert ACCEPTED_HEADER not in r.headers
+        assert "stale" in (await r.json())["error"]
+    assert engine.current is not None
+    assert engine.current.results == []
+
+
+def _run(task_on_answer: bool) -> RunResult:
+    topo = tiny_topology(fl__rounds=3, fl__task_on_answer=str(task_on_answer).lower())
+    return simulate(parse_scenario(topo))  # audits: raises on any violation
+
+
+def test_one_exchange_a_round_moves_fewer_protocol_bytes() -> None:
+    """The same federation either way (every round every device reports); the answer
+    that carries the task saves each device a request head per round, and the model
+    still comes down whole (the byte ledger counts it as model)."""
+    one, two = _run(True), _run(False)
+    for result in (one, two):
+        assert [r.reported for r in result.rounds] == [r.selected for r in result.rounds]
+    ledger = {
+        flag: {row.direction: row for row in result.ledger if row.scope == "run"}
+        for flag, result in (("one", one), ("two", two))
+    }
+    assert ledger["one"]["down"].model_bytes == ledger["two"]["down"].model_bytes
+    assert ledger["one"]["up"].model_bytes == ledger["two"]["up"].model_bytes
+    assert ledger["one"]["up"].protocol_bytes < ledger["two"]["up"].protocol_bytes

@@ -119,4 +119,6 @@ def fl_settings(
                 server_lr=draw(st.sampled_from([0.5, 1.0])),
                 staleness_exponent=draw(st.sampled_from([0.0, 0.5, 1.0])),
             )
+    if draw(st.integers(0, 3)) == 0:  # the two-exchange protocol (upload, then poll)
+        fl["task_on_answer"] = False
     return fl

@@ -4,6 +4,7 @@ once, the chunked body is the long poll; bad waits are refused and change nothin
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -23,6 +24,7 @@ from fedsim.fl.server import (
     ROUND_HEADER,
     WAIT_HEADER,
     make_app,
+    told_finished,
 )
 from fedsim.fl.strategies.fedavg import FedAvg
 from fedsim.net.transport import EmulatedConnector, EmulatedSite, Wire
@@ -31,7 +33,7 @@ from fedsim.scenario import parse_scenario
 
 N = 20
 
-Api = tuple[SyncRounds, aiohttp.ClientSession, asyncio.Task[object]]
+Api = tuple[SyncRounds, aiohttp.ClientSession, asyncio.Task[object], web.Application]
 
 
 @pytest.fixture
@@ -48,12 +50,13 @@ async def api() -> AsyncIterator[Api]:
         rng=np.random.default_rng(0),
     )
     wire = Wire(loop, lambda c, s: (InstantChannel(loop.env), 0.001))
-    runner = web.AppRunner(make_app(engine, poll_wait_s=60), access_log=None)
+    app = make_app(engine, poll_wait_s=60)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await EmulatedSite(runner, wire, "srv", "fl", 80).start()
     session = aiohttp.ClientSession(connector=EmulatedConnector(wire, "dev", limit=8))
     run = asyncio.create_task(engine.run())
-    yield engine, session, run
+    yield engine, session, run, app
     run.cancel()
     await session.close()
     await runner.cleanup()
@@ -79,7 +82,7 @@ def _headers(cid: str, rnd: int, wait: str | None = "30") -> dict[str, str]:
 
 
 async def test_the_head_acknowledges_before_the_body_offers_the_next_task(api: Api) -> None:
-    engine, session, run = api
+    engine, session, run, app = api
     first = await asyncio.gather(_register(session, "a"), _register(session, "b"))
     assert [decode(body).meta["round"] for body in first] == [1, 1]
     # a's update: the head comes while the round still waits for b ...
@@ -105,21 +108,26 @@ async def test_the_head_acknowledges_before_the_body_offers_the_next_task(api: A
         np.testing.assert_allclose(o.values, 3.0)
     a_answer.release()
     b_answer.release()
-    # round 2, the last: the answers acknowledge and offer nothing; a poll then says why
+    # round 2, the last: the answers acknowledge, then say what a poll's 410 would
+    answers = []
     for cid in ("a", "b"):
         body = _upload(np.full(N, 3.0, np.float32), cid, rnd=2, version=1)
-        async with session.post("http://fl/v1/update", data=body, headers=_headers(cid, 2)) as r:
-            assert r.headers[ACCEPTED_HEADER] == "2"
-            assert await r.read() == b""
+        answers.append(
+            await session.post("http://fl/v1/update", data=body, headers=_headers(cid, 2))
+        )
+        assert answers[-1].headers[ACCEPTED_HEADER] == "2"
+    for answer in answers:
+        said = json.loads(await answer.read())
+        assert said == {"error": "the federation is finished", "status": 410}
+        answer.release()
     records = await run
     assert [r.reported for r in records] == [2, 2]
-    async with session.get("http://fl/v1/task", params={"client_id": "a"}) as r:
-        assert r.status == 410
+    assert told_finished(app) == {"a", "b"}  # the run knows both clients stop
 
 
 @pytest.mark.parametrize("wait", ["-1", "nan", "soon", "1e9"])
 async def test_a_bad_wait_is_refused_and_changes_nothing(api: Api, wait: str) -> None:
-    engine, session, _run = api
+    engine, session, _run, _app = api
     async with session.post(
         "http://fl/v1/register",
         json={"client_id": "a", "num_examples": 5},
@@ -138,7 +146,7 @@ async def test_a_bad_wait_is_refused_and_changes_nothing(api: Api, wait: str) ->
 
 
 async def test_a_refused_upload_is_answered_at_once_without_an_offer(api: Api) -> None:
-    engine, session, _run = api
+    engine, session, _run, _app = api
     await asyncio.gather(_register(session, "a"), _register(session, "b"))
     stale = _upload(np.full(N, 2.0, np.float32), "a", rnd=7)
     async with session.post("http://fl/v1/update", data=stale, headers=_headers("a", 7)) as r:

@@ -244,6 +244,14 @@ class FLClient:
         offer = await resp.content.readany()
         if not offer:
             return None
+        if offer.startswith(b"{"):  # not an envelope: the federation is over (a 410)
+            try:
+                said = json.loads(offer + await resp.content.read())
+            except ValueError:
+                said = None
+            if isinstance(said, dict) and said.get("status") == 410:
+                raise _Finished
+            raise EnvelopeError("an offer that is neither a task nor the end of the federation")
         self._state("downloading")
         return _task(offer + await resp.content.read())
 

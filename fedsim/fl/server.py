@@ -1,10 +1,11 @@
 """The FL server as an aiohttp application: a small pull-based HTTP API.
 
     POST /v1/register   JSON {client_id, num_examples, device}     -> 200 JSON
-                        + X-Fedsim-Wait: s  -> 200 head at once, body: first task | empty
+                        + X-Fedsim-Wait: s  -> 200 head at once, body: as for an update
     GET  /v1/task       ?client_id=..&wait=s  (long poll)           -> 200 envelope | 204 | 410
     POST /v1/update     envelope; headers X-Fedsim-Client, X-Fedsim-Round -> 200 JSON
                         + X-Fedsim-Wait: s  -> 200 head at once, body: next task | empty
+                                               | JSON 410 reason (finished)
     GET  /v1/status                          (operator token)      -> 200 JSON
     GET  /v1/openapi.json                    (public)              -> 200 OpenAPI 3.1
 
@@ -18,7 +19,8 @@ registrations (429). Cheap checks run on the headers before the body is read.
 An upload may ask for its next task on the same answer (X-Fedsim-Wait), and a
 registration for its first: the answer's head, sent as soon as the update is stored
 (the client registered), is the acknowledgement, and its chunked body is the long
-poll. A device then makes one exchange per round instead of an upload and a poll:
+poll (or, once the federation is over, the JSON reason a poll's 410 would give). A
+device then makes one exchange per round instead of an upload and a poll:
 fewer request heads and round trips on a slow radio, and nothing acknowledged depends
 on the long poll (a broken body loses only the task offer).
 """
@@ -69,6 +71,10 @@ ROUND_HEADER = "X-Fedsim-Round"
 WAIT_HEADER = "X-Fedsim-Wait"
 ACCEPTED_HEADER = "X-Fedsim-Accepted"
 REGISTERED_HEADER = "X-Fedsim-Registered"
+
+
+FINISHED_BODY = b'{"error": "the federation is finished", "status": 410}'
+"""An offer's body when the federation is over (an envelope starts with b"FSM1")."""
 
 
 def _error(status: int, reason: str) -> web.Response:
@@ -190,7 +196,10 @@ async def _answer_then_task(
     except Exception:  # the head is out: no error answer can follow it, only no task
         log.exception("unexpected error in the task offer after %s's update", cid)
         envelope = None
-    await answer.write_eof(envelope or b"")  # empty: no task (a poll learns why)
+    if envelope is None and request.app[ENGINE].finished:
+        request.app[SETTINGS]["told_finished"].add(cid)
+        envelope = FINISHED_BODY  # what a poll's 410 says, so no poll needs to ask
+    await answer.write_eof(envelope or b"")  # empty: no task within the wait
     return answer
 
 

@@ -328,7 +328,8 @@ def openapi() -> dict[str, Any]:
         "description": (
             "long-poll for the client's next task on this answer: the head is sent at once "
             "(the update stored, the client registered), the chunked body is the next task "
-            "envelope, or empty if none came within the wait"
+            "envelope, empty if none came within the wait, or, once the federation is over, "
+            'the JSON {"error": ..., "status": 410} a poll would get'
         ),
         "schema": {"type": "number", "minimum": 0, "maximum": MAX_WAIT_S},
     }

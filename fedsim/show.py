@@ -46,7 +46,8 @@ def _pct(x: float) -> str:
 @dataclass(frozen=True)
 class ModelSizes:
     """Bytes of one model transfer. `*_body`: the envelope (fedsim.fl.codec); the
-    totals add the HTTP request (upload) or response (download) head."""
+    totals add the HTTP request (upload) or response (download) head (with
+    `fl.task_on_answer`, the head of the upload's answer and the chunk framing)."""
 
     params: int
     codec: str
@@ -57,11 +58,12 @@ class ModelSizes:
     download: int
 
 
-def _request_head(body: int, client_id: str, server_round: int) -> int:
-    """The head aiohttp writes for the client's POST /v1/update (fedsim/fl/client.py)."""
+def _request_head(body: int, client_id: str, server_round: int, wait: str | None) -> int:
+    """The head aiohttp writes for the client's POST /v1/update (fedsim/fl/client.py);
+    `wait`: the X-Fedsim-Wait it sends when the answer is to carry the next task."""
     from aiohttp.http import SERVER_SOFTWARE
 
-    from fedsim.fl.server import CLIENT_HEADER, ROUND_HEADER
+    from fedsim.fl.server import CLIENT_HEADER, ROUND_HEADER, WAIT_HEADER
     from fedsim.run import SERVER_HOST, SERVER_PORT
 
     lines = [
@@ -69,6 +71,7 @@ def _request_head(body: int, client_id: str, server_round: int) -> int:
         f"Host: {SERVER_HOST}:{SERVER_PORT}",
         f"{CLIENT_HEADER}: {client_id}",
         f"{ROUND_HEADER}: {server_round}",
+        *([f"{WAIT_HEADER}: {wait}"] if wait is not None else []),
         "Content-Type: application/octet-stream",
         "Accept: */*",
         "Accept-Encoding: gzip, deflate",
@@ -78,18 +81,28 @@ def _request_head(body: int, client_id: str, server_round: int) -> int:
     return len("\r\n".join(lines)) + 4
 
 
-def _response_head(body: int) -> int:
-    """The head of the server's 200 answer to GET /v1/task (fedsim/fl/server.py)."""
+def _response_head(body: int, server_round: int | None) -> int:
+    """The head of the server's 200 answer that carries a task (fedsim/fl/server.py):
+    a poll's, or (`server_round`) the streamed answer to that round's upload, whose
+    chunked body adds its framing."""
     from aiohttp.http import SERVER_SOFTWARE
 
+    from fedsim.fl.server import ACCEPTED_HEADER
+
+    framing = (
+        [f"Content-Length: {body}"]
+        if server_round is None
+        else [f"{ACCEPTED_HEADER}: {server_round}", "Transfer-Encoding: chunked"]
+    )
     lines = [
         "HTTP/1.1 200 OK",
         "Content-Type: application/octet-stream",
-        f"Content-Length: {body}",
+        *framing,
         "Date: Thu, 01 Jan 2026 00:00:00 GMT",
         f"Server: {SERVER_SOFTWARE}",
     ]
-    return len("\r\n".join(lines)) + 4
+    chunks = 0 if server_round is None else len(f"{body:x}\r\n\r\n0\r\n\r\n")
+    return len("\r\n".join(lines)) + 4 + chunks
 
 
 def model_sizes(sc: Scenario, task: Any = None) -> ModelSizes:
@@ -115,14 +128,15 @@ def model_sizes(sc: Scenario, task: Any = None) -> ModelSizes:
     up = encode(params, meta, codec=codec, delta=delta, rng=np.random.default_rng(0))
     down_meta = {"round": rounds, "version": rounds, "config": dict(sc.fl.local)}
     down = len(encode(params, down_meta, codec="float32").body)
+    wait = str(sc.fl.poll_wait_s) if sc.fl.task_on_answer else None  # as FLClient sends it
     return ModelSizes(
         params=int(params.size),
         codec=codec,
         upload_payload=up.payload_bytes,
         upload_body=len(up.body),
-        upload=len(up.body) + _request_head(len(up.body), client, rounds),
+        upload=len(up.body) + _request_head(len(up.body), client, rounds, wait),
         download_body=down,
-        download=down + _response_head(down),
+        download=down + _response_head(down, rounds if sc.fl.task_on_answer else None),
     )
 
 

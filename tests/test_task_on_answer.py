@@ -176,3 +176,18 @@ def test_one_exchange_a_round_moves_fewer_protocol_bytes() -> None:
     assert ledger["one"]["down"].model_bytes == ledger["two"]["down"].model_bytes
     assert ledger["one"]["up"].model_bytes == ledger["two"]["up"].model_bytes
     assert ledger["one"]["up"].protocol_bytes < ledger["two"]["up"].protocol_bytes
+
+
+def test_each_device_makes_one_request_a_round() -> None:
+    """Counted on the wire (every message handed to the network, fedsim.net.evidence):
+    a registration and one upload per round, each answered by a head and a body; the
+    two-exchange protocol also polls before every round."""
+    rounds = 3
+    for flag, up, down in ((True, rounds + 1, 2 * (rounds + 1)), (False, 2 * rounds + 1, None)):
+        result = _run(flag)
+        messages = result.evidence.messages
+        for device in range(len(result.evidence.devices)):
+            mine = messages.direction[messages.device == device]
+            assert int((mine == 0).sum()) == up, flag
+            if down is not None:
+                assert int((mine == 1).sum()) == down

@@ -274,5 +274,14 @@ def _serve() -> int:
     return code
 
 
+def main() -> None:
+    """Serve, then leave without the interpreter's teardown: freeing matplotlib's objects
+    one by one took ~0.25 s, and the run waits for this process's exit status."""
+    code = _serve()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(_serve())
+    main()

@@ -33,6 +33,7 @@ from fedsim.record.html import inline_svg
 from fedsim.record.link_groups import link_groups, shown_link_groups
 from fedsim.record.runs import RunData, load_run, run_labels
 from fedsim.record.schema import ClientRow
+from fedsim.record.single_draw import savefig_single_draw
 
 __all__ = [
     "MAX_ENERGY_DEVICES",
@@ -870,9 +871,9 @@ def save_figure(
         for fmt in formats:
             path = out / f"{stem}.{fmt}"
             if fmt == "png":
-                fig.savefig(path, format="png", dpi=130, metadata={"Software": None})
+                savefig_single_draw(fig, path, "png", dpi=130, metadata={"Software": None})
             elif fmt == "svg":
-                fig.savefig(path, format="svg", metadata=_SVG_META)
+                savefig_single_draw(fig, path, "svg", metadata=_SVG_META)
             else:
                 raise FedsimError(f"plot format {fmt!r}: expected one of {', '.join(PLOT_FORMATS)}")
             paths.append(path)
@@ -896,7 +897,7 @@ def figure_svg(fig: Figure) -> str:
     """The figure as an `<svg>` element string, ready to inline in HTML."""
     buf = io.StringIO()
     with matplotlib.rc_context(_RC):
-        fig.savefig(buf, format="svg", metadata=_SVG_META)
+        savefig_single_draw(fig, buf, "svg", metadata=_SVG_META)
     return inline_svg(buf.getvalue())
 
 

@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from fedsim.config.devices import DeviceModel, device_profile
 from fedsim.devices import BUILTIN_DEVICES
 from fedsim.errors import FedsimError
+from fedsim.record import figure_pool
 from fedsim.record.device_groups import device_groups
 from fedsim.record.html import inline_svg
 from fedsim.record.link_groups import link_groups, shown_link_groups
@@ -44,6 +45,7 @@ __all__ = [
     "comparison_figures",
     "figure_svg",
     "inline_svg",
+    "make_figures_ahead",
     "plot_comparison",
     "plot_run",
     "run_figures",
@@ -152,6 +154,9 @@ def _metric_label(run: RunData) -> str:
 
 
 def _new(width: float = 7.0, height: float = 4.0) -> tuple[Figure, Any]:
+    made = figure_pool.take(width, height)
+    if made is not None:
+        return made
     fig = Figure(figsize=(width, height), layout="constrained")
     return fig, fig.add_subplot()
 
@@ -890,7 +895,14 @@ def warm_up(buffer: IO[bytes], fmt: str = "svg") -> None:
         ax.set(xlabel="x (s)", ylabel="y", title="warm-up")
         ax.legend(loc="best")
         fig.legend(loc="outside lower center", frameon=False)
-        fig.savefig(buffer, format=fmt)
+        savefig_single_draw(fig, buffer, fmt)
+
+
+def make_figures_ahead(count: int = len(RUN_FIGURES)) -> None:
+    """Make `count` empty figures in this module's style for the figures drawn next to
+    take (fedsim.record.figure_pool): for a process that has time before it draws."""
+    with matplotlib.rc_context(_RC):
+        figure_pool.fill(count)
 
 
 def figure_svg(fig: Figure) -> str:

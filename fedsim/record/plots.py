@@ -28,11 +28,13 @@ from pydantic import ValidationError
 from fedsim.config.devices import DeviceModel, device_profile
 from fedsim.devices import BUILTIN_DEVICES
 from fedsim.errors import FedsimError
+from fedsim.record import figure_pool
 from fedsim.record.device_groups import device_groups
 from fedsim.record.html import inline_svg
 from fedsim.record.link_groups import link_groups, shown_link_groups
 from fedsim.record.runs import RunData, load_run, run_labels
 from fedsim.record.schema import ClientRow
+from fedsim.record.single_draw import savefig_single_draw
 
 __all__ = [
     "MAX_ENERGY_DEVICES",
@@ -43,6 +45,7 @@ __all__ = [
     "comparison_figures",
     "figure_svg",
     "inline_svg",
+    "make_figures_ahead",
     "plot_comparison",
     "plot_run",
     "run_figures",
@@ -151,6 +154,9 @@ def _metric_label(run: RunData) -> str:
 
 
 def _new(width: float = 7.0, height: float = 4.0) -> tuple[Figure, Any]:
+    made = figure_pool.take(width, height)
+    if made is not None:
+        return made
     fig = Figure(figsize=(width, height), layout="constrained")
     return fig, fig.add_subplot()
 
@@ -870,9 +876,9 @@ def save_figure(
         for fmt in formats:
             path = out / f"{stem}.{fmt}"
             if fmt == "png":
-                fig.savefig(path, format="png", dpi=130, metadata={"Software": None})
+                savefig_single_draw(fig, path, "png", dpi=130, metadata={"Software": None})
             elif fmt == "svg":
-                fig.savefig(path, format="svg", metadata=_SVG_META)
+                savefig_single_draw(fig, path, "svg", metadata=_SVG_META)
             else:
                 raise FedsimError(f"plot format {fmt!r}: expected one of {', '.join(PLOT_FORMATS)}")
             paths.append(path)
@@ -889,14 +895,21 @@ def warm_up(buffer: IO[bytes], fmt: str = "svg") -> None:
         ax.set(xlabel="x (s)", ylabel="y", title="warm-up")
         ax.legend(loc="best")
         fig.legend(loc="outside lower center", frameon=False)
-        fig.savefig(buffer, format=fmt)
+        savefig_single_draw(fig, buffer, fmt)
+
+
+def make_figures_ahead(count: int = len(RUN_FIGURES)) -> None:
+    """Make `count` empty figures in this module's style for the figures drawn next to
+    take (fedsim.record.figure_pool): for a process that has time before it draws."""
+    with matplotlib.rc_context(_RC):
+        figure_pool.fill(count)
 
 
 def figure_svg(fig: Figure) -> str:
     """The figure as an `<svg>` element string, ready to inline in HTML."""
     buf = io.StringIO()
     with matplotlib.rc_context(_RC):
-        fig.savefig(buf, format="svg", metadata=_SVG_META)
+        savefig_single_draw(fig, buf, "svg", metadata=_SVG_META)
     return inline_svg(buf.getvalue())
 
 

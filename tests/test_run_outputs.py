@@ -22,6 +22,8 @@ from fedsim.record.report import write_report
 ROOT = Path(__file__).resolve().parents[1]
 SHORT = ["--set", "fl.rounds=2", "--set", "fl.target=null"]
 HEAVY = ("matplotlib", "sklearn", "numba", "aiohttp", "rich", "scipy")
+UNUSED = ("scipy.linalg", "numpy.f2py")
+"""Imported only for Numba's BLAS table by SciPy's own import (fedsim.kernels.blas)."""
 
 
 def _modules_after(argv: list[str]) -> dict[str, object]:
@@ -32,7 +34,8 @@ def _modules_after(argv: list[str]) -> dict[str, object]:
         "from fedsim.cli import main\n"
         f"rc = main({argv!r})\n"
         f"heavy = sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))\n"
-        "print('MODULES ' + json.dumps({'rc': rc, 'heavy': heavy}))\n"
+        f"unused = sorted(set(sys.modules) & set({UNUSED!r}))\n"
+        "print('MODULES ' + json.dumps({'rc': rc, 'heavy': heavy, 'unused': unused}))\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
@@ -51,6 +54,7 @@ def test_run_without_plots_imports_no_matplotlib(tmp_path: Path) -> None:
     assert "matplotlib" not in got["heavy"]
     assert "sklearn" not in got["heavy"]  # digits come from the CSV, not sklearn.datasets
     assert "rich" not in got["heavy"]  # --quiet: no progress display to draw
+    assert got["unused"] == []  # Numba's BLAS table is loaded alone
     (run,) = tmp_path.iterdir()
     assert (run / "summary.json").is_file()
     assert not (run / "plots").exists()

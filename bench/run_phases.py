@@ -67,20 +67,31 @@ if hasattr(run_module, "_start_report"):  # the page is built while plot helpers
 timed(run_module, "_write_plots", "plots (drawn or awaited)")
 timed(run_module, "_write_report", "report.html")
 timed(run_module, "run_scenario", "run_scenario", folders)
-code = fedsim.cli.main(sys.argv[1:])
-phases["total (from first import)"] = time.perf_counter() - t0
-cpu["total (from first import)"] = time.process_time() - c0
-phases.pop("run_scenario", None)
-sim, loop = "simulation (incl. task setup)", "  of which event loop"
-if loop in phases:
-    phases["  of which set-up + collection"] = phases[sim] - phases[loop]
-    cpu["  of which set-up + collection"] = cpu[sim] - cpu[loop]
-    phases[loop] = phases.pop(loop)  # after the simulation in the table
-    cpu[loop] = cpu.pop(loop)
-heavy = ("matplotlib", "sklearn", "sklearn.datasets", "scipy", "numba", "aiohttp", "rich",
-         "pydantic")
-print("PHASES " + json.dumps({"phases": phases, "cpu": cpu, "code": code,
-      "cpu_s": time.process_time(), "modules": [m for m in heavy if m in sys.modules]}))
+def report(code):
+    phases["total (from first import)"] = time.perf_counter() - t0
+    cpu["total (from first import)"] = time.process_time() - c0
+    phases.pop("run_scenario", None)
+    sim, loop = "simulation (incl. task setup)", "  of which event loop"
+    if loop in phases:
+        phases["  of which set-up + collection"] = phases[sim] - phases[loop]
+        cpu["  of which set-up + collection"] = cpu[sim] - cpu[loop]
+        phases[loop] = phases.pop(loop)  # after the simulation in the table
+        cpu[loop] = cpu.pop(loop)
+    heavy = ("matplotlib", "sklearn", "sklearn.datasets", "scipy", "numba", "aiohttp",
+             "rich", "pydantic")
+    print("PHASES " + json.dumps({"phases": phases, "cpu": cpu, "code": code,
+          "cpu_s": time.process_time(), "modules": [m for m in heavy if m in sys.modules]}),
+          flush=True)
+
+# As the console script (no argv: sys.argv[1:] is the run's command line), so the process
+# ends as a user's does; the table is printed just before.
+import fedsim.cli.app as app_module
+exit_now = app_module._exit_now
+def report_then_exit(code):
+    report(code)
+    exit_now(code)
+app_module._exit_now = report_then_exit
+report(fedsim.cli.main())
 """
 
 

@@ -22,6 +22,8 @@ from fedsim.record.report import write_report
 ROOT = Path(__file__).resolve().parents[1]
 SHORT = ["--set", "fl.rounds=2", "--set", "fl.target=null"]
 HEAVY = ("matplotlib", "sklearn", "numba", "aiohttp", "rich", "scipy")
+UNUSED = ("scipy.linalg", "numpy.f2py")
+"""Imported only for Numba's BLAS table by SciPy's own import (fedsim.kernels.blas)."""
 
 
 def _modules_after(argv: list[str]) -> dict[str, object]:
@@ -32,7 +34,8 @@ def _modules_after(argv: list[str]) -> dict[str, object]:
         "from fedsim.cli import main\n"
         f"rc = main({argv!r})\n"
         f"heavy = sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))\n"
-        "print('MODULES ' + json.dumps({'rc': rc, 'heavy': heavy}))\n"
+        f"unused = sorted(set(sys.modules) & set({UNUSED!r}))\n"
+        "print('MODULES ' + json.dumps({'rc': rc, 'heavy': heavy, 'unused': unused}))\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
@@ -51,10 +54,52 @@ def test_run_without_plots_imports_no_matplotlib(tmp_path: Path) -> None:
     assert "matplotlib" not in got["heavy"]
     assert "sklearn" not in got["heavy"]  # digits come from the CSV, not sklearn.datasets
     assert "rich" not in got["heavy"]  # --quiet: no progress display to draw
+    assert got["unused"] == []  # Numba's BLAS table is loaded alone
     (run,) = tmp_path.iterdir()
     assert (run / "summary.json").is_file()
     assert not (run / "plots").exists()
     assert not (run / "report.html").exists()
+
+
+def test_console_script_run_skips_the_teardown_and_loses_no_output(tmp_path: Path) -> None:
+    """As the console script, `fedsim run` ends its process once the results are written
+    and printed (no atexit handler runs); what it printed through a pipe still arrives."""
+    args = ["run", "topologies/default.yaml", *SHORT, "--quiet", "--no-plots",
+            "--out", str(tmp_path)]  # fmt: skip
+    code = (
+        "import atexit, sys\n"
+        "atexit.register(print, 'TEARDOWN')\n"
+        "from fedsim.cli import main\n"
+        f"sys.argv[1:] = {args!r}\n"
+        "sys.exit(main())\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert [ln.split(":")[0] for ln in lines] == ["results", "default (sync, fedavg)"]
+    (run,) = tmp_path.iterdir()
+    assert json.loads((run / "audit.json").read_text())["violations"] == []
+    assert json.loads((run / "summary.json").read_text())["rounds"] == 2
+    for table in run.glob("*.csv"):
+        assert table.read_text().endswith("\n"), table.name
+
+
+def test_console_script_error_exits_as_usual(tmp_path: Path) -> None:
+    code = (
+        "import atexit, sys\n"
+        "atexit.register(print, 'TEARDOWN')\n"
+        "from fedsim.cli import main\n"
+        f"sys.argv[1:] = ['run', {str(tmp_path / 'missing.yaml')!r}]\n"
+        "sys.exit(main())\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert proc.returncode == 2
+    assert proc.stdout.splitlines() == ["TEARDOWN"]
+    assert proc.stderr.startswith("fedsim: error: ")
 
 
 def test_commands_that_read_a_file_import_only_what_they_need() -> None:

@@ -12,6 +12,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 COMMAND_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 """Every command: `-h` as argparse had it, help text wrapped at 100 columns."""
 
+EXIT_WITHOUT_TEARDOWN = "fedsim.exit_without_teardown"
+"""`ctx.meta` key a command sets once everything it makes is on disk and printed: the
+console script then ends the process at once (`fedsim.cli.app.main`)."""
+
 
 class ListedGroup(click.Group):
     """Commands listed in the order they are added (the order of a study), not A-Z."""

@@ -14,7 +14,13 @@ from pathlib import Path
 
 import click
 
-from fedsim.cli.options import COMMAND_SETTINGS, seed_option, set_option, topology_argument
+from fedsim.cli.options import (
+    COMMAND_SETTINGS,
+    EXIT_WITHOUT_TEARDOWN,
+    seed_option,
+    set_option,
+    topology_argument,
+)
 
 __all__ = ["run_command", "validate_command"]
 
@@ -60,8 +66,10 @@ def run_command(
         folder = _run(topology, seed, out, overrides, quiet, no_plots, png, no_audit)
     _print_summary(folder)
     # Results are written: the interpreter's exit need not scan the run's objects
-    # for cycles once more (seconds at 10,000 devices).
+    # for cycles once more (seconds at 10,000 devices); the console script skips the
+    # teardown altogether.
     gc.freeze()
+    click.get_current_context().meta[EXIT_WITHOUT_TEARDOWN] = True
     return 0
 
 
@@ -105,7 +113,10 @@ def _run(
     try:
         # Prepared once, before the heavy imports: a bad file fails in milliseconds.
         scenario = prepare_scenario(topology, list(overrides), seed, warn=print_warning)
+        from fedsim.kernels.blas import preload_blas_table
         from fedsim.run import run_scenario
+
+        preload_blas_table()  # this process is fedsim's: Numba's BLAS without scipy.linalg
 
         return run_scenario(
             topology,

@@ -31,14 +31,7 @@ def partition(
     elif kind == "dirichlet":
         if alpha <= 0:
             raise ValueError(f"alpha must be positive, got {alpha}")
-        buckets: list[list[np.ndarray]] = [[] for _ in range(num_clients)]
-        for cls in np.unique(labels):
-            idx = rng.permutation(np.flatnonzero(labels == cls))
-            props = rng.dirichlet(np.full(num_clients, alpha))
-            cuts = (np.cumsum(props)[:-1] * idx.size).astype(np.int64)
-            for c, chunk in enumerate(np.split(idx, cuts)):
-                buckets[c].append(chunk)
-        parts = [np.concatenate(b) if b else np.empty(0, np.int64) for b in buckets]
+        parts = _dirichlet(labels, num_clients, rng, alpha)
     elif kind == "shards":
         order = np.argsort(labels, kind="stable")
         shards = np.array_split(order, num_clients * shards_per_client)
@@ -49,6 +42,26 @@ def partition(
     else:
         raise ValueError(f"unknown partition {kind!r} (iid, dirichlet, shards)")
     return _no_empty([np.sort(p).astype(np.int64) for p in parts])
+
+
+def _dirichlet(
+    labels: np.ndarray, num_clients: int, rng: np.random.Generator, alpha: float
+) -> list[np.ndarray]:
+    """Per class, its samples in a random order cut into one chunk per client at the
+    Dirichlet(alpha) proportions. Only which client owns a sample matters (each part is
+    sorted after), so owners are set per class and the parts read off in one stable sort
+    instead of a chunk per class and client (~10,000 arrays at 1,000 clients)."""
+    owner = np.empty(labels.shape[0], dtype=np.int64)
+    clients = np.arange(num_clients, dtype=np.int64)
+    for cls in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == cls))
+        props = rng.dirichlet(np.full(num_clients, alpha))
+        cuts = (np.cumsum(props)[:-1] * idx.size).astype(np.int64)
+        bounds = np.concatenate(([0], np.clip(cuts, 0, idx.size), [idx.size]))
+        owner[idx] = np.repeat(clients, np.diff(bounds))  # np.split(idx, cuts)'s chunk c
+    order = np.argsort(owner, kind="stable")  # by client, then by sample index
+    counts = np.bincount(owner, minlength=num_clients)
+    return np.split(order, np.cumsum(counts)[:-1])
 
 
 def _no_empty(parts: list[np.ndarray]) -> list[np.ndarray]:

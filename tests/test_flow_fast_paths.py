@@ -1,7 +1,7 @@
 """The flow model's shortcuts give what the general code gives: a closed-form send's
 counter changes (known without reading the counters) are the counters' differences, a
-cut takes back the same bytes either way, and a message's head costs a heap entry only
-when someone asks for it."""
+cut takes back the same bytes either way, the totals booked ahead are the parts' totals,
+and a message's head costs a heap entry only when someone asks for it."""
 
 from __future__ import annotations
 
@@ -59,6 +59,9 @@ def _world(hops, sends, snapshot_only: bool, cut: float | None, seen: list | Non
             entry = ch._ahead.get(ev)
             if seen is not None and entry is not None and entry[2] is None:
                 seen.append((entry[3], list(map(_difference, ch._counts(), before))))
+            for q in (env.now, env.now + 0.01, env.now + 1.0):  # totals agree with the parts
+                parts = [(c, w, n) for c, w, n, _parts, _lost in ch.booked_parts_after(q)]
+                assert list(ch.booked_after(q)) == parts
 
     def cutter():
         yield env.timeout(cut)

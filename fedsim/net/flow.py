@@ -66,7 +66,7 @@ from typing import Any
 import numpy as np
 import simpy
 from simpy.core import StopSimulation
-from simpy.events import EventPriority
+from simpy.events import PENDING, EventPriority
 
 from fedsim.net.link import Hop, Link, LinkCounters, Transmitter, split_taken, take_back
 from fedsim.net.tcp import OPEN, Cubic, RtoEstimator, TcpParams, TcpSender, path_mtu, reverse_path
@@ -990,7 +990,18 @@ class FlowChannel:
         cut at `t` takes back exactly these."""
         if not self._ahead:  # asked of every live channel at every round's end
             return iter(())
-        return ((c, w, n) for c, w, n, _parts, _lost in self._parts_after(t))
+        return self._totals_after(t)
+
+    def _totals_after(self, t: float) -> Iterator[tuple[LinkCounters, int, int]]:
+        """`_parts_after` without the classes (what a round's byte delta needs)."""
+        for ev, (start, end, before, after) in self._ahead.items():
+            if ev._value is not PENDING or end <= t:  # (`ev.triggered`)
+                continue
+            left = (end - max(t, start)) / (end - start)
+            changes = after if before is None else map(_difference, after, before)
+            for c, (w, n, *_rest) in zip(self._counters, changes, strict=True):
+                if w or n:  # else this send put nothing on c
+                    yield c, round(w * left), round(n * left)
 
     def booked_parts_after(
         self, t: float

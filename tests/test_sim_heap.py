@@ -182,3 +182,26 @@ def test_run_timer_skips_a_timer_cancelled_after_it_fired() -> None:
         assert fired == []
     finally:
         loop.close()
+
+
+def test_a_timer_made_and_cancelled_without_asyncio_s_frames_is_a_timer_handle() -> None:
+    """`_SimTimer` sets `TimerHandle`'s fields itself (debug mode goes through asyncio):
+    asyncio's own accessors and cancel semantics hold in both modes."""
+    for debug in (False, True):
+        loop = VirtualTimeLoop()
+        try:
+            loop.set_debug(debug)
+            fired: list[int] = []
+            keep = loop.call_later(2.0, fired.append, 1)
+            drop = loop.call_later(1.0, fired.append, 2)
+            assert (keep.when(), drop.when()) == (2.0, 1.0)
+            assert not drop.cancelled()
+            drop.cancel()
+            drop.cancel()  # twice: counted once
+            assert drop.cancelled()
+            assert loop._sim_cancelled == 1
+            assert drop.sim_args == ()
+            loop.run_until_complete(asyncio.sleep(3.0))
+            assert fired == [1]
+        finally:
+            loop.close()

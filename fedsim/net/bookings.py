@@ -189,7 +189,11 @@ class GapIndex:
         directly: the state `forget` and `book` leave, without emptying and refilling."""
         last = self._last
         if last and last[-1] > t:
-            self.forget(t)
+            if self._ends[0][0] <= t:
+                self.forget(t)
+            if start >= last[-1]:  # `book`'s first case: after everything (a shared link)
+                self._append(start, start + hold)
+                return start
             return self.book(start, hold)
         self._starts = [[start]]
         self._ends = [[start + hold]]

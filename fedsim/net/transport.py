@@ -107,7 +107,10 @@ class EmulatedTransport(asyncio.Transport):
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self._conn.loop.call_soon(self._flush)
-        if not self._writing_paused and self.get_write_buffer_size() > _HIGH_WATER:
+        if (
+            not self._writing_paused
+            and self._conn.in_flight[self._side] + self._wbuf_size > _HIGH_WATER
+        ):  # (`get_write_buffer_size`, inline: every write asks)
             self._writing_paused = True
             self._protocol.pause_writing()
 
@@ -524,8 +527,8 @@ class EmulatedConnector(aiohttp.BaseConnector):
         old = self._idle.pop(protocol, None)
         if old is not None:
             old.cancel()  # pooled again since: that expiry would find nothing to do
-        self._idle[protocol] = self._wire.loop.call_later(
-            self.idle_timeout_s, self._expire, key, entry
+        self._idle[protocol] = self._wire.loop.call_at(  # `call_later`, from `now`
+            now + self.idle_timeout_s, self._expire, key, entry
         )
 
     def _expire(self, key: ConnectionKey, entry: tuple[ResponseHandler, float]) -> None:

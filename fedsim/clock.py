@@ -183,7 +183,8 @@ class _SimTimer(asyncio.TimerHandle):
         self.sim_callback = _noop
         self.sim_args = ()
         self.sim_context = None
-        self._loop._timer_cancelled(self)  # type: ignore[attr-defined]
+        if self.callbacks is not None:  # still in the heap (`asyncio.sleep` cancels after)
+            self._loop._timer_cancelled(self)  # type: ignore[attr-defined]
 
 
 class _Handle(asyncio.Handle):

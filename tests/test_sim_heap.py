@@ -203,5 +203,7 @@ def test_a_timer_made_and_cancelled_without_asyncio_s_frames_is_a_timer_handle()
             assert drop.sim_args == ()
             loop.run_until_complete(asyncio.sleep(3.0))
             assert fired == [1]
+            keep.cancel()  # after it fired (as `asyncio.sleep` does): not in the heap
+            assert loop._sim_cancelled == 1
         finally:
             loop.close()

@@ -375,12 +375,46 @@ class _Model:
             c.payload_bytes += nbytes
         self.head_at = math.inf
         if self.closed_form[d]:
-            done, free = self._clean(t, d, nbytes, s)
+            nseg = -(-nbytes // self.mss)
+            if nseg <= self.maxwin and nseg <= max(1, int(s.cwnd)):
+                done, free = self._one_round(t, d, nbytes, nseg, s)
+            else:
+                done, free = self._clean(t, d, nbytes, s)
         else:
             done, free = _Replay(self, d, s, nbytes, t).run()
         s.free_at = free
         s.last_active = done
         return done
+
+    def _one_round(
+        self, t: float, d: int, nbytes: int, nseg: int, s: _Sender
+    ) -> tuple[float, float]:
+        """`_clean` for a message that leaves in its first round (a poll, a small model:
+        most messages): the same operations in the same order, without the round loop
+        (`tests/test_flow_fast_paths.py` compares the two)."""
+        rto, ret, mss = s.rto, self.ret[d], self.mss
+        lastpay = nbytes - (nseg - 1) * mss
+        first, last, _ = self.block(t, d, nseg, nbytes, mss if nseg > 1 else lastpay, lastpay)
+        self.head_at = first
+        limited = nseg >= max(1, int(s.cwnd))
+        rto.sample(first + ret - t)
+        k = -(-nseg // self.p.delack_segments)
+        self.acks(first, d, k)
+        gap = 2.0 * (last - first) / (nseg - 1) if nseg > 1 else 0.0
+        acked = 1 + (nseg - 1) // 2 * 2 if s.quick else nseg // 2 * 2
+        s.cwnd, s.ssthresh = _grow(s.cc, s.cwnd, s.ssthresh, acked, first + ret, gap, 0, nseg,
+                                   rto.srtt, limited)  # fmt: skip
+        if nseg > 1:
+            rto.sample(last + ret - t)
+        s.quick = False
+        hdr = nseg * self.ovh
+        wire = nbytes + hdr
+        for c in self.paths[d].counters:
+            c.count_frames(wire, nseg)
+            c.data_bytes += nbytes
+            c.header_bytes += hdr
+        self.counted = (nseg, k)
+        return last, t
 
     def _clean(self, t: float, d: int, nbytes: int, s: _Sender) -> tuple[float, float]:
         """A loss-free path: whole rounds in closed form, no per-segment work.

@@ -24,9 +24,12 @@ import selectors
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
+from heapq import heappop, heappush
 from typing import Any, TypeVar
 
 import simpy
+from simpy.core import Infinity, StopSimulation
+from simpy.events import NORMAL, EventPriority
 
 from fedsim.errors import SimulationDeadlock
 
@@ -101,29 +104,46 @@ class SimSelector(selectors.BaseSelector):
             return []
         self.kicked = False
         env = self.env
-        while not self.kicked:
-            if env.peek() == simpy.core.Infinity:
+        queue = env._queue
+        # `Environment.step`, inline (one call per SimPy event): step until a callback
+        # kicked the loop, then everything else due at that same instant, so that their
+        # asyncio callbacks queue behind the first ones in one loop iteration.
+        while True:
+            if not queue or queue[0][0] == Infinity:
+                if self.kicked:
+                    return []
                 raise SimulationDeadlock(
                     f"nothing is scheduled at t={env.now:.6f} s and no work is pending: "
                     "every task waits for something that can never happen"
                 )
-            env.step()
-        # Everything else due at this same instant goes too: their asyncio callbacks
-        # queue behind the first ones in the same order, in one loop iteration.
-        now = env.now
-        while env.peek() == now:
-            env.step()
-        return []
+            if self.kicked and queue[0][0] != env._now:
+                return []
+            env._now, _, _, event = heappop(queue)
+            callbacks, event.callbacks = event.callbacks, None
+            try:
+                for callback in callbacks:
+                    callback(event)
+            except StopSimulation:  # as `Environment.step` (an `env.run(until=...)` event)
+                event.callbacks = callbacks[callbacks.index(callback) + 1 :]
+                env.schedule(event, EventPriority(-1))
+                raise
+            if not event._ok and not hasattr(event, "_defused"):
+                exc = type(event._value)(*event._value.args)  # as `Environment.step`
+                exc.__cause__ = event._value
+                raise exc
 
 
 class _SimTimer(asyncio.TimerHandle):
-    """A timer that a SimPy timeout fires (the handle is the timeout's one callback).
+    """A timer that is its own entry in SimPy's heap: an event to SimPy (`callbacks`,
+    `_ok`) whose one callback fires it, where a `simpy.Timeout` made at the same moment
+    would sit (same time, priority and event id: `VirtualTimeLoop.call_at`).
     It keeps its own copy of the callback (asyncio's cancel() drops the handle's) and
     drops that copy on cancel too: most timers are cancelled (aiohttp's timeouts), and
-    a cancelled one's SimPy event waits in the heap until `VirtualTimeLoop` purges it,
-    so it must not keep a request's objects alive meanwhile."""
+    a cancelled one waits in the heap until `VirtualTimeLoop` purges it, so it must not
+    keep a request's objects alive meanwhile."""
 
-    __slots__ = ("sim_args", "sim_callback", "sim_context")
+    __slots__ = ("callbacks", "sim_args", "sim_callback", "sim_context")
+    _ok = True  # as a succeeded SimPy event
 
     def __init__(
         self,
@@ -133,22 +153,67 @@ class _SimTimer(asyncio.TimerHandle):
         loop: asyncio.AbstractEventLoop,
         context: contextvars.Context | None,
     ) -> None:
-        super().__init__(when, callback, args, loop, context)
+        if loop.get_debug():
+            super().__init__(when, callback, args, loop, context)
+        else:  # `TimerHandle.__init__` without debug mode, in one frame (~6 timers a request)
+            self._context = contextvars.copy_context() if context is None else context
+            self._loop = loop
+            self._callback = callback
+            self._args = args
+            self._cancelled = False
+            self._repr = None
+            self._source_traceback = None
+            self._when = when
+            self._scheduled = False  # (never in asyncio's own timer heap)
         self.sim_callback: Callable[..., object] = callback
         self.sim_args: tuple[Any, ...] = args
         self.sim_context = context
+        self.callbacks: tuple[Callable[[_SimTimer], None], ...] | None = _FIRE
+        """What SimPy runs when it processes this entry (shared: no cycle per timer)."""
 
     def cancel(self) -> None:
-        first = not self._cancelled
-        super().cancel()
+        if self._cancelled:
+            return
+        if self._loop.get_debug():
+            super().cancel()  # (keeps a repr)
+        else:  # `TimerHandle.cancel`: asyncio's count of its own heap's timers is not ours
+            self._cancelled = True
+            self._callback = None
+            self._args = None
         self.sim_callback = _noop
         self.sim_args = ()
         self.sim_context = None
-        if first:
+        if self.callbacks is not None:  # still in the heap (`asyncio.sleep` cancels after)
             self._loop._timer_cancelled(self)  # type: ignore[attr-defined]
 
-    def __call__(self, _event: simpy.Event) -> None:
-        self._loop._fire(self)  # type: ignore[attr-defined]
+
+class _Handle(asyncio.Handle):
+    """`asyncio.Handle` made in one frame (`VirtualTimeLoop.call_soon` outside debug
+    mode): the loop queues about thirty per client-round, aiohttp's and the wire's."""
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        callback: Callable[..., object],
+        args: tuple[Any, ...],
+        loop: asyncio.AbstractEventLoop,
+        context: contextvars.Context | None,
+    ) -> None:
+        self._context = contextvars.copy_context() if context is None else context
+        self._loop = loop
+        self._callback = callback
+        self._args = args
+        self._cancelled = False
+        self._repr = None
+        self._source_traceback = None
+
+
+def _fire_timer(handle: _SimTimer) -> None:
+    handle._loop._fire(handle)  # type: ignore[attr-defined]
+
+
+_FIRE = (_fire_timer,)
 
 
 def _noop(*_args: Any) -> None:
@@ -176,7 +241,23 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         self._sim_selector.set_wake_fds(frozenset({self._ssock.fileno()}))
 
     def time(self) -> float:
-        return float(self.env.now)
+        return float(self.env._now)
+
+    def call_soon(  # type: ignore[override]
+        self,
+        callback: Callable[..., object],
+        *args: Any,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.Handle:
+        """`BaseEventLoop.call_soon` (checks, a `Handle`, the ready queue) in two frames
+        instead of five; debug mode keeps asyncio's own, with its checks."""
+        if self._debug:  # type: ignore[attr-defined]
+            return super().call_soon(callback, *args, context=context)
+        if self._closed:  # type: ignore[attr-defined]
+            raise RuntimeError("Event loop is closed")
+        handle = _Handle(callback, args, self, context)
+        self._ready.append(handle)  # type: ignore[attr-defined]
+        return handle
 
     def sim_call_soon(self, callback: Callable[..., object], *args: Any) -> None:
         """Schedule `callback` on the loop from inside a SimPy callback."""
@@ -191,7 +272,9 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         context: contextvars.Context | None = None,
     ) -> asyncio.TimerHandle:
         handle = _SimTimer(when, callback, args, self, context)
-        self.env.timeout(max(0.0, when - self.env.now)).callbacks.append(handle)
+        env = self.env
+        now = env._now  # the heap entry `env.timeout(max(0, when - now))` would make
+        heappush(env._queue, (now + max(0.0, when - now), NORMAL, next(env._eid), handle))
         return handle
 
     def _timer_cancelled(self, _handle: _SimTimer) -> None:
@@ -206,14 +289,10 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
                 self._purge_cancelled(queue)
 
     def _purge_cancelled(self, queue: list[tuple[Any, ...]]) -> None:
-        # `_is_cancelled_timer`, inline: this walks the whole heap
         queue[:] = [
             entry
             for entry in queue
-            if (cbs := entry[3].callbacks) is None
-            or len(cbs) != 1
-            or type(cbs[0]) is not _SimTimer
-            or not cbs[0]._cancelled
+            if type(timer := entry[3]) is not _SimTimer or not timer._cancelled
         ]
         heapq.heapify(queue)  # (time, priority, id) keys are unique: same order as before
         self._sim_cancelled = 0

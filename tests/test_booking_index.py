@@ -98,3 +98,27 @@ def test_a_booking_far_ahead_leaves_every_gap_before_it_searchable() -> None:
     assert tx.reserve(0.0, 8) == (1.0, 2.0)
     assert tx.reserve(0.0, 16) == (1999.0, 2001.0)  # no 2 s gap before the end
     assert len(tx._gaps) == 999
+
+
+def _state(gaps: bookings.GapIndex) -> tuple:
+    return (gaps._starts, gaps._ends, gaps._last, gaps._gap, gaps._tree, gaps._size)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_time, _time, _bits), max_size=120))
+def test_booking_since_a_clock_is_forgetting_then_booking(steps) -> None:
+    """`book_since` (a transmitter's every booking) leaves the very state, and gives the
+    very start, of `forget` then `book`, also when it skips them (all forgotten)."""
+    block = bookings._MAX
+    bookings._MAX = 4
+    try:
+        fused, plain = bookings.GapIndex(), bookings.GapIndex()
+        clock = 0.0
+        for tick, ahead, bits in steps:
+            clock += tick / 4
+            start = clock + ahead
+            plain.forget(clock)
+            assert fused.book_since(clock, start, bits) == plain.book(start, bits)
+            assert _state(fused) == _state(plain)
+    finally:
+        bookings._MAX = block

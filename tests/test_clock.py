@@ -205,3 +205,31 @@ def test_cancelled_timers_are_purged_from_the_simpy_heap() -> None:
         loop.close()
     assert not live.cancelled()
     assert fired == [5.0]
+
+
+def test_call_soon_keeps_asyncio_s_order_context_and_checks() -> None:
+    """`VirtualTimeLoop.call_soon` builds its handle in one frame: FIFO order, the
+    caller's context (or a copy of the current one), a handle that can be cancelled,
+    a closed loop refused; debug mode is asyncio's own (with its thread check)."""
+    import contextvars
+
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="outer")
+    for debug in (False, True):
+        loop = VirtualTimeLoop()
+        seen: list[tuple[int, str]] = []
+        try:
+            loop.set_debug(debug)
+            ctx = contextvars.copy_context()
+            ctx.run(var.set, "inner")
+            note = seen.append
+            loop.call_soon(lambda note=note: note((1, var.get())))
+            loop.call_soon(lambda note=note: note((2, var.get())), context=ctx)
+            loop.call_soon(seen.append, (3, "x")).cancel()
+            handle = loop.call_soon(seen.append, (4, "y"))
+            assert isinstance(handle, asyncio.Handle)
+            loop.run_until_complete(asyncio.sleep(0))
+        finally:
+            loop.close()
+        assert seen == [(1, "outer"), (2, "inner"), (4, "y")]
+        with pytest.raises(RuntimeError, match="closed"):
+            loop.call_soon(seen.append, 5)

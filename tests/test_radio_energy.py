@@ -180,6 +180,35 @@ def test_a_flight_counted_at_once_charges_exactly_what_its_counter_changes_charg
     assert ledgers[0] == ledgers[1]  # equal floats, not approximately equal
 
 
+@pytest.mark.parametrize("kind", ["lte", "nbiot", "wifi"])
+def test_a_mains_ledger_charged_per_flight_adds_the_terms_of_per_change_charges(
+    kind: str,
+) -> None:
+    """A mains-powered radio's flight is charged in one pass (`_mains_airtime`); it must
+    add the very terms `airtime` adds for the bytes, then for the frames."""
+    flights = [(0.0, 1500, 1), (0.0, 54, 0), (0.0, 0, 2), (4.5, 2900, 2), (4.5, -1450, -1)]
+    flights += [(70.0, 300, 1), (70.0, -300, -1), (70.0, 0, 0), (3000.0, 64, 1)]
+    ledgers = []
+    for fused in (False, True):
+        env, _net, bat = _ledger(_one_device(kind, {}))
+        b = bat.ledgers["dev"]
+        assert b.capacity_j is None
+        for d in (0, 1):
+            for t, wire, frames in flights:
+                if t > env.now:
+                    env.run(until=t)
+                if fused:
+                    bat._metered(b, d, wire, frames)
+                else:
+                    if wire:
+                        bat.airtime(b, d, wire, 0)
+                    if frames:
+                        bat.airtime(b, d, 0, frames)
+        bat.finish(4000.0)
+        ledgers.append((b.radio_ledger(), b.spent, b.activity_end, b.accounted_until))
+    assert ledgers[0] == ledgers[1]  # equal floats, not approximately equal
+
+
 def test_radio_keys_are_typed_and_lora_keys_need_a_lora_link() -> None:
     with pytest.raises(ScenarioError, match=r"links\.wifi\.radio\.sf.*LoRa setting"):
         _one_device("wifi", {"sf": 7})

@@ -183,6 +183,25 @@ class GapIndex:
             if len(starts[b]) > _MAX:
                 self._split(b)
 
+    def book_since(self, t: float, start: float, hold: float) -> float:
+        """`forget(t)`, then `book(start, hold)`. When everything booked ends by t (a
+        device's own link between its exchanges) the result is one interval, set
+        directly: the state `forget` and `book` leave, without emptying and refilling."""
+        last = self._last
+        if last and last[-1] > t:
+            if self._ends[0][0] <= t:
+                self.forget(t)
+            if start >= last[-1]:  # `book`'s first case: after everything (a shared link)
+                self._append(start, start + hold)
+                return start
+            return self.book(start, hold)
+        self._starts = [[start]]
+        self._ends = [[start + hold]]
+        self._last = [start + hold]
+        self._gap = [_NONE]
+        self._tree, self._size = [_NONE, _NONE], 1
+        return start
+
     # -- forgetting ----------------------------------------------------------------------
     def forget(self, t: float) -> None:
         """Drop the intervals that end at or before t (a prefix)."""

@@ -254,20 +254,21 @@ class EvidenceRecorder:
 
     def sent(self, node: str, direction: int, nbytes: int, mark: int, event: Any) -> None:
         counters = self._access.get(node)
+        now = self.env._now  # (`now` without the property: this runs for every message)
         i = len(self._m_sent)
         self._m_device.append(self._index.get(node, -1))
         self._m_direction.append(direction)
-        self._m_sent.append(self.env.now)
+        self._m_sent.append(now)
         self._m_delivered.append(math.nan)
         self._m_payload.append(nbytes)
         self._m_wire.append(counters[direction].wire_bytes - mark if counters is not None else 0)
         event.callbacks.append(partial(self._delivered, i))
-        if direction == 0 and self._uploading.pop(node, None) is not None:
-            self._upload_start[node] = self.env.now
+        if direction == 0 and self._uploading and self._uploading.pop(node, None) is not None:
+            self._upload_start[node] = now
 
     def _delivered(self, i: int, event: Any) -> None:
-        if event.ok:
-            self._m_delivered[i] = self.env.now
+        if event._ok:
+            self._m_delivered[i] = self.env._now
 
     # -- the FL side: uploads and acceptances ----------------------------------------------
     def client_state(self, client: str, state: str) -> None:

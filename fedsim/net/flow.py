@@ -66,10 +66,11 @@ from typing import Any
 import numpy as np
 import simpy
 from simpy.core import StopSimulation
-from simpy.events import EventPriority
+from simpy.events import PENDING, EventPriority
 
 from fedsim.net.link import Hop, Link, LinkCounters, Transmitter, split_taken, take_back
 from fedsim.net.tcp import OPEN, Cubic, RtoEstimator, TcpParams, TcpSender, path_mtu, reverse_path
+from fedsim.sim_heap import call_at
 
 __all__ = ["FlowChannel", "lossless_transfer_time", "wire_booked_after"]
 
@@ -180,6 +181,9 @@ class _Model:
     def __init__(self, path: tuple[Hop, ...], rng: np.random.Generator, params: TcpParams):
         self.head_at = math.inf
         """When the last transfer's first segment reached the receiver."""
+        self.counted = (0, 0)
+        """The last closed-form transfer's data segments and ACKs (`_clean`): what it
+        added to the counters, without reading them."""
         self.rng = rng
         self.p = params
         self.mtu = path_mtu(path)
@@ -371,12 +375,46 @@ class _Model:
             c.payload_bytes += nbytes
         self.head_at = math.inf
         if self.closed_form[d]:
-            done, free = self._clean(t, d, nbytes, s)
+            nseg = -(-nbytes // self.mss)
+            if nseg <= self.maxwin and nseg <= max(1, int(s.cwnd)):
+                done, free = self._one_round(t, d, nbytes, nseg, s)
+            else:
+                done, free = self._clean(t, d, nbytes, s)
         else:
             done, free = _Replay(self, d, s, nbytes, t).run()
         s.free_at = free
         s.last_active = done
         return done
+
+    def _one_round(
+        self, t: float, d: int, nbytes: int, nseg: int, s: _Sender
+    ) -> tuple[float, float]:
+        """`_clean` for a message that leaves in its first round (a poll, a small model:
+        most messages): the same operations in the same order, without the round loop
+        (`tests/test_flow_fast_paths.py` compares the two)."""
+        rto, ret, mss = s.rto, self.ret[d], self.mss
+        lastpay = nbytes - (nseg - 1) * mss
+        first, last, _ = self.block(t, d, nseg, nbytes, mss if nseg > 1 else lastpay, lastpay)
+        self.head_at = first
+        limited = nseg >= max(1, int(s.cwnd))
+        rto.sample(first + ret - t)
+        k = -(-nseg // self.p.delack_segments)
+        self.acks(first, d, k)
+        gap = 2.0 * (last - first) / (nseg - 1) if nseg > 1 else 0.0
+        acked = 1 + (nseg - 1) // 2 * 2 if s.quick else nseg // 2 * 2
+        s.cwnd, s.ssthresh = _grow(s.cc, s.cwnd, s.ssthresh, acked, first + ret, gap, 0, nseg,
+                                   rto.srtt, limited)  # fmt: skip
+        if nseg > 1:
+            rto.sample(last + ret - t)
+        s.quick = False
+        hdr = nseg * self.ovh
+        wire = nbytes + hdr
+        for c in self.paths[d].counters:
+            c.count_frames(wire, nseg)
+            c.data_bytes += nbytes
+            c.header_bytes += hdr
+        self.counted = (nseg, k)
+        return last, t
 
     def _clean(self, t: float, d: int, nbytes: int, s: _Sender) -> tuple[float, float]:
         """A loss-free path: whole rounds in closed form, no per-segment work.
@@ -393,6 +431,7 @@ class _Model:
         lastpay = rest or mss
         sent = 0
         pkts = 0
+        nacks = 0
         last = t
         rto, cc = s.rto, s.cc
         delack = self.p.delack_timeout
@@ -424,6 +463,7 @@ class _Model:
                 # round reaches it; that lone ACK frees and grows the window mid-round.
                 at = held_at + delack + ret
                 self.acks(held_at + delack, d, 1)
+                nacks += 1
                 s.cwnd, s.ssthresh = _grow(cc, s.cwnd, s.ssthresh, 1, at, 0.0, sent - 1,
                                            sent + w, rto.srtt, limited)  # fmt: skip
                 held = 0
@@ -434,7 +474,9 @@ class _Model:
                     w += extra
                     limited = w >= int(s.cwnd)
             pkts += w
-            self.acks(first, d, -(-w // self.p.delack_segments))
+            k = -(-w // self.p.delack_segments)
+            self.acks(first, d, k)
+            nacks += k
             final = sent + w >= nseg
             # ACKs every 2 segments, 2 bottleneck serializations apart; cwnd grows only
             # after cwnd-limited rounds (ns-3 >= 3.42)
@@ -461,6 +503,7 @@ class _Model:
             c.count_frames(wire, pkts)
             c.data_bytes += nbytes
             c.header_bytes += pkts * ovh
+        self.counted = (pkts, nacks)
         return last, t
 
 
@@ -843,12 +886,18 @@ class FlowChannel:
             _Sender(RtoEstimator(p), Cubic(p), float(p.initial_window)) for _ in (UP, DOWN)
         )
         self._pending: dict[simpy.Event, None] = {}
-        self._ahead: dict[simpy.Event, tuple[float, float, list[Counts], list[Counts]]] = {}
+        self._ahead: dict[simpy.Event, tuple[float, float, list[Counts] | None, list[Counts]]] = {}
         """Per pending event: (start, delivery, the link counters' totals before and after
         it), booked ahead of the clock; `break_` takes the difference back. (The
-        difference is taken only when asked: most sends finish unasked.)"""
+        difference is taken only when asked: most sends finish unasked.) A closed-form
+        send stores (start, delivery, None, its changes), known without reading."""
         self._counters = [c for P in self._m.paths for c in P.counters]
-        self._heads: dict[simpy.Event, tuple[simpy.Event, int]] = {}
+        self._distinct = len(set(map(id, self._counters))) == len(self._counters)
+        """No counter twice on the path (both ways): a closed-form send's changes per
+        counter are then its data's or its ACKs' (`_changes`)."""
+        self._heads: dict[simpy.Event, float | tuple[simpy.Event, int]] = {}
+        """Per pending send longer than a segment: when its first segment arrives, or,
+        once `head` was asked, (the event that says so, the segment's size)."""
         self._broken: str | None = None
         self._closed = False
         self.connected = False
@@ -882,19 +931,23 @@ class FlowChannel:
         s = self._senders[direction]
         now = env.now
         start = max(now, s.free_at)
-        before = self._counts()
-        t = self._m.transfer(start, direction, int(nbytes), s) if nbytes > 0 else start
-        t = max(t, s.delivered_at)
+        m = self._m
+        if nbytes <= 0:
+            t = max(start, s.delivered_at)  # nothing goes on the wire
+        elif m.closed_form[direction] and self._distinct:
+            t = max(m.transfer(start, direction, int(nbytes), s), s.delivered_at)
+            if t > now:  # what `_clean` added, as `_book_ahead` would difference it
+                self._ahead[ev] = (now, t, None, self._changes(direction, int(nbytes)))
+        else:
+            before = self._counts()
+            t = max(m.transfer(start, direction, int(nbytes), s), s.delivered_at)
+            if t > now:
+                self._book_ahead(ev, now, t, before)
         s.delivered_at = t
         self._pending[ev] = None
-        if t > now:
-            self._book_ahead(ev, now, t, before)
-        m = self._m
         if nbytes > m.mss and m.head_at < t:
-            head = env.event()
-            self._heads[ev] = (head, m.mss)
-            self._at(m.head_at, partial(self._head, ev))
-        self._at(t, partial(self._finish, ev, nbytes))
+            self._heads[ev] = m.head_at  # its event is made when asked (`head`)
+        call_at(env, t, partial(self._finish, ev, nbytes))
         return ev
 
     def count_model(self, direction: int, nbytes: int) -> None:
@@ -905,8 +958,14 @@ class FlowChannel:
     def head(self, event: simpy.Event) -> tuple[simpy.Event, int] | None:
         """For a message longer than one segment: an event that succeeds when its first
         segment reaches the receiver, and that segment's size (the receiver may read
-        that much before the rest arrives)."""
-        return self._heads.get(event)
+        that much before the rest arrives). Ask right after `send` (the transport asks
+        for responses only; the other heads cost nothing)."""
+        head = self._heads.get(event)
+        if head is not None and type(head) is not tuple:  # made now, its time fixed at the send
+            at, head = head, (self.env.event(), self._m.mss)
+            self._heads[event] = head
+            call_at(self.env, at, partial(self._head, event))
+        return head
 
     def break_(self, cause: str) -> None:
         """Fail every pending event and all future ones with ConnectionResetError(cause)."""
@@ -940,6 +999,18 @@ class FlowChannel:
     def _counts(self) -> list[Counts]:
         return list(map(_COUNTS, self._counters))
 
+    def _changes(self, d: int, nbytes: int) -> list[Counts]:
+        """What the closed-form transfer just made (`_Model.counted`) added to each
+        counter: its data on direction d's hops, its ACKs on the others."""
+        m = self._m
+        pkts, nacks = m.counted
+        hdr = pkts * m.ovh
+        nab = nacks * self.params.ack_bytes
+        data = (nbytes + hdr, pkts, nbytes, hdr, 0, 0, 0)
+        acks = (nab, nacks, 0, 0, nab, 0, 0)
+        n = len(m.paths[0].counters)
+        return [data] * n + [acks] * n if d == UP else [acks] * n + [data] * n
+
     def _book_ahead(self, ev: simpy.Event, start: float, end: float, before: list[Counts]) -> None:
         """Remember what went on the wire now for [start, end], while `ev` is pending."""
         if end <= start:
@@ -953,7 +1024,18 @@ class FlowChannel:
         cut at `t` takes back exactly these."""
         if not self._ahead:  # asked of every live channel at every round's end
             return iter(())
-        return ((c, w, n) for c, w, n, _parts, _lost in self._parts_after(t))
+        return self._totals_after(t)
+
+    def _totals_after(self, t: float) -> Iterator[tuple[LinkCounters, int, int]]:
+        """`_parts_after` without the classes (what a round's byte delta needs)."""
+        for ev, (start, end, before, after) in self._ahead.items():
+            if ev._value is not PENDING or end <= t:  # (`ev.triggered`)
+                continue
+            left = (end - max(t, start)) / (end - start)
+            changes = after if before is None else map(_difference, after, before)
+            for c, (w, n, *_rest) in zip(self._counters, changes, strict=True):
+                if w or n:  # else this send put nothing on c
+                    yield c, round(w * left), round(n * left)
 
     def booked_parts_after(
         self, t: float
@@ -967,10 +1049,10 @@ class FlowChannel:
             if ev.triggered or end <= t:
                 continue
             left = (end - max(t, start)) / (end - start)
-            for c, now, was in zip(self._counters, after, before, strict=True):
-                if now[0] == was[0] and now[1] == was[1]:
+            changes = after if before is None else map(_difference, after, before)
+            for c, (w, n, *parts, lost) in zip(self._counters, changes, strict=True):
+                if w == 0 and n == 0:
                     continue  # this send put nothing on c
-                w, n, *parts, lost = map(sub, now, was)
                 taken = round(w * left)
                 yield (
                     c,
@@ -986,13 +1068,13 @@ class FlowChannel:
         take_back(self.booked_parts_after(now))
         self._ahead.clear()
 
-    def _at(self, t: float, fn: Callable[[simpy.Event], object]) -> None:
-        """`fn(timeout)` at t (a SimPy timeout's one callback)."""
-        self.env.timeout(max(0.0, t - self.env.now)).callbacks.append(fn)
+    def _at(self, t: float, fn: Callable[[Any], object]) -> None:
+        """`fn(due)` at t, ordered as a SimPy timeout made now (`fedsim.sim_heap`)."""
+        call_at(self.env, t, fn)
 
     def _head(self, ev: simpy.Event, _timeout: simpy.Event) -> None:
         if self._broken is None and ev in self._heads:
-            head = self._heads[ev][0]
+            head = self._heads[ev][0]  # type: ignore[index]
             if not head.triggered:
                 _succeed(self.env, head, None)
 
@@ -1036,11 +1118,16 @@ class FlowChannel:
             ev.fail(exc)
 
 
+def _difference(now: Counts, was: Counts) -> Counts:
+    return tuple(map(sub, now, was))  # type: ignore[return-value]
+
+
 def _succeed(env: simpy.Environment, ev: simpy.Event, value: Any) -> None:
     """`ev.succeed(value)` from inside a SimPy callback. When nothing else is due at
     this instant, SimPy would process `ev` next: its callbacks run here and now instead,
     in the same order, without a trip through the event heap (one per message)."""
-    if env.peek() > env.now:
+    queue = env._queue  # `env.peek() > env.now`, inline
+    if not queue or queue[0][0] > env._now:
         ev._ok = True
         ev._value = value
         callbacks, ev.callbacks = ev.callbacks, None

@@ -24,6 +24,7 @@ import errno
 import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import simpy
@@ -109,12 +110,13 @@ class Network:
             if spec.parent is not None:
                 self.nodes[spec.parent].children.append(spec.name)
         shared: dict[tuple[str, str, int], Transmitter] = {}
+        clock = partial(getattr, self.env, "_now")  # `env.now` without a Python frame
         for spec in sc.nodes:
             if spec.parent is None or spec.link_class is None:
                 continue
             cls = sc.links[spec.link_class]
             name = f"{spec.name}-{spec.parent}"
-            tx = self._transmitters(cls, spec.parent, name, shared, lambda: self.env.now)
+            tx = self._transmitters(cls, spec.parent, name, shared, clock)
             # A device's own link is its radio: the energy ledger meters what crosses it.
             metered = spec.kind == "device"
             link = Link(

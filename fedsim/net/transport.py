@@ -107,7 +107,10 @@ class EmulatedTransport(asyncio.Transport):
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self._conn.loop.call_soon(self._flush)
-        if not self._writing_paused and self.get_write_buffer_size() > _HIGH_WATER:
+        if (
+            not self._writing_paused
+            and self._conn.in_flight[self._side] + self._wbuf_size > _HIGH_WATER
+        ):  # (`get_write_buffer_size`, inline: every write asks)
             self._writing_paused = True
             self._protocol.pause_writing()
 
@@ -227,8 +230,10 @@ class EmulatedConnection:
     """A client/server transport pair over one network channel."""
 
     __slots__ = (
+        "_count_model",
         "_eof_after",
         "_head_given",
+        "_head_of",
         "_model",
         "_open_ends",
         "_pending",
@@ -271,6 +276,9 @@ class EmulatedConnection:
         """Per direction: which written bytes are model (the byte ledger)."""
         self.broken = False
         self._open_ends = 2
+        # The channel's optional methods, looked up once (test doubles lack them)
+        self._count_model = getattr(channel, "count_model", None)
+        self._head_of = getattr(channel, "head", None)
 
     def attach(self, client_proto: asyncio.Protocol, server_proto: asyncio.Protocol) -> None:
         self.ends = [
@@ -291,24 +299,24 @@ class EmulatedConnection:
     def send(self, direction: int, chunk: bytes) -> None:
         if self.broken:
             return
-        self.in_flight[direction] += len(chunk)
+        n = len(chunk)
+        self.in_flight[direction] += n
         self._pending[direction].append(chunk)
-        self.wire.count(self.client_node, direction, len(chunk))
-        tap = self.wire.tap
+        wire = self.wire
+        wire.count(self.client_node, direction, n)
+        tap = wire.tap
         mark = tap.mark(self.client_node, direction) if tap is not None else 0
-        event = self.channel.send(direction, len(chunk))
+        event = self.channel.send(direction, n)
         model = self._model[direction].count(chunk)
-        if model and not (event.triggered and not event.ok):  # the channel took it
-            count_model = getattr(self.channel, "count_model", None)
-            if count_model is not None:  # optional: test doubles lack it
-                count_model(direction, model)
+        taken = not (event.triggered and not event.ok)  # (a failed event: it did not)
+        if model and taken and self._count_model is not None:
+            self._count_model(direction, model)
         if tap is not None:
-            tap.sent(self.client_node, direction, len(chunk), mark, event)
+            tap.sent(self.client_node, direction, n, mark, event)
         event.callbacks.append(partial(self._delivered, direction))
-        if direction != DOWN:
+        if direction != DOWN or self._head_of is None:
             return
-        heads = getattr(self.channel, "head", None)  # optional: test doubles lack it
-        head = heads(event) if heads is not None else None
+        head = self._head_of(event)
         if head is not None:
             head_ev, nbytes = head
             head_ev.callbacks.append(partial(self._head_arrived, direction, chunk, nbytes))
@@ -425,10 +433,13 @@ class Wire:
         self.listeners.pop((host, port), None)
 
     def count(self, node: str, direction: int, nbytes: int) -> None:
-        counts = self.node_bytes.setdefault(node, [0, 0])
+        counts = self.node_bytes.get(node)
+        if counts is None:
+            counts = self.node_bytes[node] = [0, 0]
         counts[direction] += nbytes
-        for observe in self.byte_observers:
-            observe(node, direction, nbytes)
+        if self.byte_observers:
+            for observe in self.byte_observers:
+                observe(node, direction, nbytes)
 
     async def connect(
         self, client_node: str, host: str, port: int, client_factory: ProtocolFactory
@@ -516,8 +527,8 @@ class EmulatedConnector(aiohttp.BaseConnector):
         old = self._idle.pop(protocol, None)
         if old is not None:
             old.cancel()  # pooled again since: that expiry would find nothing to do
-        self._idle[protocol] = self._wire.loop.call_later(
-            self.idle_timeout_s, self._expire, key, entry
+        self._idle[protocol] = self._wire.loop.call_at(  # `call_later`, from `now`
+            now + self.idle_timeout_s, self._expire, key, entry
         )
 
     def _expire(self, key: ConnectionKey, entry: tuple[ResponseHandler, float]) -> None:

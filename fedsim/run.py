@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import logging
 import random
@@ -490,6 +491,9 @@ def _simulate(
     round_ledger.close("after", None)
     tail = {k: after[k] - totals[k] for k in after}
     proof = evidence.finish(end, tail, batteries.evidence())
+    if sc.fl.transport != "mqtt":  # a broker's PUBACK is not the server's acceptance
+        acked = {c.client_id: c.stats.uploads_accepted for c in clients}
+        proof = dataclasses.replace(proof, acknowledged=acked)
     result = _collect(
         sc, evaluator, engine, net, wire, batteries, recorder, clients, end, wall, tail
     )

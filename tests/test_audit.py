@@ -91,6 +91,7 @@ def test_every_invariant_is_named_and_documented() -> None:
         "down-time-within-run", "down-time-matches-evidence", "timeline-inside-run",
         "timeline-no-overlap", "timeline-covers-run", "bytes-reconcile", "rounds-completed",
         "evidence-present", "energy-within-battery", "bytes-nonnegative",
+        "acknowledged-was-accepted",
     }  # fmt: skip
     assert want <= set(INVARIANTS)
     assert all(inv.doc for inv in INVARIANTS.values())
@@ -469,3 +470,20 @@ def test_an_upload_in_flight_at_a_cut_or_sent_over_it_is_caught(
     found = [v.detail for v in audit(bad) if v.invariant == "update-over-down-path"]
     assert len(found) == 1
     assert f"(upload started {post_at:.3f} s) while down 1000.500 s-1003.000 s" in found[0]
+
+
+def test_an_acknowledgement_the_server_never_gave_is_caught(clean: RunResult) -> None:
+    """A device that counts an upload as stored which the server never accepted (an
+    answer that said 200 for a refused update) breaks "nothing acknowledged is lost"."""
+    ev = clean.evidence
+    assert ev is not None
+    assert ev.acknowledged is not None
+    accepted = sum(1 for a in ev.accepted if a.client == "dev-2")
+    assert ev.acknowledged["dev-2"] == accepted  # the clean run: every ack was an accept
+    assert "acknowledged-was-accepted" not in names(audit(clean))
+    bad = doctor(clean, acknowledged={**ev.acknowledged, "dev-2": accepted + 1})
+    found = [v.detail for v in audit(bad) if v.invariant == "acknowledged-was-accepted"]
+    assert found == [
+        f"client dev-2: {accepted + 1} uploads acknowledged to the device, "
+        f"{accepted} accepted by the server"
+    ]

@@ -15,9 +15,10 @@ from fedsim.audit import Violation, invariant
 from fedsim.audit.intervals import first_overlap, fmt
 from fedsim.audit.paths import path_spans
 
-__all__ = ["update_over_down_path"]
+__all__ = ["acknowledged_was_accepted", "update_over_down_path"]
 
 NAME = "update-over-down-path"
+ACKNOWLEDGED = "acknowledged-was-accepted"
 
 
 @invariant(
@@ -40,4 +41,27 @@ def update_over_down_path(result: Any) -> Iterator[Violation]:
                 NAME,
                 f"client {a.client}, round {a.round}: update accepted at {fmt(a.accepted)} "
                 f"(upload started {fmt(a.start)}) while down {fmt(hit[0])}-{fmt(hit[1])}: {hit[2]}",
+            )
+
+
+@invariant(
+    ACKNOWLEDGED,
+    "no device saw more of its uploads acknowledged than the server accepted from it "
+    "(an answer that says stored was stored; HTTP and CoAP, whose acknowledgement is the "
+    "server's own)",
+)
+def acknowledged_was_accepted(result: Any) -> Iterator[Violation]:
+    ev = getattr(result, "evidence", None)
+    acked = getattr(ev, "acknowledged", None)
+    if acked is None:
+        return
+    accepted: dict[str, int] = {}
+    for a in ev.accepted:
+        accepted[a.client] = accepted.get(a.client, 0) + 1
+    for client, n in sorted(acked.items()):
+        if n > accepted.get(client, 0):
+            yield Violation(
+                ACKNOWLEDGED,
+                f"client {client}: {n} uploads acknowledged to the device, "
+                f"{accepted.get(client, 0)} accepted by the server",
             )

@@ -140,6 +140,10 @@ class Evidence:
     totals. Keys: up, down (payload), wire_up, wire_down (first hops)."""
     energy: dict[str, Energy] = field(default_factory=dict)
     """Device -> its energy ledger (clients.csv's energy columns come from it)."""
+    acknowledged: dict[str, int] | None = None
+    """Device -> how many of its uploads the server's answer acknowledged, as the
+    device counted them (None: the transport's acknowledgement is not the server's,
+    e.g. an MQTT broker's PUBACK)."""
 
 
 def _snapshot(link: Link, d: int) -> tuple[int, int, int]:

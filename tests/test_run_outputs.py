@@ -86,6 +86,19 @@ def test_console_script_run_skips_the_teardown_and_loses_no_output(tmp_path: Pat
         assert table.read_text().endswith("\n"), table.name
 
 
+def test_console_script_run_under_a_profiler_exits_as_usual(tmp_path: Path) -> None:
+    """`python -m cProfile -o FILE -m fedsim run ...` writes FILE when the run ends."""
+    stats = tmp_path / "run.prof"
+    argv = ["run", "topologies/default.yaml", *SHORT, "--quiet", "--no-plots",
+            "--out", str(tmp_path / "out")]  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(stats), "-m", "fedsim", *argv],
+        capture_output=True, text=True, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert stats.stat().st_size > 0
+
+
 def test_console_script_error_exits_as_usual(tmp_path: Path) -> None:
     code = (
         "import atexit, sys\n"

@@ -98,9 +98,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ~0.1 s at 100 devices and more with more."""
     meta: dict[str, object] = {}
     code = _invoke(list(sys.argv[1:] if argv is None else argv), meta)
-    if argv is None and meta.get(EXIT_WITHOUT_TEARDOWN):
+    if argv is None and meta.get(EXIT_WITHOUT_TEARDOWN) and not _observed():
         _exit_now(code)
     return code
+
+
+def _observed() -> bool:
+    """A profiler or coverage tool watches this process and writes its report when the
+    interpreter ends (`python -m cProfile -o ...`, `coverage run`): end as usual."""
+    return sys.getprofile() is not None or sys.gettrace() is not None or "coverage" in sys.modules
 
 
 def _exit_now(code: int) -> NoReturn:

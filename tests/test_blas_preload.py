@@ -1,4 +1,4 @@
-"""Numba's BLAS table loaded alone (fedsim.kernels.blas): the kernels compute the very
+"""Numba's BLAS table loaded alone (fedsim.blas_preload): the kernels compute the very
 same bytes as with the table SciPy's own import gives, and scipy.linalg stays unimported."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fedsim.kernels.blas import BLAS_MODULE, preload_blas_table
+from fedsim.blas_preload import BLAS_MODULE, preload_blas_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -18,7 +18,7 @@ _KERNELS = """
 import hashlib, json, sys
 preload = sys.argv[1] == "preload"
 if preload:
-    from fedsim.kernels.blas import preload_blas_table
+    from fedsim.blas_preload import preload_blas_table
     assert preload_blas_table()
 import numpy as np
 from fedsim.kernels.train import evaluate, init_params, sgd_train

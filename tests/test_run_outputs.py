@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHORT = ["--set", "fl.rounds=2", "--set", "fl.target=null"]
 HEAVY = ("matplotlib", "sklearn", "numba", "aiohttp", "rich", "scipy")
 UNUSED = ("scipy.linalg", "numpy.f2py")
-"""Imported only for Numba's BLAS table by SciPy's own import (fedsim.kernels.blas)."""
+"""Imported only for Numba's BLAS table by SciPy's own import (fedsim.blas_preload)."""
 
 
 def _modules_after(argv: list[str]) -> dict[str, object]:

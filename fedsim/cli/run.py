@@ -113,7 +113,7 @@ def _run(
     try:
         # Prepared once, before the heavy imports: a bad file fails in milliseconds.
         scenario = prepare_scenario(topology, list(overrides), seed, warn=print_warning)
-        from fedsim.kernels.blas import preload_blas_table
+        from fedsim.blas_preload import preload_blas_table
         from fedsim.run import run_scenario
 
         preload_blas_table()  # this process is fedsim's: Numba's BLAS without scipy.linalg

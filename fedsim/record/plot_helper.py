@@ -186,7 +186,7 @@ def _get_ready(stems: Sequence[str], formats: Sequence[str]) -> None:
 
     for fmt in formats:
         warm_up(io.BytesIO(), fmt)
-    make_figures_ahead(len(stems))
+    make_figures_ahead(stems)
 
 
 def _draw_share(

@@ -176,16 +176,13 @@ def _save(figures: list[tuple[str, Figure]], run: RunData, formats: Sequence[str
     ]
 
 
-def _get_ready(stems: Sequence[str], formats: Sequence[str]) -> None:
-    """While the run simulates: this process's own empty figures (fedsim.record.figure_pool)
-    and a warm-up draw, so the memory it will draw with is its own before it draws (after
-    a fork, a first touch of a shared page copies it: ~0.1 s a process, paid here)."""
-    import io
+def _get_ready(stems: Sequence[str]) -> None:
+    """While the run simulates: the empty figures of this process's share
+    (fedsim.record.figure_pool), made after the fork so each process makes only its own.
+    (A second warm-up draw after the fork, to copy the pages a fork shares before the
+    drawing touches them, saved ~1,000 page faults, a few ms: not worth its CPU.)"""
+    from fedsim.record.plots import make_figures_ahead
 
-    from fedsim.record.plots import make_figures_ahead, warm_up
-
-    for fmt in formats:
-        warm_up(io.BytesIO(), fmt)
     make_figures_ahead(stems)
 
 
@@ -258,7 +255,7 @@ def _child_main(
 ) -> int:
     code = 0
     try:
-        _get_ready(stems, formats)
+        _get_ready(stems)
         with os.fdopen(command_read) as commands:
             job = commands.readline()
             if job:
@@ -299,11 +296,11 @@ def _serve() -> int:
     if not hasattr(os, "fork"):
         shares = [[s for share in shares for s in share]]
     for fmt in formats:
-        warm_up(io.BytesIO(), fmt)  # once here: the forks inherit the fonts it loads
+        warm_up(io.BytesIO(), fmt)  # once, here: the forks inherit what it loads
     children: list[_Child] = []
     for share in shares[1:]:
         children.append(_Child.fork(share, formats, children))
-    _get_ready(shares[0], formats)
+    _get_ready(shares[0])
     job = sys.stdin.readline()
     for child in children:
         child.send(job)

@@ -49,13 +49,13 @@ def test_a_figure_needing_more_ticks_than_made_ahead_grows_them() -> None:
         n = 3 * figure_pool.X_TICKS
         with matplotlib.rc_context(_RC):  # as run_figures draws
             ax.set_xticks(range(n), [f"t{i}" for i in range(n)], fontsize=6)
-            ax.set_yticks(range(figure_pool.Y_TICKS + 5))
+            ax.set_yticks(range(n))
         return figure_svg(fig)
 
     with matplotlib.rc_context(_RC):
         fresh = Figure(figsize=(9.0, 12.0), layout="constrained")
         fresh_axes = fresh.add_subplot()
-    make_figures_ahead(1)
+    make_figures_ahead(["metric_vs_time"])
     pooled = figure_pool.take(9.0, 12.0)
     assert pooled is not None
     assert labelled(*pooled) == labelled(fresh, fresh_axes)
@@ -63,9 +63,22 @@ def test_a_figure_needing_more_ticks_than_made_ahead_grows_them() -> None:
 
 def test_take_resizes_and_an_empty_pool_gives_none() -> None:
     assert figure_pool.take(7.0, 4.0) is None
-    make_figures_ahead(1)
+    make_figures_ahead(["participation"])
     taken = figure_pool.take(8.0, 2.5)
     assert taken is not None
     assert tuple(taken[0].get_size_inches()) == (8.0, 2.5)
     assert taken[0].axes == [taken[1]]
     assert figure_pool.take(8.0, 2.5) is None
+
+
+def test_each_figure_is_made_with_the_rows_it_may_show() -> None:
+    """Taken in `run_figures` order: the timeline's axes with a tick per shown client,
+    the links' with one per link group, the others with a locator's few."""
+    from fedsim.record.link_groups import MAX_LINK_GROUPS
+    from fedsim.record.plots import MAX_TIMELINE_CLIENTS
+
+    make_figures_ahead(["links", "metric_vs_time", "timeline"])
+    ticks = []
+    while (taken := figure_pool.take(7.0, 4.0)) is not None:
+        ticks.append(len(taken[1].yaxis.majorTicks))
+    assert ticks == [figure_pool.X_TICKS, MAX_TIMELINE_CLIENTS, MAX_LINK_GROUPS]

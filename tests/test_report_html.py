@@ -109,3 +109,16 @@ def test_report_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert main(["report", str(a), str(b), "--out", str(tmp_path / "cmp")]) == 0
     assert (tmp_path / "cmp" / "report.html").is_file()
     assert "wrote" in capsys.readouterr().out
+
+
+def test_table_cells_are_escaped_text_numbers_as_written_and_none_a_dash() -> None:
+    from fedsim.record.html import html_table
+
+    got = html_table(["a<b", "n"], [["x & <y>", 3], [None, 0.25], [True, -1.5e-07], []], "t")
+    assert got == (
+        '<div class="scroll"><table class="t"><thead><tr><th>a&lt;b</th><th>n</th></tr>'
+        "</thead><tbody><tr><td>x &amp; &lt;y&gt;</td><td>3</td></tr>"
+        "<tr><td>—</td><td>0.25</td></tr><tr><td>True</td><td>-1.5e-07</td></tr><tr></tr>"
+        "</tbody></table></div>"
+    )
+    assert "<td><b>1</b></td>" in html_table(["h"], [["<b>1</b>"]], raw=True)

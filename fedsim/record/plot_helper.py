@@ -2,14 +2,16 @@
 
 Why: importing matplotlib and drawing a run's figures took ~1.5-2 s of a `fedsim run` that
 simulates in a few seconds. `fedsim run` starts the helper first thing: it imports
-matplotlib and warms it up on another core while the run imports and sets up (so it does
-not compete with the simulation), then waits on its stdin. Once the results files are
-written it reads them back and builds the figures while the run is audited, forking one
-process per further share of them (POSIX: the fork inherits the imported matplotlib, so
-the figures are drawn on both cores); it writes them only when told the audit passed,
-while the run builds report.html's page. The files are the ones `plot_run` writes
-in-process. A run that fails or is interrupted ends the helper and its forks without a
-file written; none outlives it.
+matplotlib and warms it up on another core while the run imports and sets up, forks one
+process per further share of the figures (POSIX: the fork inherits the imported
+matplotlib, so the figures are drawn on both cores), and each process makes its empty
+figures ahead and waits, all while the run simulates. Once the results files are written
+every process reads back the tables it needs and builds its figures while the run is
+audited; it writes them only when told the audit passed, while the run builds
+report.html's page. The files are the ones `plot_run` writes in-process. A run that fails
+or is interrupted ends the helper and its forks without a file written; none outlives it
+but for the moment it takes a fork to see the end of its command pipe. The helper leaves
+without the interpreter's teardown, which the run would otherwise wait for.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -61,9 +63,10 @@ class PlotHelper:
         self._out: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
         self._err: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
         self._prepared = False
+        spec = {"formats": self.formats, "shares": self.shares}
         try:
             self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
-                [sys.executable, "-m", "fedsim.record.plot_helper", *self.formats],
+                [sys.executable, "-m", "fedsim.record.plot_helper", json.dumps(spec)],
                 stdin=subprocess.PIPE, stdout=self._out, stderr=self._err, env=env,
             )  # fmt: skip
         except OSError:
@@ -74,11 +77,7 @@ class PlotHelper:
     def prepare(self, folder: Path) -> None:
         """The run's tables are written: the helper reads them and builds the figures
         (while the run is audited), and writes nothing until `start`."""
-        job = {
-            "folder": str(Path(folder).resolve()),
-            "shares": self.shares,
-            "formats": self.formats,
-        }
+        job = {"folder": str(Path(folder).resolve())}
         self._send(json.dumps(job))
         self._prepared = True
 
@@ -177,49 +176,100 @@ def _save(figures: list[tuple[str, Figure]], run: RunData, formats: Sequence[str
     ]
 
 
-def _share_in_child(run: RunData, stems: Sequence[str], formats: Sequence[str]) -> _Child:
-    """Build `stems` in a forked child that writes them once told to (a byte on its go
-    pipe; end of file: the run failed its audit, nothing is written)."""
-    go_read, go_write = os.pipe()
-    result_read, result_write = os.pipe()
-    pid = os.fork()
-    if pid:
-        os.close(go_read)
-        os.close(result_write)
-        return _Child(pid, go_write, result_read)
-    os.close(go_write)
-    os.close(result_read)
-    code = 0
+def _get_ready(stems: Sequence[str]) -> None:
+    """While the run simulates: the empty figures of this process's share
+    (fedsim.record.figure_pool), made after the fork so each process makes only its own.
+    (A second warm-up draw after the fork, to copy the pages a fork shares before the
+    drawing touches them, saved ~1,000 page faults, a few ms: not worth its CPU.)"""
+    from fedsim.record.plots import make_figures_ahead
+
+    make_figures_ahead(stems)
+
+
+def _draw_share(
+    job: str, stems: Sequence[str], formats: Sequence[str], go: Callable[[], bool]
+) -> tuple[int, list[Any]]:
+    """Read the run of `job` (a line from `PlotHelper.prepare`) and build `stems`; write
+    them if `go()` (the audit passed). Its exit status and the files written."""
+    from fedsim.record.runs import load_run
+
+    code, figures, written = 0, [], []
+    run = None
     try:
+        run = load_run(json.loads(job)["folder"], timeline="timeline" in stems)
         figures = _build(run, stems)
-        if os.read(go_read, 1):
-            with os.fdopen(result_write, "wb") as pipe:
-                pipe.write(json.dumps(_save(figures, run, formats)).encode())
     except FedsimError as exc:
         code = _user_error(exc)
-    except BaseException:
-        traceback.print_exc()
-        code = 1
-    sys.stderr.flush()
-    os._exit(code)
+    if go() and code == 0 and run is not None:
+        try:
+            written = _save(figures, run, formats)
+        except FedsimError as exc:
+            code = _user_error(exc)
+    return code, written
 
 
 @dataclass
 class _Child:
+    """A forked drawing process: told the job and then `draw` (or end of file: nothing is
+    written) on its command pipe; answers the files it wrote on its result pipe."""
+
     pid: int
-    go: int
+    commands: int
     result: int
+
+    @classmethod
+    def fork(cls, stems: Sequence[str], formats: Sequence[str], others: list[_Child]) -> _Child:
+        """Start drawing `stems` in a child that gets ready at once (`_get_ready`)."""
+        command_read, command_write = os.pipe()
+        result_read, result_write = os.pipe()
+        pid = os.fork()
+        if pid:
+            os.close(command_read)
+            os.close(result_write)
+            return cls(pid, command_write, result_read)
+        os.close(command_write)
+        os.close(result_read)
+        for other in others:  # their command pipes end when the helper does, not when we do
+            os.close(other.commands)
+            os.close(other.result)
+        os._exit(_child_main(command_read, result_write, stems, formats))
+
+    def send(self, line: str) -> None:
+        if line:
+            os.write(self.commands, line.encode())
 
     def release(self, draw: bool) -> None:
         if draw:
-            os.write(self.go, b"1")
-        os.close(self.go)
+            os.write(self.commands, b"draw\n")
+        os.close(self.commands)
 
     def collect(self) -> tuple[int, list[Any]]:
         with os.fdopen(self.result, "rb") as pipe:
             result = pipe.read()
         code = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
         return code, json.loads(result) if code == 0 and result else []
+
+
+def _child_main(
+    command_read: int, result_write: int, stems: Sequence[str], formats: Sequence[str]
+) -> int:
+    code = 0
+    try:
+        _get_ready(stems)
+        with os.fdopen(command_read) as commands:
+            job = commands.readline()
+            if job:
+                code, written = _draw_share(
+                    job, stems, formats, lambda: commands.readline().strip() == "draw"
+                )
+                if written:
+                    with os.fdopen(result_write, "wb") as pipe:
+                        pipe.write(json.dumps(written).encode())
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    sys.stderr.flush()
+    return code
 
 
 def _user_error(exc: FedsimError) -> int:
@@ -229,44 +279,44 @@ def _user_error(exc: FedsimError) -> int:
 
 
 def _serve() -> int:
-    """The helper: import and warm up the plotting stack; on the first line of stdin
-    (the run folder, once its tables are written) read the run and build its figures,
-    each further share in a forked child; on the second (`draw`, once the audit passed)
-    write them. End of file instead: the run stopped, nothing is written."""
+    """The helper: import and warm up the plotting stack and fork a drawing process per
+    further share of the figures (POSIX: the forks inherit the imported matplotlib), each
+    getting ready on its own while the run simulates. On the first line of stdin (the run
+    folder, once its tables are written) every process reads the run and builds its
+    share; on the second (`draw`, once the audit passed) writes it. End of file instead:
+    the run stopped, nothing is written."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's; it ends us
     gc.disable()  # a short life drawing one run: collections would only cost (~7 %)
     import io
 
-    from fedsim.record.plots import make_figures_ahead, warm_up
-    from fedsim.record.runs import load_run
+    from fedsim.record.plots import warm_up
 
-    for fmt in sys.argv[1:]:
-        warm_up(io.BytesIO(), fmt)
-    make_figures_ahead()  # each drawing process takes its share's from its copy
-    line = sys.stdin.readline()
-    if not line:
-        return 0
-    job = json.loads(line)
-    formats = job["formats"]
-    try:
-        run = load_run(job["folder"])
-    except FedsimError as exc:
-        return _user_error(exc)
-    shares = job["shares"] if hasattr(os, "fork") else [[s for sh in job["shares"] for s in sh]]
-    children = [_share_in_child(run, share, formats) for share in shares[1:]]
-    code, figures, written = 0, [], []
-    try:
-        figures = _build(run, shares[0])
-    except FedsimError as exc:
-        code = _user_error(exc)
-    draw = sys.stdin.readline().strip() == "draw"
+    spec = json.loads(sys.argv[1])
+    formats, shares = spec["formats"], spec["shares"]
+    if not hasattr(os, "fork"):
+        shares = [[s for share in shares for s in share]]
+    for fmt in formats:
+        warm_up(io.BytesIO(), fmt)  # once, here: the forks inherit what it loads
+    children: list[_Child] = []
+    for share in shares[1:]:
+        children.append(_Child.fork(share, formats, children))
+    _get_ready(shares[0])
+    job = sys.stdin.readline()
     for child in children:
-        child.release(draw)
-    if draw and code == 0:
-        try:
-            written = _save(figures, run, formats)
-        except FedsimError as exc:
-            code = _user_error(exc)
+        child.send(job)
+
+    def go() -> bool:
+        draw = sys.stdin.readline().strip() == "draw"
+        for child in children:
+            child.release(draw)
+        return draw
+
+    code, written = 0, []
+    if job:
+        code, written = _draw_share(job, shares[0], formats, go)
+    else:
+        for child in children:
+            child.release(False)
     for child in children:
         child_code, child_written = child.collect()
         code = code or child_code

@@ -31,7 +31,7 @@ from fedsim.errors import FedsimError
 from fedsim.record import figure_pool
 from fedsim.record.device_groups import device_groups
 from fedsim.record.html import inline_svg
-from fedsim.record.link_groups import link_groups, shown_link_groups
+from fedsim.record.link_groups import MAX_LINK_GROUPS, link_groups, shown_link_groups
 from fedsim.record.runs import RunData, load_run, run_labels
 from fedsim.record.schema import ClientRow
 from fedsim.record.single_draw import savefig_single_draw
@@ -898,11 +898,22 @@ def warm_up(buffer: IO[bytes], fmt: str = "svg") -> None:
         savefig_single_draw(fig, buffer, fmt)
 
 
-def make_figures_ahead(count: int = len(RUN_FIGURES)) -> None:
-    """Make `count` empty figures in this module's style for the figures drawn next to
-    take (fedsim.record.figure_pool): for a process that has time before it draws."""
+_Y_TICKS_AHEAD = {
+    "timeline": MAX_TIMELINE_CLIENTS,
+    "energy": max(MAX_ENERGY_DEVICES, MAX_ENERGY_GROUPS),
+    "links": MAX_LINK_GROUPS,
+}
+"""Figures with a tick per row: as many rows as they may show. Others: a locator's few."""
+
+
+def make_figures_ahead(stems: Sequence[str] = RUN_FIGURES) -> None:
+    """Make the empty figures of the per-run figures `stems`, in this module's style and
+    the order `run_figures` takes them (fedsim.record.figure_pool): for a process that
+    has time before it draws."""
     with matplotlib.rc_context(_RC):
-        figure_pool.fill(count)
+        figure_pool.fill(
+            [_Y_TICKS_AHEAD.get(s, figure_pool.X_TICKS) for s in RUN_FIGURES if s in stems]
+        )
 
 
 def figure_svg(fig: Figure) -> str:

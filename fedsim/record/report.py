@@ -62,7 +62,7 @@ def _rows_table(rows: Sequence[Record], title: str, open_: bool = False) -> str:
     if not rows:
         return f"<p><em>No {escape(title)} recorded.</em></p>"
     headers = list(rows[0])
-    cells = ([_shown(r[h]) for h in headers] for r in rows)
+    cells = ([_shown(getattr(r, h)) for h in headers] for r in rows)  # headers: its columns
     table = html_table(headers, cells, "data")
     flag = " open" if open_ else ""
     return f"<details{flag}><summary>{escape(title)} ({len(rows)} rows)</summary>{table}</details>"

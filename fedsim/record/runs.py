@@ -76,8 +76,10 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_run(path: str | Path) -> RunData:
-    """Load a results folder; a missing folder or summary.json is a user mistake."""
+def load_run(path: str | Path, *, timeline: bool = True) -> RunData:
+    """Load a results folder; a missing folder or summary.json is a user mistake.
+    `timeline=False` leaves out timeline.csv, the largest table, for a reader that does
+    not draw it (a plot helper process drawing other figures)."""
     run_dir = Path(path)
     if not run_dir.is_dir():
         raise FedsimError(f"no run folder at {run_dir}")
@@ -98,7 +100,7 @@ def load_run(path: str | Path) -> RunData:
         config=config if isinstance(config, dict) else {},
         rounds=_table(run_dir / "rounds.csv", RoundRow),
         links=_table(run_dir / "links.csv", LinkRow),
-        timeline=_table(run_dir / "timeline.csv", TimelineRow),
+        timeline=_table(run_dir / "timeline.csv", TimelineRow) if timeline else [],
         clients=_table(run_dir / "clients.csv", ClientRow),
         topology=_read_json(topo_path) if topo_path.is_file() else {},
         ledger=_table(run_dir / "ledger.csv", LedgerRow),

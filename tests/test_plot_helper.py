@@ -1,0 +1,86 @@
+"""The plot helper's own parts: a drawing process reads only the tables its figures need,
+and the helper leaves without the interpreter's teardown once its answer is out."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from fake_results import write_synthetic_run
+
+from fedsim.record import plot_helper
+from fedsim.record.runs import load_run
+
+
+def test_a_share_without_the_timeline_does_not_read_it(tmp_path: Path) -> None:
+    folder = write_synthetic_run(tmp_path, rounds=4)
+    whole = load_run(folder)
+    assert whole.timeline
+    without = load_run(folder, timeline=False)
+    assert without.timeline == []
+    assert (without.rounds, without.clients, without.links, without.topology) == (
+        whole.rounds,
+        whole.clients,
+        whole.links,
+        whole.topology,
+    )
+
+
+def test_each_share_draws_what_a_whole_load_draws(tmp_path: Path) -> None:
+    """A share's process reads the run as `_draw_share` does (no timeline.csv unless it
+    draws the timeline) and writes the files `plot_run` writes from the whole run."""
+    from fedsim.record.plots import plot_run
+
+    folder = write_synthetic_run(tmp_path, name="r", rounds=5)
+    whole = {p.name: p.read_bytes() for p in plot_run(folder, tmp_path / "whole", ["svg"])}
+    written: list[list] = []
+    for share in plot_helper.FIGURE_SHARES:
+        job = json.dumps({"folder": str(folder)})
+        code, files = plot_helper._draw_share(job, share, ["svg"], lambda: True)
+        assert code == 0
+        written += files
+    names = {Path(p).name: Path(p).read_bytes() for _, p in written}
+    assert names == whole
+
+
+def test_a_share_writes_nothing_unless_told_to_draw(tmp_path: Path) -> None:
+    folder = write_synthetic_run(tmp_path, name="r", rounds=3)
+    job = json.dumps({"folder": str(folder)})
+    code, files = plot_helper._draw_share(job, ["metric_vs_time"], ["svg"], lambda: False)
+    assert (code, files) == (0, [])
+    assert not (folder / "plots").exists()
+
+
+def test_the_helper_flushes_its_answer_then_skips_teardown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`fedsim run` waits for the helper's exit status: the helper leaves with os._exit
+    (no teardown) and only after its answer is flushed."""
+
+    class Pipe(io.StringIO):
+        flushed = ""
+
+        def flush(self) -> None:
+            Pipe.flushed = self.getvalue()
+
+    stdout = Pipe()
+    exits: list[tuple[int, str]] = []
+
+    def serve() -> int:
+        sys.stdout.write("[[0, 'a.svg']]")
+        return 3
+
+    def no_teardown(code: int) -> None:
+        exits.append((code, Pipe.flushed))
+        raise SystemExit(code)
+
+    monkeypatch.setattr(sys, "stdout", stdout)
+    monkeypatch.setattr(plot_helper, "_serve", serve)
+    monkeypatch.setattr(os, "_exit", no_teardown)
+    with pytest.raises(SystemExit):
+        plot_helper.main()
+    assert exits == [(3, "[[0, 'a.svg']]")]

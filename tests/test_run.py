@@ -77,3 +77,36 @@ def test_federated_evaluation_is_recorded(tmp_path: Path) -> None:
     # Clients score the model they received, i.e. the one deployed before the round.
     assert fed[-1] > fed[0]
     assert float(table[0]["candidate_metric"]) == float(table[0]["metric"])
+
+
+def test_no_cyclic_collection_from_set_up_to_results() -> None:
+    """The collector stays off for a whole run, set-up included (it only rescanned
+    live objects), and is back on afterwards."""
+    import gc
+    import sys
+
+    from fedsim.run import _simulate, simulate
+    from fedsim.scenario import parse_scenario
+
+    sc = parse_scenario(tiny_topology(fl__rounds=2))
+    collections: list[str] = []
+
+    def seen(phase: str, info: dict[str, int]) -> None:
+        frame = sys._getframe(1)
+        while phase == "start" and frame is not None:  # a collection inside the run?
+            if frame.f_code is _simulate.__code__:
+                collections.append(f"generation {info['generation']}")
+                break
+            frame = frame.f_back
+
+    gc.collect()
+    threshold = gc.get_threshold()
+    gc.set_threshold(1)  # any allocation would set one off if the collector were on
+    gc.callbacks.append(seen)
+    try:
+        simulate(sc, audit=False)
+    finally:
+        gc.callbacks.remove(seen)
+        gc.set_threshold(*threshold)
+    assert collections == []
+    assert gc.isenabled()

@@ -28,6 +28,7 @@ on the long poll (a broken body loses only the task offer).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -73,12 +74,20 @@ ACCEPTED_HEADER = "X-Fedsim-Accepted"
 REGISTERED_HEADER = "X-Fedsim-Registered"
 
 
-FINISHED_BODY = b'{"error": "the federation is finished", "status": 410}'
-"""An offer's body when the federation is over (an envelope starts with b"FSM1")."""
+FINISHED = "the federation is finished"
+
+
+def _error_body(status: int, reason: str) -> dict[str, Any]:
+    return {"error": reason, "status": status}
 
 
 def _error(status: int, reason: str) -> web.Response:
-    return web.json_response({"error": reason, "status": status}, status=status)
+    return web.json_response(_error_body(status, reason), status=status)
+
+
+FINISHED_BODY = json.dumps(_error_body(410, FINISHED)).encode()
+"""An offer's body when the federation is over: what a poll's 410 says (an envelope
+starts with b"FSM1")."""
 
 
 @web.middleware
@@ -145,14 +154,20 @@ async def _long_poll(request: web.Request, cid: str, wait_s: float) -> bytes | N
     return task_envelope(engine, ins, settings["codec_down"])
 
 
+def _told_finished(request: web.Request, cid: str) -> bool:
+    """The federation is over: `cid` is answered so (and stops), remembered here."""
+    if not request.app[ENGINE].finished:
+        return False
+    request.app[SETTINGS]["told_finished"].add(cid)
+    return True
+
+
 async def task(request: web.Request) -> web.StreamResponse:
-    engine = request.app[ENGINE]
     query = check(TaskQuery, dict(request.query), "query")
     info = _client(request, query.client_id)
     envelope = await _long_poll(request, info.client_id, query.wait)
-    if engine.finished:
-        request.app[SETTINGS]["told_finished"].add(info.client_id)
-        return _error(410, "the federation is finished")
+    if _told_finished(request, info.client_id):
+        return _error(410, FINISHED)
     if envelope is None:
         return web.Response(status=204)
     return web.Response(body=envelope, content_type="application/octet-stream")
@@ -194,11 +209,10 @@ async def _answer_then_task(
     except (ConnectionError, TimeoutError, asyncio.CancelledError):
         raise
     except Exception:  # the head is out: no error answer can follow it, only no task
-        log.exception("unexpected error in the task offer after %s's update", cid)
+        log.exception("unexpected error in the task offer to %s", cid)
         envelope = None
-    if envelope is None and request.app[ENGINE].finished:
-        request.app[SETTINGS]["told_finished"].add(cid)
-        envelope = FINISHED_BODY  # what a poll's 410 says, so no poll needs to ask
+    if envelope is None and _told_finished(request, cid):
+        envelope = FINISHED_BODY  # so no poll needs to ask
     await answer.write_eof(envelope or b"")  # empty: no task within the wait
     return answer
 

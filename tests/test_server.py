@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -32,37 +33,55 @@ class ZeroEval:
         return {"score": float(-np.abs(params).sum())}
 
 
+def two_client_engine(size: int = N, rounds: int = 1, gate: object = None) -> SyncRounds:
+    """A round engine that waits for two clients and takes both."""
+    return SyncRounds(
+        FedAvg(clients_per_round=2),
+        ZeroEval(),
+        np.ones(size, dtype=np.float32),
+        rounds=rounds,
+        min_available=2,
+        deadline_s=600,
+        rng=np.random.default_rng(0),
+        gate=gate,
+    )
+
+
+@contextlib.asynccontextmanager
+async def served(
+    engine: SyncRounds, connections: int = 100
+) -> AsyncIterator[tuple[aiohttp.ClientSession, web.Application]]:
+    """The engine's HTTP API at http://fl over the emulated wire (1 ms, no loss), and a
+    session to it."""
+    loop = asyncio.get_running_loop()
+    assert isinstance(loop, VirtualTimeLoop)
+    wire = Wire(loop, lambda c, s: (InstantChannel(loop.env), 0.001))
+    app = make_app(engine, poll_wait_s=60)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await EmulatedSite(runner, wire, "srv", "fl", 80).start()
+    session = aiohttp.ClientSession(connector=EmulatedConnector(wire, "dev", limit=connections))
+    try:
+        yield session, app
+    finally:
+        await session.close()
+        await runner.cleanup()
+
+
 @pytest.fixture(params=[None])
 async def api(
     request: pytest.FixtureRequest,
 ) -> AsyncIterator[tuple[SyncRounds, aiohttp.ClientSession, asyncio.Task[object]]]:
-    loop = asyncio.get_running_loop()
-    assert isinstance(loop, VirtualTimeLoop)
-    engine = SyncRounds(
-        FedAvg(clients_per_round=2),
-        ZeroEval(),
-        np.ones(N, dtype=np.float32),
-        rounds=1,
-        min_available=2,
-        deadline_s=600,
-        rng=np.random.default_rng(0),
-        gate=request.param,
-    )
-    wire = Wire(loop, lambda c, s: (InstantChannel(loop.env), 0.001))
-    runner = web.AppRunner(make_app(engine, poll_wait_s=60), access_log=None)
-    await runner.setup()
-    await EmulatedSite(runner, wire, "srv", "fl", 80).start()
-    session = aiohttp.ClientSession(connector=EmulatedConnector(wire, "dev"))
-    for cid in ("a", "b"):
-        async with session.post(
-            "http://fl/v1/register", json={"client_id": cid, "num_examples": 5}
-        ) as r:
-            assert r.status == 200
-    run = asyncio.create_task(engine.run())
-    yield engine, session, run
-    run.cancel()
-    await session.close()
-    await runner.cleanup()
+    engine = two_client_engine(gate=request.param)
+    async with served(engine) as (session, _app):
+        for cid in ("a", "b"):
+            async with session.post(
+                "http://fl/v1/register", json={"client_id": cid, "num_examples": 5}
+            ) as r:
+                assert r.status == 200
+        run = asyncio.create_task(engine.run())
+        yield engine, session, run
+        run.cancel()
 
 
 async def _task(session: aiohttp.ClientSession, cid: str) -> bytes:

@@ -11,10 +11,9 @@ import aiohttp
 import numpy as np
 import pytest
 from aiohttp import web
-from test_server import ZeroEval, _upload
-from topo import InstantChannel, tiny_topology
+from test_server import _upload, served, two_client_engine
+from topo import tiny_topology
 
-from fedsim.clock import VirtualTimeLoop
 from fedsim.fl.codec import decode
 from fedsim.fl.engine import SyncRounds
 from fedsim.fl.server import (
@@ -23,11 +22,8 @@ from fedsim.fl.server import (
     REGISTERED_HEADER,
     ROUND_HEADER,
     WAIT_HEADER,
-    make_app,
     told_finished,
 )
-from fedsim.fl.strategies.fedavg import FedAvg
-from fedsim.net.transport import EmulatedConnector, EmulatedSite, Wire
 from fedsim.run import RunResult, simulate
 from fedsim.scenario import parse_scenario
 
@@ -38,28 +34,11 @@ Api = tuple[SyncRounds, aiohttp.ClientSession, asyncio.Task[object], web.Applica
 
 @pytest.fixture
 async def api() -> AsyncIterator[Api]:
-    loop = asyncio.get_running_loop()
-    assert isinstance(loop, VirtualTimeLoop)
-    engine = SyncRounds(
-        FedAvg(clients_per_round=2),
-        ZeroEval(),
-        np.ones(N, dtype=np.float32),
-        rounds=2,
-        min_available=2,
-        deadline_s=600,
-        rng=np.random.default_rng(0),
-    )
-    wire = Wire(loop, lambda c, s: (InstantChannel(loop.env), 0.001))
-    app = make_app(engine, poll_wait_s=60)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await EmulatedSite(runner, wire, "srv", "fl", 80).start()
-    session = aiohttp.ClientSession(connector=EmulatedConnector(wire, "dev", limit=8))
-    run = asyncio.create_task(engine.run())
-    yield engine, session, run, app
-    run.cancel()
-    await session.close()
-    await runner.cleanup()
+    engine = two_client_engine(N, rounds=2)
+    async with served(engine, connections=8) as (session, app):
+        run = asyncio.create_task(engine.run())
+        yield engine, session, run, app
+        run.cancel()
 
 
 async def _register(session: aiohttp.ClientSession, cid: str) -> bytes:

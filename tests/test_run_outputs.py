@@ -61,11 +61,9 @@ def test_run_without_plots_imports_no_matplotlib(tmp_path: Path) -> None:
     assert not (run / "report.html").exists()
 
 
-def test_console_script_run_skips_the_teardown_and_loses_no_output(tmp_path: Path) -> None:
-    """As the console script, `fedsim run` ends its process once the results are written
-    and printed (no atexit handler runs); what it printed through a pipe still arrives."""
-    args = ["run", "topologies/default.yaml", *SHORT, "--quiet", "--no-plots",
-            "--out", str(tmp_path)]  # fmt: skip
+def _console_script(args: list[str]) -> subprocess.CompletedProcess[str]:
+    """`fedsim ARGS` as the console script runs it, with an atexit handler that prints
+    TEARDOWN if the interpreter's teardown runs."""
     code = (
         "import atexit, sys\n"
         "atexit.register(print, 'TEARDOWN')\n"
@@ -73,9 +71,17 @@ def test_console_script_run_skips_the_teardown_and_loses_no_output(tmp_path: Pat
         f"sys.argv[1:] = {args!r}\n"
         "sys.exit(main())\n"
     )
-    proc = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
     )
+
+
+def test_console_script_run_skips_the_teardown_and_loses_no_output(tmp_path: Path) -> None:
+    """As the console script, `fedsim run` ends its process once the results are written
+    and printed (no atexit handler runs); what it printed through a pipe still arrives."""
+    args = ["run", "topologies/default.yaml", *SHORT, "--quiet", "--no-plots",
+            "--out", str(tmp_path)]  # fmt: skip
+    proc = _console_script(args)
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = proc.stdout.splitlines()
     assert [ln.split(":")[0] for ln in lines] == ["results", "default (sync, fedavg)"]
@@ -100,16 +106,7 @@ def test_console_script_run_under_a_profiler_exits_as_usual(tmp_path: Path) -> N
 
 
 def test_console_script_error_exits_as_usual(tmp_path: Path) -> None:
-    code = (
-        "import atexit, sys\n"
-        "atexit.register(print, 'TEARDOWN')\n"
-        "from fedsim.cli import main\n"
-        f"sys.argv[1:] = ['run', {str(tmp_path / 'missing.yaml')!r}]\n"
-        "sys.exit(main())\n"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
-    )
+    proc = _console_script(["run", str(tmp_path / "missing.yaml")])
     assert proc.returncode == 2
     assert proc.stdout.splitlines() == ["TEARDOWN"]
     assert proc.stderr.startswith("fedsim: error: ")

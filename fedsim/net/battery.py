@@ -182,46 +182,10 @@ class Batteries:
     def _metered(self, battery: Battery, direction: int, nbytes: int, frames: int) -> None:
         """A metered counter's change (`fedsim.net.metered.Meter`): the bytes, then the
         frames, each charged as a change of its own."""
-        if battery.capacity_j is None and battery.radio is not None and battery.empty_at is None:
-            self._mains_airtime(battery, direction, nbytes, frames)
-            return
         if nbytes:
             self.airtime(battery, direction, nbytes, 0)
         if frames:
             self.airtime(battery, direction, 0, frames)
-
-    def _mains_airtime(self, battery: Battery, direction: int, nbytes: int, frames: int) -> None:
-        """`airtime` of the bytes, then of the frames, for a mains-powered radio (it never
-        runs dry and has no drain timer): one call per flight, the same float operations
-        in the same order (`tests/test_radio_energy.py` compares exactly)."""
-        radio = battery.radio
-        assert radio is not None
-        now = self._env._now
-        per_frame = radio.per_frame_s[direction]
-        per_byte = radio.per_byte_s[direction]
-        if direction == 0:
-            kind, power = "tx", radio.tx_w
-        else:
-            kind, power = "rx", radio.rx_w
-        seconds, spent = battery.seconds, battery.spent
-        for nb, fr in ((nbytes, 0), (0, frames)):
-            if not (nb or fr):
-                continue
-            dt = fr * per_frame + nb * per_byte
-            if dt > 0 and now > battery.accounted_until:
-                self._quiet_until(battery, now, activity=True)
-            battery.wire[direction] += nb
-            battery.frames[direction] += fr
-            seconds[kind] = max(0.0, seconds[kind] + dt)
-            if dt > 0:
-                end = (now if now > battery.activity_end else battery.activity_end) + dt
-                battery.activity_end = end
-                if end > battery.accounted_until:
-                    battery.accounted_until = end
-            elif dt < 0:
-                battery.activity_end += dt
-                battery.accounted_until += dt
-            spent[kind] = max(0.0, spent[kind] + dt * power)  # `_take` of a mains ledger
 
     def airtime(self, battery: Battery, direction: int, nbytes: int, frames: int) -> None:
         """Charge (or, negative, refund) the airtime of `frames` frames and `nbytes`

@@ -187,11 +187,23 @@ def _get_ready(stems: Sequence[str]) -> None:
 
 
 def _draw_share(
-    job: str, stems: Sequence[str], formats: Sequence[str], go: Callable[[], bool]
+    job: str,
+    stems: Sequence[str],
+    formats: Sequence[str],
+    go: Callable[[], bool],
+    errors: list[str] | None = None,
 ) -> tuple[int, list[Any]]:
     """Read the run of `job` (a line from `PlotHelper.prepare`) and build `stems`; write
-    them if `go()` (the audit passed). Its exit status and the files written."""
+    them if `go()` (the audit passed). Its exit status and the files written. A user's
+    mistake goes to `errors` when given (every process meets the same one; the helper
+    says it once), else to stderr."""
     from fedsim.record.runs import load_run
+
+    def mistake(exc: FedsimError) -> int:
+        if errors is None:
+            return _user_error(str(exc))
+        errors.append(str(exc))
+        return 2
 
     code, figures, written = 0, [], []
     run = None
@@ -199,12 +211,12 @@ def _draw_share(
         run = load_run(json.loads(job)["folder"], timeline="timeline" in stems)
         figures = _build(run, stems)
     except FedsimError as exc:
-        code = _user_error(exc)
+        code = mistake(exc)
     if go() and code == 0 and run is not None:
         try:
             written = _save(figures, run, formats)
         except FedsimError as exc:
-            code = _user_error(exc)
+            code = mistake(exc)
     return code, written
 
 
@@ -243,11 +255,13 @@ class _Child:
             os.write(self.commands, b"draw\n")
         os.close(self.commands)
 
-    def collect(self) -> tuple[int, list[Any]]:
+    def collect(self) -> tuple[int, list[Any], list[str]]:
+        """Its exit status, the files it wrote and the user's mistakes it met."""
         with os.fdopen(self.result, "rb") as pipe:
             result = pipe.read()
         code = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
-        return code, json.loads(result) if code == 0 and result else []
+        answer = json.loads(result) if result else {}
+        return code, answer.get("written", []), answer.get("errors", [])
 
 
 def _child_main(
@@ -259,12 +273,12 @@ def _child_main(
         with os.fdopen(command_read) as commands:
             job = commands.readline()
             if job:
+                errors: list[str] = []
                 code, written = _draw_share(
-                    job, stems, formats, lambda: commands.readline().strip() == "draw"
+                    job, stems, formats, lambda: commands.readline().strip() == "draw", errors
                 )
-                if written:
-                    with os.fdopen(result_write, "wb") as pipe:
-                        pipe.write(json.dumps(written).encode())
+                with os.fdopen(result_write, "wb") as pipe:
+                    pipe.write(json.dumps({"written": written, "errors": errors}).encode())
     except BaseException:
         traceback.print_exc()
         code = 1
@@ -272,9 +286,9 @@ def _child_main(
     return code
 
 
-def _user_error(exc: FedsimError) -> int:
+def _user_error(message: str) -> int:
     """Say a user's mistake in one line (`finish` raises it in the run); exit status 2."""
-    print(f"{_ERROR}{exc}", file=sys.stderr)
+    print(f"{_ERROR}{message}", file=sys.stderr)
     return 2
 
 
@@ -311,16 +325,19 @@ def _serve() -> int:
             child.release(draw)
         return draw
 
-    code, written = 0, []
+    code, written, errors = 0, [], []
     if job:
-        code, written = _draw_share(job, shares[0], formats, go)
+        code, written = _draw_share(job, shares[0], formats, go, errors)
     else:
         for child in children:
             child.release(False)
     for child in children:
-        child_code, child_written = child.collect()
+        child_code, child_written, child_errors = child.collect()
         code = code or child_code
         written += child_written
+        errors += child_errors
+    for error in dict.fromkeys(errors):  # once, however many processes met it
+        _user_error(error)
     json.dump(written, sys.stdout)
     return code
 

@@ -32,7 +32,7 @@ def _modules_after(argv: list[str]) -> dict[str, object]:
     code = (
         "import json, sys\n"
         "from fedsim.cli import main\n"
-        f"rc = main({argv!r})\n"
+        f"rc = main({argv!r}, own_process=True)\n"
         f"heavy = sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))\n"
         f"unused = sorted(set(sys.modules) & set({UNUSED!r}))\n"
         "print('MODULES ' + json.dumps({'rc': rc, 'heavy': heavy, 'unused': unused}))\n"

@@ -17,7 +17,7 @@ from typing import NoReturn
 import click
 
 from fedsim.cli import deploy, net, results, run, sweep, topology
-from fedsim.cli.options import COMMAND_SETTINGS, EXIT_WITHOUT_TEARDOWN, ListedGroup
+from fedsim.cli.options import COMMAND_SETTINGS, EXIT_WITHOUT_TEARDOWN, OWN_PROCESS, ListedGroup
 from fedsim.errors import FedsimError
 
 __all__ = ["fedsim", "fedsim_version", "main"]
@@ -88,15 +88,17 @@ def _usage_line(exc: click.UsageError) -> str:
     return text
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, own_process: bool | None = None) -> int:
     """`fedsim ARGS`: the console script. Returns the exit code instead of exiting, so
     tests and bench/run_phases.py call it in-process (with `argv`).
 
     As the console script (no `argv`), a command that says its work is done
     (EXIT_WITHOUT_TEARDOWN: `fedsim run`) ends the process here: the interpreter's
     teardown would only free a run's objects one by one and run Numba's finalizers,
-    ~0.1 s at 100 devices and more with more."""
-    meta: dict[str, object] = {}
+    ~0.1 s at 100 devices and more with more. `own_process` (default: as the console
+    script) says nothing else will import into this process after the command
+    (OWN_PROCESS)."""
+    meta: dict[str, object] = {OWN_PROCESS: argv is None if own_process is None else own_process}
     code = _invoke(list(sys.argv[1:] if argv is None else argv), meta)
     if argv is None and meta.get(EXIT_WITHOUT_TEARDOWN) and not _observed():
         _exit_now(code)
@@ -120,10 +122,11 @@ def _exit_now(code: int) -> NoReturn:
 
 
 def _invoke(args: list[str], meta: dict[str, object]) -> int:
-    """The command's exit code; a mistake is one line on stderr. `meta` gets the
-    commands' shared `ctx.meta` once it ran."""
+    """The command's exit code; a mistake is one line on stderr. `meta` seeds the
+    commands' shared `ctx.meta` and gets it back once they ran."""
     try:
         with fedsim.make_context("fedsim", args) as ctx:
+            ctx.meta.update(meta)
             code = int(fedsim.invoke(ctx) or 0)
             meta.update(ctx.meta)
             return code

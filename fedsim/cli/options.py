@@ -12,6 +12,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 COMMAND_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 """Every command: `-h` as argparse had it, help text wrapped at 100 columns."""
 
+OWN_PROCESS = "fedsim.own_process"
+"""`ctx.meta` key the console script sets: this process is fedsim's alone (nothing else
+will import into it after the command), so a command may arrange the process for its
+own needs (`fedsim run` loads Numba's BLAS table without scipy.linalg)."""
+
 EXIT_WITHOUT_TEARDOWN = "fedsim.exit_without_teardown"
 """`ctx.meta` key a command sets once everything it makes is on disk and printed: the
 console script then ends the process at once (`fedsim.cli.app.main`)."""

@@ -17,6 +17,7 @@ import click
 from fedsim.cli.options import (
     COMMAND_SETTINGS,
     EXIT_WITHOUT_TEARDOWN,
+    OWN_PROCESS,
     seed_option,
     set_option,
     topology_argument,
@@ -116,7 +117,10 @@ def _run(
         from fedsim.blas_preload import preload_blas_table
         from fedsim.run import run_scenario
 
-        preload_blas_table()  # this process is fedsim's: Numba's BLAS without scipy.linalg
+        if click.get_current_context().meta.get(OWN_PROCESS):
+            # Numba's BLAS without scipy.linalg; not in a caller's process, where a
+            # later `import scipy.linalg` would lack the attribute `cython_blas`.
+            preload_blas_table()
 
         return run_scenario(
             topology,

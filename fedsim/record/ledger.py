@@ -13,7 +13,9 @@ less what the network had booked past it (as rounds.csv's wire bytes).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from operator import attrgetter
 from typing import Any
 
 from fedsim.record.schema import ClientRow, LedgerRow, LinkRow, RoundRow
@@ -25,6 +27,7 @@ __all__ = [
     "ledger_summary",
     "link_cells",
     "run_totals",
+    "wire_totals",
 ]
 
 CLASSES = ("model", "protocol", "data", "header", "control", "retx", "lost")
@@ -32,6 +35,9 @@ CLASSES = ("model", "protocol", "data", "header", "control", "retx", "lost")
 retx` is wire, `lost` is a part of wire."""
 _WIRE = ("data", "header", "control", "retx")
 _DIRECTIONS = ((0, "up"), (1, "down"))
+_MODEL = attrgetter("model_bytes")
+_PAYLOAD = attrgetter("payload_bytes")
+_WIRE_GETTERS = tuple((cls, attrgetter(f"{cls}_bytes")) for cls in (*_WIRE, "lost"))
 
 Totals = dict[str, dict[str, int]]
 """direction -> class -> bytes."""
@@ -75,6 +81,9 @@ class RoundLedger:
         energy: Callable[[], float],
     ) -> None:
         self._access = list(access)
+        self._counters = [[link.counters[d] for link in self._access] for d, _ in _DIRECTIONS]
+        self._times = [Counter(map(id, cs)) for cs in self._counters]
+        """Per direction: id(counters) -> how often the access links list them."""
         self._channels = channels
         self._energy = energy
         self._last = _empty()
@@ -82,35 +91,40 @@ class RoundLedger:
         self.rows: list[LedgerRow] = []
 
     def _now(self, crossed_by: float | None) -> Totals:
-        ahead: dict[int, list[int]] = {}
-        if crossed_by is not None:
-            for channel in self._channels():
-                parts_after = getattr(channel, "booked_parts_after", None)
-                if parts_after is None:
-                    continue
-                for c, _w, _n, parts, lost in parts_after(crossed_by):
-                    acc = ahead.setdefault(id(c), [0, 0, 0, 0, 0])
-                    for k in range(4):
-                        acc[k] += parts[k]
-                    acc[4] += lost
+        """Every class summed over the access links (C-level sums: 10,000 devices at
+        every round's end), less what the channels booked past `crossed_by`. A link
+        listed twice counts twice, as the rows of links.csv it stands for do."""
         out = _empty()
-        zero = (0, 0, 0, 0, 0)
         for d, label in _DIRECTIONS:
+            cs = self._counters[d]
             tot = out[label]
-            for link in self._access:
-                c = link.counters[d]
-                a = ahead.get(id(c), zero)
-                tot["model"] += c.model_bytes
-                tot["protocol"] += c.payload_bytes - c.model_bytes
-                tot["data"] += c.data_bytes - a[0]
-                tot["header"] += c.header_bytes - a[1]
-                tot["control"] += c.control_bytes - a[2]
-                tot["retx"] += c.retx_bytes - a[3]
-                tot["lost"] += c.lost_bytes - a[4]
+            model = sum(map(_MODEL, cs))
+            tot["model"] = model
+            tot["protocol"] = sum(map(_PAYLOAD, cs)) - model
+            for cls, get in _WIRE_GETTERS:
+                tot[cls] = sum(map(get, cs))
+        if crossed_by is not None:
+            self._less_ahead(out, crossed_by)
         return out
 
-    def close(self, key: str, crossed_by: float | None) -> None:
-        """A ledger row per direction for what crossed since the last close."""
+    def _less_ahead(self, out: Totals, crossed_by: float) -> None:
+        """Subtract what live channels booked on access links for after `crossed_by`."""
+        for channel in self._channels():
+            parts_after = getattr(channel, "booked_parts_after", None)
+            if parts_after is None:
+                continue
+            for c, _w, _n, parts, lost in parts_after(crossed_by):
+                for d, label in _DIRECTIONS:
+                    times = self._times[d].get(id(c))
+                    if times:
+                        tot = out[label]
+                        for cls, x in zip(_WIRE, parts, strict=True):
+                            tot[cls] -= times * x
+                        tot["lost"] -= times * lost
+
+    def close(self, key: str, crossed_by: float | None) -> Totals:
+        """A ledger row per direction for what crossed since the last close; returns
+        the totals so far (direction -> class -> bytes)."""
         now = self._now(crossed_by)
         energy = self._energy()
         for _, label in _DIRECTIONS:
@@ -122,6 +136,18 @@ class RoundLedger:
             )  # fmt: skip
         self._last = now
         self._last_energy = energy
+        return now
+
+
+def wire_totals(classes: Totals) -> dict[str, int]:
+    """Payload and wire bytes per direction (rounds.csv's byte columns) from the classes."""
+    up, down = classes["up"], classes["down"]
+    return {
+        "up": up["model"] + up["protocol"],
+        "down": down["model"] + down["protocol"],
+        "wire_up": sum(up[k] for k in _WIRE),
+        "wire_down": sum(down[k] for k in _WIRE),
+    }
 
 
 def _row(

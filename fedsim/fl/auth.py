@@ -210,6 +210,8 @@ def device_auth(
     last nonces, but no request captured before the restart passes)."""
     started = clock()
     last: dict[str, float] = {}
+    keyed: dict[str, hmac.HMAC] = {}
+    """Per device, its key's HMAC state: derived and hashed once, copied per request."""
     operator = keyring.operator_token().encode()
 
     @web.middleware
@@ -242,7 +244,10 @@ def device_auth(
             fields["ts"],
             fields["b"],
         )
-        want = _mac(hmac.new(keyring.device_key(device), digestmod=hashlib.sha256), msg)
+        mac = keyed.get(device)
+        if mac is None:
+            mac = keyed[device] = hmac.new(keyring.device_key(device), digestmod=hashlib.sha256)
+        want = _mac(mac.copy(), msg)
         if not hmac.compare_digest(want.encode(), fields["s"].encode()):
             return _deny(401, "authentication failed: unknown device or bad signature")
         if abs(nonce - clock()) > window_s:

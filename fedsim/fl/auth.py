@@ -52,6 +52,8 @@ SCHEME = "Fedsim"
 MAC_BYTES = 16
 """HMAC-SHA256 truncated to 128 bits (as IPsec's RFC 4868 does): 22 characters a
 request instead of 43, which a LoRa link at 1 % duty cycle notices."""
+KEYED_DEVICES = 16_384
+"""How many devices' keyed HMAC states the server keeps (a fleet's active set)."""
 PUBLIC_PATHS = frozenset({"/v1/openapi.json"})
 OPERATOR_PATHS = frozenset({"/v1/status"})
 
@@ -211,7 +213,8 @@ def device_auth(
     started = clock()
     last: dict[str, float] = {}
     keyed: dict[str, hmac.HMAC] = {}
-    """Per device, its key's HMAC state: derived and hashed once, copied per request."""
+    """Per device, its key's HMAC state: derived and hashed once, copied per request
+    (~0.9 kB each: at most KEYED_DEVICES of them, then it starts again)."""
     operator = keyring.operator_token().encode()
 
     @web.middleware
@@ -246,6 +249,8 @@ def device_auth(
         )
         mac = keyed.get(device)
         if mac is None:
+            if len(keyed) >= KEYED_DEVICES:
+                keyed.clear()
             mac = keyed[device] = hmac.new(keyring.device_key(device), digestmod=hashlib.sha256)
         want = _mac(mac.copy(), msg)
         if not hmac.compare_digest(want.encode(), fields["s"].encode()):

@@ -15,8 +15,8 @@ any second run of a user's would find it.
 Both sides use the whole machine while they run (Ray takes every CPU it is given), so a
 timed run starts only once the machine is quiet: no CPU busy beyond `--quiet-cores`
 over half a second (another process's work would slow either side). The wait is not
-timed; a machine that never gets quiet is said in the table. Each run's CPU time (its
-process tree's user + system) is recorded beside its wall.
+timed; a machine that never gets quiet is said in the table. Each run's CPU time (user +
+system of the process and every child it waited for) is recorded beside its wall.
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ def table(
         f"{os.getloadavg()[1]:.1f} over the last 5 min, Ray num_cpus={ray_cpus}); "
         f"medians of {repeats} interleaved runs per case, each a fresh process; {calm}. "
         "Both sides start from the all-zero model on the same shards and test set. CPU is "
-        "the process tree's user + system time (Ray's workers included).",
+        "user + system time of the process and of every child process it waited for.",
         "",
         "| case | fedsim process wall | Flower process wall | Flower / fedsim "
         "| fedsim CPU | Flower CPU | fedsim in-loop | Flower in-loop | fedsim accuracy "

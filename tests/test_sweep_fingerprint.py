@@ -70,6 +70,13 @@ def test_fingerprint_covers_package_versions(monkeypatch: pytest.MonkeyPatch) ->
     assert fingerprint_of(fingerprint._PACKAGE_DIR) != here
 
 
+def test_fingerprint_covers_the_interpreter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same file and seed move other bytes on Python 3.13 than on 3.11."""
+    here = fingerprint_of(fingerprint._PACKAGE_DIR)
+    monkeypatch.setattr(fingerprint.platform, "python_version", lambda: "3.13.0")
+    assert fingerprint_of(fingerprint._PACKAGE_DIR) != here
+
+
 def test_runs_record_the_fingerprint(tmp_path: Path) -> None:
     out = write_run(
         tmp_path / "run",

@@ -981,7 +981,8 @@ class FlowChannel:
 
     def close(self) -> None:
         """Orderly close: FIN/ACK both ways are counted; pending sends still complete.
-        A channel that never connected (or was broken) sends no FIN."""
+        A channel that never connected (or was broken) sends no FIN, and a connect still
+        under way sends no further SYN (a socket closed in SYN_SENT)."""
         if self._closed or self._broken is not None or not self.connected:
             self._closed = True
             return
@@ -1087,6 +1088,9 @@ class FlowChannel:
     def _syn(self, ev: simpy.Event, k: int, _timeout: simpy.Event | None = None) -> None:
         if ev.triggered or self._broken is not None:
             return
+        if self._closed:  # the application gave up on this connect: no SYN after that
+            self._pending.pop(ev, None)
+            return
         p, now = self.params, self.env.now
         before = self._counts()
         ok, t = self._m.handshake(now) if self.path[0].link.up else (False, now)
@@ -1114,8 +1118,8 @@ class FlowChannel:
 
     def _fail(self, ev: simpy.Event, exc: BaseException, _timeout: simpy.Event) -> None:
         self._ahead.pop(ev, None)
-        if self._pending.pop(ev, 0) is None and not ev.triggered:
-            ev.fail(exc)
+        if self._pending.pop(ev, 0) is None and not ev.triggered and not self._closed:
+            ev.fail(exc)  # (closed: the application gave up on it; nobody is told)
 
 
 def _difference(now: Counts, was: Counts) -> Counts:

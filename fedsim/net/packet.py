@@ -291,7 +291,11 @@ class PacketChannel:
 
     def close(self) -> None:
         """Orderly close: FIN/ACK counted each way; pending sends still complete.
-        A channel that never connected (or was broken) sends no FIN."""
+        A channel that never connected (or was broken) sends no FIN, and a connect still
+        under way sends no further SYN (a socket closed in SYN_SENT)."""
+        if self._connect_ev is not None and not self._connect_ev.triggered:
+            self._syn_timer.stop()  # the application gave up on this connect
+            self._connect_ev = None
         if not self._closed and self._broken is None and self.connected:
             now = self.env.now
             for d in (UP, DOWN):  # each side's FIN and its ACK of the other's

@@ -443,7 +443,7 @@ def _simulate(
                 poll_wait_s=sc.fl.poll_wait_s,
                 middlewares=[device_auth(keyring, loop.time)],
             )
-            runner = web.AppRunner(app, access_log=None)
+            runner = web.AppRunner(app, access_log=None, keepalive_timeout=sc.fl.server_keepalive_s)
             await runner.setup()
             site = EmulatedSite(runner, wire, sc.server.name, SERVER_HOST, SERVER_PORT)
             await site.start()

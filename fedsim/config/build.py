@@ -152,6 +152,7 @@ def _fl(model: Topology) -> FLSpec:
         codec=fl.codec,
         poll_wait_s=fl.poll_wait,
         task_on_answer=fl.task_on_answer,
+        server_keepalive_s=fl.server_keepalive,
         time_limit_s=fl.time_limit,
         round_interval_s=fl.round_interval,
         gate_tolerance=fl.gate_tolerance,

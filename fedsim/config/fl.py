@@ -154,6 +154,12 @@ class FLModel(Section):
     task_on_answer: Bool = Field(
         True, description="http: an upload's answer carries the next task (one exchange a round)"
     )
+    server_keepalive: PositiveDuration = Field(
+        75.0,
+        description="http: the server closes a connection that brought no request this long "
+        "after its last answer was written (aiohttp's default); on a slow radio the device "
+        "may still be receiving that answer",
+    )
     time_limit: PositiveDuration | None = Field(None, description="stop after this simulated time")
     round_interval: Duration = Field(0.0, description="start rounds at most this often")
     gate_tolerance: number(0.0) | None = Field(

@@ -121,4 +121,6 @@ def fl_settings(
             )
     if draw(st.integers(0, 3)) == 0:  # the two-exchange protocol (upload, then poll)
         fl["task_on_answer"] = False
+    if draw(st.integers(0, 3)) == 0:  # a keep-alive that can close under a slow download
+        fl["server_keepalive"] = duration(draw(st.sampled_from([0.5, 2.0, 10.0])))
     return fl

@@ -7,7 +7,9 @@ cached kernel is machine code: loading it needs Numba's runtime (NRT, whose func
 the code calls) but none of those registries, which only compiling uses, and compiling
 (a kernel not cached yet, or any other jitted function) still refreshes them itself
 (numba.core.compiler.CompilerBase). So fedsim's own kernels load with the runtime alone;
-the code run is the same, so are the results.
+the code run is the same, so are the results. Nor does a call to one of them first look
+for Numba extensions (entry points, read from every installed distribution's metadata,
+~10 ms): they take NumPy arrays and numbers, and compiling still loads the extensions.
 
 Only fedsim's kernels (functions of modules `fedsim.*`), and only when this Numba has
 what the shortcut uses; a load that fails the short way is retried Numba's way.
@@ -23,8 +25,9 @@ __all__ = ["lean_kernel_loading"]
 _installed = False
 
 
-def _ours(cache: Any) -> bool:
-    func = getattr(cache, "_py_func", None)
+def _ours(owner: Any) -> bool:
+    """A fedsim kernel's dispatcher or cache."""
+    func = getattr(owner, "py_func", None) or getattr(owner, "_py_func", None)
     return getattr(func, "__module__", "").startswith("fedsim.")
 
 
@@ -36,6 +39,7 @@ def lean_kernel_loading() -> bool:
         return True
     try:
         from numba.core.caching import Cache
+        from numba.core.dispatcher import Dispatcher
         from numba.core.runtime.nrt import rtsys
     except ImportError:
         return False
@@ -43,6 +47,15 @@ def lean_kernel_loading() -> bool:
     guard = getattr(Cache, "_guard_against_spurious_io_errors", None)
     if usual is None or guard is None or not hasattr(Cache, "_load_overload"):
         return False
+    usual_hook: Callable[..., Any] | None = getattr(
+        Dispatcher, "_compilation_chain_init_hook", None
+    )
+    if usual_hook is None:
+        return False
+
+    def compilation_chain_init_hook(self: Any) -> None:
+        if not _ours(self):
+            usual_hook(self)
 
     def load_overload(self: Any, sig: Any, target_context: Any) -> Any:
         if not _ours(self):
@@ -55,5 +68,6 @@ def lean_kernel_loading() -> bool:
             return usual(self, sig, target_context)
 
     Cache.load_overload = load_overload
+    Dispatcher._compilation_chain_init_hook = compilation_chain_init_hook
     _installed = True
     return True

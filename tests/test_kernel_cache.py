@@ -1,6 +1,7 @@
 """fedsim's cached kernels loaded with Numba's runtime only (fedsim.kernel_cache): the
-same bytes as Numba's usual load, none of the compiler's registries imported, and
-compiling afterwards (or loading anyone else's cached function) still works as usual."""
+same bytes as Numba's usual load, neither the compiler's registries nor Numba's
+extensions loaded, and compiling afterwards (or loading anyone else's cached function)
+still works as usual."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ order = rng.permutation(200).astype(np.int64)
 loss = sgd_train(params, sizes, X, y, order, 16, 0.1, 0.01, params.copy())
 acc, eval_loss = evaluate(params, sizes, X, y)
 registries = "numba.np.arraymath" in sys.modules
+from numba.core import entrypoints
+extensions = entrypoints._already_initialized
 from numba import njit
 @njit
 def total(a):
@@ -38,7 +41,9 @@ print("OUT " + json.dumps({
     "params": hashlib.sha256(params.tobytes()).hexdigest(),
     "scores": [float(loss).hex(), float(acc).hex(), float(eval_loss).hex()],
     "registries": registries,
+    "extensions": extensions,
     "compiled": float(total(np.arange(4.0))),
+    "extensions_after_compiling": entrypoints._already_initialized,
 }))
 """
 
@@ -82,6 +87,8 @@ def test_lean_loading_gives_the_same_bytes_without_the_compiler_registries() -> 
     assert lean["scores"] == usual["scores"]
     assert usual["registries"] is True
     assert lean["registries"] is False
+    assert (usual["extensions"], lean["extensions"]) == (True, False)
+    assert lean["extensions_after_compiling"] is True
     assert lean["compiled"] == usual["compiled"] == 7.0
 
 

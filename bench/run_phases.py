@@ -35,6 +35,11 @@ import fedsim.cli
 phases = {"imports: CLI": time.perf_counter() - t0}
 cpu = {"imports: CLI": time.process_time() - c0}
 t, c = time.perf_counter(), time.process_time()
+try:  # as `fedsim run` imports aiohttp in its own process (no CA bundle: no TLS in a run)
+    from fedsim.aiohttp_import import import_aiohttp_without_ca_bundle
+    import_aiohttp_without_ca_bundle()
+except ImportError:  # a tree before it
+    pass
 import fedsim.run as run_module, fedsim.scenario as scenario_module
 phases["imports: run path"] = time.perf_counter() - t
 cpu["imports: run path"] = time.process_time() - c

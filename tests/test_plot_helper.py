@@ -55,6 +55,20 @@ def test_a_share_writes_nothing_unless_told_to_draw(tmp_path: Path) -> None:
     assert not (folder / "plots").exists()
 
 
+def test_a_share_that_cannot_write_says_where_in_one_line(tmp_path: Path) -> None:
+    """Figures drawn before the audit passed are written after; a folder that cannot
+    take them is the user's to fix, said in one line naming it (no traceback)."""
+    folder = write_synthetic_run(tmp_path, name="r", rounds=3)
+    (folder / "plots").write_text("a file where the plots folder goes")
+    job = json.dumps({"folder": str(folder)})
+    errors: list[str] = []
+    code, files = plot_helper._draw_share(job, ["metric_vs_time"], ["svg"], lambda: True, errors)
+    assert (code, files) == (2, [])
+    assert len(errors) == 1
+    assert errors[0].startswith(f"{folder / 'plots'}: cannot write the plots")
+    assert "\n" not in errors[0]
+
+
 def test_the_helper_flushes_its_answer_then_skips_teardown(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

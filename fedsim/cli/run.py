@@ -114,13 +114,23 @@ def _run(
     try:
         # Prepared once, before the heavy imports: a bad file fails in milliseconds.
         scenario = prepare_scenario(topology, list(overrides), seed, warn=print_warning)
+        own_process = bool(click.get_current_context().meta.get(OWN_PROCESS))
+        if own_process:
+            # No TLS in a simulated run: aiohttp's default contexts need no CA bundle.
+            from fedsim.aiohttp_import import import_aiohttp_without_ca_bundle
+
+            import_aiohttp_without_ca_bundle()
         from fedsim.blas_preload import preload_blas_table
+        from fedsim.kernel_cache import lean_kernel_loading
         from fedsim.run import run_scenario
 
-        if click.get_current_context().meta.get(OWN_PROCESS):
+        if own_process:
             # Numba's BLAS without scipy.linalg; not in a caller's process, where a
             # later `import scipy.linalg` would lack the attribute `cython_blas`.
             preload_blas_table()
+            # The cached kernels without Numba's compiler set-up (a caller's process
+            # may compile its own functions with Numba's extensions).
+            lean_kernel_loading()
 
         return run_scenario(
             topology,

@@ -6,12 +6,13 @@ matplotlib and warms it up on another core while the run imports and sets up, fo
 process per further share of the figures (POSIX: the fork inherits the imported
 matplotlib, so the figures are drawn on both cores), and each process makes its empty
 figures ahead and waits, all while the run simulates. Once the results files are written
-every process reads back the tables it needs and builds its figures while the run is
-audited; it writes them only when told the audit passed, while the run builds
-report.html's page. The files are the ones `plot_run` writes in-process. A run that fails
-or is interrupted ends the helper and its forks without a file written; none outlives it
-but for the moment it takes a fork to see the end of its command pipe. The helper leaves
-without the interpreter's teardown, which the run would otherwise wait for.
+every process reads back the tables it needs and builds and draws its figures (in
+memory) while the run is audited; it writes the files only when told the audit passed,
+while the run builds report.html's page. The files are the ones `plot_run` writes
+in-process. A run that fails or is interrupted ends the helper and its forks without a
+file written; none outlives it but for the moment it takes a fork to see the end of its
+command pipe. The helper leaves without the interpreter's teardown, which the run would
+otherwise wait for.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ FIGURE_SHARES: tuple[tuple[str, ...], ...] = (
 others."""
 
 _ERROR = "fedsim: error: "
+
+_Rendered = tuple[str, str, bytes]
+"""A figure's file drawn in memory: (figure stem, format, content)."""
 
 
 class PlotHelper:
@@ -165,15 +169,25 @@ def _build(run: RunData, stems: Sequence[str]) -> list[tuple[str, Figure]]:
     return run_figures(run, only=stems)
 
 
-def _save(figures: list[tuple[str, Figure]], run: RunData, formats: Sequence[str]) -> list[Any]:
-    """Write the figures into the run's plots/: [[figure index, path], ...]."""
-    from fedsim.record.plots import RUN_FIGURES, save_figure
+def _render(figures: list[tuple[str, Figure]], formats: Sequence[str]) -> list[_Rendered]:
+    """The figures' files, drawn in memory (nothing is written before the audit passed)."""
+    from fedsim.record.plots import render_figure
 
-    return [
-        [RUN_FIGURES.index(stem), str(path)]
-        for stem, fig in figures
-        for path in save_figure(fig, run.path / "plots", stem, formats)
-    ]
+    return [(stem, fmt, data) for stem, fig in figures for fmt, data in render_figure(fig, formats)]
+
+
+def _write(rendered: list[_Rendered], run: RunData) -> list[Any]:
+    """Write the drawn files into the run's plots/: [[figure index, path], ...]."""
+    from fedsim.record.plots import RUN_FIGURES
+
+    out = run.path / "plots"
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for stem, fmt, data in rendered:
+        path = out / f"{stem}.{fmt}"
+        path.write_bytes(data)
+        written.append([RUN_FIGURES.index(stem), str(path)])
+    return written
 
 
 def _get_ready(stems: Sequence[str]) -> None:
@@ -193,10 +207,11 @@ def _draw_share(
     go: Callable[[], bool],
     errors: list[str] | None = None,
 ) -> tuple[int, list[Any]]:
-    """Read the run of `job` (a line from `PlotHelper.prepare`) and build `stems`; write
-    them if `go()` (the audit passed). Its exit status and the files written. A user's
-    mistake goes to `errors` when given (every process meets the same one; the helper
-    says it once), else to stderr."""
+    """Read the run of `job` (a line from `PlotHelper.prepare`) and draw `stems` in
+    memory; write them if `go()` (the audit passed: drawing meanwhile, not after, takes
+    the audit's time off the wait for the figures). Its exit status and the files
+    written. A user's mistake goes to `errors` when given (every process meets the same
+    one; the helper says it once), else to stderr."""
     from fedsim.record.runs import load_run
 
     def mistake(exc: FedsimError) -> int:
@@ -205,18 +220,18 @@ def _draw_share(
         errors.append(str(exc))
         return 2
 
-    code, figures, written = 0, [], []
+    code, rendered, written = 0, [], []
     run = None
     try:
         run = load_run(json.loads(job)["folder"], timeline="timeline" in stems)
-        figures = _build(run, stems)
+        rendered = _render(_build(run, stems), formats)
     except FedsimError as exc:
         code = mistake(exc)
     if go() and code == 0 and run is not None:
         try:
-            written = _save(figures, run, formats)
-        except FedsimError as exc:
-            code = mistake(exc)
+            written = _write(rendered, run)
+        except OSError as exc:
+            code = mistake(FedsimError(f"{run.path / 'plots'}: cannot write the plots ({exc})"))
     return code, written
 
 

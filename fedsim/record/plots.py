@@ -875,14 +875,30 @@ def save_figure(
     with matplotlib.rc_context(_RC):
         for fmt in formats:
             path = out / f"{stem}.{fmt}"
-            if fmt == "png":
-                savefig_single_draw(fig, path, "png", dpi=130, metadata={"Software": None})
-            elif fmt == "svg":
-                savefig_single_draw(fig, path, "svg", metadata=_SVG_META)
-            else:
-                raise FedsimError(f"plot format {fmt!r}: expected one of {', '.join(PLOT_FORMATS)}")
+            _savefig(fig, path, fmt)
             paths.append(path)
     return paths
+
+
+def render_figure(fig: Figure, formats: Sequence[str]) -> list[tuple[str, bytes]]:
+    """Each format's file as `save_figure` writes it, drawn in memory: for a process that
+    may draw before it may write (fedsim.record.plot_helper)."""
+    rendered: list[tuple[str, bytes]] = []
+    with matplotlib.rc_context(_RC):
+        for fmt in formats:
+            buffer = io.BytesIO()
+            _savefig(fig, buffer, fmt)
+            rendered.append((fmt, buffer.getvalue()))
+    return rendered
+
+
+def _savefig(fig: Figure, target: Path | IO[bytes], fmt: str) -> None:
+    if fmt == "png":
+        savefig_single_draw(fig, target, "png", dpi=130, metadata={"Software": None})
+    elif fmt == "svg":
+        savefig_single_draw(fig, target, "svg", metadata=_SVG_META)
+    else:
+        raise FedsimError(f"plot format {fmt!r}: expected one of {', '.join(PLOT_FORMATS)}")
 
 
 def warm_up(buffer: IO[bytes], fmt: str = "svg") -> None:

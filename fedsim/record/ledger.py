@@ -14,6 +14,7 @@ less what the network had booked past it (as rounds.csv's wire bytes).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from operator import attrgetter
 from typing import Any
 
 from fedsim.record.schema import ClientRow, LedgerRow, LinkRow, RoundRow
@@ -35,6 +36,9 @@ _DIRECTIONS = ((0, "up"), (1, "down"))
 
 Totals = dict[str, dict[str, int]]
 """direction -> class -> bytes."""
+_MODEL, _PAYLOAD, _DATA, _HEADER, _CONTROL, _RETX, _LOST = (
+    attrgetter(f"{k}_bytes") for k in ("model", "payload", *_WIRE, "lost")
+)
 
 
 def link_cells(counters: Any) -> dict[str, int]:
@@ -75,6 +79,14 @@ class RoundLedger:
         energy: Callable[[], float],
     ) -> None:
         self._access = list(access)
+        self._counters = [[link.counters[d] for link in self._access] for d, _ in _DIRECTIONS]
+        """Per direction, the first hops' counters: summed column by column each round
+        (integers: the order of the sum does not matter)."""
+        self._seen: dict[int, tuple[int, int]] = {}
+        """id(counters) -> (direction, how many of the first hops are that link)."""
+        for d, cs in enumerate(self._counters):
+            for c in cs:
+                self._seen[id(c)] = (d, self._seen.get(id(c), (d, 0))[1] + 1)
         self._channels = channels
         self._energy = energy
         self._last = _empty()
@@ -82,31 +94,34 @@ class RoundLedger:
         self.rows: list[LedgerRow] = []
 
     def _now(self, crossed_by: float | None) -> Totals:
-        ahead: dict[int, list[int]] = {}
+        ahead = [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]  # per direction: data, header, control, retx, lost
         if crossed_by is not None:
             for channel in self._channels():
                 parts_after = getattr(channel, "booked_parts_after", None)
                 if parts_after is None:
                     continue
                 for c, _w, _n, parts, lost in parts_after(crossed_by):
-                    acc = ahead.setdefault(id(c), [0, 0, 0, 0, 0])
+                    seen = self._seen.get(id(c))
+                    if seen is None:
+                        continue  # not a first hop
+                    acc = ahead[seen[0]]
                     for k in range(4):
-                        acc[k] += parts[k]
-                    acc[4] += lost
-        out = _empty()
-        zero = (0, 0, 0, 0, 0)
+                        acc[k] += parts[k] * seen[1]
+                    acc[4] += lost * seen[1]
+        out = {}
         for d, label in _DIRECTIONS:
-            tot = out[label]
-            for link in self._access:
-                c = link.counters[d]
-                a = ahead.get(id(c), zero)
-                tot["model"] += c.model_bytes
-                tot["protocol"] += c.payload_bytes - c.model_bytes
-                tot["data"] += c.data_bytes - a[0]
-                tot["header"] += c.header_bytes - a[1]
-                tot["control"] += c.control_bytes - a[2]
-                tot["retx"] += c.retx_bytes - a[3]
-                tot["lost"] += c.lost_bytes - a[4]
+            counters = self._counters[d]
+            a = ahead[d]
+            model = sum(map(_MODEL, counters))
+            out[label] = {
+                "model": model,
+                "protocol": sum(map(_PAYLOAD, counters)) - model,
+                "data": sum(map(_DATA, counters)) - a[0],
+                "header": sum(map(_HEADER, counters)) - a[1],
+                "control": sum(map(_CONTROL, counters)) - a[2],
+                "retx": sum(map(_RETX, counters)) - a[3],
+                "lost": sum(map(_LOST, counters)) - a[4],
+            }
         return out
 
     def close(self, key: str, crossed_by: float | None) -> None:

@@ -364,9 +364,8 @@ def _simulate(
     evaluator = engine.evaluator
     access = _access_links(net)
     totals = {"up": 0, "down": 0, "wire_up": 0, "wire_down": 0}
-    round_ledger = RoundLedger(
-        access, net.live_channels, lambda: sum(sum(batteries.energy(d.name)) for d in devices)
-    )
+    names = [d.name for d in devices]
+    round_ledger = RoundLedger(access, net.live_channels, lambda: batteries.spent_total(names))
 
     def byte_totals(crossed_by: float | None = None) -> dict[str, int]:
         """Payload and wire bytes on the devices' access links (what reconciles with

@@ -45,6 +45,8 @@ from fedsim.net.radio_table import radio_profile
 from fedsim.rng import Streams
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from fedsim.net.network import Network
 
 __all__ = ["ENERGY_KINDS", "Batteries", "Battery"]
@@ -366,6 +368,19 @@ class Batteries:
         """(compute, radio) joules `node` spent."""
         p = self.parts(node)
         return p["compute"], p["tx"] + p["rx"] + p["idle"] + p["sleep"]
+
+    def spent_total(self, nodes: Iterable[str]) -> float:
+        """`sum(sum(self.energy(n)) for n in nodes)`, the same float sum without a dict
+        per node: the byte ledger asks it of every device at every round's end."""
+        total = 0
+        for node in nodes:
+            battery = self.ledgers.get(node)
+            if battery is None:
+                total += 0.0
+                continue
+            s = battery.spent
+            total += (s["compute"] + s["other"]) + (s["tx"] + s["rx"] + s["idle"] + s["sleep"])
+        return total
 
     def evidence(self) -> dict[str, Energy]:
         """Every device's ledger, for the auditor."""

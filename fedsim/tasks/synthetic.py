@@ -159,6 +159,7 @@ def build_synthetic_task(
     X, y, Xt, yt, parts = split_devices(
         data, o.test_fraction, o.max_test_samples, streams.get("task", "split")
     )
+    rows = [slice(int(p[0]), int(p[-1]) + 1) for p in parts]  # contiguous: views, no copies
     return ClassifierTask(
-        "synthetic", X, y, Xt, yt, parts, o.layers(), streams.get("task", "init"), o.init
+        "synthetic", X, y, Xt, yt, rows, o.layers(), streams.get("task", "init"), o.init
     )

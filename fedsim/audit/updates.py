@@ -34,6 +34,8 @@ def update_over_down_path(result: Any) -> Iterator[Violation]:
         return
     spans = path_spans(ev)
     ever_down = {dev for dev, down in spans.items() if down}
+    if not ever_down:
+        return  # no path was ever down: no exchange overlaps a down span
     for a in ev.accepted:
         if a.client not in ever_down:
             continue  # a path never down overlaps nothing

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from fedsim.audit import Violation, invariant
-from fedsim.audit.rows import cell, number
+from fedsim.audit.rows import cell, number, numbers
 
 __all__ = ["ledger_reconciles"]
 
@@ -29,8 +29,10 @@ def _where(row: Any) -> str:
 
 
 def _per_link(result: Any) -> Iterator[Violation]:
-    for row in result.links:
-        v = {k: int(number(row, f"{k}_bytes")) for k in (*_CLASSES, "payload", "wire")}
+    keys = (*_CLASSES, "payload", "wire")
+    columns = [numbers(result.links, f"{k}_bytes") for k in keys]
+    for row, *cells in zip(result.links, *columns, strict=True):
+        v = dict(zip(keys, map(int, cells), strict=True))
         if any(x < 0 for x in v.values()):
             bad = next(k for k, x in v.items() if x < 0)
             yield Violation(NAME, f"{_where(row)}: {bad}_bytes {v[bad]} is negative")
@@ -52,7 +54,7 @@ def _per_link(result: Any) -> Iterator[Violation]:
 
 
 def _sums(rows: list[Any]) -> dict[str, int]:
-    return {k: int(sum(number(r, k) for r in rows)) for k in _SUMMED}
+    return {k: int(sum(numbers(rows, k))) for k in _SUMMED}
 
 
 def _expected(result: Any) -> dict[tuple[str, str, str], dict[str, int]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fedsim.audit import MEMO
 from fedsim.audit.intervals import Span, merged
 
 __all__ = ["by_element", "path_spans"]
@@ -29,8 +30,22 @@ def by_element(evidence: Any) -> dict[str, list[Span]]:
 def path_spans(
     evidence: Any, elements: dict[str, list[Span]] | None = None
 ) -> dict[str, list[Span]]:
-    """Device -> merged spans in which its path was down."""
-    elements = by_element(evidence) if elements is None else elements
+    """Device -> merged spans in which its path was down (derived once per audit:
+    two invariants read it)."""
+    if elements is None:
+        memo = MEMO.get(_MEMO_KEY)
+        if memo is not None and memo[0] is evidence:
+            return memo[1]
+        out = _path_spans(evidence, by_element(evidence))
+        MEMO[_MEMO_KEY] = (evidence, out)
+        return out
+    return _path_spans(evidence, elements)
+
+
+_MEMO_KEY = "path-spans"
+
+
+def _path_spans(evidence: Any, elements: dict[str, list[Span]]) -> dict[str, list[Span]]:
     out: dict[str, list[Span]] = {}
     for dev in evidence.devices:
         keys = [f"link:{name}" for name in evidence.paths.get(dev, ())]

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
 
-__all__ = ["cell", "number"]
+__all__ = ["cell", "number", "numbers"]
 
 
 def cell(row: Any, key: str) -> Any:
@@ -22,3 +24,12 @@ def number(row: Any, key: str) -> float:
     if v is None or (isinstance(v, str) and not v):
         return 0.0
     return float(v)
+
+
+def numbers(rows: Sequence[Any], key: str) -> list[float]:
+    """`number(row, key)` of every row, in one pass when the rows are plain (attribute
+    rows with a number in every cell: a run's tables hold ~10^4-10^5 rows)."""
+    try:
+        return list(map(float, map(attrgetter(key), rows)))
+    except (AttributeError, TypeError, ValueError):  # a mapping row, a blank cell
+        return [number(row, key) for row in rows]

@@ -8,6 +8,7 @@ the update; a POST in flight when the path goes down is caught."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,7 +33,12 @@ def update_over_down_path(result: Any) -> Iterator[Violation]:
     if ev is None:
         return
     spans = path_spans(ev)
+    ever_down = {dev for dev, down in spans.items() if down}
+    if not ever_down:
+        return  # no path was ever down: no exchange overlaps a down span
     for a in ev.accepted:
+        if a.client not in ever_down:
+            continue  # a path never down overlaps nothing
         hit = first_overlap(spans.get(a.client, []), a.start, a.accepted)
         if hit is None and a.start == a.accepted:
             hit = next((s for s in spans.get(a.client, []) if s[0] <= a.start < s[1]), None)
@@ -55,9 +61,7 @@ def acknowledged_was_accepted(result: Any) -> Iterator[Violation]:
     acked = getattr(ev, "acknowledged", None)
     if acked is None:
         return
-    accepted: dict[str, int] = {}
-    for a in ev.accepted:
-        accepted[a.client] = accepted.get(a.client, 0) + 1
+    accepted = Counter(a.client for a in ev.accepted)
     for client, n in sorted(acked.items()):
         if n > accepted.get(client, 0):
             yield Violation(

@@ -36,7 +36,8 @@ def delivered_over_down_element(result: Any) -> Iterator[Violation]:
         return
     m = ev.messages
     spans = path_spans(ev)
-    ok = np.isfinite(m.delivered) & (m.device >= 0)
+    ever_down = [i for i, dev in enumerate(ev.devices) if spans.get(dev)]  # else none overlaps
+    ok = np.isfinite(m.delivered) & (m.device >= 0) & np.isin(m.device, ever_down)
     idx = np.flatnonzero(ok)
     order = idx[np.argsort(m.device[idx], kind="stable")]
     devs = m.device[order]

@@ -35,12 +35,13 @@ CLASSES = ("model", "protocol", "data", "header", "control", "retx", "lost")
 retx` is wire, `lost` is a part of wire."""
 _WIRE = ("data", "header", "control", "retx")
 _DIRECTIONS = ((0, "up"), (1, "down"))
-_MODEL = attrgetter("model_bytes")
-_PAYLOAD = attrgetter("payload_bytes")
-_WIRE_GETTERS = tuple((cls, attrgetter(f"{cls}_bytes")) for cls in (*_WIRE, "lost"))
 
 Totals = dict[str, dict[str, int]]
 """direction -> class -> bytes."""
+_MODEL, _PAYLOAD, _DATA, _HEADER, _CONTROL, _RETX, _LOST = (
+    attrgetter(f"{k}_bytes") for k in ("model", "payload", *_WIRE, "lost")
+)
+_WIRE_GETTERS = tuple(zip((*_WIRE, "lost"), (_DATA, _HEADER, _CONTROL, _RETX, _LOST), strict=True))
 
 
 def link_cells(counters: Any) -> dict[str, int]:
@@ -59,12 +60,18 @@ def _empty() -> Totals:
     return {label: dict.fromkeys(CLASSES, 0) for _, label in _DIRECTIONS}
 
 
-def _add_link(tot: dict[str, int], row: Any) -> None:
-    """Add one links.csv row (or anything with its columns) to a class -> bytes total."""
-    tot["model"] += row["model_bytes"]
-    tot["protocol"] += row["payload_bytes"] - row["model_bytes"]
-    for cls in (*_WIRE, "lost"):
-        tot[cls] += row[f"{cls}_bytes"]
+def _link_totals(rows: Sequence[LinkRow]) -> dict[str, int]:
+    """The classes of some links.csv rows, summed column by column."""
+    model = sum(map(_MODEL, rows))
+    return {
+        "model": model,
+        "protocol": sum(map(_PAYLOAD, rows)) - model,
+        "data": sum(map(_DATA, rows)),
+        "header": sum(map(_HEADER, rows)),
+        "control": sum(map(_CONTROL, rows)),
+        "retx": sum(map(_RETX, rows)),
+        "lost": sum(map(_LOST, rows)),
+    }
 
 
 class RoundLedger:
@@ -177,18 +184,15 @@ def _grouped(
     key_of: Callable[[LinkRow], str | None],
     energy: dict[str, float] | None,
 ) -> Iterator[LedgerRow]:
-    totals: dict[tuple[str, str], dict[str, int]] = {}
-    counts: dict[tuple[str, str], int] = {}
+    groups: dict[tuple[str, str], list[LinkRow]] = {}
     for row in rows:
         key = key_of(row)
-        if key is None:
-            continue
-        at = (key, row.direction)
-        _add_link(totals.setdefault(at, dict.fromkeys(CLASSES, 0)), row)
-        counts[at] = counts.get(at, 0) + 1
-    for key, direction in sorted(totals, key=lambda kd: (kd[0], kd[1] != "up")):
+        if key is not None:
+            groups.setdefault((key, row.direction), []).append(row)
+    for key, direction in sorted(groups, key=lambda kd: (kd[0], kd[1] != "up")):
         j = energy.get(key) if energy is not None and direction == "up" else None
-        yield _row(scope, key, direction, counts[(key, direction)], totals[(key, direction)], j)
+        mine = groups[(key, direction)]
+        yield _row(scope, key, direction, len(mine), _link_totals(mine), j)
 
 
 def ledger_rows(

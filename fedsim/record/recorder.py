@@ -17,7 +17,7 @@ from fedsim.record.schema import RoundRow, TimelineRow
 __all__ = ["Interval", "Recorder", "RoundRow", "round_row"]
 
 
-@dataclass
+@dataclass(slots=True)
 class Interval:
     client: str
     state: str
@@ -28,12 +28,15 @@ class Interval:
     `gateway_down`, `partition`, `churn`, `battery`, ...); empty for other states."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _Track:
     state: str = "idle"
     offline: bool = False
     since: float = 0.0
     cause: str = ""
+    closed: list[Interval] = field(default_factory=list)
+    """The client's finished intervals in the order they ended: by start and by end
+    (a client's intervals tile its time), so `close` needs no sort."""
 
 
 @dataclass
@@ -41,6 +44,9 @@ class Recorder:
     clock: Callable[[], float]
     rounds: list[RoundRow] = field(default_factory=list)
     timeline: list[Interval] = field(default_factory=list)
+    """Filled by `close`: every client's intervals, by client then start. (Kept per
+    client while the run lasts: sorting ~10^6 intervals at the end cost seconds at
+    10,000 devices.)"""
     dropouts: dict[str, int] = field(default_factory=dict)
     _tracks: dict[str, _Track] = field(default_factory=dict)
 
@@ -64,7 +70,7 @@ class Recorder:
         if self._shown(track) != before:
             now = self.clock()
             if now > track.since:
-                self.timeline.append(Interval(client, before[0], track.since, now, before[1]))
+                track.closed.append(Interval(client, before[0], track.since, now, before[1]))
             track.since = now
 
     def client_state(self, client: str, state: str) -> None:
@@ -85,21 +91,36 @@ class Recorder:
     def close(self, end: float) -> None:
         """End every open interval at `end` (the run's last simulated instant). What
         clients did while winding down after `end` is cut off: the timeline covers
-        [0, end] exactly."""
-        kept = [iv for iv in self.timeline if iv.start_s < end]
-        for iv in kept:
+        [0, end] exactly. The timeline is then sorted by (client, start): each client's
+        intervals already are by start, and only their tail can reach past `end` (they
+        were recorded as they ended, on a clock that never goes back)."""
+        out = [iv for iv in self.timeline if iv.start_s < end]  # recorded before: kept
+        for iv in out:
             iv.end_s = min(iv.end_s, end)
-        self.timeline = kept
         for client, track in sorted(self._tracks.items()):
+            spans = track.closed
+            if spans and spans[-1].end_s > end:
+                spans = [iv for iv in spans if iv.start_s < end]
+                for iv in spans:
+                    iv.end_s = min(iv.end_s, end)
+            out += spans
+            track.closed = []
             if end > track.since:
                 state, cause = self._shown(track)
-                self.timeline.append(Interval(client, state, track.since, end, cause))
+                out.append(Interval(client, state, track.since, end, cause))
                 track.since = end
-        self.timeline.sort(key=lambda iv: (iv.client, iv.start_s))
+        if self.timeline:  # intervals put there by hand: no order to rely on
+            out.sort(key=lambda iv: (iv.client, iv.start_s))
+        self.timeline = out
 
     def timeline_rows(self) -> list[TimelineRow]:
         """The timeline as timeline.csv rows."""
-        return [TimelineRow(**vars(iv)) for iv in self.timeline]
+        return [
+            TimelineRow(
+                client=iv.client, state=iv.state, start_s=iv.start_s, end_s=iv.end_s, cause=iv.cause
+            )
+            for iv in self.timeline
+        ]
 
 
 def round_row(rec: Any, sim_time_s: float, delta: Mapping[str, int]) -> RoundRow:

@@ -7,7 +7,7 @@ small ReLU MLP trained by the Numba SGD kernel.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -140,7 +140,8 @@ def initial_model(sizes: np.ndarray, rng: np.random.Generator, init: str) -> np.
 
 
 class ClassifierTask:
-    """A classification data set split across devices."""
+    """A classification data set split across devices: `parts` are each device's rows of
+    the training set, index arrays or slices (a slice's rows are a view, not a copy)."""
 
     metric_name = "accuracy"
 
@@ -151,7 +152,7 @@ class ClassifierTask:
         y_train: np.ndarray,
         X_test: np.ndarray,
         y_test: np.ndarray,
-        parts: list[np.ndarray],
+        parts: Sequence[np.ndarray | slice],
         hidden: tuple[int, ...],
         rng: np.random.Generator,
         init: str = "glorot",

@@ -24,6 +24,7 @@ and scales to thousands of devices. The model and local training are digits'
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -86,9 +87,12 @@ def generate_synthetic(
     else:
         u = rng.normal(0.0, alpha, k)
         B = rng.normal(0.0, beta, k)
-        W = u[:, None, None] + rng.standard_normal((k, features, classes))
-        b = u[:, None] + rng.standard_normal((k, classes))
-        v = B[:, None] + rng.standard_normal((k, features))
+        W = rng.standard_normal((k, features, classes))  # + u below: in place, same sums
+        W += u[:, None, None]
+        b = rng.standard_normal((k, classes))
+        b += u[:, None]
+        v = rng.standard_normal((k, features))
+        v += B[:, None]
     std = (np.arange(1, features + 1, dtype=np.float64) ** -0.6).astype(np.float32)
     n = int(counts.sum())
     X = rng.standard_normal((n, features), dtype=np.float32)  # x - v_k ~ N(0, Sigma)
@@ -97,10 +101,10 @@ def generate_synthetic(
     offsets = np.concatenate([[0], np.cumsum(counts)])
     # One BLAS product per device: ~40 ns per sample; gathering per-sample weights
     # (einsum over W[device]) is 4-40x slower and needs (n, features, classes) memory.
-    for d in range(k):
-        lo, hi = int(offsets[d]), int(offsets[d + 1])
+    v32 = v.astype(np.float32)
+    for d, (lo, hi) in enumerate(itertools.pairwise(offsets.tolist())):
         xs = X[lo:hi]
-        xs += v[d].astype(np.float32)
+        xs += v32[d]
         y[lo:hi] = np.argmax(xs.astype(np.float64) @ W[d] + b[d], axis=1)
     return SyntheticData(X, y, counts)
 
@@ -159,6 +163,7 @@ def build_synthetic_task(
     X, y, Xt, yt, parts = split_devices(
         data, o.test_fraction, o.max_test_samples, streams.get("task", "split")
     )
+    rows = [slice(int(p[0]), int(p[-1]) + 1) for p in parts]  # contiguous: views, no copies
     return ClassifierTask(
-        "synthetic", X, y, Xt, yt, parts, o.layers(), streams.get("task", "init"), o.init
+        "synthetic", X, y, Xt, yt, rows, o.layers(), streams.get("task", "init"), o.init
     )

@@ -177,47 +177,55 @@ class Batteries:
 
     # -- hooks ------------------------------------------------------------------------
     def _meter(self, battery: Battery) -> Any:
-        return partial(self._metered, battery)
-
-    def _metered(self, battery: Battery, direction: int, nbytes: int, frames: int) -> None:
-        """A metered counter's change (`fedsim.net.metered.Meter`): the bytes, then the
-        frames, each charged as a change of its own."""
-        if nbytes:
-            self.airtime(battery, direction, nbytes, 0)
-        if frames:
-            self.airtime(battery, direction, 0, frames)
+        return partial(self.airtime, battery)
 
     def airtime(self, battery: Battery, direction: int, nbytes: int, frames: int) -> None:
-        """Charge (or, negative, refund) the airtime of `frames` frames and `nbytes`
-        wire bytes sent (direction 0) or received (1) by `battery`'s device."""
+        """Charge (or, negative, refund) the airtime of `nbytes` wire bytes, then of
+        `frames` frames, sent (direction 0) or received (1) by `battery`'s device: each
+        part a change of its own, as a counter's two setters report them (a metered
+        counter's change, `fedsim.net.metered.Meter`, is one call: the bytes, then the
+        frames). A part that is zero charges nothing."""
         radio = battery.radio
-        if radio is None or battery.empty_at is not None:  # a ledger stops when it ran dry
+        if radio is None:
             return
-        now = self._env.now
-        # RadioProfile.airtime, inline (this runs for every flight on a device's link)
-        dt = frames * radio.per_frame_s[direction] + nbytes * radio.per_byte_s[direction]
-        kind = "tx" if direction == 0 else "rx"
-        woke = dt > 0 and now - battery.activity_end >= radio.tail_s  # a new tail starts
-        if dt > 0 and now > battery.accounted_until:
-            self._quiet_until(battery, now, activity=True)
-            if battery.empty:
+        now = self._env._now
+        if direction == 0:
+            kind, power = "tx", radio.tx_w
+        else:
+            kind, power = "rx", radio.rx_w
+        per_frame, per_byte = radio.per_frame_s[direction], radio.per_byte_s[direction]
+        seconds = battery.seconds
+        for nb, fr in ((nbytes, 0), (0, frames)):
+            if not (nb or fr):
+                continue
+            if battery.empty_at is not None:  # a ledger stops when it ran dry
                 return
-        battery.wire[direction] += nbytes
-        battery.frames[direction] += frames
-        # A refund can leave -1e-20 of rounding behind (charged in parts, refunded at
-        # once); nothing refunds more than was charged, so below zero is that residue.
-        battery.seconds[kind] = max(0.0, battery.seconds[kind] + dt)
-        if dt > 0:  # (no airtime, e.g. frames taken back without bytes: no activity)
-            end = (now if now > battery.activity_end else battery.activity_end) + dt
-            battery.activity_end = end
-            if end > battery.accounted_until:
-                battery.accounted_until = end
-        elif dt < 0:  # taken back: those frames never left (that time is quiet again)
-            battery.activity_end += dt
-            battery.accounted_until += dt
-        self._take(battery, kind, dt * (radio.tx_w if direction == 0 else radio.rx_w))
-        if battery.capacity_j is not None:  # (mains: the ledger only counts)
-            self._watch(battery, woke)
+            # RadioProfile.airtime, inline (this runs for every flight on a device's link)
+            dt = fr * per_frame + nb * per_byte
+            woke = dt > 0 and now - battery.activity_end >= radio.tail_s  # a new tail starts
+            if dt > 0 and now > battery.accounted_until:
+                self._quiet_until(battery, now, activity=True)
+                if battery.empty_at is not None:
+                    return
+            battery.wire[direction] += nb
+            battery.frames[direction] += fr
+            # A refund can leave -1e-20 of rounding behind (charged in parts, refunded at
+            # once); nothing refunds more than was charged, so below zero is that residue.
+            seconds[kind] = max(0.0, seconds[kind] + dt)
+            if dt > 0:  # (no airtime, e.g. frames taken back without bytes: no activity)
+                end = (now if now > battery.activity_end else battery.activity_end) + dt
+                battery.activity_end = end
+                if end > battery.accounted_until:
+                    battery.accounted_until = end
+            elif dt < 0:  # taken back: those frames never left (that time is quiet again)
+                battery.activity_end += dt
+                battery.accounted_until += dt
+            self._take(battery, kind, dt * power)
+            if battery.capacity_j is not None:  # (mains: the ledger only counts)
+                self._watch(battery, woke)
+
+    _metered = airtime
+    """The meter hook's charge (`_meter`): one call per metered counter change."""
 
     def compute(self, node: str, flops: float) -> None:
         """Charge `flops` of training on `node`."""

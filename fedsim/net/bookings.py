@@ -195,6 +195,14 @@ class GapIndex:
                 self._append(start, start + hold)
                 return start
             return self.book(start, hold)
+        if len(last) == 1 and self._size == 1:  # one block, a tree of two: reuse the lists
+            S, E = self._starts[0], self._ends[0]
+            if len(S) > 1:
+                del S[1:], E[1:]
+            S[0] = start
+            E[0] = last[0] = start + hold
+            self._gap[0] = self._tree[1] = _NONE
+            return start
         self._starts = [[start]]
         self._ends = [[start + hold]]
         self._last = [start + hold]

@@ -139,8 +139,10 @@ class _Path:
     """Any hop of this direction may drop a packet (checked once per channel)."""
     limit: list[int] = field(init=False)
     """Each hop's drop-tail queue limit, in packets."""
-    hop_constants: tuple[tuple[Transmitter, float, float, Any], ...] = field(init=False)
-    ack_hops: tuple[tuple[Transmitter, LinkCounters], ...] = field(init=False)
+    hop_constants: tuple[tuple[Callable[[float, float], tuple[float, float]], float, float, Any,
+                               float], ...] = field(init=False)  # fmt: skip
+    ack_hops: tuple[tuple[Callable[[float, float], Any], Callable[[int, int], None], LinkCounters],
+                    ...] = field(init=False)  # fmt: skip
 
     def __post_init__(self) -> None:
         self.tx = [h.link.tx[h.direction] for h in self.hops]
@@ -151,9 +153,14 @@ class _Path:
         self.jitter = [h.link.jitter for h in self.hops]
         self.lossy = any(getattr(x, "mean_rate", 1.0) > 0.0 for x in self.loss)
         self.limit = [h.link.queue_limit for h in self.hops]
-        self.hop_constants = tuple(zip(self.tx, self.rate, self.lat, self.jitter, strict=True))
-        """Per hop: (transmitter, rate, latency, jitter), for the booking loops."""
-        self.ack_hops = tuple(zip(self.tx, self.counters, strict=True))
+        reserve = [t.reserve for t in self.tx]
+        duty = [t.duty_cycle for t in self.tx]
+        self.hop_constants = tuple(zip(reserve, self.rate, self.lat, self.jitter, duty, strict=True))
+        """Per hop: (its transmitter's `reserve`, rate, latency, jitter, duty cycle), for
+        the booking loops (looked up once per channel, not per flight)."""
+        self.ack_hops = tuple(zip(reserve, [c.count_frames for c in self.counters],
+                                  self.counters, strict=True))  # fmt: skip
+        """Per hop: (`reserve`, its counter's `count_frames`, the counter), for `acks`."""
 
 
 class _Flight:
@@ -296,7 +303,7 @@ class _Model:
         bits = 8.0 * (payload + n * ovh)
         first = last = t
         P = self.paths[d]
-        for i, (tx, rate, lat, j) in enumerate(P.hop_constants):
+        for i, (reserve, rate, lat, j, dc) in enumerate(P.hop_constants):
             if queues and self.full(i, d, first):
                 return first, last, i
             if carried is not None:
@@ -306,8 +313,7 @@ class _Model:
                 bits = 8.0 * (pay_i + n_i * ovh)
             # Book `bits` on hop i for a block whose first/last segments reach it at
             # first/last; they reach the next hop at the new first/last.
-            s, e = tx.reserve(first, bits)
-            dc = tx.duty_cycle
+            s, e = reserve(first, bits)
             if dc < 1.0:  # frames go out one hold apart; the last one's silence follows it
                 e = s + (e - s) / dc - 8.0 * (lpay + ovh) / rate * (1.0 / dc - 1.0)
             delay = lat + (0.0 if j is None else j.sample(self.rng))
@@ -324,9 +330,9 @@ class _Model:
         ab = self.p.ack_bytes
         bits = 8.0 * n * ab
         nab = n * ab
-        for tx, c in self.paths[1 - d].ack_hops:
-            tx.reserve(t, bits)
-            c.count_frames(nab, n)
+        for reserve, count_frames, c in self.paths[1 - d].ack_hops:
+            reserve(t, bits)
+            count_frames(nab, n)
             c.control_bytes += nab
 
     # -- handshake ---------------------------------------------------------------------------

@@ -77,6 +77,14 @@ class GapIndex:
         if start + hold <= S[k]:
             self._insert(b, k, start, start + hold)
             return start
+        if k == len(S) - 1 and b == len(last) - 1:
+            # It collides with the very last interval (a queue on a busy shared link): the
+            # search below would find no gap after it, tightening b's room on its way.
+            if self._gap[b] >= hold:
+                self._tighten(b)
+            e = E[k]
+            self._append(e, e + hold)
+            return e
         # From here a booking starts at some interval's end: scan gaps after k. A gap
         # that fits (e + hold <= s) is at least `need` as computed (s - e): blocks are
         # skipped by their room, gaps by `need`, and the exact test decides.

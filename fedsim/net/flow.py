@@ -155,7 +155,9 @@ class _Path:
         self.limit = [h.link.queue_limit for h in self.hops]
         reserve = [t.reserve for t in self.tx]
         duty = [t.duty_cycle for t in self.tx]
-        self.hop_constants = tuple(zip(reserve, self.rate, self.lat, self.jitter, duty, strict=True))
+        self.hop_constants = tuple(
+            zip(reserve, self.rate, self.lat, self.jitter, duty, strict=True)
+        )
         """Per hop: (its transmitter's `reserve`, rate, latency, jitter, duty cycle), for
         the booking loops (looked up once per channel, not per flight)."""
         self.ack_hops = tuple(zip(reserve, [c.count_frames for c in self.counters],

@@ -248,8 +248,11 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         timer heap stays empty (`call_at` is SimPy's), so there are no due timers to move
         and no clock to read; the selector is asked only when it can matter (the loop is
         idle, so SimPy steps, or real fds or real work need a poll). The ready handles
-        run as asyncio runs them, in order, those queued meanwhile on the next turn.
-        Debug mode, or a timer asyncio itself holds, takes asyncio's own."""
+        run as asyncio runs them, in order, those queued meanwhile after them. While
+        handles are queued and nothing needs a poll, the turns asyncio would make next
+        (a `select(0)` answering [], then those handles) are made here, in the same
+        order, until the loop is idle or asked to stop (`run_forever` checks that after
+        each turn). Debug mode, or a timer asyncio itself holds, takes asyncio's own."""
         if self._debug or self._scheduled:  # type: ignore[attr-defined]
             super()._run_once()  # type: ignore[misc]
             return
@@ -265,11 +268,21 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
             self._process_events(event_list)  # type: ignore[attr-defined]
             event_list = None  # as asyncio: no cycle through a raised exception's frame
         popleft = ready.popleft
-        for _ in range(len(ready)):
-            handle = popleft()
-            if not handle._cancelled:
-                handle._run()
-        handle = None  # as asyncio: drop the last handle before the next turn
+        while True:
+            for _ in range(len(ready)):
+                handle = popleft()
+                if not handle._cancelled:
+                    handle._run()
+            handle = None  # as asyncio: drop the last handle before the next turn
+            if (
+                not ready
+                or self._stopping  # type: ignore[attr-defined]
+                or selector._polls
+                or selector.pending_real_work
+                or self._debug  # type: ignore[attr-defined]
+                or self._scheduled  # type: ignore[attr-defined]
+            ):
+                return
 
     def call_soon(  # type: ignore[override]
         self,

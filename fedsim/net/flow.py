@@ -86,6 +86,20 @@ _Ack = tuple[float, int, tuple[int, ...], float]
 """An ACK reaching the sender: (time, cumulative ACK, newly SACKed segments, echo)."""
 
 
+Randomness = np.random.Generator | Callable[[], np.random.Generator]
+"""A channel's random numbers: its generator, or what makes it when first needed."""
+
+
+class _NoDraws:
+    """The generator of a path that never draws: any use is a bug, said loudly."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(f"a flow path without jitter or loss drew a random number ({name})")
+
+
+_NO_DRAWS: Any = _NoDraws()
+
+
 def _carried(where: np.ndarray, sizes: list[int], hops: int) -> list[tuple[int, int]]:
     """(payload, segments) reaching each of `hops` hops, given the hop that loses each
     segment (-1: none): a segment lost on hop i is on hop i's wire, not on later ones."""
@@ -187,19 +201,22 @@ class _Flight:
 class _Model:
     """The transfer-time computations, free of SimPy (shared with the calculator)."""
 
-    def __init__(self, path: tuple[Hop, ...], rng: np.random.Generator, params: TcpParams):
+    def __init__(self, path: tuple[Hop, ...], rng: Randomness, params: TcpParams):
         self.head_at = math.inf
         """When the last transfer's first segment reached the receiver."""
         self.counted = (0, 0)
         """The last closed-form transfer's data segments and ACKs (`_clean`): what it
         added to the counters, without reading them."""
-        self.rng = rng
         self.p = params
         self.mtu = path_mtu(path)
         self.mss = params.mss(self.mtu)
         self.maxwin = params.max_window(self.mtu)
         self.ovh = params.header_bytes + params.framing_bytes
         self.paths = (_Path(path), _Path(reverse_path(path)))
+        if callable(rng):  # a path that never draws (no jitter, no loss) makes no generator
+            draws = any(P.lossy or any(j is not None for j in P.jitter) for P in self.paths)
+            rng = rng() if draws else _NO_DRAWS
+        self.rng: np.random.Generator = rng
         abits = 8.0 * params.ack_bytes
         # ACK return time along each direction's reverse path (serialization + latency)
         self.ret = tuple(
@@ -880,9 +897,11 @@ class FlowChannel:
         self,
         env: simpy.Environment,
         path: tuple[Hop, ...],
-        rng: np.random.Generator,
+        rng: Randomness,
         params: TcpParams | None = None,
     ) -> None:
+        """`rng`: the channel's generator, or what makes it (asked only if the path can
+        draw: a hop with jitter, or a loss model that may drop)."""
         if not path:
             raise ValueError("a channel needs a path of at least one hop")
         self.env = env

@@ -243,6 +243,47 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     def time(self) -> float:
         return float(self.env._now)
 
+    def _run_once(self) -> None:
+        """`BaseEventLoop._run_once` without what this loop never has: asyncio's own
+        timer heap stays empty (`call_at` is SimPy's), so there are no due timers to move
+        and no clock to read; the selector is asked only when it can matter (the loop is
+        idle, so SimPy steps, or real fds or real work need a poll). The ready handles
+        run as asyncio runs them, in order, those queued meanwhile after them. While
+        handles are queued and nothing needs a poll, the turns asyncio would make next
+        (a `select(0)` answering [], then those handles) are made here, in the same
+        order, until the loop is idle or asked to stop (`run_forever` checks that after
+        each turn). Debug mode, or a timer asyncio itself holds, takes asyncio's own."""
+        if self._debug or self._scheduled:  # type: ignore[attr-defined]
+            super()._run_once()  # type: ignore[misc]
+            return
+        ready = self._ready  # type: ignore[attr-defined]
+        selector = self._sim_selector
+        if not (ready or self._stopping):  # type: ignore[attr-defined]
+            event_list = selector.select(None)
+        elif selector._polls or selector.pending_real_work:
+            event_list = selector.select(0)
+        else:
+            event_list = None  # `select(0)` answers [] without looking
+        if event_list:
+            self._process_events(event_list)  # type: ignore[attr-defined]
+            event_list = None  # as asyncio: no cycle through a raised exception's frame
+        popleft = ready.popleft
+        while True:
+            for _ in range(len(ready)):
+                handle = popleft()
+                if not handle._cancelled:
+                    handle._run()
+            handle = None  # as asyncio: drop the last handle before the next turn
+            if (
+                not ready
+                or self._stopping  # type: ignore[attr-defined]
+                or selector._polls
+                or selector.pending_real_work
+                or self._debug  # type: ignore[attr-defined]
+                or self._scheduled  # type: ignore[attr-defined]
+            ):
+                return
+
     def call_soon(  # type: ignore[override]
         self,
         callback: Callable[..., object],

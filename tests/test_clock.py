@@ -9,6 +9,8 @@ import aiohttp
 import numpy as np
 import pytest
 from aiohttp import web
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fedsim.clock import VirtualTimeLoop
 from fedsim.errors import SimulationDeadlock
@@ -233,3 +235,56 @@ def test_call_soon_keeps_asyncio_s_order_context_and_checks() -> None:
         assert seen == [(1, "outer"), (2, "inner"), (4, "y")]
         with pytest.raises(RuntimeError, match="closed"):
             loop.call_soon(seen.append, 5)
+
+
+def _program_trace(program: list[tuple[int, int, float]], own_turns: bool) -> list:
+    """Run a random program of callbacks on a VirtualTimeLoop: each step queues
+    callbacks (`call_soon`), timers (`call_later`: SimPy's heap) or a stop; return the
+    order in which everything ran, with the clock and where each `run_forever` ended."""
+    loop = VirtualTimeLoop()
+    trace: list = []
+    if not own_turns:  # asyncio's own turn, one batch at a time
+        loop._run_once = lambda: asyncio.BaseEventLoop._run_once(loop)  # type: ignore[method-assign]
+    steps = iter(program)
+
+    def step(name: int) -> None:
+        trace.append((name, loop.time()))
+        for _ in range(2):
+            op, arg, delay = next(steps, (-1, 0, 0.0))
+            if op == 0:
+                loop.call_soon(step, arg)
+            elif op == 1:
+                loop.call_later(delay, step, arg)
+            elif op == 2:
+                loop.call_soon(step, arg).cancel()
+            elif op == 3:
+                loop.stop()
+                trace.append(("stop", name))
+
+    try:
+        loop.call_soon(step, -1)
+        for _ in range(len(program) + 1):  # each run ends at a stop, or when nothing is left
+            loop.call_soon(loop.stop)
+            loop.run_forever()
+            trace.append(("ran", loop.time()))
+    finally:
+        loop.close()
+    return trace
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([0, 0, 0, 1, 2, 3]),
+            st.integers(0, 99),
+            st.sampled_from([0.0, 0.5, 1.0]),
+        ),
+        max_size=60,
+    )
+)
+def test_a_turn_running_the_next_turns_batches_keeps_asyncio_s_order(program) -> None:
+    """`VirtualTimeLoop._run_once` runs, in one turn, the batches asyncio's next turns
+    would (nothing to poll in between): the same callbacks in the same order at the same
+    simulated times, and every `run_forever` ends where asyncio's ends."""
+    assert _program_trace(program, own_turns=True) == _program_trace(program, own_turns=False)

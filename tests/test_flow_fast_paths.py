@@ -12,7 +12,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from fedsim.net.flow import FlowChannel, _difference, _Model
-from fedsim.net.link import Hop, Link, Transmitter
+from fedsim.net.jitter import UniformJitter
+from fedsim.net.link import Hop, Link, NoLoss, Transmitter
+from fedsim.net.loss import Bernoulli
 from fedsim.net.metered import MeteredCounters
 
 _rate = st.sampled_from([1e9, 10e6, 250e3, 5e3])
@@ -193,3 +195,43 @@ def test_small_messages_take_the_one_round_path() -> None:
         _world([(1e9, 1e9, 0.0005, True)], [(0.0, 0, 300), (0.0, 1, 3000), (0.0, 0, 100_000)],
                snapshot_only=False, cut=None)  # fmt: skip
     assert calls == [1, 3]  # 100 KB needs several rounds: the loop
+
+
+def _deliveries(link_kw: dict, rng) -> tuple[list[float], list[int]]:
+    """Connect and send a few messages over one hop; delivery times and wire bytes."""
+    env = simpy.Environment()
+    tx = (Transmitter("a>", 10e6), Transmitter("<b", 10e6))
+    link = Link("l", "a", "b", tx, 0.01, **link_kw)
+    ch = FlowChannel(env, (Hop(link, 0),), rng)
+    times: list[float] = []
+
+    def proc():
+        yield ch.connect()
+        for n in (300, 40_000, 3000):
+            yield ch.send(0, n)
+            times.append(env.now)
+            yield ch.send(1, n // 3)
+            times.append(env.now)
+
+    env.process(proc())
+    env.run()
+    return times, [c.wire_bytes for c in link.counters]
+
+
+@pytest.mark.parametrize(
+    "link_kw",
+    [{}, {"loss": (Bernoulli(0.05), NoLoss())}, {"jitter": UniformJitter(0.002)}],
+    ids=["clean", "lossy", "jitter"],
+)
+def test_a_generator_is_made_only_for_a_path_that_draws(link_kw: dict) -> None:
+    """A channel given what makes its generator asks for it only if its path has jitter
+    or may lose; either way it runs as with the generator given outright."""
+    made: list[int] = []
+
+    def make() -> np.random.Generator:
+        made.append(1)
+        return np.random.default_rng(3)
+
+    lazy = _deliveries(link_kw, make)
+    assert made == ([] if not link_kw else [1])
+    assert lazy == _deliveries(link_kw, np.random.default_rng(3))

@@ -179,47 +179,56 @@ class Batteries:
 
     # -- hooks ------------------------------------------------------------------------
     def _meter(self, battery: Battery) -> Any:
-        return partial(self._metered, battery)
-
-    def _metered(self, battery: Battery, direction: int, nbytes: int, frames: int) -> None:
-        """A metered counter's change (`fedsim.net.metered.Meter`): the bytes, then the
-        frames, each charged as a change of its own."""
-        if nbytes:
-            self.airtime(battery, direction, nbytes, 0)
-        if frames:
-            self.airtime(battery, direction, 0, frames)
+        return partial(self.airtime, battery)
 
     def airtime(self, battery: Battery, direction: int, nbytes: int, frames: int) -> None:
-        """Charge (or, negative, refund) the airtime of `frames` frames and `nbytes`
-        wire bytes sent (direction 0) or received (1) by `battery`'s device."""
+        """Charge (or, negative, refund) the airtime of `nbytes` wire bytes, then of
+        `frames` frames, sent (direction 0) or received (1) by `battery`'s device: each
+        part a change of its own, as a counter's two setters report them (a metered
+        counter's change, `fedsim.net.metered.Meter`, is one call: the bytes, then the
+        frames). A part that is zero charges nothing."""
         radio = battery.radio
-        if radio is None or battery.empty_at is not None:  # a ledger stops when it ran dry
+        if radio is None:
             return
-        now = self._env.now
-        # RadioProfile.airtime, inline (this runs for every flight on a device's link)
-        dt = frames * radio.per_frame_s[direction] + nbytes * radio.per_byte_s[direction]
-        kind = "tx" if direction == 0 else "rx"
-        woke = dt > 0 and now - battery.activity_end >= radio.tail_s  # a new tail starts
-        if dt > 0 and now > battery.accounted_until:
-            self._quiet_until(battery, now, activity=True)
-            if battery.empty:
+        now = self._env._now
+        kind = RADIO_KINDS[direction]  # "tx", "rx"
+        power = radio.rx_w if direction else radio.tx_w
+        per_frame, per_byte = radio.per_frame_s[direction], radio.per_byte_s[direction]
+        seconds = battery.seconds
+        for nb, fr in ((nbytes, 0), (0, frames)):
+            if not (nb or fr):
+                continue
+            if battery.empty_at is not None:  # a ledger stops when it ran dry
                 return
-        battery.wire[direction] += nbytes
-        battery.frames[direction] += frames
-        # A refund can leave -1e-20 of rounding behind (charged in parts, refunded at
-        # once); nothing refunds more than was charged, so below zero is that residue.
-        battery.seconds[kind] = max(0.0, battery.seconds[kind] + dt)
-        if dt > 0:  # (no airtime, e.g. frames taken back without bytes: no activity)
-            end = (now if now > battery.activity_end else battery.activity_end) + dt
-            battery.activity_end = end
-            if end > battery.accounted_until:
-                battery.accounted_until = end
-        elif dt < 0:  # taken back: those frames never left (that time is quiet again)
-            battery.activity_end += dt
-            battery.accounted_until += dt
-        self._take(battery, kind, dt * (radio.tx_w if direction == 0 else radio.rx_w))
-        if battery.capacity_j is not None:  # (mains: the ledger only counts)
-            self._watch(battery, woke)
+            # RadioProfile.airtime, inline (this runs for every flight on a device's link)
+            dt = fr * per_frame + nb * per_byte
+            active = battery.activity_end  # (`_quiet_until` leaves it as it is)
+            if dt > 0 and now > battery.accounted_until:
+                self._quiet_until(battery, now, activity=True)
+                if battery.empty_at is not None:
+                    return
+            if nb:
+                battery.wire[direction] += nb
+            else:
+                battery.frames[direction] += fr
+            # A refund can leave -1e-20 of rounding behind (charged in parts, refunded at
+            # once); nothing refunds more than was charged, so below zero is that residue.
+            x = seconds[kind] + dt
+            seconds[kind] = x if x > 0.0 else 0.0  # (`max(0.0, x)`, without the call)
+            if dt > 0:  # (no airtime, e.g. frames taken back without bytes: no activity)
+                end = (now if now > active else active) + dt
+                battery.activity_end = end
+                if end > battery.accounted_until:
+                    battery.accounted_until = end
+            elif dt < 0:  # taken back: those frames never left (that time is quiet again)
+                battery.activity_end = active + dt
+                battery.accounted_until += dt
+            self._take(battery, kind, dt * power)
+            if battery.capacity_j is not None:  # (mains: the ledger only counts)
+                self._watch(battery, dt > 0 and now - active >= radio.tail_s)  # woke: a new tail
+
+    _metered = airtime
+    """The meter hook's charge (`_meter`): one call per metered counter change."""
 
     def compute(self, node: str, flops: float) -> None:
         """Charge `flops` of training on `node`."""
@@ -257,14 +266,15 @@ class Batteries:
             promo = min(radio.promotion_s, now - start)
         idle_s, idle_j, sleep_s, sleep_j, _ = radio.gap_parts(start - base, now - promo - base)
         battery.accounted_until = now
-        for kind, seconds, joules in (
-            ("idle", idle_s + promo, idle_j + promo * radio.promotion_w),
-            ("sleep", sleep_s, sleep_j),
-        ):
-            if battery.empty_at is not None:
-                return
-            battery.seconds[kind] += seconds
-            self._take(battery, kind, joules)
+        if battery.empty_at is not None:
+            return
+        seconds = battery.seconds
+        seconds["idle"] += idle_s + promo
+        self._take(battery, "idle", idle_j + promo * radio.promotion_w)
+        if battery.empty_at is not None:  # the idle time emptied it
+            return
+        seconds["sleep"] += sleep_s
+        self._take(battery, "sleep", sleep_j)
 
     def _watch(self, battery: Battery, woke: bool = False) -> None:
         """Make sure a timer fires when a quiet radio would empty the battery; `woke`:
@@ -341,13 +351,15 @@ class Batteries:
         """Charge in full while the battery holds it; the charge that empties it pays
         for what was left (the rest of that transmission or training has no energy).
         A negative charge (frames taken back) refunds."""
-        if joules <= 0 or joules < battery.level_j or battery.capacity_j is None:
-            if battery.capacity_j is not None:
-                battery.level_j = min(battery.level_j - joules, battery.capacity_j)
-            battery.spent[kind] = max(0.0, battery.spent[kind] + joules)  # no -1e-20 residue
-            return
-        battery.spent[kind] += battery.level_j
-        self._drained(battery)
+        spent = battery.spent
+        if battery.capacity_j is not None:  # (mains: the ledger only counts)
+            if not (joules <= 0 or joules < battery.level_j):
+                spent[kind] += battery.level_j
+                self._drained(battery)
+                return
+            battery.level_j = min(battery.level_j - joules, battery.capacity_j)
+        x = spent[kind] + joules
+        spent[kind] = x if x > 0.0 else 0.0  # (`max(0.0, x)`) no -1e-20 residue
 
     def _drained(self, battery: Battery) -> None:
         battery.level_j = 0.0

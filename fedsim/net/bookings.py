@@ -77,6 +77,14 @@ class GapIndex:
         if start + hold <= S[k]:
             self._insert(b, k, start, start + hold)
             return start
+        if k == len(S) - 1 and b == len(last) - 1:
+            # It collides with the very last interval (a queue on a busy shared link): the
+            # search below would find no gap after it, tightening b's room on its way.
+            if self._gap[b] >= hold:
+                self._tighten(b)
+            e = E[k]
+            self._append(e, e + hold)
+            return e
         # From here a booking starts at some interval's end: scan gaps after k. A gap
         # that fits (e + hold <= s) is at least `need` as computed (s - e): blocks are
         # skipped by their room, gaps by `need`, and the exact test decides.
@@ -195,6 +203,14 @@ class GapIndex:
                 self._append(start, start + hold)
                 return start
             return self.book(start, hold)
+        if len(last) == 1 and self._size == 1:  # one block, a tree of two: reuse the lists
+            S, E = self._starts[0], self._ends[0]
+            if len(S) > 1:
+                del S[1:], E[1:]
+            S[0] = start
+            E[0] = last[0] = start + hold
+            self._gap[0] = self._tree[1] = _NONE
+            return start
         self._starts = [[start]]
         self._ends = [[start + hold]]
         self._last = [start + hold]

@@ -86,6 +86,20 @@ _Ack = tuple[float, int, tuple[int, ...], float]
 """An ACK reaching the sender: (time, cumulative ACK, newly SACKed segments, echo)."""
 
 
+Randomness = np.random.Generator | Callable[[], np.random.Generator]
+"""A channel's random numbers: its generator, or what makes it when first needed."""
+
+
+class _NoDraws:
+    """The generator of a path that never draws: any use is a bug, said loudly."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(f"a flow path without jitter or loss drew a random number ({name})")
+
+
+_NO_DRAWS: Any = _NoDraws()
+
+
 def _carried(where: np.ndarray, sizes: list[int], hops: int) -> list[tuple[int, int]]:
     """(payload, segments) reaching each of `hops` hops, given the hop that loses each
     segment (-1: none): a segment lost on hop i is on hop i's wire, not on later ones."""
@@ -139,8 +153,10 @@ class _Path:
     """Any hop of this direction may drop a packet (checked once per channel)."""
     limit: list[int] = field(init=False)
     """Each hop's drop-tail queue limit, in packets."""
-    hop_constants: tuple[tuple[Transmitter, float, float, Any], ...] = field(init=False)
-    ack_hops: tuple[tuple[Transmitter, LinkCounters], ...] = field(init=False)
+    hop_constants: tuple[tuple[Callable[[float, float], tuple[float, float]], float, float, Any,
+                               float], ...] = field(init=False)  # fmt: skip
+    ack_hops: tuple[tuple[Callable[[float, float], Any], Callable[[int, int], None], LinkCounters],
+                    ...] = field(init=False)  # fmt: skip
 
     def __post_init__(self) -> None:
         self.tx = [h.link.tx[h.direction] for h in self.hops]
@@ -151,9 +167,16 @@ class _Path:
         self.jitter = [h.link.jitter for h in self.hops]
         self.lossy = any(getattr(x, "mean_rate", 1.0) > 0.0 for x in self.loss)
         self.limit = [h.link.queue_limit for h in self.hops]
-        self.hop_constants = tuple(zip(self.tx, self.rate, self.lat, self.jitter, strict=True))
-        """Per hop: (transmitter, rate, latency, jitter), for the booking loops."""
-        self.ack_hops = tuple(zip(self.tx, self.counters, strict=True))
+        reserve = [t.reserve for t in self.tx]
+        duty = [t.duty_cycle for t in self.tx]
+        self.hop_constants = tuple(
+            zip(reserve, self.rate, self.lat, self.jitter, duty, strict=True)
+        )
+        """Per hop: (its transmitter's `reserve`, rate, latency, jitter, duty cycle), for
+        the booking loops (looked up once per channel, not per flight)."""
+        self.ack_hops = tuple(zip(reserve, [c.count_frames for c in self.counters],
+                                  self.counters, strict=True))  # fmt: skip
+        """Per hop: (`reserve`, its counter's `count_frames`, the counter), for `acks`."""
 
 
 class _Flight:
@@ -178,19 +201,22 @@ class _Flight:
 class _Model:
     """The transfer-time computations, free of SimPy (shared with the calculator)."""
 
-    def __init__(self, path: tuple[Hop, ...], rng: np.random.Generator, params: TcpParams):
+    def __init__(self, path: tuple[Hop, ...], rng: Randomness, params: TcpParams):
         self.head_at = math.inf
         """When the last transfer's first segment reached the receiver."""
         self.counted = (0, 0)
         """The last closed-form transfer's data segments and ACKs (`_clean`): what it
         added to the counters, without reading them."""
-        self.rng = rng
         self.p = params
         self.mtu = path_mtu(path)
         self.mss = params.mss(self.mtu)
         self.maxwin = params.max_window(self.mtu)
         self.ovh = params.header_bytes + params.framing_bytes
         self.paths = (_Path(path), _Path(reverse_path(path)))
+        if callable(rng):  # a path that never draws (no jitter, no loss) makes no generator
+            draws = any(P.lossy or any(j is not None for j in P.jitter) for P in self.paths)
+            rng = rng() if draws else _NO_DRAWS
+        self.rng: np.random.Generator = rng
         abits = 8.0 * params.ack_bytes
         # ACK return time along each direction's reverse path (serialization + latency)
         self.ret = tuple(
@@ -296,7 +322,7 @@ class _Model:
         bits = 8.0 * (payload + n * ovh)
         first = last = t
         P = self.paths[d]
-        for i, (tx, rate, lat, j) in enumerate(P.hop_constants):
+        for i, (reserve, rate, lat, j, dc) in enumerate(P.hop_constants):
             if queues and self.full(i, d, first):
                 return first, last, i
             if carried is not None:
@@ -306,8 +332,7 @@ class _Model:
                 bits = 8.0 * (pay_i + n_i * ovh)
             # Book `bits` on hop i for a block whose first/last segments reach it at
             # first/last; they reach the next hop at the new first/last.
-            s, e = tx.reserve(first, bits)
-            dc = tx.duty_cycle
+            s, e = reserve(first, bits)
             if dc < 1.0:  # frames go out one hold apart; the last one's silence follows it
                 e = s + (e - s) / dc - 8.0 * (lpay + ovh) / rate * (1.0 / dc - 1.0)
             delay = lat + (0.0 if j is None else j.sample(self.rng))
@@ -324,9 +349,9 @@ class _Model:
         ab = self.p.ack_bytes
         bits = 8.0 * n * ab
         nab = n * ab
-        for tx, c in self.paths[1 - d].ack_hops:
-            tx.reserve(t, bits)
-            c.count_frames(nab, n)
+        for reserve, count_frames, c in self.paths[1 - d].ack_hops:
+            reserve(t, bits)
+            count_frames(nab, n)
             c.control_bytes += nab
 
     # -- handshake ---------------------------------------------------------------------------
@@ -872,9 +897,11 @@ class FlowChannel:
         self,
         env: simpy.Environment,
         path: tuple[Hop, ...],
-        rng: np.random.Generator,
+        rng: Randomness,
         params: TcpParams | None = None,
     ) -> None:
+        """`rng`: the channel's generator, or what makes it (asked only if the path can
+        draw: a hop with jitter, or a loss model that may drop)."""
         if not path:
             raise ValueError("a channel needs a path of at least one hop")
         self.env = env

@@ -222,14 +222,14 @@ class Network:
         if client not in self._paths or server != self.scenario.server.name:
             raise ConnectionRefusedError(f"no route from {client} to {server}")
         path = self._paths[client]
-        rng = self.streams.get("channel", client)
         channel: Channel
         if self.fidelity_for(client) == "packet":
             from fedsim.net.packet import PacketChannel
 
-            channel = PacketChannel(self.env, path, rng, self.tcp)
-        else:
-            channel = FlowChannel(self.env, path, rng, self.tcp)
+            channel = PacketChannel(self.env, path, self.streams.get("channel", client), self.tcp)
+        else:  # its generator is made only if its path can draw (a named stream: no shift)
+            channel = FlowChannel(self.env, path, partial(self.streams.get, "channel", client),
+                                  self.tcp)  # fmt: skip
         live = [c for c in self._channels.get(client, ()) if not c.finished]
         live.append(channel)
         self._channels[client] = live

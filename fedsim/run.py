@@ -36,6 +36,7 @@ from fedsim.fl.server import make_app
 from fedsim.fl.strategies.registry import build_strategy
 from fedsim.net.battery import Batteries
 from fedsim.net.evidence import Evidence, EvidenceRecorder
+from fedsim.net.flow import wire_booked_after
 from fedsim.net.medium_use import MediumUse, medium_uses
 from fedsim.net.network import Network
 from fedsim.net.transport import EmulatedConnector, EmulatedSite, Wire
@@ -46,7 +47,6 @@ from fedsim.record.ledger import (
     ledger_rows,
     ledger_summary,
     link_cells,
-    wire_totals,
 )
 from fedsim.record.recorder import Recorder, round_row
 from fedsim.record.schema import ClientRow, LedgerRow, LinkRow, RoundRow, Summary, TimelineRow
@@ -373,10 +373,28 @@ def _simulate(
         access, net.live_channels, partial(batteries.total_j, [d.name for d in devices])
     )
 
+    def byte_totals(crossed_by: float | None = None) -> dict[str, int]:
+        """Payload and wire bytes on the devices' access links (what reconciles with
+        links.csv). With `crossed_by`, wire bytes are those that had crossed by then:
+        the network books a transfer's wire bytes ahead of the clock and a later cut
+        takes back the part past it, so a round counts only what crossed by its end
+        (never negative); without, everything booked (the final counters). Computed
+        apart from the round ledger's classes on purpose (`booked_after`, not
+        `booked_parts_after`): the auditor checks that the two agree."""
+        ahead = wire_booked_after(net.live_channels(), crossed_by) if crossed_by is not None else {}
+        up = sum(link.counters[0].payload_bytes for link in access)
+        down = sum(link.counters[1].payload_bytes for link in access)
+        wup = sum(
+            link.counters[0].wire_bytes - ahead.get(id(link.counters[0]), 0) for link in access
+        )
+        wdown = sum(
+            link.counters[1].wire_bytes - ahead.get(id(link.counters[1]), 0) for link in access
+        )
+        return {"up": up, "down": down, "wire_up": wup, "wire_down": wdown}
+
     def on_round(rec: RoundRecord) -> None:
-        # Payload and wire bytes on the access links that had crossed by now (the
-        # network books ahead of the clock; a later cut takes back the part past now).
-        now = wire_totals(round_ledger.close(str(rec.round), loop.time()))
+        now = byte_totals(crossed_by=loop.time())
+        round_ledger.close(str(rec.round), loop.time())
         delta = {k: now[k] - totals[k] for k in now}
         totals.update(now)
         row = round_row(rec, rec.end_s, delta)
@@ -479,7 +497,8 @@ def _simulate(
     net.finish(end)
     batteries.finish(end)
     recorder.close(end)
-    after = wire_totals(round_ledger.close("after", None))
+    after = byte_totals()
+    round_ledger.close("after", None)
     tail = {k: after[k] - totals[k] for k in after}
     proof = evidence.finish(end, tail, batteries.evidence())
     if sc.fl.transport != "mqtt":  # a broker's PUBACK is not the server's acceptance

@@ -27,7 +27,6 @@ __all__ = [
     "ledger_summary",
     "link_cells",
     "run_totals",
-    "wire_totals",
 ]
 
 CLASSES = ("model", "protocol", "data", "header", "control", "retx", "lost")
@@ -144,17 +143,6 @@ class RoundLedger:
         self._last = now
         self._last_energy = energy
         return now
-
-
-def wire_totals(classes: Totals) -> dict[str, int]:
-    """Payload and wire bytes per direction (rounds.csv's byte columns) from the classes."""
-    up, down = classes["up"], classes["down"]
-    return {
-        "up": up["model"] + up["protocol"],
-        "down": down["model"] + down["protocol"],
-        "wire_up": sum(up[k] for k in _WIRE),
-        "wire_down": sum(down[k] for k in _WIRE),
-    }
 
 
 def _row(

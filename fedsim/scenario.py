@@ -66,9 +66,9 @@ class FLSpec:
     task_on_answer: bool = True
     """HTTP: an upload asks for the next task on its own answer (one exchange per round
     for a device that stays selected); False: upload, then a separate long poll."""
-    server_keepalive_s: float = 75.0
+    server_keepalive_s: float = 3630.0
     """HTTP: the server closes a connection that brought no request this long after its
-    last answer was written (aiohttp's default)."""
+    last answer was written (aiohttp's server default)."""
     time_limit_s: float | None = None
     round_interval_s: float = 0.0
     """Rounds start at most this often (IoT federations pace rounds, e.g. every 2 min)."""

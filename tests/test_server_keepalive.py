@@ -1,5 +1,5 @@
 """`fl.server_keepalive`: how long the emulated server keeps a connection that brought no
-request after its last answer was written (aiohttp's `keepalive_timeout`, 75 s by
+request after its last answer was written (aiohttp's `keepalive_timeout`, 3,630 s by
 default). The timer starts when the server has written the answer, not when a slow
 device has received it: a device still downloading its task when the timer fires sends
 its update on a connection the server has closed (as over real TCP)."""

@@ -155,10 +155,10 @@ class FLModel(Section):
         True, description="http: an upload's answer carries the next task (one exchange a round)"
     )
     server_keepalive: PositiveDuration = Field(
-        75.0,
+        3630.0,
         description="http: the server closes a connection that brought no request this long "
-        "after its last answer was written (aiohttp's default); on a slow radio the device "
-        "may still be receiving that answer",
+        "after its last answer was written (aiohttp's server default, 3630 s); on a slow "
+        "radio the device may still be receiving that answer",
     )
     time_limit: PositiveDuration | None = Field(None, description="stop after this simulated time")
     round_interval: Duration = Field(0.0, description="start rounds at most this often")

@@ -73,7 +73,8 @@ def test_fingerprint_covers_package_versions(monkeypatch: pytest.MonkeyPatch) ->
 def test_fingerprint_covers_the_interpreter(monkeypatch: pytest.MonkeyPatch) -> None:
     """The same file and seed move other bytes on Python 3.13 than on 3.11."""
     here = fingerprint_of(fingerprint._PACKAGE_DIR)
-    monkeypatch.setattr(fingerprint.platform, "python_version", lambda: "3.13.0")
+    other = "3.13.0" if fingerprint.platform.python_version() != "3.13.0" else "3.11.7"
+    monkeypatch.setattr(fingerprint.platform, "python_version", lambda: other)
     assert fingerprint_of(fingerprint._PACKAGE_DIR) != here
 
 

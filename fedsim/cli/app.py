@@ -107,8 +107,15 @@ def main(argv: Sequence[str] | None = None, *, own_process: bool | None = None) 
 
 def _observed() -> bool:
     """A profiler or coverage tool watches this process and writes its report when the
-    interpreter ends (`python -m cProfile -o ...`, `coverage run`): end as usual."""
-    return sys.getprofile() is not None or sys.gettrace() is not None or "coverage" in sys.modules
+    interpreter ends (`python -m cProfile -o ...`, `coverage run`): end as usual. From
+    Python 3.12 cProfile watches through `sys.monitoring`, not `sys.setprofile`."""
+    if sys.getprofile() is not None or sys.gettrace() is not None or "coverage" in sys.modules:
+        return True
+    monitoring = getattr(sys, "monitoring", None)
+    return monitoring is not None and any(
+        monitoring.get_tool(tool) is not None
+        for tool in range(6)  # the six tool ids
+    )
 
 
 def _exit_now(code: int) -> NoReturn:

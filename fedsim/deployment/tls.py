@@ -98,6 +98,14 @@ def _issue(
                 alt.append(x509.DNSName(h))
         builder = builder.add_extension(x509.SubjectAlternativeName(alt), critical=False)
     signer = issuer_key if issuer_key is not None else key
+    # Key identifiers: RFC 5280 wants them, and Python 3.13's default contexts verify
+    # strictly (VERIFY_X509_STRICT), refusing a chain without them.
+    builder = builder.add_extension(
+        x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+    ).add_extension(
+        x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()),  # type: ignore[attr-defined]
+        critical=False,
+    )
     cert = builder.sign(signer, hashes.SHA256())  # type: ignore[arg-type]
     return key, cert
 

@@ -89,7 +89,11 @@ async def serve(
 
         fingerprint = f"{sc.name} seed {sc.seed} model {engine.params.size}"
         store = StateStore(state_dir, fingerprint)
-        store.restore(engine)
+        try:
+            store.restore(engine)
+        except BaseException:
+            store.close()
+            raise
         engine.journal = store
     results = DeploymentResults(sc, engine, results_dir, store) if results_dir else None
     if on_round is not None:

@@ -44,24 +44,29 @@ class StateStore:
 
     def __init__(self, directory: str | Path, fingerprint: str) -> None:
         self.directory = Path(directory)
+        db = None
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.directory / "state.sqlite3", isolation_level=None)
+            db = self.db = sqlite3.connect(self.directory / "state.sqlite3", isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
+            stored = self._get("fingerprint")
+            if stored is None:
+                self._put("fingerprint", fingerprint.encode())
+            elif stored.decode() != fingerprint:
+                raise FedsimError(
+                    f"--state {directory} holds another federation ({stored.decode()}); "
+                    "choose an empty directory"
+                )
+        except (OSError, sqlite3.Error, FedsimError) as exc:
+            if db is not None:
+                db.close()  # a refused store leaves no connection open behind it
+            if isinstance(exc, FedsimError):
+                raise
             raise FedsimError(
                 f"--state {directory}: cannot open the state database ({exc})"
             ) from None
-        stored = self._get("fingerprint")
-        if stored is None:
-            self._put("fingerprint", fingerprint.encode())
-        elif stored.decode() != fingerprint:
-            raise FedsimError(
-                f"--state {directory} holds another federation ({stored.decode()}); "
-                "choose an empty directory"
-            )
         self._seq = 0
 
     def close(self) -> None:

@@ -3,7 +3,11 @@
 A golden is a run's summary.json without its two host-dependent fields (`wall_time_s`,
 the wall clock; `code`, the source fingerprint) plus a SHA-256 of each results table.
 `tests/test_golden.py` reruns the cases in fresh processes, each with its own
-PYTHONHASHSEED, and requires the same golden. When a change is meant to alter the
+PYTHONHASHSEED, and requires the same golden. A golden also records the environment
+that made it (the interpreter's minor version and the versions of the packages that
+shape results, `fedsim.record.fingerprint.RESULT_PACKAGES`): the same file and seed
+move other bytes on Python 3.13 than on 3.11, so another environment is compared with
+itself across processes, not with these files. When a change is meant to alter the
 numbers, regenerate them explicitly and commit the diff with that change:
 
     make golden        # or: python tests/golden_runs.py
@@ -14,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -65,6 +70,23 @@ def start(name: str, out: Path, hash_seed: str) -> subprocess.Popen[str]:
     )  # fmt: skip
 
 
+def environment_of_results() -> dict[str, str]:
+    """What besides the code shapes a run's numbers here: the interpreter (minor
+    version) and the result packages' versions."""
+    from importlib import metadata
+
+    from fedsim.record.fingerprint import RESULT_PACKAGES
+
+    major, minor, _ = platform.python_version_tuple()
+    env = {"python": f"{platform.python_implementation()} {major}.{minor}"}
+    for name in RESULT_PACKAGES:
+        try:
+            env[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            env[name] = "absent"
+    return env
+
+
 def golden_of(run_dir: Path) -> dict[str, Any]:
     """What a golden holds for one finished run folder."""
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -90,7 +112,11 @@ def expected(name: str) -> dict[str, Any]:
     stale = f"{golden_path(name).name} was made for another case: run `make golden`"
     assert data["topology"] == topology, stale
     assert data["set"] == list(overrides), stale
-    return {"summary": data["summary"], "sha256": data["sha256"]}
+    return {
+        "summary": data["summary"],
+        "sha256": data["sha256"],
+        "environment": data.get("environment", {}),
+    }
 
 
 def main() -> int:
@@ -110,6 +136,7 @@ def main() -> int:
             data = {
                 "topology": topology,
                 "set": list(overrides),
+                "environment": environment_of_results(),
                 **golden_of(only_run_dir(outs[name])),
             }
             golden_path(name).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")

@@ -26,26 +26,24 @@ HASH_SEEDS = {name: str(101 + i) for i, name in enumerate(CASES)}
 SECOND_SEEDS = {name: str(201 + i) for i, name in enumerate(CASES)}
 
 
-@pytest.fixture(scope="module")
-def reruns(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Every case, run once in parallel processes; name -> run folder."""
-    root = tmp_path_factory.mktemp("golden")
-    procs = {name: start(name, root / name, HASH_SEEDS[name]) for name in CASES}
+def _run_every_case(root: Path, seeds: dict[str, str]) -> dict[str, Path]:
+    """Every case, run once in parallel processes with `seeds`; name -> run folder."""
+    procs = {name: start(name, root / name, seeds[name]) for name in CASES}
     logs = {name: proc.communicate(timeout=600)[0] for name, proc in procs.items()}
     for name, proc in procs.items():
         assert proc.returncode == 0, f"{name}: exit {proc.returncode}\n{logs[name]}"
     return {name: only_run_dir(root / name) for name in CASES}
+
+
+@pytest.fixture(scope="module")
+def reruns(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return _run_every_case(tmp_path_factory.mktemp("golden"), HASH_SEEDS)
 
 
 @pytest.fixture(scope="module")
 def second_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Every case once more, in other processes with other hash seeds."""
-    root = tmp_path_factory.mktemp("golden-again")
-    procs = {name: start(name, root / name, SECOND_SEEDS[name]) for name in CASES}
-    logs = {name: proc.communicate(timeout=600)[0] for name, proc in procs.items()}
-    for name, proc in procs.items():
-        assert proc.returncode == 0, f"{name}: exit {proc.returncode}\n{logs[name]}"
-    return {name: only_run_dir(root / name) for name in CASES}
+    return _run_every_case(tmp_path_factory.mktemp("golden-again"), SECOND_SEEDS)
 
 
 def test_hash_seeds_differ_from_the_goldens() -> None:

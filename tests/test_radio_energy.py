@@ -184,8 +184,8 @@ def test_a_flight_counted_at_once_charges_exactly_what_its_counter_changes_charg
 def test_a_mains_ledger_charged_per_flight_adds_the_terms_of_per_change_charges(
     kind: str,
 ) -> None:
-    """A mains-powered radio's flight, charged through the meter hook (`_metered`), adds
-    the very terms `airtime` adds for the bytes, then for the frames."""
+    """A mains-powered radio's flight, charged in one `airtime` call per change (as the
+    meter hook does), adds the very terms `airtime` adds for the bytes, then the frames."""
     flights = [(0.0, 1500, 1), (0.0, 54, 0), (0.0, 0, 2), (4.5, 2900, 2), (4.5, -1450, -1)]
     flights += [(70.0, 300, 1), (70.0, -300, -1), (70.0, 0, 0), (3000.0, 64, 1)]
     ledgers = []
@@ -198,7 +198,7 @@ def test_a_mains_ledger_charged_per_flight_adds_the_terms_of_per_change_charges(
                 if t > env.now:
                     env.run(until=t)
                 if fused:
-                    bat._metered(b, d, wire, frames)
+                    bat.airtime(b, d, wire, frames)
                 else:
                     if wire:
                         bat.airtime(b, d, wire, 0)

@@ -227,9 +227,6 @@ class Batteries:
             if battery.capacity_j is not None:  # (mains: the ledger only counts)
                 self._watch(battery, dt > 0 and now - active >= radio.tail_s)  # woke: a new tail
 
-    _metered = airtime
-    """The meter hook's charge (`_meter`): one call per metered counter change."""
-
     def compute(self, node: str, flops: float) -> None:
         """Charge `flops` of training on `node`."""
         battery = self.ledgers.get(node)
@@ -385,14 +382,13 @@ class Batteries:
         """`sum(sum(self.energy(n)) for n in nodes)`, to the last bit, without a dict and
         a tuple per node (the byte ledger asks at every round's end)."""
         total = 0
-        zero = (0.0, 0.0)
         for node in nodes:
             battery = self.ledgers.get(node)
             if battery is None:
-                total += sum(zero)
+                total += 0.0
                 continue
             s = battery.spent
-            total += 0 + (s["compute"] + s["other"]) + (s["tx"] + s["rx"] + s["idle"] + s["sleep"])
+            total += (s["compute"] + s["other"]) + (s["tx"] + s["rx"] + s["idle"] + s["sleep"])
         return total
 
     def evidence(self) -> dict[str, Energy]:

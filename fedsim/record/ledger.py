@@ -128,9 +128,8 @@ class RoundLedger:
                             tot[cls] -= times * x
                         tot["lost"] -= times * lost
 
-    def close(self, key: str, crossed_by: float | None) -> Totals:
-        """A ledger row per direction for what crossed since the last close; returns
-        the totals so far (direction -> class -> bytes)."""
+    def close(self, key: str, crossed_by: float | None) -> None:
+        """A ledger row per direction for what crossed since the last close."""
         now = self._now(crossed_by)
         energy = self._energy()
         for _, label in _DIRECTIONS:
@@ -142,7 +141,6 @@ class RoundLedger:
             )  # fmt: skip
         self._last = now
         self._last_energy = energy
-        return now
 
 
 def _row(

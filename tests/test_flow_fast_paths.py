@@ -66,7 +66,7 @@ def _counts(ch: FlowChannel) -> dict[int, tuple[int, ...]]:
 
 def _summed(bookings) -> dict[int, tuple[int, ...]]:
     out: dict[int, list[int]] = {}
-    for c, _start, *counts in bookings:
+    for c, _start, _done, *counts in bookings:
         tot = out.setdefault(id(c), [0] * len(_COUNTS))
         for i, x in enumerate(counts):
             tot[i] += x

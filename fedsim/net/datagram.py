@@ -187,7 +187,7 @@ class DatagramPath:
             left.callbacks.append(lambda _e: dg.left.succeed() if not dg.left.triggered else None)
         dropped = link.loss[hop.direction].drop(self.rng)
         if end > now:
-            air.append((end, (c, start, dg.wire, 1, *dg.parts, dg.wire if dropped else 0)))
+            air.append((end, (c, start, end, dg.wire, 1, *dg.parts, dg.wire if dropped else 0)))
         if dropped:
             c.lost_bytes += dg.wire
             dg.lost_on = c

@@ -267,7 +267,7 @@ class _Model:
                 c.count_frames(nbytes, 1)
                 c.control_bytes += nbytes
                 if log is not None:
-                    log.append((c, s, nbytes, 1, 0, 0, nbytes, 0, 0))
+                    log.append((c, s, e, nbytes, 1, 0, 0, nbytes, 0, 0))
         return t
 
     def full(self, i: int, d: int, t: float) -> bool:
@@ -340,15 +340,15 @@ class _Model:
             # Book `bits` on hop i for a block whose first/last segments reach it at
             # first/last; they reach the next hop at the new first/last.
             s, e = reserve(first, bits)
-            if log is not None:  # as data; `_Replay.close` reclassifies what it must
-                log.append((c, s, wire, n, payload, wire - payload, 0, 0, 0))
             if dc < 1.0:  # frames go out one hold apart; the last one's silence follows it
                 e = s + (e - s) / dc - 8.0 * (lpay + ovh) / rate * (1.0 / dc - 1.0)
+            out = last + 8.0 * (lpay + ovh) / rate  # the last frame leaves after it arrives
+            if e > out:
+                out = e
+            if log is not None:  # as data; `_Replay.close` reclassifies what it must
+                log.append((c, s, out, wire, n, payload, wire - payload, 0, 0, 0))
             delay = lat + (0.0 if j is None else j.sample(self.rng))
-            first, last = (
-                s + 8.0 * (fpay + ovh) / rate + delay,
-                max(e, last + 8.0 * (lpay + ovh) / rate) + delay,
-            )
+            first, last = s + 8.0 * (fpay + ovh) / rate + delay, out + delay
         return first, last, len(P.tx)
 
     def acks(self, t: float, d: int, n: int) -> None:
@@ -360,11 +360,11 @@ class _Model:
         nab = n * ab
         log = self.log
         for reserve, count_frames, c in self.paths[1 - d].ack_hops:
-            s, _ = reserve(t, bits)
+            s, e = reserve(t, bits)
             count_frames(nab, n)
             c.control_bytes += nab
             if log is not None:
-                log.append((c, s, nab, n, 0, 0, nab, 0, 0))
+                log.append((c, s, e, nab, n, 0, 0, nab, 0, 0))
 
     # -- handshake ---------------------------------------------------------------------------
     def handshake(self, t: float) -> tuple[bool, float]:
@@ -649,7 +649,7 @@ class _Replay(TcpSender):
                 c.packets += w
             if rx and log is not None:
                 parts = (pay - rx_pay, (w - len(rx)) * ovh, 0, rx_pay + len(rx) * ovh, 0)
-                log[booked:] = [(c, s, wire, w, *parts) for c, s, *_ in log[booked:]]
+                log[booked:] = [(c, s, out, wire, w, *parts) for c, s, out, *_ in log[booked:]]
             self.queue.append(_Flight(t, seqs, first, spacing, [], ts))
             return
         wl = where.tolist()
@@ -674,8 +674,8 @@ class _Replay(TcpSender):
             c.packets += len(on)
             c.drops += wl.count(i)
             if log is not None and booked + i < len(log):  # as counted, not as data
-                s = log[booked + i][1]
-                log[booked + i] = (c, s, on_pay + len(on) * ovh, len(on), on_pay - rx_pay,
+                _, s, out, *_ = log[booked + i]
+                log[booked + i] = (c, s, out, on_pay + len(on) * ovh, len(on), on_pay - rx_pay,
                                    (len(on) - len(rx_on)) * ovh, 0, rx_pay + len(rx_on) * ovh,
                                    lost)  # fmt: skip
         self.queue.append(_Flight(t, seqs, first, spacing, wl, ts))

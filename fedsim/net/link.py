@@ -130,12 +130,12 @@ class Transmitter:
             insort(self._held, (stop, now))
         return start, start + airtime
 
-    def give_back(self, start: float, nbits: float, unsent_bits: float) -> None:
+    def give_back(self, start: float, nbits: float, unsent_bits: float, now: float) -> None:
         """Of the booking `reserve` made at `start` for `nbits`, the last `unsent_bits`
-        never went out (a cut): their airtime leaves `busy_time` and the medium is idle
-        again from where the sent part's hold ends (a duty-cycled sender stays silent
-        only after what it sent) to the booking's end. `busy_until` keeps the latest end
-        ever booked."""
+        never went out (a cut at `now`): their airtime leaves `busy_time`, and the medium
+        is idle again from where the sent part's hold ends (a duty-cycled sender stays
+        silent only after what it sent) to the booking's end; what of that lies before
+        `now` is history (nobody books it). `busy_until` keeps the latest end booked."""
         if unsent_bits <= 0.0:
             return
         rate, dc = self.rate_bps, self.duty_cycle
@@ -143,6 +143,8 @@ class Transmitter:
         unsent = unsent_bits / rate
         self.busy_time = max(0.0, self.busy_time - unsent)  # no -1e-21
         cut = start if unsent_bits >= nbits else max(start, stop - unsent / dc)
+        if cut < now:
+            cut = now
         if cut >= stop:
             return
         self._gaps.release(cut, stop)
@@ -276,41 +278,40 @@ Booked = tuple["LinkCounters", int, int, list[int], int]
 """What a channel booked on a link direction for after some instant: (counters, wire
 bytes, packets, the wire bytes by `WIRE_PARTS`, the lost bytes among them)."""
 
-Booking = tuple["LinkCounters", float, int, int, int, int, int, int, int]
+Booking = tuple["LinkCounters", float, float, int, int, int, int, int, int, int]
 """One `Transmitter.reserve` a channel made, as it counted it: (the counters of the link
-direction, the start `reserve` returned, wire bytes (it booked their airtime), frames,
-and those wire bytes by `WIRE_PARTS` (data, header, control, retx), the lost bytes among
-them). Bytes, airtime and the booked interval of what a cut takes back all come from
-it (`unsent`, `take_back`), so they cannot disagree."""
+direction, the start `reserve` returned, when its last frame had left, wire bytes (it
+booked their airtime), frames, and those wire bytes by `WIRE_PARTS` (data, header,
+control, retx), the lost bytes among them). Its frames leave between its start and
+their end; a hop after the first books a block when its first frame arrives, and sends
+each frame no earlier than it arrives, so its frames may end after its airtime does.
+Bytes, airtime and the booked interval of what a cut takes back all come from it
+(`unsent`, `take_back`), so they cannot disagree."""
 
 
 def _unsent_share(booking: Booking, t: float) -> tuple[float, int] | None:
     """(share of `booking`'s bytes not sent by t, its frames not started by t), or None
-    when all of it had gone out. Its frames leave back to back over its airtime; on a
-    duty-cycled radio one hold apart, each followed by its silence (a frame sent keeps
-    its silence): what is not sent is the frames, or the part of one, still to go."""
-    start, wire, frames = booking[1], booking[2], booking[3]
+    when all of it had gone out. Its frames leave evenly between its start and end; on
+    a duty-cycled radio each holds the medium for its airtime, then is silent (a frame
+    sent keeps its silence): what is not sent is the frames, or the part of one, still
+    to go."""
+    c, start, done, wire, frames = booking[:5]
     if t <= start:
         return 1.0, frames
-    tx = booking[0].transmitter
-    if tx is None:  # no airtime to go by: a frame leaves at its start
+    if done <= t:
         return None
-    air = wire * 8.0 / tx.rate_bps
-    end = start + air  # what `reserve` returned
-    if tx.duty_cycle >= 1.0 or frames <= 1:  # the airtime, evenly
-        if end <= t:
-            return None
-        gone = frames if frames <= 1 else min(frames, math.ceil((t - start) / air * frames))
-        return (end - t) / (end - start), frames - gone
-    x = t - start  # frame k leaves at k periods and holds its share of the airtime
-    period = air / tx.duty_cycle / frames
-    k = int(x // period)
-    if k >= frames:
-        return None
+    tx = c.transmitter
+    if tx is None or tx.duty_cycle >= 1.0 or frames <= 1:
+        gone = (
+            frames if frames <= 1 else min(frames, math.ceil((t - start) / (done - start) * frames))
+        )
+        return (done - t) / (done - start), frames - gone
+    air = wire * 8.0 / tx.rate_bps / frames  # a frame's airtime
+    period = (done - air - start) / (frames - 1)  # from a frame's start to the next's
+    x = t - start
+    k = min(frames - 1, int(x // period)) if period > 0.0 else frames - 1
     y = x - k * period
-    left = (frames - k - 1) / frames + max(0.0, air / frames - y) / air
-    if left <= 0.0:
-        return None
+    left = (frames - k - 1) / frames + max(0.0, air - y) / (air * frames)
     return left, frames - k - (1 if y > 0.0 else 0)
 
 
@@ -322,7 +323,7 @@ def unsent(booking: Booking, t: float) -> Booked | None:
     if share is None:
         return None
     left, n = share
-    c, _start, wire, _frames, data, header, control, retx, lost = booking
+    c, _start, _done, wire, _frames, data, header, control, retx, lost = booking
     taken = round(wire * left)
     parts = split_taken(taken, (data, header, control, retx), left)
     return c, taken, n, parts, min(round(lost * left), taken)
@@ -341,7 +342,7 @@ def unsent_totals(bookings: Iterable[Booking], t: float) -> Iterator[tuple[LinkC
     for booking in bookings:
         share = _unsent_share(booking, t)
         if share is not None:
-            yield booking[0], round(booking[2] * share[0]), share[1]
+            yield booking[0], round(booking[3] * share[0]), share[1]
 
 
 def take_back(bookings: Iterable[Booking], now: float) -> None:
@@ -356,7 +357,7 @@ def take_back(bookings: Iterable[Booking], now: float) -> None:
         c, w, n, parts, lost = got
         tx = c.transmitter
         if tx is not None:  # the frames never went out: nor did their airtime
-            tx.give_back(booking[1], booking[2] * 8.0, w * 8.0)
+            tx.give_back(booking[1], booking[3] * 8.0, w * 8.0, now)
         c.wire_bytes -= w
         c.packets -= n
         c.data_bytes -= parts[0]

@@ -378,7 +378,7 @@ class PacketChannel:
         while air and air[0][0] <= now:
             air.popleft()
         if end > now:
-            air.append((end, (c, start, pkt.wire, 1, *_parts(pkt), pkt.wire if lost else 0)))
+            air.append((end, (c, start, end, pkt.wire, 1, *_parts(pkt), pkt.wire if lost else 0)))
         if lost:
             c.drops += 1
             c.lost_bytes += pkt.wire

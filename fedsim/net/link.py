@@ -86,6 +86,11 @@ class Transmitter:
     rate_bps: float
     busy_until: float = 0.0
     busy_time: float = 0.0
+    held_time: float = 0.0
+    """Seconds of the medium its bookings hold (airtime / duty cycle), less what cuts
+    released: what `busy_time` went out holds, so held_time x duty_cycle = busy_time
+    (the auditor's `held-matches-busy`: a cut that refunds airtime but keeps the medium
+    booked breaks it)."""
     duty_cycle: float = 1.0
     """Fraction of time a sender may occupy the medium (LoRa's 1 %): after a frame of
     airtime a, the transmitter stays silent for a * (1/duty_cycle - 1)."""
@@ -113,6 +118,7 @@ class Transmitter:
             if stop > self.busy_until:
                 self.busy_until = stop
             self.busy_time += airtime
+            self.held_time += hold
             return start, start + airtime
         if self.clock is not None:  # `_forget`, inline: this runs for every flight
             t = self.clock()
@@ -125,6 +131,7 @@ class Transmitter:
         if stop > self.busy_until:
             self.busy_until = stop
         self.busy_time += airtime
+        self.held_time += hold
         if dc < 1.0:
             self._frontier.add(now, stop)
             insort(self._held, (stop, now))
@@ -143,6 +150,7 @@ class Transmitter:
         unsent = unsent_bits / rate
         self.busy_time = max(0.0, self.busy_time - unsent)  # no -1e-21
         cut = start if unsent_bits >= nbits else max(start, stop - unsent / dc)
+        self.held_time = max(0.0, self.held_time - (stop - cut))
         if cut < now:
             cut = now
         if cut >= stop:

@@ -6,10 +6,13 @@ a time falls, by bisection) and the longest idle gap before any of its intervals
 max tree over the blocks finds the first block with a long enough gap in O(log n),
 so a booking costs O(log n + block) however many bookings other channels made
 ahead of the clock. Forgetting drops whole blocks from the front (amortised O(1)).
+Releasing (a cut took a booking's unsent tail back) makes part of one interval idle
+again: it only makes or widens gaps, so the rooms are raised, never recomputed.
 
 `ReadyFrontier` answers a duty-cycled radio's MAC-queue question (the latest end
 among bookings ready by t) from the bookings no earlier-ready booking outlasts,
-a staircase increasing in both ready time and end: one bisection per query.
+a staircase increasing in both ready time and end: one bisection per query. A release
+rebuilds it from the radio's live bookings (`Transmitter.give_back`).
 
 Both give exactly the answers of the scans they replace (kept in
 `tests/booking_reference.py` and compared in `tests/test_booking_index.py`).

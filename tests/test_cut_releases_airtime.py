@@ -8,10 +8,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import simpy
+from topo import tiny_topology
 
+from fedsim.audit import audit
 from fedsim.net.flow import FlowChannel
 from fedsim.net.link import Hop, Link, Transmitter, take_back
 from fedsim.net.packet import PacketChannel
+from fedsim.run import simulate
+from fedsim.scenario import parse_scenario
 
 RATE = 5_000.0  # bit/s
 MTU = 242  # LoRa's: a frame of 242 B is 0.39 s of airtime
@@ -92,3 +96,37 @@ def test_a_frame_sent_before_the_cut_keeps_its_silence() -> None:
     take_back([(c, start, end, MTU, 1, 0, 0, MTU, 0, 0)], env.now)
     assert c.wire_bytes == MTU
     assert tx.reserve(env.now, 8.0)[0] == pytest.approx(start + HOLD)
+
+
+def _sensor_behind_a_gateway(fidelity: str) -> dict:
+    """One LoRa sensor (5.47 kbit/s, 10 % duty cycle) behind a gateway whose link fails
+    for 10 s at 40 s, while the sensor is uploading its first update (14-82 s)."""
+    topo = tiny_topology(
+        fl__rounds=2, fl__clients_per_round=1, fl__min_available=1, fl__deadline="30min",
+        fl__poll_wait="10min", fidelity=fidelity,
+    )  # fmt: skip
+    topo["links"]["radio"] = {
+        "kind": "lora", "bandwidth": "5.47kbps", "latency": "1s", "mtu": 242,
+        "duty_cycle": "10%", "shared": False, "half_duplex": False,
+    }  # fmt: skip
+    topo["nodes"][2] = {"name": "s", "kind": "device", "device": "cortex-m4",
+                        "uplink": {"to": "gw", "link": "radio"}}  # fmt: skip
+    topo["failures"] = [{"link": "gw", "at": "40s", "duration": "10s"}]
+    return topo
+
+
+@pytest.mark.parametrize("fidelity", ["flow", "packet"])
+def test_a_sensor_cut_mid_upload_is_not_held_up_by_phantom_airtime(fidelity: str) -> None:
+    """From a topology's failure: the upload cut at 40 s; once the gateway is back at
+    50 s the sensor's next download starts after its retry, not when the aborted upload
+    would have ended (flow fidelity waited until 93.5 s for airtime nobody used). The run
+    reconciles: bytes, busy time and held time (the auditor's invariants)."""
+    run = simulate(parse_scenario(_sensor_behind_a_gateway(fidelity)), audit=False)
+    assert [v.line() for v in audit(run)] == []
+    spans = [(i.state, i.start_s, i.end_s) for i in run.recorder.timeline if i.client == "s"]
+    assert ("offline", 40.0, 50.0) in spans
+    uploads = [s for s in spans if s[0] == "uploading"]
+    assert uploads[0][2] == 40.0  # the cut ended the first upload
+    after = [s for s in spans if s[0] == "downloading" and s[1] >= 50.0]
+    assert after
+    assert after[0][1] < 50.0 + 15.0

@@ -32,6 +32,12 @@ of a *flight* (the segments one round of ACKs releases), and schedules one timer
 * cwnd, ssthresh, Cubic and the RTO estimator persist across sends of one
   direction; cwnd restarts from min(cwnd, IW) after an idle period longer than
   the RTO.
+* Each pending send and handshake keeps its bookings as counted (`_Model.log`,
+  `link.Booking`: one per hop per flight, per ACK batch, per SYN). What of them had
+  not gone out by t is what a round ending at t has not yet seen cross and what a
+  cut at t takes back: bytes by class, their busy time and the booked hold, which the
+  transmitter releases (`link.take_back`), so a radio is not left busy with frames
+  that never went out.
 
 Lossless single-link formula (B bit/s, one-way latency L, MTU m, MSS = m - 52,
 t(x) = 8x/B): with t0 = 2 (t(58) + L) + t(54) (handshake plus the client's ACK,

@@ -59,6 +59,34 @@ class ScanningTransmitter:
             bisect.insort(self._ready, (now, stop))
         return start, start + airtime
 
+    def give_back(self, start: float, nbits: float, unsent_bits: float, now: float) -> None:
+        """`Transmitter.give_back` by scanning: the interval holding the released span is
+        cut in two (or shortened, or dropped); the booking's MAC-queue entry now ends
+        where its hold does."""
+        if unsent_bits <= 0.0:
+            return
+        dc = self.duty_cycle
+        stop = start + nbits / self.rate_bps / dc
+        unsent = unsent_bits / self.rate_bps
+        self.busy_time = max(0.0, self.busy_time - unsent)
+        cut = start if unsent_bits >= nbits else max(start, stop - unsent / dc)
+        cut = max(cut, now)
+        if cut >= stop:
+            return
+        i = next(
+            i for i, (s, e) in enumerate(zip(self._starts, self._ends, strict=True)) if s <= cut < e
+        )
+        s, e = self._starts[i], self._ends[i]
+        assert stop <= e, "a release within one interval"
+        pieces = [p for p in ((s, cut), (stop, e)) if p[0] < p[1]]
+        self._starts[i : i + 1] = [p[0] for p in pieces]
+        self._ends[i : i + 1] = [p[1] for p in pieces]
+        if dc < 1.0:
+            j = next(j for j, (_, end) in enumerate(self._ready) if end == stop)
+            ready, _ = self._ready.pop(j)
+            if cut > start:
+                bisect.insort(self._ready, (ready, cut))
+
     def _forget(self) -> None:
         if self.clock is None:
             return

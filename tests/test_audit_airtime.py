@@ -73,3 +73,22 @@ def test_a_shared_medium_is_one_transmitter() -> None:
         "wifi@gw/down": tuple((f"dev-{i}-gw", "down") for i in range(1, 5)),
     }
     assert [v.line() for v in audit(run) if v.invariant == NAME] == []
+
+
+HELD = "held-matches-busy"
+
+
+def test_every_transmitter_holds_what_it_was_busy_with(run: RunResult) -> None:
+    assert [v.line() for v in audit(run) if v.invariant == HELD] == []
+    assert sum(u.held_s for u in run.transmitters) > 0
+
+
+def test_a_hold_a_cut_kept_is_a_violation(run: RunResult) -> None:
+    """What the cut of the old code left: airtime given back, its hold still booked."""
+    use = run.transmitters[0]
+    kept = dataclasses.replace(use, held_s=use.held_s + 2.5)
+    doctored = dataclasses.replace(run, transmitters=[kept, *run.transmitters[1:]])
+    found = [v.detail for v in audit(doctored) if v.invariant == HELD]
+    assert found
+    assert f"transmitter {use.name}" in found[0]
+    assert "+2.5 s booked for frames that never went out" in found[0]

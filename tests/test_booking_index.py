@@ -3,6 +3,7 @@ forgetting by a moving clock and MAC-queue queries, against tests/booking_refere
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +19,8 @@ _time = st.one_of(
 )
 _bits = st.one_of(st.integers(0, 64).map(float), st.floats(0.0, 200.0, allow_nan=False))
 _step = st.tuples(st.sampled_from(["reserve", "reserve", "reserve", "tick", "query"]), _time, _bits)
+_op = st.sampled_from(["reserve", "reserve", "reserve", "tick", "query", "give_back", "forget"])
+_step_with_cuts = st.tuples(_op, _time, _bits)
 
 
 def _drive(duty: float, steps: list[tuple[str, float, float]], with_clock: bool) -> None:
@@ -25,14 +28,28 @@ def _drive(duty: float, steps: list[tuple[str, float, float]], with_clock: bool)
     now = (lambda: clock[0]) if with_clock else None
     new = Transmitter("t", 8.0, duty_cycle=duty, clock=now)
     old = ScanningTransmitter("t", 8.0, duty_cycle=duty, clock=now)
+    live: list[tuple[float, float]] = []  # (start, bits) of bookings not given back
     for op, t, bits in steps:
         at = clock[0] + t  # callers book at or after the clock
         if op == "tick":
             clock[0] += t / 8
+        elif op == "forget":
+            new._forget()
+            old._forget()
         elif op == "query":
             assert new.queued_until(at) == old.queued_until(at)
+        elif op == "give_back":  # a cut: some booking still on the books, part of it unsent
+            live = [b for b in live if b[0] + b[1] / 8.0 / duty > clock[0]]
+            if live:
+                start, nbits = live.pop(int(t * 7) % len(live))
+                unsent = nbits * (int(bits) % 5) / 4
+                new.give_back(start, nbits, unsent, clock[0])
+                old.give_back(start, nbits, unsent, clock[0])
+                assert new.busy_time == old.busy_time
         else:
-            assert new.reserve(at, bits) == old.reserve(at, bits)
+            got = new.reserve(at, bits)
+            assert got == old.reserve(at, bits)
+            live.append((got[0], bits))
             later = at + bits / 16
             assert new.queued_until(later) == old.queued_until(later)
             assert new.busy_until == old.busy_until
@@ -54,6 +71,41 @@ def test_gap_filling_matches_the_scan(steps, with_clock) -> None:
 @given(st.lists(_step, max_size=200), st.sampled_from([0.01, 0.1, 0.5]), st.booleans())
 def test_duty_cycled_mac_queue_matches_the_scan(steps, duty, with_clock) -> None:
     _drive(duty, steps, with_clock)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_step_with_cuts, max_size=300), st.sampled_from([1.0, 0.01, 0.1, 0.5]),
+       st.booleans())  # fmt: skip
+def test_giving_back_matches_the_scan(steps, duty, with_clock) -> None:
+    """Bookings, releases of their unsent tails (a cut) and forgetting, interleaved: the
+    index and the MAC queue answer as the scan does, bit for bit."""
+    _drive(duty, steps, with_clock)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_step_with_cuts, min_size=200, max_size=600), st.sampled_from([1.0, 0.1]))
+def test_giving_back_across_blocks_matches_the_scan(steps, duty) -> None:
+    """Enough bookings to split blocks (small ones for the test): a release may empty a
+    block, end one earlier or widen the gap before the next."""
+    block = bookings._MAX
+    bookings._MAX = 4
+    try:
+        _drive(duty, steps, with_clock=False)
+        _drive(duty, steps, with_clock=True)
+    finally:
+        bookings._MAX = block
+
+
+def test_a_release_splits_a_merged_interval_and_its_gap_is_found() -> None:
+    gaps = bookings.GapIndex()
+    for k in range(3):
+        gaps.book(float(k), 1.0)  # touching: merged into [0, 3)
+    assert gaps.intervals() == [(0.0, 3.0)]
+    gaps.release(1.0, 2.0)
+    assert gaps.intervals() == [(0.0, 1.0), (2.0, 3.0)]
+    assert gaps.book(0.0, 1.0) == 1.0  # the released second is the first gap that fits
+    with pytest.raises(ValueError, match="not booked"):
+        gaps.release(5.0, 6.0)
 
 
 @settings(max_examples=30, deadline=None)

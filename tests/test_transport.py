@@ -41,9 +41,17 @@ async def _serve(
     async def blob(request: web.Request) -> web.Response:
         return web.Response(body=b"x" * int(request.query["n"]))
 
+    async def hang_up(request: web.Request) -> web.Response:
+        """Close the connection on the request's headers, its body unread."""
+        seen["hung_up"] = seen.get("hung_up", 0) + 1
+        assert request.transport is not None
+        request.transport.close()
+        return web.Response()
+
     app = web.Application(client_max_size=1 << 24)
     app.router.add_post("/up", echo)
     app.router.add_get("/down", blob)
+    app.router.add_post("/hang-up", hang_up)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await EmulatedSite(runner, wire, "server", "srv", 80).start()
@@ -160,4 +168,35 @@ async def test_a_channel_broken_the_instant_it_connects_is_a_reset_not_a_connect
         with pytest.raises(aiohttp.ClientConnectorError, match="reset during connect"):
             await s.get("http://srv/down?n=10")
     assert wire.node_bytes.get("dev-1", [0, 0]) == [0, 0]
+    await runner.cleanup()
+
+
+async def test_a_server_that_hangs_up_on_an_upload_stops_it() -> None:
+    """The server hangs up on a 600 kB upload over a 50 kbit/s radio (96 s) once it has
+    its headers, without reading the body. Once both ends have closed, the rest of the
+    upload is reset (a closed socket answers data with RST), not carried on: the radio
+    is free for the next request at once and counted only what had time to go out.
+    Before, the unread body held the radio until it would have ended."""
+    loop = asyncio.get_running_loop()
+    assert isinstance(loop, VirtualTimeLoop)
+    topo = tiny_topology()
+    topo["links"]["wifi"]["bandwidth"] = "50kbps"
+    net, wire, runner, seen = await _serve(loop, topo)
+    async with aiohttp.ClientSession(connector=EmulatedConnector(wire, "dev-1")) as s:
+        t0 = loop.time()
+
+        async def body():  # streamed: the headers go first
+            for _ in range(10):
+                yield b"u" * 60_000
+
+        with pytest.raises(aiohttp.ClientError):
+            await s.post("http://srv/hang-up", data=body())
+        failed = loop.time()
+        assert seen["hung_up"] == 1
+        assert failed - t0 < 48.0  # the headers came first; the body takes 96 s
+        async with s.get("http://srv/down?n=10") as r:
+            assert r.status == 200
+        assert loop.time() - failed < 2.0
+    radio = net.links["dev-1-gw"].counters[0]
+    assert radio.wire_bytes * 8 / 50e3 < loop.time() - t0  # no more than had time to go out
     await runner.cleanup()

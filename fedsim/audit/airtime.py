@@ -1,10 +1,13 @@
-"""A transmitter's busy time is the airtime of the bytes its links counted.
+"""A transmitter's busy time is the airtime of the bytes its links counted, and what
+its bookings hold of the medium is that airtime over its duty cycle.
 
 Every booking on a transmitter is a frame that some link direction counts in links.csv
 (data, headers, control, retransmissions and lost frames alike), and a frame a cut takes
 back gives its airtime back too. So per transmitter, busy time x rate / 8 equals the wire
 bytes of the link directions it serves, and each of their links.csv rows shows that busy
 time as its busy_fraction. A booking nobody counted, or a count nobody booked, breaks it.
+A cut gives back the airtime of what it takes back and releases the hold that airtime
+(and its duty-cycle silence) had booked: a radio stays booked only for what it sent.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 from fedsim.audit import Violation, invariant
 from fedsim.audit.rows import cell, number
 
-__all__ = ["busy_matches_bytes"]
+__all__ = ["busy_matches_bytes", "held_matches_busy"]
 
 NAME = "busy-matches-bytes"
 _REL = 1e-9
@@ -55,3 +58,23 @@ def busy_matches_bytes(result: Any) -> Iterator[Violation]:
                     f"links.csv {key[0]} {key[1]}: busy_fraction "
                     f"{number(row, 'busy_fraction'):.9g} != {share:.9g} of its transmitter",
                 )
+
+
+HELD = "held-matches-busy"
+
+
+@invariant(
+    HELD,
+    "every transmitter holds the medium for exactly the airtime it was busy with, over its "
+    "duty cycle: a cut that gives back airtime releases the booking that held it",
+)
+def held_matches_busy(result: Any) -> Iterator[Violation]:
+    for use in getattr(result, "transmitters", None) or ():
+        want = use.busy_s / use.duty_cycle
+        if not math.isclose(use.held_s, want, rel_tol=_REL, abs_tol=1e-9):
+            yield Violation(
+                HELD,
+                f"transmitter {use.name}: its bookings hold {use.held_s:.9g} s of the medium, "
+                f"but busy {use.busy_s:.9g} s at duty cycle {use.duty_cycle:.6g} holds "
+                f"{want:.9g} s ({use.held_s - want:+.6g} s booked for frames that never went out)",
+            )

@@ -6,10 +6,13 @@ a time falls, by bisection) and the longest idle gap before any of its intervals
 max tree over the blocks finds the first block with a long enough gap in O(log n),
 so a booking costs O(log n + block) however many bookings other channels made
 ahead of the clock. Forgetting drops whole blocks from the front (amortised O(1)).
+Releasing (a cut took a booking's unsent tail back) makes part of one interval idle
+again: it only makes or widens gaps, so the rooms are raised, never recomputed.
 
 `ReadyFrontier` answers a duty-cycled radio's MAC-queue question (the latest end
 among bookings ready by t) from the bookings no earlier-ready booking outlasts,
-a staircase increasing in both ready time and end: one bisection per query.
+a staircase increasing in both ready time and end: one bisection per query. A release
+rebuilds it from the radio's live bookings (`Transmitter.give_back`).
 
 Both give exactly the answers of the scans they replace (kept in
 `tests/booking_reference.py` and compared in `tests/test_booking_index.py`).
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from collections.abc import Iterable
 from itertools import compress, count, repeat
 from math import nextafter
 from operator import ge, sub
@@ -218,6 +222,66 @@ class GapIndex:
         self._tree, self._size = [_NONE, _NONE], 1
         return start
 
+    # -- releasing -----------------------------------------------------------------------
+    def release(self, start: float, stop: float) -> None:
+        """Make [start, stop) idle again: the part of one booking that will not be used
+        (a cut took its frames back). It lies inside one interval (bookings are disjoint,
+        touching ones merged, so a release may split an interval in two). Releasing only
+        makes or widens gaps: the rooms are raised, as a booking's new gaps raise them."""
+        if stop <= start:
+            return
+        last = self._last
+        b = bisect_right(last, start)
+        if b == len(last):
+            raise ValueError(f"release of [{start!r}, {stop!r}), which is not booked")
+        S, E = self._starts[b], self._ends[b]
+        k = bisect_right(E, start)
+        lo, hi = S[k], E[k]
+        if lo > start or hi < stop:
+            raise ValueError(f"release of [{start!r}, {stop!r}), which is not booked")
+        if lo < start and stop < hi:  # from inside: split in two
+            E[k] = start
+            S.insert(k + 1, stop)
+            E.insert(k + 1, hi)
+            self._raise(b, stop, start)
+            if len(S) > _MAX:
+                self._split(b)
+        elif lo < start:  # its end
+            E[k] = start
+            if k + 1 < len(S):
+                self._raise(b, S[k + 1], start)
+            else:
+                self._ended(b)
+        elif stop < hi:  # its start
+            S[k] = stop
+            self._widened(b, k)
+        else:  # all of it
+            del S[k], E[k]
+            if not S:
+                self._drop_block(b)
+                if b < len(last):
+                    self._widened(b, 0)
+            elif k == len(S):
+                self._ended(b)
+            else:
+                self._widened(b, k)
+
+    def _widened(self, b: int, k: int) -> None:
+        """The gap before interval k of block b widened (its start moved, or the
+        interval before it ended earlier or went)."""
+        if k:
+            E = self._ends[b]
+            self._raise(b, self._starts[b][k], E[k - 1])
+        elif b:
+            self._raise(b, self._starts[b][0], self._ends[b - 1][-1])
+
+    def _ended(self, b: int) -> None:
+        """Block b's last interval now ends earlier: its last end, the next block's gap."""
+        e = self._ends[b][-1]
+        self._last[b] = e
+        if b + 1 < len(self._last):
+            self._raise(b + 1, self._starts[b + 1][0], e)
+
     # -- forgetting ----------------------------------------------------------------------
     def forget(self, t: float) -> None:
         """Drop the intervals that end at or before t (a prefix)."""
@@ -367,6 +431,14 @@ class ReadyFrontier:
         j = bisect_right(e, end, k)  # later-ready bookings that end no later: dominated
         r[k:j] = [ready]
         e[k:j] = [end]
+
+    def rebuild(self, bookings: Iterable[tuple[float, float]]) -> None:
+        """Start again from (ready time, end) pairs: a released booking ends earlier
+        than the staircase remembers, or not at all."""
+        self._ready.clear()
+        self._ends.clear()
+        for ready, end in bookings:
+            self.add(ready, end)
 
     def queued_until(self, now: float) -> float:
         """The latest end among bookings ready by `now`, or `now`."""

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from fedsim.net.link import Hop, LinkCounters, split_taken, take_back
+from fedsim.net.link import Booking, Hop, LinkCounters, take_back, unsent_parts
 from fedsim.net.tcp import reverse_path
 
 __all__ = ["DOWN", "UP", "DatagramPath", "UdpParams"]
@@ -104,7 +104,8 @@ class DatagramPath:
         self._in_flight: dict[_Datagram, None] = {}
         """In sending order (a dict: deterministic iteration, unlike a set)."""
         self._last_arrival = [[0.0] * len(path) for _ in (UP, DOWN)]
-        self._on_air: deque[tuple[float, float, LinkCounters, _Datagram]] = deque()
+        self._on_air: deque[tuple[float, Booking]] = deque()
+        """(end of its airtime, booking) of datagrams that may not have left yet."""
         self.tracked = False
 
     @property
@@ -179,14 +180,15 @@ class DatagramPath:
         c.control_bytes += control
         c.retx_bytes += retx
         air = self._on_air
-        while air and air[0][1] <= now:
+        while air and air[0][0] <= now:
             air.popleft()
-        if end > now:
-            air.append((start, end, c, dg))
         if i == 0:
             left = self.env.timeout(end - now)
             left.callbacks.append(lambda _e: dg.left.succeed() if not dg.left.triggered else None)
-        if link.loss[hop.direction].drop(self.rng):
+        dropped = link.loss[hop.direction].drop(self.rng)
+        if end > now:
+            air.append((end, (c, start, end, dg.wire, 1, *dg.parts, dg.wire if dropped else 0)))
+        if dropped:
             c.lost_bytes += dg.wire
             dg.lost_on = c
             if i == 0:  # it still left the radio at `end`
@@ -217,7 +219,13 @@ class DatagramPath:
         `left` still fires), the wire bytes booked past now are taken back."""
         self.tracked = False
         now = self.env.now
-        take_back(self.booked_parts_after(now))
+        cut = [(end, b) for end, b in self._on_air if end > now]
+        take_back((b for _, b in cut), now)
+        for end, b in cut:  # nor do they wait in their transmitter's queue
+            tx = b[0].transmitter
+            q = _queue(tx) if tx is not None else ()
+            if end in q:
+                q.remove(end)
         self._on_air.clear()
         for dg in list(self._in_flight):
             dg.alive = False
@@ -246,13 +254,7 @@ class DatagramPath:
     ) -> Iterator[tuple[LinkCounters, int, int, list[int], int]]:
         """As `booked_after`, with the wire bytes split by the ledger's classes and the
         lost bytes among them."""
-        for start, end, c, dg in self._on_air:
-            if end <= t:
-                continue
-            left = (end - max(start, t)) / (end - start)
-            taken = round(dg.wire * left)
-            lost = taken if dg.lost_on is c else 0
-            yield c, taken, int(start >= t), split_taken(taken, dg.parts, left), lost
+        return unsent_parts((b for end, b in self._on_air if end > t), t)
 
 
 def _queue(tx: object) -> deque[float]:

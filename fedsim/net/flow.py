@@ -32,6 +32,12 @@ of a *flight* (the segments one round of ACKs releases), and schedules one timer
 * cwnd, ssthresh, Cubic and the RTO estimator persist across sends of one
   direction; cwnd restarts from min(cwnd, IW) after an idle period longer than
   the RTO.
+* Each pending send and handshake keeps its bookings as counted (`_Model.log`,
+  `link.Booking`: one per hop per flight, per ACK batch, per SYN). What of them had
+  not gone out by t is what a round ending at t has not yet seen cross and what a
+  cut at t takes back: bytes by class, their busy time and the booked hold, which the
+  transmitter releases (`link.take_back`), so a radio is not left busy with frames
+  that never went out.
 
 Lossless single-link formula (B bit/s, one-way latency L, MTU m, MSS = m - 52,
 t(x) = 8x/B): with t0 = 2 (t(58) + L) + t(54) (handshake plus the client's ACK,
@@ -60,7 +66,6 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from operator import attrgetter, sub
 from typing import Any
 
 import numpy as np
@@ -68,20 +73,22 @@ import simpy
 from simpy.core import StopSimulation
 from simpy.events import PENDING, EventPriority
 
-from fedsim.net.link import Hop, Link, LinkCounters, Transmitter, split_taken, take_back
+from fedsim.net.link import (
+    Booking,
+    Hop,
+    Link,
+    LinkCounters,
+    Transmitter,
+    take_back,
+    unsent_parts,
+    unsent_totals,
+)
 from fedsim.net.tcp import OPEN, Cubic, RtoEstimator, TcpParams, TcpSender, path_mtu, reverse_path
 from fedsim.sim_heap import call_at
 
 __all__ = ["FlowChannel", "lossless_transfer_time", "wire_booked_after"]
 
 UP, DOWN = 0, 1
-_COUNTS = attrgetter(
-    "wire_bytes", "packets", "data_bytes", "header_bytes", "control_bytes", "retx_bytes",
-    "lost_bytes",
-)  # fmt: skip
-"""A link counter's totals that a send may book ahead of the clock (`_book_ahead`)."""
-Counts = tuple[int, int, int, int, int, int, int]
-"""`_COUNTS` of one link counter."""
 _Ack = tuple[float, int, tuple[int, ...], float]
 """An ACK reaching the sender: (time, cumulative ACK, newly SACKed segments, echo)."""
 
@@ -154,7 +161,7 @@ class _Path:
     limit: list[int] = field(init=False)
     """Each hop's drop-tail queue limit, in packets."""
     hop_constants: tuple[tuple[Callable[[float, float], tuple[float, float]], float, float, Any,
-                               float], ...] = field(init=False)  # fmt: skip
+                               float, LinkCounters], ...] = field(init=False)  # fmt: skip
     ack_hops: tuple[tuple[Callable[[float, float], Any], Callable[[int, int], None], LinkCounters],
                     ...] = field(init=False)  # fmt: skip
 
@@ -170,10 +177,10 @@ class _Path:
         reserve = [t.reserve for t in self.tx]
         duty = [t.duty_cycle for t in self.tx]
         self.hop_constants = tuple(
-            zip(reserve, self.rate, self.lat, self.jitter, duty, strict=True)
+            zip(reserve, self.rate, self.lat, self.jitter, duty, self.counters, strict=True)
         )
-        """Per hop: (its transmitter's `reserve`, rate, latency, jitter, duty cycle), for
-        the booking loops (looked up once per channel, not per flight)."""
+        """Per hop: (its transmitter's `reserve`, rate, latency, jitter, duty cycle, its
+        counters), for the booking loops (looked up once per channel, not per flight)."""
         self.ack_hops = tuple(zip(reserve, [c.count_frames for c in self.counters],
                                   self.counters, strict=True))  # fmt: skip
         """Per hop: (`reserve`, its counter's `count_frames`, the counter), for `acks`."""
@@ -204,9 +211,9 @@ class _Model:
     def __init__(self, path: tuple[Hop, ...], rng: Randomness, params: TcpParams):
         self.head_at = math.inf
         """When the last transfer's first segment reached the receiver."""
-        self.counted = (0, 0)
-        """The last closed-form transfer's data segments and ACKs (`_clean`): what it
-        added to the counters, without reading them."""
+        self.log: list[Booking] | None = None
+        """While a channel records (a send, a handshake): every booking made, as it is
+        counted (`fedsim.net.link.Booking`); a cut takes back from these."""
         self.p = params
         self.mtu = path_mtu(path)
         self.mss = params.mss(self.mtu)
@@ -252,18 +259,21 @@ class _Model:
         drops it)."""
         P = self.paths[d]
         bits = nbytes * 8.0
+        log = self.log
         for i, tx in enumerate(P.tx[:hops]):
             if self.full(i, d, t):
                 if count:
                     P.counters[i].drops += 1
                 return math.inf
-            _, e = tx.reserve(t, bits)
+            s, e = tx.reserve(t, bits)
             j = P.jitter[i]
             t = e + P.lat[i] + (0.0 if j is None else j.sample(self.rng))
             if count:
                 c = P.counters[i]
                 c.count_frames(nbytes, 1)
                 c.control_bytes += nbytes
+                if log is not None:
+                    log.append((c, s, e, nbytes, 1, 0, 0, nbytes, 0, 0))
         return t
 
     def full(self, i: int, d: int, t: float) -> bool:
@@ -319,27 +329,32 @@ class _Model:
         hop (a segment lost on hop i occupies hop i, no later one), so every hop books the
         airtime of what it counts; a hop nothing reaches books nothing, nor do later ones."""
         ovh = self.ovh
-        bits = 8.0 * (payload + n * ovh)
+        wire = payload + n * ovh
+        bits = 8.0 * wire
         first = last = t
         P = self.paths[d]
-        for i, (reserve, rate, lat, j, dc) in enumerate(P.hop_constants):
+        log = self.log
+        for i, (reserve, rate, lat, j, dc, c) in enumerate(P.hop_constants):
             if queues and self.full(i, d, first):
                 return first, last, i
             if carried is not None:
-                pay_i, n_i = carried[i]
-                if n_i == 0:
+                payload, n = carried[i]
+                if n == 0:
                     break
-                bits = 8.0 * (pay_i + n_i * ovh)
+                wire = payload + n * ovh
+                bits = 8.0 * wire
             # Book `bits` on hop i for a block whose first/last segments reach it at
             # first/last; they reach the next hop at the new first/last.
             s, e = reserve(first, bits)
             if dc < 1.0:  # frames go out one hold apart; the last one's silence follows it
                 e = s + (e - s) / dc - 8.0 * (lpay + ovh) / rate * (1.0 / dc - 1.0)
+            out = last + 8.0 * (lpay + ovh) / rate  # the last frame leaves after it arrives
+            if e > out:
+                out = e
+            if log is not None:  # as data; `_Replay.close` reclassifies what it must
+                log.append((c, s, out, wire, n, payload, wire - payload, 0, 0, 0))
             delay = lat + (0.0 if j is None else j.sample(self.rng))
-            first, last = (
-                s + 8.0 * (fpay + ovh) / rate + delay,
-                max(e, last + 8.0 * (lpay + ovh) / rate) + delay,
-            )
+            first, last = s + 8.0 * (fpay + ovh) / rate + delay, out + delay
         return first, last, len(P.tx)
 
     def acks(self, t: float, d: int, n: int) -> None:
@@ -349,10 +364,13 @@ class _Model:
         ab = self.p.ack_bytes
         bits = 8.0 * n * ab
         nab = n * ab
+        log = self.log
         for reserve, count_frames, c in self.paths[1 - d].ack_hops:
-            reserve(t, bits)
+            s, e = reserve(t, bits)
             count_frames(nab, n)
             c.control_bytes += nab
+            if log is not None:
+                log.append((c, s, e, nab, n, 0, 0, nab, 0, 0))
 
     # -- handshake ---------------------------------------------------------------------------
     def handshake(self, t: float) -> tuple[bool, float]:
@@ -438,7 +456,6 @@ class _Model:
             c.count_frames(wire, nseg)
             c.data_bytes += nbytes
             c.header_bytes += hdr
-        self.counted = (nseg, k)
         return last, t
 
     def _clean(self, t: float, d: int, nbytes: int, s: _Sender) -> tuple[float, float]:
@@ -456,7 +473,6 @@ class _Model:
         lastpay = rest or mss
         sent = 0
         pkts = 0
-        nacks = 0
         last = t
         rto, cc = s.rto, s.cc
         delack = self.p.delack_timeout
@@ -488,7 +504,6 @@ class _Model:
                 # round reaches it; that lone ACK frees and grows the window mid-round.
                 at = held_at + delack + ret
                 self.acks(held_at + delack, d, 1)
-                nacks += 1
                 s.cwnd, s.ssthresh = _grow(cc, s.cwnd, s.ssthresh, 1, at, 0.0, sent - 1,
                                            sent + w, rto.srtt, limited)  # fmt: skip
                 held = 0
@@ -501,7 +516,6 @@ class _Model:
             pkts += w
             k = -(-w // self.p.delack_segments)
             self.acks(first, d, k)
-            nacks += k
             final = sent + w >= nseg
             # ACKs every 2 segments, 2 bottleneck serializations apart; cwnd grows only
             # after cwnd-limited rounds (ns-3 >= 3.42)
@@ -528,7 +542,6 @@ class _Model:
             c.count_frames(wire, pkts)
             c.data_bytes += nbytes
             c.header_bytes += pkts * ovh
-        self.counted = (pkts, nacks)
         return last, t
 
 
@@ -621,6 +634,8 @@ class _Replay(TcpSender):
         pay = sum(sizes)
         where = m.lost_at(d, w)  # fates first: a hop books only the segments reaching it
         carried = _carried(where, sizes, len(m.paths[d].tx)) if where.max() >= 0 else None
+        log = m.log
+        booked = 0 if log is None else len(log)  # this flight's bookings: log[booked:]
         first, last, hops = m.block(t, d, w, pay, sizes[0], sizes[-1], queues=True, carried=carried)
         P, ovh = m.paths[d], m.ovh
         spacing = (last - first) / (w - 1) if w > 1 else 0.0
@@ -638,6 +653,9 @@ class _Replay(TcpSender):
                 c.header_bytes += (w - len(rx)) * ovh
                 c.retx_bytes += rx_pay + len(rx) * ovh
                 c.packets += w
+            if rx and log is not None:
+                parts = (pay - rx_pay, (w - len(rx)) * ovh, 0, rx_pay + len(rx) * ovh, 0)
+                log[booked:] = [(c, s, out, wire, w, *parts) for c, s, out, *_ in log[booked:]]
             self.queue.append(_Flight(t, seqs, first, spacing, [], ts))
             return
         wl = where.tolist()
@@ -657,9 +675,15 @@ class _Replay(TcpSender):
             c.data_bytes += on_pay - rx_pay
             c.header_bytes += (len(on) - len(rx_on)) * ovh
             c.retx_bytes += rx_pay + len(rx_on) * ovh
-            c.lost_bytes += sum(sizes[j] + ovh for j in on if wl[j] == i)
+            lost = sum(sizes[j] + ovh for j in on if wl[j] == i)
+            c.lost_bytes += lost
             c.packets += len(on)
             c.drops += wl.count(i)
+            if log is not None and booked + i < len(log):  # as counted, not as data
+                _, s, out, *_ = log[booked + i]
+                log[booked + i] = (c, s, out, on_pay + len(on) * ovh, len(on), on_pay - rx_pay,
+                                   (len(on) - len(rx_on)) * ovh, 0, rx_pay + len(rx_on) * ovh,
+                                   lost)  # fmt: skip
         self.queue.append(_Flight(t, seqs, first, spacing, wl, ts))
 
     # -- receiver (ns-3 ReceivedData, as packet.py) ------------------------------------------
@@ -913,15 +937,10 @@ class FlowChannel:
             _Sender(RtoEstimator(p), Cubic(p), float(p.initial_window)) for _ in (UP, DOWN)
         )
         self._pending: dict[simpy.Event, None] = {}
-        self._ahead: dict[simpy.Event, tuple[float, float, list[Counts] | None, list[Counts]]] = {}
-        """Per pending event: (start, delivery, the link counters' totals before and after
-        it), booked ahead of the clock; `break_` takes the difference back. (The
-        difference is taken only when asked: most sends finish unasked.) A closed-form
-        send stores (start, delivery, None, its changes), known without reading."""
-        self._counters = [c for P in self._m.paths for c in P.counters]
-        self._distinct = len(set(map(id, self._counters))) == len(self._counters)
-        """No counter twice on the path (both ways): a closed-form send's changes per
-        counter are then its data's or its ACKs' (`_changes`)."""
+        self._ahead: dict[simpy.Event, list[Booking]] = {}
+        """Per pending event: the bookings it made (`_Model.log`), as counted. What of
+        them lies after t is what had not crossed by t (`booked_after`), and what a cut
+        at t takes back, bytes and airtime alike (`fedsim.net.link.take_back`)."""
         self._heads: dict[simpy.Event, float | tuple[simpy.Event, int]] = {}
         """Per pending send longer than a segment: when its first segment arrives, or,
         once `head` was asked, (the event that says so, the segment's size)."""
@@ -961,15 +980,12 @@ class FlowChannel:
         m = self._m
         if nbytes <= 0:
             t = max(start, s.delivered_at)  # nothing goes on the wire
-        elif m.closed_form[direction] and self._distinct:
-            t = max(m.transfer(start, direction, int(nbytes), s), s.delivered_at)
-            if t > now:  # what `_clean` added, as `_book_ahead` would difference it
-                self._ahead[ev] = (now, t, None, self._changes(direction, int(nbytes)))
         else:
-            before = self._counts()
+            m.log = log = []
             t = max(m.transfer(start, direction, int(nbytes), s), s.delivered_at)
+            m.log = None
             if t > now:
-                self._book_ahead(ev, now, t, before)
+                self._ahead[ev] = log
         s.delivered_at = t
         self._pending[ev] = None
         if nbytes > m.mss and m.head_at < t:
@@ -1024,76 +1040,33 @@ class FlowChannel:
         return self._broken is not None or (self._closed and not self._pending)
 
     # -- internals -------------------------------------------------------------------------------
-    def _counts(self) -> list[Counts]:
-        return list(map(_COUNTS, self._counters))
-
-    def _changes(self, d: int, nbytes: int) -> list[Counts]:
-        """What the closed-form transfer just made (`_Model.counted`) added to each
-        counter: its data on direction d's hops, its ACKs on the others."""
-        m = self._m
-        pkts, nacks = m.counted
-        hdr = pkts * m.ovh
-        nab = nacks * self.params.ack_bytes
-        data = (nbytes + hdr, pkts, nbytes, hdr, 0, 0, 0)
-        acks = (nab, nacks, 0, 0, nab, 0, 0)
-        n = len(m.paths[0].counters)
-        return [data] * n + [acks] * n if d == UP else [acks] * n + [data] * n
-
-    def _book_ahead(self, ev: simpy.Event, start: float, end: float, before: list[Counts]) -> None:
-        """Remember what went on the wire now for [start, end], while `ev` is pending."""
-        if end <= start:
-            return
-        self._ahead[ev] = (start, end, before, self._counts())
+    def _bookings(self) -> Iterator[Booking]:
+        """The bookings of every pending event."""
+        for ev, log in self._ahead.items():
+            if ev._value is PENDING:  # (`not ev.triggered`)
+                yield from log
 
     def booked_after(self, t: float) -> Iterator[tuple[LinkCounters, int, int]]:
-        """(counters, wire bytes, packets) booked on the link counters for after `t`,
-        in proportion to the part of each pending exchange that lies after it: the
-        counters minus these are what had crossed by `t` (a round's byte delta), and a
-        cut at `t` takes back exactly these."""
+        """(counters, wire bytes, packets) of the pending exchanges' bookings that had
+        not gone out by `t` (`fedsim.net.link.unsent`): the counters minus these are
+        what had crossed by `t` (a round's byte delta), and a cut at `t` takes back
+        exactly these."""
         if not self._ahead:  # asked of every live channel at every round's end
             return iter(())
-        return self._totals_after(t)
-
-    def _totals_after(self, t: float) -> Iterator[tuple[LinkCounters, int, int]]:
-        """`_parts_after` without the classes (what a round's byte delta needs)."""
-        for ev, (start, end, before, after) in self._ahead.items():
-            if ev._value is not PENDING or end <= t:  # (`ev.triggered`)
-                continue
-            left = (end - max(t, start)) / (end - start)
-            changes = after if before is None else map(_difference, after, before)
-            for c, (w, n, *_rest) in zip(self._counters, changes, strict=True):
-                if w or n:  # else this send put nothing on c
-                    yield c, round(w * left), round(n * left)
+        return unsent_totals(self._bookings(), t)
 
     def booked_parts_after(
         self, t: float
     ) -> Iterator[tuple[LinkCounters, int, int, list[int], int]]:
         """As `booked_after`, with the wire bytes split by class (`WIRE_PARTS`, summing
         to the wire bytes) and the lost bytes among them."""
-        return self._parts_after(t) if self._ahead else iter(())
-
-    def _parts_after(self, t: float) -> Iterator[tuple[LinkCounters, int, int, list[int], int]]:
-        for ev, (start, end, before, after) in self._ahead.items():
-            if ev.triggered or end <= t:
-                continue
-            left = (end - max(t, start)) / (end - start)
-            changes = after if before is None else map(_difference, after, before)
-            for c, (w, n, *parts, lost) in zip(self._counters, changes, strict=True):
-                if w == 0 and n == 0:
-                    continue  # this send put nothing on c
-                taken = round(w * left)
-                yield (
-                    c,
-                    taken,
-                    round(n * left),
-                    split_taken(taken, tuple(parts), left),
-                    min(round(lost * left), taken),
-                )
+        return unsent_parts(self._bookings(), t) if self._ahead else iter(())
 
     def _take_back(self, now: float) -> None:
-        """The path broke at `now`: wire bytes and packets booked for after it are taken
-        back. Payload stays: it counts what the application handed to the network."""
-        take_back(self.booked_parts_after(now))
+        """The path broke at `now`: what its bookings had not sent by then is taken back,
+        bytes and airtime. Payload stays: it counts what the application handed to the
+        network."""
+        take_back(self._bookings(), now)
         self._ahead.clear()
 
     def _at(self, t: float, fn: Callable[[Any], object]) -> None:
@@ -1118,20 +1091,23 @@ class FlowChannel:
         if self._closed:  # the application gave up on this connect: no SYN after that
             self._pending.pop(ev, None)
             return
-        p, now = self.params, self.env.now
-        before = self._counts()
-        ok, t = self._m.handshake(now) if self.path[0].link.up else (False, now)
+        p, now, m = self.params, self.env.now, self._m
+        m.log = log = []
+        ok, t = m.handshake(now) if self.path[0].link.up else (False, now)
         if ok:
             rtt = t - now
             for s in self._senders:
                 s.rto.sample(rtt)
                 s.last_active = t
                 s.free_at = t
-            self._m.packet(t, UP, p.ack_bytes)  # the client's ACK, ahead of any data
+            m.packet(t, UP, p.ack_bytes)  # the client's ACK, ahead of any data
             self._senders[UP].free_at = t
-            self._book_ahead(ev, now, t, before)
+            if t > now:
+                self._ahead[ev] = log
+            m.log = None
             self._at(t, partial(self._connected, ev))
             return
+        m.log = None  # a SYN that failed went out (or stopped where it was lost)
         wait = p.syn_retry * 2.0**k
         if k + 1 >= p.syn_tries:
             exc = OSError(errno.ETIMEDOUT, f"connect timed out after {k + 1} SYNs")
@@ -1147,10 +1123,6 @@ class FlowChannel:
         self._ahead.pop(ev, None)
         if self._pending.pop(ev, 0) is None and not ev.triggered and not self._closed:
             ev.fail(exc)  # (closed: the application gave up on it; nobody is told)
-
-
-def _difference(now: Counts, was: Counts) -> Counts:
-    return tuple(map(sub, now, was))  # type: ignore[return-value]
 
 
 def _succeed(env: simpy.Environment, ev: simpy.Event, value: Any) -> None:

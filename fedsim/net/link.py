@@ -8,8 +8,11 @@ transmitter object, so contention needs no extra machinery.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import math
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Protocol
 
 import numpy as np
@@ -19,6 +22,7 @@ from fedsim.net.bookings import GapIndex, ReadyFrontier
 __all__ = [
     "WIRE_PARTS",
     "Booked",
+    "Booking",
     "Hop",
     "Jitter",
     "Link",
@@ -28,6 +32,9 @@ __all__ = [
     "Transmitter",
     "split_taken",
     "take_back",
+    "unsent",
+    "unsent_parts",
+    "unsent_totals",
 ]
 
 WIRE_PARTS = ("data_bytes", "header_bytes", "control_bytes", "retx_bytes")
@@ -79,6 +86,11 @@ class Transmitter:
     rate_bps: float
     busy_until: float = 0.0
     busy_time: float = 0.0
+    held_time: float = 0.0
+    """Seconds of the medium its bookings hold (airtime / duty cycle), less what cuts
+    released: what `busy_time` went out holds, so held_time x duty_cycle = busy_time
+    (the auditor's `held-matches-busy`: a cut that refunds airtime but keeps the medium
+    booked breaks it)."""
     duty_cycle: float = 1.0
     """Fraction of time a sender may occupy the medium (LoRa's 1 %): after a frame of
     airtime a, the transmitter stays silent for a * (1/duty_cycle - 1)."""
@@ -89,6 +101,9 @@ class Transmitter:
     _gaps: GapIndex = field(default_factory=GapIndex, repr=False)
     _frontier: ReadyFrontier = field(default_factory=ReadyFrontier, repr=False)
     """Duty-cycled only: (ready time, end) of the bookings that bound the MAC queue."""
+    _held: list[tuple[float, float]] = field(default_factory=list, repr=False)
+    """Duty-cycled only: (end, ready time) of every live booking, by end: the frontier
+    is rebuilt from them when a release shortens one (`give_back`)."""
 
     def reserve(self, now: float, nbits: float) -> tuple[float, float]:
         """Book `nbits` of airtime at the first gap from `now`; return (start, end).
@@ -103,20 +118,57 @@ class Transmitter:
             if stop > self.busy_until:
                 self.busy_until = stop
             self.busy_time += airtime
+            self.held_time += hold
             return start, start + airtime
         if self.clock is not None:  # `_forget`, inline: this runs for every flight
             t = self.clock()
             gaps.forget(t)
             if dc < 1.0:
                 self._frontier.forget(t)
+                self._forget_held(t)
         start = gaps.book(now if dc >= 1.0 else self.queued_until(now), hold)
         stop = start + hold
         if stop > self.busy_until:
             self.busy_until = stop
         self.busy_time += airtime
+        self.held_time += hold
         if dc < 1.0:
             self._frontier.add(now, stop)
+            insort(self._held, (stop, now))
         return start, start + airtime
+
+    def give_back(self, start: float, nbits: float, unsent_bits: float, now: float) -> None:
+        """Of the booking `reserve` made at `start` for `nbits`, the last `unsent_bits`
+        never went out (a cut at `now`): their airtime leaves `busy_time`, and the medium
+        is idle again from where the sent part's hold ends (a duty-cycled sender stays
+        silent only after what it sent) to the booking's end; what of that lies before
+        `now` is history (nobody books it). `busy_until` keeps the latest end booked."""
+        if unsent_bits <= 0.0:
+            return
+        rate, dc = self.rate_bps, self.duty_cycle
+        stop = start + nbits / rate / dc  # `reserve`'s own arithmetic: the booked end
+        unsent = unsent_bits / rate
+        self.busy_time = max(0.0, self.busy_time - unsent)  # no -1e-21
+        cut = start if unsent_bits >= nbits else max(start, stop - unsent / dc)
+        self.held_time = max(0.0, self.held_time - (stop - cut))
+        if cut < now:
+            cut = now
+        if cut >= stop:
+            return
+        self._gaps.release(cut, stop)
+        if dc < 1.0:
+            held = self._held
+            i = bisect_left(held, (stop, -math.inf))
+            if i < len(held) and held[i][0] == stop:
+                ready = held.pop(i)[1]
+                if cut > start:
+                    insort(held, (cut, ready))
+                self._frontier.rebuild((r, e) for e, r in sorted(held, key=itemgetter(1)))
+
+    def _forget_held(self, t: float) -> None:
+        held = self._held
+        if held and held[0][0] <= t:
+            del held[: bisect_right(held, (t, math.inf))]
 
     def _forget(self) -> None:
         """Drop the bookings that ended before the simulation clock."""
@@ -126,6 +178,7 @@ class Transmitter:
         self._gaps.forget(t)
         if self.duty_cycle < 1.0:
             self._frontier.forget(t)
+            self._forget_held(t)
 
     def queued_until(self, now: float) -> float:
         """Duty-cycled: when the frames that were ready by `now` have all been sent (or
@@ -233,14 +286,86 @@ Booked = tuple["LinkCounters", int, int, list[int], int]
 """What a channel booked on a link direction for after some instant: (counters, wire
 bytes, packets, the wire bytes by `WIRE_PARTS`, the lost bytes among them)."""
 
+Booking = tuple["LinkCounters", float, float, int, int, int, int, int, int, int]
+"""One `Transmitter.reserve` a channel made, as it counted it: (the counters of the link
+direction, the start `reserve` returned, when its last frame had left, wire bytes (it
+booked their airtime), frames, and those wire bytes by `WIRE_PARTS` (data, header,
+control, retx), the lost bytes among them). Its frames leave between its start and
+their end; a hop after the first books a block when its first frame arrives, and sends
+each frame no earlier than it arrives, so its frames may end after its airtime does.
+Bytes, airtime and the booked interval of what a cut takes back all come from it
+(`unsent`, `take_back`), so they cannot disagree."""
 
-def take_back(booked: Iterable[Booked]) -> None:
-    """A path broke: what its channel had booked for after the break never went out.
-    Payload stays (it counts what the application handed to the network)."""
-    for c, w, n, parts, lost in list(booked):
+
+def _unsent_share(booking: Booking, t: float) -> tuple[float, int] | None:
+    """(share of `booking`'s bytes not sent by t, its frames not started by t), or None
+    when all of it had gone out. Its frames leave evenly between its start and end; on
+    a duty-cycled radio each holds the medium for its airtime, then is silent (a frame
+    sent keeps its silence): what is not sent is the frames, or the part of one, still
+    to go."""
+    c, start, done, wire, frames = booking[:5]
+    if t <= start:
+        return 1.0, frames
+    if done <= t:
+        return None
+    tx = c.transmitter
+    if tx is None or tx.duty_cycle >= 1.0 or frames <= 1:
+        gone = (
+            frames if frames <= 1 else min(frames, math.ceil((t - start) / (done - start) * frames))
+        )
+        return (done - t) / (done - start), frames - gone
+    air = wire * 8.0 / tx.rate_bps / frames  # a frame's airtime
+    period = (done - air - start) / (frames - 1)  # from a frame's start to the next's
+    x = t - start
+    k = min(frames - 1, int(x // period)) if period > 0.0 else frames - 1
+    y = x - k * period
+    left = (frames - k - 1) / frames + max(0.0, air - y) / (air * frames)
+    return left, frames - k - (1 if y > 0.0 else 0)
+
+
+def unsent(booking: Booking, t: float) -> Booked | None:
+    """What of `booking` had not gone out by t (None: all of it had): its share of the
+    bytes (`_unsent_share`), the classes scaled to sum to them. A frame not started by t
+    is a packet not sent."""
+    share = _unsent_share(booking, t)
+    if share is None:
+        return None
+    left, n = share
+    c, _start, _done, wire, _frames, data, header, control, retx, lost = booking
+    taken = round(wire * left)
+    parts = split_taken(taken, (data, header, control, retx), left)
+    return c, taken, n, parts, min(round(lost * left), taken)
+
+
+def unsent_parts(bookings: Iterable[Booking], t: float) -> Iterator[Booked]:
+    """`unsent` of each booking that had not all gone out by t."""
+    for booking in bookings:
+        got = unsent(booking, t)
+        if got is not None:
+            yield got
+
+
+def unsent_totals(bookings: Iterable[Booking], t: float) -> Iterator[tuple[LinkCounters, int, int]]:
+    """(counters, wire bytes, packets) of `unsent_parts`, without the classes."""
+    for booking in bookings:
+        share = _unsent_share(booking, t)
+        if share is not None:
+            yield booking[0], round(booking[3] * share[0]), share[1]
+
+
+def take_back(bookings: Iterable[Booking], now: float) -> None:
+    """A path broke at `now`: what its channel had booked for after it never went out.
+    Per booking, the part `unsent` leaves the counters and its airtime the transmitter
+    (`Transmitter.give_back`). Payload stays (it counts what the application handed to
+    the network)."""
+    for booking in list(bookings):
+        got = unsent(booking, now)
+        if got is None:
+            continue
+        c, w, n, parts, lost = got
         tx = c.transmitter
         if tx is not None:  # the frames never went out: nor did their airtime
-            tx.busy_time = max(0.0, tx.busy_time - w * 8.0 / tx.rate_bps)  # no -1e-21
+            tx.give_back(booking[1], booking[3] * 8.0, w * 8.0, now)
         c.wire_bytes -= w
         c.packets -= n
         c.data_bytes -= parts[0]

@@ -20,6 +20,9 @@ class MediumUse:
     busy_s: float
     serves: tuple[tuple[str, str], ...]
     """(link name, up|down) of every link direction that books this transmitter."""
+    held_s: float = 0.0
+    """Seconds its bookings hold the medium (airtime / duty cycle), less what cuts released."""
+    duty_cycle: float = 1.0
 
 
 def medium_uses(links: Iterable[Any]) -> list[MediumUse]:
@@ -33,6 +36,13 @@ def medium_uses(links: Iterable[Any]) -> list[MediumUse]:
             txs.setdefault(id(tx), tx)
             serves.setdefault(id(tx), []).append((link.name, label))
     return [
-        MediumUse(tx.name, float(tx.rate_bps), float(tx.busy_time), tuple(serves[key]))
+        MediumUse(
+            tx.name,
+            float(tx.rate_bps),
+            float(tx.busy_time),
+            tuple(serves[key]),
+            float(tx.held_time),
+            float(tx.duty_cycle),
+        )
         for key, tx in txs.items()
     ]

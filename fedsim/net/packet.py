@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from fedsim.net.link import Hop, LinkCounters, Transmitter, split_taken, take_back
+from fedsim.net.link import Booking, Hop, LinkCounters, Transmitter, take_back, unsent_parts
 from fedsim.net.tcp import (
     Cubic,
     RtoEstimator,
@@ -207,9 +207,9 @@ class PacketChannel:
         self._last_arrival = [[0.0] * len(self.path) for _ in (UP, DOWN)]
         self._broken: str | None = None
         self._closed = False
-        self._on_air: deque[tuple[float, float, LinkCounters, int, _Pkt, bool]] = deque()
-        """(start, end, counters, wire bytes, packet, lost here) of frames booked on a
-        transmitter that may not have left yet: `break_` takes back what lay after the cut."""
+        self._on_air: deque[tuple[float, Booking]] = deque()
+        """(end of its airtime, booking) of frames booked on a transmitter that may not
+        have left yet: `break_` takes back what lay after the cut, bytes and airtime."""
         self._connect_ev: simpy.Event | None = None
         self._heads: dict[simpy.Event, tuple[simpy.Event, int]] = {}
         self._syn_tries = 0
@@ -326,17 +326,19 @@ class PacketChannel:
     ) -> Iterator[tuple[LinkCounters, int, int, list[int], int]]:
         """As `booked_after`, with the wire bytes split by class (`WIRE_PARTS`, summing
         to the wire bytes) and the lost bytes among them."""
-        for start, end, c, wire, pkt, lost in self._on_air:
-            if end <= t:
-                continue
-            frac = (end - max(start, t)) / (end - start)
-            w = round(wire * frac)
-            yield c, w, int(start >= t), split_taken(w, _parts(pkt), frac), w if lost else 0
+        return unsent_parts((b for end, b in self._on_air if end > t), t)
 
     def _take_back(self, now: float) -> None:
-        """The path broke at `now`: frames booked to go out after it never did (payload
-        stays: it counts what the application handed to the network)."""
-        take_back(self.booked_parts_after(now))
+        """The path broke at `now`: frames booked to go out after it never did, nor their
+        airtime, nor do they wait in their transmitter's queue (payload stays: it counts
+        what the application handed to the network)."""
+        cut = [(end, b) for end, b in self._on_air if end > now]
+        take_back((b for _, b in cut), now)
+        for end, b in cut:
+            tx = b[0].transmitter
+            q = _queue(tx) if tx is not None else ()
+            if end in q:
+                q.remove(end)
         self._on_air.clear()
 
     # -- the wire --------------------------------------------------------------------------------
@@ -373,10 +375,10 @@ class PacketChannel:
         c.packets += 1
         lost = link.loss[hop.direction].drop(self.rng)
         air = self._on_air
-        while air and air[0][1] <= now:
+        while air and air[0][0] <= now:
             air.popleft()
         if end > now:
-            air.append((start, end, c, pkt.wire, pkt, lost))
+            air.append((end, (c, start, end, pkt.wire, 1, *_parts(pkt), pkt.wire if lost else 0)))
         if lost:
             c.drops += 1
             c.lost_bytes += pkt.wire

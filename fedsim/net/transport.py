@@ -398,7 +398,14 @@ class EmulatedConnection:
         self._open_ends -= 1
         if self._open_ends == 0:
             if not self.broken:
-                self.channel.close()
+                if self.in_flight[UP] or self.in_flight[DOWN]:
+                    # Both ends closed with data still on its way: nobody reads it, and a
+                    # closed socket answers data with RST, which stops the sender. What
+                    # had not gone out never does (the channel takes it back, airtime too).
+                    self.broken = True
+                    self.channel.break_("reset: data for a closed connection")
+                else:
+                    self.channel.close()
             self.wire.forget(self)
 
 

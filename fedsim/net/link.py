@@ -149,8 +149,12 @@ class Transmitter:
         stop = start + nbits / rate / dc  # `reserve`'s own arithmetic: the booked end
         unsent = unsent_bits / rate
         self.busy_time = max(0.0, self.busy_time - unsent)  # no -1e-21
+        hold = nbits / rate / dc
+        freed = hold if unsent_bits >= nbits else min(hold, unsent / dc)
+        # (from durations, not `stop - cut`: at a large clock that difference carries the
+        # clock's rounding, ~1e-9 s at 10^7 s, into a ledger of short holds)
+        self.held_time = max(0.0, self.held_time - freed)
         cut = start if unsent_bits >= nbits else max(start, stop - unsent / dc)
-        self.held_time = max(0.0, self.held_time - (stop - cut))
         if cut < now:
             cut = now
         if cut >= stop:

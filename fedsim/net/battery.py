@@ -378,9 +378,13 @@ class Batteries:
         p = self.parts(node)
         return p["compute"], p["tx"] + p["rx"] + p["idle"] + p["sleep"]
 
-    def total_j(self, nodes: Iterable[str]) -> float:
+    def total_j(self, nodes: Iterable[str], at: float | None = None) -> float:
         """`sum(sum(self.energy(n)) for n in nodes)`, to the last bit, without a dict and
-        a tuple per node (the byte ledger asks at every round's end)."""
+        a tuple per node (the byte ledger asks at every round's end). With `at`, plus
+        the quiet time (tail, idle, sleep) each radio has accrued since its ledger was
+        last charged: that is charged lazily, at the radio's next activity, so without
+        it a round's energy would hold quiet time of earlier rounds and miss its own.
+        Nothing is charged here (a split charge would cut a promotion short)."""
         total = 0
         for node in nodes:
             battery = self.ledgers.get(node)
@@ -389,7 +393,23 @@ class Batteries:
                 continue
             s = battery.spent
             total += (s["compute"] + s["other"]) + (s["tx"] + s["rx"] + s["idle"] + s["sleep"])
+            if at is not None and at > battery.accounted_until:
+                total += self._quiet_pending_j(battery, at)
         return total
+
+    @staticmethod
+    def _quiet_pending_j(battery: Battery, at: float) -> float:
+        """The joules `_quiet_until(battery, at)` would charge (without a promotion), at
+        most what the battery has left."""
+        radio = battery.radio
+        if radio is None or battery.empty_at is not None:
+            return 0.0
+        base = battery.activity_end
+        _, idle_j, _, sleep_j, _ = radio.gap_parts(battery.accounted_until - base, at - base)
+        pending = idle_j + sleep_j
+        if battery.capacity_j is not None and pending > battery.level_j:
+            return battery.level_j
+        return pending
 
     def evidence(self) -> dict[str, Energy]:
         """Every device's ledger, for the auditor."""

@@ -77,14 +77,14 @@ class RoundLedger:
     """In a run: the first hops' classes at each round's end (what crossed by then).
 
     `access` are the devices' first hops (`Link`s), `channels()` the live channels (what
-    they booked past an instant is not yet crossed), `energy()` what every device's
-    ledger has charged so far."""
+    they booked past an instant is not yet crossed), `energy(at)` what every device
+    has spent by `at` (None: what its ledger has charged so far)."""
 
     def __init__(
         self,
         access: Sequence[Any],
         channels: Callable[[], Iterable[Any]],
-        energy: Callable[[], float],
+        energy: Callable[[float | None], float],
     ) -> None:
         self._access = list(access)
         self._counters = [[link.counters[d] for link in self._access] for d, _ in _DIRECTIONS]
@@ -131,7 +131,7 @@ class RoundLedger:
     def close(self, key: str, crossed_by: float | None) -> None:
         """A ledger row per direction for what crossed since the last close."""
         now = self._now(crossed_by)
-        energy = self._energy()
+        energy = self._energy(crossed_by)
         for _, label in _DIRECTIONS:
             delta = {k: now[label][k] - self._last[label][k] for k in CLASSES}
             first = label == "up"

@@ -312,6 +312,10 @@ def test_warnings_reach_the_cli_on_stderr(
     seen: list[str] = []
     prepare_scenario(path, warn=seen.append)
     assert len(seen) == 1
+    other = _write(tmp_path, tiny_topology(), "other.yaml")
+    assert main(["validate", str(other), str(path)]) == 0
+    stderr = capsys.readouterr().err.strip()
+    assert stderr.startswith(f"fedsim: warning: {path}: links.wifi.loss: 100% loses")
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)

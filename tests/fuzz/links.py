@@ -86,8 +86,6 @@ def link_class(draw: st.DrawFn, kind: str | None = None, lossy: bool = True) -> 
         out["loss"] = percent(draw(fractions(0.1, 0.3) if high else fractions(0.0, 0.05)))
     if draw(st.integers(0, 3)) == 0:
         out["loss_model"] = draw(loss_model())
-        if out["loss_model"]["kind"] == "gilbert-elliott":  # its own rates replace `loss`
-            out.pop("loss", None)
     if draw(st.integers(0, 3)) == 0:
         out["jitter"] = draw(jitter())
     if kind in ("lora", "ble") or draw(st.integers(0, 5)) == 0:
@@ -99,9 +97,6 @@ def link_class(draw: st.DrawFn, kind: str | None = None, lossy: bool = True) -> 
         out["half_duplex"] = draw(st.booleans())
     elif draw(st.integers(0, 5)) == 0:
         out["half_duplex"] = True
-    if out.get("half_duplex") and "bandwidth_up" in out:  # one transmitter, one rate
-        out["bandwidth"] = out.pop("bandwidth_up")
-        del out["bandwidth_down"]
     if kind == "lora" or draw(st.integers(0, 7)) == 0:
         out["duty_cycle"] = percent(draw(st.sampled_from([0.01, 0.1, 0.5, 1.0])))
     if draw(st.integers(0, 5)) == 0:
@@ -126,3 +121,13 @@ def radio(draw: st.DrawFn, kind: str) -> dict[str, Any]:
         out["idle"] = duration(draw(st.sampled_from([0.0, 20.0, 300.0])))
         out["sleep_power"] = draw(st.sampled_from(["0uW", "15uW"]))
     return out
+
+
+def modellable(link: dict[str, Any]) -> dict[str, Any]:
+    """`link` without what the config model refuses: a half-duplex transmitter has one
+    rate, and a gilbert-elliott link no Bernoulli `loss` beside its own loss rates."""
+    if link.get("half_duplex") and "bandwidth_up" in link:
+        link["bandwidth_down"] = link["bandwidth_up"]
+    if (link.get("loss_model") or {}).get("kind") == "gilbert-elliott":
+        link.pop("loss", None)
+    return link

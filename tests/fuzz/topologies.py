@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from fuzz.connectivity import connectivity, group_churn, initial_charge
 from fuzz.failures import Targets, failures
 from fuzz.learning import fl_settings, task
-from fuzz.links import link_class
+from fuzz.links import link_class, modellable
 
 MAX_DEVICES = 8
 HORIZONS_S = (120.0, 300.0, 300.0, 600.0, 600.0, 1800.0, 3600.0, 3 * 3600.0)
@@ -149,7 +149,10 @@ def scenarios(draw: st.DrawFn) -> FuzzScenario:
     """One whole, valid topology mapping (docs/topology.md)."""
     horizon = draw(st.sampled_from(HORIZONS_S))
     lossy = horizon <= 1800
-    links = {f"l{i + 1}": draw(link_class(lossy=lossy)) for i in range(draw(st.integers(1, 4)))}
+    links = {
+        f"l{i + 1}": modellable(draw(link_class(lossy=lossy)))
+        for i in range(draw(st.integers(1, 4)))
+    }
     server = draw(st.sampled_from(["server", "cloud"]))
     shape = draw(tree(server, sorted(links)))
     files = draw(reachability(shape.entries, horizon))

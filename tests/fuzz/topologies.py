@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from fuzz.connectivity import connectivity, group_churn, initial_charge
 from fuzz.failures import Targets, failures
 from fuzz.learning import fl_settings, task
-from fuzz.links import link_class, modellable
+from fuzz.links import link_class
 
 MAX_DEVICES = 8
 HORIZONS_S = (120.0, 300.0, 300.0, 600.0, 600.0, 1800.0, 3600.0, 3 * 3600.0)
@@ -147,6 +147,8 @@ def failure_targets(entries: list[dict[str, Any]]) -> Targets:
 @st.composite
 def scenarios(draw: st.DrawFn) -> FuzzScenario:
     """One whole, valid topology mapping (docs/topology.md)."""
+    from fuzz.links import modellable
+
     horizon = draw(st.sampled_from(HORIZONS_S))
     lossy = horizon <= 1800
     links = {

@@ -602,6 +602,8 @@ def _collect(
                 "b": lk.b,
                 "kind": lk.kind,
                 "bandwidth_bps": lk.tx[0].rate_bps,
+                "bandwidth_up_bps": lk.tx[0].rate_bps,
+                "bandwidth_down_bps": lk.tx[1].rate_bps,
                 "latency_s": lk.latency_s,
             }
             for lk in links

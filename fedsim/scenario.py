@@ -50,7 +50,8 @@ class FLSpec:
     options: Mapping[str, Any] = field(default_factory=dict)
     rounds: int = 20
     clients_per_round: float = 1.0
-    """A count (>= 1) or a fraction of the registered clients (< 1)."""
+    """A count (>= 1) or a fraction of the online clients (< 1). A file's `100%` arrives
+    as the device count: every online client (fedsim.config.topology)."""
     min_available: int = 1
     over_selection: float = 0.0
     selection: str = "uniform"

@@ -18,7 +18,7 @@ from fedsim.net.link import Hop
 from fedsim.net.network import Network
 from fedsim.net.tcp import TcpParams
 from fedsim.rng import Streams
-from fedsim.scenario import NodeSpec, Scenario
+from fedsim.scenario import LinkClassSpec, NodeSpec, Scenario
 
 if TYPE_CHECKING:
     from rich.tree import Tree
@@ -32,6 +32,12 @@ def _rate(bps: float) -> str:
         if bps >= f:
             return f"{bps / f:.3g} {unit}"
     return f"{bps:.3g} bps"
+
+
+def _rates(cls: LinkClassSpec) -> str:
+    """A link class's rate, or both when the directions differ."""
+    up, down = cls.bandwidth_up_bps, cls.bandwidth_down_bps
+    return _rate(up) if up == down else f"{_rate(up)} up / {_rate(down)} down"
 
 
 def _secs(s: float) -> str:
@@ -330,7 +336,7 @@ def describe(sc: Scenario, model_bytes: int | None = None) -> Tree:
         label = f"[bold]{name}[/] ({node.kind}"
         if node.link_class:
             cls = sc.links[node.link_class]
-            label += f", uplink {node.link_class}: {_rate(cls.bandwidth_up_bps)}, "
+            label += f", uplink {node.link_class}: {_rates(cls)}, "
             label += f"{_secs(cls.latency_s)}"
             if cls.duty_cycle < 1:
                 label += f", duty cycle {_pct(cls.duty_cycle)}"

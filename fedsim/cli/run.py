@@ -207,8 +207,12 @@ def validate_command(topologies: tuple[str, ...], overrides: tuple[str, ...]) ->
 
     bad = 0
     for path in topologies:
+        # Several files: each warning names its file, as each error does.
+        prefix = f"{path}: " if len(topologies) > 1 else ""
         try:
-            sc = prepare_scenario(path, list(overrides), warn=print_warning)
+            sc = prepare_scenario(
+                path, list(overrides), warn=lambda w, p=prefix: print_warning(p + w)
+            )
         except FedsimError as exc:
             bad += 1
             named = len(topologies) > 1 and not str(exc).startswith(str(path))

@@ -12,7 +12,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from fedsim.config.connectivity import read_trace
 from fedsim.config.errors import to_scenario_error
 from fedsim.config.nodes import NodeItem
 from fedsim.config.topology import Topology
@@ -45,7 +44,7 @@ def validate_topology(
     data: object, *, source: str = "<topology>", base_dir: str | Path | None = None
 ) -> Scenario:
     model = validate_model(data, source=source, base_dir=base_dir)
-    return to_scenario(model, data, source=source, base_dir=Path(base_dir or "."))
+    return to_scenario(model, data, source=source)
 
 
 def _links(model: Topology) -> dict[str, LinkClassSpec]:
@@ -71,7 +70,7 @@ def _links(model: Topology) -> dict[str, LinkClassSpec]:
     }
 
 
-def _connectivity(item: NodeItem, base_dir: Path) -> ConnectivitySpec:
+def _connectivity(item: NodeItem) -> ConnectivitySpec:
     c = item.connectivity
     kind = getattr(c, "kind", "always")
     spec = ConnectivitySpec()
@@ -81,7 +80,7 @@ def _connectivity(item: NodeItem, base_dir: Path) -> ConnectivitySpec:
     elif kind == "periodic":
         spec = ConnectivitySpec(kind, period_s=c.period, awake_s=c.awake)
     elif kind == "trace":
-        spec = ConnectivitySpec(kind, trace=read_trace(c.file, base_dir), trace_file=c.file)
+        spec = ConnectivitySpec(kind, trace=c.rows, trace_file=c.file)
     elif kind == "churn":
         spec = ConnectivitySpec(kind, churn_fraction=1.0, leave_after_s=tuple(c.leave_after))
     fields: dict[str, Any] = {}
@@ -92,10 +91,10 @@ def _connectivity(item: NodeItem, base_dir: Path) -> ConnectivitySpec:
     return replace(spec, **fields) if fields else spec
 
 
-def _nodes(model: Topology, base_dir: Path) -> tuple[NodeSpec, ...]:
+def _nodes(model: Topology) -> tuple[NodeSpec, ...]:
     out: list[NodeSpec] = []
     for item in model.nodes:
-        conn = _connectivity(item, base_dir)
+        conn = _connectivity(item)
         parent = item.uplink.to if item.uplink is not None else None
         link = item.uplink.link if item.uplink is not None else None
         first = NodeSpec(item.name, item.kind, parent, link, item.device, conn, item.name)
@@ -140,7 +139,7 @@ def _fl(model: Topology) -> FLSpec:
         strategy=fl.strategy,
         options=fl.strategy_options(),
         rounds=fl.rounds,
-        clients_per_round=fl.clients_per_round,
+        clients_per_round=model.clients_per_round,
         min_available=fl.min_available,
         over_selection=fl.over_selection,
         selection=fl.selection,
@@ -180,14 +179,14 @@ def _paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-def to_scenario(
-    model: Topology, data: object, *, source: str = "<topology>", base_dir: Path = Path(".")
-) -> Scenario:
+def to_scenario(model: Topology, data: object, *, source: str = "<topology>") -> Scenario:
+    """The simulator's view of a validated model (trace files were read by the model,
+    relative to the `base_dir` it was validated with)."""
     with _paused_gc():
-        return _scenario(model, data, source=source, base_dir=base_dir)
+        return _scenario(model, data, source=source)
 
 
-def _scenario(model: Topology, data: object, *, source: str, base_dir: Path) -> Scenario:
+def _scenario(model: Topology, data: object, *, source: str) -> Scenario:
     raw = data if isinstance(data, Mapping) else {}
     task_raw = raw.get("task") or {}
     return Scenario(
@@ -200,7 +199,7 @@ def _scenario(model: Topology, data: object, *, source: str, base_dir: Path) -> 
         fl=_fl(model),
         devices=dict(model.profiles),
         links=_links(model),
-        nodes=_nodes(model, base_dir),
+        nodes=_nodes(model),
         failures=_failures(model),
         adversaries=dict(raw["adversaries"]) if raw.get("adversaries") is not None else None,
         raw=copy.deepcopy(dict(raw)),

@@ -8,7 +8,7 @@ import io
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
 
 from fedsim.config.base import Section, at_key
 from fedsim.config.units import Bool, DurationRange, Fraction, Name, PositiveDuration
@@ -16,9 +16,11 @@ from fedsim.config.variants import tagged
 from fedsim.errors import FedsimError
 from fedsim.units import parse_duration
 
-__all__ = ["Connectivity", "GroupChurn", "read_trace"]
+__all__ = ["Connectivity", "GroupChurn", "Trace", "read_trace", "read_trace_lines"]
 
 TraceRows = tuple[tuple[float, float, str | None], ...]
+TraceLine = tuple[int, float, float, str | None]
+"""(line number, start, end, node or None) of one row of a trace file."""
 
 
 class Always(Section):
@@ -48,12 +50,26 @@ class Trace(Section):
     kind: Literal["trace"]
     file: Name = Field(description="CSV of down intervals (start,end[,node])")
 
-    @field_validator("file")
-    @classmethod
-    def _readable(cls, file: str, info: ValidationInfo) -> str:
+    _lines: tuple[TraceLine, ...] = PrivateAttr(())
+
+    @model_validator(mode="after")
+    def _readable(self, info: ValidationInfo) -> Trace:
         base = Path((info.context or {}).get("base_dir", "."))
-        read_trace(file, base)  # a bad file fails here, with its line
-        return file
+        try:
+            self._lines = read_trace_lines(self.file, base)  # a bad file fails here
+        except ValueError as exc:
+            raise at_key("file", str(exc)) from None
+        return self
+
+    @property
+    def rows(self) -> TraceRows:
+        """The DOWN intervals, in time order (what `read_trace` returns)."""
+        return _in_time_order(self._lines)
+
+    @property
+    def named_rows(self) -> list[tuple[int, str]]:
+        """(line, node) of every row that names a node: the root model checks the names."""
+        return [(line, node) for line, _s, _e, node in self._lines if node is not None]
 
 
 class Churn(Section):
@@ -90,6 +106,16 @@ def read_trace(file: str, base_dir: Path) -> TraceRows:
 
     Times are seconds or durations with units; an empty `end` means "never back".
     """
+    return _in_time_order(read_trace_lines(file, base_dir))
+
+
+def _in_time_order(lines: tuple[TraceLine, ...]) -> TraceRows:
+    rows = [(start, end, node) for _n, start, end, node in lines]
+    return tuple(sorted(rows, key=lambda r: (r[0], r[1], r[2] or "")))
+
+
+def read_trace_lines(file: str, base_dir: Path) -> tuple[TraceLine, ...]:
+    """`read_trace`'s rows in file order, each with its line number (for errors)."""
     path = Path(file) if Path(file).is_absolute() else base_dir / file
     try:
         text = path.read_text(encoding="utf-8")
@@ -108,7 +134,7 @@ def read_trace(file: str, base_dir: Path) -> TraceRows:
             f"{file} line {first}: the header must be start,end (optionally ,node), "
             f"got {header_line.strip()!r}"
         )
-    out: list[tuple[float, float, str | None]] = []
+    out: list[TraceLine] = []
     for n, ln in lines[1:]:
         row = [c.strip() for c in next(csv.reader(io.StringIO(ln)))]
         if len(row) != len(header):
@@ -120,5 +146,5 @@ def read_trace(file: str, base_dir: Path) -> TraceRows:
             raise ValueError(f"{file} line {n}: {exc}") from None
         if end <= start:
             raise ValueError(f"{file} line {n}: end {row[1]!r} is not after start {row[0]!r}")
-        out.append((start, end, row[2] if len(row) > 2 and row[2] else None))
-    return tuple(sorted(out, key=lambda r: (r[0], r[1], r[2] or "")))
+        out.append((n, start, end, row[2] if len(row) > 2 and row[2] else None))
+    return tuple(out)

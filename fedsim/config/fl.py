@@ -5,6 +5,7 @@ or beside it (`strategy: fedprox` and `options: {mu: 0.01}`, the older form)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,9 +23,11 @@ from fedsim.config.units import (
     choice,
     integer,
     number,
+    parsed,
 )
 from fedsim.fl.codec import CODECS  # uplink encodings; none takes options in a file
 from fedsim.fl.selection import SELECTIONS
+from fedsim.units import parse_fraction
 
 __all__ = [
     "CODECS", "ENGINES", "SELECTIONS", "TRANSPORTS", "AsyncOptions", "CoapOptions",
@@ -93,6 +96,48 @@ class AsyncOptions(Section):
     staleness_exponent: number(0.0) = Field(0.5, description="weight (1 + staleness)^-a")  # type: ignore[valid-type]
 
 
+def _clients_per_round(v: Any) -> int | float:
+    """A count is a whole number (int); a share of the online clients is a float in
+    (0, 1], written as a fraction below 1 or a percentage. `1.0` could be either."""
+    what = "expected a count (4), a fraction below 1 (0.25) or a percentage (25%)"
+    if isinstance(v, str) and v.strip().endswith("%"):
+        share = parse_fraction(v)  # its UnitError (a ValueError) is the user's message
+        if not 0.0 < share <= 1.0:
+            raise ValueError(f"a percentage must lie in (0%, 100%], got {v!r}")
+        return share
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise ValueError(f"{what}, got {v!r}")
+    if isinstance(v, int):
+        if v < 1:
+            raise ValueError(f"a count must be at least 1, got {v}")
+        return v
+    if not math.isfinite(v) or v <= 0.0:
+        raise ValueError(f"{what}, got {v!r}")
+    if v < 1.0:
+        return float(v)
+    if v == 1.0:
+        raise ValueError(
+            "1.0 is ambiguous: write 1 (one client a round) or 100% (every online client)"
+        )
+    if v != int(v):
+        raise ValueError(f"a count must be whole (a share: below 1, or a percentage), got {v!r}")
+    return int(v)
+
+
+ClientsPerRound = parsed(
+    _clients_per_round,
+    {
+        "anyOf": [
+            {"type": "integer", "minimum": 1},
+            {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+            {"type": "string", "pattern": r"^\s*(\d+\.?\d*|\.\d+)\s*%\s*$"},
+        ]
+    },
+    float,
+)
+"""`fl.clients_per_round`: an int is a count, a float a share of the online clients."""
+
+
 def _takes(name: str) -> str:
     allowed = sorted(STRATEGY_OPTIONS[name].model_fields)
     return f"takes: {', '.join(allowed)}" if allowed else "takes no options"
@@ -134,9 +179,11 @@ class FLModel(Section):
         description="the strategy's own options, e.g. {mu: 0.01} (or write them in strategy)",
     )
     rounds: integer(1) = Field(20, description="maximum number of rounds (aggregations)")  # type: ignore[valid-type]
-    clients_per_round: number(0.0, lo_open=True) = Field(
-        1.0, description="a count (>= 1) or a fraction (< 1)"
-    )  # type: ignore[valid-type]
+    clients_per_round: ClientsPerRound = Field(  # type: ignore[valid-type]
+        1,
+        description="a count (a whole number: 1 is one client), or a share of the online "
+        "clients: a fraction below 1 or a percentage (100%: all of them)",
+    )
     min_available: integer(1) = Field(1, description="wait for this many polling devices")  # type: ignore[valid-type]
     over_selection: Fraction = Field(0.0, description="select this much more, keep the first")
     selection: choice(SELECTIONS) = Field(
@@ -181,9 +228,6 @@ class FLModel(Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> FLModel:
-        cpr = self.clients_per_round
-        if cpr >= 1 and cpr != int(cpr):
-            raise at_key("clients_per_round", "a count must be whole (or < 1: a fraction)")
         if self.selection != "uniform" and self.engine == "async":
             raise at_key(
                 "selection",

@@ -35,6 +35,14 @@ FIDELITIES = ("flow", "packet")
 LINK_KINDS = ("wifi", "lora", "nbiot", "lte", "ethernet", "backhaul", "wired", "satellite", "ble")
 
 
+def _bps(bps: float) -> str:
+    """A rate as a file would write it: 250000.0 -> '250 kbps'."""
+    for unit, f in (("Gbps", 1e9), ("Mbps", 1e6), ("kbps", 1e3)):
+        if bps >= f:
+            return f"{bps / f:g} {unit}"
+    return f"{bps:g} bps"
+
+
 class Bernoulli(Section):
     """Independent losses at the link's `loss` rate."""
 
@@ -100,7 +108,9 @@ class LinkClass(Section):
     bandwidth_up: Bandwidth | None = Field(None, description="toward the server")
     bandwidth_down: Bandwidth | None = Field(None, description="from the server")
     latency: Duration = Field(0.0, description="one-way propagation delay")
-    loss: Fraction = Field(0.0, description="Bernoulli packet loss per direction")
+    loss: Fraction = Field(
+        0.0, description="Bernoulli packet loss per direction (not with gilbert-elliott)"
+    )
     loss_model: LossModel | None = Field(
         None, description="bursty loss: {kind: gilbert-elliott, p, r, 1-h, 1-k}"
     )  # type: ignore[valid-type]
@@ -108,7 +118,9 @@ class LinkClass(Section):
     mtu: integer(68) = Field(1500, description="bytes")  # type: ignore[valid-type]
     queue: integer(1) = Field(100, description="drop-tail queue limit in packets")  # type: ignore[valid-type]
     shared: Bool = Field(False, description="links of this class under one parent share one medium")
-    half_duplex: Bool = Field(False, description="up and down share one transmitter")
+    half_duplex: Bool = Field(
+        False, description="up and down share one transmitter (at one rate: `bandwidth`)"
+    )
     duty_cycle: Fraction = Field(1.0, description="fraction of airtime a sender may use (LoRa 1%)")
     fidelity: choice(FIDELITIES) | None = Field(None, description="override the top-level fidelity")  # type: ignore[valid-type]
     radio: RadioModel = Field(
@@ -123,6 +135,20 @@ class LinkClass(Section):
             raise at_key("bandwidth", "is required (or bandwidth_up and bandwidth_down)")
         if self.duty_cycle <= 0:
             raise at_key("duty_cycle", "must be above 0%")
+        if self.half_duplex and self.up_bps != self.down_bps:
+            raise at_key(
+                "half_duplex",
+                f"one transmitter carries both directions at one rate, but bandwidth_up "
+                f"({_bps(self.up_bps)}) and bandwidth_down ({_bps(self.down_bps)}) differ: "
+                "give one `bandwidth`, or set half_duplex: false",
+            )
+        if self.loss > 0 and getattr(self.loss_model, "kind", None) == "gilbert-elliott":
+            raise at_key(
+                "loss",
+                "is not used with loss_model gilbert-elliott (its losses are 1-k in the good "
+                "state and 1-h in the bad one): drop `loss`, or use loss_model "
+                "{kind: bernoulli}",
+            )
         if self.kind != "lora":
             for key in LORA_KEYS:
                 if getattr(self.radio, key) is not None:

@@ -10,7 +10,9 @@ from typing import Any
 from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
 
 from fedsim.config.adversaries import Adversaries
+from fedsim.config.advice import advice
 from fedsim.config.base import Section, at_key
+from fedsim.config.coap_mtu import check_coap_blocks
 from fedsim.config.devices import DeviceModel, device_profile
 from fedsim.config.fl import FLModel
 from fedsim.config.limits import (
@@ -23,6 +25,7 @@ from fedsim.config.links import FIDELITIES, LinkClass
 from fedsim.config.nodes import Failure, NodeItem
 from fedsim.config.tasks import TaskModel
 from fedsim.config.tcp import TcpModel
+from fedsim.config.trace_names import check_trace_names
 from fedsim.config.units import Name, choice, integer, parsed
 from fedsim.devices import BUILTIN_DEVICES, DeviceProfile
 
@@ -78,6 +81,13 @@ class Topology(Section):
     def device_count(self) -> int:
         return sum(item.count for item in self.nodes if item.kind == "device")
 
+    @property
+    def clients_per_round(self) -> float:
+        """What the strategy takes: a count (>= 1) or a share of the online clients (< 1).
+        A share of 100% is every online client, which is a count of every device."""
+        cpr = self.fl.clients_per_round
+        return float(self.device_count) if isinstance(cpr, float) and cpr >= 1.0 else float(cpr)
+
     @model_validator(mode="after")
     def _whole(self, info: ValidationInfo) -> Topology:
         self._profiles = {**BUILTIN_DEVICES}
@@ -86,9 +96,12 @@ class Topology(Section):
         self._check_task_data()
         self._check_host_memory()  # before any group is expanded into nodes
         self._check_tree()
+        check_trace_names(self)
         self._check_failures()
         self._check_federation()
+        check_coap_blocks(self)
         self._check_task()
+        self._warnings.extend(advice(self))
         return self
 
     # -- checks, in the order a reader meets the keys ---------------------------------
@@ -228,7 +241,7 @@ class Topology(Section):
             raise at_key(
                 "fl.min_available", f"is {fl.min_available} but the topology has {n} devices"
             )
-        if fl.clients_per_round >= 1 and fl.clients_per_round > n:
+        if isinstance(fl.clients_per_round, int) and fl.clients_per_round > n:
             raise at_key(
                 "fl.clients_per_round",
                 f"is {int(fl.clients_per_round)} but the topology has {n} devices",

@@ -38,6 +38,14 @@ _MIN_WIDTH = 640.0
 _MAX_TIP_MEMBERS = 12
 
 
+def _link_rate(link: dict[str, Any]) -> str:
+    """A topology.json link's rate; both directions when they differ (older folders
+    have only `bandwidth_bps`, the uplink's)."""
+    up = link.get("bandwidth_up_bps", link.get("bandwidth_bps"))
+    down = link.get("bandwidth_down_bps", up)
+    return _fmt_bps(up) if up == down else f"{_fmt_bps(up)} up / {_fmt_bps(down)} down"
+
+
 def _fmt_bps(bps: Any) -> str:
     if not isinstance(bps, int | float):
         return "?"
@@ -230,7 +238,7 @@ def topology_svg(run: RunData) -> str:
             name = str(item["name"])
             ln = uplink.get(name)
             kind, cut = (str(ln.get("kind", "?")) if ln else ""), name in down
-            text = f"  {classes.get(name, kind)} {_fmt_bps(ln.get('bandwidth_bps'))}" if ln else ""
+            text = f"  {classes.get(name, kind)} {_link_rate(ln)}" if ln else ""
             alert = f"  uplink down {human_seconds(down[name])}" if cut else ""
             svg, end = _node_svg(item, x, y, text, alert)
         body.append(svg)

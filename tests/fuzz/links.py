@@ -121,3 +121,13 @@ def radio(draw: st.DrawFn, kind: str) -> dict[str, Any]:
         out["idle"] = duration(draw(st.sampled_from([0.0, 20.0, 300.0])))
         out["sleep_power"] = draw(st.sampled_from(["0uW", "15uW"]))
     return out
+
+
+def modellable(link: dict[str, Any]) -> dict[str, Any]:
+    """`link` without what the config model refuses: a half-duplex transmitter has one
+    rate, and a gilbert-elliott link no Bernoulli `loss` beside its own loss rates."""
+    if link.get("half_duplex") and "bandwidth_up" in link:
+        link["bandwidth_down"] = link["bandwidth_up"]
+    if (link.get("loss_model") or {}).get("kind") == "gilbert-elliott":
+        link.pop("loss", None)
+    return link

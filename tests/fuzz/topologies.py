@@ -147,9 +147,14 @@ def failure_targets(entries: list[dict[str, Any]]) -> Targets:
 @st.composite
 def scenarios(draw: st.DrawFn) -> FuzzScenario:
     """One whole, valid topology mapping (docs/topology.md)."""
+    from fuzz.links import modellable
+
     horizon = draw(st.sampled_from(HORIZONS_S))
     lossy = horizon <= 1800
-    links = {f"l{i + 1}": draw(link_class(lossy=lossy)) for i in range(draw(st.integers(1, 4)))}
+    links = {
+        f"l{i + 1}": modellable(draw(link_class(lossy=lossy)))
+        for i in range(draw(st.integers(1, 4)))
+    }
     server = draw(st.sampled_from(["server", "cloud"]))
     shape = draw(tree(server, sorted(links)))
     files = draw(reachability(shape.entries, horizon))

@@ -8,6 +8,7 @@ from pydantic import BeforeValidator, Field, model_validator
 
 from fedsim.config.base import Section, at_key
 from fedsim.config.radio import LORA_KEYS, RadioModel
+from fedsim.net.radio_table import lora_rate_problem
 from fedsim.config.units import (
     Bandwidth,
     Bool,
@@ -129,6 +130,13 @@ class LinkClass(Section):
                     raise at_key(
                         f"radio.{key}", f"is a LoRa setting; this link is kind {self.kind}"
                     )
+        else:  # one airtime: the radio's, for the network's bookings and the energy ledger
+            problem = lora_rate_problem(self.up_bps, self.down_bps, self.half_duplex, self.radio)
+            if problem is not None:
+                key, why = problem.split(": ", 1)
+                if key.startswith("bandwidth") and getattr(self, key) is None:  # as `bandwidth`
+                    key = "bandwidth"
+                raise at_key(key, why.replace("bandwidth_up", "the uplink bandwidth"))
         return self
 
     @property

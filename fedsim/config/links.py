@@ -8,7 +8,6 @@ from pydantic import BeforeValidator, Field, model_validator
 
 from fedsim.config.base import Section, at_key
 from fedsim.config.radio import LORA_KEYS, RadioModel
-from fedsim.net.radio_table import lora_rate_problem
 from fedsim.config.units import (
     Bandwidth,
     Bool,
@@ -19,6 +18,7 @@ from fedsim.config.units import (
     number,
 )
 from fedsim.config.variants import tagged
+from fedsim.net.radio_table import lora_rate_problem
 
 __all__ = [
     "FIDELITIES",

@@ -161,8 +161,9 @@ class _Path:
     limit: list[int] = field(init=False)
     """Each hop's drop-tail queue limit, in packets."""
     fbits: list[float] = field(init=False)
-    hop_constants: tuple[tuple[Callable[[float, float, int], tuple[float, float]], float, float,
-                               Any, float, LinkCounters, float], ...] = field(init=False)  # fmt: skip
+    hop_constants: tuple[tuple[Callable[[float, float, int], tuple[float, float]], float,
+                               float, Any, float, LinkCounters, float],
+                         ...] = field(init=False)  # fmt: skip
     ack_hops: tuple[tuple[Callable[[float, float, int], Any], Callable[[int, int], None],
                           LinkCounters], ...] = field(init=False)  # fmt: skip
 

@@ -210,7 +210,8 @@ def lora_rate_problem(up_bps: float, down_bps: float, half_duplex: bool, opts: A
             return (f"radio.sf: SF{sf} disagrees with {key} ({bps:.0f} bit/s is SF{got}, "
                     f"SF{sf} is {rates[sf]:.0f} bit/s at {bw / 1e3:g} kHz): the link would "
                     "carry frames for a time the radio is not charged for; set the "
-                    "bandwidth to the SF's rate, or leave radio.sf out (it follows the bandwidth)")  # fmt: skip
+                    "bandwidth to the SF's rate, or leave radio.sf out (it follows the "
+                    "bandwidth)")  # fmt: skip
     if half_duplex and sfs[0] != sfs[1]:
         return (
             f"bandwidth_down: a half-duplex LoRa link is one radio at one SF, but "

@@ -100,20 +100,21 @@ _RADIO_REL = 1e-6
     "network and the energy model use one airtime, so a duty cycle holds on both",
 )
 def busy_matches_radio(result: Any) -> Iterator[Violation]:
-    uses = [u for u in getattr(result, "transmitters", None) or () if u.frame_bits]
-    if not uses:
-        return
+    uses = getattr(result, "transmitters", None) or ()
     scenario = getattr(result, "scenario", None)
-    if scenario is None:
+    if not uses or scenario is None:
         return
     owner = {f"{n.name}-{n.parent}": n.name for n in scenario.nodes
-             if n.kind == "device" and n.parent is not None}  # fmt: skip
+             if n.kind == "device" and n.parent is not None and n.link_class is not None
+             and scenario.links[n.link_class].kind == "lora"}  # fmt: skip
+    if not owner:
+        return
     clients = {str(cell(r, "client")): r for r in result.clients}
     energy = getattr(getattr(result, "evidence", None), "energy", None) or {}
     for use in uses:
         devices = [(owner.get(link), label) for link, label in use.serves]
         if any(d is None or d not in clients for d, _ in devices):
-            continue  # a gateway's link, or a device the run did not report
+            continue  # not only LoRa devices' own links, or a device the run did not report
         if any(getattr(energy.get(d), "empty_at", None) is not None for d, _ in devices):
             continue  # a ledger stops when its battery runs dry
         want = sum(number(clients[d], "airtime_tx_s" if label == "up" else "airtime_rx_s")

@@ -23,6 +23,7 @@ __all__ = [
     "WIRE_PARTS",
     "Booked",
     "Booking",
+    "FramedTransmitter",
     "Hop",
     "Jitter",
     "Link",
@@ -32,6 +33,7 @@ __all__ = [
     "Transmitter",
     "split_taken",
     "take_back",
+    "transmitter",
     "unsent",
     "unsent_parts",
     "unsent_totals",
@@ -117,10 +119,8 @@ class Transmitter:
     def reserve(self, now: float, nbits: float, frames: int = 1) -> tuple[float, float]:
         """Book the airtime of `frames` frames carrying `nbits` wire bits at the first gap
         from `now`; return (start, end). Callers book at or after the simulation clock
-        (what the clock forgot is over)."""
+        (what the clock forgot is over). (`frames` matters to a `FramedTransmitter`.)"""
         airtime = nbits / self.rate_bps
-        if self.frame_bits:  # (a LoRa radio: each frame's preamble and headers too)
-            airtime = (nbits + frames * self.frame_bits) / self.rate_bps
         dc = self.duty_cycle
         hold = airtime / dc
         gaps = self._gaps
@@ -213,6 +213,24 @@ class Transmitter:
         """Duty-cycled: when the frames that were ready by `now` have all been sent (or
         `now`); a frame ready at `now` waits until then (the radio's MAC queue)."""
         return self._frontier.queued_until(now)
+
+
+@dataclass
+class FramedTransmitter(Transmitter):
+    """A radio whose every frame is on air for a fixed time beyond its bytes (LoRa's
+    preamble, PHY and MAC headers: `frame_bits`). A subclass, so that every other
+    transmitter's `reserve`, which every flight crosses, pays nothing for it."""
+
+    def reserve(self, now: float, nbits: float, frames: int = 1) -> tuple[float, float]:
+        return Transmitter.reserve(self, now, nbits + frames * self.frame_bits, frames)
+
+
+def transmitter(
+    name: str, rate_bps: float, frame_bits: float = 0.0, **kwargs: object
+) -> Transmitter:
+    """A `Transmitter`, or a `FramedTransmitter` when frames carry fixed airtime."""
+    kind = FramedTransmitter if frame_bits else Transmitter
+    return kind(name, rate_bps, frame_bits=frame_bits, **kwargs)  # type: ignore[arg-type]
 
 
 @dataclass

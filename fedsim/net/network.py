@@ -33,7 +33,7 @@ from fedsim.net.channel import Channel
 from fedsim.net.connectivity import start_churn, start_connectivity
 from fedsim.net.flow import FlowChannel
 from fedsim.net.jitter import NormalJitter, ParetoJitter, UniformJitter
-from fedsim.net.link import Hop, Jitter, Link, LossModel, NoLoss, Transmitter
+from fedsim.net.link import Hop, Jitter, Link, LossModel, NoLoss, Transmitter, transmitter
 from fedsim.net.loss import Bernoulli, GilbertElliott
 from fedsim.net.metered import MeteredCounters
 from fedsim.net.radio_table import radio_profile
@@ -165,11 +165,11 @@ class Network:
         dc = cls.duty_cycle
         if not cls.shared:
             if cls.half_duplex:
-                one = Transmitter(name, up, duty_cycle=dc, clock=clock, frame_bits=up_frame)
+                one = transmitter(name, up, up_frame, duty_cycle=dc, clock=clock)
                 return one, one
             return (
-                Transmitter(f"{name}/up", up, duty_cycle=dc, clock=clock, frame_bits=up_frame),
-                Transmitter(f"{name}/down", down, clock=clock, frame_bits=down_frame),
+                transmitter(f"{name}/up", up, up_frame, duty_cycle=dc, clock=clock),
+                transmitter(f"{name}/down", down, down_frame, clock=clock),
             )
         out = []
         for d in (0, 1):
@@ -177,7 +177,7 @@ class Network:
             if key not in shared:
                 label = f"{cls.name}@{parent}" + ("" if cls.half_duplex else ("/up", "/down")[d])
                 rate, frame = rates[0 if cls.half_duplex else d]
-                shared[key] = Transmitter(label, rate, duty_cycle=dc, clock=clock, frame_bits=frame)
+                shared[key] = transmitter(label, rate, frame, duty_cycle=dc, clock=clock)
             out.append(shared[key])
         return out[0], out[1]
 

@@ -336,7 +336,8 @@ bytes, packets, the wire bytes by `WIRE_PARTS`, the lost bytes among them)."""
 Booking = tuple["LinkCounters", float, float, int, int, int, int, int, int, int]
 """One `Transmitter.reserve` a channel made, as it counted it: (the counters of the link
 direction, the start `reserve` returned, when its last frame had left, wire bytes (it
-booked their airtime), frames, and those wire bytes by `WIRE_PARTS` (data, header,
+booked their airtime), frames (on LoRa each one's own airtime too), and those wire bytes
+by `WIRE_PARTS` (data, header,
 control, retx), the lost bytes among them). Its frames leave between its start and
 their end; a hop after the first books a block when its first frame arrives, and sends
 each frame no earlier than it arrives, so its frames may end after its airtime does.

@@ -202,11 +202,12 @@ def _direction(hops: Sequence[Hop], size: int, d: int, latency: float) -> Direct
         p = TcpParams()
         mss = p.mss(mtu)
         nseg = max(1, -(-size // mss))
-        last = 8.0 * p.wire(size - (nseg - 1) * mss)  # no silence needed after it
-        bits = 8.0 * (p.syn_bytes + p.ack_bytes + nseg * p.wire(0) + size)
+        fbits = txs[i].frame_bits  # a LoRa frame's preamble and headers, as bits
+        last = 8.0 * p.wire(size - (nseg - 1) * mss) + fbits  # no silence needed after it
+        bits = 8.0 * (p.syn_bytes + p.ack_bytes + nseg * p.wire(0) + size) + (nseg + 2) * fbits
         t = max(t, (bits - last) / eff[i] + last / txs[i].rate_bps + latency)
     frame = TcpParams().wire(TcpParams().mss(mtu))
-    gap = TcpParams().delack_segments * 8.0 * frame / eff[i]
+    gap = TcpParams().delack_segments * (8.0 * frame + txs[i].frame_bits) / eff[i]
     return Direction(size, eff[i], txs[i].rate_bps, txs[i].duty_cycle, limited, t, frame, gap)
 
 

@@ -342,8 +342,8 @@ def test_lora_shared_channel_holds_a_one_percent_duty_cycle(fidelity: str) -> No
     booked: list[tuple[float, float]] = []
     reserve = tx.reserve
 
-    def logged(now: float, nbits: float) -> tuple[float, float]:
-        start, end = reserve(now, nbits)
+    def logged(now: float, nbits: float, frames: int = 1) -> tuple[float, float]:
+        start, end = reserve(now, nbits, frames)
         booked.append((start, end))
         return start, end
 

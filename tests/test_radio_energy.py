@@ -64,7 +64,8 @@ def test_the_spreading_factor_defaults_from_the_link_rate() -> None:
 # ----------------------------------------------------------------- quiet states, one device
 def _one_device(kind: str, radio: dict[str, Any], battery: str | None = None) -> Scenario:
     topo = tiny_topology(fl__min_available=1, fl__clients_per_round=1)
-    topo["links"]["wifi"] = {"kind": kind, "bandwidth": "100kbps", "radio": radio}
+    rate = "250bps" if kind == "lora" else "100kbps"  # a LoRa link's rate is its SF's (SF12)
+    topo["links"]["wifi"] = {"kind": kind, "bandwidth": rate, "radio": radio}
     topo["nodes"][2]["count"] = 1
     if battery is not None:
         topo["devices"] = {"cell": {"like": "cortex-m4", "battery": battery}}
@@ -230,7 +231,7 @@ def _lora_run(links: dict[str, dict[str, Any]], fidelity: str = "flow") -> Any:
     topo["fl"].update(deadline="2h", codec="int8")
     topo["links"] = {
         **{
-            name: {"kind": "lora", "bandwidth": "50kbps", "latency": "100ms", "mtu": 242, **spec}
+            name: {"kind": "lora", "bandwidth": "5.47kbps", "latency": "100ms", "mtu": 242, **spec}
             for name, spec in links.items()
         },
         "backhaul": {"kind": "backhaul", "bandwidth": "100Mbps", "latency": "5ms"},
@@ -252,8 +253,12 @@ def _lora_run(links: dict[str, dict[str, Any]], fidelity: str = "flow") -> Any:
 
 
 def test_sf12_costs_sf7_times_their_airtime_ratio_for_the_same_model() -> None:
-    """Same link rate (so the same frames), only the radio's spreading factor differs."""
-    result = _lora_run({"sf07": {"radio": {"sf": 7}}, "sf12": {"radio": {"sf": 12}}})
+    """SF7 and SF12 links at their own rates (a link's rate is its SF's: one airtime for
+    the network and the radio). Each device pays its radio's airtime for what it sent;
+    an SF12 frame is ~23x longer on air than the same SF7 frame."""
+    result = _lora_run(
+        {"sf07": {"radio": {"sf": 7}}, "sf12": {"bandwidth": "250bps", "radio": {"sf": 12}}}
+    )
     rows = {c.client: c for c in result.clients}
     ev = result.evidence.energy
     r7, r12 = (result.scenario.links[n].radio for n in ("sf07", "sf12"))
@@ -263,15 +268,11 @@ def test_sf12_costs_sf7_times_their_airtime_ratio_for_the_same_model() -> None:
             assert rows[dev].energy_tx_j == pytest.approx(radio.airtime(0, *sent) * radio.tx_w)
         sent = ev[a].radio["tx_bytes"], ev[a].radio["tx_frames"]
         sent_b = ev[b].radio["tx_bytes"], ev[b].radio["tx_frames"]
-        assert sent_b[1] == sent[1]  # the same frames ...
-        # ... and nearly the same bytes: signed request headers differ by a few bytes
-        # (device name, nonce digits)
-        assert sent_b[0] == pytest.approx(sent[0], rel=1e-2)
         charged = r12.airtime(0, *sent_b) / r7.airtime(0, *sent)
         assert rows[b].energy_tx_j / rows[a].energy_tx_j == pytest.approx(charged, rel=1e-9)
         ratio = r12.airtime(0, *sent) / r7.airtime(0, *sent)  # the same bytes on both radios
-        assert charged == pytest.approx(ratio, rel=1e-2)
         assert ratio > 20  # SF12 spends ~23x SF7's airtime on the same bytes
+        assert charged > 10  # (its traffic differs: slow frames change TCP's timing)
 
 
 def test_a_device_that_loses_packets_spends_more() -> None:

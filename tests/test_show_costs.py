@@ -104,8 +104,9 @@ def test_a_one_percent_duty_cycle_costs_about_100x(tmp_path: Path) -> None:
     (b,) = group_costs(free, sizes, upload_bytes=6000)
     assert a.up.duty_limited
     assert not b.up.duty_limited
-    assert a.up.rate_bps == pytest.approx(17.6)
-    assert b.up.rate_bps == pytest.approx(1760.0)
+    # (a LoRa link runs at its SF's rate, SF9: 1757.8 bit/s, the radio's airtime)
+    assert a.up.rate_bps == pytest.approx(17.6, rel=2e-3)
+    assert b.up.rate_bps == pytest.approx(1760.0, rel=2e-3)
     assert a.up.time_s > 6000 * 8 / 17.6  # at least the payload at 1 % of 1.76 kbit/s
     assert 60 < a.up.time_s / b.up.time_s < 110
     # The downlink of an unshared LoRa link has no duty cycle in the network model.

@@ -3,6 +3,7 @@ byte-identical reruns. (`simulate` and `run_scenario` audit: a violation raises.
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -83,7 +84,10 @@ def test_coap_completes_lora_at_one_percent_duty_cycle(tmp_path: Path) -> None:
     )
     summary = json.loads((out / "summary.json").read_text())
     assert summary["accepted_rounds"] == 3
-    assert summary["sim_time_s"] < 3 * 3600  # well inside the 80-minute deadlines
+    # every round closes by its 80-minute deadline (an SF12 edge sensor may miss it: with
+    # the radio's real airtime booked, 3 rounds take ~3.2 h, not ~2 h)
+    ends = [0.0] + [float(r["sim_time_s"]) for r in rows(out / "rounds.csv")]
+    assert all(b - a <= 80 * 60 + 1e-6 for a, b in itertools.pairwise(ends))
     assert all(int(r["reported"]) >= 6 for r in rows(out / "rounds.csv"))
 
 

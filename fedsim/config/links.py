@@ -18,6 +18,7 @@ from fedsim.config.units import (
     number,
 )
 from fedsim.config.variants import tagged
+from fedsim.net.radio_table import lora_rate_problem
 
 __all__ = [
     "FIDELITIES",
@@ -155,6 +156,13 @@ class LinkClass(Section):
                     raise at_key(
                         f"radio.{key}", f"is a LoRa setting; this link is kind {self.kind}"
                     )
+        else:  # one airtime: the radio's, for the network's bookings and the energy ledger
+            problem = lora_rate_problem(self.up_bps, self.down_bps, self.half_duplex, self.radio)
+            if problem is not None:
+                key, why = problem.split(": ", 1)
+                if key.startswith("bandwidth") and getattr(self, key) is None:  # as `bandwidth`
+                    key = "bandwidth"
+                raise at_key(key, why.replace("bandwidth_up", "the uplink bandwidth"))
         return self
 
     @property

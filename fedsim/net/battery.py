@@ -224,8 +224,27 @@ class Batteries:
                 battery.activity_end = active + dt
                 battery.accounted_until += dt
             self._take(battery, kind, dt * power)
+            if fr and not direction and radio.windows_s:  # LoRa Class A: RX1 + RX2 per frame
+                self._windows(battery, fr * radio.windows_s, radio.tail_w)
             if battery.capacity_j is not None:  # (mains: the ledger only counts)
                 self._watch(battery, dt > 0 and now - active >= radio.tail_s)  # woke: a new tail
+
+    def _windows(self, battery: Battery, dt: float, power: float) -> None:
+        """Charge (negative: refund, with the frames a cut took back) `dt` seconds of
+        receive windows at `power`, right after the frames that opened them: they are
+        the radio's time as the frames' airtime is, so they move the activity's end."""
+        if battery.empty_at is not None:
+            return
+        seconds = battery.seconds
+        x = seconds["idle"] + dt
+        seconds["idle"] = x if x > 0.0 else 0.0
+        battery.activity_end += dt
+        if dt > 0:
+            if battery.activity_end > battery.accounted_until:
+                battery.accounted_until = battery.activity_end
+        else:
+            battery.accounted_until += dt
+        self._take(battery, "idle", dt * power)
 
     def compute(self, node: str, flops: float) -> None:
         """Charge `flops` of training on `node`."""

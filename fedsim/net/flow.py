@@ -160,14 +160,19 @@ class _Path:
     """Any hop of this direction may drop a packet (checked once per channel)."""
     limit: list[int] = field(init=False)
     """Each hop's drop-tail queue limit, in packets."""
-    hop_constants: tuple[tuple[Callable[[float, float], tuple[float, float]], float, float, Any,
-                               float, LinkCounters], ...] = field(init=False)  # fmt: skip
-    ack_hops: tuple[tuple[Callable[[float, float], Any], Callable[[int, int], None], LinkCounters],
-                    ...] = field(init=False)  # fmt: skip
+    fbits: list[float] = field(init=False)
+    hop_constants: tuple[tuple[Callable[[float, float, int], tuple[float, float]], float,
+                               float, Any, float, LinkCounters, float],
+                         ...] = field(init=False)  # fmt: skip
+    ack_hops: tuple[tuple[Callable[[float, float, int], Any], Callable[[int, int], None],
+                          LinkCounters], ...] = field(init=False)  # fmt: skip
 
     def __post_init__(self) -> None:
         self.tx = [h.link.tx[h.direction] for h in self.hops]
         self.rate = [t.rate_bps for t in self.tx]
+        self.fbits = [t.frame_bits for t in self.tx]
+        """Each hop's per-frame airtime as bits at its rate (LoRa; 0 elsewhere): a frame
+        of b wire bytes is (8 b + fbits) / rate on air, as `Transmitter.airtime`."""
         self.lat = [h.link.latency_s for h in self.hops]
         self.counters = [h.link.counters[h.direction] for h in self.hops]
         self.loss = [h.link.loss[h.direction] for h in self.hops]
@@ -177,10 +182,11 @@ class _Path:
         reserve = [t.reserve for t in self.tx]
         duty = [t.duty_cycle for t in self.tx]
         self.hop_constants = tuple(
-            zip(reserve, self.rate, self.lat, self.jitter, duty, self.counters, strict=True)
-        )
+            zip(reserve, self.rate, self.lat, self.jitter, duty, self.counters, self.fbits,
+                strict=True)
+        )  # fmt: skip
         """Per hop: (its transmitter's `reserve`, rate, latency, jitter, duty cycle, its
-        counters), for the booking loops (looked up once per channel, not per flight)."""
+        counters, per-frame bits), for the booking loops (looked up once per channel)."""
         self.ack_hops = tuple(zip(reserve, [c.count_frames for c in self.counters],
                                   self.counters, strict=True))  # fmt: skip
         """Per hop: (`reserve`, its counter's `count_frames`, the counter), for `acks`."""
@@ -227,7 +233,7 @@ class _Model:
         abits = 8.0 * params.ack_bytes
         # ACK return time along each direction's reverse path (serialization + latency)
         self.ret = tuple(
-            sum(abits / r + lat for r, lat in zip(b.rate, b.lat, strict=True))
+            sum((abits + f) / r + lat for r, lat, f in zip(b.rate, b.lat, b.fbits, strict=True))
             for b in (self.paths[1], self.paths[0])
         )
         # The closed-form path needs the retransmission timer never to fire: the longest
@@ -244,8 +250,10 @@ class _Model:
         self.closed_form = tuple(
             not P.lossy
             and not self.metered_acks[d]
-            and max(2.0 * seg_bits / min(t.rate_bps * t.duty_cycle for t in P.tx),
-                    seg_bits * sum(1.0 / r for r in P.rate) + sum(P.lat) + self.ret[d])
+            and max(2.0 * max((seg_bits + t.frame_bits) / (t.rate_bps * t.duty_cycle)
+                              for t in P.tx),
+                    sum((seg_bits + f) / r for r, f in zip(P.rate, P.fbits, strict=True))
+                    + sum(P.lat) + self.ret[d])
             < params.min_rto
             for d, P in enumerate(self.paths)
         )  # fmt: skip
@@ -265,7 +273,7 @@ class _Model:
                 if count:
                     P.counters[i].drops += 1
                 return math.inf
-            s, e = tx.reserve(t, bits)
+            s, e = tx.reserve(t, bits, 1)
             j = P.jitter[i]
             t = e + P.lat[i] + (0.0 if j is None else j.sample(self.rng))
             if count:
@@ -284,8 +292,8 @@ class _Model:
         P = self.paths[d]
         tx = P.tx[i]
         dc = tx.duty_cycle
-        return dc < 1.0 and (tx.queued_until(t) - t) * dc * P.rate[i] > P.limit[i] * 8.0 * (
-            self.mss + self.ovh
+        return dc < 1.0 and (tx.queued_until(t) - t) * dc * P.rate[i] > P.limit[i] * (
+            8.0 * (self.mss + self.ovh) + P.fbits[i]
         )
 
     def lost_at(self, d: int, n: int) -> np.ndarray:
@@ -334,7 +342,7 @@ class _Model:
         first = last = t
         P = self.paths[d]
         log = self.log
-        for i, (reserve, rate, lat, j, dc, c) in enumerate(P.hop_constants):
+        for i, (reserve, rate, lat, j, dc, c, fb) in enumerate(P.hop_constants):
             if queues and self.full(i, d, first):
                 return first, last, i
             if carried is not None:
@@ -345,16 +353,17 @@ class _Model:
                 bits = 8.0 * wire
             # Book `bits` on hop i for a block whose first/last segments reach it at
             # first/last; they reach the next hop at the new first/last.
-            s, e = reserve(first, bits)
+            s, e = reserve(first, bits, n)
+            # (8 x bytes + fb) / rate: a frame's airtime (fb: LoRa's per-frame part, else 0)
             if dc < 1.0:  # frames go out one hold apart; the last one's silence follows it
-                e = s + (e - s) / dc - 8.0 * (lpay + ovh) / rate * (1.0 / dc - 1.0)
-            out = last + 8.0 * (lpay + ovh) / rate  # the last frame leaves after it arrives
+                e = s + (e - s) / dc - (8.0 * (lpay + ovh) + fb) / rate * (1.0 / dc - 1.0)
+            out = last + (8.0 * (lpay + ovh) + fb) / rate  # the last frame leaves after it arrives
             if e > out:
                 out = e
             if log is not None:  # as data; `_Replay.close` reclassifies what it must
                 log.append((c, s, out, wire, n, payload, wire - payload, 0, 0, 0))
             delay = lat + (0.0 if j is None else j.sample(self.rng))
-            first, last = s + 8.0 * (fpay + ovh) / rate + delay, out + delay
+            first, last = s + (8.0 * (fpay + ovh) + fb) / rate + delay, out + delay
         return first, last, len(P.tx)
 
     def acks(self, t: float, d: int, n: int) -> None:
@@ -366,7 +375,7 @@ class _Model:
         nab = n * ab
         log = self.log
         for reserve, count_frames, c in self.paths[1 - d].ack_hops:
-            s, e = reserve(t, bits)
+            s, e = reserve(t, bits, n)
             count_frames(nab, n)
             c.control_bytes += nab
             if log is not None:

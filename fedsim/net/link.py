@@ -23,6 +23,7 @@ __all__ = [
     "WIRE_PARTS",
     "Booked",
     "Booking",
+    "FramedTransmitter",
     "Hop",
     "Jitter",
     "Link",
@@ -32,6 +33,7 @@ __all__ = [
     "Transmitter",
     "split_taken",
     "take_back",
+    "transmitter",
     "unsent",
     "unsent_parts",
     "unsent_totals",
@@ -94,6 +96,11 @@ class Transmitter:
     duty_cycle: float = 1.0
     """Fraction of time a sender may occupy the medium (LoRa's 1 %): after a frame of
     airtime a, the transmitter stays silent for a * (1/duty_cycle - 1)."""
+    frame_bits: float = 0.0
+    """Airtime of a frame beyond its wire bytes, as bits at `rate_bps` (LoRa: preamble,
+    PHY header, MAC header, CRC and the formula's rounding, from the radio's
+    `RadioProfile`, so the network books what the energy ledger charges). A frame of
+    b wire bytes is on air (8 b + frame_bits) / rate_bps (`airtime`); 0 elsewhere."""
     clock: Callable[[], float] | None = field(default=None, repr=False)
     """The simulation clock (SimPy's `now`). Only bookings that ended before it are
     history: the flow fidelity books ahead of the clock, so a caller's `now` may be
@@ -105,9 +112,14 @@ class Transmitter:
     """Duty-cycled only: (end, ready time) of every live booking, by end: the frontier
     is rebuilt from them when a release shortens one (`give_back`)."""
 
-    def reserve(self, now: float, nbits: float) -> tuple[float, float]:
-        """Book `nbits` of airtime at the first gap from `now`; return (start, end).
-        Callers book at or after the simulation clock (what the clock forgot is over)."""
+    def airtime(self, nbytes: float, frames: float) -> float:
+        """Seconds on air of `frames` frames carrying `nbytes` wire bytes in all."""
+        return (nbytes * 8.0 + frames * self.frame_bits) / self.rate_bps
+
+    def reserve(self, now: float, nbits: float, frames: int = 1) -> tuple[float, float]:
+        """Book the airtime of `frames` frames carrying `nbits` wire bits at the first gap
+        from `now`; return (start, end). Callers book at or after the simulation clock
+        (what the clock forgot is over). (`frames` matters to a `FramedTransmitter`.)"""
         airtime = nbits / self.rate_bps
         dc = self.duty_cycle
         hold = airtime / dc
@@ -137,15 +149,28 @@ class Transmitter:
             insort(self._held, (stop, now))
         return start, start + airtime
 
-    def give_back(self, start: float, nbits: float, unsent_bits: float, now: float) -> None:
-        """Of the booking `reserve` made at `start` for `nbits`, the last `unsent_bits`
-        never went out (a cut at `now`): their airtime leaves `busy_time`, and the medium
+    def give_back(
+        self,
+        start: float,
+        nbits: float,
+        unsent_bits: float,
+        now: float,
+        frames: int = 1,
+        unsent_frames: int = 1,
+    ) -> None:
+        """Of the booking `reserve` made at `start` for `nbits` in `frames` frames, the
+        last `unsent_bits` (`unsent_frames` whole frames) never went out (a cut at `now`):
+        their airtime leaves `busy_time` (a frame started keeps its own overhead, as the
+        energy ledger keeps it), and the medium
         is idle again from where the sent part's hold ends (a duty-cycled sender stays
         silent only after what it sent) to the booking's end; what of that lies before
         `now` is history (nobody books it). `busy_until` keeps the latest end booked."""
         if unsent_bits <= 0.0:
             return
-        rate, dc = self.rate_bps, self.duty_cycle
+        rate, dc, fbits = self.rate_bps, self.duty_cycle, self.frame_bits
+        if fbits:
+            nbits += frames * fbits
+            unsent_bits += unsent_frames * fbits
         stop = start + nbits / rate / dc  # `reserve`'s own arithmetic: the booked end
         unsent = unsent_bits / rate
         self.busy_time = max(0.0, self.busy_time - unsent)  # no -1e-21
@@ -188,6 +213,24 @@ class Transmitter:
         """Duty-cycled: when the frames that were ready by `now` have all been sent (or
         `now`); a frame ready at `now` waits until then (the radio's MAC queue)."""
         return self._frontier.queued_until(now)
+
+
+@dataclass
+class FramedTransmitter(Transmitter):
+    """A radio whose every frame is on air for a fixed time beyond its bytes (LoRa's
+    preamble, PHY and MAC headers: `frame_bits`). A subclass, so that every other
+    transmitter's `reserve`, which every flight crosses, pays nothing for it."""
+
+    def reserve(self, now: float, nbits: float, frames: int = 1) -> tuple[float, float]:
+        return Transmitter.reserve(self, now, nbits + frames * self.frame_bits, frames)
+
+
+def transmitter(
+    name: str, rate_bps: float, frame_bits: float = 0.0, **kwargs: object
+) -> Transmitter:
+    """A `Transmitter`, or a `FramedTransmitter` when frames carry fixed airtime."""
+    kind = FramedTransmitter if frame_bits else Transmitter
+    return kind(name, rate_bps, frame_bits=frame_bits, **kwargs)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -293,7 +336,8 @@ bytes, packets, the wire bytes by `WIRE_PARTS`, the lost bytes among them)."""
 Booking = tuple["LinkCounters", float, float, int, int, int, int, int, int, int]
 """One `Transmitter.reserve` a channel made, as it counted it: (the counters of the link
 direction, the start `reserve` returned, when its last frame had left, wire bytes (it
-booked their airtime), frames, and those wire bytes by `WIRE_PARTS` (data, header,
+booked their airtime), frames (on LoRa each one's own airtime too), and those wire bytes
+by `WIRE_PARTS` (data, header,
 control, retx), the lost bytes among them). Its frames leave between its start and
 their end; a hop after the first books a block when its first frame arrives, and sends
 each frame no earlier than it arrives, so its frames may end after its airtime does.
@@ -318,7 +362,7 @@ def _unsent_share(booking: Booking, t: float) -> tuple[float, int] | None:
             frames if frames <= 1 else min(frames, math.ceil((t - start) / (done - start) * frames))
         )
         return (done - t) / (done - start), frames - gone
-    air = wire * 8.0 / tx.rate_bps / frames  # a frame's airtime
+    air = tx.airtime(wire, frames) / frames  # a frame's airtime
     period = (done - air - start) / (frames - 1)  # from a frame's start to the next's
     x = t - start
     k = min(frames - 1, int(x // period)) if period > 0.0 else frames - 1
@@ -369,7 +413,7 @@ def take_back(bookings: Iterable[Booking], now: float) -> None:
         c, w, n, parts, lost = got
         tx = c.transmitter
         if tx is not None:  # the frames never went out: nor did their airtime
-            tx.give_back(booking[1], booking[3] * 8.0, w * 8.0, now)
+            tx.give_back(booking[1], booking[3] * 8.0, w * 8.0, now, booking[4], n)
         c.wire_bytes -= w
         c.packets -= n
         c.data_bytes -= parts[0]

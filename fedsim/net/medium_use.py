@@ -1,7 +1,8 @@
 """What each transmitter was busy with: its busy time and the link directions it serves.
 
 The auditor reconciles the two (fedsim.audit.airtime): a transmitter is busy only with
-frames some link counted, so busy time x rate / 8 must equal their wire bytes.
+frames some link counted, so busy time x rate must equal their wire bits plus, on a LoRa
+radio, `frame_bits` per frame (`Transmitter.airtime`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ class MediumUse:
     held_s: float = 0.0
     """Seconds its bookings hold the medium (airtime / duty cycle), less what cuts released."""
     duty_cycle: float = 1.0
+    frame_bits: float = 0.0
+    """A frame's airtime beyond its bytes, as bits at rate_bps (LoRa; 0 elsewhere)."""
 
 
 def medium_uses(links: Iterable[Any]) -> list[MediumUse]:
@@ -43,6 +46,7 @@ def medium_uses(links: Iterable[Any]) -> list[MediumUse]:
             tuple(serves[key]),
             float(tx.held_time),
             float(tx.duty_cycle),
+            float(tx.frame_bits),
         )
         for key, tx in txs.items()
     ]

@@ -33,9 +33,10 @@ from fedsim.net.channel import Channel
 from fedsim.net.connectivity import start_churn, start_connectivity
 from fedsim.net.flow import FlowChannel
 from fedsim.net.jitter import NormalJitter, ParetoJitter, UniformJitter
-from fedsim.net.link import Hop, Jitter, Link, LossModel, NoLoss, Transmitter
+from fedsim.net.link import Hop, Jitter, Link, LossModel, NoLoss, Transmitter, transmitter
 from fedsim.net.loss import Bernoulli, GilbertElliott
 from fedsim.net.metered import MeteredCounters
+from fedsim.net.radio_table import radio_profile
 from fedsim.net.tcp import TcpParams
 from fedsim.rng import Streams
 from fedsim.scenario import LinkClassSpec, Scenario
@@ -153,21 +154,30 @@ class Network:
         shared: dict[tuple[str, str, int], Transmitter],
         clock: Callable[[], float],
     ) -> tuple[Transmitter, Transmitter]:
-        rates = (cls.bandwidth_up_bps, cls.bandwidth_down_bps)
+        rates: tuple[tuple[float, float], ...] = (
+            (cls.bandwidth_up_bps, 0.0),
+            (cls.bandwidth_down_bps, 0.0),
+        )
+        if cls.kind == "lora":  # the radio's Semtech airtime, which its energy is charged for
+            radio = cls.radio or radio_profile(cls.kind, *(r for r, _ in rates))
+            rates = (radio.link_rate(0), radio.link_rate(1))
+        (up, up_frame), (down, down_frame) = rates
+        dc = cls.duty_cycle
         if not cls.shared:
             if cls.half_duplex:
-                one = Transmitter(name, rates[0], duty_cycle=cls.duty_cycle, clock=clock)
+                one = transmitter(name, up, up_frame, duty_cycle=dc, clock=clock)
                 return one, one
             return (
-                Transmitter(f"{name}/up", rates[0], duty_cycle=cls.duty_cycle, clock=clock),
-                Transmitter(f"{name}/down", rates[1], clock=clock),
+                transmitter(f"{name}/up", up, up_frame, duty_cycle=dc, clock=clock),
+                transmitter(f"{name}/down", down, down_frame, clock=clock),
             )
         out = []
         for d in (0, 1):
             key = (cls.name, parent, 0 if cls.half_duplex else d)
             if key not in shared:
                 label = f"{cls.name}@{parent}" + ("" if cls.half_duplex else ("/up", "/down")[d])
-                shared[key] = Transmitter(label, rates[d], duty_cycle=cls.duty_cycle, clock=clock)
+                rate, frame = rates[0 if cls.half_duplex else d]
+                shared[key] = transmitter(label, rate, frame, duty_cycle=dc, clock=clock)
             out.append(shared[key])
         return out[0], out[1]
 

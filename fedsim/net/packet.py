@@ -301,7 +301,7 @@ class PacketChannel:
             for d in (UP, DOWN):  # each side's FIN and its ACK of the other's
                 for h in self.paths[d]:
                     c = h.link.counters[h.direction]
-                    h.link.tx[h.direction].reserve(now, 2 * self.params.ack_bytes * 8.0)
+                    h.link.tx[h.direction].reserve(now, 2 * self.params.ack_bytes * 8.0, 2)
                     c.wire_bytes += 2 * self.params.ack_bytes
                     c.control_bytes += 2 * self.params.ack_bytes
                     c.packets += 2

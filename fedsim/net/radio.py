@@ -50,6 +50,9 @@ class RadioProfile:
     """Airtime of a frame beyond its bytes (preamble, PHY header, MAC overhead), up/down."""
     per_byte_s: tuple[float, float]
     """Airtime of one wire byte, up/down (8 / PHY rate)."""
+    windows_s: float = 0.0
+    """Receive windows after every frame the device sends, at `tail_w` (LoRaWAN Class A's
+    RX1 and RX2): per frame, so a burst of n frames costs n pairs in either fidelity."""
     tail_s: float = 0.0
     """After activity: seconds at `tail_w` (RRC inactivity, PSM timeout, RX windows)."""
     tail_w: float = 0.0
@@ -71,6 +74,12 @@ class RadioProfile:
     def airtime(self, direction: int, nbytes: float, frames: float) -> float:
         """Seconds on air for `frames` frames carrying `nbytes` wire bytes in total."""
         return frames * self.per_frame_s[direction] + nbytes * self.per_byte_s[direction]
+
+    def link_rate(self, direction: int) -> tuple[float, float]:
+        """(rate_bps, frame_bits) for a `Transmitter` that books this airtime: a frame of
+        b wire bytes is on air (8 b + frame_bits) / rate_bps = `airtime(d, b, 1)`."""
+        rate = 8.0 / self.per_byte_s[direction]
+        return rate, self.per_frame_s[direction] * rate
 
     def power(self, direction: int) -> float:
         return self.tx_w if direction == 0 else self.rx_w

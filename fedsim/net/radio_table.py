@@ -19,7 +19,14 @@ from typing import Any
 from fedsim.net.lora_airtime import CODING_RATES, LoRaFraming
 from fedsim.net.radio import RadioProfile
 
-__all__ = ["KIND_RADIOS", "KindRadio", "lora_sf_for_rate", "radio_profile"]
+__all__ = [
+    "KIND_RADIOS",
+    "KindRadio",
+    "lora_framings",
+    "lora_rate_problem",
+    "lora_sf_for_rate",
+    "radio_profile",
+]
 
 
 @dataclass(frozen=True)
@@ -170,6 +177,73 @@ def lora_sf_for_rate(bit_rate: float, bandwidth_hz: float = 125e3, cr: int = 1) 
     return min(rates, key=lambda sf: abs(math.log(rates[sf] / bit_rate)))
 
 
+_SF_SPAN = 1.4
+"""How far outside the SF12 .. SF6 range a LoRa link's bandwidth may lie before it is no
+LoRa data rate at all (adjacent SFs' rates are ~1.8x apart: nearest is within 1.34x)."""
+
+
+def _lora_opts(opts: Any) -> tuple[float, int]:
+    bw = getattr(opts, "lora_bandwidth", None) if opts is not None else None
+    cr = getattr(opts, "coding_rate", None) if opts is not None else None
+    return float((bw or "125kHz").removesuffix("kHz")) * 1e3, CODING_RATES[cr or "4/5"]
+
+
+def lora_rate_problem(up_bps: float, down_bps: float, half_duplex: bool, opts: Any) -> str | None:
+    """Why a LoRa link's bandwidths and its radio (`radio.sf`, `lora_bandwidth`,
+    `coding_rate`) would give two airtimes, as '<key>: <reason>' (None: they agree). The
+    network books and the energy ledger charges one airtime, the radio's Semtech time on
+    air; a link's `bandwidth` only picks its spreading factor, so it must be one."""
+    bw, cr = _lora_opts(opts)
+    rates = {sf: LoRaFraming(sf, bw, cr).bit_rate for sf in range(6, 13)}
+    lo, hi = rates[12] / _SF_SPAN, rates[6] * _SF_SPAN
+    sfs = []
+    for key, bps in (("bandwidth_up", up_bps), ("bandwidth_down", down_bps)):
+        if not lo <= bps <= hi:
+            return (f"{key}: {bps:.6g} bit/s is no LoRa data rate at {bw / 1e3:g} kHz "
+                    f"(SF12 {rates[12]:.0f} bit/s .. SF6 {rates[6]:.0f} bit/s); set "
+                    "radio.lora_bandwidth, or a link kind that is not lora")  # fmt: skip
+        sfs.append(lora_sf_for_rate(bps, bw, cr))
+    sf = getattr(opts, "sf", None) if opts is not None else None
+    for key, bps, got in zip(("bandwidth_up", "bandwidth_down"), (up_bps, down_bps), sfs,
+                             strict=True):  # fmt: skip
+        if sf is not None and sf != got:
+            return (f"radio.sf: SF{sf} disagrees with {key} ({bps:.0f} bit/s is SF{got}, "
+                    f"SF{sf} is {rates[sf]:.0f} bit/s at {bw / 1e3:g} kHz): the link would "
+                    "carry frames for a time the radio is not charged for; set the "
+                    "bandwidth to the SF's rate, or leave radio.sf out (it follows the "
+                    "bandwidth)")  # fmt: skip
+    if half_duplex and sfs[0] != sfs[1]:
+        return (
+            f"bandwidth_down: a half-duplex LoRa link is one radio at one SF, but "
+            f"bandwidth_up is SF{sfs[0]} and bandwidth_down SF{sfs[1]}"
+        )
+    return None
+
+
+def lora_framings(up_bps: float, down_bps: float, opts: Any = None) -> tuple[LoRaFraming, ...]:
+    """(up, down) Semtech framing of a LoRa link: each direction at the SF its bandwidth
+    picks (RX1 at the uplink's data rate; a downlink slower than the uplink is RX2's),
+    or `radio.sf`, which must agree (`lora_rate_problem`)."""
+
+    def given(key: str, default: Any) -> Any:
+        v = getattr(opts, key, None) if opts is not None else None
+        return default if v is None else v
+
+    bw, cr = _lora_opts(opts)
+    return tuple(
+        LoRaFraming(
+            sf=given("sf", lora_sf_for_rate(bps, bw, cr)),
+            bandwidth_hz=bw,
+            cr=cr,
+            preamble=given("preamble", 8),
+            explicit_header=given("explicit_header", True),
+            crc=given("crc", True),
+            low_data_rate=given("low_data_rate", None),
+        )
+        for bps in (up_bps, down_bps)
+    )
+
+
 def radio_profile(kind: str, up_bps: float, down_bps: float, opts: Any = None) -> RadioProfile:
     """The radio of a link class: its kind's row, the link's rates, then `opts`
     (a fedsim.config.radio.RadioModel or None) replacing what it names."""
@@ -186,29 +260,23 @@ def radio_profile(kind: str, up_bps: float, down_bps: float, opts: Any = None) -
     tx_w, rx_w = given("tx_power", tx_w), given("rx_power", rx_w)
     frame_bytes = given("frame_overhead", row.frame_bytes)
     tail_s, tail_w = row.tail_s, row.tail_w
+    windows_s = 0.0
     if kind == "lora":
-        bw = float(given("lora_bandwidth", "125kHz").removesuffix("kHz")) * 1e3
-        cr = CODING_RATES[given("coding_rate", "4/5")]
-        framing = LoRaFraming(
-            sf=given("sf", lora_sf_for_rate(up_bps, bw, cr)),
-            bandwidth_hz=bw,
-            cr=cr,
-            preamble=given("preamble", 8),
-            explicit_header=given("explicit_header", True),
-            crc=given("crc", True),
-            low_data_rate=given("low_data_rate", None),
-        )
-        extra = frame_bytes * framing.per_byte_s
-        per_frame = (framing.per_frame_s + extra,) * 2
-        per_byte = (framing.per_byte_s,) * 2
-        # Class A: RX1 and RX2 each stay open at least a preamble's length.
-        tail_s = 2 * (framing.preamble + 4.25) * (1 << framing.sf) / bw
-        tail_w = rx_w
+        framings = lora_framings(up_bps, down_bps, opts)
+        per_frame = tuple(f.per_frame_s + frame_bytes * f.per_byte_s for f in framings)
+        per_byte = tuple(f.per_byte_s for f in framings)
+        # Class A: after every uplink frame RX1 and RX2 each stay open at least a preamble
+        # (at the uplink's SF): charged per frame sent, not as a tail after a burst, so a
+        # flow-fidelity window of n frames opens the n pairs packet fidelity opens.
+        up = framings[0]
+        windows_s = given("tail", 2 * (up.preamble + 4.25) * (1 << up.sf) / up.bandwidth_hz)
+        tail_s, tail_w = 0.0, given("tail_power", rx_w)
     else:
         per_byte = (8.0 / up_bps, 8.0 / down_bps)
         per_frame = (row.frame_s + 8.0 * frame_bytes / up_bps,
                      row.frame_s + 8.0 * frame_bytes / down_bps)  # fmt: skip
-    tail_s, tail_w = given("tail", tail_s), given("tail_power", tail_w)
+    if kind != "lora":
+        tail_s, tail_w = given("tail", tail_s), given("tail_power", tail_w)
     wake_period = given("wake_period", row.wake_period_s)
     wake_j = 0.0
     if math.isfinite(wake_period):
@@ -220,6 +288,7 @@ def radio_profile(kind: str, up_bps: float, down_bps: float, opts: Any = None) -
         rx_w=rx_w,
         per_frame_s=per_frame,
         per_byte_s=per_byte,
+        windows_s=windows_s,
         tail_s=tail_s,
         tail_w=tail_w,
         idle_s=given("idle", row.idle_s),

@@ -7,6 +7,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from fedsim.net.radio_table import lora_sf_for_rate
 from fuzz.units import bandwidth, duration, fractions, percent
 
 # (low, high) bit/s per link kind: slow enough to matter, fast enough that a few KB
@@ -75,10 +76,12 @@ def link_class(draw: st.DrawFn, kind: str | None = None, lossy: bool = True) -> 
     kind = kind or draw(st.sampled_from(sorted(RATES)))
     out: dict[str, Any] = {"kind": kind}
     if draw(st.integers(0, 3)) == 0:
-        out["bandwidth_up"] = bandwidth(draw(rate(kind)))
-        out["bandwidth_down"] = bandwidth(draw(rate(kind)))
+        up, down = draw(rate(kind)), draw(rate(kind))
+        out["bandwidth_up"] = bandwidth(up)
+        out["bandwidth_down"] = bandwidth(down)
     else:
-        out["bandwidth"] = bandwidth(draw(rate(kind)))
+        up = down = draw(rate(kind))
+        out["bandwidth"] = bandwidth(up)
     low, high = LATENCY[kind]
     out["latency"] = duration(draw(st.sampled_from([low, (low + high) / 2, high])))
     if draw(st.booleans()):
@@ -97,23 +100,30 @@ def link_class(draw: st.DrawFn, kind: str | None = None, lossy: bool = True) -> 
         out["half_duplex"] = draw(st.booleans())
     elif draw(st.integers(0, 5)) == 0:
         out["half_duplex"] = True
+    if kind == "lora" and out.get("half_duplex") and "bandwidth_down" in out:
+        out["bandwidth_down"], down = out["bandwidth_up"], up  # one radio, one SF (else refused)
     if kind == "lora" or draw(st.integers(0, 7)) == 0:
         out["duty_cycle"] = percent(draw(st.sampled_from([0.01, 0.1, 0.5, 1.0])))
     if draw(st.integers(0, 5)) == 0:
         out["fidelity"] = draw(st.sampled_from(["flow", "packet"]))
     if draw(st.integers(0, 3)) == 0:
-        out["radio"] = draw(radio(kind))
+        out["radio"] = draw(radio(kind, up, down))
     return out
 
 
 @st.composite
-def radio(draw: st.DrawFn, kind: str) -> dict[str, Any]:
-    """A link's radio overrides (fedsim.config.radio): LoRa modulation, powers, timers."""
+def radio(
+    draw: st.DrawFn, kind: str, up_bps: float = 5470.0, down_bps: float = 5470.0
+) -> dict[str, Any]:
+    """A link's radio overrides (fedsim.config.radio): LoRa modulation, powers, timers.
+    A LoRa `sf` is the one its uplink rate picks (another is refused: two airtimes),
+    with the default coding rate."""
     out: dict[str, Any] = {}
     if kind == "lora":
-        out["sf"] = draw(st.integers(7, 12))
-        if draw(st.booleans()):
+        if up_bps <= 8e3 and draw(st.booleans()):  # (4/8 at SF6 reaches ~8 kbit/s)
             out["coding_rate"] = draw(st.sampled_from(["4/5", "4/6", "4/7", "4/8"]))
+        elif lora_sf_for_rate(up_bps) == lora_sf_for_rate(down_bps) and draw(st.booleans()):
+            out["sf"] = lora_sf_for_rate(up_bps)
     if draw(st.booleans()):
         out["tx_power"] = draw(st.sampled_from(["20mW", "100mW", "1W"]))
     if draw(st.booleans()):

@@ -124,7 +124,9 @@ def test_an_sf_that_disagrees_with_the_bandwidth_is_refused() -> None:
         parse_scenario(_topology(radio={"sf": 12}))
     with pytest.raises(ScenarioError, match=r"^links\.wifi\.bandwidth: 50000 bit/s is no LoRa"):
         parse_scenario(_topology(bandwidth="50kbps"))
-    with pytest.raises(ScenarioError, match=r"^links\.wifi\.bandwidth_down: a half-duplex"):
+    with pytest.raises(
+        ScenarioError, match=r"^links\.wifi\.half_duplex: one transmitter carries both"
+    ):
         parse_scenario(_topology(bandwidth=None, bandwidth_up="5.47kbps",
                                  bandwidth_down="250bps", half_duplex=True))  # fmt: skip
     ok = parse_scenario(_topology(bandwidth="250bps", radio={"sf": 12}))

@@ -28,7 +28,7 @@ def test_pending_quiet_energy_is_what_charging_it_would_add(kind: str, quiet_s: 
     assert bat.total_j(["dev"], at=quiet_s) == pending
     bat.finish(quiet_s)  # now charge it
     assert pending == pytest.approx(bat.total_j(["dev"]), rel=1e-12)
-    assert pending > sum(before.values())
+    assert pending >= sum(before.values())  # (a LoRa radio charged its windows already)
 
 
 def test_without_an_instant_only_what_was_charged_counts() -> None:

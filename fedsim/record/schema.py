@@ -184,7 +184,11 @@ class LedgerRow(Record):
     wire_bytes: int = column("B", "data + header + control + retx")
     lost_bytes: int = column("B", "of wire_bytes, lost on the way (loss model)")
     energy_j: float | None = column(
-        "J", "what the devices' ledgers charged in this scope (blank: link_class)", None
+        "J",
+        "what the devices spent in this scope (blank: link_class); a round's includes the "
+        "quiet time (tail, idle, sleep) its radios accrued by the round's end, which the "
+        "ledgers charge lazily at the next activity",
+        None,
     )
 
 
@@ -336,7 +340,7 @@ class Summary(Record):
     )
     wire_bytes_to_target: int | None = column("B", "first-hop wire bytes until the target", None)
     energy_to_target_j: float | None = column(
-        "J", "what all devices' ledgers charged until the target", None
+        "J", "what all devices spent until the target round's end, quiet time included", None
     )
     overrides: list[str] | None = column(  # noqa: RUF009 - a field(), not a shared default
         "", "the `--set` overrides the run was made with (null: not recorded)", None

@@ -14,6 +14,7 @@ from fedsim.config.base import Section, at_key
 from fedsim.config.errors import first_error
 from fedsim.config.strategies import STRATEGY_OPTIONS
 from fedsim.config.units import (
+    AutoDuration,
     Bool,
     Duration,
     Fraction,
@@ -160,7 +161,15 @@ class FLModel(Section):
         "after its last answer was written (aiohttp's server default, 3630 s); on a slow "
         "radio the device may still be receiving that answer",
     )
-    time_limit: PositiveDuration | None = Field(None, description="stop after this simulated time")
+    time_limit: PositiveDuration | None = Field(
+        None,
+        description="stop after this simulated time (a round still open then closes at the limit)",
+    )
+    stall_limit: AutoDuration | None = Field(
+        None,
+        description="end the run when no round closed for this long (auto: 10 x the longest "
+        "a round may take; forever: never)",
+    )
     round_interval: Duration = Field(0.0, description="start rounds at most this often")
     gate_tolerance: number(0.0) | None = Field(
         None, description="deploy only if at most this much worse"

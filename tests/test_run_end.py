@@ -233,3 +233,23 @@ def test_a_run_that_finishes_says_so() -> None:
     assert result.summary.end_note is None
     assert not [w for w in warnings if "ended early" in w]
     assert not audit(result)
+
+
+def test_a_sweep_says_how_many_runs_ended_early() -> None:
+    from fake_results import fake_summary
+
+    from fedsim.record.aggregate import PointStats, early_end_warnings
+    from fedsim.record.runs import RunData
+
+    def run(name: str, reason: str, note: str | None) -> RunData:
+        return RunData(Path(name), fake_summary(end_reason=reason, end_note=note))
+
+    ok = PointStats("codec=int8", (), [run("a", "rounds", None)], [1], {})
+    bad = PointStats(
+        "codec=topk", (),
+        [run("b", "devices_lost", "no device can ever be online again"),
+         run("c", "target", None)], [1, 2], {},
+    )  # fmt: skip
+    assert early_end_warnings([ok]) == []
+    (line,) = early_end_warnings([ok, bad])
+    assert line.startswith("1 of 3 runs ended early (devices_lost 1); e.g. b (codec=topk): no ")

@@ -187,6 +187,8 @@ def test_the_auto_stall_limit_and_its_keys() -> None:
     assert parse_scenario(tiny_topology(fl__stall_limit="2h")).fl.stall_limit_s == 7200
     with pytest.raises(ScenarioError, match=r"fl\.stall_limit: .*`auto`"):
         parse_scenario(tiny_topology(fl__stall_limit="soon"))
+    with pytest.raises(ScenarioError, match=r"fl\.stall_limit: 60 s is not longer than fl\.dead"):
+        parse_scenario(tiny_topology(fl__stall_limit="1min"))
 
 
 def test_the_stall_watch_counts_from_the_last_scheduled_return() -> None:

@@ -199,6 +199,14 @@ class FLModel(Section):
                 f"{self.selection!r} needs the sync engine: async FedBuff has no selection "
                 "step (every polling client gets a task, first come first served)",
             )
+        limit = self.stall_limit
+        if limit is not None and limit <= self.deadline + self.round_interval:
+            raise at_key(
+                "stall_limit",
+                f"{limit:g} s is not longer than fl.deadline + fl.round_interval "
+                f"({self.deadline + self.round_interval:g} s): a round that waits its deadline "
+                "would count as stalled (raise it, or leave it `auto`)",
+            )
         self.strategy_options()
         return self
 

@@ -217,8 +217,8 @@ class Topology(Section):
                     raise at_key(f"{where}.link", "the server has no uplink")
             if limit is not None and f.at >= limit:
                 self._warnings.append(
-                    f"{where}.at: the failure starts at {f.at:g} s, but the run ends at "
-                    f"fl.time_limit ({limit:g} s): it never happens"
+                    f"{where}.at: the failure starts at {f.at:g} s, at or after fl.time_limit "
+                    f"({limit:g} s): it never happens"
                 )
 
     def _check_federation(self) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from hypothesis import strategies as st
 
+from fedsim.units import parse_duration
 from fuzz.connectivity import connectivity, group_churn, initial_charge
 from fuzz.failures import PERMANENT_S, Targets, failures
 from fuzz.learning import fl_settings, task
@@ -184,12 +185,13 @@ def scenarios(draw: st.DrawFn) -> FuzzScenario:
 
 def without_time_limit(topology: dict[str, Any], horizon_s: float) -> None:
     """No `fl.time_limit`: the run must end by itself (its rounds, devices lost for
-    good, or `fl.stall_limit`, here the horizon so a stuck run costs no more than a
-    limited one). Failures that outlast the run become `forever`: a 30-day outage
-    would be waited for, 30 simulated days."""
+    good, or `fl.stall_limit`, here the horizon (at least two rounds) so a stuck run
+    costs about what a limited one does). Failures that outlast the run become
+    `forever`: a 30-day outage would be waited for, 30 simulated days."""
     fl = topology["fl"]
     del fl["time_limit"]
-    fl["stall_limit"] = duration(horizon_s)
+    rounds_s = parse_duration(fl["deadline"]) + parse_duration(fl.get("round_interval", 0))
+    fl["stall_limit"] = duration(max(horizon_s, 2 * rounds_s))  # (must exceed a round)
     for f in topology.get("failures", []):
         if f["duration"] == duration(PERMANENT_S):
             f["duration"] = "forever"

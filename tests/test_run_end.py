@@ -255,3 +255,18 @@ def test_a_sweep_says_how_many_runs_ended_early() -> None:
     assert early_end_warnings([ok]) == []
     (line,) = early_end_warnings([ok, bad])
     assert line.startswith("1 of 3 runs ended early (devices_lost 1); e.g. b (codec=topk): no ")
+
+
+def test_a_run_with_nothing_left_to_happen_ends_instead_of_deadlocking(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The last resort (it was a `SimulationDeadlock` traceback at t=3630 s): blind the
+    engine to lost devices and turn the stall limit off; the idle loop ends the run."""
+    import fedsim.run_end
+
+    monkeypatch.setattr(fedsim.run_end, "prospects_of", lambda _net, n: lambda: (n, "blind"))
+    topo = tiny_topology(fl__rounds=2, fl__stall_limit="forever")
+    topo["failures"] = [{"node": "gw", "at": "0s", "duration": "forever"}]
+    result, warnings = _run(topo, audited=False)
+    _ended(result, "no_events", warnings)
+    assert [v.invariant for v in audit(result)] == ["rounds-completed"]

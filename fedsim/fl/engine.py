@@ -398,7 +398,7 @@ class SyncRounds:
                     self.ended = RunEnd(
                         "devices_lost",
                         loop.time(),
-                        f"{possible or 'no'} device(s) can ever be online again ({lost}); "
+                        f"{_how_many(possible)} can ever be online again ({lost}); "
                         f"a round needs fl.min_available={self.min_available}",
                     )
                     return False
@@ -571,3 +571,9 @@ class SyncRounds:
 def _wake(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)
+
+
+def _how_many(devices: int) -> str:
+    if devices == 0:
+        return "no device"
+    return f"only {devices} device" + ("s" if devices > 1 else "")

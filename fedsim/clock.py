@@ -55,6 +55,9 @@ class SimSelector(selectors.BaseSelector):
         self._wake_fds: frozenset[int] = frozenset()
         self._polls = False
         """Something besides the wake-up fds is registered: poll on every turn."""
+        self.on_idle: Callable[[float], None] | None = None
+        """Called once, with the time, when nothing is scheduled and no work is pending:
+        a run's last chance to end itself (`sim_call_soon`) rather than deadlock."""
 
     def set_wake_fds(self, fds: frozenset[int]) -> None:
         """The loop's self-pipe: bytes on it need reading only while real work runs."""
@@ -112,6 +115,11 @@ class SimSelector(selectors.BaseSelector):
             if not queue or queue[0][0] == Infinity:
                 if self.kicked:
                     return []
+                on_idle, self.on_idle = self.on_idle, None
+                if on_idle is not None:
+                    on_idle(env.now)  # once: it may kick the loop (`sim_call_soon`)
+                    if self.kicked:
+                        return []
                 raise SimulationDeadlock(
                     f"nothing is scheduled at t={env.now:.6f} s and no work is pending: "
                     "every task waits for something that can never happen"
@@ -242,6 +250,15 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 
     def time(self) -> float:
         return float(self.env._now)
+
+    @property
+    def on_idle(self) -> Callable[[float], None] | None:
+        """See `SimSelector.on_idle`: without one, an idle loop raises `SimulationDeadlock`."""
+        return self._sim_selector.on_idle
+
+    @on_idle.setter
+    def on_idle(self, hook: Callable[[float], None] | None) -> None:
+        self._sim_selector.on_idle = hook
 
     def _run_once(self) -> None:
         """`BaseEventLoop._run_once` without what this loop never has: asyncio's own

@@ -52,6 +52,7 @@ from fedsim.record.recorder import Recorder, round_row
 from fedsim.record.schema import ClientRow, LedgerRow, LinkRow, RoundRow, Summary, TimelineRow
 from fedsim.record.writer import write_json, write_run
 from fedsim.rng import Streams
+from fedsim.run_end import watch_run
 from fedsim.scenario import Scenario, prepare_scenario
 from fedsim.tasks.adversary import choose_adversaries, parse_adversaries, wrap
 from fedsim.tasks.registry import build_task
@@ -300,7 +301,8 @@ def simulate(
     last_in_process: bool = False,
 ) -> RunResult:
     """Run one scenario in simulated time and return everything it recorded. `warn`
-    receives `fedsim show`'s deadline warnings (groups that cannot report in time).
+    receives `fedsim show`'s deadline warnings (groups that cannot report in time)
+    and, after the run, why it ended early if it did (`early_end_line`).
     With `audit`, a run whose records break an invariant raises `AuditError` (its
     `result` attribute holds the run). `last_in_process`: see `_quiet_gc`."""
     with _quiet_gc(last_in_process):  # set-up too: 10,000 devices' objects are no garbage
@@ -466,10 +468,14 @@ def _simulate(
             site = EmulatedSite(runner, wire, sc.server.name, SERVER_HOST, SERVER_PORT)
             await site.start()
         net.start()
+        stall = watch_run(loop, net, engine, sc)
         stop = asyncio.Event()
         jobs = [asyncio.create_task(c.run(stop), name=c.client_id) for c in clients]
         await engine.run()
         end = loop.time()
+        if stall is not None:
+            stall.cancel()
+        loop.on_idle = None  # shutting down: an idle loop now is a bug, not a user's run
         timeline_open[0] = False
         stop.set()
         _done, pending = await asyncio.wait(jobs, timeout=3600.0)
@@ -509,7 +515,18 @@ def _simulate(
     )
     result.evidence = proof
     _add_ledger(result, round_ledger.rows)
+    ended = engine.ended
+    if warn is not None and ended is not None and ended.early:
+        warn(early_end_line(result.summary, sc.fl.rounds))
     return result
+
+
+def early_end_line(summary: Summary, rounds: int) -> str:
+    """The warning of a run that ended before its job was done: why, and when."""
+    return (
+        f"the run ended early at t={summary.sim_time_s:g} s after {summary.rounds} of "
+        f"{rounds} rounds ({summary.end_reason}): {summary.end_note}"
+    )
 
 
 def _add_ledger(result: RunResult, round_rows: list[LedgerRow]) -> None:
@@ -610,6 +627,7 @@ def _collect(
         ],
     }
     is_async = isinstance(engine, BufferedAsync)
+    ended = engine.ended
     summary = Summary(
         scenario=sc.name,
         seed=sc.seed,
@@ -622,6 +640,8 @@ def _collect(
         rounds=len(rows),
         accepted_rounds=sum(r.accepted for r in rows),
         sim_time_s=end,
+        end_reason=ended.reason if ended is not None else "rounds",
+        end_note=ended.note if ended is not None else None,
         wall_time_s=wall,
         metric_name=evaluator.metric_name,
         higher_is_better=higher,

@@ -71,6 +71,9 @@ class FLSpec:
     """HTTP: the server closes a connection that brought no request this long after its
     last answer was written (aiohttp's server default)."""
     time_limit_s: float | None = None
+    stall_limit_s: float | None = None
+    """End the run when no round closed for this long (None: `auto`, see
+    fedsim.run_end.auto_stall_limit; inf: `forever`, never)."""
     round_interval_s: float = 0.0
     """Rounds start at most this often (IoT federations pace rounds, e.g. every 2 min)."""
     gate_tolerance: float | None = None

@@ -272,7 +272,9 @@ def test_fedsim_run_fails_in_one_line_and_writes_audit_json(
     code = main(["run", str(path), "--quiet", "--no-plots", "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
-    assert err == [
+    assert err == [  # the early end is a warning, then the audit fails in one line
+        "fedsim: warning: the run ended early at t=0.001 s after 0 of 3 rounds (time_limit): "
+        "fl.time_limit (0.001 s) ran out after 0 of 3 rounds",
         "fedsim: error: audit failed: rounds-completed: 0 rounds completed: fl.time_limit "
         "(0.001 s) ran out at 0.001 s before round 1 could start (it needs "
         "fl.min_available=4 clients polling)"

@@ -160,6 +160,31 @@ def test_deadlock_is_reported_not_hung() -> None:
         runner.run(forever())
 
 
+def test_an_idle_hook_gets_one_chance_to_end_the_wait() -> None:
+    """`on_idle` runs once when nothing is scheduled (a run ends itself there); idle
+    again, the loop raises as before."""
+    loop = VirtualTimeLoop()
+    seen: list[float] = []
+
+    async def main() -> str:
+        await asyncio.sleep(5)
+        fut = loop.create_future()
+
+        def idle(now: float) -> None:
+            seen.append(now)
+            loop.sim_call_soon(fut.set_result, "ended")
+
+        loop.on_idle = idle
+        got = await fut
+        await loop.create_future()  # idle again: no hook any more
+        return got
+
+    with asyncio.Runner(loop_factory=lambda: loop) as runner, pytest.raises(SimulationDeadlock):
+        runner.run(main())
+    assert seen == [5.0]
+    assert loop.on_idle is None
+
+
 def test_a_cancelled_timer_keeps_nothing_alive() -> None:
     """A cancelled timer's SimPy event waits in the heap until its deadline; it must not
     hold the callback's arguments (aiohttp cancels most timeouts: at scale this was ~2 KB

@@ -19,6 +19,9 @@ def _why(result: Any) -> str:
     devices = len(sc.device_nodes)
     if devices == 0:
         return "the topology has no devices"
+    reason, note = result.summary.get("end_reason"), result.summary.get("end_note")
+    if note and reason != "time_limit":  # (the time limit is explained below)
+        return f"the run ended at {end:g} s ({reason}): {note}"
     if fl.time_limit_s is not None and end >= fl.time_limit_s:
         return (
             f"fl.time_limit ({fl.time_limit_s:g} s) ran out at {end:g} s before round 1 "

@@ -153,6 +153,7 @@ def _fl(model: Topology) -> FLSpec:
         task_on_answer=fl.task_on_answer,
         server_keepalive_s=fl.server_keepalive,
         time_limit_s=fl.time_limit,
+        stall_limit_s=fl.stall_limit,
         round_interval_s=fl.round_interval,
         gate_tolerance=fl.gate_tolerance,
         engine=fl.engine,

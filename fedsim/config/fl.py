@@ -15,6 +15,7 @@ from fedsim.config.base import Section, at_key
 from fedsim.config.errors import first_error
 from fedsim.config.strategies import STRATEGY_OPTIONS
 from fedsim.config.units import (
+    AutoDuration,
     Bool,
     Duration,
     Fraction,
@@ -207,7 +208,15 @@ class FLModel(Section):
         "after its last answer was written (aiohttp's server default, 3630 s); on a slow "
         "radio the device may still be receiving that answer",
     )
-    time_limit: PositiveDuration | None = Field(None, description="stop after this simulated time")
+    time_limit: PositiveDuration | None = Field(
+        None,
+        description="stop after this simulated time (a round still open then closes at the limit)",
+    )
+    stall_limit: AutoDuration | None = Field(
+        None,
+        description="end the run when no round closed for this long (auto: 10 x the longest "
+        "a round may take; forever: never)",
+    )
     round_interval: Duration = Field(0.0, description="start rounds at most this often")
     gate_tolerance: number(0.0) | None = Field(
         None, description="deploy only if at most this much worse"
@@ -233,6 +242,14 @@ class FLModel(Section):
                 "selection",
                 f"{self.selection!r} needs the sync engine: async FedBuff has no selection "
                 "step (every polling client gets a task, first come first served)",
+            )
+        limit = self.stall_limit
+        if limit is not None and limit <= self.deadline + self.round_interval:
+            raise at_key(
+                "stall_limit",
+                f"{limit:g} s is not longer than fl.deadline + fl.round_interval "
+                f"({self.deadline + self.round_interval:g} s): a round that waits its deadline "
+                "would count as stalled (raise it, or leave it `auto`)",
             )
         self.strategy_options()
         return self

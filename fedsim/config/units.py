@@ -13,6 +13,7 @@ from pydantic import PlainValidator, WithJsonSchema
 from fedsim import units
 
 __all__ = [
+    "AutoDuration",
     "Bandwidth",
     "Bool",
     "Duration",
@@ -101,6 +102,25 @@ def _outage_duration(v: Any) -> float:
 
 OutageDuration = parsed(_outage_duration, {"anyOf": [DURATION_SCHEMA, {"const": FOREVER}]})
 """A positive duration, or `forever` (infinite: the element never comes back)."""
+
+AUTO = "auto"
+"""What a limit says to take its default derived from the rest of the topology."""
+
+
+def _auto_or_outage_duration(v: Any) -> float | None:
+    if v is None or (isinstance(v, str) and v.strip().lower() == AUTO):
+        return None
+    try:
+        return _outage_duration(v)
+    except ValueError as exc:
+        raise ValueError(f"{exc}, or `{AUTO}`") from None
+
+
+AutoDuration = parsed(
+    _auto_or_outage_duration,
+    {"anyOf": [DURATION_SCHEMA, {"const": FOREVER}, {"const": AUTO}, {"type": "null"}]},
+)
+"""A positive duration, `forever` (no limit) or `auto` (None: derived from the topology)."""
 Bandwidth = parsed(units.parse_bandwidth, _unit_schema(units.parse_bandwidth, _NUMBER))
 Size = parsed(units.parse_size, _unit_schema(units.parse_size, _NUMBER))
 Energy = parsed(units.parse_energy, _unit_schema(units.parse_energy, _NUMBER))

@@ -42,7 +42,8 @@ from typing import Any
 
 import numpy as np
 
-from fedsim.fl.engine import FailureExplainer, RoundRecord, UploadRejected
+from fedsim.fl.ending import RunEnd
+from fedsim.fl.engine import FailureExplainer, Prospects, RoundRecord, UploadRejected
 from fedsim.fl.gate import DeploymentGate, reached, score
 from fedsim.fl.messages import ClientInfo, Failure, TrainIns
 from fedsim.fl.polling import LongPolls
@@ -144,6 +145,11 @@ class BufferedAsync:
         self._window_selected = 0
         self._window_failures: list[Failure] = []
         self._done = asyncio.Event()
+        self.prospects: Prospects | None = None
+        """Set by the emulator: once no device can ever be online again, the run ends
+        (`devices_lost`): no update can arrive any more."""
+        self.ended: RunEnd | None = None
+        """Why and when the run ended (set when `run` returns)."""
 
     # -- called by the HTTP handlers ------------------------------------------------
     def register(self, info: ClientInfo) -> None:
@@ -255,11 +261,42 @@ class BufferedAsync:
         if self._window_start is None:
             self._window_start = loop.time()
         self.deployed_metric = self._evaluate(self.params)
+        self.reconsider()
         if not self.finished:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._done.wait(), self.time_limit_s)
+        if self.ended is None:
+            self.ended = self._natural_end(loop.time())
         self._finish()
         return self.records
+
+    def stop(self, reason: str, note: str | None = None) -> None:
+        """End the run now from outside (a stall, nothing left to happen)."""
+        if self.ended is not None or self.finished:
+            return
+        self.ended = RunEnd(reason, asyncio.get_running_loop().time(), note)
+        self._finish()
+
+    def reconsider(self) -> None:
+        """Devices left for good: with none that can ever come back, end the run."""
+        if self.prospects is None or self.finished:
+            return
+        possible, lost = self.prospects()
+        if possible == 0:
+            self.stop("devices_lost", f"no device can ever be online again ({lost})")
+
+    def _natural_end(self, now: float) -> RunEnd:
+        if self._reached_target():
+            return RunEnd("target", now)
+        if len(self.records) >= self.rounds:
+            return RunEnd("rounds", now)
+        limit = f"{self.time_limit_s:g} s" if self.time_limit_s is not None else "none"
+        return RunEnd(
+            "time_limit",
+            now,
+            f"fl.time_limit ({limit}) ran out after {len(self.records)} of {self.rounds} "
+            "aggregations",
+        )
 
     # -- internals ------------------------------------------------------------------
     def _free_slots(self) -> int:

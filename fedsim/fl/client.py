@@ -39,7 +39,7 @@ from fedsim.fl.server import (
 from fedsim.fl.wire_schema import TaskMeta, WireError, check
 from fedsim.tasks.base import LocalLearner
 
-__all__ = ["ClientStats", "FLClient"]
+__all__ = ["BACKOFF_S", "ClientStats", "FLClient"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,9 @@ StateObserver = Callable[[str, str], None]
 LinkWait = Callable[[], Awaitable[object]]
 """Waits until the device's own network interface has a link again (carrier, Wi-Fi
 association, radio attach): local state every device's network stack knows."""
+
+BACKOFF_S = (2.0, 120.0)
+"""A client's retry backoff after a failed exchange: first, and longest (seconds)."""
 
 OFFLOAD_FLOPS = 5e7
 """Training jobs larger than this run in a worker thread (kernels release the GIL)."""
@@ -77,7 +80,7 @@ class FLClient:
         codec: str = "float32",
         poll_wait_s: float = 30.0,
         request_timeout_s: float = 120.0,
-        backoff_s: tuple[float, float] = (2.0, 120.0),
+        backoff_s: tuple[float, float] = BACKOFF_S,
         observer: StateObserver | None = None,
         on_work: Callable[[str, float], None] | None = None,
         charge_compute: bool = True,

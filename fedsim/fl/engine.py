@@ -25,18 +25,25 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from fedsim.fl.ending import RunEnd
 from fedsim.fl.gate import DeploymentGate, reached, score
 from fedsim.fl.messages import ClientInfo, Failure, RoundUpdates, TrainIns, TrainRes
 from fedsim.fl.polling import LongPolls
 from fedsim.fl.strategy import Strategy
 from fedsim.tasks.base import Evaluator
 
-__all__ = ["Engine", "ResumedRound", "RoundJournal", "RoundRecord", "SyncRounds", "UploadRejected"]
+__all__ = [
+    "Engine", "Prospects", "ResumedRound", "RoundJournal", "RoundRecord", "SyncRounds",
+    "UploadRejected",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
 FailureExplainer = Callable[[str, float, float], str | None]
 """(client_id, round start, round end) -> a cause the server cannot see (e.g. an outage)."""
+Prospects = Callable[[], tuple[int, str]]
+"""() -> (how many devices may still be online at some moment from now on, why the
+others never will be): what the network knows and the server cannot (emulation)."""
 
 
 class UploadRejected(Exception):  # noqa: N818 - a rejection, carried to an HTTP status
@@ -190,6 +197,15 @@ class SyncRounds:
         round equals an uninterrupted one bit for bit). Emulation keeps arrival order."""
         self.journal: RoundJournal | None = None
         self.resume: ResumedRound | None = None
+        self.prospects: Prospects | None = None
+        """Set by the emulator: with too few devices left for good, the run ends
+        (`devices_lost`) instead of waiting for them forever."""
+        self.ended: RunEnd | None = None
+        """Why and when the run ended (set when `run` returns)."""
+        self._pausing: asyncio.Future[None] | None = None
+        self._t0 = 0.0
+        self._cut: int | None = None
+        """The round the time limit closed before its deadline, if one."""
 
     # -- called by the HTTP handlers ------------------------------------------------
     def register(self, info: ClientInfo) -> None:
@@ -295,14 +311,14 @@ class SyncRounds:
     # -- the loop -------------------------------------------------------------------
     async def run(self) -> list[RoundRecord]:
         loop = asyncio.get_running_loop()
-        t0 = loop.time()
+        t0 = self._t0 = loop.time()
         self.deployed_metric = self._evaluate(self.params)
         next_start = t0
         for number in range(len(self.records) + 1, self.rounds + 1):
             if loop.time() < next_start:
-                await asyncio.sleep(self._wait_until(loop, t0, next_start))
-            if self._out_of_time(loop, t0):  # the round_interval wait may reach the limit
-                break
+                await self._pause(self._wait_until(loop, t0, next_start))
+            if self.ended is not None or self._out_of_time(loop, t0):
+                break  # (the round_interval wait may reach the limit)
             resuming = self.resume is not None and self.resume.number == number
             if not resuming and not await self._await_available(loop, t0):
                 break  # (a resumed round has its selection: it reopens at once)
@@ -313,14 +329,79 @@ class SyncRounds:
                 self.journal.round_closed(self, record)
             for obs in self.observers:
                 obs(record)
-            if self._reached_target() or self._out_of_time(loop, t0):
+            if self.ended is not None or self._reached_target() or self._out_of_time(loop, t0):
                 break
+        if self.ended is None:
+            self.ended = self._natural_end(loop, t0)
         self.finished = True
         self.polls.release_all()
         return self.records
 
+    def stop(self, reason: str, note: str | None = None) -> None:
+        """End the run now from outside (a stall, nothing left to happen): a round
+        still open closes at once, as at its deadline; no new round starts."""
+        if self.ended is not None or self.finished:
+            return
+        self.ended = RunEnd(reason, asyncio.get_running_loop().time(), note)
+        if self._pausing is not None:
+            _wake(self._pausing)
+        self._arrivals.set()
+        if self.current is not None and self.current.open:
+            self.current.done.set()
+
+    def reconsider(self) -> None:
+        """Devices left for good: a wait for enough of them looks again."""
+        self._arrivals.set()
+
+    def _natural_end(self, loop: asyncio.AbstractEventLoop, t0: float) -> RunEnd:
+        now = loop.time()
+        if self._reached_target():
+            return RunEnd("target", now)
+        limit = f"fl.time_limit ({self.time_limit_s or 0:g} s) ran out"
+        if self._cut is not None:
+            last = self.records[-1]
+            return RunEnd(
+                "time_limit",
+                now,
+                f"{limit} in round {self._cut} of {self.rounds}, which closed then, before its "
+                f"deadline, with {last.reported} of {last.selected} reports",
+            )
+        if len(self.records) >= self.rounds:
+            return RunEnd("rounds", now)
+        # (the loop ends early on its own only out of time)
+        return RunEnd(
+            "time_limit", now, f"{limit} after {len(self.records)} of {self.rounds} rounds"
+        )
+
+    async def _pause(self, seconds: float) -> None:
+        """`asyncio.sleep(seconds)` (the round interval; the same one timer, so the
+        same order of events), which `stop` cuts short."""
+        if seconds <= 0:
+            await asyncio.sleep(0)  # as asyncio.sleep: one yield, no timer
+            return
+        loop = asyncio.get_running_loop()
+        self._pausing = fut = loop.create_future()
+        timer = loop.call_later(seconds, _wake, fut)
+        try:
+            await fut
+        finally:
+            timer.cancel()
+            self._pausing = None
+
     async def _await_available(self, loop: asyncio.AbstractEventLoop, t0: float) -> bool:
         while len(self.polls) < self.min_available:
+            if self.ended is not None:
+                return False
+            if self.prospects is not None:
+                possible, lost = self.prospects()
+                if possible < self.min_available:
+                    self.ended = RunEnd(
+                        "devices_lost",
+                        loop.time(),
+                        f"{_how_many(possible)} can ever be online again ({lost}); "
+                        f"a round needs fl.min_available={self.min_available}",
+                    )
+                    return False
             self._arrivals.clear()
             if self.time_limit_s is None:
                 await self._arrivals.wait()
@@ -332,7 +413,7 @@ class SyncRounds:
                 await asyncio.wait_for(self._arrivals.wait(), left)
             except TimeoutError:
                 return False
-        return True
+        return self.ended is None
 
     async def _round(self, loop: asyncio.AbstractEventLoop, number: int) -> RoundRecord:
         resumed, self.resume = self.resume, None
@@ -356,8 +437,11 @@ class SyncRounds:
         for cid, t in ins.items():  # rounds_reported rises in `submit`: the gap is failures
             self.clients.setdefault(cid, ClientInfo(cid, 0)).rounds_selected += 1
             self.polls.hand(cid, t)
+        wait = self._round_wait(loop)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(rnd.done.wait(), self.deadline_s)
+            await asyncio.wait_for(rnd.done.wait(), wait)
+        if wait < self.deadline_s and not rnd.done.is_set():
+            self._cut = number  # the time limit closed it, not its deadline
         rnd.open = False
         end = loop.time()
         failures = self._failures(rnd, end)
@@ -460,6 +544,13 @@ class SyncRounds:
             start = min(start, t0 + self.time_limit_s)
         return max(0.0, start - loop.time())
 
+    def _round_wait(self, loop: asyncio.AbstractEventLoop) -> float:
+        """A round waits for its reports until its deadline, or until the time limit
+        if that comes first (the run ends at `fl.time_limit`, not one deadline later)."""
+        if self.time_limit_s is None:
+            return self.deadline_s
+        return max(0.0, min(self.deadline_s, self._t0 + self.time_limit_s - loop.time()))
+
     def _out_of_time(self, loop: asyncio.AbstractEventLoop, t0: float) -> bool:
         return self.time_limit_s is not None and loop.time() - t0 >= self.time_limit_s
 
@@ -475,3 +566,14 @@ class SyncRounds:
             "online": len(self.polls),
             "finished": self.finished,
         }
+
+
+def _wake(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+def _how_many(devices: int) -> str:
+    if devices == 0:
+        return "no device"
+    return f"only {devices} device" + ("s" if devices > 1 else "")

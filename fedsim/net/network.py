@@ -8,6 +8,11 @@ are reset and new connects fail, the way a detached radio or a dead gateway
 behaves. A node that leaves for good (churn, an empty battery) is `retire`d: it
 goes down with a permanent cause and never comes back.
 
+A cause that lasts for good (a retirement, a `forever` failure, a trace's last down
+interval without an end, anything that would end only after `fl.time_limit`) is never
+lifted, and every device behind it is `lost`: nothing scheduled can bring it back, which
+the round engines use to end a run that can no longer make progress (fedsim.run_end).
+
 Every channel opened over a path is kept until it is finished, and a path element
 going down breaks every channel that crosses it, established or still in its
 handshake: whatever the flow or packet model had scheduled to arrive later fails at
@@ -94,6 +99,18 @@ class Network:
         self._path_up: dict[str, bool] = {}
         self._gone: set[str] = set()
         """The causes in `retired` (departures for good)."""
+        self._for_good: set[str] = set()
+        """Causes that are never lifted: retirements, `forever` failures, down intervals
+        that end only after the run's horizon."""
+        self.horizon = (
+            scenario.fl.time_limit_s if scenario.fl.time_limit_s is not None else math.inf
+        )
+        """The latest the run can end: an outage that ends only then lasts for good."""
+        self.lost: dict[str, str] = {}
+        """Devices whose path is down for good -> the cause's category (churn, battery,
+        gateway_down, ...): nothing scheduled can bring them back."""
+        self.lost_observers: list[Callable[[], None]] = []
+        """Called (inside SimPy) whenever devices join `lost`."""
         self._cause_now: dict[str, str] = {}
         """The cause reported for each device whose path is down."""
         self._channels: dict[str, list[Channel]] = {}
@@ -306,7 +323,7 @@ class Network:
     def _scheduled(self, at: float, duration: float, target: str, name: str) -> Any:
         yield self.env.timeout(at)
         cause = self.cause_for(target, name, scheduled=True)
-        self.set_down(target, name, cause)
+        self.set_down(target, name, cause, for_good=at + duration >= self.horizon)
         if duration == math.inf:
             return  # `duration: forever`: it never comes back
         yield self.env.timeout(duration)
@@ -333,10 +350,13 @@ class Network:
             links.append(self.uplink[name])
         return links
 
-    def set_down(self, target: str, name: str, cause: str) -> None:
+    def set_down(self, target: str, name: str, cause: str, *, for_good: bool = False) -> None:
         """`cause` takes a node, a link or a partition down. Every connection and every
         channel (even one still in its handshake) crossing it is reset now, so no
-        transfer scheduled before this instant completes after it."""
+        transfer scheduled before this instant completes after it. `for_good`: the
+        cause is never lifted (see `lost`)."""
+        if for_good:
+            self._for_good.add(cause)
         now = self.env.now
         links = self._links_of(target, name)
         for link in links:
@@ -351,10 +371,23 @@ class Network:
             for channel in self._channels.pop(dev, ()):
                 channel.break_(cause)
         self._refresh(devices, cause)
+        if cause in self._for_good:
+            self._lose(devices, cause)
         for see in self.element_observers:
             see(target, name, cause, True)
 
+    def _lose(self, devices: Iterable[str], cause: str) -> None:
+        category = cause.split(":", 1)[0]
+        new = [dev for dev in devices if dev not in self.lost]
+        for dev in new:
+            self.lost[dev] = category
+        if new:
+            for see in self.lost_observers:
+                see()
+
     def set_up(self, target: str, name: str, cause: str) -> None:
+        if cause in self._for_good:
+            return  # never lifted (a process that shares the cause's name cannot either)
         now = self.env.now
         for link in self._links_of(target, name):
             link.down_causes.discard(cause)
@@ -396,6 +429,7 @@ class Network:
             return
         self.retired[node] = cause
         self._gone.add(cause)
+        self._for_good.add(cause)
         now = self.env.now
         devices = self._devices_under("node", node)
         for dev in devices:

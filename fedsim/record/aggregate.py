@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -210,6 +211,24 @@ def seed_warnings(points: list[PointStats]) -> list[str]:
     return lines
 
 
+def early_end_warnings(points: list[PointStats]) -> list[str]:
+    """One line if any run ended before its job was done (summary.json `end_reason`):
+    how many, why, and the first such run, so an unattended sweep says so."""
+    early = [
+        (p, d) for p in points for d in p.runs if d.summary.end_reason not in ("rounds", "target")
+    ]
+    if not early:
+        return []
+    reasons = Counter(d.summary.end_reason for _p, d in early)
+    why = ", ".join(f"{r} {n}" for r, n in sorted(reasons.items()))
+    total = sum(len(p.runs) for p in points)
+    first, run = early[0]
+    return [
+        f"{len(early)} of {total} runs ended early ({why}); e.g. {run.name} ({first.label}): "
+        f"{run.summary.end_note}"
+    ]
+
+
 def _num(v: float | None) -> Any:
     return "" if v is None else v
 
@@ -373,8 +392,8 @@ def write_sweep_outputs(
     sweep_dir: Path,
     warnings_out: list[str] | None = None,
 ) -> list[Path]:
-    """aggregate.csv/.md, runs.csv, plots (PNG+SVG) and report.html in sweep_dir; the seed
-    warnings (`seed_warnings`) are also appended to `warnings_out`."""
+    """aggregate.csv/.md, runs.csv, plots (PNG+SVG) and report.html in sweep_dir; the
+    warnings (`early_end_warnings`, `seed_warnings`) are also appended to `warnings_out`."""
     from fedsim.record.compare import compare_runs, write_compare
     from fedsim.record.plots import comparison_figures, save_figure
     from fedsim.record.report import compare_table_html, figures_html, html_page, html_table
@@ -403,7 +422,7 @@ def write_sweep_outputs(
         for p in points
     ]
     effect_rows = [[p.label] + [_effect_cell(p, q) for q in QUANTITIES] for p in points]
-    warnings = seed_warnings(points)
+    warnings = early_end_warnings(points) + seed_warnings(points)
     if warnings_out is not None:
         warnings_out.extend(warnings)
     body = [

@@ -345,6 +345,13 @@ class Summary(Record):
     overrides: list[str] | None = column(  # noqa: RUF009 - a field(), not a shared default
         "", "the `--set` overrides the run was made with (null: not recorded)", None
     )
+    end_reason: str = column(
+        "",
+        "why the run ended: `rounds`, `target` (its job done) or, early, `time_limit`, "
+        "`devices_lost`, `stall_limit`, `no_events` (End reasons, below)",
+        "rounds",
+    )
+    end_note: str | None = column("", "an early end, in a sentence (null: none)", None)
 
     def to_json(self) -> dict[str, Any]:
         return {k: self[k] for k in self}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fedsim.doc_block import rewrite_block, rewrite_from_argv
+from fedsim.fl.ending import END_REASONS
 from fedsim.record.schema import DROPOUT_CAUSES, LEDGER_SCOPES, TABLES, columns
 
 __all__ = ["BEGIN", "END", "markdown", "update"]
@@ -27,7 +28,8 @@ _KIND = {
 
 
 def markdown() -> str:
-    """One table per file: column, type, unit, meaning; then the dropout causes."""
+    """One table per file: column, type, unit, meaning; then the dropout causes, the
+    end reasons and the ledger scopes."""
     out: list[str] = []
     for name, row_type in TABLES.items():
         doc = " ".join((row_type.__doc__ or "").split())
@@ -48,6 +50,9 @@ def markdown() -> str:
         out.append("")
     out += ["### Dropout causes", "", "| cause | meaning |", "|---|---|"]
     out += [f"| `{cause}` | {doc} |" for cause, doc in DROPOUT_CAUSES.items()]
+    out += ["", "### End reasons (summary.json `end_reason`)", ""]
+    out += ["| reason | the run ended because |", "|---|---|"]
+    out += [f"| `{reason}` | {doc} |" for reason, doc in END_REASONS.items()]
     out += ["", "### Ledger scopes (ledger.csv `scope`)", ""]
     out += ["| scope | rows add up |", "|---|---|"]
     out += [f"| `{scope}` | {doc} |" for scope, doc in LEDGER_SCOPES.items()]

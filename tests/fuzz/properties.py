@@ -8,6 +8,8 @@ import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from fedsim.fl.ending import EARLY, END_REASONS
+
 EPS = 1e-6
 
 Check = Callable[[Any], Iterator[str]]
@@ -25,23 +27,37 @@ def check_properties(result: Any) -> list[tuple[str, str]]:
 
 
 def _limit(result: Any) -> float:
-    """The latest a run may end: the time limit, plus one round's deadline (a round
-    that starts just before the limit runs to its deadline)."""
+    """The latest a run may end: the time limit (a round still open then closes)."""
     fl = result.scenario.fl
     if fl.time_limit_s is None:
         return math.inf
-    if fl.engine == "async":
-        return fl.time_limit_s + EPS
-    return fl.time_limit_s + fl.deadline_s + EPS
+    return fl.time_limit_s + EPS
 
 
 @check
 def ends_in_time(result: Any) -> Iterator[str]:
     end = result.summary["sim_time_s"]
     if not end <= _limit(result):
-        fl = result.scenario.fl
-        yield (f"sim_time_s {end} is past time_limit {fl.time_limit_s} "
-               f"+ deadline {fl.deadline_s}")  # fmt: skip
+        yield f"sim_time_s {end} is past time_limit {result.scenario.fl.time_limit_s}"
+
+
+@check
+def ends_for_its_reason(result: Any) -> Iterator[str]:
+    """summary.json's `end_reason` agrees with the rest of the results."""
+    s, fl = result.summary, result.scenario.fl
+    reason, end, rows = s["end_reason"], s["sim_time_s"], result.recorder.rounds
+    if reason not in END_REASONS:
+        yield f"end_reason {reason!r} is not one of {sorted(END_REASONS)}"
+    if (reason in EARLY) != bool(s["end_note"]):
+        yield f"end_reason {reason!r} with end_note {s['end_note']!r}"
+    if reason == "rounds" and s["rounds"] != fl.rounds:
+        yield f"end_reason rounds after {s['rounds']} of {fl.rounds} rounds"
+    if reason == "time_limit" and (fl.time_limit_s is None or abs(end - fl.time_limit_s) > EPS):
+        yield f"end_reason time_limit at {end} s, fl.time_limit is {fl.time_limit_s}"
+    if reason == "stall_limit" and fl.stall_limit_s is not None:
+        last = rows[-1].sim_time_s if rows else 0.0
+        if end - last < fl.stall_limit_s - EPS:
+            yield f"end_reason stall_limit at {end} s, a round closed at {last} s"
 
 
 @check

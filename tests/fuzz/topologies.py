@@ -15,10 +15,12 @@ from typing import Any
 import yaml
 from hypothesis import strategies as st
 
+from fedsim.units import parse_duration
 from fuzz.connectivity import connectivity, group_churn, initial_charge
-from fuzz.failures import Targets, failures
+from fuzz.failures import PERMANENT_S, Targets, failures
 from fuzz.learning import fl_settings, task
 from fuzz.links import link_class
+from fuzz.units import duration
 
 MAX_DEVICES = 8
 HORIZONS_S = (120.0, 300.0, 300.0, 600.0, 600.0, 1800.0, 3600.0, 3 * 3600.0)
@@ -181,7 +183,23 @@ def scenarios(draw: st.DrawFn) -> FuzzScenario:
     if supervised and draw(st.integers(0, 9)) == 0:
         kind = draw(st.sampled_from(["sign_flip", "scaled_noise", "random_update", "label_flip"]))
         topology["adversaries"] = {"fraction": "25%", "kind": kind}
+    if draw(st.integers(0, 7)) == 0:
+        without_time_limit(topology, horizon)
     return FuzzScenario(topology, files)
+
+
+def without_time_limit(topology: dict[str, Any], horizon_s: float) -> None:
+    """No `fl.time_limit`: the run must end by itself (its rounds, devices lost for
+    good, or `fl.stall_limit`, here the horizon (at least two rounds) so a stuck run
+    costs about what a limited one does). Failures that outlast the run become
+    `forever`: a 30-day outage would be waited for, 30 simulated days."""
+    fl = topology["fl"]
+    del fl["time_limit"]
+    rounds_s = parse_duration(fl["deadline"]) + parse_duration(fl.get("round_interval", 0))
+    fl["stall_limit"] = duration(max(horizon_s, 2 * rounds_s))  # (must exceed a round)
+    for f in topology.get("failures", []):
+        if f["duration"] == duration(PERMANENT_S):
+            f["duration"] = "forever"
 
 
 __all__ = ["FuzzScenario", "scenarios"]

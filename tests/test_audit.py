@@ -277,7 +277,7 @@ def test_fedsim_run_fails_in_one_line_and_writes_audit_json(
         "fl.time_limit (0.001 s) ran out after 0 of 3 rounds",
         "fedsim: error: audit failed: rounds-completed: 0 rounds completed: fl.time_limit "
         "(0.001 s) ran out at 0.001 s before round 1 could start (it needs "
-        "fl.min_available=4 clients polling)"
+        "fl.min_available=4 clients polling)",
     ]
     folder = tmp_path / "r" / "tiny-seed3"
     record = json.loads((folder / "audit.json").read_text())

@@ -42,12 +42,12 @@ from typing import Any
 
 import numpy as np
 
-from fedsim.fl.ending import RunEnd
 from fedsim.fl.engine import FailureExplainer, Prospects, RoundRecord, UploadRejected
 from fedsim.fl.gate import DeploymentGate, reached, score
 from fedsim.fl.messages import ClientInfo, Failure, TrainIns
 from fedsim.fl.polling import LongPolls
 from fedsim.kernels.aggregate import weighted_mean
+from fedsim.record.end_reasons import RunEnd
 from fedsim.tasks.base import Evaluator
 
 __all__ = ["BufferedAsync", "polynomial_staleness"]

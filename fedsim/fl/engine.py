@@ -25,11 +25,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from fedsim.fl.ending import RunEnd
 from fedsim.fl.gate import DeploymentGate, reached, score
 from fedsim.fl.messages import ClientInfo, Failure, RoundUpdates, TrainIns, TrainRes
 from fedsim.fl.polling import LongPolls
 from fedsim.fl.strategy import Strategy
+from fedsim.record.end_reasons import RunEnd
 from fedsim.tasks.base import Evaluator
 
 __all__ = [

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fedsim.doc_block import rewrite_block, rewrite_from_argv
-from fedsim.fl.ending import END_REASONS
+from fedsim.record.end_reasons import END_REASONS
 from fedsim.record.schema import DROPOUT_CAUSES, LEDGER_SCOPES, TABLES, columns
 
 __all__ = ["BEGIN", "END", "markdown", "update"]

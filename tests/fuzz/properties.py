@@ -8,7 +8,7 @@ import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from fedsim.fl.ending import EARLY, END_REASONS
+from fedsim.record.end_reasons import EARLY, END_REASONS
 
 EPS = 1e-6
 

@@ -31,6 +31,7 @@ from aiohttp import web
 
 from fedsim.deployment.results import DeploymentResults
 from fedsim.deployment.site import GuardedSite, ServerLimits
+from fedsim.deployment.socket_bytes import counted_protocol
 from fedsim.deployment.watch import waiting_line
 from fedsim.errors import FedsimError
 from fedsim.fl.auth import Keyring, device_auth
@@ -106,12 +107,17 @@ async def serve(
         engine,
         poll_wait_s=sc.fl.poll_wait_s,
         max_clients=limits.max_clients or len(names),
-        middlewares=[*counting, device_auth(keys, time.time, NONCE_WINDOW_S)],
+        middlewares=[device_auth(keys, time.time, NONCE_WINDOW_S), *counting],
     )
     runner = web.AppRunner(app, access_log=None, keepalive_timeout=limits.idle_timeout_s)
     await runner.setup()
     site = GuardedSite(
-        runner, host, port, max_connections=limits.max_connections, ssl_context=ssl_context
+        runner,
+        host,
+        port,
+        max_connections=limits.max_connections,
+        ssl_context=ssl_context,
+        wrap=(lambda inner: counted_protocol(inner, results.book)) if results else None,
     )
     try:
         await site.start()
@@ -134,6 +140,8 @@ async def serve(
         deadline = loop.time() + grace_s
         while set(engine.clients) - told_finished(app) and loop.time() < deadline:
             await asyncio.sleep(0.05)
+        if results is not None:
+            results.write()  # with the bytes after the last round (the 410 answers)
         return records
     finally:
         if watcher is not None:

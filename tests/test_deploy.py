@@ -7,6 +7,7 @@ clock, with generous deadlines: two devices, two rounds, a fraction of a second.
 from __future__ import annotations
 
 import asyncio
+import csv
 import subprocess
 import sys
 from pathlib import Path
@@ -151,7 +152,8 @@ def test_tls_federation_with_pinned_ca_and_fleet_keys(tmp_path: Path) -> None:
     async def main() -> tuple[list, list]:
         ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         server = asyncio.create_task(serve(sc, "127.0.0.1", 0, on_ready=ready.set_result,
-                                           keyring=keyring, ssl_context=sctx))  # fmt: skip
+                                           keyring=keyring, ssl_context=sctx,
+                                           results_dir=tmp_path / "results"))  # fmt: skip
         port = await asyncio.wait_for(ready, 10)
         url = f"https://localhost:{port}"
         clients = await asyncio.wait_for(asyncio.gather(*(
@@ -163,6 +165,11 @@ def test_tls_federation_with_pinned_ca_and_fleet_keys(tmp_path: Path) -> None:
     records, clients = asyncio.run(main())
     assert [r.reported for r in records] == [2, 2]
     assert [c.stats.uploads_accepted for c in clients] == [2, 2]
+    # Over TLS the results count the HTTP bytes inside it: two models each way a round.
+    with (tmp_path / "results" / "rounds.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    model = 4 * 650  # digits softmax, float32
+    assert all(int(r["bytes_up"]) > 2 * model and int(r["bytes_down"]) > 2 * model for r in rows)
 
 
 def test_the_server_says_what_it_waits_for() -> None:

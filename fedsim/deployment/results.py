@@ -4,10 +4,13 @@ server cannot see links or device states), in the simulation's formats, so
 `fedsim compare` and `fedsim report` put a pilot next to its simulation.
 
 Time is wall-clock seconds since the federation started (`sim_time_s` holds it).
-Bytes are what the server's HTTP layer saw: `bytes_*` the bodies (payload),
-`wire_bytes_*` bodies plus HTTP request/status lines and headers. TCP/IP and TLS
-overhead is not seen from inside the server, so deployment wire bytes are lower
-bounds of what the emulator's first-hop wire bytes count.
+Bytes are payload as the emulator counts it: the HTTP bytes (request and status
+lines, headers, bodies, chunk framing) the devices' connections carried, counted at
+the server's socket as they cross (fedsim/deployment/socket_bytes.py), so a round's
+row holds the requests that arrived and the answers written during it, and what
+crosses after the last round's row is `bytes_after_rounds_*`. TCP/IP and TLS overhead
+is not seen from inside the server: `wire_bytes_*` equal `bytes_*`, a lower bound of
+what the emulator's first-hop wire bytes count.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import numpy as np
 import yaml
 from aiohttp import web
 
+from fedsim.deployment.socket_bytes import connection_bytes
+from fedsim.fl.auth import DEVICE
 from fedsim.fl.engine import RoundRecord
 from fedsim.record.dropouts import dropout_cells, never_contributed
 from fedsim.record.fingerprint import code_fingerprint
@@ -33,10 +38,6 @@ from fedsim.scenario import Scenario
 __all__ = ["DeploymentResults"]
 
 _KEYS = ("up", "down", "wire_up", "wire_down")
-
-
-def _head_bytes(headers: Any) -> int:
-    return sum(len(k) + len(v) + 4 for k, v in headers.items()) + 2
 
 
 class DeploymentResults:
@@ -54,25 +55,33 @@ class DeploymentResults:
         self.totals = dict.fromkeys(_KEYS, 0) | (saved["totals"] if saved else {})
         self.per_client: dict[str, list[int]] = saved["clients"] if saved else {}
         self._at_last_round = dict(self.totals)
+        self.devices = frozenset(n.name for n in sc.device_nodes)
+
+    def book(self, device: str, up: int, down: int) -> None:
+        """`up` bytes arrived from, `down` were written to `device`'s connection now."""
+        if device not in self.devices:
+            return
+        self.totals["up"] += up
+        self.totals["down"] += down
+        self.totals["wire_up"] += up  # TCP/IP is not seen from here: wire = payload
+        self.totals["wire_down"] += down
+        mine = self.per_client.setdefault(device, [0, 0])
+        mine[0] += up
+        mine[1] += down
 
     @web.middleware
     async def count_bytes(self, request: web.Request, handler: Callable[..., Any]) -> Any:
-        """Count each request's and response's bytes toward the client that sent it."""
-        resp = await handler(request)
-        up = request.content_length or 0
-        down = len(resp.body) if isinstance(resp, web.Response) and resp.body else 0
-        head_up = len(request.method) + len(request.path_qs) + 11 + _head_bytes(request.headers)
-        head_down = 17 + _head_bytes(resp.headers)
-        self.totals["up"] += up
-        self.totals["down"] += down
-        self.totals["wire_up"] += up + head_up
-        self.totals["wire_down"] += down + head_down
-        cid = request.query.get("client_id") or request.headers.get("X-Fedsim-Client")
-        if cid and cid in self.engine.clients:
-            mine = self.per_client.setdefault(cid, [0, 0])
-            mine[0] += up
-            mine[1] += down
-        return resp
+        """Give an authenticated request's connection to its device (runs after
+        authentication): its bytes are booked as they cross (socket_bytes)."""
+        tally = connection_bytes(request.transport)
+        device = request.get(DEVICE)
+        if tally is None or device is None or device not in self.devices:
+            return await handler(request)
+        tally.claim(device)
+        try:
+            return await handler(request)
+        finally:
+            tally.handled()
 
     def round_done(self, rec: RoundRecord) -> None:
         delta = {k: self.totals[k] - self._at_last_round[k] for k in _KEYS}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,9 +57,12 @@ class GuardedSite(web.TCPSite):
         *,
         max_connections: int,
         ssl_context: ssl.SSLContext | None = None,
+        wrap: Callable[[asyncio.Protocol], asyncio.Protocol] | None = None,
     ) -> None:
         super().__init__(runner, host, port, ssl_context=ssl_context)
         self.max_connections = max_connections
+        self.wrap = wrap
+        """Wraps each accepted connection's protocol (the results count its bytes)."""
         self.refused = 0
 
     async def start(self) -> None:
@@ -71,7 +75,7 @@ class GuardedSite(web.TCPSite):
             if len(server.connections) >= self.max_connections:
                 self.refused += 1
                 return _Refuse()
-            return server()
+            return server() if self.wrap is None else self.wrap(server())
 
         self._server = await loop.create_server(
             factory,

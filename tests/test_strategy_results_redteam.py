@@ -91,8 +91,8 @@ def test_fedavg_leaves_the_strategy_columns_blank_and_names_no_adversary() -> No
 
 def test_server_momentum_reports_its_step_norm() -> None:
     result, _ = _simulate(tiny_topology(fl__strategy="fedavgm"))
-    assert all(r.update_norm is not None and r.update_norm > 0 for r in result.rounds)
-    assert all(r.krum_f is None and r.staleness_mean is None for r in result.rounds)
+    assert all((r.update_norm or 0) > 0 for r in result.rounds)
+    assert all((r.krum_f, r.staleness_mean) == (None, None) for r in result.rounds)
 
 
 def test_async_staleness_reaches_rounds_csv() -> None:
@@ -100,11 +100,13 @@ def test_async_staleness_reaches_rounds_csv() -> None:
     result, _ = _simulate(topo)
     assert result.rounds
     for r in result.rounds:
-        assert r.staleness_mean is not None and r.staleness_max is not None
+        assert r.staleness_mean is not None
+        assert r.staleness_max is not None
         assert 0 <= r.staleness_mean <= r.staleness_max
-        assert r.staleness_discount is not None and 0 < r.staleness_discount <= 1
+        assert r.staleness_discount is not None
+        assert 0 < r.staleness_discount <= 1
         assert r.update_norm is not None
-        assert r.krum_f is None and r.trimmed_per_side is None
+        assert (r.krum_f, r.trimmed_per_side) == (None, None)
 
 
 @pytest.mark.parametrize(
@@ -130,6 +132,7 @@ def test_mu_with_fedprox_or_zero_is_accepted() -> None:
         ({"fl__selection_floor": 0.2}, "fl.selection_floor: only fl.selection reliability"),
         ({"fl__local__episodes": 3}, "fl.local.episodes: RL training settings, but task digits"),
         ({"fl__strategy": "{name: krum, f: 2}"}, "fl.strategy.f: krum tolerates f=2"),
+        ({"fl__strategy": "{name: krum, f: 1}"}, "fl.strategy.f: krum's guarantee against f=1"),
     ],
 )
 def test_ignored_or_weakened_settings_warn_at_load(changes: dict[str, Any], start: str) -> None:
@@ -142,3 +145,4 @@ def test_fedbuff_settings_beside_an_explicit_sync_engine_are_a_prepared_switch()
     assert parse_scenario(topo).warnings == ()
     reliable = tiny_topology(fl__selection="reliability", fl__selection_floor=0.2)
     assert parse_scenario(reliable).warnings == ()
+    assert parse_scenario(tiny_topology(fl__strategy="{name: krum, f: 0}")).warnings == ()

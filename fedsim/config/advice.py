@@ -98,7 +98,8 @@ def _ignored(topology: Topology) -> list[str]:
 
 def _defence(topology: Topology) -> list[str]:
     """Robust strategies whose defence the round size weakens: Krum needs f + 3 updates
-    (it lowers f otherwise), the trimmed mean trims floor(beta x k) per side."""
+    (it lowers f otherwise) and 2f + 3 for its guarantee, the trimmed mean trims
+    floor(beta x k) per side."""
     fl = topology.fl
     if fl.engine != "sync" or fl.strategy not in ("krum", "trimmed_mean"):
         return []
@@ -116,6 +117,12 @@ def _defence(topology: Topology) -> list[str]:
                 f"{where}.f: krum tolerates f={f} Byzantine updates only with at least "
                 f"{f + 3} a round, but rounds bring at most {k} (fl.clients_per_round): "
                 f"it runs with f={runs}; lower f or raise fl.clients_per_round"
+            ]
+        if 2 * f + 3 > k:
+            return [
+                f"{where}.f: krum's guarantee against f={f} Byzantine updates needs at least "
+                f"2f + 3 = {2 * f + 3} a round (Blanchard et al. 2017), but rounds bring at "
+                f"most {k} (fl.clients_per_round): it runs, without that guarantee"
             ]
         return []
     beta = float(options.get("beta", 0.1))

@@ -14,7 +14,7 @@ import gc
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -30,6 +30,7 @@ from fedsim.errors import ScenarioError, print_warning
 from fedsim.fl.async_engine import BufferedAsync, polynomial_staleness
 from fedsim.fl.auth import Keyring, device_auth
 from fedsim.fl.client import FLClient
+from fedsim.fl.defence_tally import DefenceTally
 from fedsim.fl.engine import FailureExplainer, RoundRecord, SyncRounds
 from fedsim.fl.gate import DeploymentGate
 from fedsim.fl.server import make_app
@@ -345,6 +346,9 @@ def _simulate(
         if adversary is not None
         else set()
     )
+    adversary_kinds = (
+        {devices[i].name: adversary.kind for i in byzantine} if adversary is not None else None
+    )
     loop = VirtualTimeLoop()
     net = Network(loop.env, sc, streams)
     wire = Wire(loop, net.open_route)
@@ -399,8 +403,9 @@ def _simulate(
         round_ledger.close(str(rec.round), loop.time())
         delta = {k: now[k] - totals[k] for k in now}
         totals.update(now)
-        row = round_row(rec, rec.end_s, delta)
+        row = round_row(rec, rec.end_s, delta, adversary_kinds)
         recorder.add_round(row, rec.failed_causes)
+        defence.see(rec.metrics)
         if progress is not None:
             online = sum(1 for d in devices if net.is_path_up(d.name))
             progress.update(
@@ -413,6 +418,7 @@ def _simulate(
                 dropped=rec.failed,
             )
 
+    defence = DefenceTally(getattr(engine, "strategy", None))
     engine.observers.append(on_round)
     engine.observers.append(_settle_gc)
     clients: list[FLClient] = []
@@ -515,9 +521,13 @@ def _simulate(
     )
     result.evidence = proof
     _add_ledger(result, round_ledger.rows)
+    _add_adversaries(result, adversary_kinds)
+    result.summary = replace(result.summary, weakened_rounds=defence.count)
     ended = engine.ended
     if warn is not None and ended is not None and ended.early:
         warn(early_end_line(result.summary, sc.fl.rounds))
+    if warn is not None and defence.count:
+        warn(defence.line(len(result.rounds)))
     return result
 
 
@@ -526,6 +536,21 @@ def early_end_line(summary: Summary, rounds: int) -> str:
     return (
         f"the run ended early at t={summary.sim_time_s:g} s after {summary.rounds} of "
         f"{rounds} rounds ({summary.end_reason}): {summary.end_note}"
+    )
+
+
+def _add_adversaries(result: RunResult, kinds: Mapping[str, str] | None) -> None:
+    """Name the Byzantine devices in clients.csv and count their aggregated updates in
+    summary.json (rounds.csv counts them per round)."""
+    if kinds is None:
+        return
+    result.clients = [replace(c, adversary=kinds.get(c.client, "")) for c in result.clients]
+    rows = result.rounds
+    result.summary = replace(
+        result.summary,
+        adversaries=sorted(kinds),
+        adversarial_updates=sum(r.adversarial_updates or 0 for r in rows),
+        adversarial_updates_deployed=sum(r.adversarial_updates or 0 for r in rows if r.accepted),
     )
 
 

@@ -24,8 +24,18 @@ a task while fewer than `fl.async.concurrency` train, and every `buffer` updates
 aggregation."""
 
 
+RL_LOCAL_KEYS = ("episodes", "batch", "steps", "gamma", "epsilon", "alpha_decay")
+"""`fl.local` keys only the RL tasks read (docs/rl.md)."""
+
+
 def advice(topology: Topology) -> list[str]:
-    return [*_federation(topology), *_links(topology), *_churn(topology)]
+    return [
+        *_federation(topology),
+        *_ignored(topology),
+        *_defence(topology),
+        *_links(topology),
+        *_churn(topology),
+    ]
 
 
 def _federation(topology: Topology) -> list[str]:
@@ -54,6 +64,75 @@ def _federation(topology: Topology) -> list[str]:
     if "coap" in given and fl.transport != "coap":
         out.append(f"fl.coap: CoAP settings, but fl.transport is {fl.transport}: they are not used")
     return out
+
+
+def _ignored(topology: Topology) -> list[str]:
+    """Keys the chosen engine, selection or task does not read. `fl.async` beside an
+    explicit `fl.engine: sync` is a prepared switch (topologies/stragglers.yaml), not a
+    mistake; unlike sync keys under async, the async block is all one engine's."""
+    from fedsim.config.rl_tasks import CartPoleOptions, TabularQOptions
+
+    fl = topology.fl
+    given = fl.model_fields_set
+    out: list[str] = []
+    if fl.engine == "sync" and "async_" in given and "engine" not in given:
+        out.append(
+            "fl.async: FedBuff settings, but fl.engine is sync (the default): they are not "
+            "used; write fl.engine: async to use them (or fl.engine: sync to keep both)"
+        )
+    if fl.engine == "sync" and fl.selection == "uniform" and "selection_floor" in given:
+        out.append(
+            "fl.selection_floor: only fl.selection reliability reads it; selection is "
+            "uniform, so it is not used"
+        )
+    if not isinstance(topology.task, CartPoleOptions | TabularQOptions):
+        rl = [k for k in RL_LOCAL_KEYS if k in fl.local.model_fields_set]
+        if rl:
+            keys = ", ".join(f"fl.local.{k}" for k in rl)
+            out.append(
+                f"{keys}: RL training settings, but task {topology.task.kind} is not an RL "
+                "task: they are not used"
+            )
+    return out
+
+
+def _defence(topology: Topology) -> list[str]:
+    """Robust strategies whose defence the round size weakens: Krum needs f + 3 updates
+    (it lowers f otherwise) and 2f + 3 for its guarantee, the trimmed mean trims
+    floor(beta x k) per side."""
+    fl = topology.fl
+    if fl.engine != "sync" or fl.strategy not in ("krum", "trimmed_mean"):
+        return []
+    wanted = fl.clients_per_round
+    devices = topology.device_count
+    share = isinstance(wanted, float)  # a count is an int (fedsim.config.fl)
+    k = min(devices, max(1, round(wanted * devices)) if share else int(wanted))
+    options = {**fl.local.config(), **fl.options}
+    where = "fl.strategy"
+    if fl.strategy == "krum":
+        f = int(options.get("f", 1))
+        if f + 3 > k:
+            runs = max(0, k - 3)
+            return [
+                f"{where}.f: krum tolerates f={f} Byzantine updates only with at least "
+                f"{f + 3} a round, but rounds bring at most {k} (fl.clients_per_round): "
+                f"it runs with f={runs}; lower f or raise fl.clients_per_round"
+            ]
+        if 2 * f + 3 > k:
+            return [
+                f"{where}.f: krum's guarantee against f={f} Byzantine updates needs at least "
+                f"2f + 3 = {2 * f + 3} a round (Blanchard et al. 2017), but rounds bring at "
+                f"most {k} (fl.clients_per_round): it runs, without that guarantee"
+            ]
+        return []
+    beta = float(options.get("beta", 0.1))
+    if beta > 0 and int(beta * k) == 0:
+        return [
+            f"{where}.beta: trimmed_mean trims floor({beta:g} x {k}) = 0 updates per side "
+            f"with at most {k} a round (fl.clients_per_round): nothing is trimmed; raise "
+            f"beta to at least {1 / k:.3g} or fl.clients_per_round"
+        ]
+    return []
 
 
 def _links(topology: Topology) -> list[str]:

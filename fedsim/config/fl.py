@@ -46,7 +46,7 @@ class LocalTraining(Section):
     epochs: integer(1) | None = Field(None, description="passes over the local data")  # type: ignore[valid-type]
     batch_size: integer(1) | None = Field(None, description="SGD batch size (default 16)")  # type: ignore[valid-type]
     lr: number(0.0, lo_open=True) | None = Field(None, description="learning rate")  # type: ignore[valid-type]
-    mu: number(0.0) | None = Field(None, description="proximal term (FedProx sets it)")  # type: ignore[valid-type]
+    mu: number(0.0) | None = Field(None, description="FedProx's proximal term (fedprox only)")  # type: ignore[valid-type]
     episodes: integer(1) | None = Field(None, description="RL: episodes per update")  # type: ignore[valid-type]
     batch: integer(1) | None = Field(None, description="RL: episodes per gradient step")  # type: ignore[valid-type]
     steps: integer(1) | None = Field(None, description="RL: Q-learning steps per update")  # type: ignore[valid-type]
@@ -242,6 +242,15 @@ class FLModel(Section):
                 "selection",
                 f"{self.selection!r} needs the sync engine: async FedBuff has no selection "
                 "step (every polling client gets a task, first come first served)",
+            )
+        mu = self.local.mu
+        if mu is not None and mu > 0 and (self.strategy != "fedprox" or self.engine == "async"):
+            running = "fl.engine async (FedBuff)" if self.engine == "async" else self.strategy
+            raise at_key(
+                "local.mu",
+                f"the proximal term is FedProx's: with {running} it would train FedProx "
+                "clients while the results name another strategy; write fl.strategy: "
+                f"{{name: fedprox, mu: {mu:g}}} (sync engine), or drop it",
             )
         limit = self.stall_limit
         if limit is not None and limit <= self.deadline + self.round_interval:

@@ -393,6 +393,7 @@ class BufferedAsync:
                 "staleness_discount": discount,
                 "update_norm": update_norm,
             },
+            reporters=[b.client_id for b in self._buffer],
         )
         self._buffer.clear()
         self._window_failures = []

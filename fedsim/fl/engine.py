@@ -108,6 +108,9 @@ class RoundRecord:
     candidate_metric: float | None
     failed_causes: dict[str, int] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
+    reporters: list[str] = field(default_factory=list)
+    """The clients whose uploads the round counted in `reported`, in aggregation order
+    (so results can name which of them were adversaries)."""
 
 
 class RoundJournal(Protocol):
@@ -495,6 +498,7 @@ class SyncRounds:
             candidate_metric=candidate_metric,
             failed_causes=dict(sorted(causes.items())),
             metrics=metrics,
+            reporters=[r.client_id for r in results],
         )
 
     def _order_by_client(self, rnd: _Round) -> None:

@@ -82,3 +82,8 @@ class Strategy(ABC):
         failures: Sequence[Failure],
     ) -> tuple[np.ndarray | None, dict[str, float]]:
         """Return the candidate global model (or None to keep `params`) and metrics."""
+
+    def weakened(self, metrics: dict[str, float]) -> str | None:
+        """Why a round's aggregation (its `metrics`) defended less than configured, or
+        None; robust strategies override it so a silently weaker round is counted."""
+        return None

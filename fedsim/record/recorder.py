@@ -8,7 +8,7 @@ path up/down from the network) with the simulated time read from a clock.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,10 +123,22 @@ class Recorder:
         ]
 
 
-def round_row(rec: Any, sim_time_s: float, delta: Mapping[str, int]) -> RoundRow:
+def _whole(value: float | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def round_row(
+    rec: Any,
+    sim_time_s: float,
+    delta: Mapping[str, int],
+    adversaries: Collection[str] | None = None,
+) -> RoundRow:
     """rounds.csv's row for an engine's `RoundRecord`: what the round did, at
-    `sim_time_s`, with the bytes (`up`, `down`, `wire_up`, `wire_down`) it moved. One
+    `sim_time_s`, with the bytes (`up`, `down`, `wire_up`, `wire_down`) it moved, and
+    the strategy's or FedBuff's own figures (blank where they do not apply). With
+    `adversaries` (the Byzantine clients), how many of the reporters were one. One
     builder for a simulation and a deployment, so their folders compare."""
+    m = rec.metrics
     return RoundRow(
         round=rec.round,
         sim_time_s=sim_time_s,
@@ -142,5 +154,17 @@ def round_row(rec: Any, sim_time_s: float, delta: Mapping[str, int]) -> RoundRow
         metric=rec.metric,
         failed_causes=dict(rec.failed_causes),
         candidate_metric=rec.candidate_metric,
-        federated_metric=rec.metrics.get("federated_metric"),
+        federated_metric=m.get("federated_metric"),
+        krum_f=_whole(m.get("krum_f")),
+        krum_selected=_whole(m.get("krum_selected")),
+        trimmed_per_side=_whole(m.get("trimmed_per_side")),
+        update_norm=m.get("update_norm"),
+        staleness_mean=m.get("staleness_mean"),
+        staleness_max=m.get("staleness_max"),
+        staleness_discount=m.get("staleness_discount"),
+        adversarial_updates=(
+            None
+            if adversaries is None
+            else sum(1 for cid in getattr(rec, "reporters", ()) if cid in adversaries)
+        ),
     )

@@ -119,6 +119,44 @@ class RoundRow(Record):
     federated_metric: float | None = column(
         "", "example-weighted metric the reporting clients measured (blank: not asked)", None
     )
+    krum_f: int | None = column(
+        "clients",
+        "krum: Byzantine updates tolerated this round, at most fl.strategy.f (lowered to "
+        "reported - 3 when fewer updates came; 0 below 3); blank: not krum",
+        None,
+    )
+    krum_selected: int | None = column(
+        "clients", "krum: updates averaged (m, or all below 3 updates); blank: not krum", None
+    )
+    trimmed_per_side: int | None = column(
+        "clients",
+        "trimmed_mean: updates dropped per side per coordinate, floor(beta x reported) "
+        "(0: nothing trimmed); blank: not trimmed_mean",
+        None,
+    )
+    update_norm: float | None = column(
+        "",
+        "L2 norm of the server step (fedavgm, fedadam, fedyogi, fedadagrad, async); blank: "
+        "other strategies",
+        None,
+    )
+    staleness_mean: float | None = column(
+        "versions", "async: mean staleness of the buffered updates; blank: sync", None
+    )
+    staleness_max: float | None = column(
+        "versions", "async: largest staleness of the buffered updates; blank: sync", None
+    )
+    staleness_discount: float | None = column(
+        "0-1",
+        "async: staleness-weighted examples / examples, the factor on the step; blank: sync",
+        None,
+    )
+    adversarial_updates: int | None = column(
+        "updates",
+        "of `reported`, uploads from adversaries (`adversaries:`) aggregated; blank: no "
+        "adversaries",
+        None,
+    )
 
 
 @dataclass(frozen=True)
@@ -272,6 +310,9 @@ class ClientRow(Record):
     airtime_rx_s: float | None = column("s", "seconds its radio received", None)
     env_episodes: int | None = column("", "RL: episodes in accepted uploads (blank: not RL)", None)
     env_steps: int | None = column("", "RL: environment steps in accepted uploads", None)
+    adversary: str = column(
+        "", "the attack (`adversaries.kind`) if the device is Byzantine; blank: honest", ""
+    )
 
     def dropouts_by_cause(self) -> dict[str, int]:
         """{cause: count} of the non-zero per-cause columns."""
@@ -352,6 +393,25 @@ class Summary(Record):
         "rounds",
     )
     end_note: str | None = column("", "an early end, in a sentence (null: none)", None)
+    adversaries: list[str] | None = column(  # noqa: RUF009 - a field(), not a shared default
+        "", "the Byzantine devices (`adversaries:`; null: none configured)", None
+    )
+    adversarial_updates: int | None = column(
+        "updates",
+        "uploads from adversaries that entered an aggregation (sum of rounds.csv "
+        "`adversarial_updates`; robust strategies may still discard them; null: none "
+        "configured)",
+        None,
+    )
+    adversarial_updates_deployed: int | None = column(
+        "updates", "of those, in rounds whose aggregate the gate deployed", None
+    )
+    weakened_rounds: int | None = column(
+        "rounds",
+        "krum/trimmed_mean: rounds whose defence was weaker than configured (krum_f < "
+        "fl.strategy.f, or nothing trimmed with beta > 0); null: other strategies",
+        None,
+    )
 
     def to_json(self) -> dict[str, Any]:
         return {k: self[k] for k in self}

@@ -3,8 +3,9 @@
 Each update is scored by the summed squared distance to its k-f-2 nearest
 neighbours; m=1 returns the best update (Krum), m>1 the example-weighted mean of
 the m best (Multi-Krum). Krum needs k >= f+3: when a round delivers fewer
-updates, f is lowered to k-3 (reported as metric `krum_f`) rather than stalling
-training, and below 3 updates the plain weighted mean is used.
+updates, f is lowered to k-3 (rounds.csv `krum_f`; counted in summary.json
+`weakened_rounds`, with a warning at the run's end) rather than stalling training,
+and below 3 updates the plain weighted mean is used.
 """
 
 from __future__ import annotations
@@ -60,3 +61,9 @@ class Krum(Strategy):
         if sel.shape[0] == 1:
             metrics["krum_index"] = float(sel[0])
         return out, metrics
+
+    def weakened(self, metrics: dict[str, float]) -> str | None:
+        f = metrics.get("krum_f")
+        if f is None or f >= self.f:
+            return None
+        return f"krum ran with f={int(f)} < fl.strategy.f={self.f} (needs reported >= f + 3)"

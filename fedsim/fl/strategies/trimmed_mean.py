@@ -41,3 +41,9 @@ class TrimmedMean(Strategy):
         out = np.empty_like(params)
         trimmed_mean(updates.matrix, self.beta, out)
         return out, {"trimmed_per_side": float(int(np.floor(self.beta * k)))}
+
+    def weakened(self, metrics: dict[str, float]) -> str | None:
+        trimmed = metrics.get("trimmed_per_side")
+        if trimmed is None or trimmed > 0 or self.beta == 0:
+            return None
+        return f"trimmed_mean trimmed nothing (floor(beta={self.beta:g} x reported) = 0)"

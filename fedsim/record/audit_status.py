@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FAILED", "NOT_AUDITED", "NO_AUDIT_JSON", "PASSED", "AuditStatus", "read_audit_status"]
+__all__ = [
+    "FAILED",
+    "NOT_AUDITED",
+    "NO_AUDIT_JSON",
+    "PASSED",
+    "UNAUDITED",
+    "AuditStatus",
+    "read_audit_status",
+]
 
 PASSED, FAILED, NOT_AUDITED = "passed", "failed", "not audited"
 
@@ -59,6 +67,8 @@ class AuditStatus:
 
 
 NO_AUDIT_JSON = "no audit.json (run with --no-audit, or by a fedsim older than the audit)"
+UNAUDITED = AuditStatus(NOT_AUDITED, note=NO_AUDIT_JSON)
+"""A folder without audit.json; also what a `RunData` built in memory says."""
 
 
 def read_audit_status(run_dir: str | Path) -> AuditStatus:

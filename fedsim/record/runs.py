@@ -4,8 +4,8 @@ sweeps share.
 The folder format is `fedsim.record.schema` (docs/results.md). Only `summary.json` is
 required: the CSV tables and `topology.json` are optional so that a partial run still
 compares; `audit.json` is read into `RunData.audit` (passed, failed, or not audited when
-it is missing), which every reader shows. Every file present is parsed into its typed rows; a malformed or older folder is
-one `FedsimError` line naming the file and the column.
+it is missing), which every reader shows. Every file present is parsed into its typed
+rows; a malformed or older folder is one `FedsimError` line naming the file and the column.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import yaml
 
 from fedsim.errors import FedsimError
-from fedsim.record.audit_status import NO_AUDIT_JSON, NOT_AUDITED, AuditStatus, read_audit_status
+from fedsim.record.audit_status import UNAUDITED, AuditStatus, read_audit_status
 from fedsim.record.schema import (
     ClientRow,
     LedgerRow,
@@ -47,7 +47,7 @@ class RunData:
     clients: list[ClientRow] = field(default_factory=list)
     topology: dict[str, Any] = field(default_factory=dict)
     ledger: list[LedgerRow] = field(default_factory=list)
-    audit: AuditStatus = AuditStatus(NOT_AUDITED, note=NO_AUDIT_JSON)
+    audit: AuditStatus = UNAUDITED
     """Its audit.json: whether its numbers were checked (fedsim.record.audit_status)."""
 
     @property

@@ -229,8 +229,8 @@ def report_awaiting_figures(run: RunData) -> Callable[[Sequence[Path]], Path]:
 def _write_page(run: RunData, body: str) -> Path:
     out = run.path / "report.html"
     title = f"fedsim report — {run.name}"
-    if not run.audit.passed:
-        title = f"{'AUDIT FAILED' if run.audit.failed else 'NOT AUDITED'} — {title}"
+    if run.audit.failed:
+        title = f"AUDIT FAILED — {title}"
     out.write_text(html_page(title, body), encoding="utf-8")
     return out
 

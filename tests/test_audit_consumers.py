@@ -55,6 +55,10 @@ def test_load_run_reads_the_audit(folders: dict[str, Path], tmp_path: Path) -> N
     broken = shutil.copytree(folders["passed"], tmp_path / "broken")
     (broken / "audit.json").write_text("{not json", encoding="utf-8")
     assert load_run(broken).audit.state == "not audited"  # it vouches for nothing
+    deployed = shutil.copytree(folders["unaudited"], tmp_path / "deployed")
+    summary = json.loads((deployed / "summary.json").read_text())
+    (deployed / "summary.json").write_text(json.dumps({**summary, "fidelity": "deployment"}))
+    assert "a deployment run" in load_run(deployed).audit.line()  # why it has no audit
 
 
 def test_compare_marks_failed_and_unaudited_runs(folders: dict[str, Path]) -> None:

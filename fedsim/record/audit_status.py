@@ -71,11 +71,21 @@ UNAUDITED = AuditStatus(NOT_AUDITED, note=NO_AUDIT_JSON)
 """A folder without audit.json; also what a `RunData` built in memory says."""
 
 
-def read_audit_status(run_dir: str | Path) -> AuditStatus:
-    """The audit of the run in `run_dir` (a malformed audit.json vouches for nothing)."""
+DEPLOYMENT = (
+    "a deployment run (fidelity deployment): the audit checks simulated runs against their "
+    "evidence, and a deployment keeps none"
+)
+
+
+def read_audit_status(run_dir: str | Path, fidelity: str | None = None) -> AuditStatus:
+    """The audit of the run in `run_dir` (a malformed audit.json vouches for nothing);
+    `fidelity` (summary.json's) says why a run without audit.json has none."""
     path = Path(run_dir) / "audit.json"
     if not path.is_file():
-        return AuditStatus(NOT_AUDITED, note=NO_AUDIT_JSON)
+        fidelity = fidelity or _recorded_fidelity(Path(run_dir))
+        return AuditStatus(
+            NOT_AUDITED, note=DEPLOYMENT if fidelity == "deployment" else NO_AUDIT_JSON
+        )
     try:
         data: Any = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -88,6 +98,14 @@ def read_audit_status(run_dir: str | Path) -> AuditStatus:
         )
     lines = tuple(_violation_line(v) for v in violations)
     return AuditStatus(FAILED if lines else PASSED, len(invariants), lines)
+
+
+def _recorded_fidelity(run_dir: Path) -> str | None:
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return summary.get("fidelity") if isinstance(summary, dict) else None
 
 
 def _violation_line(v: Any) -> str:

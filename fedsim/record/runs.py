@@ -98,9 +98,10 @@ def load_run(path: str | Path, *, timeline: bool = True) -> RunData:
         except yaml.YAMLError as exc:
             raise FedsimError(f"{config_path}: not valid YAML") from exc
     topo_path = run_dir / "topology.json"
+    summary = read_summary(summary_path)
     return RunData(
         path=run_dir,
-        summary=read_summary(summary_path),
+        summary=summary,
         config=config if isinstance(config, dict) else {},
         rounds=_table(run_dir / "rounds.csv", RoundRow),
         links=_table(run_dir / "links.csv", LinkRow),
@@ -108,7 +109,7 @@ def load_run(path: str | Path, *, timeline: bool = True) -> RunData:
         clients=_table(run_dir / "clients.csv", ClientRow),
         topology=_read_json(topo_path) if topo_path.is_file() else {},
         ledger=_table(run_dir / "ledger.csv", LedgerRow),
-        audit=read_audit_status(run_dir),
+        audit=read_audit_status(run_dir, summary.get("fidelity")),
     )
 
 

@@ -84,4 +84,17 @@ def report_command(runs: tuple[str, ...], out: Path | None) -> int:
         folder = out if out is not None else Path(runs[0]).parent / "compare_command"
         path = write_comparison_report(list(runs), folder)
     print(f"wrote {path}")
+    _warn_unaudited(runs)
     return 0
+
+
+def _warn_unaudited(runs: tuple[str, ...]) -> None:
+    """Say on stderr which reported runs did not pass their audit (the page says so too)."""
+    import sys
+
+    from fedsim.record.audit_status import read_audit_status
+
+    for run in runs:
+        audit = read_audit_status(run)
+        if not audit.passed:
+            print(f"WARNING: {run}: {audit.line()}", file=sys.stderr)

@@ -7,7 +7,11 @@ energy) are summarised on the log scale (geometric mean, an interval that stays 
 effects as ratios) and bounded ones (accuracy, shares) on the linear scale, clipped to their
 range (fedsim.record.sweep_stats). Time- and bytes-to-target are over the seeds that
 reached the target, and the count that did is reported next to them, since "faster, but
-only 1 of 3 got there" matters.
+only 1 of 3 got there" matters; their ratios against the reference carry both counts, and
+say so when the two points' reaching seeds differ (then it is not a paired comparison).
+
+A run whose audit failed (its audit.json lists violations) is left out, as a failed run
+is, and counted in a warning; runs never audited (no audit.json) are kept and counted.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ __all__ = [
     "SCALES",
     "PointStats",
     "aggregate",
+    "audit_warnings",
     "mean_ci",
     "seed_warnings",
     "write_sweep_outputs",
@@ -133,6 +138,12 @@ class PointStats:
     effects: dict[str, Effect | None] = field(default_factory=dict)
     """Against the reference point (None: no values, or this is the reference)."""
     reference: bool = False
+    audit_failed: tuple[RunData, ...] = ()
+    """Finished runs left out because their audit failed."""
+
+    def reached(self, key: str) -> list[int]:
+        """The seeds whose run has a value of `key` (for a to-target quantity: reached)."""
+        return [s for s, d in zip(self.seeds, self.runs, strict=True) if _value(d, key) is not None]
 
 
 def aggregate(
@@ -141,12 +152,16 @@ def aggregate(
     """Group finished runs by grid point (sweep order), compute the statistics and each
     point's effects against `reference` (a point label; default the first point)."""
     groups: dict[str, list[tuple[SweepRun, RunData]]] = {}
+    failed: dict[str, list[RunData]] = {}
     for r in runs:
         folder = runs_root / r.run_name
+        groups.setdefault(r.point_label, [])
         if (folder / "summary.json").is_file():
-            groups.setdefault(r.point_label, []).append((r, load_run(folder)))
-        else:
-            groups.setdefault(r.point_label, [])
+            data = load_run(folder)
+            if data.audit.failed:  # its numbers are wrong: not a finished grid point
+                failed.setdefault(r.point_label, []).append(data)
+            else:
+                groups[r.point_label].append((r, data))
     points = []
     seen: set[str] = set()
     for r in runs:
@@ -159,9 +174,9 @@ def aggregate(
         for key in QUANTITIES:
             vals = [v for d in datas if (v := _value(d, key)) is not None]
             stats[key] = interval(vals, SCALES[key], _bounds(key, datas))
-        points.append(
-            PointStats(r.point_label, r.point, datas, [s.seed for s, _ in members], stats)
-        )
+        seeds = [s.seed for s, _ in members]
+        bad = tuple(failed.get(r.point_label, []))
+        points.append(PointStats(r.point_label, r.point, datas, seeds, stats, audit_failed=bad))
     return _with_effects(points, reference)
 
 
@@ -177,14 +192,17 @@ def _with_effects(points: list[PointStats], reference: str | None) -> list[Point
             base = [v for d in ref.runs if (v := _value(d, key)) is not None]
             effects[key] = None if p is ref else effect(mine, base, SCALES[key])
         out.append(
-            PointStats(p.label, p.point, p.runs, p.seeds, p.stats, effects, reference=p is ref)
+            PointStats(
+                p.label, p.point, p.runs, p.seeds, p.stats, effects, p is ref, p.audit_failed
+            )
         )
     return out
 
 
 def seed_warnings(points: list[PointStats]) -> list[str]:
     """One line per quantity whose differences from the reference lie inside their 95 %
-    intervals, with the seeds per point that would resolve the largest of them."""
+    intervals, with the seeds per point that would resolve the largest of them; one per
+    quantity whose differences have no interval at all (a point with a single value)."""
     ref = next((p for p in points if p.reference), None)
     if ref is None or len(points) < 2:
         return []
@@ -192,21 +210,69 @@ def seed_warnings(points: list[PointStats]) -> list[str]:
         return ["one seed per grid point: no intervals; run at least 3 seeds per point"]
     lines = []
     for key in WARN_FOR:
-        open_ = [(p, e) for p in points if (e := p.effects.get(key)) is not None and not e.resolved]
-        if not open_:
-            continue
-        p, e = max(open_, key=lambda pe: pe[1].size)
-        need = seeds_needed(e)
-        total = sum(1 for q in points if q.effects.get(key) is not None)
-        hint = ""
-        if need is not None and need >= 200:
-            hint = "; it is small against the noise (200+ seeds per point to resolve it)"
-        elif need is not None:
-            hint = f"; about {need} seeds per point would resolve the largest"
+        found = [(p, e) for p in points if (e := p.effects.get(key)) is not None]
+        total = len(found)
+        noisy = [(p, e) for p, e in found if e.half_width is not None and not e.resolved]
+        bare = [(p, e) for p, e in found if e.half_width is None]
+        if noisy:
+            p, e = max(noisy, key=lambda pe: pe[1].size)
+            lines.append(_noise_line(key, p, e, ref, len(noisy), total))
+        if bare:
+            p, e = max(bare, key=lambda pe: pe[1].size)
+            reach = reach_note(p, ref, key)
+            lines.append(
+                f"{QUANTITIES[key]}: {len(bare)} of {total} differences from the reference "
+                f"({ref.label}) have a point with a single value (n = 1: no interval); "
+                f"largest: {p.label}, {e.text()}{f' ({reach})' if reach else ''}"
+            )
+    return lines
+
+
+def _noise_line(key: str, p: PointStats, e: Effect, ref: PointStats, k: int, total: int) -> str:
+    need = seeds_needed(e)
+    hint = ""
+    if need is not None and need >= 200:
+        hint = "; it is small against the noise (200+ seeds per point to resolve it)"
+    elif need is not None:
+        hint = f"; about {need} seeds per point would resolve the largest"
+    reach = reach_note(p, ref, key)
+    return (
+        f"{QUANTITIES[key]}: {k} of {total} differences from the reference "
+        f"({ref.label}) lie inside their 95 % intervals with {e.n} seeds (largest: "
+        f"{p.label}, {e.text()}{f'; {reach}' if reach else ''}){hint}"
+    )
+
+
+def reach_note(p: PointStats, ref: PointStats, key: str) -> str:
+    """For a to-target quantity: how many seeds reached the target at `p` and at the
+    reference, and whether they are different seeds (then the ratio is not paired)."""
+    if "to_target" not in key:
+        return ""
+    mine, base = p.reached(key), ref.reached(key)
+    text = f"{len(mine)}/{len(p.runs)} vs {len(base)}/{len(ref.runs)} reached"
+    if set(mine) != set(base):
+        text += "; over different seeds: not a paired comparison"
+    return text
+
+
+def audit_warnings(points: list[PointStats]) -> list[str]:
+    """How many finished runs were left out because their audit failed (the first named
+    with its first violation), and how many were kept though never audited."""
+    lines = []
+    failed = [(p, d) for p in points for d in p.audit_failed]
+    kept = sum(len(p.runs) for p in points)
+    if failed:
+        first, run = failed[0]
         lines.append(
-            f"{QUANTITIES[key]}: {len(open_)} of {total} differences from the reference "
-            f"({ref.label}) lie inside their 95 % intervals with {e.n} seeds (largest: "
-            f"{p.label}, {e.text()}){hint}"
+            f"{len(failed)} of {len(failed) + kept} finished runs failed their audit and are "
+            f"left out of the aggregate; e.g. {run.name} ({first.label}): "
+            f"{run.audit.violations[0]} (see its audit.json)"
+        )
+    unaudited = [d for p in points for d in p.runs if not d.audit.passed]
+    if unaudited:
+        lines.append(
+            f"{len(unaudited)} of {kept} aggregated runs were not audited "
+            f"({unaudited[0].name}: {unaudited[0].audit.note}): their numbers were never checked"
         )
     return lines
 
@@ -284,15 +350,23 @@ def _unit_key(key: str) -> str:
     return key.removesuffix("_total")
 
 
-def _effect_cell(p: PointStats, key: str) -> str:
+def _effect_cell(p: PointStats, key: str, ref: PointStats | None) -> str:
     if p.reference:
         return "reference"
     e = p.effects.get(key)
     if e is None:
         return "—"
-    mark = "" if e.resolved or e.half_width is None else " (within noise)"
+    marks = [] if e.resolved or e.half_width is None else ["within noise"]
+    if e.half_width is None:
+        marks.append("n = 1: no interval")
+    if ref is not None and (reach := reach_note(p, ref, key)):
+        marks.append(reach)
+    mark = f" ({'; '.join(marks)})" if marks else ""
     if e.kind == "difference" and key == "overhead_share":
-        return f"{100 * e.value:+.1f} pt" + mark
+        bounds = (
+            "" if e.low is None or e.high is None else f" [{100 * e.low:+.1f}, {100 * e.high:+.1f}]"
+        )
+        return f"{100 * e.value:+.1f} pt{bounds}" + mark
     return e.text() + mark
 
 
@@ -304,13 +378,17 @@ CELLS_NOTE = (
 EFFECTS_NOTE = (
     "Against the reference point: bytes, times and energy as a ratio of geometric means "
     "[95% interval, Welch on the logs], metric and shares as a difference of means; "
-    "`within noise`: the interval holds no change."
+    "`within noise`: the interval holds no change. To-target ratios are over the seeds that "
+    "reached the target at each point (`1/3 vs 2/3 reached`: this point's count, then the "
+    "reference's); where those seeds differ, the ratio compares different seeds and is not a "
+    "paired comparison."
 )
 
 
 def aggregate_markdown(spec: SweepSpec, points: list[PointStats]) -> str:
     """Markdown: the points' intervals, their effects against the reference, warnings."""
-    ref = next((p.label for p in points if p.reference), "—")
+    ref_point = next((p for p in points if p.reference), None)
+    ref = "—" if ref_point is None else ref_point.label
     lines = [
         f"# Sweep {spec.name}",
         "",
@@ -327,7 +405,11 @@ def aggregate_markdown(spec: SweepSpec, points: list[PointStats]) -> str:
     lines += ["| grid point | " + " | ".join(QUANTITIES.values()) + " |"]
     lines += ["|---|" + "---:|" * len(QUANTITIES)]
     for p in points:
-        lines.append(f"| {p.label} | " + " | ".join(_effect_cell(p, q) for q in QUANTITIES) + " |")
+        cells = [_effect_cell(p, q, ref_point) for q in QUANTITIES]
+        lines.append(f"| {p.label} | " + " | ".join(cells) + " |")
+    audit = audit_warnings(points)
+    if audit:
+        lines += ["", "## Audit", ""] + [f"- **{w}**" for w in audit]
     warnings = seed_warnings(points)
     if warnings:
         lines += ["", "## Too few seeds", ""] + [f"- {w}" for w in warnings]
@@ -393,7 +475,8 @@ def write_sweep_outputs(
     warnings_out: list[str] | None = None,
 ) -> list[Path]:
     """aggregate.csv/.md, runs.csv, plots (PNG+SVG) and report.html in sweep_dir; the
-    warnings (`early_end_warnings`, `seed_warnings`) are also appended to `warnings_out`."""
+    warnings (`audit_warnings`, `early_end_warnings`, `seed_warnings`) are also appended
+    to `warnings_out`."""
     from fedsim.record.compare import compare_runs, write_compare
     from fedsim.record.plots import comparison_figures, save_figure
     from fedsim.record.report import compare_table_html, figures_html, html_page, html_table
@@ -407,9 +490,11 @@ def write_sweep_outputs(
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow([*keys, "seed", "run_name", "done"])
+    failed = {d.name for p in points for d in p.audit_failed}
     for r in runs:
-        done = (runs_root / r.run_name / "summary.json").is_file()
-        w.writerow([*(v for _, v in r.point), r.seed, r.run_name, "yes" if done else "no"])
+        done = "yes" if (runs_root / r.run_name / "summary.json").is_file() else "no"
+        done = "audit failed" if r.run_name in failed else done
+        w.writerow([*(v for _, v in r.point), r.seed, r.run_name, done])
     out[2].write_text(buf.getvalue(), encoding="utf-8")
     figs = _errorbar_figures(points)
     firsts = [p.runs[0] for p in points if p.runs]
@@ -421,8 +506,9 @@ def write_sweep_outputs(
         [p.label, len(p.runs)] + [_fmt(q, p.stats[q], len(p.runs)) for q in QUANTITIES]
         for p in points
     ]
-    effect_rows = [[p.label] + [_effect_cell(p, q) for q in QUANTITIES] for p in points]
-    warnings = early_end_warnings(points) + seed_warnings(points)
+    ref_point = next((p for p in points if p.reference), None)
+    effect_rows = [[p.label] + [_effect_cell(p, q, ref_point) for q in QUANTITIES] for p in points]
+    warnings = audit_warnings(points) + early_end_warnings(points) + seed_warnings(points)
     if warnings_out is not None:
         warnings_out.extend(warnings)
     body = [

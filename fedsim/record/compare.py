@@ -7,7 +7,9 @@ would be worse than none. Figures straight from summary.json are copied verbatim
 can be checked against the runs; derived figures (split of bytes-to-target, wire overhead)
 come from rounds.csv and clients.csv and are named as such. Runs made by different code (their
 summary.json `code` fingerprints differ) get a one-line warning: legitimate when comparing
-before/after a change, misleading when it is an accident.
+before/after a change, misleading when it is an accident. A run that failed its audit, or was
+never audited (no audit.json), is marked in its column and its CSV row and named in a
+warning (`audit_warnings`, printed on stderr): its numbers were not checked or are wrong.
 """
 
 from __future__ import annotations
@@ -75,6 +77,14 @@ class CompareTable:
     mismatched: list[bool] = field(default_factory=list)
     folders: list[str] = field(default_factory=list)
     """Each run's folder label (the CSV's `run` column; `labels` say what differs)."""
+    audit_warnings: list[str] = field(default_factory=list)
+    """One line per run that failed its audit, one for those never audited."""
+
+    def header(self, i: int) -> str:
+        """Run i's column heading: ⚠ when it measures something else, its audit when
+        that did not pass."""
+        mark = "⚠ " if self.mismatched[i] else ""
+        return mark + self.labels[i] + audit_mark(self.runs[i])
 
     def quantity(self, key: str) -> Quantity:
         for q in self.quantities:
@@ -85,15 +95,12 @@ class CompareTable:
     def to_markdown(self) -> str:
         """GitHub-flavoured Markdown: warnings first, then the table."""
         lines = ["# Run comparison", ""]
-        lines += [f"> **Warning:** {w}" for w in self.warnings]
-        if self.warnings:
+        lines += [f"> **Warning:** {w}" for w in self.audit_warnings + self.warnings]
+        if self.warnings or self.audit_warnings:
             lines.append("")
         lines.append(f"Baseline: `{self.labels[0]}`. Deltas are against the baseline.")
         lines.append("")
-        header = ["quantity"] + [
-            ("⚠ " if bad else "") + label
-            for label, bad in zip(self.labels, self.mismatched, strict=True)
-        ]
+        header = ["quantity"] + [self.header(i) for i in range(len(self.labels))]
         lines.append("| " + " | ".join(header) + " |")
         lines.append("|" + "|".join(["---"] + ["---:"] * len(self.labels)) + "|")
         for q in self.quantities:
@@ -148,6 +155,36 @@ class CompareTable:
             row += [_csv_cell(q.ratio(i)) for q in numeric]
             w.writerow(row)
         return buf.getvalue()
+
+
+def audit_mark(run: RunData) -> str:
+    """What a run's label carries when its audit did not pass."""
+    if run.audit.failed:
+        return " ✗ AUDIT FAILED"
+    return "" if run.audit.passed else " (not audited)"
+
+
+def audit_warnings(runs: list[RunData], labels: list[str]) -> list[str]:
+    """A line per run that failed its audit (its violations); one for the runs never
+    audited (no audit.json: `--no-audit`, or an older fedsim)."""
+    lines = []
+    for label, run in zip(labels, runs, strict=True):
+        if run.audit.failed:
+            shown = "; ".join(run.audit.violations[:3])
+            more = len(run.audit.violations) - 3
+            shown += f" (+{more} more, see its audit.json)" if more > 0 else ""
+            lines.append(f"`{label}` FAILED its audit, its numbers are wrong: {shown}")
+    unaudited = [(label, r) for label, r in zip(labels, runs, strict=True) if r.audit.state
+                 not in ("passed", "failed")]  # fmt: skip
+    if unaudited:
+        names = ", ".join(f"`{label}`" for label, _ in unaudited[:3])
+        names += f" and {len(unaudited) - 3} more" if len(unaudited) > 3 else ""
+        why = unaudited[0][1].audit.note
+        lines.append(
+            f"{len(unaudited)} of {len(runs)} runs were not audited ({names}: {why}): "
+            "their numbers were never checked"
+        )
+    return lines
 
 
 def _pct(pct: float | None) -> str:
@@ -286,6 +323,7 @@ def _quantities(runs: list[RunData]) -> list[Quantity]:
     ]
     causes = sorted({c for s in S for c in (s.get("dropouts") or {})})
     return [
+        Quantity("audit", "audit", [r.audit.short() for r in runs], None, numeric=False),
         text("scenario", "scenario"),
         text("task", "task"),
         text("metric_name", "metric"),
@@ -397,7 +435,10 @@ def compare_runs(paths: Sequence[str | Path | RunData]) -> CompareTable:
     code_warning = _code_warning(runs, folders)
     if code_warning:
         warnings.append(code_warning)
-    return CompareTable(runs, labels, _quantities(runs), warnings, mismatched, folders)
+    return CompareTable(
+        runs, labels, _quantities(runs), warnings, mismatched, folders,
+        audit_warnings(runs, folders),
+    )  # fmt: skip
 
 
 def _code_warning(runs: list[RunData], labels: list[str]) -> str | None:
@@ -447,9 +488,13 @@ def rich_table(table: CompareTable, runs: Sequence[int] | None = None) -> Any:
     )
     t.add_column("quantity", style="bold", no_wrap=True)
     for i in shown:
-        label, bad = table.labels[i], table.mismatched[i]
+        label, bad = table.labels[i], table.mismatched[i] or not table.runs[i].audit.passed
+        mark = audit_mark(table.runs[i]).strip()
         t.add_column(
-            ("⚠ " if bad else "") + label.replace(", ", "\n") + ("\n(baseline)" if i == 0 else ""),
+            ("⚠ " if table.mismatched[i] else "")
+            + label.replace(", ", "\n")
+            + (f"\n{mark}" if mark else "")
+            + ("\n(baseline)" if i == 0 else ""),
             justify="right",
             header_style="bold red" if bad else "bold",
             overflow="fold",
@@ -470,10 +515,15 @@ def rich_table(table: CompareTable, runs: Sequence[int] | None = None) -> Any:
 
 
 def print_table(table: CompareTable, console: Any = None) -> None:
-    """Print warnings (red) and the table to the terminal."""
+    """Print warnings (red) and the table to the terminal; audit warnings on stderr, so
+    a script that keeps only the table still hears of them."""
+    import sys
+
     from rich.console import Console
 
     console = console or Console(width=min(Console().width, 100))
+    for w in table.audit_warnings:
+        print(f"WARNING: {w}", file=sys.stderr)
     for w in table.warnings:
         console.print(f"[bold red]WARNING:[/] {w}", markup=True, highlight=False)
     others = list(range(1, len(table.labels)))

@@ -26,6 +26,10 @@ td:first-child,th:first-child{text-align:left}
 tr:nth-child(even) td{background:#fafafa}
 .warn{background:#fff3e0;border-left:5px solid #D55E00;padding:.5rem 1rem;font-weight:600}
 .alert{color:#D55E00;font-weight:600}
+.audit-ok{color:#007a4d;font-weight:600;margin:.3rem 0}
+.audit-bad{background:#fde8e8;border:3px solid #b00020;color:#5a0010;padding:.6rem 1rem;
+margin:.6rem 0;font-size:1.05rem}
+.audit-bad li{font-family:ui-monospace,monospace;font-size:.85rem}
 .figs{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(520px,100%),1fr));gap:1rem}
 figure{margin:0;border:1px solid #e5e5e5;padding:.5rem;background:#fff;min-width:0}
 figure.wide{grid-column:1/-1}

@@ -3,6 +3,8 @@
 Everything is inline: figures are inline SVG, the topology is SVG drawn here, CSS is in a
 `<style>` block, and there is no JavaScript and no external URL, so the file renders the
 same offline, years later. Long tables sit in `<details>` so the page opens on the summary.
+The run's audit (audit.json) heads its section: a line when it passed, a banner with its
+violations when it failed, and one when it was never audited.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
+    "audit_banner",
     "figures_html",
     "html_page",
     "html_table",
@@ -70,6 +73,31 @@ def _rows_table(rows: Sequence[Record], title: str, open_: bool = False) -> str:
 
 def _shown(value: Any) -> Any:
     return format_causes(value) if isinstance(value, dict) else value
+
+
+AUDIT_VIOLATIONS_SHOWN = 20
+"""Violations listed in a failed run's banner; the rest are in its audit.json."""
+
+
+def audit_banner(run: RunData) -> str:
+    """The run's audit, at the top of its report: a quiet line when it passed, a banner
+    that cannot be missed when it failed (its violations) or was never audited."""
+    audit = run.audit
+    if audit.passed:
+        return f'<p class="audit-ok">✓ {escape(audit.line())} (audit.json)</p>'
+    if audit.failed:
+        items = "".join(f"<li>{escape(v)}</li>" for v in audit.violations[:AUDIT_VIOLATIONS_SHOWN])
+        more = len(audit.violations) - AUDIT_VIOLATIONS_SHOWN
+        tail = f"<p>… and {more} more in audit.json</p>" if more > 0 else ""
+        return (
+            '<div class="audit-bad"><b>✗ AUDIT FAILED: the numbers in this report are wrong.</b>'
+            f" {len(audit.violations)} violation(s) of the run's invariants (audit.json):"
+            f"<ul>{items}</ul>{tail}</div>"
+        )
+    return (
+        '<div class="audit-bad"><b>⚠ NOT AUDITED: the numbers in this report were never '
+        f"checked.</b> {escape(audit.note)}.</div>"
+    )
 
 
 def _cards(run: RunData) -> str:
@@ -153,6 +181,7 @@ def _run_body_around(run: RunData, level: int = 1) -> Callable[[str], str]:
     head = [
         f"<{h}>{escape(run.name)}</{h}>",
         f'<p class="sub">{escape(sub)} — {escape(str(run.path))}</p>',
+        audit_banner(run),
         _cards(run),
         f"<{h2}>Plots</{h2}>",
     ]
@@ -199,17 +228,18 @@ def report_awaiting_figures(run: RunData) -> Callable[[Sequence[Path]], Path]:
 
 def _write_page(run: RunData, body: str) -> Path:
     out = run.path / "report.html"
-    out.write_text(html_page(f"fedsim report — {run.name}", body), encoding="utf-8")
+    title = f"fedsim report — {run.name}"
+    if run.audit.failed:
+        title = f"AUDIT FAILED — {title}"
+    out.write_text(html_page(title, body), encoding="utf-8")
     return out
 
 
 def compare_table_html(table: CompareTable) -> str:
     """The comparison as HTML: warnings, then quantities x runs with deltas."""
-    warn = "".join(f'<p class="warn">⚠ {escape(w)}</p>' for w in table.warnings)
-    headers = ["quantity"] + [
-        ("⚠ " if bad else "") + label
-        for label, bad in zip(table.labels, table.mismatched, strict=True)
-    ]
+    shown = table.audit_warnings + table.warnings
+    warn = "".join(f'<p class="warn">⚠ {escape(w)}</p>' for w in shown)
+    headers = ["quantity"] + [table.header(i) for i in range(len(table.labels))]
     rows = [
         [q.label] + [table.cell_text(q, i) for i in range(len(table.labels))]
         for q in table.quantities

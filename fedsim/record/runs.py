@@ -3,8 +3,9 @@ sweeps share.
 
 The folder format is `fedsim.record.schema` (docs/results.md). Only `summary.json` is
 required: the CSV tables and `topology.json` are optional so that a partial run still
-compares. Every file present is parsed into its typed rows; a malformed or older folder is
-one `FedsimError` line naming the file and the column.
+compares; `audit.json` is read into `RunData.audit` (passed, failed, or not audited when
+it is missing), which every reader shows. Every file present is parsed into its typed
+rows; a malformed or older folder is one `FedsimError` line naming the file and the column.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, TypeVar
 import yaml
 
 from fedsim.errors import FedsimError
+from fedsim.record.audit_status import UNAUDITED, AuditStatus, read_audit_status
 from fedsim.record.schema import (
     ClientRow,
     LedgerRow,
@@ -45,6 +47,8 @@ class RunData:
     clients: list[ClientRow] = field(default_factory=list)
     topology: dict[str, Any] = field(default_factory=dict)
     ledger: list[LedgerRow] = field(default_factory=list)
+    audit: AuditStatus = UNAUDITED
+    """Its audit.json: whether its numbers were checked (fedsim.record.audit_status)."""
 
     @property
     def name(self) -> str:
@@ -94,9 +98,10 @@ def load_run(path: str | Path, *, timeline: bool = True) -> RunData:
         except yaml.YAMLError as exc:
             raise FedsimError(f"{config_path}: not valid YAML") from exc
     topo_path = run_dir / "topology.json"
+    summary = read_summary(summary_path)
     return RunData(
         path=run_dir,
-        summary=read_summary(summary_path),
+        summary=summary,
         config=config if isinstance(config, dict) else {},
         rounds=_table(run_dir / "rounds.csv", RoundRow),
         links=_table(run_dir / "links.csv", LinkRow),
@@ -104,6 +109,7 @@ def load_run(path: str | Path, *, timeline: bool = True) -> RunData:
         clients=_table(run_dir / "clients.csv", ClientRow),
         topology=_read_json(topo_path) if topo_path.is_file() else {},
         ledger=_table(run_dir / "ledger.csv", LedgerRow),
+        audit=read_audit_status(run_dir, summary.get("fidelity")),
     )
 
 

@@ -1,0 +1,114 @@
+"""Whether a results folder passed its audit, read from its audit.json.
+
+Why every reader needs it: `fedsim run` writes the result tables before the audit, so a
+folder whose audit failed still holds a summary.json with numbers that are wrong; and
+`fedsim run --no-audit` (or an older fedsim) writes no audit.json at all. A consumer of a
+results folder (compare, report, sweep aggregation) says which of the three it is, so a
+wrong number is never shown as if it were checked.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "FAILED",
+    "NOT_AUDITED",
+    "NO_AUDIT_JSON",
+    "PASSED",
+    "UNAUDITED",
+    "AuditStatus",
+    "read_audit_status",
+]
+
+PASSED, FAILED, NOT_AUDITED = "passed", "failed", "not audited"
+
+
+@dataclass(frozen=True)
+class AuditStatus:
+    """A run's audit: `passed`, `failed` (with its violations) or `not audited` (why)."""
+
+    state: str
+    invariants: int = 0
+    violations: tuple[str, ...] = ()
+    """`invariant: detail` lines, as audit.json lists them."""
+    note: str = ""
+    """Why the run is not audited (no audit.json, or one that cannot be read)."""
+
+    @property
+    def passed(self) -> bool:
+        return self.state == PASSED
+
+    @property
+    def failed(self) -> bool:
+        return self.state == FAILED
+
+    def short(self) -> str:
+        """A table cell: `passed (20)`, `FAILED (1 violation)`, `NOT AUDITED`."""
+        if self.passed:
+            return f"passed ({self.invariants})"
+        if self.failed:
+            n = len(self.violations)
+            return f"FAILED ({n} violation{'s' if n != 1 else ''})"
+        return "NOT AUDITED"
+
+    def line(self) -> str:
+        """One sentence: what the audit said, the first violation when it failed."""
+        if self.passed:
+            return f"audit passed: {self.invariants} invariants"
+        if self.failed:
+            more = len(self.violations) - 1
+            extra = f" (+{more} more)" if more else ""
+            return f"audit FAILED: {self.violations[0]}{extra}; its numbers are not trustworthy"
+        return f"not audited: {self.note}; its numbers were never checked"
+
+
+NO_AUDIT_JSON = "no audit.json (run with --no-audit, or by a fedsim older than the audit)"
+UNAUDITED = AuditStatus(NOT_AUDITED, note=NO_AUDIT_JSON)
+"""A folder without audit.json; also what a `RunData` built in memory says."""
+
+
+DEPLOYMENT = (
+    "a deployment run (fidelity deployment): the audit checks simulated runs against their "
+    "evidence, and a deployment keeps none"
+)
+
+
+def read_audit_status(run_dir: str | Path, fidelity: str | None = None) -> AuditStatus:
+    """The audit of the run in `run_dir` (a malformed audit.json vouches for nothing);
+    `fidelity` (summary.json's) says why a run without audit.json has none."""
+    path = Path(run_dir) / "audit.json"
+    if not path.is_file():
+        fidelity = fidelity or _recorded_fidelity(Path(run_dir))
+        return AuditStatus(
+            NOT_AUDITED, note=DEPLOYMENT if fidelity == "deployment" else NO_AUDIT_JSON
+        )
+    try:
+        data: Any = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return AuditStatus(NOT_AUDITED, note=f"audit.json cannot be read ({exc})")
+    invariants = data.get("invariants") if isinstance(data, dict) else None
+    violations = data.get("violations") if isinstance(data, dict) else None
+    if not isinstance(invariants, list) or not isinstance(violations, list):
+        return AuditStatus(
+            NOT_AUDITED, note="audit.json lacks its `invariants` and `violations` lists"
+        )
+    lines = tuple(_violation_line(v) for v in violations)
+    return AuditStatus(FAILED if lines else PASSED, len(invariants), lines)
+
+
+def _recorded_fidelity(run_dir: Path) -> str | None:
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return summary.get("fidelity") if isinstance(summary, dict) else None
+
+
+def _violation_line(v: Any) -> str:
+    if isinstance(v, dict):
+        return f"{v.get('invariant', '?')}: {v.get('detail', '')}"
+    return str(v)

@@ -53,6 +53,7 @@ from fedsim.record.schema import ClientRow, LedgerRow, LinkRow, RoundRow, Summar
 from fedsim.record.writer import write_json, write_run
 from fedsim.rng import Streams
 from fedsim.run_end import watch_run
+from fedsim.run_folder import clear_run_folder, run_config
 from fedsim.scenario import Scenario, prepare_scenario
 from fedsim.tasks.adversary import choose_adversaries, parse_adversaries, wrap
 from fedsim.tasks.registry import build_task
@@ -711,9 +712,10 @@ def run_scenario(
     With `plots`, plots/ gets each figure as SVG (and PNG if in `plot_formats`) and the
     folder gets report.html, which inlines those SVG files rather than drawing again.
 
-    With `audit` the folder also gets audit.json (the violations, or an empty list)
-    and a run that breaks an invariant raises `AuditError` after its results are
-    written, so they can be looked at.
+    The folder is emptied first (`clear_run_folder`): a previous run's files never sit
+    next to this run's. With `audit` the folder also gets audit.json (the violations, or
+    an empty list) and a run that breaks an invariant raises `AuditError` after its
+    results are written, so they can be looked at (but gets no plots/ or report.html).
 
     `last_in_process`: the caller exits after this (the CLI); the run's objects are
     never collected (see `_quiet_gc`).
@@ -733,12 +735,10 @@ def run_scenario(
         )
     result.summary = replace(result.summary, overrides=list(overrides))
     out = Path(out_root) / (run_name or run_name_for(scenario, overrides))
-    config = dict(scenario.raw)
-    config["name"] = scenario.name
-    config["seed"] = scenario.seed
+    clear_run_folder(out)  # nothing of a previous run in this folder may look current
     write_run(
         out,
-        config=config,
+        config=run_config(scenario),
         rounds=result.recorder.rounds,
         links=result.links,
         timeline=result.recorder.timeline_rows(),

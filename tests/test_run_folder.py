@@ -130,6 +130,14 @@ def test_cli_refuses_seed_and_seed_override_in_one_line(
     assert not (tmp_path / "out").exists()
 
 
+def test_a_sweep_key_in_set_and_grid_is_refused(tmp_path: Path) -> None:
+    path = write_sweep(tmp_path, grid={"fl.rounds": [3, 6]})  # set: fl.rounds=6
+    with pytest.raises(
+        FedsimError, match=r"fl\.rounds: set twice \(fl\.rounds=6 and fl\.rounds=3\)"
+    ):
+        load_sweep(path)
+
+
 def _edit_base(tmp_path: Path, **fl: object) -> None:
     base = tmp_path / "base.yaml"
     data = yaml.safe_load(base.read_text())

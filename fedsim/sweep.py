@@ -160,18 +160,21 @@ def load_sweep(path: str | Path) -> SweepSpec:
     if not isinstance(fixed, list) or not all(isinstance(s, str) and "=" in s for s in fixed):
         raise FedsimError(f'{p}: set must be a list of "key.path=value" strings')
     grid = {str(k): v for k, v in grid.items()}
-    _check_keys_given_once(p, fixed, grid)
+    _check_keys_given_once(p, fixed, grid, seeds[0])
     reference = _reference_label(p, grid, data.get("reference"))
     return SweepSpec(name, base, grid, seeds, tuple(fixed), reference)
 
 
-def _check_keys_given_once(p: Path, fixed: list[str], grid: dict[str, list[Any]]) -> None:
+def _check_keys_given_once(
+    p: Path, fixed: list[str], grid: dict[str, list[Any]], seed: int
+) -> None:
     """A key in both `set` and `grid` (or twice in `set`) would make the run depend on the
-    order the overrides are applied in, not on what its name and overrides say."""
+    order the overrides are applied in, not on what its name and overrides say; `seeds`
+    gives the seed, so neither may set it."""
     from fedsim.scenario import check_overrides
 
     try:
-        check_overrides([*fixed, *(f"{k}={_format_value(v[0])}" for k, v in grid.items())])
+        check_overrides([*fixed, *(f"{k}={_format_value(v[0])}" for k, v in grid.items())], seed)
     except FedsimError as exc:
         raise FedsimError(f"{p}: {exc}") from None
 

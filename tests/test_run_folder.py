@@ -136,6 +136,9 @@ def test_a_sweep_key_in_set_and_grid_is_refused(tmp_path: Path) -> None:
         FedsimError, match=r"fl\.rounds: set twice \(fl\.rounds=6 and fl\.rounds=3\)"
     ):
         load_sweep(path)
+    path = write_sweep(tmp_path, set=["seed=3"])
+    with pytest.raises(FedsimError, match="seed: the seed is 1 and the override seed=3 sets it"):
+        load_sweep(path)
 
 
 def _edit_base(tmp_path: Path, **fl: object) -> None:

@@ -22,7 +22,14 @@ from fedsim.errors import FedsimError
 if TYPE_CHECKING:
     from fedsim.scenario import Scenario
 
-__all__ = ["clear_run_folder", "config_text", "recorded_config", "resolved_config", "run_config"]
+__all__ = [
+    "as_recorded",
+    "clear_run_folder",
+    "config_text",
+    "recorded_config",
+    "resolved_config",
+    "run_config",
+]
 
 RUN_MARKERS = ("config.yaml", "summary.json")
 """A folder holding one of these was written by a run (config.yaml is written first)."""
@@ -53,7 +60,12 @@ def resolved_config(base: str | Path, overrides: Sequence[str], seed: int) -> di
     data = apply_overrides(load_yaml(base), overrides)
     data["name"] = data.get("name") or Path(base).stem
     data["seed"] = seed
-    return yaml.safe_load(config_text(data))
+    return as_recorded(data)
+
+
+def as_recorded(config: Mapping[str, Any]) -> dict[str, Any]:
+    """`config` as a folder's `recorded_config` reads it back (YAML's round trip)."""
+    return yaml.safe_load(config_text(config))
 
 
 def recorded_config(folder: Path) -> dict[str, Any] | None:

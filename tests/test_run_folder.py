@@ -52,14 +52,22 @@ def _leave_old_outputs(folder: Path) -> None:
     (folder / "plots" / "accuracy.svg").write_text("<svg/>")
 
 
-def test_rerun_into_a_folder_removes_the_previous_run(tmp_path: Path) -> None:
+def test_rerun_into_a_folder_removes_the_previous_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "results"
     first = _run(_topology(tmp_path), out)
     assert first.name == "tiny-seed3"
+    _run(_topology(tmp_path), out)  # the same run again: nothing to say
+    assert "replaced" not in capsys.readouterr().err
     _leave_old_outputs(first)
     path = _topology(tmp_path, fl__local__lr=0.5)  # same name and seed: same folder
     second = _run(path, out)
     assert second == first
+    assert (
+        f"{first} held a run of another configuration (its config.yaml differed): replaced"
+        in capsys.readouterr().err
+    )
     assert sorted(p.name for p in second.iterdir()) == [
         "audit.json", "clients.csv", "config.yaml", "ledger.csv", "links.csv",
         "rounds.csv", "summary.json", "timeline.csv", "topology.json",

@@ -19,9 +19,11 @@ from topo import CountingRunner, tiny_topology, write_sweep
 from fedsim.audit import AuditError, Violation
 from fedsim.cli import main
 from fedsim.errors import FedsimError, ScenarioError
-from fedsim.run_folder import recorded_config, resolved_config
+from fedsim.run_folder import as_recorded, recorded_config, resolved_config, run_config
 from fedsim.scenario import prepare_scenario
 from fedsim.sweep import load_sweep, run_sweep
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -97,6 +99,17 @@ def test_a_run_that_fails_its_audit_leaves_no_report_of_the_previous_run(
         {"invariant": "bytes-reconcile", "detail": "round 2: 5 bytes missing"}
     ]
     assert json.loads((folder / "summary.json").read_text())["rounds"] == 3
+
+
+@pytest.mark.parametrize(
+    "path", sorted(str(p.relative_to(ROOT)) for p in (ROOT / "topologies").rglob("*.yaml")
+                   if "sweeps" not in p.parts)
+)  # fmt: skip
+def test_the_sweep_resolves_the_config_a_run_writes(path: str) -> None:
+    """`resolved_config` (no validation) agrees with what `fedsim run` writes."""
+    overrides = ["fl.rounds=3", "fl.codec=int8"]
+    scenario = prepare_scenario(ROOT / path, overrides, 5)
+    assert as_recorded(run_config(scenario)) == resolved_config(ROOT / path, overrides, 5)
 
 
 def test_a_folder_no_run_wrote_is_refused_not_emptied(tmp_path: Path) -> None:

@@ -54,6 +54,7 @@ from fedsim.record.schema import ClientRow, LedgerRow, LinkRow, RoundRow, Summar
 from fedsim.record.writer import write_json, write_run
 from fedsim.rng import Streams
 from fedsim.run_end import watch_run
+from fedsim.run_folder import as_recorded, clear_run_folder, recorded_config, run_config
 from fedsim.scenario import Scenario, prepare_scenario
 from fedsim.tasks.adversary import choose_adversaries, parse_adversaries, wrap
 from fedsim.tasks.registry import build_task
@@ -728,6 +729,7 @@ def run_scenario(
     scenario: Scenario | None = None,
     last_in_process: bool = False,
     plotter: PlotHelper | None = None,
+    warn_replaced: bool = False,
 ) -> Path:
     """Load, run and write one topology file; return the run folder. `scenario` is the
     file already prepared (`prepare_scenario` with the same overrides and seed), so a
@@ -736,15 +738,19 @@ def run_scenario(
     With `plots`, plots/ gets each figure as SVG (and PNG if in `plot_formats`) and the
     folder gets report.html, which inlines those SVG files rather than drawing again.
 
-    With `audit` the folder also gets audit.json (the violations, or an empty list)
-    and a run that breaks an invariant raises `AuditError` after its results are
-    written, so they can be looked at.
+    The folder is emptied first (`clear_run_folder`): a previous run's files never sit
+    next to this run's. With `audit` the folder also gets audit.json (the violations, or
+    an empty list) and a run that breaks an invariant raises `AuditError` after its
+    results are written, so they can be looked at (but gets no plots/ or report.html).
 
     `last_in_process`: the caller exits after this (the CLI); the run's objects are
     never collected (see `_quiet_gc`).
 
     `plotter`: the helper process that draws the figures (`fedsim run`; see
-    fedsim.record.plot_helper); without it they are drawn in this process."""
+    fedsim.record.plot_helper); without it they are drawn in this process.
+
+    `warn_replaced`: warn when the folder held a run of another configuration (an
+    edited file, or another file with the same name and seed): `fedsim run`."""
     if scenario is None:
         scenario = prepare_scenario(path, overrides, seed, warn=print_warning)
     display: Any = contextlib.nullcontext()
@@ -758,9 +764,13 @@ def run_scenario(
         )
     result.summary = replace(result.summary, overrides=list(overrides))
     out = Path(out_root) / (run_name or run_name_for(scenario, overrides))
-    config = dict(scenario.raw)
-    config["name"] = scenario.name
-    config["seed"] = scenario.seed
+    config = run_config(scenario)
+    previous = recorded_config(out)
+    clear_run_folder(out)  # nothing of a previous run in this folder may look current
+    if warn_replaced and previous is not None and previous != as_recorded(config):
+        print_warning(
+            f"{out} held a run of another configuration (its config.yaml differed): replaced"
+        )
     write_run(
         out,
         config=config,

@@ -28,6 +28,7 @@ __all__ = [
     "Scenario",
     "TaskSpec",
     "apply_overrides",
+    "check_overrides",
     "load_scenario",
     "load_yaml",
     "parse_scenario",
@@ -253,7 +254,33 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return read_topology(path)
 
 
+def check_overrides(overrides: Iterable[str], seed: int | None = None) -> None:
+    """Refuse overrides whose outcome depends on their order (a key given twice, or a key
+    and a key inside it), and a seed override next to an explicit seed: the run's folder
+    name and summary.json's `overrides` must say what ran."""
+    seen: dict[tuple[str, ...], str] = {}
+    for item in overrides:
+        path, sep, _ = item.partition("=")
+        parts = tuple(p for p in path.strip().split(".") if p)
+        if not sep or not parts:
+            continue  # apply_overrides names the mistake
+        for other, given in seen.items():
+            shorter = min(len(parts), len(other))
+            if parts[:shorter] == other[:shorter]:
+                raise ScenarioError(
+                    ".".join(parts[:shorter]),
+                    f"set twice ({given} and {item}); give it once",
+                )
+        seen[parts] = item
+        if seed is not None and parts == ("seed",):
+            raise ScenarioError(
+                "seed", f"the seed is {seed} and the override {item} sets it too; give one"
+            )
+
+
 def _file_data(path: str | Path, overrides: Iterable[str], seed: int | None) -> dict[str, Any]:
+    overrides = list(overrides)
+    check_overrides(overrides, seed)
     data = apply_overrides(load_yaml(path), overrides)
     if seed is not None:
         data["seed"] = seed

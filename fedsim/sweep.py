@@ -15,8 +15,10 @@ Sweep file (YAML)::
 Every grid key must already exist in the base topology (typos fail before anything runs).
 Each run gets a deterministic name from its overrides and seed, and writes
 `<out>/<name>/runs/<run_name>/`; a run whose folder holds a summary.json recording the current
-code fingerprint (fedsim.record.fingerprint) is skipped, so an interrupted sweep resumes where
-it stopped, while runs made by other code are re-run (`--reuse-stale` keeps them). Runs go to
+code fingerprint (fedsim.record.fingerprint) and a config.yaml equal to what the base file with
+its overrides and seed resolves to now is skipped, so an interrupted sweep resumes where it
+stopped, while runs made by other code are re-run (`--reuse-stale` keeps them) and runs of
+an edited base file are always re-run. Runs go to
 a local process pool by default or to a Dask cluster (`--scheduler tcp://host:8786`). At the
 end the sweep writes, per grid point, a centre and 95% interval over seeds of the final
 metric, time-to-target, bytes and energy, and each point's ratio or difference against the
@@ -42,6 +44,7 @@ from fedsim.audit import AuditError
 from fedsim.errors import FedsimError
 from fedsim.record.fingerprint import code_fingerprint
 from fedsim.record.tables import read_summary
+from fedsim.run_folder import recorded_config, resolved_config
 from fedsim.topology_file import load_yaml_text, read_topology
 
 __all__ = [
@@ -100,6 +103,9 @@ class SweepResult:
     executed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    """Finished runs whose recorded config.yaml differs from what the base file and the
+    run's overrides and seed resolve to now (the base was edited): always re-run."""
     failed: dict[str, str] = field(default_factory=dict)
     outputs: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -154,8 +160,23 @@ def load_sweep(path: str | Path) -> SweepSpec:
     if not isinstance(fixed, list) or not all(isinstance(s, str) and "=" in s for s in fixed):
         raise FedsimError(f'{p}: set must be a list of "key.path=value" strings')
     grid = {str(k): v for k, v in grid.items()}
+    _check_keys_given_once(p, fixed, grid, seeds[0])
     reference = _reference_label(p, grid, data.get("reference"))
     return SweepSpec(name, base, grid, seeds, tuple(fixed), reference)
+
+
+def _check_keys_given_once(
+    p: Path, fixed: list[str], grid: dict[str, list[Any]], seed: int
+) -> None:
+    """A key in both `set` and `grid` (or twice in `set`) would make the run depend on the
+    order the overrides are applied in, not on what its name and overrides say; `seeds`
+    gives the seed, so neither may set it."""
+    from fedsim.scenario import check_overrides
+
+    try:
+        check_overrides([*fixed, *(f"{k}={_format_value(v[0])}" for k, v in grid.items())], seed)
+    except FedsimError as exc:
+        raise FedsimError(f"{p}: {exc}") from None
 
 
 def _point_label(point: Sequence[tuple[str, Any]]) -> str:
@@ -315,6 +336,22 @@ def _recorded_code(folder: Path) -> str | None:
         return None
 
 
+class _ExpectedConfigs:
+    """The config.yaml each run would write now, loading the base once per grid point
+    (only the seed differs between a point's runs)."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self._by_point: dict[tuple[str, ...], dict[str, Any]] = {}
+
+    def of(self, run: SweepRun) -> dict[str, Any]:
+        config = self._by_point.get(run.overrides)
+        if config is None:
+            config = resolved_config(self.base, run.overrides, run.seed)
+            self._by_point[run.overrides] = config
+        return {**config, "seed": run.seed}
+
+
 def _runs_text(n: int) -> str:
     return f"{n} run was" if n == 1 else f"{n} runs were"
 
@@ -399,8 +436,10 @@ def run_sweep(
 ) -> SweepResult:
     """Validate, run what is missing or was made by other code, then aggregate.
 
-    A finished run is reused only if the code fingerprint in its summary.json equals
-    `code_fingerprint()`; `reuse_stale=True` reuses every finished run (the old behaviour).
+    A finished run is reused only if its config.yaml is what the base file, the run's
+    overrides and seed resolve to now, and the code fingerprint in its summary.json equals
+    `code_fingerprint()`; `reuse_stale=True` reuses finished runs made by other code, never
+    one whose configuration changed.
     """
     from fedsim.record.aggregate import write_sweep_outputs
 
@@ -418,9 +457,14 @@ def run_sweep(
     say = log or (lambda _msg: None)
     current = code_fingerprint()
     jobs, old_codes = [], set()
+    expected = _ExpectedConfigs(spec.base)
     for r in runs:
         folder = runs_root / r.run_name
         if not (folder / "summary.json").is_file():
+            jobs.append(r)
+            continue
+        if recorded_config(folder) != expected.of(r):
+            result.changed.append(r.run_name)
             jobs.append(r)
             continue
         code = _recorded_code(folder)
@@ -435,6 +479,11 @@ def run_sweep(
             jobs.append(r)
     current_done = len(runs) - len(jobs) - (len(result.stale) if reuse_stale else 0)
     say(f"sweep {spec.name}: {len(runs)} runs, {current_done} already done")
+    if result.changed:
+        say(
+            f"{len(result.changed)} re-run: their topology changed (their config.yaml is not "
+            f"what {spec.base} with the sweep's overrides and seed resolves to now)"
+        )
     if result.stale:
         what = "reusing them (--reuse-stale)" if reuse_stale else "re-running them"
         say(

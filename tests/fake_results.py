@@ -21,6 +21,7 @@ from fedsim.record.fingerprint import code_fingerprint
 from fedsim.record.schema import ClientRow, LinkRow, RoundRow, Summary, TimelineRow
 from fedsim.record.tables import parse_causes, write_json, write_table
 from fedsim.record.writer import write_run
+from fedsim.run_folder import config_text, resolved_config
 
 __all__ = ["fake_summary", "synthetic_runner", "write_synthetic_run"]
 
@@ -372,4 +373,9 @@ def synthetic_runner(
             opts["rounds"] = int(parsed)
         elif key.endswith(".loss"):
             opts["loss"] = float(parsed)
-    return write_synthetic_run(out_root, name=run_name, seed=seed, **opts)
+    run = write_synthetic_run(out_root, name=run_name, seed=seed, **opts)
+    # As a real run: the configuration the sweep resolves (it reuses only runs of it).
+    (run / "config.yaml").write_text(
+        config_text(resolved_config(base, overrides, seed)), encoding="utf-8"
+    )
+    return run

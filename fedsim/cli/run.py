@@ -144,6 +144,7 @@ def _run(
             audit=not no_audit,
             last_in_process=True,
             plotter=plotter,
+            warn_replaced=True,
         )
     except AuditError as exc:
         if exc.folder is not None:

@@ -10,11 +10,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from fedsim.record.fingerprint import code_fingerprint
 from fedsim.record.schema import ClientRow, LedgerRow, LinkRow, RoundRow, Summary, TimelineRow
 from fedsim.record.tables import write_json, write_summary, write_table
+from fedsim.run_folder import config_text
 
 __all__ = ["write_json", "write_run"]
 
@@ -32,9 +31,7 @@ def write_run(
     ledger: Sequence[LedgerRow] = (),
 ) -> Path:
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(
-        yaml.safe_dump(dict(config), sort_keys=False, allow_unicode=True), "utf-8"
-    )
+    (out / "config.yaml").write_text(config_text(config), "utf-8")
     write_table(out / "rounds.csv", RoundRow, rounds)
     write_table(out / "links.csv", LinkRow, links)
     write_table(out / "timeline.csv", TimelineRow, timeline)

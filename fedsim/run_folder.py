@@ -31,8 +31,10 @@ __all__ = [
     "run_config",
 ]
 
-RUN_MARKERS = ("config.yaml", "summary.json")
-"""A folder holding one of these was written by a run (config.yaml is written first)."""
+RUN_MARKERS = (("summary.json",), ("config.yaml", "topology.json"))
+"""A folder holding all files of one of these sets was written by a run (summary.json is
+written last; config.yaml and topology.json first). config.yaml alone is too common a
+name to delete a folder for."""
 
 
 def run_config(scenario: Scenario) -> dict[str, Any]:
@@ -81,11 +83,16 @@ def clear_run_folder(folder: Path) -> None:
     """Make `folder` empty for a new run: remove a previous run's folder whole (its
     tables, summary.json, audit.json, report.html, plots/ ...). A non-empty folder that
     no run wrote is refused rather than deleted."""
+    if folder.is_symlink():
+        raise FedsimError(
+            f"{folder} is a symbolic link: a run replaces its folder, so give --out a real "
+            "folder (or remove the link)"
+        )
     if folder.is_dir() and any(folder.iterdir()):
-        if not any((folder / name).is_file() for name in RUN_MARKERS):
+        if not any(all((folder / n).is_file() for n in names) for names in RUN_MARKERS):
             raise FedsimError(
-                f"{folder} exists and is not a run folder (no config.yaml or summary.json); "
-                "move it or pick another --out"
+                f"{folder} exists and is not a run folder (no summary.json, nor config.yaml "
+                "with topology.json); move it or pick another --out"
             )
         shutil.rmtree(folder)
     elif folder.exists() and not folder.is_dir():

@@ -20,7 +20,7 @@ from fedsim.audit import AuditError, Violation
 from fedsim.cli import main
 from fedsim.errors import FedsimError, ScenarioError
 from fedsim.run_folder import as_recorded, recorded_config, resolved_config, run_config
-from fedsim.scenario import prepare_scenario
+from fedsim.scenario import parse_scenario, prepare_scenario
 from fedsim.sweep import load_sweep, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -213,3 +213,39 @@ def test_sweep_reruns_a_finished_run_without_its_config(tmp_path: Path) -> None:
     result = run_sweep(spec, out=out, runner=again, workers=1)
     assert again.calls == [first.calls[2]]
     assert result.changed == [first.calls[2]]
+
+
+def test_a_lone_config_yaml_does_not_make_a_run_folder(tmp_path: Path) -> None:
+    """config.yaml is too common a name to delete a folder for (an outside tester's
+    project folder held one next to its measurements)."""
+    from fedsim.run_folder import clear_run_folder
+
+    mine = tmp_path / "myexp-seed1"
+    (mine / "data").mkdir(parents=True)
+    (mine / "config.yaml").write_text("mine: true\n")
+    (mine / "data" / "measurements.csv").write_text("t,v\n")
+    with pytest.raises(FedsimError, match="is not a run folder"):
+        clear_run_folder(mine)
+    assert (mine / "data" / "measurements.csv").is_file()
+
+
+def test_a_symlinked_run_folder_is_refused_in_one_line(tmp_path: Path) -> None:
+    from fedsim.run_folder import clear_run_folder
+
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "summary.json").write_text("{}")
+    link = tmp_path / "tiny-seed1"
+    link.symlink_to(real)
+    with pytest.raises(FedsimError, match="is a symbolic link"):
+        clear_run_folder(link)
+    assert (real / "summary.json").is_file()
+
+
+@pytest.mark.parametrize("name", ["../proj/myexp", "/tmp/abs", "a/b", "..", ".", "~x", "a\\b"])
+def test_a_run_name_that_is_a_path_is_refused(name: str) -> None:
+    """The name names the results folder a run replaces: a path would leave --out."""
+    topo = tiny_topology()
+    topo["name"] = name
+    with pytest.raises(ScenarioError, match=r"^name: .* is not a folder name"):
+        parse_scenario(topo)

@@ -26,7 +26,7 @@ from fedsim.config.nodes import Failure, NodeItem
 from fedsim.config.tasks import TaskModel
 from fedsim.config.tcp import TcpModel
 from fedsim.config.trace_names import check_trace_names
-from fedsim.config.units import Name, choice, integer, parsed
+from fedsim.config.units import RunName, choice, integer, parsed
 from fedsim.devices import BUILTIN_DEVICES, DeviceProfile
 
 __all__ = ["Topology"]
@@ -44,7 +44,9 @@ Text = parsed(_text, {"type": ["string", "number", "boolean"]}, str)
 class Topology(Section):
     """A topology file (docs/topology.md describes every key)."""
 
-    name: Name | None = Field(None, description="run name (default: the file name)")  # type: ignore[valid-type]
+    name: RunName | None = Field(  # type: ignore[valid-type]
+        None, description="run name (default: the file name): one folder name, no / or .."
+    )
     seed: integer(0) = Field(0, description="the one seed every random stream derives from")  # type: ignore[valid-type]
     description: Text = Field("", description="free text")  # type: ignore[valid-type]
     fidelity: choice(FIDELITIES) = Field(

@@ -134,6 +134,21 @@ Bool = parsed(_bool, {"type": "boolean"}, bool)
 Name = parsed(_name, {"type": "string", "minLength": 1}, str)
 
 
+def _run_name(v: Any) -> str:
+    """A run's name names its results folder (`<out>/<name>-seed<N>`), which a run
+    replaces: it must stay one folder inside `--out`, never a path out of it."""
+    name = _name(v)
+    if "/" in name or "\\" in name or name in (".", "..") or name.startswith("~") or "\0" in name:
+        raise ValueError(
+            f"{name!r} is not a folder name: a run's results go to <out>/<name>-seed<N>, "
+            "so the name may not contain / or \\ or be . or .. (use letters, digits, - _ .)"
+        )
+    return name
+
+
+RunName = parsed(_run_name, {"type": "string", "minLength": 1, "pattern": r"^[^/\\~]"}, str)
+
+
 def integer(lo: int = 0, hi: int | None = None) -> Any:
     """A whole number in [lo, hi] (true/false and 2.0 are not whole numbers)."""
 

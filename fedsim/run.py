@@ -530,14 +530,16 @@ def _simulate(
         warn(early_end_line(result.summary, sc.fl.rounds))
     if warn is not None and defence.count:
         warn(defence.line(len(result.rounds)))
-    if warn is not None and end > 0 and wound_down > WIND_DOWN_SHARE * end:
+    if warn is not None and wound_down > max(WIND_DOWN_SHARE * end, WIND_DOWN_FLOOR_S):
         warn(wind_down_line(end, wound_down))
     return result
 
 
 WIND_DOWN_SHARE = 0.1
 """A wind-down longer than this share of the run is warned about (a few seconds is usual:
-the default topology's is 3.7 s of 3,966 s)."""
+the default topology's is 3.7 s of 3,966 s)..."""
+WIND_DOWN_FLOOR_S = 60.0
+"""... and longer than a minute (a run that ends at once winds down in milliseconds)."""
 
 
 def wind_down_line(end: float, wound_down: float) -> str:

@@ -157,12 +157,12 @@ class LinkClass(Section):
                         f"radio.{key}", f"is a LoRa setting; this link is kind {self.kind}"
                     )
         else:  # one airtime: the radio's, for the network's bookings and the energy ledger
-            problem = lora_rate_problem(self.up_bps, self.down_bps, self.half_duplex, self.radio)
+            problem = lora_rate_problem(self.up_bps, self.down_bps, self.radio)
             if problem is not None:
-                key, why = problem.split(": ", 1)
+                key, why = problem
                 if key.startswith("bandwidth") and getattr(self, key) is None:  # as `bandwidth`
                     key = "bandwidth"
-                raise at_key(key, why.replace("bandwidth_up", "the uplink bandwidth"))
+                raise at_key(key, why)
         return self
 
     @property

@@ -171,10 +171,10 @@ class Transmitter:
         if fbits:
             nbits += frames * fbits
             unsent_bits += unsent_frames * fbits
-        stop = start + nbits / rate / dc  # `reserve`'s own arithmetic: the booked end
+        hold = nbits / rate / dc
+        stop = start + hold  # `reserve`'s own arithmetic: the booked end
         unsent = unsent_bits / rate
         self.busy_time = max(0.0, self.busy_time - unsent)  # no -1e-21
-        hold = nbits / rate / dc
         freed = hold if unsent_bits >= nbits else min(hold, unsent / dc)
         # (from durations, not `stop - cut`: at a large clock that difference carries the
         # clock's rounding, ~1e-9 s at 10^7 s, into a ledger of short holds)

@@ -188,9 +188,9 @@ def _lora_opts(opts: Any) -> tuple[float, int]:
     return float((bw or "125kHz").removesuffix("kHz")) * 1e3, CODING_RATES[cr or "4/5"]
 
 
-def lora_rate_problem(up_bps: float, down_bps: float, half_duplex: bool, opts: Any) -> str | None:
+def lora_rate_problem(up_bps: float, down_bps: float, opts: Any) -> tuple[str, str] | None:
     """Why a LoRa link's bandwidths and its radio (`radio.sf`, `lora_bandwidth`,
-    `coding_rate`) would give two airtimes, as '<key>: <reason>' (None: they agree). The
+    `coding_rate`) would give two airtimes, as (key, reason) (None: they agree). The
     network books and the energy ledger charges one airtime, the radio's Semtech time on
     air; a link's `bandwidth` only picks its spreading factor, so it must be one."""
     bw, cr = _lora_opts(opts)
@@ -199,25 +199,21 @@ def lora_rate_problem(up_bps: float, down_bps: float, half_duplex: bool, opts: A
     sfs = []
     for key, bps in (("bandwidth_up", up_bps), ("bandwidth_down", down_bps)):
         if not lo <= bps <= hi:
-            return (f"{key}: {bps:.6g} bit/s is no LoRa data rate at {bw / 1e3:g} kHz "
-                    f"(SF12 {rates[12]:.0f} bit/s .. SF6 {rates[6]:.0f} bit/s); set "
-                    "radio.lora_bandwidth, or a link kind that is not lora")  # fmt: skip
+            return key, (f"{bps:.6g} bit/s is no LoRa data rate at {bw / 1e3:g} kHz "
+                         f"(SF12 {rates[12]:.0f} bit/s .. SF6 {rates[6]:.0f} bit/s); set "
+                         "radio.lora_bandwidth, or a link kind that is not lora")  # fmt: skip
         sfs.append(lora_sf_for_rate(bps, bw, cr))
     sf = getattr(opts, "sf", None) if opts is not None else None
     for key, bps, got in zip(("bandwidth_up", "bandwidth_down"), (up_bps, down_bps), sfs,
                              strict=True):  # fmt: skip
         if sf is not None and sf != got:
-            return (f"radio.sf: SF{sf} disagrees with {key} ({bps:.0f} bit/s is SF{got}, "
-                    f"SF{sf} is {rates[sf]:.0f} bit/s at {bw / 1e3:g} kHz): the link would "
-                    "carry frames for a time the radio is not charged for; set the "
-                    "bandwidth to the SF's rate, or leave radio.sf out (it follows the "
-                    "bandwidth)")  # fmt: skip
-    if half_duplex and sfs[0] != sfs[1]:
-        return (
-            f"bandwidth_down: a half-duplex LoRa link is one radio at one SF, but "
-            f"bandwidth_up is SF{sfs[0]} and bandwidth_down SF{sfs[1]}"
-        )
-    return None
+            side = "the uplink bandwidth" if key == "bandwidth_up" else key
+            return "radio.sf", (f"SF{sf} disagrees with {side} ({bps:.0f} bit/s is SF{got}, "
+                                f"SF{sf} is {rates[sf]:.0f} bit/s at {bw / 1e3:g} kHz): the "
+                                "link would carry frames for a time the radio is not charged "
+                                "for; set the bandwidth to the SF's rate, or leave radio.sf "
+                                "out (it follows the bandwidth)")  # fmt: skip
+    return None  # (a half-duplex link with two rates, two SFs, is refused before: one rate)
 
 
 def lora_framings(up_bps: float, down_bps: float, opts: Any = None) -> tuple[LoRaFraming, ...]:

@@ -45,7 +45,7 @@ def _two_sensors(**fl: Any) -> dict[str, Any]:
             "local": {"epochs": 1},
             "server_keepalive": "3h",
             **fl,
-        },  # fmt: skip
+        },
         "links": {
             "sf7": {**lora, "bandwidth": "5.47kbps", "radio": {"sf": 7}},
             "sf12": {**lora, "bandwidth": "250bps", "radio": {"sf": 12}},
@@ -64,7 +64,7 @@ def _two_sensors(**fl: Any) -> dict[str, Any]:
                 "device": "cortex-m4",
                 "uplink": {"to": "server", "link": "sf12"},
             },
-        ],  # fmt: skip
+        ],
     }
 
 
@@ -94,7 +94,8 @@ def test_a_time_limited_lora_run_keeps_its_duty_cycle(time_limited: RunResult) -
 def test_nothing_is_counted_after_the_end(time_limited: RunResult) -> None:
     ev = time_limited.evidence
     assert ev is not None
-    assert ev.counted_at_end and ev.counted_at_end == ev.counted_at_close
+    assert ev.counted_at_end
+    assert ev.counted_at_end == ev.counted_at_close
     assert ev.bytes_after_rounds == {"up": 0, "down": 0, "wire_up": 0, "wire_down": 0}
     s = time_limited.summary
     for key in ("bytes_after_rounds_up", "bytes_after_rounds_down"):
@@ -111,7 +112,8 @@ def test_a_count_that_moved_after_the_end_is_caught(time_limited: RunResult) -> 
     bad.evidence = dataclasses.replace(ev, counted_at_close=moved)
     found = [v.detail for v in audit(bad) if v.invariant == "nothing-after-end"]
     assert len(found) == 1
-    assert found[0].startswith(f"{key}: ") and "counted after the run ended" in found[0]
+    assert found[0].startswith(f"{key}: ")
+    assert "counted after the run ended" in found[0]
 
 
 def test_holds_that_do_not_fit_in_the_run_are_caught(time_limited: RunResult) -> None:
@@ -127,7 +129,8 @@ def test_holds_that_do_not_fit_in_the_run_are_caught(time_limited: RunResult) ->
     bad = dataclasses.replace(time_limited)
     bad.transmitters = uses
     found = [v.detail for v in audit(bad) if v.invariant == "held-within-run"]
-    assert len(found) == 1 and found[0].startswith("transmitter b-server/up: its bookings hold")
+    assert len(found) == 1
+    assert found[0].startswith("transmitter b-server/up: its bookings hold")
 
 
 @pytest.mark.parametrize("transport", ["http", "coap", "mqtt"])
@@ -135,7 +138,8 @@ def test_every_transport_counts_nothing_after_the_end(transport: str) -> None:
     """Runs that end with uploads and answers in flight (three rounds, a 20 s interval)."""
     result = simulate(parse_scenario(tiny_topology(fl__rounds=2, fl__transport=transport)))
     ev = result.evidence
-    assert ev is not None and ev.counted_at_end == ev.counted_at_close
+    assert ev is not None
+    assert ev.counted_at_end == ev.counted_at_close
     assert sum(ev.bytes_after_rounds.values()) == 0
 
 
@@ -146,18 +150,18 @@ def _network(fidelity: str = "flow") -> tuple[simpy.Environment, Network]:
 
 
 def test_after_the_end_a_device_cannot_send() -> None:
-    env, net = _network()
+    _env, net = _network()
     dev = net.scenario.device_nodes[0].name
     path = net.datagram_path(dev, lambda _d, _n: None)
     net.end_run()
-    with pytest.raises(OSError) as connect:
+    with pytest.raises(OSError, match="the run ended") as connect:
         net.open_route(dev, net.scenario.server.name)
     assert connect.value.errno == errno.ENETDOWN
-    with pytest.raises(OSError) as send:
+    with pytest.raises(OSError, match="the run ended") as send:
         path.send(0, 100)
     assert send.value.errno == errno.ENETDOWN
     late = net.datagram_path(dev, lambda _d, _n: None)  # made after the end: closed too
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="the run ended"):
         late.send(0, 100)
 
 
@@ -182,7 +186,8 @@ def test_answers_in_flight_at_the_end_never_arrive() -> None:
     acknowledgement fewer than the server accepted, never more."""
     result = simulate(parse_scenario(tiny_topology(fl__rounds=2)))
     ev = result.evidence
-    assert ev is not None and ev.acknowledged is not None
+    assert ev is not None
+    assert ev.acknowledged is not None
     lost = ~np.isfinite(ev.messages.delivered)
     assert (ev.messages.sent[lost] <= ev.end_s).all()
     for dev in ev.devices:

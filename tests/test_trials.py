@@ -217,8 +217,8 @@ def test_churned_gateway_down_time_is_the_run_after_it_left(
 # -- units: a byte-rate link --------------------------------------------------------
 
 MODEL_BYTES = (64 * 3300 + 3300 + 3300 * 10 + 10) * 4  # hidden: [3300], float32
-SEGMENT, HEADERS = 1460, 54
-ANSWER_BYTES = 182  # an upload's answer: HTTP head and its JSON  # TCP payload per segment, Ethernet + IP + TCP headers
+SEGMENT, HEADERS = 1460, 54  # TCP payload per segment, Ethernet + IP + TCP headers
+ANSWER_BYTES = 182  # an upload's answer: HTTP head and its JSON
 
 
 def _downloads(run: Folder) -> list[float]:

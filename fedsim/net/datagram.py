@@ -18,6 +18,7 @@ path stays usable afterwards: the next datagram simply tries again.
 
 from __future__ import annotations
 
+import errno
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -107,6 +108,8 @@ class DatagramPath:
         self._on_air: deque[tuple[float, Booking]] = deque()
         """(end of its airtime, booking) of datagrams that may not have left yet."""
         self.tracked = False
+        self.ended_at: float | None = None
+        """Set when the run's window closed (`Network.end_run`): nothing is sent after."""
 
     @property
     def mtu(self) -> int:
@@ -124,6 +127,8 @@ class DatagramPath:
         ConnectionResetError if a break caught it in flight, never triggers if it
         was lost. `retransmission`: the application is sending this again (links.csv
         counts it on the sender's first hop)."""
+        if self.ended_at is not None:
+            raise OSError(errno.ENETDOWN, f"network down: the run ended at t={self.ended_at:g} s")
         if not self.tracked and self.track is not None:
             self.track(self)
             self.tracked = True

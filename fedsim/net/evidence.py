@@ -47,6 +47,7 @@ __all__ = [
     "Evidence",
     "EvidenceRecorder",
     "Messages",
+    "counted_now",
 ]
 
 
@@ -144,6 +145,43 @@ class Evidence:
     """Device -> how many of its uploads the server's answer acknowledged, as the
     device counted them (None: the transport's acknowledgement is not the server's,
     e.g. an MQTT broker's PUBACK)."""
+    counted_at_end: dict[str, float] = field(default_factory=dict)
+    """Everything the run counts (`counted_now`), the instant its window closed ..."""
+    counted_at_close: dict[str, float] = field(default_factory=dict)
+    """... and again when recording stopped, after the clients shut down: equal, or
+    something was counted after the run's end (`nothing-after-end`)."""
+
+
+_COUNTED = tuple(
+    f for f in LinkCounters.__dataclass_fields__ if f != "transmitter"
+)  # payload, wire, packets, retransmissions, drops and the byte ledger's classes
+
+
+def counted_now(net: Network, ledgers: dict[str, Any]) -> dict[str, float]:
+    """Every count a run's results are made of, by name: each link direction's
+    counters, each transmitter's busy and held time, each device's energy by use and
+    radio time by state. Taken when the run's window closes and again when recording
+    stops; a difference is traffic or energy counted after the run's end."""
+    out: dict[str, float] = {}
+    seen: set[int] = set()
+    for name in sorted(net.links):
+        link = net.links[name]
+        for d, label in ((0, f"{link.a}->{link.b}"), (1, f"{link.b}->{link.a}")):
+            c = link.counters[d]
+            for f in _COUNTED:
+                out[f"link {name} {label} {f}"] = getattr(c, f)
+            tx = link.tx[d]
+            if id(tx) not in seen:
+                seen.add(id(tx))
+                out[f"transmitter {tx.name} busy_s"] = tx.busy_time
+                out[f"transmitter {tx.name} held_s"] = tx.held_time
+    for node in sorted(ledgers):
+        b = ledgers[node]
+        for k, v in b.spent.items():
+            out[f"energy {node} {k}_j"] = v
+        for k, v in b.seconds.items():
+            out[f"energy {node} {k}_s"] = v
+    return out
 
 
 def _snapshot(link: Link, d: int) -> tuple[int, int, int]:
@@ -305,6 +343,8 @@ class EvidenceRecorder:
         end_s: float,
         bytes_after_rounds: dict[str, int],
         energy: dict[str, Energy] | None = None,
+        counted_at_end: dict[str, float] | None = None,
+        counted_at_close: dict[str, float] | None = None,
     ) -> Evidence:
         """Close every open interval at the network's clock and freeze the evidence."""
         now = self.env.now
@@ -339,4 +379,6 @@ class EvidenceRecorder:
             accepted=self.accepted,
             bytes_after_rounds=dict(bytes_after_rounds),
             energy=dict(energy or {}),
+            counted_at_end=dict(counted_at_end or {}),
+            counted_at_close=dict(counted_at_close or {}),
         )

@@ -37,6 +37,10 @@ __all__ = [
 
 DROPOUT_CAUSES: dict[str, str] = {
     "deadline": "no upload before the round's deadline (or the async task's `deadline_s`)",
+    "time_limit": "no upload when `fl.time_limit` closed the round, before its deadline "
+    "(the run ends at the limit)",
+    "run_stopped": "no upload when the run was stopped early (summary.json `end_reason`: "
+    "`stall_limit`, ...), which closed the round before its deadline",
     "aborted": "the upload started but its connection broke before the body arrived",
     "rejected": "the server refused the upload (malformed, non-finite, wrong version, "
     "a delta on a base it no longer holds)",
@@ -67,9 +71,11 @@ def dropout_columns() -> tuple[str, ...]:
     return tuple(cause_column(c) for c in DROPOUT_CAUSES)
 
 
-def column(unit: str, doc: str, default: Any = dataclasses.MISSING) -> Any:
-    """A dataclass field with the unit and meaning the docs and error messages show."""
-    return field(default=default, metadata={"unit": unit, "doc": doc})
+def column(unit: str, doc: str, default: Any = dataclasses.MISSING, *, later: bool = False) -> Any:
+    """A dataclass field with the unit and meaning the docs and error messages show.
+    `later`: a column added after older folders were written, placed beside its kin;
+    keyword-only, so its default does not force defaults on the columns after it."""
+    return field(default=default, metadata={"unit": unit, "doc": doc}, kw_only=later)
 
 
 class Record(Mapping[str, Any]):
@@ -264,6 +270,8 @@ class ClientRow(Record):
     )
     dropouts: int = column("rounds", "selections that failed, any cause: sum of dropouts_*")
     dropouts_deadline: int = column("rounds", DROPOUT_CAUSES["deadline"])
+    dropouts_time_limit: int = column("rounds", DROPOUT_CAUSES["time_limit"], 0, later=True)
+    dropouts_run_stopped: int = column("rounds", DROPOUT_CAUSES["run_stopped"], 0, later=True)
     dropouts_aborted: int = column("rounds", DROPOUT_CAUSES["aborted"])
     dropouts_rejected: int = column("rounds", DROPOUT_CAUSES["rejected"])
     dropouts_stale: int = column("rounds", DROPOUT_CAUSES["stale"])

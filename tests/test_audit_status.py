@@ -66,3 +66,24 @@ def test_compare_shows_an_empty_audit_as_not_audited(tmp_path: Path) -> None:
     (line,) = table.audit_warnings
     assert "1 of 2 runs were not audited" in line
     assert "audit.json is invalid" in line
+
+
+def test_comparison_legends_mark_failed_and_unaudited_runs(tmp_path: Path) -> None:
+    """The compare table and stderr named such runs; the figures' legends did not."""
+    from fedsim.record.plots import comparison_figures
+    from fedsim.record.runs import load_run
+
+    folders = [write_synthetic_run(tmp_path, name=n, seed=i) for i, n in enumerate("abc")]
+    clean = {"invariants": ["x"], "violations": []}
+    (Path(folders[0]) / "audit.json").write_text(json.dumps(clean))
+    failed = {"invariants": ["x"], "violations": [{"invariant": "x", "detail": "broken"}]}
+    (Path(folders[1]) / "audit.json").write_text(json.dumps(failed))
+    figures = dict(comparison_figures([load_run(f) for f in folders]))
+    for stem in ("compare_metric_vs_time", "compare_metric_vs_bytes"):
+        legend = [t.get_text() for t in figures[stem].axes[0].get_legend().get_texts()]
+        assert not any("AUDIT" in t or "audited" in t for t in legend[:1]), legend
+        assert legend[1].endswith("✗ AUDIT FAILED"), legend
+        assert legend[2].endswith("(not audited)"), legend
+    ticks = [t.get_text() for t in figures["compare_energy"].axes[0].get_yticklabels()]
+    assert ticks[1].endswith("✗ AUDIT FAILED")
+    assert ticks[2].endswith("(not audited)")

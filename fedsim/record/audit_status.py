@@ -55,6 +55,13 @@ class AuditStatus:
             return f"FAILED ({n} violation{'s' if n != 1 else ''})"
         return "NOT AUDITED"
 
+    def mark(self) -> str:
+        """What a run's label carries wherever it is named (a compare column, a plot's
+        legend) when its audit did not pass: `` ✗ AUDIT FAILED``, `` (not audited)``."""
+        if self.failed:
+            return " ✗ AUDIT FAILED"
+        return "" if self.passed else " (not audited)"
+
     def line(self) -> str:
         """One sentence: what the audit said, the first violation when it failed."""
         if self.passed:

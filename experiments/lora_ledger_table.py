@@ -24,7 +24,8 @@ def per_update(run: Path) -> dict[str, float]:
     with open(run / "ledger.csv", newline="") as f:
         rows = {r["direction"]: r for r in csv.DictReader(f) if r["scope"] == "run"}
     with open(run / "rounds.csv", newline="") as f:
-        updates = sum(int(r["reported"]) for r in csv.DictReader(f))
+        # accepted = aggregated into a model (blank in older folders: all reported were)
+        updates = sum(int(r.get("aggregated") or r["reported"]) for r in csv.DictReader(f))
     up, down = rows["up"], rows["down"]
 
     def both(*fields: str) -> int:

@@ -31,6 +31,7 @@ from fedsim.fl.auth import DEVICE
 from fedsim.fl.engine import RoundRecord
 from fedsim.record.dropouts import dropout_cells, never_contributed
 from fedsim.record.fingerprint import code_fingerprint
+from fedsim.record.ledger import update_counts
 from fedsim.record.recorder import round_row
 from fedsim.record.schema import ClientRow, LinkRow, RoundRow, Summary, TimelineRow
 from fedsim.record.tables import write_json, write_summary, write_table
@@ -185,7 +186,7 @@ class DeploymentResults:
             dropouts=dict(sorted(dropouts.items())),
             rounds_surplus=sum(c.rounds_surplus for c in clients),
             never_contributed=never_contributed(clients),
-            energy_j_mean=None, code=code_fingerprint(),
+            energy_j_mean=None, code=code_fingerprint(), **update_counts(rows),
         )  # fmt: skip
         self.out.mkdir(parents=True, exist_ok=True)
         config = {**dict(sc.raw), "name": sc.name, "seed": sc.seed}

@@ -111,6 +111,9 @@ class RoundRecord:
     reporters: list[str] = field(default_factory=list)
     """The clients whose uploads the round counted in `reported`, in aggregation order
     (so results can name which of them were adversaries)."""
+    aggregated: int = 0
+    """Of `reported`, the uploads that entered the round's candidate model: all of them,
+    or none when the round missed its quorum or its aggregation failed (discarded)."""
 
 
 class RoundJournal(Protocol):
@@ -503,6 +506,7 @@ class SyncRounds:
             failed_causes=dict(sorted(causes.items())),
             metrics=metrics,
             reporters=[r.client_id for r in results],
+            aggregated=len(results) if candidate_metric is not None else 0,
         )
 
     def _order_by_client(self, rnd: _Round) -> None:

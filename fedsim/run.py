@@ -570,7 +570,7 @@ def _add_ledger(result: RunResult, round_rows: list[LedgerRow]) -> None:
     if s.time_to_target_s is not None:
         target_round = next(r.round for r in result.rounds if r.sim_time_s == s.time_to_target_s)
     result.ledger = ledger_rows(result.links, result.clients, round_rows)
-    fields = ledger_summary(result.ledger, result.rounds, result.clients, target_round)
+    fields = ledger_summary(result.ledger, result.rounds, target_round)
     result.summary = replace(s, **fields)
 
 

@@ -159,9 +159,7 @@ class CompareTable:
 
 def audit_mark(run: RunData) -> str:
     """What a run's label carries when its audit did not pass."""
-    if run.audit.failed:
-        return " ✗ AUDIT FAILED"
-    return "" if run.audit.passed else " (not audited)"
+    return run.audit.mark()
 
 
 def audit_warnings(runs: list[RunData], labels: list[str]) -> list[str]:

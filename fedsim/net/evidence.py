@@ -11,7 +11,8 @@ per-byte work):
   link, or the node that transmits on it, was down) with what its counters gained
   meanwhile (a dead carrier must gain nothing but drops);
 * every message handed to a channel: the device whose connection it is, direction,
-  time sent, time delivered (NaN: never), payload bytes and the wire bytes that
+  time sent, time delivered (NaN: never), payload bytes (0 for a copy sent again,
+  CoAP's retransmissions: payload counts once) and the wire bytes that
   send booked on the device's access link (flow fidelity books a whole transfer at
   once; packet fidelity books per packet as it travels, so 0 there);
 * how many uploads each device began, and the model bytes of one update envelope;

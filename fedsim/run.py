@@ -30,6 +30,7 @@ from fedsim.errors import ScenarioError, print_warning
 from fedsim.fl.async_engine import BufferedAsync, polynomial_staleness
 from fedsim.fl.auth import Keyring, device_auth
 from fedsim.fl.client import FLClient
+from fedsim.fl.codec import payload_size
 from fedsim.fl.defence_tally import DefenceTally
 from fedsim.fl.engine import FailureExplainer, RoundRecord, SyncRounds
 from fedsim.fl.gate import DeploymentGate
@@ -270,9 +271,11 @@ class _MqttSide:
                 "fl.transport", "mqtt needs the amqtt package: pip install 'fedsim[mqtt]'"
             ) from None
         from fedsim.net.streams import hook_streams
+        from fedsim.transports.mqtt_meter import MqttModelBytes
         from fedsim.transports.mqtt_server import MqttFLServer
 
         hook_streams(loop, wire, sc.server.name)
+        wire.model_meter = MqttModelBytes  # the ledger's model bytes, in MQTT's framing
         for name in ("amqtt", "transitions"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
         self.server = MqttFLServer(engine, SERVER_HOST, MQTT_PORT, poll_wait_s=sc.fl.poll_wait_s)
@@ -522,6 +525,8 @@ def _simulate(
     proof = evidence.finish(
         end, tail, batteries.evidence(), counted[0], counted_now(net, batteries.ledgers)
     )
+    size = payload_size(int(engine.params.size), sc.fl.codec)
+    proof = dataclasses.replace(proof, update_model_bytes=size)
     if sc.fl.transport != "mqtt":  # a broker's PUBACK is not the server's acceptance
         acked = {c.client_id: c.stats.uploads_accepted for c in clients}
         proof = dataclasses.replace(proof, acknowledged=acked)

@@ -11,9 +11,11 @@ per-byte work):
   link, or the node that transmits on it, was down) with what its counters gained
   meanwhile (a dead carrier must gain nothing but drops);
 * every message handed to a channel: the device whose connection it is, direction,
-  time sent, time delivered (NaN: never), payload bytes and the wire bytes that
+  time sent, time delivered (NaN: never), payload bytes (0 for a copy sent again,
+  CoAP's retransmissions: payload counts once) and the wire bytes that
   send booked on the device's access link (flow fidelity books a whole transfer at
   once; packet fidelity books per packet as it travels, so 0 there);
+* how many uploads each device began, and the model bytes of one update envelope;
 * every accepted update: device, round, when its upload exchange started (the first
   byte of the update's POST leaving the device: its first upstream message after the
   client began uploading; a connect whose SYNs are retried before it is not part of the
@@ -141,6 +143,12 @@ class Evidence:
     totals. Keys: up, down (payload), wire_up, wire_down (first hops)."""
     energy: dict[str, Energy] = field(default_factory=dict)
     """Device -> its energy ledger (clients.csv's energy columns come from it)."""
+    uploads: dict[str, int] = field(default_factory=dict)
+    """Device -> how many uploads it began (each hands one update envelope, or part of
+    one when the path breaks, to its transport)."""
+    update_model_bytes: int | None = None
+    """The model bytes of one update envelope (`fedsim.fl.codec.payload_size` of the
+    model and the upload codec); None: not recorded."""
     acknowledged: dict[str, int] | None = None
     """Device -> how many of its uploads the server's answer acknowledged, as the
     device counted them (None: the transport's acknowledgement is not the server's,
@@ -221,6 +229,8 @@ class EvidenceRecorder:
         """Client -> when the first message of its update's POST left it."""
         self._uploading: dict[str, float] = {}
         """Client -> when it began uploading, until its POST's first message is sent."""
+        self._uploads: dict[str, int] = {}
+        """Client -> uploads it began."""
         # Typed columns (8 bytes or less a value, not a Python object each): a million
         # messages (10,000 devices x 20 rounds) in ~40 MB instead of ~150 MB.
         self._m_device = array("i")
@@ -317,6 +327,7 @@ class EvidenceRecorder:
         """A client that begins uploading opens (connects, or reuses a connection) and
         then writes its POST: the exchange starts at that POST's first message."""
         if state == "uploading":
+            self._uploads[client] = self._uploads.get(client, 0) + 1
             self._uploading[client] = self.env.now
             self._upload_start.pop(client, None)
 
@@ -377,6 +388,7 @@ class EvidenceRecorder:
             carrier_down=self.carrier_down,
             messages=messages,
             accepted=self.accepted,
+            uploads=dict(self._uploads),
             bytes_after_rounds=dict(bytes_after_rounds),
             energy=dict(energy or {}),
             counted_at_end=dict(counted_at_end or {}),

@@ -183,7 +183,10 @@ class LinkRow(Record):
     b: str = column("", "the endpoint nearer the server")
     kind: str = column("", "link class kind (wifi, lora, nbiot, backhaul, ...)")
     direction: str = column("", "`up` (toward the server) or `down`")
-    payload_bytes: int = column("B", "application bytes carried (HTTP headers included)")
+    payload_bytes: int = column(
+        "B",
+        "application bytes handed over, once (HTTP headers included; a copy sent again: wire)",
+    )
     wire_bytes: int = column("B", "bytes on the wire (TCP/IP headers, retransmissions)")
     packets: int = column("packets", "packets sent")
     retransmissions: int = column("packets", "packets sent again")

@@ -109,7 +109,8 @@ class FLClient:
         self.backoff_s = backoff_s
         self.observer = observer
         self.on_work = on_work
-        """Called with (client_id, flops) when training starts (energy accounting)."""
+        """Called with (client_id, flops) when the charged training time starts (energy
+        accounting): the learner's `work(config)`, or its `work_done(config, metrics)`."""
         self.charge_compute = charge_compute
         """Emulation charges device time as a sleep; on real hardware training takes
         its own real time, so deployment turns the charge off."""
@@ -307,21 +308,30 @@ class FLClient:
         if config.get("federated_eval") and score is not None:
             # The global model as this device sees it, before local training.
             local_eval = {f"fed_{k}": float(v) for k, v in score(params).items()}
-        flops = float(self.learner.work(config))
+        work_done = getattr(self.learner, "work_done", None)
+        job = None
+        trained = None
+        if work_done is not None:
+            # What training costs depends on what it did (episodes that end early):
+            # train first, in this thread, so no simulated time passes and nothing else
+            # runs meanwhile, then charge what it did.
+            trained = self.learner.train(params, config, self.rng)
+            flops = float(work_done(config, trained[1]))
+        else:
+            flops = float(self.learner.work(config))
+            if flops > OFFLOAD_FLOPS:
+                # Start the real work now and charge simulated time meanwhile; the
+                # virtual clock cannot pass the sleep's end before the job is done, so
+                # the order of events never depends on which thread finished first.
+                job = loop.run_in_executor(None, self.learner.train, params, config, self.rng)
         compute_s = max(self.device.compute_time(flops), 1e-6)
         if self.on_work is not None:
             self.on_work(self.client_id, flops)
-        job = None
-        if flops > OFFLOAD_FLOPS:
-            # Start the real work now and charge simulated time meanwhile; the virtual
-            # clock cannot pass the sleep's end before the job is done, so the order of
-            # events never depends on which thread finished first.
-            job = loop.run_in_executor(None, self.learner.train, params, config, self.rng)
         if self.charge_compute:
             await asyncio.sleep(compute_s)
-        new_params, metrics = (
-            await job if job is not None else self.learner.train(params, config, self.rng)
-        )
+        if trained is None:
+            trained = await job if job is not None else self.learner.train(params, config, self.rng)
+        new_params, metrics = trained
         self.stats.rounds_trained += 1
         self.stats.compute_flops += flops
         self.stats.compute_time_s += compute_s

@@ -91,6 +91,20 @@ def test_a_gateway_failed_forever_from_the_start_ends_at_once_and_says_why() -> 
     assert result.summary.sim_time_s == 0.0
 
 
+def test_devices_whose_round_trip_outlasts_the_connect_timeout_end_the_run_at_once() -> None:
+    """The outside audit's t9 (a 16 s satellite hop): no device can ever connect, so the
+    run ends at t=0 naming the cause, not at fl.time_limit blaming fl.min_available."""
+    topo = tiny_topology(links__wifi__latency="16s", fl__time_limit="1h")
+    with pytest.raises(AuditError) as caught:
+        _run(topo)
+    result = caught.value.result
+    assert result.summary.end_reason == "devices_lost"
+    assert result.summary.sim_time_s == 0.0
+    assert "lost for good: connect_timeout 4" in result.summary.end_note
+    near, _ = _run(tiny_topology(links__wifi__latency="14s", fl__rounds=1))
+    assert near.summary.end_reason != "devices_lost"  # a 28 s round trip connects
+
+
 def test_the_cli_reports_a_zero_round_run_in_one_line(tmp_path: Path) -> None:
     from fedsim.cli.app import main
 
@@ -264,7 +278,9 @@ def test_a_run_with_nothing_left_to_happen_ends_instead_of_deadlocking(
     engine to lost devices and turn the stall limit off; the idle loop ends the run."""
     import fedsim.run_end
 
-    monkeypatch.setattr(fedsim.run_end, "prospects_of", lambda _net, n: lambda: (n, "blind"))
+    monkeypatch.setattr(
+        fedsim.run_end, "prospects_of", lambda _net, n, _never: lambda: (n, "blind")
+    )
     topo = tiny_topology(fl__rounds=2, fl__stall_limit="forever")
     topo["failures"] = [{"node": "gw", "at": "0s", "duration": "forever"}]
     result, warnings = _run(topo, audited=False)

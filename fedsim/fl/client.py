@@ -37,6 +37,7 @@ from fedsim.fl.server import (
     WAIT_HEADER,
 )
 from fedsim.fl.wire_schema import TaskMeta, WireError, check
+from fedsim.net.reach import CONNECT_TIMEOUT_S
 from fedsim.tasks.base import LocalLearner
 
 __all__ = ["BACKOFF_S", "ClientStats", "FLClient"]
@@ -181,7 +182,7 @@ class FLClient:
         """Work until `stop` is set or the server says it is finished."""
         timeout = aiohttp.ClientTimeout(
             total=self.request_timeout_s + self.poll_wait_s,
-            connect=30.0,
+            connect=CONNECT_TIMEOUT_S,
             ceil_threshold=float("inf"),
         )
         async with aiohttp.ClientSession(

@@ -163,6 +163,39 @@ def test_the_async_engine_ends_once_no_device_can_come_back() -> None:
     assert result.summary.sim_time_s == pytest.approx(20.0)
 
 
+def _stranded_topology(battery: str) -> dict[str, Any]:
+    """The outside audit's t2: six Wi-Fi devices on small batteries behind a gateway
+    whose aggregation node is down from 300 s to 540 s."""
+    topo = tiny_topology(
+        seed=4, fl__rounds=40, fl__clients_per_round=4, fl__min_available=2,
+        fl__quorum=0.5, fl__round_interval="20s", task__model="softmax",
+    )  # fmt: skip
+    topo["devices"] = {"tiny": {"like": "esp32", "battery": battery}}
+    topo["links"]["wifi"]["loss"] = 0.01
+    topo["nodes"] = [
+        {"name": "server", "kind": "server"},
+        {"name": "agg", "kind": "gateway", "uplink": {"to": "server", "link": "backhaul"}},
+        {"name": "gw", "kind": "gateway", "uplink": {"to": "agg", "link": "backhaul"}},
+        {"name": "d", "kind": "device", "count": 6, "device": "tiny",
+         "uplink": {"to": "gw", "link": "wifi"}},
+    ]  # fmt: skip
+    topo["failures"] = [{"node": "agg", "at": "5min", "duration": "4min"}]
+    return topo
+
+
+def test_a_battery_that_runs_dry_before_its_path_returns_is_lost() -> None:
+    """A device offline until the outage ends, whose battery cannot last that long, can
+    never be online again: the note counted it as one that could (\"only 1 device\")."""
+    result, warnings = _run(_stranded_topology("6J"))
+    _ended(result, "devices_lost", warnings)
+    assert 300.0 < result.summary.sim_time_s < 540.0
+    assert result.summary.end_note.startswith("no device can ever be online again")
+    assert "(6 of 6 lost for good: battery 6)" in result.summary.end_note
+    # Batteries that outlast the outage are waited for.
+    result, _ = _run(_stranded_topology("60J"))
+    assert result.summary.sim_time_s > 540.0
+
+
 def test_a_long_outage_that_ends_is_waited_for() -> None:
     """Something scheduled brings the devices back: the run waits (here 2 h), neither
     giving up as lost nor as stalled (the auto stall limit is far shorter)."""
@@ -278,9 +311,7 @@ def test_a_run_with_nothing_left_to_happen_ends_instead_of_deadlocking(
     engine to lost devices and turn the stall limit off; the idle loop ends the run."""
     import fedsim.run_end
 
-    monkeypatch.setattr(
-        fedsim.run_end, "prospects_of", lambda _net, n, _never: lambda: (n, "blind")
-    )
+    monkeypatch.setattr(fedsim.run_end, "prospects_of", lambda _net, n, *_: lambda: (n, "blind"))
     topo = tiny_topology(fl__rounds=2, fl__stall_limit="forever")
     topo["failures"] = [{"node": "gw", "at": "0s", "duration": "forever"}]
     result, warnings = _run(topo, audited=False)

@@ -88,7 +88,7 @@ def stranded(
     """Devices not yet `lost` whose path is down until a scheduled return (a failure's or
     a trace interval's end) that their battery cannot wait for -> `battery`."""
     out = {}
-    for dev in net.outages:  # (one entry per device)
+    for dev in net.down_devices():
         back = None if dev in lost else net.back_at(dev)
         if back is not None and runs_dry_by(dev) < back:
             out[dev] = "battery"

@@ -386,6 +386,10 @@ class Network:
         for see in self.element_observers:
             see(target, name, cause, True)
 
+    def down_devices(self) -> list[str]:
+        """The devices whose path is down now."""
+        return list(self._cause_now)
+
     def back_at(self, device: str) -> float | None:
         """The earliest `device`'s path can be up again (None: it is up): every down
         cause on it must lift, a scheduled one at its end, any other one now at the

@@ -110,8 +110,8 @@ class FLClient:
         self.backoff_s = backoff_s
         self.observer = observer
         self.on_work = on_work
-        """Called with (client_id, flops) when the charged training time starts (energy
-        accounting): the learner's `work(config)`, or its `work_done(config, metrics)`."""
+        """Called with (client_id, flops, seconds it takes) when the charged training time
+        starts (energy): the learner's `work(config)`, or its `work_done(config, metrics)`."""
         self.charge_compute = charge_compute
         """Emulation charges device time as a sleep; on real hardware training takes
         its own real time, so deployment turns the charge off."""

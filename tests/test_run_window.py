@@ -9,9 +9,9 @@ after), the energy ledgers close then, and the auditor checks that no count move
 from __future__ import annotations
 
 import dataclasses
+import errno
 import gc
 import logging
-import errno
 from typing import Any
 
 import numpy as np

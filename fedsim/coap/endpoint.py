@@ -214,10 +214,14 @@ class Endpoint:
                 fut.cancel()
 
     def error_received(self, exc: OSError) -> None:
-        """The network reported the path broken: every exchange in progress fails."""
+        """The network reported the path broken: every exchange in progress fails. (Each
+        failure is marked seen: an exchange whose task was stopped, e.g. at the run's end,
+        has nobody left to read it, and asyncio would print it as never retrieved; a task
+        still waiting gets it all the same.)"""
         for fut in list(self._acks.values()) + list(self._waiting.values()):
             if not fut.done():
                 fut.set_exception(exc)
+                fut.exception()
 
     # -- receiving ----------------------------------------------------------------------------
     def datagram_received(self, data: bytes, peer: Address) -> None:

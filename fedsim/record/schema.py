@@ -376,11 +376,14 @@ class Summary(Record):
     wire_bytes_down: int = column("B", "wire bytes down on the devices' first hops")
     bytes_after_rounds_up: int = column(
         "B",
-        "payload up after the last round's row (final polls, shutdown): clients.csv "
-        "`bytes_up` sums to `bytes_up` + this",
+        "payload up after the last round's row, up to the run's end: clients.csv "
+        "`bytes_up` sums to `bytes_up` + this (a simulation: 0 but for an async run cut by "
+        "`fl.time_limit` between aggregations; deployment: final polls)",
     )
     bytes_after_rounds_down: int = column(
-        "B", "payload down after the last round's row (final poll answers, 410 Gone)"
+        "B",
+        "payload down after the last round's row, up to the run's end (deployment: final "
+        "poll answers, 410 Gone)",
     )
     wire_bytes_after_rounds_up: int = column("B", "wire bytes up on first hops after it")
     wire_bytes_after_rounds_down: int = column("B", "wire bytes down on first hops after it")

@@ -28,8 +28,9 @@ from typing import Any
 from fedsim.clock import VirtualTimeLoop
 from fedsim.fl.client import BACKOFF_S
 from fedsim.fl.engine import Prospects, RoundRecord
+from fedsim.fl.timeouts import connect_timeout
 from fedsim.net.network import Network
-from fedsim.net.reach import connect_timeout, min_connect_s
+from fedsim.net.reach import min_connect_s
 from fedsim.scenario import Scenario
 
 __all__ = ["STALL_FACTOR", "StallWatch", "auto_stall_limit", "last_scheduled_return", "watch_run"]

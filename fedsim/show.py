@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from fedsim.fl.timeouts import connect_timeout
 from fedsim.net.flow import lossless_transfer_time
 from fedsim.net.link import Hop
 from fedsim.net.network import Network
-from fedsim.net.reach import connect_timeout, min_connect_s
+from fedsim.net.reach import min_connect_s
 from fedsim.net.tcp import TcpParams
 from fedsim.rng import Streams
 from fedsim.scenario import LinkClassSpec, NodeSpec, Scenario

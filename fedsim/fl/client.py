@@ -36,8 +36,8 @@ from fedsim.fl.server import (
     ROUND_HEADER,
     WAIT_HEADER,
 )
+from fedsim.fl.timeouts import CONNECT_TIMEOUT_S
 from fedsim.fl.wire_schema import TaskMeta, WireError, check
-from fedsim.net.reach import CONNECT_TIMEOUT_S
 from fedsim.tasks.base import LocalLearner
 
 __all__ = ["BACKOFF_S", "ClientStats", "FLClient"]

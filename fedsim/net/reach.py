@@ -1,5 +1,6 @@
 """Whether a device can ever open a TCP connection: the least time a connect takes on
-its path against the client's connect timeout (the HTTP client gives up after 30 s).
+its path against the client's connect timeout (`fedsim.fl.timeouts`: the HTTP client
+gives up after 30 s).
 
 Propagation is fixed per link class and jitter and queues only add to it, so a path
 whose SYN and SYN-ACK alone take longer than the timeout can never connect: every
@@ -17,16 +18,7 @@ from fedsim.net.tcp import TcpParams
 if TYPE_CHECKING:
     from fedsim.net.link import Hop
 
-__all__ = ["CONNECT_TIMEOUT_S", "connect_timeout", "min_connect_s"]
-
-CONNECT_TIMEOUT_S = 30.0
-"""The HTTP client (fedsim.fl.client) abandons a connect after this long."""
-
-
-def connect_timeout(transport: str) -> float | None:
-    """The connect timeout of `fl.transport`'s client; None: it has none of its own
-    (CoAP is UDP; MQTT's connect has the whole exchange's patience)."""
-    return CONNECT_TIMEOUT_S if transport == "http" else None
+__all__ = ["min_connect_s"]
 
 
 def min_connect_s(hops: Sequence[Hop], params: TcpParams | None = None) -> float:

@@ -35,6 +35,7 @@ from fedsim.record.link_groups import MAX_LINK_GROUPS, link_groups, shown_link_g
 from fedsim.record.runs import RunData, load_run, run_labels
 from fedsim.record.schema import ClientRow
 from fedsim.record.single_draw import savefig_single_draw
+from fedsim.record.text_layout import shared_text_layouts
 
 __all__ = [
     "MAX_ENERGY_DEVICES",
@@ -893,12 +894,13 @@ def render_figure(fig: Figure, formats: Sequence[str]) -> list[tuple[str, bytes]
 
 
 def _savefig(fig: Figure, target: Path | IO[bytes], fmt: str) -> None:
-    if fmt == "png":
-        savefig_single_draw(fig, target, "png", dpi=130, metadata={"Software": None})
-    elif fmt == "svg":
-        savefig_single_draw(fig, target, "svg", metadata=_SVG_META)
-    else:
+    if fmt not in PLOT_FORMATS:
         raise FedsimError(f"plot format {fmt!r}: expected one of {', '.join(PLOT_FORMATS)}")
+    with shared_text_layouts():
+        if fmt == "png":
+            savefig_single_draw(fig, target, "png", dpi=130, metadata={"Software": None})
+        else:
+            savefig_single_draw(fig, target, "svg", metadata=_SVG_META)
 
 
 def warm_up(buffer: IO[bytes], fmt: str = "svg") -> None:
@@ -911,7 +913,8 @@ def warm_up(buffer: IO[bytes], fmt: str = "svg") -> None:
         ax.set(xlabel="x (s)", ylabel="y", title="warm-up")
         ax.legend(loc="best")
         fig.legend(loc="outside lower center", frameon=False)
-        savefig_single_draw(fig, buffer, fmt)
+        with shared_text_layouts():
+            savefig_single_draw(fig, buffer, fmt)
 
 
 _Y_TICKS_AHEAD = {
@@ -935,7 +938,7 @@ def make_figures_ahead(stems: Sequence[str] = RUN_FIGURES) -> None:
 def figure_svg(fig: Figure) -> str:
     """The figure as an `<svg>` element string, ready to inline in HTML."""
     buf = io.StringIO()
-    with matplotlib.rc_context(_RC):
+    with matplotlib.rc_context(_RC), shared_text_layouts():
         savefig_single_draw(fig, buf, "svg", metadata=_SVG_META)
     return inline_svg(buf.getvalue())
 

@@ -198,3 +198,20 @@ def test_fedbuff_runs_name_their_engine(tmp_path: Path) -> None:
     assert list(check_participation(result)) == []
     for c in result.clients:
         assert c.rounds_selected == c.rounds_reported + c.dropouts + c.rounds_surplus
+
+
+def test_an_older_table_without_a_later_column_reads_back_with_its_default(
+    tmp_path: Path,
+) -> None:
+    """timeline.csv before its `cause` column: each row gets the column's default."""
+    from fedsim.record.tables import read_table
+
+    path = tmp_path / "timeline.csv"
+    path.write_text("client,state,start_s,end_s\nd,offline,1.5,20.0\nd,idle,20.0,25\n")
+    assert read_table(path, TimelineRow) == [
+        TimelineRow("d", "offline", 1.5, 20.0, ""),
+        TimelineRow("d", "idle", 20.0, 25.0, ""),
+    ]
+    path.write_text("client,state,start_s,end_s\nd,offline,1.5,soon\n")
+    with pytest.raises(FedsimError, match=r"line 2, column 'end_s': expected a number"):
+        read_table(path, TimelineRow)

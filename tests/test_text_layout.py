@@ -117,3 +117,27 @@ def _laid_out_with_shared(fig: Figure) -> bytes:
     with matplotlib.rc_context(_RC):
         savefig_single_draw(fig, buf, "svg", **_KWARGS["svg"])
     return buf.getvalue()
+
+
+def test_a_style_that_measures_glyphs_otherwise_gets_its_own_layouts() -> None:
+    """Glyph hinting changes a text's measured size in PNG (Agg measures hinted glyphs)."""
+
+    def figure() -> Figure:
+        fig = Figure(figsize=(3, 2), layout="constrained")
+        fig.add_subplot().set(title="Hinted Title", xlabel="kerning AV To", ylabel="0.75")
+        return fig
+
+    def png(fig: Figure) -> bytes:
+        buf = io.BytesIO()
+        with matplotlib.rc_context(_RC):
+            savefig_single_draw(fig, buf, "png", **_KWARGS["png"])
+        return buf.getvalue()
+
+    unhinted = {"text.hinting": "none"}
+    with shared_text_layouts():
+        png(figure())  # kept under the default hinting
+        with matplotlib.rc_context(unhinted):
+            shared = png(figure())
+    with matplotlib.rc_context(unhinted):
+        each_time = _laid_out_each_time(figure(), "png")
+    assert shared == each_time

@@ -17,6 +17,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+import matplotlib as mpl
 from matplotlib.text import Text
 
 __all__ = ["shared_text_layouts"]
@@ -54,6 +55,9 @@ def _kept_layout(text: Text, renderer: Any) -> Any:
         text._verticalalignment,  # type: ignore[attr-defined]
         type(renderer),
         renderer.points_to_pixels(72.0),  # the resolution the renderer measures at
+        # how glyphs are measured, read when a text is (a style may change them)
+        mpl.rcParams["text.hinting"],
+        mpl.rcParams["text.kerning_factor"],
     )
     kept = _layouts.get(key)
     if kept is None:

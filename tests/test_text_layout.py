@@ -136,8 +136,8 @@ def test_a_style_that_measures_glyphs_otherwise_gets_its_own_layouts() -> None:
     unhinted = {"text.hinting": "none"}
     with shared_text_layouts():
         png(figure())  # kept under the default hinting
-        with matplotlib.rc_context(unhinted):
-            shared = png(figure())
+    with matplotlib.rc_context(unhinted), shared_text_layouts():
+        shared = png(figure())
     with matplotlib.rc_context(unhinted):
         each_time = _laid_out_each_time(figure(), "png")
     assert shared == each_time

@@ -32,6 +32,22 @@ _NEEDED = (
 _usual = getattr(Text, "_get_layout", None)
 _layouts: dict[tuple[Any, ...], Any] = {}
 
+_STYLE_KEYS = (
+    "font.family", "font.sans-serif", "font.serif", "font.monospace", "font.cursive",
+    "font.fantasy", "font.enable_last_resort", "text.hinting", "text.kerning_factor",
+    "text.usetex", "mathtext.fontset", "mathtext.default", "mathtext.fallback",
+    "mathtext.rm", "mathtext.it", "mathtext.bf", "mathtext.sf", "mathtext.tt", "mathtext.cal",
+)  # fmt: skip
+"""The style a layout depends on besides its text's own properties: which font files a
+family name means, how glyphs are measured, mathtext's fonts."""
+_kept_under: list[tuple[Any, ...]] = []
+"""The style the kept layouts were measured under (empty: none kept yet)."""
+
+
+def _style() -> tuple[Any, ...]:
+    params = mpl.rcParams
+    return tuple(repr(params[key]) if key in params else None for key in _STYLE_KEYS)
+
 
 def _applies() -> bool:
     """This matplotlib lays texts out the way the key below describes."""
@@ -55,9 +71,6 @@ def _kept_layout(text: Text, renderer: Any) -> Any:
         text._verticalalignment,  # type: ignore[attr-defined]
         type(renderer),
         renderer.points_to_pixels(72.0),  # the resolution the renderer measures at
-        # how glyphs are measured, read when a text is (a style may change them)
-        mpl.rcParams["text.hinting"],
-        mpl.rcParams["text.kerning_factor"],
     )
     kept = _layouts.get(key)
     if kept is None:
@@ -70,11 +83,16 @@ def _kept_layout(text: Text, renderer: Any) -> Any:
 
 @contextlib.contextmanager
 def shared_text_layouts() -> Iterator[None]:
-    """Within: every text laid out once per set of inputs (nested: as the outer one).
-    Single-threaded drawing only (it swaps a method of matplotlib's `Text`)."""
+    """Within: every text laid out once per set of inputs (nested: as the outer one), the
+    style (rcParams) fixed meanwhile. Single-threaded drawing only (it swaps a method of
+    matplotlib's `Text`)."""
     if _usual is None or not _applies() or Text._get_layout is _kept_layout:
         yield
         return
+    style = _style()
+    if _kept_under != [style]:  # another style since: its layouts would mislead
+        _layouts.clear()
+        _kept_under[:] = [style]
     Text._get_layout = _kept_layout  # type: ignore[method-assign]
     try:
         yield

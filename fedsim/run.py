@@ -805,7 +805,9 @@ def run_scenario(
 
         if plotter is not None:
             plotter.start()  # ... and writes them while this process builds the page
-        written = load_run(out)  # read back once: plots and report show what is on disk
+        # Read back once: plots and report show what is on disk. The page shows no
+        # timeline (only its figure does): the largest table is read only to draw here.
+        written = load_run(out, timeline=plotter is None)
         report = _start_report(written)
         figures = _write_plots(written, plot_formats, plotter)
         _write_report(report, [p for p in figures if p.suffix == ".svg"])

@@ -198,3 +198,37 @@ def test_fedbuff_runs_name_their_engine(tmp_path: Path) -> None:
     assert list(check_participation(result)) == []
     for c in result.clients:
         assert c.rounds_selected == c.rounds_reported + c.dropouts + c.rounds_surplus
+
+
+def test_an_older_table_without_a_later_column_reads_back_with_its_default(
+    tmp_path: Path,
+) -> None:
+    """timeline.csv before its `cause` column: each row gets the column's default."""
+    from fedsim.record.tables import read_table
+
+    path = tmp_path / "timeline.csv"
+    path.write_text("client,state,start_s,end_s\nd,offline,1.5,20.0\nd,idle,20.0,25\n")
+    assert read_table(path, TimelineRow) == [
+        TimelineRow("d", "offline", 1.5, 20.0, ""),
+        TimelineRow("d", "idle", 20.0, 25.0, ""),
+    ]
+    path.write_text("client,state,start_s,end_s\nd,offline,1.5,soon\n")
+    with pytest.raises(FedsimError, match=r"line 2, column 'end_s': expected a number"):
+        read_table(path, TimelineRow)
+
+
+def test_config_yaml_reads_back_as_yaml_safe_load_reads_it(tmp_path: Path) -> None:
+    """A run's config.yaml is read with libyaml's parser when present: the same data."""
+    import yaml
+
+    folder = write_synthetic_run(tmp_path, name="cfg", rounds=2)
+    text = (folder / "config.yaml").read_text(encoding="utf-8")
+    text += (
+        "extra:\n  floats: [1.0e-3, .5, -0.0, 1e3, .inf, 3.14159265358979]\n"
+        "  ints: [0x10, 0o7, -12, 1_000]\n  words: [yes, 'no', null, ~, true, '2001-12-14']\n"
+        "  nested: {a: [1, {b: ''}], 'c d': \"é\\t\"}\n"
+    )
+    (folder / "config.yaml").write_text(text, encoding="utf-8")
+    config = load_run(folder).config
+    assert config == yaml.safe_load(text)
+    assert config["extra"]["floats"][0] == 1.0e-3

@@ -152,7 +152,11 @@ def test_run_draws_in_a_helper_the_files_plot_run_draws(tmp_path: Path) -> None:
     assert len(in_process) == 6
     for drawn in in_process:
         assert (run / "plots" / drawn.name).read_bytes() == drawn.read_bytes(), drawn.name
-    assert (run / "report.html").read_bytes().count(b"<figure id=") == 6
+    page = (run / "report.html").read_bytes()
+    assert page.count(b"<figure id=") == 6
+    # the run builds the page from the tables it reads back (not timeline.csv, which the
+    # page does not show): the very page `fedsim report` builds from the whole folder
+    assert write_report(run, in_process).read_bytes() == page
 
 
 def test_plot_helper_reports_a_bad_folder_in_one_line(tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ from fedsim.record.link_groups import MAX_LINK_GROUPS, link_groups, shown_link_g
 from fedsim.record.runs import RunData, load_run, run_labels
 from fedsim.record.schema import ClientRow
 from fedsim.record.single_draw import savefig_single_draw
+from fedsim.record.text_layout import shared_text_layouts
 
 __all__ = [
     "MAX_ENERGY_DEVICES",
@@ -298,16 +299,15 @@ def _participation(run: RunData) -> Figure:
 
 
 def _timeline(run: RunData) -> Figure:
-    order: list[str] = []
-    spans: dict[str, dict[str, list[tuple[float, float]]]] = {}
-    for row in run.timeline:
-        c = row.client
-        if c not in spans:
-            order.append(c)
-            spans[c] = {}
-        lo, hi = row.start_s or 0.0, row.end_s or 0.0
-        spans[c].setdefault(row.state, []).append((lo, hi - lo))
+    order = list(dict.fromkeys(row.client for row in run.timeline))
     shown = _timeline_clients(run, order)
+    # each shown client's intervals by state (of 1,000 clients 80 are shown)
+    spans: dict[str, dict[str, list[tuple[float, float]]]] = {c: {} for c in shown}
+    for row in run.timeline:
+        states = spans.get(row.client)
+        if states is not None:
+            lo, hi = row.start_s or 0.0, row.end_s or 0.0
+            states.setdefault(row.state, []).append((lo, hi - lo))
     end = max((row.end_s or 0.0 for row in run.timeline), default=0.0)
     scale, unit = _time_scale(end)
     fig, ax = _new(8.0, min(30.0, 1.6 + 0.24 * max(1, len(shown))))
@@ -894,12 +894,13 @@ def render_figure(fig: Figure, formats: Sequence[str]) -> list[tuple[str, bytes]
 
 
 def _savefig(fig: Figure, target: Path | IO[bytes], fmt: str) -> None:
-    if fmt == "png":
-        savefig_single_draw(fig, target, "png", dpi=130, metadata={"Software": None})
-    elif fmt == "svg":
-        savefig_single_draw(fig, target, "svg", metadata=_SVG_META)
-    else:
+    if fmt not in PLOT_FORMATS:
         raise FedsimError(f"plot format {fmt!r}: expected one of {', '.join(PLOT_FORMATS)}")
+    with shared_text_layouts():
+        if fmt == "png":
+            savefig_single_draw(fig, target, "png", dpi=130, metadata={"Software": None})
+        else:
+            savefig_single_draw(fig, target, "svg", metadata=_SVG_META)
 
 
 def warm_up(buffer: IO[bytes], fmt: str = "svg") -> None:
@@ -912,7 +913,8 @@ def warm_up(buffer: IO[bytes], fmt: str = "svg") -> None:
         ax.set(xlabel="x (s)", ylabel="y", title="warm-up")
         ax.legend(loc="best")
         fig.legend(loc="outside lower center", frameon=False)
-        savefig_single_draw(fig, buffer, fmt)
+        with shared_text_layouts():
+            savefig_single_draw(fig, buffer, fmt)
 
 
 _Y_TICKS_AHEAD = {
@@ -936,7 +938,7 @@ def make_figures_ahead(stems: Sequence[str] = RUN_FIGURES) -> None:
 def figure_svg(fig: Figure) -> str:
     """The figure as an `<svg>` element string, ready to inline in HTML."""
     buf = io.StringIO()
-    with matplotlib.rc_context(_RC):
+    with matplotlib.rc_context(_RC), shared_text_layouts():
         savefig_single_draw(fig, buf, "svg", metadata=_SVG_META)
     return inline_svg(buf.getvalue())
 

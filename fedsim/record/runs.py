@@ -33,6 +33,10 @@ __all__ = ["RunData", "folder_labels", "load_run", "load_runs", "parse_causes", 
 
 R = TypeVar("R", bound=Record)
 
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's parser when present (config.yaml read ~7x faster), with PyYAML's safe
+constructors: the same data as `yaml.safe_load`."""
+
 
 @dataclass(frozen=True)
 class RunData:
@@ -94,7 +98,7 @@ def load_run(path: str | Path, *, timeline: bool = True) -> RunData:
     config: Any = {}
     if config_path.is_file():
         try:
-            config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+            config = yaml.load(config_path.read_text(encoding="utf-8"), _YAML_LOADER) or {}
         except yaml.YAMLError as exc:
             raise FedsimError(f"{config_path}: not valid YAML") from exc
     topo_path = run_dir / "topology.json"

@@ -109,31 +109,53 @@ def _read_rows(path: Path, row_type: type[R], cols: tuple[Column, ...]) -> list[
         missing = [c.name for c in cols if c.name not in header and _required(c)]
         if missing:
             raise FedsimError(f"{path}: no column {missing[0]!r} ({_OLDER})")
-        # Each present column once: its position, its name and its parser (an optional
-        # column absent from the header keeps its default).
+        # Each present column once: its position and its parser (an optional column
+        # absent from the header keeps its default). Every column present (a folder this
+        # fedsim wrote): the row is made from its values in order, without a mapping.
         where = {name: i for i, name in enumerate(header)}
-        plan = [(where[c.name], c.name, _parser(c), c) for c in cols if c.name in where]
-        width = len(header)
-        rows = []
-        for line, raw in enumerate(reader, start=2):
-            if len(raw) < width:
-                raw = raw + [""] * (width - len(raw))
-            values = {}
-            for i, name, parse, c in plan:
-                text = raw[i]
-                try:
-                    values[name] = parse(text)
-                except ValueError:
-                    raise FedsimError(
-                        f"{path}: line {line}, column {name!r}: expected "
-                        f"{_kind_text(c)}, got {text!r}"
-                    ) from None
-            rows.append(row_type(**values))
+        present = [c for c in cols if c.name in where]
+        plan = [(where[c.name], _parser(c)) for c in present]
+        names = [c.name for c in present]
+        make: Any = row_type if len(present) == len(cols) else _by_name(row_type, names)
+        pad = [""] * len(header)
+        rows: list[R] = []
+        raw = pad
+        try:
+            for raw in reader:
+                if len(raw) < len(pad):
+                    raw = raw + pad[len(raw) :]
+                rows.append(make(*[parse(raw[i]) for i, parse in plan]))
+        except ValueError:  # the row after the last one read, below the header
+            bad = _bad_cell(path, len(rows) + 2, raw, present, plan)
+            if bad is None:
+                raise
+            raise bad from None
     return rows
+
+
+def _by_name(row_type: type[R], names: list[str]) -> Any:
+    """A row from the values of the columns `names` (the others keep their defaults)."""
+    return lambda *values: row_type(**dict(zip(names, values, strict=True)))
+
+
+def _bad_cell(
+    path: Path, line: int, raw: list[str], present: list[Column], plan: list[tuple[int, Any]]
+) -> FedsimError | None:
+    """The first cell of the row at `line` that its column's parser refuses, in one line."""
+    for c, (i, parse) in zip(present, plan, strict=True):
+        try:
+            parse(raw[i])
+        except ValueError:
+            return FedsimError(
+                f"{path}: line {line}, column {c.name!r}: expected {_kind_text(c)}, got {raw[i]!r}"
+            )
+    return None
 
 
 def _parser(col: Column) -> Any:
     """`_parse_cell` for one column, with the common case (a plain number) first."""
+    if col.kind == "str":
+        return str  # the text as it is
     if col.kind in ("int", "float"):
         convert = int if col.kind == "int" else float
 

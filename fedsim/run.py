@@ -275,6 +275,7 @@ class _MqttSide:
         from fedsim.transports.mqtt_server import MqttFLServer
 
         hook_streams(loop, wire, sc.server.name)
+        self.wire = wire
         wire.model_meter = MqttModelBytes  # the ledger's model bytes, in MQTT's framing
         for name in ("amqtt", "transitions"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
@@ -291,6 +292,7 @@ class _MqttSide:
             name, f"mqtt://{name}@{SERVER_HOST}:{MQTT_PORT}", learner, device, rng, **common
         )
         client.connecting = partial(CONNECTING_NODE.set, name)
+        self.wire.device_receivers[name] = client.data_arrives
         return client
 
     async def close(self) -> None:

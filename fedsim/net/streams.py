@@ -93,6 +93,8 @@ def hook_streams(loop: VirtualTimeLoop, wire: Wire, server_node: str) -> None:
     async def create_connection(factory: Any, host: str, port: int, **_kw: Any) -> Any:
         made: list[Any] = []
 
+        node = CONNECTING_NODE.get()
+
         def recording() -> Any:
             proto = factory()
             connection_made = proto.connection_made
@@ -102,9 +104,17 @@ def hook_streams(loop: VirtualTimeLoop, wire: Wire, server_node: str) -> None:
                 connection_made(transport)
 
             proto.connection_made = made_with
+            see = wire.device_receivers.get(node) if node is not None else None
+            if see is not None:
+                received = proto.data_received
+
+                def data_received(data: bytes) -> None:
+                    see(data)
+                    received(data)
+
+                proto.data_received = data_received
             return proto
 
-        node = CONNECTING_NODE.get()
         via = loopback if node is None else wire
         proto = await via.connect(node or server_node, host, port, recording)
         return made[0], proto

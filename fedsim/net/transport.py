@@ -430,6 +430,9 @@ class Wire:
         self.model_meter: Callable[[], ModelMeter] = ModelBytes
         """Makes, per connection direction, what tells model bytes in a write (the byte
         ledger): HTTP framing by default; another application protocol brings its own."""
+        self.device_receivers: dict[str, Callable[[bytes], None]] = {}
+        """Per device: told of every chunk its stream connections receive (`hook_streams`:
+        an MQTT client learns a task has begun arriving, as HTTP learns from the head)."""
         self._next_port = 40000
 
     def listen(self, host: str, port: int, node: str, factory: ProtocolFactory) -> None:

@@ -25,6 +25,9 @@ from fedsim.transports.mqtt_server import FINISHED, UNKNOWN
 
 __all__ = ["MqttFLClient"]
 
+_PUBLISH = 3
+"""MQTT 3.1.1's control packet type of PUBLISH (the fixed header's high nibble)."""
+
 
 class MqttFLClient(FLClient):
     """`FLClient` whose exchanges are MQTT publishes through a broker."""
@@ -34,6 +37,8 @@ class MqttFLClient(FLClient):
     ) -> None:
         super().__init__(client_id, broker_uri, None, *args, **kwargs)  # type: ignore[arg-type]
         self.keep_alive_s = keep_alive_s
+        self._awaiting_task = False
+        """Between the poll and the task's arrival (`data_arrives`)."""
         self.connecting: Any = None
         """Set by the run to mark this task's connections as this device's."""
 
@@ -99,7 +104,23 @@ class MqttFLClient(FLClient):
         }
         return json.dumps(payload, separators=(",", ":")).encode()
 
+    def data_arrives(self, data: bytes) -> None:
+        """Bytes reached the device (the emulated wire tells): a PUBLISH that starts while
+        it waits for a task is the task arriving, so the device is downloading from its
+        first byte, as an HTTP client is from the answer's head. (PUBACK, SUBACK and
+        PINGRESP start otherwise; a task has the whole stream to itself.)"""
+        if self._awaiting_task and data and data[0] >> 4 == _PUBLISH:
+            self._awaiting_task = False
+            self._state("downloading")
+
     async def _next_task(self, mqtt: Any, stop: asyncio.Event) -> bytes | None:
+        self._awaiting_task = True
+        try:
+            return await self._wait_task(mqtt, stop)
+        finally:
+            self._awaiting_task = False
+
+    async def _wait_task(self, mqtt: Any, stop: asyncio.Event) -> bytes | None:
         loop = asyncio.get_running_loop()
         note = loop.create_task(_io(mqtt.deliver_message(timeout_duration=self.poll_wait_s)))
         halt = loop.create_task(stop.wait())

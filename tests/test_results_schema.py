@@ -47,7 +47,24 @@ def _client(name: str, **fields: int) -> ClientRow:
 
 def test_every_table_round_trips_through_writer_and_reader(tmp_path: Path) -> None:
     rounds = [
-        RoundRow(1, 10.5, 3, 2, 1, 1, 1, 100, 200, 150, 260, 0.5, {"deadline": 1}, 0.5, None),
+        RoundRow(
+            1,
+            10.5,
+            3,
+            2,
+            1,
+            1,
+            1,
+            100,
+            200,
+            150,
+            260,
+            0.5,
+            {"deadline": 1},
+            0.5,
+            None,
+            aggregated=2,  # a column added later: keyword-only, placed after `reported`
+        ),  # fmt: skip
         RoundRow(2, 20.123456789, 3, 0, 3, 0, 1, 0, 0, 0, 0, math.nan, {"a": 1, "b": 2}),
     ]
     links = [LinkRow("d-gw", "d", "gw", "lora", "up", 5, 7, 1, 0, 0, 0.25, 3600.0)]

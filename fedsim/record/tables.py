@@ -9,6 +9,7 @@ it. The column lists come from `fedsim.record.schema`.
 from __future__ import annotations
 
 import csv
+import inspect
 import json
 import math
 from collections.abc import Iterable, Mapping
@@ -116,7 +117,7 @@ def _read_rows(path: Path, row_type: type[R], cols: tuple[Column, ...]) -> list[
         present = [c for c in cols if c.name in where]
         plan = [(where[c.name], _parser(c)) for c in present]
         names = [c.name for c in present]
-        make: Any = row_type if len(present) == len(cols) else _by_name(row_type, names)
+        make: Any = row_type if _positional(row_type, names) else _by_name(row_type, names)
         pad = [""] * len(header)
         rows: list[R] = []
         raw = pad
@@ -131,6 +132,18 @@ def _read_rows(path: Path, row_type: type[R], cols: tuple[Column, ...]) -> list[
                 raise
             raise bad from None
     return rows
+
+
+def _positional(row_type: type[R], names: list[str]) -> bool:
+    """Whether `row_type(*values)` takes the columns `names` in that order: every column
+    present, and none of them placed elsewhere in the constructor (a column added later
+    with a default, `later=True`, is keyword-only: its table position is not its field's)."""
+    params = [
+        p.name
+        for p in inspect.signature(row_type).parameters.values()
+        if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+    ]
+    return params == names
 
 
 def _by_name(row_type: type[R], names: list[str]) -> Any:

@@ -64,7 +64,7 @@ def test_every_table_round_trips_through_writer_and_reader(tmp_path: Path) -> No
             0.5,
             None,
             aggregated=2,  # a column added later: keyword-only, placed after `reported`
-        ),  # fmt: skip
+        ),
         RoundRow(2, 20.123456789, 3, 0, 3, 0, 1, 0, 0, 0, 0, math.nan, {"a": 1, "b": 2}),
     ]
     links = [LinkRow("d-gw", "d", "gw", "lora", "up", 5, 7, 1, 0, 0, 0.25, 3600.0)]

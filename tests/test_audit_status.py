@@ -25,6 +25,8 @@ INVALID: list[Any] = [
     {"invariants": ["timeline-no-overlap", "timeline-no-overlap"], "violations": []},
     {"invariants": ["timeline-no-overlap"], "violations": [{"detail": "x"}]},
     {"invariants": ["timeline-no-overlap"], "violations": [7]},
+    {"invariants": ["not-a-thing"], "violations": []},
+    {"invariants": ["timeline-no-overlap", "timeline-overlaps-fine"], "violations": []},
     {},
     [],
 ]
@@ -46,6 +48,23 @@ def test_an_empty_invariant_list_says_why(tmp_path: Path) -> None:
     assert "audit.json is invalid (it lists no invariants: nothing was checked" in line
 
 
+def test_an_unknown_invariant_says_so(tmp_path: Path) -> None:
+    """An outside finding: `{"invariants": ["not-a-thing"], ...}` read `passed (1)`."""
+    (tmp_path / "audit.json").write_text('{"invariants": ["not-a-thing"], "violations": []}')
+    line = read_audit_status(tmp_path).line()
+    assert "an invariant fedsim does not have: 'not-a-thing'" in line
+
+
+def test_the_known_names_are_the_auditors() -> None:
+    """The readers' list (fedsim.record.invariant_names) spells out the registry: add a
+    new invariant's name there too."""
+    from fedsim.audit import INVARIANTS, _load
+    from fedsim.record.invariant_names import KNOWN_INVARIANTS
+
+    _load()
+    assert set(INVARIANTS) == KNOWN_INVARIANTS
+
+
 def test_a_real_audit_still_passes_or_fails(tmp_path: Path) -> None:
     names = ["dropouts-reconcile", "timeline-no-overlap"]
     (tmp_path / "audit.json").write_text(json.dumps({"invariants": names, "violations": []}))
@@ -59,7 +78,9 @@ def test_compare_shows_an_empty_audit_as_not_audited(tmp_path: Path) -> None:
     base = write_synthetic_run(tmp_path, name="base", seed=1)
     other = write_synthetic_run(tmp_path, name="other", seed=2)
     for run in (base, other):
-        (Path(run) / "audit.json").write_text('{"invariants": ["x"], "violations": []}')
+        (Path(run) / "audit.json").write_text(
+            '{"invariants": ["timeline-no-overlap"], "violations": []}'
+        )
     (Path(other) / "audit.json").write_text('{"invariants": [], "violations": []}')
     table = compare_runs([base, other])
     assert table.quantity("audit").values == ["passed (1)", "NOT AUDITED"]
@@ -74,9 +95,12 @@ def test_comparison_legends_mark_failed_and_unaudited_runs(tmp_path: Path) -> No
     from fedsim.record.runs import load_run
 
     folders = [write_synthetic_run(tmp_path, name=n, seed=i) for i, n in enumerate("abc")]
-    clean = {"invariants": ["x"], "violations": []}
+    clean = {"invariants": ["timeline-no-overlap"], "violations": []}
     (Path(folders[0]) / "audit.json").write_text(json.dumps(clean))
-    failed = {"invariants": ["x"], "violations": [{"invariant": "x", "detail": "broken"}]}
+    failed = {
+        "invariants": ["timeline-no-overlap"],
+        "violations": [{"invariant": "x", "detail": "y"}],
+    }
     (Path(folders[1]) / "audit.json").write_text(json.dumps(failed))
     figures = dict(comparison_figures([load_run(f) for f in folders]))
     for stem in ("compare_metric_vs_time", "compare_metric_vs_bytes"):

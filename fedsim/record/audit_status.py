@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fedsim.record.invariant_names import KNOWN_INVARIANTS
+
 __all__ = [
     "FAILED",
     "NOT_AUDITED",
@@ -120,6 +122,13 @@ def _invalid(invariants: list[Any], violations: list[Any]) -> str | None:
         return "its `invariants` are not all invariant names"
     if len(set(invariants)) != len(invariants):
         return "its `invariants` name one invariant twice"
+    unknown = sorted(set(invariants) - KNOWN_INVARIANTS)
+    if unknown:
+        more = f" (+{len(unknown) - 1} more)" if len(unknown) > 1 else ""
+        return (
+            f"it names an invariant fedsim does not have: {unknown[0]!r}{more}; written by "
+            "hand, or by another fedsim version"
+        )
     for v in violations:
         ok = isinstance(v, str) or (
             isinstance(v, dict)

@@ -1,0 +1,40 @@
+"""The names of the auditor's invariants, for readers of audit.json.
+
+A results reader (`fedsim.record.audit_status`) may not import the auditor (it lives
+above the network model; tests/test_layers.py), yet an audit.json that names invariants
+fedsim never had (hand-written, or edited) must not read as passed. This list is the
+auditor's registry, spelled out; tests/test_audit_status.py fails when they differ.
+"""
+
+from __future__ import annotations
+
+__all__ = ["KNOWN_INVARIANTS"]
+
+KNOWN_INVARIANTS = frozenset(
+    (
+        "acknowledged-was-accepted",
+        "busy-matches-bytes",
+        "busy-matches-radio",
+        "bytes-nonnegative",
+        "bytes-reconcile",
+        "carried-while-down",
+        "delivered-over-down-element",
+        "down-time-matches-evidence",
+        "down-time-within-run",
+        "dropouts-reconcile",
+        "energy-within-battery",
+        "evidence-present",
+        "held-matches-busy",
+        "held-within-run",
+        "ledger-reconciles",
+        "model-bytes-match-updates",
+        "nothing-after-end",
+        "participation-reconcile",
+        "rounds-completed",
+        "timeline-covers-run",
+        "timeline-inside-run",
+        "timeline-no-overlap",
+        "update-over-down-path",
+        "updates-reconcile",
+    )
+)

@@ -38,6 +38,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from fedsim.devices import DeviceProfile
+from fedsim.net.awake import AwakeSpans
 from fedsim.net.evidence import Energy
 from fedsim.net.metered import MeteredCounters
 from fedsim.net.radio import RadioProfile
@@ -85,6 +86,9 @@ class Battery:
     watch_gen: int = 0
     checked_j: float = math.inf
     """The level at the last drain prediction."""
+    awake: AwakeSpans | None = None
+    """Flow fidelity's booking intervals on the device's link not yet charged, and the
+    airtime charged that belongs inside them (fedsim.net.awake); made at the first."""
 
     def __post_init__(self) -> None:
         self.initial_j = self.level_j
@@ -158,6 +162,7 @@ class Batteries:
                 for c in link.counters:
                     if isinstance(c, MeteredCounters):
                         c.meter = self._meter(battery)
+                        c.wake = partial(self.wake, battery)
         self.batteries: dict[str, Battery] = {
             n: b for n, b in self.ledgers.items() if b.capacity_j is not None
         }
@@ -203,7 +208,13 @@ class Batteries:
             # RadioProfile.airtime, inline (this runs for every flight on a device's link)
             dt = fr * per_frame + nb * per_byte
             active = battery.activity_end  # (`_quiet_until` leaves it as it is)
-            if dt > 0 and now > battery.accounted_until:
+            spans = battery.awake
+            held = bool(spans) and dt != 0
+            if held:  # flow fidelity: the frames' interval is pending (`wake`)
+                self._in_spans(battery, spans, now, dt)  # type: ignore[arg-type]
+                if battery.empty_at is not None:
+                    return
+            elif dt > 0 and now > battery.accounted_until:
                 self._quiet_until(battery, now, activity=True)
                 if battery.empty_at is not None:
                     return
@@ -215,7 +226,9 @@ class Batteries:
             # once); nothing refunds more than was charged, so below zero is that residue.
             x = seconds[kind] + dt
             seconds[kind] = x if x > 0.0 else 0.0  # (`max(0.0, x)`, without the call)
-            if dt > 0:  # (no airtime, e.g. frames taken back without bytes: no activity)
+            if held:
+                pass  # placed in time by the intervals (`_in_spans`)
+            elif dt > 0:  # (no airtime, e.g. frames taken back without bytes: no activity)
                 end = (now if now > active else active) + dt
                 battery.activity_end = end
                 if end > battery.accounted_until:
@@ -238,6 +251,11 @@ class Batteries:
         seconds = battery.seconds
         x = seconds["idle"] + dt
         seconds["idle"] = x if x > 0.0 else 0.0
+        spans = battery.awake
+        if spans:  # inside the frames' pending interval, as their airtime
+            self._in_spans(battery, spans, self._env._now, dt)
+            self._take(battery, "idle", dt * power)
+            return
         battery.activity_end += dt
         if dt > 0:
             if battery.activity_end > battery.accounted_until:
@@ -245,6 +263,47 @@ class Batteries:
         else:
             battery.accounted_until += dt
         self._take(battery, "idle", dt * power)
+
+    def wake(self, battery: Battery, ready: float, out: float) -> None:
+        """A booking on `battery`'s link: its frames were ready at `ready`, the last had
+        gone out by `out` (flow fidelity). The radio is awake in between; its airtime,
+        charged next, is placed inside (fedsim.net.awake)."""
+        if out <= battery.accounted_until or battery.empty_at is not None:
+            return  # (that time is charged already)
+        spans = battery.awake
+        if spans is None:
+            spans = battery.awake = AwakeSpans()
+        spans.add(ready, out)
+
+    def _in_spans(self, battery: Battery, spans: AwakeSpans, now: float, dt: float) -> None:
+        """`dt` seconds of activity (negative: taken back by a cut at `now`) whose place
+        in time is the pending intervals: charge the time up to `now` first, then credit
+        it to them, or refund it from their credit (a cut also ends the wait at `now`)."""
+        if now > battery.accounted_until:
+            self._quiet_until(battery, now)
+            if battery.empty_at is not None:
+                return
+        if dt > 0:
+            spans.credit += dt
+            return
+        spans.cut(now)
+        back = spans.credit if spans.credit < -dt else -dt
+        spans.credit -= back
+        rest = dt + back  # placed already: that time is quiet again
+        if rest < 0:
+            battery.activity_end += rest
+            battery.accounted_until += rest
+        if not spans:
+            self._place_credit(battery, spans)
+
+    @staticmethod
+    def _place_credit(battery: Battery, spans: AwakeSpans) -> None:
+        """No interval left to hold the credit: its activity goes right after what is
+        accounted (back to back, as airtime without an interval is placed)."""
+        if spans.credit > 0.0:
+            start = max(battery.accounted_until, battery.activity_end)
+            battery.activity_end = battery.accounted_until = start + spans.credit
+        spans.credit = 0.0
 
     def compute(self, node: str, flops: float) -> None:
         """Charge `flops` of training on `node`."""
@@ -266,6 +325,10 @@ class Batteries:
         for battery in self.ledgers.values():
             if not battery.empty:
                 self._quiet_until(battery, end)
+            spans = battery.awake
+            if spans is not None:  # intervals after the end: only their activity counts
+                spans.spans.clear()
+                self._place_credit(battery, spans)
             battery.watch_gen += 1  # no drain timer fires after the run
 
     # -- the radio's quiet time -----------------------------------------------------------
@@ -275,6 +338,10 @@ class Batteries:
         radio = battery.radio
         start = battery.accounted_until
         if radio is None or now <= start:
+            return
+        spans = battery.awake
+        if spans:  # flow fidelity's pending intervals: waiting, then the gaps between
+            self._walk(battery, radio, spans, now)
             return
         base = battery.activity_end
         promo = 0.0
@@ -288,6 +355,24 @@ class Batteries:
         seconds["idle"] += idle_s + promo
         self._take(battery, "idle", idle_j + promo * radio.promotion_w)
         if battery.empty_at is not None:  # the idle time emptied it
+            return
+        seconds["sleep"] += sleep_s
+        self._take(battery, "sleep", sleep_j)
+
+    def _walk(self, battery: Battery, radio: RadioProfile, spans: AwakeSpans, now: float) -> None:
+        """`_quiet_until` through pending intervals (`AwakeSpans.walk`)."""
+        idle_s, idle_j, sleep_s, sleep_j, pos, base, done, credit = spans.walk(
+            radio, battery.accounted_until, now, battery.activity_end
+        )
+        spans.consumed(done, credit)
+        battery.accounted_until = pos
+        battery.activity_end = base
+        if battery.empty_at is not None:
+            return
+        seconds = battery.seconds
+        seconds["idle"] += idle_s
+        self._take(battery, "idle", idle_j)
+        if battery.empty_at is not None:
             return
         seconds["sleep"] += sleep_s
         self._take(battery, "sleep", sleep_j)
@@ -348,6 +433,13 @@ class Batteries:
         t = battery.accounted_until
         left = battery.level_j
         since = t - battery.activity_end
+        spans = battery.awake
+        if spans and spans.end > t:  # awake until its last interval ends (gaps as waits)
+            _, wait_j, _, sleep_j = radio.wait_parts(spans.end - t)
+            if left <= wait_j + sleep_j:
+                return t + left / (wait_j + sleep_j) * (spans.end - t)
+            left -= wait_j + sleep_j
+            t, since = spans.end, 0.0
         for edge in (radio.tail_s, radio.awake_s, math.inf):
             if since >= edge:
                 continue
@@ -423,6 +515,13 @@ class Batteries:
         radio = battery.radio
         if radio is None or battery.empty_at is not None:
             return 0.0
+        spans = battery.awake
+        if spans:
+            walk = spans.walk(radio, battery.accounted_until, at, battery.activity_end)
+            pending = walk[1] + walk[3]
+            if battery.capacity_j is not None and pending > battery.level_j:
+                return battery.level_j
+            return pending
         base = battery.activity_end
         _, idle_j, _, sleep_j, _ = radio.gap_parts(battery.accounted_until - base, at - base)
         pending = idle_j + sleep_j

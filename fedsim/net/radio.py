@@ -119,6 +119,20 @@ class RadioProfile:
         idle_j = tail * self.tail_w + idle * self.idle_w + wakes * self.wake_j
         return tail + idle, idle_j, sleep, sleep * self.sleep_w, max(wakes, 0)
 
+    def wait_parts(self, seconds: float) -> tuple[float, float, float, float]:
+        """(idle_s, idle_j, sleep_s, sleep_j) of `seconds` waiting with frames queued (a
+        shared medium busy, a duty-cycle silence): the radio stays in the state it enters
+        right after activity, which does not run out while it waits: its tail (Wi-Fi
+        listening, LTE/NB-IoT connected), else idle listening, else asleep (LoRa between
+        frames)."""
+        if seconds <= 0.0:
+            return 0.0, 0.0, 0.0, 0.0
+        if self.tail_s > 0.0:
+            return seconds, seconds * self.tail_w, 0.0, 0.0
+        if self.idle_s > 0.0:
+            return seconds, seconds * self.idle_w, 0.0, 0.0
+        return 0.0, 0.0, seconds, seconds * self.sleep_w
+
     def quiet_power(self, since: float) -> float:
         """Draw `since` seconds after the last activity (periodic wakes averaged)."""
         if since < self.tail_s:

@@ -38,7 +38,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from fedsim.devices import DeviceProfile
-from fedsim.net.awake import AwakeSpans
+from fedsim.net.awake import Spans, add_span, cut_spans, walk
 from fedsim.net.evidence import Energy
 from fedsim.net.metered import MeteredCounters
 from fedsim.net.radio import RadioProfile
@@ -86,9 +86,11 @@ class Battery:
     watch_gen: int = 0
     checked_j: float = math.inf
     """The level at the last drain prediction."""
-    awake: AwakeSpans | None = None
-    """Flow fidelity's booking intervals on the device's link not yet charged, and the
-    airtime charged that belongs inside them (fedsim.net.awake); made at the first."""
+    spans: Spans | None = None
+    """The awake intervals of bookings on its link not yet charged (fedsim.net.awake);
+    None while there is none."""
+    credit: float = 0.0
+    """Seconds of activity charged whose place in time is inside `spans`."""
 
     def __post_init__(self) -> None:
         self.initial_j = self.level_j
@@ -162,7 +164,8 @@ class Batteries:
                 for c in link.counters:
                     if isinstance(c, MeteredCounters):
                         c.meter = self._meter(battery)
-                        c.wake = partial(self.wake, battery)
+                        if radio.timed:  # (else where its activity sits changes no joule)
+                            c.wake = partial(self.wake, battery)
         self.batteries: dict[str, Battery] = {
             n: b for n, b in self.ledgers.items() if b.capacity_j is not None
         }
@@ -208,16 +211,22 @@ class Batteries:
             # RadioProfile.airtime, inline (this runs for every flight on a device's link)
             dt = fr * per_frame + nb * per_byte
             active = battery.activity_end  # (`_quiet_until` leaves it as it is)
-            spans = battery.awake
-            held = bool(spans) and dt != 0
-            if held:  # flow fidelity: the frames' interval is pending (`wake`)
-                self._in_spans(battery, spans, now, dt)  # type: ignore[arg-type]
-                if battery.empty_at is not None:
-                    return
+            spans = battery.spans
+            # These frames' interval (`wake`) is pending: their time is placed there.
+            held = spans is not None and (dt < 0 or (dt > 0 and spans[-1][1] > now))
+            if held:
+                if dt > 0 and now <= battery.accounted_until:
+                    battery.credit += dt  # (`_in_spans`, when nothing is to charge first)
+                else:
+                    self._in_spans(battery, now, dt)
+                    if battery.empty_at is not None:
+                        return
             elif dt > 0 and now > battery.accounted_until:
                 self._quiet_until(battery, now, activity=True)
                 if battery.empty_at is not None:
                     return
+                if spans is not None:  # its intervals' activity may end after `now`
+                    active = battery.activity_end
             if nb:
                 battery.wire[direction] += nb
             else:
@@ -251,9 +260,10 @@ class Batteries:
         seconds = battery.seconds
         x = seconds["idle"] + dt
         seconds["idle"] = x if x > 0.0 else 0.0
-        spans = battery.awake
-        if spans:  # inside the frames' pending interval, as their airtime
-            self._in_spans(battery, spans, self._env._now, dt)
+        spans = battery.spans
+        now = self._env._now
+        if spans is not None and (dt < 0 or spans[-1][1] > now):  # inside, as their airtime
+            self._in_spans(battery, now, dt)
             self._take(battery, "idle", dt * power)
             return
         battery.activity_end += dt
@@ -270,40 +280,50 @@ class Batteries:
         charged next, is placed inside (fedsim.net.awake)."""
         if out <= battery.accounted_until or battery.empty_at is not None:
             return  # (that time is charged already)
-        spans = battery.awake
+        spans = battery.spans
         if spans is None:
-            spans = battery.awake = AwakeSpans()
-        spans.add(ready, out)
+            battery.spans = [[ready, out]]
+        elif ready > spans[-1][1]:  # (`add_span`'s common case)
+            spans.append([ready, out])
+        else:
+            add_span(spans, ready, out)
 
-    def _in_spans(self, battery: Battery, spans: AwakeSpans, now: float, dt: float) -> None:
+    def _in_spans(self, battery: Battery, now: float, dt: float) -> None:
         """`dt` seconds of activity (negative: taken back by a cut at `now`) whose place
-        in time is the pending intervals: charge the time up to `now` first, then credit
-        it to them, or refund it from their credit (a cut also ends the wait at `now`)."""
+        in time is the pending intervals (one ends after `now`): charge the time up to
+        `now` first, then credit it to them, or refund it from their credit (a cut also
+        ends the wait at `now`; what was placed already is quiet time again)."""
         if now > battery.accounted_until:
             self._quiet_until(battery, now)
             if battery.empty_at is not None:
                 return
-        if dt > 0:
-            spans.credit += dt
+        if dt > 0:  # (an interval ends after `now`: still pending)
+            battery.credit += dt
             return
-        spans.cut(now)
-        back = spans.credit if spans.credit < -dt else -dt
-        spans.credit -= back
-        rest = dt + back  # placed already: that time is quiet again
+        back = 0.0
+        spans = battery.spans
+        if spans is not None:
+            cut_spans(spans, now)
+            credit = battery.credit
+            back = credit if credit < -dt else -dt
+            battery.credit = credit - back
+            if not spans:
+                self._drop_spans(battery)
+        rest = dt + back
         if rest < 0:
             battery.activity_end += rest
             battery.accounted_until += rest
-        if not spans:
-            self._place_credit(battery, spans)
 
     @staticmethod
-    def _place_credit(battery: Battery, spans: AwakeSpans) -> None:
-        """No interval left to hold the credit: its activity goes right after what is
-        accounted (back to back, as airtime without an interval is placed)."""
-        if spans.credit > 0.0:
+    def _drop_spans(battery: Battery) -> None:
+        """No interval left: the credit's activity goes right after what is accounted
+        (back to back, as airtime without an interval is placed), and the ledger is back
+        to charging without intervals."""
+        if battery.credit > 0.0:
             start = max(battery.accounted_until, battery.activity_end)
-            battery.activity_end = battery.accounted_until = start + spans.credit
-        spans.credit = 0.0
+            battery.activity_end = battery.accounted_until = start + battery.credit
+        battery.credit = 0.0
+        battery.spans = None
 
     def compute(self, node: str, flops: float) -> None:
         """Charge `flops` of training on `node`."""
@@ -325,10 +345,8 @@ class Batteries:
         for battery in self.ledgers.values():
             if not battery.empty:
                 self._quiet_until(battery, end)
-            spans = battery.awake
-            if spans is not None:  # intervals after the end: only their activity counts
-                spans.spans.clear()
-                self._place_credit(battery, spans)
+            if battery.spans is not None:  # intervals after the end: their activity counts
+                self._drop_spans(battery)
             battery.watch_gen += 1  # no drain timer fires after the run
 
     # -- the radio's quiet time -----------------------------------------------------------
@@ -339,9 +357,9 @@ class Batteries:
         start = battery.accounted_until
         if radio is None or now <= start:
             return
-        spans = battery.awake
-        if spans:  # flow fidelity's pending intervals: waiting, then the gaps between
-            self._walk(battery, radio, spans, now)
+        spans = battery.spans
+        if spans is not None:  # pending intervals: waiting, then the gaps between
+            self._walk(battery, radio, spans, now, activity)
             return
         base = battery.activity_end
         promo = 0.0
@@ -359,12 +377,19 @@ class Batteries:
         seconds["sleep"] += sleep_s
         self._take(battery, "sleep", sleep_j)
 
-    def _walk(self, battery: Battery, radio: RadioProfile, spans: AwakeSpans, now: float) -> None:
-        """`_quiet_until` through pending intervals (`AwakeSpans.walk`)."""
-        idle_s, idle_j, sleep_s, sleep_j, pos, base, done, credit = spans.walk(
-            radio, battery.accounted_until, now, battery.activity_end
-        )
-        spans.consumed(done, credit)
+    def _walk(
+        self, battery: Battery, radio: RadioProfile, spans: Spans, now: float, activity: bool
+    ) -> None:
+        """`_quiet_until` through pending intervals (fedsim.net.awake.walk)."""
+        idle_s, idle_j, sleep_s, sleep_j, pos, base, done, credit = walk(
+            radio, spans, battery.credit, battery.accounted_until, now, battery.activity_end,
+            activity,
+        )  # fmt: skip
+        if done:
+            del spans[:done]
+        battery.credit = credit
+        if not spans:
+            battery.spans = None
         battery.accounted_until = pos
         battery.activity_end = base
         if battery.empty_at is not None:
@@ -433,13 +458,14 @@ class Batteries:
         t = battery.accounted_until
         left = battery.level_j
         since = t - battery.activity_end
-        spans = battery.awake
-        if spans and spans.end > t:  # awake until its last interval ends (gaps as waits)
-            _, wait_j, _, sleep_j = radio.wait_parts(spans.end - t)
+        spans = battery.spans
+        if spans is not None and spans[-1][1] > t:  # awake until the last interval ends
+            end = spans[-1][1]
+            _, wait_j, _, sleep_j = radio.wait_parts(end - t)
             if left <= wait_j + sleep_j:
-                return t + left / (wait_j + sleep_j) * (spans.end - t)
+                return t + left / (wait_j + sleep_j) * (end - t)
             left -= wait_j + sleep_j
-            t, since = spans.end, 0.0
+            t, since = end, 0.0
         for edge in (radio.tail_s, radio.awake_s, math.inf):
             if since >= edge:
                 continue
@@ -515,10 +541,11 @@ class Batteries:
         radio = battery.radio
         if radio is None or battery.empty_at is not None:
             return 0.0
-        spans = battery.awake
-        if spans:
-            walk = spans.walk(radio, battery.accounted_until, at, battery.activity_end)
-            pending = walk[1] + walk[3]
+        spans = battery.spans
+        if spans is not None:
+            got = walk(radio, spans, battery.credit, battery.accounted_until, at,
+                       battery.activity_end, False)  # fmt: skip
+            pending = got[1] + got[3]
             if battery.capacity_j is not None and pending > battery.level_j:
                 return battery.level_j
             return pending

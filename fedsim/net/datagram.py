@@ -172,9 +172,8 @@ class DatagramPath:
             return
         start, end = tx.reserve(now, dg.wire * 8.0)
         q.append(end)
-        wake = c.wake
-        if wake is not None:  # a device's radio: awake while its frame waits, until sent
-            wake(now, end)
+        if start > now and c.wake is not None:  # a device's radio waits for the medium, awake
+            c.wake(now, end)
         c.wire_bytes += dg.wire
         c.packets += 1
         data, header, control, retx = dg.parts

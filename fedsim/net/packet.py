@@ -301,10 +301,11 @@ class PacketChannel:
             for d in (UP, DOWN):  # each side's FIN and its ACK of the other's
                 for h in self.paths[d]:
                     c = h.link.counters[h.direction]
-                    _, end = h.link.tx[h.direction].reserve(now, 2 * self.params.ack_bytes * 8.0, 2)
-                    wake = c.wake
-                    if wake is not None:
-                        wake(now, end)
+                    start, end = h.link.tx[h.direction].reserve(
+                        now, 2 * self.params.ack_bytes * 8.0, 2
+                    )
+                    if start > now and c.wake is not None:  # a device's radio waits, awake
+                        c.wake(now, end)
                     c.wire_bytes += 2 * self.params.ack_bytes
                     c.control_bytes += 2 * self.params.ack_bytes
                     c.packets += 2
@@ -367,9 +368,8 @@ class PacketChannel:
             return
         start, end = tx.reserve(now, pkt.wire * 8.0)
         q.append(end)
-        wake = c.wake
-        if wake is not None:  # a device's radio: awake while its frame waits, until sent
-            wake(now, end)
+        if start > now and c.wake is not None:  # a device's radio waits for the medium, awake
+            c.wake(now, end)
         c.wire_bytes += pkt.wire
         if pkt.kind != _DATA:
             c.control_bytes += pkt.wire

@@ -38,7 +38,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from fedsim.devices import DeviceProfile
-from fedsim.net.awake import Spans, add_span, cut_spans, walk
+from fedsim.net.awake import WaitsAhead
 from fedsim.net.evidence import Energy
 from fedsim.net.metered import MeteredCounters
 from fedsim.net.radio import RadioProfile
@@ -86,11 +86,11 @@ class Battery:
     watch_gen: int = 0
     checked_j: float = math.inf
     """The level at the last drain prediction."""
-    spans: Spans | None = None
-    """The awake intervals of bookings on its link not yet charged (fedsim.net.awake);
-    None while there is none."""
-    credit: float = 0.0
-    """Seconds of activity charged whose place in time is inside `spans`."""
+    placed: float = 0.0
+    """Seconds of airtime a booking's interval placed in time (`Batteries.wake`) that
+    the counters have not charged yet: when they do, that time is not placed again."""
+    waits: WaitsAhead | None = None
+    """Waits charged for after the clock (a cut refunds them); made at the first."""
 
     def __post_init__(self) -> None:
         self.initial_j = self.level_j
@@ -165,7 +165,7 @@ class Batteries:
                     if isinstance(c, MeteredCounters):
                         c.meter = self._meter(battery)
                         if radio.timed:  # (else where its activity sits changes no joule)
-                            c.wake = partial(self.wake, battery)
+                            c.wake = partial(self.wake, battery, c.direction)
         self.batteries: dict[str, Battery] = {
             n: b for n, b in self.ledgers.items() if b.capacity_j is not None
         }
@@ -211,22 +211,17 @@ class Batteries:
             # RadioProfile.airtime, inline (this runs for every flight on a device's link)
             dt = fr * per_frame + nb * per_byte
             active = battery.activity_end  # (`_quiet_until` leaves it as it is)
-            spans = battery.spans
-            # These frames' interval (`wake`) is pending: their time is placed there.
-            held = spans is not None and (dt < 0 or (dt > 0 and spans[-1][1] > now))
-            if held:
-                if dt > 0 and now <= battery.accounted_until:
-                    battery.credit += dt  # (`_in_spans`, when nothing is to charge first)
+            free = dt  # the part whose time is still to place
+            placed = battery.placed
+            if placed > 0.0 and dt > 0:  # its booking placed it already (`wake`)
+                if placed >= dt:
+                    battery.placed, free = placed - dt, 0.0
                 else:
-                    self._in_spans(battery, now, dt)
-                    if battery.empty_at is not None:
-                        return
-            elif dt > 0 and now > battery.accounted_until:
+                    battery.placed, free = 0.0, dt - placed
+            if free > 0 and now > battery.accounted_until:
                 self._quiet_until(battery, now, activity=True)
                 if battery.empty_at is not None:
                     return
-                if spans is not None:  # its intervals' activity may end after `now`
-                    active = battery.activity_end
             if nb:
                 battery.wire[direction] += nb
             else:
@@ -235,16 +230,16 @@ class Batteries:
             # once); nothing refunds more than was charged, so below zero is that residue.
             x = seconds[kind] + dt
             seconds[kind] = x if x > 0.0 else 0.0  # (`max(0.0, x)`, without the call)
-            if held:
-                pass  # placed in time by the intervals (`_in_spans`)
-            elif dt > 0:  # (no airtime, e.g. frames taken back without bytes: no activity)
-                end = (now if now > active else active) + dt
+            if free > 0:  # (no airtime, e.g. frames taken back without bytes: no activity)
+                end = (now if now > active else active) + free
                 battery.activity_end = end
                 if end > battery.accounted_until:
                     battery.accounted_until = end
             elif dt < 0:  # taken back: those frames never left (that time is quiet again)
                 battery.activity_end = active + dt
                 battery.accounted_until += dt
+                if battery.waits is not None:  # nor did they wait after the cut
+                    self._refund_waits(battery, now)
             self._take(battery, kind, dt * power)
             if fr and not direction and radio.windows_s:  # LoRa Class A: RX1 + RX2 per frame
                 self._windows(battery, fr * radio.windows_s, radio.tail_w)
@@ -260,12 +255,6 @@ class Batteries:
         seconds = battery.seconds
         x = seconds["idle"] + dt
         seconds["idle"] = x if x > 0.0 else 0.0
-        spans = battery.spans
-        now = self._env._now
-        if spans is not None and (dt < 0 or spans[-1][1] > now):  # inside, as their airtime
-            self._in_spans(battery, now, dt)
-            self._take(battery, "idle", dt * power)
-            return
         battery.activity_end += dt
         if dt > 0:
             if battery.activity_end > battery.accounted_until:
@@ -274,56 +263,54 @@ class Batteries:
             battery.accounted_until += dt
         self._take(battery, "idle", dt * power)
 
-    def wake(self, battery: Battery, ready: float, out: float) -> None:
-        """A booking on `battery`'s link: its frames were ready at `ready`, the last had
-        gone out by `out` (flow fidelity). The radio is awake in between; its airtime,
-        charged next, is placed inside (fedsim.net.awake)."""
-        if out <= battery.accounted_until or battery.empty_at is not None:
-            return  # (that time is charged already)
-        spans = battery.spans
-        if spans is None:
-            battery.spans = [[ready, out]]
-        elif ready > spans[-1][1]:  # (`add_span`'s common case)
-            spans.append([ready, out])
-        else:
-            add_span(spans, ready, out)
-
-    def _in_spans(self, battery: Battery, now: float, dt: float) -> None:
-        """`dt` seconds of activity (negative: taken back by a cut at `now`) whose place
-        in time is the pending intervals (one ends after `now`): charge the time up to
-        `now` first, then credit it to them, or refund it from their credit (a cut also
-        ends the wait at `now`; what was placed already is quiet time again)."""
-        if now > battery.accounted_until:
-            self._quiet_until(battery, now)
+    def wake(
+        self, battery: Battery, direction: int, ready: float, out: float, nbytes: int, frames: int
+    ) -> None:
+        """A booking on `battery`'s link (direction 0: the device sends): `frames` frames
+        of `nbytes` wire bytes, ready at `ready`, the last out by `out`. The radio is
+        awake in between: place its airtime there and charge the rest as waiting
+        (fedsim.net.awake); the counters charge the airtime's energy next."""
+        radio = battery.radio
+        if radio is None or battery.empty_at is not None:
+            return
+        air = radio.airtime(direction, nbytes, frames)
+        start = battery.accounted_until
+        if ready > start:  # the quiet gap before it (and a promotion after the tail)
+            self._quiet_until(battery, ready, activity=True)
             if battery.empty_at is not None:
                 return
-        if dt > 0:  # (an interval ends after `now`: still pending)
-            battery.credit += dt
+            start = ready
+        end = start + air
+        wait = out - end
+        battery.placed += air
+        if wait > 0.0:
+            idle_s, idle_j, sleep_s, sleep_j = radio.wait_parts(wait)
+            kind, seconds, joules = (
+                ("idle", idle_s, idle_j) if idle_s else ("sleep", sleep_s, sleep_j)
+            )
+            waits = battery.waits
+            if waits is None:
+                waits = battery.waits = WaitsAhead()
+            waits.add(end, out, kind, joules / seconds, self._env._now)
+            battery.seconds[kind] += seconds
+            battery.activity_end = battery.accounted_until = out
+            self._take(battery, kind, joules)
+            if battery.capacity_j is not None:
+                self._watch(battery)
             return
-        back = 0.0
-        spans = battery.spans
-        if spans is not None:
-            cut_spans(spans, now)
-            credit = battery.credit
-            back = credit if credit < -dt else -dt
-            battery.credit = credit - back
-            if not spans:
-                self._drop_spans(battery)
-        rest = dt + back
-        if rest < 0:
-            battery.activity_end += rest
-            battery.accounted_until += rest
+        battery.activity_end = battery.accounted_until = end
 
-    @staticmethod
-    def _drop_spans(battery: Battery) -> None:
-        """No interval left: the credit's activity goes right after what is accounted
-        (back to back, as airtime without an interval is placed), and the ledger is back
-        to charging without intervals."""
-        if battery.credit > 0.0:
-            start = max(battery.accounted_until, battery.activity_end)
-            battery.activity_end = battery.accounted_until = start + battery.credit
-        battery.credit = 0.0
-        battery.spans = None
+    def _refund_waits(self, battery: Battery, now: float) -> None:
+        """A cut at `now` ended the waits charged for after it: refund them, and that
+        time is quiet again."""
+        assert battery.waits is not None
+        seconds = battery.seconds
+        for dt, kind, power in battery.waits.after(now):
+            x = seconds[kind] - dt
+            seconds[kind] = x if x > 0.0 else 0.0
+            battery.activity_end -= dt
+            battery.accounted_until -= dt
+            self._take(battery, kind, -dt * power)
 
     def compute(self, node: str, flops: float) -> None:
         """Charge `flops` of training on `node`."""
@@ -345,8 +332,9 @@ class Batteries:
         for battery in self.ledgers.values():
             if not battery.empty:
                 self._quiet_until(battery, end)
-            if battery.spans is not None:  # intervals after the end: their activity counts
-                self._drop_spans(battery)
+            if battery.placed > 0.0:  # booked, never counted: no airtime, no time
+                battery.accounted_until -= battery.placed
+                battery.placed = 0.0
             battery.watch_gen += 1  # no drain timer fires after the run
 
     # -- the radio's quiet time -----------------------------------------------------------
@@ -356,10 +344,6 @@ class Batteries:
         radio = battery.radio
         start = battery.accounted_until
         if radio is None or now <= start:
-            return
-        spans = battery.spans
-        if spans is not None:  # pending intervals: waiting, then the gaps between
-            self._walk(battery, radio, spans, now, activity)
             return
         base = battery.activity_end
         promo = 0.0
@@ -373,31 +357,6 @@ class Batteries:
         seconds["idle"] += idle_s + promo
         self._take(battery, "idle", idle_j + promo * radio.promotion_w)
         if battery.empty_at is not None:  # the idle time emptied it
-            return
-        seconds["sleep"] += sleep_s
-        self._take(battery, "sleep", sleep_j)
-
-    def _walk(
-        self, battery: Battery, radio: RadioProfile, spans: Spans, now: float, activity: bool
-    ) -> None:
-        """`_quiet_until` through pending intervals (fedsim.net.awake.walk)."""
-        idle_s, idle_j, sleep_s, sleep_j, pos, base, done, credit = walk(
-            radio, spans, battery.credit, battery.accounted_until, now, battery.activity_end,
-            activity,
-        )  # fmt: skip
-        if done:
-            del spans[:done]
-        battery.credit = credit
-        if not spans:
-            battery.spans = None
-        battery.accounted_until = pos
-        battery.activity_end = base
-        if battery.empty_at is not None:
-            return
-        seconds = battery.seconds
-        seconds["idle"] += idle_s
-        self._take(battery, "idle", idle_j)
-        if battery.empty_at is not None:
             return
         seconds["sleep"] += sleep_s
         self._take(battery, "sleep", sleep_j)
@@ -458,14 +417,6 @@ class Batteries:
         t = battery.accounted_until
         left = battery.level_j
         since = t - battery.activity_end
-        spans = battery.spans
-        if spans is not None and spans[-1][1] > t:  # awake until the last interval ends
-            end = spans[-1][1]
-            _, wait_j, _, sleep_j = radio.wait_parts(end - t)
-            if left <= wait_j + sleep_j:
-                return t + left / (wait_j + sleep_j) * (end - t)
-            left -= wait_j + sleep_j
-            t, since = end, 0.0
         for edge in (radio.tail_s, radio.awake_s, math.inf):
             if since >= edge:
                 continue
@@ -541,14 +492,6 @@ class Batteries:
         radio = battery.radio
         if radio is None or battery.empty_at is not None:
             return 0.0
-        spans = battery.spans
-        if spans is not None:
-            got = walk(radio, spans, battery.credit, battery.accounted_until, at,
-                       battery.activity_end, False)  # fmt: skip
-            pending = got[1] + got[3]
-            if battery.capacity_j is not None and pending > battery.level_j:
-                return battery.level_j
-            return pending
         base = battery.activity_end
         _, idle_j, _, sleep_j, _ = radio.gap_parts(battery.accounted_until - base, at - base)
         pending = idle_j + sleep_j

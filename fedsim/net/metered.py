@@ -23,9 +23,10 @@ Meter = Callable[[int, int, int], None]
 """(direction, change in wire bytes, change in packets); negative when taken back. A
 call with both changes charges as two calls would, the bytes first (`count_frames`)."""
 
-Wake = Callable[[float, float], None]
-"""(ready, out): a booking's frames were ready at `ready` and the last had gone out by
-`out`; the radio is awake in between (a shared medium's wait included)."""
+Wake = Callable[[float, float, int, int], None]
+"""(ready, out, wire bytes, frames): a booking's frames were ready at `ready` and the
+last had gone out by `out`; the radio is awake in between (a shared medium's wait
+included). The counters count the same frames right after."""
 
 
 class MeteredCounters(LinkCounters):

@@ -305,7 +305,7 @@ class PacketChannel:
                         now, 2 * self.params.ack_bytes * 8.0, 2
                     )
                     if start > now and c.wake is not None:  # a device's radio waits, awake
-                        c.wake(now, end)
+                        c.wake(now, end, 2 * self.params.ack_bytes, 2)
                     c.wire_bytes += 2 * self.params.ack_bytes
                     c.control_bytes += 2 * self.params.ack_bytes
                     c.packets += 2
@@ -369,7 +369,7 @@ class PacketChannel:
         start, end = tx.reserve(now, pkt.wire * 8.0)
         q.append(end)
         if start > now and c.wake is not None:  # a device's radio waits for the medium, awake
-            c.wake(now, end)
+            c.wake(now, end, pkt.wire, 1)
         c.wire_bytes += pkt.wire
         if pkt.kind != _DATA:
             c.control_bytes += pkt.wire

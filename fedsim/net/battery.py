@@ -89,6 +89,9 @@ class Battery:
     placed: float = 0.0
     """Seconds of airtime a booking's interval placed in time (`Batteries.wake`) that
     the counters have not charged yet: when they do, that time is not placed again."""
+    uncharged_s: float = 0.0
+    """Of `placed`, what no counter charged by the end of the run (the auditor's
+    `booked-airtime-charged`: it must be none)."""
     waits: WaitsAhead | None = None
     """Waits charged for after the clock (a cut refunds them); made at the first."""
 
@@ -123,6 +126,7 @@ class Battery:
         out.update(tx_bytes=self.wire[0], rx_bytes=self.wire[1])
         out.update(tx_frames=self.frames[0], rx_frames=self.frames[1])
         out["accounted_s"] = self.accounted_until
+        out["uncharged_s"] = self.uncharged_s
         return out
 
 
@@ -332,7 +336,8 @@ class Batteries:
         for battery in self.ledgers.values():
             if not battery.empty:
                 self._quiet_until(battery, end)
-            if battery.placed > 0.0:  # booked, never counted: no airtime, no time
+            if battery.placed > 0.0:  # booked, never counted: no airtime, so no time
+                battery.uncharged_s = battery.placed
                 battery.accounted_until -= battery.placed
                 battery.placed = 0.0
             battery.watch_gen += 1  # no drain timer fires after the run

@@ -4,7 +4,8 @@ finished `fedsim sweep` of topologies/sweeps/lora_compression.yaml (any seeds).
     python experiments/lora_ledger_table.py results/lora-compression
 
 Per run: the byte ledger's run rows (ledger.csv, the devices' first hops, up and down)
-divided by the run's accepted updates (rounds.csv `reported`); the table gives the mean
+divided by the run's accepted updates (rounds.csv `aggregated`: uploads that entered a
+model; `reported` in folders older than that column); the table gives the mean
 over the sweep's seeds in kB. The last two columns of the README's table (to target,
 with 95 % intervals) are aggregate.md's.
 """
@@ -24,7 +25,8 @@ def per_update(run: Path) -> dict[str, float]:
     with open(run / "ledger.csv", newline="") as f:
         rows = {r["direction"]: r for r in csv.DictReader(f) if r["scope"] == "run"}
     with open(run / "rounds.csv", newline="") as f:
-        updates = sum(int(r["reported"]) for r in csv.DictReader(f))
+        # accepted = aggregated into a model (blank in older folders: all reported were)
+        updates = sum(int(r.get("aggregated") or r["reported"]) for r in csv.DictReader(f))
     up, down = rows["up"], rows["down"]
 
     def both(*fields: str) -> int:

@@ -29,7 +29,7 @@ import aiohttp
 import yarl
 from aiohttp import web
 
-from fedsim.deployment.results import DeploymentResults
+from fedsim.deployment.results import DeploymentResults, check_results_folder
 from fedsim.deployment.site import GuardedSite, ServerLimits
 from fedsim.deployment.socket_bytes import counted_protocol
 from fedsim.deployment.watch import waiting_line
@@ -75,6 +75,8 @@ async def serve(
     limits: ServerLimits = DEFAULT_LIMITS,
 ) -> list[RoundRecord]:
     """Serve the federation on `host:port` until its rounds are done; return them."""
+    if results_dir is not None:  # before anything starts: a refusal is one line
+        check_results_folder(results_dir, state_dir)
     streams = Streams(sc.seed)
     names = [n.name for n in sc.device_nodes]
     task = build_task(sc.task, len(names), streams)
@@ -124,6 +126,14 @@ async def serve(
     except OSError as exc:
         await runner.cleanup()
         raise FedsimError(f"cannot listen on {host}:{port} ({exc.strerror})") from None
+    if results is not None:  # a server that never listened leaves the previous folder
+        try:
+            results.start()
+        except BaseException:
+            await runner.cleanup()
+            if store is not None:
+                store.close()
+            raise
     if on_engine is not None:
         on_engine(engine)
     if on_ready is not None:

@@ -30,13 +30,14 @@ from fedsim.errors import ScenarioError, print_warning
 from fedsim.fl.async_engine import BufferedAsync, polynomial_staleness
 from fedsim.fl.auth import Keyring, device_auth
 from fedsim.fl.client import FLClient
+from fedsim.fl.codec import payload_size
 from fedsim.fl.defence_tally import DefenceTally
 from fedsim.fl.engine import FailureExplainer, RoundRecord, SyncRounds
 from fedsim.fl.gate import DeploymentGate
 from fedsim.fl.server import make_app
 from fedsim.fl.strategies.registry import build_strategy
 from fedsim.net.battery import Batteries
-from fedsim.net.evidence import Evidence, EvidenceRecorder
+from fedsim.net.evidence import Evidence, EvidenceRecorder, counted_now
 from fedsim.net.flow import wire_booked_after
 from fedsim.net.medium_use import MediumUse, medium_uses
 from fedsim.net.network import Network
@@ -270,9 +271,11 @@ class _MqttSide:
                 "fl.transport", "mqtt needs the amqtt package: pip install 'fedsim[mqtt]'"
             ) from None
         from fedsim.net.streams import hook_streams
+        from fedsim.transports.mqtt_meter import MqttModelBytes
         from fedsim.transports.mqtt_server import MqttFLServer
 
         hook_streams(loop, wire, sc.server.name)
+        wire.model_meter = MqttModelBytes  # the ledger's model bytes, in MQTT's framing
         for name in ("amqtt", "transitions"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
         self.server = MqttFLServer(engine, SERVER_HOST, MQTT_PORT, poll_wait_s=sc.fl.poll_wait_s)
@@ -357,6 +360,7 @@ def _simulate(
     batteries = Batteries(net, streams)  # meters each device's own link (its radio)
     recorder = Recorder(clock=loop.time)
     timeline_open = [True]  # the timeline covers [0, end]: shutdown is not part of the run
+    counted: list[dict[str, float]] = [{}]  # everything counted, when the window closed
 
     def path_state(dev: str, up: bool, _t: float, cause: str) -> None:
         if timeline_open[0]:
@@ -485,10 +489,16 @@ def _simulate(
         loop.on_idle = None  # shutting down: an idle loop now is a bug, not a user's run
         timeline_open[0] = False
         stop.set()
-        _done, pending = await asyncio.wait(jobs, timeout=3600.0)
-        for job in pending:
+        # The run's window closes: the network resets every connection (what had not
+        # gone out is taken back) and carries nothing more, the energy ledgers close,
+        # and the clients stop where they are. What they do while shutting down is
+        # not part of the run (`nothing-after-end` checks that none of it counted).
+        net.end_run()
+        batteries.finish(end)
+        counted[0] = counted_now(net, batteries.ledgers)
+        for job in jobs:
             job.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        await asyncio.gather(*jobs, return_exceptions=True)
         for c in clients:
             if c.connector is not None:
                 await c.connector.close()
@@ -507,14 +517,16 @@ def _simulate(
         end = runner.run(main())
     _forget_app()
     wall = time.perf_counter() - wall0
-    wound_down = net.env.now - end
     net.finish(end)
-    batteries.finish(end)
     recorder.close(end)
     after = byte_totals()
     round_ledger.close("after", None)
     tail = {k: after[k] - totals[k] for k in after}
-    proof = evidence.finish(end, tail, batteries.evidence())
+    proof = evidence.finish(
+        end, tail, batteries.evidence(), counted[0], counted_now(net, batteries.ledgers)
+    )
+    size = payload_size(int(engine.params.size), sc.fl.codec)
+    proof = dataclasses.replace(proof, update_model_bytes=size)
     if sc.fl.transport != "mqtt":  # a broker's PUBACK is not the server's acceptance
         acked = {c.client_id: c.stats.uploads_accepted for c in clients}
         proof = dataclasses.replace(proof, acknowledged=acked)
@@ -530,27 +542,7 @@ def _simulate(
         warn(early_end_line(result.summary, sc.fl.rounds))
     if warn is not None and defence.count:
         warn(defence.line(len(result.rounds)))
-    if warn is not None and wound_down > max(WIND_DOWN_SHARE * end, WIND_DOWN_FLOOR_S):
-        warn(wind_down_line(end, wound_down))
     return result
-
-
-WIND_DOWN_SHARE = 0.1
-"""A wind-down longer than this share of the run is warned about (a few seconds is usual:
-the default topology's is 3.7 s of 3,966 s)..."""
-WIND_DOWN_FLOOR_S = 60.0
-"""... and longer than a minute (a run that ends at once winds down in milliseconds)."""
-
-
-def wind_down_line(end: float, wound_down: float) -> str:
-    """The warning of a run whose network ran on long after its end: what the clients
-    sent while they heard the run was over is counted (an open issue)."""
-    return (
-        f"the network ran on for {wound_down:g} s after the run's end at t={end:g} s while "
-        "clients heard the run was over; what they sent then is counted in bytes, airtime "
-        "and energy, so shares of the run's time (a duty cycle's) can exceed their limit "
-        "(docs/connectivity.md, open issue)"
-    )
 
 
 def early_end_line(summary: Summary, rounds: int) -> str:
@@ -583,7 +575,7 @@ def _add_ledger(result: RunResult, round_rows: list[LedgerRow]) -> None:
     if s.time_to_target_s is not None:
         target_round = next(r.round for r in result.rounds if r.sim_time_s == s.time_to_target_s)
     result.ledger = ledger_rows(result.links, result.clients, round_rows)
-    fields = ledger_summary(result.ledger, result.rounds, result.clients, target_round)
+    fields = ledger_summary(result.ledger, result.rounds, target_round)
     result.summary = replace(s, **fields)
 
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "as_recorded",
+    "check_run_folder",
     "clear_run_folder",
     "config_text",
     "recorded_config",
@@ -79,22 +80,31 @@ def recorded_config(folder: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def clear_run_folder(folder: Path) -> None:
+def clear_run_folder(folder: Path, flag: str = "--out") -> None:
     """Make `folder` empty for a new run: remove a previous run's folder whole (its
     tables, summary.json, audit.json, report.html, plots/ ...). A non-empty folder that
-    no run wrote is refused rather than deleted."""
+    no run wrote is refused rather than deleted; `flag` is the option that named it
+    (`fedsim serve --results` follows the same rules)."""
+    if check_run_folder(folder, flag):
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+
+
+def check_run_folder(folder: Path, flag: str = "--out") -> bool:
+    """Whether `folder` holds a previous run to replace (False: absent or empty); raise
+    if it may not be replaced (a symbolic link, a file, a folder no run wrote)."""
     if folder.is_symlink():
         raise FedsimError(
-            f"{folder} is a symbolic link: a run replaces its folder, so give --out a real "
+            f"{folder} is a symbolic link: a run replaces its folder, so give {flag} a real "
             "folder (or remove the link)"
         )
     if folder.is_dir() and any(folder.iterdir()):
         if not any(all((folder / n).is_file() for n in names) for names in RUN_MARKERS):
             raise FedsimError(
                 f"{folder} exists and is not a run folder (no summary.json, nor config.yaml "
-                "with topology.json); move it or pick another --out"
+                f"with topology.json); move it or pick another {flag}"
             )
-        shutil.rmtree(folder)
-    elif folder.exists() and not folder.is_dir():
-        raise FedsimError(f"{folder} exists and is not a folder; move it or pick another --out")
-    folder.mkdir(parents=True, exist_ok=True)
+        return True
+    if folder.exists() and not folder.is_dir():
+        raise FedsimError(f"{folder} exists and is not a folder; move it or pick another {flag}")
+    return False

@@ -78,7 +78,9 @@ def test_a_clean_run_records_evidence_and_breaks_nothing(clean: RunResult) -> No
     assert {d.element for d in ev.node_down} == {"gw"}
     assert any(d.start == 1.0 and d.end == 6.0 for d in ev.node_down)
     assert len(ev.messages) > 0
-    assert np.isfinite(ev.messages.delivered).all()
+    lost = ~np.isfinite(ev.messages.delivered)  # the answers in flight when the run ended
+    assert lost.sum() <= len(ev.devices)
+    assert (ev.messages.sent[lost] > ev.end_s - 0.01).all()
     assert ev.paths["dev-4"] == ("dev-4-gw", "gw-server")
 
 
@@ -481,7 +483,9 @@ def test_an_acknowledgement_the_server_never_gave_is_caught(clean: RunResult) ->
     assert ev is not None
     assert ev.acknowledged is not None
     accepted = sum(1 for a in ev.accepted if a.client == "dev-2")
-    assert ev.acknowledged["dev-2"] == accepted  # the clean run: every ack was an accept
+    # the clean run: every ack was an accept, but for the last upload's answer, in flight
+    # when the run ended (the network closes then: docs/results.md, "The run's window")
+    assert accepted - 1 <= ev.acknowledged["dev-2"] <= accepted
     assert "acknowledged-was-accepted" not in names(audit(clean))
     bad = doctor(clean, acknowledged={**ev.acknowledged, "dev-2": accepted + 1})
     found = [v.detail for v in audit(bad) if v.invariant == "acknowledged-was-accepted"]

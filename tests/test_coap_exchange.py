@@ -49,13 +49,17 @@ class Scripted:
         return self.all_lost or i in self.lost
 
 
-def _network(up_loss: Scripted | None = None) -> tuple[UdpWire, Link]:
+def _network(
+    up_loss: Scripted | None = None, down_loss: Scripted | None = None
+) -> tuple[UdpWire, Link]:
     loop = asyncio.get_running_loop()
     link = Link(
         "dev-server", "dev", "server", (Transmitter("up", BPS), Transmitter("down", BPS)), LATENCY
     )
     if up_loss is not None:
         link.loss = (up_loss, link.loss[1])
+    if down_loss is not None:
+        link.loss = (link.loss[0], down_loss)
 
     def opener(device: str, on_access):
         return DatagramPath(
@@ -124,6 +128,36 @@ async def test_one_lost_confirmable_then_the_piggybacked_response() -> None:
     assert done == pytest.approx(start + 2 * request + t + LATENCY + reply + LATENCY, abs=1e-9)
     assert (link.counters[0].packets, link.counters[0].drops) == (2, 1)
     assert link.counters[0].retransmissions == 1
+
+
+async def test_a_retransmitted_copy_counts_as_retx_not_payload() -> None:
+    """Payload is what the application handed over, once (as TCP counts it): the lost
+    request's copy adds its wire bytes to `retx`, not to payload or data."""
+    udp, link = _network(Scripted({0}))
+    Endpoint(udp.server, np.random.default_rng(1), handler=_content)
+    client = Endpoint(udp.socket("dev"), np.random.default_rng(7))
+    await client.request(udp.server.address, GET, ())
+    up = link.counters[0]
+    wire = 6 + 30  # header + token, IPv4 + UDP + framing
+    assert (up.payload_bytes, up.data_bytes, up.header_bytes) == (6, 6, 30)
+    assert (up.retx_bytes, up.wire_bytes, up.retransmissions) == (wire, 2 * wire, 1)
+    assert udp.wire.node_bytes["dev"][0] == 6  # the device's own count: once
+
+
+async def test_the_reply_to_a_duplicate_is_a_retransmission() -> None:
+    """The reply is lost, so the client sends its request again and the server answers
+    the duplicate with the same reply (RFC 7252 section 4.5): a copy, counted in wire
+    and `retx` bytes, not as new payload."""
+    udp, link = _network(down_loss=Scripted({0}))
+    Endpoint(udp.server, np.random.default_rng(1), handler=_content)
+    client = Endpoint(udp.socket("dev"), np.random.default_rng(7))
+    response = await client.request(udp.server.address, GET, ())
+    assert response.payload == b"ok"
+    down = link.counters[1]
+    wire = 6 + 3 + 30
+    assert (down.payload_bytes, down.data_bytes) == (9, 9)
+    assert (down.retx_bytes, down.wire_bytes, down.retransmissions) == (wire, 2 * wire, 1)
+    assert udp.wire.node_bytes["dev"][1] == 9
 
 
 def test_rfc7252_derived_parameters() -> None:

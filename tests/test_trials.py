@@ -218,6 +218,7 @@ def test_churned_gateway_down_time_is_the_run_after_it_left(
 
 MODEL_BYTES = (64 * 3300 + 3300 + 3300 * 10 + 10) * 4  # hidden: [3300], float32
 SEGMENT, HEADERS = 1460, 54  # TCP payload per segment, Ethernet + IP + TCP headers
+ANSWER_BYTES = 182  # an upload's answer: HTTP head and its JSON
 
 
 def _downloads(run: Folder) -> list[float]:
@@ -246,9 +247,14 @@ def test_byte_rate_link_bytes_per_round_are_the_model_plus_http(
                 assert 0 < int(r[col]) - MODEL_BYTES < 1000, (r["round"], col)
         for direction in ("up", "down"):
             link = run.link("dev-server", direction)
-            framing = int(link["wire_bytes"]) - int(link["payload_bytes"])
+            assert int(link["retx_bytes"]) == 0
+            framing = int(link["wire_bytes"]) - int(link["data_bytes"])
             # 54 B per frame, plus 4 B of MSS option on a SYN (one keep-alive connection)
             assert framing == HEADERS * int(link["packets"]) + 4, direction
+            # payload the server handed over as the run ended, cut with its window (the
+            # last upload's answer: docs/results.md, "The run's window"), crossed nothing
+            unsent = int(link["payload_bytes"]) - int(link["data_bytes"])
+            assert unsent == (0 if direction == "up" else ANSWER_BYTES), direction
         _assert_hand_checks(run)
 
 

@@ -232,9 +232,9 @@ class Endpoint:
             return
         key = (peer, msg.mid)
         seen = self._seen.get(key)
-        if seen is not None:  # a duplicate: the same reply again
+        if seen is not None:  # a duplicate: the same reply again (a retransmission)
             if seen[1] is not None:
-                self._send_quietly(seen[1], peer)
+                self._send_quietly(seen[1], peer, retransmission=True)
             return
         if msg.is_request:
             self._answer(msg, peer, key)
@@ -278,10 +278,11 @@ class Endpoint:
             seen.popitem(last=False)
         seen[key] = (now + self.params.exchange_lifetime, reply)
 
-    def _send_quietly(self, data: bytes, peer: Address) -> None:
-        """An ACK or RST: sent once, never retransmitted, errors ignored."""
+    def _send_quietly(self, data: bytes, peer: Address, *, retransmission: bool = False) -> None:
+        """An ACK or RST: sent once, never retransmitted, errors ignored (`retransmission`:
+        the reply to a duplicate, sent again)."""
         try:
-            sent = self.socket.send(data, peer)
+            sent = self.socket.send(data, peer, retransmission=retransmission)
         except OSError:
             return
         if isinstance(sent, asyncio.Future):

@@ -26,18 +26,37 @@ import yaml
 from aiohttp import web
 
 from fedsim.deployment.socket_bytes import connection_bytes
+from fedsim.errors import FedsimError
 from fedsim.fl.auth import DEVICE
 from fedsim.fl.engine import RoundRecord
 from fedsim.record.dropouts import dropout_cells, never_contributed
 from fedsim.record.fingerprint import code_fingerprint
+from fedsim.record.ledger import update_counts
 from fedsim.record.recorder import round_row
 from fedsim.record.schema import ClientRow, LinkRow, RoundRow, Summary, TimelineRow
 from fedsim.record.tables import write_json, write_summary, write_table
+from fedsim.run_folder import check_run_folder, clear_run_folder
 from fedsim.scenario import Scenario
 
-__all__ = ["DeploymentResults"]
+__all__ = ["DeploymentResults", "check_results_folder"]
 
 _KEYS = ("up", "down", "wire_up", "wire_down")
+
+
+def check_results_folder(results_dir: str | Path, state_dir: str | Path | None) -> None:
+    """Refuse, before the server starts, a `--results DIR` it may not clear: the rules of
+    a simulation's run folder (fedsim.run_folder: a folder fedsim did not write, a
+    symbolic link), and a folder overlapping `--state` (clearing it would delete what a
+    restart resumes from)."""
+    results = Path(results_dir).resolve()
+    if state_dir is not None:
+        state = Path(state_dir).resolve()
+        if results == state or state in results.parents or results in state.parents:
+            raise FedsimError(
+                f"--results {results_dir} and --state {state_dir} overlap: the results "
+                "folder is cleared for each run, the state must survive; give separate folders"
+            )
+    check_run_folder(Path(results_dir), flag="--results")
 
 
 class DeploymentResults:
@@ -56,6 +75,14 @@ class DeploymentResults:
         self.per_client: dict[str, list[int]] = saved["clients"] if saved else {}
         self._at_last_round = dict(self.totals)
         self.devices = frozenset(n.name for n in sc.device_nodes)
+
+    def start(self) -> None:
+        """Once the server listens: clear the folder of a previous run (so none of its
+        files, a report.html or more rounds, sits beside this run's), then write a
+        resumed run's rounds back at once (they come from the durable state)."""
+        clear_run_folder(self.out, flag="--results")
+        if self.rows:
+            self.write()
 
     def book(self, device: str, up: int, down: int) -> None:
         """`up` bytes arrived from, `down` were written to `device`'s connection now."""
@@ -159,7 +186,7 @@ class DeploymentResults:
             dropouts=dict(sorted(dropouts.items())),
             rounds_surplus=sum(c.rounds_surplus for c in clients),
             never_contributed=never_contributed(clients),
-            energy_j_mean=None, code=code_fingerprint(),
+            energy_j_mean=None, code=code_fingerprint(), **update_counts(rows),
         )  # fmt: skip
         self.out.mkdir(parents=True, exist_ok=True)
         config = {**dict(sc.raw), "name": sc.name, "seed": sc.seed}

@@ -394,6 +394,7 @@ class BufferedAsync:
                 "update_norm": update_norm,
             },
             reporters=[b.client_id for b in self._buffer],
+            aggregated=k,
         )
         self._buffer.clear()
         self._window_failures = []

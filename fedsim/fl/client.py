@@ -82,7 +82,7 @@ class FLClient:
         request_timeout_s: float = 120.0,
         backoff_s: tuple[float, float] = BACKOFF_S,
         observer: StateObserver | None = None,
-        on_work: Callable[[str, float], None] | None = None,
+        on_work: Callable[[str, float, float], None] | None = None,
         charge_compute: bool = True,
         link_up: LinkWait | None = None,
         signer: Signer | None = None,
@@ -109,7 +109,7 @@ class FLClient:
         self.backoff_s = backoff_s
         self.observer = observer
         self.on_work = on_work
-        """Called with (client_id, flops) when training starts (energy accounting)."""
+        """Called with (client_id, flops, seconds it takes) when training starts (energy)."""
         self.charge_compute = charge_compute
         """Emulation charges device time as a sleep; on real hardware training takes
         its own real time, so deployment turns the charge off."""
@@ -309,8 +309,8 @@ class FLClient:
             local_eval = {f"fed_{k}": float(v) for k, v in score(params).items()}
         flops = float(self.learner.work(config))
         compute_s = max(self.device.compute_time(flops), 1e-6)
-        if self.on_work is not None:
-            self.on_work(self.client_id, flops)
+        if self.on_work is not None:  # done over `compute_s` (charged, or not, in time)
+            self.on_work(self.client_id, flops, compute_s if self.charge_compute else 0.0)
         job = None
         if flops > OFFLOAD_FLOPS:
             # Start the real work now and charge simulated time meanwhile; the virtual

@@ -22,7 +22,15 @@ import numpy as np
 
 from fedsim.fl.wire_schema import EnvelopeHeader, WireError, check, loads
 
-__all__ = ["CODECS", "Decoded", "Encoded", "EnvelopeError", "decode", "encode"]
+__all__ = [
+    "CODECS",
+    "Decoded",
+    "Encoded",
+    "EnvelopeError",
+    "decode",
+    "encode",
+    "payload_size",
+]
 
 MAGIC = b"FSM1"
 _HEAD = struct.Struct("<4sI")
@@ -104,6 +112,22 @@ def encode(
     }
     head = _HEADER_JSON.encode(header).encode()
     return Encoded(b"".join((_HEAD.pack(MAGIC, len(head)), head, payload)), len(payload))
+
+
+def payload_size(n: int, codec: str, topk_fraction: float = 0.1) -> int:
+    """The payload bytes `encode` makes of `n` values with `codec` (the envelope less its
+    header): what the byte ledger counts as model per envelope, known without encoding
+    (the auditor checks the transports' counts against it)."""
+    if codec == "float32":
+        return 4 * n
+    if codec == "float16":
+        return 2 * n
+    if codec == "int8":
+        return n
+    if codec == "topk":
+        k = max(1, round(topk_fraction * n))
+        return (n + 7) // 8 + 4 * k if n < 32 * k else 8 * k
+    raise ValueError(f"unknown codec {codec!r} (known: {', '.join(CODECS)})")
 
 
 def _header(body: bytes) -> tuple[dict[str, Any], memoryview]:

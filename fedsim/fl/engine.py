@@ -111,6 +111,9 @@ class RoundRecord:
     reporters: list[str] = field(default_factory=list)
     """The clients whose uploads the round counted in `reported`, in aggregation order
     (so results can name which of them were adversaries)."""
+    aggregated: int = 0
+    """Of `reported`, the uploads that entered the round's candidate model: all of them,
+    or none when the round missed its quorum or its aggregation failed (discarded)."""
 
 
 class RoundJournal(Protocol):
@@ -443,11 +446,15 @@ class SyncRounds:
         wait = self._round_wait(loop)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(rnd.done.wait(), wait)
+        unanswered = "deadline"  # what a selected client that never reported ran out of
         if wait < self.deadline_s and not rnd.done.is_set():
             self._cut = number  # the time limit closed it, not its deadline
+            unanswered = "time_limit"
+        elif self.ended is not None and len(rnd.results) < rnd.want:
+            unanswered = "run_stopped"  # `stop` closed it before its deadline
         rnd.open = False
         end = loop.time()
-        failures = self._failures(rnd, end)
+        failures = self._failures(rnd, end, unanswered)
         for f in failures:
             self.clients[f.client_id].add_failure(f.cause)
         failed = {f.client_id for f in failures}
@@ -499,6 +506,7 @@ class SyncRounds:
             failed_causes=dict(sorted(causes.items())),
             metrics=metrics,
             reporters=[r.client_id for r in results],
+            aggregated=len(results) if candidate_metric is not None else 0,
         )
 
     def _order_by_client(self, rnd: _Round) -> None:
@@ -510,7 +518,10 @@ class SyncRounds:
             dataclasses.replace(rnd.results[j], params=self._matrix[i]) for i, j in enumerate(order)
         ]
 
-    def _failures(self, rnd: _Round, end: float) -> list[Failure]:
+    def _failures(self, rnd: _Round, end: float, unanswered: str) -> list[Failure]:
+        """Who of the round's selection did not report, and why: a cause the server saw
+        (rejected, aborted) or the network explains, else `unanswered` (`deadline`, or
+        what closed the round before its deadline: `time_limit`, `run_stopped`)."""
         reported = rnd.reported
         if len(reported) >= rnd.want:
             return []  # over-selected leftovers are not failures
@@ -524,7 +535,7 @@ class SyncRounds:
             elif self.explain is not None:
                 cause = self.explain(cid, rnd.start, end)
             if cause is None:
-                cause = "aborted" if cid in rnd.aborted else "deadline"
+                cause = "aborted" if cid in rnd.aborted else unanswered
             out.append(Failure(cid, rnd.number, cause))
         return out
 

@@ -6,6 +6,11 @@ a pure decision over two metric values, so every round engine (sync or async)
 asks the same question the same way. A non-finite candidate (a diverged or
 poisoned aggregate) is never deployed; a non-finite deployed metric (nothing
 evaluated yet) accepts any finite candidate.
+
+The engines score candidates with the task's one evaluator, the test set whose score
+the run reports: with a closed gate, deployment selects on the test set and the
+reported metric is biased upward (docs/strategies.md, "Deployment gate", measured).
+A separate validation split would need a second server set in every task.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ charged, so a battery device can never be reported as spending more than it held
   (`sleep`, wakes in `idle`); an LTE-style promotion after the tail ran out is idle
   energy. The gap is charged when the next activity starts, when the battery would run
   dry in it (a lazy timer), and at the end of the run (`finish`);
-- `compute(node, flops)` has the signature of `FLClient.on_work`
+- `compute(node, flops, seconds)` has the signature of `FLClient.on_work`
   (`compute_j_per_flop`);
 - `charge(node, joules)` takes any other energy.
 
@@ -94,6 +94,9 @@ class Battery:
     `booked-airtime-charged`: it must be none)."""
     waits: WaitsAhead | None = None
     """Waits charged for after the clock (a cut refunds them); made at the first."""
+    computing: tuple[float, float, float] | None = None
+    """(start, end, joules) of the last training charged: the part of it past the run's
+    end is refunded (`Batteries.finish`)."""
 
     def __post_init__(self) -> None:
         self.initial_j = self.level_j
@@ -142,6 +145,8 @@ class Batteries:
         streams = streams if streams is not None else net.streams
         self.horizon = sc.fl.time_limit_s if sc.fl.time_limit_s is not None else math.inf
         """Drain timers beyond the run's time limit are not scheduled."""
+        self.closed_at: float | None = None
+        """The run's end once `finish` closed the ledgers."""
         for spec in sc.device_nodes:
             assert spec.device is not None
             profile: DeviceProfile = sc.devices[spec.device]
@@ -316,12 +321,18 @@ class Batteries:
             battery.accounted_until -= dt
             self._take(battery, kind, -dt * power)
 
-    def compute(self, node: str, flops: float) -> None:
-        """Charge `flops` of training on `node`."""
+    def compute(self, node: str, flops: float, seconds: float = 0.0) -> None:
+        """Charge `flops` of training on `node`, done over the next `seconds`: charged at
+        its start (a battery that cannot pay for it runs dry then); the part past the
+        run's end is refunded at `finish`, and nothing is charged after it."""
         battery = self.ledgers.get(node)
-        if battery is None or battery.empty or flops <= 0:
+        if battery is None or battery.empty or flops <= 0 or self.closed_at is not None:
             return
-        self._take(battery, "compute", float(flops) * battery.compute_j_per_flop)
+        joules = float(flops) * battery.compute_j_per_flop
+        self._take(battery, "compute", joules)
+        if seconds > 0.0 and battery.empty_at is None:
+            now = self._env._now
+            battery.computing = (now, now + seconds, joules)
         self._watch(battery)
 
     def charge(self, node: str, joules: float, kind: str = "other") -> None:
@@ -332,8 +343,14 @@ class Batteries:
         self._take(battery, kind, joules)
 
     def finish(self, end: float) -> None:
-        """Charge every radio's quiet time up to `end` (the run's last instant)."""
+        """Close every ledger at `end` (the run's last instant): each radio's quiet time
+        is charged up to it, the part of a training past it is refunded, and nothing is
+        charged after (a compute charge is refused; the network sends nothing)."""
         for battery in self.ledgers.values():
+            job = battery.computing
+            if job is not None and job[1] > end and battery.empty_at is None:
+                start, stop, joules = job
+                self._take(battery, "compute", -joules * (stop - max(start, end)) / (stop - start))
             if not battery.empty:
                 self._quiet_until(battery, end)
             if battery.placed > 0.0:  # booked, never counted: no airtime, so no time
@@ -341,6 +358,7 @@ class Batteries:
                 battery.accounted_until -= battery.placed
                 battery.placed = 0.0
             battery.watch_gen += 1  # no drain timer fires after the run
+        self.closed_at = end
 
     # -- the radio's quiet time -----------------------------------------------------------
     def _quiet_until(self, battery: Battery, now: float, activity: bool = False) -> None:

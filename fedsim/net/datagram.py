@@ -4,8 +4,10 @@ UDP has no connection, no retransmission and no congestion control: what a CoAP
 endpoint sends is serialized at each hop's `Transmitter` (so shared media contend
 and duty-cycled radios queue it behind their silence, exactly as packet fidelity's
 TCP segments are), waits in the hop's drop-tail queue, propagates for latency plus
-jitter, and may be lost by the hop's loss model or because the link is down. A
-lost datagram is counted as a drop on the link where it died (links.csv `drops`)
+jitter, and may be lost by the hop's loss model or because the link is down. Its
+payload (and model bytes) count once, when first sent, on every hop it can reach, as
+TCP counts a message; a copy the application sends again counts in wire and `retx`
+bytes only. A lost datagram is counted as a drop on the link where it died (links.csv `drops`)
 and is never delivered; retransmitting is the application's business.
 
 A `DatagramPath` belongs to one device. The network tracks it among the device's
@@ -18,6 +20,7 @@ path stays usable afterwards: the next datagram simply tries again.
 
 from __future__ import annotations
 
+import errno
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -98,8 +101,9 @@ class DatagramPath:
         """Called before every send: the network keeps the path among the device's
         live channels (a break forgets them)."""
         self.on_access = on_access
-        """(direction, payload bytes) when a datagram is carried onto the device's own
-        link: the device's byte count (up: as it sends; down: as its link carries it)."""
+        """(direction, payload bytes) when a datagram is first sent over a path that
+        reaches the device's own link: the device's byte count (retransmissions add
+        none, as the links' payload)."""
         self.on_break: Callable[[str], None] | None = None
         self._in_flight: dict[_Datagram, None] = {}
         """In sending order (a dict: deterministic iteration, unlike a set)."""
@@ -107,6 +111,8 @@ class DatagramPath:
         self._on_air: deque[tuple[float, Booking]] = deque()
         """(end of its airtime, booking) of datagrams that may not have left yet."""
         self.tracked = False
+        self.ended_at: float | None = None
+        """Set when the run's window closed (`Network.end_run`): nothing is sent after."""
 
     @property
     def mtu(self) -> int:
@@ -124,6 +130,8 @@ class DatagramPath:
         ConnectionResetError if a break caught it in flight, never triggers if it
         was lost. `retransmission`: the application is sending this again (links.csv
         counts it on the sender's first hop)."""
+        if self.ended_at is not None:
+            raise OSError(errno.ENETDOWN, f"network down: the run ended at t={self.ended_at:g} s")
         if not self.tracked and self.track is not None:
             self.track(self)
             self.tracked = True
@@ -137,9 +145,26 @@ class DatagramPath:
         if retransmission:  # the application's (CoAP's): counted on the sender's first hop
             hop = self.paths[direction][0]
             hop.link.counters[hop.direction].retransmissions += 1
+        else:
+            self._count_payload(direction, dg)
         self._in_flight[dg] = None
         self._hop(direction, 0, dg)
         return dg.left, dg.delivered
+
+    def _count_payload(self, d: int, dg: _Datagram) -> None:
+        """Payload is what the application handed over, once: counted when it is first
+        sent, on every hop of its path up to the first one that is down (as TCP counts
+        a message on its path when it is written); a retransmission adds wire bytes only
+        (`retx`), never payload or model again."""
+        path = self.paths[d]
+        reach = len(path) if dg.doom < 0 else dg.doom
+        for hop in path[:reach]:
+            c = hop.link.counters[hop.direction]
+            c.payload_bytes += dg.payload
+            c.model_bytes += dg.model
+        access = 0 if d == UP else len(path) - 1
+        if access < reach and self.on_access is not None:
+            self.on_access(d, dg.payload)
 
     def _lose(self, dg: _Datagram, counters: LinkCounters) -> None:
         counters.drops += 1
@@ -157,11 +182,6 @@ class DatagramPath:
         if not link.up or i == dg.doom:
             self._lose(dg, c)
             return
-        c.payload_bytes += dg.payload
-        c.model_bytes += dg.model
-        access = (d == UP and i == 0) or (d == DOWN and i == len(path) - 1)
-        if access and self.on_access is not None:
-            self.on_access(d, dg.payload)
         tx = link.tx[hop.direction]
         now = self.env.now
         q = _queue(tx)

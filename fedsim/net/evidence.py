@@ -11,9 +11,11 @@ per-byte work):
   link, or the node that transmits on it, was down) with what its counters gained
   meanwhile (a dead carrier must gain nothing but drops);
 * every message handed to a channel: the device whose connection it is, direction,
-  time sent, time delivered (NaN: never), payload bytes and the wire bytes that
+  time sent, time delivered (NaN: never), payload bytes (0 for a copy sent again,
+  CoAP's retransmissions: payload counts once) and the wire bytes that
   send booked on the device's access link (flow fidelity books a whole transfer at
   once; packet fidelity books per packet as it travels, so 0 there);
+* how many uploads each device began, and the model bytes of one update envelope;
 * every accepted update: device, round, when its upload exchange started (the first
   byte of the update's POST leaving the device: its first upstream message after the
   client began uploading; a connect whose SYNs are retried before it is not part of the
@@ -47,6 +49,7 @@ __all__ = [
     "Evidence",
     "EvidenceRecorder",
     "Messages",
+    "counted_now",
 ]
 
 
@@ -140,10 +143,53 @@ class Evidence:
     totals. Keys: up, down (payload), wire_up, wire_down (first hops)."""
     energy: dict[str, Energy] = field(default_factory=dict)
     """Device -> its energy ledger (clients.csv's energy columns come from it)."""
+    uploads: dict[str, int] = field(default_factory=dict)
+    """Device -> how many uploads it began (each hands one update envelope, or part of
+    one when the path breaks, to its transport)."""
+    update_model_bytes: int | None = None
+    """The model bytes of one update envelope (`fedsim.fl.codec.payload_size` of the
+    model and the upload codec); None: not recorded."""
     acknowledged: dict[str, int] | None = None
     """Device -> how many of its uploads the server's answer acknowledged, as the
     device counted them (None: the transport's acknowledgement is not the server's,
     e.g. an MQTT broker's PUBACK)."""
+    counted_at_end: dict[str, float] = field(default_factory=dict)
+    """Everything the run counts (`counted_now`), the instant its window closed ..."""
+    counted_at_close: dict[str, float] = field(default_factory=dict)
+    """... and again when recording stopped, after the clients shut down: equal, or
+    something was counted after the run's end (`nothing-after-end`)."""
+
+
+_COUNTED = tuple(
+    f for f in LinkCounters.__dataclass_fields__ if f != "transmitter"
+)  # payload, wire, packets, retransmissions, drops and the byte ledger's classes
+
+
+def counted_now(net: Network, ledgers: dict[str, Any]) -> dict[str, float]:
+    """Every count a run's results are made of, by name: each link direction's
+    counters, each transmitter's busy and held time, each device's energy by use and
+    radio time by state. Taken when the run's window closes and again when recording
+    stops; a difference is traffic or energy counted after the run's end."""
+    out: dict[str, float] = {}
+    seen: set[int] = set()
+    for name in sorted(net.links):
+        link = net.links[name]
+        for d, label in ((0, f"{link.a}->{link.b}"), (1, f"{link.b}->{link.a}")):
+            c = link.counters[d]
+            for f in _COUNTED:
+                out[f"link {name} {label} {f}"] = getattr(c, f)
+            tx = link.tx[d]
+            if id(tx) not in seen:
+                seen.add(id(tx))
+                out[f"transmitter {tx.name} busy_s"] = tx.busy_time
+                out[f"transmitter {tx.name} held_s"] = tx.held_time
+    for node in sorted(ledgers):
+        b = ledgers[node]
+        for k, v in b.spent.items():
+            out[f"energy {node} {k}_j"] = v
+        for k, v in b.seconds.items():
+            out[f"energy {node} {k}_s"] = v
+    return out
 
 
 def _snapshot(link: Link, d: int) -> tuple[int, int, int]:
@@ -183,6 +229,8 @@ class EvidenceRecorder:
         """Client -> when the first message of its update's POST left it."""
         self._uploading: dict[str, float] = {}
         """Client -> when it began uploading, until its POST's first message is sent."""
+        self._uploads: dict[str, int] = {}
+        """Client -> uploads it began."""
         # Typed columns (8 bytes or less a value, not a Python object each): a million
         # messages (10,000 devices x 20 rounds) in ~40 MB instead of ~150 MB.
         self._m_device = array("i")
@@ -279,6 +327,7 @@ class EvidenceRecorder:
         """A client that begins uploading opens (connects, or reuses a connection) and
         then writes its POST: the exchange starts at that POST's first message."""
         if state == "uploading":
+            self._uploads[client] = self._uploads.get(client, 0) + 1
             self._uploading[client] = self.env.now
             self._upload_start.pop(client, None)
 
@@ -305,6 +354,8 @@ class EvidenceRecorder:
         end_s: float,
         bytes_after_rounds: dict[str, int],
         energy: dict[str, Energy] | None = None,
+        counted_at_end: dict[str, float] | None = None,
+        counted_at_close: dict[str, float] | None = None,
     ) -> Evidence:
         """Close every open interval at the network's clock and freeze the evidence."""
         now = self.env.now
@@ -337,6 +388,9 @@ class EvidenceRecorder:
             carrier_down=self.carrier_down,
             messages=messages,
             accepted=self.accepted,
+            uploads=dict(self._uploads),
             bytes_after_rounds=dict(bytes_after_rounds),
             energy=dict(energy or {}),
+            counted_at_end=dict(counted_at_end or {}),
+            counted_at_close=dict(counted_at_close or {}),
         )

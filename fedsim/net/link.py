@@ -93,6 +93,10 @@ class Transmitter:
     released: what `busy_time` went out holds, so held_time x duty_cycle = busy_time
     (the auditor's `held-matches-busy`: a cut that refunds airtime but keeps the medium
     booked breaks it)."""
+    held_past_end: float = 0.0
+    """Of `held_time`, what lies past the run's end (set when the run's window closes,
+    `Network.end_run`): the rest of the hold of a transmission on air or just sent
+    then (a duty-cycled radio's silence after it); the rest fits in the run."""
     duty_cycle: float = 1.0
     """Fraction of time a sender may occupy the medium (LoRa's 1 %): after a frame of
     airtime a, the transmitter stays silent for a * (1/duty_cycle - 1)."""
@@ -193,6 +197,10 @@ class Transmitter:
                 if cut > start:
                     insort(held, (cut, ready))
                 self._frontier.rebuild((r, e) for e, r in sorted(held, key=itemgetter(1)))
+
+    def held_after(self, t: float) -> float:
+        """Seconds of the medium its bookings hold after `t` (once, at the run's end)."""
+        return sum(e - max(s, t) for s, e in self._gaps.intervals() if e > t)
 
     def _forget_held(self, t: float) -> None:
         held = self._held

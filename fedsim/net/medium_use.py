@@ -26,6 +26,9 @@ class MediumUse:
     duty_cycle: float = 1.0
     frame_bits: float = 0.0
     """A frame's airtime beyond its bytes, as bits at rate_bps (LoRa; 0 elsewhere)."""
+    held_past_end_s: float = 0.0
+    """Of held_s, what lies past the run's end: the rest of the hold of a transmission
+    on air or just sent then (`Transmitter.held_past_end`)."""
 
 
 def medium_uses(links: Iterable[Any]) -> list[MediumUse]:
@@ -47,6 +50,7 @@ def medium_uses(links: Iterable[Any]) -> list[MediumUse]:
             float(tx.held_time),
             float(tx.duty_cycle),
             float(tx.frame_bits),
+            float(tx.held_past_end),
         )
         for key, tx in txs.items()
     ]

@@ -117,6 +117,11 @@ class Network:
         """Channels opened per device and not finished yet, in opening order."""
         self._link_waiters: dict[str, list[simpy.Event]] = {}
         """Per device: events to succeed when its own link (first hop) is up again."""
+        self._datagram_paths: list[Any] = []
+        """Every datagram path made (a break untracks one from `_channels` until its
+        next send; the run's end must close them all)."""
+        self.ended_at: float | None = None
+        """When the run's window closed (`end_run`): nothing is sent after it."""
         self._build()
 
     # -- construction --------------------------------------------------------------
@@ -239,6 +244,8 @@ class Network:
         its own link down it answers ENETUNREACH at once (no carrier, no route), the
         error the channel's connect would give, without building a channel. A device
         retrying through a dead gateway costs one exception per attempt."""
+        if self.ended_at is not None:
+            raise OSError(errno.ENETDOWN, f"network down: the run ended at t={self.ended_at:g} s")
         path = self._paths.get(client)
         if path and not path[0].link.up:
             first = path[0].link.name
@@ -270,13 +277,40 @@ class Network:
         def track(path: Any) -> None:
             self._channels.setdefault(device, []).append(path)
 
-        return DatagramPath(
+        path = DatagramPath(
             self.env,
             self._paths[device],
             self.streams.get("datagram", device),
             track=track,
             on_access=on_access,
         )
+        path.ended_at = self.ended_at
+        self._datagram_paths.append(path)
+        return path
+
+    def end_run(self, cause: str = "run_end") -> None:
+        """Close the run's window now: every connection and channel is reset, as a cut
+        resets them (what had not gone out by now is taken back: bytes, airtime, its
+        hold of the medium, its energy), and nothing is sent after: a device's stack
+        answers ENETDOWN. So every count a run reports covers [0, end] and no more
+        (docs/results.md, "The run's window"); the auditor checks that nothing was
+        counted after (`nothing-after-end`)."""
+        now = self.env.now
+        self.ended_at = now
+        if self.breaker is not None:
+            self.breaker(lambda _conn: True, cause)
+        broken: set[int] = set()
+        for dev in sorted(self._channels):
+            for channel in self._channels.pop(dev):
+                channel.break_(cause)
+                broken.add(id(channel))
+        for path in self._datagram_paths:
+            if id(path) not in broken:
+                path.break_(cause)
+            path.ended_at = now
+        for link in self.links.values():
+            for tx in link.tx:
+                tx.held_past_end = tx.held_after(now)
 
     def live_channels(self) -> Iterator[Channel]:
         """Every channel opened and not known to be finished (for byte accounting: what

@@ -74,12 +74,12 @@ class EmulatedUdpSocket:
         tap = udp.wire.tap
         mark = tap.mark(device, direction) if tap is not None else 0
         meter = udp.model_meter
-        model = meter(device, direction, data) if meter is not None else 0
+        model = meter(device, direction, data) if meter is not None and not retransmission else 0
         left, delivered = path.send(
             direction, len(data), retransmission=retransmission, model_bytes=model
         )
-        if tap is not None:
-            tap.sent(device, direction, len(data), mark, delivered)
+        if tap is not None:  # a copy sent again hands the network no new payload
+            tap.sent(device, direction, 0 if retransmission else len(data), mark, delivered)
         loop = udp.loop
         fut: asyncio.Future[None] = loop.create_future()
         left.callbacks.append(lambda _ev: loop.sim_call_soon(_done, fut))

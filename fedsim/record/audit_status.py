@@ -55,6 +55,13 @@ class AuditStatus:
             return f"FAILED ({n} violation{'s' if n != 1 else ''})"
         return "NOT AUDITED"
 
+    def mark(self) -> str:
+        """What a run's label carries wherever it is named (a compare column, a plot's
+        legend) when its audit did not pass: `` ✗ AUDIT FAILED``, `` (not audited)``."""
+        if self.failed:
+            return " ✗ AUDIT FAILED"
+        return "" if self.passed else " (not audited)"
+
     def line(self) -> str:
         """One sentence: what the audit said, the first violation when it failed."""
         if self.passed:
@@ -96,8 +103,32 @@ def read_audit_status(run_dir: str | Path, fidelity: str | None = None) -> Audit
         return AuditStatus(
             NOT_AUDITED, note="audit.json lacks its `invariants` and `violations` lists"
         )
+    invalid = _invalid(invariants, violations)
+    if invalid is not None:
+        return AuditStatus(NOT_AUDITED, note=f"audit.json is invalid ({invalid})")
     lines = tuple(_violation_line(v) for v in violations)
     return AuditStatus(FAILED if lines else PASSED, len(invariants), lines)
+
+
+def _invalid(invariants: list[Any], violations: list[Any]) -> str | None:
+    """Why an audit.json cannot vouch for its run (None: it can). An audit that checked
+    nothing (`{"invariants": [], ...}`, hand-written or cut short) must never read as
+    passed: fedsim's audit always lists the invariants it checked."""
+    if not invariants:
+        return "it lists no invariants: nothing was checked; hand-written or cut short?"
+    if not all(isinstance(name, str) and name for name in invariants):
+        return "its `invariants` are not all invariant names"
+    if len(set(invariants)) != len(invariants):
+        return "its `invariants` name one invariant twice"
+    for v in violations:
+        ok = isinstance(v, str) or (
+            isinstance(v, dict)
+            and isinstance(v.get("invariant"), str)
+            and isinstance(v.get("detail"), str)
+        )
+        if not ok:
+            return f"a violation is not {{invariant, detail}}: {v!r:.80}"
+    return None
 
 
 def _recorded_fidelity(run_dir: Path) -> str | None:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fedsim.errors import FedsimError
+from fedsim.record.compare_caveats import model_caveat
 from fedsim.record.runs import RunData, folder_labels, load_run, run_labels
 from fedsim.record.schema import Summary
 
@@ -159,9 +160,7 @@ class CompareTable:
 
 def audit_mark(run: RunData) -> str:
     """What a run's label carries when its audit did not pass."""
-    if run.audit.failed:
-        return " ✗ AUDIT FAILED"
-    return "" if run.audit.passed else " (not audited)"
+    return run.audit.mark()
 
 
 def audit_warnings(runs: list[RunData], labels: list[str]) -> list[str]:
@@ -435,6 +434,9 @@ def compare_runs(paths: Sequence[str | Path | RunData]) -> CompareTable:
     code_warning = _code_warning(runs, folders)
     if code_warning:
         warnings.append(code_warning)
+    caveat = model_caveat(runs, folders)  # fidelity or transport differs
+    if caveat:
+        warnings.append(caveat)
     return CompareTable(
         runs, labels, _quantities(runs), warnings, mismatched, folders,
         audit_warnings(runs, folders),

@@ -14,7 +14,8 @@ __all__ = ["EARLY", "END_REASONS", "RunEnd"]
 END_REASONS: dict[str, str] = {
     "rounds": "every round of `fl.rounds` was run",
     "target": "the deployed model reached `fl.target`",
-    "time_limit": "`fl.time_limit` ran out (a round still open then was closed at the limit)",
+    "time_limit": "`fl.time_limit` ran out (a round still open then was closed at the limit; "
+    "who had not reported by then is a `time_limit` dropout)",
     "devices_lost": "fewer devices can ever be online again than a round needs "
     "(`fl.min_available`; async: one), and nothing scheduled brings one back",
     "stall_limit": "no round closed for `fl.stall_limit` of simulated time",

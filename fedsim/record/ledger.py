@@ -27,6 +27,7 @@ __all__ = [
     "ledger_summary",
     "link_cells",
     "run_totals",
+    "update_counts",
 ]
 
 CLASSES = ("model", "protocol", "data", "header", "control", "retx", "lost")
@@ -209,15 +210,23 @@ def run_totals(rows: Iterable[LedgerRow]) -> dict[str, int]:
     return out
 
 
+def update_counts(rounds: Sequence[RoundRow]) -> dict[str, int]:
+    """summary.json's `accepted_updates` (aggregated into a candidate model) and
+    `discarded_updates` (stored, then dropped with a round that aggregated nothing)."""
+    stored = sum(r.reported for r in rounds)
+    aggregated = sum(r.reported if r.aggregated is None else r.aggregated for r in rounds)
+    return {"accepted_updates": aggregated, "discarded_updates": stored - aggregated}
+
+
 def ledger_summary(
     rows: Sequence[LedgerRow],
     rounds: Sequence[RoundRow],
-    clients: Sequence[ClientRow],
     target_round: int | None,
 ) -> dict[str, Any]:
     """summary.json's ledger fields: the run's classes and the figures a study quotes."""
     totals = run_totals(rows)
-    accepted = sum(c.rounds_reported for c in clients)
+    counts = update_counts(rounds)
+    accepted = counts["accepted_updates"]
     wire_rounds = sum(r.wire_bytes_up + r.wire_bytes_down for r in rounds)
     wire = sum(totals.get(f"{k}_{d}", 0) for k in _WIRE for d in ("up", "down"))
     model = totals.get("model_up", 0) + totals.get("model_down", 0)
@@ -231,7 +240,7 @@ def ledger_summary(
         )
     return {
         "ledger": totals,
-        "accepted_updates": accepted,
+        **counts,
         "wire_bytes_per_update": wire_rounds / accepted if accepted else None,
         "overhead_share": 1.0 - model / wire if wire else None,
         "wire_bytes_to_target": to_target_wire,

@@ -811,7 +811,8 @@ def comparison_figures(runs: Sequence[RunData]) -> list[tuple[str, Figure]]:
 
 
 def _comparison_figures(runs: list[RunData]) -> list[tuple[str, Figure]]:
-    labels = run_labels(runs)
+    # A run that failed its audit, or was never audited, says so in every legend.
+    labels = [label + run.audit.mark() for label, run in zip(run_labels(runs), runs, strict=True)]
     metric_names = sorted({r.metric_name for r in runs})
     ylabel = (
         _metric_label(runs[0]) if len(metric_names) == 1 else " / ".join(metric_names) + " (mixed!)"

@@ -144,6 +144,7 @@ def round_row(
         sim_time_s=sim_time_s,
         selected=rec.selected,
         reported=rec.reported,
+        aggregated=rec.aggregated,
         failed=rec.failed,
         accepted=int(rec.accepted),
         deployed_version=rec.deployed_version,
@@ -166,5 +167,7 @@ def round_row(
             None
             if adversaries is None
             else sum(1 for cid in getattr(rec, "reporters", ()) if cid in adversaries)
+            if rec.aggregated
+            else 0  # a discarded round's uploads entered no model
         ),
     )

@@ -37,6 +37,10 @@ __all__ = [
 
 DROPOUT_CAUSES: dict[str, str] = {
     "deadline": "no upload before the round's deadline (or the async task's `deadline_s`)",
+    "time_limit": "no upload when `fl.time_limit` closed the round, before its deadline "
+    "(the run ends at the limit)",
+    "run_stopped": "no upload when the run was stopped early (summary.json `end_reason`: "
+    "`stall_limit`, ...), which closed the round before its deadline",
     "aborted": "the upload started but its connection broke before the body arrived",
     "rejected": "the server refused the upload (malformed, non-finite, wrong version, "
     "a delta on a base it no longer holds)",
@@ -67,9 +71,11 @@ def dropout_columns() -> tuple[str, ...]:
     return tuple(cause_column(c) for c in DROPOUT_CAUSES)
 
 
-def column(unit: str, doc: str, default: Any = dataclasses.MISSING) -> Any:
-    """A dataclass field with the unit and meaning the docs and error messages show."""
-    return field(default=default, metadata={"unit": unit, "doc": doc})
+def column(unit: str, doc: str, default: Any = dataclasses.MISSING, *, later: bool = False) -> Any:
+    """A dataclass field with the unit and meaning the docs and error messages show.
+    `later`: a column added after older folders were written, placed beside its kin;
+    keyword-only, so its default does not force defaults on the columns after it."""
+    return field(default=default, metadata={"unit": unit, "doc": doc}, kw_only=later)
 
 
 class Record(Mapping[str, Any]):
@@ -97,7 +103,17 @@ class RoundRow(Record):
     round: int = column("", "round number, from 1")
     sim_time_s: float = column("s", "simulated time when the round closed")
     selected: int = column("clients", "tasks handed out (sync: selected, over-selection included)")
-    reported: int = column("clients", "accepted uploads aggregated in this round")
+    reported: int = column(
+        "clients", "uploads the server accepted (stored) for this round; see `aggregated`"
+    )
+    aggregated: int | None = column(
+        "clients",
+        "of `reported`, the uploads aggregated into the round's candidate model (whether or "
+        "not the gate deployed it); 0: the round missed its quorum or its aggregation failed, "
+        "and its uploads were discarded; blank: older runs",
+        None,
+        later=True,
+    )
     failed: int = column("clients", "dropouts: selected clients that did not report, with a cause")
     accepted: int = column("0/1", "1 if the gate deployed the aggregate")
     deployed_version: int = column("", "model version deployed after the round")
@@ -153,8 +169,7 @@ class RoundRow(Record):
     )
     adversarial_updates: int | None = column(
         "updates",
-        "of `reported`, uploads from adversaries (`adversaries:`) aggregated; blank: no "
-        "adversaries",
+        "of `aggregated`, uploads from adversaries (`adversaries:`); blank: no adversaries",
         None,
     )
 
@@ -168,7 +183,10 @@ class LinkRow(Record):
     b: str = column("", "the endpoint nearer the server")
     kind: str = column("", "link class kind (wifi, lora, nbiot, backhaul, ...)")
     direction: str = column("", "`up` (toward the server) or `down`")
-    payload_bytes: int = column("B", "application bytes carried (HTTP headers included)")
+    payload_bytes: int = column(
+        "B",
+        "application bytes handed over, once (HTTP headers included; a copy sent again: wire)",
+    )
     wire_bytes: int = column("B", "bytes on the wire (TCP/IP headers, retransmissions)")
     packets: int = column("packets", "packets sent")
     retransmissions: int = column("packets", "packets sent again")
@@ -256,7 +274,11 @@ class ClientRow(Record):
     device: str = column("", "device profile")
     gateway: str = column("", "parent node (blank: attached to the server)")
     rounds_selected: int = column("rounds", "tasks handed to the client, over-selection included")
-    rounds_reported: int = column("rounds", "of those, accepted uploads")
+    rounds_reported: int = column(
+        "rounds",
+        "of those, uploads the server accepted (stored; rounds.csv `aggregated` says whether "
+        "their round used them)",
+    )
     rounds_surplus: int = column(
         "rounds",
         "selections that were neither: the round filled up without it (over-selection), or "
@@ -264,6 +286,8 @@ class ClientRow(Record):
     )
     dropouts: int = column("rounds", "selections that failed, any cause: sum of dropouts_*")
     dropouts_deadline: int = column("rounds", DROPOUT_CAUSES["deadline"])
+    dropouts_time_limit: int = column("rounds", DROPOUT_CAUSES["time_limit"], 0, later=True)
+    dropouts_run_stopped: int = column("rounds", DROPOUT_CAUSES["run_stopped"], 0, later=True)
     dropouts_aborted: int = column("rounds", DROPOUT_CAUSES["aborted"])
     dropouts_rejected: int = column("rounds", DROPOUT_CAUSES["rejected"])
     dropouts_stale: int = column("rounds", DROPOUT_CAUSES["stale"])
@@ -372,9 +396,23 @@ class Summary(Record):
         "data, header, control, retx, lost (ledger.csv's `run` rows)",
         None,
     )
-    accepted_updates: int | None = column("updates", "uploads the server accepted", None)
+    accepted_updates: int | None = column(
+        "updates",
+        "uploads aggregated into a candidate model: sum of rounds.csv `aggregated` (the gate "
+        "may still have kept the old model)",
+        None,
+    )
+    discarded_updates: int | None = column(
+        "updates",
+        "uploads the server accepted (stored) whose round then aggregated nothing (quorum "
+        "missed, aggregation failed): rounds.csv `reported` - `aggregated`; with "
+        "`accepted_updates` they sum to clients.csv `rounds_reported`",
+        None,
+    )
     wire_bytes_per_update: float | None = column(
-        "B", "first-hop wire bytes, both ways, all rounds, per accepted update", None
+        "B",
+        "first-hop wire bytes, both ways, all rounds, per accepted (aggregated) update",
+        None,
     )
     overhead_share: float | None = column(
         "0-1", "share of first-hop wire bytes (whole run) that is not model payload", None

@@ -163,15 +163,24 @@ async def _io(awaitable: Any, timeout_s: float | None = None) -> Any:
     bounds a publish whose connection died unnoticed (its PUBACK never comes)."""
     from amqtt.errors import AMQTTError, ClientError
 
+    inner = asyncio.ensure_future(awaitable)  # (what wait_for would make of it)
     try:
-        return await asyncio.wait_for(awaitable, timeout_s)
+        return await asyncio.wait_for(inner, timeout_s)
     except asyncio.CancelledError:
         task = asyncio.current_task()
-        if task is not None and task.cancelling():
+        if task is not None and task.cancelling():  # the run stopped this client
+            # amqtt turns its own cancellation into an error; retrieved, so asyncio does
+            # not print it as never retrieved (it says nothing: the run is over)
+            inner.add_done_callback(_retrieved)
             raise
         raise ConnectionResetError(errno.ECONNRESET, "amqtt: connection closed") from None
     except (AMQTTError, ClientError, AttributeError) as exc:
         raise ConnectionResetError(errno.ECONNRESET, f"amqtt: {exc!r}") from exc
+
+
+def _retrieved(done: asyncio.Future[Any]) -> None:
+    if not done.cancelled():
+        done.exception()
 
 
 async def _quietly(awaitable: Any) -> None:

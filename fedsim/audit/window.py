@@ -1,0 +1,73 @@
+"""A run's numbers cover its window, [0, end], and nothing after.
+
+When a run ends (its rounds, its target, its time limit, or no progress left), the
+network closes: every connection is reset and what had not gone out by then is taken
+back, as a cut takes it back, and no device sends again (`Network.end_run`); the
+energy ledgers close at the same instant (`Batteries.finish`). The clients then shut
+down in simulated time, and none of it may count. So everything the results are made
+of is taken twice, when the window closes and when recording stops, and must not
+have moved (`nothing-after-end`). And a transmitter's holds of the medium (airtime over
+its duty cycle) never overlap, so those within the run fit in it; past its end lies only
+the rest of the hold of a transmission then on air or just sent (a duty-cycled radio
+that sent a burst before the end is silent after it), so a duty cycle's share of the
+run is exceeded by at most that transmission's airtime (`held-within-run`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from fedsim.audit import Violation, invariant
+
+__all__ = ["held_within_run", "nothing_after_end"]
+
+AFTER = "nothing-after-end"
+
+
+@invariant(
+    AFTER,
+    "every count the results are made of (link bytes and packets, transmitters' busy and "
+    "held time, devices' energy by use) is the same when recording stops as when the "
+    "run's window closed: nothing is counted after the run's end",
+)
+def nothing_after_end(result: Any) -> Iterator[Violation]:
+    ev = getattr(result, "evidence", None)
+    at_end = getattr(ev, "counted_at_end", None)
+    at_close = getattr(ev, "counted_at_close", None)
+    if not at_end or not at_close:
+        return
+    end = float(result.summary["sim_time_s"])
+    closed = float(getattr(ev, "closed_s", end))
+    for key in sorted(set(at_end) | set(at_close)):
+        before, after = at_end.get(key), at_close.get(key)
+        if before != after:
+            yield Violation(
+                AFTER,
+                f"{key}: {before} at the run's end (t={end:g} s), {after} when recording "
+                f"stopped (t={closed:g} s): counted after the run ended",
+            )
+
+
+HELD = "held-within-run"
+
+
+@invariant(
+    HELD,
+    "every transmitter's holds of the medium (airtime over its duty cycle) fit in the run: "
+    "those within it sum to at most its length, and past its end lies only the rest of a "
+    "transmission then on air or just sent; so busy time is at most the duty cycle's share "
+    "of the run plus that transmission's",
+)
+def held_within_run(result: Any) -> Iterator[Violation]:
+    uses = getattr(result, "transmitters", None) or ()
+    end = float(result.summary["sim_time_s"])
+    for use in uses:
+        within = use.held_s - use.held_past_end_s
+        if within > end * (1.0 + 1e-9) + 1e-9:
+            yield Violation(
+                HELD,
+                f"transmitter {use.name}: its bookings hold {within:.9g} s of a run of "
+                f"{end:g} s (busy {use.busy_s:.6g} s at duty cycle {use.duty_cycle:g}): "
+                "holds overlap, or were counted and never booked",
+            )

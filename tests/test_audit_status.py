@@ -1,0 +1,89 @@
+"""An audit.json that checked nothing never reads as passed.
+
+An outside tester's finding: a hand-written or truncated audit.json with no invariants
+(`{"invariants": [], "violations": []}`) read "audit passed (0 invariants)" in compare,
+report and sweep aggregation. Such a file vouches for nothing: not audited, and why.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fake_results import write_synthetic_run
+
+from fedsim.record.audit_status import read_audit_status
+from fedsim.record.compare import compare_runs
+
+INVALID: list[Any] = [
+    {"invariants": [], "violations": []},
+    {"invariants": [], "violations": [], "bytes_after_rounds": None},
+    {"invariants": [""], "violations": []},
+    {"invariants": [3], "violations": []},
+    {"invariants": ["timeline-no-overlap", "timeline-no-overlap"], "violations": []},
+    {"invariants": ["timeline-no-overlap"], "violations": [{"detail": "x"}]},
+    {"invariants": ["timeline-no-overlap"], "violations": [7]},
+    {},
+    [],
+]
+
+
+@pytest.mark.parametrize("content", INVALID, ids=[json.dumps(c)[:40] for c in INVALID])
+def test_an_audit_json_that_checked_nothing_is_not_audited(tmp_path: Path, content: Any) -> None:
+    (tmp_path / "audit.json").write_text(json.dumps(content), encoding="utf-8")
+    status = read_audit_status(tmp_path)
+    assert not status.passed
+    assert not status.failed
+    assert status.short() == "NOT AUDITED"
+    assert "not audited" in status.line()
+
+
+def test_an_empty_invariant_list_says_why(tmp_path: Path) -> None:
+    (tmp_path / "audit.json").write_text('{"invariants": [], "violations": []}', "utf-8")
+    line = read_audit_status(tmp_path).line()
+    assert "audit.json is invalid (it lists no invariants: nothing was checked" in line
+
+
+def test_a_real_audit_still_passes_or_fails(tmp_path: Path) -> None:
+    names = ["dropouts-reconcile", "timeline-no-overlap"]
+    (tmp_path / "audit.json").write_text(json.dumps({"invariants": names, "violations": []}))
+    assert read_audit_status(tmp_path).short() == "passed (2)"
+    bad = {"invariant": "timeline-no-overlap", "detail": "client a overlaps"}
+    (tmp_path / "audit.json").write_text(json.dumps({"invariants": names, "violations": [bad]}))
+    assert read_audit_status(tmp_path).short() == "FAILED (1 violation)"
+
+
+def test_compare_shows_an_empty_audit_as_not_audited(tmp_path: Path) -> None:
+    base = write_synthetic_run(tmp_path, name="base", seed=1)
+    other = write_synthetic_run(tmp_path, name="other", seed=2)
+    for run in (base, other):
+        (Path(run) / "audit.json").write_text('{"invariants": ["x"], "violations": []}')
+    (Path(other) / "audit.json").write_text('{"invariants": [], "violations": []}')
+    table = compare_runs([base, other])
+    assert table.quantity("audit").values == ["passed (1)", "NOT AUDITED"]
+    (line,) = table.audit_warnings
+    assert "1 of 2 runs were not audited" in line
+    assert "audit.json is invalid" in line
+
+
+def test_comparison_legends_mark_failed_and_unaudited_runs(tmp_path: Path) -> None:
+    """The compare table and stderr named such runs; the figures' legends did not."""
+    from fedsim.record.plots import comparison_figures
+    from fedsim.record.runs import load_run
+
+    folders = [write_synthetic_run(tmp_path, name=n, seed=i) for i, n in enumerate("abc")]
+    clean = {"invariants": ["x"], "violations": []}
+    (Path(folders[0]) / "audit.json").write_text(json.dumps(clean))
+    failed = {"invariants": ["x"], "violations": [{"invariant": "x", "detail": "broken"}]}
+    (Path(folders[1]) / "audit.json").write_text(json.dumps(failed))
+    figures = dict(comparison_figures([load_run(f) for f in folders]))
+    for stem in ("compare_metric_vs_time", "compare_metric_vs_bytes"):
+        legend = [t.get_text() for t in figures[stem].axes[0].get_legend().get_texts()]
+        assert not any("AUDIT" in t or "audited" in t for t in legend[:1]), legend
+        assert legend[1].endswith("✗ AUDIT FAILED"), legend
+        assert legend[2].endswith("(not audited)"), legend
+    ticks = [t.get_text() for t in figures["compare_energy"].axes[0].get_yticklabels()]
+    assert ticks[1].endswith("✗ AUDIT FAILED")
+    assert ticks[2].endswith("(not audited)")

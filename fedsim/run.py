@@ -479,7 +479,9 @@ def _simulate(
             site = EmulatedSite(runner, wire, sc.server.name, SERVER_HOST, SERVER_PORT)
             await site.start()
         net.start()
-        stall = watch_run(loop, net, engine, sc)
+        stall = watch_run(
+            loop, net, engine, sc, batteries.runs_dry_by if batteries.batteries else None
+        )
         stop = asyncio.Event()
         jobs = [asyncio.create_task(c.run(stop), name=c.client_id) for c in clients]
         await engine.run()

@@ -4,8 +4,11 @@ Unattended sweeps need every run to end, with results, and to say why. Three che
 end a run the engines alone would wait on forever:
 
 - `devices_lost` (proved): the network knows which devices are gone for good
-  (`Network.lost`: retired, failed `forever`, down past the horizon); once fewer can
-  ever be online again than a round needs, the engine stops waiting for them.
+  (`Network.lost`: retired, failed `forever`, down past the horizon); a device whose
+  battery runs dry before its path's scheduled return is lost too (`stranded`), and
+  one whose path's round trip outlasts the client's connect timeout never connects
+  (`unreachable`); once fewer can ever be online again than a round needs, the
+  engine stops waiting for them.
 - `stall_limit` (a safety net for what cannot be proved): no round closed for
   `fl.stall_limit` of simulated time, counted from the last round's close or from the
   last return of a device the topology schedules (a failure's or a trace's end),
@@ -26,6 +29,7 @@ from fedsim.clock import VirtualTimeLoop
 from fedsim.fl.client import BACKOFF_S
 from fedsim.fl.engine import Prospects, RoundRecord
 from fedsim.net.network import Network
+from fedsim.net.reach import connect_timeout, min_connect_s
 from fedsim.scenario import Scenario
 
 __all__ = ["STALL_FACTOR", "StallWatch", "auto_stall_limit", "last_scheduled_return", "watch_run"]
@@ -65,12 +69,46 @@ def last_scheduled_return(sc: Scenario) -> float:
     return max((e for e in ends if e < horizon), default=0.0)
 
 
-def prospects_of(net: Network, devices: int) -> Prospects:
-    """The engines' view of `Network.lost`: how many devices may still be online, and
-    why the others never will be ("4 lost for good: battery 3, churn 1")."""
+def unreachable(net: Network, sc: Scenario) -> dict[str, str]:
+    """Devices that can never open a connection -> `connect_timeout`: the least time a
+    connect takes on their path is longer than the client's connect timeout."""
+    limit = connect_timeout(sc.fl.transport)
+    if limit is None:
+        return {}
+    return {
+        d.name: "connect_timeout"
+        for d in sc.device_nodes
+        if min_connect_s(net.path(d.name)) > limit
+    }
+
+
+def stranded(
+    net: Network, runs_dry_by: Callable[[str], float], lost: dict[str, str]
+) -> dict[str, str]:
+    """Devices not yet `lost` whose path is down until a scheduled return (a failure's or
+    a trace interval's end) that their battery cannot wait for -> `battery`."""
+    out = {}
+    for dev in net.down_devices():
+        back = None if dev in lost else net.back_at(dev)
+        if back is not None and runs_dry_by(dev) < back:
+            out[dev] = "battery"
+    return out
+
+
+def prospects_of(
+    net: Network, devices: int, never: dict[str, str] | None = None,
+    runs_dry_by: Callable[[str], float] | None = None,
+) -> Prospects:  # fmt: skip
+    """The engines' view of `Network.lost` (and of the devices that can `never` connect,
+    and of those whose battery `runs_dry_by` their path's return): how many devices may
+    still be online, and why the others never will be ("4 lost for good: battery 3,
+    churn 1")."""
+    never = never or {}
 
     def prospects() -> tuple[int, str]:
-        lost = net.lost
+        lost = {**never, **net.lost}
+        if runs_dry_by is not None:
+            lost.update(stranded(net, runs_dry_by, lost))
         causes = ", ".join(f"{c} {n}" for c, n in sorted(Counter(lost.values()).items()))
         why = f"{len(lost)} of {devices} lost for good: {causes}" if lost else "none lost"
         return devices - len(lost), why
@@ -117,10 +155,14 @@ class StallWatch:
         )
 
 
-def watch_run(loop: VirtualTimeLoop, net: Network, engine: Any, sc: Scenario) -> StallWatch | None:
+def watch_run(
+    loop: VirtualTimeLoop, net: Network, engine: Any, sc: Scenario,
+    runs_dry_by: Callable[[str], float] | None = None,
+) -> StallWatch | None:  # fmt: skip
     """Wire the three checks into a run about to start; the returned watch (None:
-    `fl.stall_limit: forever`) is cancelled once the engine has finished."""
-    engine.prospects = prospects_of(net, len(sc.device_nodes))
+    `fl.stall_limit: forever`) is cancelled once the engine has finished.
+    `runs_dry_by`: the energy ledgers' `Batteries.runs_dry_by`."""
+    engine.prospects = prospects_of(net, len(sc.device_nodes), unreachable(net, sc), runs_dry_by)
     wake: Callable[[], None] = engine.reconsider
     net.lost_observers.append(lambda: loop.sim_call_soon(wake))
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from fedsim.net.flow import lossless_transfer_time
 from fedsim.net.link import Hop
 from fedsim.net.network import Network
+from fedsim.net.reach import connect_timeout, min_connect_s
 from fedsim.net.tcp import TcpParams
 from fedsim.rng import Streams
 from fedsim.scenario import LinkClassSpec, NodeSpec, Scenario
@@ -176,6 +177,10 @@ class GroupCost:
     latency_s: float
     up: Direction
     down: Direction
+    connect_s: float
+    """The least time a TCP connect takes on the path (`fedsim.net.reach`)."""
+    latencies: tuple[tuple[str, float], ...]
+    """(link class key, one-way latency) of the path's hops with a latency."""
 
     @property
     def round_trip_s(self) -> float:
@@ -224,20 +229,39 @@ def group_costs(
     groups: dict[tuple[str, str], list[NodeSpec]] = defaultdict(list)
     for node in sc.device_nodes:
         groups[(node.parent or "", node.group)].append(node)
+    link_key = {n.name: n.link_class for n in sc.nodes}  # a link is named after its child
     out = []
     for (parent, group), nodes in groups.items():
         hops = net.path(nodes[0].name)
         if not hops:
             continue
         latency = sum(h.link.latency_s for h in hops)
+        latencies = tuple((str(link_key[h.link.a]), h.link.latency_s) for h in hops
+                          if h.link.latency_s > 0)  # fmt: skip
         out.append(
             GroupCost(
                 parent, group, tuple(nodes), len(hops), latency,
                 _direction(hops, up_size, 0, latency),
                 _direction(hops, sizes.download, 1, latency),
+                min_connect_s(hops), latencies,
             )
         )  # fmt: skip
     return out
+
+
+def _connect_warnings(g: GroupCost, transport: str) -> list[str]:
+    """These devices can never open a connection: the round trip outlasts the client's
+    connect timeout, so every attempt is abandoned before its SYN-ACK arrives."""
+    limit = connect_timeout(transport)
+    if limit is None or g.connect_s <= limit:
+        return []
+    keys = ", ".join(f"links.{k}.latency {_secs(s)}" for k, s in g.latencies)
+    return [
+        f"a TCP connect takes at least {_secs(g.connect_s)} (SYN and SYN-ACK; {keys} each "
+        f"way), longer than the HTTP client's {limit:g} s connect timeout: these devices "
+        "can never connect (lower the latency, or use fl.transport: mqtt or coap, which "
+        "have no such timeout)"
+    ]
 
 
 def _warnings(g: GroupCost, deadline: float) -> list[str]:
@@ -279,6 +303,7 @@ def upload_warnings(
         why = (f"{_rate(d.raw_bps)} at {_pct(d.duty_cycle)} duty cycle" if d.duty_limited
                else f"bottleneck {_rate(d.rate_bps)}")  # fmt: skip
         where = f"{g.group} × {len(g.nodes)} under {g.parent}"
+        out.extend(f"{where}: {w}" for w in _connect_warnings(g, sc.fl.transport))
         out.extend(f"{where}: {w} ({why})" for w in _warnings(g, sc.fl.deadline_s))
     return out + fidelity_warnings(sc)
 
@@ -366,7 +391,7 @@ def describe(sc: Scenario, model_bytes: int | None = None) -> Tree:
                 text += f"; downlink bottleneck {_bottleneck(g.down)}"
             text += f", {g.down.size} B download ≈ {_secs(g.down.time_s)}"
             leaf = branch.add(text)
-            for warning in _warnings(g, sc.fl.deadline_s):
+            for warning in _connect_warnings(g, sc.fl.transport) + _warnings(g, sc.fl.deadline_s):
                 leaf.add(f"[bold yellow]⚠ {warning}[/]")
 
     for top in children.get(None, []):

@@ -91,6 +91,20 @@ def test_a_gateway_failed_forever_from_the_start_ends_at_once_and_says_why() -> 
     assert result.summary.sim_time_s == 0.0
 
 
+def test_devices_whose_round_trip_outlasts_the_connect_timeout_end_the_run_at_once() -> None:
+    """The outside audit's t9 (a 16 s satellite hop): no device can ever connect, so the
+    run ends at t=0 naming the cause, not at fl.time_limit blaming fl.min_available."""
+    topo = tiny_topology(links__wifi__latency="16s", fl__time_limit="1h")
+    with pytest.raises(AuditError) as caught:
+        _run(topo)
+    result = caught.value.result
+    assert result.summary.end_reason == "devices_lost"
+    assert result.summary.sim_time_s == 0.0
+    assert "lost for good: connect_timeout 4" in result.summary.end_note
+    near, _ = _run(tiny_topology(links__wifi__latency="14s", fl__rounds=1))
+    assert near.summary.end_reason != "devices_lost"  # a 28 s round trip connects
+
+
 def test_the_cli_reports_a_zero_round_run_in_one_line(tmp_path: Path) -> None:
     from fedsim.cli.app import main
 
@@ -147,6 +161,39 @@ def test_the_async_engine_ends_once_no_device_can_come_back() -> None:
     result, warnings = _run(topo)
     _ended(result, "devices_lost", warnings)
     assert result.summary.sim_time_s == pytest.approx(20.0)
+
+
+def _stranded_topology(battery: str) -> dict[str, Any]:
+    """The outside audit's t2: six Wi-Fi devices on small batteries behind a gateway
+    whose aggregation node is down from 300 s to 540 s."""
+    topo = tiny_topology(
+        seed=4, fl__rounds=40, fl__clients_per_round=4, fl__min_available=2,
+        fl__quorum=0.5, fl__round_interval="20s", task__model="softmax",
+    )  # fmt: skip
+    topo["devices"] = {"tiny": {"like": "esp32", "battery": battery}}
+    topo["links"]["wifi"]["loss"] = 0.01
+    topo["nodes"] = [
+        {"name": "server", "kind": "server"},
+        {"name": "agg", "kind": "gateway", "uplink": {"to": "server", "link": "backhaul"}},
+        {"name": "gw", "kind": "gateway", "uplink": {"to": "agg", "link": "backhaul"}},
+        {"name": "d", "kind": "device", "count": 6, "device": "tiny",
+         "uplink": {"to": "gw", "link": "wifi"}},
+    ]  # fmt: skip
+    topo["failures"] = [{"node": "agg", "at": "5min", "duration": "4min"}]
+    return topo
+
+
+def test_a_battery_that_runs_dry_before_its_path_returns_is_lost() -> None:
+    """A device offline until the outage ends, whose battery cannot last that long, can
+    never be online again: the note counted it as one that could (\"only 1 device\")."""
+    result, warnings = _run(_stranded_topology("6J"))
+    _ended(result, "devices_lost", warnings)
+    assert 300.0 < result.summary.sim_time_s < 540.0
+    assert result.summary.end_note.startswith("no device can ever be online again")
+    assert "(6 of 6 lost for good: battery 6)" in result.summary.end_note
+    # Batteries that outlast the outage are waited for.
+    result, _ = _run(_stranded_topology("60J"))
+    assert result.summary.sim_time_s > 540.0
 
 
 def test_a_long_outage_that_ends_is_waited_for() -> None:
@@ -264,7 +311,7 @@ def test_a_run_with_nothing_left_to_happen_ends_instead_of_deadlocking(
     engine to lost devices and turn the stall limit off; the idle loop ends the run."""
     import fedsim.run_end
 
-    monkeypatch.setattr(fedsim.run_end, "prospects_of", lambda _net, n: lambda: (n, "blind"))
+    monkeypatch.setattr(fedsim.run_end, "prospects_of", lambda _net, n, *_: lambda: (n, "blind"))
     topo = tiny_topology(fl__rounds=2, fl__stall_limit="forever")
     topo["failures"] = [{"node": "gw", "at": "0s", "duration": "forever"}]
     result, warnings = _run(topo, audited=False)

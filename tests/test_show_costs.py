@@ -16,7 +16,7 @@ from fedsim.cli import main
 from fedsim.fl.codec import encode
 from fedsim.rng import Streams
 from fedsim.run import run_scenario
-from fedsim.scenario import Scenario, load_scenario
+from fedsim.scenario import Scenario, load_scenario, parse_scenario
 from fedsim.show import describe, group_costs, model_sizes, upload_warnings
 from fedsim.tasks.registry import build_task
 
@@ -175,3 +175,32 @@ def test_flow_fidelity_on_a_shared_duty_cycled_channel_is_flagged() -> None:
     assert "fidelity=packet" in line
     assert fidelity_warnings(load_scenario(path, ["links.sf7.shared=true",
                                                   "links.sf7.fidelity=packet"])) == []  # fmt: skip
+
+
+def _far(latency: str, transport: str = "http") -> Scenario:
+    """Two devices behind a satellite hop of `latency` one way (the outside audit's t9)."""
+    topo: dict[str, Any] = {
+        "name": "far",
+        "seed": 1,
+        "task": {"kind": "digits", "partition": "iid", "model": "softmax"},
+        "fl": {"rounds": 2, "clients_per_round": 2, "deadline": "1h", "poll_wait": "2h",
+               "time_limit": "1h", "transport": transport,
+               "local": {"epochs": 1, "batch_size": 16, "lr": 0.05}},
+        "links": {"sat": {"kind": "satellite", "bandwidth": "1Mbps", "latency": latency}},
+        "nodes": [
+            {"name": "server", "kind": "server"},
+            {"name": "d", "kind": "device", "count": 2, "device": "rpi4",
+             "uplink": {"to": "server", "link": "sat"}},
+        ],
+    }  # fmt: skip
+    return parse_scenario(topo)
+
+
+def test_a_round_trip_longer_than_the_connect_timeout_is_warned() -> None:
+    (line,) = upload_warnings(_far("16s"))
+    assert line.startswith("d × 2 under server: a TCP connect takes at least 32 s")
+    assert "links.sat.latency 16 s" in line
+    assert "30 s connect timeout: these devices can never connect" in line
+    assert "⚠ a TCP connect takes at least 32 s" in _text(_far("16s"))
+    assert upload_warnings(_far("14s")) == []  # 28 s and two SYN airtimes: it connects
+    assert upload_warnings(_far("16s", "mqtt")) == []  # no 30 s connect timeout there

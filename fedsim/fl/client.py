@@ -37,6 +37,7 @@ from fedsim.fl.server import (
     WAIT_HEADER,
 )
 from fedsim.fl.wire_schema import TaskMeta, WireError, check
+from fedsim.net.reach import CONNECT_TIMEOUT_S
 from fedsim.tasks.base import LocalLearner
 
 __all__ = ["BACKOFF_S", "ClientStats", "FLClient"]
@@ -109,7 +110,8 @@ class FLClient:
         self.backoff_s = backoff_s
         self.observer = observer
         self.on_work = on_work
-        """Called with (client_id, flops, seconds it takes) when training starts (energy)."""
+        """Called with (client_id, flops, seconds it takes) when the charged training time
+        starts (energy): the learner's `work(config)`, or its `work_done(config, metrics)`."""
         self.charge_compute = charge_compute
         """Emulation charges device time as a sleep; on real hardware training takes
         its own real time, so deployment turns the charge off."""
@@ -180,7 +182,7 @@ class FLClient:
         """Work until `stop` is set or the server says it is finished."""
         timeout = aiohttp.ClientTimeout(
             total=self.request_timeout_s + self.poll_wait_s,
-            connect=30.0,
+            connect=CONNECT_TIMEOUT_S,
             ceil_threshold=float("inf"),
         )
         async with aiohttp.ClientSession(
@@ -301,30 +303,13 @@ class FLClient:
     ) -> bytes:
         """Train on the task and encode the update (any transport then carries it)."""
         self._state("training")
-        loop = asyncio.get_running_loop()
         local_eval: dict[str, float] = {}
         score = getattr(self.learner, "evaluate", None)
         if config.get("federated_eval") and score is not None:
             # The global model as this device sees it, before local training.
             local_eval = {f"fed_{k}": float(v) for k, v in score(params).items()}
-        flops = float(self.learner.work(config))
-        compute_s = max(self.device.compute_time(flops), 1e-6)
-        if self.on_work is not None:  # done over `compute_s` (charged, or not, in time)
-            self.on_work(self.client_id, flops, compute_s if self.charge_compute else 0.0)
-        job = None
-        if flops > OFFLOAD_FLOPS:
-            # Start the real work now and charge simulated time meanwhile; the virtual
-            # clock cannot pass the sleep's end before the job is done, so the order of
-            # events never depends on which thread finished first.
-            job = loop.run_in_executor(None, self.learner.train, params, config, self.rng)
-        if self.charge_compute:
-            await asyncio.sleep(compute_s)
-        new_params, metrics = (
-            await job if job is not None else self.learner.train(params, config, self.rng)
-        )
+        new_params, metrics = await self._train(params, config)
         self.stats.rounds_trained += 1
-        self.stats.compute_flops += flops
-        self.stats.compute_time_s += compute_s
         delta = self.codec in ("int8", "topk")
         values = new_params - params if delta else new_params
         if self.codec == "topk" and self._residual is None:
@@ -340,6 +325,45 @@ class FLClient:
             values, meta, codec=self.codec, delta=delta, rng=self.rng, residual=self._residual
         )
         return env.body
+
+    async def _train(
+        self, params: np.ndarray, config: dict[str, Any]
+    ) -> tuple[np.ndarray, dict[str, float]]:
+        """Train, charging the device its compute time (a sleep) and energy (`on_work`)."""
+        work_done = getattr(self.learner, "work_done", None)
+        if work_done is not None:
+            # What training costs depends on what it did (episodes that end early):
+            # train first, in this thread, so no simulated time passes and nothing else
+            # runs meanwhile, then charge what it did. In real time (deployment) a big
+            # job goes to a worker thread instead, not to block the connections.
+            if self.charge_compute or self.learner.work(config) <= OFFLOAD_FLOPS:
+                trained = self.learner.train(params, config, self.rng)
+            else:
+                trained = await asyncio.get_running_loop().run_in_executor(
+                    None, self.learner.train, params, config, self.rng
+                )
+            await self._charge(float(work_done(config, trained[1])))
+            return trained
+        flops = float(self.learner.work(config))
+        job = None
+        if flops > OFFLOAD_FLOPS:
+            # Start the real work now and charge simulated time meanwhile; the virtual
+            # clock cannot pass the sleep's end before the job is done, so the order of
+            # events never depends on which thread finished first.
+            loop = asyncio.get_running_loop()
+            job = loop.run_in_executor(None, self.learner.train, params, config, self.rng)
+        await self._charge(flops)
+        return await job if job is not None else self.learner.train(params, config, self.rng)
+
+    async def _charge(self, flops: float) -> None:
+        """Charge `flops` of training: energy now, device time as a sleep."""
+        compute_s = max(self.device.compute_time(flops), 1e-6)
+        if self.on_work is not None:  # done over `compute_s` (charged, or not, in time)
+            self.on_work(self.client_id, flops, compute_s if self.charge_compute else 0.0)
+        if self.charge_compute:
+            await asyncio.sleep(compute_s)
+        self.stats.compute_flops += flops
+        self.stats.compute_time_s += compute_s
 
     async def _upload(
         self, session: aiohttp.ClientSession, server_round: int, body: bytes

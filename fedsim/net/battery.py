@@ -475,6 +475,21 @@ class Batteries:
         event = self.net.env.timeout(0)
         event.callbacks.append(lambda _ev: self.net.retire(battery.node, f"battery:{battery.node}"))
 
+    def runs_dry_by(self, node: str) -> float:
+        """The latest `node`'s battery runs dry (inf: mains, or it never would): when it
+        did, or when it would with its radio quiet from now on (anything else the device
+        does only spends more), one periodic wake later (the prediction averages them)."""
+        battery = self.ledgers.get(node)
+        if battery is None or battery.capacity_j is None or battery.radio is None:
+            return math.inf
+        if battery.empty_at is not None:
+            return battery.empty_at
+        at = self._predict_empty(battery)
+        if at is None:
+            return math.inf
+        wake = battery.radio.wake_period_s
+        return at + (wake if math.isfinite(wake) else 0.0)
+
     # -- state --------------------------------------------------------------------------
     def parts(self, node: str) -> dict[str, float]:
         """Joules `node` spent on compute, tx, rx, idle and sleep (other is compute)."""

@@ -6,7 +6,9 @@ of a *flight* (the segments one round of ACKs releases), and schedules one timer
 
 * Handshake: SYN, SYN-ACK, then the client's ACK, each serialized on every hop
   and propagated; connect() succeeds when the SYN-ACK reaches the client. A lost
-  SYN or SYN-ACK costs the SYN timer (3 s, doubling), up to `syn_tries` tries.
+  SYN or SYN-ACK costs the SYN timer (3 s, doubling), up to `syn_tries` tries; a
+  round trip longer than the timer sends the SYN again meanwhile, each answered by a
+  SYN-ACK, as in packet fidelity. Every SYN sent again is a retransmission.
 * Flights: a flight is put on the wire as one block at the time of its first
   release: one `Transmitter.reserve` per hop (a shared medium or a busy link
   delays it), one loss draw per hop (`draw(rng, n)`), counters updated once.
@@ -1109,8 +1111,12 @@ class FlowChannel:
             return
         p, now, m = self.params, self.env.now, self._m
         m.log = log = []
-        ok, t = m.handshake(now) if self.path[0].link.up else (False, now)
+        up = self.path[0].link.up
+        if up and k > 0:  # sent again, as packet fidelity counts it
+            m.paths[UP].counters[0].retransmissions += 1
+        ok, t = m.handshake(now) if up else (False, now)
         if ok:
+            self._resend_syns(now, k, t)
             rtt = t - now
             for s in self._senders:
                 s.rto.sample(rtt)
@@ -1130,6 +1136,19 @@ class FlowChannel:
             self._at(now + wait, partial(self._fail, ev, exc))
         else:
             self._at(now + wait, partial(self._syn, ev, k + 1))
+
+    def _resend_syns(self, sent: float, k: int, answered: float) -> None:
+        """SYN attempt k, sent at `sent`, is answered at `answered`: a round trip longer
+        than its SYN timer (3 s, doubling) sends the SYN again meanwhile, and the server,
+        still in SYN_RCVD, answers each with a SYN-ACK (ns-3; packet fidelity does the
+        same). Booked and counted as retransmissions; the connection is the first's."""
+        p, m = self.params, self._m
+        fire = sent + p.syn_retry * 2.0**k
+        while fire < answered and k + 1 < p.syn_tries:
+            k += 1
+            m.paths[UP].counters[0].retransmissions += 1
+            m.handshake(fire)
+            fire += p.syn_retry * 2.0**k
 
     def _connected(self, ev: simpy.Event, _timeout: simpy.Event) -> None:
         self.connected = True

@@ -109,6 +109,8 @@ class Network:
         self.lost: dict[str, str] = {}
         """Devices whose path is down for good -> the cause's category (churn, battery,
         gateway_down, ...): nothing scheduled can bring them back."""
+        self._lifts_at: dict[str, float] = {}
+        """When a down cause is scheduled to lift (a failure's or a trace interval's end)."""
         self.lost_observers: list[Callable[[], None]] = []
         """Called (inside SimPy) whenever devices join `lost`."""
         self._cause_now: dict[str, str] = {}
@@ -357,7 +359,8 @@ class Network:
     def _scheduled(self, at: float, duration: float, target: str, name: str) -> Any:
         yield self.env.timeout(at)
         cause = self.cause_for(target, name, scheduled=True)
-        self.set_down(target, name, cause, for_good=at + duration >= self.horizon)
+        until = at + duration
+        self.set_down(target, name, cause, for_good=until >= self.horizon, until=until)
         if duration == math.inf:
             return  # `duration: forever`: it never comes back
         yield self.env.timeout(duration)
@@ -384,13 +387,20 @@ class Network:
             links.append(self.uplink[name])
         return links
 
-    def set_down(self, target: str, name: str, cause: str, *, for_good: bool = False) -> None:
+    def set_down(
+        self, target: str, name: str, cause: str, *, for_good: bool = False,
+        until: float | None = None,
+    ) -> None:  # fmt: skip
         """`cause` takes a node, a link or a partition down. Every connection and every
         channel (even one still in its handshake) crossing it is reset now, so no
         transfer scheduled before this instant completes after it. `for_good`: the
-        cause is never lifted (see `lost`)."""
+        cause is never lifted (see `lost`); `until`: when it is scheduled to lift."""
         if for_good:
             self._for_good.add(cause)
+        if until is None:
+            self._lifts_at.pop(cause, None)
+        else:
+            self._lifts_at[cause] = until
         now = self.env.now
         links = self._links_of(target, name)
         for link in links:
@@ -409,6 +419,20 @@ class Network:
             self._lose(devices, cause)
         for see in self.element_observers:
             see(target, name, cause, True)
+
+    def down_devices(self) -> list[str]:
+        """The devices whose path is down now."""
+        return list(self._cause_now)
+
+    def back_at(self, device: str) -> float | None:
+        """The earliest `device`'s path can be up again (None: it is up): every down
+        cause on it must lift, a scheduled one at its end, any other one now at the
+        earliest (a sleeping radio, a churned device that may rejoin)."""
+        if self._path_up[device]:
+            return None
+        now = self.env.now
+        causes = (c for h in self._paths[device] for c in h.link.down_causes)
+        return max((self._lifts_at.get(c, now) for c in causes), default=now)
 
     def _lose(self, devices: Iterable[str], cause: str) -> None:
         category = cause.split(":", 1)[0]

@@ -421,6 +421,9 @@ class PacketChannel:
         self._syn_timer.arm(self.params.syn_retry * 2.0**self._syn_tries)
         self._syn_tries += 1
         if self.path[0].link.up:
+            if self._syn_tries > 1:  # sent again: lost, or its SYN-ACK is still on the way
+                h = self.path[0]
+                h.link.counters[h.direction].retransmissions += 1
             self._emit(UP, _Pkt(_SYN, self.params.syn_bytes))
 
     def _on_syn_timeout(self) -> None:

@@ -189,7 +189,11 @@ class LinkRow(Record):
     )
     wire_bytes: int = column("B", "bytes on the wire (TCP/IP headers, retransmissions)")
     packets: int = column("packets", "packets sent")
-    retransmissions: int = column("packets", "packets sent again")
+    retransmissions: int = column(
+        "packets",
+        "packets sent again: TCP data segments and SYNs (after a loss, or spuriously on a "
+        "round trip over the 3 s SYN timer), CoAP datagrams",
+    )
     drops: int = column("packets", "packets lost (loss model, queue, dead next hop)")
     busy_fraction: float = column("0-1", "share of the run the transmitter was busy")
     down_time_s: float = column("s", "time the link was down (at most the run's sim_time_s)")

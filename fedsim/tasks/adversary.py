@@ -94,6 +94,9 @@ class ByzantineLearner:
         self.inner = inner
         self.spec = spec
         self.rng = rng
+        work_done = getattr(inner, "work_done", None)
+        if work_done is not None:  # charged like the honest learner (fedsim.tasks.base)
+            self.work_done = work_done
 
     @property
     def num_examples(self) -> int:

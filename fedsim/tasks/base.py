@@ -21,7 +21,12 @@ class LocalLearner(Protocol):
     """Weight of this device's update (examples, episodes or steps)."""
 
     def work(self, config: dict[str, Any]) -> float:
-        """Floating-point operations that `train(config)` will cost (charged to the device)."""
+        """Floating-point operations that `train(config)` will cost (charged to the device).
+
+        A learner whose cost depends on what training did (RL episodes that end early)
+        also has `work_done(config, metrics) -> float`, the FLOPs of the training that
+        returned `metrics`: the client then trains first and charges that (`work` is
+        then only an upper bound)."""
         ...
 
     def train(

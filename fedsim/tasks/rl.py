@@ -96,12 +96,21 @@ class _CartPoleLearner:
         self.running_baseline = 0.0
 
     def work(self, config: dict[str, Any]) -> float:
+        """The most `train(config)` can cost: every episode runs to truncation. The
+        client charges `work_done` instead, what the episodes played cost."""
+        episodes = int(config.get("episodes", self._task.episodes))
+        return self._flops(config, episodes * CARTPOLE_MAX_STEPS)
+
+    def work_done(self, config: dict[str, Any], metrics: dict[str, float]) -> float:
+        """FLOPs of the training that returned `metrics`: its environment steps."""
+        return self._flops(config, int(metrics["steps"]))
+
+    def _flops(self, config: dict[str, Any], steps: int) -> float:
         t = self._task
         episodes = int(config.get("episodes", t.episodes))
         batch = max(1, int(config.get("batch", t.batch)))
         updates = -(-episodes // batch)
-        # Upper bound: every episode runs to truncation.
-        return float(episodes * CARTPOLE_MAX_STEPS * t.flops_per_step + updates * 10 * t.num_params)
+        return float(steps * t.flops_per_step + updates * 10 * t.num_params)
 
     def train(
         self, params: np.ndarray, config: dict[str, Any], rng: np.random.Generator

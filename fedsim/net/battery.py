@@ -13,8 +13,11 @@ charged, so a battery device can never be reported as spending more than it held
   on that link (data, TCP/IP headers, SYNs, ACKs, FINs, retransmissions, frames lost
   on it) charges the device TX power x airtime when it sends (direction 0) and RX
   power x airtime when it is sent to (direction 1); frames a cut takes back before
-  they left are refunded. Between activities the radio's quiet states are charged
-  for their time: tail and idle listening (`idle`), sleep with periodic wakes
+  they left are refunded. Each booking there also reports when its frames were ready
+  and when the last went out (`wake`): the radio is awake in between, waiting for the
+  medium, and its tail starts after (fedsim.net.awake). Between activities the radio's
+  quiet states are charged for their time: tail and idle listening (`idle`), sleep with
+  periodic wakes
   (`sleep`, wakes in `idle`); an LTE-style promotion after the tail ran out is idle
   energy. The gap is charged when the next activity starts, when the battery would run
   dry in it (a lazy timer), and at the end of the run (`finish`);

@@ -6,8 +6,9 @@ as `wire_bytes` and `packets`, and take back what a cut prevented from leaving. 
 device's first hop is its radio; metering its counters charges the radio for exactly
 what crossed it, in both fidelities, without a hook in either model. The network
 gives device uplinks these counters; the energy ledger (fedsim.net.battery) sets
-`meter`, and on a device's link also `wake`: flow fidelity reports there when each booking's
-frames are ready and when the last has gone out (fedsim.net.awake).
+`meter`, and `wake`, where a booking reports when its frames were ready and when the
+last had gone out (flow fidelity: every booking; packet fidelity and datagrams: a frame
+that waits for the medium; fedsim.net.awake).
 """
 
 from __future__ import annotations

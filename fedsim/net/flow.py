@@ -421,8 +421,12 @@ class _Model:
         if self.packet(t, d, nbytes, hops=upto + (1 if drop else 0)) == math.inf:
             return  # a full queue on the way dropped it first (counted there)
         if drop:
-            P.counters[upto].drops += 1
-            P.counters[upto].lost_bytes += nbytes
+            c = P.counters[upto]
+            c.drops += 1
+            c.lost_bytes += nbytes
+            log = self.log
+            if log and log[-1][0] is c:  # its booking there carries the loss (a cut takes
+                log[-1] = (*log[-1][:9], nbytes)  # back lost bytes with the wire bytes)
 
     # -- data ----------------------------------------------------------------------------------
     def transfer(self, t: float, d: int, nbytes: int, s: _Sender) -> float:
@@ -959,6 +963,11 @@ class FlowChannel:
         """Per pending event: the bookings it made (`_Model.log`), as counted. What of
         them lies after t is what had not crossed by t (`booked_after`), and what a cut
         at t takes back, bytes and airtime alike (`fedsim.net.link.take_back`)."""
+        self._loose: list[Booking] = []
+        """Bookings still to go out that no pending event holds: the close's FIN/ACKs, a
+        failed SYN's, a finished exchange's last ACKs. On a busy duty-cycled radio they
+        can queue long after they were made; a cut (the run's end included) takes back
+        what of them had not gone out, as it does a pending exchange's."""
         self._heads: dict[simpy.Event, float | tuple[simpy.Event, int]] = {}
         """Per pending send longer than a segment: when its first segment arrives, or,
         once `head` was asked, (the event that says so, the segment's size)."""
@@ -1049,27 +1058,47 @@ class FlowChannel:
             return
         self._closed = True
         now = self.env.now
+        m = self._m
+        m.log = log = []
         for d in (UP, DOWN):  # each side's FIN and its ACK of the other's: booked, counted
             for _ in range(2):
-                self._m.packet(now, d, self.params.ack_bytes)
+                m.packet(now, d, self.params.ack_bytes)
+        m.log = None
+        self._keep_loose(log)
 
     @property
     def finished(self) -> bool:
-        return self._broken is not None or (self._closed and not self._pending)
+        """Broken, or closed with nothing pending and its FIN/ACKs gone out: nothing of
+        it is still booked ahead of the clock (a cut would have nothing to take back)."""
+        if self._broken is not None:
+            return True
+        if not self._closed or self._pending:
+            return False
+        now = self.env.now
+        return all(b[2] <= now for b in self._loose)
 
     # -- internals -------------------------------------------------------------------------------
     def _bookings(self) -> Iterator[Booking]:
-        """The bookings of every pending event."""
+        """The bookings of every pending event, and the loose ones (`_loose`)."""
         for ev, log in self._ahead.items():
             if ev._value is PENDING:  # (`not ev.triggered`)
                 yield from log
+        yield from self._loose
+
+    def _keep_loose(self, log: list[Booking]) -> None:
+        """Keep those of `log`'s bookings still to go out among the loose ones (and drop
+        the loose ones that went out)."""
+        now = self.env._now
+        late = [b for b in log if b[2] > now]
+        if late or self._loose:
+            self._loose = [b for b in self._loose if b[2] > now] + late
 
     def booked_after(self, t: float) -> Iterator[tuple[LinkCounters, int, int]]:
         """(counters, wire bytes, packets) of the pending exchanges' bookings that had
         not gone out by `t` (`fedsim.net.link.unsent`): the counters minus these are
         what had crossed by `t` (a round's byte delta), and a cut at `t` takes back
         exactly these."""
-        if not self._ahead:  # asked of every live channel at every round's end
+        if not self._ahead and not self._loose:  # asked of every live channel, every round
             return iter(())
         return unsent_totals(self._bookings(), t)
 
@@ -1078,7 +1107,9 @@ class FlowChannel:
     ) -> Iterator[tuple[LinkCounters, int, int, list[int], int]]:
         """As `booked_after`, with the wire bytes split by class (`WIRE_PARTS`, summing
         to the wire bytes) and the lost bytes among them."""
-        return unsent_parts(self._bookings(), t) if self._ahead else iter(())
+        if not self._ahead and not self._loose:
+            return iter(())
+        return unsent_parts(self._bookings(), t)
 
     def _take_back(self, now: float) -> None:
         """The path broke at `now`: what its bookings had not sent by then is taken back,
@@ -1086,6 +1117,7 @@ class FlowChannel:
         network."""
         take_back(self._bookings(), now)
         self._ahead.clear()
+        self._loose = []
 
     def _at(self, t: float, fn: Callable[[Any], object]) -> None:
         """`fn(due)` at t, ordered as a SimPy timeout made now (`fedsim.sim_heap`)."""
@@ -1098,7 +1130,9 @@ class FlowChannel:
                 _succeed(self.env, head, None)
 
     def _finish(self, ev: simpy.Event, value: Any, _timeout: simpy.Event | None = None) -> None:
-        self._ahead.pop(ev, None)
+        log = self._ahead.pop(ev, None)
+        if log:  # its last ACKs may still wait for a busy radio
+            self._keep_loose(log)
         self._heads.pop(ev, None)
         if self._pending.pop(ev, 0) is None and not ev.triggered:
             _succeed(self.env, ev, value)
@@ -1129,7 +1163,8 @@ class FlowChannel:
             m.log = None
             self._at(t, partial(self._connected, ev))
             return
-        m.log = None  # a SYN that failed went out (or stopped where it was lost)
+        m.log = None  # a SYN that failed went out (or stopped where it was lost) ...
+        self._keep_loose(log)  # ... or waits in a busy radio's queue
         wait = p.syn_retry * 2.0**k
         if k + 1 >= p.syn_tries:
             exc = OSError(errno.ETIMEDOUT, f"connect timed out after {k + 1} SYNs")
@@ -1155,7 +1190,9 @@ class FlowChannel:
         self._finish(ev, None)
 
     def _fail(self, ev: simpy.Event, exc: BaseException, _timeout: simpy.Event) -> None:
-        self._ahead.pop(ev, None)
+        log = self._ahead.pop(ev, None)
+        if log:
+            self._keep_loose(log)
         if self._pending.pop(ev, 0) is None and not ev.triggered and not self._closed:
             ev.fail(exc)  # (closed: the application gave up on it; nobody is told)
 

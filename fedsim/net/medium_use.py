@@ -11,7 +11,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from fedsim.net.tcp import TcpParams
+
 __all__ = ["MediumUse", "medium_uses"]
+
+_FRAMING = TcpParams().framing_bytes
+"""Bytes of link framing beyond an MTU-sized IP packet (a TCP segment or a datagram)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +34,9 @@ class MediumUse:
     held_past_end_s: float = 0.0
     """Of held_s, what lies past the run's end: the rest of the hold of a transmission
     on air or just sent then (`Transmitter.held_past_end`)."""
+    frame_hold_s: float = 0.0
+    """The hold of the largest frame it carries (an MTU-sized packet with its framing):
+    airtime over duty cycle. What lies past the run's end is at most this."""
 
 
 def medium_uses(links: Iterable[Any]) -> list[MediumUse]:
@@ -36,11 +44,13 @@ def medium_uses(links: Iterable[Any]) -> list[MediumUse]:
     one transmitter serving several link directions), in first-seen order."""
     serves: dict[int, list[tuple[str, str]]] = {}
     txs: dict[int, Any] = {}
+    mtu: dict[int, int] = {}
     for link in links:
         for d, label in ((0, "up"), (1, "down")):
             tx = link.tx[d]
             txs.setdefault(id(tx), tx)
             serves.setdefault(id(tx), []).append((link.name, label))
+            mtu[id(tx)] = max(mtu.get(id(tx), 0), int(link.mtu))
     return [
         MediumUse(
             tx.name,
@@ -51,6 +61,7 @@ def medium_uses(links: Iterable[Any]) -> list[MediumUse]:
             float(tx.duty_cycle),
             float(tx.frame_bits),
             float(tx.held_past_end),
+            tx.airtime(mtu[key] + _FRAMING, 1) / float(tx.duty_cycle),
         )
         for key, tx in txs.items()
     ]

@@ -298,25 +298,31 @@ class PacketChannel:
             self._connect_ev = None
         if not self._closed and self._broken is None and self.connected:
             now = self.env.now
+            wire = 2 * self.params.ack_bytes
             for d in (UP, DOWN):  # each side's FIN and its ACK of the other's
                 for h in self.paths[d]:
                     c = h.link.counters[h.direction]
-                    start, end = h.link.tx[h.direction].reserve(
-                        now, 2 * self.params.ack_bytes * 8.0, 2
-                    )
+                    start, end = h.link.tx[h.direction].reserve(now, wire * 8.0, 2)
                     if start > now and c.wake is not None:  # a device's radio waits, awake
-                        c.wake(now, end, 2 * self.params.ack_bytes, 2)
-                    c.wire_bytes += 2 * self.params.ack_bytes
-                    c.control_bytes += 2 * self.params.ack_bytes
+                        c.wake(now, end, wire, 2)
+                    c.wire_bytes += wire
+                    c.control_bytes += wire
                     c.packets += 2
+                    if end > now:  # as a frame's: a cut takes back what had not gone out
+                        self._on_air.append((end, (c, start, end, wire, 2, 0, 0, wire, 0, 0)))
         self._closed = True
 
     @property
     def finished(self) -> bool:
+        """Broken, or closed with nothing pending and none of its frames (FIN/ACKs,
+        the last ACKs) still booked ahead of the clock."""
         if self._broken is not None:
             return True
         pending = self._connect_ev is not None and not self._connect_ev.triggered
-        return self._closed and not pending and not any(s.msgs for s in self.sides)
+        if not self._closed or pending or any(s.msgs for s in self.sides):
+            return False
+        now = self.env.now
+        return all(end <= now for end, _ in self._on_air)
 
     def booked_after(self, t: float) -> Iterator[tuple[LinkCounters, int, int]]:
         """(counters, wire bytes, packets) of frames booked on a transmitter for after

@@ -45,12 +45,17 @@ class WaitsAhead:
         if end > now:
             waits.append((start, end, kind, power))
 
-    def after(self, t: float) -> list[tuple[float, str, float]]:
-        """(seconds, kind, power) of every wait after t, forgotten: a cut at t ended them."""
-        out = [
+    def pending_after(self, t: float) -> list[tuple[float, str, float]]:
+        """(seconds, kind, power) of every wait after t: what a cut at t would refund
+        (a round's energy leaves it out, fedsim.net.spent_by)."""
+        return [
             (end - (start if start > t else t), kind, power)
             for start, end, kind, power in self._waits
             if end > t
         ]
+
+    def after(self, t: float) -> list[tuple[float, str, float]]:
+        """`pending_after(t)`, forgotten: a cut at t ended them."""
+        out = self.pending_after(t)
         self._waits.clear()
         return out

@@ -46,6 +46,7 @@ from fedsim.net.evidence import Energy
 from fedsim.net.metered import MeteredCounters
 from fedsim.net.radio import RadioProfile
 from fedsim.net.radio_table import radio_profile
+from fedsim.net.spent_by import Unsent, spent_by
 from fedsim.rng import Streams
 
 if TYPE_CHECKING:
@@ -150,6 +151,8 @@ class Batteries:
         """Drain timers beyond the run's time limit are not scheduled."""
         self.closed_at: float | None = None
         """The run's end once `finish` closed the ledgers."""
+        self.metered: dict[int, tuple[Battery, int]] = {}
+        """id(counters) of a device's own link -> (its ledger, direction)."""
         for spec in sc.device_nodes:
             assert spec.device is not None
             profile: DeviceProfile = sc.devices[spec.device]
@@ -176,6 +179,7 @@ class Batteries:
                 for c in link.counters:
                     if isinstance(c, MeteredCounters):
                         c.meter = self._meter(battery)
+                        self.metered[id(c)] = (battery, c.direction)
                         if radio.timed:  # (else where its activity sits changes no joule)
                             c.wake = partial(self.wake, battery, c.direction)
         self.batteries: dict[str, Battery] = {
@@ -354,6 +358,8 @@ class Batteries:
             if job is not None and job[1] > end and battery.empty_at is None:
                 start, stop, joules = job
                 self._take(battery, "compute", -joules * (stop - max(start, end)) / (stop - start))
+            if battery.waits is not None and battery.empty_at is None:
+                self._refund_waits(battery, end)  # (a cut at the end refunded them already)
             if not battery.empty:
                 self._quiet_until(battery, end)
             if battery.placed > 0.0:  # booked, never counted: no airtime, so no time
@@ -525,6 +531,14 @@ class Batteries:
             if at is not None and at > battery.accounted_until:
                 total += self._quiet_pending_j(battery, at)
         return total
+
+    def spent_by(self, nodes: Iterable[str], at: float | None, unsent: Iterable[Unsent]) -> float:
+        """Joules `nodes` had spent by `at`: what a cut at `at` and the ledgers' close
+        would leave (fedsim.net.spent_by; `unsent`: what the live channels had booked
+        and not sent by then). Without `at`, what the ledgers charged (`total_j`)."""
+        if at is None:
+            return self.total_j(nodes)
+        return spent_by(self.ledgers, self.metered, nodes, at, unsent)
 
     @staticmethod
     def _quiet_pending_j(battery: Battery, at: float) -> float:

@@ -34,7 +34,7 @@ def booked_airtime_charged(result: Any) -> Iterator[Violation]:
         return
     for device, ledger in sorted(ev.energy.items()):
         r = ledger.radio
-        if not r or ledger.empty_at is not None:
+        if not r:
             continue
         left = float(r.get("uncharged_s", 0.0))
         if left > _REL * (1.0 + r["tx_s"] + r["rx_s"]):

@@ -86,6 +86,14 @@ class Battery:
     accounted_until: float = 0.0
     """The radio's time is charged up to here."""
     empty_at: float | None = None
+    dying_at: float | None = None
+    """When what it spent reaches what it held: its charges exceed its level, and some
+    of them pay for time ahead of the clock (a booked window, a training)."""
+    death_gen: int = 0
+    emptied_by: str = "other"
+    """The kind of the charge that took the level to zero (it pays for what was left)."""
+    foreseeing: bool = False
+    """A zero-delay event will foresee its death (`Batteries._foresee_death`)."""
     watch_at: float | None = None
     watch_gen: int = 0
     checked_j: float = math.inf
@@ -120,7 +128,7 @@ class Battery:
     def fraction(self) -> float:
         if self.capacity_j is None:
             return 1.0
-        return self.level_j / self.capacity_j if self.capacity_j > 0 else 0.0
+        return max(self.level_j, 0.0) / self.capacity_j if self.capacity_j > 0 else 0.0
 
     @property
     def empty(self) -> bool:
@@ -353,6 +361,7 @@ class Batteries:
         """Close every ledger at `end` (the run's last instant): each radio's quiet time
         is charged up to it, the part of a training past it is refunded, and nothing is
         charged after (a compute charge is refused; the network sends nothing)."""
+        self.closed_at = end  # (no death is foreseen past it)
         for battery in self.ledgers.values():
             job = battery.computing
             if job is not None and job[1] > end and battery.empty_at is None:
@@ -367,7 +376,10 @@ class Batteries:
                 battery.accounted_until -= battery.placed
                 battery.placed = 0.0
             battery.watch_gen += 1  # no drain timer fires after the run
-        self.closed_at = end
+            battery.death_gen += 1
+            if battery.capacity_j is not None and battery.level_j < 0.0:
+                self._settle_empty(battery)  # (it would have run dry at the end)
+                battery.level_j = 0.0
 
     # -- the radio's quiet time -----------------------------------------------------------
     def _quiet_until(self, battery: Battery, now: float, activity: bool = False) -> None:
@@ -399,6 +411,8 @@ class Batteries:
         radio = battery.radio
         if battery.capacity_j is None or battery.empty or radio is None:
             return
+        if battery.dying_at is not None or battery.level_j <= 0.0:
+            return  # its death is foreseen (`_foresee_death`)
         now = self.net.env.now
         quiet_w = max(radio.tail_w, radio.idle_w, radio.quiet_power(math.inf))
         pending = battery.watch_at
@@ -421,7 +435,7 @@ class Batteries:
         ev.callbacks.append(lambda _ev: self._on_watch(battery, gen))
 
     def _on_watch(self, battery: Battery, gen: int) -> None:
-        if gen != battery.watch_gen or battery.empty:
+        if gen != battery.watch_gen or battery.empty or battery.dying_at is not None:
             return
         battery.watch_at = None
         now = self.net.env.now
@@ -465,20 +479,122 @@ class Batteries:
 
     # -- charging ---------------------------------------------------------------------
     def _take(self, battery: Battery, kind: str, joules: float) -> None:
-        """Charge in full while the battery holds it; the charge that empties it pays
-        for what was left (the rest of that transmission or training has no energy).
-        A negative charge (frames taken back) refunds."""
+        """Charge in full; a negative charge (frames taken back) refunds. A charge past
+        what the battery holds may pay for time ahead of the clock (a booked window, a
+        training at its start): the battery runs dry when what was spent by then
+        reaches what it held (`_foresee_death`), not at the charge."""
         spent = battery.spent
-        if battery.capacity_j is not None:  # (mains: the ledger only counts)
-            if not (joules <= 0 or joules < battery.level_j):
-                spent[kind] += battery.level_j
-                self._drained(battery)
-                return
-            battery.level_j = min(battery.level_j - joules, battery.capacity_j)
         x = spent[kind] + joules
         spent[kind] = x if x > 0.0 else 0.0  # (`max(0.0, x)`) no -1e-20 residue
+        if battery.capacity_j is not None:  # (mains: the ledger only counts)
+            level = battery.level_j - joules
+            if level > battery.capacity_j:
+                level = battery.capacity_j
+            if level <= 0.0 < battery.level_j:
+                battery.emptied_by = kind
+            battery.level_j = level
+            if (level <= 0.0 or battery.dying_at is not None) and not battery.foreseeing:
+                # Not now: a charge comes from inside the send path, before its channel
+                # recorded the booking it pays for (what is ahead is known after it).
+                battery.foreseeing = True
+                ev = self._env.timeout(0)
+                ev.callbacks.append(lambda _ev: self._foresee_death(battery))
+
+    def _foresee_death(self, battery: Battery) -> None:
+        """Its charges passed what it held (or a refund took them back under it): when
+        does what it spent reach its initial charge? A timer retires it then (`_die`)."""
+        battery.foreseeing = False
+        if battery.empty_at is not None or self.closed_at is not None:
+            return
+        if battery.level_j > 0.0:  # a cut took back enough: it lives on
+            if battery.dying_at is not None:
+                battery.dying_at = None
+                battery.death_gen += 1
+                self._watch(battery)
+            return
+        at = self._death_time(battery)
+        if at == battery.dying_at:
+            return
+        battery.dying_at = at
+        battery.death_gen += 1
+        gen = battery.death_gen
+        if at <= self._env.now:
+            self._die(battery, gen)
+            return
+        ev = self._env.timeout(at - self._env.now)
+        ev.callbacks.append(lambda _ev: self._die(battery, gen))
+
+    def _spent_by(self, battery: Battery, at: float) -> float:
+        """What `battery`'s device had spent by `at` (fedsim.net.spent_by, uncapped)."""
+        node = battery.node
+        unsent = [u for ch in self.net.channels_of(node) for u in ch.booked_after(at)]
+        return spent_by({node: battery}, self.metered, (node,), at, unsent, cap=False)
+
+    def _death_time(self, battery: Battery) -> float:
+        """The first instant (from now) at which what it spent reaches its initial
+        charge: inside the booked activity its charges paid for, to a nanosecond."""
+        now = self._env.now
+        full = battery.initial_j
+        if self._spent_by(battery, now) >= full:
+            return now
+        # Frames a duty-cycled radio queues go out long after the radio's accounted time
+        # (a LoRa radio's activity is not placed in time): look ahead by doubling.
+        lo, step = now, 1.0
+        hi = now + step
+        while self._spent_by(battery, hi) < full:
+            lo, step = hi, 2.0 * step
+            hi = now + step
+            if step > 1e12:  # (never: by then everything booked went out)
+                return hi
+        while hi - lo > 1e-9 * max(1.0, hi):
+            mid = 0.5 * (lo + hi)
+            if self._spent_by(battery, mid) >= full:
+                hi = mid
+            else:
+                lo = mid
+        return hi
+
+    def _die(self, battery: Battery, gen: int) -> None:
+        """What it spent reached what it held now: the device leaves the network (the
+        cut takes back what it had not sent, and refunds it), the rest of a training is
+        refunded, its quiet time is charged up to now, and the ledger stops. Any joule
+        left over past its initial charge (quiet time charged lazily after it ran dry,
+        within the drain timer's 1 %) is not paid: the charge that emptied it paid for
+        what was left."""
+        if gen != battery.death_gen or battery.empty_at is not None:
+            return
+        now = self._env.now
+        battery.foreseeing = True  # (its refunds foresee nothing)
+        self.net.retire(battery.node, f"battery:{battery.node}")
+        job = battery.computing
+        if job is not None and job[1] > now:
+            start, stop, joules = job
+            self._take(battery, "compute", -joules * (stop - max(start, now)) / (stop - start))
+        battery.computing = None
+        if battery.waits is not None:
+            self._refund_waits(battery, now)
+        self._quiet_until(battery, now)
+        self._settle_empty(battery)
+        battery.dying_at = None
+        battery.level_j = 0.0
+        battery.empty_at = now
+        battery.watch_gen += 1
+
+    @staticmethod
+    def _settle_empty(battery: Battery) -> None:
+        """Take what it was charged past its initial charge off the charge that emptied
+        it (then off the largest others): a battery never spends more than it held."""
+        spent = battery.spent
+        excess = sum(spent.values()) - battery.initial_j
+        for kind in (battery.emptied_by, *sorted(spent, key=spent.__getitem__, reverse=True)):
+            if excess <= 0.0:
+                return
+            cut = min(excess, spent[kind])
+            spent[kind] -= cut
+            excess -= cut
 
     def _drained(self, battery: Battery) -> None:
+        """It starts empty (`initial_charge` 0): it leaves at once."""
         battery.level_j = 0.0
         battery.empty_at = self.net.env.now
         event = self.net.env.timeout(0)
@@ -493,6 +609,8 @@ class Batteries:
             return math.inf
         if battery.empty_at is not None:
             return battery.empty_at
+        if battery.dying_at is not None:
+            return battery.dying_at
         at = self._predict_empty(battery)
         if at is None:
             return math.inf
@@ -551,7 +669,7 @@ class Batteries:
         _, idle_j, _, sleep_j, _ = radio.gap_parts(battery.accounted_until - base, at - base)
         pending = idle_j + sleep_j
         if battery.capacity_j is not None and pending > battery.level_j:
-            return battery.level_j
+            return max(battery.level_j, 0.0)
         return pending
 
     def evidence(self) -> dict[str, Energy]:

@@ -80,12 +80,14 @@ def spent_by(
     nodes: Iterable[str],
     at: float,
     unsent: Iterable[Unsent],
+    cap: bool = True,
 ) -> float:
     """Joules `nodes` had spent by `at` (the clock, or before it since the last charge):
     their ledgers (`Battery`) less what was charged for after `at`, plus the quiet time
     accrued by `at` and not yet charged. `metered` maps id(counters) of a device's own
     link to (its ledger, direction); `unsent` is what the live channels had not sent by
-    `at`. Nothing is charged."""
+    `at`. Nothing is charged. With `cap`, a battery's quiet time is counted up to what
+    it held (its lazy drain timer retires it then)."""
     airtime = _airtime_ahead(metered, unsent)
     total = 0.0
     for node in nodes:
@@ -103,7 +105,7 @@ def spent_by(
             base = b.activity_end - shift
             _, idle_j, _, sleep_j, _ = b.radio.gap_parts(accounted - base, at - base)
             pending = idle_j + sleep_j
-            if b.capacity_j is not None and pending > b.level_j + back:
-                pending = b.level_j + back
+            if cap and b.capacity_j is not None and pending > b.level_j + back:
+                pending = max(b.level_j + back, 0.0)
             total += pending
     return total

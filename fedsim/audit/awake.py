@@ -25,8 +25,7 @@ _REL = 1e-9
 @invariant(
     NAME,
     "every airtime a booking on a device's own link placed in its radio's time was charged "
-    "by the link's counters (no radio time without its energy); skipped for a device whose "
-    "battery ran dry",
+    "by the link's counters (no radio time without its energy)",
 )
 def booked_airtime_charged(result: Any) -> Iterator[Violation]:
     ev = getattr(result, "evidence", None)

@@ -25,12 +25,17 @@ charged, so a battery device can never be reported as spending more than it held
   (`compute_j_per_flop`);
 - `charge(node, joules)` takes any other energy.
 
-The charge that empties a battery pays for what was left; the battery that runs dry
-retires its node (`Network.retire`) at the simulated time of that charge. The
-retirement is a zero-delay SimPy event, not a call from inside the charge, because
-charges arrive from inside the transport's send path and breaking connections there
-would re-enter it. The initial level is `nodes[i].initial_charge` (a fraction, or a
-range drawn per device from the stream `("node", <name>, "battery")`).
+A battery runs dry when what its device had spent by then reaches what it held, not at
+the charge: some charges pay for time ahead of the clock (a booked window's or a
+duty-cycle queue's airtime, a wait for the medium, a training at its start). A charge
+past the level is taken in full; a zero-delay event (charges arrive from inside the
+transport's send path, before the channel recorded the booking, and breaking
+connections there would re-enter it) finds the instant at which the ledger, as a cut
+then would leave it (fedsim.net.spent_by), reaches the initial charge, and a timer
+retires the node there (`Network.retire`): the cut refunds what had not gone out, and
+the charge that emptied it pays for what was left. The initial level is
+`nodes[i].initial_charge` (a fraction, or a range drawn per device from the stream
+`("node", <name>, "battery")`).
 """
 
 from __future__ import annotations
@@ -338,8 +343,8 @@ class Batteries:
 
     def compute(self, node: str, flops: float, seconds: float = 0.0) -> None:
         """Charge `flops` of training on `node`, done over the next `seconds`: charged at
-        its start (a battery that cannot pay for it runs dry then); the part past the
-        run's end is refunded at `finish`, and nothing is charged after it."""
+        its start (a battery that cannot pay for it runs dry inside it); the part past
+        the run's end, or its death, is refunded, and nothing is charged after it."""
         battery = self.ledgers.get(node)
         if battery is None or battery.empty or flops <= 0 or self.closed_at is not None:
             return

@@ -11,6 +11,7 @@ run limited to a round's end spends what the rounds up to it counted."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,8 @@ from fedsim.audit import audit
 from fedsim.audit.round_energy import NAME, round_energy_spent
 from fedsim.run import RunResult, simulate
 from fedsim.scenario import parse_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _lora(**fl: Any) -> dict[str, Any]:
@@ -130,3 +133,15 @@ def test_the_auditor_catches_energy_counted_before_it_was_spent(full: RunResult)
     found = [v.detail for v in round_energy_spent(dataclasses.replace(full, ledger=ledger))]
     assert any("'after': energy_j -0.5 is negative" in d for d in found)
     assert any("more than the run's" in d for d in found)
+
+
+def test_quiet_time_charged_for_a_booking_ready_later_is_taken_back_with_it() -> None:
+    """Flow times a window ready after the clock; the quiet gap up to it was charged at
+    booking and stayed charged when the run's end cut the window (0.91 J `after` on
+    stragglers' last async round, which closed at the run's end)."""
+    from fedsim.scenario import load_scenario
+
+    sc = load_scenario(ROOT / "topologies" / "stragglers.yaml", ["fl.rounds=3", "fl.engine=async"])
+    result = simulate(sc, audit=False)
+    assert result.rounds[-1].sim_time_s == result.summary.sim_time_s
+    assert _round_energy(result)["after"] == pytest.approx(0.0, abs=1e-9)

@@ -305,7 +305,10 @@ class Batteries:
         air = radio.airtime(direction, nbytes, frames)
         start = battery.accounted_until
         if ready > start:  # the quiet gap before it (and a promotion after the tail)
-            self._quiet_until(battery, ready, activity=True)
+            if ready > self._env._now:
+                self._quiet_ahead(battery, ready)
+            else:
+                self._quiet_until(battery, ready, activity=True)
             if battery.empty_at is not None:
                 return
             start = ready
@@ -328,6 +331,31 @@ class Batteries:
                 self._watch(battery)
             return
         battery.activity_end = battery.accounted_until = end
+
+    def _quiet_ahead(self, battery: Battery, ready: float) -> None:
+        """Charge the quiet gap up to a booking ready after the clock (a window flow
+        fidelity times later), and keep its part after the clock among the waits: a cut
+        before `ready` refunds it, as the booking's airtime and wait."""
+        radio = battery.radio
+        assert radio is not None
+        now = self._env._now
+        start, base = battery.accounted_until, battery.activity_end
+        seconds, spent = battery.seconds, battery.spent
+        before = (seconds["idle"], spent["idle"], seconds["sleep"], spent["sleep"])
+        self._quiet_until(battery, ready, activity=True)
+        cut = start if start > now else now
+        idle_s, idle_j, sleep_s, sleep_j, _ = radio.gap_parts(start - base, cut - base)
+        ahead_idle = seconds["idle"] - before[0] - idle_s
+        ahead_sleep = seconds["sleep"] - before[2] - sleep_s
+        waits = battery.waits
+        if waits is None:
+            waits = battery.waits = WaitsAhead()
+        if ahead_idle > 0.0:
+            joules = spent["idle"] - before[1] - idle_j
+            waits.add(cut, cut + ahead_idle, "idle", joules / ahead_idle, now)
+        if ahead_sleep > 0.0:
+            joules = spent["sleep"] - before[3] - sleep_j
+            waits.add(cut + max(ahead_idle, 0.0), ready, "sleep", joules / ahead_sleep, now)
 
     def _refund_waits(self, battery: Battery, now: float) -> None:
         """A cut at `now` ended the waits charged for after it: refund them, and that

@@ -60,20 +60,6 @@ def _airtime_ahead(
     return out
 
 
-def _ahead_of(battery: Any, at: float, airtime: list[float] | None) -> tuple[float, float]:
-    """(radio seconds, joules) `battery`'s ledger charged for after `at`."""
-    seconds, joules = (airtime[0], airtime[1]) if airtime is not None else (0.0, 0.0)
-    if battery.waits is not None:
-        for dt, _kind, power in battery.waits.pending_after(at):
-            seconds += dt
-            joules += dt * power
-    job = battery.computing
-    if job is not None and job[1] > at:
-        start, stop, charged = job
-        joules += charged * (stop - max(start, at)) / (stop - start)
-    return seconds, joules
-
-
 def spent_by(
     ledgers: Mapping[str, Any],
     metered: Mapping[int, tuple[Any, int]],
@@ -90,7 +76,7 @@ def spent_by(
     it held (its lazy drain timer retires it then)."""
     airtime = _airtime_ahead(metered, unsent)
     total = 0.0
-    for node in nodes:
+    for node in nodes:  # (every device at every round's end: kept to plain steps)
         b = ledgers.get(node)
         if b is None:
             continue
@@ -98,7 +84,18 @@ def spent_by(
         total += (s["compute"] + s["other"]) + (s["tx"] + s["rx"] + s["idle"] + s["sleep"])
         if b.empty_at is not None:
             continue
-        shift, back = _ahead_of(b, at, airtime.get(node))
+        shift = back = 0.0
+        air = airtime.get(node)
+        if air is not None:
+            shift, back = air
+        if b.waits is not None:
+            for dt, _kind, power in b.waits.pending_after(at):
+                shift += dt
+                back += dt * power
+        job = b.computing
+        if job is not None and job[1] > at:
+            start, stop, charged = job
+            back += charged * (stop - max(start, at)) / (stop - start)
         total -= back
         accounted = b.accounted_until - shift
         if at > accounted and b.radio is not None:

@@ -120,16 +120,17 @@ class RoundLedger:
         self, out: Totals, crossed_by: float, unsent: list[tuple[Any, int, int]]
     ) -> None:
         """Subtract what live channels booked on access links for after `crossed_by`;
-        list every booking's unsent part in `unsent` (the energy ledger's, too)."""
+        list those bookings' unsent parts in `unsent` (a device's radio is its access
+        link: the energy ledger's, too)."""
         for channel in self._channels():
             parts_after = getattr(channel, "booked_parts_after", None)
             if parts_after is None:
                 continue
             for c, w, n, parts, lost in parts_after(crossed_by):
-                unsent.append((c, w, n))
                 for d, label in _DIRECTIONS:
                     times = self._times[d].get(id(c))
                     if times:
+                        unsent.append((c, w, n))
                         tot = out[label]
                         for cls, x in zip(_WIRE, parts, strict=True):
                             tot[cls] -= times * x

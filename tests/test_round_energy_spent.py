@@ -94,9 +94,9 @@ def _spent(result: RunResult) -> float:
     return sum(c.energy_compute_j + c.energy_radio_j for c in result.clients)
 
 
-@pytest.fixture(scope="module")
-def full() -> RunResult:
-    return simulate(parse_scenario(_lora()))
+@pytest.fixture(scope="module", params=["flow", "packet"])
+def full(request: pytest.FixtureRequest) -> RunResult:
+    return simulate(parse_scenario({**_lora(), "fidelity": request.param}))
 
 
 def test_the_rounds_add_up_to_the_run_and_after_is_not_negative(full: RunResult) -> None:
@@ -114,7 +114,8 @@ def test_a_run_limited_to_a_rounds_end_spent_what_the_rounds_counted(
 ) -> None:
     rows = _round_energy(full)
     end = full.rounds[k - 1].sim_time_s
-    cut = simulate(parse_scenario(_lora(time_limit=f"{end!r}s")))
+    limited = {**_lora(time_limit=f"{end!r}s"), "fidelity": full.scenario.fidelity}
+    cut = simulate(parse_scenario(limited))
     assert [r.sim_time_s for r in cut.rounds] == [r.sim_time_s for r in full.rounds[:k]]
     counted = sum(rows[str(i)] for i in range(1, k + 1))
     assert counted == pytest.approx(_spent(cut), rel=1e-9)

@@ -1,7 +1,7 @@
 """A battery runs dry when what its device had SPENT by then reaches what it held: inside
 the frame or training that empties it, not when a future frame is booked.
 
-An outside audit's finding (/F2): the ledger charges a booked window's or a duty-cycle
+An outside audit's finding: the ledger charges a booked window's or a duty-cycle
 queue's airtime at booking, and a battery ran dry at the charge: a 10.9 J LoRa sensor
 died at 681.56 s where, by its own ledger, it reached 10.9 J at about 798 s, and the
 frames its death took back were never refunded (clients.csv 72.63 s TX airtime against

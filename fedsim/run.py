@@ -383,7 +383,7 @@ def _simulate(
     access = _access_links(net)
     totals = {"up": 0, "down": 0, "wire_up": 0, "wire_down": 0}
     round_ledger = RoundLedger(
-        access, net.live_channels, partial(batteries.total_j, [d.name for d in devices])
+        access, net.live_channels, partial(batteries.spent_by, [d.name for d in devices])
     )
 
     def byte_totals(crossed_by: float | None = None) -> dict[str, int]:

@@ -110,13 +110,10 @@ def busy_matches_radio(result: Any) -> Iterator[Violation]:
     if not owner:
         return
     clients = {str(cell(r, "client")): r for r in result.clients}
-    energy = getattr(getattr(result, "evidence", None), "energy", None) or {}
     for use in uses:
         devices = [(owner.get(link), label) for link, label in use.serves]
         if any(d is None or d not in clients for d, _ in devices):
             continue  # not only LoRa devices' own links, or a device the run did not report
-        if any(getattr(energy.get(d), "empty_at", None) is not None for d, _ in devices):
-            continue  # a ledger stops when its battery runs dry
         want = sum(number(clients[d], "airtime_tx_s" if label == "up" else "airtime_rx_s")
                    for d, label in devices)  # fmt: skip
         if not math.isclose(use.busy_s, want, rel_tol=_RADIO_REL, abs_tol=1e-6):

@@ -4,10 +4,11 @@ battery cannot pay for more than it held.
 A device's energy is what its ledger (fedsim.net.battery) charged; clients.csv writes
 it. The radio's part is TX + RX airtime + idle + sleep, and its airtime is what the
 link's radio (fedsim.net.radio) gives for the wire bytes and frames the ledger
-charged, which are those its own link counted (links.csv) unless its battery ran dry
-first. The radio's states cover its time without gaps or overlaps. A battery device's
-ledger stops at its charge and the device leaves the network when it runs dry, so it
-never spends more than it started with and sends no message after that instant.
+charged, which are those its own link counted (links.csv), a dead device's too (its
+death's cut refunded what had not gone out). The radio's states cover its time without
+gaps or overlaps. A battery device's ledger stops at its charge and the device leaves
+the network when it runs dry, so it never spends more than it started with and sends
+no message after that instant.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ _PARTS = ("tx", "rx", "idle", "sleep")
     NAME,
     "clients.csv energy (compute, radio, and radio's tx/rx/idle/sleep) equals each device's "
     "energy ledger and its parts sum to its radio total; the ledger's airtime is the link "
-    "radio's airtime for the wire bytes and frames it charged, those its own link carried "
-    "(unless its battery ran dry); a battery device "
+    "radio's airtime for the wire bytes and frames it charged, those its own link carried; "
+    "a battery device "
     "spends at most its initial charge and sends nothing after its battery ran dry",
 )
 def energy_within_battery(result: Any) -> Iterator[Violation]:
@@ -121,8 +122,8 @@ def _radio_consistent(
                     f"airtime {want:.9g} s for {nbytes:.0f} wire bytes in {frames:.0f} frames",
                 )
         counted = wires.get((link, label))
-        if counted is None or ledger.empty_at is not None:
-            continue  # a ledger stops when its battery runs dry; cuts may take back after
+        if counted is None:
+            continue
         if nbytes != counted:
             yield Violation(
                 NAME,
@@ -130,7 +131,7 @@ def _radio_consistent(
                 f"links.csv {link} {label} carried {counted:.0f}",
             )
     states = sum(r[f"{p}_s"] for p in _PARTS)
-    if ledger.empty_at is None and not _close(states, r["accounted_s"], _AIRTIME_REL):
+    if not _close(states, r["accounted_s"], _AIRTIME_REL):
         yield Violation(
             NAME,
             f"device {device}: its radio's states add up to {states:.9g} s, "

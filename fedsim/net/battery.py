@@ -13,8 +13,11 @@ charged, so a battery device can never be reported as spending more than it held
   on that link (data, TCP/IP headers, SYNs, ACKs, FINs, retransmissions, frames lost
   on it) charges the device TX power x airtime when it sends (direction 0) and RX
   power x airtime when it is sent to (direction 1); frames a cut takes back before
-  they left are refunded. Between activities the radio's quiet states are charged
-  for their time: tail and idle listening (`idle`), sleep with periodic wakes
+  they left are refunded. Each booking there also reports when its frames were ready
+  and when the last went out (`wake`): the radio is awake in between, waiting for the
+  medium, and its tail starts after (fedsim.net.awake). Between activities the radio's
+  quiet states are charged for their time: tail and idle listening (`idle`), sleep with
+  periodic wakes
   (`sleep`, wakes in `idle`); an LTE-style promotion after the tail ran out is idle
   energy. The gap is charged when the next activity starts, when the battery would run
   dry in it (a lazy timer), and at the end of the run (`finish`);
@@ -22,12 +25,17 @@ charged, so a battery device can never be reported as spending more than it held
   (`compute_j_per_flop`);
 - `charge(node, joules)` takes any other energy.
 
-The charge that empties a battery pays for what was left; the battery that runs dry
-retires its node (`Network.retire`) at the simulated time of that charge. The
-retirement is a zero-delay SimPy event, not a call from inside the charge, because
-charges arrive from inside the transport's send path and breaking connections there
-would re-enter it. The initial level is `nodes[i].initial_charge` (a fraction, or a
-range drawn per device from the stream `("node", <name>, "battery")`).
+A battery runs dry when what its device had spent by then reaches what it held, not at
+the charge: some charges pay for time ahead of the clock (a booked window's or a
+duty-cycle queue's airtime, a wait for the medium, a training at its start). A charge
+past the level is taken in full; a zero-delay event (charges arrive from inside the
+transport's send path, before the channel recorded the booking, and breaking
+connections there would re-enter it) finds the instant at which the ledger, as a cut
+then would leave it (fedsim.net.spent_by), reaches the initial charge, and a timer
+retires the node there (`Network.retire`): the cut refunds what had not gone out, and
+the charge that emptied it pays for what was left. The initial level is
+`nodes[i].initial_charge` (a fraction, or a range drawn per device from the stream
+`("node", <name>, "battery")`).
 """
 
 from __future__ import annotations
@@ -38,10 +46,12 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from fedsim.devices import DeviceProfile
+from fedsim.net.awake import WaitsAhead
 from fedsim.net.evidence import Energy
 from fedsim.net.metered import MeteredCounters
 from fedsim.net.radio import RadioProfile
 from fedsim.net.radio_table import radio_profile
+from fedsim.net.spent_by import Unsent, spent_by
 from fedsim.rng import Streams
 
 if TYPE_CHECKING:
@@ -81,10 +91,26 @@ class Battery:
     accounted_until: float = 0.0
     """The radio's time is charged up to here."""
     empty_at: float | None = None
+    dying_at: float | None = None
+    """When what it spent reaches what it held: its charges exceed its level, and some
+    of them pay for time ahead of the clock (a booked window, a training)."""
+    death_gen: int = 0
+    emptied_by: str = "other"
+    """The kind of the charge that took the level to zero (it pays for what was left)."""
+    foreseeing: bool = False
+    """A zero-delay event will foresee its death (`Batteries._foresee_death`)."""
     watch_at: float | None = None
     watch_gen: int = 0
     checked_j: float = math.inf
     """The level at the last drain prediction."""
+    placed: float = 0.0
+    """Seconds of airtime a booking's interval placed in time (`Batteries.wake`) that
+    the counters have not charged yet: when they do, that time is not placed again."""
+    uncharged_s: float = 0.0
+    """Of `placed`, what no counter charged by the end of the run (the auditor's
+    `booked-airtime-charged`: it must be none)."""
+    waits: WaitsAhead | None = None
+    """Waits charged for after the clock (a cut refunds them); made at the first."""
     computing: tuple[float, float, float] | None = None
     """(start, end, joules) of the last training charged: the part of it past the run's
     end is refunded (`Batteries.finish`)."""
@@ -107,7 +133,7 @@ class Battery:
     def fraction(self) -> float:
         if self.capacity_j is None:
             return 1.0
-        return self.level_j / self.capacity_j if self.capacity_j > 0 else 0.0
+        return max(self.level_j, 0.0) / self.capacity_j if self.capacity_j > 0 else 0.0
 
     @property
     def empty(self) -> bool:
@@ -120,6 +146,7 @@ class Battery:
         out.update(tx_bytes=self.wire[0], rx_bytes=self.wire[1])
         out.update(tx_frames=self.frames[0], rx_frames=self.frames[1])
         out["accounted_s"] = self.accounted_until
+        out["uncharged_s"] = self.uncharged_s
         return out
 
 
@@ -137,6 +164,8 @@ class Batteries:
         """Drain timers beyond the run's time limit are not scheduled."""
         self.closed_at: float | None = None
         """The run's end once `finish` closed the ledgers."""
+        self.metered: dict[int, tuple[Battery, int]] = {}
+        """id(counters) of a device's own link -> (its ledger, direction)."""
         for spec in sc.device_nodes:
             assert spec.device is not None
             profile: DeviceProfile = sc.devices[spec.device]
@@ -163,6 +192,9 @@ class Batteries:
                 for c in link.counters:
                     if isinstance(c, MeteredCounters):
                         c.meter = self._meter(battery)
+                        self.metered[id(c)] = (battery, c.direction)
+                        if radio.timed:  # (else where its activity sits changes no joule)
+                            c.wake = partial(self.wake, battery, c.direction)
         self.batteries: dict[str, Battery] = {
             n: b for n, b in self.ledgers.items() if b.capacity_j is not None
         }
@@ -208,7 +240,14 @@ class Batteries:
             # RadioProfile.airtime, inline (this runs for every flight on a device's link)
             dt = fr * per_frame + nb * per_byte
             active = battery.activity_end  # (`_quiet_until` leaves it as it is)
-            if dt > 0 and now > battery.accounted_until:
+            free = dt  # the part whose time is still to place
+            placed = battery.placed
+            if placed > 0.0 and dt > 0:  # its booking placed it already (`wake`)
+                if placed >= dt:
+                    battery.placed, free = placed - dt, 0.0
+                else:
+                    battery.placed, free = 0.0, dt - placed
+            if free > 0 and now > battery.accounted_until:
                 self._quiet_until(battery, now, activity=True)
                 if battery.empty_at is not None:
                     return
@@ -220,14 +259,16 @@ class Batteries:
             # once); nothing refunds more than was charged, so below zero is that residue.
             x = seconds[kind] + dt
             seconds[kind] = x if x > 0.0 else 0.0  # (`max(0.0, x)`, without the call)
-            if dt > 0:  # (no airtime, e.g. frames taken back without bytes: no activity)
-                end = (now if now > active else active) + dt
+            if free > 0:  # (no airtime, e.g. frames taken back without bytes: no activity)
+                end = (now if now > active else active) + free
                 battery.activity_end = end
                 if end > battery.accounted_until:
                     battery.accounted_until = end
             elif dt < 0:  # taken back: those frames never left (that time is quiet again)
                 battery.activity_end = active + dt
                 battery.accounted_until += dt
+                if battery.waits is not None:  # nor did they wait after the cut
+                    self._refund_waits(battery, now)
             self._take(battery, kind, dt * power)
             if fr and not direction and radio.windows_s:  # LoRa Class A: RX1 + RX2 per frame
                 self._windows(battery, fr * radio.windows_s, radio.tail_w)
@@ -251,10 +292,87 @@ class Batteries:
             battery.accounted_until += dt
         self._take(battery, "idle", dt * power)
 
+    def wake(
+        self, battery: Battery, direction: int, ready: float, out: float, nbytes: int, frames: int
+    ) -> None:
+        """A booking on `battery`'s link (direction 0: the device sends): `frames` frames
+        of `nbytes` wire bytes, ready at `ready`, the last out by `out`. The radio is
+        awake in between: place its airtime there and charge the rest as waiting
+        (fedsim.net.awake); the counters charge the airtime's energy next."""
+        radio = battery.radio
+        if radio is None or battery.empty_at is not None:
+            return
+        air = radio.airtime(direction, nbytes, frames)
+        start = battery.accounted_until
+        if ready > start:  # the quiet gap before it (and a promotion after the tail)
+            if ready > self._env._now:
+                self._quiet_ahead(battery, ready)
+            else:
+                self._quiet_until(battery, ready, activity=True)
+            if battery.empty_at is not None:
+                return
+            start = ready
+        end = start + air
+        wait = out - end
+        battery.placed += air
+        if wait > 0.0:
+            idle_s, idle_j, sleep_s, sleep_j = radio.wait_parts(wait)
+            kind, seconds, joules = (
+                ("idle", idle_s, idle_j) if idle_s else ("sleep", sleep_s, sleep_j)
+            )
+            waits = battery.waits
+            if waits is None:
+                waits = battery.waits = WaitsAhead()
+            waits.add(end, out, kind, joules / seconds, self._env._now)
+            battery.seconds[kind] += seconds
+            battery.activity_end = battery.accounted_until = out
+            self._take(battery, kind, joules)
+            if battery.capacity_j is not None:
+                self._watch(battery)
+            return
+        battery.activity_end = battery.accounted_until = end
+
+    def _quiet_ahead(self, battery: Battery, ready: float) -> None:
+        """Charge the quiet gap up to a booking ready after the clock (a window flow
+        fidelity times later), and keep its part after the clock among the waits: a cut
+        before `ready` refunds it, as the booking's airtime and wait."""
+        radio = battery.radio
+        assert radio is not None
+        now = self._env._now
+        start, base = battery.accounted_until, battery.activity_end
+        seconds, spent = battery.seconds, battery.spent
+        before = (seconds["idle"], spent["idle"], seconds["sleep"], spent["sleep"])
+        self._quiet_until(battery, ready, activity=True)
+        cut = start if start > now else now
+        idle_s, idle_j, sleep_s, sleep_j, _ = radio.gap_parts(start - base, cut - base)
+        ahead_idle = seconds["idle"] - before[0] - idle_s
+        ahead_sleep = seconds["sleep"] - before[2] - sleep_s
+        waits = battery.waits
+        if waits is None:
+            waits = battery.waits = WaitsAhead()
+        if ahead_idle > 0.0:
+            joules = spent["idle"] - before[1] - idle_j
+            waits.add(cut, cut + ahead_idle, "idle", joules / ahead_idle, now)
+        if ahead_sleep > 0.0:
+            joules = spent["sleep"] - before[3] - sleep_j
+            waits.add(cut + max(ahead_idle, 0.0), ready, "sleep", joules / ahead_sleep, now)
+
+    def _refund_waits(self, battery: Battery, now: float) -> None:
+        """A cut at `now` ended the waits charged for after it: refund them, and that
+        time is quiet again."""
+        assert battery.waits is not None
+        seconds = battery.seconds
+        for dt, kind, power in battery.waits.after(now):
+            x = seconds[kind] - dt
+            seconds[kind] = x if x > 0.0 else 0.0
+            battery.activity_end -= dt
+            battery.accounted_until -= dt
+            self._take(battery, kind, -dt * power)
+
     def compute(self, node: str, flops: float, seconds: float = 0.0) -> None:
         """Charge `flops` of training on `node`, done over the next `seconds`: charged at
-        its start (a battery that cannot pay for it runs dry then); the part past the
-        run's end is refunded at `finish`, and nothing is charged after it."""
+        its start (a battery that cannot pay for it runs dry inside it); the part past
+        the run's end, or its death, is refunded, and nothing is charged after it."""
         battery = self.ledgers.get(node)
         if battery is None or battery.empty or flops <= 0 or self.closed_at is not None:
             return
@@ -276,15 +394,25 @@ class Batteries:
         """Close every ledger at `end` (the run's last instant): each radio's quiet time
         is charged up to it, the part of a training past it is refunded, and nothing is
         charged after (a compute charge is refused; the network sends nothing)."""
+        self.closed_at = end  # (no death is foreseen past it)
         for battery in self.ledgers.values():
             job = battery.computing
             if job is not None and job[1] > end and battery.empty_at is None:
                 start, stop, joules = job
                 self._take(battery, "compute", -joules * (stop - max(start, end)) / (stop - start))
+            if battery.waits is not None and battery.empty_at is None:
+                self._refund_waits(battery, end)  # (a cut at the end refunded them already)
             if not battery.empty:
                 self._quiet_until(battery, end)
+            if battery.placed > 0.0:  # booked, never counted: no airtime, so no time
+                battery.uncharged_s = battery.placed
+                battery.accounted_until -= battery.placed
+                battery.placed = 0.0
             battery.watch_gen += 1  # no drain timer fires after the run
-        self.closed_at = end
+            battery.death_gen += 1
+            if battery.capacity_j is not None and battery.level_j < 0.0:
+                self._settle_empty(battery)  # (it would have run dry at the end)
+                battery.level_j = 0.0
 
     # -- the radio's quiet time -----------------------------------------------------------
     def _quiet_until(self, battery: Battery, now: float, activity: bool = False) -> None:
@@ -316,6 +444,8 @@ class Batteries:
         radio = battery.radio
         if battery.capacity_j is None or battery.empty or radio is None:
             return
+        if battery.dying_at is not None or battery.level_j <= 0.0:
+            return  # its death is foreseen (`_foresee_death`)
         now = self.net.env.now
         quiet_w = max(radio.tail_w, radio.idle_w, radio.quiet_power(math.inf))
         pending = battery.watch_at
@@ -338,7 +468,7 @@ class Batteries:
         ev.callbacks.append(lambda _ev: self._on_watch(battery, gen))
 
     def _on_watch(self, battery: Battery, gen: int) -> None:
-        if gen != battery.watch_gen or battery.empty:
+        if gen != battery.watch_gen or battery.empty or battery.dying_at is not None:
             return
         battery.watch_at = None
         now = self.net.env.now
@@ -382,20 +512,122 @@ class Batteries:
 
     # -- charging ---------------------------------------------------------------------
     def _take(self, battery: Battery, kind: str, joules: float) -> None:
-        """Charge in full while the battery holds it; the charge that empties it pays
-        for what was left (the rest of that transmission or training has no energy).
-        A negative charge (frames taken back) refunds."""
+        """Charge in full; a negative charge (frames taken back) refunds. A charge past
+        what the battery holds may pay for time ahead of the clock (a booked window, a
+        training at its start): the battery runs dry when what was spent by then
+        reaches what it held (`_foresee_death`), not at the charge."""
         spent = battery.spent
-        if battery.capacity_j is not None:  # (mains: the ledger only counts)
-            if not (joules <= 0 or joules < battery.level_j):
-                spent[kind] += battery.level_j
-                self._drained(battery)
-                return
-            battery.level_j = min(battery.level_j - joules, battery.capacity_j)
         x = spent[kind] + joules
         spent[kind] = x if x > 0.0 else 0.0  # (`max(0.0, x)`) no -1e-20 residue
+        if battery.capacity_j is not None:  # (mains: the ledger only counts)
+            level = battery.level_j - joules
+            if level > battery.capacity_j:
+                level = battery.capacity_j
+            if level <= 0.0 < battery.level_j:
+                battery.emptied_by = kind
+            battery.level_j = level
+            if (level <= 0.0 or battery.dying_at is not None) and not battery.foreseeing:
+                # Not now: a charge comes from inside the send path, before its channel
+                # recorded the booking it pays for (what is ahead is known after it).
+                battery.foreseeing = True
+                ev = self._env.timeout(0)
+                ev.callbacks.append(lambda _ev: self._foresee_death(battery))
+
+    def _foresee_death(self, battery: Battery) -> None:
+        """Its charges passed what it held (or a refund took them back under it): when
+        does what it spent reach its initial charge? A timer retires it then (`_die`)."""
+        battery.foreseeing = False
+        if battery.empty_at is not None or self.closed_at is not None:
+            return
+        if battery.level_j > 0.0:  # a cut took back enough: it lives on
+            if battery.dying_at is not None:
+                battery.dying_at = None
+                battery.death_gen += 1
+                self._watch(battery)
+            return
+        at = self._death_time(battery)
+        if at == battery.dying_at:
+            return
+        battery.dying_at = at
+        battery.death_gen += 1
+        gen = battery.death_gen
+        if at <= self._env.now:
+            self._die(battery, gen)
+            return
+        ev = self._env.timeout(at - self._env.now)
+        ev.callbacks.append(lambda _ev: self._die(battery, gen))
+
+    def _spent_by(self, battery: Battery, at: float) -> float:
+        """What `battery`'s device had spent by `at` (fedsim.net.spent_by, uncapped)."""
+        node = battery.node
+        unsent = [u for ch in self.net.channels_of(node) for u in ch.booked_after(at)]
+        return spent_by({node: battery}, self.metered, (node,), at, unsent, cap=False)
+
+    def _death_time(self, battery: Battery) -> float:
+        """The first instant (from now) at which what it spent reaches its initial
+        charge: inside the booked activity its charges paid for, to a nanosecond."""
+        now = self._env.now
+        full = battery.initial_j
+        if self._spent_by(battery, now) >= full:
+            return now
+        # Frames a duty-cycled radio queues go out long after the radio's accounted time
+        # (a LoRa radio's activity is not placed in time): look ahead by doubling.
+        lo, step = now, 1.0
+        hi = now + step
+        while self._spent_by(battery, hi) < full:
+            lo, step = hi, 2.0 * step
+            hi = now + step
+            if step > 1e12:  # (never: by then everything booked went out)
+                return hi
+        while hi - lo > 1e-9 * max(1.0, hi):
+            mid = 0.5 * (lo + hi)
+            if self._spent_by(battery, mid) >= full:
+                hi = mid
+            else:
+                lo = mid
+        return hi
+
+    def _die(self, battery: Battery, gen: int) -> None:
+        """What it spent reached what it held now: the device leaves the network (the
+        cut takes back what it had not sent, and refunds it), the rest of a training is
+        refunded, its quiet time is charged up to now, and the ledger stops. Any joule
+        left over past its initial charge (quiet time charged lazily after it ran dry,
+        within the drain timer's 1 %) is not paid: the charge that emptied it paid for
+        what was left."""
+        if gen != battery.death_gen or battery.empty_at is not None:
+            return
+        now = self._env.now
+        battery.foreseeing = True  # (its refunds foresee nothing)
+        self.net.retire(battery.node, f"battery:{battery.node}")
+        job = battery.computing
+        if job is not None and job[1] > now:
+            start, stop, joules = job
+            self._take(battery, "compute", -joules * (stop - max(start, now)) / (stop - start))
+        battery.computing = None
+        if battery.waits is not None:
+            self._refund_waits(battery, now)
+        self._quiet_until(battery, now)
+        self._settle_empty(battery)
+        battery.dying_at = None
+        battery.level_j = 0.0
+        battery.empty_at = now
+        battery.watch_gen += 1
+
+    @staticmethod
+    def _settle_empty(battery: Battery) -> None:
+        """Take what it was charged past its initial charge off the charge that emptied
+        it (then off the largest others): a battery never spends more than it held."""
+        spent = battery.spent
+        excess = sum(spent.values()) - battery.initial_j
+        for kind in (battery.emptied_by, *sorted(spent, key=spent.__getitem__, reverse=True)):
+            if excess <= 0.0:
+                return
+            cut = min(excess, spent[kind])
+            spent[kind] -= cut
+            excess -= cut
 
     def _drained(self, battery: Battery) -> None:
+        """It starts empty (`initial_charge` 0): it leaves at once."""
         battery.level_j = 0.0
         battery.empty_at = self.net.env.now
         event = self.net.env.timeout(0)
@@ -410,6 +642,8 @@ class Batteries:
             return math.inf
         if battery.empty_at is not None:
             return battery.empty_at
+        if battery.dying_at is not None:
+            return battery.dying_at
         at = self._predict_empty(battery)
         if at is None:
             return math.inf
@@ -449,6 +683,14 @@ class Batteries:
                 total += self._quiet_pending_j(battery, at)
         return total
 
+    def spent_by(self, nodes: Iterable[str], at: float | None, unsent: Iterable[Unsent]) -> float:
+        """Joules `nodes` had spent by `at`: what a cut at `at` and the ledgers' close
+        would leave (fedsim.net.spent_by; `unsent`: what the live channels had booked
+        and not sent by then). Without `at`, what the ledgers charged (`total_j`)."""
+        if at is None:
+            return self.total_j(nodes)
+        return spent_by(self.ledgers, self.metered, nodes, at, unsent)
+
     @staticmethod
     def _quiet_pending_j(battery: Battery, at: float) -> float:
         """The joules `_quiet_until(battery, at)` would charge (without a promotion), at
@@ -460,7 +702,7 @@ class Batteries:
         _, idle_j, _, sleep_j, _ = radio.gap_parts(battery.accounted_until - base, at - base)
         pending = idle_j + sleep_j
         if battery.capacity_j is not None and pending > battery.level_j:
-            return battery.level_j
+            return max(battery.level_j, 0.0)
         return pending
 
     def evidence(self) -> dict[str, Energy]:

@@ -192,6 +192,8 @@ class DatagramPath:
             return
         start, end = tx.reserve(now, dg.wire * 8.0)
         q.append(end)
+        if start > now and c.wake is not None:  # a device's radio waits for the medium, awake
+            c.wake(now, end, dg.wire, 1)
         c.wire_bytes += dg.wire
         c.packets += 1
         data, header, control, retx = dg.parts

@@ -276,10 +276,13 @@ class _Model:
                     P.counters[i].drops += 1
                 return math.inf
             s, e = tx.reserve(t, bits, 1)
+            ready = t
             j = P.jitter[i]
             t = e + P.lat[i] + (0.0 if j is None else j.sample(self.rng))
             if count:
                 c = P.counters[i]
+                if c.wake is not None:  # a device's radio: awake from ready to sent
+                    c.wake(ready, e, nbytes, 1)
                 c.count_frames(nbytes, 1)
                 c.control_bytes += nbytes
                 if log is not None:
@@ -364,6 +367,8 @@ class _Model:
                 out = e
             if log is not None:  # as data; `_Replay.close` reclassifies what it must
                 log.append((c, s, out, wire, n, payload, wire - payload, 0, 0, 0))
+            if c.wake is not None:  # a device's radio: awake from ready to the last frame out
+                c.wake(first, out, wire, n)
             delay = lat + (0.0 if j is None else j.sample(self.rng))
             first, last = s + (8.0 * (fpay + ovh) + fb) / rate + delay, out + delay
         return first, last, len(P.tx)
@@ -378,6 +383,8 @@ class _Model:
         log = self.log
         for reserve, count_frames, c in self.paths[1 - d].ack_hops:
             s, e = reserve(t, bits, n)
+            if c.wake is not None:  # a device's radio: awake from ready to sent
+                c.wake(t, e, nab, n)
             count_frames(nab, n)
             c.control_bytes += nab
             if log is not None:

@@ -13,7 +13,7 @@ from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import numpy as np
 
@@ -270,6 +270,9 @@ class LinkCounters:
     transmitter: Transmitter | None = field(default=None, repr=False, compare=False)
     """The transmitter these frames were booked on (its link sets it): a take-back
     gives their airtime back."""
+    wake: ClassVar[Callable[[float, float, int, int], None] | None] = None
+    """Where a booking's (ready, last frame out, wire bytes, frames) is reported: a
+    device's own link sets it (fedsim.net.metered); elsewhere nothing listens."""
 
     def count_frames(self, wire_bytes: int, packets: int) -> None:
         """`packets` frames of `wire_bytes` in all went on the wire (a metered subclass

@@ -6,7 +6,9 @@ as `wire_bytes` and `packets`, and take back what a cut prevented from leaving. 
 device's first hop is its radio; metering its counters charges the radio for exactly
 what crossed it, in both fidelities, without a hook in either model. The network
 gives device uplinks these counters; the energy ledger (fedsim.net.battery) sets
-`meter`.
+`meter`, and `wake`, where a booking reports when its frames were ready and when the
+last had gone out (flow fidelity: every booking; packet fidelity and datagrams: a frame
+that waits for the medium; fedsim.net.awake).
 """
 
 from __future__ import annotations
@@ -16,11 +18,16 @@ from operator import attrgetter
 
 from fedsim.net.link import LinkCounters
 
-__all__ = ["Meter", "MeteredCounters"]
+__all__ = ["Meter", "MeteredCounters", "Wake"]
 
 Meter = Callable[[int, int, int], None]
 """(direction, change in wire bytes, change in packets); negative when taken back. A
 call with both changes charges as two calls would, the bytes first (`count_frames`)."""
+
+Wake = Callable[[float, float, int, int], None]
+"""(ready, out, wire bytes, frames): a booking's frames were ready at `ready` and the
+last had gone out by `out`; the radio is awake in between (a shared medium's wait
+included). The counters count the same frames right after."""
 
 
 class MeteredCounters(LinkCounters):
@@ -29,6 +36,7 @@ class MeteredCounters(LinkCounters):
     def __init__(self, direction: int) -> None:
         self.direction = direction
         self.meter: Meter | None = None
+        self.wake: Wake | None = None
         self._wire = 0
         self._packets = 0
         super().__init__()

@@ -320,6 +320,11 @@ class Network:
         for channels in self._channels.values():
             yield from channels
 
+    def channels_of(self, device: str) -> list[Channel]:
+        """`device`'s live channels and datagram paths (what it booked ahead: a battery
+        that cannot pay for it runs dry inside it, `Batteries`)."""
+        return list(self._channels.get(device, ()))
+
     def is_path_up(self, device: str) -> bool:
         return self._path_up[device]
 

@@ -303,6 +303,8 @@ class PacketChannel:
                 for h in self.paths[d]:
                     c = h.link.counters[h.direction]
                     start, end = h.link.tx[h.direction].reserve(now, wire * 8.0, 2)
+                    if start > now and c.wake is not None:  # a device's radio waits, awake
+                        c.wake(now, end, wire, 2)
                     c.wire_bytes += wire
                     c.control_bytes += wire
                     c.packets += 2
@@ -372,6 +374,8 @@ class PacketChannel:
             return
         start, end = tx.reserve(now, pkt.wire * 8.0)
         q.append(end)
+        if start > now and c.wake is not None:  # a device's radio waits for the medium, awake
+            c.wake(now, end, pkt.wire, 1)
         c.wire_bytes += pkt.wire
         if pkt.kind != _DATA:
             c.control_bytes += pkt.wire

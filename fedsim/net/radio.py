@@ -119,6 +119,33 @@ class RadioProfile:
         idle_j = tail * self.tail_w + idle * self.idle_w + wakes * self.wake_j
         return tail + idle, idle_j, sleep, sleep * self.sleep_w, max(wakes, 0)
 
+    @property
+    def timed(self) -> bool:
+        """Its draw between activities depends on the time since the last one (a tail, an
+        idle span before sleep, promotions, periodic wakes): where its activity sits in
+        time changes its energy. Not so for a radio that idles (or sleeps) at one power
+        from the moment a frame ends (Ethernet, LoRa, BLE): waiting costs what idling does."""
+        return (
+            self.tail_s > 0.0
+            or 0.0 < self.idle_s < math.inf
+            or self.promotion_s > 0.0
+            or math.isfinite(self.wake_period_s)
+        )
+
+    def wait_parts(self, seconds: float) -> tuple[float, float, float, float]:
+        """(idle_s, idle_j, sleep_s, sleep_j) of `seconds` waiting with frames queued (a
+        shared medium busy, a duty-cycle silence): the radio stays in the state it enters
+        right after activity, which does not run out while it waits: its tail (Wi-Fi
+        listening, LTE/NB-IoT connected), else idle listening, else asleep (LoRa between
+        frames)."""
+        if seconds <= 0.0:
+            return 0.0, 0.0, 0.0, 0.0
+        if self.tail_s > 0.0:
+            return seconds, seconds * self.tail_w, 0.0, 0.0
+        if self.idle_s > 0.0:
+            return seconds, seconds * self.idle_w, 0.0, 0.0
+        return 0.0, 0.0, seconds, seconds * self.sleep_w
+
     def quiet_power(self, since: float) -> float:
         """Draw `since` seconds after the last activity (periodic wakes averaged)."""
         if since < self.tail_s:

@@ -78,14 +78,15 @@ class RoundLedger:
     """In a run: the first hops' classes at each round's end (what crossed by then).
 
     `access` are the devices' first hops (`Link`s), `channels()` the live channels (what
-    they booked past an instant is not yet crossed), `energy(at)` what every device
-    has spent by `at` (None: what its ledger has charged so far)."""
+    they booked past an instant is not yet crossed), `energy(at, unsent)` what every
+    device had spent by `at`, given the (counters, wire bytes, packets) the channels
+    had not sent by then (`Batteries.spent_by`; `at` None: what the ledgers charged)."""
 
     def __init__(
         self,
         access: Sequence[Any],
         channels: Callable[[], Iterable[Any]],
-        energy: Callable[[float | None], float],
+        energy: Callable[[float | None, list[tuple[Any, int, int]]], float],
     ) -> None:
         self._access = list(access)
         self._counters = [[link.counters[d] for link in self._access] for d, _ in _DIRECTIONS]
@@ -97,10 +98,11 @@ class RoundLedger:
         self._last_energy = 0.0
         self.rows: list[LedgerRow] = []
 
-    def _now(self, crossed_by: float | None) -> Totals:
+    def _now(self, crossed_by: float | None, unsent: list[tuple[Any, int, int]]) -> Totals:
         """Every class summed over the access links (C-level sums: 10,000 devices at
-        every round's end), less what the channels booked past `crossed_by`. A link
-        listed twice counts twice, as the rows of links.csv it stands for do."""
+        every round's end), less what the channels booked past `crossed_by` (added to
+        `unsent`). A link listed twice counts twice, as the rows of links.csv it stands
+        for do."""
         out = _empty()
         for d, label in _DIRECTIONS:
             cs = self._counters[d]
@@ -111,19 +113,24 @@ class RoundLedger:
             for cls, get in _WIRE_GETTERS:
                 tot[cls] = sum(map(get, cs))
         if crossed_by is not None:
-            self._less_ahead(out, crossed_by)
+            self._less_ahead(out, crossed_by, unsent)
         return out
 
-    def _less_ahead(self, out: Totals, crossed_by: float) -> None:
-        """Subtract what live channels booked on access links for after `crossed_by`."""
+    def _less_ahead(
+        self, out: Totals, crossed_by: float, unsent: list[tuple[Any, int, int]]
+    ) -> None:
+        """Subtract what live channels booked on access links for after `crossed_by`;
+        list those bookings' unsent parts in `unsent` (a device's radio is its access
+        link: the energy ledger's, too)."""
         for channel in self._channels():
             parts_after = getattr(channel, "booked_parts_after", None)
             if parts_after is None:
                 continue
-            for c, _w, _n, parts, lost in parts_after(crossed_by):
+            for c, w, n, parts, lost in parts_after(crossed_by):
                 for d, label in _DIRECTIONS:
                     times = self._times[d].get(id(c))
                     if times:
+                        unsent.append((c, w, n))
                         tot = out[label]
                         for cls, x in zip(_WIRE, parts, strict=True):
                             tot[cls] -= times * x
@@ -131,8 +138,9 @@ class RoundLedger:
 
     def close(self, key: str, crossed_by: float | None) -> None:
         """A ledger row per direction for what crossed since the last close."""
-        now = self._now(crossed_by)
-        energy = self._energy(crossed_by)
+        unsent: list[tuple[Any, int, int]] = []
+        now = self._now(crossed_by, unsent)
+        energy = self._energy(crossed_by, unsent)
         for _, label in _DIRECTIONS:
             delta = {k: now[label][k] - self._last[label][k] for k in CLASSES}
             first = label == "up"

@@ -245,9 +245,11 @@ class LedgerRow(Record):
     lost_bytes: int = column("B", "of wire_bytes, lost on the way (loss model)")
     energy_j: float | None = column(
         "J",
-        "what the devices spent in this scope (blank: link_class); a round's includes the "
-        "quiet time (tail, idle, sleep) its radios accrued by the round's end, which the "
-        "ledgers charge lazily at the next activity",
+        "what the devices spent in this scope (blank: link_class); a round's is what they "
+        "had spent by its end: the quiet time (tail, idle, sleep) its radios accrued by "
+        "then included (the ledgers charge it lazily at the next activity), the airtime "
+        "and waits of frames booked for after it and the part of a training past it not "
+        "(they were charged ahead); round rows + `after` = the run row, `after` >= 0",
         None,
     )
 
@@ -426,7 +428,10 @@ class Summary(Record):
     )
     wire_bytes_to_target: int | None = column("B", "first-hop wire bytes until the target", None)
     energy_to_target_j: float | None = column(
-        "J", "what all devices spent until the target round's end, quiet time included", None
+        "J",
+        "what all devices had spent by the target round's end (ledger.csv's round rows up "
+        "to it: quiet time included, what was charged ahead of that instant not)",
+        None,
     )
     overrides: list[str] | None = column(  # noqa: RUF009 - a field(), not a shared default
         "", "the `--set` overrides the run was made with (null: not recorded)", None

@@ -13,6 +13,7 @@ __all__ = ["KNOWN_INVARIANTS"]
 KNOWN_INVARIANTS = frozenset(
     (
         "acknowledged-was-accepted",
+        "booked-airtime-charged",
         "busy-matches-bytes",
         "busy-matches-radio",
         "bytes-nonnegative",
@@ -30,6 +31,7 @@ KNOWN_INVARIANTS = frozenset(
         "model-bytes-match-updates",
         "nothing-after-end",
         "participation-reconcile",
+        "round-energy-spent",
         "rounds-completed",
         "timeline-covers-run",
         "timeline-inside-run",

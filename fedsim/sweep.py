@@ -271,8 +271,9 @@ def validate_keys(spec: SweepSpec) -> None:
         message = f"sweep key '{key}' not found in {spec.base}: {reason}"
         if load is None:
             raise FedsimError(message)
+        given = list(spec.fixed) if override in spec.fixed else [*spec.fixed, override]
         try:
-            load(spec.base, [*spec.fixed, override])
+            load(spec.base, given)  # (a `set` key once: given twice is refused as such)
         except FedsimError as exc:
             if _names_the_key(str(exc), key):
                 raise FedsimError(f"sweep value {override}: {exc}") from None

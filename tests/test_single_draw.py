@@ -11,13 +11,15 @@ from pathlib import Path
 import matplotlib
 import pytest
 from fake_results import write_synthetic_run
+from figure_saves import KWARGS as _KWARGS
+from figure_saves import RC as _RC
+from figure_saves import sample_runs as _runs
+from figure_saves import saved_single as _single
 from matplotlib.figure import Figure
 
-from fedsim.record.plots import _RC, _SVG_META, comparison_figures, run_figures
-from fedsim.record.runs import RunData, load_run
+from fedsim.record.plots import comparison_figures, run_figures
+from fedsim.record.runs import load_run
 from fedsim.record.single_draw import savefig_single_draw
-
-_KWARGS = {"svg": {"metadata": _SVG_META}, "png": {"dpi": 130, "metadata": {"Software": None}}}
 
 
 def _plain(fig: Figure, fmt: str) -> bytes:
@@ -25,22 +27,6 @@ def _plain(fig: Figure, fmt: str) -> bytes:
     with matplotlib.rc_context(_RC):
         fig.savefig(buf, format=fmt, **_KWARGS[fmt])
     return buf.getvalue()
-
-
-def _single(fig: Figure, fmt: str) -> bytes:
-    buf = io.BytesIO()
-    with matplotlib.rc_context(_RC):
-        savefig_single_draw(fig, buf, fmt, **_KWARGS[fmt])
-    return buf.getvalue()
-
-
-def _runs(tmp_path: Path) -> list[RunData]:
-    """A small run (a bar per interval, per device energy) and a larger one (grouped
-    energy bars with whiskers, a timeline of the first clients of each group)."""
-    return [
-        load_run(write_synthetic_run(tmp_path, name="small", rounds=6)),
-        load_run(write_synthetic_run(tmp_path, name="large", rounds=4, devices=90, gateways=3)),
-    ]
 
 
 @pytest.mark.parametrize("fmt", ["svg", "png"])

@@ -10,23 +10,22 @@ from pathlib import Path
 import matplotlib
 import pytest
 from fake_results import write_synthetic_run
+from figure_saves import KWARGS as _KWARGS
+from figure_saves import RC as _RC
+from figure_saves import sample_runs as _runs
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
 from fedsim.record import text_layout
 from fedsim.record.plots import (
-    _RC,
-    _SVG_META,
     comparison_figures,
     render_figure,
     run_figures,
     warm_up,
 )
-from fedsim.record.runs import RunData, load_run
+from fedsim.record.runs import load_run
 from fedsim.record.single_draw import savefig_single_draw
 from fedsim.record.text_layout import shared_text_layouts
-
-_KWARGS = {"svg": {"metadata": _SVG_META}, "png": {"dpi": 130, "metadata": {"Software": None}}}
 
 
 def _laid_out_each_time(fig: Figure, fmt: str) -> bytes:
@@ -36,15 +35,6 @@ def _laid_out_each_time(fig: Figure, fmt: str) -> bytes:
     with matplotlib.rc_context(_RC):
         savefig_single_draw(fig, buf, fmt, **_KWARGS[fmt])
     return buf.getvalue()
-
-
-def _runs(tmp_path: Path) -> list[RunData]:
-    """A small run (a bar per interval, per device energy) and a larger one (grouped
-    energy bars with whiskers, a timeline of the first clients of each group)."""
-    return [
-        load_run(write_synthetic_run(tmp_path, name="small", rounds=6)),
-        load_run(write_synthetic_run(tmp_path, name="large", rounds=4, devices=90, gateways=3)),
-    ]
 
 
 def test_this_matplotlib_gets_the_shared_layouts() -> None:

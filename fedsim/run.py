@@ -433,6 +433,23 @@ def _simulate(
     # is signed and verified, and its Authorization header is charged on the wire.
     keyring = Keyring.from_seed(sc.seed, [d.name for d in devices])
 
+    window: list[float] = []
+
+    def close_window() -> None:
+        """The run's window closes the instant the engine ends, before any other task
+        runs at that instant (a client handed a task then would book frames, and pay a
+        radio's promotion, inside the window for a transfer that never happens): the
+        network resets every connection (what had not gone out is taken back) and
+        carries nothing more, the energy ledgers close, every count is taken. What the
+        clients do while shutting down is not part of the run (`nothing-after-end`)."""
+        if window:
+            return
+        window.append(loop.time())
+        timeline_open[0] = False
+        net.end_run()
+        batteries.finish(window[0])
+        counted[0] = counted_now(net, batteries.ledgers)
+
     async def main() -> float:
         for node in devices:  # every client's timeline starts at 0, registered or not
             recorder.client_state(node.name, "idle")
@@ -481,25 +498,19 @@ def _simulate(
             site = EmulatedSite(runner, wire, sc.server.name, SERVER_HOST, SERVER_PORT)
             await site.start()
         net.start()
+        engine.end_observers.append(close_window)
         stall = watch_run(
             loop, net, engine, sc, batteries.runs_dry_by if batteries.batteries else None
         )
         stop = asyncio.Event()
         jobs = [asyncio.create_task(c.run(stop), name=c.client_id) for c in clients]
         await engine.run()
-        end = loop.time()
+        close_window()
+        end = window[0]
         if stall is not None:
             stall.cancel()
         loop.on_idle = None  # shutting down: an idle loop now is a bug, not a user's run
-        timeline_open[0] = False
         stop.set()
-        # The run's window closes: the network resets every connection (what had not
-        # gone out is taken back) and carries nothing more, the energy ledgers close,
-        # and the clients stop where they are. What they do while shutting down is
-        # not part of the run (`nothing-after-end` checks that none of it counted).
-        net.end_run()
-        batteries.finish(end)
-        counted[0] = counted_now(net, batteries.ledgers)
         for job in jobs:
             job.cancel()
         await asyncio.gather(*jobs, return_exceptions=True)

@@ -12,6 +12,7 @@ import dataclasses
 import errno
 import gc
 import logging
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,9 +25,10 @@ from fedsim.net.battery import Batteries
 from fedsim.net.network import Network
 from fedsim.rng import Streams
 from fedsim.run import RunResult, simulate
-from fedsim.scenario import parse_scenario
+from fedsim.scenario import load_scenario, parse_scenario
 
 DUTY = 0.1
+SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 
 
 def _two_sensors(**fl: Any) -> dict[str, Any]:
@@ -230,3 +232,16 @@ def test_a_coap_run_cut_by_its_time_limit_leaves_no_unread_failure(
         simulate(parse_scenario(topo))
         gc.collect()
     assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]
+
+
+def test_an_async_run_closes_its_window_before_anyone_acts_at_its_end() -> None:
+    """The fuzzer's case (tests/scenarios/async_end_promotion.yaml, as generated): the
+    async engine aggregated its last update inside a server handler, and before the run's
+    own task resumed, a device handed a task at that same instant woke its LTE radio (a
+    promotion, placed before the frame) for a transfer the end then took back: the
+    promotion stayed charged, and the rounds no longer added up to the run
+    (`round-energy-spent`). The window now closes inside the engine's end."""
+    run = simulate(load_scenario(SCENARIOS / "async_end_promotion.yaml"))  # audited
+    after = [r for r in run.ledger if r.scope == "round" and r.key == "after"]
+    assert after
+    assert all(abs(r.energy_j or 0.0) < 1e-9 for r in after)

@@ -133,6 +133,9 @@ class BufferedAsync:
         self.clients = self.polls.clients
         self.records: list[RoundRecord] = []
         self.observers: list[Callable[[RoundRecord], None]] = []
+        self.end_observers: list[Callable[[], None]] = []
+        """Called once, the moment the run ends (before any other task runs at that
+        instant): the emulator closes the run's window there (fedsim.run)."""
         self.finished = False
         self.deployed_metric = float("nan")
         self._history: dict[int, np.ndarray] = {0: self.params}
@@ -419,8 +422,12 @@ class BufferedAsync:
             for cid in self._tasks:
                 self.clients[cid].rounds_surplus += 1
             self._window_failures = []
+        first = not self.finished
         self.finished = True
         self._done.set()
+        if first:
+            for see in self.end_observers:
+                see()
         for task in self._tasks.values():
             if task.timer is not None:
                 task.timer.cancel()

@@ -192,6 +192,9 @@ class SyncRounds:
         self.current: _Round | None = None
         self.records: list[RoundRecord] = []
         self.observers: list[Callable[[RoundRecord], None]] = []
+        self.end_observers: list[Callable[[], None]] = []
+        """Called once, the moment the run ends (before any other task runs at that
+        instant): the emulator closes the run's window there (fedsim.run)."""
         self.finished = False
         self._arrivals = asyncio.Event()
         self._matrix = np.empty((0, self.params.size), dtype=np.float32)
@@ -340,6 +343,8 @@ class SyncRounds:
         if self.ended is None:
             self.ended = self._natural_end(loop, t0)
         self.finished = True
+        for see in self.end_observers:
+            see()
         self.polls.release_all()
         return self.records
 

@@ -361,11 +361,13 @@ def _simulate(
     net.breaker = wire.break_where
     batteries = Batteries(net, streams)  # meters each device's own link (its radio)
     recorder = Recorder(clock=loop.time)
-    timeline_open = [True]  # the timeline covers [0, end]: shutdown is not part of the run
-    counted: list[dict[str, float]] = [{}]  # everything counted, when the window closed
+    window: list[float] = []
+    """[end] once the run's window closed (`close_window`): the timeline covers [0, end],
+    shutdown is not part of the run."""
+    counted_at_end: dict[str, float] = {}  # every count, when the window closed
 
     def path_state(dev: str, up: bool, _t: float, cause: str) -> None:
-        if timeline_open[0]:
+        if not window:
             recorder.path_state(dev, up, cause)
 
     net.observers.append(path_state)
@@ -374,7 +376,7 @@ def _simulate(
 
     def client_state(client: str, state: str) -> None:
         evidence.client_state(client, state)
-        if timeline_open[0]:
+        if not window:
             recorder.client_state(client, state)
 
     engine = build_engine(sc, task, streams, explain=net.outage_cause)
@@ -433,8 +435,6 @@ def _simulate(
     # is signed and verified, and its Authorization header is charged on the wire.
     keyring = Keyring.from_seed(sc.seed, [d.name for d in devices])
 
-    window: list[float] = []
-
     def close_window() -> None:
         """The run's window closes the instant the engine ends, before any other task
         runs at that instant (a client handed a task then would book frames, and pay a
@@ -444,11 +444,10 @@ def _simulate(
         clients do while shutting down is not part of the run (`nothing-after-end`)."""
         if window:
             return
-        window.append(loop.time())
-        timeline_open[0] = False
+        window.append(loop.time())  # (first: what the cut changes is after the end)
         net.end_run()
         batteries.finish(window[0])
-        counted[0] = counted_now(net, batteries.ledgers)
+        counted_at_end.update(counted_now(net, batteries.ledgers))
 
     async def main() -> float:
         for node in devices:  # every client's timeline starts at 0, registered or not
@@ -538,7 +537,7 @@ def _simulate(
     round_ledger.close("after", None)
     tail = {k: after[k] - totals[k] for k in after}
     proof = evidence.finish(
-        end, tail, batteries.evidence(), counted[0], counted_now(net, batteries.ledgers)
+        end, tail, batteries.evidence(), counted_at_end, counted_now(net, batteries.ledgers)
     )
     size = payload_size(int(engine.params.size), sc.fl.codec)
     proof = dataclasses.replace(proof, update_model_bytes=size)

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import yaml
+from engine_doubles import Score
 from topo import tiny_topology
 
 from fedsim.audit.dropouts import check as dropouts_reconcile
@@ -24,14 +25,6 @@ from fedsim.record.runs import load_run
 from fedsim.run import run_scenario
 
 N = 8
-
-
-class Score:
-    metric_name = "score"
-    higher_is_better = True
-
-    def evaluate(self, params: np.ndarray) -> dict[str, float]:
-        return {"score": float(-np.abs(params).sum())}
 
 
 def _slow_round_topology() -> dict[str, Any]:

@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import numpy as np
+from engine_doubles import Score
 
 from fedsim.fl.async_engine import BufferedAsync
 from fedsim.fl.engine import SyncRounds
@@ -14,14 +15,6 @@ from fedsim.fl.messages import ClientInfo
 from fedsim.fl.strategies.fedavg import FedAvg
 
 N = 8
-
-
-class Score:
-    metric_name = "score"
-    higher_is_better = True
-
-    def evaluate(self, params: np.ndarray) -> dict[str, float]:
-        return {"score": float(-np.abs(params).sum())}
 
 
 class Exploding(FedAvg):

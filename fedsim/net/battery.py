@@ -135,6 +135,16 @@ class Battery:
             return 1.0
         return max(self.level_j, 0.0) / self.capacity_j if self.capacity_j > 0 else 0.0
 
+    def compute_after(self, t: float) -> float:
+        """Joules of the last training charged that pay for its time after `t` (charged
+        at its start, spread evenly over it): what an end, a death or a round's close at
+        `t` does not count."""
+        job = self.computing
+        if job is None or job[1] <= t:
+            return 0.0
+        start, stop, joules = job
+        return joules * (stop - max(start, t)) / (stop - start)
+
     @property
     def empty(self) -> bool:
         return self.empty_at is not None
@@ -396,10 +406,9 @@ class Batteries:
         charged after (a compute charge is refused; the network sends nothing)."""
         self.closed_at = end  # (no death is foreseen past it)
         for battery in self.ledgers.values():
-            job = battery.computing
-            if job is not None and job[1] > end and battery.empty_at is None:
-                start, stop, joules = job
-                self._take(battery, "compute", -joules * (stop - max(start, end)) / (stop - start))
+            after = battery.compute_after(end)
+            if after and battery.empty_at is None:
+                self._take(battery, "compute", -after)
             if battery.waits is not None and battery.empty_at is None:
                 self._refund_waits(battery, end)  # (a cut at the end refunded them already)
             if not battery.empty:
@@ -599,10 +608,9 @@ class Batteries:
         now = self._env.now
         battery.foreseeing = True  # (its refunds foresee nothing)
         self.net.retire(battery.node, f"battery:{battery.node}")
-        job = battery.computing
-        if job is not None and job[1] > now:
-            start, stop, joules = job
-            self._take(battery, "compute", -joules * (stop - max(start, now)) / (stop - start))
+        after = battery.compute_after(now)
+        if after:
+            self._take(battery, "compute", -after)
         battery.computing = None
         if battery.waits is not None:
             self._refund_waits(battery, now)

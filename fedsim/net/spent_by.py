@@ -92,10 +92,7 @@ def spent_by(
             for dt, _kind, power in b.waits.pending_after(at):
                 shift += dt
                 back += dt * power
-        job = b.computing
-        if job is not None and job[1] > at:
-            start, stop, charged = job
-            back += charged * (stop - max(start, at)) / (stop - start)
+        back += b.compute_after(at)
         total -= back
         accounted = b.accounted_until - shift
         if at > accounted and b.radio is not None:

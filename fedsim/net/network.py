@@ -310,9 +310,9 @@ class Network:
             if id(path) not in broken:
                 path.break_(cause)
             path.ended_at = now
-        for link in self.links.values():
-            for tx in link.tx:
-                tx.held_past_end = tx.held_after(now)
+        shared = {id(tx): tx for link in self.links.values() for tx in link.tx}
+        for tx in shared.values():  # (a shared medium's transmitter serves many links)
+            tx.held_past_end = tx.held_after(now)
 
     def live_channels(self) -> Iterator[Channel]:
         """Every channel opened and not known to be finished (for byte accounting: what

@@ -57,7 +57,8 @@ def features(result: Any) -> list[str]:
     sc = result.scenario
     kinds = {n.connectivity.kind for n in sc.nodes if n.kind != "server"}
     out = [f"engine {sc.fl.engine}", f"fidelity {sc.fidelity}", f"task {sc.task.kind}",
-           f"codec {sc.fl.codec}", "completed a round" if result.recorder.rounds else "no round",
+           f"codec {sc.fl.codec}", f"transport {sc.fl.transport}",
+           "completed a round" if result.recorder.rounds else "no round",
            f"end {result.summary['end_reason']}",
            *(f"connectivity {k}" for k in sorted(kinds))]  # fmt: skip
     if sc.failures:

@@ -1,5 +1,5 @@
 """What is learned and how (`task`, `fl`): small tasks, a few strategies, both
-engines, every codec, over-selection, quorum, deadlines and time limits. Local
+engines, every codec and transport, over-selection, quorum, deadlines and time limits. Local
 work is kept tiny so a run costs a fraction of a second of wall time."""
 
 from __future__ import annotations
@@ -123,4 +123,6 @@ def fl_settings(
         fl["task_on_answer"] = False
     if draw(st.integers(0, 3)) == 0:  # a keep-alive that can close under a slow download
         fl["server_keepalive"] = duration(draw(st.sampled_from([0.5, 2.0, 10.0])))
+    if draw(st.integers(0, 3)) == 0:  # the other transports: CoAP over UDP, MQTT over TCP
+        fl["transport"] = draw(st.sampled_from(["coap", "mqtt"]))
     return fl

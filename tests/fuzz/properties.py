@@ -55,7 +55,14 @@ def ends_for_its_reason(result: Any) -> Iterator[str]:
     if reason == "time_limit" and (fl.time_limit_s is None or abs(end - fl.time_limit_s) > EPS):
         yield f"end_reason time_limit at {end} s, fl.time_limit is {fl.time_limit_s}"
     if reason == "stall_limit" and fl.stall_limit_s is not None:
-        last = rows[-1].sim_time_s if rows else 0.0
+        # A round the stall found open closes at once, at the end, with its missing
+        # reports `run_stopped`: a consequence of the stall, not progress before it.
+        progress = [
+            r
+            for r in rows
+            if not (r.failed_causes.get("run_stopped") and r.sim_time_s >= end - EPS)
+        ]
+        last = progress[-1].sim_time_s if progress else 0.0
         if end - last < fl.stall_limit_s - EPS:
             yield f"end_reason stall_limit at {end} s, a round closed at {last} s"
 

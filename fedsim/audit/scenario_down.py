@@ -172,10 +172,11 @@ def _periodic(spec: ConnectivitySpec, rng: Any, until: float) -> list[tuple[floa
         woke = 0.0 + (spec.period_s - phase)
         out.append((0.0, woke))
         now = woke + spec.awake_s
-    while now <= until:
-        woke = now + asleep
-        out.append((now, woke))
-        now = woke + spec.awake_s
+    steps = np.tile([asleep, spec.awake_s], _CHUNK // 2)
+    while now <= until:  # (sleeps and wakes summed in order, as the timeouts add up)
+        edges = np.cumsum(np.concatenate(([now], steps))).tolist()
+        out.extend(zip(edges[0:-1:2], edges[1::2], strict=True))
+        now = edges[-1]
     return out
 
 

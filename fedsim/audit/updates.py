@@ -32,7 +32,7 @@ def update_over_down_path(result: Any) -> Iterator[Violation]:
     ev = getattr(result, "evidence", None)
     if ev is None:
         return
-    spans = path_spans(ev)
+    spans = path_spans(ev, result=result)
     ever_down = {dev for dev, down in spans.items() if down}
     if not ever_down:
         return  # no path was ever down: no exchange overlaps a down span

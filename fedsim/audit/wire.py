@@ -35,7 +35,7 @@ def delivered_over_down_element(result: Any) -> Iterator[Violation]:
     if ev is None or len(ev.messages) == 0:
         return
     m = ev.messages
-    spans = path_spans(ev)
+    spans = path_spans(ev, result=result)
     ever_down = [i for i, dev in enumerate(ev.devices) if spans.get(dev)]  # else none overlaps
     ok = np.isfinite(m.delivered) & (m.device >= 0) & np.isin(m.device, ever_down)
     idx = np.flatnonzero(ok)

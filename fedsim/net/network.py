@@ -20,7 +20,11 @@ the cut instant instead (nothing arrives over a path that was down in between).
 
 A down element carries a set of causes (`category:name`, e.g. `gateway_down:gw1`,
 `partition:east`, `battery:dev-3`); it is up again only when every cause is gone,
-so overlapping failures compose. Results report the category (before the colon).
+so overlapping failures compose. Every source of an outage (each scheduled failure,
+each connectivity process, each departure) holds its own cause: `cause_for` issues a
+fresh one per call (`link_down:d`, then `link_down:d#2`, ...), and `set_down` refuses a
+cause that already holds, so one outage's end can never lift another's hold on the
+same element. Results report the category (before the colon).
 """
 
 from __future__ import annotations
@@ -113,6 +117,12 @@ class Network:
         """When a down cause is scheduled to lift (a failure's or a trace interval's end)."""
         self.lost_observers: list[Callable[[], None]] = []
         """Called (inside SimPy) whenever devices join `lost`."""
+        self._held_since: dict[str, tuple[float, int]] = {}
+        """Every cause holding an element down now -> (when it began, its order): the
+        timeline labels a path with the earliest that still holds (`_path_cause`)."""
+        self._holds_begun = 0
+        self._issued: dict[str, int] = {}
+        """`category:name` -> how many causes `cause_for` issued under it."""
         self._cause_now: dict[str, str] = {}
         """The cause reported for each device whose path is down."""
         self._channels: dict[str, list[Channel]] = {}
@@ -372,15 +382,24 @@ class Network:
         self.set_up(target, name, cause)
 
     def cause_for(self, target: str, name: str, *, scheduled: bool = False) -> str:
+        """A new cause for one source of outages on `name` (one failure, one process):
+        `category:name` the first time, `category:name#k` for the k-th, so two sources
+        on one element never share a hold."""
         if target == "link":
-            return f"link_down:{name}"
-        if target == "partition":
-            return f"partition:{name}"
-        kind = self.nodes[name].kind
-        category = {"device": "device_offline", "gateway": "gateway_down"}.get(kind, "server_down")
-        if scheduled and kind == "device":
-            category = "device_failure"
-        return f"{category}:{name}"
+            base = f"link_down:{name}"
+        elif target == "partition":
+            base = f"partition:{name}"
+        else:
+            kind = self.nodes[name].kind
+            category = {"device": "device_offline", "gateway": "gateway_down"}.get(
+                kind, "server_down"
+            )
+            if scheduled and kind == "device":
+                category = "device_failure"
+            base = f"{category}:{name}"
+        n = self._issued.get(base, 0) + 1
+        self._issued[base] = n
+        return base if n == 1 else f"{base}#{n}"
 
     def _links_of(self, target: str, name: str) -> list[Link]:
         if target == "link":
@@ -400,6 +419,12 @@ class Network:
         channel (even one still in its handshake) crossing it is reset now, so no
         transfer scheduled before this instant completes after it. `for_good`: the
         cause is never lifted (see `lost`); `until`: when it is scheduled to lift."""
+        if cause in self._held_since:
+            raise RuntimeError(  # a second hold under one name would be lifted by the first's end
+                f"internal error: outage cause {cause!r} is already holding an element down"
+            )
+        self._holds_begun += 1
+        self._held_since[cause] = (self.env.now, self._holds_begun)
         if for_good:
             self._for_good.add(cause)
         if until is None:
@@ -450,7 +475,9 @@ class Network:
 
     def set_up(self, target: str, name: str, cause: str) -> None:
         if cause in self._for_good:
-            return  # never lifted (a process that shares the cause's name cannot either)
+            return  # never lifted
+        if self._held_since.pop(cause, None) is None:
+            raise RuntimeError(f"internal error: outage cause {cause!r} lifted but not holding")
         now = self.env.now
         for link in self._links_of(target, name):
             link.down_causes.discard(cause)
@@ -530,15 +557,20 @@ class Network:
 
     def _path_cause(self, dev: str) -> str:
         """Why `dev`'s path is down now: a departure for good (churn, battery) first,
-        else the cause of the down element nearest the device (smallest name on ties)."""
+        else, on the down element nearest the device, the cause that began first of
+        those still holding it (so a second outage overlapping the first takes over the
+        label when the first ends, docs/connectivity.md)."""
         gone = [c for h in self._paths[dev] for c in h.link.down_causes
                 if c in self._gone]  # fmt: skip
         if gone:
             return min(gone)
         for h in self._paths[dev]:
             if h.link.down_causes:
-                return min(h.link.down_causes)
+                return min(h.link.down_causes, key=self._began)
         return self._cause_now.get(dev, "")
+
+    def _began(self, cause: str) -> tuple[float, int, str]:
+        return (*self._held_since.get(cause, (math.inf, 0)), cause)
 
     def outage_cause(self, device: str, start: float, end: float) -> str | None:
         """The category of the first outage on `device`'s path overlapping [start, end]."""

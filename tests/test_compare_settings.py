@@ -88,6 +88,15 @@ def test_a_default_that_differs_shows_its_value(tmp_path: Path) -> None:
     assert _row(table, "config.fl.quorum") == ["0.5 (default)", "0%"]
 
 
+def test_one_client_and_every_client_are_two_values(tmp_path: Path) -> None:
+    """`clients_per_round: 1` (one client) and `100%` (every online client) both read 1
+    as a number; the model keeps them apart, and so must the comparison."""
+    one = _topology(fl={"rounds": 4, "clients_per_round": 1, "min_available": 2})
+    every = _topology(fl={"rounds": 4, "clients_per_round": "100%", "min_available": 2})
+    table = compare_runs([_run(tmp_path, "a", one), _run(tmp_path, "b", every)])
+    assert _row(table, "config.fl.clients_per_round") == ["1", "100%"]
+
+
 def test_async_settings_read_unused_in_a_sync_run(tmp_path: Path) -> None:
     fl = {"rounds": 4, "engine": "async", "async": {"buffer": 3}}
     table = compare_runs(

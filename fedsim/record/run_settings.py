@@ -83,13 +83,6 @@ def value_text(value: Any) -> str:
     return str(value)
 
 
-def _comparable(value: Any) -> Any:
-    """Numbers as floats (a file's `2` and the model's `2.0` are one value)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return value
-    return float(value)
-
-
 def _resolved(config: Mapping[str, Any]) -> dict[str, Any] | None:
     """Every setting the model reads from `config`, defaults included, flattened; None
     if the model cannot load it (its defaults are then unknown)."""
@@ -97,7 +90,9 @@ def _resolved(config: Mapping[str, Any]) -> dict[str, Any] | None:
 
     try:
         model = validate_model(dict(config))
-        dump = model.model_dump(mode="json", by_alias=True, warnings=False)
+        # python mode keeps int and float apart: `clients_per_round: 1` is one client,
+        # `100%` (1.0) every online client
+        dump = model.model_dump(mode="python", by_alias=True, warnings=False)
     except Exception:  # any failure only means: its defaults are unknown
         return None
     out: dict[str, Any] = {}
@@ -122,7 +117,7 @@ class RunSettings:
         if key in self.given:
             raw = self.given[key]
             value = resolved.get(key, raw) if key not in self.overlaid else raw
-            return Setting(_comparable(value), value_text(raw), value_text(raw))
+            return Setting(value, value_text(raw), value_text(raw))
         if key in resolved and (unused := self._unused(key)):
             return Setting(ABSENT, f"—, {unused}", "—")
         if key in resolved:
@@ -130,7 +125,7 @@ class RunSettings:
             if value is None:
                 return Setting(None, "— (not set)", "—")
             text = value_text(value)
-            return Setting(_comparable(value), f"{text} (default)", text)
+            return Setting(value, f"{text} (default)", text)
         if self.resolved is None and self._has_entity(key):
             return Setting(ABSENT, "not set (default)", "—")
         return Setting(ABSENT, f"—, {self._why_absent(key)}", "—")

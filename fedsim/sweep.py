@@ -22,7 +22,8 @@ an edited base file are always re-run. Runs go to
 a local process pool by default or to a Dask cluster (`--scheduler tcp://host:8786`). At the
 end the sweep writes, per grid point, a centre and 95% interval over seeds of the final
 metric, time-to-target, bytes and energy, and each point's ratio or difference against the
-reference point (aggregate.csv/.md, plots, report.html). See docs/sweeps.md.
+reference point, paired by seed (every point runs the same seeds; fedsim.record.sweep_stats)
+(aggregate.csv/.md, plots, report.html). See docs/sweeps.md.
 """
 
 from __future__ import annotations

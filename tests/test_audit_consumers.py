@@ -63,7 +63,10 @@ def test_load_run_reads_the_audit(folders: dict[str, Path], tmp_path: Path) -> N
 
 def test_compare_marks_failed_and_unaudited_runs(folders: dict[str, Path]) -> None:
     table = compare_runs([folders["passed"], folders["failed"], folders["unaudited"]])
-    assert table.warnings == []  # the runs measure the same thing ...
+    assert table.mismatched == [False, False, False]  # the runs measure the same thing ...
+    (ended,) = table.warnings  # (the failed run's time limit ended it early: it says so)
+    assert ended.startswith("1 of 3 runs ended before their job was done")
+    assert "`failed` (time_limit: " in ended
     failed_line, unaudited_line = table.audit_warnings  # ... but two were not checked
     assert "`failed` FAILED its audit" in failed_line
     assert ROUNDS_COMPLETED in failed_line

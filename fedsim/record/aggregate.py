@@ -10,6 +10,11 @@ reached the target, and the count that did is reported next to them, since "fast
 only 1 of 3 got there" matters; their ratios against the reference carry both counts, and
 say so when the two points' reaching seeds differ (then it is not a paired comparison).
 
+Effects are paired by seed where both points have values for the same seeds (every point of
+a sweep runs the same seeds, so seed s differs only in the swept keys): the shared
+seed-to-seed spread cancels. Welch's unpaired interval is the fallback where the seeds differ;
+each effect says which test it used (fedsim.record.sweep_stats).
+
 A run whose audit failed (its audit.json lists violations) is left out, as a failed run
 is, and counted in a warning; runs never audited (no audit.json) are kept and counted.
 """
@@ -26,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fedsim.record.runs import RunData, load_run
-from fedsim.record.sweep_stats import Effect, effect, interval, seeds_needed
+from fedsim.record.sweep_stats import PAIRED, WELCH, Effect, effect_by_seed, interval, seeds_needed
 
 if TYPE_CHECKING:
     from fedsim.sweep import SweepRun, SweepSpec
@@ -188,15 +193,39 @@ def _with_effects(points: list[PointStats], reference: str | None) -> list[Point
     for p in points:
         effects: dict[str, Effect | None] = {}
         for key in QUANTITIES:
-            mine = [v for d in p.runs if (v := _value(d, key)) is not None]
-            base = [v for d in ref.runs if (v := _value(d, key)) is not None]
-            effects[key] = None if p is ref else effect(mine, base, SCALES[key])
+            mine, base = _by_seed(p, key), _by_seed(ref, key)
+            effects[key] = None if p is ref else effect_by_seed(mine, base, SCALES[key])
         out.append(
             PointStats(
                 p.label, p.point, p.runs, p.seeds, p.stats, effects, p is ref, p.audit_failed
             )
         )
     return out
+
+
+def _by_seed(p: PointStats, key: str) -> dict[int, float]:
+    """Each seed's value of `key` at point `p` (seeds without one left out)."""
+    out = {}
+    for seed, run in zip(p.seeds, p.runs, strict=True):
+        if (v := _value(run, key)) is not None:
+            out[seed] = v
+    return out
+
+
+def which_test(p: PointStats) -> str:
+    """Which test the point's effects used: `paired, 3 seeds`; the quantities that fell
+    back to Welch (their seeds differ from the reference's) named."""
+    if p.reference:
+        return "reference"
+    found = [(key, e) for key, e in p.effects.items() if e is not None]
+    welch = [QUANTITIES[key] for key, e in found if e.test == WELCH]
+    paired = [e.n for _, e in found if e.test == PAIRED]
+    if not found:
+        return "—"
+    if not paired:
+        return "Welch (unpaired: not the same seeds)"
+    text = f"paired, {max(paired)} seed{'s' if max(paired) != 1 else ''}"
+    return text + (f"; Welch (unpaired): {', '.join(welch)}" if welch else "")
 
 
 def seed_warnings(points: list[PointStats]) -> list[str]:
@@ -238,9 +267,14 @@ def _noise_line(key: str, p: PointStats, e: Effect, ref: PointStats, k: int, tot
     reach = reach_note(p, ref, key)
     return (
         f"{QUANTITIES[key]}: {k} of {total} differences from the reference "
-        f"({ref.label}) lie inside their 95 % intervals with {e.n} seeds (largest: "
+        f"({ref.label}) lie inside their 95 % intervals with {e.n} seeds, {_test_name(e)} "
+        "(largest: "
         f"{p.label}, {e.text()}{f'; {reach}' if reach else ''}){hint}"
     )
+
+
+def _test_name(e: Effect) -> str:
+    return "paired" if e.test == PAIRED else "unpaired (Welch)"
 
 
 def reach_note(p: PointStats, ref: PointStats, key: str) -> str:
@@ -306,7 +340,7 @@ def aggregate_csv(points: list[PointStats], keys: list[str]) -> str:
     header = [*keys, "point", "runs", "seeds", "reference"]
     for q in QUANTITIES:
         header += [f"{q}_mean", f"{q}_ci95_low", f"{q}_ci95_high", f"{q}_n", f"{q}_scale"]
-        header += [f"{q}_vs_ref", f"{q}_vs_ref_low", f"{q}_vs_ref_high"]
+        header += [f"{q}_vs_ref", f"{q}_vs_ref_low", f"{q}_vs_ref_high", f"{q}_vs_ref_test"]
     w.writerow(header)
     for p in points:
         values = dict(p.point)
@@ -316,7 +350,7 @@ def aggregate_csv(points: list[PointStats], keys: list[str]) -> str:
             n, mean, lo, hi = p.stats[q]
             e = p.effects.get(q)
             row += [_num(mean), _num(lo), _num(hi), n, SCALES[q]]
-            row += ["", "", ""] if e is None else [e.value, _num(e.low), _num(e.high)]
+            row += ["", "", "", ""] if e is None else [e.value, _num(e.low), _num(e.high), e.test]
         w.writerow(row)
     return buf.getvalue()
 
@@ -357,6 +391,8 @@ def _effect_cell(p: PointStats, key: str, ref: PointStats | None) -> str:
     if e is None:
         return "—"
     marks = [] if e.resolved or e.half_width is None else ["within noise"]
+    if e.test == WELCH:
+        marks.append("Welch")
     if e.half_width is None:
         marks.append("n = 1: no interval")
     if ref is not None and (reach := reach_note(p, ref, key)):
@@ -376,8 +412,11 @@ CELLS_NOTE = (
     "clipped to their range."
 )
 EFFECTS_NOTE = (
-    "Against the reference point: bytes, times and energy as a ratio of geometric means "
-    "[95% interval, Welch on the logs], metric and shares as a difference of means; "
+    "Against the reference point: bytes, times and energy as a ratio (the geometric mean of "
+    "the per-seed ratios) [95% interval], metric and shares as a difference of means. Points "
+    "share their seeds, so the interval is paired: a t-interval of the per-seed differences "
+    "(of logs for a ratio); where a point's seeds with a value differ from the reference's, "
+    "it falls back to Welch's unpaired interval and the cell says `Welch` (column `test`). "
     "`within noise`: the interval holds no change. To-target ratios are over the seeds that "
     "reached the target at each point (`1/3 vs 2/3 reached`: this point's count, then the "
     "reference's); where those seeds differ, the ratio compares different seeds and is not a "
@@ -402,11 +441,11 @@ def aggregate_markdown(spec: SweepSpec, points: list[PointStats]) -> str:
         cells = [_fmt(q, p.stats[q], len(p.runs)) for q in QUANTITIES]
         lines.append(f"| {p.label} | {len(p.runs)} | " + " | ".join(cells) + " |")
     lines += ["", "## Against the reference point", "", EFFECTS_NOTE, ""]
-    lines += ["| grid point | " + " | ".join(QUANTITIES.values()) + " |"]
-    lines += ["|---|" + "---:|" * len(QUANTITIES)]
+    lines += ["| grid point | test | " + " | ".join(QUANTITIES.values()) + " |"]
+    lines += ["|---|---|" + "---:|" * len(QUANTITIES)]
     for p in points:
         cells = [_effect_cell(p, q, ref_point) for q in QUANTITIES]
-        lines.append(f"| {p.label} | " + " | ".join(cells) + " |")
+        lines.append(f"| {p.label} | {which_test(p)} | " + " | ".join(cells) + " |")
     audit = audit_warnings(points)
     if audit:
         lines += ["", "## Audit", ""] + [f"- **{w}**" for w in audit]
@@ -507,7 +546,10 @@ def write_sweep_outputs(
         for p in points
     ]
     ref_point = next((p for p in points if p.reference), None)
-    effect_rows = [[p.label] + [_effect_cell(p, q, ref_point) for q in QUANTITIES] for p in points]
+    effect_rows = [
+        [p.label, which_test(p)] + [_effect_cell(p, q, ref_point) for q in QUANTITIES]
+        for p in points
+    ]
     warnings = audit_warnings(points) + early_end_warnings(points) + seed_warnings(points)
     if warnings_out is not None:
         warnings_out.extend(warnings)
@@ -519,7 +561,7 @@ def write_sweep_outputs(
         html_table(["grid point", "runs", *QUANTITIES.values()], table_rows, "aggregate"),
         "<h2>Against the reference point</h2>",
         f'<p class="sub">{escape(EFFECTS_NOTE)}</p>',
-        html_table(["grid point", *QUANTITIES.values()], effect_rows, "effects"),
+        html_table(["grid point", "test", *QUANTITIES.values()], effect_rows, "effects"),
         "<h2>Plots</h2>",
         figures_html(figs),
     ]

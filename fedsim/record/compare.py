@@ -10,6 +10,11 @@ summary.json `code` fingerprints differ) get a one-line warning: legitimate when
 before/after a change, misleading when it is an accident. A run that failed its audit, or was
 never audited (no audit.json), is marked in its column and its CSV row and named in a
 warning (`audit_warnings`, printed on stderr): its numbers were not checked or are wrong.
+A run that ended before its job was done (summary.json `end_reason`: the time limit, devices
+lost for good, a stall) is marked likewise and named in a warning: its bytes and energy stop
+where it stopped, so a ratio against a finished run is not a like-for-like saving. Config
+rows show each key as the topology model reads it (fedsim.record.run_settings): set, its
+default, or absent (`—, no such link`); a key set to its default is not a difference.
 """
 
 from __future__ import annotations
@@ -24,7 +29,10 @@ from typing import Any
 
 from fedsim.errors import FedsimError
 from fedsim.record.compare_caveats import model_caveat
-from fedsim.record.runs import RunData, folder_labels, load_run, run_labels
+from fedsim.record.end_reasons import EARLY
+from fedsim.record.labels import labels_for, short_key
+from fedsim.record.run_settings import RunSettings, differing_keys, run_settings
+from fedsim.record.runs import RunData, folder_labels, load_run
 from fedsim.record.schema import Summary
 
 __all__ = [
@@ -49,6 +57,8 @@ class Quantity:
     values: list[Any]
     better: str | None = None  # "higher", "lower" or None (not a score)
     numeric: bool = True
+    texts: list[str] | None = None
+    """What the tables show where it is not the value itself (the CSV keeps the value)."""
 
     def ratio(self, i: int) -> float | None:
         """Run i's value over run 0's (None where undefined)."""
@@ -85,7 +95,7 @@ class CompareTable:
         """Run i's column heading: ⚠ when it measures something else, its audit when
         that did not pass."""
         mark = "⚠ " if self.mismatched[i] else ""
-        return mark + self.labels[i] + audit_mark(self.runs[i])
+        return mark + self.labels[i] + audit_mark(self.runs[i]) + end_mark(self.runs[i])
 
     def quantity(self, key: str) -> Quantity:
         for q in self.quantities:
@@ -111,7 +121,7 @@ class CompareTable:
 
     def cell_text(self, q: Quantity, i: int) -> str:
         """The value, plus `(×ratio, +Δ, +x%)` for runs after the baseline."""
-        text = format_value(q.key, q.values[i])
+        text = q.texts[i] if q.texts is not None else format_value(q.key, q.values[i])
         if i == 0 or not q.numeric:
             return text
         diff, pct = q.delta(i)
@@ -126,7 +136,7 @@ class CompareTable:
     def short_cell(self, q: Quantity, i: int) -> str:
         """The terminal's cell: the value, and under it `×ratio ±x%` against the baseline
         (narrow enough for four runs in 100 columns)."""
-        text = format_value(q.key, q.values[i])
+        text = q.texts[i] if q.texts is not None else format_value(q.key, q.values[i])
         if i == 0 or not q.numeric:
             return text
         diff, pct = q.delta(i)
@@ -161,6 +171,42 @@ class CompareTable:
 def audit_mark(run: RunData) -> str:
     """What a run's label carries when its audit did not pass."""
     return run.audit.mark()
+
+
+def end_mark(run: RunData) -> str:
+    """What a run's label carries when it ended before its job was done:
+    `` (ended early: time_limit)``."""
+    reason = run.summary.get("end_reason")
+    return f" (ended early: {reason})" if reason in EARLY else ""
+
+
+def short_note(note: str | None) -> str:
+    """An end note's first clause (up to `; ` or `, which` outside brackets): what
+    stopped the run, without the detail summary.json keeps."""
+    if not note:
+        return "—"
+    depth = 0
+    for i, ch in enumerate(note):
+        depth += (ch == "(") - (ch == ")")
+        if depth == 0 and (note.startswith("; ", i) or note.startswith(", which", i)):
+            return note[:i]
+    return note
+
+
+def end_warning(runs: list[RunData], labels: list[str]) -> str | None:
+    """One line naming the runs that ended early, and why."""
+    early = [(label, r) for label, r in zip(labels, runs, strict=True) if end_mark(r)]
+    if not early:
+        return None
+    shown = "; ".join(
+        f"`{label}` ({r.summary.get('end_reason')}: {short_note(r.summary.get('end_note'))})"
+        for label, r in early[:3]
+    )
+    more = f" and {len(early) - 3} more" if len(early) > 3 else ""
+    return (
+        f"{len(early)} of {len(runs)} runs ended before their job was done, so their bytes, "
+        f"energy and time stop where they stopped: {shown}{more}"
+    )
 
 
 def audit_warnings(runs: list[RunData], labels: list[str]) -> list[str]:
@@ -278,22 +324,32 @@ def _ledger(s: Summary, *classes: str) -> int | None:
     return sum(int(totals.get(f"{c}_{d}", 0)) for c in classes for d in ("up", "down"))
 
 
-def _config_rows(runs: list[RunData]) -> list[Quantity]:
-    """Every config key whose value differs between the runs (fedsim.record.labels),
-    except those the table shows anyway."""
-    from fedsim.record.labels import MISSING, config_facts, differing_keys, short_key
-
-    facts = [config_facts(r.config, r.summary) for r in runs]
+def _config_rows(settings: list[RunSettings]) -> list[Quantity]:
+    """Every config key whose value differs between the runs as the model reads them
+    (fedsim.record.run_settings), except those the table shows anyway."""
     shown = {"fl.strategy", "fl.engine", "fl.codec", "fidelity", "seed", "name"}
     return [
-        Quantity(f"config.{key}", f"  {short_key(key)}", [f.get(key, MISSING) for f in facts],
+        Quantity(f"config.{key}", f"  {short_key(key)}", [s.get(key).shown for s in settings],
                  None, numeric=False)
-        for key in differing_keys(facts)
+        for key in differing_keys(settings)
         if key not in shown
     ]  # fmt: skip
 
 
-def _quantities(runs: list[RunData]) -> list[Quantity]:
+def _end_rows(runs: list[RunData]) -> list[Quantity]:
+    """Why each run ended (`time_limit (early)`), and the note's first clause; the CSV
+    keeps summary.json's `end_reason` and `end_note` verbatim."""
+    reasons = [r.summary.get("end_reason") for r in runs]
+    notes = [r.summary.get("end_note") for r in runs]
+    return [
+        Quantity("end_reason", "end", reasons, None, numeric=False,
+                 texts=[f"{why} (early)" if why in EARLY else str(why or "—") for why in reasons]),
+        Quantity("end_note", "  why", notes, None, numeric=False,
+                 texts=[short_note(n) for n in notes]),
+    ]  # fmt: skip
+
+
+def _quantities(runs: list[RunData], settings: list[RunSettings]) -> list[Quantity]:
     S = [r.summary for r in runs]
 
     def col(key: str) -> list[Any]:
@@ -323,6 +379,7 @@ def _quantities(runs: list[RunData]) -> list[Quantity]:
     causes = sorted({c for s in S for c in (s.get("dropouts") or {})})
     return [
         Quantity("audit", "audit", [r.audit.short() for r in runs], None, numeric=False),
+        *_end_rows(runs),
         text("scenario", "scenario"),
         text("task", "task"),
         text("metric_name", "metric"),
@@ -332,7 +389,7 @@ def _quantities(runs: list[RunData]) -> list[Quantity]:
         text("fidelity", "fidelity"),
         Quantity("seed", "seed", col("seed"), None, numeric=False),
         Quantity("overrides", "overrides (--set)", overrides, None, numeric=False),
-        *_config_rows(runs),
+        *_config_rows(settings),
         q("devices", "devices"),
         q("rounds", "rounds"),
         q("final_metric", "final metric", metric_better),
@@ -416,8 +473,9 @@ def compare_runs(paths: Sequence[str | Path | RunData]) -> CompareTable:
     if not paths:
         raise FedsimError("no run folders given")
     runs = [p if isinstance(p, RunData) else load_run(p) for p in paths]
-    labels = run_labels(runs)
+    settings = [run_settings(r.config, r.summary) for r in runs]
     folders = folder_labels(runs)  # warnings name folders: what to go and look at
+    labels = labels_for(settings, folders)
     base = runs[0].summary
     warnings, mismatched = [], [False]
     for label, run in zip(folders[1:], runs[1:], strict=True):
@@ -437,8 +495,11 @@ def compare_runs(paths: Sequence[str | Path | RunData]) -> CompareTable:
     caveat = model_caveat(runs, folders)  # fidelity or transport differs
     if caveat:
         warnings.append(caveat)
+    ended = end_warning(runs, folders)
+    if ended:
+        warnings.append(ended)
     return CompareTable(
-        runs, labels, _quantities(runs), warnings, mismatched, folders,
+        runs, labels, _quantities(runs, settings), warnings, mismatched, folders,
         audit_warnings(runs, folders),
     )  # fmt: skip
 
@@ -490,8 +551,10 @@ def rich_table(table: CompareTable, runs: Sequence[int] | None = None) -> Any:
     )
     t.add_column("quantity", style="bold", no_wrap=True)
     for i in shown:
-        label, bad = table.labels[i], table.mismatched[i] or not table.runs[i].audit.passed
-        mark = audit_mark(table.runs[i]).strip()
+        run = table.runs[i]
+        label, bad = table.labels[i], table.mismatched[i] or not run.audit.passed
+        bad = bad or bool(end_mark(run))
+        mark = (audit_mark(run) + end_mark(run)).strip()
         t.add_column(
             ("⚠ " if table.mismatched[i] else "")
             + label.replace(", ", "\n")

@@ -35,6 +35,7 @@ from fedsim.fl.defence_tally import DefenceTally
 from fedsim.fl.engine import FailureExplainer, RoundRecord, SyncRounds
 from fedsim.fl.gate import DeploymentGate
 from fedsim.fl.server import make_app
+from fedsim.fl.timeouts import REQUEST_TIMEOUT_CAUSE
 from fedsim.fl.strategies.registry import build_strategy
 from fedsim.net.battery import Batteries
 from fedsim.net.evidence import Evidence, EvidenceRecorder, counted_now
@@ -379,7 +380,17 @@ def _simulate(
         if not window:
             recorder.client_state(client, state)
 
-    engine = build_engine(sc, task, streams, explain=net.outage_cause)
+    timed_out: dict[str, list[float]] = {}  # each client's request_timeouts (filled below)
+
+    def failure_cause(client: str, start: float, end: float) -> str | None:
+        """The network's explanation first; else a request the client itself abandoned
+        (its path too slow for `fl.request_timeout`) within the task's window."""
+        cause = net.outage_cause(client, start, end)
+        if cause is None and any(start <= t <= end for t in timed_out.get(client, ())):
+            return REQUEST_TIMEOUT_CAUSE
+        return cause
+
+    engine = build_engine(sc, task, streams, explain=failure_cause)
     evidence.watch_submit(engine)
     evaluator = engine.evaluator
     access = _access_links(net)
@@ -465,6 +476,7 @@ def _simulate(
                 learner = wrap(learner, adversary, streams.get("adversaries", node.name))
             common: dict[str, Any] = {
                 "codec": sc.fl.codec, "poll_wait_s": sc.fl.poll_wait_s, "observer": client_state,
+                "request_timeout_s": sc.fl.request_timeout_s,
                 "on_work": batteries.compute, "link_up": partial(_link_up, loop, net, node.name),
             }  # fmt: skip
             device, rng = sc.devices[node.device], streams.get("client", node.name)
@@ -502,6 +514,7 @@ def _simulate(
             loop, net, engine, sc, batteries.runs_dry_by if batteries.batteries else None
         )
         stop = asyncio.Event()
+        timed_out.update((c.client_id, c.request_timeouts) for c in clients)
         jobs = [asyncio.create_task(c.run(stop), name=c.client_id) for c in clients]
         await engine.run()
         close_window()

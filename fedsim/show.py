@@ -20,7 +20,7 @@ from fedsim.net.network import Network
 from fedsim.net.reach import min_connect_s
 from fedsim.net.tcp import TcpParams
 from fedsim.rng import Streams
-from fedsim.scenario import LinkClassSpec, NodeSpec, Scenario
+from fedsim.scenario import FLSpec, LinkClassSpec, NodeSpec, Scenario
 
 if TYPE_CHECKING:
     from rich.tree import Tree
@@ -265,6 +265,34 @@ def _connect_warnings(g: GroupCost, transport: str) -> list[str]:
     ]
 
 
+def _timeout_warnings(g: GroupCost, fl: FLSpec) -> list[str]:
+    """The client abandons a request that outlasts `fl.request_timeout` + `fl.poll_wait`
+    (fedsim.fl.client): with `task_on_answer` one HTTP request carries the upload, the
+    long poll for the next task and that task's download, so the exchange has the
+    whole budget only when its task comes at once, and `fl.request_timeout` when it
+    comes at the end of the poll. CoAP has no such timeout (its own retransmissions)."""
+    if fl.transport == "coap":
+        return []
+    both = fl.transport == "http" and fl.task_on_answer
+    took = g.round_trip_s if both else max(g.up.time_s, g.down.time_s)
+    limit, total = fl.request_timeout_s, fl.request_timeout_s + fl.poll_wait_s
+    if took <= limit:
+        return []
+    what = "upload + download (one request)" if both else (
+        "upload" if g.up.time_s >= g.down.time_s else "download")  # fmt: skip
+    fate = (
+        "every such exchange is abandoned: these devices cannot report"
+        if took > total
+        else f"an exchange whose task comes later than {_secs(total - took)} into the long "
+        "poll is abandoned"
+    )
+    return [
+        f"{what} ≈ {_secs(took)}, longer than the client's fl.request_timeout "
+        f"{_secs(limit)} (its timeout is that + fl.poll_wait {_secs(fl.poll_wait_s)}): "
+        f"{fate} (dropout cause request_timeout); raise fl.request_timeout"
+    ]
+
+
 def _warnings(g: GroupCost, deadline: float) -> list[str]:
     """Why this group's devices cannot finish a round in time, if they cannot."""
     out = []
@@ -306,6 +334,7 @@ def upload_warnings(
         where = f"{g.group} × {len(g.nodes)} under {g.parent}"
         out.extend(f"{where}: {w}" for w in _connect_warnings(g, sc.fl.transport))
         out.extend(f"{where}: {w} ({why})" for w in _warnings(g, sc.fl.deadline_s))
+        out.extend(f"{where}: {w} ({why})" for w in _timeout_warnings(g, sc.fl))
     return out + fidelity_warnings(sc)
 
 
@@ -392,7 +421,11 @@ def describe(sc: Scenario, model_bytes: int | None = None) -> Tree:
                 text += f"; downlink bottleneck {_bottleneck(g.down)}"
             text += f", {g.down.size} B download ≈ {_secs(g.down.time_s)}"
             leaf = branch.add(text)
-            for warning in _connect_warnings(g, sc.fl.transport) + _warnings(g, sc.fl.deadline_s):
+            for warning in (
+                _connect_warnings(g, sc.fl.transport)
+                + _warnings(g, sc.fl.deadline_s)
+                + _timeout_warnings(g, sc.fl)
+            ):
                 leaf.add(f"[bold yellow]⚠ {warning}[/]")
 
     for top in children.get(None, []):

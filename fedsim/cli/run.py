@@ -180,6 +180,13 @@ def _print_summary(folder: Path) -> None:
         f"{s.wall_time_s:.2f} s ({_figure(ratio)}x); "
         f"{(s.bytes_up + s.bytes_down) / 1e6:.2f} MB moved; {drops} dropouts"
     )
+    timed_out = s.dropouts.get("request_timeout", 0)
+    if timed_out:
+        print_warning(
+            f"{timed_out} dropout(s) with cause request_timeout: clients abandoned exchanges "
+            "that took longer than fl.request_timeout + fl.poll_wait (slow paths: `fedsim "
+            "show` estimates each one's upload and download); raise fl.request_timeout"
+        )
     if s.never_contributed:
         names = ", ".join(s.never_contributed[:5])
         more = f" and {len(s.never_contributed) - 5} more" if len(s.never_contributed) > 5 else ""

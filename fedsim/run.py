@@ -56,7 +56,13 @@ from fedsim.record.schema import ClientRow, LedgerRow, LinkRow, RoundRow, Summar
 from fedsim.record.writer import write_json, write_run
 from fedsim.rng import Streams
 from fedsim.run_end import watch_run
-from fedsim.run_folder import as_recorded, clear_run_folder, recorded_config, run_config
+from fedsim.run_folder import (
+    as_recorded,
+    check_run_folder,
+    clear_run_folder,
+    recorded_config,
+    run_config,
+)
 from fedsim.scenario import Scenario, prepare_scenario
 from fedsim.tasks.adversary import choose_adversaries, parse_adversaries, wrap
 from fedsim.tasks.registry import build_task
@@ -793,6 +799,8 @@ def run_scenario(
     edited file, or another file with the same name and seed): `fedsim run`."""
     if scenario is None:
         scenario = prepare_scenario(path, overrides, seed, warn=print_warning)
+    out = Path(out_root) / (run_name or run_name_for(scenario, overrides))
+    check_run_folder(out)  # before simulating: a folder it may not replace is one line now
     display: Any = contextlib.nullcontext()
     if progress:
         from fedsim.record.progress import RunProgress
@@ -803,7 +811,6 @@ def run_scenario(
             scenario, progress=bar, warn=print_warning, audit=False, last_in_process=last_in_process
         )
     result.summary = replace(result.summary, overrides=list(overrides))
-    out = Path(out_root) / (run_name or run_name_for(scenario, overrides))
     config = run_config(scenario)
     previous = recorded_config(out)
     clear_run_folder(out)  # nothing of a previous run in this folder may look current

@@ -100,6 +100,7 @@ def _run(
     no_audit: bool,
 ) -> Path:
     from fedsim.audit import AuditError
+    from fedsim.cli.out_folder import output_folder
     from fedsim.errors import print_warning
     from fedsim.scenario import prepare_scenario
 
@@ -114,6 +115,7 @@ def _run(
     try:
         # Prepared once, before the heavy imports: a bad file fails in milliseconds.
         scenario = prepare_scenario(topology, list(overrides), seed, warn=print_warning)
+        output_folder(out)  # before simulating: a run that cannot be written is not run
         own_process = bool(click.get_current_context().meta.get(OWN_PROCESS))
         if own_process:
             # No TLS in a simulated run: aiohttp's default contexts need no CA bundle.

@@ -57,7 +57,9 @@ def schema_command(out: str | None) -> int:
 
     text = json.dumps(topology_schema(), indent=2, ensure_ascii=False) + "\n"
     if out:
-        Path(out).write_text(text, encoding="utf-8")
+        from fedsim.cli.out_folder import output_file
+
+        output_file(out).write_text(text, encoding="utf-8")
     else:
         click.echo(text, nl=False)
     return 0

@@ -251,7 +251,8 @@ class Topology(Section):
         metric, lo, hi = self.task.metric
         target = fl.target
         if target is not None and not lo <= target <= hi:
-            what = "unreachable" if target > hi else "met by any model"
+            beyond_best = target > hi if self.task.higher_is_better else target < lo
+            what = "unreachable" if beyond_best else "met by any model"
             raise at_key("fl.target", f"{target:g} is {what}: {metric} lies in [{lo:g}, {hi:g}]")
         adversaries = self.adversaries
         if adversaries is not None and adversaries.kind == "label_flip":  # noqa: SIM102

@@ -108,6 +108,13 @@ class Topology(Section):
 
     # -- checks, in the order a reader meets the keys ---------------------------------
     def _check_items(self) -> None:
+        for name, model in self.devices.items():
+            if model.battery is not None and model.battery <= 0:
+                raise at_key(
+                    f"devices.{name}.battery",
+                    f"{model.battery:g} J holds no energy: a device on it is empty before it "
+                    "sends a byte; give a capacity (e.g. 2Wh), or drop the key for mains power",
+                )
         for i, item in enumerate(self.nodes):
             if item.device is not None and item.device not in self._profiles:
                 known = ", ".join(sorted(self._profiles))
@@ -248,6 +255,7 @@ class Topology(Section):
                 "fl.clients_per_round",
                 f"is {int(fl.clients_per_round)} but the topology has {n} devices",
             )
+        self._check_live_devices()
         metric, lo, hi = self.task.metric
         target = fl.target
         if target is not None and not lo <= target <= hi:
@@ -260,6 +268,29 @@ class Topology(Section):
                 raise at_key(
                     "adversaries.kind", "label_flip needs a classification task (digits, synthetic)"
                 )
+
+    def _check_live_devices(self) -> None:
+        """An `initial_charge` of 0 % is a group of devices dead from the start (offline,
+        cause battery), which a study may mean; a federation left with too few others to
+        run a round measures nothing, and is refused here rather than after the run."""
+        dead = [
+            (i, item) for i, item in enumerate(self.nodes)
+            if item.initial_charge is not None and max(item.initial_charge) <= 0
+        ]  # fmt: skip
+        if not dead:
+            return
+        live = self.device_count - sum(item.count for _, item in dead)
+        need = 1 if self.fl.engine == "async" else self.fl.min_available
+        if live < need:
+            i, item = dead[0]
+            needs = "a task needs one" if self.fl.engine == "async" else (
+                f"a round needs fl.min_available={need}")  # fmt: skip
+            raise at_key(
+                f"nodes[{i}].initial_charge",
+                f"0% starts every device of {item.name!r} empty (they never send a byte), "
+                f"which leaves {live} device(s) that can take part; {needs}: no round could "
+                "ever run. Give a charge above 0 (a range [0%, 50%] starts some low)",
+            )
 
     def _check_task_data(self) -> None:
         problem = self.task.check_devices(self.device_count)

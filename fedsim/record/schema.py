@@ -133,7 +133,10 @@ class RoundRow(Record):
         "clients", "dropouts by cause, `deadline:3;link_down:2` (sums to `failed`)"
     )
     candidate_metric: float | None = column(
-        "", "the aggregate's metric before the gate (blank: no aggregate)", None
+        "",
+        "the aggregate's metric before the gate (blank: no aggregate; `nan`, `inf`: the "
+        "aggregate scored no finite number, e.g. a diverged model, and the gate rejected it)",
+        None,
     )
     federated_metric: float | None = column(
         "", "example-weighted metric the reporting clients measured (blank: not asked)", None

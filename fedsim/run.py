@@ -344,7 +344,7 @@ def _simulate(
     random.seed(sc.seed)  # aiohttp's connector shuffles waiters with `random`
     devices = sc.device_nodes
     task = build_task(sc.task, len(devices), streams)
-    if warn is not None and sc.fl.transport != "coap":  # the estimates model TCP
+    if warn is not None:  # the estimates model each transport (fedsim.show)
         from fedsim.show import upload_warnings
 
         try:

@@ -5,6 +5,8 @@ device's memory, the host's memory against everything, the target against the me
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from itertools import islice
 from typing import Any
 
 from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
@@ -12,6 +14,7 @@ from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
 from fedsim.config.adversaries import Adversaries
 from fedsim.config.advice import advice
 from fedsim.config.base import Section, at_key
+from fedsim.config.close_names import did_you_mean
 from fedsim.config.coap_mtu import check_coap_blocks
 from fedsim.config.devices import DeviceModel, device_profile
 from fedsim.config.fl import FLModel
@@ -30,6 +33,9 @@ from fedsim.config.units import RunName, choice, integer, parsed
 from fedsim.devices import BUILTIN_DEVICES, DeviceProfile
 
 __all__ = ["Topology"]
+
+NAMES_FOR_HINTS = 5000
+"""Members of one group offered to a "did you mean" hint at most."""
 
 
 def _text(v: Any) -> str:
@@ -169,7 +175,8 @@ class Topology(Section):
             if to is not None:
                 where = f"nodes[{i}].uplink.to"
                 if to not in kinds:
-                    raise at_key(where, f"unknown node {to!r}")
+                    hint = did_you_mean(str(to), [k for k, v in kinds.items() if v != "device"])
+                    raise at_key(where, f"unknown node {to!r}{hint}")
                 if kinds[to] == "device":
                     raise at_key(
                         where, f"{to!r} is a device; uplinks go to a gateway or the server"
@@ -208,6 +215,14 @@ class Topology(Section):
                         out.append(child)
         return out or None
 
+    def _names(self) -> Iterator[str]:
+        """Every node and group name a failure may give (groups' members capped: a hint
+        need not scan 100,000 names)."""
+        for item in self.nodes:
+            yield item.name
+            if item.count > 1:
+                yield from islice(item.expanded_names(), NAMES_FOR_HINTS)
+
     def _is_server(self, names: list[str]) -> bool:
         servers = {item.name for item in self.nodes if item.kind == "server"}
         return any(n in servers for n in names)
@@ -223,7 +238,10 @@ class Topology(Section):
                     found = self.resolve(item, link_names=f.target == "links")
                     if found is None:
                         what = "node, group or link" if f.target == "links" else "node or group"
-                        raise at_key(f"{where}.{f.target}[{j}]", f"unknown {what} {item!r}")
+                        raise at_key(
+                            f"{where}.{f.target}[{j}]",
+                            f"unknown {what} {item!r}{did_you_mean(str(item), self._names())}",
+                        )
                     if self._is_server(found):
                         raise at_key(f"{where}.{f.target}[{j}]", "the server has no uplink to cut")
                 pname = f.name or str(i)
@@ -234,7 +252,8 @@ class Topology(Section):
                 name = f.node if f.target == "node" else f.link
                 found = self.resolve(name or "")
                 if found is None:
-                    raise at_key(f"{where}.{f.target}", f"unknown node {name!r}")
+                    hint = did_you_mean(str(name), self._names())
+                    raise at_key(f"{where}.{f.target}", f"unknown node {name!r}{hint}")
                 if f.target == "link" and self._is_server(found):
                     raise at_key(f"{where}.link", "the server has no uplink")
             if limit is not None and f.at >= limit:

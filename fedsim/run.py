@@ -35,8 +35,8 @@ from fedsim.fl.defence_tally import DefenceTally
 from fedsim.fl.engine import FailureExplainer, RoundRecord, SyncRounds
 from fedsim.fl.gate import DeploymentGate
 from fedsim.fl.server import make_app
-from fedsim.fl.timeouts import REQUEST_TIMEOUT_CAUSE
 from fedsim.fl.strategies.registry import build_strategy
+from fedsim.fl.timeouts import REQUEST_TIMEOUT_CAUSE
 from fedsim.net.battery import Batteries
 from fedsim.net.evidence import Evidence, EvidenceRecorder, counted_now
 from fedsim.net.flow import wire_booked_after

@@ -12,9 +12,9 @@ over UDP, stop-and-wait (fedsim.show_coap)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from functools import partial
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from fedsim.fl.timeouts import connect_timeout

@@ -35,6 +35,7 @@ def compare_command(runs: tuple[str, ...], out: Path | None, no_plots: bool) -> 
     """
     from rich.console import Console
 
+    from fedsim.cli.out_folder import output_folder
     from fedsim.record.compare import (
         compare_runs,
         default_compare_out,
@@ -42,8 +43,6 @@ def compare_command(runs: tuple[str, ...], out: Path | None, no_plots: bool) -> 
         print_table,
         write_compare,
     )
-
-    from fedsim.cli.out_folder import output_folder
 
     folders = expand_run_args(list(runs))
     out = output_folder(out if out is not None else default_compare_out(runs[0], folders[0]))

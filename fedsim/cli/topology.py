@@ -51,7 +51,6 @@ def schema_command(out: str | None) -> int:
     kinds and ranges. Cross-references (a node naming a missing gateway) need the whole
     file: `fedsim validate` checks them, the schema cannot."""
     import json
-    from pathlib import Path
 
     from fedsim.schema import topology_schema
 

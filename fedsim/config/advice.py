@@ -79,8 +79,7 @@ _NOT_FOR_TRANSPORT = {
 _WHY = {
     "coap": "HTTP settings: CoAP over UDP has no requests that carry a task, no connection "
     "to keep alive and its own retransmission timers, fl.coap",
-    "mqtt": "HTTP settings: tasks arrive as published messages and the broker keeps the "
-    "connection",
+    "mqtt": "HTTP settings: tasks arrive as published messages, the broker keeps the link",
 }
 
 

@@ -4,7 +4,13 @@ lost-device check)."""
 
 from __future__ import annotations
 
-__all__ = ["CONNECT_TIMEOUT_S", "REQUEST_TIMEOUT_CAUSE", "REQUEST_TIMEOUT_S", "connect_timeout", "is_request_timeout"]
+__all__ = [
+    "CONNECT_TIMEOUT_S",
+    "REQUEST_TIMEOUT_CAUSE",
+    "REQUEST_TIMEOUT_S",
+    "connect_timeout",
+    "is_request_timeout",
+]
 
 CONNECT_TIMEOUT_S = 30.0
 """The HTTP client (fedsim.fl.client) abandons a connect after this long."""

@@ -107,3 +107,22 @@ def test_every_command_with_an_output_says_what_is_wrong_in_one_line(
     assert line.startswith("fedsim: error: ")
     assert str(a_file) in line
     assert a_file.read_text() == "not a folder\n"
+
+
+def test_a_write_that_fails_later_is_one_line_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What the check cannot foresee (a full disk) is still one line, exit 1."""
+    import errno
+
+    import fedsim.run
+
+    def full(out: Path, **_k: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(out / "rounds.csv"))
+
+    monkeypatch.setattr(fedsim.run, "write_run", full)
+    args = ["run", str(OK), *SET_OK, "--quiet", "--no-plots", "--out", str(tmp_path)]
+    assert main(args) == 1
+    line = _one_line(capsys)
+    assert line.startswith(f"fedsim: error: {tmp_path}")
+    assert line.endswith("rounds.csv: No space left on device")

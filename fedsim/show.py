@@ -308,32 +308,40 @@ def _connect_warnings(g: GroupCost, transport: str) -> list[str]:
     ]
 
 
+def _requests(g: GroupCost, fl: FLSpec) -> list[tuple[str, float, bool]]:
+    """(what, estimated time, whether the same request also waits out a long poll) of
+    each request the client bounds by `fl.request_timeout` + `fl.poll_wait`."""
+    if fl.transport == "mqtt":  # a task is a message waited for (`poll_wait`): not bounded
+        return [("upload", g.up.time_s, False)]
+    if fl.task_on_answer:  # the upload's answer is the long poll, then the next task
+        return [("upload + download (one request)", g.round_trip_s, True)]
+    return [("upload", g.up.time_s, False), ("download", g.down.time_s, True)]
+
+
 def _timeout_warnings(g: GroupCost, fl: FLSpec) -> list[str]:
-    """The client abandons a request that outlasts `fl.request_timeout` + `fl.poll_wait`
-    (fedsim.fl.client): with `task_on_answer` one HTTP request carries the upload, the
-    long poll for the next task and that task's download, so the exchange has the
-    whole budget only when its task comes at once, and `fl.request_timeout` when it
+    """The HTTP and MQTT clients abandon a request that outlasts `fl.request_timeout` +
+    `fl.poll_wait` (fedsim.fl.client): a request that also waits out a long poll has
+    the whole budget only when its task comes at once, `fl.request_timeout` when it
     comes at the end of the poll. CoAP has no such timeout (its own retransmissions)."""
     if fl.transport == "coap":
         return []
-    both = fl.transport == "http" and fl.task_on_answer
-    took = g.round_trip_s if both else max(g.up.time_s, g.down.time_s)
     limit, total = fl.request_timeout_s, fl.request_timeout_s + fl.poll_wait_s
-    if took <= limit:
-        return []
-    what = "upload + download (one request)" if both else (
-        "upload" if g.up.time_s >= g.down.time_s else "download")  # fmt: skip
-    fate = (
-        "every such exchange is abandoned: these devices cannot report"
-        if took > total
-        else f"an exchange whose task comes later than {_secs(total - took)} into the long "
-        "poll is abandoned"
-    )
-    return [
-        f"{what} ≈ {_secs(took)}, longer than the client's fl.request_timeout "
-        f"{_secs(limit)} (its timeout is that + fl.poll_wait {_secs(fl.poll_wait_s)}): "
-        f"{fate} (dropout cause request_timeout); raise fl.request_timeout"
-    ]
+    out = []
+    for what, took, waits in _requests(g, fl):
+        if took > total:
+            fate = "every such exchange is abandoned: these devices cannot report"
+        elif waits and took > limit:
+            fate = (f"an exchange whose task comes later than {_secs(total - took)} into the "
+                    "long poll is abandoned")  # fmt: skip
+        else:
+            continue
+        out.append(
+            f"{what} ≈ {_secs(took)}, longer than the client allows (fl.request_timeout "
+            f"{_secs(limit)} + fl.poll_wait {_secs(fl.poll_wait_s)}"
+            f"{', less the wait for its task' if waits else ''}): {fate} (dropout cause "
+            "request_timeout); raise fl.request_timeout"
+        )
+    return out
 
 
 def _warnings(g: GroupCost, deadline: float) -> list[str]:

@@ -42,7 +42,7 @@ def test_a_path_whose_exchange_outlasts_the_timeout_is_warned() -> None:
     slow = load_scenario(DUTY, ["links.lora.bandwidth=1kbps"])
     (line,) = [w for w in upload_warnings(slow) if "request_timeout" in w]
     assert line.startswith("s × 2 under gw: upload + download (one request) ≈ ")
-    assert "longer than the client's fl.request_timeout 120 s" in line
+    assert "longer than the client allows (fl.request_timeout 120 s + fl.poll_wait 30 s" in line
     assert "every such exchange is abandoned: these devices cannot report" in line
     assert "(dropout cause request_timeout); raise fl.request_timeout" in line
     console = Console(width=400, record=True, file=io.StringIO())
@@ -59,6 +59,17 @@ def test_a_long_poll_leaves_it_to_when_the_task_comes() -> None:
     (line,) = [w for w in upload_warnings(slow) if "request_timeout" in w]
     assert "an exchange whose task comes later than" in line
     assert "into the long poll is abandoned" in line
+
+
+def test_mqtt_bounds_its_uploads_only() -> None:
+    """An MQTT task is a message the client waits `poll_wait` for; its upload is a
+    publish bounded by the timeout, with no long poll in it."""
+    slow = ["links.lora.bandwidth=500bps", "fl.transport=mqtt"]
+    (line,) = [w for w in upload_warnings(load_scenario(DUTY, slow)) if "request_timeout" in w]
+    assert "under gw: upload ≈ " in line
+    assert "every such exchange is abandoned" in line
+    fits = load_scenario(DUTY, [*slow, "fl.request_timeout=10min"])
+    assert not [w for w in upload_warnings(fits) if "request_timeout" in w]
 
 
 def test_coap_has_no_such_timeout() -> None:

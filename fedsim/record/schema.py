@@ -42,6 +42,9 @@ DROPOUT_CAUSES: dict[str, str] = {
     "run_stopped": "no upload when the run was stopped early (summary.json `end_reason`: "
     "`stall_limit`, ...), which closed the round before its deadline",
     "aborted": "the upload started but its connection broke before the body arrived",
+    "request_timeout": "the client abandoned an exchange during the task: it took longer "
+    "than `fl.request_timeout` past the long poll (a slow path's download or upload; "
+    "`fedsim show` estimates them)",
     "rejected": "the server refused the upload (malformed, non-finite, wrong version, "
     "a delta on a base it no longer holds)",
     "stale": "async: the update was more than `max_staleness` versions old",
@@ -130,7 +133,10 @@ class RoundRow(Record):
         "clients", "dropouts by cause, `deadline:3;link_down:2` (sums to `failed`)"
     )
     candidate_metric: float | None = column(
-        "", "the aggregate's metric before the gate (blank: no aggregate)", None
+        "",
+        "the aggregate's metric before the gate (blank: no aggregate; `nan`, `inf`: the "
+        "aggregate scored no finite number, e.g. a diverged model, and the gate rejected it)",
+        None,
     )
     federated_metric: float | None = column(
         "", "example-weighted metric the reporting clients measured (blank: not asked)", None
@@ -295,6 +301,9 @@ class ClientRow(Record):
     dropouts_time_limit: int = column("rounds", DROPOUT_CAUSES["time_limit"], 0, later=True)
     dropouts_run_stopped: int = column("rounds", DROPOUT_CAUSES["run_stopped"], 0, later=True)
     dropouts_aborted: int = column("rounds", DROPOUT_CAUSES["aborted"])
+    dropouts_request_timeout: int = column(
+        "rounds", DROPOUT_CAUSES["request_timeout"], 0, later=True
+    )
     dropouts_rejected: int = column("rounds", DROPOUT_CAUSES["rejected"])
     dropouts_stale: int = column("rounds", DROPOUT_CAUSES["stale"])
     dropouts_lost: int = column("rounds", DROPOUT_CAUSES["lost"])

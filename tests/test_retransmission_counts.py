@@ -17,7 +17,7 @@ import simpy
 
 from fedsim.audit import audit
 from fedsim.net.flow import FlowChannel
-from fedsim.net.link import Hop, Link, LinkCounters, NoLoss, Transmitter
+from fedsim.net.link import Hop, Link, LinkCounters, NoLoss, Transmitter, take_back
 from fedsim.net.loss import Bernoulli
 from fedsim.net.packet import PacketChannel
 from fedsim.run import RunResult, simulate
@@ -184,6 +184,24 @@ def test_every_hop_counts_the_copies_it_carries(fidelity: str) -> None:
                     backhaul.counters[0].retx_bytes > 0
                 )
     assert seen > 0  # the test saw retransmissions
+
+
+@pytest.mark.parametrize(("frames", "resent"), [(10, 3), (10, 10), (3, 1), (1, 1)])
+def test_a_cut_through_a_flight_leaves_its_copies_with_their_bytes(
+    frames: int, resent: int
+) -> None:
+    """A flight of `frames` segments, `resent` of them copies, cut anywhere: what stays
+    has no more copies than packets, and copies exactly when it has retx bytes."""
+    first = frames - resent
+    for k in range(0, 41):
+        c = LinkCounters()
+        wire, retx = frames * 1500, resent * 1500
+        c.wire_bytes, c.packets, c.retransmissions = wire, frames, resent
+        c.data_bytes, c.header_bytes, c.retx_bytes = first * 1446, first * 54, retx
+        booking = (c, 0.0, 1.0, wire, frames, first * 1446, first * 54, 0, retx, 0, resent)
+        take_back([booking], k / 40)
+        assert 0 <= c.retransmissions <= c.packets, (k, c)
+        assert (c.retransmissions > 0) == (c.retx_bytes > 0), (k, c)
 
 
 # -- the auditor -------------------------------------------------------------------------

@@ -421,13 +421,16 @@ def resent_unsent(booking: Booking, frames_unsent: int, retx_unsent: int) -> int
     """Of `booking`'s retransmissions, those among its `frames_unsent` frames not sent,
     whose `retx_unsent` retx bytes are taken back. A block's copies may lie anywhere in
     it: the share of its frames, bounded so that what stays is self-consistent (no more
-    retransmissions than packets, and some while retx bytes stay)."""
+    retransmissions than packets; some while retx bytes stay, none once they are gone)."""
     resent = booking[10]
     if not resent:
         return 0
+    retx = booking[8]
+    if retx and retx_unsent >= retx:  # its copies' bytes all go: so do the copies
+        return resent
     frames = booking[4]
     low = max(0, resent - (frames - frames_unsent))  # the frames that stay are enough
-    high = resent if retx_unsent >= booking[8] else resent - 1  # retx bytes stay: one stays
+    high = resent - 1 if retx else resent  # retx bytes stay: one copy stays with them
     return min(high, max(low, round(resent * frames_unsent / frames)))
 
 

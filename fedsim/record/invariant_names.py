@@ -33,6 +33,7 @@ KNOWN_INVARIANTS = frozenset(
         "model-bytes-match-updates",
         "nothing-after-end",
         "participation-reconcile",
+        "retransmissions-consistent",
         "round-energy-spent",
         "rounds-completed",
         "timeline-covers-run",

@@ -194,11 +194,12 @@ class LinkRow(Record):
         "application bytes handed over, once (HTTP headers included; a copy sent again: wire)",
     )
     wire_bytes: int = column("B", "bytes on the wire (TCP/IP headers, retransmissions)")
-    packets: int = column("packets", "packets sent")
+    packets: int = column("packets", "packets sent on this link direction")
     retransmissions: int = column(
         "packets",
-        "packets sent again: TCP data segments and SYNs (after a loss, or spuriously on a "
-        "round trip over the 3 s SYN timer), CoAP datagrams",
+        "of packets, those sent again: TCP data segments and SYNs (after a loss, or "
+        "spuriously on a round trip over the 3 s SYN timer), CoAP datagrams; counted on "
+        "every hop a copy crosses, as packets and retx_bytes (not only the sender's first)",
     )
     drops: int = column("packets", "packets lost (loss model, queue, dead next hop)")
     busy_fraction: float = column("0-1", "share of the run the transmitter was busy")
@@ -213,7 +214,12 @@ class LinkRow(Record):
     control_bytes: int = column(
         "B", "of wire_bytes, packets without data: SYN, SYN-ACK, ACKs, FIN", 0
     )
-    retx_bytes: int = column("B", "of wire_bytes, data segments sent again (headers too)", 0)
+    retx_bytes: int = column(
+        "B",
+        "of wire_bytes, the data segments (and CoAP datagrams) among retransmissions, headers "
+        "too; a SYN sent again is control_bytes",
+        0,
+    )
     lost_bytes: int = column("B", "of wire_bytes, lost on this link (loss model)", 0)
 
 
@@ -246,7 +252,7 @@ class LedgerRow(Record):
     data_bytes: int = column("B", "payload carried by first transmissions of data segments")
     header_bytes: int = column("B", "TCP/IP headers and framing of those segments")
     control_bytes: int = column("B", "packets without data: handshakes, ACKs, FIN")
-    retx_bytes: int = column("B", "data segments sent again, headers included")
+    retx_bytes: int = column("B", "data segments (and CoAP datagrams) sent again, headers included")
     wire_bytes: int = column("B", "data + header + control + retx")
     lost_bytes: int = column("B", "of wire_bytes, lost on the way (loss model)")
     energy_j: float | None = column(

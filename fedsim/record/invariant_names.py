@@ -20,6 +20,7 @@ KNOWN_INVARIANTS = frozenset(
         "bytes-reconcile",
         "carried-while-down",
         "delivered-over-down-element",
+        "device-airtime-matches-link",
         "down-time-matches-evidence",
         "down-time-within-run",
         "dropouts-reconcile",

@@ -223,3 +223,30 @@ def test_devices_on_a_transmitter_shared_with_other_links_need_only_fit_in_it(
     idler = dataclasses.replace(wider, busy_s=use.busy_s * 0.9)
     found = audit(dataclasses.replace(cell, transmitters=[idler, *others]))
     assert [v for v in found if v.invariant == "busy-matches-radio"]
+
+
+def test_the_lossless_transfer_time_books_each_frames_airtime() -> None:
+    """The closed form `fedsim show` uses: 1000 B over one 10 Mbit/s, 15 ms Wi-Fi hop."""
+    from fedsim.net.flow import lossless_transfer_time
+
+    def wifi(nbytes: int) -> float:
+        return WIFI_FRAME_S + (nbytes + WIFI_FRAME_B) * 8 / 10e6
+
+    frame_bits = WIFI_FRAME_S * 10e6 + 8 * WIFI_FRAME_B
+    want = 2 * (wifi(58) + 0.015) + wifi(54) + wifi(1054) + 0.015  # SYN, SYN-ACK; ACK, data
+    got = lossless_transfer_time(1000, 10e6, 0.015, frame_bits=frame_bits)
+    assert got == pytest.approx(want, rel=1e-12)
+    assert got > lossless_transfer_time(1000, 10e6, 0.015)  # bytes / rate alone
+
+
+def test_show_estimates_a_wifi_transfer_with_its_per_frame_airtime() -> None:
+    from fedsim.net.flow import lossless_transfer_time
+    from fedsim.show import group_costs
+
+    sc = _one_device(rate="1Mbps")
+    (cost,) = group_costs(sc)
+    frame_bits = WIFI_FRAME_S * 1e6 + 8 * WIFI_FRAME_B
+    size = cost.up.size
+    want = lossless_transfer_time(size, 1e6, cost.latency_s, 1500, frame_bits=frame_bits)
+    assert cost.up.time_s == pytest.approx(want, rel=1e-12)
+    assert cost.up.time_s > lossless_transfer_time(size, 1e6, cost.latency_s, 1500)

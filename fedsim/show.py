@@ -232,13 +232,16 @@ def _direction(hops: Sequence[Hop], size: int, d: int, latency: float) -> Direct
     eff = [tx.rate_bps * tx.duty_cycle for tx in txs]
     i = min(range(len(txs)), key=eff.__getitem__)
     mtu = min(h.link.mtu for h in hops)
-    t = lossless_transfer_time(size, min(tx.rate_bps for tx in txs), latency, mtu)
+    # TCP at the hop that holds a full frame longest, with its per-frame airtime
+    full = TcpParams().wire(TcpParams().mss(mtu))
+    slow = max(txs, key=lambda tx: tx.airtime(full, 1))
+    t = lossless_transfer_time(size, slow.rate_bps, latency, mtu, frame_bits=slow.frame_bits)
     limited = txs[i].duty_cycle < 1.0
     if limited:
         p = TcpParams()
         mss = p.mss(mtu)
         nseg = max(1, -(-size // mss))
-        fbits = txs[i].frame_bits  # a LoRa frame's preamble and headers, as bits
+        fbits = txs[i].frame_bits  # a frame's fixed airtime (LoRa's preamble, headers), as bits
         last = 8.0 * p.wire(size - (nseg - 1) * mss) + fbits  # no silence needed after it
         bits = 8.0 * (p.syn_bytes + p.ack_bytes + nseg * p.wire(0) + size) + (nseg + 2) * fbits
         t = max(t, (bits - last) / eff[i] + last / txs[i].rate_bps + latency)

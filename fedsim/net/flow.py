@@ -82,6 +82,7 @@ from fedsim.net.link import (
     LinkCounters,
     Transmitter,
     take_back,
+    transmitter,
     unsent_parts,
     unsent_totals,
 )
@@ -173,7 +174,7 @@ class _Path:
         self.tx = [h.link.tx[h.direction] for h in self.hops]
         self.rate = [t.rate_bps for t in self.tx]
         self.fbits = [t.frame_bits for t in self.tx]
-        """Each hop's per-frame airtime as bits at its rate (LoRa; 0 elsewhere): a frame
+        """Each hop's per-frame airtime as bits at its rate (its kind's: Wi-Fi, LoRa...): a frame
         of b wire bytes is (8 b + fbits) / rate on air, as `Transmitter.airtime`."""
         self.lat = [h.link.latency_s for h in self.hops]
         self.counters = [h.link.counters[h.direction] for h in self.hops]
@@ -366,7 +367,7 @@ class _Model:
             # Book `bits` on hop i for a block whose first/last segments reach it at
             # first/last; they reach the next hop at the new first/last.
             s, e = reserve(first, bits, n)
-            # (8 x bytes + fb) / rate: a frame's airtime (fb: LoRa's per-frame part, else 0)
+            # (8 x bytes + fb) / rate: a frame's airtime (fb: its kind's per-frame part)
             if dc < 1.0:  # frames go out one hold apart; the last one's silence follows it
                 e = s + (e - s) / dc - (8.0 * (lpay + ovh) + fb) / rate * (1.0 / dc - 1.0)
             out = last + (8.0 * (lpay + ovh) + fb) / rate  # the last frame leaves after it arrives
@@ -1264,18 +1265,24 @@ def lossless_transfer_time(
     mtu: int = 1500,
     handshake: bool = True,
     params: TcpParams | None = None,
+    frame_bits: float = 0.0,
 ) -> float:
     """Seconds from the sender's first byte (SYN if `handshake`) to the receiver's last.
 
     The exact formula of the module docstring, evaluated by the same code that
-    FlowChannel runs, on a fresh loss-free link.
+    FlowChannel runs, on a fresh loss-free link (whose every frame is on air
+    `frame_bits` / rate beyond its bytes: its kind's per-frame airtime, as a link's
+    transmitter books it).
     """
     params = params or TcpParams()
     link = Link(
         "calc",
         "a",
         "b",
-        (Transmitter("a>b", bandwidth_bps), Transmitter("b>a", bandwidth_bps)),
+        (
+            transmitter("a>b", bandwidth_bps, frame_bits),
+            transmitter("b>a", bandwidth_bps, frame_bits),
+        ),
         latency_s,
         mtu=mtu,
     )

@@ -102,10 +102,12 @@ class Transmitter:
     """Fraction of time a sender may occupy the medium (LoRa's 1 %): after a frame of
     airtime a, the transmitter stays silent for a * (1/duty_cycle - 1)."""
     frame_bits: float = 0.0
-    """Airtime of a frame beyond its wire bytes, as bits at `rate_bps` (LoRa: preamble,
-    PHY header, MAC header, CRC and the formula's rounding, from the radio's
-    `RadioProfile`, so the network books what the energy ledger charges). A frame of
-    b wire bytes is on air (8 b + frame_bits) / rate_bps (`airtime`); 0 elsewhere."""
+    """Airtime of a frame beyond its wire bytes, as bits at `rate_bps`: its link kind's
+    per-frame part from the radio's `RadioProfile` (Wi-Fi: inter-frame spaces, backoff,
+    PLCP, MAC ACK and 36 B of MAC framing; Ethernet's 38 B; LoRa: preamble, PHY and MAC
+    headers, CRC and the formula's rounding), so the network books what the energy
+    ledger charges. A frame of b wire bytes is on air (8 b + frame_bits) / rate_bps
+    (`airtime`); 0 on a point-to-point link (`wired`, `backhaul`)."""
     clock: Callable[[], float] | None = field(default=None, repr=False)
     """The simulation clock (SimPy's `now`). Only bookings that ended before it are
     history: the flow fidelity books ahead of the clock, so a caller's `now` may be
@@ -226,9 +228,10 @@ class Transmitter:
 
 @dataclass
 class FramedTransmitter(Transmitter):
-    """A radio whose every frame is on air for a fixed time beyond its bytes (LoRa's
-    preamble, PHY and MAC headers: `frame_bits`). A subclass, so that every other
-    transmitter's `reserve`, which every flight crosses, pays nothing for it."""
+    """A radio whose every frame is on air for a fixed time beyond its bytes (Wi-Fi's
+    inter-frame spaces and MAC framing, LoRa's preamble and headers: `frame_bits`). A
+    subclass, so that every other transmitter's `reserve`, which every flight crosses,
+    pays nothing for it."""
 
     def reserve(self, now: float, nbits: float, frames: int = 1) -> tuple[float, float]:
         return Transmitter.reserve(self, now, nbits + frames * self.frame_bits, frames)
@@ -351,7 +354,7 @@ bytes, packets, the wire bytes by `WIRE_PARTS`, the lost bytes among them)."""
 Booking = tuple["LinkCounters", float, float, int, int, int, int, int, int, int, int]
 """One `Transmitter.reserve` a channel made, as it counted it: (the counters of the link
 direction, the start `reserve` returned, when its last frame had left, wire bytes (it
-booked their airtime), frames (on LoRa each one's own airtime too), and those wire bytes
+booked their airtime), frames (each one's fixed airtime too, `frame_bits`), and those wire bytes
 by `WIRE_PARTS` (data, header,
 control, retx), the lost bytes among them, and of its frames those sent again (its
 retransmissions)). Its frames leave between its start and

@@ -20,6 +20,7 @@ KNOWN_INVARIANTS = frozenset(
         "bytes-reconcile",
         "carried-while-down",
         "delivered-over-down-element",
+        "device-airtime-matches-link",
         "down-intervals-match-scenario",
         "down-time-matches-evidence",
         "down-time-matches-scenario",

@@ -394,8 +394,10 @@ class Summary(Record):
     bytes_after_rounds_up: int = column(
         "B",
         "payload up after the last round's row, up to the run's end: clients.csv "
-        "`bytes_up` sums to `bytes_up` + this (a simulation: 0 but for an async run cut by "
-        "`fl.time_limit` between aggregations; deployment: final polls)",
+        "`bytes_up` sums to `bytes_up` + this (a simulation: 0 when the run ends as a round "
+        "closes; else what crossed since the last round's close: a run stopped by "
+        "`fl.time_limit` between rounds or between aggregations, or by `fl.stall_limit`; "
+        "deployment: final polls)",
     )
     bytes_after_rounds_down: int = column(
         "B",

@@ -185,7 +185,33 @@ def scenarios(draw: st.DrawFn) -> FuzzScenario:
         topology["adversaries"] = {"fraction": "25%", "kind": kind}
     if draw(st.integers(0, 7)) == 0:
         without_time_limit(topology, horizon)
+    enough_alive(topology)
     return FuzzScenario(topology, files)
+
+
+def enough_alive(topology: dict[str, Any]) -> None:
+    """Groups drawn empty from the start (`initial_charge: 0%`) may leave too few live
+    devices for a round, which fedsim refuses (a run that can only measure nothing): then
+    `min_available` comes down to the live count, or, with none live, the first empty
+    group starts full instead."""
+
+    def empty(entry: dict[str, Any]) -> bool:
+        charge = entry.get("initial_charge")
+        values = charge if isinstance(charge, list) else [charge]
+        return charge is not None and max(float(str(v).rstrip("%")) for v in values) <= 0
+
+    devices = [e for e in topology["nodes"] if e["kind"] == "device"]
+    dead = [e for e in devices if empty(e)]
+    live = sum(len(members(e)) for e in devices) - sum(len(members(e)) for e in dead)
+    fl = topology["fl"]
+    need = 1 if fl.get("engine") == "async" else fl["min_available"]
+    if live >= need:
+        return
+    if live >= 1:
+        fl["min_available"] = live
+    else:
+        del dead[0]["initial_charge"]
+        enough_alive(topology)
 
 
 def without_time_limit(topology: dict[str, Any], horizon_s: float) -> None:

@@ -241,7 +241,8 @@ class Batteries:
         kind = RADIO_KINDS[direction]  # "tx", "rx"
         power = radio.rx_w if direction else radio.tx_w
         per_frame, per_byte = radio.per_frame_s[direction], radio.per_byte_s[direction]
-        seconds = battery.seconds
+        seconds, spent = battery.seconds, battery.spent
+        mains = battery.capacity_j is None  # (the ledger only counts: `_take`, inline)
         for nb, fr in ((nbytes, 0), (0, frames)):
             if not (nb or fr):
                 continue
@@ -279,10 +280,14 @@ class Batteries:
                 battery.accounted_until += dt
                 if battery.waits is not None:  # nor did they wait after the cut
                     self._refund_waits(battery, now)
-            self._take(battery, kind, dt * power)
+            if mains:
+                x = spent[kind] + dt * power
+                spent[kind] = x if x > 0.0 else 0.0
+            else:
+                self._take(battery, kind, dt * power)
             if fr and not direction and radio.windows_s:  # LoRa Class A: RX1 + RX2 per frame
                 self._windows(battery, fr * radio.windows_s, radio.tail_w)
-            if battery.capacity_j is not None:  # (mains: the ledger only counts)
+            if not mains:
                 self._watch(battery, dt > 0 and now - active >= radio.tail_s)  # woke: a new tail
 
     def _windows(self, battery: Battery, dt: float, power: float) -> None:

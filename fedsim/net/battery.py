@@ -241,7 +241,20 @@ class Batteries:
         kind = RADIO_KINDS[direction]  # "tx", "rx"
         power = radio.rx_w if direction else radio.tx_w
         per_frame, per_byte = radio.per_frame_s[direction], radio.per_byte_s[direction]
-        seconds = battery.seconds
+        seconds, spent = battery.seconds, battery.spent
+        mains = battery.capacity_j is None  # (the ledger only counts: `_take`, inline)
+        if (
+            mains
+            and battery.placed == 0.0
+            and battery.empty_at is None
+            and not (radio.windows_s and not direction)
+        ):
+            dt_bytes, dt_frames = nbytes * per_byte, frames * per_frame
+            if dt_bytes > 0.0 and dt_frames > 0.0:  # the common charge: the loop's two parts
+                self._charge_both(battery, now, kind, power, dt_bytes, dt_frames)
+                battery.wire[direction] += nbytes
+                battery.frames[direction] += frames
+                return
         for nb, fr in ((nbytes, 0), (0, frames)):
             if not (nb or fr):
                 continue
@@ -279,11 +292,44 @@ class Batteries:
                 battery.accounted_until += dt
                 if battery.waits is not None:  # nor did they wait after the cut
                     self._refund_waits(battery, now)
-            self._take(battery, kind, dt * power)
+            if mains:
+                x = spent[kind] + dt * power
+                spent[kind] = x if x > 0.0 else 0.0
+            else:
+                self._take(battery, kind, dt * power)
             if fr and not direction and radio.windows_s:  # LoRa Class A: RX1 + RX2 per frame
                 self._windows(battery, fr * radio.windows_s, radio.tail_w)
-            if battery.capacity_j is not None:  # (mains: the ledger only counts)
+            if not mains:
                 self._watch(battery, dt > 0 and now - active >= radio.tail_s)  # woke: a new tail
+
+    def _charge_both(
+        self,
+        battery: Battery,
+        now: float,
+        kind: str,
+        power: float,
+        dt_bytes: float,
+        dt_frames: float,
+    ) -> None:
+        """`airtime`'s loop for a mains ledger charging the airtime of some bytes, then of
+        some frames (both positive; nothing placed ahead, no receive windows), in one
+        pass with the same float operations in the same order: the bytes leave the radio
+        active past now, so the frames find no quiet gap and start where the bytes end."""
+        active = battery.activity_end  # (`_quiet_until` leaves it as it is)
+        if now > battery.accounted_until:
+            self._quiet_until(battery, now, activity=True)
+        seconds, spent = battery.seconds, battery.spent
+        x = seconds[kind] + dt_bytes
+        x = (x if x > 0.0 else 0.0) + dt_frames
+        seconds[kind] = x if x > 0.0 else 0.0
+        end = (now if now > active else active) + dt_bytes
+        end = (now if now > end else end) + dt_frames
+        battery.activity_end = end
+        if end > battery.accounted_until:
+            battery.accounted_until = end
+        x = spent[kind] + dt_bytes * power
+        x = (x if x > 0.0 else 0.0) + dt_frames * power
+        spent[kind] = x if x > 0.0 else 0.0
 
     def _windows(self, battery: Battery, dt: float, power: float) -> None:
         """Charge (negative: refund, with the frames a cut took back) `dt` seconds of

@@ -82,10 +82,9 @@ class GapIndex:
             self._insert(b, k, start, start + hold)
             return start
         if k == len(S) - 1 and b == len(last) - 1:
-            # It collides with the very last interval (a queue on a busy shared link): the
-            # search below would find no gap after it, tightening b's room on its way.
-            if self._gap[b] >= hold:
-                self._tighten(b)
+            # It collides with the very last interval (a queue on a busy shared link): no
+            # gap after it. b's room stays as it is: a bound, tightened by a search that
+            # finds no gap in b (a queue would rescan b for every booking in it).
             e = E[k]
             self._append(e, e + hold)
             return e

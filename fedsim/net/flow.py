@@ -1018,7 +1018,7 @@ class FlowChannel:
             ev.fail(BrokenPipeError("send on a closed channel"))
             return ev
         s = self._senders[direction]
-        now = env.now
+        now = env._now
         start = max(now, s.free_at)
         m = self._m
         if nbytes <= 0:
@@ -1144,7 +1144,7 @@ class FlowChannel:
     def _head(self, ev: simpy.Event, _timeout: simpy.Event) -> None:
         if self._broken is None and ev in self._heads:
             head = self._heads[ev][0]  # type: ignore[index]
-            if not head.triggered:
+            if head._value is PENDING:  # (`not head.triggered`)
                 _succeed(self.env, head, None)
 
     def _finish(self, ev: simpy.Event, value: Any, _timeout: simpy.Event | None = None) -> None:
@@ -1152,7 +1152,7 @@ class FlowChannel:
         if log:  # its last ACKs may still wait for a busy radio
             self._keep_loose(log)
         self._heads.pop(ev, None)
-        if self._pending.pop(ev, 0) is None and not ev.triggered:
+        if self._pending.pop(ev, 0) is None and ev._value is PENDING:  # (`not ev.triggered`)
             _succeed(self.env, ev, value)
 
     def _syn(self, ev: simpy.Event, k: int, _timeout: simpy.Event | None = None) -> None:

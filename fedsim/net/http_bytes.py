@@ -66,8 +66,9 @@ class ModelBytes:
         model = 0
         pos, size = 0, len(chunk)
         while pos < size:
-            if self._left:
-                take = min(self._left, size - pos)
+            left = self._left
+            if left:
+                take = left if left < size - pos else size - pos  # (`min`, without the call)
                 if self._first:
                     self._first = False
                     if chunk.startswith(MAGIC, pos) and size - pos >= 8:
@@ -76,11 +77,13 @@ class ModelBytes:
                             _ENVELOPE_HEAD.unpack_from(chunk, pos)[1]
                         )
                 if self._model:
-                    skip = min(self._envelope_left, take)
+                    skip = self._envelope_left
+                    if skip > take:
+                        skip = take
                     self._envelope_left -= skip
                     model += take - skip
                 pos += take
-                self._left -= take
+                self._left = left - take
                 continue
             if self._chunked:
                 pos = self._chunk_line(chunk, pos)
@@ -91,7 +94,7 @@ class ModelBytes:
             self._left, self._chunked = _body_framing(chunk[pos:end])
             self._crlf_due = False
             self._first, self._model = True, False
-            pos = end + len(_HEAD_END)
+            pos = end + 4  # len(_HEAD_END)
         return model
 
     def _chunk_line(self, chunk: bytes, pos: int) -> int:

@@ -20,7 +20,7 @@ fedsim/net/radio_table.py and docs/energy.md.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["GapEnergy", "RadioProfile"]
 
@@ -70,6 +70,14 @@ class RadioProfile:
     promotion_w: float = 0.0
     source: str = ""
     """Where the figures come from (docs/energy.md has the full list)."""
+    _only_idles: bool = field(init=False, repr=False, compare=False)
+    """No tail, never asleep (Ethernet, LoRa, BLE): a quiet gap is all idle, and
+    `gap_parts` reduces to one subtraction (each term it drops is an exact 0.0)."""
+
+    def __post_init__(self) -> None:
+        finite = all(map(math.isfinite, (self.tail_w, self.sleep_w, self.wake_j, self.idle_w)))
+        only_idles = self.tail_s == 0.0 and self.idle_s == math.inf and self.idle_w >= 0.0
+        object.__setattr__(self, "_only_idles", only_idles and finite)  # (frozen)
 
     def airtime(self, direction: int, nbytes: float, frames: float) -> float:
         """Seconds on air for `frames` frames carrying `nbytes` wire bytes in total."""
@@ -101,6 +109,10 @@ class RadioProfile:
         ledger asks this on every activity."""
         if end <= start:
             return 0.0, 0.0, 0.0, 0.0, 0
+        if self._only_idles:  # the arithmetic below with no tail and no sleep: same floats
+            lo = start if start >= 0.0 else 0.0
+            idle = end - lo if end - lo > 0.0 else 0.0
+            return idle, idle * self.idle_w, 0.0, 0.0, 0
         tail_s = self.tail_s
         awake = tail_s + self.idle_s
         # [start, end] overlapping the tail, the idle and the sleep span, by comparisons
@@ -119,7 +131,7 @@ class RadioProfile:
                 max(start - awake, 0.0) / self.wake_period_s
             )
         idle_j = tail * self.tail_w + idle * self.idle_w + wakes * self.wake_j
-        return tail + idle, idle_j, sleep, sleep * self.sleep_w, max(wakes, 0)
+        return tail + idle, idle_j, sleep, sleep * self.sleep_w, wakes if wakes > 0 else 0
 
     @property
     def timed(self) -> bool:

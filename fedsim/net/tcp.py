@@ -140,13 +140,20 @@ class RtoEstimator:
 
     def sample(self, rtt: float) -> None:
         """Fold in one RTT measurement (RFC 6298: first sets SRTT=R, RTTVAR=R/2)."""
-        if self.srtt is None:
-            self.srtt = rtt
-            self.rttvar = rtt / 2.0
+        srtt = self.srtt
+        if srtt is None:
+            self.srtt = srtt = rtt
+            self.rttvar = rttvar = rtt / 2.0
         else:
-            self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - rtt)
-            self.srtt = 0.875 * self.srtt + 0.125 * rtt
-        self.reset()
+            self.rttvar = rttvar = 0.75 * self.rttvar + 0.25 * abs(srtt - rtt)
+            self.srtt = srtt = 0.875 * srtt + 0.125 * rtt
+        # `reset` and `base`, inline (a flow send samples twice a round)
+        v = 4.0 * rttvar
+        b = srtt + (self.granularity if self.granularity >= v else v)
+        if self.min_rto >= b:
+            b = self.min_rto
+        self.cur = b if b < self.max_rto else self.max_rto
+        self.backoff = 0
 
     def reset(self) -> None:
         """An ACK advanced SND.UNA (or a sample came in): back to the un-backed-off RTO."""

@@ -308,9 +308,8 @@ class EmulatedConnection:
         mark = tap.mark(self.client_node, direction) if tap is not None else 0
         event = self.channel.send(direction, n)
         model = self._model[direction].count(chunk)
-        taken = not (event.triggered and not event.ok)  # (a failed event: it did not)
-        if model and taken and self._count_model is not None:
-            self._count_model(direction, model)
+        if model and self._count_model is not None and not (event.triggered and not event.ok):
+            self._count_model(direction, model)  # (a failed event: the channel took none)
         if tap is not None:
             tap.sent(self.client_node, direction, n, mark, event)
         event.callbacks.append(partial(self._delivered, direction))
@@ -334,7 +333,7 @@ class EmulatedConnection:
         self._receiver(direction)._data_received(chunk[:nbytes])
 
     def _delivered(self, direction: int, event: simpy.Event) -> None:
-        if not event.ok:
+        if not event._ok:  # (`event.ok`: this runs for every message)
             event.defused = True
             self.loop.sim_call_soon(self.fail, str(event.value))
             return
@@ -347,9 +346,11 @@ class EmulatedConnection:
         if self.broken:
             return
         self.in_flight[direction] -= len(chunk)
-        self.ends[direction]._drained()
+        ends = self.ends
+        if ends[direction]._writing_paused:  # (`_drained` would do nothing else)
+            ends[direction]._drained()
         given, self._head_given[direction] = self._head_given[direction], 0
-        self._receiver(direction)._data_received(chunk[given:] if given else chunk)
+        ends[1 - direction]._data_received(chunk[given:] if given else chunk)  # `_receiver`
         if self._eof_after[direction] and not self._pending[direction]:
             self._eof_after[direction] = False
             self.loop.call_soon(self._receiver(direction)._eof_received)

@@ -163,8 +163,9 @@ def _figure(x: float) -> str:
 
 def _print_summary(folder: Path) -> None:
     from fedsim.errors import print_warning
-    from fedsim.record.schema import NEVER_CONTRIBUTED_MIN_SELECTED
-    from fedsim.record.tables import read_summary
+    from fedsim.record.absent_devices import absent_warning
+    from fedsim.record.schema import ClientRow
+    from fedsim.record.tables import read_summary, read_table
 
     s = read_summary(folder / "summary.json")
     ratio = s.sim_time_s / max(s.wall_time_s, 1e-9)
@@ -180,14 +181,9 @@ def _print_summary(folder: Path) -> None:
         f"{s.wall_time_s:.2f} s ({_figure(ratio)}x); "
         f"{(s.bytes_up + s.bytes_down) / 1e6:.2f} MB moved; {drops} dropouts"
     )
-    if s.never_contributed:
-        names = ", ".join(s.never_contributed[:5])
-        more = f" and {len(s.never_contributed) - 5} more" if len(s.never_contributed) > 5 else ""
-        print_warning(
-            f"{len(s.never_contributed)} client(s) selected at least "
-            f"{NEVER_CONTRIBUTED_MIN_SELECTED} times never contributed an update: {names}{more} "
-            "(clients.csv rounds_surplus and dropouts_* say why)"
-        )
+    absent = absent_warning(read_table(folder / "clients.csv", ClientRow))
+    if absent:  # whatever their count: never connected, registered, selected or accepted
+        print_warning(absent)
 
 
 @click.command(

@@ -57,12 +57,25 @@ def test_one_absent_device_is_warned_about() -> None:
     """Any count: one selection missed, or none at all."""
     assert absent_warning([GOOD, GOOD]) is None
     line = absent_warning([GOOD, REGISTERED_NEVER])
+    assert line == (
+        "1 of 2 devices never had an update accepted: 1 never registered (bytes sent up, no "
+        "answer came back): north-edge (clients.csv: rounds_selected, bytes_up, bytes_down, "
+        "rounds_surplus, dropouts_*)"
+    )
+    line = absent_warning([GOOD, DEADLINE, CONNECTED_NEVER, CHOSEN_NEVER])
     assert line is not None
-    assert line.startswith("1 of 2 devices never had an update accepted: north-edge (never")
-    line = absent_warning([GOOD, DEADLINE, CONNECTED_NEVER])
+    assert line.startswith("3 of 4 devices never had an update accepted: ")
+    assert "1 never connected (no byte of a registration got out): south-edge" in line
+    assert "1 never selected (heard from the server, never chosen): idle-1" in line
+    assert "1 selected, none accepted: far-1 (1×: deadline ×1)" in line
+
+
+def test_many_absent_devices_are_counted_by_why() -> None:
+    many = [dataclasses.replace(CONNECTED_NEVER, client=f"s-{i}") for i in range(28)]
+    line = absent_warning(many)
     assert line is not None
-    assert "south-edge (never connected" in line
-    assert "far-1 (selected 1×, none accepted: deadline ×1)" in line
+    assert "28 of 28 devices never had an update accepted: 28 never connected" in line
+    assert "s-0, s-1, s-2 and 25 more" in line
 
 
 def _with_clients(tmp_path: Path, edit: dict[int, dict[str, int]]) -> Path:
@@ -93,7 +106,7 @@ def test_fedsim_run_warns_about_a_device_never_selected(
     name = load_run(run).clients[0].client
     _print_summary(run)
     err = capsys.readouterr().err
-    assert f"{name} (never registered: it sent 376 B up and no answer came back)" in err
+    assert f"1 never registered (bytes sent up, no answer came back): {name}" in err
 
 
 def _zero_drops() -> dict[str, int]:

@@ -60,8 +60,8 @@ def run_command(
     """Run a topology file in simulated time and write its results folder.
 
     Prints two lines on stdout: the results folder, and a one-line summary (rounds, final
-    metric, time to target, simulated vs wall time, bytes moved, dropouts). Warnings and
-    errors go to stderr.
+    metric, time to target, simulated vs wall time, payload and wire bytes of the whole
+    run, dropouts, and `not audited` with --no-audit). Warnings and errors go to stderr.
     """
     with _no_collections():
         folder = _run(topology, seed, out, overrides, quiet, no_plots, png, no_audit)
@@ -164,23 +164,15 @@ def _figure(x: float) -> str:
 def _print_summary(folder: Path) -> None:
     from fedsim.errors import print_warning
     from fedsim.record.absent_devices import absent_warning
+    from fedsim.record.audit_status import read_audit_status
+    from fedsim.record.run_line import run_line
     from fedsim.record.schema import ClientRow
     from fedsim.record.tables import read_summary, read_table
 
     s = read_summary(folder / "summary.json")
     ratio = s.sim_time_s / max(s.wall_time_s, 1e-9)
-    reached = (
-        f", target reached at {s.time_to_target_s:.0f} s" if s.time_to_target_s is not None else ""
-    )
-    final = "n/a" if s.final_metric is None else f"{s.final_metric:.4f}"
-    drops = sum(s.dropouts.values())
     print(f"results: {folder}")
-    print(
-        f"{s.scenario} ({s.engine}, {s.strategy}): {s.rounds} rounds, {s.metric_name} "
-        f"{final}{reached}; {_figure(s.sim_time_s)} s simulated in "
-        f"{s.wall_time_s:.2f} s ({_figure(ratio)}x); "
-        f"{(s.bytes_up + s.bytes_down) / 1e6:.2f} MB moved; {drops} dropouts"
-    )
+    print(run_line(s, read_audit_status(folder), _figure(ratio), _figure(s.sim_time_s)))
     absent = absent_warning(read_table(folder / "clients.csv", ClientRow))
     if absent:  # whatever their count: never connected, registered, selected or accepted
         print_warning(absent)

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from fedsim.record.schema import ClientRow
 
-__all__ = ["absence", "absent_devices", "absent_warning"]
+__all__ = ["absence", "absent_devices", "absent_warning", "plural"]
 
 NEVER_CONNECTED = "never connected"
 NEVER_REGISTERED = "never registered"
@@ -39,28 +39,48 @@ def absent_devices(clients: Iterable[ClientRow]) -> list[ClientRow]:
     return [c for c in clients if not c.rounds_selected and not c.rounds_reported]
 
 
-def absent_warning(clients: Iterable[ClientRow], shown: int = 5) -> str | None:
-    """One line naming every device with no update accepted: those never selected (and
-    why), then those selected and never accepted (how often); None when all took part."""
+def absent_warning(clients: Iterable[ClientRow], shown: int = 3) -> str | None:
+    """One line naming every device with no update accepted, by why: never connected,
+    never registered, never selected (from clients.csv), or selected and never accepted
+    (how often, and how its selections ended); None when every device took part."""
     rows = list(clients)
-    absent = absent_devices(rows)
+    kinds: dict[str, list[str]] = {}
+    for c in absent_devices(rows):
+        kind = absence(c).partition(": ")[0]
+        kinds.setdefault(f"{kind} ({_generic(kind)})", []).append(c.client)
     unheard = sorted(
         (c for c in rows if c.rounds_selected and not c.rounds_reported),
         key=lambda c: -(c.rounds_selected or 0),
     )
-    if not absent and not unheard:
+    if unheard:
+        kinds["selected, none accepted"] = [
+            f"{c.client} ({c.rounds_selected}×: {_ends(c)})" for c in unheard
+        ]
+    if not kinds:
         return None
-    named = [f"{c.client} ({absence(c)})" for c in absent]
-    named += [
-        f"{c.client} (selected {c.rounds_selected}×, none accepted: {_ends(c)})" for c in unheard
-    ]
-    more = f"; and {len(named) - shown} more" if len(named) > shown else ""
-    n = len(named)
+    n = sum(len(names) for names in kinds.values())
+    parts = []
+    for kind, names in kinds.items():
+        more = f" and {len(names) - shown} more" if len(names) > shown else ""
+        parts.append(f"{len(names)} {kind}: {', '.join(names[:shown])}{more}")
     return (
-        f"{n} of {len(rows)} device{'s' if len(rows) != 1 else ''} never had an update "
-        f"accepted: {'; '.join(named[:shown])}{more} (clients.csv: rounds_selected, bytes_up, "
-        "bytes_down, rounds_surplus, dropouts_*)"
+        f"{n} of {plural(len(rows), 'device')} never had an update accepted: "
+        f"{'; '.join(parts)} (clients.csv: rounds_selected, bytes_up, bytes_down, "
+        "rounds_surplus, dropouts_*)"
     )
+
+
+def _generic(kind: str) -> str:
+    return {
+        NEVER_CONNECTED: "no byte of a registration got out",
+        NEVER_REGISTERED: "bytes sent up, no answer came back",
+        NEVER_SELECTED: "heard from the server, never chosen",
+    }[kind]
+
+
+def plural(n: int, word: str) -> str:
+    """`1 device`, `17 devices`."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _ends(row: ClientRow) -> str:

@@ -182,3 +182,11 @@ def test_a_digest_name_may_not_leave_the_folder(run: Path) -> None:
 def test_a_report_written_later_does_not_void_the_audit(run: Path) -> None:
     write_report(run)  # report.html and plots/ come after the audit
     assert read_audit_status(run).passed
+
+
+def test_the_wall_clock_field_is_not_in_the_digest(run: Path) -> None:
+    """Two runs of one file and seed differ only in wall_time_s: same audit.json."""
+    _edit_summary(run, wall_time_s=123.0)
+    assert read_audit_status(run).passed
+    _edit_summary(run, sim_time_s=1.0)
+    assert read_audit_status(run).state == VOID

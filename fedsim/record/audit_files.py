@@ -6,11 +6,14 @@ passed" in every reader. The run writes its tables, then audits them and records
 digest of every file in the folder (`file_digests`); readers recompute them
 (`changed_files`) and call the audit void when one differs. This catches edits and
 truncations, not forgery: whoever rewrites a file can rewrite audit.json too.
+summary.json's digest leaves out `wall_time_s` (host time, the one field two runs of the
+same file and seed differ in), so audit.json is as reproducible as the tables.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -43,12 +46,34 @@ RESULT_FILES = (
 _CHUNK = 1 << 20
 
 
+WALL_CLOCK_FIELD = "wall_time_s"
+"""summary.json's one wall-clock field: left out of its digest, so that two runs of the
+same file and seed write the same audit.json, as they write the same tables."""
+
+
 def _sha256(path: Path) -> str:
+    if path.name == "summary.json":
+        return _summary_sha256(path)
     digest = hashlib.sha256()
     with path.open("rb") as f:
         while chunk := f.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _summary_sha256(path: Path) -> str:
+    """Of summary.json's content but `wall_time_s`, keys sorted, compact; of its bytes
+    when it is not a JSON object (it was one when audited: a mismatch)."""
+    raw = path.read_bytes()
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        data = None
+    if not isinstance(data, dict):
+        return hashlib.sha256(raw).hexdigest()
+    data.pop(WALL_CLOCK_FIELD, None)
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def file_digests(folder: Path) -> dict[str, str]:

@@ -190,3 +190,23 @@ def test_the_wall_clock_field_is_not_in_the_digest(run: Path) -> None:
     assert read_audit_status(run).passed
     _edit_summary(run, sim_time_s=1.0)
     assert read_audit_status(run).state == VOID
+
+
+def test_a_run_with_no_round_measured_nothing_but_nothing_is_wrong(tmp_path: Path) -> None:
+    """A 0-round run fails `rounds-completed` (nothing measured: exit 2, left out of
+    sweeps), but its numbers are an empty run's, not wrong ones: the report says so."""
+    from fedsim.audit import AuditError
+
+    base = tmp_path / "tiny.yaml"
+    base.write_text(yaml.safe_dump(tiny_topology()))
+    with pytest.raises(AuditError):
+        run_scenario(base, overrides=["fl.time_limit=1ms"], out_root=tmp_path, run_name="none")
+    status = read_audit_status(tmp_path / "none")
+    assert status.failed
+    assert status.measured_nothing
+    assert "its numbers measure nothing" in status.line()
+    html = write_report(tmp_path / "none").read_text(encoding="utf-8")
+    assert "this run completed no round, so it measured nothing" in html
+    assert "are wrong" not in html
+    (line,) = compare_runs([tmp_path / "none"]).audit_warnings
+    assert "FAILED its audit, it completed no round" in line

@@ -35,6 +35,9 @@ __all__ = [
 
 PASSED, FAILED, NOT_AUDITED = "passed", "failed", "not audited"
 VOID, INCOMPLETE = "void", "incomplete"
+ROUNDS_COMPLETED = "rounds-completed"
+"""The invariant a run with no round fails (fedsim.audit.rounds): nothing was measured,
+yet nothing it recorded is wrong."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,22 @@ class AuditStatus:
     def failed(self) -> bool:
         """Its numbers are wrong (a violation) or not the ones audited (void)."""
         return self.state in (FAILED, VOID)
+
+    @property
+    def measured_nothing(self) -> bool:
+        """Failed only because no round completed (`rounds-completed`): its numbers are
+        an empty run's (the initial model, registration traffic), right but no result."""
+        return self.state == FAILED and all(
+            v.startswith(f"{ROUNDS_COMPLETED}:") for v in self.violations
+        )
+
+    def verdict(self) -> str:
+        """What a failed audit means for its numbers, in a few words."""
+        if self.measured_nothing:
+            return "it completed no round: its numbers measure nothing (an empty run's)"
+        if self.state == VOID:
+            return "its numbers are not the audited ones"
+        return "its numbers are wrong"
 
     def short(self) -> str:
         """A table cell: `passed (20)`, `FAILED (1 violation)`, `AUDIT VOID`,
@@ -96,6 +115,8 @@ class AuditStatus:
         if self.failed:
             more = len(self.violations) - 1
             extra = f" (+{more} more)" if more else ""
+            if self.measured_nothing:
+                return f"audit FAILED: {self.violations[0]}{extra}; {self.verdict()}"
             return f"audit FAILED: {self.violations[0]}{extra}; its numbers are not trustworthy"
         return f"not audited: {self.note}; its numbers were never checked"
 

@@ -221,7 +221,7 @@ def audit_warnings(runs: list[RunData], labels: list[str]) -> list[str]:
             shown = "; ".join(run.audit.violations[:3])
             more = len(run.audit.violations) - 3
             shown += f" (+{more} more, see its audit.json)" if more > 0 else ""
-            lines.append(f"`{label}` FAILED its audit, its numbers are wrong: {shown}")
+            lines.append(f"`{label}` FAILED its audit, {run.audit.verdict()}: {shown}")
     unaudited = [(label, r) for label, r in zip(labels, runs, strict=True)
                  if not (r.audit.passed or r.audit.failed)]  # fmt: skip
     if unaudited:

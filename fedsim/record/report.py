@@ -91,6 +91,12 @@ def audit_banner(run: RunData) -> str:
             f'<div class="audit-bad"><b>✗ {escape(audit.violations[0])}: the numbers in this '
             "report are not the ones audited.</b> Run it again to get audited numbers.</div>"
         )
+    if audit.measured_nothing:
+        return (
+            '<div class="audit-bad"><b>✗ AUDIT FAILED: this run completed no round, so it '
+            "measured nothing.</b> Its numbers are an empty run's (the initial model's metric, "
+            f"the traffic of registering), not a result: {escape(audit.violations[0])}</div>"
+        )
     if audit.failed:
         items = "".join(f"<li>{escape(v)}</li>" for v in audit.violations[:AUDIT_VIOLATIONS_SHOWN])
         more = len(audit.violations) - AUDIT_VIOLATIONS_SHOWN

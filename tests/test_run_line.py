@@ -8,6 +8,8 @@ model's accuracy as its result; a `--no-audit` run read like an audited one; "1 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fake_results import fake_summary
 
 from fedsim.record.audit_status import FAILED, PASSED, UNAUDITED, AuditStatus
@@ -63,3 +65,19 @@ def test_an_unaudited_run_says_so() -> None:
     assert "audit" not in run_line(DEFAULT, PASS, "1", "1")
     failed = AuditStatus(FAILED, 28, ("x: y",))
     assert run_line(DEFAULT, failed, "1", "1").endswith("; FAILED (1 violation)")
+
+
+def test_the_report_card_says_the_initial_model(tmp_path: Path) -> None:
+    import dataclasses
+
+    from fake_results import write_synthetic_run
+
+    from fedsim.record.report import write_report
+    from fedsim.record.runs import load_run
+    from fedsim.record.tables import write_summary
+
+    run = load_run(write_synthetic_run(tmp_path, name="r", seed=1))
+    summary = dataclasses.replace(run.summary, accepted_rounds=0)
+    write_summary(run.path / "summary.json", summary)
+    html = write_report(run.path).read_text(encoding="utf-8")
+    assert "<span>initial model (none accepted)</span>" in html

@@ -119,8 +119,10 @@ def audit_banner(run: RunData) -> str:
 
 def _cards(run: RunData) -> str:
     s = run.summary
+    # No round's model accepted: the metric is the initial model's, not a result.
+    final = f"final {run.metric_name}" if s.accepted_rounds else "initial model (none accepted)"
     items = [
-        (f"final {run.metric_name}", format_value("m", s.final_metric)),
+        (final, format_value("m", s.final_metric)),
         (f"best {run.metric_name}", format_value("m", s.best_metric)),
         ("time to target", format_value("time_to_target_s", s.time_to_target_s)),
         ("bytes to target", format_value("bytes_to_target", s.bytes_to_target)),

@@ -202,6 +202,7 @@ def make_client(
         streams.get("client", device),
         codec=sc.fl.codec,
         poll_wait_s=sc.fl.poll_wait_s,
+        request_timeout_s=sc.fl.request_timeout_s,
         task_on_answer=sc.fl.task_on_answer,
         charge_compute=False,
         backoff_s=backoff_s,

@@ -36,6 +36,7 @@ from fedsim.fl.engine import FailureExplainer, RoundRecord, SyncRounds
 from fedsim.fl.gate import DeploymentGate
 from fedsim.fl.server import make_app
 from fedsim.fl.strategies.registry import build_strategy
+from fedsim.fl.timeouts import REQUEST_TIMEOUT_CAUSE
 from fedsim.net.battery import Batteries
 from fedsim.net.evidence import Evidence, EvidenceRecorder, counted_now
 from fedsim.net.flow import wire_booked_after
@@ -56,7 +57,13 @@ from fedsim.record.schema import ClientRow, LedgerRow, LinkRow, RoundRow, Summar
 from fedsim.record.writer import write_run
 from fedsim.rng import Streams
 from fedsim.run_end import watch_run
-from fedsim.run_folder import as_recorded, clear_run_folder, recorded_config, run_config
+from fedsim.run_folder import (
+    as_recorded,
+    check_run_folder,
+    clear_run_folder,
+    recorded_config,
+    run_config,
+)
 from fedsim.scenario import Scenario, prepare_scenario
 from fedsim.tasks.adversary import choose_adversaries, parse_adversaries, wrap
 from fedsim.tasks.registry import build_task
@@ -338,7 +345,7 @@ def _simulate(
     random.seed(sc.seed)  # aiohttp's connector shuffles waiters with `random`
     devices = sc.device_nodes
     task = build_task(sc.task, len(devices), streams)
-    if warn is not None and sc.fl.transport != "coap":  # the estimates model TCP
+    if warn is not None:  # the estimates model each transport (fedsim.show)
         from fedsim.show import upload_warnings
 
         try:
@@ -380,7 +387,17 @@ def _simulate(
         if not window:
             recorder.client_state(client, state)
 
-    engine = build_engine(sc, task, streams, explain=net.outage_cause)
+    timed_out: dict[str, list[float]] = {}  # each client's request_timeouts (filled below)
+
+    def failure_cause(client: str, start: float, end: float) -> str | None:
+        """The network's explanation first; else a request the client itself abandoned
+        (its path too slow for `fl.request_timeout`) within the task's window."""
+        cause = net.outage_cause(client, start, end)
+        if cause is None and any(start <= t <= end for t in timed_out.get(client, ())):
+            return REQUEST_TIMEOUT_CAUSE
+        return cause
+
+    engine = build_engine(sc, task, streams, explain=failure_cause)
     evidence.watch_submit(engine)
     evaluator = engine.evaluator
     access = _access_links(net)
@@ -466,6 +483,7 @@ def _simulate(
                 learner = wrap(learner, adversary, streams.get("adversaries", node.name))
             common: dict[str, Any] = {
                 "codec": sc.fl.codec, "poll_wait_s": sc.fl.poll_wait_s, "observer": client_state,
+                "request_timeout_s": sc.fl.request_timeout_s,
                 "on_work": batteries.compute, "link_up": partial(_link_up, loop, net, node.name),
             }  # fmt: skip
             device, rng = sc.devices[node.device], streams.get("client", node.name)
@@ -503,6 +521,7 @@ def _simulate(
             loop, net, engine, sc, batteries.runs_dry_by if batteries.batteries else None
         )
         stop = asyncio.Event()
+        timed_out.update((c.client_id, c.request_timeouts) for c in clients)
         jobs = [asyncio.create_task(c.run(stop), name=c.client_id) for c in clients]
         await engine.run()
         close_window()
@@ -781,6 +800,8 @@ def run_scenario(
     edited file, or another file with the same name and seed): `fedsim run`."""
     if scenario is None:
         scenario = prepare_scenario(path, overrides, seed, warn=print_warning)
+    out = Path(out_root) / (run_name or run_name_for(scenario, overrides))
+    check_run_folder(out)  # before simulating: a folder it may not replace is one line now
     display: Any = contextlib.nullcontext()
     if progress:
         from fedsim.record.progress import RunProgress
@@ -791,7 +812,6 @@ def run_scenario(
             scenario, progress=bar, warn=print_warning, audit=False, last_in_process=last_in_process
         )
     result.summary = replace(result.summary, overrides=list(overrides))
-    out = Path(out_root) / (run_name or run_name_for(scenario, overrides))
     config = run_config(scenario)
     previous = recorded_config(out)
     clear_run_folder(out)  # nothing of a previous run in this folder may look current

@@ -71,6 +71,9 @@ class FLSpec:
     server_keepalive_s: float = 3630.0
     """HTTP: the server closes a connection that brought no request this long after its
     last answer was written (aiohttp's server default)."""
+    request_timeout_s: float = 120.0
+    """HTTP, MQTT: a client's total timeout for one exchange is this + `poll_wait_s`
+    (fedsim.fl.client); a request that outlasts it is abandoned."""
     time_limit_s: float | None = None
     stall_limit_s: float | None = None
     """End the run when no round closed for this long (None: `auto`, see

@@ -1,16 +1,20 @@
 """`fedsim show FILE`: a topology as a readable tree, with the figures people derive
 by hand: devices per gateway, each device group's path latency, its bottleneck
 rate, and what one model upload and download cost on that path (lossless flow
-model, duty cycles included), with a warning where that exceeds the round deadline.
+model, duty cycles included), with a warning where that exceeds the round deadline
+or the client's request timeout.
 
 The sizes are the real ones: the task's parameter vector in the envelope the
-clients send (`fl.codec`) and the server returns (float32), plus the HTTP heads."""
+clients send (`fl.codec`) and the server returns (float32), plus the framing of
+`fl.transport`: HTTP heads, or MQTT PUBLISH heads (both over TCP), or CoAP blocks
+over UDP, stop-and-wait (fedsim.show_coap)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from fedsim.fl.timeouts import connect_timeout
@@ -20,7 +24,7 @@ from fedsim.net.network import Network
 from fedsim.net.reach import min_connect_s
 from fedsim.net.tcp import TcpParams
 from fedsim.rng import Streams
-from fedsim.scenario import LinkClassSpec, NodeSpec, Scenario
+from fedsim.scenario import FLSpec, LinkClassSpec, NodeSpec, Scenario
 
 if TYPE_CHECKING:
     from rich.tree import Tree
@@ -64,6 +68,9 @@ class ModelSizes:
     upload: int
     download_body: int
     download: int
+    framing: str = "HTTP head"
+    """What the totals add to the envelopes, per `fl.transport`: `HTTP head`, `MQTT
+    PUBLISH head`, or nothing for CoAP (its blocks' headers are in the time estimate)."""
 
 
 def _request_head(body: int, client_id: str, server_round: int, wait: str | None) -> int:
@@ -113,6 +120,14 @@ def _response_head(body: int, server_round: int | None) -> int:
     return len("\r\n".join(lines)) + 4 + chunks
 
 
+def _publish_head(topic: str, payload: int) -> int:
+    """MQTT 3.1.1 PUBLISH at QoS 1 (fedsim.transports.mqtt_*): fixed header, its
+    Remaining Length, the topic and the packet id."""
+    remaining = 2 + len(topic.encode()) + 2 + payload
+    varint = 1 + (remaining >= 128) + (remaining >= 16384) + (remaining >= 2097152)
+    return 1 + varint + remaining - payload
+
+
 def model_sizes(sc: Scenario, task: Any = None) -> ModelSizes:
     """What one client uploads and downloads per round: the task's initial parameters
     encoded as the client (fl.codec) and the server (float32) encode them. Metric
@@ -136,15 +151,28 @@ def model_sizes(sc: Scenario, task: Any = None) -> ModelSizes:
     up = encode(params, meta, codec=codec, delta=delta, rng=np.random.default_rng(0))
     down_meta = {"round": rounds, "version": rounds, "config": dict(sc.fl.local)}
     down = len(encode(params, down_meta, codec="float32").body)
-    wait = str(sc.fl.poll_wait_s) if sc.fl.task_on_answer else None  # as FLClient sends it
+    body = len(up.body)
+    transport = sc.fl.transport
+    if transport == "coap":
+        up_total, down_total, framing = body, down, ""
+    elif transport == "mqtt":  # topics as fedsim.transports.mqtt_client/server write them
+        up_total = body + _publish_head(f"fl/u/{client}/{rounds}", body)
+        down_total = down + _publish_head(f"fl/t/{client}", down)
+        framing = "MQTT PUBLISH head"
+    else:
+        wait = str(sc.fl.poll_wait_s) if sc.fl.task_on_answer else None  # as FLClient sends it
+        up_total = body + _request_head(body, client, rounds, wait)
+        down_total = down + _response_head(down, rounds if sc.fl.task_on_answer else None)
+        framing = "HTTP head"
     return ModelSizes(
         params=int(params.size),
         codec=codec,
         upload_payload=up.payload_bytes,
-        upload_body=len(up.body),
-        upload=len(up.body) + _request_head(len(up.body), client, rounds, wait),
+        upload_body=body,
+        upload=up_total,
         download_body=down,
-        download=down + _response_head(down, rounds if sc.fl.task_on_answer else None),
+        download=down_total,
+        framing=framing,
     )
 
 
@@ -166,7 +194,9 @@ class Direction:
     """Bytes of a full-size segment on the wire."""
     ack_gap_s: float
     """How long the limiting hop takes to let through the segments one ACK covers
-    (delayed ACKs: two), silences included: TCP's timer must outlast it."""
+    (delayed ACKs: two), silences included: TCP's timer must outlast it (0: no TCP)."""
+    blocks: int = 0
+    """CoAP: blocks of `fl.coap.block_size` (or the path's fit) the transfer takes; 0: TCP."""
 
 
 @dataclass(frozen=True)
@@ -202,19 +232,33 @@ def _direction(hops: Sequence[Hop], size: int, d: int, latency: float) -> Direct
     eff = [tx.rate_bps * tx.duty_cycle for tx in txs]
     i = min(range(len(txs)), key=eff.__getitem__)
     mtu = min(h.link.mtu for h in hops)
-    t = lossless_transfer_time(size, min(tx.rate_bps for tx in txs), latency, mtu)
+    # TCP at the hop that holds a full frame longest, with its per-frame airtime
+    full = TcpParams().wire(TcpParams().mss(mtu))
+    slow = max(txs, key=lambda tx: tx.airtime(full, 1))
+    t = lossless_transfer_time(size, slow.rate_bps, latency, mtu, frame_bits=slow.frame_bits)
     limited = txs[i].duty_cycle < 1.0
     if limited:
         p = TcpParams()
         mss = p.mss(mtu)
         nseg = max(1, -(-size // mss))
-        fbits = txs[i].frame_bits  # a LoRa frame's preamble and headers, as bits
+        fbits = txs[i].frame_bits  # a frame's fixed airtime (LoRa's preamble, headers), as bits
         last = 8.0 * p.wire(size - (nseg - 1) * mss) + fbits  # no silence needed after it
         bits = 8.0 * (p.syn_bytes + p.ack_bytes + nseg * p.wire(0) + size) + (nseg + 2) * fbits
         t = max(t, (bits - last) / eff[i] + last / txs[i].rate_bps + latency)
     frame = TcpParams().wire(TcpParams().mss(mtu))
     gap = TcpParams().delack_segments * (8.0 * frame + txs[i].frame_bits) / eff[i]
     return Direction(size, eff[i], txs[i].rate_bps, txs[i].duty_cycle, limited, t, frame, gap)
+
+
+def _coap_direction(
+    hops: Sequence[Hop], size: int, d: int, latency: float, block: int | None
+) -> Direction:
+    """A blockwise CoAP transfer (fedsim.show_coap) as a `Direction`."""
+    from fedsim.show_coap import coap_block_size, coap_transfer
+
+    c = coap_transfer(hops, size, coap_block_size(hops, block), d, latency)
+    return Direction(size, c.rate_bps, c.raw_bps, c.duty_cycle, c.duty_limited, c.time_s,
+                     c.frame, 0.0, c.blocks)  # fmt: skip
 
 
 def group_costs(
@@ -231,6 +275,8 @@ def group_costs(
     for node in sc.device_nodes:
         groups[(node.parent or "", node.group)].append(node)
     link_key = {n.name: n.link_class for n in sc.nodes}  # a link is named after its child
+    along = _direction if sc.fl.transport != "coap" else partial(
+        _coap_direction, block=sc.fl.coap.get("block_size"))  # fmt: skip
     out = []
     for (parent, group), nodes in groups.items():
         hops = net.path(nodes[0].name)
@@ -242,8 +288,8 @@ def group_costs(
         out.append(
             GroupCost(
                 parent, group, tuple(nodes), len(hops), latency,
-                _direction(hops, up_size, 0, latency),
-                _direction(hops, sizes.download, 1, latency),
+                along(hops, up_size, 0, latency),
+                along(hops, sizes.download, 1, latency),
                 min_connect_s(hops), latencies,
             )
         )  # fmt: skip
@@ -263,6 +309,42 @@ def _connect_warnings(g: GroupCost, transport: str) -> list[str]:
         "can never connect (lower the latency, or use fl.transport: mqtt or coap, which "
         "have no such timeout)"
     ]
+
+
+def _requests(g: GroupCost, fl: FLSpec) -> list[tuple[str, float, bool]]:
+    """(what, estimated time, whether the same request also waits out a long poll) of
+    each request the client bounds by `fl.request_timeout` + `fl.poll_wait`."""
+    if fl.transport == "mqtt":  # a task is a message waited for (`poll_wait`): not bounded
+        return [("upload", g.up.time_s, False)]
+    if fl.task_on_answer:  # the upload's answer is the long poll, then the next task
+        return [("upload + download (one request)", g.round_trip_s, True)]
+    return [("upload", g.up.time_s, False), ("download", g.down.time_s, True)]
+
+
+def _timeout_warnings(g: GroupCost, fl: FLSpec) -> list[str]:
+    """The HTTP and MQTT clients abandon a request that outlasts `fl.request_timeout` +
+    `fl.poll_wait` (fedsim.fl.client): a request that also waits out a long poll has
+    the whole budget only when its task comes at once, `fl.request_timeout` when it
+    comes at the end of the poll. CoAP has no such timeout (its own retransmissions)."""
+    if fl.transport == "coap":
+        return []
+    limit, total = fl.request_timeout_s, fl.request_timeout_s + fl.poll_wait_s
+    out = []
+    for what, took, waits in _requests(g, fl):
+        if took > total:
+            fate = "every such exchange is abandoned: these devices cannot report"
+        elif waits and took > limit:
+            fate = (f"an exchange whose task comes later than {_secs(total - took)} into the "
+                    "long poll is abandoned")  # fmt: skip
+        else:
+            continue
+        out.append(
+            f"{what} ≈ {_secs(took)}, longer than the client allows (fl.request_timeout "
+            f"{_secs(limit)} + fl.poll_wait {_secs(fl.poll_wait_s)}"
+            f"{', less the wait for its task' if waits else ''}): {fate} (dropout cause "
+            "request_timeout); raise fl.request_timeout"
+        )
+    return out
 
 
 def _warnings(g: GroupCost, deadline: float) -> list[str]:
@@ -306,6 +388,7 @@ def upload_warnings(
         where = f"{g.group} × {len(g.nodes)} under {g.parent}"
         out.extend(f"{where}: {w}" for w in _connect_warnings(g, sc.fl.transport))
         out.extend(f"{where}: {w} ({why})" for w in _warnings(g, sc.fl.deadline_s))
+        out.extend(f"{where}: {w} ({why})" for w in _timeout_warnings(g, sc.fl))
     return out + fidelity_warnings(sc)
 
 
@@ -329,7 +412,7 @@ def _bottleneck(d: Direction) -> str:
 
 def describe(sc: Scenario, model_bytes: int | None = None) -> Tree:
     """A rich Tree of the topology. `model_bytes`: upload size for the cost column
-    (default: the real one, see `model_sizes`)."""
+    (default: the real one, see `model_sizes`; CoAP: the envelope, cut into blocks)."""
     sizes = model_sizes(sc)
     costs = {(g.parent, g.group): g for g in group_costs(sc, sizes, model_bytes)}
     groups: dict[str, list[NodeSpec]] = defaultdict(list)
@@ -345,15 +428,16 @@ def describe(sc: Scenario, model_bytes: int | None = None) -> Tree:
         f"[bold]{sc.name}[/] (seed {sc.seed}, {sc.fidelity} fidelity, task {sc.task.kind}, "
         f"{_engine_text(sc)}, {len(sc.device_nodes)} devices)"
     )
+    plus = f" + {sizes.framing}" if sizes.framing else ""
     up_what = (
         f"{model_bytes} B (--model-bytes)"
         if model_bytes
-        else f"{sizes.upload} B ({sizes.codec} envelope {sizes.upload_body} B + HTTP head)"
+        else f"{sizes.upload} B ({sizes.codec} envelope {sizes.upload_body} B{plus})"
     )
-    down_what = f"{sizes.download} B (float32 envelope {sizes.download_body} B + HTTP head)"
+    down_what = f"{sizes.download} B (float32 envelope {sizes.download_body} B{plus})"
     root.add(
         f"[bold]model[/] {sizes.params} parameters; upload {up_what}; download {down_what}; "
-        f"round deadline {_secs(sc.fl.deadline_s)}"
+        f"round deadline {_secs(sc.fl.deadline_s)}; {_transport_text(sc)}"
     )
 
     def add(parent_tree: Tree, name: str) -> None:
@@ -386,13 +470,18 @@ def describe(sc: Scenario, model_bytes: int | None = None) -> Tree:
                 continue
             text = (
                 f"{head}: path {g.hops} hops, latency {_secs(g.latency_s)}, "
-                f"bottleneck {_bottleneck(g.up)}, {g.up.size} B upload ≈ {_secs(g.up.time_s)}"
+                f"bottleneck {_bottleneck(g.up)}, {g.up.size} B upload{_blocks(g.up)} ≈ "
+                f"{_secs(g.up.time_s)}"
             )
             if g.down.rate_bps != g.up.rate_bps:
                 text += f"; downlink bottleneck {_bottleneck(g.down)}"
-            text += f", {g.down.size} B download ≈ {_secs(g.down.time_s)}"
+            text += f", {g.down.size} B download{_blocks(g.down)} ≈ {_secs(g.down.time_s)}"
             leaf = branch.add(text)
-            for warning in _connect_warnings(g, sc.fl.transport) + _warnings(g, sc.fl.deadline_s):
+            for warning in (
+                _connect_warnings(g, sc.fl.transport)
+                + _warnings(g, sc.fl.deadline_s)
+                + _timeout_warnings(g, sc.fl)
+            ):
                 leaf.add(f"[bold yellow]⚠ {warning}[/]")
 
     for top in children.get(None, []):
@@ -403,6 +492,18 @@ def describe(sc: Scenario, model_bytes: int | None = None) -> Tree:
             for_ = "for good" if f.duration_s == float("inf") else f"for {f.duration_s:.0f} s"
             fails.add(f"{f.target} {f.name} down at {f.at_s:.0f} s {for_}")
     return root
+
+
+def _transport_text(sc: Scenario) -> str:
+    """How the estimates below model `fl.transport`."""
+    if sc.fl.transport == "coap":
+        return "CoAP over UDP: blockwise, one block and its answer per round trip"
+    what = "MQTT over TCP (QoS 1)" if sc.fl.transport == "mqtt" else "HTTP over TCP"
+    return f"{what}: lossless TCP estimates"
+
+
+def _blocks(d: Direction) -> str:
+    return f" ({d.blocks} CoAP blocks)" if d.blocks else ""
 
 
 def _engine_text(sc: Scenario) -> str:

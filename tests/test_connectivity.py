@@ -289,7 +289,9 @@ def test_initial_charge_is_drawn_per_device_and_an_empty_start_is_offline() -> N
     levels = [Batteries(net).level(f"dev-{i}") for i in range(1, 5)]
     assert all(0.2 <= lv <= 0.8 for lv in levels)  # type: ignore[operator]
     assert len(set(levels)) == 4
-    env, net, _ = _net(parse_scenario(_battery_topology(initial_charge="0%")))
+    empty = _battery_topology(initial_charge="0%")
+    empty["fl"]["min_available"] = 1  # the mains device alone can run rounds (else refused)
+    env, net, _ = _net(parse_scenario(empty))
     Batteries(net)
     env.run(until=1)
     assert not any(net.is_path_up(f"dev-{i}") for i in range(1, 5))

@@ -18,11 +18,15 @@ from fedsim.audit import audit
 from fedsim.run import simulate
 from fedsim.scenario import parse_scenario
 
-TOLERANCE = 0.15
+TOLERANCE = 0.2
 """Flow's mean energy per device within this of packet's on a contended cell (measured:
--11 % and +0 % for the two cells below, -1 % on topologies/default.yaml). What is left is
-packet fidelity's own TCP dynamics on a queueing cell (it sends 17-37 % more wire bytes:
-drop-tail losses and spurious retransmissions, which flow does not model), not the wait."""
+-18 % and +4 % for the two cells below, -1 % on topologies/default.yaml). What is left is
+packet fidelity's own TCP dynamics on a queueing cell (it sends 13-25 % more wire bytes:
+drop-tail losses and spurious retransmissions, which flow does not model), not the wait.
+(15 % until the cell's transmitter booked each frame's 802.11 airtime, 726 us beyond its
+bytes at 500 kbit/s: the longer queue took packet's spurious retransmissions on the first
+cell from 431 KB to 701 KB, 19 % of its wire bytes, and flow's gap from -11 % to -18 %;
+energy per wire byte differs by 2 %.)"""
 
 
 def _cell(devices: int, rate: str, rounds: int, seed: int, fidelity: str) -> Any:

@@ -249,3 +249,27 @@ def test_config_yaml_reads_back_as_yaml_safe_load_reads_it(tmp_path: Path) -> No
     config = load_run(folder).config
     assert config == yaml.safe_load(text)
     assert config["extra"]["floats"][0] == 1.0e-3
+
+
+def test_a_non_finite_value_in_an_optional_column_is_not_blank(tmp_path: Path) -> None:
+    """Blank in an optional column means none (candidate_metric: no aggregate); a
+    diverged aggregate's metric is written `inf` or `nan` (outside audit redteam6,
+    finding 9: lr 0.9 on load_forecast aggregated 2 updates, candidate_metric blank)."""
+    rounds = [
+        RoundRow(1, 1.0, 2, 2, 0, 0, 0, 0, 0, 0, 0, 1.0, {}, math.inf, None, aggregated=2),
+        RoundRow(2, 2.0, 2, 2, 0, 0, 0, 0, 0, 0, 0, 1.0, {}, math.nan, None, aggregated=2),
+        RoundRow(3, 3.0, 2, 0, 2, 0, 0, 0, 0, 0, 0, math.nan, {"deadline": 2}, None, None),
+    ]
+    out = write_run(
+        tmp_path / "run", config={"name": "x"}, rounds=rounds, links=[], timeline=[],
+        clients=[], topology={"nodes": [], "links": []}, summary=fake_summary(),
+    )  # fmt: skip
+    lines = (out / "rounds.csv").read_text().splitlines()
+    cells = [dict(zip(lines[0].split(","), line.split(","), strict=True)) for line in lines[1:]]
+    assert [c["candidate_metric"] for c in cells] == ["inf", "nan", ""]
+    assert cells[2]["metric"] == ""  # a required float column: blank is NaN, as before
+    back = load_run(out).rounds
+    assert back[0].candidate_metric == math.inf
+    assert math.isnan(back[1].candidate_metric)  # type: ignore[arg-type]
+    assert back[2].candidate_metric is None
+    assert math.isnan(back[2].metric)

@@ -99,12 +99,14 @@ async def test_lossless_transfer_takes_the_time_the_model_states() -> None:
     assert link.counters[0].payload_bytes == up_bytes
     assert link.counters[1].payload_bytes == down_bytes
     assert up_bytes > 100_000  # the body plus the request line and headers
-    # Timing: handshake + upload (one message) + the response (one message back).
-    expect_up = lossless_transfer_time(up_bytes, 10e6, 0.010, 1500, handshake=True)
+    # Timing: handshake + upload (one message) + the response (one message back), each
+    # frame on air for its bytes and the Wi-Fi link's per-frame airtime (150 us + 36 B).
+    fbits = link.tx[0].frame_bits
+    assert fbits == pytest.approx(150e-6 * 10e6 + 36 * 8)
+    expect_up = lossless_transfer_time(up_bytes, 10e6, 0.010, 1500, True, frame_bits=fbits)
     assert elapsed > expect_up
-    assert elapsed == pytest.approx(
-        expect_up + lossless_transfer_time(down_bytes, 10e6, 0.010, 1500, handshake=False), rel=0.02
-    )
+    expect_down = lossless_transfer_time(down_bytes, 10e6, 0.010, 1500, False, frame_bits=fbits)
+    assert elapsed == pytest.approx(expect_up + expect_down, rel=0.02)
     await runner.cleanup()
 
 

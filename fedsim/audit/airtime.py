@@ -4,13 +4,13 @@ its bookings hold of the medium is that airtime over its duty cycle.
 Every booking on a transmitter is a frame that some link direction counts in links.csv
 (data, headers, control, retransmissions and lost frames alike), and a frame a cut takes
 back gives its airtime back too. So per transmitter, busy time x rate equals the wire
-bits of the link directions it serves (plus, on a LoRa radio, each frame's preamble and
-headers: `frame_bits` per packet), and each of their links.csv rows shows that busy
-time as its busy_fraction. A booking nobody counted, or a count nobody booked, breaks it.
-On a LoRa radio that time is also what the device's energy ledger charged: a
-transmitter serving only devices' own links is busy exactly their TX (up) and RX (down)
-airtime in clients.csv (`busy-matches-radio`), so a duty cycle enforced on one airtime
-cannot be exceeded on the other.
+bits of the link directions it serves plus each frame's fixed airtime (`frame_bits` per
+packet: Wi-Fi's inter-frame spaces, PLCP, MAC ACK and framing, Ethernet's, LoRa's
+preamble and headers), and each of their links.csv rows shows that busy time as its
+busy_fraction. A booking nobody counted, or a count nobody booked, breaks it.
+That time is also what the devices' energy ledgers charged (fedsim.audit.radio_airtime:
+one per-frame airtime for the network and the radio), so a duty cycle enforced on one
+airtime cannot be exceeded on the other.
 A cut gives back the airtime of what it takes back and releases the hold that airtime
 (and its duty-cycle silence) had booked: a radio stays booked only for what it sent.
 """
@@ -24,7 +24,7 @@ from typing import Any
 from fedsim.audit import Violation, invariant
 from fedsim.audit.rows import cell, number
 
-__all__ = ["busy_matches_bytes", "busy_matches_radio", "held_matches_busy"]
+__all__ = ["busy_matches_bytes", "held_matches_busy"]
 
 NAME = "busy-matches-bytes"
 _REL = 1e-9
@@ -33,8 +33,9 @@ _REL = 1e-9
 @invariant(
     NAME,
     "every transmitter's busy time equals the airtime ((wire bytes x 8 + packets x its "
-    "per-frame bits) / rate; per-frame bits are 0 but on LoRa) of the link directions it "
-    "serves in links.csv, and their busy_fraction is that busy time over the run",
+    "per-frame bits) / rate; per-frame bits: the link kind's fixed airtime per frame) of "
+    "the link directions it serves in links.csv, and their busy_fraction is that busy time "
+    "over the run",
 )
 def busy_matches_bytes(result: Any) -> Iterator[Violation]:
     uses = getattr(result, "transmitters", None)
@@ -85,42 +86,4 @@ def held_matches_busy(result: Any) -> Iterator[Violation]:
                 f"transmitter {use.name}: its bookings hold {use.held_s:.9g} s of the medium, "
                 f"but busy {use.busy_s:.9g} s at duty cycle {use.duty_cycle:.6g} holds "
                 f"{want:.9g} s ({use.held_s - want:+.6g} s booked for frames that never went out)",
-            )
-
-
-RADIO = "busy-matches-radio"
-_RADIO_REL = 1e-6
-"""clients.csv keeps airtime to ~1e-9 s; busy times reach 10^4 s."""
-
-
-@invariant(
-    RADIO,
-    "a LoRa transmitter that serves only devices' own links is busy exactly the airtime "
-    "their energy ledgers charged (clients.csv airtime_tx_s up, airtime_rx_s down): the "
-    "network and the energy model use one airtime, so a duty cycle holds on both",
-)
-def busy_matches_radio(result: Any) -> Iterator[Violation]:
-    uses = getattr(result, "transmitters", None) or ()
-    scenario = getattr(result, "scenario", None)
-    if not uses or scenario is None:
-        return
-    owner = {f"{n.name}-{n.parent}": n.name for n in scenario.nodes
-             if n.kind == "device" and n.parent is not None and n.link_class is not None
-             and scenario.links[n.link_class].kind == "lora"}  # fmt: skip
-    if not owner:
-        return
-    clients = {str(cell(r, "client")): r for r in result.clients}
-    for use in uses:
-        devices = [(owner.get(link), label) for link, label in use.serves]
-        if any(d is None or d not in clients for d, _ in devices):
-            continue  # not only LoRa devices' own links, or a device the run did not report
-        want = sum(number(clients[d], "airtime_tx_s" if label == "up" else "airtime_rx_s")
-                   for d, label in devices)  # fmt: skip
-        if not math.isclose(use.busy_s, want, rel_tol=_RADIO_REL, abs_tol=1e-6):
-            names = ", ".join(sorted({d for d, _ in devices if d is not None}))
-            yield Violation(
-                RADIO,
-                f"transmitter {use.name}: busy {use.busy_s:.9g} s, but the energy ledger of "
-                f"{names} charged {want:.9g} s of airtime on it ({use.busy_s - want:+.6g} s: "
-                "the network and the radio disagree on a frame's time on air)",
             )

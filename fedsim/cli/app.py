@@ -151,6 +151,10 @@ def _invoke(args: list[str], meta: dict[str, object]) -> int:
     except FedsimError as exc:
         print(f"fedsim: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a file the command reads or writes (the folders are checked first)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"fedsim: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
     except (KeyboardInterrupt, click.Abort):
         print("fedsim: interrupted", file=sys.stderr)
         return 130

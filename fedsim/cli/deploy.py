@@ -96,6 +96,7 @@ def serve_command(
     resumes where it stopped; with --cert/--key it serves https."""
     import asyncio
 
+    from fedsim.cli.out_folder import output_folder
     from fedsim.deploy import serve
     from fedsim.deployment.site import ServerLimits
     from fedsim.errors import FedsimError, print_warning
@@ -104,6 +105,9 @@ def serve_command(
     from fedsim.scenario import prepare_scenario
 
     sc = prepare_scenario(topology, list(overrides), seed, warn=print_warning)
+    for option, folder in (("--state", state), ("--results", results)):
+        if folder is not None:
+            output_folder(folder, option)
     names = [n.name for n in sc.device_nodes]
     if keys:
         keyring = Keyring.from_file(keys, names)
@@ -264,12 +268,13 @@ def enroll_command(topology: str, seed: int | None, overrides: tuple[str, ...], 
     """Provision the topology's fleet: fleet.key for the server (`serve --keys`; kept if
     it exists), one key file per device in devices/ (`client --key`) and operator.token
     (GET /v1/status)."""
+    from fedsim.cli.out_folder import output_folder
     from fedsim.deploy import enroll_fleet
     from fedsim.errors import print_warning
     from fedsim.scenario import prepare_scenario
 
     sc = prepare_scenario(topology, list(overrides), seed, warn=print_warning)
-    folder = enroll_fleet(sc, out)
+    folder = enroll_fleet(sc, output_folder(out))
     print(f"{folder}: fleet.key (server: --keys), operator.token (GET /v1/status), "
           f"{len(sc.device_nodes)} device keys in devices/ (client: --key)")  # fmt: skip
     return 0
@@ -295,11 +300,12 @@ def certs_command(out: str, hosts: tuple[str, ...], topology: str | None) -> int
     """Make development TLS material for a pilot in DIR: a CA (ca.pem, clients: --ca),
     a server certificate (server.pem + server-key.pem, serve: --cert --key) and, with
     --topology, a client certificate per device. Keep ca-key.pem offline."""
+    from fedsim.cli.out_folder import output_folder
     from fedsim.deployment.tls import make_dev_pki
     from fedsim.scenario import prepare_scenario
 
     names = [n.name for n in prepare_scenario(topology).device_nodes] if topology else []
-    root = make_dev_pki(out, list(hosts) or ["localhost", "127.0.0.1"], names)
+    root = make_dev_pki(output_folder(out, "DIR"), list(hosts) or ["localhost", "127.0.0.1"], names)
     print(f"{root}: ca.pem (clients: --ca), server.pem + server-key.pem (serve: --cert --key), "
           f"{len(names)} device certificates; keep ca-key.pem offline")  # fmt: skip
     return 0

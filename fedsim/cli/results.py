@@ -35,6 +35,7 @@ def compare_command(runs: tuple[str, ...], out: Path | None, no_plots: bool) -> 
     """
     from rich.console import Console
 
+    from fedsim.cli.out_folder import output_folder
     from fedsim.record.compare import (
         compare_runs,
         default_compare_out,
@@ -44,8 +45,8 @@ def compare_command(runs: tuple[str, ...], out: Path | None, no_plots: bool) -> 
     )
 
     folders = expand_run_args(list(runs))
+    out = output_folder(out if out is not None else default_compare_out(runs[0], folders[0]))
     table = compare_runs(folders)
-    out = out if out is not None else default_compare_out(runs[0], folders[0])
     md, csv_path = write_compare(table, out)
     print_table(table)
     written = [md, csv_path]
@@ -73,6 +74,7 @@ def compare_command(runs: tuple[str, ...], out: Path | None, no_plots: bool) -> 
 def report_command(runs: tuple[str, ...], out: Path | None) -> int:
     """Write a self-contained report.html: one run's goes in its folder; several runs
     make a comparison report in --out."""
+    from fedsim.cli.out_folder import output_folder
     from fedsim.errors import FedsimError
     from fedsim.record.report import write_comparison_report, write_report
 
@@ -81,7 +83,7 @@ def report_command(runs: tuple[str, ...], out: Path | None) -> int:
             raise FedsimError("--out applies to comparisons; a run's report goes in its folder")
         path = write_report(runs[0])
     else:
-        folder = out if out is not None else Path(runs[0]).parent / "compare_command"
+        folder = output_folder(out if out is not None else Path(runs[0]).parent / "compare")
         path = write_comparison_report(list(runs), folder)
     print(f"wrote {path}")
     _warn_unaudited(runs)

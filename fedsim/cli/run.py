@@ -100,6 +100,7 @@ def _run(
     no_audit: bool,
 ) -> Path:
     from fedsim.audit import AuditError
+    from fedsim.cli.out_folder import output_folder
     from fedsim.errors import print_warning
     from fedsim.scenario import prepare_scenario
 
@@ -114,6 +115,7 @@ def _run(
     try:
         # Prepared once, before the heavy imports: a bad file fails in milliseconds.
         scenario = prepare_scenario(topology, list(overrides), seed, warn=print_warning)
+        output_folder(out)  # before simulating: a run that cannot be written is not run
         own_process = bool(click.get_current_context().meta.get(OWN_PROCESS))
         if own_process:
             # No TLS in a simulated run: aiohttp's default contexts need no CA bundle.
@@ -176,6 +178,13 @@ def _print_summary(folder: Path) -> None:
     absent = absent_warning(read_table(folder / "clients.csv", ClientRow))
     if absent:  # whatever their count: never connected, registered, selected or accepted
         print_warning(absent)
+    timed_out = s.dropouts.get("request_timeout", 0)
+    if timed_out:
+        print_warning(
+            f"{timed_out} dropout(s) with cause request_timeout: clients abandoned exchanges "
+            "that took longer than fl.request_timeout + fl.poll_wait (slow paths: `fedsim "
+            "show` estimates each one's upload and download); raise fl.request_timeout"
+        )
 
 
 @click.command(

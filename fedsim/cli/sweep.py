@@ -60,12 +60,14 @@ def sweep_command(
     from rich.console import Console
 
     from fedsim import sweep as sweeps
+    from fedsim.cli.out_folder import output_folder
     from fedsim.errors import FedsimError
 
     if workers is not None and workers < 1:
         raise FedsimError("--workers must be at least 1")
     if scheduler and workers is not None:
         raise FedsimError("--workers is for the local pool; a Dask cluster sizes itself")
+    output_folder(out)
     console = Console(highlight=False, soft_wrap=True)  # log lines stay whole when piped
     spec = sweeps.load_sweep(sweep_file)
     result = sweeps.run_sweep(

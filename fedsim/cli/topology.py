@@ -51,13 +51,14 @@ def schema_command(out: str | None) -> int:
     kinds and ranges. Cross-references (a node naming a missing gateway) need the whole
     file: `fedsim validate` checks them, the schema cannot."""
     import json
-    from pathlib import Path
 
     from fedsim.schema import topology_schema
 
     text = json.dumps(topology_schema(), indent=2, ensure_ascii=False) + "\n"
     if out:
-        Path(out).write_text(text, encoding="utf-8")
+        from fedsim.cli.out_folder import output_file
+
+        output_file(out).write_text(text, encoding="utf-8")
     else:
         click.echo(text, nl=False)
     return 0

@@ -63,7 +63,24 @@ def _federation(topology: Topology) -> list[str]:
         )
     if "coap" in given and fl.transport != "coap":
         out.append(f"fl.coap: CoAP settings, but fl.transport is {fl.transport}: they are not used")
+    unused = [k for k in _NOT_FOR_TRANSPORT.get(fl.transport, ()) if k in given]
+    if unused:
+        keys = ", ".join(f"fl.{k}" for k in unused)
+        out.append(f"{keys}: not used by fl.transport {fl.transport} ({_WHY[fl.transport]})")
     return out
+
+
+_NOT_FOR_TRANSPORT = {
+    "coap": ("task_on_answer", "server_keepalive", "request_timeout"),
+    "mqtt": ("task_on_answer", "server_keepalive"),
+}
+"""HTTP's keys a transport has no use for."""
+
+_WHY = {
+    "coap": "HTTP settings: CoAP over UDP has no requests that carry a task, no connection "
+    "to keep alive and its own retransmission timers, fl.coap",
+    "mqtt": "HTTP settings: tasks arrive as published messages, the broker keeps the link",
+}
 
 
 def _ignored(topology: Topology) -> list[str]:

@@ -152,6 +152,7 @@ def _fl(model: Topology) -> FLSpec:
         poll_wait_s=fl.poll_wait,
         task_on_answer=fl.task_on_answer,
         server_keepalive_s=fl.server_keepalive,
+        request_timeout_s=fl.request_timeout,
         time_limit_s=fl.time_limit,
         stall_limit_s=fl.stall_limit,
         round_interval_s=fl.round_interval,

@@ -208,6 +208,11 @@ class FLModel(Section):
         "after its last answer was written (aiohttp's server default, 3630 s); on a slow "
         "radio the device may still be receiving that answer",
     )
+    request_timeout: PositiveDuration = Field(
+        120.0,
+        description="http, mqtt: a client abandons an exchange (upload, download) that takes "
+        "longer than this past its long poll (fl.poll_wait); dropout cause request_timeout",
+    )
     time_limit: PositiveDuration | None = Field(
         None,
         description="stop after this simulated time (a round still open then closes at the limit)",

@@ -91,6 +91,7 @@ class LoadForecastOptions(SensorOptions):
 
     kind: Literal["load_forecast"]
     metric: ClassVar[tuple[str, float, float]] = ("rmse", 0.0, math.inf)
+    higher_is_better: ClassVar[bool] = False
     horizon: integer(1, LOAD_HOURS - 4) = Field(
         6, description="hours forecast (the day's last ones); the rest are the input"
     )  # type: ignore[valid-type]

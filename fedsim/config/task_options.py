@@ -14,6 +14,9 @@ class TaskOptions(Section):
 
     unknown_key_message: ClassVar[str] = "unknown option (allowed: {allowed})"
     metric: ClassVar[tuple[str, float, float]] = ("accuracy", 0.0, 1.0)
+    higher_is_better: ClassVar[bool] = True
+    """The metric's direction (its evaluator's): which end of `metric`'s range a target
+    beyond it can never reach, and which end any model meets."""
 
     def options(self) -> dict[str, Any]:
         """The options the file sets (the builder's defaults apply to the rest)."""

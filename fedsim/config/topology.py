@@ -5,6 +5,8 @@ device's memory, the host's memory against everything, the target against the me
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from itertools import islice
 from typing import Any
 
 from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
@@ -12,6 +14,7 @@ from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
 from fedsim.config.adversaries import Adversaries
 from fedsim.config.advice import advice
 from fedsim.config.base import Section, at_key
+from fedsim.config.close_names import did_you_mean
 from fedsim.config.coap_mtu import check_coap_blocks
 from fedsim.config.devices import DeviceModel, device_profile
 from fedsim.config.fl import FLModel
@@ -30,6 +33,9 @@ from fedsim.config.units import RunName, choice, integer, parsed
 from fedsim.devices import BUILTIN_DEVICES, DeviceProfile
 
 __all__ = ["Topology"]
+
+NAMES_FOR_HINTS = 5000
+"""Members of one group offered to a "did you mean" hint at most."""
 
 
 def _text(v: Any) -> str:
@@ -108,6 +114,13 @@ class Topology(Section):
 
     # -- checks, in the order a reader meets the keys ---------------------------------
     def _check_items(self) -> None:
+        for name, model in self.devices.items():
+            if model.battery is not None and model.battery <= 0:
+                raise at_key(
+                    f"devices.{name}.battery",
+                    f"{model.battery:g} J holds no energy: a device on it is empty before it "
+                    "sends a byte; give a capacity (e.g. 2Wh), or drop the key for mains power",
+                )
         for i, item in enumerate(self.nodes):
             if item.device is not None and item.device not in self._profiles:
                 known = ", ".join(sorted(self._profiles))
@@ -162,7 +175,8 @@ class Topology(Section):
             if to is not None:
                 where = f"nodes[{i}].uplink.to"
                 if to not in kinds:
-                    raise at_key(where, f"unknown node {to!r}")
+                    hint = did_you_mean(str(to), [k for k, v in kinds.items() if v != "device"])
+                    raise at_key(where, f"unknown node {to!r}{hint}")
                 if kinds[to] == "device":
                     raise at_key(
                         where, f"{to!r} is a device; uplinks go to a gateway or the server"
@@ -201,6 +215,14 @@ class Topology(Section):
                         out.append(child)
         return out or None
 
+    def _names(self) -> Iterator[str]:
+        """Every node and group name a failure may give (groups' members capped: a hint
+        need not scan 100,000 names)."""
+        for item in self.nodes:
+            yield item.name
+            if item.count > 1:
+                yield from islice(item.expanded_names(), NAMES_FOR_HINTS)
+
     def _is_server(self, names: list[str]) -> bool:
         servers = {item.name for item in self.nodes if item.kind == "server"}
         return any(n in servers for n in names)
@@ -216,7 +238,10 @@ class Topology(Section):
                     found = self.resolve(item, link_names=f.target == "links")
                     if found is None:
                         what = "node, group or link" if f.target == "links" else "node or group"
-                        raise at_key(f"{where}.{f.target}[{j}]", f"unknown {what} {item!r}")
+                        raise at_key(
+                            f"{where}.{f.target}[{j}]",
+                            f"unknown {what} {item!r}{did_you_mean(str(item), self._names())}",
+                        )
                     if self._is_server(found):
                         raise at_key(f"{where}.{f.target}[{j}]", "the server has no uplink to cut")
                 pname = f.name or str(i)
@@ -227,7 +252,8 @@ class Topology(Section):
                 name = f.node if f.target == "node" else f.link
                 found = self.resolve(name or "")
                 if found is None:
-                    raise at_key(f"{where}.{f.target}", f"unknown node {name!r}")
+                    hint = did_you_mean(str(name), self._names())
+                    raise at_key(f"{where}.{f.target}", f"unknown node {name!r}{hint}")
                 if f.target == "link" and self._is_server(found):
                     raise at_key(f"{where}.link", "the server has no uplink")
             if limit is not None and f.at >= limit:
@@ -248,10 +274,12 @@ class Topology(Section):
                 "fl.clients_per_round",
                 f"is {int(fl.clients_per_round)} but the topology has {n} devices",
             )
+        self._check_live_devices()
         metric, lo, hi = self.task.metric
         target = fl.target
         if target is not None and not lo <= target <= hi:
-            what = "unreachable" if target > hi else "met by any model"
+            beyond_best = target > hi if self.task.higher_is_better else target < lo
+            what = "unreachable" if beyond_best else "met by any model"
             raise at_key("fl.target", f"{target:g} is {what}: {metric} lies in [{lo:g}, {hi:g}]")
         adversaries = self.adversaries
         if adversaries is not None and adversaries.kind == "label_flip":  # noqa: SIM102
@@ -259,6 +287,29 @@ class Topology(Section):
                 raise at_key(
                     "adversaries.kind", "label_flip needs a classification task (digits, synthetic)"
                 )
+
+    def _check_live_devices(self) -> None:
+        """An `initial_charge` of 0 % is a group of devices dead from the start (offline,
+        cause battery), which a study may mean; a federation left with too few others to
+        run a round measures nothing, and is refused here rather than after the run."""
+        dead = [
+            (i, item) for i, item in enumerate(self.nodes)
+            if item.initial_charge is not None and max(item.initial_charge) <= 0
+        ]  # fmt: skip
+        if not dead:
+            return
+        live = self.device_count - sum(item.count for _, item in dead)
+        need = 1 if self.fl.engine == "async" else self.fl.min_available
+        if live < need:
+            i, item = dead[0]
+            needs = "a task needs one" if self.fl.engine == "async" else (
+                f"a round needs fl.min_available={need}")  # fmt: skip
+            raise at_key(
+                f"nodes[{i}].initial_charge",
+                f"0% starts every device of {item.name!r} empty (they never send a byte), "
+                f"which leaves {live} device(s) that can take part; {needs}: no round could "
+                "ever run. Give a charge above 0 (a range [0%, 50%] starts some low)",
+            )
 
     def _check_task_data(self) -> None:
         problem = self.task.check_devices(self.device_count)

@@ -8,11 +8,11 @@ model calls this once every entry's names are known.
 
 from __future__ import annotations
 
-import difflib
 from itertools import islice
 from typing import TYPE_CHECKING
 
 from fedsim.config.base import at_key
+from fedsim.config.close_names import close_names
 
 if TYPE_CHECKING:
     from fedsim.config.nodes import NodeItem
@@ -48,7 +48,7 @@ def check_trace_names(topology: Topology) -> None:
 def _hint(node: str, entries: list[NodeItem]) -> str:
     """Close names, and how the entries using the file are named."""
     names = list(islice((n for e in entries for n in e.expanded_names()), CANDIDATES))
-    close = difflib.get_close_matches(node, names, n=3, cutoff=0.6)
+    close = close_names(node, names)
     spans = ", ".join(_span(e) for e in entries)
     said = f"did you mean {', '.join(close)}? " if close else ""
     return f"{said}the nodes using this file are {spans}"

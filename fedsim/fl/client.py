@@ -36,7 +36,7 @@ from fedsim.fl.server import (
     ROUND_HEADER,
     WAIT_HEADER,
 )
-from fedsim.fl.timeouts import CONNECT_TIMEOUT_S
+from fedsim.fl.timeouts import CONNECT_TIMEOUT_S, REQUEST_TIMEOUT_S, is_request_timeout
 from fedsim.fl.wire_schema import TaskMeta, WireError, check
 from fedsim.tasks.base import LocalLearner
 
@@ -80,7 +80,7 @@ class FLClient:
         *,
         codec: str = "float32",
         poll_wait_s: float = 30.0,
-        request_timeout_s: float = 120.0,
+        request_timeout_s: float = REQUEST_TIMEOUT_S,
         backoff_s: tuple[float, float] = BACKOFF_S,
         observer: StateObserver | None = None,
         on_work: Callable[[str, float, float], None] | None = None,
@@ -138,6 +138,9 @@ class FLClient:
         self._unanswered: tuple[int, int, bytes] | None = None
         """(round, version, body) of an upload the server has not answered yet."""
         self._failures = 0
+        self.request_timeouts: list[float] = []
+        """Loop times at which an exchange ran out of `request_timeout_s` + `poll_wait_s`
+        (the run names such a dropout's cause `request_timeout`)."""
 
     def _state(self, state: str) -> None:
         if self.observer is not None:
@@ -160,6 +163,8 @@ class FLClient:
     def _error(self, exc: BaseException) -> None:
         self.last_error = exc
         kind = "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
+        if is_request_timeout(exc):
+            self.request_timeouts.append(asyncio.get_running_loop().time())
         self.stats.errors[kind] = self.stats.errors.get(kind, 0) + 1
 
     async def _backoff(self) -> None:

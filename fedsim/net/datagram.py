@@ -58,6 +58,7 @@ class _Datagram:
         "model",
         "parts",
         "payload",
+        "resent",
         "wire",
     )
 
@@ -70,6 +71,8 @@ class _Datagram:
         self.parts = (payload, wire - payload, 0, 0)
         """The ledger's classes of `wire` (`fedsim.net.link.WIRE_PARTS`): data and
         headers, or all of it retransmitted (a CoAP resend)."""
+        self.resent = 0
+        """1 for a copy sent again: each hop it crosses counts a retransmission."""
         self.left = env.event()
         self.delivered = env.event()
         self.alive = True
@@ -129,7 +132,7 @@ class DatagramPath:
         there); `delivered` succeeds when the far end has it, fails with
         ConnectionResetError if a break caught it in flight, never triggers if it
         was lost. `retransmission`: the application is sending this again (links.csv
-        counts it on the sender's first hop)."""
+        counts it on every hop it crosses, as its packet and its `retx` bytes)."""
         if self.ended_at is not None:
             raise OSError(errno.ENETDOWN, f"network down: the run ended at t={self.ended_at:g} s")
         if not self.tracked and self.track is not None:
@@ -140,12 +143,10 @@ class DatagramPath:
         dg.model = int(model_bytes)
         if retransmission:
             dg.parts = (0, 0, 0, wire)
+            dg.resent = 1
         path = self.paths[direction]
         dg.doom = next((i for i, h in enumerate(path) if not h.link.up), -1)
-        if retransmission:  # the application's (CoAP's): counted on the sender's first hop
-            hop = self.paths[direction][0]
-            hop.link.counters[hop.direction].retransmissions += 1
-        else:
+        if not retransmission:
             self._count_payload(direction, dg)
         self._in_flight[dg] = None
         self._hop(direction, 0, dg)
@@ -196,6 +197,7 @@ class DatagramPath:
             c.wake(now, end, dg.wire, 1)
         c.wire_bytes += dg.wire
         c.packets += 1
+        c.retransmissions += dg.resent
         data, header, control, retx = dg.parts
         c.data_bytes += data
         c.header_bytes += header
@@ -209,7 +211,9 @@ class DatagramPath:
             left.callbacks.append(lambda _e: dg.left.succeed() if not dg.left.triggered else None)
         dropped = link.loss[hop.direction].drop(self.rng)
         if end > now:
-            air.append((end, (c, start, end, dg.wire, 1, *dg.parts, dg.wire if dropped else 0)))
+            air.append(
+                (end, (c, start, end, dg.wire, 1, *dg.parts, dg.wire if dropped else 0, dg.resent))
+            )
         if dropped:
             c.lost_bytes += dg.wire
             dg.lost_on = c

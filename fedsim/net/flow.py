@@ -82,6 +82,7 @@ from fedsim.net.link import (
     LinkCounters,
     Transmitter,
     take_back,
+    transmitter,
     unsent_parts,
     unsent_totals,
 )
@@ -173,7 +174,7 @@ class _Path:
         self.tx = [h.link.tx[h.direction] for h in self.hops]
         self.rate = [t.rate_bps for t in self.tx]
         self.fbits = [t.frame_bits for t in self.tx]
-        """Each hop's per-frame airtime as bits at its rate (LoRa; 0 elsewhere): a frame
+        """Each hop's per-frame airtime as bits at its rate (its kind's: Wi-Fi, LoRa...): a frame
         of b wire bytes is (8 b + fbits) / rate on air, as `Transmitter.airtime`."""
         self.lat = [h.link.latency_s for h in self.hops]
         self.counters = [h.link.counters[h.direction] for h in self.hops]
@@ -262,11 +263,17 @@ class _Model:
 
     # -- one packet or one block along a path --------------------------------------------------
     def packet(
-        self, t: float, d: int, nbytes: int, count: bool = True, hops: int | None = None
+        self,
+        t: float,
+        d: int,
+        nbytes: int,
+        count: bool = True,
+        hops: int | None = None,
+        resent: bool = False,
     ) -> float:
         """Send one small packet (SYN, ACK) along direction d, over its first `hops` hops
         (all by default); return its arrival time (infinity when a full duty-cycled queue
-        drops it)."""
+        drops it). `resent`: a SYN sent again, a retransmission on every hop it crosses."""
         P = self.paths[d]
         bits = nbytes * 8.0
         log = self.log
@@ -285,8 +292,9 @@ class _Model:
                     c.wake(ready, e, nbytes, 1)
                 c.count_frames(nbytes, 1)
                 c.control_bytes += nbytes
+                c.retransmissions += resent
                 if log is not None:
-                    log.append((c, s, e, nbytes, 1, 0, 0, nbytes, 0, 0))
+                    log.append((c, s, e, nbytes, 1, 0, 0, nbytes, 0, 0, resent))
         return t
 
     def full(self, i: int, d: int, t: float) -> bool:
@@ -359,14 +367,14 @@ class _Model:
             # Book `bits` on hop i for a block whose first/last segments reach it at
             # first/last; they reach the next hop at the new first/last.
             s, e = reserve(first, bits, n)
-            # (8 x bytes + fb) / rate: a frame's airtime (fb: LoRa's per-frame part, else 0)
+            # (8 x bytes + fb) / rate: a frame's airtime (fb: its kind's per-frame part)
             if dc < 1.0:  # frames go out one hold apart; the last one's silence follows it
                 e = s + (e - s) / dc - (8.0 * (lpay + ovh) + fb) / rate * (1.0 / dc - 1.0)
             out = last + (8.0 * (lpay + ovh) + fb) / rate  # the last frame leaves after it arrives
             if e > out:
                 out = e
             if log is not None:  # as data; `_Replay.close` reclassifies what it must
-                log.append((c, s, out, wire, n, payload, wire - payload, 0, 0, 0))
+                log.append((c, s, out, wire, n, payload, wire - payload, 0, 0, 0, 0))
             if c.wake is not None:  # a device's radio: awake from ready to the last frame out
                 c.wake(first, out, wire, n)
             delay = lat + (0.0 if j is None else j.sample(self.rng))
@@ -388,25 +396,28 @@ class _Model:
             count_frames(nab, n)
             c.control_bytes += nab
             if log is not None:
-                log.append((c, s, e, nab, n, 0, 0, nab, 0, 0))
+                log.append((c, s, e, nab, n, 0, 0, nab, 0, 0, 0))
 
     # -- handshake ---------------------------------------------------------------------------
-    def handshake(self, t: float) -> tuple[bool, float]:
-        """One SYN attempt at t. Returns (success, time the SYN-ACK reaches the client)."""
+    def handshake(self, t: float, resent: bool = False) -> tuple[bool, float]:
+        """One SYN attempt at t (`resent`: a SYN sent again, counted as a retransmission
+        on every hop it crosses, as packet fidelity does; its SYN-ACK is none). Returns
+        (success, time the SYN-ACK reaches the client)."""
         p = self.p
         for d in (UP, DOWN):
             P = self.paths[d]
+            again = resent and d == UP
             if not all(h.link.up for h in P.hops):
                 down = self._first_down(d)
-                self._count_partial(t, d, p.syn_bytes, down)
+                self._count_partial(t, d, p.syn_bytes, down, resent=again)
                 P.counters[down].drops += 1  # lost at the down hop, never on its wire
                 return False, t
             if P.lossy:
                 where = int(self.lost_at(d, 1)[0])
                 if where >= 0:
-                    self._count_partial(t, d, p.syn_bytes, where, drop=True)
+                    self._count_partial(t, d, p.syn_bytes, where, drop=True, resent=again)
                     return False, t
-            t0, t = t, self.packet(t, d, p.syn_bytes)
+            t0, t = t, self.packet(t, d, p.syn_bytes, resent=again)
             if t == math.inf:  # a full duty-cycled queue dropped it
                 return False, t0
         return True, t
@@ -414,11 +425,13 @@ class _Model:
     def _first_down(self, d: int) -> int:
         return next(i for i, h in enumerate(self.paths[d].hops) if not h.link.up)
 
-    def _count_partial(self, t: float, d: int, nbytes: int, upto: int, drop: bool = False) -> None:
+    def _count_partial(
+        self, t: float, d: int, nbytes: int, upto: int, drop: bool = False, resent: bool = False
+    ) -> None:
         """A packet sent at t that stops at hop `upto` (down, or lost there with `drop`):
         the hops before carry it (and hop `upto` when it is lost on its wire)."""
         P = self.paths[d]
-        if self.packet(t, d, nbytes, hops=upto + (1 if drop else 0)) == math.inf:
+        if self.packet(t, d, nbytes, hops=upto + (1 if drop else 0), resent=resent) == math.inf:
             return  # a full queue on the way dropped it first (counted there)
         if drop:
             c = P.counters[upto]
@@ -426,7 +439,7 @@ class _Model:
             c.lost_bytes += nbytes
             log = self.log
             if log and log[-1][0] is c:  # its booking there carries the loss (a cut takes
-                log[-1] = (*log[-1][:9], nbytes)  # back lost bytes with the wire bytes)
+                log[-1] = (*log[-1][:9], nbytes, log[-1][10])  # back lost bytes too)
 
     # -- data ----------------------------------------------------------------------------------
     def transfer(self, t: float, d: int, nbytes: int, s: _Sender) -> float:
@@ -608,7 +621,6 @@ class _Replay(TcpSender):
         self.open: list[int] = []
         self.open_ts: list[float] = []
         self.open_t = t
-        self.open_retx = 0
         self.open_rx: list[int] = []
         """Positions in the open flight of the segments sent again."""
         self.queue: deque[_Flight] = deque()
@@ -661,8 +673,6 @@ class _Replay(TcpSender):
         first, last, hops = m.block(t, d, w, pay, sizes[0], sizes[-1], queues=True, carried=carried)
         P, ovh = m.paths[d], m.ovh
         spacing = (last - first) / (w - 1) if w > 1 else 0.0
-        P.counters[0].retransmissions += self.open_retx
-        self.open_retx = 0
         rx, self.open_rx = self.open_rx, []
         self.last_flight_t = t
         full = hops == len(P.tx)
@@ -674,9 +684,10 @@ class _Replay(TcpSender):
                 c.data_bytes += pay - rx_pay
                 c.header_bytes += (w - len(rx)) * ovh
                 c.retx_bytes += rx_pay + len(rx) * ovh
+                c.retransmissions += len(rx)
                 c.packets += w
             if rx and log is not None:
-                parts = (pay - rx_pay, (w - len(rx)) * ovh, 0, rx_pay + len(rx) * ovh, 0)
+                parts = (pay - rx_pay, (w - len(rx)) * ovh, 0, rx_pay + len(rx) * ovh, 0, len(rx))
                 log[booked:] = [(c, s, out, wire, w, *parts) for c, s, out, *_ in log[booked:]]
             self.queue.append(_Flight(t, seqs, first, spacing, [], ts))
             return
@@ -700,12 +711,13 @@ class _Replay(TcpSender):
             lost = sum(sizes[j] + ovh for j in on if wl[j] == i)
             c.lost_bytes += lost
             c.packets += len(on)
+            c.retransmissions += len(rx_on)
             c.drops += wl.count(i)
             if log is not None and booked + i < len(log):  # as counted, not as data
                 _, s, out, *_ = log[booked + i]
                 log[booked + i] = (c, s, out, on_pay + len(on) * ovh, len(on), on_pay - rx_pay,
                                    (len(on) - len(rx_on)) * ovh, 0, rx_pay + len(rx_on) * ovh,
-                                   lost)  # fmt: skip
+                                   lost, len(rx_on))  # fmt: skip
         self.queue.append(_Flight(t, seqs, first, spacing, wl, ts))
 
     # -- receiver (ns-3 ReceivedData, as packet.py) ------------------------------------------
@@ -854,7 +866,6 @@ class _Replay(TcpSender):
         self.open.append(q)
         self.open_ts.append(self.now)
         if retx:
-            self.open_retx += 1
             self.open_rx.append(len(self.open) - 1)
 
     def transmit_new(self, first: int, k: int) -> None:
@@ -973,6 +984,11 @@ class FlowChannel:
         once `head` was asked, (the event that says so, the segment's size)."""
         self._broken: str | None = None
         self._closed = False
+        self._unfired: list[tuple[float, list[Booking]]] = []
+        """While a handshake that will succeed is under way: (when, its bookings) of the
+        SYNs its timer sends again and of the client's final ACK, all booked ahead. An
+        application that gives up on the connect first stops the timer (`close`): what
+        was due after that is taken back, count and bytes."""
         self.connected = False
 
     # -- Channel protocol ----------------------------------------------------------------------
@@ -1055,6 +1071,7 @@ class FlowChannel:
         under way sends no further SYN (a socket closed in SYN_SENT)."""
         if self._closed or self._broken is not None or not self.connected:
             self._closed = True
+            self._give_up_connect()
             return
         self._closed = True
         now = self.env.now
@@ -1118,6 +1135,7 @@ class FlowChannel:
         take_back(self._bookings(), now)
         self._ahead.clear()
         self._loose = []
+        self._unfired = []
 
     def _at(self, t: float, fn: Callable[[Any], object]) -> None:
         """`fn(due)` at t, ordered as a SimPy timeout made now (`fedsim.sim_heap`)."""
@@ -1146,17 +1164,17 @@ class FlowChannel:
         p, now, m = self.params, self.env.now, self._m
         m.log = log = []
         up = self.path[0].link.up
-        if up and k > 0:  # sent again, as packet fidelity counts it
-            m.paths[UP].counters[0].retransmissions += 1
-        ok, t = m.handshake(now) if up else (False, now)
+        ok, t = m.handshake(now, resent=k > 0) if up else (False, now)
         if ok:
-            self._resend_syns(now, k, t)
+            self._unfired = self._resend_syns(now, k, t)
             rtt = t - now
             for s in self._senders:
                 s.rto.sample(rtt)
                 s.last_active = t
                 s.free_at = t
+            booked = len(log)
             m.packet(t, UP, p.ack_bytes)  # the client's ACK, ahead of any data
+            self._unfired.append((t, log[booked:]))
             self._senders[UP].free_at = t
             if t > now:
                 self._ahead[ev] = log
@@ -1172,20 +1190,43 @@ class FlowChannel:
         else:
             self._at(now + wait, partial(self._syn, ev, k + 1))
 
-    def _resend_syns(self, sent: float, k: int, answered: float) -> None:
+    def _resend_syns(
+        self, sent: float, k: int, answered: float
+    ) -> list[tuple[float, list[Booking]]]:
         """SYN attempt k, sent at `sent`, is answered at `answered`: a round trip longer
         than its SYN timer (3 s, doubling) sends the SYN again meanwhile, and the server,
         still in SYN_RCVD, answers each with a SYN-ACK (ns-3; packet fidelity does the
-        same). Booked and counted as retransmissions; the connection is the first's."""
+        same). Booked ahead as retransmissions, with the handshake's bookings: a cut (the
+        run's end included) before a timer fires takes its SYN back, count and bytes
+        (`fedsim.net.link.take_back`). The connection is the first SYN's."""
         p, m = self.params, self._m
+        log = m.log if m.log is not None else []
+        resent = []
         fire = sent + p.syn_retry * 2.0**k
         while fire < answered and k + 1 < p.syn_tries:
             k += 1
-            m.paths[UP].counters[0].retransmissions += 1
-            m.handshake(fire)
+            booked = len(log)
+            m.handshake(fire, resent=True)
+            resent.append((fire, log[booked:]))
             fire += p.syn_retry * 2.0**k
+        return resent
+
+    def _give_up_connect(self) -> None:
+        """Closed while its handshake is under way (SYN_SENT), as packet fidelity stops
+        its SYN timer: the SYNs the timer would still send, their SYN-ACKs and the
+        client's final ACK never go out; what of them was booked is taken back."""
+        unfired, self._unfired = self._unfired, []
+        now = self.env.now
+        gone = [b for at, bookings in unfired if at > now for b in bookings]
+        if not gone:
+            return
+        take_back(gone, now)
+        ids = {id(b) for b in gone}
+        for log in (*self._ahead.values(), self._loose):  # taken back once, not again
+            log[:] = [b for b in log if id(b) not in ids]
 
     def _connected(self, ev: simpy.Event, _timeout: simpy.Event) -> None:
+        self._unfired = []
         self.connected = True
         self._finish(ev, None)
 
@@ -1224,18 +1265,24 @@ def lossless_transfer_time(
     mtu: int = 1500,
     handshake: bool = True,
     params: TcpParams | None = None,
+    frame_bits: float = 0.0,
 ) -> float:
     """Seconds from the sender's first byte (SYN if `handshake`) to the receiver's last.
 
     The exact formula of the module docstring, evaluated by the same code that
-    FlowChannel runs, on a fresh loss-free link.
+    FlowChannel runs, on a fresh loss-free link (whose every frame is on air
+    `frame_bits` / rate beyond its bytes: its kind's per-frame airtime, as a link's
+    transmitter books it).
     """
     params = params or TcpParams()
     link = Link(
         "calc",
         "a",
         "b",
-        (Transmitter("a>b", bandwidth_bps), Transmitter("b>a", bandwidth_bps)),
+        (
+            transmitter("a>b", bandwidth_bps, frame_bits),
+            transmitter("b>a", bandwidth_bps, frame_bits),
+        ),
         latency_s,
         mtu=mtu,
     )

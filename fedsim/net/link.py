@@ -31,6 +31,7 @@ __all__ = [
     "LossModel",
     "NoLoss",
     "Transmitter",
+    "resent_unsent",
     "split_taken",
     "take_back",
     "transmitter",
@@ -101,10 +102,12 @@ class Transmitter:
     """Fraction of time a sender may occupy the medium (LoRa's 1 %): after a frame of
     airtime a, the transmitter stays silent for a * (1/duty_cycle - 1)."""
     frame_bits: float = 0.0
-    """Airtime of a frame beyond its wire bytes, as bits at `rate_bps` (LoRa: preamble,
-    PHY header, MAC header, CRC and the formula's rounding, from the radio's
-    `RadioProfile`, so the network books what the energy ledger charges). A frame of
-    b wire bytes is on air (8 b + frame_bits) / rate_bps (`airtime`); 0 elsewhere."""
+    """Airtime of a frame beyond its wire bytes, as bits at `rate_bps`: its link kind's
+    per-frame part from the radio's `RadioProfile` (Wi-Fi: inter-frame spaces, backoff,
+    PLCP, MAC ACK and 36 B of MAC framing; Ethernet's 38 B; LoRa: preamble, PHY and MAC
+    headers, CRC and the formula's rounding), so the network books what the energy
+    ledger charges. A frame of b wire bytes is on air (8 b + frame_bits) / rate_bps
+    (`airtime`); 0 on a point-to-point link (`wired`, `backhaul`)."""
     clock: Callable[[], float] | None = field(default=None, repr=False)
     """The simulation clock (SimPy's `now`). Only bookings that ended before it are
     history: the flow fidelity books ahead of the clock, so a caller's `now` may be
@@ -225,9 +228,10 @@ class Transmitter:
 
 @dataclass
 class FramedTransmitter(Transmitter):
-    """A radio whose every frame is on air for a fixed time beyond its bytes (LoRa's
-    preamble, PHY and MAC headers: `frame_bits`). A subclass, so that every other
-    transmitter's `reserve`, which every flight crosses, pays nothing for it."""
+    """A radio whose every frame is on air for a fixed time beyond its bytes (Wi-Fi's
+    inter-frame spaces and MAC framing, LoRa's preamble and headers: `frame_bits`). A
+    subclass, so that every other transmitter's `reserve`, which every flight crosses,
+    pays nothing for it."""
 
     def reserve(self, now: float, nbits: float, frames: int = 1) -> tuple[float, float]:
         return Transmitter.reserve(self, now, nbits + frames * self.frame_bits, frames)
@@ -251,6 +255,9 @@ class LinkCounters:
     """Bytes on the wire: payload plus TCP/IP headers, handshakes, ACKs, retransmissions."""
     packets: int = 0
     retransmissions: int = 0
+    """Of `packets`, those sent again (TCP data segments and SYNs, CoAP datagrams):
+    counted on every hop the copy crosses, where its packet and its bytes are counted
+    and taken back with them, so a row's `retx_bytes` are its retransmissions' bytes."""
     drops: int = 0
     # The byte ledger (fedsim.record.ledger), classified where the bytes are counted:
     # data + header + control + retx == wire_bytes, model <= payload, lost <= wire.
@@ -344,12 +351,13 @@ Booked = tuple["LinkCounters", int, int, list[int], int]
 """What a channel booked on a link direction for after some instant: (counters, wire
 bytes, packets, the wire bytes by `WIRE_PARTS`, the lost bytes among them)."""
 
-Booking = tuple["LinkCounters", float, float, int, int, int, int, int, int, int]
+Booking = tuple["LinkCounters", float, float, int, int, int, int, int, int, int, int]
 """One `Transmitter.reserve` a channel made, as it counted it: (the counters of the link
 direction, the start `reserve` returned, when its last frame had left, wire bytes (it
-booked their airtime), frames (on LoRa each one's own airtime too), and those wire bytes
+booked their airtime), frames (each one's fixed airtime too, `frame_bits`), and those wire bytes
 by `WIRE_PARTS` (data, header,
-control, retx), the lost bytes among them). Its frames leave between its start and
+control, retx), the lost bytes among them, and of its frames those sent again (its
+retransmissions)). Its frames leave between its start and
 their end; a hop after the first books a block when its first frame arrives, and sends
 each frame no earlier than it arrives, so its frames may end after its airtime does.
 Bytes, airtime and the booked interval of what a cut takes back all come from it
@@ -390,7 +398,7 @@ def unsent(booking: Booking, t: float) -> Booked | None:
     if share is None:
         return None
     left, n = share
-    c, _start, _done, wire, _frames, data, header, control, retx, lost = booking
+    c, _start, _done, wire, _frames, data, header, control, retx, lost = booking[:10]
     taken = round(wire * left)
     parts = split_taken(taken, (data, header, control, retx), left)
     return c, taken, n, parts, min(round(lost * left), taken)
@@ -412,11 +420,28 @@ def unsent_totals(bookings: Iterable[Booking], t: float) -> Iterator[tuple[LinkC
             yield booking[0], round(booking[3] * share[0]), share[1]
 
 
+def resent_unsent(booking: Booking, frames_unsent: int, retx_unsent: int) -> int:
+    """Of `booking`'s retransmissions, those among its `frames_unsent` frames not sent,
+    whose `retx_unsent` retx bytes are taken back. A block's copies may lie anywhere in
+    it: the share of its frames, bounded so that what stays is self-consistent (no more
+    retransmissions than packets; some while retx bytes stay, none once they are gone)."""
+    resent = booking[10]
+    if not resent:
+        return 0
+    retx = booking[8]
+    if retx and retx_unsent >= retx:  # its copies' bytes all go: so do the copies
+        return resent
+    frames = booking[4]
+    low = max(0, resent - (frames - frames_unsent))  # the frames that stay are enough
+    high = resent - 1 if retx else resent  # retx bytes stay: one copy stays with them
+    return min(high, max(low, round(resent * frames_unsent / frames)))
+
+
 def take_back(bookings: Iterable[Booking], now: float) -> None:
     """A path broke at `now`: what its channel had booked for after it never went out.
-    Per booking, the part `unsent` leaves the counters and its airtime the transmitter
-    (`Transmitter.give_back`). Payload stays (it counts what the application handed to
-    the network)."""
+    Per booking, the part `unsent` leaves the counters (its retransmissions too:
+    `resent_unsent`) and its airtime the transmitter (`Transmitter.give_back`). Payload
+    stays (it counts what the application handed to the network)."""
     for booking in list(bookings):
         got = unsent(booking, now)
         if got is None:
@@ -427,6 +452,7 @@ def take_back(bookings: Iterable[Booking], now: float) -> None:
             tx.give_back(booking[1], booking[3] * 8.0, w * 8.0, now, booking[4], n)
         c.wire_bytes -= w
         c.packets -= n
+        c.retransmissions -= resent_unsent(booking, n, parts[3])
         c.data_bytes -= parts[0]
         c.header_bytes -= parts[1]
         c.control_bytes -= parts[2]

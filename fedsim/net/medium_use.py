@@ -1,8 +1,8 @@
 """What each transmitter was busy with: its busy time and the link directions it serves.
 
 The auditor reconciles the two (fedsim.audit.airtime): a transmitter is busy only with
-frames some link counted, so busy time x rate must equal their wire bits plus, on a LoRa
-radio, `frame_bits` per frame (`Transmitter.airtime`).
+frames some link counted, so busy time x rate must equal their wire bits plus
+`frame_bits` per frame, its link kind's fixed airtime per frame (`Transmitter.airtime`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ class MediumUse:
     """Seconds its bookings hold the medium (airtime / duty cycle), less what cuts released."""
     duty_cycle: float = 1.0
     frame_bits: float = 0.0
-    """A frame's airtime beyond its bytes, as bits at rate_bps (LoRa; 0 elsewhere)."""
+    """A frame's airtime beyond its bytes, as bits at rate_bps (0 on point-to-point links)."""
     held_past_end_s: float = 0.0
     """Of held_s, what lies past the run's end: the rest of the hold of a transmission
     on air or just sent then (`Transmitter.held_past_end`)."""

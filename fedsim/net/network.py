@@ -188,14 +188,16 @@ class Network:
         shared: dict[tuple[str, str, int], Transmitter],
         clock: Callable[[], float],
     ) -> tuple[Transmitter, Transmitter]:
-        rates: tuple[tuple[float, float], ...] = (
-            (cls.bandwidth_up_bps, 0.0),
-            (cls.bandwidth_down_bps, 0.0),
+        # Every frame is on air for the airtime its radio's energy is charged for
+        # (RadioProfile.airtime): its bytes at the link rate plus the kind's per-frame
+        # part (Wi-Fi's inter-frame spaces, PLCP and MAC ACK and 36 B of MAC framing,
+        # Ethernet's 38 B, LoRa's Semtech time on air, whose rate is its SF's).
+        bws = (cls.bandwidth_up_bps, cls.bandwidth_down_bps)
+        radio = cls.radio or radio_profile(cls.kind, *bws)
+        lora = cls.kind == "lora"
+        (up, up_frame), (down, down_frame) = (
+            radio.link_rate(d, None if lora else bws[d]) for d in (0, 1)
         )
-        if cls.kind == "lora":  # the radio's Semtech airtime, which its energy is charged for
-            radio = cls.radio or radio_profile(cls.kind, *(r for r, _ in rates))
-            rates = (radio.link_rate(0), radio.link_rate(1))
-        (up, up_frame), (down, down_frame) = rates
         dc = cls.duty_cycle
         if not cls.shared:
             if cls.half_duplex:
@@ -210,7 +212,7 @@ class Network:
             key = (cls.name, parent, 0 if cls.half_duplex else d)
             if key not in shared:
                 label = f"{cls.name}@{parent}" + ("" if cls.half_duplex else ("/up", "/down")[d])
-                rate, frame = rates[0 if cls.half_duplex else d]
+                rate, frame = ((up, up_frame), (down, down_frame))[0 if cls.half_duplex else d]
                 shared[key] = transmitter(label, rate, frame, duty_cycle=dc, clock=clock)
             out.append(shared[key])
         return out[0], out[1]

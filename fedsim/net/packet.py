@@ -61,6 +61,8 @@ class _Pkt:
     def __init__(self, kind: int, wire: int, seq: int = 0, size: int = 0) -> None:
         self.kind, self.wire, self.seq, self.size = kind, wire, seq, size
         self.retx = False
+        """Sent again (a data segment or a SYN): each hop it crosses counts a
+        retransmission with its packet."""
         self.ack = 0
         self.sack: frozenset[int] = frozenset()
         self.ts = 0.0
@@ -172,10 +174,7 @@ class _Side(TcpSender):
         pkt = _Pkt(_DATA, size + self.wire_extra, q, size)
         pkt.ts = self.now
         ch = self.ch
-        if retx:
-            pkt.retx = True
-            h = ch.paths[self.d][0]
-            h.link.counters[h.direction].retransmissions += 1
+        pkt.retx = retx
         self.last_send = self.now
         ch._emit(self.d, pkt)
 
@@ -309,7 +308,7 @@ class PacketChannel:
                     c.control_bytes += wire
                     c.packets += 2
                     if end > now:  # as a frame's: a cut takes back what had not gone out
-                        self._on_air.append((end, (c, start, end, wire, 2, 0, 0, wire, 0, 0)))
+                        self._on_air.append((end, (c, start, end, wire, 2, 0, 0, wire, 0, 0, 0)))
         self._closed = True
 
     @property
@@ -385,12 +384,15 @@ class PacketChannel:
             c.data_bytes += pkt.size
             c.header_bytes += pkt.wire - pkt.size
         c.packets += 1
+        c.retransmissions += pkt.retx
         lost = link.loss[hop.direction].drop(self.rng)
         air = self._on_air
         while air and air[0][0] <= now:
             air.popleft()
         if end > now:
-            air.append((end, (c, start, end, pkt.wire, 1, *_parts(pkt), pkt.wire if lost else 0)))
+            air.append(
+                (end, (c, start, end, pkt.wire, 1, *_parts(pkt), pkt.wire if lost else 0, pkt.retx))
+            )
         if lost:
             c.drops += 1
             c.lost_bytes += pkt.wire
@@ -427,10 +429,9 @@ class PacketChannel:
         self._syn_timer.arm(self.params.syn_retry * 2.0**self._syn_tries)
         self._syn_tries += 1
         if self.path[0].link.up:
-            if self._syn_tries > 1:  # sent again: lost, or its SYN-ACK is still on the way
-                h = self.path[0]
-                h.link.counters[h.direction].retransmissions += 1
-            self._emit(UP, _Pkt(_SYN, self.params.syn_bytes))
+            syn = _Pkt(_SYN, self.params.syn_bytes)
+            syn.retx = self._syn_tries > 1  # sent again: lost, or its SYN-ACK is on the way
+            self._emit(UP, syn)
 
     def _on_syn_timeout(self) -> None:
         ev = self._connect_ev

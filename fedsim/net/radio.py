@@ -75,10 +75,12 @@ class RadioProfile:
         """Seconds on air for `frames` frames carrying `nbytes` wire bytes in total."""
         return frames * self.per_frame_s[direction] + nbytes * self.per_byte_s[direction]
 
-    def link_rate(self, direction: int) -> tuple[float, float]:
+    def link_rate(self, direction: int, rate_bps: float | None = None) -> tuple[float, float]:
         """(rate_bps, frame_bits) for a `Transmitter` that books this airtime: a frame of
-        b wire bytes is on air (8 b + frame_bits) / rate_bps = `airtime(d, b, 1)`."""
-        rate = 8.0 / self.per_byte_s[direction]
+        b wire bytes is on air (8 b + frame_bits) / rate_bps = `airtime(d, b, 1)`.
+        `rate_bps`: the link's own rate, where the radio's per-byte airtime is 8 / it
+        (every kind but LoRa), kept as given rather than recomputed from its inverse."""
+        rate = 8.0 / self.per_byte_s[direction] if rate_bps is None else rate_bps
         return rate, self.per_frame_s[direction] * rate
 
     def power(self, direction: int) -> float:

@@ -110,8 +110,13 @@ KIND_RADIOS: dict[str, KindRadio] = {
     # 80-90 mA). After traffic the station listens for the PSM timeout (238.1 ms, the Wi-Fi
     # tail Huang et al. 2012 measured) at 85 mA, then stays associated in auto light
     # sleep at DTIM3, 2.33 mA average (ESP-IDF v5.4 'Low Power Mode in Wi-Fi Scenarios').
-    # Per frame: DIFS 28 us + mean backoff 7.5 x 9 us + PLCP 20 us + SIFS 10 us + ACK
-    # ~25 us; frame_bytes: MAC header 24 + LLC/SNAP 8 + FCS 4.
+    # Per frame, 802.11g (ERP-OFDM, short slot; IEEE Std 802.11-2020 clauses 10.3 (DCF),
+    # 17 (OFDM PHY) and 18 (ERP)): DIFS = SIFS 10 + 2 x slot 9 = 28 us, mean backoff
+    # CWmin/2 = 7.5 slots = 67.5 us, PLCP preamble + SIGNAL 20 us, SIFS 10 us, MAC ACK
+    # ~25 us (20 us PLCP + 14 B at the basic rate): ~150 us the medium is held beyond the
+    # frame's bytes; frame_bytes: MAC header 24 + LLC/SNAP 8 + FCS 4. The network's
+    # transmitters book this same airtime (a cell is busy for it), so the link's
+    # `bandwidth` is the PHY data rate, not the goodput.
     "wifi": KindRadio(
         tx_w=3.3 * 190e-3,
         rx_w=3.3 * 100e-3,
@@ -136,8 +141,8 @@ KIND_RADIOS: dict[str, KindRadio] = {
     ),
     # A 100BASE-TX PHY draws about the same whether it carries frames or not (that is
     # what IEEE 802.3az addresses): ~0.2 W (Christensen et al., 'IEEE 802.3az: The Road
-    # to Energy Efficient Ethernet', IEEE Commun. Mag. 2010). Per frame: preamble+SFD 8,
-    # header 14, FCS 4, inter-frame gap 12 bytes.
+    # to Energy Efficient Ethernet', IEEE Commun. Mag. 2010). Per frame (IEEE Std 802.3,
+    # clause 3 and 4.4.2): preamble+SFD 8, header 14, FCS 4, inter-packet gap 12 bytes.
     "ethernet": KindRadio(
         tx_w=0.2,
         rx_w=0.2,
@@ -158,8 +163,19 @@ KIND_RADIOS: dict[str, KindRadio] = {
         source="unchecked order of magnitude (override it)",
     ),
 }
-KIND_RADIOS["wired"] = KIND_RADIOS["ethernet"]
-KIND_RADIOS["backhaul"] = KIND_RADIOS["ethernet"]
+# `wired` and `backhaul` are point-to-point links as the TCP model's reference is (ns-3's
+# PointToPointNetDevice, docs/network-model.md): their framing is PPP's 2 B per packet,
+# which the wire bytes already hold (TcpParams.framing_bytes), so a frame is on air for
+# its wire bytes at the link rate and nothing more. Their PHY draws as Ethernet's does.
+KIND_RADIOS["wired"] = KindRadio(
+    tx_w=0.2,
+    rx_w=0.2,
+    frame_bytes=0,
+    frame_s=0.0,
+    idle_w=0.2,
+    source="Christensen et al. 2010 (order of magnitude); PPP framing, in the wire bytes",
+)
+KIND_RADIOS["backhaul"] = KIND_RADIOS["wired"]
 
 _LTE_ALPHA_UP = 0.43839
 """W per Mbit/s of uplink throughput (Huang et al. 2012, Table 3: 438.39 mW/Mbps)."""

@@ -42,6 +42,9 @@ DROPOUT_CAUSES: dict[str, str] = {
     "run_stopped": "no upload when the run was stopped early (summary.json `end_reason`: "
     "`stall_limit`, ...), which closed the round before its deadline",
     "aborted": "the upload started but its connection broke before the body arrived",
+    "request_timeout": "the client abandoned an exchange during the task: it took longer "
+    "than `fl.request_timeout` past the long poll (a slow path's download or upload; "
+    "`fedsim show` estimates them)",
     "rejected": "the server refused the upload (malformed, non-finite, wrong version, "
     "a delta on a base it no longer holds)",
     "stale": "async: the update was more than `max_staleness` versions old",
@@ -130,7 +133,10 @@ class RoundRow(Record):
         "clients", "dropouts by cause, `deadline:3;link_down:2` (sums to `failed`)"
     )
     candidate_metric: float | None = column(
-        "", "the aggregate's metric before the gate (blank: no aggregate)", None
+        "",
+        "the aggregate's metric before the gate (blank: no aggregate; `nan`, `inf`: the "
+        "aggregate scored no finite number, e.g. a diverged model, and the gate rejected it)",
+        None,
     )
     federated_metric: float | None = column(
         "", "example-weighted metric the reporting clients measured (blank: not asked)", None
@@ -188,11 +194,12 @@ class LinkRow(Record):
         "application bytes handed over, once (HTTP headers included; a copy sent again: wire)",
     )
     wire_bytes: int = column("B", "bytes on the wire (TCP/IP headers, retransmissions)")
-    packets: int = column("packets", "packets sent")
+    packets: int = column("packets", "packets sent on this link direction")
     retransmissions: int = column(
         "packets",
-        "packets sent again: TCP data segments and SYNs (after a loss, or spuriously on a "
-        "round trip over the 3 s SYN timer), CoAP datagrams",
+        "of packets, those sent again: TCP data segments and SYNs (after a loss, or "
+        "spuriously on a round trip over the 3 s SYN timer), CoAP datagrams; counted on "
+        "every hop a copy crosses, as packets and retx_bytes (not only the sender's first)",
     )
     drops: int = column("packets", "packets lost (loss model, queue, dead next hop)")
     busy_fraction: float = column("0-1", "share of the run the transmitter was busy")
@@ -207,7 +214,12 @@ class LinkRow(Record):
     control_bytes: int = column(
         "B", "of wire_bytes, packets without data: SYN, SYN-ACK, ACKs, FIN", 0
     )
-    retx_bytes: int = column("B", "of wire_bytes, data segments sent again (headers too)", 0)
+    retx_bytes: int = column(
+        "B",
+        "of wire_bytes, the data segments (and CoAP datagrams) among retransmissions, headers "
+        "too; a SYN sent again is control_bytes",
+        0,
+    )
     lost_bytes: int = column("B", "of wire_bytes, lost on this link (loss model)", 0)
 
 
@@ -240,7 +252,7 @@ class LedgerRow(Record):
     data_bytes: int = column("B", "payload carried by first transmissions of data segments")
     header_bytes: int = column("B", "TCP/IP headers and framing of those segments")
     control_bytes: int = column("B", "packets without data: handshakes, ACKs, FIN")
-    retx_bytes: int = column("B", "data segments sent again, headers included")
+    retx_bytes: int = column("B", "data segments (and CoAP datagrams) sent again, headers included")
     wire_bytes: int = column("B", "data + header + control + retx")
     lost_bytes: int = column("B", "of wire_bytes, lost on the way (loss model)")
     energy_j: float | None = column(
@@ -295,6 +307,9 @@ class ClientRow(Record):
     dropouts_time_limit: int = column("rounds", DROPOUT_CAUSES["time_limit"], 0, later=True)
     dropouts_run_stopped: int = column("rounds", DROPOUT_CAUSES["run_stopped"], 0, later=True)
     dropouts_aborted: int = column("rounds", DROPOUT_CAUSES["aborted"])
+    dropouts_request_timeout: int = column(
+        "rounds", DROPOUT_CAUSES["request_timeout"], 0, later=True
+    )
     dropouts_rejected: int = column("rounds", DROPOUT_CAUSES["rejected"])
     dropouts_stale: int = column("rounds", DROPOUT_CAUSES["stale"])
     dropouts_lost: int = column("rounds", DROPOUT_CAUSES["lost"])

@@ -59,7 +59,11 @@ def _cell(col: Column, value: Any) -> str:
         return format_causes(value)
     if col.kind == "float":
         v = float(value)
-        return repr(round(v, 9)) if math.isfinite(v) else ""
+        if math.isfinite(v):
+            return repr(round(v, 9))
+        # Blank is None in an optional column ("none"): a value that is not a number must
+        # not read as one (`nan`, `inf` read back as floats).
+        return repr(v) if col.optional else ""
     if col.kind == "int":
         return str(int(value))
     return str(value)

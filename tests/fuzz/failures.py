@@ -1,5 +1,6 @@
 """Scheduled failures (`failures:`): nodes, uplinks, partitions and `links:` cuts,
-temporary or outlasting the run, overlapping or not (docs/connectivity.md)."""
+temporary or outlasting the run, overlapping or not, now and then twice on the same
+target (docs/connectivity.md)."""
 
 from __future__ import annotations
 
@@ -52,6 +53,26 @@ def failure(draw: st.DrawFn, targets: Targets, horizon_s: float, index: int) -> 
 
 
 @st.composite
+def overlapping(draw: st.DrawFn, earlier: dict[str, Any], horizon_s: float) -> dict[str, Any]:
+    """A second failure of `earlier`'s target that starts inside it and may end after
+    it: the element stays down until the last one ends (an audit found the first end
+    bringing it back up)."""
+    from fedsim.units import parse_duration
+
+    at, length = parse_duration(earlier["at"]), parse_duration(earlier["duration"])
+    start = at + draw(st.sampled_from([0.0, 0.25, 0.5, 0.99])) * min(length, horizon_s)
+    out = {k: v for k, v in earlier.items() if k not in ("at", "duration", "name")}
+    extra = draw(st.one_of(durations(1, 30), durations(1, max(2.0, horizon_s / 2))))
+    return {**out, "at": duration(start), "duration": duration(extra)}
+
+
+@st.composite
 def failures(draw: st.DrawFn, targets: Targets, horizon_s: float) -> list[dict[str, Any]]:
     count = draw(st.sampled_from([0, 0, 1, 1, 2, 3]))
-    return [draw(failure(targets, horizon_s, i)) for i in range(count)]
+    out: list[dict[str, Any]] = []
+    for i in range(count):
+        if out and draw(st.integers(0, 3)) == 0:  # the same target again, overlapping
+            out.append(draw(overlapping(out[-1], horizon_s)))
+        else:
+            out.append(draw(failure(targets, horizon_s, i)))
+    return out

@@ -1,0 +1,78 @@
+"""`fedsim show` per transport (outside audit redteam6, finding 10: a CoAP and an MQTT
+topology were shown HTTP heads and TCP times). MQTT: PUBLISH heads over TCP; CoAP:
+the envelopes in blocks, stop-and-wait over UDP, which a run's timeline confirms."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from rich.console import Console
+
+from fedsim.run import run_scenario
+from fedsim.scenario import Scenario, load_scenario
+from fedsim.show import describe, group_costs, model_sizes, upload_warnings
+
+COAP = Path(__file__).resolve().parent / "redteam6" / "lora_coap.yaml"
+"""Three sensors on LoRa SF7 at 10 % (full duplex: the gateway's downlink is free),
+fl.transport coap, 242-byte MTU: 128-byte blocks."""
+
+
+def _text(sc: Scenario) -> str:
+    console = Console(width=400, record=True, file=io.StringIO())
+    console.print(describe(sc))
+    return console.export_text()
+
+
+def test_coap_sizes_are_the_envelopes_cut_into_blocks() -> None:
+    sc = load_scenario(COAP)
+    sizes = model_sizes(sc)
+    assert (sizes.upload, sizes.download) == (sizes.upload_body, sizes.download_body)
+    (g,) = group_costs(sc, sizes)
+    assert g.up.blocks == -(-sizes.upload_body // 128)
+    assert g.down.blocks == -(-sizes.download_body // 128)
+    assert g.up.ack_gap_s == 0.0  # no TCP: no retransmission-timer warning
+    text = _text(sc)
+    assert "HTTP" not in text
+    assert "CoAP over UDP: blockwise" in text
+    assert f"{sizes.download_body} B download ({g.down.blocks} CoAP blocks) ≈" in text
+
+
+def test_coap_estimates_match_what_a_run_takes(tmp_path: Path) -> None:
+    sc = load_scenario(COAP)
+    (g,) = group_costs(sc)
+    folder = run_scenario(COAP, out_root=tmp_path, progress=False, plots=False)
+    with (folder / "timeline.csv").open() as f:
+        took = {"downloading": [], "uploading": []}  # type: dict[str, list[float]]
+        for row in csv.DictReader(f):
+            if row["state"] in took:
+                took[row["state"]].append(float(row["end_s"]) - float(row["start_s"]))
+    assert took["downloading"]
+    assert took["uploading"]
+    # An idle lossless path's estimate: the run's transfers are that or a little more
+    # (1 % loss, three sensors); the TCP model said 5.9 s for this download.
+    assert 0.9 * g.down.time_s <= min(took["downloading"]) <= 1.25 * g.down.time_s
+    assert 0.9 * g.up.time_s <= min(took["uploading"]) <= 1.25 * g.up.time_s
+
+
+def test_mqtt_sizes_add_publish_heads_not_http_heads() -> None:
+    sc = load_scenario(COAP, ["fl.transport=mqtt"])
+    sizes = model_sizes(sc)
+    longest = max((d.name for d in sc.device_nodes), key=len)
+    up_topic, down_topic = f"fl/u/{longest}/{sc.fl.rounds}", f"fl/t/{longest}"
+    # fixed header byte, a 2-byte Remaining Length (128..16383), topic length, topic, packet id
+    assert sizes.upload == sizes.upload_body + 1 + 2 + 2 + len(up_topic) + 2
+    assert sizes.download == sizes.download_body + 1 + 2 + 2 + len(down_topic) + 2
+    text = _text(sc)
+    assert "HTTP" not in text
+    assert "MQTT PUBLISH head" in text
+    assert "MQTT over TCP (QoS 1): lossless TCP estimates" in text
+
+
+def test_http_is_shown_as_before() -> None:
+    sc = load_scenario(COAP, ["fl.transport=http"])
+    text = _text(sc)
+    assert "+ HTTP head)" in text
+    assert "HTTP over TCP: lossless TCP estimates" in text
+    assert all("CoAP" not in w for w in upload_warnings(sc))

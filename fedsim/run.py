@@ -43,6 +43,7 @@ from fedsim.net.flow import wire_booked_after
 from fedsim.net.medium_use import MediumUse, medium_uses
 from fedsim.net.network import Network
 from fedsim.net.transport import EmulatedConnector, EmulatedSite, Wire
+from fedsim.record.audit_files import write_audit_json
 from fedsim.record.dropouts import dropout_cells, never_contributed
 from fedsim.record.fingerprint import code_fingerprint
 from fedsim.record.ledger import (
@@ -53,7 +54,7 @@ from fedsim.record.ledger import (
 )
 from fedsim.record.recorder import Recorder, round_row
 from fedsim.record.schema import ClientRow, LedgerRow, LinkRow, RoundRow, Summary, TimelineRow
-from fedsim.record.writer import write_json, write_run
+from fedsim.record.writer import write_run
 from fedsim.rng import Streams
 from fedsim.run_end import watch_run
 from fedsim.run_folder import (
@@ -876,19 +877,20 @@ def _write_audit(out: Path, result: RunResult | None) -> None:
         target.unlink(missing_ok=True)
         return
     violations = audit_run(result)
-    write_json(target, audit_record(result, violations))
+    write_audit_json(out, **audit_record(result, violations))
     if violations:
         raise AuditError(violations, result=result, folder=out)
 
 
 def audit_record(result: RunResult, violations: list[Any]) -> dict[str, Any]:
-    """audit.json: the violations (empty when the run is clean) and the accounting the
-    checks used."""
+    """audit.json's content but the files' digests (`write_audit_json` adds them and the
+    code): the invariants, the violations (empty when the run is clean) and the
+    accounting the checks used."""
     from fedsim.audit import INVARIANTS
 
     ev = result.evidence
     return {
         "invariants": sorted(INVARIANTS),
         "violations": [{"invariant": v.invariant, "detail": v.detail} for v in violations],
-        "bytes_after_rounds": dict(ev.bytes_after_rounds) if ev is not None else None,
+        "extra": {"bytes_after_rounds": dict(ev.bytes_after_rounds) if ev is not None else None},
     }

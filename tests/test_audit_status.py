@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 from fake_results import write_synthetic_run
 
+from fedsim.record.audit_files import write_audit_json
 from fedsim.record.audit_status import read_audit_status
 from fedsim.record.compare import compare_runs
+from fedsim.record.invariant_names import KNOWN_INVARIANTS
 
 INVALID: list[Any] = [
     {"invariants": [], "violations": []},
@@ -66,24 +68,21 @@ def test_the_known_names_are_the_auditors() -> None:
 
 
 def test_a_real_audit_still_passes_or_fails(tmp_path: Path) -> None:
-    names = ["dropouts-reconcile", "timeline-no-overlap"]
-    (tmp_path / "audit.json").write_text(json.dumps({"invariants": names, "violations": []}))
-    assert read_audit_status(tmp_path).short() == "passed (2)"
+    run = Path(write_synthetic_run(tmp_path, name="run", seed=1))
+    write_audit_json(run)
+    assert read_audit_status(run).short() == f"passed ({len(KNOWN_INVARIANTS)})"
     bad = {"invariant": "timeline-no-overlap", "detail": "client a overlaps"}
-    (tmp_path / "audit.json").write_text(json.dumps({"invariants": names, "violations": [bad]}))
-    assert read_audit_status(tmp_path).short() == "FAILED (1 violation)"
+    write_audit_json(run, violations=[bad])
+    assert read_audit_status(run).short() == "FAILED (1 violation)"
 
 
 def test_compare_shows_an_empty_audit_as_not_audited(tmp_path: Path) -> None:
     base = write_synthetic_run(tmp_path, name="base", seed=1)
     other = write_synthetic_run(tmp_path, name="other", seed=2)
-    for run in (base, other):
-        (Path(run) / "audit.json").write_text(
-            '{"invariants": ["timeline-no-overlap"], "violations": []}'
-        )
+    write_audit_json(Path(base))
     (Path(other) / "audit.json").write_text('{"invariants": [], "violations": []}')
     table = compare_runs([base, other])
-    assert table.quantity("audit").values == ["passed (1)", "NOT AUDITED"]
+    assert table.quantity("audit").values == [f"passed ({len(KNOWN_INVARIANTS)})", "NOT AUDITED"]
     (line,) = table.audit_warnings
     assert "1 of 2 runs were not audited" in line
     assert "audit.json is invalid" in line
@@ -95,13 +94,8 @@ def test_comparison_legends_mark_failed_and_unaudited_runs(tmp_path: Path) -> No
     from fedsim.record.runs import load_run
 
     folders = [write_synthetic_run(tmp_path, name=n, seed=i) for i, n in enumerate("abc")]
-    clean = {"invariants": ["timeline-no-overlap"], "violations": []}
-    (Path(folders[0]) / "audit.json").write_text(json.dumps(clean))
-    failed = {
-        "invariants": ["timeline-no-overlap"],
-        "violations": [{"invariant": "x", "detail": "y"}],
-    }
-    (Path(folders[1]) / "audit.json").write_text(json.dumps(failed))
+    write_audit_json(Path(folders[0]))
+    write_audit_json(Path(folders[1]), violations=[{"invariant": "x", "detail": "y"}])
     figures = dict(comparison_figures([load_run(f) for f in folders]))
     for stem in ("compare_metric_vs_time", "compare_metric_vs_bytes"):
         legend = [t.get_text() for t in figures[stem].axes[0].get_legend().get_texts()]

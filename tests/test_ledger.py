@@ -215,3 +215,27 @@ def test_the_model_meter_knows_the_codec_magic() -> None:
     from fedsim.net.http_bytes import MAGIC
 
     assert MAGIC == CODEC_MAGIC
+
+
+@pytest.mark.parametrize(
+    ("field", "expect"),
+    [
+        ("wire_bytes_after_rounds_up", "wire_bytes_up"),
+        ("bytes_after_rounds_down", "ledger.csv run down payload"),
+        ("overhead_share", "summary.json overhead_share"),
+        ("wire_bytes_per_update", "summary.json wire_bytes_per_update"),
+    ],
+)
+def test_summary_spans_that_do_not_add_up_are_caught(
+    lossy: RunResult, field: str, expect: str
+) -> None:
+    """Rounds + after = the whole run (ledger.csv's run rows); overhead_share is the run's
+    and wire_bytes_per_update the rounds' (redteam7: the spans were not said or checked)."""
+    assert [v for v in audit(lossy) if v.invariant == NAME] == []
+    value = getattr(lossy.summary, field)
+    doctored = value + 1 if isinstance(value, int) else value * 1.01
+    bad = dataclasses.replace(
+        lossy, summary=dataclasses.replace(lossy.summary, **{field: doctored})
+    )
+    found = [v.detail for v in audit(bad) if v.invariant == NAME]
+    assert any(expect in d for d in found), found

@@ -31,7 +31,7 @@ def test_terminal_shows_round_metric_bytes_devices() -> None:
     out = buf.getvalue()
     assert "3/3" in out
     assert "metric 0.6" in out
-    assert "3 MB moved" in out
+    assert "3 MB payload" in out
     assert "5 online" in out
     assert "2 dropped" in out
     assert p.state["round"] == 3

@@ -5,7 +5,9 @@ retx = wire`, `lost <= wire`, none negative, `data <= payload`: a segment's firs
 transmission crosses a hop once at most). Every ledger row is the sum of its links.csv
 rows (run and group: the clients' first hops; link_class: every link of the kind); the
 round rows plus `after` equal the run rows; round wire bytes equal rounds.csv's; the
-summary's `ledger` equals the run rows. Exact: nothing is tolerated.
+summary's `ledger` equals the run rows, and its other byte fields, each over its span,
+add up to them (rounds + after = run; `overhead_share` is the run's, `wire_bytes_per_update`
+the rounds'). Exact: nothing is tolerated but the 9 decimals summary.json writes.
 """
 
 from __future__ import annotations
@@ -79,7 +81,9 @@ def _ledger_row(row: Any) -> dict[str, int]:
     NAME,
     "the byte ledger: per link direction the classes add up to links.csv's payload and wire; "
     "every ledger.csv row equals its links.csv rows' sums; rounds + after = run; round wire = "
-    "rounds.csv; summary.json `ledger` = the run rows",
+    "rounds.csv; summary.json `ledger` = the run rows; summary.json's rounds + after = the "
+    "run rows (payload and wire, each way), `overhead_share` = 1 - model / wire of the run, "
+    "`wire_bytes_per_update` = the rounds' wire / `accepted_updates`",
 )
 def ledger_reconciles(result: Any) -> Iterator[Violation]:
     yield from _per_link(result)
@@ -135,6 +139,7 @@ def _rounds(result: Any, ledger: list[Any]) -> Iterator[Violation]:
                     NAME,
                     f"ledger.csv round {cell(row, 'round')} {d}: wire {got} != rounds.csv {want}",
                 )
+    yield from _spans(result.summary, run)
     totals = result.summary.get("ledger")
     if totals is not None:
         for d, row in run.items():
@@ -145,3 +150,47 @@ def _rounds(result: Any, ledger: list[Any]) -> Iterator[Violation]:
                         f"summary.json ledger {k}_{d} {totals.get(f'{k}_{d}')} != ledger.csv "
                         f"run {row[f'{k}_bytes']}",
                     )
+
+
+_SHARE_TOLERANCE = 1e-8
+"""summary.json writes floats to 9 decimals."""
+
+
+def _spans(summary: Any, run: dict[str, dict[str, int]]) -> Iterator[Violation]:
+    """summary.json's spans add up: its rounds' bytes + the bytes after them = the whole
+    run (ledger.csv's run rows), payload and wire each way; `overhead_share` is the run's
+    and `wire_bytes_per_update` the rounds'."""
+    for d, row in run.items():
+        wire = sum(row[f"{k}_bytes"] for k in _WIRE)
+        for what, rounds_key, after_key, whole in (
+            ("payload", f"bytes_{d}", f"bytes_after_rounds_{d}", row["payload_bytes"]),
+            ("wire", f"wire_bytes_{d}", f"wire_bytes_after_rounds_{d}", wire),
+        ):
+            in_rounds, after = summary.get(rounds_key), summary.get(after_key)
+            if in_rounds is not None and after is not None and int(in_rounds) + int(after) != whole:
+                yield Violation(
+                    NAME,
+                    f"summary.json {rounds_key} {int(in_rounds)} + {after_key} {int(after)} != "
+                    f"ledger.csv run {d} {what} {whole}",
+                )
+    if set(run) == {"up", "down"}:
+        model = run["up"]["model_bytes"] + run["down"]["model_bytes"]
+        wire = sum(run[d][f"{k}_bytes"] for k in _WIRE for d in run)
+        share = summary.get("overhead_share")
+        want = 1.0 - model / wire if wire else None
+        if (share is None) != (want is None) or (
+            share is not None and want is not None and abs(float(share) - want) > _SHARE_TOLERANCE
+        ):
+            yield Violation(
+                NAME, f"summary.json overhead_share {share} != 1 - model {model} / wire {wire}"
+            )
+    per_update, accepted = summary.get("wire_bytes_per_update"), summary.get("accepted_updates")
+    up, down = summary.get("wire_bytes_up"), summary.get("wire_bytes_down")
+    if accepted and per_update is not None and up is not None and down is not None:
+        want_per = (int(up) + int(down)) / int(accepted)
+        if abs(float(per_update) - want_per) > _SHARE_TOLERANCE * max(1.0, want_per):
+            yield Violation(
+                NAME,
+                f"summary.json wire_bytes_per_update {per_update} != (wire_bytes_up {up} + "
+                f"wire_bytes_down {down}) / accepted_updates {accepted}",
+            )

@@ -60,8 +60,8 @@ def run_command(
     """Run a topology file in simulated time and write its results folder.
 
     Prints two lines on stdout: the results folder, and a one-line summary (rounds, final
-    metric, time to target, simulated vs wall time, bytes moved, dropouts). Warnings and
-    errors go to stderr.
+    metric, time to target, simulated vs wall time, payload and wire bytes of the whole
+    run, dropouts, and `not audited` with --no-audit). Warnings and errors go to stderr.
     """
     with _no_collections():
         folder = _run(topology, seed, out, overrides, quiet, no_plots, png, no_audit)
@@ -165,37 +165,25 @@ def _figure(x: float) -> str:
 
 def _print_summary(folder: Path) -> None:
     from fedsim.errors import print_warning
-    from fedsim.record.schema import NEVER_CONTRIBUTED_MIN_SELECTED
-    from fedsim.record.tables import read_summary
+    from fedsim.record.absent_devices import absent_warning
+    from fedsim.record.audit_status import read_audit_status
+    from fedsim.record.run_line import run_line
+    from fedsim.record.schema import ClientRow
+    from fedsim.record.tables import read_summary, read_table
 
     s = read_summary(folder / "summary.json")
     ratio = s.sim_time_s / max(s.wall_time_s, 1e-9)
-    reached = (
-        f", target reached at {s.time_to_target_s:.0f} s" if s.time_to_target_s is not None else ""
-    )
-    final = "n/a" if s.final_metric is None else f"{s.final_metric:.4f}"
-    drops = sum(s.dropouts.values())
     print(f"results: {folder}")
-    print(
-        f"{s.scenario} ({s.engine}, {s.strategy}): {s.rounds} rounds, {s.metric_name} "
-        f"{final}{reached}; {_figure(s.sim_time_s)} s simulated in "
-        f"{s.wall_time_s:.2f} s ({_figure(ratio)}x); "
-        f"{(s.bytes_up + s.bytes_down) / 1e6:.2f} MB moved; {drops} dropouts"
-    )
+    print(run_line(s, read_audit_status(folder), _figure(ratio), _figure(s.sim_time_s)))
+    absent = absent_warning(read_table(folder / "clients.csv", ClientRow))
+    if absent:  # whatever their count: never connected, registered, selected or accepted
+        print_warning(absent)
     timed_out = s.dropouts.get("request_timeout", 0)
     if timed_out:
         print_warning(
             f"{timed_out} dropout(s) with cause request_timeout: clients abandoned exchanges "
             "that took longer than fl.request_timeout + fl.poll_wait (slow paths: `fedsim "
             "show` estimates each one's upload and download); raise fl.request_timeout"
-        )
-    if s.never_contributed:
-        names = ", ".join(s.never_contributed[:5])
-        more = f" and {len(s.never_contributed) - 5} more" if len(s.never_contributed) > 5 else ""
-        print_warning(
-            f"{len(s.never_contributed)} client(s) selected at least "
-            f"{NEVER_CONTRIBUTED_MIN_SELECTED} times never contributed an update: {names}{more} "
-            "(clients.csv rounds_surplus and dropouts_* say why)"
         )
 
 

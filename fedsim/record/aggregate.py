@@ -54,8 +54,8 @@ QUANTITIES = {
     "bytes_to_target": "bytes to target",
     "wire_bytes_to_target": "wire bytes to target",
     "energy_to_target_j": "energy to target",
-    "bytes_total": "payload bytes, up+down",
-    "wire_bytes_total": "wire bytes, up+down",
+    "bytes_total": "payload bytes, up+down, whole run",
+    "wire_bytes_total": "wire bytes, up+down, whole run",
     "model_bytes_total": "model payload",
     "overhead_bytes_total": "overhead (wire - model)",
     "wire_bytes_per_update": "wire per update",
@@ -95,10 +95,19 @@ def mean_ci(values: list[float]) -> tuple[float | None, float | None, float | No
 
 def _value(run: RunData, key: str) -> float | None:
     s = run.summary
+    # Whole run (rounds + after them), as the model and overhead bytes (the ledger's run
+    # rows) beside them: on a run stopped between rounds the rounds alone say too little.
     if key == "bytes_total":
-        return float(s.bytes_up + s.bytes_down)
+        return float(
+            s.bytes_up + s.bytes_down + s.bytes_after_rounds_up + s.bytes_after_rounds_down
+        )
     if key == "wire_bytes_total":
-        return float(s.wire_bytes_up + s.wire_bytes_down)
+        return float(
+            s.wire_bytes_up
+            + s.wire_bytes_down
+            + s.wire_bytes_after_rounds_up
+            + s.wire_bytes_after_rounds_down
+        )
     if key in ("model_bytes_total", "overhead_bytes_total"):
         return _ledger_value(s, key)
     v = s.get(key)

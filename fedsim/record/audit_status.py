@@ -5,6 +5,10 @@ folder whose audit failed still holds a summary.json with numbers that are wrong
 `fedsim run --no-audit` (or an older fedsim) writes no audit.json at all. A consumer of a
 results folder (compare, report, sweep aggregation) says which of the three it is, so a
 wrong number is never shown as if it were checked.
+
+Two more ways an audit.json stops vouching: it is `void` when a file it holds a digest of
+changed since (fedsim.record.audit_files), and `incomplete` when it lists fewer invariants
+than the fedsim that wrote it had (entries deleted, by hand or by a cut-short write).
 """
 
 from __future__ import annotations
@@ -14,24 +18,34 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fedsim.record.audit_files import changed_files, unvouched_files
 from fedsim.record.invariant_names import KNOWN_INVARIANTS
 
 __all__ = [
     "FAILED",
+    "INCOMPLETE",
     "NOT_AUDITED",
     "NO_AUDIT_JSON",
     "PASSED",
     "UNAUDITED",
+    "VOID",
     "AuditStatus",
     "read_audit_status",
 ]
 
 PASSED, FAILED, NOT_AUDITED = "passed", "failed", "not audited"
+VOID, INCOMPLETE = "void", "incomplete"
+ROUNDS_COMPLETED = "rounds-completed"
+"""The invariant a run with no round fails (fedsim.audit.rounds): nothing was measured,
+yet nothing it recorded is wrong."""
 
 
 @dataclass(frozen=True)
 class AuditStatus:
-    """A run's audit: `passed`, `failed` (with its violations) or `not audited` (why)."""
+    """A run's audit: `passed`, `failed` (with its violations), `void` (a file changed
+    since: its numbers are not the audited ones), `incomplete` (invariants missing from
+    its list) or `not audited` (why). A void audit counts as failed wherever runs are
+    left out or flagged; an incomplete one as not audited."""
 
     state: str
     invariants: int = 0
@@ -46,12 +60,34 @@ class AuditStatus:
 
     @property
     def failed(self) -> bool:
-        return self.state == FAILED
+        """Its numbers are wrong (a violation) or not the ones audited (void)."""
+        return self.state in (FAILED, VOID)
+
+    @property
+    def measured_nothing(self) -> bool:
+        """Failed only because no round completed (`rounds-completed`): its numbers are
+        an empty run's (the initial model, registration traffic), right but no result."""
+        return self.state == FAILED and all(
+            v.startswith(f"{ROUNDS_COMPLETED}:") for v in self.violations
+        )
+
+    def verdict(self) -> str:
+        """What a failed audit means for its numbers, in a few words."""
+        if self.measured_nothing:
+            return "it completed no round: its numbers measure nothing (an empty run's)"
+        if self.state == VOID:
+            return "its numbers are not the audited ones"
+        return "its numbers are wrong"
 
     def short(self) -> str:
-        """A table cell: `passed (20)`, `FAILED (1 violation)`, `NOT AUDITED`."""
+        """A table cell: `passed (20)`, `FAILED (1 violation)`, `AUDIT VOID`,
+        `INCOMPLETE (3 of 28)`, `NOT AUDITED`."""
         if self.passed:
             return f"passed ({self.invariants})"
+        if self.state == VOID:
+            return "AUDIT VOID"
+        if self.state == INCOMPLETE:
+            return f"INCOMPLETE ({self.note.removeprefix('incomplete audit: ')})"
         if self.failed:
             n = len(self.violations)
             return f"FAILED ({n} violation{'s' if n != 1 else ''})"
@@ -60,17 +96,27 @@ class AuditStatus:
     def mark(self) -> str:
         """What a run's label carries wherever it is named (a compare column, a plot's
         legend) when its audit did not pass: `` ✗ AUDIT FAILED``, `` (not audited)``."""
+        if self.state == VOID:
+            return " ✗ AUDIT VOID"
         if self.failed:
             return " ✗ AUDIT FAILED"
+        if self.state == INCOMPLETE:
+            return " (incomplete audit)"
         return "" if self.passed else " (not audited)"
 
     def line(self) -> str:
         """One sentence: what the audit said, the first violation when it failed."""
         if self.passed:
-            return f"audit passed: {self.invariants} invariants"
+            return f"audit passed: {self.invariants} invariants{self.note}"
+        if self.state == VOID:
+            return f"{self.violations[0]}; its numbers are not the audited ones"
+        if self.state == INCOMPLETE:
+            return f"{self.note}; its numbers were not all checked"
         if self.failed:
             more = len(self.violations) - 1
             extra = f" (+{more} more)" if more else ""
+            if self.measured_nothing:
+                return f"audit FAILED: {self.violations[0]}{extra}; {self.verdict()}"
             return f"audit FAILED: {self.violations[0]}{extra}; its numbers are not trustworthy"
         return f"not audited: {self.note}; its numbers were never checked"
 
@@ -109,7 +155,69 @@ def read_audit_status(run_dir: str | Path, fidelity: str | None = None) -> Audit
     if invalid is not None:
         return AuditStatus(NOT_AUDITED, note=f"audit.json is invalid ({invalid})")
     lines = tuple(_violation_line(v) for v in violations)
-    return AuditStatus(FAILED if lines else PASSED, len(invariants), lines)
+    if lines:  # failed: nothing below can make it pass
+        return AuditStatus(FAILED, len(invariants), lines)
+    return _vouched(Path(run_dir), data, invariants)
+
+
+def _vouched(run_dir: Path, data: dict[str, Any], invariants: list[str]) -> AuditStatus:
+    """A clean audit.json passes only if the files it checked are unchanged (their
+    digests: else void) and it lists every invariant the fedsim that wrote it had (else
+    incomplete)."""
+    files = data.get("files")
+    if not isinstance(files, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in files.items()
+    ):
+        files = None
+    changed = changed_files(run_dir, files) if files is not None else []
+    if changed:
+        more = f" (+{len(changed) - 1} more)" if len(changed) > 1 else ""
+        return AuditStatus(
+            VOID, len(invariants), (f"AUDIT VOID: {changed[0]} since the audit{more}",)
+        )
+    incomplete = _incomplete(data, invariants)
+    if incomplete is not None:
+        return AuditStatus(INCOMPLETE, len(invariants), note=incomplete)
+    if files is None:
+        return AuditStatus(
+            NOT_AUDITED,
+            note="audit.json records no digests of the files it checked (an older fedsim, "
+            "or edited): whether they changed since cannot be told; run it again",
+        )
+    unvouched = unvouched_files(run_dir, files)
+    if unvouched:
+        return AuditStatus(
+            NOT_AUDITED,
+            note=f"audit.json holds no digest of {', '.join(unvouched)}: it does not vouch for it",
+        )
+    if KNOWN_INVARIANTS - set(invariants):  # another fedsim, which had fewer
+        return AuditStatus(
+            PASSED,
+            len(invariants),
+            note=f" (by fedsim code {data.get('code')}; this fedsim has {len(KNOWN_INVARIANTS)})",
+        )
+    return AuditStatus(PASSED, len(invariants))
+
+
+def _incomplete(data: dict[str, Any], invariants: list[str]) -> str | None:
+    """`incomplete audit: 3 of 28 invariants` when entries are missing from the list:
+    fewer than its `registered` count, or fewer than this fedsim has unless audit.json
+    says another fedsim (`code`, `registered`) wrote it."""
+    registered = data.get("registered")
+    if not isinstance(registered, int) or isinstance(registered, bool):
+        registered = None
+    code = data.get("code")
+    other_code = isinstance(code, str) and code != _running_code() and registered is not None
+    expected = registered if other_code else max(registered or 0, len(KNOWN_INVARIANTS))
+    if len(invariants) < expected:
+        return f"incomplete audit: {len(invariants)} of {expected} invariants"
+    return None
+
+
+def _running_code() -> str:
+    from fedsim.record.fingerprint import code_fingerprint
+
+    return code_fingerprint()
 
 
 def _invalid(invariants: list[Any], violations: list[Any]) -> str | None:

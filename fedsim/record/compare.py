@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from fedsim.errors import FedsimError
+from fedsim.record.audit_status import VOID
 from fedsim.record.compare_caveats import model_caveat
 from fedsim.record.end_reasons import EARLY
 from fedsim.record.labels import labels_for, short_key
@@ -214,13 +215,15 @@ def audit_warnings(runs: list[RunData], labels: list[str]) -> list[str]:
     audited (no audit.json: `--no-audit`, or an older fedsim)."""
     lines = []
     for label, run in zip(labels, runs, strict=True):
-        if run.audit.failed:
+        if run.audit.state == VOID:
+            lines.append(f"`{label}`: {run.audit.line()}")
+        elif run.audit.failed:
             shown = "; ".join(run.audit.violations[:3])
             more = len(run.audit.violations) - 3
             shown += f" (+{more} more, see its audit.json)" if more > 0 else ""
-            lines.append(f"`{label}` FAILED its audit, its numbers are wrong: {shown}")
-    unaudited = [(label, r) for label, r in zip(labels, runs, strict=True) if r.audit.state
-                 not in ("passed", "failed")]  # fmt: skip
+            lines.append(f"`{label}` FAILED its audit, {run.audit.verdict()}: {shown}")
+    unaudited = [(label, r) for label, r in zip(labels, runs, strict=True)
+                 if not (r.audit.passed or r.audit.failed)]  # fmt: skip
     if unaudited:
         names = ", ".join(f"`{label}`" for label, _ in unaudited[:3])
         names += f" and {len(unaudited) - 3} more" if len(unaudited) > 3 else ""

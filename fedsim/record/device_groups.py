@@ -73,8 +73,9 @@ class DeviceGroup:
 
 
 def never_reported(clients: list[ClientRow]) -> list[ClientRow]:
-    """Clients that were selected and never had an upload accepted, most selected first."""
-    rows = [c for c in clients if (c.rounds_selected or 0) > 0 and not c.rounds_reported]
+    """Clients that never had an upload accepted, most selected first: those never selected
+    (never connected, registered or chosen: fedsim.record.absent_devices) count too."""
+    rows = [c for c in clients if not c.rounds_reported]
     return sorted(rows, key=lambda c: -(c.rounds_selected or 0))
 
 

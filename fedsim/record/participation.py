@@ -4,7 +4,9 @@ Why per group: at thousands of devices a per-device table is a haystack; a group
 at once that the basement meters report a third of the time. Devices that were selected
 and never had an upload accepted are listed by name with why (their dropout causes from
 clients.csv, or selections that were surplus), flagged when selected at least
-`NEVER_CONTRIBUTED_MIN_SELECTED` times (summary.json `never_contributed`). Every group's
+`NEVER_CONTRIBUTED_MIN_SELECTED` times (summary.json `never_contributed`); devices never
+selected at all (never connected, never registered, never chosen) are listed and flagged
+too, with which it was. Every group's
 member list sits in a closed `<details>` the topology's group boxes link to.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 from html import escape
 
+from fedsim.record.absent_devices import absence, absent_devices
 from fedsim.record.device_groups import DeviceGroup, device_groups, flagged, never_reported
 from fedsim.record.html import html_table
 from fedsim.record.runs import RunData
@@ -70,28 +73,43 @@ def _never_table(groups: list[DeviceGroup], clients: list[ClientRow]) -> str:
     group_of = {m: g for g in groups for m in g.members}
     rows = never_reported(clients)
     if not rows:
-        return "<p>Every selected device had at least one upload accepted.</p>"
+        return "<p>Every device had at least one upload accepted.</p>"
+    absent = absent_devices(rows)
     n_flag = sum(flagged(r) for r in rows)
     shown = rows[:MAX_NEVER_ROWS]
     cells = []
     for r in shown:
         g = group_of.get(r.client)
-        mark = '<span class="alert">⚑ flagged</span>' if flagged(r) else ""
+        mark = '<span class="alert">⚑ flagged</span>' if flagged(r) or not r.rounds_selected else ""
         cells.append(
             [
                 escape(r.client),
                 f'<a href="#{escape(g.anchor)}">{escape(g.name)}</a>' if g else "—",
                 escape(r.gateway or "—"),
                 str(r.rounds_selected),
-                escape(never_reported_why(r)),
+                escape(never_reported_why(r) if r.rounds_selected else absence(r)),
                 mark,
             ]
         )
-    more = f" (the {len(shown)} most selected)" if len(rows) > len(shown) else ""
-    head = (
-        f'<p class="alert">{len(rows)} device(s) selected but never reported{more}; '
-        f"{n_flag} flagged (selected at least {NEVER_CONTRIBUTED_MIN_SELECTED} times).</p>"
-    )
+    more = f" The table lists the {len(shown)} most selected." if len(rows) > len(shown) else ""
+    selected = len(rows) - len(absent)
+    head = '<p class="alert">'
+    if selected:
+        head += (
+            f"{selected} device(s) selected but never reported; {n_flag} flagged (selected "
+            f"at least {NEVER_CONTRIBUTED_MIN_SELECTED} times)."
+        )
+    if absent:
+        kinds: dict[str, int] = {}
+        for r in absent:
+            kind = absence(r).split(":")[0]
+            kinds[kind] = kinds.get(kind, 0) + 1
+        head += (
+            f"{' ' if selected else ''}{len(absent)} device(s) never selected ("
+            + ", ".join(f"{k}: {n}" for k, n in kinds.items())
+            + "), flagged too."
+        )
+    head += f"{more}</p>"
     table = html_table(
         ["device", "group", "parent", "selected", "why (clients.csv)", ""], cells, "never", raw=True
     )

@@ -64,7 +64,7 @@ class RunProgress:
             f"round {s['round']}/{self.total_rounds}",
             f"sim {human_seconds(s['sim_time_s'])}",
             f"{self.metric_name} {metric}",
-            f"{human_bytes(s['bytes_total'])} moved",
+            f"{human_bytes(s['bytes_total'])} payload",
         ]
         if s["online"] is not None:
             parts.append(f"{s['online']} online")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from fedsim.record.audit_status import INCOMPLETE, VOID
 from fedsim.record.compare import CompareTable, compare_runs, format_value
 from fedsim.record.html import html_page, html_table, inline_svg
 from fedsim.record.participation import participation_html
@@ -85,6 +86,17 @@ def audit_banner(run: RunData) -> str:
     audit = run.audit
     if audit.passed:
         return f'<p class="audit-ok">✓ {escape(audit.line())} (audit.json)</p>'
+    if audit.state == VOID:
+        return (
+            f'<div class="audit-bad"><b>✗ {escape(audit.violations[0])}: the numbers in this '
+            "report are not the ones audited.</b> Run it again to get audited numbers.</div>"
+        )
+    if audit.measured_nothing:
+        return (
+            '<div class="audit-bad"><b>✗ AUDIT FAILED: this run completed no round, so it '
+            "measured nothing.</b> Its numbers are an empty run's (the initial model's metric, "
+            f"the traffic of registering), not a result: {escape(audit.violations[0])}</div>"
+        )
     if audit.failed:
         items = "".join(f"<li>{escape(v)}</li>" for v in audit.violations[:AUDIT_VIOLATIONS_SHOWN])
         more = len(audit.violations) - AUDIT_VIOLATIONS_SHOWN
@@ -94,6 +106,11 @@ def audit_banner(run: RunData) -> str:
             f" {len(audit.violations)} violation(s) of the run's invariants (audit.json):"
             f"<ul>{items}</ul>{tail}</div>"
         )
+    if audit.state == INCOMPLETE:
+        return (
+            '<div class="audit-bad"><b>⚠ INCOMPLETE AUDIT: the numbers in this report were '
+            f"not all checked.</b> {escape(audit.note)} (audit.json).</div>"
+        )
     return (
         '<div class="audit-bad"><b>⚠ NOT AUDITED: the numbers in this report were never '
         f"checked.</b> {escape(audit.note)}.</div>"
@@ -102,8 +119,10 @@ def audit_banner(run: RunData) -> str:
 
 def _cards(run: RunData) -> str:
     s = run.summary
+    # No round's model accepted: the metric is the initial model's, not a result.
+    final = f"final {run.metric_name}" if s.accepted_rounds else "initial model (none accepted)"
     items = [
-        (f"final {run.metric_name}", format_value("m", s.final_metric)),
+        (final, format_value("m", s.final_metric)),
         (f"best {run.metric_name}", format_value("m", s.best_metric)),
         ("time to target", format_value("time_to_target_s", s.time_to_target_s)),
         ("bytes to target", format_value("bytes_to_target", s.bytes_to_target)),
@@ -230,7 +249,7 @@ def _write_page(run: RunData, body: str) -> Path:
     out = run.path / "report.html"
     title = f"fedsim report — {run.name}"
     if run.audit.failed:
-        title = f"AUDIT FAILED — {title}"
+        title = f"AUDIT {'VOID' if run.audit.state == VOID else 'FAILED'} — {title}"
     out.write_text(html_page(title, body), encoding="utf-8")
     return out
 

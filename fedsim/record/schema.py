@@ -386,26 +386,42 @@ class Summary(Record):
     best_metric: float | None = column("", "best deployed metric over the rounds")
     target_metric: float | None = column("", "`fl.target` (null: none)")
     time_to_target_s: float | None = column("s", "until the deployed model reached the target")
-    bytes_to_target: int | None = column("B", "payload up + down until then")
-    bytes_up: int = column("B", "payload bytes up, all rounds")
-    bytes_down: int = column("B", "payload bytes down, all rounds")
-    wire_bytes_up: int = column("B", "wire bytes up on the devices' first hops")
-    wire_bytes_down: int = column("B", "wire bytes down on the devices' first hops")
+    bytes_to_target: int | None = column(
+        "B", "payload up + down until then; span: the rounds up to the target round"
+    )
+    bytes_up: int = column(
+        "B",
+        "payload bytes up on the devices' first hops; span: the rounds (rounds.csv's sum; "
+        "+ `bytes_after_rounds_up` = the whole run)",
+    )
+    bytes_down: int = column("B", "payload bytes down on the devices' first hops; span: the rounds")
+    wire_bytes_up: int = column(
+        "B",
+        "wire bytes up on the devices' first hops; span: the rounds (+ "
+        "`wire_bytes_after_rounds_up` = the whole run, `ledger`'s wire)",
+    )
+    wire_bytes_down: int = column(
+        "B", "wire bytes down on the devices' first hops; span: the rounds"
+    )
     bytes_after_rounds_up: int = column(
         "B",
-        "payload up after the last round's row, up to the run's end: clients.csv "
-        "`bytes_up` sums to `bytes_up` + this (a simulation: 0 when the run ends as a round "
-        "closes; else what crossed since the last round's close: a run stopped by "
-        "`fl.time_limit` between rounds or between aggregations, or by `fl.stall_limit`; "
-        "deployment: final polls)",
+        "payload up after the last round's row, up to the run's end (span: after the "
+        "rounds): clients.csv `bytes_up` sums to `bytes_up` + this (a simulation: 0 when "
+        "the run ends as a round closes; else what crossed since the last round's close: a "
+        "run stopped by `fl.time_limit` between rounds or between aggregations, or by "
+        "`fl.stall_limit`; deployment: final polls)",
     )
     bytes_after_rounds_down: int = column(
         "B",
         "payload down after the last round's row, up to the run's end (deployment: final "
         "poll answers, 410 Gone)",
     )
-    wire_bytes_after_rounds_up: int = column("B", "wire bytes up on first hops after it")
-    wire_bytes_after_rounds_down: int = column("B", "wire bytes down on first hops after it")
+    wire_bytes_after_rounds_up: int = column(
+        "B", "wire bytes up on first hops after it; span: after the rounds"
+    )
+    wire_bytes_after_rounds_down: int = column(
+        "B", "wire bytes down on first hops after it; span: after the rounds"
+    )
     dropouts: dict[str, int] = column(  # noqa: RUF009 - a field(), not a shared default
         "clients", "{cause: count}: sums of rounds.csv `failed_causes` and of clients.csv"
     )
@@ -418,7 +434,8 @@ class Summary(Record):
     code: str = column("", "fingerprint of the code that made the run (see below)")
     ledger: dict[str, int] | None = column(  # noqa: RUF009 - a field(), not a shared default
         "B",
-        "the devices' first hops, whole run: {class_direction: bytes} for model, protocol, "
+        "the devices' first hops; span: the whole run: {class_direction: bytes} for model, "
+        "protocol, "
         "data, header, control, retx, lost (ledger.csv's `run` rows)",
         None,
     )
@@ -437,13 +454,19 @@ class Summary(Record):
     )
     wire_bytes_per_update: float | None = column(
         "B",
-        "first-hop wire bytes, both ways, all rounds, per accepted (aggregated) update",
+        "first-hop wire bytes, both ways, per accepted (aggregated) update; span: the "
+        "rounds (`wire_bytes_*` / `accepted_updates`)",
         None,
     )
     overhead_share: float | None = column(
-        "0-1", "share of first-hop wire bytes (whole run) that is not model payload", None
+        "0-1",
+        "share of first-hop wire bytes that is not model payload; span: the whole run "
+        "(`ledger`: 1 - model / wire)",
+        None,
     )
-    wire_bytes_to_target: int | None = column("B", "first-hop wire bytes until the target", None)
+    wire_bytes_to_target: int | None = column(
+        "B", "first-hop wire bytes until the target; span: the rounds up to it", None
+    )
     energy_to_target_j: float | None = column(
         "J",
         "what all devices had spent by the target round's end (ledger.csv's round rows up "

@@ -1,0 +1,93 @@
+"""Devices that never took part: never connected, never registered, never selected.
+
+Why: a device whose SYNs never got through, or whose registration never completed, is
+never selected, so it has no dropouts and no selections to flag; totals then read "0
+dropouts" and the report "every selected device reported" while a tenth of the fleet did
+nothing (redteam7: lora_farm's SF12 sensors). What clients.csv records says which it was:
+no payload up means its connection never opened in time; payload up and none down means no
+answer ever reached it. The run line and the report both name such devices, whatever
+their count (`never_contributed` only flags devices selected again and again).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from fedsim.record.schema import ClientRow
+
+__all__ = ["absence", "absent_devices", "absent_warning", "plural"]
+
+NEVER_CONNECTED = "never connected"
+NEVER_REGISTERED = "never registered"
+NEVER_SELECTED = "never selected"
+
+
+def absence(row: ClientRow) -> str:
+    """Why a device never selected took no part, from its clients.csv row."""
+    if not row.bytes_up:
+        return (
+            f"{NEVER_CONNECTED}: no byte of its registration got out, its connection never "
+            "opened in time"
+        )
+    if not row.bytes_down:
+        return f"{NEVER_REGISTERED}: it sent {row.bytes_up} B up and no answer came back"
+    return f"{NEVER_SELECTED}: it heard from the server but no round chose it"
+
+
+def absent_devices(clients: Iterable[ClientRow]) -> list[ClientRow]:
+    """Devices never selected (nothing they could have sent was asked for), in order."""
+    return [c for c in clients if not c.rounds_selected and not c.rounds_reported]
+
+
+def absent_warning(clients: Iterable[ClientRow], shown: int = 3) -> str | None:
+    """One line naming every device with no update accepted, by why: never connected,
+    never registered, never selected (from clients.csv), or selected and never accepted
+    (how often, and how its selections ended); None when every device took part."""
+    rows = list(clients)
+    kinds: dict[str, list[str]] = {}
+    for c in absent_devices(rows):
+        kind = absence(c).partition(": ")[0]
+        kinds.setdefault(f"{kind} ({_generic(kind)})", []).append(c.client)
+    unheard = sorted(
+        (c for c in rows if c.rounds_selected and not c.rounds_reported),
+        key=lambda c: -(c.rounds_selected or 0),
+    )
+    if unheard:
+        kinds["selected, none accepted"] = [
+            f"{c.client} ({c.rounds_selected}×: {_ends(c)})" for c in unheard
+        ]
+    if not kinds:
+        return None
+    n = sum(len(names) for names in kinds.values())
+    parts = []
+    for kind, names in kinds.items():
+        more = f" and {len(names) - shown} more" if len(names) > shown else ""
+        parts.append(f"{len(names)} {kind}: {', '.join(names[:shown])}{more}")
+    return (
+        f"{n} of {plural(len(rows), 'device')} never had an update accepted: "
+        f"{'; '.join(parts)} (clients.csv: rounds_selected, bytes_up, bytes_down, "
+        "rounds_surplus, dropouts_*)"
+    )
+
+
+def _generic(kind: str) -> str:
+    return {
+        NEVER_CONNECTED: "no byte of a registration got out",
+        NEVER_REGISTERED: "bytes sent up, no answer came back",
+        NEVER_SELECTED: "heard from the server, never chosen",
+    }[kind]
+
+
+def plural(n: int, word: str) -> str:
+    """`1 device`, `17 devices`."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _ends(row: ClientRow) -> str:
+    """What its selections ended as, most frequent first: `surplus ×20, deadline ×8`."""
+    ends = dict(row.dropouts_by_cause())
+    if row.rounds_surplus:
+        ends["surplus"] = row.rounds_surplus
+    if not ends:
+        return "no cause recorded"
+    return ", ".join(f"{c} ×{n}" for c, n in sorted(ends.items(), key=lambda e: -e[1]))

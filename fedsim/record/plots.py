@@ -784,11 +784,12 @@ axes no width (matplotlib then gives up its layout)."""
 
 
 def _wrapped(label: str) -> str:
-    """`label` on lines of at most `_LABEL_CHARS` (a word longer than that is broken):
-    all of it, as a label must tell its run apart."""
+    """`label` on lines of about `_LABEL_CHARS`, broken at spaces only: all of it, as a
+    label must tell its run apart (joining the lines with spaces gives it back)."""
     import textwrap
 
-    return "\n".join(textwrap.wrap(label, _LABEL_CHARS)) or label
+    lines = textwrap.wrap(label, _LABEL_CHARS, break_long_words=False, break_on_hyphens=False)
+    return "\n".join(lines) if " ".join(lines) == label else label
 
 
 def _energy_comparison(runs: list[RunData], labels: list[str]) -> Figure | None:

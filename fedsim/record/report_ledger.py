@@ -48,10 +48,19 @@ def not_carried_bytes(row: LedgerRow) -> int:
     return int(row.payload_bytes) - int(row.data_bytes)
 
 
-def ledger_shares(row: LedgerRow) -> dict[str, float]:
-    """Each part's percentage of the row's whole (empty for a row without bytes)."""
+def ledger_shares(row: LedgerRow) -> dict[str, int]:
+    """Each part's whole percentage of the row's whole, rounded so that they add up to
+    exactly 100 (largest remainder; empty for a row without bytes): five parts each
+    rounded alone could show 98 % or 102 %."""
     whole = whole_bytes(row)
-    return {f: 100 * int(row[f]) / whole for f in _PARTS} if whole else {}
+    if not whole:
+        return {}
+    exact = {f: 100 * int(row[f]) / whole for f in _PARTS}
+    shares = {f: int(v) for f, v in exact.items()}
+    short = 100 - sum(shares.values())
+    for f in sorted(_PARTS, key=lambda f: (shares[f] - exact[f], _PARTS.index(f)))[:short]:
+        shares[f] += 1
+    return shares
 
 
 def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
@@ -67,12 +76,13 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 
 def _cells(row: LedgerRow) -> list[str]:
     whole = whole_bytes(row)
+    shares = ledger_shares(row)
 
     def cell(n: int) -> str:
         return human_bytes(n) + (f" ({100 * n / whole:.0f}%)" if whole else "")
 
     return [
-        *(cell(int(row[f])) for f in _PARTS),
+        *(human_bytes(int(row[f])) + (f" ({shares[f]}%)" if shares else "") for f in _PARTS),
         human_bytes(row.wire_bytes),
         cell(not_carried_bytes(row)),
         cell(int(row.lost_bytes)),

@@ -255,6 +255,9 @@ def _time_figure(points: list[PointStats]) -> Figure:
 def test_zero_energy_is_zero_percent() -> None:
     assert _pct(0.0) == "0 %"
     assert _pct(1e-9) == "<0.001 %"
+    assert _pct(0.9968) == "99.7 %"  # beside parts that are not 0, never "100 %"
+    assert _pct(0.99999) == ">99.9 %"
+    assert _pct(1.0) == "100 %"
 
 
 def test_a_mains_powered_group_says_so() -> None:

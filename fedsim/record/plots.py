@@ -634,8 +634,12 @@ def _pct(fraction: float) -> str:
     p = 100.0 * fraction
     if p == 0:
         return "0 %"
-    if p >= 99.5:
+    if p >= 100.0:
         return f"{p:.0f} %"
+    if p >= 99.95:  # not all of it: never "100 %" beside parts that are not 0
+        return ">99.9 %"
+    if p >= 99.5:
+        return f"{p:.1f} %"
     return f"{p:.2g} %" if p >= 0.001 else "<0.001 %"
 
 

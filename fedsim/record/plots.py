@@ -298,7 +298,7 @@ def _participation(run: RunData) -> Figure:
             label=label,
             color=colour,
             hatch=hatch,
-            edgecolor=OKABE_ITO["grey"] if hatch else None,
+            edgecolor="#333333" if hatch else None,  # the hatch lines' colour
             linewidth=0,
         )
         bottom = (

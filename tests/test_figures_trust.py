@@ -173,8 +173,16 @@ def _participation_run(tmp_path: Path) -> RunData:
     return dataclasses.replace(run, rounds=rounds)
 
 
-def _bars(fig: Figure) -> dict[str, list[float]]:
-    return {c.get_label(): [b.get_height() for b in c] for c in fig.axes[0].containers}
+def _bars(fig: Figure, rounds: int = 4) -> dict[str, list[float]]:
+    """Each stacked layer's height per round, read back from its rectangles."""
+    out = {}
+    for layer in fig.axes[0].collections:
+        heights = [0.0] * rounds
+        for path in layer.get_paths():
+            (x0, y0), (x1, y1) = path.vertices.min(0), path.vertices.max(0)
+            heights[round((x0 + x1) / 2) - 1] = y1 - y0
+        out[layer.get_label()] = heights
+    return out
 
 
 def _marks(fig: Figure) -> dict[str, list[float]]:
@@ -211,8 +219,8 @@ def test_a_cause_has_one_colour_whichever_causes_appear(tmp_path: Path) -> None:
     alone = dataclasses.replace(run, rounds=[run.rounds[1]])  # gateway_down only
     for r in (run, alone):
         (fig,) = [f for _, f in run_figures(r, {"participation"})]
-        bar = next(c for c in fig.axes[0].containers if c.get_label() == "failed: gateway_down")
-        assert to_hex(bar[0].get_facecolor()) == cause_style("gateway_down").colour.lower()
+        layer = next(c for c in fig.axes[0].collections if c.get_label() == "failed: gateway_down")
+        assert to_hex(layer.get_facecolor()[0]) == cause_style("gateway_down").colour.lower()
     assert cause_style("a-new-cause") == CAUSE_STYLES["other"]
 
 

@@ -28,6 +28,7 @@ CAUSE_STYLES: dict[str, CauseStyle] = {
     "time_limit": CauseStyle(_ORANGE, "//"),
     "run_stopped": CauseStyle(_ORANGE, ".."),
     "aborted": CauseStyle(_SKY),
+    "request_timeout": CauseStyle(_SKY, "\\\\"),
     "rejected": CauseStyle(_WHITE, "xx"),
     "stale": CauseStyle(_SKY, "//"),
     "lost": CauseStyle(_SKY, ".."),
@@ -41,8 +42,8 @@ CAUSE_STYLES: dict[str, CauseStyle] = {
     "churn": CauseStyle(_BLUE, "//"),
     "other": CauseStyle(_GREY),
 }
-"""Every cause of fedsim.record.schema.DROPOUT_CAUSES (tests/test_cause_colours.py
-holds them equal)."""
+"""Every cause of fedsim.record.schema.DROPOUT_CAUSES (tests/test_figures_trust.py
+checks each has one), `request_timeout` included ahead of the branch that adds it."""
 
 UNKNOWN_CAUSE = CauseStyle(_GREY, "..")
 """Dropouts rounds.csv counts without a cause."""

@@ -85,8 +85,9 @@ def test_long_runs_are_drawn_at_display_resolution(tmp_path: Path) -> None:
     assert pixels.shape[1] == TIMELINE_COLUMNS
     # dev00 (first row) is offline from 30 % to 45 % of the run (fake_results' outage)
     assert tuple(pixels[5, int(0.375 * TIMELINE_COLUMNS)]) == to_rgba(STATE_COLOURS["offline"])
-    bars = figs["participation"].axes[0].containers
-    assert all(len(b) <= MAX_ROUND_BARS for b in bars)
+    layers = figs["participation"].axes[0].collections  # one per stacked layer of bars
+    assert layers
+    assert all(len(layer.get_paths()) <= MAX_ROUND_BARS for layer in layers)
     assert "mean of 2 rounds" in figs["participation"].axes[0].get_title()
     (line,) = figs["metric_vs_time"].axes[0].lines[:1]
     assert line.get_marker() in (None, "None", "")

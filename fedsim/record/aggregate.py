@@ -369,7 +369,8 @@ def _fmt(key: str, stat: tuple[int, float | None, float | None, float | None], n
 
     n, mean, lo, hi = stat
     if mean is None:
-        return "—"
+        # no seed reached the target: a bare dash would read as "not measured"
+        return f"{n}/{n_runs} reached" if "to_target" in key else "—"
     k = _unit_key(key)
     if key == "overhead_share":
         text = f"{100 * mean:.1f}%"
@@ -398,7 +399,10 @@ def _effect_cell(p: PointStats, key: str, ref: PointStats | None) -> str:
         return "reference"
     e = p.effects.get(key)
     if e is None:
-        return "—"
+        if ref is None or "to_target" not in key:
+            return "—"
+        mine, base = len(p.reached(key)), len(ref.reached(key))
+        return f"— ({mine}/{len(p.runs)} vs {base}/{len(ref.runs)} reached)"
     marks = [] if e.resolved or e.half_width is None else ["within noise"]
     if e.test == WELCH:
         marks.append("Welch")
@@ -480,8 +484,25 @@ def _errorbar_figures(points: list[PointStats]) -> list[tuple[str, Any]]:
             scale, unit = (1e6, "MB") if "bytes" in key else (1.0, "s")
             if key == "final_metric":
                 scale, unit = 1.0, ""
+            to_target = "to_target" in key
+            if to_target:
+                label_at = ax.get_yaxis_transform()  # x in axes fraction, y in data
             for y, p in enumerate(points):
-                _, mean, lo, hi = p.stats[key]
+                n, mean, lo, hi = p.stats[key]
+                if to_target:
+                    # how many seeds the point stands for: 2 of 3 looks as fast as 3 of 3
+                    short = n < len(p.runs)
+                    ax.text(
+                        0.99,
+                        y,
+                        f"{n}/{len(p.runs)} reached",
+                        transform=label_at,
+                        ha="right",
+                        va="center",
+                        fontsize=8,
+                        color=OKABE_ITO["vermillion"] if short else OKABE_ITO["black"],
+                        fontweight="bold" if short else "normal",
+                    )
                 if mean is None:
                     continue
                 err = (
@@ -503,10 +524,13 @@ def _errorbar_figures(points: list[PointStats]) -> list[tuple[str, Any]]:
             ax.grid(axis="x", alpha=0.3)
             if key != "final_metric":
                 ax.set_xlim(left=0.0)  # bytes and times: never a negative axis
+            if to_target:  # room on the right for the reach counts
+                ax.set_xlim(right=ax.get_xlim()[1] * 1.3)
             centre = "mean" if SCALES[key] == "linear" else "geometric mean"
             ax.set_xlabel(f"{QUANTITIES[key]}{f' ({unit})' if unit else ''}")
             ax.set_title(
-                f"{QUANTITIES[key]}: {centre}, 95% interval, seeds (|)",
+                f"{QUANTITIES[key]}: {centre}, 95% interval, seeds (|)"
+                + (" — over the seeds that reached it" if to_target else ""),
                 loc="left",
                 fontsize=9,
                 wrap=True,

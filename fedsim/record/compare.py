@@ -35,6 +35,7 @@ from fedsim.record.labels import labels_for, short_key
 from fedsim.record.run_settings import RunSettings, differing_keys, run_settings
 from fedsim.record.runs import RunData, folder_labels, load_run
 from fedsim.record.schema import Summary
+from fedsim.record.transport_words import run_transport, shared_words
 
 __all__ = [
     "CompareTable",
@@ -380,6 +381,7 @@ def _quantities(runs: list[RunData], settings: list[RunSettings]) -> list[Quanti
         "—" if s.get("overrides") is None else ("; ".join(s.overrides) or "none") for s in S
     ]
     causes = sorted({c for s in S for c in (s.get("dropouts") or {})})
+    words = shared_words([run_transport(r.config) for r in runs])
     return [
         Quantity("audit", "audit", [r.audit.short() for r in runs], None, numeric=False),
         *_end_rows(runs),
@@ -412,13 +414,13 @@ def _quantities(runs: list[RunData], settings: list[RunSettings]) -> list[Quanti
         derived("ledger_model_bytes", "ledger: model", [_ledger(s, "model") for s in S], "lower"),
         derived(
             "ledger_protocol_bytes",
-            "  protocol (HTTP)",
+            f"  {words.protocol_label}",
             [_ledger(s, "protocol") for s in S],
             "lower",
         ),
         derived(
             "ledger_transport_bytes",
-            "  transport (TCP/IP)",
+            f"  transport ({words.below})",
             [_ledger(s, "header", "control") for s in S],
             "lower",
         ),

@@ -29,13 +29,16 @@ from fedsim.config.devices import DeviceModel, device_profile
 from fedsim.devices import BUILTIN_DEVICES
 from fedsim.errors import FedsimError
 from fedsim.record import figure_pool
+from fedsim.record.cause_colours import UNKNOWN_CAUSE, cause_style
 from fedsim.record.device_groups import device_groups
 from fedsim.record.html import inline_svg
 from fedsim.record.link_groups import MAX_LINK_GROUPS, link_groups, shown_link_groups
+from fedsim.record.round_outcomes import OUTCOMES, discarded_uploads, round_outcome
 from fedsim.record.runs import RunData, load_run, run_labels
 from fedsim.record.schema import ClientRow
 from fedsim.record.single_draw import savefig_single_draw
 from fedsim.record.text_layout import shared_text_layouts
+from fedsim.record.transport_words import run_transport, words_for
 
 __all__ = [
     "MAX_ENERGY_DEVICES",
@@ -84,9 +87,6 @@ STATE_COLOURS = {
     "training": OKABE_ITO["bluish_green"],
     "uploading": OKABE_ITO["blue"],
 }
-_CAUSE_COLOURS = [
-    OKABE_ITO[k] for k in ("vermillion", "orange", "reddish_purple", "yellow", "black", "grey")
-]
 _RC = {
     "svg.hashsalt": "fedsim",
     "axes.prop_cycle": matplotlib.cycler(color=_CYCLE),
@@ -210,13 +210,14 @@ def _metric_vs_bytes(run: RunData, title: str) -> Figure:
     wire = _cum([(r.wire_bytes_up or 0) + (r.wire_bytes_down or 0) for r in run.rounds])
     scale, unit = _byte_scale(max(wire + payload, default=0.0))
     metric = [r.metric for r in run.rounds]
-    ax.plot([b / scale for b in payload], metric, marker=_marker(metric), label="payload (HTTP)")
+    words = words_for(run_transport(run.config))
+    ax.plot([b / scale for b in payload], metric, marker=_marker(metric), label=words.payload_label)
     ax.plot(
         [b / scale for b in wire],
         metric,
         linestyle="--",
         color=OKABE_ITO["orange"],
-        label="on the wire (TCP/IP, retransmissions)",
+        label=words.wire_label,
     )
     _target(ax, run)
     ax.set(xlabel=f"cumulative bytes, up + down ({unit})", ylabel=_metric_label(run), title=title)
@@ -235,35 +236,99 @@ def _binned(xs: list[float], ys: list[float], size: int) -> tuple[list[float], l
     )
 
 
+_OUTCOME_MARKS = {
+    "gate_rejected": ("x", OKABE_ITO["vermillion"], "full"),
+    "no_aggregate": ("v", OKABE_ITO["orange"], "full"),
+    "no_update": ("o", OKABE_ITO["grey"], "none"),
+}
+"""How the participation figure marks a round without a deployed update, by what happened
+(fedsim.record.round_outcomes)."""
+_DISCARDED_GREEN = "#9FD8C4"
+"""Reported uploads that were not aggregated: a light tint of the aggregated green."""
+_SURPLUS_GREY = "#E3E3E3"
+"""Selected clients not needed: the timeline's idle grey."""
+
+
+def _participation_stacks(run: RunData) -> list[tuple[str, list[int], str, str | None]]:
+    """(legend label, count per round, colour, hatch), bottom to top; series that are 0
+    in every round are left out. Together they reach `selected` in every round."""
+    rows = run.rounds
+    per_round = [r.failed_causes for r in rows]
+    causes = sorted({c for d in per_round for c in d})
+    discarded = [discarded_uploads(r) for r in rows]
+    aggregated = [(r.reported or 0) - d for r, d in zip(rows, discarded, strict=True)]
+    unexplained = [
+        max(0, (r.failed or 0) - sum(d.values())) for r, d in zip(rows, per_round, strict=True)
+    ]
+    accounted = [
+        (r.reported or 0) + max(r.failed or 0, sum(d.values()))
+        for r, d in zip(rows, per_round, strict=True)
+    ]
+    surplus = [max(0, (r.selected or 0) - n) for r, n in zip(rows, accounted, strict=True)]
+    not_needed = (
+        "selected, no outcome in this aggregation"
+        if run.summary.get("engine") == "async"
+        else "selected, not needed (round filled)"
+    )
+    stacks: list[tuple[str, list[int], str, str | None]] = [
+        ("aggregated", aggregated, OKABE_ITO["bluish_green"], None),
+        ("reported, discarded", discarded, _DISCARDED_GREEN, None),
+    ]
+    for cause in causes:
+        style = cause_style(cause)
+        stacks.append((f"failed: {cause}", [d.get(cause, 0) for d in per_round], *style))
+    stacks.append(("failed: cause not recorded", unexplained, *UNKNOWN_CAUSE))
+    stacks.append((not_needed, surplus, _SURPLUS_GREY, None))
+    return [s for s in stacks if any(s[1])]
+
+
+def _bar_stack(
+    ax: Any,
+    xs: list[float],
+    heights: list[float],
+    bottom: list[float],
+    width: float,
+    *,
+    label: str,
+    colour: str,
+    hatch: str | None,
+) -> None:
+    """One layer of stacked bars as one artist (a collection of rectangles): `ax.bar`
+    makes a patch per bar, and at 200 bars a layer that was most of the figure's time."""
+    import numpy as np
+    from matplotlib.collections import PolyCollection
+
+    x = np.asarray(xs, dtype=float)
+    lo = np.asarray(bottom, dtype=float)
+    hi = lo + np.asarray(heights, dtype=float)
+    left, right = x - width / 2, x + width / 2
+    boxes = np.stack(
+        [np.stack([left, lo], 1), np.stack([right, lo], 1),
+         np.stack([right, hi], 1), np.stack([left, hi], 1)], 1,
+    )  # fmt: skip
+    layer = PolyCollection(
+        boxes[hi > lo],
+        facecolors=colour,
+        edgecolors="#333333" if hatch else "none",  # the hatch lines' colour
+        linewidths=0,
+        hatch=hatch,
+        label=label,
+    )
+    ax.add_collection(layer, autolim=True)
+    ax.autoscale_view()
+
+
 def _participation(run: RunData) -> Figure:
     fig, ax = _new()
     rounds = [r.round for r in run.rounds]
-    per_round = [r.failed_causes for r in run.rounds]
-    causes = sorted({c for d in per_round for c in d})
     size = -(-len(rounds) // MAX_ROUND_BARS)  # rounds per bar
     width = 0.8 if size == 1 else float(size)  # grouped bars touch: no moiré
-    unexplained = [
-        max(0, (r.failed or 0) - sum(d.values()))
-        for r, d in zip(run.rounds, per_round, strict=True)
-    ]
-    stacks = [("reported", [r.reported or 0 for r in run.rounds], OKABE_ITO["bluish_green"])]
-    stacks += [
-        (
-            f"failed: {cause}",
-            [d.get(cause, 0) for d in per_round],
-            _CAUSE_COLOURS[i % len(_CAUSE_COLOURS)],
-        )
-        for i, cause in enumerate(causes)
-    ]
-    if any(unexplained):
-        stacks.append(("failed: unknown", unexplained, OKABE_ITO["grey"]))
     bottom: list[float] | None = None
-    for label, counts, colour in stacks:
-        xs, heights = _binned(rounds, counts, size)
-        ax.bar(xs, heights, bottom=bottom, width=width, label=label, color=colour)
-        bottom = (
-            heights if bottom is None else [b + h for b, h in zip(bottom, heights, strict=True)]
-        )
+    for label, counts, colour, hatch in _participation_stacks(run):
+        xs, heights = _binned(rounds, [float(c) for c in counts], size)
+        base = [0.0] * len(xs) if bottom is None else bottom
+        _bar_stack(ax, xs, heights, base, width, label=label, colour=colour, hatch=hatch)
+        bottom = [b + h for b, h in zip(base, heights, strict=True)]
     selected = [r.selected or 0 for r in run.rounds]
     ax.step(
         rounds,
@@ -277,25 +342,39 @@ def _participation(run: RunData) -> Figure:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylim(0, max(selected, default=1) * 1.18 + 0.5)
-    rejected = [r.round for r in run.rounds if r.accepted == 0]
-    if rejected:
-        top = max((r.selected or 0) for r in run.rounds)
-        ax.plot(
-            rejected,
-            [top * 1.08] * len(rejected),
-            linestyle="none",
-            marker="x",
-            color=OKABE_ITO["vermillion"],
-            label="update rejected",
-        )
-    binned = f", bars: mean of {size} rounds" if size > 1 else ""
-    ax.set(
-        xlabel="round",
-        ylabel="clients (count)",
-        title=f"Participation per round — {run.name}{binned}",
-    )
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    outcomes = [round_outcome(r) for r in run.rounds]
+    top = max(selected, default=0)
+    for outcome, (marker, colour, fill) in _OUTCOME_MARKS.items():
+        marked = [n for n, o in zip(rounds, outcomes, strict=True) if o == outcome]
+        if marked:
+            ax.plot(
+                marked,
+                [top * 1.08] * len(marked),
+                linestyle="none",
+                marker=marker,
+                color=colour,
+                fillstyle=fill,
+                label=f"{OUTCOMES[outcome]}",
+            )
+    binned = f"bars: mean of {size} rounds" if size > 1 else ""
+    ax.set(xlabel="round", ylabel="clients (count)")
+    _two_line_title(ax, "Participation per round", run.name, binned)
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=2, frameon=False, fontsize=8)
     return fig
+
+
+def _two_line_title(ax: Any, what: str, *details: str) -> None:
+    """`what — details` on one line if it fits over the axes, else the details on a
+    second line: a title wider than its axes is cut off at the figure's edge."""
+    rest = ", ".join(d for d in details if d)
+    one = f"{what} — {rest}" if rest else what
+    # ~5.5 pt a character at 9 pt against the axes' width in points
+    width_pt = ax.get_position().width * ax.figure.get_figwidth() * 72
+    if len(one) * 5.5 <= width_pt * 0.8 or not rest:
+        ax.set_title(one)
+    else:
+        ax.set_title(f"{what}\n{rest}")
 
 
 def _timeline(run: RunData) -> Figure:
@@ -562,10 +641,30 @@ def _joules(value: float | None) -> str:
     return f"{(value or 0.0) / scale:.3g} {unit}"
 
 
+def _group_battery_note(
+    rows: list[ClientRow], shares: list[float], of: str, caps: dict[str, float | None]
+) -> str:
+    """`max 3 % of 10 kJ battery`, `mains powered`, or both for a group with both kinds
+    (a device whose profile is unknown says nothing)."""
+    mains = sum(1 for r in rows if str(r.device) in caps and caps[str(r.device)] is None)
+    battery = f"max {_pct(max(shares))} {of}" if shares else ""
+    if not mains:
+        return battery
+    if not battery and mains == len(rows):
+        return "mains powered"
+    return " · ".join(p for p in (battery, f"{mains} mains powered") if p)
+
+
 def _pct(fraction: float) -> str:
     p = 100.0 * fraction
-    if p >= 99.5:
+    if p == 0:
+        return "0 %"
+    if p >= 100.0:
         return f"{p:.0f} %"
+    if p >= 99.95:  # not all of it: never "100 %" beside parts that are not 0
+        return ">99.9 %"
+    if p >= 99.5:
+        return f"{p:.1f} %"
     return f"{p:.2g} %" if p >= 0.001 else "<0.001 %"
 
 
@@ -612,7 +711,7 @@ def _energy(run: RunData) -> Figure | None:
                 parts[k].append(mean([_energy_j(r, k) for r in rows]))
             whisker.append((mean(totals), min(totals), max(totals)))
             ends.append(max(totals))
-            notes.append(f"max {_pct(max(shares))} {of}" if shares else "")
+            notes.append(_group_battery_note(rows, shares, of, caps))
             right_ticks.append((len(labels) - 1, detail))
     else:
         for name, detail, rows in shown:
@@ -708,6 +807,20 @@ def _energy(run: RunData) -> Figure | None:
     return fig
 
 
+_LABEL_CHARS = 48
+"""A tick label longer than this is wrapped: a label of a whole line would leave the
+axes no width (matplotlib then gives up its layout)."""
+
+
+def _wrapped(label: str) -> str:
+    """`label` on lines of about `_LABEL_CHARS`, broken at spaces only: all of it, as a
+    label must tell its run apart (joining the lines with spaces gives it back)."""
+    import textwrap
+
+    lines = textwrap.wrap(label, _LABEL_CHARS, break_long_words=False, break_on_hyphens=False)
+    return "\n".join(lines) if " ".join(lines) == label else label
+
+
 def _energy_comparison(runs: list[RunData], labels: list[str]) -> Figure | None:
     """Mean energy per device of each run, compute and radio side by side."""
     stats: list[tuple[float, float] | None] = []
@@ -723,7 +836,9 @@ def _energy_comparison(runs: list[RunData], labels: list[str]) -> Figure | None:
     if all(s is None for s in stats):
         return None
     scale, unit = _energy_scale(max((max(s) for s in stats if s is not None), default=0.0))
-    fig, ax = _new(7.0, min(30.0, 1.8 + 0.5 * len(runs)))
+    ticks = [_wrapped(x) for x in labels]
+    lines = sum(max(1, t.count("\n") + 1) for t in ticks)
+    fig, ax = _new(7.0, min(30.0, 1.8 + 0.5 * len(runs) + 0.16 * (lines - len(runs))))
     ys = list(range(len(runs)))
     for offset, kind, idx in ((-0.2, "compute", 0), (0.2, "radio", 1)):
         bars = ax.barh(
@@ -751,13 +866,15 @@ def _energy_comparison(runs: list[RunData], labels: list[str]) -> Figure | None:
             )
     top = max((max(s) for s in stats if s is not None), default=0.0) / scale
     ax.set_xlim(0, top * 1.25 if top > 0 else 1.0)
-    ax.set_yticks(ys, labels, fontsize=8 if len(runs) > 20 else 9)
+    ax.set_yticks(ys, ticks, fontsize=8 if len(runs) > 20 else 9)
     ax.set_ylim(len(runs) - 0.5, -0.5)
     ax.grid(axis="y", visible=False)
-    ax.set(
-        xlabel=f"mean energy per device over the run ({unit})",
-        ylabel="run",
-        title="Energy per device (mean over each run's devices)",
+    ax.set(xlabel=f"mean energy per device over the run ({unit})", ylabel="run")
+    # over the figure, not the axes: long run labels push the axes right, and a title
+    # centred on them runs off the figure's right edge
+    fig.suptitle(
+        "Energy per device (mean over each run's devices)",
+        fontsize=matplotlib.rcParams["axes.titlesize"],
     )
     fig.legend(loc="outside lower center", ncol=2, frameon=False, fontsize=9)
     return fig

@@ -26,6 +26,7 @@ from fedsim.record.runs import RunData, load_run
 from fedsim.record.schema import Record
 from fedsim.record.tables import format_causes
 from fedsim.record.topology_svg import topology_svg
+from fedsim.record.transport_words import run_transport, words_for
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -193,6 +194,7 @@ def _run_body_around(run: RunData, level: int = 1) -> Callable[[str], str]:
         for x in (
             s.task,
             f"{s.engine} engine, {s.strategy}",
+            words_for(run_transport(run.config)).stack,
             f"codec {s.codec}",
             f"seed {s.seed}",
         )

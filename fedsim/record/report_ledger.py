@@ -15,18 +15,52 @@ from typing import Any
 from fedsim.record.compare import format_value, human_bytes
 from fedsim.record.runs import RunData
 from fedsim.record.schema import LedgerRow
+from fedsim.record.transport_words import TransportWords, run_transport, words_for
 
-__all__ = ["ledger_html"]
+__all__ = ["ledger_html", "ledger_shares", "not_carried_bytes", "whole_bytes"]
 
-_COLUMNS = (
-    ("model", ("model_bytes",)),
-    ("protocol (HTTP)", ("protocol_bytes",)),
-    ("TCP/IP headers", ("header_bytes",)),
-    ("handshakes, ACKs, FIN", ("control_bytes",)),
-    ("retransmitted", ("retx_bytes",)),
-    ("wire", ("wire_bytes",)),
-    ("lost", ("lost_bytes",)),
-)
+_PARTS = ("model_bytes", "protocol_bytes", "header_bytes", "control_bytes", "retx_bytes")
+"""The row's whole, part by part: payload handed over (model + protocol) and what the
+transport added. They add up to `whole_bytes`, so their percentages add up to 100 %."""
+
+
+def _headers(words: TransportWords) -> list[str]:
+    return [
+        "model",
+        words.protocol_label,
+        words.headers_label,
+        words.control,
+        "retransmitted",
+        "wire",
+        "of payload: not carried",
+        "of wire: lost",
+    ]
+
+
+def whole_bytes(row: LedgerRow) -> int:
+    """Payload handed over + headers + control + retransmissions: the wire bytes plus any
+    payload handed over that never reached the wire (a transfer cut short, a link down)."""
+    return sum(int(row[f]) for f in _PARTS)
+
+
+def not_carried_bytes(row: LedgerRow) -> int:
+    """Payload handed over that no first transmission carried."""
+    return int(row.payload_bytes) - int(row.data_bytes)
+
+
+def ledger_shares(row: LedgerRow) -> dict[str, int]:
+    """Each part's whole percentage of the row's whole, rounded so that they add up to
+    exactly 100 (largest remainder; empty for a row without bytes): five parts each
+    rounded alone could show 98 % or 102 %."""
+    whole = whole_bytes(row)
+    if not whole:
+        return {}
+    exact = {f: 100 * int(row[f]) / whole for f in _PARTS}
+    shares = {f: int(v) for f, v in exact.items()}
+    short = 100 - sum(shares.values())
+    for f in sorted(_PARTS, key=lambda f: (shares[f] - exact[f], _PARTS.index(f)))[:short]:
+        shares[f] += 1
+    return shares
 
 
 def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
@@ -41,13 +75,18 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 
 
 def _cells(row: LedgerRow) -> list[str]:
-    wire = row.wire_bytes
-    out = []
-    for _, fields in _COLUMNS:
-        n = sum(int(row[f]) for f in fields)
-        share = f" ({100 * n / wire:.0f}%)" if wire and fields[0] != "wire_bytes" else ""
-        out.append(human_bytes(n) + share)
-    return out
+    whole = whole_bytes(row)
+    shares = ledger_shares(row)
+
+    def cell(n: int) -> str:
+        return human_bytes(n) + (f" ({100 * n / whole:.0f}%)" if whole else "")
+
+    return [
+        *(human_bytes(int(row[f])) + (f" ({shares[f]}%)" if shares else "") for f in _PARTS),
+        human_bytes(row.wire_bytes),
+        cell(not_carried_bytes(row)),
+        cell(int(row.lost_bytes)),
+    ]
 
 
 def _scope_rows(rows: list[LedgerRow], scope: str) -> list[list[str]]:
@@ -78,11 +117,16 @@ def ledger_html(run: RunData, heading: str | None = "h2") -> str:
     `heading` the caller writes the section's title."""
     if not run.ledger:
         return ""
-    headers = ["scope", "direction", "links", *(name for name, _ in _COLUMNS)]
+    words = words_for(run_transport(run.config))
+    headers = ["scope", "direction", "links", *_headers(words)]
     note = (
-        "Payload is model + protocol; wire is payload carried + TCP/IP headers + handshakes, "
-        "ACKs and FIN + retransmissions (lost bytes are part of wire). Percentages are of "
-        "the row's wire bytes. ledger.csv has these and every round."
+        f"Payload is model + protocol ({words.protocol}); wire is payload carried + "
+        f"{words.below} headers + {words.control} + retransmissions. Percentages are of "
+        "the row's payload handed over plus its headers, control packets and "
+        "retransmissions (its wire bytes, plus any payload handed over that no packet "
+        "carried: `not carried`, a transfer cut short), so model, protocol, headers, "
+        "control and retransmitted add up to 100 %; not carried is part of model + "
+        "protocol, lost is part of wire. ledger.csv has these and every round."
     )
     return "\n".join(
         [

@@ -12,6 +12,7 @@ figure, SVG and PNG).
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import IO, Any
 
@@ -38,6 +39,39 @@ def _format_canvas(fig: Figure, fmt: str) -> bool:
     return True
 
 
+_COLLAPSED = "constrained_layout not applied"
+"""The start of matplotlib's warning when the axes' decorations leave them no room."""
+_GROWTH = 1.5
+_MAX_GROWTH_STEPS = 3
+
+
+def _lay_out(fig: Figure, engine: Any) -> None:
+    """Run the layout; where labels leave the axes no room, matplotlib would warn on
+    stdout and draw the figure without a layout (labels over the plot). Instead the
+    figure is made wider (and taller), up to 1.5^3 times, until it fits; a figure that
+    still does not fit says so in one line."""
+    for step in range(_MAX_GROWTH_STEPS + 1):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            engine.execute(fig)
+        collapsed = [w for w in caught if str(w.message).startswith(_COLLAPSED)]
+        for w in caught:
+            if w not in collapsed:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        if not collapsed:
+            return
+        if step == _MAX_GROWTH_STEPS:
+            title = fig.axes[0].get_title() if fig.axes else ""
+            warnings.warn(
+                f"figure {title!r}: its labels leave no room for the plot even at "
+                f"{fig.get_figwidth():.0f}x{fig.get_figheight():.0f} in; drawn without a layout",
+                stacklevel=3,
+            )
+            return
+        width, height = fig.get_size_inches()
+        fig.set_size_inches(width * _GROWTH, height * 1.2)
+
+
 def savefig_single_draw(
     fig: Figure, target: str | Path | IO[Any], fmt: str, *, dpi: float | None = None, **kwargs: Any
 ) -> None:
@@ -52,7 +86,7 @@ def savefig_single_draw(
         return
     try:
         fig.dpi = _VECTOR_DPI if fmt == "svg" else (dpi or figure_dpi)
-        engine.execute(fig)
+        _lay_out(fig, engine)
         fig.set_layout_engine(None)  # laid out: savefig's dry run has nothing left to do
         fig.dpi = figure_dpi
         fig.savefig(target, format=fmt, dpi=dpi, **kwargs)

@@ -102,6 +102,6 @@ def seed_warning(settings: list[RunSettings], labels: list[str]) -> str | None:
         else "the runs differ in seed as well as settings, so each ratio includes seed noise"
     )
     return (
-        f"seed {parts}: {what}; for an interval run the settings over several seeds with "
-        "`fedsim sweep` (docs/sweeps.md)"
+        f"seed {parts}: {what}; for an interval, run the settings over several seeds with "
+        "`fedsim sweep` and read its aggregate.md (docs/sweeps.md)"
     )

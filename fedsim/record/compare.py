@@ -562,10 +562,10 @@ def compare_runs(paths: Sequence[str | Path | RunData]) -> CompareTable:
     seeds = seed_warning(settings, folders)
     if seeds:
         warnings.append(seeds)
-    warnings += missing_curves(runs, folders)
     ended = end_warning(runs, folders)
     if ended:
         warnings.append(ended)
+    warnings += missing_curves(runs, folders)
     return CompareTable(
         runs, labels, _quantities(runs, settings), warnings, mismatched, folders,
         audit_warnings(runs, folders),

@@ -12,9 +12,12 @@ never audited (no audit.json), is marked in its column and its CSV row and named
 warning (`audit_warnings`, printed on stderr): its numbers were not checked or are wrong.
 A run that ended before its job was done (summary.json `end_reason`: the time limit, devices
 lost for good, a stall) is marked likewise and named in a warning: its bytes and energy stop
-where it stopped, so a ratio against a finished run is not a like-for-like saving. Config
-rows show each key as the topology model reads it (fedsim.record.run_settings): set, its
-default, or absent (`—, no such link`); a key set to its default is not a difference.
+where it stopped, so a ratio against a finished run is not a like-for-like saving. Runs of
+another network (node set, device count, link classes) or another seed get a line each
+(fedsim.record.compare_network); totals over a different device count get no ratio, and
+per-device rows compare them instead. Config rows show each key by its full path, as the
+topology model reads it (fedsim.record.run_settings): set, its default, or absent (`—, no
+such link`); a key set to its default is not a difference.
 """
 
 from __future__ import annotations

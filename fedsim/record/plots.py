@@ -891,7 +891,8 @@ def _comparison_figures(runs: list[RunData]) -> list[tuple[str, Figure]]:
         title="Metric vs traffic",
     )
     out = [("compare_metric_vs_time", fig_t), ("compare_metric_vs_bytes", fig_b)]
-    energy = _energy_comparison(runs, [label.removesuffix(" (baseline)") for label in labels])
+    ticks = [_legend_entry(label.removesuffix(" (baseline)")) for label in labels]
+    energy = _energy_comparison(runs, ticks)
     if energy is not None:
         out.append(("compare_energy", energy))
     return out

@@ -183,3 +183,15 @@ def test_many_long_labelled_runs_leave_the_axes_their_room(tmp_path: Path) -> No
             assert box.y1 <= ax.get_window_extent().y0  # under the axes, not over them
             assert box.x0 >= 0
             assert box.x1 <= fig.bbox.width
+
+
+def test_two_topologies_are_labelled_by_their_names_not_every_key(tmp_path: Path) -> None:
+    """Runs of two files that differ in many keys: `name=...` says it, not `+20 more`."""
+    a = _run(tmp_path, "a")
+    b = _run(tmp_path, "b", rounds=12, loss=0.3, devices=6)
+    config = b / "config.yaml"
+    text = config.read_text(encoding="utf-8").replace("name: study", "name: other")
+    config.write_text(text.replace("clients_per_round: 4", "clients_per_round: 3"), "utf-8")
+    _patch(b, scenario="other")
+    labels = compare_runs([a, b]).labels
+    assert labels == ["name=study", "name=other"]

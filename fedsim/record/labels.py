@@ -10,7 +10,7 @@ is its default). A label names, most informative first:
 - the keys the runs were made to differ in: their `--set` overrides (a sweep's keys), then
   the settings summary.json records (strategy, engine, codec, fidelity, transport);
 - other differing keys only where those (the name aside) leave two runs, or a run and the
-  baseline, alike.
+  baseline, alike; for runs whose names differ, only if there are one or two such keys.
 
 A key some run does not have (a link or node of another topology) is never in a label: the
 scenario name says that. The baseline (the first run) shows its value of every chosen key,
@@ -40,6 +40,10 @@ _NEVER = ("description",)
 
 _ENTITY_SECTIONS = ("links", "nodes", "devices", "failures")
 """Sections of named things whose same field may read once (`links.*.loss`)."""
+
+_FEW_OTHERS = 2
+"""Other differing keys (grouped) a label adds to runs whose names already differ: more
+than that means another topology, which its name says better."""
 
 _MAX_KEYS = 4
 """A label names at most this many keys (the table's config rows have all)."""
@@ -133,10 +137,12 @@ def labels_for(
     preferred = list(dict.fromkeys(preferred))
     rest = [k for k in present if k not in identity and k not in preferred]
     labels = _compose(facts, identity, preferred) if identity or preferred else ["" for _ in facts]
-    # other keys where the chosen ones leave runs alike; by the scenario name alone is not
-    # apart enough for runs of one study (their files differ in what the name hides)
+    # other keys where the chosen ones leave runs alike (the name aside: runs of one study
+    # may be named apart by their files); where names do tell them apart, only a few
     unnamed = [k for k in identity if k != "name"]
-    if rest and not _distinct(_compose(facts, unnamed, preferred)):
+    few = len(_groups(facts, rest)) <= _FEW_OTHERS
+    alike = not _distinct(_compose(facts, unnamed, preferred))
+    if rest and alike and ("name" not in identity or few):
         labels = _compose(facts, identity, preferred + rest)
     labels = [label or name for label, name in zip(labels, names, strict=True)]
     seen: dict[str, int] = {}

@@ -214,8 +214,9 @@ def parse_scenario(
 def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
     """Apply `key.path=value` strings (value read as YAML) to a copy of `data`.
 
-    List items are addressed by index (`nodes.2.count=50`); missing mapping keys are
-    created (the loader then rejects names it does not know).
+    List items are addressed by index (`nodes.2.count=50`) or by name
+    (`nodes.sensor.count=50`), as sweep keys are; missing mapping keys are created (the
+    loader then rejects names it does not know).
     """
     out = copy.deepcopy(data)
     for item in overrides:
@@ -234,12 +235,11 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
             last = depth == len(parts) - 1
             where = ".".join(parts[: depth + 1])
             if isinstance(cur, list):
-                if not part.isdigit() or int(part) >= len(cur):
-                    raise ScenarioError(where, f"no list item {part!r} (the list has {len(cur)})")
+                index = _list_index(cur, part, where)
                 if last:
-                    cur[int(part)] = value
+                    cur[index] = value
                 else:
-                    cur = cur[int(part)]
+                    cur = cur[index]
             elif isinstance(cur, dict):
                 if last:
                     cur[part] = value
@@ -250,6 +250,23 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
             else:
                 raise ScenarioError(where, "cannot set a key inside a plain value")
     return out
+
+
+def _list_index(items: list[Any], part: str, where: str) -> int:
+    """A list item by index (`nodes.2`) or by its `name` (`nodes.sensor`), as sweep keys
+    address them; a name two items share is refused (which one was meant?)."""
+    if part.isdigit():
+        if int(part) < len(items):
+            return int(part)
+        raise ScenarioError(where, f"no list item {part} (the list has {len(items)})")
+    named = [i for i, x in enumerate(items) if isinstance(x, dict) and x.get("name") == part]
+    if len(named) == 1:
+        return named[0]
+    if named:
+        raise ScenarioError(where, f"{len(named)} list items are named {part!r}; use an index")
+    names = [str(x["name"]) for x in items if isinstance(x, dict) and "name" in x]
+    known = f": {', '.join(names[:8])}" + (" …" if len(names) > 8 else "") if names else ""
+    raise ScenarioError(where, f"no list item named {part!r} (the list has {len(items)}{known})")
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:

@@ -64,7 +64,9 @@ def test_load_run_reads_the_audit(folders: dict[str, Path], tmp_path: Path) -> N
 def test_compare_marks_failed_and_unaudited_runs(folders: dict[str, Path]) -> None:
     table = compare_runs([folders["passed"], folders["failed"], folders["unaudited"]])
     assert table.mismatched == [False, False, False]  # the runs measure the same thing ...
-    (ended,) = table.warnings  # (the failed run's time limit ended it early: it says so)
+    # (the failed run's time limit ended it early, before its first round: it says so)
+    ended, no_rounds = table.warnings
+    assert "`failed` (rounds.csv is empty)" in no_rounds
     assert ended.startswith("1 of 3 runs ended before their job was done")
     assert "`failed` (time_limit: " in ended
     failed_line, unaudited_line = table.audit_warnings  # ... but two were not checked

@@ -98,7 +98,7 @@ def test_comparison_legends_mark_failed_and_unaudited_runs(tmp_path: Path) -> No
     write_audit_json(Path(folders[1]), violations=[{"invariant": "x", "detail": "y"}])
     figures = dict(comparison_figures([load_run(f) for f in folders]))
     for stem in ("compare_metric_vs_time", "compare_metric_vs_bytes"):
-        legend = [t.get_text() for t in figures[stem].axes[0].get_legend().get_texts()]
+        legend = [t.get_text() for t in figures[stem].legends[0].get_texts()]
         assert not any("AUDIT" in t or "audited" in t for t in legend[:1]), legend
         assert legend[1].endswith("✗ AUDIT FAILED"), legend
         assert legend[2].endswith("(not audited)"), legend

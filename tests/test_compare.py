@@ -60,7 +60,9 @@ def test_bytes_to_target_split_adds_up(runs: list[Path]) -> None:
 def test_mismatched_runs_are_flagged_not_silent(runs: list[Path], tmp_path: Path) -> None:
     table = compare_runs(runs)
     assert table.mismatched == [False, False, True]
-    assert len(table.warnings) == 1
+    # the mismatch, then the seed caveat (base is seed 1, int8 seed 2)
+    assert len(table.warnings) == 2
+    assert "seed noise" in table.warnings[1]
     assert "task" in table.warnings[0]
     assert "metric_name" in table.warnings[0]
     md, csv_path = write_compare(table, tmp_path / "cmp")

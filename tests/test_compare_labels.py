@@ -29,11 +29,13 @@ def four(tmp_path: Path) -> list[Path]:
 
 
 def test_labels_name_what_differs(four: list[Path]) -> None:
+    """The baseline names its value of each chosen key; the others what they changed."""
     labels = run_labels([load_run(p) for p in four])
-    assert labels[0].startswith("codec=float32, strategy=fedavg, ")
-    assert labels[2].startswith("codec=int8, strategy=fedprox, ")
-    assert "loss=0.2" in labels[3]
-    assert "loss=0.2" not in labels[2]
+    assert labels[0].startswith("name=a, codec=float32, strategy=fedavg")
+    assert labels[1] == "name=b, codec=int8"
+    assert labels[2] == "name=c, codec=int8, strategy=fedprox"
+    assert labels[3].startswith("name=d, codec=int8, strategy=fedprox, ")
+    assert "links.*.loss=0.2" in labels[3]  # every link's loss, read once
     assert len(set(labels)) == 4
 
 

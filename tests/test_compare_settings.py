@@ -66,7 +66,8 @@ def test_a_link_device_or_failure_a_run_lacks_is_absent_not_a_default(tmp_path: 
     assert _row(table, "config.failures.0.at") == ["—, no such failure", "5s"]
     assert "—, no such link" in table.to_markdown()
     assert "(default)" not in "".join(_row(table, "config.links.lte.kind"))
-    assert table.labels[0].startswith("devices.tiny.battery=—")
+    # a key one run lacks is never in a label (its name says which topology it is)
+    assert "devices.tiny" not in " ".join(table.labels)
 
 
 def test_a_key_set_to_its_default_is_not_a_difference(tmp_path: Path) -> None:

@@ -114,3 +114,25 @@ def test_cli_bad_override_and_missing_file(tmp_path: Path) -> None:
     res = _cli("run", str(tmp_path / "missing.yaml"))
     assert res.returncode == 2
     assert "cannot read the topology file" in res.stderr
+
+
+def test_overrides_address_list_items_by_name_as_sweeps_do() -> None:
+    """`--set nodes.sensor.count=7` sets the node group named sensor, as a sweep key does;
+    an index still works; a name the list lacks names what it has."""
+    from fedsim.scenario import apply_overrides
+
+    data = {"nodes": [{"name": "server"}, {"name": "sensor", "count": 2}]}
+    assert apply_overrides(data, ["nodes.sensor.count=7"])["nodes"][1]["count"] == 7
+    assert apply_overrides(data, ["nodes.1.count=5"])["nodes"][1]["count"] == 5
+    assert data["nodes"][1]["count"] == 2  # a copy is changed
+    with pytest.raises(ScenarioError, match=r"nodes\.sensr: no list item named 'sensr' "
+                       r"\(the list has 2: server, sensor\)"):  # fmt: skip
+        apply_overrides(data, ["nodes.sensr.count=1"])
+    with pytest.raises(ScenarioError, match=r"nodes\.9: no list item 9 \(the list has 2\)"):
+        apply_overrides(data, ["nodes.9.count=1"])
+    twice = {"nodes": [{"name": "a"}, {"name": "a"}]}
+    with pytest.raises(ScenarioError, match="2 list items are named 'a'; use an index"):
+        apply_overrides(twice, ["nodes.a.count=1"])
+    scenario = load_scenario(ROOT / "topologies" / "default.yaml", ["nodes.sensor.count=70"])
+    sensors = [n for n in scenario.device_nodes if n.name.startswith("sensor")]
+    assert len(sensors) == 70

@@ -12,9 +12,12 @@ never audited (no audit.json), is marked in its column and its CSV row and named
 warning (`audit_warnings`, printed on stderr): its numbers were not checked or are wrong.
 A run that ended before its job was done (summary.json `end_reason`: the time limit, devices
 lost for good, a stall) is marked likewise and named in a warning: its bytes and energy stop
-where it stopped, so a ratio against a finished run is not a like-for-like saving. Config
-rows show each key as the topology model reads it (fedsim.record.run_settings): set, its
-default, or absent (`—, no such link`); a key set to its default is not a difference.
+where it stopped, so a ratio against a finished run is not a like-for-like saving. Runs of
+another network (node set, device count, link classes) or another seed get a line each
+(fedsim.record.compare_network); totals over a different device count get no ratio, and
+per-device rows compare them instead. Config rows show each key by its full path, as the
+topology model reads it (fedsim.record.run_settings): set, its default, or absent (`—, no
+such link`); a key set to its default is not a difference.
 """
 
 from __future__ import annotations
@@ -23,15 +26,16 @@ import csv
 import io
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from fedsim.errors import FedsimError
 from fedsim.record.audit_status import VOID
 from fedsim.record.compare_caveats import model_caveat
+from fedsim.record.compare_network import device_count, network_warnings, seed_warning
 from fedsim.record.end_reasons import EARLY
-from fedsim.record.labels import labels_for, short_key
+from fedsim.record.labels import labels_for, override_keys
 from fedsim.record.run_settings import RunSettings, differing_keys, run_settings
 from fedsim.record.runs import RunData, folder_labels, load_run
 from fedsim.record.schema import Summary
@@ -61,11 +65,20 @@ class Quantity:
     numeric: bool = True
     texts: list[str] | None = None
     """What the tables show where it is not the value itself (the CSV keeps the value)."""
+    devices: list[Any] | None = None
+    """Each run's device count, for a total that grows with it: no ratio or change
+    between runs of different device counts (their per-device rows have one)."""
+
+    def comparable(self, i: int) -> bool:
+        """False where run i's total is over another device count than the baseline's."""
+        return self.devices is None or self.devices[i] == self.devices[0]
 
     def ratio(self, i: int) -> float | None:
         """Run i's value over run 0's (None where undefined)."""
         base, value = self.values[0], self.values[i]
         if not self.numeric or not _is_num(base) or not _is_num(value) or base == 0:
+            return None
+        if not self.comparable(i):
             return None
         return value / base
 
@@ -73,6 +86,8 @@ class Quantity:
         """(absolute, percent) change of run i against run 0; None where undefined."""
         base, value = self.values[0], self.values[i]
         if not self.numeric or not _is_num(base) or not _is_num(value):
+            return None, None
+        if not self.comparable(i):
             return None, None
         diff = value - base
         pct = None if base == 0 else 100.0 * diff / abs(base)
@@ -126,6 +141,8 @@ class CompareTable:
         text = q.texts[i] if q.texts is not None else format_value(q.key, q.values[i])
         if i == 0 or not q.numeric:
             return text
+        if not q.comparable(i) and q.devices is not None:
+            return f"{text} (not compared: {q.devices[i]} vs {q.devices[0]} devices)"
         diff, pct = q.delta(i)
         if diff is None:
             return text
@@ -141,6 +158,8 @@ class CompareTable:
         text = q.texts[i] if q.texts is not None else format_value(q.key, q.values[i])
         if i == 0 or not q.numeric:
             return text
+        if not q.comparable(i) and q.devices is not None:
+            return f"{text}\n{q.devices[i]} vs {q.devices[0]} devices"
         diff, pct = q.delta(i)
         if diff is None or diff == 0:
             return text
@@ -299,9 +318,17 @@ def human_seconds(s: Number) -> str:
 
 
 def _to_target_split(run: RunData) -> dict[str, int | None]:
-    """Bytes up/down/wire until the first round that reached the target (from rounds.csv)."""
+    """Bytes up/down/wire until the first round that reached the target: wire from
+    summary.json where it has it, up/down (and an older run's wire) from rounds.csv."""
     s = run.summary
     target = s.get("target_metric")
+    split = _split_from_rounds(run, target)
+    if s.get("wire_bytes_to_target") is not None:
+        split["wire"] = s.wire_bytes_to_target
+    return split
+
+
+def _split_from_rounds(run: RunData, target: float | None) -> dict[str, int | None]:
     none: dict[str, int | None] = {"up": None, "down": None, "wire": None}
     if target is None or not run.rounds:
         return none
@@ -333,7 +360,7 @@ def _config_rows(settings: list[RunSettings]) -> list[Quantity]:
     (fedsim.record.run_settings), except those the table shows anyway."""
     shown = {"fl.strategy", "fl.engine", "fl.codec", "fidelity", "seed", "name"}
     return [
-        Quantity(f"config.{key}", f"  {short_key(key)}", [s.get(key).shown for s in settings],
+        Quantity(f"config.{key}", f"  {key}", [s.get(key).shown for s in settings],
                  None, numeric=False)
         for key in differing_keys(settings)
         if key not in shown
@@ -354,6 +381,10 @@ def _end_rows(runs: list[RunData]) -> list[Quantity]:
 
 
 def _quantities(runs: list[RunData], settings: list[RunSettings]) -> list[Quantity]:
+    return _per_device(_rows(runs, settings), runs)
+
+
+def _rows(runs: list[RunData], settings: list[RunSettings]) -> list[Quantity]:
     S = [r.summary for r in runs]
 
     def col(key: str) -> list[Any]:
@@ -468,6 +499,39 @@ def _quantities(runs: list[RunData], settings: list[RunSettings]) -> list[Quanti
     ]
 
 
+_TOTALS = {
+    "bytes_to_target", "bytes_up_to_target", "bytes_down_to_target", "wire_bytes_to_target",
+    "energy_to_target_j", "bytes_up", "bytes_down", "wire_bytes_up", "wire_bytes_down",
+    "ledger_model_bytes", "ledger_protocol_bytes", "ledger_transport_bytes",
+    "ledger_retx_bytes", "ledger_lost_bytes", "dropouts_total",
+}  # fmt: skip
+"""Rows that sum over devices: a ratio between different device counts is mostly the count."""
+
+_PER_DEVICE = {"bytes_to_target", "wire_bytes_to_target", "energy_to_target_j", "bytes_up",
+               "bytes_down", "wire_bytes_up", "wire_bytes_down"}  # fmt: skip
+"""Totals that get a per-device row when the device counts differ."""
+
+
+def _per_device(quantities: list[Quantity], runs: list[RunData]) -> list[Quantity]:
+    """Where the runs' device counts differ: totals lose their ratio across counts, and
+    the main ones gain a `per device` row that has one."""
+    counts = [device_count(r) for r in runs]
+    if len(set(counts)) < 2:
+        return quantities
+    out = []
+    for q in quantities:
+        if q.key in _TOTALS or q.key.startswith("dropouts."):
+            q = replace(q, devices=counts)
+        out.append(q)
+        if q.key in _PER_DEVICE:
+            values = [
+                v / n if _is_num(v) and isinstance(n, int) and n > 0 else None
+                for v, n in zip(q.values, counts, strict=True)
+            ]
+            out.append(Quantity(f"{q.key}_per_device", "  per device", values, q.better))
+    return out
+
+
 def _sum(s: Summary, a: str, b: str) -> int | None:
     x, y = s.get(a), s.get(b)
     return None if x is None or y is None else x + y
@@ -480,7 +544,9 @@ def compare_runs(paths: Sequence[str | Path | RunData]) -> CompareTable:
     runs = [p if isinstance(p, RunData) else load_run(p) for p in paths]
     settings = [run_settings(r.config, r.summary) for r in runs]
     folders = folder_labels(runs)  # warnings name folders: what to go and look at
-    labels = labels_for(settings, folders)
+    labels = labels_for(
+        settings, folders, override_keys([r.summary.get("overrides") for r in runs])
+    )
     base = runs[0].summary
     warnings, mismatched = [], [False]
     for label, run in zip(folders[1:], runs[1:], strict=True):
@@ -500,13 +566,41 @@ def compare_runs(paths: Sequence[str | Path | RunData]) -> CompareTable:
     caveat = model_caveat(runs, folders)  # fidelity or transport differs
     if caveat:
         warnings.append(caveat)
+    warnings += network_warnings(runs, folders)
+    seeds = seed_warning(settings, folders)
+    if seeds:
+        warnings.append(seeds)
     ended = end_warning(runs, folders)
     if ended:
         warnings.append(ended)
+    warnings += missing_curves(runs, folders)
     return CompareTable(
         runs, labels, _quantities(runs, settings), warnings, mismatched, folders,
         audit_warnings(runs, folders),
     )  # fmt: skip
+
+
+def no_curve_reason(run: RunData) -> str | None:
+    """Why a run has no metric curve (its rounds.csv missing or empty), None if it has one."""
+    if run.rounds:
+        return None
+    return "no rounds.csv" if not (run.path / "rounds.csv").is_file() else "rounds.csv is empty"
+
+
+def missing_curves(runs: list[RunData], labels: list[str]) -> list[str]:
+    """One line naming the runs with no per-round table: no curve in the plots, no
+    up/down split to target; summary.json's figures are still shown."""
+    missing = [(label, why) for label, r in zip(labels, runs, strict=True)
+               if (why := no_curve_reason(r))]  # fmt: skip
+    if not missing:
+        return []
+    shown = "; ".join(f"`{label}` ({why})" for label, why in missing[:3])
+    more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+    return [
+        f"{len(missing)} of {len(runs)} runs have no per-round table, so no curve in the "
+        f"plots and no up/down split to target (summary.json's totals are shown): "
+        f"{shown}{more}"
+    ]
 
 
 def _code_warning(runs: list[RunData], labels: list[str]) -> str | None:
@@ -554,7 +648,9 @@ def rich_table(table: CompareTable, runs: Sequence[int] | None = None) -> Any:
         title="Run comparison" + part,
         caption=f"baseline: {table.labels[0]}; under each value: ratio and change against it",
     )
-    t.add_column("quantity", style="bold", no_wrap=True)
+    # config rows name full key paths (nodes.flaky.connectivity.mean_down): folded, so the
+    # run columns keep room for their values
+    t.add_column("quantity", style="bold", width=22, overflow="fold")
     for i in shown:
         run = table.runs[i]
         label, bad = table.labels[i], table.mismatched[i] or not run.audit.passed

@@ -15,6 +15,7 @@ state, nothing to close, no GUI backend is ever touched, and output is determini
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -47,6 +48,7 @@ __all__ = [
     "RUN_FIGURES",
     "STATE_COLOURS",
     "comparison_figures",
+    "comparison_legend_labels",
     "figure_svg",
     "inline_svg",
     "make_figures_ahead",
@@ -927,9 +929,34 @@ def comparison_figures(runs: Sequence[RunData]) -> list[tuple[str, Figure]]:
         return _comparison_figures(list(runs))
 
 
+_LEGEND_CHARS = 56
+"""A comparison legend entry longer than this wraps: the legend sits under the axes, and a
+line wider than the figure would be cut off."""
+
+
+def _legend_entry(text: str) -> str:
+    """`text` on lines of at most `_LEGEND_CHARS`, broken after a `, ` where it can."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, _LEGEND_CHARS, break_on_hyphens=False)) or text
+
+
+def comparison_legend_labels(runs: list[RunData]) -> list[str]:
+    """Each run's label with what its column carries: a failed or missing audit, an early
+    end (`(ended early: time_limit)`), and the baseline's `(baseline)`."""
+    from fedsim.record.compare import end_mark
+
+    marked = [
+        label + run.audit.mark() + end_mark(run)
+        for label, run in zip(run_labels(runs), runs, strict=True)
+    ]
+    return [f"{label} (baseline)" if i == 0 else label for i, label in enumerate(marked)]
+
+
 def _comparison_figures(runs: list[RunData]) -> list[tuple[str, Figure]]:
-    # A run that failed its audit, or was never audited, says so in every legend.
-    labels = [label + run.audit.mark() for label, run in zip(run_labels(runs), runs, strict=True)]
+    from fedsim.record.compare import no_curve_reason
+
+    labels = comparison_legend_labels(runs)
     metric_names = sorted({r.metric_name for r in runs})
     ylabel = (
         _metric_label(runs[0]) if len(metric_names) == 1 else " / ".join(metric_names) + " (mixed!)"
@@ -941,29 +968,39 @@ def _comparison_figures(runs: list[RunData]) -> list[tuple[str, Figure]]:
         default=0.0,
     )
     b_scale, b_unit = _byte_scale(b_max)
-    fig_t, ax_t = _new()
-    fig_b, ax_b = _new()
+    # a run with no rounds.csv has no line: its entry says so instead of a line
+    entries = [
+        _legend_entry(label if run.rounds else f"no curve: {label} ({no_curve_reason(run)})")
+        for label, run in zip(labels, runs, strict=True)
+    ]
+    ncol = 1 if any(len(e) > 28 for e in entries) else 2
+    lines = sum(e.count("\n") + 1 for e in entries)
+    height = 3.6 + 0.19 * math.ceil(lines / ncol) + 0.1 * len(entries) / ncol
+    fig_t, ax_t = _new(7.0, height)
+    fig_b, ax_b = _new(7.0, height)
     styles = ["-", "--", "-.", ":"]
-    for i, (run, label) in enumerate(zip(runs, labels, strict=True)):
+    for i, (run, entry) in enumerate(zip(runs, entries, strict=True)):
         style = {
             "linestyle": styles[(i // len(_CYCLE)) % len(styles)],
             "marker": ".",
             "color": _CYCLE[i % len(_CYCLE)],
-            "label": f"{label} (baseline)" if i == 0 else label,
+            "label": entry,
             # the baseline is drawn wide and on top: a run on the same numbers cannot hide it
             "linewidth": 3.0 if i == 0 else 1.3,
             "zorder": 3 if i == 0 else 2,
             "alpha": 0.55 if i == 0 else 0.95,
         }
+        if not run.rounds:
+            style.update(color="none", marker="")
         metric = [r.metric for r in run.rounds]
         ax_t.plot([r.sim_time_s / t_scale for r in run.rounds], metric, **style)
         cum = _cum([(r.bytes_up or 0) + (r.bytes_down or 0) for r in run.rounds])
         ax_b.plot([b / b_scale for b in cum], metric, **style)
     targets = {r.summary.get("target_metric") for r in runs} - {None}
-    for ax in (ax_t, ax_b):
+    for fig, ax in ((fig_t, ax_t), (fig_b, ax_b)):
         for target in sorted(targets):
             ax.axhline(target, color=OKABE_ITO["grey"], linestyle="--", linewidth=1)
-        ax.legend(loc="best", fontsize=8)
+        fig.legend(loc="outside lower center", ncol=ncol, fontsize=8, frameon=False)
     ax_t.set(xlabel=f"simulated time ({t_unit})", ylabel=ylabel, title="Metric over simulated time")
     ax_b.set(
         xlabel=f"cumulative payload bytes, up + down ({b_unit})",
@@ -971,7 +1008,8 @@ def _comparison_figures(runs: list[RunData]) -> list[tuple[str, Figure]]:
         title="Metric vs traffic",
     )
     out = [("compare_metric_vs_time", fig_t), ("compare_metric_vs_bytes", fig_b)]
-    energy = _energy_comparison(runs, labels)
+    ticks = [_legend_entry(label.removesuffix(" (baseline)")) for label in labels]
+    energy = _energy_comparison(runs, ticks)
     if energy is not None:
         out.append(("compare_energy", energy))
     return out

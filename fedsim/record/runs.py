@@ -141,8 +141,9 @@ def folder_labels(runs: list[RunData]) -> list[str]:
 
 def run_labels(runs: list[RunData]) -> list[str]:
     """What tells the runs apart (`codec=int8, strategy=fedprox`: the settings that differ,
-    fedsim.record.labels); folder labels when nothing differs."""
-    from fedsim.record.labels import config_facts, labels_for
+    their `--set` keys first, fedsim.record.labels); folder labels when nothing differs."""
+    from fedsim.record.labels import config_facts, labels_for, override_keys
 
     facts = [config_facts(r.config, r.summary) for r in runs]
-    return labels_for(facts, folder_labels(runs))
+    first = override_keys([r.summary.get("overrides") for r in runs])
+    return labels_for(facts, folder_labels(runs), first)

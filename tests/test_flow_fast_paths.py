@@ -55,8 +55,16 @@ def vars_of(x) -> tuple:
     return (r.srtt, r.rttvar, r.cur, r.backoff, c.delay_min, c.epoch, c.k, c.origin, hs)
 
 
-_COUNTS = ("wire_bytes", "packets", "data_bytes", "header_bytes", "control_bytes",
-           "retx_bytes", "lost_bytes", "retransmissions")  # fmt: skip (a Booking's order)
+_COUNTS = (
+    "wire_bytes",
+    "packets",
+    "data_bytes",
+    "header_bytes",
+    "control_bytes",
+    "retx_bytes",
+    "lost_bytes",
+    "retransmissions",
+)  # fmt: skip (a Booking's order)
 
 
 def _counts(ch: FlowChannel) -> dict[int, tuple[int, ...]]:
@@ -145,8 +153,8 @@ _lossy_hop = st.tuples(
 @given(st.lists(_lossy_hop, min_size=1, max_size=3), st.lists(_send, min_size=1, max_size=8))
 def test_a_sends_bookings_are_what_it_counted(hops, sends) -> None:
     """Per counter, a send's bookings sum to what it added: wire bytes, packets, every
-    class, the lost bytes and the retransmissions, on loss-free and lossy paths alike (a cut takes back from
-    them, so bytes and airtime come from one record)."""
+    class, the lost bytes and the retransmissions, on loss-free and lossy paths alike (a
+    cut takes back from them, so bytes and airtime come from one record)."""
     seen: list = []
     _world(hops, sends, cut=None, seen=seen)
     for booked, counted in seen:

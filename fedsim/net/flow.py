@@ -8,7 +8,9 @@ of a *flight* (the segments one round of ACKs releases), and schedules one timer
   and propagated; connect() succeeds when the SYN-ACK reaches the client. A lost
   SYN or SYN-ACK costs the SYN timer (3 s, doubling), up to `syn_tries` tries; a
   round trip longer than the timer sends the SYN again meanwhile, each answered by a
-  SYN-ACK, as in packet fidelity. Every SYN sent again is a retransmission.
+  SYN-ACK, as in packet fidelity. Every SYN sent again is a retransmission. The
+  handshake's RTT sample runs from the first SYN to reach the server (the SYN-ACK's
+  timestamp echo, as in ns-3), to the first SYN-ACK back.
 * Flights: a flight is put on the wire as one block at the time of its first
   release: one `Transmitter.reserve` per hop (a shared medium or a busy link
   delays it), one loss draw per hop (`draw(rng, n)`), counters updated once.
@@ -233,6 +235,8 @@ class _Model:
             draws = any(P.lossy or any(j is not None for j in P.jitter) for P in self.paths)
             rng = rng() if draws else _NO_DRAWS
         self.rng: np.random.Generator = rng
+        self.syn_reached = False
+        """The last `handshake` attempt's SYN reached the server."""
         abits = 8.0 * params.ack_bytes
         # ACK return time along each direction's reverse path (serialization + latency)
         self.ret = tuple(
@@ -402,8 +406,10 @@ class _Model:
     def handshake(self, t: float, resent: bool = False) -> tuple[bool, float]:
         """One SYN attempt at t (`resent`: a SYN sent again, counted as a retransmission
         on every hop it crosses, as packet fidelity does; its SYN-ACK is none). Returns
-        (success, time the SYN-ACK reaches the client)."""
+        (success, time the SYN-ACK reaches the client); `syn_reached` says whether the
+        SYN reached the server (a failure with it set lost the SYN-ACK)."""
         p = self.p
+        self.syn_reached = False
         for d in (UP, DOWN):
             P = self.paths[d]
             again = resent and d == UP
@@ -420,6 +426,7 @@ class _Model:
             t0, t = t, self.packet(t, d, p.syn_bytes, resent=again)
             if t == math.inf:  # a full duty-cycled queue dropped it
                 return False, t0
+            self.syn_reached = True
         return True, t
 
     def _first_down(self, d: int) -> int:
@@ -984,6 +991,10 @@ class FlowChannel:
         once `head` was asked, (the event that says so, the segment's size)."""
         self._broken: str | None = None
         self._closed = False
+        self._syn_echo: float | None = None
+        """When the first SYN to reach the server was sent: the timestamp its SYN-ACKs
+        echo (ns-3 and Linux keep it for a SYN sent again), so the handshake's RTT
+        sample runs from it, as in packet fidelity."""
         self._unfired: list[tuple[float, list[Booking]]] = []
         """While a handshake that will succeed is under way: (when, its bookings) of the
         SYNs its timer sends again and of the client's final ACK, all booked ahead. An
@@ -1167,7 +1178,7 @@ class FlowChannel:
         ok, t = m.handshake(now, resent=k > 0) if up else (False, now)
         if ok:
             self._unfired = self._resend_syns(now, k, t)
-            rtt = t - now
+            rtt = t - (now if self._syn_echo is None else self._syn_echo)
             for s in self._senders:
                 s.rto.sample(rtt)
                 s.last_active = t
@@ -1181,6 +1192,8 @@ class FlowChannel:
             m.log = None
             self._at(t, partial(self._connected, ev))
             return
+        if up and m.syn_reached and self._syn_echo is None:  # its SYN-ACK was lost
+            self._syn_echo = now
         m.log = None  # a SYN that failed went out (or stopped where it was lost) ...
         self._keep_loose(log)  # ... or waits in a busy radio's queue
         wait = p.syn_retry * 2.0**k

@@ -23,8 +23,11 @@ what the flow model is checked against (and both against ns-3).
   exists or was just filled and for the first data segment; the timestamp echoed
   is that of the last in-order segment at the ACK point (RFC 7323).
 * Handshake: SYN / SYN-ACK / ACK; the SYN timer is 3 s, doubling, `syn_tries`
-  tries, then ETIMEDOUT. Timers are lazy (one pending timeout, re-checked on
-  expiry) so that re-arming on every ACK costs no event.
+  tries, then ETIMEDOUT. The handshake's RTT sample is the SYN-ACK's timestamp echo:
+  the time since the first SYN to reach the server was sent (ns-3 EstimateRtt), not
+  since the last SYN sent, which on a round trip longer than the SYN timer is a
+  spurious resend whose answer has not come back yet. Timers are lazy (one pending
+  timeout, re-checked on expiry) so that re-arming on every ACK costs no event.
 """
 
 from __future__ import annotations
@@ -212,7 +215,10 @@ class PacketChannel:
         self._connect_ev: simpy.Event | None = None
         self._heads: dict[simpy.Event, tuple[simpy.Event, int]] = {}
         self._syn_tries = 0
-        self._syn_sent_at = 0.0
+        self._syn_echo: float | None = None
+        """The timestamp the server's SYN-ACKs echo: that of the first SYN to reach it
+        (ns-3 and Linux do not update it from a SYN sent again, which is out of
+        sequence once the first one has been taken)."""
         self._syn_timer = _Timer(env, self._on_syn_timeout)
         self.connected = False
 
@@ -419,17 +425,21 @@ class PacketChannel:
         elif k == _ACK:
             self._on_ack(self.sides[1 - d], pkt)
         elif k == _SYN:
-            self._emit(DOWN, _Pkt(_SYNACK, self.params.syn_bytes))
+            if self._syn_echo is None:  # the SYN that opens the server's side of the connection
+                self._syn_echo = pkt.ts
+            synack = _Pkt(_SYNACK, self.params.syn_bytes)
+            synack.ts = self._syn_echo
+            self._emit(DOWN, synack)
         elif k == _SYNACK:
-            self._on_synack()
+            self._on_synack(pkt)
 
     # -- handshake ---------------------------------------------------------------------------------
     def _send_syn(self) -> None:
-        self._syn_sent_at = self.env.now
         self._syn_timer.arm(self.params.syn_retry * 2.0**self._syn_tries)
         self._syn_tries += 1
         if self.path[0].link.up:
             syn = _Pkt(_SYN, self.params.syn_bytes)
+            syn.ts = self.env.now  # its timestamp option, echoed by the SYN-ACK
             syn.retx = self._syn_tries > 1  # sent again: lost, or its SYN-ACK is on the way
             self._emit(UP, syn)
 
@@ -443,12 +453,12 @@ class PacketChannel:
             return
         self._send_syn()
 
-    def _on_synack(self) -> None:
+    def _on_synack(self, synack: _Pkt) -> None:
         ev = self._connect_ev
         if ev is None or ev.triggered:
             return
         self._syn_timer.stop()
-        rtt = self.env.now - self._syn_sent_at
+        rtt = self.env.now - synack.ts  # from the SYN it answers, not the last one sent
         for s in self.sides:
             s.rto.sample(rtt)
             s.last_send = self.env.now

@@ -235,8 +235,8 @@ class _Model:
             draws = any(P.lossy or any(j is not None for j in P.jitter) for P in self.paths)
             rng = rng() if draws else _NO_DRAWS
         self.rng: np.random.Generator = rng
-        self.syn_reached: float | None = None
-        """When the last `handshake` attempt's SYN reached the server (None: it did not)."""
+        self.syn_reached = False
+        """The last `handshake` attempt's SYN reached the server."""
         abits = 8.0 * params.ack_bytes
         # ACK return time along each direction's reverse path (serialization + latency)
         self.ret = tuple(
@@ -406,11 +406,10 @@ class _Model:
     def handshake(self, t: float, resent: bool = False) -> tuple[bool, float]:
         """One SYN attempt at t (`resent`: a SYN sent again, counted as a retransmission
         on every hop it crosses, as packet fidelity does; its SYN-ACK is none). Returns
-        (success, time the SYN-ACK reaches the client); `syn_reached` says when the SYN
-        reached the server and its SYN-ACK left (None: it did not; a failure with a time
-        lost the SYN-ACK)."""
+        (success, time the SYN-ACK reaches the client); `syn_reached` says whether the
+        SYN reached the server (a failure with it set lost the SYN-ACK)."""
         p = self.p
-        self.syn_reached = None
+        self.syn_reached = False
         for d in (UP, DOWN):
             P = self.paths[d]
             again = resent and d == UP
@@ -427,8 +426,7 @@ class _Model:
             t0, t = t, self.packet(t, d, p.syn_bytes, resent=again)
             if t == math.inf:  # a full duty-cycled queue dropped it
                 return False, t0
-            if d == UP:
-                self.syn_reached = t
+            self.syn_reached = True
         return True, t
 
     def _first_down(self, d: int) -> int:
@@ -1179,19 +1177,14 @@ class FlowChannel:
         up = self.path[0].link.up
         ok, t = m.handshake(now, resent=k > 0) if up else (False, now)
         if ok:
-            synack_at = m.syn_reached  # when the server sent the SYN-ACK that answers
             self._unfired = self._resend_syns(now, k, t)
-            # The client's RTT sample: from the first SYN to reach the server (the SYN-ACK
-            # echoes its timestamp), not from a SYN sent again.
             rtt = t - (now if self._syn_echo is None else self._syn_echo)
-            self._senders[UP].rto.sample(rtt)
             for s in self._senders:
+                s.rto.sample(rtt)
                 s.last_active = t
                 s.free_at = t
             booked = len(log)
-            acked = m.packet(t, UP, p.ack_bytes)  # the client's ACK, ahead of any data
-            # The server's: from that SYN-ACK to the client's ACK (which echoes it).
-            self._senders[DOWN].rto.sample(acked - synack_at if acked < math.inf else rtt)
+            m.packet(t, UP, p.ack_bytes)  # the client's ACK, ahead of any data
             self._unfired.append((t, log[booked:]))
             self._senders[UP].free_at = t
             if t > now:
@@ -1199,7 +1192,7 @@ class FlowChannel:
             m.log = None
             self._at(t, partial(self._connected, ev))
             return
-        if up and m.syn_reached is not None and self._syn_echo is None:  # SYN-ACK lost
+        if up and m.syn_reached and self._syn_echo is None:  # its SYN-ACK was lost
             self._syn_echo = now
         m.log = None  # a SYN that failed went out (or stopped where it was lost) ...
         self._keep_loose(log)  # ... or waits in a busy radio's queue

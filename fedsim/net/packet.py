@@ -59,7 +59,7 @@ _SYN, _SYNACK, _HSACK, _DATA, _ACK = range(5)
 
 
 class _Pkt:
-    __slots__ = ("ack", "echo", "kind", "retx", "sack", "seq", "size", "ts", "wire")
+    __slots__ = ("ack", "kind", "retx", "sack", "seq", "size", "ts", "wire")
 
     def __init__(self, kind: int, wire: int, seq: int = 0, size: int = 0) -> None:
         self.kind, self.wire, self.seq, self.size = kind, wire, seq, size
@@ -69,11 +69,6 @@ class _Pkt:
         self.ack = 0
         self.sack: frozenset[int] = frozenset()
         self.ts = 0.0
-        """The timestamp option: a SYN's, SYN-ACK's or data segment's own (TSval); what
-        an ACK echoes (TSecr)."""
-        self.echo = 0.0
-        """What a SYN-ACK echoes (TSecr): the time the first SYN to reach the server
-        was sent."""
 
 
 def _parts(pkt: _Pkt) -> tuple[int, int, int, int]:
@@ -224,9 +219,6 @@ class PacketChannel:
         """The timestamp the server's SYN-ACKs echo: that of the first SYN to reach it
         (ns-3 and Linux do not update it from a SYN sent again, which is out of
         sequence once the first one has been taken)."""
-        self._server_echo: float | None = None
-        """When the server sent the SYN-ACK the client took (its TSval, which the
-        client echoes), until the client's next packet reaches the server."""
         self._syn_timer = _Timer(env, self._on_syn_timeout)
         self.connected = False
 
@@ -428,8 +420,6 @@ class PacketChannel:
         if self._broken is not None:
             return
         k = pkt.kind
-        if d == UP and k != _SYN and self._server_echo is not None:
-            self._server_sample()  # the client's first packet after the SYN-ACK
         if k == _DATA:
             self._on_data(self.sides[d], pkt)
         elif k == _ACK:
@@ -438,8 +428,7 @@ class PacketChannel:
             if self._syn_echo is None:  # the SYN that opens the server's side of the connection
                 self._syn_echo = pkt.ts
             synack = _Pkt(_SYNACK, self.params.syn_bytes)
-            synack.ts = self.env.now
-            synack.echo = self._syn_echo
+            synack.ts = self._syn_echo
             self._emit(DOWN, synack)
         elif k == _SYNACK:
             self._on_synack(pkt)
@@ -469,26 +458,17 @@ class PacketChannel:
         if ev is None or ev.triggered:
             return
         self._syn_timer.stop()
-        self.sides[UP].rto.sample(self.env.now - synack.echo)  # not from the last SYN sent
+        rtt = self.env.now - synack.ts  # from the SYN it answers, not the last one sent
         for s in self.sides:
+            s.rto.sample(rtt)
             s.last_send = self.env.now
-        self._server_echo = synack.ts
-        hsack = _Pkt(_HSACK, self.params.ack_bytes)
-        hsack.ts = synack.ts
-        self._emit(UP, hsack)
+        self._emit(UP, _Pkt(_HSACK, self.params.ack_bytes))
         self._connect_ev = None
         self.connected = True
         ev.succeed(None)
         for s in self.sides:
             s.now = self.env.now
             s.try_send()
-
-    def _server_sample(self) -> None:
-        """The server's handshake RTT sample, from the SYN-ACK the client took to the
-        first packet back (the final ACK, or data if that ACK was lost), as ns-3 takes
-        it from the TSecr of whatever ACKs its SYN-ACK."""
-        self.sides[DOWN].rto.sample(self.env.now - self._server_echo)
-        self._server_echo = None
 
     # -- sender: the shared TcpSender, driven by packet arrivals and the timer -----------------
     def _on_ack(self, s: _Side, pkt: _Pkt) -> None:

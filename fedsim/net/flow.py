@@ -57,9 +57,11 @@ replay instead, as FlowChannel does).
 
 Limits (documented, deliberate): a flight's segments are sent back to back from
 its first release (one frame hold apart on a duty-cycled radio), so ACK clocking
-inside a flight is approximate; ACK loss is not modelled; drop-tail overflow and
-ACK queueing are modelled on duty-cycled radios only (elsewhere bookings made ahead
-of time are no queue); jitter is one draw per hop per flight.
+inside a flight is approximate (a release after the open flight would have drained
+starts a new flight: none leaves before it is released); ACK loss is not modelled;
+drop-tail overflow and ACK queueing are modelled on duty-cycled radios only
+(elsewhere bookings made ahead of time are no queue); jitter is one draw per hop per
+flight.
 """
 
 from __future__ import annotations
@@ -632,6 +634,12 @@ class _Replay(TcpSender):
         """Positions in the open flight of the segments sent again."""
         self.queue: deque[_Flight] = deque()
         self.last_flight_t = t
+        seg_bits = 8.0 * (m.mss + m.ovh)
+        self.hold = max(
+            (seg_bits + tx.frame_bits) / (tx.rate_bps * tx.duty_cycle) for tx in m.paths[d].tx
+        )
+        """A full segment's hold of the path's slowest transmitter: how fast a flight
+        drains."""
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self) -> tuple[float, float]:
@@ -866,8 +874,19 @@ class _Replay(TcpSender):
             self.now = at
             self.on_ack(ack, sacks, echo)
 
+    def drained(self) -> None:
+        """A release after the open flight would have left the path's slowest transmitter
+        (two segments' grace: an ACK pair's spacing) starts a flight of its own. Booked with
+        the open flight, it would leave before it was released: a delayed ACK's release
+        joined the next round's, a round trip later, and the early arrivals, timed against
+        the later release, gave RTT samples a round trip short (1 Mbit/s, 1 s one way: SRTT
+        0.6 s for 2 s, then one spurious timeout after another)."""
+        if self.open and self.now > self.open_t + (len(self.open) + 2) * self.hold:
+            self.close()
+
     def transmit(self, q: int, retx: bool) -> None:
         """TcpSender hook: the segment joins the open flight."""
+        self.drained()
         if not self.open:
             self.open_t = self.now
         self.open.append(q)
@@ -877,6 +896,7 @@ class _Replay(TcpSender):
 
     def transmit_new(self, first: int, k: int) -> None:
         """TcpSender hook: k new segments join the open flight."""
+        self.drained()
         if not self.open:
             self.open_t = self.now
         self.open.extend(range(first, first + k))

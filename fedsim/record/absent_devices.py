@@ -1,4 +1,5 @@
-"""Devices that never took part: never connected, never registered, never selected.
+"""Devices that never took part: requests timed out, never connected, never registered,
+never selected.
 
 Why: a device whose SYNs never got through, or whose registration never completed, is
 never selected, so it has no dropouts and no selections to flag; totals then read "0
@@ -13,17 +14,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from fedsim.record.schema import ClientRow
+from fedsim.record.schema import ClientRow, Summary
 
-__all__ = ["absence", "absent_devices", "absent_warning", "plural"]
+__all__ = ["absence", "absent_devices", "absent_warning", "plural", "timed_out_warning"]
 
 NEVER_CONNECTED = "never connected"
 NEVER_REGISTERED = "never registered"
 NEVER_SELECTED = "never selected"
+TIMED_OUT = "timed out"
 
 
 def absence(row: ClientRow) -> str:
-    """Why a device never selected took no part, from its clients.csv row."""
+    """Why a device never selected took no part, from its clients.csv row. Requests it
+    abandoned come first: a registration that timed out may have sent nothing yet, and
+    "never connected" would blame the path for what `fl.request_timeout` did."""
+    if row.requests_timed_out:
+        return (
+            f"{TIMED_OUT}: {plural(row.requests_timed_out, 'request')} abandoned after "
+            "fl.request_timeout + fl.poll_wait (cause request_timeout), none answered in time"
+        )
     if not row.bytes_up:
         return (
             f"{NEVER_CONNECTED}: no byte of its registration got out, its connection never "
@@ -59,6 +68,7 @@ def absent_warning(clients: Iterable[ClientRow], shown: int = 3) -> str | None:
     if not kinds:
         return None
     n = sum(len(names) for names in kinds.values())
+    timed = ", requests_timed_out" if any(k.startswith(TIMED_OUT) for k in kinds) else ""
     parts = []
     for kind, names in kinds.items():
         more = f" and {len(names) - shown} more" if len(names) > shown else ""
@@ -66,7 +76,33 @@ def absent_warning(clients: Iterable[ClientRow], shown: int = 3) -> str | None:
     return (
         f"{n} of {plural(len(rows), 'device')} never had an update accepted: "
         f"{'; '.join(parts)} (clients.csv: rounds_selected, bytes_up, bytes_down, "
-        "rounds_surplus, dropouts_*)"
+        f"rounds_surplus, dropouts_*{timed})"
+    )
+
+
+def timed_out_warning(clients: Iterable[ClientRow], summary: Summary) -> str | None:
+    """One line about the requests clients abandoned (clients.csv `requests_timed_out`;
+    before that column, summary.json's request_timeout dropouts), None when none was.
+    A registration or poll that times out is no dropout (no task was out), and a run
+    whose every request timed out has none to count."""
+    rows = list(clients)
+    dropouts = summary.dropouts.get("request_timeout", 0)
+    requests = sum(c.requests_timed_out for c in rows)
+    if not requests and not dropouts:
+        return None
+    devices = sum(1 for c in rows if c.requests_timed_out)
+    if not requests:  # a folder written before `requests_timed_out`
+        counted = f"{plural(dropouts, 'dropout')} with cause request_timeout"
+    else:
+        during = f"{dropouts} of them during a task" if dropouts else "none during a task"
+        counted = (
+            f"{plural(requests, 'request')} of {plural(devices, 'device')} timed out "
+            f"(cause request_timeout; {during}, dropouts_request_timeout)"
+        )
+    return (
+        f"{counted}: clients abandoned exchanges that took longer than fl.request_timeout + "
+        "fl.poll_wait (slow paths: `fedsim show` estimates each one's upload and download); "
+        "raise fl.request_timeout"
     )
 
 
@@ -75,6 +111,7 @@ def _generic(kind: str) -> str:
         NEVER_CONNECTED: "no byte of a registration got out",
         NEVER_REGISTERED: "bytes sent up, no answer came back",
         NEVER_SELECTED: "heard from the server, never chosen",
+        TIMED_OUT: "every exchange outlasted fl.request_timeout",
     }[kind]
 
 

@@ -37,7 +37,7 @@ from fedsim.record.compare_network import device_count, network_warnings, seed_w
 from fedsim.record.end_reasons import EARLY
 from fedsim.record.labels import labels_for, override_keys
 from fedsim.record.run_settings import RunSettings, differing_keys, run_settings
-from fedsim.record.runs import RunData, folder_labels, load_run
+from fedsim.record.runs import RunData, VoidRunError, folder_labels, load_run
 from fedsim.record.schema import Summary
 from fedsim.record.transport_words import run_transport, shared_words
 
@@ -541,7 +541,7 @@ def compare_runs(paths: Sequence[str | Path | RunData]) -> CompareTable:
     """Build the comparison of `paths` (run folders or loaded runs); the first is the baseline."""
     if not paths:
         raise FedsimError("no run folders given")
-    runs = [p if isinstance(p, RunData) else load_run(p) for p in paths]
+    runs, void = _readable(paths)
     settings = [run_settings(r.config, r.summary) for r in runs]
     folders = folder_labels(runs)  # warnings name folders: what to go and look at
     labels = labels_for(
@@ -576,8 +576,27 @@ def compare_runs(paths: Sequence[str | Path | RunData]) -> CompareTable:
     warnings += missing_curves(runs, folders)
     return CompareTable(
         runs, labels, _quantities(runs, settings), warnings, mismatched, folders,
-        audit_warnings(runs, folders),
+        void + audit_warnings(runs, folders),
     )  # fmt: skip
+
+
+def _readable(paths: Sequence[str | Path | RunData]) -> tuple[list[RunData], list[str]]:
+    """The runs that can be read, and a line for each left out because it cannot be and
+    its audit is void (a file edited since: `VoidRunError`); the others compare on."""
+    runs, void = [], []
+    for p in paths:
+        if isinstance(p, RunData):
+            runs.append(p)
+            continue
+        try:
+            runs.append(load_run(p))
+        except VoidRunError as exc:
+            void.append(f"`{Path(p).name}` ✗ AUDIT VOID, left out of the comparison: {exc.detail}")
+    if not runs:
+        raise FedsimError(f"no run can be read: {void[0]}")
+    if void and not isinstance(paths[0], RunData) and runs[0].path != Path(paths[0]):
+        void.append(f"the baseline is `{runs[0].name}`, the first run that can be read")
+    return runs, void
 
 
 def no_curve_reason(run: RunData) -> str | None:

@@ -183,12 +183,20 @@ def _print_warnings(folder: Path) -> None:
     """The run's devices that never took part, and requests its clients abandoned: on
     stderr after every run, its audit passed or not."""
     from fedsim.errors import print_warning
-    from fedsim.record.absent_devices import absent_warning, timed_out_warning
-    from fedsim.record.schema import ClientRow
+    from fedsim.record.absent_devices import (
+        absent_devices,
+        absent_warning,
+        offline_throughout,
+        timed_out_warning,
+    )
+    from fedsim.record.schema import ClientRow, TimelineRow
     from fedsim.record.tables import read_summary, read_table
 
     clients = read_table(folder / "clients.csv", ClientRow)
-    absent = absent_warning(clients)
+    offline = None
+    if absent_devices(clients):  # the timeline only then: it is the largest table
+        offline = offline_throughout(read_table(folder / "timeline.csv", TimelineRow))
+    absent = absent_warning(clients, offline=offline)
     if absent:  # whatever their count: never connected, registered, selected or accepted
         print_warning(absent)
     timed_out = timed_out_warning(clients, read_summary(folder / "summary.json"))

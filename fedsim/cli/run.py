@@ -153,8 +153,12 @@ def _run(
             print(f"results: {exc.folder} (see audit.json)")
             # What went wrong with its devices says most about why the audit failed
             # (a run whose every request timed out completes no round): said before
-            # the audit's error, which stays last (and the exit code).
-            _print_warnings(exc.folder)
+            # the audit's error, which stays last (and the exit code): a table that
+            # cannot be read here must not take its place.
+            from fedsim.errors import FedsimError
+
+            with contextlib.suppress(FedsimError, OSError):
+                _print_warnings(exc.folder)
         raise
     finally:
         if plotter is not None:

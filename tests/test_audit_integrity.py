@@ -288,3 +288,21 @@ def test_a_topology_json_of_another_shape_is_void_not_a_traceback(
     err = capsys.readouterr().err
     assert err.startswith(f"fedsim: error: {run}: AUDIT VOID: topology.json changed")
     assert "`nodes` is not a list of objects" in err
+
+
+def test_a_sweep_leaves_out_an_unreadable_void_run_as_a_failed_one(
+    real_run: Path, tmp_path: Path
+) -> None:
+    from fedsim.record.aggregate import aggregate
+    from fedsim.sweep import SweepRun
+
+    root = tmp_path / "runs"
+    for seed in (1, 2):
+        shutil.copytree(real_run, root / f"p-s{seed}")
+    _unreadable(root / "p-s2")
+    runs = [SweepRun((("x", 1),), seed, (), "x=1", f"p-s{seed}") for seed in (1, 2)]
+    (point,) = aggregate(runs, root)
+    assert [d.name for d in point.runs] == ["p-s1"]
+    (line,) = audit_warnings([point])
+    assert line.startswith("1 of 2 finished runs failed their audit and are left out")
+    assert "p-s2 (x=1): AUDIT VOID: rounds.csv changed since the audit, and cannot be" in line

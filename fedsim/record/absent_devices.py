@@ -132,10 +132,14 @@ def timed_out_warning(clients: Iterable[ClientRow], summary: Summary) -> str | N
     if not requests:  # a folder written before `requests_timed_out`
         counted = f"{plural(dropouts, 'dropout')} with cause request_timeout"
     else:
-        during = f"{dropouts} of them during a task" if dropouts else "none during a task"
+        during = (
+            f"{dropouts} of them during a task: dropouts_request_timeout"
+            if dropouts
+            else "none during a task, so no dropout"
+        )
         counted = (
             f"{plural(requests, 'request')} of {plural(devices, 'device')} timed out "
-            f"(cause request_timeout; {during}, dropouts_request_timeout)"
+            f"(cause request_timeout; {during})"
         )
     return (
         f"{counted}: clients abandoned exchanges that took longer than fl.request_timeout + "

@@ -679,6 +679,7 @@ def _collect(
             airtime_rx_s=ledger.seconds["rx"] if ledger else 0.0,
             env_episodes=_total(info, "episodes"),
             env_steps=_total(info, "steps"),
+            requests_timed_out=sum(1 for t in c.request_timeouts if t <= end),
         ))  # fmt: skip
     topology = {
         "nodes": [

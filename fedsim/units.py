@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 
+from fedsim.article import with_article
 from fedsim.errors import UnitError
 
 __all__ = [
@@ -95,18 +96,18 @@ ACCEPTED_UNITS: dict[str, tuple[str, ...]] = {
 
 def _split(value: object, what: str) -> tuple[float, str]:
     if isinstance(value, bool):
-        raise UnitError(f"expected a {what}, got {value!r}")
+        raise UnitError(f"expected {with_article(what)}, got {value!r}")
     if isinstance(value, int | float):
         try:
             return float(value), ""
         except OverflowError:  # an int past 1.8e308
             size = f"about 1e{int(math.log10(abs(value)))}"
-            raise UnitError(f"a {what} must be a finite number, not {size}") from None
+            raise UnitError(f"{with_article(what)} must be a finite number, not {size}") from None
     if not isinstance(value, str):
-        raise UnitError(f"expected a {what}, got {value!r}")
+        raise UnitError(f"expected {with_article(what)}, got {value!r}")
     m = _RE.match(value)
     if not m:
-        raise UnitError(f"cannot read {value!r} as a {what}")
+        raise UnitError(f"cannot read {value!r} as {with_article(what)}")
     return float(m.group(1)), m.group(2)
 
 
@@ -121,10 +122,6 @@ def _suggest(number: float, pairs: list[tuple[str, str]]) -> str:
     return " or ".join(f"'{n}{firsts[m]}' ({m})" for m in dict.fromkeys(m for _u, m in pairs))
 
 
-def _a(what: str) -> str:
-    return f"an {what}" if what[0] in "aeiou" else f"a {what}"
-
-
 _CASE_NOTE = {"bandwidth": " (B is a byte, b a bit)", "size": " (B is a byte, b a bit)"}
 
 
@@ -132,7 +129,7 @@ def _unknown(
     value: object, number: float, unit: str, what: str, table: _Table, example: str
 ) -> UnitError:
     """The one-line error for a unit `table` does not have, with the likely intended one."""
-    head = f"unknown unit {unit!r} in {value!r} for {_a(what)}"
+    head = f"unknown unit {unit!r} in {value!r} for {with_article(what)}"
     same_letters = [(u, m) for u, (m, _f) in table.items() if u.lower() == unit.lower()]
     if same_letters:
         return UnitError(
@@ -197,15 +194,15 @@ def _hint(value: object, number: float, unit: str, what: str) -> UnitError | Non
 
 def _finite(x: float, value: object, what: str) -> float:
     if not math.isfinite(x):
-        raise UnitError(f"a {what} must be a finite number: {value!r}")
+        raise UnitError(f"{with_article(what)} must be a finite number: {value!r}")
     return x
 
 
 def _nonneg(x: float, value: object, what: str) -> float:
     if x != x:
-        raise UnitError(f"a {what} must be a number: {value!r}")
+        raise UnitError(f"{with_article(what)} must be a number: {value!r}")
     if x < 0:
-        raise UnitError(f"a {what} cannot be negative: {value!r}")
+        raise UnitError(f"{with_article(what)} cannot be negative: {value!r}")
     return x
 
 

@@ -17,11 +17,17 @@ from pathlib import Path
 import pytest
 from fake_results import write_synthetic_run
 
+from fedsim.cli import main
 from fedsim.cli.run import _print_summary
-from fedsim.record.absent_devices import absence, absent_devices, absent_warning
+from fedsim.record.absent_devices import (
+    absence,
+    absent_devices,
+    absent_warning,
+    offline_throughout,
+)
 from fedsim.record.participation import participation_html
 from fedsim.record.runs import load_run
-from fedsim.record.schema import ClientRow
+from fedsim.record.schema import ClientRow, TimelineRow
 from fedsim.record.topology_svg import topology_svg
 
 
@@ -133,3 +139,42 @@ def test_a_report_where_every_device_took_part_says_every_device(tmp_path: Path)
     ]
     html = participation_html(dataclasses.replace(run, clients=clients))
     assert "Every device had at least one upload accepted." in html
+
+
+EMPTY_BATTERY = Path(__file__).resolve().parent / "redteam8" / "empty_battery.yaml"
+
+
+def test_a_device_offline_throughout_is_named_by_its_cause() -> None:
+    """Outside audit redteam8, finding 6: `initial_charge: 0%` read "never connected"."""
+    timeline = [
+        TimelineRow("b", "offline", 0.0, 60.0, "battery"),
+        TimelineRow("f", "offline", 0.0, 60.0, "device_failure"),
+        TimelineRow("late", "offline", 0.0, 5.0, "device_failure"),
+        TimelineRow("late", "idle", 5.0, 60.0, ""),
+        TimelineRow("w", "idle", 0.0, 60.0, ""),
+    ]
+    offline = offline_throughout(timeline)
+    assert offline == {"b": "battery", "f": "device_failure"}
+    assert absence(CONNECTED_NEVER, "battery").startswith(
+        "empty battery: offline from the start to the end (timeline.csv cause battery)"
+    )
+    assert absence(CONNECTED_NEVER, "device_failure").startswith("offline throughout: ")
+    line = absent_warning([GOOD, CONNECTED_NEVER], offline={"south-edge": "battery"})
+    assert line is not None
+    assert "1 empty battery (initial_charge 0%: offline the whole run): south-edge" in line
+    assert "never connected" not in line
+    assert line.endswith("; timeline.csv: state, cause)")
+
+
+def test_fedsim_run_and_the_report_name_an_empty_battery(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["run", str(EMPTY_BATTERY), "--quiet", "--no-plots", "--out", str(tmp_path)]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "1 of 2 devices never had an update accepted: 1 empty battery" in err
+    assert "never connected" not in err
+    (folder,) = tmp_path.iterdir()
+    html = participation_html(load_run(folder))
+    assert "1 device(s) never selected (empty battery: 1), flagged too." in html
+    assert "empty battery: offline from the start to the end" in html

@@ -277,6 +277,10 @@ def test_fedsim_run_fails_in_one_line_and_writes_audit_json(
     assert err == [  # the early end is a warning, then the audit fails in one line
         "fedsim: warning: the run ended early at t=0.001 s after 0 of 3 rounds (time_limit): "
         "fl.time_limit (0.001 s) ran out after 0 of 3 rounds",
+        # the devices' warning prints although the audit failed (redteam8, finding 1)
+        "fedsim: warning: 4 of 4 devices never had an update accepted: 4 never connected (no "
+        "byte of a registration got out): dev-1, dev-2, dev-3 and 1 more (clients.csv: "
+        "rounds_selected, bytes_up, bytes_down, rounds_surplus, dropouts_*)",
         "fedsim: error: audit failed: rounds-completed: 0 rounds completed: fl.time_limit "
         "(0.001 s) ran out at 0.001 s before round 1 could start (it needs "
         "fl.min_available=4 clients polling)",

@@ -19,13 +19,14 @@ from fake_results import write_synthetic_run
 from topo import tiny_topology
 
 from fedsim.cli import main
+from fedsim.errors import FedsimError
 from fedsim.record.aggregate import audit_warnings
 from fedsim.record.audit_files import RESULT_FILES, write_audit_json
 from fedsim.record.audit_status import INCOMPLETE, NOT_AUDITED, VOID, read_audit_status
 from fedsim.record.compare import compare_runs
 from fedsim.record.invariant_names import KNOWN_INVARIANTS
 from fedsim.record.report import write_report
-from fedsim.record.runs import load_run
+from fedsim.record.runs import VoidRunError, load_run
 from fedsim.run import run_scenario
 
 ALL = len(KNOWN_INVARIANTS)
@@ -210,3 +211,98 @@ def test_a_run_with_no_round_measured_nothing_but_nothing_is_wrong(tmp_path: Pat
     assert "are wrong" not in html
     (line,) = compare_runs([tmp_path / "none"]).audit_warnings
     assert "FAILED its audit, it completed no round" in line
+
+
+@pytest.mark.parametrize("name", ["rounds.csv", "clients.csv", "links.csv", "ledger.csv"])
+@pytest.mark.parametrize("blank", ["\n", "\n\n", "\r\n", "   \n"])
+def test_a_trailing_blank_line_reads_as_a_void_audit_not_an_error(
+    run: Path, name: str, blank: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Outside audit redteam8, finding 3: a "\\n" appended to clients.csv made report and
+    compare fail on `line 5, column ...: expected an integer, got ''`."""
+    rows = len(getattr(load_run(run), name.removesuffix(".csv")))
+    with (run / name).open("a", encoding="utf-8", newline="") as f:
+        f.write(blank)
+    data = load_run(run)
+    assert len(getattr(data, name.removesuffix(".csv"))) == rows
+    assert data.audit.violations == (f"AUDIT VOID: {name} changed since the audit",)
+    assert main(["report", str(run)]) == 0
+    assert f"AUDIT VOID: {name} changed since the audit" in capsys.readouterr().err
+
+
+def _unreadable(run: Path, name: str = "rounds.csv") -> None:
+    lines = (run / name).read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[1] = "x" + lines[1]  # a round number that is not one
+    (run / name).write_text("".join(lines), encoding="utf-8")
+
+
+def test_an_unreadable_file_edited_since_the_audit_is_void_in_one_line(
+    run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _unreadable(run)
+    with pytest.raises(VoidRunError) as caught:
+        load_run(run)
+    assert str(caught.value) == (
+        f"{run}: AUDIT VOID: rounds.csv changed since the audit, and cannot be read (rounds.csv: "
+        "line 2, column 'round': expected an integer, got 'x1')"
+    )
+    assert main(["report", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.strip().splitlines() == [f"fedsim: error: {caught.value}"]
+
+
+def test_compare_leaves_out_an_unreadable_void_run_and_compares_the_others(
+    real_run: Path, run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _unreadable(run)
+    other = Path(shutil.copytree(real_run, tmp_path / "other"))
+    table = compare_runs([real_run, run, other])
+    assert [r.path for r in table.runs] == [real_run, other]
+    assert table.audit_warnings[0].startswith(
+        "`run` ✗ AUDIT VOID, left out of the comparison: rounds.csv changed since the audit"
+    )
+    assert main(["compare", str(run), str(other), "--no-plots", "--out", str(tmp_path / "c")]) == 0
+    err = capsys.readouterr().err
+    assert "`run` ✗ AUDIT VOID, left out of the comparison" in err
+    assert "the baseline is `other`, the first run that can be read" in err
+    (tmp_path / "lone").mkdir()
+    assert main(["compare", str(run), "--no-plots", "--out", str(tmp_path / "lone")]) == 2
+    assert "no run can be read: `run` ✗ AUDIT VOID" in capsys.readouterr().err
+
+
+def test_an_unreadable_file_of_a_folder_never_audited_is_still_an_error(run: Path) -> None:
+    (run / "audit.json").unlink()
+    _unreadable(run)
+    with pytest.raises(FedsimError) as caught:
+        load_run(run)
+    assert not isinstance(caught.value, VoidRunError)
+    assert "rounds.csv: line 2, column 'round'" in str(caught.value)
+
+
+def test_a_topology_json_of_another_shape_is_void_not_a_traceback(
+    run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (run / "topology.json").write_text('{"nodes": 5}', encoding="utf-8")
+    assert main(["report", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"fedsim: error: {run}: AUDIT VOID: topology.json changed")
+    assert "`nodes` is not a list of objects" in err
+
+
+def test_a_sweep_leaves_out_an_unreadable_void_run_as_a_failed_one(
+    real_run: Path, tmp_path: Path
+) -> None:
+    from fedsim.record.aggregate import aggregate
+    from fedsim.sweep import SweepRun
+
+    root = tmp_path / "runs"
+    for seed in (1, 2):
+        shutil.copytree(real_run, root / f"p-s{seed}")
+    _unreadable(root / "p-s2")
+    runs = [SweepRun((("x", 1),), seed, (), "x=1", f"p-s{seed}") for seed in (1, 2)]
+    (point,) = aggregate(runs, root)
+    assert [d.name for d in point.runs] == ["p-s1"]
+    (line,) = audit_warnings([point])
+    assert line.startswith("1 of 2 finished runs failed their audit and are left out")
+    assert "p-s2 (x=1): AUDIT VOID: rounds.csv changed since the audit, and cannot be" in line

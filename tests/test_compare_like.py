@@ -195,3 +195,56 @@ def test_two_topologies_are_labelled_by_their_names_not_every_key(tmp_path: Path
     _patch(b, scenario="other")
     labels = compare_runs([a, b]).labels
     assert labels == ["name=study", "name=other"]
+
+
+def _asking(run: Path, per_round: str) -> Path:
+    """The run's config.yaml with `fl.clients_per_round: per_round`."""
+    config = run / "config.yaml"
+    text = config.read_text(encoding="utf-8")
+    assert "clients_per_round: 4" in text
+    config.write_text(text.replace("clients_per_round: 4", f"clients_per_round: {per_round}"))
+    return run
+
+
+def test_totals_compare_across_device_counts_when_each_round_asks_as_many(
+    tmp_path: Path,
+) -> None:
+    """Outside audit redteam8, finding 4: `clients_per_round: 2` over 3 and 2 devices
+    asks 2 clients a round in both; their bytes compare as they are, not per device."""
+    small = _patch(_run(tmp_path, "small", devices=8), energy_to_target_j=8.0)
+    big = _patch(_run(tmp_path, "big", devices=12), energy_to_target_j=30.0)
+    table = compare_runs([small, big])
+    line = next(w for w in table.warnings if "device count" in w)
+    assert "every run asks 4 clients a round (fl.clients_per_round), so totals per round" in line
+    for key in ("bytes_up", "bytes_down", "wire_bytes_down"):
+        q = table.quantity(key)
+        assert q.devices is None
+        assert q.ratio(1) == pytest.approx(q.values[1] / q.values[0])
+    assert table.quantity("dropouts_total").devices is None
+    keys = [q.key for q in table.quantities]
+    assert "bytes_up_per_device" not in keys
+    # energy to target is of every device, asked or not: still per device
+    assert table.quantity("energy_to_target_j").ratio(1) is None
+    assert "energy_to_target_j_per_device" in keys
+
+
+@pytest.mark.parametrize(("per_round", "why"), [("100%", "every device"), ("10", "10 of 8")])
+def test_per_device_rows_when_the_clients_asked_differ(
+    tmp_path: Path, per_round: str, why: str
+) -> None:
+    """All of 8 vs all of 12 devices (or 10 asked of 8 vs 10 of 12) ask other numbers."""
+    small = _asking(_run(tmp_path, "small", devices=8), per_round)
+    big = _asking(_run(tmp_path, "big", devices=12), per_round)
+    table = compare_runs([small, big])
+    line = next(w for w in table.warnings if "device count" in w)
+    assert "and in the clients a round asks (fl.clients_per_round)" in line, why
+    assert table.quantity("bytes_up").ratio(1) is None
+    assert "bytes_up_per_device" in [q.key for q in table.quantities]
+
+
+def test_equal_device_counts_compare_totals_whatever_is_asked(tmp_path: Path) -> None:
+    table = compare_runs(
+        [_asking(_run(tmp_path, "a"), "2"), _asking(_run(tmp_path, "b", codec="int8"), "100%")]
+    )
+    assert table.quantity("bytes_up").ratio(1) is not None
+    assert not any("device count" in w for w in table.warnings)

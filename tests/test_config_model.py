@@ -76,7 +76,7 @@ def _error(**change: Any) -> ScenarioError:
          "adversaries.kind", "classification task"),
         ({"devices": {"tiny": {"like": "esp32", "memory": "32KB"}}, "nodes__2__device": "tiny",
           "task__model": "mlp"}, "nodes[2].device",
-         "dev: the model and one batch need 39800 bytes, but a tiny has 32000"),
+         "dev: the model and one batch need 39800 bytes, but the tiny profile has 32000"),
     ],
 )  # fmt: skip
 def test_mistakes_are_one_line_at_their_key_path(

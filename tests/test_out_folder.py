@@ -126,3 +126,39 @@ def test_a_write_that_fails_later_is_one_line_too(
     line = _one_line(capsys)
     assert line.startswith(f"fedsim: error: {tmp_path}")
     assert line.endswith("rounds.csv: No space left on device")
+
+
+@pytest.mark.usefixtures("no_simulation")
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run", str(OK), *SET_OK, "--quiet", "--no-plots", "--out", ""],
+        ["compare", "{run}", "{run}", "--out", ""],
+        ["report", "{run}", "{run}", "--out", ""],
+        ["sweep", str(SWEEP), "--out", ""],
+        ["enroll", str(OK), *SET_OK, "--out", ""],
+        ["certs", ""],
+        ["schema", "--out", ""],
+        ["serve", str(OK), *SET_OK, "--results", ""],
+        ["serve", str(OK), *SET_OK, "--state", " "],
+    ],
+)
+def test_an_empty_output_path_is_refused_not_the_current_folder(
+    command: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`--out ""` (outside audit redteam8, finding 2) wrote ./<name>-seedN where the
+    command was typed: one line naming the option, exit 2, nothing written."""
+    run = tmp_path / "a-run"
+    run.mkdir()
+    (run / "summary.json").write_text("{}")  # never read: the output is checked first
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    assert main([a.format(run=run) for a in command]) == 2
+    line = _one_line(capsys)
+    option = "DIR" if command[0] == "certs" else command[-2]
+    assert line.startswith(f"fedsim: error: {option} is empty: an empty path would write ")
+    assert list(here.iterdir()) == []

@@ -83,7 +83,8 @@ def test_the_dropouts_are_named_request_timeout_and_raising_it_fixes_the_run(
     args = ["run", str(DUTY), "--quiet", "--no-plots", "--out", str(tmp_path)]
     assert main([*args, "--set", "fl.time_limit=25min"]) == 0
     err = capsys.readouterr().err
-    assert "dropout(s) with cause request_timeout" in err
+    assert "timed out (cause request_timeout; " in err
+    assert "of them during a task" in err
     (folder,) = tmp_path.iterdir()
     summary = read_summary(folder / "summary.json")
     assert summary.rounds >= 1

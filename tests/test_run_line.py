@@ -38,6 +38,20 @@ def test_the_bytes_are_payload_and_wire_of_the_whole_run() -> None:
     )
 
 
+def test_what_came_after_the_last_round_is_said_only_when_it_shows() -> None:
+    """Outside audit redteam8, finding 6: "0.00 MB (0.00 MB wire) of it after the last
+    round" for the final polls' few hundred bytes."""
+    import dataclasses
+
+    polls = dataclasses.replace(
+        DEFAULT, bytes_after_rounds_up=120, bytes_after_rounds_down=80,
+        wire_bytes_after_rounds_up=1900, wire_bytes_after_rounds_down=2300,
+    )  # fmt: skip
+    assert bytes_text(polls) == "4.85 MB payload (5.80 MB wire)"
+    wire = dataclasses.replace(polls, wire_bytes_after_rounds_down=23_000)
+    assert bytes_text(wire).endswith(", 0.00 MB (0.02 MB wire) of it after the last round")
+
+
 def test_the_default_line() -> None:
     assert run_line(DEFAULT, PASS, "2320", "3966") == (
         "default (sync, fedavg): 56 rounds, accuracy 0.9526, target reached at 3966 s; 3966 s "

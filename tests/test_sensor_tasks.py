@@ -78,7 +78,7 @@ def test_the_cnn_fits_a_cortex_m4_and_a_big_one_does_not_fit_an_esp32() -> None:
         load_scenario(ACTIVITY, ["task.window=100", "task.filters=64", "nodes.2.device=esp32",
                                  "fl.local.batch_size=16"])  # fmt: skip
     assert err.value.path == "nodes[2].device"
-    assert "but a esp32 has 320000" in err.value.message
+    assert "but the esp32 profile has 320000" in err.value.message
 
 
 @pytest.mark.parametrize(

@@ -87,7 +87,7 @@ def test_the_plugins_memory_need_meets_the_device_check() -> None:
     with pytest.raises(ScenarioError) as err:
         load_scenario(EXAMPLE, ["task.features=64", "fl.local.batch_size=4096"])
     assert err.value.path == "nodes[2].device"
-    assert "but a esp32 has 320000" in err.value.message
+    assert "but the esp32 profile has 320000" in err.value.message
 
 
 @pytest.mark.parametrize(

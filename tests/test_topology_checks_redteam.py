@@ -298,7 +298,7 @@ def test_churn_that_rounds_to_no_device_warns() -> None:
 
 def test_loss_of_every_packet_warns() -> None:
     assert _warnings(tiny_topology(links__wifi__loss="100%")) == [
-        "links.wifi.loss: 100% loses every packet: nothing ever crosses a wifi link"
+        "links.wifi.loss: 100% loses every packet: nothing ever crosses any wifi link"
     ]
 
 

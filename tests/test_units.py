@@ -303,3 +303,27 @@ def test_any_input_is_a_number_or_a_one_line_unit_error(what: str, value: object
     else:
         assert outcome == outcome  # never NaN
         assert outcome >= 0
+
+
+@pytest.mark.parametrize(
+    ("what", "value", "message"),
+    [
+        ("energy", "-5J", "an energy cannot be negative: '-5J'"),
+        ("energy", "5", None),
+        ("energy", True, "expected an energy, got True"),
+        ("energy", "fast", "cannot read 'fast' as an energy"),
+        ("energy", float("nan"), "an energy must be a number: nan"),
+        ("duration", "-3s", "a duration cannot be negative: '-3s'"),
+        ("size", [], "expected a size, got []"),
+    ],
+)
+def test_an_error_names_the_quantity_with_its_article(
+    what: str, value: object, message: str | None
+) -> None:
+    """Outside audit redteam8, finding 6: "a energy cannot be negative"."""
+    if message is None:
+        assert PARSERS[what](value) == 5.0
+        return
+    with pytest.raises(UnitError) as caught:
+        PARSERS[what](value)
+    assert str(caught.value) == message

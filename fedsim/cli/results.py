@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from fedsim.cli.options import COMMAND_SETTINGS
+from fedsim.cli.out_folder import OUTPUT_PATH
 
 __all__ = ["compare_command", "report_command"]
 
@@ -19,7 +20,7 @@ __all__ = ["compare_command", "report_command"]
 @click.argument("runs", metavar="RUN_DIR...", nargs=-1, required=True)
 @click.option(
     "--out",
-    type=click.Path(path_type=Path),
+    type=OUTPUT_PATH,
     default=None,
     metavar="DIR",
     help="output folder (default: <parent of first run>/compare, or a sweep folder's compare/)",
@@ -66,7 +67,7 @@ def compare_command(runs: tuple[str, ...], out: Path | None, no_plots: bool) -> 
 @click.argument("runs", metavar="RUN_DIR...", nargs=-1, required=True)
 @click.option(
     "--out",
-    type=click.Path(path_type=Path),
+    type=OUTPUT_PATH,
     default=None,
     metavar="DIR",
     help="output folder for a comparison (default: <parent of first run>/compare)",

@@ -151,6 +151,14 @@ def _run(
     except AuditError as exc:
         if exc.folder is not None:
             print(f"results: {exc.folder} (see audit.json)")
+            # What went wrong with its devices says most about why the audit failed
+            # (a run whose every request timed out completes no round): said before
+            # the audit's error, which stays last (and the exit code): a table that
+            # cannot be read here must not take its place.
+            from fedsim.errors import FedsimError
+
+            with contextlib.suppress(FedsimError, OSError):
+                _print_warnings(exc.folder)
         raise
     finally:
         if plotter is not None:
@@ -164,27 +172,40 @@ def _figure(x: float) -> str:
 
 
 def _print_summary(folder: Path) -> None:
-    from fedsim.errors import print_warning
-    from fedsim.record.absent_devices import absent_warning
     from fedsim.record.audit_status import read_audit_status
     from fedsim.record.run_line import run_line
-    from fedsim.record.schema import ClientRow
-    from fedsim.record.tables import read_summary, read_table
+    from fedsim.record.tables import read_summary
 
     s = read_summary(folder / "summary.json")
     ratio = s.sim_time_s / max(s.wall_time_s, 1e-9)
     print(f"results: {folder}")
     print(run_line(s, read_audit_status(folder), _figure(ratio), _figure(s.sim_time_s)))
-    absent = absent_warning(read_table(folder / "clients.csv", ClientRow))
+    _print_warnings(folder)
+
+
+def _print_warnings(folder: Path) -> None:
+    """The run's devices that never took part, and requests its clients abandoned: on
+    stderr after every run, its audit passed or not."""
+    from fedsim.errors import print_warning
+    from fedsim.record.absent_devices import (
+        absent_devices,
+        absent_warning,
+        offline_throughout,
+        timed_out_warning,
+    )
+    from fedsim.record.schema import ClientRow, TimelineRow
+    from fedsim.record.tables import read_summary, read_table
+
+    clients = read_table(folder / "clients.csv", ClientRow)
+    offline = None
+    if absent_devices(clients):  # the timeline only then: it is the largest table
+        offline = offline_throughout(read_table(folder / "timeline.csv", TimelineRow))
+    absent = absent_warning(clients, offline=offline)
     if absent:  # whatever their count: never connected, registered, selected or accepted
         print_warning(absent)
-    timed_out = s.dropouts.get("request_timeout", 0)
+    timed_out = timed_out_warning(clients, read_summary(folder / "summary.json"))
     if timed_out:
-        print_warning(
-            f"{timed_out} dropout(s) with cause request_timeout: clients abandoned exchanges "
-            "that took longer than fl.request_timeout + fl.poll_wait (slow paths: `fedsim "
-            "show` estimates each one's upload and download); raise fl.request_timeout"
-        )
+        print_warning(timed_out)
 
 
 @click.command(

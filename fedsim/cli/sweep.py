@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from fedsim.cli.out_folder import OUTPUT_PATH
+
 if TYPE_CHECKING:
     from fedsim.sweep import Runner
 
@@ -35,7 +37,7 @@ checked as `fedsim validate` does first. Tests put a synthetic runner here."""
 )
 @click.option(
     "--out",
-    type=click.Path(path_type=Path),
+    type=OUTPUT_PATH,
     default=Path("results"),
     metavar="DIR",
     show_default=True,

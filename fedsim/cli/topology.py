@@ -55,7 +55,7 @@ def schema_command(out: str | None) -> int:
     from fedsim.schema import topology_schema
 
     text = json.dumps(topology_schema(), indent=2, ensure_ascii=False) + "\n"
-    if out:
+    if out is not None:
         from fedsim.cli.out_folder import output_file
 
         output_file(out).write_text(text, encoding="utf-8")

@@ -154,7 +154,7 @@ def _defence(topology: Topology) -> list[str]:
 
 def _links(topology: Topology) -> list[str]:
     return [
-        f"links.{name}.loss: 100% loses every packet: nothing ever crosses a {name} link"
+        f"links.{name}.loss: 100% loses every packet: nothing ever crosses any {name} link"
         for name, link in topology.links.items()
         if link.loss >= 1.0 and getattr(link.loss_model, "kind", "bernoulli") == "bernoulli"
     ]

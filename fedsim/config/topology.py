@@ -329,5 +329,5 @@ class Topology(Section):
                 raise at_key(
                     f"nodes[{i}].device",
                     f"{item.name}: the model and one batch need {need} bytes, "
-                    f"but a {item.device} has {int(have)}",
+                    f"but the {item.device} profile has {int(have)}",
                 )

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from pydantic import PlainValidator, WithJsonSchema
 
 from fedsim import units
+from fedsim.article import with_article
 
 __all__ = [
     "AutoDuration",
@@ -229,7 +230,7 @@ def _range(parse: Callable[[Any], float], schema: dict[str, Any], what: str) -> 
     def parse_range(v: Any) -> tuple[float, float]:
         if isinstance(v, list):
             if len(v) != 2:
-                raise ValueError(f"expected a {what} or [low, high], got {v!r}")
+                raise ValueError(f"expected {with_article(what)} or [low, high], got {v!r}")
             lo, hi = parse(v[0]), parse(v[1])
             if lo > hi:
                 raise ValueError(f"the low end {v[0]!r} is above the high end {v[1]!r}")

@@ -1,4 +1,5 @@
-"""Devices that never took part: never connected, never registered, never selected.
+"""Devices that never took part: an empty battery (or offline throughout), requests timed
+out, never connected, never registered, never selected.
 
 Why: a device whose SYNs never got through, or whose registration never completed, is
 never selected, so it has no dropouts and no selections to flag; totals then read "0
@@ -11,19 +12,59 @@ their count (`never_contributed` only flags devices selected again and again).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
-from fedsim.record.schema import ClientRow
+from fedsim.record.schema import ClientRow, Summary, TimelineRow
 
-__all__ = ["absence", "absent_devices", "absent_warning", "plural"]
+__all__ = [
+    "absence",
+    "absent_devices",
+    "absent_warning",
+    "offline_throughout",
+    "plural",
+    "timed_out_warning",
+]
 
 NEVER_CONNECTED = "never connected"
 NEVER_REGISTERED = "never registered"
 NEVER_SELECTED = "never selected"
+TIMED_OUT = "timed out"
+EMPTY_BATTERY = "empty battery"
+OFFLINE = "offline throughout"
 
 
-def absence(row: ClientRow) -> str:
-    """Why a device never selected took no part, from its clients.csv row."""
+def offline_throughout(timeline: Iterable[TimelineRow]) -> dict[str, str]:
+    """{client: cause} of the devices offline for the whole run from its start
+    (timeline.csv): an empty battery (`initial_charge: 0%`), a failure or churn at t=0.
+    Such a device never sent a byte, and "never connected" would blame its path."""
+    first: dict[str, str] = {}
+    online: set[str] = set()
+    for t in timeline:
+        if t.state != "offline":
+            online.add(t.client)
+        elif t.start_s <= 0.0 and t.client not in first:
+            first[t.client] = t.cause or "offline"
+    return {c: cause for c, cause in first.items() if c not in online}
+
+
+def absence(row: ClientRow, offline: str | None = None) -> str:
+    """Why a device never selected took no part, from its clients.csv row (and
+    `offline`: the cause it was offline for the whole run, `offline_throughout`). Its
+    own state comes first (an empty battery), then requests it abandoned: a registration
+    that timed out may have sent nothing yet, and "never connected" would blame the path
+    for what `fl.request_timeout` did."""
+    if offline == "battery":
+        return (
+            f"{EMPTY_BATTERY}: offline from the start to the end (timeline.csv cause "
+            "battery): it held no charge (nodes[].initial_charge 0%)"
+        )
+    if offline is not None:
+        return f"{OFFLINE}: offline from the start to the end (timeline.csv cause {offline})"
+    if row.requests_timed_out:
+        return (
+            f"{TIMED_OUT}: {plural(row.requests_timed_out, 'request')} abandoned after "
+            "fl.request_timeout + fl.poll_wait (cause request_timeout), none answered in time"
+        )
     if not row.bytes_up:
         return (
             f"{NEVER_CONNECTED}: no byte of its registration got out, its connection never "
@@ -39,14 +80,18 @@ def absent_devices(clients: Iterable[ClientRow]) -> list[ClientRow]:
     return [c for c in clients if not c.rounds_selected and not c.rounds_reported]
 
 
-def absent_warning(clients: Iterable[ClientRow], shown: int = 3) -> str | None:
-    """One line naming every device with no update accepted, by why: never connected,
-    never registered, never selected (from clients.csv), or selected and never accepted
-    (how often, and how its selections ended); None when every device took part."""
+def absent_warning(
+    clients: Iterable[ClientRow], shown: int = 3, offline: Mapping[str, str] | None = None
+) -> str | None:
+    """One line naming every device with no update accepted, by why: an empty battery or
+    offline throughout (`offline`, from timeline.csv), timed out, never connected, never
+    registered, never selected (from clients.csv), or selected and never accepted (how
+    often, and how its selections ended); None when every device took part."""
     rows = list(clients)
+    offline = offline or {}
     kinds: dict[str, list[str]] = {}
     for c in absent_devices(rows):
-        kind = absence(c).partition(": ")[0]
+        kind = absence(c, offline.get(c.client)).partition(": ")[0]
         kinds.setdefault(f"{kind} ({_generic(kind)})", []).append(c.client)
     unheard = sorted(
         (c for c in rows if c.rounds_selected and not c.rounds_reported),
@@ -59,6 +104,9 @@ def absent_warning(clients: Iterable[ClientRow], shown: int = 3) -> str | None:
     if not kinds:
         return None
     n = sum(len(names) for names in kinds.values())
+    timed = ", requests_timed_out" if any(k.startswith(TIMED_OUT) for k in kinds) else ""
+    if any(k.startswith((EMPTY_BATTERY, OFFLINE)) for k in kinds):
+        timed += "; timeline.csv: state, cause"
     parts = []
     for kind, names in kinds.items():
         more = f" and {len(names) - shown} more" if len(names) > shown else ""
@@ -66,7 +114,37 @@ def absent_warning(clients: Iterable[ClientRow], shown: int = 3) -> str | None:
     return (
         f"{n} of {plural(len(rows), 'device')} never had an update accepted: "
         f"{'; '.join(parts)} (clients.csv: rounds_selected, bytes_up, bytes_down, "
-        "rounds_surplus, dropouts_*)"
+        f"rounds_surplus, dropouts_*{timed})"
+    )
+
+
+def timed_out_warning(clients: Iterable[ClientRow], summary: Summary) -> str | None:
+    """One line about the requests clients abandoned (clients.csv `requests_timed_out`;
+    before that column, summary.json's request_timeout dropouts), None when none was.
+    A registration or poll that times out is no dropout (no task was out), and a run
+    whose every request timed out has none to count."""
+    rows = list(clients)
+    dropouts = summary.dropouts.get("request_timeout", 0)
+    requests = sum(c.requests_timed_out for c in rows)
+    if not requests and not dropouts:
+        return None
+    devices = sum(1 for c in rows if c.requests_timed_out)
+    if not requests:  # a folder written before `requests_timed_out`
+        counted = f"{plural(dropouts, 'dropout')} with cause request_timeout"
+    else:
+        during = (
+            f"{dropouts} of them during a task: dropouts_request_timeout"
+            if dropouts
+            else "none during a task, so no dropout"
+        )
+        counted = (
+            f"{plural(requests, 'request')} of {plural(devices, 'device')} timed out "
+            f"(cause request_timeout; {during})"
+        )
+    return (
+        f"{counted}: clients abandoned exchanges that took longer than fl.request_timeout + "
+        "fl.poll_wait (slow paths: `fedsim show` estimates each one's upload and download); "
+        "raise fl.request_timeout"
     )
 
 
@@ -75,6 +153,9 @@ def _generic(kind: str) -> str:
         NEVER_CONNECTED: "no byte of a registration got out",
         NEVER_REGISTERED: "bytes sent up, no answer came back",
         NEVER_SELECTED: "heard from the server, never chosen",
+        TIMED_OUT: "every exchange outlasted fl.request_timeout",
+        EMPTY_BATTERY: "initial_charge 0%: offline the whole run",
+        OFFLINE: "offline the whole run, timeline.csv says why",
     }[kind]
 
 

@@ -30,7 +30,8 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fedsim.record.runs import RunData, load_run
+from fedsim.record.audit_status import VOID, AuditStatus
+from fedsim.record.runs import RunData, VoidRunError, load_run
 from fedsim.record.sweep_stats import PAIRED, WELCH, Effect, effect_by_seed, interval, seeds_needed
 
 if TYPE_CHECKING:
@@ -139,6 +140,15 @@ def _bounds(key: str, runs: list[RunData]) -> tuple[float, float] | None:
 
 
 @dataclass(frozen=True)
+class UnreadableRun:
+    """A finished run left out because a file of it cannot be read and its audit is
+    void (edited since: fedsim.record.runs.VoidRunError): its name and why."""
+
+    name: str
+    audit: AuditStatus
+
+
+@dataclass(frozen=True)
 class PointStats:
     """One grid point: its values, the seeds that finished, and stats per quantity."""
 
@@ -152,8 +162,9 @@ class PointStats:
     effects: dict[str, Effect | None] = field(default_factory=dict)
     """Against the reference point (None: no values, or this is the reference)."""
     reference: bool = False
-    audit_failed: tuple[RunData, ...] = ()
-    """Finished runs left out because their audit failed."""
+    audit_failed: tuple[RunData | UnreadableRun, ...] = ()
+    """Finished runs left out because their audit failed (or is void and they cannot be
+    read)."""
 
     def reached(self, key: str) -> list[int]:
         """The seeds whose run has a value of `key` (for a to-target quantity: reached)."""
@@ -166,12 +177,17 @@ def aggregate(
     """Group finished runs by grid point (sweep order), compute the statistics and each
     point's effects against `reference` (a point label; default the first point)."""
     groups: dict[str, list[tuple[SweepRun, RunData]]] = {}
-    failed: dict[str, list[RunData]] = {}
+    failed: dict[str, list[RunData | UnreadableRun]] = {}
     for r in runs:
         folder = runs_root / r.run_name
         groups.setdefault(r.point_label, [])
         if (folder / "summary.json").is_file():
-            data = load_run(folder)
+            try:
+                data = load_run(folder)
+            except VoidRunError as exc:  # edited since its audit: left out, as failed
+                void = AuditStatus(VOID, violations=(f"AUDIT VOID: {exc.detail}",))
+                failed.setdefault(r.point_label, []).append(UnreadableRun(folder.name, void))
+                continue
             if data.audit.failed:  # its numbers are wrong: not a finished grid point
                 failed.setdefault(r.point_label, []).append(data)
             else:

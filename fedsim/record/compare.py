@@ -34,10 +34,11 @@ from fedsim.errors import FedsimError
 from fedsim.record.audit_status import VOID
 from fedsim.record.compare_caveats import model_caveat
 from fedsim.record.compare_network import device_count, network_warnings, seed_warning
+from fedsim.record.compare_totals import asked_per_round, asked_text, same_asked
 from fedsim.record.end_reasons import EARLY
 from fedsim.record.labels import labels_for, override_keys
 from fedsim.record.run_settings import RunSettings, differing_keys, run_settings
-from fedsim.record.runs import RunData, folder_labels, load_run
+from fedsim.record.runs import RunData, VoidRunError, folder_labels, load_run
 from fedsim.record.schema import Summary
 from fedsim.record.transport_words import run_transport, shared_words
 
@@ -381,7 +382,14 @@ def _end_rows(runs: list[RunData]) -> list[Quantity]:
 
 
 def _quantities(runs: list[RunData], settings: list[RunSettings]) -> list[Quantity]:
-    return _per_device(_rows(runs, settings), runs)
+    return _per_device(_rows(runs, settings), runs, _same_asked(runs, settings) is not None)
+
+
+def _same_asked(runs: list[RunData], settings: list[RunSettings]) -> str | None:
+    """What every run asks a round, in words, when it is the same in all (their totals
+    per round compare across device counts); None otherwise."""
+    asked = [asked_per_round(s, device_count(r)) for s, r in zip(settings, runs, strict=True)]
+    return asked_text(asked[0]) if same_asked(asked) and asked[0] is not None else None
 
 
 def _rows(runs: list[RunData], settings: list[RunSettings]) -> list[Quantity]:
@@ -511,15 +519,26 @@ _PER_DEVICE = {"bytes_to_target", "wire_bytes_to_target", "energy_to_target_j", 
                "bytes_down", "wire_bytes_up", "wire_bytes_down"}  # fmt: skip
 """Totals that get a per-device row when the device counts differ."""
 
+_FLEET_TOTALS = {"energy_to_target_j"}
+"""Totals over every device, asked or not (idle radios spend too): they follow the
+device count even where the runs ask the same clients a round."""
 
-def _per_device(quantities: list[Quantity], runs: list[RunData]) -> list[Quantity]:
+
+def _per_device(
+    quantities: list[Quantity], runs: list[RunData], same_asked: bool = False
+) -> list[Quantity]:
     """Where the runs' device counts differ: totals lose their ratio across counts, and
-    the main ones gain a `per device` row that has one."""
+    the main ones gain a `per device` row that has one; unless every run asks the same
+    clients a round (`same_asked`: fedsim.record.compare_totals), where the totals per
+    round compare as they are (and only those over every device are per device)."""
     counts = [device_count(r) for r in runs]
     if len(set(counts)) < 2:
         return quantities
     out = []
     for q in quantities:
+        if same_asked and q.key not in _FLEET_TOTALS:
+            out.append(q)
+            continue
         if q.key in _TOTALS or q.key.startswith("dropouts."):
             q = replace(q, devices=counts)
         out.append(q)
@@ -541,7 +560,7 @@ def compare_runs(paths: Sequence[str | Path | RunData]) -> CompareTable:
     """Build the comparison of `paths` (run folders or loaded runs); the first is the baseline."""
     if not paths:
         raise FedsimError("no run folders given")
-    runs = [p if isinstance(p, RunData) else load_run(p) for p in paths]
+    runs, void = _readable(paths)
     settings = [run_settings(r.config, r.summary) for r in runs]
     folders = folder_labels(runs)  # warnings name folders: what to go and look at
     labels = labels_for(
@@ -566,7 +585,7 @@ def compare_runs(paths: Sequence[str | Path | RunData]) -> CompareTable:
     caveat = model_caveat(runs, folders)  # fidelity or transport differs
     if caveat:
         warnings.append(caveat)
-    warnings += network_warnings(runs, folders)
+    warnings += network_warnings(runs, folders, _same_asked(runs, settings))
     seeds = seed_warning(settings, folders)
     if seeds:
         warnings.append(seeds)
@@ -576,8 +595,27 @@ def compare_runs(paths: Sequence[str | Path | RunData]) -> CompareTable:
     warnings += missing_curves(runs, folders)
     return CompareTable(
         runs, labels, _quantities(runs, settings), warnings, mismatched, folders,
-        audit_warnings(runs, folders),
+        void + audit_warnings(runs, folders),
     )  # fmt: skip
+
+
+def _readable(paths: Sequence[str | Path | RunData]) -> tuple[list[RunData], list[str]]:
+    """The runs that can be read, and a line for each left out because it cannot be and
+    its audit is void (a file edited since: `VoidRunError`); the others compare on."""
+    runs, void = [], []
+    for p in paths:
+        if isinstance(p, RunData):
+            runs.append(p)
+            continue
+        try:
+            runs.append(load_run(p))
+        except VoidRunError as exc:
+            void.append(f"`{Path(p).name}` ✗ AUDIT VOID, left out of the comparison: {exc.detail}")
+    if not runs:
+        raise FedsimError(f"no run can be read: {void[0]}")
+    if void and not isinstance(paths[0], RunData) and runs[0].path != Path(paths[0]):
+        void.append(f"the baseline is `{runs[0].name}`, the first run that can be read")
+    return runs, void
 
 
 def no_curve_reason(run: RunData) -> str | None:

@@ -63,8 +63,12 @@ def _node_line(groups: dict[frozenset[str], list[str]]) -> str:
     return f"runs differ in their network's node set: {parts}; not in every run: {shown}"
 
 
-def network_warnings(runs: list[Any], labels: list[str]) -> list[str]:
-    """One line each for a different node set, device count and set of link classes."""
+def network_warnings(
+    runs: list[Any], labels: list[str], same_asked: str | None = None
+) -> list[str]:
+    """One line each for a different node set, device count and set of link classes.
+    `same_asked`: what every run asks a round, when that is the same in all of them
+    (fedsim.record.compare_totals): their per-round totals then compare as they are."""
     lines = []
     nodes = _grouped(runs, labels, _nodes)
     if len(nodes) > 1:
@@ -72,11 +76,19 @@ def network_warnings(runs: list[Any], labels: list[str]) -> list[str]:
     devices = _grouped(runs, labels, device_count)
     if len(devices) > 1:
         parts = " vs ".join(f"{n} ({_who(names)})" for n, names in devices.items())
-        lines.append(
-            f"runs differ in device count: {parts}; totals that grow with it (bytes, "
-            "energy to target, dropouts) get no ratio across device counts, per-device "
-            "rows compare them instead"
-        )
+        if same_asked is not None:
+            lines.append(
+                f"runs differ in device count: {parts}; every run asks {same_asked}, so "
+                "totals per round (bytes, dropouts) are compared as they are; energy to "
+                "target (of every device) gets no ratio, a per-device row compares it"
+            )
+        else:
+            lines.append(
+                f"runs differ in device count: {parts}, and in the clients a round asks "
+                "(fl.clients_per_round); totals that grow with them (bytes, energy to "
+                "target, dropouts) get no ratio across device counts, per-device rows "
+                "compare them instead"
+            )
     kinds = _grouped(runs, labels, _link_kinds)
     if len(kinds) > 1:
         parts = " vs ".join(f"{', '.join(k)} ({_who(names)})" for k, names in kinds.items())

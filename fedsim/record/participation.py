@@ -14,11 +14,16 @@ from __future__ import annotations
 
 from html import escape
 
-from fedsim.record.absent_devices import absence, absent_devices
+from fedsim.record.absent_devices import absence, absent_devices, offline_throughout
 from fedsim.record.device_groups import DeviceGroup, device_groups, flagged, never_reported
 from fedsim.record.html import html_table
 from fedsim.record.runs import RunData
-from fedsim.record.schema import DROPOUT_CAUSES, NEVER_CONTRIBUTED_MIN_SELECTED, ClientRow
+from fedsim.record.schema import (
+    DROPOUT_CAUSES,
+    NEVER_CONTRIBUTED_MIN_SELECTED,
+    ClientRow,
+    TimelineRow,
+)
 from fedsim.record.tables import format_causes
 
 __all__ = ["MAX_NEVER_ROWS", "never_reported_why", "participation_html"]
@@ -69,12 +74,15 @@ def _group_row(g: DeviceGroup) -> list[str]:
     ]
 
 
-def _never_table(groups: list[DeviceGroup], clients: list[ClientRow]) -> str:
+def _never_table(
+    groups: list[DeviceGroup], clients: list[ClientRow], timeline: list[TimelineRow]
+) -> str:
     group_of = {m: g for g in groups for m in g.members}
     rows = never_reported(clients)
     if not rows:
         return "<p>Every device had at least one upload accepted.</p>"
     absent = absent_devices(rows)
+    offline = offline_throughout(timeline) if absent else {}
     n_flag = sum(flagged(r) for r in rows)
     shown = rows[:MAX_NEVER_ROWS]
     cells = []
@@ -87,7 +95,11 @@ def _never_table(groups: list[DeviceGroup], clients: list[ClientRow]) -> str:
                 f'<a href="#{escape(g.anchor)}">{escape(g.name)}</a>' if g else "—",
                 escape(r.gateway or "—"),
                 str(r.rounds_selected),
-                escape(never_reported_why(r) if r.rounds_selected else absence(r)),
+                escape(
+                    never_reported_why(r)
+                    if r.rounds_selected
+                    else absence(r, offline.get(r.client))
+                ),
                 mark,
             ]
         )
@@ -102,7 +114,7 @@ def _never_table(groups: list[DeviceGroup], clients: list[ClientRow]) -> str:
     if absent:
         kinds: dict[str, int] = {}
         for r in absent:
-            kind = absence(r).split(":")[0]
+            kind = absence(r, offline.get(r.client)).split(":")[0]
             kinds[kind] = kinds.get(kind, 0) + 1
         head += (
             f"{' ' if selected else ''}{len(absent)} device(s) never selected ("
@@ -161,7 +173,7 @@ def participation_html(run: RunData) -> str:
     return (
         table
         + "<h3>Devices that never reported</h3>"
-        + _never_table(groups, run.clients)
+        + _never_table(groups, run.clients, run.timeline)
         + "<h3>Members per group</h3>"
         + members
     )

@@ -22,7 +22,8 @@ def _mb(n: float) -> str:
 
 def bytes_text(s: Summary) -> str:
     """The devices' first hops, whole run (rounds + after them, as ledger.csv's `run`
-    rows): `4.85 MB payload (5.61 MB wire)`, and what of it came after the last round."""
+    rows): `4.85 MB payload (5.61 MB wire)`, and what of it came after the last round
+    (when that shows: a few kB of final polls would read "0.00 MB (0.00 MB wire)")."""
     after = s.bytes_after_rounds_up + s.bytes_after_rounds_down
     wire_after = s.wire_bytes_after_rounds_up + s.wire_bytes_after_rounds_down
     payload = s.bytes_up + s.bytes_down + after
@@ -30,7 +31,7 @@ def bytes_text(s: Summary) -> str:
     text = f"{_mb(payload)} payload ({_mb(wire)} wire)"
     if not s.rounds:
         text += ", no round"
-    elif after or wire_after:
+    elif _mb(after) != _mb(0) or _mb(wire_after) != _mb(0):  # not "0.00 MB (0.00 MB wire)"
         text += f", {_mb(after)} ({_mb(wire_after)} wire) of it after the last round"
     return text
 

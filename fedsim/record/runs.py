@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import yaml
 
 from fedsim.errors import FedsimError
-from fedsim.record.audit_status import UNAUDITED, AuditStatus, read_audit_status
+from fedsim.record.audit_status import UNAUDITED, VOID, AuditStatus, read_audit_status
 from fedsim.record.schema import (
     ClientRow,
     LedgerRow,
@@ -29,7 +29,15 @@ from fedsim.record.schema import (
 )
 from fedsim.record.tables import parse_causes, read_summary, read_table
 
-__all__ = ["RunData", "folder_labels", "load_run", "load_runs", "parse_causes", "run_labels"]
+__all__ = [
+    "RunData",
+    "VoidRunError",
+    "folder_labels",
+    "load_run",
+    "load_runs",
+    "parse_causes",
+    "run_labels",
+]
 
 R = TypeVar("R", bound=Record)
 
@@ -84,16 +92,41 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data
 
 
+class VoidRunError(FedsimError):
+    """A results folder that cannot be read and whose files are not the ones its audit
+    checked (audit.json's digests differ): edited since, so AUDIT VOID, not a format
+    error of fedsim's. A reader of several runs leaves it out and goes on."""
+
+    def __init__(self, run_dir: Path, changed: str, unreadable: str) -> None:
+        self.run_dir = run_dir
+        self.detail = f"{changed} since the audit, and cannot be read ({unreadable})"
+        """What changed and what cannot be read, without the folder."""
+        super().__init__(f"{run_dir}: AUDIT VOID: {self.detail}")
+
+
 def load_run(path: str | Path, *, timeline: bool = True) -> RunData:
     """Load a results folder; a missing folder or summary.json is a user mistake.
     `timeline=False` leaves out timeline.csv, the largest table, for a reader that does
-    not draw it (a plot helper process drawing other figures)."""
+    not draw it (a plot helper process drawing other figures). A file that cannot be
+    read in a folder whose audit is void (edited since) is `VoidRunError`."""
     run_dir = Path(path)
     if not run_dir.is_dir():
         raise FedsimError(f"no run folder at {run_dir}")
     summary_path = run_dir / "summary.json"
     if not summary_path.is_file():
         raise FedsimError(f"{run_dir} is not a finished run (no summary.json)")
+    try:
+        return _load(run_dir, timeline)
+    except FedsimError as exc:
+        audit = read_audit_status(run_dir)
+        if audit.state != VOID:
+            raise
+        changed = audit.violations[0].removeprefix("AUDIT VOID: ").replace(" since the audit", "")
+        raise VoidRunError(run_dir, changed, str(exc).replace(f"{run_dir}/", "")) from None
+
+
+def _load(run_dir: Path, timeline: bool) -> RunData:
+    summary_path = run_dir / "summary.json"
     config_path = run_dir / "config.yaml"
     config: Any = {}
     if config_path.is_file():
@@ -111,10 +144,23 @@ def load_run(path: str | Path, *, timeline: bool = True) -> RunData:
         links=_table(run_dir / "links.csv", LinkRow),
         timeline=_table(run_dir / "timeline.csv", TimelineRow) if timeline else [],
         clients=_table(run_dir / "clients.csv", ClientRow),
-        topology=_read_json(topo_path) if topo_path.is_file() else {},
+        topology=_topology(topo_path) if topo_path.is_file() else {},
         ledger=_table(run_dir / "ledger.csv", LedgerRow),
         audit=read_audit_status(run_dir, summary.get("fidelity")),
     )
+
+
+def _topology(path: Path) -> dict[str, Any]:
+    """topology.json, in the shape fedsim writes: lists of node and link objects (every
+    reader walks them), each node named."""
+    data = _read_json(path)
+    for key in ("nodes", "links"):
+        items = data.get(key, [])
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise FedsimError(f"{path}: `{key}` is not a list of objects")
+    if not all(isinstance(n.get("name"), str) for n in data.get("nodes", [])):
+        raise FedsimError(f"{path}: a node without a `name`")
+    return data
 
 
 def load_runs(paths: list[str | Path] | tuple[str | Path, ...]) -> list[RunData]:

@@ -322,6 +322,14 @@ class ClientRow(Record):
     dropouts_battery: int = column("rounds", DROPOUT_CAUSES["battery"])
     dropouts_churn: int = column("rounds", DROPOUT_CAUSES["churn"])
     dropouts_other: int = column("rounds", DROPOUT_CAUSES["other"])
+    requests_timed_out: int = column(
+        "requests",
+        "exchanges the client abandoned after `fl.request_timeout` + `fl.poll_wait`, whole "
+        "run: registrations and polls too, not only those of a task (those are also "
+        "`dropouts_request_timeout`); a device whose every request timed out never polled",
+        0,
+        later=True,
+    )
     bytes_up: int = column("B", "payload bytes the client sent")
     bytes_down: int = column("B", "payload bytes the client received")
     energy_compute_j: float = column(

@@ -127,11 +127,13 @@ def _read_rows(path: Path, row_type: type[R], cols: tuple[Column, ...]) -> list[
         raw = pad
         try:
             for raw in reader:
+                if len(raw) < 2 and not (raw and raw[0].strip()):
+                    continue  # a blank line (one appended by hand), as csv.DictReader skips
                 if len(raw) < len(pad):
                     raw = raw + pad[len(raw) :]
                 rows.append(make(*[parse(raw[i]) for i, parse in plan]))
         except ValueError:  # the row after the last one read, below the header
-            bad = _bad_cell(path, len(rows) + 2, raw, present, plan)
+            bad = _bad_cell(path, reader.line_num, raw, present, plan)
             if bad is None:
                 raise
             raise bad from None

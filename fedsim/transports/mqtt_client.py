@@ -181,9 +181,14 @@ async def _io(awaitable: Any, timeout_s: float | None = None) -> Any:
     ConnectionResetError: its own errors, the CancelledError of an acknowledgement
     waiter cancelled by the close, and the AttributeError amqtt 0.12 raises when it
     touches the closed session (`_handle_qos1_message_flow`'s cleanup). `timeout_s`
-    bounds a publish whose connection died unnoticed (its PUBACK never comes)."""
+    bounds a publish whose connection died unnoticed (its PUBACK never comes). An error
+    amqtt raises because that bound cancelled it (its connect answers the cancellation
+    with ConnectError) is the timeout, TimeoutError: the run names it `request_timeout`,
+    not a reset connection."""
     from amqtt.errors import AMQTTError, ClientError
 
+    loop = asyncio.get_running_loop()
+    deadline = None if timeout_s is None else loop.time() + timeout_s
     inner = asyncio.ensure_future(awaitable)  # (what wait_for would make of it)
     try:
         return await asyncio.wait_for(inner, timeout_s)
@@ -194,8 +199,12 @@ async def _io(awaitable: Any, timeout_s: float | None = None) -> Any:
             # not print it as never retrieved (it says nothing: the run is over)
             inner.add_done_callback(_retrieved)
             raise
+        if deadline is not None and loop.time() >= deadline:
+            raise TimeoutError(f"amqtt: no answer within {timeout_s:g} s") from None
         raise ConnectionResetError(errno.ECONNRESET, "amqtt: connection closed") from None
     except (AMQTTError, ClientError, AttributeError) as exc:
+        if deadline is not None and loop.time() >= deadline:
+            raise TimeoutError(f"amqtt: no answer within {timeout_s:g} s") from exc
         raise ConnectionResetError(errno.ECONNRESET, f"amqtt: {exc!r}") from exc
 
 

@@ -98,3 +98,44 @@ def test_the_helper_flushes_its_answer_then_skips_teardown(
     with pytest.raises(SystemExit):
         plot_helper.main()
     assert exits == [(3, "[[0, 'a.svg']]")]
+
+
+def _forked(answer: bytes, status: int) -> plot_helper._Child:
+    """A child that writes `answer` on its result pipe and leaves with `status`."""
+    result_read, result_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the child)
+        os.write(result_write, answer)
+        os._exit(status)
+    os.close(result_write)
+    return plot_helper._Child(pid, -1, result_read)
+
+
+def test_a_child_that_answered_is_reaped_after_the_helper_answers() -> None:
+    """A drawing process says its status in its answer, so the helper answers the run
+    without waiting for the child's teardown; it reaps the child afterwards."""
+    answer = {"code": 2, "written": [[0, "a.svg"]], "errors": ["x"]}
+    child = _forked(json.dumps(answer).encode(), 0)
+    assert child.collect() == (2, [[0, "a.svg"]], ["x"])
+    assert child.pid != 0  # not waited for yet
+    assert child.reap() == 0
+    assert (child.pid, child.reap()) == (0, 0)
+
+
+def test_a_child_that_left_without_answering_is_waited_for_its_status() -> None:
+    child = _forked(b"", 3)
+    assert child.collect() == (3, [], [])
+    assert child.pid == 0
+
+
+@pytest.mark.parametrize(
+    "raw", [b"", b"[[0, 'a.svg']]", b'[[0, "a.svg"]]', b'{"written": []}', b'{"code": "0"}']
+)
+def test_the_run_takes_only_a_whole_answer(raw: bytes) -> None:
+    """Anything but {"code": int, ...} (a helper that died mid-answer, or an older one)
+    is no answer: the run then waits for the helper's exit status."""
+    assert plot_helper._parse_answer(raw) is None
+    assert plot_helper._parse_answer(b'{"code": 0, "written": [[1, "b.svg"]]}') == {
+        "code": 0,
+        "written": [[1, "b.svg"]],
+    }

@@ -120,6 +120,37 @@ def test_a_count_that_moved_after_the_end_is_caught(time_limited: RunResult) -> 
     assert "counted after the run ended" in found[0]
 
 
+@pytest.mark.parametrize("change", ["nan", "missing", "added", "reordered"])
+def test_counts_compared_key_by_key_whatever_their_shape(
+    time_limited: RunResult, change: str
+) -> None:
+    """Whatever shortcut compares the two snapshots (they are large: ~30,000 counts at
+    1,000 devices), it finds what the key-by-key comparison finds: a NaN count (unequal to
+    itself, even as the same object in both, which dict equality would miss), a count
+    present only once, and nothing for the same counts in another order."""
+    ev = time_limited.evidence
+    assert ev is not None
+    key = "link b-server b->server wire_bytes"
+    at_end, at_close = dict(ev.counted_at_end), dict(ev.counted_at_close)
+    if change == "nan":
+        at_end[key] = at_close[key] = float("nan")
+    elif change == "missing":
+        del at_close[key]
+    elif change == "added":
+        at_close["energy b extra_j"] = 1.0
+    else:
+        at_close = dict(reversed(list(at_close.items())))
+    bad = dataclasses.replace(time_limited)
+    bad.evidence = dataclasses.replace(ev, counted_at_end=at_end, counted_at_close=at_close)
+    found = [v.detail for v in audit(bad) if v.invariant == "nothing-after-end"]
+    expected = {"nan": key, "missing": key, "added": "energy b extra_j", "reordered": None}
+    if expected[change] is None:
+        assert found == []
+    else:
+        assert len(found) == 1
+        assert found[0].startswith(f"{expected[change]}: ")
+
+
 def test_holds_that_do_not_fit_in_the_run_are_caught(time_limited: RunResult) -> None:
     """A transmitter whose holds within the run exceed it (overlapping holds, or busy time
     counted and never booked) breaks `held-within-run`."""

@@ -206,6 +206,8 @@ def _incomplete(data: dict[str, Any], invariants: list[str]) -> str | None:
     registered = data.get("registered")
     if not isinstance(registered, int) or isinstance(registered, bool):
         registered = None
+    if len(invariants) >= max(registered or 0, len(KNOWN_INVARIANTS)):
+        return None  # complete whichever fedsim wrote it: no need to hash our own source
     code = data.get("code")
     other_code = isinstance(code, str) and code != _running_code() and registered is not None
     expected = registered if other_code else max(registered or 0, len(KNOWN_INVARIANTS))

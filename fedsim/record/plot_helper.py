@@ -11,8 +11,11 @@ memory) while the run is audited; it writes the files only when told the audit p
 while the run builds report.html's page. The files are the ones `plot_run` writes
 in-process. A run that fails or is interrupted ends the helper and its forks without a
 file written; none outlives it but for the moment it takes a fork to see the end of its
-command pipe. The helper leaves without the interpreter's teardown, which the run would
-otherwise wait for.
+command pipe. The helper answers (exit status, files written) on its stdout pipe and lets
+go of it; the run reads that and goes on (report.html) while the helper reaps its forks and
+leaves without the interpreter's teardown; the run waits for that exit last (`close`).
+A process's exit takes milliseconds (its memory unmapped), and the run no longer waits for
+two of them in a row before writing report.html.
 """
 
 from __future__ import annotations
@@ -66,17 +69,15 @@ class PlotHelper:
         env = dict(os.environ)
         root = str(Path(__file__).resolve().parents[2])  # this fedsim, whatever sys.path says
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-        self._out: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
-        self._err: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
+        self._err: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
         self._prepared = False
         spec = {"formats": self.formats, "shares": self.shares}
         try:
             self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
                 [sys.executable, "-m", "fedsim.record.plot_helper", json.dumps(spec)],
-                stdin=subprocess.PIPE, stdout=self._out, stderr=self._err, env=env,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._err, env=env,
             )  # fmt: skip
         except OSError:
-            self._out.close()
             self._err.close()
             raise
 
@@ -104,25 +105,27 @@ class PlotHelper:
             pass  # it died early; `finish` says how
 
     def finish(self) -> list[Path]:
-        """Wait for the helper; the files it wrote, in page order (figure, then format).
-        Its user-facing error becomes a `FedsimError`; its other output (warnings, a
-        traceback) is passed on to stderr."""
-        if self._proc is None:
+        """Wait for the helper's answer; the files it wrote, in page order (figure, then
+        format). Its user-facing error becomes a `FedsimError`; its other output
+        (warnings, a traceback) is passed on to stderr. The helper and its forks leave
+        after answering: `close` waits for that (on an error, this does)."""
+        if self._proc is None or self._proc.stdout is None:
             raise FedsimError("the plot helper was closed before drawing")
-        code = self._proc.wait()
-        self._out.seek(0)
+        answer = _parse_answer(self._proc.stdout.read())  # to the end: it answered
+        code = answer["code"] if answer is not None else self._proc.wait()  # or died
         self._err.seek(0)
-        written, message = self._out.read(), self._err.read().decode(errors="replace")
-        self.close()
+        message = self._err.read().decode(errors="replace")
         errors = [ln[len(_ERROR) :] for ln in message.splitlines() if ln.startswith(_ERROR)]
         others = "".join(ln + "\n" for ln in message.splitlines() if not ln.startswith(_ERROR))
         sys.stderr.write(others)
+        if errors or code != 0 or answer is None:
+            self.close()
         if errors:
             raise FedsimError(errors[0])
-        if code != 0:
+        if code != 0 or answer is None:
             raise FedsimError(f"drawing the plots failed (exit status {code}; see above)")
         order = {fmt: i for i, fmt in enumerate(self.formats)}
-        files = [(i, order[Path(p).suffix[1:]], Path(p)) for i, p in json.loads(written)]
+        files = [(i, order[Path(p).suffix[1:]], Path(p)) for i, p in answer["written"]]
         return [p for _, _, p in sorted(files)]
 
     def close(self) -> None:
@@ -141,8 +144,9 @@ class PlotHelper:
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait()
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
         self._proc = None
-        self._out.close()
         self._err.close()
 
     def __enter__(self) -> PlotHelper:
@@ -152,6 +156,17 @@ class PlotHelper:
         self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def _parse_answer(raw: bytes) -> dict[str, Any] | None:
+    """The helper's answer ({"code", "written"}), or None if it left without one."""
+    try:
+        answer = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(answer, dict) or not isinstance(answer.get("code"), int):
+        return None
+    return {"code": answer["code"], "written": list(answer.get("written") or [])}
 
 
 def start_plot_helper(formats: Sequence[str]) -> PlotHelper | None:
@@ -245,6 +260,7 @@ class _Child:
     pid: int
     commands: int
     result: int
+    status: int = 0
 
     @classmethod
     def fork(cls, stems: Sequence[str], formats: Sequence[str], others: list[_Child]) -> _Child:
@@ -258,6 +274,7 @@ class _Child:
             return cls(pid, command_write, result_read)
         os.close(command_write)
         os.close(result_read)
+        _off_stdout()  # the helper's answer pipe ends when the helper is done, not we
         for other in others:  # their command pipes end when the helper does, not when we do
             os.close(other.commands)
             os.close(other.result)
@@ -273,12 +290,22 @@ class _Child:
         os.close(self.commands)
 
     def collect(self) -> tuple[int, list[Any], list[str]]:
-        """Its exit status, the files it wrote and the user's mistakes it met."""
+        """Its exit status, the files it wrote and the user's mistakes it met. A child
+        that answered says its status (it only leaves after; `reap` waits for that); one
+        that did not is waited for now."""
         with os.fdopen(self.result, "rb") as pipe:
             result = pipe.read()
-        code = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
         answer = json.loads(result) if result else {}
-        return code, answer.get("written", []), answer.get("errors", [])
+        if "code" not in answer:
+            return self.reap(), answer.get("written", []), answer.get("errors", [])
+        return int(answer["code"]), answer.get("written", []), answer.get("errors", [])
+
+    def reap(self) -> int:
+        """Wait for it to leave (once): its exit status."""
+        if self.pid:
+            status, self.pid = os.waitpid(self.pid, 0)[1], 0
+            self.status = os.waitstatus_to_exitcode(status)
+        return self.status
 
 
 def _child_main(
@@ -294,8 +321,10 @@ def _child_main(
                 code, written = _draw_share(
                     job, stems, formats, lambda: commands.readline().strip() == "draw", errors
                 )
+                sys.stderr.flush()  # whatever it said is out before its answer
+                answer = {"code": code, "written": written, "errors": errors}
                 with os.fdopen(result_write, "wb") as pipe:
-                    pipe.write(json.dumps({"written": written, "errors": errors}).encode())
+                    pipe.write(json.dumps(answer).encode())
     except BaseException:
         traceback.print_exc()
         code = 1
@@ -355,13 +384,32 @@ def _serve() -> int:
         errors += child_errors
     for error in dict.fromkeys(errors):  # once, however many processes met it
         _user_error(error)
-    json.dump(written, sys.stdout)
+    _answer(code, written)
+    for child in children:  # their teardown overlaps the run's last steps
+        child.reap()
     return code
+
+
+def _off_stdout() -> None:
+    """Point stdout at the null device: the run reads the helper's answer to the end of
+    its pipe, which comes once every process holding it let go."""
+    sys.stdout.flush()
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, sys.stdout.fileno())
+    os.close(null)
+
+
+def _answer(code: int, written: list[Any]) -> None:
+    """The run's answer (exit status, files written), then the end of its pipe: the run
+    goes on while this process and its forks leave (their teardown takes milliseconds)."""
+    sys.stderr.flush()  # errors are in the run's hands before it reads the answer
+    json.dump({"code": code, "written": written}, sys.stdout)
+    _off_stdout()
 
 
 def main() -> None:
     """Serve, then leave without the interpreter's teardown: freeing matplotlib's objects
-    one by one took ~0.25 s, and the run waits for this process's exit status."""
+    one by one took ~0.25 s, and the run waits for this process's exit before its own."""
     code = _serve()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -209,23 +209,28 @@ def _asking(run: Path, per_round: str) -> Path:
 def test_totals_compare_across_device_counts_when_each_round_asks_as_many(
     tmp_path: Path,
 ) -> None:
-    """Outside audit redteam8, finding 4: `clients_per_round: 2` over 3 and 2 devices
-    asks 2 clients a round in both; their bytes compare as they are, not per device."""
-    small = _patch(_run(tmp_path, "small", devices=8), energy_to_target_j=8.0)
-    big = _patch(_run(tmp_path, "big", devices=12), energy_to_target_j=30.0)
+    """Outside audit redteam8, finding 4: `clients_per_round: 4` over 8 and 12 devices
+    asks 4 clients a round in both; the model bytes and dropouts they make compare as
+    they are. Changed for redteam9, finding 1: payload, wire and protocol bytes also
+    hold the never-asked devices' long polls, so they follow the device count (this test
+    expected their ratio before; that was the wrong rule)."""
+    ledger = {"model_up": 28_600, "model_down": 28_600, "protocol_up": 54_765}
+    small = _patch(_run(tmp_path, "small", devices=8), energy_to_target_j=8.0, ledger=ledger)
+    ledger = {**ledger, "protocol_up": 207_941}
+    big = _patch(_run(tmp_path, "big", devices=12), energy_to_target_j=30.0, ledger=ledger)
     table = compare_runs([small, big])
     line = next(w for w in table.warnings if "device count" in w)
-    assert "every run asks 4 clients a round (fl.clients_per_round), so totals per round" in line
-    for key in ("bytes_up", "bytes_down", "wire_bytes_down"):
-        q = table.quantity(key)
-        assert q.devices is None
-        assert q.ratio(1) == pytest.approx(q.values[1] / q.values[0])
+    assert "every run asks 4 clients a round (fl.clients_per_round), so model bytes" in line
+    assert "never asked" in line
     assert table.quantity("dropouts_total").devices is None
+    assert table.quantity("ledger_model_bytes").devices is None
+    assert table.quantity("ledger_model_bytes").ratio(1) == pytest.approx(1.0)
     keys = [q.key for q in table.quantities]
-    assert "bytes_up_per_device" not in keys
-    # energy to target is of every device, asked or not: still per device
-    assert table.quantity("energy_to_target_j").ratio(1) is None
-    assert "energy_to_target_j_per_device" in keys
+    for key in ("bytes_up", "wire_bytes_down", "ledger_protocol_bytes", "energy_to_target_j"):
+        assert table.quantity(key).ratio(1) is None, key
+        assert f"{key}_per_device" in keys
+    assert table.quantity("wire_bytes_per_update").ratio(1) is None
+    assert "ledger_model_bytes_per_device" not in keys
 
 
 @pytest.mark.parametrize(("per_round", "why"), [("100%", "every device"), ("10", "10 of 8")])

@@ -79,8 +79,10 @@ def network_warnings(
         if same_asked is not None:
             lines.append(
                 f"runs differ in device count: {parts}; every run asks {same_asked}, so "
-                "totals per round (bytes, dropouts) are compared as they are; energy to "
-                "target (of every device) gets no ratio, a per-device row compares it"
+                "model bytes and dropouts (of the clients asked) are compared as totals; "
+                "payload, wire, protocol and transport bytes and energy to target also "
+                "hold what the devices never asked spend (polls, keep-alives, listening), "
+                "so they get no ratio across device counts, per-device rows compare them"
             )
         else:
             lines.append(

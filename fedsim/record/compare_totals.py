@@ -1,13 +1,14 @@
 """Whether compare may set one run's totals against another's: how many clients each
 round asks.
 
-Why: a total (bytes moved, dropouts) grows with the clients a round asks, not with the
-devices registered. Two runs with `fl.clients_per_round: 2` over 3 and 2 devices ask 2
-clients a round each, so their per-round totals compare as they are, and a per-device row
-(the same bytes over 3 or 2 devices) would mislead (redteam8, finding 4). Two runs that
-ask every device, or a share of them, over different device counts ask different numbers:
-their totals get no ratio and per-device rows compare them instead. Energy to target is
-of every device (idle ones too), so it follows the device count alone.
+Why: the totals only the asked clients make (model bytes, dropouts) grow with the clients
+a round asks, not with the devices registered. Two runs with `fl.clients_per_round: 2`
+over 3 and 2 devices ask 2 clients a round each, so those totals compare as they are
+(redteam8, finding 4). Every other total (payload, wire, protocol and transport bytes,
+energy to target) also holds what the devices never asked spend: long polls, keep-alives,
+listening; it follows the device count and gets a per-device row (redteam9, finding 1).
+Two runs that ask every device, or a share of them, over different device counts ask
+different numbers: all their totals get no ratio and per-device rows compare them.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 import pytest
-from fake_results import write_synthetic_run
+from fake_results import fake_summary, write_synthetic_run
 
 from fedsim.cli import main
 from fedsim.cli.run import _print_summary
@@ -24,6 +24,7 @@ from fedsim.record.absent_devices import (
     absent_devices,
     absent_warning,
     offline_throughout,
+    timed_out_warning,
 )
 from fedsim.record.participation import participation_html
 from fedsim.record.runs import load_run
@@ -178,3 +179,29 @@ def test_fedsim_run_and_the_report_name_an_empty_battery(
     html = participation_html(load_run(folder))
     assert "1 device(s) never selected (empty battery: 1), flagged too." in html
     assert "empty battery: offline from the start to the end" in html
+
+
+def test_a_task_request_that_timed_out_and_was_retried_is_not_called_none_during_a_task() -> None:
+    """Outside audit redteam9, finding 2: s-1's upload timed out mid-task, the device
+    fetched the task again and reported; "none during a task" was false."""
+    retried = _row("s-1", 4, 4, 51_488, 50_058, requests_timed_out=1)
+    line = timed_out_warning([GOOD, retried], fake_summary())
+    assert line is not None
+    assert "none during a task" not in line
+    assert "no task lost to one, so no dropout" in line
+    assert "s-1 (1× timed out, reported 4 of 4 rounds selected)" in line
+    assert "a device tries again after a timeout" in line
+
+
+def test_timeouts_of_devices_never_selected_are_none_during_a_task() -> None:
+    line = timed_out_warning([_row("far", 0, 0, 0, 0, requests_timed_out=5)], fake_summary())
+    assert line is not None
+    assert "none during a task: no device that timed out was ever selected" in line
+
+
+def test_timeouts_that_lost_tasks_count_them_and_name_the_retried() -> None:
+    lost = _row("s-2", 3, 1, 9_000, 9_000, requests_timed_out=2, dropouts_request_timeout=2)
+    line = timed_out_warning([lost], fake_summary(dropouts={"request_timeout": 2}))
+    assert line is not None
+    assert "2 of them during a task, its update lost: dropouts_request_timeout" in line
+    assert "s-2 (2× timed out, reported 1 of 3 rounds selected)" in line

@@ -121,8 +121,10 @@ def absent_warning(
 def timed_out_warning(clients: Iterable[ClientRow], summary: Summary) -> str | None:
     """One line about the requests clients abandoned (clients.csv `requests_timed_out`;
     before that column, summary.json's request_timeout dropouts), None when none was.
-    A registration or poll that times out is no dropout (no task was out), and a run
-    whose every request timed out has none to count."""
+    A registration or poll that times out is no dropout (no task was out); nor is a
+    task's download or upload that times out when the device polls again, fetches the
+    task again and reports (redteam9, finding 2): clients.csv says which devices that
+    timed out were selected and how many of those rounds they still reported."""
     rows = list(clients)
     dropouts = summary.dropouts.get("request_timeout", 0)
     requests = sum(c.requests_timed_out for c in rows)
@@ -132,20 +134,44 @@ def timed_out_warning(clients: Iterable[ClientRow], summary: Summary) -> str | N
     if not requests:  # a folder written before `requests_timed_out`
         counted = f"{plural(dropouts, 'dropout')} with cause request_timeout"
     else:
-        during = (
-            f"{dropouts} of them during a task: dropouts_request_timeout"
-            if dropouts
-            else "none during a task, so no dropout"
-        )
         counted = (
             f"{plural(requests, 'request')} of {plural(devices, 'device')} timed out "
-            f"(cause request_timeout; {during})"
+            f"(cause request_timeout; {_during_tasks(rows, dropouts)})"
         )
     return (
         f"{counted}: clients abandoned exchanges that took longer than fl.request_timeout + "
         "fl.poll_wait (slow paths: `fedsim show` estimates each one's upload and download); "
         "raise fl.request_timeout"
     )
+
+
+def _during_tasks(rows: list[ClientRow], dropouts: int, shown: int = 3) -> str:
+    """What the timeouts cost tasks, from clients.csv: none of those devices selected,
+    tasks lost (dropouts), or selected devices that timed out and still reported."""
+    selected = [c for c in rows if c.requests_timed_out and c.rounds_selected]
+    if not selected:
+        return "none during a task: no device that timed out was ever selected, so no dropout"
+    still = [c for c in selected if c.rounds_reported]
+    more = f" and {len(still) - shown} more" if len(still) > shown else ""
+    reported = ", ".join(
+        f"{c.client} ({c.requests_timed_out}× timed out, reported {c.rounds_reported} of "
+        f"{c.rounds_selected} rounds selected)"
+        for c in still[:shown]
+    )
+    retried = (
+        f"{'; ' if dropouts else ''}devices that timed out and still reported: "
+        f"{reported}{more} (a device tries again after a timeout: a task's download or "
+        "upload that timed out is fetched or sent again while its round is open)"
+        if still
+        else ""
+    )
+    if dropouts:
+        return (
+            f"{dropouts} of them during a task, its update lost: dropouts_request_timeout{retried}"
+        )
+    if not retried:
+        return "no dropout has that cause (clients.csv dropouts_* say how their rounds ended)"
+    return f"no task lost to one, so no dropout; {retried}"
 
 
 def _generic(kind: str) -> str:

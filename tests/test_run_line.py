@@ -8,12 +8,13 @@ model's accuracy as its result; a `--no-audit` run read like an audited one; "1 
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from fake_results import fake_summary
 
 from fedsim.record.audit_status import FAILED, PASSED, UNAUDITED, AuditStatus
-from fedsim.record.run_line import bytes_text, metric_text, run_line
+from fedsim.record.run_line import bytes_text, metric_text, run_line, seconds_figure
 
 PASS = AuditStatus(PASSED, 28)
 
@@ -95,3 +96,16 @@ def test_the_report_card_says_the_initial_model(tmp_path: Path) -> None:
     write_summary(run.path / "summary.json", summary)
     html = write_report(run.path).read_text(encoding="utf-8")
     assert "<span>initial model (none accepted)</span>" in html
+
+
+def test_the_target_time_and_the_run_time_never_contradict() -> None:
+    """Outside audit redteam9, finding 3: "target reached at 10 s; 9.6 s simulated" and
+    "target reached at 0 s" (`.0f` for the target, two significant digits for the run)."""
+    short = dataclasses.replace(DEFAULT, time_to_target_s=9.55, sim_time_s=9.6)
+    line = run_line(short, PASS, "1", seconds_figure(short.sim_time_s))
+    assert "target reached at 9.55 s; 9.6 s simulated" in line
+    early = dataclasses.replace(DEFAULT, time_to_target_s=0.312, sim_time_s=0.5)
+    assert "target reached at 0.312 s;" in run_line(early, PASS, "1", "0.5")
+    assert seconds_figure(99.96) == "100"
+    assert seconds_figure(3966.0) == "3966"  # README.md's quick-start line stays as it is
+    assert seconds_figure(123.4) == "123"

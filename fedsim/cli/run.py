@@ -166,20 +166,20 @@ def _run(
 
 
 def _figure(x: float) -> str:
-    """Whole numbers from 10 up, two significant digits below (a 0.4 s run on fast
-    links is not "0 s simulated", nor 0.75x "1x")."""
+    """The speed-up ratio: whole numbers from 10 up, two significant digits below
+    (0.75x is not "1x"); simulated seconds use `seconds_figure`."""
     return f"{x:.0f}" if x >= 10 else f"{x:.2g}"
 
 
 def _print_summary(folder: Path) -> None:
     from fedsim.record.audit_status import read_audit_status
-    from fedsim.record.run_line import run_line
+    from fedsim.record.run_line import run_line, seconds_figure
     from fedsim.record.tables import read_summary
 
     s = read_summary(folder / "summary.json")
     ratio = s.sim_time_s / max(s.wall_time_s, 1e-9)
     print(f"results: {folder}")
-    print(run_line(s, read_audit_status(folder), _figure(ratio), _figure(s.sim_time_s)))
+    print(run_line(s, read_audit_status(folder), _figure(ratio), seconds_figure(s.sim_time_s)))
     _print_warnings(folder)
 
 

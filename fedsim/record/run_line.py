@@ -13,7 +13,14 @@ from fedsim.record.absent_devices import plural
 from fedsim.record.audit_status import NO_AUDIT_JSON, AuditStatus
 from fedsim.record.schema import Summary
 
-__all__ = ["bytes_text", "metric_text", "run_line"]
+__all__ = ["bytes_text", "metric_text", "run_line", "seconds_figure"]
+
+
+def seconds_figure(seconds: float) -> str:
+    """Simulated seconds on the run line: whole from 100 s up, three significant figures
+    below. One rounding for both the target's time and the run's, so the two never
+    contradict ("target reached at 10 s; 9.6 s simulated": redteam9, finding 3)."""
+    return f"{seconds:.0f}" if seconds >= 100 else f"{seconds:.3g}"
 
 
 def _mb(n: float) -> str:
@@ -46,10 +53,10 @@ def metric_text(s: Summary) -> str:
 
 def run_line(s: Summary, audit: AuditStatus, wall_ratio: str, sim: str) -> str:
     """The run's line: rounds, metric, time, bytes, dropouts, and `NOT AUDITED` (why)
-    unless its audit passed. `sim` and `wall_ratio` are the caller's formatted figures."""
-    reached = (
-        f", target reached at {s.time_to_target_s:.0f} s" if s.time_to_target_s is not None else ""
-    )
+    unless its audit passed. `sim` and `wall_ratio` are the caller's formatted figures
+    (`sim`: `seconds_figure(s.sim_time_s)`, as the target's time)."""
+    at = s.time_to_target_s
+    reached = f", target reached at {seconds_figure(at)} s" if at is not None else ""
     drops = sum(s.dropouts.values())
     line = (
         f"{s.scenario} ({s.engine}, {s.strategy}): {plural(s.rounds, 'round')}, "

@@ -595,7 +595,7 @@ def compare_runs(paths: Sequence[str | Path | RunData]) -> CompareTable:
     code_warning = _code_warning(runs, folders)
     if code_warning:
         warnings.append(code_warning)
-    caveat = model_caveat(runs, folders)  # fidelity or transport differs
+    caveat = model_caveat(runs, folders, settings)  # fidelity or transport differs
     if caveat:
         warnings.append(caveat)
     warnings += network_warnings(runs, folders, _same_asked(runs, settings))

@@ -268,7 +268,12 @@ class LedgerRow(Record):
 
 @dataclass(frozen=True)
 class TimelineRow(Record):
-    """timeline.csv: what each client was doing, as non-overlapping intervals."""
+    """timeline.csv: what each client was doing, as non-overlapping intervals. The
+    states are the client's own: a download starts when its answer's first bytes reach it, an
+    upload when it sends. A task download abandoned (fl.request_timeout) before they
+    arrived reads idle although bytes came down: a slow path whose every request times
+    out can show a selected device idle the whole run (clients.csv requests_timed_out,
+    bytes_down and energy_rx_j say what it received)."""
 
     client: str = column("", "client (device node) name")
     state: str = column("", "offline, idle, downloading, training or uploading")

@@ -197,6 +197,8 @@ class Direction:
     (delayed ACKs: two), silences included: TCP's timer must outlast it (0: no TCP)."""
     blocks: int = 0
     """CoAP: blocks of `fl.coap.block_size` (or the path's fit) the transfer takes; 0: TCP."""
+    exchange_s: float = 0.0
+    """CoAP: one block's datagram and its answer on the idle path (0: TCP)."""
 
 
 @dataclass(frozen=True)
@@ -258,7 +260,7 @@ def _coap_direction(
 
     c = coap_transfer(hops, size, coap_block_size(hops, block), d, latency)
     return Direction(size, c.rate_bps, c.raw_bps, c.duty_cycle, c.duty_limited, c.time_s,
-                     c.frame, 0.0, c.blocks)  # fmt: skip
+                     c.frame, 0.0, c.blocks, c.exchange_s)  # fmt: skip
 
 
 def group_costs(
@@ -389,7 +391,18 @@ def upload_warnings(
         out.extend(f"{where}: {w}" for w in _connect_warnings(g, sc.fl.transport))
         out.extend(f"{where}: {w} ({why})" for w in _warnings(g, sc.fl.deadline_s))
         out.extend(f"{where}: {w} ({why})" for w in _timeout_warnings(g, sc.fl))
+        out.extend(f"{where}: {w}" for w in _coap_warnings(g, sc.fl))
     return out + fidelity_warnings(sc)
+
+
+def _coap_warnings(g: GroupCost, fl: FLSpec) -> list[str]:
+    """CoAP: a block exchange longer than the ACK timeout (fedsim.show_coap)."""
+    if fl.transport != "coap":
+        return []
+    from fedsim.show_coap import ack_timeout_warning
+
+    warning = ack_timeout_warning(max(g.up.exchange_s, g.down.exchange_s), fl.coap, g.latencies)
+    return [warning] if warning else []
 
 
 def fidelity_warnings(sc: Scenario) -> list[str]:
@@ -481,6 +494,7 @@ def describe(sc: Scenario, model_bytes: int | None = None) -> Tree:
                 _connect_warnings(g, sc.fl.transport)
                 + _warnings(g, sc.fl.deadline_s)
                 + _timeout_warnings(g, sc.fl)
+                + _coap_warnings(g, sc.fl)
             ):
                 leaf.add(f"[bold yellow]⚠ {warning}[/]")
 

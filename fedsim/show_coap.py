@@ -8,14 +8,21 @@ An estimate on an idle, lossless path: a lost datagram costs an ACK timeout
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from fedsim.net.datagram import UdpParams
 from fedsim.net.link import Hop, Transmitter
 from fedsim.transports.coap_api import OVERHEAD, block_size_for
 
-__all__ = ["ANSWER_BYTES", "DatagramCost", "coap_block_size", "coap_transfer"]
+__all__ = [
+    "ANSWER_BYTES",
+    "DatagramCost",
+    "ack_timeout_warning",
+    "coap_block_size",
+    "coap_transfer",
+]
 
 ANSWER_BYTES = 12
 """A block's answer or request without payload (header, 2-byte token, Block option,
@@ -36,6 +43,9 @@ class DatagramCost:
     raw_bps: float
     duty_cycle: float
     duty_limited: bool
+    exchange_s: float = 0.0
+    """One block's confirmable datagram and its answer on the idle path: the least time
+    the sender's ACK timer must outlast (no duty-cycle silence counted)."""
 
 
 def coap_block_size(hops: Sequence[Hop], wanted: int | None) -> int:
@@ -83,4 +93,34 @@ def coap_transfer(
         raw_bps=forward[i].rate_bps,
         duty_cycle=forward[i].duty_cycle,
         duty_limited=forward[i].duty_cycle < 1.0,
+        exchange_s=transit,
+    )
+
+
+def ack_timeout_warning(
+    exchange_s: float, coap: Mapping[str, object], latencies: Sequence[tuple[str, float]]
+) -> str | None:
+    """A block exchange that outlasts CoAP's first ACK timeout (drawn from
+    [ACK_TIMEOUT, ACK_TIMEOUT x ACK_RANDOM_FACTOR], RFC 7252 4.8) is sent again before its
+    answer can arrive: spurious retransmissions, wire bytes well above payload (redteam9:
+    a 2.5 s satellite link sent 48 of 94 uplink packets again, wire 2.2x payload).
+    `latencies`: (link class key, one-way latency) of the path's hops; None if it fits."""
+    timeout = float(coap.get("ack_timeout") or 2.0)  # type: ignore[arg-type]
+    factor = float(coap.get("ack_random_factor") or 1.5)  # type: ignore[arg-type]
+    if exchange_s <= timeout:
+        return None
+    share = (
+        "every block's first timeout expires"
+        if exchange_s > timeout * factor
+        else f"a block whose timeout is drawn below {exchange_s:.2g} s times out"
+    )
+    links = ", ".join(f"links.{k}.latency {s:g} s each way" for k, s in latencies)
+    suggest = math.floor(exchange_s) + 1
+    return (
+        f"a CoAP block and its answer take ≈ {exchange_s:.2g} s"
+        f"{f' ({links})' if links else ''}, longer than the ACK timeout (fl.coap.ack_timeout "
+        f"{timeout:g} s, the first drawn up to x{factor:g}, fl.coap.ack_random_factor): "
+        f"{share} before its answer can arrive and it is sent again (spurious "
+        f"retransmissions, wire bytes well above payload); set fl.coap.ack_timeout above "
+        f"the round trip (--set fl.coap.ack_timeout={suggest}s; RFC 7252 4.8.1 allows it)"
     )

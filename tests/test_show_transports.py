@@ -110,3 +110,49 @@ def test_a_coap_download_is_one_way_then_a_round_trip_per_further_block(
     for t in took:
         assert abs(t - g.down.time_s) <= 0.03 * g.down.time_s, (t, g.down.time_s)
     assert g.up.time_s > g.down.time_s  # an upload's 3 blocks are 3 round trips
+
+
+LONG_RTT = """
+name: longrtt
+seed: 1
+task: {kind: digits, partition: iid, model: mlp, hidden: [32]}
+fl: {rounds: 3, clients_per_round: 2, deadline: 1800s, request_timeout: 3600s,
+     transport: coap, local: {epochs: 1, batch_size: 32, lr: 0.05}}
+links:
+  sat: {kind: satellite, bandwidth: 20kbps, latency: 2.5s, loss: 5%}
+nodes:
+  - {name: server, kind: server}
+  - {name: d, kind: device, count: 2, device: rpi4, uplink: {to: server, link: sat}}
+"""
+
+
+def test_coap_warns_when_a_block_round_trip_outlasts_the_ack_timeout(tmp_path: Path) -> None:
+    """Outside audit redteam9, finding 6: on a 2.5 s satellite link CoAP sent 48 of 94
+    uplink packets again (wire 2.2x payload) and `fedsim show` said nothing."""
+    path = tmp_path / "longrtt.yaml"
+    path.write_text(LONG_RTT, encoding="utf-8")
+    (line,) = [w for w in upload_warnings(load_scenario(path)) if "ACK timeout" in w]
+    assert line.startswith("d × 2 under server: a CoAP block and its answer take ≈ 5.4 s")
+    assert "links.sat.latency 2.5 s each way" in line
+    assert "every block's first timeout expires" in line
+    assert "--set fl.coap.ack_timeout=6s" in line
+    assert "⚠ a CoAP block and its answer" in _text(load_scenario(path))
+    # between ACK_TIMEOUT and ACK_TIMEOUT x ACK_RANDOM_FACTOR: some blocks
+    (some,) = [
+        w
+        for w in upload_warnings(load_scenario(path, ["fl.coap.ack_timeout=4s"]))
+        if "ACK timeout" in w
+    ]
+    assert "a block whose timeout is drawn below 5.4 s times out" in some
+    assert not [
+        w
+        for w in upload_warnings(load_scenario(path, ["fl.coap.ack_timeout=6s"]))
+        if "ACK timeout" in w
+    ]
+    assert not [
+        w for w in upload_warnings(load_scenario(path, ["fl.transport=http"])) if "ACK timeout" in w
+    ]
+
+
+def test_a_short_round_trip_has_no_ack_timeout_warning() -> None:
+    assert not [w for w in upload_warnings(load_scenario(COAP)) if "ACK timeout" in w]

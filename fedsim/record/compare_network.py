@@ -68,7 +68,8 @@ def network_warnings(
 ) -> list[str]:
     """One line each for a different node set, device count and set of link classes.
     `same_asked`: what every run asks a round, when that is the same in all of them
-    (fedsim.record.compare_totals): their per-round totals then compare as they are."""
+    (fedsim.record.compare_totals): the totals only asked clients make (model bytes,
+    dropouts) then compare as they are, the rest per device."""
     lines = []
     nodes = _grouped(runs, labels, _nodes)
     if len(nodes) > 1:

@@ -33,6 +33,15 @@ of a *flight* (the segments one round of ACKs releases), and schedules one timer
   (`on_rto`); what it releases forms the next flight (a timer firing starts a
   flight of its own). A flight that loses nothing on a clean scoreboard and
   leaves no odd segment waiting for a delayed ACK is taken in bulk.
+* ACK loss: `loss` is per direction, and the reverse direction carries the ACKs. On a
+  reverse path that may drop, each ACK draws its fate per hop as data does
+  (`draw(rng, n)`, `_Model.acks`), is counted on the hops it reached and as a drop with
+  its bytes lost on the hop that lost it (as packet fidelity counts it), and the sender
+  hears only the ACKs that arrive: a later cumulative ACK covers a lost one, each ACK
+  carries every SACK (as packet.py's receiver), and when a flight's last ACKs are all
+  lost the retransmission timer recovers. Such paths take the replay (neither the
+  closed form nor bulk). The handshake's last ACK and the FIN exchange are never lost
+  (the data that follows carries the ACK; packet fidelity's close is not lost either).
 * cwnd, ssthresh, Cubic and the RTO estimator persist across sends of one
   direction; cwnd restarts from min(cwnd, IW) after an idle period longer than
   the RTO.
@@ -58,10 +67,10 @@ replay instead, as FlowChannel does).
 Limits (documented, deliberate): a flight's segments are sent back to back from
 its first release (one frame hold apart on a duty-cycled radio), so ACK clocking
 inside a flight is approximate (a release after the open flight would have drained
-starts a new flight: none leaves before it is released); ACK loss is not modelled;
-drop-tail overflow and ACK queueing are modelled on duty-cycled radios only
-(elsewhere bookings made ahead of time are no queue); jitter is one draw per hop per
-flight.
+starts a new flight: none leaves before it is released); a flight's ACKs are booked
+as one batch from its first arrival; drop-tail overflow and ACK queueing are modelled
+on duty-cycled radios only (elsewhere bookings made ahead of time are no queue); jitter
+is one draw per hop per flight; the handshake's last ACK and the FIN are never lost.
 """
 
 from __future__ import annotations

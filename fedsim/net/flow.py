@@ -33,6 +33,15 @@ of a *flight* (the segments one round of ACKs releases), and schedules one timer
   (`on_rto`); what it releases forms the next flight (a timer firing starts a
   flight of its own). A flight that loses nothing on a clean scoreboard and
   leaves no odd segment waiting for a delayed ACK is taken in bulk.
+* ACK loss: `loss` is per direction, and the reverse direction carries the ACKs. On a
+  reverse path that may drop, each ACK draws its fate per hop as data does
+  (`draw(rng, n)`, `_Model.acks`), is counted on the hops it reached and as a drop with
+  its bytes lost on the hop that lost it (as packet fidelity counts it), and the sender
+  hears only the ACKs that arrive: a later cumulative ACK covers a lost one, each ACK
+  carries every SACK (as packet.py's receiver), and when a flight's last ACKs are all
+  lost the retransmission timer recovers. Such paths take the replay (neither the
+  closed form nor bulk). The handshake's last ACK and the FIN exchange are never lost
+  (the data that follows carries the ACK; packet fidelity's close is not lost either).
 * cwnd, ssthresh, Cubic and the RTO estimator persist across sends of one
   direction; cwnd restarts from min(cwnd, IW) after an idle period longer than
   the RTO.
@@ -58,10 +67,10 @@ replay instead, as FlowChannel does).
 Limits (documented, deliberate): a flight's segments are sent back to back from
 its first release (one frame hold apart on a duty-cycled radio), so ACK clocking
 inside a flight is approximate (a release after the open flight would have drained
-starts a new flight: none leaves before it is released); ACK loss is not modelled;
-drop-tail overflow and ACK queueing are modelled on duty-cycled radios only
-(elsewhere bookings made ahead of time are no queue); jitter is one draw per hop per
-flight.
+starts a new flight: none leaves before it is released); a flight's ACKs are booked
+as one batch from its first arrival; drop-tail overflow and ACK queueing are modelled
+on duty-cycled radios only (elsewhere bookings made ahead of time are no queue); jitter
+is one draw per hop per flight; the handshake's last ACK and the FIN are never lost.
 """
 
 from __future__ import annotations
@@ -258,6 +267,7 @@ class _Model:
         seg_bits = 8.0 * (self.mss + self.ovh)
         self.closed_form = tuple(
             not P.lossy
+            and not self.paths[1 - d].lossy  # ACKs that may be lost take the replay
             and not self.metered_acks[d]
             and max(2.0 * max((seg_bits + t.frame_bits) / (t.rate_bps * t.duty_cycle)
                               for t in P.tx),
@@ -387,10 +397,15 @@ class _Model:
             first, last = s + (8.0 * (fpay + ovh) + fb) / rate + delay, out + delay
         return first, last, len(P.tx)
 
-    def acks(self, t: float, d: int, n: int) -> None:
-        """n ACKs for direction d's data, booked from t on the reverse path, counted."""
+    def acks(self, t: float, d: int, n: int) -> list[bool] | None:
+        """n ACKs for direction d's data, booked from t on the reverse path, counted.
+        On a reverse path that may drop a packet, each ACK draws its fate per hop (as
+        data does) and is booked and counted up to the hop that loses it, a drop there
+        (as packet fidelity counts it); returns which ACKs were lost (None: none could be)."""
         if n <= 0:
-            return
+            return None
+        if self.paths[1 - d].lossy:
+            return self._lossy_acks(t, d, n)
         ab = self.p.ack_bytes
         bits = 8.0 * n * ab
         nab = n * ab
@@ -403,6 +418,41 @@ class _Model:
             c.control_bytes += nab
             if log is not None:
                 log.append((c, s, e, nab, n, 0, 0, nab, 0, 0, 0))
+        return None
+
+    def _lossy_acks(self, t: float, d: int, n: int) -> list[bool]:
+        """`acks` on a reverse path that may drop: an ACK lost on hop i occupies hop i's
+        wire (counted there, a drop with its bytes lost), no later hop's."""
+        where = self.lost_at(1 - d, n)
+        wl = where.tolist()
+        ab = self.p.ack_bytes
+        log = self.log
+        for i, (reserve, count_frames, c) in enumerate(self.paths[1 - d].ack_hops):
+            k = sum(1 for h in wl if h < 0 or h >= i)
+            if k == 0:
+                break
+            lost = wl.count(i)
+            kab = k * ab
+            s, e = reserve(t, 8.0 * kab, k)
+            if c.wake is not None:  # a device's radio: awake from ready to sent
+                c.wake(t, e, kab, k)
+            count_frames(kab, k)
+            c.control_bytes += kab
+            c.drops += lost
+            c.lost_bytes += lost * ab
+            if log is not None:
+                log.append((c, s, e, kab, k, 0, 0, kab, 0, lost * ab, 0))
+        return [h >= 0 for h in wl]
+
+    def lossy_packet(self, t: float, d: int, nbytes: int) -> float:
+        """`packet` for one that may be lost on the way (an ACK): its arrival time, or
+        infinity when a hop loses it (counted up to there, a drop there)."""
+        if self.paths[d].lossy:
+            where = int(self.lost_at(d, 1)[0])
+            if where >= 0:
+                self._count_partial(t, d, nbytes, where, drop=True)
+                return math.inf
+        return self.packet(t, d, nbytes)
 
     # -- handshake ---------------------------------------------------------------------------
     def handshake(self, t: float, resent: bool = False) -> tuple[bool, float]:
@@ -612,6 +662,9 @@ class _Replay(TcpSender):
         self.nbytes = nbytes
         self.ret = m.ret[d]
         self.metered = m.metered_acks[d]
+        self.ack_lossy = m.paths[1 - d].lossy
+        """ACKs may be lost on the way back: each carries every SACK (as packet.py), since
+        the one that reported a segment first may never arrive."""
         self.last_ack = -math.inf
         p = m.p
         self.delack = p.delack_timeout
@@ -658,7 +711,7 @@ class _Replay(TcpSender):
                 at = self.dl_at
                 evs = [a for a in (self.ack(at),) if a is not None]
                 if not self.metered:  # metered ACKs are booked (and counted) one by one
-                    self.m.acks(at, self.d, len(evs))
+                    evs = self.arriving(at, evs)
                 self.events(evs)
             elif self.armed:
                 self.rto_fire(self.deadline)
@@ -745,10 +798,12 @@ class _Replay(TcpSender):
         self.s.quick = False
         if self.rcv_nxt > self.high_ack:
             self.high_ack = self.rcv_nxt
+        if self.ack_lossy:
+            sack = tuple(self.ooo)
         if self.metered:  # booked on the reverse path; arrivals stay in order
-            arrive = self.m.packet(at, 1 - self.d, self.m.p.ack_bytes)
+            arrive = self.m.lossy_packet(at, 1 - self.d, self.m.p.ack_bytes)
             if arrive == math.inf:
-                return None  # a full queue dropped it; a later ACK or the timer recovers
+                return None  # lost, or a full queue dropped it: a later ACK or the timer
             arrive = max(arrive, self.last_ack)
             self.last_ack = arrive
             return (arrive, self.rcv_nxt, sack, self.ts_echo)
@@ -797,8 +852,16 @@ class _Replay(TcpSender):
                 self.dl_at = a + self.delack
         if self.metered:
             return [e for e in evs if e is not None]  # type: ignore[misc]
-        self.m.acks(first, self.d, len(evs))
-        return evs
+        return self.arriving(first, evs)
+
+    def arriving(self, t: float, evs: list[_Ack]) -> list[_Ack]:
+        """Book the receiver's ACKs from t on the reverse path; the sender hears only
+        those that arrive (a later cumulative ACK covers a lost one; when the tail's are
+        all lost, the retransmission timer recovers)."""
+        lost = self.m.acks(t, self.d, len(evs))
+        if lost is None:
+            return evs
+        return [e for e, gone in zip(evs, lost, strict=True) if not gone]
 
     def bulk(self, fl: _Flight) -> bool:
         """A flight of new data that lost nothing, on a clean scoreboard: take its ACK
@@ -806,6 +869,7 @@ class _Replay(TcpSender):
         if (
             fl.where
             or self.metered
+            or self.ack_lossy
             or self.state != OPEN
             or self.sacked
             or self.lost

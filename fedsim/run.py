@@ -560,7 +560,8 @@ def _simulate(
         end, tail, batteries.evidence(), counted_at_end, counted_now(net, batteries.ledgers)
     )
     size = payload_size(int(engine.params.size), sc.fl.codec)
-    proof = dataclasses.replace(proof, update_model_bytes=size)
+    task_size = payload_size(int(engine.params.size), "float32")  # (every task is float32)
+    proof = dataclasses.replace(proof, update_model_bytes=size, task_model_bytes=task_size)
     if sc.fl.transport != "mqtt":  # a broker's PUBACK is not the server's acceptance
         acked = {c.client_id: c.stats.uploads_accepted for c in clients}
         proof = dataclasses.replace(proof, acknowledged=acked)

@@ -288,6 +288,7 @@ class _MqttSide:
         for name in ("amqtt", "transitions"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
         self.server = MqttFLServer(engine, SERVER_HOST, MQTT_PORT, poll_wait_s=sc.fl.poll_wait_s)
+        self.sync = sc.fl.engine == "sync"
 
     async def start(self) -> None:
         await self.server.start()
@@ -297,7 +298,13 @@ class _MqttSide:
         from fedsim.transports.mqtt_client import MqttFLClient
 
         client = MqttFLClient(
-            name, f"mqtt://{name}@{SERVER_HOST}:{MQTT_PORT}", learner, device, rng, **common
+            name,
+            f"mqtt://{name}@{SERVER_HOST}:{MQTT_PORT}",
+            learner,
+            device,
+            rng,
+            one_task_per_round=self.sync,
+            **common,
         )
         client.connecting = partial(CONNECTING_NODE.set, name)
         self.wire.device_receivers[name] = client.data_arrives

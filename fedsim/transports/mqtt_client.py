@@ -4,9 +4,14 @@ client's training and encoding (fedsim.fl.client), an amqtt client for the rest.
 The device connects with a persistent session (`clean_session: false`) and a
 keep-alive, subscribes once to its task topic, registers, and then per round
 publishes that it is available, waits up to `poll_wait` for its task, trains and
-publishes the update (QoS 1 throughout). Any failure (a reset connection, no
-link, a refused connect) leads to the same backoff as over HTTP and a reconnect
-that resumes the session: tasks the broker queued meanwhile are delivered then.
+publishes the update (QoS 1 throughout). A task whose PUBLISH began arriving within
+`poll_wait` is waited for (up to the exchange's patience; then a request timeout), not
+asked for again. Under the sync engine a task for a round whose update the broker
+already took is a duplicate copy: discarded, never trained (`tasks_discarded`). Any
+failure (a reset connection, no link, a refused connect) leads to the same backoff as
+over HTTP and a reconnect that resumes the session: tasks the broker queued meanwhile
+are delivered then; a device that dropped its task says so in its next poll (`lost`),
+and an update the broker never acknowledged is sent again, not trained again.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import numpy as np
 
 from fedsim.fl.client import FLClient
 from fedsim.fl.codec import EnvelopeError, decode
-from fedsim.transports.mqtt_server import FINISHED, UNKNOWN
+from fedsim.transports.mqtt_server import FINISHED, LOST, UNKNOWN
 
 __all__ = ["MqttFLClient"]
 
@@ -33,12 +38,31 @@ class MqttFLClient(FLClient):
     """`FLClient` whose exchanges are MQTT publishes through a broker."""
 
     def __init__(
-        self, client_id: str, broker_uri: str, *args: Any, keep_alive_s: int = 60, **kwargs: Any
+        self,
+        client_id: str,
+        broker_uri: str,
+        *args: Any,
+        keep_alive_s: int = 60,
+        one_task_per_round: bool = False,
+        **kwargs: Any,
     ) -> None:
         super().__init__(client_id, broker_uri, None, *args, **kwargs)  # type: ignore[arg-type]
         self.keep_alive_s = keep_alive_s
+        self.one_task_per_round = one_task_per_round
+        """The sync engine: a round hands a device one task, so a task for a round it
+        already uploaded (or an older one) is a duplicate copy."""
+        self.tasks_discarded = 0
+        """Duplicate task copies received and discarded untrained."""
         self._awaiting_task = False
         """Between the poll and the task's arrival (`data_arrives`)."""
+        self._arriving = False
+        """A PUBLISH began arriving while the device waited for its task."""
+        self._uploaded_round = 0
+        """The last round whose update the broker acknowledged."""
+        self._holding = False
+        """A task was received and its update not yet acknowledged."""
+        self._lost = False
+        """A failure dropped the task it held: the next poll says `lost`."""
         self.connecting: Any = None
         """Set by the run to mark this task's connections as this device's."""
 
@@ -62,7 +86,8 @@ class MqttFLClient(FLClient):
                         )
                         registered = True
                     self._state("idle")
-                    await _io(mqtt.publish(f"fl/p/{cid}", b"", qos=QOS_1), self._patience)
+                    poll = LOST if self._lost else b""
+                    await _io(mqtt.publish(f"fl/p/{cid}", poll, qos=QOS_1), self._patience)
                     data = await self._next_task(mqtt, stop)
                     if data is None:
                         continue
@@ -71,6 +96,7 @@ class MqttFLClient(FLClient):
                     if data == UNKNOWN:
                         registered = False
                         continue
+                    self._lost = False
                     await self._round(mqtt, data)
                     self._failures = 0
                 except (OSError, TimeoutError, EnvelopeError) as exc:
@@ -111,18 +137,29 @@ class MqttFLClient(FLClient):
         PINGRESP start otherwise; a task has the whole stream to itself.)"""
         if self._awaiting_task and data and data[0] >> 4 == _PUBLISH:
             self._awaiting_task = False
+            self._arriving = True
             self._state("downloading")
 
     async def _next_task(self, mqtt: Any, stop: asyncio.Event) -> bytes | None:
-        self._awaiting_task = True
+        """The task (or `finished`, `unknown`) within `poll_wait`; None: none came. One
+        that began arriving is waited for until the exchange's patience runs out."""
+        self._awaiting_task, self._arriving = True, False
         try:
-            return await self._wait_task(mqtt, stop)
+            data = await self._wait_task(mqtt, stop, self.poll_wait_s)
+            if data is None and self._arriving and not stop.is_set():
+                data = await self._wait_task(mqtt, stop, self._patience)
+                if data is None and not stop.is_set():
+                    raise TimeoutError(f"amqtt: no whole task within {self._patience:g} s")
+            return data
+        except (OSError, TimeoutError):
+            self._lost = self._lost or self._arriving  # a task was on its way: ask again
+            raise
         finally:
-            self._awaiting_task = False
+            self._awaiting_task = self._arriving = False
 
-    async def _wait_task(self, mqtt: Any, stop: asyncio.Event) -> bytes | None:
+    async def _wait_task(self, mqtt: Any, stop: asyncio.Event, wait_s: float) -> bytes | None:
         loop = asyncio.get_running_loop()
-        note = loop.create_task(_io(mqtt.deliver_message(timeout_duration=self.poll_wait_s)))
+        note = loop.create_task(_io(mqtt.deliver_message(timeout_duration=wait_s)))
         halt = loop.create_task(stop.wait())
         await asyncio.wait((note, halt), return_when=asyncio.FIRST_COMPLETED)
         halt.cancel()
@@ -144,15 +181,26 @@ class MqttFLClient(FLClient):
         self._state("downloading")
         dec = decode(data)
         meta = dec.meta
-        server_round = int(meta["round"])
-        config = dict(meta.get("config", {}))
-        body = await self._train_and_encode(
-            server_round, int(meta["version"]), config, np.asarray(dec.values)
-        )
+        server_round, version = int(meta["round"]), int(meta["version"])
+        if self.one_task_per_round and server_round <= self._uploaded_round:
+            self.tasks_discarded += 1  # a duplicate copy (module docstring)
+            self._state("idle")
+            return
+        self._holding = True
+        pending = self._unanswered
+        if pending is not None and pending[:2] == (server_round, version):
+            body = pending[2]  # the broker never acknowledged it: the same bytes again
+        else:
+            config = dict(meta.get("config", {}))
+            values = np.asarray(dec.values)
+            body = await self._train_and_encode(server_round, version, config, values)
+            self._unanswered = (server_round, version, body)
         self._state("uploading")
         await _io(
             mqtt.publish(f"fl/u/{self.client_id}/{server_round}", body, qos=QOS_1), self._patience
         )
+        self._unanswered, self._holding = None, False
+        self._uploaded_round = max(self._uploaded_round, server_round)
         self.stats.uploads_accepted += 1  # the broker has it (QoS 1)
         self._state("idle")
 
@@ -160,6 +208,8 @@ class MqttFLClient(FLClient):
         """Count, wait for the link if it is gone, back off; the next loop reconnects."""
         self._error(exc)
         self._state("idle")
+        if self._holding:
+            self._lost, self._holding = True, False
         if mqtt is not None:
             await _quietly(mqtt.disconnect())
         if self.link_up is not None and _no_link(exc):

@@ -148,9 +148,6 @@ class Evidence:
     one when the path breaks, to its transport)."""
     trainings: dict[str, int] = field(default_factory=dict)
     """Device -> how many times it began training a task."""
-    downloads: dict[str, int] = field(default_factory=dict)
-    """Device -> how many task downloads it began (each brings one task envelope, or
-    part of one when the path breaks; a discarded duplicate copy counts)."""
     task_model_bytes: int | None = None
     """The model bytes of one task envelope (the downlink's codec); None: not recorded."""
     update_model_bytes: int | None = None
@@ -239,9 +236,8 @@ class EvidenceRecorder:
         self._uploads: dict[str, int] = {}
         """Client -> uploads it began."""
         self._trainings: dict[str, int] = {}
-        self._downloads: dict[str, int] = {}
         self._client_state: dict[str, str] = {}
-        """Client -> its last state (a state set again is no new download or training)."""
+        """Client -> its last state (a state set again is no new training)."""
         # Typed columns (8 bytes or less a value, not a Python object each): a million
         # messages (10,000 devices x 20 rounds) in ~40 MB instead of ~150 MB.
         self._m_device = array("i")
@@ -339,9 +335,7 @@ class EvidenceRecorder:
         then writes its POST: the exchange starts at that POST's first message."""
         before = self._client_state.get(client)
         self._client_state[client] = state
-        if state == "downloading" and before != state:
-            self._downloads[client] = self._downloads.get(client, 0) + 1
-        elif state == "training" and before != state:
+        if state == "training" and before != state:
             self._trainings[client] = self._trainings.get(client, 0) + 1
         if state == "uploading":
             self._uploads[client] = self._uploads.get(client, 0) + 1
@@ -407,7 +401,6 @@ class EvidenceRecorder:
             accepted=self.accepted,
             uploads=dict(self._uploads),
             trainings=dict(self._trainings),
-            downloads=dict(self._downloads),
             bytes_after_rounds=dict(bytes_after_rounds),
             energy=dict(energy or {}),
             counted_at_end=dict(counted_at_end or {}),

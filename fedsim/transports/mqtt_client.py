@@ -26,6 +26,7 @@ import numpy as np
 
 from fedsim.fl.client import FLClient
 from fedsim.fl.codec import EnvelopeError, decode
+from fedsim.fl.timeouts import is_request_timeout
 from fedsim.transports.mqtt_server import FINISHED, LOST, UNKNOWN
 
 __all__ = ["MqttFLClient"]
@@ -76,6 +77,8 @@ class MqttFLClient(FLClient):
         cid = self.client_id
         try:
             while not stop.is_set():
+                # from the (re)connect on: the broker delivers a task it holds at once
+                self._awaiting_task, self._arriving = True, False
                 try:
                     if mqtt is None:
                         mqtt = await self._connect()
@@ -85,7 +88,8 @@ class MqttFLClient(FLClient):
                             mqtt.publish("fl/r", self._registration(), qos=QOS_1), self._patience
                         )
                         registered = True
-                    self._state("idle")
+                    if not self._arriving:
+                        self._state("idle")
                     poll = LOST if self._lost else b""
                     await _io(mqtt.publish(f"fl/p/{cid}", poll, qos=QOS_1), self._patience)
                     data = await self._next_task(mqtt, stop)
@@ -132,9 +136,12 @@ class MqttFLClient(FLClient):
 
     def data_arrives(self, data: bytes) -> None:
         """Bytes reached the device (the emulated wire tells): a PUBLISH that starts while
-        it waits for a task is the task arriving, so the device is downloading from its
-        first byte, as an HTTP client is from the answer's head. (PUBACK, SUBACK and
-        PINGRESP start otherwise; a task has the whole stream to itself.)"""
+        it waits for a task (from its connect to the task's arrival: a task the broker
+        held comes right after the connect) is the task arriving, so the device is
+        downloading from its first byte, as an HTTP client is from the answer's head.
+        (PUBACK, SUBACK and PINGRESP start otherwise; a task has the whole stream to
+        itself.) One cut short by a failure is the broker's to deliver again on the
+        reconnect (QoS 1, not acknowledged)."""
         if self._awaiting_task and data and data[0] >> 4 == _PUBLISH:
             self._awaiting_task = False
             self._arriving = True
@@ -143,17 +150,14 @@ class MqttFLClient(FLClient):
     async def _next_task(self, mqtt: Any, stop: asyncio.Event) -> bytes | None:
         """The task (or `finished`, `unknown`) within `poll_wait`; None: none came. One
         that began arriving is waited for until the exchange's patience runs out."""
-        self._awaiting_task, self._arriving = True, False
         try:
             data = await self._wait_task(mqtt, stop, self.poll_wait_s)
             if data is None and self._arriving and not stop.is_set():
-                data = await self._wait_task(mqtt, stop, self._patience)
+                # the rest of HTTP's total timeout for a poll (`_patience` from the poll)
+                data = await self._wait_task(mqtt, stop, self.request_timeout_s)
                 if data is None and not stop.is_set():
                     raise TimeoutError(f"amqtt: no whole task within {self._patience:g} s")
             return data
-        except (OSError, TimeoutError):
-            self._lost = self._lost or self._arriving  # a task was on its way: ask again
-            raise
         finally:
             self._awaiting_task = self._arriving = False
 
@@ -211,10 +215,23 @@ class MqttFLClient(FLClient):
         if self._holding:
             self._lost, self._holding = True, False
         if mqtt is not None:
+            if is_request_timeout(exc):
+                _abort(mqtt)  # abandoned, as over HTTP: what was still on its way is not sent
             await _quietly(mqtt.disconnect())
         if self.link_up is not None and _no_link(exc):
             await self._await_link(stop)
         await self._backoff()
+
+
+def _abort(mqtt: Any) -> None:
+    """Drop the connection at once (a TCP reset), as a device that gives up on an
+    exchange does: a PUBLISH still on its way never reaches the broker whole, so an
+    abandoned upload is not delivered behind the device's back (HTTP's abandoned
+    request is not either). amqtt's DISCONNECT would first send all of it."""
+    writer = getattr(getattr(mqtt, "_handler", None), "writer", None)
+    transport = getattr(getattr(writer, "_writer", None), "transport", None)
+    if transport is not None:
+        transport.abort()
 
 
 def _no_link(exc: BaseException) -> bool:

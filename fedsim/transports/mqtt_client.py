@@ -10,8 +10,10 @@ asked for again. Under the sync engine a task for a round whose update the broke
 already took is a duplicate copy: discarded, never trained (`tasks_discarded`). Any
 failure (a reset connection, no link, a refused connect) leads to the same backoff as
 over HTTP and a reconnect that resumes the session: tasks the broker queued meanwhile
-are delivered then; a device that dropped its task says so in its next poll (`lost`),
-and an update the broker never acknowledged is sent again, not trained again.
+are delivered then, but amqtt drops what was in flight, so the next poll says `lost`
+(the server sends the device's task again if it has one); an update the broker never
+acknowledged is sent again, not trained again. A request timeout resets the connection
+(`_abort`): the exchange is abandoned, as over HTTP.
 """
 
 from __future__ import annotations
@@ -60,10 +62,8 @@ class MqttFLClient(FLClient):
         """A PUBLISH began arriving while the device waited for its task."""
         self._uploaded_round = 0
         """The last round whose update the broker acknowledged."""
-        self._holding = False
-        """A task was received and its update not yet acknowledged."""
         self._lost = False
-        """A failure dropped the task it held: the next poll says `lost`."""
+        """A failure may have cost it its task: the next poll says `lost`."""
         self.connecting: Any = None
         """Set by the run to mark this task's connections as this device's."""
 
@@ -190,7 +190,6 @@ class MqttFLClient(FLClient):
             self.tasks_discarded += 1  # a duplicate copy (module docstring)
             self._state("idle")
             return
-        self._holding = True
         pending = self._unanswered
         if pending is not None and pending[:2] == (server_round, version):
             body = pending[2]  # the broker never acknowledged it: the same bytes again
@@ -203,7 +202,7 @@ class MqttFLClient(FLClient):
         await _io(
             mqtt.publish(f"fl/u/{self.client_id}/{server_round}", body, qos=QOS_1), self._patience
         )
-        self._unanswered, self._holding = None, False
+        self._unanswered = None
         self._uploaded_round = max(self._uploaded_round, server_round)
         self.stats.uploads_accepted += 1  # the broker has it (QoS 1)
         self._state("idle")
@@ -212,8 +211,7 @@ class MqttFLClient(FLClient):
         """Count, wait for the link if it is gone, back off; the next loop reconnects."""
         self._error(exc)
         self._state("idle")
-        if self._holding:
-            self._lost, self._holding = True, False
+        self._lost = True  # what it held, or what was on its way (amqtt drops it), is gone
         if mqtt is not None:
             if is_request_timeout(exc):
                 _abort(mqtt)  # abandoned, as over HTTP: what was still on its way is not sent

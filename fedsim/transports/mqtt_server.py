@@ -5,7 +5,8 @@ Topics (QoS 1 throughout):
 
     fl/r                 device -> server   registration JSON {client_id, num_examples, device}
     fl/p/<id>            device -> server   "available for a task" (the long poll's request);
-                                            `lost`: it dropped the task it was sent
+                                            `lost`: its first after a failure (what it held
+                                            or what was on its way is gone)
     fl/t/<id>            server -> device   the task envelope, or `finished` / `unknown`
     fl/u/<id>/<round>    device -> server   the update envelope
 
@@ -15,7 +16,9 @@ server polls the engine for an available device for `poll_wait`, as a long poll
 would; a device that heard nothing asks again. A task goes to a device once: the
 broker delivers it at least once (QoS 1, persistent session), so a poll that finds the
 same task still out (one sent while its copy was on the way) publishes nothing, unless
-the device says it lost it (a failed exchange; it discards a copy it already handled).
+the device says it lost it (its first poll after a failure: amqtt drops a message in
+flight when a connection closes; a device under the sync engine discards a copy for a
+round it already uploaded).
 An update for a closed round is discarded, as HTTP answers it 409, and counted
 (`discarded_uploads`).
 """
@@ -35,7 +38,7 @@ __all__ = ["FINISHED", "LOST", "UNKNOWN", "MqttFLServer"]
 
 FINISHED, UNKNOWN = b"finished", b"unknown"
 LOST = b"lost"
-"""A poll's payload when the device dropped the task it was sent (a failed exchange)."""
+"""A poll's payload after a failure: the device may have lost the task it was sent."""
 log = logging.getLogger(__name__)
 
 
@@ -106,9 +109,10 @@ class MqttFLServer:
             register_client(engine, json.loads(data))
         elif topic[1] == "p" and len(topic) == 3:
             cid = topic[2]
+            if data == LOST:
+                self._sent.pop(cid, None)  # its task goes out again (module docstring)
             if cid not in self._polling:
-                poll = self._poll(cid, lost=data == LOST)
-                self._polling[cid] = asyncio.get_running_loop().create_task(poll)
+                self._polling[cid] = asyncio.get_running_loop().create_task(self._poll(cid))
         elif topic[1] == "u" and len(topic) == 4:
             cid, server_round = topic[2], int(topic[3])
             if engine.clients.get(cid) is None:
@@ -120,9 +124,9 @@ class MqttFLServer:
                 self.discarded_uploads[cid] = self.discarded_uploads.get(cid, 0) + 1
                 log.debug("discarded the update of %s for round %d: %s", cid, server_round, stale)
 
-    async def _poll(self, cid: str, *, lost: bool = False) -> None:
+    async def _poll(self, cid: str) -> None:
         """The long poll on the server's side: publish the task if one comes, once
-        (module docstring), or again when the device `lost` it."""
+        (module docstring)."""
         from amqtt.mqtt.constants import QOS_1
 
         engine = self.engine
@@ -134,7 +138,7 @@ class MqttFLServer:
             if engine.finished:
                 await self.client.publish(f"fl/t/{cid}", FINISHED, qos=QOS_1)
                 return
-            if ins is None or (ins is self._sent.get(cid) and not lost):
+            if ins is None or ins is self._sent.get(cid):
                 return  # no task, or its one copy is on the way
             envelope = task_envelope(engine, ins, self.codec_down)
             if envelope is not None:

@@ -140,8 +140,8 @@ class MqttFLClient(FLClient):
         held comes right after the connect) is the task arriving, so the device is
         downloading from its first byte, as an HTTP client is from the answer's head.
         (PUBACK, SUBACK and PINGRESP start otherwise; a task has the whole stream to
-        itself.) One cut short by a failure is the broker's to deliver again on the
-        reconnect (QoS 1, not acknowledged)."""
+        itself.) One cut short by a failure is gone (amqtt drops a message in flight when
+        a connection closes): the next poll says `lost`."""
         if self._awaiting_task and data and data[0] >> 4 == _PUBLISH:
             self._awaiting_task = False
             self._arriving = True

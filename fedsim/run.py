@@ -288,6 +288,7 @@ class _MqttSide:
         for name in ("amqtt", "transitions"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
         self.server = MqttFLServer(engine, SERVER_HOST, MQTT_PORT, poll_wait_s=sc.fl.poll_wait_s)
+        self.sync = sc.fl.engine == "sync"
 
     async def start(self) -> None:
         await self.server.start()
@@ -297,7 +298,13 @@ class _MqttSide:
         from fedsim.transports.mqtt_client import MqttFLClient
 
         client = MqttFLClient(
-            name, f"mqtt://{name}@{SERVER_HOST}:{MQTT_PORT}", learner, device, rng, **common
+            name,
+            f"mqtt://{name}@{SERVER_HOST}:{MQTT_PORT}",
+            learner,
+            device,
+            rng,
+            one_task_per_round=self.sync,
+            **common,
         )
         client.connecting = partial(CONNECTING_NODE.set, name)
         self.wire.device_receivers[name] = client.data_arrives
@@ -560,7 +567,8 @@ def _simulate(
         end, tail, batteries.evidence(), counted_at_end, counted_now(net, batteries.ledgers)
     )
     size = payload_size(int(engine.params.size), sc.fl.codec)
-    proof = dataclasses.replace(proof, update_model_bytes=size)
+    task_size = payload_size(int(engine.params.size), "float32")  # (every task is float32)
+    proof = dataclasses.replace(proof, update_model_bytes=size, task_model_bytes=task_size)
     if sc.fl.transport != "mqtt":  # a broker's PUBACK is not the server's acceptance
         acked = {c.client_id: c.stats.uploads_accepted for c in clients}
         proof = dataclasses.replace(proof, acknowledged=acked)

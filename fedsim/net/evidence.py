@@ -146,6 +146,10 @@ class Evidence:
     uploads: dict[str, int] = field(default_factory=dict)
     """Device -> how many uploads it began (each hands one update envelope, or part of
     one when the path breaks, to its transport)."""
+    trainings: dict[str, int] = field(default_factory=dict)
+    """Device -> how many times it began training a task."""
+    task_model_bytes: int | None = None
+    """The model bytes of one task envelope (the downlink's codec); None: not recorded."""
     update_model_bytes: int | None = None
     """The model bytes of one update envelope (`fedsim.fl.codec.payload_size` of the
     model and the upload codec); None: not recorded."""
@@ -231,6 +235,9 @@ class EvidenceRecorder:
         """Client -> when it began uploading, until its POST's first message is sent."""
         self._uploads: dict[str, int] = {}
         """Client -> uploads it began."""
+        self._trainings: dict[str, int] = {}
+        self._client_state: dict[str, str] = {}
+        """Client -> its last state (a state set again is no new training)."""
         # Typed columns (8 bytes or less a value, not a Python object each): a million
         # messages (10,000 devices x 20 rounds) in ~40 MB instead of ~150 MB.
         self._m_device = array("i")
@@ -326,6 +333,10 @@ class EvidenceRecorder:
     def client_state(self, client: str, state: str) -> None:
         """A client that begins uploading opens (connects, or reuses a connection) and
         then writes its POST: the exchange starts at that POST's first message."""
+        before = self._client_state.get(client)
+        self._client_state[client] = state
+        if state == "training" and before != state:
+            self._trainings[client] = self._trainings.get(client, 0) + 1
         if state == "uploading":
             self._uploads[client] = self._uploads.get(client, 0) + 1
             self._uploading[client] = self.env.now
@@ -389,6 +400,7 @@ class EvidenceRecorder:
             messages=messages,
             accepted=self.accepted,
             uploads=dict(self._uploads),
+            trainings=dict(self._trainings),
             bytes_after_rounds=dict(bytes_after_rounds),
             energy=dict(energy or {}),
             counted_at_end=dict(counted_at_end or {}),

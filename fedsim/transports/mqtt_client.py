@@ -4,9 +4,16 @@ client's training and encoding (fedsim.fl.client), an amqtt client for the rest.
 The device connects with a persistent session (`clean_session: false`) and a
 keep-alive, subscribes once to its task topic, registers, and then per round
 publishes that it is available, waits up to `poll_wait` for its task, trains and
-publishes the update (QoS 1 throughout). Any failure (a reset connection, no
-link, a refused connect) leads to the same backoff as over HTTP and a reconnect
-that resumes the session: tasks the broker queued meanwhile are delivered then.
+publishes the update (QoS 1 throughout). A task whose PUBLISH began arriving within
+`poll_wait` is waited for (up to the exchange's patience; then a request timeout), not
+asked for again. Under the sync engine a task for a round whose update the broker
+already took is a duplicate copy: discarded, never trained (`tasks_discarded`). Any
+failure (a reset connection, no link, a refused connect) leads to the same backoff as
+over HTTP and a reconnect that resumes the session: tasks the broker queued meanwhile
+are delivered then, but amqtt drops what was in flight, so the next poll says `lost`
+(the server sends the device's task again if it has one); an update the broker never
+acknowledged is sent again, not trained again. A request timeout resets the connection
+(`_abort`): the exchange is abandoned, as over HTTP.
 """
 
 from __future__ import annotations
@@ -21,7 +28,8 @@ import numpy as np
 
 from fedsim.fl.client import FLClient
 from fedsim.fl.codec import EnvelopeError, decode
-from fedsim.transports.mqtt_server import FINISHED, UNKNOWN
+from fedsim.fl.timeouts import is_request_timeout
+from fedsim.transports.mqtt_server import FINISHED, LOST, UNKNOWN
 
 __all__ = ["MqttFLClient"]
 
@@ -33,12 +41,29 @@ class MqttFLClient(FLClient):
     """`FLClient` whose exchanges are MQTT publishes through a broker."""
 
     def __init__(
-        self, client_id: str, broker_uri: str, *args: Any, keep_alive_s: int = 60, **kwargs: Any
+        self,
+        client_id: str,
+        broker_uri: str,
+        *args: Any,
+        keep_alive_s: int = 60,
+        one_task_per_round: bool = False,
+        **kwargs: Any,
     ) -> None:
         super().__init__(client_id, broker_uri, None, *args, **kwargs)  # type: ignore[arg-type]
         self.keep_alive_s = keep_alive_s
+        self.one_task_per_round = one_task_per_round
+        """The sync engine: a round hands a device one task, so a task for a round it
+        already uploaded (or an older one) is a duplicate copy."""
+        self.tasks_discarded = 0
+        """Duplicate task copies received and discarded untrained."""
         self._awaiting_task = False
         """Between the poll and the task's arrival (`data_arrives`)."""
+        self._arriving = False
+        """A PUBLISH began arriving while the device waited for its task."""
+        self._uploaded_round = 0
+        """The last round whose update the broker acknowledged."""
+        self._lost = False
+        """A failure may have cost it its task: the next poll says `lost`."""
         self.connecting: Any = None
         """Set by the run to mark this task's connections as this device's."""
 
@@ -52,6 +77,8 @@ class MqttFLClient(FLClient):
         cid = self.client_id
         try:
             while not stop.is_set():
+                # from the (re)connect on: the broker delivers a task it holds at once
+                self._awaiting_task, self._arriving = True, False
                 try:
                     if mqtt is None:
                         mqtt = await self._connect()
@@ -61,8 +88,10 @@ class MqttFLClient(FLClient):
                             mqtt.publish("fl/r", self._registration(), qos=QOS_1), self._patience
                         )
                         registered = True
-                    self._state("idle")
-                    await _io(mqtt.publish(f"fl/p/{cid}", b"", qos=QOS_1), self._patience)
+                    if not self._arriving:
+                        self._state("idle")
+                    poll = LOST if self._lost else b""
+                    await _io(mqtt.publish(f"fl/p/{cid}", poll, qos=QOS_1), self._patience)
                     data = await self._next_task(mqtt, stop)
                     if data is None:
                         continue
@@ -71,6 +100,7 @@ class MqttFLClient(FLClient):
                     if data == UNKNOWN:
                         registered = False
                         continue
+                    self._lost = False
                     await self._round(mqtt, data)
                     self._failures = 0
                 except (OSError, TimeoutError, EnvelopeError) as exc:
@@ -106,23 +136,34 @@ class MqttFLClient(FLClient):
 
     def data_arrives(self, data: bytes) -> None:
         """Bytes reached the device (the emulated wire tells): a PUBLISH that starts while
-        it waits for a task is the task arriving, so the device is downloading from its
-        first byte, as an HTTP client is from the answer's head. (PUBACK, SUBACK and
-        PINGRESP start otherwise; a task has the whole stream to itself.)"""
+        it waits for a task (from its connect to the task's arrival: a task the broker
+        held comes right after the connect) is the task arriving, so the device is
+        downloading from its first byte, as an HTTP client is from the answer's head.
+        (PUBACK, SUBACK and PINGRESP start otherwise; a task has the whole stream to
+        itself.) One cut short by a failure is gone (amqtt drops a message in flight when
+        a connection closes): the next poll says `lost`."""
         if self._awaiting_task and data and data[0] >> 4 == _PUBLISH:
             self._awaiting_task = False
+            self._arriving = True
             self._state("downloading")
 
     async def _next_task(self, mqtt: Any, stop: asyncio.Event) -> bytes | None:
-        self._awaiting_task = True
+        """The task (or `finished`, `unknown`) within `poll_wait`; None: none came. One
+        that began arriving is waited for until the exchange's patience runs out."""
         try:
-            return await self._wait_task(mqtt, stop)
+            data = await self._wait_task(mqtt, stop, self.poll_wait_s)
+            if data is None and self._arriving and not stop.is_set():
+                # the rest of HTTP's total timeout for a poll (`_patience` from the poll)
+                data = await self._wait_task(mqtt, stop, self.request_timeout_s)
+                if data is None and not stop.is_set():
+                    raise TimeoutError(f"amqtt: no whole task within {self._patience:g} s")
+            return data
         finally:
-            self._awaiting_task = False
+            self._awaiting_task = self._arriving = False
 
-    async def _wait_task(self, mqtt: Any, stop: asyncio.Event) -> bytes | None:
+    async def _wait_task(self, mqtt: Any, stop: asyncio.Event, wait_s: float) -> bytes | None:
         loop = asyncio.get_running_loop()
-        note = loop.create_task(_io(mqtt.deliver_message(timeout_duration=self.poll_wait_s)))
+        note = loop.create_task(_io(mqtt.deliver_message(timeout_duration=wait_s)))
         halt = loop.create_task(stop.wait())
         await asyncio.wait((note, halt), return_when=asyncio.FIRST_COMPLETED)
         halt.cancel()
@@ -144,15 +185,25 @@ class MqttFLClient(FLClient):
         self._state("downloading")
         dec = decode(data)
         meta = dec.meta
-        server_round = int(meta["round"])
-        config = dict(meta.get("config", {}))
-        body = await self._train_and_encode(
-            server_round, int(meta["version"]), config, np.asarray(dec.values)
-        )
+        server_round, version = int(meta["round"]), int(meta["version"])
+        if self.one_task_per_round and server_round <= self._uploaded_round:
+            self.tasks_discarded += 1  # a duplicate copy (module docstring)
+            self._state("idle")
+            return
+        pending = self._unanswered
+        if pending is not None and pending[:2] == (server_round, version):
+            body = pending[2]  # the broker never acknowledged it: the same bytes again
+        else:
+            config = dict(meta.get("config", {}))
+            values = np.asarray(dec.values)
+            body = await self._train_and_encode(server_round, version, config, values)
+            self._unanswered = (server_round, version, body)
         self._state("uploading")
         await _io(
             mqtt.publish(f"fl/u/{self.client_id}/{server_round}", body, qos=QOS_1), self._patience
         )
+        self._unanswered = None
+        self._uploaded_round = max(self._uploaded_round, server_round)
         self.stats.uploads_accepted += 1  # the broker has it (QoS 1)
         self._state("idle")
 
@@ -160,11 +211,25 @@ class MqttFLClient(FLClient):
         """Count, wait for the link if it is gone, back off; the next loop reconnects."""
         self._error(exc)
         self._state("idle")
+        self._lost = True  # what it held, or what was on its way (amqtt drops it), is gone
         if mqtt is not None:
+            if is_request_timeout(exc):
+                _abort(mqtt)  # abandoned, as over HTTP: what was still on its way is not sent
             await _quietly(mqtt.disconnect())
         if self.link_up is not None and _no_link(exc):
             await self._await_link(stop)
         await self._backoff()
+
+
+def _abort(mqtt: Any) -> None:
+    """Drop the connection at once (a TCP reset), as a device that gives up on an
+    exchange does: a PUBLISH still on its way never reaches the broker whole, so an
+    abandoned upload is not delivered behind the device's back (HTTP's abandoned
+    request is not either). amqtt's DISCONNECT would first send all of it."""
+    writer = getattr(getattr(mqtt, "_handler", None), "writer", None)
+    transport = getattr(getattr(writer, "_writer", None), "transport", None)
+    if transport is not None:
+        transport.abort()
 
 
 def _no_link(exc: BaseException) -> bool:

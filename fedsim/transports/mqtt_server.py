@@ -4,14 +4,23 @@
 Topics (QoS 1 throughout):
 
     fl/r                 device -> server   registration JSON {client_id, num_examples, device}
-    fl/p/<id>            device -> server   "available for a task" (the long poll's request)
+    fl/p/<id>            device -> server   "available for a task" (the long poll's request);
+                                            `lost`: its first after a failure (what it held
+                                            or what was on its way is gone)
     fl/t/<id>            server -> device   the task envelope, or `finished` / `unknown`
     fl/u/<id>/<round>    device -> server   the update envelope
 
 Devices keep persistent sessions (`clean_session: false`), so a task published while
 a device is cut off waits in the broker and is delivered when it reconnects. The
 server polls the engine for an available device for `poll_wait`, as a long poll
-would; a device that heard nothing asks again.
+would; a device that heard nothing asks again. A task goes to a device once: the
+broker delivers it at least once (QoS 1, persistent session), so a poll that finds the
+same task still out (one sent while its copy was on the way) publishes nothing, unless
+the device says it lost it (its first poll after a failure: amqtt drops a message in
+flight when a connection closes; a device under the sync engine discards a copy for a
+round it already uploaded).
+An update for a closed round is discarded, as HTTP answers it 409, and counted
+(`discarded_uploads`).
 """
 
 from __future__ import annotations
@@ -25,9 +34,11 @@ from fedsim.fl.engine import Engine
 from fedsim.fl.service import accept_update, register_client, task_envelope
 from fedsim.transports.mqtt_patience import install
 
-__all__ = ["FINISHED", "UNKNOWN", "MqttFLServer"]
+__all__ = ["FINISHED", "LOST", "UNKNOWN", "MqttFLServer"]
 
 FINISHED, UNKNOWN = b"finished", b"unknown"
+LOST = b"lost"
+"""A poll's payload after a failure: the device may have lost the task it was sent."""
 log = logging.getLogger(__name__)
 
 
@@ -51,6 +62,10 @@ class MqttFLServer:
         self.broker: Any = None
         self.client: Any = None
         self._polling: dict[str, asyncio.Task[None]] = {}
+        self._sent: dict[str, Any] = {}
+        """Client -> the task (the engine's `TrainIns`) last published to it."""
+        self.discarded_uploads: dict[str, int] = {}
+        """Client -> updates it sent that the server discarded (a closed round)."""
         self._serving: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -94,16 +109,24 @@ class MqttFLServer:
             register_client(engine, json.loads(data))
         elif topic[1] == "p" and len(topic) == 3:
             cid = topic[2]
+            if data == LOST:
+                self._sent.pop(cid, None)  # its task goes out again (module docstring)
             if cid not in self._polling:
                 self._polling[cid] = asyncio.get_running_loop().create_task(self._poll(cid))
         elif topic[1] == "u" and len(topic) == 4:
             cid, server_round = topic[2], int(topic[3])
-            if engine.clients.get(cid) is None or engine.precheck(cid, server_round) is not None:
+            if engine.clients.get(cid) is None:
                 return
-            accept_update(engine, cid, server_round, data)
+            stale = engine.precheck(cid, server_round)
+            if stale is None:
+                stale = None if accept_update(engine, cid, server_round, data).ok else "refused"
+            if stale is not None:
+                self.discarded_uploads[cid] = self.discarded_uploads.get(cid, 0) + 1
+                log.debug("discarded the update of %s for round %d: %s", cid, server_round, stale)
 
     async def _poll(self, cid: str) -> None:
-        """The long poll on the server's side: publish the task if one comes."""
+        """The long poll on the server's side: publish the task if one comes, once
+        (module docstring)."""
         from amqtt.mqtt.constants import QOS_1
 
         engine = self.engine
@@ -115,8 +138,11 @@ class MqttFLServer:
             if engine.finished:
                 await self.client.publish(f"fl/t/{cid}", FINISHED, qos=QOS_1)
                 return
-            envelope = task_envelope(engine, ins, self.codec_down) if ins is not None else None
+            if ins is None or ins is self._sent.get(cid):
+                return  # no task, or its one copy is on the way
+            envelope = task_envelope(engine, ins, self.codec_down)
             if envelope is not None:
+                self._sent[cid] = ins
                 await self.client.publish(f"fl/t/{cid}", envelope, qos=QOS_1)
         finally:
             self._polling.pop(cid, None)

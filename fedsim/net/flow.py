@@ -135,7 +135,7 @@ def _draw(loss: Any, rng: np.random.Generator, n: int) -> np.ndarray:
     return np.fromiter((loss.drop(rng) for _ in range(n)), dtype=bool, count=n)
 
 
-@dataclass
+@dataclass(slots=True)  # (two per connection of every device: no __dict__ each)
 class _Sender:
     """One direction's TCP state that outlives single sends (sender and receiver side)."""
 
@@ -152,7 +152,7 @@ class _Sender:
     """The receiver still ACKs its first data segment at once (ns-3, Linux quick-ack)."""
 
 
-@dataclass
+@dataclass(slots=True)  # (two per connection of every device: no __dict__ each)
 class _Path:
     """Per-hop constants of one direction, looked up once."""
 

@@ -139,6 +139,7 @@ async def register(request: web.Request) -> web.Response:
         return _error(409, clash)
     engine.register(ClientInfo(req.client_id, req.num_examples, req.device))
     if wait is not None:
+        del body  # read: not kept through the long poll (every registered device's)
         return await _answer_then_task(request, req.client_id, wait, {REGISTERED_HEADER: "1"})
     return web.json_response({"client_id": req.client_id, "poll_wait": settings["poll_wait"]})
 
@@ -191,6 +192,7 @@ async def update(request: web.Request) -> web.Response:
     if not outcome.ok:
         return _error(outcome.status, outcome.reason)
     if headers.wait is not None:
+        del body, outcome  # stored: not kept through the long poll (until the next task)
         accepted = {ACCEPTED_HEADER: str(server_round)}
         return await _answer_then_task(request, info.client_id, headers.wait, accepted)
     # json.dumps({"accepted": True, "round": server_round}), without an encoder per reply

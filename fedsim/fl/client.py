@@ -69,6 +69,41 @@ class ClientStats:
 
 
 class FLClient:
+    __slots__ = (
+        "_failures",
+        "_path",
+        "_poll_query",
+        "_poll_url",
+        "_register_url",
+        "_residual",
+        "_unanswered",
+        "_update_url",
+        "_wait",
+        "backoff_s",
+        "charge_compute",
+        "client_id",
+        "codec",
+        "connector",
+        "device",
+        "instance",
+        "jitter_rng",
+        "last_contact",
+        "last_error",
+        "learner",
+        "link_up",
+        "observer",
+        "on_work",
+        "poll_wait_s",
+        "request_timeout_s",
+        "request_timeouts",
+        "rng",
+        "signer",
+        "stats",
+        "task_on_answer",
+        "url",
+    )
+    """One client per registered device (100,000 in a city): no __dict__ each."""
+
     def __init__(
         self,
         client_id: str,

@@ -367,7 +367,7 @@ class EmulatedConnection:
             self.loop.call_later(self.latency_s, self._late_eof, direction)
 
     def _late_eof(self, direction: int) -> None:
-        if not self.broken:
+        if not self.broken and self.ends:  # (no ends: both are closed, see `end_lost`)
             self._receiver(direction)._eof_received()
 
     def reset_from(self, direction: int) -> None:
@@ -410,6 +410,10 @@ class EmulatedConnection:
                 else:
                     self.channel.close()
             self.wire.forget(self)
+            # Both ends are gone: let go of them, so the connection, its transports and
+            # their protocols (aiohttp's request and response state) are freed now by
+            # reference count, not kept in a cycle until a collection (none in a run).
+            self.ends = []
 
 
 class Wire:

@@ -139,8 +139,9 @@ async def register(request: web.Request) -> web.Response:
         return _error(409, clash)
     engine.register(ClientInfo(req.client_id, req.num_examples, req.device))
     if wait is not None:
-        del body  # read: not kept through the long poll (every registered device's)
-        return await _answer_then_task(request, req.client_id, wait, {REGISTERED_HEADER: "1"})
+        cid = req.client_id
+        del body, req  # read: not kept through the long poll (every registered device's)
+        return await _answer_then_task(request, cid, wait, {REGISTERED_HEADER: "1"})
     return web.json_response({"client_id": req.client_id, "poll_wait": settings["poll_wait"]})
 
 

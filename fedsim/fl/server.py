@@ -193,9 +193,10 @@ async def update(request: web.Request) -> web.Response:
     if not outcome.ok:
         return _error(outcome.status, outcome.reason)
     if headers.wait is not None:
-        del body, outcome  # stored: not kept through the long poll (until the next task)
+        wait = headers.wait
+        del body, outcome, headers  # stored: not kept through the long poll (to the next task)
         accepted = {ACCEPTED_HEADER: str(server_round)}
-        return await _answer_then_task(request, info.client_id, headers.wait, accepted)
+        return await _answer_then_task(request, info.client_id, wait, accepted)
     # json.dumps({"accepted": True, "round": server_round}), without an encoder per reply
     return web.json_response(text=f'{{"accepted": true, "round": {server_round:d}}}')
 

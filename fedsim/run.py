@@ -38,6 +38,7 @@ from fedsim.fl.server import make_app
 from fedsim.fl.strategies.registry import build_strategy
 from fedsim.fl.timeouts import REQUEST_TIMEOUT_CAUSE
 from fedsim.net.battery import Batteries
+from fedsim.net.counts import Counts
 from fedsim.net.evidence import Evidence, EvidenceRecorder, counted_now
 from fedsim.net.flow import wire_booked_after
 from fedsim.net.medium_use import MediumUse, medium_uses
@@ -379,7 +380,7 @@ def _simulate(
     window: list[float] = []
     """[end] once the run's window closed (`close_window`): the timeline covers [0, end],
     shutdown is not part of the run."""
-    counted_at_end: dict[str, float] = {}  # every count, when the window closed
+    counted_at_end: list[Counts] = []  # [every count, when the window closed]
 
     def path_state(dev: str, up: bool, _t: float, cause: str) -> None:
         if not window:
@@ -472,7 +473,7 @@ def _simulate(
         window.append(loop.time())  # (first: what the cut changes is after the end)
         net.end_run()
         batteries.finish(window[0])
-        counted_at_end.update(counted_now(net, batteries.ledgers))
+        counted_at_end.append(counted_now(net, batteries.ledgers))
 
     async def main() -> float:
         for node in devices:  # every client's timeline starts at 0, registered or not
@@ -563,9 +564,9 @@ def _simulate(
     after = byte_totals()
     round_ledger.close("after", None)
     tail = {k: after[k] - totals[k] for k in after}
-    proof = evidence.finish(
-        end, tail, batteries.evidence(), counted_at_end, counted_now(net, batteries.ledgers)
-    )
+    at_end = counted_at_end[0]
+    at_close = counted_now(net, batteries.ledgers, like=at_end)
+    proof = evidence.finish(end, tail, batteries.evidence(), at_end, at_close)
     size = payload_size(int(engine.params.size), sc.fl.codec)
     task_size = payload_size(int(engine.params.size), "float32")  # (every task is float32)
     proof = dataclasses.replace(proof, update_model_bytes=size, task_model_bytes=task_size)

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from fedsim.audit import Violation, invariant
+from fedsim.net.counts import moved_counts
 
 __all__ = ["held_within_run", "nothing_after_end"]
 
@@ -40,14 +41,17 @@ def nothing_after_end(result: Any) -> Iterator[Violation]:
         return
     end = float(result.summary["sim_time_s"])
     closed = float(getattr(ev, "closed_s", end))
-    for key in sorted(set(at_end) | set(at_close)):
-        before, after = at_end.get(key), at_close.get(key)
-        if before != after:
-            yield Violation(
-                AFTER,
-                f"{key}: {before} at the run's end (t={end:g} s), {after} when recording "
-                f"stopped (t={closed:g} s): counted after the run ended",
-            )
+    for key, before, after in moved_counts(at_end, at_close):
+        yield Violation(
+            AFTER,
+            f"{key}: {_shown(before)} at the run's end (t={end:g} s), {_shown(after)} when "
+            f"recording stopped (t={closed:g} s): counted after the run ended",
+        )
+
+
+def _shown(value: float | None) -> object:
+    """A count as it was counted: bytes and packets are whole (kept as doubles)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 HELD = "held-within-run"

@@ -263,6 +263,8 @@ def device_auth(
         last[device] = nonce
         request[DEVICE] = device
         request[BODY_DIGEST] = fields["b"]
+        # Checked: not kept through the handler, a long poll for every registered device.
+        del auth, fields, signed, msg, want
         return await handler(request)  # type: ignore[no-any-return]
 
     return authenticate

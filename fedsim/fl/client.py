@@ -69,6 +69,41 @@ class ClientStats:
 
 
 class FLClient:
+    __slots__ = (
+        "_failures",
+        "_path",
+        "_poll_query",
+        "_poll_url",
+        "_register_url",
+        "_residual",
+        "_unanswered",
+        "_update_url",
+        "_wait",
+        "backoff_s",
+        "charge_compute",
+        "client_id",
+        "codec",
+        "connector",
+        "device",
+        "instance",
+        "jitter_rng",
+        "last_contact",
+        "last_error",
+        "learner",
+        "link_up",
+        "observer",
+        "on_work",
+        "poll_wait_s",
+        "request_timeout_s",
+        "request_timeouts",
+        "rng",
+        "signer",
+        "stats",
+        "task_on_answer",
+        "url",
+    )
+    """One client per registered device (100,000 in a city): no __dict__ each."""
+
     def __init__(
         self,
         client_id: str,
@@ -209,7 +244,9 @@ class FLClient:
                         if task is None:
                             self._failures = 0
                             continue
-                    task = await self._train_and_upload(session, *task)
+                    upload = self._train_and_upload(session, *task)
+                    task = None  # (its model is not kept through the answer's long poll)
+                    task = await upload
                     self._failures = 0
                 except _Unknown:
                     registered = False
@@ -298,10 +335,15 @@ class FLClient:
         if pending is not None and pending[:2] == (server_round, version):
             # The server never answered this upload (it may have stored it before it
             # went down): send the same bytes again instead of training again.
-            return await self._upload(session, server_round, pending[2])
-        body = await self._train_and_encode(server_round, version, config, params)
-        self._unanswered = (server_round, version, body)
-        return await self._upload(session, server_round, body)
+            body = pending[2]
+        else:
+            body = await self._train_and_encode(server_round, version, config, params)
+            self._unanswered = (server_round, version, body)
+        upload = self._upload(session, server_round, body)
+        # Neither the task's model nor the update is kept here through the answer's
+        # long poll (until this device's next task: rounds, in a city of devices).
+        del pending, config, params, body
+        return await upload
 
     async def _train_and_encode(
         self, server_round: int, version: int, config: dict[str, Any], params: np.ndarray
@@ -388,6 +430,7 @@ class FLClient:
                 await resp.read()
                 raise _Unknown
             self._unanswered = None
+            del body  # answered: not kept through the answer's long poll
             accepted = resp.status == 200
             self._state("idle")
             if not accepted:

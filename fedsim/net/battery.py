@@ -69,7 +69,7 @@ level, and moved earlier only when the prediction moved by more than this fracti
 the time left to it (so a busy device does not predict or reschedule per frame)."""
 
 
-@dataclass
+@dataclass(slots=True)  # (one per device: no __dict__)
 class Battery:
     """What one device has left, and what it spent on what."""
 
@@ -114,6 +114,8 @@ class Battery:
     computing: tuple[float, float, float] | None = None
     """(start, end, joules) of the last training charged: the part of it past the run's
     end is refunded (`Batteries.finish`)."""
+    initial_j: float = field(init=False)
+    """`level_j` at the start."""
 
     def __post_init__(self) -> None:
         self.initial_j = self.level_j

@@ -29,15 +29,17 @@ per-byte work):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 import numpy as np
 
+from fedsim.net.counts import Counts, Group
 from fedsim.net.link import Link, LinkCounters
 from fedsim.net.network import Network
 
@@ -157,43 +159,50 @@ class Evidence:
     """Device -> how many of its uploads the server's answer acknowledged, as the
     device counted them (None: the transport's acknowledgement is not the server's,
     e.g. an MQTT broker's PUBACK)."""
-    counted_at_end: dict[str, float] = field(default_factory=dict)
+    counted_at_end: Mapping[str, float] = field(default_factory=dict)
     """Everything the run counts (`counted_now`), the instant its window closed ..."""
-    counted_at_close: dict[str, float] = field(default_factory=dict)
+    counted_at_close: Mapping[str, float] = field(default_factory=dict)
     """... and again when recording stopped, after the clients shut down: equal, or
     something was counted after the run's end (`nothing-after-end`)."""
 
 
 _COUNTED = tuple(
-    f for f in LinkCounters.__dataclass_fields__ if f != "transmitter"
-)  # payload, wire, packets, retransmissions, drops and the byte ledger's classes
+    f.name for f in dataclasses.fields(LinkCounters) if f.name != "transmitter"
+)  # payload, wire, packets, retransmissions, drops and the byte ledger's classes (not
+# the class-level `wake` hook, which `__dataclass_fields__` lists: it is no count)
+_HELD = ("busy_s", "held_s")  # a transmitter's
 
 
-def counted_now(net: Network, ledgers: dict[str, Any]) -> dict[str, float]:
+def counted_now(net: Network, ledgers: dict[str, Any], like: Counts | None = None) -> Counts:
     """Every count a run's results are made of, by name: each link direction's
     counters, each transmitter's busy and held time, each device's energy by use and
     radio time by state. Taken when the run's window closes and again when recording
-    stops; a difference is traffic or energy counted after the run's end."""
-    out: dict[str, float] = {}
+    stops (`like`: the first, whose names the second shares when they are the same); a
+    difference is traffic or energy counted after the run's end."""
+    groups: list[Group] = []
+    values: array[float] = array("d")
     seen: set[int] = set()
     for name in sorted(net.links):
         link = net.links[name]
         for d, label in ((0, f"{link.a}->{link.b}"), (1, f"{link.b}->{link.a}")):
             c = link.counters[d]
-            for f in _COUNTED:
-                out[f"link {name} {label} {f}"] = getattr(c, f)
+            groups.append((f"link {name} {label}", _COUNTED))
+            values.extend([getattr(c, f) for f in _COUNTED])
             tx = link.tx[d]
             if id(tx) not in seen:
                 seen.add(id(tx))
-                out[f"transmitter {tx.name} busy_s"] = tx.busy_time
-                out[f"transmitter {tx.name} held_s"] = tx.held_time
+                groups.append((f"transmitter {tx.name}", _HELD))
+                values.extend((tx.busy_time, tx.held_time))
+    energy_fields: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple per kind of ledger
     for node in sorted(ledgers):
         b = ledgers[node]
-        for k, v in b.spent.items():
-            out[f"energy {node} {k}_j"] = v
-        for k, v in b.seconds.items():
-            out[f"energy {node} {k}_s"] = v
-    return out
+        fields = (*(f"{k}_j" for k in b.spent), *(f"{k}_s" for k in b.seconds))
+        groups.append((f"energy {node}", energy_fields.setdefault(fields, fields)))
+        values.extend(b.spent.values())
+        values.extend(b.seconds.values())
+    if like is not None and like.groups == groups:
+        groups = like.groups
+    return Counts(groups, values)
 
 
 def _snapshot(link: Link, d: int) -> tuple[int, int, int]:
@@ -365,8 +374,8 @@ class EvidenceRecorder:
         end_s: float,
         bytes_after_rounds: dict[str, int],
         energy: dict[str, Energy] | None = None,
-        counted_at_end: dict[str, float] | None = None,
-        counted_at_close: dict[str, float] | None = None,
+        counted_at_end: Mapping[str, float] | None = None,
+        counted_at_close: Mapping[str, float] | None = None,
     ) -> Evidence:
         """Close every open interval at the network's clock and freeze the evidence."""
         now = self.env.now
@@ -403,6 +412,6 @@ class EvidenceRecorder:
             trainings=dict(self._trainings),
             bytes_after_rounds=dict(bytes_after_rounds),
             energy=dict(energy or {}),
-            counted_at_end=dict(counted_at_end or {}),
-            counted_at_close=dict(counted_at_close or {}),
+            counted_at_end=counted_at_end or {},  # (read-only: not copied, ~4 KB a device)
+            counted_at_close=counted_at_close or {},
         )

@@ -245,7 +245,7 @@ def transmitter(
     return kind(name, rate_bps, frame_bits=frame_bits, **kwargs)  # type: ignore[arg-type]
 
 
-@dataclass
+@dataclass(slots=True)  # (two per link, a link per device: no __dict__ each)
 class LinkCounters:
     """What crossed one direction of a link."""
 

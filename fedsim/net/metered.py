@@ -33,6 +33,8 @@ included). The counters count the same frames right after."""
 class MeteredCounters(LinkCounters):
     """`LinkCounters` whose `wire_bytes` and `packets` report their changes."""
 
+    __slots__ = ("_packets", "_wire", "direction", "meter", "wake")
+
     def __init__(self, direction: int) -> None:
         self.direction = direction
         self.meter: Meter | None = None

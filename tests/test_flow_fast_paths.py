@@ -48,6 +48,14 @@ def _path(hops: list[tuple]) -> tuple[Hop, ...]:
     return tuple(out)
 
 
+def _fields(obj) -> dict:
+    """An object's attributes, whether it keeps them in slots or a __dict__."""
+    names = [n for k in type(obj).__mro__ for n in getattr(k, "__slots__", ())]
+    out = {n: getattr(obj, n) for n in names if hasattr(obj, n)}
+    out.update(getattr(obj, "__dict__", {}))
+    return out
+
+
 def vars_of(x) -> tuple:
     """A sender's RTO estimator, Cubic and HyStart state."""
     r, c, h = x.rto, x.cc, x.cc.hs
@@ -135,7 +143,7 @@ def _world(hops, sends, cut: float | None, seen: list | None = None):
         senders,
         [tx._gaps.intervals() for link in links for tx in link.tx],
         [
-            {k: v for k, v in vars(c).items() if type(v) is int}
+            {k: v for k, v in _fields(c).items() if type(v) is int}
             for link in links
             for c in link.counters
         ],

@@ -59,7 +59,7 @@ def _link(run: RunData, **fields: object) -> RunData:
 
 def test_the_fidelity_caveat_says_only_what_the_docs_measure_now(tmp_path: Path) -> None:
     """Outside audit redteam9, finding 4: the caveat said flow "undercounts idle energy"
-    on a contended medium; docs/network-model.md now has flow within 15 % of packet on
+    on a contended medium; docs/network-model.md now has flow within 18 % of packet on
     energy there, and the runs compared may have no shared medium at all."""
     a, b, _ = _runs(tmp_path)
     (plain,) = _caveats([a, _with(b, fidelity="packet")])
@@ -68,7 +68,7 @@ def test_the_fidelity_caveat_says_only_what_the_docs_measure_now(tmp_path: Path)
     assert "duty-cycled" not in plain
     (shared,) = _caveats([_link(a, shared=True), _with(b, fidelity="packet")])
     assert "on a contended shared medium flow has no drop-tail losses" in shared
-    assert "energy per device within 15 %" in shared
+    assert "energy per device within 18 %" in shared
     assert "undercounts" not in shared
     assert "duty-cycled" not in shared
     (duty,) = _caveats([a, _link(_with(b, fidelity="packet"), duty_cycle=0.01)])

@@ -20,7 +20,7 @@ from fedsim.scenario import parse_scenario
 
 TOLERANCE = 0.2
 """Flow's mean energy per device within this of packet's on a contended cell (measured:
--18 % and +4 % for the two cells below, -1 % on topologies/default.yaml). What is left is
+-18 % and +8 % for the two cells below, -1 % on topologies/default.yaml). What is left is
 packet fidelity's own TCP dynamics on a queueing cell (it sends 13-25 % more wire bytes:
 drop-tail losses and spurious retransmissions, which flow does not model), not the wait.
 (15 % until the cell's transmitter booked each frame's 802.11 airtime, 726 us beyond its

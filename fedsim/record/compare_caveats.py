@@ -4,7 +4,7 @@ Two runs that differ in `fidelity` (flow or packet, top level or a link class's)
 `fl.transport` (http, coap, mqtt) measure their bytes and energy through different
 models. docs/network-model.md ("Flow and packet over whole runs") measures what that
 costs: single transfers agree within 9 %; on a contended shared medium flow has no
-drop-tail losses where packet's TCP drops and retransmits (+17 % wire bytes up), energy
+drop-tail losses where packet's TCP drops and retransmits (+21 % wire bytes up), energy
 per device within 18 %; on duty-cycled links (LoRa) a whole run's session timing differs.
 The caveat names only what applies to the runs compared (a shared medium, a duty cycle),
 and each transport's protocol and header rows hold its own protocol and headers. A

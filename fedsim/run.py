@@ -660,7 +660,7 @@ def _collect(
                 link=link.name, a=link.a, b=link.b, kind=link.kind,
                 direction=label, payload_bytes=c.payload_bytes, wire_bytes=c.wire_bytes,
                 packets=c.packets, retransmissions=c.retransmissions, drops=c.drops,
-                busy_fraction=min(1.0, tx.busy_time / end) if end > 0 else 0.0,
+                refused=c.refused, busy_fraction=min(1.0, tx.busy_time / end) if end > 0 else 0.0,
                 down_time_s=link.down_time, **link_cells(c),
             ))  # fmt: skip
     client_rows: list[ClientRow] = []

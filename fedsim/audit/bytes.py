@@ -118,7 +118,7 @@ def _per_client(result: Any, hops: dict[tuple[str, str], Any], ev: Any) -> Itera
 
 NONNEGATIVE = "bytes-nonnegative"
 _ROUND_COLUMNS = ("bytes_up", "bytes_down", "wire_bytes_up", "wire_bytes_down")
-_LINK_COLUMNS = ("payload_bytes", "wire_bytes", "packets", "retransmissions", "drops")
+_LINK_COLUMNS = ("payload_bytes", "wire_bytes", "packets", "retransmissions", "drops", "refused")
 
 
 @invariant(

@@ -7,8 +7,9 @@ TCP segments are), waits in the hop's drop-tail queue, propagates for latency pl
 jitter, and may be lost by the hop's loss model or because the link is down. Its
 payload (and model bytes) count once, when first sent, on every hop it can reach, as
 TCP counts a message; a copy the application sends again counts in wire and `retx`
-bytes only. A lost datagram is counted as a drop on the link where it died (links.csv `drops`)
-and is never delivered; retransmitting is the application's business.
+bytes only. A datagram lost on a hop's wire is counted as a drop there (links.csv `drops`,
+its bytes `lost_bytes`); one a down link or a full queue refuses is `refused` there (never
+sent on that hop). Neither is delivered; retransmitting is the application's business.
 
 A `DatagramPath` belongs to one device. The network tracks it among the device's
 channels, so a path element going down `break_`s it the way it breaks TCP
@@ -167,8 +168,13 @@ class DatagramPath:
         if access < reach and self.on_access is not None:
             self.on_access(d, dg.payload)
 
-    def _lose(self, dg: _Datagram, counters: LinkCounters) -> None:
-        counters.drops += 1
+    def _lose(self, dg: _Datagram, counters: LinkCounters, refused: bool = False) -> None:
+        """`dg` dies at this hop: lost on its wire (a drop), or `refused` (its link down,
+        its queue full: never sent there)."""
+        if refused:
+            counters.refused += 1
+        else:
+            counters.drops += 1
         self._in_flight.pop(dg, None)
         if not dg.left.triggered:
             dg.left.succeed()
@@ -181,7 +187,7 @@ class DatagramPath:
         link = hop.link
         c = link.counters[hop.direction]
         if not link.up or i == dg.doom:
-            self._lose(dg, c)
+            self._lose(dg, c, refused=True)
             return
         tx = link.tx[hop.direction]
         now = self.env.now
@@ -189,7 +195,7 @@ class DatagramPath:
         while q and q[0] <= now:
             q.popleft()
         if len(q) > link.queue_limit:
-            self._lose(dg, c)
+            self._lose(dg, c, refused=True)
             return
         start, end = tx.reserve(now, dg.wire * 8.0)
         q.append(end)

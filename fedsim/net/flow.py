@@ -297,7 +297,7 @@ class _Model:
         for i, tx in enumerate(P.tx[:hops]):
             if self.full(i, d, t):
                 if count:
-                    P.counters[i].drops += 1
+                    P.counters[i].refused += 1  # never on this hop's wire
                 return math.inf
             s, e = tx.reserve(t, bits, 1)
             ready = t
@@ -442,7 +442,7 @@ class _Model:
             c.drops += lost
             c.lost_bytes += lost * ab
             if log is not None:
-                log.append((c, s, e, kab, k, 0, 0, kab, 0, lost * ab, 0))
+                log.append((c, s, e, kab, k, 0, 0, kab, 0, lost * ab, 0, lost))
         return [h >= 0 for h in wl]
 
     def lossy_packet(self, t: float, d: int, nbytes: int) -> float:
@@ -469,7 +469,7 @@ class _Model:
             if not all(h.link.up for h in P.hops):
                 down = self._first_down(d)
                 self._count_partial(t, d, p.syn_bytes, down, resent=again)
-                P.counters[down].drops += 1  # lost at the down hop, never on its wire
+                P.counters[down].refused += 1  # refused at the down hop, never on its wire
                 return False, t
             if P.lossy:
                 where = int(self.lost_at(d, 1)[0])
@@ -781,12 +781,14 @@ class _Replay(TcpSender):
             c.lost_bytes += lost
             c.packets += len(on)
             c.retransmissions += len(rx_on)
-            c.drops += wl.count(i)
+            dropped = sum(1 for j in on if wl[j] == i)
+            c.drops += dropped
+            c.refused += wl.count(i) - dropped  # a full queue's: never on this hop's wire
             if log is not None and booked + i < len(log):  # as counted, not as data
                 _, s, out, *_ = log[booked + i]
                 log[booked + i] = (c, s, out, on_pay + len(on) * ovh, len(on), on_pay - rx_pay,
                                    (len(on) - len(rx_on)) * ovh, 0, rx_pay + len(rx_on) * ovh,
-                                   lost, len(rx_on))  # fmt: skip
+                                   lost, len(rx_on), dropped)  # fmt: skip
         self.queue.append(_Flight(t, seqs, first, spacing, wl, ts))
 
     # -- receiver (ns-3 ReceivedData, as packet.py) ------------------------------------------

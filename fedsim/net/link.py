@@ -31,6 +31,7 @@ __all__ = [
     "LossModel",
     "NoLoss",
     "Transmitter",
+    "dropped_unsent",
     "resent_unsent",
     "split_taken",
     "take_back",
@@ -259,6 +260,11 @@ class LinkCounters:
     counted on every hop the copy crosses, where its packet and its bytes are counted
     and taken back with them, so a row's `retx_bytes` are its retransmissions' bytes."""
     drops: int = 0
+    """Of `packets`, those lost on this hop's wire (the loss model's): their bytes are
+    `lost_bytes`."""
+    refused: int = 0
+    """Packets that never went out on this hop: its link down, or its drop-tail queue
+    full. Not sent, so in neither `packets` nor `drops`, and carrying no bytes."""
     # The byte ledger (fedsim.record.ledger), classified where the bytes are counted:
     # data + header + control + retx == wire_bytes, model <= payload, lost <= wire.
     model_bytes: int = 0
@@ -273,7 +279,7 @@ class LinkCounters:
     retx_bytes: int = 0
     """Data segments sent again, headers included."""
     lost_bytes: int = 0
-    """Of wire_bytes, what was lost on this hop (the loss model's drops)."""
+    """Of wire_bytes, what was lost on this hop: the bytes of its `drops`."""
     transmitter: Transmitter | None = field(default=None, repr=False, compare=False)
     """The transmitter these frames were booked on (its link sets it): a take-back
     gives their airtime back."""
@@ -351,13 +357,18 @@ Booked = tuple["LinkCounters", int, int, list[int], int]
 """What a channel booked on a link direction for after some instant: (counters, wire
 bytes, packets, the wire bytes by `WIRE_PARTS`, the lost bytes among them)."""
 
-Booking = tuple["LinkCounters", float, float, int, int, int, int, int, int, int, int]
+Booking = (
+    tuple["LinkCounters", float, float, int, int, int, int, int, int, int, int]
+    | tuple["LinkCounters", float, float, int, int, int, int, int, int, int, int, int]
+)
 """One `Transmitter.reserve` a channel made, as it counted it: (the counters of the link
 direction, the start `reserve` returned, when its last frame had left, wire bytes (it
 booked their airtime), frames (each one's fixed airtime too, `frame_bits`), and those wire bytes
 by `WIRE_PARTS` (data, header,
 control, retx), the lost bytes among them, and of its frames those sent again (its
-retransmissions)). Its frames leave between its start and
+retransmissions), and, on a booking of several frames some of which were lost, how
+many (one frame's booking with lost bytes lost one: `dropped_unsent`). Its frames leave
+between its start and
 their end; a hop after the first books a block when its first frame arrives, and sends
 each frame no earlier than it arrives, so its frames may end after its airtime does.
 Bytes, airtime and the booked interval of what a cut takes back all come from it
@@ -437,6 +448,22 @@ def resent_unsent(booking: Booking, frames_unsent: int, retx_unsent: int) -> int
     return min(high, max(low, round(resent * frames_unsent / frames)))
 
 
+def dropped_unsent(booking: Booking, frames_unsent: int, lost_unsent: int) -> int:
+    """Of `booking`'s drops (frames lost on its wire), those among its `frames_unsent`
+    frames not sent, whose `lost_unsent` lost bytes are taken back: bounded as
+    `resent_unsent` is, so that what stays reconciles (no more drops than packets; some
+    while lost bytes stay, none once they are gone)."""
+    lost = booking[9]
+    if not lost:
+        return 0
+    dropped = booking[11] if len(booking) > 11 else 1
+    if lost_unsent >= lost:  # its lost bytes all go: so do its drops
+        return dropped
+    frames = booking[4]
+    low = max(0, dropped - (frames - frames_unsent))  # the frames that stay are enough
+    return min(dropped - 1, max(low, round(dropped * frames_unsent / frames)))
+
+
 def take_back(bookings: Iterable[Booking], now: float) -> None:
     """A path broke at `now`: what its channel had booked for after it never went out.
     Per booking, the part `unsent` leaves the counters (its retransmissions too:
@@ -458,3 +485,4 @@ def take_back(bookings: Iterable[Booking], now: float) -> None:
         c.control_bytes -= parts[2]
         c.retx_bytes -= parts[3]
         c.lost_bytes -= lost
+        c.drops -= dropped_unsent(booking, n, lost)

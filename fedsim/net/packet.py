@@ -367,7 +367,7 @@ class PacketChannel:
         link = hop.link
         c = link.counters[hop.direction]
         if not link.up:
-            c.drops += 1
+            c.refused += 1
             return
         tx = link.tx[hop.direction]
         now = self.env.now
@@ -375,7 +375,7 @@ class PacketChannel:
         while q and q[0] <= now:
             q.popleft()
         if len(q) > link.queue_limit:
-            c.drops += 1
+            c.refused += 1
             return
         start, end = tx.reserve(now, pkt.wire * 8.0)
         q.append(end)

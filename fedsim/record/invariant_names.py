@@ -26,6 +26,7 @@ KNOWN_INVARIANTS = frozenset(
         "down-time-matches-scenario",
         "down-time-within-run",
         "dropouts-reconcile",
+        "drops-reconcile",
         "energy-within-battery",
         "evidence-present",
         "held-matches-busy",

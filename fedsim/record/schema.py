@@ -201,7 +201,10 @@ class LinkRow(Record):
         "spuriously on a round trip over the 3 s SYN timer), CoAP datagrams; counted on "
         "every hop a copy crosses, as packets and retx_bytes (not only the sender's first)",
     )
-    drops: int = column("packets", "packets lost (loss model, queue, dead next hop)")
+    drops: int = column(
+        "packets",
+        "of packets, those lost on this link's wire (loss model); their bytes are lost_bytes",
+    )
     busy_fraction: float = column("0-1", "share of the run the transmitter was busy")
     down_time_s: float = column("s", "time the link was down (at most the run's sim_time_s)")
     model_bytes: int = column(
@@ -220,7 +223,13 @@ class LinkRow(Record):
         "too; a SYN sent again is control_bytes",
         0,
     )
-    lost_bytes: int = column("B", "of wire_bytes, lost on this link (loss model)", 0)
+    lost_bytes: int = column("B", "of wire_bytes, the bytes of drops (lost on this link)", 0)
+    refused: int = column(
+        "packets",
+        "packets that never went out on this link direction: the link down, or its drop-tail "
+        "queue full (not in packets, no bytes; a TCP sender tries again)",
+        0,
+    )
 
 
 LEDGER_SCOPES: dict[str, str] = {

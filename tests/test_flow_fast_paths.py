@@ -84,7 +84,7 @@ def _summed(bookings) -> dict[int, tuple[int, ...]]:
     out: dict[int, list[int]] = {}
     for c, _start, _done, *counts in bookings:
         tot = out.setdefault(id(c), [0] * len(_COUNTS))
-        for i, x in enumerate(counts):
+        for i, x in enumerate(counts[: len(_COUNTS)]):  # not a block's lost-frame count
             tot[i] += x
     return {k: tuple(v) for k, v in out.items()}
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import simpy
+from first_lost import FirstLost
 
 from fedsim.net.calculator import FIDELITIES, run_once
 from fedsim.net.link import Hop, Link, NoLoss, Transmitter
@@ -32,31 +33,11 @@ def test_both_fidelities_resend_and_count_syns_on_long_round_trips(
     assert t_flow == pytest.approx(t_packet, rel=1e-9)
 
 
-class _FirstLost:
-    """Loses the first packet that crosses it (the first SYN), then nothing."""
-
-    mean_rate = 0.5  # (lossy: the fidelities draw fates)
-
-    def __init__(self) -> None:
-        self.seen = 0
-
-    def drop(self, rng: np.random.Generator) -> bool:
-        self.seen += 1
-        return self.seen == 1
-
-    def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        fates = np.zeros(n, dtype=bool)
-        if self.seen == 0 and n:
-            fates[0] = True
-        self.seen += n
-        return fates
-
-
 @pytest.mark.parametrize("fidelity", ["flow", "packet"])
 def test_a_syn_resent_after_a_loss_is_a_retransmission(fidelity: str) -> None:
     link = Link(
         "link", "a", "b", (Transmitter("up", 1e6), Transmitter("down", 1e6)), 0.01,
-        loss=(_FirstLost(), NoLoss()),
+        loss=(FirstLost(), NoLoss()),
     )  # fmt: skip
     env = simpy.Environment()
     ch = FIDELITIES[fidelity](env, (Hop(link, 0),), np.random.default_rng(0), None)

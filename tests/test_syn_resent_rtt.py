@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 import simpy
+from first_lost import FirstLost
 
 from fedsim.net.calculator import run_once
 from fedsim.net.flow import FlowChannel
@@ -45,26 +46,6 @@ def test_a_resent_syn_leaves_the_transfer_as_ns3_has_it(
     t, _wire, retx = run_once(1e6, latency_s, size, rng=np.random.default_rng(0), fidelity=fidelity)
     assert retx == resent  # the SYNs sent again, and no data segment
     assert t == pytest.approx(ns3_s, rel=1e-6)
-
-
-class _FirstLost:
-    """Loses the first packet that crosses it, then nothing."""
-
-    mean_rate = 0.5  # (lossy: the fidelities draw fates)
-
-    def __init__(self) -> None:
-        self.seen = 0
-
-    def drop(self, rng: np.random.Generator) -> bool:
-        self.seen += 1
-        return self.seen == 1
-
-    def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        fates = np.zeros(n, dtype=bool)
-        if self.seen == 0 and n:
-            fates[0] = True
-        self.seen += n
-        return fates
 
 
 def _srtt(ch: Any) -> float:
@@ -103,14 +84,14 @@ def test_a_lost_syn_ack_samples_from_the_syn_the_server_took(fidelity: str) -> N
     # answered with the first SYN's timestamp echoed (the server is in SYN_RCVD and does
     # not take the repeated SYN's), so the sample is 3 s plus a round trip, not a round
     # trip (both fidelities had 0.02 s).
-    ch, connected = _connect(fidelity, (NoLoss(), _FirstLost()), 0.01)
+    ch, connected = _connect(fidelity, (NoLoss(), FirstLost()), 0.01)
     assert connected == pytest.approx(3.0 + 0.02 + SYNS)
     assert _srtt(ch) == pytest.approx(3.0 + 0.02 + SYNS)
 
 
 @pytest.mark.parametrize("fidelity", FIDELITIES)
 def test_a_lost_syn_samples_from_the_syn_sent_again(fidelity: str) -> None:
-    ch, connected = _connect(fidelity, (_FirstLost(), NoLoss()), 0.01)
+    ch, connected = _connect(fidelity, (FirstLost(), NoLoss()), 0.01)
     assert connected == pytest.approx(3.0 + 0.02 + SYNS)
     assert _srtt(ch) == pytest.approx(0.02 + SYNS)
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from fedsim.audit import Violation, invariant
-from fedsim.audit.rows import cell, number
+from fedsim.audit.rows import cell, link_row, number
 
 __all__ = ["bytes_reconcile"]
 
@@ -146,8 +146,7 @@ def bytes_nonnegative(result: Any) -> Iterator[Violation]:
             if number(row, column) < 0:
                 yield Violation(
                     NONNEGATIVE,
-                    f"links.csv {cell(row, 'link')} {cell(row, 'direction')}: {column} "
-                    f"{int(number(row, column))}",
+                    f"{link_row(row)}: {column} {int(number(row, column))}",
                 )
     for key in sorted(result.summary.keys()):
         value = result.summary.get(key)

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from fedsim.audit import Violation, invariant
-from fedsim.audit.rows import cell, number
+from fedsim.audit.rows import link_row, number
 
 __all__ = ["drops_reconcile"]
 
@@ -31,7 +31,7 @@ NAME = "drops-reconcile"
 )
 def drops_reconcile(result: Any) -> Iterator[Violation]:
     for row in result.links:
-        where = f"links.csv {cell(row, 'link')} {cell(row, 'direction')}"
+        where = link_row(row)
         drops = int(number(row, "drops"))
         packets = int(number(row, "packets"))
         lost = int(number(row, "lost_bytes"))

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from fedsim.audit import Violation, invariant
-from fedsim.audit.rows import cell, number, numbers
+from fedsim.audit.rows import cell, link_row, number, numbers
 
 __all__ = ["ledger_reconciles"]
 
@@ -26,10 +26,6 @@ _WIRE = ("data", "header", "control", "retx")
 _SUMMED = ("payload_bytes", "model_bytes", *(f"{k}_bytes" for k in _WIRE), "lost_bytes")
 
 
-def _where(row: Any) -> str:
-    return f"links.csv {cell(row, 'link')} {cell(row, 'direction')}"
-
-
 def _per_link(result: Any) -> Iterator[Violation]:
     keys = (*_CLASSES, "payload", "wire")
     columns = [numbers(result.links, f"{k}_bytes") for k in keys]
@@ -37,22 +33,22 @@ def _per_link(result: Any) -> Iterator[Violation]:
         v = dict(zip(keys, map(int, cells), strict=True))
         if any(x < 0 for x in v.values()):
             bad = next(k for k, x in v.items() if x < 0)
-            yield Violation(NAME, f"{_where(row)}: {bad}_bytes {v[bad]} is negative")
+            yield Violation(NAME, f"{link_row(row)}: {bad}_bytes {v[bad]} is negative")
         parts = sum(v[k] for k in _WIRE)
         if parts != v["wire"]:
             yield Violation(
                 NAME,
-                f"{_where(row)}: data {v['data']} + header {v['header']} + control "
+                f"{link_row(row)}: data {v['data']} + header {v['header']} + control "
                 f"{v['control']} + retx {v['retx']} = {parts} != wire_bytes {v['wire']}",
             )
         if v["model"] > v["payload"] or v["data"] > v["payload"]:
             yield Violation(
                 NAME,
-                f"{_where(row)}: model {v['model']} or data {v['data']} exceeds payload "
+                f"{link_row(row)}: model {v['model']} or data {v['data']} exceeds payload "
                 f"{v['payload']}",
             )
         if v["lost"] > v["wire"]:
-            yield Violation(NAME, f"{_where(row)}: lost {v['lost']} > wire {v['wire']}")
+            yield Violation(NAME, f"{link_row(row)}: lost {v['lost']} > wire {v['wire']}")
 
 
 def _sums(rows: list[Any]) -> dict[str, int]:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from fedsim.audit import Violation, invariant
-from fedsim.audit.rows import cell, number
+from fedsim.audit.rows import link_row, number
 from fedsim.net.tcp import TcpParams
 
 __all__ = ["retransmissions_consistent"]
@@ -35,7 +35,7 @@ SYN_TIMER_S = TcpParams().syn_retry
 def retransmissions_consistent(result: Any) -> Iterator[Violation]:
     end = float(result.summary["sim_time_s"])
     for row in result.links:
-        where = f"links.csv {cell(row, 'link')} {cell(row, 'direction')}"
+        where = link_row(row)
         retx = int(number(row, "retransmissions"))
         packets = int(number(row, "packets"))
         retx_bytes = int(number(row, "retx_bytes"))

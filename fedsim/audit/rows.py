@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from operator import attrgetter
 from typing import Any
 
-__all__ = ["cell", "number", "numbers"]
+__all__ = ["cell", "link_row", "number", "numbers"]
 
 
 def cell(row: Any, key: str) -> Any:
@@ -15,6 +15,11 @@ def cell(row: Any, key: str) -> Any:
     if isinstance(row, dict):
         return row.get(key)
     return getattr(row, key, None)
+
+
+def link_row(row: Any) -> str:
+    """How a violation names a links.csv row: the file, the link and its direction."""
+    return f"links.csv {cell(row, 'link')} {cell(row, 'direction')}"
 
 
 def number(row: Any, key: str) -> float:

@@ -425,14 +425,15 @@ class _Model:
         """`acks` on a reverse path that may drop: an ACK lost on hop i occupies hop i's
         wire (counted there, a drop with its bytes lost), no later hop's."""
         where = self.lost_at(1 - d, n)
-        wl = where.tolist()
+        hops = self.paths[1 - d].ack_hops
+        lost_on = np.bincount(where[where >= 0], minlength=len(hops)).tolist()
         ab = self.p.ack_bytes
         log = self.log
-        for i, (reserve, count_frames, c) in enumerate(self.paths[1 - d].ack_hops):
-            k = sum(1 for h in wl if h < 0 or h >= i)
+        k = n  # the ACKs that reach hop i: all, less those lost on an earlier hop
+        for i, (reserve, count_frames, c) in enumerate(hops):
             if k == 0:
                 break
-            lost = wl.count(i)
+            lost = lost_on[i]
             kab = k * ab
             s, e = reserve(t, 8.0 * kab, k)
             if c.wake is not None:  # a device's radio: awake from ready to sent
@@ -443,17 +444,19 @@ class _Model:
             c.lost_bytes += lost * ab
             if log is not None:
                 log.append((c, s, e, kab, k, 0, 0, kab, 0, lost * ab, 0, lost))
-        return [h >= 0 for h in wl]
+            k -= lost
+        return (where >= 0).tolist()
 
-    def lossy_packet(self, t: float, d: int, nbytes: int) -> float:
-        """`packet` for one that may be lost on the way (an ACK): its arrival time, or
-        infinity when a hop loses it (counted up to there, a drop there)."""
+    def lossy_packet(self, t: float, d: int, nbytes: int, resent: bool = False) -> float:
+        """`packet` for one that may be lost on the way (an ACK, a SYN): its arrival time,
+        or infinity when a hop loses it (counted up to there, a drop there) or a full
+        queue drops it."""
         if self.paths[d].lossy:
             where = int(self.lost_at(d, 1)[0])
             if where >= 0:
-                self._count_partial(t, d, nbytes, where, drop=True)
+                self._count_partial(t, d, nbytes, where, drop=True, resent=resent)
                 return math.inf
-        return self.packet(t, d, nbytes)
+        return self.packet(t, d, nbytes, resent=resent)
 
     # -- handshake ---------------------------------------------------------------------------
     def handshake(self, t: float, resent: bool = False) -> tuple[bool, float]:
@@ -471,13 +474,8 @@ class _Model:
                 self._count_partial(t, d, p.syn_bytes, down, resent=again)
                 P.counters[down].refused += 1  # refused at the down hop, never on its wire
                 return False, t
-            if P.lossy:
-                where = int(self.lost_at(d, 1)[0])
-                if where >= 0:
-                    self._count_partial(t, d, p.syn_bytes, where, drop=True, resent=again)
-                    return False, t
-            t0, t = t, self.packet(t, d, p.syn_bytes, resent=again)
-            if t == math.inf:  # a full duty-cycled queue dropped it
+            t0, t = t, self.lossy_packet(t, d, p.syn_bytes, resent=again)
+            if t == math.inf:  # lost on a hop's wire, or a full duty-cycled queue dropped it
                 return False, t0
             self.syn_reached = True
         return True, t

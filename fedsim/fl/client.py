@@ -331,19 +331,26 @@ class FLClient:
         params: np.ndarray,
     ) -> _Task | None:
         """Train and upload; the next task if the answer offered one."""
-        pending = self._unanswered
-        if pending is not None and pending[:2] == (server_round, version):
-            # The server never answered this upload (it may have stored it before it
-            # went down): send the same bytes again instead of training again.
-            body = pending[2]
-        else:
-            body = await self._train_and_encode(server_round, version, config, params)
-            self._unanswered = (server_round, version, body)
+        body = await self._update_for(server_round, version, config, params)
         upload = self._upload(session, server_round, body)
         # Neither the task's model nor the update is kept here through the answer's
         # long poll (until this device's next task: rounds, in a city of devices).
-        del pending, config, params, body
+        del config, params, body
         return await upload
+
+    async def _update_for(
+        self, server_round: int, version: int, config: dict[str, Any], params: np.ndarray
+    ) -> bytes:
+        """The update for a task, on every transport: when an upload of this very task
+        was never answered (the server may have stored it before the path broke), the
+        same bytes again instead of a second training; `_unanswered` is cleared by the
+        transport once an upload is acknowledged."""
+        pending = self._unanswered
+        if pending is not None and pending[:2] == (server_round, version):
+            return pending[2]
+        body = await self._train_and_encode(server_round, version, config, params)
+        self._unanswered = (server_round, version, body)
+        return body
 
     async def _train_and_encode(
         self, server_round: int, version: int, config: dict[str, Any], params: np.ndarray

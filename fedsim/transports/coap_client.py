@@ -85,13 +85,8 @@ class CoapFLClient(FLClient):
                 if task is None:
                     self._failures = 0
                     continue
-                server_round, version = task[0], task[1]
-                pending = self._unanswered
-                if pending is not None and pending[:2] == (server_round, version):
-                    body = pending[2]  # its upload broke off: the same bytes, not a retraining
-                else:
-                    body = await self._train_and_encode(*task)
-                    self._unanswered = (server_round, version, body)
+                server_round = task[0]
+                body = await self._update_for(*task)  # its upload broke off: the same bytes
                 await self._upload_coap(body, server_round)
                 self._unanswered = None
                 self._failures = 0

@@ -190,14 +190,9 @@ class MqttFLClient(FLClient):
             self.tasks_discarded += 1  # a duplicate copy (module docstring)
             self._state("idle")
             return
-        pending = self._unanswered
-        if pending is not None and pending[:2] == (server_round, version):
-            body = pending[2]  # the broker never acknowledged it: the same bytes again
-        else:
-            config = dict(meta.get("config", {}))
-            values = np.asarray(dec.values)
-            body = await self._train_and_encode(server_round, version, config, values)
-            self._unanswered = (server_round, version, body)
+        config = dict(meta.get("config", {}))
+        # one the broker never acknowledged: the same bytes again
+        body = await self._update_for(server_round, version, config, np.asarray(dec.values))
         self._state("uploading")
         await _io(
             mqtt.publish(f"fl/u/{self.client_id}/{server_round}", body, qos=QOS_1), self._patience

@@ -25,6 +25,7 @@ def test_a_finished_run_leaves_no_connection_in_a_cycle(rounds: int) -> None:
     """The run ends with every device's long poll pending: the network resets them all
     (`Network.end_run`) and the clients shut down. Nothing of theirs is cyclic garbage."""
     sc = parse_scenario(tiny_topology(fl__rounds=rounds))
+    simulate(sc)  # what an earlier test's run left to a later one is let go of here
     was_enabled = gc.isenabled()
     gc.collect()
     gc.disable()  # what a cycle holds stays until the collection below

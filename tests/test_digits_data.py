@@ -29,3 +29,33 @@ def test_loading_digits_does_not_import_sklearn() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "(1797, 64) []"
+
+
+def test_small_int_table_reads_what_loadtxt_reads() -> None:
+    import gzip
+    from importlib.util import find_spec
+    from pathlib import Path
+
+    from fedsim.tasks.digits import DIGITS_COLUMNS, DIGITS_CSV, _small_int_table
+
+    roots = find_spec("sklearn").submodule_search_locations
+    raw = gzip.decompress(Path(next(iter(roots))).joinpath(*DIGITS_CSV).read_bytes())
+    got = _small_int_table(raw, DIGITS_COLUMNS)
+    want = np.loadtxt(raw.decode("ascii").splitlines(), delimiter=",", dtype=np.float64)
+    assert got is not None
+    assert got.dtype == want.dtype
+    assert got.shape == want.shape
+    assert got.tobytes() == want.tobytes()
+    rng = np.random.default_rng(5)
+    for cols in (1, 3, 65):
+        table = rng.integers(0, 100, (7, cols))
+        text = "".join(",".join(map(str, row)) + "\n" for row in table).encode()
+        assert _small_int_table(text, cols).tobytes() == table.astype(np.float64).tobytes()
+
+
+def test_small_int_table_refuses_other_text() -> None:
+    from fedsim.tasks.digits import _small_int_table
+
+    for text in (b"", b"1,2", b"1,2\n3\n", b"1,2\n3,4,5\n", b"1,,2\n", b"1,200\n",
+                 b"1.5,2\n", b"-1,2\n", b"1,2\r\n", b"1,2\n3,4"):  # fmt: skip
+        assert _small_int_table(text, 2) is None, text

@@ -1,5 +1,6 @@
 """The Dirichlet partition gives exactly the parts of its first, chunk-per-class-and-client
-form (kept here as the reference): same draws from the generator, same samples per client."""
+form (kept here as the reference): same draws from the generator, same samples per client.
+Filling empty clients gives the parts of its first, list-the-sizes-per-empty-client form."""
 
 from __future__ import annotations
 
@@ -21,7 +22,27 @@ def _reference_dirichlet(
         for c, chunk in enumerate(np.split(idx, cuts)):
             buckets[c].append(chunk)
     parts = [np.concatenate(b) if b else np.empty(0, np.int64) for b in buckets]
-    return _no_empty([np.sort(p).astype(np.int64) for p in parts])
+    return _reference_no_empty([np.sort(p).astype(np.int64) for p in parts])
+
+
+def _reference_no_empty(parts: list[np.ndarray]) -> list[np.ndarray]:
+    for i, p in enumerate(parts):
+        if p.size == 0:
+            j = int(np.argmax([q.size for q in parts]))
+            parts[i], parts[j] = parts[j][-1:], parts[j][:-1]
+    return parts
+
+
+@settings(max_examples=300, deadline=None)
+@given(sizes=st.lists(st.integers(0, 6), min_size=1, max_size=40))
+def test_filling_empty_clients_equals_the_reference(sizes: list[int]) -> None:
+    if sum(sizes) < len(sizes):  # partition refuses fewer samples than clients
+        sizes = [*sizes, len(sizes) - sum(sizes) + 1]
+    cuts = np.cumsum(sizes)[:-1]
+    parts = np.split(np.arange(sum(sizes), dtype=np.int64), cuts)
+    got = _no_empty(list(parts))
+    want = _reference_no_empty(list(parts))
+    assert [g.tolist() for g in got] == [w.tolist() for w in want]
 
 
 @settings(max_examples=150, deadline=None)

@@ -25,6 +25,34 @@ DIGITS_CSV = ("datasets", "data", "digits.csv.gz")
 """Where scikit-learn ships the digits (64 pixel columns, then the label), inside its package."""
 
 
+DIGITS_COLUMNS = 65
+
+
+def _small_int_table(raw: bytes, columns: int) -> np.ndarray | None:
+    """`raw`'s rows of `columns` comma-separated numbers of one or two digits, as float64
+    (the values `np.loadtxt` reads: small integers are exact in float64), or None if the
+    text is anything else. Read by numpy on the bytes at once: the digits' 116,805
+    numbers take ~1 ms where `np.loadtxt` takes ~20."""
+    u = np.frombuffer(raw, dtype=np.uint8)
+    if u.size == 0 or u[-1] != ord("\n"):
+        return None
+    digit = (u >= ord("0")) & (u <= ord("9"))
+    sep = (u == ord(",")) | (u == ord("\n"))
+    if not bool((digit | sep).all()):
+        return None
+    ends = np.flatnonzero(sep)
+    lengths = np.diff(ends, prepend=-1) - 1
+    if ends.size % columns or not bool(((lengths == 1) | (lengths == 2)).all()):
+        return None
+    if not np.array_equal(
+        np.flatnonzero(u[ends] == ord("\n")), np.arange(columns - 1, ends.size, columns)
+    ):
+        return None  # a row of another width
+    d = u.astype(np.int64) - ord("0")
+    values = d[ends - 1] + np.where(lengths == 2, 10 * d[ends - 2], 0)
+    return values.reshape(-1, columns).astype(np.float64)
+
+
 def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     """The digits as (X float64 [1797, 64], y int64), read from the CSV scikit-learn ships.
 
@@ -39,8 +67,12 @@ def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     for root in roots:
         path = Path(root).joinpath(*DIGITS_CSV)
         if path.is_file():
-            with gzip.open(path, "rt", encoding="ascii") as f:
-                table = np.loadtxt(f, delimiter=",", dtype=np.float64)
+            raw = gzip.decompress(path.read_bytes())
+            table = _small_int_table(raw, DIGITS_COLUMNS)
+            if table is None:  # not the file it used to be: numpy's general reader
+                table = np.loadtxt(
+                    raw.decode("ascii").splitlines(), delimiter=",", dtype=np.float64
+                )
             return table[:, :-1], table[:, -1].astype(np.int64)
     from sklearn.datasets import load_digits
 

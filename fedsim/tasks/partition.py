@@ -65,9 +65,14 @@ def _dirichlet(
 
 
 def _no_empty(parts: list[np.ndarray]) -> list[np.ndarray]:
-    """Move one sample from the largest client to each empty one."""
-    for i, p in enumerate(parts):
-        if p.size == 0:
-            j = int(np.argmax([q.size for q in parts]))
-            parts[i], parts[j] = parts[j][-1:], parts[j][:-1]
+    """Move one sample from the largest client (the first of the largest) to each empty
+    one, in client order. The sizes are kept in one array, updated per move, instead of
+    listed again for each empty client (~200 empty of 1,000 under Dirichlet(0.5)). A
+    donor never empties (with a client empty and at least one sample per client, the
+    largest holds two or more), so the empty clients are the ones empty at the start."""
+    sizes = np.array([p.size for p in parts], dtype=np.int64)
+    for i in np.flatnonzero(sizes == 0).tolist():
+        j = int(np.argmax(sizes))
+        parts[i], parts[j] = parts[j][-1:], parts[j][:-1]
+        sizes[i], sizes[j] = parts[i].size, parts[j].size
     return parts

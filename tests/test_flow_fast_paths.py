@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from fedsim.net.flow import FlowChannel, _Model
 from fedsim.net.jitter import UniformJitter
-from fedsim.net.link import Hop, Link, NoLoss, Transmitter
+from fedsim.net.link import Hop, Link, NoLoss, transmitter
 from fedsim.net.loss import Bernoulli
 from fedsim.net.metered import MeteredCounters
 
@@ -34,15 +34,16 @@ _send = st.tuples(
 
 
 def _path(hops: list[tuple]) -> tuple[Hop, ...]:
-    """Hops of (rate up, rate down, latency, metered counters[, loss up[, duty cycle]])."""
+    """Hops of (rate up, rate down, latency, metered counters[, loss up[, duty cycle[,
+    per-frame bits]]])."""
     out = []
     for i, (up, down, lat, metered, *more) in enumerate(hops):
-        loss, duty = (*more, 0.0, 1.0)[:2]
+        loss, duty, fbits = (*more, 0.0, 1.0, 0.0)[:3]
         counters = (MeteredCounters(0), MeteredCounters(1)) if metered else None
         kw: dict = {"counters": counters} if counters else {}
         if loss:
             kw["loss"] = (Bernoulli(loss), NoLoss())
-        tx = (Transmitter(f"{i}>", up, duty_cycle=duty), Transmitter(f"{i}<", down))
+        tx = (transmitter(f"{i}>", up, fbits, duty_cycle=duty), transmitter(f"{i}<", down, fbits))
         link = Link(f"l{i}", f"n{i}", f"n{i + 1}", tx, lat, **kw)
         out.append(Hop(link, 0))
     return tuple(out)
@@ -202,9 +203,16 @@ def test_a_head_is_made_only_when_asked_and_fires_at_the_first_segment() -> None
     assert fired[0][1] < fired[1][1]
 
 
+_framed_hop = st.tuples(
+    _rate, _rate, _latency, st.booleans(), st.just(0.0), st.just(1.0),
+    st.sampled_from([304.0, 1500.0]),
+)  # fmt: skip
+"""A hop whose frames carry airtime beyond their bytes (Ethernet's, Wi-Fi's)."""
+
+
 @settings(max_examples=200, deadline=None)
 @given(
-    st.lists(_hop, min_size=1, max_size=3),
+    st.lists(st.one_of(_hop, _framed_hop), min_size=1, max_size=3),
     st.lists(_send, min_size=1, max_size=10),
     st.one_of(st.none(), st.floats(0.0, 5.0)),
 )
@@ -241,7 +249,7 @@ def test_small_messages_take_the_one_round_path() -> None:
 def _deliveries(link_kw: dict, rng) -> tuple[list[float], list[int]]:
     """Connect and send a few messages over one hop; delivery times and wire bytes."""
     env = simpy.Environment()
-    tx = (Transmitter("a>", 10e6), Transmitter("<b", 10e6))
+    tx = (transmitter("a>", 10e6), transmitter("<b", 10e6))
     link = Link("l", "a", "b", tx, 0.01, **link_kw)
     ch = FlowChannel(env, (Hop(link, 0),), rng)
     times: list[float] = []
@@ -276,3 +284,48 @@ def test_a_generator_is_made_only_for_a_path_that_draws(link_kw: dict) -> None:
     lazy = _deliveries(link_kw, make)
     assert made == ([] if not link_kw else [1])
     assert lazy == _deliveries(link_kw, np.random.default_rng(3))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(st.none(), st.floats(1e-6, 100.0)),
+    st.floats(0.0, 10.0),
+    st.floats(1e-6, 100.0),
+    st.floats(1e-6, 100.0),
+)
+def test_a_pair_of_rtt_samples_is_two_samples(srtt, rttvar, first, second) -> None:
+    """`RtoEstimator.sample_pair` (a one-round send's two samples) leaves the state two
+    `sample` calls leave, and returns the SRTT between them, bit for bit."""
+    from fedsim.net.tcp import RtoEstimator, TcpParams
+
+    a, b = RtoEstimator(TcpParams()), RtoEstimator(TcpParams())
+    for r in (a, b):
+        r.srtt, r.rttvar, r.backoff = srtt, rttvar, 3
+    a.sample(first)
+    between = a.srtt
+    a.sample(second)
+    assert b.sample_pair(first, second) == between
+    assert _fields(a) == _fields(b)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from([1e9, 250e3]),
+    st.sampled_from([0.0, 304.0, 1500.0]),
+    st.sampled_from([1.0, 0.1]),
+    st.lists(st.tuples(st.floats(0.0, 0.5), st.integers(8, 80_000), st.integers(1, 40)),
+             min_size=1, max_size=20),
+)  # fmt: skip
+def test_a_framed_booking_is_its_bits_plus_its_frames_bits(rate, fbits, duty, bookings) -> None:
+    """A `FramedTransmitter` books each frame's fixed bits beyond its bytes, as a plain
+    transmitter given those bits does: the same (start, end) and the same state."""
+    from fedsim.net.link import Transmitter
+
+    framed = transmitter("f", rate, fbits, duty_cycle=duty)
+    plain = Transmitter("p", rate, duty_cycle=duty)
+    for now, nbits, frames in bookings:
+        got = framed.reserve(now, float(nbits), frames)
+        assert got == plain.reserve(now, nbits + frames * fbits, frames)
+    assert framed._gaps.intervals() == plain._gaps.intervals()
+    assert (framed.busy_time, framed.held_time, framed.busy_until) == (
+        plain.busy_time, plain.held_time, plain.busy_until)  # fmt: skip

@@ -235,28 +235,59 @@ class Batteries:
         `frames` frames, sent (direction 0) or received (1) by `battery`'s device: each
         part a change of its own, as a counter's two setters report them (a metered
         counter's change, `fedsim.net.metered.Meter`, is one call: the bytes, then the
-        frames). A part that is zero charges nothing."""
+        frames). A part that is zero charges nothing.
+
+        The common charge is done here in one pass: a mains ledger (it only counts)
+        charging some bytes, then some frames (both with airtime; nothing placed ahead
+        by `wake`, no LoRa receive windows). The bytes leave the radio active past now,
+        so the frames find no quiet gap and start where the bytes end: the same float
+        operations in the same order as `_charge_parts`' two parts, without its per-part
+        tests. Any other charge takes `_charge_parts`."""
         radio = battery.radio
         if radio is None:
             return
+        if (
+            battery.capacity_j is None
+            and battery.placed == 0.0
+            and battery.empty_at is None
+            and not (radio.windows_s and not direction)
+        ):
+            dt_bytes = nbytes * radio.per_byte_s[direction]
+            dt_frames = frames * radio.per_frame_s[direction]
+            if dt_bytes > 0.0 and dt_frames > 0.0:
+                now = self._env._now
+                kind = RADIO_KINDS[direction]  # "tx", "rx"
+                power = radio.rx_w if direction else radio.tx_w
+                active = battery.activity_end  # (`_quiet_until` leaves it as it is)
+                if now > battery.accounted_until:
+                    self._quiet_until(battery, now, activity=True)
+                seconds, spent = battery.seconds, battery.spent
+                x = seconds[kind] + dt_bytes
+                x = (x if x > 0.0 else 0.0) + dt_frames
+                seconds[kind] = x if x > 0.0 else 0.0
+                end = (now if now > active else active) + dt_bytes
+                end = (now if now > end else end) + dt_frames
+                battery.activity_end = end
+                if end > battery.accounted_until:
+                    battery.accounted_until = end
+                x = spent[kind] + dt_bytes * power
+                x = (x if x > 0.0 else 0.0) + dt_frames * power
+                spent[kind] = x if x > 0.0 else 0.0
+                battery.wire[direction] += nbytes
+                battery.frames[direction] += frames
+                return
+        self._charge_parts(battery, radio, direction, nbytes, frames)
+
+    def _charge_parts(
+        self, battery: Battery, radio: RadioProfile, direction: int, nbytes: int, frames: int
+    ) -> None:
+        """`airtime`, part by part: the bytes, then the frames."""
         now = self._env._now
         kind = RADIO_KINDS[direction]  # "tx", "rx"
         power = radio.rx_w if direction else radio.tx_w
         per_frame, per_byte = radio.per_frame_s[direction], radio.per_byte_s[direction]
         seconds, spent = battery.seconds, battery.spent
         mains = battery.capacity_j is None  # (the ledger only counts: `_take`, inline)
-        if (
-            mains
-            and battery.placed == 0.0
-            and battery.empty_at is None
-            and not (radio.windows_s and not direction)
-        ):
-            dt_bytes, dt_frames = nbytes * per_byte, frames * per_frame
-            if dt_bytes > 0.0 and dt_frames > 0.0:  # the common charge: the loop's two parts
-                self._charge_both(battery, now, kind, power, dt_bytes, dt_frames)
-                battery.wire[direction] += nbytes
-                battery.frames[direction] += frames
-                return
         for nb, fr in ((nbytes, 0), (0, frames)):
             if not (nb or fr):
                 continue
@@ -303,35 +334,6 @@ class Batteries:
                 self._windows(battery, fr * radio.windows_s, radio.tail_w)
             if not mains:
                 self._watch(battery, dt > 0 and now - active >= radio.tail_s)  # woke: a new tail
-
-    def _charge_both(
-        self,
-        battery: Battery,
-        now: float,
-        kind: str,
-        power: float,
-        dt_bytes: float,
-        dt_frames: float,
-    ) -> None:
-        """`airtime`'s loop for a mains ledger charging the airtime of some bytes, then of
-        some frames (both positive; nothing placed ahead, no receive windows), in one
-        pass with the same float operations in the same order: the bytes leave the radio
-        active past now, so the frames find no quiet gap and start where the bytes end."""
-        active = battery.activity_end  # (`_quiet_until` leaves it as it is)
-        if now > battery.accounted_until:
-            self._quiet_until(battery, now, activity=True)
-        seconds, spent = battery.seconds, battery.spent
-        x = seconds[kind] + dt_bytes
-        x = (x if x > 0.0 else 0.0) + dt_frames
-        seconds[kind] = x if x > 0.0 else 0.0
-        end = (now if now > active else active) + dt_bytes
-        end = (now if now > end else end) + dt_frames
-        battery.activity_end = end
-        if end > battery.accounted_until:
-            battery.accounted_until = end
-        x = spent[kind] + dt_bytes * power
-        x = (x if x > 0.0 else 0.0) + dt_frames * power
-        spent[kind] = x if x > 0.0 else 0.0
 
     def _windows(self, battery: Battery, dt: float, power: float) -> None:
         """Charge (negative: refund, with the frames a cut took back) `dt` seconds of
@@ -489,6 +491,14 @@ class Batteries:
             return
         seconds = battery.seconds
         seconds["idle"] += idle_s + promo
+        if battery.capacity_j is None:  # a mains ledger only counts: `_take`'s sums, inline
+            spent = battery.spent
+            x = spent["idle"] + (idle_j + promo * radio.promotion_w)
+            spent["idle"] = x if x > 0.0 else 0.0
+            seconds["sleep"] += sleep_s
+            x = spent["sleep"] + sleep_j
+            spent["sleep"] = x if x > 0.0 else 0.0
+            return
         self._take(battery, "idle", idle_j + promo * radio.promotion_w)
         if battery.empty_at is not None:  # the idle time emptied it
             return

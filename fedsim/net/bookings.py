@@ -147,8 +147,12 @@ class GapIndex:
             self._last[b] = stop
             return
         S.append(start)
+        e = E[k]
         E.append(stop)
-        self._raise(b, start, E[k])
+        g = start - e + _SLACK * (abs(start) + abs(e))  # `_raise(b, start, e)`, inline
+        if g > self._gap[b]:
+            self._gap[b] = g
+            self._set_leaf(b)
         self._last[b] = stop
         if k + 1 >= _MAX:
             self._split(b)

@@ -505,7 +505,9 @@ class _Model:
         p = self.p
         if t - s.last_active > s.rto.cur:
             s.cwnd = min(s.cwnd, float(p.initial_window))  # slow-start restart after idle
-        s.cc.rebase()  # this message's segments are numbered from 0
+        hs = s.cc.hs  # this message's segments are numbered from 0 (`Cubic.rebase`, inline)
+        if hs is not None:
+            hs.end = 0
         P = self.paths[d]
         for c in P.counters:
             c.payload_bytes += nbytes
@@ -528,23 +530,57 @@ class _Model:
         """`_clean` for a message that leaves in its first round (a poll, a small model:
         most messages): the same operations in the same order, without the round loop
         (`tests/test_flow_fast_paths.py` compares the two)."""
-        rto, ret, mss = s.rto, self.ret[d], self.mss
+        rto, ret, mss, ovh, log = s.rto, self.ret[d], self.mss, self.ovh, self.log
         lastpay = nbytes - (nseg - 1) * mss
-        first, last, _ = self.block(t, d, nseg, nbytes, mss if nseg > 1 else lastpay, lastpay)
+        fpay = mss if nseg > 1 else lastpay
+        # `block(t, d, nseg, nbytes, fpay, lastpay)`, inline (no queue, nothing lost)
+        wire = nbytes + nseg * ovh
+        bits = 8.0 * wire
+        first = last = t
+        for reserve, rate, lat, j, dc, c, fb in self.paths[d].hop_constants:
+            start, e = reserve(first, bits, nseg)
+            if dc < 1.0:  # frames go out one hold apart; the last one's silence follows it
+                e = (
+                    start
+                    + (e - start) / dc
+                    - (8.0 * (lastpay + ovh) + fb) / rate * (1.0 / dc - 1.0)
+                )
+            out = last + (8.0 * (lastpay + ovh) + fb) / rate
+            if e > out:
+                out = e
+            if log is not None:
+                log.append((c, start, out, wire, nseg, nbytes, wire - nbytes, 0, 0, 0, 0))
+            if c.wake is not None:
+                c.wake(first, out, wire, nseg)
+            delay = lat + (0.0 if j is None else j.sample(self.rng))
+            first, last = start + (8.0 * (fpay + ovh) + fb) / rate + delay, out + delay
         self.head_at = first
         limited = nseg >= max(1, int(s.cwnd))
-        rto.sample(first + ret - t)
-        k = -(-nseg // self.p.delack_segments)
-        self.acks(first, d, k)
-        gap = 2.0 * (last - first) / (nseg - 1) if nseg > 1 else 0.0
+        # The ACKs are booked first: they read no TCP state, and the RTT samples and the
+        # window read no booking, so this is the loop's order in effect. (`acks`, inline:
+        # a closed-form path's ACKs are never lost.)
+        n = -(-nseg // self.p.delack_segments)
+        ab = self.p.ack_bytes
+        abits, nab = 8.0 * n * ab, n * ab
+        for reserve, count_frames, c in self.paths[1 - d].ack_hops:
+            start, e = reserve(first, abits, n)
+            if c.wake is not None:
+                c.wake(first, e, nab, n)
+            count_frames(nab, n)
+            c.control_bytes += nab
+            if log is not None:
+                log.append((c, start, e, nab, n, 0, 0, nab, 0, 0, 0))
+        if nseg > 1:  # the first segment's sample (Cubic sees it) and the last one's
+            srtt = rto.sample_pair(first + ret - t, last + ret - t)
+            gap = 2.0 * (last - first) / (nseg - 1)
+        else:
+            rto.sample(first + ret - t)
+            srtt, gap = rto.srtt, 0.0
         acked = 1 + (nseg - 1) // 2 * 2 if s.quick else nseg // 2 * 2
         s.cwnd, s.ssthresh = _grow(s.cc, s.cwnd, s.ssthresh, acked, first + ret, gap, 0, nseg,
-                                   rto.srtt, limited)  # fmt: skip
-        if nseg > 1:
-            rto.sample(last + ret - t)
+                                   srtt, limited)  # fmt: skip
         s.quick = False
-        hdr = nseg * self.ovh
-        wire = nbytes + hdr
+        hdr = nseg * ovh
         for c in self.paths[d].counters:
             c.count_frames(wire, nseg)
             c.data_bytes += nbytes
@@ -1115,13 +1151,16 @@ class FlowChannel:
             return ev
         s = self._senders[direction]
         now = env._now
-        start = max(now, s.free_at)
+        free = s.free_at
+        start = free if free > now else now  # (`max(now, free)`, without the call)
         m = self._m
         if nbytes <= 0:
             t = max(start, s.delivered_at)  # nothing goes on the wire
         else:
             m.log = log = []
-            t = max(m.transfer(start, direction, int(nbytes), s), s.delivered_at)
+            t = m.transfer(start, direction, int(nbytes), s)
+            if s.delivered_at > t:  # (`max`: in order after the previous message)
+                t = s.delivered_at
             m.log = None
             if t > now:
                 self._ahead[ev] = log
@@ -1202,9 +1241,13 @@ class FlowChannel:
         """Keep those of `log`'s bookings still to go out among the loose ones (and drop
         the loose ones that went out)."""
         now = self.env._now
+        loose = self._loose
+        if loose:  # (one pass over both, in this order)
+            self._loose = [b for b in (*loose, *log) if b[2] > now]
+            return
         late = [b for b in log if b[2] > now]
-        if late or self._loose:
-            self._loose = [b for b in self._loose if b[2] > now] + late
+        if late:
+            self._loose = late
 
     def booked_after(self, t: float) -> Iterator[tuple[LinkCounters, int, int]]:
         """(counters, wire bytes, packets) of the pending exchanges' bookings that had

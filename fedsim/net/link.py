@@ -119,6 +119,8 @@ class Transmitter:
     _held: list[tuple[float, float]] = field(default_factory=list, repr=False)
     """Duty-cycled only: (end, ready time) of every live booking, by end: the frontier
     is rebuilt from them when a release shortens one (`give_back`)."""
+    framed: ClassVar[bool] = False
+    """Each frame's `frame_bits` are booked beyond its bytes (`FramedTransmitter`)."""
 
     def airtime(self, nbytes: float, frames: float) -> float:
         """Seconds on air of `frames` frames carrying `nbytes` wire bytes in all."""
@@ -128,6 +130,8 @@ class Transmitter:
         """Book the airtime of `frames` frames carrying `nbits` wire bits at the first gap
         from `now`; return (start, end). Callers book at or after the simulation clock
         (what the clock forgot is over). (`frames` matters to a `FramedTransmitter`.)"""
+        if self.framed:  # (here, not in an override: a second frame for every booking)
+            nbits = nbits + frames * self.frame_bits
         airtime = nbits / self.rate_bps
         dc = self.duty_cycle
         hold = airtime / dc
@@ -232,10 +236,9 @@ class FramedTransmitter(Transmitter):
     """A radio whose every frame is on air for a fixed time beyond its bytes (Wi-Fi's
     inter-frame spaces and MAC framing, LoRa's preamble and headers: `frame_bits`). A
     subclass, so that every other transmitter's `reserve`, which every flight crosses,
-    pays nothing for it."""
+    pays only a test of a class attribute for it (`Transmitter.reserve`)."""
 
-    def reserve(self, now: float, nbits: float, frames: int = 1) -> tuple[float, float]:
-        return Transmitter.reserve(self, now, nbits + frames * self.frame_bits, frames)
+    framed: ClassVar[bool] = True
 
 
 def transmitter(

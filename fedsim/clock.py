@@ -22,8 +22,10 @@ import contextvars
 import heapq
 import selectors
 import threading
+from asyncio import format_helpers
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
+from functools import partial
 from heapq import heappop, heappush
 from typing import Any, TypeVar
 
@@ -145,12 +147,15 @@ class _SimTimer(asyncio.TimerHandle):
     """A timer that is its own entry in SimPy's heap: an event to SimPy (`callbacks`,
     `_ok`) whose one callback fires it, where a `simpy.Timeout` made at the same moment
     would sit (same time, priority and event id: `VirtualTimeLoop.call_at`).
-    It keeps its own copy of the callback (asyncio's cancel() drops the handle's) and
-    drops that copy on cancel too: most timers are cancelled (aiohttp's timeouts), and
-    a cancelled one waits in the heap until `VirtualTimeLoop` purges it, so it must not
-    keep a request's objects alive meanwhile."""
+    Fired, it joins the ready queue itself, as asyncio moves a due timer there. Its
+    context is the one given, or else a copy taken when it fires (`VirtualTimeLoop._fire`,
+    outside any handle, as the bridge always ran timers): `_context` stays None until
+    then, which also spares the copy for the many timers that are cancelled (aiohttp's
+    timeouts). cancel() drops the callback, as asyncio's does: a cancelled timer waits
+    in the heap until `VirtualTimeLoop` purges it, and must not keep a request's objects
+    alive meanwhile."""
 
-    __slots__ = ("callbacks", "sim_args", "sim_callback", "sim_context")
+    __slots__ = ("callbacks",)
     _ok = True  # as a succeeded SimPy event
 
     def __init__(
@@ -161,10 +166,11 @@ class _SimTimer(asyncio.TimerHandle):
         loop: asyncio.AbstractEventLoop,
         context: contextvars.Context | None,
     ) -> None:
-        if loop.get_debug():
+        if loop._debug:  # type: ignore[attr-defined]
             super().__init__(when, callback, args, loop, context)
+            self._context = context  # (copied when it fires, as below)
         else:  # `TimerHandle.__init__` without debug mode, in one frame (~6 timers a request)
-            self._context = contextvars.copy_context() if context is None else context
+            self._context = context  # type: ignore[assignment]
             self._loop = loop
             self._callback = callback
             self._args = args
@@ -173,31 +179,29 @@ class _SimTimer(asyncio.TimerHandle):
             self._source_traceback = None
             self._when = when
             self._scheduled = False  # (never in asyncio's own timer heap)
-        self.sim_callback: Callable[..., object] = callback
-        self.sim_args: tuple[Any, ...] = args
-        self.sim_context = context
         self.callbacks: tuple[Callable[[_SimTimer], None], ...] | None = _FIRE
         """What SimPy runs when it processes this entry (shared: no cycle per timer)."""
 
     def cancel(self) -> None:
         if self._cancelled:
             return
-        if self._loop.get_debug():
+        if self._loop._debug:  # type: ignore[attr-defined]
             super().cancel()  # (keeps a repr)
         else:  # `TimerHandle.cancel`: asyncio's count of its own heap's timers is not ours
             self._cancelled = True
             self._callback = None
             self._args = None
-        self.sim_callback = _noop
-        self.sim_args = ()
-        self.sim_context = None
         if self.callbacks is not None:  # still in the heap (`asyncio.sleep` cancels after)
-            self._loop._timer_cancelled(self)  # type: ignore[attr-defined]
+            loop = self._loop  # `VirtualTimeLoop._timer_cancelled`'s count, inline
+            loop._sim_cancelled += 1  # type: ignore[attr-defined]
+            if loop._sim_cancelled >= PURGE_MIN_CANCELLED:  # type: ignore[attr-defined]
+                loop._timer_cancelled(None)  # type: ignore[attr-defined]
 
 
 class _Handle(asyncio.Handle):
-    """`asyncio.Handle` made in one frame (`VirtualTimeLoop.call_soon` outside debug
-    mode): the loop queues about thirty per client-round, aiohttp's and the wire's."""
+    """`asyncio.Handle` made without asyncio's frames (`VirtualTimeLoop.call_soon` fills
+    its fields inline outside debug mode): the loop queues about twenty-five per
+    client-round, aiohttp's and the wire's."""
 
     __slots__ = ()
 
@@ -222,15 +226,10 @@ def _fire_timer(handle: _SimTimer) -> None:
 
 
 _FIRE = (_fire_timer,)
-
-
-def _noop(*_args: Any) -> None:
-    """What a cancelled timer would call (it never does: `_fire` checks first)."""
-
-
-def _run_timer(handle: _SimTimer) -> None:
-    if not handle._cancelled:  # a cancel may land between firing and running
-        handle.sim_callback(*handle.sim_args)
+_new = object.__new__
+_copy_context = contextvars.copy_context
+_RUN_INLINE = frozenset({_Handle, _SimTimer})
+"""Handles whose `_run` is asyncio's `Handle._run`: `_run_once` runs them in its frame."""
 
 
 PURGE_MIN_CANCELLED = 1024
@@ -247,6 +246,17 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         self._sim_cancelled = 0
         super().__init__(selector=self._sim_selector)
         self._sim_selector.set_wake_fds(frozenset({self._ssock.fileno()}))
+        # Called from C for every future and task (`Future.__init__` asks `get_debug`;
+        # aiohttp makes its futures with `create_future`): C callables on the instance
+        # answer as asyncio's one-line methods do, without a Python frame. `close` drops
+        # them (they refer back to the loop).
+        self.get_debug = partial(getattr, self, "_debug")  # type: ignore[method-assign]
+        self.create_future = partial(asyncio.Future, loop=self)  # type: ignore[method-assign]
+
+    def close(self) -> None:
+        super().close()
+        self.__dict__.pop("get_debug", None)
+        self.__dict__.pop("create_future", None)
 
     def time(self) -> float:
         return float(self.env._now)
@@ -288,7 +298,16 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         while True:
             for _ in range(len(ready)):
                 handle = popleft()
-                if not handle._cancelled:
+                if handle._cancelled:
+                    continue
+                if type(handle) in _RUN_INLINE:  # `Handle._run`, without its frame
+                    try:
+                        handle._context.run(handle._callback, *handle._args)
+                    except (SystemExit, KeyboardInterrupt):
+                        raise
+                    except BaseException as exc:
+                        self._callback_failed(handle, exc)
+                else:
                     handle._run()
             handle = None  # as asyncio: drop the last handle before the next turn
             if (
@@ -301,26 +320,72 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
             ):
                 return
 
+    def create_task(  # type: ignore[override]
+        self,
+        coro: Any,
+        *,
+        name: str | None = None,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.Task[Any]:
+        """`BaseEventLoop.create_task` without its `_check_closed` frame (no task factory,
+        no debug mode: there it only makes the task)."""
+        if self._debug or self._task_factory is not None:  # type: ignore[attr-defined]
+            return super().create_task(coro, name=name, context=context)
+        if self._closed:  # type: ignore[attr-defined]
+            raise RuntimeError("Event loop is closed")
+        return asyncio.Task(coro, loop=self, name=name, context=context)
+
+    def _callback_failed(self, handle: asyncio.Handle, exc: BaseException) -> None:
+        """What `Handle._run` does when its callback raises (`_run_once` runs it inline)."""
+        cb = format_helpers._format_callback_source(handle._callback, handle._args)  # type: ignore[attr-defined]
+        context: dict[str, Any] = {
+            "message": f"Exception in callback {cb}",
+            "exception": exc,
+            "handle": handle,
+        }
+        if handle._source_traceback:  # type: ignore[attr-defined]
+            context["source_traceback"] = handle._source_traceback  # type: ignore[attr-defined]
+        self.call_exception_handler(context)
+
     def call_soon(  # type: ignore[override]
         self,
         callback: Callable[..., object],
         *args: Any,
         context: contextvars.Context | None = None,
     ) -> asyncio.Handle:
-        """`BaseEventLoop.call_soon` (checks, a `Handle`, the ready queue) in two frames
+        """`BaseEventLoop.call_soon` (checks, a `Handle`, the ready queue) in one frame
         instead of five; debug mode keeps asyncio's own, with its checks."""
         if self._debug:  # type: ignore[attr-defined]
             return super().call_soon(callback, *args, context=context)
         if self._closed:  # type: ignore[attr-defined]
             raise RuntimeError("Event loop is closed")
-        handle = _Handle(callback, args, self, context)
+        handle = _new(_Handle)  # `_Handle.__init__`, inline
+        handle._context = _copy_context() if context is None else context
+        handle._loop = self
+        handle._callback = callback
+        handle._args = args
+        handle._cancelled = False
+        handle._repr = None
+        handle._source_traceback = None
         self._ready.append(handle)  # type: ignore[attr-defined]
         return handle
 
     def sim_call_soon(self, callback: Callable[..., object], *args: Any) -> None:
-        """Schedule `callback` on the loop from inside a SimPy callback."""
+        """Schedule `callback` on the loop from inside a SimPy callback (`call_soon`'s
+        body inline: the wire's deliveries come this way)."""
         self._sim_selector.kicked = True
-        self.call_soon(callback, *args)
+        if self._debug or self._closed:  # type: ignore[attr-defined]
+            self.call_soon(callback, *args)  # (asyncio's, or its error)
+            return
+        handle = _new(_Handle)
+        handle._context = _copy_context()
+        handle._loop = self
+        handle._callback = callback
+        handle._args = args
+        handle._cancelled = False
+        handle._repr = None
+        handle._source_traceback = None
+        self._ready.append(handle)  # type: ignore[attr-defined]
 
     def call_at(  # type: ignore[override]
         self,
@@ -329,18 +394,46 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         *args: Any,
         context: contextvars.Context | None = None,
     ) -> asyncio.TimerHandle:
-        handle = _SimTimer(when, callback, args, self, context)
+        if self._debug:  # type: ignore[attr-defined]
+            handle = _SimTimer(when, callback, args, self, context)
+        else:  # `_SimTimer.__init__`, inline (aiohttp makes ~5 timers a client-round)
+            handle = _new(_SimTimer)
+            handle._context = context
+            handle._loop = self
+            handle._callback = callback
+            handle._args = args
+            handle._cancelled = False
+            handle._repr = None
+            handle._source_traceback = None
+            handle._when = when
+            handle._scheduled = False
+            handle.callbacks = _FIRE
         env = self.env
         now = env._now  # the heap entry `env.timeout(max(0, when - now))` would make
         heappush(env._queue, (now + max(0.0, when - now), NORMAL, next(env._eid), handle))
         return handle
 
-    def _timer_cancelled(self, _handle: _SimTimer) -> None:
+    def call_later(  # type: ignore[override]
+        self,
+        delay: float,
+        callback: Callable[..., object],
+        *args: Any,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.TimerHandle:
+        """`BaseEventLoop.call_later`: `call_at(time() + delay)`, without `time`'s frame."""
+        if delay is None:
+            raise TypeError("delay must not be None")
+        if self._debug:  # type: ignore[attr-defined]
+            return super().call_later(delay, callback, *args, context=context)
+        return self.call_at(float(self.env._now) + delay, callback, *args, context=context)
+
+    def _timer_cancelled(self, _handle: _SimTimer | None) -> None:
         """Most timers are cancelled long before their deadline (aiohttp's request and
         long-poll timeouts: minutes, where a round on fast links takes milliseconds), so
         their SimPy events would pile up at about 1 KB each. Purging them changes no
-        result: a cancelled timer's event does nothing when it is processed."""
-        self._sim_cancelled += 1
+        result: a cancelled timer's event does nothing when it is processed.
+        `_SimTimer.cancel` has counted it already (the count inline, this call only past
+        the threshold)."""
         if self._sim_cancelled >= PURGE_MIN_CANCELLED:
             queue = self.env._queue  # SimPy's heap of (time, priority, id, event)
             if 2 * self._sim_cancelled >= len(queue):
@@ -356,13 +449,14 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         self._sim_cancelled = 0
 
     def _fire(self, handle: _SimTimer) -> None:
+        """SimPy reached a timer: it joins the ready queue (a cancel before it runs is
+        seen there), in a copy of the context taken now if it was given none."""
         if handle._cancelled:
             return
         self._sim_selector.kicked = True
-        if handle.sim_context is None:
-            self.call_soon(_run_timer, handle)
-        else:
-            self.call_soon(_run_timer, handle, context=handle.sim_context)
+        if handle._context is None:
+            handle._context = _copy_context()
+        self._ready.append(handle)  # type: ignore[attr-defined]
 
     # -- real work keeps the clock still -----------------------------------------
     @contextlib.contextmanager

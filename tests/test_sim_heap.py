@@ -5,6 +5,7 @@ clock's inline stepping processes them as `Environment.step` does."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +14,7 @@ import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fedsim.clock import SimSelector, VirtualTimeLoop, _run_timer, _SimTimer
+from fedsim.clock import SimSelector, VirtualTimeLoop, _SimTimer
 from fedsim.errors import SimulationDeadlock
 from fedsim.sim_heap import call_at
 
@@ -172,14 +173,38 @@ def test_a_failed_event_that_nobody_defused_ends_the_run_as_simpy_would() -> Non
         loop.close()
 
 
-def test_run_timer_skips_a_timer_cancelled_after_it_fired() -> None:
+def test_a_timer_cancelled_after_it_fired_does_not_run() -> None:
+    """A fired timer waits in the ready queue: a cancel from a callback queued before
+    it (same instant) still stops it, as in asyncio."""
     loop = VirtualTimeLoop()
     try:
         fired: list[int] = []
-        handle = _SimTimer(0.0, fired.append, (1,), loop, None)
-        handle.cancel()
-        _run_timer(handle)
-        assert fired == []
+        timers: list[asyncio.TimerHandle] = []
+        loop.call_later(1.0, lambda: timers[0].cancel())  # runs first: same time, earlier id
+        timers.append(loop.call_later(1.0, fired.append, 2))
+        loop.call_later(1.0, fired.append, 3)
+        loop.run_until_complete(asyncio.sleep(2.0))
+        assert fired == [3]
+    finally:
+        loop.close()
+
+
+def test_a_timer_runs_in_the_context_it_was_given_or_a_copy_taken_when_it_fires() -> None:
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="loop")
+    loop = VirtualTimeLoop()
+    try:
+        seen: list[str] = []
+        given = contextvars.copy_context()
+        given.run(var.set, "given")
+
+        async def main() -> None:
+            var.set("task")  # not seen by a timer made without a context (the bridge's rule)
+            loop.call_later(1.0, lambda: seen.append(var.get()))
+            loop.call_later(1.0, lambda: seen.append(var.get()), context=given)
+            await asyncio.sleep(2.0)
+
+        loop.run_until_complete(main())
+        assert seen == ["loop", "given"]
     finally:
         loop.close()
 
@@ -200,7 +225,7 @@ def test_a_timer_made_and_cancelled_without_asyncio_s_frames_is_a_timer_handle()
             drop.cancel()  # twice: counted once
             assert drop.cancelled()
             assert loop._sim_cancelled == 1
-            assert drop.sim_args == ()
+            assert drop._args is None
             loop.run_until_complete(asyncio.sleep(3.0))
             assert fired == [1]
             keep.cancel()  # after it fired (as `asyncio.sleep` does): not in the heap

@@ -23,7 +23,6 @@ every simulated request carries (and is charged for) the same header.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -36,6 +35,7 @@ from aiohttp import web
 
 from fedsim.errors import FedsimError
 from fedsim.fl.wire_limits import BODY_DIGEST, body_digest
+from fedsim.fl.wire_limits import b64url as _b64
 
 __all__ = [
     "DEVICE",
@@ -56,10 +56,6 @@ KEYED_DEVICES = 16_384
 """How many devices' keyed HMAC states the server keeps (a fleet's active set)."""
 PUBLIC_PATHS = frozenset({"/v1/openapi.json"})
 OPERATOR_PATHS = frozenset({"/v1/status"})
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 def canonical(
@@ -96,6 +92,8 @@ class Keyring:
         if len(master) < 16:
             raise FedsimError("a fleet key needs at least 16 bytes of secret")
         self._master = master
+        self._keyed_master = hmac.new(master, digestmod=hashlib.sha256)
+        """The master key's HMAC state: hashed once, copied per derived key."""
         self.devices = frozenset(devices) if devices is not None else None
 
     @classmethod
@@ -118,7 +116,9 @@ class Keyring:
         return self.devices is None or device in self.devices
 
     def device_key(self, device: str) -> bytes:
-        return hmac.new(self._master, f"fedsim-device:{device}".encode(), hashlib.sha256).digest()
+        mac = self._keyed_master.copy()
+        mac.update(f"fedsim-device:{device}".encode())
+        return mac.digest()
 
     def operator_token(self) -> str:
         return _b64(hmac.new(self._master, b"fedsim-operator", hashlib.sha256).digest())

@@ -37,7 +37,7 @@ from fedsim.fl.server import (
     WAIT_HEADER,
 )
 from fedsim.fl.timeouts import CONNECT_TIMEOUT_S, REQUEST_TIMEOUT_S, is_request_timeout
-from fedsim.fl.wire_schema import TaskMeta, WireError, check
+from fedsim.fl.wire_schema import TaskMeta, WireError, check, config_key
 from fedsim.tasks.base import LocalLearner
 
 __all__ = ["BACKOFF_S", "ClientStats", "FLClient"]
@@ -460,13 +460,27 @@ _Task = tuple[int, int, dict[str, Any], np.ndarray]
 
 def _task(body: bytes) -> _Task:
     """A task envelope's contents; a task that does not fit the schema is refused,
-    never trained on."""
+    never trained on. The same envelope as the last one (every client of a round gets
+    the same task; emulated clients share a process) is not decoded and checked again:
+    its contents are, so its own copies of them are returned."""
+    global _LAST_TASK
+    last = _LAST_TASK
+    if last is not None and last[0] == body:
+        rnd, version, config, values = last[1]
+        return rnd, version, dict(config), values.copy()
     dec = decode(body)
     try:
         meta = check(TaskMeta, dec.meta, "task")
     except WireError as exc:
         raise EnvelopeError(f"refused a bad task: {exc}") from None
-    return meta.round, meta.version, dict(meta.config), dec.values
+    task = meta.round, meta.version, dict(meta.config), dec.values
+    if config_key(task[2]) is not None:  # flat: a copy of the dict is a copy of it all
+        _LAST_TASK = (body, (task[0], task[1], dict(task[2]), task[3].copy()))
+    return task
+
+
+_LAST_TASK: tuple[bytes, _Task] | None = None
+"""The last task envelope decoded, and its contents (kept apart from any client's)."""
 
 
 def _finite_metrics(metrics: dict[str, Any]) -> dict[str, float]:

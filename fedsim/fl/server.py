@@ -45,10 +45,10 @@ from fedsim.fl.wire_limits import REGISTER_MAX_BYTES, Identities, read_bounded
 from fedsim.fl.wire_schema import (
     RegisterRequest,
     TaskQuery,
-    UploadHeaders,
-    WaitHeader,
     WireError,
     check,
+    check_upload_headers,
+    check_wait_header,
     loads,
     openapi,
 )
@@ -129,7 +129,7 @@ async def register(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     body = await read_bounded(request, REGISTER_MAX_BYTES)
     req = check(RegisterRequest, loads(body), "register")
-    wait = check(WaitHeader, dict(request.headers), "headers").wait
+    wait = check_wait_header(dict(request.headers))
     authenticated_as(request, req.client_id)
     engine = request.app[ENGINE]
     if req.client_id not in engine.clients and len(engine.clients) >= settings["max_clients"]:
@@ -178,9 +178,8 @@ async def task(request: web.Request) -> web.StreamResponse:
 
 async def update(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
-    headers = check(UploadHeaders, dict(request.headers), "headers")
-    info = _client(request, headers.client)
-    server_round = headers.round
+    client, server_round, wait = check_upload_headers(dict(request.headers))
+    info = _client(request, client)
     stale = engine.precheck(info.client_id, server_round)
     if stale is not None:
         return _error(409, stale)
@@ -192,9 +191,8 @@ async def update(request: web.Request) -> web.Response:
     outcome = accept_update(engine, info.client_id, server_round, body)
     if not outcome.ok:
         return _error(outcome.status, outcome.reason)
-    if headers.wait is not None:
-        wait = headers.wait
-        del body, outcome, headers  # stored: not kept through the long poll (to the next task)
+    if wait is not None:
+        del body, outcome  # stored: not kept through the long poll (to the next task)
         accepted = {ACCEPTED_HEADER: str(server_round)}
         return await _answer_then_task(request, info.client_id, wait, accepted)
     # json.dumps({"accepted": True, "round": server_round}), without an encoder per reply

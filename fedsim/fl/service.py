@@ -17,7 +17,13 @@ import numpy as np
 from fedsim.fl.codec import EnvelopeError, decode, encode
 from fedsim.fl.engine import Engine, TrainIns, UploadRejected
 from fedsim.fl.messages import ClientInfo
-from fedsim.fl.wire_schema import RegisterRequest, UploadMeta, WireError, check
+from fedsim.fl.wire_schema import (
+    RegisterRequest,
+    WireError,
+    check,
+    check_upload_meta,
+    config_key,
+)
 
 __all__ = ["Outcome", "accept_update", "register_client", "task_envelope"]
 
@@ -34,6 +40,10 @@ class Outcome:
         return self.status == 200
 
 
+ACCEPTED = Outcome(200)
+"""Every acceptance (an `Outcome` is frozen: one serves them all)."""
+
+
 def register_client(engine: Engine, body: Any) -> tuple[Outcome, str | None]:
     """Register from a decoded JSON body; (outcome, the client id when accepted)."""
     try:
@@ -41,7 +51,7 @@ def register_client(engine: Engine, body: Any) -> tuple[Outcome, str | None]:
     except WireError as exc:
         return Outcome(400, str(exc)), None
     engine.register(ClientInfo(req.client_id, req.num_examples, req.device))
-    return Outcome(200), req.client_id
+    return ACCEPTED, req.client_id
 
 
 def task_envelope(engine: Engine, ins: TrainIns, codec_down: str) -> bytes | None:
@@ -50,8 +60,31 @@ def task_envelope(engine: Engine, ins: TrainIns, codec_down: str) -> bytes | Non
     if current is None:
         return None
     params, version = current
+    key = config_key(ins.config)
+    last = _LAST_TASK
+    if (
+        key is not None
+        and last is not None
+        and last[0] is params
+        and last[1] == (version, ins.server_round, codec_down, key)
+    ):
+        return last[2]
     meta = {"round": ins.server_round, "version": version, "config": ins.config}
-    return encode(params, meta, codec=codec_down).body
+    body = encode(params, meta, codec=codec_down).body
+    _remember_task((params, (version, ins.server_round, codec_down, key), body))
+    return body
+
+
+_LAST_TASK: tuple[np.ndarray, tuple[Any, ...], bytes] | None = None
+"""The last task envelope made: (model, (version, round, codec, config's exact identity),
+envelope). Every client of a round gets the same task, so it is encoded once a round,
+not once a client. The model array is held, so its identity is not reused; engines
+replace a deployed model, never change it in place (the version changes with it)."""
+
+
+def _remember_task(entry: tuple[np.ndarray, tuple[Any, ...], bytes] | None) -> None:
+    global _LAST_TASK
+    _LAST_TASK = entry
 
 
 def accept_update(engine: Engine, cid: str, server_round: int, body: bytes) -> Outcome:
@@ -59,10 +92,10 @@ def accept_update(engine: Engine, cid: str, server_round: int, body: bytes) -> O
     Every refusal leaves the engine as it was, apart from recording the rejection."""
     try:
         dec = decode(body, engine.params.size)
-        meta = check(UploadMeta, dec.meta, "meta")  # every field bounded before arithmetic
-        if meta.client_id != cid or meta.round != server_round:
+        # Every field bounded before arithmetic.
+        meta_cid, meta_round, version, n, metrics = check_upload_meta(dec.meta)
+        if meta_cid != cid or meta_round != server_round:
             raise EnvelopeError("envelope meta does not match the request headers")
-        n, version, metrics = meta.num_examples, meta.version, meta.metrics
     except (EnvelopeError, WireError) as exc:
         engine.note_rejected(cid, server_round, str(exc))
         return Outcome(400, str(exc))
@@ -88,4 +121,4 @@ def accept_update(engine: Engine, cid: str, server_round: int, body: bytes) -> O
         )
     except UploadRejected as exc:
         return Outcome(exc.status, exc.reason)
-    return Outcome(200)
+    return ACCEPTED

@@ -9,13 +9,20 @@ fails even when the headers are intact.
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
+from binascii import b2a_base64
 from collections.abc import Callable
 
 from aiohttp import web
 
-__all__ = ["BODY_DIGEST", "REGISTER_MAX_BYTES", "Identities", "body_digest", "read_bounded"]
+__all__ = [
+    "BODY_DIGEST",
+    "REGISTER_MAX_BYTES",
+    "Identities",
+    "b64url",
+    "body_digest",
+    "read_bounded",
+]
 
 REGISTER_MAX_BYTES = 4096
 BODY_READ_TIMEOUT_S = 30.0
@@ -26,8 +33,16 @@ BODY_DIGEST = web.RequestKey("fedsim.body_digest", str)
 def body_digest(body: bytes) -> str:
     """SHA-256 of a body truncated to 128 bits, unpadded base64url (what a signature
     covers; finding another body with the same value still takes ~2^128 work)."""
-    raw = hashlib.sha256(body).digest()[:16]
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    return b64url(hashlib.sha256(body).digest()[:16])
+
+
+def b64url(raw: bytes) -> str:
+    """Unpadded base64url: `base64.urlsafe_b64encode(raw).rstrip(b"=")` as text, without
+    its two Python frames (every request computes two or three)."""
+    return b2a_base64(raw, newline=False).rstrip(b"=").translate(_URLSAFE).decode()
+
+
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
 async def read_bounded(

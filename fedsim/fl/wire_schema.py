@@ -38,6 +38,11 @@ __all__ = [
     "UploadMeta",
     "WireError",
     "check",
+    "check_header",
+    "check_upload_headers",
+    "check_upload_meta",
+    "check_wait_header",
+    "config_key",
     "loads",
     "openapi",
 ]
@@ -159,7 +164,7 @@ def _task_config(config: Any) -> dict[str, Any]:
     carries the same one), so the model runs once per config, not once per task."""
     if not isinstance(config, dict):
         raise ValueError("must be an object")
-    key = _config_key(config)
+    key = config_key(config)
     known = _CHECKED_CONFIGS.get(key) if key is not None else None
     if known is not None:
         return dict(known)
@@ -175,7 +180,7 @@ _SCALARS = (str, int, float, bool, type(None))
 _CHECKED_CONFIGS: dict[tuple[tuple[str, type, str], ...], dict[str, Any]] = {}
 
 
-def _config_key(config: dict[str, Any]) -> tuple[tuple[str, type, str], ...] | None:
+def config_key(config: dict[str, Any]) -> tuple[tuple[str, type, str], ...] | None:
     """The exact identity of a flat config (type and repr tell 1, 1.0, True and -0.0
     apart), or None when a value is not a plain scalar."""
     if not all(type(v) in _SCALARS for v in config.values()):
@@ -290,6 +295,125 @@ def check(model: type[M], data: Any, where: str) -> M:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"]) or "(root)"
         raise WireError(f"{where}.{loc}: {first['msg']}") from None
+
+
+_ID = re.compile(ID_PATTERN.removeprefix("^").removesuffix("$")).fullmatch
+"""`ID_PATTERN` as pydantic's (Rust) regex applies it: `$` there is the end, never
+before a final newline as in Python's, hence a full match without the anchors."""
+_PLAIN_HEADER = frozenset({"codec", "n", "delta", "crc32", "meta"})
+
+
+def check_header(header: Any) -> None:
+    """As `check(EnvelopeHeader, header, "header")`, which a model envelope's header
+    passes on every request. The common case (a float32 or float16 envelope without
+    lossy fields, ASCII meta keys) is checked here in Python: it accepts only what the
+    model accepts. Anything else goes through the model, for its decision and text."""
+    if (
+        type(header) is dict
+        and header.keys() <= _PLAIN_HEADER
+        and header.get("codec") in ("float32", "float16")
+        and type(header["codec"]) is str
+        and _uint(header.get("n"), MAX_VECTOR)
+        and _uint(header.get("crc32"), 2**32 - 1)
+        and type(header.get("delta", False)) is bool
+        and _plain_keys(header.get("meta", {}))
+    ):
+        return
+    check(EnvelopeHeader, header, "header")
+
+
+def check_upload_meta(meta: Any) -> tuple[str, int, int, int, dict[str, float]]:
+    """`check(UploadMeta, meta, "meta")`'s client id, round, version, examples and
+    metrics (floats, as `Number` makes them). An upload's usual meta is checked here in
+    Python, accepting only what the model accepts; anything else goes through it."""
+    if type(meta) is dict:
+        cid = meta.get("client_id")
+        rnd = meta.get("round")
+        version = meta.get("version")
+        n = meta.get("num_examples")
+        metrics = meta.get("metrics", {})
+        if (
+            type(cid) is str
+            and cid.isascii()
+            and _ID(cid) is not None
+            and _uint(rnd, MAX_ROUND)
+            and _uint(version, MAX_VERSION)
+            and _uint(n, MAX_EXAMPLES)
+            and n >= 1
+            and type(metrics) is dict
+            and len(metrics) <= 64
+        ):
+            out = {}
+            for key, value in metrics.items():
+                if not (type(key) is str and 1 <= len(key) <= 64 and key.isascii()):
+                    break
+                if type(value) is not float and type(value) is not int:
+                    break
+                x = float(value)
+                if not math.isfinite(x) or abs(x) > MAX_ABS_FLOAT:
+                    break
+                out[key] = x
+            else:
+                return cid, rnd, version, n, out
+    m = check(UploadMeta, meta, "meta")
+    return m.client_id, m.round, m.version, m.num_examples, m.metrics
+
+
+_ROUND_TEXT = re.compile(r"0|[1-9][0-9]{0,7}").fullmatch
+_WAIT_TEXT = re.compile(r"[0-9]{1,7}(?:\.[0-9]{1,17})?").fullmatch
+"""Plain decimals: pydantic's lax int and float read these as Python's int and float
+do (both round decimal text correctly)."""
+
+
+def check_upload_headers(headers: dict[str, Any]) -> tuple[str, int, float | None]:
+    """`check(UploadHeaders, headers, "headers")`'s client, round and wait. Headers as
+    a client sends them are checked here in Python, accepting only what the model
+    accepts; anything else goes through it, for its decision and text."""
+    cid = headers.get("X-Fedsim-Client")
+    rnd = headers.get("X-Fedsim-Round")
+    if (
+        type(cid) is str
+        and cid.isascii()
+        and _ID(cid) is not None
+        and type(rnd) is str
+        and _ROUND_TEXT(rnd) is not None
+        and int(rnd) <= MAX_ROUND
+    ):
+        wait = _plain_wait(headers)
+        if wait is not False:
+            return cid, int(rnd), wait
+    h = check(UploadHeaders, headers, "headers")
+    return h.client, h.round, h.wait
+
+
+def check_wait_header(headers: dict[str, Any]) -> float | None:
+    """`check(WaitHeader, headers, "headers").wait`, its usual case in Python."""
+    wait = _plain_wait(headers)
+    if wait is not False:
+        return wait
+    return check(WaitHeader, headers, "headers").wait
+
+
+def _plain_wait(headers: dict[str, Any]) -> float | bool | None:
+    """X-Fedsim-Wait when absent (None) or a plain decimal in bounds; False: ask the model."""
+    text = headers.get("X-Fedsim-Wait")
+    if text is None:
+        return None if "X-Fedsim-Wait" not in headers else False
+    if type(text) is str and _WAIT_TEXT(text) is not None:
+        x = float(text)
+        if 0.0 <= x <= MAX_WAIT_S:
+            return x
+    return False
+
+
+def _uint(x: Any, most: int) -> bool:
+    """A strict int (no bool) in [0, most]."""
+    return type(x) is int and 0 <= x <= most
+
+
+def _plain_keys(meta: Any) -> bool:
+    """A dict whose keys are all ASCII strings (what `dict[str, Any]` surely takes)."""
+    return type(meta) is dict and all(type(k) is str and k.isascii() for k in meta)
 
 
 def openapi() -> dict[str, Any]:

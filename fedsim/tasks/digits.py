@@ -130,7 +130,10 @@ class ClassifierLearner:
     ) -> tuple[np.ndarray, dict[str, float]]:
         epochs = int(config.get("epochs", 1))
         n = self.num_examples
-        order = np.concatenate([rng.permutation(n) for _ in range(epochs)]).astype(np.int64)
+        if epochs == 1:  # the same draw, without the list and the concatenation's copy
+            order = rng.permutation(n).astype(np.int64, copy=False)
+        else:
+            order = np.concatenate([rng.permutation(n) for _ in range(epochs)]).astype(np.int64)
         new = params.astype(np.float32, copy=True)
         loss = sgd_train(
             new,

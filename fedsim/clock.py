@@ -372,20 +372,9 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 
     def sim_call_soon(self, callback: Callable[..., object], *args: Any) -> None:
         """Schedule `callback` on the loop from inside a SimPy callback (`call_soon`'s
-        body inline: the wire's deliveries come this way)."""
+        body: the wire's deliveries come this way)."""
         self._sim_selector.kicked = True
-        if self._debug or self._closed:  # type: ignore[attr-defined]
-            self.call_soon(callback, *args)  # (asyncio's, or its error)
-            return
-        handle = _new(_Handle)
-        handle._context = _copy_context()
-        handle._loop = self
-        handle._callback = callback
-        handle._args = args
-        handle._cancelled = False
-        handle._repr = None
-        handle._source_traceback = None
-        self._ready.append(handle)  # type: ignore[attr-defined]
+        self.call_soon(callback, *args)
 
     def call_at(  # type: ignore[override]
         self,

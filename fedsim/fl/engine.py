@@ -266,36 +266,28 @@ class SyncRounds:
             )
         if len(rnd.results) >= rnd.want:
             raise UploadRejected(409, f"round {server_round} already has its {rnd.want} reports")
+        res = TrainRes(client_id, server_round, base_version, num_examples, params, metrics)
         if self.journal is not None:  # stored before the server acknowledges it
-            res = TrainRes(client_id, server_round, base_version, num_examples, params, metrics)
             self.journal.update_accepted(self, res)
-        self._add_result(rnd, client_id, server_round, base_version, num_examples, params, metrics)
+        self._add_result(rnd, res)
 
-    def _add_result(
-        self,
-        rnd: _Round,
-        client_id: str,
-        server_round: int,
-        base_version: int,
-        num_examples: int,
-        params: np.ndarray,
-        metrics: dict[str, float],
-    ) -> None:
-        """Keep an accepted upload: its model in the round's matrix (one `TrainRes`
-        made, the one the round keeps)."""
+    def _add_result(self, rnd: _Round, res: TrainRes) -> None:
         row = len(rnd.results)
-        self._matrix[row] = params
+        self._matrix[row] = res.params
         rnd.results.append(
             TrainRes(
-                client_id, server_round, base_version, num_examples, self._matrix[row], metrics
+                res.client_id,
+                res.server_round,
+                res.base_version,
+                res.num_examples,
+                self._matrix[row],
+                res.metrics,
             )
         )
-        rnd.reported.add(client_id)
-        info = self.clients.get(client_id)
-        if info is None:
-            info = self.clients[client_id] = ClientInfo(client_id, num_examples)
+        rnd.reported.add(res.client_id)
+        info = self.clients.setdefault(res.client_id, ClientInfo(res.client_id, res.num_examples))
         info.rounds_reported += 1
-        info.add_totals(metrics)
+        info.add_totals(res.metrics)
         if len(rnd.results) >= rnd.want:
             rnd.done.set()
 
@@ -449,23 +441,12 @@ class SyncRounds:
             self._matrix = np.empty((rnd.want, self.params.size), dtype=np.float32)
         self.current = rnd
         if resumed is not None:
-            for r in resumed.results:
-                self._add_result(
-                    rnd,
-                    r.client_id,
-                    r.server_round,
-                    r.base_version,
-                    r.num_examples,
-                    r.params,
-                    r.metrics,
-                )
+            for res in resumed.results:
+                self._add_result(rnd, res)
         elif self.journal is not None:
             self.journal.round_opened(self, rnd)
         for cid, t in ins.items():  # rounds_reported rises in `submit`: the gap is failures
-            info = self.clients.get(cid)
-            if info is None:
-                info = self.clients[cid] = ClientInfo(cid, 0)
-            info.rounds_selected += 1
+            self.clients.setdefault(cid, ClientInfo(cid, 0)).rounds_selected += 1
             self.polls.hand(cid, t)
         wait = self._round_wait(loop)
         with contextlib.suppress(TimeoutError):

@@ -505,9 +505,7 @@ class _Model:
         p = self.p
         if t - s.last_active > s.rto.cur:
             s.cwnd = min(s.cwnd, float(p.initial_window))  # slow-start restart after idle
-        hs = s.cc.hs  # this message's segments are numbered from 0 (`Cubic.rebase`, inline)
-        if hs is not None:
-            hs.end = 0
+        s.cc.rebase()  # this message's segments are numbered from 0
         P = self.paths[d]
         for c in P.counters:
             c.payload_bytes += nbytes
@@ -530,46 +528,15 @@ class _Model:
         """`_clean` for a message that leaves in its first round (a poll, a small model:
         most messages): the same operations in the same order, without the round loop
         (`tests/test_flow_fast_paths.py` compares the two)."""
-        rto, ret, mss, ovh, log = s.rto, self.ret[d], self.mss, self.ovh, self.log
+        rto, ret, mss, ovh = s.rto, self.ret[d], self.mss, self.ovh
         lastpay = nbytes - (nseg - 1) * mss
-        fpay = mss if nseg > 1 else lastpay
-        # `block(t, d, nseg, nbytes, fpay, lastpay)`, inline (no queue, nothing lost)
+        first, last, _ = self.block(t, d, nseg, nbytes, mss if nseg > 1 else lastpay, lastpay)
         wire = nbytes + nseg * ovh
-        bits = 8.0 * wire
-        first = last = t
-        for reserve, rate, lat, j, dc, c, fb in self.paths[d].hop_constants:
-            start, e = reserve(first, bits, nseg)
-            if dc < 1.0:  # frames go out one hold apart; the last one's silence follows it
-                e = (
-                    start
-                    + (e - start) / dc
-                    - (8.0 * (lastpay + ovh) + fb) / rate * (1.0 / dc - 1.0)
-                )
-            out = last + (8.0 * (lastpay + ovh) + fb) / rate
-            if e > out:
-                out = e
-            if log is not None:
-                log.append((c, start, out, wire, nseg, nbytes, wire - nbytes, 0, 0, 0, 0))
-            if c.wake is not None:
-                c.wake(first, out, wire, nseg)
-            delay = lat + (0.0 if j is None else j.sample(self.rng))
-            first, last = start + (8.0 * (fpay + ovh) + fb) / rate + delay, out + delay
         self.head_at = first
         limited = nseg >= max(1, int(s.cwnd))
-        # The ACKs are booked first: they read no TCP state, and the RTT samples and the
-        # window read no booking, so this is the loop's order in effect. (`acks`, inline:
-        # a closed-form path's ACKs are never lost.)
-        n = -(-nseg // self.p.delack_segments)
-        ab = self.p.ack_bytes
-        abits, nab = 8.0 * n * ab, n * ab
-        for reserve, count_frames, c in self.paths[1 - d].ack_hops:
-            start, e = reserve(first, abits, n)
-            if c.wake is not None:
-                c.wake(first, e, nab, n)
-            count_frames(nab, n)
-            c.control_bytes += nab
-            if log is not None:
-                log.append((c, start, e, nab, n, 0, 0, nab, 0, 0, 0))
+        # The ACKs read no TCP state, and the RTT samples and the window read no booking:
+        # booking the ACKs before both samples is the round loop's order in effect.
+        self.acks(first, d, -(-nseg // self.p.delack_segments))
         if nseg > 1:  # the first segment's sample (Cubic sees it) and the last one's
             srtt = rto.sample_pair(first + ret - t, last + ret - t)
             gap = 2.0 * (last - first) / (nseg - 1)

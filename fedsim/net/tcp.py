@@ -157,25 +157,11 @@ class RtoEstimator:
 
     def sample_pair(self, first: float, second: float) -> float:
         """`sample(first)`, then `sample(second)` (a round's first and last segments);
-        returns the SRTT between the two (what the round's Cubic and HyStart see). The
-        same float operations as the two calls; the RTO is set once, from the second."""
-        srtt = self.srtt
-        if srtt is None:
-            srtt = first
-            rttvar = first / 2.0
-        else:
-            rttvar = 0.75 * self.rttvar + 0.25 * abs(srtt - first)
-            srtt = 0.875 * srtt + 0.125 * first
-        between = srtt
-        self.rttvar = rttvar = 0.75 * rttvar + 0.25 * abs(srtt - second)
-        self.srtt = srtt = 0.875 * srtt + 0.125 * second
-        v = 4.0 * rttvar
-        b = srtt + (self.granularity if self.granularity >= v else v)
-        if self.min_rto >= b:
-            b = self.min_rto
-        self.cur = b if b < self.max_rto else self.max_rto
-        self.backoff = 0
-        return between
+        returns the SRTT between the two (what the round's Cubic and HyStart see)."""
+        self.sample(first)
+        between = self.srtt
+        self.sample(second)
+        return between  # type: ignore[return-value]
 
     def reset(self) -> None:
         """An ACK advanced SND.UNA (or a sample came in): back to the un-backed-off RTO."""

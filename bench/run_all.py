@@ -107,9 +107,15 @@ def main() -> int:
     run_phases(quick)
     idle_time()
     scale(quick)
-    for name in ("bench_net.py", "bench_kernels.py", "bench_cnn.py", "bench_rl.py"):
+    for name in (
+        "aiohttp_floor.py",
+        "bench_net.py",
+        "bench_kernels.py",
+        "bench_cnn.py",
+        "bench_rl.py",
+    ):
         if (HERE / name).exists():
-            quick_too = name in ("bench_kernels.py", "bench_cnn.py")
+            quick_too = name in ("aiohttp_floor.py", "bench_kernels.py", "bench_cnn.py")
             script(name, *(["--quick"] if quick and quick_too else []))
     return 0
 

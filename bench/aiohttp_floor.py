@@ -1,0 +1,126 @@
+"""How far fedsim's client-round is above a bare aiohttp exchange, measured in one process.
+
+The design card asks for a real aiohttp request per client-round. So the cheapest a
+client-round can be is one aiohttp exchange with nothing else: no emulated network, no
+signing, no codec, no training. This bench measures that floor on this machine (plain
+asyncio, real loopback sockets, every client posting a model-sized body every round and
+reading a model-sized answer, all clients at once as in a round) and fedsim's
+client-round on the Flower comparison job in the same process, and prints their ratio.
+Both are wall time around an event loop (take it on a quiet machine) and the best of
+`--repeats`. Absolute times move with the host; the ratio says how much of a client-round
+is fedsim's own work (the network model, the FL protocol, training) rather than the HTTP
+stack.
+
+    python bench/aiohttp_floor.py [--cases 1000x5,100x20] [--body 2600] [--repeats 3] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from flower_job import write_topology
+
+__all__ = ["bare_exchange_s", "fedsim_client_round_s", "main"]
+
+
+async def _bare(devices: int, rounds: int, body: bytes) -> float:
+    """Wall seconds of `rounds` rounds of `devices` concurrent keep-alive POSTs (the
+    connections are opened first, untimed: fedsim's devices keep theirs alive too)."""
+
+    async def update(request: web.Request) -> web.Response:
+        data = await request.read()
+        return web.Response(body=body if len(data) == len(body) else b"")
+
+    app = web.Application()
+    app.router.add_post("/v1/update", update)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    url = f"http://127.0.0.1:{port}/v1/update"
+    sessions = [
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) for _ in range(devices)
+    ]
+
+    async def post(session: aiohttp.ClientSession) -> None:
+        async with session.post(url, data=body) as resp:
+            if len(await resp.read()) != len(body):
+                raise RuntimeError("the answer lost bytes")
+
+    try:
+        await asyncio.gather(*(post(s) for s in sessions))  # connect outside the timing
+        start = time.perf_counter()
+        for _ in range(rounds):
+            await asyncio.gather(*(post(s) for s in sessions))
+        return time.perf_counter() - start
+    finally:
+        for s in sessions:
+            await s.close()
+        await runner.cleanup()
+
+
+def bare_exchange_s(devices: int, rounds: int, body_bytes: int) -> float:
+    """Seconds per exchange of the bare aiohttp floor."""
+    wall = asyncio.run(_bare(devices, rounds, bytes(body_bytes)))
+    return wall / (devices * rounds)
+
+
+def fedsim_client_round_s(devices: int, rounds: int, folder: Path) -> float:
+    """Event-loop seconds per client-round of `fedsim run` on the Flower comparison job
+    (summary.json's wall_time_s, which the run measures around its event loop only)."""
+    import fedsim.cli
+
+    topology = write_topology(devices, rounds, folder)
+    out = folder / f"run-{devices}x{rounds}-{time.monotonic_ns()}"
+    try:
+        fedsim.cli.main(["run", str(topology), "--quiet", "--no-plots", "--out", str(out)])
+    except SystemExit as exc:
+        if exc.code not in (0, None):
+            raise
+    summary = json.loads(next(out.rglob("summary.json")).read_text())
+    return float(summary["wall_time_s"]) / (devices * rounds)
+
+
+def _cases(text: str) -> list[tuple[int, int]]:
+    return [tuple(int(v) for v in case.split("x")) for case in text.split(",")]  # type: ignore[misc]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", default="1000x5,100x20", help="DEVICESxROUNDS,...")
+    parser.add_argument("--body", type=int, default=2600, help="bytes each way (digits' model)")
+    parser.add_argument("--repeats", type=int, default=3, help="best of this many")
+    parser.add_argument("--quick", action="store_true", help="only 100x5, once")
+    a = parser.parse_args(argv)
+    if a.quick:
+        a.cases, a.repeats = "100x5", 1
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        fedsim_client_round_s(10, 1, Path(tmp))  # imports, Numba's cache, first-call costs
+        for devices, rounds in _cases(a.cases):
+            bare = min(bare_exchange_s(devices, rounds, a.body) for _ in range(a.repeats))
+            fed = min(fedsim_client_round_s(devices, rounds, Path(tmp)) for _ in range(a.repeats))
+            rows.append((devices, rounds, bare, fed))
+    print("| case | bare aiohttp exchange | fedsim client-round (loop) | fedsim / bare |")
+    print("|---|---|---|---|")
+    for devices, rounds, bare, fed in rows:
+        print(
+            f"| N={devices}, {rounds} rounds | {bare * 1e3:.3f} ms | {fed * 1e3:.3f} ms "
+            f"| {fed / bare:.2f}x |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,31 @@
+"""bench/aiohttp_floor.py measures what it says: every bare exchange carries its body both
+ways, and fedsim's side is a real run's event loop (no timing is asserted here)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+
+import aiohttp_floor
+
+
+def test_bare_exchange_runs_every_post_and_reports_per_exchange() -> None:
+    per_exchange = aiohttp_floor.bare_exchange_s(devices=3, rounds=2, body_bytes=2600)
+    assert 0.0 < per_exchange < 60.0
+
+
+def test_fedsim_side_is_a_whole_run(tmp_path: Path) -> None:
+    per_round = aiohttp_floor.fedsim_client_round_s(devices=4, rounds=2, folder=tmp_path)
+    assert per_round > 0.0
+    assert len(list(tmp_path.rglob("summary.json"))) == 1
+
+
+def test_table_has_one_row_per_case(capsys: pytest.CaptureFixture[str]) -> None:
+    assert aiohttp_floor.main(["--cases", "3x1,4x1", "--repeats", "1"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| N=")]
+    assert [row.split("|")[1].strip() for row in rows] == ["N=3, 1 rounds", "N=4, 1 rounds"]
+    assert all(row.rstrip(" |").endswith("x") for row in rows)

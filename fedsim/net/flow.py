@@ -1279,7 +1279,10 @@ class FlowChannel:
                 s.last_active = t
                 s.free_at = t
             booked = len(log)
-            m.packet(t, UP, p.ack_bytes)  # the client's ACK, ahead of any data
+            # The client's ACK, ahead of any data. On a lossy path it may be lost, a drop
+            # on the hop that loses it (packet fidelity's too); nothing waits for it: the
+            # data that follows carries the same acknowledgement.
+            m.lossy_packet(t, UP, p.ack_bytes)
             self._unfired.append((t, log[booked:]))
             self._senders[UP].free_at = t
             if t > now:

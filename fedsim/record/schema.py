@@ -71,8 +71,8 @@ PACKET_FATES: dict[str, tuple[str, str]] = {
     "refused": (
         "refused, never sent",
         "packets that never went out on this link direction: the link down, or its "
-        "drop-tail queue full (not in `packets`, no bytes; a TCP sender tries again, so "
-        "one segment may be refused more than once)",
+        "drop-tail queue full (not in `packets`, no bytes; its sender may try again, so "
+        "one packet may be refused more than once)",
     ),
 }
 """links.csv's two ways a packet fails on a link direction, {column: (name, meaning)}:

@@ -460,7 +460,12 @@ def _rows(runs: list[RunData], settings: list[RunSettings]) -> list[Quantity]:
         q("wire_bytes_up", "wire bytes up", "lower"),
         q("wire_bytes_down", "wire bytes down", "lower"),
         derived("wire_overhead_pct", "wire over payload", overhead, "lower"),
-        derived("ledger_model_bytes", "ledger: model", [_ledger(s, "model") for s in S], "lower"),
+        derived(
+            "ledger_model_bytes",
+            "ledger (first hops): model",
+            [_ledger(s, "model") for s in S],
+            "lower",
+        ),
         derived(
             "ledger_protocol_bytes",
             f"  {words.protocol_label}",

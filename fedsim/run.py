@@ -49,6 +49,7 @@ from fedsim.record.dropouts import dropout_cells, never_contributed
 from fedsim.record.fingerprint import code_fingerprint
 from fedsim.record.ledger import (
     RoundLedger,
+    discarded_by_client,
     ledger_rows,
     ledger_summary,
     link_cells,
@@ -666,6 +667,7 @@ def _collect(
     client_rows: list[ClientRow] = []
     energies: list[float] = []
     by_name = {n.name: n for n in sc.nodes}
+    discarded = discarded_by_client(engine.records)
     for c in clients:
         info = engine.clients.get(c.client_id)
         up, down = wire.node_bytes.get(c.client_id, [0, 0])
@@ -678,6 +680,7 @@ def _collect(
             gateway=by_name[c.client_id].parent or "",
             rounds_selected=info.rounds_selected if info else 0,
             rounds_reported=info.rounds_reported if info else 0,
+            rounds_discarded=discarded.get(c.client_id, 0),
             rounds_surplus=info.rounds_surplus if info else 0,
             **dropout_cells(info.dropouts if info else {}),
             bytes_up=up, bytes_down=down,

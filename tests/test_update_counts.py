@@ -5,11 +5,15 @@ then missed its quorum (435 "accepted" where 432 were aggregated), and rounds.cs
 `reported` read "aggregated" for them. Now rounds.csv `aggregated` says per round how
 many entered its candidate model, summary.json splits `accepted_updates` (aggregated)
 from `discarded_updates`, and the auditor's `updates-reconcile` ties them together.
+clients.csv `rounds_discarded` says whose uploads were thrown away, device by device.
 """
 
 from __future__ import annotations
 
+import csv
+from collections import Counter
 from dataclasses import replace
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -18,6 +22,8 @@ from topo import tiny_topology
 
 from fedsim.audit import audit
 from fedsim.audit.update_counts import check
+from fedsim.record.schema import ClientRow
+from fedsim.record.tables import read_table, write_table
 from fedsim.run import RunResult, simulate
 from fedsim.scenario import parse_scenario
 
@@ -67,3 +73,84 @@ def test_the_auditor_reconciles_the_counts(missed_quorum: RunResult) -> None:
     fewer = [replace(r, reported=2) if r.round == 2 else r for r in missed_quorum.rounds]
     found = [v.detail for v in check(_view(missed_quorum, rounds=fewer))]
     assert "rounds.csv round 2: reported 2 but the server accepted 3 updates for it" in found
+
+
+def test_clients_csv_names_whose_uploads_were_discarded(missed_quorum: RunResult) -> None:
+    """Round 2's three uploads (dev-1's link was down, so it never sent one) were stored
+    and thrown away with the round: one each for dev-2..4, none for dev-1."""
+    clients = {c.client: c for c in missed_quorum.clients}
+    assert {n: c.rounds_discarded for n, c in clients.items()} == {
+        "dev-1": 0, "dev-2": 1, "dev-3": 1, "dev-4": 1,
+    }  # fmt: skip
+    assert {n: c.rounds_reported for n, c in clients.items()} == {
+        "dev-1": 1, "dev-2": 3, "dev-3": 3, "dev-4": 2,
+    }  # fmt: skip
+    assert sum(c.rounds_discarded or 0 for c in clients.values()) == 3
+    server = Counter(a.client for a in missed_quorum.evidence.accepted if a.round == 2)
+    assert server == {"dev-2": 1, "dev-3": 1, "dev-4": 1}
+
+
+def test_a_clean_run_and_an_async_run_discard_nothing() -> None:
+    """An async aggregation takes its whole buffer: what is left after the last one is
+    surplus, never discarded (the column is 0, not blank)."""
+    for topo in (tiny_topology(fl__rounds=2), tiny_topology(fl__engine="async", fl__rounds=3)):
+        result = simulate(parse_scenario(topo), audit=True)
+        assert [c.rounds_discarded for c in result.clients] == [0, 0, 0, 0]
+        assert result.summary.discarded_updates == 0
+
+
+def _tampered(result: RunResult, tmp_path: Path, edit: dict[str, dict[str, str]]) -> list[str]:
+    """Write clients.csv, change cells by hand ({client: {column: text}}), read it back
+    and check the run with it."""
+    path = tmp_path / "clients.csv"
+    write_table(path, ClientRow, result.clients)
+    with path.open(newline="") as fh:
+        table = list(csv.DictReader(fh))
+    for row in table:
+        row.update(edit.get(row["client"], {}))
+    with path.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, list(table[0]), lineterminator="\n")
+        w.writeheader()
+        w.writerows(table)
+    return [v.detail for v in check(_view(result, clients=read_table(path, ClientRow)))]
+
+
+def test_a_tampered_clients_csv_fails_the_invariant(
+    missed_quorum: RunResult, tmp_path: Path
+) -> None:
+    assert _tampered(missed_quorum, tmp_path, {}) == []
+    found = _tampered(missed_quorum, tmp_path, {"dev-2": {"rounds_discarded": "0"}})
+    assert found == [
+        "clients.csv rounds_discarded sum 2 != summary.json discarded_updates 3",
+        "clients.csv dev-2: rounds_discarded 0 but the server accepted 1 of its updates for "
+        "rounds that aggregated none",
+    ]
+    moved = {"dev-1": {"rounds_discarded": "1"}, "dev-2": {"rounds_discarded": "0"}}
+    found = _tampered(missed_quorum, tmp_path, moved)  # the sum holds, the server disagrees
+    assert found == [
+        "clients.csv dev-1: rounds_discarded 1 but the server accepted 0 of its updates for "
+        "rounds that aggregated none",
+        "clients.csv dev-2: rounds_discarded 0 but the server accepted 1 of its updates for "
+        "rounds that aggregated none",
+    ]
+    found = _tampered(missed_quorum, tmp_path, {"dev-1": {"rounds_discarded": "2"}})
+    assert "clients.csv dev-1: rounds_discarded 2 outside [0, rounds_reported 1]" in found
+    found = _tampered(missed_quorum, tmp_path, {"dev-3": {"rounds_discarded": ""}})
+    assert "clients.csv dev-3: rounds_discarded is blank" in found
+
+
+def test_an_older_clients_csv_without_the_column_still_loads(
+    missed_quorum: RunResult, tmp_path: Path
+) -> None:
+    path = tmp_path / "clients.csv"
+    write_table(path, ClientRow, missed_quorum.clients)
+    with path.open(newline="") as fh:
+        table = list(csv.DictReader(fh))
+    with path.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, [c for c in table[0] if c != "rounds_discarded"])
+        w.writeheader()
+        w.writerows({k: v for k, v in r.items() if k != "rounds_discarded"} for r in table)
+    older = read_table(path, ClientRow)
+    assert [c.rounds_discarded for c in older] == [None] * 4
+    assert [c.rounds_reported for c in older] == [1, 3, 3, 2]
+    assert list(check(_view(missed_quorum, clients=older))) == []  # not checked: not recorded

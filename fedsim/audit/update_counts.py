@@ -5,8 +5,11 @@ discarded with a round that aggregated nothing (its quorum missed, its aggregati
 failed). summary.json's `accepted_updates` used to count both (a measured case: 435
 "accepted" where 432 were aggregated); now rounds.csv says per round how many were
 aggregated, summary.json counts `accepted_updates` (aggregated) and `discarded_updates`
-apart, and this check makes them agree with each other, with clients.csv and with the
-server's record of every update it accepted (the evidence).
+apart, clients.csv names whose uploads were discarded (`rounds_discarded`), and this
+check makes them agree with each other, with clients.csv and with the server's record of
+every update it accepted (the evidence). An async aggregation takes its whole buffer, so
+an async run discards none: the uploads it stored after its last aggregation (or in a
+buffer whose aggregation failed) are in no round, and clients.csv counts them as surplus.
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ NAME = "updates-reconcile"
     NAME,
     "per round 0 <= aggregated <= reported (sync: all or none; a deployed aggregate "
     "aggregated some); summary.json accepted_updates = sum of aggregated, discarded_updates "
-    "= reported - aggregated, and together clients.csv rounds_reported; sync: each round's "
-    "reported = the updates the server accepted for it (evidence)",
+    "= reported - aggregated, and together clients.csv rounds_reported; clients.csv "
+    "rounds_discarded sums to discarded_updates, each at most its rounds_reported; sync: each "
+    "round's reported = the updates the server accepted for it, and each client's "
+    "rounds_discarded = its accepted updates in rounds that aggregated none (evidence)",
 )
 def check(result: Any) -> Iterator[Violation]:
     summary, rounds, clients = result.summary, result.rounds, result.clients
@@ -73,7 +78,33 @@ def check(result: Any) -> Iterator[Violation]:
             f"summary.json accepted_updates {summary.accepted_updates} + discarded_updates "
             f"{summary.discarded_updates} != clients.csv rounds_reported sum {stored}",
         )
+    yield from _per_client(summary, clients)
     yield from _against_evidence(result, rounds, sync)
+
+
+def _per_client(summary: Any, clients: list[Any]) -> Iterator[Violation]:
+    """clients.csv `rounds_discarded`: at most each client's `rounds_reported`, summing to
+    summary.json `discarded_updates`. A folder whose every row is blank predates the
+    column; a blank among numbers is a cell gone missing."""
+    counts = [c.rounds_discarded for c in clients]
+    if all(n is None for n in counts):
+        return
+    for c in clients:
+        if c.rounds_discarded is None:
+            yield Violation(NAME, f"clients.csv {c.client}: rounds_discarded is blank")
+        elif not 0 <= c.rounds_discarded <= c.rounds_reported:
+            yield Violation(
+                NAME,
+                f"clients.csv {c.client}: rounds_discarded {c.rounds_discarded} outside "
+                f"[0, rounds_reported {c.rounds_reported}]",
+            )
+    total = sum(n or 0 for n in counts)
+    if total != (summary.discarded_updates or 0):
+        yield Violation(
+            NAME,
+            f"clients.csv rounds_discarded sum {total} != summary.json discarded_updates "
+            f"{summary.discarded_updates}",
+        )
 
 
 def _against_evidence(result: Any, rounds: list[Any], sync: bool) -> Iterator[Violation]:
@@ -91,9 +122,29 @@ def _against_evidence(result: Any, rounds: list[Any], sync: bool) -> Iterator[Vi
                     f"rounds.csv round {r.round}: reported {r.reported} but the server "
                     f"accepted {per_round.get(r.round, 0)} updates for it",
                 )
+        yield from _discarded_against_evidence(ev, rounds, result.clients)
     elif sum(r.reported for r in rounds) > len(ev.accepted):
         yield Violation(
             NAME,
             f"rounds.csv reports {sum(r.reported for r in rounds)} updates but the server "
             f"accepted {len(ev.accepted)}",
         )
+
+
+def _discarded_against_evidence(
+    ev: Any, rounds: list[Any], clients: list[Any]
+) -> Iterator[Violation]:
+    """Sync: a client's `rounds_discarded` is the number of updates the server accepted
+    from it for rounds that aggregated none (rounds.csv `aggregated` 0)."""
+    if any(c.rounds_discarded is None for c in clients):
+        return  # an older folder (or a blank cell, which `_per_client` names)
+    empty = {r.round for r in rounds if not r.aggregated}
+    thrown = Counter(a.client for a in ev.accepted if a.round in empty)
+    for c in clients:
+        if thrown.get(c.client, 0) != c.rounds_discarded:
+            yield Violation(
+                NAME,
+                f"clients.csv {c.client}: rounds_discarded {c.rounds_discarded} but the server "
+                f"accepted {thrown.get(c.client, 0)} of its updates for rounds that "
+                "aggregated none",
+            )

@@ -31,7 +31,7 @@ from fedsim.fl.auth import DEVICE
 from fedsim.fl.engine import RoundRecord
 from fedsim.record.dropouts import dropout_cells, never_contributed
 from fedsim.record.fingerprint import code_fingerprint
-from fedsim.record.ledger import update_counts
+from fedsim.record.ledger import discarded_by_client, update_counts
 from fedsim.record.recorder import round_row
 from fedsim.record.schema import ClientRow, LinkRow, RoundRow, Summary, TimelineRow
 from fedsim.record.tables import write_json, write_summary, write_table
@@ -132,6 +132,7 @@ class DeploymentResults:
         rows = [RoundRow(**r) for r in self.rows]
         by_name = {n.name: n for n in sc.nodes}
         clients = []
+        discarded = discarded_by_client(engine.records)
         for node in sc.device_nodes:
             info = engine.clients.get(node.name)
             up, down = self.per_client.get(node.name, [0, 0])
@@ -140,6 +141,7 @@ class DeploymentResults:
                 gateway=by_name[node.name].parent or "",
                 rounds_selected=info.rounds_selected if info else 0,
                 rounds_reported=info.rounds_reported if info else 0,
+                rounds_discarded=discarded.get(node.name, 0),
                 rounds_surplus=info.rounds_surplus if info else 0,
                 **dropout_cells(info.dropouts if info else {}),
                 bytes_up=up, bytes_down=down, energy_compute_j=0.0, energy_radio_j=0.0,

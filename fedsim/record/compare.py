@@ -15,7 +15,10 @@ lost for good, a stall) is marked likewise and named in a warning: its bytes and
 where it stopped, so a ratio against a finished run is not a like-for-like saving. Runs of
 another network (node set, device count, link classes) or another seed get a line each
 (fedsim.record.compare_network); totals over a different device count get no ratio, and
-per-device rows compare them instead. Config rows show each key by its full path, as the
+per-device rows compare them instead. Link packets sent, dropped on the wire and refused
+(never sent) are sums of links.csv (fedsim.record.link_packets), named and defined as
+the schema defines them, the definitions printed under the table: a connectivity failure
+shows as refusals, a lossy radio as drops. Config rows show each key by its full path, as the
 topology model reads it (fedsim.record.run_settings): set, its default, or absent (`—, no
 such link`); a key set to its default is not a difference.
 """
@@ -37,6 +40,7 @@ from fedsim.record.compare_network import device_count, network_warnings, seed_w
 from fedsim.record.compare_totals import asked_per_round, asked_text, same_asked
 from fedsim.record.end_reasons import EARLY
 from fedsim.record.labels import labels_for, override_keys
+from fedsim.record.link_packets import DROPPED, REFUSED, SENT, definition, run_packets
 from fedsim.record.run_settings import RunSettings, differing_keys, run_settings
 from fedsim.record.runs import RunData, VoidRunError, folder_labels, load_run
 from fedsim.record.schema import Summary
@@ -108,6 +112,9 @@ class CompareTable:
     """Each run's folder label (the CSV's `run` column; `labels` say what differs)."""
     audit_warnings: list[str] = field(default_factory=list)
     """One line per run that failed its audit, one for those never audited."""
+    notes: list[str] = field(default_factory=list)
+    """What some rows mean, printed under the table (which link packets are dropped and
+    which refused)."""
 
     def header(self, i: int) -> str:
         """Run i's column heading: ⚠ when it measures something else, its audit when
@@ -135,6 +142,8 @@ class CompareTable:
         for q in self.quantities:
             cells = [q.label] + [self.cell_text(q, i) for i in range(len(self.labels))]
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        if self.notes:
+            lines += ["", *self.notes]
         return "\n".join(lines) + "\n"
 
     def cell_text(self, q: Quantity, i: int) -> str:
@@ -421,6 +430,7 @@ def _rows(runs: list[RunData], settings: list[RunSettings]) -> list[Quantity]:
     ]
     causes = sorted({c for s in S for c in (s.get("dropouts") or {})})
     words = shared_words([run_transport(r.config) for r in runs])
+    packets = [run_packets(r) for r in runs]
     return [
         Quantity("audit", "audit", [r.audit.short() for r in runs], None, numeric=False),
         *_end_rows(runs),
@@ -450,7 +460,12 @@ def _rows(runs: list[RunData], settings: list[RunSettings]) -> list[Quantity]:
         q("wire_bytes_up", "wire bytes up", "lower"),
         q("wire_bytes_down", "wire bytes down", "lower"),
         derived("wire_overhead_pct", "wire over payload", overhead, "lower"),
-        derived("ledger_model_bytes", "ledger: model", [_ledger(s, "model") for s in S], "lower"),
+        derived(
+            "ledger_model_bytes",
+            "ledger (first hops): model",
+            [_ledger(s, "model") for s in S],
+            "lower",
+        ),
         derived(
             "ledger_protocol_bytes",
             f"  {words.protocol_label}",
@@ -467,6 +482,23 @@ def _rows(runs: list[RunData], settings: list[RunSettings]) -> list[Quantity]:
         derived("ledger_lost_bytes", "  lost", [_ledger(s, "lost") for s in S], "lower"),
         derived("overhead_share_pct", "  not model (share)", share, "lower"),
         q("wire_bytes_per_update", "wire / accepted update", "lower"),
+        derived(
+            "link_packets_sent",
+            f"link packets {SENT}",
+            [None if p is None else p.packets for p in packets],
+        ),
+        derived(
+            "link_packets_dropped",
+            f"  {DROPPED}",
+            [None if p is None else p.drops for p in packets],
+            "lower",
+        ),
+        derived(
+            "link_packets_refused",
+            f"link packets {REFUSED}",
+            [None if p is None else p.refused for p in packets],
+            "lower",
+        ),
         derived(
             "dropouts_total",
             "dropouts (total)",
@@ -511,7 +543,8 @@ _TOTALS = {
     "bytes_to_target", "bytes_up_to_target", "bytes_down_to_target", "wire_bytes_to_target",
     "energy_to_target_j", "bytes_up", "bytes_down", "wire_bytes_up", "wire_bytes_down",
     "ledger_model_bytes", "ledger_protocol_bytes", "ledger_transport_bytes",
-    "ledger_retx_bytes", "ledger_lost_bytes", "dropouts_total",
+    "ledger_retx_bytes", "ledger_lost_bytes", "dropouts_total", "link_packets_sent",
+    "link_packets_dropped", "link_packets_refused",
 }  # fmt: skip
 """Rows that sum over devices: a ratio between different device counts is mostly the count."""
 
@@ -606,9 +639,10 @@ def compare_runs(paths: Sequence[str | Path | RunData]) -> CompareTable:
     if ended:
         warnings.append(ended)
     warnings += missing_curves(runs, folders)
+    notes = [definition()] if any(r.links for r in runs) else []
     return CompareTable(
         runs, labels, _quantities(runs, settings), warnings, mismatched, folders,
-        void + audit_warnings(runs, folders),
+        void + audit_warnings(runs, folders), notes,
     )  # fmt: skip
 
 
@@ -747,6 +781,8 @@ def print_table(table: CompareTable, console: Any = None) -> None:
     step = RUNS_PER_TABLE - 1
     for start in range(0, max(len(others), 1), step):
         console.print(rich_table(table, [0, *others[start : start + step]]))
+    for note in table.notes:
+        console.print(note, style="dim", markup=False, highlight=False)
 
 
 def _finished(folder: Path) -> bool:

@@ -23,6 +23,7 @@ from fedsim.record.schema import ClientRow, LedgerRow, LinkRow, RoundRow
 __all__ = [
     "CLASSES",
     "RoundLedger",
+    "discarded_by_client",
     "ledger_rows",
     "ledger_summary",
     "link_cells",
@@ -224,6 +225,18 @@ def update_counts(rounds: Sequence[RoundRow]) -> dict[str, int]:
     stored = sum(r.reported for r in rounds)
     aggregated = sum(r.reported if r.aggregated is None else r.aggregated for r in rounds)
     return {"accepted_updates": aggregated, "discarded_updates": stored - aggregated}
+
+
+def discarded_by_client(records: Iterable[Any]) -> Counter[str]:
+    """Each client's uploads stored and then discarded with a round that aggregated none
+    of them (clients.csv `rounds_discarded`), from the engine's round records: the
+    reporters of every round whose `aggregated` is 0. A sync round aggregates all its
+    uploads or none, and an async aggregation its whole buffer; the `updates-reconcile`
+    invariant checks the sum against rounds.csv and, per client, against the server's
+    own record of the updates it accepted."""
+    return Counter(
+        cid for rec in records if rec.reported and not rec.aggregated for cid in rec.reporters
+    )
 
 
 def ledger_summary(

@@ -20,6 +20,7 @@ import yaml
 from fedsim.record.audit_status import INCOMPLETE, VOID
 from fedsim.record.compare import CompareTable, compare_runs, format_value
 from fedsim.record.html import html_page, html_table, inline_svg
+from fedsim.record.link_packets import packets_html
 from fedsim.record.participation import participation_html
 from fedsim.record.report_ledger import ledger_html
 from fedsim.record.runs import RunData, load_run
@@ -160,6 +161,7 @@ Section = tuple[str, Callable[[RunData], str]]
 RUN_SECTIONS: list[Section] = [
     ("Topology", lambda run: f'<div class="topo">{topology_svg(run)}</div>'),
     ("Where the bytes went", lambda run: ledger_html(run, heading=None)),
+    ("Packets dropped and refused", packets_html),
     ("Participation by device group", participation_html),
     ("Summary", lambda run: _summary_table(run)),
     ("Tables", lambda run: _tables(run)),
@@ -266,7 +268,8 @@ def compare_table_html(table: CompareTable) -> str:
         for q in table.quantities
     ]
     note = f"<p>Baseline: <code>{escape(table.labels[0])}</code>; deltas are against it.</p>"
-    return warn + note + html_table(headers, rows, "compare")
+    below = "".join(f'<p class="sub">{escape(n)}</p>' for n in table.notes)
+    return warn + note + html_table(headers, rows, "compare") + below
 
 
 def _comparison_drawn(runs: Sequence[RunData]) -> list[tuple[str, Figure]]:

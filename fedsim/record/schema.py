@@ -21,6 +21,7 @@ __all__ = [
     "DROPOUT_CAUSES",
     "LEDGER_SCOPES",
     "NEVER_CONTRIBUTED_MIN_SELECTED",
+    "PACKET_FATES",
     "TABLES",
     "ClientRow",
     "Column",
@@ -60,6 +61,23 @@ DROPOUT_CAUSES: dict[str, str] = {
     "other": "any cause not listed above (a newer network cause; see rounds.csv)",
 }
 """The fixed, documented causes of a dropout. `other` catches a cause this list lacks."""
+
+PACKET_FATES: dict[str, tuple[str, str]] = {
+    "drops": (
+        "dropped on the wire",
+        "of `packets`, those sent on this link direction and lost on its wire (the loss "
+        "model); their bytes are `lost_bytes`",
+    ),
+    "refused": (
+        "refused, never sent",
+        "packets that never went out on this link direction: the link down, or its "
+        "drop-tail queue full (not in `packets`, no bytes; its sender may try again, so "
+        "one packet may be refused more than once)",
+    ),
+}
+"""links.csv's two ways a packet fails on a link direction, {column: (name, meaning)}:
+the one definition the column docs, docs/results.md, `fedsim compare` and report.html
+read (fedsim.record.link_packets), so a drop is never called a refusal or back."""
 
 NEVER_CONTRIBUTED_MIN_SELECTED = 5
 """A client selected at least this often without one accepted upload is flagged."""
@@ -201,10 +219,7 @@ class LinkRow(Record):
         "spuriously on a round trip over the 3 s SYN timer), CoAP datagrams; counted on "
         "every hop a copy crosses, as packets and retx_bytes (not only the sender's first)",
     )
-    drops: int = column(
-        "packets",
-        "of packets, those lost on this link's wire (loss model); their bytes are lost_bytes",
-    )
+    drops: int = column("packets", PACKET_FATES["drops"][1])
     busy_fraction: float = column("0-1", "share of the run the transmitter was busy")
     down_time_s: float = column("s", "time the link was down (at most the run's sim_time_s)")
     model_bytes: int = column(
@@ -224,12 +239,7 @@ class LinkRow(Record):
         0,
     )
     lost_bytes: int = column("B", "of wire_bytes, the bytes of drops (lost on this link)", 0)
-    refused: int = column(
-        "packets",
-        "packets that never went out on this link direction: the link down, or its drop-tail "
-        "queue full (not in packets, no bytes; a TCP sender tries again)",
-        0,
-    )
+    refused: int = column("packets", PACKET_FATES["refused"][1], 0)
 
 
 LEDGER_SCOPES: dict[str, str] = {
@@ -300,7 +310,7 @@ class TimelineRow(Record):
 class ClientRow(Record):
     """clients.csv: one row per client. Every selection ends in exactly one of reported,
     a dropout (with its cause) or surplus: `rounds_selected = rounds_reported +
-    dropouts + rounds_surplus`."""
+    dropouts + rounds_surplus`; of the reported, `rounds_discarded` entered no model."""
 
     client: str = column("", "client (device node) name")
     device: str = column("", "device profile")
@@ -308,13 +318,24 @@ class ClientRow(Record):
     rounds_selected: int = column("rounds", "tasks handed to the client, over-selection included")
     rounds_reported: int = column(
         "rounds",
-        "of those, uploads the server accepted (stored; rounds.csv `aggregated` says whether "
-        "their round used them)",
+        "of those, uploads the server accepted (stored; `rounds_discarded` counts those "
+        "their round then did not use)",
+    )
+    rounds_discarded: int | None = column(
+        "rounds",
+        "of `rounds_reported`, uploads the server stored whose round then aggregated nothing "
+        "(quorum missed, aggregation failed): the device's work thrown away; sums to "
+        "summary.json `discarded_updates`. Async: always 0, an aggregation takes its whole "
+        "buffer (uploads after the last aggregation, or in a buffer whose aggregation "
+        "failed, are in no round: `rounds_surplus`); blank: older runs",
+        None,
+        later=True,
     )
     rounds_surplus: int = column(
         "rounds",
         "selections that were neither: the round filled up without it (over-selection), or "
-        "(async) the run ended before the task's window was aggregated",
+        "(async) the run ended before the task's window was aggregated, or its buffer's "
+        "aggregation failed",
     )
     dropouts: int = column("rounds", "selections that failed, any cause: sum of dropouts_*")
     dropouts_deadline: int = column("rounds", DROPOUT_CAUSES["deadline"])
@@ -471,7 +492,8 @@ class Summary(Record):
         "updates",
         "uploads the server accepted (stored) whose round then aggregated nothing (quorum "
         "missed, aggregation failed): rounds.csv `reported` - `aggregated`; with "
-        "`accepted_updates` they sum to clients.csv `rounds_reported`",
+        "`accepted_updates` they sum to clients.csv `rounds_reported`; per device: "
+        "clients.csv `rounds_discarded`",
         None,
     )
     wire_bytes_per_update: float | None = column(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from fedsim.doc_block import rewrite_block, rewrite_from_argv
 from fedsim.record.end_reasons import END_REASONS
-from fedsim.record.schema import DROPOUT_CAUSES, LEDGER_SCOPES, TABLES, columns
+from fedsim.record.schema import DROPOUT_CAUSES, LEDGER_SCOPES, PACKET_FATES, TABLES, columns
 
 __all__ = ["BEGIN", "END", "markdown", "update"]
 
@@ -29,7 +29,7 @@ _KIND = {
 
 def markdown() -> str:
     """One table per file: column, type, unit, meaning; then the dropout causes, the
-    end reasons and the ledger scopes."""
+    packets dropped or refused, the end reasons and the ledger scopes."""
     out: list[str] = []
     for name, row_type in TABLES.items():
         doc = " ".join((row_type.__doc__ or "").split())
@@ -50,6 +50,16 @@ def markdown() -> str:
         out.append("")
     out += ["### Dropout causes", "", "| cause | meaning |", "|---|---|"]
     out += [f"| `{cause}` | {doc} |" for cause, doc in DROPOUT_CAUSES.items()]
+    out += ["", "### Dropped or refused (links.csv `drops`, `refused`)", ""]
+    out += [
+        "A packet that fails on a link direction fails in one of two ways, counted apart; "
+        "`fedsim compare` and report.html name them as here and sum them over every row "
+        "of links.csv (each link, each direction).",
+        "",
+        "| column | named | meaning |",
+        "|---|---|---|",
+    ]
+    out += [f"| `{col}` | {name} | {doc} |" for col, (name, doc) in PACKET_FATES.items()]
     out += ["", "### End reasons (summary.json `end_reason`)", ""]
     out += ["| reason | the run ended because |", "|---|---|"]
     out += [f"| `{reason}` | {doc} |" for reason, doc in END_REASONS.items()]

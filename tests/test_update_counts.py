@@ -154,3 +154,36 @@ def test_an_older_clients_csv_without_the_column_still_loads(
     assert [c.rounds_discarded for c in older] == [None] * 4
     assert [c.rounds_reported for c in older] == [1, 3, 3, 2]
     assert list(check(_view(missed_quorum, clients=older))) == []  # not checked: not recorded
+
+
+def test_the_report_shows_discarded_uploads_per_group_and_member(
+    missed_quorum: RunResult, tmp_path: Path
+) -> None:
+    """report.html's participation section: every group's and member's discarded count is
+    clients.csv's `rounds_discarded`; a run older than the column shows a dash, not 0."""
+    import re
+
+    from fedsim.record.device_groups import device_groups
+    from fedsim.record.participation import participation_html
+    from fedsim.record.runs import load_run
+    from fedsim.record.writer import write_run
+
+    r = missed_quorum
+    run = load_run(
+        write_run(
+            tmp_path / "run", config=r.scenario.raw, rounds=r.rounds, links=r.links,
+            timeline=r.timeline, clients=r.clients, topology=r.topology, summary=r.summary,
+        )
+    )  # fmt: skip
+    groups = device_groups(run)
+    assert sum(g.discarded or 0 for g in groups) == r.summary.discarded_updates == 3
+    html = participation_html(run)
+    for c in run.clients:
+        row = re.search(rf"<tr><td>{re.escape(c.client)}</td>.*?</tr>", html)
+        assert row, html
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(0))
+        assert cells[:5] == [c.client, str(c.rounds_selected), str(c.rounds_reported),
+                             str(c.rounds_discarded), str(c.rounds_surplus)], cells  # fmt: skip
+    older = replace(run, clients=[replace(c, rounds_discarded=None) for c in run.clients])
+    assert [g.discarded for g in device_groups(older)] == [None] * len(groups)
+    assert "<th>discarded</th>" in participation_html(older)

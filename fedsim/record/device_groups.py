@@ -58,6 +58,15 @@ class DeviceGroup:
         return sum(c.rounds_reported or 0 for c in self.clients)
 
     @property
+    def discarded(self) -> int | None:
+        """Of `reported`, uploads whose round aggregated nothing; None for a run older
+        than clients.csv `rounds_discarded` (unknown, not 0)."""
+        counts = [c.rounds_discarded for c in self.clients]
+        if not counts or all(n is None for n in counts):
+            return None
+        return sum(n or 0 for n in counts)
+
+    @property
     def surplus(self) -> int:
         return sum(c.rounds_surplus or 0 for c in self.clients)
 

@@ -56,6 +56,10 @@ def _share_bar(part: int, whole: int) -> str:
     )
 
 
+def _count(n: int | None) -> str:
+    return "—" if n is None else str(n)
+
+
 def _group_row(g: DeviceGroup) -> list[str]:
     never = g.never_reported()
     never_cell = f'<span class="alert">{len(never)}</span>' if never else "0"
@@ -68,6 +72,7 @@ def _group_row(g: DeviceGroup) -> list[str]:
         str(g.selected),
         str(g.reported),
         _share_bar(g.reported, g.selected),
+        _count(g.discarded),
         str(g.surplus),
         escape(format_causes(g.dropouts_by_cause()) or "—"),
         never_cell,
@@ -134,14 +139,19 @@ def _members(g: DeviceGroup) -> str:
             c.client,
             c.rounds_selected,
             c.rounds_reported,
+            c.rounds_discarded,
             c.rounds_surplus,
             format_causes(c.dropouts_by_cause()) or "—",
         ]
         for c in g.clients
     ]
     listed = {c.client for c in g.clients}
-    rows += [[m, None, None, None, "not in clients.csv"] for m in g.members if m not in listed]
-    table = html_table(["device", "selected", "reported", "surplus", "dropouts"], rows, "members")
+    rows += [
+        [m, None, None, None, None, "not in clients.csv"] for m in g.members if m not in listed
+    ]
+    table = html_table(
+        ["device", "selected", "reported", "discarded", "surplus", "dropouts"], rows, "members"
+    )
     summary = f"{g.name} ×{len(g.members)} under {g.parent or 'no parent'}"
     return f'<details id="{escape(g.anchor)}"><summary>{escape(summary)}</summary>{table}</details>'
 
@@ -161,6 +171,7 @@ def participation_html(run: RunData) -> str:
             "selected",
             "reported",
             "reported share",
+            "discarded",
             "surplus",
             "dropouts by cause",
             "never reported",

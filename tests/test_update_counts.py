@@ -92,11 +92,39 @@ def test_clients_csv_names_whose_uploads_were_discarded(missed_quorum: RunResult
 
 def test_a_clean_run_and_an_async_run_discard_nothing() -> None:
     """An async aggregation takes its whole buffer: what is left after the last one is
-    surplus, never discarded (the column is 0, not blank)."""
+    surplus, not discarded (the column is 0, not blank)."""
     for topo in (tiny_topology(fl__rounds=2), tiny_topology(fl__engine="async", fl__rounds=3)):
         result = simulate(parse_scenario(topo), audit=True)
         assert [c.rounds_discarded for c in result.clients] == [0, 0, 0, 0]
         assert result.summary.discarded_updates == 0
+
+
+def test_a_failed_async_aggregation_discards_its_buffer_as_sync_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The second aggregation's kernel fails: that window is still a round, with
+    `aggregated` 0, its uploads discarded (not surplus), the model kept; the audit passes."""
+    import fedsim.fl.async_engine as async_engine
+
+    kernel, calls = async_engine.weighted_mean, []
+
+    def fails_second(*args: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            raise FloatingPointError("a kernel failing, for the test")
+        return kernel(*args)
+
+    monkeypatch.setattr(async_engine, "weighted_mean", fails_second)
+    topo = tiny_topology(fl__engine="async", fl__rounds=3)
+    result = simulate(parse_scenario(topo), audit=True)  # raises on any violation
+    rounds = result.rounds
+    assert len(rounds) == 3
+    failed = rounds[1]
+    assert failed.reported > 0
+    assert (failed.aggregated, failed.accepted) == (0, False)
+    assert rounds[1].deployed_version == rounds[0].deployed_version  # the model stayed
+    assert result.summary.discarded_updates == failed.reported
+    assert sum(c.rounds_discarded for c in result.clients) == failed.reported
 
 
 def _tampered(result: RunResult, tmp_path: Path, edit: dict[str, dict[str, str]]) -> list[str]:

@@ -7,9 +7,10 @@ failed). summary.json's `accepted_updates` used to count both (a measured case: 
 aggregated, summary.json counts `accepted_updates` (aggregated) and `discarded_updates`
 apart, clients.csv names whose uploads were discarded (`rounds_discarded`), and this
 check makes them agree with each other, with clients.csv and with the server's record of
-every update it accepted (the evidence). An async aggregation takes its whole buffer, so
-an async run discards none: the uploads it stored after its last aggregation (or in a
-buffer whose aggregation failed) are in no round, and clients.csv counts them as surplus.
+every update it accepted (the evidence). An async aggregation takes its whole buffer or,
+when it fails, discards it (a round with `aggregated` 0, as a sync round whose
+aggregation failed); the uploads stored after its last aggregation are in no round, and
+clients.csv counts them as surplus.
 """
 
 from __future__ import annotations

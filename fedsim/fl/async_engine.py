@@ -222,13 +222,7 @@ class BufferedAsync:
         self.clients[client_id].add_totals(metrics)  # rounds_reported: once aggregated
         self._release(client_id, None)
         if len(self._buffer) >= self.buffer_size:
-            try:
-                self._aggregate()
-            except Exception:  # never wedge: drop the buffer, keep the model, go on
-                log.exception("aggregation failed; the buffered updates are dropped")
-                for b in self._buffer:
-                    self.clients[b.client_id].rounds_surplus += 1
-                self._buffer.clear()
+            self._aggregate()
         self._dispatch()
 
     def note_aborted(self, client_id: str, server_round: int) -> None:
@@ -351,26 +345,38 @@ class BufferedAsync:
         self._dispatch()
 
     def _aggregate(self) -> None:
+        """Aggregate the buffer into a candidate, evaluate it, let the gate deploy it, and
+        record the window as a round. A failed aggregation (an error in the kernels or the
+        evaluation) never wedges the server: the model stays, and the window is still a
+        round, with `aggregated` 0, so its uploads count as discarded (clients.csv
+        `rounds_discarded`) exactly as a sync round's whose aggregation failed."""
         k = len(self._buffer)
         loop = asyncio.get_running_loop()
+        stale = np.array([b.staleness for b in self._buffer], dtype=np.float64)
         examples = float(sum(b.num_examples for b in self._buffer))
         discount = float(self._weights[:k].sum()) / examples
-        step = np.empty_like(self.params)
-        weighted_mean(self._matrix[:k], self._weights[:k], step)
-        step *= np.float32(self.server_lr * discount)
-        update_norm = float(np.linalg.norm(step))
-        candidate = step  # reuse the buffer: candidate = params + step
-        candidate += self.params
-        candidate_metric = self._evaluate(candidate)
+        metrics = {
+            "staleness_mean": float(stale.mean()),
+            "staleness_max": float(stale.max()),
+            "staleness_discount": discount,
+        }
+        try:
+            candidate, update_norm = self._candidate(k, discount)
+            candidate_metric: float | None = self._evaluate(candidate)
+            metrics["update_norm"] = update_norm
+        except Exception:  # never wedge: discard the buffer, keep the model, go on
+            log.exception("aggregation failed; the buffered updates are discarded")
+            candidate, candidate_metric = None, None
         higher = bool(self.evaluator.higher_is_better)
-        accepted = self.gate.accept(candidate_metric, self.deployed_metric, higher)
+        accepted = candidate is not None and self.gate.accept(
+            candidate_metric, self.deployed_metric, higher
+        )
         if accepted:
             self.params = candidate
             self.version += 1
             self._history[self.version] = candidate
             self._history.pop(self.version - self.max_staleness - 1, None)
             self.deployed_metric = candidate_metric
-        stale = np.array([b.staleness for b in self._buffer], dtype=np.float64)
         failures = self._window_failures
         for f in failures:
             self.clients[f.client_id].add_failure(f.cause)
@@ -390,14 +396,9 @@ class BufferedAsync:
             metric=self.deployed_metric,
             candidate_metric=candidate_metric,
             failed_causes=dict(sorted(causes.items())),
-            metrics={
-                "staleness_mean": float(stale.mean()),
-                "staleness_max": float(stale.max()),
-                "staleness_discount": discount,
-                "update_norm": update_norm,
-            },
+            metrics=metrics,
             reporters=[b.client_id for b in self._buffer],
-            aggregated=k,
+            aggregated=k if candidate_metric is not None else 0,
         )
         self._buffer.clear()
         self._window_failures = []
@@ -433,6 +434,16 @@ class BufferedAsync:
                 task.timer.cancel()
                 task.timer = None
         self.polls.release_all()
+
+    def _candidate(self, k: int, discount: float) -> tuple[np.ndarray, float]:
+        """`params + server_lr * discount * weighted mean of the buffered deltas`, and the
+        norm of that step."""
+        step = np.empty_like(self.params)
+        weighted_mean(self._matrix[:k], self._weights[:k], step)
+        step *= np.float32(self.server_lr * discount)
+        update_norm = float(np.linalg.norm(step))
+        step += self.params  # reuse the buffer: candidate = params + step
+        return step, update_norm
 
     def _evaluate(self, params: np.ndarray) -> float:
         return score(self.evaluator, params)

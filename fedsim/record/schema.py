@@ -177,7 +177,7 @@ class RoundRow(Record):
     update_norm: float | None = column(
         "",
         "L2 norm of the server step (fedavgm, fedadam, fedyogi, fedadagrad, async); blank: "
-        "other strategies",
+        "other strategies, or an aggregation that failed",
         None,
     )
     staleness_mean: float | None = column(
@@ -325,17 +325,16 @@ class ClientRow(Record):
         "rounds",
         "of `rounds_reported`, uploads the server stored whose round then aggregated nothing "
         "(quorum missed, aggregation failed): the device's work thrown away; sums to "
-        "summary.json `discarded_updates`. Async: always 0, an aggregation takes its whole "
-        "buffer (uploads after the last aggregation, or in a buffer whose aggregation "
-        "failed, are in no round: `rounds_surplus`); blank: older runs",
+        "summary.json `discarded_updates`. Async: the uploads of a buffer whose "
+        "aggregation failed (an aggregation takes its whole buffer or none; those stored "
+        "after the last aggregation are in no round: `rounds_surplus`); blank: older runs",
         None,
         later=True,
     )
     rounds_surplus: int = column(
         "rounds",
         "selections that were neither: the round filled up without it (over-selection), or "
-        "(async) the run ended before the task's window was aggregated, or its buffer's "
-        "aggregation failed",
+        "(async) the run ended before the task's window was aggregated",
     )
     dropouts: int = column("rounds", "selections that failed, any cause: sum of dropouts_*")
     dropouts_deadline: int = column("rounds", DROPOUT_CAUSES["deadline"])

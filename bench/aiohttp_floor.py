@@ -30,15 +30,19 @@ from aiohttp import web
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from flower_job import write_topology
 
-__all__ = ["bare_exchange_s", "fedsim_client_round_s", "main"]
+__all__ = ["bare_exchange_s", "bare_rounds", "fedsim_client_round_s", "main"]
 
 
-async def _bare(devices: int, rounds: int, body: bytes) -> float:
+async def bare_rounds(devices: int, rounds: int, body: bytes) -> tuple[float, int]:
     """Wall seconds of `rounds` rounds of `devices` concurrent keep-alive POSTs (the
-    connections are opened first, untimed: fedsim's devices keep theirs alive too)."""
+    connections are opened first, untimed: fedsim's devices keep theirs alive too), and
+    how many whole bodies the server received, the untimed first round included."""
+    served = 0
 
     async def update(request: web.Request) -> web.Response:
+        nonlocal served
         data = await request.read()
+        served += len(data) == len(body)
         return web.Response(body=body if len(data) == len(body) else b"")
 
     app = web.Application()
@@ -63,7 +67,7 @@ async def _bare(devices: int, rounds: int, body: bytes) -> float:
         start = time.perf_counter()
         for _ in range(rounds):
             await asyncio.gather(*(post(s) for s in sessions))
-        return time.perf_counter() - start
+        return time.perf_counter() - start, served
     finally:
         for s in sessions:
             await s.close()
@@ -72,7 +76,11 @@ async def _bare(devices: int, rounds: int, body: bytes) -> float:
 
 def bare_exchange_s(devices: int, rounds: int, body_bytes: int) -> float:
     """Seconds per exchange of the bare aiohttp floor."""
-    wall = asyncio.run(_bare(devices, rounds, bytes(body_bytes)))
+    wall, served = asyncio.run(bare_rounds(devices, rounds, bytes(body_bytes)))
+    if served != devices * (rounds + 1):
+        raise RuntimeError(
+            f"the server received {served} whole bodies, not {devices * (rounds + 1)}"
+        )
     return wall / (devices * rounds)
 
 

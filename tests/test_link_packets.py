@@ -134,3 +134,18 @@ def test_an_older_links_csv_without_refused_shows_neither(
     assert compared.quantity("link_packets_sent").values[1] is None
     html = write_report(older).read_text()
     assert "has no `refused` column" in html
+
+
+def test_over_coap_a_down_device_link_refuses_the_servers_datagrams(tmp_path: Path) -> None:
+    """CoAP's server keeps sending toward a device it cannot reach: those datagrams are
+    refused on the device link's way down (HTTP's device waits, refusing nothing); the
+    definition printed under every table says both."""
+    topo = tiny_topology(name="tiny-coap-cut", fl__transport="coap")
+    topo["failures"] = [{"link": "dev-1", "at": "60ms", "duration": "20s"}]
+    (tmp_path / "coap.yaml").write_text(yaml.safe_dump(topo))
+    run = run_scenario(tmp_path / "coap.yaml", out_root=tmp_path / "results", run_name="coap")
+    refused = {(r["link"], r["direction"]): int(r["refused"]) for r in rows(run / "links.csv")}
+    assert refused[("dev-1-gw", "down")] > 0, refused
+    assert sum(refused.values()) == compare_runs([run]).quantity("link_packets_refused").values[0]
+    assert "Over CoAP" in definition()
+    assert "Over HTTP and MQTT" in definition()

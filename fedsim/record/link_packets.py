@@ -93,10 +93,12 @@ def definition() -> str:
         "Link packets are sums over every links.csv row (each link, each direction; a "
         "packet counts on every hop it crosses or is turned away at). "
         f"{drops[0].capitalize()} (`drops`): {drops[1]}. "
-        f"{refused[0].capitalize()} (`refused`): {refused[1]}. A device whose own link "
-        "is down knows it and waits, sending nothing: a gateway or first-hop outage shows "
-        "as links.csv `down_time_s` and dropouts, and refusals come from a hop farther on "
-        "(a cut backhaul) or a full queue."
+        f"{refused[0].capitalize()} (`refused`): {refused[1]}. Over HTTP and MQTT a "
+        "device whose own link is down knows it and waits, sending nothing: a gateway or "
+        "first-hop outage shows as links.csv `down_time_s` and dropouts, and refusals come "
+        "from a hop farther on (a cut backhaul) or a full queue. Over CoAP the server "
+        "still sends its datagrams toward a device or gateway it cannot reach, and they "
+        "are refused on the way down."
     )
 
 

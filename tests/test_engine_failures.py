@@ -51,20 +51,25 @@ async def test_a_failing_aggregation_rejects_the_round_and_the_next_goes_on() ->
     np.testing.assert_array_equal(engine.params, np.full(N, 0.5, np.float32))
 
 
-async def test_a_failing_async_aggregation_drops_the_buffer_not_the_server() -> None:
-    engine = BufferedAsync(Score(), np.ones(N, np.float32), rounds=1, buffer_size=1)
+async def test_a_failing_async_aggregation_discards_the_buffer_not_the_server() -> None:
+    """The first aggregation's step fails: that window is a round that aggregated none
+    (its update discarded, as a sync round's), the model stays, the next one deploys."""
+    engine = BufferedAsync(Score(), np.ones(N, np.float32), rounds=2, buffer_size=1)
     calls = {"n": 0}
-    real = engine._aggregate
+    real = engine._candidate
 
-    def explode_once() -> None:
+    def explode_once(*args: Any) -> Any:
         calls["n"] += 1
         if calls["n"] == 1:
             raise IndexError("buffer full")
-        real()
+        return real(*args)
 
-    engine._aggregate = explode_once  # type: ignore[method-assign]
+    engine._candidate = explode_once  # type: ignore[method-assign]
     run = asyncio.create_task(engine.run())
     await _serve_one_client(engine, 2)
     records = await asyncio.wait_for(run, 60)
-    assert len(records) == 1
+    assert [(r.reported, r.aggregated, r.accepted) for r in records] == [
+        (1, 0, False),
+        (1, 1, True),
+    ]
     assert engine.version == 1

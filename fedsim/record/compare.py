@@ -639,7 +639,9 @@ def compare_runs(paths: Sequence[str | Path | RunData]) -> CompareTable:
     if ended:
         warnings.append(ended)
     warnings += missing_curves(runs, folders)
-    notes = [definition()] if any(r.links for r in runs) else []
+    notes = (
+        [definition(run_transport(r.config) for r in runs)] if any(r.links for r in runs) else []
+    )
     return CompareTable(
         runs, labels, _quantities(runs, settings), warnings, mismatched, folders,
         void + audit_warnings(runs, folders), notes,

@@ -19,6 +19,7 @@ from typing import Any
 
 from fedsim.record.html import html_table
 from fedsim.record.schema import PACKET_FATES, LinkRow
+from fedsim.record.transport_words import run_transport
 
 __all__ = [
     "DROPPED",
@@ -86,20 +87,33 @@ def run_packets(run: Any) -> PacketTotals | None:
     return packet_totals(run.links)
 
 
-def definition() -> str:
-    """Which is which, in one paragraph: the schema's definitions, and what is summed."""
+def definition(transports: Iterable[str] = ("http", "mqtt", "coap")) -> str:
+    """Which is which, in one paragraph: the schema's definitions, what is summed, and
+    where refusals come from for the runs' `transports` (fl.transport) only: a CoAP
+    run's report names neither HTTP nor TCP."""
     drops, refused = PACKET_FATES["drops"], PACKET_FATES["refused"]
-    return (
+    text = (
         "Link packets are sums over every links.csv row (each link, each direction; a "
         "packet counts on every hop it crosses or is turned away at). "
         f"{drops[0].capitalize()} (`drops`): {drops[1]}. "
-        f"{refused[0].capitalize()} (`refused`): {refused[1]}. Over HTTP and MQTT a "
-        "device whose own link is down knows it and waits, sending nothing: a gateway or "
-        "first-hop outage shows as links.csv `down_time_s` and dropouts, and refusals come "
-        "from a hop farther on (a cut backhaul) or a full queue. Over CoAP the server "
-        "still sends its datagrams toward a device or gateway it cannot reach, and they "
-        "are refused on the way down."
+        f"{refused[0].capitalize()} (`refused`): {refused[1]}."
     )
+    given = set(transports)
+    waiting = [name for name in ("http", "mqtt") if name in given]
+    if waiting:
+        text += (
+            f" Over {' and '.join(n.upper() for n in waiting)} a device whose own link is "
+            "down knows it and waits, sending nothing: a gateway or first-hop outage shows "
+            "as links.csv `down_time_s` and dropouts, and refusals come from a hop farther "
+            "on (a cut backhaul) or a full queue."
+        )
+    if "coap" in given:
+        text += (
+            " Over CoAP the server still sends its datagrams toward a device or gateway it "
+            "cannot reach, and they are refused on the way down; a cut farther on or a full "
+            "queue refuses too."
+        )
+    return text
 
 
 def _cells(name: str, t: PacketTotals) -> list[Any]:
@@ -141,7 +155,7 @@ def packets_html(run: Any) -> str:
     )
     return "\n".join(
         [
-            f'<p class="sub">{escape(definition())}</p>',
+            f'<p class="sub">{escape(definition([run_transport(run.config)]))}</p>',
             f'<div class="cards">{cards}</div>',
             html_table(headers, rows, "packets"),
         ]

@@ -199,26 +199,14 @@ class _SimTimer(asyncio.TimerHandle):
 
 
 class _Handle(asyncio.Handle):
-    """`asyncio.Handle` made without asyncio's frames (`VirtualTimeLoop.call_soon` fills
-    its fields inline outside debug mode): the loop queues about twenty-five per
-    client-round, aiohttp's and the wire's."""
+    """`asyncio.Handle` made without asyncio's frames: `VirtualTimeLoop.call_soon` (outside
+    debug mode) creates it and fills its fields, the only place one is made. The loop
+    queues about twenty-five per client-round, aiohttp's and the wire's."""
 
     __slots__ = ()
 
-    def __init__(
-        self,
-        callback: Callable[..., object],
-        args: tuple[Any, ...],
-        loop: asyncio.AbstractEventLoop,
-        context: contextvars.Context | None,
-    ) -> None:
-        self._context = contextvars.copy_context() if context is None else context
-        self._loop = loop
-        self._callback = callback
-        self._args = args
-        self._cancelled = False
-        self._repr = None
-        self._source_traceback = None
+
+_new_handle = object.__new__
 
 
 def _fire_timer(handle: _SimTimer) -> None:
@@ -226,8 +214,6 @@ def _fire_timer(handle: _SimTimer) -> None:
 
 
 _FIRE = (_fire_timer,)
-_new = object.__new__
-_copy_context = contextvars.copy_context
 _RUN_INLINE = frozenset({_Handle, _SimTimer})
 """Handles whose `_run` is asyncio's `Handle._run`: `_run_once` runs them in its frame."""
 
@@ -359,8 +345,8 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
             return super().call_soon(callback, *args, context=context)
         if self._closed:  # type: ignore[attr-defined]
             raise RuntimeError("Event loop is closed")
-        handle = _new(_Handle)  # `_Handle.__init__`, inline
-        handle._context = _copy_context() if context is None else context
+        handle = _new_handle(_Handle)  # its fields, here: its one construction site
+        handle._context = contextvars.copy_context() if context is None else context
         handle._loop = self
         handle._callback = callback
         handle._args = args
@@ -383,20 +369,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         *args: Any,
         context: contextvars.Context | None = None,
     ) -> asyncio.TimerHandle:
-        if self._debug:  # type: ignore[attr-defined]
-            handle = _SimTimer(when, callback, args, self, context)
-        else:  # `_SimTimer.__init__`, inline (aiohttp makes ~5 timers a client-round)
-            handle = _new(_SimTimer)
-            handle._context = context
-            handle._loop = self
-            handle._callback = callback
-            handle._args = args
-            handle._cancelled = False
-            handle._repr = None
-            handle._source_traceback = None
-            handle._when = when
-            handle._scheduled = False
-            handle.callbacks = _FIRE
+        handle = _SimTimer(when, callback, args, self, context)
         env = self.env
         now = env._now  # the heap entry `env.timeout(max(0, when - now))` would make
         heappush(env._queue, (now + max(0.0, when - now), NORMAL, next(env._eid), handle))
@@ -444,7 +417,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
             return
         self._sim_selector.kicked = True
         if handle._context is None:
-            handle._context = _copy_context()
+            handle._context = contextvars.copy_context()
         self._ready.append(handle)  # type: ignore[attr-defined]
 
     # -- real work keeps the clock still -----------------------------------------

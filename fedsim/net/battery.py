@@ -237,7 +237,7 @@ class Batteries:
         counter's change, `fedsim.net.metered.Meter`, is one call: the bytes, then the
         frames). A part that is zero charges nothing.
 
-        The common charge is done here in one pass: a mains ledger (it only counts)
+        The common charge takes one pass (`_charge_both`): a mains ledger (it only counts)
         charging some bytes, then some frames (both with airtime; nothing placed ahead
         by `wake`, no LoRa receive windows). The bytes leave the radio active past now,
         so the frames find no quiet gap and start where the bytes end: the same float
@@ -255,28 +255,35 @@ class Batteries:
             dt_bytes = nbytes * radio.per_byte_s[direction]
             dt_frames = frames * radio.per_frame_s[direction]
             if dt_bytes > 0.0 and dt_frames > 0.0:
-                now = self._env._now
-                kind = RADIO_KINDS[direction]  # "tx", "rx"
-                power = radio.rx_w if direction else radio.tx_w
-                active = battery.activity_end  # (`_quiet_until` leaves it as it is)
-                if now > battery.accounted_until:
-                    self._quiet_until(battery, now, activity=True)
-                seconds, spent = battery.seconds, battery.spent
-                x = seconds[kind] + dt_bytes
-                x = (x if x > 0.0 else 0.0) + dt_frames
-                seconds[kind] = x if x > 0.0 else 0.0
-                end = (now if now > active else active) + dt_bytes
-                end = (now if now > end else end) + dt_frames
-                battery.activity_end = end
-                if end > battery.accounted_until:
-                    battery.accounted_until = end
-                x = spent[kind] + dt_bytes * power
-                x = (x if x > 0.0 else 0.0) + dt_frames * power
-                spent[kind] = x if x > 0.0 else 0.0
+                self._charge_both(battery, radio, direction, dt_bytes, dt_frames)
                 battery.wire[direction] += nbytes
                 battery.frames[direction] += frames
                 return
         self._charge_parts(battery, radio, direction, nbytes, frames)
+
+    def _charge_both(
+        self, battery: Battery, radio: RadioProfile, direction: int, dt_bytes: float,
+        dt_frames: float,
+    ) -> None:  # fmt: skip
+        """`_charge_parts`' two parts for a mains ledger (see `airtime`), in one pass."""
+        now = self._env._now
+        kind = RADIO_KINDS[direction]  # "tx", "rx"
+        power = radio.rx_w if direction else radio.tx_w
+        active = battery.activity_end  # (`_quiet_until` leaves it as it is)
+        if now > battery.accounted_until:
+            self._quiet_until(battery, now, activity=True)
+        seconds, spent = battery.seconds, battery.spent
+        x = seconds[kind] + dt_bytes
+        x = (x if x > 0.0 else 0.0) + dt_frames
+        seconds[kind] = x if x > 0.0 else 0.0
+        end = (now if now > active else active) + dt_bytes
+        end = (now if now > end else end) + dt_frames
+        battery.activity_end = end
+        if end > battery.accounted_until:
+            battery.accounted_until = end
+        x = spent[kind] + dt_bytes * power
+        x = (x if x > 0.0 else 0.0) + dt_frames * power
+        spent[kind] = x if x > 0.0 else 0.0
 
     def _charge_parts(
         self, battery: Battery, radio: RadioProfile, direction: int, nbytes: int, frames: int
@@ -491,14 +498,6 @@ class Batteries:
             return
         seconds = battery.seconds
         seconds["idle"] += idle_s + promo
-        if battery.capacity_j is None:  # a mains ledger only counts: `_take`'s sums, inline
-            spent = battery.spent
-            x = spent["idle"] + (idle_j + promo * radio.promotion_w)
-            spent["idle"] = x if x > 0.0 else 0.0
-            seconds["sleep"] += sleep_s
-            x = spent["sleep"] + sleep_j
-            spent["sleep"] = x if x > 0.0 else 0.0
-            return
         self._take(battery, "idle", idle_j + promo * radio.promotion_w)
         if battery.empty_at is not None:  # the idle time emptied it
             return

@@ -147,12 +147,8 @@ class GapIndex:
             self._last[b] = stop
             return
         S.append(start)
-        e = E[k]
         E.append(stop)
-        g = start - e + _SLACK * (abs(start) + abs(e))  # `_raise(b, start, e)`, inline
-        if g > self._gap[b]:
-            self._gap[b] = g
-            self._set_leaf(b)
+        self._raise(b, start, E[k])
         self._last[b] = stop
         if k + 1 >= _MAX:
             self._split(b)

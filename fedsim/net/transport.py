@@ -305,13 +305,7 @@ class EmulatedConnection:
         self.in_flight[direction] += n
         self._pending[direction].append(chunk)
         wire = self.wire
-        counts = wire.node_bytes.get(self.client_node)  # `wire.count`, inline
-        if counts is None:
-            counts = wire.node_bytes[self.client_node] = [0, 0]
-        counts[direction] += n
-        if wire.byte_observers:
-            for observe in wire.byte_observers:
-                observe(self.client_node, direction, n)
+        wire.count(self.client_node, direction, n)
         tap = wire.tap
         mark = tap.mark(self.client_node, direction) if tap is not None else 0
         event = self.channel.send(direction, n)
@@ -358,12 +352,7 @@ class EmulatedConnection:
         if ends[direction]._writing_paused:  # (`_drained` would do nothing else)
             ends[direction]._drained()
         given, self._head_given[direction] = self._head_given[direction], 0
-        receiver = ends[1 - direction]  # `_receiver`, then its `_data_received`, inline
-        if not receiver._lost:
-            if receiver._paused_reading:
-                receiver._held.append(chunk[given:] if given else chunk)
-            else:
-                receiver._protocol.data_received(chunk[given:] if given else chunk)
+        ends[1 - direction]._data_received(chunk[given:] if given else chunk)  # `_receiver`
         if self._eof_after[direction] and not self._pending[direction]:
             self._eof_after[direction] = False
             self.loop.call_soon(self._receiver(direction)._eof_received)

@@ -28,7 +28,7 @@ import aiohttp
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from flower_job import write_topology
+from flower_job import parse_cases, write_topology
 
 __all__ = ["bare_exchange_s", "bare_rounds", "fedsim_client_round_s", "main"]
 
@@ -100,10 +100,6 @@ def fedsim_client_round_s(devices: int, rounds: int, folder: Path) -> float:
     return float(summary["wall_time_s"]) / (devices * rounds)
 
 
-def _cases(text: str) -> list[tuple[int, int]]:
-    return [tuple(int(v) for v in case.split("x")) for case in text.split(",")]  # type: ignore[misc]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default="1000x5,100x20", help="DEVICESxROUNDS,...")
@@ -116,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         fedsim_client_round_s(10, 1, Path(tmp))  # imports, Numba's cache, first-call costs
-        for devices, rounds in _cases(a.cases):
+        for devices, rounds in parse_cases(a.cases):
             bare = min(bare_exchange_s(devices, rounds, a.body) for _ in range(a.repeats))
             fed = min(fedsim_client_round_s(devices, rounds, Path(tmp)) for _ in range(a.repeats))
             rows.append((devices, rounds, bare, fed))

@@ -39,7 +39,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from flower_job import CASES, write_topology  # noqa: E402
+from flower_job import CASES, parse_cases, write_topology  # noqa: E402
 
 
 @dataclass
@@ -215,13 +215,9 @@ def table(
     return "\n".join(lines) + "\n"
 
 
-def _cases(text: str) -> list[tuple[int, int]]:
-    return [(int(a), int(b)) for a, b in (c.split("x") for c in text.split(","))]
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--cases", type=_cases, default=list(CASES), help="e.g. 1000x5,100x20")
+    ap.add_argument("--cases", type=parse_cases, default=list(CASES), help="e.g. 1000x5,100x20")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--ray-cpus", type=int, default=2)
     ap.add_argument("--out", type=Path, default=HERE / "results" / "flower.md")

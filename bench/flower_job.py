@@ -15,13 +15,27 @@ from typing import Any
 import yaml
 from star import every_device_fedavg, star_network
 
-__all__ = ["BATCH_SIZE", "CASES", "LR", "SEED", "job_task", "job_topology", "write_topology"]
+__all__ = [
+    "BATCH_SIZE",
+    "CASES",
+    "LR",
+    "SEED",
+    "job_task",
+    "job_topology",
+    "parse_cases",
+    "write_topology",
+]
 
 SEED = 1
 BATCH_SIZE = 16
 LR = 0.1
 CASES: tuple[tuple[int, int], ...] = ((1000, 5), (100, 20), (10, 20))
 """(devices, rounds): the issue's cases."""
+
+
+def parse_cases(text: str) -> list[tuple[int, int]]:
+    """`1000x5,100x20` as [(1000, 5), (100, 20)] (the benches' `--cases`)."""
+    return [(int(a), int(b)) for a, b in (c.split("x") for c in text.split(","))]
 
 
 def job_topology(devices: int, rounds: int) -> dict[str, Any]:

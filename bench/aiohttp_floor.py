@@ -6,10 +6,13 @@ signing, no codec, no training. This bench measures that floor on this machine (
 asyncio, real loopback sockets, every client posting a model-sized body every round and
 reading a model-sized answer, all clients at once as in a round) and fedsim's
 client-round on the Flower comparison job in the same process, and prints their ratio.
-Both are wall time around an event loop (take it on a quiet machine) and the best of
-`--repeats`. Absolute times move with the host; the ratio says how much of a client-round
-is fedsim's own work (the network model, the FL protocol, training) rather than the HTTP
-stack.
+Between the two, the same fedsim run with a network model that costs nothing
+(bench/free_network.py): what fedsim would cost if its network model were free, so the
+share of a client-round the network model is, and an upper bound on what making it
+faster can buy. All are wall time around an event loop (take it on a quiet machine) and
+the best of `--repeats`. Absolute times move with the host; the ratios say how much of a
+client-round is fedsim's own work (the network model, the FL protocol, training) rather
+than the HTTP stack.
 
     python bench/aiohttp_floor.py [--cases 1000x5,100x20] [--body 2600] [--repeats 3] [--quick]
 """
@@ -29,6 +32,7 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from flower_job import parse_cases, write_topology
+from free_network import free_network
 
 __all__ = ["bare_exchange_s", "bare_rounds", "fedsim_client_round_s", "main"]
 
@@ -84,19 +88,29 @@ def bare_exchange_s(devices: int, rounds: int, body_bytes: int) -> float:
     return wall / (devices * rounds)
 
 
-def fedsim_client_round_s(devices: int, rounds: int, folder: Path) -> float:
+def fedsim_client_round_s(
+    devices: int, rounds: int, folder: Path, *, free_net: bool = False
+) -> float:
     """Event-loop seconds per client-round of `fedsim run` on the Flower comparison job
-    (summary.json's wall_time_s, which the run measures around its event loop only)."""
+    (summary.json's wall_time_s, which the run measures around its event loop only);
+    with `free_net`, inside `free_network` (unaudited: its counts are no network's)."""
     import fedsim.cli
 
     topology = write_topology(devices, rounds, folder)
     out = folder / f"run-{devices}x{rounds}-{time.monotonic_ns()}"
+    argv = ["run", str(topology), "--quiet", "--no-plots", "--out", str(out)]
     try:
-        fedsim.cli.main(["run", str(topology), "--quiet", "--no-plots", "--out", str(out)])
+        if free_net:
+            with free_network():
+                fedsim.cli.main([*argv, "--no-audit"])
+        else:
+            fedsim.cli.main(argv)
     except SystemExit as exc:
         if exc.code not in (0, None):
             raise
     summary = json.loads(next(out.rglob("summary.json")).read_text())
+    if summary["rounds"] != rounds:
+        raise RuntimeError(f"the run completed {summary['rounds']} of {rounds} rounds")
     return float(summary["wall_time_s"]) / (devices * rounds)
 
 
@@ -114,14 +128,20 @@ def main(argv: list[str] | None = None) -> int:
         fedsim_client_round_s(10, 1, Path(tmp))  # imports, Numba's cache, first-call costs
         for devices, rounds in parse_cases(a.cases):
             bare = min(bare_exchange_s(devices, rounds, a.body) for _ in range(a.repeats))
-            fed = min(fedsim_client_round_s(devices, rounds, Path(tmp)) for _ in range(a.repeats))
-            rows.append((devices, rounds, bare, fed))
-    print("| case | bare aiohttp exchange | fedsim client-round (loop) | fedsim / bare |")
-    print("|---|---|---|---|")
-    for devices, rounds, bare, fed in rows:
+            fed, free = [], []  # interleaved: the host's speed drifts
+            for _ in range(a.repeats):
+                fed.append(fedsim_client_round_s(devices, rounds, Path(tmp)))
+                free.append(fedsim_client_round_s(devices, rounds, Path(tmp), free_net=True))
+            rows.append((devices, rounds, bare, min(free), min(fed)))
+    print(
+        "| case | bare aiohttp exchange | fedsim, network model free | fedsim client-round "
+        "(loop) | fedsim / bare | network model's share |"
+    )
+    print("|---|---|---|---|---|---|")
+    for devices, rounds, bare, free, fed in rows:
         print(
-            f"| N={devices}, {rounds} rounds | {bare * 1e3:.3f} ms | {fed * 1e3:.3f} ms "
-            f"| {fed / bare:.2f}x |"
+            f"| N={devices}, {rounds} rounds | {bare * 1e3:.3f} ms | {free * 1e3:.3f} ms "
+            f"| {fed * 1e3:.3f} ms | {fed / bare:.2f}x | {1 - free / fed:.0%} |"
         )
     return 0
 

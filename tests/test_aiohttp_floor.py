@@ -32,4 +32,24 @@ def test_table_has_one_row_per_case(capsys: pytest.CaptureFixture[str]) -> None:
     assert aiohttp_floor.main(["--cases", "3x1,4x1", "--repeats", "1"]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| N=")]
     assert [row.split("|")[1].strip() for row in rows] == ["N=3, 1 rounds", "N=4, 1 rounds"]
-    assert all(row.rstrip(" |").endswith("x") for row in rows)
+    cells = [[c.strip() for c in row.strip(" |").split("|")] for row in rows]
+    assert all(c[4].endswith("x") and c[5].endswith("%") for c in cells)
+
+
+def test_free_network_is_undone_and_runs_whole(tmp_path: Path) -> None:
+    """The free network model delivers every message (the run completes its rounds, the
+    function checks) and the real `send` is back afterwards, even after a failure."""
+    from fedsim.net.flow import FlowChannel
+
+    real = FlowChannel.send
+    assert aiohttp_floor.fedsim_client_round_s(4, 2, tmp_path, free_net=True) > 0.0
+    assert FlowChannel.send is real
+
+    def fail_inside() -> None:
+        with aiohttp_floor.free_network():
+            assert FlowChannel.send is not real
+            raise RuntimeError("inside")
+
+    with pytest.raises(RuntimeError, match="inside"):
+        fail_inside()
+    assert FlowChannel.send is real

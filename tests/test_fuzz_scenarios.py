@@ -6,6 +6,7 @@ has found is a YAML file under tests/fuzz/regressions/."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
 import tempfile
@@ -16,10 +17,11 @@ from typing import Any
 import pytest
 import yaml
 from fuzz.known import KNOWN_BUGS, KnownBug
-from fuzz.run import run_and_check, simulate_scenario
+from fuzz.run import ScenarioHang, run_and_check, simulate_scenario
 from fuzz.topologies import FuzzScenario, scenarios
 from hypothesis import HealthCheck, event, given, settings
 
+from fedsim.clock import VirtualTimeLoop
 from fedsim.net.network import Network
 
 FAST_EXAMPLES = 200
@@ -171,3 +173,29 @@ def test_known_bugs_are_tracked_by_a_strict_xfail() -> None:
 def test_fuzz_regression(path: Path) -> None:
     scenario, _reason = load_regression(path)
     run_in_temp(scenario)
+
+
+@pytest.mark.parametrize("make_loop", [VirtualTimeLoop, asyncio.new_event_loop])
+def test_a_hang_raised_inside_a_callback_stops_the_run(make_loop: Any) -> None:
+    """The hang guard's alarm can fire inside any callback. Both loops report what a
+    callback raises and go on, a BaseException too, but for KeyboardInterrupt and
+    SystemExit: ScenarioHang must be one of those, or a slow run is silently cut in the
+    middle of a callback and goes on with broken counts."""
+    loop = make_loop()
+    ran_after: list[bool] = []
+
+    def fire() -> None:
+        raise ScenarioHang("no result after 60 s of wall time")
+
+    async def main() -> None:
+        loop.call_soon(fire)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        ran_after.append(True)
+
+    try:
+        with pytest.raises(ScenarioHang):
+            loop.run_until_complete(main())
+    finally:
+        loop.close()
+    assert not ran_after

@@ -139,8 +139,10 @@ def test_an_applicable_invariant_deleted_from_audit_json_is_incomplete(copy: Pat
     (copy / "audit.json").write_text(json.dumps(record), encoding="utf-8")
     status = read_audit_status(copy)
     assert status.state == "incomplete"
+    left_out = len(KNOWN_INVARIANTS) - len(APPLY)
     assert status.note == (
-        f"incomplete audit: {len(APPLY) - 1} of {len(APPLY)} invariants that apply to a deployment"
+        f"incomplete audit: {len(APPLY) - 1} checked + {left_out} not applicable = "
+        f"{len(KNOWN_INVARIANTS) - 1} of {len(KNOWN_INVARIANTS)} invariants"
     )
 
 

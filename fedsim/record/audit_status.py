@@ -228,11 +228,12 @@ def _incomplete(data: dict[str, Any], invariants: list[str], left_out: int = 0) 
     other_code = isinstance(code, str) and code != _running_code() and registered is not None
     expected = registered if other_code else max(registered or 0, len(KNOWN_INVARIANTS))
     if len(invariants) < expected:
-        which = " that apply to a deployment" if left_out else ""
-        return (
-            f"incomplete audit: {len(invariants) - left_out} of {expected - left_out} "
-            f"invariants{which}"
-        )
+        if left_out:  # a deployment's: both lists count
+            return (
+                f"incomplete audit: {len(invariants) - left_out} checked + {left_out} not "
+                f"applicable = {len(invariants)} of {expected} invariants"
+            )
+        return f"incomplete audit: {len(invariants)} of {expected} invariants"
     return None
 
 

@@ -211,3 +211,37 @@ def test_a_check_that_reads_what_a_deployment_lacks_fails_loudly(
     assert "the check could not run: NotRecorded" in found[0].detail
     assert "audit FAILED: bytes-reconcile" in capsys.readouterr().err
     assert read_audit_status(copy).state == "failed"
+
+
+_ALIASES = {"timeline": ("recorder",)}
+"""timeline.csv is read from the recorder's own intervals (`recorder.timeline`), for speed."""
+
+
+class _Declared:
+    """A simulated run showing an invariant only the sources it declares."""
+
+    def __init__(self, result: Any, needs: frozenset[str]) -> None:
+        self._result = result
+        self._allowed = set(needs).union(*(_ALIASES.get(n, ()) for n in needs))
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name not in self._allowed:
+            raise NotRecorded(f"reads {name}, not declared")
+        return getattr(self._result, name)
+
+
+def test_every_declaration_covers_what_its_check_reads_in_a_simulation() -> None:
+    """A declaration that leaves out a source would let a deployment run a check it
+    cannot support: each check, on a simulated run with an outage, reads no more."""
+    from fedsim.audit import MEMO
+    from fedsim.run import simulate
+
+    topo = tiny_topology(fl__rounds=3)
+    topo["failures"] = [{"link": "dev-1", "at": "100ms", "duration": "5s"}]
+    result = simulate(parse_scenario(topo), audit=True)
+    for inv in INVARIANTS.values():
+        MEMO.clear()
+        assert list(inv.check(_Declared(result, inv.needs))) == [], inv.name
+    MEMO.clear()

@@ -112,6 +112,12 @@ class RunResult:
     def timeline(self) -> list[TimelineRow]:
         return self.recorder.timeline_rows()
 
+    @property
+    def bytes_after_rounds(self) -> dict[str, int] | None:
+        """The bytes counted after the last round's row, by the evidence (an audit
+        source: fedsim.audit.SOURCES)."""
+        return dict(self.evidence.bytes_after_rounds) if self.evidence is not None else None
+
 
 def _access_links(net: Network) -> list[Any]:
     return [net.path(d.name)[0].link for d in net.scenario.device_nodes if net.path(d.name)]

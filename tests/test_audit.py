@@ -225,7 +225,9 @@ def test_bytes_that_do_not_reconcile_are_caught(clean: RunResult, change: str, e
         bad = dataclasses.replace(
             bad, summary=changed(bad.summary, bytes_up=bad.summary["bytes_up"] + 1)
         )
-    found = [v.detail for v in audit(bad) if v.invariant == "bytes-reconcile"]
+    found = [
+        v.detail for v in audit(bad) if v.invariant in ("bytes-reconcile", "bytes-match-links")
+    ]
     assert any(expect in d for d in found), found
 
 
@@ -237,7 +239,7 @@ def test_client_bytes_beyond_what_its_messages_carried_are_caught(clean: RunResu
     payload = m.payload.copy()
     payload[mine[0]] -= 10  # the client wrote 10 bytes fewer than clients.csv says
     bad = doctor(clean, messages=dataclasses.replace(m, payload=payload))
-    found = [v.detail for v in audit(bad) if v.invariant == "bytes-reconcile"]
+    found = [v.detail for v in audit(bad) if v.invariant == "bytes-match-links"]
     assert len(found) == 1
     assert found[0].startswith("client dev-2 bytes_up")
     assert "is outside" in found[0]

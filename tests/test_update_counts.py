@@ -21,7 +21,7 @@ import pytest
 from topo import tiny_topology
 
 from fedsim.audit import audit
-from fedsim.audit.update_counts import check
+from fedsim.audit.update_counts import check, check_against_server
 from fedsim.record.schema import ClientRow
 from fedsim.record.tables import read_table, write_table
 from fedsim.run import RunResult, simulate
@@ -58,20 +58,26 @@ def _view(result: RunResult, **changes: Any) -> SimpleNamespace:
     return SimpleNamespace(**(parts | changes))
 
 
+def _checks(view: Any) -> list[Any]:
+    """Both update-count invariants: the tables' (updates-reconcile) and the server's
+    record (updates-match-server)."""
+    return [*check(view), *check_against_server(view)]
+
+
 def test_the_auditor_reconciles_the_counts(missed_quorum: RunResult) -> None:
     assert not audit(missed_quorum)
     old_meaning = replace(missed_quorum.summary, accepted_updates=9, discarded_updates=0)
-    found = [v.detail for v in check(_view(missed_quorum, summary=old_meaning))]
+    found = [v.detail for v in _checks(_view(missed_quorum, summary=old_meaning))]
     assert "summary.json accepted_updates 9 != rounds.csv aggregated sum 6" in found
     assert "summary.json discarded_updates 0 != rounds.csv reported - aggregated (9 - 6)" in found
     part = [replace(r, aggregated=1) if r.round == 2 else r for r in missed_quorum.rounds]
-    found = [v.detail for v in check(_view(missed_quorum, rounds=part))]
+    found = [v.detail for v in _checks(_view(missed_quorum, rounds=part))]
     assert (
         "rounds.csv round 2: aggregated 1 of 3 (a sync round aggregates all its uploads or none)"
         in found
     )
     fewer = [replace(r, reported=2) if r.round == 2 else r for r in missed_quorum.rounds]
-    found = [v.detail for v in check(_view(missed_quorum, rounds=fewer))]
+    found = [v.detail for v in _checks(_view(missed_quorum, rounds=fewer))]
     assert "rounds.csv round 2: reported 2 but the server accepted 3 updates for it" in found
 
 
@@ -140,7 +146,7 @@ def _tampered(result: RunResult, tmp_path: Path, edit: dict[str, dict[str, str]]
         w = csv.DictWriter(fh, list(table[0]), lineterminator="\n")
         w.writeheader()
         w.writerows(table)
-    return [v.detail for v in check(_view(result, clients=read_table(path, ClientRow)))]
+    return [v.detail for v in _checks(_view(result, clients=read_table(path, ClientRow)))]
 
 
 def test_a_tampered_clients_csv_fails_the_invariant(
@@ -181,7 +187,7 @@ def test_an_older_clients_csv_without_the_column_still_loads(
     older = read_table(path, ClientRow)
     assert [c.rounds_discarded for c in older] == [None] * 4
     assert [c.rounds_reported for c in older] == [1, 3, 3, 2]
-    assert list(check(_view(missed_quorum, clients=older))) == []  # not checked: not recorded
+    assert _checks(_view(missed_quorum, clients=older)) == []  # not checked: not recorded
 
 
 def test_the_report_shows_discarded_uploads_per_group_and_member(

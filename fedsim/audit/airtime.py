@@ -36,6 +36,7 @@ _REL = 1e-9
     "per-frame bits) / rate; per-frame bits: the link kind's fixed airtime per frame) of "
     "the link directions it serves in links.csv, and their busy_fraction is that busy time "
     "over the run",
+    needs=("transmitters", "links", "summary"),
 )
 def busy_matches_bytes(result: Any) -> Iterator[Violation]:
     uses = getattr(result, "transmitters", None)
@@ -76,6 +77,7 @@ HELD = "held-matches-busy"
     HELD,
     "every transmitter holds the medium for exactly the airtime it was busy with, over its "
     "duty cycle: a cut that gives back airtime releases the booking that held it",
+    needs=("transmitters",),
 )
 def held_matches_busy(result: Any) -> Iterator[Violation]:
     for use in getattr(result, "transmitters", None) or ():

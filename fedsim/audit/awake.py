@@ -26,6 +26,7 @@ _REL = 1e-9
     NAME,
     "every airtime a booking on a device's own link placed in its radio's time was charged "
     "by the link's counters (no radio time without its energy)",
+    needs=("evidence",),
 )
 def booked_airtime_charged(result: Any) -> Iterator[Violation]:
     ev = getattr(result, "evidence", None)

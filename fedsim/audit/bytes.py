@@ -19,7 +19,7 @@ import numpy as np
 from fedsim.audit import Violation, invariant
 from fedsim.audit.rows import cell, link_row, number
 
-__all__ = ["bytes_reconcile"]
+__all__ = ["bytes_match_links", "bytes_nonnegative", "bytes_reconcile", "link_counts_nonnegative"]
 
 NAME = "bytes-reconcile"
 _PAIRS = (
@@ -42,18 +42,15 @@ def _first_hops(result: Any) -> dict[tuple[str, str], Any]:
 
 @invariant(
     NAME,
-    "per-round totals (+ bytes after the last round) = summary = per-client totals = "
-    "per-link totals on each client's first hop, payload and wire; per client, between its "
-    "delivered and its sent messages' payload",
+    "per-round totals (+ bytes after the last round) = summary = per-client totals, payload "
+    "and wire; summary.json's bytes after the last round = those counted apart",
+    needs=("summary", "rounds", "clients", "bytes_after_rounds"),
 )
 def bytes_reconcile(result: Any) -> Iterator[Violation]:
-    ev = getattr(result, "evidence", None)
-    after = ev.bytes_after_rounds if ev is not None else {}
-    hops = _first_hops(result)
-    for column, direction, link_col in _PAIRS:
-        rounds = int(sum(number(r, column) for r in result.recorder.rounds))
-        key = {"bytes_up": "up", "bytes_down": "down"}.get(column, column.replace("_bytes", ""))
-        tail = int(after.get(key, 0))
+    after = result.bytes_after_rounds or {}
+    for column, _, link_col in _PAIRS:
+        rounds = int(sum(number(r, column) for r in result.rounds))
+        tail = int(after.get(_tail_key(column), 0))
         summary = result.summary.get(column)
         if summary is not None and int(summary) != rounds:
             yield Violation(NAME, f"{column}: summary.json {int(summary)} != rounds.csv {rounds}")
@@ -61,14 +58,7 @@ def bytes_reconcile(result: Any) -> Iterator[Violation]:
         written = result.summary.get(tail_key)
         if written is not None and int(written) != tail:
             yield Violation(
-                NAME, f"{tail_key}: summary.json {int(written)} != {tail} counted by the evidence"
-            )
-        links = int(sum(number(r, link_col) for (_, d), r in hops.items() if d == direction))
-        if rounds + tail != links:
-            yield Violation(
-                NAME,
-                f"{column}: rounds.csv {rounds} + {tail} after the last round = {rounds + tail} "
-                f"!= {links} {link_col} on the clients' first hops ({direction})",
+                NAME, f"{tail_key}: summary.json {int(written)} != {tail} counted {_COUNTED}"
             )
         if link_col == "payload_bytes":
             clients = int(sum(number(r, column) for r in result.clients))
@@ -78,6 +68,40 @@ def bytes_reconcile(result: Any) -> Iterator[Violation]:
                     f"{column}: rounds.csv {rounds} + {tail} after the last round = "
                     f"{rounds + tail} != clients.csv {clients}",
                 )
+
+
+_COUNTED = "apart from the tables"
+
+
+def _tail_key(column: str) -> str:
+    """`bytes_up` -> `up`, `wire_bytes_down` -> `wire_down`: the keys of the count."""
+    return {"bytes_up": "up", "bytes_down": "down"}.get(column, column.replace("_bytes", ""))
+
+
+LINKS = "bytes-match-links"
+
+
+@invariant(
+    LINKS,
+    "per-round totals (+ bytes after the last round) = per-link totals on each client's "
+    "first hop, and each client's = its first hop's, payload and wire; per client, between "
+    "its delivered and its sent messages' payload",
+    needs=("rounds", "clients", "links", "evidence"),
+)
+def bytes_match_links(result: Any) -> Iterator[Violation]:
+    ev = result.evidence
+    after = ev.bytes_after_rounds if ev is not None else {}
+    hops = _first_hops(result)
+    for column, direction, link_col in _PAIRS:
+        rounds = int(sum(number(r, column) for r in result.rounds))
+        tail = int(after.get(_tail_key(column), 0))
+        links = int(sum(number(r, link_col) for (_, d), r in hops.items() if d == direction))
+        if rounds + tail != links:
+            yield Violation(
+                LINKS,
+                f"{column}: rounds.csv {rounds} + {tail} after the last round = {rounds + tail} "
+                f"!= {links} {link_col} on the clients' first hops ({direction})",
+            )
     yield from _per_client(result, hops, ev)
 
 
@@ -101,7 +125,7 @@ def _per_client(result: Any, hops: dict[tuple[str, str], Any], ev: Any) -> Itera
             link = hops.get((client, direction))
             if link is not None and int(number(link, "payload_bytes")) != have:
                 yield Violation(
-                    NAME,
+                    LINKS,
                     f"client {client} bytes_{direction} {have} != link {cell(link, 'link')} "
                     f"{direction} payload_bytes {int(number(link, 'payload_bytes'))}",
                 )
@@ -110,7 +134,7 @@ def _per_client(result: Any, hops: dict[tuple[str, str], Any], ev: Any) -> Itera
             lo, hi = sent.get((client, d), (0, 0))
             if not lo <= have <= hi:
                 yield Violation(
-                    NAME,
+                    LINKS,
                     f"client {client} bytes_{direction} {have} is outside [{lo}, {hi}]: the "
                     f"payload of its delivered messages and of all it sent",
                 )
@@ -123,11 +147,12 @@ _LINK_COLUMNS = ("payload_bytes", "wire_bytes", "packets", "retransmissions", "d
 
 @invariant(
     NONNEGATIVE,
-    "no byte or packet count is negative: rounds.csv (a round counts the wire bytes that "
-    "crossed by its end), clients.csv, links.csv, summary.json and the bytes after the last round",
+    "no byte count is negative: rounds.csv (a round counts the wire bytes that crossed by "
+    "its end), clients.csv, summary.json and the bytes after the last round",
+    needs=("summary", "rounds", "clients", "bytes_after_rounds"),
 )
 def bytes_nonnegative(result: Any) -> Iterator[Violation]:
-    for row in result.recorder.rounds:
+    for row in result.rounds:
         for column in _ROUND_COLUMNS:
             if number(row, column) < 0:
                 yield Violation(
@@ -141,18 +166,28 @@ def bytes_nonnegative(result: Any) -> Iterator[Violation]:
                     NONNEGATIVE,
                     f"clients.csv {cell(row, 'client')}: {column} {int(number(row, column))}",
                 )
-    for row in result.links:
-        for column in _LINK_COLUMNS:
-            if number(row, column) < 0:
-                yield Violation(
-                    NONNEGATIVE,
-                    f"{link_row(row)}: {column} {int(number(row, column))}",
-                )
     for key in sorted(result.summary.keys()):
         value = result.summary.get(key)
         if "bytes" in key and isinstance(value, int | float) and value < 0:
             yield Violation(NONNEGATIVE, f"summary.json {key} {value}")
-    ev = getattr(result, "evidence", None)
-    for key, value in sorted((ev.bytes_after_rounds if ev is not None else {}).items()):
+    for key, value in sorted((result.bytes_after_rounds or {}).items()):
         if value < 0:
             yield Violation(NONNEGATIVE, f"bytes after the last round ({key}) {value}")
+
+
+LINK_COUNTS = "link-counts-nonnegative"
+
+
+@invariant(
+    LINK_COUNTS,
+    "no byte or packet count of links.csv is negative",
+    needs=("links",),
+)
+def link_counts_nonnegative(result: Any) -> Iterator[Violation]:
+    for row in result.links:
+        for column in _LINK_COLUMNS:
+            if number(row, column) < 0:
+                yield Violation(
+                    LINK_COUNTS,
+                    f"{link_row(row)}: {column} {int(number(row, column))}",
+                )

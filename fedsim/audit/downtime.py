@@ -20,7 +20,11 @@ def _end(result: Any) -> float:
     return float(result.summary["sim_time_s"])
 
 
-@invariant(WITHIN, "every link's down_time_s is at most the run's simulated time")
+@invariant(
+    WITHIN,
+    "every link's down_time_s is at most the run's simulated time",
+    needs=("links", "summary"),
+)
 def down_time_within_run(result: Any) -> Iterator[Violation]:
     end = _end(result)
     for row in result.links:
@@ -37,6 +41,7 @@ def down_time_within_run(result: Any) -> Iterator[Violation]:
     MATCHES,
     "every link's down_time_s equals the length of its recorded down intervals inside "
     "[0, sim_time_s]",
+    needs=("links", "evidence", "summary"),
 )
 def down_time_matches(result: Any) -> Iterator[Violation]:
     ev = getattr(result, "evidence", None)

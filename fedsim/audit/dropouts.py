@@ -36,6 +36,7 @@ def _text(causes: dict[str, int]) -> str:
     NAME,
     "dropouts per cause agree between rounds.csv (failed, failed_causes), clients.csv "
     "(dropouts, dropouts_*, and selected = reported + dropouts + surplus) and summary.json",
+    needs=("summary", "rounds", "clients"),
 )
 def check(result: Any) -> Iterator[Violation]:
     summary, rounds, clients = result.summary, result.rounds, result.clients
@@ -88,6 +89,7 @@ PARTICIPATION = "participation-reconcile"
     PARTICIPATION,
     "reports agree between rounds.csv (reported) and clients.csv (rounds_reported); for the "
     "sync engine, selections too (selected vs rounds_selected)",
+    needs=("summary", "rounds", "clients"),
 )
 def check_participation(result: Any) -> Iterator[Violation]:
     summary, rounds, clients = result.summary, result.rounds, result.clients

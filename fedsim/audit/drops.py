@@ -28,6 +28,7 @@ NAME = "drops-reconcile"
     "every links.csv row drops at most its `packets` (a drop is a packet sent on the link "
     "and lost on its wire; one never sent is `refused`), and has `lost_bytes` > 0 exactly "
     "when it has drops",
+    needs=("links",),
 )
 def drops_reconcile(result: Any) -> Iterator[Violation]:
     for row in result.links:

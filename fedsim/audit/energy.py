@@ -38,6 +38,7 @@ _PARTS = ("tx", "rx", "idle", "sleep")
     "radio's airtime for the wire bytes and frames it charged, those its own link carried; "
     "a battery device "
     "spends at most its initial charge and sends nothing after its battery ran dry",
+    needs=("evidence", "clients", "links", "scenario"),
 )
 def energy_within_battery(result: Any) -> Iterator[Violation]:
     ev = getattr(result, "evidence", None)

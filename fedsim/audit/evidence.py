@@ -13,6 +13,7 @@ __all__ = ["has_evidence"]
 @invariant(
     "evidence-present",
     "the run carries its evidence (fedsim.net.evidence), so every check below ran",
+    needs=("evidence",),
 )
 def has_evidence(result: Any) -> Iterator[Violation]:
     if getattr(result, "evidence", None) is None:

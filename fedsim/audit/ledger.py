@@ -80,6 +80,7 @@ def _ledger_row(row: Any) -> dict[str, int]:
     "rounds.csv; summary.json `ledger` = the run rows; summary.json's rounds + after = the "
     "run rows (payload and wire, each way), `overhead_share` = 1 - model / wire of the run, "
     "`wire_bytes_per_update` = the rounds' wire / `accepted_updates`",
+    needs=("ledger", "links", "clients", "rounds", "summary"),
 )
 def ledger_reconciles(result: Any) -> Iterator[Violation]:
     yield from _per_link(result)

@@ -45,6 +45,7 @@ NAME = "model-bytes-match-updates"
     "times one task envelope's, and it trained no more often than it was selected: a "
     "transport neither misses the model nor counts a retransmitted copy again, nor trains a "
     "duplicate task",
+    needs=("evidence", "links", "clients"),
 )
 def model_bytes_match_updates(result: Any) -> Iterator[Violation]:
     ev = getattr(result, "evidence", None)

@@ -59,6 +59,7 @@ def _tolerance(want: float, cells: int) -> float:
     "each device's charged airtime (clients.csv airtime_tx_s, airtime_rx_s) is what its own "
     "link's transmitter is on air for the frames links.csv counts up (down) that link: "
     "(8 x wire bytes + packets x frame_bits) / rate, one per-frame airtime for both",
+    needs=("transmitters", "scenario", "clients", "links"),
 )
 def device_airtime_matches_link(result: Any) -> Iterator[Violation]:
     uses = getattr(result, "transmitters", None) or ()
@@ -95,6 +96,7 @@ def device_airtime_matches_link(result: Any) -> Iterator[Violation]:
     "(clients.csv airtime_tx_s up, airtime_rx_s down) adds up to at most its busy time, "
     "and to exactly it when it serves only devices' own links (a shared half-duplex cell: "
     "its stations' TX + RX): no device is on air longer than the medium was busy",
+    needs=("transmitters", "scenario", "clients"),
 )
 def busy_matches_radio(result: Any) -> Iterator[Violation]:
     uses = getattr(result, "transmitters", None) or ()

@@ -31,6 +31,7 @@ SYN_TIMER_S = TcpParams().syn_retry
     "every links.csv row counts at most `packets` retransmissions, some whenever "
     "`retx_bytes` > 0 (both per hop), and SYN-only retransmissions (no `retx_bytes`) "
     "only when the run lasted the first SYN timer (3 s)",
+    needs=("links", "summary"),
 )
 def retransmissions_consistent(result: Any) -> Iterator[Violation]:
     end = float(result.summary["sim_time_s"])

@@ -32,6 +32,7 @@ _REL = 1e-9
     "ledger.csv round energy is what the devices had spent by the round's end: no round "
     "or `after` row is negative, the rounds' running total never exceeds the run row, and "
     "when the last round closed at the run's end, `after` is zero",
+    needs=("ledger", "rounds", "summary"),
 )
 def round_energy_spent(result: Any) -> Iterator[Violation]:
     ledger = list(getattr(result, "ledger", []) or [])

@@ -33,6 +33,8 @@ def _why(result: Any) -> str:
         )
     if fl.min_available > devices:
         return f"fl.min_available={fl.min_available} but there are only {devices} devices"
+    if result.summary.get("fidelity") == "deployment":
+        return f"no round finished in {end:g} s of the deployment"
     return f"no round finished in {end:g} s of simulated time"
 
 
@@ -60,7 +62,11 @@ def _secs(s: float) -> str:
     return f"{s * 1000:g} ms" if s < 1 else f"{s:g} s"
 
 
-@invariant(NAME, "a run completes at least one round (a 0-round run measured nothing)")
+@invariant(
+    NAME,
+    "a run completes at least one round (a 0-round run measured nothing)",
+    needs=("summary", "rounds", "clients", "scenario"),
+)
 def completed_a_round(result: Any) -> Iterator[Violation]:
-    if int(result.summary.get("rounds", 0)) == 0 and not result.recorder.rounds:
+    if int(result.summary.get("rounds", 0)) == 0 and not result.rounds:
         yield Violation(NAME, f"0 rounds completed: {_why(result)}")

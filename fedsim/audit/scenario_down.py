@@ -189,6 +189,7 @@ def _run_end(result: Any) -> float:
     "every link's down_time_s equals the length, inside [0, sim_time_s], of the union of "
     "the down intervals the scenario implies for it (scheduled failures, connectivity "
     "schedules drawn again from the seed, churn, battery deaths)",
+    needs=("evidence", "links", "scenario", "summary"),
 )
 def down_time_matches_scenario(result: Any) -> Iterator[Violation]:
     if getattr(result, "evidence", None) is None:
@@ -212,6 +213,7 @@ def down_time_matches_scenario(result: Any) -> Iterator[Violation]:
     INTERVALS,
     "every link's recorded down intervals inside [0, sim_time_s] are exactly the union "
     "the scenario implies for it (no outage lost, none invented)",
+    needs=("evidence", "links", "scenario", "summary"),
 )
 def down_intervals_match_scenario(result: Any) -> Iterator[Violation]:
     ev = getattr(result, "evidence", None)

@@ -162,7 +162,11 @@ def _may_leave_gaps(result: Any) -> bool:
     return any(str(cell(row, "client")) not in cols.names for row in result.clients)
 
 
-@invariant(INSIDE, "every timeline interval has 0 <= start < end <= sim_time_s")
+@invariant(
+    INSIDE,
+    "every timeline interval has 0 <= start < end <= sim_time_s",
+    needs=("timeline", "summary"),
+)
 def timeline_inside_run(result: Any) -> Iterator[Violation]:
     if _may_break_inside(result):
         yield from inside_rows(result)
@@ -178,7 +182,7 @@ def inside_rows(result: Any) -> Iterator[Violation]:
                 yield Violation(INSIDE, f"{_row(client, span)} is outside [0, {fmt(end)}]")
 
 
-@invariant(OVERLAP, "a client's timeline intervals do not overlap")
+@invariant(OVERLAP, "a client's timeline intervals do not overlap", needs=("timeline",))
 def timeline_no_overlap(result: Any) -> Iterator[Violation]:
     if _may_overlap(result):
         yield from overlap_rows(result)
@@ -193,7 +197,11 @@ def overlap_rows(result: Any) -> Iterator[Violation]:
                                          f"{fmt(prev[0])}-{fmt(prev[1])}")  # fmt: skip
 
 
-@invariant(COVERS, "every client's timeline covers [0, sim_time_s] without gaps")
+@invariant(
+    COVERS,
+    "every client's timeline covers [0, sim_time_s] without gaps",
+    needs=("timeline", "summary", "clients"),
+)
 def timeline_covers_run(result: Any) -> Iterator[Violation]:
     if _may_leave_gaps(result):
         yield from covers_rows(result)

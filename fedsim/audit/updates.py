@@ -27,6 +27,7 @@ ACKNOWLEDGED = "acknowledged-was-accepted"
     "no update is accepted from a device whose path to the server was down at any "
     "instant of its upload exchange: from the first byte of its POST leaving the device "
     "to the server's acceptance",
+    needs=("evidence", "scenario", "summary"),
 )
 def update_over_down_path(result: Any) -> Iterator[Violation]:
     ev = getattr(result, "evidence", None)
@@ -55,6 +56,7 @@ def update_over_down_path(result: Any) -> Iterator[Violation]:
     "no device saw more of its uploads acknowledged than the server accepted from it "
     "(an answer that says stored was stored; HTTP and CoAP, whose acknowledgement is the "
     "server's own)",
+    needs=("evidence",),
 )
 def acknowledged_was_accepted(result: Any) -> Iterator[Violation]:
     ev = getattr(result, "evidence", None)

@@ -32,6 +32,7 @@ AFTER = "nothing-after-end"
     "every count the results are made of (link bytes and packets, transmitters' busy and "
     "held time, devices' energy by use) is the same when recording stops as when the "
     "run's window closed: nothing is counted after the run's end",
+    needs=("evidence", "summary"),
 )
 def nothing_after_end(result: Any) -> Iterator[Violation]:
     ev = getattr(result, "evidence", None)
@@ -63,6 +64,7 @@ HELD = "held-within-run"
     "those within it sum to at most its length, and past its end lies at most the hold of "
     "one largest frame (on air or just sent then); so busy time is at most the duty "
     "cycle's share of the run plus one frame's airtime",
+    needs=("transmitters", "summary"),
 )
 def held_within_run(result: Any) -> Iterator[Violation]:
     uses = getattr(result, "transmitters", None) or ()

@@ -29,6 +29,7 @@ DIRECTION = ("up", "down")
     DELIVERED,
     "no message is delivered whose transit (sent..delivered) overlaps a down interval "
     "of a link or node of its path",
+    needs=("evidence", "scenario", "summary"),
 )
 def delivered_over_down_element(result: Any) -> Iterator[Violation]:
     ev = getattr(result, "evidence", None)
@@ -63,6 +64,7 @@ def delivered_over_down_element(result: Any) -> Iterator[Violation]:
     CARRIED,
     "no link direction gains payload, wire bytes or packets while the link, or the node "
     "that transmits on it, is down (only drops)",
+    needs=("evidence",),
 )
 def carried_while_down(result: Any) -> Iterator[Violation]:
     ev = getattr(result, "evidence", None)

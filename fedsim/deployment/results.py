@@ -11,6 +11,9 @@ row holds the requests that arrived and the answers written during it, and what
 crosses after the last round's row is `bytes_after_rounds_*`. TCP/IP and TLS overhead
 is not seen from inside the server: `wire_bytes_*` equal `bytes_*`, a lower bound of
 what the emulator's first-hop wire bytes count.
+
+Each write ends with the audit of what it wrote (fedsim.deployment.audit: audit.json, a
+violation on stderr); a violation never stops the server.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import numpy as np
 import yaml
 from aiohttp import web
 
+from fedsim.deployment.audit import DeploymentAudit
 from fedsim.deployment.socket_bytes import connection_bytes
 from fedsim.errors import FedsimError
 from fedsim.fl.auth import DEVICE
@@ -75,6 +79,8 @@ class DeploymentResults:
         self.per_client: dict[str, list[int]] = saved["clients"] if saved else {}
         self._at_last_round = dict(self.totals)
         self.devices = frozenset(n.name for n in sc.device_nodes)
+        self.audit = DeploymentAudit(sc)
+        """Run on the folder after every write."""
 
     def start(self) -> None:
         """Once the server listens: clear the folder of a previous run (so none of its
@@ -204,4 +210,12 @@ class DeploymentResults:
             for n in sc.nodes
         ], "links": []})  # fmt: skip
         write_summary(self.out / "summary.json", summary)
+        self.audit(self.out, self._counted_after_rounds())
         return self.out
+
+    def _counted_after_rounds(self) -> dict[str, int]:
+        """The bytes the sockets counted after the last round's row (the server's count,
+        apart from the tables the audit reads back)."""
+        columns = {"up": "bytes_up", "down": "bytes_down", "wire_up": "wire_bytes_up",
+                   "wire_down": "wire_bytes_down"}  # fmt: skip
+        return {k: int(self.totals[k] - sum(r[c] for r in self.rows)) for k, c in columns.items()}

@@ -118,9 +118,11 @@ def write_audit_json(
     *,
     code: str | None = None,
     extra: Mapping[str, Any] | None = None,
+    not_applicable: Mapping[str, str] | None = None,
 ) -> Path:
     """audit.json for the files now in `folder`: the invariants checked (every one
-    registered: `registered` counts them, so a list cut short reads as incomplete), the
+    registered but those `not_applicable` to the run, a deployment's, each with why:
+    `registered` counts them all, so a list cut short reads as incomplete), the
     violations, the code that checked (`code`, default the running fedsim's) and the
     digest of every file (format: docs/results.md)."""
     from fedsim.record.fingerprint import code_fingerprint
@@ -132,7 +134,8 @@ def write_audit_json(
         "invariants": sorted(invariants),
         "violations": [dict(v) for v in violations],
         "code": code if code is not None else code_fingerprint(),
-        "registered": len(invariants),
+        "registered": len(invariants) + len(not_applicable or {}),
+        **({"not_applicable": dict(sorted(not_applicable.items()))} if not_applicable else {}),
         "files": file_digests(folder),
         **(extra or {}),
     }

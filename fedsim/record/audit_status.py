@@ -8,12 +8,16 @@ wrong number is never shown as if it were checked.
 
 Two more ways an audit.json stops vouching: it is `void` when a file it holds a digest of
 changed since (fedsim.record.audit_files), and `incomplete` when it lists fewer invariants
-than the fedsim that wrote it had (entries deleted, by hand or by a cut-short write).
+than the fedsim that wrote it had (entries deleted, by hand or by a cut-short write). A
+deployment's audit.json names the invariants that do not apply to it (`not_applicable`,
+each with why: they need what only a simulation records); they count as accounted for,
+and only a folder whose summary.json says `fidelity: deployment` may leave any out.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,8 +131,8 @@ UNAUDITED = AuditStatus(NOT_AUDITED, note=NO_AUDIT_JSON)
 
 
 DEPLOYMENT = (
-    "a deployment run (fidelity deployment): the audit checks simulated runs against their "
-    "evidence, and a deployment keeps none"
+    "a deployment run (fidelity deployment) by a fedsim older than the deployment's audit, "
+    "or whose audit.json was deleted"
 )
 
 
@@ -151,7 +155,10 @@ def read_audit_status(run_dir: str | Path, fidelity: str | None = None) -> Audit
         return AuditStatus(
             NOT_AUDITED, note="audit.json lacks its `invariants` and `violations` lists"
         )
-    invalid = _invalid(invariants, violations)
+    not_applicable = data.get("not_applicable", {})
+    invalid = _invalid(invariants, violations) or _invalid_not_applicable(
+        not_applicable, invariants, lambda: fidelity or _recorded_fidelity(Path(run_dir))
+    )
     if invalid is not None:
         return AuditStatus(NOT_AUDITED, note=f"audit.json is invalid ({invalid})")
     lines = tuple(_violation_line(v) for v in violations)
@@ -175,7 +182,8 @@ def _vouched(run_dir: Path, data: dict[str, Any], invariants: list[str]) -> Audi
         return AuditStatus(
             VOID, len(invariants), (f"AUDIT VOID: {changed[0]} since the audit{more}",)
         )
-    incomplete = _incomplete(data, invariants)
+    not_applicable = data.get("not_applicable", {})
+    incomplete = _incomplete(data, [*invariants, *not_applicable], len(not_applicable))
     if incomplete is not None:
         return AuditStatus(INCOMPLETE, len(invariants), note=incomplete)
     if files is None:
@@ -190,19 +198,27 @@ def _vouched(run_dir: Path, data: dict[str, Any], invariants: list[str]) -> Audi
             NOT_AUDITED,
             note=f"audit.json holds no digest of {', '.join(unvouched)}: it does not vouch for it",
         )
-    if KNOWN_INVARIANTS - set(invariants):  # another fedsim, which had fewer
+    if KNOWN_INVARIANTS - set(invariants) - set(not_applicable):  # another fedsim, had fewer
         return AuditStatus(
             PASSED,
             len(invariants),
             note=f" (by fedsim code {data.get('code')}; this fedsim has {len(KNOWN_INVARIANTS)})",
         )
+    if not_applicable:
+        return AuditStatus(
+            PASSED,
+            len(invariants),
+            note=f" that apply to a deployment ({len(not_applicable)} more need what only a "
+            "simulation records)",
+        )
     return AuditStatus(PASSED, len(invariants))
 
 
-def _incomplete(data: dict[str, Any], invariants: list[str]) -> str | None:
+def _incomplete(data: dict[str, Any], invariants: list[str], left_out: int = 0) -> str | None:
     """`incomplete audit: 3 of 28 invariants` when entries are missing from the list:
     fewer than its `registered` count, or fewer than this fedsim has unless audit.json
-    says another fedsim (`code`, `registered`) wrote it."""
+    says another fedsim (`code`, `registered`) wrote it. A deployment's `left_out` (not
+    applicable) invariants are in `invariants` and out of the count it says."""
     registered = data.get("registered")
     if not isinstance(registered, int) or isinstance(registered, bool):
         registered = None
@@ -212,6 +228,11 @@ def _incomplete(data: dict[str, Any], invariants: list[str]) -> str | None:
     other_code = isinstance(code, str) and code != _running_code() and registered is not None
     expected = registered if other_code else max(registered or 0, len(KNOWN_INVARIANTS))
     if len(invariants) < expected:
+        if left_out:  # a deployment's: both lists count
+            return (
+                f"incomplete audit: {len(invariants) - left_out} checked + {left_out} not "
+                f"applicable = {len(invariants)} of {expected} invariants"
+            )
         return f"incomplete audit: {len(invariants)} of {expected} invariants"
     return None
 
@@ -247,6 +268,31 @@ def _invalid(invariants: list[Any], violations: list[Any]) -> str | None:
         )
         if not ok:
             return f"a violation is not {{invariant, detail}}: {v!r:.80}"
+    return None
+
+
+def _invalid_not_applicable(
+    not_applicable: Any, invariants: list[Any], fidelity: Callable[[], str | None]
+) -> str | None:
+    """Why audit.json's `not_applicable` cannot stand: only a deployment's audit leaves
+    invariants out, each a known one it did not also check, each with its reason."""
+    if not isinstance(not_applicable, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v for k, v in not_applicable.items()
+    ):
+        return "its `not_applicable` is not {invariant: reason}"
+    if not not_applicable:
+        return None
+    if fidelity() != "deployment":
+        return (
+            "it leaves invariants out as not applicable, but only a deployment's audit may "
+            "(summary.json fidelity is not `deployment`)"
+        )
+    unknown = sorted(set(not_applicable) - KNOWN_INVARIANTS)
+    if unknown:
+        return f"its `not_applicable` names an invariant fedsim does not have: {unknown[0]!r}"
+    both = sorted(set(not_applicable) & set(invariants))
+    if both:
+        return f"it names {both[0]!r} both checked and not applicable"
     return None
 
 

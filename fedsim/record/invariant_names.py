@@ -16,6 +16,7 @@ KNOWN_INVARIANTS = frozenset(
         "booked-airtime-charged",
         "busy-matches-bytes",
         "busy-matches-radio",
+        "bytes-match-links",
         "bytes-nonnegative",
         "bytes-reconcile",
         "carried-while-down",
@@ -32,6 +33,7 @@ KNOWN_INVARIANTS = frozenset(
         "held-matches-busy",
         "held-within-run",
         "ledger-reconciles",
+        "link-counts-nonnegative",
         "model-bytes-match-updates",
         "nothing-after-end",
         "participation-reconcile",
@@ -42,6 +44,7 @@ KNOWN_INVARIANTS = frozenset(
         "timeline-inside-run",
         "timeline-no-overlap",
         "update-over-down-path",
+        "updates-match-server",
         "updates-reconcile",
     )
 )

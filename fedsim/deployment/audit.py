@@ -1,0 +1,102 @@
+"""A deployment's audit: the invariants a pilot's tables support, on what it wrote.
+
+A wrong number from a pilot is as bad as one from a simulation, so every
+`DeploymentResults.write` (after each round and at the end) reads the folder back and
+runs each invariant whose declared sources (`fedsim.audit.SOURCES`) a deployment has:
+its tables (rounds.csv, clients.csv, summary.json), the server's byte counters (the
+bytes after the last round) and the scenario. The others need what only the simulator
+records (links, device states, the evidence of every message) and are listed in
+audit.json as not applicable, with the sources they lack. Which invariant runs follows
+from its declaration (`fedsim.audit.applicable`), not from a list kept here; and the
+record the checks read has nothing else (`DeploymentRecord`), so a declaration that
+leaves out a source a check reads fails that check loudly instead of passing on nothing.
+
+A violation does not stop the server (the federation and every update it acknowledged go
+on): it is one line on stderr per violation and in audit.json, so the folder reads
+`failed` in compare and report.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from fedsim.audit import SOURCES, NotRecorded, Violation, applicable, audit
+from fedsim.record.audit_files import write_audit_json
+from fedsim.record.schema import ClientRow, RoundRow, Summary
+from fedsim.record.tables import read_summary, read_table
+from fedsim.scenario import Scenario
+
+__all__ = ["DEPLOYMENT_SOURCES", "DeploymentAudit", "DeploymentRecord"]
+
+DEPLOYMENT_SOURCES = frozenset({"summary", "rounds", "clients", "bytes_after_rounds", "scenario"})
+"""What a deployment has of `fedsim.audit.SOURCES`: the server sees its own tables and
+sockets; links, device states, transmitters and the simulator's evidence it cannot."""
+
+FIDELITY = "deployment"
+SHOWN = 20
+"""Violation lines printed per write; audit.json holds them all."""
+
+
+class DeploymentRecord:
+    """What the auditor reads of a deployment: its tables as written on disk, the
+    server's count of the bytes after the last round, the scenario. Any other source
+    raises `NotRecorded` (not AttributeError: `getattr(r, "evidence", None)` must not
+    pass a check on nothing)."""
+
+    def __init__(
+        self, folder: Path, scenario: Scenario, bytes_after_rounds: Mapping[str, int]
+    ) -> None:
+        self.summary: Summary = read_summary(folder / "summary.json")
+        self.rounds: list[RoundRow] = read_table(folder / "rounds.csv", RoundRow)
+        self.clients: list[ClientRow] = read_table(folder / "clients.csv", ClientRow)
+        self.bytes_after_rounds = dict(bytes_after_rounds)
+        self.scenario = scenario
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        what = SOURCES.get(name, name)
+        raise NotRecorded(f"a deployment has no {what}: a check that reads it does not apply")
+
+
+class DeploymentAudit:
+    """Audits a deployment's folder on each write; says each new violation once."""
+
+    def __init__(self, scenario: Scenario, say: Callable[[str], None] | None = None) -> None:
+        self.scenario = scenario
+        self.say = say or _stderr
+        self.said: set[str] = set()
+
+    def __call__(self, folder: Path, bytes_after_rounds: Mapping[str, int]) -> list[Violation]:
+        """Audit the tables now in `folder`, write its audit.json, print what is new."""
+        ran, not_applicable = applicable(DEPLOYMENT_SOURCES)
+        try:
+            record = DeploymentRecord(folder, self.scenario, bytes_after_rounds)
+        except Exception as exc:  # a server goes on; the folder says so
+            found = [Violation("results-readable", f"the results cannot be read back: {exc}")]
+        else:
+            found = audit(record, has=DEPLOYMENT_SOURCES, contain=True)
+        write_audit_json(
+            folder,
+            ran,
+            [{"invariant": v.invariant, "detail": v.detail} for v in found],
+            not_applicable=not_applicable,
+            extra={"fidelity": FIDELITY, "bytes_after_rounds": dict(bytes_after_rounds)},
+        )
+        self._say(folder, found)
+        return found
+
+    def _say(self, folder: Path, found: list[Violation]) -> None:
+        new = [v for v in found if v.line() not in self.said]
+        for v in new[:SHOWN]:
+            self.say(f"audit FAILED: {v.line()} (in {folder}: its numbers are wrong)")
+        if len(new) > SHOWN:
+            self.say(f"audit FAILED: {len(new) - SHOWN} more violations (in {folder}/audit.json)")
+        self.said.update(v.line() for v in new)
+
+
+def _stderr(line: str) -> None:
+    print(f"fedsim serve: {line}", file=sys.stderr, flush=True)

@@ -25,7 +25,7 @@ from fedsim.deploy import run_client, serve
 from fedsim.deployment.audit import DEPLOYMENT_SOURCES, DeploymentAudit, DeploymentRecord
 from fedsim.deployment.results import DeploymentResults
 from fedsim.record.audit_status import read_audit_status
-from fedsim.record.invariant_names import KNOWN_INVARIANTS
+from fedsim.record.invariant_names import DEPLOYMENT_INVARIANTS, KNOWN_INVARIANTS
 from fedsim.record.runs import load_run
 from fedsim.scenario import parse_scenario
 
@@ -95,7 +95,7 @@ def _rewrite_csv(path: Path, edit: Any) -> None:
 
 def test_the_applicable_invariants_follow_from_their_declarations() -> None:
     ran, not_applicable = applicable(DEPLOYMENT_SOURCES)
-    assert set(ran) == APPLY
+    assert set(ran) == APPLY == DEPLOYMENT_INVARIANTS  # the readers' copy, too
     assert set(ran) | set(not_applicable) == set(INVARIANTS) == KNOWN_INVARIANTS
     for name, why in not_applicable.items():
         assert why.startswith("needs "), (name, why)
@@ -151,6 +151,18 @@ def test_a_not_applicable_entry_deleted_is_incomplete_too(copy: Path) -> None:
     del record["not_applicable"]["timeline-covers-run"]
     (copy / "audit.json").write_text(json.dumps(record), encoding="utf-8")
     assert read_audit_status(copy).state == "incomplete"
+
+
+def test_an_applicable_invariant_moved_to_not_applicable_does_not_vouch(copy: Path) -> None:
+    """Counts still add up, so only the readers' own list of what a deployment checks
+    catches it."""
+    record = _audit_json(copy)
+    record["invariants"].remove("bytes-reconcile")
+    record["not_applicable"]["bytes-reconcile"] = "needs nothing a pilot has"
+    (copy / "audit.json").write_text(json.dumps(record), encoding="utf-8")
+    status = read_audit_status(copy)
+    assert status.state == "not audited"
+    assert "calls 'bytes-reconcile' not applicable" in status.note
 
 
 def test_only_a_deployment_may_leave_invariants_out(copy: Path) -> None:

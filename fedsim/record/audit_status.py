@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fedsim.record.audit_files import changed_files, unvouched_files
-from fedsim.record.invariant_names import KNOWN_INVARIANTS
+from fedsim.record.invariant_names import DEPLOYMENT_INVARIANTS, KNOWN_INVARIANTS
 
 __all__ = [
     "FAILED",
@@ -293,6 +293,9 @@ def _invalid_not_applicable(
     both = sorted(set(not_applicable) & set(invariants))
     if both:
         return f"it names {both[0]!r} both checked and not applicable"
+    owed = sorted(set(not_applicable) & DEPLOYMENT_INVARIANTS)
+    if owed:
+        return f"it calls {owed[0]!r} not applicable, but a deployment's audit checks it"
     return None
 
 

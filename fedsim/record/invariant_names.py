@@ -8,7 +8,7 @@ auditor's registry, spelled out; tests/test_audit_status.py fails when they diff
 
 from __future__ import annotations
 
-__all__ = ["KNOWN_INVARIANTS"]
+__all__ = ["DEPLOYMENT_INVARIANTS", "KNOWN_INVARIANTS"]
 
 KNOWN_INVARIANTS = frozenset(
     (
@@ -48,3 +48,18 @@ KNOWN_INVARIANTS = frozenset(
         "updates-reconcile",
     )
 )
+
+DEPLOYMENT_INVARIANTS = frozenset(
+    (
+        "bytes-nonnegative",
+        "bytes-reconcile",
+        "dropouts-reconcile",
+        "participation-reconcile",
+        "rounds-completed",
+        "updates-reconcile",
+    )
+)
+"""The invariants a deployment's audit checks (those whose declared sources a deployment
+has: `fedsim.audit.applicable(fedsim.deployment.audit.DEPLOYMENT_SOURCES)`, which
+tests/test_deploy_audit.py compares with this list). A deployment's audit.json that
+calls one of these not applicable was not written by fedsim's audit."""

@@ -19,7 +19,7 @@ export OPENBLAS_NUM_THREADS=1
 export MKL_NUM_THREADS=1
 export NUMBA_NUM_THREADS=1
 
-.PHONY: setup run test test-all bench bench-scale lint fmt compare report sweep golden clean results-doc devices-doc cli-doc
+.PHONY: setup run test test-all fuzz bench bench-scale lint fmt compare report sweep golden clean results-doc devices-doc cli-doc
 
 # The example task plug-in (examples/fedsim-task-example) is installed too: the tests
 # run a topology through its entry point, as a user's own package would be found.
@@ -39,6 +39,15 @@ test: $(STAMP)
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -m "not bench"
+
+# A fuzz campaign over scenarios nobody ran yet: FUZZ_SEED picks them (a new one each
+# time unless given; it is printed so a finding can be repeated), FUZZ_EXAMPLES how many.
+FUZZ_EXAMPLES ?= 2000
+fuzz: $(STAMP)
+	@seed=$${FUZZ_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}; \
+	echo "fuzz campaign: FUZZ_SEED=$$seed FUZZ_EXAMPLES=$(FUZZ_EXAMPLES)"; \
+	FEDSIM_FUZZ_SEED=$$seed FEDSIM_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
+	  $(BIN)/python -m pytest -m slow tests/test_fuzz_scenarios.py -k many_generated
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

@@ -14,7 +14,7 @@ matter. The outside tester's own file, on which the doc's first figures were mea
 was not kept; this is its shape as the doc describes it, written down so the figures
 can be repeated:
 
-    python bench/sat_loss_runs.py [5pc|20pc ...] [--fidelity flow|packet ...]
+    python bench/sat_loss_runs.py [5pc|20pc ...] [--fidelity flow|packet ...] [--seeds N]
 """
 
 from __future__ import annotations
@@ -57,9 +57,11 @@ def topology(loss: str, rounds: int) -> dict[str, Any]:
     }
 
 
-def measure(case: str, fidelity: str) -> str:
-    """One line: drops / packets up and down (all seeds), mean run time and its SE."""
-    loss, rounds, seeds = CASES[case]
+def measure(case: str, fidelity: str, seeds: int | None = None) -> str:
+    """One line: drops / packets up and down (all seeds), mean run time and its SE.
+    `seeds`: seeds 1..seeds instead of the case's own count."""
+    loss, rounds, case_seeds = CASES[case]
+    seeds = seeds or case_seeds
     counts = {"up": [0, 0], "down": [0, 0]}
     times = []
     for seed in range(1, seeds + 1):
@@ -83,13 +85,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("cases", nargs="*", help=f"any of {', '.join(CASES)} (default: all)")
     parser.add_argument("--fidelity", action="append", choices=("flow", "packet"))
+    parser.add_argument("--seeds", type=int, help="seeds 1..N instead of the case's own")
     args = parser.parse_args()
     unknown = [c for c in args.cases if c not in CASES]
     if unknown:
         parser.error(f"unknown case {unknown[0]!r}: choose from {', '.join(CASES)}")
     for case in args.cases or list(CASES):
         for fidelity in args.fidelity or ("flow", "packet"):
-            print(measure(case, fidelity), flush=True)
+            print(measure(case, fidelity, args.seeds), flush=True)
 
 
 if __name__ == "__main__":

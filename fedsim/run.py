@@ -118,6 +118,12 @@ class RunResult:
         source: fedsim.audit.SOURCES)."""
         return dict(self.evidence.bytes_after_rounds) if self.evidence is not None else None
 
+    @property
+    def unsettled(self) -> dict[str, int]:
+        """Selections not yet reported, a dropout or surplus (an audit source): none, as
+        the engines settle every one when a run ends (`unsettled()` of each)."""
+        return {}
+
 
 def _access_links(net: Network) -> list[Any]:
     return [net.path(d.name)[0].link for d in net.scenario.device_nodes if net.path(d.name)]

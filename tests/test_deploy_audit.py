@@ -37,16 +37,17 @@ APPLY = DEPLOYMENT_INVARIANTS
 sources, and the first test compares the two."""
 
 
-def _scenario() -> Any:
+def _scenario(**changes: Any) -> Any:
     return parse_scenario(
-        tiny_topology(fl__rounds=ROUNDS, fl__clients_per_round=2, fl__min_available=2,
-                      fl__poll_wait="10s", fl__deadline="30s", nodes__2__count=2)
+        tiny_topology(**{"fl__rounds": ROUNDS, "fl__clients_per_round": 2,
+                         "fl__min_available": 2, "fl__poll_wait": "10s", "fl__deadline": "30s",
+                         "nodes__2__count": 2, **changes})
     )  # fmt: skip
 
 
-def _pilot(out: Path) -> None:
+def _pilot(out: Path, **changes: Any) -> None:
     """Serve the federation into `out` with both devices taking part to the end."""
-    sc = _scenario()
+    sc = _scenario(**changes)
 
     async def main() -> None:
         ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
@@ -193,6 +194,58 @@ def test_a_number_booked_wrong_fails_the_audit_loudly(
     assert lines, err
     assert lines[0].startswith("fedsim serve: audit FAILED: bytes-reconcile: bytes_up: ")
     assert len(lines) == len(set(lines))  # each violation said once, not at every write
+
+
+def test_an_async_pilot_audits_clean_while_tasks_are_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """FedBuff aggregates each update alone while the other device still trains: its
+    task is selected but not yet reported, a dropout or surplus. The writes after each
+    aggregation say so (audit.json `unsettled`) instead of failing dropouts-reconcile."""
+    out = tmp_path / "pilot"
+    seen: list[dict[str, int]] = []
+    call = DeploymentAudit.__call__
+
+    def spy(self: DeploymentAudit, folder: Path, after: Any, unsettled: Any = None) -> Any:
+        seen.append(dict(unsettled or {}))
+        return call(self, folder, after, unsettled)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(DeploymentAudit, "__call__", spy)
+        _pilot(out, fl__engine="async", fl__async__buffer=1, fl__async__concurrency=2)
+    assert "audit" not in capsys.readouterr().err
+    assert any(seen[:-1]), seen  # some write saw a selection not yet settled ...
+    assert seen[-1] == {}  # ... and none is left at the end
+    status = read_audit_status(out)
+    assert status.state == "passed", status.line()
+    assert _audit_json(out)["unsettled"] == {}
+
+
+def test_a_report_drawn_into_a_live_pilot_does_not_void_it(copy: Path) -> None:
+    """Only the results files have digests: `fedsim report` may write report.html into a
+    pilot's folder between two of its audits and draw it again later."""
+    (copy / "report.html").write_text("<html>drawn mid-pilot</html>", encoding="utf-8")
+    found = DeploymentAudit(_scenario())(copy, _audit_json(copy)["bytes_after_rounds"])
+    assert found == []
+    assert "report.html" not in _audit_json(copy)["files"]
+    (copy / "report.html").write_text("<html>drawn again</html>", encoding="utf-8")
+    assert read_audit_status(copy).state == "passed"
+
+
+def test_an_audit_that_cannot_be_written_never_stops_the_server(
+    copy: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It runs where an update was just taken: a disk error writing audit.json is said on
+    stderr, and the folder, left without audit.json, reads not audited."""
+
+    def full_disk(*_args: Any, **_kwargs: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("fedsim.deployment.audit.write_audit_json", full_disk)
+    found = DeploymentAudit(_scenario())(copy, _audit_json(copy)["bytes_after_rounds"])
+    assert [v.invariant for v in found] == ["audit-written"]
+    assert "audit not written: OSError(28" in capsys.readouterr().err
+    assert read_audit_status(copy).state == "not audited"
 
 
 def test_a_check_that_reads_what_a_deployment_lacks_fails_loudly(

@@ -37,6 +37,8 @@ SOURCES: dict[str, str] = {
     "bytes_after_rounds": "the bytes counted after the last round's row (a count apart "
     "from the tables: the simulator's evidence, a deployment's socket counters)",
     "scenario": "the scenario the run was made from",
+    "unsettled": "each client's selections not yet reported, a dropout or surplus (none "
+    "once a run has ended; a live pilot's tasks out and updates awaiting aggregation)",
     "links": "links.csv (a deployment's server cannot see links)",
     "timeline": "timeline.csv (a deployment's server cannot see device states)",
     "ledger": "ledger.csv (a deployment writes none)",
@@ -138,6 +140,8 @@ def applicable(has: Iterable[str]) -> tuple[list[str], dict[str, str]]:
     there) and, for each other one, why not (the sources it lacks)."""
     _load()
     have = frozenset(has)
+    if unknown := sorted(have - SOURCES.keys()):
+        raise ValueError(f"not a source an invariant may read: {unknown[0]!r}")
     ran: list[str] = []
     not_applicable: dict[str, str] = {}
     for inv in INVARIANTS.values():

@@ -35,11 +35,13 @@ def _text(causes: dict[str, int]) -> str:
 @invariant(
     NAME,
     "dropouts per cause agree between rounds.csv (failed, failed_causes), clients.csv "
-    "(dropouts, dropouts_*, and selected = reported + dropouts + surplus) and summary.json",
-    needs=("summary", "rounds", "clients"),
+    "(dropouts, dropouts_*, and selected = reported + dropouts + surplus + not yet settled) "
+    "and summary.json",
+    needs=("summary", "rounds", "clients", "unsettled"),
 )
 def check(result: Any) -> Iterator[Violation]:
     summary, rounds, clients = result.summary, result.rounds, result.clients
+    unsettled = result.unsettled
     for r in rounds:
         if sum(r.failed_causes.values()) != r.failed:
             yield Violation(
@@ -55,11 +57,13 @@ def check(result: Any) -> Iterator[Violation]:
                 f"clients.csv {c.client}: dropouts {c.dropouts} but dropouts_* sum to "
                 f"{sum(per_cause.values())}",
             )
-        if c.rounds_reported + c.dropouts + c.rounds_surplus != c.rounds_selected:
+        out = unsettled.get(c.client, 0)
+        if c.rounds_reported + c.dropouts + c.rounds_surplus + out != c.rounds_selected:
             yield Violation(
                 NAME,
                 f"clients.csv {c.client}: selected {c.rounds_selected} != reported "
-                f"{c.rounds_reported} + dropouts {c.dropouts} + surplus {c.rounds_surplus}",
+                f"{c.rounds_reported} + dropouts {c.dropouts} + surplus {c.rounds_surplus}"
+                + (f" + not yet settled {out}" if out else ""),
             )
     by_round = _sum([by_known_cause(r.failed_causes) for r in rounds])
     by_client = _sum([c.dropouts_by_cause() for c in clients])

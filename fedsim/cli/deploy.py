@@ -143,7 +143,13 @@ def serve_command(
         )
     )  # fmt: skip
     print(f"done: {len(records)} rounds")
-    return 0
+    if results is None:
+        return 0
+    from fedsim.record.audit_status import read_audit_status
+
+    audit = read_audit_status(results)
+    print(f"results: {results} ({audit.line()})", flush=True)
+    return 0 if audit.passed else 2  # as `fedsim run`: numbers not vouched for fail
 
 
 @click.command(

@@ -18,20 +18,23 @@ on): it is one line on stderr per violation and in audit.json, so the folder rea
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from fedsim.audit import SOURCES, NotRecorded, Violation, applicable, audit
-from fedsim.record.audit_files import write_audit_json
+from fedsim.record.audit_files import AUDIT_JSON, write_audit_json
 from fedsim.record.schema import ClientRow, RoundRow, Summary
 from fedsim.record.tables import read_summary, read_table
 from fedsim.scenario import Scenario
 
 __all__ = ["DEPLOYMENT_SOURCES", "DeploymentAudit", "DeploymentRecord"]
 
-DEPLOYMENT_SOURCES = frozenset({"summary", "rounds", "clients", "bytes_after_rounds", "scenario"})
+DEPLOYMENT_SOURCES = frozenset(
+    {"summary", "rounds", "clients", "bytes_after_rounds", "scenario", "unsettled"}
+)
 """What a deployment has of `fedsim.audit.SOURCES`: the server sees its own tables and
 sockets; links, device states, transmitters and the simulator's evidence it cannot."""
 
@@ -47,12 +50,17 @@ class DeploymentRecord:
     pass a check on nothing)."""
 
     def __init__(
-        self, folder: Path, scenario: Scenario, bytes_after_rounds: Mapping[str, int]
+        self,
+        folder: Path,
+        scenario: Scenario,
+        bytes_after_rounds: Mapping[str, int],
+        unsettled: Mapping[str, int] | None = None,
     ) -> None:
         self.summary: Summary = read_summary(folder / "summary.json")
         self.rounds: list[RoundRow] = read_table(folder / "rounds.csv", RoundRow)
         self.clients: list[ClientRow] = read_table(folder / "clients.csv", ClientRow)
         self.bytes_after_rounds = dict(bytes_after_rounds)
+        self.unsettled = dict(unsettled or {})
         self.scenario = scenario
 
     def __getattr__(self, name: str) -> Any:
@@ -70,11 +78,30 @@ class DeploymentAudit:
         self.say = say or _stderr
         self.said: set[str] = set()
 
-    def __call__(self, folder: Path, bytes_after_rounds: Mapping[str, int]) -> list[Violation]:
-        """Audit the tables now in `folder`, write its audit.json, print what is new."""
+    def __call__(
+        self,
+        folder: Path,
+        bytes_after_rounds: Mapping[str, int],
+        unsettled: Mapping[str, int] | None = None,
+    ) -> list[Violation]:
+        """Audit the tables now in `folder`, write its audit.json, print what is new.
+        Nothing it does may stop the server (it runs where an update was just taken): a
+        failure to audit or to write audit.json is said on stderr, and a folder left
+        without audit.json reads `not audited`."""
+        try:
+            return self._audit(folder, bytes_after_rounds, unsettled or {})
+        except Exception as exc:  # the server goes on; stderr says why
+            with contextlib.suppress(Exception):
+                (folder / AUDIT_JSON).unlink(missing_ok=True)  # a stale one must not vouch
+                self.say(f"audit not written: {exc!r} (in {folder}: its numbers are not audited)")
+            return [Violation("audit-written", repr(exc))]
+
+    def _audit(
+        self, folder: Path, bytes_after_rounds: Mapping[str, int], unsettled: Mapping[str, int]
+    ) -> list[Violation]:
         ran, not_applicable = applicable(DEPLOYMENT_SOURCES)
         try:
-            record = DeploymentRecord(folder, self.scenario, bytes_after_rounds)
+            record = DeploymentRecord(folder, self.scenario, bytes_after_rounds, unsettled)
         except Exception as exc:  # a server goes on; the folder says so
             found = [Violation("results-readable", f"the results cannot be read back: {exc}")]
         else:
@@ -84,7 +111,11 @@ class DeploymentAudit:
             ran,
             [{"invariant": v.invariant, "detail": v.detail} for v in found],
             not_applicable=not_applicable,
-            extra={"fidelity": FIDELITY, "bytes_after_rounds": dict(bytes_after_rounds)},
+            extra={
+                "fidelity": FIDELITY,
+                "bytes_after_rounds": dict(bytes_after_rounds),
+                "unsettled": dict(unsettled),
+            },
         )
         self._say(folder, found)
         return found

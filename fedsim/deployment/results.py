@@ -210,12 +210,6 @@ class DeploymentResults:
             for n in sc.nodes
         ], "links": []})  # fmt: skip
         write_summary(self.out / "summary.json", summary)
-        self.audit(self.out, self._counted_after_rounds())
+        since = {k: int(self.totals[k] - self._at_last_round[k]) for k in _KEYS}
+        self.audit(self.out, since, self.engine.unsettled())
         return self.out
-
-    def _counted_after_rounds(self) -> dict[str, int]:
-        """The bytes the sockets counted after the last round's row (the server's count,
-        apart from the tables the audit reads back)."""
-        columns = {"up": "bytes_up", "down": "bytes_down", "wire_up": "wire_bytes_up",
-                   "wire_down": "wire_bytes_down"}  # fmt: skip
-        return {k: int(self.totals[k] - sum(r[c] for r in self.rows)) for k, c in columns.items()}

@@ -237,6 +237,17 @@ class BufferedAsync:
             self._release(client_id, "rejected")
             self._dispatch()
 
+    def unsettled(self) -> dict[str, int]:
+        """Per client, its selections that are neither reported, a dropout nor surplus
+        yet: tasks still out, updates waiting in the buffer and failures waiting for the
+        next aggregation (it settles them; the end turns what is left into surplus, so
+        none once the run has ended)."""
+        out: dict[str, int] = {}
+        pending = [*self._tasks, *(b.client_id for b in self._buffer)]
+        for cid in [*pending, *(f.client_id for f in self._window_failures)]:
+            out[cid] = out.get(cid, 0) + 1
+        return dict(sorted(out.items())) if not self.finished else {}
+
     def status(self) -> dict[str, Any]:
         return {
             "round": self._round,

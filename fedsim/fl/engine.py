@@ -93,6 +93,8 @@ class Engine(Protocol):
 
     def status(self) -> dict[str, Any]: ...
 
+    def unsettled(self) -> dict[str, int]: ...
+
 
 @dataclass
 class RoundRecord:
@@ -573,6 +575,15 @@ class SyncRounds:
 
     def _out_of_time(self, loop: asyncio.AbstractEventLoop, t0: float) -> bool:
         return self.time_limit_s is not None and loop.time() - t0 >= self.time_limit_s
+
+    def unsettled(self) -> dict[str, int]:
+        """Per client, its selections that are neither reported, a dropout nor surplus
+        yet: those of the open round that have not reported (a round settles them when it
+        closes). None between rounds, so none once a run has ended."""
+        rnd = self.current
+        if rnd is None or not rnd.open:
+            return {}
+        return {cid: 1 for cid in sorted(rnd.ins) if cid not in rnd.reported}
 
     def status(self) -> dict[str, Any]:
         rnd = self.current

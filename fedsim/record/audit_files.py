@@ -3,7 +3,7 @@
 Why: an audit is about the files it checked. Without their digests, an edited
 summary.json (a final accuracy typed in, a dropout count changed) still read "audit
 passed" in every reader. The run writes its tables, then audits them and records the
-digest of every file in the folder (`file_digests`); readers recompute them
+digest of each results file in the folder (`file_digests`); readers recompute them
 (`changed_files`) and call the audit void when one differs. This catches edits and
 truncations, not forgery: whoever rewrites a file can rewrite audit.json too.
 summary.json's digest leaves out `wall_time_s` (host time, the one field two runs of the
@@ -77,9 +77,11 @@ def _summary_sha256(path: Path) -> str:
 
 
 def file_digests(folder: Path) -> dict[str, str]:
-    """SHA-256 of every file directly in `folder` but audit.json (sorted by name)."""
+    """SHA-256 of each results file in `folder` (sorted by name). Only those: a live
+    pilot's folder is audited again after every round, and a report.html written into it
+    meanwhile (`fedsim report`), drawn again later, must not void it."""
     return {
-        p.name: _sha256(p) for p in sorted(folder.iterdir()) if p.is_file() and p.name != AUDIT_JSON
+        name: _sha256(folder / name) for name in sorted(RESULT_FILES) if (folder / name).is_file()
     }
 
 

@@ -56,7 +56,9 @@ def hang_guard(seconds: float) -> Iterator[None]:
     outer, interval = signal.getitimer(signal.ITIMER_REAL)
     start = time.monotonic()
     old = signal.signal(signal.SIGALRM, fire)
-    signal.setitimer(signal.ITIMER_REAL, min(seconds, outer) if outer > 0 else seconds)
+    # Then again every second: an alarm landing in a `__del__` or a weakref callback is
+    # still swallowed (Python prints it and goes on), the next one is not.
+    signal.setitimer(signal.ITIMER_REAL, min(seconds, outer) if outer > 0 else seconds, 1.0)
     try:
         yield
     finally:

@@ -75,6 +75,20 @@ class RunData:
     def higher_is_better(self) -> bool:
         return self.summary.higher_is_better
 
+    @property
+    def unsettled(self) -> dict[str, int]:
+        """Each client's selections not yet settled when the folder was written (an audit
+        source, `fedsim.audit.SOURCES`): none at a run's end; a live pilot's, as its
+        audit.json records them."""
+        import json
+
+        try:
+            data = json.loads((self.path / "audit.json").read_text(encoding="utf-8"))
+            out = data.get("unsettled") or {}
+            return {str(k): int(v) for k, v in out.items()}
+        except (OSError, ValueError, TypeError, AttributeError):
+            return {}
+
 
 def _table(path: Path, row_type: type[R]) -> list[R]:
     return read_table(path, row_type) if path.is_file() else []

@@ -160,6 +160,18 @@ def test_an_applicable_invariant_moved_to_not_applicable_does_not_vouch(copy: Pa
     assert "calls 'bytes-reconcile' not applicable" in status.note
 
 
+def test_unsettled_selections_are_read_with_the_audit_and_checked(copy: Path) -> None:
+    """A reader takes a pilot's unsettled selections from audit.json with its status
+    (load_run's dropouts check reads them there); a malformed entry vouches for nothing."""
+    assert load_run(copy).unsettled == {}
+    record = _audit_json(copy)
+    record["unsettled"] = {"dev-1": -1}
+    (copy / "audit.json").write_text(json.dumps(record), encoding="utf-8")
+    status = read_audit_status(copy)
+    assert status.state == "not audited"
+    assert "its `unsettled` is not {client: count}" in status.note
+
+
 def test_only_a_deployment_may_leave_invariants_out(copy: Path) -> None:
     status = read_audit_status(copy, fidelity="packet")
     assert status.state == "not audited"
@@ -206,8 +218,8 @@ def test_an_async_pilot_audits_clean_while_tasks_are_out(
     seen: list[dict[str, int]] = []
     call = DeploymentAudit.__call__
 
-    def spy(self: DeploymentAudit, folder: Path, after: Any, unsettled: Any = None) -> Any:
-        seen.append(dict(unsettled or {}))
+    def spy(self: DeploymentAudit, folder: Path, after: Any, unsettled: Any) -> Any:
+        seen.append(dict(unsettled))
         return call(self, folder, after, unsettled)
 
     with pytest.MonkeyPatch.context() as mp:
@@ -225,7 +237,7 @@ def test_a_report_drawn_into_a_live_pilot_does_not_void_it(copy: Path) -> None:
     """Only the results files have digests: `fedsim report` may write report.html into a
     pilot's folder between two of its audits and draw it again later."""
     (copy / "report.html").write_text("<html>drawn mid-pilot</html>", encoding="utf-8")
-    found = DeploymentAudit(_scenario())(copy, _audit_json(copy)["bytes_after_rounds"])
+    found = DeploymentAudit(_scenario())(copy, _audit_json(copy)["bytes_after_rounds"], {})
     assert found == []
     assert "report.html" not in _audit_json(copy)["files"]
     (copy / "report.html").write_text("<html>drawn again</html>", encoding="utf-8")
@@ -242,7 +254,7 @@ def test_an_audit_that_cannot_be_written_never_stops_the_server(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("fedsim.deployment.audit.write_audit_json", full_disk)
-    found = DeploymentAudit(_scenario())(copy, _audit_json(copy)["bytes_after_rounds"])
+    found = DeploymentAudit(_scenario())(copy, _audit_json(copy)["bytes_after_rounds"], {})
     assert [v.invariant for v in found] == ["audit-written"]
     assert "audit not written: OSError(28" in capsys.readouterr().err
     assert read_audit_status(copy).state == "not audited"
@@ -253,7 +265,7 @@ def test_a_check_that_reads_what_a_deployment_lacks_fails_loudly(
 ) -> None:
     """A declaration that leaves out a source its check reads cannot pass on nothing:
     the record has no evidence, and `getattr(..., None)` does not hide it."""
-    record = DeploymentRecord(copy, _scenario(), {})
+    record = DeploymentRecord(copy, _scenario(), {}, {})
     with pytest.raises(NotRecorded):
         getattr(record, "evidence", None)
     lying = INVARIANTS["bytes-reconcile"]
@@ -265,7 +277,7 @@ def test_a_check_that_reads_what_a_deployment_lacks_fails_loudly(
     monkeypatch.setitem(
         INVARIANTS, lying.name, Invariant(lying.name, lying.doc, reads_evidence, lying.needs)
     )
-    found = DeploymentAudit(_scenario())(copy, _audit_json(copy)["bytes_after_rounds"])
+    found = DeploymentAudit(_scenario())(copy, _audit_json(copy)["bytes_after_rounds"], {})
     assert [v.invariant for v in found] == ["bytes-reconcile"]
     assert "the check could not run: NotRecorded" in found[0].detail
     assert "audit FAILED: bytes-reconcile" in capsys.readouterr().err

@@ -167,13 +167,12 @@ def audit(
         for inv in INVARIANTS.values():
             if inv.name not in names:
                 continue
-            if contain:
-                try:
-                    mine = list(inv.check(result))
-                except Exception as exc:  # reported as the check's failure
-                    mine = [Violation(inv.name, f"the check could not run: {exc!r}")]
-            else:
+            try:
                 mine = list(inv.check(result))
+            except Exception as exc:
+                if not contain:
+                    raise
+                mine = [Violation(inv.name, f"the check could not run: {exc!r}")]
             if len(mine) > MAX_PER_INVARIANT:
                 extra = len(mine) - MAX_PER_INVARIANT
                 mine = [*mine[:MAX_PER_INVARIANT], Violation(inv.name, f"... and {extra} more")]

@@ -86,11 +86,11 @@ LINKS = "bytes-match-links"
     "per-round totals (+ bytes after the last round) = per-link totals on each client's "
     "first hop, and each client's = its first hop's, payload and wire; per client, between "
     "its delivered and its sent messages' payload",
-    needs=("rounds", "clients", "links", "evidence"),
+    needs=("rounds", "clients", "links", "evidence", "bytes_after_rounds"),
 )
 def bytes_match_links(result: Any) -> Iterator[Violation]:
     ev = result.evidence
-    after = ev.bytes_after_rounds if ev is not None else {}
+    after = result.bytes_after_rounds or {}
     hops = _first_hops(result)
     for column, direction, link_col in _PAIRS:
         rounds = int(sum(number(r, column) for r in result.rounds))

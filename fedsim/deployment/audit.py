@@ -54,13 +54,13 @@ class DeploymentRecord:
         folder: Path,
         scenario: Scenario,
         bytes_after_rounds: Mapping[str, int],
-        unsettled: Mapping[str, int] | None = None,
+        unsettled: Mapping[str, int],
     ) -> None:
         self.summary: Summary = read_summary(folder / "summary.json")
         self.rounds: list[RoundRow] = read_table(folder / "rounds.csv", RoundRow)
         self.clients: list[ClientRow] = read_table(folder / "clients.csv", ClientRow)
         self.bytes_after_rounds = dict(bytes_after_rounds)
-        self.unsettled = dict(unsettled or {})
+        self.unsettled = dict(unsettled)
         self.scenario = scenario
 
     def __getattr__(self, name: str) -> Any:
@@ -79,17 +79,14 @@ class DeploymentAudit:
         self.said: set[str] = set()
 
     def __call__(
-        self,
-        folder: Path,
-        bytes_after_rounds: Mapping[str, int],
-        unsettled: Mapping[str, int] | None = None,
+        self, folder: Path, bytes_after_rounds: Mapping[str, int], unsettled: Mapping[str, int]
     ) -> list[Violation]:
         """Audit the tables now in `folder`, write its audit.json, print what is new.
         Nothing it does may stop the server (it runs where an update was just taken): a
         failure to audit or to write audit.json is said on stderr, and a folder left
         without audit.json reads `not audited`."""
         try:
-            return self._audit(folder, bytes_after_rounds, unsettled or {})
+            return self._audit(folder, bytes_after_rounds, unsettled)
         except Exception as exc:  # the server goes on; stderr says why
             with contextlib.suppress(Exception):
                 (folder / AUDIT_JSON).unlink(missing_ok=True)  # a stale one must not vouch

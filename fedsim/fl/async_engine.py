@@ -242,11 +242,12 @@ class BufferedAsync:
         yet: tasks still out, updates waiting in the buffer and failures waiting for the
         next aggregation (it settles them; the end turns what is left into surplus, so
         none once the run has ended)."""
-        out: dict[str, int] = {}
-        pending = [*self._tasks, *(b.client_id for b in self._buffer)]
-        for cid in [*pending, *(f.client_id for f in self._window_failures)]:
-            out[cid] = out.get(cid, 0) + 1
-        return dict(sorted(out.items())) if not self.finished else {}
+        if self.finished:
+            return {}
+        out = Counter(self._tasks.keys())  # (a mapping would be read as counts)
+        out.update(b.client_id for b in self._buffer)
+        out.update(f.client_id for f in self._window_failures)
+        return dict(sorted(out.items()))
 
     def status(self) -> dict[str, Any]:
         return {

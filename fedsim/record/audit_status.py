@@ -16,6 +16,7 @@ and only a folder whose summary.json says `fidelity: deployment` may leave any o
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,6 +58,9 @@ class AuditStatus:
     """`invariant: detail` lines, as audit.json lists them."""
     note: str = ""
     """Why the run is not audited (no audit.json, or one that cannot be read)."""
+    unsettled: tuple[tuple[str, int], ...] = ()
+    """audit.json's `unsettled` (a live pilot's selections not yet settled when it was
+    audited; none at a run's end), as (client, count) pairs."""
 
     @property
     def passed(self) -> bool:
@@ -156,15 +160,22 @@ def read_audit_status(run_dir: str | Path, fidelity: str | None = None) -> Audit
             NOT_AUDITED, note="audit.json lacks its `invariants` and `violations` lists"
         )
     not_applicable = data.get("not_applicable", {})
-    invalid = _invalid(invariants, violations) or _invalid_not_applicable(
-        not_applicable, invariants, lambda: fidelity or _recorded_fidelity(Path(run_dir))
+    unsettled = data.get("unsettled", {})
+    invalid = (
+        _invalid(invariants, violations)
+        or _invalid_not_applicable(
+            not_applicable, invariants, lambda: fidelity or _recorded_fidelity(Path(run_dir))
+        )
+        or _invalid_unsettled(unsettled)
     )
     if invalid is not None:
         return AuditStatus(NOT_AUDITED, note=f"audit.json is invalid ({invalid})")
     lines = tuple(_violation_line(v) for v in violations)
     if lines:  # failed: nothing below can make it pass
-        return AuditStatus(FAILED, len(invariants), lines)
-    return _vouched(Path(run_dir), data, invariants)
+        status = AuditStatus(FAILED, len(invariants), lines)
+    else:
+        status = _vouched(Path(run_dir), data, invariants)
+    return dataclasses.replace(status, unsettled=tuple(sorted(unsettled.items())))
 
 
 def _vouched(run_dir: Path, data: dict[str, Any], invariants: list[str]) -> AuditStatus:
@@ -296,6 +307,15 @@ def _invalid_not_applicable(
     owed = sorted(set(not_applicable) & DEPLOYMENT_INVARIANTS)
     if owed:
         return f"it calls {owed[0]!r} not applicable, but a deployment's audit checks it"
+    return None
+
+
+def _invalid_unsettled(unsettled: Any) -> str | None:
+    """Why audit.json's `unsettled` cannot stand: it is {client: count >= 0}."""
+    if not isinstance(unsettled, dict) or not all(
+        isinstance(k, str) and type(v) is int and v >= 0 for k, v in unsettled.items()
+    ):
+        return "its `unsettled` is not {client: count}"
     return None
 
 

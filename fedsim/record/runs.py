@@ -79,15 +79,8 @@ class RunData:
     def unsettled(self) -> dict[str, int]:
         """Each client's selections not yet settled when the folder was written (an audit
         source, `fedsim.audit.SOURCES`): none at a run's end; a live pilot's, as its
-        audit.json records them."""
-        import json
-
-        try:
-            data = json.loads((self.path / "audit.json").read_text(encoding="utf-8"))
-            out = data.get("unsettled") or {}
-            return {str(k): int(v) for k, v in out.items()}
-        except (OSError, ValueError, TypeError, AttributeError):
-            return {}
+        audit.json records them (read with it, `audit`)."""
+        return dict(self.audit.unsettled)
 
 
 def _table(path: Path, row_type: type[R]) -> list[R]:

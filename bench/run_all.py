@@ -109,6 +109,7 @@ def main() -> int:
     scale(quick)
     for name in (
         "aiohttp_floor.py",
+        "loop_split.py",
         "bench_net.py",
         "bench_kernels.py",
         "bench_cnn.py",
@@ -116,7 +117,10 @@ def main() -> int:
     ):
         if (HERE / name).exists():
             quick_too = name in ("aiohttp_floor.py", "bench_kernels.py", "bench_cnn.py")
-            script(name, *(["--quick"] if quick and quick_too else []))
+            args = ["--quick"] if quick and quick_too else []
+            if name == "loop_split.py" and quick:
+                args = ["100", "5"]
+            script(name, *args)
     return 0
 
 

@@ -65,13 +65,19 @@ def check_results_folder(results_dir: str | Path, state_dir: str | Path | None) 
 
 class DeploymentResults:
     """Collects rows as rounds close and writes the folder (after each round too, so a
-    crashed server leaves the rounds it finished)."""
+    crashed server leaves the rounds it finished).
+
+    With a store (`--state`, the engine's journal) a round's row is made and stored in
+    the journal's transaction that closes the round (`StateStore.closing`): a round the
+    journal holds has its row, so a restart never lacks one."""
 
     def __init__(self, sc: Scenario, engine: Any, out: str | Path, store: Any = None) -> None:
         self.sc = sc
         self.engine = engine
         self.out = Path(out)
         self.store = store
+        if store is not None:
+            store.closing["results"] = self._close_round
         saved = store.get_json("results") if store is not None else None
         self.t0 = time.time() - (saved["elapsed"] if saved else 0.0)
         self.rows: list[dict[str, Any]] = saved["rows"] if saved else []
@@ -116,21 +122,26 @@ class DeploymentResults:
         finally:
             tally.handled()
 
-    def round_done(self, rec: RoundRecord) -> None:
+    def _close_round(self, rec: RoundRecord) -> dict[str, Any]:
+        """Make the round's row (the only place one is made), with the bytes the sockets
+        counted since the last round's; return what a restart resumes from. With a store
+        the journal calls it as it closes the round and commits the return value with it."""
+        elapsed = time.time() - self.t0
         delta = {k: self.totals[k] - self._at_last_round[k] for k in _KEYS}
         self._at_last_round = dict(self.totals)
-        row = round_row(rec, time.time() - self.t0, delta)
-        self.rows.append(dataclasses.asdict(row))
-        if self.store is not None:
-            self.store.put_json(
-                "results",
-                {
-                    "elapsed": time.time() - self.t0,
-                    "rows": self.rows,
-                    "totals": self.totals,
-                    "clients": self.per_client,
-                },
-            )
+        self.rows.append(dataclasses.asdict(round_row(rec, elapsed, delta)))
+        return {
+            "elapsed": elapsed,
+            "rows": self.rows,
+            "totals": self.totals,
+            "clients": self.per_client,
+        }
+
+    def round_done(self, rec: RoundRecord) -> None:
+        """The engine's observer, after the journal: write the folder (without a store,
+        make the round's row first)."""
+        if self.store is None:
+            self._close_round(rec)
         self.write()
 
     def write(self) -> Path:

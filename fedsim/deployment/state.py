@@ -3,9 +3,10 @@
 What the server acknowledges is on disk before the 2xx leaves: every accepted
 update (one transaction each), the open round's selection, and at each round's
 close the deployed model, its version and metric, the round record, the client
-statistics, the strategy's own state and the selection generator. A restarted
-server (`fedsim serve ... --state DIR` again) reopens the round it was in with the
-same selection and every acknowledged update, and goes on from there.
+statistics, the strategy's own state, the selection generator and the data others
+register in `closing` (the results folder's row). A restarted server (`fedsim serve
+... --state DIR` again) reopens the round it was in with the same selection and every
+acknowledged update, and goes on from there.
 
 `synchronous=NORMAL`: a transaction survives a crash of the server process (the
 kill -9 case) at every commit; after a power loss the last few may be lost
@@ -18,6 +19,7 @@ import dataclasses
 import json
 import pickle
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +70,11 @@ class StateStore:
                 f"--state {directory}: cannot open the state database ({exc})"
             ) from None
         self._seq = 0
+        self.closing: dict[str, Callable[[RoundRecord], Any]] = {}
+        """Data stored with each round's close, in its transaction: key -> a function of
+        the round's record giving JSON-able data (the results folder's row and byte
+        counts), called once per close; read back with `get_json(key)`. So a round the
+        journal says is done always has that data too, whatever moment a crash hits."""
 
     def close(self) -> None:
         self.db.close()
@@ -99,6 +106,7 @@ class StateStore:
 
     def round_closed(self, engine: SyncRounds, record: RoundRecord) -> None:
         clients = {cid: dataclasses.asdict(info) for cid, info in engine.clients.items()}
+        extra = {key: json.dumps(make(record)).encode() for key, make in self.closing.items()}
         with self._transaction():
             self._put("params", engine.params.tobytes())
             self._put("version", str(engine.version).encode())
@@ -110,6 +118,8 @@ class StateStore:
                 "INSERT OR REPLACE INTO records VALUES (?, ?)",
                 (record.round, json.dumps(dataclasses.asdict(record))),
             )
+            for key, value in extra.items():
+                self._put(f"extra:{key}", value)
             self.db.execute("DELETE FROM updates WHERE round <= ?", (record.round,))
             self.db.execute("DELETE FROM kv WHERE key = 'open_round'")
 
@@ -152,11 +162,8 @@ class StateStore:
             self._seq = int(row[0] or 0)
         return len(records)
 
-    def put_json(self, key: str, value: Any) -> None:
-        """Extra durable data (the results folder's rows), under a key of its own."""
-        self._put(f"extra:{key}", json.dumps(value).encode())
-
     def get_json(self, key: str) -> Any:
+        """What `closing[key]` gave at the last committed round's close (None: none yet)."""
         raw = self._get(f"extra:{key}")
         return None if raw is None else json.loads(raw)
 

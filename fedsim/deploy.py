@@ -58,6 +58,28 @@ WAIT_LINE_EVERY_S = 5.0
 DEFAULT_LIMITS = ServerLimits()
 
 
+def _check_results_continue(
+    store: Any, done: int, state_dir: str | Path, results_dir: str | Path | None
+) -> None:
+    """A restart keeps `--results` as the federation began: its rows are stored with
+    each round's close only when a results folder is written, so a round closed without
+    one has no row, and a folder resumed over it would lack that round for good."""
+    saved = store.get_json("results")
+    rows = len(saved["rows"]) if saved else 0
+    if results_dir is not None and rows != done:
+        raise FedsimError(
+            f"--state {state_dir} holds {done} closed rounds but results rows for {rows}: "
+            f"{done - rows} closed while the server ran without --results, so a results "
+            "folder cannot hold every round; serve this state without --results, or "
+            "start a new federation (an empty --state folder) to have one"
+        )
+    if results_dir is None and rows:
+        raise FedsimError(
+            f"--state {state_dir} was served with --results ({rows} rounds have rows): "
+            "give --results again, so that every round has its row"
+        )
+
+
 async def serve(
     sc: Scenario,
     host: str,
@@ -93,7 +115,8 @@ async def serve(
         fingerprint = f"{sc.name} seed {sc.seed} model {engine.params.size}"
         store = StateStore(state_dir, fingerprint)
         try:
-            store.restore(engine)
+            done = store.restore(engine)
+            _check_results_continue(store, done, state_dir, results_dir)
         except BaseException:
             store.close()
             raise

@@ -24,6 +24,7 @@ import pytest
 from topo import tiny_topology
 
 from fedsim.deploy import run_client, serve
+from fedsim.errors import FedsimError
 from fedsim.record.audit_status import read_audit_status
 from fedsim.record.runs import load_run
 from fedsim.scenario import parse_scenario
@@ -161,3 +162,51 @@ def test_a_crash_before_the_commit_leaves_neither_round_nor_row(tmp_path: Path) 
 
     results = _federation(tmp_path, {"on_engine": dies_in_transaction}, between)
     _assert_whole(results)
+
+
+@pytest.mark.parametrize(("first_results", "then_results"), [(False, True), (True, False)])
+def test_a_restart_must_keep_results_as_the_federation_began(
+    tmp_path: Path, first_results: bool, then_results: bool
+) -> None:
+    """Rows are stored with each round's close only when a results folder is written: a
+    restart that adds `--results` over rounds closed without one (its folder would lack
+    them for good), or drops it (later rounds would have no row), is refused in one line
+    before the server listens, and leaves the state and the folder as they were."""
+    sc = _scenario()
+    state, results = tmp_path / "state", tmp_path / "results"
+    port = _free_port()
+
+    def die_after_commit(rec: Any) -> None:
+        if rec.round == CRASH_AT:
+            raise Killed
+
+    async def main() -> str:
+        ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        first = asyncio.create_task(serve(
+            sc, "127.0.0.1", port, state_dir=state, grace_s=10.0, on_ready=ready.set_result,
+            on_round=die_after_commit, results_dir=results if first_results else None,
+        ))  # fmt: skip
+        await asyncio.wait_for(ready, 10)
+        url = f"http://127.0.0.1:{port}"
+        clients = asyncio.gather(
+            *(run_client(sc, d, url, retry_for_s=60, backoff_s=(0.05, 0.3)) for d in DEVICES)
+        )
+        with pytest.raises(Killed):
+            await asyncio.wait_for(first, 60)
+        journal = _journal(state)
+        folder = sorted(p.name for p in results.iterdir()) if results.exists() else []
+        with pytest.raises(FedsimError) as refused:
+            await serve(sc, "127.0.0.1", port, state_dir=state,
+                        results_dir=results if then_results else None)  # fmt: skip
+        assert _journal(state) == journal
+        assert (sorted(p.name for p in results.iterdir()) if results.exists() else []) == folder
+        clients.cancel()
+        await asyncio.gather(clients, return_exceptions=True)
+        return str(refused.value)
+
+    said = asyncio.run(main())
+    if then_results:
+        assert f"holds {CRASH_AT} closed rounds but results rows for 0" in said
+    else:
+        assert "give --results again" in said
+    assert "\n" not in said

@@ -36,7 +36,7 @@ from fedsim.fl.engine import FailureExplainer, RoundRecord, SyncRounds
 from fedsim.fl.gate import DeploymentGate
 from fedsim.fl.server import make_app
 from fedsim.fl.strategies.registry import build_strategy
-from fedsim.fl.timeouts import REQUEST_TIMEOUT_CAUSE
+from fedsim.fl.timeouts import COAP_GAVE_UP_CAUSE, REQUEST_TIMEOUT_CAUSE
 from fedsim.net.battery import Batteries
 from fedsim.net.counts import Counts
 from fedsim.net.evidence import Evidence, EvidenceRecorder, counted_now
@@ -45,7 +45,7 @@ from fedsim.net.medium_use import MediumUse, medium_uses
 from fedsim.net.network import Network
 from fedsim.net.transport import EmulatedConnector, EmulatedSite, Wire
 from fedsim.record.audit_files import write_audit_json
-from fedsim.record.dropouts import dropout_cells, never_contributed
+from fedsim.record.dropouts import dropout_cells, never_contributed, run_dropouts
 from fedsim.record.fingerprint import code_fingerprint
 from fedsim.record.ledger import (
     RoundLedger,
@@ -409,13 +409,17 @@ def _simulate(
             recorder.client_state(client, state)
 
     timed_out: dict[str, list[float]] = {}  # each client's request_timeouts (filled below)
+    gave_up: dict[str, list[float]] = {}  # each client's CoAP give-ups (filled below)
 
     def failure_cause(client: str, start: float, end: float) -> str | None:
         """The network's explanation first; else a request the client itself abandoned
-        (its path too slow for `fl.request_timeout`) within the task's window."""
+        (its path too slow for `fl.request_timeout`), else a CoAP exchange that ran out of
+        retransmissions (`coap_gave_up`), within the task's window."""
         cause = net.outage_cause(client, start, end)
         if cause is None and any(start <= t <= end for t in timed_out.get(client, ())):
             return REQUEST_TIMEOUT_CAUSE
+        if cause is None and any(start <= t <= end for t in gave_up.get(client, ())):
+            return COAP_GAVE_UP_CAUSE
         return cause
 
     engine = build_engine(sc, task, streams, explain=failure_cause)
@@ -543,6 +547,7 @@ def _simulate(
         )
         stop = asyncio.Event()
         timed_out.update((c.client_id, c.request_timeouts) for c in clients)
+        gave_up.update((c.client_id, c.gave_up) for c in clients)
         jobs = [asyncio.create_task(c.run(stop), name=c.client_id) for c in clients]
         await engine.run()
         close_window()
@@ -704,6 +709,7 @@ def _collect(
             env_episodes=_total(info, "episodes"),
             env_steps=_total(info, "steps"),
             requests_timed_out=sum(1 for t in c.request_timeouts if t <= end),
+            requests_gave_up=sum(1 for t in c.gave_up if t <= end),
         ))  # fmt: skip
     topology = {
         "nodes": [
@@ -726,6 +732,7 @@ def _collect(
     }
     is_async = isinstance(engine, BufferedAsync)
     ended = engine.ended
+    after = dict(engine.dropouts_after_rounds) if is_async else {}
     summary = Summary(
         scenario=sc.name,
         seed=sc.seed,
@@ -756,7 +763,8 @@ def _collect(
         bytes_after_rounds_down=tail["down"],
         wire_bytes_after_rounds_up=tail["wire_up"],
         wire_bytes_after_rounds_down=tail["wire_down"],
-        dropouts=dict(sorted(recorder.dropouts.items())),
+        dropouts=run_dropouts(recorder.dropouts, after),
+        dropouts_after_rounds=after,
         rounds_surplus=sum(r.rounds_surplus for r in client_rows),
         never_contributed=never_contributed(client_rows),
         energy_j_mean=float(np.mean(energies)) if energies else None,

@@ -164,6 +164,8 @@ def watch_run(
     `fl.stall_limit: forever`) is cancelled once the engine has finished.
     `runs_dry_by`: the energy ledgers' `Batteries.runs_dry_by`."""
     engine.prospects = prospects_of(net, len(sc.device_nodes), unreachable(net, sc), runs_dry_by)
+    if hasattr(engine, "gone"):  # async: a task out on a device gone for good failed
+        engine.gone = net.lost.get
     wake: Callable[[], None] = engine.reconsider
     net.lost_observers.append(lambda: loop.sim_call_soon(wake))
 

@@ -34,9 +34,9 @@ def _text(causes: dict[str, int]) -> str:
 
 @invariant(
     NAME,
-    "dropouts per cause agree between rounds.csv (failed, failed_causes), clients.csv "
-    "(dropouts, dropouts_*, and selected = reported + dropouts + surplus + not yet settled) "
-    "and summary.json",
+    "dropouts per cause agree between rounds.csv (failed, failed_causes) + summary.json "
+    "dropouts_after_rounds (async; sync: none), clients.csv (dropouts, dropouts_*, and "
+    "selected = reported + dropouts + surplus + not yet settled) and summary.json dropouts",
     needs=("summary", "rounds", "clients", "unsettled"),
 )
 def check(result: Any) -> Iterator[Violation]:
@@ -65,13 +65,22 @@ def check(result: Any) -> Iterator[Violation]:
                 f"{c.rounds_reported} + dropouts {c.dropouts} + surplus {c.rounds_surplus}"
                 + (f" + not yet settled {out}" if out else ""),
             )
-    by_round = _sum([by_known_cause(r.failed_causes) for r in rounds])
+    after = summary.dropouts_after_rounds or {}  # null: an older folder, none counted
+    if after and summary.engine != "async":
+        yield Violation(
+            NAME,
+            f"summary.json dropouts_after_rounds {_text(after)} under the {summary.engine} "
+            "engine (only an async run has tasks after its last round)",
+        )
+    by_round = _sum([by_known_cause(r.failed_causes) for r in rounds] + [by_known_cause(after)])
     by_client = _sum([c.dropouts_by_cause() for c in clients])
     total = _sum([by_known_cause(summary.dropouts)])
     if by_round != total:
+        tail = f" + dropouts_after_rounds {_text(after)}" if after else ""
         yield Violation(
             NAME,
-            f"summary.json dropouts {_text(total)} != rounds.csv failed_causes {_text(by_round)}",
+            f"summary.json dropouts {_text(total)} != rounds.csv failed_causes{tail} "
+            f"{_text(by_round)}",
         )
     if by_client != total:
         yield Violation(

@@ -190,6 +190,7 @@ def _print_warnings(folder: Path) -> None:
     from fedsim.record.absent_devices import (
         absent_devices,
         absent_warning,
+        gave_up_warning,
         offline_throughout,
         timed_out_warning,
     )
@@ -203,9 +204,10 @@ def _print_warnings(folder: Path) -> None:
     absent = absent_warning(clients, offline=offline)
     if absent:  # whatever their count: never connected, registered, selected or accepted
         print_warning(absent)
-    timed_out = timed_out_warning(clients, read_summary(folder / "summary.json"))
-    if timed_out:
-        print_warning(timed_out)
+    summary = read_summary(folder / "summary.json")
+    for line in (timed_out_warning(clients, summary), gave_up_warning(clients, summary)):
+        if line:
+            print_warning(line)
 
 
 @click.command(

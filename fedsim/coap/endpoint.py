@@ -88,8 +88,13 @@ class CoapError(Exception):
     """A CoAP exchange that did not give a usable response."""
 
 
-class CoapTimeoutError(TimeoutError):
-    """No ACK after MAX_RETRANSMIT retransmissions."""
+class CoapTimeoutError(CoapError):
+    """No ACK after MAX_RETRANSMIT retransmissions: the exchange gave up (RFC 7252
+    4.2). Not a `TimeoutError`: no request timeout ran out (the CoAP client has none;
+    `fl.request_timeout` is not used), so the run counts it apart, cause `coap_gave_up`
+    (fedsim.fl.timeouts), with advice about loss and the retransmission settings."""
+
+    dropout_cause = "coap_gave_up"
 
 
 class CoapResetError(CoapError):

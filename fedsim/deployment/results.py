@@ -33,7 +33,7 @@ from fedsim.deployment.socket_bytes import connection_bytes
 from fedsim.errors import FedsimError
 from fedsim.fl.auth import DEVICE
 from fedsim.fl.engine import RoundRecord
-from fedsim.record.dropouts import dropout_cells, never_contributed
+from fedsim.record.dropouts import dropout_cells, never_contributed, run_dropouts
 from fedsim.record.fingerprint import code_fingerprint
 from fedsim.record.ledger import discarded_by_client, update_counts
 from fedsim.record.recorder import round_row
@@ -176,6 +176,7 @@ class DeploymentResults:
         for r in rows:
             for cause, n in r.failed_causes.items():
                 dropouts[cause] = dropouts.get(cause, 0) + n
+        after = dict(getattr(engine, "dropouts_after_rounds", {}))  # async only
         last = rows[-1].metric if rows else engine.deployed_metric
         summary = Summary(
             scenario=sc.name, seed=sc.seed, engine="sync" if hasattr(engine, "strategy")
@@ -202,7 +203,7 @@ class DeploymentResults:
             - sum(r.wire_bytes_up for r in rows),
             wire_bytes_after_rounds_down=self.totals["wire_down"]
             - sum(r.wire_bytes_down for r in rows),
-            dropouts=dict(sorted(dropouts.items())),
+            dropouts=run_dropouts(dropouts, after), dropouts_after_rounds=after,
             rounds_surplus=sum(c.rounds_surplus for c in clients),
             never_contributed=never_contributed(clients),
             energy_j_mean=None, code=code_fingerprint(), **update_counts(rows),

@@ -21,6 +21,15 @@ buffered updates and `failed` the tasks that ended without an accepted update in
 that window (cause: `stale`, `rejected`, the `explain` hook's answer, `aborted`,
 `lost` or `deadline` after `deadline_s`).
 
+When the run ends, what is left after the last aggregation is in no round. A task that
+failed since (a cause, as above) or is still out on a device that can never come back
+(the `gone` hook: an empty battery, churn; cause: the `explain` hook's answer) is a
+dropout all the same (docs/results.md: a selected client that did not report, with a
+cause): counted per client and in `dropouts_after_rounds`, which summary.json adds to
+rounds.csv's `failed_causes`. An update stored in the buffer, or a task still out on a
+device that might yet report, is surplus: the run ended before its window was
+aggregated.
+
 The engine implements the `Engine` protocol of `fedsim.fl.engine`, so the HTTP
 server and the clients are the same as for `SyncRounds`. FedBuff aggregation is
 its own rule, so there is no `Strategy` here; numerics use the kernels. Nor is
@@ -153,6 +162,13 @@ class BufferedAsync:
         (`devices_lost`): no update can arrive any more."""
         self.ended: RunEnd | None = None
         """Why and when the run ended (set when `run` returns)."""
+        self.gone: Callable[[str], str | None] | None = None
+        """Set by the emulator: a client's device can never be online again -> the cause
+        (battery, churn, ...), else None. A task still out on it when the run ends can
+        never report: a dropout, not surplus."""
+        self.dropouts_after_rounds: dict[str, int] = {}
+        """{cause: count} of the dropouts after the last aggregation (set when the run
+        ends): in clients.csv and summary.json `dropouts`, in no round of rounds.csv."""
 
     # -- called by the HTTP handlers ------------------------------------------------
     def register(self, info: ClientInfo) -> None:
@@ -240,8 +256,8 @@ class BufferedAsync:
     def unsettled(self) -> dict[str, int]:
         """Per client, its selections that are neither reported, a dropout nor surplus
         yet: tasks still out, updates waiting in the buffer and failures waiting for the
-        next aggregation (it settles them; the end turns what is left into surplus, so
-        none once the run has ended)."""
+        next aggregation (it settles them; the end settles what is left, `_settle_end`,
+        so none once the run has ended)."""
         if self.finished:
             return {}
         out = Counter(self._tasks.keys())  # (a mapping would be read as counts)
@@ -425,16 +441,7 @@ class BufferedAsync:
 
     def _finish(self) -> None:
         if not self.finished:
-            # Tasks still out, and updates and failures after the last aggregation, are
-            # in no round: surplus, so every selection ends as reported (in a round), a
-            # round's dropout or surplus, and clients.csv sums to rounds.csv.
-            for cid in [f.client_id for f in self._window_failures] + [
-                b.client_id for b in self._buffer
-            ]:
-                self.clients[cid].rounds_surplus += 1
-            for cid in self._tasks:
-                self.clients[cid].rounds_surplus += 1
-            self._window_failures = []
+            self._settle_end()
         first = not self.finished
         self.finished = True
         self._done.set()
@@ -446,6 +453,29 @@ class BufferedAsync:
                 task.timer.cancel()
                 task.timer = None
         self.polls.release_all()
+
+    def _settle_end(self) -> None:
+        """Settle what the last aggregation left, so that every selection ends as
+        reported (in a round), a dropout or surplus, and clients.csv sums to rounds.csv
+        plus `dropouts_after_rounds`. Failures since then keep their cause; a task still
+        out on a device that can never come back failed too (its cause: what the network
+        says happened during it); an update in the buffer, or a task that might yet
+        report, is surplus."""
+        now = asyncio.get_running_loop().time()
+        failures = list(self._window_failures)
+        for cid, task in self._tasks.items():
+            gone = self.gone(cid) if self.gone is not None else None
+            if gone is None:
+                self.clients[cid].rounds_surplus += 1
+                continue
+            cause = self.explain(cid, task.issued, now) if self.explain is not None else None
+            failures.append(Failure(cid, task.ins.server_round, cause or gone))
+        for f in failures:
+            self.clients[f.client_id].add_failure(f.cause)
+        for b in self._buffer:
+            self.clients[b.client_id].rounds_surplus += 1
+        self.dropouts_after_rounds = dict(sorted(Counter(f.cause for f in failures).items()))
+        self._window_failures = []
 
     def _candidate(self, k: int, discount: float) -> tuple[np.ndarray, float]:
         """`params + server_lr * discount * weighted mean of the buffered deltas`, and the

@@ -36,7 +36,12 @@ from fedsim.fl.server import (
     ROUND_HEADER,
     WAIT_HEADER,
 )
-from fedsim.fl.timeouts import CONNECT_TIMEOUT_S, REQUEST_TIMEOUT_S, is_request_timeout
+from fedsim.fl.timeouts import (
+    CONNECT_TIMEOUT_S,
+    REQUEST_TIMEOUT_S,
+    gave_up_cause,
+    is_request_timeout,
+)
 from fedsim.fl.wire_schema import TaskMeta, WireError, check, config_key
 from fedsim.tasks.base import LocalLearner
 
@@ -85,6 +90,7 @@ class FLClient:
         "codec",
         "connector",
         "device",
+        "gave_up",
         "instance",
         "jitter_rng",
         "last_contact",
@@ -176,6 +182,9 @@ class FLClient:
         self.request_timeouts: list[float] = []
         """Loop times at which an exchange ran out of `request_timeout_s` + `poll_wait_s`
         (the run names such a dropout's cause `request_timeout`)."""
+        self.gave_up: list[float] = []
+        """Loop times at which an exchange gave up by its own protocol's rule (CoAP: no
+        ACK after MAX_RETRANSMIT retransmissions; cause `coap_gave_up`), not a timeout."""
 
     def _state(self, state: str) -> None:
         if self.observer is not None:
@@ -200,6 +209,8 @@ class FLClient:
         kind = "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
         if is_request_timeout(exc):
             self.request_timeouts.append(asyncio.get_running_loop().time())
+        elif gave_up_cause(exc) is not None:
+            self.gave_up.append(asyncio.get_running_loop().time())
         self.stats.errors[kind] = self.stats.errors.get(kind, 0) + 1
 
     async def _backoff(self) -> None:

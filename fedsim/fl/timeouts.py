@@ -5,10 +5,12 @@ lost-device check)."""
 from __future__ import annotations
 
 __all__ = [
+    "COAP_GAVE_UP_CAUSE",
     "CONNECT_TIMEOUT_S",
     "REQUEST_TIMEOUT_CAUSE",
     "REQUEST_TIMEOUT_S",
     "connect_timeout",
+    "gave_up_cause",
     "is_request_timeout",
 ]
 
@@ -23,6 +25,12 @@ REQUEST_TIMEOUT_CAUSE = "request_timeout"
 """The dropout cause of a selected client whose exchange ran out of that timeout."""
 
 
+COAP_GAVE_UP_CAUSE = "coap_gave_up"
+"""The dropout cause of a selected client whose CoAP exchange got no ACK after
+`fl.coap.max_retransmit` retransmissions (fedsim.coap.endpoint.CoapTimeoutError): not a
+request timeout (CoAP has none), and `fl.request_timeout` cannot change it."""
+
+
 def connect_timeout(transport: str) -> float | None:
     """The connect timeout of `fl.transport`'s client; None: it has none of its own
     (CoAP is UDP; MQTT's connect has the whole exchange's patience)."""
@@ -35,3 +43,11 @@ def is_request_timeout(exc: BaseException) -> bool:
     import aiohttp
 
     return isinstance(exc, TimeoutError) and not isinstance(exc, aiohttp.ClientError)
+
+
+def gave_up_cause(exc: BaseException) -> str | None:
+    """The cause an exchange that gave up on its own rules names (a CoAP exchange out of
+    retransmissions: `coap_gave_up`, its exception's `dropout_cause`), None for any
+    other error (a request timeout is `is_request_timeout`'s)."""
+    cause = getattr(exc, "dropout_cause", None)
+    return cause if isinstance(cause, str) else None

@@ -20,6 +20,7 @@ __all__ = [
     "absence",
     "absent_devices",
     "absent_warning",
+    "gave_up_warning",
     "offline_throughout",
     "plural",
     "timed_out_warning",
@@ -29,6 +30,7 @@ NEVER_CONNECTED = "never connected"
 NEVER_REGISTERED = "never registered"
 NEVER_SELECTED = "never selected"
 TIMED_OUT = "timed out"
+GAVE_UP = "gave up"
 EMPTY_BATTERY = "empty battery"
 OFFLINE = "offline throughout"
 
@@ -64,6 +66,11 @@ def absence(row: ClientRow, offline: str | None = None) -> str:
         return (
             f"{TIMED_OUT}: {plural(row.requests_timed_out, 'request')} abandoned after "
             "fl.request_timeout + fl.poll_wait (cause request_timeout), none answered in time"
+        )
+    if row.requests_gave_up:
+        return (
+            f"{GAVE_UP}: {plural(row.requests_gave_up, 'CoAP request')} got no ACK after "
+            "fl.coap.max_retransmit retransmissions (cause coap_gave_up), none answered"
         )
     if not row.bytes_up:
         return (
@@ -105,6 +112,8 @@ def absent_warning(
         return None
     n = sum(len(names) for names in kinds.values())
     timed = ", requests_timed_out" if any(k.startswith(TIMED_OUT) for k in kinds) else ""
+    if any(k.startswith(GAVE_UP) for k in kinds):
+        timed += ", requests_gave_up"
     if any(k.startswith((EMPTY_BATTERY, OFFLINE)) for k in kinds):
         timed += "; timeline.csv: state, cause"
     parts = []
@@ -145,6 +154,30 @@ def timed_out_warning(clients: Iterable[ClientRow], summary: Summary) -> str | N
     )
 
 
+def gave_up_warning(clients: Iterable[ClientRow], summary: Summary) -> str | None:
+    """One line about the CoAP exchanges clients gave up (clients.csv `requests_gave_up`,
+    cause `coap_gave_up`), None when none was. Not a request timeout: CoAP has none, so
+    the advice is about what decides a give-up, the loss and the retransmission rule."""
+    rows = list(clients)
+    dropouts = summary.dropouts.get("coap_gave_up", 0)
+    requests = sum(c.requests_gave_up for c in rows)
+    if not requests and not dropouts:
+        return None
+    devices = sum(1 for c in rows if c.requests_gave_up)
+    during = (
+        f"{dropouts} of them during a task, its update lost: dropouts_coap_gave_up"
+        if dropouts
+        else "no task lost to one, so no dropout"
+    )
+    return (
+        f"{plural(requests, 'CoAP request')} of {plural(devices, 'device')} gave up (cause "
+        f"coap_gave_up; {during}): no ACK came back after fl.coap.max_retransmit "
+        "retransmissions (loss on the path; a confirmable message lost 1 + max_retransmit "
+        "times). Lower the loss, raise fl.coap.max_retransmit, or raise fl.coap.ack_timeout "
+        "if the round trip is longer than it (fl.request_timeout does not apply to CoAP)"
+    )
+
+
 def _during_tasks(rows: list[ClientRow], dropouts: int, shown: int = 3) -> str:
     """What the timeouts cost tasks, from clients.csv: none of those devices selected,
     tasks lost (dropouts), or selected devices that timed out and still reported."""
@@ -180,6 +213,7 @@ def _generic(kind: str) -> str:
         NEVER_REGISTERED: "bytes sent up, no answer came back",
         NEVER_SELECTED: "heard from the server, never chosen",
         TIMED_OUT: "every exchange outlasted fl.request_timeout",
+        GAVE_UP: "every CoAP exchange ran out of retransmissions",
         EMPTY_BATTERY: "initial_charge 0%: offline the whole run",
         OFFLINE: "offline the whole run, timeline.csv says why",
     }[kind]

@@ -17,7 +17,7 @@ from fedsim.record.schema import (
     cause_column,
 )
 
-__all__ = ["by_known_cause", "dropout_cells", "never_contributed"]
+__all__ = ["by_known_cause", "dropout_cells", "never_contributed", "run_dropouts"]
 
 
 def by_known_cause(causes: Mapping[str, int]) -> dict[str, int]:
@@ -44,3 +44,12 @@ def never_contributed(clients: Iterable[ClientRow]) -> list[str]:
         for c in clients
         if c.rounds_selected >= NEVER_CONTRIBUTED_MIN_SELECTED and c.rounds_reported == 0
     )
+
+
+def run_dropouts(by_round: Mapping[str, int], after_rounds: Mapping[str, int]) -> dict[str, int]:
+    """summary.json `dropouts`: rounds.csv's `failed_causes` summed (`by_round`) plus the
+    async dropouts after the last aggregation, in no round (`dropouts_after_rounds`)."""
+    out = dict(by_round)
+    for cause, n in after_rounds.items():
+        out[cause] = out.get(cause, 0) + n
+    return dict(sorted(out.items()))

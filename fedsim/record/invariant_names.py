@@ -13,6 +13,7 @@ __all__ = ["DEPLOYMENT_INVARIANTS", "KNOWN_INVARIANTS"]
 KNOWN_INVARIANTS = frozenset(
     (
         "acknowledged-was-accepted",
+        "async-end-settled",
         "booked-airtime-charged",
         "busy-matches-bytes",
         "busy-matches-radio",
@@ -20,6 +21,7 @@ KNOWN_INVARIANTS = frozenset(
         "bytes-nonnegative",
         "bytes-reconcile",
         "carried-while-down",
+        "causes-fit-transport",
         "delivered-over-down-element",
         "device-airtime-matches-link",
         "down-intervals-match-scenario",
@@ -53,6 +55,7 @@ DEPLOYMENT_INVARIANTS = frozenset(
     (
         "bytes-nonnegative",
         "bytes-reconcile",
+        "causes-fit-transport",
         "dropouts-reconcile",
         "participation-reconcile",
         "rounds-completed",

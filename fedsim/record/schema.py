@@ -46,6 +46,9 @@ DROPOUT_CAUSES: dict[str, str] = {
     "request_timeout": "the client abandoned an exchange during the task: it took longer "
     "than `fl.request_timeout` past the long poll (a slow path's download or upload; "
     "`fedsim show` estimates them)",
+    "coap_gave_up": "CoAP: an exchange during the task got no ACK after "
+    "`fl.coap.max_retransmit` retransmissions (loss on the path; not a request timeout: "
+    "`fl.coap.ack_timeout`, `fl.coap.max_retransmit` and the loss decide it)",
     "rejected": "the server refused the upload (malformed, non-finite, wrong version, "
     "a delta on a base it no longer holds)",
     "stale": "async: the update was more than `max_staleness` versions old",
@@ -344,6 +347,7 @@ class ClientRow(Record):
     dropouts_request_timeout: int = column(
         "rounds", DROPOUT_CAUSES["request_timeout"], 0, later=True
     )
+    dropouts_coap_gave_up: int = column("rounds", DROPOUT_CAUSES["coap_gave_up"], 0, later=True)
     dropouts_rejected: int = column("rounds", DROPOUT_CAUSES["rejected"])
     dropouts_stale: int = column("rounds", DROPOUT_CAUSES["stale"])
     dropouts_lost: int = column("rounds", DROPOUT_CAUSES["lost"])
@@ -361,6 +365,14 @@ class ClientRow(Record):
         "exchanges the client abandoned after `fl.request_timeout` + `fl.poll_wait`, whole "
         "run: registrations and polls too, not only those of a task (those are also "
         "`dropouts_request_timeout`); a device whose every request timed out never polled",
+        0,
+        later=True,
+    )
+    requests_gave_up: int = column(
+        "requests",
+        "CoAP: exchanges the client gave up after `fl.coap.max_retransmit` retransmissions "
+        "without an ACK, whole run: registrations and observes too, not only those of a "
+        "task (those are also `dropouts_coap_gave_up`); not in `requests_timed_out`",
         0,
         later=True,
     )
@@ -468,6 +480,15 @@ class Summary(Record):
         "clients", "{cause: count}: sums of rounds.csv `failed_causes` and of clients.csv"
     )
     rounds_surplus: int = column("rounds", "sum of clients.csv `rounds_surplus`")
+    dropouts_after_rounds: dict[str, int] | None = column(  # noqa: RUF009 - a field(), not a shared default
+        "clients",
+        "{cause: count}: async, the dropouts after the last aggregation (a task that failed "
+        "since, or was out on a device gone for good): in `dropouts`, in no round of "
+        "rounds.csv (`dropouts` = rounds.csv `failed_causes` + these); sync: always empty; "
+        "null: an older folder",
+        None,
+        later=True,
+    )
     never_contributed: list[str] = column(  # noqa: RUF009 - a field(), not a shared default
         "",
         f"clients selected >= {NEVER_CONTRIBUTED_MIN_SELECTED} times without one accepted upload",

@@ -29,7 +29,7 @@ _FOR_GOOD = ("battery", "churn")
 
 def gone_at(ev: Any, device: str) -> float | None:
     """When a node on `device`'s path left for good (its battery ran dry, churn), if it
-    did by the run's end; None otherwise."""
+    did before the run's end; None otherwise."""
     nodes = set(ev.path_nodes.get(device, (device,)))
     times = [
         e.empty_at for n in nodes if (e := ev.energy.get(n)) is not None and e.empty_at is not None
@@ -40,7 +40,9 @@ def gone_at(ev: Any, device: str) -> float | None:
         if d.element in nodes and d.cause.split(":", 1)[0] in _FOR_GOOD and d.end >= ev.end_s
     ]
     first = min(times, default=None)
-    return first if first is not None and first <= ev.end_s else None
+    # Strictly before the end: a battery that runs dry at the very instant the run ends
+    # may do so after the engine settled its tasks (the same instant, a later event).
+    return first if first is not None and first < ev.end_s else None
 
 
 @invariant(

@@ -29,6 +29,7 @@ CAUSE_STYLES: dict[str, CauseStyle] = {
     "run_stopped": CauseStyle(_ORANGE, ".."),
     "aborted": CauseStyle(_SKY),
     "request_timeout": CauseStyle(_SKY, "\\\\"),
+    "coap_gave_up": CauseStyle(_SKY, "++"),
     "rejected": CauseStyle(_WHITE, "xx"),
     "stale": CauseStyle(_SKY, "//"),
     "lost": CauseStyle(_SKY, ".."),

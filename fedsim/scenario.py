@@ -17,7 +17,7 @@ from typing import Any
 
 from fedsim.devices import DeviceProfile
 from fedsim.errors import FedsimError, ScenarioError
-from fedsim.topology_file import load_yaml_text, read_topology
+from fedsim.topology_file import DuplicateKeyError, load_yaml_text, read_topology
 
 __all__ = [
     "ConnectivitySpec",
@@ -225,6 +225,8 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
         path, _, text = item.partition("=")
         try:  # within the same limits as a file; text that is not YAML stays text
             value = load_yaml_text(text, f"--set {path}") if text.strip() else ""
+        except DuplicateKeyError:
+            raise  # YAML, but with a key twice: which value was meant?
         except FedsimError:
             value = text
         parts = [p for p in path.strip().split(".") if p]
@@ -245,11 +247,24 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
                     cur[part] = value
                 else:
                     if cur.get(part) is None:
+                        _no_list_here(parts, depth, where)
                         cur[part] = {}
                     cur = cur[part]
             else:
                 raise ScenarioError(where, "cannot set a key inside a plain value")
     return out
+
+
+def _no_list_here(parts: list[str], depth: int, where: str) -> None:
+    """`failures.0.at=1s` on a file without failures: there is no item 0 to set (a
+    mapping made up here would be refused as "expected a list", naming nothing useful)."""
+    following = parts[depth + 1]
+    if following.isdigit():
+        raise ScenarioError(
+            where,
+            f"there is no list item {following} to set: the file has no {parts[depth]!r} "
+            f"(write the whole list in the file, or --set {where}='[...]')",
+        )
 
 
 def _list_index(items: list[Any], part: str, where: str) -> int:

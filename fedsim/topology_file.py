@@ -21,6 +21,7 @@ __all__ = [
     "MAX_TOPOLOGY_BYTES",
     "MAX_YAML_DEPTH",
     "MAX_YAML_VALUES",
+    "DuplicateKeyError",
     "load_yaml_text",
     "read_topology",
 ]
@@ -55,6 +56,55 @@ class _Loader(_SAFE_LOADER):  # type: ignore[misc, valid-type]
                 None, None, f"cannot read {text!r}: {reason}", node.start_mark
             ) from None
 
+    def construct_document(self, node: yaml.Node) -> Any:
+        _check_unique_keys(node)
+        return super().construct_document(node)
+
+
+class DuplicateKeyError(FedsimError):
+    """A mapping that gives one key twice. YAML keeps the last silently, so a file with
+    two `links:` blocks or two `rounds:` would run on whichever came last."""
+
+
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, message: str, mark: yaml.Mark) -> None:
+        super().__init__(message)
+        self.message, self.mark = message, mark
+
+
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+def _check_unique_keys(root: yaml.Node) -> None:
+    """Refuse a mapping that writes one key twice, before anything is built (a key a
+    `<<: *base` merge brings in may be given again: that is what a merge is for). The
+    first repeat in the file's order is named, as the model's errors are."""
+    repeats: list[tuple[yaml.Node, yaml.Node]] = []  # (the repeat, the first)
+    seen_nodes: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen_nodes:  # an alias: checked where its anchor is
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            first: dict[tuple[str, str], yaml.Node] = {}
+            for key, value in node.value:
+                stack.extend((key, value))
+                if not isinstance(key, yaml.ScalarNode) or key.tag == _MERGE:
+                    continue
+                seen = first.setdefault((key.tag, key.value), key)
+                if seen is not key:
+                    repeats.append((key, seen))
+    if repeats:
+        key, seen = min(repeats, key=lambda r: (r[0].start_mark.line, r[0].start_mark.column))
+        raise _DuplicateKey(
+            f"key {key.value!r} given twice (first at line {seen.start_mark.line + 1})",
+            key.start_mark,
+        )
+
 
 _LOADER = _Loader
 _OPEN = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
@@ -76,6 +126,8 @@ def load_yaml_text(text: str, source: str) -> Any:
     try:
         _check_shape(text, source)
         return yaml.load(text, Loader=_LOADER)
+    except _DuplicateKey as exc:
+        raise DuplicateKeyError(f"{source}: line {exc.mark.line + 1}: {exc.message}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from fedsim.config.links import LinkClass
     from fedsim.config.topology import Topology
 
 __all__ = ["ASYNC_IGNORES", "advice"]
@@ -102,6 +103,7 @@ def _ignored(topology: Topology) -> list[str]:
             "fl.selection_floor: only fl.selection reliability reads it; selection is "
             "uniform, so it is not used"
         )
+    out.extend(_task_ignored(topology))
     if not isinstance(topology.task, CartPoleOptions | TabularQOptions):
         rl = [k for k in RL_LOCAL_KEYS if k in fl.local.model_fields_set]
         if rl:
@@ -109,6 +111,33 @@ def _ignored(topology: Topology) -> list[str]:
             out.append(
                 f"{keys}: RL training settings, but task {topology.task.kind} is not an RL "
                 "task: they are not used"
+            )
+    return out
+
+
+def _task_ignored(topology: Topology) -> list[str]:
+    """Task options the chosen split does not read: a sweep of `task.alpha` under
+    `partition: iid` would measure nothing. A warning, not an error: a sweep over
+    `task.partition` keeps one `alpha` in its base file for its dirichlet points."""
+    from fedsim.config.classifier_tasks import DigitsOptions, SyntheticOptions
+
+    task = topology.task
+    given = task.model_fields_set
+    out: list[str] = []
+    if isinstance(task, DigitsOptions):
+        for key, reader in (("alpha", "dirichlet"), ("shards_per_client", "shards")):
+            if key in given and task.partition != reader:
+                out.append(
+                    f"task.{key}: only partition {reader} reads it; partition is "
+                    f"{task.partition}, so it is not used"
+                )
+    elif isinstance(task, SyntheticOptions) and task.iid:
+        unused = [k for k in ("alpha", "beta") if k in given]
+        if unused:
+            keys = ", ".join(f"task.{k}" for k in unused)
+            out.append(
+                f"{keys}: iid: true gives every device one labelling model and one feature "
+                "distribution, so they are not used"
             )
     return out
 
@@ -153,11 +182,57 @@ def _defence(topology: Topology) -> list[str]:
 
 
 def _links(topology: Topology) -> list[str]:
-    return [
+    out = [
         f"links.{name}.loss: 100% loses every packet: nothing ever crosses any {name} link"
         for name, link in topology.links.items()
         if link.loss >= 1.0 and getattr(link.loss_model, "kind", "bernoulli") == "bernoulli"
     ]
+    for name, link in topology.links.items():
+        if link.kind == "lora":
+            out.extend(_lora_rates(name, link))
+    return out
+
+
+LORA_RATE_TOLERANCE = 0.05
+"""How far a LoRa link's bandwidth may lie from the rate its spreading factor runs at
+before a warning says so. The shipped files write LoRaWAN's nominal DR rates (250 bit/s
+for SF12, which runs at 244; 1 kbit/s for SF10 at 977): within 2.5 %."""
+
+
+def _lora_rates(name: str, link: LinkClass) -> list[str]:
+    """A LoRa link runs at its spreading factor's rate, whatever its `bandwidth` says
+    (docs/energy.md, "One airtime"): 7 kbps runs as SF7's 5468.75 bit/s, so a sweep of
+    `bandwidth` between 4.5 and 7 kbps measures nothing. Say so where it is far off."""
+    from fedsim.net.radio_table import lora_framings
+
+    framings = lora_framings(link.up_bps, link.down_bps, link.radio)
+    given = [
+        (direction if getattr(link, direction) is not None else "bandwidth", bps, framing)
+        for direction, bps, framing in zip(
+            ("bandwidth_up", "bandwidth_down"),
+            (link.up_bps, link.down_bps),
+            framings,
+            strict=True,
+        )
+    ]
+    if given[0][0] == given[1][0]:  # one `bandwidth` for both directions: one line
+        given = given[:1]
+    out = []
+    for key, bps, framing in given:
+        runs = 8.0 / framing.per_byte_s
+        if abs(bps / runs - 1.0) > LORA_RATE_TOLERANCE:
+            off = abs(runs / bps - 1) * 100
+            out.append(
+                f"links.{name}.{key}: {bps:g} bit/s runs as SF{framing.sf}'s {runs:.6g} bit/s "
+                f"({off:.0f}% {'faster' if runs > bps else 'slower'} than written): a LoRa "
+                f"link's bandwidth only picks its spreading factor, whose rate it runs at; "
+                f"write {_rate_text(runs)}"
+            )
+    return out
+
+
+def _rate_text(bps: float) -> str:
+    return f"{bps / 1e3:.4g}kbps" if bps >= 1e3 else f"{bps:.4g}bps"
 
 
 def _churn(topology: Topology) -> list[str]:

@@ -24,6 +24,7 @@ from fedsim.config.units import (
     choice,
     integer,
     number,
+    number_parser,
     parsed,
 )
 from fedsim.fl.codec import CODECS  # uplink encodings; none takes options in a file
@@ -70,9 +71,9 @@ BLOCK_SIZES = (16, 32, 64, 128, 256, 512, 1024)
 class CoapOptions(Section):
     """`fl.coap`: the CoAP transport's settings (RFC 7252 section 4.8 defaults)."""
 
-    block_size: integer(16, 1024) | None = Field(  # type: ignore[valid-type]
+    block_size: integer(16, 1024, unit="bytes") | None = Field(  # type: ignore[valid-type]
         None,
-        description="block size (16..1024, a power of 2); default: fit the path MTU",
+        description="block size in bytes (16..1024, a power of 2); default: fit the path MTU",
     )
     ack_timeout: PositiveDuration = Field(2.0, description="ACK_TIMEOUT (RFC 7252: 2 s)")
     ack_random_factor: number(1.0) = Field(1.5, description="ACK_RANDOM_FACTOR (RFC 7252: 1.5)")  # type: ignore[valid-type]
@@ -139,6 +140,28 @@ ClientsPerRound = parsed(
 """`fl.clients_per_round`: an int is a count, a float a share of the online clients."""
 
 
+_NUMBER = number_parser()
+
+
+def _target(v: Any) -> float:
+    """The task's metric value to stop at, on the metric's own scale: an accuracy is a
+    fraction (0.92), an RMSE is in the data's units; a percentage would be read as
+    neither, so `92%` is refused with the number to write."""
+    if isinstance(v, str) and v.strip().endswith("%"):
+        try:
+            share = f"{float(v.strip()[:-1]) / 100:g}"
+        except ValueError:
+            share = "a fraction"
+        raise ValueError(
+            f"expected a number on the metric's own scale, got {v!r}: an accuracy of "
+            f"{v.strip()} is {share} (a target is not a percentage)"
+        )
+    return _NUMBER(v)
+
+
+Target = parsed(_target, {"type": "number"})
+
+
 def _takes(name: str) -> str:
     allowed = sorted(STRATEGY_OPTIONS[name].model_fields)
     return f"takes: {', '.join(allowed)}" if allowed else "takes no options"
@@ -195,7 +218,9 @@ class FLModel(Section):
     )
     deadline: PositiveDuration = Field(120.0, description="a round waits at most this long")
     quorum: Fraction = Field(0.5, description="fraction of wanted reports needed to aggregate")
-    target: number() | None = Field(None, description="stop once the metric reaches this")  # type: ignore[valid-type]
+    target: Target | None = Field(  # type: ignore[valid-type]
+        None, description="stop once the metric reaches this (in the metric's own scale)"
+    )
     local: LocalTraining = Field(default_factory=LocalTraining, description="training config")
     codec: choice(CODECS) = Field("float32", description="uplink encoding")  # type: ignore[valid-type]
     poll_wait: PositiveDuration = Field(30.0, description="long-poll duration of an idle client")

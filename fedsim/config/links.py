@@ -116,8 +116,8 @@ class LinkClass(Section):
         None, description="bursty loss: {kind: gilbert-elliott, p, r, 1-h, 1-k}"
     )  # type: ignore[valid-type]
     jitter: Jitter = Field(None, description="a duration (uniform up to it) or {kind, ...}")  # type: ignore[valid-type]
-    mtu: integer(68) = Field(1500, description="bytes")  # type: ignore[valid-type]
-    queue: integer(1) = Field(100, description="drop-tail queue limit in packets")  # type: ignore[valid-type]
+    mtu: integer(68, unit="bytes") = Field(1500, description="bytes")  # type: ignore[valid-type]
+    queue: integer(1, unit="packets") = Field(100, description="drop-tail queue limit in packets")  # type: ignore[valid-type]
     shared: Bool = Field(False, description="links of this class under one parent share one medium")
     half_duplex: Bool = Field(
         False, description="up and down share one transmitter (at one rate: `bandwidth`)"
@@ -134,6 +134,13 @@ class LinkClass(Section):
             raise at_key("bandwidth", "is required (or bandwidth_up and bandwidth_down)")
         if self.bandwidth_down is None and self.bandwidth is None:
             raise at_key("bandwidth", "is required (or bandwidth_up and bandwidth_down)")
+        if None not in (self.bandwidth, self.bandwidth_up, self.bandwidth_down):
+            raise at_key(
+                "bandwidth",
+                "is not used: bandwidth_up and bandwidth_down are both set and each direction "
+                "runs at its own rate (so setting bandwidth changes nothing); change those, "
+                "or drop bandwidth, or drop one direction for bandwidth to give it",
+            )
         if self.duty_cycle <= 0:
             raise at_key("duty_cycle", "must be above 0%")
         if self.half_duplex and self.up_bps != self.down_bps:

@@ -52,6 +52,12 @@ class NodeItem(Section):
     def _shape(self) -> NodeItem:
         if self.kind == "device" and self.device is None:
             raise at_key("device", "a device node needs a device profile")
+        if self.kind != "device" and self.device is not None:
+            raise at_key(
+                "device",
+                f"is not used: a {self.kind} does no training and has no battery, only a "
+                "device node runs on a profile; drop it",
+            )
         if self.kind == "server" and self.uplink is not None:
             raise at_key("uplink", "the server has no uplink")
         if self.kind != "server" and self.uplink is None:

@@ -6,7 +6,16 @@ from __future__ import annotations
 from pydantic import Field
 
 from fedsim.config.base import Section
-from fedsim.config.units import Bool, Duration, Energy, Power, Size, choice, integer
+from fedsim.config.units import (
+    Bool,
+    Duration,
+    Energy,
+    Power,
+    Size,
+    UnboundedDuration,
+    choice,
+    integer,
+)
 
 __all__ = ["LORA_KEYS", "RadioModel"]
 
@@ -51,13 +60,13 @@ class RadioModel(Section):
         None, description="high-power time after activity (LTE RRC tail, Wi-Fi PSM timeout)"
     )  # type: ignore[valid-type]
     tail_power: Power | None = Field(None, description="draw during the tail")  # type: ignore[valid-type]
-    idle: Duration | None = Field(
+    idle: UnboundedDuration | None = Field(
         None,
         description="idle listening after the tail before sleep (NB-IoT T3324); inf: never sleeps",
     )  # type: ignore[valid-type]
     idle_power: Power | None = Field(None, description="draw while idle (DRX/eDRX, DTIM)")  # type: ignore[valid-type]
     sleep_power: Power | None = Field(None, description="draw asleep (PSM, deep sleep)")  # type: ignore[valid-type]
-    wake_period: Duration | None = Field(
+    wake_period: UnboundedDuration | None = Field(
         None, description="periodic wake while asleep (NB-IoT T3412 TAU); inf: none"
     )  # type: ignore[valid-type]
     wake_energy: Energy | None = Field(None, description="energy of one periodic wake")  # type: ignore[valid-type]

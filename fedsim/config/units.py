@@ -5,6 +5,7 @@ its error messages and `fedsim schema` come from one declaration."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable
 from typing import Annotated, Any
 
@@ -29,9 +30,11 @@ __all__ = [
     "Power",
     "Rate",
     "Size",
+    "UnboundedDuration",
     "choice",
     "integer",
     "number",
+    "number_parser",
     "parsed",
 ]
 
@@ -82,11 +85,30 @@ def _name(v: Any) -> str:
     return v
 
 
+def _finite_duration(v: Any) -> float:
+    """A duration a run can reach: `.inf` (or `1e999s`) as a latency or a deadline is no
+    setting but a run that fails late (its audit, a timeout), so it is refused here."""
+    x = units.parse_duration(v)
+    if not math.isfinite(x):
+        raise ValueError(f"must be finite, got {v!r}")
+    return x
+
+
+def _finite_positive_duration(v: Any) -> float:
+    x = _positive_duration(v)
+    if not math.isfinite(x):
+        raise ValueError(f"must be finite, got {v!r}")
+    return x
+
+
 DURATION_SCHEMA = _unit_schema(units.parse_duration, _NUMBER)
 FRACTION_SCHEMA = _unit_schema(units.parse_fraction, {**_NUMBER, "maximum": 1})
 
-Duration = parsed(units.parse_duration, DURATION_SCHEMA)
-PositiveDuration = parsed(_positive_duration, DURATION_SCHEMA)
+Duration = parsed(_finite_duration, DURATION_SCHEMA)
+"""A finite duration (a latency, a start time, a jitter)."""
+PositiveDuration = parsed(_finite_positive_duration, DURATION_SCHEMA)
+UnboundedDuration = parsed(units.parse_duration, DURATION_SCHEMA)
+"""A duration where infinity means something (a radio that never sleeps: `idle: .inf`)."""
 
 FOREVER = "forever"
 """What a failure's `duration` says for an outage that never ends."""
@@ -122,7 +144,40 @@ AutoDuration = parsed(
     {"anyOf": [DURATION_SCHEMA, {"const": FOREVER}, {"const": AUTO}, {"type": "null"}]},
 )
 """A positive duration, `forever` (no limit) or `auto` (None: derived from the topology)."""
-Bandwidth = parsed(units.parse_bandwidth, _unit_schema(units.parse_bandwidth, _NUMBER))
+
+
+def _bandwidth(v: Any) -> float:
+    """A link rate with its unit: a bare `64` would be 64 bit/s, a link no one means
+    (64 kbit/s? 64 Mbit/s?), and a run on it is silently 1000x or 10^6 x slow."""
+    if isinstance(v, float) and not math.isfinite(v):
+        raise ValueError(f"a bandwidth must be a finite rate with a unit, got {v!r}")
+    if (isinstance(v, int | float) and not isinstance(v, bool)) or (
+        isinstance(v, str) and _BARE.match(v)
+    ):
+        n = (
+            f"{v:g}"
+            if isinstance(v, float) or (isinstance(v, int) and abs(v) >= 10**9)
+            else str(v).strip()
+        )
+        raise ValueError(
+            f"a bandwidth needs a unit: {n} alone would be {n} bit/s; write "
+            f"'{n}bps' (bits/s) if you mean it, or e.g. '{n}kbps' or '{n}Mbps'"
+        )
+    return units.parse_bandwidth(v)
+
+
+_BARE = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
+_UNIT_REQUIRED = {"pattern": r"[A-Za-z/]\s*$"}
+Bandwidth = parsed(
+    _bandwidth,
+    {
+        "allOf": [
+            {"type": "string", **_UNIT_REQUIRED},
+            _unit_schema(units.parse_bandwidth, _NUMBER)["anyOf"][1],
+        ]
+    },
+)
+"""A rate with its unit (`250kbps`, `1MBps`): a bare number is refused."""
 Size = parsed(units.parse_size, _unit_schema(units.parse_size, _NUMBER))
 Energy = parsed(units.parse_energy, _unit_schema(units.parse_energy, _NUMBER))
 Power = parsed(units.parse_power, _unit_schema(units.parse_power, _NUMBER))
@@ -150,12 +205,13 @@ def _run_name(v: Any) -> str:
 RunName = parsed(_run_name, {"type": "string", "minLength": 1, "pattern": r"^[^/\\~]"}, str)
 
 
-def integer(lo: int = 0, hi: int | None = None) -> Any:
-    """A whole number in [lo, hi] (true/false and 2.0 are not whole numbers)."""
+def integer(lo: int = 0, hi: int | None = None, *, unit: str | None = None) -> Any:
+    """A whole number in [lo, hi] (true/false and 2.0 are not whole numbers); `unit` (the
+    count's, e.g. bytes) is named when a number is written with a unit (`1500B`)."""
 
     def parse(v: Any) -> int:
         if isinstance(v, bool) or not isinstance(v, int):
-            raise ValueError(f"expected an integer, got {v!r}")
+            raise ValueError(f"expected an integer, got {v!r}{_plain_hint(v, unit)}")
         if v < lo or (hi is not None and v > hi):
             bound = f"at least {lo}" if hi is None else f"in [{lo}, {hi}]"
             raise ValueError(f"must be {bound}, got {v}")
@@ -167,6 +223,15 @@ def integer(lo: int = 0, hi: int | None = None) -> Any:
     return parsed(parse, schema, int)
 
 
+def _plain_hint(v: Any, unit: str | None) -> str:
+    """`1500B` for a count of bytes -> ': the value is plain bytes, write 1500'."""
+    if unit is None or not isinstance(v, str):
+        return ""
+    m = re.match(r"^\s*(\d+)\s*[A-Za-z]", v)
+    plain = f": write {m.group(1)}" if m else ""
+    return f"; it is a plain number of {unit}, without a unit{plain}"
+
+
 def number(
     lo: float | None = None,
     hi: float | None = None,
@@ -175,6 +240,22 @@ def number(
     hi_open: bool = False,
 ) -> Any:
     """A real number in a range; `*_open` excludes that end."""
+    schema: dict[str, Any] = {"type": "number"}
+    if lo is not None:
+        schema["exclusiveMinimum" if lo_open else "minimum"] = lo
+    if hi is not None:
+        schema["exclusiveMaximum" if hi_open else "maximum"] = hi
+    return parsed(number_parser(lo, hi, lo_open=lo_open, hi_open=hi_open), schema)
+
+
+def number_parser(
+    lo: float | None = None,
+    hi: float | None = None,
+    *,
+    lo_open: bool = False,
+    hi_open: bool = False,
+) -> Callable[[Any], float]:
+    """`number`'s reader, for a type that adds its own hints in front of it."""
 
     def parse(v: Any) -> float:
         if isinstance(v, bool) or not isinstance(v, int | float):
@@ -191,12 +272,7 @@ def number(
             raise ValueError(f"must {_interval(lo, hi, lo_open, hi_open)}, got {v!r}")
         return x
 
-    schema: dict[str, Any] = {"type": "number"}
-    if lo is not None:
-        schema["exclusiveMinimum" if lo_open else "minimum"] = lo
-    if hi is not None:
-        schema["exclusiveMaximum" if hi_open else "maximum"] = hi
-    return parsed(parse, schema)
+    return parse
 
 
 def _interval(lo: float | None, hi: float | None, lo_open: bool, hi_open: bool) -> str:
@@ -242,5 +318,5 @@ def _range(parse: Callable[[Any], float], schema: dict[str, Any], what: str) -> 
     return parsed(parse_range, {"anyOf": [schema, pair]}, tuple)
 
 
-DurationRange = _range(units.parse_duration, DURATION_SCHEMA, "duration")
+DurationRange = _range(_finite_duration, DURATION_SCHEMA, "duration")
 FractionRange = _range(units.parse_fraction, FRACTION_SCHEMA, "fraction")

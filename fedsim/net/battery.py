@@ -41,6 +41,7 @@ the charge that emptied it pays for what was left. The initial level is
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -51,6 +52,7 @@ from fedsim.net.evidence import Energy
 from fedsim.net.metered import MeteredCounters
 from fedsim.net.radio import RadioProfile
 from fedsim.net.radio_table import radio_profile
+from fedsim.net.rest import Run, Runs, begin, rewind
 from fedsim.net.spent_by import Unsent, spent_by
 from fedsim.rng import Streams
 
@@ -90,6 +92,9 @@ class Battery:
     """When the last transmission or reception ends."""
     accounted_until: float = 0.0
     """The radio's time is charged up to here."""
+    runs: Runs = field(default_factory=deque)
+    """The spans of activity begun after a quiet gap that a take-back can still reach
+    (fedsim.net.rest): one taken back whole leaves the radio as it was before it."""
     empty_at: float | None = None
     dying_at: float | None = None
     """When what it spent reaches what it held: its charges exceed its level, and some
@@ -270,8 +275,11 @@ class Batteries:
         kind = RADIO_KINDS[direction]  # "tx", "rx"
         power = radio.rx_w if direction else radio.tx_w
         active = battery.activity_end  # (`_quiet_until` leaves it as it is)
+        promo = 0.0
         if now > battery.accounted_until:
-            self._quiet_until(battery, now, activity=True)
+            promo = self._quiet_until(battery, now, activity=True)
+        if now > active:  # activity after a quiet gap: a take-back of all of it restores it
+            begin(battery.runs, Run(now, active, promo), now)
         seconds, spent = battery.seconds, battery.spent
         x = seconds[kind] + dt_bytes
         x = (x if x > 0.0 else 0.0) + dt_frames
@@ -310,8 +318,9 @@ class Batteries:
                     battery.placed, free = placed - dt, 0.0
                 else:
                     battery.placed, free = 0.0, dt - placed
+            promo = 0.0
             if free > 0 and now > battery.accounted_until:
-                self._quiet_until(battery, now, activity=True)
+                promo = self._quiet_until(battery, now, activity=True)
                 if battery.empty_at is not None:
                     return
             if nb:
@@ -323,15 +332,17 @@ class Batteries:
             x = seconds[kind] + dt
             seconds[kind] = x if x > 0.0 else 0.0  # (`max(0.0, x)`, without the call)
             if free > 0:  # (no airtime, e.g. frames taken back without bytes: no activity)
+                if now > active:  # after a quiet gap: a take-back of all of it restores it
+                    begin(battery.runs, Run(now, active, promo), now)
                 end = (now if now > active else active) + free
                 battery.activity_end = end
                 if end > battery.accounted_until:
                     battery.accounted_until = end
             elif dt < 0:  # taken back: those frames never left (that time is quiet again)
-                battery.activity_end = active + dt
                 battery.accounted_until += dt
                 if battery.waits is not None:  # nor did they wait after the cut
                     self._refund_waits(battery, now)
+                self._rewind(battery)
             if mains:
                 x = spent[kind] + dt * power
                 spent[kind] = x if x > 0.0 else 0.0
@@ -351,12 +362,13 @@ class Batteries:
         seconds = battery.seconds
         x = seconds["idle"] + dt
         seconds["idle"] = x if x > 0.0 else 0.0
-        battery.activity_end += dt
         if dt > 0:
+            battery.activity_end += dt
             if battery.activity_end > battery.accounted_until:
                 battery.accounted_until = battery.activity_end
         else:
             battery.accounted_until += dt
+            self._rewind(battery)
         self._take(battery, "idle", dt * power)
 
     def wake(
@@ -371,14 +383,17 @@ class Batteries:
             return
         air = radio.airtime(direction, nbytes, frames)
         start = battery.accounted_until
+        promo = 0.0  # (one charged ahead is refunded with the waits ahead)
         if ready > start:  # the quiet gap before it (and a promotion after the tail)
             if ready > self._env._now:
                 self._quiet_ahead(battery, ready)
             else:
-                self._quiet_until(battery, ready, activity=True)
+                promo = self._quiet_until(battery, ready, activity=True)
             if battery.empty_at is not None:
                 return
             start = ready
+        if start > battery.activity_end:  # after a quiet gap: a take-back of it all restores it
+            begin(battery.runs, Run(start, battery.activity_end, promo), self._env._now)
         end = start + air
         wait = out - end
         battery.placed += air
@@ -432,9 +447,37 @@ class Batteries:
         for dt, kind, power in battery.waits.after(now):
             x = seconds[kind] - dt
             seconds[kind] = x if x > 0.0 else 0.0
-            battery.activity_end -= dt
             battery.accounted_until -= dt
             self._take(battery, kind, -dt * power)
+        self._rewind(battery)
+
+    def _rewind(self, battery: Battery) -> None:
+        """A take-back moved the accounted time back: the spans of activity it reached
+        back to the start of are gone (fedsim.net.rest), so the activity ends where it
+        ended before them, and a promotion one paid is quiet time again."""
+        runs = battery.runs
+        gone, end = rewind(runs, battery.activity_end, battery.accounted_until)
+        for _ in range(gone):
+            run = runs.pop()
+            if run.promotion_s > 0.0 and battery.empty_at is None:
+                self._unpromote(battery, run)
+        battery.activity_end = end
+
+    def _unpromote(self, battery: Battery, run: Run) -> None:
+        """Give back the promotion a span taken back whole paid at its start, and charge
+        the quiet time it replaced (the gap from where the activity before had ended)."""
+        radio = battery.radio
+        assert radio is not None
+        promo = run.promotion_s
+        idle_s, idle_j, sleep_s, sleep_j, _ = radio.gap_parts(
+            run.start - promo - run.before, run.start - run.before
+        )
+        seconds = battery.seconds
+        x = seconds["idle"] - promo + idle_s
+        seconds["idle"] = x if x > 0.0 else 0.0
+        seconds["sleep"] += sleep_s
+        self._take(battery, "idle", idle_j - promo * radio.promotion_w)
+        self._take(battery, "sleep", sleep_j)
 
     def compute(self, node: str, flops: float, seconds: float = 0.0) -> None:
         """Charge `flops` of training on `node`, done over the next `seconds`: charged at
@@ -474,6 +517,7 @@ class Batteries:
                 battery.uncharged_s = battery.placed
                 battery.accounted_until -= battery.placed
                 battery.placed = 0.0
+                self._rewind(battery)
             battery.watch_gen += 1  # no drain timer fires after the run
             battery.death_gen += 1
             if battery.capacity_j is not None and battery.level_j < 0.0:
@@ -481,13 +525,14 @@ class Batteries:
                 battery.level_j = 0.0
 
     # -- the radio's quiet time -----------------------------------------------------------
-    def _quiet_until(self, battery: Battery, now: float, activity: bool = False) -> None:
+    def _quiet_until(self, battery: Battery, now: float, activity: bool = False) -> float:
         """Charge the tail, idle and sleep time from what is accounted up to `now`; with
-        `activity`, a radio past its tail first pays the promotion back to active."""
+        `activity`, a radio past its tail first pays the promotion back to active (the
+        seconds of promotion charged are returned)."""
         radio = battery.radio
         start = battery.accounted_until
         if radio is None or now <= start:
-            return
+            return 0.0
         base = battery.activity_end
         promo = 0.0
         if activity and radio.promotion_s > 0 and now - base > radio.tail_s:
@@ -495,14 +540,15 @@ class Batteries:
         idle_s, idle_j, sleep_s, sleep_j, _ = radio.gap_parts(start - base, now - promo - base)
         battery.accounted_until = now
         if battery.empty_at is not None:
-            return
+            return 0.0
         seconds = battery.seconds
         seconds["idle"] += idle_s + promo
         self._take(battery, "idle", idle_j + promo * radio.promotion_w)
         if battery.empty_at is not None:  # the idle time emptied it
-            return
+            return promo
         seconds["sleep"] += sleep_s
         self._take(battery, "sleep", sleep_j)
+        return promo
 
     def _watch(self, battery: Battery, woke: bool = False) -> None:
         """Make sure a timer fires when a quiet radio would empty the battery; `woke`:

@@ -25,6 +25,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from fedsim.net.rest import Run, rewind
+
 __all__ = ["Unsent", "spent_by"]
 
 Unsent = tuple[Any, int, int]
@@ -60,6 +62,18 @@ def _airtime_ahead(
     return out
 
 
+def _unpromoted_j(radio: Any, run: Run) -> float:
+    """What giving back the promotion of a span taken back whole changes (the quiet time
+    it replaced, less the promotion: `Batteries._unpromote`)."""
+    promo = run.promotion_s
+    if promo <= 0.0:
+        return 0.0
+    _, idle_j, _, sleep_j, _ = radio.gap_parts(
+        run.start - promo - run.before, run.start - run.before
+    )
+    return idle_j + sleep_j - promo * radio.promotion_w
+
+
 def spent_by(
     ledgers: Mapping[str, Any],
     metered: Mapping[int, tuple[Any, int]],
@@ -93,10 +107,14 @@ def spent_by(
                 shift += dt
                 back += dt * power
         back += b.compute_after(at)
-        total -= back
         accounted = b.accounted_until - shift
+        base = b.activity_end
+        if shift > 0.0 and b.radio is not None:  # as the ledger's take-back (`_rewind`)
+            gone, base = rewind(b.runs, base, accounted)
+            for run in list(b.runs)[len(b.runs) - gone :]:
+                back -= _unpromoted_j(b.radio, run)
+        total -= back
         if at > accounted and b.radio is not None:
-            base = b.activity_end - shift
             _, idle_j, _, sleep_j, _ = b.radio.gap_parts(accounted - base, at - base)
             pending = idle_j + sleep_j
             if cap and b.capacity_j is not None and pending > b.level_j + back:

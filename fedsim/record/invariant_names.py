@@ -42,6 +42,7 @@ KNOWN_INVARIANTS = frozenset(
         "retransmissions-consistent",
         "round-energy-spent",
         "rounds-completed",
+        "silent-radio-at-rest",
         "timeline-covers-run",
         "timeline-inside-run",
         "timeline-no-overlap",

@@ -210,3 +210,26 @@ def test_spent_by_agrees_with_the_take_back() -> None:
     radio = b.radio
     assert radio is not None
     assert before == pytest.approx(_at_rest_j(radio, 500.0), rel=1e-12)
+
+
+@pytest.mark.parametrize("late", [2_000.0, 200_000.0])
+def test_a_frame_that_went_out_late_in_a_run_keeps_its_tail(late: float) -> None:
+    """Found by review: a take-back slack of 1e-9 x t swallowed a whole 40 B LTE frame
+    (18.4 us at 20 Mbit/s) after t = 18,400 s, so a frame that went out lost its tail and
+    its promotion (12.35 J at t = 200,000 s). With its rest taken back, the span ends
+    where that frame does, as with the frame booked alone."""
+    ends = []
+    for rest_booked in (True, False):
+        env, bat, c = _ledger("lte")
+        _book(c, bat, 0.0, 300, 1, 0.0)
+        env.run(until=late)
+        _book(c, bat, late, 40, 1, 0.0)  # one small frame goes out at `late`
+        if rest_booked:
+            _book(c, bat, late + 7.4e-5, 3000, 2, 0.0)  # the rest of the span, cut
+            c.wire_bytes -= 3000
+            c.packets -= 2
+        env.run(until=late + 100.0)
+        bat.finish(late + 100.0)
+        ends.append(_state(bat))
+    assert ends[0][0] > late  # the activity ends after the frame that went out
+    _same(*ends)

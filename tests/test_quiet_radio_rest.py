@@ -233,3 +233,20 @@ def test_a_frame_that_went_out_late_in_a_run_keeps_its_tail(late: float) -> None
         ends.append(_state(bat))
     assert ends[0][0] > late  # the activity ends after the frame that went out
     _same(*ends)
+
+
+def test_a_battery_spent_to_its_charge_is_not_called_a_tail_without_a_frame() -> None:
+    """Found by review: a quiet radio with a 1 J TAU wake every 100 s on a 2.5 J battery
+    ran dry at the 300 s wake, but its death is noticed later (the drain timer predicts
+    from the wakes' average power); a run that ends at 310 s settles the charge without a
+    time of death. `silent-radio-at-rest` then fired ("a tail, wait or promotion without
+    a frame"), the wrong reason: a ledger that spent all its battery held is left out."""
+    topo = _quiet_radio("nbiot", rounds=10, time_limit="310s")
+    topo["devices"] = {"tiny": {"like": "rpi4", "battery": "2.5J"}}
+    topo["links"]["up"]["radio"] = {"wake_period": "100s", "wake_energy": "1J",
+                                    "sleep_power": "1mW"}  # fmt: skip
+    topo["nodes"][2]["device"] = "tiny"
+    result = simulate(parse_scenario(topo), audit=False)
+    iso = result.evidence.energy["iso"]
+    assert iso.compute_j + iso.radio_j == pytest.approx(2.5, rel=1e-9)  # all it held
+    assert [v for v in audit_run(result) if v.invariant == "silent-radio-at-rest"] == []

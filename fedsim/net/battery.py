@@ -114,6 +114,10 @@ class Battery:
     uncharged_s: float = 0.0
     """Of `placed`, what no counter charged by the end of the run (the auditor's
     `booked-airtime-charged`: it must be none)."""
+    waited_s: float = 0.0
+    """Seconds bookings on its link waited with frames queued (a busy or duty-cycled
+    medium), the radio awake for them whether they then left or were taken back: such a
+    radio was not at rest all run even if no frame left (`silent-radio-at-rest`)."""
     waits: WaitsAhead | None = None
     """Waits charged for after the clock (a cut refunds them); made at the first."""
     computing: tuple[float, float, float] | None = None
@@ -164,6 +168,7 @@ class Battery:
         out.update(tx_frames=self.frames[0], rx_frames=self.frames[1])
         out["accounted_s"] = self.accounted_until
         out["uncharged_s"] = self.uncharged_s
+        out["waited_s"] = self.waited_s
         return out
 
 
@@ -398,6 +403,7 @@ class Batteries:
         wait = out - end
         battery.placed += air
         if wait > 0.0:
+            battery.waited_s += wait
             idle_s, idle_j, sleep_s, sleep_j = radio.wait_parts(wait)
             kind, seconds, joules = (
                 ("idle", idle_s, idle_j) if idle_s else ("sleep", sleep_s, sleep_j)

@@ -182,7 +182,10 @@ def measure_split(devices: int, rounds: int, folder: Path | None = None) -> dict
     """Seconds per bucket of the measured run's loop, `total` (their sum) and `wall`
     (around the whole measured run). The two runs' folders are `folder`/warm and
     /measured (a temporary folder without one)."""
-    tmp = folder if folder is not None else Path(tempfile.mkdtemp())
+    if folder is None:  # a 1000-device run's folders are not kept
+        with tempfile.TemporaryDirectory(prefix="loop-split-") as tmp:
+            return measure_split(devices, rounds, Path(tmp))
+    tmp = folder
     topology = write_topology(devices, rounds, tmp)
     _run(topology, tmp / "warm")
     split = _Split()

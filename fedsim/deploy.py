@@ -69,9 +69,10 @@ def _check_results_continue(
     if results_dir is not None and rows != done:
         raise FedsimError(
             f"--state {state_dir} holds {done} closed rounds but results rows for {rows}: "
-            f"{done - rows} closed while the server ran without --results, so a results "
-            "folder cannot hold every round; serve this state without --results, or "
-            "start a new federation (an empty --state folder) to have one"
+            f"{done - rows} closed without a row (the server ran without --results, or an "
+            "older fedsim crashed between a round's close and its row's save), so a "
+            "results folder cannot hold every round; serve this state without --results, "
+            "or start a new federation (an empty --state folder) to have one"
         )
     if results_dir is None and rows:
         raise FedsimError(

@@ -39,6 +39,18 @@ def test_forwarded_commands_report_mistakes_in_one_line(tmp_path: Path) -> None:
         assert "Traceback" not in res.stderr
 
 
+def test_net_refuses_a_bare_bandwidth_as_a_topology_file_does() -> None:
+    """Found by review: `fedsim net transfer --bandwidth 64` ran at 64 bit/s where a
+    topology file refuses a bandwidth without its unit."""
+    for command in ("transfer", "validate"):
+        res = _cli("net", command, "--bandwidth", "64", "--latency", "10ms", "--size", "1KB")
+        assert res.returncode == 2, res.stdout
+        assert res.stderr.strip() == (
+            "fedsim: error: --bandwidth: a bandwidth needs a unit: 64 alone would be 64 bit/s;"
+            " write '64bps' (bits/s) if you mean it, or e.g. '64kbps' or '64Mbps'"
+        )
+
+
 def test_schema_and_show_take_options(tmp_path: Path) -> None:
     out = tmp_path / "topology.schema.json"
     assert _cli("schema", "--out", str(out)).returncode == 0

@@ -49,6 +49,18 @@ def _field(flag: str, fn: Callable[[Any], Any], value: object) -> Any:
         raise UnitError(f"{flag}: {e}") from None
 
 
+def _rate(value: object) -> float:
+    """A bandwidth as a topology file takes it: with its unit (a bare 64 is refused, as
+    it would be 64 bit/s)."""
+    from fedsim.config.units import bandwidth_with_unit
+    from fedsim.errors import UnitError
+
+    try:
+        return bandwidth_with_unit(value)
+    except ValueError as e:
+        raise UnitError(str(e)) from None
+
+
 def _bytes(flag: str, value: str) -> int:
     from fedsim.errors import UnitError
     from fedsim.units import parse_size
@@ -167,7 +179,7 @@ def transfer_command(
     from fedsim.errors import UnitError
     from fedsim.net.calculator import FIDELITIES, transfer_stats
     from fedsim.net.tcp import TcpParams
-    from fedsim.units import parse_bandwidth, parse_duration, parse_fraction
+    from fedsim.units import parse_duration, parse_fraction
 
     ge = None
     if loss_model in ("gilbert-elliott", "ge"):
@@ -179,7 +191,7 @@ def transfer_command(
     if fidelity not in FIDELITIES:
         raise UnitError(f"--fidelity: unknown {fidelity!r} (flow, packet)")
     stats = transfer_stats(
-        _field("--bandwidth", parse_bandwidth, bandwidth),
+        _field("--bandwidth", _rate, bandwidth),
         _field("--latency", parse_duration, latency),
         _bytes("--size", size),
         loss=_field("--loss", parse_fraction, loss),
@@ -231,11 +243,11 @@ def validate_command(
     from fedsim.errors import FedsimError
     from fedsim.net.ns3_link import Ns3MissingError
     from fedsim.net.validate import render, validate
-    from fedsim.units import parse_bandwidth, parse_duration, parse_fraction
+    from fedsim.units import parse_duration, parse_fraction
 
     try:
         res = validate(
-            _field("--bandwidth", parse_bandwidth, bandwidth),
+            _field("--bandwidth", _rate, bandwidth),
             _field("--latency", parse_duration, latency),
             _bytes("--size", size),
             loss=_field("--loss", parse_fraction, loss),

@@ -31,6 +31,7 @@ __all__ = [
     "Rate",
     "Size",
     "UnboundedDuration",
+    "bandwidth_with_unit",
     "choice",
     "integer",
     "number",
@@ -146,7 +147,7 @@ AutoDuration = parsed(
 """A positive duration, `forever` (no limit) or `auto` (None: derived from the topology)."""
 
 
-def _bandwidth(v: Any) -> float:
+def bandwidth_with_unit(v: Any) -> float:
     """A link rate with its unit: a bare `64` would be 64 bit/s, a link no one means
     (64 kbit/s? 64 Mbit/s?), and a run on it is silently 1000x or 10^6 x slow."""
     if isinstance(v, float) and not math.isfinite(v):
@@ -169,7 +170,7 @@ def _bandwidth(v: Any) -> float:
 _BARE = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
 _UNIT_REQUIRED = {"pattern": r"[A-Za-z/]\s*$"}
 Bandwidth = parsed(
-    _bandwidth,
+    bandwidth_with_unit,
     {
         "allOf": [
             {"type": "string", **_UNIT_REQUIRED},

@@ -41,7 +41,6 @@ the charge that emptied it pays for what was left. The initial level is
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -92,7 +91,7 @@ class Battery:
     """When the last transmission or reception ends."""
     accounted_until: float = 0.0
     """The radio's time is charged up to here."""
-    runs: Runs = field(default_factory=deque)
+    runs: Runs = field(default_factory=list)
     """The spans of activity begun after a quiet gap that a take-back can still reach
     (fedsim.net.rest): one taken back whole leaves the radio as it was before it."""
     empty_at: float | None = None

@@ -20,7 +20,6 @@ inside a span leaves the activity ending there (what went out ends there).
 from __future__ import annotations
 
 import math
-from collections import deque
 from typing import NamedTuple
 
 __all__ = ["SLACK_ULPS", "Run", "Runs", "begin", "rewind"]
@@ -44,7 +43,9 @@ class Run(NamedTuple):
     CONNECTED); 0 where none was, or where a take-back refunds it as a wait ahead."""
 
 
-Runs = deque[Run]
+Runs = list[Run]
+"""A list, not a deque: it holds one or two spans, and an empty deque is ~760 B per
+device (7.6 MB at 10,000 devices) where an empty list is 56."""
 
 
 def begin(runs: Runs, run: Run, now: float) -> None:
@@ -52,7 +53,7 @@ def begin(runs: Runs, run: Run, now: float) -> None:
     takes back only what was placed after it, so all but the last span begun by `now`."""
     runs.append(run)
     while len(runs) > 1 and runs[1].start <= now:
-        runs.popleft()
+        del runs[0]
 
 
 def rewind(runs: Runs, activity_end: float, accounted: float) -> tuple[int, float]:

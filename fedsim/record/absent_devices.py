@@ -70,7 +70,7 @@ def absence(row: ClientRow, offline: str | None = None) -> str:
     if row.requests_gave_up:
         return (
             f"{GAVE_UP}: {plural(row.requests_gave_up, 'CoAP request')} got no ACK after "
-            "fl.coap.max_retransmit retransmissions (cause coap_gave_up), none answered"
+            "fl.coap.max_retransmit retransmissions (cause coap_gave_up)"
         )
     if not row.bytes_up:
         return (

@@ -17,7 +17,12 @@ that ends at that instant closes its ledgers to the same total (the auditor's
 `round-energy-spent`).
 
 A device whose battery ran dry is counted in full: its ledger stopped, and a cut
-refunds nothing to it (docs/energy.md, "A battery runs dry").
+refunds nothing to it (docs/energy.md, "A battery runs dry"). A battery device is
+never counted past what it held, as its ledger never spends it (`Batteries.
+_settle_empty`, at its death or the run's end): a charge past its level that pays for
+nothing after `at` (its quiet time, charged lazily, when it ran dry within the drain
+timer's slack; its death comes after a zero-delay event) leaves the ledger once it
+dies or the run ends, so a round closing before that counts what it held.
 """
 
 from __future__ import annotations
@@ -114,10 +119,13 @@ def spent_by(
             for run in list(b.runs)[len(b.runs) - gone :]:
                 back -= _unpromoted_j(b.radio, run)
         total -= back
+        left = b.level_j + back  # what it held at `at` by its ledger
         if at > accounted and b.radio is not None:
             _, idle_j, _, sleep_j, _ = b.radio.gap_parts(accounted - base, at - base)
             pending = idle_j + sleep_j
-            if cap and b.capacity_j is not None and pending > b.level_j + back:
-                pending = max(b.level_j + back, 0.0)
+            if cap and b.capacity_j is not None and pending > left:
+                pending = max(left, 0.0)
             total += pending
+        if cap and b.capacity_j is not None and left < 0.0:
+            total += left  # charged past what it held by `at`: its ledger keeps what it held
     return total

@@ -11,7 +11,6 @@ checks that a radio that carried no frame was charged its rest and nothing else.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pytest
@@ -52,7 +51,7 @@ def _quiet_radio(kind: str, **fl: Any) -> dict[str, Any]:
 
 def _at_rest_j(radio: Any, seconds: float) -> float:
     """A radio at rest from t = 0 (as every run starts) for `seconds`."""
-    rest = radio.awake_s if math.isfinite(radio.awake_s) else radio.tail_s
+    rest = radio.rest_s
     _, idle_j, _, sleep_j, _ = radio.gap_parts(rest, rest + seconds)
     return idle_j + sleep_j
 

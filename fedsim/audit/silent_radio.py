@@ -70,7 +70,7 @@ def _spent_all(ledger: Any) -> bool:
 
 
 def _at_rest(device: str, radio: Any, r: dict[str, float]) -> Iterator[Violation]:
-    rest = radio.awake_s if math.isfinite(radio.awake_s) else radio.tail_s
+    rest = radio.rest_s
     span = float(r["accounted_s"])
     idle_s, idle_j, sleep_s, sleep_j, _ = radio.gap_parts(rest, rest + span)
     want = {"idle_s": idle_s, "idle_j": idle_j, "sleep_s": sleep_s, "sleep_j": sleep_j}

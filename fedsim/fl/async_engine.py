@@ -461,15 +461,13 @@ class BufferedAsync:
         out on a device that can never come back failed too (its cause: what the network
         says happened during it); an update in the buffer, or a task that might yet
         report, is surplus."""
-        now = asyncio.get_running_loop().time()
         failures = list(self._window_failures)
         for cid, task in self._tasks.items():
             gone = self.gone(cid) if self.gone is not None else None
             if gone is None:
                 self.clients[cid].rounds_surplus += 1
                 continue
-            cause = self.explain(cid, task.issued, now) if self.explain is not None else None
-            failures.append(Failure(cid, task.ins.server_round, cause or gone))
+            failures.append(Failure(cid, task.ins.server_round, self._cause(cid, gone)))
         for f in failures:
             self.clients[f.client_id].add_failure(f.cause)
         for b in self._buffer:

@@ -129,7 +129,7 @@ class Battery:
         self.initial_j = self.level_j
         if self.radio is not None:  # the run starts with the radio at rest
             r = self.radio
-            self.activity_end = -(r.awake_s if math.isfinite(r.awake_s) else r.tail_s)
+            self.activity_end = -r.rest_s
 
     @property
     def spent_j(self) -> dict[str, float]:
@@ -474,9 +474,7 @@ class Batteries:
         radio = battery.radio
         assert radio is not None
         promo = run.promotion_s
-        idle_s, idle_j, sleep_s, sleep_j, _ = radio.gap_parts(
-            run.start - promo - run.before, run.start - run.before
-        )
+        idle_s, idle_j, sleep_s, sleep_j, _ = radio.unpromoted_gap(run.start, run.before, promo)
         seconds = battery.seconds
         x = seconds["idle"] - promo + idle_s
         seconds["idle"] = x if x > 0.0 else 0.0

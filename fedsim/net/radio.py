@@ -99,6 +99,19 @@ class RadioProfile:
         """Seconds after activity until the radio sleeps (inf: it never does)."""
         return self.tail_s + self.idle_s
 
+    @property
+    def rest_s(self) -> float:
+        """Seconds since the last activity at which the radio is at rest (asleep, or idle
+        where it never sleeps): where every run starts it."""
+        return self.awake_s if math.isfinite(self.awake_s) else self.tail_s
+
+    def unpromoted_gap(
+        self, start: float, before: float, promotion_s: float
+    ) -> tuple[float, float, float, float, int]:
+        """The quiet gap a promotion paid at `start` replaced (activity before it ended at
+        `before`): what giving that promotion back charges instead."""
+        return self.gap_parts(start - promotion_s - before, start - before)
+
     def gap(self, start: float, end: float) -> GapEnergy:
         """Energy of the part [start, end] (seconds since the last activity ended) of a
         quiet gap: tail, then idle listening, then sleep with periodic wakes."""

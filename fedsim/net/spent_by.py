@@ -73,9 +73,7 @@ def _unpromoted_j(radio: Any, run: Run) -> float:
     promo = run.promotion_s
     if promo <= 0.0:
         return 0.0
-    _, idle_j, _, sleep_j, _ = radio.gap_parts(
-        run.start - promo - run.before, run.start - run.before
-    )
+    _, idle_j, _, sleep_j, _ = radio.unpromoted_gap(run.start, run.before, promo)
     return idle_j + sleep_j - promo * radio.promotion_w
 
 

@@ -96,9 +96,9 @@ def _finite_duration(v: Any) -> float:
 
 
 def _finite_positive_duration(v: Any) -> float:
-    x = _positive_duration(v)
-    if not math.isfinite(x):
-        raise ValueError(f"must be finite, got {v!r}")
+    x = _finite_duration(v)
+    if x <= 0:
+        raise ValueError(f"must be positive, got {v!r}")
     return x
 
 

@@ -1,8 +1,8 @@
 """kill -9 of a real `fedsim serve --state DIR` process, again and again, during a
-3-client 10-round federation of real `fedsim client` processes on loopback.
+3-client 20-round federation of real `fedsim client` processes on loopback.
 
 No acknowledged update may be lost: every round aggregates its 3 updates, and no
-device trains more than 10 times (a lost update would be asked for again, and the
+device trains more than 20 times (a lost update would be asked for again, and the
 device would train again; an update sent but never answered is resent as the same
 bytes, not retrained). The final model equals an uninterrupted run's bit for bit:
 deployment aggregates a round's updates in client order, not arrival order."""
@@ -29,7 +29,7 @@ from fedsim.fl.auth import Keyring
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = ("dev-1", "dev-2", "dev-3")
-ROUNDS = 10
+ROUNDS = 20
 KILLS = 20
 BOUND_S = 180.0
 

@@ -45,6 +45,7 @@ from fedsim.net.medium_use import MediumUse, medium_uses
 from fedsim.net.network import Network
 from fedsim.net.transport import EmulatedConnector, EmulatedSite, Wire
 from fedsim.record.audit_files import write_audit_json
+from fedsim.record.deployed_model import MODEL_FILE, DeployedModel, read_model
 from fedsim.record.dropouts import dropout_cells, never_contributed, run_dropouts
 from fedsim.record.fingerprint import code_fingerprint
 from fedsim.record.ledger import (
@@ -103,6 +104,9 @@ class RunResult:
     transmitters: list[MediumUse] = field(default_factory=list)
     """Each transmitter's busy time and the link directions it serves (the auditor
     reconciles them with links.csv)."""
+    model: DeployedModel | None = None
+    """The model the run ended with (model.npy) and the task's evaluator, so the auditor
+    can score it again."""
 
     @property
     def rounds(self) -> list[RoundRow]:
@@ -595,6 +599,7 @@ def _simulate(
         sc, evaluator, engine, net, wire, batteries, recorder, clients, end, wall, tail
     )
     result.evidence = proof
+    result.model = DeployedModel(engine.params.copy(), evaluator)
     _add_ledger(result, round_ledger.rows)
     _add_adversaries(result, adversary_kinds)
     result.summary = replace(result.summary, weakened_rounds=defence.count)
@@ -862,9 +867,12 @@ def run_scenario(
         topology=result.topology,
         summary=result.summary,
         ledger=result.ledger,
+        model=result.model.params if result.model is not None else None,
     )
     if plots and plotter is not None:
         plotter.prepare(out)  # it reads the tables and builds the figures meanwhile ...
+    if result.model is not None:  # the audit scores the model on disk, not the one in memory
+        result.model = replace(result.model, params=read_model(out / MODEL_FILE))
     _write_audit(out, result if audit else None)  # before plots: a broken run gets none
     if plots:
         from fedsim.record.runs import load_run

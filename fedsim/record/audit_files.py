@@ -40,6 +40,7 @@ RESULT_FILES = (
     "timeline.csv",
     "config.yaml",
     "topology.json",
+    "model.npy",
 )
 """The files a run writes before its audit; each present one must have a digest."""
 

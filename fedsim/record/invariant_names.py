@@ -32,6 +32,7 @@ KNOWN_INVARIANTS = frozenset(
         "drops-reconcile",
         "energy-within-battery",
         "evidence-present",
+        "final-model-scores",
         "held-matches-busy",
         "held-within-run",
         "ledger-reconciles",

@@ -1,5 +1,5 @@
 """Write a run's folder: config.yaml, rounds.csv, links.csv, timeline.csv, clients.csv,
-ledger.csv, topology.json, summary.json (format: docs/results.md, generated from
+ledger.csv, topology.json, model.npy, summary.json (format: docs/results.md, generated from
 `fedsim.record.schema`). Every table is written from its typed rows, so a column cannot
 be misspelt or forgotten."""
 
@@ -10,6 +10,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from fedsim.record.deployed_model import MODEL_FILE, write_model
 from fedsim.record.fingerprint import code_fingerprint
 from fedsim.record.schema import ClientRow, LedgerRow, LinkRow, RoundRow, Summary, TimelineRow
 from fedsim.record.tables import write_json, write_summary, write_table
@@ -29,8 +32,11 @@ def write_run(
     topology: Mapping[str, Any],
     summary: Summary,
     ledger: Sequence[LedgerRow] = (),
+    model: np.ndarray | None = None,
 ) -> Path:
     out.mkdir(parents=True, exist_ok=True)
+    if model is not None:
+        write_model(out / MODEL_FILE, model)
     (out / "config.yaml").write_text(config_text(config), "utf-8")
     write_table(out / "rounds.csv", RoundRow, rounds)
     write_table(out / "links.csv", LinkRow, links)

@@ -33,7 +33,14 @@ from fedsim.net.network import Network
 from fedsim.net.reach import min_connect_s
 from fedsim.scenario import Scenario
 
-__all__ = ["STALL_FACTOR", "StallWatch", "auto_stall_limit", "last_scheduled_return", "watch_run"]
+__all__ = [
+    "STALL_FACTOR",
+    "StallWatch",
+    "auto_stall_limit",
+    "last_scheduled_return",
+    "lost_for_good",
+    "watch_run",
+]
 
 STALL_FACTOR = 10.0
 """`fl.stall_limit: auto` is this many times the longest a round may take while the
@@ -88,12 +95,38 @@ def stranded(
 ) -> dict[str, str]:
     """Devices not yet `lost` whose path is down until a scheduled return (a failure's or
     a trace interval's end) that their battery cannot wait for -> `battery`."""
-    out = {}
-    for dev in net.down_devices():
-        back = None if dev in lost else net.back_at(dev)
-        if back is not None and runs_dry_by(dev) < back:
-            out[dev] = "battery"
-    return out
+    return {
+        dev: "battery"
+        for dev in net.down_devices()
+        if dev not in lost and _strands(net, runs_dry_by, dev)
+    }
+
+
+def _strands(net: Network, runs_dry_by: Callable[[str], float], dev: str) -> bool:
+    """`dev`'s path is down until a scheduled return its battery runs dry before."""
+    back = net.back_at(dev)
+    return back is not None and runs_dry_by(dev) < back
+
+
+def lost_for_good(
+    net: Network, never: dict[str, str] | None = None,
+    runs_dry_by: Callable[[str], float] | None = None,
+) -> Callable[[str], str | None]:  # fmt: skip
+    """One device's answer to "can it never be online again?" -> the cause, else None:
+    in `Network.lost` (a cause never lifted: a retirement, a `forever` failure, an outage
+    past the horizon), among those that can `never` connect, or stranded (its battery
+    `runs_dry_by` its path's return). The same answer `prospects_of` counts, so the async
+    engine settles a task out on such a device as a dropout (`BufferedAsync.gone`)
+    exactly when it would count the device as lost."""
+    never = never or {}
+
+    def gone(dev: str) -> str | None:
+        cause = net.lost.get(dev, never.get(dev))
+        if cause is None and runs_dry_by is not None and _strands(net, runs_dry_by, dev):
+            return "battery"
+        return cause
+
+    return gone
 
 
 def prospects_of(
@@ -103,7 +136,7 @@ def prospects_of(
     """The engines' view of `Network.lost` (and of the devices that can `never` connect,
     and of those whose battery `runs_dry_by` their path's return): how many devices may
     still be online, and why the others never will be ("4 lost for good: battery 3,
-    churn 1")."""
+    churn 1"). Per device, the same answer as `lost_for_good`."""
     never = never or {}
 
     def prospects() -> tuple[int, str]:
@@ -163,9 +196,10 @@ def watch_run(
     """Wire the three checks into a run about to start; the returned watch (None:
     `fl.stall_limit: forever`) is cancelled once the engine has finished.
     `runs_dry_by`: the energy ledgers' `Batteries.runs_dry_by`."""
-    engine.prospects = prospects_of(net, len(sc.device_nodes), unreachable(net, sc), runs_dry_by)
+    never = unreachable(net, sc)
+    engine.prospects = prospects_of(net, len(sc.device_nodes), never, runs_dry_by)
     if hasattr(engine, "gone"):  # async: a task out on a device gone for good failed
-        engine.gone = net.lost.get
+        engine.gone = lost_for_good(net, never, runs_dry_by)
     wake: Callable[[], None] = engine.reconsider
     net.lost_observers.append(lambda: loop.sim_call_soon(wake))
 

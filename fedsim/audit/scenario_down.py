@@ -31,7 +31,12 @@ from fedsim.net.connectivity import churn_plan
 from fedsim.rng import Streams
 from fedsim.scenario import ConnectivitySpec, Scenario
 
-__all__ = ["down_intervals_match_scenario", "down_time_matches_scenario", "scenario_links"]
+__all__ = [
+    "down_intervals_match_scenario",
+    "down_time_matches_scenario",
+    "for_good_links",
+    "scenario_links",
+]
 
 TIME = "down-time-matches-scenario"
 INTERVALS = "down-intervals-match-scenario"
@@ -42,13 +47,29 @@ _CHUNK = 256
 def scenario_links(result: Any) -> dict[str, list[Span]]:
     """Link name -> the merged spans in which the scenario holds it down (derived once
     per audit: three invariants read it)."""
+    return _derived(result)[0]
+
+
+def for_good_links(result: Any) -> dict[str, Span]:
+    """Link name -> the earliest outage the scenario implies for it that is never lifted
+    (start, inf, why): a `forever` failure, one that would end only after `fl.time_limit`,
+    a trace's open last interval, churn, a battery's death. Read unmerged, so a finite
+    outage that touches a later one for good does not date it earlier."""
+    return _derived(result)[1]
+
+
+def _derived(result: Any) -> tuple[dict[str, list[Span]], dict[str, Span]]:
     memo = MEMO.get(_MEMO_KEY)
     if memo is not None and memo[0] is result:
         return memo[1]
     ev = getattr(result, "evidence", None)
     until = max(float(result.summary["sim_time_s"]), getattr(ev, "closed_s", 0.0))
     dead = {dev: e.empty_at for dev, e in getattr(ev, "energy", {}).items()}
-    out = derive(result.scenario, until, dead)
+    raw = _spans(result.scenario, until, dead)
+    out = (
+        {link: merged(s) for link, s in raw.items()},
+        {link: min(f) for link, s in raw.items() if (f := [x for x in s if x[1] == math.inf])},
+    )
     MEMO[_MEMO_KEY] = (result, out)
     return out
 
@@ -56,9 +77,9 @@ def scenario_links(result: Any) -> dict[str, list[Span]]:
 _MEMO_KEY = "scenario-links"
 
 
-def derive(sc: Scenario, until: float, empty_at: dict[str, float | None]) -> dict[str, list[Span]]:
-    """Link name -> merged down spans up to `until`, from the scenario alone (plus when
-    each battery ran dry, `empty_at`: device -> time or None)."""
+def _spans(sc: Scenario, until: float, empty_at: dict[str, float | None]) -> dict[str, list[Span]]:
+    """Link name -> down spans up to `until` (unmerged), from the scenario alone (plus
+    when each battery ran dry, `empty_at`: device -> time or None)."""
     nodes = {n.name: n for n in sc.nodes}
     uplink = {n.name: f"{n.name}-{n.parent}" for n in sc.nodes if n.parent and n.link_class}
     children: dict[str, list[str]] = {}
@@ -109,7 +130,7 @@ def derive(sc: Scenario, until: float, empty_at: dict[str, float | None]) -> dic
     for dev, at in sorted(empty_at.items()):
         if at is not None and dev in nodes:
             node_down(dev, at, math.inf, f"battery of {dev} ran dry")
-    return {link: merged(s) for link, s in spans.items()}
+    return spans
 
 
 def _schedule(

@@ -23,7 +23,9 @@ that window (cause: `stale`, `rejected`, the `explain` hook's answer, `aborted`,
 
 When the run ends, what is left after the last aggregation is in no round. A task that
 failed since (a cause, as above) or is still out on a device that can never come back
-(the `gone` hook: an empty battery, churn; cause: the `explain` hook's answer) is a
+(the `gone` hook, fedsim.run_end.lost_for_good: the devices its prospects count lost,
+behind a cause never lifted -- an empty battery, churn, a `forever` failure, an outage
+past `fl.time_limit` -- or stranded; cause: the `explain` hook's answer) is a
 dropout all the same (docs/results.md: a selected client that did not report, with a
 cause): counted per client and in `dropouts_after_rounds`, which summary.json adds to
 rounds.csv's `failed_causes`. An update stored in the buffer, or a task still out on a
@@ -163,8 +165,9 @@ class BufferedAsync:
         self.ended: RunEnd | None = None
         """Why and when the run ended (set when `run` returns)."""
         self.gone: Callable[[str], str | None] | None = None
-        """Set by the emulator: a client's device can never be online again -> the cause
-        (battery, churn, ...), else None. A task still out on it when the run ends can
+        """Set by the emulator (fedsim.run_end.lost_for_good, the per-device answer of
+        `prospects`): a client's device can never be online again -> the cause (battery,
+        churn, link_down, ...), else None. A task still out on it when the run ends can
         never report: a dropout, not surplus."""
         self.dropouts_after_rounds: dict[str, int] = {}
         """{cause: count} of the dropouts after the last aggregation (set when the run

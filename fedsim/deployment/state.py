@@ -1,12 +1,14 @@
 """Durable server state: SQLite in WAL mode under `--state DIR`.
 
 What the server acknowledges is on disk before the 2xx leaves: every accepted
-update (one transaction each), the open round's selection, and at each round's
+update (one transaction each), the open round's selection and the failures it saw (an
+upload rejected or aborted: its dropout's cause), and at each round's
 close the deployed model, its version and metric, the round record, the client
 statistics, the strategy's own state, the selection generator and the data others
 register in `closing` (the results folder's row). A restarted server (`fedsim serve
-... --state DIR` again) reopens the round it was in with the same selection and every
-acknowledged update, and goes on from there.
+... --state DIR` again) reopens the round it was in with the same selection, every
+acknowledged update and every failure seen, and goes on from there: the round closes
+with the causes an uninterrupted server would have given it.
 
 `synchronous=NORMAL`: a transaction survives a crash of the server process (the
 kill -9 case) at every commit; after a power loss the last few may be lost
@@ -38,7 +40,12 @@ CREATE TABLE IF NOT EXISTS updates (
     num_examples INTEGER NOT NULL, params BLOB NOT NULL, metrics TEXT NOT NULL,
     seq INTEGER NOT NULL, PRIMARY KEY (round, client_id));
 CREATE TABLE IF NOT EXISTS records (round INTEGER PRIMARY KEY, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS causes (
+    round INTEGER NOT NULL, client_id TEXT NOT NULL, kind TEXT NOT NULL, reason TEXT,
+    PRIMARY KEY (round, client_id, kind));
 """
+"""`causes`: the failures the open round saw (kind `rejected` with its reason, `aborted`),
+so a restarted server closes it with them, not as deadline dropouts."""
 
 
 class StateStore:
@@ -104,6 +111,20 @@ class StateStore:
             ),
         )
 
+    def client_rejected(
+        self, engine: SyncRounds, server_round: int, client_id: str, reason: str
+    ) -> None:
+        self._cause(server_round, client_id, "rejected", reason)
+
+    def client_aborted(self, engine: SyncRounds, server_round: int, client_id: str) -> None:
+        self._cause(server_round, client_id, "aborted", None)
+
+    def _cause(self, server_round: int, client_id: str, kind: str, reason: str | None) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO causes VALUES (?, ?, ?, ?)",
+            (server_round, client_id, kind, reason),
+        )
+
     def round_closed(self, engine: SyncRounds, record: RoundRecord) -> None:
         clients = {cid: dataclasses.asdict(info) for cid, info in engine.clients.items()}
         extra = {key: json.dumps(make(record)).encode() for key, make in self.closing.items()}
@@ -121,6 +142,7 @@ class StateStore:
             for key, value in extra.items():
                 self._put(f"extra:{key}", value)
             self.db.execute("DELETE FROM updates WHERE round <= ?", (record.round,))
+            self.db.execute("DELETE FROM causes WHERE round <= ?", (record.round,))
             self.db.execute("DELETE FROM kv WHERE key = 'open_round'")
 
     # -- restore --------------------------------------------------------------------
@@ -157,7 +179,15 @@ class StateStore:
                     (state["number"],),
                 )
             ]
-            engine.resume = ResumedRound(int(state["number"]), ins, int(state["want"]), results)
+            seen = self.db.execute(
+                "SELECT client_id, kind, reason FROM causes WHERE round = ? ORDER BY client_id",
+                (state["number"],),
+            ).fetchall()
+            engine.resume = ResumedRound(
+                int(state["number"]), ins, int(state["want"]), results,
+                rejected={c: str(why) for c, kind, why in seen if kind == "rejected"},
+                aborted={c for c, kind, _ in seen if kind == "aborted"},
+            )  # fmt: skip
             row = self.db.execute("SELECT MAX(seq) FROM updates").fetchone()
             self._seq = int(row[0] or 0)
         return len(records)

@@ -128,16 +128,25 @@ class RoundJournal(Protocol):
 
     def round_closed(self, engine: SyncRounds, record: RoundRecord) -> None: ...
 
+    def client_rejected(
+        self, engine: SyncRounds, server_round: int, client_id: str, reason: str
+    ) -> None: ...
+
+    def client_aborted(self, engine: SyncRounds, server_round: int, client_id: str) -> None: ...
+
 
 @dataclass
 class ResumedRound:
-    """A round that was open when the server stopped: its selection and its
-    acknowledged updates, reopened as they were (no new selection)."""
+    """A round that was open when the server stopped: its selection, its acknowledged
+    updates and the failures it saw (rejected, aborted uploads), reopened as they were
+    (no new selection), so it closes with the causes an uninterrupted one would."""
 
     number: int
     ins: dict[str, TrainIns]
     want: int
     results: list[TrainRes]
+    rejected: dict[str, str] = field(default_factory=dict)
+    aborted: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -297,11 +306,15 @@ class SyncRounds:
         rnd = self.current
         if rnd is not None and rnd.number == server_round and client_id in rnd.ins:
             rnd.aborted.add(client_id)
+            if self.journal is not None:  # a restarted server closes it with this cause
+                self.journal.client_aborted(self, server_round, client_id)
 
     def note_rejected(self, client_id: str, server_round: int, reason: str) -> None:
         rnd = self.current
         if rnd is not None and rnd.number == server_round and client_id in rnd.ins:
             rnd.rejected[client_id] = reason
+            if self.journal is not None:
+                self.journal.client_rejected(self, server_round, client_id, reason)
 
     def task_params(self, ins: TrainIns) -> tuple[np.ndarray, int] | None:
         rnd = self.current
@@ -445,6 +458,8 @@ class SyncRounds:
         if resumed is not None:
             for res in resumed.results:
                 self._add_result(rnd, res)
+            rnd.rejected.update(resumed.rejected)
+            rnd.aborted.update(resumed.aborted)
         elif self.journal is not None:
             self.journal.round_opened(self, rnd)
         for cid, t in ins.items():  # rounds_reported rises in `submit`: the gap is failures

@@ -123,6 +123,18 @@ class RunResult:
         return dict(self.evidence.bytes_after_rounds) if self.evidence is not None else None
 
     @property
+    def client_requests(self) -> dict[str, dict[str, int]]:
+        """Each client's own count of the exchanges it abandoned (an audit source),
+        clients.csv's `requests_*`: the in-process clients counted them."""
+        return {
+            c.client: {
+                "requests_timed_out": c.requests_timed_out,
+                "requests_gave_up": c.requests_gave_up,
+            }
+            for c in self.clients
+        }
+
+    @property
     def unsettled(self) -> dict[str, int]:
         """Selections not yet reported, a dropout or surplus (an audit source): none, as
         the engines settle every one when a run ends (`unsettled()` of each)."""

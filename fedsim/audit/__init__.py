@@ -39,6 +39,9 @@ SOURCES: dict[str, str] = {
     "scenario": "the scenario the run was made from",
     "unsettled": "each client's selections not yet reported, a dropout or surplus (none "
     "once a run has ended; a live pilot's tasks out and updates awaiting aggregation)",
+    "client_requests": "each client's own count of the exchanges it abandoned (a request "
+    "timeout, a CoAP give-up), which also names its dropouts' causes: the simulator's "
+    "in-process clients; a deployment's clients are remote and its server counts none",
     "links": "links.csv (a deployment's server cannot see links)",
     "timeline": "timeline.csv (a deployment's server cannot see device states)",
     "ledger": "ledger.csv (a deployment writes none)",

@@ -57,7 +57,6 @@ DEPLOYMENT_INVARIANTS = frozenset(
     (
         "bytes-nonnegative",
         "bytes-reconcile",
-        "causes-fit-transport",
         "dropouts-reconcile",
         "participation-reconcile",
         "rounds-completed",

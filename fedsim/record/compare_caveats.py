@@ -1,4 +1,6 @@
-"""A caveat for compared runs whose network was modelled differently.
+"""Caveats for compared runs whose numbers were counted under different rules.
+
+`model_caveat`: the network was modelled differently.
 
 Two runs that differ in `fidelity` (flow or packet, top level or a link class's) or
 `fl.transport` (http, coap, mqtt) measure their bytes and energy through different
@@ -11,6 +13,12 @@ and each transport's protocol and header rows hold its own protocol and headers.
 ratio between such runs is partly the model's, so `fedsim compare` says so in one line.
 Before, it said flow "undercounts idle energy", which the energy ledger no longer does
 (redteam9, finding 4).
+
+`dropout_rule_caveat`: an async run's dropouts were counted under another rule. A folder
+written before summary.json had `dropouts_after_rounds` (session 13) counted a task
+that failed after the last aggregation, or was out on a device gone for good, as
+surplus; a newer one counts it as a dropout with its cause. Side by side, the older
+run's dropouts would look fewer for no reason the runs had, so compare says so.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from typing import Any
 
 from fedsim.record.run_settings import RunSettings, run_settings
 
-__all__ = ["model_caveat"]
+__all__ = ["dropout_rule_caveat", "model_caveat"]
 
 
 def _transport(run: Any) -> str:
@@ -72,17 +80,41 @@ def _fidelity_text(settings: list[RunSettings]) -> str:
     return "; ".join(parts) + ' (docs/network-model.md, "Flow and packet over whole runs")'
 
 
+def _who(names: list[str]) -> str:
+    shown = ", ".join(f"`{n}`" for n in names[:3])
+    return shown + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
 def _groups(values: list[str], labels: list[str]) -> str:
     """`flow (`a`, `b`) vs packet (`c`)`: each value with the runs that have it."""
     groups: dict[str, list[str]] = {}
     for value, label in zip(values, labels, strict=True):
         groups.setdefault(value, []).append(label)
+    return " vs ".join(f"{value} ({_who(names)})" for value, names in groups.items())
 
-    def who(names: list[str]) -> str:
-        shown = ", ".join(f"`{n}`" for n in names[:3])
-        return shown + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
-    return " vs ".join(f"{value} ({who(names)})" for value, names in groups.items())
+def dropout_rule_caveat(runs: list[Any], labels: list[str]) -> str | None:
+    """One line if an async run without summary.json `dropouts_after_rounds` (an older
+    fedsim's) is compared with a run that has it; None otherwise."""
+    old = [
+        label
+        for label, r in zip(labels, runs, strict=True)
+        if r.summary.get("engine") == "async" and r.summary.get("dropouts_after_rounds") is None
+    ]
+    new = [
+        label
+        for label, r in zip(labels, runs, strict=True)
+        if r.summary.get("dropouts_after_rounds") is not None
+    ]
+    if not old or not new:
+        return None
+    return (
+        f"{_who(old)} (async) {'has' if len(old) == 1 else 'have'} no summary.json "
+        "`dropouts_after_rounds`: written by an older fedsim, whose async runs counted a "
+        "task that failed after the last aggregation (or was out on a device gone for "
+        f"good) as surplus, not a dropout, while {_who(new)} count it as a dropout with its "
+        "cause; their dropouts are counted under different rules (docs/results.md)"
+    )
 
 
 def model_caveat(

@@ -67,9 +67,15 @@ def test_acknowledged_updates_survive_a_restart(tmp_path: Path) -> None:
         devs = {n: Device(server, n) for n in NAMES}
         for d in devs.values():
             assert d.register().status_code == 200
+        # Its answer lost in the crash, dev-1 sends the same bytes again: acknowledged
+        # as the first was (the digest is journaled with the update), stored once.
         again = devs["dev-1"].upload(bodies["dev-1"], 1)
-        assert again.status_code == 409
-        assert "already reported" in again.json()["error"]
+        assert again.status_code == 200
+        assert again.json() == {"accepted": True, "round": 1}
+        assert server.status()["reported"] == 1
+        other = devs["dev-1"].upload(_update(server, devs["dev-1"], 5), 1)
+        assert other.status_code == 409
+        assert "already reported" in other.json()["error"]
         for n in ("dev-2", "dev-3"):
             assert devs[n].upload(bodies[n], 1).status_code == 200
         server.wait_for(lambda s: s["version"] == 1)

@@ -137,7 +137,7 @@ async def test_bad_uploads_are_rejected_and_change_nothing(api) -> None:  # type
     assert "checksum" in payload["error"]
     # Now the real uploads: both accepted, the round closes, the model moves.
     assert (await _post(session, _upload(good, "a"), "a"))[0] == 200
-    assert (await _post(session, _upload(good, "a"), "a"))[0] == 409  # duplicate
+    assert (await _post(session, _upload(good * 3, "a"), "a"))[0] == 409  # a second update
     assert (await _post(session, _upload(good * 2, "b"), "b"))[0] == 200
     records = await run
     assert records[0].accepted

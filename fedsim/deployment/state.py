@@ -43,9 +43,14 @@ CREATE TABLE IF NOT EXISTS records (round INTEGER PRIMARY KEY, record TEXT NOT N
 CREATE TABLE IF NOT EXISTS causes (
     round INTEGER NOT NULL, client_id TEXT NOT NULL, kind TEXT NOT NULL, reason TEXT,
     PRIMARY KEY (round, client_id, kind));
+CREATE TABLE IF NOT EXISTS acknowledged (
+    client_id TEXT PRIMARY KEY, round INTEGER NOT NULL, digest BLOB NOT NULL);
 """
-"""`causes`: the failures the open round saw (kind `rejected` with its reason, `aborted`),
-so a restarted server closes it with them, not as deadline dropouts."""
+# `causes`: the failures the open round saw (kind `rejected` with its reason, `aborted`),
+# so a restarted server closes it with them, not as deadline dropouts.
+# `acknowledged`: each client's last accepted upload (the digest of its body), so that
+# after a restart the same bytes again are still recognized as a resend (a table of its
+# own: a state folder of an older fedsim gains it as it is opened).
 
 
 class StateStore:
@@ -96,20 +101,25 @@ class StateStore:
         }
         self._put("open_round", json.dumps(opened).encode())
 
-    def update_accepted(self, engine: SyncRounds, res: TrainRes) -> None:
+    def update_accepted(self, engine: SyncRounds, res: TrainRes, digest: bytes) -> None:
         self._seq += 1
-        self.db.execute(
-            "INSERT OR REPLACE INTO updates VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                res.server_round,
-                res.client_id,
-                res.base_version,
-                res.num_examples,
-                np.ascontiguousarray(res.params, dtype=np.float32).tobytes(),
-                json.dumps(res.metrics),
-                self._seq,
-            ),
-        )
+        with self._transaction():
+            self.db.execute(
+                "INSERT OR REPLACE INTO updates VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    res.server_round,
+                    res.client_id,
+                    res.base_version,
+                    res.num_examples,
+                    np.ascontiguousarray(res.params, dtype=np.float32).tobytes(),
+                    json.dumps(res.metrics),
+                    self._seq,
+                ),
+            )
+            self.db.execute(
+                "INSERT OR REPLACE INTO acknowledged VALUES (?, ?, ?)",
+                (res.client_id, res.server_round, digest),
+            )
 
     def client_rejected(
         self, engine: SyncRounds, server_round: int, client_id: str, reason: str
@@ -164,6 +174,12 @@ class StateStore:
             for cid, fields in json.loads(self._need("clients")).items():
                 engine.clients[cid] = ClientInfo(**fields)
             engine.records = records
+        engine.acknowledged = {
+            cid: (int(rnd), bytes(digest))
+            for cid, rnd, digest in self.db.execute(
+                "SELECT client_id, round, digest FROM acknowledged"
+            )
+        }
         opened = self._get("open_round")
         if opened is not None:
             state = json.loads(opened)

@@ -169,6 +169,11 @@ class BufferedAsync:
         `prospects`): a client's device can never be online again -> the cause (battery,
         churn, link_down, ...), else None. A task still out on it when the run ends can
         never report: a dropout, not surplus."""
+        self.acknowledged: dict[str, tuple[int, bytes]] = {}
+        """Client -> (round, digest of the body) of its last buffered upload: the same
+        bytes again, for the same round, are a resend after a lost answer (`repeat`)."""
+        self.repeats: dict[str, int] = {}
+        """Client -> resends acknowledged again (`repeat`): in no count of updates."""
         self.dropouts_after_rounds: dict[str, int] = {}
         """{cause: count} of the dropouts after the last aggregation (set when the run
         ends): in clients.csv and summary.json `dropouts`, in no round of rounds.csv."""
@@ -197,6 +202,12 @@ class BufferedAsync:
         return None if params is None else (params, ins.model_version)
 
     def precheck(self, client_id: str, server_round: int) -> str | None:
+        if self.acknowledged.get(client_id, (0,))[0] == server_round:
+            return None  # its accepted upload again, maybe: `repeat` reads the body
+        return self._refusal(client_id, server_round)
+
+    def _refusal(self, client_id: str, server_round: int) -> str | None:
+        """Why an upload for `server_round` cannot be buffered now (None: it can)."""
         if self.finished:
             return "the run is finished"
         task = self._tasks.get(client_id)
@@ -222,9 +233,11 @@ class BufferedAsync:
         num_examples: int,
         params: np.ndarray,
         metrics: dict[str, float],
+        digest: bytes = b"",
     ) -> None:
-        """Buffer a decoded upload or raise `UploadRejected`; aggregate every K updates."""
-        reason = self.precheck(client_id, server_round)
+        """Buffer a decoded upload or raise `UploadRejected`; aggregate every K updates.
+        `digest` (of the upload's body) lets `repeat` recognize it if it comes again."""
+        reason = self._refusal(client_id, server_round)
         if reason is not None:
             raise UploadRejected(409, reason)
         task = self._tasks[client_id]
@@ -240,9 +253,31 @@ class BufferedAsync:
         self._buffer.append(_Buffered(client_id, num_examples, staleness))
         self.clients[client_id].add_totals(metrics)  # rounds_reported: once aggregated
         self._release(client_id, None)
+        self.acknowledged[client_id] = (server_round, digest)
         if len(self._buffer) >= self.buffer_size:
             self._aggregate()
         self._dispatch()
+
+    def repeat(self, client_id: str, server_round: int, digest: bytes) -> bool:
+        """The buffered upload again (its answer was lost): acknowledged again, and only
+        counted in `repeats`. A task out on the client for the same round was handed to
+        it after that upload (a poll while the answer was lost) on the same model
+        version (versions change only with the round): the same work, which the client
+        answered with this resend. It is taken back as if never handed (no selection,
+        no failure), as a sync round hands a lost task again without counting it. Once
+        the run is over its counts are settled (`_settle_end`): nothing is taken back."""
+        if not digest or self.acknowledged.get(client_id) != (server_round, digest):
+            return False
+        self.repeats[client_id] = self.repeats.get(client_id, 0) + 1
+        task = self._tasks.get(client_id)
+        if task is not None and task.ins.server_round == server_round and not self.finished:
+            self._tasks.pop(client_id)
+            if task.timer is not None:
+                task.timer.cancel()
+            self._window_selected -= 1
+            self.clients[client_id].rounds_selected -= 1
+            self._dispatch()
+        return True
 
     def note_aborted(self, client_id: str, server_round: int) -> None:
         task = self._tasks.get(client_id)

@@ -70,7 +70,15 @@ class Engine(Protocol):
         ...
 
     def precheck(self, client_id: str, server_round: int) -> str | None:
-        """Why an upload for `server_round` would be stale (409), before reading it."""
+        """Why an upload for `server_round` would be stale (409), before reading it
+        (None too for the round of the client's last accepted upload: it may be that
+        upload again, whose body `repeat` recognizes)."""
+        ...
+
+    def repeat(self, client_id: str, server_round: int, digest: bytes) -> bool:
+        """The upload (`digest`: of its body bytes) is the one already accepted from
+        `client_id` for `server_round`, sent again because its answer was lost: it is
+        acknowledged as the first was and counted nowhere again (True)."""
         ...
 
     def base_params(self, version: int) -> np.ndarray | None:
@@ -85,6 +93,7 @@ class Engine(Protocol):
         num_examples: int,
         params: np.ndarray,
         metrics: dict[str, float],
+        digest: bytes = b"",
     ) -> None: ...
 
     def note_aborted(self, client_id: str, server_round: int) -> None: ...
@@ -124,7 +133,9 @@ class RoundJournal(Protocol):
 
     def round_opened(self, engine: SyncRounds, rnd: _Round) -> None: ...
 
-    def update_accepted(self, engine: SyncRounds, res: TrainRes) -> None: ...
+    def update_accepted(self, engine: SyncRounds, res: TrainRes, digest: bytes) -> None:
+        """Store `res` and the digest of its body (`SyncRounds.acknowledged`)."""
+        ...
 
     def round_closed(self, engine: SyncRounds, record: RoundRecord) -> None: ...
 
@@ -226,6 +237,11 @@ class SyncRounds:
         self._t0 = 0.0
         self._cut: int | None = None
         """The round the time limit closed before its deadline, if one."""
+        self.acknowledged: dict[str, tuple[int, bytes]] = {}
+        """Client -> (round, digest of the body) of its last accepted upload: the same
+        bytes again, for the same round, are a resend after a lost answer (`repeat`)."""
+        self.repeats: dict[str, int] = {}
+        """Client -> resends acknowledged again (`repeat`): in no count of updates."""
 
     # -- called by the HTTP handlers ------------------------------------------------
     def register(self, info: ClientInfo) -> None:
@@ -255,8 +271,10 @@ class SyncRounds:
         num_examples: int,
         params: np.ndarray,
         metrics: dict[str, float],
+        digest: bytes = b"",
     ) -> None:
-        """Accept a decoded upload or raise `UploadRejected` (nothing changes then)."""
+        """Accept a decoded upload or raise `UploadRejected` (nothing changes then).
+        `digest` (of the upload's body) lets `repeat` recognize it if it comes again."""
         rnd = self.current
         if rnd is None or rnd.number != server_round:
             now = rnd.number if rnd else 0
@@ -279,8 +297,18 @@ class SyncRounds:
             raise UploadRejected(409, f"round {server_round} already has its {rnd.want} reports")
         res = TrainRes(client_id, server_round, base_version, num_examples, params, metrics)
         if self.journal is not None:  # stored before the server acknowledges it
-            self.journal.update_accepted(self, res)
+            self.journal.update_accepted(self, res, digest)
         self._add_result(rnd, res)
+        self.acknowledged[client_id] = (server_round, digest)
+
+    def repeat(self, client_id: str, server_round: int, digest: bytes) -> bool:
+        """The stored upload again (its answer was lost): acknowledged again, and only
+        counted in `repeats`. Sync rounds never hand a reported client its task again,
+        so there is no task to take back."""
+        if not digest or self.acknowledged.get(client_id) != (server_round, digest):
+            return False
+        self.repeats[client_id] = self.repeats.get(client_id, 0) + 1
+        return True
 
     def _add_result(self, rnd: _Round, res: TrainRes) -> None:
         row = len(rnd.results)
@@ -325,6 +353,8 @@ class SyncRounds:
     def precheck(self, client_id: str, server_round: int) -> str | None:
         rnd = self.current
         if rnd is None or rnd.number != server_round or not rnd.open:
+            if self.acknowledged.get(client_id, (0,))[0] == server_round:
+                return None  # its accepted upload again, maybe: `repeat` reads the body
             now = rnd.number if rnd else 0
             return f"stale round {server_round}: the current round is {now}"
         return None

@@ -11,10 +11,14 @@
 
 Every field is validated against the declared schema (fedsim.fl.wire_schema)
 before any arithmetic. Every mistake gets a 4xx with a JSON `{"error": reason}`
-and changes nothing: unknown clients (404), stale or duplicate uploads (409),
+and changes nothing: unknown clients (404), stale uploads or a second update for a
+round (409),
 malformed, out-of-range, mis-shaped or non-finite values (400), bad credentials
 (401, fedsim.fl.auth), oversize bodies (413), compressed bodies (415), too many
 registrations (429). Cheap checks run on the headers before the body is read.
+The very upload already accepted (the same body bytes, for the same round), sent again
+because its answer was lost, is acknowledged again as the first was (200, the same
+answer) and counted nowhere again (fedsim.fl.service.accept_update).
 
 An upload may ask for its next task on the same answer (X-Fedsim-Wait), and a
 registration for its first: the answer's head, sent as soon as the update is stored

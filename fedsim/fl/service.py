@@ -9,6 +9,7 @@ validates the same way and changes the engine the same way.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,7 @@ from fedsim.fl.wire_schema import (
     config_key,
 )
 
-__all__ = ["Outcome", "accept_update", "register_client", "task_envelope"]
+__all__ = ["Outcome", "accept_update", "register_client", "task_envelope", "upload_digest"]
 
 
 @dataclass(frozen=True)
@@ -87,9 +88,24 @@ def _remember_task(entry: tuple[np.ndarray, tuple[Any, ...], bytes] | None) -> N
     _LAST_TASK = entry
 
 
+def upload_digest(body: bytes) -> bytes:
+    """What identifies an upload: a digest of its body bytes, as sent. A client whose
+    answer was lost sends the same bytes again (fl.client `_update_for`); a retrained
+    update differs in its bytes (its values, metrics or stochastic rounding) even where
+    it decodes to close values, so bytes are the exact test, need no decoding, and are
+    the same after a restart of the server (journaled with the update)."""
+    return hashlib.sha256(body).digest()
+
+
 def accept_update(engine: Engine, cid: str, server_round: int, body: bytes) -> Outcome:
     """Decode, check and submit one update that `cid` sent for `server_round`.
-    Every refusal leaves the engine as it was, apart from recording the rejection."""
+    Every refusal leaves the engine as it was, apart from recording the rejection.
+    The very upload the engine already accepted from `cid` for `server_round` (its
+    answer was lost, and it came again) is acknowledged as the first was, and changes
+    nothing (`Engine.repeat`)."""
+    digest = upload_digest(body)
+    if engine.repeat(cid, server_round, digest):
+        return ACCEPTED
     try:
         dec = decode(body, engine.params.size)
         # Every field bounded before arithmetic.
@@ -118,6 +134,7 @@ def accept_update(engine: Engine, cid: str, server_round: int, body: bytes) -> O
             n,
             values,
             {str(k): float(v) for k, v in metrics.items()},
+            digest=digest,
         )
     except UploadRejected as exc:
         return Outcome(exc.status, exc.reason)

@@ -5,13 +5,19 @@ a different update for the same round is still refused (409)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import numpy as np
+import pytest
 from test_server import N, _post, _task, _upload, served, two_client_engine
+from topo import tiny_topology
 
+from fedsim.audit import audit
 from fedsim.fl.async_engine import BufferedAsync
 from fedsim.fl.codec import decode
 from fedsim.fl.server import ACCEPTED_HEADER, CLIENT_HEADER, ROUND_HEADER, WAIT_HEADER
+from fedsim.run import simulate
+from fedsim.scenario import parse_scenario
 
 
 async def _register(session, cid: str) -> None:  # type: ignore[no-untyped-def]
@@ -123,3 +129,43 @@ class _Eval:
 
     def evaluate(self, params: np.ndarray) -> dict[str, float]:
         return {"score": 0.0}
+
+
+def _lossy_async() -> dict[str, object]:
+    """FedBuff over a slow lossy Wi-Fi with short request timeouts: answers get lost
+    (seed 1: dev-2's in round 4, once the upload was stored)."""
+    return tiny_topology(
+        seed=1, fl__rounds=6, fl__engine="async", fl__async__buffer=2,
+        fl__async__concurrency=4, fl__deadline="300s", fl__request_timeout="1s",
+        fl__poll_wait="1s", links__wifi__loss="30%", links__wifi__bandwidth="100kbps",
+    )  # fmt: skip
+
+
+def test_a_lost_answer_is_resent_and_stored_once_end_to_end(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On main dev-2's resend was buffered a second time: the audit's
+    `accepted-was-trained` fails there ("one training stored twice")."""
+    repeated: list[str] = []
+    real = BufferedAsync.repeat
+
+    def spy(self: BufferedAsync, cid: str, server_round: int, digest: bytes) -> bool:
+        again = real(self, cid, server_round, digest)
+        if again:
+            repeated.append(cid)
+        return again
+
+    monkeypatch.setattr(BufferedAsync, "repeat", spy)
+    result = simulate(parse_scenario(_lossy_async()))  # audits: raises on any violation
+    assert repeated  # the case happened, and was acknowledged again
+    ev = result.evidence
+    assert ev is not None
+    # The invariant fires on a result whose server stored an update twice.
+    twice = dataclasses.replace(ev.accepted[-1], accepted=ev.accepted[-1].accepted + 1.0)
+    bad = dataclasses.replace(
+        result, evidence=dataclasses.replace(ev, accepted=[*ev.accepted, twice])
+    )
+    found = [v.detail for v in audit(bad) if v.invariant == "accepted-was-trained"]
+    assert len(found) == 1
+    assert found[0].startswith(f"client {twice.client}, round {twice.round}: update accepted at")
+    assert found[0].endswith("one training stored twice")

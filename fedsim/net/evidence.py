@@ -87,6 +87,9 @@ class Accepted:
     round: int
     start: float
     accepted: float
+    trained: int | None = field(default=None, compare=False)
+    """How many trainings the device had begun by then (None: not recorded): each
+    accepted update follows a training of its own (`accepted-was-trained`)."""
 
 
 @dataclass(frozen=True)
@@ -356,7 +359,8 @@ class EvidenceRecorder:
         seen, at the start of uploading (the earlier, stricter bound)."""
         now = self.env.now
         start = self._upload_start.get(client, self._uploading.get(client, now))
-        self.accepted.append(Accepted(client, int(server_round), start, now))
+        trained = self._trainings.get(client, 0)
+        self.accepted.append(Accepted(client, int(server_round), start, now, trained))
 
     def watch_submit(self, engine: Any) -> None:
         """Record every update `engine.submit` accepts (it raises on a rejection)."""

@@ -12,6 +12,7 @@ __all__ = ["DEPLOYMENT_INVARIANTS", "KNOWN_INVARIANTS"]
 
 KNOWN_INVARIANTS = frozenset(
     (
+        "accepted-was-trained",
         "acknowledged-was-accepted",
         "async-end-settled",
         "booked-airtime-charged",

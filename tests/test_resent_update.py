@@ -169,3 +169,24 @@ def test_a_lost_answer_is_resent_and_stored_once_end_to_end(
     assert len(found) == 1
     assert found[0].startswith(f"client {twice.client}, round {twice.round}: update accepted at")
     assert found[0].endswith("one training stored twice")
+
+
+async def test_async_a_resend_after_the_end_takes_nothing_back() -> None:
+    """The run's counts are settled when it ends (a task still out is surplus): a
+    resend then is acknowledged again and leaves them as they are."""
+    engine = BufferedAsync(_Eval(), np.ones(N, np.float32), rounds=1, buffer_size=2, concurrency=2)
+    async with served(engine) as (session, _app):  # type: ignore[arg-type]
+        for cid in ("a", "b"):
+            await _register(session, cid)
+        run = asyncio.create_task(engine.run())
+        await asyncio.gather(_task(session, "a"), _task(session, "b"))
+        body = _upload(np.full(N, 2.0, np.float32), "a")
+        first = await _post(session, body, "a")
+        await _task(session, "a")  # a task for the same round, still out at the end
+        assert (await _post(session, _upload(np.full(N, 4.0, np.float32), "b"), "b"))[0] == 200
+        await run
+        a = engine.clients["a"]
+        settled = (a.rounds_selected, a.rounds_reported, a.rounds_surplus)
+        assert settled == (2, 1, 1)
+        assert await _post(session, body, "a") == first
+        assert (a.rounds_selected, a.rounds_reported, a.rounds_surplus) == settled

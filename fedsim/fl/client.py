@@ -354,8 +354,10 @@ class FLClient:
     ) -> bytes:
         """The update for a task, on every transport: when an upload of this very task
         was never answered (the server may have stored it before the path broke), the
-        same bytes again instead of a second training; `_unanswered` is cleared by the
-        transport once an upload is acknowledged."""
+        same bytes again instead of a second training (a server that had stored them
+        answers as it did the first time and stores nothing: fedsim.fl.service
+        `accept_update`); `_unanswered` is cleared by the transport once an upload is
+        answered."""
         pending = self._unanswered
         if pending is not None and pending[:2] == (server_round, version):
             return pending[2]

@@ -89,8 +89,8 @@ def _federation(tmp: Path, *, crash: bool) -> tuple[Any, dict[str, dict[str, int
                 note(cid, rnd, reason)  # (journaled inside)
                 mark("rejected")
 
-            def stored(eng: Any, res: Any) -> None:
-                accepted(eng, res)
+            def stored(eng: Any, res: Any, digest: bytes) -> None:
+                accepted(eng, res, digest)
                 mark("accepted")
 
             engine.note_rejected = rejected

@@ -287,7 +287,7 @@ class SyncRounds:
             )
         if base_version != rnd.version:
             reason = f"update is based on version {base_version}, not {rnd.version}"
-            rnd.rejected[client_id] = reason
+            self.note_rejected(client_id, server_round, reason)  # journaled, as every cause
             raise UploadRejected(409, reason)
         if client_id in rnd.reported:
             raise UploadRejected(

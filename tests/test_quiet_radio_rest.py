@@ -236,10 +236,12 @@ def test_a_frame_that_went_out_late_in_a_run_keeps_its_tail(late: float) -> None
 
 def test_a_battery_spent_to_its_charge_is_not_called_a_tail_without_a_frame() -> None:
     """Found by review: a quiet radio with a 1 J TAU wake every 100 s on a 2.5 J battery
-    ran dry at the 300 s wake, but its death is noticed later (the drain timer predicts
-    from the wakes' average power); a run that ends at 310 s settles the charge without a
+    ran dry at the 300 s wake, but its death was noticed later (the drain timer predicted
+    from the wakes' average power); a run that ends at 310 s settled the charge without a
     time of death. `silent-radio-at-rest` then fired ("a tail, wait or promotion without
-    a frame"), the wrong reason: a ledger that spent all its battery held is left out."""
+    a frame"), the wrong reason: a ledger that spent all its battery held is left out.
+    (It now dies at that wake, tests/test_battery_wake_death.py, and the audit's
+    `spent-all-ran-dry` checks that a battery that spent all it held ran dry.)"""
     topo = _quiet_radio("nbiot", rounds=10, time_limit="310s")
     topo["devices"] = {"tiny": {"like": "rpi4", "battery": "2.5J"}}
     topo["links"]["up"]["radio"] = {"wake_period": "100s", "wake_energy": "1J",

@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 from fedsim.devices import DeviceProfile
 from fedsim.net.awake import WaitsAhead
+from fedsim.net.drain import DRY_REL, quiet_empty_at
 from fedsim.net.evidence import Energy
 from fedsim.net.metered import MeteredCounters
 from fedsim.net.radio import RadioProfile
@@ -65,9 +66,19 @@ __all__ = ["ENERGY_KINDS", "Batteries", "Battery"]
 ENERGY_KINDS = ("compute", "tx", "rx", "idle", "sleep", "other")
 RADIO_KINDS = ("tx", "rx", "idle", "sleep")
 _WATCH_SLACK = 0.01
-"""A drain timer is predicted again only after the battery lost this fraction of its
-level, and moved earlier only when the prediction moved by more than this fraction of
-the time left to it (so a busy device does not predict or reschedule per frame)."""
+"""A drain timer is set this fraction of the time left ahead of its prediction, so a
+busy device's charges (each moving the prediction a little earlier) do not reschedule
+it per frame; it then looks again and is set at the instant (`Batteries._watch`)."""
+
+
+def _quiet_bound_j(radio: RadioProfile, seconds: float) -> float:
+    """At least what `seconds` of quiet time can draw: the highest quiet power over them,
+    and one periodic wake more than their average counts (a wake is a step)."""
+    wake = radio.wake_period_s
+    wakes = math.isfinite(wake) and wake > 0.0
+    power = max(radio.tail_w, radio.idle_w, radio.sleep_w + (radio.wake_j / wake if wakes else 0.0))
+    bound = power * seconds + (radio.wake_j if wakes else 0.0)
+    return bound * (1.0 + 1e-9) + 1e-12  # (the ledger's floors and sums round)
 
 
 @dataclass(slots=True)  # (one per device: no __dict__)
@@ -105,8 +116,6 @@ class Battery:
     """A zero-delay event will foresee its death (`Batteries._foresee_death`)."""
     watch_at: float | None = None
     watch_gen: int = 0
-    checked_j: float = math.inf
-    """The level at the last drain prediction."""
     placed: float = 0.0
     """Seconds of airtime a booking's interval placed in time (`Batteries.wake`) that
     the counters have not charged yet: when they do, that time is not placed again."""
@@ -355,7 +364,7 @@ class Batteries:
             if fr and not direction and radio.windows_s:  # LoRa Class A: RX1 + RX2 per frame
                 self._windows(battery, fr * radio.windows_s, radio.tail_w)
             if not mains:
-                self._watch(battery, dt > 0 and now - active >= radio.tail_s)  # woke: a new tail
+                self._watch(battery)
 
     def _windows(self, battery: Battery, dt: float, power: float) -> None:
         """Charge (negative: refund, with the frames a cut took back) `dt` seconds of
@@ -506,7 +515,10 @@ class Batteries:
     def finish(self, end: float) -> None:
         """Close every ledger at `end` (the run's last instant): each radio's quiet time
         is charged up to it, the part of a training past it is refunded, and nothing is
-        charged after (a compute charge is refused; the network sends nothing)."""
+        charged after (a compute charge is refused; the network sends nothing). A battery
+        that has then spent all it held runs dry at the end (`_die`: its death is in the
+        timeline), as a drain timer due then would have found it: its ledger is never
+        just cut to its charge with the device counted alive."""
         self.closed_at = end  # (no death is foreseen past it)
         for battery in self.ledgers.values():
             after = battery.compute_after(end)
@@ -521,11 +533,25 @@ class Batteries:
                 battery.accounted_until -= battery.placed
                 battery.placed = 0.0
                 self._rewind(battery)
+            if (
+                battery.capacity_j is not None
+                and battery.empty_at is None
+                and self._dry_by(battery, end)
+            ):
+                self._die(battery, battery.death_gen)  # (the network's window closed first)
             battery.watch_gen += 1  # no drain timer fires after the run
             battery.death_gen += 1
-            if battery.capacity_j is not None and battery.level_j < 0.0:
-                self._settle_empty(battery)  # (it would have run dry at the end)
-                battery.level_j = 0.0
+
+    def _dry_by(self, battery: Battery, end: float) -> bool:
+        """Whether `battery`, its time charged up to `end`, has spent all it held: less
+        than `DRY_REL` of it is left, or a rounding residue its quiet radio spends by
+        `end` itself (`_on_watch` runs it dry then too)."""
+        if battery.level_j <= DRY_REL * battery.initial_j:
+            return True
+        if battery.radio is None:
+            return False
+        at = self._predict_empty(battery)
+        return at is not None and at <= end
 
     # -- the radio's quiet time -----------------------------------------------------------
     def _quiet_until(self, battery: Battery, now: float, activity: bool = False) -> float:
@@ -553,77 +579,66 @@ class Batteries:
         self._take(battery, "sleep", sleep_j)
         return promo
 
-    def _watch(self, battery: Battery, woke: bool = False) -> None:
-        """Make sure a timer fires when a quiet radio would empty the battery; `woke`:
-        the radio was past its tail (a whole new tail is ahead)."""
+    def _watch(self, battery: Battery, exact: bool = False) -> None:
+        """Make sure a timer fires no later than the instant a quiet radio would empty
+        the battery (`_predict_empty`, wake steps included). Set ahead of a prediction
+        by `_WATCH_SLACK` of the time left to it, so the predictions every later charge
+        makes (each earlier by a little) move it only when they moved by more; when it
+        fires it looks again and, `exact`, is set at the prediction itself. Never late:
+        a timer past the instant found the battery dry after the fact (it waited for
+        the wakes' average power, and a run ending in between left it undead)."""
         radio = battery.radio
         if battery.capacity_j is None or battery.empty or radio is None:
             return
         if battery.dying_at is not None or battery.level_j <= 0.0:
             return  # its death is foreseen (`_foresee_death`)
-        now = self.net.env.now
-        quiet_w = max(radio.tail_w, radio.idle_w, radio.quiet_power(math.inf))
+        now = self._env._now
         pending = battery.watch_at
         until = self.horizon if pending is None else min(pending, self.horizon)
-        if battery.level_j > quiet_w * (until - now):
+        start = battery.accounted_until if battery.accounted_until < now else now
+        if battery.level_j > _quiet_bound_j(radio, until - start):
             return  # a quiet radio cannot empty it before the time limit (or the timer)
-        spent = battery.checked_j - battery.level_j
-        if pending is not None and not woke and spent < _WATCH_SLACK * battery.level_j:
-            return  # spent under 1 % since the last prediction: the timer stands
-        battery.checked_j = battery.level_j
         at = self._predict_empty(battery)
         if at is None or at > self.horizon:
             return
-        if pending is not None and at >= pending - _WATCH_SLACK * max(pending - now, 0.0):
-            return
+        if pending is not None and pending <= at:
+            return  # the timer fires first, and looks again
+        if not exact and at > now:
+            at = now + (1.0 - _WATCH_SLACK) * (at - now)
         battery.watch_at = at
         battery.watch_gen += 1
         gen = battery.watch_gen
-        ev = self.net.env.timeout(max(0.0, at - now))
+        ev = self._env.timeout(at - now if at > now else 0.0)
         ev.callbacks.append(lambda _ev: self._on_watch(battery, gen))
 
     def _on_watch(self, battery: Battery, gen: int) -> None:
         if gen != battery.watch_gen or battery.empty or battery.dying_at is not None:
             return
         battery.watch_at = None
-        now = self.net.env.now
+        now = self._env.now
         self._quiet_until(battery, now)
-        if battery.empty:
-            return
+        if battery.level_j <= 0.0:
+            return  # the quiet time emptied it (`_take` foresees its death: now)
         at = self._predict_empty(battery)
         if at is not None and at <= now:
             # What the quiet time left is a rounding residue (it lasts less than the
-            # clock can tell apart): nothing is left, and it runs dry now, or at its next
-            # periodic wake (the prediction averaged them). Waiting a wake period (or a
-            # second) instead let a dry device work on, and the run's end cut what it then
-            # charged off the ledger after its rounds had counted it (the fuzzer's
-            # round_energy_dry_late). (At zero, a later charge cannot cancel the death.)
+            # clock can tell apart): nothing is left, and it runs dry now. Waiting a
+            # wake period (or a second) instead let a dry device work on, and the run's
+            # end cut what it then charged off the ledger after its rounds had counted
+            # it (the fuzzer's round_energy_dry_late). (At zero, a later charge cannot
+            # cancel the death.)
             battery.level_j = 0.0
             self._foresee_death(battery)
             return
-        self._watch(battery)
+        self._watch(battery, exact=True)
 
     @staticmethod
     def _predict_empty(battery: Battery) -> float | None:
-        """When the battery empties if the radio stays quiet from now on (None: never)."""
+        """When the battery empties if the radio stays quiet from its accounted time on
+        (None: never), each periodic wake charged at its instant (fedsim.net.drain)."""
         radio = battery.radio
         assert radio is not None
-        t = battery.accounted_until
-        left = battery.level_j
-        since = t - battery.activity_end
-        for edge in (radio.tail_s, radio.awake_s, math.inf):
-            if since >= edge:
-                continue
-            power = radio.quiet_power(since)
-            span = edge - since
-            if power > 0 and left <= power * span:
-                return t + left / power
-            if not math.isfinite(span):
-                return None
-            left -= power * span
-            t += span
-            since = edge
-        return None
+        return quiet_empty_at(radio, battery.activity_end, battery.accounted_until, battery.level_j)
 
     # -- charging ---------------------------------------------------------------------
     def _take(self, battery: Battery, kind: str, joules: float) -> None:
@@ -750,7 +765,7 @@ class Batteries:
     def runs_dry_by(self, node: str) -> float:
         """The latest `node`'s battery runs dry (inf: mains, or it never would): when it
         did, or when it would with its radio quiet from now on (anything else the device
-        does only spends more), one periodic wake later (the prediction averages them)."""
+        does only spends more; each periodic wake at its instant)."""
         battery = self.ledgers.get(node)
         if battery is None or battery.capacity_j is None or battery.radio is None:
             return math.inf
@@ -758,11 +773,10 @@ class Batteries:
             return battery.empty_at
         if battery.dying_at is not None:
             return battery.dying_at
-        at = self._predict_empty(battery)
-        if at is None:
-            return math.inf
-        wake = battery.radio.wake_period_s
-        return at + (wake if math.isfinite(wake) else 0.0)
+        radio = battery.radio
+        left = battery.level_j + battery.compute_after(self._env._now)  # (spent by its end)
+        at = quiet_empty_at(radio, battery.activity_end, battery.accounted_until, left)
+        return math.inf if at is None else at
 
     # -- state --------------------------------------------------------------------------
     def parts(self, node: str) -> dict[str, float]:

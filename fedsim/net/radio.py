@@ -172,12 +172,3 @@ class RadioProfile:
         if self.idle_s > 0.0:
             return seconds, seconds * self.idle_w, 0.0, 0.0
         return 0.0, 0.0, seconds, seconds * self.sleep_w
-
-    def quiet_power(self, since: float) -> float:
-        """Draw `since` seconds after the last activity (periodic wakes averaged)."""
-        if since < self.tail_s:
-            return self.tail_w
-        if since < self.awake_s:
-            return self.idle_w
-        wake = self.wake_j / self.wake_period_s if math.isfinite(self.wake_period_s) else 0.0
-        return self.sleep_w + wake

@@ -1,4 +1,5 @@
-"""A battery emptied by a periodic wake runs dry at that wake.
+"""A battery emptied by a periodic wake runs dry at that wake, and the audit checks that a
+battery that spent all it held ran dry.
 
 The review's finding (tests/fuzz/regressions/wake_step_death.yaml): an NB-IoT tag cut
 off from t = 0, 2.5 J, a 1 J wake every 100 s and 1 mW asleep, is emptied by the wake
@@ -11,15 +12,18 @@ from __future__ import annotations
 import dataclasses
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from test_radio_energy import _ledger, _one_device
 
 from fedsim.audit import audit
+from fedsim.audit.battery_dry import spent_all_ran_dry
 from fedsim.net.drain import quiet_empty_at
 from fedsim.net.radio import RadioProfile
 from fedsim.net.radio_table import radio_profile
+from fedsim.record.recorder import Interval
 from fedsim.run import RunResult, simulate
 from fedsim.scenario import parse_scenario
 
@@ -140,3 +144,50 @@ def test_the_predicted_instant_is_the_ledgers(
         assert _drawn(radio, base, start, at) >= left  # a wake: at its first counted float
     assert math.isfinite(at)
     assert at >= start
+
+
+# -- the invariant on deliberately broken results -----------------------------------------
+
+
+def _broken(result: RunResult, **energy: Any) -> Any:
+    assert result.evidence is not None
+    ledger = dataclasses.replace(result.evidence.energy["tag"], **energy)
+    ev = dataclasses.replace(result.evidence, energy={**result.evidence.energy, "tag": ledger})
+    return dataclasses.replace(result, evidence=ev)
+
+
+def _lines(result: Any) -> list[str]:
+    return [v.detail for v in spent_all_ran_dry(result)]
+
+
+def test_the_invariant_fires_on_a_battery_spent_without_a_death(at_305: RunResult) -> None:
+    (line,) = _lines(_broken(at_305, empty_at=None))
+    assert line.startswith("device tag: its battery spent 2.5 J of the 2.5 J it held, yet")
+
+
+def test_the_invariant_fires_on_a_death_noticed_late(at_305: RunResult) -> None:
+    lines = _lines(_broken(at_305, empty_at=304.0))  # (the old timer said 313.72 s)
+    assert any("it ran dry only at 304.0 s (noticed late" in line for line in lines)
+
+
+def test_the_invariant_fires_on_a_death_with_charge_left(at_305: RunResult) -> None:
+    assert at_305.evidence is not None
+    radio_j = at_305.evidence.energy["tag"].radio_j
+    (line,) = _lines(_broken(at_305, radio_j=radio_j - 0.1))
+    assert "ran dry at 300.000 s having spent 2.4 J of the 2.5 J" in line
+
+
+def test_the_invariant_fires_on_a_dead_device_online_after(at_305: RunResult) -> None:
+    broken = dataclasses.replace(at_305)
+    broken.recorder = dataclasses.replace(at_305.recorder)
+    broken.recorder.timeline = [
+        Interval(iv.client, "idle", iv.start_s, iv.end_s, "")
+        if iv.client == "tag" and iv.cause == "battery"
+        else iv
+        for iv in at_305.recorder.timeline
+    ]
+    (line,) = _lines(broken)
+    assert line == (
+        "device tag: its battery ran dry at 300.000 s, yet timeline.csv shows it idle "
+        "300.000 s-305.000 s"
+    )

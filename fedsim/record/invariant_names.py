@@ -45,6 +45,7 @@ KNOWN_INVARIANTS = frozenset(
         "round-energy-spent",
         "rounds-completed",
         "silent-radio-at-rest",
+        "spent-all-ran-dry",
         "timeline-covers-run",
         "timeline-inside-run",
         "timeline-no-overlap",

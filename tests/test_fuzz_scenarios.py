@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import math
 import os
 import tempfile
 from dataclasses import asdict
@@ -76,6 +77,14 @@ def features(result: Any) -> list[str]:
         out.append("gateways")
     if any(sc.devices[n.device].battery_j for n in sc.device_nodes if n.device):
         out.append("batteries")
+    energy = result.evidence.energy if result.evidence is not None else {}
+    if any(e.empty_at is not None and e.initial_j for e in energy.values()):
+        out.append("a battery ran dry")
+    if any(
+        link.radio is not None and math.isfinite(link.radio.wake_period_s)
+        for link in sc.links.values()
+    ):
+        out.append("periodic wakes")
     return out
 
 

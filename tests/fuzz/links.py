@@ -132,6 +132,9 @@ def radio(
         out["tail"] = duration(draw(st.sampled_from([0.0, 0.2, 10.0])))
         out["idle"] = duration(draw(st.sampled_from([0.0, 20.0, 300.0])))
         out["sleep_power"] = draw(st.sampled_from(["0uW", "15uW"]))
+        if draw(st.booleans()):  # periodic wakes, each a step of its joules (a TAU)
+            out["wake_period"] = duration(draw(st.sampled_from([1.0, 30.0, 100.0])))
+            out["wake_energy"] = draw(st.sampled_from(["1mJ", "50mJ", "500mJ"]))
     return out
 
 

@@ -5,7 +5,7 @@ The review's finding (tests/fuzz/regressions/wake_step_death.yaml): an NB-IoT ta
 off from t = 0, 2.5 J, a 1 J wake every 100 s and 1 mW asleep, is emptied by the wake
 at 300 s. The drain timer predicted the instant from the wakes' average power: it
 found the battery dry at 313.72 s, and a run ending at 305 s closed the ledger at
-2.5 J of 2.5 J with no death (empty_at_s blank, no `battery` row in timeline.csv)."""
+2.5 J of 2.5 J with no death (no time of death, no `battery` row in timeline.csv)."""
 
 from __future__ import annotations
 

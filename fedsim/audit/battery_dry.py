@@ -3,8 +3,8 @@
 A battery's death is noticed by a drain timer (its radio quiet) or by the charge that
 empties it (fedsim.net.battery). A timer set from the periodic wakes' average power
 fired after the wake that emptied it: a run ending in between settled a ledger that had
-spent all it held (2.5 J of 2.5 J) with no death (`empty_at_s` null, no `battery` row in
-timeline.csv, the device alive to the end), and one ending later dated the death 13.7 s
+spent all it held (2.5 J of 2.5 J) with no death (no time of death, no `battery` row
+in timeline.csv, the device alive to the end), and one ending later dated the death 13.7 s
 after that wake. Nothing caught it: `energy-within-battery` checks only that a battery
 spends at most what it held, and `silent-radio-at-rest` leaves out a ledger that spent
 it all.
@@ -42,11 +42,12 @@ run dry: its retirement keeps the first cause)."""
 
 @invariant(
     NAME,
-    "a battery device that spent all it held (to 1e-9 of it) ran dry (its empty_at_s "
-    "is set), one that ran dry spent all it held, and one that ran dry before the run's "
-    "end is offline from that instant to the end, for its battery (or a churn before); "
-    "a device whose radio carried no frame and that computed nothing ran dry when its "
-    "radio's at-rest draw (periodic wakes at their instants) reached its charge",
+    "a battery device that spent all it held (to 1e-9 of it) ran dry (its energy ledger "
+    "has a time of death), one that ran dry spent all it held, and one that ran dry "
+    "before the run's end is offline from that instant to the end, for its battery (or "
+    "a churn before); a device whose radio carried no frame and that computed nothing "
+    "ran dry when its radio's at-rest draw (periodic wakes at their instants) reached "
+    "its charge",
     needs=("evidence", "timeline", "scenario"),
 )
 def spent_all_ran_dry(result: Any) -> Iterator[Violation]:
@@ -72,7 +73,7 @@ def spent_all_ran_dry(result: Any) -> Iterator[Violation]:
             yield Violation(
                 NAME,
                 f"device {device}: its battery spent {spent:.9g} J of the {held:.9g} J it "
-                f"held, yet it never ran dry (empty_at_s blank; the device counted alive)",
+                f"held, yet it never ran dry (no time of death: the device counted alive)",
             )
         elif died is not None and not dry:
             yield Violation(

@@ -721,9 +721,8 @@ class Batteries:
         """What it spent reached what it held now: the device leaves the network (the
         cut takes back what it had not sent, and refunds it), the rest of a training is
         refunded, its quiet time is charged up to now, and the ledger stops. Any joule
-        left over past its initial charge (quiet time charged lazily after it ran dry,
-        within the drain timer's 1 %) is not paid: the charge that emptied it paid for
-        what was left."""
+        charged past its initial charge (the rest of the frame or the wake that emptied
+        it) is not paid: the charge that emptied it paid for what was left."""
         if gen != battery.death_gen or battery.empty_at is not None:
             return
         now = self._env.now

@@ -74,6 +74,17 @@ def test_a_battery_the_runs_end_empties_dies_then() -> None:
     assert audit(result) == []
 
 
+def test_a_twin_dying_as_the_other_ends_the_run_dies_too() -> None:
+    """tests/fuzz/regressions/twin_dies_at_end.yaml: two 0.2 J devices idling at 200 mW
+    both run dry at 1.0 s; the first's death ends the run before the second's timer."""
+    path = REGRESSION.parent / "twin_dies_at_end.yaml"
+    result = simulate(parse_scenario(yaml.safe_load(path.read_text())), audit=False)
+    assert result.evidence is not None
+    energy = result.evidence.energy
+    assert (energy["dev2-1"].empty_at, energy["dev2-2"].empty_at) == (1.0, 1.0)
+    assert [v.invariant for v in audit(result)] == ["rounds-completed"]
+
+
 def test_finish_runs_dry_a_battery_whose_charges_reach_its_charge_at_the_end() -> None:
     """Charged to exactly what it held at the end's instant (its death not yet foreseen):
     it dies at the end, not just a ledger cut to its charge."""

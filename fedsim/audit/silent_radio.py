@@ -63,8 +63,8 @@ def silent_radio_at_rest(result: Any) -> Iterator[Violation]:
 
 
 def _spent_all(ledger: Any) -> bool:
-    """Its battery's charge is all spent (a death noticed after the fact is settled at
-    the end without a time of death: the parts were cut to the charge)."""
+    """Its battery's charge is all spent: it ran dry (`spent-all-ran-dry` checks that
+    it did, and when), so its ledger stopped where the charge did, not at rest."""
     held = ledger.initial_j
     return held is not None and ledger.compute_j + ledger.radio_j >= held * (1.0 - _REL)
 

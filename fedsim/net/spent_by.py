@@ -20,8 +20,8 @@ A device whose battery ran dry is counted in full: its ledger stopped, and a cut
 refunds nothing to it (docs/energy.md, "A battery runs dry"). A battery device is
 never counted past what it held, as its ledger never spends it (`Batteries.
 _settle_empty`, at its death or the run's end): a charge past its level that pays for
-nothing after `at` (its quiet time, charged lazily, when it ran dry within the drain
-timer's slack; its death comes after a zero-delay event) leaves the ledger once it
+nothing after `at` (its quiet time, charged lazily up to the instant it ran dry; its
+death comes after a zero-delay event) leaves the ledger once it
 dies or the run ends, so a round closing before that counts what it held.
 """
 

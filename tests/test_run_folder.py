@@ -71,7 +71,7 @@ def test_rerun_into_a_folder_removes_the_previous_run(
         in capsys.readouterr().err
     )
     assert sorted(p.name for p in second.iterdir()) == [
-        "audit.json", "clients.csv", "config.yaml", "ledger.csv", "links.csv",
+        "audit.json", "clients.csv", "config.yaml", "ledger.csv", "links.csv", "model.npy",
         "rounds.csv", "summary.json", "timeline.csv", "topology.json",
     ]  # fmt: skip
     assert recorded_config(second) == resolved_config(path, [], 3)

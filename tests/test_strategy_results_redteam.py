@@ -15,7 +15,7 @@ from fedsim.errors import ScenarioError
 from fedsim.run import RunResult, run_scenario, simulate
 from fedsim.scenario import parse_scenario
 
-STRATEGY_COLUMNS = ("krum_f", "krum_selected", "trimmed_per_side", "update_norm")
+STRATEGY_COLUMNS = ("krum_f", "krum_selected", "trimmed_per_side")
 ASYNC_COLUMNS = ("staleness_mean", "staleness_max", "staleness_discount")
 
 
@@ -83,6 +83,7 @@ def test_trimmed_mean_that_trims_is_quiet() -> None:
 def test_fedavg_leaves_the_strategy_columns_blank_and_names_no_adversary() -> None:
     result, _ = _simulate(tiny_topology())
     assert all(r[c] is None for r in result.rounds for c in STRATEGY_COLUMNS + ASYNC_COLUMNS)
+    assert all(r.update_norm is not None for r in result.rounds)  # every strategy's step
     assert all(r.adversarial_updates is None for r in result.rounds)
     assert all(c.adversary == "" for c in result.clients)
     s = result.summary

@@ -57,6 +57,7 @@ from fedsim.fl.engine import FailureExplainer, Prospects, RoundRecord, UploadRej
 from fedsim.fl.gate import DeploymentGate, reached, score
 from fedsim.fl.messages import ClientInfo, Failure, TrainIns
 from fedsim.fl.polling import LongPolls
+from fedsim.fl.strategy import step_norm
 from fedsim.kernels.aggregate import weighted_mean
 from fedsim.record.end_reasons import RunEnd
 from fedsim.tasks.base import Evaluator
@@ -515,13 +516,12 @@ class BufferedAsync:
 
     def _candidate(self, k: int, discount: float) -> tuple[np.ndarray, float]:
         """`params + server_lr * discount * weighted mean of the buffered deltas`, and the
-        norm of that step."""
+        norm of that step as deployed (candidate - params in float32: `step_norm`)."""
         step = np.empty_like(self.params)
         weighted_mean(self._matrix[:k], self._weights[:k], step)
         step *= np.float32(self.server_lr * discount)
-        update_norm = float(np.linalg.norm(step))
         step += self.params  # reuse the buffer: candidate = params + step
-        return step, update_norm
+        return step, step_norm(step, self.params)
 
     def _evaluate(self, params: np.ndarray) -> float:
         return score(self.evaluator, params)

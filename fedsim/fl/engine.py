@@ -28,7 +28,7 @@ import numpy as np
 from fedsim.fl.gate import DeploymentGate, reached, score
 from fedsim.fl.messages import ClientInfo, Failure, RoundUpdates, TrainIns, TrainRes
 from fedsim.fl.polling import LongPolls
-from fedsim.fl.strategy import Strategy
+from fedsim.fl.strategy import Strategy, step_norm
 from fedsim.record.end_reasons import RunEnd
 from fedsim.tasks.base import Evaluator
 
@@ -526,6 +526,7 @@ class SyncRounds:
             try:
                 candidate, metrics = self.strategy.aggregate(number, self.params, updates, failures)
                 if candidate is not None:
+                    metrics = {**metrics, "update_norm": step_norm(candidate, self.params)}
                     candidate_metric = await self._evaluate_candidate(candidate)
             except Exception:  # a failed aggregation rejects the round, never ends the server
                 log.exception("round %d: aggregation failed; the model stays as it was", number)

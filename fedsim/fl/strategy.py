@@ -18,7 +18,16 @@ import numpy as np
 from fedsim.fl.messages import ClientInfo, Failure, RoundUpdates, TrainIns
 from fedsim.fl.selection import DEFAULT_FLOOR, Selection, sample_clients
 
-__all__ = ["Strategy", "sample_clients"]
+__all__ = ["Strategy", "sample_clients", "step_norm"]
+
+
+def step_norm(candidate: np.ndarray, params: np.ndarray) -> float:
+    """L2 norm of the step from `params` to `candidate` as the server deploys it (float32),
+    summed in float64: rounds.csv `update_norm`, one meaning for every strategy and
+    engine, computed by the engines from the models before and after, never reported by
+    a strategy (whose pseudo-gradient, before server_lr, momentum or Adam, is no step)."""
+    new = np.asarray(candidate, dtype=np.float32).astype(np.float64)
+    return float(np.linalg.norm(new - np.asarray(params, dtype=np.float64)))
 
 
 class Strategy(ABC):

@@ -22,6 +22,9 @@ per-byte work):
   exchange) and when the server accepted it;
 * every device's energy ledger at the end (fedsim.net.battery): what it held, what
   it spent on compute and radio, when its battery ran dry.
+* how far the deployed model moved in each round (the L2 norm of the model after the
+  round's row minus the model before), measured on the engine's model itself, apart
+  from the engine's own `update_norm`.
 
 `EvidenceRecorder` hooks the network's observer points (`Network.element_observers`,
 `Network.observers`, `Wire.tap`); `finish` returns the frozen `Evidence`.
@@ -148,6 +151,9 @@ class Evidence:
     totals. Keys: up, down (payload), wire_up, wire_down (first hops)."""
     energy: dict[str, Energy] = field(default_factory=dict)
     """Device -> its energy ledger (clients.csv's energy columns come from it)."""
+    model_moves: tuple[float, ...] | None = None
+    """Per round row, in order: the L2 norm of the deployed model after the round minus
+    the model before it (None: not recorded)."""
     uploads: dict[str, int] = field(default_factory=dict)
     """Device -> how many uploads it began (each hands one update envelope, or part of
     one when the path breaks, to its transport)."""
@@ -248,6 +254,7 @@ class EvidenceRecorder:
         self._uploads: dict[str, int] = {}
         """Client -> uploads it began."""
         self._trainings: dict[str, int] = {}
+        self._model_moves: list[float] | None = None
         self._client_state: dict[str, str] = {}
         """Client -> its last state (a state set again is no new training)."""
         # Typed columns (8 bytes or less a value, not a Python object each): a million
@@ -372,6 +379,21 @@ class EvidenceRecorder:
 
         engine.submit = audited_submit
 
+    def watch_model(self, engine: Any) -> None:
+        """Measure, at every round's record, how far `engine.params` (the deployed model)
+        moved since the last, from a copy of it: the `update_norm` check's evidence."""
+        last = np.array(engine.params, dtype=np.float64)
+        moves: list[float] = []
+        self._model_moves = moves
+
+        def moved(_record: Any) -> None:
+            nonlocal last
+            now = np.array(engine.params, dtype=np.float64)
+            moves.append(float(np.linalg.norm(now - last)))
+            last = now
+
+        engine.observers.append(moved)
+
     # -- the end -------------------------------------------------------------------------
     def finish(
         self,
@@ -413,6 +435,7 @@ class EvidenceRecorder:
             messages=messages,
             accepted=self.accepted,
             uploads=dict(self._uploads),
+            model_moves=None if self._model_moves is None else tuple(self._model_moves),
             trainings=dict(self._trainings),
             bytes_after_rounds=dict(bytes_after_rounds),
             energy=dict(energy or {}),

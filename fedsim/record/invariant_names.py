@@ -49,6 +49,7 @@ KNOWN_INVARIANTS = frozenset(
         "timeline-covers-run",
         "timeline-inside-run",
         "timeline-no-overlap",
+        "update-norm-is-step",
         "update-over-down-path",
         "updates-match-server",
         "updates-reconcile",

@@ -179,8 +179,10 @@ class RoundRow(Record):
     )
     update_norm: float | None = column(
         "",
-        "L2 norm of the server step (fedavgm, fedadam, fedyogi, fedadagrad, async); blank: "
-        "other strategies, or an aggregation that failed",
+        "L2 norm of the server step: the round's candidate model minus the model it was "
+        "built on, after server_lr, momentum or the adaptive rule (every strategy, both "
+        "engines); the deployed model moved by it when `accepted` is 1, by nothing "
+        "otherwise; blank: no candidate (quorum missed, or the aggregation failed)",
         None,
     )
     staleness_mean: float | None = column(

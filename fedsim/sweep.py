@@ -53,6 +53,7 @@ __all__ = [
     "SweepResult",
     "SweepRun",
     "SweepSpec",
+    "check_distinct_values",
     "expand",
     "load_sweep",
     "run_scenario_runner",
@@ -255,6 +256,38 @@ def precheck_runs(spec: SweepSpec, runs: list[SweepRun]) -> None:
             raise FedsimError(f"sweep point {r.point_label!r}: {exc}") from None
 
 
+def check_distinct_values(spec: SweepSpec) -> None:
+    """Two values of a grid key that the scenario reads as the same (`2ms` and `0.002`,
+    `10%` and `0.1`) would run one scenario twice as two points, each a sample of a
+    different-looking setting: refuse, naming the key and both spellings. The values are
+    compared as parsed (`Scenario` equality, the other keys at their first value and the
+    first seed), not as text; a value the loader refuses is left to the point's own
+    check."""
+    try:
+        from fedsim.scenario import load_scenario
+    except ImportError:
+        return
+    first = {k: values[0] for k, values in spec.grid.items()}
+    for key, values in spec.grid.items():
+        if len(values) < 2:
+            continue
+        loaded: list[tuple[Any, Any]] = []
+        for value in values:
+            point = {**first, key: value}
+            overrides = [*spec.fixed, *(f"{k}={_format_value(v)}" for k, v in point.items())]
+            try:
+                scenario = load_scenario(spec.base, overrides, spec.seeds[0])
+            except FedsimError:
+                continue
+            for other, seen in loaded:
+                if seen == scenario:
+                    raise FedsimError(
+                        f"sweep grid.{key}: {_format_value(other)} and {_format_value(value)} "
+                        "are the same value; give it once"
+                    )
+            loaded.append((value, scenario))
+
+
 def validate_keys(spec: SweepSpec) -> None:
     """Every grid and `set` key must exist in the base topology: catch typos before running.
 
@@ -446,6 +479,7 @@ def run_sweep(
     from fedsim.record.aggregate import write_sweep_outputs
 
     validate_keys(spec)
+    check_distinct_values(spec)
     runs = expand(spec)
     if runner is None:  # the real runner: each point must pass `fedsim validate`
         precheck_runs(spec, runs)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 from fake_results import synthetic_runner
-from topo import CountingRunner, write_sweep
+from topo import CountingRunner, tiny_topology, write_sweep
 
 from fedsim.cli import main
 from fedsim.cli import sweep as sweep_cli
@@ -162,3 +162,54 @@ def test_real_sweep_on_default_topology(tmp_path: Path) -> None:
     assert result.failed == {}
     assert len(result.executed) == 4
     assert (result.sweep_dir / "report.html").is_file()
+
+
+def _real_sweep(tmp_path: Path, grid: dict) -> Path:
+    """A sweep over a loadable topology (tests/topo.py `tiny_topology`)."""
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(tiny_topology()))
+    path = tmp_path / "sweep.yaml"
+    spec = {"name": "s", "base": "tiny.yaml", "grid": grid, "seeds": [1]}
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("grid", "message"),
+    [
+        (
+            {"links.wifi.latency": ["2ms", 0.002]},
+            r"^sweep grid\.links\.wifi\.latency: 2ms and 0\.002 are the same value; give it once$",
+        ),
+        (
+            {"fl.codec": ["float32", "int8"], "links.wifi.loss": [0.05, "1%", "5%"]},
+            r"^sweep grid\.links\.wifi\.loss: 0\.05 and 5% are the same value; give it once$",
+        ),
+    ],
+)
+def test_one_value_spelled_two_ways_is_refused(tmp_path: Path, grid: dict, message: str) -> None:
+    """Values are compared as the topology reads them, not as text (outside review 2,
+    finding 5: `[2ms, 0.002]` ran as two grid points with identical summaries)."""
+    runner = CountingRunner()
+    spec = load_sweep(_real_sweep(tmp_path, grid))
+    with pytest.raises(FedsimError, match=message):
+        run_sweep(spec, out=tmp_path / "out", runner=runner, workers=1)
+    assert runner.calls == []
+
+
+def test_distinct_values_still_run(tmp_path: Path) -> None:
+    runner = CountingRunner()
+    spec = load_sweep(_real_sweep(tmp_path, {"links.wifi.latency": ["2ms", 0.003]}))
+    run_sweep(spec, out=tmp_path / "out", runner=runner, workers=1)
+    assert len(runner.calls) == 2
+
+
+def test_one_value_spelled_two_ways_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _real_sweep(tmp_path, {"links.wifi.latency": ["2ms", 0.002]})
+    assert main(["sweep", str(path), "--out", str(tmp_path / "out"), "--workers", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "fedsim: error: sweep grid.links.wifi.latency: 2ms and 0.002 are the same value; "
+        "give it once"
+    ]

@@ -73,25 +73,32 @@ class ModelSizes:
     PUBLISH head`, or nothing for CoAP (its blocks' headers are in the time estimate)."""
 
 
-def _request_head(body: int, client_id: str, server_round: int, wait: str | None) -> int:
+def _request_head(
+    body: bytes, client_id: str, server_round: int, wait: str | None, signer: Any
+) -> int:
     """The head aiohttp writes for the client's POST /v1/update (fedsim/fl/client.py);
-    `wait`: the X-Fedsim-Wait it sends when the answer is to carry the next task."""
+    `wait`: the X-Fedsim-Wait it sends when the answer is to carry the next task;
+    `signer`: the device's (fedsim.fl.auth), whose Authorization header every simulated
+    client sends (~100 B)."""
     from aiohttp.http import SERVER_SOFTWARE
 
     from fedsim.fl.server import CLIENT_HEADER, ROUND_HEADER, WAIT_HEADER
     from fedsim.run import SERVER_HOST, SERVER_PORT
 
+    fields = {CLIENT_HEADER: client_id, ROUND_HEADER: str(server_round)}
+    if wait is not None:
+        fields[WAIT_HEADER] = wait
+    auth = signer.sign("POST", "/v1/update", None, fields, body)
     lines = [
         "POST /v1/update HTTP/1.1",
         f"Host: {SERVER_HOST}:{SERVER_PORT}",
-        f"{CLIENT_HEADER}: {client_id}",
-        f"{ROUND_HEADER}: {server_round}",
-        *([f"{WAIT_HEADER}: {wait}"] if wait is not None else []),
+        *(f"{k}: {v}" for k, v in fields.items()),
+        f"Authorization: {auth}",
         "Content-Type: application/octet-stream",
         "Accept: */*",
         "Accept-Encoding: gzip, deflate",
         f"User-Agent: {SERVER_SOFTWARE}",
-        f"Content-Length: {body}",
+        f"Content-Length: {len(body)}",
     ]
     return len("\r\n".join(lines)) + 4
 
@@ -128,12 +135,29 @@ def _publish_head(topic: str, payload: int) -> int:
     return 1 + varint + remaining - payload
 
 
-def model_sizes(sc: Scenario, task: Any = None) -> ModelSizes:
-    """What one client uploads and downloads per round: the task's initial parameters
-    encoded as the client (fl.codec) and the server (float32) encode them. Metric
-    values in the upload's meta are not known before training: a few bytes more."""
+def _upload_metrics(learner: Any, params: Any, config: dict[str, Any]) -> dict[str, Any]:
+    """The metrics an update carries, as FLClient._train_and_encode gathers them: one
+    local training of `learner` from `params` (a private generator: the run's draws are
+    untouched), and with `federated_eval` the global model's local scores."""
     import numpy as np
 
+    _, metrics = learner.train(params.copy(), config, np.random.default_rng(0))
+    score = getattr(learner, "evaluate", None)
+    if config.get("federated_eval") and score is not None:
+        metrics = {**metrics, **{f"fed_{k}": float(v) for k, v in score(params).items()}}
+    return dict(metrics)
+
+
+def model_sizes(sc: Scenario, task: Any = None) -> ModelSizes:
+    """What one client uploads and downloads per round: the task's initial parameters
+    encoded as the client (fl.codec) and the server (float32) encode them, the upload
+    with the meta the client builds (`fedsim.fl.client.update_meta`: its metrics from
+    one local training) and, over HTTP, the device's signature. Within a few bytes of a
+    run's uploads (the metrics' and the signature's digits vary)."""
+    import numpy as np
+
+    from fedsim.fl.auth import Keyring
+    from fedsim.fl.client import update_meta
     from fedsim.fl.codec import encode
     from fedsim.tasks.registry import build_task
 
@@ -143,11 +167,15 @@ def model_sizes(sc: Scenario, task: Any = None) -> ModelSizes:
     params = np.asarray(task.initial_params(), dtype=np.float32)
     client = max((d.name for d in devices), key=len, default="device")
     rounds = sc.fl.rounds
-    examples = int(task.learner(0).num_examples) if devices else 0
     codec = sc.fl.codec
     delta = codec in ("int8", "topk")  # as FLClient._train_and_upload
-    meta = {"client_id": client, "round": rounds, "version": rounds,
-            "num_examples": examples, "metrics": {}}  # fmt: skip
+    metrics: dict[str, Any] = {}
+    meta: dict[str, Any] = {"client_id": client, "round": rounds, "version": rounds,
+                            "num_examples": 0, "metrics": metrics}  # fmt: skip
+    if devices:
+        learner = task.learner(0)
+        metrics = _upload_metrics(learner, params, dict(sc.fl.local))
+        meta = update_meta(client, rounds, rounds, learner, metrics)
     up = encode(params, meta, codec=codec, delta=delta, rng=np.random.default_rng(0))
     down_meta = {"round": rounds, "version": rounds, "config": dict(sc.fl.local)}
     down = len(encode(params, down_meta, codec="float32").body)
@@ -161,7 +189,9 @@ def model_sizes(sc: Scenario, task: Any = None) -> ModelSizes:
         framing = "MQTT PUBLISH head"
     else:
         wait = str(sc.fl.poll_wait_s) if sc.fl.task_on_answer else None  # as FLClient sends it
-        up_total = body + _request_head(body, client, rounds, wait)
+        late = rounds * sc.fl.deadline_s + 1 / 3  # a clock reading with all its digits
+        signer = Keyring.from_seed(sc.seed, [client]).signer(client, lambda: late)
+        up_total = body + _request_head(up.body, client, rounds, wait, signer)
         down_total = down + _response_head(down, rounds if sc.fl.task_on_answer else None)
         framing = "HTTP head"
     return ModelSizes(

@@ -45,7 +45,7 @@ from fedsim.fl.timeouts import (
 from fedsim.fl.wire_schema import TaskMeta, WireError, check, config_key
 from fedsim.tasks.base import LocalLearner
 
-__all__ = ["BACKOFF_S", "ClientStats", "FLClient"]
+__all__ = ["BACKOFF_S", "ClientStats", "FLClient", "update_meta"]
 
 log = logging.getLogger(__name__)
 
@@ -381,13 +381,9 @@ class FLClient:
         values = new_params - params if delta else new_params
         if self.codec == "topk" and self._residual is None:
             self._residual = np.zeros(values.size, dtype=np.float32)
-        meta = {
-            "client_id": self.client_id,
-            "round": server_round,
-            "version": version,
-            "num_examples": int(self.learner.num_examples),
-            "metrics": _finite_metrics({**metrics, **local_eval}),
-        }
+        meta = update_meta(
+            self.client_id, server_round, version, self.learner, {**metrics, **local_eval}
+        )
         env = encode(
             values, meta, codec=self.codec, delta=delta, rng=self.rng, residual=self._residual
         )
@@ -494,6 +490,20 @@ def _task(body: bytes) -> _Task:
 
 _LAST_TASK: tuple[bytes, _Task] | None = None
 """The last task envelope decoded, and its contents (kept apart from any client's)."""
+
+
+def update_meta(
+    client_id: str, server_round: int, version: int, learner: Any, metrics: dict[str, Any]
+) -> dict[str, Any]:
+    """An update envelope's meta, as every transport's upload carries it (`fedsim show`
+    sizes its upload with it too)."""
+    return {
+        "client_id": client_id,
+        "round": server_round,
+        "version": version,
+        "num_examples": int(learner.num_examples),
+        "metrics": _finite_metrics(metrics),
+    }
 
 
 def _finite_metrics(metrics: dict[str, Any]) -> dict[str, float]:

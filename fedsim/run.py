@@ -27,6 +27,7 @@ from fedsim.audit import AuditError
 from fedsim.audit import audit as audit_run
 from fedsim.clock import VirtualTimeLoop, sim_event_to_future
 from fedsim.errors import ScenarioError, print_warning
+from fedsim.fidelity_used import fidelity_used
 from fedsim.fl.async_engine import BufferedAsync, polynomial_staleness
 from fedsim.fl.auth import Keyring, device_auth
 from fedsim.fl.client import FLClient
@@ -758,7 +759,7 @@ def _collect(
         strategy="fedbuff" if is_async else sc.fl.strategy,
         task=sc.task.kind,
         codec=sc.fl.codec,
-        fidelity=sc.fidelity,
+        fidelity=fidelity_used(sc),
         devices=len(clients),
         rounds=len(rows),
         accepted_rounds=sum(r.accepted for r in rows),

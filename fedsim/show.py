@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from fedsim.fidelity_used import fidelity_used, uses_tcp
 from fedsim.fl.timeouts import connect_timeout
 from fedsim.net.flow import lossless_transfer_time
 from fedsim.net.link import Hop
@@ -437,7 +438,11 @@ def _coap_warnings(g: GroupCost, fl: FLSpec) -> list[str]:
 
 def fidelity_warnings(sc: Scenario) -> list[str]:
     """Link classes the chosen fidelity models poorly: flow fidelity on a shared
-    duty-cycled channel is ~5x slower than packet fidelity (docs/network-model.md)."""
+    duty-cycled channel is ~5x slower than packet fidelity (docs/network-model.md).
+    None under CoAP: its datagrams are modelled one by one whatever `fidelity` says
+    (fedsim.fidelity_used), so switching it would change nothing."""
+    if not uses_tcp(sc):
+        return []
     return [
         f"links.{name}: a shared channel with a {_pct(cls.duty_cycle)} duty cycle is modelled "
         f"poorly by flow fidelity (~5x too slow); use --set links.{name}.fidelity=packet"
@@ -468,7 +473,7 @@ def describe(sc: Scenario, model_bytes: int | None = None) -> Tree:
     from rich.tree import Tree  # only to print: `fedsim run` reads the estimates above
 
     root = Tree(
-        f"[bold]{sc.name}[/] (seed {sc.seed}, {sc.fidelity} fidelity, task {sc.task.kind}, "
+        f"[bold]{sc.name}[/] (seed {sc.seed}, {fidelity_used(sc)} fidelity, task {sc.task.kind}, "
         f"{_engine_text(sc)}, {len(sc.device_nodes)} devices)"
     )
     plus = f" + {sizes.framing}" if sizes.framing else ""

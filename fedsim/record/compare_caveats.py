@@ -39,6 +39,8 @@ def _transport(run: Any) -> str:
 def _fidelity(run: Any, settings: RunSettings) -> str:
     """The run's fidelity, and a link class's other one: `flow`, `flow + packet (links)`."""
     top = str(run.summary.get("fidelity") or "flow")
+    if top == "datagram":  # CoAP: no link class's fidelity models anything either
+        return top
     links = {
         str(v)
         for k, v in _link_values(settings, "fidelity").items()

@@ -430,7 +430,12 @@ class Summary(Record):
     strategy: str = column("", "aggregation: the sync strategy, or `fedbuff` for async")
     task: str = column("", "task kind")
     codec: str = column("", "upload codec")
-    fidelity: str = column("", "network fidelity: `flow` or `packet`")
+    fidelity: str = column(
+        "",
+        "network fidelity the run used: `flow` or `packet` (TCP: HTTP, MQTT); `datagram` "
+        "(CoAP, whose datagrams are modelled one by one whatever `fidelity` says); "
+        "`deployment` (a pilot)",
+    )
     devices: int = column("clients", "device nodes")
     rounds: int = column("rounds", "rounds recorded (rows of rounds.csv)")
     accepted_rounds: int = column("rounds", "rounds whose aggregate was deployed")

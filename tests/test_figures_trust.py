@@ -123,6 +123,7 @@ def test_undelivered_payload_keeps_every_row_at_100_percent(tmp_path: Path) -> N
         model_bytes=80600, protocol_bytes=18008, data_bytes=87004,
         header_bytes=6966, control_bytes=6574, retx_bytes=284,
     )  # fmt: skip
+    cut = dataclasses.replace(cut, direction="up")  # a first hop: payload - data not carried
     plain = _ledger_row(model_bytes=70200, protocol_bytes=29403, header_bytes=7344,
                         control_bytes=6736, retx_bytes=2079)  # fmt: skip
     run = dataclasses.replace(_run(tmp_path), ledger=[cut, plain])

@@ -725,8 +725,8 @@ def _collect(
             energy_idle_j=parts["idle"], energy_sleep_j=parts["sleep"],
             airtime_tx_s=ledger.seconds["tx"] if ledger else 0.0,
             airtime_rx_s=ledger.seconds["rx"] if ledger else 0.0,
-            env_episodes=_total(info, "episodes"),
-            env_steps=_total(info, "steps"),
+            env_episodes=_played(c.learner, "episodes"),
+            env_steps=_played(c.learner, "steps"),
             requests_timed_out=sum(1 for t in c.request_timeouts if t <= end),
             requests_gave_up=sum(1 for t in c.gave_up if t <= end),
         ))  # fmt: skip
@@ -770,6 +770,7 @@ def _collect(
         metric_name=evaluator.metric_name,
         higher_is_better=higher,
         final_metric=_finite(rows[-1].metric if rows else engine.deployed_metric),
+        final_scores=_scores(evaluator, engine.params),
         best_metric=(max(metrics) if higher else min(metrics)) if metrics else None,
         target_metric=target,
         time_to_target_s=time_to_target,
@@ -798,9 +799,16 @@ def _finite(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
-def _total(info: Any, key: str) -> int | None:
-    """A client's summed RL counter, None (blank) for tasks that do not count it."""
-    return int(info.totals[key]) if info is not None and key in info.totals else None
+def _played(learner: Any, key: str) -> int | None:
+    """What an RL learner played over the run, every training counted (accepted upload
+    or not; 0: none); None (blank) for a learner that plays no environment."""
+    played = getattr(learner, "played", None)
+    return None if played is None else int(getattr(played, key))
+
+
+def _scores(evaluator: Any, params: Any) -> dict[str, float]:
+    """Every finite score the evaluator gives `params` (the deployed model at the end)."""
+    return {k: float(v) for k, v in evaluator.evaluate(params).items() if np.isfinite(v)}
 
 
 def run_name_for(scenario: Scenario, overrides: Sequence[str] = ()) -> str:

@@ -88,8 +88,10 @@ def test_cartpole_mlp_and_personalisation() -> None:
     assert np.any(p0 != 0)
     m = task.evaluator().evaluate(p0)
     assert {
-        "mean_return", "mean_return_global", "min_device_return", "min_device_return_global",
+        "mean_return", "mean_return_personalized", "min_device_return",
+        "min_device_return_personalized",
     } <= set(m)  # fmt: skip
+    assert task.evaluator().metric_name == task.metric_name == "mean_return_personalized"
 
 
 def test_cartpole_personalisation_lifts_the_worst_device() -> None:
@@ -112,8 +114,11 @@ def test_cartpole_personalisation_lifts_the_worst_device() -> None:
     m = ev.evaluate(params)
     assert m == ev.evaluate(params)  # deterministic
     assert int(np.argmin(untuned)) == 3  # the 0.15 m pole
-    assert m["min_device_return"] > min(untuned) + 100
-    assert m["mean_return"] > np.mean(untuned)
+    assert m["min_device_return_personalized"] > min(untuned) + 100
+    assert m["mean_return_personalized"] > np.mean(untuned)
+    plain = task.evaluator().evaluate(params)  # the plain names: the shared policy's
+    assert (m["mean_return"], m["min_device_return"]) == (
+        plain["mean_return"], plain["min_device_return"])  # fmt: skip
     assert 0 < m["personalize_episodes"] <= 101
     with pytest.raises(ValueError, match="'personalize_check_every'"):
         CartPoleTask(2, seed=0, personalize_check_every=-1)

@@ -25,10 +25,6 @@ a task while fewer than `fl.async.concurrency` train, and every `buffer` updates
 aggregation."""
 
 
-RL_LOCAL_KEYS = ("episodes", "batch", "steps", "gamma", "epsilon", "alpha_decay")
-"""`fl.local` keys only the RL tasks read (docs/rl.md)."""
-
-
 def advice(topology: Topology) -> list[str]:
     return [
         *_federation(topology),
@@ -88,7 +84,7 @@ def _ignored(topology: Topology) -> list[str]:
     """Keys the chosen engine, selection or task does not read. `fl.async` beside an
     explicit `fl.engine: sync` is a prepared switch (topologies/stragglers.yaml), not a
     mistake; unlike sync keys under async, the async block is all one engine's."""
-    from fedsim.config.rl_tasks import CartPoleOptions, TabularQOptions
+    from fedsim.config.task_reads import task_reads
 
     fl = topology.fl
     given = fl.model_fields_set
@@ -104,14 +100,7 @@ def _ignored(topology: Topology) -> list[str]:
             "uniform, so it is not used"
         )
     out.extend(_task_ignored(topology))
-    if not isinstance(topology.task, CartPoleOptions | TabularQOptions):
-        rl = [k for k in RL_LOCAL_KEYS if k in fl.local.model_fields_set]
-        if rl:
-            keys = ", ".join(f"fl.local.{k}" for k in rl)
-            out.append(
-                f"{keys}: RL training settings, but task {topology.task.kind} is not an RL "
-                "task: they are not used"
-            )
+    out.extend(task_reads(topology))  # raises for a strategy term the task lacks
     return out
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from fedsim.config.base import at_key
-from fedsim.config.task_options import TaskOptions
+from fedsim.config.task_options import SUPERVISED_LOCAL_KEYS, TaskOptions
 from fedsim.config.units import Bool, choice, integer, number, parsed
 
 __all__ = [
@@ -44,6 +44,8 @@ def classifier_memory_bytes(sizes: tuple[int, ...], batch_size: int) -> int:
 
 
 class ClassifierOptions(TaskOptions):
+    local_keys: ClassVar[frozenset[str] | None] = SUPERVISED_LOCAL_KEYS
+    client_terms: ClassVar[frozenset[str]] = frozenset({"mu"})
     model: choice(("softmax", "mlp")) = Field(
         "softmax", description="softmax regression or a ReLU MLP"
     )  # type: ignore[valid-type]

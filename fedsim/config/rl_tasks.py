@@ -13,6 +13,7 @@ from fedsim.config.units import Bool, choice, number, parsed
 
 __all__ = [
     "MULTICHANNEL_MAX_STATES",
+    "RL_KINDS",
     "CartPoleOptions",
     "EnergyHarvestingOptions",
     "MultichannelOptions",
@@ -94,10 +95,74 @@ class CartPoleOptions(TaskOptions):
     personalize_optimizer: Optimizer | None = None  # type: ignore[valid-type]
     personalize_baseline: Baseline | None = None  # type: ignore[valid-type]
     personalize_check_every: _rl_int(0) = 0  # type: ignore[valid-type]
+    local_keys: ClassVar[frozenset[str] | None] = frozenset({"episodes", "batch", "lr", "gamma"})
+    client_terms: ClassVar[frozenset[str]] = frozenset({"mu"})  # in reinforce_train's steps
+
+    @model_validator(mode="after")
+    def _hidden(self) -> CartPoleOptions:
+        # As `hidden` on softmax digits: a linear policy has no hidden layer.
+        if self.policy == "linear" and "hidden" in self.model_fields_set:
+            raise at_key("hidden", "a linear policy has no hidden layer (use policy: mlp)")
+        return self
+
+    def local_updates(self, local: dict[str, Any]) -> int:
+        """Gradient steps in one local training under `fl.local` (`local`)."""
+        episodes = int(local.get("episodes", self.episodes))
+        return -(-episodes // max(1, min(int(local.get("batch", self.batch)), episodes)))
+
+    def prox_advice(self, mu: float, local: dict[str, Any]) -> list[str]:
+        """Where FedProx's term cannot act as meant: one update a round (its gradient
+        is zero at the global policy the training starts from), or SGD's step
+        lr x mu >= 2 (the term overshoots and the policy diverges from the anchor)."""
+        out = []
+        updates = self.local_updates(local)
+        if mu > 0 and updates == 1:
+            out.append(
+                "fl.strategy.mu: task cartpole makes one gradient step a round (episodes / "
+                "batch), where the proximal term's gradient is zero: fedprox trains exactly "
+                "as fedavg; a batch below episodes gives mu steps to act on"
+            )
+        lr = float(local.get("lr", self.lr))
+        if mu > 0 and self.optimizer == "sgd" and updates > 1 and lr * mu >= 2.0:
+            out.append(
+                f"fl.strategy.mu: lr x mu = {lr * mu:g} >= 2 with optimizer sgd: each step "
+                "overshoots the global policy by more than it corrects, so the local policy "
+                "oscillates away from it; lower mu below "
+                f"{2 / lr:g}"
+            )
+        return out
+
+    def unread_options(self) -> list[str]:
+        given = self.model_fields_set
+        out = []
+        if self.personalize_episodes == 0:
+            tuning = sorted(k for k in given if k.startswith("personalize_") and k != (
+                "personalize_episodes"))  # fmt: skip
+            if tuning:
+                keys = ", ".join(f"task.{k}" for k in tuning)
+                them = "them" if len(tuning) > 1 else "it"
+                out.append(
+                    f"{keys}: only fine-tuning reads {them}, and task.personalize_episodes "
+                    f"is 0 (none), so {'they are' if len(tuning) > 1 else 'it is'} not used"
+                )
+        tuned = self.personalize_baseline or self.baseline
+        running = self.baseline == "running" or (
+            self.personalize_episodes > 0 and tuned == "running"
+        )
+        if "baseline_rate" in given and not running:
+            out.append(
+                f"task.baseline_rate: only baseline running reads it; baseline is "
+                f"{self.baseline}, so it is not used"
+            )
+        return out
 
 
 class TabularQOptions(TaskOptions):
     metric: ClassVar[tuple[str, float, float]] = ("fraction_of_optimal", -math.inf, 1.0)
+    local_keys: ClassVar[frozenset[str] | None] = frozenset(
+        {"steps", "lr", "gamma", "epsilon", "alpha_decay"}
+    )
+    client_terms: ClassVar[frozenset[str]] = frozenset()  # no gradient step for mu
     gamma: Discount = 0.95  # type: ignore[valid-type]
     steps: _rl_int(1) = 20_000  # type: ignore[valid-type]
     lr: number(0.0, lo_open=True) = 0.2  # type: ignore[valid-type]
@@ -147,3 +212,7 @@ class MultichannelOptions(TabularQOptions):
                 f"the {MULTICHANNEL_MAX_STATES} the exact evaluation handles",
             )
         return self
+
+
+RL_KINDS = ("cartpole", "energy_harvesting", "multichannel")
+"""The task kinds whose devices play environments (clients.csv `env_episodes`)."""

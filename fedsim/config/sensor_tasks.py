@@ -10,7 +10,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, model_validator
 
 from fedsim.config.base import at_key
-from fedsim.config.task_options import TaskOptions
+from fedsim.config.task_options import SUPERVISED_LOCAL_KEYS, TaskOptions
 from fedsim.config.units import choice, integer, number
 from fedsim.tasks.cnn_shape import CnnShape
 
@@ -34,6 +34,9 @@ LOAD_HOURS = 24
 
 class SensorOptions(TaskOptions):
     """The CNN and the split shared by the sensor tasks."""
+
+    local_keys: ClassVar[frozenset[str] | None] = SUPERVISED_LOCAL_KEYS
+    client_terms: ClassVar[frozenset[str]] = frozenset({"mu"})
 
     partition: choice(("iid", "dirichlet")) = Field(
         "dirichlet", description="how recordings are split: at random, or Dirichlet over labels"

@@ -6,7 +6,10 @@ from typing import Any, ClassVar
 
 from fedsim.config.base import Section
 
-__all__ = ["TaskOptions"]
+__all__ = ["SUPERVISED_LOCAL_KEYS", "TaskOptions"]
+
+SUPERVISED_LOCAL_KEYS = frozenset({"epochs", "batch_size", "lr", "federated_eval"})
+"""What the built-in supervised learners read (SGD, federated evaluation on-device)."""
 
 
 class TaskOptions(Section):
@@ -17,6 +20,21 @@ class TaskOptions(Section):
     higher_is_better: ClassVar[bool] = True
     """The metric's direction (its evaluator's): which end of `metric`'s range a target
     beyond it can never reach, and which end any model meets."""
+    local_keys: ClassVar[frozenset[str] | None] = None
+    """The `fl.local` keys this task's learners read from the round's config, plus
+    `federated_eval` if its learners can score a model on-device (`evaluate`). A key
+    the file sets outside it is a warning (federated_eval: an error), so a sweep of it
+    cannot measure nothing unnoticed; None (a plug-in that does not declare it): not
+    checked. tests/test_task_reads.py checks each built-in's against its learners."""
+    client_terms: ClassVar[frozenset[str]] = frozenset()
+    """Client-side strategy terms its learners implement (`mu`: FedProx's proximal term
+    in every local step). A strategy whose term is missing here is refused for this
+    task (fedsim/config/task_reads.py) rather than run as another under its name."""
+
+    def unread_options(self) -> list[str]:
+        """Warnings for options the file sets that the other options make unread
+        (`task.<key>: ...`, one line each)."""
+        return []
 
     def options(self) -> dict[str, Any]:
         """The options the file sets (the builder's defaults apply to the rest)."""

@@ -306,6 +306,7 @@ def reinforce_train(
     seed: int,
     run_b: float = 0.0,
     run_rate: float = 0.1,
+    mu: float = 0.0,
 ) -> tuple[np.ndarray, int, int, float, float]:
     """REINFORCE: `episodes` sampled episodes, one gradient-ascent step per `batch` of them.
 
@@ -315,11 +316,16 @@ def reinforce_train(
     returns-to-go (it never sees the batch it is applied to, so the gradient stays
     unbiased); after each update it moves `run_rate` of the way to the batch mean.
     Adam moments start at zero on every call (a fresh optimizer per local update,
-    as in FL practice). Returns (new float32 params, episodes, env steps, mean
-    undiscounted return, updated running baseline).
+    as in FL practice). `mu` > 0 is FedProx's local objective: the ascent direction
+    of every update gets -mu * (theta - params), the gradient of the proximal term
+    -mu/2 ||theta - params||^2 that keeps the local policy near the global one it
+    started from (zero at the first update, so one update per call is FedAvg).
+    Returns (new float32 params, episodes, env steps, mean undiscounted return,
+    updated running baseline).
     """
     np.random.seed(seed)
     theta = params.astype(np.float64)
+    anchor = params.astype(np.float64)
     n = theta.shape[0]
     grad = np.zeros(n)
     m = np.zeros(n)
@@ -368,6 +374,9 @@ def reinforce_train(
         for t in range(off):
             coef = (ret_buf[t] - mean) * scale / off
             _add_grad_logp(theta, hidden, obs_buf[t], act_buf[t], coef, h, grad)
+        if mu != 0.0:
+            for i in range(n):
+                grad[i] -= mu * (theta[i] - anchor[i])
         if optimizer == OPT_ADAM:
             adam_t += 1
             c1 = 1.0 - 0.9**adam_t

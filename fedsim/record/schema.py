@@ -409,8 +409,16 @@ class ClientRow(Record):
     )
     airtime_tx_s: float | None = column("s", "seconds its radio transmitted", None)
     airtime_rx_s: float | None = column("s", "seconds its radio received", None)
-    env_episodes: int | None = column("", "RL: episodes in accepted uploads (blank: not RL)", None)
-    env_steps: int | None = column("", "RL: environment steps in accepted uploads", None)
+    env_episodes: int | None = column(
+        "",
+        "RL: episodes the device played in every training, its upload accepted or not (0: "
+        "none; blank only for a task that is not RL). Personalised evaluation "
+        "(`task.personalize_episodes`) is the server's and plays none here",
+        None,
+    )
+    env_steps: int | None = column(
+        "", "RL: environment steps of those episodes (0: none; blank: not RL)", None
+    )
     adversary: str = column(
         "", "the attack (`adversaries.kind`) if the device is Byzantine; blank: honest", ""
     )
@@ -445,6 +453,16 @@ class Summary(Record):
     higher_is_better: bool = column("", "direction of the metric")
     final_metric: float | None = column("", "the deployed model's metric at the end")
     best_metric: float | None = column("", "best deployed metric over the rounds")
+    final_scores: dict[str, float] | None = column(  # noqa: RUF009 - a field(), not a shared default
+        "",
+        "{name: value}: every finite score the task's evaluator gives the deployed model at "
+        "the end, `metric_name`'s (= `final_metric`) among them: e.g. CartPole "
+        "`min_device_return` and, personalised, the shared policy's `mean_return` beside "
+        "`mean_return_personalized`; tabular `fraction_of_optimal_mean`; a classifier's "
+        "`loss` (null: an older folder, or a deployment)",
+        None,
+        later=True,
+    )
     target_metric: float | None = column("", "`fl.target` (null: none)")
     time_to_target_s: float | None = column("s", "until the deployed model reached the target")
     bytes_to_target: int | None = column(
@@ -608,6 +626,7 @@ _KINDS = {
     str: "str",
     bool: "bool",
     dict[str, int]: "causes",
+    dict[str, float]: "scores",
     list[str]: "names",
 }
 

@@ -24,6 +24,7 @@ _KIND = {
     "bool": "bool",
     "causes": "`cause:n;...`",
     "names": "list of text",
+    "scores": "`{name: number}`",
 }
 
 

@@ -234,6 +234,7 @@ def _kind_text(col: Column) -> str:
         "str": "text",
         "bool": "true/false",
         "names": "a list of names",
+        "scores": "{name: number}",
     }[col.kind]
     return f"{text} or blank" if col.optional else text
 
@@ -252,6 +253,11 @@ def _json_ok(col: Column, value: Any) -> bool:
     if col.kind == "causes":
         return isinstance(value, dict) and all(
             isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
+            for k, v in value.items()
+        )
+    if col.kind == "scores":
+        return isinstance(value, dict) and all(
+            isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool)
             for k, v in value.items()
         )
     return isinstance(value, list) and all(isinstance(v, str) for v in value)

@@ -73,6 +73,35 @@ def _draw(name: str, value: Range, n: int, rng: np.random.Generator) -> np.ndarr
     return rng.uniform(lo, hi, size=n)
 
 
+PROX_FLOPS_PER_PARAM = 3
+"""FedProx's term per parameter and update: a subtraction, a product, a subtraction."""
+
+
+def _mu(config: dict[str, Any]) -> float:
+    """FedProx's proximal weight from the round's config (the strategy sends `mu`)."""
+    mu = float(config.get("mu", 0.0))
+    if not mu >= 0.0:
+        raise ValueError(f"mu must be >= 0, got {mu!r}")
+    return mu
+
+
+class Played:
+    """What a device's learner played over the run, every training counted (accepted
+    upload or not): the `env_episodes` and `env_steps` of clients.csv."""
+
+    __slots__ = ("episodes", "steps", "trainings")
+
+    def __init__(self) -> None:
+        self.episodes = 0
+        self.steps = 0
+        self.trainings = 0
+
+    def add(self, episodes: int, steps: int) -> None:
+        self.episodes += int(episodes)
+        self.steps += int(steps)
+        self.trainings += 1
+
+
 def _choice(name: str, value: str, table: dict[str, int]) -> int:
     if value not in table:
         raise ValueError(f"option {name!r} must be one of {sorted(table)}, got {value!r}")
@@ -94,6 +123,7 @@ class _CartPoleLearner:
         self.dyn = dyn
         self.num_examples = task.episodes
         self.running_baseline = 0.0
+        self.played = Played()
 
     def work(self, config: dict[str, Any]) -> float:
         """The most `train(config)` can cost: every episode runs to truncation. The
@@ -110,7 +140,9 @@ class _CartPoleLearner:
         episodes = int(config.get("episodes", t.episodes))
         batch = max(1, int(config.get("batch", t.batch)))
         updates = -(-episodes // batch)
-        return float(steps * t.flops_per_step + updates * 10 * t.num_params)
+        # The optimizer's step, plus FedProx's term mu * (theta - anchor) when mu > 0.
+        per_param = 10 + (PROX_FLOPS_PER_PARAM if _mu(config) else 0)
+        return float(steps * t.flops_per_step + updates * per_param * t.num_params)
 
     def train(
         self, params: np.ndarray, config: dict[str, Any], rng: np.random.Generator
@@ -130,18 +162,28 @@ class _CartPoleLearner:
             _seed(rng),
             self.running_baseline,
             t.baseline_rate,
+            _mu(config),
         )
+        self.played.add(episodes, steps)
         return new, {"episodes": float(episodes), "steps": float(steps), "mean_return": mean_return}
 
 
 class _CartPoleEvaluator:
-    """Mean return over the devices' own environments, optionally after fine-tuning."""
+    """Mean return over the devices' own environments, optionally after fine-tuning.
 
-    metric_name = "mean_return"
+    With fine-tuning the headline metric is `mean_return_personalized`, never the plain
+    name: it scores a policy per device, not the shared one, so `compare` must not
+    set it beside an unpersonalised run's `mean_return` as like for like. The shared
+    policy's own scores keep their plain names in the same dict (summary.json's
+    `final_scores`). Fine-tuning is a server-side evaluation protocol: it runs here,
+    on every device's dynamics, for every candidate model, and costs no device time,
+    energy or episodes (docs/rl.md)."""
+
     higher_is_better = True
 
     def __init__(self, task: CartPoleTask) -> None:
         self._task = task
+        self.metric_name = task.metric_name
 
     def _returns(self, params: np.ndarray, dyns: np.ndarray, seed: int) -> np.ndarray:
         t = self._task
@@ -216,10 +258,8 @@ class _CartPoleEvaluator:
             for i in range(n):
                 p, used[i] = self.personalize(params, i)
                 tuned[i] = self.device_return(p, i)
-            out["mean_return_global"] = out["mean_return"]
-            out["min_device_return_global"] = out["min_device_return"]
-            out["mean_return"] = float(tuned.mean())
-            out["min_device_return"] = float(tuned.min())
+            out["mean_return_personalized"] = float(tuned.mean())
+            out["min_device_return_personalized"] = float(tuned.min())
             out["personalize_episodes"] = float(used.mean())
         return out
 
@@ -238,12 +278,14 @@ class CartPoleTask:
     lr, batch, optimizer and baseline unless a `personalize_*` option overrides
     one; `personalize_check_every` C > 0 keeps the best of the checkpoints every C
     episodes, scored on the device's own dynamics) before scoring it there
-    ("mean_return", "min_device_return"; the untuned scores get a "_global" suffix,
-    "personalize_episodes" is the mean number of fine-tuning episodes used).
+    ("mean_return_personalized", the headline metric then, and
+    "min_device_return_personalized"; "mean_return" and "min_device_return" stay the
+    shared policy's, "personalize_episodes" is the mean number of fine-tuning episodes).
     """
 
     name = "cartpole"
     metric_name = "mean_return"
+    """"mean_return_personalized" when `personalize_episodes` > 0 (set per instance)."""
 
     def __init__(
         self,
@@ -321,6 +363,8 @@ class CartPoleTask:
         self.eval_episodes = int(eval_episodes)
         self.greedy_eval = bool(greedy_eval)
         self.personalize_episodes = int(personalize_episodes)
+        if self.personalize_episodes > 0:
+            self.metric_name = "mean_return_personalized"
         self.eval_seed = int(np.random.default_rng([self.seed, 0xE7A0]).integers(2**31 - 1))
         rng = np.random.default_rng([self.seed, 0xC0DE])
         self.dynamics = np.stack(
@@ -367,6 +411,7 @@ class _QLearner:
         self.num_examples = task.steps
         self.visits = np.zeros((mdp.num_states, mdp.num_actions))
         """This device's visit count per (s, a) over the whole run (step-size schedule)."""
+        self.played = Played()
 
     def work(self, config: dict[str, Any]) -> float:
         steps = int(config.get("steps", self._task.steps))
@@ -380,6 +425,11 @@ class _QLearner:
         m = self.mdp
         Q0 = np.asarray(params, dtype=np.float32).reshape(m.num_states, m.num_actions)
         steps = int(config.get("steps", t.steps))
+        if _mu(config) > 0.0:  # the config check refuses fedprox here first (task_reads)
+            raise ValueError(
+                f"task {t.name}: tabular Q-learning has no gradient step for FedProx's "
+                "proximal term (mu)"
+            )
         Q, mean_reward = q_learning(
             Q0,
             m.next_states,
@@ -396,6 +446,7 @@ class _QLearner:
             self.visits if t.decay_over_rounds else None,
         )
         episodes = -(-steps // t.episode_len)
+        self.played.add(episodes, steps)
         return Q.ravel(), {
             "episodes": float(episodes),
             "steps": float(steps),

@@ -1,0 +1,82 @@
+"""RL play and scores: what the devices played is counted, what the evaluator said is kept.
+
+clients.csv `env_episodes`/`env_steps` count every training an RL device did, its
+upload accepted or not; they used to count accepted uploads only, so a device that
+trained three times (charged compute energy for it) showed blank, which reads "not RL"
+(outside review, finding 4). `rl-play-counted` ties the columns to the task and to the
+compute energy: blank exactly when the task is not RL, and a device charged compute
+energy played something (only training charges compute, and every RL training plays at
+least one step). `final-scores-metric` ties summary.json's `final_scores` (every score
+of the final model: `min_device_return`, the shared policy's `mean_return` beside a
+personalised metric, ...) to the headline `final_metric` it must contain.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+from fedsim.audit import Violation, invariant
+from fedsim.config.rl_tasks import RL_KINDS
+
+PLAYED = "rl-play-counted"
+SCORES = "final-scores-metric"
+
+
+@invariant(
+    PLAYED,
+    "clients.csv env_episodes/env_steps are blank exactly when the task is not RL; for RL, "
+    "0 <= env_episodes <= env_steps, and a device charged compute energy played >= 1 step",
+    # evidence: what devices played is the simulator's to know (its learners); a
+    # deployment's server cannot see it and leaves the columns blank.
+    needs=("summary", "clients", "evidence"),
+)
+def check_played(result: Any) -> Iterator[Violation]:
+    rl = result.summary.task in RL_KINDS
+    for c in result.clients:
+        blank = [k for k in ("env_episodes", "env_steps") if getattr(c, k) is None]
+        if not rl:
+            if len(blank) < 2:
+                yield Violation(
+                    PLAYED, f"clients.csv {c.client}: env columns set, task "
+                    f"{result.summary.task} is not RL",
+                )  # fmt: skip
+            continue
+        if blank:
+            yield Violation(
+                PLAYED, f"clients.csv {c.client}: {', '.join(blank)} blank for RL task "
+                f"{result.summary.task} (0 if it played nothing)",
+            )  # fmt: skip
+            continue
+        if not 0 <= c.env_episodes <= c.env_steps:
+            yield Violation(
+                PLAYED, f"clients.csv {c.client}: env_episodes {c.env_episodes}, env_steps "
+                f"{c.env_steps} (each episode is at least one step)",
+            )  # fmt: skip
+        if (c.energy_compute_j or 0.0) > 0.0 and c.env_steps == 0:
+            yield Violation(
+                PLAYED, f"clients.csv {c.client}: energy_compute_j {c.energy_compute_j:g} J "
+                "charged, but env_steps 0 (training played nothing?)",
+            )  # fmt: skip
+
+
+@invariant(
+    SCORES,
+    "summary.json final_scores (when written) holds metric_name, equal to final_metric "
+    "(within 1e-9 relative) when that is set",
+    needs=("summary",),
+)
+def check_scores(result: Any) -> Iterator[Violation]:
+    s = result.summary
+    scores = s.final_scores
+    if scores is None or s.final_metric is None:
+        return
+    value = scores.get(s.metric_name)
+    if value is None:
+        yield Violation(SCORES, f"summary.json final_scores lacks metric {s.metric_name!r}")
+    elif not math.isclose(value, s.final_metric, rel_tol=1e-9, abs_tol=1e-12):
+        yield Violation(
+            SCORES, f"summary.json final_scores[{s.metric_name!r}] {value!r} != "
+            f"final_metric {s.final_metric!r}",
+        )  # fmt: skip

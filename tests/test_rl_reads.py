@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -14,9 +15,11 @@ import yaml
 from topo import rows, tiny_topology
 
 from fedsim.audit import INVARIANTS
+from fedsim.config.rl_tasks import cartpole_num_params
 from fedsim.errors import ScenarioError
+from fedsim.kernels.rl import policy_num_params
 from fedsim.record.compare import compare_runs
-from fedsim.run import run_scenario
+from fedsim.run import run_scenario, simulate
 from fedsim.scenario import parse_scenario
 from fedsim.tasks.rl import CartPoleTask
 
@@ -197,8 +200,6 @@ def test_a_personalised_metric_says_so_and_the_plain_scores_are_kept(
 
 
 def test_rl_play_invariant_fires_on_blank_env_columns() -> None:
-    from types import SimpleNamespace
-
     check = INVARIANTS["rl-play-counted"].check
     row = SimpleNamespace(client="r-4", env_episodes=None, env_steps=None, energy_compute_j=4e-5)
     broken = SimpleNamespace(summary=SimpleNamespace(task="cartpole"), clients=[row])
@@ -212,3 +213,25 @@ def test_rl_play_invariant_fires_on_blank_env_columns() -> None:
         final_scores={"mean_return": 1.0}, final_metric=2.0, metric_name="mean_return"
     )
     assert len(list(scores(SimpleNamespace(summary=s)))) == 1
+
+
+def test_compute_invariant_ties_energy_to_the_steps_played() -> None:
+    """On a real run (FedProx's term charged, two Byzantine devices playing honestly),
+    then with one device's compute energy off by 1 %, or charged for 500-step episodes."""
+    import dataclasses
+
+    topo = json.loads(json.dumps(SMALL))
+    topo["fl"]["strategy"] = {"name": "fedprox", "mu": 1.0}
+    topo["adversaries"] = {"fraction": "40%"}
+    result = simulate(parse_scenario(topo))  # audited: the invariants pass
+    check = INVARIANTS["rl-compute-matches-play"].check
+    assert all(c.env_steps for c in result.clients if c.energy_compute_j)
+    assert list(check(result)) == []
+    c = result.clients[0]
+    for energy in (c.energy_compute_j * 1.01, c.energy_compute_j * 0.99):
+        bad = dataclasses.replace(c, energy_compute_j=energy)
+        broken = SimpleNamespace(**{**vars(result), "clients": [bad, *result.clients[1:]]})
+        (v,) = list(check(broken))
+        assert v.detail.startswith(f"clients.csv {c.client}: energy_compute_j")
+    assert cartpole_num_params(0) == policy_num_params(0) == 10
+    assert cartpole_num_params(16) == policy_num_params(16)

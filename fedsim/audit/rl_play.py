@@ -80,3 +80,61 @@ def check_scores(result: Any) -> Iterator[Violation]:
             SCORES, f"summary.json final_scores[{s.metric_name!r}] {value!r} != "
             f"final_metric {s.final_metric!r}",
         )  # fmt: skip
+
+
+COMPUTE = "rl-compute-matches-play"
+
+
+@invariant(
+    COMPUTE,
+    "cartpole: each device's clients.csv energy_compute_j is the FLOPs of what it played "
+    "(env_steps x flops per step + updates x params x 10, +3 with FedProx's term; updates "
+    "= env_episodes / fl.local episodes x ceil(episodes / batch)) times its profile's "
+    "J/FLOP; less only for a device whose battery ran dry",
+    needs=("clients", "scenario", "evidence"),
+)
+def check_compute(result: Any) -> Iterator[Violation]:
+    sc = result.scenario
+    if sc.task.kind != "cartpole":
+        return
+    from fedsim.config.rl_tasks import CartPoleOptions, cartpole_train_flops
+
+    opts = CartPoleOptions.model_validate({"kind": "cartpole", **dict(sc.task.options)})
+    hidden = 0 if opts.policy == "linear" else opts.hidden
+    local = dict(sc.fl.local)
+    episodes = int(local.get("episodes", opts.episodes))
+    batch = max(1, min(int(local.get("batch", opts.batch)), episodes))
+    prox = _mu_sent(sc) > 0.0
+    energy = getattr(result.evidence, "energy", {})
+    for c in result.clients:
+        if c.env_episodes is None or c.env_steps is None:
+            continue  # rl-play-counted says so
+        trainings, rest = divmod(c.env_episodes, episodes)
+        if rest:
+            yield Violation(
+                COMPUTE, f"clients.csv {c.client}: env_episodes {c.env_episodes} is no "
+                f"whole number of trainings of {episodes} episodes",
+            )  # fmt: skip
+            continue
+        updates = trainings * -(-episodes // batch)
+        flops = cartpole_train_flops(hidden, c.env_steps, updates, prox)
+        want = flops * sc.devices[c.device].compute_j_per_flop
+        got = float(c.energy_compute_j or 0.0)
+        tol = 1e-9 * want + 1e-9  # the CSV writes 9 decimals
+        ledger = energy.get(c.client)
+        drained = ledger is not None and ledger.initial_j is not None and (
+            ledger.compute_j + ledger.radio_j >= ledger.initial_j * (1 - 1e-6))  # fmt: skip
+        if got > want + tol or (got < want - tol and not drained):
+            yield Violation(
+                COMPUTE, f"clients.csv {c.client}: energy_compute_j {got:.9g} J, but "
+                f"{c.env_steps} steps and {updates} updates played cost {flops:.9g} FLOPs "
+                f"= {want:.9g} J on {c.device}",
+            )  # fmt: skip
+
+
+def _mu_sent(sc: Any) -> float:
+    """The mu FedProx sends the devices (its default 0.01 unless written); 0 otherwise."""
+    if sc.fl.strategy != "fedprox" or sc.fl.engine != "sync":
+        return 0.0
+    given = {**dict(sc.fl.local), **dict(sc.fl.options)}
+    return float(given.get("mu", 0.01))

@@ -17,9 +17,37 @@ __all__ = [
     "CartPoleOptions",
     "EnergyHarvestingOptions",
     "MultichannelOptions",
+    "cartpole_flops_per_step",
+    "cartpole_num_params",
+    "cartpole_train_flops",
 ]
 
 CARTPOLE_MAX_RETURN = 500.0
+CARTPOLE_UPDATE_FLOPS_PER_PARAM = 10
+"""An optimizer step, per parameter (Adam's moments and step; SGD charged the same)."""
+PROX_FLOPS_PER_PARAM = 3
+"""FedProx's term per parameter and update: a subtraction, a product, a subtraction."""
+
+
+def cartpole_num_params(hidden: int) -> int:
+    """Length of the flat policy vector: linear (0) 4x2 + 2, or an MLP (H) 7H + 2."""
+    return 10 if hidden == 0 else 7 * hidden + 2
+
+
+def cartpole_flops_per_step(hidden: int) -> int:
+    """FLOPs of one environment step in training: the rollout's forward, the gradient's
+    forward and backward, and the dynamics (docs/rl.md)."""
+    fwd = 2 * 8 + 20 if hidden == 0 else 2 * 6 * hidden + 20 * hidden + 20
+    return 4 * fwd + 40
+
+
+def cartpole_train_flops(hidden: int, steps: int, updates: int, prox: bool) -> float:
+    """FLOPs of trainings that played `steps` in all and made `updates` gradient steps;
+    `prox`: with FedProx's term. The learner charges this, the audit recomputes it."""
+    per_param = CARTPOLE_UPDATE_FLOPS_PER_PARAM + (PROX_FLOPS_PER_PARAM if prox else 0)
+    return float(
+        steps * cartpole_flops_per_step(hidden) + updates * per_param * cartpole_num_params(hidden)
+    )
 
 
 def _rl_int(lo: int) -> Any:

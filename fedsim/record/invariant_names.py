@@ -43,6 +43,7 @@ KNOWN_INVARIANTS = frozenset(
         "nothing-after-end",
         "participation-reconcile",
         "retransmissions-consistent",
+        "rl-compute-matches-play",
         "rl-play-counted",
         "round-energy-spent",
         "rounds-completed",

@@ -412,8 +412,9 @@ class ClientRow(Record):
     env_episodes: int | None = column(
         "",
         "RL: episodes the device played in every training, its upload accepted or not (0: "
-        "none; blank only for a task that is not RL). Personalised evaluation "
-        "(`task.personalize_episodes`) is the server's and plays none here",
+        "none; blank: the task is not RL, or a deployment, whose server cannot see what "
+        "devices play). Personalised evaluation (`task.personalize_episodes`) is the "
+        "server's and plays none here",
         None,
     )
     env_steps: int | None = column(

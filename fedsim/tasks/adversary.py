@@ -97,6 +97,9 @@ class ByzantineLearner:
         work_done = getattr(inner, "work_done", None)
         if work_done is not None:  # charged like the honest learner (fedsim.tasks.base)
             self.work_done = work_done
+        played = getattr(inner, "played", None)
+        if played is not None:  # an RL device plays like an honest one (clients.csv)
+            self.played = played
 
     @property
     def num_examples(self) -> int:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from fedsim.config.rl_tasks import cartpole_flops_per_step, cartpole_train_flops
 from fedsim.kernels.rl import (
     BASELINE_MEAN,
     BASELINE_NONE,
@@ -71,10 +72,6 @@ def _draw(name: str, value: Range, n: int, rng: np.random.Generator) -> np.ndarr
     if not (0.0 < lo <= hi) or not np.isfinite(hi):
         raise ValueError(f"option {name!r} must be positive with lo <= hi, got {value!r}")
     return rng.uniform(lo, hi, size=n)
-
-
-PROX_FLOPS_PER_PARAM = 3
-"""FedProx's term per parameter and update: a subtraction, a product, a subtraction."""
 
 
 def _mu(config: dict[str, Any]) -> float:
@@ -141,8 +138,7 @@ class _CartPoleLearner:
         batch = max(1, int(config.get("batch", t.batch)))
         updates = -(-episodes // batch)
         # The optimizer's step, plus FedProx's term mu * (theta - anchor) when mu > 0.
-        per_param = 10 + (PROX_FLOPS_PER_PARAM if _mu(config) else 0)
-        return float(steps * t.flops_per_step + updates * per_param * t.num_params)
+        return cartpole_train_flops(t.hidden, steps, updates, _mu(config) > 0.0)
 
     def train(
         self, params: np.ndarray, config: dict[str, Any], rng: np.random.Generator
@@ -377,9 +373,7 @@ class CartPoleTask:
             axis=1,
         )
         """Per-device (half-length, masspole, masscart, force_mag), float64 (n, 4)."""
-        H = self.hidden
-        fwd = 2 * 8 + 20 if H == 0 else 2 * 6 * H + 20 * H + 20
-        self.flops_per_step = 4 * fwd + 40
+        self.flops_per_step = cartpole_flops_per_step(self.hidden)
         """Rollout forward + gradient forward/backward + dynamics, per env step."""
 
     def initial_params(self) -> np.ndarray:

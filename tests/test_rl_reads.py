@@ -15,8 +15,9 @@ import yaml
 from topo import rows, tiny_topology
 
 from fedsim.audit import INVARIANTS
-from fedsim.config.rl_tasks import cartpole_num_params
+from fedsim.config.rl_tasks import CARTPOLE_MAX_STEPS, cartpole_num_params
 from fedsim.errors import ScenarioError
+from fedsim.kernels.rl import CARTPOLE_MAX_STEPS as KERNEL_MAX_STEPS
 from fedsim.kernels.rl import policy_num_params
 from fedsim.record.compare import compare_runs
 from fedsim.run import run_scenario, simulate
@@ -197,6 +198,8 @@ def test_a_personalised_metric_says_so_and_the_plain_scores_are_kept(
     assert any(
         "metric_name 'mean_return_personalized' vs 'mean_return'" in w for w in table.warnings
     )
+    shared = f"like for like, is `{table.folders[1]}` {scores['mean_return']:.6g}"
+    assert any(shared in w for w in table.warnings), table.warnings
 
 
 def test_rl_play_invariant_fires_on_blank_env_columns() -> None:
@@ -230,8 +233,11 @@ def test_compute_invariant_ties_energy_to_the_steps_played() -> None:
     c = result.clients[0]
     for energy in (c.energy_compute_j * 1.01, c.energy_compute_j * 0.99):
         bad = dataclasses.replace(c, energy_compute_j=energy)
-        broken = SimpleNamespace(**{**vars(result), "clients": [bad, *result.clients[1:]]})
+        broken = SimpleNamespace(
+            **{**vars(result), "timeline": result.timeline, "clients": [bad, *result.clients[1:]]}
+        )
         (v,) = list(check(broken))
         assert v.detail.startswith(f"clients.csv {c.client}: energy_compute_j")
+    assert CARTPOLE_MAX_STEPS == KERNEL_MAX_STEPS  # the audit's bound is the kernel's
     assert cartpole_num_params(0) == policy_num_params(0) == 10
     assert cartpole_num_params(16) == policy_num_params(16)

@@ -12,6 +12,7 @@ from fedsim.config.task_options import TaskOptions
 from fedsim.config.units import Bool, choice, number, parsed
 
 __all__ = [
+    "CARTPOLE_MAX_STEPS",
     "MULTICHANNEL_MAX_STATES",
     "RL_KINDS",
     "CartPoleOptions",
@@ -23,6 +24,8 @@ __all__ = [
 ]
 
 CARTPOLE_MAX_RETURN = 500.0
+CARTPOLE_MAX_STEPS = 500
+"""An episode's truncation (gymnasium's CartPole-v1; fedsim.kernels.rl's too)."""
 CARTPOLE_UPDATE_FLOPS_PER_PARAM = 10
 """An optimizer step, per parameter (Adam's moments and step; SGD charged the same)."""
 PROX_FLOPS_PER_PARAM = 3

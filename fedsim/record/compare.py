@@ -35,7 +35,7 @@ from typing import Any
 
 from fedsim.errors import FedsimError
 from fedsim.record.audit_status import VOID
-from fedsim.record.compare_caveats import dropout_rule_caveat, model_caveat
+from fedsim.record.compare_caveats import dropout_rule_caveat, metric_caveat, model_caveat
 from fedsim.record.compare_network import device_count, network_warnings, seed_warning
 from fedsim.record.compare_totals import asked_per_round, asked_text, same_asked
 from fedsim.record.end_reasons import EARLY
@@ -634,6 +634,9 @@ def compare_runs(paths: Sequence[str | Path | RunData]) -> CompareTable:
     rule = dropout_rule_caveat(runs, folders)  # async dropouts before dropouts_after_rounds
     if rule:
         warnings.append(rule)
+    personalized = metric_caveat(runs, folders)  # a personalised metric beside a plain one
+    if personalized:
+        warnings.append(personalized)
     warnings += network_warnings(runs, folders, _same_asked(runs, settings))
     seeds = seed_warning(settings, folders)
     if seeds:

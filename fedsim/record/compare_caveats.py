@@ -27,7 +27,10 @@ from typing import Any
 
 from fedsim.record.run_settings import RunSettings, run_settings
 
-__all__ = ["dropout_rule_caveat", "model_caveat"]
+__all__ = ["dropout_rule_caveat", "metric_caveat", "model_caveat"]
+
+PERSONALIZED = "_personalized"
+"""The suffix of a metric that scores a policy fine-tuned per device (docs/rl.md)."""
 
 
 def _transport(run: Any) -> str:
@@ -141,4 +144,30 @@ def model_caveat(
     return (
         "runs differ in how the network was modelled, so their byte and energy ratios are "
         f"partly the model's: {'; '.join(parts)}"
+    )
+
+
+def metric_caveat(runs: list[Any], labels: list[str]) -> str | None:
+    """One line if a run's metric is another's personalised (`mean_return_personalized`
+    beside `mean_return`), naming the like-for-like number: the personalised run's
+    summary.json `final_scores` keeps the shared model's plain score. None otherwise
+    (compare flags any other difference of metric name as not comparable)."""
+    names = [str(r.summary.get("metric_name")) for r in runs]
+    plain = {n.removesuffix(PERSONALIZED) for n in names}
+    if len(set(names)) < 2 or len(plain) != 1:
+        return None
+    (name,) = plain
+    tuned = [
+        (label, (r.summary.get("final_scores") or {}).get(name))
+        for r, label, n in zip(runs, labels, names, strict=True)
+        if n != name
+    ]
+    shared = ", ".join(
+        f"`{label}` {value:.6g}" if value is not None else f"`{label}` not recorded"
+        for label, value in tuned
+    )
+    return (
+        f"{name}{PERSONALIZED} scores each device's policy after fine-tuning on it, {name} "
+        f"the one shared policy: the final {name} of the shared policy, like for like, is "
+        f"{shared} (summary.json final_scores; docs/rl.md)"
     )

@@ -8,6 +8,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from fedsim.config.task_reads import CLIENT_TERMS
+from fedsim.config.tasks import TASK_VARIANTS
 from fuzz.units import duration, durations, fractions, percent
 
 STRATEGY_OPTIONS: dict[str, st.SearchStrategy[dict[str, Any]]] = {
@@ -68,14 +70,18 @@ def task(draw: st.DrawFn) -> dict[str, Any]:
 
 @st.composite
 def fl_settings(
-    draw: st.DrawFn, n_devices: int, horizon_s: float, supervised: bool
+    draw: st.DrawFn, n_devices: int, horizon_s: float, supervised: bool, kind: str = ""
 ) -> dict[str, Any]:
-    """`fl`: always with a `time_limit` (the horizon), so no run can wait forever."""
+    """`fl`: always with a `time_limit` (the horizon), so no run can wait forever. A
+    strategy whose device-side term the task `kind` does not implement is refused by the
+    config (fedprox on tabular Q-learning), so it is not drawn."""
     engine = draw(st.sampled_from(["sync", "async"]))
     fl: dict[str, Any] = {"rounds": draw(st.integers(1, 3)), "time_limit": duration(horizon_s)}
     if engine == "async" or draw(st.booleans()):
         fl["engine"] = engine
-    strategy = draw(st.sampled_from(list(STRATEGY_OPTIONS))) if engine == "sync" else "fedavg"
+    terms = TASK_VARIANTS[kind].client_terms if kind in TASK_VARIANTS else frozenset({"mu"})
+    usable = [s for s in STRATEGY_OPTIONS if set(CLIENT_TERMS.get(s, ())) <= terms]
+    strategy = draw(st.sampled_from(usable)) if engine == "sync" else "fedavg"
     fl["strategy"] = strategy
     options = draw(STRATEGY_OPTIONS[strategy])
     if options:

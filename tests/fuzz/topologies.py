@@ -167,7 +167,7 @@ def scenarios(draw: st.DrawFn) -> FuzzScenario:
         "name": "fuzz",
         "seed": draw(st.integers(0, 999)),
         "task": the_task,
-        "fl": draw(fl_settings(n_devices, horizon, supervised)),
+        "fl": draw(fl_settings(n_devices, horizon, supervised, the_task["kind"])),
     }
     if draw(st.booleans()):
         topology["fidelity"] = draw(st.sampled_from(["packet", "flow"]))

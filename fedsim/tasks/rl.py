@@ -412,6 +412,14 @@ class _QLearner:
         # argmax and max over actions, outcome sampling, one update.
         return float(steps * (4 * self.mdp.num_actions + 2 * self.mdp.next_states.shape[2] + 10))
 
+    def work_done(self, config: dict[str, Any], metrics: dict[str, float]) -> float:
+        """`work(config)`: a Q-learner always plays its steps. Having it makes the client
+        train first, at the task's instant, then charge (fedsim.tasks.base), so what
+        `played` counts is settled in simulated time: a training charged before it ran
+        in a worker thread could finish after the run's end, or not, by the host's
+        timing (clients.csv env columns, audit rl-play-counted)."""
+        return self.work(config)
+
     def train(
         self, params: np.ndarray, config: dict[str, Any], rng: np.random.Generator
     ) -> tuple[np.ndarray, dict[str, float]]:

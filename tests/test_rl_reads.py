@@ -216,6 +216,9 @@ def test_rl_play_invariant_fires_on_blank_env_columns() -> None:
         final_scores={"mean_return": 1.0}, final_metric=2.0, metric_name="mean_return"
     )
     assert len(list(scores(SimpleNamespace(summary=s)))) == 1
+    s.final_scores = None  # a run that kept its model writes its scores
+    (v,) = list(scores(SimpleNamespace(summary=s)))
+    assert "no final_scores" in v.detail
 
 
 def test_compute_invariant_ties_energy_to_the_steps_played() -> None:

@@ -63,14 +63,17 @@ def check_played(result: Any) -> Iterator[Violation]:
 
 @invariant(
     SCORES,
-    "summary.json final_scores (when written) holds metric_name, equal to final_metric "
-    "(within 1e-9 relative) when that is set",
-    needs=("summary",),
+    "summary.json final_scores (the final model's scores: a run that kept its model writes "
+    "them) holds metric_name, equal to final_metric (within 1e-9 relative) when that is set",
+    needs=("summary", "model"),  # (a pilot keeps no model.npy and writes no final_scores)
 )
 def check_scores(result: Any) -> Iterator[Violation]:
     s = result.summary
     scores = s.final_scores
-    if scores is None or s.final_metric is None:
+    if scores is None:
+        yield Violation(SCORES, "summary.json has no final_scores, yet the run kept its model")
+        return
+    if s.final_metric is None:
         return
     value = scores.get(s.metric_name)
     if value is None:

@@ -64,7 +64,6 @@ DEPLOYMENT_INVARIANTS = frozenset(
         "bytes-nonnegative",
         "bytes-reconcile",
         "dropouts-reconcile",
-        "final-scores-metric",
         "participation-reconcile",
         "rounds-completed",
         "updates-reconcile",

@@ -24,6 +24,7 @@ from fedsim.audit import INVARIANTS, Invariant, NotRecorded, applicable
 from fedsim.deploy import run_client, serve
 from fedsim.deployment.audit import DEPLOYMENT_SOURCES, DeploymentAudit, DeploymentRecord
 from fedsim.deployment.results import DeploymentResults
+from fedsim.record.absent_devices import gave_up_warning, timed_out_warning
 from fedsim.record.audit_status import read_audit_status
 from fedsim.record.invariant_names import DEPLOYMENT_INVARIANTS, KNOWN_INVARIANTS
 from fedsim.record.runs import load_run
@@ -316,3 +317,17 @@ def test_every_declaration_covers_what_its_check_reads_in_a_simulation() -> None
         MEMO.clear()
         assert list(inv.check(_Declared(result, inv.needs))) == [], inv.name
     MEMO.clear()
+
+
+def test_a_pilot_leaves_the_devices_own_counts_blank(pilot: Path) -> None:
+    """Review note (session 14): a pilot's clients.csv wrote `requests_timed_out` and
+    `requests_gave_up` as 0, a measurement of none, though its server never learns what
+    a remote device abandoned. Blank says not measured; the readers take it as such."""
+    with (pilot / "clients.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["client"] for r in rows] == list(DEVICES)
+    assert {(r["requests_timed_out"], r["requests_gave_up"]) for r in rows} == {("", "")}
+    run = load_run(pilot)
+    assert [(c.requests_timed_out, c.requests_gave_up) for c in run.clients] == [(None, None)] * 2
+    assert timed_out_warning(run.clients, run.summary) is None
+    assert gave_up_warning(run.clients, run.summary) is None

@@ -162,6 +162,9 @@ class DeploymentResults:
                 rounds_surplus=info.rounds_surplus if info else 0,
                 **dropout_cells(info.dropouts if info else {}),
                 bytes_up=up, bytes_down=down, energy_compute_j=0.0, energy_radio_j=0.0,
+                # The devices' own counts of what they abandoned: remote, never told the
+                # server. Blank (not measured), not 0 (measured: none).
+                requests_timed_out=None, requests_gave_up=None,
             ))  # fmt: skip
         evaluator = engine.evaluator
         higher = bool(evaluator.higher_is_better)

@@ -136,7 +136,7 @@ def timed_out_warning(clients: Iterable[ClientRow], summary: Summary) -> str | N
     timed out were selected and how many of those rounds they still reported."""
     rows = list(clients)
     dropouts = summary.dropouts.get("request_timeout", 0)
-    requests = sum(c.requests_timed_out for c in rows)
+    requests = sum(c.requests_timed_out or 0 for c in rows)  # blank: not measured (a pilot)
     if not requests and not dropouts:
         return None
     devices = sum(1 for c in rows if c.requests_timed_out)
@@ -160,7 +160,7 @@ def gave_up_warning(clients: Iterable[ClientRow], summary: Summary) -> str | Non
     the advice is about what decides a give-up, the loss and the retransmission rule."""
     rows = list(clients)
     dropouts = summary.dropouts.get("coap_gave_up", 0)
-    requests = sum(c.requests_gave_up for c in rows)
+    requests = sum(c.requests_gave_up or 0 for c in rows)  # blank: not measured (a pilot)
     if not requests and not dropouts:
         return None
     devices = sum(1 for c in rows if c.requests_gave_up)

@@ -362,19 +362,21 @@ class ClientRow(Record):
     dropouts_battery: int = column("rounds", DROPOUT_CAUSES["battery"])
     dropouts_churn: int = column("rounds", DROPOUT_CAUSES["churn"])
     dropouts_other: int = column("rounds", DROPOUT_CAUSES["other"])
-    requests_timed_out: int = column(
+    requests_timed_out: int | None = column(
         "requests",
         "exchanges the client abandoned after `fl.request_timeout` + `fl.poll_wait`, whole "
         "run: registrations and polls too, not only those of a task (those are also "
-        "`dropouts_request_timeout`); a device whose every request timed out never polled",
+        "`dropouts_request_timeout`); a device whose every request timed out never polled; "
+        "blank: not measured (a pilot: its devices keep their own count, the server has none)",
         0,
         later=True,
     )
-    requests_gave_up: int = column(
+    requests_gave_up: int | None = column(
         "requests",
         "CoAP: exchanges the client gave up after `fl.coap.max_retransmit` retransmissions "
         "without an ACK, whole run: registrations and observes too, not only those of a "
-        "task (those are also `dropouts_coap_gave_up`); not in `requests_timed_out`",
+        "task (those are also `dropouts_coap_gave_up`); not in `requests_timed_out`; "
+        "blank: not measured (a pilot)",
         0,
         later=True,
     )

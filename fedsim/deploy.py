@@ -233,6 +233,7 @@ def make_client(
         signer=Signer(device, device_key, time.time),
         instance=secrets.token_hex(8),
         jitter_rng=streams.get("client-backoff", device),
+        codec_rng=streams.get("codec", device),
     )
 
 

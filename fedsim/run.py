@@ -530,6 +530,10 @@ def _simulate(
                 "on_work": batteries.compute, "link_up": partial(_link_up, loop, net, node.name),
             }  # fmt: skip
             device, rng = sc.devices[node.device], streams.get("client", node.name)
+            # Its own streams for int8's rounding and retry jitter: the same seed trains
+            # in the same order whatever the codec or the network's errors.
+            common["codec_rng"] = streams.get("codec", node.name)
+            common["jitter_rng"] = streams.get("client-backoff", node.name)
             if coap is not None or mqtt is not None:
                 side: Any = coap if coap is not None else mqtt
                 clients.append(side.client(node.name, learner, device, rng, **common))

@@ -209,6 +209,7 @@ def test_ctrl_c_prints_the_summary_line() -> None:
             out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130
     assert out.strip().splitlines() == [
-        "sensor-01: interrupted; trained 0 rounds, 0 uploads accepted, 0 rejected, errors none"
+        "sensor-01: interrupted; trained 0 rounds, 0 uploads accepted, 0 late, 0 rejected, "
+        "errors none"
     ]
     assert "Traceback" not in err

@@ -254,7 +254,8 @@ def client_command(
     s = made[0].stats
     end = {0: "finished", 1: "gave up", 130: "interrupted"}[code]
     print(f"{device}: {end}; trained {s.rounds_trained} rounds, "
-          f"{s.uploads_accepted} uploads accepted, {s.uploads_rejected} rejected, "
+          f"{s.uploads_accepted} uploads accepted, {s.uploads_late} late, "
+          f"{s.uploads_rejected} rejected, "
           f"errors {s.errors or 'none'}", flush=True)  # fmt: skip
     return code
 

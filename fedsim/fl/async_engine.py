@@ -239,8 +239,8 @@ class BufferedAsync:
         """Buffer a decoded upload or raise `UploadRejected`; aggregate every K updates.
         `digest` (of the upload's body) lets `repeat` recognize it if it comes again."""
         reason = self._refusal(client_id, server_round)
-        if reason is not None:
-            raise UploadRejected(409, reason)
+        if reason is not None:  # too late (as a precheck's every reason), not wrong
+            raise UploadRejected(409, reason, late=True)
         task = self._tasks[client_id]
         if base_version != task.ins.model_version:
             want = task.ins.model_version

@@ -28,7 +28,7 @@ import yarl
 
 from fedsim.devices import DeviceProfile
 from fedsim.fl.auth import Signer
-from fedsim.fl.codec import EnvelopeError, decode, encode
+from fedsim.fl.codec import EnvelopeError, decode, encode, restore_residual
 from fedsim.fl.server import (
     ACCEPTED_HEADER,
     CLIENT_HEADER,
@@ -68,6 +68,10 @@ class ClientStats:
     rounds_trained: int = 0
     uploads_accepted: int = 0
     uploads_rejected: int = 0
+    """Refused as wrong (a bad envelope, a version mismatch, not selected): backs off."""
+    uploads_late: int = 0
+    """Refused as too late to count (the round had its reports, closed or was over):
+    over-selection's surplus, not an error; the device asks for its next task at once."""
     errors: dict[str, int] = field(default_factory=dict)
     compute_flops: float = 0.0
     compute_time_s: float = 0.0
@@ -81,6 +85,7 @@ class FLClient:
         "_poll_url",
         "_register_url",
         "_residual",
+        "_sent",
         "_unanswered",
         "_update_url",
         "_wait",
@@ -88,6 +93,7 @@ class FLClient:
         "charge_compute",
         "client_id",
         "codec",
+        "codec_rng",
         "connector",
         "device",
         "gave_up",
@@ -130,6 +136,7 @@ class FLClient:
         signer: Signer | None = None,
         instance: str = "",
         jitter_rng: np.random.Generator | None = None,
+        codec_rng: np.random.Generator | None = None,
         task_on_answer: bool = True,
     ) -> None:
         self.client_id = client_id
@@ -167,6 +174,11 @@ class FLClient:
         """Backoff jitter. Deployment gives it its own generator, so retries never shift
         the training draws (a crashed server's clients train as if it never crashed)."""
         """This process's token in registration (duplicate identities are refused)."""
+        self.codec_rng = codec_rng if codec_rng is not None else rng.spawn(1)[0]
+        """int8's stochastic rounding: never the training's stream, so the same seed
+        trains in the same order whatever the codec (a sweep over codecs is paired).
+        Runs pass a named stream (`("codec", device)`); without one, a child of `rng`
+        (spawning draws nothing from it)."""
         self.task_on_answer = task_on_answer
         """Ask for the next task on each upload's answer (one exchange per round);
         False: upload, then poll (two)."""
@@ -178,6 +190,9 @@ class FLClient:
         self._residual: np.ndarray | None = None
         self._unanswered: tuple[int, int, bytes] | None = None
         """(round, version, body) of an upload the server has not answered yet."""
+        self._sent: tuple[np.ndarray, np.ndarray] | None = None
+        """The top-k entries (indices, values) `_unanswered` carries, out of the residual:
+        put back if the server refuses it, so error feedback drops nothing."""
         self._failures = 0
         self.request_timeouts: list[float] = []
         """Loop times at which an exchange ran out of `request_timeout_s` + `poll_wait_s`
@@ -385,8 +400,9 @@ class FLClient:
             self.client_id, server_round, version, self.learner, {**metrics, **local_eval}
         )
         env = encode(
-            values, meta, codec=self.codec, delta=delta, rng=self.rng, residual=self._residual
+            values, meta, codec=self.codec, delta=delta, rng=self.codec_rng, residual=self._residual
         )
+        self._sent = env.sent
         return env.body
 
     async def _train(
@@ -428,12 +444,24 @@ class FLClient:
         self.stats.compute_flops += flops
         self.stats.compute_time_s += compute_s
 
+    def _answered(self, accepted: bool) -> None:
+        """The server answered the upload in `_unanswered` (no resend after that): a
+        refused top-k update's entries go back into the residual, to be sent next time
+        (error feedback delays an entry, never drops it)."""
+        if not accepted and self._sent is not None and self._residual is not None:
+            restore_residual(self._residual, *self._sent)
+        self._unanswered = None
+        self._sent = None
+
     async def _upload(
         self, session: aiohttp.ClientSession, server_round: int, body: bytes
     ) -> _Task | None:
         """Send an encoded update; an answer settles it (no resend after that), except a
         404 (the server does not know us: register again, then resend). With
-        `task_on_answer`, the answer's body is the next task (None: none offered)."""
+        `task_on_answer`, the answer's body is the next task (None: none offered).
+        A refusal backs off before the next poll, unless it says the upload came too
+        late to count (`"late": true`: over-selection's surplus, a closed round): then
+        the next poll goes at once (it is a long poll: it waits on the server)."""
         self._state("uploading")
         fields = {CLIENT_HEADER: self.client_id, ROUND_HEADER: str(server_round)}
         if self.task_on_answer:
@@ -445,20 +473,24 @@ class FLClient:
             if resp.status == 404:  # a restarted server that forgot us: not an answer
                 await resp.read()
                 raise _Unknown
-            self._unanswered = None
-            del body  # answered: not kept through the answer's long poll
             accepted = resp.status == 200
+            self._answered(accepted)
+            del body  # answered: not kept through the answer's long poll
             self._state("idle")
+            late = False
             if not accepted:
-                self.stats.uploads_rejected += 1
-                await resp.read()
+                late = _late(resp.status, await resp.read())
+                if late:
+                    self.stats.uploads_late += 1
+                else:
+                    self.stats.uploads_rejected += 1
             else:
                 self.stats.uploads_accepted += 1
                 if ACCEPTED_HEADER not in resp.headers:
                     await resp.read()
                 else:  # the body is a long poll for the next task
                     offer = await self._offer(resp)
-        if not accepted:
+        if not accepted and not late:
             await self._backoff()  # a rejected client does not retrain and resend at once
         return offer
 
@@ -514,6 +546,18 @@ def _finite_metrics(metrics: dict[str, Any]) -> dict[str, float]:
         if math.isfinite(x) and abs(x) <= 1e30:
             out[str(key)] = x
     return out
+
+
+def _late(status: int, body: bytes) -> bool:
+    """A refusal that says the upload came too late to count (a 409 with `"late": true`,
+    fedsim.fl.wire_schema.ErrorReply), not that it was wrong."""
+    if status != 409:
+        return False
+    try:
+        said = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(said, dict) and said.get("late") is True
 
 
 def _no_link(exc: BaseException) -> bool:

@@ -30,6 +30,7 @@ __all__ = [
     "decode",
     "encode",
     "payload_size",
+    "restore_residual",
 ]
 
 MAGIC = b"FSM1"
@@ -48,6 +49,8 @@ class EnvelopeError(ValueError):
 class Encoded:
     body: bytes
     payload_bytes: int
+    sent: tuple[np.ndarray, np.ndarray] | None = None
+    """top-k: the (indices, values) sent, which `encode` took out of the residual."""
 
 
 @dataclass
@@ -71,6 +74,7 @@ def encode(
     """Encode a float32 vector. `residual` is the top-k error-feedback memory (updated)."""
     x = np.ascontiguousarray(values, dtype=np.float32)
     extra: dict[str, Any] = {}
+    sent = None
     if codec != "float32":
         from fedsim.kernels import compress
     if codec == "float32":
@@ -92,6 +96,7 @@ def encode(
         idx = np.empty(k, dtype=np.int32)
         val = np.empty(k, dtype=np.float32)
         compress.topk_feedback(x, res, k, idx, val)
+        sent = idx, val
         if x.size < 32 * k:  # a bitmap (n/8 bytes) beats int32 indices (4k bytes)
             mask = np.zeros(x.size, dtype=bool)
             mask[idx] = True
@@ -111,7 +116,15 @@ def encode(
         **extra,
     }
     head = _HEADER_JSON.encode(header).encode()
-    return Encoded(b"".join((_HEAD.pack(MAGIC, len(head)), head, payload)), len(payload))
+    return Encoded(b"".join((_HEAD.pack(MAGIC, len(head)), head, payload)), len(payload), sent)
+
+
+def restore_residual(residual: np.ndarray, idx: np.ndarray, val: np.ndarray) -> None:
+    """Put a top-k upload's sent entries back into the residual `encode` took them from
+    (the server refused the upload, so they were never used): error feedback then sends
+    them later, and nothing is dropped. Added, since the residual's own entries there
+    may have grown since (`encode` left them at zero)."""
+    np.add.at(residual, idx, val)
 
 
 def payload_size(n: int, codec: str, topk_fraction: float = 0.1) -> int:

@@ -47,10 +47,15 @@ others never will be): what the network knows and the server cannot (emulation).
 
 
 class UploadRejected(Exception):  # noqa: N818 - a rejection, carried to an HTTP status
-    def __init__(self, status: int, reason: str) -> None:
+    """`late`: the upload came too late to count (its round has its reports, or is
+    closed, or is over), not wrong; the answer says so (`"late": true`) and the device
+    asks for its next task at once instead of backing off as after an error."""
+
+    def __init__(self, status: int, reason: str, *, late: bool = False) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.late = late
 
 
 class Engine(Protocol):
@@ -72,7 +77,8 @@ class Engine(Protocol):
     def precheck(self, client_id: str, server_round: int) -> str | None:
         """Why an upload for `server_round` would be stale (409), before reading it
         (None too for the round of the client's last accepted upload: it may be that
-        upload again, whose body `repeat` recognizes)."""
+        upload again, whose body `repeat` recognizes). Every reason given here means
+        too late, never wrong: the answer marks it `late`."""
         ...
 
     def repeat(self, client_id: str, server_round: int, digest: bytes) -> bool:
@@ -278,9 +284,11 @@ class SyncRounds:
         rnd = self.current
         if rnd is None or rnd.number != server_round:
             now = rnd.number if rnd else 0
-            raise UploadRejected(409, f"stale round {server_round}: the current round is {now}")
+            raise UploadRejected(
+                409, f"stale round {server_round}: the current round is {now}", late=True
+            )
         if not rnd.open:
-            raise UploadRejected(409, f"round {server_round} is closed")
+            raise UploadRejected(409, f"round {server_round} is closed", late=True)
         if client_id not in rnd.ins:
             raise UploadRejected(
                 409, f"client {client_id!r} was not selected in round {server_round}"
@@ -294,7 +302,9 @@ class SyncRounds:
                 409, f"client {client_id!r} already reported in round {server_round}"
             )
         if len(rnd.results) >= rnd.want:
-            raise UploadRejected(409, f"round {server_round} already has its {rnd.want} reports")
+            raise UploadRejected(
+                409, f"round {server_round} already has its {rnd.want} reports", late=True
+            )
         res = TrainRes(client_id, server_round, base_version, num_examples, params, metrics)
         if self.journal is not None:  # stored before the server acknowledges it
             self.journal.update_accepted(self, res, digest)

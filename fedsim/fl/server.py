@@ -12,7 +12,8 @@
 Every field is validated against the declared schema (fedsim.fl.wire_schema)
 before any arithmetic. Every mistake gets a 4xx with a JSON `{"error": reason}`
 and changes nothing: unknown clients (404), stale uploads or a second update for a
-round (409),
+round (409; an upload too late to count, for a round that has its reports, is closed
+or is over, says `"late": true`: not wrong, so its device polls again at once),
 malformed, out-of-range, mis-shaped or non-finite values (400), bad credentials
 (401, fedsim.fl.auth), oversize bodies (413), compressed bodies (415), too many
 registrations (429). Cheap checks run on the headers before the body is read.
@@ -82,12 +83,16 @@ REGISTERED_HEADER = "X-Fedsim-Registered"
 FINISHED = "the federation is finished"
 
 
-def _error_body(status: int, reason: str) -> dict[str, Any]:
-    return {"error": reason, "status": status}
+def _error_body(status: int, reason: str, late: bool = False) -> dict[str, Any]:
+    """An ErrorReply (fedsim.fl.wire_schema); `late` only when true (absent: false)."""
+    body: dict[str, Any] = {"error": reason, "status": status}
+    if late:
+        body["late"] = True
+    return body
 
 
-def _error(status: int, reason: str) -> web.Response:
-    return web.json_response(_error_body(status, reason), status=status)
+def _error(status: int, reason: str, late: bool = False) -> web.Response:
+    return web.json_response(_error_body(status, reason, late), status=status)
 
 
 FINISHED_BODY = json.dumps(_error_body(410, FINISHED)).encode()
@@ -185,8 +190,8 @@ async def update(request: web.Request) -> web.Response:
     client, server_round, wait = check_upload_headers(dict(request.headers))
     info = _client(request, client)
     stale = engine.precheck(info.client_id, server_round)
-    if stale is not None:
-        return _error(409, stale)
+    if stale is not None:  # every precheck reason means too late (Engine.precheck)
+        return _error(409, stale, late=True)
     try:
         body = await read_bounded(request, request.app[SETTINGS]["max_body"])
     except (ConnectionError, OSError, TimeoutError):
@@ -194,7 +199,7 @@ async def update(request: web.Request) -> web.Response:
         raise
     outcome = accept_update(engine, info.client_id, server_round, body)
     if not outcome.ok:
-        return _error(outcome.status, outcome.reason)
+        return _error(outcome.status, outcome.reason, outcome.late)
     if wait is not None:
         del body, outcome  # stored: not kept through the long poll (to the next task)
         accepted = {ACCEPTED_HEADER: str(server_round)}

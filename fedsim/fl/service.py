@@ -31,10 +31,13 @@ __all__ = ["Outcome", "accept_update", "register_client", "task_envelope", "uplo
 
 @dataclass(frozen=True)
 class Outcome:
-    """An HTTP-style status (200 accepted) and why not."""
+    """An HTTP-style status (200 accepted) and why not; `late`: a refusal because the
+    upload came too late to count (fedsim.fl.engine.UploadRejected), not because it
+    was wrong."""
 
     status: int
     reason: str = ""
+    late: bool = False
 
     @property
     def ok(self) -> bool:
@@ -119,6 +122,9 @@ def accept_update(engine: Engine, cid: str, server_round: int, body: bytes) -> O
     if dec.delta:
         base = engine.base_params(version)
         if base is None:
+            moved_on = engine.precheck(cid, server_round)  # while the body came: too late
+            if moved_on is not None:
+                return Outcome(409, moved_on, late=True)
             reason = f"update is based on version {version}, which the server no longer holds"
             engine.note_rejected(cid, server_round, reason)
             return Outcome(409, reason)
@@ -137,5 +143,5 @@ def accept_update(engine: Engine, cid: str, server_round: int, body: bytes) -> O
             digest=digest,
         )
     except UploadRejected as exc:
-        return Outcome(exc.status, exc.reason)
+        return Outcome(exc.status, exc.reason, exc.late)
     return ACCEPTED

@@ -111,6 +111,10 @@ class ErrorReply(_Wire):
 
     error: StrictStr
     status: StrictInt
+    late: StrictBool = False
+    """A 409 to an upload that came too late to count (its round has its reports, is
+    closed or is over): not wrong, so the device asks for its next task at once rather
+    than backing off as after a refusal. Absent: false."""
 
 
 Wait = Annotated[float, Field(ge=0.0, le=MAX_WAIT_S, allow_inf_nan=False)]
@@ -439,7 +443,10 @@ def openapi() -> dict[str, Any]:
         "400": err("the request does not match the schema"),
         "401": err("missing, wrong or replayed credentials"),
         "404": err("unknown client: register first"),
-        "409": err("stale, duplicate or unselected"),
+        "409": err(
+            "stale, duplicate or unselected; an upload too late to count (its round has "
+            "its reports, is closed or is over) says late: true"
+        ),
         "413": err("body too large"),
         "415": err("unsupported content encoding"),
         "429": err("too many registrations or connections"),

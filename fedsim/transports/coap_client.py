@@ -184,7 +184,9 @@ class CoapFLClient(FLClient):
         response = await self._post(UPDATE, body, (f"r={server_round}".encode(),))
         if response.code == NOT_FOUND:
             raise _Unknown
-        if response.code == CHANGED:
+        accepted = response.code == CHANGED
+        self._answered(accepted)  # (a refused top-k update's entries back to the residual)
+        if accepted:
             self.stats.uploads_accepted += 1
         else:
             self.stats.uploads_rejected += 1

@@ -81,7 +81,7 @@ def test_the_dropouts_are_named_request_timeout_and_raising_it_fixes_the_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     args = ["run", str(DUTY), "--quiet", "--no-plots", "--out", str(tmp_path)]
-    assert main([*args, "--set", "fl.time_limit=25min"]) == 0
+    assert main([*args, "--set", "fl.time_limit=26min"]) == 0
     err = capsys.readouterr().err
     assert "timed out (cause request_timeout; " in err
     assert "of them during a task" in err
@@ -93,7 +93,7 @@ def test_the_dropouts_are_named_request_timeout_and_raising_it_fixes_the_run(
     assert "dropouts_request_timeout" in (folder / "clients.csv").read_text().splitlines()[0]
 
     raised = tmp_path / "raised"
-    assert main([*args[:-1], str(raised), "--set", "fl.time_limit=25min",
+    assert main([*args[:-1], str(raised), "--set", "fl.time_limit=26min",
                  "--set", "fl.request_timeout=10min"]) == 0  # fmt: skip
     assert "request_timeout" not in capsys.readouterr().err
     (folder,) = raised.iterdir()

@@ -185,3 +185,29 @@ async def test_a_refused_top_k_upload_keeps_its_entries_for_the_next(monkeypatch
     whole = np.sum(trained["slow"], axis=0, dtype=np.float32)
     np.testing.assert_allclose(slow._residual, whole, rtol=0, atol=1e-6)
     assert slow.stats.uploads_late == 3
+
+
+async def test_a_late_device_polling_before_its_round_closes_gets_no_task_again() -> None:
+    """A late device polls at once now: should its poll reach the server after the round
+    has its reports but before the round loop closed it, it must not be handed the same
+    task again (it would train it again, only to be late again)."""
+    engine = _surplus_engine(rounds=1)
+    async with served(engine) as (session, _app):
+        for cid in ("a", "b"):
+            async with session.post(
+                "http://fl/v1/register", json={"client_id": cid, "num_examples": 5}
+            ) as r:
+                assert r.status == 200
+        run = asyncio.create_task(engine.run())
+        polls = [
+            session.get("http://fl/v1/task", params={"client_id": cid, "wait": "30"})
+            for cid in ("a", "b")
+        ]
+        for answer in await asyncio.gather(*polls):
+            answer.release()
+        rnd = engine.current
+        assert rnd is not None
+        engine.submit("a", 1, 0, 5, np.full(N, 2.0, np.float32), {})  # fills the round ...
+        assert rnd.open  # ... which the round loop has not closed yet
+        assert await engine.poll("b", 0.0) is None
+        await run

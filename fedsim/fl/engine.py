@@ -259,7 +259,13 @@ class SyncRounds:
         if self.finished:
             return None
         rnd = self.current
-        if rnd is not None and rnd.open and client_id in rnd.ins and client_id not in rnd.reported:
+        if (
+            rnd is not None
+            and rnd.open
+            and not rnd.done.is_set()  # it has its reports: a late device is not sent back
+            and client_id in rnd.ins
+            and client_id not in rnd.reported
+        ):
             return rnd.ins[client_id]  # selected, but the task was lost on the way: again
         return await self.polls.wait(client_id, wait_s, parked=self._parked)
 

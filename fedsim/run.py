@@ -46,7 +46,7 @@ from fedsim.net.medium_use import MediumUse, medium_uses
 from fedsim.net.network import Network
 from fedsim.net.transport import EmulatedConnector, EmulatedSite, Wire
 from fedsim.record.audit_files import write_audit_json
-from fedsim.record.deployed_model import MODEL_FILE, DeployedModel, read_model
+from fedsim.record.deployed_model import MODEL_FILE, DeployedModel, model_scores, read_model
 from fedsim.record.dropouts import dropout_cells, never_contributed, run_dropouts
 from fedsim.record.fingerprint import code_fingerprint
 from fedsim.record.ledger import (
@@ -774,7 +774,7 @@ def _collect(
         metric_name=evaluator.metric_name,
         higher_is_better=higher,
         final_metric=_finite(rows[-1].metric if rows else engine.deployed_metric),
-        final_scores=_scores(evaluator, engine.params),
+        final_scores=model_scores(evaluator, engine.params),
         best_metric=(max(metrics) if higher else min(metrics)) if metrics else None,
         target_metric=target,
         time_to_target_s=time_to_target,
@@ -808,11 +808,6 @@ def _played(learner: Any, key: str) -> int | None:
     or not; 0: none); None (blank) for a learner that plays no environment."""
     played = getattr(learner, "played", None)
     return None if played is None else int(getattr(played, key))
-
-
-def _scores(evaluator: Any, params: Any) -> dict[str, float]:
-    """Every finite score the evaluator gives `params` (the deployed model at the end)."""
-    return {k: float(v) for k, v in evaluator.evaluate(params).items() if np.isfinite(v)}
 
 
 def run_name_for(scenario: Scenario, overrides: Sequence[str] = ()) -> str:

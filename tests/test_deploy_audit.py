@@ -17,6 +17,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from topo import tiny_topology
 
@@ -26,6 +27,7 @@ from fedsim.deployment.audit import DEPLOYMENT_SOURCES, DeploymentAudit, Deploym
 from fedsim.deployment.results import DeploymentResults
 from fedsim.record.absent_devices import gave_up_warning, timed_out_warning
 from fedsim.record.audit_status import read_audit_status
+from fedsim.record.deployed_model import read_model
 from fedsim.record.invariant_names import DEPLOYMENT_INVARIANTS, KNOWN_INVARIANTS
 from fedsim.record.runs import load_run
 from fedsim.scenario import parse_scenario
@@ -266,7 +268,7 @@ def test_a_check_that_reads_what_a_deployment_lacks_fails_loudly(
 ) -> None:
     """A declaration that leaves out a source its check reads cannot pass on nothing:
     the record has no evidence, and `getattr(..., None)` does not hide it."""
-    record = DeploymentRecord(copy, _scenario(), {}, {})
+    record = DeploymentRecord(copy, _scenario(), {}, {}, DeploymentAudit(_scenario()).evaluator())
     with pytest.raises(NotRecorded):
         getattr(record, "evidence", None)
     lying = INVARIANTS["bytes-reconcile"]
@@ -331,3 +333,17 @@ def test_a_pilot_leaves_the_devices_own_counts_blank(pilot: Path) -> None:
     assert [(c.requests_timed_out, c.requests_gave_up) for c in run.clients] == [(None, None)] * 2
     assert timed_out_warning(run.clients, run.summary) is None
     assert gave_up_warning(run.clients, run.summary) is None
+
+
+def test_a_pilot_keeps_its_model_and_the_audit_scores_it(copy: Path) -> None:
+    """model.npy is the pilot's deployed model (audit.json covers its bytes); the audit
+    scores it with an evaluator built afresh from the scenario, so a folder whose model
+    is not the one its final metric scores fails `final-model-scores`."""
+    params = read_model(copy / "model.npy")
+    assert params.dtype == np.float32
+    summary = json.loads((copy / "summary.json").read_text())
+    assert summary["final_scores"]["accuracy"] == summary["final_metric"]
+    np.save(copy / "model.npy", np.zeros_like(params))
+    found = DeploymentAudit(_scenario())(copy, _audit_json(copy)["bytes_after_rounds"], {})
+    assert [v.invariant for v in found] == ["final-model-scores"]
+    assert "not the final model's" in found[0].detail

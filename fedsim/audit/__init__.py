@@ -46,7 +46,7 @@ SOURCES: dict[str, str] = {
     "timeline": "timeline.csv (a deployment's server cannot see device states)",
     "ledger": "ledger.csv (a deployment writes none)",
     "transmitters": "each transmitter's busy time (the simulator's radio model)",
-    "model": "model.npy and the task's evaluator (a deployment's model lives in its journal)",
+    "model": "model.npy and the task's evaluator (a pilot writes its deployed model too)",
     "evidence": "the simulator's evidence (fedsim.net.evidence: every message, outage and "
     "accepted update with its times)",
 }

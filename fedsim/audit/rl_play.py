@@ -65,7 +65,7 @@ def check_played(result: Any) -> Iterator[Violation]:
     SCORES,
     "summary.json final_scores (the final model's scores: a run that kept its model writes "
     "them) holds metric_name, equal to final_metric (within 1e-9 relative) when that is set",
-    needs=("summary", "model"),  # (a pilot keeps no model.npy and writes no final_scores)
+    needs=("summary", "model"),
 )
 def check_scores(result: Any) -> Iterator[Violation]:
     s = result.summary

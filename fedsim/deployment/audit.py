@@ -26,17 +26,21 @@ from typing import Any
 
 from fedsim.audit import SOURCES, NotRecorded, Violation, applicable, audit
 from fedsim.record.audit_files import AUDIT_JSON, write_audit_json
+from fedsim.record.deployed_model import MODEL_FILE, DeployedModel, read_model
 from fedsim.record.schema import ClientRow, RoundRow, Summary
 from fedsim.record.tables import read_summary, read_table
+from fedsim.rng import Streams
 from fedsim.scenario import Scenario
+from fedsim.tasks.registry import build_task
 
 __all__ = ["DEPLOYMENT_SOURCES", "DeploymentAudit", "DeploymentRecord"]
 
 DEPLOYMENT_SOURCES = frozenset(
-    {"summary", "rounds", "clients", "bytes_after_rounds", "scenario", "unsettled"}
+    {"summary", "rounds", "clients", "bytes_after_rounds", "scenario", "unsettled", "model"}
 )
-"""What a deployment has of `fedsim.audit.SOURCES`: the server sees its own tables and
-sockets; links, device states, transmitters and the simulator's evidence it cannot."""
+"""What a deployment has of `fedsim.audit.SOURCES`: the server sees its own tables,
+sockets and model; links, device states, transmitters and the simulator's evidence it
+cannot."""
 
 FIDELITY = "deployment"
 SHOWN = 20
@@ -44,8 +48,8 @@ SHOWN = 20
 
 
 class DeploymentRecord:
-    """What the auditor reads of a deployment: its tables as written on disk, the
-    server's count of the bytes after the last round, the scenario. Any other source
+    """What the auditor reads of a deployment: its tables and model.npy as written on
+    disk, the server's count of the bytes after the last round, the scenario. Any other source
     raises `NotRecorded` (not AttributeError: `getattr(r, "evidence", None)` must not
     pass a check on nothing)."""
 
@@ -55,6 +59,7 @@ class DeploymentRecord:
         scenario: Scenario,
         bytes_after_rounds: Mapping[str, int],
         unsettled: Mapping[str, int],
+        evaluator: Any,
     ) -> None:
         self.summary: Summary = read_summary(folder / "summary.json")
         self.rounds: list[RoundRow] = read_table(folder / "rounds.csv", RoundRow)
@@ -62,6 +67,7 @@ class DeploymentRecord:
         self.bytes_after_rounds = dict(bytes_after_rounds)
         self.unsettled = dict(unsettled)
         self.scenario = scenario
+        self.model = DeployedModel(read_model(folder / MODEL_FILE), evaluator)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -77,6 +83,16 @@ class DeploymentAudit:
         self.scenario = scenario
         self.say = say or _stderr
         self.said: set[str] = set()
+        self._evaluator: Any = None
+
+    def evaluator(self) -> Any:
+        """The task's evaluator, built afresh from the scenario as the server builds its
+        own (so the audit scores the model on disk apart from the server's objects)."""
+        if self._evaluator is None:
+            sc = self.scenario
+            task = build_task(sc.task, len(sc.device_nodes), Streams(sc.seed))
+            self._evaluator = task.evaluator()
+        return self._evaluator
 
     def __call__(
         self, folder: Path, bytes_after_rounds: Mapping[str, int], unsettled: Mapping[str, int]
@@ -98,7 +114,9 @@ class DeploymentAudit:
     ) -> list[Violation]:
         ran, not_applicable = applicable(DEPLOYMENT_SOURCES)
         try:
-            record = DeploymentRecord(folder, self.scenario, bytes_after_rounds, unsettled)
+            record = DeploymentRecord(
+                folder, self.scenario, bytes_after_rounds, unsettled, self.evaluator()
+            )
         except Exception as exc:  # a server goes on; the folder says so
             found = [Violation("results-readable", f"the results cannot be read back: {exc}")]
         else:

@@ -33,6 +33,7 @@ from fedsim.deployment.socket_bytes import connection_bytes
 from fedsim.errors import FedsimError
 from fedsim.fl.auth import DEVICE
 from fedsim.fl.engine import RoundRecord
+from fedsim.record.deployed_model import MODEL_FILE, model_scores, write_model
 from fedsim.record.dropouts import dropout_cells, never_contributed, run_dropouts
 from fedsim.record.fingerprint import code_fingerprint
 from fedsim.record.ledger import discarded_by_client, update_counts
@@ -210,6 +211,7 @@ class DeploymentResults:
             rounds_surplus=sum(c.rounds_surplus for c in clients),
             never_contributed=never_contributed(clients),
             energy_j_mean=None, code=code_fingerprint(), **update_counts(rows),
+            final_scores=model_scores(evaluator, engine.params),
         )  # fmt: skip
         self.out.mkdir(parents=True, exist_ok=True)
         config = {**dict(sc.raw), "name": sc.name, "seed": sc.seed}
@@ -224,6 +226,7 @@ class DeploymentResults:
             {"name": n.name, "kind": n.kind, "device": n.device, "parent": n.parent}
             for n in sc.nodes
         ], "links": []})  # fmt: skip
+        write_model(self.out / MODEL_FILE, engine.params)
         write_summary(self.out / "summary.json", summary)
         since = {k: int(self.totals[k] - self._at_last_round[k]) for k in _KEYS}
         self.audit(self.out, since, self.engine.unsettled())

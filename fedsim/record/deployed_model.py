@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MODEL_FILE", "DeployedModel", "read_model", "write_model"]
+__all__ = ["MODEL_FILE", "DeployedModel", "model_scores", "read_model", "write_model"]
 
 MODEL_FILE = "model.npy"
 
@@ -31,6 +31,11 @@ class DeployedModel:
 
 def write_model(path: Path, params: np.ndarray) -> None:
     np.save(path, np.ascontiguousarray(params, dtype=np.float32), allow_pickle=False)
+
+
+def model_scores(evaluator: Any, params: np.ndarray) -> dict[str, float]:
+    """Every finite score the evaluator gives `params` (summary.json `final_scores`)."""
+    return {k: float(v) for k, v in evaluator.evaluate(params).items() if np.isfinite(v)}
 
 
 def read_model(path: Path) -> np.ndarray:

@@ -64,6 +64,8 @@ DEPLOYMENT_INVARIANTS = frozenset(
         "bytes-nonnegative",
         "bytes-reconcile",
         "dropouts-reconcile",
+        "final-model-scores",
+        "final-scores-metric",
         "participation-reconcile",
         "rounds-completed",
         "updates-reconcile",

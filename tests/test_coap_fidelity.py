@@ -58,3 +58,21 @@ def test_compare_sees_no_fidelity_difference_between_coap_runs(tmp_path: Path) -
                             config={**coap, "links": links})  # fmt: skip
     warnings = compare_runs([a, b]).warnings
     assert not [w for w in warnings if "how the network was modelled" in w]
+
+
+def test_a_coap_file_that_sets_fidelity_is_told_it_changes_nothing() -> None:
+    """The setting is legal (a sweep may vary the transport) but under CoAP it is a run
+    compared with itself: a warning names each key that sets it, none when unset or
+    over TCP."""
+    from fedsim.config.advice import advice
+    from fedsim.config.topology import Topology
+
+    def lines(**changes: Any) -> list[str]:
+        topo = Topology.model_validate(tiny_topology(**changes))
+        return [w for w in advice(topo) if "fidelity" in w]
+
+    (top, link) = lines(fl__transport="coap", fidelity="packet", links__wifi__fidelity="flow")
+    assert top.startswith("fidelity: fl.transport coap sends datagrams")
+    assert link.startswith("links.wifi.fidelity: ")
+    assert lines(fl__transport="coap") == []
+    assert lines(fidelity="packet", links__wifi__fidelity="flow") == []

@@ -31,7 +31,23 @@ def advice(topology: Topology) -> list[str]:
         *_ignored(topology),
         *_defence(topology),
         *_links(topology),
+        *_fidelity(topology),
         *_churn(topology),
+    ]
+
+
+def _fidelity(topology: Topology) -> list[str]:
+    """`fidelity` picks how TCP is modelled (flow or packet); CoAP sends datagrams, which
+    fedsim models one by one whatever it says (fedsim.fidelity_used), so a CoAP file
+    that sets it, e.g. to compare the two, would compare a run with itself."""
+    if topology.fl.transport != "coap":
+        return []
+    keys = ["fidelity"] if "fidelity" in topology.model_fields_set else []
+    keys += [f"links.{n}.fidelity" for n, link in topology.links.items() if link.fidelity]
+    return [
+        f"{key}: fl.transport coap sends datagrams, modelled one by one whatever fidelity "
+        "says: this setting changes nothing (summary.json records fidelity: datagram)"
+        for key in keys
     ]
 
 

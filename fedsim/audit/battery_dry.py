@@ -29,7 +29,7 @@ from fedsim.audit import Violation, invariant
 from fedsim.audit.intervals import fmt
 from fedsim.audit.rows import cell, number
 from fedsim.net.drain import DRY_REL
-from fedsim.net.radio_table import radio_profile
+from fedsim.net.radio_table import class_radio
 
 __all__ = ["spent_all_ran_dry"]
 
@@ -86,9 +86,7 @@ def spent_all_ran_dry(result: Any) -> Iterator[Violation]:
         spec = nodes.get(device)
         if died is None or spec is None or spec.link_class is None or not _silent(ledger):
             continue
-        cls = sc.links[spec.link_class]
-        radio = cls.radio or radio_profile(cls.kind, cls.bandwidth_up_bps, cls.bandwidth_down_bps)
-        yield from _died_at_rest(device, radio, held, died)
+        yield from _died_at_rest(device, class_radio(sc.links[spec.link_class]), held, died)
 
 
 def _silent(ledger: Any) -> bool:

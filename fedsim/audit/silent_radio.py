@@ -10,8 +10,9 @@ A tail, a wait or a promotion charged without a frame is energy the radio never 
 a booking taken back whole (a connect on a link cut from t = 0) used to leave its tail
 charged (an LTE tail of 11.576 s at 1060 mW; NB-IoT's connected tail and T3324).
 
-Left out: a device whose battery ran dry, or spent all it held (its ledger stopped at
-its charge, so its parts were cut to it; `energy-within-battery` checks that), and one
+Left out: a device whose battery ran dry (its ledger stopped at its charge, so its
+parts were cut to it; `energy-within-battery` checks that, and `spent-all-ran-dry` that
+one which spent all it held did run dry), and one
 whose bookings waited with frames queued (`waited_s`: a busy or duty-cycled medium; the
 radio was awake for them even if none left before a cut or the end, as a fuzz campaign
 found: an LTE SYN queued behind a 1 % duty cycle all of a 33 ms run).
@@ -24,7 +25,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from fedsim.audit import Violation, invariant
-from fedsim.net.radio_table import radio_profile
+from fedsim.net.radio_table import class_radio
 
 __all__ = ["silent_radio_at_rest"]
 
@@ -53,20 +54,11 @@ def silent_radio_at_rest(result: Any) -> Iterator[Violation]:
         spec = nodes.get(device)
         if not r or ledger.empty_at is not None or spec is None or spec.link_class is None:
             continue
-        if r.get("waited_s", 0.0) > 0.0 or _spent_all(ledger):
+        if r.get("waited_s", 0.0) > 0.0:
             continue
         if any(k not in r for k in _KEYS) or any(r[k] for k in _CARRIED):
             continue
-        cls = sc.links[spec.link_class]
-        radio = cls.radio or radio_profile(cls.kind, cls.bandwidth_up_bps, cls.bandwidth_down_bps)
-        yield from _at_rest(device, radio, r)
-
-
-def _spent_all(ledger: Any) -> bool:
-    """Its battery's charge is all spent: it ran dry (`spent-all-ran-dry` checks that
-    it did, and when), so its ledger stopped where the charge did, not at rest."""
-    held = ledger.initial_j
-    return held is not None and ledger.compute_j + ledger.radio_j >= held * (1.0 - _REL)
+        yield from _at_rest(device, class_radio(sc.links[spec.link_class]), r)
 
 
 def _at_rest(device: str, radio: Any, r: dict[str, float]) -> Iterator[Violation]:

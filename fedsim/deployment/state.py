@@ -174,7 +174,7 @@ class StateStore:
             for cid, fields in json.loads(self._need("clients")).items():
                 engine.clients[cid] = ClientInfo(**fields)
             engine.records = records
-        engine.acknowledged = {
+        engine.acknowledged.last = {
             cid: (int(rnd), bytes(digest))
             for cid, rnd, digest in self.db.execute(
                 "SELECT client_id, round, digest FROM acknowledged"

@@ -53,6 +53,7 @@ from typing import Any
 
 import numpy as np
 
+from fedsim.fl.acknowledged import Acknowledged
 from fedsim.fl.engine import FailureExplainer, Prospects, RoundRecord, UploadRejected
 from fedsim.fl.gate import DeploymentGate, reached, score
 from fedsim.fl.messages import ClientInfo, Failure, TrainIns
@@ -170,11 +171,8 @@ class BufferedAsync:
         `prospects`): a client's device can never be online again -> the cause (battery,
         churn, link_down, ...), else None. A task still out on it when the run ends can
         never report: a dropout, not surplus."""
-        self.acknowledged: dict[str, tuple[int, bytes]] = {}
-        """Client -> (round, digest of the body) of its last buffered upload: the same
-        bytes again, for the same round, are a resend after a lost answer (`repeat`)."""
-        self.repeats: dict[str, int] = {}
-        """Client -> resends acknowledged again (`repeat`): in no count of updates."""
+        self.acknowledged = Acknowledged()
+        """Each client's last buffered upload: the same bytes again are a resend."""
         self.dropouts_after_rounds: dict[str, int] = {}
         """{cause: count} of the dropouts after the last aggregation (set when the run
         ends): in clients.csv and summary.json `dropouts`, in no round of rounds.csv."""
@@ -203,7 +201,7 @@ class BufferedAsync:
         return None if params is None else (params, ins.model_version)
 
     def precheck(self, client_id: str, server_round: int) -> str | None:
-        if self.acknowledged.get(client_id, (0,))[0] == server_round:
+        if self.acknowledged.of_round(client_id, server_round):
             return None  # its accepted upload again, maybe: `repeat` reads the body
         return self._refusal(client_id, server_round)
 
@@ -254,10 +252,14 @@ class BufferedAsync:
         self._buffer.append(_Buffered(client_id, num_examples, staleness))
         self.clients[client_id].add_totals(metrics)  # rounds_reported: once aggregated
         self._release(client_id, None)
-        self.acknowledged[client_id] = (server_round, digest)
+        self.acknowledged.stored(client_id, server_round, digest)
         if len(self._buffer) >= self.buffer_size:
             self._aggregate()
         self._dispatch()
+
+    @property
+    def repeats(self) -> dict[str, int]:
+        return self.acknowledged.repeats
 
     def repeat(self, client_id: str, server_round: int, digest: bytes) -> bool:
         """The buffered upload again (its answer was lost): acknowledged again, and only
@@ -267,9 +269,8 @@ class BufferedAsync:
         answered with this resend. It is taken back as if never handed (no selection,
         no failure), as a sync round hands a lost task again without counting it. Once
         the run is over its counts are settled (`_settle_end`): nothing is taken back."""
-        if not digest or self.acknowledged.get(client_id) != (server_round, digest):
+        if not self.acknowledged.again(client_id, server_round, digest):
             return False
-        self.repeats[client_id] = self.repeats.get(client_id, 0) + 1
         task = self._tasks.get(client_id)
         if task is not None and task.ins.server_round == server_round and not self.finished:
             self._tasks.pop(client_id)

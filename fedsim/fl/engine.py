@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from fedsim.fl.acknowledged import Acknowledged
 from fedsim.fl.gate import DeploymentGate, reached, score
 from fedsim.fl.messages import ClientInfo, Failure, RoundUpdates, TrainIns, TrainRes
 from fedsim.fl.polling import LongPolls
@@ -243,11 +244,8 @@ class SyncRounds:
         self._t0 = 0.0
         self._cut: int | None = None
         """The round the time limit closed before its deadline, if one."""
-        self.acknowledged: dict[str, tuple[int, bytes]] = {}
-        """Client -> (round, digest of the body) of its last accepted upload: the same
-        bytes again, for the same round, are a resend after a lost answer (`repeat`)."""
-        self.repeats: dict[str, int] = {}
-        """Client -> resends acknowledged again (`repeat`): in no count of updates."""
+        self.acknowledged = Acknowledged()
+        """Each client's last accepted upload: the same bytes again are a resend."""
 
     # -- called by the HTTP handlers ------------------------------------------------
     def register(self, info: ClientInfo) -> None:
@@ -315,16 +313,17 @@ class SyncRounds:
         if self.journal is not None:  # stored before the server acknowledges it
             self.journal.update_accepted(self, res, digest)
         self._add_result(rnd, res)
-        self.acknowledged[client_id] = (server_round, digest)
+        self.acknowledged.stored(client_id, server_round, digest)
+
+    @property
+    def repeats(self) -> dict[str, int]:
+        return self.acknowledged.repeats
 
     def repeat(self, client_id: str, server_round: int, digest: bytes) -> bool:
         """The stored upload again (its answer was lost): acknowledged again, and only
         counted in `repeats`. Sync rounds never hand a reported client its task again,
         so there is no task to take back."""
-        if not digest or self.acknowledged.get(client_id) != (server_round, digest):
-            return False
-        self.repeats[client_id] = self.repeats.get(client_id, 0) + 1
-        return True
+        return self.acknowledged.again(client_id, server_round, digest)
 
     def _add_result(self, rnd: _Round, res: TrainRes) -> None:
         row = len(rnd.results)
@@ -369,7 +368,7 @@ class SyncRounds:
     def precheck(self, client_id: str, server_round: int) -> str | None:
         rnd = self.current
         if rnd is None or rnd.number != server_round or not rnd.open:
-            if self.acknowledged.get(client_id, (0,))[0] == server_round:
+            if self.acknowledged.of_round(client_id, server_round):
                 return None  # its accepted upload again, maybe: `repeat` reads the body
             now = rnd.number if rnd else 0
             return f"stale round {server_round}: the current round is {now}"

@@ -45,7 +45,7 @@ from fedsim.net.jitter import NormalJitter, ParetoJitter, UniformJitter
 from fedsim.net.link import Hop, Jitter, Link, LossModel, NoLoss, Transmitter, transmitter
 from fedsim.net.loss import Bernoulli, GilbertElliott
 from fedsim.net.metered import MeteredCounters
-from fedsim.net.radio_table import radio_profile
+from fedsim.net.radio_table import class_radio
 from fedsim.net.tcp import TcpParams
 from fedsim.rng import Streams
 from fedsim.scenario import LinkClassSpec, Scenario
@@ -193,7 +193,7 @@ class Network:
         # part (Wi-Fi's inter-frame spaces, PLCP and MAC ACK and 36 B of MAC framing,
         # Ethernet's 38 B, LoRa's Semtech time on air, whose rate is its SF's).
         bws = (cls.bandwidth_up_bps, cls.bandwidth_down_bps)
-        radio = cls.radio or radio_profile(cls.kind, *bws)
+        radio = class_radio(cls)
         lora = cls.kind == "lora"
         (up, up_frame), (down, down_frame) = (
             radio.link_rate(d, None if lora else bws[d]) for d in (0, 1)

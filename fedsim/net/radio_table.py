@@ -22,6 +22,7 @@ from fedsim.net.radio import RadioProfile
 __all__ = [
     "KIND_RADIOS",
     "KindRadio",
+    "class_radio",
     "lora_framings",
     "lora_rate_problem",
     "lora_sf_for_rate",
@@ -312,3 +313,9 @@ def radio_profile(kind: str, up_bps: float, down_bps: float, opts: Any = None) -
         promotion_w=given("promotion_power", row.promotion_w),
         source=row.source,
     )
+
+
+def class_radio(cls: Any) -> RadioProfile:
+    """The devices' radio on a link class (a fedsim.scenario.LinkClassSpec): the one its
+    file configured, else its kind's at its rates."""
+    return cls.radio or radio_profile(cls.kind, cls.bandwidth_up_bps, cls.bandwidth_down_bps)

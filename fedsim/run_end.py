@@ -69,12 +69,11 @@ def _cycle_s(spec: Any) -> float:
 def last_scheduled_return(sc: Scenario) -> float:
     """The last moment before the horizon (`fl.time_limit`) at which the topology brings
     a node or link back: a failure's end, a trace's down interval's end (0: none)."""
-    horizon = sc.fl.time_limit_s if sc.fl.time_limit_s is not None else math.inf
     ends = [f.at_s + f.duration_s for f in sc.failures]
     ends += [
         e for n in sc.nodes if n.connectivity.kind == "trace" for _s, e, _w in n.connectivity.trace
     ]
-    return max((e for e in ends if e < horizon), default=0.0)
+    return max((e for e in ends if not sc.fl.lasts_for_good(e)), default=0.0)
 
 
 def unreachable(net: Network, sc: Scenario) -> dict[str, str]:

@@ -10,6 +10,7 @@ the simulator reads and the file-level steps (reading YAML, `--set` overrides).
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,6 +95,16 @@ class FLSpec:
     coap: Mapping[str, Any] = field(default_factory=dict)
     """`fl.coap`: block_size (None: fit the MTU), ack_timeout, ack_random_factor,
     max_retransmit."""
+
+    @property
+    def horizon_s(self) -> float:
+        """The latest a run can end: `time_limit` (inf without one)."""
+        return self.time_limit_s if self.time_limit_s is not None else math.inf
+
+    def lasts_for_good(self, end_s: float) -> bool:
+        """An outage ending at `end_s` is never lifted inside the run. The one rule the
+        network, the batteries, the run's end and the audit all apply."""
+        return end_s >= self.horizon_s
 
 
 @dataclass(frozen=True)

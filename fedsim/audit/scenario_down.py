@@ -99,11 +99,9 @@ def _spans(sc: Scenario, until: float, empty_at: dict[str, float | None]) -> dic
         if child in uplink:
             spans.setdefault(uplink[child], []).append((s, e, why))
 
-    horizon = sc.fl.time_limit_s if sc.fl.time_limit_s is not None else math.inf
-
     def lasting(e: float) -> float:
         """An outage that would end only after the run's horizon is never lifted."""
-        return math.inf if e >= horizon else e
+        return math.inf if sc.fl.lasts_for_good(e) else e
 
     for i, f in enumerate(sc.failures):
         end = lasting(f.at_s + f.duration_s)

@@ -190,7 +190,7 @@ class Batteries:
         """Every device's ledger, mains powered or not."""
         sc = net.scenario
         streams = streams if streams is not None else net.streams
-        self.horizon = sc.fl.time_limit_s if sc.fl.time_limit_s is not None else math.inf
+        self.horizon = sc.fl.horizon_s
         """Drain timers beyond the run's time limit are not scheduled."""
         self.closed_at: float | None = None
         """The run's end once `finish` closed the ledgers."""

@@ -96,7 +96,7 @@ def _trace(net: Network, node: str, intervals: list[tuple[float, float]]) -> Ite
             yield net.env.timeout(start - net.env.now)
         if node in net.retired:
             return
-        net.set_down("node", node, cause, for_good=end >= net.horizon, until=end)
+        net.set_down("node", node, cause, for_good=net.scenario.fl.lasts_for_good(end), until=end)
         if end == float("inf"):
             return
         yield net.env.timeout(end - net.env.now)

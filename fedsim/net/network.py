@@ -106,10 +106,6 @@ class Network:
         self._for_good: set[str] = set()
         """Causes that are never lifted: retirements, `forever` failures, down intervals
         that end only after the run's horizon."""
-        self.horizon = (
-            scenario.fl.time_limit_s if scenario.fl.time_limit_s is not None else math.inf
-        )
-        """The latest the run can end: an outage that ends only then lasts for good."""
         self.lost: dict[str, str] = {}
         """Devices whose path is down for good -> the cause's category (churn, battery,
         gateway_down, ...): nothing scheduled can bring them back."""
@@ -377,7 +373,9 @@ class Network:
         yield self.env.timeout(at)
         cause = self.cause_for(target, name, scheduled=True)
         until = at + duration
-        self.set_down(target, name, cause, for_good=until >= self.horizon, until=until)
+        self.set_down(
+            target, name, cause, for_good=self.scenario.fl.lasts_for_good(until), until=until
+        )
         if duration == math.inf:
             return  # `duration: forever`: it never comes back
         yield self.env.timeout(duration)

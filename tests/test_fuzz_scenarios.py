@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 from fuzz.known import KNOWN_BUGS, KnownBug
-from fuzz.run import ScenarioHang, run_and_check, simulate_scenario
+from fuzz.run import ScenarioHang, hang_guard, run_and_check, simulate_scenario
 from fuzz.topologies import FuzzScenario, scenarios
 from hypothesis import HealthCheck, event, given, seed, settings
 
@@ -194,6 +194,26 @@ def test_fuzz_regression(path: Path) -> None:
     run_in_temp(scenario)
 
 
+def test_the_hang_guard_counts_cpu_time_not_the_hosts_wall() -> None:
+    """A run that never ends burns CPU, and the guard stops it; a crowded host's waits
+    are not the run's."""
+    import resource
+
+    def cpu() -> float:
+        use = resource.getrusage(resource.RUSAGE_SELF)
+        return use.ru_utime + use.ru_stime
+
+    def spin() -> None:
+        with hang_guard(0.05):
+            while cpu() - start < 5.0:  # a hang: the guard must cut it long before 5 s
+                pass
+
+    start = cpu()
+    with pytest.raises(ScenarioHang, match="CPU time"):
+        spin()
+    assert cpu() - start < 2.0
+
+
 @pytest.mark.parametrize("make_loop", [VirtualTimeLoop, asyncio.new_event_loop])
 def test_a_hang_raised_inside_a_callback_stops_the_run(make_loop: Any) -> None:
     """The hang guard's alarm can fire inside any callback. Both loops report what a
@@ -204,7 +224,7 @@ def test_a_hang_raised_inside_a_callback_stops_the_run(make_loop: Any) -> None:
     ran_after: list[bool] = []
 
     def fire() -> None:
-        raise ScenarioHang("no result after 60 s of wall time")
+        raise ScenarioHang("no result after 60 s of CPU time")
 
     async def main() -> None:
         loop.call_soon(fire)

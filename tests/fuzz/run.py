@@ -13,7 +13,6 @@ import hashlib
 import os
 import signal
 import tempfile
-import time
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +29,7 @@ OUTCOMES = frozenset({"rounds-completed"})
 """Audit invariants that flag an outcome, not a wrong number: a generated scenario may
 rightly complete no round (every device asleep or cut off until the time limit)."""
 HANG_S = float(os.environ.get("FEDSIM_FUZZ_HANG_S", "60"))
-"""Wall seconds after which one scenario counts as hung (a run costs well under 1 s)."""
+"""CPU seconds after which one scenario counts as hung (a run costs well under 1 s)."""
 
 
 class ScenarioHang(KeyboardInterrupt):
@@ -43,30 +42,27 @@ class ScenarioHang(KeyboardInterrupt):
 
 @contextlib.contextmanager
 def hang_guard(seconds: float) -> Iterator[None]:
-    """Interrupt the main thread after `seconds` of wall time (the harness's clock,
-    never the simulation's). An alarm already set (pytest-timeout's) is kept: ours
-    fires no later than it would, and it gets its remaining time back afterwards."""
+    """Interrupt the main thread after `seconds` of this process's CPU time (the
+    harness's clock, never the simulation's). CPU, not wall: a run that never ends keeps
+    burning CPU, while one on a stalled or crowded host only waits, and must not be
+    called hung for the host's sake. A run that blocks without using CPU is left to
+    pytest-timeout's wall alarm (SIGALRM), which this guard (SIGPROF) does not touch."""
     if seconds <= 0 or not hasattr(signal, "setitimer"):
         yield
         return
 
     def fire(_sig: int, _frame: Any) -> None:
-        raise ScenarioHang(f"no result after {seconds:g} s of wall time")
+        raise ScenarioHang(f"no result after {seconds:g} s of CPU time")
 
-    outer, interval = signal.getitimer(signal.ITIMER_REAL)
-    start = time.monotonic()
-    old = signal.signal(signal.SIGALRM, fire)
-    # Then again every second: an alarm landing in a `__del__` or a weakref callback is
-    # still swallowed (Python prints it and goes on), the next one is not.
-    signal.setitimer(signal.ITIMER_REAL, min(seconds, outer) if outer > 0 else seconds, 1.0)
+    old = signal.signal(signal.SIGPROF, fire)
+    # Then again every CPU second: an alarm landing in a `__del__` or a weakref callback
+    # is still swallowed (Python prints it and goes on), the next one is not.
+    signal.setitimer(signal.ITIMER_PROF, seconds, 1.0)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-        if outer > 0:
-            left = outer - (time.monotonic() - start)
-            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3), interval)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, old)
 
 
 def failure_folder(scenario: FuzzScenario) -> Path:

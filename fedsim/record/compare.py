@@ -15,12 +15,13 @@ lost for good, a stall) is marked likewise and named in a warning: its bytes and
 where it stopped, so a ratio against a finished run is not a like-for-like saving. Runs of
 another network (node set, device count, link classes) or another seed get a line each
 (fedsim.record.compare_network); totals over a different device count get no ratio, and
-per-device rows compare them instead. Link packets sent, dropped on the wire and refused
-(never sent) are sums of links.csv (fedsim.record.link_packets), named and defined as
-the schema defines them, the definitions printed under the table: a connectivity failure
-shows as refusals, a lossy radio as drops. Config rows show each key by its full path, as the
-topology model reads it (fedsim.record.run_settings): set, its default, or absent (`—, no
-such link`); a key set to its default is not a difference.
+per-device rows compare them instead; whole-run totals over a different number of rounds
+likewise, with per-round rows (fedsim.record.compare_rounds). Link packets sent, dropped
+on the wire and refused (never sent) are sums of links.csv (fedsim.record.link_packets),
+named and defined as the schema defines them, the definitions printed under the table: a
+connectivity failure shows as refusals, a lossy radio as drops. Config rows show each key
+by its full path, as the topology model reads it (fedsim.record.run_settings): set, its
+default, or absent (`—, no such link`); a key set to its default is not a difference.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from fedsim.errors import FedsimError
 from fedsim.record.audit_status import VOID
 from fedsim.record.compare_caveats import dropout_rule_caveat, metric_caveat, model_caveat
 from fedsim.record.compare_network import device_count, network_warnings, seed_warning
+from fedsim.record.compare_rounds import per_round, rounds_warning
 from fedsim.record.compare_totals import asked_per_round, asked_text, same_asked
 from fedsim.record.end_reasons import EARLY
 from fedsim.record.labels import labels_for, override_keys
@@ -73,10 +75,16 @@ class Quantity:
     devices: list[Any] | None = None
     """Each run's device count, for a total that grows with it: no ratio or change
     between runs of different device counts (their per-device rows have one)."""
+    rounds: list[Any] | None = None
+    """Each run's completed rounds, for a whole-run total that grows with them: no ratio
+    or change between runs of different round counts (fedsim.record.compare_rounds)."""
 
     def comparable(self, i: int) -> bool:
-        """False where run i's total is over another device count than the baseline's."""
-        return self.devices is None or self.devices[i] == self.devices[0]
+        """False where run i's total is over another device or round count than the
+        baseline's."""
+        return (self.devices is None or self.devices[i] == self.devices[0]) and (
+            self.rounds is None or self.rounds[i] == self.rounds[0]
+        )
 
     def ratio(self, i: int) -> float | None:
         """Run i's value over run 0's (None where undefined)."""
@@ -391,7 +399,8 @@ def _end_rows(runs: list[RunData]) -> list[Quantity]:
 
 
 def _quantities(runs: list[RunData], settings: list[RunSettings]) -> list[Quantity]:
-    return _per_device(_rows(runs, settings), runs, _same_asked(runs, settings) is not None)
+    rows = _per_device(_rows(runs, settings), runs, _same_asked(runs, settings) is not None)
+    return per_round(rows, runs)
 
 
 def _same_asked(runs: list[RunData], settings: list[RunSettings]) -> str | None:
@@ -641,6 +650,9 @@ def compare_runs(paths: Sequence[str | Path | RunData]) -> CompareTable:
     seeds = seed_warning(settings, folders)
     if seeds:
         warnings.append(seeds)
+    rounds = rounds_warning(runs, folders)
+    if rounds:
+        warnings.append(rounds)
     ended = end_warning(runs, folders)
     if ended:
         warnings.append(ended)

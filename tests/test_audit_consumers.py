@@ -65,7 +65,8 @@ def test_compare_marks_failed_and_unaudited_runs(folders: dict[str, Path]) -> No
     table = compare_runs([folders["passed"], folders["failed"], folders["unaudited"]])
     assert table.mismatched == [False, False, False]  # the runs measure the same thing ...
     # (the failed run's time limit ended it early, before its first round: it says so)
-    ended, no_rounds = table.warnings
+    ended, rounds, no_rounds = table.warnings
+    assert rounds.startswith("runs did different numbers of rounds")  # 0 in `failed`
     assert "`failed` (rounds.csv is empty)" in no_rounds
     assert ended.startswith("1 of 3 runs ended before their job was done")
     assert "`failed` (time_limit: " in ended

@@ -650,12 +650,12 @@ def compare_runs(paths: Sequence[str | Path | RunData]) -> CompareTable:
     seeds = seed_warning(settings, folders)
     if seeds:
         warnings.append(seeds)
-    rounds = rounds_warning(runs, folders)
-    if rounds:
-        warnings.append(rounds)
     ended = end_warning(runs, folders)
     if ended:
         warnings.append(ended)
+    rounds = rounds_warning(runs, folders)  # after an early end, which explains it
+    if rounds:
+        warnings.append(rounds)
     warnings += missing_curves(runs, folders)
     notes = (
         [definition(run_transport(r.config) for r in runs)] if any(r.links for r in runs) else []

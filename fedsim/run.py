@@ -26,6 +26,7 @@ from aiohttp import web
 from fedsim.audit import AuditError
 from fedsim.audit import audit as audit_run
 from fedsim.clock import VirtualTimeLoop, sim_event_to_future
+from fedsim.config.task_reads import free_evaluation
 from fedsim.errors import ScenarioError, print_warning
 from fedsim.fidelity_used import fidelity_used
 from fedsim.fl.async_engine import BufferedAsync, polynomial_staleness
@@ -71,6 +72,7 @@ from fedsim.run_folder import (
 from fedsim.scenario import Scenario, prepare_scenario
 from fedsim.tasks.adversary import choose_adversaries, parse_adversaries, wrap
 from fedsim.tasks.registry import build_task
+from fedsim.tasks.work import declared_work
 
 if TYPE_CHECKING:
     from fedsim.record.plot_helper import PlotHelper
@@ -383,6 +385,9 @@ def _simulate(
     random.seed(sc.seed)  # aiohttp's connector shuffles waiters with `random`
     devices = sc.device_nodes
     task = build_task(sc.task, len(devices), streams)
+    if warn is not None and devices:
+        for line in free_evaluation(sc.task.kind, sc.fl.local, task.learner(0)):
+            warn(line)
     if warn is not None:  # the estimates model each transport (fedsim.show)
         from fedsim.show import upload_warnings
 
@@ -524,9 +529,11 @@ def _simulate(
             learner = task.learner(i)
             if adversary is not None and i in byzantine:
                 learner = wrap(learner, adversary, streams.get("adversaries", node.name))
+            if getattr(learner, "work_done", None) is None:  # (its cost is known ahead)
+                evidence.work[node.name] = declared_work(learner, sc.fl.local)
             common: dict[str, Any] = {
                 "codec": sc.fl.codec, "poll_wait_s": sc.fl.poll_wait_s, "observer": client_state,
-                "request_timeout_s": sc.fl.request_timeout_s,
+                "request_timeout_s": sc.fl.request_timeout_s, "on_evaluate": evidence.evaluated,
                 "on_work": batteries.compute, "link_up": partial(_link_up, loop, net, node.name),
             }  # fmt: skip
             device, rng = sc.devices[node.device], streams.get("client", node.name)

@@ -7,19 +7,21 @@ implement is an error: the run would train another strategy under its name (FedP
 tabular Q-learning was FedAvg labelled fedprox). A `fl.local` key no learner reads is a
 warning (a sweep of it measures nothing), as RL keys on a supervised task always were;
 `federated_eval` on a task whose learners cannot score a model is an error, as it
-would leave `federated_metric` blank while asking for it.
+would leave `federated_metric` blank while asking for it; on a task whose learners
+score but do not say what scoring costs (a plug-in without `evaluate_work`), a
+warning once the task is built (`free_evaluation`): its devices score for free.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fedsim.config.base import at_key
 
 if TYPE_CHECKING:
     from fedsim.config.topology import Topology
 
-__all__ = ["CLIENT_TERMS", "RL_LOCAL_KEYS", "task_reads"]
+__all__ = ["CLIENT_TERMS", "RL_LOCAL_KEYS", "free_evaluation", "task_reads"]
 
 CLIENT_TERMS: dict[str, tuple[str, ...]] = {"fedprox": ("mu",)}
 """Strategy -> the keys its `configure_round` adds to every device's config, which the
@@ -79,6 +81,23 @@ def task_reads(topology: Topology) -> list[str]:
                 f" (its learners read fl.local {reads_text}): not used"
             )
     return [*out, *task.unread_options()]
+
+
+def free_evaluation(kind: str, local: Any, learner: Any) -> list[str]:
+    """The warning for `fl.local.federated_eval` on learners that can `evaluate` but
+    declare no `evaluate_work`: the client can charge their scoring nothing (no device
+    time, no energy), so a comparison with and without it would show the same costs.
+    Needs the built task's learner (a plug-in's class is unknown before), so the run
+    calls it at its start, beside `fedsim show`'s estimates."""
+    if not dict(local).get("federated_eval") or learner is None:
+        return []
+    if getattr(learner, "evaluate", None) is None or hasattr(learner, "evaluate_work"):
+        return []
+    return [
+        f"fl.local.federated_eval: task {kind}'s learners score the global model on their "
+        "own data but do not say what it costs (no evaluate_work()): the devices are "
+        "charged no time and no energy for it; declare evaluate_work() (docs/tasks.md)"
+    ]
 
 
 def _why_not(kind: str) -> str:

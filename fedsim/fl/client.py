@@ -44,6 +44,7 @@ from fedsim.fl.timeouts import (
 )
 from fedsim.fl.wire_schema import TaskMeta, WireError, check, config_key
 from fedsim.tasks.base import LocalLearner
+from fedsim.tasks.work import evaluate_work
 
 __all__ = ["BACKOFF_S", "ClientStats", "FLClient", "update_meta"]
 
@@ -104,6 +105,7 @@ class FLClient:
         "learner",
         "link_up",
         "observer",
+        "on_evaluate",
         "on_work",
         "poll_wait_s",
         "request_timeout_s",
@@ -131,6 +133,7 @@ class FLClient:
         backoff_s: tuple[float, float] = BACKOFF_S,
         observer: StateObserver | None = None,
         on_work: Callable[[str, float, float], None] | None = None,
+        on_evaluate: Callable[[str], None] | None = None,
         charge_compute: bool = True,
         link_up: LinkWait | None = None,
         signer: Signer | None = None,
@@ -159,7 +162,11 @@ class FLClient:
         self.observer = observer
         self.on_work = on_work
         """Called with (client_id, flops, seconds it takes) when the charged training time
-        starts (energy): the learner's `work(config)`, or its `work_done(config, metrics)`."""
+        starts (energy): the learner's `work(config)`, or its `work_done(config, metrics)`;
+        and with federated evaluation, first its `evaluate_work()`."""
+        self.on_evaluate = on_evaluate
+        """Called with client_id each time the device scores a model on its own data
+        (federated evaluation): the run's evidence counts them, apart from the charge."""
         self.charge_compute = charge_compute
         """Emulation charges device time as a sleep; on real hardware training takes
         its own real time, so deployment turns the charge off."""
@@ -388,8 +395,14 @@ class FLClient:
         local_eval: dict[str, float] = {}
         score = getattr(self.learner, "evaluate", None)
         if config.get("federated_eval") and score is not None:
-            # The global model as this device sees it, before local training.
+            # The global model as this device sees it, before local training: a forward
+            # pass over its data, charged like training (time first: it comes first).
             local_eval = {f"fed_{k}": float(v) for k, v in score(params).items()}
+            if self.on_evaluate is not None:
+                self.on_evaluate(self.client_id)
+            flops = evaluate_work(self.learner)
+            if flops is not None:  # (None: the run warned that its scoring is free)
+                await self._charge(flops)
         new_params, metrics = await self._train(params, config)
         self.stats.rounds_trained += 1
         delta = self.codec in ("int8", "topk")
@@ -435,7 +448,7 @@ class FLClient:
         return await job if job is not None else self.learner.train(params, config, self.rng)
 
     async def _charge(self, flops: float) -> None:
-        """Charge `flops` of training: energy now, device time as a sleep."""
+        """Charge `flops` of training or scoring: energy now, device time as a sleep."""
         compute_s = max(self.device.compute_time(flops), 1e-6)
         if self.on_work is not None:  # done over `compute_s` (charged, or not, in time)
             self.on_work(self.client_id, flops, compute_s if self.charge_compute else 0.0)

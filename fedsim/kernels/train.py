@@ -48,9 +48,17 @@ def train_flops(sizes: np.ndarray, n_samples: int) -> float:
     Counted as 6 per parameter per sample: 2 for the forward multiply-add, 2 for
     the weight gradient and 2 for back-propagating the error. The update itself
     (2 per parameter per batch) is amortised over the batch and left out, as
-    are the softmax and ReLU (O(widths), not O(weights)).
+    are the softmax and ReLU (O(widths), not O(weights)). Scoring a model costs the
+    forward 2 alone (`eval_flops`).
     """
     return 6.0 * float(param_count(sizes)) * float(n_samples)
+
+
+def eval_flops(sizes: np.ndarray, n_samples: int) -> float:
+    """Floating-point operations to score a model on `n_samples` (`evaluate`), to
+    charge a device its federated evaluation: the forward pass alone, 2 per parameter
+    per sample (the forward part of `train_flops`' 6, by the same counting rule)."""
+    return 2.0 * float(param_count(sizes)) * float(n_samples)
 
 
 @njit(cache=True, nogil=True)

@@ -16,6 +16,9 @@ per-byte work):
   send booked on the device's access link (flow fidelity books a whole transfer at
   once; packet fidelity books per packet as it travels, so 0 there);
 * how many uploads each device began, and the model bytes of one update envelope;
+* how many times each device began training and scored a model on its own data
+  (federated evaluation), and the FLOPs its learner declares for each (the
+  `compute-matches-work` check of its compute energy);
 * every accepted update: device, round, when its upload exchange started (the first
   byte of the update's POST leaving the device: its first upstream message after the
   client began uploading; a connect whose SYNs are retried before it is not part of the
@@ -159,6 +162,13 @@ class Evidence:
     one when the path breaks, to its transport)."""
     trainings: dict[str, int] = field(default_factory=dict)
     """Device -> how many times it began training a task."""
+    evaluations: dict[str, int] = field(default_factory=dict)
+    """Device -> how many times it scored a model on its own data (federated
+    evaluation), as the client reported each scoring (not its charge)."""
+    work: dict[str, tuple[float, float | None]] = field(default_factory=dict)
+    """Device -> (FLOPs of one training: its learner's `work` of the run's config, FLOPs
+    of one scoring: its `evaluate_work()`, None without one), for learners whose cost
+    is known before training (no `work_done`: not RL); devices absent: not recorded."""
     task_model_bytes: int | None = None
     """The model bytes of one task envelope (the downlink's codec); None: not recorded."""
     update_model_bytes: int | None = None
@@ -254,6 +264,9 @@ class EvidenceRecorder:
         self._uploads: dict[str, int] = {}
         """Client -> uploads it began."""
         self._trainings: dict[str, int] = {}
+        self._evaluations: dict[str, int] = {}
+        self.work: dict[str, tuple[float, float | None]] = {}
+        """Set by the run for each device whose learner's costs are known (`Evidence.work`)."""
         self._model_moves: list[float] | None = None
         self._client_state: dict[str, str] = {}
         """Client -> its last state (a state set again is no new training)."""
@@ -361,6 +374,10 @@ class EvidenceRecorder:
             self._uploading[client] = self.env.now
             self._upload_start.pop(client, None)
 
+    def evaluated(self, client: str) -> None:
+        """The client scored a model on its own data (federated evaluation)."""
+        self._evaluations[client] = self._evaluations.get(client, 0) + 1
+
     def accepted_update(self, client: str, server_round: int) -> None:
         """The exchange started at its POST's first message (`sent`); had none been
         seen, at the start of uploading (the earlier, stricter bound)."""
@@ -437,6 +454,8 @@ class EvidenceRecorder:
             uploads=dict(self._uploads),
             model_moves=None if self._model_moves is None else tuple(self._model_moves),
             trainings=dict(self._trainings),
+            evaluations=dict(self._evaluations),
+            work=dict(self.work),
             bytes_after_rounds=dict(bytes_after_rounds),
             energy=dict(energy or {}),
             counted_at_end=counted_at_end or {},  # (read-only: not copied, ~4 KB a device)

@@ -23,6 +23,7 @@ KNOWN_INVARIANTS = frozenset(
         "bytes-reconcile",
         "carried-while-down",
         "causes-fit-transport",
+        "compute-matches-work",
         "delivered-over-down-element",
         "device-airtime-matches-link",
         "down-intervals-match-scenario",

@@ -383,7 +383,9 @@ class ClientRow(Record):
     bytes_up: int = column("B", "payload bytes the client sent")
     bytes_down: int = column("B", "payload bytes the client received")
     energy_compute_j: float = column(
-        "J", "what the device's energy ledger charged for training: FLOPs x the profile's J/FLOP"
+        "J",
+        "what the device's energy ledger charged for computing: training, and with "
+        "fl.local.federated_eval its scoring of each global model, FLOPs x the profile's J/FLOP",
     )
     energy_radio_j: float = column(
         "J",

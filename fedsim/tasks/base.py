@@ -35,6 +35,14 @@ class LocalLearner(Protocol):
         """Train from `params` (not modified); return new params and local metrics."""
         ...
 
+    # Optional, not part of the protocol's required members: a learner that can score a
+    # model on its own data has `evaluate(params) -> dict[str, float]` (it enables
+    # `fl.local.federated_eval`) and then should have `evaluate_work() -> float`, the
+    # FLOPs of one `evaluate`. With federated evaluation on, the client charges it before
+    # each training, as device time and compute energy like training's `work`: scoring
+    # is a forward pass over the device's data, not free. A learner without it is scored
+    # for nothing (the run warns at its start, naming the task).
+
 
 class Evaluator(Protocol):
     """Server-side scoring of a candidate global model."""

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from fedsim.kernels.train import evaluate, init_params, sgd_train, train_flops
+from fedsim.kernels.train import eval_flops, evaluate, init_params, sgd_train, train_flops
 from fedsim.tasks.partition import partition
 
 __all__ = ["ClassifierLearner", "ClassifierTask", "load_digits_arrays", "load_digits_split"]
@@ -119,6 +119,10 @@ class ClassifierLearner:
 
     def work(self, config: Mapping[str, Any]) -> float:
         return train_flops(self.sizes, self.num_examples * int(config.get("epochs", 1)))
+
+    def evaluate_work(self) -> float:
+        """FLOPs of one `evaluate`: a forward pass over this device's data."""
+        return eval_flops(self.sizes, self.num_examples)
 
     def evaluate(self, params: np.ndarray) -> dict[str, float]:
         """The model scored on this device's own data (federated evaluation)."""

@@ -54,6 +54,9 @@ class CnnLearner:
     dims: np.ndarray
     loss_kind: int
     flops_per_sample: float
+    """Of one training sample (forward, weight gradients, back-propagation)."""
+    forward_flops: float
+    """Of one sample's forward pass (`CnnShape.forward_flops`): what scoring costs."""
 
     @property
     def num_examples(self) -> int:
@@ -61,6 +64,10 @@ class CnnLearner:
 
     def work(self, config: Mapping[str, Any]) -> float:
         return self.flops_per_sample * self.num_examples * int(config.get("epochs", 1))
+
+    def evaluate_work(self) -> float:
+        """FLOPs of one `evaluate`: a forward pass over this device's samples."""
+        return self.forward_flops * self.num_examples
 
     def evaluate(self, params: np.ndarray) -> dict[str, float]:
         d = self.data
@@ -126,9 +133,9 @@ class CnnTask:
         self.shape = shape
         self.metric_name = "accuracy" if loss_kind == XENT else "rmse"
         dims = shape.dims()
-        flops = shape.train_flops_per_sample()
+        flops, forward = shape.train_flops_per_sample(), shape.forward_flops()
         self._init = init_cnn(shape, rng)
-        self._learners = [CnnLearner(train.take(p), dims, loss_kind, flops) for p in parts]
+        self._learners = [CnnLearner(train.take(p), dims, loss_kind, flops, forward) for p in parts]
         self._eval = CnnEvaluator(test, dims, loss_kind, self.metric_name, loss_kind == XENT)
 
     def initial_params(self) -> np.ndarray:

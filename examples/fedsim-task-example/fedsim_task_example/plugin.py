@@ -3,7 +3,8 @@ learns, with its neighbours, a logistic-regression detector of faulty bearings.
 
 This file is all a plug-in needs: typed options (validated by fedsim's config
 model, errors at `task.<key>`), and a builder returning a Task whose learners say
-what their training costs (FLOPs) and whose options say what memory it needs.
+what their training and their scoring cost (FLOPs) and whose options say what
+memory it needs.
 Only NumPy and pydantic are imported here, so `fedsim validate` stays fast.
 """
 
@@ -45,6 +46,10 @@ class VibrationOptions(TaskOptions):
     def train_flops_per_sample(self) -> float:
         return 6.0 * self.model_params()
 
+    def eval_flops_per_sample(self) -> float:
+        """Scoring is the forward pass alone: 2 FLOPs per parameter per window."""
+        return 2.0 * self.model_params()
+
     def memory_bytes(self, batch_size: int) -> int:
         return 4 * (3 * self.model_params() + batch_size * (self.features + 1))
 
@@ -74,10 +79,13 @@ def _f1(w: np.ndarray, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
 class VibrationLearner:
     """One machine's windows; plain NumPy minibatch SGD on the logistic loss."""
 
-    def __init__(self, X: np.ndarray, y: np.ndarray, flops_per_sample: float) -> None:
+    def __init__(
+        self, X: np.ndarray, y: np.ndarray, flops_per_sample: float, eval_flops_per_sample: float
+    ) -> None:
         self.X, self.y = X, y
         self.num_examples = int(y.size)
         self._flops = flops_per_sample
+        self._eval_flops = eval_flops_per_sample
 
     def work(self, config: Mapping[str, Any]) -> float:
         return self._flops * self.num_examples * int(config.get("epochs", 1))
@@ -101,6 +109,10 @@ class VibrationLearner:
                 loss += float(np.sum(np.logaddexp(0.0, z) - self.y[idx] * z))
         return w.astype(np.float32), {"loss": loss / max(1, self.num_examples)}
 
+    def evaluate_work(self) -> float:
+        """FLOPs of one `evaluate` (fl.local.federated_eval charges it to the device)."""
+        return self._eval_flops * self.num_examples
+
     def evaluate(self, params: np.ndarray) -> dict[str, float]:
         return _f1(params.astype(np.float64), self.X, self.y)
 
@@ -123,9 +135,10 @@ class VibrationTask:
     def __init__(self, o: VibrationOptions, ctx: TaskContext) -> None:
         rng = ctx.streams.get("task", "vibration")
         offsets = rng.normal(0.0, o.drift, size=(ctx.num_devices, o.features))
-        flops = o.train_flops_per_sample()
+        flops, eval_flops = o.train_flops_per_sample(), o.eval_flops_per_sample()
         self._learners = [
-            VibrationLearner(*_draw(o.samples_per_device, o, off, rng), flops) for off in offsets
+            VibrationLearner(*_draw(o.samples_per_device, o, off, rng), flops, eval_flops)
+            for off in offsets
         ]
         self._eval = VibrationEvaluator(*_draw(o.test_samples, o, np.zeros(o.features), rng))
         self._size = o.model_params()

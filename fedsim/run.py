@@ -513,6 +513,7 @@ def _simulate(
         window.append(loop.time())  # (first: what the cut changes is after the end)
         net.end_run()
         batteries.finish(window[0])
+        evidence.window_closed()
         counted_at_end.append(counted_now(net, batteries.ledgers))
 
     async def main() -> float:

@@ -38,8 +38,7 @@ def compute_matches_work(result: Any) -> Iterator[Violation]:
     if ev is None:
         return  # evidence-present says so
     sc = result.scenario
-    end = result.summary.sim_time_s
-    training_at_end: set[str] | None = None  # read from the timeline when first needed
+    training_at_end: frozenset[str] | None = None  # read from the timeline when first needed
     for c in result.clients:
         work = ev.work.get(c.client)
         if work is None:
@@ -68,15 +67,23 @@ def compute_matches_work(result: Any) -> Iterator[Violation]:
         if ledger is not None and ledger.empty_at is not None:
             continue  # its battery ran dry: what it could not pay was never charged
         if training_at_end is None:
-            training_at_end = {
-                t.client for t in result.timeline if t.state == "training" and t.end_s >= end
-            }
+            training_at_end = _computing_at_end(result, ev)
         # The part of the last job past the run's end is refunded (fedsim.net.battery):
         # one training and the scoring before it at most.
         last = (train + (per_score if scorings else 0.0)) * j_per_flop
         if c.client in training_at_end and got >= want - last - tol:
             continue
         yield _violation(c, got, want, trainings, train, scorings, per_score)
+
+
+def _computing_at_end(result: Any, ev: Any) -> frozenset[str]:
+    """The devices computing when the run ended: the evidence's record of each client's
+    own state (timeline.csv says `offline` for a device computing on a path that is
+    down); for evidence without it, the timeline's `training` spans that reach the end."""
+    if ev.computing_at_end is not None:
+        return ev.computing_at_end
+    end = result.summary.sim_time_s
+    return frozenset(t.client for t in result.timeline if t.state == "training" and t.end_s >= end)
 
 
 def _violation(

@@ -165,6 +165,11 @@ class Evidence:
     evaluations: dict[str, int] = field(default_factory=dict)
     """Device -> how many times it scored a model on its own data (federated
     evaluation), as the client reported each scoring (not its charge)."""
+    computing_at_end: frozenset[str] | None = None
+    """Devices whose client was `training` (scoring, then training) when the run's window
+    closed: the part of their last compute job past the end is refunded. Their own
+    state, not timeline.csv's, which says `offline` for a device whose path is down
+    while it computes (None: not recorded)."""
     work: dict[str, tuple[float, float | None]] = field(default_factory=dict)
     """Device -> (FLOPs of one training: its learner's `work` of the run's config, FLOPs
     of one scoring: its `evaluate_work()`, None without one), for learners whose cost
@@ -265,6 +270,7 @@ class EvidenceRecorder:
         """Client -> uploads it began."""
         self._trainings: dict[str, int] = {}
         self._evaluations: dict[str, int] = {}
+        self._computing_at_end: frozenset[str] | None = None
         self.work: dict[str, tuple[float, float | None]] = {}
         """Set by the run for each device whose learner's costs are known (`Evidence.work`)."""
         self._model_moves: list[float] | None = None
@@ -374,6 +380,12 @@ class EvidenceRecorder:
             self._uploading[client] = self.env.now
             self._upload_start.pop(client, None)
 
+    def window_closed(self) -> None:
+        """The run's window closes: note which clients are computing (`training`)."""
+        self._computing_at_end = frozenset(
+            c for c, state in self._client_state.items() if state == "training"
+        )
+
     def evaluated(self, client: str) -> None:
         """The client scored a model on its own data (federated evaluation)."""
         self._evaluations[client] = self._evaluations.get(client, 0) + 1
@@ -455,6 +467,7 @@ class EvidenceRecorder:
             model_moves=None if self._model_moves is None else tuple(self._model_moves),
             trainings=dict(self._trainings),
             evaluations=dict(self._evaluations),
+            computing_at_end=self._computing_at_end,
             work=dict(self.work),
             bytes_after_rounds=dict(bytes_after_rounds),
             energy=dict(energy or {}),

@@ -447,6 +447,7 @@ def _simulate(
     engine = build_engine(sc, task, streams, explain=failure_cause)
     evidence.watch_submit(engine)
     evidence.watch_model(engine)
+    evidence.watch_surplus(engine)
     evaluator = engine.evaluator
     access = _access_links(net)
     totals = {"up": 0, "down": 0, "wire_up": 0, "wire_down": 0}

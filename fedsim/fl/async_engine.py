@@ -22,10 +22,11 @@ that window (cause: `stale`, `rejected`, the `explain` hook's answer, `aborted`,
 `lost` or `deadline` after `deadline_s`).
 
 When the run ends, what is left after the last aggregation is in no round. A task that
-failed since (a cause, as above) or is still out on a device that can never come back
-(the `gone` hook, fedsim.run_end.lost_for_good: the devices its prospects count lost,
-behind a cause never lifted -- an empty battery, churn, a `forever` failure, an outage
-past `fl.time_limit` -- or stranded; cause: the `explain` hook's answer) is a
+failed since (a cause, as above), is still out with a cause the `explain` hook gives for
+its window (an outage on its path, the client's own give-up), or is still out on a
+device that can never come back (the `gone` hook, fedsim.run_end.lost_for_good: the
+devices its prospects count lost, behind a cause never lifted -- an empty battery,
+churn, a `forever` failure, an outage past `fl.time_limit` -- or stranded) is a
 dropout all the same (docs/results.md: a selected client that did not report, with a
 cause): counted per client and in `dropouts_after_rounds`, which summary.json adds to
 rounds.csv's `failed_causes`. An update stored in the buffer, or a task still out on a
@@ -173,6 +174,10 @@ class BufferedAsync:
         never report: a dropout, not surplus."""
         self.acknowledged = Acknowledged()
         """Each client's last buffered upload: the same bytes again are a resend."""
+        self.surplus_observers: list[Callable[[str, int, float, float], None]] = []
+        """Called for each task settled as surplus at the end, (client, round, issued,
+        end): as `SyncRounds.surplus_observers` (an update stored in the buffer reported,
+        and is not among them)."""
         self.dropouts_after_rounds: dict[str, int] = {}
         """{cause: count} of the dropouts after the last aggregation (set when the run
         ends): in clients.csv and summary.json `dropouts`, in no round of rounds.csv."""
@@ -498,16 +503,22 @@ class BufferedAsync:
         """Settle what the last aggregation left, so that every selection ends as
         reported (in a round), a dropout or surplus, and clients.csv sums to rounds.csv
         plus `dropouts_after_rounds`. Failures since then keep their cause; a task still
-        out on a device that can never come back failed too (its cause: what the network
-        says happened during it); an update in the buffer, or a task that might yet
-        report, is surplus."""
+        out failed too when the network explains it (an outage on its path during the
+        task, its own request timeout or CoAP give-up: the same rule as a sync round that
+        filled up without it) or its device can never come back; an update in the
+        buffer, or a task nothing failed that might yet report, is surplus."""
         failures = list(self._window_failures)
+        now = asyncio.get_running_loop().time()
         for cid, task in self._tasks.items():
-            gone = self.gone(cid) if self.gone is not None else None
-            if gone is None:
+            cause = self.explain(cid, task.issued, now) if self.explain is not None else None
+            if cause is None and self.gone is not None:
+                cause = self.gone(cid)
+            if cause is None:  # nothing failed it: it might yet have reported
                 self.clients[cid].rounds_surplus += 1
+                for see in self.surplus_observers:
+                    see(cid, task.ins.server_round, task.issued, now)
                 continue
-            failures.append(Failure(cid, task.ins.server_round, self._cause(cid, gone)))
+            failures.append(Failure(cid, task.ins.server_round, cause))
         for f in failures:
             self.clients[f.client_id].add_failure(f.cause)
         for b in self._buffer:

@@ -246,6 +246,10 @@ class SyncRounds:
         """The round the time limit closed before its deadline, if one."""
         self.acknowledged = Acknowledged()
         """Each client's last accepted upload: the same bytes again are a resend."""
+        self.surplus_observers: list[Callable[[str, int, float, float], None]] = []
+        """Called for each selection settled as surplus, (client, round, window start,
+        window end): the evidence keeps the windows, so the auditor can check that
+        nothing on the device's path failed it meanwhile (`surplus-had-no-cause`)."""
 
     # -- called by the HTTP handlers ------------------------------------------------
     def register(self, info: ClientInfo) -> None:
@@ -525,9 +529,11 @@ class SyncRounds:
         for f in failures:
             self.clients[f.client_id].add_failure(f.cause)
         failed = {f.client_id for f in failures}
-        for cid in ins:  # the round filled up without them: surplus, not a dropout
+        for cid in sorted(ins):  # the round filled up without them, nothing failed them
             if cid not in rnd.reported and cid not in failed:
                 self.clients[cid].rounds_surplus += 1
+                for see in self.surplus_observers:
+                    see(cid, number, rnd.start, end)
         if self.aggregate_in_client_order:
             self._order_by_client(rnd)
         results = rnd.results
@@ -589,23 +595,38 @@ class SyncRounds:
     def _failures(self, rnd: _Round, end: float, unanswered: str) -> list[Failure]:
         """Who of the round's selection did not report, and why: a cause the server saw
         (rejected, aborted) or the network explains, else `unanswered` (`deadline`, or
-        what closed the round before its deadline: `time_limit`, `run_stopped`)."""
+        what closed the round before its deadline: `time_limit`, `run_stopped`).
+
+        A round that filled up (over-selection) needed no more reports, so a leftover
+        with no cause merely lost the race (surplus, not a failure: it was still
+        working or uploading), and `unanswered` is no cause for it. One with a cause
+        failed all the same: its task was rejected, aborted, or killed by an outage
+        on its path, its own request timeout or a CoAP give-up inside the round's
+        window (a gateway outage must not hide as surplus)."""
         reported = rnd.reported
-        if len(reported) >= rnd.want:
-            return []  # over-selected leftovers are not failures
+        filled = len(reported) >= rnd.want
         out = []
         for cid in sorted(rnd.ins):
             if cid in reported:
                 continue
-            cause = None
-            if cid in rnd.rejected:
-                cause = "rejected"
-            elif self.explain is not None:
-                cause = self.explain(cid, rnd.start, end)
+            cause = self._cause(rnd, cid, end)
             if cause is None:
-                cause = "aborted" if cid in rnd.aborted else unanswered
+                if filled:
+                    continue  # lost the race: surplus
+                cause = unanswered
             out.append(Failure(cid, rnd.number, cause))
         return out
+
+    def _cause(self, rnd: _Round, cid: str, end: float) -> str | None:
+        """Why `cid`'s task in `rnd` failed, if anything says: the server refused its
+        upload, the network (or the client's own give-up) explains it, or its upload
+        broke off; None: nothing failed it."""
+        if cid in rnd.rejected:
+            return "rejected"
+        cause = self.explain(cid, rnd.start, end) if self.explain is not None else None
+        if cause is None and cid in rnd.aborted:
+            return "aborted"
+        return cause
 
     def _evaluate(self, params: np.ndarray) -> float:
         return score(self.evaluator, params)

@@ -23,6 +23,8 @@ per-byte work):
   byte of the update's POST leaving the device: its first upstream message after the
   client began uploading; a connect whose SYNs are retried before it is not part of the
   exchange) and when the server accepted it;
+* every selection the engine settled as surplus without a report (a round that filled
+  up without it; an async task still out at the end), with its task's window;
 * every device's energy ledger at the end (fedsim.net.battery): what it held, what
   it spent on compute and radio, when its battery ran dry.
 * how far the deployed model moved in each round (the L2 norm of the model after the
@@ -57,6 +59,7 @@ __all__ = [
     "Evidence",
     "EvidenceRecorder",
     "Messages",
+    "Surplus",
     "counted_now",
 ]
 
@@ -96,6 +99,18 @@ class Accepted:
     trained: int | None = field(default=None, compare=False)
     """How many trainings the device had begun by then (None: not recorded): each
     accepted update follows a training of its own (`accepted-was-trained`)."""
+
+
+@dataclass(frozen=True)
+class Surplus:
+    """A selection the engine counted surplus, not a dropout: nothing failed it in its
+    task's window, from `start` (its round opened; an async task was issued) to `end`
+    (the round closed; the run ended)."""
+
+    client: str
+    round: int
+    start: float
+    end: float
 
 
 @dataclass(frozen=True)
@@ -183,6 +198,9 @@ class Evidence:
     """Device -> how many of its uploads the server's answer acknowledged, as the
     device counted them (None: the transport's acknowledgement is not the server's,
     e.g. an MQTT broker's PUBACK)."""
+    surplus: tuple[Surplus, ...] | None = None
+    """Every selection settled as surplus without a report, in order (None: not
+    recorded)."""
     counted_at_end: Mapping[str, float] = field(default_factory=dict)
     """Everything the run counts (`counted_now`), the instant its window closed ..."""
     counted_at_close: Mapping[str, float] = field(default_factory=dict)
@@ -274,6 +292,7 @@ class EvidenceRecorder:
         self.work: dict[str, tuple[float, float | None]] = {}
         """Set by the run for each device whose learner's costs are known (`Evidence.work`)."""
         self._model_moves: list[float] | None = None
+        self._surplus: list[Surplus] | None = None
         self._client_state: dict[str, str] = {}
         """Client -> its last state (a state set again is no new training)."""
         # Typed columns (8 bytes or less a value, not a Python object each): a million
@@ -423,6 +442,16 @@ class EvidenceRecorder:
 
         engine.observers.append(moved)
 
+    def watch_surplus(self, engine: Any) -> None:
+        """Keep every selection `engine` settles as surplus, with its task's window."""
+        found: list[Surplus] = []
+        self._surplus = found
+
+        def surplus(client: str, server_round: int, start: float, end: float) -> None:
+            found.append(Surplus(client, int(server_round), float(start), float(end)))
+
+        engine.surplus_observers.append(surplus)
+
     # -- the end -------------------------------------------------------------------------
     def finish(
         self,
@@ -469,6 +498,7 @@ class EvidenceRecorder:
             evaluations=dict(self._evaluations),
             computing_at_end=self._computing_at_end,
             work=dict(self.work),
+            surplus=None if self._surplus is None else tuple(self._surplus),
             bytes_after_rounds=dict(bytes_after_rounds),
             energy=dict(energy or {}),
             counted_at_end=counted_at_end or {},  # (read-only: not copied, ~4 KB a device)

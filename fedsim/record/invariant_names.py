@@ -50,6 +50,7 @@ KNOWN_INVARIANTS = frozenset(
         "rounds-completed",
         "silent-radio-at-rest",
         "spent-all-ran-dry",
+        "surplus-had-no-cause",
         "timeline-covers-run",
         "timeline-inside-run",
         "timeline-no-overlap",

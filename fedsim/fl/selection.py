@@ -10,9 +10,10 @@ the posterior mean of client i's chance to report when a round needs it, under a
 Beta(1, 1) prior (a client never needed yet starts at 1/2). `reported_i` and
 `failed_i` are `ClientInfo.rounds_reported` / `rounds_failed`, which the round
 engine keeps: accepted uploads count as reports; a deadline miss, an outage, an
-abort or a rejected upload in a round that missed its reports counts as a
-failure. An over-selected client whose report was not needed (the round had
-filled up) counts as neither: charging it would make over-selection push every
+abort or a rejected upload counts as a failure, in a round that filled up too (an
+outage that kills an over-selected client's task is its failure all the same). An
+over-selected client whose report was not needed (the round had filled up) and that
+nothing failed counts as neither: charging it would make over-selection push every
 slow device out (on stragglers.yaml it took 8110 s instead of 2190 s to reach
 the target, with one device making 189 reports against 36).
 The `floor` keeps unreliable clients explored, so a device that was offline

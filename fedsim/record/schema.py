@@ -338,8 +338,9 @@ class ClientRow(Record):
     )
     rounds_surplus: int = column(
         "rounds",
-        "selections that were neither: the round filled up without it (over-selection), or "
-        "(async) the run ended before the task's window was aggregated",
+        "selections that were neither: the round filled up without it (over-selection) while "
+        "nothing had failed its task (a task an outage, a rejection or an abort cut is a "
+        "dropout), or (async) the run ended before the task's window was aggregated",
     )
     dropouts: int = column("rounds", "selections that failed, any cause: sum of dropouts_*")
     dropouts_deadline: int = column("rounds", DROPOUT_CAUSES["deadline"])

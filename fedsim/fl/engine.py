@@ -5,7 +5,8 @@ long-polling for work is "online". Each round waits for enough online clients,
 lets the strategy pick and configure them, hands out the task, and waits until
 the wanted number reported or the deadline passed. With a quorum of reports the
 strategy aggregates; the candidate is evaluated and deployed. Everything that
-did not report becomes a `Failure` with a cause, which the strategy sees.
+did not report becomes a `Failure` with a cause, which the strategy sees, except,
+in a round that filled up (over-selection), a client nothing failed: surplus.
 
 Time is `loop.time()` and waiting is asyncio, so the same engine runs in
 simulated time under the emulator and in real time in deployment.

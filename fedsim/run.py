@@ -416,6 +416,7 @@ def _simulate(
     """[end] once the run's window closed (`close_window`): the timeline covers [0, end],
     shutdown is not part of the run."""
     counted_at_end: list[Counts] = []  # [every count, when the window closed]
+    refused: dict[str, int] = {}  # MQTT: device -> its updates the server refused
 
     def path_state(dev: str, up: bool, _t: float, cause: str) -> None:
         if not window:
@@ -600,6 +601,7 @@ def _simulate(
             coap.close()
         if mqtt is not None:
             await mqtt.close()
+            refused.update(mqtt.server.discarded_uploads)
         return end
 
     logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
@@ -622,6 +624,16 @@ def _simulate(
     if sc.fl.transport != "mqtt":  # a broker's PUBACK is not the server's acceptance
         acked = {c.client_id: c.stats.uploads_accepted for c in clients}
         proof = dataclasses.replace(proof, acknowledged=acked)
+    else:  # what tells a device that the server refused an update: a notice (audited)
+        told = {
+            c.client_id: (
+                refused.get(c.client_id, 0),
+                c.refusals_heard,
+                sum(c.stats.errors.values()),
+            )
+            for c in clients
+        }
+        proof = dataclasses.replace(proof, refusals=told)
     result = _collect(
         sc, evaluator, engine, net, wire, batteries, recorder, clients, end, wall, tail
     )

@@ -201,6 +201,10 @@ class Evidence:
     surplus: tuple[Surplus, ...] | None = None
     """Every selection settled as surplus without a report, in order (None: not
     recorded)."""
+    refusals: dict[str, tuple[int, int, int]] | None = None
+    """MQTT only (None otherwise): device -> (updates of it the server refused, refusal
+    notices the device read, its failed exchanges). A PUBACK is the broker's, so only
+    a notice tells a device that the server refused an update (`refusals-told`)."""
     counted_at_end: Mapping[str, float] = field(default_factory=dict)
     """Everything the run counts (`counted_now`), the instant its window closed ..."""
     counted_at_close: Mapping[str, float] = field(default_factory=dict)

@@ -43,6 +43,7 @@ KNOWN_INVARIANTS = frozenset(
         "model-bytes-match-updates",
         "nothing-after-end",
         "participation-reconcile",
+        "refusals-told",
         "retransmissions-consistent",
         "rl-compute-matches-play",
         "rl-play-counted",

@@ -4,16 +4,20 @@ client's training and encoding (fedsim.fl.client), an amqtt client for the rest.
 The device connects with a persistent session (`clean_session: false`) and a
 keep-alive, subscribes once to its task topic, registers, and then per round
 publishes that it is available, waits up to `poll_wait` for its task, trains and
-publishes the update (QoS 1 throughout). A task whose PUBLISH began arriving within
-`poll_wait` is waited for (up to the exchange's patience; then a request timeout), not
-asked for again. Under the sync engine a task for a round whose update the broker
-already took is a duplicate copy: discarded, never trained (`tasks_discarded`). Any
-failure (a reset connection, no link, a refused connect) leads to the same backoff as
-over HTTP and a reconnect that resumes the session: tasks the broker queued meanwhile
-are delivered then, but amqtt drops what was in flight, so the next poll says `lost`
-(the server sends the device's task again if it has one); an update the broker never
-acknowledged is sent again, not trained again. A request timeout resets the connection
-(`_abort`): the exchange is abandoned, as over HTTP.
+publishes the update (QoS 1 throughout). A PUBACK says only that the broker has the
+update; when the server refuses it, a notice on the task topic says so (`late <round>`,
+`refused <round>`), and the device settles that upload as over HTTP (`_answered`: a
+top-k update's entries go back into the residual; a refused one, not a late one, backs
+off before it asks again), once, for the round of the update it sent last. A task whose
+PUBLISH began arriving within `poll_wait` is waited for (up to the exchange's patience;
+then a request timeout), not asked for again. Under the sync engine a task for a round
+whose update the broker already took is a duplicate copy: discarded, never trained
+(`tasks_discarded`). Any failure (a reset connection, no link, a refused connect) leads
+to the same backoff as over HTTP and a reconnect that resumes the session: tasks the
+broker queued meanwhile are delivered then, but amqtt drops what was in flight, so the
+next poll says `lost` (the server sends the device's task again if it has one); an
+update the broker never acknowledged is sent again, not trained again. A request timeout
+resets the connection (`_abort`): the exchange is abandoned, as over HTTP.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import numpy as np
 from fedsim.fl.client import FLClient
 from fedsim.fl.codec import EnvelopeError, decode
 from fedsim.fl.timeouts import is_request_timeout
-from fedsim.transports.mqtt_server import FINISHED, LOST, UNKNOWN
+from fedsim.transports.mqtt_server import FINISHED, LOST, REFUSED, UNKNOWN, refusal
 
 __all__ = ["MqttFLClient"]
 
@@ -64,6 +68,13 @@ class MqttFLClient(FLClient):
         """The last round whose update the broker acknowledged."""
         self._lost = False
         """A failure may have cost it its task: the next poll says `lost`."""
+        self._verdict: int | None = None
+        """The round of the update it trained last, while a refusal of it would still
+        settle something: its top-k entries (`_sent`) and its count. Cleared by the
+        first refusal notice for it; a newer training replaces it, so a notice for an
+        older round never restores the newer update's entries."""
+        self.refusals_heard = 0
+        """Refusal notices it read (duplicates and ones for older rounds included)."""
         self.connecting: Any = None
         """Set by the run to mark this task's connections as this device's."""
 
@@ -94,6 +105,9 @@ class MqttFLClient(FLClient):
                     await _io(mqtt.publish(f"fl/p/{cid}", poll, qos=QOS_1), self._patience)
                     data = await self._next_task(mqtt, stop)
                     if data is None:
+                        continue
+                    if data is REFUSED:  # wrong, not late: as over HTTP, back off first
+                        await self._backoff()
                         continue
                     if data == FINISHED:
                         break
@@ -134,22 +148,48 @@ class MqttFLClient(FLClient):
         }
         return json.dumps(payload, separators=(",", ":")).encode()
 
+    async def _train_and_encode(
+        self, server_round: int, version: int, config: dict[str, Any], params: np.ndarray
+    ) -> bytes:
+        body = await super()._train_and_encode(server_round, version, config, params)
+        self._verdict = server_round  # (with `_sent`, the entries this body carries)
+        return body
+
+    def _refused(self, server_round: int, late: bool) -> bool:
+        """A refusal notice for `server_round`: the first for the update it sent last
+        settles it as an HTTP refusal does (the residual gets its top-k entries back;
+        counted late or rejected, not accepted); any other changes nothing. True: it
+        settled one."""
+        self.refusals_heard += 1
+        if server_round != self._verdict:
+            return False  # a duplicate, or an update it has moved on from
+        self._verdict = None
+        if self._unanswered is None:  # the broker acknowledged it: counted accepted
+            self.stats.uploads_accepted -= 1
+        self._answered(False)
+        if late:
+            self.stats.uploads_late += 1
+        else:
+            self.stats.uploads_rejected += 1
+        return True
+
     def data_arrives(self, data: bytes) -> None:
         """Bytes reached the device (the emulated wire tells): a PUBLISH that starts while
         it waits for a task (from its connect to the task's arrival: a task the broker
         held comes right after the connect) is the task arriving, so the device is
         downloading from its first byte, as an HTTP client is from the answer's head.
         (PUBACK, SUBACK and PINGRESP start otherwise; a task has the whole stream to
-        itself.) One cut short by a failure is gone (amqtt drops a message in flight when
-        a connection closes): the next poll says `lost`."""
-        if self._awaiting_task and data and data[0] >> 4 == _PUBLISH:
+        itself; a refusal notice is no task.) One cut short by a failure is gone (amqtt
+        drops a message in flight when a connection closes): the next poll says `lost`."""
+        if self._awaiting_task and _task_starts(data):
             self._awaiting_task = False
             self._arriving = True
             self._state("downloading")
 
     async def _next_task(self, mqtt: Any, stop: asyncio.Event) -> bytes | None:
-        """The task (or `finished`, `unknown`) within `poll_wait`; None: none came. One
-        that began arriving is waited for until the exchange's patience runs out."""
+        """The task (or `finished`, `unknown`) within `poll_wait`; None: none came;
+        `REFUSED`: a refusal notice (not a late one) settled its last upload. One that
+        began arriving is waited for until the exchange's patience runs out."""
         try:
             data = await self._wait_task(mqtt, stop, self.poll_wait_s)
             if data is None and self._arriving and not stop.is_set():
@@ -162,6 +202,22 @@ class MqttFLClient(FLClient):
             self._awaiting_task = self._arriving = False
 
     async def _wait_task(self, mqtt: Any, stop: asyncio.Event, wait_s: float) -> bytes | None:
+        """The next message within `wait_s` (None: none); refusal notices on the way are
+        settled (`_refused`) and the wait goes on, but for one that settled a refused
+        (not late) upload: `REFUSED`."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + wait_s
+        while True:
+            data = await self._message(mqtt, stop, end - loop.time())
+            said = None if data is None else refusal(data)
+            if said is None:
+                return data
+            if self._refused(*said) and not said[1]:
+                return REFUSED
+
+    async def _message(self, mqtt: Any, stop: asyncio.Event, wait_s: float) -> bytes | None:
+        if wait_s <= 0 or stop.is_set():
+            return None
         loop = asyncio.get_running_loop()
         note = loop.create_task(_io(mqtt.deliver_message(timeout_duration=wait_s)))
         halt = loop.create_task(stop.wait())
@@ -214,6 +270,23 @@ class MqttFLClient(FLClient):
         if self.link_up is not None and _no_link(exc):
             await self._await_link(stop)
         await self._backoff()
+
+
+def _task_starts(data: bytes) -> bool:
+    """`data`, the first bytes of a write to the device, starts a PUBLISH that may be a
+    task. A refusal notice whole in it (under 128 bytes, as no task is) is passed over
+    to what follows it; anything else is as it was before notices existed."""
+    at, size = 0, len(data)
+    while at < size and data[at] >> 4 == _PUBLISH:
+        if at + 1 >= size or data[at + 1] & 0x80 or at + 2 + data[at + 1] > size:
+            return True  # long, or not all here
+        end = at + 2 + data[at + 1]
+        topic = at + 4 + int.from_bytes(data[at + 2 : at + 4], "big")
+        payload = topic + (2 if (data[at] >> 1) & 3 else 0)
+        if refusal(bytes(data[payload:end])) is None:
+            return True
+        at = end
+    return False
 
 
 def _abort(mqtt: Any) -> None:

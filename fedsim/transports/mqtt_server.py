@@ -7,7 +7,8 @@ Topics (QoS 1 throughout):
     fl/p/<id>            device -> server   "available for a task" (the long poll's request);
                                             `lost`: its first after a failure (what it held
                                             or what was on its way is gone)
-    fl/t/<id>            server -> device   the task envelope, or `finished` / `unknown`
+    fl/t/<id>            server -> device   the task envelope, or `finished` / `unknown`,
+                                            or `late <round>` / `refused <round>`
     fl/u/<id>/<round>    device -> server   the update envelope
 
 Devices keep persistent sessions (`clean_session: false`), so a task published while
@@ -19,8 +20,12 @@ same task still out (one sent while its copy was on the way) publishes nothing, 
 the device says it lost it (its first poll after a failure: amqtt drops a message in
 flight when a connection closes; a device under the sync engine discards a copy for a
 round it already uploaded).
-An update for a closed round is discarded, as HTTP answers it 409, and counted
-(`discarded_uploads`).
+An update the server refuses (for a closed round, as HTTP answers it 409, or wrong) is
+counted (`discarded_uploads`) and its device told on its task topic: `late <round>` (too
+late to count, HTTP's 409 `"late": true`) or `refused <round>`. A broker's PUBACK only
+says the broker has an update; without the notice a device would never learn that the
+server did not take it, and a top-k device would never put the entries it carried back
+into its error-feedback residual. An accepted update gets no notice (no bytes).
 """
 
 from __future__ import annotations
@@ -34,11 +39,27 @@ from fedsim.fl.engine import Engine
 from fedsim.fl.service import accept_update, register_client, task_envelope
 from fedsim.transports.mqtt_patience import install
 
-__all__ = ["FINISHED", "LOST", "UNKNOWN", "MqttFLServer"]
+__all__ = ["FINISHED", "LATE", "LOST", "REFUSED", "UNKNOWN", "MqttFLServer", "refusal"]
 
 FINISHED, UNKNOWN = b"finished", b"unknown"
 LOST = b"lost"
 """A poll's payload after a failure: the device may have lost the task it was sent."""
+LATE, REFUSED = b"late ", b"refused "
+"""A refusal notice's prefix, then the round in ASCII digits (`late 12`: 7 bytes of
+payload): the update came too late to count (no backoff), or was refused as wrong."""
+
+
+def refusal(data: bytes) -> tuple[int, bool] | None:
+    """A refusal notice's (round, late); None: the payload is not one (a task envelope
+    starts with the codec's magic, never with these prefixes)."""
+    for prefix, late in ((LATE, True), (REFUSED, False)):
+        if data.startswith(prefix):
+            digits = data[len(prefix) :]
+            if digits.isdigit() and len(digits) <= 9:
+                return int(digits), late
+    return None
+
+
 log = logging.getLogger(__name__)
 
 
@@ -65,7 +86,10 @@ class MqttFLServer:
         self._sent: dict[str, Any] = {}
         """Client -> the task (the engine's `TrainIns`) last published to it."""
         self.discarded_uploads: dict[str, int] = {}
-        """Client -> updates it sent that the server discarded (a closed round)."""
+        """Client -> updates it sent that the server refused (a closed round, or wrong)."""
+        self.notices_sent: dict[str, int] = {}
+        """Client -> refusal notices published to it (one per refused update)."""
+        self._notices: set[asyncio.Task[None]] = set()
         self._serving: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -118,11 +142,33 @@ class MqttFLServer:
             if engine.clients.get(cid) is None:
                 return
             stale = engine.precheck(cid, server_round)
+            late = stale is not None  # every precheck reason means too late (Engine.precheck)
             if stale is None:
-                stale = None if accept_update(engine, cid, server_round, data).ok else "refused"
-            if stale is not None:
-                self.discarded_uploads[cid] = self.discarded_uploads.get(cid, 0) + 1
-                log.debug("discarded the update of %s for round %d: %s", cid, server_round, stale)
+                outcome = accept_update(engine, cid, server_round, data)
+                if outcome.ok:
+                    return
+                stale, late = outcome.reason or "refused", outcome.late
+            self.discarded_uploads[cid] = self.discarded_uploads.get(cid, 0) + 1
+            log.debug("discarded the update of %s for round %d: %s", cid, server_round, stale)
+            self._tell(cid, (LATE if late else REFUSED) + str(server_round).encode())
+
+    def _tell(self, cid: str, notice: bytes) -> None:
+        """Publish a refusal notice to `cid` (module docstring). Published from a task of
+        its own, as a poll's task is, started before any later poll's: the broker gets
+        them in that order and delivers them so on the device's one topic."""
+        from amqtt.mqtt.constants import QOS_1
+
+        self.notices_sent[cid] = self.notices_sent.get(cid, 0) + 1
+        job = asyncio.get_running_loop().create_task(
+            self.client.publish(f"fl/t/{cid}", notice, qos=QOS_1)
+        )
+        self._notices.add(job)
+        job.add_done_callback(self._published)
+
+    def _published(self, job: asyncio.Task[None]) -> None:
+        self._notices.discard(job)
+        if not job.cancelled() and job.exception() is not None:  # the broker went away
+            log.debug("a refusal notice was not published: %r", job.exception())
 
     async def _poll(self, cid: str) -> None:
         """The long poll on the server's side: publish the task if one comes, once
@@ -148,7 +194,7 @@ class MqttFLServer:
             self._polling.pop(cid, None)
 
     async def close(self) -> None:
-        for job in [*self._polling.values(), self._serving]:
+        for job in [*self._polling.values(), *self._notices, self._serving]:
             if job is not None:
                 job.cancel()
         if self.broker is not None:

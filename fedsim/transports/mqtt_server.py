@@ -87,8 +87,6 @@ class MqttFLServer:
         """Client -> the task (the engine's `TrainIns`) last published to it."""
         self.discarded_uploads: dict[str, int] = {}
         """Client -> updates it sent that the server refused (a closed round, or wrong)."""
-        self.notices_sent: dict[str, int] = {}
-        """Client -> refusal notices published to it (one per refused update)."""
         self._notices: set[asyncio.Task[None]] = set()
         self._serving: asyncio.Task[None] | None = None
 
@@ -158,7 +156,6 @@ class MqttFLServer:
         them in that order and delivers them so on the device's one topic."""
         from amqtt.mqtt.constants import QOS_1
 
-        self.notices_sent[cid] = self.notices_sent.get(cid, 0) + 1
         job = asyncio.get_running_loop().create_task(
             self.client.publish(f"fl/t/{cid}", notice, qos=QOS_1)
         )

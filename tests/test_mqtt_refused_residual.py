@@ -108,8 +108,9 @@ def test_http_gives_back_as_many_in_the_same_situation(mqtt_run: _Seen) -> None:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(FLClient, "_answered", settled)
         http = simulate(parse_scenario(_over_selected("http")))
-    late = sum(r.reported for r in http.rounds)  # (2 a round reported, 2 late)
-    assert len(restored) == late - 2  # the last round's late uploads, cut by the end
+    assert all(r.reported == 2 for r in http.rounds)  # 2 of the 4 selected are late
+    # every round's 2 late uploads but the last round's, whose answers the run's end cut
+    assert len(restored) == 2 * (len(http.rounds) - 1)
     assert len(restored) == sum(len(r) for r in mqtt_run.restored.values())
 
 

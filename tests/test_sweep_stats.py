@@ -39,6 +39,21 @@ def test_bounded_quantities_are_clipped_to_their_range() -> None:
     assert lo >= 0.0
 
 
+def test_a_clip_never_leaves_the_centre_outside_its_interval() -> None:
+    """A value outside the quantity's range (an overhead share of -4 %, a wrong number the
+    run's audit flags) widens the clip to it: before, the sweep printed a mean share of
+    -1.3 % with the interval [0.0, 3.9]."""
+    _, mean, lo, hi = interval([-0.040, -0.037, 0.038], "linear", (0.0, 1.0))
+    assert lo is not None
+    assert hi is not None
+    assert lo <= mean <= hi
+    assert lo == pytest.approx(-0.040)
+    _, centre, lo, hi = interval([-6870.0, 120.0], "log")  # falls back to linear, at 0
+    assert lo is not None
+    assert hi is not None
+    assert lo <= centre <= hi
+
+
 def test_effects_are_ratios_with_welch_intervals_and_say_how_many_seeds() -> None:
     e = effect([2.0, 2.2, 1.8], [1.0, 1.1, 0.9], "log")
     assert e is not None

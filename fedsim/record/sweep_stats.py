@@ -56,7 +56,13 @@ def _sd(values: list[float], mean: float) -> float:
 
 def interval(values: list[float], scale: str, bounds: tuple[float, float] | None = None) -> Stat:
     """The 95 % interval of `values` on `scale` (`log` or `linear`, clipped to `bounds`).
-    A log-scale quantity with a value <= 0 falls back to the linear interval clipped at 0."""
+    A log-scale quantity with a value <= 0 falls back to the linear interval clipped at 0.
+
+    The clip keeps a t-interval inside the quantity's range (a share below 0, bytes
+    below 0, from 2 or 3 seeds). It never cuts past the values themselves: a value
+    outside `bounds` (a wrong number; the run's audit says so, `audit_warnings`) widens
+    the clip to it, so the interval always holds its centre. Before, a sweep printed an
+    overhead share of -1.3 % with the interval [0.0, 3.9]."""
     n = len(values)
     if n == 0:
         return 0, None, None, None
@@ -75,7 +81,8 @@ def interval(values: list[float], scale: str, bounds: tuple[float, float] | None
     half = _t(n - 1) * _sd(values, mean) / math.sqrt(n)
     lo, hi = mean - half, mean + half
     if bounds is not None:
-        lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
+        lo = max(lo, min(bounds[0], min(values)))
+        hi = min(hi, max(bounds[1], max(values)))
     return n, mean, lo, hi
 
 

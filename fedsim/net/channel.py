@@ -36,8 +36,8 @@ class Channel(Protocol):
     def break_(self, cause: str) -> None:
         """The path failed (`cause` names the element): fail every pending and future
         event with ConnectionResetError(cause), now. Bytes the model had counted
-        ahead of time for after this instant are taken back off the links: a cut link
-        carried none of them."""
+        ahead of time for after this instant are taken back off the links, and the
+        model bytes among them: a cut link carried none of them."""
         ...
 
     def close(self) -> None:
@@ -53,9 +53,10 @@ class Channel(Protocol):
         ...
 
     def count_model(self, direction: int, nbytes: int) -> None:
-        """Of the payload just sent in `direction`, `nbytes` are model envelopes' tensors
-        (`LinkCounters.model_bytes` on every hop, the byte ledger). Optional: without it
-        a channel's payload all counts as protocol."""
+        """Of the payload just sent in `direction`, the last `nbytes` are model
+        envelopes' tensors (`LinkCounters.model_bytes` on every hop, the byte ledger; a
+        later `break_` takes back those it keeps off a hop, `fedsim.net.model_spans`).
+        Optional: without it a channel's payload all counts as protocol."""
         ...
 
     @property

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from fedsim.net.link import Booking, Hop, LinkCounters, take_back, unsent_parts
+from fedsim.net.link import Booking, Hop, LinkCounters, take_back, unsent, unsent_parts
 from fedsim.net.tcp import reverse_path
 
 __all__ = ["DOWN", "UP", "DatagramPath", "UdpParams"]
@@ -52,8 +52,11 @@ class UdpParams:
 class _Datagram:
     __slots__ = (
         "alive",
+        "booking",
+        "d",
         "delivered",
         "doom",
+        "hop",
         "left",
         "lost_on",
         "model",
@@ -80,6 +83,12 @@ class _Datagram:
         self.doom = -1
         """The hop that was down when it was sent: it dies there, whatever that hop's
         state when it arrives (nothing crosses a path that was down meanwhile)."""
+        self.d = 0
+        self.hop = -1
+        """The last hop it went out on (a cut keeps it off those after)."""
+        self.booking: Booking | None = None
+        """Its frame on that hop while it may not have left yet (a cut takes back the
+        part not sent)."""
 
 
 class DatagramPath:
@@ -114,6 +123,10 @@ class DatagramPath:
         self._last_arrival = [[0.0] * len(path) for _ in (UP, DOWN)]
         self._on_air: deque[tuple[float, Booking]] = deque()
         """(end of its airtime, booking) of datagrams that may not have left yet."""
+        self._owed = ([0] * len(path), [0] * len(path))
+        """Per direction and hop: model bytes counted there when sent whose datagram
+        never went out there (it died before, or a cut kept it off), not yet carried
+        by a copy sent again: the next copies that go out there carry them."""
         self.tracked = False
         self.ended_at: float | None = None
         """Set when the run's window closed (`Network.end_run`): nothing is sent after."""
@@ -142,6 +155,7 @@ class DatagramPath:
         wire = int(nbytes) + self.params.header_bytes + self.params.framing_bytes
         dg = _Datagram(int(nbytes), wire, self.env)
         dg.model = int(model_bytes)
+        dg.d = direction
         if retransmission:
             dg.parts = (0, 0, 0, wire)
             dg.resent = 1
@@ -168,13 +182,14 @@ class DatagramPath:
         if access < reach and self.on_access is not None:
             self.on_access(d, dg.payload)
 
-    def _lose(self, dg: _Datagram, counters: LinkCounters, refused: bool = False) -> None:
-        """`dg` dies at this hop: lost on its wire (a drop), or `refused` (its link down,
-        its queue full: never sent there)."""
+    def _lose(self, dg: _Datagram, counters: LinkCounters, i: int, refused: bool = False) -> None:
+        """`dg` dies at hop `i`: lost on its wire (a drop), or `refused` (its link down,
+        its queue full: never sent there). Its model never goes out past it."""
         if refused:
             counters.refused += 1
         else:
             counters.drops += 1
+        self._owe(dg, i if refused else i + 1)
         self._in_flight.pop(dg, None)
         if not dg.left.triggered:
             dg.left.succeed()
@@ -187,7 +202,7 @@ class DatagramPath:
         link = hop.link
         c = link.counters[hop.direction]
         if not link.up or i == dg.doom:
-            self._lose(dg, c, refused=True)
+            self._lose(dg, c, i, refused=True)
             return
         tx = link.tx[hop.direction]
         now = self.env.now
@@ -195,7 +210,7 @@ class DatagramPath:
         while q and q[0] <= now:
             q.popleft()
         if len(q) > link.queue_limit:
-            self._lose(dg, c, refused=True)
+            self._lose(dg, c, i, refused=True)
             return
         start, end = tx.reserve(now, dg.wire * 8.0)
         q.append(end)
@@ -215,11 +230,26 @@ class DatagramPath:
         if i == 0:
             left = self.env.timeout(end - now)
             left.callbacks.append(lambda _e: dg.left.succeed() if not dg.left.triggered else None)
+        if dg.resent and dg.model:  # a copy carries model a first copy never brought here
+            owed = self._owed[d]
+            paid = min(dg.model, owed[i])
+            if paid:
+                owed[i] -= paid
+                c.model_bytes += paid
         dropped = link.loss[hop.direction].drop(self.rng)
+        dg.hop, dg.booking = i, None
         if end > now:
-            air.append(
-                (end, (c, start, end, dg.wire, 1, *dg.parts, dg.wire if dropped else 0, dg.resent))
+            dg.booking = (
+                c,
+                start,
+                end,
+                dg.wire,
+                1,
+                *dg.parts,
+                dg.wire if dropped else 0,
+                dg.resent,
             )
+            air.append((end, dg.booking))
         if dropped:
             c.lost_bytes += dg.wire
             dg.lost_on = c
@@ -227,8 +257,9 @@ class DatagramPath:
                 c.drops += 1
                 self._in_flight.pop(dg, None)
                 dg.alive = False
+                self._owe(dg, 1)
                 return
-            self._lose(dg, c)
+            self._lose(dg, c, i)
             return
         jitter = 0.0 if link.jitter is None else link.jitter.sample(self.rng)
         arrive = max(end + link.latency_s + jitter, self._last_arrival[d][i])
@@ -252,6 +283,9 @@ class DatagramPath:
         self.tracked = False
         now = self.env.now
         cut = [(end, b) for end, b in self._on_air if end > now]
+        for d, j, c, model in list(self._model_after(now)):
+            c.model_bytes -= model
+            self._owed[d][j] += model
         take_back((b for _, b in cut), now)
         for end, b in cut:  # nor do they wait in their transmitter's queue
             tx = b[0].transmitter
@@ -268,6 +302,42 @@ class DatagramPath:
         self._in_flight.clear()
         if self.on_break is not None:
             self.on_break(cause)
+
+    def _owe(self, dg: _Datagram, first: int) -> None:
+        """A first copy's model, counted on every hop it was to reach, never goes out on
+        hops from `first` on: taken back there, owed to a copy sent again."""
+        if not dg.model or dg.resent:
+            return
+        path = self.paths[dg.d]
+        reach = len(path) if dg.doom < 0 else dg.doom
+        owed = self._owed[dg.d]
+        for j in range(first, reach):
+            hop = path[j]
+            hop.link.counters[hop.direction].model_bytes -= dg.model
+            owed[j] += dg.model
+
+    def model_booked_after(self, t: float) -> Iterator[tuple[LinkCounters, int]]:
+        """(counters, model bytes) of the datagrams in flight, counted on hops they had
+        not gone out on by `t` (counted there when sent: `_count_payload`), and, on the
+        hop whose frame had not all left, the model among its bytes not sent (a block's
+        model bytes are its last ones: `fedsim.net.model_spans`). A cut takes them back;
+        a round ending then leaves them to a later one (`fedsim.record.ledger`)."""
+        for _d, _j, c, model in self._model_after(t):
+            yield c, model
+
+    def _model_after(self, t: float) -> Iterator[tuple[int, int, LinkCounters, int]]:
+        """(direction, hop, its counters, model bytes) of `model_booked_after`."""
+        for dg in self._in_flight:
+            if not dg.model or dg.resent:
+                continue  # a copy sent again counted no model when sent
+            path = self.paths[dg.d]
+            reach = len(path) if dg.doom < 0 else dg.doom
+            for j in range(dg.hop + 1, reach):
+                hop = path[j]
+                yield dg.d, j, hop.link.counters[hop.direction], dg.model
+            got = unsent(dg.booking, t) if dg.booking is not None else None
+            if got is not None and got[3][0]:
+                yield dg.d, dg.hop, got[0], min(dg.model, got[3][0])
 
     def close(self) -> None:
         pass

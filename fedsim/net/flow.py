@@ -99,6 +99,7 @@ from fedsim.net.link import (
     unsent_parts,
     unsent_totals,
 )
+from fedsim.net.model_spans import ModelSpans, model_unsent, unsent_payload
 from fedsim.net.tcp import OPEN, Cubic, RtoEstimator, TcpParams, TcpSender, path_mtu, reverse_path
 from fedsim.sim_heap import call_at
 
@@ -1089,6 +1090,9 @@ class FlowChannel:
         application that gives up on the connect first stops the timer (`close`): what
         was due after that is taken back, count and bytes."""
         self.connected = False
+        self._spans = (ModelSpans(), ModelSpans())
+        """Per direction, where the stream's model bytes lie: a cut takes back the model
+        among what it keeps off a hop (`fedsim.net.model_spans`)."""
 
     # -- Channel protocol ----------------------------------------------------------------------
     def connect(self) -> simpy.Event:
@@ -1125,6 +1129,7 @@ class FlowChannel:
             t = max(start, s.delivered_at)  # nothing goes on the wire
         else:
             m.log = log = []
+            self._spans[direction].sent += int(nbytes)
             t = m.transfer(start, direction, int(nbytes), s)
             if s.delivered_at > t:  # (`max`: in order after the previous message)
                 t = s.delivered_at
@@ -1139,7 +1144,9 @@ class FlowChannel:
         return ev
 
     def count_model(self, direction: int, nbytes: int) -> None:
-        """Of the payload just sent in `direction`, `nbytes` are model (the byte ledger)."""
+        """Of the payload just sent in `direction`, the last `nbytes` are model (the byte
+        ledger): counted on every hop now, taken back where a cut keeps them off."""
+        self._spans[direction].mark(nbytes)
         for c in self._m.paths[direction].counters:
             c.model_bytes += nbytes
 
@@ -1234,11 +1241,29 @@ class FlowChannel:
             return iter(())
         return unsent_parts(self._bookings(), t)
 
+    def model_booked_after(self, t: float) -> Iterator[tuple[LinkCounters, int]]:
+        """(counters, model bytes) among the bytes `booked_parts_after` lists as data: the
+        model counted on a hop that had not gone out there by `t`."""
+        if not self._ahead and not self._loose:
+            return iter(())
+        return self._model_after(list(self._bookings()), t)
+
+    def _model_after(self, bookings: list[Booking], t: float) -> Iterator[tuple[LinkCounters, int]]:
+        if not (self._spans[UP].total or self._spans[DOWN].total):
+            return
+        left = unsent_payload(bookings, t)
+        for d in (UP, DOWN):
+            cs = self._m.paths[d].counters
+            yield from model_unsent(self._spans[d], cs, [left.get(id(c), 0) for c in cs])
+
     def _take_back(self, now: float) -> None:
         """The path broke at `now`: what its bookings had not sent by then is taken back,
-        bytes and airtime. Payload stays: it counts what the application handed to the
-        network."""
-        take_back(self._bookings(), now)
+        bytes, airtime and the model among those bytes (`fedsim.net.model_spans`). Payload
+        stays: it counts what the application handed to the network."""
+        bookings = list(self._bookings())
+        for c, model in list(self._model_after(bookings, now)):
+            c.model_bytes -= model
+        take_back(bookings, now)
         self._ahead.clear()
         self._loose = []
         self._unfired = []

@@ -269,10 +269,11 @@ class LinkCounters:
     """Packets that never went out on this hop: its link down, or its drop-tail queue
     full. Not sent, so in neither `packets` nor `drops`, and carrying no bytes."""
     # The byte ledger (fedsim.record.ledger), classified where the bytes are counted:
-    # data + header + control + retx == wire_bytes, model <= payload, lost <= wire.
+    # data + header + control + retx == wire_bytes, model <= data + retx, lost <= wire.
     model_bytes: int = 0
-    """Of payload_bytes, the model envelopes' encoded tensors (the rest is protocol:
-    HTTP heads, polls, registrations, status, envelope headers)."""
+    """Of payload_bytes, the model envelopes' encoded tensors that went out on this hop
+    (a cut takes back those it kept off it: `fedsim.net.model_spans`); the rest is
+    protocol: HTTP heads, polls, registrations, status, envelope headers."""
     data_bytes: int = 0
     """Payload carried by first transmissions of data segments on this hop."""
     header_bytes: int = 0

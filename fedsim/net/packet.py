@@ -42,6 +42,7 @@ import numpy as np
 import simpy
 
 from fedsim.net.link import Booking, Hop, LinkCounters, Transmitter, take_back, unsent_parts
+from fedsim.net.model_spans import ModelSpans, model_unsent, unsent_payload
 from fedsim.net.tcp import (
     Cubic,
     RtoEstimator,
@@ -221,6 +222,12 @@ class PacketChannel:
         sequence once the first one has been taken)."""
         self._syn_timer = _Timer(env, self._on_syn_timeout)
         self.connected = False
+        self._spans = (ModelSpans(), ModelSpans())
+        """Per direction, where the stream's model bytes lie: a cut takes back the model
+        among what it keeps off a hop (`fedsim.net.model_spans`)."""
+        self._top = ([0] * len(self.path), [0] * len(self.path))
+        """Per direction and hop: one past the highest segment put on that hop's wire (the
+        stream bytes past it never went out there)."""
 
     # -- Channel protocol ----------------------------------------------------------------------
     def connect(self) -> simpy.Event:
@@ -249,6 +256,7 @@ class PacketChannel:
             return ev
         s = self.sides[direction]
         nbytes = int(nbytes)
+        self._spans[direction].sent += nbytes
         for h in self.paths[direction]:
             h.link.counters[h.direction].payload_bytes += nbytes
         if s.una == s.nxt and self.env.now - s.last_send > s.rto.current:
@@ -270,7 +278,9 @@ class PacketChannel:
         return ev
 
     def count_model(self, direction: int, nbytes: int) -> None:
-        """Of the payload just sent in `direction`, `nbytes` are model (the byte ledger)."""
+        """Of the payload just sent in `direction`, the last `nbytes` are model (the byte
+        ledger): counted on every hop now, taken back where a cut keeps them off."""
+        self._spans[direction].mark(nbytes)
         for h in self.paths[direction]:
             h.link.counters[h.direction].model_bytes += nbytes
 
@@ -346,8 +356,11 @@ class PacketChannel:
     def _take_back(self, now: float) -> None:
         """The path broke at `now`: frames booked to go out after it never did, nor their
         airtime, nor do they wait in their transmitter's queue (payload stays: it counts
-        what the application handed to the network)."""
+        what the application handed to the network); nor do the model bytes among the
+        stream bytes that never went out on a hop (`fedsim.net.model_spans`)."""
         cut = [(end, b) for end, b in self._on_air if end > now]
+        for c, model in list(self._model_after(now, [b for _, b in cut])):
+            c.model_bytes -= model
         take_back((b for _, b in cut), now)
         for end, b in cut:
             tx = b[0].transmitter
@@ -355,6 +368,25 @@ class PacketChannel:
             if end in q:
                 q.remove(end)
         self._on_air.clear()
+
+    def model_booked_after(self, t: float) -> Iterator[tuple[LinkCounters, int]]:
+        """(counters, model bytes) counted on a hop that had not gone out there by `t`:
+        of segments never put on its wire, or of its frames still to leave."""
+        return self._model_after(t, [b for end, b in self._on_air if end > t])
+
+    def _model_after(self, t: float, cut: list[Booking]) -> Iterator[tuple[LinkCounters, int]]:
+        """Per hop, the stream bytes never put on its wire (past its highest segment)
+        and those of its frames not sent by `t`: the model among them."""
+        if not (self._spans[0].total or self._spans[1].total):
+            return
+        left = unsent_payload(cut, t)
+        for d, side in enumerate(self.sides):
+            cs = [h.link.counters[h.direction] for h in self.paths[d]]
+            unsent_by_hop = [
+                sum(side.sizes[top:]) + left.get(id(c), 0)
+                for c, top in zip(cs, self._top[d], strict=True)
+            ]
+            yield from model_unsent(self._spans[d], cs, unsent_by_hop)
 
     # -- the wire --------------------------------------------------------------------------------
     def _emit(self, d: int, pkt: _Pkt) -> None:
@@ -389,6 +421,8 @@ class PacketChannel:
         else:
             c.data_bytes += pkt.size
             c.header_bytes += pkt.wire - pkt.size
+        if pkt.kind == _DATA and pkt.seq >= self._top[d][i]:
+            self._top[d][i] = pkt.seq + 1
         c.packets += 1
         c.retransmissions += pkt.retx
         lost = link.loss[hop.direction].drop(self.rng)

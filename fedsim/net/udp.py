@@ -74,7 +74,15 @@ class EmulatedUdpSocket:
         tap = udp.wire.tap
         mark = tap.mark(device, direction) if tap is not None else 0
         meter = udp.model_meter
-        model = meter(device, direction, data) if meter is not None and not retransmission else 0
+        if retransmission:  # the model of the copy's first send (CoAP sends one at a time)
+            last = udp.last_model.get((device, direction))
+            model = last[1] if last is not None and last[0] == data else 0
+        else:
+            model = meter(device, direction, data) if meter is not None else 0
+            if model:
+                udp.last_model[(device, direction)] = (data, model)
+            else:
+                udp.last_model.pop((device, direction), None)
         left, delivered = path.send(
             direction, len(data), retransmission=retransmission, model_bytes=model
         )
@@ -153,6 +161,10 @@ class UdpWire:
         """(device, direction, datagram) -> its model bytes, for the byte ledger; set by
         the protocol above (CoAP's), which knows its framing. None: all protocol."""
         self.sockets: dict[Address, EmulatedUdpSocket] = {}
+        self.last_model: dict[tuple[str, int], tuple[bytes, int]] = {}
+        """Per (device, direction): the last datagram first sent with model bytes, and
+        how many: a copy of it sent again carries them where its first copy never went
+        (`DatagramPath` counts them once per hop)."""
         self._paths: dict[str, DatagramPath] = {}
         self._next_port = 50000
 

@@ -120,9 +120,10 @@ class RoundLedger:
     def _less_ahead(
         self, out: Totals, crossed_by: float, unsent: list[tuple[Any, int, int]]
     ) -> None:
-        """Subtract what live channels booked on access links for after `crossed_by`;
-        list those bookings' unsent parts in `unsent` (a device's radio is its access
-        link: the energy ledger's, too)."""
+        """Subtract what live channels booked on access links for after `crossed_by`,
+        and the model among it (a round's model bytes are those that went out by its
+        end, as its wire bytes are); list those bookings' unsent parts in `unsent` (a
+        device's radio is its access link: the energy ledger's, too)."""
         for channel in self._channels():
             parts_after = getattr(channel, "booked_parts_after", None)
             if parts_after is None:
@@ -136,6 +137,15 @@ class RoundLedger:
                         for cls, x in zip(_WIRE, parts, strict=True):
                             tot[cls] -= times * x
                         tot["lost"] -= times * lost
+            model_after = getattr(channel, "model_booked_after", None)
+            if model_after is None:
+                continue
+            for c, model in model_after(crossed_by):  # it stays payload handed over
+                for d, label in _DIRECTIONS:
+                    times = self._times[d].get(id(c))
+                    if times:
+                        out[label]["model"] -= times * model
+                        out[label]["protocol"] += times * model
 
     def close(self, key: str, crossed_by: float | None) -> None:
         """A ledger row per direction for what crossed since the last close."""

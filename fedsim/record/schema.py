@@ -228,7 +228,10 @@ class LinkRow(Record):
     busy_fraction: float = column("0-1", "share of the run the transmitter was busy")
     down_time_s: float = column("s", "time the link was down (at most the run's sim_time_s)")
     model_bytes: int = column(
-        "B", "of payload_bytes, model: the encoded tensors of model envelopes", 0
+        "B",
+        "of payload_bytes, model: the encoded tensors of model envelopes that went out on "
+        "the link (a cut takes back those it kept off it), at most data_bytes + retx_bytes",
+        0,
     )
     data_bytes: int = column(
         "B", "of wire_bytes, payload in first transmissions of data segments", 0
@@ -268,9 +271,13 @@ class LedgerRow(Record):
     key: str = column("", "the round, device profile or link kind the row adds up")
     direction: str = column("", "`up` (toward the server) or `down`")
     links: int = column("", "link directions summed")
-    model_bytes: int = column("B", "payload: the encoded tensors of model envelopes")
+    model_bytes: int = column(
+        "B", "payload: the encoded tensors of model envelopes that went out (<= data + retx)"
+    )
     protocol_bytes: int = column(
-        "B", "payload: HTTP heads, long polls, registrations, status, envelope headers"
+        "B",
+        "payload - model: HTTP heads, long polls, registrations, status, envelope headers, "
+        "and model bytes handed over that a cut kept off the link",
     )
     payload_bytes: int = column("B", "model + protocol: what the application handed over")
     data_bytes: int = column("B", "payload carried by first transmissions of data segments")
@@ -555,8 +562,9 @@ class Summary(Record):
     )
     overhead_share: float | None = column(
         "0-1",
-        "share of first-hop wire bytes that is not model payload; span: the whole run "
-        "(`ledger`: 1 - model / wire)",
+        "share of first-hop wire bytes that is not model payload, 0-1 (model bytes that "
+        "went out, as wire bytes count them); span: the whole run (`ledger`: 1 - model / "
+        "wire)",
         None,
     )
     wire_bytes_to_target: int | None = column(

@@ -1244,8 +1244,10 @@ class FlowChannel:
     def model_booked_after(self, t: float) -> Iterator[tuple[LinkCounters, int]]:
         """(counters, model bytes) among the bytes `booked_parts_after` lists as data: the
         model counted on a hop that had not gone out there by `t`."""
-        if not self._ahead and not self._loose:
-            return iter(())
+        if not (self._ahead or self._loose) or not (
+            self._spans[UP].total or self._spans[DOWN].total
+        ):
+            return iter(())  # (asked of every live channel at every round's end)
         return self._model_after(list(self._bookings()), t)
 
     def _model_after(self, bookings: list[Booking], t: float) -> Iterator[tuple[LinkCounters, int]]:

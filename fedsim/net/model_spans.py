@@ -31,6 +31,10 @@ from fedsim.net.link import Booking, LinkCounters, unsent
 __all__ = ["ModelSpans", "model_unsent", "unsent_payload"]
 
 
+_NONE: list[int] = []
+"""Shared by every `ModelSpans` without a span yet (never appended to)."""
+
+
 class ModelSpans:
     """One direction of one channel: the stream's length and where its model bytes lie."""
 
@@ -40,9 +44,9 @@ class ModelSpans:
         self.sent = 0
         """Bytes handed to the channel in this direction (its payload; the channel adds
         each write's)."""
-        self._starts: list[int] = []
-        self._ends: list[int] = []
-        self._before: list[int] = []
+        self._starts: list[int] = _NONE  # (lists at the first span: most channels
+        self._ends: list[int] = _NONE  # carry no model, two per live connection)
+        self._before: list[int] = _NONE
         """Per span, the model bytes of the spans before it."""
 
     def mark(self, nbytes: int) -> None:
@@ -51,6 +55,8 @@ class ModelSpans:
         start = max(end - nbytes, self._ends[-1] if self._ends else 0)
         if start >= end:
             return
+        if self._starts is _NONE:
+            self._starts, self._ends, self._before = [], [], []
         self._before.append(self.total)
         self._starts.append(start)
         self._ends.append(end)

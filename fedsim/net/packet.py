@@ -372,6 +372,8 @@ class PacketChannel:
     def model_booked_after(self, t: float) -> Iterator[tuple[LinkCounters, int]]:
         """(counters, model bytes) counted on a hop that had not gone out there by `t`:
         of segments never put on its wire, or of its frames still to leave."""
+        if not (self._spans[0].total or self._spans[1].total):
+            return iter(())  # (asked of every live channel at every round's end)
         return self._model_after(t, [b for end, b in self._on_air if end > t])
 
     def _model_after(self, t: float, cut: list[Booking]) -> Iterator[tuple[LinkCounters, int]]:

@@ -1248,7 +1248,13 @@ class FlowChannel:
             self._spans[UP].total or self._spans[DOWN].total
         ):
             return iter(())  # (asked of every live channel at every round's end)
-        return self._model_after(list(self._bookings()), t)
+        return self._model_after(self._pending_bookings(), t)
+
+    def _pending_bookings(self) -> list[Booking]:
+        """The bookings of the messages not yet delivered: the stream's last bytes. (A
+        delivered message's bookings still to go out, kept loose, carry bytes that
+        reached the receiver: they are not the stream's tail.)"""
+        return [b for ev, log in self._ahead.items() if ev._value is PENDING for b in log]
 
     def _model_after(self, bookings: list[Booking], t: float) -> Iterator[tuple[LinkCounters, int]]:
         if not (self._spans[UP].total or self._spans[DOWN].total):
@@ -1263,7 +1269,7 @@ class FlowChannel:
         bytes, airtime and the model among those bytes (`fedsim.net.model_spans`). Payload
         stays: it counts what the application handed to the network."""
         bookings = list(self._bookings())
-        for c, model in list(self._model_after(bookings, now)):
+        for c, model in list(self._model_after(self._pending_bookings(), now)):
             c.model_bytes -= model
         take_back(bookings, now)
         self._ahead.clear()

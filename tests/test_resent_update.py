@@ -14,6 +14,7 @@ from topo import tiny_topology
 
 from fedsim.audit import audit
 from fedsim.fl.async_engine import BufferedAsync
+from fedsim.fl.client import FLClient
 from fedsim.fl.codec import decode
 from fedsim.fl.server import ACCEPTED_HEADER, CLIENT_HEADER, ROUND_HEADER, WAIT_HEADER
 from fedsim.run import simulate
@@ -190,3 +191,20 @@ async def test_async_a_resend_after_the_end_takes_nothing_back() -> None:
         assert settled == (2, 1, 1)
         assert await _post(session, body, "a") == first
         assert (a.rounds_selected, a.rounds_reported, a.rounds_surplus) == settled
+
+
+def test_the_device_counts_an_upload_once_by_the_bytes_the_server_knows_it_by() -> None:
+    """FedBuff may hand a device a second task on the version its stored update was
+    trained on; full-batch training then gives the same bytes, which the server takes
+    as that upload again (stored once, acknowledged again). On main the device counted
+    a second acknowledged upload, and the audit's `acknowledged-was-accepted` failed
+    (fuzz regression same_bytes_retrained: "3 uploads acknowledged to the device, 2
+    accepted by the server")."""
+    client = FLClient("d", "http://fl", None, None, None, np.random.default_rng(0))  # type: ignore[arg-type]
+    body = _upload(np.full(N, 2.0, np.float32), "d")
+    client._count_accepted(1, body)
+    client._count_accepted(1, body)  # the same bytes again: the same upload
+    assert (client.stats.uploads_accepted, client.stats.uploads_repeated) == (1, 1)
+    client._count_accepted(1, _upload(np.full(N, 3.0, np.float32), "d"))
+    client._count_accepted(2, body)  # another round's upload: another upload
+    assert (client.stats.uploads_accepted, client.stats.uploads_repeated) == (3, 1)

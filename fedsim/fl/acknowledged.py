@@ -7,7 +7,21 @@ update that was stored) would both be wrong. Both engines keep this record.
 
 from __future__ import annotations
 
-__all__ = ["Acknowledged"]
+import hashlib
+
+__all__ = ["Acknowledged", "upload_digest"]
+
+
+def upload_digest(body: bytes) -> bytes:
+    """What identifies an upload: a digest of its body bytes, as sent. A client whose
+    answer was lost sends the same bytes again (fl.client `_update_for`); bytes are the
+    exact test, need no decoding, and are the same after a restart of the server
+    (journaled with the update). A retraining usually differs in its bytes (values,
+    metrics, stochastic rounding), not always: full-batch training of the same task
+    is deterministic and gives the same bytes again. Those are the same upload to the
+    server, stored once, and so to the device (`FLClient` counts its acknowledgement
+    once: `ClientStats.uploads_repeated`)."""
+    return hashlib.sha256(body).digest()
 
 
 class Acknowledged:

@@ -27,6 +27,7 @@ import numpy as np
 import yarl
 
 from fedsim.devices import DeviceProfile
+from fedsim.fl.acknowledged import upload_digest
 from fedsim.fl.auth import Signer
 from fedsim.fl.codec import EnvelopeError, decode, encode, restore_residual
 from fedsim.fl.server import (
@@ -68,6 +69,12 @@ OFFLOAD_FLOPS = 5e7
 class ClientStats:
     rounds_trained: int = 0
     uploads_accepted: int = 0
+    """Distinct uploads the server's answer acknowledged (stored): the audit's
+    `acknowledged-was-accepted` holds it to the server's count."""
+    uploads_repeated: int = 0
+    """Acknowledged again: the bytes of the upload last acknowledged, for its round (a
+    fresh training of the same task that came out the same, as full-batch training
+    does). The server stores an upload once by its bytes (`upload_digest`)."""
     uploads_rejected: int = 0
     """Refused as wrong (a bad envelope, a version mismatch, not selected): backs off."""
     uploads_late: int = 0
@@ -80,6 +87,7 @@ class ClientStats:
 
 class FLClient:
     __slots__ = (
+        "_acked",
         "_failures",
         "_path",
         "_poll_query",
@@ -197,6 +205,8 @@ class FLClient:
         self._residual: np.ndarray | None = None
         self._unanswered: tuple[int, int, bytes] | None = None
         """(round, version, body) of an upload the server has not answered yet."""
+        self._acked: tuple[int, bytes] | None = None
+        """(round, `upload_digest`) of the last upload counted in `uploads_accepted`."""
         self._sent: tuple[np.ndarray, np.ndarray] | None = None
         """The top-k entries (indices, values) `_unanswered` carries, out of the residual:
         put back if the server refuses it, so error feedback drops nothing."""
@@ -466,6 +476,17 @@ class FLClient:
         self._unanswered = None
         self._sent = None
 
+    def _count_accepted(self, server_round: int, body: bytes) -> None:
+        """Count an accepted upload once, by what identifies it to the server (its round
+        and `upload_digest`): the bytes last acknowledged again are that upload again,
+        which the server stored once and acknowledges again (`Engine.repeat`)."""
+        key = (server_round, upload_digest(body))
+        if key == self._acked:
+            self.stats.uploads_repeated += 1
+        else:
+            self.stats.uploads_accepted += 1
+            self._acked = key
+
     async def _upload(
         self, session: aiohttp.ClientSession, server_round: int, body: bytes
     ) -> _Task | None:
@@ -488,6 +509,8 @@ class FLClient:
                 raise _Unknown
             accepted = resp.status == 200
             self._answered(accepted)
+            if accepted:
+                self._count_accepted(server_round, body)
             del body  # answered: not kept through the answer's long poll
             self._state("idle")
             late = False
@@ -497,12 +520,10 @@ class FLClient:
                     self.stats.uploads_late += 1
                 else:
                     self.stats.uploads_rejected += 1
-            else:
-                self.stats.uploads_accepted += 1
-                if ACCEPTED_HEADER not in resp.headers:
-                    await resp.read()
-                else:  # the body is a long poll for the next task
-                    offer = await self._offer(resp)
+            elif ACCEPTED_HEADER not in resp.headers:
+                await resp.read()
+            else:  # the body is a long poll for the next task
+                offer = await self._offer(resp)
         if not accepted and not late:
             await self._backoff()  # a rejected client does not retrain and resend at once
         return offer

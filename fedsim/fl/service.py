@@ -9,12 +9,12 @@ validates the same way and changes the engine the same way.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from fedsim.fl.acknowledged import upload_digest
 from fedsim.fl.codec import EnvelopeError, decode, encode
 from fedsim.fl.engine import Engine, TrainIns, UploadRejected
 from fedsim.fl.messages import ClientInfo
@@ -89,15 +89,6 @@ replace a deployed model, never change it in place (the version changes with it)
 def _remember_task(entry: tuple[np.ndarray, tuple[Any, ...], bytes] | None) -> None:
     global _LAST_TASK
     _LAST_TASK = entry
-
-
-def upload_digest(body: bytes) -> bytes:
-    """What identifies an upload: a digest of its body bytes, as sent. A client whose
-    answer was lost sends the same bytes again (fl.client `_update_for`); a retrained
-    update differs in its bytes (its values, metrics or stochastic rounding) even where
-    it decodes to close values, so bytes are the exact test, need no decoding, and are
-    the same after a restart of the server (journaled with the update)."""
-    return hashlib.sha256(body).digest()
 
 
 def accept_update(engine: Engine, cid: str, server_round: int, body: bytes) -> Outcome:

@@ -187,7 +187,7 @@ class CoapFLClient(FLClient):
         accepted = response.code == CHANGED
         self._answered(accepted)  # (a refused top-k update's entries back to the residual)
         if accepted:
-            self.stats.uploads_accepted += 1
+            self._count_accepted(server_round, body)
         else:
             self.stats.uploads_rejected += 1
         self._state("idle")

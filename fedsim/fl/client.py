@@ -476,6 +476,13 @@ class FLClient:
         self._unanswered = None
         self._sent = None
 
+    def _count_refused(self, late: bool) -> None:
+        """Count a refused upload: late (too late to count; no backoff) or rejected."""
+        if late:
+            self.stats.uploads_late += 1
+        else:
+            self.stats.uploads_rejected += 1
+
     def _count_accepted(self, server_round: int, body: bytes) -> None:
         """Count an accepted upload once, by what identifies it to the server (its round
         and `upload_digest`): the bytes last acknowledged again are that upload again,
@@ -516,10 +523,7 @@ class FLClient:
             late = False
             if not accepted:
                 late = _late(resp.status, await resp.read())
-                if late:
-                    self.stats.uploads_late += 1
-                else:
-                    self.stats.uploads_rejected += 1
+                self._count_refused(late)
             elif ACCEPTED_HEADER not in resp.headers:
                 await resp.read()
             else:  # the body is a long poll for the next task

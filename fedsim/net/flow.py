@@ -1244,9 +1244,7 @@ class FlowChannel:
     def model_booked_after(self, t: float) -> Iterator[tuple[LinkCounters, int]]:
         """(counters, model bytes) among the bytes `booked_parts_after` lists as data: the
         model counted on a hop that had not gone out there by `t`."""
-        if not (self._ahead or self._loose) or not (
-            self._spans[UP].total or self._spans[DOWN].total
-        ):
+        if not (self._ahead or self._loose) or not self._carries_model():
             return iter(())  # (asked of every live channel at every round's end)
         return self._model_after(self._pending_bookings(), t)
 
@@ -1256,9 +1254,10 @@ class FlowChannel:
         reached the receiver: they are not the stream's tail.)"""
         return [b for ev, log in self._ahead.items() if ev._value is PENDING for b in log]
 
+    def _carries_model(self) -> bool:
+        return bool(self._spans[UP].total or self._spans[DOWN].total)
+
     def _model_after(self, bookings: list[Booking], t: float) -> Iterator[tuple[LinkCounters, int]]:
-        if not (self._spans[UP].total or self._spans[DOWN].total):
-            return
         left = unsent_payload(bookings, t)
         for d in (UP, DOWN):
             cs = self._m.paths[d].counters
@@ -1269,8 +1268,9 @@ class FlowChannel:
         bytes, airtime and the model among those bytes (`fedsim.net.model_spans`). Payload
         stays: it counts what the application handed to the network."""
         bookings = list(self._bookings())
-        for c, model in list(self._model_after(self._pending_bookings(), now)):
-            c.model_bytes -= model
+        if self._carries_model():
+            for c, model in list(self._model_after(self._pending_bookings(), now)):
+                c.model_bytes -= model
         take_back(bookings, now)
         self._ahead.clear()
         self._loose = []

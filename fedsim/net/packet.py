@@ -359,8 +359,9 @@ class PacketChannel:
         what the application handed to the network); nor do the model bytes among the
         stream bytes that never went out on a hop (`fedsim.net.model_spans`)."""
         cut = [(end, b) for end, b in self._on_air if end > now]
-        for c, model in list(self._model_after(now, [b for _, b in cut])):
-            c.model_bytes -= model
+        if self._carries_model():
+            for c, model in list(self._model_after(now, [b for _, b in cut])):
+                c.model_bytes -= model
         take_back((b for _, b in cut), now)
         for end, b in cut:
             tx = b[0].transmitter
@@ -372,15 +373,16 @@ class PacketChannel:
     def model_booked_after(self, t: float) -> Iterator[tuple[LinkCounters, int]]:
         """(counters, model bytes) counted on a hop that had not gone out there by `t`:
         of segments never put on its wire, or of its frames still to leave."""
-        if not (self._spans[0].total or self._spans[1].total):
+        if not self._carries_model():
             return iter(())  # (asked of every live channel at every round's end)
         return self._model_after(t, [b for end, b in self._on_air if end > t])
+
+    def _carries_model(self) -> bool:
+        return bool(self._spans[0].total or self._spans[1].total)
 
     def _model_after(self, t: float, cut: list[Booking]) -> Iterator[tuple[LinkCounters, int]]:
         """Per hop, the stream bytes never put on its wire (past its highest segment)
         and those of its frames not sent by `t`: the model among them."""
-        if not (self._spans[0].total or self._spans[1].total):
-            return
         left = unsent_payload(cut, t)
         for d, side in enumerate(self.sides):
             cs = [h.link.counters[h.direction] for h in self.paths[d]]

@@ -189,7 +189,7 @@ class CoapFLClient(FLClient):
         if accepted:
             self._count_accepted(server_round, body)
         else:
-            self.stats.uploads_rejected += 1
+            self._count_refused(late=False)  # (CoAP's 4.xx cannot say late)
         self._state("idle")
 
 

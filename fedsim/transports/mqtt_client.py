@@ -167,10 +167,7 @@ class MqttFLClient(FLClient):
         if self._unanswered is None:  # the broker acknowledged it: counted accepted
             self.stats.uploads_accepted -= 1
         self._answered(False)
-        if late:
-            self.stats.uploads_late += 1
-        else:
-            self.stats.uploads_rejected += 1
+        self._count_refused(late)
         return True
 
     def data_arrives(self, data: bytes) -> None:
